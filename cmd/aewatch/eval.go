@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/aewatch/aewatch/config"
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/eval"
+	"github.com/aewatch/aewatch/nab"
+)
+
+func runEval(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] --out DIR PATH...\n\n")
+		fs.PrintDefaults()
+	}
+	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
+	kind := fs.String("detector", "", "detector `kind`: autoencoder, frozen, persistence or range (default: detector.kind, autoencoder)")
+	seed := fs.Uint64("seed", 0, "random seed (default: detector.seed, 1)")
+	multi := fs.Bool("multivariate", false, "score all channels of a file as one multivariate series")
+	ignore := fs.String("ignore", "", "comma-separated `columns` to copy to the output without scoring")
+	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
+	out := fs.String("out", "", "output `directory` (required)")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	paths, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(paths) == 0 {
+		fs.Usage()
+		return errors.New("--out DIR and at least one PATH are required")
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["detector"] {
+		cfg.Detector.Kind = detector.Kind(*kind)
+	}
+	if set["seed"] {
+		cfg.Detector.Seed = *seed
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var lab nab.Labels
+	if *labels != "" {
+		if lab, err = nab.LoadLabels(*labels); err != nil {
+			return err
+		}
+	}
+	inputs, err := eval.Discover(paths)
+	if err != nil {
+		return err
+	}
+	var progress io.Writer = os.Stderr
+	if *quiet {
+		progress = io.Discard
+	}
+	p := newProgress(progress, len(inputs))
+	start := time.Now()
+	results, err := eval.Run(ctx, inputs, eval.Options{
+		Detector: cfg.Detector, Multivariate: *multi, Ignore: splitList(*ignore),
+		OutDir: *out, Progress: p.fileDone,
+	})
+	p.finish()
+	if err != nil {
+		return err
+	}
+	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
+	if lab != nil {
+		return printNAB(os.Stdout, results, lab)
+	}
+	return nil
+}
+
+// progress prints files done and rows/s to stderr at most once a second.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	total int
+	files int
+	rows  int
+	start time.Time
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	now := time.Now()
+	return &progress{w: w, total: total, start: now, last: now}
+}
+
+func (p *progress) fileDone(_ eval.Input, rows int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.files++
+	p.rows += rows
+	if now := time.Now(); now.Sub(p.last) >= time.Second || p.files == p.total {
+		p.last = now
+		el := now.Sub(p.start).Seconds()
+		fmt.Fprintf(p.w, "\reval: %d/%d files, %d rows, %.0f rows/s   ", p.files, p.total, p.rows, float64(p.rows)/max(el, 1e-9))
+	}
+}
+
+func (p *progress) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.files > 0 {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
+	var rows, alerts int
+	var nonFinite, outOfOrder, gaps uint64
+	for _, r := range results {
+		rows += len(r.Score)
+		alerts += r.Alerts
+		nonFinite += r.NonFinite
+		outOfOrder += r.OutOfOrder
+		gaps += r.Gaps
+	}
+	fmt.Fprintf(w, "detector %s seed %d: %d files, %d rows in %.2fs (%.0f rows/s)\n",
+		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
+	fmt.Fprintf(w, "alerts opened: %d; rejected samples: %d non-finite, %d out of order; gaps: %d\n",
+		alerts, nonFinite, outOfOrder, gaps)
+}
+
+func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels) error {
+	var files []nab.File
+	var st nab.AlertStats
+	for _, r := range results {
+		wins, ok := lab.Lookup(r.Rel)
+		if !ok {
+			fmt.Fprintf(os.Stderr, "eval: no labels for %s; left out of NAB scoring\n", r.Rel)
+			continue
+		}
+		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
+		st.Add(r.File.Times, r.Alert, wins)
+	}
+	if len(files) == 0 {
+		return errors.New("--labels: no scored file has labels")
+	}
+	fmt.Fprintf(w, "NAB (%d files):", len(files))
+	for _, p := range nab.Profiles {
+		res := nab.Score(files, p)
+		fmt.Fprintf(w, " %s %.2f (threshold %.4g)", res.Profile, res.Score, res.Threshold)
+	}
+	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found, %d of %d alerts in a window)\n",
+		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
+	return nil
+}

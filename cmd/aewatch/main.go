@@ -1,0 +1,60 @@
+// Command aewatch is a streaming anomaly detector for industrial sensor
+// signals. See README.md; `aewatch help` lists the subcommands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Main runs one subcommand and returns the process exit code.
+func Main(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "eval":
+		err = runEval(ctx, args[1:])
+	case "config":
+		err = runConfig(args[1:])
+	case "help", "-h", "--help":
+		usage()
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "aewatch: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(os.Stderr, "aewatch %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: aewatch <command> [flags]
+
+commands:
+  eval          score CSV files offline with the detector; optional NAB scoring
+  config check  validate a configuration file
+  help          this text
+
+Run "aewatch <command> -h" for a command's flags.
+`)
+}

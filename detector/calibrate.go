@@ -1,0 +1,160 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+)
+
+// CalibrationConfig sets the anomaly-likelihood calibration that turns raw
+// errors into scores in [0,1] with one meaning across series.
+type CalibrationConfig struct {
+	// Average is the length of the short moving average of raw errors.
+	Average int `yaml:"average"`
+	// History is how many recent averages form the reference distribution.
+	History int `yaml:"history"`
+	// Learning is how many raw errors are seen before scores are non-zero.
+	Learning int `yaml:"learning"`
+	// Reestimate is how often, in samples, the distribution is re-fitted.
+	Reestimate int `yaml:"reestimate"`
+	// MinStd floors the reference spread, relative to its mean, so that a
+	// near-constant error history does not turn a blip into an alarm.
+	MinStd float64 `yaml:"min_std"`
+	// ErrorHorizon is the time constant, in samples, of the running mean
+	// that makes raw errors scale-free.
+	ErrorHorizon int `yaml:"error_horizon"`
+}
+
+// DefaultCalibrationConfig returns the defaults.
+func DefaultCalibrationConfig() CalibrationConfig {
+	return CalibrationConfig{Average: 10, History: 8640, Learning: 300, Reestimate: 100, MinStd: 0.05, ErrorHorizon: 1000}
+}
+
+// Validate names the first invalid field and its value.
+func (c CalibrationConfig) Validate() error {
+	switch {
+	case c.Average < 1 || c.Average > 10000:
+		return fmt.Errorf("detector.calibration.average: must be in [1, 10000] (got %d)", c.Average)
+	case c.History < 10 || c.History > 1<<20:
+		return fmt.Errorf("detector.calibration.history: must be in [10, 1048576] (got %d)", c.History)
+	case c.Learning < 10:
+		return fmt.Errorf("detector.calibration.learning: must be >= 10 (got %d)", c.Learning)
+	case c.Reestimate < 1:
+		return fmt.Errorf("detector.calibration.reestimate: must be >= 1 (got %d)", c.Reestimate)
+	case !(c.MinStd > 0 && c.MinStd < 100):
+		return fmt.Errorf("detector.calibration.min_std: must be in (0, 100) (got %v)", c.MinStd)
+	case c.ErrorHorizon < 1:
+		return fmt.Errorf("detector.calibration.error_horizon: must be >= 1 (got %d)", c.ErrorHorizon)
+	}
+	return nil
+}
+
+// calibrator is an anomaly likelihood in the style of Numenta's: a Gaussian
+// fitted to a long history of short moving averages of scale-free raw
+// errors; the score is the log-scaled tail probability of the current
+// average, with an immediate repeat of a top score suppressed.
+type calibrator struct {
+	cfg CalibrationConfig
+
+	errMean float64 // running mean of raw errors (scale)
+	seen    int
+
+	avgRing []float64
+	avgSum  float64
+	avgPos  int
+	avgN    int
+
+	hist     []float64
+	histPos  int
+	histN    int
+	mean     float64
+	std      float64
+	sinceFit int
+	fitted   bool
+
+	prevTail float64 // previous 1-likelihood, for repeat suppression
+}
+
+func newCalibrator(cfg CalibrationConfig) *calibrator {
+	return &calibrator{
+		cfg:      cfg,
+		avgRing:  make([]float64, cfg.Average),
+		hist:     make([]float64, cfg.History),
+		prevTail: 1,
+	}
+}
+
+const (
+	redTail    = 1e-5 // tail probability of a top ("red") likelihood
+	yellowTail = 1e-4 // what a repeated red is lowered to
+	logFloor   = 1e-10
+)
+
+// scale turns a non-negative error into a scale-free raw error: the error
+// over its own running mean (before this error).
+func (c *calibrator) scale(e float64) float64 {
+	c.seen++
+	if c.seen == 1 {
+		c.errMean = e
+	}
+	raw := e / (c.errMean + 1e-12)
+	horizon := min(c.seen, c.cfg.ErrorHorizon)
+	c.errMean += (e - c.errMean) / float64(horizon)
+	return raw
+}
+
+// update folds a raw error in and returns its calibrated score in [0,1].
+func (c *calibrator) update(raw float64) float64 {
+	// Short moving average.
+	if c.avgN == len(c.avgRing) {
+		c.avgSum -= c.avgRing[c.avgPos]
+	} else {
+		c.avgN++
+	}
+	c.avgRing[c.avgPos] = raw
+	c.avgSum += raw
+	c.avgPos = (c.avgPos + 1) % len(c.avgRing)
+	avg := c.avgSum / float64(c.avgN)
+
+	c.hist[c.histPos] = avg
+	c.histPos = (c.histPos + 1) % len(c.hist)
+	c.histN = min(c.histN+1, len(c.hist))
+	c.sinceFit++
+	if c.histN < c.cfg.Learning {
+		return 0
+	}
+	if !c.fitted || c.sinceFit >= c.cfg.Reestimate {
+		c.fit()
+	}
+	tail := c.tail(avg)
+	// A red right after a red says nothing new: lower it to yellow.
+	if tail <= redTail && c.prevTail <= redTail {
+		c.prevTail = tail
+		tail = yellowTail
+	} else {
+		c.prevTail = tail
+	}
+	return math.Log(tail+logFloor) / math.Log(logFloor)
+}
+
+func (c *calibrator) fit() {
+	c.fitted, c.sinceFit = true, 0
+	n := float64(c.histN)
+	var s float64
+	for _, v := range c.hist[:c.histN] {
+		s += v
+	}
+	mean := s / n
+	var ss float64
+	for _, v := range c.hist[:c.histN] {
+		ss += (v - mean) * (v - mean)
+	}
+	c.mean = mean
+	c.std = math.Max(math.Sqrt(ss/n), c.cfg.MinStd*math.Abs(mean)+1e-12)
+}
+
+// tail is the upper tail probability of x under the fitted Gaussian; values
+// below the mean are reflected, as a sudden drop in error is news too.
+func (c *calibrator) tail(x float64) float64 {
+	z := math.Abs(x-c.mean) / c.std
+	return 0.5 * math.Erfc(z/math.Sqrt2)
+}

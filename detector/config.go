@@ -1,0 +1,92 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/aewatch/aewatch/model"
+	"github.com/aewatch/aewatch/window"
+)
+
+// Kind names a raw-error source.
+type Kind string
+
+const (
+	Autoencoder Kind = "autoencoder"
+	Frozen      Kind = "frozen"
+	Persistence Kind = "persistence"
+	Range       Kind = "range"
+)
+
+// Kinds lists every kind, the default first.
+var Kinds = []Kind{Autoencoder, Frozen, Persistence, Range}
+
+// Config is everything that decides a series' scores. Two detectors with
+// equal Configs fed the same samples emit identical results.
+type Config struct {
+	Kind        Kind              `yaml:"kind"`
+	Seed        uint64            `yaml:"seed"`
+	Window      window.Config     `yaml:"window"`
+	Model       model.Config      `yaml:"model"`
+	Calibration CalibrationConfig `yaml:"calibration"`
+	Alert       AlertConfig       `yaml:"alert"`
+	// SpatialTolerance flags a value beyond the running min/max by more than
+	// this fraction of their range with score 1. 0 disables the check.
+	SpatialTolerance float64 `yaml:"spatial_tolerance"`
+	// LearnBelow: windows whose score is at or above this are not learned.
+	LearnBelow float64 `yaml:"learn_below"`
+	// Warmup is how many accepted samples a series sees before any score is
+	// non-zero or any alert opens.
+	Warmup int `yaml:"warmup"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Kind:             Autoencoder,
+		Seed:             1,
+		Window:           window.DefaultConfig(),
+		Model:            model.DefaultConfig(),
+		Calibration:      DefaultCalibrationConfig(),
+		Alert:            DefaultAlertConfig(),
+		SpatialTolerance: 0.05,
+		LearnBelow:       0.5,
+		Warmup:           300,
+	}
+}
+
+// Validate checks c for series of the given number of channels and names
+// the first invalid field and its value.
+func (c Config) Validate(channels int) error {
+	switch c.Kind {
+	case Autoencoder, Frozen, Persistence, Range:
+	default:
+		return fmt.Errorf("detector.kind: must be one of autoencoder, frozen, persistence, range (got %q)", c.Kind)
+	}
+	if channels < 1 {
+		return fmt.Errorf("detector: channels must be >= 1 (got %d)", channels)
+	}
+	if err := c.Window.Validate(); err != nil {
+		return fmt.Errorf("detector.%w", err)
+	}
+	if c.Kind == Autoencoder || c.Kind == Frozen {
+		if err := c.Model.Validate(c.Window.Size * channels); err != nil {
+			return fmt.Errorf("detector.%w", err)
+		}
+	}
+	if err := c.Calibration.Validate(); err != nil {
+		return err
+	}
+	if err := c.Alert.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case !(c.SpatialTolerance >= 0) || math.IsInf(c.SpatialTolerance, 0):
+		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
+	case !(c.LearnBelow > 0 && c.LearnBelow <= 1):
+		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
+	case c.Warmup < 0:
+		return fmt.Errorf("detector.warmup: must be >= 0 (got %d)", c.Warmup)
+	}
+	return nil
+}

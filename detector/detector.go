@@ -1,0 +1,238 @@
+package detector
+
+import (
+	"math"
+
+	"github.com/aewatch/aewatch/model"
+	"github.com/aewatch/aewatch/window"
+)
+
+// Result is the outcome for one sample.
+type Result struct {
+	Seq    uint64        // position of the sample among all pushed to the detector
+	Time   int64         // the sample's event time, Unix nanoseconds
+	Status window.Status // Ready for scored samples
+	Scored bool          // false while the first window fills and for rejected samples
+	// Error is the sample's mean squared error across channels, on the
+	// normalised scale; ChannelError holds each channel's share (aliases the
+	// detector's buffers, valid until the next Push).
+	Error        float64
+	ChannelError []float64
+	Score        float64 // calibrated anomaly score in [0,1]
+	Threshold    float64 // the alert's open threshold
+	Alert        bool    // alert state after this sample
+	Event        Event   // alert opened or closed at this sample
+	Peak         float64 // with Closed: the alert's peak score
+	Duration     int64   // with Closed: nanoseconds from open to close
+}
+
+// Detector scores one series.
+type Detector struct {
+	cfg      Config
+	channels int
+	win      *window.Window
+	norm     *window.Normaliser
+	ae       *model.Autoencoder
+	cal      *calibrator
+	alert    alertState
+
+	seq      uint64
+	accepted int
+	minVal   []float64 // running extremes per channel, raw units
+	maxVal   []float64
+
+	vec      []float64 // normalised window, Size×channels
+	pending  []pendingSample
+	results  []Result
+	chErrBuf []float64 // Stride×channels
+}
+
+type pendingSample struct {
+	seq  uint64
+	time int64
+}
+
+// New returns a detector for series of the given number of channels.
+func New(cfg Config, channels int) (*Detector, error) {
+	if err := cfg.Validate(channels); err != nil {
+		return nil, err
+	}
+	win, err := window.New(cfg.Window, channels)
+	if err != nil {
+		return nil, err
+	}
+	norm, err := window.NewNormaliser(cfg.Window, channels)
+	if err != nil {
+		return nil, err
+	}
+	d := &Detector{
+		cfg:      cfg,
+		channels: channels,
+		win:      win,
+		norm:     norm,
+		cal:      newCalibrator(cfg.Calibration),
+		alert:    newAlertState(cfg.Alert),
+		minVal:   make([]float64, channels),
+		maxVal:   make([]float64, channels),
+		vec:      make([]float64, cfg.Window.Size*channels),
+		pending:  make([]pendingSample, 0, cfg.Window.Stride),
+		results:  make([]Result, cfg.Window.Stride),
+		chErrBuf: make([]float64, cfg.Window.Stride*channels),
+	}
+	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
+		d.ae, err = model.New(cfg.Model, cfg.Window.Size*channels, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for i := range d.results {
+		d.results[i].ChannelError = d.chErrBuf[i*channels : (i+1)*channels]
+	}
+	return d, nil
+}
+
+// Channels returns the number of values per sample.
+func (d *Detector) Channels() int { return d.channels }
+
+// WindowStats returns the window's counters (accepted, rejected, gaps).
+func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
+
+// AlertOpen reports whether an alert is open.
+func (d *Detector) AlertOpen() bool { return d.alert.open }
+
+// Push feeds one sample (one value per channel; copied) at event time t and
+// returns the results it completes: one for a rejected sample or one still
+// filling the first window, Stride results when it completes a window, none
+// when it waits for the stride. The slice is valid until the next Push.
+func (d *Detector) Push(t int64, x []float64) []Result {
+	seq := d.seq
+	d.seq++
+	st := d.win.Push(t, x)
+	switch st {
+	case window.NonFinite, window.OutOfOrder:
+		return d.unscored(seq, t, st)
+	}
+	d.accepted++
+	d.pending = append(d.pending, pendingSample{seq, t})
+	if st == window.Filling && !d.win.Full() {
+		d.observe(x, true)
+		d.pending = d.pending[:0]
+		return d.unscored(seq, t, st)
+	}
+	if st == window.Filling {
+		return nil // full, waiting for the stride
+	}
+	return d.scoreWindow()
+}
+
+func (d *Detector) unscored(seq uint64, t int64, st window.Status) []Result {
+	r := &d.results[0]
+	ch := r.ChannelError
+	clear(ch)
+	*r = Result{Seq: seq, Time: t, Status: st, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open}
+	return d.results[:1]
+}
+
+// observe folds an accepted sample into the extremes and, unless it was
+// judged anomalous, into the normaliser.
+func (d *Detector) observe(x []float64, normal bool) {
+	if normal {
+		d.norm.Observe(x)
+	}
+	if d.accepted == 1 {
+		copy(d.minVal, x)
+		copy(d.maxVal, x)
+		return
+	}
+	for j, v := range x {
+		d.minVal[j] = math.Min(d.minVal[j], v)
+		d.maxVal[j] = math.Max(d.maxVal[j], v)
+	}
+}
+
+func (d *Detector) scoreWindow() []Result {
+	c, size := d.channels, d.cfg.Window.Size
+	n := len(d.pending)
+	d.win.Values(d.vec, d.norm)
+	var recon []float64
+	if d.ae != nil {
+		recon = d.ae.Reconstruct(d.vec)
+	}
+	worst := 0.0
+	for k := 0; k < n; k++ {
+		p := size - n + k // position of the k-th new sample in the window
+		r := &d.results[k]
+		ch := r.ChannelError
+		x := d.win.Newest(n - 1 - k)
+		var sum float64
+		for j := 0; j < c; j++ {
+			var e float64
+			switch d.cfg.Kind {
+			case Autoencoder, Frozen:
+				diff := recon[p*c+j] - d.vec[p*c+j]
+				e = diff * diff
+			case Persistence:
+				diff := d.vec[p*c+j] - d.vec[(p-1)*c+j]
+				e = diff * diff
+			case Range:
+				e = d.rangeDeparture(j, x[j])
+			}
+			ch[j] = e
+			sum += e
+		}
+		e := sum / float64(c)
+		score := d.cal.update(d.cal.scale(e))
+		if d.spatial(x) {
+			score = 1
+		}
+		if d.accepted-(n-1-k) <= d.cfg.Warmup {
+			score = 0
+		}
+		ps := d.pending[k]
+		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Scored: true, Error: e,
+			ChannelError: ch, Score: score, Threshold: d.cfg.Alert.Open}
+		if d.accepted-(n-1-k) > d.cfg.Warmup {
+			openedAt, wasOpen := d.alert.openedAt, d.alert.open
+			r.Event = d.alert.step(score, ps.time)
+			if r.Event == Closed && wasOpen {
+				r.Peak, r.Duration = d.alert.peak, ps.time-openedAt
+			}
+		}
+		r.Alert = d.alert.open
+		worst = max(worst, score)
+		d.observe(x, score < d.cfg.LearnBelow && !d.alert.open)
+	}
+	d.pending = d.pending[:0]
+	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.alert.open {
+		d.ae.Learn(d.vec)
+	}
+	return d.results[:n]
+}
+
+// rangeDeparture is how far v lies outside channel j's running extremes,
+// relative to their span.
+func (d *Detector) rangeDeparture(j int, v float64) float64 {
+	lo, hi := d.minVal[j], d.maxVal[j]
+	span := hi - lo + 1e-9*math.Abs(hi) + 1e-12
+	return math.Max(0, math.Max(v-hi, lo-v)) / span
+}
+
+// spatial reports whether any channel's value lies beyond its running
+// extremes by more than SpatialTolerance of their span.
+func (d *Detector) spatial(x []float64) bool {
+	tol := d.cfg.SpatialTolerance
+	if tol == 0 {
+		return false
+	}
+	for j, v := range x {
+		lo, hi := d.minVal[j], d.maxVal[j]
+		if hi == lo {
+			continue
+		}
+		m := (hi - lo) * tol
+		if v > hi+m || v < lo-m {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,24 @@
+// Package detector owns the one scoring path of aewatch: for one series it
+// chains the window, the normaliser, a raw-error source (the autoencoder or
+// a control), the calibration into a score in [0,1] and the alert state
+// machine. eval, run and replay all score through a Detector, so their
+// outputs agree bit for bit.
+//
+// Kinds of raw-error source:
+//   - autoencoder: the online denoising autoencoder's reconstruction error of
+//     the newest sample(s) of each window;
+//   - frozen: the same network with its random initial weights, never trained;
+//   - persistence: the error of predicting each sample by the previous one;
+//   - range: the sample's departure from the running min/max.
+//
+// Every kind shares the windows, the calibration, the spatial (new-extreme)
+// check and the alert logic, so the controls differ from the autoencoder
+// only in where the raw error comes from.
+//
+// Nothing poisons a model: rejected samples are never stored, and neither
+// the normaliser nor the network learns from a window scored at or above
+// the learning threshold or while an alert is open.
+//
+// Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
+// clock, starts no goroutines and allocates nothing per sample after New.
+package detector

@@ -1,0 +1,9 @@
+// Package eval runs the detector over sensor CSV files: the offline path of
+// aewatch (the eval subcommand). Each file is an independent run with fresh
+// detectors, scored through the same detector.Detector that the streaming
+// path uses, and written as a CSV with one output row per input row.
+//
+// Concurrency: Run scores files on a pool of goroutines, one file per
+// goroutine at a time; each file's detectors belong to that goroutine. The
+// Progress callback may be called from several goroutines at once.
+package eval

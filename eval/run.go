@@ -1,0 +1,155 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sensorcsv"
+)
+
+// Input is one CSV file to score and its path relative to the PATH
+// argument that named it (the output goes to OutDir/Rel).
+type Input struct {
+	Path string
+	Rel  string
+}
+
+// Discover expands PATH arguments: files as given, directories searched
+// recursively for *.csv, in lexical order.
+func Discover(paths []string) ([]Input, error) {
+	var out []Input
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, Input{Path: p, Rel: filepath.Base(p)})
+			continue
+		}
+		var found []Input
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !strings.EqualFold(filepath.Ext(path), ".csv") {
+				return nil
+			}
+			rel, err := filepath.Rel(p, path)
+			if err != nil {
+				return err
+			}
+			found = append(found, Input{Path: path, Rel: rel})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s: no *.csv files found", p)
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].Rel < found[j].Rel })
+		out = append(out, found...)
+	}
+	seen := map[string]string{}
+	for _, in := range out {
+		if prev, ok := seen[in.Rel]; ok {
+			return nil, fmt.Errorf("%s and %s would both write %s", prev, in.Path, in.Rel)
+		}
+		seen[in.Rel] = in.Path
+	}
+	return out, nil
+}
+
+// Options configure a Run.
+type Options struct {
+	Detector     detector.Config
+	Multivariate bool
+	Ignore       []string
+	OutDir       string
+	Workers      int // 0: GOMAXPROCS
+	// Progress, if set, is called after each file with its row count.
+	Progress func(in Input, rows int)
+}
+
+// FileResult is a finished file.
+type FileResult struct {
+	Input
+	*Scored
+}
+
+// Run scores every input and writes each output file. Results keep the
+// order of inputs. The first error stops the run.
+func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make([]FileResult, len(inputs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for i := range next {
+				s, err := runOne(inputs[i], o, &buf)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				results[i] = FileResult{inputs[i], s}
+				if o.Progress != nil {
+					o.Progress(inputs[i], len(s.Score))
+				}
+			}
+		}()
+	}
+feed:
+	for i := range inputs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
+	f, err := sensorcsv.Read(in.Path, o.Ignore)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ScoreFile(f, o.Detector, o.Multivariate)
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	s.WriteCSV(buf)
+	out := filepath.Join(o.OutDir, in.Rel)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,219 @@
+package model
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// layer is one dense layer; its slices alias the Autoencoder's flat buffers.
+type layer struct {
+	w, gw   blas64.General // out × in
+	b, gb   []float64
+	out, in int
+}
+
+// Autoencoder is a dense denoising autoencoder trained online.
+type Autoencoder struct {
+	cfg    Config
+	n      int // inputs = outputs
+	layers []layer
+
+	params, grads []float64 // all weights then biases, flat
+	m, v          []float64 // optimiser moments (v only for Adam)
+	steps         int
+	beta1Pow      float64
+	beta2Pow      float64
+
+	act   [][]float64 // act[0] input, act[len(layers)] output
+	delta [][]float64 // delta[l] is dLoss/dz at act[l]
+	clean []float64   // training target
+
+	replay      []float64 // ReplaySize × n
+	replayCount int
+	replayNext  int
+
+	rng *rand.Rand
+	pcg *rand.PCG
+}
+
+// New builds an autoencoder for vectors of n values, its weights drawn from
+// the seed.
+func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
+	if err := cfg.Validate(n); err != nil {
+		return nil, err
+	}
+	cfg.Hidden = append([]int(nil), cfg.Hidden...)
+	sizes := append(append([]int{n}, cfg.Hidden...), n)
+	total := 0
+	for l := 1; l < len(sizes); l++ {
+		total += sizes[l]*sizes[l-1] + sizes[l]
+	}
+	pcg := rand.NewPCG(seed, 0x6165776174636821) // "aewatch!"
+	a := &Autoencoder{
+		cfg:      cfg,
+		n:        n,
+		params:   make([]float64, total),
+		grads:    make([]float64, total),
+		m:        make([]float64, total),
+		beta1Pow: 1,
+		beta2Pow: 1,
+		clean:    make([]float64, n),
+		replay:   make([]float64, cfg.ReplaySize*n),
+		pcg:      pcg,
+		rng:      rand.New(pcg),
+	}
+	if cfg.Optimizer == "adam" {
+		a.v = make([]float64, total)
+	}
+	off := 0
+	for l := 1; l < len(sizes); l++ {
+		out, in := sizes[l], sizes[l-1]
+		ly := layer{out: out, in: in}
+		ly.w = blas64.General{Rows: out, Cols: in, Stride: in, Data: a.params[off : off+out*in]}
+		ly.gw = blas64.General{Rows: out, Cols: in, Stride: in, Data: a.grads[off : off+out*in]}
+		off += out * in
+		ly.b = a.params[off : off+out]
+		ly.gb = a.grads[off : off+out]
+		off += out
+		// Glorot-uniform weights, zero biases.
+		lim := math.Sqrt(6 / float64(in+out))
+		for i := range ly.w.Data {
+			ly.w.Data[i] = (2*a.rng.Float64() - 1) * lim
+		}
+		a.layers = append(a.layers, ly)
+	}
+	for _, s := range sizes {
+		a.act = append(a.act, make([]float64, s))
+		a.delta = append(a.delta, make([]float64, s))
+	}
+	return a, nil
+}
+
+// Inputs returns the length of the vectors the network takes.
+func (a *Autoencoder) Inputs() int { return a.n }
+
+// Reconstruct runs x through the network without corruption and returns the
+// output. The slice is owned by a and valid until its next call.
+func (a *Autoencoder) Reconstruct(x []float64) []float64 {
+	a.checkLen(x)
+	copy(a.act[0], x)
+	a.forward()
+	return a.act[len(a.layers)]
+}
+
+// Learn takes one optimiser step on x (corrupted; loss against clean x) plus
+// up to ReplayBatch windows replayed from those learned before, then keeps x
+// for replay. It returns the mean squared error on x's corrupted pass.
+func (a *Autoencoder) Learn(x []float64) float64 {
+	a.checkLen(x)
+	clear(a.grads)
+	loss := a.accumulate(x)
+	batch := 1
+	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
+		i := a.rng.IntN(a.replayCount)
+		a.accumulate(a.replay[i*a.n : (i+1)*a.n])
+		batch++
+	}
+	a.update(1 / float64(batch))
+	if a.cfg.ReplaySize > 0 {
+		copy(a.replay[a.replayNext*a.n:(a.replayNext+1)*a.n], x)
+		a.replayNext = (a.replayNext + 1) % a.cfg.ReplaySize
+		a.replayCount = min(a.replayCount+1, a.cfg.ReplaySize)
+	}
+	return loss
+}
+
+// accumulate adds the gradient of one corrupted pass on x to a.grads.
+func (a *Autoencoder) accumulate(x []float64) float64 {
+	copy(a.clean, x)
+	in := a.act[0]
+	for i, v := range x {
+		if a.cfg.MaskProb > 0 && a.rng.Float64() < a.cfg.MaskProb {
+			v = 0
+		} else if a.cfg.NoiseStd > 0 {
+			v += a.cfg.NoiseStd * a.rng.NormFloat64()
+		}
+		in[i] = v
+	}
+	a.forward()
+	return a.backward(a.clean)
+}
+
+func (a *Autoencoder) forward() {
+	last := len(a.layers) - 1
+	for l := range a.layers {
+		ly := &a.layers[l]
+		out := a.act[l+1]
+		copy(out, ly.b)
+		blas64.Gemv(blas.NoTrans, 1, ly.w, vec(a.act[l]), 1, vec(out))
+		if l != last {
+			for i, z := range out {
+				out[i] = math.Tanh(z)
+			}
+		}
+	}
+}
+
+// backward adds the gradient of loss = mean((out-target)^2)/2 to a.grads and
+// returns mean((out-target)^2).
+func (a *Autoencoder) backward(target []float64) float64 {
+	L := len(a.layers)
+	out, d := a.act[L], a.delta[L]
+	inv := 1 / float64(a.n)
+	var sse float64
+	for i, y := range out {
+		e := y - target[i]
+		sse += e * e
+		d[i] = e * inv
+	}
+	for l := L - 1; l >= 0; l-- {
+		ly := &a.layers[l]
+		dOut := vec(a.delta[l+1])
+		blas64.Ger(1, dOut, vec(a.act[l]), ly.gw)
+		for i, v := range a.delta[l+1] {
+			ly.gb[i] += v
+		}
+		if l == 0 {
+			break
+		}
+		dIn := a.delta[l]
+		blas64.Gemv(blas.Trans, 1, ly.w, dOut, 0, vec(dIn))
+		for i, h := range a.act[l] {
+			dIn[i] *= 1 - h*h
+		}
+	}
+	return sse * inv
+}
+
+func (a *Autoencoder) update(scale float64) {
+	lr, b1 := a.cfg.LearningRate, a.cfg.Momentum
+	a.steps++
+	if a.v == nil {
+		for i, g := range a.grads {
+			a.m[i] = b1*a.m[i] - lr*g*scale
+			a.params[i] += a.m[i]
+		}
+		return
+	}
+	b2 := a.cfg.Beta2
+	a.beta1Pow *= b1
+	a.beta2Pow *= b2
+	step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
+	for i, g := range a.grads {
+		g *= scale
+		a.m[i] = b1*a.m[i] + (1-b1)*g
+		a.v[i] = b2*a.v[i] + (1-b2)*g*g
+		a.params[i] -= step * a.m[i] / (math.Sqrt(a.v[i]) + 1e-8)
+	}
+}
+
+func (a *Autoencoder) checkLen(x []float64) {
+	if len(x) != a.n {
+		panic("model: input has wrong length")
+	}
+}
+
+func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }

@@ -1,0 +1,177 @@
+package model
+
+import (
+	"math"
+	"testing"
+)
+
+func testInput(n int, phase float64) []float64 {
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = math.Sin(phase + float64(i)*0.3)
+	}
+	return x
+}
+
+// TestGradient compares the hand-written backward pass with central
+// differences of the loss, for every parameter.
+func TestGradient(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Hidden = []int{7, 3, 5}
+	cfg.NoiseStd, cfg.MaskProb = 0, 0
+	a, err := New(cfg, 12, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := testInput(12, 0.7)
+	loss := func() float64 {
+		out := a.Reconstruct(x)
+		var s float64
+		for i, y := range out {
+			s += (y - x[i]) * (y - x[i])
+		}
+		return s / float64(len(x)) / 2
+	}
+	clear(a.grads)
+	a.accumulate(x)
+	const h = 1e-6
+	worst := 0.0
+	for i := range a.params {
+		p := a.params[i]
+		a.params[i] = p + h
+		up := loss()
+		a.params[i] = p - h
+		down := loss()
+		a.params[i] = p
+		num := (up - down) / (2 * h)
+		rel := math.Abs(num-a.grads[i]) / math.Max(1e-8, math.Abs(num)+math.Abs(a.grads[i]))
+		if rel > worst {
+			worst = rel
+		}
+		if rel > 1e-5 && math.Abs(num-a.grads[i]) > 1e-9 {
+			t.Fatalf("param %d: analytic %g, numerical %g (rel %g)", i, a.grads[i], num, rel)
+		}
+	}
+	t.Logf("worst relative gradient error %.2g over %d parameters", worst, len(a.params))
+}
+
+func TestLearnReducesError(t *testing.T) {
+	for _, opt := range []string{"adam", "momentum"} {
+		cfg := DefaultConfig()
+		cfg.Optimizer = opt
+		if opt == "momentum" {
+			cfg.LearningRate = 0.05
+		}
+		a, err := New(cfg, 32, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mse := func() float64 {
+			var s float64
+			for k := 0; k < 8; k++ {
+				x := testInput(32, float64(k))
+				for i, y := range a.Reconstruct(x) {
+					s += (y - x[i]) * (y - x[i])
+				}
+			}
+			return s / (8 * 32)
+		}
+		before := mse()
+		for step := 0; step < 3000; step++ {
+			a.Learn(testInput(32, float64(step%8)))
+		}
+		if after := mse(); !(after < before/4) {
+			t.Errorf("%s: mse %g before training, %g after: expected at least 4x lower", opt, before, after)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	run := func(seed uint64) []float64 {
+		a, err := New(DefaultConfig(), 32, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := 0; step < 200; step++ {
+			a.Learn(testInput(32, float64(step)*0.1))
+		}
+		return append([]float64(nil), a.Reconstruct(testInput(32, 3))...)
+	}
+	a, b, c := run(7), run(7), run(8)
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			t.Fatalf("same seed, output %d differs: %v vs %v", i, a[i], b[i])
+		}
+	}
+	same := true
+	for i := range a {
+		same = same && a[i] == c[i]
+	}
+	if same {
+		t.Fatal("different seeds gave identical outputs")
+	}
+}
+
+func TestNoAllocations(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Hidden = []int{32, 8, 32}
+	a, err := New(cfg, 64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := testInput(64, 0)
+	if n := testing.AllocsPerRun(100, func() { a.Reconstruct(x); a.Learn(x) }); n != 0 {
+		t.Fatalf("Reconstruct+Learn allocated %v times per run, want 0", n)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	f := func(mut func(*Config), want string) {
+		t.Helper()
+		c := DefaultConfig()
+		mut(&c)
+		err := c.Validate(32)
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	f(func(c *Config) { c.Hidden = []int{24, 18, 24} }, "model.hidden: bottleneck 18 must be at most half the window's 32 values, or the network learns the identity (got [24 18 24])")
+	f(func(c *Config) { c.Hidden = nil }, "model.hidden: must list at least one layer (got [])")
+	f(func(c *Config) { c.Optimizer = "rmsprop" }, `model.optimizer: must be adam or momentum (got "rmsprop")`)
+	f(func(c *Config) { c.LearningRate = math.NaN() }, "model.learning_rate: must be in (0, 1] (got NaN)")
+	f(func(c *Config) { c.MaskProb = 1 }, "model.mask_prob: must be in [0, 1) (got 1)")
+	f(func(c *Config) { c.ReplaySize = 0 }, "model.replay_batch: needs model.replay_size > 0 (got replay_batch 2)")
+}
+
+// BenchmarkStep is one scoring pass plus one training step of a
+// 64-32-8-32-64 network, without replay (the model's unit of work).
+func BenchmarkStep(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Hidden = []int{32, 8, 32}
+	cfg.ReplayBatch = 0
+	a, err := New(cfg, 64, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := testInput(64, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Reconstruct(x)
+		a.Learn(x)
+	}
+}
+
+// BenchmarkStepDefault is the default network (32-16-4-16-32) with its
+// default replay batch, as the detector runs it.
+func BenchmarkStepDefault(b *testing.B) {
+	a, err := New(DefaultConfig(), 32, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := testInput(32, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Reconstruct(x)
+		a.Learn(x)
+	}
+}

@@ -1,0 +1,88 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Config shapes the network and its training.
+type Config struct {
+	// Hidden lists the hidden layer sizes from the input side, e.g. [16, 4, 16]
+	// for a 32-16-4-16-32 network. The smallest is the bottleneck.
+	Hidden []int `yaml:"hidden"`
+	// Optimizer is "adam" or "momentum" (SGD with momentum).
+	Optimizer    string  `yaml:"optimizer"`
+	LearningRate float64 `yaml:"learning_rate"`
+	// Momentum is SGD's momentum or Adam's beta1.
+	Momentum float64 `yaml:"momentum"`
+	// Beta2 is Adam's second-moment decay.
+	Beta2 float64 `yaml:"beta2"`
+	// NoiseStd is the standard deviation of the Gaussian corruption added to
+	// training inputs (inputs are on the normalised scale).
+	NoiseStd float64 `yaml:"noise_std"`
+	// MaskProb is the probability that a training input is set to zero.
+	MaskProb float64 `yaml:"mask_prob"`
+	// ReplaySize is how many recent normal windows are kept for replay.
+	ReplaySize int `yaml:"replay_size"`
+	// ReplayBatch is how many replayed windows join each training step.
+	ReplayBatch int `yaml:"replay_batch"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Hidden:       []int{16, 4, 16},
+		Optimizer:    "adam",
+		LearningRate: 0.003,
+		Momentum:     0.9,
+		Beta2:        0.999,
+		NoiseStd:     0.1,
+		MaskProb:     0.05,
+		ReplaySize:   128,
+		ReplayBatch:  2,
+	}
+}
+
+// Validate checks the configuration for a network with the given number of
+// inputs, naming the first invalid field and its value.
+func (c Config) Validate(inputs int) error {
+	if inputs < 2 {
+		return fmt.Errorf("model: inputs must be >= 2 (got %d)", inputs)
+	}
+	if len(c.Hidden) == 0 {
+		return fmt.Errorf("model.hidden: must list at least one layer (got %v)", c.Hidden)
+	}
+	for i, h := range c.Hidden {
+		if h < 1 || h > 4096 {
+			return fmt.Errorf("model.hidden[%d]: must be in [1, 4096] (got %d)", i, h)
+		}
+	}
+	if b := slices.Min(c.Hidden); 2*b > inputs {
+		return fmt.Errorf("model.hidden: bottleneck %d must be at most half the window's %d values, or the network learns the identity (got %v)", b, inputs, c.Hidden)
+	}
+	switch c.Optimizer {
+	case "adam", "momentum":
+	default:
+		return fmt.Errorf("model.optimizer: must be adam or momentum (got %q)", c.Optimizer)
+	}
+	switch {
+	case !(c.LearningRate > 0 && c.LearningRate <= 1):
+		return fmt.Errorf("model.learning_rate: must be in (0, 1] (got %v)", c.LearningRate)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
+		return fmt.Errorf("model.momentum: must be in [0, 1) (got %v)", c.Momentum)
+	case !(c.Beta2 > 0 && c.Beta2 < 1):
+		return fmt.Errorf("model.beta2: must be in (0, 1) (got %v)", c.Beta2)
+	case !(c.NoiseStd >= 0) || math.IsInf(c.NoiseStd, 0):
+		return fmt.Errorf("model.noise_std: must be finite and >= 0 (got %v)", c.NoiseStd)
+	case !(c.MaskProb >= 0 && c.MaskProb < 1):
+		return fmt.Errorf("model.mask_prob: must be in [0, 1) (got %v)", c.MaskProb)
+	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
+		return fmt.Errorf("model.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
+	case c.ReplayBatch < 0 || c.ReplayBatch > 64:
+		return fmt.Errorf("model.replay_batch: must be in [0, 64] (got %d)", c.ReplayBatch)
+	case c.ReplayBatch > 0 && c.ReplaySize == 0:
+		return fmt.Errorf("model.replay_batch: needs model.replay_size > 0 (got replay_batch %d)", c.ReplayBatch)
+	}
+	return nil
+}

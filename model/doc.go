@@ -1,0 +1,17 @@
+// Package model owns the denoising autoencoder that scores windows: its
+// weights, its optimiser state, its replay of recent normal windows and its
+// random source.
+//
+// The network maps a window of n values through tanh hidden layers down to a
+// small bottleneck and back to n linear outputs. Training corrupts the input
+// (Gaussian noise, masking) and measures the loss against the clean input;
+// scoring never corrupts. Every buffer is allocated in New, and Reconstruct
+// and Learn allocate nothing; the dense products run on gonum's blas64.
+//
+// Given the same Config, seed and sequence of calls, an Autoencoder produces
+// bit-identical outputs: all randomness comes from its own PCG source.
+//
+// Concurrency: an Autoencoder belongs to one goroutine. Shape mismatches are
+// programmer errors and panic, as in gonum; inputs are validated upstream, at
+// the window.
+package model

@@ -1,0 +1,214 @@
+package nab
+
+import (
+	"math"
+	"slices"
+)
+
+// Profile is a NAB cost matrix.
+type Profile struct {
+	Name       string
+	TP, FP, FN float64
+}
+
+// Profiles are NAB's three standard profiles.
+var Profiles = []Profile{
+	{"standard", 1, 0.11, 1},
+	{"reward_low_FP_rate", 1, 0.22, 1},
+	{"reward_low_FN_rate", 1, 0.11, 2},
+}
+
+// File is one scored series: a score per row and its labelled windows.
+type File struct {
+	Name    string
+	Times   []int64
+	Scores  []float64
+	Windows []Window
+}
+
+// Result is a profile's outcome over a corpus.
+type Result struct {
+	Profile   string
+	Score     float64 // normalised: null detector 0, perfect 100
+	Raw       float64
+	Threshold float64
+	Windows   int
+}
+
+// ProbationLength is the number of leading rows NAB does not score.
+func ProbationLength(rows int) int {
+	return int(math.Min(math.Floor(0.15*float64(rows)), 0.15*5000))
+}
+
+func scaledSigmoid(pos float64) float64 {
+	if pos >= 3 {
+		return -1
+	}
+	return 2/(1+math.Exp(5*pos)) - 1
+}
+
+type point struct {
+	score  float64
+	weight float64 // the row's sweep score under the profile
+	window int     // global window index, or -1 outside windows
+}
+
+// Score optimises one threshold for the profile over all files and returns
+// the normalised score at that threshold.
+func Score(files []File, p Profile) Result {
+	var pts []point
+	nWin := 0
+	maxTP := scaledSigmoid(-1)
+	for _, f := range files {
+		prob := ProbationLength(len(f.Times))
+		ranges := windowRows(f.Times, f.Windows)
+		cur, prevRight, prevWidth := 0, -1, 0.0
+		for i, s := range f.Scores {
+			for cur < len(ranges) && i > ranges[cur][1] {
+				prevRight, prevWidth = ranges[cur][1], float64(ranges[cur][1]-ranges[cur][0]+1)
+				cur++
+			}
+			pt := point{score: s, window: -1}
+			if cur < len(ranges) && i >= ranges[cur][0] {
+				width := float64(ranges[cur][1] - ranges[cur][0] + 1)
+				pos := -float64(ranges[cur][1]-i+1) / width
+				pt.weight = scaledSigmoid(pos) * p.TP / maxTP
+				pt.window = nWin + cur
+			} else if prevRight < 0 {
+				pt.weight = -p.FP
+			} else {
+				pt.weight = scaledSigmoid(math.Abs(float64(prevRight-i))/(prevWidth-1)) * p.FP
+			}
+			if i >= prob {
+				pts = append(pts, pt)
+			}
+		}
+		nWin += len(f.Windows)
+	}
+	slices.SortStableFunc(pts, func(a, b point) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return 0
+	})
+	best := make([]float64, nWin)
+	for i := range best {
+		best[i] = math.Inf(-1)
+	}
+	// Every window starts as a false negative; a window's part becomes the
+	// best (earliest) detection in it.
+	total := -p.FN * float64(nWin)
+	fp := 0.0
+	winPart := func(w int) float64 { return math.Max(-p.FN, best[w]) }
+	bestScore, bestThr := total, 1.1
+	thr := 1.1
+	for _, pt := range pts {
+		if pt.score != thr {
+			if cur := total + fp; cur > bestScore {
+				bestScore, bestThr = cur, thr
+			}
+			thr = pt.score
+		}
+		if pt.window < 0 {
+			fp += pt.weight
+			continue
+		}
+		before := winPart(pt.window)
+		best[pt.window] = math.Max(best[pt.window], pt.weight)
+		total += winPart(pt.window) - before
+	}
+	if cur := total + fp; cur > bestScore {
+		bestScore, bestThr = cur, thr
+	}
+	null := -p.FN * float64(nWin)
+	perfect := p.TP * float64(nWin)
+	norm := 0.0
+	if perfect != null {
+		norm = 100 * (bestScore - null) / (perfect - null)
+	}
+	return Result{Profile: p.Name, Score: norm, Raw: bestScore, Threshold: bestThr, Windows: nWin}
+}
+
+// windowRows maps time windows onto inclusive row ranges of times; windows
+// that cover no row are dropped.
+func windowRows(times []int64, wins []Window) [][2]int {
+	var out [][2]int
+	for _, w := range wins {
+		lo, _ := slices.BinarySearch(times, w.Start)
+		hi, found := slices.BinarySearch(times, w.End)
+		if !found {
+			hi--
+		}
+		if lo <= hi && lo < len(times) {
+			out = append(out, [2]int{lo, hi})
+		}
+	}
+	return out
+}
+
+// AlertStats scores binary alert decisions as episodes: a window counts as
+// found when an alert is on at any of its rows, an episode (a run of alert
+// rows starting after probation) counts as true when it overlaps a window.
+type AlertStats struct {
+	Windows, Found    int
+	Episodes, TrueEps int
+}
+
+// Add accumulates one file.
+func (a *AlertStats) Add(times []int64, alert []bool, wins []Window) {
+	prob := ProbationLength(len(times))
+	ranges := windowRows(times, wins)
+	inWin := make([]bool, len(times))
+	for _, r := range ranges {
+		a.Windows++
+		found := false
+		for i := r[0]; i <= r[1]; i++ {
+			inWin[i] = true
+			found = found || alert[i]
+		}
+		if found {
+			a.Found++
+		}
+	}
+	for i := 0; i < len(alert); i++ {
+		if !alert[i] || (i > 0 && alert[i-1]) {
+			continue
+		}
+		j, hit := i, false
+		for ; j < len(alert) && alert[j]; j++ {
+			hit = hit || inWin[j]
+		}
+		if i >= prob {
+			a.Episodes++
+			if hit {
+				a.TrueEps++
+			}
+		}
+		i = j
+	}
+}
+
+// Precision is the share of alert episodes that overlap a window.
+func (a AlertStats) Precision() float64 { return ratio(a.TrueEps, a.Episodes) }
+
+// Recall is the share of windows that some alert overlaps.
+func (a AlertStats) Recall() float64 { return ratio(a.Found, a.Windows) }
+
+// F1 is the harmonic mean of precision and recall.
+func (a AlertStats) F1() float64 {
+	p, r := a.Precision(), a.Recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

@@ -1,0 +1,10 @@
+// Package sensorcsv reads and writes the CSV files that aewatch eval and
+// produce take: a header row, a timestamp column first (RFC3339,
+// "2006-01-02 15:04:05[.fff]" or Unix seconds), then numeric channels. LF
+// and CRLF line ends both work. A malformed row is an error naming the file,
+// line and column; an empty field or "NaN" is a missing value, kept as NaN
+// so that the detector can count it.
+//
+// Concurrency: functions are safe for concurrent use; a File is read-only
+// once returned.
+package sensorcsv

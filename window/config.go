@@ -1,0 +1,52 @@
+package window
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config sets the shape of a window and how it treats time.
+type Config struct {
+	// Size is the number of samples in a window (W).
+	Size int `yaml:"size"`
+	// Stride is the number of new samples between two windows (S), 1..Size.
+	Stride int `yaml:"stride"`
+	// MaxGap is the largest event-time step between two samples that still
+	// counts as continuous. A larger step restarts the window. 0 disables
+	// gap detection.
+	MaxGap time.Duration `yaml:"max_gap"`
+	// NormWarmup is the number of samples whose plain mean and variance seed
+	// the normaliser before it switches to exponential forgetting.
+	NormWarmup int `yaml:"norm_warmup"`
+	// NormHorizon is the time constant, in samples, of the normaliser's
+	// exponential forgetting after warm-up. Long horizons keep level shifts
+	// and drift visible for longer.
+	NormHorizon int `yaml:"norm_horizon"`
+	// Clip bounds normalised values to [-Clip, Clip] so one wild value
+	// cannot saturate the model.
+	Clip float64 `yaml:"clip"`
+}
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8}
+}
+
+// Validate reports the first invalid field, naming it and its value.
+func (c Config) Validate() error {
+	switch {
+	case c.Size < 4 || c.Size > 4096:
+		return fmt.Errorf("window.size: must be in [4, 4096] (got %d)", c.Size)
+	case c.Stride < 1 || c.Stride > c.Size:
+		return fmt.Errorf("window.stride: must be in [1, window.size=%d] (got %d)", c.Size, c.Stride)
+	case c.MaxGap < 0:
+		return fmt.Errorf("window.max_gap: must be >= 0 (got %v)", c.MaxGap)
+	case c.NormWarmup < 2:
+		return fmt.Errorf("window.norm_warmup: must be >= 2 (got %d)", c.NormWarmup)
+	case c.NormHorizon < 1:
+		return fmt.Errorf("window.norm_horizon: must be >= 1 (got %d)", c.NormHorizon)
+	case !(c.Clip > 0) || c.Clip > 1e6:
+		return fmt.Errorf("window.clip: must be in (0, 1e6] (got %v)", c.Clip)
+	}
+	return nil
+}

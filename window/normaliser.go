@@ -1,0 +1,88 @@
+package window
+
+import (
+	"fmt"
+	"math"
+)
+
+// Normaliser keeps per-channel running mean and variance: exact moments for
+// the first NormWarmup samples, exponential forgetting with time constant
+// NormHorizon afterwards. Apply maps a value to (v-mean)/std.
+type Normaliser struct {
+	warmup int
+	alpha  float64
+	n      int
+	mean   []float64
+	m2     []float64 // sum of squared deviations during warm-up, variance after
+}
+
+func errChannels(c int) error {
+	return fmt.Errorf("window: channels must be >= 1 (got %d)", c)
+}
+
+// NewNormaliser returns a normaliser for the given number of channels.
+func NewNormaliser(cfg Config, channels int) (*Normaliser, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if channels < 1 {
+		return nil, errChannels(channels)
+	}
+	return &Normaliser{
+		warmup: cfg.NormWarmup,
+		alpha:  1 / float64(cfg.NormHorizon),
+		mean:   make([]float64, channels),
+		m2:     make([]float64, channels),
+	}, nil
+}
+
+// Observe folds one finite sample into the moments.
+func (n *Normaliser) Observe(x []float64) {
+	n.n++
+	if n.n <= n.warmup {
+		for j, v := range x {
+			d := v - n.mean[j]
+			n.mean[j] += d / float64(n.n)
+			n.m2[j] += d * (v - n.mean[j])
+		}
+		if n.n == n.warmup {
+			for j := range n.m2 {
+				n.m2[j] /= float64(n.n - 1)
+			}
+		}
+		return
+	}
+	a := n.alpha
+	for j, v := range x {
+		d := v - n.mean[j]
+		n.mean[j] += a * d
+		n.m2[j] = (1 - a) * (n.m2[j] + a*d*d)
+	}
+}
+
+// Count returns the number of samples observed.
+func (n *Normaliser) Count() int { return n.n }
+
+// Apply normalises v as a value of channel j.
+func (n *Normaliser) Apply(j int, v float64) float64 {
+	return (v - n.mean[j]) / n.Std(j)
+}
+
+// Mean returns channel j's running mean.
+func (n *Normaliser) Mean(j int) float64 { return n.mean[j] }
+
+// Std returns channel j's running standard deviation, floored so that a
+// constant signal still maps to finite values.
+func (n *Normaliser) Std(j int) float64 {
+	var v float64
+	switch {
+	case n.n < 2:
+		v = 0
+	case n.n < n.warmup:
+		v = n.m2[j] / float64(n.n-1)
+	default:
+		v = n.m2[j]
+	}
+	floor := 1e-3*math.Abs(n.mean[j]) + 1e-9
+	return math.Max(math.Sqrt(v), floor)
+}
