@@ -41,7 +41,7 @@ func ProbationLength(rows int) int {
 }
 
 func scaledSigmoid(pos float64) float64 {
-	if pos >= 3 {
+	if pos > 3 {
 		return -1
 	}
 	return 2/(1+math.Exp(5*pos)) - 1
