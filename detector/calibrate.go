@@ -12,7 +12,12 @@ type CalibrationConfig struct {
 	Average int `yaml:"average"`
 	// History is how many recent averages form the reference distribution.
 	History int `yaml:"history"`
-	// Learning is how many raw errors are seen before scores are non-zero.
+	// Settle is how many raw errors only settle the error scale before any
+	// enters the reference history (early errors of a fresh model are wild
+	// and would inflate the reference spread for good).
+	Settle int `yaml:"settle"`
+	// Learning is how many averages the history holds before scores are
+	// non-zero.
 	Learning int `yaml:"learning"`
 	// Reestimate is how often, in samples, the distribution is re-fitted.
 	Reestimate int `yaml:"reestimate"`
@@ -22,11 +27,14 @@ type CalibrationConfig struct {
 	// ErrorHorizon is the time constant, in samples, of the running mean
 	// that makes raw errors scale-free.
 	ErrorHorizon int `yaml:"error_horizon"`
+	// Transform maps squared errors before scaling: "none", "sqrt" (absolute
+	// error) or "log"; the latter two are less heavy-tailed.
+	Transform string `yaml:"transform"`
 }
 
 // DefaultCalibrationConfig returns the defaults.
 func DefaultCalibrationConfig() CalibrationConfig {
-	return CalibrationConfig{Average: 10, History: 8640, Learning: 300, Reestimate: 100, MinStd: 0.05, ErrorHorizon: 1000}
+	return CalibrationConfig{Average: 10, History: 8640, Settle: 100, Learning: 200, Reestimate: 100, MinStd: 0.05, ErrorHorizon: 1000}
 }
 
 // Validate names the first invalid field and its value.
@@ -36,6 +44,8 @@ func (c CalibrationConfig) Validate() error {
 		return fmt.Errorf("detector.calibration.average: must be in [1, 10000] (got %d)", c.Average)
 	case c.History < 10 || c.History > 1<<20:
 		return fmt.Errorf("detector.calibration.history: must be in [10, 1048576] (got %d)", c.History)
+	case c.Settle < 0:
+		return fmt.Errorf("detector.calibration.settle: must be >= 0 (got %d)", c.Settle)
 	case c.Learning < 10:
 		return fmt.Errorf("detector.calibration.learning: must be >= 10 (got %d)", c.Learning)
 	case c.Reestimate < 1:
@@ -92,6 +102,12 @@ const (
 // scale turns a non-negative error into a scale-free raw error: the error
 // over its own running mean (before this error).
 func (c *calibrator) scale(e float64) float64 {
+	switch c.cfg.Transform {
+	case "sqrt":
+		e = math.Sqrt(e)
+	case "log":
+		e = math.Log1p(e * 100)
+	}
 	c.seen++
 	if c.seen == 1 {
 		c.errMean = e
@@ -115,6 +131,9 @@ func (c *calibrator) update(raw float64) float64 {
 	c.avgPos = (c.avgPos + 1) % len(c.avgRing)
 	avg := c.avgSum / float64(c.avgN)
 
+	if c.seen <= c.cfg.Settle {
+		return 0
+	}
 	c.hist[c.histPos] = avg
 	c.histPos = (c.histPos + 1) % len(c.hist)
 	c.histN = min(c.histN+1, len(c.hist))

@@ -35,6 +35,16 @@ type Config struct {
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
 	// LearnBelow: windows whose score is at or above this are not learned.
 	LearnBelow float64 `yaml:"learn_below"`
+	// MaskNewest hides each window's newest samples from the autoencoder, so
+	// that their reconstruction is a prediction from the samples before
+	// them (a masked denoising autoencoder).
+	MaskNewest bool `yaml:"mask_newest"`
+	// Residual makes the masked samples' outputs residuals over the last
+	// visible sample (needs MaskNewest).
+	Residual bool `yaml:"residual"`
+	// ErrorSpan is how many window positions, ending at a sample's own,
+	// average into that sample's error (1: its own reconstruction error).
+	ErrorSpan int `yaml:"error_span"`
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
@@ -51,6 +61,7 @@ func DefaultConfig() Config {
 		Alert:            DefaultAlertConfig(),
 		SpatialTolerance: 0.05,
 		LearnBelow:       0.5,
+		ErrorSpan:        1,
 		Warmup:           300,
 	}
 }
@@ -85,6 +96,8 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
 	case !(c.LearnBelow > 0 && c.LearnBelow <= 1):
 		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
+	case c.ErrorSpan < 1 || c.ErrorSpan > c.Window.Size-1:
+		return fmt.Errorf("detector.error_span: must be in [1, window.size-1=%d] (got %d)", c.Window.Size-1, c.ErrorSpan)
 	case c.Warmup < 0:
 		return fmt.Errorf("detector.warmup: must be >= 0 (got %d)", c.Warmup)
 	}

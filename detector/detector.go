@@ -80,7 +80,14 @@ func New(cfg Config, channels int) (*Detector, error) {
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
-		d.ae, err = model.New(cfg.Model, cfg.Window.Size*channels, cfg.Seed)
+		mc := cfg.Model
+		if cfg.MaskNewest {
+			mc.MaskTail = cfg.Window.Stride * channels
+			if cfg.Residual {
+				mc.TailSkip = channels
+			}
+		}
+		d.ae, err = model.New(mc, cfg.Window.Size*channels, cfg.Seed)
 		if err != nil {
 			return nil, err
 		}
@@ -169,8 +176,11 @@ func (d *Detector) scoreWindow() []Result {
 			var e float64
 			switch d.cfg.Kind {
 			case Autoencoder, Frozen:
-				diff := recon[p*c+j] - d.vec[p*c+j]
-				e = diff * diff
+				for q := p - d.cfg.ErrorSpan + 1; q <= p; q++ {
+					diff := recon[q*c+j] - d.vec[q*c+j]
+					e += diff * diff
+				}
+				e /= float64(d.cfg.ErrorSpan)
 			case Persistence:
 				diff := d.vec[p*c+j] - d.vec[(p-1)*c+j]
 				e = diff * diff

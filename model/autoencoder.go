@@ -100,6 +100,7 @@ func (a *Autoencoder) Inputs() int { return a.n }
 func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 	a.checkLen(x)
 	copy(a.act[0], x)
+	clear(a.act[0][a.n-a.cfg.MaskTail:])
 	a.forward()
 	return a.act[len(a.layers)]
 }
@@ -138,6 +139,7 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 		}
 		in[i] = v
 	}
+	clear(in[a.n-a.cfg.MaskTail:])
 	a.forward()
 	return a.backward(a.clean)
 }
@@ -153,6 +155,13 @@ func (a *Autoencoder) forward() {
 			for i, z := range out {
 				out[i] = math.Tanh(z)
 			}
+		}
+	}
+	if c := a.cfg.TailSkip; c > 0 {
+		out, in := a.act[last+1], a.act[0]
+		lastVisible := a.n - a.cfg.MaskTail - c
+		for i := a.n - a.cfg.MaskTail; i < a.n; i++ {
+			out[i] += in[lastVisible+(i-lastVisible)%c]
 		}
 	}
 }

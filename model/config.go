@@ -27,6 +27,15 @@ type Config struct {
 	ReplaySize int `yaml:"replay_size"`
 	// ReplayBatch is how many replayed windows join each training step.
 	ReplayBatch int `yaml:"replay_batch"`
+	// MaskTail is how many trailing inputs are always hidden (set to 0) from
+	// the network, in scoring and in training, so that their outputs are
+	// predictions from the rest of the window. Set by the detector.
+	MaskTail int `yaml:"-"`
+	// TailSkip, when > 0, is the number of channels per sample; each masked
+	// output then predicts a residual over the last visible input of its
+	// channel (a skip connection), so the network starts from persistence
+	// and learns what persistence misses. Set by the detector.
+	TailSkip int `yaml:"-"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -81,6 +90,10 @@ func (c Config) Validate(inputs int) error {
 		return fmt.Errorf("model.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
 	case c.ReplayBatch < 0 || c.ReplayBatch > 64:
 		return fmt.Errorf("model.replay_batch: must be in [0, 64] (got %d)", c.ReplayBatch)
+	case c.MaskTail < 0 || c.MaskTail >= inputs:
+		return fmt.Errorf("model: mask tail must be in [0, %d) (got %d)", inputs, c.MaskTail)
+	case c.TailSkip < 0 || (c.TailSkip > 0 && c.MaskTail+c.TailSkip > inputs):
+		return fmt.Errorf("model: tail skip must be in [0, inputs-mask tail] (got %d)", c.TailSkip)
 	case c.ReplayBatch > 0 && c.ReplaySize == 0:
 		return fmt.Errorf("model.replay_batch: needs model.replay_size > 0 (got replay_batch %d)", c.ReplayBatch)
 	}

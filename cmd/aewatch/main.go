@@ -27,6 +27,8 @@ func Main(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "eval":
 		err = runEval(ctx, args[1:])
+	case "generate":
+		err = runGenerate(args[1:])
 	case "config":
 		err = runConfig(args[1:])
 	case "help", "-h", "--help":
@@ -52,6 +54,7 @@ func usage() {
 
 commands:
   eval          score CSV files offline with the detector; optional NAB scoring
+  generate      write a labelled corpus of synthetic industrial signals with faults
   config check  validate a configuration file
   help          this text
 

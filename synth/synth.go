@@ -1,0 +1,263 @@
+package synth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Signals and faults the corpus is made of.
+var (
+	Signals = []string{"seasonal", "duty", "oscillating", "noisy"}
+	Faults  = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
+)
+
+// InRange reports whether a fault keeps values within the signal's normal
+// range, so that only a model of the signal's behaviour can see it.
+func InRange(fault string) bool {
+	switch fault {
+	case "frequency", "shape", "noise_burst", "stuck":
+		return true
+	}
+	return false
+}
+
+// Series is one generated file.
+type Series struct {
+	Name   string // "<signal>/<signal>_<fault>.csv"
+	Signal string
+	Fault  string
+	Times  []time.Time
+	Values []float64
+	// Onset and End are the fault's first and last sample (-1 without fault).
+	Onset, End int
+	// Window is the labelled anomaly window, in sample indexes (inclusive).
+	Window [2]int
+}
+
+// Step is the sampling interval; Start is the first timestamp.
+const Step = 5 * time.Minute
+
+var Start = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// Generate returns one series of n samples with the given fault, drawn from
+// seed. Fault onset lies between 45% and 80% of the series.
+func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
+	rng := rand.New(rand.NewPCG(seed, hash(signal+"/"+fault)))
+	s := &Series{Name: fmt.Sprintf("%s/%s_%s.csv", signal, signal, fault), Signal: signal, Fault: fault,
+		Onset: -1, End: -1}
+	onset, dur := -1, 0
+	if fault != "none" {
+		onset = int(float64(n) * (0.45 + 0.35*rng.Float64()))
+		dur = 150 + rng.IntN(200)
+		if fault == "spike" {
+			dur = 2
+		}
+		if fault == "level_shift" {
+			dur = n - onset
+		}
+		s.Onset, s.End = onset, min(n-1, onset+dur-1)
+		width := n / 10
+		s.Window = [2]int{max(0, onset-width/10), min(n-1, onset-width/10+width-1)}
+	}
+	g, err := newGenerator(signal, rng)
+	if err != nil {
+		return nil, err
+	}
+	in := func(i int) bool { return onset >= 0 && i >= onset && i < onset+dur }
+	var stuckAt float64
+	for i := 0; i < n; i++ {
+		f := ""
+		if in(i) {
+			f = fault
+		}
+		v := g.next(i, f)
+		switch {
+		case f == "stuck" && i == onset:
+			stuckAt = v
+		case f == "stuck":
+			v = stuckAt
+		case f == "spike":
+			v = g.hi + 0.6*(g.hi-g.lo)
+		}
+		s.Times = append(s.Times, Start.Add(time.Duration(i)*Step))
+		s.Values = append(s.Values, v)
+	}
+	return s, nil
+}
+
+// generator draws one signal; fault is "" outside the fault interval.
+type generator struct {
+	kind   string
+	rng    *rand.Rand
+	ar     float64 // AR(1) noise state
+	phase  float64 // oscillator phase, radians
+	cycle  int     // duty: position in the current cycle
+	cycLen int
+	onLen  int
+	lo, hi float64 // normal range, for spikes
+}
+
+func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
+	g := &generator{kind: kind, rng: rng}
+	switch kind {
+	case "seasonal":
+		g.lo, g.hi = 46, 74
+	case "duty":
+		g.lo, g.hi = 0, 44
+		g.newCycle(48)
+	case "oscillating":
+		g.lo, g.hi = 1.5, 8.5
+	case "noisy":
+		g.lo, g.hi = 92, 108
+	default:
+		return nil, fmt.Errorf("synth: unknown signal %q (want one of %v)", kind, Signals)
+	}
+	return g, nil
+}
+
+func (g *generator) newCycle(period int) {
+	g.cycle = 0
+	g.cycLen = period - 3 + g.rng.IntN(7)
+	g.onLen = int(float64(g.cycLen) * (0.55 + 0.1*g.rng.Float64()))
+}
+
+func (g *generator) noise(phi, sigma float64) float64 {
+	g.ar = phi*g.ar + sigma*math.Sqrt(1-phi*phi)*g.rng.NormFloat64()
+	return g.ar
+}
+
+func (g *generator) next(i int, fault string) float64 {
+	noiseMul := 1.0
+	if fault == "noise_burst" {
+		noiseMul = 4
+	}
+	shift := 0.0
+	if fault == "level_shift" {
+		shift = 0.25 * (g.hi - g.lo)
+	}
+	day := 2 * math.Pi * float64(i) / 288
+	switch g.kind {
+	case "seasonal": // process temperature: daily cycle with a harmonic
+		sign := 1.0
+		if fault == "shape" {
+			sign = -1 // the daily profile inverts (a control schedule gone wrong)
+		}
+		v := 60 + 9*math.Sin(day) + sign*3*math.Sin(2*day+0.7) + g.noise(0.7, 0.8*noiseMul)
+		if fault == "frequency" {
+			v += 3 * math.Sin(2*math.Pi*float64(i)/10) // a hunting control loop
+		}
+		return v + shift
+	case "duty": // motor current on an on/off duty cycle
+		period := 48
+		if fault == "frequency" {
+			period = 20 // short cycling
+		}
+		if g.cycle >= g.cycLen {
+			g.newCycle(period)
+		}
+		c := g.cycle
+		g.cycle++
+		var v float64
+		switch {
+		case c < g.onLen && fault == "shape":
+			v = 24 + 16*float64(c)/float64(g.onLen) // current creeps up through each run
+		case c == 0:
+			v = 20 // inrush ramp
+		case c < g.onLen:
+			v = 38 + 1.0*g.rng.NormFloat64()*noiseMul
+		default:
+			v = 0.5 + 0.2*g.rng.NormFloat64()*noiseMul
+		}
+		return v + shift
+	case "oscillating": // vibration velocity
+		period := 16.0
+		if fault == "frequency" {
+			period = 10
+		}
+		g.phase += 2 * math.Pi / period
+		w := math.Sin(g.phase)
+		if fault == "shape" {
+			w = 0.8 * math.Copysign(1, w) // clipping: sine turns square
+		}
+		return 5 + 3*w + 0.3*noiseMul*g.rng.NormFloat64() + shift
+	default: // noisy flow
+		v := 100 + 1.5*math.Sin(day) + g.noise(0.9, 2*noiseMul)
+		switch fault {
+		case "frequency":
+			v += 3 * math.Sin(2*math.Pi*float64(i)/8) // valve hunting
+		case "shape":
+			v = 100 + 4*math.Round((v-100)/4) // the transmitter quantises
+		}
+		return v + shift
+	}
+}
+
+func hash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// CSV renders the series in the eval input format.
+func (s *Series) CSV() []byte {
+	var b bytes.Buffer
+	b.WriteString("timestamp,value\n")
+	for i, t := range s.Times {
+		b.WriteString(t.Format("2006-01-02 15:04:05"))
+		b.WriteByte(',')
+		b.WriteString(strconv.FormatFloat(s.Values[i], 'f', 4, 64))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// Corpus generates every signal × fault of n samples.
+func Corpus(n int, seed uint64) ([]*Series, error) {
+	var out []*Series
+	for _, sig := range Signals {
+		for _, f := range Faults {
+			s, err := Generate(sig, f, n, seed)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// WriteCorpus writes the series under dir and their windows to
+// dir/labels.json in NAB's combined_windows.json format.
+func WriteCorpus(dir string, series []*Series) error {
+	labels := map[string][][2]string{}
+	for _, s := range series {
+		p := filepath.Join(dir, filepath.FromSlash(s.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, s.CSV(), 0o644); err != nil {
+			return err
+		}
+		wins := [][2]string{}
+		if s.Onset >= 0 {
+			f := "2006-01-02 15:04:05.000000"
+			wins = append(wins, [2]string{s.Times[s.Window[0]].Format(f), s.Times[s.Window[1]].Format(f)})
+		}
+		labels[s.Name] = wins
+	}
+	b, err := json.MarshalIndent(labels, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "labels.json"), append(b, '\n'), 0o644)
+}
