@@ -30,11 +30,16 @@ type CalibrationConfig struct {
 	// Transform maps squared errors before scaling: "none", "sqrt" (absolute
 	// error) or "log"; the latter two are less heavy-tailed.
 	Transform string `yaml:"transform"`
+	// Cap bounds scale-free raw errors (0: unbounded), so that one wild
+	// sample cannot dominate the short average, as a bounded raw score
+	// cannot in Numenta's detectors.
+	Cap float64 `yaml:"cap"`
 }
 
 // DefaultCalibrationConfig returns the defaults.
 func DefaultCalibrationConfig() CalibrationConfig {
-	return CalibrationConfig{Average: 10, History: 8640, Settle: 100, Learning: 200, Reestimate: 100, MinStd: 0.05, ErrorHorizon: 1000}
+	return CalibrationConfig{Average: 20, History: 8640, Settle: 100, Learning: 200, Reestimate: 100,
+		MinStd: 0.05, ErrorHorizon: 1000, Transform: "sqrt", Cap: 5}
 }
 
 // Validate names the first invalid field and its value.
@@ -52,6 +57,10 @@ func (c CalibrationConfig) Validate() error {
 		return fmt.Errorf("detector.calibration.reestimate: must be >= 1 (got %d)", c.Reestimate)
 	case !(c.MinStd > 0 && c.MinStd < 100):
 		return fmt.Errorf("detector.calibration.min_std: must be in (0, 100) (got %v)", c.MinStd)
+	case c.Transform != "none" && c.Transform != "sqrt" && c.Transform != "log":
+		return fmt.Errorf("detector.calibration.transform: must be none, sqrt or log (got %q)", c.Transform)
+	case !(c.Cap >= 0) || math.IsInf(c.Cap, 0):
+		return fmt.Errorf("detector.calibration.cap: must be finite and >= 0 (got %v)", c.Cap)
 	case c.ErrorHorizon < 1:
 		return fmt.Errorf("detector.calibration.error_horizon: must be >= 1 (got %d)", c.ErrorHorizon)
 	}
@@ -113,6 +122,9 @@ func (c *calibrator) scale(e float64) float64 {
 		c.errMean = e
 	}
 	raw := e / (c.errMean + 1e-12)
+	if c.cfg.Cap > 0 {
+		raw = min(raw, c.cfg.Cap)
+	}
 	horizon := min(c.seen, c.cfg.ErrorHorizon)
 	c.errMean += (e - c.errMean) / float64(horizon)
 	return raw

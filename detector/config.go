@@ -42,9 +42,10 @@ type Config struct {
 	// Residual makes the masked samples' outputs residuals over the last
 	// visible sample (needs MaskNewest).
 	Residual bool `yaml:"residual"`
-	// ErrorSpan is how many window positions, ending at a sample's own,
-	// average into that sample's error (1: its own reconstruction error).
-	ErrorSpan int `yaml:"error_span"`
+	// WindowScore adds a second calibrated score from the autoencoder's
+	// error over the whole (unmasked) window, which sees unfamiliar levels
+	// and shapes; the sample's score is the larger of the two.
+	WindowScore bool `yaml:"window_score"`
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
@@ -59,9 +60,11 @@ func DefaultConfig() Config {
 		Model:            model.DefaultConfig(),
 		Calibration:      DefaultCalibrationConfig(),
 		Alert:            DefaultAlertConfig(),
-		SpatialTolerance: 0.05,
+		SpatialTolerance: 0.02,
+		MaskNewest:       true,
+		Residual:         true,
+		WindowScore:      true,
 		LearnBelow:       0.5,
-		ErrorSpan:        1,
 		Warmup:           300,
 	}
 }
@@ -96,8 +99,8 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
 	case !(c.LearnBelow > 0 && c.LearnBelow <= 1):
 		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
-	case c.ErrorSpan < 1 || c.ErrorSpan > c.Window.Size-1:
-		return fmt.Errorf("detector.error_span: must be in [1, window.size-1=%d] (got %d)", c.Window.Size-1, c.ErrorSpan)
+	case c.Residual && !c.MaskNewest:
+		return fmt.Errorf("detector.residual: needs detector.mask_newest (got residual %v, mask_newest %v)", c.Residual, c.MaskNewest)
 	case c.Warmup < 0:
 		return fmt.Errorf("detector.warmup: must be >= 0 (got %d)", c.Warmup)
 	}

@@ -34,6 +34,7 @@ type Detector struct {
 	norm     *window.Normaliser
 	ae       *model.Autoencoder
 	cal      *calibrator
+	calWin   *calibrator // whole-window error, with WindowScore
 	alert    alertState
 
 	seq      uint64
@@ -71,6 +72,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		win:      win,
 		norm:     norm,
 		cal:      newCalibrator(cfg.Calibration),
+		calWin:   newCalibrator(cfg.Calibration),
 		alert:    newAlertState(cfg.Alert),
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
@@ -165,6 +167,19 @@ func (d *Detector) scoreWindow() []Result {
 	if d.ae != nil {
 		recon = d.ae.Reconstruct(d.vec)
 	}
+	winScore := 0.0
+	if recon != nil && d.cfg.WindowScore {
+		visible := len(d.vec)
+		if d.cfg.MaskNewest {
+			visible -= n * c
+		}
+		var sse float64
+		for i := 0; i < visible; i++ {
+			diff := recon[i] - d.vec[i]
+			sse += diff * diff
+		}
+		winScore = d.calWin.update(d.calWin.scale(sse / float64(visible)))
+	}
 	worst := 0.0
 	for k := 0; k < n; k++ {
 		p := size - n + k // position of the k-th new sample in the window
@@ -176,11 +191,8 @@ func (d *Detector) scoreWindow() []Result {
 			var e float64
 			switch d.cfg.Kind {
 			case Autoencoder, Frozen:
-				for q := p - d.cfg.ErrorSpan + 1; q <= p; q++ {
-					diff := recon[q*c+j] - d.vec[q*c+j]
-					e += diff * diff
-				}
-				e /= float64(d.cfg.ErrorSpan)
+				diff := recon[p*c+j] - d.vec[p*c+j]
+				e = diff * diff
 			case Persistence:
 				diff := d.vec[p*c+j] - d.vec[(p-1)*c+j]
 				e = diff * diff
@@ -191,7 +203,7 @@ func (d *Detector) scoreWindow() []Result {
 			sum += e
 		}
 		e := sum / float64(c)
-		score := d.cal.update(d.cal.scale(e))
+		score := max(d.cal.update(d.cal.scale(e)), winScore)
 		if d.spatial(x) {
 			score = 1
 		}

@@ -20,6 +20,9 @@ type Autoencoder struct {
 	cfg    Config
 	n      int // inputs = outputs
 	layers []layer
+	scorer []layer // the layers Reconstruct uses: layers, or views of avg
+
+	avg []float64 // Polyak average of params, with Average > 0
 
 	params, grads []float64 // all weights then biases, flat
 	m, v          []float64 // optimiser moments (v only for Adam)
@@ -85,6 +88,20 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		}
 		a.layers = append(a.layers, ly)
 	}
+	a.scorer = a.layers
+	if cfg.Average > 0 {
+		a.avg = append([]float64(nil), a.params...)
+		a.scorer = make([]layer, len(a.layers))
+		off := 0
+		for l, ly := range a.layers {
+			sl := ly
+			sl.w.Data = a.avg[off : off+ly.out*ly.in]
+			off += ly.out * ly.in
+			sl.b = a.avg[off : off+ly.out]
+			off += ly.out
+			a.scorer[l] = sl
+		}
+	}
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
 		a.delta = append(a.delta, make([]float64, s))
@@ -101,7 +118,7 @@ func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 	a.checkLen(x)
 	copy(a.act[0], x)
 	clear(a.act[0][a.n-a.cfg.MaskTail:])
-	a.forward()
+	a.forward(a.scorer, x)
 	return a.act[len(a.layers)]
 }
 
@@ -140,14 +157,17 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 		in[i] = v
 	}
 	clear(in[a.n-a.cfg.MaskTail:])
-	a.forward()
+	a.forward(a.layers, a.clean)
 	return a.backward(a.clean)
 }
 
-func (a *Autoencoder) forward() {
-	last := len(a.layers) - 1
-	for l := range a.layers {
-		ly := &a.layers[l]
+// forward runs the network on act[0]; masked outputs with TailSkip add the
+// last visible values of skip (the clean input, also while training, so the
+// network learns residuals over what it will see when scoring).
+func (a *Autoencoder) forward(layers []layer, skip []float64) {
+	last := len(layers) - 1
+	for l := range layers {
+		ly := &layers[l]
 		out := a.act[l+1]
 		copy(out, ly.b)
 		blas64.Gemv(blas.NoTrans, 1, ly.w, vec(a.act[l]), 1, vec(out))
@@ -158,7 +178,7 @@ func (a *Autoencoder) forward() {
 		}
 	}
 	if c := a.cfg.TailSkip; c > 0 {
-		out, in := a.act[last+1], a.act[0]
+		out, in := a.act[last+1], skip
 		lastVisible := a.n - a.cfg.MaskTail - c
 		for i := a.n - a.cfg.MaskTail; i < a.n; i++ {
 			out[i] += in[lastVisible+(i-lastVisible)%c]
@@ -205,6 +225,7 @@ func (a *Autoencoder) update(scale float64) {
 			a.m[i] = b1*a.m[i] - lr*g*scale
 			a.params[i] += a.m[i]
 		}
+		a.average()
 		return
 	}
 	b2 := a.cfg.Beta2
@@ -216,6 +237,19 @@ func (a *Autoencoder) update(scale float64) {
 		a.m[i] = b1*a.m[i] + (1-b1)*g
 		a.v[i] = b2*a.v[i] + (1-b2)*g*g
 		a.params[i] -= step * a.m[i] / (math.Sqrt(a.v[i]) + 1e-8)
+	}
+	a.average()
+}
+
+// average moves the scoring weights towards the trained ones; early on the
+// horizon is the step count, so the average is not biased to the init.
+func (a *Autoencoder) average() {
+	if a.avg == nil {
+		return
+	}
+	rate := 1 / float64(min(a.steps, a.cfg.Average))
+	for i, p := range a.params {
+		a.avg[i] += rate * (p - a.avg[i])
 	}
 }
 

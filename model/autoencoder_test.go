@@ -14,45 +14,53 @@ func testInput(n int, phase float64) []float64 {
 }
 
 // TestGradient compares the hand-written backward pass with central
-// differences of the loss, for every parameter.
+// differences of the loss, for every parameter, with and without a masked,
+// residual tail.
 func TestGradient(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Hidden = []int{7, 3, 5}
-	cfg.NoiseStd, cfg.MaskProb = 0, 0
-	a, err := New(cfg, 12, 42)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name           string
+		maskTail, skip int
+	}{{"plain", 0, 0}, {"masked", 2, 0}, {"masked-residual", 2, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Hidden = []int{7, 3, 5}
+			cfg.NoiseStd, cfg.MaskProb, cfg.Average = 0, 0, 0
+			cfg.MaskTail, cfg.TailSkip = tc.maskTail, tc.skip
+			a, err := New(cfg, 12, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := testInput(12, 0.7)
+			loss := func() float64 {
+				out := a.Reconstruct(x)
+				var s float64
+				for i, y := range out {
+					s += (y - x[i]) * (y - x[i])
+				}
+				return s / float64(len(x)) / 2
+			}
+			clear(a.grads)
+			a.accumulate(x)
+			const h = 1e-6
+			worst := 0.0
+			for i := range a.params {
+				p := a.params[i]
+				a.params[i] = p + h
+				up := loss()
+				a.params[i] = p - h
+				down := loss()
+				a.params[i] = p
+				num := (up - down) / (2 * h)
+				diff := math.Abs(num - a.grads[i])
+				rel := diff / math.Max(1e-8, math.Abs(num)+math.Abs(a.grads[i]))
+				worst = math.Max(worst, rel)
+				if rel > 1e-5 && diff > 1e-9 {
+					t.Fatalf("param %d: analytic %g, numerical %g (rel %g)", i, a.grads[i], num, rel)
+				}
+			}
+			t.Logf("worst relative gradient error %.2g over %d parameters", worst, len(a.params))
+		})
 	}
-	x := testInput(12, 0.7)
-	loss := func() float64 {
-		out := a.Reconstruct(x)
-		var s float64
-		for i, y := range out {
-			s += (y - x[i]) * (y - x[i])
-		}
-		return s / float64(len(x)) / 2
-	}
-	clear(a.grads)
-	a.accumulate(x)
-	const h = 1e-6
-	worst := 0.0
-	for i := range a.params {
-		p := a.params[i]
-		a.params[i] = p + h
-		up := loss()
-		a.params[i] = p - h
-		down := loss()
-		a.params[i] = p
-		num := (up - down) / (2 * h)
-		rel := math.Abs(num-a.grads[i]) / math.Max(1e-8, math.Abs(num)+math.Abs(a.grads[i]))
-		if rel > worst {
-			worst = rel
-		}
-		if rel > 1e-5 && math.Abs(num-a.grads[i]) > 1e-9 {
-			t.Fatalf("param %d: analytic %g, numerical %g (rel %g)", i, a.grads[i], num, rel)
-		}
-	}
-	t.Logf("worst relative gradient error %.2g over %d parameters", worst, len(a.params))
 }
 
 func TestLearnReducesError(t *testing.T) {
@@ -173,5 +181,35 @@ func BenchmarkStepDefault(b *testing.B) {
 	for b.Loop() {
 		a.Reconstruct(x)
 		a.Learn(x)
+	}
+}
+
+// TestAverage checks the Polyak-averaged scoring weights: a horizon of one
+// step tracks the trained weights exactly; a long one lags behind them.
+func TestAverage(t *testing.T) {
+	outputs := func(avg int) []float64 {
+		cfg := DefaultConfig()
+		cfg.Average = avg
+		a, err := New(cfg, 32, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step := 0; step < 300; step++ {
+			a.Learn(testInput(32, float64(step)*0.2))
+		}
+		return append([]float64(nil), a.Reconstruct(testInput(32, 1))...)
+	}
+	live, one, long := outputs(0), outputs(1), outputs(1000)
+	for i := range live {
+		if live[i] != one[i] {
+			t.Fatalf("Average=1: output %d is %v, want the trained model's %v", i, one[i], live[i])
+		}
+	}
+	differ := false
+	for i := range live {
+		differ = differ || live[i] != long[i]
+	}
+	if !differ {
+		t.Fatal("Average=1000 scored exactly like the trained weights")
 	}
 }

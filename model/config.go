@@ -14,6 +14,11 @@ type Config struct {
 	// Optimizer is "adam" or "momentum" (SGD with momentum).
 	Optimizer    string  `yaml:"optimizer"`
 	LearningRate float64 `yaml:"learning_rate"`
+	// Average, when > 0, scores with an exponential moving average of the
+	// trained weights over about this many steps (Polyak averaging): the
+	// scoring model is steadier and slower to absorb an anomaly than the
+	// one being trained.
+	Average int `yaml:"average"`
 	// Momentum is SGD's momentum or Adam's beta1.
 	Momentum float64 `yaml:"momentum"`
 	// Beta2 is Adam's second-moment decay.
@@ -41,7 +46,7 @@ type Config struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Hidden:       []int{16, 4, 16},
+		Hidden:       []int{16, 2, 16},
 		Optimizer:    "adam",
 		LearningRate: 0.003,
 		Momentum:     0.9,
@@ -50,6 +55,7 @@ func DefaultConfig() Config {
 		MaskProb:     0.05,
 		ReplaySize:   128,
 		ReplayBatch:  2,
+		Average:      100,
 	}
 }
 
@@ -78,6 +84,8 @@ func (c Config) Validate(inputs int) error {
 	switch {
 	case !(c.LearningRate > 0 && c.LearningRate <= 1):
 		return fmt.Errorf("model.learning_rate: must be in (0, 1] (got %v)", c.LearningRate)
+	case c.Average < 0:
+		return fmt.Errorf("model.average: must be >= 0 (got %d)", c.Average)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return fmt.Errorf("model.momentum: must be in [0, 1) (got %v)", c.Momentum)
 	case !(c.Beta2 > 0 && c.Beta2 < 1):

@@ -33,6 +33,15 @@ type Result struct {
 	Raw       float64
 	Threshold float64
 	Windows   int
+	Files     []FileScore // each file's part of Raw at Threshold
+}
+
+// FileScore is one file's part of a corpus score at the chosen threshold.
+type FileScore struct {
+	Name           string
+	Raw            float64 // the file's contribution to Result.Raw
+	Windows, Found int     // labelled windows, windows detected
+	FalsePos       int     // detections outside windows, after probation
 }
 
 // ProbationLength is the number of leading rows NAB does not score.
@@ -57,9 +66,10 @@ type point struct {
 // the normalised score at that threshold.
 func Score(files []File, p Profile) Result {
 	var pts []point
+	var owner []int // file index of each point
 	nWin := 0
 	maxTP := scaledSigmoid(-1)
-	for _, f := range files {
+	for fi, f := range files {
 		prob := ProbationLength(len(f.Times))
 		ranges := windowRows(f.Times, f.Windows)
 		cur, prevRight, prevWidth := 0, -1, 0.0
@@ -81,15 +91,20 @@ func Score(files []File, p Profile) Result {
 			}
 			if i >= prob {
 				pts = append(pts, pt)
+				owner = append(owner, fi)
 			}
 		}
 		nWin += len(f.Windows)
 	}
-	slices.SortStableFunc(pts, func(a, b point) int {
+	order := make([]int, len(pts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
 		switch {
-		case a.score > b.score:
+		case pts[a].score > pts[b].score:
 			return -1
-		case a.score < b.score:
+		case pts[a].score < pts[b].score:
 			return 1
 		}
 		return 0
@@ -105,7 +120,8 @@ func Score(files []File, p Profile) Result {
 	winPart := func(w int) float64 { return math.Max(-p.FN, best[w]) }
 	bestScore, bestThr := total, 1.1
 	thr := 1.1
-	for _, pt := range pts {
+	for _, k := range order {
+		pt := pts[k]
 		if pt.score != thr {
 			if cur := total + fp; cur > bestScore {
 				bestScore, bestThr = cur, thr
@@ -129,7 +145,44 @@ func Score(files []File, p Profile) Result {
 	if perfect != null {
 		norm = 100 * (bestScore - null) / (perfect - null)
 	}
-	return Result{Profile: p.Name, Score: norm, Raw: bestScore, Threshold: bestThr, Windows: nWin}
+	res := Result{Profile: p.Name, Score: norm, Raw: bestScore, Threshold: bestThr, Windows: nWin}
+	res.Files = fileScores(files, pts, owner, bestThr, p)
+	return res
+}
+
+// fileScores splits the corpus score at threshold thr by file.
+func fileScores(files []File, pts []point, owner []int, thr float64, p Profile) []FileScore {
+	out := make([]FileScore, len(files))
+	winBase := make([]int, len(files))
+	n := 0
+	for i, f := range files {
+		out[i] = FileScore{Name: f.Name, Windows: len(f.Windows), Raw: -p.FN * float64(len(f.Windows))}
+		winBase[i] = n
+		n += len(f.Windows)
+	}
+	best := make([]float64, n)
+	for i := range best {
+		best[i] = -p.FN
+	}
+	for k, pt := range pts {
+		if pt.score < thr {
+			continue
+		}
+		fs := &out[owner[k]]
+		if pt.window < 0 {
+			fs.Raw += pt.weight
+			fs.FalsePos++
+			continue
+		}
+		if best[pt.window] == -p.FN {
+			fs.Found++
+		}
+		if pt.weight > best[pt.window] {
+			fs.Raw += pt.weight - best[pt.window]
+			best[pt.window] = pt.weight
+		}
+	}
+	return out
 }
 
 // windowRows maps time windows onto inclusive row ranges of times; windows

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -81,7 +83,7 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
 	if lab != nil {
-		return printNAB(os.Stdout, results, lab)
+		return printNAB(os.Stdout, results, lab, *out)
 	}
 	return nil
 }
@@ -138,7 +140,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		alerts, nonFinite, outOfOrder, gaps)
 }
 
-func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels) error {
+// printNAB prints the NAB profiles and alert F1, and writes each file's part
+// of the standard-profile score to outDir/nab_files.csv.
+func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir string) error {
 	var files []nab.File
 	var st nab.AlertStats
 	for _, r := range results {
@@ -154,9 +158,17 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels) error {
 		return errors.New("--labels: no scored file has labels")
 	}
 	fmt.Fprintf(w, "NAB (%d files):", len(files))
+	var byFile bytes.Buffer
+	byFile.WriteString("profile,file,raw,windows,found,false_positives\n")
 	for _, p := range nab.Profiles {
 		res := nab.Score(files, p)
 		fmt.Fprintf(w, " %s %.2f (threshold %.4g)", res.Profile, res.Score, res.Threshold)
+		for _, f := range res.Files {
+			fmt.Fprintf(&byFile, "%s,%s,%.4f,%d,%d,%d\n", p.Name, f.Name, f.Raw, f.Windows, f.Found, f.FalsePos)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "nab_files.csv"), byFile.Bytes(), 0o644); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found, %d of %d alerts in a window)\n",
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
