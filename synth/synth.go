@@ -221,16 +221,23 @@ func (s *Series) CSV() []byte {
 	return b.Bytes()
 }
 
-// Corpus generates every signal × fault of n samples.
-func Corpus(n int, seed uint64) ([]*Series, error) {
+// Corpus generates variants draws of every signal × fault, n samples each.
+// Variant v of a corpus with seed s is drawn with seed s+v, so the corpus of
+// seed 1 with 3 variants holds the single-variant corpora of seeds 1, 2, 3.
+func Corpus(n, variants int, seed uint64) ([]*Series, error) {
 	var out []*Series
-	for _, sig := range Signals {
-		for _, f := range Faults {
-			s, err := Generate(sig, f, n, seed)
-			if err != nil {
-				return nil, err
+	for v := 0; v < variants; v++ {
+		for _, sig := range Signals {
+			for _, f := range Faults {
+				s, err := Generate(sig, f, n, seed+uint64(v))
+				if err != nil {
+					return nil, err
+				}
+				if variants > 1 {
+					s.Name = fmt.Sprintf("%s/%s_%s_%d.csv", sig, sig, f, v+1)
+				}
+				out = append(out, s)
 			}
-			out = append(out, s)
 		}
 	}
 	return out, nil

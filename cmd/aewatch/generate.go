@@ -11,12 +11,13 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--rows N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
 	rows := fs.Int("rows", 4032, "samples per file (5-minute steps)")
 	seed := fs.Uint64("seed", 1, "random seed")
+	variants := fs.Int("variants", 3, "independent draws of each signal and fault")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -27,7 +28,10 @@ func runGenerate(args []string) error {
 	if *rows < 500 {
 		return fmt.Errorf("--rows: must be >= 500 (got %d)", *rows)
 	}
-	series, err := synth.Corpus(*rows, *seed)
+	if *variants < 1 || *variants > 100 {
+		return fmt.Errorf("--variants: must be in [1, 100] (got %d)", *variants)
+	}
+	series, err := synth.Corpus(*rows, *variants, *seed)
 	if err != nil {
 		return err
 	}
