@@ -1,0 +1,242 @@
+package detector
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// signal is a noisy oscillation with a burst of higher frequency.
+func signal(n int, seed uint64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 9))
+	x := make([]float64, n)
+	for i := range x {
+		period := 16.0
+		if i > n*3/4 && i < n*3/4+100 {
+			period = 7
+		}
+		x[i] = 50 + 5*math.Sin(2*math.Pi*float64(i)/period) + 0.3*r.NormFloat64()
+	}
+	return x
+}
+
+type scored struct {
+	score float64
+	alert bool
+	seen  bool
+}
+
+func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
+	t.Helper()
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]scored, len(xs))
+	for i := range xs {
+		for _, r := range d.Push(ts[i], []float64{xs[i]}) {
+			if r.Score < 0 || r.Score > 1 || math.IsNaN(r.Score) {
+				t.Fatalf("sample %d: score %v outside [0,1]", r.Seq, r.Score)
+			}
+			if out[r.Seq].seen {
+				t.Fatalf("sample %d: two results", r.Seq)
+			}
+			out[r.Seq] = scored{r.Score, r.Alert, true}
+		}
+	}
+	return out
+}
+
+func times(n int) []int64 {
+	ts := make([]int64, n)
+	for i := range ts {
+		ts[i] = int64(i+1) * 60e9
+	}
+	return ts
+}
+
+func TestDeterministic(t *testing.T) {
+	xs := signal(3000, 1)
+	for _, k := range Kinds {
+		cfg := DefaultConfig()
+		cfg.Kind = k
+		a, b := run(t, cfg, times(len(xs)), xs), run(t, cfg, times(len(xs)), xs)
+		for i := range a {
+			if math.Float64bits(a[i].score) != math.Float64bits(b[i].score) || a[i].alert != b[i].alert {
+				t.Fatalf("%s: sample %d differs between identical runs: %v vs %v", k, i, a[i], b[i])
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	c1 := run(t, cfg, times(len(xs)), xs)
+	cfg.Seed = 2
+	c2 := run(t, cfg, times(len(xs)), xs)
+	same := true
+	for i := range c1 {
+		same = same && c1[i].score == c2[i].score
+	}
+	if same {
+		t.Fatal("seeds 1 and 2 gave identical autoencoder scores")
+	}
+}
+
+// TestRejectedSamplesChangeNothing interleaves NaN, ±Inf and out-of-order
+// samples into a series: they are reported unscored, and every good sample
+// scores exactly as in the clean run.
+func TestRejectedSamplesChangeNothing(t *testing.T) {
+	xs := signal(2500, 2)
+	ts := times(len(xs))
+	clean := run(t, DefaultConfig(), ts, xs)
+
+	r := rand.New(rand.NewPCG(3, 3))
+	var dts []int64
+	var dxs []float64
+	var good []int // index into clean of each dirty sample, or -1
+	for i := range xs {
+		if i > 0 && r.IntN(10) == 0 {
+			bad := []float64{math.NaN(), math.Inf(1), math.Inf(-1), xs[i]}[r.IntN(4)]
+			bt := ts[i]
+			if !math.IsNaN(bad) && !math.IsInf(bad, 0) {
+				bt = ts[i-1] // a duplicate timestamp: out of order
+			}
+			dts, dxs, good = append(dts, bt), append(dxs, bad), append(good, -1)
+		}
+		dts, dxs, good = append(dts, ts[i]), append(dxs, xs[i]), append(good, i)
+	}
+	dirty := run(t, DefaultConfig(), dts, dxs)
+	rejected := 0
+	for k, i := range good {
+		if i < 0 {
+			rejected++
+			if dirty[k].score != 0 {
+				t.Fatalf("rejected sample %d scored %v", k, dirty[k].score)
+			}
+			continue
+		}
+		if math.Float64bits(dirty[k].score) != math.Float64bits(clean[i].score) || dirty[k].alert != clean[i].alert {
+			t.Fatalf("good sample %d: %v with rejected samples around, %v without", i, dirty[k], clean[i])
+		}
+	}
+	if rejected < 100 {
+		t.Fatalf("only %d rejected samples: the test did not exercise rejection", rejected)
+	}
+}
+
+func TestWarmupAndDetection(t *testing.T) {
+	xs := signal(4000, 4)
+	cfg := DefaultConfig()
+	res := run(t, cfg, times(len(xs)), xs)
+	for i := 0; i < cfg.Warmup; i++ {
+		if res[i].score != 0 || res[i].alert {
+			t.Fatalf("sample %d in warm-up: score %v alert %v", i, res[i].score, res[i].alert)
+		}
+	}
+	burst := len(xs) * 3 / 4
+	peakIn, peakBefore := 0.0, 0.0
+	for i := range res {
+		switch {
+		case i >= burst && i < burst+100:
+			peakIn = max(peakIn, res[i].score)
+		case i >= 1000 && i < burst:
+			peakBefore = max(peakBefore, res[i].score)
+		}
+	}
+	if peakIn < cfg.Alert.Open || peakIn <= peakBefore {
+		t.Fatalf("frequency burst peaks at %.3f, normal stretch before at %.3f: want the burst above %.2f and above normal", peakIn, peakBefore, cfg.Alert.Open)
+	}
+}
+
+func TestStrideEmitsEverySample(t *testing.T) {
+	xs := signal(1000, 5)
+	cfg := DefaultConfig()
+	cfg.Window.Stride = 4
+	res := run(t, cfg, times(len(xs)), xs)
+	// Every sample but the last few (waiting for the stride) has a result.
+	for i := 0; i < len(xs)-cfg.Window.Stride; i++ {
+		if !res[i].seen {
+			t.Fatalf("sample %d has no result", i)
+		}
+	}
+}
+
+func TestAlertStateMachine(t *testing.T) {
+	a := newAlertState(AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 2, MinGap: 3})
+	steps := []struct {
+		score float64
+		want  Event
+		open  bool
+	}{
+		{0.6, Opened, true},
+		{0.4, NoEvent, true}, // between close and open: hysteresis keeps it open
+		{0.2, NoEvent, true}, // one below close
+		{0.4, NoEvent, true}, // resets the count
+		{0.2, NoEvent, true},
+		{0.1, Closed, false}, // two in a row below close
+		{0.9, NoEvent, false}, {0.9, NoEvent, false}, {0.9, NoEvent, false}, // min gap
+		{0.9, Opened, true},
+	}
+	for i, s := range steps {
+		if got := a.step(s.score, int64(i)); got != s.want || a.open != s.open {
+			t.Fatalf("step %d (score %v): event %v open %v, want %v %v", i, s.score, got, a.open, s.want, s.open)
+		}
+	}
+}
+
+func TestPushAllocatesNothing(t *testing.T) {
+	xs := signal(2000, 6)
+	d, err := New(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float64{0}
+	i := 0
+	allocs := testing.AllocsPerRun(len(xs)-1, func() {
+		x[0] = xs[i]
+		d.Push(int64(i+1), x)
+		i++
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per sample, want 0", allocs)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	f := func(mut func(*Config), channels int, want string) {
+		t.Helper()
+		c := DefaultConfig()
+		mut(&c)
+		if err := c.Validate(channels); err == nil || err.Error() != want {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	f(func(c *Config) { c.Kind = "lstm" }, 1, `detector.kind: must be one of autoencoder, frozen, persistence, range (got "lstm")`)
+	f(func(c *Config) { c.Window.Size = 3 }, 1, "detector.window.size: must be in [4, 4096] (got 3)")
+	f(func(c *Config) { c.Model.Hidden = []int{20} }, 1, "detector.model.hidden: bottleneck 20 must be at most half the window's 32 values, or the network learns the identity (got [20])")
+	f(func(c *Config) { c.Calibration.Transform = "exp" }, 1, `detector.calibration.transform: must be none, sqrt or log (got "exp")`)
+	f(func(c *Config) { c.Alert.Close = 0.9 }, 1, "detector.alert.close: must be in [0, detector.alert.open=0.5] (got 0.9)")
+	f(func(c *Config) { c.SpatialTolerance = -1 }, 1, "detector.spatial_tolerance: must be finite and >= 0 (got -1)")
+	f(func(c *Config) { c.MaskNewest = false }, 1, "detector.residual: needs detector.mask_newest (got residual true, mask_newest false)")
+	f(func(c *Config) {}, 0, "detector: channels must be >= 1 (got 0)")
+}
+
+func BenchmarkPush(b *testing.B) {
+	for _, k := range Kinds {
+		b.Run(string(k), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Kind = k
+			d, err := New(cfg, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			xs := signal(4096, 7)
+			x := []float64{0}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				x[0] = xs[i%len(xs)]
+				d.Push(int64(i+1), x)
+				i++
+			}
+		})
+	}
+}

@@ -1,0 +1,210 @@
+package eval
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/synth"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// writeInput builds a small two-channel file with an ignored text column,
+// a missing value, a NaN and a duplicate timestamp.
+func writeInput(t *testing.T, path string) {
+	t.Helper()
+	a, err := synth.Generate("oscillating", "frequency", 900, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := synth.Generate("seasonal", "spike", 900, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	buf.WriteString("timestamp,vibration,shift,temperature\r\n")
+	for i, ts := range a.Times {
+		vib := fmt.Sprintf("%.4f", a.Values[i])
+		temp := fmt.Sprintf("%.4f", b.Values[i])
+		switch i {
+		case 400:
+			vib = ""
+		case 401:
+			temp = "NaN"
+		}
+		stamp := ts.Format("2006-01-02 15:04:05")
+		if i == 500 {
+			stamp = a.Times[i-1].Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(&buf, "%s,%s,%s,%s\r\n", stamp, vib, []string{"day", "night"}[i/144%2], temp)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runDir(t *testing.T, in string, multivariate bool) []byte {
+	t.Helper()
+	out := t.TempDir()
+	inputs, err := Discover([]string{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), inputs, Options{
+		Detector: detector.DefaultConfig(), Multivariate: multivariate, Ignore: []string{"shift"}, OutDir: out,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, inputs[0].Rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestGolden pins the eval output format and values: any change to the
+// scoring path shows here. Regenerate with go test ./eval -run Golden -update.
+func TestGolden(t *testing.T) {
+	in := filepath.Join("testdata", "input.csv")
+	if *update {
+		writeInput(t, in)
+	}
+	for _, multi := range []bool{false, true} {
+		golden := filepath.Join("testdata", "univariate.golden.csv")
+		if multi {
+			golden = filepath.Join("testdata", "multivariate.golden.csv")
+		}
+		got := runDir(t, in, multi)
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+			for i := range min(len(gl), len(wl)) {
+				if gl[i] != wl[i] {
+					t.Fatalf("%s: line %d differs:\n got %s\nwant %s", golden, i+1, gl[i], wl[i])
+				}
+			}
+			t.Fatalf("%s: %d lines, want %d", golden, len(gl), len(wl))
+		}
+	}
+}
+
+// TestContract checks the eval CSV contract on the golden input: a header,
+// one row per input row in order, input fields copied verbatim, scores in
+// [0,1] written in shortest round-trip form, alert 0/1.
+func TestContract(t *testing.T) {
+	in := filepath.Join("testdata", "input.csv")
+	src, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inLines := strings.Split(strings.TrimRight(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n"), "\n")
+	outLines := strings.Split(strings.TrimRight(string(runDir(t, in, false)), "\n"), "\n")
+	if len(outLines) != len(inLines) {
+		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
+	}
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,score_vibration,score_temperature,error_vibration,error_temperature"
+	if outLines[0] != wantHeader {
+		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
+	}
+	alerts := 0
+	for i := 1; i < len(inLines); i++ {
+		if !strings.HasPrefix(outLines[i], inLines[i]+",") {
+			t.Fatalf("line %d does not start with the input row %q: %q", i+1, inLines[i], outLines[i])
+		}
+		f := strings.Split(outLines[i][len(inLines[i])+1:], ",")
+		var score float64
+		if _, err := fmt.Sscan(f[0], &score); err != nil || score < 0 || score > 1 || math.IsNaN(score) {
+			t.Fatalf("line %d: anomaly_score %q not in [0,1]", i+1, f[0])
+		}
+		if f[1] != "0" && f[1] != "1" {
+			t.Fatalf("line %d: alert %q", i+1, f[1])
+		}
+		if f[1] == "1" {
+			alerts++
+		}
+	}
+	if alerts == 0 {
+		t.Fatal("no alert on a file with a frequency fault and a spike")
+	}
+}
+
+func TestDeterministicBytes(t *testing.T) {
+	dir := t.TempDir()
+	series, err := synth.Corpus(1500, 1, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := synth.WriteCorpus(dir, series[:6]); err != nil {
+		t.Fatal(err)
+	}
+	inputs, err := Discover([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := [2]string{t.TempDir(), t.TempDir()}
+	for i, workers := range []int{1, 3} {
+		if _, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: outs[i], Workers: workers}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, in := range inputs {
+		a, _ := os.ReadFile(filepath.Join(outs[0], in.Rel))
+		b, _ := os.ReadFile(filepath.Join(outs[1], in.Rel))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("%s: output differs between runs (%d vs %d bytes)", in.Rel, len(a), len(b))
+		}
+	}
+}
+
+func TestMalformedRowNamesFileLineColumn(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "bad.csv")
+	os.WriteFile(p, []byte("timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,oops\n"), 0o644)
+	inputs, _ := Discover([]string{p})
+	_, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: t.TempDir()})
+	want := p + `: line 3, column 2 (value): not a number: "oops"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"b/x.csv", "a/y.CSV", "a/notes.txt", "z.csv"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), nil, 0o644)
+	}
+	got, err := Discover([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rels []string
+	for _, in := range got {
+		rels = append(rels, filepath.ToSlash(in.Rel))
+	}
+	if strings.Join(rels, " ") != "a/y.CSV b/x.csv z.csv" {
+		t.Fatalf("found %v", rels)
+	}
+	if _, err := Discover([]string{dir, filepath.Join(dir, "z.csv")}); err == nil {
+		t.Fatal("two inputs writing z.csv accepted")
+	}
+	if _, err := Discover([]string{filepath.Join(dir, "missing")}); err == nil {
+		t.Fatal("missing path accepted")
+	}
+}
