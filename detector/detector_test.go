@@ -171,7 +171,7 @@ func TestAlertStateMachine(t *testing.T) {
 		{0.2, NoEvent, true}, // one below close
 		{0.4, NoEvent, true}, // resets the count
 		{0.2, NoEvent, true},
-		{0.1, Closed, false}, // two in a row below close
+		{0.1, Closed, false},                                                // two in a row below close
 		{0.9, NoEvent, false}, {0.9, NoEvent, false}, {0.9, NoEvent, false}, // min gap
 		{0.9, Opened, true},
 	}
