@@ -220,36 +220,34 @@ func (a *Autoencoder) backward(target []float64) float64 {
 func (a *Autoencoder) update(scale float64) {
 	lr, b1 := a.cfg.LearningRate, a.cfg.Momentum
 	a.steps++
+	grads := a.grads
+	params, m := a.params[:len(grads)], a.m[:len(grads)]
 	if a.v == nil {
-		for i, g := range a.grads {
-			a.m[i] = b1*a.m[i] - lr*g*scale
-			a.params[i] += a.m[i]
+		for i, g := range grads {
+			m[i] = b1*m[i] - lr*g*scale
+			params[i] += m[i]
 		}
-		a.average()
-		return
+	} else {
+		v := a.v[:len(grads)]
+		b2 := a.cfg.Beta2
+		a.beta1Pow *= b1
+		a.beta2Pow *= b2
+		step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
+		for i, g := range grads {
+			g *= scale
+			m[i] = b1*m[i] + (1-b1)*g
+			v[i] = b2*v[i] + (1-b2)*g*g
+			params[i] -= step * m[i] / (math.Sqrt(v[i]) + 1e-8)
+		}
 	}
-	b2 := a.cfg.Beta2
-	a.beta1Pow *= b1
-	a.beta2Pow *= b2
-	step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
-	for i, g := range a.grads {
-		g *= scale
-		a.m[i] = b1*a.m[i] + (1-b1)*g
-		a.v[i] = b2*a.v[i] + (1-b2)*g*g
-		a.params[i] -= step * a.m[i] / (math.Sqrt(a.v[i]) + 1e-8)
-	}
-	a.average()
-}
-
-// average moves the scoring weights towards the trained ones; early on the
-// horizon is the step count, so the average is not biased to the init.
-func (a *Autoencoder) average() {
-	if a.avg == nil {
-		return
-	}
-	rate := 1 / float64(min(a.steps, a.cfg.Average))
-	for i, p := range a.params {
-		a.avg[i] += rate * (p - a.avg[i])
+	// The scoring weights follow the trained ones; early on the horizon is
+	// the step count, so the average is not biased towards the init.
+	if a.avg != nil {
+		avg := a.avg[:len(params)]
+		rate := 1 / float64(min(a.steps, a.cfg.Average))
+		for i, p := range params {
+			avg[i] += rate * (p - avg[i])
+		}
 	}
 }
 

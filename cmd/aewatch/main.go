@@ -27,6 +27,8 @@ func Main(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "eval":
 		err = runEval(ctx, args[1:])
+	case "demo":
+		err = runDemo(ctx, args[1:])
 	case "generate":
 		err = runGenerate(args[1:])
 	case "config":
@@ -53,6 +55,7 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: aewatch <command> [flags]
 
 commands:
+  demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring
   generate      write a labelled corpus of synthetic industrial signals with faults
   config check  validate a configuration file
