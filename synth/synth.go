@@ -72,6 +72,7 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 	}
 	in := func(i int) bool { return onset >= 0 && i >= onset && i < onset+dur }
 	var stuckAt float64
+	lo, hi := math.Inf(1), math.Inf(-1) // span of the normal samples so far
 	for i := 0; i < n; i++ {
 		f := ""
 		if in(i) {
@@ -85,6 +86,12 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 			v = stuckAt
 		case f == "spike":
 			v = g.hi + 0.6*(g.hi-g.lo)
+		}
+		switch {
+		case f == "":
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		case InRange(f):
+			v = math.Max(lo, math.Min(hi, v)) // in range by construction
 		}
 		s.Times = append(s.Times, Start.Add(time.Duration(i)*Step))
 		s.Values = append(s.Values, v)
