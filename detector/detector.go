@@ -72,7 +72,6 @@ func New(cfg Config, channels int) (*Detector, error) {
 		win:      win,
 		norm:     norm,
 		cal:      newCalibrator(cfg.Calibration),
-		calWin:   newCalibrator(cfg.Calibration),
 		alert:    newAlertState(cfg.Alert),
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
@@ -92,6 +91,9 @@ func New(cfg Config, channels int) (*Detector, error) {
 		d.ae, err = model.New(mc, cfg.Window.Size*channels, cfg.Seed)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.WindowScore {
+			d.calWin = newCalibrator(cfg.Calibration)
 		}
 	}
 	for i := range d.results {
@@ -168,7 +170,7 @@ func (d *Detector) scoreWindow() []Result {
 		recon = d.ae.Reconstruct(d.vec)
 	}
 	winScore := 0.0
-	if recon != nil && d.cfg.WindowScore {
+	if d.calWin != nil {
 		visible := len(d.vec)
 		if d.cfg.MaskNewest {
 			visible -= n * c
