@@ -5,43 +5,68 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream"
 )
 
 // Config is the whole configuration file.
 type Config struct {
-	Detector detector.Config `yaml:"detector"`
+	Detector detector.Config       `yaml:"detector"`
+	Kafka    stream.KafkaConfig    `yaml:"kafka"`
+	Pipeline stream.PipelineConfig `yaml:"pipeline"`
+	Influx   sink.Config           `yaml:"influx"`
+	HTTP     HTTPConfig            `yaml:"http"`
+}
+
+// HTTPConfig is the metrics and health endpoint.
+type HTTPConfig struct {
+	// Addr is host:port for /metrics, /healthz and /readyz; loopback by
+	// default. Empty disables the endpoint.
+	Addr string `yaml:"addr"`
 }
 
 // Default returns the configuration used when no file is given.
 func Default() Config {
-	return Config{Detector: detector.DefaultConfig()}
+	return Config{
+		Detector: detector.DefaultConfig(),
+		Kafka:    stream.DefaultKafkaConfig(),
+		Pipeline: stream.DefaultPipelineConfig(),
+		Influx:   sink.DefaultConfig(),
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:9464"},
+	}
 }
 
-// Load reads a YAML file over the defaults. Unknown keys are errors, so a
-// typo never silently falls back to a default.
+// Load reads a YAML file over the defaults, applies AEWATCH_* environment
+// variables over it, and validates the result. Unknown keys are errors, so
+// a typo never silently falls back to a default.
 func Load(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(b)
+	c, err := parse(b)
 	if err != nil {
 		return Config{}, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	if err := c.FromEnv(os.Environ()); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
 // Parse decodes YAML over the defaults and validates the result.
 func Parse(b []byte) (Config, error) {
-	c := Default()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	c, err := parse(b)
+	if err != nil {
 		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
@@ -50,8 +75,35 @@ func Parse(b []byte) (Config, error) {
 	return c, nil
 }
 
+func parse(b []byte) (Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, err
+	}
+	return c, nil
+}
+
 // Validate checks every field; the detector is checked for univariate
 // series (multivariate shapes are checked when the channel count is known).
 func (c Config) Validate() error {
-	return c.Detector.Validate(1)
+	if err := c.Detector.Validate(1); err != nil {
+		return err
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	if err := c.Pipeline.Validate(); err != nil {
+		return err
+	}
+	if err := c.Influx.Validate(); err != nil {
+		return err
+	}
+	if c.HTTP.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+			return fmt.Errorf("http.addr: want host:port (got %q)", c.HTTP.Addr)
+		}
+	}
+	return nil
 }

@@ -12,6 +12,9 @@ type Result struct {
 	Seq    uint64        // position of the sample among all pushed to the detector
 	Time   int64         // the sample's event time, Unix nanoseconds
 	Status window.Status // Ready for scored samples
+	// Values are the sample's raw values (aliases the detector's buffers or
+	// the pushed slice; valid until the next Push).
+	Values []float64
 	Scored bool          // false while the first window fills and for rejected samples
 	// Error is the sample's mean squared error across channels, on the
 	// normalised scale; ChannelError holds each channel's share (aliases the
@@ -121,14 +124,14 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	st := d.win.Push(t, x)
 	switch st {
 	case window.NonFinite, window.OutOfOrder:
-		return d.unscored(seq, t, st)
+		return d.unscored(seq, t, st, x)
 	}
 	d.accepted++
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {
 		d.observe(x, true)
 		d.pending = d.pending[:0]
-		return d.unscored(seq, t, st)
+		return d.unscored(seq, t, st, x)
 	}
 	if st == window.Filling {
 		return nil // full, waiting for the stride
@@ -136,11 +139,11 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	return d.scoreWindow()
 }
 
-func (d *Detector) unscored(seq uint64, t int64, st window.Status) []Result {
+func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) []Result {
 	r := &d.results[0]
 	ch := r.ChannelError
 	clear(ch)
-	*r = Result{Seq: seq, Time: t, Status: st, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open}
+	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open}
 	return d.results[:1]
 }
 
@@ -213,7 +216,7 @@ func (d *Detector) scoreWindow() []Result {
 			score = 0
 		}
 		ps := d.pending[k]
-		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Scored: true, Error: e,
+		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
 			ChannelError: ch, Score: score, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen := d.alert.openedAt, d.alert.open
@@ -259,4 +262,19 @@ func (d *Detector) spatial(x []float64) bool {
 		}
 	}
 	return false
+}
+
+// MemoryBytes estimates the memory the detector holds: its window, model,
+// calibration history and buffers (the float64 slices that dominate).
+func (d *Detector) MemoryBytes() int {
+	floats := len(d.vec) + 2*d.cfg.Window.Size*d.channels + 4*d.channels + len(d.chErrBuf)
+	cals := 1
+	if d.calWin != nil {
+		cals = 2
+	}
+	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average)
+	if d.ae != nil {
+		floats += d.ae.Floats()
+	}
+	return 8*floats + 1024 // plus headers and small fields
 }

@@ -258,3 +258,13 @@ func (a *Autoencoder) checkLen(x []float64) {
 }
 
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
+
+// Floats counts the float64 values the network holds (weights, gradients,
+// optimiser moments, averages, activations, replay).
+func (a *Autoencoder) Floats() int {
+	n := len(a.params) + len(a.grads) + len(a.m) + len(a.v) + len(a.avg) + len(a.clean) + len(a.replay)
+	for i := range a.act {
+		n += len(a.act[i]) + len(a.delta[i])
+	}
+	return n
+}

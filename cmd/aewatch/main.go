@@ -27,6 +27,10 @@ func Main(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "eval":
 		err = runEval(ctx, args[1:])
+	case "run":
+		err = runRun(ctx, args[1:])
+	case "produce":
+		err = runProduce(ctx, args[1:])
 	case "demo":
 		err = runDemo(ctx, args[1:])
 	case "generate":
@@ -55,6 +59,8 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage: aewatch <command> [flags]
 
 commands:
+  run           the service: Kafka -> detector -> InfluxDB, with /metrics, /healthz, /readyz
+  produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring
   generate      write a labelled corpus of synthetic industrial signals with faults

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/sensorcsv"
+)
+
+func runProduce(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] FILE...
+
+Sends CSV files (the eval input format) to Kafka: one message per row with
+all its channels, keyed by series (the file name without extension).
+Records are stamped with the sample's event time, so that replay can find
+history by time; a broker with time-based retention deletes history stamped
+in the past at once: use --record-time now for such topics.
+
+`)
+		fs.PrintDefaults()
+	}
+	brokers := fs.String("brokers", "localhost:9092", "comma-separated Kafka `host:port` list")
+	topic := fs.String("topic", "", "topic to write (required)")
+	format := fs.String("format", "json", "message format: json or line")
+	rate := fs.Float64("rate", 0, "messages per second (0: as fast as possible)")
+	recordTime := fs.String("record-time", "event", "record timestamp: event (the sample's time) or now")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *topic == "" || len(files) == 0:
+		fs.Usage()
+		return errors.New("--topic and at least one FILE are required")
+	case *format != "json" && *format != "line":
+		return fmt.Errorf("--format: must be json or line (got %q)", *format)
+	case *recordTime != "event" && *recordTime != "now":
+		return fmt.Errorf("--record-time: must be event or now (got %q)", *recordTime)
+	case *rate < 0 || math.IsNaN(*rate):
+		return fmt.Errorf("--rate: must be >= 0 (got %v)", *rate)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(splitList(*brokers)...), Topic: *topic, Balancer: &kafka.Hash{},
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+	defer w.Close()
+	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", bar: newBar(os.Stderr)}
+	for _, f := range files {
+		n, err := p.sendFile(ctx, f)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%s: %d messages to %s\n", f, n, *topic)
+	}
+	return nil
+}
+
+// producer sends sensor CSV rows as Kafka messages.
+type producer struct {
+	w      *kafka.Writer
+	format string
+	rate   float64
+	now    bool
+	bar    *bar
+}
+
+// SeriesName is the series a CSV file's rows belong to.
+func SeriesName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+}
+
+func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
+	f, err := sensorcsv.Read(path, nil)
+	if err != nil {
+		return 0, err
+	}
+	series := SeriesName(path)
+	names := f.ChannelNames()
+	msgs := make([]kafka.Message, 0, 1000)
+	start := time.Now()
+	sent := 0
+	for i, t := range f.Times {
+		val, ok := encodeRow(p.format, series, names, t, f.Values[i])
+		if !ok {
+			continue // every value missing: nothing to send
+		}
+		rt := time.Unix(0, t)
+		if p.now {
+			rt = time.Now()
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(series), Value: val, Time: rt})
+		if len(msgs) == cap(msgs) || i == len(f.Times)-1 || p.rate > 0 {
+			if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+				return sent, fmt.Errorf("%s: write to kafka: %w", path, err)
+			}
+			sent += len(msgs)
+			msgs = msgs[:0]
+			p.bar.show(path, sent, len(f.Times), start)
+		}
+		if p.rate > 0 {
+			wait := time.Until(start.Add(time.Duration(float64(sent) / p.rate * float64(time.Second))))
+			select {
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+	}
+	if len(msgs) > 0 {
+		if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+			return sent, fmt.Errorf("%s: write to kafka: %w", path, err)
+		}
+		sent += len(msgs)
+	}
+	p.bar.done()
+	return sent, nil
+}
+
+// encodeRow renders one row; missing (NaN) values are left out.
+func encodeRow(format, series string, names []string, t int64, vals []float64) ([]byte, bool) {
+	if format == "line" {
+		var b []byte
+		b = append(b, strings.NewReplacer(",", `\,`, " ", `\ `).Replace(series)...)
+		first := true
+		for j, v := range vals {
+			if math.IsNaN(v) {
+				continue
+			}
+			if first {
+				b = append(b, ' ')
+			} else {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, strings.NewReplacer(",", `\,`, " ", `\ `, "=", `\=`).Replace(names[j])...)
+			b = append(b, '=')
+			b = strconv.AppendFloat(b, v, 'g', -1, 64)
+		}
+		if first {
+			return nil, false
+		}
+		b = append(b, ' ')
+		return strconv.AppendInt(b, t, 10), true
+	}
+	values := map[string]float64{}
+	for j, v := range vals {
+		if !math.IsNaN(v) {
+			values[names[j]] = v
+		}
+	}
+	if len(values) == 0 {
+		return nil, false
+	}
+	b, _ := json.Marshal(struct {
+		Series string             `json:"series"`
+		Time   int64              `json:"time"`
+		Values map[string]float64 `json:"values"`
+	}{series, t, values})
+	return b, true
+}
+
+// bar draws a progress bar when w is a terminal.
+type bar struct {
+	w    *os.File
+	tty  bool
+	last time.Time
+}
+
+func newBar(w *os.File) *bar {
+	st, err := w.Stat()
+	return &bar{w: w, tty: err == nil && st.Mode()&os.ModeCharDevice != 0}
+}
+
+func (b *bar) show(name string, done, total int, start time.Time) {
+	if !b.tty || time.Since(b.last) < 100*time.Millisecond {
+		return
+	}
+	b.last = time.Now()
+	frac := float64(done) / float64(max(total, 1))
+	n := int(frac * 30)
+	rate := float64(done) / max(time.Since(start).Seconds(), 1e-9)
+	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d %.0f msg/s ", filepath.Base(name), strings.Repeat("#", n), strings.Repeat(".", 30-n), done, total, rate)
+}
+
+func (b *bar) done() {
+	if b.tty {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/config"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream"
+)
+
+// setFlags collects repeated --set key=value flags.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+// loadRunConfig reads --config (optional), then the environment, then
+// --set and the named flags, in that order of precedence (last wins).
+func loadRunConfig(fs *flag.FlagSet, args []string) (config.Config, []string, error) {
+	cfgPath := fs.String("config", "", "YAML configuration `file`")
+	var sets setFlags
+	fs.Var(&sets, "set", "override one key, `key=value` (repeatable), e.g. --set kafka.group=g2")
+	named := map[string]*string{}
+	for flagName, key := range map[string]string{"brokers": "kafka.brokers", "topics": "kafka.topics",
+		"group": "kafka.group", "format": "kafka.format", "influx-url": "influx.url", "influx-bucket": "influx.bucket",
+		"http-addr": "http.addr"} {
+		named[key] = fs.String(flagName, "", "sets "+key)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return cfg, nil, err
+		}
+	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+		return cfg, nil, err
+	}
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return cfg, nil, fmt.Errorf("--set %q: want key=value", kv)
+		}
+		if err := cfg.Set(k, v); err != nil {
+			return cfg, nil, fmt.Errorf("--set: %w", err)
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for key, v := range named {
+		flagName := map[string]string{"kafka.brokers": "brokers", "kafka.topics": "topics", "kafka.group": "group",
+			"kafka.format": "format", "influx.url": "influx-url", "influx.bucket": "influx-bucket", "http.addr": "http-addr"}[key]
+		if set[flagName] {
+			if err := cfg.Set(key, *v); err != nil {
+				return cfg, nil, fmt.Errorf("--%s: %w", flagName, err)
+			}
+		}
+	}
+	return cfg, pos, cfg.Validate()
+}
+
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format: must be json or text (got %q)", format)
+}
+
+func runRun(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: aewatch run [--config FILE] [--set key=value]... [flags]\n\nConsumes sensor streams from Kafka, scores them and writes scores and alerts to InfluxDB.\nPrecedence: flags and --set over AEWATCH_* environment over the file over defaults.\n\n")
+		fs.PrintDefaults()
+	}
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	cfg, _, err := loadRunConfig(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Kafka.ValidateForRun(); err != nil {
+		return err
+	}
+	if cfg.Influx.URL == "" {
+		return errors.New("influx.url: required by run (got \"\"); set it in the file, AEWATCH_INFLUX_URL or --influx-url")
+	}
+	log, err := newLogger(*logFormat)
+	if err != nil {
+		return err
+	}
+	svc, err := newService(cfg, log, nil, nil)
+	if err != nil {
+		return err
+	}
+	return svc.run(ctx)
+}
+
+// service is one running pipeline with its reader, writer and endpoint.
+type service struct {
+	cfg      config.Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	reader   *kafka.Reader
+	writer   stream.PointWriter
+	closeW   func()
+	pipe     *stream.Pipeline
+	kafkaOK  atomic.Bool
+	sinkOK   atomic.Bool
+	listener net.Listener
+}
+
+// newService wires a pipeline. writer, if nil, is an InfluxDB writer from
+// cfg.Influx; onAlert sees alert points once written.
+func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
+	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.kafkaOK.Store(true)
+	s.sinkOK.Store(true)
+	if writer == nil {
+		w, err := sink.New(cfg.Influx, nil, log.With("component", "sink"), sink.NewMetrics(s.reg), s.sinkOK.Store)
+		if err != nil {
+			return nil, err
+		}
+		writer, s.closeW = w, w.Close
+	}
+	s.writer = writer
+	start := kafka.FirstOffset
+	if cfg.Kafka.StartOffset == "latest" {
+		start = kafka.LastOffset
+	}
+	klog := log.With("component", "kafka")
+	s.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Kafka.Brokers,
+		GroupID:        cfg.Kafka.Group,
+		GroupTopics:    cfg.Kafka.Topics,
+		MinBytes:       1,
+		MaxBytes:       max(10<<20, 2*cfg.Kafka.MaxMessageBytes),
+		MaxWait:        cfg.Kafka.MaxWait,
+		StartOffset:    start,
+		QueueCapacity:  1000,
+		CommitInterval: 0, // the pipeline commits, only acknowledged offsets
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			s.kafkaOK.Store(false)
+			klog.Warn(fmt.Sprintf(msg, args...))
+		}),
+	})
+	pipe, err := stream.New(stream.Options{
+		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector,
+		Reader: s.reader, Writer: writer,
+		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, DrainTimeout: 7 * time.Second,
+		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
+		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
+	})
+	if err != nil {
+		s.reader.Close()
+		return nil, err
+	}
+	s.pipe = pipe
+	return s, nil
+}
+
+// run serves the endpoint and the pipeline until ctx ends and the pipeline
+// has drained.
+func (s *service) run(ctx context.Context) error {
+	if s.cfg.HTTP.Addr != "" {
+		ln, err := net.Listen("tcp", s.cfg.HTTP.Addr)
+		if err != nil {
+			return fmt.Errorf("http.addr: %w", err)
+		}
+		s.listener = ln
+		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+	}
+	s.log.Info("aewatch running", "brokers", s.cfg.Kafka.Brokers, "topics", s.cfg.Kafka.Topics,
+		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.URL, "influx_bucket", s.cfg.Influx.Bucket,
+		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
+	err := s.pipe.Run(ctx)
+	closed := make(chan struct{})
+	go func() { s.reader.Close(); close(closed) }()
+	select { // kafka-go's Close can hang in a rebalance (#1248): bound it
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		s.log.Warn("kafka reader did not close in 2s; leaving it")
+	}
+	if s.closeW != nil {
+		s.closeW()
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("aewatch stopped cleanly")
+	return nil
+}
+
+func (s *service) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		var bad []string
+		if !s.kafkaOK.Load() {
+			bad = append(bad, "kafka unreachable")
+		}
+		if !s.sinkOK.Load() {
+			bad = append(bad, "influxdb writes failing")
+		}
+		if len(bad) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "degraded: "+strings.Join(bad, ", "))
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}

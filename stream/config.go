@@ -1,0 +1,115 @@
+package stream
+
+import (
+	"fmt"
+	"path"
+	"time"
+)
+
+// KafkaConfig says where samples come from.
+type KafkaConfig struct {
+	Brokers []string `yaml:"brokers"`
+	Topics  []string `yaml:"topics"`
+	Group   string   `yaml:"group"`
+	// Format is the default message format: json or line.
+	Format string `yaml:"format"`
+	// TopicFormats overrides Format per topic.
+	TopicFormats map[string]string `yaml:"topic_formats"`
+	// Series, if set, lists the series (path.Match patterns) to score;
+	// messages of other series are rejected as unknown_series.
+	Series          []string      `yaml:"series"`
+	MaxMessageBytes int           `yaml:"max_message_bytes"`
+	MaxWait         time.Duration `yaml:"max_wait"`
+	CommitInterval  time.Duration `yaml:"commit_interval"`
+	// StartOffset is where a group with no committed offset starts:
+	// earliest or latest.
+	StartOffset string `yaml:"start_offset"`
+}
+
+// PipelineConfig sizes the scoring stage.
+type PipelineConfig struct {
+	// Multivariate scores the channels of a series as one detector;
+	// otherwise each (series, channel) is its own.
+	Multivariate bool `yaml:"multivariate"`
+	// Workers is the number of shard goroutines (0: one per CPU).
+	Workers int `yaml:"workers"`
+	// QueueSize bounds each channel between stages, in samples.
+	QueueSize int `yaml:"queue_size"`
+	// MaxSeries bounds live detectors; samples of new series beyond it are
+	// rejected as series_limit.
+	MaxSeries int `yaml:"max_series"`
+}
+
+// DefaultKafkaConfig returns the defaults.
+func DefaultKafkaConfig() KafkaConfig {
+	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json",
+		MaxMessageBytes: 1 << 20, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
+		StartOffset: "earliest"}
+}
+
+// DefaultPipelineConfig returns the defaults.
+func DefaultPipelineConfig() PipelineConfig {
+	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000}
+}
+
+// Validate names the first invalid field and its value.
+func (c KafkaConfig) Validate() error {
+	if len(c.Brokers) == 0 {
+		return fmt.Errorf("kafka.brokers: at least one host:port (got %v)", c.Brokers)
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			return fmt.Errorf("kafka.brokers[%d]: empty", i)
+		}
+	}
+	if _, err := DecoderFor(c.Format); err != nil {
+		return fmt.Errorf("kafka.format: %w", err)
+	}
+	for t, f := range c.TopicFormats {
+		if _, err := DecoderFor(f); err != nil {
+			return fmt.Errorf("kafka.topic_formats[%s]: %w", t, err)
+		}
+	}
+	for i, p := range c.Series {
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("kafka.series[%d]: bad pattern %q: %v", i, p, err)
+		}
+	}
+	switch {
+	case c.Group == "":
+		return fmt.Errorf("kafka.group: required (got %q)", c.Group)
+	case c.MaxMessageBytes < 64 || c.MaxMessageBytes > 64<<20:
+		return fmt.Errorf("kafka.max_message_bytes: must be in [64, 67108864] (got %d)", c.MaxMessageBytes)
+	case c.MaxWait < time.Millisecond:
+		return fmt.Errorf("kafka.max_wait: must be >= 1ms (got %v)", c.MaxWait)
+	case c.CommitInterval <= 0:
+		return fmt.Errorf("kafka.commit_interval: must be > 0 (got %v)", c.CommitInterval)
+	case c.StartOffset != "earliest" && c.StartOffset != "latest":
+		return fmt.Errorf("kafka.start_offset: must be earliest or latest (got %q)", c.StartOffset)
+	}
+	return nil
+}
+
+// ValidateForRun also requires topics.
+func (c KafkaConfig) ValidateForRun() error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if len(c.Topics) == 0 {
+		return fmt.Errorf("kafka.topics: at least one topic (got %v)", c.Topics)
+	}
+	return nil
+}
+
+// Validate names the first invalid field and its value.
+func (c PipelineConfig) Validate() error {
+	switch {
+	case c.Workers < 0 || c.Workers > 1024:
+		return fmt.Errorf("pipeline.workers: must be in [0, 1024] (got %d)", c.Workers)
+	case c.QueueSize < 1 || c.QueueSize > 10_000_000:
+		return fmt.Errorf("pipeline.queue_size: must be in [1, 10000000] (got %d)", c.QueueSize)
+	case c.MaxSeries < 1:
+		return fmt.Errorf("pipeline.max_series: must be >= 1 (got %d)", c.MaxSeries)
+	}
+	return nil
+}

@@ -1,0 +1,308 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tag is one input tag, copied onto every point derived from the sample.
+type Tag struct{ Key, Value string }
+
+// Sample is one decoded measurement: a series at one event time with one or
+// more named channels.
+type Sample struct {
+	Series   string
+	Tags     []Tag // sorted by key
+	Time     int64 // event time, Unix nanoseconds
+	Channels []string
+	Values   []float64
+}
+
+// Reason classifies a rejected message; each has its own counter.
+type Reason string
+
+const (
+	ReasonMalformed     Reason = "malformed"      // not JSON / not line protocol
+	ReasonMissingField  Reason = "missing_field"  // series, time or values absent
+	ReasonWrongType     Reason = "wrong_type"     // a field of the wrong type
+	ReasonNonFinite     Reason = "non_finite"     // NaN or ±Inf value
+	ReasonTooLarge      Reason = "too_large"      // over kafka.max_message_bytes
+	ReasonUnknownSeries Reason = "unknown_series" // not in kafka.series
+	ReasonSeriesLimit   Reason = "series_limit"   // a new series beyond pipeline.max_series
+	ReasonOutOfOrder    Reason = "out_of_order"   // not after the series' previous time
+	ReasonChannels      Reason = "channels"       // multivariate: channel set changed
+)
+
+// Reasons lists every reason, for pre-registering counters.
+var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels}
+
+// DecodeError says why a message was rejected.
+type DecodeError struct {
+	Reason Reason
+	Detail string
+}
+
+func (e *DecodeError) Error() string { return string(e.Reason) + ": " + e.Detail }
+
+func reject(r Reason, format string, args ...any) error {
+	return &DecodeError{Reason: r, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ReasonOf returns the reason of a decode error (malformed for others).
+func ReasonOf(err error) Reason {
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return de.Reason
+	}
+	return ReasonMalformed
+}
+
+// Decoder turns one message value into samples, appended to dst.
+type Decoder func(dst []Sample, msg []byte) ([]Sample, error)
+
+// DecoderFor returns the decoder of a format name ("json" or "line").
+func DecoderFor(format string) (Decoder, error) {
+	switch format {
+	case "json":
+		return DecodeJSON, nil
+	case "line":
+		return DecodeLine, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want json or line)", format)
+}
+
+type jsonSample struct {
+	Series *string                    `json:"series"`
+	Time   json.RawMessage            `json:"time"`
+	Value  json.RawMessage            `json:"value"`
+	Values map[string]json.RawMessage `json:"values"`
+	Tags   map[string]string          `json:"tags"`
+}
+
+// DecodeJSON reads {"series":S,"time":T,"value":V} or
+// {"series":S,"time":T,"values":{"ch":V,...}}, with T in RFC3339 or Unix
+// nanoseconds and an optional "tags" object of strings.
+func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) {
+	var js jsonSample
+	if err := json.Unmarshal(msg, &js); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return dst, reject(ReasonWrongType, "field %q: got JSON %s", te.Field, te.Value)
+		}
+		return dst, reject(ReasonMalformed, "%v", err)
+	}
+	if js.Series == nil || *js.Series == "" {
+		return dst, reject(ReasonMissingField, `field "series" is missing or empty`)
+	}
+	if len(js.Time) == 0 {
+		return dst, reject(ReasonMissingField, `field "time" is missing`)
+	}
+	t, err := jsonTime(js.Time)
+	if err != nil {
+		return dst, err
+	}
+	s := Sample{Series: *js.Series, Time: t}
+	for k, v := range js.Tags {
+		s.Tags = append(s.Tags, Tag{k, v})
+	}
+	slices.SortFunc(s.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	switch {
+	case len(js.Value) > 0 && js.Values != nil:
+		return dst, reject(ReasonWrongType, `fields "value" and "values" are both set`)
+	case len(js.Value) > 0:
+		v, err := jsonNumber("value", js.Value)
+		if err != nil {
+			return dst, err
+		}
+		s.Channels, s.Values = []string{"value"}, []float64{v}
+	case len(js.Values) > 0:
+		for k := range js.Values {
+			s.Channels = append(s.Channels, k)
+		}
+		slices.Sort(s.Channels)
+		for _, k := range s.Channels {
+			v, err := jsonNumber("values."+k, js.Values[k])
+			if err != nil {
+				return dst, err
+			}
+			s.Values = append(s.Values, v)
+		}
+	default:
+		return dst, reject(ReasonMissingField, `field "value" or "values" is missing`)
+	}
+	return append(dst, s), nil
+}
+
+func jsonTime(raw json.RawMessage) (int64, error) {
+	if raw[0] == '"' {
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return 0, reject(ReasonMalformed, "field \"time\": %v", err)
+		}
+		t, err := time.Parse(time.RFC3339Nano, str)
+		if err != nil {
+			return 0, reject(ReasonWrongType, "field \"time\": %q is not RFC3339", str)
+		}
+		return t.UnixNano(), nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return 0, reject(ReasonWrongType, "field \"time\": %s is not RFC3339 or integer Unix nanoseconds", raw)
+	}
+	return n, nil
+}
+
+func jsonNumber(field string, raw json.RawMessage) (float64, error) {
+	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
+		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", field, raw)
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", field, raw)
+	}
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, reject(ReasonNonFinite, "field %q: %.40s is not finite", field, raw)
+	}
+	return v, nil
+}
+
+// DecodeLine reads InfluxDB line protocol, one sample per line, as
+// Telegraf's Kafka output writes it. The series is the measurement and its
+// sorted tags ("pump,asset=p7,site=a"); numeric fields are channels
+// (integers with an i or u suffix too; strings and booleans are skipped);
+// the timestamp is required, in nanoseconds.
+func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
+	start := len(dst)
+	for len(msg) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+			line, msg = msg[:i], msg[i+1:]
+		} else {
+			line, msg = msg, nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		s, err := decodeLine(string(line))
+		if err != nil {
+			return dst[:start], err
+		}
+		dst = append(dst, s)
+	}
+	if len(dst) == start {
+		return dst, reject(ReasonMalformed, "no line protocol line")
+	}
+	return dst, nil
+}
+
+func decodeLine(line string) (Sample, error) {
+	key, rest, ok := cutUnescaped(line, ' ')
+	if !ok {
+		return Sample{}, reject(ReasonMalformed, "line %.60q: want measurement, fields and timestamp", line)
+	}
+	fieldSet, ts, ok := cutUnescaped(rest, ' ')
+	if !ok || strings.TrimSpace(ts) == "" {
+		return Sample{}, reject(ReasonMissingField, "line %.60q: no timestamp", line)
+	}
+	t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
+	if err != nil {
+		return Sample{}, reject(ReasonWrongType, "line %.60q: timestamp %q is not integer nanoseconds", line, ts)
+	}
+	parts := splitUnescaped(key, ',')
+	if parts[0] == "" {
+		return Sample{}, reject(ReasonMissingField, "line %.60q: empty measurement", line)
+	}
+	s := Sample{Time: t}
+	for _, p := range parts[1:] {
+		k, v, ok := cutUnescaped(p, '=')
+		if !ok || k == "" || v == "" {
+			return Sample{}, reject(ReasonMalformed, "line %.60q: bad tag %q", line, p)
+		}
+		s.Tags = append(s.Tags, Tag{unescape(k), unescape(v)})
+	}
+	slices.SortFunc(s.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	var sb strings.Builder
+	sb.WriteString(unescape(parts[0]))
+	for _, tg := range s.Tags {
+		sb.WriteString("," + tg.Key + "=" + tg.Value)
+	}
+	s.Series = sb.String()
+	for _, f := range splitUnescaped(fieldSet, ',') {
+		k, v, ok := cutUnescaped(f, '=')
+		if !ok || k == "" || v == "" {
+			return Sample{}, reject(ReasonMalformed, "line %.60q: bad field %q", line, f)
+		}
+		if v[0] == '"' || v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE" ||
+			v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE" {
+			continue // strings and booleans are not signals
+		}
+		if last := v[len(v)-1]; last == 'i' || last == 'u' {
+			v = v[:len(v)-1]
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return Sample{}, reject(ReasonWrongType, "line %.60q: field %q: %q is not a number", line, k, v)
+		}
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return Sample{}, reject(ReasonNonFinite, "line %.60q: field %q is not finite", line, k)
+		}
+		s.Channels = append(s.Channels, unescape(k))
+		s.Values = append(s.Values, x)
+	}
+	if len(s.Channels) == 0 {
+		return Sample{}, reject(ReasonMissingField, "line %.60q: no numeric field", line)
+	}
+	return s, nil
+}
+
+// cutUnescaped cuts s at the first sep that is not backslash-escaped and
+// not inside a double-quoted string.
+func cutUnescaped(s string, sep byte) (string, string, bool) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == sep && !quoted:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func splitUnescaped(s string, sep byte) []string {
+	var out []string
+	for {
+		a, b, ok := cutUnescaped(s, sep)
+		out = append(out, a)
+		if !ok {
+			return out
+		}
+		s = b
+	}
+}
+
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

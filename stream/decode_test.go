@@ -1,0 +1,116 @@
+package stream
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	f := func(in string, want Sample) {
+		t.Helper()
+		got, err := DecodeJSON(nil, []byte(in))
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", in, got, want)
+		}
+	}
+	f(`{"series":"pump7","time":"2024-03-01T00:00:00Z","value":1.25}`,
+		Sample{Series: "pump7", Time: 1709251200e9, Channels: []string{"value"}, Values: []float64{1.25}})
+	f(`{"series":"pump7","time":1709251200000000001,"values":{"temp":61.2,"pressure":5.02},"tags":{"site":"a"}}`,
+		Sample{Series: "pump7", Tags: []Tag{{"site", "a"}}, Time: 1709251200000000001,
+			Channels: []string{"pressure", "temp"}, Values: []float64{5.02, 61.2}})
+}
+
+func TestDecodeJSONRejects(t *testing.T) {
+	f := func(in string, want Reason, detail string) {
+		t.Helper()
+		_, err := DecodeJSON(nil, []byte(in))
+		if err == nil || ReasonOf(err) != want || !strings.Contains(err.Error(), detail) {
+			t.Errorf("%s: got %v, want %s containing %q", in, err, want, detail)
+		}
+	}
+	f(`{"series":"p","time":1,"value":1`, ReasonMalformed, "unexpected end")
+	f(`{"series":"p","time":1,"value":NaN}`, ReasonMalformed, "invalid character")
+	f(`{"time":1,"value":1}`, ReasonMissingField, `"series"`)
+	f(`{"series":"p","value":1}`, ReasonMissingField, `"time"`)
+	f(`{"series":"p","time":1}`, ReasonMissingField, `"value" or "values"`)
+	f(`{"series":"p","time":1,"value":"1.5"}`, ReasonWrongType, `"value"`)
+	f(`{"series":"p","time":1,"values":{"a":true}}`, ReasonWrongType, `"values.a"`)
+	f(`{"series":7,"time":1,"value":1}`, ReasonWrongType, `"series"`)
+	f(`{"series":"p","time":"yesterday","value":1}`, ReasonWrongType, `"time"`)
+	f(`{"series":"p","time":1.5,"value":1}`, ReasonWrongType, `"time"`)
+	f(`{"series":"p","time":1,"value":1e999}`, ReasonWrongType, `"value"`)
+	f(`{"series":"p","time":1,"value":1,"values":{"a":1}}`, ReasonWrongType, "both")
+}
+
+func TestDecodeLine(t *testing.T) {
+	got, err := DecodeLine(nil, []byte("pump,site=a,asset=p7 temp=61.2,pressure=5i,state=\"on\",ok=t 1709251200000000000\n\nflow\\ meter,site=b v=1 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Sample{
+		{Series: "pump,asset=p7,site=a", Tags: []Tag{{"asset", "p7"}, {"site", "a"}}, Time: 1709251200000000000,
+			Channels: []string{"temp", "pressure"}, Values: []float64{61.2, 5}},
+		{Series: "flow meter,site=b", Tags: []Tag{{"site", "b"}}, Time: 2, Channels: []string{"v"}, Values: []float64{1}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestDecodeLineRejects(t *testing.T) {
+	f := func(in string, want Reason) {
+		t.Helper()
+		_, err := DecodeLine(nil, []byte(in))
+		if err == nil || ReasonOf(err) != want {
+			t.Errorf("%q: got %v, want %s", in, err, want)
+		}
+	}
+	f("", ReasonMalformed)
+	f("pump", ReasonMalformed)
+	f("pump temp=1", ReasonMissingField)
+	f("pump temp=1 yesterday", ReasonWrongType)
+	f("pump temp=abc 1", ReasonWrongType)
+	f("pump state=\"on\" 1", ReasonMissingField)
+	f("pump,site temp=1 1", ReasonMalformed)
+	f("pump temp=NaN 1", ReasonNonFinite)
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	f.Add([]byte(`{"series":"pump7","time":"2024-03-01T00:00:00Z","value":1.25}`))
+	f.Add([]byte(`{"series":"pump7","time":1709251200000000000,"values":{"temp":61.2,"pressure":5.02}}`))
+	f.Add([]byte(`{"series":"p","time":1,"value":"x"}`))
+	f.Fuzz(func(t *testing.T, msg []byte) { checkDecoded(t, DecodeJSON, msg) })
+}
+
+func FuzzDecodeLine(f *testing.F) {
+	f.Add([]byte("pump,site=a,asset=p7 temp=61.2,pressure=5.02 1709251200000000000"))
+	f.Add([]byte("a\\ b,t=x\\,y f=1i,s=\"a b\" 3\nc v=2 4"))
+	f.Fuzz(func(t *testing.T, msg []byte) { checkDecoded(t, DecodeLine, msg) })
+}
+
+// checkDecoded: a decoder either rejects with a reason or yields samples
+// with a series, matching channels and values, and finite values only.
+func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
+	out, err := dec(nil, msg)
+	if err != nil {
+		if ReasonOf(err) == "" {
+			t.Fatalf("error without reason: %v", err)
+		}
+		return
+	}
+	for _, s := range out {
+		if s.Series == "" || len(s.Channels) == 0 || len(s.Channels) != len(s.Values) {
+			t.Fatalf("bad sample %+v", s)
+		}
+		for _, v := range s.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("non-finite value in %+v", s)
+			}
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package stream owns aewatch's input: decoding sensor messages (JSON or
+// InfluxDB line protocol) from Kafka, routing each series to the shard
+// goroutine that owns its detectors, and committing input offsets only once
+// every point derived from the messages up to them has been acknowledged
+// by the sink (at-least-once in; with event-time points, effectively once
+// out).
+//
+// Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
+// goroutines and one flush goroutine, and returns when all have stopped.
+// Each shard owns its detectors outright (no locks on models); series are
+// assigned to shards by a hash of their name, and one fetch goroutine feeds
+// them in partition order, so each series' samples are scored in order.
+// Channels between the stages are bounded (pipeline.queue_size): a slow sink
+// stops fetching. The offset tracker is the only state shared across
+// goroutines and is guarded by a mutex; counters are Prometheus metrics.
+package stream

@@ -1,0 +1,50 @@
+package stream
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts what a Pipeline does.
+type Metrics struct {
+	Messages       *prometheus.CounterVec
+	Rejected       *prometheus.CounterVec
+	SamplesDropped *prometheus.CounterVec
+	Lag            *prometheus.GaugeVec
+	Windows        prometheus.Counter
+	ScoreLatency   prometheus.Histogram
+	OpenAlerts     prometheus.Gauge
+	LiveSeries     prometheus.Gauge
+	SeriesBytes    prometheus.Gauge
+	Committed      *prometheus.GaugeVec
+}
+
+// NewMetrics registers the pipeline's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aewatch_messages_total",
+			Help: "Kafka messages consumed."}, []string{"topic"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aewatch_messages_rejected_total",
+			Help: "Messages rejected, by reason."}, []string{"reason"}),
+		SamplesDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aewatch_samples_rejected_total",
+			Help: "Decoded samples the detectors rejected or could not take, by reason."}, []string{"reason"}),
+		Lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_consumer_lag",
+			Help: "Messages behind the partition's high watermark at the last fetch."}, []string{"topic", "partition"}),
+		Windows: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_windows_scored_total",
+			Help: "Samples scored by a detector (one per channel in univariate mode)."}),
+		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
+			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
+		OpenAlerts: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now."}),
+		LiveSeries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_live_series", Help: "Detectors in memory."}),
+		SeriesBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_series_memory_bytes",
+			Help: "Memory held by one detector (its buffers and model), in bytes."}),
+		Committed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_committed_offset",
+			Help: "Last offset committed (all points up to it acknowledged)."}, []string{"topic", "partition"}),
+	}
+	for _, r := range Reasons {
+		m.Rejected.WithLabelValues(string(r))
+		m.SamplesDropped.WithLabelValues(string(r))
+	}
+	if reg != nil {
+		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
+			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed)
+	}
+	return m
+}

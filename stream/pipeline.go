@@ -1,0 +1,423 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"path"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/window"
+)
+
+// fetcher is what the pipeline needs of a Kafka reader.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+var _ fetcher = (*kafka.Reader)(nil)
+
+// PointWriter is what the pipeline needs of a sink: a blocking write that
+// returns once every point is acknowledged.
+type PointWriter interface {
+	WritePoints(ctx context.Context, pts []sink.Point) error
+}
+
+// Options wire a Pipeline.
+type Options struct {
+	Kafka    KafkaConfig
+	Pipeline PipelineConfig
+	Detector detector.Config
+	Reader   fetcher
+	Writer   PointWriter
+	// BatchSize and FlushInterval bound how long points wait for a write.
+	BatchSize     int
+	FlushInterval time.Duration
+	// DrainTimeout bounds the final flush and commit after ctx ends.
+	DrainTimeout time.Duration
+	Log          *slog.Logger
+	Metrics      *Metrics
+	// OnAlert, if set, sees every ae_alert point once it is written.
+	OnAlert func(sink.Point)
+	// OnFetch, if set, is told after each successful fetch (for readiness).
+	OnFetch func()
+}
+
+// Pipeline consumes, scores and writes.
+type Pipeline struct {
+	o        Options
+	decoders map[string]Decoder
+	track    *tracker
+	live     atomic.Int64
+	open     atomic.Int64
+}
+
+// New validates the options; it starts nothing.
+func New(o Options) (*Pipeline, error) {
+	if err := o.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.Pipeline.Validate(); err != nil {
+		return nil, err
+	}
+	if err := o.Detector.Validate(1); err != nil {
+		return nil, err
+	}
+	if o.Reader == nil || o.Writer == nil {
+		return nil, errors.New("stream: Reader and Writer are required")
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 500 * time.Millisecond
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 8 * time.Second
+	}
+	if o.Pipeline.Workers == 0 {
+		o.Pipeline.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker()}
+	for _, t := range o.Kafka.Topics {
+		f := o.Kafka.Format
+		if tf, ok := o.Kafka.TopicFormats[t]; ok {
+			f = tf
+		}
+		p.decoders[t], _ = DecoderFor(f)
+	}
+	return p, nil
+}
+
+type work struct {
+	s   Sample
+	ref msgRef
+}
+
+type output struct {
+	pts []sink.Point
+	ref msgRef
+}
+
+// Run consumes until ctx ends, then stops fetching, scores and writes what
+// it has fetched, commits, and returns. It returns nil after a clean stop.
+func (p *Pipeline) Run(ctx context.Context) error {
+	o := p.o
+	// Writes and the last commit outlive ctx by at most DrainTimeout.
+	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrite()
+	go func() {
+		<-ctx.Done()
+		t := time.NewTimer(o.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWrite()
+		case <-writeCtx.Done():
+		}
+	}()
+
+	shards := make([]chan work, o.Pipeline.Workers)
+	outputs := make(chan output, o.Pipeline.QueueSize)
+	var wg sync.WaitGroup
+	for i := range shards {
+		shards[i] = make(chan work, max(1, o.Pipeline.QueueSize/len(shards)))
+		wg.Add(1)
+		go func(in <-chan work) {
+			defer wg.Done()
+			p.shard(in, outputs)
+		}(shards[i])
+	}
+	flushErr := make(chan error, 1)
+	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
+
+	fetchErr := p.fetchLoop(ctx, shards)
+	for _, s := range shards {
+		close(s)
+	}
+	wg.Wait()
+	close(outputs)
+	err := <-flushErr
+	if fetchErr != nil {
+		return fetchErr
+	}
+	return err
+}
+
+func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
+	o := p.o
+	var samples []Sample
+	for {
+		msg, err := o.Reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("stream: fetch: %w", err)
+		}
+		if o.OnFetch != nil {
+			o.OnFetch()
+		}
+		part := partitionKey{msg.Topic, msg.Partition}
+		ref := msgRef{part, msg.Offset}
+		o.Metrics.Messages.WithLabelValues(msg.Topic).Inc()
+		if msg.HighWaterMark > 0 {
+			o.Metrics.Lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(msg.HighWaterMark - msg.Offset - 1))
+		}
+		samples, err = p.decode(samples[:0], msg)
+		if err != nil {
+			o.Metrics.Rejected.WithLabelValues(string(ReasonOf(err))).Inc()
+			p.track.add(ref, 0)
+			continue
+		}
+		p.track.add(ref, len(samples))
+		for _, s := range samples {
+			sh := shards[shardOf(s.Series, len(shards))]
+			select {
+			case sh <- work{s, ref}:
+			case <-ctx.Done():
+				// Stopping: what was not handed over is not acknowledged,
+				// so its offset is never committed and it is re-read.
+				return nil
+			}
+		}
+	}
+}
+
+func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
+	if len(msg.Value) > p.o.Kafka.MaxMessageBytes {
+		return dst, reject(ReasonTooLarge, "%d bytes > kafka.max_message_bytes %d", len(msg.Value), p.o.Kafka.MaxMessageBytes)
+	}
+	dec := p.decoders[msg.Topic]
+	if dec == nil {
+		dec, _ = DecoderFor(p.o.Kafka.Format)
+	}
+	out, err := dec(dst, msg.Value)
+	if err != nil {
+		return out, err
+	}
+	if len(p.o.Kafka.Series) > 0 {
+		for _, s := range out {
+			if !p.known(s.Series) {
+				return dst, reject(ReasonUnknownSeries, "series %q matches no kafka.series pattern", s.Series)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (p *Pipeline) known(series string) bool {
+	for _, pat := range p.o.Kafka.Series {
+		if ok, _ := path.Match(pat, series); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func shardOf(series string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(series))
+	return int(h.Sum32() % uint32(n))
+}
+
+// seriesState is one detector and the channels it scores.
+type seriesState struct {
+	det      *detector.Detector
+	series   string
+	channels []string
+	tags     []sink.Tag
+	x        []float64
+}
+
+// shard owns the detectors of the series routed to it.
+func (p *Pipeline) shard(in <-chan work, out chan<- output) {
+	dets := map[string]*seriesState{}
+	for w := range in {
+		start := time.Now()
+		pts := p.score(dets, &w.s)
+		p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
+		out <- output{pts, w.ref}
+	}
+}
+
+func (p *Pipeline) score(dets map[string]*seriesState, s *Sample) []sink.Point {
+	var pts []sink.Point
+	if p.o.Pipeline.Multivariate {
+		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags)
+		if st == nil {
+			return nil
+		}
+		if !equalStrings(st.channels, s.Channels) {
+			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+			return nil
+		}
+		return p.push(st, s.Time, s.Values, pts)
+	}
+	for j, ch := range s.Channels {
+		st := p.state(dets, s.Series+"\x00"+ch, s.Series, s.Channels[j:j+1], s.Tags)
+		if st == nil {
+			continue
+		}
+		pts = p.push(st, s.Time, s.Values[j:j+1], pts)
+	}
+	return pts
+}
+
+// state finds or makes the detector of key; nil when the series bound is hit.
+func (p *Pipeline) state(dets map[string]*seriesState, key, series string, channels []string, tags []Tag) *seriesState {
+	if st, ok := dets[key]; ok {
+		return st
+	}
+	if p.live.Load() >= int64(p.o.Pipeline.MaxSeries) {
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonSeriesLimit)).Inc()
+		return nil
+	}
+	d, err := detector.New(p.o.Detector, len(channels))
+	if err != nil {
+		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+		return nil
+	}
+	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...)}
+	for _, t := range tags {
+		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
+	}
+	dets[key] = st
+	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryBytes()))
+	return st
+}
+
+func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point) []sink.Point {
+	m := p.o.Metrics
+	for _, r := range st.det.Push(t, x) {
+		switch r.Status {
+		case window.NonFinite:
+			m.SamplesDropped.WithLabelValues(string(ReasonNonFinite)).Inc()
+		case window.OutOfOrder:
+			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
+		}
+		if !r.Scored {
+			continue
+		}
+		m.Windows.Inc()
+		for j, ch := range st.channels {
+			pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
+				Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, Threshold: r.Threshold, Alert: r.Alert})
+			switch r.Event {
+			case detector.Opened:
+				m.OpenAlerts.Set(float64(p.open.Add(1)))
+				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
+					Score: r.Score, Alert: true, Event: "opened", Kind: "anomaly", Peak: r.Score})
+			case detector.Closed:
+				m.OpenAlerts.Set(float64(p.open.Add(-1)))
+				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
+					Score: r.Score, Event: "closed", Kind: "anomaly", Peak: r.Peak, Duration: float64(r.Duration) / 1e9})
+			}
+		}
+	}
+	return pts
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// flushLoop batches points, writes them, acknowledges their messages and
+// commits offsets, until outputs is closed; then it flushes and commits a
+// last time.
+func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
+	o := p.o
+	var batch []sink.Point
+	var refs []msgRef
+	tick := time.NewTicker(o.FlushInterval)
+	defer tick.Stop()
+	lastCommit := time.Now()
+	flush := func() error {
+		if len(refs) == 0 {
+			return nil
+		}
+		if err := o.Writer.WritePoints(ctx, batch); err != nil {
+			return err
+		}
+		if o.OnAlert != nil {
+			for _, pt := range batch {
+				if pt.Event != "" {
+					o.OnAlert(pt)
+				}
+			}
+		}
+		p.track.done(refs)
+		batch, refs = batch[:0], refs[:0]
+		return nil
+	}
+	for {
+		select {
+		case out, ok := <-outputs:
+			if !ok {
+				if err := flush(); err != nil {
+					return err
+				}
+				return p.commit(ctx)
+			}
+			batch = append(batch, out.pts...)
+			refs = append(refs, out.ref)
+			if len(batch) < o.BatchSize {
+				continue
+			}
+		case <-tick.C:
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if time.Since(lastCommit) >= o.Kafka.CommitInterval {
+			if err := p.commit(ctx); err != nil {
+				return err
+			}
+			lastCommit = time.Now()
+		}
+	}
+}
+
+// commit commits, per partition, the offset below which every message's
+// points are acknowledged.
+func (p *Pipeline) commit(ctx context.Context) error {
+	var msgs []kafka.Message
+	for k, off := range p.track.committable() {
+		msgs = append(msgs, kafka.Message{Topic: k.topic, Partition: k.partition, Offset: off})
+		p.o.Metrics.Committed.WithLabelValues(k.topic, strconv.Itoa(k.partition)).Set(float64(off))
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := p.o.Reader.CommitMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("stream: commit %d partitions: %w", len(msgs), err)
+	}
+	return nil
+}
