@@ -15,7 +15,7 @@ type Result struct {
 	// Values are the sample's raw values (aliases the detector's buffers or
 	// the pushed slice; valid until the next Push).
 	Values []float64
-	Scored bool          // false while the first window fills and for rejected samples
+	Scored bool // false while the first window fills and for rejected samples
 	// Error is the sample's mean squared error across channels, on the
 	// normalised scale; ChannelError holds each channel's share (aliases the
 	// detector's buffers, valid until the next Push).
