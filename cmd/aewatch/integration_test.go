@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
+	"github.com/aewatch/aewatch/sensorcsv"
+	"github.com/aewatch/aewatch/synth"
+)
+
+// runProc is a running `aewatch run`.
+type runProc struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	http   string
+}
+
+func startRun(t *testing.T, brokers, influxURL, group string, extra ...string) *runProc {
+	t.Helper()
+	addr := testsvc.FreeAddr(t)
+	args := append([]string{"run", "--brokers", brokers, "--topics", "sensors", "--group", group,
+		"--influx-url", influxURL, "--influx-bucket", "sensors/autogen", "--http-addr", addr,
+		"--set", "influx.flush_interval=100ms", "--set", "kafka.commit_interval=100ms"}, extra...)
+	p := &runProc{cmd: exec.Command(binary, args...), stderr: &bytes.Buffer{}, http: "http://" + addr}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and requires exit 0 within 10 s.
+func (p *runProc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("aewatch run exited with %v after SIGTERM; stderr:\n%s", err, p.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("aewatch run did not exit within 10s of SIGTERM; stderr:\n%s", p.stderr)
+	}
+}
+
+// metric returns the sum of the samples of a metric whose labels contain
+// match.
+func (p *runProc) metric(t *testing.T, name, match string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.http + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) || !strings.Contains(line, match) {
+			continue
+		}
+		rest := line[len(name):]
+		if rest[0] != ' ' && rest[0] != '{' {
+			continue
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		sum += v
+	}
+	return sum
+}
+
+// waitStable waits until count() is positive and unchanged for a second.
+func waitStable(t *testing.T, what string, count func() int) int {
+	t.Helper()
+	last, since := -1, time.Now()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		n := count()
+		if n != last {
+			last, since = n, time.Now()
+		} else if n > 0 && time.Since(since) > 1500*time.Millisecond {
+			return n
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s did not settle within 90s (last %d)", what, last)
+	return 0
+}
+
+// testFile is a NAB file when the corpus is beside the checkout, else a
+// generated one of the same length.
+func testFile(t *testing.T) string {
+	t.Helper()
+	nab := filepath.Join("..", "..", "..", "shared", "datasets", "nab", "data", "realKnownCause", "machine_temperature_system_failure.csv")
+	if _, err := os.Stat(nab); err == nil {
+		return nab
+	}
+	t.Logf("NAB not found at %s; using a generated file", nab)
+	s, err := synth.Generate("seasonal", "stuck", 22695, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "machine.csv")
+	os.WriteFile(p, s.CSV(), 0o644)
+	return p
+}
+
+// evalScores runs `aewatch eval` on file and returns anomaly_score by
+// timestamp (first row of each timestamp) and the timestamps in row order.
+func evalScores(t *testing.T, file string) (map[int64]float64, []int64) {
+	t.Helper()
+	out := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"anomaly_score", "alert", "error", "threshold"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := -1
+	for i, h := range f.Header {
+		if h == "anomaly_score" {
+			col = i
+		}
+	}
+	scores := map[int64]float64{}
+	var order []int64
+	for i, row := range f.Rows {
+		if _, dup := scores[f.Times[i]]; dup {
+			continue
+		}
+		v, _ := strconv.ParseFloat(row[col], 64)
+		scores[f.Times[i]] = v
+		order = append(order, f.Times[i])
+	}
+	return scores, order
+}
+
+// influxScores returns the ae_score points of one series: score by time.
+func influxScores(t *testing.T, in *testsvc.Influx, series string) map[int64]float64 {
+	t.Helper()
+	out := map[int64]float64{}
+	for _, r := range in.Rows("sensors", fmt.Sprintf(`SELECT score FROM ae_score WHERE "series" = '%s'`, series)) {
+		ts, _ := r["time"].(json.Number).Int64()
+		v, _ := r["score"].(json.Number).Float64()
+		out[ts] = v
+	}
+	return out
+}
+
+// TestRunMatchesEval: a file produced to Kafka and scored by `aewatch run`
+// gives exactly one point per sample from the first full window on, whose
+// score equals eval's anomaly_score bit for bit.
+func TestRunMatchesEval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	file := testFile(t)
+	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	want, order := evalScores(t, file)
+	run := startRun(t, brokers, influx.URL, "g1")
+	n := waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	run.stop(t)
+	series := SeriesName(file)
+	got := influxScores(t, influx, series)
+	const fill = 31 // window.size - 1: samples before the first full window
+	if len(got) != n || n != len(order)-fill {
+		t.Fatalf("%d points (%d for %s), want %d: one per sample from the first full window on", n, len(got), series, len(order)-fill)
+	}
+	for i, ts := range order {
+		g, ok := got[ts]
+		switch {
+		case i < fill && ok:
+			t.Fatalf("sample %d (before the first full window) has a point", i)
+		case i >= fill && !ok:
+			t.Fatalf("sample %d (time %d) has no point", i, ts)
+		case ok && math.Float64bits(g) != math.Float64bits(want[ts]):
+			t.Fatalf("sample %d: run wrote score %v, eval %v", i, g, want[ts])
+		}
+	}
+	if alerts := influx.Count("sensors", "SELECT count(score) FROM ae_alert"); alerts == 0 {
+		t.Error("no ae_alert points")
+	}
+	t.Logf("%d points identical to eval", n)
+}
+
+// TestBadInputChangesNothing interleaves malformed JSON, wrong types,
+// missing fields, non-finite values, unknown series and a 2 MB message among
+// a good series: the service keeps running, counts each reason, and the good
+// points equal eval's.
+func TestBadInputChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 2, "sensors")
+	s, err := synth.Generate("oscillating", "shape", 3000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "good-vib.csv")
+	os.WriteFile(file, s.CSV(), 0o644)
+	want, order := evalScores(t, file)
+	f, err := sensorcsv.Read(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]string{
+		"malformed":      {`{"series":"good-vib","time":1,`, `not json at all`, `{"series":"good-vib","time":1,"value":NaN}`},
+		"wrong_type":     {`{"series":"good-vib","time":1,"value":"61.2"}`, `{"series":"good-vib","time":"noon","value":1}`, `{"series":["x"],"time":1,"value":1}`},
+		"missing_field":  {`{"time":1,"value":1}`, `{"series":"good-vib","value":1}`, `{"series":"good-vib","time":1}`},
+		"unknown_series": {`{"series":"intruder","time":1,"value":1}`},
+		"too_large":      {`{"series":"good-vib","time":1,"value":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`},
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	var msgs []kafka.Message
+	nBad := map[string]int{}
+	k := 0
+	for i, ts := range f.Times {
+		val, _ := encodeRow("json", "good-vib", []string{"value"}, ts, f.Values[i])
+		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
+		if i%97 == 5 {
+			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large"}
+			r := reasons[k%len(reasons)]
+			if r == "too_large" && nBad[r] > 1 {
+				r = "malformed"
+			}
+			m := bad[r][k%len(bad[r])]
+			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: []byte(m)})
+			nBad[r]++
+			k++
+		}
+	}
+	for len(msgs) > 0 {
+		n := min(len(msgs), 500)
+		if err := w.WriteMessages(context.Background(), msgs[:n]...); err != nil {
+			t.Fatal(err)
+		}
+		msgs = msgs[n:]
+	}
+	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*")
+	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	for r, n := range nBad {
+		if got := run.metric(t, "aewatch_messages_rejected_total", `reason="`+r+`"`); int(got) != n {
+			t.Errorf("rejected %s: /metrics says %v, sent %d (messages %v)", r, got, n, run.metric(t, "aewatch_messages_total", ""))
+		}
+	}
+	if resp, err := http.Get(run.http + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/readyz: %v %v", resp, err)
+	}
+	run.stop(t)
+	got := influxScores(t, influx, "good-vib")
+	if len(got) != len(order)-31 {
+		t.Fatalf("%d good points, want %d", len(got), len(order)-31)
+	}
+	for ts, g := range got {
+		if math.Float64bits(g) != math.Float64bits(want[ts]) {
+			t.Fatalf("time %d: score %v with bad input around, eval %v", ts, g, want[ts])
+		}
+	}
+	t.Logf("rejected by reason: %v; %d good points identical to eval", nBad, len(got))
+}
+
+var _ = io.Discard

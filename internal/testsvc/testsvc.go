@@ -1,0 +1,219 @@
+// Package testsvc starts the real peers that aewatch's integration tests
+// run against: an in-process Kafka-protocol cluster (franz-go's kfake,
+// spoken to over real TCP) and a real InfluxDB 1.8 server (the influxd
+// binary named by $AEWATCH_INFLUXD, or influxd on PATH; .ci/run builds it).
+//
+// Without influxd, tests skip with a message, unless
+// AEWATCH_REQUIRE_SERVICES=1 (set by .ci/run), where they fail.
+//
+// Concurrency: helpers are called from the test goroutine; the servers
+// they start stop in t.Cleanup.
+package testsvc
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka starts a one-broker cluster with the topics (partitions each) and
+// returns its address.
+func Kafka(t testing.TB, partitions int32, topics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...), kfake.AllowAutoTopicCreation(),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(16 << 20)}))
+	if err != nil {
+		t.Fatalf("kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Influx is a running influxd.
+type Influx struct {
+	URL  string
+	dir  string
+	bin  string
+	conf string
+	cmd  *exec.Cmd
+	t    testing.TB
+}
+
+// InfluxBinary finds influxd, or skips (fails under
+// AEWATCH_REQUIRE_SERVICES=1).
+func InfluxBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("AEWATCH_INFLUXD")
+	if bin == "" {
+		bin, _ = exec.LookPath("influxd")
+	}
+	if bin == "" {
+		msg := "no InfluxDB server: set AEWATCH_INFLUXD to an influxd 1.8 binary " +
+			"(GOBIN=DIR go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10)"
+		if os.Getenv("AEWATCH_REQUIRE_SERVICES") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// StartInflux starts influxd on a free port with its data in a temporary
+// directory, and creates the database db.
+func StartInflux(t testing.TB, db string) *Influx {
+	t.Helper()
+	in := &Influx{dir: t.TempDir(), bin: InfluxBinary(t), t: t}
+	addr := FreeAddr(t)
+	rpc := FreeAddr(t)
+	in.URL = "http://" + addr
+	in.conf = filepath.Join(in.dir, "influxd.conf")
+	conf := fmt.Sprintf(`reporting-disabled = true
+bind-address = %q
+[meta]
+  dir = %q
+[data]
+  dir = %q
+  wal-dir = %q
+  query-log-enabled = false
+[http]
+  bind-address = %q
+  flux-enabled = true
+  log-enabled = false
+[monitor]
+  store-enabled = false
+`, rpc, filepath.Join(in.dir, "meta"), filepath.Join(in.dir, "data"), filepath.Join(in.dir, "wal"), addr)
+	if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.Start()
+	t.Cleanup(in.Stop)
+	in.Exec("CREATE DATABASE " + db)
+	return in
+}
+
+// Start (re)starts the server on the same data directory and waits for it.
+func (in *Influx) Start() {
+	t := in.t
+	t.Helper()
+	log, err := os.OpenFile(filepath.Join(in.dir, "influxd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.cmd = exec.Command(in.bin, "-config", in.conf)
+	in.cmd.Stdout, in.cmd.Stderr = log, log
+	if err := in.cmd.Start(); err != nil {
+		t.Fatalf("influxd: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(in.URL + "/ping"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 204 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("influxd did not answer /ping within 30s (log in %s)", in.dir)
+}
+
+// Stop stops the server (data stays).
+func (in *Influx) Stop() {
+	if in.cmd != nil && in.cmd.Process != nil {
+		in.cmd.Process.Kill()
+		in.cmd.Wait()
+		in.cmd = nil
+	}
+}
+
+// Exec runs an InfluxQL statement that returns no rows.
+func (in *Influx) Exec(q string) {
+	in.t.Helper()
+	resp, err := http.PostForm(in.URL+"/query", url.Values{"q": {q}})
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		in.t.Fatalf("%s: HTTP %d", q, resp.StatusCode)
+	}
+}
+
+// Rows runs an InfluxQL query on db and returns the rows of its first
+// series with timestamps in nanoseconds, each as column -> value.
+func (in *Influx) Rows(db, q string) []map[string]any {
+	in.t.Helper()
+	resp, err := http.Get(in.URL + "/query?" + url.Values{"db": {db}, "q": {q}, "epoch": {"ns"}}.Encode())
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	var out struct {
+		Results []struct {
+			Error  string
+			Series []struct {
+				Columns []string
+				Values  [][]any
+			}
+		}
+	}
+	if err := dec.Decode(&out); err != nil {
+		in.t.Fatal(err)
+	}
+	if len(out.Results) == 0 {
+		return nil
+	}
+	if e := out.Results[0].Error; e != "" {
+		in.t.Fatalf("%s: %s", q, e)
+	}
+	var rows []map[string]any
+	for _, s := range out.Results[0].Series {
+		for _, v := range s.Values {
+			row := map[string]any{}
+			for i, c := range s.Columns {
+				row[c] = v[i]
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// Count returns SELECT count(field) FROM measurement [WHERE ...].
+func (in *Influx) Count(db, q string) int {
+	in.t.Helper()
+	rows := in.Rows(db, q)
+	if len(rows) == 0 {
+		return 0
+	}
+	for k, v := range rows[0] {
+		if k != "time" {
+			n, _ := strconv.Atoi(fmt.Sprint(v))
+			return n
+		}
+	}
+	return 0
+}
