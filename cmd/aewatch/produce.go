@@ -88,6 +88,11 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	series := SeriesName(path)
 	names := f.ChannelNames()
 	msgs := make([]kafka.Message, 0, 1000)
+	// Paced sends go in chunks of about 10 ms worth of messages.
+	chunk := cap(msgs)
+	if p.rate > 0 {
+		chunk = int(min(1000, max(1, p.rate/100)))
+	}
 	start := time.Now()
 	sent := 0
 	for i, t := range f.Times {
@@ -100,7 +105,7 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 			rt = time.Now()
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte(series), Value: val, Time: rt})
-		if len(msgs) == cap(msgs) || i == len(f.Times)-1 || p.rate > 0 {
+		if len(msgs) >= chunk || i == len(f.Times)-1 {
 			if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 				return sent, fmt.Errorf("%s: write to kafka: %w", path, err)
 			}
@@ -108,7 +113,7 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 			msgs = msgs[:0]
 			p.bar.show(path, sent, len(f.Times), start)
 		}
-		if p.rate > 0 {
+		if p.rate > 0 && len(msgs) == 0 {
 			wait := time.Until(start.Add(time.Duration(float64(sent) / p.rate * float64(time.Second))))
 			select {
 			case <-ctx.Done():
