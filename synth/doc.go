@@ -1,6 +1,6 @@
 // Package synth generates realistic industrial sensor signals with labelled
 // faults: the project's own benchmark corpus, the demo's data and test
-// fixtures. Signals are sampled every five minutes: a seasonal process
+// fixtures. Signals have their own sampling steps (see Steps): a seasonal process
 // temperature, a motor current on an on/off duty cycle, a vibration
 // oscillation and a noisy flow. Faults include the in-range kinds a range
 // check cannot see (changed frequency or shape, noise bursts, a stuck

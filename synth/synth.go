@@ -12,7 +12,9 @@ import (
 	"time"
 )
 
-// Signals and faults the corpus is made of.
+// Signals and faults the corpus is made of. The generator also knows the
+// fault "drift" (a slow ramp, see DriftRamp), used by the demo; drift
+// alerting is not yet part of the benchmark corpus.
 var (
 	Signals = []string{"seasonal", "duty", "oscillating", "noisy"}
 	Faults  = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
@@ -41,8 +43,14 @@ type Series struct {
 	Window [2]int
 }
 
-// Step is the sampling interval; Start is the first timestamp.
-const Step = 5 * time.Minute
+// Steps are the sampling intervals of the signals; Start is the first
+// timestamp.
+var Steps = map[string]time.Duration{
+	"seasonal": 5 * time.Minute, "duty": time.Minute, "oscillating": 10 * time.Second, "noisy": 30 * time.Second,
+}
+
+// DriftRamp is how many samples a drift fault takes to reach its full size.
+const DriftRamp = 1500
 
 var Start = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 
@@ -59,7 +67,7 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 		if fault == "spike" {
 			dur = 2
 		}
-		if fault == "level_shift" {
+		if fault == "level_shift" || fault == "drift" {
 			dur = n - onset
 		}
 		s.Onset, s.End = onset, min(n-1, onset+dur-1)
@@ -86,6 +94,8 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 			v = stuckAt
 		case f == "spike":
 			v = g.hi + 0.6*(g.hi-g.lo)
+		case f == "drift": // a sensor losing calibration: a slow ramp that stays
+			v += 0.3 * (g.hi - g.lo) * math.Min(1, float64(i-onset)/DriftRamp)
 		}
 		switch {
 		case f == "":
@@ -93,7 +103,7 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 		case InRange(f):
 			v = math.Max(lo, math.Min(hi, v)) // in range by construction
 		}
-		s.Times = append(s.Times, Start.Add(time.Duration(i)*Step))
+		s.Times = append(s.Times, Start.Add(time.Duration(i)*Steps[signal]))
 		s.Values = append(s.Values, v)
 	}
 	return s, nil

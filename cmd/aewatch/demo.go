@@ -4,89 +4,235 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
 	"github.com/aewatch/aewatch/config"
-	"github.com/aewatch/aewatch/eval"
-	"github.com/aewatch/aewatch/nab"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream"
 	"github.com/aewatch/aewatch/synth"
 )
 
-// runDemo generates a labelled plant corpus, scores it with the default
-// detector and prints what it found: aewatch end to end with no services.
+// demoSensors are the demo's sensors: several shapes and sampling rates,
+// with one injected fault each, or none.
+var demoSensors = []struct{ signal, fault string }{
+	{"seasonal", "drift"}, {"seasonal", "none"}, {"duty", "stuck"}, {"duty", "spike"},
+	{"oscillating", "frequency"}, {"oscillating", "noise_burst"}, {"noisy", "level_shift"}, {"noisy", "none"},
+}
+
 func runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch demo [--out DIR] [--seed N]\n\nGenerates sensor signals with injected faults, scores them and prints the alerts.\n\n")
+		fmt.Fprint(fs.Output(), `usage: aewatch demo [--rows N] [--seed N] [--influx-url URL --influx-bucket B [--influx-token T]] [--http-addr A]
+       aewatch demo --offline [--out DIR] [--seed N]
+
+Starts an embedded Kafka-protocol broker on loopback, generates industrial
+sensor signals with injected faults (drift, a stuck sensor, a spike, a
+changed frequency, a noise burst, a level shift), produces them to a topic
+and runs the full pipeline on it, printing alerts as they open and close.
+Writes to InfluxDB when --influx-url is given. --offline scores the
+labelled corpus with eval's path instead and prints its NAB score.
+
+`)
 		fs.PrintDefaults()
 	}
-	out := fs.String("out", "", "keep the generated data and scores in this `directory` (default: a temporary one, removed)")
+	offline := fs.Bool("offline", false, "score the labelled corpus offline (no broker)")
+	out := fs.String("out", "", "with --offline: keep data and scores in this `directory`")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	rows := fs.Int("rows", 4032, "samples per sensor")
+	influxURL := fs.String("influx-url", "", "InfluxDB `URL` to write scores and alerts to")
+	bucket := fs.String("influx-bucket", "aewatch", "InfluxDB bucket (database/retention-policy for 1.8)")
+	token := fs.String("influx-token", os.Getenv("AEWATCH_INFLUX_TOKEN"), "InfluxDB token (default $AEWATCH_INFLUX_TOKEN)")
+	httpAddr := fs.String("http-addr", "", "serve /metrics, /healthz, /readyz on this `host:port`")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	dir := *out
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "aewatch-demo-")
+	if *offline {
+		return runOfflineDemo(ctx, out, seed)
+	}
+	if *rows < 500 {
+		return fmt.Errorf("--rows: must be >= 500 (got %d)", *rows)
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "sensors"))
+	if err != nil {
+		return fmt.Errorf("embedded broker: %w", err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+
+	dir, err := os.MkdirTemp("", "aewatch-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sensors := map[string]*synth.Series{}
+	var files []string
+	for _, d := range demoSensors {
+		s, err := synth.Generate(d.signal, d.fault, *rows, *seed)
 		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	series, err := synth.Corpus(4032, 1, *seed)
-	if err != nil {
-		return err
-	}
-	data := filepath.Join(dir, "data")
-	if err := synth.WriteCorpus(data, series); err != nil {
-		return err
-	}
-	lab, err := nab.LoadLabels(filepath.Join(data, "labels.json"))
-	if err != nil {
-		return err
-	}
-	inputs, err := eval.Discover([]string{data})
-	if err != nil {
-		return err
-	}
-	cfg := config.Default()
-	fmt.Printf("aewatch demo: %d sensors (%d samples each, 5-minute steps), detector %s\n\n",
-		len(inputs), 4032, cfg.Detector.Kind)
-	start := time.Now()
-	results, err := eval.Run(ctx, inputs, eval.Options{Detector: cfg.Detector, OutDir: filepath.Join(dir, "scores")})
-	if err != nil {
-		return err
-	}
-	bySeries := map[string]*synth.Series{}
-	for _, s := range series {
-		bySeries[s.Name] = s
-	}
-	fmt.Printf("%-40s %-12s %-17s %s\n", "sensor", "fault", "fault starts", "alerts opened (first in the fault window)")
-	for _, r := range results {
-		s := bySeries[filepath.ToSlash(r.Rel)]
-		first := "-"
-		for i, a := range r.Alert {
-			if a && (i == 0 || !r.Alert[i-1]) && (s.Onset < 0 || i >= s.Window[0]) {
-				first = s.Times[i].Format("2006-01-02 15:04")
-				break
-			}
+		name := d.signal + "-" + d.fault
+		p := filepath.Join(dir, name+".csv")
+		if err := os.WriteFile(p, s.CSV(), 0o644); err != nil {
+			return err
 		}
-		onset := "-"
+		sensors[name] = s
+		files = append(files, p)
+	}
+	fmt.Printf("aewatch demo: embedded Kafka broker at %s, topic \"sensors\" (4 partitions)\n", brokers[0])
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "sensors", Balancer: &kafka.Hash{},
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+	p := producer{w: w, format: "json", bar: &bar{}}
+	total := 0
+	for _, f := range files {
+		n, err := p.sendFile(ctx, f)
+		if err != nil {
+			w.Close()
+			return err
+		}
+		total += n
+	}
+	w.Close()
+	fmt.Printf("produced %d sensors x %d samples (%d messages), keyed by sensor, stamped with event time\n\n", len(files), *rows, total)
+
+	cfg := config.Default()
+	cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.Group = brokers, []string{"sensors"}, "aewatch-demo"
+	cfg.HTTP.Addr = *httpAddr
+	cfg.Influx.URL, cfg.Influx.Bucket, cfg.Influx.Token = *influxURL, *bucket, *token
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	counter := &countingWriter{}
+	if *influxURL != "" {
+		iw, err := sink.New(cfg.Influx, nil, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		defer iw.Close()
+		counter.next = iw
+		fmt.Printf("writing ae_score and ae_alert to %s, bucket %s\n\n", *influxURL, *bucket)
+	}
+	alerts := &alertLog{sensors: sensors}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	svc, err := newService(cfg, log, counter, alerts.print)
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- svc.run(runCtx) }()
+	expected := int64(total - len(files)*(cfg.Detector.Window.Size-1))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for counter.scores.Load() < expected {
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			stop()
+			return <-done
+		case <-tick.C:
+			n := counter.scores.Load()
+			fmt.Printf("  ... %d/%d samples scored (%.0f/s), %d alerts open\n", n, expected,
+				float64(n)/time.Since(start).Seconds(), alerts.open())
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		return err
+	}
+	alerts.summary(time.Since(start), counter.scores.Load())
+	return nil
+}
+
+// countingWriter counts ae_score points and passes them on (if next is set).
+type countingWriter struct {
+	next   stream.PointWriter
+	scores atomic.Int64
+}
+
+func (c *countingWriter) WritePoints(ctx context.Context, pts []sink.Point) error {
+	if c.next != nil {
+		if err := c.next.WritePoints(ctx, pts); err != nil {
+			return err
+		}
+	}
+	n := 0
+	for i := range pts {
+		if pts[i].Event == "" {
+			n++
+		}
+	}
+	c.scores.Add(int64(n))
+	return nil
+}
+
+// alertLog prints alerts as they open and close and sums them up per sensor.
+type alertLog struct {
+	mu      sync.Mutex
+	sensors map[string]*synth.Series
+	opened  map[string]int
+	first   map[string]int64
+	nOpen   int
+}
+
+func (a *alertLog) print(p sink.Point) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.opened == nil {
+		a.opened, a.first = map[string]int{}, map[string]int64{}
+	}
+	ts := time.Unix(0, p.Time).UTC().Format("2006-01-02 15:04:05")
+	if p.Event == "opened" {
+		a.nOpen++
+		a.opened[p.Series]++
+		s := a.sensors[p.Series]
+		if _, ok := a.first[p.Series]; !ok && s != nil && s.Onset >= 0 && p.Time >= s.Times[s.Window[0]].UnixNano() {
+			a.first[p.Series] = p.Time
+		}
+		fmt.Printf("ALERT  %-24s opened at %s  score %.3f\n", p.Series, ts, p.Score)
+		return
+	}
+	a.nOpen--
+	fmt.Printf("clear  %-24s closed at %s  peak %.3f after %s\n", p.Series, ts, p.Peak, time.Duration(p.Duration*1e9).Round(time.Second))
+}
+
+func (a *alertLog) open() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nOpen
+}
+
+func (a *alertLog) summary(took time.Duration, scored int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Printf("\n%d samples scored in %.1fs (%.0f/s)\n\n", scored, took.Seconds(), float64(scored)/took.Seconds())
+	fmt.Printf("%-24s %-12s %-20s %-8s %s\n", "sensor", "fault", "fault starts", "alerts", "first alert on the fault")
+	var names []string
+	for n := range a.sensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		s := a.sensors[n]
+		onset, first := "-", "-"
 		if s.Onset >= 0 {
 			onset = s.Times[s.Onset].Format("2006-01-02 15:04")
 		}
-		fmt.Printf("%-40s %-12s %-17s %d (%s)\n", r.Rel, s.Fault, onset, r.Alerts, first)
+		if t, ok := a.first[n]; ok {
+			first = time.Unix(0, t).UTC().Format("2006-01-02 15:04")
+		}
+		fmt.Printf("%-24s %-12s %-20s %-8d %s\n", n, s.Fault, onset, a.opened[n], first)
 	}
-	fmt.Println()
-	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
-	if err := printNAB(os.Stdout, results, lab, dir); err != nil {
-		return err
-	}
-	if *out != "" {
-		fmt.Printf("\ndata in %s, scores in %s\n", data, filepath.Join(dir, "scores"))
-	}
-	return nil
 }

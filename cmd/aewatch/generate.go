@@ -15,7 +15,7 @@ func runGenerate(args []string) error {
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
-	rows := fs.Int("rows", 4032, "samples per file (5-minute steps)")
+	rows := fs.Int("rows", 4032, "samples per file")
 	seed := fs.Uint64("seed", 1, "random seed")
 	variants := fs.Int("variants", 3, "independent draws of each signal and fault")
 	if _, err := parseInterspersed(fs, args); err != nil {

@@ -115,13 +115,17 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole demo")
 	}
-	stdout, stderr, code := cli(t, "demo")
+	stdout, stderr, code := cli(t, "demo", "--rows", "2000")
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"duty/duty_stuck.csv", "NAB (28 files)"} {
+	for _, want := range []string{"embedded Kafka broker", "ALERT  ", "15752 samples scored", "duty-stuck"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
+	}
+	stdout, stderr, code = cli(t, "demo", "--offline")
+	if code != 0 || !strings.Contains(stdout, "NAB (28 files)") {
+		t.Fatalf("demo --offline: exit %d: %s\n%s", code, stderr, stdout)
 	}
 }
