@@ -1,0 +1,42 @@
+package sink
+
+import (
+	"math"
+	"testing"
+)
+
+func TestAppendLine(t *testing.T) {
+	f := func(p Point, extra []Tag, want string) {
+		t.Helper()
+		if got := string(AppendLine(nil, &p, extra)); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+	f(Point{Series: "pump7", Channel: "temp", Time: 1709251200000000000, Value: 61.2, Error: 0.5, Score: 0.25, Threshold: 0.5},
+		nil, "ae_score,channel=temp,series=pump7 value=61.2,error=0.5,score=0.25,threshold=0.5,alert=0i 1709251200000000000")
+	f(Point{Series: "pump,asset=p 7", Channel: "a=b", Tags: []Tag{{"site", "x,y"}, {"series", "clash"}}, Time: 5,
+		Value: 1, Error: math.NaN(), Score: 1, Threshold: 0.5, Alert: true}, []Tag{{"run", "r1"}},
+		`ae_score,channel=a\=b,site=x\,y,input_series=clash,run=r1,series=pump\,asset\=p\ 7 value=1,score=1,threshold=0.5,alert=1i 5`)
+	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.9, Event: "closed", Kind: "anomaly", Peak: 0.97, Duration: 300},
+		nil, "ae_alert,channel=c,event=closed,kind=anomaly,series=s score=0.9,peak=0.97,duration_s=300,alert=0i 9")
+	// A value that needs all 17 digits survives exactly.
+	tenth := 0.1
+	f(Point{Series: "s", Channel: "c", Time: 1, Value: tenth + 0.2, Error: 0, Score: 0, Threshold: 0.5},
+		nil, "ae_score,channel=c,series=s value=0.30000000000000004,error=0,score=0,threshold=0.5,alert=0i 1")
+}
+
+func TestConfigValidate(t *testing.T) {
+	f := func(mut func(*Config), want string) {
+		t.Helper()
+		c := DefaultConfig()
+		c.URL, c.Bucket = "http://localhost:8086", "b"
+		mut(&c)
+		if err := c.Validate(); err == nil || err.Error() != want {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	f(func(c *Config) { c.URL = "localhost:8086" }, `influx.url: want http(s)://host:port (got "localhost:8086")`)
+	f(func(c *Config) { c.Bucket = "" }, `influx.bucket: required with influx.url (got "")`)
+	f(func(c *Config) { c.Token, c.TokenFile = "a", "b" }, "influx.token and influx.token_file: set one, not both")
+	f(func(c *Config) { c.BatchSize = 0 }, "influx.batch_size: must be in [1, 1000000] (got 0)")
+}
