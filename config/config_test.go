@@ -57,3 +57,40 @@ func TestEmptyFileIsDefault(t *testing.T) {
 		t.Fatal("empty config differs from the defaults")
 	}
 }
+
+func TestEnvAndSet(t *testing.T) {
+	c := Default()
+	err := c.FromEnv([]string{"PATH=/bin", "AEWATCH_KAFKA_BROKERS=a:1, b:2", "AEWATCH_INFLUX_TOKEN=s3cret",
+		"AEWATCH_DETECTOR_WINDOW_MAX_GAP=90s", "AEWATCH_PIPELINE_MULTIVARIATE=true", "AEWATCH_DETECTOR_SEED=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Kafka.Brokers, []string{"a:1", "b:2"}) || c.Influx.Token != "s3cret" ||
+		c.Detector.Window.MaxGap.Seconds() != 90 || !c.Pipeline.Multivariate || c.Detector.Seed != 7 {
+		t.Fatalf("environment not applied: %+v", c)
+	}
+	if err := c.Set("detector.model.hidden", "8,2,8"); err != nil || !reflect.DeepEqual(c.Detector.Model.Hidden, []int{8, 2, 8}) {
+		t.Fatalf("Set hidden: %v %v", err, c.Detector.Model.Hidden)
+	}
+	f := func(err error, want string) {
+		t.Helper()
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	f(c.FromEnv([]string{"AEWATCH_KAFKA_BROKRS=x"}), "environment: AEWATCH_KAFKA_BROKRS names no configuration key")
+	f(c.FromEnv([]string{"AEWATCH_DETECTOR_SEED=-1"}), `environment AEWATCH_DETECTOR_SEED: detector.seed: not a non-negative integer (got "-1")`)
+	f(c.Set("kafka.max_wait", "soon"), `kafka.max_wait: not a duration (got "soon")`)
+	f(c.Set("kafka", "x"), "kafka: not a single value")
+	f(c.Set("kafka.nope", "x"), "kafka.nope: no such key")
+}
+
+func TestKeysCoverEnvNames(t *testing.T) {
+	keys := strings.Join(Keys(), " ")
+	for _, k := range []string{"kafka.brokers", "kafka.topics", "kafka.group", "kafka.format", "influx.url",
+		"influx.token", "influx.org", "influx.bucket", "http.addr", "detector.kind"} {
+		if !strings.Contains(" "+keys+" ", " "+k+" ") {
+			t.Errorf("key %s missing from Keys()", k)
+		}
+	}
+}

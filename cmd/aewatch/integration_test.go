@@ -39,6 +39,7 @@ func startRun(t *testing.T, brokers, influxURL, group string, extra ...string) *
 		"--set", "influx.flush_interval=100ms", "--set", "kafka.commit_interval=100ms"}, extra...)
 	p := &runProc{cmd: exec.Command(binary, args...), stderr: &bytes.Buffer{}, http: "http://" + addr}
 	p.cmd.Stderr = p.stderr
+	p.cmd.Env = append(os.Environ(), "AEWATCH_INFLUX_TOKEN="+secretToken)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,11 @@ func startRun(t *testing.T, brokers, influxURL, group string, extra ...string) *
 	return p
 }
 
-// stop sends SIGTERM and requires exit 0 within 10 s.
+// secretToken is passed to every run; it must never appear in a log.
+const secretToken = "top-secret-token-42"
+
+// stop sends SIGTERM and requires exit 0 within 10 s and a log without
+// the secret.
 func (p *runProc) stop(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
@@ -65,6 +70,9 @@ func (p *runProc) stop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		p.cmd.Process.Kill()
 		t.Fatalf("aewatch run did not exit within 10s of SIGTERM; stderr:\n%s", p.stderr)
+	}
+	if strings.Contains(p.stderr.String(), secretToken) {
+		t.Fatal("the InfluxDB token appears in the log")
 	}
 }
 
