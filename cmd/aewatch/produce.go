@@ -15,15 +15,17 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/aewatch/aewatch/eval"
 	"github.com/aewatch/aewatch/sensorcsv"
 )
 
 func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] FILE...
+		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] PATH...
 
-Sends CSV files (the eval input format) to Kafka: one message per row with
+Sends CSV files (the eval input format; directories are searched for
+*.csv) to Kafka: one message per row with
 all its channels, keyed by series (the file name without extension).
 Records are stamped with the sample's event time, so that replay can find
 history by time; a broker with time-based retention deletes history stamped
@@ -44,7 +46,7 @@ in the past at once: use --record-time now for such topics.
 	switch {
 	case *topic == "" || len(files) == 0:
 		fs.Usage()
-		return errors.New("--topic and at least one FILE are required")
+		return errors.New("--topic and at least one PATH are required")
 	case *format != "json" && *format != "line":
 		return fmt.Errorf("--format: must be json or line (got %q)", *format)
 	case *recordTime != "event" && *recordTime != "now":
@@ -55,8 +57,13 @@ in the past at once: use --record-time now for such topics.
 	w := &kafka.Writer{Addr: kafka.TCP(splitList(*brokers)...), Topic: *topic, Balancer: &kafka.Hash{},
 		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
 	defer w.Close()
+	inputs, err := eval.Discover(files)
+	if err != nil {
+		return err
+	}
 	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", bar: newBar(os.Stderr)}
-	for _, f := range files {
+	for _, in := range inputs {
+		f := in.Path
 		n, err := p.sendFile(ctx, f)
 		if err != nil {
 			return err

@@ -1,0 +1,186 @@
+package deploy
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aewatch/aewatch/config"
+)
+
+type compose struct {
+	Services map[string]struct {
+		Image       string
+		Build       any
+		Command     []string
+		Entrypoint  []string
+		Ports       []string
+		Environment map[string]string
+		Volumes     []string
+		DependsOn   any `yaml:"depends_on"`
+	}
+	Volumes map[string]any
+}
+
+func load(t *testing.T) compose {
+	t.Helper()
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return c
+}
+
+// published returns the container ports a service publishes.
+func published(ports []string) []string {
+	var out []string
+	for _, p := range ports {
+		parts := strings.Split(p, ":")
+		out = append(out, parts[len(parts)-1])
+	}
+	return out
+}
+
+func TestComposeServices(t *testing.T) {
+	c := load(t)
+	for _, s := range []string{"kafka", "influxdb", "grafana", "aewatch", "producer"} {
+		if _, ok := c.Services[s]; !ok {
+			t.Errorf("service %s missing", s)
+		}
+	}
+	if c.Services["aewatch"].Build == nil || c.Services["producer"].Build == nil {
+		t.Error("aewatch and producer must build from the repository's Dockerfile")
+	}
+	if _, err := os.Stat("../Dockerfile"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestComposeMatchesConfig: every AEWATCH_* variable names a real key and
+// yields a valid configuration together with the mounted file; the hosts,
+// ports and credentials it names are those of the other services.
+func TestComposeMatchesConfig(t *testing.T) {
+	c := load(t)
+	ae := c.Services["aewatch"]
+	var env []string
+	for k, v := range ae.Environment {
+		env = append(env, k+"="+v)
+	}
+	var cfgFile string
+	for _, v := range ae.Volumes {
+		parts := strings.Split(v, ":")
+		host := filepath.Join("..", parts[0])
+		if _, err := os.Stat(host); err != nil {
+			t.Errorf("aewatch mounts %s: %v", parts[0], err)
+		}
+		if slices.Contains(ae.Command, parts[1]) {
+			cfgFile = host
+		}
+	}
+	if cfgFile == "" {
+		t.Fatalf("aewatch's command %v names no mounted config file", ae.Command)
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.FromEnv(env); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Kafka.ValidateForRun(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Kafka: the broker address is the kafka service's internal listener.
+	kafka := c.Services["kafka"]
+	host, port, _ := net.SplitHostPort(cfg.Kafka.Brokers[0])
+	if host != "kafka" || !strings.Contains(kafka.Environment["KAFKA_ADVERTISED_LISTENERS"], "//kafka:"+port) {
+		t.Errorf("kafka.brokers %v is not an advertised listener of service kafka (%s)", cfg.Kafka.Brokers, kafka.Environment["KAFKA_ADVERTISED_LISTENERS"])
+	}
+	prod := strings.Join(c.Services["producer"].Command, " ")
+	if !strings.Contains(prod, "--brokers "+cfg.Kafka.Brokers[0]) || !strings.Contains(prod, "--topic "+cfg.Kafka.Topics[0]) {
+		t.Errorf("producer %q does not write to %v topic %v", prod, cfg.Kafka.Brokers, cfg.Kafka.Topics)
+	}
+
+	// InfluxDB: URL, org, bucket and token are those the server is set up with.
+	influx := c.Services["influxdb"]
+	u, err := url.Parse(cfg.Influx.URL)
+	if err != nil || u.Hostname() != "influxdb" || !slices.Contains(published(influx.Ports), u.Port()) {
+		t.Errorf("influx.url %s does not reach service influxdb (ports %v)", cfg.Influx.URL, influx.Ports)
+	}
+	for key, want := range map[string]string{"DOCKER_INFLUXDB_INIT_ORG": cfg.Influx.Org,
+		"DOCKER_INFLUXDB_INIT_BUCKET": cfg.Influx.Bucket, "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN": cfg.Influx.Token} {
+		if influx.Environment[key] != want {
+			t.Errorf("influxdb %s=%q, aewatch uses %q", key, influx.Environment[key], want)
+		}
+	}
+
+	// The metrics endpoint listens on all interfaces, on a published port.
+	_, hport, _ := net.SplitHostPort(cfg.HTTP.Addr)
+	if !slices.Contains(published(ae.Ports), hport) {
+		t.Errorf("http.addr %s: port not published (%v)", cfg.HTTP.Addr, ae.Ports)
+	}
+
+	// Grafana reads the same bucket with the same credentials.
+	var ds struct {
+		Datasources []struct {
+			URL            string
+			JSONData       map[string]string `yaml:"jsonData"`
+			SecureJSONData map[string]string `yaml:"secureJsonData"`
+			UID            string
+		}
+	}
+	b, err := os.ReadFile("grafana/provisioning/datasources/influxdb.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &ds); err != nil || len(ds.Datasources) != 1 {
+		t.Fatalf("grafana data source: %v", err)
+	}
+	d := ds.Datasources[0]
+	if d.URL != cfg.Influx.URL || d.JSONData["organization"] != cfg.Influx.Org ||
+		d.JSONData["defaultBucket"] != cfg.Influx.Bucket || d.SecureJSONData["token"] != cfg.Influx.Token {
+		t.Errorf("grafana data source %+v does not match aewatch's influx settings", d)
+	}
+	graf := c.Services["grafana"]
+	for _, v := range graf.Volumes {
+		if _, err := os.Stat(filepath.Join("..", strings.Split(v, ":")[0])); err != nil {
+			t.Errorf("grafana mounts %s: %v", v, err)
+		}
+	}
+
+	// The dashboard plots what the sink writes, from the provisioned source.
+	b, err = os.ReadFile("grafana/dashboards/aewatch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash map[string]any
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	text := string(b)
+	for _, want := range []string{`r._measurement == \"ae_score\"`, `r._measurement == \"ae_alert\"`, d.UID, `bucket: \"` + cfg.Influx.Bucket + `\"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+	for _, field := range []string{"value", "score", "threshold", "error"} {
+		if !strings.Contains(text, `r._field == \"`+field+`\"`) {
+			t.Errorf("dashboard plots no %s", field)
+		}
+	}
+}
