@@ -33,6 +33,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runProduce(ctx, args[1:])
 	case "demo":
 		err = runDemo(ctx, args[1:])
+	case "broker":
+		err = runBroker(ctx, args[1:])
 	case "generate":
 		err = runGenerate(args[1:])
 	case "config":
@@ -63,6 +65,7 @@ commands:
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring
+  broker        serve an in-memory Kafka-protocol broker (for trying aewatch; not durable)
   generate      write a labelled corpus of synthetic industrial signals with faults
   config check  validate a configuration file
   help          this text

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# End-to-end throughput: samples/s from Kafka (the embedded broker) through
+# aewatch run into a real InfluxDB, next to (a) a bare kafka-go reader
+# draining the same topic and (b) aewatch eval on the same data.
+# Needs influxd: $AEWATCH_INFLUXD, or influxd on PATH.
+# usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
+set -euo pipefail
+series=${1:-8}; rows=${2:-25000}
+influxd=${AEWATCH_INFLUXD:-$(command -v influxd || true)}
+[ -x "$influxd" ] || { echo "need influxd: set AEWATCH_INFLUXD (see README)" >&2; exit 1; }
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+go build -o "$tmp/aewatch" ./cmd/aewatch
+go build -o "$tmp/drain" ./scripts/drain
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+kport=$(free_port); iport=$(free_port); rport=$(free_port); hport=$(free_port)
+"$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 > "$tmp/broker.log" & pids+=($!)
+cat > "$tmp/influxd.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$rport"
+[meta]
+  dir = "$tmp/influx/meta"
+[data]
+  dir = "$tmp/influx/data"
+  wal-dir = "$tmp/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$iport"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+CONF
+"$influxd" -config "$tmp/influxd.conf" > "$tmp/influxd.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$iport/ping" >/dev/null && break; sleep 0.2; done
+curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE sensors" >/dev/null
+
+"$tmp/aewatch" generate --rows "$rows" --variants 1 --out "$tmp/gen" >/dev/null
+mkdir -p "$tmp/data"
+signals=(seasonal duty oscillating noisy); faults=(none spike level_shift frequency shape noise_burst stuck)
+for i in $(seq 0 $((series - 1))); do
+  s=${signals[$((i % 4))]}; f=${faults[$((i / 4 % 7))]}
+  cp "$tmp/gen/$s/${s}_$f.csv" "$tmp/data/sensor$i.csv"
+done
+total=$((series * rows))
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
+"$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/data" 2>/dev/null
+"$tmp/drain" --brokers 127.0.0.1:$kport --topic sensors --messages "$total"
+"$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | head -1 | sed 's/^/aewatch eval: /'
+
+expected=$((total - series * 31))
+start=$(date +%s.%N)
+"$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench --influx-url "http://127.0.0.1:$iport" \
+  --influx-bucket sensors/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & pids+=($!)
+points() { curl -s "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_points_written_total /{print $2+0}'; }
+first=""
+while :; do
+  n=$(points || true); n=${n:-0}
+  n=${n%.*}
+  if [ -z "$first" ] && [ "$n" -gt 0 ]; then first=$(date +%s.%N); fn=$n; fi
+  [ "$n" -ge "$expected" ] && break
+  sleep 0.1
+done
+end=$(date +%s.%N)
+awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
+  printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
