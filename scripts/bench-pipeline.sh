@@ -2,11 +2,13 @@
 # End-to-end throughput: samples/s from Kafka (the embedded broker) through
 # aewatch run into a real InfluxDB, next to (a) a bare kafka-go reader
 # draining the same topic and (b) aewatch eval on the same data.
-# Needs influxd: $AEWATCH_INFLUXD, or influxd on PATH.
+# Needs influxd: $AEWATCH_INFLUXD, influxd on PATH, or the one the tests
+# build into the Go build cache (run go test ./cmd/aewatch once).
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-25000}
-influxd=${AEWATCH_INFLUXD:-$(command -v influxd || true)}
+cached="$(go env GOCACHE)/aewatch-influxd-1.8.10/influxd"
+influxd=${AEWATCH_INFLUXD:-$(command -v influxd || echo "$cached")}
 [ -x "$influxd" ] || { echo "need influxd: set AEWATCH_INFLUXD (see README)" >&2; exit 1; }
 tmp=$(mktemp -d)
 pids=()
