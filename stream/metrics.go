@@ -14,6 +14,7 @@ type Metrics struct {
 	LiveSeries     prometheus.Gauge
 	SeriesBytes    prometheus.Gauge
 	Committed      *prometheus.GaugeVec
+	Filtered       prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -37,6 +38,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Memory held by one detector (its buffers and model), in bytes."}),
 		Committed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_committed_offset",
 			Help: "Last offset committed (all points up to it acknowledged)."}, []string{"topic", "partition"}),
+		Filtered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_filtered_total",
+			Help: "Samples skipped by a filter (replay's time and series limits)."}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -44,7 +47,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
-			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed)
+			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered)
 	}
 	return m
 }

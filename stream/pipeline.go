@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"path"
 	"runtime"
@@ -52,6 +53,9 @@ type Options struct {
 	OnAlert func(sink.Point)
 	// OnFetch, if set, is told after each successful fetch (for readiness).
 	OnFetch func()
+	// Keep, if set, decides which decoded samples are scored; the others
+	// are skipped and counted as filtered (replay's time and series limits).
+	Keep func(*Sample) bool
 }
 
 // Pipeline consumes, scores and writes.
@@ -167,8 +171,8 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
 	for {
 		msg, err := o.Reader.FetchMessage(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil // stopped, or a bounded source (replay) is done
 			}
 			return fmt.Errorf("stream: fetch: %w", err)
 		}
@@ -186,6 +190,17 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
 			o.Metrics.Rejected.WithLabelValues(string(ReasonOf(err))).Inc()
 			p.track.add(ref, 0)
 			continue
+		}
+		if o.Keep != nil {
+			kept := samples[:0]
+			for _, s := range samples {
+				if o.Keep(&s) {
+					kept = append(kept, s)
+				} else {
+					o.Metrics.Filtered.Inc()
+				}
+			}
+			samples = kept
 		}
 		p.track.add(ref, len(samples))
 		for _, s := range samples {

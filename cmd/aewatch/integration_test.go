@@ -378,3 +378,13 @@ func TestSigtermLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d points before SIGTERM; %d series resumed after it with only their first window missing", before, restarts)
 }
+
+// httpGet returns the status code of a GET.
+func httpGet(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

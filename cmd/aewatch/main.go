@@ -29,6 +29,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runEval(ctx, args[1:])
 	case "run":
 		err = runRun(ctx, args[1:])
+	case "replay":
+		err = runReplay(ctx, args[1:])
 	case "produce":
 		err = runProduce(ctx, args[1:])
 	case "demo":
@@ -62,6 +64,7 @@ func usage() {
 
 commands:
   run           the service: Kafka -> detector -> InfluxDB, with /metrics, /healthz, /readyz
+  replay        re-score a time range of the topics' history, outside the live group
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring

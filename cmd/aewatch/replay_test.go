@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
+	"github.com/aewatch/aewatch/sensorcsv"
+	"github.com/aewatch/aewatch/synth"
+)
+
+// groupOffsets returns the committed offsets of a group on topic sensors.
+func groupOffsets(t *testing.T, brokers, group string) map[int]int64 {
+	t.Helper()
+	c := &kafka.Client{Addr: kafka.TCP(brokers)}
+	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group,
+		Topics: map[string][]int{"sensors": {0, 1, 2, 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics["sensors"] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// tail writes the rows of file from event time `from` on to a new file.
+func tail(t *testing.T, file string, from time.Time) string {
+	t.Helper()
+	f, err := sensorcsv.Read(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(strings.Join(f.Header, ",") + "\n")
+	for i, row := range f.Rows {
+		if f.Times[i] >= from.UnixNano() {
+			b.WriteString(strings.Join(row, ",") + "\n")
+		}
+	}
+	p := filepath.Join(t.TempDir(), filepath.Base(file))
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	return p
+}
+
+func replayScores(t *testing.T, in *testsvc.Influx, series, run string) map[int64]float64 {
+	t.Helper()
+	out := map[int64]float64{}
+	q := `SELECT score FROM ae_score WHERE "series" = '` + series + `' AND "run" = '` + run + `'`
+	if run == "" {
+		q = `SELECT score FROM ae_score WHERE "series" = '` + series + `' AND "run" = ''`
+	}
+	for _, r := range in.Rows("sensors", q) {
+		ts, _ := r["time"].(interface{ Int64() (int64, error) }).Int64()
+		v, _ := r["score"].(interface{ Float64() (float64, error) }).Float64()
+		out[ts] = v
+	}
+	return out
+}
+
+func compareToEval(t *testing.T, got map[int64]float64, want map[int64]float64, order []int64, what string) {
+	t.Helper()
+	if len(got) != len(order)-31 {
+		t.Fatalf("%s: %d points, want %d (one per sample from the first full window on)", what, len(got), len(order)-31)
+	}
+	for i, ts := range order[31:] {
+		g, ok := got[ts]
+		if !ok || g != want[ts] {
+			t.Fatalf("%s: sample %d (time %d): point %v (present %v), eval %v", what, i+31, ts, g, ok, want[ts])
+		}
+	}
+}
+
+// TestReplay: a replay from T writes points tagged with its run whose scores
+// equal eval on the file's rows from T on, leaves the live group's offsets
+// and a concurrently running service alone, and stays exact when records
+// are stamped with append time.
+func TestReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	file := testFile(t)
+	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	live := startRun(t, brokers, influx.URL, "live")
+	waitStable(t, "live points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	before := groupOffsets(t, brokers, "live")
+
+	f, _ := sensorcsv.Read(file, nil)
+	from := time.Unix(0, f.Times[len(f.Times)/3]).UTC()
+	wantTail, orderTail := evalScores(t, tail(t, file, from))
+	_, stderr, code := cli(t, "replay", "--brokers", brokers, "--topics", "sensors", "--influx-url", influx.URL,
+		"--influx-bucket", "sensors/autogen", "--from", from.Format(time.RFC3339), "--run", "r1", "--log-format", "text")
+	if code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, stderr)
+	}
+	series := SeriesName(file)
+	compareToEval(t, replayScores(t, influx, series, "r1"), wantTail, orderTail, "replay r1")
+	if after := groupOffsets(t, brokers, "live"); !reflect.DeepEqual(before, after) {
+		t.Fatalf("live group offsets changed: %v before, %v after", before, after)
+	}
+	// The live service is unaffected: its points are still eval's.
+	want, order := evalScores(t, file)
+	compareToEval(t, replayScores(t, influx, series, ""), want, order, "live points after the replay")
+	if resp, err := httpGet(live.http + "/readyz"); err != nil || resp != 200 {
+		t.Fatalf("live service not ready after the replay: %v %v", resp, err)
+	}
+	live.stop(t)
+
+	// Records stamped with append time: replay falls back and stays exact.
+	brokers2 := testsvc.Kafka(t, 4, "sensors")
+	if _, stderr, code := cli(t, "produce", "--brokers", brokers2, "--topic", "sensors", "--record-time", "now", file); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	_, stderr, code = cli(t, "replay", "--brokers", brokers2, "--topics", "sensors", "--influx-url", influx.URL,
+		"--influx-bucket", "sensors/autogen", "--from", from.Format(time.RFC3339), "--run", "r2", "--log-format", "text")
+	if code != 0 {
+		t.Fatalf("replay (append time): exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "not stamped with event time") {
+		t.Errorf("replay did not say it fell back to scanning:\n%s", stderr)
+	}
+	compareToEval(t, replayScores(t, influx, series, "r2"), wantTail, orderTail, "replay r2 (append time)")
+}
+
+func TestReplayErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 2, "sensors")
+	s, _ := synth.Generate("duty", "none", 1000, 1)
+	file := filepath.Join(t.TempDir(), "pump.csv")
+	os.WriteFile(file, s.CSV(), 0o644)
+	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	base := []string{"replay", "--brokers", brokers, "--influx-url", influx.URL, "--influx-bucket", "sensors/autogen"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topics", "sensors", "--from", "2024-03-02 00:00:00", "--to", "2024-03-01 00:00:00"}, "--from 2024-03-02 00:00:00 is after --to 2024-03-01 00:00:00"},
+		{[]string{"--topics", "nosuchtopic", "--from", "earliest"}, `topic "nosuchtopic"`},
+		{[]string{"--topics", "sensors", "--from", "2020-01-01T00:00:00Z"}, "is before the oldest retained record (2024-03-01T00:00:00Z)"},
+		{[]string{"--topics", "sensors", "--from", "earliest", "--to", "2020-01-01T00:00:00Z"}, "nothing to replay"},
+		{[]string{"--topics", "sensors", "--from", "earliest", "--state", "checkpoint"}, "checkpoints are not implemented yet"},
+		{[]string{"--topics", "sensors", "--from", "yesterday"}, `--from: bad timestamp "yesterday"`},
+		{[]string{"--topics", "sensors"}, "--from: required"},
+		{[]string{"--topics", "sensors", "--from", "earliest", "--speed", "0"}, `--speed: must be max or a number > 0 (got "0")`},
+	} {
+		_, stderr, code := cli(t, append(append([]string{}, base...), c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("replay %v: exit %d, stderr %q; want an error containing %q", c.args, code, stderr, c.want)
+		}
+	}
+	// earliest with --speed paces event time: 1000 one-minute samples at
+	// 60000x real time take about a second.
+	start := time.Now()
+	_, stderr, code := cli(t, append(base, "--topics", "sensors", "--from", "earliest", "--speed", "60000", "--run", "paced")...)
+	if code != 0 {
+		t.Fatalf("paced replay: %s", stderr)
+	}
+	if el := time.Since(start); el < 800*time.Millisecond {
+		t.Errorf("paced replay took %v, want about 1s of event-time pacing", el)
+	}
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "run" = 'paced'`); n != 1000-31 {
+		t.Errorf("paced replay wrote %d points, want %d", n, 1000-31)
+	}
+}
