@@ -23,7 +23,9 @@ func (c *Config) Set(key, value string) error {
 
 // FromEnv applies AEWATCH_<SECTION>_<KEY> variables, e.g.
 // AEWATCH_KAFKA_BROKERS=a:9092,b:9092 or AEWATCH_INFLUX_TOKEN=...; the
-// name is the key upper-cased with dots as underscores.
+// name is the key upper-cased with dots as underscores. Any other AEWATCH_
+// variable is an error (a typo must not pass unnoticed), except
+// AEWATCH_TEST_*, which the tests use.
 func (c *Config) FromEnv(environ []string) error {
 	byName := map[string]string{}
 	for _, k := range Keys() {
@@ -33,7 +35,7 @@ func (c *Config) FromEnv(environ []string) error {
 		name, value, _ := strings.Cut(kv, "=")
 		key, ok := byName[name]
 		if !ok {
-			if strings.HasPrefix(name, "AEWATCH_") && name != "AEWATCH_NAB_DIR" && name != "AEWATCH_INFLUXD" {
+			if strings.HasPrefix(name, "AEWATCH_") && !strings.HasPrefix(name, "AEWATCH_TEST_") {
 				return fmt.Errorf("environment: %s names no configuration key", name)
 			}
 			continue

@@ -79,17 +79,17 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 // TestNAB is the bar on the Numenta Anomaly Benchmark: a 3-seed mean of at
 // least 60 on the standard profile, and no control more than 2 points
 // above the autoencoder. It needs the corpus (../shared/datasets/nab or
-// $AEWATCH_NAB_DIR) and skips without it.
+// $AEWATCH_TEST_NAB_DIR) and skips without it.
 func TestNAB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores NAB with four detectors over three seeds")
 	}
-	dir := os.Getenv("AEWATCH_NAB_DIR")
+	dir := os.Getenv("AEWATCH_TEST_NAB_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "shared", "datasets", "nab")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
-		t.Skipf("NAB corpus not found at %s (set AEWATCH_NAB_DIR): %v", dir, err)
+		t.Skipf("NAB corpus not found at %s (set AEWATCH_TEST_NAB_DIR): %v", dir, err)
 	}
 	lab, err := nab.LoadLabels(filepath.Join(dir, "labels", "combined_windows.json"))
 	if err != nil {

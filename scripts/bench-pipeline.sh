@@ -2,14 +2,16 @@
 # End-to-end throughput: samples/s from Kafka (the embedded broker) through
 # aewatch run into a real InfluxDB, next to (a) a bare kafka-go reader
 # draining the same topic and (b) aewatch eval on the same data.
-# Needs influxd: $AEWATCH_INFLUXD, influxd on PATH, or the one the tests
+# Needs influxd: $AEWATCH_TEST_INFLUXD, influxd on PATH, or the one the tests
 # build into the Go build cache (run go test ./cmd/aewatch once).
+# Then the same topic through aewatch replay (from earliest, run tag), for
+# the replay-versus-run ratio.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-25000}
 cached="$(go env GOCACHE)/aewatch-influxd-1.8.10/influxd"
-influxd=${AEWATCH_INFLUXD:-$(command -v influxd || echo "$cached")}
-[ -x "$influxd" ] || { echo "need influxd: set AEWATCH_INFLUXD (see README)" >&2; exit 1; }
+influxd=${AEWATCH_TEST_INFLUXD:-$(command -v influxd || echo "$cached")}
+[ -x "$influxd" ] || { echo "need influxd: set AEWATCH_TEST_INFLUXD (see README)" >&2; exit 1; }
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
@@ -67,3 +69,9 @@ done
 end=$(date +%s.%N)
 awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
   printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
+kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
+rstart=$(date +%s.%N)
+"$tmp/aewatch" replay --brokers 127.0.0.1:$kport --topics sensors --from earliest --run bench \
+  --influx-url "http://127.0.0.1:$iport" --influx-bucket sensors/autogen --log-format text 2> "$tmp/replay.log"
+rend=$(date +%s.%N)
+awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay --from earliest: %d points in %.2fs (%.0f samples/s, whole command)\n", n, e-s, n/(e-s) }'

@@ -1,10 +1,12 @@
 // Package testsvc starts the real peers that aewatch's integration tests
 // run against: an in-process Kafka-protocol cluster (franz-go's kfake,
-// spoken to over real TCP) and a real InfluxDB 1.8 server (the influxd
-// binary named by $AEWATCH_INFLUXD, or influxd on PATH; .ci/run builds it).
+// spoken to over real TCP) and a real InfluxDB 1.8 server: the influxd
+// binary named by $AEWATCH_TEST_INFLUXD, else influxd on PATH, else one
+// built from source through the Go module proxy into the Go build cache
+// (about a minute, once per machine).
 //
-// Without influxd, tests skip with a message, unless
-// AEWATCH_REQUIRE_SERVICES=1 (set by .ci/run), where they fail.
+// If no influxd can be had, tests skip with a message, unless
+// AEWATCH_TEST_REQUIRE_SERVICES=1 (set by .ci/run), where they fail.
 //
 // Concurrency: helpers are called from the test goroutine; the servers
 // they start stop in t.Cleanup.
@@ -62,19 +64,19 @@ type Influx struct {
 }
 
 // InfluxBinary finds influxd, or skips (fails under
-// AEWATCH_REQUIRE_SERVICES=1).
+// AEWATCH_TEST_REQUIRE_SERVICES=1).
 func InfluxBinary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("AEWATCH_INFLUXD")
+	bin := os.Getenv("AEWATCH_TEST_INFLUXD")
 	if bin == "" {
 		bin, _ = exec.LookPath("influxd")
 	}
 	if bin == "" {
 		var err error
 		if bin, err = buildInflux(); err != nil {
-			msg := "no InfluxDB server: set AEWATCH_INFLUXD to an influxd 1.8 binary " +
+			msg := "no InfluxDB server: set AEWATCH_TEST_INFLUXD to an influxd 1.8 binary " +
 				"(GOBIN=DIR go install github.com/influxdata/influxdb/cmd/influxd@v1.8.10): " + err.Error()
-			if os.Getenv("AEWATCH_REQUIRE_SERVICES") == "1" {
+			if os.Getenv("AEWATCH_TEST_REQUIRE_SERVICES") == "1" {
 				t.Fatal(msg)
 			}
 			t.Skip(msg)
