@@ -35,6 +35,9 @@ type Config struct {
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
 	// LearnBelow: windows whose score is at or above this are not learned.
 	LearnBelow float64 `yaml:"learn_below"`
+	// LearnEvery trains the autoencoder on every n-th window only (1: every
+	// window); higher values trade adaptation for speed.
+	LearnEvery int `yaml:"learn_every"`
 	// MaskNewest hides each window's newest samples from the autoencoder, so
 	// that their reconstruction is a prediction from the samples before
 	// them (a masked denoising autoencoder).
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		Residual:         true,
 		WindowScore:      true,
 		LearnBelow:       0.5,
+		LearnEvery:       1,
 		Warmup:           300,
 	}
 }
@@ -101,6 +105,8 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
 	case c.Residual && !c.MaskNewest:
 		return fmt.Errorf("detector.residual: needs detector.mask_newest (got residual %v, mask_newest %v)", c.Residual, c.MaskNewest)
+	case c.LearnEvery < 1 || c.LearnEvery > 1000:
+		return fmt.Errorf("detector.learn_every: must be in [1, 1000] (got %d)", c.LearnEvery)
 	case c.Warmup < 0:
 		return fmt.Errorf("detector.warmup: must be >= 0 (got %d)", c.Warmup)
 	}

@@ -41,6 +41,7 @@ type Detector struct {
 	alert    alertState
 
 	seq      uint64
+	windows  uint64 // windows scored
 	accepted int
 	minVal   []float64 // running extremes per channel, raw units
 	maxVal   []float64
@@ -230,7 +231,8 @@ func (d *Detector) scoreWindow() []Result {
 		d.observe(x, score < d.cfg.LearnBelow && !d.alert.open)
 	}
 	d.pending = d.pending[:0]
-	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.alert.open {
+	d.windows++
+	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.alert.open && d.windows%uint64(d.cfg.LearnEvery) == 0 {
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]

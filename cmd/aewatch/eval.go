@@ -45,6 +45,8 @@ func runEval(ctx context.Context, args []string) error {
 		if cfg, err = config.Load(*cfgPath); err != nil {
 			return err
 		}
+	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
