@@ -1,0 +1,53 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// AppendState writes the network's complete state: weights, optimiser
+// moments, averaged weights, replay and random source.
+func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
+	e.F64s(a.params)
+	e.F64s(a.m)
+	e.F64s(a.v)
+	e.F64s(a.avg)
+	e.Int(a.steps)
+	e.F64(a.beta1Pow)
+	e.F64(a.beta2Pow)
+	e.F64s(a.replay)
+	e.Int(a.replayCount)
+	e.Int(a.replayNext)
+	rng, err := a.pcg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	e.Bytes(rng)
+	return nil
+}
+
+// ReadState restores what AppendState wrote into a network of the same
+// configuration.
+func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
+	d.F64sInto(a.params, "model weights")
+	d.F64sInto(a.m, "optimiser first moments")
+	d.F64sInto(a.v, "optimiser second moments")
+	d.F64sInto(a.avg, "averaged weights")
+	a.steps = d.Int()
+	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
+	d.F64sInto(a.replay, "replay")
+	a.replayCount, a.replayNext = d.Int(), d.Int()
+	rng := d.Bytes(64)
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if !(a.beta1Pow >= 0 && a.beta1Pow <= 1 && a.beta2Pow >= 0 && a.beta2Pow <= 1) {
+		return fmt.Errorf("model state: Adam powers %v, %v outside [0, 1]", a.beta1Pow, a.beta2Pow)
+	}
+	if a.steps < 0 || a.replayCount < 0 || a.replayCount > a.cfg.ReplaySize || a.replayNext < 0 ||
+		(a.cfg.ReplaySize > 0 && a.replayNext >= a.cfg.ReplaySize) {
+		return fmt.Errorf("model state: steps %d, replay %d/%d out of range", a.steps, a.replayCount, a.replayNext)
+	}
+	return a.pcg.UnmarshalBinary(rng)
+}
