@@ -73,8 +73,9 @@ func (d *Decoder) U64() uint64 {
 	d.b = d.b[8:]
 	return v
 }
-func (d *Decoder) I64() int64   { return int64(d.U64()) }
-func (d *Decoder) Int() int     { return int(int64(d.U64())) }
+func (d *Decoder) I64() int64 { return int64(d.U64()) }
+func (d *Decoder) Int() int   { return int(int64(d.U64())) }
+
 // F64 reads a float64; state never holds NaN or ±Inf, so they are errors.
 func (d *Decoder) F64() float64 {
 	v := math.Float64frombits(d.U64())
