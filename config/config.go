@@ -17,11 +17,12 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Detector detector.Config       `yaml:"detector"`
-	Kafka    stream.KafkaConfig    `yaml:"kafka"`
-	Pipeline stream.PipelineConfig `yaml:"pipeline"`
-	Influx   sink.Config           `yaml:"influx"`
-	HTTP     HTTPConfig            `yaml:"http"`
+	Detector   detector.Config         `yaml:"detector"`
+	Kafka      stream.KafkaConfig      `yaml:"kafka"`
+	Pipeline   stream.PipelineConfig   `yaml:"pipeline"`
+	Influx     sink.Config             `yaml:"influx"`
+	HTTP       HTTPConfig              `yaml:"http"`
+	Checkpoint stream.CheckpointConfig `yaml:"checkpoint"`
 }
 
 // HTTPConfig is the metrics and health endpoint.
@@ -34,11 +35,12 @@ type HTTPConfig struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Detector: detector.DefaultConfig(),
-		Kafka:    stream.DefaultKafkaConfig(),
-		Pipeline: stream.DefaultPipelineConfig(),
-		Influx:   sink.DefaultConfig(),
-		HTTP:     HTTPConfig{Addr: "127.0.0.1:9464"},
+		Detector:   detector.DefaultConfig(),
+		Kafka:      stream.DefaultKafkaConfig(),
+		Pipeline:   stream.DefaultPipelineConfig(),
+		Influx:     sink.DefaultConfig(),
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:9464"},
+		Checkpoint: stream.DefaultCheckpointConfig(),
 	}
 }
 
@@ -98,6 +100,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Influx.Validate(); err != nil {
+		return err
+	}
+	if err := c.Checkpoint.Validate(); err != nil {
 		return err
 	}
 	if c.HTTP.Addr != "" {

@@ -21,6 +21,9 @@ type KafkaConfig struct {
 	MaxMessageBytes int           `yaml:"max_message_bytes"`
 	MaxWait         time.Duration `yaml:"max_wait"`
 	CommitInterval  time.Duration `yaml:"commit_interval"`
+	// SessionTimeout is how long the group waits for a silent member (say,
+	// a killed instance) before giving its partitions to others.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// StartOffset is where a group with no committed offset starts:
 	// earliest or latest.
 	StartOffset string `yaml:"start_offset"`
@@ -44,7 +47,7 @@ type PipelineConfig struct {
 func DefaultKafkaConfig() KafkaConfig {
 	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json",
 		MaxMessageBytes: 1 << 20, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
-		StartOffset: "earliest"}
+		SessionTimeout: 10 * time.Second, StartOffset: "earliest"}
 }
 
 // DefaultPipelineConfig returns the defaults.
@@ -84,6 +87,8 @@ func (c KafkaConfig) Validate() error {
 		return fmt.Errorf("kafka.max_wait: must be >= 1ms (got %v)", c.MaxWait)
 	case c.CommitInterval <= 0:
 		return fmt.Errorf("kafka.commit_interval: must be > 0 (got %v)", c.CommitInterval)
+	case c.SessionTimeout < time.Second || c.SessionTimeout > 30*time.Minute:
+		return fmt.Errorf("kafka.session_timeout: must be in [1s, 30m] (got %v)", c.SessionTimeout)
 	case c.StartOffset != "earliest" && c.StartOffset != "latest":
 		return fmt.Errorf("kafka.start_offset: must be earliest or latest (got %q)", c.StartOffset)
 	}

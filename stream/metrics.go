@@ -4,17 +4,21 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts what a Pipeline does.
 type Metrics struct {
-	Messages       *prometheus.CounterVec
-	Rejected       *prometheus.CounterVec
-	SamplesDropped *prometheus.CounterVec
-	Lag            *prometheus.GaugeVec
-	Windows        prometheus.Counter
-	ScoreLatency   prometheus.Histogram
-	OpenAlerts     prometheus.Gauge
-	LiveSeries     prometheus.Gauge
-	SeriesBytes    prometheus.Gauge
-	Committed      *prometheus.GaugeVec
-	Filtered       prometheus.Counter
+	Messages          *prometheus.CounterVec
+	Rejected          *prometheus.CounterVec
+	SamplesDropped    *prometheus.CounterVec
+	Lag               *prometheus.GaugeVec
+	Windows           prometheus.Counter
+	ScoreLatency      prometheus.Histogram
+	OpenAlerts        prometheus.Gauge
+	LiveSeries        prometheus.Gauge
+	SeriesBytes       prometheus.Gauge
+	Committed         *prometheus.GaugeVec
+	Filtered          prometheus.Counter
+	Checkpoints       prometheus.Counter
+	CheckpointSeconds prometheus.Histogram
+	CheckpointErrors  prometheus.Counter
+	Restored          prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -40,6 +44,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Last offset committed (all points up to it acknowledged)."}, []string{"topic", "partition"}),
 		Filtered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_filtered_total",
 			Help: "Samples skipped by a filter (replay's time and series limits)."}),
+		Checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_checkpoints_written_total",
+			Help: "Detector checkpoints written."}),
+		CheckpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_checkpoint_round_seconds",
+			Help: "Time to write one checkpoint round.", Buckets: prometheus.DefBuckets}),
+		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_checkpoint_restore_errors_total",
+			Help: "Checkpoints that failed to restore (their series started fresh)."}),
+		Restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_restored_total",
+			Help: "Detectors restored from a checkpoint."}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -47,7 +59,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
-			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered)
+			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored)
 	}
 	return m
 }

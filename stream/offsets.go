@@ -20,6 +20,11 @@ type msgRef struct {
 type tracker struct {
 	mu    sync.Mutex
 	parts map[partitionKey]*partTrack
+	// limited: offsets are committed no further than the last checkpoint
+	// round (limits) of their partition.
+	limited bool
+	limits  map[partitionKey]int64
+	sent    map[partitionKey]int64 // last offset handed out by committable
 }
 
 type partTrack struct {
@@ -27,12 +32,34 @@ type partTrack struct {
 	head      int
 	pending   map[int64]int // offset -> samples not yet acknowledged
 	committed int64         // highest offset known done (-1: none)
-	dirty     bool          // committed moved since the last commit
 }
 
 type trackEntry struct{ offset int64 }
 
-func newTracker() *tracker { return &tracker{parts: map[partitionKey]*partTrack{}} }
+func newTracker() *tracker {
+	return &tracker{parts: map[partitionKey]*partTrack{}, limits: map[partitionKey]int64{}, sent: map[partitionKey]int64{}}
+}
+
+// doneThrough reports whether every message up to offsets is done.
+func (t *tracker) doneThrough(offsets map[partitionKey]int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, off := range offsets {
+		if p := t.parts[k]; p == nil || p.committed < off {
+			return false
+		}
+	}
+	return true
+}
+
+// setLimits records a checkpoint round's offsets.
+func (t *tracker) setLimits(offsets map[partitionKey]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, v := range offsets {
+		t.limits[k] = v
+	}
+}
 
 // add records a fetched message with n samples in flight (0: done now).
 func (t *tracker) add(ref msgRef, n int) {
@@ -68,7 +95,7 @@ func (p *partTrack) advance() {
 			break
 		}
 		delete(p.pending, off)
-		p.committed, p.dirty = off, true
+		p.committed = off
 		p.head++
 	}
 	if p.head > 1024 && p.head*2 > len(p.queue) {
@@ -77,17 +104,27 @@ func (p *partTrack) advance() {
 	}
 }
 
-// committable returns, per partition whose done offset moved, the highest
-// offset below which every message is done, and clears the moved flags.
+// committable returns, per partition whose commit point moved, the highest
+// offset below which every message is done (and, when limited, that the
+// last checkpoint round covers).
 func (t *tracker) committable() map[partitionKey]int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[partitionKey]int64{}
 	for k, p := range t.parts {
-		if p.dirty {
-			out[k] = p.committed
-			p.dirty = false
+		off := p.committed
+		if t.limited {
+			lim, ok := t.limits[k]
+			if !ok {
+				continue
+			}
+			off = min(off, lim)
 		}
+		if prev, ok := t.sent[k]; off < 0 || (ok && prev >= off) {
+			continue
+		}
+		out[k] = off
+		t.sent[k] = off
 	}
 	return out
 }

@@ -56,6 +56,11 @@ type Options struct {
 	// Keep, if set, decides which decoded samples are scored; the others
 	// are skipped and counted as filtered (replay's time and series limits).
 	Keep func(*Sample) bool
+	// Checkpoints, if set, restores detectors at start and takes a
+	// checkpoint round every CheckpointInterval and at shutdown; offsets
+	// are then committed no further than the last round.
+	Checkpoints        CheckpointStore
+	CheckpointInterval time.Duration
 }
 
 // Pipeline consumes, scores and writes.
@@ -65,6 +70,7 @@ type Pipeline struct {
 	track    *tracker
 	live     atomic.Int64
 	open     atomic.Int64
+	restore  map[string]Checkpoint // read-only once Run has started
 }
 
 // New validates the options; it starts nothing.
@@ -111,8 +117,16 @@ func New(o Options) (*Pipeline, error) {
 }
 
 type work struct {
-	s   Sample
-	ref msgRef
+	s       Sample
+	ref     msgRef
+	barrier *barrier // a checkpoint round instead of a sample
+}
+
+// barrier asks a shard to snapshot its detectors: offsets are the last
+// fetched offset per partition, which every snapshot then reflects.
+type barrier struct {
+	offsets map[partitionKey]int64
+	reply   chan []Checkpoint
 }
 
 type output struct {
@@ -138,6 +152,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
+	if o.Checkpoints != nil {
+		cps, err := o.Checkpoints.Load(ctx)
+		if err != nil {
+			return err
+		}
+		p.restore = cps
+		p.track.limited = true
+		o.Log.Info("checkpoints loaded", "detectors", len(cps))
+	}
 	shards := make([]chan work, o.Pipeline.Workers)
 	outputs := make(chan output, o.Pipeline.QueueSize)
 	var wg sync.WaitGroup
@@ -152,7 +175,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	flushErr := make(chan error, 1)
 	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
 
-	fetchErr := p.fetchLoop(ctx, shards)
+	last := map[partitionKey]int64{}
+	fetchErr := p.fetchLoop(ctx, shards, last)
+	if o.Checkpoints != nil && fetchErr == nil {
+		// Stopped fetching: checkpoint what was fetched, so that a restart
+		// resumes exactly here.
+		if err := p.round(writeCtx, shards, last); err != nil {
+			fetchErr = err
+		}
+	}
 	for _, s := range shards {
 		close(s)
 	}
@@ -165,10 +196,20 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
+func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[partitionKey]int64) error {
 	o := p.o
 	var samples []Sample
+	lastRound := time.Now()
 	for {
+		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {
+			if err := p.round(ctx, shards, last); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
+			}
+			lastRound = time.Now()
+		}
 		msg, err := o.Reader.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
@@ -181,6 +222,7 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
 		}
 		part := partitionKey{msg.Topic, msg.Partition}
 		ref := msgRef{part, msg.Offset}
+		last[part] = msg.Offset
 		o.Metrics.Messages.WithLabelValues(msg.Topic).Inc()
 		if msg.HighWaterMark > 0 {
 			o.Metrics.Lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(msg.HighWaterMark - msg.Offset - 1))
@@ -206,7 +248,7 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work) error {
 		for _, s := range samples {
 			sh := shards[shardOf(s.Series, len(shards))]
 			select {
-			case sh <- work{s, ref}:
+			case sh <- work{s: s, ref: ref}:
 			case <-ctx.Done():
 				// Stopping: what was not handed over is not acknowledged,
 				// so its offset is never committed and it is re-read.
@@ -259,25 +301,99 @@ type seriesState struct {
 	series   string
 	channels []string
 	tags     []sink.Tag
-	x        []float64
+	part     partitionKey // where the series' messages come from
+	// Samples from messages at or before skipUpTo in partition part are
+	// already in the detector's restored state.
+	skipUpTo int64
 }
 
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(in <-chan work, out chan<- output) {
 	dets := map[string]*seriesState{}
 	for w := range in {
+		if w.barrier != nil {
+			w.barrier.reply <- p.snapshot(dets, w.barrier.offsets)
+			continue
+		}
 		start := time.Now()
-		pts := p.score(dets, &w.s)
+		pts := p.score(dets, &w.s, w.ref)
 		p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
 		out <- output{pts, w.ref}
 	}
 }
 
-func (p *Pipeline) score(dets map[string]*seriesState, s *Sample) []sink.Point {
+// snapshot checkpoints every detector of a shard at the round's offsets.
+func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionKey]int64) []Checkpoint {
+	var cps []Checkpoint
+	for key, st := range dets {
+		off, ok := offsets[st.part]
+		if !ok {
+			continue
+		}
+		b, err := st.det.MarshalBinary()
+		if err != nil {
+			p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
+			continue
+		}
+		cps = append(cps, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b})
+	}
+	return cps
+}
+
+// round takes a checkpoint round: every shard snapshots its detectors once
+// it has scored everything fetched so far; the checkpoints are written;
+// then offsets may be committed up to what they reflect.
+func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[partitionKey]int64) error {
+	if len(last) == 0 {
+		return nil
+	}
+	offsets := make(map[partitionKey]int64, len(last))
+	for k, v := range last {
+		offsets[k] = v
+	}
+	b := &barrier{offsets: offsets, reply: make(chan []Checkpoint, len(shards))}
+	for _, sh := range shards {
+		select {
+		case sh <- work{barrier: b}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var all []Checkpoint
+	for range shards {
+		select {
+		case cps := <-b.reply:
+			all = append(all, cps...)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	start := time.Now()
+	// A checkpoint may only be used once the points it reflects are
+	// written: a restart skips the messages it covers.
+	for !p.track.doneThrough(offsets) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if len(all) > 0 {
+		if err := p.o.Checkpoints.Save(ctx, all); err != nil {
+			return err
+		}
+	}
+	p.o.Metrics.Checkpoints.Add(float64(len(all)))
+	p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
+	p.track.setLimits(offsets)
+	return nil
+}
+
+func (p *Pipeline) score(dets map[string]*seriesState, s *Sample, ref msgRef) []sink.Point {
 	var pts []sink.Point
 	if p.o.Pipeline.Multivariate {
-		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags)
-		if st == nil {
+		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags, ref)
+		if st == nil || st.covers(ref) {
 			return nil
 		}
 		if !equalStrings(st.channels, s.Channels) {
@@ -287,8 +403,8 @@ func (p *Pipeline) score(dets map[string]*seriesState, s *Sample) []sink.Point {
 		return p.push(st, s.Time, s.Values, pts)
 	}
 	for j, ch := range s.Channels {
-		st := p.state(dets, s.Series+"\x00"+ch, s.Series, s.Channels[j:j+1], s.Tags)
-		if st == nil {
+		st := p.state(dets, s.Series+"\x00"+ch, s.Series, s.Channels[j:j+1], s.Tags, ref)
+		if st == nil || st.covers(ref) {
 			continue
 		}
 		pts = p.push(st, s.Time, s.Values[j:j+1], pts)
@@ -296,8 +412,15 @@ func (p *Pipeline) score(dets map[string]*seriesState, s *Sample) []sink.Point {
 	return pts
 }
 
-// state finds or makes the detector of key; nil when the series bound is hit.
-func (p *Pipeline) state(dets map[string]*seriesState, key, series string, channels []string, tags []Tag) *seriesState {
+// covers reports whether the sample of message ref is already in the
+// detector's restored state.
+func (st *seriesState) covers(ref msgRef) bool {
+	return ref.part == st.part && ref.offset <= st.skipUpTo
+}
+
+// state finds or makes the detector of key, restoring its checkpoint if
+// there is one; nil when the series bound is hit.
+func (p *Pipeline) state(dets map[string]*seriesState, key, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
 	if st, ok := dets[key]; ok {
 		return st
 	}
@@ -311,7 +434,25 @@ func (p *Pipeline) state(dets map[string]*seriesState, key, series string, chann
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
 		return nil
 	}
-	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...)}
+	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1}
+	if cp, ok := p.restore[key]; ok {
+		err := d.UnmarshalBinary(cp.State)
+		switch {
+		case err != nil:
+			p.o.Metrics.CheckpointErrors.Inc()
+			p.o.Log.Warn("checkpoint does not restore; the series starts fresh", "series", series, "err", err)
+			d, _ = detector.New(p.o.Detector, len(channels))
+			st.det = d
+		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
+			p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
+				"checkpoint_partition", cp.Partition, "partition", ref.part.partition)
+			d, _ = detector.New(p.o.Detector, len(channels))
+			st.det = d
+		default:
+			st.skipUpTo = cp.Offset
+			p.o.Metrics.Restored.Inc()
+		}
+	}
 	for _, t := range tags {
 		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
 	}

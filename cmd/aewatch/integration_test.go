@@ -301,27 +301,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 // TestSigtermLosesNothing stops `aewatch run` with SIGTERM while data is
-// still arriving, then starts it again: it exits 0 within 10 s, and after
-// the restart every sample has its point except each series' first window
-// and the first window after the restart (no checkpoints yet): nothing
-// fetched before the signal was lost and nothing was skipped.
+// still arriving, then starts it again: it exits 0 within 10 s, and since it
+// checkpoints every detector on the way out, the restarted service resumes
+// exactly: every series' points equal those of eval on its whole file.
 func TestSigtermLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
 	influx := testsvc.StartInflux(t, "sensors")
 	brokers := testsvc.Kafka(t, 4, "sensors")
-	dir := t.TempDir()
-	var files []string
-	for i, sig := range []string{"duty", "noisy", "seasonal"} {
-		s, err := synth.Generate(sig, "none", 8000, uint64(i+1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, "line"+strconv.Itoa(i)+".csv")
-		os.WriteFile(p, s.CSV(), 0o644)
-		files = append(files, p)
-	}
+	files := writeSeries(t, 3, 8000)
 	run := startRun(t, brokers, influx.URL, "g-term")
 	producer := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors", "--rate", "5000"}, files...)...)
 	if err := producer.Start(); err != nil {
@@ -332,51 +321,124 @@ func TestSigtermLosesNothing(t *testing.T) {
 	for influx.Count("sensors", "SELECT count(score) FROM ae_score") < 4000 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	start := time.Now()
 	run.stop(t)
-	t.Logf("stopped in %v", time.Since(start))
 	before := influx.Count("sensors", "SELECT count(score) FROM ae_score")
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	t.Logf("produced after %v", time.Since(start))
+	if before >= 3*(8000-31) {
+		t.Fatalf("all %d points were written before SIGTERM: the test did not stop mid-stream", before)
+	}
 	run = startRun(t, brokers, influx.URL, "g-term")
 	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
-	t.Logf("second run settled after %v", time.Since(start))
 	run.stop(t)
-
-	restarts := 0
 	for _, file := range files {
-		_, order := evalScores(t, file)
-		got := influxScores(t, influx, SeriesName(file))
-		var gaps [][2]int // runs of samples without a point
-		for i := 0; i < len(order); i++ {
-			if _, ok := got[order[i]]; ok {
-				continue
-			}
-			j := i
-			for j < len(order) {
-				if _, ok := got[order[j]]; ok {
-					break
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file)
+	}
+	t.Logf("%d points before SIGTERM; after the restart every series equals eval", before)
+}
+
+// writeSeries writes n generated series of the given length.
+func writeSeries(t *testing.T, n, rows int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var files []string
+	for i := 0; i < n; i++ {
+		sig := synth.Signals[i%len(synth.Signals)]
+		s, err := synth.Generate(sig, synth.Faults[1+i%(len(synth.Faults)-1)], rows, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "line"+strconv.Itoa(i)+".csv")
+		os.WriteFile(p, s.CSV(), 0o644)
+		files = append(files, p)
+	}
+	return files
+}
+
+// TestKill9ChangesNothing kills `aewatch run` with SIGKILL three times at
+// random moments while it consumes several series from a 4-partition topic,
+// restarting it each time: when it is done, every ae_score point (every
+// field) equals that of an uninterrupted run, which equals eval.
+func TestKill9ChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	files := writeSeries(t, 6, 6000)
+	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	total := 6 * (6000 - 31)
+	slow := []string{"--set", "checkpoint.interval=200ms", "--set", "pipeline.queue_size=200", "--set", "influx.batch_size=500",
+		"--set", "kafka.session_timeout=6s"} // brokers refuse less than 6s by default
+	kills := 0
+	for targets := []int{total / 5, total / 2, total * 4 / 5}; kills < len(targets); kills++ {
+		run := startRun(t, brokers, influx.URL, "g-kill", slow...)
+		deadline := time.Now().Add(60 * time.Second)
+		for influx.Count("sensors", "SELECT count(score) FROM ae_score") < targets[kills] && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		run.cmd.Process.Kill() // SIGKILL: no shutdown path at all
+		run.cmd.Wait()
+	}
+	run := startRun(t, brokers, influx.URL, "g-kill", slow...)
+	// The killed members hold their partitions until the session timeout.
+	deadline := time.Now().Add(90 * time.Second)
+	for influx.Count("sensors", "SELECT count(score) FROM ae_score") < total && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	run.stop(t)
+	fields := []string{"value", "error", "score", "threshold", "alert"}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		series := SeriesName(file)
+		compareToEval(t, influxScores(t, influx, series), want, order, file+" after 3 kills")
+		// Every field of every point equals eval's columns for that row.
+		rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
+		ref := evalRows(t, file)
+		for _, r := range rows {
+			ts, _ := r["time"].(json.Number).Int64()
+			for _, f := range fields {
+				got, _ := r[f].(json.Number).Float64()
+				if w := ref[ts][f]; got != w {
+					t.Fatalf("%s time %d field %s: %v after kills, eval %v", series, ts, f, got, w)
 				}
-				j++
 			}
-			gaps = append(gaps, [2]int{i, j - i})
-			i = j
-		}
-		ok := len(gaps) >= 1 && gaps[0] == [2]int{0, 31} && len(gaps) <= 2
-		if len(gaps) == 2 {
-			ok = ok && gaps[1][1] == 31
-			restarts++
-		}
-		if !ok {
-			t.Fatalf("%s: samples without points at (start, length) %v; want the first window and at most one window after the restart", file, gaps)
 		}
 	}
-	if restarts == 0 {
-		t.Fatalf("no series spanned the restart (%d points before it): the test did not stop mid-stream", before)
+	t.Logf("3 kills: all %d points equal an uninterrupted run", total)
+}
+
+// evalRows returns eval's value, error, score, threshold and alert by time.
+func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
+	t.Helper()
+	out := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
+		t.Fatalf("eval: %s", stderr)
 	}
-	t.Logf("%d points before SIGTERM; %d series resumed after it with only their first window missing", before, restarts)
+	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range f.Header {
+		col[h] = i
+	}
+	res := map[int64]map[string]float64{}
+	for i, row := range f.Rows {
+		m := map[string]float64{}
+		for name, c := range map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold", "alert": "alert"} {
+			m[name], _ = strconv.ParseFloat(row[col[c]], 64)
+		}
+		if _, dup := res[f.Times[i]]; !dup {
+			res[f.Times[i]] = m
+		}
+	}
+	return res
 }
 
 // httpGet returns the status code of a GET.

@@ -117,16 +117,17 @@ func runRun(ctx context.Context, args []string) error {
 
 // service is one running pipeline with its reader, writer and endpoint.
 type service struct {
-	cfg      config.Config
-	log      *slog.Logger
-	reg      *prometheus.Registry
-	reader   *kafka.Reader
-	writer   stream.PointWriter
-	closeW   func()
-	pipe     *stream.Pipeline
-	kafkaOK  atomic.Bool
-	sinkOK   atomic.Bool
-	listener net.Listener
+	cfg       config.Config
+	log       *slog.Logger
+	reg       *prometheus.Registry
+	reader    *kafka.Reader
+	writer    stream.PointWriter
+	closeW    func()
+	pipe      *stream.Pipeline
+	closeCkpt func()
+	kafkaOK   atomic.Bool
+	sinkOK    atomic.Bool
+	listener  net.Listener
 }
 
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
@@ -150,27 +151,36 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	}
 	klog := log.With("component", "kafka")
 	s.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Kafka.Brokers,
-		GroupID:        cfg.Kafka.Group,
-		GroupTopics:    cfg.Kafka.Topics,
-		MinBytes:       1,
-		MaxBytes:       max(10<<20, 2*cfg.Kafka.MaxMessageBytes),
-		MaxWait:        cfg.Kafka.MaxWait,
-		StartOffset:    start,
-		QueueCapacity:  1000,
-		CommitInterval: 0, // the pipeline commits, only acknowledged offsets
+		Brokers:           cfg.Kafka.Brokers,
+		GroupID:           cfg.Kafka.Group,
+		GroupTopics:       cfg.Kafka.Topics,
+		MinBytes:          1,
+		MaxBytes:          max(10<<20, 2*cfg.Kafka.MaxMessageBytes),
+		MaxWait:           cfg.Kafka.MaxWait,
+		StartOffset:       start,
+		QueueCapacity:     1000,
+		CommitInterval:    0, // the pipeline commits, only acknowledged offsets
+		SessionTimeout:    cfg.Kafka.SessionTimeout,
+		HeartbeatInterval: max(cfg.Kafka.SessionTimeout/10, 100*time.Millisecond),
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			s.kafkaOK.Store(false)
 			klog.Warn(fmt.Sprintf(msg, args...))
 		}),
 	})
-	pipe, err := stream.New(stream.Options{
+	var ckpt *stream.KafkaCheckpoints
+	if cfg.Checkpoint.Enabled {
+		ckpt = &stream.KafkaCheckpoints{Brokers: cfg.Kafka.Brokers, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
+			Partitions: inputPartitions(cfg.Kafka.Brokers, cfg.Kafka.Topics), Log: log.With("component", "checkpoints")}
+		s.closeCkpt = func() { ckpt.Close() }
+	}
+	pipe, err := newPipeline(stream.Options{
 		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector,
 		Reader: s.reader, Writer: writer,
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, DrainTimeout: 7 * time.Second,
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
-	})
+		CheckpointInterval: cfg.Checkpoint.Interval,
+	}, ckpt)
 	if err != nil {
 		s.reader.Close()
 		return nil, err
@@ -206,6 +216,9 @@ func (s *service) run(ctx context.Context) error {
 	if s.closeW != nil {
 		s.closeW()
 	}
+	if s.closeCkpt != nil {
+		s.closeCkpt()
+	}
 	if err != nil {
 		return err
 	}
@@ -235,4 +248,26 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
+}
+
+// newPipeline builds a pipeline with an optional checkpoint store (a nil
+// *KafkaCheckpoints must not become a non-nil interface).
+func newPipeline(o stream.Options, ckpt *stream.KafkaCheckpoints) (*stream.Pipeline, error) {
+	if ckpt != nil {
+		o.Checkpoints = ckpt
+	}
+	return stream.New(o)
+}
+
+// inputPartitions is the partition count of the first input topic (0 if
+// unknown), so that the checkpoint topic is co-partitioned with it.
+func inputPartitions(brokers, topics []string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics[:1]})
+	if err != nil || len(meta.Topics) == 0 {
+		return 0
+	}
+	return len(meta.Topics[0].Partitions)
 }

@@ -1,0 +1,206 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// CheckpointConfig enables checkpoints of every detector's state to a
+// compacted Kafka topic keyed by series, partition for partition with the
+// input, each recording the input offset it reflects.
+type CheckpointConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Topic is the checkpoint topic; empty means "<kafka.group>-checkpoints".
+	Topic string `yaml:"topic"`
+	// Interval is how often a checkpoint round runs while consuming; a
+	// round also runs at every clean shutdown.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// DefaultCheckpointConfig returns the defaults.
+func DefaultCheckpointConfig() CheckpointConfig {
+	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second}
+}
+
+// TopicFor returns the checkpoint topic of a consumer group.
+func (c CheckpointConfig) TopicFor(group string) string {
+	if c.Topic != "" {
+		return c.Topic
+	}
+	return group + "-checkpoints"
+}
+
+// Validate names the first invalid field and its value.
+func (c CheckpointConfig) Validate() error {
+	if c.Enabled && c.Interval < 100*time.Millisecond {
+		return fmt.Errorf("checkpoint.interval: must be >= 100ms (got %v)", c.Interval)
+	}
+	return nil
+}
+
+// Checkpoint is one detector's state after the input message at
+// Topic/Partition/Offset (and all before it in that partition).
+type Checkpoint struct {
+	Key       string // detector key: series, or series NUL channel
+	Topic     string
+	Partition int
+	Offset    int64
+	State     []byte
+}
+
+const checkpointMagic = "AEWC"
+
+func encodeCheckpoint(c Checkpoint) []byte {
+	e := &statecodec.Encoder{Buf: []byte(checkpointMagic)}
+	e.U64(1) // version
+	e.Bytes([]byte(c.Topic))
+	e.Int(c.Partition)
+	e.I64(c.Offset)
+	e.Bytes(c.State)
+	return e.Buf
+}
+
+func decodeCheckpoint(key string, b []byte) (Checkpoint, error) {
+	if len(b) < 4 || string(b[:4]) != checkpointMagic {
+		return Checkpoint{}, errors.New("not a checkpoint")
+	}
+	d := statecodec.NewDecoder(b[4:])
+	if v := d.U64(); v != 1 {
+		return Checkpoint{}, fmt.Errorf("checkpoint version %d, this build reads 1", v)
+	}
+	c := Checkpoint{Key: key}
+	c.Topic = string(d.Bytes(1 << 10))
+	c.Partition, c.Offset = d.Int(), d.I64()
+	c.State = d.Bytes(1 << 30)
+	return c, d.Done()
+}
+
+// CheckpointStore keeps the newest checkpoint per key.
+type CheckpointStore interface {
+	Load(ctx context.Context) (map[string]Checkpoint, error)
+	Save(ctx context.Context, cps []Checkpoint) error
+}
+
+// KafkaCheckpoints stores checkpoints in a compacted topic.
+type KafkaCheckpoints struct {
+	Brokers []string
+	Topic   string
+	// Partitions is the input topics' partition count, used when the
+	// checkpoint topic has to be created.
+	Partitions int
+	Log        *slog.Logger
+	w          *kafka.Writer
+}
+
+// partitionHeader carries the input partition, so that a checkpoint lands
+// in the same-numbered partition of the checkpoint topic.
+const partitionHeader = "aewatch-partition"
+
+type headerBalancer struct{}
+
+func (headerBalancer) Balance(m kafka.Message, partitions ...int) int {
+	for _, h := range m.Headers {
+		if h.Key == partitionHeader {
+			p, _ := strconv.Atoi(string(h.Value))
+			return partitions[p%len(partitions)]
+		}
+	}
+	return partitions[0]
+}
+
+// Load reads the whole topic (creating it, compacted, if it is missing) and
+// returns the newest checkpoint per key. Records that fail to decode are
+// logged and skipped: their series start fresh.
+func (k *KafkaCheckpoints) Load(ctx context.Context) (map[string]Checkpoint, error) {
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: metadata: %w", err)
+	}
+	out := map[string]Checkpoint{}
+	if len(meta.Topics) == 0 || meta.Topics[0].Error != nil || len(meta.Topics[0].Partitions) == 0 {
+		_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+			Topic: k.Topic, NumPartitions: max(1, k.Partitions), ReplicationFactor: 1,
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}}}})
+		if err != nil {
+			return nil, fmt.Errorf("checkpoints: create topic %s: %w", k.Topic, err)
+		}
+		return out, nil
+	}
+	var reqs []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
+	}
+	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{k.Topic: reqs}})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: list offsets: %w", err)
+	}
+	bad := 0
+	for _, po := range offs.Topics[k.Topic] {
+		if po.LastOffset <= po.FirstOffset {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Topic: k.Topic, Partition: po.Partition,
+			MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
+		if err := r.SetOffset(po.FirstOffset); err != nil {
+			r.Close()
+			return nil, err
+		}
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
+			}
+			if len(m.Value) > 0 { // an empty value is a tombstone
+				c, err := decodeCheckpoint(string(m.Key), m.Value)
+				if err != nil {
+					bad++
+				} else {
+					out[c.Key] = c
+				}
+			}
+			if m.Offset >= po.LastOffset-1 {
+				break
+			}
+		}
+		r.Close()
+	}
+	if bad > 0 && k.Log != nil {
+		k.Log.Warn("checkpoint records that failed to decode were skipped; their series start fresh", "records", bad)
+	}
+	return out, nil
+}
+
+// Save writes a round of checkpoints and returns once Kafka has them.
+func (k *KafkaCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
+	if k.w == nil {
+		k.w = &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Topic: k.Topic, Balancer: headerBalancer{},
+			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: 64 << 20, BatchTimeout: time.Millisecond}
+	}
+	msgs := make([]kafka.Message, len(cps))
+	for i, c := range cps {
+		msgs[i] = kafka.Message{Key: []byte(c.Key), Value: encodeCheckpoint(c),
+			Headers: []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(c.Partition))}}}
+	}
+	if err := k.w.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("checkpoints: write %d: %w", len(cps), err)
+	}
+	return nil
+}
+
+// Close releases the writer.
+func (k *KafkaCheckpoints) Close() error {
+	if k.w != nil {
+		return k.w.Close()
+	}
+	return nil
+}
