@@ -38,7 +38,7 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 	toText := fs.String("to", "now", "last event time to score, or now")
 	runName := fs.String("run", "", "value of the run tag on written points; live: no tag, rewrite live points")
 	seriesText := fs.String("series", "", "comma-separated series (path.Match patterns) to replay; default all")
-	state := fs.String("state", "fresh", "fresh: new detectors; checkpoint: start from checkpoints (not yet available)")
+	state := fs.String("state", "fresh", "fresh: new detectors; checkpoint: start from checkpoints (not supported yet)")
 	speedText := fs.String("speed", "max", "max, or N: pace event time at N times real time")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	cfg, _, err := loadRunConfig(fs, args)
@@ -53,7 +53,7 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 	switch *state {
 	case "fresh":
 	case "checkpoint":
-		return errors.New("--state checkpoint: checkpoints are not implemented yet (they come with the reliability issue); use --state fresh")
+		return errors.New("--state checkpoint: not supported yet: the checkpoint topic is compacted and keeps each series' newest state only, which is newer than --from while the live service runs; use --state fresh")
 	default:
 		return fmt.Errorf("--state: must be fresh or checkpoint (got %q)", *state)
 	}

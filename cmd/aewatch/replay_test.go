@@ -155,7 +155,7 @@ func TestReplayErrors(t *testing.T) {
 		{[]string{"--topics", "nosuchtopic", "--from", "earliest"}, `topic "nosuchtopic"`},
 		{[]string{"--topics", "sensors", "--from", "2020-01-01T00:00:00Z"}, "is before the oldest retained record (2024-03-01T00:00:00Z)"},
 		{[]string{"--topics", "sensors", "--from", "earliest", "--to", "2020-01-01T00:00:00Z"}, "nothing to replay"},
-		{[]string{"--topics", "sensors", "--from", "earliest", "--state", "checkpoint"}, "checkpoints are not implemented yet"},
+		{[]string{"--topics", "sensors", "--from", "earliest", "--state", "checkpoint"}, "--state checkpoint: not supported yet"},
 		{[]string{"--topics", "sensors", "--from", "yesterday"}, `--from: bad timestamp "yesterday"`},
 		{[]string{"--topics", "sensors"}, "--from: required"},
 		{[]string{"--topics", "sensors", "--from", "earliest", "--speed", "0"}, `--speed: must be max or a number > 0 (got "0")`},
