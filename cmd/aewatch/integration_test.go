@@ -450,3 +450,62 @@ func httpGet(url string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// TestInfluxOutage stops the InfluxDB server mid-stream and starts it again
+// on the same data: aewatch holds back (bounded queues, retries), reports
+// itself not ready meanwhile, and afterwards no point is missing or
+// different. AEWATCH_TEST_OUTAGE sets the outage (default 5s; the issue's
+// full-size run uses 30s).
+func TestInfluxOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	outage := 5 * time.Second
+	if v := os.Getenv("AEWATCH_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("AEWATCH_TEST_OUTAGE: %v", err)
+		}
+		outage = d
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	files := writeSeries(t, 3, 8000)
+	run := startRun(t, brokers, influx.URL, "g-outage", "--set", "influx.max_backoff=500ms")
+	producer := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors", "--rate", "3000"}, files...)...)
+	if err := producer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Process.Kill()
+	for influx.Count("sensors", "SELECT count(score) FROM ae_score") < 3000 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	influx.Stop()
+	time.Sleep(outage / 2)
+	if code, _ := httpGet(run.http + "/readyz"); code != 503 {
+		t.Errorf("/readyz answered %d during the outage, want 503", code)
+	}
+	if n := run.metric(t, "aewatch_write_retries_total", ""); n < 1 {
+		t.Errorf("no write retries counted during the outage")
+	}
+	rss := run.metric(t, "process_resident_memory_bytes", "")
+	time.Sleep(outage / 2)
+	influx.Start()
+	if err := producer.Wait(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	total := 3 * (8000 - 31)
+	deadline := time.Now().Add(90 * time.Second)
+	for influx.Count("sensors", "SELECT count(score) FROM ae_score") < total && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _ := httpGet(run.http + "/readyz"); code != 200 {
+		t.Errorf("/readyz answered %d after the outage, want 200", code)
+	}
+	run.stop(t)
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after the outage")
+	}
+	t.Logf("outage of %v: resident memory %.0f MB during it; every point present and equal to eval", outage, rss/1e6)
+}
