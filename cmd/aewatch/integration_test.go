@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -508,4 +509,112 @@ func TestInfluxOutage(t *testing.T) {
 		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after the outage")
 	}
 	t.Logf("outage of %v: resident memory %.0f MB during it; every point present and equal to eval", outage, rss/1e6)
+}
+
+// TestHostileInput interleaves random and mutated messages (10k; set
+// AEWATCH_TEST_HOSTILE=100000 for the full-size run) with two good series:
+// no crash, every message is either scored or counted under a reason, every
+// score written is in [0,1], and the good series' points equal eval's.
+func TestHostileInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	n := 10000
+	if v := os.Getenv("AEWATCH_TEST_HOSTILE"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	var files []string
+	var good [][]kafka.Message
+	for i, sig := range []string{"oscillating", "duty"} {
+		s, _ := synth.Generate(sig, "shape", 4000, uint64(i+3))
+		p := filepath.Join(t.TempDir(), "good-"+sig+".csv")
+		os.WriteFile(p, s.CSV(), 0o644)
+		files = append(files, p)
+		f, _ := sensorcsv.Read(p, nil)
+		var msgs []kafka.Message
+		for k, ts := range f.Times {
+			v, _ := encodeRow("json", SeriesName(p), []string{"value"}, ts, f.Values[k])
+			msgs = append(msgs, kafka.Message{Key: []byte(SeriesName(p)), Value: v})
+		}
+		good = append(good, msgs)
+	}
+	rng := rand.New(rand.NewPCG(42, 42))
+	hostile := func(i int) kafka.Message {
+		src := good[rng.IntN(2)][rng.IntN(4000)].Value
+		// Mutations of other series' messages: the good series are isolated
+		// by series, whatever the bytes.
+		b := []byte(strings.Replace(string(src), `"good-`, `"hostile-`, 1))
+		switch rng.IntN(6) {
+		case 0: // random bytes
+			b = make([]byte, rng.IntN(200))
+			for j := range b {
+				b[j] = byte(rng.IntN(256))
+			}
+		case 1: // bit flips
+			for k := 0; k < 1+rng.IntN(4); k++ {
+				j := rng.IntN(len(b))
+				b[j] ^= 1 << rng.IntN(8)
+			}
+		case 2: // truncation
+			b = b[:rng.IntN(len(b))]
+		case 3: // spliced garbage
+			j := rng.IntN(len(b))
+			b = append(append(append([]byte{}, b[:j]...), `,"x":[1,{"y":null}]`...), b[j:]...)
+		case 4: // line protocol on a JSON topic, with odd values
+			b = []byte(fmt.Sprintf("hostile,tag=%d v=%v %d", i, []string{"NaN", "1e999", "-0", "abc", "3"}[rng.IntN(5)], rng.Int64()))
+		case 5: // valid JSON of a hostile series with extreme values
+			b = []byte(fmt.Sprintf(`{"series":"hostile-%d","time":%d,"value":%v}`, rng.IntN(20), rng.Int64N(1<<62), []float64{1e308, -1e308, 0, 5e-324}[rng.IntN(4)]))
+		}
+		return kafka.Message{Key: []byte(fmt.Sprintf("h%d", rng.IntN(50))), Value: b}
+	}
+	var all []kafka.Message
+	gi := [2]int{}
+	for len(all) < 8000+n {
+		if r := rng.IntN(8000 + n); r < 8000 && (gi[0] < 4000 || gi[1] < 4000) {
+			s := rng.IntN(2)
+			if gi[s] == 4000 {
+				s = 1 - s
+			}
+			all = append(all, good[s][gi[s]])
+			gi[s]++
+		} else if len(all)-gi[0]-gi[1] < n {
+			all = append(all, hostile(len(all)))
+		}
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	for i := 0; i < len(all); i += 1000 {
+		if err := w.WriteMessages(context.Background(), all[i:min(i+1000, len(all))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	run := startRun(t, brokers, influx.URL, "g-hostile")
+	deadline := time.Now().Add(120 * time.Second)
+	for run.metric(t, "aewatch_messages_total", "") < float64(len(all)) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	consumed := run.metric(t, "aewatch_messages_total", "")
+	rejected := run.metric(t, "aewatch_messages_rejected_total", "")
+	run.stop(t)
+	if int(consumed) != len(all) {
+		t.Fatalf("consumed %v messages, sent %d", consumed, len(all))
+	}
+	if rejected < float64(n)/3 {
+		t.Errorf("only %v of %d hostile messages rejected", rejected, n)
+	}
+	if bad := influx.Count("sensors", "SELECT count(value) FROM ae_score WHERE score < 0 OR score > 1"); bad != 0 {
+		t.Errorf("%d points with a score outside [0,1]", bad)
+	}
+	if missing := influx.Count("sensors", "SELECT count(value) FROM ae_score") - influx.Count("sensors", "SELECT count(score) FROM ae_score"); missing != 0 {
+		t.Errorf("%d points without a score (a NaN was dropped)", missing)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" among hostile input")
+	}
+	t.Logf("%d messages (%d hostile): %v rejected by reason; good series equal eval", len(all), n, rejected)
 }
