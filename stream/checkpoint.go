@@ -23,11 +23,14 @@ type CheckpointConfig struct {
 	// Interval is how often a checkpoint round runs while consuming; a
 	// round also runs at every clean shutdown.
 	Interval time.Duration `yaml:"interval"`
+	// MaxBatchBytes bounds one produce request of checkpoints; it must not
+	// exceed the broker's message.max.bytes (1 MiB by default).
+	MaxBatchBytes int `yaml:"max_batch_bytes"`
 }
 
 // DefaultCheckpointConfig returns the defaults.
 func DefaultCheckpointConfig() CheckpointConfig {
-	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second}
+	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second, MaxBatchBytes: 1 << 20}
 }
 
 // TopicFor returns the checkpoint topic of a consumer group.
@@ -42,6 +45,9 @@ func (c CheckpointConfig) TopicFor(group string) string {
 func (c CheckpointConfig) Validate() error {
 	if c.Enabled && c.Interval < 100*time.Millisecond {
 		return fmt.Errorf("checkpoint.interval: must be >= 100ms (got %v)", c.Interval)
+	}
+	if c.Enabled && (c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > 1<<30) {
+		return fmt.Errorf("checkpoint.max_batch_bytes: must be in [65536, 1073741824] (got %d)", c.MaxBatchBytes)
 	}
 	return nil
 }
@@ -96,8 +102,10 @@ type KafkaCheckpoints struct {
 	// Partitions is the input topics' partition count, used when the
 	// checkpoint topic has to be created.
 	Partitions int
-	Log        *slog.Logger
-	w          *kafka.Writer
+	// MaxBatchBytes bounds one produce request (the broker's limit).
+	MaxBatchBytes int
+	Log           *slog.Logger
+	w             *kafka.Writer
 }
 
 // partitionHeader carries the input partition, so that a checkpoint lands
@@ -180,21 +188,44 @@ func (k *KafkaCheckpoints) Load(ctx context.Context) (map[string]Checkpoint, err
 	return out, nil
 }
 
-// Save writes a round of checkpoints and returns once Kafka has them.
+// Save writes a round of checkpoints, a bounded batch at a time, and
+// returns once Kafka has them all.
 func (k *KafkaCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
+	limit := k.MaxBatchBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
 	if k.w == nil {
 		k.w = &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Topic: k.Topic, Balancer: headerBalancer{},
-			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: 64 << 20, BatchTimeout: time.Millisecond}
+			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: int64(limit), BatchTimeout: time.Millisecond}
 	}
-	msgs := make([]kafka.Message, len(cps))
-	for i, c := range cps {
-		msgs[i] = kafka.Message{Key: []byte(c.Key), Value: encodeCheckpoint(c),
-			Headers: []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(c.Partition))}}}
+	var msgs []kafka.Message
+	size := 0
+	flush := func() error {
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := k.w.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("checkpoints: write %d: %w", len(msgs), err)
+		}
+		msgs, size = msgs[:0], 0
+		return nil
 	}
-	if err := k.w.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("checkpoints: write %d: %w", len(cps), err)
+	for _, c := range cps {
+		v := encodeCheckpoint(c)
+		if len(v)+len(c.Key)+256 > limit {
+			return fmt.Errorf("checkpoints: %q needs %d bytes, over checkpoint.max_batch_bytes %d (raise it and the broker's message.max.bytes)", c.Key, len(v), limit)
+		}
+		if size+len(v)+len(c.Key)+256 > limit {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(c.Key), Value: v,
+			Headers: []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(c.Partition))}}})
+		size += len(v) + len(c.Key) + 256
 	}
-	return nil
+	return flush()
 }
 
 // Close releases the writer.

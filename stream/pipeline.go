@@ -181,7 +181,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
 		if err := p.round(writeCtx, shards, last); err != nil {
-			fetchErr = err
+			// Offsets stay at the previous round, so a restart re-reads
+			// from there: consistent, only slower.
+			o.Log.Error("final checkpoint round failed; the next start resumes from the previous round", "err", err)
 		}
 	}
 	for _, s := range shards {

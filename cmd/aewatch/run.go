@@ -170,7 +170,8 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
 		ckpt = &stream.KafkaCheckpoints{Brokers: cfg.Kafka.Brokers, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
-			Partitions: inputPartitions(cfg.Kafka.Brokers, cfg.Kafka.Topics), Log: log.With("component", "checkpoints")}
+			Partitions: inputPartitions(cfg.Kafka.Brokers, cfg.Kafka.Topics), MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes,
+			Log: log.With("component", "checkpoints")}
 		s.closeCkpt = func() { ckpt.Close() }
 	}
 	pipe, err := newPipeline(stream.Options{
