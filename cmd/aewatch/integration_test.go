@@ -173,9 +173,14 @@ func evalScores(t *testing.T, file string) (map[int64]float64, []int64) {
 
 // influxScores returns the ae_score points of one series: score by time.
 func influxScores(t *testing.T, in *testsvc.Influx, series string) map[int64]float64 {
+	return scoresWhere(t, in, `"series" = '`+series+`'`)
+}
+
+// scoresWhere returns score by time of the ae_score points matching where.
+func scoresWhere(t *testing.T, in *testsvc.Influx, where string) map[int64]float64 {
 	t.Helper()
 	out := map[int64]float64{}
-	for _, r := range in.Rows("sensors", fmt.Sprintf(`SELECT score FROM ae_score WHERE "series" = '%s'`, series)) {
+	for _, r := range in.Rows("sensors", "SELECT score FROM ae_score WHERE "+where) {
 		ts, _ := r["time"].(json.Number).Int64()
 		v, _ := r["score"].(json.Number).Float64()
 		out[ts] = v

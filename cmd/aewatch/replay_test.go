@@ -51,19 +51,10 @@ func tail(t *testing.T, file string, from time.Time) string {
 	return p
 }
 
+// replayScores returns a series' points of one run ("" for live points).
 func replayScores(t *testing.T, in *testsvc.Influx, series, run string) map[int64]float64 {
 	t.Helper()
-	out := map[int64]float64{}
-	q := `SELECT score FROM ae_score WHERE "series" = '` + series + `' AND "run" = '` + run + `'`
-	if run == "" {
-		q = `SELECT score FROM ae_score WHERE "series" = '` + series + `' AND "run" = ''`
-	}
-	for _, r := range in.Rows("sensors", q) {
-		ts, _ := r["time"].(interface{ Int64() (int64, error) }).Int64()
-		v, _ := r["score"].(interface{ Float64() (float64, error) }).Float64()
-		out[ts] = v
-	}
-	return out
+	return scoresWhere(t, in, `"series" = '`+series+`' AND "run" = '`+run+`'`)
 }
 
 func compareToEval(t *testing.T, got map[int64]float64, want map[int64]float64, order []int64, what string) {
