@@ -24,6 +24,9 @@ type KafkaConfig struct {
 	// SessionTimeout is how long the group waits for a silent member (say,
 	// a killed instance) before giving its partitions to others.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// DeadLetterTopic, if set, receives every rejected message with its
+	// reason in the aewatch-reason header.
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
 	// StartOffset is where a group with no committed offset starts:
 	// earliest or latest.
 	StartOffset string `yaml:"start_offset"`

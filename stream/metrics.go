@@ -19,6 +19,7 @@ type Metrics struct {
 	CheckpointSeconds prometheus.Histogram
 	CheckpointErrors  prometheus.Counter
 	Restored          prometheus.Counter
+	DeadLettered      prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -52,6 +53,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Checkpoints that failed to restore (their series started fresh)."}),
 		Restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_restored_total",
 			Help: "Detectors restored from a checkpoint."}),
+		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_dead_lettered_total",
+			Help: "Rejected messages written to the dead-letter topic."}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -60,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
 			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered)
 	}
 	return m
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// are then committed no further than the last round.
 	Checkpoints        CheckpointStore
 	CheckpointInterval time.Duration
+	// DeadLetter, if set, receives every rejected message; its offset is
+	// committed only once the dead-letter topic has it.
+	DeadLetter DeadLetter
 }
 
 // Pipeline consumes, scores and writes.
@@ -175,8 +178,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	flushErr := make(chan error, 1)
 	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
 
+	var dlq chan deadLetter
+	dlqErr := make(chan error, 1)
+	if o.DeadLetter != nil {
+		dlq = make(chan deadLetter, o.Pipeline.QueueSize)
+		go func() { dlqErr <- p.deadLetterLoop(writeCtx, dlq) }()
+	} else {
+		dlqErr <- nil
+	}
 	last := map[partitionKey]int64{}
-	fetchErr := p.fetchLoop(ctx, shards, last)
+	fetchErr := p.fetchLoop(ctx, shards, last, dlq)
 	if o.Checkpoints != nil && fetchErr == nil {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
@@ -185,6 +196,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			// from there: consistent, only slower.
 			o.Log.Error("final checkpoint round failed; the next start resumes from the previous round", "err", err)
 		}
+	}
+	if dlq != nil {
+		close(dlq)
+	}
+	if err := <-dlqErr; err != nil && fetchErr == nil {
+		fetchErr = err
 	}
 	for _, s := range shards {
 		close(s)
@@ -198,7 +215,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[partitionKey]int64) error {
+func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o
 	var samples []Sample
 	lastRound := time.Now()
@@ -232,7 +249,16 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[p
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
 			o.Metrics.Rejected.WithLabelValues(string(ReasonOf(err))).Inc()
-			p.track.add(ref, 0)
+			if dlq == nil {
+				p.track.add(ref, 0)
+				continue
+			}
+			p.track.add(ref, 1)
+			select {
+			case dlq <- deadLetter{deadLetterMessage(msg, err), ref}:
+			case <-ctx.Done():
+				return nil
+			}
 			continue
 		}
 		if o.Keep != nil {

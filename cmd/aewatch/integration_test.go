@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -237,7 +238,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Skip("integration test")
 	}
 	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 2, "sensors")
+	brokers := testsvc.Kafka(t, 2, "sensors", "rejected")
 	s, err := synth.Generate("oscillating", "shape", 3000, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 		msgs = msgs[n:]
 	}
-	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*")
+	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*", "--set", "kafka.dead_letter_topic=rejected")
 	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	for r, n := range nBad {
 		if got := run.metric(t, "aewatch_messages_rejected_total", `reason="`+r+`"`); int(got) != n {
@@ -303,7 +304,29 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Fatalf("time %d: score %v with bad input around, eval %v", ts, g, want[ts])
 		}
 	}
-	t.Logf("rejected by reason: %v; %d good points identical to eval", nBad, len(got))
+	// Every rejected message is in the dead-letter topic with its reason.
+	dead := map[string]int{}
+	for part := 0; part < 2; part++ {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{brokers}, Topic: "rejected", Partition: part, MaxBytes: 16 << 20, MaxWait: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		for {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				break
+			}
+			for _, h := range m.Headers {
+				if h.Key == "aewatch-reason" {
+					dead[string(h.Value)]++
+				}
+			}
+		}
+		cancel()
+		r.Close()
+	}
+	if !reflect.DeepEqual(dead, nBad) {
+		t.Errorf("dead-letter topic holds %v, rejected %v", dead, nBad)
+	}
+	t.Logf("rejected by reason (all in the dead-letter topic): %v; %d good points identical to eval", nBad, len(got))
 }
 
 // TestSigtermLosesNothing stops `aewatch run` with SIGTERM while data is

@@ -125,6 +125,7 @@ type service struct {
 	closeW    func()
 	pipe      *stream.Pipeline
 	closeCkpt func()
+	closeDLQ  func()
 	kafkaOK   atomic.Bool
 	sinkOK    atomic.Bool
 	listener  net.Listener
@@ -174,6 +175,12 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 			Log: log.With("component", "checkpoints")}
 		s.closeCkpt = func() { ckpt.Close() }
 	}
+	var dlq stream.DeadLetter
+	if cfg.Kafka.DeadLetterTopic != "" {
+		w := stream.NewDeadLetterWriter(cfg.Kafka.Brokers, cfg.Kafka.DeadLetterTopic)
+		dlq = w
+		s.closeDLQ = func() { w.Close() }
+	}
 	pipe, err := newPipeline(stream.Options{
 		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector,
 		Reader: s.reader, Writer: writer,
@@ -181,6 +188,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
 		CheckpointInterval: cfg.Checkpoint.Interval,
+		DeadLetter:         dlq,
 	}, ckpt)
 	if err != nil {
 		s.reader.Close()
@@ -219,6 +227,9 @@ func (s *service) run(ctx context.Context) error {
 	}
 	if s.closeCkpt != nil {
 		s.closeCkpt()
+	}
+	if s.closeDLQ != nil {
+		s.closeDLQ()
 	}
 	if err != nil {
 		return err

@@ -1,0 +1,82 @@
+package stream
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// DeadLetter receives rejected messages, unchanged, with headers saying
+// why and where from: aewatch-reason, aewatch-detail, aewatch-topic,
+// aewatch-partition, aewatch-offset.
+type DeadLetter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// NewDeadLetterWriter returns a writer to a dead-letter topic that waits
+// for the broker's acknowledgement.
+func NewDeadLetterWriter(brokers []string, topic string) *kafka.Writer {
+	return &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true,
+		BatchBytes: 64 << 20}
+}
+
+type deadLetter struct {
+	msg kafka.Message
+	ref msgRef
+}
+
+func deadLetterMessage(m kafka.Message, err error) kafka.Message {
+	detail := err.Error()
+	if len(detail) > 500 {
+		detail = detail[:500]
+	}
+	return kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time, Headers: append(append([]kafka.Header(nil), m.Headers...),
+		kafka.Header{Key: "aewatch-reason", Value: []byte(ReasonOf(err))},
+		kafka.Header{Key: "aewatch-detail", Value: []byte(detail)},
+		kafka.Header{Key: "aewatch-topic", Value: []byte(m.Topic)},
+		kafka.Header{Key: "aewatch-partition", Value: []byte(strconv.Itoa(m.Partition))},
+		kafka.Header{Key: "aewatch-offset", Value: []byte(strconv.FormatInt(m.Offset, 10))})}
+}
+
+// deadLetterLoop writes rejected messages in batches and acknowledges each
+// once the dead-letter topic has it, so that its offset may be committed.
+func (p *Pipeline) deadLetterLoop(ctx context.Context, in <-chan deadLetter) error {
+	var batch []kafka.Message
+	var refs []msgRef
+	for {
+		d, ok := <-in
+		if !ok {
+			return nil
+		}
+		batch, refs = append(batch[:0], d.msg), append(refs[:0], d.ref)
+	more:
+		for len(batch) < 500 {
+			select {
+			case d, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch, refs = append(batch, d.msg), append(refs, d.ref)
+			default:
+				break more
+			}
+		}
+		for {
+			err := p.o.DeadLetter.WriteMessages(ctx, batch...)
+			if err == nil {
+				break
+			}
+			p.o.Log.Warn("dead-letter write failed; retrying", "messages", len(batch), "err", err)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		p.o.Metrics.DeadLettered.Add(float64(len(batch)))
+		p.track.done(refs)
+	}
+}
