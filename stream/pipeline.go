@@ -76,19 +76,30 @@ type Pipeline struct {
 	restore  map[string]Checkpoint // read-only once Run has started
 }
 
-// New validates the options; it starts nothing.
-func New(o Options) (*Pipeline, error) {
+// ValidateOptions checks everything but the Reader.
+func ValidateOptions(o Options) error {
 	if err := o.Kafka.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := o.Pipeline.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := o.Detector.Validate(1); err != nil {
+		return err
+	}
+	if o.Writer == nil {
+		return errors.New("stream: a Writer is required")
+	}
+	return nil
+}
+
+// New validates the options; it starts nothing.
+func New(o Options) (*Pipeline, error) {
+	if err := ValidateOptions(o); err != nil {
 		return nil, err
 	}
-	if o.Reader == nil || o.Writer == nil {
-		return nil, errors.New("stream: Reader and Writer are required")
+	if o.Reader == nil {
+		return nil, errors.New("stream: a Reader is required")
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 5000

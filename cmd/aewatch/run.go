@@ -120,10 +120,9 @@ type service struct {
 	cfg       config.Config
 	log       *slog.Logger
 	reg       *prometheus.Registry
-	reader    *kafka.Reader
+	group     *stream.GroupConsumer
 	writer    stream.PointWriter
 	closeW    func()
-	pipe      *stream.Pipeline
 	closeCkpt func()
 	closeDLQ  func()
 	kafkaOK   atomic.Bool
@@ -151,23 +150,20 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		start = kafka.LastOffset
 	}
 	klog := log.With("component", "kafka")
-	s.reader = kafka.NewReader(kafka.ReaderConfig{
+	group := kafka.ConsumerGroupConfig{
+		ID:                cfg.Kafka.Group,
 		Brokers:           cfg.Kafka.Brokers,
-		GroupID:           cfg.Kafka.Group,
-		GroupTopics:       cfg.Kafka.Topics,
-		MinBytes:          1,
-		MaxBytes:          max(10<<20, 2*cfg.Kafka.MaxMessageBytes),
-		MaxWait:           cfg.Kafka.MaxWait,
+		Topics:            cfg.Kafka.Topics,
 		StartOffset:       start,
-		QueueCapacity:     1000,
-		CommitInterval:    0, // the pipeline commits, only acknowledged offsets
 		SessionTimeout:    cfg.Kafka.SessionTimeout,
+		RebalanceTimeout:  cfg.Kafka.SessionTimeout,
 		HeartbeatInterval: max(cfg.Kafka.SessionTimeout/10, 100*time.Millisecond),
+		JoinGroupBackoff:  time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			s.kafkaOK.Store(false)
 			klog.Warn(fmt.Sprintf(msg, args...))
 		}),
-	})
+	}
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
 		ckpt = &stream.KafkaCheckpoints{Brokers: cfg.Kafka.Brokers, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
@@ -181,20 +177,21 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		dlq = w
 		s.closeDLQ = func() { w.Close() }
 	}
-	pipe, err := newPipeline(stream.Options{
-		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector,
-		Reader: s.reader, Writer: writer,
+	opts := stream.Options{
+		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Writer: writer,
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, DrainTimeout: 7 * time.Second,
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
 		CheckpointInterval: cfg.Checkpoint.Interval,
 		DeadLetter:         dlq,
-	}, ckpt)
-	if err != nil {
-		s.reader.Close()
+	}
+	if ckpt != nil {
+		opts.Checkpoints = ckpt // a nil *KafkaCheckpoints must not become a non-nil interface
+	}
+	if err := stream.ValidateOptions(opts); err != nil {
 		return nil, err
 	}
-	s.pipe = pipe
+	s.group = &stream.GroupConsumer{Options: opts, Group: group, Log: log.With("component", "group")}
 	return s, nil
 }
 
@@ -214,14 +211,7 @@ func (s *service) run(ctx context.Context) error {
 	s.log.Info("aewatch running", "brokers", s.cfg.Kafka.Brokers, "topics", s.cfg.Kafka.Topics,
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.URL, "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
-	err := s.pipe.Run(ctx)
-	closed := make(chan struct{})
-	go func() { s.reader.Close(); close(closed) }()
-	select { // kafka-go's Close can hang in a rebalance (#1248): bound it
-	case <-closed:
-	case <-time.After(2 * time.Second):
-		s.log.Warn("kafka reader did not close in 2s; leaving it")
-	}
+	err := s.group.Run(ctx)
 	if s.closeW != nil {
 		s.closeW()
 	}
@@ -260,15 +250,6 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
-}
-
-// newPipeline builds a pipeline with an optional checkpoint store (a nil
-// *KafkaCheckpoints must not become a non-nil interface).
-func newPipeline(o stream.Options, ckpt *stream.KafkaCheckpoints) (*stream.Pipeline, error) {
-	if ckpt != nil {
-		o.Checkpoints = ckpt
-	}
-	return stream.New(o)
 }
 
 // inputPartitions is the partition count of the first input topic (0 if

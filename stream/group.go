@@ -1,0 +1,163 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// GroupConsumer runs a Pipeline per consumer-group generation, using
+// kafka-go's ConsumerGroup API for the assignment events that the plain
+// Reader hides. At the start of a generation it loads the checkpoints, so
+// that a partition coming from another instance resumes from the state that
+// instance checkpointed; when the generation ends (a rebalance, or ctx), the
+// pipeline stops fetching, checkpoints, writes, commits through the
+// generation and drops its detectors before the member rejoins.
+type GroupConsumer struct {
+	// Options is the template of every generation's pipeline (Reader is
+	// set per generation).
+	Options Options
+	// Group configures the consumer group (ID, Brokers, Topics, timeouts).
+	Group kafka.ConsumerGroupConfig
+	Log   *slog.Logger
+}
+
+// Run consumes until ctx ends, then leaves the group.
+func (g *GroupConsumer) Run(ctx context.Context) error {
+	cg, err := kafka.NewConsumerGroup(g.Group)
+	if err != nil {
+		return fmt.Errorf("stream: consumer group: %w", err)
+	}
+	defer func() {
+		closed := make(chan struct{})
+		go func() { cg.Close(); close(closed) }()
+		select { // leaving the group can hang in a rebalance (kafka-go #1248): bound it
+		case <-closed:
+		case <-time.After(2 * time.Second):
+			g.Log.Warn("leaving the consumer group took over 2s; giving up on it")
+		}
+	}()
+	for {
+		gen, err := cg.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			g.Log.Warn("joining the consumer group failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if err := g.generation(ctx, gen); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+// generation runs one pipeline over the generation's partitions.
+func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) error {
+	var parts []string
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			parts = append(parts, fmt.Sprintf("%s/%d@%d", topic, a.ID, a.Offset))
+		}
+	}
+	g.Log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	f := &generationFetcher{gen: gen, msgs: make(chan kafka.Message, 1000)}
+	o := g.Options
+	o.Reader = f
+	pipe, err := New(o)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	// Held open until the pipeline has drained and committed, so that the
+	// member does not rejoin (and the generation's commits stay valid) before.
+	gen.Start(func(gctx context.Context) {
+		select {
+		case <-gctx.Done():
+			stop()
+		case <-runCtx.Done():
+		}
+		<-done
+	})
+	for topic, as := range gen.Assignments {
+		for _, a := range as {
+			topic, a := topic, a
+			gen.Start(func(gctx context.Context) {
+				f.readPartition(gctx, g.Group.Brokers, topic, a, g.Group.StartOffset, g.Log)
+			})
+		}
+	}
+	err = pipe.Run(runCtx)
+	close(done)
+	g.Log.Info("generation ended", "generation", gen.ID, "err", err)
+	return err
+}
+
+// generationFetcher serves one generation's partitions to a Pipeline and
+// commits through the generation.
+type generationFetcher struct {
+	gen  *kafka.Generation
+	msgs chan kafka.Message
+}
+
+func (f *generationFetcher) readPartition(ctx context.Context, brokers []string, topic string, a kafka.PartitionAssignment, start int64, log *slog.Logger) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: a.ID,
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000})
+	defer r.Close()
+	off := a.Offset
+	if off < 0 {
+		off = start
+	}
+	if err := r.SetOffset(off); err != nil {
+		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
+		return
+	}
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return
+		}
+		select {
+		case f.msgs <- m:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (f *generationFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	select {
+	case m := <-f.msgs:
+		return m, nil
+	case <-ctx.Done():
+		return kafka.Message{}, ctx.Err()
+	}
+}
+
+// CommitMessages commits, per partition, the offset after each message.
+func (f *generationFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
+	offsets := map[string]map[int]int64{}
+	for _, m := range msgs {
+		if offsets[m.Topic] == nil {
+			offsets[m.Topic] = map[int]int64{}
+		}
+		offsets[m.Topic][m.Partition] = m.Offset + 1
+	}
+	return f.gen.CommitOffsets(offsets)
+}
+
+var _ fetcher = (*generationFetcher)(nil)
