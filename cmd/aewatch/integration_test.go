@@ -646,3 +646,50 @@ func TestHostileInput(t *testing.T) {
 	}
 	t.Logf("%d messages (%d hostile): %v rejected by reason; good series equal eval", len(all), n, rejected)
 }
+
+// TestRebalance runs two instances in one group on the same input, stops
+// one half-way with SIGTERM and later starts it again: partitions move
+// between them with their checkpoints, and every point equals an
+// uninterrupted run (eval).
+func TestRebalance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	files := writeSeries(t, 6, 6000)
+	total := 6 * (6000 - 31)
+	opts := []string{"--set", "checkpoint.interval=300ms", "--set", "kafka.session_timeout=6s"}
+	a := startRun(t, brokers, influx.URL, "g-reb", opts...)
+	b := startRun(t, brokers, influx.URL, "g-reb", opts...)
+	producer := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors", "--rate", "4000"}, files...)...)
+	if err := producer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Process.Kill()
+	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	for deadline := time.Now().Add(60 * time.Second); count() < total/2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.stop(t)
+	mid := count()
+	time.Sleep(2 * time.Second)
+	b = startRun(t, brokers, influx.URL, "g-reb", opts...)
+	if err := producer.Wait(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	for deadline := time.Now().Add(90 * time.Second); count() < total && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitStable(t, "ae_score points", count)
+	a.stop(t)
+	b.stop(t)
+	if mid >= total {
+		t.Fatalf("all points were written before the stop: the test did not rebalance mid-stream")
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across rebalances")
+	}
+	t.Logf("instance stopped at %d of %d points and restarted; all points equal eval", mid, total)
+}
