@@ -91,7 +91,9 @@ func decodeCheckpoint(key string, b []byte) (Checkpoint, error) {
 
 // CheckpointStore keeps the newest checkpoint per key.
 type CheckpointStore interface {
-	Load(ctx context.Context) (map[string]Checkpoint, error)
+	// Load returns the newest checkpoint per key of the input partitions
+	// keep accepts (all, if keep is nil).
+	Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error)
 	Save(ctx context.Context, cps []Checkpoint) error
 }
 
@@ -127,7 +129,7 @@ func (headerBalancer) Balance(m kafka.Message, partitions ...int) int {
 // Load reads the whole topic (creating it, compacted, if it is missing) and
 // returns the newest checkpoint per key. Records that fail to decode are
 // logged and skipped: their series start fresh.
-func (k *KafkaCheckpoints) Load(ctx context.Context) (map[string]Checkpoint, error) {
+func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error) {
 	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
 	if err != nil {
@@ -170,10 +172,13 @@ func (k *KafkaCheckpoints) Load(ctx context.Context) (map[string]Checkpoint, err
 			}
 			if len(m.Value) > 0 { // an empty value is a tombstone
 				c, err := decodeCheckpoint(string(m.Key), m.Value)
-				if err != nil {
+				switch {
+				case err != nil:
 					bad++
-				} else {
+				case keep == nil || keep(c.Topic, c.Partition):
 					out[c.Key] = c
+				default:
+					delete(out, c.Key) // moved to a partition not ours
 				}
 			}
 			if m.Offset >= po.LastOffset-1 {

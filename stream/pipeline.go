@@ -10,6 +10,7 @@ import (
 	"path"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,9 @@ type Options struct {
 	// Keep, if set, decides which decoded samples are scored; the others
 	// are skipped and counted as filtered (replay's time and series limits).
 	Keep func(*Sample) bool
+	// Assigned, if set, says which input partitions this pipeline owns;
+	// checkpoints of other partitions are not held.
+	Assigned func(topic string, partition int) bool
 	// Checkpoints, if set, restores detectors at start and takes a
 	// checkpoint round every CheckpointInterval and at shutdown; offsets
 	// are then committed no further than the last round.
@@ -73,7 +77,7 @@ type Pipeline struct {
 	track    *tracker
 	live     atomic.Int64
 	open     atomic.Int64
-	restore  map[string]Checkpoint // read-only once Run has started
+	restore  []map[string]Checkpoint // per shard, owned by that shard once Run has started
 }
 
 // ValidateOptions checks everything but the Reader.
@@ -166,12 +170,20 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
+	p.restore = make([]map[string]Checkpoint, o.Pipeline.Workers)
+	for i := range p.restore {
+		p.restore[i] = map[string]Checkpoint{}
+	}
 	if o.Checkpoints != nil {
-		cps, err := o.Checkpoints.Load(ctx)
+		// Only the checkpoints of our own partitions are held.
+		cps, err := o.Checkpoints.Load(ctx, o.Assigned)
 		if err != nil {
 			return err
 		}
-		p.restore = cps
+		for key, cp := range cps {
+			series, _, _ := strings.Cut(key, "\x00")
+			p.restore[shardOf(series, o.Pipeline.Workers)][key] = cp
+		}
 		p.track.limited = true
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
 	}
@@ -181,10 +193,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for i := range shards {
 		shards[i] = make(chan work, max(1, o.Pipeline.QueueSize/len(shards)))
 		wg.Add(1)
-		go func(in <-chan work) {
+		go func(in <-chan work, restore map[string]Checkpoint) {
 			defer wg.Done()
-			p.shard(in, outputs)
-		}(shards[i])
+			p.shard(in, outputs, restore)
+		}(shards[i], p.restore[i])
 	}
 	flushErr := make(chan error, 1)
 	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
@@ -347,11 +359,11 @@ type seriesState struct {
 }
 
 // shard owns the detectors of the series routed to it.
-func (p *Pipeline) shard(in <-chan work, out chan<- output) {
-	dets := map[string]*seriesState{}
+func (p *Pipeline) shard(in <-chan work, out chan<- output, restore map[string]Checkpoint) {
+	dets := &shardState{dets: map[string]*seriesState{}, restore: restore}
 	for w := range in {
 		if w.barrier != nil {
-			w.barrier.reply <- p.snapshot(dets, w.barrier.offsets)
+			w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
 			continue
 		}
 		start := time.Now()
@@ -428,7 +440,14 @@ func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[parti
 	return nil
 }
 
-func (p *Pipeline) score(dets map[string]*seriesState, s *Sample, ref msgRef) []sink.Point {
+// shardState is what one shard owns: its detectors, and the checkpoints of
+// its series not yet restored (each is dropped once used).
+type shardState struct {
+	dets    map[string]*seriesState
+	restore map[string]Checkpoint
+}
+
+func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 	var pts []sink.Point
 	if p.o.Pipeline.Multivariate {
 		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags, ref)
@@ -459,8 +478,8 @@ func (st *seriesState) covers(ref msgRef) bool {
 
 // state finds or makes the detector of key, restoring its checkpoint if
 // there is one; nil when the series bound is hit.
-func (p *Pipeline) state(dets map[string]*seriesState, key, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
-	if st, ok := dets[key]; ok {
+func (p *Pipeline) state(sh *shardState, key, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
+	if st, ok := sh.dets[key]; ok {
 		return st
 	}
 	if p.live.Load() >= int64(p.o.Pipeline.MaxSeries) {
@@ -474,7 +493,8 @@ func (p *Pipeline) state(dets map[string]*seriesState, key, series string, chann
 		return nil
 	}
 	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1}
-	if cp, ok := p.restore[key]; ok {
+	if cp, ok := sh.restore[key]; ok {
+		delete(sh.restore, key)
 		err := d.UnmarshalBinary(cp.State)
 		switch {
 		case err != nil:
@@ -495,7 +515,7 @@ func (p *Pipeline) state(dets map[string]*seriesState, key, series string, chann
 	for _, t := range tags {
 		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
 	}
-	dets[key] = st
+	sh.dets[key] = st
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryBytes()))
 	return st
