@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -108,6 +109,8 @@ type KafkaCheckpoints struct {
 	MaxBatchBytes int
 	Log           *slog.Logger
 	w             *kafka.Writer
+	mu            sync.Mutex
+	nparts        int // partitions of the checkpoint topic, once known
 }
 
 // partitionHeader carries the input partition, so that a checkpoint lands
@@ -239,4 +242,64 @@ func (k *KafkaCheckpoints) Close() error {
 		return k.w.Close()
 	}
 	return nil
+}
+
+// Locator is where one evicted detector's checkpoint record lies.
+type Locator struct {
+	Partition int
+	Offset    int64
+}
+
+// Evictor is a CheckpointStore that can also park one detector's state and
+// read it back (eviction of idle series).
+type Evictor interface {
+	Evict(ctx context.Context, c Checkpoint) (Locator, error)
+	Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error)
+}
+
+func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.nparts > 0 {
+		return k.nparts, nil
+	}
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
+	if err != nil || len(meta.Topics) == 0 || len(meta.Topics[0].Partitions) == 0 {
+		return 0, fmt.Errorf("checkpoints: partitions of %s: %v", k.Topic, err)
+	}
+	k.nparts = len(meta.Topics[0].Partitions)
+	return k.nparts, nil
+}
+
+// Evict writes one checkpoint and returns where it landed. The record is
+// the key's newest, so compaction keeps it until the key is written again.
+func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, error) {
+	n, err := k.partitionsOf(ctx)
+	if err != nil {
+		return Locator{}, err
+	}
+	part := c.Partition % n
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
+		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(c.Key)), Value: kafka.NewBytes(encodeCheckpoint(c))})})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return Locator{}, fmt.Errorf("checkpoints: evict %q: %w", c.Key, err)
+	}
+	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
+}
+
+// Fetch reads back an evicted detector's checkpoint.
+func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error) {
+	m, err := readOne(ctx, k.Brokers, k.Topic, at.Partition, at.Offset)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if string(m.Key) != key {
+		return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d holds %q, want %q", at.Partition, at.Offset, m.Key, key)
+	}
+	return decodeCheckpoint(key, m.Value)
 }

@@ -20,6 +20,7 @@ type Metrics struct {
 	CheckpointErrors  prometheus.Counter
 	Restored          prometheus.Counter
 	DeadLettered      prometheus.Counter
+	Evicted           prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -55,6 +56,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Detectors restored from a checkpoint."}),
 		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_dead_lettered_total",
 			Help: "Rejected messages written to the dead-letter topic."}),
+		Evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_evicted_total",
+			Help: "Idle detectors parked in the checkpoint topic to respect pipeline.max_series."}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -63,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
 			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted)
 	}
 	return m
 }

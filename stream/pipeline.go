@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,9 +76,12 @@ type Pipeline struct {
 	o        Options
 	decoders map[string]Decoder
 	track    *tracker
-	live     atomic.Int64
-	open     atomic.Int64
-	restore  []map[string]Checkpoint // per shard, owned by that shard once Run has started
+	// flushed[i] is the seq of shard i's newest output whose points are
+	// acknowledged; outputs of one shard are flushed in order.
+	flushed []atomic.Uint64
+	live    atomic.Int64
+	open    atomic.Int64
+	restore []map[string]Checkpoint // per shard, owned by that shard once Run has started
 }
 
 // ValidateOptions checks everything but the Reader.
@@ -148,8 +152,10 @@ type barrier struct {
 }
 
 type output struct {
-	pts []sink.Point
-	ref msgRef
+	pts   []sink.Point
+	ref   msgRef
+	shard int
+	seq   uint64 // the shard's count of outputs sent, this one included
 }
 
 // Run consumes until ctx ends, then stops fetching, scores and writes what
@@ -188,15 +194,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
 	}
 	shards := make([]chan work, o.Pipeline.Workers)
+	p.flushed = make([]atomic.Uint64, len(shards))
 	outputs := make(chan output, o.Pipeline.QueueSize)
 	var wg sync.WaitGroup
 	for i := range shards {
 		shards[i] = make(chan work, max(1, o.Pipeline.QueueSize/len(shards)))
 		wg.Add(1)
-		go func(in <-chan work, restore map[string]Checkpoint) {
+		go func(id int, in <-chan work, restore map[string]Checkpoint) {
 			defer wg.Done()
-			p.shard(in, outputs, restore)
-		}(shards[i], p.restore[i])
+			p.shard(id, in, outputs, restore)
+		}(i, shards[i], p.restore[i])
 	}
 	flushErr := make(chan error, 1)
 	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
@@ -356,20 +363,24 @@ type seriesState struct {
 	// Samples from messages at or before skipUpTo in partition part are
 	// already in the detector's restored state.
 	skipUpTo int64
+	lastUsed uint64 // shard clock at the last sample, for eviction
 }
 
 // shard owns the detectors of the series routed to it.
-func (p *Pipeline) shard(in <-chan work, out chan<- output, restore map[string]Checkpoint) {
-	dets := &shardState{dets: map[string]*seriesState{}, restore: restore}
+func (p *Pipeline) shard(id int, in <-chan work, out chan<- output, restore map[string]Checkpoint) {
+	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
+		evicted: map[string]Locator{}, lastSeen: map[partitionKey]int64{}}
 	for w := range in {
 		if w.barrier != nil {
 			w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
 			continue
 		}
+		dets.clock++
+		dets.lastSeen[w.ref.part] = w.ref.offset
 		start := time.Now()
 		pts := p.score(dets, &w.s, w.ref)
 		p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
-		out <- output{pts, w.ref}
+		out <- output{pts: pts, ref: w.ref, shard: id, seq: dets.clock}
 	}
 }
 
@@ -443,8 +454,13 @@ func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[parti
 // shardState is what one shard owns: its detectors, and the checkpoints of
 // its series not yet restored (each is dropped once used).
 type shardState struct {
+	id      int
 	dets    map[string]*seriesState
 	restore map[string]Checkpoint
+	// evicted: where the checkpoints of detectors evicted to make room lie.
+	evicted  map[string]Locator
+	lastSeen map[partitionKey]int64 // newest message offset this shard scored, per partition
+	clock    uint64                 // samples scored (= outputs sent)
 }
 
 func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
@@ -480,11 +496,26 @@ func (st *seriesState) covers(ref msgRef) bool {
 // there is one; nil when the series bound is hit.
 func (p *Pipeline) state(sh *shardState, key, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
 	if st, ok := sh.dets[key]; ok {
+		st.lastUsed = sh.clock
 		return st
 	}
-	if p.live.Load() >= int64(p.o.Pipeline.MaxSeries) {
+	if len(sh.dets) >= p.shardMax() && !p.evict(sh) {
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonSeriesLimit)).Inc()
 		return nil
+	}
+	if loc, ok := sh.evicted[key]; ok {
+		delete(sh.evicted, key)
+		if ev, ok := p.o.Checkpoints.(Evictor); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			cp, err := ev.Fetch(ctx, key, loc)
+			cancel()
+			if err != nil {
+				p.o.Metrics.CheckpointErrors.Inc()
+				p.o.Log.Error("evicted detector could not be read back; the series starts fresh", "series", series, "err", err)
+			} else {
+				sh.restore[key] = cp
+			}
+		}
 	}
 	d, err := detector.New(p.o.Detector, len(channels))
 	if err != nil {
@@ -515,10 +546,66 @@ func (p *Pipeline) state(sh *shardState, key, series string, channels []string, 
 	for _, t := range tags {
 		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
 	}
+	st.lastUsed = sh.clock
 	sh.dets[key] = st
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryBytes()))
 	return st
+}
+
+// shardMax is one shard's share of pipeline.max_series.
+func (p *Pipeline) shardMax() int { return max(1, p.o.Pipeline.MaxSeries/p.o.Pipeline.Workers) }
+
+// evict parks the least recently used tenth of a full shard's detectors in
+// the checkpoint store, once the points they reflect are written, and
+// reports whether room was made. Without checkpoints nothing is evicted.
+func (p *Pipeline) evict(sh *shardState) bool {
+	ev, ok := p.o.Checkpoints.(Evictor)
+	if !ok || len(sh.dets) == 0 {
+		return false
+	}
+	victims := make([]string, 0, len(sh.dets))
+	for k := range sh.dets {
+		victims = append(victims, k)
+	}
+	sort.Slice(victims, func(i, j int) bool { return sh.dets[victims[i]].lastUsed < sh.dets[victims[j]].lastUsed })
+	victims = victims[:max(1, len(victims)/10)]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	freed := 0
+	for _, key := range victims {
+		st := sh.dets[key]
+		off, seen := sh.lastSeen[st.part]
+		if !seen {
+			continue
+		}
+		// A restart skips what the checkpoint reflects, so the series' points
+		// must be written first. This waits on the flush loop only, never on
+		// another shard (which could be waiting on this one).
+		for p.flushed[sh.id].Load() < st.lastUsed {
+			select {
+			case <-ctx.Done():
+				p.o.Log.Warn("eviction timed out waiting for writes", "series", st.series)
+				return freed > 0
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		b, err := st.det.MarshalBinary()
+		if err != nil {
+			continue
+		}
+		loc, err := ev.Evict(ctx, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b})
+		if err != nil {
+			p.o.Log.Warn("eviction failed; the detector stays in memory", "series", st.series, "err", err)
+			continue
+		}
+		sh.evicted[key] = loc
+		delete(sh.dets, key)
+		freed++
+		p.o.Metrics.Evicted.Inc()
+		p.o.Metrics.LiveSeries.Set(float64(p.live.Add(-1)))
+	}
+	return freed > 0
 }
 
 func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point) []sink.Point {
@@ -571,6 +658,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 	o := p.o
 	var batch []sink.Point
 	var refs []msgRef
+	newest := make([]uint64, len(p.flushed)) // per shard, in this batch
 	tick := time.NewTicker(o.FlushInterval)
 	defer tick.Stop()
 	lastCommit := time.Now()
@@ -589,6 +677,12 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 		}
 		p.track.done(refs)
+		for i, seq := range newest {
+			if seq > 0 {
+				p.flushed[i].Store(seq)
+				newest[i] = 0
+			}
+		}
 		batch, refs = batch[:0], refs[:0]
 		return nil
 	}
@@ -603,6 +697,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 			batch = append(batch, out.pts...)
 			refs = append(refs, out.ref)
+			newest[out.shard] = out.seq
 			if len(batch) < o.BatchSize {
 				continue
 			}

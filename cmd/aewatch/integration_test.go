@@ -693,3 +693,56 @@ func TestRebalance(t *testing.T) {
 	}
 	t.Logf("instance stopped at %d of %d points and restarted; all points equal eval", mid, total)
 }
+
+// TestEvictionChangesNothing bounds live detectors below the number of
+// series (pipeline.max_series), so idle detectors are parked in the
+// checkpoint topic and read back when their series returns: every point
+// still equals eval.
+func TestEvictionChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 4, "sensors")
+	files := writeSeries(t, 6, 3000)
+	var msgs [][]kafka.Message
+	for _, file := range files {
+		f, _ := sensorcsv.Read(file, nil)
+		var m []kafka.Message
+		for k, ts := range f.Times {
+			v, _ := encodeRow("json", SeriesName(file), []string{"value"}, ts, f.Values[k])
+			m = append(m, kafka.Message{Key: []byte(SeriesName(file)), Value: v})
+		}
+		msgs = append(msgs, m)
+	}
+	// Blocks of 250 samples per series, round-robin: series go idle and return.
+	var all []kafka.Message
+	for start := 0; start < 3000; start += 250 {
+		for _, m := range msgs {
+			all = append(all, m[start:start+250]...)
+		}
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	if err := w.WriteMessages(context.Background(), all...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	run := startRun(t, brokers, influx.URL, "g-evict", "--set", "pipeline.max_series=4", "--set", "pipeline.workers=2",
+		"--set", "influx.flush_interval=20ms")
+	total := 6 * (3000 - 31)
+	for deadline := time.Now().Add(90 * time.Second); influx.Count("sensors", "SELECT count(score) FROM ae_score") < total && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	evicted := run.metric(t, "aewatch_detectors_evicted_total", "")
+	live := run.metric(t, "aewatch_live_series", "")
+	run.stop(t)
+	if evicted < 6 || live > 4 {
+		t.Fatalf("evicted %v detectors, %v live at the end: want evictions and at most 4 live", evicted, live)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" with eviction")
+	}
+	t.Logf("%v evictions with max_series 4 for 6 series; all points equal eval", evicted)
+}
