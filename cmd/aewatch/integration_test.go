@@ -368,9 +368,13 @@ func TestSigtermLosesNothing(t *testing.T) {
 	t.Logf("%d points before SIGTERM; after the restart every series equals eval", before)
 }
 
-// writeSeries writes n generated series of the given length.
+// writeSeries writes n generated series of the given length;
+// AEWATCH_TEST_ROWS overrides the length (the full-size runs).
 func writeSeries(t *testing.T, n, rows int) []string {
 	t.Helper()
+	if v, err := strconv.Atoi(os.Getenv("AEWATCH_TEST_ROWS")); err == nil && v > 100 {
+		rows = v
+	}
 	dir := t.TempDir()
 	var files []string
 	for i := 0; i < n; i++ {
@@ -384,6 +388,18 @@ func writeSeries(t *testing.T, n, rows int) []string {
 		files = append(files, p)
 	}
 	return files
+}
+
+// expectedPoints is the number of ae_score points the files give: one per
+// sample from each series' first full window on.
+func expectedPoints(t *testing.T, files []string) int {
+	t.Helper()
+	n := 0
+	for _, f := range files {
+		_, order := evalScores(t, f)
+		n += len(order) - 31
+	}
+	return n
 }
 
 // TestKill9ChangesNothing kills `aewatch run` with SIGKILL three times at
@@ -400,7 +416,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...); code != 0 {
 		t.Fatalf("produce: %s", stderr)
 	}
-	total := 6 * (6000 - 31)
+	total := expectedPoints(t, files)
 	slow := []string{"--set", "checkpoint.interval=200ms", "--set", "pipeline.queue_size=200", "--set", "influx.batch_size=500",
 		"--set", "kafka.session_timeout=6s"} // brokers refuse less than 6s by default
 	kills := 0
@@ -658,7 +674,7 @@ func TestRebalance(t *testing.T) {
 	influx := testsvc.StartInflux(t, "sensors")
 	brokers := testsvc.Kafka(t, 4, "sensors")
 	files := writeSeries(t, 6, 6000)
-	total := 6 * (6000 - 31)
+	total := expectedPoints(t, files)
 	opts := []string{"--set", "checkpoint.interval=300ms", "--set", "kafka.session_timeout=6s"}
 	a := startRun(t, brokers, influx.URL, "g-reb", opts...)
 	b := startRun(t, brokers, influx.URL, "g-reb", opts...)

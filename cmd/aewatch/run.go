@@ -150,6 +150,9 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		start = kafka.LastOffset
 	}
 	klog := log.With("component", "kafka")
+	kafkaErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_errors_total",
+		Help: "Errors the Kafka client reported (connection losses, rebalances, coordinator moves); it reconnects with backoff."})
+	s.reg.MustRegister(kafkaErrors)
 	group := kafka.ConsumerGroupConfig{
 		ID:                cfg.Kafka.Group,
 		Brokers:           cfg.Kafka.Brokers,
@@ -161,6 +164,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
 			s.kafkaOK.Store(false)
+			kafkaErrors.Inc()
 			klog.Warn(fmt.Sprintf(msg, args...))
 		}),
 	}
