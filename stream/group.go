@@ -24,6 +24,9 @@ type GroupConsumer struct {
 	// Group configures the consumer group (ID, Brokers, Topics, timeouts).
 	Group kafka.ConsumerGroupConfig
 	Log   *slog.Logger
+	// ErrorLogger, if set, receives the partition readers' errors (the
+	// group's own go to Group.ErrorLogger).
+	ErrorLogger kafka.Logger
 }
 
 // Run consumes until ctx ends, then leaves the group.
@@ -104,7 +107,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) e
 		for _, a := range as {
 			topic, a := topic, a
 			gen.Start(func(gctx context.Context) {
-				f.readPartition(gctx, g.Group.Brokers, topic, a, g.Group.StartOffset, g.Log)
+				f.readPartition(gctx, g.Group.Brokers, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log)
 			})
 		}
 	}
@@ -121,9 +124,10 @@ type generationFetcher struct {
 	msgs chan kafka.Message
 }
 
-func (f *generationFetcher) readPartition(ctx context.Context, brokers []string, topic string, a kafka.PartitionAssignment, start int64, log *slog.Logger) {
+func (f *generationFetcher) readPartition(ctx context.Context, brokers []string, topic string, a kafka.PartitionAssignment,
+	start int64, errLog kafka.Logger, log *slog.Logger) {
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: a.ID,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000, ErrorLogger: errLog})
 	defer r.Close()
 	off := a.Offset
 	if off < 0 {

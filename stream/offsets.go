@@ -129,6 +129,18 @@ func (t *tracker) committable() map[partitionKey]int64 {
 	return out
 }
 
+// uncommit forgets that offsets were handed out, after a failed commit, so
+// that the next committable offers them again.
+func (t *tracker) uncommit(offs map[partitionKey]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, off := range offs {
+		if t.sent[k] == off {
+			delete(t.sent, k)
+		}
+	}
+}
+
 // inFlight counts messages fetched but not yet done.
 func (t *tracker) inFlight() int {
 	t.mu.Lock()

@@ -693,7 +693,8 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				if err := flush(); err != nil {
 					return err
 				}
-				return p.commit(ctx)
+				p.commit(ctx)
+				return nil
 			}
 			batch = append(batch, out.pts...)
 			refs = append(refs, out.ref)
@@ -707,27 +708,32 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			return err
 		}
 		if time.Since(lastCommit) >= o.Kafka.CommitInterval {
-			if err := p.commit(ctx); err != nil {
-				return err
-			}
+			p.commit(ctx)
 			lastCommit = time.Now()
 		}
 	}
 }
 
 // commit commits, per partition, the offset below which every message's
-// points are acknowledged.
-func (p *Pipeline) commit(ctx context.Context) error {
-	var msgs []kafka.Message
-	for k, off := range p.track.committable() {
-		msgs = append(msgs, kafka.Message{Topic: k.topic, Partition: k.partition, Offset: off})
-		p.o.Metrics.Committed.WithLabelValues(k.topic, strconv.Itoa(k.partition)).Set(float64(off))
+// points are acknowledged. A failed commit is logged and retried with the
+// next one (commits are idempotent); if the process stops first, the next
+// owner re-reads from the previous commit and, from the checkpoints,
+// writes the same points again.
+func (p *Pipeline) commit(ctx context.Context) {
+	offs := p.track.committable()
+	if len(offs) == 0 {
+		return
 	}
-	if len(msgs) == 0 {
-		return nil
+	msgs := make([]kafka.Message, 0, len(offs))
+	for k, off := range offs {
+		msgs = append(msgs, kafka.Message{Topic: k.topic, Partition: k.partition, Offset: off})
 	}
 	if err := p.o.Reader.CommitMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("stream: commit %d partitions: %w", len(msgs), err)
+		p.track.uncommit(offs)
+		p.o.Log.Warn("offset commit failed; retrying with the next one", "partitions", len(msgs), "err", err)
+		return
 	}
-	return nil
+	for k, off := range offs {
+		p.o.Metrics.Committed.WithLabelValues(k.topic, strconv.Itoa(k.partition)).Set(float64(off))
+	}
 }

@@ -762,3 +762,43 @@ func TestEvictionChangesNothing(t *testing.T) {
 	}
 	t.Logf("%v evictions with max_series 4 for 6 series; all points equal eval", evicted)
 }
+
+// TestKafkaOutage stops the broker mid-stream and starts it again on the
+// same address and state: aewatch reports itself not ready, reconnects,
+// and every point equals eval afterwards.
+func TestKafkaOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	kafkaSrv := testsvc.StartKafka(t, 4, "sensors")
+	files := writeSeries(t, 4, 6000)
+	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", kafkaSrv.Addr, "--topic", "sensors"}, files...)...); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+	total := expectedPoints(t, files)
+	run := startRun(t, kafkaSrv.Addr, influx.URL, "g-kout", "--set", "checkpoint.interval=300ms",
+		"--set", "kafka.session_timeout=6s", "--set", "pipeline.queue_size=100", "--set", "influx.batch_size=200")
+	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	for deadline := time.Now().Add(60 * time.Second); count() < total/4 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	kafkaSrv.Stop()
+	time.Sleep(4 * time.Second)
+	ready, _ := httpGet(run.http + "/readyz")
+	errs := run.metric(t, "aewatch_kafka_errors_total", "")
+	kafkaSrv.Start()
+	for deadline := time.Now().Add(90 * time.Second); count() < total && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitStable(t, "ae_score points", count)
+	run.stop(t)
+	if ready != 503 || errs < 1 {
+		t.Errorf("during the outage: /readyz %d (want 503), kafka errors %v (want > 0)", ready, errs)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a broker outage")
+	}
+	t.Logf("broker down 4s: /readyz %d, %v kafka errors; all %d points equal eval", ready, errs, total)
+}

@@ -117,17 +117,18 @@ func runRun(ctx context.Context, args []string) error {
 
 // service is one running pipeline with its reader, writer and endpoint.
 type service struct {
-	cfg       config.Config
-	log       *slog.Logger
-	reg       *prometheus.Registry
-	group     *stream.GroupConsumer
-	writer    stream.PointWriter
-	closeW    func()
-	closeCkpt func()
-	closeDLQ  func()
-	kafkaOK   atomic.Bool
-	sinkOK    atomic.Bool
-	listener  net.Listener
+	cfg         config.Config
+	log         *slog.Logger
+	reg         *prometheus.Registry
+	group       *stream.GroupConsumer
+	writer      stream.PointWriter
+	closeW      func()
+	closeCkpt   func()
+	closeDLQ    func()
+	kafkaErrors prometheus.Counter
+	kafkaOK     atomic.Bool
+	sinkOK      atomic.Bool
+	listener    net.Listener
 }
 
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
@@ -150,9 +151,14 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		start = kafka.LastOffset
 	}
 	klog := log.With("component", "kafka")
-	kafkaErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_errors_total",
+	s.kafkaErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_errors_total",
 		Help: "Errors the Kafka client reported (connection losses, rebalances, coordinator moves); it reconnects with backoff."})
-	s.reg.MustRegister(kafkaErrors)
+	s.reg.MustRegister(s.kafkaErrors)
+	errLog := kafka.LoggerFunc(func(msg string, args ...any) {
+		s.kafkaOK.Store(false)
+		s.kafkaErrors.Inc()
+		klog.Warn(fmt.Sprintf(msg, args...))
+	})
 	group := kafka.ConsumerGroupConfig{
 		ID:                cfg.Kafka.Group,
 		Brokers:           cfg.Kafka.Brokers,
@@ -162,11 +168,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		RebalanceTimeout:  cfg.Kafka.SessionTimeout,
 		HeartbeatInterval: max(cfg.Kafka.SessionTimeout/10, 100*time.Millisecond),
 		JoinGroupBackoff:  time.Second,
-		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
-			s.kafkaOK.Store(false)
-			kafkaErrors.Inc()
-			klog.Warn(fmt.Sprintf(msg, args...))
-		}),
+		ErrorLogger:       errLog,
 	}
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
@@ -195,7 +197,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if err := stream.ValidateOptions(opts); err != nil {
 		return nil, err
 	}
-	s.group = &stream.GroupConsumer{Options: opts, Group: group, Log: log.With("component", "group")}
+	s.group = &stream.GroupConsumer{Options: opts, Group: group, Log: log.With("component", "group"), ErrorLogger: errLog}
 	return s, nil
 }
 
@@ -215,6 +217,7 @@ func (s *service) run(ctx context.Context) error {
 	s.log.Info("aewatch running", "brokers", s.cfg.Kafka.Brokers, "topics", s.cfg.Kafka.Topics,
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.URL, "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
+	go s.probeKafka(ctx)
 	err := s.group.Run(ctx)
 	if s.closeW != nil {
 		s.closeW()
@@ -267,4 +270,33 @@ func inputPartitions(brokers, topics []string) int {
 		return 0
 	}
 	return len(meta.Topics[0].Partitions)
+}
+
+// probeKafka asks the brokers for metadata every 2 s, so that /readyz
+// reports an unreachable cluster even while nothing is being fetched.
+func (s *service) probeKafka(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// A fresh connection each time: a pooled one can outlive a broker.
+		tr := &kafka.Transport{}
+		client := &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Timeout: 2 * time.Second, Transport: tr}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := client.Metadata(pctx, &kafka.MetadataRequest{Topics: s.cfg.Kafka.Topics})
+		cancel()
+		tr.CloseIdleConnections()
+		if err != nil && ctx.Err() == nil {
+			if s.kafkaOK.Swap(false) {
+				s.log.Warn("kafka unreachable", "err", err)
+			}
+			s.kafkaErrors.Inc()
+		} else if err == nil {
+			s.kafkaOK.Store(true)
+		}
+	}
 }

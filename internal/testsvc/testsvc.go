@@ -42,6 +42,53 @@ func Kafka(t testing.TB, partitions int32, topics ...string) string {
 	return c.ListenAddrs()[0]
 }
 
+// KafkaServer is a kfake cluster that can be stopped and started again on
+// the same address with its state (records, offsets) kept on disk.
+type KafkaServer struct {
+	Addr  string
+	dir   string
+	port  int
+	parts int32
+	c     *kfake.Cluster
+	t     testing.TB
+}
+
+// StartKafka starts a restartable cluster with the topics.
+func StartKafka(t testing.TB, partitions int32, topics ...string) *KafkaServer {
+	t.Helper()
+	_, portText, _ := net.SplitHostPort(FreeAddr(t))
+	port, _ := strconv.Atoi(portText)
+	k := &KafkaServer{dir: t.TempDir(), port: port, parts: partitions, t: t}
+	k.start(topics)
+	t.Cleanup(k.Stop)
+	return k
+}
+
+func (k *KafkaServer) start(topics []string) {
+	k.t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(k.port), kfake.DataDir(k.dir), kfake.AllowAutoTopicCreation(),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(16 << 20)})}
+	if len(topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(k.parts, topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		k.t.Fatalf("kfake: %v", err)
+	}
+	k.c, k.Addr = c, c.ListenAddrs()[0]
+}
+
+// Stop stops the broker (its state stays on disk).
+func (k *KafkaServer) Stop() {
+	if k.c != nil {
+		k.c.Close()
+		k.c = nil
+	}
+}
+
+// Start starts the broker again on the same address and state.
+func (k *KafkaServer) Start() { k.start(nil) }
+
 // FreeAddr returns a loopback host:port that was free a moment ago.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
