@@ -140,13 +140,28 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 	}
 	out := map[string]Checkpoint{}
 	if len(meta.Topics) == 0 || meta.Topics[0].Error != nil || len(meta.Topics[0].Partitions) == 0 {
-		_, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		// Missing, as far as this broker knows: create it (another
+		// instance may be doing the same; "already exists" is fine), then
+		// read whatever it holds. Never assume it is empty.
+		if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 			Topic: k.Topic, NumPartitions: max(1, k.Partitions), ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}}}})
-		if err != nil {
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}}}}); err != nil {
 			return nil, fmt.Errorf("checkpoints: create topic %s: %w", k.Topic, err)
 		}
-		return out, nil
+		for attempt := 0; ; attempt++ {
+			meta, err = client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
+			if err == nil && len(meta.Topics) > 0 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) > 0 {
+				break
+			}
+			if attempt == 50 {
+				return nil, fmt.Errorf("checkpoints: topic %s does not appear after creation: %v", k.Topic, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 	var reqs []kafka.OffsetRequest
 	for _, p := range meta.Topics[0].Partitions {

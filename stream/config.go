@@ -24,6 +24,11 @@ type KafkaConfig struct {
 	// SessionTimeout is how long the group waits for a silent member (say,
 	// a killed instance) before giving its partitions to others.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout is how long a rebalance waits for members to
+	// rejoin. A member rejoins only after it has checkpointed, written and
+	// committed what it had, so the next owner of a partition never loads
+	// a checkpoint older than its state: keep it well above the drain time.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	// DeadLetterTopic, if set, receives every rejected message with its
 	// reason in the aewatch-reason header.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
@@ -50,7 +55,7 @@ type PipelineConfig struct {
 func DefaultKafkaConfig() KafkaConfig {
 	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json",
 		MaxMessageBytes: 1 << 20, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
-		SessionTimeout: 10 * time.Second, StartOffset: "earliest"}
+		SessionTimeout: 10 * time.Second, RebalanceTimeout: 60 * time.Second, StartOffset: "earliest"}
 }
 
 // DefaultPipelineConfig returns the defaults.
@@ -92,6 +97,8 @@ func (c KafkaConfig) Validate() error {
 		return fmt.Errorf("kafka.commit_interval: must be > 0 (got %v)", c.CommitInterval)
 	case c.SessionTimeout < time.Second || c.SessionTimeout > 30*time.Minute:
 		return fmt.Errorf("kafka.session_timeout: must be in [1s, 30m] (got %v)", c.SessionTimeout)
+	case c.RebalanceTimeout < 10*time.Second || c.RebalanceTimeout > 30*time.Minute:
+		return fmt.Errorf("kafka.rebalance_timeout: must be in [10s, 30m] (got %v)", c.RebalanceTimeout)
 	case c.StartOffset != "earliest" && c.StartOffset != "latest":
 		return fmt.Errorf("kafka.start_offset: must be earliest or latest (got %q)", c.StartOffset)
 	}

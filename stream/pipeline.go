@@ -184,6 +184,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		// Only the checkpoints of our own partitions are held.
 		cps, err := o.Checkpoints.Load(ctx, o.Assigned)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped (a rebalance) before we began: nothing fetched, nothing to do
+			}
 			return err
 		}
 		for key, cp := range cps {
