@@ -199,9 +199,7 @@ func TestRunMatchesEval(t *testing.T) {
 	influx := testsvc.StartInflux(t, "sensors")
 	brokers := testsvc.Kafka(t, 4, "sensors")
 	file := testFile(t)
-	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, brokers, file)
 	want, order := evalScores(t, file)
 	run := startRun(t, brokers, influx.URL, "g1")
 	n := waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
@@ -435,9 +433,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 	if files == nil {
 		files = writeSeries(t, 6, 6000)
 	}
-	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, brokers, files...)
 	total := expectedPoints(t, files)
 	slow := []string{"--set", "checkpoint.interval=200ms", "--set", "pipeline.queue_size=200", "--set", "influx.batch_size=500",
 		"--set", "kafka.session_timeout=6s"} // brokers refuse less than 6s by default
@@ -506,6 +502,24 @@ func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
 		}
 	}
 	return res
+}
+
+// produceFiles sends files to topic sensors with `aewatch produce`; extra
+// flags may precede the files.
+func produceFiles(t *testing.T, brokers string, args ...string) {
+	t.Helper()
+	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, args...)...); code != 0 {
+		t.Fatalf("produce: %s", stderr)
+	}
+}
+
+// waitAtLeast polls count until it reaches n or the timeout passes (the
+// caller's checks then say what is missing).
+func waitAtLeast(t *testing.T, n int, timeout time.Duration, count func() int) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); count() < n && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // httpGet returns the status code of a GET.
@@ -706,9 +720,7 @@ func TestRebalance(t *testing.T) {
 	}
 	defer producer.Process.Kill()
 	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
-	for deadline := time.Now().Add(60 * time.Second); count() < total/2 && time.Now().Before(deadline); {
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAtLeast(t, total/2, 60*time.Second, func() int { return count() })
 	b.stop(t)
 	first := b
 	mid := count()
@@ -717,9 +729,7 @@ func TestRebalance(t *testing.T) {
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	for deadline := time.Now().Add(90 * time.Second); count() < total && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAtLeast(t, total, 90*time.Second, func() int { return count() })
 	waitStable(t, "ae_score points", count)
 	a.stop(t)
 	b.stop(t)
@@ -786,9 +796,7 @@ func TestEvictionChangesNothing(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-evict", "--set", "pipeline.max_series=4", "--set", "pipeline.workers=2",
 		"--set", "influx.flush_interval=20ms")
 	total := 6 * (3000 - 31)
-	for deadline := time.Now().Add(90 * time.Second); influx.Count("sensors", "SELECT count(score) FROM ae_score") < total && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAtLeast(t, total, 90*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	evicted := run.metric(t, "aewatch_detectors_evicted_total", "")
 	live := run.metric(t, "aewatch_live_series", "")
 	run.stop(t)
@@ -812,24 +820,18 @@ func TestKafkaOutage(t *testing.T) {
 	influx := testsvc.StartInflux(t, "sensors")
 	kafkaSrv := testsvc.StartKafka(t, 4, "sensors")
 	files := writeSeries(t, 4, 6000)
-	if _, stderr, code := cli(t, append([]string{"produce", "--brokers", kafkaSrv.Addr, "--topic", "sensors"}, files...)...); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, kafkaSrv.Addr, files...)
 	total := expectedPoints(t, files)
 	run := startRun(t, kafkaSrv.Addr, influx.URL, "g-kout", "--set", "checkpoint.interval=300ms",
 		"--set", "kafka.session_timeout=6s", "--set", "pipeline.queue_size=100", "--set", "influx.batch_size=200")
 	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
-	for deadline := time.Now().Add(60 * time.Second); count() < total/4 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitAtLeast(t, total/4, 60*time.Second, func() int { return count() })
 	kafkaSrv.Stop()
 	time.Sleep(4 * time.Second)
 	ready, _ := httpGet(run.http + "/readyz")
 	errs := run.metric(t, "aewatch_kafka_errors_total", "")
 	kafkaSrv.Start()
-	for deadline := time.Now().Add(90 * time.Second); count() < total && time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitAtLeast(t, total, 90*time.Second, func() int { return count() })
 	waitStable(t, "ae_score points", count)
 	run.stop(t)
 	if ready != 503 || errs < 1 {

@@ -81,9 +81,7 @@ func TestReplay(t *testing.T) {
 	influx := testsvc.StartInflux(t, "sensors")
 	brokers := testsvc.Kafka(t, 4, "sensors")
 	file := testFile(t)
-	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, brokers, file)
 	live := startRun(t, brokers, influx.URL, "live")
 	waitStable(t, "live points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	before := groupOffsets(t, brokers, "live")
@@ -111,9 +109,7 @@ func TestReplay(t *testing.T) {
 
 	// Records stamped with append time: replay falls back and stays exact.
 	brokers2 := testsvc.Kafka(t, 4, "sensors")
-	if _, stderr, code := cli(t, "produce", "--brokers", brokers2, "--topic", "sensors", "--record-time", "now", file); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, brokers2, "--record-time", "now", file)
 	_, stderr, code = cli(t, "replay", "--brokers", brokers2, "--topics", "sensors", "--influx-url", influx.URL,
 		"--influx-bucket", "sensors/autogen", "--from", from.Format(time.RFC3339), "--run", "r2", "--log-format", "text")
 	if code != 0 {
@@ -134,9 +130,7 @@ func TestReplayErrors(t *testing.T) {
 	s, _ := synth.Generate("duty", "none", 1000, 1)
 	file := filepath.Join(t.TempDir(), "pump.csv")
 	os.WriteFile(file, s.CSV(), 0o644)
-	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", file); code != 0 {
-		t.Fatalf("produce: %s", stderr)
-	}
+	produceFiles(t, brokers, file)
 	base := []string{"replay", "--brokers", brokers, "--influx-url", influx.URL, "--influx-bucket", "sensors/autogen"}
 	for _, c := range []struct {
 		args []string
