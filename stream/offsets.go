@@ -28,13 +28,11 @@ type tracker struct {
 }
 
 type partTrack struct {
-	queue     []trackEntry // fetched offsets in order, oldest first
+	queue     []int64 // fetched offsets in order, oldest first
 	head      int
 	pending   map[int64]int // offset -> samples not yet acknowledged
 	committed int64         // highest offset known done (-1: none)
 }
-
-type trackEntry struct{ offset int64 }
 
 func newTracker() *tracker {
 	return &tracker{parts: map[partitionKey]*partTrack{}, limits: map[partitionKey]int64{}, sent: map[partitionKey]int64{}}
@@ -70,7 +68,7 @@ func (t *tracker) add(ref msgRef, n int) {
 		p = &partTrack{pending: map[int64]int{}, committed: -1}
 		t.parts[ref.part] = p
 	}
-	p.queue = append(p.queue, trackEntry{ref.offset})
+	p.queue = append(p.queue, ref.offset)
 	p.pending[ref.offset] = n
 	p.advance()
 }
@@ -90,7 +88,7 @@ func (t *tracker) done(refs []msgRef) {
 
 func (p *partTrack) advance() {
 	for p.head < len(p.queue) {
-		off := p.queue[p.head].offset
+		off := p.queue[p.head]
 		if p.pending[off] > 0 {
 			break
 		}
@@ -139,15 +137,4 @@ func (t *tracker) uncommit(offs map[partitionKey]int64) {
 			delete(t.sent, k)
 		}
 	}
-}
-
-// inFlight counts messages fetched but not yet done.
-func (t *tracker) inFlight() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := 0
-	for _, p := range t.parts {
-		n += len(p.queue) - p.head
-	}
-	return n
 }

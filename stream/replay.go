@@ -174,17 +174,15 @@ type ReplaySource struct {
 	plan    ReplayPlan
 	speed   float64 // event-time speed-up; 0: as fast as possible
 	dec     map[string]Decoder
-	log     *slog.Logger
 
 	msgs chan kafka.Message
 	errc chan error
 	done []atomic.Int64 // messages read per range
-	once sync.Once
 }
 
 // NewReplaySource prepares a source; Start starts its readers.
-func NewReplaySource(brokers []string, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string, log *slog.Logger) *ReplaySource {
-	s := &ReplaySource{brokers: brokers, plan: plan, speed: speed, dec: map[string]Decoder{}, log: log,
+func NewReplaySource(brokers []string, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
+	s := &ReplaySource{brokers: brokers, plan: plan, speed: speed, dec: map[string]Decoder{},
 		msgs: make(chan kafka.Message, 1000), errc: make(chan error, 1), done: make([]atomic.Int64, len(plan.Ranges))}
 	for _, r := range plan.Ranges {
 		f := defaultFormat

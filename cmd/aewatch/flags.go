@@ -14,10 +14,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errUsage
-			}
-			return nil, errUsage
+			return nil, errUsage // the flag package has printed why (or the help)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

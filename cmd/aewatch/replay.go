@@ -103,7 +103,7 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 		return err
 	}
 	defer writer.Close()
-	src := stream.NewReplaySource(cfg.Kafka.Brokers, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format, log)
+	src := stream.NewReplaySource(cfg.Kafka.Brokers, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format)
 	fromNs, toNs := from.UnixNano(), to.UnixNano()
 	if from.IsZero() {
 		fromNs = -1 << 63

@@ -36,11 +36,11 @@ func loadRunConfig(fs *flag.FlagSet, args []string) (config.Config, []string, er
 	cfgPath := fs.String("config", "", "YAML configuration `file`")
 	var sets setFlags
 	fs.Var(&sets, "set", "override one key, `key=value` (repeatable), e.g. --set kafka.group=g2")
-	named := map[string]*string{}
-	for flagName, key := range map[string]string{"brokers": "kafka.brokers", "topics": "kafka.topics",
-		"group": "kafka.group", "format": "kafka.format", "influx-url": "influx.url", "influx-bucket": "influx.bucket",
-		"http-addr": "http.addr"} {
-		named[key] = fs.String(flagName, "", "sets "+key)
+	// Named flags: flag name -> configuration key.
+	keys := map[string]string{"brokers": "kafka.brokers", "topics": "kafka.topics", "group": "kafka.group",
+		"format": "kafka.format", "influx-url": "influx.url", "influx-bucket": "influx.bucket", "http-addr": "http.addr"}
+	for name, key := range keys {
+		fs.String(name, "", "sets "+key)
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -63,16 +63,16 @@ func loadRunConfig(fs *flag.FlagSet, args []string) (config.Config, []string, er
 			return cfg, nil, fmt.Errorf("--set: %w", err)
 		}
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for key, v := range named {
-		flagName := map[string]string{"kafka.brokers": "brokers", "kafka.topics": "topics", "kafka.group": "group",
-			"kafka.format": "format", "influx.url": "influx-url", "influx.bucket": "influx-bucket", "http.addr": "http-addr"}[key]
-		if set[flagName] {
-			if err := cfg.Set(key, *v); err != nil {
-				return cfg, nil, fmt.Errorf("--%s: %w", flagName, err)
+	var setErr error
+	fs.Visit(func(f *flag.Flag) {
+		if key, ok := keys[f.Name]; ok && setErr == nil {
+			if err := cfg.Set(key, f.Value.String()); err != nil {
+				setErr = fmt.Errorf("--%s: %w", f.Name, err)
 			}
 		}
+	})
+	if setErr != nil {
+		return cfg, nil, setErr
 	}
 	return cfg, pos, cfg.Validate()
 }
