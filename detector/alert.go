@@ -21,16 +21,18 @@ func DefaultAlertConfig() AlertConfig {
 }
 
 // Validate names the first invalid field and its value.
-func (c AlertConfig) Validate() error {
+func (c AlertConfig) Validate() error { return c.validate("detector.alert") }
+
+func (c AlertConfig) validate(key string) error {
 	switch {
 	case !(c.Open > 0 && c.Open <= 1):
-		return fmt.Errorf("detector.alert.open: must be in (0, 1] (got %v)", c.Open)
+		return fmt.Errorf("%s.open: must be in (0, 1] (got %v)", key, c.Open)
 	case !(c.Close >= 0 && c.Close <= c.Open):
-		return fmt.Errorf("detector.alert.close: must be in [0, detector.alert.open=%v] (got %v)", c.Open, c.Close)
+		return fmt.Errorf("%s.close: must be in [0, %[1]s.open=%v] (got %v)", key, c.Open, c.Close)
 	case c.CloseAfter < 1:
-		return fmt.Errorf("detector.alert.close_after: must be >= 1 (got %d)", c.CloseAfter)
+		return fmt.Errorf("%s.close_after: must be >= 1 (got %d)", key, c.CloseAfter)
 	case c.MinGap < 0:
-		return fmt.Errorf("detector.alert.min_gap: must be >= 0 (got %d)", c.MinGap)
+		return fmt.Errorf("%s.min_gap: must be >= 0 (got %d)", key, c.MinGap)
 	}
 	return nil
 }

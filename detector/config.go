@@ -30,6 +30,7 @@ type Config struct {
 	Model       model.Config      `yaml:"model"`
 	Calibration CalibrationConfig `yaml:"calibration"`
 	Alert       AlertConfig       `yaml:"alert"`
+	Drift       DriftConfig       `yaml:"drift"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
 	// this fraction of their range with score 1. 0 disables the check.
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
@@ -63,6 +64,7 @@ func DefaultConfig() Config {
 		Model:            model.DefaultConfig(),
 		Calibration:      DefaultCalibrationConfig(),
 		Alert:            DefaultAlertConfig(),
+		Drift:            DefaultDriftConfig(),
 		SpatialTolerance: 0.02,
 		MaskNewest:       true,
 		Residual:         true,
@@ -96,6 +98,9 @@ func (c Config) Validate(channels int) error {
 		return err
 	}
 	if err := c.Alert.Validate(); err != nil {
+		return err
+	}
+	if err := c.Drift.Validate(c.Window.Size); err != nil {
 		return err
 	}
 	switch {

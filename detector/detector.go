@@ -27,6 +27,20 @@ type Result struct {
 	Event        Event   // alert opened or closed at this sample
 	Peak         float64 // with Closed: the alert's peak score
 	Duration     int64   // with Closed: nanoseconds from open to close
+	// Why explains the anomaly alert at its worst sample so far, with Event.
+	Why *Explanation
+
+	// Drift is the drift score in [0,1], 0 until the reference is complete;
+	// DriftAlert, DriftEvent, DriftPeak, DriftDuration and DriftWhy are the
+	// drift alert's counterparts of the fields above. Drift results come
+	// with every accepted sample, scored or not.
+	Drift         float64
+	DriftReady    bool // the reference is complete and the sample was tested
+	DriftAlert    bool
+	DriftEvent    Event
+	DriftPeak     float64
+	DriftDuration int64
+	DriftWhy      *Explanation
 }
 
 // Detector scores one series.
@@ -39,6 +53,8 @@ type Detector struct {
 	cal      *calibrator
 	calWin   *calibrator // whole-window error, with WindowScore
 	alert    alertState
+	drift    *driftMonitor // nil when disabled
+	why      Explanation   // the open anomaly alert's worst sample
 
 	seq      uint64
 	windows  uint64 // windows scored
@@ -83,6 +99,8 @@ func New(cfg Config, channels int) (*Detector, error) {
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
+		drift:    newDriftMonitor(cfg.Drift, channels),
+		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
 		mc := cfg.Model
@@ -112,8 +130,23 @@ func (d *Detector) Channels() int { return d.channels }
 // WindowStats returns the window's counters (accepted, rejected, gaps).
 func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
 
-// AlertOpen reports whether an alert is open.
+// AlertOpen reports whether an anomaly alert is open.
 func (d *Detector) AlertOpen() bool { return d.alert.open }
+
+// DriftOpen reports whether a drift alert is open.
+func (d *Detector) DriftOpen() bool { return d.drift != nil && d.drift.alert.open }
+
+// Rebaseline accepts the series' current behaviour as its new normal: from
+// the next accepted sample on, the drift monitor takes a new reference over
+// detector.drift.reference samples, and an open drift alert closes with
+// reason "rebaseline". It reports false when drift monitoring is disabled.
+func (d *Detector) Rebaseline() bool {
+	if d.drift == nil {
+		return false
+	}
+	d.drift.rebaseline = true
+	return true
+}
 
 // Push feeds one sample (one value per channel; copied) at event time t and
 // returns the results it completes: one for a rejected sample or one still
@@ -132,7 +165,9 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	if st == window.Filling && !d.win.Full() {
 		d.observe(x, true)
 		d.pending = d.pending[:0]
-		return d.unscored(seq, t, st, x)
+		res := d.unscored(seq, t, st, x)
+		d.pushDrift(&res[0], t, x)
+		return res
 	}
 	if st == window.Filling {
 		return nil // full, waiting for the stride
@@ -144,8 +179,44 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 	r := &d.results[0]
 	ch := r.ChannelError
 	clear(ch)
-	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open}
+	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open,
+		DriftAlert: d.DriftOpen(), DriftReady: d.drift != nil && d.drift.n > d.drift.cfg.Reference}
 	return d.results[:1]
+}
+
+// pushDrift feeds an accepted sample to the drift monitor and records its
+// outcome in r.
+func (d *Detector) pushDrift(r *Result, t int64, x []float64) {
+	if d.drift == nil {
+		return
+	}
+	o := d.drift.push(t, x)
+	r.Drift, r.DriftEvent, r.DriftPeak, r.DriftDuration, r.DriftWhy = o.score, o.event, o.peak, o.duration, o.why
+	r.DriftAlert = d.drift.alert.open
+	r.DriftReady = d.drift.n > d.drift.cfg.Reference
+}
+
+// explainAnomaly records channel shares and departures (value minus the
+// source's expected value, in sensor units) of the k-th new sample at
+// window position p.
+func (d *Detector) explainAnomaly(recon []float64, p, k, n int, x []float64, ch []float64) {
+	c := d.channels
+	var total float64
+	for j := range ch {
+		d.why.Share[j] = ch[j]
+		total += ch[j]
+		var expected float64
+		switch d.cfg.Kind {
+		case Autoencoder, Frozen:
+			expected = recon[p*c+j]*d.norm.Std(j) + d.norm.Mean(j)
+		case Persistence:
+			expected = d.win.Newest(n - k)[j]
+		case Range:
+			expected = math.Max(d.minVal[j], math.Min(d.maxVal[j], x[j]))
+		}
+		d.why.Departure[j] = x[j] - expected
+	}
+	normaliseShares(d.why.Share, total)
 }
 
 // observe folds an accepted sample into the extremes and, unless it was
@@ -220,13 +291,20 @@ func (d *Detector) scoreWindow() []Result {
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
 			ChannelError: ch, Score: score, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
-			openedAt, wasOpen := d.alert.openedAt, d.alert.open
+			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			r.Event = d.alert.step(score, ps.time)
+			if r.Event == Opened || (wasOpen && d.alert.open && score > peak) {
+				d.explainAnomaly(recon, p, k, n, x, ch)
+			}
 			if r.Event == Closed && wasOpen {
 				r.Peak, r.Duration = d.alert.peak, ps.time-openedAt
 			}
+			if r.Event != NoEvent {
+				r.Why = &d.why
+			}
 		}
 		r.Alert = d.alert.open
+		d.pushDrift(r, ps.time, x)
 		worst = max(worst, score)
 		d.observe(x, score < d.cfg.LearnBelow && !d.alert.open)
 	}
@@ -269,7 +347,10 @@ func (d *Detector) spatial(x []float64) bool {
 // MemoryBytes estimates the memory the detector holds: its window, model,
 // calibration history and buffers (the float64 slices that dominate).
 func (d *Detector) MemoryBytes() int {
-	floats := len(d.vec) + 2*d.cfg.Window.Size*d.channels + 4*d.channels + len(d.chErrBuf)
+	floats := len(d.vec) + 2*d.cfg.Window.Size*d.channels + 6*d.channels + len(d.chErrBuf)
+	if d.drift != nil {
+		floats += (4 + 20) * d.channels
+	}
 	cals := 1
 	if d.calWin != nil {
 		cals = 2

@@ -21,9 +21,9 @@ func signal(n int, seed uint64) []float64 {
 }
 
 type scored struct {
-	score float64
-	alert bool
-	seen  bool
+	score, drift      float64
+	alert, driftAlert bool
+	seen              bool
 }
 
 func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
@@ -41,7 +41,7 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 			if out[r.Seq].seen {
 				t.Fatalf("sample %d: two results", r.Seq)
 			}
-			out[r.Seq] = scored{r.Score, r.Alert, true}
+			out[r.Seq] = scored{score: r.Score, drift: r.Drift, alert: r.Alert, driftAlert: r.DriftAlert, seen: true}
 		}
 	}
 	return out

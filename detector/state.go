@@ -10,18 +10,20 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 1:
+// Snapshot encoding, version 2 (version 1 had no drift monitor and is
+// refused, so such series start fresh):
 //
 //	"AEWD" | version u16 | config fingerprint u64 | body | CRC-32C (Castagnoli) of all before it
 //
 // The body is the window, normaliser, model (if any), calibrators, alert
-// state and the detector's own counters, in that order (statecodec:
+// state, the detector's own counters, the anomaly explanation and the drift
+// monitor (if enabled), in that order (statecodec:
 // little-endian; slices length-prefixed). The fingerprint hashes the
 // configuration and channel count: a snapshot only restores into a detector
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -70,6 +72,11 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	for _, p := range d.pending {
 		e.U64(p.seq)
 		e.I64(p.time)
+	}
+	e.F64s(d.why.Share)
+	e.F64s(d.why.Departure)
+	if d.drift != nil {
+		d.drift.appendState(e)
 	}
 	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf, castagnoli))
 	return e.Buf, nil
@@ -126,6 +133,13 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	for i := 0; i < n; i++ {
 		d.pending = append(d.pending, pendingSample{seq: dec.U64(), time: dec.I64()})
 	}
+	dec.F64sInto(d.why.Share, "anomaly shares")
+	dec.F64sInto(d.why.Departure, "anomaly departures")
+	if d.drift != nil {
+		if err := d.drift.readState(dec); err != nil {
+			return err
+		}
+	}
 	return dec.Done()
 }
 
@@ -161,4 +175,69 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 		return errors.New("detector: calibration state out of range")
 	}
 	return nil
+}
+
+func (m *driftMonitor) appendState(e *statecodec.Encoder) {
+	e.Int(m.n)
+	e.Int(m.seen)
+	e.Bool(m.rebaseline)
+	a := &m.alert
+	e.Bool(a.open)
+	e.Int(a.below)
+	e.Int(a.sinceShut)
+	e.F64(a.peak)
+	e.I64(a.openedAt)
+	e.Int(a.length)
+	e.I64(m.onset)
+	for _, s := range [][]float64{m.share, m.departure, m.spread, m.rate} {
+		e.F64s(s)
+	}
+	for i := range m.ch {
+		c := &m.ch[i]
+		for _, v := range c.floats() {
+			e.F64(*v)
+		}
+		e.Int(c.batches)
+		e.Int(c.directN)
+		for s := range c.cusum {
+			e.F64(c.cusum[s])
+			e.I64(c.since[s])
+		}
+	}
+}
+
+func (m *driftMonitor) readState(d *statecodec.Decoder) error {
+	m.n, m.seen, m.rebaseline = d.Int(), d.Int(), d.Bool()
+	a := &m.alert
+	a.open, a.below, a.sinceShut = d.Bool(), d.Int(), d.Int()
+	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
+	m.onset = d.I64()
+	d.F64sInto(m.share, "drift shares")
+	d.F64sInto(m.departure, "drift departures")
+	d.F64sInto(m.spread, "drift spreads")
+	d.F64sInto(m.rate, "drift rates")
+	for i := range m.ch {
+		c := &m.ch[i]
+		for _, p := range c.floats() {
+			*p = d.F64()
+		}
+		c.batches, c.directN = d.Int(), d.Int()
+		for s := range c.cusum {
+			c.cusum[s], c.since[s] = d.F64(), d.I64()
+		}
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if m.n < 0 || m.seen < m.n || a.below < 0 || a.length < 0 {
+		return errors.New("detector: drift state out of range")
+	}
+	return nil
+}
+
+// floats lists the channel's float state in snapshot order.
+func (c *driftChannel) floats() []*float64 {
+	return []*float64{&c.refMean, &c.refM2, &c.refStep, &c.batchSum, &c.batchStep, &c.bmMean, &c.bmM2,
+		&c.bsMean, &c.bsM2, &c.level, &c.spread, &c.levelSD, &c.spreadSD, &c.prev, &c.slowLevel, &c.slowSpread,
+		&c.lShift, &c.lSum, &c.lSum2, &c.sShift, &c.sSum, &c.sSum2}
 }

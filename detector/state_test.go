@@ -13,11 +13,15 @@ import (
 // the uninterrupted one, alert state and random source included.
 func TestSnapshotResumesExactly(t *testing.T) {
 	xs := signal(3000, 11)
+	for i := 2000; i < len(xs); i++ {
+		xs[i] += 2 * float64(i-2000) / 1000 // a drift the monitor sees
+	}
 	ts := times(len(xs))
 	for _, k := range Kinds {
-		for _, cut := range []int{10, 400, 1700} {
+		for _, cut := range []int{10, 400, 1700, 2600} {
 			cfg := DefaultConfig()
 			cfg.Kind = k
+			cfg.Drift.Reference, cfg.Drift.Horizon = 1000, 100
 			want := run(t, cfg, ts, xs)
 
 			a, _ := New(cfg, 1)
@@ -38,8 +42,10 @@ func TestSnapshotResumesExactly(t *testing.T) {
 				x[0] = xs[i]
 				for _, r := range b.Push(ts[i], x) {
 					w := want[r.Seq]
-					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Alert != w.alert {
-						t.Fatalf("%s cut %d: sample %d scores %v/%v after restore, %v/%v uninterrupted", k, cut, r.Seq, r.Score, r.Alert, w.score, w.alert)
+					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Alert != w.alert ||
+						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert != w.driftAlert {
+						t.Fatalf("%s cut %d: sample %d scores %v/%v drift %v/%v after restore, %v/%v drift %v/%v uninterrupted",
+							k, cut, r.Seq, r.Score, r.Alert, r.Drift, r.DriftAlert, w.score, w.alert, w.drift, w.driftAlert)
 					}
 				}
 			}

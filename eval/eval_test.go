@@ -74,8 +74,8 @@ func runDir(t *testing.T, in string, multivariate bool) []byte {
 // scoring path shows here. Regenerate with go test ./eval -run Golden -update.
 func TestGolden(t *testing.T) {
 	in := filepath.Join("testdata", "input.csv")
-	if *update {
-		writeInput(t, in)
+	if _, err := os.Stat(in); *update && os.IsNotExist(err) {
+		writeInput(t, in) // the input stays pinned once written
 	}
 	for _, multi := range []bool{false, true} {
 		golden := filepath.Join("testdata", "univariate.golden.csv")
@@ -118,7 +118,8 @@ func TestContract(t *testing.T) {
 	if len(outLines) != len(inLines) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
-	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,score_vibration,score_temperature,error_vibration,error_temperature"
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,drift_score,drift_alert,alert_kind,explanation," +
+		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
 	}
@@ -137,6 +138,15 @@ func TestContract(t *testing.T) {
 		}
 		if f[1] == "1" {
 			alerts++
+		}
+		if _, err := fmt.Sscan(f[4], &score); err != nil || score < 0 || score > 1 {
+			t.Fatalf("line %d: drift_score %q not in [0,1]", i+1, f[4])
+		}
+		if f[5] != "0" && f[5] != "1" {
+			t.Fatalf("line %d: drift_alert %q", i+1, f[5])
+		}
+		if want := map[[2]string]string{{"0", "0"}: "", {"1", "0"}: "anomaly", {"0", "1"}: "drift", {"1", "1"}: "anomaly+drift"}[[2]string{f[1], f[5]}]; f[6] != want {
+			t.Fatalf("line %d: alert_kind %q with alert %s and drift_alert %s", i+1, f[6], f[1], f[5])
 		}
 	}
 	if alerts == 0 {

@@ -3,6 +3,8 @@ package eval
 import (
 	"bytes"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -10,17 +12,27 @@ import (
 
 // Scored is one file's outcome.
 type Scored struct {
-	File       *sensorcsv.File
-	Score      []float64   // anomaly_score per row
-	Alert      []bool      // alert per row
-	Error      []float64   // error per row
-	Channel    [][]float64 // per channel score (univariate) per row
-	ChannelErr [][]float64 // per channel error per row
-	NonFinite  uint64
-	OutOfOrder uint64
-	Gaps       uint64
-	Alerts     int // alerts opened
-	Threshold  float64
+	File        *sensorcsv.File
+	Score       []float64   // anomaly_score per row
+	Alert       []bool      // alert per row
+	Error       []float64   // error per row
+	Channel     [][]float64 // per channel score (univariate) per row
+	ChannelErr  [][]float64 // per channel error per row
+	Drift       []float64   // drift_score per row: the largest over channels
+	DriftAlert  []bool      // a drift alert is open at the row
+	ChDrift     [][]float64 // per channel drift score (univariate) per row
+	Why         []string    // explanations of the alert events at the row
+	NonFinite   uint64
+	OutOfOrder  uint64
+	Gaps        uint64
+	Alerts      int // anomaly alerts opened
+	DriftAlerts int // drift alerts opened
+	// DriftOpened lists the rows at which drift alerts opened.
+	DriftOpened []int
+	// Monitored counts samples, per channel, whose drift was tested (after
+	// the reference was complete).
+	Monitored int
+	Threshold float64
 }
 
 // ScoreFile runs fresh detectors over f: one per channel, or one for all
@@ -30,11 +42,14 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 	s := &Scored{
 		File: f, Score: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
+		Drift: make([]float64, n), DriftAlert: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
 		Threshold: cfg.Alert.Open,
 	}
+	names := f.ChannelNames()
 	for j := range s.Channel {
 		s.Channel[j] = make([]float64, n)
 		s.ChannelErr[j] = make([]float64, n)
+		s.ChDrift[j] = make([]float64, n)
 	}
 	if multivariate {
 		d, err := detector.New(cfg, c)
@@ -45,11 +60,13 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Alert, r.Error
+				s.Drift[k], s.DriftAlert[k] = r.Drift, r.DriftAlert
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
+					s.ChDrift[j][k] = r.Drift
 				}
-				s.count(r)
+				s.count(r, names, cfg)
 			}
 		}
 		s.addStats(d)
@@ -65,12 +82,14 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			x[0] = f.Values[i][j]
 			for _, r := range d.Push(t, x) {
 				k := r.Seq
-				s.Channel[j][k], s.ChannelErr[j][k] = r.Score, r.Error
+				s.Channel[j][k], s.ChannelErr[j][k], s.ChDrift[j][k] = r.Score, r.Error, r.Drift
 				if j == 0 || r.Score > s.Score[k] {
 					s.Score[k], s.Error[k] = r.Score, r.Error
 				}
 				s.Alert[k] = s.Alert[k] || r.Alert
-				s.count(r)
+				s.Drift[k] = max(s.Drift[k], r.Drift)
+				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
+				s.count(r, names[j:j+1], cfg)
 			}
 		}
 		s.addStats(d)
@@ -78,10 +97,61 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 	return s, nil
 }
 
-func (s *Scored) count(r detector.Result) {
+func (s *Scored) count(r detector.Result, names []string, cfg detector.Config) {
+	k := r.Seq
 	if r.Event == detector.Opened {
 		s.Alerts++
 	}
+	if r.DriftEvent == detector.Opened {
+		s.DriftAlerts++
+		s.DriftOpened = append(s.DriftOpened, int(k))
+	}
+	if r.DriftReady {
+		s.Monitored++
+	}
+	add := func(kind string, ev detector.Event, why *detector.Explanation, peak float64, dur int64) {
+		if ev == detector.NoEvent {
+			return
+		}
+		if s.Why[k] != "" {
+			s.Why[k] += "; "
+		}
+		s.Why[k] += Explain(kind, ev, why, names, peak, dur)
+	}
+	add("anomaly", r.Event, r.Why, r.Peak, r.Duration)
+	add("drift", r.DriftEvent, r.DriftWhy, r.DriftPeak, r.DriftDuration)
+}
+
+// Explain renders an alert event in one line without commas, as eval's
+// explanation column and the demo print it.
+func Explain(kind string, ev detector.Event, why *detector.Explanation, channels []string, peak float64, dur int64) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", kind, ev)
+	if ev == detector.Closed {
+		fmt.Fprintf(&b, " after %s (peak %.3f)", time.Duration(dur), peak)
+	}
+	if why == nil {
+		return b.String()
+	}
+	if why.Reason != "" {
+		fmt.Fprintf(&b, " by %s", why.Reason)
+	}
+	for j, name := range channels {
+		if j >= len(why.Share) {
+			break
+		}
+		fmt.Fprintf(&b, ": %s %s %+.4g", name, why.Statistic, why.Departure[j])
+		if len(channels) > 1 {
+			fmt.Fprintf(&b, " share %.2f", why.Share[j])
+		}
+		if kind == "drift" {
+			fmt.Fprintf(&b, " spread x%.2f", why.Spread[j])
+			if why.Onset != 0 && why.Reason == "" {
+				fmt.Fprintf(&b, " since %s rate %+.4g/h", time.Unix(0, why.Onset).UTC().Format(time.RFC3339), why.Rate[j])
+			}
+		}
+	}
+	return b.String()
 }
 
 func (s *Scored) addStats(d *detector.Detector) {
@@ -92,19 +162,20 @@ func (s *Scored) addStats(d *detector.Detector) {
 }
 
 // WriteCSV writes the output: the input columns, anomaly_score, alert,
-// error, threshold, then per channel score_<col> and error_<col> when the
-// file has more than one channel.
+// error, threshold, drift_score, drift_alert, alert_kind (the kinds of
+// alert open: "", anomaly, drift or anomaly+drift), explanation (alert
+// events at the row), then per channel score_<col>, error_<col> and
+// drift_score_<col> when the file has more than one channel.
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
-	header = append(header, "anomaly_score", "alert", "error", "threshold")
+	header = append(header, "anomaly_score", "alert", "error", "threshold", "drift_score", "drift_alert", "alert_kind", "explanation")
 	if len(names) > 1 {
-		for _, n := range names {
-			header = append(header, "score_"+n)
-		}
-		for _, n := range names {
-			header = append(header, "error_"+n)
+		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
+			for _, n := range names {
+				header = append(header, prefix+n)
+			}
 		}
 	}
 	sensorcsv.Join(buf, header)
@@ -116,15 +187,23 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		if s.Alert[i] {
 			alert = "1"
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr)
+		drift, kind := "0", ""
+		switch {
+		case s.Alert[i] && s.DriftAlert[i]:
+			drift, kind = "1", "anomaly+drift"
+		case s.DriftAlert[i]:
+			drift, kind = "1", "drift"
+		case s.Alert[i]:
+			kind = "anomaly"
+		}
+		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
+			sensorcsv.FormatFloat(s.Drift[i]), drift, kind, s.Why[i])
 		if len(names) > 1 {
-			for j := range names {
-				buf.WriteByte(',')
-				buf.WriteString(sensorcsv.FormatFloat(s.Channel[j][i]))
-			}
-			for j := range names {
-				buf.WriteByte(',')
-				buf.WriteString(sensorcsv.FormatFloat(s.ChannelErr[j][i]))
+			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
+				for j := range names {
+					buf.WriteByte(',')
+					buf.WriteString(sensorcsv.FormatFloat(col[j][i]))
+				}
 			}
 		}
 		buf.WriteByte('\n')

@@ -13,8 +13,8 @@ import (
 )
 
 // Signals and faults the corpus is made of. The generator also knows the
-// fault "drift" (a slow ramp, see DriftRamp), used by the demo; drift
-// alerting is not yet part of the benchmark corpus.
+// fault "drift" (a slow ramp, see DriftRamp), used by the demo; the drift
+// benchmark corpus is DriftCorpus.
 var (
 	Signals = []string{"seasonal", "duty", "oscillating", "noisy"}
 	Faults  = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
@@ -41,6 +41,8 @@ type Series struct {
 	Onset, End int
 	// Window is the labelled anomaly window, in sample indexes (inclusive).
 	Window [2]int
+	// Size is a drift's full size in sensor units (GenerateDrift).
+	Size float64
 }
 
 // Steps are the sampling intervals of the signals; Start is the first
@@ -284,4 +286,72 @@ func WriteCorpus(dir string, series []*Series) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "labels.json"), append(b, '\n'), 0o644)
+}
+
+// NoiseStd is each signal's noise standard deviation (the on-state noise
+// for the duty cycle): the unit in which drift sizes are drawn.
+var NoiseStd = map[string]float64{"seasonal": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0}
+
+// Drift sizes and ramp lengths that GenerateDrift draws from.
+const (
+	DriftMinSize, DriftMaxSize = 3.0, 6.0   // noise standard deviations
+	DriftMinRamp, DriftMaxRamp = 2000, 5000 // samples
+)
+
+// GenerateDrift returns one series of n samples (n >= 10000) with a slow
+// drift ("drift": a ramp starting between 42% and 55% of the series, lasting
+// DriftMinRamp..DriftMaxRamp samples and then holding, of DriftMinSize..
+// DriftMaxSize noise standard deviations up or down) or none ("none").
+// Window is the ramp; Size the drift in sensor units (signed).
+func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
+	if fault != "drift" && fault != "none" {
+		return nil, fmt.Errorf("synth: drift corpus fault must be drift or none (got %q)", fault)
+	}
+	if n < 10000 {
+		return nil, fmt.Errorf("synth: drift series need >= 10000 samples (got %d)", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, hash("drift/"+signal+"/"+fault)))
+	g, err := newGenerator(signal, rng)
+	if err != nil {
+		return nil, err
+	}
+	s := &Series{Name: fmt.Sprintf("%s/%s_%s.csv", signal, signal, fault), Signal: signal, Fault: fault, Onset: -1, End: -1}
+	if fault == "drift" {
+		s.Onset = int(float64(n) * (0.42 + 0.13*rng.Float64()))
+		ramp := DriftMinRamp + rng.IntN(DriftMaxRamp-DriftMinRamp+1)
+		s.End = min(n-1, s.Onset+ramp-1)
+		s.Window = [2]int{s.Onset, s.End}
+		s.Size = NoiseStd[signal] * (DriftMinSize + (DriftMaxSize-DriftMinSize)*rng.Float64())
+		if rng.IntN(2) == 0 {
+			s.Size = -s.Size
+		}
+	}
+	for i := 0; i < n; i++ {
+		v := g.next(i, "")
+		if s.Onset >= 0 && i >= s.Onset {
+			v += s.Size * math.Min(1, float64(i-s.Onset+1)/float64(s.End-s.Onset+1))
+		}
+		s.Times = append(s.Times, Start.Add(time.Duration(i)*Steps[signal]))
+		s.Values = append(s.Values, v)
+	}
+	return s, nil
+}
+
+// DriftCorpus generates variants draws of every signal with a drift and
+// without a fault, n samples each, the way Corpus does.
+func DriftCorpus(n, variants int, seed uint64) ([]*Series, error) {
+	var out []*Series
+	for v := 0; v < variants; v++ {
+		for _, sig := range Signals {
+			for _, f := range []string{"drift", "none"} {
+				s, err := GenerateDrift(sig, f, n, seed+uint64(v))
+				if err != nil {
+					return nil, err
+				}
+				s.Name = fmt.Sprintf("%s/%s_%s_%d.csv", sig, sig, f, v+1)
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
 }

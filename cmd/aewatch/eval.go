@@ -127,19 +127,21 @@ func (p *progress) finish() {
 }
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
-	var rows, alerts int
+	var rows, alerts, drifts, monitored int
 	var nonFinite, outOfOrder, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
+		drifts += r.DriftAlerts
+		monitored += r.Monitored
 		nonFinite += r.NonFinite
 		outOfOrder += r.OutOfOrder
 		gaps += r.Gaps
 	}
 	fmt.Fprintf(w, "detector %s seed %d: %d files, %d rows in %.2fs (%.0f rows/s)\n",
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(w, "alerts opened: %d; rejected samples: %d non-finite, %d out of order; gaps: %d\n",
-		alerts, nonFinite, outOfOrder, gaps)
+	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d out of order; gaps: %d\n",
+		alerts, drifts, monitored, nonFinite, outOfOrder, gaps)
 }
 
 // printNAB prints the NAB profiles and alert F1, and writes each file's part
@@ -147,6 +149,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir string) error {
 	var files []nab.File
 	var st nab.AlertStats
+	var drift eval.DriftStats
 	for _, r := range results {
 		wins, ok := lab.Lookup(r.Rel)
 		if !ok {
@@ -155,6 +158,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		}
 		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		st.Add(r.File.Times, r.Alert, wins)
+		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.Monitored, wins)
 	}
 	if len(files) == 0 {
 		return errors.New("--labels: no scored file has labels")
@@ -174,5 +178,8 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	}
 	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found, %d of %d alerts in a window)\n",
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
+	med, share := drift.MedianDelay()
+	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), median delay %d samples (%.0f%% of the window); %d opened outside any window, %.3f per 10k tested samples\n",
+		drift.Detected, drift.Windows, drift.Late, med, 100*share, drift.FalseAlarms, drift.FalseAlarmsPer10k())
 	return nil
 }

@@ -11,13 +11,14 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
 	rows := fs.Int("rows", 4032, "samples per file")
 	seed := fs.Uint64("seed", 1, "random seed")
 	variants := fs.Int("variants", 3, "independent draws of each signal and fault")
+	drift := fs.Bool("drift", false, "write the drift corpus instead")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -25,13 +26,23 @@ func runGenerate(args []string) error {
 		fs.Usage()
 		return errors.New("--out DIR is required")
 	}
+	if *drift && !flagSet(fs, "rows") {
+		*rows = 12000
+	}
+	if *drift && *rows < 10000 {
+		return fmt.Errorf("--rows: must be >= 10000 with --drift (got %d)", *rows)
+	}
 	if *rows < 500 {
 		return fmt.Errorf("--rows: must be >= 500 (got %d)", *rows)
 	}
 	if *variants < 1 || *variants > 100 {
 		return fmt.Errorf("--variants: must be in [1, 100] (got %d)", *variants)
 	}
-	series, err := synth.Corpus(*rows, *variants, *seed)
+	corpus := synth.Corpus
+	if *drift {
+		corpus = synth.DriftCorpus
+	}
+	series, err := corpus(*rows, *variants, *seed)
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,7 @@ func evalScores(t *testing.T, file string) (map[int64]float64, []int64) {
 	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
 		t.Fatalf("eval: %s", stderr)
 	}
-	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"anomaly_score", "alert", "error", "threshold"})
+	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"anomaly_score", "alert", "error", "threshold", "alert_kind", "explanation"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +483,7 @@ func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
 	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
 		t.Fatalf("eval: %s", stderr)
 	}
-	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), nil)
+	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"alert_kind", "explanation"})
 	if err != nil {
 		t.Fatal(err)
 	}

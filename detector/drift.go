@@ -1,0 +1,347 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// DriftConfig sets the drift monitor. It keeps, per channel, a reference of
+// the series' normal level (mean) and spread (mean absolute step) taken over
+// the first Reference accepted samples, frozen until an operator
+// re-baselines the series, and runs two-sided CUSUM tests on how far slow
+// averages (time constant Horizon) have moved from it. The adapting model
+// never sees it, so a drift it learns as the new normal is still alerted.
+type DriftConfig struct {
+	// Enabled turns the monitor on.
+	Enabled bool `yaml:"enabled"`
+	// Reference is how many accepted samples form the reference, from the
+	// start of the series and again after each re-baseline. No drift score
+	// is non-zero before it is complete.
+	Reference int `yaml:"reference"`
+	// Horizon is the time constant, in samples, of the slow averages that
+	// are compared with the reference. Longer horizons smooth out daily
+	// cycles and noise and see smaller drifts, later.
+	Horizon int `yaml:"horizon"`
+	// Slack is the CUSUM allowance: departures up to this many standard
+	// deviations of the slow average (as measured over the reference) are
+	// taken as normal.
+	Slack float64 `yaml:"slack"`
+	// Threshold is the CUSUM decision interval, in standard deviations ×
+	// samples: the drift score is S/(S+Threshold), so it reaches 0.5 when
+	// the accumulated excess over Slack reaches Threshold.
+	Threshold float64 `yaml:"threshold"`
+	// Alert is the drift alert's own state machine.
+	Alert AlertConfig `yaml:"alert"`
+}
+
+// DefaultDriftConfig returns the defaults.
+func DefaultDriftConfig() DriftConfig {
+	return DriftConfig{Enabled: true, Reference: 4000, Horizon: 1000, Slack: 3, Threshold: 150,
+		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}}
+}
+
+// Validate names the first invalid field and its value.
+func (c DriftConfig) Validate(windowSize int) error {
+	if !c.Enabled {
+		return nil
+	}
+	switch {
+	case c.Horizon < 8 || c.Horizon > 1<<24:
+		return fmt.Errorf("detector.drift.horizon: must be in [8, 16777216] (got %d)", c.Horizon)
+	case c.Reference < 2*c.Horizon || c.Reference < windowSize || c.Reference > 1<<26:
+		return fmt.Errorf("detector.drift.reference: must be in [max(2×detector.drift.horizon=%d, detector.window.size=%d), 67108864] (got %d)",
+			2*c.Horizon, windowSize, c.Reference)
+	case !(c.Slack >= 0) || c.Slack > 1e3:
+		return fmt.Errorf("detector.drift.slack: must be in [0, 1000] (got %v)", c.Slack)
+	case !(c.Threshold > 0) || c.Threshold > 1e9:
+		return fmt.Errorf("detector.drift.threshold: must be in (0, 1e9] (got %v)", c.Threshold)
+	}
+	return c.Alert.validate("detector.drift.alert")
+}
+
+// Statistics the drift monitor tests, per channel.
+const (
+	levelUp = iota
+	levelDown
+	spreadUp
+	spreadDown
+	numDriftStats
+)
+
+// Explanation says why an alert opened or closed. Slices have one entry per
+// channel and alias the detector's buffers (valid until the next Push).
+type Explanation struct {
+	// Share is each channel's part of the evidence: of the reconstruction
+	// error (anomaly) or of the CUSUM statistic (drift). It sums to 1.
+	Share []float64
+	// Departure is, in the sensor's units, value minus expected value
+	// (anomaly, at the alert's worst sample) or slow level minus reference
+	// level (drift).
+	Departure []float64
+	// Statistic names what moved: "value" (anomaly), "level" or "spread"
+	// (drift).
+	Statistic string
+	// Drift only: Spread is the slow spread over the reference spread;
+	// Onset the estimated start of the departure (Unix ns); Rate the
+	// departure's growth per hour since Onset, in sensor units.
+	Spread []float64
+	Onset  int64
+	Rate   []float64
+	// Reason is "rebaseline" when an operator closed the alert.
+	Reason string
+}
+
+// driftChannel is one channel's reference and running statistics.
+type driftChannel struct {
+	// Reference accumulation: Welford moments of values and steps, and of
+	// batch means (for the slow averages' null spread).
+	refMean, refM2, refStep float64
+	batchSum, batchStep     float64
+	batches                 int
+	bmMean, bmM2            float64 // batch means of values
+	bsMean, bsM2            float64 // batch means of absolute steps
+	// Sums of the slow averages over the settled part of the reference,
+	// shifted by their first value (for a direct measure of their spread).
+	directN                                  int
+	lShift, lSum, lSum2, sShift, sSum, sSum2 float64
+
+	// Frozen reference: level, spread (mean absolute step) and the standard
+	// deviations of the slow level and spread under it.
+	level, spread, levelSD, spreadSD float64
+
+	prev       float64
+	slowLevel  float64 // EWMA of values
+	slowSpread float64 // EWMA of absolute steps
+	cusum      [numDriftStats]float64
+	since      [numDriftStats]int64 // when each CUSUM last left zero
+}
+
+// driftMonitor is a series' drift test and alert.
+type driftMonitor struct {
+	cfg        DriftConfig
+	batch      int
+	n          int // accepted samples since the start or the last re-baseline
+	seen       int // accepted samples ever
+	ch         []driftChannel
+	alert      alertState
+	rebaseline bool // requested; applied at the next sample
+
+	why                            Explanation
+	share, departure, spread, rate []float64 // explanation buffers
+	onset                          int64
+}
+
+func newDriftMonitor(cfg DriftConfig, channels int) *driftMonitor {
+	if !cfg.Enabled {
+		return nil
+	}
+	return &driftMonitor{
+		cfg: cfg, batch: max(1, cfg.Horizon/4), ch: make([]driftChannel, channels),
+		alert: newAlertState(cfg.Alert),
+		share: make([]float64, channels), departure: make([]float64, channels),
+		spread: make([]float64, channels), rate: make([]float64, channels),
+	}
+}
+
+// driftOutcome is what the monitor says about one sample.
+type driftOutcome struct {
+	score    float64
+	event    Event
+	peak     float64
+	duration int64
+	why      *Explanation
+}
+
+// push folds one accepted sample at time t into the monitor.
+func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
+	var out driftOutcome
+	if m.rebaseline {
+		m.rebaseline = false
+		m.n = 0
+		for j := range m.ch {
+			c := &m.ch[j]
+			*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread}
+		}
+		if m.alert.open {
+			out = m.closeNow(t, "rebaseline")
+		}
+	}
+	m.n++
+	m.seen++
+	alpha := 1 / float64(m.cfg.Horizon)
+	if m.seen <= m.cfg.Horizon {
+		alpha = 1 / float64(m.seen) // plain means until the slow averages have a horizon's worth
+	}
+	monitoring := m.n > m.cfg.Reference
+	best, bestJ := 0.0, -1
+	for j, v := range x {
+		c := &m.ch[j]
+		step := 0.0
+		if m.seen > 1 {
+			step = math.Abs(v - c.prev)
+		}
+		c.prev = v
+		c.slowLevel += alpha * (v - c.slowLevel)
+		if m.seen > 1 {
+			c.slowSpread += 1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread)
+		}
+		if !monitoring {
+			m.learnReference(c, v, step)
+			continue
+		}
+		zl := (c.slowLevel - c.level) / c.levelSD
+		zs := (c.slowSpread - c.spread) / c.spreadSD
+		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
+			prev := c.cusum[s]
+			c.cusum[s] = min(9*m.cfg.Threshold, max(0, prev+z-m.cfg.Slack))
+			if prev == 0 && c.cusum[s] > 0 {
+				c.since[s] = t
+			}
+			if c.cusum[s] > best {
+				best, bestJ = c.cusum[s], j
+			}
+		}
+	}
+	if !monitoring {
+		return out
+	}
+	score := best / (best + m.cfg.Threshold)
+	out.score = score
+	if out.event != NoEvent {
+		return out // closed by a re-baseline at this very sample
+	}
+	openedAt, wasOpen := m.alert.openedAt, m.alert.open
+	switch m.alert.step(score, t) {
+	case Opened:
+		out.event, out.why = Opened, m.explain(t, bestJ, "")
+	case Closed:
+		if wasOpen {
+			out.event, out.peak, out.duration = Closed, m.alert.peak, t-openedAt
+			out.why = m.explain(t, bestJ, "")
+		}
+	}
+	return out
+}
+
+// learnReference accumulates the reference and freezes it once complete.
+func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
+	k := float64(m.n)
+	d := v - c.refMean
+	c.refMean += d / k
+	c.refM2 += d * (v - c.refMean)
+	c.refStep += (step - c.refStep) / k
+	c.batchSum += v
+	c.batchStep += step
+	if m.n%m.batch == 0 {
+		c.batches++
+		b := float64(c.batches)
+		bm, bs := c.batchSum/float64(m.batch), c.batchStep/float64(m.batch)
+		d := bm - c.bmMean
+		c.bmMean += d / b
+		c.bmM2 += d * (bm - c.bmMean)
+		d = bs - c.bsMean
+		c.bsMean += d / b
+		c.bsM2 += d * (bs - c.bsMean)
+		c.batchSum, c.batchStep = 0, 0
+	}
+	if m.n > m.cfg.Horizon {
+		if c.directN == 0 {
+			c.lShift, c.sShift = c.slowLevel, c.slowSpread
+		}
+		c.directN++
+		dl, ds := c.slowLevel-c.lShift, c.slowSpread-c.sShift
+		c.lSum += dl
+		c.lSum2 += dl * dl
+		c.sSum += ds
+		c.sSum2 += ds * ds
+	}
+	if m.n < m.cfg.Reference {
+		return
+	}
+	// An EWMA of time constant H over a process whose long-run variance is
+	// v has variance about v/(2H), and the reference mean over R samples
+	// v/R; v is estimated from the batch means.
+	sd := func(m2 float64, batches, batch, horizon int) float64 {
+		if batches < 2 {
+			return 0
+		}
+		v := float64(batch) * m2 / float64(batches-1)
+		return math.Sqrt(v/(2*float64(horizon)) + v/k)
+	}
+	// The batch estimate misses the slow averages' ripple from cycles near
+	// the batch length (the batch means of a cycle as long as a batch are
+	// flat); the root mean square of their own departure from the
+	// reference over the reference period measures it directly.
+	direct := func(sum, sum2, shift, ref float64) float64 {
+		if c.directN == 0 {
+			return 0
+		}
+		n := float64(c.directN)
+		d := ref - shift
+		return math.Sqrt(max(0, sum2/n-2*d*sum/n+d*d))
+	}
+	std := math.Sqrt(c.refM2 / max(1, k-1))
+	c.level, c.spread = c.refMean, c.refStep
+	// Floors keep a constant reference from turning rounding into drift.
+	c.levelSD = max(sd(c.bmM2, c.batches, m.batch, m.cfg.Horizon), direct(c.lSum, c.lSum2, c.lShift, c.level),
+		0.01*std+1e-6*math.Abs(c.level)+1e-12)
+	c.spreadSD = max(sd(c.bsM2, c.batches, m.batch, m.cfg.Horizon), direct(c.sSum, c.sSum2, c.sShift, c.spread),
+		0.01*c.spread+1e-6*math.Abs(c.level)+1e-12)
+}
+
+// closeNow closes an open alert outside the state machine's own rules.
+func (m *driftMonitor) closeNow(t int64, reason string) driftOutcome {
+	out := driftOutcome{event: Closed, peak: m.alert.peak, duration: t - m.alert.openedAt}
+	out.why = m.explain(t, -1, reason)
+	m.alert.open, m.alert.sinceShut = false, 0
+	return out
+}
+
+// explain fills the explanation buffers at time t; worst is the channel
+// with the largest statistic (-1: none).
+func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
+	stat, total := 0, 0.0
+	if worst >= 0 {
+		c := &m.ch[worst]
+		for s := range c.cusum {
+			if c.cusum[s] > c.cusum[stat] {
+				stat = s
+			}
+		}
+		m.onset = c.since[stat]
+	}
+	for j := range m.ch {
+		c := &m.ch[j]
+		m.share[j] = c.cusum[stat]
+		total += c.cusum[stat]
+		m.departure[j] = c.slowLevel - c.level
+		m.spread[j] = 0
+		if c.spread > 0 {
+			m.spread[j] = c.slowSpread / c.spread
+		}
+		m.rate[j] = 0
+		if hours := float64(t-m.onset) / float64(time.Hour); worst >= 0 && hours > 0 {
+			m.rate[j] = m.departure[j] / hours
+		}
+	}
+	normaliseShares(m.share, total)
+	name := "level"
+	if stat >= spreadUp {
+		name = "spread"
+	}
+	m.why = Explanation{Share: m.share, Departure: m.departure, Statistic: name, Spread: m.spread,
+		Onset: m.onset, Rate: m.rate, Reason: reason}
+	return &m.why
+}
+
+// normaliseShares divides s by total, or spreads 1 evenly when total is 0.
+func normaliseShares(s []float64, total float64) {
+	for j := range s {
+		if total > 0 {
+			s[j] /= total
+		} else {
+			s[j] = 1 / float64(len(s))
+		}
+	}
+}

@@ -1,0 +1,163 @@
+package detector
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// driftConfig is the default with a reference and horizon short enough for
+// unit tests.
+func driftConfig() Config {
+	cfg := DefaultConfig()
+	cfg.Kind = Persistence // the drift monitor does not depend on the kind; this is fast
+	cfg.Drift.Reference, cfg.Drift.Horizon = 2000, 200
+	return cfg
+}
+
+// ramp is AR(1) noise around 10 with a daily-like cycle; from rampAt on
+// the level climbs by size over rampLen samples and holds.
+func ramp(n, rampAt, rampLen int, size float64, seed uint64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 3))
+	xs := make([]float64, n)
+	ar := 0.0
+	for i := range xs {
+		ar = 0.7*ar + 0.5*math.Sqrt(1-0.49)*r.NormFloat64()
+		xs[i] = 10 + 2*math.Sin(2*math.Pi*float64(i)/50) + ar
+		if i >= rampAt {
+			xs[i] += size * math.Min(1, float64(i-rampAt+1)/float64(rampLen))
+		}
+	}
+	return xs
+}
+
+type driftEvent struct {
+	seq       uint64
+	t         int64
+	ev        Event
+	statistic string
+	departure float64
+	onset     int64
+	rate      float64
+	reason    string
+}
+
+func pushAll(t *testing.T, d *Detector, ts []int64, xs []float64, from int) []driftEvent {
+	t.Helper()
+	var evs []driftEvent
+	for i := from; i < len(xs); i++ {
+		for _, r := range d.Push(ts[i], []float64{xs[i]}) {
+			if r.Drift < 0 || r.Drift >= 1 || math.IsNaN(r.Drift) {
+				t.Fatalf("sample %d: drift score %v outside [0,1)", r.Seq, r.Drift)
+			}
+			if r.DriftEvent == NoEvent {
+				continue
+			}
+			w := r.DriftWhy
+			evs = append(evs, driftEvent{r.Seq, r.Time, r.DriftEvent, w.Statistic, w.Departure[0], w.Onset, w.Rate[0], w.Reason})
+		}
+	}
+	return evs
+}
+
+// TestDriftAlertExplainsAndRebaselines: a slow upward ramp opens one drift
+// alert before the ramp ends, explained as an upward level departure of
+// at most the ramp's size, with an onset near the ramp's start and a positive
+// rate; a re-baseline closes it with its reason, and the new reference
+// raises no further alert.
+func TestDriftAlertExplainsAndRebaselines(t *testing.T) {
+	const n, at, length, size = 9000, 3000, 1500, 2.0
+	xs, ts := ramp(n, at, length, size, 1), times(n)
+	d, err := New(driftConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := pushAll(t, d, ts, xs, 0)
+	if len(evs) != 1 || evs[0].ev != Opened {
+		t.Fatalf("events %+v, want one opening", evs)
+	}
+	e := evs[0]
+	if e.seq >= at+length || e.seq < at {
+		t.Errorf("opened at sample %d, want within the ramp [%d, %d)", e.seq, at, at+length)
+	}
+	// The departure so far: the slow level lags the ramp.
+	if e.statistic != "level" || e.departure <= 0 || e.departure > size {
+		t.Errorf("explained as %s %+.3f, want level up by at most %v", e.statistic, e.departure, size)
+	}
+	if onset := int((e.onset - ts[0]) / int64(time.Minute)); onset < at-500 || onset > at+800 {
+		t.Errorf("estimated onset at sample %d, ramp starts at %d", onset, at)
+	}
+	if e.rate <= 0 {
+		t.Errorf("rate %v, want > 0", e.rate)
+	}
+	if !d.DriftOpen() || !d.Rebaseline() {
+		t.Fatal("drift alert not open, or re-baseline refused")
+	}
+	more := ramp(n+6000, at, length, size, 2)[n:]
+	ts = times(n + 6000)
+	all := append(append([]float64(nil), xs...), more...)
+	evs = pushAll(t, d, ts, all, n)
+	if len(evs) != 1 || evs[0].ev != Closed || evs[0].reason != "rebaseline" || evs[0].seq != n {
+		t.Fatalf("after re-baseline: events %+v, want one close by rebaseline at sample %d", evs, n)
+	}
+}
+
+// TestNoDriftOnStationarySignals: long stationary series of several seeds
+// raise no drift alert.
+func TestNoDriftOnStationarySignals(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		xs := ramp(20000, 1<<30, 1, 0, seed)
+		d, _ := New(driftConfig(), 1)
+		if evs := pushAll(t, d, times(len(xs)), xs, 0); len(evs) != 0 {
+			t.Errorf("seed %d: drift events %+v on a stationary signal", seed, evs)
+		}
+	}
+}
+
+// TestDriftSharesInMultivariate: only the drifting channel carries the
+// drift's share.
+func TestDriftSharesInMultivariate(t *testing.T) {
+	a, b := ramp(8000, 3000, 1500, 2, 1), ramp(8000, 1<<30, 1, 0, 2)
+	ts := times(len(a))
+	d, err := New(driftConfig(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		for _, r := range d.Push(ts[i], []float64{a[i], b[i]}) {
+			if r.DriftEvent == Opened {
+				if s := r.DriftWhy.Share; s[0] < 0.9 || math.Abs(s[0]+s[1]-1) > 1e-9 {
+					t.Fatalf("shares %v, want channel 0 >= 0.9 and a sum of 1", s)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no drift alert on a drifting channel")
+}
+
+func TestDriftConfigErrorsNameFieldAndValue(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Drift.Horizon = 2 }, "detector.drift.horizon: must be in [8, 16777216] (got 2)"},
+		{func(c *Config) { c.Drift.Reference = 100 }, "detector.drift.reference"},
+		{func(c *Config) { c.Drift.Slack = math.NaN() }, "detector.drift.slack: must be in [0, 1000] (got NaN)"},
+		{func(c *Config) { c.Drift.Threshold = 0 }, "detector.drift.threshold: must be in (0, 1e9] (got 0)"},
+		{func(c *Config) { c.Drift.Alert.Close = 0.9 }, "detector.drift.alert.close: must be in [0, detector.drift.alert.open=0.5] (got 0.9)"},
+	} {
+		cfg := DefaultConfig()
+		c.edit(&cfg)
+		if err := cfg.Validate(1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Drift = DriftConfig{} // disabled: nothing else is checked
+	if err := cfg.Validate(1); err != nil {
+		t.Errorf("disabled drift: %v", err)
+	}
+}
