@@ -76,8 +76,8 @@ type Explanation struct {
 	// error (anomaly) or of the CUSUM statistic (drift). It sums to 1.
 	Share []float64
 	// Departure is, in the sensor's units, value minus expected value
-	// (anomaly, at the alert's worst sample) or slow level minus reference
-	// level (drift).
+	// (anomaly, at the alert's worst sample), or the slow level (or spread:
+	// mean absolute step) minus its reference (drift).
 	Departure []float64
 	// Statistic names what moved: "value" (anomaly), "level" or "spread"
 	// (drift).
@@ -316,6 +316,9 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 		m.share[j] = c.cusum[stat]
 		total += c.cusum[stat]
 		m.departure[j] = c.slowLevel - c.level
+		if stat >= spreadUp {
+			m.departure[j] = c.slowSpread - c.spread
+		}
 		m.spread[j] = 0
 		if c.spread > 0 {
 			m.spread[j] = c.slowSpread / c.spread

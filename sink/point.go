@@ -9,8 +9,9 @@ import (
 // Tag is a key/value pair on a point.
 type Tag struct{ Key, Value string }
 
-// Point is one scored sample of one channel (measurement ae_score) or, with
-// Event set, an alert opening or closing (measurement ae_alert).
+// Point is one scored sample of one channel (measurement ae_score); with
+// Event set, an alert opening or closing (measurement ae_alert) or an
+// operator's re-baseline (Event "rebaseline", measurement ae_rebaseline).
 type Point struct {
 	Series, Channel string
 	Tags            []Tag // the input's own tags
@@ -20,11 +21,24 @@ type Point struct {
 	Score           float64
 	Threshold       float64
 	Alert           bool
+	DriftScore      float64
+	DriftAlert      bool
 	// Event is "" for ae_score points, "opened" or "closed" for ae_alert.
 	Event    string
-	Kind     string  // alert kind, with Event
+	Kind     string  // alert kind, with Event: anomaly or drift
 	Peak     float64 // with Event closed
 	Duration float64 // seconds, with Event closed
+	// Explanation, with Event: the channel's share of the evidence, its
+	// departure in sensor units and what moved (value, level, spread); for
+	// drift also the spread ratio, estimated onset (Unix ns, 0: none) and
+	// rate per hour; Reason says who closed it ("rebaseline"). For
+	// ae_rebaseline, Reason is the request's source.
+	Share, Departure float64
+	Statistic        string
+	Spread           float64
+	Onset            int64
+	Rate             float64
+	Reason           string
 }
 
 // reservedTags are aewatch's own tag keys; input tags of these names are
@@ -34,13 +48,16 @@ var reservedTags = map[string]bool{"series": true, "channel": true, "run": true,
 // AppendLine appends p as one line of InfluxDB line protocol (no newline),
 // with extra tags (such as run) after the point's own.
 func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
-	if p.Event == "" {
+	switch p.Event {
+	case "":
 		dst = append(dst, "ae_score"...)
-	} else {
+	case "rebaseline":
+		dst = append(dst, "ae_rebaseline"...)
+	default:
 		dst = append(dst, "ae_alert"...)
 	}
 	dst = appendTag(dst, "channel", p.Channel)
-	if p.Event != "" {
+	if p.Event != "" && p.Event != "rebaseline" {
 		dst = appendTag(dst, "event", p.Event)
 		dst = appendTag(dst, "kind", p.Kind)
 	}
@@ -69,28 +86,71 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		dst = append(dst, '=')
 		dst = strconv.AppendFloat(dst, v, 'g', -1, 64)
 	}
-	alert := 0.0
-	if p.Alert {
-		alert = 1
+	intField := func(k string, v int64) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, k...)
+		dst = append(dst, '=')
+		dst = strconv.AppendInt(dst, v, 10)
+		dst = append(dst, 'i')
 	}
-	if p.Event == "" {
+	strField := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, k...)
+		dst = append(dst, '=', '"')
+		dst = append(dst, fieldEscaper.Replace(v)...)
+		dst = append(dst, '"')
+	}
+	switch p.Event {
+	case "":
 		field("value", p.Value)
 		field("error", p.Error)
 		field("score", p.Score)
 		field("threshold", p.Threshold)
-	} else {
+		field("drift_score", p.DriftScore)
+		intField("drift_alert", boolInt(p.DriftAlert))
+	case "rebaseline":
+		strField("source", p.Reason)
+		intField("accepted", 1)
+		dst = append(dst, ' ')
+		return strconv.AppendInt(dst, p.Time, 10)
+	default:
 		field("score", p.Score)
 		field("peak", p.Peak)
 		field("duration_s", p.Duration)
+		field("share", p.Share)
+		field("departure", p.Departure)
+		strField("statistic", p.Statistic)
+		if p.Kind == "drift" {
+			field("spread_ratio", p.Spread)
+			if p.Onset != 0 {
+				intField("onset_ns", p.Onset)
+			}
+			field("rate_per_h", p.Rate)
+		}
+		strField("reason", p.Reason)
 	}
-	if !first {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, "alert="...)
-	dst = strconv.AppendInt(dst, int64(alert), 10)
-	dst = append(dst, 'i', ' ')
+	intField("alert", boolInt(p.Alert))
+	dst = append(dst, ' ')
 	return strconv.AppendInt(dst, p.Time, 10)
 }
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var fieldEscaper = strings.NewReplacer(`"`, `\"`, `\`, `\\`, "\n", `\n`)
 
 var tagEscaper = strings.NewReplacer(",", `\,`, "=", `\=`, " ", `\ `, "\n", `\n`)
 

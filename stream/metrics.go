@@ -10,7 +10,8 @@ type Metrics struct {
 	Lag               *prometheus.GaugeVec
 	Windows           prometheus.Counter
 	ScoreLatency      prometheus.Histogram
-	OpenAlerts        prometheus.Gauge
+	OpenAlerts        *prometheus.GaugeVec
+	Rebaselines       prometheus.Counter
 	LiveSeries        prometheus.Gauge
 	SeriesBytes       prometheus.Gauge
 	Committed         *prometheus.GaugeVec
@@ -38,7 +39,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Samples scored by a detector (one per channel in univariate mode)."}),
 		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
 			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
-		OpenAlerts: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now."}),
+		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift)."}, []string{"kind"}),
+		Rebaselines: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_rebaselines_total",
+			Help: "Operator re-baselines applied to a series."}),
 		LiveSeries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_live_series", Help: "Detectors in memory."}),
 		SeriesBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_series_memory_bytes",
 			Help: "Memory held by one detector (its buffers and model), in bytes."}),
@@ -63,9 +66,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Rejected.WithLabelValues(string(r))
 		m.SamplesDropped.WithLabelValues(string(r))
 	}
+	for _, kind := range []string{"anomaly", "drift"} {
+		m.OpenAlerts.WithLabelValues(kind).Set(0)
+	}
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
-			m.OpenAlerts, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
+			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted)
 	}
 	return m

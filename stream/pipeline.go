@@ -69,6 +69,9 @@ type Options struct {
 	// DeadLetter, if set, receives every rejected message; its offset is
 	// committed only once the dead-letter topic has it.
 	DeadLetter DeadLetter
+	// Rebaselines, if set, holds operators' re-baseline requests; each is
+	// applied before its series' next sample is scored.
+	Rebaselines *Rebaselines
 }
 
 // Pipeline consumes, scores and writes.
@@ -80,7 +83,7 @@ type Pipeline struct {
 	// acknowledged; outputs of one shard are flushed in order.
 	flushed []atomic.Uint64
 	live    atomic.Int64
-	open    atomic.Int64
+	open    [2]atomic.Int64         // anomaly, drift
 	restore []map[string]Checkpoint // per shard, owned by that shard once Run has started
 }
 
@@ -468,6 +471,9 @@ type shardState struct {
 
 func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 	var pts []sink.Point
+	if req, ok := p.o.Rebaselines.take(s.Series); ok {
+		pts = p.rebaseline(dets, s, ref, req, pts)
+	}
 	if p.o.Pipeline.Multivariate {
 		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {
@@ -486,6 +492,34 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 		}
 		pts = p.push(st, s.Time, s.Values[j:j+1], pts)
 	}
+	return pts
+}
+
+// rebaseline applies an operator's request to the detectors of s's series
+// (all channels, or the one named) before s is scored, and records it.
+func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest, pts []sink.Point) []sink.Point {
+	applied := 0
+	for j, ch := range s.Channels {
+		if req.Channel != "" && req.Channel != ch {
+			continue
+		}
+		key, chans := s.Series+"\x00"+ch, s.Channels[j:j+1]
+		if p.o.Pipeline.Multivariate {
+			key, chans = s.Series, s.Channels
+		}
+		st := p.state(sh, key, s.Series, chans, s.Tags, ref)
+		if st == nil || !st.det.Rebaseline() {
+			continue
+		}
+		applied++
+		pts = append(pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
+		if p.o.Pipeline.Multivariate {
+			break
+		}
+	}
+	p.o.Metrics.Rebaselines.Inc()
+	p.o.Log.Info("re-baseline applied", "series", s.Series, "channel", req.Channel, "detectors", applied,
+		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))
 	return pts
 }
 
@@ -526,6 +560,7 @@ func (p *Pipeline) state(sh *shardState, key, series string, channels []string, 
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
 		return nil
 	}
+	p.o.Rebaselines.seen(series)
 	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1}
 	if cp, ok := sh.restore[key]; ok {
 		delete(sh.restore, key)
@@ -620,24 +655,47 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
 		}
-		if !r.Scored {
-			continue
+		if r.Scored {
+			m.Windows.Inc()
+			for j, ch := range st.channels {
+				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
+					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, Threshold: r.Threshold, Alert: r.Alert,
+					DriftScore: r.Drift, DriftAlert: r.DriftAlert})
+			}
+			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.Score, r.Alert, r.Peak, r.Duration, r.Why, pts)
 		}
-		m.Windows.Inc()
-		for j, ch := range st.channels {
-			pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
-				Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, Threshold: r.Threshold, Alert: r.Alert})
-			switch r.Event {
-			case detector.Opened:
-				m.OpenAlerts.Set(float64(p.open.Add(1)))
-				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
-					Score: r.Score, Alert: true, Event: "opened", Kind: "anomaly", Peak: r.Score})
-			case detector.Closed:
-				m.OpenAlerts.Set(float64(p.open.Add(-1)))
-				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
-					Score: r.Score, Event: "closed", Kind: "anomaly", Peak: r.Peak, Duration: float64(r.Duration) / 1e9})
+		pts = p.alertPoints(st, &r, "drift", r.DriftEvent, r.Drift, r.DriftAlert, r.DriftPeak, r.DriftDuration, r.DriftWhy, pts)
+	}
+	return pts
+}
+
+// alertPoints appends one ae_alert point per channel for an alert event.
+func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string, ev detector.Event, score float64, open bool,
+	peak float64, dur int64, why *detector.Explanation, pts []sink.Point) []sink.Point {
+	if ev == detector.NoEvent {
+		return pts
+	}
+	k := 0
+	if kind == "drift" {
+		k = 1
+	}
+	switch ev {
+	case detector.Opened:
+		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(1)))
+		peak, dur = score, 0
+	case detector.Closed:
+		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(-1)))
+	}
+	for j, ch := range st.channels {
+		pt := sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time, Score: score, Alert: open,
+			Event: ev.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
+		if why != nil {
+			pt.Share, pt.Departure, pt.Statistic, pt.Reason = why.Share[j], why.Departure[j], why.Statistic, why.Reason
+			if kind == "drift" {
+				pt.Spread, pt.Onset, pt.Rate = why.Spread[j], why.Onset, why.Rate[j]
 			}
 		}
+		pts = append(pts, pt)
 	}
 	return pts
 }

@@ -47,7 +47,7 @@ labelled corpus with eval's path instead and prints its NAB score.
 	offline := fs.Bool("offline", false, "score the labelled corpus offline (no broker)")
 	out := fs.String("out", "", "with --offline: keep data and scores in this `directory`")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
-	rows := fs.Int("rows", 4032, "samples per sensor")
+	rows := fs.Int("rows", 12000, "samples per sensor (drift needs its reference of detector.drift.reference samples first)")
 	influxURL := fs.String("influx-url", "", "InfluxDB `URL` to write scores and alerts to")
 	bucket := fs.String("influx-bucket", "aewatch", "InfluxDB bucket (database/retention-policy for 1.8)")
 	token := fs.String("influx-token", os.Getenv("AEWATCH_INFLUX_TOKEN"), "InfluxDB token (default $AEWATCH_INFLUX_TOKEN)")
@@ -76,7 +76,11 @@ labelled corpus with eval's path instead and prints its NAB score.
 	sensors := map[string]*synth.Series{}
 	var files []string
 	for _, d := range demoSensors {
-		s, err := synth.Generate(d.signal, d.fault, *rows, *seed)
+		gen := synth.Generate
+		if d.fault == "drift" && *rows >= 10000 {
+			gen = synth.GenerateDrift // a slow ramp after the drift reference is complete
+		}
+		s, err := gen(d.signal, d.fault, *rows, *seed)
 		if err != nil {
 			return err
 		}
@@ -201,11 +205,27 @@ func (a *alertLog) print(p sink.Point) {
 		if _, ok := a.first[p.Series]; !ok && s != nil && s.Onset >= 0 && p.Time >= s.Times[s.Window[0]].UnixNano() {
 			a.first[p.Series] = p.Time
 		}
-		fmt.Printf("ALERT  %-24s opened at %s  score %.3f\n", p.Series, ts, p.Score)
+		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p))
 		return
 	}
 	a.nOpen--
-	fmt.Printf("clear  %-24s closed at %s  peak %.3f after %s\n", p.Series, ts, p.Peak, time.Duration(p.Duration*1e9).Round(time.Second))
+	fmt.Printf("clear  %-7s %-24s closed at %s  peak %.3f after %s  %s\n", p.Kind, p.Series, ts, p.Peak,
+		time.Duration(p.Duration*1e9).Round(time.Second), explainPoint(p))
+}
+
+// explainPoint renders an ae_alert point's explanation.
+func explainPoint(p sink.Point) string {
+	if p.Reason != "" {
+		return "by " + p.Reason
+	}
+	s := fmt.Sprintf("%s %+.3g", p.Statistic, p.Departure)
+	if p.Kind == "drift" {
+		s += fmt.Sprintf(", spread x%.2f", p.Spread)
+		if p.Onset != 0 {
+			s += fmt.Sprintf(", since %s, %+.3g/h", time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04"), p.Rate)
+		}
+	}
+	return s
 }
 
 func (a *alertLog) open() int {

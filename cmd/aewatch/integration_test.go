@@ -224,6 +224,7 @@ func TestRunMatchesEval(t *testing.T) {
 	if alerts := influx.Count("sensors", "SELECT count(score) FROM ae_alert"); alerts == 0 {
 		t.Error("no ae_alert points")
 	}
+	requireEvalFields(t, influx, file, "from run")
 	t.Logf("%d points identical to eval", n)
 }
 
@@ -455,28 +456,37 @@ func TestKill9ChangesNothing(t *testing.T) {
 	}
 	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	run.stop(t)
-	fields := []string{"value", "error", "score", "threshold", "alert"}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		series := SeriesName(file)
-		compareToEval(t, influxScores(t, influx, series), want, order, file+" after 3 kills")
-		// Every field of every point equals eval's columns for that row.
-		rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
-		ref := evalRows(t, file)
-		for _, r := range rows {
-			ts, _ := r["time"].(json.Number).Int64()
-			for _, f := range fields {
-				got, _ := r[f].(json.Number).Float64()
-				if w := ref[ts][f]; got != w {
-					t.Fatalf("%s time %d field %s: %v after kills, eval %v", series, ts, f, got, w)
-				}
-			}
-		}
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after 3 kills")
+		requireEvalFields(t, influx, file, "after kills")
 	}
 	t.Logf("3 kills over %d files: all %d points equal an uninterrupted run", len(files), total)
 }
 
-// evalRows returns eval's value, error, score, threshold and alert by time.
+// evalFields are the ae_score fields and the eval columns they equal.
+var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
+	"alert": "alert", "drift_score": "drift_score", "drift_alert": "drift_alert"}
+
+// requireEvalFields checks that every field of every ae_score point of
+// file's series equals eval's column for that row.
+func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context string) {
+	t.Helper()
+	series := SeriesName(file)
+	rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
+	ref := evalRows(t, file)
+	for _, r := range rows {
+		ts, _ := r["time"].(json.Number).Int64()
+		for f := range evalFields {
+			got, _ := r[f].(json.Number).Float64()
+			if w := ref[ts][f]; got != w {
+				t.Fatalf("%s time %d field %s: %v %s, eval %v", series, ts, f, got, context, w)
+			}
+		}
+	}
+}
+
+// evalRows returns eval's columns for evalFields by time.
 func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
 	t.Helper()
 	out := t.TempDir()
@@ -494,7 +504,7 @@ func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
 	res := map[int64]map[string]float64{}
 	for i, row := range f.Rows {
 		m := map[string]float64{}
-		for name, c := range map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold", "alert": "alert"} {
+		for name, c := range evalFields {
 			m[name], _ = strconv.ParseFloat(row[col[c]], 64)
 		}
 		if _, dup := res[f.Times[i]]; !dup {

@@ -35,6 +35,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runProduce(ctx, args[1:])
 	case "demo":
 		err = runDemo(ctx, args[1:])
+	case "rebaseline":
+		err = runRebaseline(ctx, args[1:])
 	case "broker":
 		err = runBroker(ctx, args[1:])
 	case "generate":
@@ -65,6 +67,7 @@ func usage() {
 commands:
   run           the service: Kafka -> detector -> InfluxDB, with /metrics, /healthz, /readyz
   replay        re-score a time range of the topics' history, outside the live group
+  rebaseline    accept a series' current behaviour as its new normal (drift reference), in running services
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring

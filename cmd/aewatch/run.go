@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -129,12 +130,13 @@ type service struct {
 	kafkaOK     atomic.Bool
 	sinkOK      atomic.Bool
 	listener    net.Listener
+	rebaselines *stream.Rebaselines
 }
 
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
 // cfg.Influx; onAlert sees alert points once written.
 func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
-	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.kafkaOK.Store(true)
 	s.sinkOK.Store(true)
@@ -190,6 +192,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
 		CheckpointInterval: cfg.Checkpoint.Interval,
 		DeadLetter:         dlq,
+		Rebaselines:        s.rebaselines,
 	}
 	if ckpt != nil {
 		opts.Checkpoints = ckpt // a nil *KafkaCheckpoints must not become a non-nil interface
@@ -256,7 +259,43 @@ func (s *service) handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	mux.HandleFunc("/rebaseline", s.handleRebaseline)
 	return mux
+}
+
+// handleRebaseline takes an operator's request to accept a series' current
+// behaviour as its new normal: POST /rebaseline?series=S[&channel=C]. It
+// answers 202 with JSON once the request is queued; the series' next
+// sample applies it (logged, and written to ae_rebaseline).
+func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST /rebaseline?series=S[&channel=C]", http.StatusMethodNotAllowed)
+		return
+	}
+	if !s.cfg.Detector.Drift.Enabled {
+		http.Error(w, "detector.drift.enabled is false: there is no drift reference to re-baseline", http.StatusConflict)
+		return
+	}
+	req := stream.RebaselineRequest{Series: r.URL.Query().Get("series"), Channel: r.URL.Query().Get("channel"),
+		Source: "http " + r.RemoteAddr, At: time.Now()}
+	if by := r.URL.Query().Get("by"); by != "" {
+		req.Source = by + " via http " + r.RemoteAddr
+	}
+	known, err := s.rebaselines.Request(req)
+	if err != nil {
+		code := http.StatusBadRequest
+		if req.Series != "" {
+			code = http.StatusServiceUnavailable
+		}
+		http.Error(w, "rebaseline: "+err.Error(), code)
+		return
+	}
+	s.log.Info("re-baseline requested", "series", req.Series, "channel", req.Channel, "source", req.Source, "known", known)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(map[string]any{"series": req.Series, "channel": req.Channel, "known": known,
+		"status": "queued: applies at the series' next sample"})
 }
 
 // inputPartitions is the partition count of the first input topic (0 if

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// runRebaseline asks running aewatch services to accept series' current
+// behaviour as their new normal (POST /rebaseline on each --addr).
+func runRebaseline(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("rebaseline", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: aewatch rebaseline [--addr URL,...] [--channel C] [--by NAME] SERIES...
+
+Accepts each series' current behaviour as its new normal: the drift monitor of
+every running instance given in --addr takes a new reference from the series'
+next sample on, and an open drift alert closes with reason "rebaseline". The
+request is logged and written to InfluxDB (measurement ae_rebaseline).
+With several instances in one consumer group, name all of them: the one that
+owns the series applies it.
+
+`)
+		fs.PrintDefaults()
+	}
+	addrs := fs.String("addr", "http://127.0.0.1:9464", "the services' http.addr, as `URLs` (comma-separated)")
+	channel := fs.String("channel", "", "only this `channel` (default: every channel of the series)")
+	by := fs.String("by", os.Getenv("USER"), "who asks, for the record")
+	series, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(series) == 0 {
+		fs.Usage()
+		return errors.New("name at least one SERIES")
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	var failed []string
+	for _, base := range splitList(*addrs) {
+		if !strings.Contains(base, "://") {
+			base = "http://" + base
+		}
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("--addr: not a URL (got %q)", base)
+		}
+		for _, s := range series {
+			q := url.Values{"series": {s}}
+			if *channel != "" {
+				q.Set("channel", *channel)
+			}
+			if *by != "" {
+				q.Set("by", *by)
+			}
+			target := u.JoinPath("rebaseline")
+			target.RawQuery = q.Encode()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), nil)
+			resp, err := client.Do(req)
+			if err != nil {
+				failed = append(failed, fmt.Sprintf("%s %s: %v", u.Host, s, err))
+				continue
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				failed = append(failed, fmt.Sprintf("%s %s: %s: %s", u.Host, s, resp.Status, strings.TrimSpace(string(body))))
+				continue
+			}
+			fmt.Printf("%s: %s\n", u.Host, strings.TrimSpace(string(body)))
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
