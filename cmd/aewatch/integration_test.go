@@ -474,6 +474,9 @@ func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context strin
 	t.Helper()
 	series := SeriesName(file)
 	rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
+	if len(rows) == 0 {
+		t.Fatalf("%s: no ae_score points %s", series, context)
+	}
 	ref := evalRows(t, file)
 	for _, r := range rows {
 		ts, _ := r["time"].(json.Number).Int64()

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
+	"github.com/aewatch/aewatch/synth"
+)
+
+// writeRows writes rows [from, to) of s as dir/name.csv (the series name).
+func writeRows(t *testing.T, s *synth.Series, dir, name string, from, to int) string {
+	t.Helper()
+	lines := strings.SplitAfter(string(s.CSV()), "\n")
+	body := lines[0] + strings.Join(lines[1+from:1+to], "")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name+".csv")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDriftAlertAndRebaseline: a slow drift streamed through `aewatch run`
+// opens an ae_alert of kind drift that explains itself (share, direction,
+// onset inside the ramp, rate), every ae_score field (drift_score and
+// drift_alert included) equals eval's; `aewatch rebaseline` is accepted,
+// logged, applied at the series' next sample, written to ae_rebaseline and
+// closes the drift alert with reason rebaseline.
+func TestDriftAlertAndRebaseline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	brokers := testsvc.Kafka(t, 2, "sensors")
+	s, err := synth.GenerateDrift("noisy", "drift", 12000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "flow7"
+	cut := s.End + 1 // the whole ramp first; the re-baseline applies at the next sample
+	first := writeRows(t, s, filepath.Join(t.TempDir(), "a"), name, 0, cut)
+	rest := writeRows(t, s, filepath.Join(t.TempDir(), "b"), name, cut, len(s.Values))
+	produceFiles(t, brokers, first)
+	run := startRun(t, brokers, influx.URL, "g-drift")
+	waitAtLeast(t, cut-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	requireEvalFields(t, influx, first, "from run")
+
+	opened := influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'drift' AND "event" = 'opened'`)
+	if len(opened) != 1 {
+		t.Fatalf("%d drift alerts opened, want 1: %v", len(opened), opened)
+	}
+	a := opened[0]
+	ts, _ := a["time"].(json.Number).Int64()
+	onset, _ := a["onset_ns"].(json.Number).Int64()
+	share, _ := a["share"].(json.Number).Float64()
+	dep, _ := a["departure"].(json.Number).Float64()
+	rate, _ := a["rate_per_h"].(json.Number).Float64()
+	rampStart, rampEnd := s.Times[s.Onset].UnixNano(), s.Times[s.End].UnixNano()
+	switch {
+	case ts < rampStart || ts > rampEnd:
+		t.Errorf("drift alert opened at %d, outside the ramp [%d, %d]", ts, rampStart, rampEnd)
+	case onset < rampStart-int64(500*synth.Steps["noisy"]) || onset > ts:
+		t.Errorf("estimated onset %d, ramp starts at %d, alert at %d", onset, rampStart, ts)
+	case share != 1 || a["statistic"] != "level" || math.Signbit(dep) != math.Signbit(s.Size) || math.Signbit(rate) != math.Signbit(s.Size):
+		t.Errorf("explanation %v for a drift of %+.2f", a, s.Size)
+	}
+
+	// Errors first: wrong method, no series, nothing listening.
+	if code, _ := httpGet(run.http + "/rebaseline?series=" + name); code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /rebaseline: %d, want 405", code)
+	}
+	if resp, err := http.Post(run.http+"/rebaseline", "", nil); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("POST /rebaseline without series: %v %v, want 400", resp, err)
+	}
+	if _, stderr, code := cli(t, "rebaseline", "--addr", "http://"+testsvc.FreeAddr(t), name); code != 1 || !strings.Contains(stderr, name) {
+		t.Errorf("rebaseline against nothing: exit %d, stderr %q", code, stderr)
+	}
+	out, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--by", "tester", name)
+	if code != 0 || !strings.Contains(out, `"known":true`) {
+		t.Fatalf("rebaseline: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	produceFiles(t, brokers, rest)
+	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	rb := influx.Rows("sensors", `SELECT * FROM ae_rebaseline`)
+	if len(rb) != 1 || !strings.Contains(rb[0]["source"].(string), "tester") || rb[0]["series"] != name {
+		t.Fatalf("ae_rebaseline points %v, want one from tester for %s", rb, name)
+	}
+	next := s.Times[cut].UnixNano()
+	closed := influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'drift' AND "event" = 'closed'`)
+	if len(closed) != 1 || closed[0]["reason"] != "rebaseline" {
+		t.Fatalf("drift closes %v, want one by rebaseline", closed)
+	}
+	if ct, _ := closed[0]["time"].(json.Number).Int64(); ct != next {
+		t.Errorf("drift alert closed at %d, want the first sample after the request (%d)", ct, next)
+	}
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_alert WHERE "kind" = 'drift' AND "event" = 'opened'`); n != 1 {
+		t.Errorf("%d drift alerts opened in all, want 1 (none after the re-baseline)", n)
+	}
+	if v := run.metric(t, "aewatch_rebaselines_total", ""); v != 1 {
+		t.Errorf("aewatch_rebaselines_total %v, want 1", v)
+	}
+	run.stop(t)
+	for _, want := range []string{"re-baseline requested", "re-baseline applied"} {
+		if !strings.Contains(run.stderr.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
