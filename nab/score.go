@@ -208,6 +208,11 @@ func windowRows(times []int64, wins []Window) [][2]int {
 type AlertStats struct {
 	Windows, Found    int
 	Episodes, TrueEps int
+	// Rows after probation inside and outside windows, and the episodes
+	// that start in each: alert rates that say whether alerts follow the
+	// windows or fall anywhere.
+	WindowRows, OtherRows     int
+	StartsInside, StartsOther int
 }
 
 // Add accumulates one file.
@@ -226,9 +231,21 @@ func (a *AlertStats) Add(times []int64, alert []bool, wins []Window) {
 			a.Found++
 		}
 	}
+	for i := prob; i < len(alert); i++ {
+		if inWin[i] {
+			a.WindowRows++
+		} else {
+			a.OtherRows++
+		}
+	}
 	for i := 0; i < len(alert); i++ {
 		if !alert[i] || (i > 0 && alert[i-1]) {
 			continue
+		}
+		if i >= prob && inWin[i] {
+			a.StartsInside++
+		} else if i >= prob {
+			a.StartsOther++
 		}
 		j, hit := i, false
 		for ; j < len(alert) && alert[j]; j++ {
@@ -242,6 +259,12 @@ func (a *AlertStats) Add(times []int64, alert []bool, wins []Window) {
 		}
 		i = j
 	}
+}
+
+// RatesPer10k returns alert episodes started per 10,000 rows inside
+// windows and outside them.
+func (a AlertStats) RatesPer10k() (inside, outside float64) {
+	return 1e4 * ratio(a.StartsInside, a.WindowRows), 1e4 * ratio(a.StartsOther, a.OtherRows)
 }
 
 // Precision is the share of alert episodes that overlap a window.

@@ -92,6 +92,10 @@ func TestAlertStats(t *testing.T) {
 	if p, r := st.Precision(), st.Recall(); p != 0.5 || r != 0.5 || st.F1() != 0.5 {
 		t.Fatalf("precision %v recall %v F1 %v, want 0.5 each", p, r, st.F1())
 	}
+	// Probation is 15% of 200 rows = 30; windows hold 16 + 11 rows after it.
+	if in, out := st.RatesPer10k(); st.WindowRows != 27 || st.OtherRows != 143 || math.Abs(in-1e4/27) > 1e-9 || math.Abs(out-1e4/143) > 1e-9 {
+		t.Fatalf("rows %d/%d, rates %v/%v: want 27/143 and one start in each", st.WindowRows, st.OtherRows, in, out)
+	}
 }
 
 func TestLoadLabels(t *testing.T) {

@@ -178,6 +178,8 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	}
 	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found, %d of %d alerts in a window)\n",
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
+	in, outside := st.RatesPer10k()
+	fmt.Fprintf(w, "anomaly alerts opened per 10k samples: %.2f inside windows, %.2f outside\n", in, outside)
 	med, share := drift.MedianDelay()
 	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), median delay %d samples (%.0f%% of the window); %d opened outside any window, %.3f per 10k tested samples\n",
 		drift.Detected, drift.Windows, drift.Late, med, 100*share, drift.FalseAlarms, drift.FalseAlarmsPer10k())
