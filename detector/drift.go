@@ -181,11 +181,14 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		if m.seen > 1 {
 			step = math.Abs(v - c.prev)
 		}
-		c.prev = v
-		c.slowLevel += alpha * (v - c.slowLevel)
+		level, spread := c.slowLevel+alpha*(v-c.slowLevel), c.slowSpread
 		if m.seen > 1 {
-			c.slowSpread += 1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread)
+			spread += 1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread)
 		}
+		if math.IsInf(level-spread, 0) || math.IsNaN(level-spread) {
+			continue // values near ±MaxFloat64: the averages would overflow
+		}
+		c.prev, c.slowLevel, c.slowSpread = v, level, spread
 		if !monitoring {
 			m.learnReference(c, v, step)
 			continue

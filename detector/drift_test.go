@@ -161,3 +161,16 @@ func TestDriftConfigErrorsNameFieldAndValue(t *testing.T) {
 		t.Errorf("disabled drift: %v", err)
 	}
 }
+
+// TestDriftSurvivesExtremeValues: finite values near ±MaxFloat64 never
+// make a drift score NaN or leave [0,1).
+func TestDriftSurvivesExtremeValues(t *testing.T) {
+	cfg := driftConfig()
+	cfg.Drift.Reference, cfg.Drift.Horizon = 100, 20
+	d, _ := New(cfg, 1)
+	xs := ramp(1000, 1<<30, 1, 0, 1)
+	for i := 300; i < 1000; i += 7 {
+		xs[i] = math.Copysign(math.MaxFloat64, float64(i%2)-0.5)
+	}
+	pushAll(t, d, times(len(xs)), xs, 0) // fails on a score outside [0,1)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"math"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -231,6 +232,25 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	}
 	if m.n < 0 || m.seen < m.n || a.below < 0 || a.length < 0 {
 		return errors.New("detector: drift state out of range")
+	}
+	for i := range m.ch {
+		c := &m.ch[i]
+		for _, v := range c.floats() {
+			if math.IsNaN(*v) || math.IsInf(*v, 0) {
+				return errors.New("detector: drift state not finite")
+			}
+		}
+		for _, v := range c.cusum {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				return errors.New("detector: drift statistic out of range")
+			}
+		}
+		if m.n > m.cfg.Reference && !(c.levelSD > 0 && c.spreadSD > 0) {
+			return errors.New("detector: drift reference spread not positive")
+		}
+	}
+	if !(a.peak >= 0 && a.peak <= 1) {
+		return errors.New("detector: drift alert peak out of range")
 	}
 	return nil
 }

@@ -87,6 +87,7 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 	cfg.Window.Size = 8
 	cfg.Model.Hidden = []int{4, 2, 4}
 	cfg.Calibration.History = 50
+	cfg.Drift.Reference, cfg.Drift.Horizon = 100, 20 // monitoring by the snapshot
 	a, _ := New(cfg, 1)
 	for i := 0; i < 300; i++ {
 		a.Push(int64(i+1), []float64{math.Sin(float64(i))})
@@ -105,8 +106,8 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 		// A snapshot that decodes must leave a detector that works.
 		for i := 0; i < 50; i++ {
 			for _, r := range d.Push(int64(1e12+i), []float64{1}) {
-				if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 {
-					t.Fatalf("score %v after restore", r.Score)
+				if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 || !(r.Drift >= 0 && r.Drift < 1) {
+					t.Fatalf("score %v, drift %v after restore", r.Score, r.Drift)
 				}
 			}
 		}
