@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -235,6 +236,29 @@ func BenchmarkPush(b *testing.B) {
 			for b.Loop() {
 				x[0] = xs[i%len(xs)]
 				d.Push(int64(i+1), x)
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkPushInterleaved feeds 1, 8 and 64 autoencoder detectors in turn,
+// as a shard does with interleaved series: the cost of a detector whose
+// state has left the CPU caches.
+func BenchmarkPushInterleaved(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("series=%d", n), func(b *testing.B) {
+			ds := make([]*Detector, n)
+			for i := range ds {
+				ds[i], _ = New(DefaultConfig(), 1)
+			}
+			xs := signal(4096, 7)
+			x := []float64{0}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				x[0] = xs[(i/n)%len(xs)]
+				ds[i%n].Push(int64(i/n+1), x)
 				i++
 			}
 		})

@@ -6,6 +6,8 @@
 # build into the Go build cache (run go test ./cmd/aewatch once).
 # Then the same topic through aewatch replay (from earliest, run tag), for
 # the replay-versus-run ratio.
+# Also prints the CPU seconds aewatch run and influxd used during the run;
+# PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-25000}
@@ -37,6 +39,8 @@ bind-address = "127.0.0.1:$rport"
   store-enabled = false
 CONF
 "$influxd" -config "$tmp/influxd.conf" > "$tmp/influxd.log" 2>&1 & pids+=($!)
+influxd_pid=$!
+cpu() { awk '{ printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$iport/ping" >/dev/null && break; sleep 0.2; done
 curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE sensors" >/dev/null
 
@@ -51,24 +55,33 @@ total=$((series * rows))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
 "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/data" 2>/dev/null
 "$tmp/drain" --brokers 127.0.0.1:$kport --topic sensors --messages "$total"
-"$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | head -1 | sed 's/^/aewatch eval: /'
+"$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | sed -n 1p | sed 's/^/aewatch eval: /'
 
 expected=$((total - series * 31))
 start=$(date +%s.%N)
 "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench --influx-url "http://127.0.0.1:$iport" \
   --influx-bucket sensors/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & pids+=($!)
+run_pid=$!; influx_cpu0=$(cpu "$influxd_pid")
 points() { curl -s "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_points_written_total /{print $2+0}'; }
 first=""
 while :; do
   n=$(points || true); n=${n:-0}
   n=${n%.*}
-  if [ -z "$first" ] && [ "$n" -gt 0 ]; then first=$(date +%s.%N); fn=$n; fi
+  if [ -z "$first" ] && [ "$n" -gt 0 ]; then
+    first=$(date +%s.%N); fn=$n
+    if [ -n "${PROFILE:-}" ]; then
+      curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE" & prof_pid=$!
+    fi
+  fi
   [ "$n" -ge "$expected" ] && break
   sleep 0.1
 done
 end=$(date +%s.%N)
+run_cpu=$(cpu "$run_pid"); influx_cpu=$(awk -v a="$influx_cpu0" -v b="$(cpu "$influxd_pid")" 'BEGIN { printf "%.2f", b - a }')
 awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
   printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
+echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu"
+if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
 kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
 rstart=$(date +%s.%N)
 "$tmp/aewatch" replay --brokers 127.0.0.1:$kport --topics sensors --from earliest --run bench \
