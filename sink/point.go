@@ -29,7 +29,8 @@ type Point struct {
 	Peak     float64 // with Event closed
 	Duration float64 // seconds, with Event closed
 	// Explanation, with Event: the channel's share of the evidence, its
-	// departure in sensor units and what moved (value, level, spread); for
+	// departure in sensor units (also written as direction up or down) and
+	// what moved (value, level, spread); for
 	// drift also the spread ratio, estimated onset (Unix ns, 0: none) and
 	// rate per hour; Reason says who closed it ("rebaseline"). For
 	// ae_rebaseline, Reason is the request's source.
@@ -128,6 +129,12 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("duration_s", p.Duration)
 		field("share", p.Share)
 		field("departure", p.Departure)
+		switch {
+		case p.Departure > 0:
+			strField("direction", "up")
+		case p.Departure < 0:
+			strField("direction", "down")
+		}
 		strField("statistic", p.Statistic)
 		if p.Kind == "drift" {
 			field("spread_ratio", p.Spread)

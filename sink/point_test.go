@@ -21,7 +21,7 @@ func TestAppendLine(t *testing.T) {
 		nil, "ae_alert,channel=c,event=closed,kind=anomaly,series=s score=0.9,peak=0.97,duration_s=300,share=0,departure=0,alert=0i 9")
 	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.6, Alert: true, Event: "opened", Kind: "drift", Peak: 0.6,
 		Share: 1, Departure: -2.5, Statistic: "level", Spread: 1.01, Onset: 3, Rate: -0.5},
-		nil, `ae_alert,channel=c,event=opened,kind=drift,series=s score=0.6,peak=0.6,duration_s=0,share=1,departure=-2.5,statistic="level",spread_ratio=1.01,onset_ns=3i,rate_per_h=-0.5,alert=1i 9`)
+		nil, `ae_alert,channel=c,event=opened,kind=drift,series=s score=0.6,peak=0.6,duration_s=0,share=1,departure=-2.5,direction="down",statistic="level",spread_ratio=1.01,onset_ns=3i,rate_per_h=-0.5,alert=1i 9`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Event: "rebaseline", Reason: `http "op" \ 1`},
 		nil, `ae_rebaseline,channel=c,series=s source="http \"op\" \\ 1",accepted=1i 9`)
 	// A value that needs all 17 digits survives exactly.

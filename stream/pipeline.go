@@ -517,6 +517,12 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 			break
 		}
 	}
+	if applied == 0 {
+		// The named channel is not in this sample (or its detector is not
+		// available): wait for a sample that has it.
+		p.o.Rebaselines.requeue(req)
+		return pts
+	}
 	p.o.Metrics.Rebaselines.Inc()
 	p.o.Log.Info("re-baseline applied", "series", s.Series, "channel", req.Channel, "detectors", applied,
 		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))

@@ -8,8 +8,11 @@ import (
 	"time"
 )
 
-// MaxPendingRebaselines bounds the requests waiting for their series.
-const MaxPendingRebaselines = 10000
+// Bounds on the requests waiting for their series and on their fields.
+const (
+	MaxPendingRebaselines = 10000
+	maxRebaselineField    = 1024
+)
 
 // Rebaselines queues operators' re-baseline requests until each series'
 // next sample, when the shard that owns it applies the request in stream
@@ -21,6 +24,9 @@ type Rebaselines struct {
 	n       atomic.Int64
 	known   sync.Map // series seen by this process
 }
+
+// ErrTooManyRebaselines: MaxPendingRebaselines requests are waiting.
+var ErrTooManyRebaselines = errors.New("too many re-baselines are waiting for their series")
 
 // RebaselineRequest is one operator request.
 type RebaselineRequest struct {
@@ -39,13 +45,17 @@ func NewRebaselines() *Rebaselines {
 // (a series owned by another instance of the group is never seen here).
 // A second request for a series replaces the first.
 func (q *Rebaselines) Request(r RebaselineRequest) (known bool, err error) {
-	if r.Series == "" {
+	switch {
+	case r.Series == "":
 		return false, errors.New("series: required (got \"\")")
+	case len(r.Series) > maxRebaselineField || len(r.Channel) > maxRebaselineField || len(r.Source) > maxRebaselineField:
+		return false, fmt.Errorf("series, channel and source: at most %d bytes each (got %d, %d, %d)",
+			maxRebaselineField, len(r.Series), len(r.Channel), len(r.Source))
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, ok := q.pending[r.Series]; !ok && len(q.pending) >= MaxPendingRebaselines {
-		return false, fmt.Errorf("%d re-baselines are already waiting for their series", len(q.pending))
+		return false, fmt.Errorf("%w (%d)", ErrTooManyRebaselines, len(q.pending))
 	}
 	q.pending[r.Series] = r
 	q.n.Store(int64(len(q.pending)))
@@ -66,6 +76,17 @@ func (q *Rebaselines) take(series string) (RebaselineRequest, bool) {
 		q.n.Store(int64(len(q.pending)))
 	}
 	return r, ok
+}
+
+// requeue puts back a request that its series' sample could not apply,
+// unless a newer one has arrived meanwhile.
+func (q *Rebaselines) requeue(r RebaselineRequest) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.pending[r.Series]; !ok {
+		q.pending[r.Series] = r
+		q.n.Store(int64(len(q.pending)))
+	}
 }
 
 func (q *Rebaselines) seen(series string) {

@@ -285,7 +285,7 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 	known, err := s.rebaselines.Request(req)
 	if err != nil {
 		code := http.StatusBadRequest
-		if req.Series != "" {
+		if errors.Is(err, stream.ErrTooManyRebaselines) {
 			code = http.StatusServiceUnavailable
 		}
 		http.Error(w, "rebaseline: "+err.Error(), code)

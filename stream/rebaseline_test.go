@@ -1,0 +1,52 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestRebaselinesQueue(t *testing.T) {
+	q := NewRebaselines()
+	if _, ok := q.take("a"); ok {
+		t.Fatal("empty queue gave a request")
+	}
+	if _, err := q.Request(RebaselineRequest{}); err == nil || !strings.Contains(err.Error(), "series: required") {
+		t.Fatalf("empty series: %v", err)
+	}
+	if _, err := q.Request(RebaselineRequest{Series: strings.Repeat("x", 2000)}); err == nil || !strings.Contains(err.Error(), "got 2000") {
+		t.Fatalf("long series: %v", err)
+	}
+	q.seen("a")
+	if known, err := q.Request(RebaselineRequest{Series: "a", Source: "first"}); !known || err != nil {
+		t.Fatalf("known %v, err %v", known, err)
+	}
+	if known, _ := q.Request(RebaselineRequest{Series: "a", Source: "second"}); !known {
+		t.Fatal("a is known")
+	}
+	r, ok := q.take("a")
+	if !ok || r.Source != "second" {
+		t.Fatalf("took %+v %v, want the newer request", r, ok)
+	}
+	if _, ok := q.take("a"); ok {
+		t.Fatal("a request was taken twice")
+	}
+	q.requeue(r)
+	if r2, ok := q.take("a"); !ok || r2 != r {
+		t.Fatal("requeued request lost")
+	}
+	for i := 0; i < MaxPendingRebaselines; i++ {
+		if _, err := q.Request(RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if _, err := q.Request(RebaselineRequest{Series: "one too many"}); !errors.Is(err, ErrTooManyRebaselines) {
+		t.Fatalf("over the bound: %v", err)
+	}
+	var nilQueue *Rebaselines
+	nilQueue.seen("x") // replay runs without a queue
+	if _, ok := nilQueue.take("x"); ok {
+		t.Fatal("nil queue gave a request")
+	}
+}
