@@ -180,7 +180,7 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 	ch := r.ChannelError
 	clear(ch)
 	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open,
-		DriftAlert: d.DriftOpen(), DriftReady: d.drift != nil && d.drift.n > d.drift.cfg.Reference}
+		DriftAlert: d.DriftOpen()}
 	return d.results[:1]
 }
 

@@ -15,6 +15,14 @@
 // check and the alert logic, so the controls differ from the autoencoder
 // only in where the raw error comes from.
 //
+// Beside the anomaly path, a drift monitor per series (drift.go) compares
+// slow averages of each channel's level and spread with a reference taken
+// over the series' first samples and frozen until Rebaseline, with CUSUM
+// tests and an alert state machine of its own: a departure the adapting
+// model learns as normal is still alerted, as kind drift. Every alert event
+// carries an Explanation (channel shares, departure in sensor units, and
+// for drift the onset and rate).
+//
 // Nothing poisons a model: rejected samples are never stored, and neither
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.
