@@ -1,4 +1,5 @@
-// Package sink owns aewatch's output to InfluxDB: the ae_score and ae_alert
+// Package sink owns aewatch's output to InfluxDB: the ae_score, ae_alert
+// (anomaly and drift alerts with their explanations) and ae_rebaseline
 // measurements, their line-protocol encoding, and blocking, batched writes
 // with retries. A write returns only once InfluxDB has acknowledged every
 // point of the batch, so callers may commit input offsets after it.

@@ -13,4 +13,7 @@
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
 // stops fetching. The offset tracker is the only state shared across
 // goroutines and is guarded by a mutex; counters are Prometheus metrics.
+// Operators' re-baseline requests (Rebaselines, safe for concurrent use)
+// wait in a mutex-guarded queue that the owning shard drains before it
+// scores the series' next sample, so a re-baseline lands in stream order.
 package stream
