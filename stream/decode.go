@@ -91,6 +91,15 @@ type jsonSample struct {
 // {"series":S,"time":T,"values":{"ch":V,...}}, with T in RFC3339 or Unix
 // nanoseconds and an optional "tags" object of strings.
 func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) {
+	var f jsonFields
+	if !scanJSON(msg, &f) {
+		return decodeJSONSlow(dst, msg)
+	}
+	return buildJSONSample(dst, &f)
+}
+
+// decodeJSONSlow is DecodeJSON through encoding/json, for every message.
+func decodeJSONSlow(dst []Sample, msg []byte) ([]Sample, error) {
 	var js jsonSample
 	if err := json.Unmarshal(msg, &js); err != nil {
 		var te *json.UnmarshalTypeError
@@ -99,41 +108,52 @@ func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) {
 		}
 		return dst, reject(ReasonMalformed, "%v", err)
 	}
-	if js.Series == nil || *js.Series == "" {
+	var f jsonFields
+	if js.Series != nil {
+		f.series, f.hasSeries = *js.Series, true
+	}
+	f.time, f.value, f.valuesSet = js.Time, js.Value, js.Values != nil
+	for k, v := range js.Values {
+		f.values = append(f.values, rawField{k, v})
+	}
+	for k, v := range js.Tags {
+		f.tags = append(f.tags, Tag{k, v})
+	}
+	return buildJSONSample(dst, &f)
+}
+
+// buildJSONSample checks the fields of one message and appends its sample.
+func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
+	if !f.hasSeries || f.series == "" {
 		return dst, reject(ReasonMissingField, `field "series" is missing or empty`)
 	}
-	if len(js.Time) == 0 {
+	if len(f.time) == 0 {
 		return dst, reject(ReasonMissingField, `field "time" is missing`)
 	}
-	t, err := jsonTime(js.Time)
+	t, err := jsonTime(f.time)
 	if err != nil {
 		return dst, err
 	}
-	s := Sample{Series: *js.Series, Time: t}
-	for k, v := range js.Tags {
-		s.Tags = append(s.Tags, Tag{k, v})
-	}
+	s := Sample{Series: f.series, Time: t, Tags: f.tags}
 	slices.SortFunc(s.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	switch {
-	case len(js.Value) > 0 && js.Values != nil:
+	case len(f.value) > 0 && f.valuesSet:
 		return dst, reject(ReasonWrongType, `fields "value" and "values" are both set`)
-	case len(js.Value) > 0:
-		v, err := jsonNumber("value", js.Value)
+	case len(f.value) > 0:
+		v, err := jsonNumber("value", f.value)
 		if err != nil {
 			return dst, err
 		}
 		s.Channels, s.Values = []string{"value"}, []float64{v}
-	case len(js.Values) > 0:
-		for k := range js.Values {
-			s.Channels = append(s.Channels, k)
-		}
-		slices.Sort(s.Channels)
-		for _, k := range s.Channels {
-			v, err := jsonNumber("values."+k, js.Values[k])
+	case len(f.values) > 0:
+		slices.SortFunc(f.values, func(a, b rawField) int { return strings.Compare(a.key, b.key) })
+		s.Channels, s.Values = make([]string, len(f.values)), make([]float64, len(f.values))
+		for i, fv := range f.values {
+			v, err := jsonNumber("values."+fv.key, fv.raw)
 			if err != nil {
 				return dst, err
 			}
-			s.Values = append(s.Values, v)
+			s.Channels[i], s.Values[i] = fv.key, v
 		}
 	default:
 		return dst, reject(ReasonMissingField, `field "value" or "values" is missing`)
@@ -141,10 +161,12 @@ func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) {
 	return append(dst, s), nil
 }
 
-func jsonTime(raw json.RawMessage) (int64, error) {
+func jsonTime(raw []byte) (int64, error) {
 	if raw[0] == '"' {
 		var str string
-		if err := json.Unmarshal(raw, &str); err != nil {
+		if plainString(raw) {
+			str = string(raw[1 : len(raw)-1])
+		} else if err := json.Unmarshal(raw, &str); err != nil {
 			return 0, reject(ReasonMalformed, "field \"time\": %v", err)
 		}
 		t, err := time.Parse(time.RFC3339Nano, str)
@@ -160,7 +182,7 @@ func jsonTime(raw json.RawMessage) (int64, error) {
 	return n, nil
 }
 
-func jsonNumber(field string, raw json.RawMessage) (float64, error) {
+func jsonNumber(field string, raw []byte) (float64, error) {
 	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
 		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", field, raw)
 	}

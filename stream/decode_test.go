@@ -114,3 +114,58 @@ func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
 		}
 	}
 }
+
+// FuzzDecodeJSONFastMatches: DecodeJSON (with its fast path) returns what
+// encoding/json alone gives, samples and errors alike, for every message.
+func FuzzDecodeJSONFastMatches(f *testing.F) {
+	for _, m := range []string{
+		`{"series":"pump7","time":"2024-03-01T00:00:00Z","value":1.25}`,
+		` { "series" : "p", "time" : 1709251200000000000 , "values" : {"temp":61.2,"pressure":-5.02e-1}, "tags":{"site":"a","asset":"p7"} } `,
+		`{"series":"p","time":1,"value":"x"}`, `{"series":"p","time":1,"value":1,"value":2}`,
+		`{"Series":"p","time":1,"value":1}`, `{"series":"p\u0041","time":1,"value":1}`, `{"series":"p","time":1,"values":{}}`,
+		`{"series":"p","time":01,"value":1}`, `{"series":"","time":1,"value":1e999}`, `{"series":"p","time":"x","values":{"a":1,"a":2}}`,
+		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
+	} {
+		f.Add([]byte(m))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		got, gerr := DecodeJSON(nil, msg)
+		want, werr := decodeJSONSlow(nil, msg)
+		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Fatalf("%q: error %v, encoding/json alone %v", msg, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %+v, encoding/json alone %+v", msg, got, want)
+		}
+	})
+}
+
+// TestJSONFastPathTakesCanonicalMessages: the messages produce and most
+// producers write take the fast path (else it saves nothing).
+func TestJSONFastPathTakesCanonicalMessages(t *testing.T) {
+	for _, m := range []string{
+		`{"series":"pump7","time":"2024-03-01T00:00:00Z","value":1.25}`,
+		`{"series":"pump7","time":1709251200000000000,"values":{"temp":61.2,"pressure":5.02},"tags":{"site":"a"}}`,
+	} {
+		var f jsonFields
+		if !scanJSON([]byte(m), &f) {
+			t.Errorf("fast path refused %s", m)
+		}
+	}
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	msg := []byte(`{"series":"pump7","time":1709251200000000000,"values":{"temp":61.2,"pressure":5.02}}`)
+	for _, c := range []struct {
+		name string
+		dec  Decoder
+	}{{"fast", DecodeJSON}, {"encoding-json", decodeJSONSlow}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var dst []Sample
+			for b.Loop() {
+				dst, _ = c.dec(dst[:0], msg)
+			}
+		})
+	}
+}
