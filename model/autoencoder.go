@@ -228,26 +228,16 @@ func (a *Autoencoder) update(scale float64) {
 			params[i] += m[i]
 		}
 	} else {
-		v := a.v[:len(grads)]
 		b2 := a.cfg.Beta2
 		a.beta1Pow *= b1
 		a.beta2Pow *= b2
 		step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
-		for i, g := range grads {
-			g *= scale
-			m[i] = b1*m[i] + (1-b1)*g
-			v[i] = b2*v[i] + (1-b2)*g*g
-			params[i] -= step * m[i] / (math.Sqrt(v[i]) + 1e-8)
-		}
+		adam(params, m, a.v, grads, &adamConsts{scale: scale, b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: step, eps: 1e-8})
 	}
 	// The scoring weights follow the trained ones; early on the horizon is
 	// the step count, so the average is not biased towards the init.
 	if a.avg != nil {
-		avg := a.avg[:len(params)]
-		rate := 1 / float64(min(a.steps, a.cfg.Average))
-		for i, p := range params {
-			avg[i] += rate * (p - avg[i])
-		}
+		average(a.avg, params, 1/float64(min(a.steps, a.cfg.Average)))
 	}
 }
 

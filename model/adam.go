@@ -1,0 +1,32 @@
+package model
+
+import "math"
+
+// adamConsts are one Adam step's scalars, in the order the assembly
+// kernel reads them.
+type adamConsts struct {
+	scale, b1, c1, b2, c2, step, eps float64
+}
+
+// adamGeneric is one Adam step over params p with moments m, v and
+// gradients g (scaled by k.scale). The vector kernel repeats exactly these
+// operations, in this order, each rounded on its own (no fused
+// multiply-add), so both give the same bits.
+func adamGeneric(p, m, v, g []float64, k *adamConsts) {
+	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
+	for i, gi := range g {
+		gi *= k.scale
+		m[i] = k.b1*m[i] + k.c1*gi
+		v[i] = k.b2*v[i] + k.c2*gi*gi
+		p[i] -= k.step * m[i] / (math.Sqrt(v[i]) + k.eps)
+	}
+}
+
+// averageGeneric moves avg towards p by rate: the Polyak average of the
+// weights. The vector kernel repeats these operations in this order.
+func averageGeneric(avg, p []float64, rate float64) {
+	avg = avg[:len(p)]
+	for i, pi := range p {
+		avg[i] += rate * (pi - avg[i])
+	}
+}
