@@ -6,7 +6,8 @@
 # build into the Go build cache (run go test ./cmd/aewatch once).
 # Then the same topic through aewatch replay (from earliest, run tag), for
 # the replay-versus-run ratio.
-# Also prints the CPU seconds aewatch run and influxd used during the run;
+# Also prints the CPU seconds aewatch run, influxd and the broker used
+# during the run;
 # PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
@@ -23,6 +24,7 @@ go build -o "$tmp/drain" ./scripts/drain
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kport=$(free_port); iport=$(free_port); rport=$(free_port); hport=$(free_port)
 "$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 > "$tmp/broker.log" & pids+=($!)
+broker_pid=$!
 cat > "$tmp/influxd.conf" <<CONF
 reporting-disabled = true
 bind-address = "127.0.0.1:$rport"
@@ -61,7 +63,7 @@ expected=$((total - series * 31))
 start=$(date +%s.%N)
 "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench --influx-url "http://127.0.0.1:$iport" \
   --influx-bucket sensors/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & pids+=($!)
-run_pid=$!; influx_cpu0=$(cpu "$influxd_pid")
+run_pid=$!; influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
 points() { curl -s "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_points_written_total /{print $2+0}'; }
 first=""
 while :; do
@@ -77,10 +79,11 @@ while :; do
   sleep 0.1
 done
 end=$(date +%s.%N)
-run_cpu=$(cpu "$run_pid"); influx_cpu=$(awk -v a="$influx_cpu0" -v b="$(cpu "$influxd_pid")" 'BEGIN { printf "%.2f", b - a }')
+since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+run_cpu=$(cpu "$run_pid"); influx_cpu=$(since "$influx_cpu0" "$(cpu "$influxd_pid")"); broker_cpu=$(since "$broker_cpu0" "$(cpu "$broker_pid")")
 awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
   printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
-echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu"
+echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
 if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
 kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
 rstart=$(date +%s.%N)
