@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -254,6 +255,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o
 	var samples []Sample
+	perPart := map[partitionKey]partMetrics{}
 	lastRound := time.Now()
 	for {
 		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {
@@ -278,9 +280,14 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[p
 		part := partitionKey{msg.Topic, msg.Partition}
 		ref := msgRef{part, msg.Offset}
 		last[part] = msg.Offset
-		o.Metrics.Messages.WithLabelValues(msg.Topic).Inc()
+		pm, ok := perPart[part]
+		if !ok { // label lookups hash strings: once per partition, not per message
+			pm = partMetrics{o.Metrics.Messages.WithLabelValues(msg.Topic), o.Metrics.Lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition))}
+			perPart[part] = pm
+		}
+		pm.messages.Inc()
 		if msg.HighWaterMark > 0 {
-			o.Metrics.Lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition)).Set(float64(msg.HighWaterMark - msg.Offset - 1))
+			pm.lag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
 		}
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
@@ -455,6 +462,12 @@ func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[parti
 	p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
 	p.track.setLimits(offsets)
 	return nil
+}
+
+// partMetrics are one input partition's metric children.
+type partMetrics struct {
+	messages prometheus.Counter
+	lag      prometheus.Gauge
 }
 
 // shardState is what one shard owns: its detectors, and the checkpoints of
