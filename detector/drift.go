@@ -114,7 +114,11 @@ type driftChannel struct {
 	slowLevel  float64 // EWMA of values
 	slowSpread float64 // EWMA of absolute steps
 	cusum      [numDriftStats]float64
-	since      [numDriftStats]int64 // when each CUSUM last left zero
+	// since and sinceN: the time and sample count at which each statistic
+	// was last on the reference's side of it (or monitoring began): the
+	// onset estimate of a departure.
+	since  [numDriftStats]int64
+	sinceN [numDriftStats]int
 }
 
 // driftMonitor is a series' drift test and alert.
@@ -130,6 +134,7 @@ type driftMonitor struct {
 	why                            Explanation
 	share, departure, spread, rate []float64 // explanation buffers
 	onset                          int64
+	onsetN                         int
 }
 
 func newDriftMonitor(cfg DriftConfig, channels int) *driftMonitor {
@@ -195,11 +200,11 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		}
 		zl := (c.slowLevel - c.level) / c.levelSD
 		zs := (c.slowSpread - c.spread) / c.spreadSD
+		first := m.n == m.cfg.Reference+1
 		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
-			prev := c.cusum[s]
-			c.cusum[s] = min(9*m.cfg.Threshold, max(0, prev+z-m.cfg.Slack))
-			if prev == 0 && c.cusum[s] > 0 {
-				c.since[s] = t
+			c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
+			if z <= 0 || first {
+				c.since[s], c.sinceN[s] = t, m.seen
 			}
 			if c.cusum[s] > best {
 				best, bestJ = c.cusum[s], j
@@ -305,6 +310,7 @@ func (m *driftMonitor) closeNow(t int64, reason string) driftOutcome {
 // with the largest statistic (-1: none).
 func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 	stat, total := 0, 0.0
+	var lead float64 // samples by which the departure began before the crossing
 	if worst >= 0 {
 		c := &m.ch[worst]
 		for s := range c.cusum {
@@ -312,7 +318,15 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 				stat = s
 			}
 		}
-		m.onset = c.since[stat]
+		m.onset, m.onsetN = c.since[stat], c.sinceN[stat]
+		dep, sd := c.slowLevel-c.level, c.levelSD
+		if stat >= spreadUp {
+			dep, sd = c.slowSpread-c.spread, c.spreadSD
+		}
+		if nc := m.seen - m.onsetN; nc > 0 && t > m.onset {
+			lead = rampLead(math.Abs(dep)/sd, float64(nc), float64(m.cfg.Horizon))
+			m.onset -= int64(lead * float64(t-m.onset) / float64(nc))
+		}
 	}
 	for j := range m.ch {
 		c := &m.ch[j]
@@ -327,8 +341,8 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 			m.spread[j] = c.slowSpread / c.spread
 		}
 		m.rate[j] = 0
-		if hours := float64(t-m.onset) / float64(time.Hour); worst >= 0 && hours > 0 {
-			m.rate[j] = m.departure[j] / hours
+		if n := float64(m.seen-m.onsetN) + lead; worst >= 0 && n > 0 && t > m.onset {
+			m.rate[j] = m.departure[j] / rampRise(n, float64(m.cfg.Horizon)) * n / (float64(t-m.onset) / float64(time.Hour))
 		}
 	}
 	normaliseShares(m.share, total)
@@ -339,6 +353,35 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 	m.why = Explanation{Share: m.share, Departure: m.departure, Statistic: name, Spread: m.spread,
 		Onset: m.onset, Rate: m.rate, Reason: reason}
 	return &m.why
+}
+
+// rampRise is how far, in slopes, the slow average (time constant h) of a
+// ramp that began n samples ago has risen: n - h·(1 - e^(-n/h)).
+func rampRise(n, h float64) float64 { return n - h*(1-math.Exp(-n/h)) }
+
+// rampLead estimates how many samples before its last crossing of the
+// reference a ramp began, taking the crossing as the moment its slow
+// average rose one null standard deviation, and z (the departure now, in
+// those deviations) as reached nc samples after it: the n0 with
+// rampRise(nc+n0)/rampRise(n0) = z.
+func rampLead(z, nc, h float64) float64 {
+	if !(z > 1) || math.IsInf(z, 0) {
+		return 0
+	}
+	ratio := func(n0 float64) float64 { return rampRise(nc+n0, h) / rampRise(n0, h) }
+	lo, hi := 1e-3, 100*h
+	if ratio(hi) >= z {
+		return hi
+	}
+	for range 60 { // ratio falls as n0 grows
+		mid := math.Sqrt(lo * hi)
+		if ratio(mid) > z {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // normaliseShares divides s by total, or spreads 1 evenly when total is 0.

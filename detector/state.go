@@ -190,6 +190,7 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 	e.I64(a.openedAt)
 	e.Int(a.length)
 	e.I64(m.onset)
+	e.Int(m.onsetN)
 	for _, s := range [][]float64{m.share, m.departure, m.spread, m.rate} {
 		e.F64s(s)
 	}
@@ -203,6 +204,7 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 		for s := range c.cusum {
 			e.F64(c.cusum[s])
 			e.I64(c.since[s])
+			e.Int(c.sinceN[s])
 		}
 	}
 }
@@ -212,7 +214,7 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	a := &m.alert
 	a.open, a.below, a.sinceShut = d.Bool(), d.Int(), d.Int()
 	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
-	m.onset = d.I64()
+	m.onset, m.onsetN = d.I64(), d.Int()
 	d.F64sInto(m.share, "drift shares")
 	d.F64sInto(m.departure, "drift departures")
 	d.F64sInto(m.spread, "drift spreads")
@@ -224,7 +226,7 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 		}
 		c.batches, c.directN = d.Int(), d.Int()
 		for s := range c.cusum {
-			c.cusum[s], c.since[s] = d.F64(), d.I64()
+			c.cusum[s], c.since[s], c.sinceN[s] = d.F64(), d.I64(), d.Int()
 		}
 	}
 	if err := d.Err(); err != nil {
@@ -243,6 +245,11 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 		for _, v := range c.cusum {
 			if !(v >= 0) || math.IsInf(v, 0) {
 				return errors.New("detector: drift statistic out of range")
+			}
+		}
+		for _, n := range c.sinceN {
+			if n < 0 || n > m.seen {
+				return errors.New("detector: drift onset out of range")
 			}
 		}
 		if m.n > m.cfg.Reference && !(c.levelSD > 0 && c.spreadSD > 0) {

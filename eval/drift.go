@@ -18,11 +18,14 @@ type DriftStats struct {
 	DelayShare                     []float64 // the same, as a share of the window's length
 	Missed                         []string  // files with a window not detected in time
 	Falsely                        []string  // files with a false alarm
+	// OnsetErrors are, for detected windows, the estimated onset minus the
+	// window's start, in rows.
+	OnsetErrors []int
 }
 
-// AddDrift scores one file's drift alerts (the rows at which they opened)
-// against its windows.
-func (d *DriftStats) AddDrift(name string, times []int64, opened []int, monitored int, wins []nab.Window) {
+// AddDrift scores one file's drift alerts (the rows at which they opened
+// and their estimated onsets) against its windows.
+func (d *DriftStats) AddDrift(name string, times []int64, opened []int, onsets []int64, monitored int, wins []nab.Window) {
 	d.Files++
 	d.Monitored += monitored
 	explained := make([]bool, len(opened)) // inside or after a window
@@ -30,13 +33,13 @@ func (d *DriftStats) AddDrift(name string, times []int64, opened []int, monitore
 		d.Windows++
 		start := sort.Search(len(times), func(k int) bool { return times[k] >= w.Start })
 		end := sort.Search(len(times), func(k int) bool { return times[k] > w.End })
-		first, late := -1, false
+		first, firstI, late := -1, -1, false
 		for i, row := range opened {
 			switch {
 			case row >= start && row < end:
 				explained[i] = true
 				if first < 0 || row < first {
-					first = row
+					first, firstI = row, i
 				}
 			case row >= end:
 				explained[i], late = true, true
@@ -47,6 +50,10 @@ func (d *DriftStats) AddDrift(name string, times []int64, opened []int, monitore
 			d.Detected++
 			d.Delays = append(d.Delays, first-start)
 			d.DelayShare = append(d.DelayShare, float64(first-start)/float64(max(1, end-start)))
+			if firstI < len(onsets) {
+				onsetRow := sort.Search(len(times), func(k int) bool { return times[k] >= onsets[firstI] })
+				d.OnsetErrors = append(d.OnsetErrors, onsetRow-start)
+			}
 		case late:
 			d.Late++
 			d.Missed = append(d.Missed, name)
@@ -64,6 +71,20 @@ func (d *DriftStats) AddDrift(name string, times []int64, opened []int, monitore
 	if falsely {
 		d.Falsely = append(d.Falsely, name)
 	}
+}
+
+// MedianOnsetError returns the median absolute onset error in rows (-1:
+// none).
+func (d DriftStats) MedianOnsetError() int {
+	if len(d.OnsetErrors) == 0 {
+		return -1
+	}
+	a := make([]int, len(d.OnsetErrors))
+	for i, e := range d.OnsetErrors {
+		a[i] = max(e, -e)
+	}
+	sort.Ints(a)
+	return a[len(a)/2]
 }
 
 // FalseAlarmsPer10k is false alarms per 10,000 monitored samples.

@@ -3,7 +3,10 @@ package eval
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,15 +48,15 @@ func driftStats(t *testing.T, inputs []Input, lab nab.Labels, cfg detector.Confi
 	var st DriftStats
 	for _, r := range results {
 		w, _ := lab.Lookup(r.Rel)
-		st.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.Monitored, w)
+		st.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.DriftOnsets, r.Monitored, w)
 	}
 	return st, results
 }
 
 func (d DriftStats) String() string {
 	med, share := d.MedianDelay()
-	return fmt.Sprintf("%d files: %d of %d drifts alerted before the ramp ended (%d late), median delay %d samples (%.0f%% of the ramp); %d false alarms in %d monitored samples (%.3f per 10k); missed %v, false alarms in %v",
-		d.Files, d.Detected, d.Windows, d.Late, med, 100*share, d.FalseAlarms, d.Monitored, d.FalseAlarmsPer10k(),
+	return fmt.Sprintf("%d files: %d of %d drifts alerted before the ramp ended (%d late), median delay %d samples (%.0f%% of the ramp), median onset error %d samples; %d false alarms in %d monitored samples (%.3f per 10k); missed %v, false alarms in %v",
+		d.Files, d.Detected, d.Windows, d.Late, med, 100*share, d.MedianOnsetError(), d.FalseAlarms, d.Monitored, d.FalseAlarmsPer10k(),
 		d.Missed, d.Falsely)
 }
 
@@ -66,16 +69,51 @@ func TestDriftCorpus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores a 24-file drift corpus")
 	}
-	inputs, lab := driftCorpus(t, 3)
+	variants := 3
+	if v, err := strconv.Atoi(os.Getenv("AEWATCH_TEST_DRIFT_VARIANTS")); err == nil && v > 0 {
+		variants = v // larger checks; AEWATCH_TEST_DRIFT_SEED picks another corpus
+	}
+	if v, err := strconv.ParseUint(os.Getenv("AEWATCH_TEST_DRIFT_SEED"), 10, 64); err == nil {
+		driftSeed = v
+	}
+	inputs, lab := driftCorpus(t, variants)
 	st, results := driftStats(t, inputs, lab, detector.DefaultConfig())
 	t.Log(st)
-	if st.Detected != st.Windows || st.Windows != 12 {
-		t.Errorf("%d of %d drifts alerted in time (want all 12); missed %v", st.Detected, st.Windows, st.Missed)
+	if want := 4 * variants; st.Detected != st.Windows || st.Windows != want {
+		t.Errorf("%d of %d drifts alerted in time (want all %d); missed %v", st.Detected, st.Windows, want, st.Missed)
 	}
 	for _, r := range results {
 		if strings.Contains(r.Rel, "_none_") && r.DriftAlerts > 0 {
 			t.Errorf("%s: %d drift alerts on a control file", r.Rel, r.DriftAlerts)
 		}
+	}
+	// The explanation's rate against the ramp's true slope, and its sign.
+	series, _ := synth.DriftCorpus(12000, variants, driftSeed)
+	byName := map[string]*synth.Series{}
+	for _, s := range series {
+		byName[s.Name] = s
+	}
+	var ratios []float64
+	for _, r := range results {
+		s := byName[filepath.ToSlash(r.Rel)]
+		if s == nil || s.Onset < 0 || len(r.DriftRates) == 0 {
+			continue
+		}
+		if r.DriftStats[0] != "level" {
+			t.Logf("%s: first explained as a drift of the %s, not the level", r.Rel, r.DriftStats[0])
+			continue
+		}
+		hours := float64(s.End-s.Onset+1) * synth.Steps[s.Signal].Hours()
+		ratio := r.DriftRates[0] / (s.Size / hours)
+		if ratio <= 0 {
+			t.Errorf("%s: rate %v per hour has the wrong sign for a drift of %+.2f", r.Rel, r.DriftRates[0], s.Size)
+		}
+		ratios = append(ratios, ratio)
+	}
+	sort.Float64s(ratios)
+	if len(ratios) > 0 {
+		t.Logf("%d of %d drifts explained as the level moving; estimated rate / true ramp slope: median %.2f, range %.2f-%.2f",
+			len(ratios), st.Detected, ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	}
 }
 

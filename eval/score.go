@@ -27,8 +27,13 @@ type Scored struct {
 	Gaps        uint64
 	Alerts      int // anomaly alerts opened
 	DriftAlerts int // drift alerts opened
-	// DriftOpened lists the rows at which drift alerts opened.
+	// DriftOpened lists the rows at which drift alerts opened, with the
+	// estimated onset (Unix ns) and rate (units per hour) of the channel
+	// with the largest share.
 	DriftOpened []int
+	DriftOnsets []int64
+	DriftRates  []float64
+	DriftStats  []string // what moved: level or spread
 	// Monitored counts samples, per channel, whose drift was tested (after
 	// the reference was complete).
 	Monitored int
@@ -105,6 +110,15 @@ func (s *Scored) count(r detector.Result, names []string, cfg detector.Config) {
 	if r.DriftEvent == detector.Opened {
 		s.DriftAlerts++
 		s.DriftOpened = append(s.DriftOpened, int(k))
+		w, top := r.DriftWhy, 0
+		for j := range w.Share {
+			if w.Share[j] > w.Share[top] {
+				top = j
+			}
+		}
+		s.DriftOnsets = append(s.DriftOnsets, w.Onset)
+		s.DriftRates = append(s.DriftRates, w.Rate[top])
+		s.DriftStats = append(s.DriftStats, w.Statistic)
 	}
 	if r.DriftReady {
 		s.Monitored++

@@ -158,7 +158,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		}
 		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		st.Add(r.File.Times, r.Alert, wins)
-		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.Monitored, wins)
+		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.DriftOnsets, r.Monitored, wins)
 	}
 	if len(files) == 0 {
 		return errors.New("--labels: no scored file has labels")
@@ -181,7 +181,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	in, outside := st.RatesPer10k()
 	fmt.Fprintf(w, "anomaly alerts opened per 10k samples: %.2f inside windows, %.2f outside\n", in, outside)
 	med, share := drift.MedianDelay()
-	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), median delay %d samples (%.0f%% of the window); %d opened outside any window, %.3f per 10k tested samples\n",
-		drift.Detected, drift.Windows, drift.Late, med, 100*share, drift.FalseAlarms, drift.FalseAlarmsPer10k())
+	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), median delay %d samples (%.0f%% of the window), median onset error %d samples; %d opened outside any window, %.3f per 10k tested samples\n",
+		drift.Detected, drift.Windows, drift.Late, med, 100*share, drift.MedianOnsetError(), drift.FalseAlarms, drift.FalseAlarmsPer10k())
 	return nil
 }
