@@ -295,7 +295,7 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 	c.levelSD = max(sd(c.bmM2, c.batches, m.batch, m.cfg.Horizon), direct(c.lSum, c.lSum2, c.lShift, c.level),
 		0.01*std+1e-6*math.Abs(c.level)+1e-12)
 	c.spreadSD = max(sd(c.bsM2, c.batches, m.batch, m.cfg.Horizon), direct(c.sSum, c.sSum2, c.sShift, c.spread),
-		0.01*c.spread+1e-6*math.Abs(c.level)+1e-12)
+		0.03*c.spread+1e-6*math.Abs(c.level)+1e-12)
 }
 
 // closeNow closes an open alert outside the state machine's own rules.

@@ -174,3 +174,21 @@ func TestDriftSurvivesExtremeValues(t *testing.T) {
 	}
 	pushAll(t, d, times(len(xs)), xs, 0) // fails on a score outside [0,1)
 }
+
+// TestSpreadDriftIsAlerted: noise that grows slowly to twice its size (a
+// bearing wearing out) at a steady level opens a drift alert explained as
+// the spread moving up.
+func TestSpreadDriftIsAlerted(t *testing.T) {
+	const n, at, length = 9000, 3000, 2000
+	r := rand.New(rand.NewPCG(5, 6))
+	xs := make([]float64, n)
+	for i := range xs {
+		g := 1 + math.Min(1, math.Max(0, float64(i-at)/length)) // noise gain 1 -> 2
+		xs[i] = 10 + 2*math.Sin(2*math.Pi*float64(i)/50) + 0.5*g*r.NormFloat64()
+	}
+	d, _ := New(driftConfig(), 1)
+	evs := pushAll(t, d, times(n), xs, 0)
+	if len(evs) == 0 || evs[0].ev != Opened || evs[0].statistic != "spread" || evs[0].departure <= 0 || evs[0].seq < at {
+		t.Fatalf("events %+v, want a drift alert of the spread, up, after sample %d", evs, at)
+	}
+}
