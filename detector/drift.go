@@ -163,13 +163,13 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 	var out driftOutcome
 	if m.rebaseline {
 		m.rebaseline = false
+		if m.alert.open { // explained by the reference it departed from
+			out = m.closeNow(t, "rebaseline")
+		}
 		m.n = 0
 		for j := range m.ch {
 			c := &m.ch[j]
 			*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread}
-		}
-		if m.alert.open {
-			out = m.closeNow(t, "rebaseline")
 		}
 	}
 	m.n++
@@ -301,7 +301,15 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 // closeNow closes an open alert outside the state machine's own rules.
 func (m *driftMonitor) closeNow(t int64, reason string) driftOutcome {
 	out := driftOutcome{event: Closed, peak: m.alert.peak, duration: t - m.alert.openedAt}
-	out.why = m.explain(t, -1, reason)
+	worst, most := -1, 0.0
+	for j := range m.ch {
+		for _, v := range m.ch[j].cusum {
+			if v > most {
+				worst, most = j, v
+			}
+		}
+	}
+	out.why = m.explain(t, worst, reason)
 	m.alert.open, m.alert.sinceShut = false, 0
 	return out
 }

@@ -102,6 +102,10 @@ func TestDriftAlertExplainsAndRebaselines(t *testing.T) {
 	if len(evs) != 1 || evs[0].ev != Closed || evs[0].reason != "rebaseline" || evs[0].seq != n {
 		t.Fatalf("after re-baseline: events %+v, want one close by rebaseline at sample %d", evs, n)
 	}
+	// The close explains the departure from the old reference.
+	if e := evs[0]; e.statistic != "level" || e.departure < 0.5*size || e.departure > 1.5*size {
+		t.Errorf("closed as %s %+.3f, want level up by about %v", e.statistic, e.departure, size)
+	}
 }
 
 // TestNoDriftOnStationarySignals: long stationary series of several seeds
