@@ -57,13 +57,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	if d.calWin != nil {
 		d.calWin.appendState(e)
 	}
-	a := &d.alert
-	e.Bool(a.open)
-	e.Int(a.below)
-	e.Int(a.sinceShut)
-	e.F64(a.peak)
-	e.I64(a.openedAt)
-	e.Int(a.length)
+	d.alert.appendState(e)
 	e.U64(d.seq)
 	e.Int(d.accepted)
 	e.U64(d.windows)
@@ -120,9 +114,7 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 			return err
 		}
 	}
-	a := &d.alert
-	a.open, a.below, a.sinceShut = dec.Bool(), dec.Int(), dec.Int()
-	a.peak, a.openedAt, a.length = dec.F64(), dec.I64(), dec.Int()
+	d.alert.readState(dec)
 	d.seq, d.accepted, d.windows = dec.U64(), dec.Int(), dec.U64()
 	dec.F64sInto(d.minVal, "running minimum")
 	dec.F64sInto(d.maxVal, "running maximum")
@@ -182,13 +174,7 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 	e.Int(m.n)
 	e.Int(m.seen)
 	e.Bool(m.rebaseline)
-	a := &m.alert
-	e.Bool(a.open)
-	e.Int(a.below)
-	e.Int(a.sinceShut)
-	e.F64(a.peak)
-	e.I64(a.openedAt)
-	e.Int(a.length)
+	m.alert.appendState(e)
 	e.I64(m.onset)
 	e.Int(m.onsetN)
 	for _, s := range [][]float64{m.share, m.departure, m.spread, m.rate} {
@@ -211,9 +197,8 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 
 func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	m.n, m.seen, m.rebaseline = d.Int(), d.Int(), d.Bool()
+	m.alert.readState(d)
 	a := &m.alert
-	a.open, a.below, a.sinceShut = d.Bool(), d.Int(), d.Int()
-	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
 	m.onset, m.onsetN = d.I64(), d.Int()
 	d.F64sInto(m.share, "drift shares")
 	d.F64sInto(m.departure, "drift departures")
@@ -267,4 +252,18 @@ func (c *driftChannel) floats() []*float64 {
 	return []*float64{&c.refMean, &c.refM2, &c.refStep, &c.batchSum, &c.batchStep, &c.bmMean, &c.bmM2,
 		&c.bsMean, &c.bsM2, &c.level, &c.spread, &c.levelSD, &c.spreadSD, &c.prev, &c.slowLevel, &c.slowSpread,
 		&c.lShift, &c.lSum, &c.lSum2, &c.sShift, &c.sSum, &c.sSum2}
+}
+
+func (a *alertState) appendState(e *statecodec.Encoder) {
+	e.Bool(a.open)
+	e.Int(a.below)
+	e.Int(a.sinceShut)
+	e.F64(a.peak)
+	e.I64(a.openedAt)
+	e.Int(a.length)
+}
+
+func (a *alertState) readState(d *statecodec.Decoder) {
+	a.open, a.below, a.sinceShut = d.Bool(), d.Int(), d.Int()
+	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
 }
