@@ -23,9 +23,8 @@ type DriftStats struct {
 	OnsetErrors []int
 }
 
-// AddDrift scores one file's drift alerts (the rows at which they opened
-// and their estimated onsets) against its windows.
-func (d *DriftStats) AddDrift(name string, times []int64, opened []int, onsets []int64, monitored int, wins []nab.Window) {
+// AddDrift scores one file's drift alert openings against its windows.
+func (d *DriftStats) AddDrift(name string, times []int64, opened []DriftOpening, monitored int, wins []nab.Window) {
 	d.Files++
 	d.Monitored += monitored
 	explained := make([]bool, len(opened)) // inside or after a window
@@ -33,27 +32,26 @@ func (d *DriftStats) AddDrift(name string, times []int64, opened []int, onsets [
 		d.Windows++
 		start := sort.Search(len(times), func(k int) bool { return times[k] >= w.Start })
 		end := sort.Search(len(times), func(k int) bool { return times[k] > w.End })
-		first, firstI, late := -1, -1, false
-		for i, row := range opened {
+		first, late := -1, false // first: index in opened of the earliest opening inside
+		for i, o := range opened {
 			switch {
-			case row >= start && row < end:
+			case o.Row >= start && o.Row < end:
 				explained[i] = true
-				if first < 0 || row < first {
-					first, firstI = row, i
+				if first < 0 || o.Row < opened[first].Row {
+					first = i
 				}
-			case row >= end:
+			case o.Row >= end:
 				explained[i], late = true, true
 			}
 		}
 		switch {
 		case first >= 0:
+			row := opened[first].Row
 			d.Detected++
-			d.Delays = append(d.Delays, first-start)
-			d.DelayShare = append(d.DelayShare, float64(first-start)/float64(max(1, end-start)))
-			if firstI < len(onsets) {
-				onsetRow := sort.Search(len(times), func(k int) bool { return times[k] >= onsets[firstI] })
-				d.OnsetErrors = append(d.OnsetErrors, onsetRow-start)
-			}
+			d.Delays = append(d.Delays, row-start)
+			d.DelayShare = append(d.DelayShare, float64(row-start)/float64(max(1, end-start)))
+			onsetRow := sort.Search(len(times), func(k int) bool { return times[k] >= opened[first].Onset })
+			d.OnsetErrors = append(d.OnsetErrors, onsetRow-start)
 		case late:
 			d.Late++
 			d.Missed = append(d.Missed, name)

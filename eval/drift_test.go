@@ -48,7 +48,7 @@ func driftStats(t *testing.T, inputs []Input, lab nab.Labels, cfg detector.Confi
 	var st DriftStats
 	for _, r := range results {
 		w, _ := lab.Lookup(r.Rel)
-		st.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.DriftOnsets, r.Monitored, w)
+		st.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, w)
 	}
 	return st, results
 }
@@ -83,8 +83,8 @@ func TestDriftCorpus(t *testing.T) {
 		t.Errorf("%d of %d drifts alerted in time (want all %d); missed %v", st.Detected, st.Windows, want, st.Missed)
 	}
 	for _, r := range results {
-		if strings.Contains(r.Rel, "_none_") && r.DriftAlerts > 0 {
-			t.Errorf("%s: %d drift alerts on a control file", r.Rel, r.DriftAlerts)
+		if n := len(r.DriftOpenings); strings.Contains(r.Rel, "_none_") && n > 0 {
+			t.Errorf("%s: %d drift alerts on a control file", r.Rel, n)
 		}
 	}
 	// The explanation's rate against the ramp's true slope, and its sign.
@@ -96,17 +96,18 @@ func TestDriftCorpus(t *testing.T) {
 	var ratios []float64
 	for _, r := range results {
 		s := byName[filepath.ToSlash(r.Rel)]
-		if s == nil || s.Onset < 0 || len(r.DriftRates) == 0 {
+		if s == nil || s.Onset < 0 || len(r.DriftOpenings) == 0 {
 			continue
 		}
-		if r.DriftStats[0] != "level" {
-			t.Logf("%s: first explained as a drift of the %s, not the level", r.Rel, r.DriftStats[0])
+		first := r.DriftOpenings[0]
+		if first.Statistic != "level" {
+			t.Logf("%s: first explained as a drift of the %s, not the level", r.Rel, first.Statistic)
 			continue
 		}
 		hours := float64(s.End-s.Onset+1) * synth.Steps[s.Signal].Hours()
-		ratio := r.DriftRates[0] / (s.Size / hours)
+		ratio := first.Rate / (s.Size / hours)
 		if ratio <= 0 {
-			t.Errorf("%s: rate %v per hour has the wrong sign for a drift of %+.2f", r.Rel, r.DriftRates[0], s.Size)
+			t.Errorf("%s: rate %v per hour has the wrong sign for a drift of %+.2f", r.Rel, first.Rate, s.Size)
 		}
 		ratios = append(ratios, ratio)
 	}

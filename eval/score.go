@@ -12,32 +12,36 @@ import (
 
 // Scored is one file's outcome.
 type Scored struct {
-	File        *sensorcsv.File
-	Score       []float64   // anomaly_score per row
-	Alert       []bool      // alert per row
-	Error       []float64   // error per row
-	Channel     [][]float64 // per channel score (univariate) per row
-	ChannelErr  [][]float64 // per channel error per row
-	Drift       []float64   // drift_score per row: the largest over channels
-	DriftAlert  []bool      // a drift alert is open at the row
-	ChDrift     [][]float64 // per channel drift score (univariate) per row
-	Why         []string    // explanations of the alert events at the row
-	NonFinite   uint64
-	OutOfOrder  uint64
-	Gaps        uint64
-	Alerts      int // anomaly alerts opened
-	DriftAlerts int // drift alerts opened
-	// DriftOpened lists the rows at which drift alerts opened, with the
-	// estimated onset (Unix ns) and rate (units per hour) of the channel
-	// with the largest share.
-	DriftOpened []int
-	DriftOnsets []int64
-	DriftRates  []float64
-	DriftStats  []string // what moved: level or spread
+	File       *sensorcsv.File
+	Score      []float64   // anomaly_score per row
+	Alert      []bool      // alert per row
+	Error      []float64   // error per row
+	Channel    [][]float64 // per channel score (univariate) per row
+	ChannelErr [][]float64 // per channel error per row
+	Drift      []float64   // drift_score per row: the largest over channels
+	DriftAlert []bool      // a drift alert is open at the row
+	ChDrift    [][]float64 // per channel drift score (univariate) per row
+	Why        []string    // explanations of the alert events at the row
+	NonFinite  uint64
+	OutOfOrder uint64
+	Gaps       uint64
+	Alerts     int // anomaly alerts opened
+	// DriftOpenings are the drift alerts opened (each channel's in row order).
+	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
 	// the reference was complete).
 	Monitored int
 	Threshold float64
+}
+
+// DriftOpening is a drift alert's opening: its row and, for the channel
+// with the largest share, the estimated onset (Unix ns), the rate (units
+// per hour) and what moved (level or spread).
+type DriftOpening struct {
+	Row       int
+	Onset     int64
+	Rate      float64
+	Statistic string
 }
 
 // ScoreFile runs fresh detectors over f: one per channel, or one for all
@@ -71,7 +75,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 					s.ChannelErr[j][k] = e
 					s.ChDrift[j][k] = r.Drift
 				}
-				s.count(r, names, cfg)
+				s.count(r, names)
 			}
 		}
 		s.addStats(d)
@@ -94,7 +98,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 				s.Alert[k] = s.Alert[k] || r.Alert
 				s.Drift[k] = max(s.Drift[k], r.Drift)
 				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
-				s.count(r, names[j:j+1], cfg)
+				s.count(r, names[j:j+1])
 			}
 		}
 		s.addStats(d)
@@ -102,23 +106,19 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 	return s, nil
 }
 
-func (s *Scored) count(r detector.Result, names []string, cfg detector.Config) {
+func (s *Scored) count(r detector.Result, names []string) {
 	k := r.Seq
 	if r.Event == detector.Opened {
 		s.Alerts++
 	}
 	if r.DriftEvent == detector.Opened {
-		s.DriftAlerts++
-		s.DriftOpened = append(s.DriftOpened, int(k))
 		w, top := r.DriftWhy, 0
 		for j := range w.Share {
 			if w.Share[j] > w.Share[top] {
 				top = j
 			}
 		}
-		s.DriftOnsets = append(s.DriftOnsets, w.Onset)
-		s.DriftRates = append(s.DriftRates, w.Rate[top])
-		s.DriftStats = append(s.DriftStats, w.Statistic)
+		s.DriftOpenings = append(s.DriftOpenings, DriftOpening{Row: int(k), Onset: w.Onset, Rate: w.Rate[top], Statistic: w.Statistic})
 	}
 	if r.DriftReady {
 		s.Monitored++

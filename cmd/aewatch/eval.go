@@ -132,7 +132,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
-		drifts += r.DriftAlerts
+		drifts += len(r.DriftOpenings)
 		monitored += r.Monitored
 		nonFinite += r.NonFinite
 		outOfOrder += r.OutOfOrder
@@ -158,7 +158,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		}
 		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		st.Add(r.File.Times, r.Alert, wins)
-		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpened, r.DriftOnsets, r.Monitored, wins)
+		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, wins)
 	}
 	if len(files) == 0 {
 		return errors.New("--labels: no scored file has labels")
