@@ -15,15 +15,11 @@ import (
 	"github.com/aewatch/aewatch/synth"
 )
 
-// driftCorpus writes the drift corpus (every signal with a drift and
-// without a fault, variants draws) and returns its inputs and labels.
-func driftCorpus(t *testing.T, variants int) ([]Input, nab.Labels) {
+// writeCorpus writes generated series with their labels to a temporary
+// directory and returns the inputs and labels eval reads from it.
+func writeCorpus(t *testing.T, series []*synth.Series) ([]Input, nab.Labels) {
 	t.Helper()
 	dir := t.TempDir()
-	series, err := synth.DriftCorpus(12000, variants, driftSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := synth.WriteCorpus(dir, series); err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +32,17 @@ func driftCorpus(t *testing.T, variants int) ([]Input, nab.Labels) {
 		t.Fatal(err)
 	}
 	return inputs, lab
+}
+
+// driftCorpus writes the drift corpus (every signal with a drift and
+// without a fault, variants draws) and returns its inputs and labels.
+func driftCorpus(t *testing.T, variants int) ([]Input, nab.Labels) {
+	t.Helper()
+	series, err := synth.DriftCorpus(12000, variants, driftSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeCorpus(t, series)
 }
 
 // driftStats scores inputs and summarises their drift alerts.

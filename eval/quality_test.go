@@ -47,22 +47,11 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores an 84-file corpus with four detectors over three seeds")
 	}
-	dir := t.TempDir()
 	series, err := synth.Corpus(4032, 3, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := synth.WriteCorpus(dir, series); err != nil {
-		t.Fatal(err)
-	}
-	lab, err := nab.LoadLabels(filepath.Join(dir, "labels.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs, err := Discover([]string{dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inputs, lab := writeCorpus(t, series)
 	ae := meanStandard(t, inputs, lab, detector.Autoencoder, seeds)
 	best, bestKind := 0.0, detector.Kind("")
 	for _, k := range detector.Kinds[1:] {
