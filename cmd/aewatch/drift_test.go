@@ -36,11 +36,7 @@ func writeRows(t *testing.T, s *synth.Series, dir, name string, from, to int) st
 // logged, applied at the series' next sample, written to ae_rebaseline and
 // closes the drift alert with reason rebaseline.
 func TestDriftAlertAndRebaseline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 2, "sensors")
+	influx, brokers := peers(t, 2, "sensors")
 	s, err := synth.GenerateDrift("noisy", "drift", 12000, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -54,6 +54,17 @@ func startRun(t *testing.T, brokers, influxURL, group string, extra ...string) *
 	return p
 }
 
+// peers skips in -short mode, else starts the real peers of an integration
+// test: an InfluxDB with database sensors and an in-process Kafka broker
+// holding topics of the given partition count.
+func peers(t *testing.T, partitions int32, topics ...string) (*testsvc.Influx, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	return testsvc.StartInflux(t, "sensors"), testsvc.Kafka(t, partitions, topics...)
+}
+
 // secretToken is passed to every run; it must never appear in a log.
 const secretToken = "top-secret-token-42"
 
@@ -193,11 +204,7 @@ func scoresWhere(t *testing.T, in *testsvc.Influx, where string) map[int64]float
 // gives exactly one point per sample from the first full window on, whose
 // score equals eval's anomaly_score bit for bit.
 func TestRunMatchesEval(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	file := testFile(t)
 	produceFiles(t, brokers, file)
 	want, order := evalScores(t, file)
@@ -233,11 +240,7 @@ func TestRunMatchesEval(t *testing.T) {
 // a good series: the service keeps running, counts each reason, and the good
 // points equal eval's.
 func TestBadInputChangesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 2, "sensors", "rejected")
+	influx, brokers := peers(t, 2, "sensors", "rejected")
 	s, err := synth.Generate("oscillating", "shape", 3000, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -333,11 +336,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 // checkpoints every detector on the way out, the restarted service resumes
 // exactly: every series' points equal those of eval on its whole file.
 func TestSigtermLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	files := writeSeries(t, 3, 8000)
 	run := startRun(t, brokers, influx.URL, "g-term")
 	producer := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors", "--rate", "5000"}, files...)...)
@@ -425,11 +424,7 @@ func expectedPoints(t *testing.T, files []string) int {
 // restarting it each time: when it is done, every ae_score point (every
 // field) equals that of an uninterrupted run, which equals eval.
 func TestKill9ChangesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	files := nabFiles(t)
 	if files == nil {
 		files = writeSeries(t, 6, 6000)
@@ -717,11 +712,7 @@ func TestHostileInput(t *testing.T) {
 // between them with their checkpoints, and every point equals an
 // uninterrupted run (eval).
 func TestRebalance(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	files := writeSeries(t, 6, 6000)
 	total := expectedPoints(t, files)
 	opts := []string{"--set", "checkpoint.interval=300ms", "--set", "kafka.session_timeout=6s"}
@@ -777,11 +768,7 @@ func TestRebalance(t *testing.T) {
 // checkpoint topic and read back when their series returns: every point
 // still equals eval.
 func TestEvictionChangesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	files := writeSeries(t, 6, 3000)
 	var msgs [][]kafka.Message
 	for _, file := range files {

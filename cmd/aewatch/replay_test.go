@@ -75,11 +75,7 @@ func compareToEval(t *testing.T, got map[int64]float64, want map[int64]float64, 
 // and a concurrently running service alone, and stays exact when records
 // are stamped with append time.
 func TestReplay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 4, "sensors")
+	influx, brokers := peers(t, 4, "sensors")
 	file := testFile(t)
 	produceFiles(t, brokers, file)
 	live := startRun(t, brokers, influx.URL, "live")
@@ -122,11 +118,7 @@ func TestReplay(t *testing.T) {
 }
 
 func TestReplayErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	influx := testsvc.StartInflux(t, "sensors")
-	brokers := testsvc.Kafka(t, 2, "sensors")
+	influx, brokers := peers(t, 2, "sensors")
 	s, _ := synth.Generate("duty", "none", 1000, 1)
 	file := filepath.Join(t.TempDir(), "pump.csv")
 	os.WriteFile(file, s.CSV(), 0o644)
