@@ -21,7 +21,7 @@ const (
 type Rebaselines struct {
 	mu      sync.Mutex
 	pending map[string]RebaselineRequest
-	n       atomic.Int64
+	n       atomic.Int64 // len(pending), read without the lock on every sample
 	known   sync.Map // series seen by this process
 }
 
