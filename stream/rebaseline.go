@@ -22,7 +22,7 @@ type Rebaselines struct {
 	mu      sync.Mutex
 	pending map[string]RebaselineRequest
 	n       atomic.Int64 // len(pending), read without the lock on every sample
-	known   sync.Map // series seen by this process
+	known   sync.Map     // series seen by this process
 }
 
 // ErrTooManyRebaselines: MaxPendingRebaselines requests are waiting.
