@@ -65,6 +65,22 @@ func peers(t *testing.T, partitions int32, topics ...string) (*testsvc.Influx, s
 	return testsvc.StartInflux(t, "sensors"), testsvc.Kafka(t, partitions, topics...)
 }
 
+// fileMessages encodes a single-channel CSV file as the JSON messages
+// produce sends, one per row, keyed by series.
+func fileMessages(t *testing.T, file string) []kafka.Message {
+	t.Helper()
+	f, err := sensorcsv.Read(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafka.Message
+	for k, ts := range f.Times {
+		v, _ := encodeRow("json", SeriesName(file), []string{"value"}, ts, f.Values[k])
+		msgs = append(msgs, kafka.Message{Key: []byte(SeriesName(file)), Value: v})
+	}
+	return msgs
+}
+
 // secretToken is passed to every run; it must never appear in a log.
 const secretToken = "top-secret-token-42"
 
@@ -620,13 +636,7 @@ func TestHostileInput(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "good-"+sig+".csv")
 		os.WriteFile(p, s.CSV(), 0o644)
 		files = append(files, p)
-		f, _ := sensorcsv.Read(p, nil)
-		var msgs []kafka.Message
-		for k, ts := range f.Times {
-			v, _ := encodeRow("json", SeriesName(p), []string{"value"}, ts, f.Values[k])
-			msgs = append(msgs, kafka.Message{Key: []byte(SeriesName(p)), Value: v})
-		}
-		good = append(good, msgs)
+		good = append(good, fileMessages(t, p))
 	}
 	rng := rand.New(rand.NewPCG(42, 42))
 	hostile := func(i int) kafka.Message {
@@ -772,13 +782,7 @@ func TestEvictionChangesNothing(t *testing.T) {
 	files := writeSeries(t, 6, 3000)
 	var msgs [][]kafka.Message
 	for _, file := range files {
-		f, _ := sensorcsv.Read(file, nil)
-		var m []kafka.Message
-		for k, ts := range f.Times {
-			v, _ := encodeRow("json", SeriesName(file), []string{"value"}, ts, f.Values[k])
-			m = append(m, kafka.Message{Key: []byte(SeriesName(file)), Value: v})
-		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, fileMessages(t, file))
 	}
 	// Blocks of 250 samples per series, round-robin: series go idle and return.
 	var all []kafka.Message
