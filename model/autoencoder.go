@@ -148,6 +148,15 @@ func (a *Autoencoder) Learn(x []float64) float64 {
 func (a *Autoencoder) accumulate(x []float64) float64 {
 	copy(a.clean, x)
 	in := a.act[0]
+	a.corrupt(in, x)
+	clear(in[a.n-a.cfg.MaskTail:])
+	a.forward(a.layers, a.clean)
+	return a.backward(a.clean)
+}
+
+// corrupt writes x to in with each value masked (set to 0) with
+// probability MaskProb and otherwise given Gaussian noise of SD NoiseStd.
+func (a *Autoencoder) corrupt(in, x []float64) {
 	for i, v := range x {
 		if a.cfg.MaskProb > 0 && a.rng.Float64() < a.cfg.MaskProb {
 			v = 0
@@ -156,9 +165,6 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 		}
 		in[i] = v
 	}
-	clear(in[a.n-a.cfg.MaskTail:])
-	a.forward(a.layers, a.clean)
-	return a.backward(a.clean)
 }
 
 // forward runs the network on act[0]; masked outputs with TailSkip add the
@@ -172,9 +178,7 @@ func (a *Autoencoder) forward(layers []layer, skip []float64) {
 		copy(out, ly.b)
 		blas64.Gemv(blas.NoTrans, 1, ly.w, vec(a.act[l]), 1, vec(out))
 		if l != last {
-			for i, z := range out {
-				out[i] = math.Tanh(z)
-			}
+			tanhInPlace(out)
 		}
 	}
 	if c := a.cfg.TailSkip; c > 0 {

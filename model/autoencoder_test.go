@@ -213,3 +213,38 @@ func TestAverage(t *testing.T) {
 		t.Fatal("Average=1000 scored exactly like the trained weights")
 	}
 }
+
+// TestCorruption: masking happens at MaskProb, and the noise on the rest
+// has mean 0, SD NoiseStd and a Gaussian's kurtosis of 3.
+func TestCorruption(t *testing.T) {
+	const noiseStd, maskProb, draws = 0.5, 0.05, 400_000
+	a, err := New(Config{Hidden: []int{2}, Optimizer: "adam", LearningRate: 0.01, Momentum: 0.9, Beta2: 0.999,
+		NoiseStd: noiseStd, MaskProb: maskProb}, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := []float64{3, 3, 3, 3, 3, 3, 3, 3}
+	in := make([]float64, len(x))
+	var masked, n, s1, s2, s4 float64
+	for range draws / len(x) {
+		a.corrupt(in, x)
+		for _, v := range in {
+			if v == 0 {
+				masked++
+				continue
+			}
+			d := (v - 3) / noiseStd
+			n++
+			s1 += d
+			s2 += d * d
+			s4 += d * d * d * d
+		}
+	}
+	share, mean, variance := masked/draws, s1/n, s2/n
+	kurtosis := s4 / n / (variance * variance)
+	if math.Abs(share-maskProb) > 0.002 || math.Abs(mean) > 0.01 || math.Abs(variance-1) > 0.01 ||
+		math.Abs(kurtosis-3) > 0.05 {
+		t.Fatalf("masked share %.4f (want %v), noise mean %.4f, variance %.4f, kurtosis %.3f",
+			share, maskProb, mean, variance, kurtosis)
+	}
+}

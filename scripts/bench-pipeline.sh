@@ -8,7 +8,8 @@
 # the replay-versus-run ratio.
 # Also prints the CPU seconds aewatch run, influxd and the broker used
 # during the run;
-# PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run.
+# PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run,
+# INFLUX_PROFILE=FILE one of influxd over the same seconds.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-25000}
@@ -74,6 +75,9 @@ while :; do
     if [ -n "${PROFILE:-}" ]; then
       curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE" & prof_pid=$!
     fi
+    if [ -n "${INFLUX_PROFILE:-}" ]; then
+      curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=3" -o "$INFLUX_PROFILE" & iprof_pid=$!
+    fi
   fi
   [ "$n" -ge "$expected" ] && break
   sleep 0.1
@@ -85,6 +89,7 @@ awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN 
   printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
 echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
 if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
+if [ -n "${iprof_pid:-}" ]; then wait "$iprof_pid"; fi
 kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
 rstart=$(date +%s.%N)
 "$tmp/aewatch" replay --brokers 127.0.0.1:$kport --topics sensors --from earliest --run bench \
