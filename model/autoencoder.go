@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -176,7 +175,7 @@ func (a *Autoencoder) forward(layers []layer, skip []float64) {
 		ly := &layers[l]
 		out := a.act[l+1]
 		copy(out, ly.b)
-		blas64.Gemv(blas.NoTrans, 1, ly.w, vec(a.act[l]), 1, vec(out))
+		mulAddRows(ly.w.Data, ly.out, ly.in, a.act[l], out)
 		if l != last {
 			tanhInPlace(out)
 		}
@@ -204,17 +203,17 @@ func (a *Autoencoder) backward(target []float64) float64 {
 	}
 	for l := L - 1; l >= 0; l-- {
 		ly := &a.layers[l]
-		dOut := vec(a.delta[l+1])
-		blas64.Ger(1, dOut, vec(a.act[l]), ly.gw)
-		for i, v := range a.delta[l+1] {
+		dOut := a.delta[l+1]
+		var dIn []float64
+		if l > 0 {
+			dIn = a.delta[l]
+			clear(dIn)
+		}
+		backRows(ly.w.Data, ly.gw.Data, ly.out, ly.in, dOut, a.act[l], dIn)
+		for i, v := range dOut {
 			ly.gb[i] += v
 		}
-		if l == 0 {
-			break
-		}
-		dIn := a.delta[l]
-		blas64.Gemv(blas.Trans, 1, ly.w, dOut, 0, vec(dIn))
-		for i, h := range a.act[l] {
+		for i, h := range a.act[l][:len(dIn)] {
 			dIn[i] *= 1 - h*h
 		}
 	}

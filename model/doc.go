@@ -6,7 +6,10 @@
 // small bottleneck and back to n linear outputs. Training corrupts the input
 // (Gaussian noise, masking) and measures the loss against the clean input;
 // scoring never corrupts. Every buffer is allocated in New, and Reconstruct
-// and Learn allocate nothing; the dense products run on gonum's blas64.
+// and Learn allocate nothing. Weights are laid out as gonum blas64.General
+// matrices; the dense products, tanh and the optimiser step run in small
+// kernels written for these layer sizes (AVX2 where the CPU has it, with
+// the same bits as their scalar forms), held to gonum's BLAS in the tests.
 //
 // Given the same Config, seed and sequence of calls, an Autoencoder produces
 // bit-identical outputs: all randomness comes from its own PCG source.
