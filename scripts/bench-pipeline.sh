@@ -9,7 +9,8 @@
 # Also prints the CPU seconds aewatch run, influxd and the broker used
 # during the run;
 # PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run,
-# INFLUX_PROFILE=FILE one of influxd over the same seconds.
+# INFLUX_PROFILE=FILE one of influxd over the same seconds, TRACE=FILE a
+# 2 s runtime trace of aewatch run (go tool trace -pprof=sync FILE).
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-25000}
@@ -75,6 +76,9 @@ while :; do
     if [ -n "${PROFILE:-}" ]; then
       curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE" & prof_pid=$!
     fi
+    if [ -n "${TRACE:-}" ]; then
+      curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE" & trace_pid=$!
+    fi
     if [ -n "${INFLUX_PROFILE:-}" ]; then
       curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=3" -o "$INFLUX_PROFILE" & iprof_pid=$!
     fi
@@ -90,6 +94,7 @@ awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN 
 echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
 if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
 if [ -n "${iprof_pid:-}" ]; then wait "$iprof_pid"; fi
+if [ -n "${trace_pid:-}" ]; then wait "$trace_pid"; fi
 kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
 rstart=$(date +%s.%N)
 "$tmp/aewatch" replay --brokers 127.0.0.1:$kport --topics sensors --from earliest --run bench \

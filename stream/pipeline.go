@@ -731,39 +731,78 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// flushLoop batches points, writes them, acknowledges their messages and
-// commits offsets, until outputs is closed; then it flushes and commits a
-// last time.
+// writeDepth is how many batches may be in flight to InfluxDB at once. With
+// one, the shards stalled on a full queue while each write was parsed: a
+// second lets the next batch fill while InfluxDB ingests the previous one.
+const writeDepth = 2
+
+// flushLoop batches points, writes them (up to writeDepth batches at a
+// time), acknowledges their messages and commits offsets, until outputs is
+// closed; then it flushes and commits a last time. Completions are taken in
+// batch order, so the acknowledged offsets and each shard's flushed
+// sequence only move forward.
 func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 	o := p.o
-	var batch []sink.Point
-	var refs []msgRef
-	newest := make([]uint64, len(p.flushed)) // per shard, in this batch
+	type job struct {
+		batch  []sink.Point
+		refs   []msgRef
+		newest []uint64 // per shard, the newest output in this batch
+		done   chan error
+	}
+	jobs := make(chan *job, writeDepth-1) // with the one the completer holds: writeDepth
+	free := make(chan *job, writeDepth+1)
+	completed := make(chan error, 1)
+	go func() {
+		for j := range jobs {
+			if err := <-j.done; err != nil {
+				completed <- err // nothing after a failed batch counts as written
+				return
+			}
+			if o.OnAlert != nil {
+				for _, pt := range j.batch {
+					if pt.Event != "" {
+						o.OnAlert(pt)
+					}
+				}
+			}
+			p.track.done(j.refs)
+			for i, seq := range j.newest {
+				if seq > 0 {
+					p.flushed[i].Store(seq)
+				}
+			}
+			select {
+			case free <- j:
+			default:
+			}
+		}
+		completed <- nil
+	}()
+	next := func() *job {
+		select {
+		case j := <-free:
+			j.batch, j.refs = j.batch[:0], j.refs[:0]
+			clear(j.newest)
+			return j
+		default:
+			return &job{newest: make([]uint64, len(p.flushed)), done: make(chan error, 1)}
+		}
+	}
+	cur := next()
 	tick := time.NewTicker(o.FlushInterval)
 	defer tick.Stop()
 	lastCommit := time.Now()
 	flush := func() error {
-		if len(refs) == 0 {
+		if len(cur.refs) == 0 {
 			return nil
 		}
-		if err := o.Writer.WritePoints(ctx, batch); err != nil {
+		select {
+		case jobs <- cur:
+		case err := <-completed: // only ends early after a failure
 			return err
 		}
-		if o.OnAlert != nil {
-			for _, pt := range batch {
-				if pt.Event != "" {
-					o.OnAlert(pt)
-				}
-			}
-		}
-		p.track.done(refs)
-		for i, seq := range newest {
-			if seq > 0 {
-				p.flushed[i].Store(seq)
-				newest[i] = 0
-			}
-		}
-		batch, refs = batch[:0], refs[:0]
+		go func(j *job) { j.done <- o.Writer.WritePoints(ctx, j.batch) }(cur)
+		cur = next()
 		return nil
 	}
 	for {
@@ -773,15 +812,21 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				if err := flush(); err != nil {
 					return err
 				}
+				close(jobs)
+				if err := <-completed; err != nil {
+					return err
+				}
 				p.commit(ctx)
 				return nil
 			}
-			batch = append(batch, out.pts...)
-			refs = append(refs, out.ref)
-			newest[out.shard] = out.seq
-			if len(batch) < o.BatchSize {
+			cur.batch = append(cur.batch, out.pts...)
+			cur.refs = append(cur.refs, out.ref)
+			cur.newest[out.shard] = out.seq
+			if len(cur.batch) < o.BatchSize {
 				continue
 			}
+		case err := <-completed:
+			return err
 		case <-tick.C:
 		}
 		if err := flush(); err != nil {
