@@ -6,7 +6,9 @@
 // out).
 //
 // Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
-// goroutines and one flush goroutine, and returns when all have stopped.
+// goroutines and one flush goroutine (which keeps up to two writes in
+// flight, each in its own goroutine, and takes their completions in batch
+// order), and returns when all have stopped.
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
 // them in partition order, so each series' samples are scored in order.

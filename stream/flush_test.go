@@ -1,0 +1,154 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+)
+
+// listFetcher serves a fixed list of messages, then waits for ctx, and
+// records every commit with what the writer had acknowledged at that moment.
+type listFetcher struct {
+	msgs    []kafka.Message
+	next    int
+	allRead chan struct{}
+	writer  *outOfOrderWriter
+
+	mu      sync.Mutex
+	commits []commitSnapshot
+}
+
+type commitSnapshot struct {
+	offset  int64          // the newest message the commit covers
+	written map[int64]bool // sample times acknowledged by then
+}
+
+func (f *listFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	if f.next == len(f.msgs) {
+		close(f.allRead)
+		<-ctx.Done()
+		return kafka.Message{}, ctx.Err()
+	}
+	f.next++
+	return f.msgs[f.next-1], nil
+}
+
+func (f *listFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range msgs {
+		f.commits = append(f.commits, commitSnapshot{offset: m.Offset, written: f.writer.snapshot()})
+	}
+	return nil
+}
+
+// outOfOrderWriter holds every odd-numbered write until the write after
+// it has returned, so that batches complete out of order.
+type outOfOrderWriter struct {
+	mu       sync.Mutex
+	writes   int
+	released chan struct{}
+	written  map[int64]bool
+	all      []sink.Point
+}
+
+func (w *outOfOrderWriter) WritePoints(ctx context.Context, pts []sink.Point) error {
+	w.mu.Lock()
+	w.writes++
+	n := w.writes
+	var wait chan struct{}
+	if n%2 == 1 {
+		w.released = make(chan struct{})
+		wait = w.released
+	} else if w.released != nil {
+		defer close(w.released)
+	}
+	w.mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait:
+		case <-time.After(200 * time.Millisecond): // no next write came
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range pts {
+		w.written[p.Time] = true
+		w.all = append(w.all, p)
+	}
+	return nil
+}
+
+func (w *outOfOrderWriter) snapshot() map[int64]bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := make(map[int64]bool, len(w.written))
+	for k := range w.written {
+		c[k] = true
+	}
+	return c
+}
+
+// TestCommitsFollowAcknowledgedWrites: with two writes in flight and the
+// second acknowledged before the first, no commit ever covers a message
+// whose points are not yet acknowledged, and the last commit covers all.
+func TestCommitsFollowAcknowledgedWrites(t *testing.T) {
+	const n = 3000
+	writer := &outOfOrderWriter{written: map[int64]bool{}}
+	f := &listFetcher{allRead: make(chan struct{}), writer: writer}
+	timeOf := map[int64]int64{} // offset -> sample time (one sample per message)
+	for i := range n {
+		ts := int64(1_700_000_000_000_000_000) + int64(i)*1e9
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"series":"s%d","time":%d,"value":%g}`, i%3, ts, float64(i%17))})
+		timeOf[int64(i)] = ts
+	}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	kcfg.CommitInterval = time.Millisecond
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers = 2
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 100, FlushInterval: 5 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-f.allRead; time.Sleep(50 * time.Millisecond); cancel() }()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if writer.writes < 4 {
+		t.Fatalf("only %d writes: the test needs several batches in flight", writer.writes)
+	}
+	produced := map[int64]bool{}
+	for _, pt := range writer.all {
+		produced[pt.Time] = true
+	}
+	if len(f.commits) < 3 {
+		t.Fatalf("%d commits: the test needs commits while writes are in flight", len(f.commits))
+	}
+	for _, c := range f.commits {
+		for off := int64(0); off <= c.offset; off++ {
+			if ts := timeOf[off]; produced[ts] && !c.written[ts] {
+				t.Fatalf("commit through offset %d before the point of offset %d was acknowledged", c.offset, off)
+			}
+		}
+	}
+	if last := f.commits[len(f.commits)-1].offset; last != n-1 {
+		t.Fatalf("last commit through offset %d, want %d", last, n-1)
+	}
+	if len(produced) < n-3*31 {
+		t.Fatalf("%d samples written, want at least %d", len(produced), n-3*31)
+	}
+}
