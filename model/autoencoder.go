@@ -33,6 +33,12 @@ type Autoencoder struct {
 	delta [][]float64 // delta[l] is dLoss/dz at act[l]
 	clean []float64   // training target
 
+	// Per layer, each training pass's output gradient and input, from which
+	// gradients forms the weight gradients once per step.
+	passD, passA [][]float64
+	passes       int
+	ones         []float64 // a bias's "input" in every pass
+
 	replay      []float64 // ReplaySize × n
 	replayCount int
 	replayNext  int
@@ -105,6 +111,15 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		a.act = append(a.act, make([]float64, s))
 		a.delta = append(a.delta, make([]float64, s))
 	}
+	maxPasses := cfg.ReplayBatch + 1
+	for _, ly := range a.layers {
+		a.passD = append(a.passD, make([]float64, maxPasses*ly.out))
+		a.passA = append(a.passA, make([]float64, maxPasses*ly.in))
+	}
+	a.ones = make([]float64, maxPasses)
+	for i := range a.ones {
+		a.ones[i] = 1
+	}
 	return a, nil
 }
 
@@ -126,7 +141,7 @@ func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 // for replay. It returns the mean squared error on x's corrupted pass.
 func (a *Autoencoder) Learn(x []float64) float64 {
 	a.checkLen(x)
-	clear(a.grads)
+	a.passes = 0
 	loss := a.accumulate(x)
 	batch := 1
 	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
@@ -134,6 +149,7 @@ func (a *Autoencoder) Learn(x []float64) float64 {
 		a.accumulate(a.replay[i*a.n : (i+1)*a.n])
 		batch++
 	}
+	a.gradients()
 	a.update(1 / float64(batch))
 	if a.cfg.ReplaySize > 0 {
 		copy(a.replay[a.replayNext*a.n:(a.replayNext+1)*a.n], x)
@@ -143,7 +159,8 @@ func (a *Autoencoder) Learn(x []float64) float64 {
 	return loss
 }
 
-// accumulate adds the gradient of one corrupted pass on x to a.grads.
+// accumulate runs one corrupted training pass on x and records its
+// per-layer output gradients and inputs for gradients.
 func (a *Autoencoder) accumulate(x []float64) float64 {
 	copy(a.clean, x)
 	in := a.act[0]
@@ -201,23 +218,36 @@ func (a *Autoencoder) backward(target []float64) float64 {
 		sse += e * e
 		d[i] = e * inv
 	}
+	pass := a.passes
+	a.passes++
 	for l := L - 1; l >= 0; l-- {
 		ly := &a.layers[l]
 		dOut := a.delta[l+1]
-		var dIn []float64
-		if l > 0 {
-			dIn = a.delta[l]
-			clear(dIn)
+		copy(a.passD[l][pass*ly.out:], dOut)
+		copy(a.passA[l][pass*ly.in:], a.act[l])
+		if l == 0 {
+			break
 		}
-		backRows(ly.w.Data, ly.gw.Data, ly.out, ly.in, dOut, a.act[l], dIn)
-		for i, v := range dOut {
-			ly.gb[i] += v
-		}
-		for i, h := range a.act[l][:len(dIn)] {
+		dIn := a.delta[l]
+		clear(dIn)
+		mulAddRowsT(ly.w.Data, ly.out, ly.in, dOut, dIn)
+		for i, h := range a.act[l] {
 			dIn[i] *= 1 - h*h
 		}
 	}
 	return sse * inv
+}
+
+// gradients sums the recorded passes into a.grads: each layer's weight
+// gradient is the sum of the passes' outer products, its bias gradient the
+// sum of their output gradients.
+func (a *Autoencoder) gradients() {
+	for l := range a.layers {
+		ly := &a.layers[l]
+		rankSum(ly.gw.Data, ly.out, ly.in, a.passD[l], a.passA[l], a.passes)
+		// The bias gradient as a one-row sum, d = 1, so that it vectorises.
+		rankSum(ly.gb, 1, ly.out, a.ones, a.passD[l], a.passes)
+	}
 }
 
 func (a *Autoencoder) update(scale float64) {
@@ -253,11 +283,14 @@ func (a *Autoencoder) checkLen(x []float64) {
 func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
 
 // Floats counts the float64 values the network holds (weights, gradients,
-// optimiser moments, averages, activations, replay).
+// optimiser moments, averages, activations, recorded passes, replay).
 func (a *Autoencoder) Floats() int {
 	n := len(a.params) + len(a.grads) + len(a.m) + len(a.v) + len(a.avg) + len(a.clean) + len(a.replay)
 	for i := range a.act {
 		n += len(a.act[i]) + len(a.delta[i])
 	}
-	return n
+	for l := range a.passD {
+		n += len(a.passD[l]) + len(a.passA[l])
+	}
+	return n + len(a.ones)
 }

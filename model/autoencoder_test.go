@@ -39,8 +39,9 @@ func TestGradient(t *testing.T) {
 				}
 				return s / float64(len(x)) / 2
 			}
-			clear(a.grads)
+			a.passes = 0
 			a.accumulate(x)
+			a.gradients()
 			const h = 1e-6
 			worst := 0.0
 			for i := range a.params {

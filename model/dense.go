@@ -4,7 +4,8 @@ package model
 // (2 to 32 wide) and gonum's general routines spent a third of the
 // detector's time there. The vector kernels (dense_amd64.s) perform the
 // generic forms' operations in the same order, each rounded on its own, so
-// the bits do not depend on the CPU.
+// the bits do not depend on the CPU; the transposed product and the
+// gradient sums also give gonum's Gemv and Ger bits (see the tests).
 
 // mulAddRowsGeneric adds w·x to y for the rows×cols row-major matrix w.
 // With cols a multiple of 4 each row's dot product is kept in four partial
@@ -32,22 +33,31 @@ func mulAddRowsGeneric(w []float64, rows, cols int, x, y []float64) {
 	}
 }
 
-// backRowsGeneric is one layer's backward products for output gradient d:
-// gw += d⊗a (the weight gradient) and, when dIn is not nil, dIn += wᵀ·d
-// (the input gradient), both row by row.
-func backRowsGeneric(w, gw []float64, rows, cols int, d, a, dIn []float64) {
-	a = a[:cols]
+// mulAddRowsTGeneric adds wᵀ·d to y, row by row: y += d[i]·w[i,:] for i in
+// order (the input gradient of a layer whose output gradient is d).
+func mulAddRowsTGeneric(w []float64, rows, cols int, d, y []float64) {
+	y = y[:cols]
 	for i := range rows {
 		di := d[i]
-		g := gw[i*cols : (i+1)*cols]
-		for j, v := range a {
-			g[j] += di * v
+		for j, v := range w[i*cols : (i+1)*cols] {
+			y[j] += di * v
 		}
-		if dIn != nil {
-			dIn := dIn[:cols]
-			for j, v := range w[i*cols : (i+1)*cols] {
-				dIn[j] += di * v
+	}
+}
+
+// rankSumGeneric sets g[i,j] = 0 + d_0[i]·a_0[j] + … + d_{k-1}[i]·a_{k-1}[j],
+// summed in pass order, where d_p = d[p*rows:] and a_p = a[p*cols:]: a
+// layer's weight gradient over k training passes, written once instead of
+// updated k times.
+func rankSumGeneric(g []float64, rows, cols int, d, a []float64, k int) {
+	for i := range rows {
+		row := g[i*cols : (i+1)*cols]
+		for j := range row {
+			s := 0.0
+			for p := range k {
+				s += d[p*rows+i] * a[p*cols+j]
 			}
+			row[j] = s
 		}
 	}
 }

@@ -1,14 +1,13 @@
 package model
 
-// mulAddRowsAVX2 is mulAddRowsGeneric for cols a multiple of 4.
-//
 //go:noescape
 func mulAddRowsAVX2(w *float64, rows, cols int, x, y *float64)
 
-// backRowsAVX2 is backRowsGeneric for cols a multiple of 4; dIn may be nil.
-//
 //go:noescape
-func backRowsAVX2(w, gw *float64, rows, cols int, d, a, dIn *float64)
+func mulAddRowsTAVX2(w *float64, rows, cols int, d, y *float64)
+
+//go:noescape
+func rankSumAVX2(sum *float64, rows, cols int, d, a *float64, k int)
 
 // mulAddRows adds w·x to y (see mulAddRowsGeneric).
 func mulAddRows(w []float64, rows, cols int, x, y []float64) {
@@ -20,18 +19,22 @@ func mulAddRows(w []float64, rows, cols int, x, y []float64) {
 	mulAddRowsAVX2(&w[0], rows, cols, &x[0], &y[0])
 }
 
-// backRows adds d⊗a to gw and, unless dIn is nil, wᵀ·d to dIn (see
-// backRowsGeneric).
-func backRows(w, gw []float64, rows, cols int, d, a, dIn []float64) {
+// mulAddRowsT adds wᵀ·d to y (see mulAddRowsTGeneric).
+func mulAddRowsT(w []float64, rows, cols int, d, y []float64) {
 	if !haveAVX2 || cols%4 != 0 || rows == 0 {
-		backRowsGeneric(w, gw, rows, cols, d, a, dIn)
+		mulAddRowsTGeneric(w, rows, cols, d, y)
 		return
 	}
-	_, _, _, _ = w[rows*cols-1], gw[rows*cols-1], d[rows-1], a[cols-1]
-	var in *float64
-	if dIn != nil {
-		_ = dIn[cols-1]
-		in = &dIn[0]
+	_, _, _ = w[rows*cols-1], d[rows-1], y[cols-1]
+	mulAddRowsTAVX2(&w[0], rows, cols, &d[0], &y[0])
+}
+
+// rankSum sets g to the sum of k outer products (see rankSumGeneric).
+func rankSum(g []float64, rows, cols int, d, a []float64, k int) {
+	if !haveAVX2 || cols%4 != 0 || rows == 0 || k == 0 {
+		rankSumGeneric(g, rows, cols, d, a, k)
+		return
 	}
-	backRowsAVX2(&w[0], &gw[0], rows, cols, &d[0], &a[0], in)
+	_, _, _ = g[rows*cols-1], d[k*rows-1], a[k*cols-1]
+	rankSumAVX2(&g[0], rows, cols, &d[0], &a[0], k)
 }

@@ -41,54 +41,188 @@ muldone:
 	VZEROUPPER
 	RET
 
-// func backRowsAVX2(w, gw *float64, rows, cols int, d, a, dIn *float64)
-// For each row i: gw[i,:] += d[i]*a; then, when dIn is not nil,
-// dIn += d[i]*w[i,:] (multiply, then add).
-TEXT ·backRowsAVX2(SB), NOSPLIT, $0-56
+// func mulAddRowsTAVX2(w *float64, rows, cols int, d, y *float64)
+// y += d[i]*w[i,:] for each row i in order (multiply, then add), sixteen
+// columns of y at a time held in registers, then four at a time.
+TEXT ·mulAddRowsTAVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
-	MOVQ gw+8(FP), DI
-	MOVQ rows+16(FP), CX
-	MOVQ cols+24(FP), DX
-	MOVQ d+32(FP), R11
-	MOVQ a+40(FP), R9
-	MOVQ dIn+48(FP), R12
+	MOVQ rows+8(FP), CX
+	MOVQ cols+16(FP), DX
+	MOVQ d+24(FP), R11
+	MOVQ y+32(FP), DI
+	MOVQ DX, R13
+	SHLQ $3, R13             // a row of w, in bytes
+	XORQ R8, R8              // first column of the chunk
+
+tchunk:
+	MOVQ DX, R9
+	SUBQ R8, R9
+	CMPQ R9, $16
+	JLT  tsingle
+	LEAQ (DI)(R8*8), R12
+	VMOVUPD 0(R12), Y0
+	VMOVUPD 32(R12), Y1
+	VMOVUPD 64(R12), Y2
+	VMOVUPD 96(R12), Y3
+	LEAQ (SI)(R8*8), BX
 	XORQ R10, R10
 
-backrow:
-	CMPQ         R10, CX
-	JGE          backdone
-	VBROADCASTSD (R11)(R10*8), Y2
-	XORQ         R8, R8
-
-gercol:
-	CMPQ    R8, DX
-	JGE     gerdone
-	VMULPD  (R9)(R8*8), Y2, Y1   // d[i]*a
-	VADDPD  (DI)(R8*8), Y1, Y1   // gw + ...
-	VMOVUPD Y1, (DI)(R8*8)
-	ADDQ    $4, R8
-	JMP     gercol
-
-gerdone:
-	TESTQ R12, R12
-	JZ    nextrow
-	XORQ  R8, R8
-
-incol:
-	CMPQ    R8, DX
-	JGE     nextrow
-	VMULPD  (SI)(R8*8), Y2, Y1   // d[i]*w
-	VADDPD  (R12)(R8*8), Y1, Y1  // dIn + ...
-	VMOVUPD Y1, (R12)(R8*8)
-	ADDQ    $4, R8
-	JMP     incol
-
-nextrow:
-	LEAQ (SI)(DX*8), SI
-	LEAQ (DI)(DX*8), DI
+trow4:
+	CMPQ R10, CX
+	JGE  trow4done
+	VBROADCASTSD (R11)(R10*8), Y4
+	VMULPD 0(BX), Y4, Y5
+	VADDPD Y5, Y0, Y0
+	VMULPD 32(BX), Y4, Y6
+	VADDPD Y6, Y1, Y1
+	VMULPD 64(BX), Y4, Y7
+	VADDPD Y7, Y2, Y2
+	VMULPD 96(BX), Y4, Y8
+	VADDPD Y8, Y3, Y3
+	ADDQ R13, BX
 	INCQ R10
-	JMP  backrow
+	JMP  trow4
 
-backdone:
+trow4done:
+	VMOVUPD Y0, 0(R12)
+	VMOVUPD Y1, 32(R12)
+	VMOVUPD Y2, 64(R12)
+	VMOVUPD Y3, 96(R12)
+	ADDQ $16, R8
+	JMP  tchunk
+
+tsingle:
+	CMPQ R8, DX
+	JGE  tdone
+	LEAQ (DI)(R8*8), R12
+	VMOVUPD (R12), Y0
+	LEAQ (SI)(R8*8), BX
+	XORQ R10, R10
+
+trow1:
+	CMPQ R10, CX
+	JGE  trow1done
+	VBROADCASTSD (R11)(R10*8), Y4
+	VMULPD (BX), Y4, Y5
+	VADDPD Y5, Y0, Y0
+	ADDQ R13, BX
+	INCQ R10
+	JMP  trow1
+
+trow1done:
+	VMOVUPD Y0, (R12)
+	ADDQ $4, R8
+	JMP  tsingle
+
+tdone:
+	VZEROUPPER
+	RET
+
+// func rankSumAVX2(sum *float64, rows, cols int, d, a *float64, k int)
+// g[i,j] = 0 + d_0[i]*a_0[j] + ... in pass order (multiply, then add), with
+// d_p = d[p*rows:] and a_p = a[p*cols:]; sixteen columns of a row at a
+// time held in registers, then four at a time.
+TEXT ·rankSumAVX2(SB), NOSPLIT, $0-48
+	MOVQ sum+0(FP), DI
+	MOVQ rows+8(FP), CX
+	MOVQ cols+16(FP), DX
+	MOVQ d+24(FP), R11
+	MOVQ a+32(FP), R9
+	MOVQ k+40(FP), R14
+	MOVQ DX, R13
+	SHLQ $3, R13             // a row of g and a pass of a, in bytes
+	MOVQ CX, SI
+	SHLQ $3, SI              // a pass of d, in bytes
+	XORQ R8, R8              // first column of the chunk
+
+rchunk:
+	MOVQ DX, AX
+	SUBQ R8, AX
+	CMPQ AX, $16
+	JLT  rsingle
+	XORQ R10, R10            // row
+
+rrow4:
+	CMPQ   R10, CX
+	JGE    rrow4done
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	LEAQ   (R11)(R10*8), BX
+	LEAQ   (R9)(R8*8), R12
+	XORQ   AX, AX            // pass
+
+rpass4:
+	CMPQ AX, R14
+	JGE  rpass4done
+	VBROADCASTSD (BX), Y4
+	VMULPD 0(R12), Y4, Y5
+	VADDPD Y5, Y0, Y0
+	VMULPD 32(R12), Y4, Y6
+	VADDPD Y6, Y1, Y1
+	VMULPD 64(R12), Y4, Y7
+	VADDPD Y7, Y2, Y2
+	VMULPD 96(R12), Y4, Y8
+	VADDPD Y8, Y3, Y3
+	ADDQ SI, BX
+	ADDQ R13, R12
+	INCQ AX
+	JMP  rpass4
+
+rpass4done:
+	MOVQ  R10, AX
+	IMULQ R13, AX
+	ADDQ  DI, AX
+	LEAQ  (AX)(R8*8), AX     // &g[i*cols + c]
+	VMOVUPD Y0, 0(AX)
+	VMOVUPD Y1, 32(AX)
+	VMOVUPD Y2, 64(AX)
+	VMOVUPD Y3, 96(AX)
+	INCQ R10
+	JMP  rrow4
+
+rrow4done:
+	ADDQ $16, R8
+	JMP  rchunk
+
+rsingle:
+	CMPQ R8, DX
+	JGE  rdone
+	XORQ R10, R10
+
+rrow1:
+	CMPQ   R10, CX
+	JGE    rrow1done
+	VXORPD Y0, Y0, Y0
+	LEAQ   (R11)(R10*8), BX
+	LEAQ   (R9)(R8*8), R12
+	XORQ   AX, AX
+
+rpass1:
+	CMPQ AX, R14
+	JGE  rpass1done
+	VBROADCASTSD (BX), Y4
+	VMULPD (R12), Y4, Y5
+	VADDPD Y5, Y0, Y0
+	ADDQ SI, BX
+	ADDQ R13, R12
+	INCQ AX
+	JMP  rpass1
+
+rpass1done:
+	MOVQ  R10, AX
+	IMULQ R13, AX
+	ADDQ  DI, AX
+	LEAQ  (AX)(R8*8), AX
+	VMOVUPD Y0, (AX)
+	INCQ R10
+	JMP  rrow1
+
+rrow1done:
+	ADDQ $4, R8
+	JMP  rsingle
+
+rdone:
 	VZEROUPPER
 	RET

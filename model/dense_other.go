@@ -5,8 +5,8 @@ package model
 // mulAddRows adds w·x to y (see mulAddRowsGeneric).
 func mulAddRows(w []float64, rows, cols int, x, y []float64) { mulAddRowsGeneric(w, rows, cols, x, y) }
 
-// backRows adds d⊗a to gw and, unless dIn is nil, wᵀ·d to dIn (see
-// backRowsGeneric).
-func backRows(w, gw []float64, rows, cols int, d, a, dIn []float64) {
-	backRowsGeneric(w, gw, rows, cols, d, a, dIn)
-}
+// mulAddRowsT adds wᵀ·d to y (see mulAddRowsTGeneric).
+func mulAddRowsT(w []float64, rows, cols int, d, y []float64) { mulAddRowsTGeneric(w, rows, cols, d, y) }
+
+// rankSum sets g to the sum of k outer products (see rankSumGeneric).
+func rankSum(g []float64, rows, cols int, d, a []float64, k int) { rankSumGeneric(g, rows, cols, d, a, k) }

@@ -27,9 +27,10 @@ func sameBits(t *testing.T, what string, got, want []float64) {
 }
 
 // TestDenseKernelsMatchGeneric: the products give the generic forms' bits
-// for every shape up to 9×36 (vector kernel and scalar paths alike), and
-// agree with gonum's BLAS: to rounding for the dot products, whose sums are
-// grouped differently, and bit for bit for the row-by-row updates.
+// for every shape up to 9×36 (vector kernels and scalar paths alike) and
+// every pass count up to 4, and agree with gonum's BLAS: to rounding for
+// the dot products, whose sums are grouped differently, and bit for bit for
+// the transposed product and the gradient sums.
 func TestDenseKernelsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for rows := 1; rows <= 9; rows++ {
@@ -52,23 +53,30 @@ func TestDenseKernelsMatchGeneric(t *testing.T) {
 				}
 			}
 
-			gw, d, a, dIn := randomSlice(r, rows*cols), randomSlice(r, rows), randomSlice(r, cols), randomSlice(r, cols)
-			gw2, dIn2 := append([]float64(nil), gw...), append([]float64(nil), dIn...)
-			backRows(w, gw, rows, cols, d, a, dIn)
-			backRowsGeneric(w, gw2, rows, cols, d, a, dIn2)
-			sameBits(t, "backRows gw", gw, gw2)
-			sameBits(t, "backRows dIn", dIn, dIn2)
-			gwRef, dInRef := append([]float64(nil), gw...), make([]float64, cols)
-			blas64.Ger(1, vec(d), vec(a), blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: gwRef})
+			d, dIn := randomSlice(r, rows), randomSlice(r, cols)
+			dIn2 := append([]float64(nil), dIn...)
+			mulAddRowsT(w, rows, cols, d, dIn)
+			mulAddRowsTGeneric(w, rows, cols, d, dIn2)
+			sameBits(t, "mulAddRowsT", dIn, dIn2)
+			dInRef := make([]float64, cols)
 			blas64.Gemv(blas.Trans, 1, W, vec(d), 0, vec(dInRef))
-			gw4, dIn4 := append([]float64(nil), gw...), make([]float64, cols)
-			backRows(w, gw4, rows, cols, d, a, dIn4)
-			sameBits(t, "backRows gw against gonum's Ger", gw4, gwRef)
-			sameBits(t, "backRows dIn against gonum's Gemv", dIn4, dInRef)
-			gw3 := append([]float64(nil), gw...)
-			backRows(w, gw, rows, cols, d, a, nil)
-			backRowsGeneric(w, gw3, rows, cols, d, a, nil)
-			sameBits(t, "backRows gw without dIn", gw, gw3)
+			dIn3 := make([]float64, cols)
+			mulAddRowsT(w, rows, cols, d, dIn3)
+			sameBits(t, "mulAddRowsT against gonum's Gemv", dIn3, dInRef)
+
+			for k := 0; k <= 4; k++ {
+				ds, as := randomSlice(r, k*rows), randomSlice(r, k*cols)
+				g, g2 := randomSlice(r, rows*cols), randomSlice(r, rows*cols)
+				rankSum(g, rows, cols, ds, as, k)
+				rankSumGeneric(g2, rows, cols, ds, as, k)
+				sameBits(t, "rankSum", g, g2)
+				ref := make([]float64, rows*cols) // gonum's Ger, one pass after another
+				for p := range k {
+					blas64.Ger(1, vec(ds[p*rows:(p+1)*rows]), vec(as[p*cols:(p+1)*cols]),
+						blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: ref})
+				}
+				sameBits(t, "rankSum against gonum's Ger", g, ref)
+			}
 		}
 	}
 }
@@ -77,7 +85,9 @@ func BenchmarkDense(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 10))
 	const rows, cols = 16, 32 // the default network's first layer
 	w, x, y := randomSlice(r, rows*cols), randomSlice(r, cols), make([]float64, rows)
-	gw, d, dIn := make([]float64, rows*cols), randomSlice(r, rows), make([]float64, cols)
+	d, dIn := randomSlice(r, rows), make([]float64, cols)
+	const passes = 3
+	ds, as, g := randomSlice(r, passes*rows), randomSlice(r, passes*cols), make([]float64, rows*cols)
 	b.Run("mulAddRows/kernel", func(b *testing.B) {
 		for b.Loop() {
 			mulAddRows(w, rows, cols, x, y)
@@ -88,14 +98,24 @@ func BenchmarkDense(b *testing.B) {
 			mulAddRowsGeneric(w, rows, cols, x, y)
 		}
 	})
-	b.Run("backRows/kernel", func(b *testing.B) {
+	b.Run("mulAddRowsT/kernel", func(b *testing.B) {
 		for b.Loop() {
-			backRows(w, gw, rows, cols, d, x, dIn)
+			mulAddRowsT(w, rows, cols, d, dIn)
 		}
 	})
-	b.Run("backRows/generic", func(b *testing.B) {
+	b.Run("mulAddRowsT/generic", func(b *testing.B) {
 		for b.Loop() {
-			backRowsGeneric(w, gw, rows, cols, d, x, dIn)
+			mulAddRowsTGeneric(w, rows, cols, d, dIn)
+		}
+	})
+	b.Run("rankSum/kernel", func(b *testing.B) {
+		for b.Loop() {
+			rankSum(g, rows, cols, ds, as, passes)
+		}
+	})
+	b.Run("rankSum/generic", func(b *testing.B) {
+		for b.Loop() {
+			rankSumGeneric(g, rows, cols, ds, as, passes)
 		}
 	})
 }
