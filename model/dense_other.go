@@ -6,7 +6,11 @@ package model
 func mulAddRows(w []float64, rows, cols int, x, y []float64) { mulAddRowsGeneric(w, rows, cols, x, y) }
 
 // mulAddRowsT adds wᵀ·d to y (see mulAddRowsTGeneric).
-func mulAddRowsT(w []float64, rows, cols int, d, y []float64) { mulAddRowsTGeneric(w, rows, cols, d, y) }
+func mulAddRowsT(w []float64, rows, cols int, d, y []float64) {
+	mulAddRowsTGeneric(w, rows, cols, d, y)
+}
 
 // rankSum sets g to the sum of k outer products (see rankSumGeneric).
-func rankSum(g []float64, rows, cols int, d, a []float64, k int) { rankSumGeneric(g, rows, cols, d, a, k) }
+func rankSum(g []float64, rows, cols int, d, a []float64, k int) {
+	rankSumGeneric(g, rows, cols, d, a, k)
+}

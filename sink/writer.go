@@ -149,19 +149,22 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 	if len(pts) == 0 {
 		return nil
 	}
-	lines := make([]string, 0, len(pts))
-	var buf []byte
+	// One body for the whole batch, as WriteRecord would join it.
+	buf := make([]byte, 0, 256*len(pts))
 	for i := range pts {
-		buf = AppendLine(buf[:0], &pts[i], w.extra)
-		lines = append(lines, string(buf))
+		if i > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = AppendLine(buf, &pts[i], w.extra)
 	}
+	body := string(buf)
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			w.metrics.Retries.Inc()
 		}
 		start := time.Now()
-		err := w.api.WriteRecord(ctx, lines...)
+		err := w.api.WriteRecord(ctx, body)
 		if err == nil {
 			w.metrics.Latency.Observe(time.Since(start).Seconds())
 			w.metrics.Points.Add(float64(len(pts)))
