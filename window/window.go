@@ -50,6 +50,8 @@ type Window struct {
 	lastTime int64
 	started  bool
 	stats    Stats
+
+	mean, std []float64 // per channel, scratch for Values
 }
 
 // New returns an empty window for samples of the given number of channels.
@@ -60,7 +62,8 @@ func New(cfg Config, channels int) (*Window, error) {
 	if channels < 1 {
 		return nil, errChannels(channels)
 	}
-	return &Window{cfg: cfg, channels: channels, raw: make([]float64, cfg.Size*channels)}, nil
+	return &Window{cfg: cfg, channels: channels, raw: make([]float64, cfg.Size*channels),
+		mean: make([]float64, channels), std: make([]float64, channels)}, nil
 }
 
 // Push offers one sample at event time t (Unix nanoseconds). x must have one
@@ -121,11 +124,21 @@ func (w *Window) Values(dst []float64, n *Normaliser) {
 	}
 	c := w.channels
 	clip := w.cfg.Clip
+	// n.Apply's operations, with each channel's mean and deviation looked
+	// up once per window rather than once per value.
+	for j := range c {
+		w.mean[j], w.std[j] = n.Mean(j), n.Std(j)
+	}
+	mean, std := w.mean, w.std
+	pos := w.head
 	for i := 0; i < w.filled; i++ {
-		src := w.raw[((w.head+i)%w.cfg.Size)*c:]
+		src := w.raw[pos*c : (pos+1)*c]
 		row := dst[i*c : (i+1)*c]
-		for j := range row {
-			row[j] = clamp(n.Apply(j, src[j]), clip)
+		for j, v := range src {
+			row[j] = clamp((v-mean[j])/std[j], clip)
+		}
+		if pos++; pos == w.cfg.Size {
+			pos = 0
 		}
 	}
 }
