@@ -23,6 +23,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 go build -o "$tmp/aewatch" ./cmd/aewatch
 go build -o "$tmp/drain" ./scripts/drain
+go build -o "$tmp/pointwait" ./scripts/pointwait
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kport=$(free_port); iport=$(free_port); rport=$(free_port); hport=$(free_port)
 "$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 > "$tmp/broker.log" & pids+=($!)
@@ -66,27 +67,20 @@ start=$(date +%s.%N)
 "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench --influx-url "http://127.0.0.1:$iport" \
   --influx-bucket sensors/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & pids+=($!)
 run_pid=$!; influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
-points() { curl -s "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_points_written_total /{print $2+0}'; }
-first=""
-while :; do
-  n=$(points || true); n=${n:-0}
-  n=${n%.*}
-  if [ -z "$first" ] && [ "$n" -gt 0 ]; then
-    first=$(date +%s.%N); fn=$n
-    if [ -n "${PROFILE:-}" ]; then
-      curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE" & prof_pid=$!
-    fi
-    if [ -n "${TRACE:-}" ]; then
-      curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE" & trace_pid=$!
-    fi
-    if [ -n "${INFLUX_PROFILE:-}" ]; then
-      curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=3" -o "$INFLUX_PROFILE" & iprof_pid=$!
-    fi
-  fi
-  [ "$n" -ge "$expected" ] && break
-  sleep 0.1
-done
-end=$(date +%s.%N)
+# Profiles start half a second in, once points are flowing.
+if [ -n "${PROFILE:-}" ]; then
+  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE") & prof_pid=$!
+fi
+if [ -n "${TRACE:-}" ]; then
+  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE") & trace_pid=$!
+fi
+if [ -n "${INFLUX_PROFILE:-}" ]; then
+  (sleep 0.5; curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=3" -o "$INFLUX_PROFILE") & iprof_pid=$!
+fi
+# One in-process poller, not a curl per poll: process start-ups would take
+# CPU from the run being measured.
+read -r first_ns fn end_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$expected")
+first=$(awk -v t="$first_ns" 'BEGIN { printf "%.9f", t / 1e9 }'); end=$(awk -v t="$end_ns" 'BEGIN { printf "%.9f", t / 1e9 }')
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 run_cpu=$(cpu "$run_pid"); influx_cpu=$(since "$influx_cpu0" "$(cpu "$influxd_pid")"); broker_cpu=$(since "$broker_cpu0" "$(cpu "$broker_pid")")
 awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {

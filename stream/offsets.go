@@ -1,6 +1,9 @@
 package stream
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // partitionKey names a topic partition.
 type partitionKey struct {
@@ -29,9 +32,16 @@ type tracker struct {
 
 type partTrack struct {
 	queue     []int64 // fetched offsets in order, oldest first
+	pending   []int   // beside queue: samples not yet acknowledged
 	head      int
-	pending   map[int64]int // offset -> samples not yet acknowledged
-	committed int64         // highest offset known done (-1: none)
+	committed int64 // highest offset known done (-1: none)
+}
+
+// find returns the index in queue of a fetched offset not yet done, by
+// binary search (offsets arrive in order); ok is false if there is none.
+func (p *partTrack) find(off int64) (int, bool) {
+	i, ok := slices.BinarySearch(p.queue[p.head:], off)
+	return p.head + i, ok
 }
 
 func newTracker() *tracker {
@@ -65,11 +75,19 @@ func (t *tracker) add(ref msgRef, n int) {
 	defer t.mu.Unlock()
 	p := t.parts[ref.part]
 	if p == nil {
-		p = &partTrack{pending: map[int64]int{}, committed: -1}
+		p = &partTrack{committed: -1}
 		t.parts[ref.part] = p
 	}
-	p.queue = append(p.queue, ref.offset)
-	p.pending[ref.offset] = n
+	switch i, found := p.find(ref.offset); {
+	case found: // fetched again: the newer count stands
+		p.pending[i] = n
+	case i == len(p.queue):
+		p.queue = append(p.queue, ref.offset)
+		p.pending = append(p.pending, n)
+	default: // out of order, which Kafka does not do within a partition
+		p.queue = slices.Insert(p.queue, i, ref.offset)
+		p.pending = slices.Insert(p.pending, i, n)
+	}
 	p.advance()
 }
 
@@ -79,7 +97,9 @@ func (t *tracker) done(refs []msgRef) {
 	defer t.mu.Unlock()
 	for _, r := range refs {
 		p := t.parts[r.part]
-		p.pending[r.offset]--
+		if i, ok := p.find(r.offset); ok {
+			p.pending[i]--
+		}
 	}
 	for _, p := range t.parts {
 		p.advance()
@@ -87,17 +107,13 @@ func (t *tracker) done(refs []msgRef) {
 }
 
 func (p *partTrack) advance() {
-	for p.head < len(p.queue) {
-		off := p.queue[p.head]
-		if p.pending[off] > 0 {
-			break
-		}
-		delete(p.pending, off)
-		p.committed = off
+	for p.head < len(p.queue) && p.pending[p.head] <= 0 {
+		p.committed = p.queue[p.head]
 		p.head++
 	}
 	if p.head > 1024 && p.head*2 > len(p.queue) {
 		p.queue = append(p.queue[:0], p.queue[p.head:]...)
+		p.pending = append(p.pending[:0], p.pending[p.head:]...)
 		p.head = 0
 	}
 }

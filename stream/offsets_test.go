@@ -1,0 +1,63 @@
+package stream
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestTrackerCommitsOnlyDonePrefixes: samples acknowledged in any order,
+// offsets with gaps, messages with no samples and a message fetched again:
+// the commit point is always the last offset of the fully acknowledged
+// prefix, also across the queue's compaction.
+func TestTrackerCommitsOnlyDonePrefixes(t *testing.T) {
+	tr := newTracker()
+	part := partitionKey{"sensors", 3}
+	r := rand.New(rand.NewPCG(1, 2))
+	type msg struct {
+		off  int64
+		left int
+	}
+	var msgs []msg
+	off := int64(100)
+	for range 5000 {
+		off += 1 + int64(r.IntN(3)) // compaction leaves gaps
+		n := r.IntN(3)              // 0: nothing to write
+		msgs = append(msgs, msg{off, n})
+		tr.add(msgRef{part, off}, n)
+	}
+	tr.add(msgRef{part, msgs[10].off}, msgs[10].left) // fetched again
+	// Acknowledge every sample, in random order, checking the commit point
+	// after each batch.
+	var refs []msgRef
+	for _, m := range msgs {
+		for range m.left {
+			refs = append(refs, msgRef{part, m.off})
+		}
+	}
+	r.Shuffle(len(refs), func(i, j int) { refs[i], refs[j] = refs[j], refs[i] })
+	left := map[int64]int{}
+	for _, m := range msgs {
+		left[m.off] = m.left
+	}
+	for len(refs) > 0 {
+		n := min(len(refs), 1+r.IntN(50))
+		tr.done(refs[:n])
+		for _, ref := range refs[:n] {
+			left[ref.offset]--
+		}
+		refs = refs[n:]
+		want := int64(-1)
+		for _, m := range msgs {
+			if left[m.off] > 0 {
+				break
+			}
+			want = m.off
+		}
+		if got := tr.parts[part].committed; got != want {
+			t.Fatalf("with %d samples left: commit point %d, want %d", len(refs), got, want)
+		}
+	}
+	if got := tr.committable()[part]; got != msgs[len(msgs)-1].off {
+		t.Fatalf("committable %d, want the last offset %d", got, msgs[len(msgs)-1].off)
+	}
+}
