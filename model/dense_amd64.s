@@ -2,14 +2,67 @@
 
 // func mulAddRowsAVX2(w *float64, rows, cols int, x, y *float64)
 // For each row i: four partial sums s += w[i,j:j+4]*x[j:j+4] (multiply,
-// then add), then y[i] += (s0+s2)+(s1+s3).
+// then add), then y[i] += (s0+s2)+(s1+s3). Four rows at a time share the
+// loads of x; the rows left over go one at a time.
 TEXT ·mulAddRowsAVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), CX
 	MOVQ cols+16(FP), DX
 	MOVQ x+24(FP), R9
 	MOVQ y+32(FP), DI
-	XORQ R10, R10
+	MOVQ DX, R13
+	SHLQ $3, R13             // a row of w, in bytes
+	XORQ R10, R10            // row
+
+mul4:
+	MOVQ CX, AX
+	SUBQ R10, AX
+	CMPQ AX, $4
+	JLT  mulrow
+	LEAQ (SI)(R13*1), BX     // row i+1
+	LEAQ (SI)(R13*2), R12    // row i+2
+	LEAQ (BX)(R13*2), R14    // row i+3
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ   R8, R8
+
+mul4col:
+	CMPQ    R8, DX
+	JGE     mul4sum
+	VMOVUPD (R9)(R8*8), Y4
+	VMULPD  (SI)(R8*8), Y4, Y5
+	VADDPD  Y5, Y0, Y0
+	VMULPD  (BX)(R8*8), Y4, Y6
+	VADDPD  Y6, Y1, Y1
+	VMULPD  (R12)(R8*8), Y4, Y7
+	VADDPD  Y7, Y2, Y2
+	VMULPD  (R14)(R8*8), Y4, Y8
+	VADDPD  Y8, Y3, Y3
+	ADDQ    $4, R8
+	JMP     mul4col
+
+mul4sum:
+	VEXTRACTF128 $1, Y0, X5
+	VADDPD       X5, X0, X0  // row i: (s0+s2, s1+s3)
+	VEXTRACTF128 $1, Y1, X6
+	VADDPD       X6, X1, X1
+	VEXTRACTF128 $1, Y2, X7
+	VADDPD       X7, X2, X2
+	VEXTRACTF128 $1, Y3, X8
+	VADDPD       X8, X3, X3
+	VHADDPD      X1, X0, X0  // rows i, i+1: (s0+s2)+(s1+s3)
+	VHADDPD      X3, X2, X2  // rows i+2, i+3
+	VMOVUPD      (DI)(R10*8), X4
+	VADDPD       X4, X0, X0
+	VMOVUPD      X0, (DI)(R10*8)
+	VMOVUPD      16(DI)(R10*8), X4
+	VADDPD       X4, X2, X2
+	VMOVUPD      X2, 16(DI)(R10*8)
+	LEAQ         (SI)(R13*4), SI
+	ADDQ         $4, R10
+	JMP          mul4
 
 mulrow:
 	CMPQ R10, CX
