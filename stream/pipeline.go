@@ -480,6 +480,7 @@ type shardState struct {
 	evicted  map[string]Locator
 	lastSeen map[partitionKey]int64 // newest message offset this shard scored, per partition
 	clock    uint64                 // samples scored (= outputs sent)
+	key      []byte                 // scratch: the detector key being looked up
 }
 
 func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
@@ -488,7 +489,8 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 		pts = p.rebaseline(dets, s, ref, req, pts)
 	}
 	if p.o.Pipeline.Multivariate {
-		st := p.state(dets, s.Series, s.Series, s.Channels, s.Tags, ref)
+		dets.key = append(dets.key[:0], s.Series...)
+		st := p.state(dets, dets.key, s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			return nil
 		}
@@ -499,7 +501,8 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 		return p.push(st, s.Time, s.Values, pts)
 	}
 	for j, ch := range s.Channels {
-		st := p.state(dets, s.Series+"\x00"+ch, s.Series, s.Channels[j:j+1], s.Tags, ref)
+		dets.key = append(append(append(dets.key[:0], s.Series...), 0), ch...)
+		st := p.state(dets, dets.key, s.Series, s.Channels[j:j+1], s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			continue
 		}
@@ -520,7 +523,7 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		if p.o.Pipeline.Multivariate {
 			key, chans = s.Series, s.Channels
 		}
-		st := p.state(sh, key, s.Series, chans, s.Tags, ref)
+		st := p.state(sh, []byte(key), s.Series, chans, s.Tags, ref)
 		if st == nil || !st.det.Rebaseline() {
 			continue
 		}
@@ -550,11 +553,12 @@ func (st *seriesState) covers(ref msgRef) bool {
 
 // state finds or makes the detector of key, restoring its checkpoint if
 // there is one; nil when the series bound is hit.
-func (p *Pipeline) state(sh *shardState, key, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
-	if st, ok := sh.dets[key]; ok {
+func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
+	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
 		st.lastUsed = sh.clock
 		return st
 	}
+	key := string(keyBytes)
 	if len(sh.dets) >= p.shardMax() && !p.evict(sh) {
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonSeriesLimit)).Inc()
 		return nil
