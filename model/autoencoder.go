@@ -174,7 +174,8 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 // probability MaskProb and otherwise given Gaussian noise of SD NoiseStd.
 func (a *Autoencoder) corrupt(in, x []float64) {
 	for i, v := range x {
-		if a.cfg.MaskProb > 0 && a.rng.Float64() < a.cfg.MaskProb {
+		// rand.Rand.Float64's draw, from the source directly (no interface call).
+		if a.cfg.MaskProb > 0 && float64(a.pcg.Uint64()<<11>>11)/(1<<53) < a.cfg.MaskProb {
 			v = 0
 		} else if a.cfg.NoiseStd > 0 {
 			v += a.cfg.NoiseStd * a.rng.NormFloat64()
