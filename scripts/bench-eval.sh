@@ -11,7 +11,7 @@ go build -o "$tmp/aewatch" ./cmd/aewatch
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for k in autoencoder frozen persistence range; do
   for run in 1 2 3; do
-    "$tmp/aewatch" eval --quiet --detector "$k" --out "$tmp/out" "$data" | head -1
+    "$tmp/aewatch" eval --quiet --detector "$k" --out "$tmp/out" "$data" | sed -n 1p # reads all: head would SIGPIPE eval
   done
 done
 go test ./model ./detector -run '^$' -bench . -benchmem -count 3
