@@ -45,7 +45,9 @@ type Options struct {
 	Detector detector.Config
 	Reader   fetcher
 	Writer   PointWriter
-	// BatchSize and FlushInterval bound how long points wait for a write.
+	// BatchSize and FlushInterval bound how long points wait for a write:
+	// a batch is written when full, when the input pauses (20 ms), or
+	// FlushInterval after its first point.
 	BatchSize     int
 	FlushInterval time.Duration
 	// DrainTimeout bounds the final flush and commit after ctx ends.
@@ -735,6 +737,10 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
+// idleFlush is how long the input must pause before a partial batch is
+// written ahead of its flush interval.
+const idleFlush = 20 * time.Millisecond
+
 // writeDepth is how many batches may be in flight to InfluxDB at once. With
 // one, the shards stalled on a full queue while each write was parsed: a
 // second lets the next batch fill while InfluxDB ingests the previous one.
@@ -793,8 +799,13 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 		}
 	}
 	cur := next()
-	tick := time.NewTicker(o.FlushInterval)
+	// A partial batch is written once samples stop arriving for a tick
+	// (idleFlush), or FlushInterval after its first point while they keep
+	// coming: the end of a burst waits milliseconds, not a whole interval.
+	tick := time.NewTicker(min(o.FlushInterval, idleFlush))
 	defer tick.Stop()
+	var batchStart time.Time
+	arrived := false // since the last tick
 	lastCommit := time.Now()
 	flush := func() error {
 		if len(cur.refs) == 0 {
@@ -823,15 +834,24 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				p.commit(ctx)
 				return nil
 			}
+			if len(cur.refs) == 0 {
+				batchStart = time.Now()
+			}
 			cur.batch = append(cur.batch, out.pts...)
 			cur.refs = append(cur.refs, out.ref)
 			cur.newest[out.shard] = out.seq
+			arrived = true
 			if len(cur.batch) < o.BatchSize {
 				continue
 			}
 		case err := <-completed:
 			return err
 		case <-tick.C:
+			busy := arrived && time.Since(batchStart) < o.FlushInterval
+			arrived = false
+			if busy {
+				continue
+			}
 		}
 		if err := flush(); err != nil {
 			return err
