@@ -152,3 +152,58 @@ func TestCommitsFollowAcknowledgedWrites(t *testing.T) {
 		t.Fatalf("%d samples written, want at least %d", len(produced), n-3*31)
 	}
 }
+
+// recordingWriter keeps every point it is given.
+type recordingWriter struct {
+	mu  sync.Mutex
+	pts []sink.Point
+}
+
+func (w *recordingWriter) WritePoints(_ context.Context, pts []sink.Point) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pts = append(w.pts, pts...)
+	return nil
+}
+
+func (w *recordingWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pts)
+}
+
+// TestPartialBatchWrittenWhenInputPauses: a batch far from full, with an
+// hour-long flush interval, is written soon after the input stops.
+func TestPartialBatchWrittenWhenInputPauses(t *testing.T) {
+	const n, window = 200, 32
+	writer := &recordingWriter{}
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"series":"s","time":%d,"value":%d}`, int64(1_700_000_000_000_000_000)+int64(i)*1e9, i%7)})
+	}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f,
+		Writer: writer, BatchSize: 100_000, FlushInterval: time.Hour, Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-f.allRead
+	want := n - (window - 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for writer.count() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := writer.count()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got < want {
+		t.Fatalf("%d of %d points written 5 s after the input stopped (flush interval 1 h)", got, want)
+	}
+}
