@@ -59,8 +59,10 @@ done
 total=$((series * rows))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
 "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/data" 2>/dev/null
-"$tmp/drain" --brokers 127.0.0.1:$kport --topic sensors --messages "$total"
-"$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | sed -n 1p | sed 's/^/aewatch eval: /'
+drain_line=$("$tmp/drain" --brokers 127.0.0.1:$kport --topic sensors --messages "$total"); echo "$drain_line"
+eval_line="aewatch eval: $("$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | sed -n 1p)"; echo "$eval_line"
+drain_rate=$(sed -E 's/.* ([0-9]+) messages\/s$/\1/' <<<"$drain_line")
+eval_rate=$(sed -E 's/.*\(([0-9]+) rows\/s\)$/\1/' <<<"$eval_line")
 
 expected=$((total - series * 31))
 start=$(date +%s.%N)
@@ -85,6 +87,9 @@ since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 run_cpu=$(cpu "$run_pid"); influx_cpu=$(since "$influx_cpu0" "$(cpu "$influxd_pid")"); broker_cpu=$(since "$broker_cpu0" "$(cpu "$broker_pid")")
 awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
   printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
+awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" -v d="$drain_rate" -v v="$eval_rate" 'BEGIN {
+  slow = d < v ? d : v
+  printf "bar (end to end >= half of min(reader, eval) = %.0f, and >= 100000): from start %.2f of min, after the first write %.2f\n", slow / 2, n/(e-s)/slow, (n-fn)/(e-f)/slow }'
 echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
 if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
 if [ -n "${iprof_pid:-}" ]; then wait "$iprof_pid"; fi
