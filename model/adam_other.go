@@ -7,6 +7,3 @@ func adam(p, m, v, g []float64, k *adamConsts) { adamGeneric(p, m, v, g, k) }
 
 // average moves avg towards p by rate (see averageGeneric).
 func average(avg, p []float64, rate float64) { averageGeneric(avg, p, rate) }
-
-// tanhInPlace replaces each x[i] by tanh(x[i]) (see tanhGeneric).
-func tanhInPlace(x []float64) { tanhGeneric(x) }

@@ -281,8 +281,6 @@ func (a *Autoencoder) checkLen(x []float64) {
 	}
 }
 
-func vec(x []float64) blas64.Vector { return blas64.Vector{N: len(x), Inc: 1, Data: x} }
-
 // Floats counts the float64 values the network holds (weights, gradients,
 // optimiser moments, averages, activations, recorded passes, replay).
 func (a *Autoencoder) Floats() int {

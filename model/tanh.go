@@ -11,7 +11,7 @@ var tanhK = func() (k [tanhConstCount][4]float64) {
 		0.5,
 		math.Ln2,
 		1,
-		1<<52 + 1023,         // adding k here puts 1023-k in the low bits
+		1<<52 + 1023,         // minus n, its low bits are 1023-n: the exponent of 2^-n
 		math.Copysign(0, -1), // the sign bit
 	}
 	// exp(r) for |r| <= ln2/2 by its Taylor series to r^11 (error < 1e-14),
