@@ -11,7 +11,9 @@
 // order), and returns when all have stopped.
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
-// them in partition order, so each series' samples are scored in order.
+// them in partition order, so each series' samples are scored in order
+// (in batches of up to 64 samples while the reader holds more messages,
+// one at a time when it holds none).
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
 // stops fetching. The offset tracker is the only state shared across
 // goroutines and is guarded by a mutex; counters are Prometheus metrics.

@@ -159,6 +159,9 @@ func (f *generationFetcher) FetchMessage(ctx context.Context) (kafka.Message, er
 	}
 }
 
+// Buffered says how many fetched messages wait to be taken.
+func (f *generationFetcher) Buffered() int { return len(f.msgs) }
+
 // CommitMessages commits, per partition, the offset after each message.
 func (f *generationFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
 	offsets := map[string]map[int]int64{}
@@ -171,4 +174,7 @@ func (f *generationFetcher) CommitMessages(_ context.Context, msgs ...kafka.Mess
 	return f.gen.CommitOffsets(offsets)
 }
 
-var _ fetcher = (*generationFetcher)(nil)
+var (
+	_ fetcher         = (*generationFetcher)(nil)
+	_ bufferedFetcher = (*generationFetcher)(nil)
+)

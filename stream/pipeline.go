@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/prometheus/client_golang/prometheus"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"path"
@@ -202,16 +201,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.track.limited = true
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
 	}
-	shards := make([]chan work, o.Pipeline.Workers)
+	shards := make([]chan []work, o.Pipeline.Workers)
+	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
 	outputs := make(chan output, o.Pipeline.QueueSize)
 	var wg sync.WaitGroup
 	for i := range shards {
-		shards[i] = make(chan work, max(1, o.Pipeline.QueueSize/len(shards)))
+		// Bounded in samples: queue_size per stage, split over the shards.
+		shards[i] = make(chan []work, max(1, o.Pipeline.QueueSize/len(shards)/handoffBatch))
+		spent[i] = make(chan []work, 4)
 		wg.Add(1)
-		go func(id int, in <-chan work, restore map[string]Checkpoint) {
+		go func(id int, in <-chan []work, restore map[string]Checkpoint) {
 			defer wg.Done()
-			p.shard(id, in, outputs, restore)
+			p.shard(id, in, spent[id], outputs, restore)
 		}(i, shards[i], p.restore[i])
 	}
 	flushErr := make(chan error, 1)
@@ -226,7 +228,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		dlqErr <- nil
 	}
 	last := map[partitionKey]int64{}
-	fetchErr := p.fetchLoop(ctx, shards, last, dlq)
+	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
 	if o.Checkpoints != nil && fetchErr == nil {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
@@ -254,14 +256,28 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return err
 }
 
-func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[partitionKey]int64, dlq chan<- deadLetter) error {
+func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o
 	var samples []Sample
 	perPart := map[partitionKey]partMetrics{}
 	lastRound := time.Now()
+	h.pending = make([][]work, len(h.shards))
+	buffered, _ := o.Reader.(bufferedFetcher)
+	// Samples fetched are handed over even when ctx ends (drain bounds the
+	// wait): a checkpoint round at shutdown covers every fetched offset.
+	defer h.sendAll(drain)
 	for {
+		// Hand over what is batched before the fetch could block.
+		if buffered == nil || buffered.Buffered() == 0 {
+			if !h.sendAll(drain) {
+				return nil
+			}
+		}
 		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {
-			if err := p.round(ctx, shards, last); err != nil {
+			if !h.sendAll(drain) {
+				return nil
+			}
+			if err := p.round(ctx, h.shards, last); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -319,16 +335,64 @@ func (p *Pipeline) fetchLoop(ctx context.Context, shards []chan work, last map[p
 		}
 		p.track.add(ref, len(samples))
 		for _, s := range samples {
-			sh := shards[shardOf(s.Series, len(shards))]
-			select {
-			case sh <- work{s: s, ref: ref}:
-			case <-ctx.Done():
+			i := shardOf(s.Series, len(h.shards))
+			h.pending[i] = append(h.pending[i], work{s: s, ref: ref})
+			if len(h.pending[i]) >= handoffBatch && !h.send(drain, i) {
 				// Stopping: what was not handed over is not acknowledged,
 				// so its offset is never committed and it is re-read.
 				return nil
 			}
 		}
 	}
+}
+
+// handoffBatch is the most samples handed to a shard at once. While the
+// reader holds more messages, samples go over in batches, one channel
+// operation per batch instead of per sample; when it holds none, at once.
+const handoffBatch = 64
+
+// bufferedFetcher is a fetcher that can say how many messages it holds
+// ready; with one, the fetch loop batches its hand-over to the shards.
+type bufferedFetcher interface {
+	Buffered() int
+}
+
+// handoff is the fetch loop's side of the shard channels: the samples
+// batched for each shard, and the spent batches the shards hand back.
+type handoff struct {
+	shards  []chan []work
+	spent   []chan []work
+	pending [][]work
+}
+
+// send hands shard i its pending samples; false if drain ended first.
+func (h *handoff) send(drain context.Context, i int) bool {
+	if len(h.pending[i]) == 0 {
+		return true
+	}
+	select {
+	case h.shards[i] <- h.pending[i]:
+	case <-drain.Done():
+		return false
+	}
+	select {
+	case b := <-h.spent[i]:
+		h.pending[i] = b[:0]
+	default:
+		h.pending[i] = make([]work, 0, handoffBatch)
+	}
+	return true
+}
+
+// sendAll hands every shard its pending samples; false if drain ended
+// first.
+func (h *handoff) sendAll(drain context.Context) bool {
+	for i := range h.shards {
+		if !h.send(drain, i) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
@@ -363,9 +427,13 @@ func (p *Pipeline) known(series string) bool {
 }
 
 func shardOf(series string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(series))
-	return int(h.Sum32() % uint32(n))
+	// FNV-1a, as hash/fnv computes it, without its allocation per sample.
+	h := uint32(2166136261)
+	for i := 0; i < len(series); i++ {
+		h ^= uint32(series[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // seriesState is one detector and the channels it scores.
@@ -382,20 +450,30 @@ type seriesState struct {
 }
 
 // shard owns the detectors of the series routed to it.
-func (p *Pipeline) shard(id int, in <-chan work, out chan<- output, restore map[string]Checkpoint) {
+func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
 		evicted: map[string]Locator{}, lastSeen: map[partitionKey]int64{}}
-	for w := range in {
-		if w.barrier != nil {
-			w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
-			continue
+	for batch := range in {
+		for i := range batch {
+			w := &batch[i]
+			if w.barrier != nil {
+				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
+				continue
+			}
+			dets.clock++
+			dets.lastSeen[w.ref.part] = w.ref.offset
+			start := time.Now()
+			pts := p.score(dets, &w.s, w.ref)
+			p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
+			out <- output{pts: pts, ref: w.ref, shard: id, seq: dets.clock}
 		}
-		dets.clock++
-		dets.lastSeen[w.ref.part] = w.ref.offset
-		start := time.Now()
-		pts := p.score(dets, &w.s, w.ref)
-		p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
-		out <- output{pts: pts, ref: w.ref, shard: id, seq: dets.clock}
+		if cap(batch) == handoffBatch {
+			clear(batch) // drop the samples' references
+			select {
+			case spent <- batch[:0]:
+			default:
+			}
+		}
 	}
 }
 
@@ -420,7 +498,7 @@ func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionK
 // round takes a checkpoint round: every shard snapshots its detectors once
 // it has scored everything fetched so far; the checkpoints are written;
 // then offsets may be committed up to what they reflect.
-func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[partitionKey]int64) error {
+func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[partitionKey]int64) error {
 	if len(last) == 0 {
 		return nil
 	}
@@ -431,7 +509,7 @@ func (p *Pipeline) round(ctx context.Context, shards []chan work, last map[parti
 	b := &barrier{offsets: offsets, reply: make(chan []Checkpoint, len(shards))}
 	for _, sh := range shards {
 		select {
-		case sh <- work{barrier: b}:
+		case sh <- []work{{barrier: b}}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -295,6 +295,9 @@ func (s *ReplaySource) FetchMessage(ctx context.Context) (kafka.Message, error) 
 	}
 }
 
+// Buffered says how many read messages wait to be taken.
+func (s *ReplaySource) Buffered() int { return len(s.msgs) }
+
 // CommitMessages does nothing: a replay never touches group offsets.
 func (s *ReplaySource) CommitMessages(context.Context, ...kafka.Message) error { return nil }
 
