@@ -41,6 +41,9 @@ func (f *listFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	return f.msgs[f.next-1], nil
 }
 
+// Buffered makes the fetch loop hand samples over in batches.
+func (f *listFetcher) Buffered() int { return len(f.msgs) - f.next }
+
 func (f *listFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
