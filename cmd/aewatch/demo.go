@@ -238,7 +238,7 @@ func (a *alertLog) summary(took time.Duration, scored int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fmt.Printf("\n%d samples scored in %.1fs (%.0f/s)\n\n", scored, took.Seconds(), float64(scored)/took.Seconds())
-	fmt.Printf("%-24s %-12s %-20s %-8s %s\n", "sensor", "fault", "fault starts", "alerts", "first alert on the fault")
+	fmt.Printf("%-24s %-12s %-20s %-8s %s\n", "sensor", "fault", "fault starts", "alerts", "first alert in the fault's window")
 	var names []string
 	for n := range a.sensors {
 		names = append(names, n)
@@ -255,4 +255,5 @@ func (a *alertLog) summary(took time.Duration, scored int64) {
 		}
 		fmt.Printf("%-24s %-12s %-20s %-8d %s\n", n, s.Fault, onset, a.opened[n], first)
 	}
+	fmt.Println("(a fault's window is its label, which opens a little before the fault, as in NAB)")
 }
