@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"log/slog"
 	"path"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
@@ -195,8 +195,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		for key, cp := range cps {
-			series, _, _ := strings.Cut(key, "\x00")
-			p.restore[shardOf(series, o.Pipeline.Workers)][key] = cp
+			p.restore[shardOf(seriesOfKey(key), o.Pipeline.Workers)][key] = cp
 		}
 		p.track.limited = true
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
@@ -445,14 +444,15 @@ type seriesState struct {
 	part     partitionKey // where the series' messages come from
 	// Samples from messages at or before skipUpTo in partition part are
 	// already in the detector's restored state.
-	skipUpTo int64
-	lastUsed uint64 // shard clock at the last sample, for eviction
+	skipUpTo   int64
+	lastUsed   uint64 // shard clock at the last sample, for eviction
+	lastOffset int64  // offset of the last message of the series in part, for eviction
 }
 
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
-		evicted: map[string]Locator{}, lastSeen: map[partitionKey]int64{}}
+		evicted: map[string]Locator{}}
 	for batch := range in {
 		for i := range batch {
 			w := &batch[i]
@@ -461,7 +461,6 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 				continue
 			}
 			dets.clock++
-			dets.lastSeen[w.ref.part] = w.ref.offset
 			start := time.Now()
 			pts := p.score(dets, &w.s, w.ref)
 			p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
@@ -557,10 +556,26 @@ type shardState struct {
 	dets    map[string]*seriesState
 	restore map[string]Checkpoint
 	// evicted: where the checkpoints of detectors evicted to make room lie.
-	evicted  map[string]Locator
-	lastSeen map[partitionKey]int64 // newest message offset this shard scored, per partition
-	clock    uint64                 // samples scored (= outputs sent)
-	key      []byte                 // scratch: the detector key being looked up
+	evicted map[string]Locator
+	clock   uint64 // samples scored (= outputs sent)
+	key     []byte // scratch: the detector key being looked up
+}
+
+// keyOf returns, in the shard's scratch buffer, the key of the detector of
+// series and channel: the series alone for a multivariate detector, else
+// the series, a zero byte and the channel.
+func (sh *shardState) keyOf(series, channel string, multivariate bool) []byte {
+	sh.key = append(sh.key[:0], series...)
+	if !multivariate {
+		sh.key = append(append(sh.key, 0), channel...)
+	}
+	return sh.key
+}
+
+// seriesOfKey is the series part of a detector key (see keyOf).
+func seriesOfKey(key string) string {
+	series, _, _ := strings.Cut(key, "\x00")
+	return series
 }
 
 func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
@@ -569,8 +584,7 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 		pts = p.rebaseline(dets, s, ref, req, pts)
 	}
 	if p.o.Pipeline.Multivariate {
-		dets.key = append(dets.key[:0], s.Series...)
-		st := p.state(dets, dets.key, s.Series, s.Channels, s.Tags, ref)
+		st := p.state(dets, dets.keyOf(s.Series, "", true), s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			return nil
 		}
@@ -581,8 +595,7 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
 		return p.push(st, s.Time, s.Values, pts)
 	}
 	for j, ch := range s.Channels {
-		dets.key = append(append(append(dets.key[:0], s.Series...), 0), ch...)
-		st := p.state(dets, dets.key, s.Series, s.Channels[j:j+1], s.Tags, ref)
+		st := p.state(dets, dets.keyOf(s.Series, ch, false), s.Series, s.Channels[j:j+1], s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			continue
 		}
@@ -599,11 +612,11 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		if req.Channel != "" && req.Channel != ch {
 			continue
 		}
-		key, chans := s.Series+"\x00"+ch, s.Channels[j:j+1]
+		chans := s.Channels[j : j+1]
 		if p.o.Pipeline.Multivariate {
-			key, chans = s.Series, s.Channels
+			chans = s.Channels
 		}
-		st := p.state(sh, []byte(key), s.Series, chans, s.Tags, ref)
+		st := p.state(sh, sh.keyOf(s.Series, ch, p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
 		if st == nil || !st.det.Rebaseline() {
 			continue
 		}
@@ -635,7 +648,7 @@ func (st *seriesState) covers(ref msgRef) bool {
 // there is one; nil when the series bound is hit.
 func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
 	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
-		st.lastUsed = sh.clock
+		st.lastUsed, st.lastOffset = sh.clock, ref.offset
 		return st
 	}
 	key := string(keyBytes)
@@ -664,7 +677,8 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		return nil
 	}
 	p.o.Rebaselines.seen(series)
-	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1}
+	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
+		lastOffset: ref.offset}
 	if cp, ok := sh.restore[key]; ok {
 		delete(sh.restore, key)
 		err := d.UnmarshalBinary(cp.State)
@@ -716,10 +730,6 @@ func (p *Pipeline) evict(sh *shardState) bool {
 	freed := 0
 	for _, key := range victims {
 		st := sh.dets[key]
-		off, seen := sh.lastSeen[st.part]
-		if !seen {
-			continue
-		}
 		// A restart skips what the checkpoint reflects, so the series' points
 		// must be written first. This waits on the flush loop only, never on
 		// another shard (which could be waiting on this one).
@@ -735,7 +745,7 @@ func (p *Pipeline) evict(sh *shardState) bool {
 		if err != nil {
 			continue
 		}
-		loc, err := ev.Evict(ctx, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b})
+		loc, err := ev.Evict(ctx, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: st.lastOffset, State: b})
 		if err != nil {
 			p.o.Log.Warn("eviction failed; the detector stays in memory", "series", st.series, "err", err)
 			continue
