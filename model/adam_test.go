@@ -58,14 +58,20 @@ func BenchmarkAdam(b *testing.B) {
 		g[i], v[i] = float64(i%13)-6, 1
 	}
 	k := &adamConsts{scale: 1, b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, step: 1e-3, eps: 1e-8}
-	b.Run("kernel", func(b *testing.B) {
-		for b.Loop() {
-			adam(p, m, v, g, k)
-		}
-	})
-	b.Run("generic", func(b *testing.B) {
-		for b.Loop() {
-			adamGeneric(p, m, v, g, k)
-		}
-	})
+	benchKernel(b, "", func() { adam(p, m, v, g, k) }, func() { adamGeneric(p, m, v, g, k) })
+}
+
+// benchKernel runs a vector kernel and its scalar form as the
+// sub-benchmarks prefix+"kernel" and prefix+"generic".
+func benchKernel(b *testing.B, prefix string, kernel, generic func()) {
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{{"kernel", kernel}, {"generic", generic}} {
+		b.Run(prefix+c.name, func(b *testing.B) {
+			for b.Loop() {
+				c.f()
+			}
+		})
+	}
 }

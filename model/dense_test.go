@@ -90,34 +90,7 @@ func BenchmarkDense(b *testing.B) {
 	d, dIn := randomSlice(r, rows), make([]float64, cols)
 	const passes = 3
 	ds, as, g := randomSlice(r, passes*rows), randomSlice(r, passes*cols), make([]float64, rows*cols)
-	b.Run("mulAddRows/kernel", func(b *testing.B) {
-		for b.Loop() {
-			mulAddRows(w, rows, cols, x, y)
-		}
-	})
-	b.Run("mulAddRows/generic", func(b *testing.B) {
-		for b.Loop() {
-			mulAddRowsGeneric(w, rows, cols, x, y)
-		}
-	})
-	b.Run("mulAddRowsT/kernel", func(b *testing.B) {
-		for b.Loop() {
-			mulAddRowsT(w, rows, cols, d, dIn)
-		}
-	})
-	b.Run("mulAddRowsT/generic", func(b *testing.B) {
-		for b.Loop() {
-			mulAddRowsTGeneric(w, rows, cols, d, dIn)
-		}
-	})
-	b.Run("rankSum/kernel", func(b *testing.B) {
-		for b.Loop() {
-			rankSum(g, rows, cols, ds, as, passes)
-		}
-	})
-	b.Run("rankSum/generic", func(b *testing.B) {
-		for b.Loop() {
-			rankSumGeneric(g, rows, cols, ds, as, passes)
-		}
-	})
+	benchKernel(b, "mulAddRows/", func() { mulAddRows(w, rows, cols, x, y) }, func() { mulAddRowsGeneric(w, rows, cols, x, y) })
+	benchKernel(b, "mulAddRowsT/", func() { mulAddRowsT(w, rows, cols, d, dIn) }, func() { mulAddRowsTGeneric(w, rows, cols, d, dIn) })
+	benchKernel(b, "rankSum/", func() { rankSum(g, rows, cols, ds, as, passes) }, func() { rankSumGeneric(g, rows, cols, ds, as, passes) })
 }

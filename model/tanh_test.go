@@ -67,18 +67,7 @@ func BenchmarkTanh(b *testing.B) {
 		x[i] = float64(i-8) * 0.37
 	}
 	y := make([]float64, len(x))
-	b.Run("kernel", func(b *testing.B) {
-		for b.Loop() {
-			copy(y, x)
-			tanhInPlace(y)
-		}
-	})
-	b.Run("generic", func(b *testing.B) {
-		for b.Loop() {
-			copy(y, x)
-			tanhGeneric(y)
-		}
-	})
+	benchKernel(b, "", func() { copy(y, x); tanhInPlace(y) }, func() { copy(y, x); tanhGeneric(y) })
 	b.Run("math", func(b *testing.B) {
 		for b.Loop() {
 			for i, v := range x {
