@@ -71,13 +71,13 @@ start=$(date +%s.%N)
 run_pid=$!; influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
 # Profiles start half a second in, once points are flowing.
 if [ -n "${PROFILE:-}" ]; then
-  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=3" -o "$PROFILE") & prof_pid=$!
+  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$PROFILE") & prof_pid=$!
 fi
 if [ -n "${TRACE:-}" ]; then
   (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE") & trace_pid=$!
 fi
 if [ -n "${INFLUX_PROFILE:-}" ]; then
-  (sleep 0.5; curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=3" -o "$INFLUX_PROFILE") & iprof_pid=$!
+  (sleep 0.5; curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$INFLUX_PROFILE") & iprof_pid=$!
 fi
 # One in-process poller, not a curl per poll: process start-ups would take
 # CPU from the run being measured.

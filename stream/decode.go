@@ -140,7 +140,7 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	case len(f.value) > 0 && f.valuesSet:
 		return dst, reject(ReasonWrongType, `fields "value" and "values" are both set`)
 	case len(f.value) > 0:
-		v, err := jsonNumber("value", f.value)
+		v, err := jsonNumber("", "value", f.value)
 		if err != nil {
 			return dst, err
 		}
@@ -149,7 +149,7 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 		slices.SortFunc(f.values, func(a, b rawField) int { return strings.Compare(a.key, b.key) })
 		s.Channels, s.Values = make([]string, len(f.values)), make([]float64, len(f.values))
 		for i, fv := range f.values {
-			v, err := jsonNumber("values."+fv.key, fv.raw)
+			v, err := jsonNumber("values.", fv.key, fv.raw)
 			if err != nil {
 				return dst, err
 			}
@@ -182,16 +182,18 @@ func jsonTime(raw []byte) (int64, error) {
 	return n, nil
 }
 
-func jsonNumber(field string, raw []byte) (float64, error) {
+// jsonNumber parses field prefix+key; the name is joined only for an
+// error, not for every message.
+func jsonNumber(prefix, key string, raw []byte) (float64, error) {
 	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
-		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", field, raw)
+		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
-		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", field, raw)
+		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, reject(ReasonNonFinite, "field %q: %.40s is not finite", field, raw)
+		return 0, reject(ReasonNonFinite, "field %q: %.40s is not finite", prefix+key, raw)
 	}
 	return v, nil
 }

@@ -81,8 +81,9 @@ type Pipeline struct {
 	o        Options
 	decoders map[string]Decoder
 	track    *tracker
-	// flushed[i] is the seq of shard i's newest output whose points are
-	// acknowledged; outputs of one shard are flushed in order.
+	// flushed[i] is how many of shard i's samples have their points
+	// acknowledged (the seq of its newest flushed output); outputs of one
+	// shard are flushed in order.
 	flushed []atomic.Uint64
 	live    atomic.Int64
 	open    [2]atomic.Int64         // anomaly, drift
@@ -156,11 +157,13 @@ type barrier struct {
 	reply   chan []Checkpoint
 }
 
+// output is what a shard scored from one batch of samples: their points,
+// their messages, and the shard's sample count after the last of them.
 type output struct {
 	pts   []sink.Point
-	ref   msgRef
+	refs  []msgRef
 	shard int
-	seq   uint64 // the shard's count of outputs sent, this one included
+	seq   uint64
 }
 
 // Run consumes until ctx ends, then stops fetching, scores and writes what
@@ -203,7 +206,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	shards := make([]chan []work, o.Pipeline.Workers)
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
-	outputs := make(chan output, o.Pipeline.QueueSize)
+	outputs := make(chan output, max(1, o.Pipeline.QueueSize/handoffBatch)) // outputs carry up to a batch each
 	var wg sync.WaitGroup
 	for i := range shards {
 		// Bounded in samples: queue_size per stage, split over the shards.
@@ -452,20 +455,22 @@ type seriesState struct {
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
-		evicted: map[string]Locator{}}
+		evicted: map[string]Locator{}, out: out}
 	for batch := range in {
 		for i := range batch {
 			w := &batch[i]
 			if w.barrier != nil {
+				dets.emit()
 				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
 				continue
 			}
 			dets.clock++
 			start := time.Now()
-			pts := p.score(dets, &w.s, w.ref)
+			dets.pending.pts = p.score(dets, &w.s, w.ref, dets.pending.pts)
+			dets.pending.refs = append(dets.pending.refs, w.ref)
 			p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
-			out <- output{pts: pts, ref: w.ref, shard: id, seq: dets.clock}
 		}
+		dets.emit() // one channel operation per batch, not per sample
 		if cap(batch) == handoffBatch {
 			clear(batch) // drop the samples' references
 			select {
@@ -557,8 +562,22 @@ type shardState struct {
 	restore map[string]Checkpoint
 	// evicted: where the checkpoints of detectors evicted to make room lie.
 	evicted map[string]Locator
-	clock   uint64 // samples scored (= outputs sent)
+	clock   uint64 // samples scored
 	key     []byte // scratch: the detector key being looked up
+	// pending: scored since the last emit; it goes to out at the end of
+	// each input batch and before anything waits on the flush loop.
+	pending output
+	out     chan<- output
+}
+
+// emit sends the pending output to the flush loop.
+func (sh *shardState) emit() {
+	if len(sh.pending.refs) == 0 {
+		return
+	}
+	sh.pending.shard, sh.pending.seq = sh.id, sh.clock
+	sh.out <- sh.pending
+	sh.pending = output{refs: make([]msgRef, 0, handoffBatch)}
 }
 
 // keyOf returns, in the shard's scratch buffer, the key of the detector of
@@ -578,19 +597,19 @@ func seriesOfKey(key string) string {
 	return series
 }
 
-func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) []sink.Point {
-	var pts []sink.Point
+// score scores sample s and appends its points to pts.
+func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef, pts []sink.Point) []sink.Point {
 	if req, ok := p.o.Rebaselines.take(s.Series); ok {
 		pts = p.rebaseline(dets, s, ref, req, pts)
 	}
 	if p.o.Pipeline.Multivariate {
 		st := p.state(dets, dets.keyOf(s.Series, "", true), s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {
-			return nil
+			return pts
 		}
 		if !equalStrings(st.channels, s.Channels) {
 			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
-			return nil
+			return pts
 		}
 		return p.push(st, s.Time, s.Values, pts)
 	}
@@ -725,6 +744,7 @@ func (p *Pipeline) evict(sh *shardState) bool {
 	}
 	sort.Slice(victims, func(i, j int) bool { return sh.dets[victims[i]].lastUsed < sh.dets[victims[j]].lastUsed })
 	victims = victims[:max(1, len(victims)/10)]
+	sh.emit() // the wait below is for points that must have left the shard
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	freed := 0
@@ -926,7 +946,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				batchStart = time.Now()
 			}
 			cur.batch = append(cur.batch, out.pts...)
-			cur.refs = append(cur.refs, out.ref)
+			cur.refs = append(cur.refs, out.refs...)
 			cur.newest[out.shard] = out.seq
 			arrived = true
 			if len(cur.batch) < o.BatchSize {
