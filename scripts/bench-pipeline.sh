@@ -8,12 +8,16 @@
 # the replay-versus-run ratio.
 # Also prints the CPU seconds aewatch run, influxd and the broker used
 # during the run;
-# PROFILE=FILE saves a 3 s CPU profile of aewatch run taken mid-run,
-# INFLUX_PROFILE=FILE one of influxd over the same seconds, TRACE=FILE a
-# 2 s runtime trace of aewatch run (go tool trace -pprof=sync FILE).
-# usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 25000 rows)
+# PROFILE=FILE saves a CPU profile of aewatch run taken mid-run (3 s, or
+# PROFILE_SECONDS), INFLUX_PROFILE=FILE one of influxd over the same
+# seconds, TRACE=FILE a 2 s runtime trace of aewatch run (go tool trace
+# -pprof=sync FILE); all from the first repetition.
+# REPEAT=N measures eval and run N times in turn (each run with its own
+# group and database) and prints the medians: the machine's speed drifts,
+# so one pair is a noisy figure.
+# usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
 set -euo pipefail
-series=${1:-8}; rows=${2:-25000}
+series=${1:-8}; rows=${2:-100000}
 cached="$(go env GOCACHE)/aewatch-influxd-1.8.10/influxd"
 influxd=${AEWATCH_TEST_INFLUXD:-$(command -v influxd || echo "$cached")}
 [ -x "$influxd" ] || { echo "need influxd: set AEWATCH_TEST_INFLUXD (see README)" >&2; exit 1; }
@@ -47,7 +51,6 @@ CONF
 influxd_pid=$!
 cpu() { awk '{ printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$iport/ping" >/dev/null && break; sleep 0.2; done
-curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE sensors" >/dev/null
 
 "$tmp/aewatch" generate --rows "$rows" --variants 1 --out "$tmp/gen" >/dev/null
 mkdir -p "$tmp/data"
@@ -60,43 +63,62 @@ total=$((series * rows))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
 "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/data" 2>/dev/null
 drain_line=$("$tmp/drain" --brokers 127.0.0.1:$kport --topic sensors --messages "$total"); echo "$drain_line"
-eval_line="aewatch eval: $("$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | sed -n 1p)"; echo "$eval_line"
 drain_rate=$(sed -E 's/.* ([0-9]+) messages\/s$/\1/' <<<"$drain_line")
-eval_rate=$(sed -E 's/.*\(([0-9]+) rows\/s\)$/\1/' <<<"$eval_line")
-
 expected=$((total - series * 31))
-start=$(date +%s.%N)
-"$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench --influx-url "http://127.0.0.1:$iport" \
-  --influx-bucket sensors/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & pids+=($!)
-run_pid=$!; influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
-# Profiles start half a second in, once points are flowing.
-if [ -n "${PROFILE:-}" ]; then
-  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$PROFILE") & prof_pid=$!
-fi
-if [ -n "${TRACE:-}" ]; then
-  (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE") & trace_pid=$!
-fi
-if [ -n "${INFLUX_PROFILE:-}" ]; then
-  (sleep 0.5; curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$INFLUX_PROFILE") & iprof_pid=$!
-fi
-# One in-process poller, not a curl per poll: process start-ups would take
-# CPU from the run being measured.
-read -r first_ns fn end_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$expected")
-first=$(awk -v t="$first_ns" 'BEGIN { printf "%.9f", t / 1e9 }'); end=$(awk -v t="$end_ns" 'BEGIN { printf "%.9f", t / 1e9 }')
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-run_cpu=$(cpu "$run_pid"); influx_cpu=$(since "$influx_cpu0" "$(cpu "$influxd_pid")"); broker_cpu=$(since "$broker_cpu0" "$(cpu "$broker_pid")")
-awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" 'BEGIN {
-  printf "aewatch run end to end: %d points in %.2fs from start (%.0f samples/s), %.0f samples/s after the first write\n", n, e-s, n/(e-s), (n-fn)/(e-f) }'
-awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" -v d="$drain_rate" -v v="$eval_rate" 'BEGIN {
-  slow = d < v ? d : v
-  printf "bar (end to end >= half of min(reader, eval) = %.0f, and >= 100000): from start %.2f of min, after the first write %.2f\n", slow / 2, n/(e-s)/slow, (n-fn)/(e-f)/slow }'
-echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
-if [ -n "${prof_pid:-}" ]; then wait "$prof_pid"; fi
-if [ -n "${iprof_pid:-}" ]; then wait "$iprof_pid"; fi
-if [ -n "${trace_pid:-}" ]; then wait "$trace_pid"; fi
-kill "${pids[-1]}" 2>/dev/null || true; wait "${pids[-1]}" 2>/dev/null || true
+ratios=(); ratios_first=(); rates=()
+
+# One repetition: eval, then aewatch run (its own consumer group and
+# database) right after, so that both meet the machine in the same phase.
+measure() {
+  local rep=$1 db=sensors$1
+  eval_line="aewatch eval: $("$tmp/aewatch" eval --quiet --out "$tmp/eval" "$tmp/data" | sed -n 1p)"; echo "$eval_line"
+  eval_rate=$(sed -E 's/.*\(([0-9]+) rows\/s\)$/\1/' <<<"$eval_line")
+  curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE $db" >/dev/null
+  start=$(date +%s.%N)
+  "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group "bench$rep" --influx-url "http://127.0.0.1:$iport" \
+    --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
+  influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
+  local prof_pid="" iprof_pid="" trace_pid=""
+  if [ "$rep" = 1 ]; then
+    # Profiles start half a second in, once points are flowing.
+    if [ -n "${PROFILE:-}" ]; then
+      (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$PROFILE") & prof_pid=$!
+    fi
+    if [ -n "${TRACE:-}" ]; then
+      (sleep 0.5; curl -s "http://127.0.0.1:$hport/debug/pprof/trace?seconds=2" -o "$TRACE") & trace_pid=$!
+    fi
+    if [ -n "${INFLUX_PROFILE:-}" ]; then
+      (sleep 0.5; curl -s "http://127.0.0.1:$iport/debug/pprof/profile?seconds=${PROFILE_SECONDS:-3}" -o "$INFLUX_PROFILE") & iprof_pid=$!
+    fi
+  fi
+  # One in-process poller, not a curl per poll: process start-ups would take
+  # CPU from the run being measured.
+  read -r first_ns fn end_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$expected")
+  first=$(awk -v t="$first_ns" 'BEGIN { printf "%.9f", t / 1e9 }'); end=$(awk -v t="$end_ns" 'BEGIN { printf "%.9f", t / 1e9 }')
+  run_cpu=$(cpu "$run_pid"); influx_cpu=$(since "$influx_cpu0" "$(cpu "$influxd_pid")"); broker_cpu=$(since "$broker_cpu0" "$(cpu "$broker_pid")")
+  read -r rate rate_first ratio ratio_first < <(awk -v s="$start" -v f="$first" -v e="$end" -v n="$expected" -v fn="$fn" -v d="$drain_rate" -v v="$eval_rate" 'BEGIN {
+    slow = d < v ? d : v; r = n/(e-s); rf = (n-fn)/(e-f)
+    printf "%.0f %.0f %.2f %.2f\n", r, rf, r/slow, rf/slow }')
+  echo "aewatch run end to end: $expected points in $(since "$start" "$end")s from start ($rate samples/s), $rate_first samples/s after the first write"
+  echo "bar (end to end >= half of min(reader, eval), and >= 100000): from start $ratio of min, after the first write $ratio_first"
+  echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
+  ratios+=("$ratio"); ratios_first+=("$ratio_first"); rates+=("$rate")
+  for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
+  kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+reps=${REPEAT:-1}
+for rep in $(seq "$reps"); do
+  [ "$reps" = 1 ] || echo "-- repetition $rep of $reps"
+  measure "$rep"
+done
+if [ "$reps" != 1 ]; then
+  echo "over $reps repetitions: end to end $(median "${rates[@]}") samples/s from start (median; range $(range "${rates[@]}")); ratio to min(reader, eval) from start median $(median "${ratios[@]}") (range $(range "${ratios[@]}")), after the first write median $(median "${ratios_first[@]}") (range $(range "${ratios_first[@]}"))"
+fi
 rstart=$(date +%s.%N)
 "$tmp/aewatch" replay --brokers 127.0.0.1:$kport --topics sensors --from earliest --run bench \
-  --influx-url "http://127.0.0.1:$iport" --influx-bucket sensors/autogen --log-format text 2> "$tmp/replay.log"
+  --influx-url "http://127.0.0.1:$iport" --influx-bucket sensors1/autogen --log-format text 2> "$tmp/replay.log"
 rend=$(date +%s.%N)
 awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay --from earliest: %d points in %.2fs (%.0f samples/s, whole command)\n", n, e-s, n/(e-s) }'

@@ -457,18 +457,22 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
 		evicted: map[string]Locator{}, out: out}
 	for batch := range in {
+		// One clock reading per sample: one sample's end starts the next.
+		start := time.Now()
 		for i := range batch {
 			w := &batch[i]
 			if w.barrier != nil {
 				dets.emit()
 				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
+				start = time.Now()
 				continue
 			}
 			dets.clock++
-			start := time.Now()
 			dets.pending.pts = p.score(dets, &w.s, w.ref, dets.pending.pts)
 			dets.pending.refs = append(dets.pending.refs, w.ref)
-			p.o.Metrics.ScoreLatency.Observe(time.Since(start).Seconds())
+			end := time.Now()
+			p.o.Metrics.ScoreLatency.Observe(end.Sub(start).Seconds())
+			start = end
 		}
 		dets.emit() // one channel operation per batch, not per sample
 		if cap(batch) == handoffBatch {
