@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/influxdata/influxdb-client-go/v2/api"
@@ -110,6 +112,7 @@ type Writer struct {
 	metrics *Metrics
 	extra   []Tag
 	healthy func(bool)
+	bodies  sync.Pool // of *[]byte: write bodies, reused after acknowledged writes
 }
 
 // New returns a Writer (it connects lazily). extra tags go on every point.
@@ -150,14 +153,19 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 		return nil
 	}
 	// One body for the whole batch, as WriteRecord would join it.
-	buf := make([]byte, 0, 256*len(pts))
+	var buf []byte
+	if b, ok := w.bodies.Get().(*[]byte); ok {
+		buf = (*b)[:0]
+	} else {
+		buf = make([]byte, 0, 256*len(pts))
+	}
 	for i := range pts {
 		if i > 0 {
 			buf = append(buf, '\n')
 		}
 		buf = AppendLine(buf, &pts[i], w.extra)
 	}
-	body := string(buf)
+	body := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not changed while body is in use: no copy
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -169,6 +177,10 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 			w.metrics.Latency.Observe(time.Since(start).Seconds())
 			w.metrics.Points.Add(float64(len(pts)))
 			w.setHealthy(true)
+			// Acknowledged, so InfluxDB has read the whole body: buf may be
+			// reused. After a failure it is left to the collector, in case
+			// a request still reads it.
+			w.bodies.Put(&buf)
 			return nil
 		}
 		w.metrics.Errors.Inc()

@@ -88,6 +88,9 @@ type Pipeline struct {
 	live    atomic.Int64
 	open    [2]atomic.Int64         // anomaly, drift
 	restore []map[string]Checkpoint // per shard, owned by that shard once Run has started
+	// spentOutputs: the flush loop hands emptied outputs back to the
+	// shards, which would otherwise allocate their slices per batch.
+	spentOutputs chan output
 }
 
 // ValidateOptions checks everything but the Reader.
@@ -207,11 +210,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
 	outputs := make(chan output, max(1, o.Pipeline.QueueSize/handoffBatch)) // outputs carry up to a batch each
+	// As many spent slices as the queue holds: while a write blocks the
+	// flush loop the queue fills, and on its release it empties at once.
+	p.spentOutputs = make(chan output, cap(outputs)+len(shards))
 	var wg sync.WaitGroup
 	for i := range shards {
 		// Bounded in samples: queue_size per stage, split over the shards.
 		shards[i] = make(chan []work, max(1, o.Pipeline.QueueSize/len(shards)/handoffBatch))
-		spent[i] = make(chan []work, 4)
+		spent[i] = make(chan []work, cap(shards[i])+1) // all a full queue holds: see spentOutputs
 		wg.Add(1)
 		go func(id int, in <-chan []work, restore map[string]Checkpoint) {
 			defer wg.Done()
@@ -455,7 +461,7 @@ type seriesState struct {
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
-		evicted: map[string]Locator{}, out: out}
+		evicted: map[string]Locator{}, out: out, spent: p.spentOutputs}
 	for batch := range in {
 		// One clock reading per sample: one sample's end starts the next.
 		start := time.Now()
@@ -468,7 +474,7 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 				continue
 			}
 			dets.clock++
-			dets.pending.pts = p.score(dets, &w.s, w.ref, dets.pending.pts)
+			p.score(dets, &w.s, w.ref)
 			dets.pending.refs = append(dets.pending.refs, w.ref)
 			end := time.Now()
 			p.o.Metrics.ScoreLatency.Observe(end.Sub(start).Seconds())
@@ -572,6 +578,7 @@ type shardState struct {
 	// each input batch and before anything waits on the flush loop.
 	pending output
 	out     chan<- output
+	spent   <-chan output
 }
 
 // emit sends the pending output to the flush loop.
@@ -581,7 +588,11 @@ func (sh *shardState) emit() {
 	}
 	sh.pending.shard, sh.pending.seq = sh.id, sh.clock
 	sh.out <- sh.pending
-	sh.pending = output{refs: make([]msgRef, 0, handoffBatch)}
+	select {
+	case sh.pending = <-sh.spent:
+	default:
+		sh.pending = output{refs: make([]msgRef, 0, handoffBatch)}
+	}
 }
 
 // keyOf returns, in the shard's scratch buffer, the key of the detector of
@@ -601,35 +612,37 @@ func seriesOfKey(key string) string {
 	return series
 }
 
-// score scores sample s and appends its points to pts.
-func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef, pts []sink.Point) []sink.Point {
+// score scores sample s and appends its points to the shard's pending
+// output. The pending slice is read afresh after every state call: making
+// room for a detector may emit it.
+func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 	if req, ok := p.o.Rebaselines.take(s.Series); ok {
-		pts = p.rebaseline(dets, s, ref, req, pts)
+		p.rebaseline(dets, s, ref, req)
 	}
 	if p.o.Pipeline.Multivariate {
 		st := p.state(dets, dets.keyOf(s.Series, "", true), s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {
-			return pts
+			return
 		}
 		if !equalStrings(st.channels, s.Channels) {
 			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
-			return pts
+			return
 		}
-		return p.push(st, s.Time, s.Values, pts)
+		dets.pending.pts = p.push(st, s.Time, s.Values, dets.pending.pts)
+		return
 	}
 	for j, ch := range s.Channels {
 		st := p.state(dets, dets.keyOf(s.Series, ch, false), s.Series, s.Channels[j:j+1], s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			continue
 		}
-		pts = p.push(st, s.Time, s.Values[j:j+1], pts)
+		dets.pending.pts = p.push(st, s.Time, s.Values[j:j+1], dets.pending.pts)
 	}
-	return pts
 }
 
 // rebaseline applies an operator's request to the detectors of s's series
 // (all channels, or the one named) before s is scored, and records it.
-func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest, pts []sink.Point) []sink.Point {
+func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
 	applied := 0
 	for j, ch := range s.Channels {
 		if req.Channel != "" && req.Channel != ch {
@@ -644,7 +657,7 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 			continue
 		}
 		applied++
-		pts = append(pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
+		sh.pending.pts = append(sh.pending.pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
 		if p.o.Pipeline.Multivariate {
 			break
 		}
@@ -653,12 +666,11 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		// The named channel is not in this sample (or its detector is not
 		// available): wait for a sample that has it.
 		p.o.Rebaselines.requeue(req)
-		return pts
+		return
 	}
 	p.o.Metrics.Rebaselines.Inc()
 	p.o.Log.Info("re-baseline applied", "series", s.Series, "channel", req.Channel, "detectors", applied,
 		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))
-	return pts
 }
 
 // covers reports whether the sample of message ref is already in the
@@ -951,6 +963,11 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 			cur.batch = append(cur.batch, out.pts...)
 			cur.refs = append(cur.refs, out.refs...)
+			clear(out.pts) // drop the points' references
+			select {
+			case p.spentOutputs <- output{pts: out.pts[:0], refs: out.refs[:0]}:
+			default:
+			}
 			cur.newest[out.shard] = out.seq
 			arrived = true
 			if len(cur.batch) < o.BatchSize {

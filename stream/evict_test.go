@@ -1,0 +1,133 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+)
+
+// memoryEvictor keeps parked detectors in a map.
+type memoryEvictor struct {
+	mu     sync.Mutex
+	parked map[string]Checkpoint
+	next   int64
+}
+
+func (m *memoryEvictor) Load(context.Context, func(string, int) bool) (map[string]Checkpoint, error) {
+	return nil, nil
+}
+
+func (m *memoryEvictor) Save(context.Context, []Checkpoint) error { return nil }
+
+func (m *memoryEvictor) Evict(_ context.Context, c Checkpoint) (Locator, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.parked[c.Key] = c
+	m.next++
+	return Locator{Offset: m.next}, nil
+}
+
+func (m *memoryEvictor) Fetch(_ context.Context, key string, _ Locator) (Checkpoint, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.parked[key]
+	if !ok {
+		return Checkpoint{}, fmt.Errorf("no checkpoint for %q", key)
+	}
+	return c, nil
+}
+
+// TestEvictionWritesEachPointOnce: series of two channels come in blocks
+// that share the shard's batches, with room for fewer detectors than there
+// are, so detectors are parked in the middle of a batch (and of a sample).
+// Every point is written exactly once, with the sample's own value.
+func TestEvictionWritesEachPointOnce(t *testing.T) {
+	const series, n, block, window = 5, 400, 40, 32
+	base := int64(1_700_000_000_000_000_000)
+	value := func(s, i int, ch string) int {
+		if ch == "b" {
+			return (s*31 + i*7) % 101
+		}
+		return (s*17 + i*3) % 53
+	}
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for start := 0; start < n; start += block {
+		for s := range series {
+			for i := start; i < start+block; i++ {
+				f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(len(f.msgs)),
+					Value: fmt.Appendf(nil, `{"series":"s%d","time":%d,"values":{"a":%d,"b":%d}}`,
+						s, base+int64(i)*1e9, value(s, i, "a"), value(s, i, "b"))})
+			}
+		}
+	}
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers, pcfg.MaxSeries = 1, 3 // three detectors for ten
+	metrics := NewMetrics(prometheus.NewRegistry())
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
+		Checkpoints: &memoryEvictor{parked: map[string]Checkpoint{}}, CheckpointInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	<-f.allRead
+	want := series * 2 * (n - (window - 1))
+	deadline := time.Now().Add(20 * time.Second)
+	for writer.count() < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	type key struct {
+		series, channel string
+		time            int64
+	}
+	seen := map[key]int{}
+	for _, pt := range writer.pts {
+		if pt.Event != "" {
+			continue
+		}
+		k := key{pt.Series, pt.Channel, pt.Time}
+		seen[k]++
+		var s int
+		if _, err := fmt.Sscanf(pt.Series, "s%d", &s); err != nil {
+			t.Fatalf("point with series %q", pt.Series)
+		}
+		i := int((pt.Time - base) / 1e9)
+		if pt.Value != float64(value(s, i, pt.Channel)) {
+			t.Errorf("%s/%s sample %d: value %v, want %d", pt.Series, pt.Channel, i, pt.Value, value(s, i, pt.Channel))
+		}
+	}
+	for s := range series {
+		for _, ch := range []string{"a", "b"} {
+			for i := window - 1; i < n; i++ {
+				if c := seen[key{fmt.Sprintf("s%d", s), ch, base + int64(i)*1e9}]; c != 1 {
+					t.Fatalf("s%d/%s sample %d written %d times, want once", s, ch, i, c)
+				}
+			}
+		}
+	}
+	if len(seen) != want {
+		t.Fatalf("%d distinct points, want %d", len(seen), want)
+	}
+	evicted := testutil.ToFloat64(metrics.Evicted)
+	if evicted < 10 {
+		t.Fatalf("%v detectors evicted, want many", evicted)
+	}
+	t.Logf("%d points, each once; %v evictions", want, evicted)
+}
