@@ -13,7 +13,8 @@
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
 // them in partition order, so each series' samples are scored in order
 // (in batches of up to 64 samples while the reader holds more messages,
-// one at a time when it holds none).
+// one at a time when it holds none), and a shard sends the points of each
+// batch to the flush goroutine as one output.
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
 // stops fetching. The offset tracker is the only state shared across
 // goroutines and is guarded by a mutex; counters are Prometheus metrics.
