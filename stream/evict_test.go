@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -45,26 +46,38 @@ func (m *memoryEvictor) Fetch(_ context.Context, key string, _ Locator) (Checkpo
 	return c, nil
 }
 
-// TestEvictionWritesEachPointOnce: series of two channels come in blocks
-// that share the shard's batches, with room for fewer detectors than there
-// are, so detectors are parked in the middle of a batch (and of a sample).
-// Every point is written exactly once, with the sample's own value.
+// TestEvictionWritesEachPointOnce: series of several channels come in
+// blocks that share the shard's batches, with room for fewer detectors
+// than there are, so detectors are parked in the middle of a batch and of a
+// sample (with room for one, every channel parks the one before). Every
+// point is written exactly once, with the sample's own value, and no
+// eviction waits for points still in the shard (it would stall for 30 s).
 func TestEvictionWritesEachPointOnce(t *testing.T) {
-	const series, n, block, window = 5, 400, 40, 32
-	base := int64(1_700_000_000_000_000_000)
-	value := func(s, i int, ch string) int {
-		if ch == "b" {
-			return (s*31 + i*7) % 101
-		}
-		return (s*17 + i*3) % 53
+	for _, c := range []struct{ channels, maxSeries, samples int }{{2, 3, 400}, {3, 1, 160}} {
+		t.Run(fmt.Sprintf("channels=%d,max_series=%d", c.channels, c.maxSeries), func(t *testing.T) {
+			evictEachPointOnce(t, c.channels, c.maxSeries, c.samples)
+		})
 	}
+}
+
+func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
+	const series, block, window = 5, 40, 32
+	base := int64(1_700_000_000_000_000_000)
+	names := []string{"a", "b", "c"}[:channels]
+	value := func(s, i, ch int) int { return (s*17 + i*(3+2*ch) + ch*11) % (53 + ch*24) }
 	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
 	for start := 0; start < n; start += block {
 		for s := range series {
 			for i := start; i < start+block; i++ {
+				msg := fmt.Appendf(nil, `{"series":"s%d","time":%d,"values":{`, s, base+int64(i)*1e9)
+				for ch, name := range names {
+					if ch > 0 {
+						msg = append(msg, ',')
+					}
+					msg = fmt.Appendf(msg, `"%s":%d`, name, value(s, i, ch))
+				}
 				f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(len(f.msgs)),
-					Value: fmt.Appendf(nil, `{"series":"s%d","time":%d,"values":{"a":%d,"b":%d}}`,
-						s, base+int64(i)*1e9, value(s, i, "a"), value(s, i, "b"))})
+					Value: append(msg, "}}"...)})
 			}
 		}
 	}
@@ -72,7 +85,7 @@ func TestEvictionWritesEachPointOnce(t *testing.T) {
 	kcfg := DefaultKafkaConfig()
 	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
 	pcfg := DefaultPipelineConfig()
-	pcfg.Workers, pcfg.MaxSeries = 1, 3 // three detectors for ten
+	pcfg.Workers, pcfg.MaxSeries = 1, maxSeries
 	metrics := NewMetrics(prometheus.NewRegistry())
 	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
 		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
@@ -84,14 +97,18 @@ func TestEvictionWritesEachPointOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	<-f.allRead
-	want := series * 2 * (n - (window - 1))
+	want := series * channels * (n - (window - 1))
 	deadline := time.Now().Add(20 * time.Second)
 	for writer.count() < want && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	written := writer.count()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if written < want {
+		t.Fatalf("%d of %d points written in 20 s: evictions stall", written, want)
 	}
 	type key struct {
 		series, channel string
@@ -102,19 +119,18 @@ func TestEvictionWritesEachPointOnce(t *testing.T) {
 		if pt.Event != "" {
 			continue
 		}
-		k := key{pt.Series, pt.Channel, pt.Time}
-		seen[k]++
+		seen[key{pt.Series, pt.Channel, pt.Time}]++
 		var s int
 		if _, err := fmt.Sscanf(pt.Series, "s%d", &s); err != nil {
 			t.Fatalf("point with series %q", pt.Series)
 		}
-		i := int((pt.Time - base) / 1e9)
-		if pt.Value != float64(value(s, i, pt.Channel)) {
-			t.Errorf("%s/%s sample %d: value %v, want %d", pt.Series, pt.Channel, i, pt.Value, value(s, i, pt.Channel))
+		i, ch := int((pt.Time-base)/1e9), slices.Index(names, pt.Channel)
+		if ch < 0 || pt.Value != float64(value(s, i, ch)) {
+			t.Errorf("%s/%s sample %d: value %v, want %d", pt.Series, pt.Channel, i, pt.Value, value(s, i, ch))
 		}
 	}
 	for s := range series {
-		for _, ch := range []string{"a", "b"} {
+		for _, ch := range names {
 			for i := window - 1; i < n; i++ {
 				if c := seen[key{fmt.Sprintf("s%d", s), ch, base + int64(i)*1e9}]; c != 1 {
 					t.Fatalf("s%d/%s sample %d written %d times, want once", s, ch, i, c)

@@ -81,10 +81,12 @@ type Pipeline struct {
 	o        Options
 	decoders map[string]Decoder
 	track    *tracker
-	// flushed[i] is how many of shard i's samples have their points
-	// acknowledged (the seq of its newest flushed output); outputs of one
-	// shard are flushed in order.
+	// flushed[i] is how many of shard i's outputs are acknowledged (the
+	// seq of its newest flushed output); outputs of one shard are flushed
+	// in order.
 	flushed []atomic.Uint64
+	// wrote[i] is signalled when flushed[i] moves, for an eviction waiting.
+	wrote   []chan struct{}
 	live    atomic.Int64
 	open    [2]atomic.Int64         // anomaly, drift
 	restore []map[string]Checkpoint // per shard, owned by that shard once Run has started
@@ -161,12 +163,13 @@ type barrier struct {
 }
 
 // output is what a shard scored from one batch of samples: their points,
-// their messages, and the shard's sample count after the last of them.
+// their messages, and its place in the shard's sequence of outputs.
 type output struct {
-	pts   []sink.Point
-	refs  []msgRef
-	shard int
-	seq   uint64
+	pts    []sink.Point
+	refs   []msgRef
+	shard  int
+	seq    uint64
+	urgent bool // a shard waits for this batch to be written
 }
 
 // Run consumes until ctx ends, then stops fetching, scores and writes what
@@ -209,6 +212,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	shards := make([]chan []work, o.Pipeline.Workers)
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
+	p.wrote = make([]chan struct{}, len(shards))
+	for i := range p.wrote {
+		p.wrote[i] = make(chan struct{}, 1)
+	}
 	outputs := make(chan output, max(1, o.Pipeline.QueueSize/handoffBatch)) // outputs carry up to a batch each
 	// As many spent slices as the queue holds: while a write blocks the
 	// flush loop the queue fills, and on its release it empties at once.
@@ -455,6 +462,7 @@ type seriesState struct {
 	// already in the detector's restored state.
 	skipUpTo   int64
 	lastUsed   uint64 // shard clock at the last sample, for eviction
+	lastOut    uint64 // seq of the output holding the detector's newest points
 	lastOffset int64  // offset of the last message of the series in part, for eviction
 }
 
@@ -468,7 +476,7 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 		for i := range batch {
 			w := &batch[i]
 			if w.barrier != nil {
-				dets.emit()
+				dets.emit(false)
 				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
 				start = time.Now()
 				continue
@@ -480,7 +488,7 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 			p.o.Metrics.ScoreLatency.Observe(end.Sub(start).Seconds())
 			start = end
 		}
-		dets.emit() // one channel operation per batch, not per sample
+		dets.emit(false) // one channel operation per batch, not per sample
 		if cap(batch) == handoffBatch {
 			clear(batch) // drop the samples' references
 			select {
@@ -573,6 +581,7 @@ type shardState struct {
 	// evicted: where the checkpoints of detectors evicted to make room lie.
 	evicted map[string]Locator
 	clock   uint64 // samples scored
+	emitted uint64 // outputs sent
 	key     []byte // scratch: the detector key being looked up
 	// pending: scored since the last emit; it goes to out at the end of
 	// each input batch and before anything waits on the flush loop.
@@ -581,12 +590,19 @@ type shardState struct {
 	spent   <-chan output
 }
 
-// emit sends the pending output to the flush loop.
-func (sh *shardState) emit() {
-	if len(sh.pending.refs) == 0 {
+// emit sends the pending output to the flush loop. Sent in the middle of a
+// sample, it may hold points without their message, which follows with
+// the next one. An urgent output has the flush loop write its batch at
+// once (even an empty one, to write what was sent before it).
+func (sh *shardState) emit(urgent bool) {
+	if len(sh.pending.refs) == 0 && len(sh.pending.pts) == 0 {
+		if urgent {
+			sh.out <- output{shard: sh.id, seq: sh.emitted, urgent: true}
+		}
 		return
 	}
-	sh.pending.shard, sh.pending.seq = sh.id, sh.clock
+	sh.emitted++
+	sh.pending.shard, sh.pending.seq, sh.pending.urgent = sh.id, sh.emitted, urgent
 	sh.out <- sh.pending
 	select {
 	case sh.pending = <-sh.spent:
@@ -628,7 +644,7 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
 			return
 		}
-		dets.pending.pts = p.push(st, s.Time, s.Values, dets.pending.pts)
+		dets.push(p, st, s.Time, s.Values)
 		return
 	}
 	for j, ch := range s.Channels {
@@ -636,7 +652,17 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 		if st == nil || st.covers(ref) {
 			continue
 		}
-		dets.pending.pts = p.push(st, s.Time, s.Values[j:j+1], dets.pending.pts)
+		dets.push(p, st, s.Time, s.Values[j:j+1])
+	}
+}
+
+// push scores one sample of st's detector into the pending output and
+// notes which output holds the detector's newest points.
+func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
+	n := len(sh.pending.pts)
+	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
+	if len(sh.pending.pts) > n {
+		st.lastOut = sh.emitted + 1
 	}
 }
 
@@ -658,6 +684,7 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		}
 		applied++
 		sh.pending.pts = append(sh.pending.pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
+		st.lastOut = sh.emitted + 1
 		if p.o.Pipeline.Multivariate {
 			break
 		}
@@ -760,7 +787,12 @@ func (p *Pipeline) evict(sh *shardState) bool {
 	}
 	sort.Slice(victims, func(i, j int) bool { return sh.dets[victims[i]].lastUsed < sh.dets[victims[j]].lastUsed })
 	victims = victims[:max(1, len(victims)/10)]
-	sh.emit() // the wait below is for points that must have left the shard
+	for _, key := range victims {
+		if sh.dets[key].lastOut > p.flushed[sh.id].Load() {
+			sh.emit(true) // the wait below is for points that must have left the shard
+			break
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	freed := 0
@@ -769,12 +801,12 @@ func (p *Pipeline) evict(sh *shardState) bool {
 		// A restart skips what the checkpoint reflects, so the series' points
 		// must be written first. This waits on the flush loop only, never on
 		// another shard (which could be waiting on this one).
-		for p.flushed[sh.id].Load() < st.lastUsed {
+		for p.flushed[sh.id].Load() < st.lastOut {
 			select {
 			case <-ctx.Done():
 				p.o.Log.Warn("eviction timed out waiting for writes", "series", st.series)
 				return freed > 0
-			case <-time.After(2 * time.Millisecond):
+			case <-p.wrote[sh.id]:
 			}
 		}
 		b, err := st.det.MarshalBinary()
@@ -903,6 +935,10 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			for i, seq := range j.newest {
 				if seq > 0 {
 					p.flushed[i].Store(seq)
+					select {
+					case p.wrote[i] <- struct{}{}:
+					default:
+					}
 				}
 			}
 			select {
@@ -931,8 +967,11 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 	var batchStart time.Time
 	arrived := false // since the last tick
 	lastCommit := time.Now()
+	// A batch may hold points without messages: a shard sends its points
+	// early, in the middle of a sample, before an eviction waits on them.
+	empty := func() bool { return len(cur.refs) == 0 && len(cur.batch) == 0 }
 	flush := func() error {
-		if len(cur.refs) == 0 {
+		if empty() {
 			return nil
 		}
 		select {
@@ -958,7 +997,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				p.commit(ctx)
 				return nil
 			}
-			if len(cur.refs) == 0 {
+			if empty() {
 				batchStart = time.Now()
 			}
 			cur.batch = append(cur.batch, out.pts...)
@@ -970,7 +1009,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 			cur.newest[out.shard] = out.seq
 			arrived = true
-			if len(cur.batch) < o.BatchSize {
+			if len(cur.batch) < o.BatchSize && !out.urgent {
 				continue
 			}
 		case err := <-completed:
