@@ -1,9 +1,12 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +54,7 @@ func (m *memoryEvictor) Fetch(_ context.Context, key string, _ Locator) (Checkpo
 // than there are, so detectors are parked in the middle of a batch and of a
 // sample (with room for one, every channel parks the one before). Every
 // point is written exactly once, with the sample's own value, and no
-// eviction waits for points still in the shard (it would stall for 30 s).
+// eviction waits out its timeout for points still in the shard.
 func TestEvictionWritesEachPointOnce(t *testing.T) {
 	for _, c := range []struct{ channels, maxSeries, samples int }{{2, 3, 400}, {3, 1, 160}} {
 		t.Run(fmt.Sprintf("channels=%d,max_series=%d", c.channels, c.maxSeries), func(t *testing.T) {
@@ -87,8 +90,10 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 	pcfg := DefaultPipelineConfig()
 	pcfg.Workers, pcfg.MaxSeries = 1, maxSeries
 	metrics := NewMetrics(prometheus.NewRegistry())
+	var logs lockedBuffer
 	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
 		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
+		Log:         slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Checkpoints: &memoryEvictor{parked: map[string]Checkpoint{}}, CheckpointInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +103,7 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 	go func() { done <- p.Run(ctx) }()
 	<-f.allRead
 	want := series * channels * (n - (window - 1))
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // about 1 s; 20 s with -race
 	for writer.count() < want && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -108,7 +113,10 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 		t.Fatal(err)
 	}
 	if written < want {
-		t.Fatalf("%d of %d points written in 20 s: evictions stall", written, want)
+		t.Fatalf("%d of %d points written in 2 minutes", written, want)
+	}
+	if strings.Contains(logs.String(), "eviction timed out") {
+		t.Fatalf("an eviction waited out its timeout:\n%s", logs.String())
 	}
 	type key struct {
 		series, channel string
@@ -146,4 +154,22 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 		t.Fatalf("%v detectors evicted, want many", evicted)
 	}
 	t.Logf("%d points, each once; %v evictions", want, evicted)
+}
+
+// lockedBuffer is a log destination shared by goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
