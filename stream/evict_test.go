@@ -98,20 +98,8 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	<-f.allRead
 	want := series * channels * (n - (window - 1))
-	deadline := time.Now().Add(2 * time.Minute) // about 1 s; 20 s with -race
-	for writer.count() < want && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	written := writer.count()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	written := runUntilWritten(t, p, f, writer, want, 2*time.Minute) // about 1 s; 20 s with -race
 	if written < want {
 		t.Fatalf("%d of %d points written in 2 minutes", written, want)
 	}

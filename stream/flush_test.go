@@ -192,12 +192,23 @@ func TestPartialBatchWrittenWhenInputPauses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := n - (window - 1)
+	got := runUntilWritten(t, p, f, writer, want, 5*time.Second)
+	if got < want {
+		t.Fatalf("%d of %d points written 5 s after the input stopped (flush interval 1 h)", got, want)
+	}
+}
+
+// runUntilWritten runs p until f has served every message and writer holds
+// want points, or within has passed; it stops p and returns how many
+// points writer held before the stop (the stop flushes the rest).
+func runUntilWritten(t *testing.T, p *Pipeline, f *listFetcher, writer *recordingWriter, want int, within time.Duration) int {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	<-f.allRead
-	want := n - (window - 1)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(within)
 	for writer.count() < want && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -206,7 +217,5 @@ func TestPartialBatchWrittenWhenInputPauses(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got < want {
-		t.Fatalf("%d of %d points written 5 s after the input stopped (flush interval 1 h)", got, want)
-	}
+	return got
 }
