@@ -31,6 +31,7 @@ type Config struct {
 	Calibration CalibrationConfig `yaml:"calibration"`
 	Alert       AlertConfig       `yaml:"alert"`
 	Drift       DriftConfig       `yaml:"drift"`
+	Reference   ReferenceConfig   `yaml:"reference"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
 	// this fraction of their range with score 1. 0 disables the check.
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
@@ -65,7 +66,8 @@ func DefaultConfig() Config {
 		Calibration:      DefaultCalibrationConfig(),
 		Alert:            DefaultAlertConfig(),
 		Drift:            DefaultDriftConfig(),
-		SpatialTolerance: 0.02,
+		Reference:        DefaultReferenceConfig(),
+		SpatialTolerance: 0,
 		MaskNewest:       true,
 		Residual:         true,
 		WindowScore:      true,
@@ -102,6 +104,11 @@ func (c Config) Validate(channels int) error {
 	}
 	if err := c.Drift.Validate(c.Window.Size); err != nil {
 		return err
+	}
+	if c.Reference.Enabled {
+		if err := c.Reference.Validate(c.Window.Size); err != nil {
+			return err
+		}
 	}
 	switch {
 	case !(c.SpatialTolerance >= 0) || math.IsInf(c.SpatialTolerance, 0):

@@ -22,6 +22,7 @@ type Result struct {
 	Error        float64
 	ChannelError []float64
 	Score        float64 // calibrated anomaly score in [0,1]
+	RefScore     float64 // calibrated reference score in [0,1]
 	Threshold    float64 // the alert's open threshold
 	Alert        bool    // alert state after this sample
 	Event        Event   // alert opened or closed at this sample
@@ -54,6 +55,7 @@ type Detector struct {
 	calWin   *calibrator // whole-window error, with WindowScore
 	alert    alertState
 	drift    *driftMonitor // nil when disabled
+	ref      *reference    // nil when disabled
 	why      Explanation   // the open anomaly alert's worst sample
 
 	seq      uint64
@@ -118,6 +120,15 @@ func New(cfg Config, channels int) (*Detector, error) {
 			d.calWin = newCalibrator(cfg.Calibration)
 		}
 	}
+	if cfg.Reference.Enabled {
+		var mc *model.Config
+		if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
+			mc = &cfg.Model
+		}
+		if d.ref, err = newReference(cfg.Reference, cfg.Window, channels, mc, cfg.Seed, cfg.Kind == Autoencoder); err != nil {
+			return nil, err
+		}
+	}
 	for i := range d.results {
 		d.results[i].ChannelError = d.chErrBuf[i*channels : (i+1)*channels]
 	}
@@ -139,13 +150,17 @@ func (d *Detector) DriftOpen() bool { return d.drift != nil && d.drift.alert.ope
 // Rebaseline accepts the series' current behaviour as its new normal: from
 // the next accepted sample on, the drift monitor takes a new reference over
 // detector.drift.reference samples, and an open drift alert closes with
-// reason "rebaseline". It reports false when drift monitoring is disabled.
+// reason "rebaseline"; the reference model starts a new reference period
+// at once, so a sustained anomaly alert closes too. It reports false when
+// neither drift monitoring nor the reference model is enabled.
 func (d *Detector) Rebaseline() bool {
-	if d.drift == nil {
-		return false
+	if d.drift != nil {
+		d.drift.rebaseline = true
 	}
-	d.drift.rebaseline = true
-	return true
+	if d.ref != nil {
+		d.ref.restart()
+	}
+	return d.drift != nil || d.ref != nil
 }
 
 // Push feeds one sample (one value per channel; copied) at event time t and
@@ -161,6 +176,9 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 		return d.unscored(seq, t, st, x)
 	}
 	d.accepted++
+	if d.ref != nil {
+		d.ref.observe(x)
+	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {
 		d.observe(x, true)
@@ -257,6 +275,10 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		winScore = d.calWin.update(d.calWin.scale(sse / float64(visible)))
 	}
+	refScore := 0.0
+	if d.ref != nil {
+		refScore = d.ref.score(d.win)
+	}
 	worst := 0.0
 	for k := 0; k < n; k++ {
 		p := size - n + k // position of the k-th new sample in the window
@@ -289,10 +311,10 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Score: score, Threshold: d.cfg.Alert.Open}
+			ChannelError: ch, Score: score, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
-			r.Event = d.alert.step(score, ps.time)
+			r.Event = d.alert.step(max(score, refScore), ps.time)
 			if r.Event == Opened || (wasOpen && d.alert.open && score > peak) {
 				d.explainAnomaly(recon, p, k, n, x, ch)
 			}
@@ -306,11 +328,14 @@ func (d *Detector) scoreWindow() []Result {
 		r.Alert = d.alert.open
 		d.pushDrift(r, ps.time, x)
 		worst = max(worst, score)
-		d.observe(x, score < d.cfg.LearnBelow && !d.alert.open)
+		d.observe(x, score < d.cfg.LearnBelow)
 	}
 	d.pending = d.pending[:0]
 	d.windows++
-	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.alert.open && d.windows%uint64(d.cfg.LearnEvery) == 0 {
+	if d.ref != nil {
+		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open)
+	}
+	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && d.windows%uint64(d.cfg.LearnEvery) == 0 {
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]
@@ -358,6 +383,9 @@ func (d *Detector) MemoryBytes() int {
 	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average)
 	if d.ae != nil {
 		floats += d.ae.Floats()
+	}
+	if d.ref != nil {
+		floats += d.ref.floats()
 	}
 	return 8*floats + 1024 // plus headers and small fields
 }

@@ -7,24 +7,26 @@ import (
 	"hash/crc32"
 	"hash/fnv"
 	"math"
+	"slices"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 2 (version 1 had no drift monitor and is
-// refused, so such series start fresh):
+// Snapshot encoding, version 3 (version 2 had no reference model and
+// version 1 no drift monitor; both are refused, so such series start
+// fresh, and the service logs it):
 //
 //	"AEWD" | version u16 | config fingerprint u64 | body | CRC-32C (Castagnoli) of all before it
 //
 // The body is the window, normaliser, model (if any), calibrators, alert
 // state, the detector's own counters, the anomaly explanation and the drift
-// monitor (if enabled), in that order (statecodec:
+// monitor (if enabled) and the reference model (if enabled), in that order (statecodec:
 // little-endian; slices length-prefixed). The fingerprint hashes the
 // configuration and channel count: a snapshot only restores into a detector
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -72,6 +74,11 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	e.F64s(d.why.Departure)
 	if d.drift != nil {
 		d.drift.appendState(e)
+	}
+	if d.ref != nil {
+		if err := d.ref.appendState(e); err != nil {
+			return nil, err
+		}
 	}
 	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf, castagnoli))
 	return e.Buf, nil
@@ -130,6 +137,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	dec.F64sInto(d.why.Departure, "anomaly departures")
 	if d.drift != nil {
 		if err := d.drift.readState(dec); err != nil {
+			return err
+		}
+	}
+	if d.ref != nil {
+		if err := d.ref.readState(dec); err != nil {
 			return err
 		}
 	}
@@ -266,4 +278,72 @@ func (a *alertState) appendState(e *statecodec.Encoder) {
 func (a *alertState) readState(d *statecodec.Decoder) {
 	a.open, a.below, a.sinceShut = d.Bool(), d.Int(), d.Int()
 	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
+}
+
+func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
+	e.F64s(c.hist)
+	e.Int(c.histPos)
+	e.Int(c.histN)
+	e.Int(c.sinceFit)
+	e.Int(len(c.sorted))
+	e.F64s(c.sorted)
+	e.F64(c.threshold)
+	e.F64(c.scale)
+	e.Bool(c.fitted)
+}
+
+func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
+	d.F64sInto(c.hist, "tail history")
+	c.histPos, c.histN, c.sinceFit = d.Int(), d.Int(), d.Int()
+	n := d.Int()
+	if d.Err() == nil && (n < 0 || n > len(c.hist)) {
+		return fmt.Errorf("detector: tail calibration has %d sorted errors, history is %d", n, len(c.hist))
+	}
+	c.sorted = c.sorted[:max(n, 0)]
+	d.F64sInto(c.sorted, "tail sorted history")
+	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if c.histPos < 0 || c.histPos >= len(c.hist) || c.histN < 0 || c.histN > len(c.hist) || c.sinceFit < 0 ||
+		(c.fitted && !(c.scale > 0)) || !slices.IsSorted(c.sorted) {
+		return errors.New("detector: tail calibration state out of range")
+	}
+	return nil
+}
+
+func (r *reference) appendState(e *statecodec.Encoder) error {
+	r.norm.AppendState(e)
+	if r.ae != nil {
+		if err := r.ae.AppendState(e); err != nil {
+			return err
+		}
+	}
+	r.cal.appendState(e)
+	e.Int(r.seen)
+	e.U64(r.windows)
+	e.F64(r.cusum)
+	return nil
+}
+
+func (r *reference) readState(d *statecodec.Decoder) error {
+	if err := r.norm.ReadState(d); err != nil {
+		return err
+	}
+	if r.ae != nil {
+		if err := r.ae.ReadState(d); err != nil {
+			return err
+		}
+	}
+	if err := r.cal.readState(d); err != nil {
+		return err
+	}
+	r.seen, r.windows, r.cusum = d.Int(), d.U64(), d.F64()
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if r.seen < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) {
+		return errors.New("detector: reference state out of range")
+	}
+	return nil
 }

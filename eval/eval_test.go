@@ -118,7 +118,7 @@ func TestContract(t *testing.T) {
 	if len(outLines) != len(inLines) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
-	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,drift_score,drift_alert,alert_kind,explanation," +
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,drift_score,drift_alert,alert_kind,explanation," +
 		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
@@ -140,13 +140,16 @@ func TestContract(t *testing.T) {
 			alerts++
 		}
 		if _, err := fmt.Sscan(f[4], &score); err != nil || score < 0 || score > 1 {
-			t.Fatalf("line %d: drift_score %q not in [0,1]", i+1, f[4])
+			t.Fatalf("line %d: reference_score %q not in [0,1]", i+1, f[4])
 		}
-		if f[5] != "0" && f[5] != "1" {
-			t.Fatalf("line %d: drift_alert %q", i+1, f[5])
+		if _, err := fmt.Sscan(f[5], &score); err != nil || score < 0 || score > 1 {
+			t.Fatalf("line %d: drift_score %q not in [0,1]", i+1, f[5])
 		}
-		if want := map[[2]string]string{{"0", "0"}: "", {"1", "0"}: "anomaly", {"0", "1"}: "drift", {"1", "1"}: "anomaly+drift"}[[2]string{f[1], f[5]}]; f[6] != want {
-			t.Fatalf("line %d: alert_kind %q with alert %s and drift_alert %s", i+1, f[6], f[1], f[5])
+		if f[6] != "0" && f[6] != "1" {
+			t.Fatalf("line %d: drift_alert %q", i+1, f[6])
+		}
+		if want := map[[2]string]string{{"0", "0"}: "", {"1", "0"}: "anomaly", {"0", "1"}: "drift", {"1", "1"}: "anomaly+drift"}[[2]string{f[1], f[6]}]; f[7] != want {
+			t.Fatalf("line %d: alert_kind %q with alert %s and drift_alert %s", i+1, f[7], f[1], f[6])
 		}
 	}
 	if alerts == 0 {

@@ -14,6 +14,7 @@ import (
 type Scored struct {
 	File       *sensorcsv.File
 	Score      []float64   // anomaly_score per row
+	RefScore   []float64   // reference_score per row (the largest over channels)
 	Alert      []bool      // alert per row
 	Error      []float64   // error per row
 	Channel    [][]float64 // per channel score (univariate) per row
@@ -49,7 +50,7 @@ type DriftOpening struct {
 func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scored, error) {
 	n, c := len(f.Rows), len(f.Channels)
 	s := &Scored{
-		File: f, Score: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
+		File: f, Score: make([]float64, n), RefScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
 		Drift: make([]float64, n), DriftAlert: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
 		Threshold: cfg.Alert.Open,
@@ -69,6 +70,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Alert, r.Error
+				s.RefScore[k] = r.RefScore
 				s.Drift[k], s.DriftAlert[k] = r.Drift, r.DriftAlert
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
@@ -96,6 +98,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 					s.Score[k], s.Error[k] = r.Score, r.Error
 				}
 				s.Alert[k] = s.Alert[k] || r.Alert
+				s.RefScore[k] = max(s.RefScore[k], r.RefScore)
 				s.Drift[k] = max(s.Drift[k], r.Drift)
 				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
 				s.count(r, names[j:j+1])
@@ -176,7 +179,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 }
 
 // WriteCSV writes the output: the input columns, anomaly_score, alert,
-// error, threshold, drift_score, drift_alert, alert_kind (the kinds of
+// error, threshold, reference_score, drift_score, drift_alert, alert_kind (the kinds of
 // alert open: "", anomaly, drift or anomaly+drift), explanation (alert
 // events at the row), then per channel score_<col>, error_<col> and
 // drift_score_<col> when the file has more than one channel.
@@ -184,7 +187,7 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
-	header = append(header, "anomaly_score", "alert", "error", "threshold", "drift_score", "drift_alert", "alert_kind", "explanation")
+	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "drift_score", "drift_alert", "alert_kind", "explanation")
 	if len(names) > 1 {
 		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
 			for _, n := range names {
@@ -210,8 +213,8 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		case s.Alert[i]:
 			kind = "anomaly"
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
-			sensorcsv.FormatFloat(s.Drift[i]), drift, kind, s.Why[i])
+		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
+			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, kind, s.Why[i])
 		if len(names) > 1 {
 			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
 				for j := range names {

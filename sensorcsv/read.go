@@ -22,6 +22,8 @@ type File struct {
 	Times    []int64    // Unix nanoseconds, one per row
 	Channels []int      // column indexes read as channels
 	Values   [][]float64
+	// Sep is the field separator, ',' or ';', detected from the header.
+	Sep byte
 }
 
 // ChannelNames returns the header names of the channel columns.
@@ -60,6 +62,7 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 		text := strings.TrimSuffix(sc.Text(), "\r")
 		if line == 1 {
 			text = strings.TrimPrefix(text, "\ufeff")
+			f.Sep = detectSep(text)
 			if err := f.setHeader(text, ignore); err != nil {
 				return nil, fmt.Errorf("line 1: %w", err)
 			}
@@ -82,7 +85,7 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 }
 
 func (f *File) setHeader(text string, ignore []string) error {
-	f.Header = splitFields(text)
+	f.Header = splitFields(text, f.Sep)
 	if len(f.Header) < 2 {
 		return fmt.Errorf("header %q: want a timestamp column and at least one channel", text)
 	}
@@ -111,7 +114,7 @@ func (f *File) setHeader(text string, ignore []string) error {
 }
 
 func (f *File) addRow(text string, line int) error {
-	fields := splitFields(text)
+	fields := splitFields(text, f.Sep)
 	if len(fields) != len(f.Header) {
 		return fmt.Errorf("line %d: want %d fields (got %d)", line, len(f.Header), len(fields))
 	}
@@ -138,10 +141,20 @@ func (f *File) addRow(text string, line int) error {
 	return nil
 }
 
-// splitFields splits on commas and trims surrounding spaces. Sensor CSVs do
+// detectSep picks the header's separator: ';' when it has more semicolons
+// than commas (SKAB and many European exports, where ',' may be a decimal
+// mark), else ','.
+func detectSep(header string) byte {
+	if strings.Count(header, ";") > strings.Count(header, ",") {
+		return ';'
+	}
+	return ','
+}
+
+// splitFields splits on sep and trims surrounding spaces. Sensor CSVs do
 // not quote; a quoted field keeps its quotes and fails to parse as a number.
-func splitFields(s string) []string {
-	parts := strings.Split(s, ",")
+func splitFields(s string, sep byte) []string {
+	parts := strings.Split(s, string(sep))
 	for i, p := range parts {
 		parts[i] = strings.TrimSpace(p)
 	}

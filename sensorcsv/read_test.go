@@ -69,3 +69,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseSemicolons reads a file as SKAB and many European exports write
+// it: ';'-separated, a zone-less timestamp, CRLF line ends, label columns.
+func TestParseSemicolons(t *testing.T) {
+	in := "datetime;Current;Pressure;anomaly\r\n" +
+		"2020-03-09 10:14:33;1.3302;0.054711;0.0\r\n" +
+		"2020-03-09 10:14:34;1.35399;0.382638;1.0\r\n"
+	f, err := Parse(strings.NewReader(in), []string{"anomaly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Sep != ';' {
+		t.Errorf("separator %q, want ';'", f.Sep)
+	}
+	if got := f.ChannelNames(); len(got) != 2 || got[0] != "Current" || got[1] != "Pressure" {
+		t.Fatalf("channels %v, want [Current Pressure]", got)
+	}
+	if f.Values[1][1] != 0.382638 || f.Rows[1][3] != "1.0" {
+		t.Errorf("row 1: values %v, fields %v", f.Values[1], f.Rows[1])
+	}
+	if _, err := Parse(strings.NewReader("t;a\n2020-03-09 10:14:33;1,5\n"), nil); err == nil ||
+		!strings.Contains(err.Error(), `column 2 (a): not a number: "1,5"`) {
+		t.Errorf("decimal comma: got %v, want an error naming column 2 and the value", err)
+	}
+}

@@ -19,6 +19,7 @@ type Point struct {
 	Value           float64
 	Error           float64
 	Score           float64
+	RefScore        float64 // the reference model's score (sustained departures)
 	Threshold       float64
 	Alert           bool
 	DriftScore      float64
@@ -116,6 +117,7 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("error", p.Error)
 		field("score", p.Score)
 		field("threshold", p.Threshold)
+		field("reference_score", p.RefScore)
 		field("drift_score", p.DriftScore)
 		intField("drift_alert", boolInt(p.DriftAlert))
 	case "rebaseline":

@@ -60,6 +60,13 @@ func (n *Normaliser) Observe(x []float64) {
 	}
 }
 
+// Reset forgets every sample observed.
+func (n *Normaliser) Reset() {
+	n.n = 0
+	clear(n.mean)
+	clear(n.m2)
+}
+
 // Count returns the number of samples observed.
 func (n *Normaliser) Count() int { return n.n }
 

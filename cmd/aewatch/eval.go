@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -30,6 +31,8 @@ func runEval(ctx context.Context, args []string) error {
 	multi := fs.Bool("multivariate", false, "score all channels of a file as one multivariate series")
 	ignore := fs.String("ignore", "", "comma-separated `columns` to copy to the output without scoring")
 	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
+	labelCol := fs.String("label-column", "", "per-row label `column` (0 normal, else abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
+	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	paths, err := parseInterspersed(fs, args)
@@ -59,6 +62,13 @@ func runEval(ctx context.Context, args []string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if *skipRows < 0 {
+		return fmt.Errorf("--skip-rows: must be >= 0 (got %d)", *skipRows)
+	}
+	ignored := splitList(*ignore)
+	if *labelCol != "" && !slices.Contains(ignored, *labelCol) {
+		ignored = append(ignored, *labelCol)
+	}
 	var lab nab.Labels
 	if *labels != "" {
 		if lab, err = nab.LoadLabels(*labels); err != nil {
@@ -76,7 +86,7 @@ func runEval(ctx context.Context, args []string) error {
 	p := newProgress(progress, len(inputs))
 	start := time.Now()
 	results, err := eval.Run(ctx, inputs, eval.Options{
-		Detector: cfg.Detector, Multivariate: *multi, Ignore: splitList(*ignore),
+		Detector: cfg.Detector, Multivariate: *multi, Ignore: ignored,
 		OutDir: *out, Progress: p.fileDone,
 	})
 	p.finish()
@@ -84,9 +94,30 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
+	if *labelCol != "" {
+		if err := printPointwise(os.Stdout, results, *labelCol, *skipRows); err != nil {
+			return err
+		}
+	}
 	if lab != nil {
 		return printNAB(os.Stdout, results, lab, *out)
 	}
+	return nil
+}
+
+// printPointwise prints the point-wise scores of alert against the label
+// column, pooled over files from row skip on.
+func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int) error {
+	var p eval.PointStats
+	for _, r := range results {
+		labels, err := r.LabelColumn(col)
+		if err != nil {
+			return err
+		}
+		p.Add(labels, r.Alert, r.Score, skip)
+	}
+	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) score ROC-AUC %.3f\n",
+		col, skip, len(results), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
 	return nil
 }
 

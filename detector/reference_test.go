@@ -1,0 +1,130 @@
+package detector
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// shifted is signal's oscillation without the burst, with a level shift of
+// size over [from, to).
+func shifted(n, from, to int, size float64, seed uint64) []float64 {
+	r := rand.New(rand.NewPCG(seed, 10))
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = 50 + 5*math.Sin(2*math.Pi*float64(i)/16) + 0.3*r.NormFloat64()
+		if i >= from && i < to {
+			x[i] += size
+		}
+	}
+	return x
+}
+
+func coverage(out []scored, from, to int) float64 {
+	n := 0
+	for _, o := range out[from:to] {
+		if o.alert {
+			n++
+		}
+	}
+	return float64(n) / float64(to-from)
+}
+
+// TestSustainedFaultStaysAlerted: a level shift lasting 600 samples keeps
+// the alert open for most of its span with the reference model, and the
+// alert closes once the signal returns; the adapting model alone learns
+// the shift away.
+func TestSustainedFaultStaysAlerted(t *testing.T) {
+	const n, from, to = 3000, 1500, 2100
+	xs := shifted(n, from, to, 2, 1)
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	out := run(t, cfg, times(n), xs)
+	with := coverage(out, from, to)
+	before := coverage(out, cfg.Warmup, from)
+	after := coverage(out, to+150, n)
+	cfg.Reference.Enabled = false
+	without := coverage(run(t, cfg, times(n), xs), from, to)
+	t.Logf("alert covers %.2f of the shift with the reference, %.2f without; %.3f of the rows before, %.3f from 150 after", with, without, before, after)
+	if with < 0.7 {
+		t.Errorf("alert covers %.2f of a sustained shift, want >= 0.7", with)
+	}
+	if without >= with {
+		t.Errorf("without the reference the alert covers %.2f, with it %.2f: the reference adds nothing", without, with)
+	}
+	// Before the shift the adapting path's calibration still opens two
+	// short alerts soon after warm-up (docs/quality.md); after it, the
+	// reference must let go.
+	if before > 0.06 || after > 0.01 {
+		t.Errorf("alerts on %.3f of the normal rows before and %.3f from 150 after the shift, want <= 0.06 and <= 0.01", before, after)
+	}
+}
+
+// TestRebaselineClosesSustainedAlert: an operator accepting the shifted
+// level as normal closes the alert the reference holds open.
+func TestRebaselineClosesSustainedAlert(t *testing.T) {
+	const n, from = 2600, 1500
+	xs := shifted(n, from, n, 2, 2)
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := times(n)
+	openAt, closedAt := -1, -1
+	for i := range xs {
+		if i == 2000 {
+			if !d.AlertOpen() {
+				t.Fatalf("no alert open 500 samples into a sustained shift (opened at %d)", openAt)
+			}
+			if !d.Rebaseline() {
+				t.Fatal("Rebaseline refused with the reference enabled")
+			}
+		}
+		for _, r := range d.Push(ts[i], xs[i:i+1]) {
+			switch {
+			case r.Event == Opened && openAt < 0:
+				openAt = i
+			case r.Event == Closed && i >= 2000 && closedAt < 0:
+				closedAt = i
+			}
+		}
+	}
+	if closedAt < 0 || closedAt > 2100 {
+		t.Fatalf("alert closed at %d after a re-baseline at 2000, want by 2100", closedAt)
+	}
+	if d.AlertOpen() {
+		t.Error("alert open again after the re-baseline, on the accepted level")
+	}
+}
+
+func TestTailCalibrator(t *testing.T) {
+	c := newTailCalibrator(DefaultTailConfig())
+	r := rand.New(rand.NewPCG(1, 2))
+	if c.score(100) != 0 {
+		t.Fatal("scores before the history is learnt")
+	}
+	for range 2000 {
+		c.accept(r.ExpFloat64())
+	}
+	// Exponential errors: P(E > x) = exp(-x); the fitted tail should agree
+	// within the sampling error of 200 excesses.
+	for _, x := range []float64{3, 6, 10} {
+		got, want := c.tail(x), math.Exp(-x)
+		if math.Abs(math.Log(got/want)) > 0.7 {
+			t.Errorf("tail(%v) = %.3g, want about %.3g", x, got, want)
+		}
+	}
+	prev := -1.0
+	for x := 0.0; x < 30; x += 0.5 {
+		s := c.score(x)
+		if s < prev || s < 0 || s > 1 {
+			t.Fatalf("score(%v) = %v after %v: not monotone in [0,1]", x, s, prev)
+		}
+		prev = s
+	}
+	if s := c.score(math.Log(1e4)); math.Abs(s-0.5) > 0.05 {
+		t.Errorf("an error with tail probability 1e-4 scores %.3f, want about 0.5 (decades 8)", s)
+	}
+}

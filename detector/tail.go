@@ -1,0 +1,126 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// TailConfig sets a peaks-over-threshold calibration: the score of an
+// error is how unlikely an error at least as large is on the stream's own
+// history of errors accepted as normal, with the tail beyond a high
+// quantile modelled as exponential (SPOT's generalised Pareto tail with
+// shape 0, Siffer et al., KDD 2017). One sample is enough to move the
+// score: nothing is averaged away.
+type TailConfig struct {
+	// History is how many accepted errors the distribution is fitted on.
+	History int `yaml:"history"`
+	// Quantile is where the modelled tail starts, e.g. 0.95.
+	Quantile float64 `yaml:"quantile"`
+	// Decades maps tail probabilities to scores: an error whose tail
+	// probability is 10^-Decades scores 1, 10^-(Decades/2) scores 0.5.
+	Decades float64 `yaml:"decades"`
+	// Refit is how many accepted errors pass between two fits.
+	Refit int `yaml:"refit"`
+	// Learning is how many accepted errors the history needs before a
+	// score is non-zero.
+	Learning int `yaml:"learning"`
+}
+
+// DefaultTailConfig returns the defaults.
+func DefaultTailConfig() TailConfig {
+	return TailConfig{History: 2000, Quantile: 0.9, Decades: 8, Refit: 50, Learning: 100}
+}
+
+// Validate names the first invalid field and its value.
+func (c TailConfig) Validate(key string) error {
+	switch {
+	case c.History < 20 || c.History > 1<<20:
+		return fmt.Errorf("%s.history: must be in [20, 1048576] (got %d)", key, c.History)
+	case !(c.Quantile >= 0.5 && c.Quantile < 1):
+		return fmt.Errorf("%s.quantile: must be in [0.5, 1) (got %v)", key, c.Quantile)
+	case !(c.Decades >= 1 && c.Decades <= 20):
+		return fmt.Errorf("%s.decades: must be in [1, 20] (got %v)", key, c.Decades)
+	case c.Refit < 1:
+		return fmt.Errorf("%s.refit: must be >= 1 (got %d)", key, c.Refit)
+	case c.Learning < 10 || c.Learning > c.History:
+		return fmt.Errorf("%s.learning: must be in [10, %s.history=%d] (got %d)", key, key, c.History, c.Learning)
+	}
+	return nil
+}
+
+// tailCalibrator scores errors against the upper tail of the accepted ones.
+type tailCalibrator struct {
+	cfg TailConfig
+
+	hist     []float64 // ring of accepted errors
+	histPos  int
+	histN    int
+	sinceFit int
+
+	sorted    []float64 // history sorted at the last fit
+	threshold float64   // the Quantile of sorted
+	scale     float64   // mean excess over threshold (exponential tail)
+	fitted    bool
+}
+
+func newTailCalibrator(cfg TailConfig) *tailCalibrator {
+	return &tailCalibrator{cfg: cfg, hist: make([]float64, cfg.History), sorted: make([]float64, 0, cfg.History)}
+}
+
+// accept adds an error judged normal to the history.
+func (c *tailCalibrator) accept(e float64) {
+	c.hist[c.histPos] = e
+	if c.histPos++; c.histPos == len(c.hist) {
+		c.histPos = 0
+	}
+	c.histN = min(c.histN+1, len(c.hist))
+	c.sinceFit++
+	if c.histN >= c.cfg.Learning && (!c.fitted || c.sinceFit >= c.cfg.Refit) {
+		c.fit()
+	}
+}
+
+func (c *tailCalibrator) fit() {
+	c.fitted, c.sinceFit = true, 0
+	c.sorted = append(c.sorted[:0], c.hist[:c.histN]...)
+	slices.Sort(c.sorted)
+	n := len(c.sorted)
+	k := min(int(c.cfg.Quantile*float64(n)), n-1)
+	c.threshold = c.sorted[k]
+	var sum float64
+	for _, v := range c.sorted[k+1:] {
+		sum += v - c.threshold
+	}
+	excess := sum / float64(max(n-k-1, 1))
+	// A tail no wider than a small share of the threshold would make every
+	// rounding difference an alarm.
+	c.scale = max(excess, 0.05*math.Abs(c.threshold), 1e-12)
+}
+
+// tail returns the probability of an accepted error at least as large as e.
+func (c *tailCalibrator) tail(e float64) float64 {
+	n := len(c.sorted)
+	if e <= c.threshold {
+		i, _ := slices.BinarySearch(c.sorted, e)
+		return float64(n-i) / float64(n)
+	}
+	return (1 - c.cfg.Quantile) * math.Exp(-(e-c.threshold)/c.scale)
+}
+
+// score maps e to [0,1]: 0 until the history is learnt, then the tail
+// probability's decades over Decades.
+func (c *tailCalibrator) score(e float64) float64 {
+	if !c.fitted {
+		return 0
+	}
+	p := c.tail(e)
+	return min(1, max(0, -math.Log10(max(p, 1e-300))/c.cfg.Decades))
+}
+
+// reset forgets the history.
+func (c *tailCalibrator) reset() {
+	c.histPos, c.histN, c.sinceFit = 0, 0, 0
+	c.sorted = c.sorted[:0]
+	c.threshold, c.scale, c.fitted = 0, 0, false
+}

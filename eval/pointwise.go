@@ -1,0 +1,124 @@
+package eval
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// PointStats scores per-row labels against per-row alerts, pooled point by
+// point over files as SKAB's leaderboard does: every row after the skipped
+// head of each file counts once.
+type PointStats struct {
+	TP, FP, FN, TN int
+	// scored rows' anomaly scores and labels, for the ROC-AUC
+	scores []float64
+	labels []bool
+}
+
+// LabelColumn returns the row labels of column name in s's file: a label is
+// true for a number other than 0 ("1", "1.0"). It names the file, line and
+// value of anything else.
+func (s *Scored) LabelColumn(name string) ([]bool, error) {
+	f := s.File
+	col := slices.Index(f.Header, name)
+	if col < 0 {
+		return nil, fmt.Errorf("%s: --label-column: no column named %q", f.Path, name)
+	}
+	out := make([]bool, len(f.Rows))
+	for i, row := range f.Rows {
+		v, err := strconv.ParseFloat(row[col], 64)
+		if err != nil || v != v {
+			return nil, fmt.Errorf("%s: row %d, column %q: label must be a number, 0 for normal (got %q)", f.Path, i+1, name, row[col])
+		}
+		out[i] = v != 0
+	}
+	return out, nil
+}
+
+// Add pools rows skip onward of one file.
+func (p *PointStats) Add(labels, alert []bool, score []float64, skip int) {
+	for i := skip; i < len(labels); i++ {
+		switch {
+		case labels[i] && alert[i]:
+			p.TP++
+		case labels[i]:
+			p.FN++
+		case alert[i]:
+			p.FP++
+		default:
+			p.TN++
+		}
+		p.scores = append(p.scores, score[i])
+		p.labels = append(p.labels, labels[i])
+	}
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Precision is TP / (TP + FP).
+func (p *PointStats) Precision() float64 { return ratio(p.TP, p.TP+p.FP) }
+
+// Recall is TP / (TP + FN).
+func (p *PointStats) Recall() float64 { return ratio(p.TP, p.TP+p.FN) }
+
+// F1 is TP / (TP + (FP + FN) / 2), as SKAB computes it.
+func (p *PointStats) F1() float64 {
+	d := float64(p.TP) + float64(p.FP+p.FN)/2
+	if d == 0 {
+		return 0
+	}
+	return float64(p.TP) / d
+}
+
+// FAR is the false-alarm rate FP / (FP + TN).
+func (p *PointStats) FAR() float64 { return ratio(p.FP, p.FP+p.TN) }
+
+// MAR is the missed-alarm rate FN / (FN + TP).
+func (p *PointStats) MAR() float64 { return ratio(p.FN, p.FN+p.TP) }
+
+// AUC is the ROC-AUC of the pooled anomaly scores against the labels: the
+// chance that an abnormal row scores above a normal one (ties count half).
+// It says how well the score ranks rows, whatever the alert threshold.
+func (p *PointStats) AUC() float64 {
+	idx := make([]int, len(p.scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case p.scores[a] < p.scores[b]:
+			return -1
+		case p.scores[a] > p.scores[b]:
+			return 1
+		}
+		return 0
+	})
+	var pos, neg int
+	var rankSum float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && p.scores[idx[j]] == p.scores[idx[i]] {
+			j++
+		}
+		mid := float64(i+j+1) / 2 // average 1-based rank of the tie group
+		for _, k := range idx[i:j] {
+			if p.labels[k] {
+				pos++
+				rankSum += mid
+			} else {
+				neg++
+			}
+		}
+		i = j
+	}
+	if pos == 0 || neg == 0 {
+		return 0
+	}
+	return (rankSum - float64(pos)*float64(pos+1)/2) / (float64(pos) * float64(neg))
+}
