@@ -104,7 +104,7 @@ func (f *File) setHeader(text string, ignore []string) error {
 	}
 	for _, ig := range ignore {
 		if !seen[ig] {
-			return fmt.Errorf("--ignore: no column named %q", ig)
+			return fmt.Errorf("--ignore or --label-column: no column named %q", ig)
 		}
 	}
 	if len(f.Channels) == 0 {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // binary is the real aewatch CLI, built once for these tests.
@@ -73,6 +76,50 @@ func TestGenerateThenEval(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "nab_files.csv")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestEvalPointwise runs eval on a ';'-separated file with per-row labels,
+// as SKAB ships them, and checks the point-wise counts by hand: rows 400 on,
+// where the labels mark a level shift the alert must cover.
+func TestEvalPointwise(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "valve.csv")
+	var b strings.Builder
+	b.WriteString("datetime;flow;pressure;anomaly;changepoint\r\n")
+	start := time.Date(2020, 3, 9, 10, 0, 0, 0, time.UTC)
+	labelled := 0
+	for i := range 1200 {
+		flow, label := 32+0.4*math.Sin(float64(i)*0.7)+0.2*math.Sin(float64(i)*2.3), 0
+		if i >= 700 && i < 1000 {
+			flow, label = flow-4, 1
+			labelled++
+		}
+		fmt.Fprintf(&b, "%s;%.4f;%.4f;%d.0;0.0\r\n", start.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05"),
+			flow, 0.1+0.05*math.Cos(float64(i)*0.3), label)
+	}
+	os.WriteFile(in, []byte(b.String()), 0o644)
+	stdout, stderr, code := cli(t, "eval", "--multivariate", "--ignore", "changepoint", "--label-column", "anomaly",
+		"--skip-rows", "400", "--out", filepath.Join(dir, "out"), in)
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	var p, r, f1, far, mar, auc float64
+	var tp, fp, fn, tn int
+	line := stdout[strings.Index(stdout, "point-wise"):]
+	if _, err := fmt.Sscanf(line, "point-wise vs anomaly (rows 400 on, 1 files): precision %f recall %f F1 %f FAR %f MAR %f (TP %d FP %d FN %d TN %d) score ROC-AUC %f",
+		&p, &r, &f1, &far, &mar, &tp, &fp, &fn, &tn, &auc); err != nil {
+		t.Fatalf("parsing %q: %v", line, err)
+	}
+	if tp+fn != labelled || tp+fp+fn+tn != 800 {
+		t.Errorf("TP %d FN %d FP %d TN %d: want %d labelled rows of 800", tp, fn, fp, tn, labelled)
+	}
+	if r < 0.7 || f1 < 0.7 {
+		t.Errorf("a 10-sigma level shift for 300 rows: recall %.3f F1 %.3f, want >= 0.7", r, f1)
+	}
+	_, stderr, code = cli(t, "eval", "--label-column", "nope", "--out", filepath.Join(dir, "out2"), in)
+	if code != 1 || !strings.Contains(stderr, `--ignore or --label-column: no column named "nope"`) {
+		t.Errorf("unknown label column: exit %d, %q", code, stderr)
 	}
 }
 
