@@ -44,6 +44,10 @@ type Result struct {
 	DriftWhy      *Explanation
 }
 
+// AlertScore is the evidence the anomaly alert steps on: the larger of the
+// adapting model's score and the reference score.
+func (r *Result) AlertScore() float64 { return max(r.Score, r.RefScore) }
+
 // Detector scores one series.
 type Detector struct {
 	cfg      Config
@@ -234,6 +238,7 @@ func (d *Detector) explainAnomaly(recon []float64, p, k, n int, x []float64, ch 
 		}
 		d.why.Departure[j] = x[j] - expected
 	}
+	d.why.Statistic = "value"
 	normaliseShares(d.why.Share, total)
 }
 
@@ -314,9 +319,13 @@ func (d *Detector) scoreWindow() []Result {
 			ChannelError: ch, Score: score, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
-			r.Event = d.alert.step(max(score, refScore), ps.time)
-			if r.Event == Opened || (wasOpen && d.alert.open && score > peak) {
-				d.explainAnomaly(recon, p, k, n, x, ch)
+			r.Event = d.alert.step(r.AlertScore(), ps.time)
+			if r.Event == Opened || (wasOpen && d.alert.open && r.AlertScore() > peak) {
+				if refScore > score {
+					d.ref.explain(&d.why, p, x)
+				} else {
+					d.explainAnomaly(recon, p, k, n, x, ch)
+				}
 			}
 			if r.Event == Closed && wasOpen {
 				r.Peak, r.Duration = d.alert.peak, ps.time-openedAt

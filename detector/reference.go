@@ -65,6 +65,7 @@ type reference struct {
 	windows uint64    // windows accepted after the reference period
 	vec     []float64 // the window on the reference normalisation
 	chErr   []float64 // per-channel share of the last window's error
+	recon   []float64 // the last window's reconstruction (aliases ae's buffer)
 	err     float64   // the last window's error
 	cusum   float64   // accumulated decades beyond Slack, at most 2×Evidence
 }
@@ -108,6 +109,7 @@ func (r *reference) score(win *window.Window) float64 {
 	var sse float64
 	if r.ae != nil {
 		recon := r.ae.Reconstruct(r.vec)
+		r.recon = recon
 		for i, v := range r.vec {
 			d := recon[i] - v
 			r.chErr[i%c] += d * d
@@ -166,4 +168,24 @@ func (r *reference) floats() int {
 		n += r.ae.Floats()
 	}
 	return n
+}
+
+// explain records, for the sample at window position p with raw values x,
+// each channel's share of the window's reference error and its departure
+// from what the reference expects there, in sensor units (the reference
+// mean for the model-free controls).
+func (r *reference) explain(why *Explanation, p int, x []float64) {
+	c := len(r.chErr)
+	var total float64
+	for j := range c {
+		why.Share[j] = r.chErr[j]
+		total += r.chErr[j]
+		expected := r.norm.Mean(j)
+		if r.ae != nil {
+			expected += r.recon[p*c+j] * r.norm.Std(j)
+		}
+		why.Departure[j] = x[j] - expected
+	}
+	why.Statistic = "reference"
+	normaliseShares(why.Share, total)
 }

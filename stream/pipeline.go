@@ -843,7 +843,7 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, Threshold: r.Threshold, Alert: r.Alert,
 					DriftScore: r.Drift, DriftAlert: r.DriftAlert})
 			}
-			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.Score, r.Alert, r.Peak, r.Duration, r.Why, pts)
+			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.AlertScore(), r.Alert, r.Peak, r.Duration, r.Why, pts)
 		}
 		pts = p.alertPoints(st, &r, "drift", r.DriftEvent, r.Drift, r.DriftAlert, r.DriftPeak, r.DriftDuration, r.DriftWhy, pts)
 	}

@@ -107,7 +107,7 @@ func TestEvalPointwise(t *testing.T) {
 	var p, r, f1, far, mar, auc float64
 	var tp, fp, fn, tn int
 	line := stdout[strings.Index(stdout, "point-wise"):]
-	if _, err := fmt.Sscanf(line, "point-wise vs anomaly (rows 400 on, 1 files): precision %f recall %f F1 %f FAR %f MAR %f (TP %d FP %d FN %d TN %d) score ROC-AUC %f",
+	if _, err := fmt.Sscanf(line, "point-wise vs anomaly (rows 400 on, 1 files): precision %f recall %f F1 %f FAR %f MAR %f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %f",
 		&p, &r, &f1, &far, &mar, &tp, &fp, &fn, &tn, &auc); err != nil {
 		t.Fatalf("parsing %q: %v", line, err)
 	}
