@@ -40,6 +40,15 @@ func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Ki
 
 var seeds = []uint64{1, 2, 3}
 
+// datasetDir is $env, or the named corpus in ../shared/datasets beside the
+// checkout.
+func datasetDir(env, name string) string {
+	if dir := os.Getenv(env); dir != "" {
+		return dir
+	}
+	return filepath.Join("..", "..", "shared", "datasets", name)
+}
+
 // TestSyntheticAutoencoderEarnsItsKeep is the bar on the project's own
 // corpus: the autoencoder beats the best control by at least 10 NAB points
 // (3-seed means; measured 23.8 when the reference model came in) on
@@ -76,10 +85,7 @@ func TestNAB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores NAB with four detectors over three seeds")
 	}
-	dir := os.Getenv("AEWATCH_TEST_NAB_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "datasets", "nab")
-	}
+	dir := datasetDir("AEWATCH_TEST_NAB_DIR", "nab")
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Skipf("NAB corpus not found at %s (set AEWATCH_TEST_NAB_DIR): %v", dir, err)
 	}
@@ -117,10 +123,7 @@ func TestSKABValve1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores SKAB valve1 over three seeds")
 	}
-	dir := os.Getenv("AEWATCH_TEST_SKAB_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "datasets", "skab-valve1")
-	}
+	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
 	inputs, err := Discover([]string{filepath.Join(dir, "data", "valve1")})
 	if err != nil {
 		t.Skipf("SKAB valve1 not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", dir, err)
