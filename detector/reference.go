@@ -163,7 +163,7 @@ func (r *reference) restart() {
 
 // floats is how many float64 values the reference holds.
 func (r *reference) floats() int {
-	n := len(r.vec) + len(r.chErr) + 2*len(r.cal.hist) + 2*len(r.chErr)
+	n := len(r.vec) + 3*len(r.cal.hist) + 3*len(r.chErr)
 	if r.ae != nil {
 		n += r.ae.Floats()
 	}

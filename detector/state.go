@@ -305,6 +305,10 @@ func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
+	if c.histN >= 0 && c.histN <= len(c.hist) {
+		c.live = append(c.live[:0], c.hist[:c.histN]...)
+		slices.Sort(c.live)
+	}
 	if c.histPos < 0 || c.histPos >= len(c.hist) || c.histN < 0 || c.histN > len(c.hist) || c.sinceFit < 0 ||
 		(c.fitted && !(c.scale > 0)) || !slices.IsSorted(c.sorted) {
 		return errors.New("detector: tail calibration state out of range")

@@ -58,6 +58,7 @@ type tailCalibrator struct {
 	histN    int
 	sinceFit int
 
+	live      []float64 // the history kept sorted as it changes
 	sorted    []float64 // history sorted at the last fit
 	threshold float64   // the Quantile of sorted
 	scale     float64   // mean excess over threshold (exponential tail)
@@ -65,11 +66,20 @@ type tailCalibrator struct {
 }
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
-	return &tailCalibrator{cfg: cfg, hist: make([]float64, cfg.History), sorted: make([]float64, 0, cfg.History)}
+	return &tailCalibrator{cfg: cfg, hist: make([]float64, cfg.History),
+		live: make([]float64, 0, cfg.History), sorted: make([]float64, 0, cfg.History)}
 }
 
 // accept adds an error judged normal to the history.
 func (c *tailCalibrator) accept(e float64) {
+	// Keeping a sorted copy up to date costs two moves of at most History
+	// values; sorting the history at every fit cost ~20 times as much.
+	if c.histN == len(c.hist) {
+		i, _ := slices.BinarySearch(c.live, c.hist[c.histPos])
+		c.live = slices.Delete(c.live, i, i+1)
+	}
+	j, _ := slices.BinarySearch(c.live, e)
+	c.live = slices.Insert(c.live, j, e)
 	c.hist[c.histPos] = e
 	if c.histPos++; c.histPos == len(c.hist) {
 		c.histPos = 0
@@ -83,8 +93,7 @@ func (c *tailCalibrator) accept(e float64) {
 
 func (c *tailCalibrator) fit() {
 	c.fitted, c.sinceFit = true, 0
-	c.sorted = append(c.sorted[:0], c.hist[:c.histN]...)
-	slices.Sort(c.sorted)
+	c.sorted = append(c.sorted[:0], c.live...)
 	n := len(c.sorted)
 	k := min(int(c.cfg.Quantile*float64(n)), n-1)
 	c.threshold = c.sorted[k]
@@ -121,6 +130,6 @@ func (c *tailCalibrator) score(e float64) float64 {
 // reset forgets the history.
 func (c *tailCalibrator) reset() {
 	c.histPos, c.histN, c.sinceFit = 0, 0, 0
-	c.sorted = c.sorted[:0]
+	c.live, c.sorted = c.live[:0], c.sorted[:0]
 	c.threshold, c.scale, c.fitted = 0, 0, false
 }
