@@ -72,6 +72,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	}
 	e.F64s(d.why.Share)
 	e.F64s(d.why.Departure)
+	e.Bool(d.why.Statistic == "reference")
 	if d.drift != nil {
 		d.drift.appendState(e)
 	}
@@ -135,6 +136,10 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	}
 	dec.F64sInto(d.why.Share, "anomaly shares")
 	dec.F64sInto(d.why.Departure, "anomaly departures")
+	d.why.Statistic = "value"
+	if dec.Bool() {
+		d.why.Statistic = "reference"
+	}
 	if d.drift != nil {
 		if err := d.drift.readState(dec); err != nil {
 			return err
