@@ -108,10 +108,9 @@ func (r *reference) score(win *window.Window) float64 {
 	clear(r.chErr)
 	var sse float64
 	if r.ae != nil {
-		recon := r.ae.Reconstruct(r.vec)
-		r.recon = recon
+		r.recon = r.ae.Reconstruct(r.vec)
 		for i, v := range r.vec {
-			d := recon[i] - v
+			d := r.recon[i] - v
 			r.chErr[i%c] += d * d
 		}
 	} else {
@@ -126,9 +125,9 @@ func (r *reference) score(win *window.Window) float64 {
 	if r.learning() || !r.cal.fitted {
 		return 0
 	}
-	decades := -math.Log10(max(r.cal.tail(r.err), 1e-300))
+	decades := r.cal.decades(r.err)
 	r.cusum = min(2*r.cfg.Evidence, max(0, r.cusum+decades-r.cfg.Slack))
-	return max(r.cal.score(r.err), min(1, 0.5*r.cusum/r.cfg.Evidence))
+	return max(r.cal.scoreOf(decades), min(1, 0.5*r.cusum/r.cfg.Evidence))
 }
 
 // update learns from the window just scored: always during the reference

@@ -117,14 +117,23 @@ func (c *tailCalibrator) tail(e float64) float64 {
 	return (1 - c.cfg.Quantile) * math.Exp(-(e-c.threshold)/c.scale)
 }
 
+// decades is -log10 of e's tail probability (needs a fit).
+func (c *tailCalibrator) decades(e float64) float64 {
+	return -math.Log10(max(c.tail(e), 1e-300))
+}
+
+// scoreOf maps decades of tail probability to [0,1].
+func (c *tailCalibrator) scoreOf(decades float64) float64 {
+	return min(1, max(0, decades/c.cfg.Decades))
+}
+
 // score maps e to [0,1]: 0 until the history is learnt, then the tail
 // probability's decades over Decades.
 func (c *tailCalibrator) score(e float64) float64 {
 	if !c.fitted {
 		return 0
 	}
-	p := c.tail(e)
-	return min(1, max(0, -math.Log10(max(p, 1e-300))/c.cfg.Decades))
+	return c.scoreOf(c.decades(e))
 }
 
 // reset forgets the history.
