@@ -282,7 +282,7 @@ func (d *Detector) scoreWindow() []Result {
 	}
 	refScore := 0.0
 	if d.ref != nil {
-		refScore = d.ref.score(d.win)
+		refScore = d.ref.score(d.win, d.alert.open)
 	}
 	worst := 0.0
 	for k := 0; k < n; k++ {

@@ -24,16 +24,33 @@ type ReferenceConfig struct {
 	Tail       TailConfig `yaml:"tail"`
 	// Slack and Evidence set a CUSUM over the windows' evidence, in decades
 	// of tail probability: each window adds its decades beyond Slack, and
-	// the reference score reaches 0.5 (an alert opens) when the sum reaches
-	// Evidence. A moderate departure that lasts is as telling as a large
-	// one: hundreds of windows each only a little unusual add up.
+	// while an alert is open the reference score stays at 0.5 or above
+	// as long as the sum is at least Evidence. It holds an alert open
+	// through a sustained fault whose windows are each only a little
+	// unusual; it does not open one, because overlapping windows share
+	// their samples, so one unusual stretch of normal data adds up to an
+	// alert on its own (it did on 5% of SKAB's 9,405 fault-free rows).
 	Slack    float64 `yaml:"slack"`
 	Evidence float64 `yaml:"evidence"`
+	// Follow is the time constant, in samples, with which each channel's
+	// reference level follows the channel while the channel's window mean
+	// stays within FollowGate times its spread over the reference period
+	// (how far a window's mean strays from the level on normal data); 0
+	// keeps the level frozen. Beyond the gate the level follows with the
+	// much longer time constant FollowBeyond, so that a channel whose
+	// normal drift outran the gate once is not held away for good.
+	// A slow change of the normal (a temperature warming
+	// over hours) is followed, so it does not hold an alert open after a
+	// fault ends; a step beyond the gate is not, so a sustained fault
+	// keeps scoring.
+	Follow       int     `yaml:"follow"`
+	FollowGate   float64 `yaml:"follow_gate"`
+	FollowBeyond int     `yaml:"follow_beyond"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 20}
+	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 20, Follow: 100, FollowGate: 5, FollowBeyond: 3000}
 }
 
 // Validate names the first invalid field and its value.
@@ -47,6 +64,12 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.slack: must be in [0, 20] (got %v)", c.Slack)
 	case !(c.Evidence > 0 && c.Evidence <= 1e6):
 		return fmt.Errorf("detector.reference.evidence: must be in (0, 1e6] (got %v)", c.Evidence)
+	case c.Follow < 0 || c.Follow > 1e9:
+		return fmt.Errorf("detector.reference.follow: must be in [0, 1e9] samples (got %d)", c.Follow)
+	case c.Follow > 0 && (c.FollowBeyond < c.Follow || c.FollowBeyond > 1e9):
+		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
+	case !(c.FollowGate > 0 && c.FollowGate <= 100):
+		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
 	return c.Tail.Validate("detector.reference.tail")
 }
@@ -68,7 +91,20 @@ type reference struct {
 	recon   []float64 // the last window's reconstruction (aliases ae's buffer)
 	err     float64   // the last window's error
 	cusum   float64   // accumulated decades beyond Slack, at most 2×Evidence
+	// Per channel, the sum of squared window means (reference units) over
+	// the second half of the reference period, and how many windows.
+	meanSq []float64
+	meanN  int
+	// With several channels, each channel's error also has its own tail
+	// model, so that a fault on one channel of many is not diluted in the
+	// pooled error; the strongest channel's evidence counts, less
+	// log10(channels) decades (Bonferroni: the most unusual of c channels).
+	chCal []*tailCalibrator
 }
+
+// minMeanSpread floors a channel's window-mean spread, in reference
+// deviations, so that a flat or strongly averaged channel can still follow.
+const minMeanSpread = 0.05
 
 func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
 	wcfg.NormWarmup = cfg.Samples
@@ -79,6 +115,12 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	r := &reference{
 		cfg: cfg, norm: norm, train: train, cal: newTailCalibrator(cfg.Tail),
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
+		meanSq: make([]float64, channels),
+	}
+	if channels > 1 {
+		for range channels {
+			r.chCal = append(r.chCal, newTailCalibrator(cfg.Tail))
+		}
 	}
 	if mc != nil {
 		// Another stream of weights than the adapting model's.
@@ -101,8 +143,9 @@ func (r *reference) observe(x []float64) {
 // learning reports whether the reference period is still on.
 func (r *reference) learning() bool { return r.seen <= r.cfg.Samples }
 
-// score returns the window's calibrated reference score.
-func (r *reference) score(win *window.Window) float64 {
+// score returns the window's calibrated reference score; holding says
+// whether an alert is open, which the CUSUM may then hold.
+func (r *reference) score(win *window.Window, holding bool) float64 {
 	win.Values(r.vec, r.norm)
 	c := len(r.chErr)
 	clear(r.chErr)
@@ -126,8 +169,20 @@ func (r *reference) score(win *window.Window) float64 {
 		return 0
 	}
 	decades := r.cal.decades(r.err)
+	if r.chCal != nil {
+		rows, many := float64(len(r.vec)/c), math.Log10(float64(c))
+		for j, cc := range r.chCal {
+			if cc.fitted {
+				decades = max(decades, cc.decades(math.Sqrt(r.chErr[j]/rows))-many)
+			}
+		}
+	}
 	r.cusum = min(2*r.cfg.Evidence, max(0, r.cusum+decades-r.cfg.Slack))
-	return max(r.cal.scoreOf(decades), min(1, 0.5*r.cusum/r.cfg.Evidence))
+	instant := r.cal.scoreOf(decades)
+	if !holding {
+		return instant
+	}
+	return max(instant, min(1, 0.5*r.cusum/r.cfg.Evidence))
 }
 
 // update learns from the window just scored: always during the reference
@@ -136,33 +191,82 @@ func (r *reference) update(normal bool) {
 	if r.learning() {
 		if r.seen > r.cfg.Samples/2 {
 			r.cal.accept(r.err)
+			r.acceptChannels()
+			for j := range r.meanSq {
+				m := r.channelMean(j)
+				r.meanSq[j] += m * m
+			}
+			r.meanN++
 		}
 		if r.ae != nil && r.train {
 			r.ae.Learn(r.vec)
 		}
 		return
 	}
+	r.follow()
 	if !normal {
 		return
 	}
 	r.cal.accept(r.err)
+	r.acceptChannels()
 	r.windows++
 	if r.ae != nil && r.train && r.windows%uint64(r.cfg.LearnEvery) == 0 {
 		r.ae.Learn(r.vec)
 	}
 }
 
+// acceptChannels adds the last window's channel errors (root mean
+// squares, like the pooled error) to the channels' tail models.
+func (r *reference) acceptChannels() {
+	rows := float64(len(r.vec) / len(r.chErr))
+	for j, cc := range r.chCal {
+		cc.accept(math.Sqrt(r.chErr[j] / rows))
+	}
+}
+
+// channelMean is channel j's mean over the window, in reference units.
+func (r *reference) channelMean(j int) float64 {
+	c := len(r.chErr)
+	var m float64
+	for i := j; i < len(r.vec); i += c {
+		m += r.vec[i]
+	}
+	return m / float64(len(r.vec)/c)
+}
+
+// follow moves each channel's reference level towards the window's mean
+// where that mean is within the gate.
+func (r *reference) follow() {
+	if r.cfg.Follow == 0 || r.meanN == 0 {
+		return
+	}
+	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
+	for j, sq := range r.meanSq {
+		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
+		m := r.channelMean(j)
+		if math.Abs(m) < r.cfg.FollowGate*spread {
+			r.norm.MoveMean(j, a*m*r.norm.Std(j))
+		} else {
+			r.norm.MoveMean(j, beyond*m*r.norm.Std(j))
+		}
+	}
+}
+
 // restart begins a new reference period: the normalisation and the error
 // history are learnt afresh; the network keeps its weights and learns on.
 func (r *reference) restart() {
-	r.seen, r.cusum = 0, 0
+	r.seen, r.cusum, r.meanN = 0, 0, 0
+	clear(r.meanSq)
 	r.norm.Reset()
 	r.cal.reset()
+	for _, cc := range r.chCal {
+		cc.reset()
+	}
 }
 
 // floats is how many float64 values the reference holds.
 func (r *reference) floats() int {
-	n := len(r.vec) + 3*len(r.cal.hist) + 3*len(r.chErr)
+	n := len(r.vec) + 3*len(r.cal.hist)*(1+len(r.chCal)) + 4*len(r.chErr)
 	if r.ae != nil {
 		n += r.ae.Floats()
 	}

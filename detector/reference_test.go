@@ -128,3 +128,84 @@ func TestTailCalibrator(t *testing.T) {
 		t.Errorf("an error with tail probability 1e-4 scores %.3f, want about 0.5 (decades 8)", s)
 	}
 }
+
+// TestReferenceFollowsSlowChange: a slow change of the normal level (here
+// a ramp of 65 noise deviations over 3,000 samples) is followed by the
+// reference's level and holds no anomaly alert open.
+func TestReferenceFollowsSlowChange(t *testing.T) {
+	const n, from = 5000, 1000
+	xs := shifted(n, 0, 0, 0, 3)
+	for i := from; i < n; i++ {
+		xs[i] += 20 * min(1, float64(i-from)/3000)
+	}
+	level := func(follow int) (cover, level float64) {
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled = false
+		cfg.Reference.Follow = follow
+		d, err := New(cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alerted := 0
+		for i := range xs {
+			for _, r := range d.Push(int64(i+1)*1e9, xs[i:i+1]) {
+				if r.Alert && r.Seq >= from {
+					alerted++
+				}
+			}
+		}
+		return float64(alerted) / (n - from), d.ref.norm.Mean(0)
+	}
+	cover, following := level(DefaultReferenceConfig().Follow)
+	_, frozen := level(0)
+	t.Logf("alert covers %.3f of the rows from the ramp's start; reference level ends at %.2f following, %.2f frozen (signal level 70)", cover, following, frozen)
+	if cover > 0.05 {
+		t.Errorf("alert covers %.3f of a slow change of the normal, want <= 0.05", cover)
+	}
+	if math.Abs(following-70) > 0.5 || math.Abs(frozen-50) > 0.5 {
+		t.Errorf("reference level ends at %.2f following (want about 70) and %.2f frozen (want about 50)", following, frozen)
+	}
+}
+
+// TestOneChannelOfManyFault: a sustained shift on one channel of eight is
+// caught and held by that channel's own tail model, where the pooled error
+// alone dilutes it eightfold.
+func TestOneChannelOfManyFault(t *testing.T) {
+	const n, c, from, to = 3000, 8, 1500, 2000
+	rows := make([][]float64, c)
+	for j := range rows {
+		rows[j] = shifted(n, from, to, map[bool]float64{true: 3}[j == 5], uint64(10+j))
+	}
+	cover := func(pooledOnly bool) float64 {
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled = false
+		d, err := New(cfg, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pooledOnly {
+			d.ref.chCal = nil
+		}
+		alerted := 0
+		x := make([]float64, c)
+		for i := range n {
+			for j := range c {
+				x[j] = rows[j][i]
+			}
+			for _, r := range d.Push(int64(i+1)*1e9, x) {
+				if r.Alert && r.Seq >= from && r.Seq < to {
+					alerted++
+				}
+			}
+		}
+		return float64(alerted) / (to - from)
+	}
+	perChannel, pooled := cover(false), cover(true)
+	t.Logf("alert covers %.2f of a one-channel shift with per-channel tails, %.2f with the pooled error only", perChannel, pooled)
+	if perChannel < 0.7 {
+		t.Errorf("alert covers %.2f of a sustained one-channel shift, want >= 0.7", perChannel)
+	}
+	if pooled >= perChannel {
+		t.Errorf("per-channel tails add nothing: %.2f with, %.2f without", perChannel, pooled)
+	}
+}

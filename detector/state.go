@@ -329,9 +329,14 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 		}
 	}
 	r.cal.appendState(e)
+	for _, cc := range r.chCal {
+		cc.appendState(e)
+	}
 	e.Int(r.seen)
 	e.U64(r.windows)
 	e.F64(r.cusum)
+	e.F64s(r.meanSq)
+	e.Int(r.meanN)
 	return nil
 }
 
@@ -347,11 +352,19 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	if err := r.cal.readState(d); err != nil {
 		return err
 	}
+	for _, cc := range r.chCal {
+		if err := cc.readState(d); err != nil {
+			return err
+		}
+	}
 	r.seen, r.windows, r.cusum = d.Int(), d.U64(), d.F64()
+	d.F64sInto(r.meanSq, "reference window-mean spread")
+	r.meanN = d.Int()
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if r.seen < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) {
+	if r.seen < 0 || r.meanN < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) ||
+		slices.ContainsFunc(r.meanSq, func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }) {
 		return errors.New("detector: reference state out of range")
 	}
 	return nil

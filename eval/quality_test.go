@@ -148,7 +148,45 @@ func TestSKABValve1(t *testing.T) {
 		t.Logf("seed %d: F1 %.3f precision %.3f recall %.3f FAR %.3f MAR %.3f", seed, p.F1(), p.Precision(), p.Recall(), p.FAR(), p.MAR())
 		f1 += p.F1() / float64(len(seeds))
 	}
-	if f1 < 0.73 {
-		t.Errorf("SKAB valve1 F1 %.3f (3-seed mean), want >= 0.73", f1)
+	if f1 < 0.78 {
+		t.Errorf("SKAB valve1 F1 %.3f (3-seed mean), want >= 0.78", f1)
+	}
+}
+
+// TestSKABAnomalyFree: 9,405 rows of the test bed's normal operation, with
+// its slow temperature and vibration drifts. A reference that held its
+// first level for good alerted on 99.7% of them; the bar is 15% of the
+// rows after the first 400 (measured 8-11%).
+func TestSKABAnomalyFree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores SKAB's anomaly-free file over three seeds")
+	}
+	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
+	inputs, err := Discover([]string{filepath.Join(dir, "data", "anomaly-free")})
+	if err != nil {
+		t.Skipf("SKAB anomaly-free file not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", dir, err)
+	}
+	var alerted float64
+	for _, seed := range seeds {
+		cfg := detector.DefaultConfig()
+		cfg.Seed = seed
+		results, err := Run(context.Background(), inputs, Options{Detector: cfg, Multivariate: true, OutDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, on := 0, 0
+		for _, r := range results {
+			for _, a := range r.Alert[min(400, len(r.Alert)):] {
+				rows++
+				if a {
+					on++
+				}
+			}
+		}
+		t.Logf("seed %d: alert on %d of %d rows", seed, on, rows)
+		alerted += float64(on) / float64(rows) / float64(len(seeds))
+	}
+	if alerted > 0.15 {
+		t.Errorf("alert on %.3f of SKAB's fault-free rows (3-seed mean), want <= 0.15", alerted)
 	}
 }

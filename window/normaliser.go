@@ -67,6 +67,10 @@ func (n *Normaliser) Reset() {
 	clear(n.m2)
 }
 
+// MoveMean shifts channel j's mean by delta; the variance is kept. It lets
+// an owner that froze the moments follow a slow change of level.
+func (n *Normaliser) MoveMean(j int, delta float64) { n.mean[j] += delta }
+
 // Count returns the number of samples observed.
 func (n *Normaliser) Count() int { return n.n }
 
