@@ -49,6 +49,10 @@ type PipelineConfig struct {
 	// MaxSeries bounds live detectors; samples of new series beyond it are
 	// rejected as series_limit.
 	MaxSeries int `yaml:"max_series"`
+	// ShutdownTimeout bounds a stop (SIGTERM, or the end of a generation
+	// at a rebalance): scoring, writing and committing what was fetched get
+	// most of it; what is still unwritten then is left to be re-delivered.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 }
 
 // DefaultKafkaConfig returns the defaults.
@@ -60,7 +64,7 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // DefaultPipelineConfig returns the defaults.
 func DefaultPipelineConfig() PipelineConfig {
-	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000}
+	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second}
 }
 
 // Validate names the first invalid field and its value.
@@ -125,6 +129,8 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline.queue_size: must be in [1, 10000000] (got %d)", c.QueueSize)
 	case c.MaxSeries < 1:
 		return fmt.Errorf("pipeline.max_series: must be >= 1 (got %d)", c.MaxSeries)
+	case c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour:
+		return fmt.Errorf("pipeline.shutdown_timeout: must be in [1s, 1h] (got %v)", c.ShutdownTimeout)
 	}
 	return nil
 }

@@ -59,7 +59,14 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 			continue
 		}
 		if err := g.generation(ctx, gen); err != nil {
-			return err
+			var unwritten *UnwrittenError
+			if ctx.Err() != nil || !errors.As(err, &unwritten) {
+				return err
+			}
+			// A rebalance during an outage: what this generation could not
+			// write is not committed, so whoever owns those partitions next
+			// reads it again; rejoin and go on (writes wait for InfluxDB).
+			g.Log.Warn("generation ended with samples unwritten; rejoining", "err", err)
 		}
 		if ctx.Err() != nil {
 			return nil

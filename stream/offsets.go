@@ -106,6 +106,22 @@ func (t *tracker) done(refs []msgRef) {
 	}
 }
 
+// outstanding returns how many fetched messages, and samples of them, are
+// not yet written.
+func (t *tracker) outstanding() (messages, samples int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, p := range t.parts {
+		for _, n := range p.pending[p.head:] {
+			if n > 0 {
+				messages++
+				samples += n
+			}
+		}
+	}
+	return messages, samples
+}
+
 func (p *partTrack) advance() {
 	for p.head < len(p.queue) && p.pending[p.head] <= 0 {
 		p.committed = p.queue[p.head]

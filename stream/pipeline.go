@@ -49,7 +49,9 @@ type Options struct {
 	// FlushInterval after its first point.
 	BatchSize     int
 	FlushInterval time.Duration
-	// DrainTimeout bounds the final flush and commit after ctx ends.
+	// DrainTimeout bounds the final flush and commit after ctx ends
+	// (default: 70% of Pipeline.ShutdownTimeout, leaving the rest to
+	// leaving the consumer group and closing clients).
 	DrainTimeout time.Duration
 	Log          *slog.Logger
 	Metrics      *Metrics
@@ -127,7 +129,10 @@ func New(o Options) (*Pipeline, error) {
 		o.FlushInterval = 500 * time.Millisecond
 	}
 	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 8 * time.Second
+		o.DrainTimeout = o.Pipeline.ShutdownTimeout * 7 / 10
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 7 * time.Second
 	}
 	if o.Pipeline.Workers == 0 {
 		o.Pipeline.Workers = runtime.GOMAXPROCS(0)
@@ -232,7 +237,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}(i, shards[i], p.restore[i])
 	}
 	flushErr := make(chan error, 1)
-	go func() { flushErr <- p.flushLoop(writeCtx, outputs) }()
+	go func() {
+		flushErr <- p.flushLoop(writeCtx, outputs)
+		// After a failed write nothing more is written: take the shards'
+		// outputs anyway, so that no shard blocks sending and the stop
+		// finishes; their messages stay unacknowledged, to be re-delivered.
+		for range outputs {
+		}
+	}()
 
 	var dlq chan deadLetter
 	dlqErr := make(chan error, 1)
@@ -266,10 +278,30 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	close(outputs)
 	err := <-flushErr
 	if fetchErr != nil {
-		return fetchErr
+		err = fetchErr
+	}
+	if err != nil {
+		if msgs, samples := p.track.outstanding(); msgs > 0 {
+			return &UnwrittenError{Messages: msgs, Samples: samples, Err: err}
+		}
 	}
 	return err
 }
+
+// UnwrittenError: the pipeline stopped with fetched samples not written
+// (InfluxDB unreachable when the stop's time ran out). Their offsets were
+// not committed, so the next consumer of their partitions reads them again.
+type UnwrittenError struct {
+	Messages, Samples int
+	Err               error
+}
+
+func (e *UnwrittenError) Error() string {
+	return fmt.Sprintf("%d samples of %d messages fetched but not written; their offsets are not committed and they will be re-delivered: %v",
+		e.Samples, e.Messages, e.Err)
+}
+
+func (e *UnwrittenError) Unwrap() error { return e.Err }
 
 func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o

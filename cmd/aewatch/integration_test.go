@@ -850,3 +850,52 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	t.Logf("broker down 4s: /readyz %d, %v kafka errors; all %d points equal eval", ready, errs, total)
 }
+
+// TestSigtermDuringInfluxOutage: with InfluxDB frozen (SIGSTOP), SIGTERM
+// still ends aewatch within the shutdown timeout, with a non-zero exit and
+// a log of how many samples were left unwritten; once InfluxDB is back, a
+// restart writes every point, equal to eval.
+func TestSigtermDuringInfluxOutage(t *testing.T) {
+	influx, brokers := peers(t, 4, "sensors")
+	files := writeSeries(t, 3, 6000)
+	run := startRun(t, brokers, influx.URL, "g-sigterm-outage", "--set", "influx.max_backoff=500ms", "--set", "pipeline.queue_size=512")
+	produceFiles(t, brokers, files[:1]...)
+	waitAtLeast(t, 1000, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	influx.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			influx.Resume()
+		}
+	}()
+	produceFiles(t, brokers, files[1:]...)
+	time.Sleep(2 * time.Second) // fetched and scored, stuck in a write
+	start := time.Now()
+	run.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- run.cmd.Wait() }()
+	select {
+	case err := <-done:
+		took := time.Since(start)
+		if err == nil {
+			t.Errorf("exit 0 after SIGTERM with samples unwritten, want non-zero")
+		}
+		if !strings.Contains(run.stderr.String(), "re-delivered") {
+			t.Errorf("the log does not say that unwritten samples will be re-delivered:\n%s", run.stderr)
+		}
+		t.Logf("exited in %v with %v", took.Round(time.Millisecond), err)
+	case <-time.After(15 * time.Second):
+		run.cmd.Process.Kill()
+		t.Fatalf("aewatch run did not exit within 15s of SIGTERM while InfluxDB was frozen; stderr:\n%s", run.stderr)
+	}
+	influx.Resume()
+	resumed = true
+	again := startRun(t, brokers, influx.URL, "g-sigterm-outage")
+	total := 3 * (6000 - 31)
+	waitAtLeast(t, total, 90*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	again.stop(t)
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after SIGTERM during an outage")
+	}
+}

@@ -12,6 +12,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first signal, a second one ends the process at once (the
+	// default action), rather than waiting for the bounded stop.
+	context.AfterFunc(ctx, stop)
 	code := Main(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -187,7 +187,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	}
 	opts := stream.Options{
 		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Writer: writer,
-		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval, DrainTimeout: 7 * time.Second,
+		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval,
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
 		CheckpointInterval: cfg.Checkpoint.Interval,
@@ -221,7 +221,23 @@ func (s *service) run(ctx context.Context) error {
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.URL, "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
 	go s.probeKafka(ctx)
-	err := s.group.Run(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- s.group.Run(ctx) }()
+	var err error
+	select {
+	case err = <-ran:
+	case <-ctx.Done():
+		// The pipeline bounds its own drain; this bounds everything else
+		// (a client that does not return) so that a stop always ends.
+		t := time.NewTimer(s.cfg.Pipeline.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case err = <-ran:
+		case <-t.C:
+			return fmt.Errorf("pipeline.shutdown_timeout: not stopped after %v; samples fetched but not written are not committed and will be re-delivered",
+				s.cfg.Pipeline.ShutdownTimeout)
+		}
+	}
 	if s.closeW != nil {
 		s.closeW()
 	}

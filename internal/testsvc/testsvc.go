@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,6 +219,13 @@ func (in *Influx) Stop() {
 		in.cmd = nil
 	}
 }
+
+// Pause stops the server's process (SIGSTOP): connections are accepted by
+// the kernel and then hang, as with a frozen host.
+func (in *Influx) Pause() { in.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (in *Influx) Resume() { in.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Exec runs an InfluxQL statement that returns no rows.
 func (in *Influx) Exec(q string) {
