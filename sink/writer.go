@@ -190,7 +190,7 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 			return nil
 		}
 		w.setHealthy(false)
-		w.log.Warn("influx write failed; retrying", "points", len(pts), "attempt", attempt+1, "backoff", backoff, "err", err)
+		w.log.Warn("influx write failed; retrying", "points", len(pts), "attempt", attempt+1, "backoff", backoff.String(), "err", err)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("sink: write %d points: %w (last error: %v)", len(pts), ctx.Err(), err)
