@@ -53,6 +53,13 @@ type PipelineConfig struct {
 	// at a rebalance): scoring, writing and committing what was fetched get
 	// most of it; what is still unwritten then is left to be re-delivered.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxFuture rejects (bad_time) a sample dated more than this after the
+	// later of its Kafka record's time and the wall clock: one sample dated
+	// 2099 would otherwise make every later sample of its series out of
+	// order. MaxPast (0: no bound) rejects one dated more than this before
+	// the earlier of the two; leave it 0 to replay old data.
+	MaxFuture time.Duration `yaml:"max_future"`
+	MaxPast   time.Duration `yaml:"max_past"`
 }
 
 // DefaultKafkaConfig returns the defaults.
@@ -64,7 +71,7 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // DefaultPipelineConfig returns the defaults.
 func DefaultPipelineConfig() PipelineConfig {
-	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second}
+	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second, MaxFuture: time.Hour}
 }
 
 // Validate names the first invalid field and its value.
@@ -129,6 +136,10 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline.queue_size: must be in [1, 10000000] (got %d)", c.QueueSize)
 	case c.MaxSeries < 1:
 		return fmt.Errorf("pipeline.max_series: must be >= 1 (got %d)", c.MaxSeries)
+	case c.MaxFuture < time.Second:
+		return fmt.Errorf("pipeline.max_future: must be >= 1s (got %v)", c.MaxFuture)
+	case c.MaxPast < 0:
+		return fmt.Errorf("pipeline.max_past: must be >= 0, 0 for no bound (got %v)", c.MaxPast)
 	case c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour:
 		return fmt.Errorf("pipeline.shutdown_timeout: must be in [1s, 1h] (got %v)", c.ShutdownTimeout)
 	}

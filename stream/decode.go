@@ -38,11 +38,13 @@ const (
 	ReasonSeriesLimit   Reason = "series_limit"   // a new series beyond pipeline.max_series
 	ReasonOutOfOrder    Reason = "out_of_order"   // not after the series' previous time
 	ReasonChannels      Reason = "channels"       // multivariate: channel set changed
+	ReasonBadTime       Reason = "bad_time"       // outside InfluxDB's range, or pipeline.max_future/max_past
+	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {
@@ -158,6 +160,9 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	default:
 		return dst, reject(ReasonMissingField, `field "value" or "values" is missing`)
 	}
+	if err := checkNames(&s); err != nil {
+		return dst, err
+	}
 	return append(dst, s), nil
 }
 
@@ -173,13 +178,79 @@ func jsonTime(raw []byte) (int64, error) {
 		if err != nil {
 			return 0, reject(ReasonWrongType, "field \"time\": %q is not RFC3339", str)
 		}
+		if t.Before(minStorable) || t.After(maxStorable) { // UnixNano would wrap
+			return 0, badTime(str)
+		}
 		return t.UnixNano(), nil
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
 		return 0, reject(ReasonWrongType, "field \"time\": %s is not RFC3339 or integer Unix nanoseconds", raw)
 	}
+	if n < minStorableNanos || n > maxStorableNanos {
+		return 0, badTime(string(raw))
+	}
 	return n, nil
+}
+
+// InfluxDB stores times in [MinInt64+2, MaxInt64-1] nanoseconds
+// (1677-09-21 to 2262-04-11); outside it a time would be refused or, in
+// Go's UnixNano, silently wrapped (1677 stored as 2261).
+const (
+	minStorableNanos = math.MinInt64 + 2
+	maxStorableNanos = math.MaxInt64 - 1
+)
+
+var minStorable, maxStorable = time.Unix(0, minStorableNanos), time.Unix(0, maxStorableNanos)
+
+func badTime(v string) error {
+	return reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)",
+		v, minStorable.UTC().Format(time.RFC3339), maxStorable.UTC().Format(time.RFC3339))
+}
+
+// reservedTagKeys are tag keys InfluxDB refuses or gives a meaning of its
+// own; aewatch's own tag keys (series, channel, ...) are not here: input
+// tags of those names are written with an "input_" prefix (sink).
+var reservedTagKeys = map[string]bool{"time": true, "_measurement": true, "_field": true}
+
+// checkNames rejects a sample with a name InfluxDB cannot store: empty, a
+// control character, or a trailing backslash (it escapes the separator
+// after it in line protocol); and tag keys InfluxDB reserves.
+func checkNames(s *Sample) error {
+	bad := func(what, name string) error {
+		switch {
+		case name == "":
+			return reject(ReasonBadName, "%s is empty", what)
+		case strings.HasSuffix(name, `\`):
+			return reject(ReasonBadName, "%s %.60q ends in a backslash", what, name)
+		case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+			return reject(ReasonBadName, "%s %.60q holds a control character", what, name)
+		}
+		return nil
+	}
+	if err := bad("series", s.Series); err != nil {
+		return err
+	}
+	for _, c := range s.Channels {
+		if err := bad("channel", c); err != nil {
+			return err
+		}
+	}
+	for i, t := range s.Tags {
+		if err := bad("tag key", t.Key); err != nil {
+			return err
+		}
+		if err := bad("tag "+strconv.Quote(t.Key), t.Value); err != nil {
+			return err
+		}
+		if reservedTagKeys[t.Key] {
+			return reject(ReasonBadName, "tag key %q is reserved by InfluxDB", t.Key)
+		}
+		if i > 0 && s.Tags[i-1].Key == t.Key {
+			return reject(ReasonBadName, "tag key %q appears twice", t.Key)
+		}
+	}
+	return nil
 }
 
 // jsonNumber parses field prefix+key; the name is joined only for an
@@ -284,6 +355,12 @@ func decodeLine(line string) (Sample, error) {
 	}
 	if len(s.Channels) == 0 {
 		return Sample{}, reject(ReasonMissingField, "line %.60q: no numeric field", line)
+	}
+	if t < minStorableNanos || t > maxStorableNanos {
+		return Sample{}, badTime(strings.TrimSpace(ts))
+	}
+	if err := checkNames(&s); err != nil {
+		return Sample{}, err
 	}
 	return s, nil
 }

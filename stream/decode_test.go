@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeJSON(t *testing.T) {
@@ -45,6 +46,47 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"series":"p","time":1.5,"value":1}`, ReasonWrongType, `"time"`)
 	f(`{"series":"p","time":1,"value":1e999}`, ReasonWrongType, `"value"`)
 	f(`{"series":"p","time":1,"value":1,"values":{"a":1}}`, ReasonWrongType, "both")
+	// Times InfluxDB cannot store (1677 would wrap to 2261 in UnixNano).
+	f(`{"series":"p","time":"1677-01-01T00:00:00Z","value":1}`, ReasonBadTime, "1677-09-21")
+	f(`{"series":"p","time":"2263-01-01T00:00:00Z","value":1}`, ReasonBadTime, "outside the times InfluxDB can store")
+	f(`{"series":"p","time":9223372036854775807,"value":1}`, ReasonBadTime, "9223372036854775807")
+	f(`{"series":"p","time":-9223372036854775808,"value":1}`, ReasonBadTime, "outside")
+	// Names InfluxDB cannot store.
+	f(`{"series":"p\\","time":1,"value":1}`, ReasonBadName, "series \"p\\\\\" ends in a backslash")
+	f(`{"series":"p","time":1,"values":{"a\\":1}}`, ReasonBadName, "channel")
+	f(`{"series":"p","time":1,"values":{"":1}}`, ReasonBadName, "channel is empty")
+	f(`{"series":"p\n","time":1,"value":1}`, ReasonBadName, "control character")
+	f(`{"series":"p","time":1,"value":1,"tags":{"":"x"}}`, ReasonBadName, "tag key is empty")
+	f(`{"series":"p","time":1,"value":1,"tags":{"site":""}}`, ReasonBadName, `tag "site" is empty`)
+	f(`{"series":"p","time":1,"value":1,"tags":{"site":"a\\"}}`, ReasonBadName, "backslash")
+	f(`{"series":"p","time":1,"value":1,"tags":{"time":"x"}}`, ReasonBadName, `tag key "time" is reserved`)
+	f(`{"series":"p","time":1,"value":1,"tags":{"_field":"x"}}`, ReasonBadName, "reserved")
+}
+
+func TestCheckTimes(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := DefaultPipelineConfig()
+	at := func(tm time.Time) []Sample { return []Sample{{Series: "p", Time: tm.UnixNano()}} }
+	if err := checkTimes(at(now.Add(59*time.Minute)), time.Time{}, now, c); err != nil {
+		t.Errorf("59 min ahead of the clock, max_future 1h: %v", err)
+	}
+	if err := checkTimes(at(now.Add(2*time.Hour)), time.Time{}, now, c); ReasonOf(err) != ReasonBadTime || !strings.Contains(err.Error(), "pipeline.max_future=1h0m0s") {
+		t.Errorf("2 h ahead: got %v, want bad_time naming pipeline.max_future", err)
+	}
+	// A record from the future (a producer's clock ahead) moves the bound.
+	if err := checkTimes(at(now.Add(2*time.Hour)), now.Add(90*time.Minute), now, c); err != nil {
+		t.Errorf("30 min after a record 90 min ahead: %v", err)
+	}
+	if err := checkTimes(at(time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)), now, now, c); ReasonOf(err) != ReasonBadTime {
+		t.Errorf("2099: got %v, want bad_time", err)
+	}
+	if err := checkTimes(at(time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)), now, now, c); err != nil {
+		t.Errorf("1990 with max_past unset (replays): %v", err)
+	}
+	c.MaxPast = 24 * time.Hour
+	if err := checkTimes(at(now.Add(-48*time.Hour)), now, now, c); ReasonOf(err) != ReasonBadTime || !strings.Contains(err.Error(), "pipeline.max_past=24h0m0s") {
+		t.Errorf("2 days old with max_past 24h: got %v, want bad_time naming pipeline.max_past", err)
+	}
 }
 
 func TestDecodeLine(t *testing.T) {
@@ -78,6 +120,10 @@ func TestDecodeLineRejects(t *testing.T) {
 	f("pump state=\"on\" 1", ReasonMissingField)
 	f("pump,site temp=1 1", ReasonMalformed)
 	f("pump temp=NaN 1", ReasonNonFinite)
+	f("pump temp=1 9223372036854775807", ReasonBadTime)
+	f(`pump,site=a\\ temp=1 1`, ReasonBadName)
+	f("pump,time=x temp=1 1", ReasonBadName)
+	f("pump,site=a,site=b temp=1 1", ReasonBadName)
 }
 
 func FuzzDecodeJSON(f *testing.F) {

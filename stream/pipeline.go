@@ -461,7 +461,46 @@ func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
 			}
 		}
 	}
+	if err := checkTimes(out[len(dst):], msg.Time, time.Now(), p.o.Pipeline); err != nil {
+		return dst, err
+	}
 	return out, nil
+}
+
+// checkTimes rejects samples dated beyond pipeline.max_future after the
+// later of the record's time and now, or (with max_past set) beyond
+// max_past before the earlier.
+func checkTimes(samples []Sample, record, now time.Time, c PipelineConfig) error {
+	latest, earliest := now, now
+	if !record.IsZero() {
+		latest, earliest = later(record, now), earlier(record, now)
+	}
+	for _, s := range samples {
+		t := time.Unix(0, s.Time)
+		if t.After(latest.Add(c.MaxFuture)) {
+			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_future=%v after the record's time and the clock (%s)",
+				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxFuture, latest.UTC().Format(time.RFC3339))
+		}
+		if c.MaxPast > 0 && t.Before(earliest.Add(-c.MaxPast)) {
+			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_past=%v before the record's time and the clock (%s)",
+				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxPast, earliest.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (p *Pipeline) known(series string) bool {

@@ -274,6 +274,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"missing_field":  {`{"time":1,"value":1}`, `{"series":"good-vib","value":1}`, `{"series":"good-vib","time":1}`},
 		"unknown_series": {`{"series":"intruder","time":1,"value":1}`},
 		"too_large":      {`{"series":"good-vib","time":1,"value":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`},
+		// One sample from 2099 would make every later one out of order, for
+		// good; 1677 would be stored as 2261.
+		"bad_time": {`{"series":"good-vib","time":"2099-01-01T00:00:00Z","value":1}`, `{"series":"good-vib","time":"1677-01-01T00:00:00Z","value":1}`,
+			`{"series":"good-vib","time":9223372036854775807,"value":1}`},
+		// Lines InfluxDB refuses: on 2.x they took their whole batch with them.
+		"bad_name": {`{"series":"good-vib\\","time":1,"value":1}`, `{"series":"good-vib","time":1,"value":1,"tags":{"time":"x"}}`,
+			`{"series":"good-vib","time":1,"value":1,"tags":{"site":"a\\"}}`, `{"series":"good-vib","time":1,"values":{"":1}}`},
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
@@ -284,7 +291,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		val, _ := encodeRow("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 		if i%97 == 5 {
-			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large"}
+			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name"}
 			r := reasons[k%len(reasons)]
 			if r == "too_large" && nBad[r] > 1 {
 				r = "malformed"
