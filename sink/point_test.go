@@ -44,4 +44,17 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Bucket = "" }, `influx.bucket: required with influx.url (got "")`)
 	f(func(c *Config) { c.Token, c.TokenFile = "a", "b" }, "influx.token and influx.token_file: set one, not both")
 	f(func(c *Config) { c.BatchSize = 0 }, "influx.batch_size: must be in [1, 1000000] (got 0)")
+	f(func(c *Config) { c.URL = "ftp://admin:s3cret@db:8086" }, `influx.url: want http(s)://host:port (got "ftp://admin:xxxxx@db:8086")`)
+}
+
+func TestRedactedURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://db:8086":                 "http://db:8086",
+		"https://admin:s3cret@db:8086/x": "https://admin:xxxxx@db:8086/x",
+		"http://admin:s3%cret@db:8086":   "http://xxxxx@db:8086", // does not parse
+	} {
+		if got := (Config{URL: in}).RedactedURL(); got != want {
+			t.Errorf("RedactedURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -40,13 +40,27 @@ func DefaultConfig() Config {
 		Timeout: 10 * time.Second, MaxBackoff: 5 * time.Second}
 }
 
+// RedactedURL is URL fit for logs and errors: a password in it (user:pass@)
+// shows as xxxxx, and a URL that does not parse loses what lies between
+// its scheme and an @.
+func (c Config) RedactedURL() string {
+	if u, err := url.Parse(c.URL); err == nil {
+		return u.Redacted()
+	}
+	if at := strings.LastIndexByte(c.URL, '@'); at >= 0 {
+		scheme, _, _ := strings.Cut(c.URL, "://")
+		return scheme + "://xxxxx" + c.URL[at:]
+	}
+	return c.URL
+}
+
 // Validate names the first invalid field and its value. An empty URL is
 // valid: it means "no InfluxDB".
 func (c Config) Validate() error {
 	if c.URL != "" {
 		u, err := url.Parse(c.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("influx.url: want http(s)://host:port (got %q)", c.URL)
+			return fmt.Errorf("influx.url: want http(s)://host:port (got %q)", c.RedactedURL())
 		}
 		if c.Bucket == "" {
 			return fmt.Errorf("influx.bucket: required with influx.url (got %q)", c.Bucket)

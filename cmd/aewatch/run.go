@@ -213,12 +213,15 @@ func (s *service) run(ctx context.Context) error {
 			return fmt.Errorf("http.addr: %w", err)
 		}
 		s.listener = ln
-		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second}
+		// Timeouts so that idle or slow clients cannot hold connections
+		// open for good; writes allow for /debug/pprof/profile's 30 s.
+		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 	}
 	s.log.Info("aewatch running", "brokers", s.cfg.Kafka.Brokers, "topics", s.cfg.Kafka.Topics,
-		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.URL, "influx_bucket", s.cfg.Influx.Bucket,
+		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.RedactedURL(), "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
 	go s.probeKafka(ctx)
 	ran := make(chan error, 1)
