@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -32,12 +33,16 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	Timeout       time.Duration `yaml:"timeout"`
 	MaxBackoff    time.Duration `yaml:"max_backoff"`
+	// MaxBodyBytes bounds one write request's body; a batch over it goes
+	// as several requests. InfluxDB refuses bodies over its max-body-size
+	// (25 MB by default) with HTTP 413.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
 }
 
 // DefaultConfig returns the defaults (URL and bucket must be set to write).
 func DefaultConfig() Config {
 	return Config{Org: "aewatch", BatchSize: 5000, FlushInterval: 500 * time.Millisecond,
-		Timeout: 10 * time.Second, MaxBackoff: 5 * time.Second}
+		Timeout: 10 * time.Second, MaxBackoff: 5 * time.Second, MaxBodyBytes: 4 << 20}
 }
 
 // RedactedURL is URL fit for logs and errors: a password in it (user:pass@)
@@ -71,6 +76,8 @@ func (c Config) Validate() error {
 		return errors.New("influx.token and influx.token_file: set one, not both")
 	case c.BatchSize < 1 || c.BatchSize > 1_000_000:
 		return fmt.Errorf("influx.batch_size: must be in [1, 1000000] (got %d)", c.BatchSize)
+	case c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30:
+		return fmt.Errorf("influx.max_body_bytes: must be in [1024, 1073741824] (got %d)", c.MaxBodyBytes)
 	case c.FlushInterval <= 0:
 		return fmt.Errorf("influx.flush_interval: must be > 0 (got %v)", c.FlushInterval)
 	case c.Timeout <= 0:
@@ -108,7 +115,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Points:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_points_written_total", Help: "Points acknowledged by InfluxDB."}),
 		Errors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_write_errors_total", Help: "Failed write attempts."}),
 		Retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_write_retries_total", Help: "Write attempts that were retries."}),
-		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_points_rejected_by_influx_total", Help: "Points in batches InfluxDB refused as invalid (HTTP 400 or 422)."}),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_points_rejected_by_influx_total", Help: "Points InfluxDB refused (HTTP 400, 413 or 422), each isolated by splitting its batch, and dropped."}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_write_seconds", Help: "Duration of successful batch writes.", Buckets: prometheus.DefBuckets}),
 	}
 	if reg != nil {
@@ -127,6 +134,7 @@ type Writer struct {
 	extra   []Tag
 	healthy func(bool)
 	bodies  sync.Pool // of *[]byte: write bodies, reused after acknowledged writes
+	failing failures
 }
 
 // New returns a Writer (it connects lazily). extra tags go on every point.
@@ -158,77 +166,199 @@ func New(cfg Config, extra []Tag, log *slog.Logger, m *Metrics, healthy func(boo
 // Close releases the client.
 func (w *Writer) Close() { w.client.Close() }
 
-// WritePoints writes pts and returns once InfluxDB has acknowledged them.
-// Failures are retried with backoff until ctx ends, except a batch that
-// InfluxDB refuses as invalid (400, 422): it is logged, counted and not
-// retried (InfluxDB keeps the valid points of such a batch).
+// WritePoints writes pts and returns once InfluxDB has acknowledged them,
+// in requests of at most MaxBodyBytes. Failures are retried with backoff
+// until ctx ends. A request InfluxDB refuses for its content (400, 422) or
+// size (413) is split in halves until the points it refuses stand alone;
+// those are counted, logged and dropped, so one bad line never holds back
+// or takes down the others.
 func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 	if len(pts) == 0 {
 		return nil
 	}
-	// One body for the whole batch, as WriteRecord would join it.
+	// One body for the whole batch, as WriteRecord would join it; ends[i]
+	// is where point i's line ends.
 	var buf []byte
 	if b, ok := w.bodies.Get().(*[]byte); ok {
 		buf = (*b)[:0]
 	} else {
 		buf = make([]byte, 0, 256*len(pts))
 	}
+	ends := make([]int, len(pts))
 	for i := range pts {
 		if i > 0 {
 			buf = append(buf, '\n')
 		}
 		buf = AppendLine(buf, &pts[i], w.extra)
+		ends[i] = len(buf)
 	}
-	body := unsafe.String(unsafe.SliceData(buf), len(buf)) // buf is not changed while body is in use: no copy
+	b := body{buf: buf, ends: ends}
+	for from := 0; from < len(pts); {
+		to := b.fit(from, w.cfg.MaxBodyBytes)
+		if err := w.write(ctx, b, from, to); err != nil {
+			return err
+		}
+		from = to
+	}
+	// Acknowledged, so InfluxDB has read the whole body: buf may be reused.
+	// After a failure it is left to the collector, in case a request still
+	// reads it.
+	w.bodies.Put(&buf)
+	return nil
+}
+
+// body is a batch's line protocol and where each point's line ends.
+type body struct {
+	buf  []byte
+	ends []int
+}
+
+// lines returns the lines of points [from, to) without a trailing newline.
+func (b body) lines(from, to int) string {
+	start := 0
+	if from > 0 {
+		start = b.ends[from-1] + 1
+	}
+	s := b.buf[start:b.ends[to-1]]
+	return unsafe.String(unsafe.SliceData(s), len(s)) // buf is not changed while in use: no copy
+}
+
+// fit returns the end of the longest run of points from `from` whose lines
+// take at most limit bytes (at least one point).
+func (b body) fit(from, limit int) int {
+	start := 0
+	if from > 0 {
+		start = b.ends[from-1] + 1
+	}
+	to := from + 1
+	for to < len(b.ends) && b.ends[to]-start <= limit {
+		to++
+	}
+	return to
+}
+
+// write sends points [from, to) of b until InfluxDB takes them or ctx ends.
+func (w *Writer) write(ctx context.Context, b body, from, to int) error {
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			w.metrics.Retries.Inc()
 		}
 		start := time.Now()
-		err := w.api.WriteRecord(ctx, body)
+		err := w.api.WriteRecord(ctx, b.lines(from, to))
 		if err == nil {
 			w.metrics.Latency.Observe(time.Since(start).Seconds())
-			w.metrics.Points.Add(float64(len(pts)))
+			w.metrics.Points.Add(float64(to - from))
 			w.setHealthy(true)
-			// Acknowledged, so InfluxDB has read the whole body: buf may be
-			// reused. After a failure it is left to the collector, in case
-			// a request still reads it.
-			w.bodies.Put(&buf)
+			w.failing.recovered(w.log)
 			return nil
 		}
 		w.metrics.Errors.Inc()
-		if !retryable(err) {
-			w.metrics.Dropped.Add(float64(len(pts)))
-			w.log.Error("influx refused a batch; it is not retried", "points", len(pts), "err", err)
-			return nil
+		if status := statusOf(err); status == 400 || status == 422 || status == 413 {
+			if to-from == 1 {
+				w.metrics.Dropped.Inc()
+				w.log.Error("influx refused a point; it is dropped", "status", status, "line", truncate(b.lines(from, to), 300), "err", err)
+				return nil
+			}
+			// Isolate what InfluxDB refuses: the halves go on their own.
+			mid := from + (to-from)/2
+			if err := w.write(ctx, b, from, mid); err != nil {
+				return err
+			}
+			return w.write(ctx, b, mid, to)
 		}
 		w.setHealthy(false)
-		w.log.Warn("influx write failed; retrying", "points", len(pts), "attempt", attempt+1, "backoff", backoff.String(), "err", err)
+		w.failing.failed(w.log, err, to-from, attempt+1, backoff)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("sink: write %d points: %w (last error: %v)", len(pts), ctx.Err(), err)
-		case <-time.After(backoff):
+			return fmt.Errorf("sink: write %d points: %w (last error: %v)", to-from, ctx.Err(), err)
+		case <-time.After(jitter(backoff)):
 		}
 		backoff = min(2*backoff, w.cfg.MaxBackoff)
 	}
+}
+
+// LastError is InfluxDB's answer to the last failed write while writes
+// fail, or "" once one succeeds.
+func (w *Writer) LastError() string { return w.failing.last() }
+
+// statusOf returns the HTTP status of an InfluxDB error, or 0.
+func statusOf(err error) int {
+	var he *ihttp.Error
+	if errors.As(err, &he) {
+		return he.StatusCode
+	}
+	return 0
+}
+
+// jitter spreads d over [0.75d, 1.25d], so that instances retrying after
+// one outage do not all come back at once.
+func jitter(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(rand.Int64N(int64(d)/2+1))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// failures logs a streak of failed writes: the first at once with
+// InfluxDB's answer, then one line per logEvery with the count since.
+// 401, 403 and 404 (a token, rights, a missing database or bucket) need an
+// operator and are logged as errors; the rest as warnings.
+type failures struct {
+	mu      sync.Mutex
+	streak  int
+	since   time.Time
+	logged  time.Time
+	lastErr string
+}
+
+const logEvery = 30 * time.Second
+
+func (f *failures) failed(log *slog.Logger, err error, points, attempt int, backoff time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	f.lastErr = err.Error()
+	if f.streak == 0 {
+		f.since = now
+	}
+	f.streak++
+	if f.streak > 1 && now.Sub(f.logged) < logEvery {
+		return
+	}
+	f.logged = now
+	level, msg := slog.LevelWarn, "influx write failed; retrying"
+	switch statusOf(err) {
+	case 401, 403:
+		level, msg = slog.LevelError, "influx refuses the credentials (influx.token); retrying until they are fixed"
+	case 404:
+		level, msg = slog.LevelError, "influx has no such database or bucket (influx.bucket); retrying until it exists"
+	}
+	log.Log(context.Background(), level, msg, "points", points, "attempt", attempt, "failures", f.streak,
+		"failing_for", now.Sub(f.since).Round(time.Millisecond).String(), "backoff", backoff.String(), "err", err)
+}
+
+func (f *failures) recovered(log *slog.Logger) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.streak > 0 {
+		log.Info("influx writes succeed again", "failures", f.streak, "failed_for", time.Since(f.since).Round(time.Millisecond).String())
+	}
+	f.streak, f.lastErr = 0, ""
+}
+
+func (f *failures) last() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lastErr
 }
 
 func (w *Writer) setHealthy(ok bool) {
 	if w.healthy != nil {
 		w.healthy(ok)
 	}
-}
-
-// retryable: everything but a refusal of the data itself. Connection
-// errors, timeouts, 429 and 5xx pass; 401/403/404 (a token, a missing
-// database or bucket) are fixed by an operator while aewatch waits, so
-// they are retried too, never dropped. 400 and 422 say the points are
-// invalid and will stay so.
-func retryable(err error) bool {
-	var he *ihttp.Error
-	if errors.As(err, &he) {
-		return he.StatusCode != 400 && he.StatusCode != 422
-	}
-	return true
 }

@@ -116,17 +116,18 @@ labelled corpus with eval's path instead and prints its NAB score.
 		return err
 	}
 	counter := &countingWriter{}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	writeError := func() string { return "" }
 	if *influxURL != "" {
-		iw, err := sink.New(cfg.Influx, nil, nil, nil, nil)
+		iw, err := sink.New(cfg.Influx, nil, log.With("component", "sink"), nil, nil)
 		if err != nil {
 			return err
 		}
 		defer iw.Close()
-		counter.next = iw
-		fmt.Printf("writing ae_score and ae_alert to %s, bucket %s\n\n", *influxURL, *bucket)
+		counter.next, writeError = iw, iw.LastError
+		fmt.Printf("writing ae_score and ae_alert to %s, bucket %s\n\n", cfg.Influx.RedactedURL(), *bucket)
 	}
 	alerts := &alertLog{sensors: sensors}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc, err := newService(cfg, log, counter, alerts.print)
 	if err != nil {
 		return err
@@ -150,6 +151,9 @@ labelled corpus with eval's path instead and prints its NAB score.
 			n := counter.scores.Load()
 			fmt.Printf("  ... %d/%d samples scored (%.0f/s), %d alerts open\n", n, expected,
 				float64(n)/time.Since(start).Seconds(), alerts.open())
+			if e := writeError(); e != "" {
+				fmt.Printf("      InfluxDB refuses the writes, retrying: %s\n", e)
+			}
 		}
 	}
 	stop()

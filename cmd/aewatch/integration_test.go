@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -89,17 +90,24 @@ const (
 )
 
 // stop sends SIGTERM and requires exit 0 within 10 s and a log without
-// the secret.
+// the secrets.
 func (p *runProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.terminate(t); err != nil {
+		t.Fatalf("aewatch run exited with %v after SIGTERM; stderr:\n%s", err, p.stderr)
+	}
+}
+
+// terminate sends SIGTERM, requires an exit within 10 s and a log without
+// the secrets, and returns how it exited.
+func (p *runProc) terminate(t *testing.T) error {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
+	var err error
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("aewatch run exited with %v after SIGTERM; stderr:\n%s", err, p.stderr)
-		}
+	case err = <-done:
 	case <-time.After(10 * time.Second):
 		p.cmd.Process.Kill()
 		t.Fatalf("aewatch run did not exit within 10s of SIGTERM; stderr:\n%s", p.stderr)
@@ -110,6 +118,7 @@ func (p *runProc) stop(t *testing.T) {
 	if strings.Contains(p.stderr.String(), urlPassword) {
 		t.Fatal("the password inside influx.url appears in the log")
 	}
+	return err
 }
 
 // metric returns the sum of the samples of a metric whose labels contain
@@ -914,5 +923,43 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 	for _, file := range files {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after SIGTERM during an outage")
+	}
+}
+
+// TestMissingDatabaseIsSaid: writing to a database that does not exist is
+// an operator's problem: `run` logs it at once with InfluxDB's answer and
+// then at a bounded rate, /readyz names it, and `demo` shows it in its
+// progress line instead of counting "0/N samples scored" in silence.
+func TestMissingDatabaseIsSaid(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	produceFiles(t, brokers, writeSeries(t, 1, 500)...)
+	run := startRun(t, brokers, influx.URL, "g-nodb", "--influx-bucket", "nodb/autogen")
+	var body string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(run.http + "/readyz")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body = string(b); resp.StatusCode == 503 && strings.Contains(body, "database not found") {
+			break
+		}
+	}
+	if !strings.Contains(body, "database not found") {
+		t.Errorf("/readyz says %q, want InfluxDB's answer", body)
+	}
+	time.Sleep(3 * time.Second)
+	run.terminate(t) // exit 1: the samples could not be written
+	if n := strings.Count(run.stderr.String(), "no such database"); n != 1 {
+		t.Errorf("%d log lines about the missing database in about 5 s, want 1 (then one per 30 s):\n%s", n, run.stderr)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	demo := exec.CommandContext(ctx, binary, "demo", "--rows", "600", "--influx-url", influx.URL, "--influx-bucket", "nodb/autogen")
+	out, _ := demo.CombinedOutput()
+	if !strings.Contains(string(out), "InfluxDB refuses the writes") || !strings.Contains(string(out), "database not found") {
+		t.Errorf("demo's progress does not say why nothing is written:\n%s", out)
 	}
 }

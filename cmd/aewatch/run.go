@@ -131,6 +131,9 @@ type service struct {
 	sinkOK      atomic.Bool
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
+	// writeError is InfluxDB's answer to the last failed write while
+	// writes fail (nil for writers that do not say).
+	writeError func() string
 }
 
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
@@ -145,7 +148,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		if err != nil {
 			return nil, err
 		}
-		writer, s.closeW = w, w.Close
+		writer, s.closeW, s.writeError = w, w.Close, w.LastError
 	}
 	s.writer = writer
 	start := kafka.FirstOffset
@@ -270,7 +273,13 @@ func (s *service) handler() http.Handler {
 			bad = append(bad, "kafka unreachable")
 		}
 		if !s.sinkOK.Load() {
-			bad = append(bad, "influxdb writes failing")
+			msg := "influxdb writes failing"
+			if s.writeError != nil {
+				if e := s.writeError(); e != "" {
+					msg += " (" + e + ")"
+				}
+			}
+			bad = append(bad, msg)
 		}
 		if len(bad) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -156,11 +156,22 @@ func buildInflux() (string, error) {
 // directory, and creates the database db.
 func StartInflux(t testing.TB, db string) *Influx {
 	t.Helper()
+	return StartInfluxWithBodyLimit(t, db, 0)
+}
+
+// StartInfluxWithBodyLimit is StartInflux with the server's max-body-size
+// (bytes; 0 keeps InfluxDB's default of 25 MB): bodies over it get 413.
+func StartInfluxWithBodyLimit(t testing.TB, db string, maxBody int) *Influx {
+	t.Helper()
 	in := &Influx{dir: t.TempDir(), bin: InfluxBinary(t), t: t}
 	addr := FreeAddr(t)
 	rpc := FreeAddr(t)
 	in.URL = "http://" + addr
 	in.conf = filepath.Join(in.dir, "influxd.conf")
+	bodyLimit := ""
+	if maxBody > 0 {
+		bodyLimit = fmt.Sprintf("  max-body-size = %d\n", maxBody)
+	}
 	conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = %q
 [meta]
@@ -173,9 +184,9 @@ bind-address = %q
   bind-address = %q
   flux-enabled = true
   log-enabled = false
-[monitor]
+%s[monitor]
   store-enabled = false
-`, rpc, filepath.Join(in.dir, "meta"), filepath.Join(in.dir, "data"), filepath.Join(in.dir, "wal"), addr)
+`, rpc, filepath.Join(in.dir, "meta"), filepath.Join(in.dir, "data"), filepath.Join(in.dir, "wal"), addr, bodyLimit)
 	if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
