@@ -303,11 +303,31 @@ func (e *UnwrittenError) Error() string {
 
 func (e *UnwrittenError) Unwrap() error { return e.Err }
 
+// errRoundDue ends a fetch that waited until the next checkpoint round.
+var errRoundDue = errors.New("stream: checkpoint round due")
+
+// fetch returns the next message; with checkpoints, it waits no longer
+// than until the next round is due, so that an idle input is still
+// checkpointed and committed on the interval.
+func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time) (kafka.Message, error) {
+	if p.o.Checkpoints == nil {
+		return p.o.Reader.FetchMessage(ctx)
+	}
+	fctx, cancel := context.WithDeadlineCause(ctx, lastRound.Add(p.o.CheckpointInterval), errRoundDue)
+	defer cancel()
+	msg, err := p.o.Reader.FetchMessage(fctx)
+	if err != nil && ctx.Err() == nil && context.Cause(fctx) == errRoundDue {
+		return msg, errRoundDue
+	}
+	return msg, err
+}
+
 func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o
 	var samples []Sample
 	perPart := map[partitionKey]partMetrics{}
 	lastRound := time.Now()
+	fresh := false // messages fetched since the last round that succeeded
 	h.pending = make([][]work, len(h.shards))
 	buffered, _ := o.Reader.(bufferedFetcher)
 	// Samples fetched are handed over even when ctx ends (drain bounds the
@@ -324,21 +344,31 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			if !h.sendAll(drain) {
 				return nil
 			}
-			if err := p.round(ctx, h.shards, last); err != nil {
-				if ctx.Err() != nil {
-					return nil
+			// An idle input needs one round after its last message, not one
+			// per interval for ever.
+			if fresh {
+				if err := p.round(ctx, h.shards, last); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
+				} else {
+					fresh = false
 				}
-				o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
 			}
 			lastRound = time.Now()
 		}
-		msg, err := o.Reader.FetchMessage(ctx)
+		msg, err := p.fetch(ctx, lastRound)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return nil // stopped, or a bounded source (replay) is done
 			}
+			if errors.Is(err, errRoundDue) {
+				continue // idle input: the round still runs on its interval
+			}
 			return fmt.Errorf("stream: fetch: %w", err)
 		}
+		fresh = true
 		if o.OnFetch != nil {
 			o.OnFetch()
 		}

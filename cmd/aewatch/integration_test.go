@@ -963,3 +963,45 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 		t.Errorf("demo's progress does not say why nothing is written:\n%s", out)
 	}
 }
+
+// topicEnds returns the end offset of each partition of topic sensors.
+func topicEnds(t *testing.T, brokers string, partitions int) map[int]int64 {
+	t.Helper()
+	out := map[int]int64{}
+	for p := range partitions {
+		conn, err := kafka.DialLeader(context.Background(), "tcp", brokers, "sensors", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out[p], err = conn.ReadLastOffset(); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	return out
+}
+
+// TestIdleTopicIsCommitted: after a burst the topic goes quiet; the
+// checkpoint round and the commit still run on their interval, so the
+// committed offsets reach the end of every partition (lag monitors see 0)
+// within two intervals, not when the next message comes.
+func TestIdleTopicIsCommitted(t *testing.T) {
+	influx, brokers := peers(t, 4, "sensors")
+	files := writeSeries(t, 4, 2000)
+	run := startRun(t, brokers, influx.URL, "g-idle", "--set", "checkpoint.interval=2s")
+	produceFiles(t, brokers, files...)
+	waitAtLeast(t, 4*(2000-31), 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	written := time.Now()
+	ends := topicEnds(t, brokers, 4)
+	var got map[int]int64
+	for time.Since(written) < 2*2*time.Second+time.Second {
+		if got = groupOffsets(t, brokers, "g-idle"); reflect.DeepEqual(got, ends) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !reflect.DeepEqual(got, ends) {
+		t.Errorf("committed offsets %v %v after the last point was written, want the partitions' ends %v", got, time.Since(written).Round(time.Millisecond), ends)
+	}
+	run.stop(t)
+}
