@@ -210,6 +210,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		for key, cp := range cps {
 			p.restore[shardOf(seriesOfKey(key), o.Pipeline.Workers)][key] = cp
+			o.Rebaselines.seen(seriesOfKey(key)) // its operator may re-baseline it before its next sample
 		}
 		p.track.limited = true
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
@@ -772,7 +773,7 @@ func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
 	applied := 0
 	for j, ch := range s.Channels {
-		if req.Channel != "" && req.Channel != ch {
+		if !req.wants(ch) {
 			continue
 		}
 		chans := s.Channels[j : j+1]
@@ -797,7 +798,7 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		return
 	}
 	p.o.Metrics.Rebaselines.Inc()
-	p.o.Log.Info("re-baseline applied", "series", s.Series, "channel", req.Channel, "detectors", applied,
+	p.o.Log.Info("re-baseline applied", "series", s.Series, "channels", req.ChannelList(), "detectors", applied,
 		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))
 }
 

@@ -18,6 +18,9 @@ func TestRebaselinesQueue(t *testing.T) {
 	if _, err := q.Request(RebaselineRequest{Series: strings.Repeat("x", 2000)}); err == nil || !strings.Contains(err.Error(), "got 2000") {
 		t.Fatalf("long series: %v", err)
 	}
+	if _, err := q.Request(RebaselineRequest{Series: "misspelled"}); !errors.Is(err, ErrUnknownSeries) || !strings.Contains(err.Error(), `"misspelled"`) {
+		t.Fatalf("unknown series: %v, want ErrUnknownSeries naming it", err)
+	}
 	q.seen("a")
 	if known, err := q.Request(RebaselineRequest{Series: "a", Source: "first"}); !known || err != nil {
 		t.Fatalf("known %v, err %v", known, err)
@@ -33,14 +36,28 @@ func TestRebaselinesQueue(t *testing.T) {
 		t.Fatal("a request was taken twice")
 	}
 	q.requeue(r)
-	if r2, ok := q.take("a"); !ok || r2 != r {
+	if r2, ok := q.take("a"); !ok || r2.Source != r.Source {
 		t.Fatal("requeued request lost")
 	}
+	// Requests waiting together merge: channels add up; every channel
+	// covers all.
+	q.Request(RebaselineRequest{Series: "a", Channel: "temp"})
+	q.Request(RebaselineRequest{Series: "a", Channel: "flow"})
+	if r, _ := q.take("a"); !r.wants("temp") || !r.wants("flow") || r.wants("pressure") {
+		t.Errorf("temp then flow merged to %q", r.ChannelList())
+	}
+	q.Request(RebaselineRequest{Series: "a"})
+	q.Request(RebaselineRequest{Series: "a", Channel: "flow"})
+	if r, _ := q.take("a"); !r.wants("pressure") {
+		t.Errorf("every channel then flow merged to %q, want every channel", r.ChannelList())
+	}
 	for i := 0; i < MaxPendingRebaselines; i++ {
+		q.seen(fmt.Sprintf("s%d", i))
 		if _, err := q.Request(RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
+	q.seen("one too many")
 	if _, err := q.Request(RebaselineRequest{Series: "one too many"}); !errors.Is(err, ErrTooManyRebaselines) {
 		t.Fatalf("over the bound: %v", err)
 	}

@@ -80,8 +80,12 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 	if _, stderr, code := cli(t, "rebaseline", "--addr", "http://"+testsvc.FreeAddr(t), name); code != 1 || !strings.Contains(stderr, name) {
 		t.Errorf("rebaseline against nothing: exit %d, stderr %q", code, stderr)
 	}
+	// A misspelled series is refused, and the CLI says so with exit 1.
+	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, name+"-typo"); code != 1 || !strings.Contains(stderr, "no instance in --addr has seen it") {
+		t.Errorf("rebaseline of a misspelled series: exit %d, stderr %q", code, stderr)
+	}
 	out, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--by", "tester", name)
-	if code != 0 || !strings.Contains(out, `"known":true`) {
+	if code != 0 || !strings.Contains(out, `"queued`) {
 		t.Fatalf("rebaseline: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 

@@ -43,6 +43,8 @@ owns the series applies it.
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	var failed []string
+	accepted := map[string]bool{}
+	var notHere []string
 	for _, base := range splitList(*addrs) {
 		if !strings.Contains(base, "://") {
 			base = "http://" + base
@@ -69,12 +71,25 @@ owns the series applies it.
 			}
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound { // another instance may own it
+				notHere = append(notHere, fmt.Sprintf("%s %s: %s", u.Host, s, strings.TrimSpace(string(body))))
+				continue
+			}
 			if resp.StatusCode != http.StatusAccepted {
 				failed = append(failed, fmt.Sprintf("%s %s: %s: %s", u.Host, s, resp.Status, strings.TrimSpace(string(body))))
 				continue
 			}
+			accepted[s] = true
 			fmt.Printf("%s: %s\n", u.Host, strings.TrimSpace(string(body)))
 		}
+	}
+	for _, s := range series {
+		if !accepted[s] {
+			failed = append(failed, fmt.Sprintf("series %q: no instance in --addr has seen it", s))
+		}
+	}
+	if len(failed) > 0 {
+		failed = append(failed, notHere...)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))

@@ -14,8 +14,8 @@ import (
 )
 
 // TestRebaselineEndpoint checks the HTTP contract of POST /rebaseline on
-// the service's own handler: 202 with JSON, 409 when drift is off, 503
-// when the queue is full, 400 for bad requests.
+// the service's own handler: 202 with JSON, 404 for a series never seen,
+// 409 when drift is off, 503 when the queue is full, 400 for bad requests.
 func TestRebaselineEndpoint(t *testing.T) {
 	newSvc := func(drift bool) *service {
 		cfg := config.Default()
@@ -28,8 +28,13 @@ func TestRebaselineEndpoint(t *testing.T) {
 		return rec.Code, rec.Body.String()
 	}
 	s := newSvc(true)
+	if code, body := do(s, http.MethodPost, "/rebaseline?series=pump7&channel=temp&by=ops"); code != http.StatusNotFound ||
+		!strings.Contains(body, `"pump7"`) {
+		t.Errorf("POST for a series never seen: %d %s, want 404 naming it", code, body)
+	}
+	s.rebaselines.Seen("pump7")
 	if code, body := do(s, http.MethodPost, "/rebaseline?series=pump7&channel=temp&by=ops"); code != http.StatusAccepted ||
-		!strings.Contains(body, `"series":"pump7"`) || !strings.Contains(body, `"known":false`) {
+		!strings.Contains(body, `"series":"pump7"`) {
 		t.Errorf("POST: %d %s", code, body)
 	}
 	for _, c := range []struct {
@@ -49,10 +54,12 @@ func TestRebaselineEndpoint(t *testing.T) {
 	}
 	full := newSvc(true)
 	for i := 0; i < stream.MaxPendingRebaselines; i++ {
+		full.rebaselines.Seen(fmt.Sprintf("s%d", i))
 		if _, err := full.rebaselines.Request(stream.RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	full.rebaselines.Seen("one-more")
 	if code, _ := do(full, http.MethodPost, "/rebaseline?series=one-more"); code != http.StatusServiceUnavailable {
 		t.Errorf("queue full: %d, want 503", code)
 	}

@@ -294,8 +294,9 @@ func (s *service) handler() http.Handler {
 
 // handleRebaseline takes an operator's request to accept a series' current
 // behaviour as its new normal: POST /rebaseline?series=S[&channel=C]. It
-// answers 202 with JSON once the request is queued; the series' next
-// sample applies it (logged, and written to ae_rebaseline).
+// answers 202 with JSON once the request is queued (the series' next
+// sample applies it, logged and written to ae_rebaseline), 404 for a series
+// this instance has not seen.
 func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -311,19 +312,21 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 	if by := r.URL.Query().Get("by"); by != "" {
 		req.Source = by + " via http " + r.RemoteAddr
 	}
-	known, err := s.rebaselines.Request(req)
-	if err != nil {
+	if _, err := s.rebaselines.Request(req); err != nil {
 		code := http.StatusBadRequest
-		if errors.Is(err, stream.ErrTooManyRebaselines) {
+		switch {
+		case errors.Is(err, stream.ErrTooManyRebaselines):
 			code = http.StatusServiceUnavailable
+		case errors.Is(err, stream.ErrUnknownSeries):
+			code = http.StatusNotFound
 		}
 		http.Error(w, "rebaseline: "+err.Error(), code)
 		return
 	}
-	s.log.Info("re-baseline requested", "series", req.Series, "channel", req.Channel, "source", req.Source, "known", known)
+	s.log.Info("re-baseline requested", "series", req.Series, "channel", req.Channel, "source", req.Source)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(map[string]any{"series": req.Series, "channel": req.Channel, "known": known,
+	json.NewEncoder(w).Encode(map[string]any{"series": req.Series, "channel": req.Channel,
 		"status": "queued: applies at the series' next sample"})
 }
 
