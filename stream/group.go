@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -44,20 +45,26 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 			g.Log.Warn("leaving the consumer group took over 2s; giving up on it")
 		}
 	}()
+	backoff := time.Second
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
-			g.Log.Warn("joining the consumer group failed; retrying", "err", err)
+			// Exponential with jitter, so that a group's members do not
+			// all retry a failing coordinator in step.
+			wait := backoff*3/4 + time.Duration(rand.Int64N(int64(backoff)/2+1))
+			g.Log.Warn("joining the consumer group failed; retrying", "backoff", wait.Round(time.Millisecond).String(), "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			}
+			backoff = min(2*backoff, maxJoinBackoff)
 			continue
 		}
+		backoff = time.Second
 		if err := g.generation(ctx, gen); err != nil {
 			var unwritten *UnwrittenError
 			if ctx.Err() != nil || !errors.As(err, &unwritten) {
@@ -73,6 +80,9 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// maxJoinBackoff bounds the wait between attempts to join the group.
+const maxJoinBackoff = 30 * time.Second
 
 // generation runs one pipeline over the generation's partitions.
 func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) error {
