@@ -60,6 +60,10 @@ type PipelineConfig struct {
 	// the earlier of the two; leave it 0 to replay old data.
 	MaxFuture time.Duration `yaml:"max_future"`
 	MaxPast   time.Duration `yaml:"max_past"`
+	// StallTimeout: /healthz fails while fetched samples have waited this
+	// long with no write acknowledged (a wedged pipeline, or an InfluxDB
+	// outage that long); 0 turns the check off.
+	StallTimeout time.Duration `yaml:"stall_timeout"`
 }
 
 // DefaultKafkaConfig returns the defaults.
@@ -71,7 +75,7 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // DefaultPipelineConfig returns the defaults.
 func DefaultPipelineConfig() PipelineConfig {
-	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second, MaxFuture: time.Hour}
+	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second, MaxFuture: time.Hour, StallTimeout: 5 * time.Minute}
 }
 
 // Validate names the first invalid field and its value.
@@ -138,6 +142,8 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline.max_series: must be >= 1 (got %d)", c.MaxSeries)
 	case c.MaxFuture < time.Second:
 		return fmt.Errorf("pipeline.max_future: must be >= 1s (got %v)", c.MaxFuture)
+	case c.StallTimeout != 0 && c.StallTimeout < time.Second:
+		return fmt.Errorf("pipeline.stall_timeout: must be 0 (off) or >= 1s (got %v)", c.StallTimeout)
 	case c.MaxPast < 0:
 		return fmt.Errorf("pipeline.max_past: must be >= 0, 0 for no bound (got %v)", c.MaxPast)
 	case c.ShutdownTimeout < time.Second || c.ShutdownTimeout > time.Hour:

@@ -76,6 +76,8 @@ type Options struct {
 	// Rebaselines, if set, holds operators' re-baseline requests; each is
 	// applied before its series' next sample is scored.
 	Rebaselines *Rebaselines
+	// Progress, if set, is told of every acknowledged write.
+	Progress *Progress
 }
 
 // Pipeline consumes, scores and writes.
@@ -195,6 +197,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}()
 
+	o.Progress.running(p.track)
 	p.restore = make([]map[string]Checkpoint, o.Pipeline.Workers)
 	for i := range p.restore {
 		p.restore[i] = map[string]Checkpoint{}
@@ -1034,6 +1037,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 				}
 			}
 			p.track.done(j.refs)
+			o.Progress.touch()
 			for i, seq := range j.newest {
 				if seq > 0 {
 					p.flushed[i].Store(seq)

@@ -1005,3 +1005,54 @@ func TestIdleTopicIsCommitted(t *testing.T) {
 	}
 	run.stop(t)
 }
+
+// TestStuckPipelineIsUnhealthy: with InfluxDB frozen, fetched samples wait
+// and nothing is written: after pipeline.stall_timeout /healthz says the
+// pipeline is stuck (503), and once writes go through again it is ok.
+func TestStuckPipelineIsUnhealthy(t *testing.T) {
+	influx, brokers := peers(t, 2, "sensors")
+	files := writeSeries(t, 2, 1500)
+	run := startRun(t, brokers, influx.URL, "g-stuck", "--set", "pipeline.stall_timeout=2s", "--set", "influx.timeout=1s")
+	produceFiles(t, brokers, files[:1]...)
+	waitAtLeast(t, 1000, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	if code, _ := httpGet(run.http + "/healthz"); code != 200 {
+		t.Fatalf("/healthz %d while writing, want 200", code)
+	}
+	influx.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			influx.Resume()
+		}
+	}()
+	produceFiles(t, brokers, files[1:]...)
+	body := waitHealth(t, run, 503, 15*time.Second)
+	if !strings.Contains(body, "stuck") {
+		t.Errorf("/healthz with InfluxDB frozen: %q, want 503 saying stuck", body)
+	}
+	influx.Resume()
+	resumed = true
+	if body := waitHealth(t, run, 200, 30*time.Second); body != "ok\n" {
+		t.Errorf("/healthz after InfluxDB came back: %q, want ok", body)
+	}
+	run.stop(t)
+}
+
+// waitHealth polls /healthz until it answers code, and returns its body.
+func waitHealth(t *testing.T, run *runProc, code int, timeout time.Duration) string {
+	t.Helper()
+	var body string
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(run.http + "/healthz")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if body = string(b); resp.StatusCode == code {
+			return body
+		}
+	}
+	t.Errorf("/healthz did not answer %d within %v (last: %q)", code, timeout, body)
+	return body
+}

@@ -131,6 +131,7 @@ type service struct {
 	sinkOK      atomic.Bool
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
+	progress    *stream.Progress
 	// writeError is InfluxDB's answer to the last failed write while
 	// writes fail (nil for writers that do not say).
 	writeError func() string
@@ -139,7 +140,7 @@ type service struct {
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
 // cfg.Influx; onAlert sees alert points once written.
 func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
-	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines()}
+	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(), progress: &stream.Progress{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.kafkaOK.Store(true)
 	s.sinkOK.Store(true)
@@ -204,6 +205,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		CheckpointInterval: cfg.Checkpoint.Interval,
 		DeadLetter:         dlq,
 		Rebaselines:        s.rebaselines,
+		Progress:           s.progress,
 	}
 	if ckpt != nil {
 		opts.Checkpoints = ckpt // a nil *KafkaCheckpoints must not become a non-nil interface
@@ -274,7 +276,17 @@ func (s *service) handler() http.Handler {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if after := s.cfg.Pipeline.StallTimeout; after > 0 {
+			if stalled, pending, idle := s.progress.Stalled(time.Now(), after); stalled {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "stuck: %d samples fetched and waiting, nothing written for %v (pipeline.stall_timeout %v)\n",
+					pending, idle.Round(time.Second), after)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ok")
+	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		var bad []string
 		if !s.kafkaOK.Load() {
