@@ -172,6 +172,7 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 		return nil, fmt.Errorf("checkpoints: list offsets: %w", err)
 	}
 	bad := 0
+	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
 	for _, po := range offs.Topics[k.Topic] {
 		if po.LastOffset <= po.FirstOffset {
 			continue
@@ -189,10 +190,11 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 				return nil, fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
 			}
 			if len(m.Value) > 0 { // an empty value is a tombstone
-				c, err := decodeCheckpoint(string(m.Key), m.Value)
+				c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
 				switch {
 				case err != nil:
 					bad++
+				case !complete: // a chunk, kept for its manifest
 				case keep == nil || keep(c.Topic, c.Partition):
 					out[c.Key] = c
 				default:
@@ -234,19 +236,45 @@ func (k *KafkaCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
 		msgs, size = msgs[:0], 0
 		return nil
 	}
-	for _, c := range cps {
-		v := encodeCheckpoint(c)
-		if len(v)+len(c.Key)+256 > limit {
-			return fmt.Errorf("checkpoints: %q needs %d bytes, over checkpoint.max_batch_bytes %d (raise it and the broker's message.max.bytes)", c.Key, len(v), limit)
-		}
-		if size+len(v)+len(c.Key)+256 > limit {
+	add := func(m kafka.Message) error {
+		n := len(m.Value) + len(m.Key) + recordOverhead
+		if size+n > limit {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		msgs = append(msgs, kafka.Message{Key: []byte(c.Key), Value: v,
-			Headers: []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(c.Partition))}}})
-		size += len(v) + len(c.Key) + 256
+		msgs = append(msgs, m)
+		size += n
+		return nil
+	}
+	// Manifests go once all chunks are acknowledged, so that a reader never
+	// sees a manifest before its chunks.
+	var manifests []kafka.Message
+	for _, c := range cps {
+		v := encodeCheckpoint(c)
+		headers := []kafka.Header{{Key: partitionHeader, Value: []byte(strconv.Itoa(c.Partition))}}
+		if len(v)+len(c.Key)+recordOverhead > limit {
+			parts := chunked(c.Key, v, limit)
+			for i, part := range parts {
+				if err := add(kafka.Message{Key: []byte(chunkKey(c.Key, i)), Value: part, Headers: headers}); err != nil {
+					return err
+				}
+			}
+			manifests = append(manifests, kafka.Message{Key: []byte(c.Key), Headers: headers,
+				Value: encodeManifest(manifest{chunks: len(parts), length: len(v), crc: crc32Of(v)})})
+			continue
+		}
+		if err := add(kafka.Message{Key: []byte(c.Key), Value: v, Headers: headers}); err != nil {
+			return err
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for _, m := range manifests {
+		if err := add(m); err != nil {
+			return err
+		}
 	}
 	return flush()
 }
@@ -287,22 +315,44 @@ func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
 	return k.nparts, nil
 }
 
-// Evict writes one checkpoint and returns where it landed. The record is
-// the key's newest, so compaction keeps it until the key is written again.
+// Evict writes one checkpoint (as chunks and a manifest if it is over the
+// record limit) and returns where it landed. The record is the key's
+// newest, so compaction keeps it until the key is written again.
 func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, error) {
 	n, err := k.partitionsOf(ctx)
 	if err != nil {
 		return Locator{}, err
 	}
 	part := c.Partition % n
+	v := encodeCheckpoint(c)
+	limit := k.MaxBatchBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if len(v)+len(c.Key)+recordOverhead <= limit {
+		return k.produce(ctx, part, c.Key, v)
+	}
+	parts := chunked(c.Key, v, limit)
+	mf := manifest{chunks: len(parts), length: len(v), crc: crc32Of(v)}
+	for i, p := range parts {
+		at, err := k.produce(ctx, part, chunkKey(c.Key, i), p)
+		if err != nil {
+			return Locator{}, err
+		}
+		mf.at = append(mf.at, at)
+	}
+	return k.produce(ctx, part, c.Key, encodeManifest(mf))
+}
+
+func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, value []byte) (Locator, error) {
 	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
 	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
-		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(c.Key)), Value: kafka.NewBytes(encodeCheckpoint(c))})})
+		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: kafka.NewBytes(value)})})
 	if err == nil {
 		err = resp.Error
 	}
 	if err != nil {
-		return Locator{}, fmt.Errorf("checkpoints: evict %q: %w", c.Key, err)
+		return Locator{}, fmt.Errorf("checkpoints: evict %q: %w", key, err)
 	}
 	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
 }
@@ -316,5 +366,68 @@ func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (C
 	if string(m.Key) != key {
 		return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d holds %q, want %q", at.Partition, at.Offset, m.Key, key)
 	}
-	return decodeCheckpoint(key, m.Value)
+	if !hasMagic(m.Value, manifestMagic) {
+		return decodeCheckpoint(key, m.Value)
+	}
+	mf, err := decodeManifest(m.Value)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if len(mf.at) != mf.chunks {
+		return Checkpoint{}, fmt.Errorf("checkpoints: manifest of %q locates %d of %d chunks", key, len(mf.at), mf.chunks)
+	}
+	parts := make([][]byte, mf.chunks)
+	for i, l := range mf.at {
+		cm, err := readOne(ctx, k.Brokers, k.Topic, l.Partition, l.Offset)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		if string(cm.Key) != chunkKey(key, i) || !hasMagic(cm.Value, chunkMagic) {
+			return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d is not chunk %d of %q", l.Partition, l.Offset, i, key)
+		}
+		parts[i] = cm.Value[len(chunkMagic):]
+	}
+	v, err := assemble(mf, parts)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoints: %q: %w", key, err)
+	}
+	return decodeCheckpoint(key, v)
+}
+
+// decodeRecord decodes one record of the checkpoint topic: a checkpoint,
+// a manifest (assembled from the chunks read before it), or a chunk (kept
+// in chunks; complete is false).
+func decodeRecord(key string, value []byte, chunks map[string][][]byte) (c Checkpoint, complete bool, err error) {
+	switch {
+	case hasMagic(value, chunkMagic):
+		base, i, ok := splitKey(key)
+		if !ok || i >= 1<<20 {
+			return c, false, fmt.Errorf("checkpoints: bad chunk key %q", key)
+		}
+		cs := chunks[base]
+		for len(cs) <= i {
+			cs = append(cs, nil)
+		}
+		cs[i] = append([]byte(nil), value[len(chunkMagic):]...)
+		chunks[base] = cs
+		return c, false, nil
+	case hasMagic(value, manifestMagic):
+		mf, err := decodeManifest(value)
+		if err != nil {
+			return c, false, err
+		}
+		v, err := assemble(mf, firstN(chunks[key], mf.chunks))
+		if err != nil {
+			return c, false, err
+		}
+		c, err = decodeCheckpoint(key, v)
+		return c, err == nil, err
+	}
+	c, err = decodeCheckpoint(key, value)
+	return c, err == nil, err
+}
+
+// firstN returns the first n of cs (all of them if there are fewer).
+func firstN(cs [][]byte, n int) [][]byte {
+	return cs[:min(n, len(cs))]
 }

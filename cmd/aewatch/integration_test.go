@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -1055,4 +1056,106 @@ func waitHealth(t *testing.T, run *runProc, code int, timeout time.Duration) str
 	}
 	t.Errorf("/healthz did not answer %d within %v (last: %q)", code, timeout, body)
 	return body
+}
+
+// wideFile writes a CSV of rows samples of 64 correlated channels, one
+// per minute from synth.Start.
+func wideFile(t *testing.T, rows int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("time")
+	for j := range 64 {
+		fmt.Fprintf(&b, ",c%02d", j)
+	}
+	b.WriteString("\n")
+	r := rand.New(rand.NewPCG(7, 64))
+	for i := range rows {
+		b.WriteString(synth.Start.Add(time.Duration(i) * time.Minute).Format(time.RFC3339))
+		base := math.Sin(2 * math.Pi * float64(i) / 50)
+		for j := range 64 {
+			fmt.Fprintf(&b, ",%.4f", 10+float64(j)+base*float64(1+j%5)+0.1*r.NormFloat64())
+		}
+		b.WriteString("\n")
+	}
+	file := filepath.Join(t.TempDir(), "wide.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestWideMultivariateCheckpoints: one multivariate series of 64 channels
+// has a checkpoint of several MB, over the broker's 1 MiB record limit. It
+// is written in chunks: the offsets are committed to the end of the idle
+// topic within two checkpoint intervals, the stop is clean, and a restart
+// on the rest of the data resumes exactly (every point equals eval's).
+func TestWideMultivariateCheckpoints(t *testing.T) {
+	influx, brokers := peers(t, 2, "sensors")
+	file := wideFile(t, 1200)
+	const cut = 700
+	head, rest := filepath.Join(t.TempDir(), "wide.csv"), filepath.Join(t.TempDir(), "wide.csv")
+	lines := strings.SplitAfter(strings.TrimSuffix(mustRead(t, file), "\n"), "\n")
+	os.WriteFile(head, []byte(strings.Join(lines[:1+cut], "")), 0o644)
+	os.WriteFile(rest, []byte(lines[0]+strings.Join(lines[1+cut:], "")+"\n"), 0o644)
+	out := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file); code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	want := map[int64]float64{}
+	f, err := sensorcsv.Read(filepath.Join(out, "wide.csv"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(f.Header, "anomaly_score")
+	for i, row := range f.Rows {
+		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
+	}
+	opts := []string{"--set", "pipeline.multivariate=true", "--set", "checkpoint.interval=2s"}
+	produceFiles(t, brokers, head)
+	run := startRun(t, brokers, influx.URL, "g-wide", opts...)
+	count := func() int { return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'c00'`) }
+	waitAtLeast(t, cut-31, 60*time.Second, count)
+	written := time.Now()
+	ends := topicEnds(t, brokers, 2)
+	atEnd := func(got map[int]int64) bool {
+		for p, end := range ends {
+			if end > 0 && got[p] != end { // an empty partition has no commit
+				return false
+			}
+		}
+		return true
+	}
+	var got map[int]int64
+	for time.Since(written) < 2*2*time.Second+2*time.Second {
+		if got = groupOffsets(t, brokers, "g-wide"); atEnd(got) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !atEnd(got) {
+		t.Errorf("committed %v, want the ends %v within two checkpoint intervals", got, ends)
+	}
+	run.stop(t)
+	produceFiles(t, brokers, rest)
+	again := startRun(t, brokers, influx.URL, "g-wide", opts...)
+	waitAtLeast(t, 1200-31, 60*time.Second, count)
+	again.stop(t)
+	scores := scoresWhere(t, influx, `"channel" = 'c00'`)
+	if len(scores) != 1200-31 {
+		t.Fatalf("%d points for channel c00, want %d", len(scores), 1200-31)
+	}
+	for ts, g := range scores {
+		if math.Float64bits(g) != math.Float64bits(want[ts]) {
+			t.Fatalf("time %d: score %v after a restart, eval %v", ts, g, want[ts])
+		}
+	}
+}
+
+func mustRead(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

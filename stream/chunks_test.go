@@ -1,0 +1,97 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
+)
+
+// TestLargeCheckpoints against a Kafka-protocol broker: checkpoints of
+// several MB (a multivariate detector of many channels) are saved as
+// chunks under a 1 MiB record limit, loaded back equal beside small ones,
+// and an evicted one is fetched back equal.
+func TestLargeCheckpoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	brokers := testsvc.Kafka(t, 2, "in")
+	k := &KafkaCheckpoints{Brokers: []string{brokers}, Topic: "in-checkpoints", Partitions: 2, MaxBatchBytes: 1 << 20}
+	defer k.Close()
+	ctx := context.Background()
+	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	state := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return b
+	}
+	want := map[string]Checkpoint{
+		"big":    {Key: "big", Topic: "in", Partition: 0, Offset: 41, State: state(3<<20 + 17)},
+		"small":  {Key: "small", Topic: "in", Partition: 1, Offset: 7, State: state(900)},
+		"edge":   {Key: "edge", Topic: "in", Partition: 1, Offset: 8, State: state(1<<20 - 200)},
+		"s\x00c": {Key: "s\x00c", Topic: "in", Partition: 0, Offset: 9, State: state(2 << 20)},
+	}
+	var cps []Checkpoint
+	for _, c := range want {
+		cps = append(cps, c)
+	}
+	if err := k.Save(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	// A second round with other states: the newest wins.
+	next := want["big"]
+	next.Offset, next.State = 99, state(5<<20)
+	want["big"] = next
+	if err := k.Save(ctx, []Checkpoint{next}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("loaded %d checkpoints, want %d", len(got), len(want))
+	}
+	for key, w := range want {
+		g := got[key]
+		if g.Offset != w.Offset || g.Partition != w.Partition || !bytes.Equal(g.State, w.State) {
+			t.Errorf("%q: loaded offset %d, %d bytes; want offset %d, %d bytes", key, g.Offset, len(g.State), w.Offset, len(w.State))
+		}
+	}
+	ev := Checkpoint{Key: "parked", Topic: "in", Partition: 1, Offset: 3, State: state(2<<20 + 5)}
+	at, err := k.Evict(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := k.Fetch(ctx, "parked", at)
+	if err != nil || !bytes.Equal(back.State, ev.State) || back.Offset != ev.Offset {
+		t.Fatalf("evicted %d bytes, fetched %d (%v)", len(ev.State), len(back.State), err)
+	}
+}
+
+func TestAssembleRefusesMismatch(t *testing.T) {
+	v := []byte("0123456789")
+	parts := chunked("k", append([]byte(nil), v...), len("k")+len(chunkSep)+10+len(chunkMagic)+recordOverhead+4)
+	var raw [][]byte
+	for _, p := range parts {
+		raw = append(raw, p[len(chunkMagic):])
+	}
+	mf := manifest{chunks: len(raw), length: len(v), crc: crc32Of(v)}
+	if got, err := assemble(mf, raw); err != nil || string(got) != string(v) {
+		t.Fatalf("assemble: %q %v", got, err)
+	}
+	raw[1] = []byte("xxxx")
+	if _, err := assemble(mf, raw); err == nil {
+		t.Error("a changed chunk was accepted")
+	}
+	if _, err := assemble(mf, raw[:1]); err == nil {
+		t.Error("a missing chunk was accepted")
+	}
+}
