@@ -64,6 +64,12 @@ type PipelineConfig struct {
 	// long with no write acknowledged (a wedged pipeline, or an InfluxDB
 	// outage that long); 0 turns the check off.
 	StallTimeout time.Duration `yaml:"stall_timeout"`
+	// MaxChannels rejects (channel_limit) a message with a sample of more
+	// channels: 40 messages of 10,000 channels once took 5 GB.
+	MaxChannels int `yaml:"max_channels"`
+	// NewSeriesPerSecond paces the creation of detectors for series never
+	// seen (no checkpoint): beyond it, their samples wait. 0: unpaced.
+	NewSeriesPerSecond int `yaml:"new_series_per_second"`
 }
 
 // DefaultKafkaConfig returns the defaults.
@@ -75,7 +81,8 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // DefaultPipelineConfig returns the defaults.
 func DefaultPipelineConfig() PipelineConfig {
-	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second, MaxFuture: time.Hour, StallTimeout: 5 * time.Minute}
+	return PipelineConfig{QueueSize: 10000, MaxSeries: 100000, ShutdownTimeout: 10 * time.Second, MaxFuture: time.Hour, StallTimeout: 5 * time.Minute,
+		MaxChannels: 256, NewSeriesPerSecond: 2000}
 }
 
 // Validate names the first invalid field and its value.
@@ -142,6 +149,10 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline.max_series: must be >= 1 (got %d)", c.MaxSeries)
 	case c.MaxFuture < time.Second:
 		return fmt.Errorf("pipeline.max_future: must be >= 1s (got %v)", c.MaxFuture)
+	case c.MaxChannels < 1 || c.MaxChannels > 1<<16:
+		return fmt.Errorf("pipeline.max_channels: must be in [1, 65536] (got %d)", c.MaxChannels)
+	case c.NewSeriesPerSecond < 0:
+		return fmt.Errorf("pipeline.new_series_per_second: must be >= 0, 0 for no pacing (got %d)", c.NewSeriesPerSecond)
 	case c.StallTimeout != 0 && c.StallTimeout < time.Second:
 		return fmt.Errorf("pipeline.stall_timeout: must be 0 (off) or >= 1s (got %v)", c.StallTimeout)
 	case c.MaxPast < 0:

@@ -40,11 +40,12 @@ const (
 	ReasonChannels      Reason = "channels"       // multivariate: channel set changed
 	ReasonBadTime       Reason = "bad_time"       // outside InfluxDB's range, or pipeline.max_future/max_past
 	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
+	ReasonChannelLimit  Reason = "channel_limit"  // more channels than pipeline.max_channels
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {

@@ -22,6 +22,7 @@ type Metrics struct {
 	Restored          prometheus.Counter
 	DeadLettered      prometheus.Counter
 	Evicted           prometheus.Counter
+	AdmissionWaits    prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -61,6 +62,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rejected messages written to the dead-letter topic."}),
 		Evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_evicted_total",
 			Help: "Idle detectors parked in the checkpoint topic to respect pipeline.max_series."}),
+		AdmissionWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_series_admission_waits_total",
+			Help: "New series whose detector waited for pipeline.new_series_per_second."}),
 	}
 	for _, r := range Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -72,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
 			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits)
 	}
 	return m
 }

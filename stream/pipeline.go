@@ -85,6 +85,7 @@ type Pipeline struct {
 	o        Options
 	decoders map[string]Decoder
 	track    *tracker
+	admit    *admission // pacing of brand-new detectors
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -136,6 +137,9 @@ func New(o Options) (*Pipeline, error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 7 * time.Second
 	}
+	if def := DefaultPipelineConfig(); o.Pipeline.MaxChannels == 0 { // options built without the config's defaults
+		o.Pipeline.MaxChannels, o.Pipeline.MaxFuture = def.MaxChannels, def.MaxFuture
+	}
 	if o.Pipeline.Workers == 0 {
 		o.Pipeline.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -145,7 +149,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker()}
+	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond)}
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
@@ -495,6 +499,11 @@ func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
 			}
 		}
 	}
+	for _, s := range out[len(dst):] {
+		if len(s.Channels) > p.o.Pipeline.MaxChannels {
+			return dst, reject(ReasonChannelLimit, "series %q: %d channels, over pipeline.max_channels %d", s.Series, len(s.Channels), p.o.Pipeline.MaxChannels)
+		}
+	}
 	if err := checkTimes(out[len(dst):], msg.Time, time.Now(), p.o.Pipeline); err != nil {
 		return dst, err
 	}
@@ -836,6 +845,9 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 				sh.restore[key] = cp
 			}
 		}
+	}
+	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
+		p.o.Metrics.AdmissionWaits.Inc()
 	}
 	d, err := detector.New(p.o.Detector, len(channels))
 	if err != nil {

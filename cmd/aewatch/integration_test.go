@@ -301,6 +301,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		// Lines InfluxDB refuses: on 2.x they took their whole batch with them.
 		"bad_name": {`{"series":"good-vib\\","time":1,"value":1}`, `{"series":"good-vib","time":1,"value":1,"tags":{"time":"x"}}`,
 			`{"series":"good-vib","time":1,"value":1,"tags":{"site":"a\\"}}`, `{"series":"good-vib","time":1,"values":{"":1}}`},
+		"channel_limit": {wideMessage(300)},
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
@@ -311,7 +312,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		val, _ := encodeRow("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 		if i%97 == 5 {
-			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name"}
+			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name", "channel_limit"}
 			r := reasons[k%len(reasons)]
 			if r == "too_large" && nBad[r] > 1 {
 				r = "malformed"
@@ -372,6 +373,20 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Errorf("dead-letter topic holds %v, rejected %v", dead, nBad)
 	}
 	t.Logf("rejected by reason (all in the dead-letter topic): %v; %d good points identical to eval", nBad, len(got))
+}
+
+// wideMessage is a sample of series good-vib with n channels.
+func wideMessage(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"series":"good-vib","time":1,"values":{`)
+	for j := range n {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"c%d":%d`, j, j)
+	}
+	b.WriteString("}}")
+	return b.String()
 }
 
 // TestSigtermLosesNothing stops `aewatch run` with SIGTERM while data is
