@@ -86,6 +86,8 @@ type Pipeline struct {
 	decoders map[string]Decoder
 	track    *tracker
 	admit    *admission // pacing of brand-new detectors
+	// outOfOrderLog bounds the log of out-of-order samples.
+	outOfOrderLog rateLog
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -578,6 +580,31 @@ type seriesState struct {
 	lastUsed   uint64 // shard clock at the last sample, for eviction
 	lastOut    uint64 // seq of the output holding the detector's newest points
 	lastOffset int64  // offset of the last message of the series in part, for eviction
+	outOfOrder uint64 // samples dropped as not after the series' previous time
+}
+
+// logEvery bounds how often a recurring per-sample problem is logged.
+const logEvery = 10 * time.Second
+
+// rateLog lets one line through per logEvery and counts the rest. Safe for
+// concurrent use.
+type rateLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// allow reports whether to log now, and how many were held back since.
+func (l *rateLog) allow() (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now := time.Now(); now.Sub(l.last) >= logEvery {
+		n := l.suppressed
+		l.last, l.suppressed = now, 0
+		return true, n
+	}
+	l.suppressed++
+	return false, 0
 }
 
 // shard owns the detectors of the series routed to it.
@@ -952,6 +979,11 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.SamplesDropped.WithLabelValues(string(ReasonNonFinite)).Inc()
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
+			st.outOfOrder++
+			if ok, held := p.outOfOrderLog.allow(); ok {
+				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
+					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
+			}
 		}
 		if r.Scored {
 			m.Windows.Inc()

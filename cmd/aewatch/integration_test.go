@@ -307,7 +307,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	defer w.Close()
 	var msgs []kafka.Message
 	nBad := map[string]int{}
-	k := 0
+	k, outOfOrder := 0, 0
 	for i, ts := range f.Times {
 		val, _ := encodeRow("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
@@ -321,6 +321,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: []byte(m)})
 			nBad[r]++
 			k++
+		}
+		if i%250 == 100 { // a well-formed sample from the past: dropped as out of order
+			val, _ := encodeRow("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
+			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
+			outOfOrder++
 		}
 	}
 	for len(msgs) > 0 {
@@ -337,10 +342,16 @@ func TestBadInputChangesNothing(t *testing.T) {
 			t.Errorf("rejected %s: /metrics says %v, sent %d (messages %v)", r, got, n, run.metric(t, "aewatch_messages_total", ""))
 		}
 	}
+	if got := run.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`); int(got) != outOfOrder {
+		t.Errorf("out of order: /metrics says %v, sent %d", got, outOfOrder)
+	}
 	if resp, err := http.Get(run.http + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("/readyz: %v %v", resp, err)
 	}
 	run.stop(t)
+	if n := strings.Count(run.stderr.String(), "not after its series' previous one"); n < 1 || n > 3 {
+		t.Errorf("%d log lines for %d out-of-order samples, want 1 to 3 (one per 10 s)", n, outOfOrder)
+	}
 	got := influxScores(t, influx, "good-vib")
 	if len(got) != len(order)-31 {
 		t.Fatalf("%d good points, want %d", len(got), len(order)-31)
