@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -357,9 +358,42 @@ func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, va
 	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
 }
 
+// record reads the one record at l with a single fetch request (a
+// partition reader costs a connection and its MaxWait: 60 ms a record).
+func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message, error) {
+	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
+		// Kafka returns the first batch whole even when it is larger than
+		// MaxBytes: a small bound reads one record, not the rest of the log.
+		MinBytes: 1, MaxBytes: 1 << 16, MaxWait: 500 * time.Millisecond})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, l.Partition, l.Offset, err)
+	}
+	for {
+		r, err := resp.Records.ReadRecord()
+		if err != nil {
+			return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
+		}
+		if r.Offset < l.Offset { // a batch may start before the offset asked for
+			continue
+		}
+		m := kafka.Message{Topic: k.Topic, Partition: l.Partition, Offset: r.Offset}
+		if r.Key != nil {
+			m.Key, _ = io.ReadAll(r.Key)
+		}
+		if r.Value != nil {
+			m.Value, _ = io.ReadAll(r.Value)
+		}
+		return m, nil
+	}
+}
+
 // Fetch reads back an evicted detector's checkpoint.
 func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error) {
-	m, err := readOne(ctx, k.Brokers, k.Topic, at.Partition, at.Offset)
+	m, err := k.record(ctx, at)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -378,7 +412,7 @@ func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (C
 	}
 	parts := make([][]byte, mf.chunks)
 	for i, l := range mf.at {
-		cm, err := readOne(ctx, k.Brokers, k.Topic, l.Partition, l.Offset)
+		cm, err := k.record(ctx, l)
 		if err != nil {
 			return Checkpoint{}, err
 		}

@@ -23,6 +23,7 @@ type Metrics struct {
 	DeadLettered      prometheus.Counter
 	Evicted           prometheus.Counter
 	AdmissionWaits    prometheus.Counter
+	Unparked          prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -62,6 +63,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rejected messages written to the dead-letter topic."}),
 		Evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_evicted_total",
 			Help: "Idle detectors parked in the checkpoint topic to respect pipeline.max_series."}),
+		Unparked: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_read_back_total",
+			Help: "Parked (evicted) detectors read back from the checkpoint topic as their series returned; a rate near the sample rate means pipeline.max_series thrashes."}),
 		AdmissionWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_series_admission_waits_total",
 			Help: "New series whose detector waited for pipeline.new_series_per_second."}),
 	}
@@ -75,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
 			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}
 	return m
 }

@@ -86,8 +86,12 @@ type Pipeline struct {
 	decoders map[string]Decoder
 	track    *tracker
 	admit    *admission // pacing of brand-new detectors
-	// outOfOrderLog bounds the log of out-of-order samples.
-	outOfOrderLog rateLog
+	// ioCtx bounds the shards' own Kafka I/O (parking and reading back
+	// detectors): it ends when the writes' drain time is up after a stop.
+	ioCtx context.Context
+	// outOfOrderLog and thrashLog bound the log of out-of-order samples
+	// and of detectors read back after eviction.
+	outOfOrderLog, thrashLog rateLog
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -151,7 +155,8 @@ func New(o Options) (*Pipeline, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond)}
+	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
+		ioCtx: context.Background()}
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
@@ -204,6 +209,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}()
 
 	o.Progress.running(p.track)
+	p.ioCtx = writeCtx
 	p.restore = make([]map[string]Checkpoint, o.Pipeline.Workers)
 	for i := range p.restore {
 		p.restore[i] = map[string]Checkpoint{}
@@ -862,7 +868,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	if loc, ok := sh.evicted[key]; ok {
 		delete(sh.evicted, key)
 		if ev, ok := p.o.Checkpoints.(Evictor); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
 			cp, err := ev.Fetch(ctx, key, loc)
 			cancel()
 			if err != nil {
@@ -870,6 +876,11 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 				p.o.Log.Error("evicted detector could not be read back; the series starts fresh", "series", series, "err", err)
 			} else {
 				sh.restore[key] = cp
+				p.o.Metrics.Unparked.Inc()
+				if ok, held := p.thrashLog.allow(); ok {
+					p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
+						"max_series", p.o.Pipeline.MaxSeries, "series", series, "read_back_since_last_line", held+1)
+				}
 			}
 		}
 	}
@@ -930,14 +941,17 @@ func (p *Pipeline) evict(sh *shardState) bool {
 		victims = append(victims, k)
 	}
 	sort.Slice(victims, func(i, j int) bool { return sh.dets[victims[i]].lastUsed < sh.dets[victims[j]].lastUsed })
-	victims = victims[:max(1, len(victims)/10)]
+	// A quarter at a time: each eviction waits once for the shard's points
+	// to be written, so that a series returning after a checkpoint's
+	// offset is not skipped; fewer, larger evictions wait less in all.
+	victims = victims[:max(1, len(victims)/4)]
 	for _, key := range victims {
 		if sh.dets[key].lastOut > p.flushed[sh.id].Load() {
 			sh.emit(true) // the wait below is for points that must have left the shard
 			break
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
 	defer cancel()
 	freed := 0
 	for _, key := range victims {

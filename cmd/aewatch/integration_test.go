@@ -1185,3 +1185,47 @@ func mustRead(t *testing.T, file string) string {
 	}
 	return string(b)
 }
+
+// TestEvictionThrashIsSaid: 200 series take turns one sample at a time
+// with pipeline.max_series 50, the worst case for eviction: every point
+// still equals eval's, a metric counts the detectors read back, and a
+// warning (at most one per 10 s) tells the operator the bound thrashes.
+func TestEvictionThrashIsSaid(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const series, rows = 200, 40
+	files := writeSeries(t, series, rows)
+	var msgs [][]kafka.Message
+	for _, file := range files {
+		msgs = append(msgs, fileMessages(t, file))
+	}
+	var all []kafka.Message
+	for i := range rows {
+		for _, m := range msgs {
+			all = append(all, m[i])
+		}
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	if err := w.WriteMessages(context.Background(), all...); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	start := time.Now()
+	run := startRun(t, brokers, influx.URL, "g-thrash", "--set", "pipeline.max_series=50", "--set", "pipeline.workers=2",
+		"--set", "influx.flush_interval=20ms")
+	total := series * (rows - 31)
+	waitAtLeast(t, total, 120*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	took := time.Since(start)
+	readBack := run.metric(t, "aewatch_detectors_read_back_total", "")
+	run.stop(t)
+	warnings := strings.Count(run.stderr.String(), "pipeline.max_series is below the series in use")
+	if readBack < series || warnings < 1 || float64(warnings) > took.Seconds()/10+2 {
+		t.Errorf("%v detectors read back, %d warnings in %v: want at least %d read back and one warning per 10 s", readBack, warnings, took.Round(time.Second), series)
+	}
+	for _, file := range files[:5] {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" while eviction thrashes")
+	}
+	t.Logf("%d samples of %d series with max_series 50 in %v (%.0f samples/s, this machine); %v detectors read back",
+		series*rows, series, took.Round(time.Millisecond), float64(series*rows)/took.Seconds(), readBack)
+}
