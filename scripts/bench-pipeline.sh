@@ -104,6 +104,12 @@ measure() {
   echo "bar (end to end >= half of min(reader, eval), and >= 100000): from start $ratio of min, after the first write $ratio_first"
   echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
   ratios+=("$ratio"); ratios_first+=("$ratio_first"); rates+=("$rate")
+  # Peak resident memory, and what the detectors account for of it.
+  per=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_series_memory_bytes / { print $2 }')
+  live=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_live_series / { print $2 }')
+  awk -v hwm="$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status")" -v per="$per" -v live="$live" 'BEGIN {
+    printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each = %.0f MB of it (the rest: runtime, queues, batches, client buffers)\n",
+      hwm / 1024, live, per / 1024, live * per / 1048576 }'
   for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
   kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true
 }
