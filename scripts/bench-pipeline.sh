@@ -52,12 +52,12 @@ influxd_pid=$!
 cpu() { awk '{ printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$1/stat"; }
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$iport/ping" >/dev/null && break; sleep 0.2; done
 
-"$tmp/aewatch" generate --rows "$rows" --variants 1 --out "$tmp/gen" >/dev/null
+"$tmp/aewatch" generate --rows "$(( rows > 500 ? rows : 500 ))" --variants 1 --out "$tmp/gen" >/dev/null
 mkdir -p "$tmp/data"
 signals=(seasonal duty oscillating noisy); faults=(none spike level_shift frequency shape noise_burst stuck)
 for i in $(seq 0 $((series - 1))); do
   s=${signals[$((i % 4))]}; f=${faults[$((i / 4 % 7))]}
-  cp "$tmp/gen/$s/${s}_$f.csv" "$tmp/data/sensor$i.csv"
+  head -n $((rows + 1)) "$tmp/gen/$s/${s}_$f.csv" > "$tmp/data/sensor$i.csv"  # the header and rows samples
 done
 total=$((series * rows))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
@@ -104,11 +104,12 @@ measure() {
   echo "bar (end to end >= half of min(reader, eval), and >= 100000): from start $ratio of min, after the first write $ratio_first"
   echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
   ratios+=("$ratio"); ratios_first+=("$ratio_first"); rates+=("$rate")
-  # Peak resident memory, and what the detectors account for of it.
+  # Peak resident memory, and the detectors' size once their calibration
+  # histories are full (aewatch_series_memory_bytes).
   per=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_series_memory_bytes / { print $2 }')
   live=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_live_series / { print $2 }')
   awk -v hwm="$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status")" -v per="$per" -v live="$live" 'BEGIN {
-    printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each = %.0f MB of it (the rest: runtime, queues, batches, client buffers)\n",
+    printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each when their histories are full = %.0f MB (pages not yet written are not resident)\n",
       hwm / 1024, live, per / 1024, live * per / 1048576 }'
   for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
   kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true

@@ -328,6 +328,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 			outOfOrder++
 		}
 	}
+	// A series whose tags InfluxDB refuses (a series key over 64 KB): its
+	// points are isolated and dropped, the others' batches go through.
+	const bigTagSamples = 40
+	for i := range bigTagSamples {
+		val := fmt.Sprintf(`{"series":"good-tags","time":%d,"value":%d,"tags":{"k":"%s"}}`, f.Times[i], i, strings.Repeat("t", 70<<10))
+		msgs = append(msgs, kafka.Message{Key: []byte("good-tags"), Value: []byte(val)})
+	}
 	for len(msgs) > 0 {
 		n := min(len(msgs), 500)
 		if err := w.WriteMessages(context.Background(), msgs[:n]...); err != nil {
@@ -335,7 +342,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		}
 		msgs = msgs[n:]
 	}
-	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*", "--set", "kafka.dead_letter_topic=rejected")
+	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*", "--set", "kafka.dead_letter_topic=rejected",
+		"--set", "checkpoint.interval=1s")
 	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	for r, n := range nBad {
 		if got := run.metric(t, "aewatch_messages_rejected_total", `reason="`+r+`"`); int(got) != n {
@@ -344,6 +352,19 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	if got := run.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`); int(got) != outOfOrder {
 		t.Errorf("out of order: /metrics says %v, sent %d", got, outOfOrder)
+	}
+	if got := run.metric(t, "aewatch_points_rejected_by_influx_total", ""); int(got) != bigTagSamples-31 {
+		t.Errorf("points InfluxDB refused: /metrics says %v, want the %d of series good-tags", got, bigTagSamples-31)
+	}
+	ends := topicEnds(t, brokers, 2)
+	var committed map[int]int64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if committed = groupOffsets(t, brokers, "g-bad"); atEnd(committed, ends) {
+			break
+		}
+	}
+	if !atEnd(committed, ends) {
+		t.Errorf("committed offsets %v, want the partitions' ends %v", committed, ends)
 	}
 	if resp, err := http.Get(run.http + "/readyz"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("/readyz: %v %v", resp, err)
@@ -1143,22 +1164,14 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	waitAtLeast(t, cut-31, 60*time.Second, count)
 	written := time.Now()
 	ends := topicEnds(t, brokers, 2)
-	atEnd := func(got map[int]int64) bool {
-		for p, end := range ends {
-			if end > 0 && got[p] != end { // an empty partition has no commit
-				return false
-			}
-		}
-		return true
-	}
 	var got map[int]int64
 	for time.Since(written) < 2*2*time.Second+2*time.Second {
-		if got = groupOffsets(t, brokers, "g-wide"); atEnd(got) {
+		if got = groupOffsets(t, brokers, "g-wide"); atEnd(got, ends) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !atEnd(got) {
+	if !atEnd(got, ends) {
 		t.Errorf("committed %v, want the ends %v within two checkpoint intervals", got, ends)
 	}
 	run.stop(t)
@@ -1175,6 +1188,17 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 			t.Fatalf("time %d: score %v after a restart, eval %v", ts, g, want[ts])
 		}
 	}
+}
+
+// atEnd reports whether the committed offsets reach each partition's end
+// (an empty partition has no commit).
+func atEnd(committed, ends map[int]int64) bool {
+	for p, end := range ends {
+		if end > 0 && committed[p] != end {
+			return false
+		}
+	}
+	return true
 }
 
 func mustRead(t *testing.T, file string) string {
