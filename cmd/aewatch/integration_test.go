@@ -1253,3 +1253,48 @@ func TestEvictionThrashIsSaid(t *testing.T) {
 	t.Logf("%d samples of %d series with max_series 50 in %v (%.0f samples/s, this machine); %v detectors read back",
 		series*rows, series, took.Round(time.Millisecond), float64(series*rows)/took.Seconds(), readBack)
 }
+
+// TestRebalanceDuringOutage: InfluxDB freezes while an instance consumes;
+// a second instance joins (a rebalance) during the outage. The first one's
+// generation cannot write what it fetched: it ends within its drain time,
+// leaves nothing committed past what was written, rejoins, and both
+// instances consume again once InfluxDB is back: every point equals eval.
+func TestRebalanceDuringOutage(t *testing.T) {
+	influx, brokers := peers(t, 4, "sensors")
+	files := writeSeries(t, 4, 3000)
+	total := expectedPoints(t, files)
+	opts := []string{"--set", "checkpoint.interval=500ms", "--set", "kafka.session_timeout=6s", "--set", "pipeline.shutdown_timeout=4s",
+		"--set", "influx.max_backoff=500ms"}
+	a := startRun(t, brokers, influx.URL, "g-reb-out", opts...)
+	produceFiles(t, brokers, files[:2]...)
+	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	waitAtLeast(t, 1000, 60*time.Second, count)
+	influx.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			influx.Resume()
+		}
+	}()
+	produceFiles(t, brokers, files[2:]...)
+	time.Sleep(time.Second)
+	b := startRun(t, brokers, influx.URL, "g-reb-out", opts...)
+	time.Sleep(10 * time.Second) // the rebalance, and a's drain timing out
+	influx.Resume()
+	resumed = true
+	waitAtLeast(t, total, 90*time.Second, count)
+	for _, p := range []*runProc{a, b} {
+		if code, _ := httpGet(p.http + "/healthz"); code != 200 {
+			t.Errorf("an instance answers /healthz %d after the outage", code)
+		}
+	}
+	a.stop(t)
+	b.stop(t)
+	if !strings.Contains(a.stderr.String(), "generation ended with samples unwritten; rejoining") {
+		t.Errorf("the first instance's generation did not end with samples unwritten: the test did not rebalance during the outage")
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a rebalance during an outage")
+	}
+}
