@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -30,6 +31,56 @@ type HTTPConfig struct {
 	// Addr is host:port for /metrics, /healthz and /readyz; loopback by
 	// default. Empty disables the endpoint.
 	Addr string `yaml:"addr"`
+	// Token is the bearer token every state-changing endpoint (POST
+	// /rebaseline) requires. Prefer AEWATCH_HTTP_TOKEN or TokenFile.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	// ProtectReads requires the token of /metrics, /healthz and /readyz too.
+	ProtectReads bool `yaml:"protect_reads"`
+	// Pprof serves /debug/pprof (internals: keep it off where others reach
+	// the port).
+	Pprof bool          `yaml:"pprof"`
+	TLS   HTTPTLSConfig `yaml:"tls"`
+}
+
+// HTTPTLSConfig serves the endpoint over TLS when both files are set.
+type HTTPTLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// BearerToken returns the configured token (read from TokenFile if set),
+// or "" when none is configured.
+func (c HTTPConfig) BearerToken() (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	b, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("http.token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("http.token_file: %s is empty", c.TokenFile)
+	}
+	return tok, nil
+}
+
+func (c HTTPConfig) validate() error {
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			return fmt.Errorf("http.addr: want host:port (got %q)", c.Addr)
+		}
+	}
+	switch {
+	case c.Token != "" && c.TokenFile != "":
+		return errors.New("http.token and http.token_file: set one, not both")
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return fmt.Errorf("http.tls.cert_file and http.tls.key_file: set both or neither (got %q and %q)", c.TLS.CertFile, c.TLS.KeyFile)
+	case c.ProtectReads && c.Token == "" && c.TokenFile == "":
+		return errors.New("http.protect_reads: needs a token (AEWATCH_HTTP_TOKEN or http.token_file)")
+	}
+	return nil
 }
 
 // Default returns the configuration used when no file is given.
@@ -105,10 +156,5 @@ func (c Config) Validate() error {
 	if err := c.Checkpoint.Validate(); err != nil {
 		return err
 	}
-	if c.HTTP.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
-			return fmt.Errorf("http.addr: want host:port (got %q)", c.HTTP.Addr)
-		}
-	}
-	return nil
+	return c.HTTP.validate()
 }

@@ -77,7 +77,7 @@ measure() {
   curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE $db" >/dev/null
   start=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group "bench$rep" --influx-url "http://127.0.0.1:$iport" \
-    --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
+    --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --set http.pprof=true --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
   influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
   local prof_pid="" iprof_pid="" trace_pid=""
   if [ "$rep" = 1 ]; then

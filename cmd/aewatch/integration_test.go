@@ -4,11 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -1160,7 +1169,9 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	opts := []string{"--set", "pipeline.multivariate=true", "--set", "checkpoint.interval=2s"}
 	produceFiles(t, brokers, head)
 	run := startRun(t, brokers, influx.URL, "g-wide", opts...)
-	count := func() int { return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'c00'`) }
+	count := func() int {
+		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'c00'`)
+	}
 	waitAtLeast(t, cut-31, 60*time.Second, count)
 	written := time.Now()
 	ends := topicEnds(t, brokers, 2)
@@ -1296,5 +1307,122 @@ func TestRebalanceDuringOutage(t *testing.T) {
 	for _, file := range files {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a rebalance during an outage")
+	}
+}
+
+// writeCert writes a CA and a certificate it signed for 127.0.0.1 (PEM
+// files in dir) and returns their paths.
+func writeCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aewatch test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(cryptorand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafDER, err := x509.CreateCertificate(cryptorand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	write := func(name, kind string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", leafDER), write("key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// TestHTTPTLSAndToken: the endpoint over TLS with a bearer token from
+// AEWATCH_HTTP_TOKEN. `aewatch rebaseline` without the token is refused
+// (401, exit 1), with it accepted; a client that does not trust the CA is
+// refused; /debug/pprof is not served; the token never reaches the log.
+func TestHTTPTLSAndToken(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeCert(t, dir)
+	const httpToken = "http-secret-token-99"
+	files := writeSeries(t, 1, 500)
+	produceFiles(t, brokers, files...)
+	addr := testsvc.FreeAddr(t)
+	cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-tls",
+		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--http-addr", addr,
+		"--set", "http.tls.cert_file="+certFile, "--set", "http.tls.key_file="+keyFile)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	cmd.Env = append(os.Environ(), "AEWATCH_HTTP_TOKEN="+httpToken)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	run := &runProc{cmd: cmd, stderr: stderr, http: "https://" + addr}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	waitAtLeast(t, 500-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	series := SeriesName(files[0])
+	env := func(token string) []string {
+		var out []string
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "AEWATCH_HTTP_TOKEN=") {
+				out = append(out, e)
+			}
+		}
+		if token != "" {
+			out = append(out, "AEWATCH_HTTP_TOKEN="+token)
+		}
+		return out
+	}
+	rebaseline := func(token string, args ...string) (string, int) {
+		c := exec.Command(binary, append([]string{"rebaseline", "--addr", run.http}, args...)...)
+		c.Env = env(token)
+		out, err := c.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	if out, code := rebaseline("", "--ca-file", caFile, series); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("rebaseline without the token: exit %d: %s", code, out)
+	}
+	if out, code := rebaseline("wrong", "--ca-file", caFile, series); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("rebaseline with a wrong token: exit %d: %s", code, out)
+	}
+	if out, code := rebaseline(httpToken, series); code != 1 || !strings.Contains(out, "certificate") {
+		t.Errorf("rebaseline not trusting the CA: exit %d: %s", code, out)
+	}
+	if out, code := rebaseline(httpToken, "--ca-file", caFile, series); code != 0 || !strings.Contains(out, "queued") {
+		t.Errorf("rebaseline with the token over TLS: exit %d: %s", code, out)
+	}
+	pool := x509.NewCertPool()
+	pemCA, _ := os.ReadFile(caFile)
+	pool.AppendCertsFromPEM(pemCA)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for path, want := range map[string]int{"/debug/pprof/": 404, "/metrics": 200, "/healthz": 200} {
+		resp, err := client.Get(run.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s over TLS: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if strings.Contains(stderr.String(), httpToken) {
+		t.Error("the HTTP token appears in the log")
 	}
 }

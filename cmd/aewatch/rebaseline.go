@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +35,8 @@ owns the series applies it.
 	addrs := fs.String("addr", "http://127.0.0.1:9464", "the services' http.addr, as `URLs` (comma-separated)")
 	channel := fs.String("channel", "", "only this `channel` (default: every channel of the series)")
 	by := fs.String("by", os.Getenv("USER"), "who asks, for the record")
+	tokenFile := fs.String("token-file", "", "`file` holding the services' bearer token (default: $AEWATCH_HTTP_TOKEN)")
+	caFile := fs.String("ca-file", "", "PEM `file` of the CA that signed the services' certificate (https --addr)")
 	series, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -41,7 +45,26 @@ owns the series applies it.
 		fs.Usage()
 		return errors.New("name at least one SERIES")
 	}
+	token := os.Getenv("AEWATCH_HTTP_TOKEN")
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return fmt.Errorf("--ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca-file: no PEM certificate in %s", *caFile)
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	var failed []string
 	accepted := map[string]bool{}
 	var notHere []string
@@ -64,6 +87,9 @@ owns the series applies it.
 			target := u.JoinPath("rebaseline")
 			target.RawQuery = q.Encode()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), nil)
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
 			resp, err := client.Do(req)
 			if err != nil {
 				failed = append(failed, fmt.Sprintf("%s %s: %v", u.Host, s, err))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/aewatch/aewatch/config"
 	"github.com/aewatch/aewatch/stream"
 )
@@ -62,5 +64,53 @@ func TestRebaselineEndpoint(t *testing.T) {
 	full.rebaselines.Seen("one-more")
 	if code, _ := do(full, http.MethodPost, "/rebaseline?series=one-more"); code != http.StatusServiceUnavailable {
 		t.Errorf("queue full: %d, want 503", code)
+	}
+}
+
+// TestHTTPAuth: with a token, every state-changing endpoint needs it (401
+// and nothing queued without it or with a wrong one); reads stay open
+// unless http.protect_reads; /debug/pprof is off unless http.pprof.
+func TestHTTPAuth(t *testing.T) {
+	newSvc := func(mut func(*config.HTTPConfig)) *service {
+		cfg := config.Default()
+		mut(&cfg.HTTP)
+		s := &service{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), rebaselines: stream.NewRebaselines(),
+			reg: prometheus.NewRegistry()}
+		s.token, _ = cfg.HTTP.BearerToken()
+		s.rebaselines.Seen("pump7")
+		return s
+	}
+	do := func(s *service, method, target, token string) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, target, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		s.handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	s := newSvc(func(h *config.HTTPConfig) { h.Token = "s3cret-http" })
+	for _, tok := range []string{"", "wrong", "s3cret-httpX"} {
+		if code := do(s, http.MethodPost, "/rebaseline?series=pump7", tok); code != http.StatusUnauthorized {
+			t.Errorf("POST /rebaseline with token %q: %d, want 401", tok, code)
+		}
+	}
+	if code := do(s, http.MethodPost, "/rebaseline?series=pump7", "s3cret-http"); code != http.StatusAccepted {
+		t.Errorf("POST /rebaseline with the token: %d, want 202", code)
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		if code := do(s, http.MethodGet, path, ""); code == http.StatusUnauthorized {
+			t.Errorf("GET %s without a token: 401, want open by default", path)
+		}
+	}
+	if code := do(s, http.MethodGet, "/debug/pprof/", ""); code != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/ by default: %d, want 404", code)
+	}
+	p := newSvc(func(h *config.HTTPConfig) { h.Token, h.ProtectReads, h.Pprof = "s3cret-http", true, true })
+	if code := do(p, http.MethodGet, "/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /metrics with protect_reads and no token: %d, want 401", code)
+	}
+	if code := do(p, http.MethodGet, "/debug/pprof/", "s3cret-http"); code != http.StatusOK {
+		t.Errorf("GET /debug/pprof/ with http.pprof and the token: %d, want 200", code)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
+	cryptotls "crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -132,6 +134,7 @@ type service struct {
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
 	progress    *stream.Progress
+	token       string // http bearer token; "" when none is configured
 	// writeError is InfluxDB's answer to the last failed write while
 	// writes fail (nil for writers that do not say).
 	writeError func() string
@@ -144,6 +147,11 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.kafkaOK.Store(true)
 	s.sinkOK.Store(true)
+	tok, err := cfg.HTTP.BearerToken()
+	if err != nil {
+		return nil, err
+	}
+	s.token = tok
 	if writer == nil {
 		w, err := sink.New(cfg.Influx, nil, log.With("component", "sink"), sink.NewMetrics(s.reg), s.sinkOK.Store)
 		if err != nil {
@@ -230,8 +238,22 @@ func (s *service) run(ctx context.Context) error {
 		// open for good; writes allow for /debug/pprof/profile's 30 s.
 		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second}
-		go srv.Serve(ln)
+		if tls := s.cfg.HTTP.TLS; tls.CertFile != "" {
+			if _, err := cryptotls.LoadX509KeyPair(tls.CertFile, tls.KeyFile); err != nil {
+				return fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
+			}
+			go srv.ServeTLS(ln, tls.CertFile, tls.KeyFile)
+		} else {
+			go srv.Serve(ln)
+		}
 		defer srv.Close()
+		if host, _, _ := net.SplitHostPort(s.cfg.HTTP.Addr); s.token == "" && !isLoopback(host) {
+			s.log.Warn("http.addr is reachable beyond this host and no token is set: anyone who reaches it can re-baseline series; set AEWATCH_HTTP_TOKEN or http.token_file",
+				"http_addr", s.cfg.HTTP.Addr)
+		}
+		if s.cfg.HTTP.Pprof {
+			s.log.Warn("http.pprof is on: /debug/pprof exposes the process's internals", "http_addr", s.cfg.HTTP.Addr)
+		}
 	}
 	s.log.Info("aewatch running", "brokers", s.cfg.Kafka.Brokers, "topics", s.cfg.Kafka.Topics,
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.RedactedURL(), "influx_bucket", s.cfg.Influx.Bucket,
@@ -272,11 +294,19 @@ func (s *service) run(ctx context.Context) error {
 
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	read := func(h http.HandlerFunc) http.Handler {
+		if s.cfg.HTTP.ProtectReads {
+			return s.authorized(h)
+		}
+		return h
+	}
+	mux.Handle("/metrics", read(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP))
+	if s.cfg.HTTP.Pprof { // internals: off unless asked for
+		mux.Handle("/debug/pprof/", read(pprof.Index))
+		mux.Handle("/debug/pprof/profile", read(pprof.Profile))
+		mux.Handle("/debug/pprof/trace", read(pprof.Trace))
+	}
+	mux.Handle("/healthz", read(func(w http.ResponseWriter, _ *http.Request) {
 		if after := s.cfg.Pipeline.StallTimeout; after > 0 {
 			if stalled, pending, idle := s.progress.Stalled(time.Now(), after); stalled {
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -286,8 +316,8 @@ func (s *service) handler() http.Handler {
 			}
 		}
 		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	mux.Handle("/readyz", read(func(w http.ResponseWriter, _ *http.Request) {
 		var bad []string
 		if !s.kafkaOK.Load() {
 			bad = append(bad, "kafka unreachable")
@@ -307,9 +337,34 @@ func (s *service) handler() http.Handler {
 			return
 		}
 		fmt.Fprintln(w, "ready")
-	})
-	mux.HandleFunc("/rebaseline", s.handleRebaseline)
+	}))
+	mux.Handle("/rebaseline", s.authorized(http.HandlerFunc(s.handleRebaseline)))
 	return mux
+}
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// authorized lets a request through h only with the configured bearer
+// token (compared in constant time); without a configured token, all pass.
+func (s *service) authorized(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="aewatch"`)
+				http.Error(w, "missing or wrong bearer token (see http.token_file, AEWATCH_HTTP_TOKEN)", http.StatusUnauthorized)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // handleRebaseline takes an operator's request to accept a series' current
