@@ -202,7 +202,12 @@ func (a *alertLog) print(p sink.Point) {
 		a.opened, a.first = map[string]int{}, map[string]int64{}
 	}
 	ts := time.Unix(0, p.Time).UTC().Format("2006-01-02 15:04:05")
-	if p.Event == "opened" {
+	switch p.Event {
+	case "rebaseline": // an operator's re-baseline, not an alert: no alert closes
+		fmt.Printf("rebaseline %-24s at %s  by %s\n", p.Series, ts, p.Reason)
+		return
+	case "closed":
+	case "opened":
 		a.nOpen++
 		a.opened[p.Series]++
 		s := a.sensors[p.Series]
@@ -210,6 +215,8 @@ func (a *alertLog) print(p sink.Point) {
 			a.first[p.Series] = p.Time
 		}
 		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p))
+		return
+	default:
 		return
 	}
 	a.nOpen--
