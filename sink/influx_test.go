@@ -123,3 +123,26 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 		t.Errorf("after the database exists: %v, LastError %q", err, w.LastError())
 	}
 }
+
+// TestEnsureBucket18 against a real InfluxDB 1.8: influx.create_bucket
+// creates the database of bucket "database/retention-policy", and points
+// written then land in it.
+func TestEnsureBucket18(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs influxd")
+	}
+	in := testsvc.StartInflux(t, "db")
+	w, _, _ := realWriter(t, in, "fresh/autogen", 0)
+	if _, err := w.EnsureBucket(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.EnsureBucket(context.Background()); err != nil {
+		t.Fatalf("a second call on an existing database: %v", err)
+	}
+	if err := w.WritePoints(context.Background(), points(5, "ok")); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.Count("fresh", "SELECT count(score) FROM ae_score"); got != 5 {
+		t.Fatalf("%d points in the created database, want 5", got)
+	}
+}

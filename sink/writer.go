@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +40,9 @@ type Config struct {
 	// as several requests. InfluxDB refuses bodies over its max-body-size
 	// (25 MB by default) with HTTP 413.
 	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// CreateBucket creates the bucket (2.x) or the database (1.8, bucket
+	// "database/retention-policy") at start if it does not exist.
+	CreateBucket bool `yaml:"create_bucket"`
 }
 
 // DefaultConfig returns the defaults (URL and bucket must be set to write).
@@ -161,6 +167,49 @@ func New(cfg Config, extra []Tag, log *slog.Logger, m *Metrics, healthy func(boo
 	client := influxdb2.NewClientWithOptions(cfg.URL, tok, opts)
 	return &Writer{cfg: cfg, client: client, api: client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
 		log: log, metrics: m, extra: extra, healthy: healthy}, nil
+}
+
+// EnsureBucket creates the bucket (2.x) or database (1.8: bucket
+// "database/retention-policy") if it is missing. created is true when a
+// 2.x bucket was created; 1.8's CREATE DATABASE does not say.
+func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
+	if db, _, ok := strings.Cut(w.cfg.Bucket, "/"); ok {
+		// InfluxDB 1.8: CREATE DATABASE is idempotent; the token is
+		// "user:password" when authentication is on.
+		tok, err := w.cfg.token()
+		if err != nil {
+			return false, err
+		}
+		q := url.Values{"q": {"CREATE DATABASE " + strconv.Quote(db)}}
+		if user, pass, ok := strings.Cut(tok, ":"); ok {
+			q.Set("u", user)
+			q.Set("p", pass)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(w.cfg.URL, "/")+"/query", strings.NewReader(q.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, fmt.Errorf("influx.create_bucket: CREATE DATABASE %s: %w", db, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
+			return false, fmt.Errorf("influx.create_bucket: CREATE DATABASE %s: HTTP %d: %s", db, resp.StatusCode, strings.TrimSpace(string(body)))
+		}
+		return false, nil
+	}
+	buckets := w.client.BucketsAPI()
+	if _, err := buckets.FindBucketByName(ctx, w.cfg.Bucket); err == nil {
+		return false, nil
+	}
+	org, err := w.client.OrganizationsAPI().FindOrganizationByName(ctx, w.cfg.Org)
+	if err != nil {
+		return false, fmt.Errorf("influx.create_bucket: organization %q (influx.org): %w", w.cfg.Org, err)
+	}
+	if _, err := buckets.CreateBucketWithName(ctx, org, w.cfg.Bucket); err != nil {
+		return false, fmt.Errorf("influx.create_bucket: bucket %q: %w", w.cfg.Bucket, err)
+	}
+	return true, nil
 }
 
 // Close releases the client.

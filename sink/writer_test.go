@@ -94,3 +94,42 @@ func TestInvalidBatchIsNotRetried(t *testing.T) {
 		t.Fatalf("calls %d, dropped %v: want 1, 1", calls.Load(), testutil.ToFloat64(m.Dropped))
 	}
 }
+
+// TestEnsureBucket2x: InfluxDB 2.x cannot be run here; a stand-in answers
+// its buckets and organizations API as 2.x does: the bucket is looked up,
+// then created in the organization influx.org names.
+func TestEnsureBucket2x(t *testing.T) {
+	var created atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v2/buckets":
+			w.Write([]byte(`{"buckets":[]}`))
+		case r.Method == http.MethodGet && r.URL.Path == "/api/v2/orgs":
+			w.Write([]byte(`{"orgs":[{"id":"0123456789abcdef","name":"plant"}]}`))
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v2/buckets":
+			b := new(strings.Builder)
+			buf := make([]byte, 4096)
+			n, _ := r.Body.Read(buf)
+			b.Write(buf[:n])
+			created.Store(b.String())
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"id":"aaaaaaaaaaaaaaaa","name":"sensors","orgID":"0123456789abcdef","retentionRules":[]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.URL, cfg.Bucket, cfg.Org = srv.URL, "sensors", "plant"
+	w, err := New(cfg, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	made, err := w.EnsureBucket(context.Background())
+	body, _ := created.Load().(string)
+	if err != nil || !made || !strings.Contains(body, `"name":"sensors"`) || !strings.Contains(body, "0123456789abcdef") {
+		t.Fatalf("EnsureBucket: created %v, err %v, request %q", made, err, body)
+	}
+}

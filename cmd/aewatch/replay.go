@@ -103,6 +103,11 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 		return err
 	}
 	defer writer.Close()
+	if cfg.Influx.CreateBucket {
+		if err := ensureBucket(writer, cfg.Influx, log); err != nil {
+			return err
+		}
+	}
 	src := stream.NewReplaySource(cfg.Kafka.Brokers, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format)
 	fromNs, toNs := from.UnixNano(), to.UnixNano()
 	if from.IsZero() {

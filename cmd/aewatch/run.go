@@ -158,6 +158,11 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 			return nil, err
 		}
 		writer, s.closeW, s.writeError = w, w.Close, w.LastError
+		if cfg.Influx.CreateBucket {
+			if err := ensureBucket(w, cfg.Influx, log); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s.writer = writer
 	start := kafka.FirstOffset
@@ -340,6 +345,18 @@ func (s *service) handler() http.Handler {
 	}))
 	mux.Handle("/rebaseline", s.authorized(http.HandlerFunc(s.handleRebaseline)))
 	return mux
+}
+
+// ensureBucket creates influx.bucket if it is missing (influx.create_bucket).
+func ensureBucket(w *sink.Writer, cfg sink.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created, err := w.EnsureBucket(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("influx.create_bucket: the bucket exists", "bucket", cfg.Bucket, "created", created)
+	return nil
 }
 
 // isLoopback reports whether host names this machine only.
