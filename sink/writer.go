@@ -141,6 +141,14 @@ type Writer struct {
 	healthy func(bool)
 	bodies  sync.Pool // of *[]byte: write bodies, reused after acknowledged writes
 	failing failures
+	refused func(ctx context.Context, p *Point, line string, err error)
+}
+
+// OnRefused sets f to receive each point InfluxDB refuses (after the
+// batch was split down to it), with its line and InfluxDB's answer: for
+// a dead-letter topic. Call before the first write.
+func (w *Writer) OnRefused(f func(ctx context.Context, p *Point, line string, err error)) {
+	w.refused = f
 }
 
 // New returns a Writer (it connects lazily). extra tags go on every point.
@@ -241,7 +249,7 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 		buf = AppendLine(buf, &pts[i], w.extra)
 		ends[i] = len(buf)
 	}
-	b := body{buf: buf, ends: ends}
+	b := body{buf: buf, ends: ends, pts: pts}
 	for from := 0; from < len(pts); {
 		to := b.fit(from, w.cfg.MaxBodyBytes)
 		if err := w.write(ctx, b, from, to); err != nil {
@@ -256,10 +264,12 @@ func (w *Writer) WritePoints(ctx context.Context, pts []Point) error {
 	return nil
 }
 
-// body is a batch's line protocol and where each point's line ends.
+// body is a batch's line protocol, where each point's line ends, and the
+// points.
 type body struct {
 	buf  []byte
 	ends []int
+	pts  []Point
 }
 
 // lines returns the lines of points [from, to) without a trailing newline.
@@ -307,6 +317,9 @@ func (w *Writer) write(ctx context.Context, b body, from, to int) error {
 			if to-from == 1 {
 				w.metrics.Dropped.Inc()
 				w.log.Error("influx refused a point; it is dropped", "status", status, "line", truncate(b.lines(from, to), 300), "err", err)
+				if w.refused != nil {
+					w.refused(ctx, &b.pts[from], strings.Clone(b.lines(from, to)), err)
+				}
 				return nil
 			}
 			// Isolate what InfluxDB refuses: the halves go on their own.

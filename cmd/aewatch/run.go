@@ -209,6 +209,15 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		w := stream.NewDeadLetterWriter(cfg.Kafka.Brokers, cfg.Kafka.DeadLetterTopic)
 		dlq = w
 		s.closeDLQ = func() { w.Close() }
+		if sw, ok := writer.(*sink.Writer); ok {
+			sw.OnRefused(func(ctx context.Context, p *sink.Point, line string, err error) {
+				msg := kafka.Message{Key: []byte(p.Series), Value: []byte(line), Headers: []kafka.Header{
+					{Key: "aewatch-reason", Value: []byte("influx_refused")}, {Key: "aewatch-detail", Value: []byte(truncateDetail(err.Error()))}}}
+				if err := w.WriteMessages(ctx, msg); err != nil {
+					log.Warn("a point InfluxDB refused could not be dead-lettered", "series", p.Series, "err", err)
+				}
+			})
+		}
 	}
 	opts := stream.Options{
 		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Writer: writer,
@@ -357,6 +366,13 @@ func ensureBucket(w *sink.Writer, cfg sink.Config, log *slog.Logger) error {
 	}
 	log.Info("influx.create_bucket: the bucket exists", "bucket", cfg.Bucket, "created", created)
 	return nil
+}
+
+func truncateDetail(s string) string {
+	if len(s) > 500 {
+		return s[:500]
+	}
+	return s
 }
 
 // isLoopback reports whether host names this machine only.
