@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -218,4 +219,87 @@ func runUntilWritten(t *testing.T, p *Pipeline, f *listFetcher, writer *recordin
 		t.Fatal(err)
 	}
 	return got
+}
+
+// pacedFetcher serves its messages one every pace, counting the fetches
+// made while saving is true.
+type pacedFetcher struct {
+	msgs         []kafka.Message
+	next         int
+	pace         time.Duration
+	saving       *atomic.Bool
+	duringSaving atomic.Int64
+}
+
+func (f *pacedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	if f.next == len(f.msgs) {
+		<-ctx.Done()
+		return kafka.Message{}, ctx.Err()
+	}
+	select {
+	case <-time.After(f.pace):
+	case <-ctx.Done():
+		return kafka.Message{}, ctx.Err()
+	}
+	if f.saving.Load() {
+		f.duringSaving.Add(1)
+	}
+	f.next++
+	return f.msgs[f.next-1], nil
+}
+
+func (f *pacedFetcher) CommitMessages(context.Context, ...kafka.Message) error { return nil }
+
+// slowCheckpoints takes a second to save a round.
+type slowCheckpoints struct {
+	saving *atomic.Bool
+	rounds atomic.Int64
+}
+
+func (s *slowCheckpoints) Load(context.Context, func(string, int) bool) (map[string]Checkpoint, error) {
+	return map[string]Checkpoint{}, nil
+}
+
+func (s *slowCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
+	s.saving.Store(true)
+	defer s.saving.Store(false)
+	s.rounds.Add(1)
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// TestFetchingGoesOnDuringARound: while a checkpoint round waits for
+// writes and saves its snapshots (here a second per save), messages are
+// still fetched and scored: a round no longer stops the input.
+func TestFetchingGoesOnDuringARound(t *testing.T) {
+	var saving atomic.Bool
+	f := &pacedFetcher{pace: 2 * time.Millisecond, saving: &saving}
+	for i := range 1500 {
+		ts := int64(1_700_000_000_000_000_000) + int64(i)*1e9
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"series":"s","time":%d,"value":%g}`, ts, float64(i%17))})
+	}
+	store := &slowCheckpoints{saving: &saving}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers = 1
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: &recordingWriter{},
+		BatchSize: 100, FlushInterval: 5 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Checkpoints: store, CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	if err := p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if store.rounds.Load() < 1 || f.duringSaving.Load() == 0 {
+		t.Fatalf("%d rounds saved, %d messages fetched while one was saving: want fetching to go on", store.rounds.Load(), f.duringSaving.Load())
+	}
+	t.Logf("%d messages fetched while a round was saving (%d rounds)", f.duringSaving.Load(), store.rounds.Load())
 }

@@ -86,6 +86,9 @@ type Pipeline struct {
 	decoders map[string]Decoder
 	track    *tracker
 	admit    *admission // pacing of brand-new detectors
+	// inflight carries the result of the checkpoint round whose second
+	// half runs beside the fetch loop (nil when none does).
+	inflight chan error
 	// ioCtx bounds the shards' own Kafka I/O (parking and reading back
 	// detectors): it ends when the writes' drain time is up after a stop.
 	ioCtx context.Context
@@ -272,6 +275,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	last := map[partitionKey]int64{}
 	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
+	if p.inflight != nil {
+		<-p.inflight // a round of the fetch loop's: it ends with the fetch's context
+		p.inflight = nil
+	}
 	if o.Checkpoints != nil && fetchErr == nil {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
@@ -360,16 +367,33 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			if !h.sendAll(drain) {
 				return nil
 			}
+			// A round's second half (waiting for writes, saving) runs while
+			// fetching goes on; one round at a time.
+			if p.inflight != nil {
+				select {
+				case err := <-p.inflight:
+					p.inflight = nil
+					if err != nil && ctx.Err() == nil {
+						o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
+						fresh = true
+					}
+				default:
+				}
+			}
 			// An idle input needs one round after its last message, not one
 			// per interval for ever.
-			if fresh {
-				if err := p.round(ctx, h.shards, last); err != nil {
+			if fresh && p.inflight == nil {
+				finish, err := p.snapshotRound(ctx, h.shards, last)
+				if err != nil {
 					if ctx.Err() != nil {
 						return nil
 					}
 					o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
 				} else {
 					fresh = false
+					done := make(chan error, 1)
+					go func() { done <- finish(ctx) }()
+					p.inflight = done
 				}
 			}
 			lastRound = time.Now()
@@ -668,8 +692,21 @@ func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionK
 // it has scored everything fetched so far; the checkpoints are written;
 // then offsets may be committed up to what they reflect.
 func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[partitionKey]int64) error {
+	finish, err := p.snapshotRound(ctx, shards, last)
+	if err != nil {
+		return err
+	}
+	return finish(ctx)
+}
+
+// snapshotRound takes the first half of a checkpoint round: a barrier in
+// every shard's queue and the snapshots the shards take when they reach
+// it. finish does the rest (wait until the points the snapshots reflect
+// are written, save them, move the commit limits); fetching may go on
+// meanwhile.
+func (p *Pipeline) snapshotRound(ctx context.Context, shards []chan []work, last map[partitionKey]int64) (finish func(context.Context) error, err error) {
 	if len(last) == 0 {
-		return nil
+		return func(context.Context) error { return nil }, nil
 	}
 	offsets := make(map[partitionKey]int64, len(last))
 	for k, v := range last {
@@ -680,7 +717,7 @@ func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[par
 		select {
 		case sh <- []work{{barrier: b}}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	var all []Checkpoint
@@ -689,28 +726,30 @@ func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[par
 		case cps := <-b.reply:
 			all = append(all, cps...)
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	start := time.Now()
-	// A checkpoint may only be used once the points it reflects are
-	// written: a restart skips the messages it covers.
-	for !p.track.doneThrough(offsets) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+	return func(ctx context.Context) error {
+		start := time.Now()
+		// A checkpoint may only be used once the points it reflects are
+		// written: a restart skips the messages it covers.
+		for !p.track.doneThrough(offsets) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
-	}
-	if len(all) > 0 {
-		if err := p.o.Checkpoints.Save(ctx, all); err != nil {
-			return err
+		if len(all) > 0 {
+			if err := p.o.Checkpoints.Save(ctx, all); err != nil {
+				return err
+			}
 		}
-	}
-	p.o.Metrics.Checkpoints.Add(float64(len(all)))
-	p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
-	p.track.setLimits(offsets)
-	return nil
+		p.o.Metrics.Checkpoints.Add(float64(len(all)))
+		p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
+		p.track.setLimits(offsets)
+		return nil
+	}, nil
 }
 
 // partMetrics are one input partition's metric children.
