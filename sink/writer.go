@@ -20,6 +20,8 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api"
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aewatch/aewatch/internal/lograte"
 )
 
 // Config sets where and how points are written.
@@ -142,6 +144,8 @@ type Writer struct {
 	bodies  sync.Pool // of *[]byte: write bodies, reused after acknowledged writes
 	failing failures
 	refused func(ctx context.Context, p *Point, line string, err error)
+	// refusedLog bounds the log of refused points.
+	refusedLog lograte.Limiter
 }
 
 // OnRefused sets f to receive each point InfluxDB refuses (after the
@@ -174,7 +178,7 @@ func New(cfg Config, extra []Tag, log *slog.Logger, m *Metrics, healthy func(boo
 		SetHTTPRequestTimeout(uint(cfg.Timeout / time.Second)).SetMaxRetries(0)
 	client := influxdb2.NewClientWithOptions(cfg.URL, tok, opts)
 	return &Writer{cfg: cfg, client: client, api: client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
-		log: log, metrics: m, extra: extra, healthy: healthy}, nil
+		log: log, metrics: m, extra: extra, healthy: healthy, refusedLog: lograte.Limiter{Period: logEvery}}, nil
 }
 
 // EnsureBucket creates the bucket (2.x) or database (1.8: bucket
@@ -316,7 +320,10 @@ func (w *Writer) write(ctx context.Context, b body, from, to int) error {
 		if status := statusOf(err); status == 400 || status == 422 || status == 413 {
 			if to-from == 1 {
 				w.metrics.Dropped.Inc()
-				w.log.Error("influx refused a point; it is dropped", "status", status, "line", truncate(b.lines(from, to), 300), "err", err)
+				if ok, held := w.refusedLog.Allow(); ok {
+					w.log.Error("influx refused a point; it is dropped", "status", status, "line", truncate(b.lines(from, to), 300),
+						"refused_since_last_line", held, "err", err)
+				}
 				if w.refused != nil {
 					w.refused(ctx, &b.pts[from], strings.Clone(b.lines(from, to)), err)
 				}

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/internal/lograte"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/window"
 )
@@ -94,7 +95,7 @@ type Pipeline struct {
 	ioCtx context.Context
 	// outOfOrderLog and thrashLog bound the log of out-of-order samples
 	// and of detectors read back after eviction.
-	outOfOrderLog, thrashLog rateLog
+	outOfOrderLog, thrashLog lograte.Limiter
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -159,7 +160,7 @@ func New(o Options) (*Pipeline, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
-		ioCtx: context.Background()}
+		ioCtx: context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
@@ -616,27 +617,6 @@ type seriesState struct {
 // logEvery bounds how often a recurring per-sample problem is logged.
 const logEvery = 10 * time.Second
 
-// rateLog lets one line through per logEvery and counts the rest. Safe for
-// concurrent use.
-type rateLog struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-// allow reports whether to log now, and how many were held back since.
-func (l *rateLog) allow() (bool, int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now := time.Now(); now.Sub(l.last) >= logEvery {
-		n := l.suppressed
-		l.last, l.suppressed = now, 0
-		return true, n
-	}
-	l.suppressed++
-	return false, 0
-}
-
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
@@ -916,7 +896,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			} else {
 				sh.restore[key] = cp
 				p.o.Metrics.Unparked.Inc()
-				if ok, held := p.thrashLog.allow(); ok {
+				if ok, held := p.thrashLog.Allow(); ok {
 					p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
 						"max_series", p.o.Pipeline.MaxSeries, "series", series, "read_back_since_last_line", held+1)
 				}
@@ -1033,7 +1013,7 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
 			st.outOfOrder++
-			if ok, held := p.outOfOrderLog.allow(); ok {
+			if ok, held := p.outOfOrderLog.Allow(); ok {
 				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
 					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
 			}
