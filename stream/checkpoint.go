@@ -101,8 +101,8 @@ type CheckpointStore interface {
 
 // KafkaCheckpoints stores checkpoints in a compacted topic.
 type KafkaCheckpoints struct {
-	Brokers []string
-	Topic   string
+	Conn  *Conn
+	Topic string
 	// Partitions is the input topics' partition count, used when the
 	// checkpoint topic has to be created.
 	Partitions int
@@ -134,7 +134,7 @@ func (headerBalancer) Balance(m kafka.Message, partitions ...int) int {
 // returns the newest checkpoint per key. Records that fail to decode are
 // logged and skipped: their series start fresh.
 func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error) {
-	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	client := k.Conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: metadata: %w", err)
@@ -178,7 +178,7 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 		if po.LastOffset <= po.FirstOffset {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Topic: k.Topic, Partition: po.Partition,
+		r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
 			MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
 		if err := r.SetOffset(po.FirstOffset); err != nil {
 			r.Close()
@@ -222,8 +222,8 @@ func (k *KafkaCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
 		limit = 1 << 20
 	}
 	if k.w == nil {
-		k.w = &kafka.Writer{Addr: kafka.TCP(k.Brokers...), Topic: k.Topic, Balancer: headerBalancer{},
-			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: int64(limit), BatchTimeout: time.Millisecond}
+		k.w = k.Conn.Writer(&kafka.Writer{Topic: k.Topic, Balancer: headerBalancer{},
+			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: int64(limit), BatchTimeout: time.Millisecond})
 	}
 	var msgs []kafka.Message
 	size := 0
@@ -307,7 +307,7 @@ func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
 	if k.nparts > 0 {
 		return k.nparts, nil
 	}
-	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	client := k.Conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
 	if err != nil || len(meta.Topics) == 0 || len(meta.Topics[0].Partitions) == 0 {
 		return 0, fmt.Errorf("checkpoints: partitions of %s: %v", k.Topic, err)
@@ -346,7 +346,7 @@ func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, er
 }
 
 func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, value []byte) (Locator, error) {
-	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	client := k.Conn.Client(10 * time.Second)
 	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
 		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: kafka.NewBytes(value)})})
 	if err == nil {
@@ -361,7 +361,7 @@ func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, va
 // record reads the one record at l with a single fetch request (a
 // partition reader costs a connection and its MaxWait: 60 ms a record).
 func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message, error) {
-	client := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	client := k.Conn.Client(10 * time.Second)
 	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
 		// Kafka returns the first batch whole even when it is larger than
 		// MaxBytes: a small bound reads one record, not the rest of the log.

@@ -18,7 +18,7 @@ func TestLargeCheckpoints(t *testing.T) {
 		t.Skip("needs a broker")
 	}
 	brokers := testsvc.Kafka(t, 2, "in")
-	k := &KafkaCheckpoints{Brokers: []string{brokers}, Topic: "in-checkpoints", Partitions: 2, MaxBatchBytes: 1 << 20}
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{brokers}), Topic: "in-checkpoints", Partitions: 2, MaxBatchBytes: 1 << 20}
 	defer k.Close()
 	ctx := context.Background()
 	if _, err := k.Load(ctx, nil); err != nil { // creates the topic

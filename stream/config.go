@@ -34,7 +34,9 @@ type KafkaConfig struct {
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
 	// StartOffset is where a group with no committed offset starts:
 	// earliest or latest.
-	StartOffset string `yaml:"start_offset"`
+	StartOffset string          `yaml:"start_offset"`
+	TLS         KafkaTLSConfig  `yaml:"tls"`
+	SASL        KafkaSASLConfig `yaml:"sasl"`
 }
 
 // PipelineConfig sizes the scoring stage.
@@ -124,7 +126,10 @@ func (c KafkaConfig) Validate() error {
 	case c.StartOffset != "earliest" && c.StartOffset != "latest":
 		return fmt.Errorf("kafka.start_offset: must be earliest or latest (got %q)", c.StartOffset)
 	}
-	return nil
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
+	return c.SASL.validate()
 }
 
 // ValidateForRun also requires topics.

@@ -17,10 +17,10 @@ type DeadLetter interface {
 
 // NewDeadLetterWriter returns a writer to a dead-letter topic that waits
 // for the broker's acknowledgement.
-func NewDeadLetterWriter(brokers []string, topic string) *kafka.Writer {
-	return &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
+func NewDeadLetterWriter(conn *Conn, topic string) *kafka.Writer {
+	return conn.Writer(&kafka.Writer{Topic: topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true,
-		BatchBytes: 64 << 20}
+		BatchBytes: 64 << 20})
 }
 
 type deadLetter struct {

@@ -24,7 +24,9 @@ type GroupConsumer struct {
 	Options Options
 	// Group configures the consumer group (ID, Brokers, Topics, timeouts).
 	Group kafka.ConsumerGroupConfig
-	Log   *slog.Logger
+	// Conn is how the group and its partition readers connect.
+	Conn *Conn
+	Log  *slog.Logger
 	// ErrorLogger, if set, receives the partition readers' errors (the
 	// group's own go to Group.ErrorLogger).
 	ErrorLogger kafka.Logger
@@ -32,7 +34,9 @@ type GroupConsumer struct {
 
 // Run consumes until ctx ends, then leaves the group.
 func (g *GroupConsumer) Run(ctx context.Context) error {
-	cg, err := kafka.NewConsumerGroup(g.Group)
+	group := g.Group
+	group.Dialer = g.Conn.Dialer()
+	cg, err := kafka.NewConsumerGroup(group)
 	if err != nil {
 		return fmt.Errorf("stream: consumer group: %w", err)
 	}
@@ -124,7 +128,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) e
 		for _, a := range as {
 			topic, a := topic, a
 			gen.Start(func(gctx context.Context) {
-				f.readPartition(gctx, g.Group.Brokers, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log)
+				f.readPartition(gctx, g.Conn, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log)
 			})
 		}
 	}
@@ -141,9 +145,9 @@ type generationFetcher struct {
 	msgs chan kafka.Message
 }
 
-func (f *generationFetcher) readPartition(ctx context.Context, brokers []string, topic string, a kafka.PartitionAssignment,
+func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic string, a kafka.PartitionAssignment,
 	start int64, errLog kafka.Logger, log *slog.Logger) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: a.ID,
+	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: a.ID,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000, ErrorLogger: errLog})
 	defer r.Close()
 	off := a.Offset

@@ -46,9 +46,9 @@ func (p ReplayPlan) Messages() int64 {
 // ends now. It checks that records are stamped with their samples' event
 // time; where they are not, that partition is read from its oldest record
 // and filtered, and the log says so. A zero from means the oldest record.
-func PlanReplay(ctx context.Context, brokers, topics []string, formats map[string]string, defaultFormat string,
+func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[string]string, defaultFormat string,
 	from time.Time, log *slog.Logger) (ReplayPlan, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	client := conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return ReplayPlan{}, fmt.Errorf("replay: metadata: %w", err)
@@ -86,7 +86,7 @@ func PlanReplay(ctx context.Context, brokers, topics []string, formats map[strin
 			}
 			r := ReplayRange{Topic: t.Name, Partition: po.Partition, Start: po.FirstOffset, End: po.LastOffset}
 			if r.End > r.Start {
-				first, err := readOne(ctx, brokers, t.Name, po.Partition, po.FirstOffset)
+				first, err := readOne(ctx, conn, t.Name, po.Partition, po.FirstOffset)
 				if err != nil {
 					return ReplayPlan{}, err
 				}
@@ -101,7 +101,7 @@ func PlanReplay(ctx context.Context, brokers, topics []string, formats map[strin
 						start = off
 					}
 				}
-				ok, err := stampedWithEventTime(ctx, brokers, dec, t.Name, po.Partition, start, r)
+				ok, err := stampedWithEventTime(ctx, conn, dec, t.Name, po.Partition, start, r)
 				if err != nil {
 					return ReplayPlan{}, err
 				}
@@ -122,12 +122,12 @@ func PlanReplay(ctx context.Context, brokers, topics []string, formats map[strin
 // stampedWithEventTime checks the records on both sides of the offset the
 // timestamp lookup found: each record's timestamp must be its sample's
 // event time (to the millisecond).
-func stampedWithEventTime(ctx context.Context, brokers []string, dec Decoder, topic string, partition int, at int64, r ReplayRange) (bool, error) {
+func stampedWithEventTime(ctx context.Context, conn *Conn, dec Decoder, topic string, partition int, at int64, r ReplayRange) (bool, error) {
 	for _, off := range []int64{at - 1, at} {
 		if off < r.Start || off >= r.End {
 			continue
 		}
-		m, err := readOne(ctx, brokers, topic, partition, off)
+		m, err := readOne(ctx, conn, topic, partition, off)
 		if err != nil {
 			return false, err
 		}
@@ -150,8 +150,8 @@ func eventTime(dec Decoder, m kafka.Message) (time.Time, bool) {
 	return time.Unix(0, s[0].Time).UTC(), true
 }
 
-func readOne(ctx context.Context, brokers []string, topic string, partition int, off int64) (kafka.Message, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
+func readOne(ctx context.Context, conn *Conn, topic string, partition int, off int64) (kafka.Message, error) {
+	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(off); err != nil {
 		return kafka.Message{}, err
@@ -170,10 +170,10 @@ func readOne(ctx context.Context, brokers []string, topic string, partition int,
 // their messages through FetchMessage, each partition in order, until
 // every partition reached its end; then FetchMessage returns io.EOF.
 type ReplaySource struct {
-	brokers []string
-	plan    ReplayPlan
-	speed   float64 // event-time speed-up; 0: as fast as possible
-	dec     map[string]Decoder
+	conn  *Conn
+	plan  ReplayPlan
+	speed float64 // event-time speed-up; 0: as fast as possible
+	dec   map[string]Decoder
 
 	msgs chan kafka.Message
 	errc chan error
@@ -181,8 +181,8 @@ type ReplaySource struct {
 }
 
 // NewReplaySource prepares a source; Start starts its readers.
-func NewReplaySource(brokers []string, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
-	s := &ReplaySource{brokers: brokers, plan: plan, speed: speed, dec: map[string]Decoder{},
+func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
+	s := &ReplaySource{conn: conn, plan: plan, speed: speed, dec: map[string]Decoder{},
 		msgs: make(chan kafka.Message, 1000), errc: make(chan error, 1), done: make([]atomic.Int64, len(plan.Ranges))}
 	for _, r := range plan.Ranges {
 		f := defaultFormat
@@ -230,7 +230,7 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 	if rg.End <= rg.Start {
 		return nil
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.brokers, Topic: rg.Topic, Partition: rg.Partition,
+	r := s.conn.Reader(kafka.ReaderConfig{Topic: rg.Topic, Partition: rg.Partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000})
 	defer r.Close()
 	if err := r.SetOffset(rg.Start); err != nil {

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -1429,5 +1430,79 @@ func TestHTTPTLSAndToken(t *testing.T) {
 	cmd.Wait()
 	if strings.Contains(stderr.String(), httpToken) {
 		t.Error("the HTTP token appears in the log")
+	}
+}
+
+// TestKafkaTLSAndSASL: a broker that speaks only TLS (a CA made here) and
+// SCRAM-SHA-256. `produce` and `run` connect with the right settings (the
+// password from AEWATCH_KAFKA_SASL_PASSWORD) and every point equals eval;
+// with a wrong password run says the authentication failed and /readyz
+// reports Kafka; the password never reaches the log.
+func TestKafkaTLSAndSASL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeCert(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "kafka-secret-pw-31"
+	brokers := testsvc.KafkaWith(t, 2, []string{"sensors"}, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "aewatch", password))
+	influx := testsvc.StartInflux(t, "sensors")
+	env := func(pass string) []string {
+		return append(os.Environ(), "AEWATCH_KAFKA_TLS_ENABLED=true", "AEWATCH_KAFKA_TLS_CA_FILE="+caFile,
+			"AEWATCH_KAFKA_SASL_MECHANISM=scram-sha-256", "AEWATCH_KAFKA_SASL_USERNAME=aewatch", "AEWATCH_KAFKA_SASL_PASSWORD="+pass)
+	}
+	files := writeSeries(t, 2, 800)
+	prod := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...)
+	prod.Env = env(password)
+	if out, err := prod.CombinedOutput(); err != nil {
+		t.Fatalf("produce over TLS and SASL: %v\n%s", err, out)
+	}
+	start := func(pass, group string) *runProc {
+		addr := testsvc.FreeAddr(t)
+		cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", group,
+			"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--http-addr", addr)
+		cmd.Env = env(pass)
+		p := &runProc{cmd: cmd, stderr: &bytes.Buffer{}, http: "http://" + addr}
+		cmd.Stderr = p.stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+		})
+		return p
+	}
+	run := start(password, "g-secure")
+	waitAtLeast(t, 2*(800-31), 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	run.stop(t)
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" over TLS and SASL")
+	}
+	bad := start("wrong-password", "g-secure-bad")
+	time.Sleep(6 * time.Second)
+	code, _ := httpGet(bad.http + "/readyz")
+	if resp, err := http.Get(bad.http + "/readyz"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), "SASL Authentication") {
+			t.Errorf("/readyz with a wrong password says %q, want the broker's answer", body)
+		}
+	}
+	bad.terminate(t)
+	log := bad.stderr.String()
+	if code != 503 || !strings.Contains(strings.ToLower(log), "authentication") {
+		t.Errorf("wrong password: /readyz %d, want 503; the log should say the authentication failed:\n%.3000s", code, log)
+	}
+	if strings.Contains(run.stderr.String()+log, password) || strings.Contains(log, "wrong-password") {
+		t.Error("a SASL password appears in the log")
 	}
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/aewatch/aewatch/config"
 	"github.com/aewatch/aewatch/eval"
 	"github.com/aewatch/aewatch/sensorcsv"
+	"github.com/aewatch/aewatch/stream"
 )
 
 func runProduce(ctx context.Context, args []string) error {
@@ -39,6 +41,7 @@ in the past at once: use --record-time now for such topics.
 	format := fs.String("format", "json", "message format: json or line")
 	rate := fs.Float64("rate", 0, "messages per second (0: as fast as possible)")
 	recordTime := fs.String("record-time", "event", "record timestamp: event (the sample's time) or now")
+	cfgPath := fs.String("config", "", "YAML configuration `file` whose kafka.tls and kafka.sasl keys apply (AEWATCH_KAFKA_* too)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -54,8 +57,24 @@ in the past at once: use --record-time now for such topics.
 	case *rate < 0 || math.IsNaN(*rate):
 		return fmt.Errorf("--rate: must be >= 0 (got %v)", *rate)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(splitList(*brokers)...), Topic: *topic, Balancer: &kafka.Hash{},
-		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		if cfg, err = config.Load(*cfgPath); err != nil {
+			return err
+		}
+	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+		return err
+	}
+	cfg.Kafka.Brokers = splitList(*brokers)
+	if err := cfg.Kafka.Validate(); err != nil {
+		return err
+	}
+	conn, err := stream.NewConn(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	w := conn.Writer(&kafka.Writer{Topic: *topic, Balancer: &kafka.Hash{},
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true})
 	defer w.Close()
 	inputs, err := eval.Discover(files)
 	if err != nil {

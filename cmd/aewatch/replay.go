@@ -82,7 +82,11 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 	if err != nil {
 		return err
 	}
-	plan, err := stream.PlanReplay(ctx, cfg.Kafka.Brokers, cfg.Kafka.Topics, cfg.Kafka.TopicFormats, cfg.Kafka.Format, from, log)
+	conn, err := stream.NewConn(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	plan, err := stream.PlanReplay(ctx, conn, cfg.Kafka.Topics, cfg.Kafka.TopicFormats, cfg.Kafka.Format, from, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +112,7 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 			return err
 		}
 	}
-	src := stream.NewReplaySource(cfg.Kafka.Brokers, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format)
+	src := stream.NewReplaySource(conn, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format)
 	fromNs, toNs := from.UnixNano(), to.UnixNano()
 	if from.IsZero() {
 		fromNs = -1 << 63

@@ -134,7 +134,10 @@ type service struct {
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
 	progress    *stream.Progress
-	token       string // http bearer token; "" when none is configured
+	conn        *stream.Conn // how every Kafka client connects
+	kafkaErr    atomic.Value // string: the metadata probe's last error
+	clientErr   atomic.Value // string: the Kafka clients' last error (a refused login says more than the probe's EOF)
+	token       string       // http bearer token; "" when none is configured
 	// writeError is InfluxDB's answer to the last failed write while
 	// writes fail (nil for writers that do not say).
 	writeError func() string
@@ -169,6 +172,14 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if cfg.Kafka.StartOffset == "latest" {
 		start = kafka.LastOffset
 	}
+	conn, err := stream.NewConn(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	s.conn = conn
+	if conn.Insecure {
+		log.Warn("kafka.tls.insecure_skip_verify is on: the brokers' certificates are not checked")
+	}
 	klog := log.With("component", "kafka")
 	s.kafkaErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_errors_total",
 		Help: "Errors the Kafka client reported (connection losses, rebalances, coordinator moves); it reconnects with backoff."})
@@ -183,6 +194,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 			return
 		}
 		s.kafkaOK.Store(false)
+		s.clientErr.Store(text)
 		s.kafkaErrors.Inc()
 		klog.Warn(text)
 	})
@@ -199,14 +211,14 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	}
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
-		ckpt = &stream.KafkaCheckpoints{Brokers: cfg.Kafka.Brokers, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
-			Partitions: inputPartitions(cfg.Kafka.Brokers, cfg.Kafka.Topics), MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes,
+		ckpt = &stream.KafkaCheckpoints{Conn: conn, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
+			Partitions: inputPartitions(conn, cfg.Kafka.Topics), MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes,
 			Log: log.With("component", "checkpoints")}
 		s.closeCkpt = func() { ckpt.Close() }
 	}
 	var dlq stream.DeadLetter
 	if cfg.Kafka.DeadLetterTopic != "" {
-		w := stream.NewDeadLetterWriter(cfg.Kafka.Brokers, cfg.Kafka.DeadLetterTopic)
+		w := stream.NewDeadLetterWriter(conn, cfg.Kafka.DeadLetterTopic)
 		dlq = w
 		s.closeDLQ = func() { w.Close() }
 		if sw, ok := writer.(*sink.Writer); ok {
@@ -235,7 +247,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if err := stream.ValidateOptions(opts); err != nil {
 		return nil, err
 	}
-	s.group = &stream.GroupConsumer{Options: opts, Group: group, Log: log.With("component", "group"), ErrorLogger: errLog}
+	s.group = &stream.GroupConsumer{Options: opts, Group: group, Conn: conn, Log: log.With("component", "group"), ErrorLogger: errLog}
 	return s, nil
 }
 
@@ -334,7 +346,14 @@ func (s *service) handler() http.Handler {
 	mux.Handle("/readyz", read(func(w http.ResponseWriter, _ *http.Request) {
 		var bad []string
 		if !s.kafkaOK.Load() {
-			bad = append(bad, "kafka unreachable")
+			msg := "kafka unreachable"
+			if e, _ := s.kafkaErr.Load().(string); e != "" {
+				msg += " (" + e + ")"
+			}
+			if e, _ := s.clientErr.Load().(string); e != "" {
+				msg += "; last client error: " + e
+			}
+			bad = append(bad, msg)
 		}
 		if !s.sinkOK.Load() {
 			msg := "influxdb writes failing"
@@ -440,10 +459,10 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 
 // inputPartitions is the partition count of the first input topic (0 if
 // unknown), so that the checkpoint topic is co-partitioned with it.
-func inputPartitions(brokers, topics []string) int {
+func inputPartitions(conn *stream.Conn, topics []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	c := conn.Client(10 * time.Second)
 	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics[:1]})
 	if err != nil || len(meta.Topics) == 0 {
 		return 0
@@ -462,19 +481,20 @@ func (s *service) probeKafka(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		// A fresh connection each time: a pooled one can outlive a broker.
-		tr := &kafka.Transport{}
-		client := &kafka.Client{Addr: kafka.TCP(s.cfg.Kafka.Brokers...), Timeout: 2 * time.Second, Transport: tr}
+		client, closeConns := s.conn.FreshClient(2 * time.Second)
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := client.Metadata(pctx, &kafka.MetadataRequest{Topics: s.cfg.Kafka.Topics})
 		cancel()
-		tr.CloseIdleConnections()
+		closeConns()
 		if err != nil && ctx.Err() == nil {
+			s.kafkaErr.Store(err.Error())
 			if s.kafkaOK.Swap(false) {
 				s.log.Warn("kafka unreachable", "err", err)
 			}
 			s.kafkaErrors.Inc()
 		} else if err == nil {
+			s.kafkaErr.Store("")
+			s.clientErr.Store("")
 			s.kafkaOK.Store(true)
 		}
 	}

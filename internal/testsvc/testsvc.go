@@ -34,8 +34,14 @@ import (
 // returns its address.
 func Kafka(t testing.TB, partitions int32, topics ...string) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...), kfake.AllowAutoTopicCreation(),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(16 << 20)}))
+	return KafkaWith(t, partitions, topics)
+}
+
+// KafkaWith is Kafka with more kfake options (SASL, TLS, ACLs).
+func KafkaWith(t testing.TB, partitions int32, topics []string, opts ...kfake.Opt) string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...), kfake.AllowAutoTopicCreation(),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(16 << 20)})}, opts...)...)
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}

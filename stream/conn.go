@@ -1,0 +1,172 @@
+package stream
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// KafkaTLSConfig secures the connections to the brokers.
+type KafkaTLSConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM bundle of the CAs that sign the brokers'
+	// certificates (default: the system's).
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate (mutual TLS).
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any certificate (logged as a warning).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// KafkaSASLConfig authenticates to the brokers.
+type KafkaSASLConfig struct {
+	// Mechanism is "" (none), plain, scram-sha-256 or scram-sha-512.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	// Password: prefer AEWATCH_KAFKA_SASL_PASSWORD or PasswordFile; it is
+	// never logged.
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+func (c KafkaTLSConfig) validate() error {
+	switch {
+	case !c.Enabled && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" || c.ServerName != "" || c.InsecureSkipVerify):
+		return errors.New("kafka.tls: set kafka.tls.enabled: true to use its other keys")
+	case (c.CertFile == "") != (c.KeyFile == ""):
+		return fmt.Errorf("kafka.tls.cert_file and kafka.tls.key_file: set both or neither (got %q and %q)", c.CertFile, c.KeyFile)
+	}
+	return nil
+}
+
+func (c KafkaSASLConfig) validate() error {
+	switch c.Mechanism {
+	case "":
+		if c.Username != "" || c.Password != "" || c.PasswordFile != "" {
+			return errors.New("kafka.sasl.mechanism: required with a username or password (plain, scram-sha-256 or scram-sha-512)")
+		}
+		return nil
+	case "plain", "scram-sha-256", "scram-sha-512":
+	default:
+		return fmt.Errorf("kafka.sasl.mechanism: must be plain, scram-sha-256 or scram-sha-512 (got %q)", c.Mechanism)
+	}
+	switch {
+	case c.Username == "":
+		return fmt.Errorf("kafka.sasl.username: required with mechanism %s", c.Mechanism)
+	case c.Password != "" && c.PasswordFile != "":
+		return errors.New("kafka.sasl.password and kafka.sasl.password_file: set one, not both")
+	case c.Password == "" && c.PasswordFile == "":
+		return errors.New("kafka.sasl.password: required (AEWATCH_KAFKA_SASL_PASSWORD or kafka.sasl.password_file)")
+	}
+	return nil
+}
+
+// Conn is how every Kafka client aewatch creates connects: the brokers,
+// and TLS and SASL when configured. Safe for concurrent use.
+type Conn struct {
+	Brokers   []string
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	// Insecure says that certificates are not verified (for a warning).
+	Insecure bool
+}
+
+// PlainConn connects to brokers without TLS or SASL (the embedded broker).
+func PlainConn(brokers []string) *Conn {
+	return &Conn{Brokers: brokers, dialer: &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}, transport: &kafka.Transport{}}
+}
+
+// NewConn builds the connection settings of c, reading its files.
+func NewConn(c KafkaConfig) (*Conn, error) {
+	conn := PlainConn(c.Brokers)
+	var tlsCfg *tls.Config
+	if c.TLS.Enabled {
+		tlsCfg = &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("kafka.tls.ca_file: no PEM certificate in %s", c.TLS.CAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+		conn.Insecure = c.TLS.InsecureSkipVerify
+	}
+	var mech sasl.Mechanism
+	if c.SASL.Mechanism != "" {
+		pass := c.SASL.Password
+		if c.SASL.PasswordFile != "" {
+			b, err := os.ReadFile(c.SASL.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.sasl.password_file: %w", err)
+			}
+			pass = strings.TrimSpace(string(b))
+		}
+		switch c.SASL.Mechanism {
+		case "plain":
+			mech = plain.Mechanism{Username: c.SASL.Username, Password: pass}
+		default:
+			algo := scram.SHA256
+			if c.SASL.Mechanism == "scram-sha-512" {
+				algo = scram.SHA512
+			}
+			m, err := scram.Mechanism(algo, c.SASL.Username, pass)
+			if err != nil {
+				return nil, fmt.Errorf("kafka.sasl: %w", err)
+			}
+			mech = m
+		}
+	}
+	conn.dialer.TLS, conn.dialer.SASLMechanism = tlsCfg, mech
+	conn.transport.TLS, conn.transport.SASL = tlsCfg, mech
+	return conn, nil
+}
+
+// Client returns a client for one-off requests.
+func (c *Conn) Client(timeout time.Duration) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: timeout, Transport: c.transport}
+}
+
+// FreshClient returns a client with a transport of its own (a pooled
+// connection can outlive a broker: a probe needs a new one each time),
+// and the function that closes its connections.
+func (c *Conn) FreshClient(timeout time.Duration) (*kafka.Client, func()) {
+	tr := &kafka.Transport{TLS: c.transport.TLS, SASL: c.transport.SASL}
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Timeout: timeout, Transport: tr}, tr.CloseIdleConnections
+}
+
+// Reader returns a reader of cfg (its brokers and dialer are set here).
+func (c *Conn) Reader(cfg kafka.ReaderConfig) *kafka.Reader {
+	cfg.Brokers, cfg.Dialer = c.Brokers, c.dialer
+	return kafka.NewReader(cfg)
+}
+
+// Writer returns w with its address and transport set.
+func (c *Conn) Writer(w *kafka.Writer) *kafka.Writer {
+	w.Addr, w.Transport = kafka.TCP(c.Brokers...), c.transport
+	return w
+}
+
+// Dialer is the dialer consumer groups use.
+func (c *Conn) Dialer() *kafka.Dialer { return c.dialer }
