@@ -3,7 +3,11 @@ package sink
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"log/slog"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +148,48 @@ func TestEnsureBucket18(t *testing.T) {
 	}
 	if got := in.Count("fresh", "SELECT count(score) FROM ae_score"); got != 5 {
 		t.Fatalf("%d points in the created database, want 5", got)
+	}
+}
+
+// TestInfluxOverTLS: influxd behind a TLS-terminating proxy whose
+// certificate a CA made here signed. With influx.tls.ca_file the writes go
+// through; without it (the system's CAs) they are refused as untrusted,
+// and the error says so.
+func TestInfluxOverTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs influxd")
+	}
+	in := testsvc.StartInflux(t, "db")
+	target, _ := url.Parse(in.URL)
+	caFile, certFile, keyFile := testsvc.WriteCert(t, t.TempDir())
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	proxy.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	proxy.StartTLS()
+	defer proxy.Close()
+	cfg := DefaultConfig()
+	cfg.URL, cfg.Bucket, cfg.MaxBackoff = proxy.URL, "db/autogen", 50*time.Millisecond
+	cfg.TLS.CAFile = caFile
+	w, err := New(cfg, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.WritePoints(context.Background(), points(5, "ok")); err != nil {
+		t.Fatalf("write over TLS with the CA: %v", err)
+	}
+	if got := in.Count("db", "SELECT count(score) FROM ae_score"); got != 5 {
+		t.Fatalf("%d points written over TLS, want 5", got)
+	}
+	cfg.TLS.CAFile = ""
+	untrusting, _ := New(cfg, nil, nil, nil, nil)
+	defer untrusting.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := untrusting.WritePoints(ctx, points(5, "ok")); err == nil || !strings.Contains(untrusting.LastError(), "certificate") {
+		t.Errorf("write to an untrusted certificate: %v (last error %q), want a certificate error", err, untrusting.LastError())
 	}
 }

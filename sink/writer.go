@@ -2,6 +2,8 @@ package sink
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +46,46 @@ type Config struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// CreateBucket creates the bucket (2.x) or the database (1.8, bucket
 	// "database/retention-policy") at start if it does not exist.
-	CreateBucket bool `yaml:"create_bucket"`
+	CreateBucket bool      `yaml:"create_bucket"`
+	TLS          TLSConfig `yaml:"tls"`
+}
+
+// TLSConfig sets how an https:// InfluxDB is trusted; certificates are
+// always verified unless InsecureSkipVerify.
+type TLSConfig struct {
+	// CAFile is a PEM bundle of the CAs to trust (default: the system's).
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a client certificate (mutual TLS).
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// tlsConfig builds the client's TLS settings (nil when none are set).
+func (c TLSConfig) tlsConfig() (*tls.Config, error) {
+	if c == (TLSConfig{}) {
+		return nil, nil
+	}
+	cfg := &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("influx.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("influx.tls.ca_file: no PEM certificate in %s", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("influx.tls.cert_file, influx.tls.key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // DefaultConfig returns the defaults (URL and bucket must be set to write).
@@ -82,6 +123,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Token != "" && c.TokenFile != "":
 		return errors.New("influx.token and influx.token_file: set one, not both")
+	case (c.TLS.CertFile == "") != (c.TLS.KeyFile == ""):
+		return fmt.Errorf("influx.tls.cert_file and influx.tls.key_file: set both or neither (got %q and %q)", c.TLS.CertFile, c.TLS.KeyFile)
 	case c.BatchSize < 1 || c.BatchSize > 1_000_000:
 		return fmt.Errorf("influx.batch_size: must be in [1, 1000000] (got %d)", c.BatchSize)
 	case c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30:
@@ -146,6 +189,7 @@ type Writer struct {
 	refused func(ctx context.Context, p *Point, line string, err error)
 	// refusedLog bounds the log of refused points.
 	refusedLog lograte.Limiter
+	http       *http.Client // for requests the InfluxDB client does not make
 }
 
 // OnRefused sets f to receive each point InfluxDB refuses (after the
@@ -176,9 +220,18 @@ func New(cfg Config, extra []Tag, log *slog.Logger, m *Metrics, healthy func(boo
 	}
 	opts := influxdb2.DefaultOptions().SetPrecision(time.Nanosecond).
 		SetHTTPRequestTimeout(uint(cfg.Timeout / time.Second)).SetMaxRetries(0)
+	tlsCfg, err := cfg.TLS.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	httpClient := &http.Client{Timeout: cfg.Timeout}
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+		httpClient.Transport = &http.Transport{TLSClientConfig: tlsCfg}
+	}
 	client := influxdb2.NewClientWithOptions(cfg.URL, tok, opts)
 	return &Writer{cfg: cfg, client: client, api: client.WriteAPIBlocking(cfg.Org, cfg.Bucket),
-		log: log, metrics: m, extra: extra, healthy: healthy, refusedLog: lograte.Limiter{Period: logEvery}}, nil
+		log: log, metrics: m, extra: extra, healthy: healthy, refusedLog: lograte.Limiter{Period: logEvery}, http: httpClient}, nil
 }
 
 // EnsureBucket creates the bucket (2.x) or database (1.8: bucket
@@ -199,7 +252,7 @@ func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(w.cfg.URL, "/")+"/query", strings.NewReader(q.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := w.http.Do(req)
 		if err != nil {
 			return false, fmt.Errorf("influx.create_bucket: CREATE DATABASE %s: %w", db, err)
 		}

@@ -4,20 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	cryptorand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -1316,38 +1309,6 @@ func TestRebalanceDuringOutage(t *testing.T) {
 	}
 }
 
-// writeCert writes a CA and a certificate it signed for 127.0.0.1 (PEM
-// files in dir) and returns their paths.
-func writeCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "aewatch test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(cryptorand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafDER, err := x509.CreateCertificate(cryptorand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	write := func(name, kind string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", leafDER), write("key.pem", "EC PRIVATE KEY", keyDER)
-}
-
 // TestHTTPTLSAndToken: the endpoint over TLS with a bearer token from
 // AEWATCH_HTTP_TOKEN. `aewatch rebaseline` without the token is refused
 // (401, exit 1), with it accepted; a client that does not trust the CA is
@@ -1355,7 +1316,7 @@ func writeCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 func TestHTTPTLSAndToken(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	dir := t.TempDir()
-	caFile, certFile, keyFile := writeCert(t, dir)
+	caFile, certFile, keyFile := testsvc.WriteCert(t, dir)
 	const httpToken = "http-secret-token-99"
 	files := writeSeries(t, 1, 500)
 	produceFiles(t, brokers, files...)
@@ -1443,7 +1404,7 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 		t.Skip("integration test")
 	}
 	dir := t.TempDir()
-	caFile, certFile, keyFile := writeCert(t, dir)
+	caFile, certFile, keyFile := testsvc.WriteCert(t, dir)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
