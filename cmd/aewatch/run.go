@@ -180,6 +180,9 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if conn.Insecure {
 		log.Warn("kafka.tls.insecure_skip_verify is on: the brokers' certificates are not checked")
 	}
+	if cfg.Influx.TLS.InsecureSkipVerify {
+		log.Warn("influx.tls.insecure_skip_verify is on: InfluxDB's certificate is not checked")
+	}
 	klog := log.With("component", "kafka")
 	s.kafkaErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_errors_total",
 		Help: "Errors the Kafka client reported (connection losses, rebalances, coordinator moves); it reconnects with backoff."})
