@@ -144,10 +144,16 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 		// Missing, as far as this broker knows: create it (another
 		// instance may be doing the same; "already exists" is fine), then
 		// read whatever it holds. Never assume it is empty.
-		if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		resp, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 			Topic: k.Topic, NumPartitions: max(1, k.Partitions), ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}}}}); err != nil {
-			return nil, fmt.Errorf("checkpoints: create topic %s: %w", k.Topic, err)
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}}}})
+		if err == nil {
+			if terr := resp.Errors[k.Topic]; terr != nil && !errors.Is(terr, kafka.TopicAlreadyExists) {
+				err = terr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("checkpoints: create topic %s (checkpoint.topic; the user needs rights to create, read and write it): %w", k.Topic, err)
 		}
 		for attempt := 0; ; attempt++ {
 			meta, err = client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
@@ -155,6 +161,9 @@ func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, par
 				break
 			}
 			if attempt == 50 {
+				if err == nil && len(meta.Topics) > 0 {
+					err = meta.Topics[0].Error
+				}
 				return nil, fmt.Errorf("checkpoints: topic %s does not appear after creation: %v", k.Topic, err)
 			}
 			select {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -1465,5 +1466,48 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	}
 	if strings.Contains(run.stderr.String()+log, password) || strings.Contains(log, "wrong-password") {
 		t.Error("a SASL password appears in the log")
+	}
+}
+
+// TestKafkaACLs: with ACLs on, a user allowed the input topic and the
+// group but not the checkpoint topic stops with an error that names the
+// authorisation failure, instead of retrying for ever.
+func TestKafkaACLs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	allow := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	brokers := testsvc.KafkaWith(t, 1, []string{"sensors"}, kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-pw"),
+		kfake.User("PLAIN", "reader", "reader-pw",
+			allow(kmsg.ACLResourceTypeTopic, "sensors", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeGroup, "g-acl", kmsg.ACLOperationAll)))
+	influx := testsvc.StartInflux(t, "sensors")
+	addr := testsvc.FreeAddr(t)
+	cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-acl",
+		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--http-addr", addr)
+	cmd.Env = append(os.Environ(), "AEWATCH_KAFKA_SASL_MECHANISM=plain", "AEWATCH_KAFKA_SASL_USERNAME=reader",
+		"AEWATCH_KAFKA_SASL_PASSWORD=reader-pw")
+	out := &bytes.Buffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Logf("%s", strings.TrimSpace(out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]))
+	if err == nil || !strings.Contains(out.String(), "g-acl-checkpoints") || !strings.Contains(strings.ToLower(out.String()), "authoriz") {
+			t.Errorf("exit %v; want an error naming the checkpoint topic's authorisation failure:\n%.3000s", err, out)
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("run without rights to the checkpoint topic still runs after 30 s:\n%.3000s", out)
+	}
+	if strings.Contains(out.String(), "reader-pw") {
+		t.Error("the SASL password appears in the log")
 	}
 }
