@@ -152,9 +152,11 @@ func TestEvalErrors(t *testing.T) {
 }
 
 func TestConfigCheckExample(t *testing.T) {
-	stdout, stderr, code := cli(t, "config", "check", filepath.Join("..", "..", "config", "example.yaml"))
-	if code != 0 || !strings.Contains(stdout, "ok") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	for _, name := range []string{"example.yaml", "secure.example.yaml"} {
+		stdout, stderr, code := cli(t, "config", "check", filepath.Join("..", "..", "config", name))
+		if code != 0 || !strings.Contains(stdout, "ok") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", name, code, stdout, stderr)
+		}
 	}
 }
 
