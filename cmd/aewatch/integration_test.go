@@ -1396,10 +1396,11 @@ func TestHTTPTLSAndToken(t *testing.T) {
 }
 
 // TestKafkaTLSAndSASL: a broker that speaks only TLS (a CA made here) and
-// SCRAM-SHA-256. `produce` and `run` connect with the right settings (the
-// password from AEWATCH_KAFKA_SASL_PASSWORD) and every point equals eval;
-// with a wrong password run says the authentication failed and /readyz
-// reports Kafka; the password never reaches the log.
+// SCRAM. `produce` (SCRAM-SHA-512), `run` and `replay` (SCRAM-SHA-256)
+// connect with the right settings (the password from
+// AEWATCH_KAFKA_SASL_PASSWORD) and every point equals eval; with a wrong
+// password run says the authentication failed and /readyz names it; the
+// password never reaches a log or /metrics.
 func TestKafkaTLSAndSASL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -1412,15 +1413,17 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	}
 	const password = "kafka-secret-pw-31"
 	brokers := testsvc.KafkaWith(t, 2, []string{"sensors"}, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
-		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "aewatch", password))
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "aewatch", password),
+		kfake.Superuser("SCRAM-SHA-512", "writer", password+"-512"))
 	influx := testsvc.StartInflux(t, "sensors")
 	env := func(pass string) []string {
 		return append(os.Environ(), "AEWATCH_KAFKA_TLS_ENABLED=true", "AEWATCH_KAFKA_TLS_CA_FILE="+caFile,
 			"AEWATCH_KAFKA_SASL_MECHANISM=scram-sha-256", "AEWATCH_KAFKA_SASL_USERNAME=aewatch", "AEWATCH_KAFKA_SASL_PASSWORD="+pass)
 	}
 	files := writeSeries(t, 2, 800)
+	// The producer logs in with SCRAM-SHA-512 as another user.
 	prod := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...)
-	prod.Env = env(password)
+	prod.Env = append(env(password+"-512"), "AEWATCH_KAFKA_SASL_MECHANISM=scram-sha-512", "AEWATCH_KAFKA_SASL_USERNAME=writer")
 	if out, err := prod.CombinedOutput(); err != nil {
 		t.Fatalf("produce over TLS and SASL: %v\n%s", err, out)
 	}
@@ -1444,10 +1447,30 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	}
 	run := start(password, "g-secure")
 	waitAtLeast(t, 2*(800-31), 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	metrics := ""
+	if resp, err := http.Get(run.http + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+	}
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" over TLS and SASL")
+	}
+	replay := exec.Command(binary, "replay", "--brokers", brokers, "--topics", "sensors", "--from", "earliest", "--run", "secure",
+		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--log-format", "text")
+	replay.Env = env(password)
+	replayLog, err := replay.CombinedOutput()
+	if err != nil {
+		t.Fatalf("replay over TLS and SASL: %v\n%s", err, replayLog)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, replayScores(t, influx, SeriesName(file), "secure"), want, order, file+" replayed over TLS and SASL")
+	}
+	if strings.Contains(metrics+string(replayLog), password) {
+		t.Error("the SASL password appears in /metrics or the replay's log")
 	}
 	bad := start("wrong-password", "g-secure-bad")
 	time.Sleep(6 * time.Second)
