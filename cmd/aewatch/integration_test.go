@@ -1427,11 +1427,15 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	if out, err := prod.CombinedOutput(); err != nil {
 		t.Fatalf("produce over TLS and SASL: %v\n%s", err, out)
 	}
+	// Every secret at once: SASL password, InfluxDB token, HTTP token and a
+	// password inside the InfluxDB URL; none may show in a log or /metrics.
+	const httpToken = "http-secret-token-77"
+	withPassword := strings.Replace(influx.URL, "://", "://admin:"+urlPassword+"@", 1)
 	start := func(pass, group string) *runProc {
 		addr := testsvc.FreeAddr(t)
 		cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", group,
-			"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--http-addr", addr)
-		cmd.Env = env(pass)
+			"--influx-url", withPassword, "--influx-bucket", "sensors/autogen", "--http-addr", addr)
+		cmd.Env = append(env(pass), "AEWATCH_INFLUX_TOKEN="+secretToken, "AEWATCH_HTTP_TOKEN="+httpToken)
 		p := &runProc{cmd: cmd, stderr: &bytes.Buffer{}, http: "http://" + addr}
 		cmd.Stderr = p.stderr
 		if err := cmd.Start(); err != nil {
@@ -1469,8 +1473,10 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 		want, order := evalScores(t, file)
 		compareToEval(t, replayScores(t, influx, SeriesName(file), "secure"), want, order, file+" replayed over TLS and SASL")
 	}
-	if strings.Contains(metrics+string(replayLog), password) {
-		t.Error("the SASL password appears in /metrics or the replay's log")
+	for _, secret := range []string{password, secretToken, httpToken, urlPassword} {
+		if strings.Contains(metrics+string(replayLog)+run.stderr.String(), secret) {
+			t.Errorf("secret %q appears in /metrics or a log", secret)
+		}
 	}
 	bad := start("wrong-password", "g-secure-bad")
 	time.Sleep(6 * time.Second)
