@@ -5,10 +5,18 @@
 // by the sink (at-least-once in; with event-time points, effectively once
 // out).
 //
+// It also owns the Kafka side of state: checkpoints in a compacted topic
+// (chunked when larger than a record), parked detectors, the dead-letter
+// topic, replay of history, and how every Kafka client connects (Conn:
+// TLS and SASL).
+//
 // Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
 // goroutines and one flush goroutine (which keeps up to two writes in
 // flight, each in its own goroutine, and takes their completions in batch
-// order), and returns when all have stopped.
+// order), at most one goroutine finishing a checkpoint round (waiting for
+// its writes, saving, moving the commit limits) beside the fetch loop, and
+// returns when all have stopped. Conn, Progress and the admission pacing
+// of new detectors are safe for concurrent use.
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
 // them in partition order, so each series' samples are scored in order
