@@ -7,11 +7,11 @@ import (
 	"io"
 	"net"
 	"os"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/internal/creds"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream"
 )
@@ -55,11 +55,10 @@ func (c HTTPConfig) BearerToken() (string, error) {
 	if c.TokenFile == "" {
 		return c.Token, nil
 	}
-	b, err := os.ReadFile(c.TokenFile)
+	tok, err := creds.Secret("http.token_file", c.TokenFile)
 	if err != nil {
-		return "", fmt.Errorf("http.token_file: %w", err)
+		return "", err
 	}
-	tok := strings.TrimSpace(string(b))
 	if tok == "" {
 		return "", fmt.Errorf("http.token_file: %s is empty", c.TokenFile)
 	}

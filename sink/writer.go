@@ -3,7 +3,6 @@ package sink
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 	ihttp "github.com/influxdata/influxdb-client-go/v2/api/http"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aewatch/aewatch/internal/creds"
 	"github.com/aewatch/aewatch/internal/lograte"
 )
 
@@ -66,26 +65,8 @@ func (c TLSConfig) tlsConfig() (*tls.Config, error) {
 	if c == (TLSConfig{}) {
 		return nil, nil
 	}
-	cfg := &tls.Config{InsecureSkipVerify: c.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("influx.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("influx.tls.ca_file: no PEM certificate in %s", c.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if c.CertFile != "" || c.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("influx.tls.cert_file, influx.tls.key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return creds.ClientTLS("influx.tls", creds.TLSFiles{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+		InsecureSkipVerify: c.InsecureSkipVerify})
 }
 
 // DefaultConfig returns the defaults (URL and bucket must be set to write).
@@ -144,11 +125,7 @@ func (c Config) token() (string, error) {
 	if c.TokenFile == "" {
 		return c.Token, nil
 	}
-	b, err := os.ReadFile(c.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("influx.token_file: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return creds.Secret("influx.token_file", c.TokenFile)
 }
 
 // Metrics counts what a Writer does.

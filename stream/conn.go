@@ -2,17 +2,16 @@ package stream
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/aewatch/aewatch/internal/creds"
 )
 
 // KafkaTLSConfig secures the connections to the brokers.
@@ -92,24 +91,11 @@ func NewConn(c KafkaConfig) (*Conn, error) {
 	conn := PlainConn(c.Brokers)
 	var tlsCfg *tls.Config
 	if c.TLS.Enabled {
-		tlsCfg = &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("kafka.tls.ca_file: no PEM certificate in %s", c.TLS.CAFile)
-			}
-			tlsCfg.RootCAs = pool
-		}
-		if c.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
-			}
-			tlsCfg.Certificates = []tls.Certificate{cert}
+		var err error
+		tlsCfg, err = creds.ClientTLS("kafka.tls", creds.TLSFiles{CAFile: c.TLS.CAFile, CertFile: c.TLS.CertFile,
+			KeyFile: c.TLS.KeyFile, ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify})
+		if err != nil {
+			return nil, err
 		}
 		conn.Insecure = c.TLS.InsecureSkipVerify
 	}
@@ -117,11 +103,10 @@ func NewConn(c KafkaConfig) (*Conn, error) {
 	if c.SASL.Mechanism != "" {
 		pass := c.SASL.Password
 		if c.SASL.PasswordFile != "" {
-			b, err := os.ReadFile(c.SASL.PasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("kafka.sasl.password_file: %w", err)
+			var err error
+			if pass, err = creds.Secret("kafka.sasl.password_file", c.SASL.PasswordFile); err != nil {
+				return nil, err
 			}
-			pass = strings.TrimSpace(string(b))
 		}
 		switch c.SASL.Mechanism {
 		case "plain":

@@ -1529,7 +1529,7 @@ func TestKafkaACLs(t *testing.T) {
 	select {
 	case err := <-done:
 		t.Logf("%s", strings.TrimSpace(out.String()[strings.LastIndex(strings.TrimSpace(out.String()), "\n")+1:]))
-	if err == nil || !strings.Contains(out.String(), "g-acl-checkpoints") || !strings.Contains(strings.ToLower(out.String()), "authoriz") {
+		if err == nil || !strings.Contains(out.String(), "g-acl-checkpoints") || !strings.Contains(strings.ToLower(out.String()), "authoriz") {
 			t.Errorf("exit %v; want an error naming the checkpoint topic's authorisation failure:\n%.3000s", err, out)
 		}
 	case <-time.After(30 * time.Second):

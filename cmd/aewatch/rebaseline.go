@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/aewatch/aewatch/internal/creds"
 )
 
 // runRebaseline asks running aewatch services to accept series' current
@@ -47,21 +48,16 @@ owns the series applies it.
 	}
 	token := os.Getenv("AEWATCH_HTTP_TOKEN")
 	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
-		if err != nil {
-			return fmt.Errorf("--token-file: %w", err)
+		var err error
+		if token, err = creds.Secret("--token-file", *tokenFile); err != nil {
+			return err
 		}
-		token = strings.TrimSpace(string(b))
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	if *caFile != "" {
-		pem, err := os.ReadFile(*caFile)
+		pool, err := creds.CAPool("--ca-file", *caFile)
 		if err != nil {
-			return fmt.Errorf("--ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca-file: no PEM certificate in %s", *caFile)
+			return err
 		}
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	}
