@@ -115,6 +115,17 @@ func Load(path string) (Config, error) {
 	return c, nil
 }
 
+// LoadOrEnv is Load of path, or, with no path, the defaults with AEWATCH_*
+// environment variables applied.
+func LoadOrEnv(path string) (Config, error) {
+	if path != "" {
+		return Load(path)
+	}
+	c := Default()
+	err := c.FromEnv(os.Environ())
+	return c, err
+}
+
 // Parse decodes YAML over the defaults and validates the result.
 func Parse(b []byte) (Config, error) {
 	c, err := parse(b)

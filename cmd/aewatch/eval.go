@@ -43,12 +43,8 @@ func runEval(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("--out DIR and at least one PATH are required")
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return err
-		}
-	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+	cfg, err := config.LoadOrEnv(*cfgPath)
+	if err != nil {
 		return err
 	}
 	set := map[string]bool{}

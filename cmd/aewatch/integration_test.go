@@ -945,12 +945,6 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 	produceFiles(t, brokers, files[:1]...)
 	waitAtLeast(t, 1000, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	influx.Pause()
-	resumed := false
-	defer func() {
-		if !resumed {
-			influx.Resume()
-		}
-	}()
 	produceFiles(t, brokers, files[1:]...)
 	time.Sleep(2 * time.Second) // fetched and scored, stuck in a write
 	start := time.Now()
@@ -972,7 +966,6 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 		t.Fatalf("aewatch run did not exit within 15s of SIGTERM while InfluxDB was frozen; stderr:\n%s", run.stderr)
 	}
 	influx.Resume()
-	resumed = true
 	again := startRun(t, brokers, influx.URL, "g-sigterm-outage")
 	total := 3 * (6000 - 31)
 	waitAtLeast(t, total, 90*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
@@ -1076,19 +1069,12 @@ func TestStuckPipelineIsUnhealthy(t *testing.T) {
 		t.Fatalf("/healthz %d while writing, want 200", code)
 	}
 	influx.Pause()
-	resumed := false
-	defer func() {
-		if !resumed {
-			influx.Resume()
-		}
-	}()
 	produceFiles(t, brokers, files[1:]...)
 	body := waitHealth(t, run, 503, 15*time.Second)
 	if !strings.Contains(body, "stuck") {
 		t.Errorf("/healthz with InfluxDB frozen: %q, want 503 saying stuck", body)
 	}
 	influx.Resume()
-	resumed = true
 	if body := waitHealth(t, run, 200, 30*time.Second); body != "ok\n" {
 		t.Errorf("/healthz after InfluxDB came back: %q, want ok", body)
 	}
@@ -1281,18 +1267,11 @@ func TestRebalanceDuringOutage(t *testing.T) {
 	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
 	waitAtLeast(t, 1000, 60*time.Second, count)
 	influx.Pause()
-	resumed := false
-	defer func() {
-		if !resumed {
-			influx.Resume()
-		}
-	}()
 	produceFiles(t, brokers, files[2:]...)
 	time.Sleep(time.Second)
 	b := startRun(t, brokers, influx.URL, "g-reb-out", opts...)
 	time.Sleep(10 * time.Second) // the rebalance, and a's drain timing out
 	influx.Resume()
-	resumed = true
 	waitAtLeast(t, total, 90*time.Second, count)
 	for _, p := range []*runProc{a, b} {
 		if code, _ := httpGet(p.http + "/healthz"); code != 200 {

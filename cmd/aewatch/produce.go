@@ -57,12 +57,8 @@ in the past at once: use --record-time now for such topics.
 	case *rate < 0 || math.IsNaN(*rate):
 		return fmt.Errorf("--rate: must be >= 0 (got %v)", *rate)
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return err
-		}
-	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+	cfg, err := config.LoadOrEnv(*cfgPath)
+	if err != nil {
 		return err
 	}
 	cfg.Kafka.Brokers = splitList(*brokers)

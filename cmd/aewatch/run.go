@@ -49,12 +49,8 @@ func loadRunConfig(fs *flag.FlagSet, args []string) (config.Config, []string, er
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		if cfg, err = config.Load(*cfgPath); err != nil {
-			return cfg, nil, err
-		}
-	} else if err := cfg.FromEnv(os.Environ()); err != nil {
+	cfg, err := config.LoadOrEnv(*cfgPath)
+	if err != nil {
 		return cfg, nil, err
 	}
 	for _, kv := range sets {

@@ -235,9 +235,10 @@ func (in *Influx) Start() {
 	t.Fatalf("influxd did not answer /ping within 30s (log in %s)", in.dir)
 }
 
-// Stop stops the server (data stays).
+// Stop stops the server (data stays), paused or not.
 func (in *Influx) Stop() {
 	if in.cmd != nil && in.cmd.Process != nil {
+		in.Resume()
 		in.cmd.Process.Kill()
 		in.cmd.Wait()
 		in.cmd = nil
@@ -245,7 +246,8 @@ func (in *Influx) Stop() {
 }
 
 // Pause stops the server's process (SIGSTOP): connections are accepted by
-// the kernel and then hang, as with a frozen host.
+// the kernel and then hang, as with a frozen host. Stop ends it paused or
+// not.
 func (in *Influx) Pause() { in.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Resume continues a paused server (SIGCONT).
