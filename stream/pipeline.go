@@ -147,9 +147,6 @@ func New(o Options) (*Pipeline, error) {
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 7 * time.Second
 	}
-	if def := DefaultPipelineConfig(); o.Pipeline.MaxChannels == 0 { // options built without the config's defaults
-		o.Pipeline.MaxChannels, o.Pipeline.MaxFuture = def.MaxChannels, def.MaxFuture
-	}
 	if o.Pipeline.Workers == 0 {
 		o.Pipeline.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -229,7 +226,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		for key, cp := range cps {
 			p.restore[shardOf(seriesOfKey(key), o.Pipeline.Workers)][key] = cp
-			o.Rebaselines.seen(seriesOfKey(key)) // its operator may re-baseline it before its next sample
+			o.Rebaselines.Seen(seriesOfKey(key)) // its operator may re-baseline it before its next sample
 		}
 		p.track.limited = true
 		o.Log.Info("checkpoints loaded", "detectors", len(cps))
@@ -912,7 +909,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
 		return nil
 	}
-	p.o.Rebaselines.seen(series)
+	p.o.Rebaselines.Seen(series)
 	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
 		lastOffset: ref.offset}
 	if cp, ok := sh.restore[key]; ok {

@@ -125,10 +125,8 @@ func (q *Rebaselines) requeue(r RebaselineRequest) {
 }
 
 // Seen marks series as known to this process (a checkpoint of it was
-// restored, or a sample arrived).
-func (q *Rebaselines) Seen(series string) { q.seen(series) }
-
-func (q *Rebaselines) seen(series string) {
+// restored, or a sample arrived); a nil queue (replay) ignores it.
+func (q *Rebaselines) Seen(series string) {
 	if q != nil {
 		q.known.LoadOrStore(series, struct{}{})
 	}

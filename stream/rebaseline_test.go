@@ -21,7 +21,7 @@ func TestRebaselinesQueue(t *testing.T) {
 	if _, err := q.Request(RebaselineRequest{Series: "misspelled"}); !errors.Is(err, ErrUnknownSeries) || !strings.Contains(err.Error(), `"misspelled"`) {
 		t.Fatalf("unknown series: %v, want ErrUnknownSeries naming it", err)
 	}
-	q.seen("a")
+	q.Seen("a")
 	if known, err := q.Request(RebaselineRequest{Series: "a", Source: "first"}); !known || err != nil {
 		t.Fatalf("known %v, err %v", known, err)
 	}
@@ -52,17 +52,17 @@ func TestRebaselinesQueue(t *testing.T) {
 		t.Errorf("every channel then flow merged to %q, want every channel", r.ChannelList())
 	}
 	for i := 0; i < MaxPendingRebaselines; i++ {
-		q.seen(fmt.Sprintf("s%d", i))
+		q.Seen(fmt.Sprintf("s%d", i))
 		if _, err := q.Request(RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	q.seen("one too many")
+	q.Seen("one too many")
 	if _, err := q.Request(RebaselineRequest{Series: "one too many"}); !errors.Is(err, ErrTooManyRebaselines) {
 		t.Fatalf("over the bound: %v", err)
 	}
 	var nilQueue *Rebaselines
-	nilQueue.seen("x") // replay runs without a queue
+	nilQueue.Seen("x") // replay runs without a queue
 	if _, ok := nilQueue.take("x"); ok {
 		t.Fatal("nil queue gave a request")
 	}
