@@ -346,6 +346,9 @@ func (w *Writer) write(ctx context.Context, b body, from, to int) error {
 			w.failing.recovered(w.log)
 			return nil
 		}
+		if ctx.Err() != nil { // our own stop cut the request short: it says nothing about InfluxDB
+			return fmt.Errorf("sink: write %d points: %w (last error: %v)", to-from, ctx.Err(), err)
+		}
 		w.metrics.Errors.Inc()
 		if status := statusOf(err); status == 400 || status == 422 || status == 413 {
 			if to-from == 1 {
