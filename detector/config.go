@@ -32,6 +32,7 @@ type Config struct {
 	Alert       AlertConfig       `yaml:"alert"`
 	Drift       DriftConfig       `yaml:"drift"`
 	Reference   ReferenceConfig   `yaml:"reference"`
+	Quality     QualityConfig     `yaml:"quality"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
 	// this fraction of their range with score 1. 0 disables the check.
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
@@ -67,6 +68,7 @@ func DefaultConfig() Config {
 		Alert:            DefaultAlertConfig(),
 		Drift:            DefaultDriftConfig(),
 		Reference:        DefaultReferenceConfig(),
+		Quality:          DefaultQualityConfig(),
 		SpatialTolerance: 0,
 		MaskNewest:       true,
 		Residual:         true,
@@ -107,6 +109,11 @@ func (c Config) Validate(channels int) error {
 	}
 	if c.Reference.Enabled {
 		if err := c.Reference.Validate(c.Window.Size); err != nil {
+			return err
+		}
+	}
+	if c.Quality.Enabled {
+		if err := c.Quality.Validate(); err != nil {
 			return err
 		}
 	}

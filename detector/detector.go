@@ -42,6 +42,11 @@ type Result struct {
 	DriftPeak     float64
 	DriftDuration int64
 	DriftWhy      *Explanation
+
+	// Quality is the data-quality alert: stuck or flat-lined channels and
+	// values beyond operator-set limits. Like drift, it comes with every
+	// accepted sample.
+	Quality Outcome
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
@@ -58,9 +63,10 @@ type Detector struct {
 	cal      *calibrator
 	calWin   *calibrator // whole-window error, with WindowScore
 	alert    alertState
-	drift    *driftMonitor // nil when disabled
-	ref      *reference    // nil when disabled
-	why      Explanation   // the open anomaly alert's worst sample
+	drift    *driftMonitor   // nil when disabled
+	ref      *reference      // nil when disabled
+	quality  *qualityMonitor // nil when disabled
+	why      Explanation     // the open anomaly alert's worst sample
 
 	seq      uint64
 	windows  uint64 // windows scored
@@ -106,6 +112,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		results:  make([]Result, cfg.Window.Stride),
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
 		drift:    newDriftMonitor(cfg.Drift, channels),
+		quality:  newQualityMonitor(cfg.Quality, channels),
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
@@ -145,6 +152,19 @@ func (d *Detector) Channels() int { return d.channels }
 // WindowStats returns the window's counters (accepted, rejected, gaps).
 func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
 
+// SetLimits sets each channel's physical limits (QualityConfig.LimitsFor);
+// they are not part of a snapshot, so changing them keeps a series' state.
+// Without quality checks it does nothing.
+func (d *Detector) SetLimits(lo, hi []float64) {
+	if d.quality != nil {
+		copy(d.quality.lo, lo)
+		copy(d.quality.hi, hi)
+	}
+}
+
+// QualityOpen reports whether a quality alert is open.
+func (d *Detector) QualityOpen() bool { return d.quality != nil && d.quality.open }
+
 // AlertOpen reports whether an anomaly alert is open.
 func (d *Detector) AlertOpen() bool { return d.alert.open }
 
@@ -163,6 +183,9 @@ func (d *Detector) Rebaseline() bool {
 	}
 	if d.ref != nil {
 		d.ref.restart()
+	}
+	if d.quality != nil {
+		d.quality.restart()
 	}
 	return d.drift != nil || d.ref != nil
 }
@@ -188,7 +211,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 		d.observe(x, true)
 		d.pending = d.pending[:0]
 		res := d.unscored(seq, t, st, x)
-		d.pushDrift(&res[0], t, x)
+		d.pushMonitors(&res[0], t, x)
 		return res
 	}
 	if st == window.Filling {
@@ -202,13 +225,16 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 	ch := r.ChannelError
 	clear(ch)
 	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open,
-		DriftAlert: d.DriftOpen()}
+		DriftAlert: d.DriftOpen(), Quality: Outcome{Open: d.QualityOpen()}}
 	return d.results[:1]
 }
 
-// pushDrift feeds an accepted sample to the drift monitor and records its
-// outcome in r.
-func (d *Detector) pushDrift(r *Result, t int64, x []float64) {
+// pushMonitors feeds an accepted sample to the quality checks and the
+// drift monitor and records their outcomes in r.
+func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
+	if d.quality != nil {
+		r.Quality = d.quality.push(t, x)
+	}
 	if d.drift == nil {
 		return
 	}
@@ -335,16 +361,16 @@ func (d *Detector) scoreWindow() []Result {
 			}
 		}
 		r.Alert = d.alert.open
-		d.pushDrift(r, ps.time, x)
+		d.pushMonitors(r, ps.time, x)
 		worst = max(worst, score)
-		d.observe(x, score < d.cfg.LearnBelow)
+		d.observe(x, score < d.cfg.LearnBelow && !d.QualityOpen())
 	}
 	d.pending = d.pending[:0]
 	d.windows++
 	if d.ref != nil {
-		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open)
+		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen())
 	}
-	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && d.windows%uint64(d.cfg.LearnEvery) == 0 {
+	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && d.windows%uint64(d.cfg.LearnEvery) == 0 {
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]
@@ -395,6 +421,9 @@ func (d *Detector) MemoryBytes() int {
 	}
 	if d.ref != nil {
 		floats += d.ref.floats()
+	}
+	if d.quality != nil {
+		floats += 9 * d.channels // limits, runs and their explanation, as 8-byte words
 	}
 	return 8*floats + 1024 // plus headers and small fields
 }

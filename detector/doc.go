@@ -23,6 +23,10 @@
 // carries an Explanation (channel shares, departure in sensor units, and
 // for drift the onset and rate).
 //
+// Quality checks (quality.go) are rules with an alert kind of their own,
+// apart from every score: a stuck or flat-lined channel and values beyond
+// operator-set limits. While a quality alert is open no model learns.
+//
 // Nothing poisons a model: rejected samples are never stored, and neither
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.

@@ -90,6 +90,10 @@ type Explanation struct {
 	Rate   []float64
 	// Reason is "rebaseline" when an operator closed the alert.
 	Reason string
+	// Quality only: per channel, the check it fails (Stuck, AboveMax,
+	// BelowMin) or "". Departure is then the value beyond the limit and
+	// Onset the start of the earliest stuck run.
+	Failed []string
 }
 
 // driftChannel is one channel's reference and running statistics.

@@ -12,21 +12,21 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 3 (version 2 had no reference model and
-// version 1 no drift monitor; both are refused, so such series start
-// fresh, and the service logs it):
+// Snapshot encoding, version 4 (version 3 had no quality checks, version
+// 2 no reference model and version 1 no drift monitor; all are refused, so
+// such series start fresh, and the service logs it):
 //
 //	"AEWD" | version u16 | config fingerprint u64 | body | CRC-32C (Castagnoli) of all before it
 //
 // The body is the window, normaliser, model (if any), calibrators, alert
 // state, the detector's own counters, the anomaly explanation and the drift
-// monitor (if enabled) and the reference model (if enabled), in that order (statecodec:
+// monitor, the reference model and the quality checks (each if enabled), in that order (statecodec:
 // little-endian; slices length-prefixed). The fingerprint hashes the
 // configuration and channel count: a snapshot only restores into a detector
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 3
+	snapshotVersion = 4
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -36,7 +36,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func (d *Detector) fingerprint() uint64 {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%d|%#v", d.channels, d.cfg)
+	cfg := d.cfg
+	cfg.Quality.Limits = nil // set per series, kept out of the snapshot
+	fmt.Fprintf(h, "%d|%#v", d.channels, cfg)
 	return h.Sum64()
 }
 
@@ -80,6 +82,9 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 		if err := d.ref.appendState(e); err != nil {
 			return nil, err
 		}
+	}
+	if d.quality != nil {
+		d.quality.appendState(e)
 	}
 	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf, castagnoli))
 	return e.Buf, nil
@@ -147,6 +152,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	}
 	if d.ref != nil {
 		if err := d.ref.readState(dec); err != nil {
+			return err
+		}
+	}
+	if d.quality != nil {
+		if err := d.quality.readState(dec); err != nil {
 			return err
 		}
 	}

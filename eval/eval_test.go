@@ -118,7 +118,7 @@ func TestContract(t *testing.T) {
 	if len(outLines) != len(inLines) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
-	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,drift_score,drift_alert,alert_kind,explanation," +
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,drift_score,drift_alert,quality_alert,alert_kind,explanation," +
 		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
@@ -148,8 +148,20 @@ func TestContract(t *testing.T) {
 		if f[6] != "0" && f[6] != "1" {
 			t.Fatalf("line %d: drift_alert %q", i+1, f[6])
 		}
-		if want := map[[2]string]string{{"0", "0"}: "", {"1", "0"}: "anomaly", {"0", "1"}: "drift", {"1", "1"}: "anomaly+drift"}[[2]string{f[1], f[6]}]; f[7] != want {
-			t.Fatalf("line %d: alert_kind %q with alert %s and drift_alert %s", i+1, f[7], f[1], f[6])
+		if f[7] != "0" && f[7] != "1" {
+			t.Fatalf("line %d: quality_alert %q", i+1, f[7])
+		}
+		var kinds []string
+		for _, k := range []struct {
+			col  int
+			kind string
+		}{{1, "anomaly"}, {6, "drift"}, {7, "quality"}} {
+			if f[k.col] == "1" {
+				kinds = append(kinds, k.kind)
+			}
+		}
+		if want := strings.Join(kinds, "+"); f[8] != want {
+			t.Fatalf("line %d: alert_kind %q with alert %s, drift_alert %s, quality_alert %s", i+1, f[8], f[1], f[6], f[7])
 		}
 	}
 	if alerts == 0 {

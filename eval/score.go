@@ -21,6 +21,7 @@ type Scored struct {
 	ChannelErr [][]float64 // per channel error per row
 	Drift      []float64   // drift_score per row: the largest over channels
 	DriftAlert []bool      // a drift alert is open at the row
+	Quality    []bool      // a quality alert is open at the row
 	ChDrift    [][]float64 // per channel drift score (univariate) per row
 	Why        []string    // explanations of the alert events at the row
 	NonFinite  uint64
@@ -52,7 +53,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 	s := &Scored{
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
-		Drift: make([]float64, n), DriftAlert: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
+		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
 		Threshold: cfg.Alert.Open,
 	}
 	names := f.ChannelNames()
@@ -66,12 +67,13 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
+		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
 		for i, t := range f.Times {
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Alert, r.Error
 				s.RefScore[k] = r.RefScore
-				s.Drift[k], s.DriftAlert[k] = r.Drift, r.DriftAlert
+				s.Drift[k], s.DriftAlert[k], s.Quality[k] = r.Drift, r.DriftAlert, r.Quality.Open
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
@@ -89,6 +91,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
+		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
 		for i, t := range f.Times {
 			x[0] = f.Values[i][j]
 			for _, r := range d.Push(t, x) {
@@ -101,6 +104,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 				s.RefScore[k] = max(s.RefScore[k], r.RefScore)
 				s.Drift[k] = max(s.Drift[k], r.Drift)
 				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
+				s.Quality[k] = s.Quality[k] || r.Quality.Open
 				s.count(r, names[j:j+1])
 			}
 		}
@@ -137,6 +141,7 @@ func (s *Scored) count(r detector.Result, names []string) {
 	}
 	add("anomaly", r.Event, r.Why, r.Peak, r.Duration)
 	add("drift", r.DriftEvent, r.DriftWhy, r.DriftPeak, r.DriftDuration)
+	add("quality", r.Quality.Event, r.Quality.Why, 1, r.Quality.Duration)
 }
 
 // Explain renders an alert event in one line without commas, as eval's
@@ -152,6 +157,18 @@ func Explain(kind string, ev detector.Event, why *detector.Explanation, channels
 	}
 	if why.Reason != "" {
 		fmt.Fprintf(&b, " by %s", why.Reason)
+	}
+	if kind == "quality" {
+		for j, name := range channels {
+			switch f := why.Failed[j]; f {
+			case "":
+			case detector.Stuck:
+				fmt.Fprintf(&b, ": %s stuck since %s", name, time.Unix(0, why.Onset).UTC().Format(time.RFC3339))
+			default:
+				fmt.Fprintf(&b, ": %s %s by %+.4g", name, f, why.Departure[j])
+			}
+		}
+		return b.String()
 	}
 	for j, name := range channels {
 		if j >= len(why.Share) {
@@ -179,15 +196,16 @@ func (s *Scored) addStats(d *detector.Detector) {
 }
 
 // WriteCSV writes the output: the input columns, anomaly_score, alert,
-// error, threshold, reference_score, drift_score, drift_alert, alert_kind (the kinds of
-// alert open: "", anomaly, drift or anomaly+drift), explanation (alert
+// error, threshold, reference_score, drift_score, drift_alert, quality_alert,
+// alert_kind (the kinds of alert open joined by "+": "", anomaly, drift,
+// quality, anomaly+drift, ...), explanation (alert
 // events at the row), then per channel score_<col>, error_<col> and
 // drift_score_<col> when the file has more than one channel.
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
-	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "drift_score", "drift_alert", "alert_kind", "explanation")
+	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation")
 	if len(names) > 1 {
 		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
 			for _, n := range names {
@@ -204,17 +222,19 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		if s.Alert[i] {
 			alert = "1"
 		}
-		drift, kind := "0", ""
-		switch {
-		case s.Alert[i] && s.DriftAlert[i]:
-			drift, kind = "1", "anomaly+drift"
-		case s.DriftAlert[i]:
-			drift, kind = "1", "drift"
-		case s.Alert[i]:
-			kind = "anomaly"
+		drift, quality := "0", "0"
+		var kinds []string
+		if s.Alert[i] {
+			kinds = append(kinds, "anomaly")
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
-			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, kind, s.Why[i])
+		if s.DriftAlert[i] {
+			drift, kinds = "1", append(kinds, "drift")
+		}
+		if s.Quality[i] {
+			quality, kinds = "1", append(kinds, "quality")
+		}
+		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
+			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i])
 		if len(names) > 1 {
 			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
 				for j := range names {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,15 @@ func (f *File) ChannelNames() []string {
 		out[i] = f.Header[c]
 	}
 	return out
+}
+
+// Series is the series a file's rows belong to: the file name without
+// extension, as aewatch produce keys them and eval names them.
+func (f *File) Series() string { return SeriesName(f.Path) }
+
+// SeriesName is the series the rows of the file at path belong to.
+func SeriesName(path string) string {
+	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 }
 
 // Read parses the CSV at path. Columns named in ignore are kept as text and

@@ -24,16 +24,18 @@ type Point struct {
 	Alert           bool
 	DriftScore      float64
 	DriftAlert      bool
+	QualityAlert    bool
 	// Event is "" for ae_score points, "opened" or "closed" for ae_alert.
 	Event    string
-	Kind     string  // alert kind, with Event: anomaly or drift
+	Kind     string  // alert kind, with Event: anomaly, drift or quality
 	Peak     float64 // with Event closed
 	Duration float64 // seconds, with Event closed
 	// Explanation, with Event: the channel's share of the evidence, its
 	// departure in sensor units (also written as direction up or down) and
-	// what moved (value, level, spread); for
-	// drift also the spread ratio, estimated onset (Unix ns, 0: none) and
-	// rate per hour; Reason says who closed it ("rebaseline"). For
+	// what moved (value, level, spread; for quality the check the channel
+	// fails: stuck, above max, below min, or ""); for
+	// drift also the spread ratio and rate per hour; for drift and stuck
+	// channels the estimated onset (Unix ns, 0: none); Reason says who closed it ("rebaseline"). For
 	// ae_rebaseline, Reason is the request's source.
 	Share, Departure float64
 	Statistic        string
@@ -120,6 +122,7 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("reference_score", p.RefScore)
 		field("drift_score", p.DriftScore)
 		intField("drift_alert", boolInt(p.DriftAlert))
+		intField("quality_alert", boolInt(p.QualityAlert))
 	case "rebaseline":
 		strField("source", p.Reason)
 		intField("accepted", 1)
@@ -140,10 +143,10 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		strField("statistic", p.Statistic)
 		if p.Kind == "drift" {
 			field("spread_ratio", p.Spread)
-			if p.Onset != 0 {
-				intField("onset_ns", p.Onset)
-			}
 			field("rate_per_h", p.Rate)
+		}
+		if p.Onset != 0 {
+			intField("onset_ns", p.Onset)
 		}
 		strField("reason", p.Reason)
 	}

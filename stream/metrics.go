@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Samples scored by a detector (one per channel in univariate mode)."}),
 		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
 			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
-		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift)."}, []string{"kind"}),
+		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift, quality)."}, []string{"kind"}),
 		Rebaselines: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_rebaselines_total",
 			Help: "Operator re-baselines applied to a series."}),
 		LiveSeries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_live_series", Help: "Detectors in memory."}),
@@ -72,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.Rejected.WithLabelValues(string(r))
 		m.SamplesDropped.WithLabelValues(string(r))
 	}
-	for _, kind := range []string{"anomaly", "drift"} {
+	for _, kind := range alertKinds {
 		m.OpenAlerts.WithLabelValues(kind).Set(0)
 	}
 	if reg != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,8 +104,8 @@ type Pipeline struct {
 	// wrote[i] is signalled when flushed[i] moves, for an eviction waiting.
 	wrote   []chan struct{}
 	live    atomic.Int64
-	open    [2]atomic.Int64         // anomaly, drift
-	restore []map[string]Checkpoint // per shard, owned by that shard once Run has started
+	open    [len(alertKinds)]atomic.Int64 // by alertKinds
+	restore []map[string]Checkpoint       // per shard, owned by that shard once Run has started
 	// spentOutputs: the flush loop hands emptied outputs back to the
 	// shards, which would otherwise allocate their slices per batch.
 	spentOutputs chan output
@@ -903,7 +904,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
 		p.o.Metrics.AdmissionWaits.Inc()
 	}
-	d, err := detector.New(p.o.Detector, len(channels))
+	d, err := p.newDetector(series, channels)
 	if err != nil {
 		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
@@ -919,12 +920,12 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		case err != nil:
 			p.o.Metrics.CheckpointErrors.Inc()
 			p.o.Log.Warn("checkpoint does not restore; the series starts fresh", "series", series, "err", err)
-			d, _ = detector.New(p.o.Detector, len(channels))
+			d, _ = p.newDetector(series, channels)
 			st.det = d
 		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
 			p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
 				"checkpoint_partition", cp.Partition, "partition", ref.part.partition)
-			d, _ = detector.New(p.o.Detector, len(channels))
+			d, _ = p.newDetector(series, channels)
 			st.det = d
 		default:
 			st.skipUpTo = cp.Offset
@@ -1020,11 +1021,13 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			for j, ch := range st.channels {
 				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
 					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, Threshold: r.Threshold, Alert: r.Alert,
-					DriftScore: r.Drift, DriftAlert: r.DriftAlert})
+					DriftScore: r.Drift, DriftAlert: r.DriftAlert, QualityAlert: r.Quality.Open})
 			}
 			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.AlertScore(), r.Alert, r.Peak, r.Duration, r.Why, pts)
 		}
 		pts = p.alertPoints(st, &r, "drift", r.DriftEvent, r.Drift, r.DriftAlert, r.DriftPeak, r.DriftDuration, r.DriftWhy, pts)
+		q := r.Quality
+		pts = p.alertPoints(st, &r, "quality", q.Event, boolScore(q.Open), q.Open, 1, q.Duration, q.Why, pts)
 	}
 	return pts
 }
@@ -1035,10 +1038,7 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 	if ev == detector.NoEvent {
 		return pts
 	}
-	k := 0
-	if kind == "drift" {
-		k = 1
-	}
+	k := slices.Index(alertKinds[:], kind)
 	switch ev {
 	case detector.Opened:
 		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(1)))
@@ -1051,13 +1051,41 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 			Event: ev.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
 		if why != nil {
 			pt.Share, pt.Departure, pt.Statistic, pt.Reason = why.Share[j], why.Departure[j], why.Statistic, why.Reason
-			if kind == "drift" {
+			switch kind {
+			case "drift":
 				pt.Spread, pt.Onset, pt.Rate = why.Spread[j], why.Onset, why.Rate[j]
+			case "quality":
+				pt.Statistic = why.Failed[j]
+				if why.Failed[j] == detector.Stuck {
+					pt.Onset = why.Onset
+				}
 			}
 		}
 		pts = append(pts, pt)
 	}
 	return pts
+}
+
+// newDetector builds a fresh detector for a series, with the quality
+// limits that apply to its channels.
+func (p *Pipeline) newDetector(series string, channels []string) (*detector.Detector, error) {
+	d, err := detector.New(p.o.Detector, len(channels))
+	if err != nil {
+		return nil, err
+	}
+	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
+	return d, nil
+}
+
+// alertKinds are the kinds of alert a detector raises.
+var alertKinds = [...]string{"anomaly", "drift", "quality"}
+
+// boolScore is 1 for true: a quality alert's score at its opening.
+func boolScore(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func equalStrings(a, b []string) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/aewatch/aewatch/config"
+	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream"
 	"github.com/aewatch/aewatch/synth"
@@ -228,6 +229,15 @@ func (a *alertLog) print(p sink.Point) {
 func explainPoint(p sink.Point) string {
 	if p.Reason != "" {
 		return "by " + p.Reason
+	}
+	if p.Kind == "quality" {
+		switch p.Statistic {
+		case "":
+			return "passes"
+		case detector.Stuck:
+			return "stuck since " + time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04")
+		}
+		return fmt.Sprintf("%s by %+.3g", p.Statistic, p.Departure)
 	}
 	s := fmt.Sprintf("%s %+.3g", p.Statistic, p.Departure)
 	if p.Kind == "drift" {

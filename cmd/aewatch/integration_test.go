@@ -560,18 +560,19 @@ func TestKill9ChangesNothing(t *testing.T) {
 
 // evalFields are the ae_score fields and the eval columns they equal.
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
-	"alert": "alert", "reference_score": "reference_score", "drift_score": "drift_score", "drift_alert": "drift_alert"}
+	"alert": "alert", "reference_score": "reference_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
+	"quality_alert": "quality_alert"}
 
 // requireEvalFields checks that every field of every ae_score point of
-// file's series equals eval's column for that row.
-func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context string) {
+// file's series equals eval's column for that row (eval run with evalArgs).
+func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context string, evalArgs ...string) {
 	t.Helper()
 	series := SeriesName(file)
 	rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
 	if len(rows) == 0 {
 		t.Fatalf("%s: no ae_score points %s", series, context)
 	}
-	ref := evalRows(t, file)
+	ref := evalRows(t, file, evalArgs...)
 	for _, r := range rows {
 		ts, _ := r["time"].(json.Number).Int64()
 		for f := range evalFields {
@@ -584,10 +585,10 @@ func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context strin
 }
 
 // evalRows returns eval's columns for evalFields by time.
-func evalRows(t *testing.T, file string) map[int64]map[string]float64 {
+func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]float64 {
 	t.Helper()
 	out := t.TempDir()
-	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
+	if _, stderr, code := cli(t, append(append([]string{"eval", "--quiet", "--out", out}, args...), file)...); code != 0 {
 		t.Fatalf("eval: %s", stderr)
 	}
 	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"alert_kind", "explanation"})

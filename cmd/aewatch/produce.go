@@ -98,9 +98,7 @@ type producer struct {
 }
 
 // SeriesName is the series a CSV file's rows belong to.
-func SeriesName(path string) string {
-	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-}
+func SeriesName(path string) string { return sensorcsv.SeriesName(path) }
 
 func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	f, err := sensorcsv.Read(path, nil)

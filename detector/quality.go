@@ -1,0 +1,291 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// QualityConfig sets the data-quality checks, which raise their own alert
+// kind ("quality") beside the model's anomaly score: a channel stuck or
+// flat-lined (its value holds still far longer than it ever did while the
+// checks learned the series) and values beyond operator-set physical
+// limits. They are rules, reported apart so that what the autoencoder sees
+// and what a rule sees are never mixed in one score. While a quality alert
+// is open the models do not learn, so a stuck sensor is not learnt as the
+// new normal.
+type QualityConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Learn is how many accepted samples the stuck check learns from:
+	// each channel's typical step and its longest still run.
+	Learn int `yaml:"learn"`
+	// A channel is stuck once it has held still for StuckSamples samples
+	// and StuckFactor times its longest still run while learning. A
+	// channel that never moved while learning is never called stuck.
+	StuckSamples int     `yaml:"stuck_samples"`
+	StuckFactor  float64 `yaml:"stuck_factor"`
+	// Stillness: a sample holds still when it lies within this fraction of
+	// the channel's typical step (mean absolute change between consecutive
+	// samples while learning) of the value that began the run; 0 asks for
+	// exactly repeated values (a frozen transmitter only).
+	Stillness float64 `yaml:"stillness"`
+	// Limits are physical limits set by an operator, per series pattern
+	// and channel; a value beyond one opens a quality alert at once.
+	Limits []Limit `yaml:"limits"`
+}
+
+// Limit bounds one channel of the series a pattern matches.
+type Limit struct {
+	// Series is a path.Match pattern of series names ("" matches any).
+	Series string `yaml:"series"`
+	// Channel is the channel's name ("" matches any).
+	Channel string   `yaml:"channel"`
+	Min     *float64 `yaml:"min"`
+	Max     *float64 `yaml:"max"`
+}
+
+// DefaultQualityConfig returns the defaults.
+func DefaultQualityConfig() QualityConfig {
+	return QualityConfig{Enabled: true, Learn: 1000, StuckSamples: 60, StuckFactor: 2, Stillness: 0.05}
+}
+
+// Validate names the first invalid field and its value.
+func (c QualityConfig) Validate() error {
+	switch {
+	case c.Learn < 2 || c.Learn > 1e8:
+		return fmt.Errorf("detector.quality.learn: must be in [2, 1e8] samples (got %d)", c.Learn)
+	case c.StuckSamples < 2 || c.StuckSamples > 1e8:
+		return fmt.Errorf("detector.quality.stuck_samples: must be in [2, 1e8] (got %d)", c.StuckSamples)
+	case !(c.StuckFactor >= 1 && c.StuckFactor <= 1000):
+		return fmt.Errorf("detector.quality.stuck_factor: must be in [1, 1000] (got %v)", c.StuckFactor)
+	case !(c.Stillness >= 0 && c.Stillness < 1):
+		return fmt.Errorf("detector.quality.stillness: must be in [0, 1) (got %v)", c.Stillness)
+	}
+	for i, l := range c.Limits {
+		key := fmt.Sprintf("detector.quality.limits[%d]", i)
+		if _, err := path.Match(l.Series, ""); err != nil {
+			return fmt.Errorf("%s.series: bad pattern %q: %v", key, l.Series, err)
+		}
+		switch {
+		case l.Min == nil && l.Max == nil:
+			return fmt.Errorf("%s: needs min, max or both (series %q, channel %q)", key, l.Series, l.Channel)
+		case l.Min != nil && (math.IsNaN(*l.Min) || math.IsInf(*l.Min, 0)):
+			return fmt.Errorf("%s.min: must be finite (got %v)", key, *l.Min)
+		case l.Max != nil && (math.IsNaN(*l.Max) || math.IsInf(*l.Max, 0)):
+			return fmt.Errorf("%s.max: must be finite (got %v)", key, *l.Max)
+		case l.Min != nil && l.Max != nil && *l.Min > *l.Max:
+			return fmt.Errorf("%s: min %v is above max %v (series %q, channel %q)", key, *l.Min, *l.Max, l.Series, l.Channel)
+		}
+	}
+	return nil
+}
+
+// LimitsFor resolves the limits of one series' channels: lo and hi per
+// channel, -Inf and +Inf where none is set. Where several limits match, the
+// narrowest bound wins.
+func (c QualityConfig) LimitsFor(series string, channels []string) (lo, hi []float64) {
+	lo, hi = make([]float64, len(channels)), make([]float64, len(channels))
+	for j := range channels {
+		lo[j], hi[j] = math.Inf(-1), math.Inf(1)
+	}
+	for _, l := range c.Limits {
+		if ok, _ := path.Match(l.Series, series); l.Series != "" && !ok {
+			continue
+		}
+		for j, name := range channels {
+			if l.Channel != "" && l.Channel != name {
+				continue
+			}
+			if l.Min != nil {
+				lo[j] = max(lo[j], *l.Min)
+			}
+			if l.Max != nil {
+				hi[j] = min(hi[j], *l.Max)
+			}
+		}
+	}
+	return lo, hi
+}
+
+// Quality check outcomes per channel, as Explanation.Failed names them.
+const (
+	Stuck    = "stuck"
+	AboveMax = "above max"
+	BelowMin = "below min"
+)
+
+// Outcome is one alert kind's state after a sample.
+type Outcome struct {
+	Open     bool
+	Event    Event
+	Duration int64        // with Closed: nanoseconds from open to close
+	Why      *Explanation // with an event: the channels at fault
+}
+
+// qualityMonitor runs the checks of one series. Its state is per channel
+// except the alert.
+type qualityMonitor struct {
+	cfg    QualityConfig
+	lo, hi []float64 // limits, ±Inf where none (set by SetLimits, not snapshotted)
+
+	n       int       // accepted samples
+	prev    []float64 // the previous sample, for the typical step
+	stepSum []float64 // sum of |change| while learning
+	anchor  []float64 // the value that began the current still run
+	run     []int     // samples in the current still run
+	since   []int64   // time of the still run's first sample
+	longest []int     // longest still run while learning
+
+	open     bool
+	openedAt int64
+	why      Explanation
+}
+
+func newQualityMonitor(cfg QualityConfig, channels int) *qualityMonitor {
+	if !cfg.Enabled {
+		return nil
+	}
+	m := &qualityMonitor{cfg: cfg, lo: make([]float64, channels), hi: make([]float64, channels),
+		prev: make([]float64, channels), stepSum: make([]float64, channels), anchor: make([]float64, channels),
+		run: make([]int, channels), since: make([]int64, channels), longest: make([]int, channels),
+		why: Explanation{Share: make([]float64, channels), Departure: make([]float64, channels),
+			Failed: make([]string, channels), Statistic: "quality"}}
+	for j := range m.lo {
+		m.lo[j], m.hi[j] = math.Inf(-1), math.Inf(1)
+	}
+	return m
+}
+
+// learning reports whether the checks still learn the series.
+func (m *qualityMonitor) learning() bool { return m.n <= m.cfg.Learn }
+
+// push checks one accepted sample taken at time t.
+func (m *qualityMonitor) push(t int64, x []float64) Outcome {
+	m.n++
+	failing := false
+	for j, v := range x {
+		if m.n == 1 {
+			m.anchor[j], m.run[j], m.since[j] = v, 1, t
+			m.prev[j] = v
+			continue
+		}
+		step := math.Abs(v - m.prev[j])
+		m.prev[j] = v
+		if m.learning() {
+			m.stepSum[j] += step
+		}
+		tol := m.cfg.Stillness * m.typicalStep(j)
+		if math.Abs(v-m.anchor[j]) <= tol {
+			m.run[j]++
+		} else {
+			m.anchor[j], m.run[j], m.since[j] = v, 1, t
+		}
+		if m.learning() {
+			m.longest[j] = max(m.longest[j], m.run[j])
+		}
+		failing = failing || m.failed(j, v) != ""
+	}
+	switch {
+	case failing && !m.open:
+		m.open, m.openedAt = true, t
+		return Outcome{Open: true, Event: Opened, Why: m.explain(x)}
+	case !failing && m.open:
+		m.open = false
+		return Outcome{Event: Closed, Duration: t - m.openedAt, Why: m.explain(x)}
+	}
+	return Outcome{Open: m.open}
+}
+
+// typicalStep is channel j's mean absolute change while learning (so far).
+func (m *qualityMonitor) typicalStep(j int) float64 {
+	return m.stepSum[j] / float64(max(1, min(m.n, m.cfg.Learn+1)-1))
+}
+
+// failed names the check channel j fails with value v, or "".
+func (m *qualityMonitor) failed(j int, v float64) string {
+	switch {
+	case v > m.hi[j]:
+		return AboveMax
+	case v < m.lo[j]:
+		return BelowMin
+	case !m.learning() && m.stepSum[j] > 0 &&
+		m.run[j] >= max(m.cfg.StuckSamples, int(math.Ceil(m.cfg.StuckFactor*float64(m.longest[j])))):
+		return Stuck
+	}
+	return ""
+}
+
+// explain fills the explanation for the sample x: which channels fail and
+// how (all of them share the evidence equally), the departure beyond a
+// limit in sensor units, and for stuck channels the run's start as Onset
+// (the earliest, with several).
+func (m *qualityMonitor) explain(x []float64) *Explanation {
+	w, failing := &m.why, 0
+	w.Onset = 0
+	for j, v := range x {
+		w.Failed[j], w.Share[j], w.Departure[j] = m.failed(j, v), 0, 0
+		switch w.Failed[j] {
+		case "":
+			continue
+		case AboveMax:
+			w.Departure[j] = v - m.hi[j]
+		case BelowMin:
+			w.Departure[j] = v - m.lo[j]
+		case Stuck:
+			if w.Onset == 0 || m.since[j] < w.Onset {
+				w.Onset = m.since[j]
+			}
+		}
+		w.Share[j] = 1
+		failing++
+	}
+	if failing > 0 {
+		for j := range w.Share {
+			w.Share[j] /= float64(failing)
+		}
+	}
+	return w
+}
+
+// restart learns the series afresh (an operator's re-baseline); an open
+// alert stays open until the checks pass.
+func (m *qualityMonitor) restart() {
+	m.n = 0
+	clear(m.stepSum)
+	clear(m.longest)
+}
+
+func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
+	e.Int(m.n)
+	e.F64s(m.prev)
+	e.F64s(m.stepSum)
+	e.F64s(m.anchor)
+	for j := range m.run {
+		e.Int(m.run[j])
+		e.I64(m.since[j])
+		e.Int(m.longest[j])
+	}
+	e.Bool(m.open)
+	e.I64(m.openedAt)
+}
+
+func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
+	m.n = d.Int()
+	d.F64sInto(m.prev, "quality previous sample")
+	d.F64sInto(m.stepSum, "quality steps")
+	d.F64sInto(m.anchor, "quality run anchors")
+	for j := range m.run {
+		m.run[j], m.since[j], m.longest[j] = d.Int(), d.I64(), d.Int()
+		if m.run[j] < 0 || m.longest[j] < 0 {
+			return errors.New("detector: quality state out of range")
+		}
+	}
+	m.open, m.openedAt = d.Bool(), d.I64()
+	if m.n < 0 {
+		return errors.New("detector: quality state out of range")
+	}
+	return d.Err()
+}
