@@ -423,7 +423,7 @@ func (d *Detector) MemoryBytes() int {
 		floats += d.ref.floats()
 	}
 	if d.quality != nil {
-		floats += 9 * d.channels // limits, runs and their explanation, as 8-byte words
+		floats += 15 * d.channels // limits, runs, move averages and their explanation, as 8-byte words
 	}
 	return 8*floats + 1024 // plus headers and small fields
 }

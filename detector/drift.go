@@ -90,7 +90,7 @@ type Explanation struct {
 	Rate   []float64
 	// Reason is "rebaseline" when an operator closed the alert.
 	Reason string
-	// Quality only: per channel, the check it fails (Stuck, AboveMax,
+	// Quality only: per channel, the check it fails (Stuck, Quantised, AboveMax,
 	// BelowMin) or "". Departure is then the value beyond the limit and
 	// Onset the start of the earliest stuck run.
 	Failed []string

@@ -12,7 +12,8 @@ import (
 // QualityConfig sets the data-quality checks, which raise their own alert
 // kind ("quality") beside the model's anomaly score: a channel stuck or
 // flat-lined (its value holds still far longer than it ever did while the
-// checks learned the series) and values beyond operator-set physical
+// checks learned the series), a quantised transmitter (coarser steps than
+// it reported while learning) and values beyond operator-set physical
 // limits. They are rules, reported apart so that what the autoencoder sees
 // and what a rule sees are never mixed in one score. While a quality alert
 // is open the models do not learn, so a stuck sensor is not learnt as the
@@ -32,6 +33,13 @@ type QualityConfig struct {
 	// samples while learning) of the value that began the run; 0 asks for
 	// exactly repeated values (a frozen transmitter only).
 	Stillness float64 `yaml:"stillness"`
+	// Quantised: a channel whose samples now hold still at least
+	// QuantisedStill of the time (averaged over about 100 samples, and at
+	// least twice as often as while learning) while its moves have grown
+	// to QuantisedJump times their size while learning: a transmitter
+	// that reports in coarser steps than it did. 0 disables the check.
+	QuantisedStill float64 `yaml:"quantised_still"`
+	QuantisedJump  float64 `yaml:"quantised_jump"`
 	// Limits are physical limits set by an operator, per series pattern
 	// and channel; a value beyond one opens a quality alert at once.
 	Limits []Limit `yaml:"limits"`
@@ -49,7 +57,8 @@ type Limit struct {
 
 // DefaultQualityConfig returns the defaults.
 func DefaultQualityConfig() QualityConfig {
-	return QualityConfig{Enabled: true, Learn: 1000, StuckSamples: 60, StuckFactor: 2, Stillness: 0.05}
+	return QualityConfig{Enabled: true, Learn: 1000, StuckSamples: 60, StuckFactor: 2, Stillness: 0.05,
+		QuantisedStill: 0.5, QuantisedJump: 3}
 }
 
 // Validate names the first invalid field and its value.
@@ -63,6 +72,10 @@ func (c QualityConfig) Validate() error {
 		return fmt.Errorf("detector.quality.stuck_factor: must be in [1, 1000] (got %v)", c.StuckFactor)
 	case !(c.Stillness >= 0 && c.Stillness < 1):
 		return fmt.Errorf("detector.quality.stillness: must be in [0, 1) (got %v)", c.Stillness)
+	case !(c.QuantisedStill >= 0 && c.QuantisedStill < 1):
+		return fmt.Errorf("detector.quality.quantised_still: must be in [0, 1), 0 disables (got %v)", c.QuantisedStill)
+	case !(c.QuantisedJump >= 1 && c.QuantisedJump <= 1000):
+		return fmt.Errorf("detector.quality.quantised_jump: must be in [1, 1000] (got %v)", c.QuantisedJump)
 	}
 	for i, l := range c.Limits {
 		key := fmt.Sprintf("detector.quality.limits[%d]", i)
@@ -112,8 +125,9 @@ func (c QualityConfig) LimitsFor(series string, channels []string) (lo, hi []flo
 
 // Quality check outcomes per channel, as Explanation.Failed names them.
 const (
-	Stuck    = "stuck"
-	AboveMax = "above max"
+	Stuck     = "stuck"
+	Quantised = "quantised"
+	AboveMax  = "above max"
 	BelowMin = "below min"
 )
 
@@ -138,6 +152,15 @@ type qualityMonitor struct {
 	run     []int     // samples in the current still run
 	since   []int64   // time of the still run's first sample
 	longest []int     // longest still run while learning
+	// For the quantised check: while learning, how many samples held still
+	// and the sum of the moves' sizes; afterwards exponential averages
+	// of the share of still samples (about 100 samples) and of the moves'
+	// sizes (about 20 moves).
+	stillN, jumpN []int
+	jumpSum       []float64
+	stillAvg      []float64
+	jumpAvg       []float64
+	quantised     []bool
 
 	open     bool
 	openedAt int64
@@ -151,6 +174,8 @@ func newQualityMonitor(cfg QualityConfig, channels int) *qualityMonitor {
 	m := &qualityMonitor{cfg: cfg, lo: make([]float64, channels), hi: make([]float64, channels),
 		prev: make([]float64, channels), stepSum: make([]float64, channels), anchor: make([]float64, channels),
 		run: make([]int, channels), since: make([]int64, channels), longest: make([]int, channels),
+		stillN: make([]int, channels), jumpN: make([]int, channels), jumpSum: make([]float64, channels),
+		stillAvg: make([]float64, channels), jumpAvg: make([]float64, channels), quantised: make([]bool, channels),
 		why: Explanation{Share: make([]float64, channels), Departure: make([]float64, channels),
 			Failed: make([]string, channels), Statistic: "quality"}}
 	for j := range m.lo {
@@ -183,6 +208,7 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 		} else {
 			m.anchor[j], m.run[j], m.since[j] = v, 1, t
 		}
+		m.trackMoves(j, step, step <= tol)
 		if m.learning() {
 			m.longest[j] = max(m.longest[j], m.run[j])
 		}
@@ -197,6 +223,44 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 		return Outcome{Event: Closed, Duration: t - m.openedAt, Why: m.explain(x)}
 	}
 	return Outcome{Open: m.open}
+}
+
+// The exponential averages' weights: of a sample in the share of still
+// samples, and of a move in the moves' size (moves are rarer).
+const stillWeight, moveWeight = 1.0 / 100, 1.0 / 20
+
+// trackMoves updates the quantised check of channel j with a step of size
+// step that held still or not.
+func (m *qualityMonitor) trackMoves(j int, step float64, still bool) {
+	if m.learning() {
+		if still {
+			m.stillN[j]++
+		} else {
+			m.jumpN[j]++
+			m.jumpSum[j] += step
+		}
+		m.stillAvg[j] = float64(m.stillN[j]) / float64(m.n-1)
+		m.jumpAvg[j] = m.jumpSum[j] / float64(max(1, m.jumpN[j]))
+		return
+	}
+	s := 0.0
+	if still {
+		s = 1
+	} else {
+		m.jumpAvg[j] += moveWeight * (step - m.jumpAvg[j])
+	}
+	m.stillAvg[j] += stillWeight * (s - m.stillAvg[j])
+	if m.cfg.QuantisedStill == 0 || m.jumpN[j] == 0 {
+		return
+	}
+	learnt := float64(m.stillN[j]) / float64(m.cfg.Learn)
+	typical := m.jumpSum[j] / float64(m.jumpN[j])
+	// Enter at the configured ratios, leave at three quarters of them.
+	stillAt, jumpAt := max(m.cfg.QuantisedStill, 2*learnt), m.cfg.QuantisedJump*typical
+	if m.quantised[j] {
+		stillAt, jumpAt = 0.75*stillAt, 0.75*jumpAt
+	}
+	m.quantised[j] = m.stillAvg[j] >= stillAt && m.jumpAvg[j] >= jumpAt
 }
 
 // typicalStep is channel j's mean absolute change while learning (so far).
@@ -214,6 +278,8 @@ func (m *qualityMonitor) failed(j int, v float64) string {
 	case !m.learning() && m.stepSum[j] > 0 &&
 		m.run[j] >= max(m.cfg.StuckSamples, int(math.Ceil(m.cfg.StuckFactor*float64(m.longest[j])))):
 		return Stuck
+	case m.quantised[j]:
+		return Quantised
 	}
 	return ""
 }
@@ -256,6 +322,10 @@ func (m *qualityMonitor) restart() {
 	m.n = 0
 	clear(m.stepSum)
 	clear(m.longest)
+	clear(m.stillN)
+	clear(m.jumpN)
+	clear(m.jumpSum)
+	clear(m.quantised)
 }
 
 func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
@@ -267,7 +337,13 @@ func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
 		e.Int(m.run[j])
 		e.I64(m.since[j])
 		e.Int(m.longest[j])
+		e.Int(m.stillN[j])
+		e.Int(m.jumpN[j])
+		e.Bool(m.quantised[j])
 	}
+	e.F64s(m.jumpSum)
+	e.F64s(m.stillAvg)
+	e.F64s(m.jumpAvg)
 	e.Bool(m.open)
 	e.I64(m.openedAt)
 }
@@ -279,10 +355,14 @@ func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.anchor, "quality run anchors")
 	for j := range m.run {
 		m.run[j], m.since[j], m.longest[j] = d.Int(), d.I64(), d.Int()
-		if m.run[j] < 0 || m.longest[j] < 0 {
+		m.stillN[j], m.jumpN[j], m.quantised[j] = d.Int(), d.Int(), d.Bool()
+		if m.run[j] < 0 || m.longest[j] < 0 || m.stillN[j] < 0 || m.jumpN[j] < 0 {
 			return errors.New("detector: quality state out of range")
 		}
 	}
+	d.F64sInto(m.jumpSum, "quality move sizes")
+	d.F64sInto(m.stillAvg, "quality still share")
+	d.F64sInto(m.jumpAvg, "quality move average")
 	m.open, m.openedAt = d.Bool(), d.I64()
 	if m.n < 0 {
 		return errors.New("detector: quality state out of range")

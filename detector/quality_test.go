@@ -111,6 +111,32 @@ func TestQualityQuiet(t *testing.T) {
 	if !found {
 		t.Error("a sensor flat-lined at its noise floor for 500 samples raised no quality alert")
 	}
+	// The same sensor's transmitter reporting in steps of 4 (AR noise, so
+	// the value crosses a step now and then) for 800 samples.
+	coarse := make([]float64, n)
+	ar := 0.0
+	for i := range coarse {
+		ar = 0.9*ar + 2*math.Sqrt(1-0.81)*r.NormFloat64()
+		coarse[i] = 100 + ar
+		if i >= 3000 && i < 3800 {
+			coarse[i] = 100 + 4*math.Round(ar/4)
+		}
+	}
+	var opened, closed int
+	for i, o := range qualityOf(t, cfg, coarse, math.Inf(-1), math.Inf(1)) {
+		switch {
+		case o.Event == Opened && o.Why.Failed[0] == Quantised:
+			opened = i
+		case o.Event == Opened:
+			t.Errorf("coarse transmitter: %q at %d", o.Why.Failed[0], i)
+		case o.Event == Closed:
+			closed = i
+		}
+	}
+	t.Logf("coarse transmitter over [3000, 3800): quantised from %d to %d", opened, closed)
+	if opened < 3000 || opened > 3300 || closed < 3800 || closed > 4000 {
+		t.Errorf("coarse transmitter over [3000, 3800): quantised alert from %d to %d", opened, closed)
+	}
 }
 
 // TestQualityLimits: a value beyond an operator's limit opens the alert at

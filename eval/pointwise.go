@@ -11,6 +11,11 @@ import (
 // head of each file counts once.
 type PointStats struct {
 	TP, FP, FN, TN int
+	// Coverage holds, per labelled span (a run of abnormal rows), the share
+	// of its scored rows under an alert.
+	Coverage []float64
+	// FalseOpens counts alerts opened on normal rows.
+	FalseOpens int
 	// scored rows' anomaly scores and labels, for the ROC-AUC
 	scores []float64
 	labels []bool
@@ -38,6 +43,23 @@ func (s *Scored) LabelColumn(name string) ([]bool, error) {
 
 // Add pools rows skip onward of one file.
 func (p *PointStats) Add(labels, alert []bool, score []float64, skip int) {
+	span, covered := 0, 0
+	for i := skip; i <= len(labels); i++ {
+		if i < len(labels) && labels[i] {
+			span++
+			if alert[i] {
+				covered++
+			}
+			continue
+		}
+		if span > 0 {
+			p.Coverage = append(p.Coverage, float64(covered)/float64(span))
+			span, covered = 0, 0
+		}
+		if i < len(labels) && alert[i] && (i == 0 || !alert[i-1]) {
+			p.FalseOpens++
+		}
+	}
 	for i := skip; i < len(labels); i++ {
 		switch {
 		case labels[i] && alert[i]:
@@ -59,6 +81,29 @@ func ratio(a, b int) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// FalseOpensPer10k is how many alerts opened on normal rows per 10,000
+// normal rows.
+func (p *PointStats) FalseOpensPer10k() float64 { return 1e4 * ratio(p.FalseOpens, p.FP+p.TN) }
+
+// Covered returns how many labelled spans the alert covers for at least
+// share of their rows, and the median coverage.
+func (p *PointStats) Covered(share float64) (n int, median float64) {
+	if len(p.Coverage) == 0 {
+		return 0, 0
+	}
+	c := slices.Sorted(slices.Values(p.Coverage))
+	for _, v := range c {
+		if v >= share {
+			n++
+		}
+	}
+	m := len(c) / 2
+	if len(c)%2 == 0 {
+		return n, (c[m-1] + c[m]) / 2
+	}
+	return n, c[m]
 }
 
 // Precision is TP / (TP + FP).

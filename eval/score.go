@@ -162,6 +162,8 @@ func Explain(kind string, ev detector.Event, why *detector.Explanation, channels
 		for j, name := range channels {
 			switch f := why.Failed[j]; f {
 			case "":
+			case detector.Quantised:
+				fmt.Fprintf(&b, ": %s quantised", name)
 			case detector.Stuck:
 				fmt.Fprintf(&b, ": %s stuck since %s", name, time.Unix(0, why.Onset).UTC().Format(time.RFC3339))
 			default:

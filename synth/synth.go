@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -41,8 +42,12 @@ type Series struct {
 	Onset, End int
 	// Window is the labelled anomaly window, in sample indexes (inclusive).
 	Window [2]int
-	// Size is a drift's full size in sensor units (GenerateDrift).
+	// Size is a drift's or a sustained level shift's size in sensor units
+	// (GenerateDrift, GenerateSustained).
 	Size float64
+	// Labelled adds a per-row label column "anomaly" (1 from Onset to End)
+	// to the CSV.
+	Labelled bool
 }
 
 // Steps are the sampling intervals of the signals; Start is the first
@@ -230,11 +235,22 @@ func hash(s string) uint64 {
 // CSV renders the series in the eval input format.
 func (s *Series) CSV() []byte {
 	var b bytes.Buffer
-	b.WriteString("timestamp,value\n")
+	b.WriteString("timestamp,value")
+	if s.Labelled {
+		b.WriteString(",anomaly")
+	}
+	b.WriteByte('\n')
 	for i, t := range s.Times {
 		b.WriteString(t.Format("2006-01-02 15:04:05"))
 		b.WriteByte(',')
 		b.WriteString(strconv.FormatFloat(s.Values[i], 'f', 4, 64))
+		if s.Labelled {
+			b.WriteString(",0")
+			if i >= s.Onset && i <= s.End && s.Onset >= 0 {
+				b.Truncate(b.Len() - 1)
+				b.WriteByte('1')
+			}
+		}
 		b.WriteByte('\n')
 	}
 	return b.Bytes()
@@ -345,6 +361,97 @@ func DriftCorpus(n, variants int, seed uint64) ([]*Series, error) {
 		for _, sig := range Signals {
 			for _, f := range []string{"drift", "none"} {
 				s, err := GenerateDrift(sig, f, n, seed+uint64(v))
+				if err != nil {
+					return nil, err
+				}
+				s.Name = fmt.Sprintf("%s/%s_%s_%d.csv", sig, sig, f, v+1)
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Sustained faults: what GenerateSustained draws from.
+var SustainedFaults = []string{"none", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
+
+const (
+	SustainedMinLen, SustainedMaxLen     = 400, 1200 // samples
+	SustainedMinShift, SustainedMaxShift = 4.0, 8.0  // noise standard deviations
+)
+
+// GenerateSustained returns one series of n samples (n >= 3000) with a
+// sustained fault: an abnormal regime starting between 40% and 60% of the
+// series and lasting SustainedMinLen..SustainedMaxLen samples, after which
+// the signal returns to normal. A level shift is of SustainedMinShift..
+// SustainedMaxShift noise standard deviations, up or down (on the seasonal
+// signal a fraction of its daily swing); the other faults are those of
+// Generate. Window and the CSV's "anomaly" column mark the regime exactly.
+func GenerateSustained(signal, fault string, n int, seed uint64) (*Series, error) {
+	if !slices.Contains(SustainedFaults, fault) {
+		return nil, fmt.Errorf("synth: sustained fault must be one of %v (got %q)", SustainedFaults, fault)
+	}
+	if n < 3000 {
+		return nil, fmt.Errorf("synth: sustained series need >= 3000 samples (got %d)", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, hash("sustained/"+signal+"/"+fault)))
+	g, err := newGenerator(signal, rng)
+	if err != nil {
+		return nil, err
+	}
+	s := &Series{Name: fmt.Sprintf("%s/%s_%s.csv", signal, signal, fault), Signal: signal, Fault: fault,
+		Onset: -1, End: -1, Labelled: true}
+	if fault != "none" {
+		s.Onset = int(float64(n) * (0.4 + 0.2*rng.Float64()))
+		s.End = s.Onset + SustainedMinLen + rng.IntN(SustainedMaxLen-SustainedMinLen+1) - 1
+		s.Window = [2]int{s.Onset, s.End}
+	}
+	if fault == "level_shift" {
+		s.Size = NoiseStd[signal] * (SustainedMinShift + (SustainedMaxShift-SustainedMinShift)*rng.Float64())
+		if rng.IntN(2) == 0 {
+			s.Size = -s.Size
+		}
+	}
+	var stuckAt float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := 0; i < n; i++ {
+		f := ""
+		if i >= s.Onset && i <= s.End && s.Onset >= 0 {
+			f = fault
+		}
+		var v float64
+		switch f {
+		case "level_shift":
+			v = g.next(i, "") + s.Size
+		case "stuck":
+			v = g.next(i, "")
+			if i == s.Onset {
+				stuckAt = v
+			}
+			v = stuckAt
+		default:
+			v = g.next(i, f)
+		}
+		switch {
+		case f == "":
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		case InRange(f):
+			v = math.Max(lo, math.Min(hi, v))
+		}
+		s.Times = append(s.Times, Start.Add(time.Duration(i)*Steps[signal]))
+		s.Values = append(s.Values, v)
+	}
+	return s, nil
+}
+
+// SustainedCorpus generates variants draws of every signal with every
+// sustained fault, n samples each, the way Corpus does.
+func SustainedCorpus(n, variants int, seed uint64) ([]*Series, error) {
+	var out []*Series
+	for v := 0; v < variants; v++ {
+		for _, sig := range Signals {
+			for _, f := range SustainedFaults {
+				s, err := GenerateSustained(sig, f, n, seed+uint64(v))
 				if err != nil {
 					return nil, err
 				}

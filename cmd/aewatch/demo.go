@@ -234,6 +234,8 @@ func explainPoint(p sink.Point) string {
 		switch p.Statistic {
 		case "":
 			return "passes"
+		case detector.Quantised:
+			return "quantised: reports in coarser steps than it did"
 		case detector.Stuck:
 			return "stuck since " + time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04")
 		}

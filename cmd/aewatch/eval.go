@@ -104,20 +104,37 @@ func runEval(ctx context.Context, args []string) error {
 // printPointwise prints the point-wise scores of alert against the label
 // column, pooled over files from row skip on.
 func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int) error {
-	var p eval.PointStats
+	var p, q eval.PointStats // alert; alert or quality_alert
+	quality := 0
 	for _, r := range results {
 		labels, err := r.LabelColumn(col)
 		if err != nil {
 			return err
 		}
 		evidence := make([]float64, len(r.Score))
+		either := make([]bool, len(r.Score))
 		for i := range evidence {
 			evidence[i] = max(r.Score[i], r.RefScore[i])
+			either[i] = r.Alert[i] || r.Quality[i]
+			if r.Quality[i] {
+				quality++
+			}
 		}
 		p.Add(labels, r.Alert, evidence, skip)
+		q.Add(labels, either, evidence, skip)
 	}
 	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %.3f\n",
 		col, skip, len(results), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
+	spans := func(name string, s *eval.PointStats) {
+		n, median := s.Covered(0.7)
+		fmt.Fprintf(w, "%s vs labelled spans: %d of %d covered for >= 70%% of their rows (median coverage %.2f); %.2f alerts opened per 10k normal rows\n",
+			name, n, len(s.Coverage), median, s.FalseOpensPer10k())
+	}
+	spans("alert", &p)
+	if quality > 0 {
+		fmt.Fprintf(w, "alert or quality_alert: precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f\n", q.Precision(), q.Recall(), q.F1(), q.FAR(), q.MAR())
+		spans("alert or quality_alert", &q)
+	}
 	return nil
 }
 

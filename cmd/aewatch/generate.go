@@ -11,7 +11,7 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
@@ -19,6 +19,7 @@ func runGenerate(args []string) error {
 	seed := fs.Uint64("seed", 1, "random seed")
 	variants := fs.Int("variants", 3, "independent draws of each signal and fault")
 	drift := fs.Bool("drift", false, "write the drift corpus instead")
+	sustained := fs.Bool("sustained", false, "write the sustained-fault corpus instead")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -26,8 +27,17 @@ func runGenerate(args []string) error {
 		fs.Usage()
 		return errors.New("--out DIR is required")
 	}
+	if *drift && *sustained {
+		return errors.New("--drift and --sustained: choose one corpus")
+	}
 	if *drift && !flagSet(fs, "rows") {
 		*rows = 12000
+	}
+	if *sustained && !flagSet(fs, "rows") {
+		*rows = 6000
+	}
+	if *sustained && *rows < 3000 {
+		return fmt.Errorf("--rows: must be >= 3000 with --sustained (got %d)", *rows)
 	}
 	if *drift && *rows < 10000 {
 		return fmt.Errorf("--rows: must be >= 10000 with --drift (got %d)", *rows)
@@ -39,8 +49,11 @@ func runGenerate(args []string) error {
 		return fmt.Errorf("--variants: must be in [1, 100] (got %d)", *variants)
 	}
 	corpus := synth.Corpus
-	if *drift {
+	switch {
+	case *drift:
 		corpus = synth.DriftCorpus
+	case *sustained:
+		corpus = synth.SustainedCorpus
 	}
 	series, err := corpus(*rows, *variants, *seed)
 	if err != nil {
