@@ -22,12 +22,16 @@ type Result struct {
 	Error        float64
 	ChannelError []float64
 	Score        float64 // calibrated anomaly score in [0,1]
-	RefScore     float64 // calibrated reference score in [0,1]
-	Threshold    float64 // the alert's open threshold
-	Alert        bool    // alert state after this sample
-	Event        Event   // alert opened or closed at this sample
-	Peak         float64 // with Closed: the alert's peak score
-	Duration     int64   // with Closed: nanoseconds from open to close
+	// Evidence is the adapting model's evidence for the alert in [0,1]:
+	// the same error as Score, its tail modelled from the series' own
+	// peaks rather than a normal's.
+	Evidence  float64
+	RefScore  float64 // calibrated reference score in [0,1]
+	Threshold float64 // the alert's open threshold
+	Alert     bool    // alert state after this sample
+	Event     Event   // alert opened or closed at this sample
+	Peak      float64 // with Closed: the alert's peak score
+	Duration  int64   // with Closed: nanoseconds from open to close
 	// Why explains the anomaly alert at its worst sample so far, with Event.
 	Why *Explanation
 
@@ -50,8 +54,8 @@ type Result struct {
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
-// adapting model's score and the reference score.
-func (r *Result) AlertScore() float64 { return max(r.Score, r.RefScore) }
+// adapting model's evidence and the reference score.
+func (r *Result) AlertScore() float64 { return max(r.Evidence, r.RefScore) }
 
 // Detector scores one series.
 type Detector struct {
@@ -293,7 +297,7 @@ func (d *Detector) scoreWindow() []Result {
 	if d.ae != nil {
 		recon = d.ae.Reconstruct(d.vec)
 	}
-	winScore := 0.0
+	winScore, winEvidence := 0.0, 0.0
 	if d.calWin != nil {
 		visible := len(d.vec)
 		if d.cfg.MaskNewest {
@@ -304,7 +308,7 @@ func (d *Detector) scoreWindow() []Result {
 			diff := recon[i] - d.vec[i]
 			sse += diff * diff
 		}
-		winScore = d.calWin.update(d.calWin.scale(sse / float64(visible)))
+		winScore, winEvidence = d.calWin.update(d.calWin.scale(sse / float64(visible)))
 	}
 	refScore := 0.0
 	if d.ref != nil {
@@ -333,21 +337,22 @@ func (d *Detector) scoreWindow() []Result {
 			sum += e
 		}
 		e := sum / float64(c)
-		score := max(d.cal.update(d.cal.scale(e)), winScore)
+		score, evidence := d.cal.update(d.cal.scale(e))
+		score, evidence = max(score, winScore), max(evidence, winEvidence)
 		if d.spatial(x) {
-			score = 1
+			score, evidence = 1, 1
 		}
 		if d.accepted-(n-1-k) <= d.cfg.Warmup {
-			score = 0
+			score, evidence = 0, 0
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Score: score, RefScore: refScore, Threshold: d.cfg.Alert.Open}
+			ChannelError: ch, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			r.Event = d.alert.step(r.AlertScore(), ps.time)
 			if r.Event == Opened || (wasOpen && d.alert.open && r.AlertScore() > peak) {
-				if refScore > score {
+				if refScore > evidence {
 					d.ref.explain(&d.why, p, x)
 				} else {
 					d.explainAnomaly(recon, p, k, n, x, ch)
@@ -415,7 +420,7 @@ func (d *Detector) MemoryBytes() int {
 	if d.calWin != nil {
 		cals = 2
 	}
-	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average)
+	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average + int(d.cfg.Calibration.AlertTail*float64(d.cfg.Calibration.History)) + 2)
 	if d.ae != nil {
 		floats += d.ae.Floats()
 	}

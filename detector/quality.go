@@ -128,7 +128,7 @@ const (
 	Stuck     = "stuck"
 	Quantised = "quantised"
 	AboveMax  = "above max"
-	BelowMin = "below min"
+	BelowMin  = "below min"
 )
 
 // Outcome is one alert kind's state after a sample.

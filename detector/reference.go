@@ -51,7 +51,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 20, Follow: 100, FollowGate: 5, FollowBeyond: 3000}
+	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 12, Follow: 100, FollowGate: 5, FollowBeyond: 3000}
 }
 
 // Validate names the first invalid field and its value.

@@ -178,6 +178,9 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 	e.Int(c.sinceFit)
 	e.Bool(c.fitted)
 	e.F64(c.prevTail)
+	e.F64(c.prevAlert)
+	e.F64(c.potAt)
+	e.F64(c.potScale)
 }
 
 func (c *calibrator) readState(d *statecodec.Decoder) error {
@@ -187,6 +190,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	d.F64sInto(c.hist, "calibration history")
 	c.histPos, c.histN = d.Int(), d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
+	c.prevAlert, c.potAt, c.potScale = d.F64(), d.F64(), d.F64()
 	if err := d.Err(); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,12 +119,12 @@ func TestContract(t *testing.T) {
 	if len(outLines) != len(inLines) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
-	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,drift_score,drift_alert,quality_alert,alert_kind,explanation," +
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,alert_score,drift_score,drift_alert,quality_alert,alert_kind,explanation," +
 		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
 	}
-	alerts := 0
+	alerts, prevAlert := 0, "0"
 	for i := 1; i < len(inLines); i++ {
 		if !strings.HasPrefix(outLines[i], inLines[i]+",") {
 			t.Fatalf("line %d does not start with the input row %q: %q", i+1, inLines[i], outLines[i])
@@ -139,30 +140,33 @@ func TestContract(t *testing.T) {
 		if f[1] == "1" {
 			alerts++
 		}
-		if _, err := fmt.Sscan(f[4], &score); err != nil || score < 0 || score > 1 {
-			t.Fatalf("line %d: reference_score %q not in [0,1]", i+1, f[4])
+		for k, name := range map[int]string{4: "reference_score", 5: "alert_score", 6: "drift_score"} {
+			if _, err := fmt.Sscan(f[k], &score); err != nil || score < 0 || score > 1 {
+				t.Fatalf("line %d: %s %q not in [0,1]", i+1, name, f[k])
+			}
 		}
-		if _, err := fmt.Sscan(f[5], &score); err != nil || score < 0 || score > 1 {
-			t.Fatalf("line %d: drift_score %q not in [0,1]", i+1, f[5])
-		}
-		if f[6] != "0" && f[6] != "1" {
-			t.Fatalf("line %d: drift_alert %q", i+1, f[6])
-		}
-		if f[7] != "0" && f[7] != "1" {
-			t.Fatalf("line %d: quality_alert %q", i+1, f[7])
+		for k, name := range map[int]string{7: "drift_alert", 8: "quality_alert"} {
+			if f[k] != "0" && f[k] != "1" {
+				t.Fatalf("line %d: %s %q", i+1, name, f[k])
+			}
 		}
 		var kinds []string
 		for _, k := range []struct {
 			col  int
 			kind string
-		}{{1, "anomaly"}, {6, "drift"}, {7, "quality"}} {
+		}{{1, "anomaly"}, {7, "drift"}, {8, "quality"}} {
 			if f[k.col] == "1" {
 				kinds = append(kinds, k.kind)
 			}
 		}
-		if want := strings.Join(kinds, "+"); f[8] != want {
-			t.Fatalf("line %d: alert_kind %q with alert %s, drift_alert %s, quality_alert %s", i+1, f[8], f[1], f[6], f[7])
+		if want := strings.Join(kinds, "+"); f[9] != want {
+			t.Fatalf("line %d: alert_kind %q with alert %s, drift_alert %s, quality_alert %s", i+1, f[9], f[1], f[7], f[8])
 		}
+		// The alert opens when alert_score reaches the threshold.
+		if a, _ := strconv.ParseFloat(f[5], 64); f[1] == "1" && prevAlert == "0" && a < 0.5 {
+			t.Fatalf("line %d: alert opened with alert_score %v", i+1, a)
+		}
+		prevAlert = f[1]
 	}
 	if alerts == 0 {
 		t.Fatal("no alert on a file with a frequency fault and a spike")

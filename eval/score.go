@@ -15,6 +15,7 @@ type Scored struct {
 	File       *sensorcsv.File
 	Score      []float64   // anomaly_score per row
 	RefScore   []float64   // reference_score per row (the largest over channels)
+	AlertScore []float64   // alert_score per row: the evidence the alert steps on (the largest over channels)
 	Alert      []bool      // alert per row
 	Error      []float64   // error per row
 	Channel    [][]float64 // per channel score (univariate) per row
@@ -51,7 +52,7 @@ type DriftOpening struct {
 func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scored, error) {
 	n, c := len(f.Rows), len(f.Channels)
 	s := &Scored{
-		File: f, Score: make([]float64, n), RefScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
+		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
 		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
 		Threshold: cfg.Alert.Open,
@@ -72,7 +73,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Alert, r.Error
-				s.RefScore[k] = r.RefScore
+				s.RefScore[k], s.AlertScore[k] = r.RefScore, r.AlertScore()
 				s.Drift[k], s.DriftAlert[k], s.Quality[k] = r.Drift, r.DriftAlert, r.Quality.Open
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
@@ -102,6 +103,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 				}
 				s.Alert[k] = s.Alert[k] || r.Alert
 				s.RefScore[k] = max(s.RefScore[k], r.RefScore)
+				s.AlertScore[k] = max(s.AlertScore[k], r.AlertScore())
 				s.Drift[k] = max(s.Drift[k], r.Drift)
 				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
 				s.Quality[k] = s.Quality[k] || r.Quality.Open
@@ -198,7 +200,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 }
 
 // WriteCSV writes the output: the input columns, anomaly_score, alert,
-// error, threshold, reference_score, drift_score, drift_alert, quality_alert,
+// error, threshold, reference_score, alert_score, drift_score, drift_alert, quality_alert,
 // alert_kind (the kinds of alert open joined by "+": "", anomaly, drift,
 // quality, anomaly+drift, ...), explanation (alert
 // events at the row), then per channel score_<col>, error_<col> and
@@ -207,7 +209,7 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
-	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation")
+	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "alert_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation")
 	if len(names) > 1 {
 		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
 			for _, n := range names {
@@ -235,8 +237,8 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		if s.Quality[i] {
 			quality, kinds = "1", append(kinds, "quality")
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
-			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i])
+		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
+			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.AlertScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i])
 		if len(names) > 1 {
 			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
 				for j := range names {

@@ -20,6 +20,7 @@ type Point struct {
 	Error           float64
 	Score           float64
 	RefScore        float64 // the reference model's score (sustained departures)
+	AlertScore      float64 // the evidence the anomaly alert steps on
 	Threshold       float64
 	Alert           bool
 	DriftScore      float64
@@ -120,6 +121,7 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("score", p.Score)
 		field("threshold", p.Threshold)
 		field("reference_score", p.RefScore)
+		field("alert_score", p.AlertScore)
 		field("drift_score", p.DriftScore)
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))

@@ -1020,7 +1020,7 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.Windows.Inc()
 			for j, ch := range st.channels {
 				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
-					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, Threshold: r.Threshold, Alert: r.Alert,
+					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Alert,
 					DriftScore: r.Drift, DriftAlert: r.DriftAlert, QualityAlert: r.Quality.Open})
 			}
 			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.AlertScore(), r.Alert, r.Peak, r.Duration, r.Why, pts)

@@ -111,17 +111,15 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 		if err != nil {
 			return err
 		}
-		evidence := make([]float64, len(r.Score))
 		either := make([]bool, len(r.Score))
-		for i := range evidence {
-			evidence[i] = max(r.Score[i], r.RefScore[i])
+		for i := range either {
 			either[i] = r.Alert[i] || r.Quality[i]
 			if r.Quality[i] {
 				quality++
 			}
 		}
-		p.Add(labels, r.Alert, evidence, skip)
-		q.Add(labels, either, evidence, skip)
+		p.Add(labels, r.Alert, r.AlertScore, skip)
+		q.Add(labels, either, r.AlertScore, skip)
 	}
 	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %.3f\n",
 		col, skip, len(results), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())

@@ -560,7 +560,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 
 // evalFields are the ae_score fields and the eval columns they equal.
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
-	"alert": "alert", "reference_score": "reference_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
+	"alert": "alert", "reference_score": "reference_score", "alert_score": "alert_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
 	"quality_alert": "quality_alert"}
 
 // requireEvalFields checks that every field of every ae_score point of
