@@ -32,6 +32,12 @@ func TestPointStatsByHand(t *testing.T) {
 	// Positives score 0.2, 0.2, 0.7; negatives 0.8, 0.1, 0.3, 0.6. Pairs won:
 	// 0.2 beats 0.1 (x2), 0.7 beats 0.1, 0.3, 0.6: 5 of 12.
 	near("AUC", p.AUC(), 5.0/12)
+	// Spans: row 1 (not alerted), rows 3-4 (alerted). Alerts open on
+	// normal rows 2 and 7: 2 per 4 normal rows.
+	if n, median := p.Covered(0.7); len(p.Coverage) != 2 || n != 1 || median != 0.5 {
+		t.Errorf("coverage %v: %d covered, median %v; want [0 1], 1, 0.5", p.Coverage, n, median)
+	}
+	near("false opens per 10k", p.FalseOpensPer10k(), 5000)
 }
 
 func TestLabelColumn(t *testing.T) {
