@@ -195,7 +195,7 @@ func TestSKABAnomalyFree(t *testing.T) {
 // TestSustainedFaults holds the bars on the sustained-fault corpus (every
 // signal with abnormal regimes of 400-1,200 samples that end, and without
 // a fault; one draw): the trained autoencoder's alert beats every
-X
+// control's in point-wise F1 by at least 0.1 (measured 0.43 when this test
 // came in), its alerts open on normal rows of the fault-free files at most
 // 2 times per 10k, and with the quality checks most regimes are covered
 // for at least 70% of their rows.
