@@ -208,7 +208,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	}
 	d.accepted++
 	if d.ref != nil {
-		d.ref.observe(x)
+		d.ref.observe(t, x)
 	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {

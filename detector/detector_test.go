@@ -22,9 +22,9 @@ func signal(n int, seed uint64) []float64 {
 }
 
 type scored struct {
-	score, drift      float64
-	alert, driftAlert bool
-	seen              bool
+	score, drift, evidence, ref float64
+	alert, driftAlert, quality  bool
+	seen                        bool
 }
 
 func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
@@ -42,7 +42,8 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 			if out[r.Seq].seen {
 				t.Fatalf("sample %d: two results", r.Seq)
 			}
-			out[r.Seq] = scored{score: r.Score, drift: r.Drift, alert: r.Alert, driftAlert: r.DriftAlert, seen: true}
+			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Alert,
+				driftAlert: r.DriftAlert, quality: r.Quality.Open, seen: true}
 		}
 	}
 	return out

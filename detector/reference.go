@@ -47,11 +47,15 @@ type ReferenceConfig struct {
 	Follow       int     `yaml:"follow"`
 	FollowGate   float64 `yaml:"follow_gate"`
 	FollowBeyond int     `yaml:"follow_beyond"`
+	// Season gives the reference the phase of a cycle longer than its
+	// window (season.go).
+	Season SeasonConfig `yaml:"season"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 12, Follow: 100, FollowGate: 5, FollowBeyond: 3000}
+	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 12, Follow: 100, FollowGate: 5, FollowBeyond: 3000,
+		Season: DefaultSeasonConfig()}
 }
 
 // Validate names the first invalid field and its value.
@@ -71,6 +75,9 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
+	}
+	if err := c.Season.Validate(windowSize); err != nil {
+		return err
 	}
 	return c.Tail.Validate("detector.reference.tail")
 }
@@ -101,6 +108,10 @@ type reference struct {
 	// pooled error; the strongest channel's evidence counts, less
 	// log10(channels) decades (Bonferroni: the most unusual of c channels).
 	chCal []*tailCalibrator
+	// season removes each channel's cycle from what the reference sees (nil:
+	// off); xs is a sample without it.
+	season *season
+	xs     []float64
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -116,7 +127,8 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	r := &reference{
 		cfg: cfg, norm: norm, train: train, cal: newTailCalibrator(cfg.Tail),
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
-		meanSq: make([]float64, channels),
+		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
+		xs: make([]float64, channels),
 	}
 	if channels > 1 {
 		for range channels {
@@ -132,9 +144,20 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	return r, nil
 }
 
-// observe folds an accepted sample into the reference normalisation while
-// the reference period lasts.
-func (r *reference) observe(x []float64) {
+// observe folds an accepted sample taken at time t into the reference
+// normalisation while the reference period lasts. When the seasonal
+// context has just found a cycle, the reference period starts again on
+// the signal without it.
+func (r *reference) observe(t int64, x []float64) {
+	if r.season != nil {
+		if r.season.observe(t, x) {
+			r.restart()
+		}
+		for j, v := range x {
+			r.xs[j] = v - r.season.offset(j, t)
+		}
+		x = r.xs
+	}
 	r.seen++
 	if r.seen <= r.cfg.Samples {
 		r.norm.Observe(x)
@@ -147,8 +170,20 @@ func (r *reference) learning() bool { return r.seen <= r.cfg.Samples }
 // score returns the window's calibrated reference score; holding says
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
-	win.Values(r.vec, r.norm)
 	c := len(r.chErr)
+	if r.season != nil && r.season.done {
+		// The cycle comes off before normalising and clipping.
+		size, clip := len(r.vec)/c, win.Config().Clip
+		for q := range size {
+			x := win.Newest(size - 1 - q)
+			for j := range c {
+				v := (x[j] - r.season.windowOffset(q, j, c) - r.norm.Mean(j)) / r.norm.Std(j)
+				r.vec[q*c+j] = max(-clip, min(clip, v))
+			}
+		}
+	} else {
+		win.Values(r.vec, r.norm)
+	}
 	clear(r.chErr)
 	var sse float64
 	if r.ae != nil {
@@ -267,7 +302,10 @@ func (r *reference) restart() {
 
 // floats is how many float64 values the reference holds.
 func (r *reference) floats() int {
-	n := len(r.vec) + 3*len(r.cal.hist)*(1+len(r.chCal)) + 4*len(r.chErr)
+	n := len(r.vec) + 3*len(r.cal.hist)*(1+len(r.chCal)) + 5*len(r.chErr)
+	if r.season != nil {
+		n += len(r.season.off) + len(r.chErr)*(r.cfg.Season.Learn/r.season.block+1)
+	}
 	if r.ae != nil {
 		n += r.ae.Floats()
 	}
@@ -285,6 +323,9 @@ func (r *reference) explain(why *Explanation, p int, x []float64) {
 		why.Share[j] = r.chErr[j]
 		total += r.chErr[j]
 		expected := r.norm.Mean(j)
+		if r.season != nil && r.season.done {
+			expected += r.season.windowOffset(p, j, c)
+		}
 		if r.ae != nil {
 			expected += r.recon[p*c+j] * r.norm.Std(j)
 		}

@@ -351,6 +351,9 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	e.F64(r.cusum)
 	e.F64s(r.meanSq)
 	e.Int(r.meanN)
+	if r.season != nil {
+		r.season.appendState(e)
+	}
 	return nil
 }
 
@@ -374,6 +377,11 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	r.seen, r.windows, r.cusum = d.Int(), d.U64(), d.F64()
 	d.F64sInto(r.meanSq, "reference window-mean spread")
 	r.meanN = d.Int()
+	if r.season != nil {
+		if err := r.season.readState(d); err != nil {
+			return err
+		}
+	}
 	if err := d.Err(); err != nil {
 		return err
 	}

@@ -13,12 +13,18 @@ import (
 // the uninterrupted one, alert state and random source included.
 func TestSnapshotResumesExactly(t *testing.T) {
 	xs := signal(3000, 11)
+	for i := range xs {
+		xs[i] += 3 * math.Sin(2*math.Pi*float64(i)/200) // a cycle the reference's seasonal context finds
+	}
 	for i := 2000; i < len(xs); i++ {
 		xs[i] += 2 * float64(i-2000) / 1000 // a drift the monitor sees
 	}
+	for i := 2700; i < 2800; i++ {
+		xs[i] = xs[2699] // a stuck stretch the quality checks see
+	}
 	ts := times(len(xs))
 	for _, k := range Kinds {
-		for _, cut := range []int{10, 400, 1700, 2600} {
+		for _, cut := range []int{10, 400, 1700, 2600, 2750} {
 			cfg := DefaultConfig()
 			cfg.Kind = k
 			cfg.Drift.Reference, cfg.Drift.Horizon = 1000, 100
@@ -43,7 +49,9 @@ func TestSnapshotResumesExactly(t *testing.T) {
 				for _, r := range b.Push(ts[i], x) {
 					w := want[r.Seq]
 					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Alert != w.alert ||
-						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert != w.driftAlert {
+						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert != w.driftAlert ||
+						math.Float64bits(r.Evidence) != math.Float64bits(w.evidence) || math.Float64bits(r.RefScore) != math.Float64bits(w.ref) ||
+						r.Quality.Open != w.quality {
 						t.Fatalf("%s cut %d: sample %d scores %v/%v drift %v/%v after restore, %v/%v drift %v/%v uninterrupted",
 							k, cut, r.Seq, r.Score, r.Alert, r.Drift, r.DriftAlert, w.score, w.alert, w.drift, w.driftAlert)
 					}

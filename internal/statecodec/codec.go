@@ -113,6 +113,21 @@ func (d *Decoder) F64sInto(dst []float64, what string) {
 	}
 }
 
+// F64sAppend reads a slice of at most max values and appends it to dst.
+func (d *Decoder) F64sAppend(dst []float64, max int, what string) []float64 {
+	n := d.Int()
+	if d.err == nil && (n < 0 || n > max || 8*n > len(d.b)) {
+		d.err = fmt.Errorf("statecodec: %s has %d values (max %d)", what, n, max)
+	}
+	if d.err != nil {
+		return dst
+	}
+	for range n {
+		dst = append(dst, d.F64())
+	}
+	return dst
+}
+
 // Bytes reads a length-prefixed byte string of at most max bytes.
 func (d *Decoder) Bytes(max int) []byte {
 	n := d.Int()

@@ -1,0 +1,236 @@
+package detector
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// SeasonConfig sets the reference model's seasonal context. Over a
+// series' first Learn accepted samples each channel's block means are
+// kept; if their autocorrelation shows a cycle of window.size to Learn/2
+// samples (a daily cycle, a slow duty cycle), the channel's mean profile
+// over one cycle is subtracted from what the reference sees, by the
+// phase of each sample's time, and the reference period starts again. A
+// level shift or a changed profile on a cyclic signal then stands out
+// where a 32-sample window could not tell it from another phase of the
+// cycle.
+type SeasonConfig struct {
+	// Learn is how many accepted samples the cycle is found in; 0 turns
+	// seasonal context off.
+	Learn int `yaml:"learn"`
+	// MinACF is the autocorrelation of block means that a cycle needs at
+	// one, two and as many cycles as half the learning holds.
+	MinACF float64 `yaml:"min_acf"`
+}
+
+// DefaultSeasonConfig returns the defaults.
+func DefaultSeasonConfig() SeasonConfig { return SeasonConfig{Learn: 2000, MinACF: 0.6} }
+
+// Validate names the first invalid field and its value.
+func (c SeasonConfig) Validate(windowSize int) error {
+	switch {
+	case c.Learn != 0 && (c.Learn < 8*windowSize || c.Learn > 1e6):
+		return fmt.Errorf("detector.reference.season.learn: must be 0 (off) or in [8 x window.size = %d, 1e6] (got %d)", 8*windowSize, c.Learn)
+	case !(c.MinACF > 0 && c.MinACF < 1):
+		return fmt.Errorf("detector.reference.season.min_acf: must be in (0, 1) (got %v)", c.MinACF)
+	}
+	return nil
+}
+
+// maxBlocks bounds the block means kept while learning.
+const maxBlocks = 512
+
+// season finds each channel's cycle and gives each sample its offset.
+type season struct {
+	cfg   SeasonConfig
+	size  int // window size
+	block int // samples per block mean
+
+	n      int     // accepted samples seen while learning
+	t0     int64   // time of the first
+	tLast  int64   // time of the last
+	sum    []float64
+	blocks [][]float64 // per channel, block means while learning
+
+	done    bool
+	dt      float64     // mean sampling interval, ns
+	period  []int       // per channel, in blocks; 0: no cycle
+	profile [][]float64 // per channel, offset from the mean per block of the cycle
+
+	off []float64 // ring of the window's samples' offsets, size × channels
+	pos int       // ring slot of the next sample
+}
+
+func newSeason(cfg SeasonConfig, size, channels int) *season {
+	if cfg.Learn == 0 {
+		return nil
+	}
+	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
+		sum: make([]float64, channels), period: make([]int, channels), off: make([]float64, size*channels)}
+	for range channels {
+		s.blocks = append(s.blocks, make([]float64, 0, cfg.Learn/s.block+1))
+		s.profile = append(s.profile, nil)
+	}
+	return s
+}
+
+// observe takes an accepted sample at time t. It reports true when the
+// learning has just ended with a cycle found on some channel.
+func (s *season) observe(t int64, x []float64) bool {
+	c := len(x)
+	if s.done {
+		for j := range x {
+			s.off[s.pos*c+j] = s.offset(j, t)
+		}
+		s.pos = (s.pos + 1) % s.size
+		return false
+	}
+	if s.n == 0 {
+		s.t0 = t
+	}
+	s.n++
+	s.tLast = t
+	for j, v := range x {
+		s.sum[j] += v
+		if s.n%s.block == 0 {
+			s.blocks[j] = append(s.blocks[j], s.sum[j]/float64(s.block))
+			s.sum[j] = 0
+		}
+	}
+	if s.n < s.cfg.Learn {
+		return false
+	}
+	s.done = true
+	s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
+	found := false
+	for j := range s.blocks {
+		s.period[j], s.profile[j] = s.findCycle(s.blocks[j])
+		found = found || s.period[j] > 0
+		s.blocks[j] = nil
+	}
+	return found
+}
+
+// findCycle returns the cycle of block means b, in blocks, and the mean
+// profile over one cycle (offsets from the overall mean), or 0 and nil.
+func (s *season) findCycle(b []float64) (int, []float64) {
+	// Without its linear trend: a ramp correlates with itself at every lag.
+	n := float64(len(b))
+	var mean, slope, sxx float64
+	for _, x := range b {
+		mean += x
+	}
+	mean /= n
+	for i, x := range b {
+		u := float64(i) - (n-1)/2
+		slope += u * (x - mean)
+		sxx += u * u
+	}
+	slope /= sxx
+	d := make([]float64, len(b))
+	var v float64
+	for i, x := range b {
+		d[i] = x - mean - slope*(float64(i)-(n-1)/2)
+		v += d[i] * d[i]
+	}
+	if v == 0 {
+		return 0, nil
+	}
+	acf := func(lag int) float64 {
+		var r float64
+		for i := 0; i+lag < len(d); i++ {
+			r += d[i] * d[i+lag]
+		}
+		return r / v * n / (n - float64(lag))
+	}
+	// The cycle is the first peak of the autocorrelation of at least
+	// MinACF after it dipped below half of that, with MinACF again at twice
+	// the lag. A cycle shorter than the window is the network's business.
+	best, dipped := 0, false
+	prev := acf(1)
+	for lag := 2; 2*lag < len(d); lag++ {
+		r := acf(lag)
+		dipped = dipped || r < s.cfg.MinACF/2
+		if dipped && r >= s.cfg.MinACF && r >= prev && r >= acf(lag+1) {
+			best = lag
+			break
+		}
+		prev = r
+	}
+	// A cycle that keeps to the clock (a day, a shift pattern) is still
+	// there as many cycles later as the learning allows; a duty cycle
+	// whose length wanders is not, and its mean profile would be wrong
+	// where the phase has wandered off.
+	if best == 0 || best*s.block < s.size || acf(2*best) < s.cfg.MinACF || acf(len(d)/2/best*best) < s.cfg.MinACF {
+		return 0, nil
+	}
+	profile := make([]float64, best)
+	counts := make([]int, best)
+	for i, x := range d {
+		profile[i%best] += x
+		counts[i%best]++
+	}
+	for k := range profile {
+		profile[k] /= float64(counts[k])
+	}
+	return best, profile
+}
+
+// offset is channel j's seasonal offset at time t (0 without a cycle).
+func (s *season) offset(j int, t int64) float64 {
+	p := s.period[j]
+	if p == 0 {
+		return 0
+	}
+	k := int64(math.Round(float64(t-s.t0)/s.dt)) / int64(s.block)
+	return s.profile[j][int(((k%int64(p))+int64(p))%int64(p))]
+}
+
+// windowOffset is the offset of channel j's sample at window position q
+// (0 the oldest).
+func (s *season) windowOffset(q, j, c int) float64 {
+	return s.off[((s.pos+q)%s.size)*c+j]
+}
+
+func (s *season) appendState(e *statecodec.Encoder) {
+	e.Int(s.n)
+	e.I64(s.t0)
+	e.I64(s.tLast)
+	e.F64s(s.sum)
+	e.Bool(s.done)
+	e.F64(s.dt)
+	for j := range s.period {
+		e.Int(s.period[j])
+		e.F64s(s.profile[j])
+		e.F64s(s.blocks[j])
+	}
+	e.F64s(s.off)
+	e.Int(s.pos)
+}
+
+func (s *season) readState(d *statecodec.Decoder) error {
+	s.n, s.t0, s.tLast = d.Int(), d.I64(), d.I64()
+	d.F64sInto(s.sum, "season block sums")
+	s.done, s.dt = d.Bool(), d.F64()
+	maxLen := s.cfg.Learn/s.block + 1
+	for j := range s.period {
+		s.period[j] = d.Int()
+		if s.period[j] < 0 || s.period[j] > maxLen {
+			return errors.New("detector: season state out of range")
+		}
+		s.profile[j] = d.F64sAppend(nil, s.period[j], "season profile")
+		if len(s.profile[j]) != s.period[j] {
+			return errors.New("detector: season profile does not match its cycle")
+		}
+		s.blocks[j] = d.F64sAppend(s.blocks[j][:0], maxLen, "season blocks")
+	}
+	d.F64sInto(s.off, "season offsets")
+	s.pos = d.Int()
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size {
+		return errors.New("detector: season state out of range")
+	}
+	return d.Err()
+}
