@@ -49,9 +49,9 @@ type season struct {
 	size  int // window size
 	block int // samples per block mean
 
-	n      int     // accepted samples seen while learning
-	t0     int64   // time of the first
-	tLast  int64   // time of the last
+	n      int   // accepted samples seen while learning
+	t0     int64 // time of the first
+	tLast  int64 // time of the last
 	sum    []float64
 	blocks [][]float64 // per channel, block means while learning
 
