@@ -115,7 +115,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
-		drift:    newDriftMonitor(cfg.Drift, channels),
+		drift:    newDriftMonitor(cfg.Drift, cfg.Window.Size, channels),
 		quality:  newQualityMonitor(cfg.Quality, channels),
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 	}
@@ -414,7 +414,10 @@ func (d *Detector) spatial(x []float64) bool {
 func (d *Detector) MemoryBytes() int {
 	floats := len(d.vec) + 2*d.cfg.Window.Size*d.channels + 6*d.channels + len(d.chErrBuf)
 	if d.drift != nil {
-		floats += (4 + 20) * d.channels
+		floats += (5 + 20) * d.channels
+		if s := d.drift.season; s != nil {
+			floats += d.channels*(d.cfg.Drift.Reference/s.block+1) + len(s.off)
+		}
 	}
 	cals := 1
 	if d.calWin != nil {

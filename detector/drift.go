@@ -33,12 +33,18 @@ type DriftConfig struct {
 	Threshold float64 `yaml:"threshold"`
 	// Alert is the drift alert's own state machine.
 	Alert AlertConfig `yaml:"alert"`
+	// Seasonal looks for a cycle over the first reference (autocorrelation
+	// of block means, as the reference model's seasonal context does); if
+	// one longer than the window is found, each channel's mean profile over
+	// it is taken off every sample and the reference starts again, so a
+	// daily cycle longer than Horizon does not hide a drift.
+	Seasonal bool `yaml:"seasonal"`
 }
 
 // DefaultDriftConfig returns the defaults.
 func DefaultDriftConfig() DriftConfig {
 	return DriftConfig{Enabled: true, Reference: 4000, Horizon: 1000, Slack: 3, Threshold: 150,
-		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}}
+		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}, Seasonal: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -139,18 +145,26 @@ type driftMonitor struct {
 	share, departure, spread, rate []float64 // explanation buffers
 	onset                          int64
 	onsetN                         int
+
+	season *season   // nil without Seasonal
+	xs     []float64 // a sample without its cycle
 }
 
-func newDriftMonitor(cfg DriftConfig, channels int) *driftMonitor {
+func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 	if !cfg.Enabled {
 		return nil
 	}
-	return &driftMonitor{
+	m := &driftMonitor{
 		cfg: cfg, batch: max(1, cfg.Horizon/4), ch: make([]driftChannel, channels),
 		alert: newAlertState(cfg.Alert),
 		share: make([]float64, channels), departure: make([]float64, channels),
 		spread: make([]float64, channels), rate: make([]float64, channels),
+		xs: make([]float64, channels),
 	}
+	if cfg.Seasonal {
+		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
+	}
+	return m
 }
 
 // driftOutcome is what the monitor says about one sample.
@@ -165,16 +179,25 @@ type driftOutcome struct {
 // push folds one accepted sample at time t into the monitor.
 func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 	var out driftOutcome
+	if m.season != nil {
+		// A cycle no longer than the horizon is smoothed out by the slow
+		// averages already; a longer one is taken off.
+		if m.season.observe(t, x) && m.season.longest() > float64(m.cfg.Horizon) {
+			m.restartReference()
+		}
+		if m.season.longest() > float64(m.cfg.Horizon) {
+			for j, v := range x {
+				m.xs[j] = v - m.season.offset(j, t)
+			}
+			x = m.xs
+		}
+	}
 	if m.rebaseline {
 		m.rebaseline = false
 		if m.alert.open { // explained by the reference it departed from
 			out = m.closeNow(t, "rebaseline")
 		}
-		m.n = 0
-		for j := range m.ch {
-			c := &m.ch[j]
-			*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread}
-		}
+		m.restartReference()
 	}
 	m.n++
 	m.seen++
@@ -234,6 +257,15 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		}
 	}
 	return out
+}
+
+// restartReference forgets the reference; the slow averages go on.
+func (m *driftMonitor) restartReference() {
+	m.n = 0
+	for j := range m.ch {
+		c := &m.ch[j]
+		*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread}
+	}
 }
 
 // learnReference accumulates the reference and freezes it once complete.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -57,8 +58,9 @@ type season struct {
 
 	done    bool
 	dt      float64     // mean sampling interval, ns
-	period  []int       // per channel, in blocks; 0: no cycle
-	profile [][]float64 // per channel, offset from the mean per block of the cycle
+	period  []int       // per channel, profile bins (the cycle in blocks); 0: no cycle
+	cycle   []float64   // per channel, the cycle in ns
+	profile [][]float64 // per channel, offset from the mean per bin of the cycle
 
 	off []float64 // ring of the window's samples' offsets, size × channels
 	pos int       // ring slot of the next sample
@@ -69,7 +71,8 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 		return nil
 	}
 	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
-		sum: make([]float64, channels), period: make([]int, channels), off: make([]float64, size*channels)}
+		sum: make([]float64, channels), period: make([]int, channels), cycle: make([]float64, channels),
+		off: make([]float64, size*channels)}
 	for range channels {
 		s.blocks = append(s.blocks, make([]float64, 0, cfg.Learn/s.block+1))
 		s.profile = append(s.profile, nil)
@@ -107,16 +110,33 @@ func (s *season) observe(t int64, x []float64) bool {
 	s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
 	found := false
 	for j := range s.blocks {
-		s.period[j], s.profile[j] = s.findCycle(s.blocks[j])
+		s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
 		found = found || s.period[j] > 0
 		s.blocks[j] = nil
 	}
 	return found
 }
 
-// findCycle returns the cycle of block means b, in blocks, and the mean
-// profile over one cycle (offsets from the overall mean), or 0 and nil.
-func (s *season) findCycle(b []float64) (int, []float64) {
+// clockCycles are the cycles plants keep to the clock: shifts, parts of a
+// day, a day, a week. A cycle found within 4% of one is taken as exactly
+// it, so that its phase does not wander over the days a series runs.
+var clockCycles = []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour, 8 * time.Hour,
+	12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour}
+
+// snapCycle returns the clock cycle within 4% of c ns, or c.
+func snapCycle(c float64) float64 {
+	for _, k := range clockCycles {
+		if math.Abs(c-float64(k)) <= 0.04*float64(k) {
+			return float64(k)
+		}
+	}
+	return c
+}
+
+// findCycle returns the cycle of block means b, in blocks and in ns, and
+// the mean profile over one cycle (offsets from the overall mean, one bin
+// per block of the cycle), or zeros and nil.
+func (s *season) findCycle(b []float64) (int, float64, []float64) {
 	// Without its linear trend: a ramp correlates with itself at every lag.
 	n := float64(len(b))
 	var mean, slope, sxx float64
@@ -137,7 +157,7 @@ func (s *season) findCycle(b []float64) (int, []float64) {
 		v += d[i] * d[i]
 	}
 	if v == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	acf := func(lag int) float64 {
 		var r float64
@@ -165,28 +185,50 @@ func (s *season) findCycle(b []float64) (int, []float64) {
 	// whose length wanders is not, and its mean profile would be wrong
 	// where the phase has wandered off.
 	if best == 0 || best*s.block < s.size || acf(2*best) < s.cfg.MinACF || acf(len(d)/2/best*best) < s.cfg.MinACF {
-		return 0, nil
+		return 0, 0, nil
 	}
+	cycle := snapCycle(float64(best*s.block) * s.dt)
 	profile := make([]float64, best)
 	counts := make([]int, best)
 	for i, x := range d {
-		profile[i%best] += x
-		counts[i%best]++
+		mid := (float64(i*s.block) + float64(s.block-1)/2) * s.dt
+		k := s.bin(mid, cycle, best)
+		profile[k] += x
+		counts[k]++
 	}
 	for k := range profile {
-		profile[k] /= float64(counts[k])
+		if counts[k] > 0 {
+			profile[k] /= float64(counts[k])
+		}
 	}
-	return best, profile
+	return best, cycle, profile
+}
+
+// bin is the profile bin of a moment since ns after the first sample, for
+// a cycle of the given length in ns and bins.
+func (s *season) bin(since, cycle float64, bins int) int {
+	phase := math.Mod(since, cycle) / cycle
+	if phase < 0 {
+		phase++
+	}
+	return min(bins-1, int(phase*float64(bins)))
 }
 
 // offset is channel j's seasonal offset at time t (0 without a cycle).
 func (s *season) offset(j int, t int64) float64 {
-	p := s.period[j]
-	if p == 0 {
+	if s.period[j] == 0 {
 		return 0
 	}
-	k := int64(math.Round(float64(t-s.t0)/s.dt)) / int64(s.block)
-	return s.profile[j][int(((k%int64(p))+int64(p))%int64(p))]
+	return s.profile[j][s.bin(float64(t-s.t0), s.cycle[j], s.period[j])]
+}
+
+// longest is the longest cycle found, in samples (0: none).
+func (s *season) longest() float64 {
+	var c float64
+	for _, v := range s.cycle {
+		c = max(c, v)
+	}
+	return c / max(s.dt, 1)
 }
 
 // windowOffset is the offset of channel j's sample at window position q
@@ -204,6 +246,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 	e.F64(s.dt)
 	for j := range s.period {
 		e.Int(s.period[j])
+		e.F64(s.cycle[j])
 		e.F64s(s.profile[j])
 		e.F64s(s.blocks[j])
 	}
@@ -217,8 +260,8 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	s.done, s.dt = d.Bool(), d.F64()
 	maxLen := s.cfg.Learn/s.block + 1
 	for j := range s.period {
-		s.period[j] = d.Int()
-		if s.period[j] < 0 || s.period[j] > maxLen {
+		s.period[j], s.cycle[j] = d.Int(), d.F64()
+		if s.period[j] < 0 || s.period[j] > maxLen || !(s.cycle[j] >= 0) || (s.period[j] > 0) != (s.cycle[j] > 0) {
 			return errors.New("detector: season state out of range")
 		}
 		s.profile[j] = d.F64sAppend(nil, s.period[j], "season profile")

@@ -224,6 +224,9 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 			e.Int(c.sinceN[s])
 		}
 	}
+	if m.season != nil {
+		m.season.appendState(e)
+	}
 }
 
 func (m *driftMonitor) readState(d *statecodec.Decoder) error {
@@ -274,6 +277,9 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	}
 	if !(a.peak >= 0 && a.peak <= 1) {
 		return errors.New("detector: drift alert peak out of range")
+	}
+	if m.season != nil {
+		return m.season.readState(d)
 	}
 	return nil
 }

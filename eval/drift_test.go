@@ -74,7 +74,7 @@ func (d DriftStats) String() string {
 // of the corpus; detection delay and false alarms are logged.
 func TestDriftCorpus(t *testing.T) {
 	if testing.Short() {
-		t.Skip("scores a 24-file drift corpus")
+		t.Skip("scores a 30-file drift corpus")
 	}
 	variants := 3
 	if v, err := strconv.Atoi(os.Getenv("AEWATCH_TEST_DRIFT_VARIANTS")); err == nil && v > 0 {
@@ -86,7 +86,7 @@ func TestDriftCorpus(t *testing.T) {
 	inputs, lab := driftCorpus(t, variants)
 	st, results := driftStats(t, inputs, lab, detector.DefaultConfig())
 	t.Log(st)
-	if want := 4 * variants; st.Detected != st.Windows || st.Windows != want {
+	if want := len(synth.DriftSignals) * variants; st.Detected != st.Windows || st.Windows != want {
 		t.Errorf("%d of %d drifts alerted in time (want all %d); missed %v", st.Detected, st.Windows, want, st.Missed)
 	}
 	for _, r := range results {

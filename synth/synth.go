@@ -18,6 +18,10 @@ import (
 // benchmark corpus is DriftCorpus.
 var (
 	Signals = []string{"seasonal", "duty", "oscillating", "noisy"}
+	// DriftSignals adds, for the drift corpus, a daily cycle sampled every
+	// minute: 1,440 samples a cycle, longer than the drift monitor's
+	// horizon.
+	DriftSignals = append(Signals[:len(Signals):len(Signals)], "daily")
 	Faults  = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
 )
 
@@ -53,7 +57,7 @@ type Series struct {
 // Steps are the sampling intervals of the signals; Start is the first
 // timestamp.
 var Steps = map[string]time.Duration{
-	"seasonal": 5 * time.Minute, "duty": time.Minute, "oscillating": 10 * time.Second, "noisy": 30 * time.Second,
+	"seasonal": 5 * time.Minute, "daily": time.Minute, "duty": time.Minute, "oscillating": 10 * time.Second, "noisy": 30 * time.Second,
 }
 
 // DriftRamp is how many samples a drift fault takes to reach its full size.
@@ -131,7 +135,7 @@ type generator struct {
 func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
 	g := &generator{kind: kind, rng: rng}
 	switch kind {
-	case "seasonal":
+	case "seasonal", "daily":
 		g.lo, g.hi = 46, 74
 	case "duty":
 		g.lo, g.hi = 0, 44
@@ -167,8 +171,11 @@ func (g *generator) next(i int, fault string) float64 {
 		shift = 0.25 * (g.hi - g.lo)
 	}
 	day := 2 * math.Pi * float64(i) / 288
+	if g.kind == "daily" {
+		day = 2 * math.Pi * float64(i) / 1440
+	}
 	switch g.kind {
-	case "seasonal": // process temperature: daily cycle with a harmonic
+	case "seasonal", "daily": // process temperature: daily cycle with a harmonic
 		sign := 1.0
 		if fault == "shape" {
 			sign = -1 // the daily profile inverts (a control schedule gone wrong)
@@ -306,7 +313,7 @@ func WriteCorpus(dir string, series []*Series) error {
 
 // NoiseStd is each signal's noise standard deviation (the on-state noise
 // for the duty cycle): the unit in which drift sizes are drawn.
-var NoiseStd = map[string]float64{"seasonal": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0}
+var NoiseStd = map[string]float64{"seasonal": 0.8, "daily": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0}
 
 // Drift sizes and ramp lengths that GenerateDrift draws from.
 const (
@@ -318,13 +325,19 @@ const (
 // drift ("drift": a ramp starting between 42% and 55% of the series, lasting
 // DriftMinRamp..DriftMaxRamp samples and then holding, of DriftMinSize..
 // DriftMaxSize noise standard deviations up or down) or none ("none").
-// Window is the ramp; Size the drift in sensor units (signed).
+// Window is the ramp; Size the drift in sensor units (signed). The "daily"
+// signal gets 2n samples.
 func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 	if fault != "drift" && fault != "none" {
 		return nil, fmt.Errorf("synth: drift corpus fault must be drift or none (got %q)", fault)
 	}
 	if n < 10000 {
 		return nil, fmt.Errorf("synth: drift series need >= 10000 samples (got %d)", n)
+	}
+	if signal == "daily" {
+		// A cycle of 1,440 samples: its drift monitor first finds the
+		// cycle over one reference and then takes another without it.
+		n *= 2
 	}
 	rng := rand.New(rand.NewPCG(seed, hash("drift/"+signal+"/"+fault)))
 	g, err := newGenerator(signal, rng)
@@ -358,7 +371,7 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 func DriftCorpus(n, variants int, seed uint64) ([]*Series, error) {
 	var out []*Series
 	for v := 0; v < variants; v++ {
-		for _, sig := range Signals {
+		for _, sig := range DriftSignals {
 			for _, f := range []string{"drift", "none"} {
 				s, err := GenerateDrift(sig, f, n, seed+uint64(v))
 				if err != nil {
