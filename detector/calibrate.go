@@ -178,9 +178,12 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 		c.fit()
 	}
 	gauss := c.tail(avg)
-	alert := gauss
-	if avg > c.potAt {
+	alert := gauss // below the mean: a sudden drop in error, on the normal's tail
+	switch {
+	case avg > c.potAt:
 		alert = c.cfg.AlertTail * math.Exp(-(avg-c.potAt)/c.potScale)
+	case avg > c.mean:
+		alert = max(gauss, c.cfg.AlertTail) // monotone up to the threshold
 	}
 	return likelihoodScore(gauss, &c.prevTail), likelihoodScore(alert, &c.prevAlert)
 }
