@@ -116,7 +116,7 @@ func newCalibrator(cfg CalibrationConfig) *calibrator {
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
 		hist:      make([]float64, cfg.History),
-		scratch:   make([]float64, 0, int(cfg.AlertTail*float64(cfg.History))+2),
+		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History))+2)),
 		prevTail:  1,
 		prevAlert: 1,
 	}
@@ -215,27 +215,78 @@ func (c *calibrator) fit() {
 	}
 	c.mean = mean
 	c.std = math.Max(math.Sqrt(ss/n), c.cfg.MinStd*math.Abs(mean)+1e-12)
-	// The threshold is the (k+1)-th largest average, found with a min-heap
-	// of the k+1 largest, so the scratch is a small share of the history.
+	// The threshold is the (k+1)-th largest average. The values above
+	// mean + 2 std (a few percent of skewed averages) are gathered and the
+	// threshold selected among them; where they are too few or too many
+	// for the scratch, a min-heap of the k+1 largest over the whole
+	// history finds it. Both give the same value.
 	k := max(1, int(c.cfg.AlertTail*n))
 	top := c.scratch[:0]
+	cut := mean + 2*c.std
 	for _, v := range c.hist[:c.histN] {
-		switch {
-		case len(top) <= k:
+		if v > cut {
+			if len(top) == cap(top) {
+				top = nil
+				break
+			}
 			top = append(top, v)
-			siftUp(top, len(top)-1)
-		case v > top[0]:
-			top[0] = v
-			siftDown(top, 0)
 		}
 	}
-	c.scratch = top
-	c.potAt = top[0]
+	if top != nil && len(top) > k {
+		c.potAt = selectKth(top, len(top)-k-1)
+		top = top[len(top)-k:]
+	} else {
+		top = c.scratch[:0]
+		for _, v := range c.hist[:c.histN] {
+			switch {
+			case len(top) <= k:
+				top = append(top, v)
+				siftUp(top, len(top)-1)
+			case v > top[0]:
+				top[0] = v
+				siftDown(top, 0)
+			}
+		}
+		c.potAt, top = top[0], top[1:]
+	}
 	var excess float64
-	for _, v := range top[1:] {
+	for _, v := range top {
 		excess += v - c.potAt
 	}
-	c.potScale = max(excess/float64(max(1, len(top)-1)), c.cfg.MinStd*math.Abs(mean)+1e-12)
+	c.potScale = max(excess/float64(max(1, len(top))), c.cfg.MinStd*math.Abs(mean)+1e-12)
+}
+
+// selectKth reorders v so that v[k] is its k-th smallest value (from 0),
+// every value before it no larger and every value after it no smaller,
+// and returns it (Hoare's selection with middle pivots: deterministic).
+func selectKth(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		pivot := v[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
 }
 
 // siftUp and siftDown keep h a min-heap after h[i] changed.

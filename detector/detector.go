@@ -423,7 +423,7 @@ func (d *Detector) MemoryBytes() int {
 	if d.calWin != nil {
 		cals = 2
 	}
-	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average + int(d.cfg.Calibration.AlertTail*float64(d.cfg.Calibration.History)) + 2)
+	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average + 4*(int(d.cfg.Calibration.AlertTail*float64(d.cfg.Calibration.History))+2))
 	if d.ae != nil {
 		floats += d.ae.Floats()
 	}

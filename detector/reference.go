@@ -110,8 +110,9 @@ type reference struct {
 	chCal []*tailCalibrator
 	// season removes each channel's cycle from what the reference sees (nil:
 	// off); xs is a sample without it.
-	season *season
-	xs     []float64
+	season    *season
+	xs        []float64
+	mean, std []float64 // the normalisation's, looked up once per window
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -128,7 +129,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		cfg: cfg, norm: norm, train: train, cal: newTailCalibrator(cfg.Tail),
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
-		xs: make([]float64, channels),
+		xs: make([]float64, channels), mean: make([]float64, channels), std: make([]float64, channels),
 	}
 	if channels > 1 {
 		for range channels {
@@ -174,10 +175,13 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	if r.season != nil && r.season.done {
 		// The cycle comes off before normalising and clipping.
 		size, clip := len(r.vec)/c, win.Config().Clip
+		for j := range c {
+			r.mean[j], r.std[j] = r.norm.Mean(j), r.norm.Std(j)
+		}
 		for q := range size {
-			x := win.Newest(size - 1 - q)
+			x, off := win.Newest(size-1-q), r.season.windowOffsets(q, c)
 			for j := range c {
-				v := (x[j] - r.season.windowOffset(q, j, c) - r.norm.Mean(j)) / r.norm.Std(j)
+				v := (x[j] - off[j] - r.mean[j]) / r.std[j]
 				r.vec[q*c+j] = max(-clip, min(clip, v))
 			}
 		}
@@ -324,7 +328,7 @@ func (r *reference) explain(why *Explanation, p int, x []float64) {
 		total += r.chErr[j]
 		expected := r.norm.Mean(j)
 		if r.season != nil && r.season.done {
-			expected += r.season.windowOffset(p, j, c)
+			expected += r.season.windowOffsets(p, c)[j]
 		}
 		if r.ae != nil {
 			expected += r.recon[p*c+j] * r.norm.Std(j)

@@ -231,10 +231,11 @@ func (s *season) longest() float64 {
 	return c / max(s.dt, 1)
 }
 
-// windowOffset is the offset of channel j's sample at window position q
-// (0 the oldest).
-func (s *season) windowOffset(q, j, c int) float64 {
-	return s.off[((s.pos+q)%s.size)*c+j]
+// windowOffsets are the offsets of the channels of the sample at window
+// position q (0 the oldest), c channels.
+func (s *season) windowOffsets(q, c int) []float64 {
+	i := (s.pos + q) % s.size
+	return s.off[i*c : (i+1)*c]
 }
 
 func (s *season) appendState(e *statecodec.Encoder) {
