@@ -22,7 +22,7 @@ var (
 	// minute: 1,440 samples a cycle, longer than the drift monitor's
 	// horizon.
 	DriftSignals = append(Signals[:len(Signals):len(Signals)], "daily")
-	Faults  = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
+	Faults       = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
 )
 
 // InRange reports whether a fault keeps values within the signal's normal
