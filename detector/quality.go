@@ -199,6 +199,11 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 		}
 		step := math.Abs(v - m.prev[j])
 		m.prev[j] = v
+		if !finite(step) { // values near ±MaxFloat64: a move, kept out of the statistics
+			m.anchor[j], m.run[j], m.since[j] = v, 1, t
+			failing = failing || m.failed(j, v) != ""
+			continue
+		}
 		if m.learning() {
 			m.stepSum[j] += step
 		}
@@ -364,8 +369,16 @@ func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.stillAvg, "quality still share")
 	d.F64sInto(m.jumpAvg, "quality move average")
 	m.open, m.openedAt = d.Bool(), d.I64()
+	if err := d.Err(); err != nil {
+		return err
+	}
 	if m.n < 0 {
 		return errors.New("detector: quality state out of range")
 	}
-	return d.Err()
+	for _, v := range [][]float64{m.prev, m.stepSum, m.anchor, m.jumpSum, m.stillAvg, m.jumpAvg} {
+		if !allFinite(v) {
+			return errors.New("detector: quality state not finite")
+		}
+	}
+	return nil
 }

@@ -190,3 +190,18 @@ func TestLimitsFor(t *testing.T) {
 		t.Errorf("min above max: %v", err)
 	}
 }
+
+// TestQualityExtremeValues: finite values so far apart that their
+// difference overflows neither poison the checks nor raise an alert.
+func TestQualityExtremeValues(t *testing.T) {
+	xs := dutyCycle(3000, 4)
+	for i := 500; i < 510; i++ { // while learning and after
+		xs[i] = math.MaxFloat64 * float64(1-2*(i%2))
+		xs[i+1000] = xs[i]
+	}
+	for i, o := range qualityOf(t, DefaultConfig(), xs, math.Inf(-1), math.Inf(1)) {
+		if o.Event == Opened {
+			t.Fatalf("quality alert at %d (%q) around values of ±MaxFloat64", i, o.Why.Failed[0])
+		}
+	}
+}

@@ -273,8 +273,30 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	}
 	d.F64sInto(s.off, "season offsets")
 	s.pos = d.Int()
-	if s.n < 0 || s.pos < 0 || s.pos >= s.size {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 {
 		return errors.New("detector: season state out of range")
 	}
-	return d.Err()
+	for j := range s.period {
+		if !finite(s.cycle[j]) || !allFinite(s.profile[j]) || !allFinite(s.blocks[j]) {
+			return errors.New("detector: season state not finite")
+		}
+	}
+	if !allFinite(s.sum) || !allFinite(s.off) {
+		return errors.New("detector: season state not finite")
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func allFinite(v []float64) bool {
+	for _, x := range v {
+		if !finite(x) {
+			return false
+		}
+	}
+	return true
 }

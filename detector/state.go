@@ -191,6 +191,9 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.histPos, c.histN = d.Int(), d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
 	c.prevAlert, c.potAt, c.potScale = d.F64(), d.F64(), d.F64()
+	if !finite(c.potAt) || !finite(c.potScale) || c.potScale < 0 {
+		return errors.New("detector: calibration tail out of range")
+	}
 	if err := d.Err(); err != nil {
 		return err
 	}
