@@ -205,7 +205,13 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 			continue
 		}
 		if m.learning() {
-			m.stepSum[j] += step
+			// A spike while learning must not make every later step look
+			// still: a step counts at most 10 typical steps.
+			counted := step
+			if typical := m.typicalStep(j); m.n > 20 && typical > 0 {
+				counted = min(step, 10*typical)
+			}
+			m.stepSum[j] += counted
 		}
 		tol := m.cfg.Stillness * m.typicalStep(j)
 		if math.Abs(v-m.anchor[j]) <= tol {
@@ -241,6 +247,9 @@ func (m *qualityMonitor) trackMoves(j int, step float64, still bool) {
 		if still {
 			m.stillN[j]++
 		} else {
+			if m.jumpN[j] > 20 { // a spike counts at most 10 typical moves
+				step = min(step, 10*m.jumpSum[j]/float64(m.jumpN[j]))
+			}
 			m.jumpN[j]++
 			m.jumpSum[j] += step
 		}
