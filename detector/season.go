@@ -10,8 +10,8 @@ import (
 )
 
 // SeasonConfig sets the reference model's seasonal context. Over a
-// series' first Learn accepted samples each channel's block means are
-// kept; if their autocorrelation shows a cycle of window.size to Learn/2
+// series' first Learn accepted samples (sampled without gaps longer than
+// five mean intervals) each channel's block means are kept; if their autocorrelation shows a cycle of window.size to Learn/2
 // samples (a daily cycle, a slow duty cycle), the channel's mean profile
 // over one cycle is subtracted from what the reference sees, by the
 // phase of each sample's time, and the reference period starts again. A
@@ -50,11 +50,12 @@ type season struct {
 	size  int // window size
 	block int // samples per block mean
 
-	n      int   // accepted samples seen while learning
-	t0     int64 // time of the first
-	tLast  int64 // time of the last
-	sum    []float64
-	blocks [][]float64 // per channel, block means while learning
+	n       int   // accepted samples seen while learning
+	t0      int64 // time of the first
+	tLast   int64 // time of the last
+	maxStep int64 // the longest interval between two of them
+	sum     []float64
+	blocks  [][]float64 // per channel, block means while learning
 
 	done    bool
 	dt      float64     // mean sampling interval, ns
@@ -93,6 +94,8 @@ func (s *season) observe(t int64, x []float64) bool {
 	}
 	if s.n == 0 {
 		s.t0 = t
+	} else {
+		s.maxStep = max(s.maxStep, t-s.tLast)
 	}
 	s.n++
 	s.tLast = t
@@ -109,6 +112,14 @@ func (s *season) observe(t int64, x []float64) bool {
 	s.done = true
 	s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
 	found := false
+	if float64(s.maxStep) > 5*s.dt {
+		// Gaps in the sampling: block means would not be equally spaced
+		// in time. No cycle is looked for.
+		for j := range s.blocks {
+			s.blocks[j] = nil
+		}
+		return false
+	}
 	for j := range s.blocks {
 		s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
 		found = found || s.period[j] > 0
@@ -242,6 +253,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 	e.Int(s.n)
 	e.I64(s.t0)
 	e.I64(s.tLast)
+	e.I64(s.maxStep)
 	e.F64s(s.sum)
 	e.Bool(s.done)
 	e.F64(s.dt)
@@ -256,7 +268,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 }
 
 func (s *season) readState(d *statecodec.Decoder) error {
-	s.n, s.t0, s.tLast = d.Int(), d.I64(), d.I64()
+	s.n, s.t0, s.tLast, s.maxStep = d.Int(), d.I64(), d.I64(), d.I64()
 	d.F64sInto(s.sum, "season block sums")
 	s.done, s.dt = d.Bool(), d.F64()
 	maxLen := s.cfg.Learn/s.block + 1

@@ -41,3 +41,20 @@ func TestSeasonalLevelShift(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonNeedsEvenSampling: a gap of a day while learning (block means
+// no longer equally spaced in time) means no cycle is taken.
+func TestSeasonNeedsEvenSampling(t *testing.T) {
+	s, _ := synth.GenerateSustained("seasonal", "none", 6000, 1)
+	d, _ := New(DefaultConfig(), 1)
+	for i, x := range s.Values {
+		ts := s.Times[i].UnixNano()
+		if i >= 1000 {
+			ts += 24 * 3600e9
+		}
+		d.Push(ts, []float64{x})
+	}
+	if p := d.ref.season.period[0]; p != 0 {
+		t.Errorf("cycle of %d blocks found across a day's gap", p)
+	}
+}
