@@ -412,26 +412,63 @@ func (d *Detector) spatial(x []float64) bool {
 // MemoryBytes estimates the memory the detector holds: its window, model,
 // calibration history and buffers (the float64 slices that dominate).
 func (d *Detector) MemoryBytes() int {
-	floats := len(d.vec) + 2*d.cfg.Window.Size*d.channels + 6*d.channels + len(d.chErrBuf)
-	if d.drift != nil {
-		floats += (5 + 20) * d.channels
-		if s := d.drift.season; s != nil {
-			floats += d.channels*(d.cfg.Drift.Reference/s.block+1) + len(s.off)
+	n := 0
+	for _, p := range d.MemoryByPart() {
+		n += p.Bytes
+	}
+	return n
+}
+
+// MemoryPart is one component of a detector's memory.
+type MemoryPart struct {
+	Name  string
+	Bytes int
+}
+
+// MemoryByPart splits MemoryBytes by what the bytes are for: the float64
+// slices that dominate, as allocated by New (histories are allocated in
+// full at once), plus a fixed allowance for headers and small fields.
+func (d *Detector) MemoryByPart() []MemoryPart {
+	var parts []MemoryPart
+	add := func(name string, floats int) {
+		if floats > 0 {
+			parts = append(parts, MemoryPart{name, 8 * floats})
+		}
+	}
+	c := d.channels
+	add("window, normaliser and buffers", len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf))
+	if d.ae != nil {
+		for _, p := range d.ae.FloatsByPart() {
+			add("adapting network: "+p.Name, p.Floats)
 		}
 	}
 	cals := 1
 	if d.calWin != nil {
 		cals = 2
 	}
-	floats += cals * (d.cfg.Calibration.History + d.cfg.Calibration.Average + 4*(int(d.cfg.Calibration.AlertTail*float64(d.cfg.Calibration.History))+2))
-	if d.ae != nil {
-		floats += d.ae.Floats()
+	cc := d.cfg.Calibration
+	add("adapting calibration: history of averaged errors", cals*cc.History)
+	add("adapting calibration: moving average and tail scratch", cals*(cc.Average+4*(int(cc.AlertTail*float64(cc.History))+2)))
+	if r := d.ref; r != nil {
+		if r.ae != nil {
+			for _, p := range r.ae.FloatsByPart() {
+				add("reference network: "+p.Name, p.Floats)
+			}
+		}
+		add("reference: tail models (history, sorted, fitted)", 3*len(r.cal.hist)*(1+len(r.chCal)))
+		add("reference: window and per-channel state", len(r.vec)+5*c)
+		if s := r.season; s != nil {
+			add("reference: seasonal context", len(s.off)+c*(r.cfg.Season.Learn/s.block+1))
+		}
 	}
-	if d.ref != nil {
-		floats += d.ref.floats()
+	if m := d.drift; m != nil {
+		add("drift monitor", (5+20)*c)
+		if s := m.season; s != nil {
+			add("drift monitor: seasonal context", c*(d.cfg.Drift.Reference/s.block+1)+len(s.off))
+		}
 	}
 	if d.quality != nil {
-		floats += 15 * d.channels // limits, runs, move averages and their explanation, as 8-byte words
+		add("quality checks", 15*c) // limits, runs, move averages and their explanation
 	}
-	return 8*floats + 1024 // plus headers and small fields
+	return append(parts, MemoryPart{"headers and small fields", 1024})
 }

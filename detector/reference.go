@@ -304,18 +304,6 @@ func (r *reference) restart() {
 	}
 }
 
-// floats is how many float64 values the reference holds.
-func (r *reference) floats() int {
-	n := len(r.vec) + 3*len(r.cal.hist)*(1+len(r.chCal)) + 5*len(r.chErr)
-	if r.season != nil {
-		n += len(r.season.off) + len(r.chErr)*(r.cfg.Season.Learn/r.season.block+1)
-	}
-	if r.ae != nil {
-		n += r.ae.Floats()
-	}
-	return n
-}
-
 // explain records, for the sample at window position p with raw values x,
 // each channel's share of the window's reference error and its departure
 // from what the reference expects there, in sensor units (the reference

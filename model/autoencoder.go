@@ -284,12 +284,34 @@ func (a *Autoencoder) checkLen(x []float64) {
 // Floats counts the float64 values the network holds (weights, gradients,
 // optimiser moments, averages, activations, recorded passes, replay).
 func (a *Autoencoder) Floats() int {
-	n := len(a.params) + len(a.grads) + len(a.m) + len(a.v) + len(a.avg) + len(a.clean) + len(a.replay)
+	n := 0
+	for _, p := range a.FloatsByPart() {
+		n += p.Floats
+	}
+	return n
+}
+
+// Part is one component of a network's memory, in float64 values.
+type Part struct {
+	Name   string
+	Floats int
+}
+
+// FloatsByPart splits Floats by what the values are for.
+func (a *Autoencoder) FloatsByPart() []Part {
+	work := len(a.clean) + len(a.ones)
 	for i := range a.act {
-		n += len(a.act[i]) + len(a.delta[i])
+		work += len(a.act[i]) + len(a.delta[i])
 	}
 	for l := range a.passD {
-		n += len(a.passD[l]) + len(a.passA[l])
+		work += len(a.passD[l]) + len(a.passA[l])
 	}
-	return n + len(a.ones)
+	return []Part{
+		{"weights", len(a.params)},
+		{"gradients", len(a.grads)},
+		{"optimiser moments", len(a.m) + len(a.v)},
+		{"averaged weights", len(a.avg)},
+		{"replay of normal windows", len(a.replay)},
+		{"activations and scratch", work},
+	}
 }

@@ -22,7 +22,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -35,6 +35,7 @@ func runEval(ctx context.Context, args []string) error {
 	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	memory := fs.Bool("memory", false, "print the memory one detector holds, by component")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -90,6 +91,15 @@ func runEval(ctx context.Context, args []string) error {
 		return err
 	}
 	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
+	if *memory && len(results) > 0 {
+		channels := 1
+		if *multi {
+			channels = len(results[0].File.Channels)
+		}
+		if err := printMemory(os.Stdout, cfg.Detector, channels); err != nil {
+			return err
+		}
+	}
 	if *labelCol != "" {
 		if err := printPointwise(os.Stdout, results, *labelCol, *skipRows); err != nil {
 			return err
@@ -97,6 +107,20 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	if lab != nil {
 		return printNAB(os.Stdout, results, lab, *out)
+	}
+	return nil
+}
+
+// printMemory prints the memory of one detector of the given channels, by
+// component, as allocated when it is built (its histories in full).
+func printMemory(w io.Writer, cfg detector.Config, channels int) error {
+	d, err := detector.New(cfg, channels)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB\n", channels, cfg.Kind, float64(d.MemoryBytes())/1024)
+	for _, p := range d.MemoryByPart() {
+		fmt.Fprintf(w, "  %-56s %9.1f KB\n", p.Name, float64(p.Bytes)/1024)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,25 @@ func TestGenerateThenEval(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "nab_files.csv")); err != nil {
 		t.Error(err)
+	}
+	// --memory: one detector's bytes by component, adding up to the total.
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--memory", "--out", out, filepath.Join(data, "duty", "duty_spike.csv"))
+	if code != 0 {
+		t.Fatalf("eval --memory: exit %d: %s", code, stderr)
+	}
+	var total, sum float64
+	for _, line := range strings.Split(stdout, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "memory of one detector (1 channel(s), autoencoder): "):
+			total, _ = strconv.ParseFloat(f[len(f)-2], 64)
+		case strings.HasPrefix(line, "  ") && len(f) > 2:
+			v, _ := strconv.ParseFloat(f[len(f)-2], 64)
+			sum += v
+		}
+	}
+	if total < 100 || math.Abs(sum-total) > 1 {
+		t.Errorf("memory: total %v KB, components add to %v KB:\n%s", total, sum, stdout)
 	}
 }
 
