@@ -143,6 +143,12 @@ func parse(b []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		// The decoder names Go types ("field windw not found in type
+		// detector.Config"); the walk names the key path, the line and
+		// what is wanted.
+		if e := checkYAML(b); e != nil {
+			return Config{}, e
+		}
 		return Config{}, err
 	}
 	return c, nil

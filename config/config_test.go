@@ -78,7 +78,9 @@ func TestEnvAndSet(t *testing.T) {
 			t.Errorf("got %v, want %q", err, want)
 		}
 	}
-	f(c.FromEnv([]string{"AEWATCH_KAFKA_BROKRS=x"}), "environment: AEWATCH_KAFKA_BROKRS names no configuration key")
+	f(c.FromEnv([]string{"AEWATCH_KAFKA_BROKRS=x"}), "environment: AEWATCH_KAFKA_BROKRS names no configuration key; did you mean AEWATCH_KAFKA_BROKERS?")
+	f(c.FromEnv([]string{"AEWATCH_NOTHING_LIKE_IT=x"}), "environment: AEWATCH_NOTHING_LIKE_IT names no configuration key")
+	f(c.Set("detectr.kind", "x"), "detectr.kind: no such key; did you mean detector.kind?")
 	f(c.FromEnv([]string{"AEWATCH_DETECTOR_SEED=-1"}), `environment AEWATCH_DETECTOR_SEED: detector.seed: not a non-negative integer (got "-1")`)
 	f(c.Set("kafka.max_wait", "soon"), `kafka.max_wait: not a duration (got "soon")`)
 	f(c.Set("kafka", "x"), "kafka: not a single value")

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,9 @@ import (
 func (c *Config) Set(key, value string) error {
 	f, err := field(reflect.ValueOf(c).Elem(), strings.Split(key, "."))
 	if err != nil {
+		if near := closest(key, Keys()); near != "" {
+			return fmt.Errorf("%s: %w; did you mean %s?", key, err, near)
+		}
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	if err := setText(f, value); err != nil {
@@ -36,6 +40,14 @@ func (c *Config) FromEnv(environ []string) error {
 		key, ok := byName[name]
 		if !ok {
 			if strings.HasPrefix(name, "AEWATCH_") && !strings.HasPrefix(name, "AEWATCH_TEST_") {
+				names := make([]string, 0, len(byName))
+				for n := range byName {
+					names = append(names, n)
+				}
+				sort.Strings(names) // the nearest, the first of equals: the same every run
+				if near := closest(name, names); near != "" {
+					return fmt.Errorf("environment: %s names no configuration key; did you mean %s?", name, near)
+				}
 				return fmt.Errorf("environment: %s names no configuration key", name)
 			}
 			continue

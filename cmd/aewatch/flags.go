@@ -3,18 +3,38 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"os"
 	"strings"
 )
 
-var errUsage = errors.New("usage")
+var (
+	errUsage = errors.New("usage")
+	errHelp  = errors.New("help") // printed on stdout as asked: exit 0
+)
 
 // parseInterspersed parses flags that may appear before, between or after
 // positional arguments, and returns the positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, errUsage // the flag package has printed why (or the help)
+		// The flag package would print the help on stderr: asked for, it
+		// goes to stdout and the command exits 0; a bad flag goes to
+		// stderr with the usage.
+		out := fs.Output()
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(out)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
+			return nil, errHelp
+		case err != nil:
+			fmt.Fprintln(out, err)
+			fs.Usage()
+			return nil, errUsage
 		}
 		args = fs.Args()
 		if len(args) == 0 {

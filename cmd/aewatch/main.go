@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,7 +24,7 @@ func main() {
 // Main runs one subcommand and returns the process exit code.
 func Main(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		usage()
+		usage(os.Stderr)
 		return 2
 	}
 	var err error
@@ -47,15 +48,18 @@ func Main(ctx context.Context, args []string) int {
 	case "config":
 		err = runConfig(args[1:])
 	case "help", "-h", "--help":
-		usage()
+		usage(os.Stdout)
 		return 0
 	default:
 		fmt.Fprintf(os.Stderr, "aewatch: unknown command %q\n\n", args[0])
-		usage()
+		usage(os.Stderr)
 		return 2
 	}
 	if err != nil {
-		if err == errUsage {
+		switch err {
+		case errHelp:
+			return 0
+		case errUsage:
 			return 2
 		}
 		fmt.Fprintf(os.Stderr, "aewatch %s: %v\n", args[0], err)
@@ -64,8 +68,8 @@ func Main(ctx context.Context, args []string) int {
 	return 0
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `usage: aewatch <command> [flags]
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: aewatch <command> [flags]
 
 commands:
   run           the service: Kafka -> detector -> InfluxDB, with /metrics, /healthz, /readyz
