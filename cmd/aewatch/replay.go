@@ -30,6 +30,8 @@ samples outside [--from, --to] per series, scores them with fresh detectors
 and writes points tagged run=NAME (default replay-<start time>); --run live
 rewrites the live points instead (back-fill). TIME: RFC3339,
 "2006-01-02 15:04:05" (UTC) or Unix seconds; --from/--to are event times.
+A replay serves no HTTP endpoint (http.addr is not used): its progress
+and outcome go to the log, and its exit code says whether all was written.
 
 `)
 		fs.PrintDefaults()
@@ -41,7 +43,7 @@ rewrites the live points instead (back-fill). TIME: RFC3339,
 	state := fs.String("state", "fresh", "fresh: new detectors; checkpoint: start from checkpoints (not supported yet)")
 	speedText := fs.String("speed", "max", "max, or N: pace event time at N times real time")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
-	cfg, _, err := loadRunConfig(fs, args)
+	cfg, _, err := loadRunConfig(fs, args, false)
 	if err != nil {
 		return err
 	}

@@ -35,13 +35,17 @@ func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
 // loadRunConfig reads --config (optional), then the environment, then
 // --set and the named flags, in that order of precedence (last wins).
-func loadRunConfig(fs *flag.FlagSet, args []string) (config.Config, []string, error) {
+// Without serving, there is no --http-addr (replay serves no endpoint).
+func loadRunConfig(fs *flag.FlagSet, args []string, serving bool) (config.Config, []string, error) {
 	cfgPath := fs.String("config", "", "YAML configuration `file`")
 	var sets setFlags
 	fs.Var(&sets, "set", "override one key, `key=value` (repeatable), e.g. --set kafka.group=g2")
 	// Named flags: flag name -> configuration key.
 	keys := map[string]string{"brokers": "kafka.brokers", "topics": "kafka.topics", "group": "kafka.group",
-		"format": "kafka.format", "influx-url": "influx.url", "influx-bucket": "influx.bucket", "http-addr": "http.addr"}
+		"format": "kafka.format", "influx-url": "influx.url", "influx-bucket": "influx.bucket"}
+	if serving {
+		keys["http-addr"] = "http.addr"
+	}
 	for name, key := range keys {
 		fs.String(name, "", "sets "+key)
 	}
@@ -93,7 +97,7 @@ func runRun(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	logFormat := fs.String("log-format", "json", "log format: json or text")
-	cfg, _, err := loadRunConfig(fs, args)
+	cfg, _, err := loadRunConfig(fs, args, true)
 	if err != nil {
 		return err
 	}
