@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +25,9 @@ type compose struct {
 		Ports       []string
 		Environment map[string]string
 		Volumes     []string
-		DependsOn   any `yaml:"depends_on"`
+		DependsOn   map[string]struct{ Condition string } `yaml:"depends_on"`
+		Healthcheck any
+		PullPolicy  string `yaml:"pull_policy"`
 	}
 	Volumes map[string]any
 }
@@ -54,16 +57,58 @@ func published(ports []string) []string {
 
 func TestComposeServices(t *testing.T) {
 	c := load(t)
-	for _, s := range []string{"kafka", "influxdb", "grafana", "aewatch", "producer"} {
+	for _, s := range []string{"kafka", "topics", "influxdb", "grafana", "aewatch", "producer"} {
 		if _, ok := c.Services[s]; !ok {
 			t.Errorf("service %s missing", s)
 		}
 	}
-	if c.Services["aewatch"].Build == nil || c.Services["producer"].Build == nil {
-		t.Error("aewatch and producer must build from the repository's Dockerfile")
+	ae, prod := c.Services["aewatch"], c.Services["producer"]
+	if ae.Build == nil || ae.Image == "" || prod.Build != nil || prod.Image != ae.Image || prod.PullPolicy != "never" {
+		t.Errorf("the aewatch image must be built once (service aewatch builds %q; the producer uses it, pull_policy never): aewatch build %v image %q, producer build %v image %q pull %q",
+			ae.Image, ae.Build, ae.Image, prod.Build, prod.Image, prod.PullPolicy)
 	}
-	if _, err := os.Stat("../Dockerfile"); err != nil {
-		t.Error(err)
+	pinned := regexp.MustCompile(`:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$`)
+	for name, svc := range c.Services {
+		if svc.Image != "" && svc.Image != ae.Image && !pinned.MatchString(svc.Image) {
+			t.Errorf("service %s: image %q is not pinned to a full version", name, svc.Image)
+		}
+		for dep, d := range svc.DependsOn {
+			if d.Condition == "service_healthy" && c.Services[dep].Healthcheck == nil {
+				t.Errorf("service %s waits for %s to be healthy, which has no healthcheck", name, dep)
+			}
+		}
+	}
+	// The sample data's event times are in 2024: its topic must keep them.
+	topics := strings.Join(c.Services["topics"].Command, " ")
+	if !strings.Contains(topics, "--topic sensors") || !strings.Contains(topics, "retention.ms=-1") ||
+		ae.DependsOn["topics"].Condition != "service_completed_successfully" || prod.DependsOn["topics"].Condition != "service_completed_successfully" {
+		t.Errorf("the sample topic must be created with retention.ms=-1 before aewatch and the producer start: topics %q", topics)
+	}
+}
+
+// TestDockerfileGoVersion: the image builds with the Go release go.mod
+// names, and every base image is pinned.
+func TestDockerfileGoVersion(t *testing.T) {
+	df, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goLine := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod)
+	from := regexp.MustCompile(`(?m)^FROM golang:(\S+)`).FindSubmatch(df)
+	switch {
+	case goLine == nil || from == nil:
+		t.Fatalf("no go line in go.mod (%v) or no golang base image in the Dockerfile (%v)", goLine != nil, from != nil)
+	case string(goLine[1]) != string(from[1]):
+		t.Errorf("Dockerfile builds with golang:%s, go.mod says go %s", from[1], goLine[1])
+	}
+	for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllSubmatch(df, -1) {
+		if !regexp.MustCompile(`:\d+\.\d+\.\d+`).Match(m[1]) {
+			t.Errorf("Dockerfile: base image %s is not pinned to a full version", m[1])
+		}
 	}
 }
 
