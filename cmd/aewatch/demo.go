@@ -187,20 +187,30 @@ func (c *countingWriter) WritePoints(ctx context.Context, pts []sink.Point) erro
 	return nil
 }
 
-// alertLog prints alerts as they open and close and sums them up per sensor.
+// alertLog prints alerts as they open and close, tells each opening in a
+// fault's span from a false alarm, and sums them up per sensor.
 type alertLog struct {
 	mu      sync.Mutex
 	sensors map[string]*synth.Series
-	opened  map[string]int
-	first   map[string]int64
+	caught  map[string]int64 // the first alert opened in the sensor's fault span
+	falses  map[string]int   // alerts opened outside it (on fault-free sensors: all)
 	nOpen   int
+}
+
+// inFault reports whether time t lies in the fault's span of s: from its
+// labelled window's start to the later of the window's end and the fault's.
+func inFault(s *synth.Series, t int64) bool {
+	if s == nil || s.Onset < 0 {
+		return false
+	}
+	return t >= s.Times[s.Window[0]].UnixNano() && t <= s.Times[max(s.Window[1], s.End)].UnixNano()
 }
 
 func (a *alertLog) print(p sink.Point) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.opened == nil {
-		a.opened, a.first = map[string]int{}, map[string]int64{}
+	if a.caught == nil {
+		a.caught, a.falses = map[string]int64{}, map[string]int{}
 	}
 	ts := time.Unix(0, p.Time).UTC().Format("2006-01-02 15:04:05")
 	switch p.Event {
@@ -210,12 +220,18 @@ func (a *alertLog) print(p sink.Point) {
 	case "closed":
 	case "opened":
 		a.nOpen++
-		a.opened[p.Series]++
-		s := a.sensors[p.Series]
-		if _, ok := a.first[p.Series]; !ok && s != nil && s.Onset >= 0 && p.Time >= s.Times[s.Window[0]].UnixNano() {
-			a.first[p.Series] = p.Time
+		verdict := ""
+		switch s := a.sensors[p.Series]; {
+		case inFault(s, p.Time):
+			if _, ok := a.caught[p.Series]; !ok {
+				a.caught[p.Series] = p.Time
+				verdict = fmt.Sprintf("  [caught the %s, %s after it began]", s.Fault, delay(s, p.Time))
+			}
+		case s != nil:
+			a.falses[p.Series]++
+			verdict = "  [false alarm]"
 		}
-		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p))
+		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s%s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p), verdict)
 		return
 	default:
 		return
@@ -223,6 +239,12 @@ func (a *alertLog) print(p sink.Point) {
 	a.nOpen--
 	fmt.Printf("clear  %-7s %-24s closed at %s  peak %.3f after %s  %s\n", p.Kind, p.Series, ts, p.Peak,
 		time.Duration(p.Duration*1e9).Round(time.Second), explainPoint(p))
+}
+
+// delay is how long after the fault of s began time t is (negative: an
+// alert in the labelled window before the fault itself).
+func delay(s *synth.Series, t int64) time.Duration {
+	return time.Duration(t - s.Times[s.Onset].UnixNano()).Round(time.Second)
 }
 
 // explainPoint renders an ae_alert point's explanation.
@@ -261,22 +283,28 @@ func (a *alertLog) summary(took time.Duration, scored int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fmt.Printf("\n%d samples scored in %.1fs (%.0f/s)\n\n", scored, took.Seconds(), float64(scored)/took.Seconds())
-	fmt.Printf("%-24s %-12s %-20s %-8s %s\n", "sensor", "fault", "fault starts", "alerts", "first alert in the fault's window")
+	fmt.Printf("%-24s %-12s %-18s %-34s %s\n", "sensor", "fault", "fault starts", "caught", "false alarms")
 	var names []string
 	for n := range a.sensors {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	faults, caught, falses := 0, 0, 0
 	for _, n := range names {
 		s := a.sensors[n]
-		onset, first := "-", "-"
+		onset, verdict := "-", "-"
 		if s.Onset >= 0 {
+			faults++
 			onset = s.Times[s.Onset].Format("2006-01-02 15:04")
+			verdict = "MISSED"
+			if t, ok := a.caught[n]; ok {
+				caught++
+				verdict = fmt.Sprintf("yes, %s after it began", delay(s, t))
+			}
 		}
-		if t, ok := a.first[n]; ok {
-			first = time.Unix(0, t).UTC().Format("2006-01-02 15:04")
-		}
-		fmt.Printf("%-24s %-12s %-20s %-8d %s\n", n, s.Fault, onset, a.opened[n], first)
+		falses += a.falses[n]
+		fmt.Printf("%-24s %-12s %-18s %-34s %d\n", n, s.Fault, onset, verdict, a.falses[n])
 	}
-	fmt.Println("(a fault's window is its label, which opens a little before the fault, as in NAB)")
+	fmt.Printf("\n%d of %d faults caught; %d false alarms (alerts opened outside any fault's span)\n", caught, faults, falses)
+	fmt.Println("(a fault's span runs from its labelled window, which opens a little before the fault as in NAB, to the fault's end)")
 }

@@ -188,7 +188,10 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"embedded Kafka broker", "ALERT  ", "15752 samples scored", "duty-stuck"} {
+	if strings.Contains(stdout+stderr, "WARN") {
+		t.Errorf("a healthy demo run printed a warning:\n%s\n%s", stdout, stderr)
+	}
+	for _, want := range []string{"embedded Kafka broker", "ALERT  ", "15752 samples scored", "duty-stuck", "[caught the ", " faults caught; ", "false alarms"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
