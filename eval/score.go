@@ -146,6 +146,20 @@ func (s *Scored) count(r detector.Result, names []string) {
 	add("quality", r.Quality.Event, r.Quality.Why, 1, r.Quality.Duration)
 }
 
+// Departure renders a departure in sensor units with what it is measured
+// from: "+1.2 from expected" (the model's expected value), "+1.2 from the
+// reference", or for drift "level +1.2" and "spread +1.2".
+func Departure(statistic string, v float64, format string) string {
+	d := fmt.Sprintf(format, v)
+	switch statistic {
+	case "value":
+		return d + " from expected"
+	case "reference":
+		return d + " from the reference"
+	}
+	return statistic + " " + d
+}
+
 // Explain renders an alert event in one line without commas, as eval's
 // explanation column and the demo print it.
 func Explain(kind string, ev detector.Event, why *detector.Explanation, channels []string, peak float64, dur int64) string {
@@ -178,7 +192,7 @@ func Explain(kind string, ev detector.Event, why *detector.Explanation, channels
 		if j >= len(why.Share) {
 			break
 		}
-		fmt.Fprintf(&b, ": %s %s %+.4g", name, why.Statistic, why.Departure[j])
+		fmt.Fprintf(&b, ": %s %s", name, Departure(why.Statistic, why.Departure[j], "%+.4g"))
 		if len(channels) > 1 {
 			fmt.Fprintf(&b, " share %.2f", why.Share[j])
 		}

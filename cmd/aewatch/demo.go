@@ -17,6 +17,7 @@ import (
 
 	"github.com/aewatch/aewatch/config"
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/eval"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream"
 	"github.com/aewatch/aewatch/synth"
@@ -255,7 +256,7 @@ func explainPoint(p sink.Point) string {
 	if p.Kind == "quality" {
 		switch p.Statistic {
 		case "":
-			return "passes"
+			return "all checks pass"
 		case detector.Quantised:
 			return "quantised: reports in coarser steps than it did"
 		case detector.Stuck:
@@ -263,7 +264,7 @@ func explainPoint(p sink.Point) string {
 		}
 		return fmt.Sprintf("%s by %+.3g", p.Statistic, p.Departure)
 	}
-	s := fmt.Sprintf("%s %+.3g", p.Statistic, p.Departure)
+	s := eval.Departure(p.Statistic, p.Departure, "%+.3g")
 	if p.Kind == "drift" {
 		s += fmt.Sprintf(", spread x%.2f", p.Spread)
 		if p.Onset != 0 {
