@@ -246,12 +246,18 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	if err := os.WriteFile(filepath.Join(outDir, "nab_files.csv"), byFile.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found, %d of %d alerts in a window)\n",
+	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found; of the %[7]d alerts after NAB's probation, the first 15%% of each file, %[6]d in a window)\n",
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
 	in, outside := st.RatesPer10k()
 	fmt.Fprintf(w, "anomaly alerts opened per 10k samples: %.2f inside windows, %.2f outside\n", in, outside)
-	med, share := drift.MedianDelay()
-	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), median delay %d samples (%.0f%% of the window), median onset error %d samples; %d opened outside any window, %.3f per 10k tested samples\n",
-		drift.Detected, drift.Windows, drift.Late, med, 100*share, drift.MedianOnsetError(), drift.FalseAlarms, drift.FalseAlarmsPer10k())
+	// Delays are measured only where a drift alert opened in a window; with
+	// none, there is nothing to print but that.
+	timing := "no delay to measure"
+	if drift.Detected > 0 {
+		med, share := drift.MedianDelay()
+		timing = fmt.Sprintf("median delay %d samples (%.0f%% of the window), median onset error %d samples", med, 100*share, drift.MedianOnsetError())
+	}
+	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), %s; %d opened outside any window, %.3f per 10k tested samples\n",
+		drift.Detected, drift.Windows, drift.Late, timing, drift.FalseAlarms, drift.FalseAlarmsPer10k())
 	return nil
 }
