@@ -123,6 +123,10 @@ type driftChannel struct {
 	prev       float64
 	slowLevel  float64 // EWMA of values
 	slowSpread float64 // EWMA of absolute steps
+	// recentLevel is a faster EWMA of values (a fortieth of the horizon):
+	// where the level stands now, for the explanation, as the slow average
+	// lags a step by most of its size when the test crosses.
+	recentLevel float64
 	cusum      [numDriftStats]float64
 	// since and sinceN: the time and sample count at which each statistic
 	// was last on the reference's side of it (or monitoring began): the
@@ -221,6 +225,7 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			continue // values near ±MaxFloat64: the averages would overflow
 		}
 		c.prev, c.slowLevel, c.slowSpread = v, level, spread
+		c.recentLevel += max(alpha, 1/float64(m.recentHorizon())) * (v - c.recentLevel)
 		if !monitoring {
 			m.learnReference(c, v, step)
 			continue
@@ -259,12 +264,15 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 	return out
 }
 
+// recentHorizon is the time constant of the recent level, in samples.
+func (m *driftMonitor) recentHorizon() int { return max(8, m.cfg.Horizon/40) }
+
 // restartReference forgets the reference; the slow averages go on.
 func (m *driftMonitor) restartReference() {
 	m.n = 0
 	for j := range m.ch {
 		c := &m.ch[j]
-		*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread}
+		*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread, recentLevel: c.recentLevel}
 	}
 }
 
@@ -376,9 +384,11 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 		c := &m.ch[j]
 		m.share[j] = c.cusum[stat]
 		total += c.cusum[stat]
-		m.departure[j] = c.slowLevel - c.level
+		slowDep := c.slowLevel - c.level
+		m.departure[j] = c.recentLevel - c.level
 		if stat >= spreadUp {
-			m.departure[j] = c.slowSpread - c.spread
+			slowDep = c.slowSpread - c.spread
+			m.departure[j] = slowDep
 		}
 		m.spread[j] = 0
 		if c.spread > 0 {
@@ -386,7 +396,7 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 		}
 		m.rate[j] = 0
 		if n := float64(m.seen-m.onsetN) + lead; worst >= 0 && n > 0 && t > m.onset {
-			m.rate[j] = m.departure[j] / rampRise(n, float64(m.cfg.Horizon)) * n / (float64(t-m.onset) / float64(time.Hour))
+			m.rate[j] = slowDep / rampRise(n, float64(m.cfg.Horizon)) * n / (float64(t-m.onset) / float64(time.Hour))
 		}
 	}
 	normaliseShares(m.share, total)

@@ -196,3 +196,31 @@ func TestSpreadDriftIsAlerted(t *testing.T) {
 		t.Fatalf("events %+v, want a drift alert of the spread, up, after sample %d", evs, at)
 	}
 }
+
+// TestDriftExplainsStepSize: a step of the level by 1.0 in sensor units,
+// held, is explained as "level" up by about 1.0, not by the slow average's
+// share of it when the test crosses (which was +0.09).
+func TestDriftExplainsStepSize(t *testing.T) {
+	const n, at, size = 9000, 6000, 1.0
+	r := rand.New(rand.NewPCG(5, 5))
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = 20 + 0.5*r.NormFloat64()
+		if i >= at {
+			xs[i] += size
+		}
+	}
+	d, err := New(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := pushAll(t, d, times(n), xs, 0)
+	if len(evs) == 0 || evs[0].ev != Opened || evs[0].seq < at {
+		t.Fatalf("drift events %+v, want one opened after the step at %d", evs, at)
+	}
+	e := evs[0]
+	t.Logf("opened at %d (%d after the step): %s %+.3f", e.seq, e.seq-at, e.statistic, e.departure)
+	if e.statistic != "level" || e.departure < 0.8*size || e.departure > 1.2*size {
+		t.Errorf("explained as %s %+.3f, want level up by about %v", e.statistic, e.departure, size)
+	}
+}

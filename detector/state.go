@@ -291,7 +291,7 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 func (c *driftChannel) floats() []*float64 {
 	return []*float64{&c.refMean, &c.refM2, &c.refStep, &c.batchSum, &c.batchStep, &c.bmMean, &c.bmM2,
 		&c.bsMean, &c.bsM2, &c.level, &c.spread, &c.levelSD, &c.spreadSD, &c.prev, &c.slowLevel, &c.slowSpread,
-		&c.lShift, &c.lSum, &c.lSum2, &c.sShift, &c.sSum, &c.sSum2}
+		&c.lShift, &c.lSum, &c.lSum2, &c.sShift, &c.sSum, &c.sSum2, &c.recentLevel}
 }
 
 func (a *alertState) appendState(e *statecodec.Encoder) {
