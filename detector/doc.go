@@ -23,6 +23,10 @@
 // carries an Explanation (channel shares, departure in sensor units, and
 // for drift the onset and rate).
 //
+// The reference takes a cycle longer than its window off what it sees
+// (season.go), found once over a series' first samples; the drift monitor
+// does the same with cycles longer than its horizon.
+//
 // Quality checks (quality.go) are rules with an alert kind of their own,
 // apart from every score: a stuck or flat-lined channel and values beyond
 // operator-set limits. While a quality alert is open no model learns.
@@ -32,5 +36,6 @@
 // the learning threshold or while an alert is open.
 //
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
-// clock, starts no goroutines and allocates nothing per sample after New.
+// clock, starts no goroutines and allocates nothing per sample after New
+// (the seasonal context allocates its profile once, when its learning ends).
 package detector
