@@ -127,7 +127,7 @@ type driftChannel struct {
 	// where the level stands now, for the explanation, as the slow average
 	// lags a step by most of its size when the test crosses.
 	recentLevel float64
-	cusum      [numDriftStats]float64
+	cusum       [numDriftStats]float64
 	// since and sinceN: the time and sample count at which each statistic
 	// was last on the reference's side of it (or monitoring began): the
 	// onset estimate of a departure.
