@@ -1396,8 +1396,9 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "aewatch", password),
 		kfake.Superuser("SCRAM-SHA-512", "writer", password+"-512"))
 	influx := testsvc.StartInflux(t, "sensors")
+	trustedCA := caFile
 	env := func(pass string) []string {
-		return append(os.Environ(), "AEWATCH_KAFKA_TLS_ENABLED=true", "AEWATCH_KAFKA_TLS_CA_FILE="+caFile,
+		return append(os.Environ(), "AEWATCH_KAFKA_TLS_ENABLED=true", "AEWATCH_KAFKA_TLS_CA_FILE="+trustedCA,
 			"AEWATCH_KAFKA_SASL_MECHANISM=scram-sha-256", "AEWATCH_KAFKA_SASL_USERNAME=aewatch", "AEWATCH_KAFKA_SASL_PASSWORD="+pass)
 	}
 	files := writeSeries(t, 2, 800)
@@ -1476,6 +1477,23 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	if strings.Contains(run.stderr.String()+log, password) || strings.Contains(log, "wrong-password") {
 		t.Error("a SASL password appears in the log")
 	}
+
+	// A CA that did not sign the broker's certificate: not ready, and both
+	// /readyz and the log say the certificate is not trusted.
+	trustedCA, _, _ = testsvc.WriteCert(t, t.TempDir())
+	untrusted := start(password, "g-secure-ca")
+	time.Sleep(6 * time.Second)
+	var readyz string
+	if resp, err := http.Get(untrusted.http + "/readyz"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		readyz = fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+	untrusted.terminate(t)
+	if !strings.HasPrefix(readyz, "503 ") || !strings.Contains(readyz, "unknown authority") ||
+		!strings.Contains(untrusted.stderr.String(), "unknown authority") {
+		t.Errorf("broker certificate from an untrusted CA: /readyz %q; the log should say so too:\n%.3000s", readyz, untrusted.stderr.String())
+	}
 }
 
 // TestKafkaACLs: with ACLs on, a user allowed the input topic and the
@@ -1492,7 +1510,11 @@ func TestKafkaACLs(t *testing.T) {
 		kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.User("PLAIN", "reader", "reader-pw",
 			allow(kmsg.ACLResourceTypeTopic, "sensors", kmsg.ACLOperationAll),
-			allow(kmsg.ACLResourceTypeGroup, "g-acl", kmsg.ACLOperationAll)))
+			allow(kmsg.ACLResourceTypeGroup, "g-acl", kmsg.ACLOperationAll)),
+		kfake.User("PLAIN", "blind", "blind-pw",
+			allow(kmsg.ACLResourceTypeTopic, "g-blind-checkpoints", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeGroup, "g-blind", kmsg.ACLOperationAll)))
 	influx := testsvc.StartInflux(t, "sensors")
 	addr := testsvc.FreeAddr(t)
 	cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-acl",
@@ -1518,5 +1540,51 @@ func TestKafkaACLs(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "reader-pw") {
 		t.Error("the SASL password appears in the log")
+	}
+
+	// A user who may not read the input topic: not ready, and /readyz and
+	// the log name the topic's authorisation failure.
+	addr = testsvc.FreeAddr(t)
+	blind := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-blind",
+		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--http-addr", addr)
+	blind.Env = append(os.Environ(), "AEWATCH_KAFKA_SASL_MECHANISM=plain", "AEWATCH_KAFKA_SASL_USERNAME=blind",
+		"AEWATCH_KAFKA_SASL_PASSWORD=blind-pw")
+	blindOut := &bytes.Buffer{}
+	blind.Stderr = blindOut
+	if err := blind.Start(); err != nil {
+		t.Fatal(err)
+	}
+	blindDone := make(chan error, 1)
+	go func() { blindDone <- blind.Wait() }()
+	var readyz string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			readyz = fmt.Sprintf("%d %s", resp.StatusCode, body)
+			if strings.Contains(strings.ToLower(readyz), "authoriz") {
+				break
+			}
+		}
+		select {
+		case err := <-blindDone:
+			blindDone <- err
+		default:
+			continue
+		}
+		break
+	}
+	blind.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-blindDone:
+	case <-time.After(20 * time.Second):
+		blind.Process.Kill()
+		t.Error("run without rights to the input topic did not stop within 20 s of SIGTERM")
+	}
+	t.Logf("no read right on the input topic: /readyz %q", readyz)
+	want := `Authorization Failed: the client is not authorized to access the requested topic (user \"blind\" needs to read topics [sensors] and join group \"g-blind\")`
+	if !strings.HasPrefix(readyz, "503 degraded: kafka refused access") || !strings.Contains(readyz, strings.ReplaceAll(want, `\"`, `"`)) ||
+		!strings.Contains(blindOut.String(), want) {
+		t.Errorf("no read right on the input topic: /readyz and the log should name the authorisation failure, the topic and the group; /readyz %q:\n%.3000s", readyz, blindOut)
 	}
 }

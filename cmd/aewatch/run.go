@@ -196,6 +196,10 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 			klog.Debug(text)
 			return
 		}
+		if strings.Contains(text, "Authorization Failed") {
+			// Kafka's answer names no topic or group: say what the user needs.
+			text = fmt.Sprintf("%s (user %q needs to read topics %v and join group %q)", text, cfg.Kafka.SASL.Username, cfg.Kafka.Topics, cfg.Kafka.Group)
+		}
 		s.kafkaOK.Store(false)
 		s.clientErr.Store(text)
 		s.kafkaErrors.Inc()
@@ -350,6 +354,9 @@ func (s *service) handler() http.Handler {
 		var bad []string
 		if !s.kafkaOK.Load() {
 			msg := "kafka unreachable"
+			if e, _ := s.clientErr.Load().(string); strings.Contains(e, "Authorization Failed") {
+				msg = "kafka refused access"
+			}
 			if e, _ := s.kafkaErr.Load().(string); e != "" {
 				msg += " (" + e + ")"
 			}
