@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/lograte"
 )
 
 // DeadLetter receives rejected messages, unchanged, with headers saying
@@ -64,16 +66,22 @@ func (p *Pipeline) deadLetterLoop(ctx context.Context, in <-chan deadLetter) err
 				break more
 			}
 		}
-		for {
+		// A refusal that will not cure itself (no write right on the topic)
+		// is retried with backoff up to 30 s and logged at a bounded rate.
+		log := lograte.Limiter{Period: 30 * time.Second}
+		for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
 			err := p.o.DeadLetter.WriteMessages(ctx, batch...)
 			if err == nil {
 				break
 			}
-			p.o.Log.Warn("dead-letter write failed; retrying", "messages", len(batch), "err", err)
+			if ok, held := log.Allow(); ok {
+				p.o.Log.Warn("dead-letter write failed; retrying: the rejected messages' offsets are not committed until it succeeds",
+					"topic", p.o.Kafka.DeadLetterTopic, "messages", len(batch), "err", err, "failures_since_last_line", held)
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Second):
+			case <-time.After(wait):
 			}
 		}
 		p.o.Metrics.DeadLettered.Add(float64(len(batch)))

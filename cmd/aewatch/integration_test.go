@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -1514,7 +1515,11 @@ func TestKafkaACLs(t *testing.T) {
 		kfake.User("PLAIN", "blind", "blind-pw",
 			allow(kmsg.ACLResourceTypeTopic, "g-blind-checkpoints", kmsg.ACLOperationAll),
 			allow(kmsg.ACLResourceTypeCluster, "kafka-cluster", kmsg.ACLOperationAll),
-			allow(kmsg.ACLResourceTypeGroup, "g-blind", kmsg.ACLOperationAll)))
+			allow(kmsg.ACLResourceTypeGroup, "g-blind", kmsg.ACLOperationAll)),
+		kfake.User("PLAIN", "nodlq", "nodlq-pw",
+			allow(kmsg.ACLResourceTypeTopic, "sensors", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeTopic, "g-nodlq-checkpoints", kmsg.ACLOperationAll),
+			allow(kmsg.ACLResourceTypeGroup, "g-nodlq", kmsg.ACLOperationAll)))
 	influx := testsvc.StartInflux(t, "sensors")
 	addr := testsvc.FreeAddr(t)
 	cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-acl",
@@ -1582,9 +1587,51 @@ func TestKafkaACLs(t *testing.T) {
 		t.Error("run without rights to the input topic did not stop within 20 s of SIGTERM")
 	}
 	t.Logf("no read right on the input topic: /readyz %q", readyz)
+	defer checkNoDeadLetterRight(t, brokers, influx)
 	want := `Authorization Failed: the client is not authorized to access the requested topic (user \"blind\" needs to read topics [sensors] and join group \"g-blind\")`
 	if !strings.HasPrefix(readyz, "503 degraded: kafka refused access") || !strings.Contains(readyz, strings.ReplaceAll(want, `\"`, `"`)) ||
 		!strings.Contains(blindOut.String(), want) {
 		t.Errorf("no read right on the input topic: /readyz and the log should name the authorisation failure, the topic and the group; /readyz %q:\n%.3000s", readyz, blindOut)
+	}
+}
+
+// checkNoDeadLetterRight: a user who may not write the dead-letter topic.
+// A malformed message cannot be dead-lettered. The failure names the topic
+// and Kafka's refusal, is retried with backoff and logged at a bounded
+// rate, not every second. The run still stops on SIGTERM, within its
+// shutdown timeout.
+func checkNoDeadLetterRight(t *testing.T, brokers string, influx *testsvc.Influx) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll,
+		Transport: &kafka.Transport{SASL: plain.Mechanism{Username: "admin", Password: "admin-pw"}}}
+	if err := w.WriteMessages(context.Background(), kafka.Message{Key: []byte("pump1"), Value: []byte("not json")}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	cmd := exec.Command(binary, "run", "--brokers", brokers, "--topics", "sensors", "--group", "g-nodlq",
+		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--set", "kafka.dead_letter_topic=rejects",
+		"--set", "pipeline.shutdown_timeout=5s")
+	cmd.Env = append(os.Environ(), "AEWATCH_KAFKA_SASL_MECHANISM=plain", "AEWATCH_KAFKA_SASL_USERNAME=nodlq",
+		"AEWATCH_KAFKA_SASL_PASSWORD=nodlq-pw")
+	out := &bytes.Buffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Errorf("no write right on the dead-letter topic: not stopped 20 s after SIGTERM")
+	}
+	log := out.String()
+	lines := strings.Count(log, "dead-letter write failed")
+	t.Logf("no write right on the dead-letter topic: %d log lines in 10 s", lines)
+	if lines == 0 || lines > 2 || !strings.Contains(log, `"topic":"rejects"`) || !strings.Contains(log, "Authorization Failed") {
+		t.Errorf("no write right on the dead-letter topic: want one or two lines naming the topic and the refusal, got %d:\n%.3000s", lines, log)
 	}
 }
