@@ -1,9 +1,11 @@
 package stream
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -155,3 +157,22 @@ func (c *Conn) Writer(w *kafka.Writer) *kafka.Writer {
 
 // Dialer is the dialer consumer groups use.
 func (c *Conn) Dialer() *kafka.Dialer { return c.dialer }
+
+// Explain adds to err, when the broker just closed the connection (an EOF:
+// how a refused SASL login or a failed handshake looks to a one-off
+// client), what a direct connection to the first broker says, such as
+// "SASL Authentication failed" or "certificate signed by unknown
+// authority". Other errors are returned as they are.
+func (c *Conn) Explain(ctx context.Context, err error) error {
+	if err == nil || !(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) || len(c.Brokers) == 0 {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, derr := c.dialer.DialContext(dctx, "tcp", c.Brokers[0])
+	if derr != nil {
+		return fmt.Errorf("%w (connecting to %s: %v)", err, c.Brokers[0], derr)
+	}
+	conn.Close()
+	return err
+}

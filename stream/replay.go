@@ -51,7 +51,7 @@ func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[st
 	client := conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return ReplayPlan{}, fmt.Errorf("replay: metadata: %w", err)
+		return ReplayPlan{}, fmt.Errorf("replay: metadata: %w", conn.Explain(ctx, err))
 	}
 	var plan ReplayPlan
 	for _, t := range meta.Topics {

@@ -1495,6 +1495,37 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 		!strings.Contains(untrusted.stderr.String(), "unknown authority") {
 		t.Errorf("broker certificate from an untrusted CA: /readyz %q; the log should say so too:\n%.3000s", readyz, untrusted.stderr.String())
 	}
+
+	// produce and replay fail with a clear message too: an untrusted CA
+	// (still set), then a wrong password with the right CA.
+	for _, c := range []struct {
+		name, ca, pass, want string
+	}{{"untrusted CA", trustedCA, password, "unknown authority"}, {"wrong password", caFile, "wrong-password", "SASL Authentication failed"}} {
+		trustedCA = c.ca
+		for _, args := range [][]string{
+			{"produce", "--brokers", brokers, "--topic", "sensors", files[0]},
+			{"replay", "--brokers", brokers, "--topics", "sensors", "--from", "earliest", "--influx-url", influx.URL, "--influx-bucket", "sensors/autogen"},
+		} {
+			cmd := exec.Command(binary, args...)
+			cmd.Env = env(c.pass)
+			done := make(chan struct{})
+			var out []byte
+			go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Errorf("%s with a %s: still running after 60 s", args[0], c.name)
+			}
+			if cmd.ProcessState.ExitCode() == 0 || !strings.Contains(string(out), c.want) {
+				t.Errorf("%s with a %s: exit %d, want non-zero and %q:\n%.2000s", args[0], c.name, cmd.ProcessState.ExitCode(), c.want, out)
+			}
+			if strings.Contains(string(out), password) {
+				t.Errorf("%s with a %s: the password appears in its output", args[0], c.name)
+			}
+		}
+	}
 }
 
 // TestKafkaACLs: with ACLs on, a user allowed the input topic and the

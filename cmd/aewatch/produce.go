@@ -81,7 +81,7 @@ in the past at once: use --record-time now for such topics.
 		f := in.Path
 		n, err := p.sendFile(ctx, f)
 		if err != nil {
-			return err
+			return conn.Explain(ctx, err)
 		}
 		fmt.Fprintf(os.Stderr, "%s: %d messages to %s\n", f, n, *topic)
 	}
