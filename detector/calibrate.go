@@ -3,6 +3,8 @@ package detector
 import (
 	"fmt"
 	"math"
+
+	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // CalibrationConfig sets the anomaly-likelihood calibration that turns raw
@@ -135,7 +137,7 @@ func (c *calibrator) scale(e float64) float64 {
 	case "sqrt":
 		e = math.Sqrt(e)
 	case "log":
-		e = math.Log1p(e * 100)
+		e = detmath.Log1p(e * 100)
 	}
 	c.seen++
 	if c.seen == 1 {
@@ -181,7 +183,7 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 	alert := gauss // below the mean: a sudden drop in error, on the normal's tail
 	switch {
 	case avg > c.potAt:
-		alert = c.cfg.AlertTail * math.Exp(-(avg-c.potAt)/c.potScale)
+		alert = c.cfg.AlertTail * detmath.Exp(-(avg-c.potAt)/c.potScale)
 	case avg > c.mean:
 		alert = max(gauss, c.cfg.AlertTail) // monotone up to the threshold
 	}
@@ -198,7 +200,7 @@ func likelihoodScore(tail float64, prev *float64) float64 {
 	} else {
 		*prev = tail
 	}
-	return math.Log(tail+logFloor) / math.Log(logFloor)
+	return detmath.Log(tail+logFloor) / detmath.Log(logFloor)
 }
 
 func (c *calibrator) fit() {
@@ -211,10 +213,10 @@ func (c *calibrator) fit() {
 	mean := s / n
 	var ss float64
 	for _, v := range c.hist[:c.histN] {
-		ss += (v - mean) * (v - mean)
+		ss += float64((v - mean) * (v - mean))
 	}
 	c.mean = mean
-	c.std = math.Max(math.Sqrt(ss/n), c.cfg.MinStd*math.Abs(mean)+1e-12)
+	c.std = math.Max(math.Sqrt(ss/n), float64(c.cfg.MinStd*math.Abs(mean))+1e-12)
 	// The threshold is the (k+1)-th largest average. The values above
 	// mean + 2 std (a few percent of skewed averages) are gathered and the
 	// threshold selected among them; where they are too few or too many
@@ -253,7 +255,7 @@ func (c *calibrator) fit() {
 	for _, v := range top {
 		excess += v - c.potAt
 	}
-	c.potScale = max(excess/float64(max(1, len(top))), c.cfg.MinStd*math.Abs(mean)+1e-12)
+	c.potScale = max(excess/float64(max(1, len(top))), float64(c.cfg.MinStd*math.Abs(mean))+1e-12)
 }
 
 // selectKth reorders v so that v[k] is its k-th smallest value (from 0),
@@ -322,5 +324,5 @@ func siftDown(h []float64, i int) {
 // below the mean are reflected, as a sudden drop in error is news too.
 func (c *calibrator) tail(x float64) float64 {
 	z := math.Abs(x-c.mean) / c.std
-	return 0.5 * math.Erfc(z/math.Sqrt2)
+	return 0.5 * detmath.Erfc(z/math.Sqrt2)
 }

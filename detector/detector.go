@@ -260,7 +260,7 @@ func (d *Detector) explainAnomaly(recon []float64, p, k, n int, x []float64, ch 
 		var expected float64
 		switch d.cfg.Kind {
 		case Autoencoder, Frozen:
-			expected = recon[p*c+j]*d.norm.Std(j) + d.norm.Mean(j)
+			expected = float64(recon[p*c+j]*d.norm.Std(j)) + d.norm.Mean(j)
 		case Persistence:
 			expected = d.win.Newest(n - k)[j]
 		case Range:
@@ -306,7 +306,7 @@ func (d *Detector) scoreWindow() []Result {
 		var sse float64
 		for i := 0; i < visible; i++ {
 			diff := recon[i] - d.vec[i]
-			sse += diff * diff
+			sse += float64(diff * diff)
 		}
 		winScore, winEvidence = d.calWin.update(d.calWin.scale(sse / float64(visible)))
 	}
@@ -385,7 +385,7 @@ func (d *Detector) scoreWindow() []Result {
 // relative to their span.
 func (d *Detector) rangeDeparture(j int, v float64) float64 {
 	lo, hi := d.minVal[j], d.maxVal[j]
-	span := hi - lo + 1e-9*math.Abs(hi) + 1e-12
+	span := hi - lo + float64(1e-9*math.Abs(hi)) + 1e-12
 	return math.Max(0, math.Max(v-hi, lo-v)) / span
 }
 
@@ -401,7 +401,7 @@ func (d *Detector) spatial(x []float64) bool {
 		if hi == lo {
 			continue
 		}
-		m := (hi - lo) * tol
+		m := float64((hi - lo) * tol)
 		if v > hi+m || v < lo-m {
 			return true
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // DriftConfig sets the drift monitor. It keeps, per channel, a reference of
@@ -217,15 +219,15 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		if m.seen > 1 {
 			step = math.Abs(v - c.prev)
 		}
-		level, spread := c.slowLevel+alpha*(v-c.slowLevel), c.slowSpread
+		level, spread := c.slowLevel+float64(alpha*(v-c.slowLevel)), c.slowSpread
 		if m.seen > 1 {
-			spread += 1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread)
+			spread += float64(1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread))
 		}
 		if math.IsInf(level-spread, 0) || math.IsNaN(level-spread) {
 			continue // values near ±MaxFloat64: the averages would overflow
 		}
 		c.prev, c.slowLevel, c.slowSpread = v, level, spread
-		c.recentLevel += max(alpha, 1/float64(m.recentHorizon())) * (v - c.recentLevel)
+		c.recentLevel += float64(max(alpha, 1/float64(m.recentHorizon())) * (v - c.recentLevel))
 		if !monitoring {
 			m.learnReference(c, v, step)
 			continue
@@ -281,7 +283,7 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 	k := float64(m.n)
 	d := v - c.refMean
 	c.refMean += d / k
-	c.refM2 += d * (v - c.refMean)
+	c.refM2 += float64(d * (v - c.refMean))
 	c.refStep += (step - c.refStep) / k
 	c.batchSum += v
 	c.batchStep += step
@@ -291,10 +293,10 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 		bm, bs := c.batchSum/float64(m.batch), c.batchStep/float64(m.batch)
 		d := bm - c.bmMean
 		c.bmMean += d / b
-		c.bmM2 += d * (bm - c.bmMean)
+		c.bmM2 += float64(d * (bm - c.bmMean))
 		d = bs - c.bsMean
 		c.bsMean += d / b
-		c.bsM2 += d * (bs - c.bsMean)
+		c.bsM2 += float64(d * (bs - c.bsMean))
 		c.batchSum, c.batchStep = 0, 0
 	}
 	if m.n > m.cfg.Horizon {
@@ -304,9 +306,9 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 		c.directN++
 		dl, ds := c.slowLevel-c.lShift, c.slowSpread-c.sShift
 		c.lSum += dl
-		c.lSum2 += dl * dl
+		c.lSum2 += float64(dl * dl)
 		c.sSum += ds
-		c.sSum2 += ds * ds
+		c.sSum2 += float64(ds * ds)
 	}
 	if m.n < m.cfg.Reference {
 		return
@@ -331,15 +333,15 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 		}
 		n := float64(c.directN)
 		d := ref - shift
-		return math.Sqrt(max(0, sum2/n-2*d*sum/n+d*d))
+		return math.Sqrt(max(0, sum2/n-float64(2*d*sum/n)+float64(d*d)))
 	}
 	std := math.Sqrt(c.refM2 / max(1, k-1))
 	c.level, c.spread = c.refMean, c.refStep
 	// Floors keep a constant reference from turning rounding into drift.
 	c.levelSD = max(sd(c.bmM2, c.batches, m.batch, m.cfg.Horizon), direct(c.lSum, c.lSum2, c.lShift, c.level),
-		0.01*std+1e-6*math.Abs(c.level)+1e-12)
+		float64(0.01*std)+float64(1e-6*math.Abs(c.level))+1e-12)
 	c.spreadSD = max(sd(c.bsM2, c.batches, m.batch, m.cfg.Horizon), direct(c.sSum, c.sSum2, c.sShift, c.spread),
-		0.03*c.spread+1e-6*math.Abs(c.level)+1e-12)
+		float64(0.03*c.spread)+float64(1e-6*math.Abs(c.level))+1e-12)
 }
 
 // closeNow closes an open alert outside the state machine's own rules.
@@ -411,7 +413,7 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 
 // rampRise is how far, in slopes, the slow average (time constant h) of a
 // ramp that began n samples ago has risen: n - h·(1 - e^(-n/h)).
-func rampRise(n, h float64) float64 { return n - h*(1-math.Exp(-n/h)) }
+func rampRise(n, h float64) float64 { return n - float64(h*(1-detmath.Exp(-n/h))) }
 
 // rampLead estimates how many samples before its last crossing of the
 // reference a ramp began, taking the crossing as the moment its slow
@@ -423,7 +425,7 @@ func rampLead(z, nc, h float64) float64 {
 		return 0
 	}
 	ratio := func(n0 float64) float64 { return rampRise(nc+n0, h) / rampRise(n0, h) }
-	lo, hi := 1e-3, 100*h
+	lo, hi := 1e-3, float64(100*h)
 	if ratio(hi) >= z {
 		return hi
 	}

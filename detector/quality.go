@@ -261,9 +261,9 @@ func (m *qualityMonitor) trackMoves(j int, step float64, still bool) {
 	if still {
 		s = 1
 	} else {
-		m.jumpAvg[j] += moveWeight * (step - m.jumpAvg[j])
+		m.jumpAvg[j] += float64(moveWeight * (step - m.jumpAvg[j]))
 	}
-	m.stillAvg[j] += stillWeight * (s - m.stillAvg[j])
+	m.stillAvg[j] += float64(stillWeight * (s - m.stillAvg[j]))
 	if m.cfg.QuantisedStill == 0 || m.jumpN[j] == 0 {
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/model"
 	"github.com/aewatch/aewatch/window"
 )
@@ -194,11 +195,11 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		r.recon = r.ae.Reconstruct(r.vec)
 		for i, v := range r.vec {
 			d := r.recon[i] - v
-			r.chErr[i%c] += d * d
+			r.chErr[i%c] += float64(d * d)
 		}
 	} else {
 		for i, v := range r.vec {
-			r.chErr[i%c] += v * v
+			r.chErr[i%c] += float64(v * v)
 		}
 	}
 	for _, e := range r.chErr {
@@ -210,7 +211,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	}
 	decades := r.cal.decades(r.err)
 	if r.chCal != nil {
-		rows, many := float64(len(r.vec)/c), math.Log10(float64(c))
+		rows, many := float64(len(r.vec)/c), detmath.Log10(float64(c))
 		for j, cc := range r.chCal {
 			if cc.fitted {
 				decades = max(decades, cc.decades(math.Sqrt(r.chErr[j]/rows))-many)
@@ -234,7 +235,7 @@ func (r *reference) update(normal bool) {
 			r.acceptChannels()
 			for j := range r.meanSq {
 				m := r.channelMean(j)
-				r.meanSq[j] += m * m
+				r.meanSq[j] += float64(m * m)
 			}
 			r.meanN++
 		}
@@ -285,9 +286,9 @@ func (r *reference) follow() {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
 		if math.Abs(m) < r.cfg.FollowGate*spread {
-			r.norm.MoveMean(j, a*m*r.norm.Std(j))
+			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		} else {
-			r.norm.MoveMean(j, beyond*m*r.norm.Std(j))
+			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
 }
@@ -319,7 +320,7 @@ func (r *reference) explain(why *Explanation, p int, x []float64) {
 			expected += r.season.windowOffsets(p, c)[j]
 		}
 		if r.ae != nil {
-			expected += r.recon[p*c+j] * r.norm.Std(j)
+			expected += float64(r.recon[p*c+j] * r.norm.Std(j))
 		}
 		why.Departure[j] = x[j] - expected
 	}

@@ -137,7 +137,7 @@ var clockCycles = []time.Duration{time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * t
 // snapCycle returns the clock cycle within 4% of c ns, or c.
 func snapCycle(c float64) float64 {
 	for _, k := range clockCycles {
-		if math.Abs(c-float64(k)) <= 0.04*float64(k) {
+		if math.Abs(c-float64(k)) <= float64(0.04*float64(k)) {
 			return float64(k)
 		}
 	}
@@ -156,16 +156,16 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 	}
 	mean /= n
 	for i, x := range b {
-		u := float64(i) - (n-1)/2
-		slope += u * (x - mean)
-		sxx += u * u
+		u := float64(i) - float64((n-1)/2)
+		slope += float64(u * (x - mean))
+		sxx += float64(u * u)
 	}
 	slope /= sxx
 	d := make([]float64, len(b))
 	var v float64
 	for i, x := range b {
-		d[i] = x - mean - slope*(float64(i)-(n-1)/2)
-		v += d[i] * d[i]
+		d[i] = x - mean - float64(slope*(float64(i)-float64((n-1)/2)))
+		v += float64(d[i] * d[i])
 	}
 	if v == 0 {
 		return 0, 0, nil
@@ -173,7 +173,7 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 	acf := func(lag int) float64 {
 		var r float64
 		for i := 0; i+lag < len(d); i++ {
-			r += d[i] * d[i+lag]
+			r += float64(d[i] * d[i+lag])
 		}
 		return r / v * n / (n - float64(lag))
 	}
@@ -198,11 +198,11 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 	if best == 0 || best*s.block < s.size || acf(2*best) < s.cfg.MinACF || acf(len(d)/2/best*best) < s.cfg.MinACF {
 		return 0, 0, nil
 	}
-	cycle := snapCycle(float64(best*s.block) * s.dt)
+	cycle := snapCycle(float64(float64(best*s.block) * s.dt))
 	profile := make([]float64, best)
 	counts := make([]int, best)
 	for i, x := range d {
-		mid := (float64(i*s.block) + float64(s.block-1)/2) * s.dt
+		mid := (float64(i*s.block) + float64(float64(s.block-1)/2)) * s.dt
 		k := s.bin(mid, cycle, best)
 		profile[k] += x
 		counts[k]++

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // TailConfig sets a peaks-over-threshold calibration: the score of an
@@ -114,12 +116,12 @@ func (c *tailCalibrator) tail(e float64) float64 {
 		i, _ := slices.BinarySearch(c.sorted, e)
 		return float64(n-i) / float64(n)
 	}
-	return (1 - c.cfg.Quantile) * math.Exp(-(e-c.threshold)/c.scale)
+	return (1 - c.cfg.Quantile) * detmath.Exp(-(e-c.threshold)/c.scale)
 }
 
 // decades is -log10 of e's tail probability (needs a fit).
 func (c *tailCalibrator) decades(e float64) float64 {
-	return -math.Log10(max(c.tail(e), 1e-300))
+	return -detmath.Log10(max(c.tail(e), 1e-300))
 }
 
 // scoreOf maps decades of tail probability to [0,1].

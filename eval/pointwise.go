@@ -114,7 +114,7 @@ func (p *PointStats) Recall() float64 { return ratio(p.TP, p.TP+p.FN) }
 
 // F1 is TP / (TP + (FP + FN) / 2), as SKAB computes it.
 func (p *PointStats) F1() float64 {
-	d := float64(p.TP) + float64(p.FP+p.FN)/2
+	d := float64(p.TP) + float64(float64(p.FP+p.FN)/2)
 	if d == 0 {
 		return 0
 	}
@@ -151,7 +151,7 @@ func (p *PointStats) AUC() float64 {
 		for j < len(idx) && p.scores[idx[j]] == p.scores[idx[i]] {
 			j++
 		}
-		mid := float64(i+j+1) / 2 // average 1-based rank of the tie group
+		mid := float64(float64(i+j+1) / 2) // average 1-based rank of the tie group
 		for _, k := range idx[i:j] {
 			if p.labels[k] {
 				pos++
@@ -165,5 +165,5 @@ func (p *PointStats) AUC() float64 {
 	if pos == 0 || neg == 0 {
 		return 0
 	}
-	return (rankSum - float64(pos)*float64(pos+1)/2) / (float64(pos) * float64(neg))
+	return (rankSum - float64(float64(pos)*float64(pos+1)/2)) / (float64(pos) * float64(neg))
 }

@@ -16,8 +16,8 @@ func adamGeneric(p, m, v, g []float64, k *adamConsts) {
 	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
 	for i, gi := range g {
 		gi *= k.scale
-		m[i] = k.b1*m[i] + k.c1*gi
-		v[i] = k.b2*v[i] + k.c2*gi*gi
+		m[i] = float64(k.b1*m[i]) + float64(k.c1*gi)
+		v[i] = float64(k.b2*v[i]) + float64(k.c2*gi*gi)
 		p[i] -= k.step * m[i] / (math.Sqrt(v[i]) + k.eps)
 	}
 }
@@ -27,6 +27,6 @@ func adamGeneric(p, m, v, g []float64, k *adamConsts) {
 func averageGeneric(avg, p []float64, rate float64) {
 	avg = avg[:len(p)]
 	for i, pi := range p {
-		avg[i] += rate * (pi - avg[i])
+		avg[i] += float64(rate * (pi - avg[i]))
 	}
 }

@@ -89,7 +89,8 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		// Glorot-uniform weights, zero biases.
 		lim := math.Sqrt(6 / float64(in+out))
 		for i := range ly.w.Data {
-			ly.w.Data[i] = (2*a.rng.Float64() - 1) * lim
+			u := float64(a.rng.Float64()) // rounded here: no fusing into what follows
+			ly.w.Data[i] = (float64(2*u) - 1) * lim
 		}
 		a.layers = append(a.layers, ly)
 	}
@@ -171,17 +172,29 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 }
 
 // corrupt writes x to in with each value masked (set to 0) with
-// probability MaskProb and otherwise given Gaussian noise of SD NoiseStd.
+// probability MaskProb and otherwise given noise of SD NoiseStd.
 func (a *Autoencoder) corrupt(in, x []float64) {
 	for i, v := range x {
 		// rand.Rand.Float64's draw, from the source directly (no interface call).
 		if a.cfg.MaskProb > 0 && float64(a.pcg.Uint64()<<11>>11)/(1<<53) < a.cfg.MaskProb {
 			v = 0
 		} else if a.cfg.NoiseStd > 0 {
-			v += a.cfg.NoiseStd * a.rng.NormFloat64()
+			v += float64(a.cfg.NoiseStd * bellNoise(a.pcg.Uint64()))
 		}
 		in[i] = v
 	}
+}
+
+// bellNoise turns 64 random bits into a bell-shaped value of mean 0 and
+// standard deviation 1: the sum of four uniform variates (16 bits each),
+// centred and scaled (Irwin-Hall; within ±3.46). rand's NormFloat64 is not
+// used: its rare slow path calls math.Exp and rounds float32 products that
+// arm64 fuses, so the same seed gave other noise, and other weights, on
+// arm64 than on amd64. Only exactly rounded operations are used here.
+func bellNoise(bits uint64) float64 {
+	const scale = 1.7320508075688772 / 65536 // sqrt(3) / 2^16
+	sum := float64(bits&0xffff) + float64(bits>>16&0xffff) + float64(bits>>32&0xffff) + float64(bits>>48)
+	return float64((sum + 2 - 2*65536) * scale)
 }
 
 // forward runs the network on act[0]; masked outputs with TailSkip add the
@@ -216,7 +229,7 @@ func (a *Autoencoder) backward(target []float64) float64 {
 	var sse float64
 	for i, y := range out {
 		e := y - target[i]
-		sse += e * e
+		sse += float64(e * e)
 		d[i] = e * inv
 	}
 	pass := a.passes
@@ -233,7 +246,7 @@ func (a *Autoencoder) backward(target []float64) float64 {
 		clear(dIn)
 		mulAddRowsT(ly.w.Data, ly.out, ly.in, dOut, dIn)
 		for i, h := range a.act[l] {
-			dIn[i] *= 1 - h*h
+			dIn[i] *= 1 - float64(h*h)
 		}
 	}
 	return sse * inv
@@ -258,13 +271,13 @@ func (a *Autoencoder) update(scale float64) {
 	params, m := a.params[:len(grads)], a.m[:len(grads)]
 	if a.v == nil {
 		for i, g := range grads {
-			m[i] = b1*m[i] - lr*g*scale
+			m[i] = float64(b1*m[i]) - float64(lr*g*scale)
 			params[i] += m[i]
 		}
 	} else {
 		b2 := a.cfg.Beta2
-		a.beta1Pow *= b1
-		a.beta2Pow *= b2
+		a.beta1Pow = float64(a.beta1Pow * b1)
+		a.beta2Pow = float64(a.beta2Pow * b2)
 		step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
 		adam(params, m, a.v, grads, &adamConsts{scale: scale, b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: step, eps: 1e-8})
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -216,7 +217,8 @@ func TestAverage(t *testing.T) {
 }
 
 // TestCorruption: masking happens at MaskProb, and the noise on the rest
-// has mean 0, SD NoiseStd and a Gaussian's kurtosis of 3.
+// has mean 0, SD NoiseStd and the kurtosis of a sum of four uniform
+// variates, 2.7 (a Gaussian's is 3).
 func TestCorruption(t *testing.T) {
 	const noiseStd, maskProb, draws = 0.5, 0.05, 400_000
 	a, err := New(Config{Hidden: []int{2}, Optimizer: "adam", LearningRate: 0.01, Momentum: 0.9, Beta2: 0.999,
@@ -244,8 +246,27 @@ func TestCorruption(t *testing.T) {
 	share, mean, variance := masked/draws, s1/n, s2/n
 	kurtosis := s4 / n / (variance * variance)
 	if math.Abs(share-maskProb) > 0.002 || math.Abs(mean) > 0.01 || math.Abs(variance-1) > 0.01 ||
-		math.Abs(kurtosis-3) > 0.05 {
+		math.Abs(kurtosis-2.7) > 0.05 {
 		t.Fatalf("masked share %.4f (want %v), noise mean %.4f, variance %.4f, kurtosis %.3f",
 			share, maskProb, mean, variance, kurtosis)
+	}
+}
+
+// TestBellNoise: the corruption noise has mean 0 and standard deviation 1
+// and stays within ±sqrt(3)*2.
+func TestBellNoise(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var sum, sum2, lo, hi float64
+	const n = 1_000_000
+	for range n {
+		v := bellNoise(r.Uint64())
+		sum += v
+		sum2 += v * v
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	mean := sum / n
+	sd := math.Sqrt(sum2/n - mean*mean)
+	if math.Abs(mean) > 0.005 || math.Abs(sd-1) > 0.005 || lo < -3.47 || hi > 3.47 {
+		t.Errorf("mean %v sd %v range [%v, %v]", mean, sd, lo, hi)
 	}
 }

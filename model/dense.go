@@ -17,17 +17,17 @@ func mulAddRowsGeneric(w []float64, rows, cols int, x, y []float64) {
 		if cols%4 != 0 {
 			var s float64
 			for j, v := range row {
-				s += v * x[j]
+				s += float64(v * x[j])
 			}
 			y[i] += s
 			continue
 		}
 		var s0, s1, s2, s3 float64
 		for j := 0; j < cols; j += 4 {
-			s0 += row[j] * x[j]
-			s1 += row[j+1] * x[j+1]
-			s2 += row[j+2] * x[j+2]
-			s3 += row[j+3] * x[j+3]
+			s0 += float64(row[j] * x[j])
+			s1 += float64(row[j+1] * x[j+1])
+			s2 += float64(row[j+2] * x[j+2])
+			s3 += float64(row[j+3] * x[j+3])
 		}
 		y[i] += (s0 + s2) + (s1 + s3)
 	}
@@ -40,7 +40,7 @@ func mulAddRowsTGeneric(w []float64, rows, cols int, d, y []float64) {
 	for i := range rows {
 		di := d[i]
 		for j, v := range w[i*cols : (i+1)*cols] {
-			y[j] += di * v
+			y[j] += float64(di * v)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func rankSumGeneric(g []float64, rows, cols int, d, a []float64, k int) {
 		for j := range row {
 			s := 0.0
 			for p := range k {
-				s += d[p*rows+i] * a[p*cols+j]
+				s += float64(d[p*rows+i] * a[p*cols+j])
 			}
 			row[j] = s
 		}

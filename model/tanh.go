@@ -49,13 +49,13 @@ func tanhGeneric(x []float64) {
 	for i, v := range x {
 		a := min(math.Abs(v), k[0][0])
 		y := a + a
-		n := math.Floor(y*k[tanhInvLn2][0] + k[tanhHalf][0])
-		r := n*k[tanhLn2][0] - y
+		n := math.Floor(float64(y*k[tanhInvLn2][0]) + k[tanhHalf][0])
+		r := float64(n*k[tanhLn2][0]) - y
 		p := k[tanhCoef][0]
 		for j := tanhCoef + 1; j < tanhConstCount; j++ {
-			p = p*r + k[j][0]
+			p = float64(p*r) + k[j][0]
 		}
-		e := p * math.Float64frombits(math.Float64bits(k[tanhMagic][0]-n)<<52)
+		e := float64(p * math.Float64frombits(math.Float64bits(k[tanhMagic][0]-n)<<52))
 		x[i] = math.Copysign((k[tanhOne][0]-e)/(k[tanhOne][0]+e), v)
 	}
 }

@@ -3,6 +3,8 @@ package nab
 import (
 	"math"
 	"slices"
+
+	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // Profile is a NAB cost matrix.
@@ -53,7 +55,7 @@ func scaledSigmoid(pos float64) float64 {
 	if pos > 3 {
 		return -1
 	}
-	return 2/(1+math.Exp(5*pos)) - 1
+	return 2/(1+detmath.Exp(5*pos)) - 1
 }
 
 type point struct {

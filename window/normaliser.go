@@ -43,7 +43,7 @@ func (n *Normaliser) Observe(x []float64) {
 		for j, v := range x {
 			d := v - n.mean[j]
 			n.mean[j] += d / float64(n.n)
-			n.m2[j] += d * (v - n.mean[j])
+			n.m2[j] += float64(d * (v - n.mean[j]))
 		}
 		if n.n == n.warmup {
 			for j := range n.m2 {
@@ -55,8 +55,8 @@ func (n *Normaliser) Observe(x []float64) {
 	a := n.alpha
 	for j, v := range x {
 		d := v - n.mean[j]
-		n.mean[j] += a * d
-		n.m2[j] = (1 - a) * (n.m2[j] + a*d*d)
+		n.mean[j] += float64(a * d)
+		n.m2[j] = (1 - a) * (n.m2[j] + float64(a*d*d))
 	}
 }
 
@@ -94,6 +94,6 @@ func (n *Normaliser) Std(j int) float64 {
 	default:
 		v = n.m2[j]
 	}
-	floor := 1e-3*math.Abs(n.mean[j]) + 1e-9
+	floor := float64(1e-3*math.Abs(n.mean[j])) + 1e-9
 	return math.Max(math.Sqrt(v), floor)
 }
