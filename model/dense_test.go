@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -64,7 +65,9 @@ func TestDenseKernelsMatchGeneric(t *testing.T) {
 			blas64.Gemv(blas.Trans, 1, W, vec(d), 0, vec(dInRef))
 			dIn3 := make([]float64, cols)
 			mulAddRowsT(w, rows, cols, d, dIn3)
-			sameBits(t, "mulAddRowsT against gonum's Gemv", dIn3, dInRef)
+			if gonumUnfused {
+				sameBits(t, "mulAddRowsT against gonum's Gemv", dIn3, dInRef)
+			}
 
 			for k := 0; k <= 4; k++ {
 				ds, as := randomSlice(r, k*rows), randomSlice(r, k*cols)
@@ -77,7 +80,9 @@ func TestDenseKernelsMatchGeneric(t *testing.T) {
 					blas64.Ger(1, vec(ds[p*rows:(p+1)*rows]), vec(as[p*cols:(p+1)*cols]),
 						blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: ref})
 				}
-				sameBits(t, "rankSum against gonum's Ger", g, ref)
+				if gonumUnfused {
+					sameBits(t, "rankSum against gonum's Ger", g, ref)
+				}
 			}
 		}
 	}
@@ -94,3 +99,8 @@ func BenchmarkDense(b *testing.B) {
 	benchKernel(b, "mulAddRowsT/", func() { mulAddRowsT(w, rows, cols, d, dIn) }, func() { mulAddRowsTGeneric(w, rows, cols, d, dIn) })
 	benchKernel(b, "rankSum/", func() { rankSum(g, rows, cols, ds, as, passes) }, func() { rankSumGeneric(g, rows, cols, ds, as, passes) })
 }
+
+// gonumUnfused: gonum's pure-Go routines are compiled with fused
+// multiply-adds where the CPU has them (arm64), so its bits are a
+// reference only on amd64; the kernels here round every product there too.
+var gonumUnfused = runtime.GOARCH == "amd64"
