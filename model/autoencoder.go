@@ -172,30 +172,19 @@ func (a *Autoencoder) accumulate(x []float64) float64 {
 }
 
 // corrupt writes x to in with each value masked (set to 0) with
-// probability MaskProb and otherwise given noise of SD NoiseStd.
+// probability MaskProb and otherwise given Gaussian noise of SD NoiseStd.
 func (a *Autoencoder) corrupt(in, x []float64) {
 	for i, v := range x {
 		// rand.Rand.Float64's draw, from the source directly (no interface call).
 		if a.cfg.MaskProb > 0 && float64(a.pcg.Uint64()<<11>>11)/(1<<53) < a.cfg.MaskProb {
 			v = 0
 		} else if a.cfg.NoiseStd > 0 {
-			v += float64(a.cfg.NoiseStd * bellNoise(a.pcg.Uint64()))
+			v += float64(a.cfg.NoiseStd * gaussian(a.pcg.Uint64()))
 		}
 		in[i] = v
 	}
 }
 
-// bellNoise turns 64 random bits into a bell-shaped value of mean 0 and
-// standard deviation 1: the sum of four uniform variates (16 bits each),
-// centred and scaled (Irwin-Hall; within ±3.46). rand's NormFloat64 is not
-// used: its rare slow path calls math.Exp and rounds float32 products that
-// arm64 fuses, so the same seed gave other noise, and other weights, on
-// arm64 than on amd64. Only exactly rounded operations are used here.
-func bellNoise(bits uint64) float64 {
-	const scale = 1.7320508075688772 / 65536 // sqrt(3) / 2^16
-	sum := float64(bits&0xffff) + float64(bits>>16&0xffff) + float64(bits>>32&0xffff) + float64(bits>>48)
-	return float64((sum + 2 - 2*65536) * scale)
-}
 
 // forward runs the network on act[0]; masked outputs with TailSkip add the
 // last visible values of skip (the clean input, also while training, so the

@@ -217,8 +217,7 @@ func TestAverage(t *testing.T) {
 }
 
 // TestCorruption: masking happens at MaskProb, and the noise on the rest
-// has mean 0, SD NoiseStd and the kurtosis of a sum of four uniform
-// variates, 2.7 (a Gaussian's is 3).
+// has mean 0, SD NoiseStd and a Gaussian's kurtosis of 3.
 func TestCorruption(t *testing.T) {
 	const noiseStd, maskProb, draws = 0.5, 0.05, 400_000
 	a, err := New(Config{Hidden: []int{2}, Optimizer: "adam", LearningRate: 0.01, Momentum: 0.9, Beta2: 0.999,
@@ -246,27 +245,54 @@ func TestCorruption(t *testing.T) {
 	share, mean, variance := masked/draws, s1/n, s2/n
 	kurtosis := s4 / n / (variance * variance)
 	if math.Abs(share-maskProb) > 0.002 || math.Abs(mean) > 0.01 || math.Abs(variance-1) > 0.01 ||
-		math.Abs(kurtosis-2.7) > 0.05 {
+		math.Abs(kurtosis-3) > 0.05 {
 		t.Fatalf("masked share %.4f (want %v), noise mean %.4f, variance %.4f, kurtosis %.3f",
 			share, maskProb, mean, variance, kurtosis)
 	}
 }
 
-// TestBellNoise: the corruption noise has mean 0 and standard deviation 1
-// and stays within ±sqrt(3)*2.
-func TestBellNoise(t *testing.T) {
+// TestGaussianNoise: the corruption noise's draws have a standard normal's
+// mean, standard deviation, kurtosis and quantiles, and stay within ±3.85;
+// the quantile table is symmetric.
+func TestGaussianNoise(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	var sum, sum2, lo, hi float64
-	const n = 1_000_000
+	var sum, sum2, sum4, lo, hi float64
+	below := 0 // draws below -1.959964: 2.5% for a standard normal
+	const n = 2_000_000
 	for range n {
-		v := bellNoise(r.Uint64())
+		v := gaussian(r.Uint64())
 		sum += v
 		sum2 += v * v
+		sum4 += v * v * v * v
 		lo, hi = min(lo, v), max(hi, v)
+		if v < -1.959964 {
+			below++
+		}
 	}
 	mean := sum / n
 	sd := math.Sqrt(sum2/n - mean*mean)
-	if math.Abs(mean) > 0.005 || math.Abs(sd-1) > 0.005 || lo < -3.47 || hi > 3.47 {
-		t.Errorf("mean %v sd %v range [%v, %v]", mean, sd, lo, hi)
+	kurt := sum4 / n / (sd * sd * sd * sd)
+	share := float64(below) / n
+	if math.Abs(mean) > 0.003 || math.Abs(sd-1) > 0.003 || math.Abs(kurt-3) > 0.03 || math.Abs(share-0.025) > 0.0005 || lo < -3.85 || hi > 3.85 {
+		t.Errorf("mean %v sd %v kurtosis %v share below the 2.5%% quantile %v range [%v, %v]", mean, sd, kurt, share, lo, hi)
+	}
+	for k := range gaussBins / 2 {
+		if gaussQ[k] != -gaussQ[gaussBins-k] {
+			t.Fatalf("quantile table not symmetric at %d: %v and %v", k, gaussQ[k], gaussQ[gaussBins-k])
+		}
+	}
+}
+
+func BenchmarkGaussian(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for b.Loop() {
+		gaussian(r.Uint64())
+	}
+}
+
+func BenchmarkNormFloat64(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for b.Loop() {
+		r.NormFloat64()
 	}
 }
