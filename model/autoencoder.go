@@ -185,7 +185,6 @@ func (a *Autoencoder) corrupt(in, x []float64) {
 	}
 }
 
-
 // forward runs the network on act[0]; masked outputs with TailSkip add the
 // last visible values of skip (the clean input, also while training, so the
 // network learns residuals over what it will see when scoring).
