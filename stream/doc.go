@@ -10,6 +10,16 @@
 // topic, replay of history, and how every Kafka client connects (Conn:
 // TLS and SASL).
 //
+// One stage per file: pipeline.go (options, Run: starting and joining the
+// stages), fetch.go (reading, decoding, time checks, hand-off to shards),
+// shard.go (a shard's loop and its scoring), registry.go (creating,
+// restoring and evicting detectors), points.go (results and alert events
+// as points), flush.go (ordered writes, acknowledgements, commits),
+// round.go (checkpoint rounds), offsets.go (the offset tracker),
+// deadletter.go, rebaseline.go, admission.go, progress.go, group.go
+// (consumer-group membership), checkpoint.go and chunks.go (the checkpoint
+// topic), replay.go, decode*.go (codecs), conn.go (Kafka clients).
+//
 // Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
 // goroutines and one flush goroutine (which keeps up to two writes in
 // flight, each in its own goroutine, and takes their completions in batch

@@ -1,0 +1,250 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// The fetch stage: reading messages, decoding them into samples, checking
+// their times, and handing them to the shards in batches.
+
+var errRoundDue = errors.New("stream: checkpoint round due")
+
+func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time) (kafka.Message, error) {
+	if p.o.Checkpoints == nil {
+		return p.o.Reader.FetchMessage(ctx)
+	}
+	fctx, cancel := context.WithDeadlineCause(ctx, lastRound.Add(p.o.CheckpointInterval), errRoundDue)
+	defer cancel()
+	msg, err := p.o.Reader.FetchMessage(fctx)
+	if err != nil && ctx.Err() == nil && context.Cause(fctx) == errRoundDue {
+		return msg, errRoundDue
+	}
+	return msg, err
+}
+
+func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[partitionKey]int64, dlq chan<- deadLetter) error {
+	o := p.o
+	var samples []Sample
+	perPart := map[partitionKey]partMetrics{}
+	lastRound := time.Now()
+	fresh := false // messages fetched since the last round that succeeded
+	h.pending = make([][]work, len(h.shards))
+	buffered, _ := o.Reader.(bufferedFetcher)
+	// Samples fetched are handed over even when ctx ends (drain bounds the
+	// wait): a checkpoint round at shutdown covers every fetched offset.
+	defer h.sendAll(drain)
+	for {
+		// Hand over what is batched before the fetch could block.
+		if buffered == nil || buffered.Buffered() == 0 {
+			if !h.sendAll(drain) {
+				return nil
+			}
+		}
+		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {
+			if !h.sendAll(drain) {
+				return nil
+			}
+			// A round's second half (waiting for writes, saving) runs while
+			// fetching goes on; one round at a time.
+			if p.inflight != nil {
+				select {
+				case err := <-p.inflight:
+					p.inflight = nil
+					if err != nil && ctx.Err() == nil {
+						o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
+						fresh = true
+					}
+				default:
+				}
+			}
+			// An idle input needs one round after its last message, not one
+			// per interval for ever.
+			if fresh && p.inflight == nil {
+				finish, err := p.snapshotRound(ctx, h.shards, last)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					o.Log.Warn("checkpoint round failed; offsets stay at the previous round", "err", err)
+				} else {
+					fresh = false
+					done := make(chan error, 1)
+					go func() { done <- finish(ctx) }()
+					p.inflight = done
+				}
+			}
+			lastRound = time.Now()
+		}
+		msg, err := p.fetch(ctx, lastRound)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil // stopped, or a bounded source (replay) is done
+			}
+			if errors.Is(err, errRoundDue) {
+				continue // idle input: the round still runs on its interval
+			}
+			return fmt.Errorf("stream: fetch: %w", err)
+		}
+		fresh = true
+		if o.OnFetch != nil {
+			o.OnFetch()
+		}
+		part := partitionKey{msg.Topic, msg.Partition}
+		ref := msgRef{part, msg.Offset}
+		last[part] = msg.Offset
+		pm, ok := perPart[part]
+		if !ok { // label lookups hash strings: once per partition, not per message
+			pm = partMetrics{o.Metrics.Messages.WithLabelValues(msg.Topic), o.Metrics.Lag.WithLabelValues(msg.Topic, strconv.Itoa(msg.Partition))}
+			perPart[part] = pm
+		}
+		pm.messages.Inc()
+		if msg.HighWaterMark > 0 {
+			pm.lag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
+		}
+		samples, err = p.decode(samples[:0], msg)
+		if err != nil {
+			o.Metrics.Rejected.WithLabelValues(string(ReasonOf(err))).Inc()
+			if dlq == nil {
+				p.track.add(ref, 0)
+				continue
+			}
+			p.track.add(ref, 1)
+			select {
+			case dlq <- deadLetter{deadLetterMessage(msg, err), ref}:
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		if o.Keep != nil {
+			kept := samples[:0]
+			for _, s := range samples {
+				if o.Keep(&s) {
+					kept = append(kept, s)
+				} else {
+					o.Metrics.Filtered.Inc()
+				}
+			}
+			samples = kept
+		}
+		p.track.add(ref, len(samples))
+		for _, s := range samples {
+			i := shardOf(s.Series, len(h.shards))
+			h.pending[i] = append(h.pending[i], work{s: s, ref: ref})
+			if len(h.pending[i]) >= handoffBatch && !h.send(drain, i) {
+				// Stopping: what was not handed over is not acknowledged,
+				// so its offset is never committed and it is re-read.
+				return nil
+			}
+		}
+	}
+}
+
+const handoffBatch = 64
+
+type bufferedFetcher interface {
+	Buffered() int
+}
+
+type handoff struct {
+	shards  []chan []work
+	spent   []chan []work
+	pending [][]work
+}
+
+func (h *handoff) send(drain context.Context, i int) bool {
+	if len(h.pending[i]) == 0 {
+		return true
+	}
+	select {
+	case h.shards[i] <- h.pending[i]:
+	case <-drain.Done():
+		return false
+	}
+	select {
+	case b := <-h.spent[i]:
+		h.pending[i] = b[:0]
+	default:
+		h.pending[i] = make([]work, 0, handoffBatch)
+	}
+	return true
+}
+
+func (h *handoff) sendAll(drain context.Context) bool {
+	for i := range h.shards {
+		if !h.send(drain, i) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
+	if len(msg.Value) > p.o.Kafka.MaxMessageBytes {
+		return dst, reject(ReasonTooLarge, "%d bytes > kafka.max_message_bytes %d", len(msg.Value), p.o.Kafka.MaxMessageBytes)
+	}
+	dec := p.decoders[msg.Topic]
+	if dec == nil {
+		dec, _ = DecoderFor(p.o.Kafka.Format)
+	}
+	out, err := dec(dst, msg.Value)
+	if err != nil {
+		return out, err
+	}
+	if len(p.o.Kafka.Series) > 0 {
+		for _, s := range out {
+			if !p.known(s.Series) {
+				return dst, reject(ReasonUnknownSeries, "series %q matches no kafka.series pattern", s.Series)
+			}
+		}
+	}
+	for _, s := range out[len(dst):] {
+		if len(s.Channels) > p.o.Pipeline.MaxChannels {
+			return dst, reject(ReasonChannelLimit, "series %q: %d channels, over pipeline.max_channels %d", s.Series, len(s.Channels), p.o.Pipeline.MaxChannels)
+		}
+	}
+	if err := checkTimes(out[len(dst):], msg.Time, time.Now(), p.o.Pipeline); err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+func checkTimes(samples []Sample, record, now time.Time, c PipelineConfig) error {
+	latest, earliest := now, now
+	if !record.IsZero() {
+		latest, earliest = later(record, now), earlier(record, now)
+	}
+	for _, s := range samples {
+		t := time.Unix(0, s.Time)
+		if t.After(latest.Add(c.MaxFuture)) {
+			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_future=%v after the record's time and the clock (%s)",
+				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxFuture, latest.UTC().Format(time.RFC3339))
+		}
+		if c.MaxPast > 0 && t.Before(earliest.Add(-c.MaxPast)) {
+			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_past=%v before the record's time and the clock (%s)",
+				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxPast, earliest.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,84 @@
+package stream
+
+import (
+	"slices"
+	"time"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/window"
+)
+
+// Points: what a scored sample and an alert event become for the sink.
+
+func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point) []sink.Point {
+	m := p.o.Metrics
+	for _, r := range st.det.Push(t, x) {
+		switch r.Status {
+		case window.NonFinite:
+			m.SamplesDropped.WithLabelValues(string(ReasonNonFinite)).Inc()
+		case window.OutOfOrder:
+			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
+			st.outOfOrder++
+			if ok, held := p.outOfOrderLog.Allow(); ok {
+				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
+					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
+			}
+		}
+		if r.Scored {
+			m.Windows.Inc()
+			for j, ch := range st.channels {
+				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
+					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Alert,
+					DriftScore: r.Drift, DriftAlert: r.DriftAlert, QualityAlert: r.Quality.Open})
+			}
+			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.AlertScore(), r.Alert, r.Peak, r.Duration, r.Why, pts)
+		}
+		pts = p.alertPoints(st, &r, "drift", r.DriftEvent, r.Drift, r.DriftAlert, r.DriftPeak, r.DriftDuration, r.DriftWhy, pts)
+		q := r.Quality
+		pts = p.alertPoints(st, &r, "quality", q.Event, boolScore(q.Open), q.Open, 1, q.Duration, q.Why, pts)
+	}
+	return pts
+}
+
+func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string, ev detector.Event, score float64, open bool,
+	peak float64, dur int64, why *detector.Explanation, pts []sink.Point) []sink.Point {
+	if ev == detector.NoEvent {
+		return pts
+	}
+	k := slices.Index(alertKinds[:], kind)
+	switch ev {
+	case detector.Opened:
+		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(1)))
+		peak, dur = score, 0
+	case detector.Closed:
+		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(-1)))
+	}
+	for j, ch := range st.channels {
+		pt := sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time, Score: score, Alert: open,
+			Event: ev.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
+		if why != nil {
+			pt.Share, pt.Departure, pt.Statistic, pt.Reason = why.Share[j], why.Departure[j], why.Statistic, why.Reason
+			switch kind {
+			case "drift":
+				pt.Spread, pt.Onset, pt.Rate = why.Spread[j], why.Onset, why.Rate[j]
+			case "quality":
+				pt.Statistic = why.Failed[j]
+				if why.Failed[j] == detector.Stuck {
+					pt.Onset = why.Onset
+				}
+			}
+		}
+		pts = append(pts, pt)
+	}
+	return pts
+}
+
+var alertKinds = [...]string{"anomaly", "drift", "quality"}
+
+func boolScore(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

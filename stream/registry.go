@@ -1,0 +1,149 @@
+package stream
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+)
+
+// The detector registry of a shard: creating a series' detector (restored
+// from its checkpoint where there is one) and evicting the least recently
+// used when pipeline.max_series is reached.
+
+func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
+	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
+		st.lastUsed, st.lastOffset = sh.clock, ref.offset
+		return st
+	}
+	key := string(keyBytes)
+	if len(sh.dets) >= p.shardMax() && !p.evict(sh) {
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonSeriesLimit)).Inc()
+		return nil
+	}
+	if loc, ok := sh.evicted[key]; ok {
+		delete(sh.evicted, key)
+		if ev, ok := p.o.Checkpoints.(Evictor); ok {
+			ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
+			cp, err := ev.Fetch(ctx, key, loc)
+			cancel()
+			if err != nil {
+				p.o.Metrics.CheckpointErrors.Inc()
+				p.o.Log.Error("evicted detector could not be read back; the series starts fresh", "series", series, "err", err)
+			} else {
+				sh.restore[key] = cp
+				p.o.Metrics.Unparked.Inc()
+				if ok, held := p.thrashLog.Allow(); ok {
+					p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
+						"max_series", p.o.Pipeline.MaxSeries, "series", series, "read_back_since_last_line", held+1)
+				}
+			}
+		}
+	}
+	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
+		p.o.Metrics.AdmissionWaits.Inc()
+	}
+	d, err := p.newDetector(series, channels)
+	if err != nil {
+		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+		return nil
+	}
+	p.o.Rebaselines.Seen(series)
+	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
+		lastOffset: ref.offset}
+	if cp, ok := sh.restore[key]; ok {
+		delete(sh.restore, key)
+		err := d.UnmarshalBinary(cp.State)
+		switch {
+		case err != nil:
+			p.o.Metrics.CheckpointErrors.Inc()
+			p.o.Log.Warn("checkpoint does not restore; the series starts fresh", "series", series, "err", err)
+			d, _ = p.newDetector(series, channels)
+			st.det = d
+		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
+			p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
+				"checkpoint_partition", cp.Partition, "partition", ref.part.partition)
+			d, _ = p.newDetector(series, channels)
+			st.det = d
+		default:
+			st.skipUpTo = cp.Offset
+			p.o.Metrics.Restored.Inc()
+		}
+	}
+	for _, t := range tags {
+		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
+	}
+	st.lastUsed = sh.clock
+	sh.dets[key] = st
+	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryBytes()))
+	return st
+}
+
+func (p *Pipeline) shardMax() int { return max(1, p.o.Pipeline.MaxSeries/p.o.Pipeline.Workers) }
+
+func (p *Pipeline) evict(sh *shardState) bool {
+	ev, ok := p.o.Checkpoints.(Evictor)
+	if !ok || len(sh.dets) == 0 {
+		return false
+	}
+	victims := make([]string, 0, len(sh.dets))
+	for k := range sh.dets {
+		victims = append(victims, k)
+	}
+	sort.Slice(victims, func(i, j int) bool { return sh.dets[victims[i]].lastUsed < sh.dets[victims[j]].lastUsed })
+	// A quarter at a time: each eviction waits once for the shard's points
+	// to be written, so that a series returning after a checkpoint's
+	// offset is not skipped; fewer, larger evictions wait less in all.
+	victims = victims[:max(1, len(victims)/4)]
+	for _, key := range victims {
+		if sh.dets[key].lastOut > p.flushed[sh.id].Load() {
+			sh.emit(true) // the wait below is for points that must have left the shard
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
+	defer cancel()
+	freed := 0
+	for _, key := range victims {
+		st := sh.dets[key]
+		// A restart skips what the checkpoint reflects, so the series' points
+		// must be written first. This waits on the flush loop only, never on
+		// another shard (which could be waiting on this one).
+		for p.flushed[sh.id].Load() < st.lastOut {
+			select {
+			case <-ctx.Done():
+				p.o.Log.Warn("eviction timed out waiting for writes", "series", st.series)
+				return freed > 0
+			case <-p.wrote[sh.id]:
+			}
+		}
+		b, err := st.det.MarshalBinary()
+		if err != nil {
+			continue
+		}
+		loc, err := ev.Evict(ctx, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: st.lastOffset, State: b})
+		if err != nil {
+			p.o.Log.Warn("eviction failed; the detector stays in memory", "series", st.series, "err", err)
+			continue
+		}
+		sh.evicted[key] = loc
+		delete(sh.dets, key)
+		freed++
+		p.o.Metrics.Evicted.Inc()
+		p.o.Metrics.LiveSeries.Set(float64(p.live.Add(-1)))
+	}
+	return freed > 0
+}
+
+func (p *Pipeline) newDetector(series string, channels []string) (*detector.Detector, error) {
+	d, err := detector.New(p.o.Detector, len(channels))
+	if err != nil {
+		return nil, err
+	}
+	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
+	return d, nil
+}

@@ -1,0 +1,182 @@
+package stream
+
+import (
+	"strings"
+	"time"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The shard stage: one goroutine per shard owns its detectors, scores the
+// samples routed to it and hands its points to the flush loop.
+
+type seriesState struct {
+	det      *detector.Detector
+	series   string
+	channels []string
+	tags     []sink.Tag
+	part     partitionKey // where the series' messages come from
+	// Samples from messages at or before skipUpTo in partition part are
+	// already in the detector's restored state.
+	skipUpTo   int64
+	lastUsed   uint64 // shard clock at the last sample, for eviction
+	lastOut    uint64 // seq of the output holding the detector's newest points
+	lastOffset int64  // offset of the last message of the series in part, for eviction
+	outOfOrder uint64 // samples dropped as not after the series' previous time
+}
+
+const logEvery = 10 * time.Second
+
+func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
+	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
+		evicted: map[string]Locator{}, out: out, spent: p.spentOutputs}
+	for batch := range in {
+		// One clock reading per sample: one sample's end starts the next.
+		start := time.Now()
+		for i := range batch {
+			w := &batch[i]
+			if w.barrier != nil {
+				dets.emit(false)
+				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
+				start = time.Now()
+				continue
+			}
+			dets.clock++
+			p.score(dets, &w.s, w.ref)
+			dets.pending.refs = append(dets.pending.refs, w.ref)
+			end := time.Now()
+			p.o.Metrics.ScoreLatency.Observe(end.Sub(start).Seconds())
+			start = end
+		}
+		dets.emit(false) // one channel operation per batch, not per sample
+		if cap(batch) == handoffBatch {
+			clear(batch) // drop the samples' references
+			select {
+			case spent <- batch[:0]:
+			default:
+			}
+		}
+	}
+}
+
+type partMetrics struct {
+	messages prometheus.Counter
+	lag      prometheus.Gauge
+}
+
+type shardState struct {
+	id      int
+	dets    map[string]*seriesState
+	restore map[string]Checkpoint
+	// evicted: where the checkpoints of detectors evicted to make room lie.
+	evicted map[string]Locator
+	clock   uint64 // samples scored
+	emitted uint64 // outputs sent
+	key     []byte // scratch: the detector key being looked up
+	// pending: scored since the last emit; it goes to out at the end of
+	// each input batch and before anything waits on the flush loop.
+	pending output
+	out     chan<- output
+	spent   <-chan output
+}
+
+func (sh *shardState) emit(urgent bool) {
+	if len(sh.pending.refs) == 0 && len(sh.pending.pts) == 0 {
+		if urgent {
+			sh.out <- output{shard: sh.id, seq: sh.emitted, urgent: true}
+		}
+		return
+	}
+	sh.emitted++
+	sh.pending.shard, sh.pending.seq, sh.pending.urgent = sh.id, sh.emitted, urgent
+	sh.out <- sh.pending
+	select {
+	case sh.pending = <-sh.spent:
+	default:
+		sh.pending = output{refs: make([]msgRef, 0, handoffBatch)}
+	}
+}
+
+func (sh *shardState) keyOf(series, channel string, multivariate bool) []byte {
+	sh.key = append(sh.key[:0], series...)
+	if !multivariate {
+		sh.key = append(append(sh.key, 0), channel...)
+	}
+	return sh.key
+}
+
+func seriesOfKey(key string) string {
+	series, _, _ := strings.Cut(key, "\x00")
+	return series
+}
+
+func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
+	if req, ok := p.o.Rebaselines.take(s.Series); ok {
+		p.rebaseline(dets, s, ref, req)
+	}
+	if p.o.Pipeline.Multivariate {
+		st := p.state(dets, dets.keyOf(s.Series, "", true), s.Series, s.Channels, s.Tags, ref)
+		if st == nil || st.covers(ref) {
+			return
+		}
+		if !equalStrings(st.channels, s.Channels) {
+			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+			return
+		}
+		dets.push(p, st, s.Time, s.Values)
+		return
+	}
+	for j, ch := range s.Channels {
+		st := p.state(dets, dets.keyOf(s.Series, ch, false), s.Series, s.Channels[j:j+1], s.Tags, ref)
+		if st == nil || st.covers(ref) {
+			continue
+		}
+		dets.push(p, st, s.Time, s.Values[j:j+1])
+	}
+}
+
+func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
+	n := len(sh.pending.pts)
+	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
+	if len(sh.pending.pts) > n {
+		st.lastOut = sh.emitted + 1
+	}
+}
+
+func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
+	applied := 0
+	for j, ch := range s.Channels {
+		if !req.wants(ch) {
+			continue
+		}
+		chans := s.Channels[j : j+1]
+		if p.o.Pipeline.Multivariate {
+			chans = s.Channels
+		}
+		st := p.state(sh, sh.keyOf(s.Series, ch, p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
+		if st == nil || !st.det.Rebaseline() {
+			continue
+		}
+		applied++
+		sh.pending.pts = append(sh.pending.pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
+		st.lastOut = sh.emitted + 1
+		if p.o.Pipeline.Multivariate {
+			break
+		}
+	}
+	if applied == 0 {
+		// The named channel is not in this sample (or its detector is not
+		// available): wait for a sample that has it.
+		p.o.Rebaselines.requeue(req)
+		return
+	}
+	p.o.Metrics.Rebaselines.Inc()
+	p.o.Log.Info("re-baseline applied", "series", s.Series, "channels", req.ChannelList(), "detectors", applied,
+		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))
+}
+
+func (st *seriesState) covers(ref msgRef) bool {
+	return ref.part == st.part && ref.offset <= st.skipUpTo
+}
