@@ -56,6 +56,16 @@ func (e Event) String() string {
 	return "none"
 }
 
+// Outcome is one alert kind's state after a sample: the same type for the
+// anomaly, drift and quality alerts.
+type Outcome struct {
+	Open     bool
+	Event    Event
+	Peak     float64      // with Closed: the alert's peak score
+	Duration int64        // with Closed: nanoseconds from open to close
+	Why      *Explanation // with an event: why it opened or closed
+}
+
 // alertState is the per-series alert state machine.
 type alertState struct {
 	cfg       AlertConfig

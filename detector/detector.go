@@ -28,24 +28,16 @@ type Result struct {
 	Evidence  float64
 	RefScore  float64 // calibrated reference score in [0,1]
 	Threshold float64 // the alert's open threshold
-	Alert     bool    // alert state after this sample
-	Event     Event   // alert opened or closed at this sample
-	Peak      float64 // with Closed: the alert's peak score
-	Duration  int64   // with Closed: nanoseconds from open to close
-	// Why explains the anomaly alert at its worst sample so far, with Event.
-	Why *Explanation
+	// Anomaly is the anomaly alert after this sample (it steps on
+	// AlertScore); its Why explains the alert at its worst sample so far.
+	Anomaly Outcome
 
 	// Drift is the drift score in [0,1], 0 until the reference is complete;
-	// DriftAlert, DriftEvent, DriftPeak, DriftDuration and DriftWhy are the
-	// drift alert's counterparts of the fields above. Drift results come
-	// with every accepted sample, scored or not.
-	Drift         float64
-	DriftReady    bool // the reference is complete and the sample was tested
-	DriftAlert    bool
-	DriftEvent    Event
-	DriftPeak     float64
-	DriftDuration int64
-	DriftWhy      *Explanation
+	// DriftAlert is the drift alert. Drift results come with every accepted
+	// sample, scored or not.
+	Drift      float64
+	DriftReady bool // the reference is complete and the sample was tested
+	DriftAlert Outcome
 
 	// Quality is the data-quality alert: stuck or flat-lined channels and
 	// values beyond operator-set limits. Like drift, it comes with every
@@ -228,8 +220,8 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 	r := &d.results[0]
 	ch := r.ChannelError
 	clear(ch)
-	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open, Alert: d.alert.open,
-		DriftAlert: d.DriftOpen(), Quality: Outcome{Open: d.QualityOpen()}}
+	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open,
+		Anomaly: Outcome{Open: d.alert.open}, DriftAlert: Outcome{Open: d.DriftOpen()}, Quality: Outcome{Open: d.QualityOpen()}}
 	return d.results[:1]
 }
 
@@ -243,8 +235,8 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
 		return
 	}
 	o := d.drift.push(t, x)
-	r.Drift, r.DriftEvent, r.DriftPeak, r.DriftDuration, r.DriftWhy = o.score, o.event, o.peak, o.duration, o.why
-	r.DriftAlert = d.drift.alert.open
+	r.Drift = o.score
+	r.DriftAlert = Outcome{Open: d.drift.alert.open, Event: o.event, Peak: o.peak, Duration: o.duration, Why: o.why}
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference
 }
 
@@ -350,22 +342,23 @@ func (d *Detector) scoreWindow() []Result {
 			ChannelError: ch, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
-			r.Event = d.alert.step(r.AlertScore(), ps.time)
-			if r.Event == Opened || (wasOpen && d.alert.open && r.AlertScore() > peak) {
+			a := &r.Anomaly
+			a.Event = d.alert.step(r.AlertScore(), ps.time)
+			if a.Event == Opened || (wasOpen && d.alert.open && r.AlertScore() > peak) {
 				if refScore > evidence {
 					d.ref.explain(&d.why, p, x)
 				} else {
 					d.explainAnomaly(recon, p, k, n, x, ch)
 				}
 			}
-			if r.Event == Closed && wasOpen {
-				r.Peak, r.Duration = d.alert.peak, ps.time-openedAt
+			if a.Event == Closed && wasOpen {
+				a.Peak, a.Duration = d.alert.peak, ps.time-openedAt
 			}
-			if r.Event != NoEvent {
-				r.Why = &d.why
+			if a.Event != NoEvent {
+				a.Why = &d.why
 			}
 		}
-		r.Alert = d.alert.open
+		r.Anomaly.Open = d.alert.open
 		d.pushMonitors(r, ps.time, x)
 		worst = max(worst, score)
 		d.observe(x, score < d.cfg.LearnBelow && !d.QualityOpen())

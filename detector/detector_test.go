@@ -42,8 +42,8 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 			if out[r.Seq].seen {
 				t.Fatalf("sample %d: two results", r.Seq)
 			}
-			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Alert,
-				driftAlert: r.DriftAlert, quality: r.Quality.Open, seen: true}
+			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Anomaly.Open,
+				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, seen: true}
 		}
 	}
 	return out

@@ -52,11 +52,11 @@ func pushAll(t *testing.T, d *Detector, ts []int64, xs []float64, from int) []dr
 			if r.Drift < 0 || r.Drift >= 1 || math.IsNaN(r.Drift) {
 				t.Fatalf("sample %d: drift score %v outside [0,1)", r.Seq, r.Drift)
 			}
-			if r.DriftEvent == NoEvent {
+			if r.DriftAlert.Event == NoEvent {
 				continue
 			}
-			w := r.DriftWhy
-			evs = append(evs, driftEvent{r.Seq, r.Time, r.DriftEvent, w.Statistic, w.Departure[0], w.Onset, w.Rate[0], w.Reason})
+			w := r.DriftAlert.Why
+			evs = append(evs, driftEvent{r.Seq, r.Time, r.DriftAlert.Event, w.Statistic, w.Departure[0], w.Onset, w.Rate[0], w.Reason})
 		}
 	}
 	return evs
@@ -131,8 +131,8 @@ func TestDriftSharesInMultivariate(t *testing.T) {
 	}
 	for i := range a {
 		for _, r := range d.Push(ts[i], []float64{a[i], b[i]}) {
-			if r.DriftEvent == Opened {
-				if s := r.DriftWhy.Share; s[0] < 0.9 || math.Abs(s[0]+s[1]-1) > 1e-9 {
+			if r.DriftAlert.Event == Opened {
+				if s := r.DriftAlert.Why.Share; s[0] < 0.9 || math.Abs(s[0]+s[1]-1) > 1e-9 {
 					t.Fatalf("shares %v, want channel 0 >= 0.9 and a sum of 1", s)
 				}
 				return

@@ -131,14 +131,6 @@ const (
 	BelowMin  = "below min"
 )
 
-// Outcome is one alert kind's state after a sample.
-type Outcome struct {
-	Open     bool
-	Event    Event
-	Duration int64        // with Closed: nanoseconds from open to close
-	Why      *Explanation // with an event: the channels at fault
-}
-
 // qualityMonitor runs the checks of one series. Its state is per channel
 // except the alert.
 type qualityMonitor struct {
@@ -231,7 +223,7 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 		return Outcome{Open: true, Event: Opened, Why: m.explain(x)}
 	case !failing && m.open:
 		m.open = false
-		return Outcome{Event: Closed, Duration: t - m.openedAt, Why: m.explain(x)}
+		return Outcome{Event: Closed, Peak: 1, Duration: t - m.openedAt, Why: m.explain(x)}
 	}
 	return Outcome{Open: m.open}
 }

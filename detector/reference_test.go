@@ -84,9 +84,9 @@ func TestRebaselineClosesSustainedAlert(t *testing.T) {
 		}
 		for _, r := range d.Push(ts[i], xs[i:i+1]) {
 			switch {
-			case r.Event == Opened && openAt < 0:
+			case r.Anomaly.Event == Opened && openAt < 0:
 				openAt = i
-			case r.Event == Closed && i >= 2000 && closedAt < 0:
+			case r.Anomaly.Event == Closed && i >= 2000 && closedAt < 0:
 				closedAt = i
 			}
 		}
@@ -149,7 +149,7 @@ func TestReferenceFollowsSlowChange(t *testing.T) {
 		alerted := 0
 		for i := range xs {
 			for _, r := range d.Push(int64(i+1)*1e9, xs[i:i+1]) {
-				if r.Alert && r.Seq >= from {
+				if r.Anomaly.Open && r.Seq >= from {
 					alerted++
 				}
 			}
@@ -193,7 +193,7 @@ func TestOneChannelOfManyFault(t *testing.T) {
 				x[j] = rows[j][i]
 			}
 			for _, r := range d.Push(int64(i+1)*1e9, x) {
-				if r.Alert && r.Seq >= from && r.Seq < to {
+				if r.Anomaly.Open && r.Seq >= from && r.Seq < to {
 					alerted++
 				}
 			}

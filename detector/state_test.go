@@ -48,12 +48,12 @@ func TestSnapshotResumesExactly(t *testing.T) {
 				x[0] = xs[i]
 				for _, r := range b.Push(ts[i], x) {
 					w := want[r.Seq]
-					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Alert != w.alert ||
-						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert != w.driftAlert ||
+					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Anomaly.Open != w.alert ||
+						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert.Open != w.driftAlert ||
 						math.Float64bits(r.Evidence) != math.Float64bits(w.evidence) || math.Float64bits(r.RefScore) != math.Float64bits(w.ref) ||
 						r.Quality.Open != w.quality {
 						t.Fatalf("%s cut %d: sample %d scores %v/%v drift %v/%v after restore, %v/%v drift %v/%v uninterrupted",
-							k, cut, r.Seq, r.Score, r.Alert, r.Drift, r.DriftAlert, w.score, w.alert, w.drift, w.driftAlert)
+							k, cut, r.Seq, r.Score, r.Anomaly.Open, r.Drift, r.DriftAlert.Open, w.score, w.alert, w.drift, w.driftAlert)
 					}
 				}
 			}

@@ -72,9 +72,9 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		for i, t := range f.Times {
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
-				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Alert, r.Error
+				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
 				s.RefScore[k], s.AlertScore[k] = r.RefScore, r.AlertScore()
-				s.Drift[k], s.DriftAlert[k], s.Quality[k] = r.Drift, r.DriftAlert, r.Quality.Open
+				s.Drift[k], s.DriftAlert[k], s.Quality[k] = r.Drift, r.DriftAlert.Open, r.Quality.Open
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
@@ -101,11 +101,11 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 				if j == 0 || r.Score > s.Score[k] {
 					s.Score[k], s.Error[k] = r.Score, r.Error
 				}
-				s.Alert[k] = s.Alert[k] || r.Alert
+				s.Alert[k] = s.Alert[k] || r.Anomaly.Open
 				s.RefScore[k] = max(s.RefScore[k], r.RefScore)
 				s.AlertScore[k] = max(s.AlertScore[k], r.AlertScore())
 				s.Drift[k] = max(s.Drift[k], r.Drift)
-				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert
+				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert.Open
 				s.Quality[k] = s.Quality[k] || r.Quality.Open
 				s.count(r, names[j:j+1])
 			}
@@ -117,11 +117,11 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 
 func (s *Scored) count(r detector.Result, names []string) {
 	k := r.Seq
-	if r.Event == detector.Opened {
+	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++
 	}
-	if r.DriftEvent == detector.Opened {
-		w, top := r.DriftWhy, 0
+	if r.DriftAlert.Event == detector.Opened {
+		w, top := r.DriftAlert.Why, 0
 		for j := range w.Share {
 			if w.Share[j] > w.Share[top] {
 				top = j
@@ -132,18 +132,18 @@ func (s *Scored) count(r detector.Result, names []string) {
 	if r.DriftReady {
 		s.Monitored++
 	}
-	add := func(kind string, ev detector.Event, why *detector.Explanation, peak float64, dur int64) {
-		if ev == detector.NoEvent {
+	add := func(kind string, o detector.Outcome) {
+		if o.Event == detector.NoEvent {
 			return
 		}
 		if s.Why[k] != "" {
 			s.Why[k] += "; "
 		}
-		s.Why[k] += Explain(kind, ev, why, names, peak, dur)
+		s.Why[k] += Explain(kind, o, names)
 	}
-	add("anomaly", r.Event, r.Why, r.Peak, r.Duration)
-	add("drift", r.DriftEvent, r.DriftWhy, r.DriftPeak, r.DriftDuration)
-	add("quality", r.Quality.Event, r.Quality.Why, 1, r.Quality.Duration)
+	add("anomaly", r.Anomaly)
+	add("drift", r.DriftAlert)
+	add("quality", r.Quality)
 }
 
 // Departure renders a departure in sensor units with what it is measured
@@ -162,12 +162,13 @@ func Departure(statistic string, v float64, format string) string {
 
 // Explain renders an alert event in one line without commas, as eval's
 // explanation column and the demo print it.
-func Explain(kind string, ev detector.Event, why *detector.Explanation, channels []string, peak float64, dur int64) string {
+func Explain(kind string, o detector.Outcome, channels []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", kind, ev)
-	if ev == detector.Closed {
-		fmt.Fprintf(&b, " after %s (peak %.3f)", time.Duration(dur), peak)
+	fmt.Fprintf(&b, "%s %s", kind, o.Event)
+	if o.Event == detector.Closed {
+		fmt.Fprintf(&b, " after %s (peak %.3f)", time.Duration(o.Duration), o.Peak)
 	}
+	why := o.Why
 	if why == nil {
 		return b.String()
 	}

@@ -29,25 +29,26 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.Windows.Inc()
 			for j, ch := range st.channels {
 				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
-					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Alert,
-					DriftScore: r.Drift, DriftAlert: r.DriftAlert, QualityAlert: r.Quality.Open})
+					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Anomaly.Open,
+					DriftScore: r.Drift, DriftAlert: r.DriftAlert.Open, QualityAlert: r.Quality.Open})
 			}
-			pts = p.alertPoints(st, &r, "anomaly", r.Event, r.AlertScore(), r.Alert, r.Peak, r.Duration, r.Why, pts)
+			pts = p.alertPoints(st, &r, "anomaly", r.Anomaly, r.AlertScore(), pts)
 		}
-		pts = p.alertPoints(st, &r, "drift", r.DriftEvent, r.Drift, r.DriftAlert, r.DriftPeak, r.DriftDuration, r.DriftWhy, pts)
-		q := r.Quality
-		pts = p.alertPoints(st, &r, "quality", q.Event, boolScore(q.Open), q.Open, 1, q.Duration, q.Why, pts)
+		pts = p.alertPoints(st, &r, "drift", r.DriftAlert, r.Drift, pts)
+		pts = p.alertPoints(st, &r, "quality", r.Quality, boolScore(r.Quality.Open), pts)
 	}
 	return pts
 }
 
-func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string, ev detector.Event, score float64, open bool,
-	peak float64, dur int64, why *detector.Explanation, pts []sink.Point) []sink.Point {
-	if ev == detector.NoEvent {
+// alertPoints appends one ae_alert point per channel for an event of the
+// alert o of the given kind, whose score at this sample is score.
+func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string, o detector.Outcome, score float64, pts []sink.Point) []sink.Point {
+	if o.Event == detector.NoEvent {
 		return pts
 	}
 	k := slices.Index(alertKinds[:], kind)
-	switch ev {
+	peak, dur, why := o.Peak, o.Duration, o.Why
+	switch o.Event {
 	case detector.Opened:
 		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(1)))
 		peak, dur = score, 0
@@ -55,8 +56,8 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 		p.o.Metrics.OpenAlerts.WithLabelValues(kind).Set(float64(p.open[k].Add(-1)))
 	}
 	for j, ch := range st.channels {
-		pt := sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time, Score: score, Alert: open,
-			Event: ev.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
+		pt := sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time, Score: score, Alert: o.Open,
+			Event: o.Event.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
 		if why != nil {
 			pt.Share, pt.Departure, pt.Statistic, pt.Reason = why.Share[j], why.Departure[j], why.Statistic, why.Reason
 			switch kind {
