@@ -161,7 +161,7 @@ func Departure(statistic string, v float64, format string) string {
 }
 
 // Explain renders an alert event in one line without commas, as eval's
-// explanation column and the demo print it.
+// explanation column prints it.
 func Explain(kind string, o detector.Outcome, channels []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", kind, o.Event)
