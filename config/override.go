@@ -66,8 +66,8 @@ func Keys() []string {
 	walk = func(t reflect.Type, prefix string) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if tag == "" || tag == "-" {
+			tag := yamlName(f)
+			if tag == "" {
 				continue
 			}
 			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
@@ -88,7 +88,7 @@ func field(v reflect.Value, path []string) (reflect.Value, error) {
 		}
 		found := false
 		for i := 0; i < v.NumField(); i++ {
-			if strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0] == name {
+			if yamlName(v.Type().Field(i)) == name {
 				v, found = v.Field(i), true
 				break
 			}

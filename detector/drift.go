@@ -152,8 +152,7 @@ type driftMonitor struct {
 	onset                          int64
 	onsetN                         int
 
-	season *season   // nil without Seasonal
-	xs     []float64 // a sample without its cycle
+	season *season // nil without Seasonal
 }
 
 func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
@@ -165,7 +164,6 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 		alert: newAlertState(cfg.Alert),
 		share: make([]float64, channels), departure: make([]float64, channels),
 		spread: make([]float64, channels), rate: make([]float64, channels),
-		xs: make([]float64, channels),
 	}
 	if cfg.Seasonal {
 		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
@@ -188,14 +186,12 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 	if m.season != nil {
 		// A cycle no longer than the horizon is smoothed out by the slow
 		// averages already; a longer one is taken off.
-		if m.season.observe(t, x) && m.season.longest() > float64(m.cfg.Horizon) {
-			m.restartReference()
-		}
-		if m.season.longest() > float64(m.cfg.Horizon) {
-			for j, v := range x {
-				m.xs[j] = v - m.season.offset(j, t)
+		found, y := m.season.observe(t, x)
+		if m.season.longest > float64(m.cfg.Horizon) {
+			if found {
+				m.restartReference()
 			}
-			x = m.xs
+			x = y
 		}
 	}
 	if m.rebaseline {

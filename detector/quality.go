@@ -85,9 +85,9 @@ func (c QualityConfig) Validate() error {
 		switch {
 		case l.Min == nil && l.Max == nil:
 			return fmt.Errorf("%s: needs min, max or both (series %q, channel %q)", key, l.Series, l.Channel)
-		case l.Min != nil && (math.IsNaN(*l.Min) || math.IsInf(*l.Min, 0)):
+		case l.Min != nil && !finite(*l.Min):
 			return fmt.Errorf("%s.min: must be finite (got %v)", key, *l.Min)
-		case l.Max != nil && (math.IsNaN(*l.Max) || math.IsInf(*l.Max, 0)):
+		case l.Max != nil && !finite(*l.Max):
 			return fmt.Errorf("%s.max: must be finite (got %v)", key, *l.Max)
 		case l.Min != nil && l.Max != nil && *l.Min > *l.Max:
 			return fmt.Errorf("%s: min %v is above max %v (series %q, channel %q)", key, *l.Min, *l.Max, l.Series, l.Channel)

@@ -110,9 +110,8 @@ type reference struct {
 	// log10(channels) decades (Bonferroni: the most unusual of c channels).
 	chCal []*tailCalibrator
 	// season removes each channel's cycle from what the reference sees (nil:
-	// off); xs is a sample without it.
+	// off).
 	season    *season
-	xs        []float64
 	mean, std []float64 // the normalisation's, looked up once per window
 }
 
@@ -130,7 +129,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		cfg: cfg, norm: norm, train: train, cal: newTailCalibrator(cfg.Tail),
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
-		xs: make([]float64, channels), mean: make([]float64, channels), std: make([]float64, channels),
+		mean: make([]float64, channels), std: make([]float64, channels),
 	}
 	if channels > 1 {
 		for range channels {
@@ -152,13 +151,11 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 // the signal without it.
 func (r *reference) observe(t int64, x []float64) {
 	if r.season != nil {
-		if r.season.observe(t, x) {
+		found, y := r.season.observe(t, x)
+		if found {
 			r.restart()
 		}
-		for j, v := range x {
-			r.xs[j] = v - r.season.offset(j, t)
-		}
-		x = r.xs
+		x = y
 	}
 	r.seen++
 	if r.seen <= r.cfg.Samples {

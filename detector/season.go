@@ -63,8 +63,10 @@ type season struct {
 	cycle   []float64   // per channel, the cycle in ns
 	profile [][]float64 // per channel, offset from the mean per bin of the cycle
 
-	off []float64 // ring of the window's samples' offsets, size × channels
-	pos int       // ring slot of the next sample
+	off     []float64 // ring of the window's samples' offsets, size × channels
+	pos     int       // ring slot of the next sample
+	xs      []float64 // the last sample without its cycles
+	longest float64   // longestCycle, once learnt (derived, not snapshotted)
 }
 
 func newSeason(cfg SeasonConfig, size, channels int) *season {
@@ -73,7 +75,7 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 	}
 	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
 		sum: make([]float64, channels), period: make([]int, channels), cycle: make([]float64, channels),
-		off: make([]float64, size*channels)}
+		off: make([]float64, size*channels), xs: make([]float64, channels)}
 	for range channels {
 		s.blocks = append(s.blocks, make([]float64, 0, cfg.Learn/s.block+1))
 		s.profile = append(s.profile, nil)
@@ -81,16 +83,20 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 	return s
 }
 
-// observe takes an accepted sample at time t. It reports true when the
-// learning has just ended with a cycle found on some channel.
-func (s *season) observe(t int64, x []float64) bool {
+// observe takes an accepted sample at time t. It reports whether the
+// learning has just ended with a cycle found on some channel, and returns
+// the sample without its channels' cycles: x itself while learning, else
+// a buffer of s valid until the next call.
+func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	c := len(x)
 	if s.done {
-		for j := range x {
-			s.off[s.pos*c+j] = s.offset(j, t)
+		off := s.off[s.pos*c : (s.pos+1)*c]
+		for j, v := range x {
+			off[j] = s.offset(j, t)
+			s.xs[j] = v - off[j]
 		}
 		s.pos = (s.pos + 1) % s.size
-		return false
+		return false, s.xs
 	}
 	if s.n == 0 {
 		s.t0 = t
@@ -107,25 +113,25 @@ func (s *season) observe(t int64, x []float64) bool {
 		}
 	}
 	if s.n < s.cfg.Learn {
-		return false
+		return false, x
 	}
 	s.done = true
 	s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
-	found := false
-	if float64(s.maxStep) > 5*s.dt {
-		// Gaps in the sampling: block means would not be equally spaced
-		// in time. No cycle is looked for.
-		for j := range s.blocks {
-			s.blocks[j] = nil
-		}
-		return false
-	}
+	// With gaps in the sampling, block means would not be equally spaced
+	// in time: no cycle is looked for.
+	even := float64(s.maxStep) <= 5*s.dt
 	for j := range s.blocks {
-		s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
-		found = found || s.period[j] > 0
+		if even {
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
+			found = found || s.period[j] > 0
+		}
 		s.blocks[j] = nil
 	}
-	return found
+	s.longest = s.longestCycle()
+	for j, v := range x {
+		s.xs[j] = v - s.offset(j, t)
+	}
+	return found, s.xs
 }
 
 // clockCycles are the cycles plants keep to the clock: shifts, parts of a
@@ -233,8 +239,8 @@ func (s *season) offset(j int, t int64) float64 {
 	return s.profile[j][s.bin(float64(t-s.t0), s.cycle[j], s.period[j])]
 }
 
-// longest is the longest cycle found, in samples (0: none).
-func (s *season) longest() float64 {
+// longestCycle is the longest cycle found, in samples (0: none).
+func (s *season) longestCycle() float64 {
 	var c float64
 	for _, v := range s.cycle {
 		c = max(c, v)
@@ -299,6 +305,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	if !allFinite(s.sum) || !allFinite(s.off) {
 		return errors.New("detector: season state not finite")
 	}
+	s.longest = s.longestCycle()
 	return nil
 }
 
