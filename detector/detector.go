@@ -366,7 +366,7 @@ func (d *Detector) scoreWindow() []Result {
 	d.pending = d.pending[:0]
 	d.windows++
 	if d.ref != nil {
-		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen())
+		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen(), d.alert.open, d.win.Newest(0))
 	}
 	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && d.windows%uint64(d.cfg.LearnEvery) == 0 {
 		d.ae.Learn(d.vec)

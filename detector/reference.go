@@ -51,12 +51,16 @@ type ReferenceConfig struct {
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
+	// Recurrence is the longest cycle, in samples, over which a regime
+	// that alerted, ended and came back restarts the reference period to
+	// cover the cycle (recurrence.go); 0 turns it off.
+	Recurrence int `yaml:"recurrence"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 300, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 12, Follow: 100, FollowGate: 5, FollowBeyond: 3000,
-		Season: DefaultSeasonConfig()}
+		Season: DefaultSeasonConfig(), Recurrence: 20000}
 }
 
 // Validate names the first invalid field and its value.
@@ -74,6 +78,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow: must be in [0, 1e9] samples (got %d)", c.Follow)
 	case c.Follow > 0 && (c.FollowBeyond < c.Follow || c.FollowBeyond > 1e9):
 		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
+	case c.Recurrence != 0 && (c.Recurrence < c.Samples || c.Recurrence > 1e8):
+		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
@@ -113,6 +119,15 @@ type reference struct {
 	// off).
 	season    *season
 	mean, std []float64 // the normalisation's, looked up once per window
+	marg      *marginal
+	// period is the current reference period: Samples, or the cycle a
+	// recurring regime showed.
+	period  int
+	recur   *recurrence // nil: off
+	clip    float64     // the window's clip, normalised units
+	seed    uint64      // for the replay's reservoir sampling
+	anchors int         // replay slots kept from the period once it is over
+	trans   *transient  // an open alert's errors, for the tails if it proves a transient
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -130,6 +145,11 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
+		marg: newMarginal(cfg.Tail, channels, wcfg.Size), period: cfg.Samples,
+		clip: wcfg.Clip, seed: seed, trans: newTransient(channels),
+	}
+	if cfg.Recurrence > 0 {
+		r.recur = newRecurrence(channels)
 	}
 	if channels > 1 {
 		for range channels {
@@ -141,6 +161,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		if r.ae, err = model.New(*mc, len(r.vec), seed^0x7265666572656e63); err != nil {
 			return nil, err
 		}
+		r.anchors = mc.ReplaySize / 2
 	}
 	return r, nil
 }
@@ -158,13 +179,14 @@ func (r *reference) observe(t int64, x []float64) {
 		x = y
 	}
 	r.seen++
-	if r.seen <= r.cfg.Samples {
+	if r.seen <= r.period {
 		r.norm.Observe(x)
+		r.marg.observe(x, r.seen, r.period)
 	}
 }
 
 // learning reports whether the reference period is still on.
-func (r *reference) learning() bool { return r.seen <= r.cfg.Samples }
+func (r *reference) learning() bool { return r.seen <= r.period }
 
 // score returns the window's calibrated reference score; holding says
 // whether an alert is open, which the CUSUM may then hold.
@@ -207,6 +229,20 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		return 0
 	}
 	decades := r.cal.decades(r.err)
+	if !r.marg.settled {
+		r.marg.settle(r.norm.Mean, r.norm.Std)
+		if r.ae != nil {
+			// Half the replay stays a sample of the whole period, so that
+			// a state seen in it is not forgotten however long the series
+			// stays in another.
+			r.ae.AnchorReplay(r.anchors)
+		}
+	}
+	if r.marg.active() {
+		if st := r.marg.statistic(r.vec, c); r.marg.cal.fitted {
+			decades = max(decades, r.marg.cal.decades(st)-marginalDiscount)
+		}
+	}
 	if r.chCal != nil {
 		rows, many := float64(len(r.vec)/c), detmath.Log10(float64(c))
 		for j, cc := range r.chCal {
@@ -225,9 +261,19 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 
 // update learns from the window just scored: always during the reference
 // period, afterwards only when normal says it was accepted as normal.
-func (r *reference) update(normal bool) {
+func (r *reference) update(normal, holding bool, x []float64) {
+	if r.recur != nil && !r.learning() {
+		cycle := r.recur.step(holding, x, r.norm.Mean, r.norm.Std)
+		// Only a regime the period never saw restarts it: one it saw and
+		// alerts on again is the model's business.
+		if cycle > 0 && cycle <= r.cfg.Recurrence && r.recurUnseen() {
+			r.period = max(r.cfg.Samples, cycle)
+			r.restart()
+			return
+		}
+	}
 	if r.learning() {
-		if r.seen > r.cfg.Samples/2 {
+		if r.seen > r.period/2 {
 			r.cal.accept(r.err)
 			r.acceptChannels()
 			for j := range r.meanSq {
@@ -237,20 +283,38 @@ func (r *reference) update(normal bool) {
 			r.meanN++
 		}
 		if r.ae != nil && r.train {
-			r.ae.Learn(r.vec)
+			// An even sample of the whole period stays for replay: the
+			// states of a long cycle early in it are not forgotten by its
+			// end.
+			r.ae.LearnSampled(r.vec, r.seen, detmath.Mix(r.seed^uint64(r.seen)))
 		}
 		return
 	}
 	r.follow()
+	switch {
+	case holding:
+		r.trans.hold(r)
+	case r.trans.open:
+		r.trans.release(r)
+	}
 	if !normal {
 		return
 	}
 	r.cal.accept(r.err)
 	r.acceptChannels()
+	if r.marg.active() {
+		r.marg.cal.accept(r.marg.last)
+		r.marg.learn(r.vec, len(r.chErr))
+	}
 	r.windows++
 	if r.ae != nil && r.train && r.windows%uint64(r.cfg.LearnEvery) == 0 {
 		r.ae.Learn(r.vec)
 	}
+}
+
+func (r *reference) recurUnseen() bool {
+	r.recur.meansInto(r.mean)
+	return r.marg.unseen(r.mean)
 }
 
 // acceptChannels adds the last window's channel errors (root mean
@@ -282,9 +346,17 @@ func (r *reference) follow() {
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
-		if math.Abs(m) < r.cfg.FollowGate*spread {
+		switch {
+		case r.marg.modal[j]:
+			// A window's mean is the state the channel is in, not its
+			// level; the histogram follows what it is shown instead.
+		case math.Abs(m) >= r.clip:
+			// Wholly clipped: the mean does not measure how far the level
+			// moved, and following it would drag the level towards the
+			// clip for as long as the regime lasts.
+		case math.Abs(m) < r.cfg.FollowGate*spread:
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
-		} else {
+		default:
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
@@ -296,7 +368,15 @@ func (r *reference) restart() {
 	r.seen, r.cusum, r.meanN = 0, 0, 0
 	clear(r.meanSq)
 	r.norm.Reset()
+	r.norm.SetWarmup(r.period)
+	if r.ae != nil {
+		r.ae.AnchorReplay(0)
+	}
+	if r.recur != nil {
+		r.recur.forget()
+	}
 	r.cal.reset()
+	r.marg.reset()
 	for _, cc := range r.chCal {
 		cc.reset()
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 4 (version 3 had no quality checks, version
+// Snapshot encoding, version 5 (version 4 had no value histogram or
+// recurring regimes in the reference, version 3 no quality checks, version
 // 2 no reference model and version 1 no drift monitor; all are refused, so
 // such series start fresh, and the service logs it):
 //
@@ -26,7 +27,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 4
+	snapshotVersion = 5
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -363,6 +364,12 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.season != nil {
 		r.season.appendState(e)
 	}
+	e.Int(r.period)
+	r.marg.appendState(e)
+	r.trans.appendState(e)
+	if r.recur != nil {
+		r.recur.appendState(e)
+	}
 	return nil
 }
 
@@ -391,8 +398,27 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 			return err
 		}
 	}
+	r.period = d.Int()
+	if err := r.marg.readState(d); err != nil {
+		return err
+	}
+	if err := r.trans.readState(d); err != nil {
+		return err
+	}
+	if r.recur != nil {
+		if err := r.recur.readState(d); err != nil {
+			return err
+		}
+	}
 	if err := d.Err(); err != nil {
 		return err
+	}
+	if r.period < r.cfg.Samples || (r.period > r.cfg.Samples && r.period > r.cfg.Recurrence) {
+		return fmt.Errorf("detector: reference period %d out of range", r.period)
+	}
+	r.norm.SetWarmup(r.period)
+	if r.ae != nil && r.marg.settled {
+		r.ae.AnchorReplay(r.anchors)
 	}
 	if r.seen < 0 || r.meanN < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) ||
 		slices.ContainsFunc(r.meanSq, func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }) {

@@ -65,6 +65,7 @@ type tailCalibrator struct {
 	threshold float64   // the Quantile of sorted
 	scale     float64   // mean excess over threshold (exponential tail)
 	fitted    bool
+	minScale  float64 // floors scale, in the errors' units
 }
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
@@ -106,7 +107,7 @@ func (c *tailCalibrator) fit() {
 	excess := sum / float64(max(n-k-1, 1))
 	// A tail no wider than a small share of the threshold would make every
 	// rounding difference an alarm.
-	c.scale = max(excess, 0.05*math.Abs(c.threshold), 1e-12)
+	c.scale = max(excess, 0.05*math.Abs(c.threshold), c.minScale, 1e-12)
 }
 
 // tail returns the probability of an accepted error at least as large as e.

@@ -42,6 +42,7 @@ type Autoencoder struct {
 	replay      []float64 // ReplaySize × n
 	replayCount int
 	replayNext  int
+	anchors     int // replay slots Learn leaves alone
 
 	rng *rand.Rand
 	pcg *rand.PCG
@@ -139,8 +140,33 @@ func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 
 // Learn takes one optimiser step on x (corrupted; loss against clean x) plus
 // up to ReplayBatch windows replayed from those learned before, then keeps x
-// for replay. It returns the mean squared error on x's corrupted pass.
+// for replay in place of the oldest. It returns the mean squared error on
+// x's corrupted pass.
 func (a *Autoencoder) Learn(x []float64) float64 {
+	loss := a.step(x)
+	a.keep(x, a.replayNext)
+	return loss
+}
+
+// LearnSampled is Learn for a caller that keeps an even sample of a run of
+// windows for replay instead of the most recent ones (reservoir sampling),
+// so that a state seen early in the run is not forgotten by its end: x is
+// the run's n-th window (from 1), draw a uniform random number the caller
+// owns.
+func (a *Autoencoder) LearnSampled(x []float64, n int, draw uint64) float64 {
+	loss := a.step(x)
+	switch {
+	case a.replayCount < a.cfg.ReplaySize:
+		a.keep(x, a.replayNext)
+	case n > 0:
+		if i := draw % uint64(n); i < uint64(a.cfg.ReplaySize) {
+			a.keep(x, int(i))
+		}
+	}
+	return loss
+}
+
+func (a *Autoencoder) step(x []float64) float64 {
 	a.checkLen(x)
 	a.passes = 0
 	loss := a.accumulate(x)
@@ -152,12 +178,34 @@ func (a *Autoencoder) Learn(x []float64) float64 {
 	}
 	a.gradients()
 	a.update(1 / float64(batch))
-	if a.cfg.ReplaySize > 0 {
-		copy(a.replay[a.replayNext*a.n:(a.replayNext+1)*a.n], x)
-		a.replayNext = (a.replayNext + 1) % a.cfg.ReplaySize
-		a.replayCount = min(a.replayCount+1, a.cfg.ReplaySize)
-	}
 	return loss
+}
+
+// keep stores x for replay in slot; the oldest slot moves on when it was
+// the one used.
+func (a *Autoencoder) keep(x []float64, slot int) {
+	if a.cfg.ReplaySize == 0 {
+		return
+	}
+	copy(a.replay[slot*a.n:(slot+1)*a.n], x)
+	if slot == a.replayNext {
+		if a.replayNext++; a.replayNext == a.cfg.ReplaySize {
+			a.replayNext = a.anchors
+		}
+	}
+	a.replayCount = min(a.replayCount+1, a.cfg.ReplaySize)
+}
+
+// AnchorReplay keeps the first k windows kept for replay (at most as many
+// as are kept) where they are: Learn then replaces the oldest of the
+// others. A caller that sampled a run of windows with LearnSampled keeps
+// part of that sample for good this way, while the rest follows what it
+// learns next. 0 releases them.
+func (a *Autoencoder) AnchorReplay(k int) {
+	a.anchors = min(k, a.replayCount, max(a.cfg.ReplaySize-1, 0))
+	if a.replayNext < a.anchors {
+		a.replayNext = a.anchors
+	}
 }
 
 // accumulate runs one corrupted training pass on x and records its

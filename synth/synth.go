@@ -58,6 +58,7 @@ type Series struct {
 // timestamp.
 var Steps = map[string]time.Duration{
 	"seasonal": 5 * time.Minute, "daily": time.Minute, "duty": time.Minute, "oscillating": 10 * time.Second, "noisy": 30 * time.Second,
+	"longduty": time.Second,
 }
 
 // DriftRamp is how many samples a drift fault takes to reach its full size.
@@ -140,6 +141,9 @@ func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
 	case "duty":
 		g.lo, g.hi = 0, 44
 		g.newCycle(48)
+	case "longduty":
+		g.lo, g.hi = 0, 44
+		g.newCycle(longDutyCycle)
 	case "oscillating":
 		g.lo, g.hi = 1.5, 8.5
 	case "noisy":
@@ -152,7 +156,8 @@ func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
 
 func (g *generator) newCycle(period int) {
 	g.cycle = 0
-	g.cycLen = period - 3 + g.rng.IntN(7)
+	wander := max(3, period/20) // samples either way
+	g.cycLen = period - wander + g.rng.IntN(2*wander+1)
 	g.onLen = int(float64(g.cycLen) * (0.55 + 0.1*g.rng.Float64()))
 }
 
@@ -185,10 +190,13 @@ func (g *generator) next(i int, fault string) float64 {
 			v += 3 * math.Sin(2*math.Pi*float64(i)/10) // a hunting control loop
 		}
 		return v + shift
-	case "duty": // motor current on an on/off duty cycle
+	case "duty", "longduty": // motor current on an on/off duty cycle
 		period := 48
+		if g.kind == "longduty" {
+			period = longDutyCycle
+		}
 		if fault == "frequency" {
-			period = 20 // short cycling
+			period = period * 5 / 12 // short cycling
 		}
 		if g.cycle >= g.cycLen {
 			g.newCycle(period)
@@ -313,7 +321,7 @@ func WriteCorpus(dir string, series []*Series) error {
 
 // NoiseStd is each signal's noise standard deviation (the on-state noise
 // for the duty cycle): the unit in which drift sizes are drawn.
-var NoiseStd = map[string]float64{"seasonal": 0.8, "daily": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0}
+var NoiseStd = map[string]float64{"seasonal": 0.8, "daily": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0, "longduty": 1.0}
 
 // Drift sizes and ramp lengths that GenerateDrift draws from.
 const (
@@ -460,9 +468,25 @@ func GenerateSustained(signal, fault string, n int, seed uint64) (*Series, error
 // SustainedCorpus generates variants draws of every signal with every
 // sustained fault, n samples each, the way Corpus does.
 func SustainedCorpus(n, variants int, seed uint64) ([]*Series, error) {
+	return sustainedCorpus(Signals, n, variants, seed)
+}
+
+// longDutyCycle is the long duty cycle's length in samples: half an hour
+// at one sample a second, wandering by 5% either way.
+const longDutyCycle = 1800
+
+// LongCycleCorpus is SustainedCorpus for a motor on a half-hour duty
+// cycle sampled every second ("longduty"): far longer than the window and
+// the reference period, so the first off state is a state the detector
+// has not seen yet.
+func LongCycleCorpus(n, variants int, seed uint64) ([]*Series, error) {
+	return sustainedCorpus([]string{"longduty"}, n, variants, seed)
+}
+
+func sustainedCorpus(signals []string, n, variants int, seed uint64) ([]*Series, error) {
 	var out []*Series
 	for v := 0; v < variants; v++ {
-		for _, sig := range Signals {
+		for _, sig := range signals {
 			for _, f := range SustainedFaults {
 				s, err := GenerateSustained(sig, f, n, seed+uint64(v))
 				if err != nil {

@@ -67,6 +67,10 @@ func (n *Normaliser) Reset() {
 	clear(n.m2)
 }
 
+// SetWarmup sets how many samples the exact moments cover; call it after
+// Reset, before the next Observe.
+func (n *Normaliser) SetWarmup(warmup int) { n.warmup = warmup }
+
 // MoveMean shifts channel j's mean by delta; the variance is kept. It lets
 // an owner that froze the moments follow a slow change of level.
 func (n *Normaliser) MoveMean(j int, delta float64) { n.mean[j] += delta }

@@ -11,7 +11,7 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained | --long-cycle] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\nWith --long-cycle: the same faults on a motor current with a half-hour duty cycle sampled every\nsecond, 30,000 rows per file.\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
@@ -20,6 +20,7 @@ func runGenerate(args []string) error {
 	variants := fs.Int("variants", 3, "independent draws of each signal and fault")
 	drift := fs.Bool("drift", false, "write the drift corpus instead")
 	sustained := fs.Bool("sustained", false, "write the sustained-fault corpus instead")
+	longCycle := fs.Bool("long-cycle", false, "write the sustained-fault corpus of a half-hour duty cycle sampled every second instead")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -27,14 +28,20 @@ func runGenerate(args []string) error {
 		fs.Usage()
 		return errors.New("--out DIR is required")
 	}
-	if *drift && *sustained {
-		return errors.New("--drift and --sustained: choose one corpus")
+	if b2i(*drift)+b2i(*sustained)+b2i(*longCycle) > 1 {
+		return errors.New("--drift, --sustained and --long-cycle: choose one corpus")
 	}
 	if *drift && !flagSet(fs, "rows") {
 		*rows = 12000
 	}
 	if *sustained && !flagSet(fs, "rows") {
 		*rows = 6000
+	}
+	if *longCycle && !flagSet(fs, "rows") {
+		*rows = 30000
+	}
+	if *longCycle && *rows < 3000 {
+		return fmt.Errorf("--rows: must be >= 3000 with --long-cycle (got %d)", *rows)
 	}
 	if *sustained && *rows < 3000 {
 		return fmt.Errorf("--rows: must be >= 3000 with --sustained (got %d)", *rows)
@@ -54,6 +61,8 @@ func runGenerate(args []string) error {
 		corpus = synth.DriftCorpus
 	case *sustained:
 		corpus = synth.SustainedCorpus
+	case *longCycle:
+		corpus = synth.LongCycleCorpus
 	}
 	series, err := corpus(*rows, *variants, *seed)
 	if err != nil {
@@ -64,4 +73,11 @@ func runGenerate(args []string) error {
 	}
 	fmt.Printf("wrote %d files and labels.json to %s\n", len(series), *out)
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -117,3 +117,12 @@ func Erfc(x float64) float64 {
 	}
 	return Exp(-float64(x*x)) / sqrtPi / t
 }
+
+// Mix scrambles x into a uniformly distributed 64-bit value (SplitMix64's
+// finaliser): a random number that is a pure function of a counter.
+func Mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}

@@ -1,0 +1,326 @@
+package detector
+
+import (
+	"errors"
+	"math"
+	"slices"
+
+	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// marginal is the reference's histogram of each channel's values on the
+// reference normalisation: how often normal data visits each level. It
+// scores only channels whose values fall into separate states that the
+// signal stays in and leaves again (a motor's on and off), where a
+// window's mean and shape say little: the off state lifted by a tenth of
+// the on-off swing, a noisier on state, a current creeping through levels
+// the motor only passed through. A unimodal channel's levels are the
+// reference error's job.
+type marginal struct {
+	counts []float64 // channel-major, marginalBins per channel
+	totals []float64 // per channel
+	cal    *tailCalibrator
+	last   float64 // the last window's statistic
+	modal  []bool  // channels with states, decided when the period ends
+	// unvisited counts, per channel, the last window's samples in levels
+	// normal data has (almost) never visited.
+	unvisited []int
+	// settled: the modal channels are decided (the period is over).
+	settled bool
+
+	// Over the reference period: an even sample of the values (seasonal
+	// cycle off, raw units), how many samples equal the one before (a
+	// quantised transmitter's few levels are not states), the largest
+	// steps between samples (a noisy channel jumps all the time, a single
+	// step is a change, not a cycle) and how many steps there were.
+	sample []float64 // channel-interleaved
+	jumps  []float64 // the steps to the sampled values, likewise
+	stride int
+	still  []float64
+	top    []float64 // marginalTop per channel
+	steps  int
+	prev   []float64
+	// lo and hi are each channel's extremes over the period; from and
+	// width place its bins (normalised units).
+	lo, hi, from, width []float64
+}
+
+const (
+	marginalBins = 128
+	// marginalForget: at this many samples a channel's counts are halved,
+	// so the histogram keeps following the normal it is shown.
+	marginalForget = 1 << 14
+	// marginalSample values per channel are kept over the period.
+	marginalSample = 256
+	marginalTop    = 16
+	// A channel has states when an empty stretch of at least half a
+	// deviation (bins each holding less than marginalEmpty of the values)
+	// has a fifth of the values on either side, at least marginalMinJumps
+	// steps of half a deviation went between them, and at most
+	// marginalMaxJumpShare of all steps did, with at most marginalStill of
+	// the samples equal to the one before.
+	marginalEmpty        = 0.0025
+	marginalMinJumps     = 2
+	marginalMaxJumpShare = 0.1
+	marginalStill        = 0.2
+	// A level is visited once it holds marginalEmpty of the values and at
+	// least marginalMinCount of them.
+	marginalMinCount = 2
+	marginalLearnMax = 2
+	// marginalMinSpan pads a channel's span by at least this many
+	// deviations on either side.
+	marginalMinSpan = 0.25
+	// marginalDiscount decades are taken off the marginal's evidence: it
+	// is a second look at the same window (Bonferroni for two).
+	marginalDiscount = 0.3
+)
+
+func newMarginal(cfg TailConfig, channels, rows int) *marginal {
+	cal := newTailCalibrator(cfg)
+	// The tail is at least a sample's share wide: normal windows that never
+	// leave the visited levels must not make one stray sample an alarm.
+	cal.minScale = 1 / float64(rows)
+	return &marginal{counts: make([]float64, channels*marginalBins), totals: make([]float64, channels),
+		modal: make([]bool, channels), unvisited: make([]int, channels), still: make([]float64, channels), top: make([]float64, channels*marginalTop),
+		prev: make([]float64, channels), sample: make([]float64, 0, channels*marginalSample),
+		jumps: make([]float64, 0, channels*marginalSample),
+		lo:    make([]float64, channels), hi: make([]float64, channels),
+		from: make([]float64, channels), width: make([]float64, channels),
+		cal: cal}
+}
+
+// bin maps channel j's normalised value v to its bin, or -1 beyond the
+// histogram's span.
+func (m *marginal) bin(j int, v float64) int {
+	b := (v - m.from[j]) / m.width[j]
+	if !(b >= 0 && b < marginalBins) {
+		return -1
+	}
+	return int(b)
+}
+
+// observe folds in the n-th accepted sample y of a reference period of
+// period samples.
+func (m *marginal) observe(y []float64, n, period int) {
+	if n == 1 {
+		m.stride = (period + marginalSample - 1) / marginalSample
+		m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+		copy(m.lo, y)
+		copy(m.hi, y)
+	} else {
+		for j, v := range y {
+			m.lo[j], m.hi[j] = min(m.lo[j], v), max(m.hi[j], v)
+		}
+		m.steps++
+		for j, v := range y {
+			if v == m.prev[j] {
+				m.still[j]++
+			}
+			top, d := m.top[j*marginalTop:(j+1)*marginalTop], math.Abs(v-m.prev[j])
+			if i := slices.Index(top, slices.Min(top)); d > top[i] {
+				top[i] = d
+			}
+		}
+	}
+	// Every stride-th sample on average, at random: a cycle whose length
+	// is a multiple of the stride must not always be sampled in the same
+	// phase.
+	if n > 1 && detmath.Mix(uint64(n))%uint64(m.stride) == 0 && len(m.sample) < cap(m.sample) {
+		m.sample = append(m.sample, y...)
+		for j, v := range y {
+			m.jumps = append(m.jumps, math.Abs(v-m.prev[j]))
+		}
+	}
+	copy(m.prev, y)
+}
+
+// settle decides the modal channels once the period is over, from the
+// period's sample on the final normalisation, and seeds the histogram
+// with it.
+func (m *marginal) settle(mean, spread func(int) float64) {
+	m.settled = true
+	c := len(m.modal)
+	for j := range c {
+		// The span the period covered, a quarter wider on either side,
+		// so that the bins resolve the states' own noise.
+		lo, hi := (m.lo[j]-mean(j))/spread(j), (m.hi[j]-mean(j))/spread(j)
+		pad := max(0.25*(hi-lo), marginalMinSpan)
+		m.from[j], m.width[j] = lo-pad, (hi-lo+2*pad)/marginalBins
+	}
+	for i, v := range m.sample {
+		j := i % c
+		if b := m.bin(j, (v-mean(j))/spread(j)); b >= 0 {
+			m.counts[j*marginalBins+b]++
+		}
+		m.totals[j]++
+	}
+	for j := range m.modal {
+		gap := int(0.5 / m.width[j])
+		big, sampledBig := 0, 0
+		for _, d := range m.top[j*marginalTop : (j+1)*marginalTop] {
+			if d >= 0.5*spread(j) {
+				big++
+			}
+		}
+		for i := j; i < len(m.jumps); i += c {
+			if m.jumps[i] >= 0.5*spread(j) {
+				sampledBig++
+			}
+		}
+		total := m.totals[j]
+		if total == 0 || m.still[j] > marginalStill*float64(m.steps) || big < marginalMinJumps ||
+			float64(sampledBig) > marginalMaxJumpShare*total {
+			continue
+		}
+		var below float64
+		run := 0
+		for _, n := range m.counts[j*marginalBins : (j+1)*marginalBins] {
+			if n < marginalEmpty*total {
+				run++
+			} else {
+				if run >= gap && below >= 0.2*total && total-below >= 0.2*total {
+					m.modal[j] = true
+					break
+				}
+				run = 0
+			}
+			below += n
+		}
+	}
+	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+}
+
+// statistic is the share of the window's samples in levels normal data
+// has (almost) never visited, on the channel where it is largest. vec is
+// channel-interleaved with c channels, normalised and clipped. A share
+// rather than a frequency: how much time normal data spends in each state
+// changes with the cycle's phase and would move it.
+func (m *marginal) statistic(vec []float64, c int) float64 {
+	rows := len(vec) / c
+	worst := 0
+	for j := range c {
+		if !m.modal[j] {
+			continue
+		}
+		counts, floor := m.counts[j*marginalBins:(j+1)*marginalBins], max(marginalEmpty*m.totals[j], marginalMinCount)
+		unvisited := 0
+		for q := range rows {
+			if b := m.bin(j, vec[q*c+j]); b < 0 || counts[b] < floor {
+				unvisited++
+			}
+		}
+		m.unvisited[j] = unvisited
+		worst = max(worst, unvisited)
+	}
+	m.last = float64(worst) / float64(rows)
+	return m.last
+}
+
+// learn counts the newest row of vec, a window accepted as normal, on
+// the channels where the window stayed (all but marginalLearnMax samples)
+// in visited levels: the histogram widens with a state that slowly moves,
+// not with the first samples of a noise burst the tail did not yet call a
+// fault.
+func (m *marginal) learn(vec []float64, c int) {
+	for j, v := range vec[len(vec)-c:] {
+		if !m.modal[j] || m.unvisited[j] > marginalLearnMax {
+			continue
+		}
+		counts := m.counts[j*marginalBins : (j+1)*marginalBins]
+		if b := m.bin(j, v); b >= 0 {
+			counts[b]++
+		}
+		m.totals[j]++
+		if m.totals[j] >= marginalForget {
+			for i := range counts {
+				counts[i] *= 0.5
+			}
+			m.totals[j] *= 0.5
+		}
+	}
+}
+
+// reset starts a new reference period.
+func (m *marginal) reset() {
+	m.settled, m.steps, m.last = false, 0, 0
+	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top} {
+		clear(s)
+	}
+	clear(m.modal)
+	m.cal.reset()
+}
+
+// active reports whether any channel is scored.
+func (m *marginal) active() bool { return slices.Contains(m.modal, true) }
+
+func (m *marginal) appendState(e *statecodec.Encoder) {
+	e.F64s(m.counts)
+	e.F64s(m.totals)
+	m.cal.appendState(e)
+	e.F64(m.last)
+	e.Bool(m.settled)
+	for j, b := range m.modal {
+		e.Bool(b)
+		e.Int(m.unvisited[j])
+	}
+	e.F64s(m.sample)
+	e.F64s(m.jumps)
+	e.Int(m.stride)
+	e.F64s(m.still)
+	e.F64s(m.top)
+	e.Int(m.steps)
+	e.F64s(m.prev)
+	e.F64s(m.lo)
+	e.F64s(m.hi)
+	e.F64s(m.from)
+	e.F64s(m.width)
+}
+
+func (m *marginal) readState(d *statecodec.Decoder) error {
+	d.F64sInto(m.counts, "histogram counts")
+	d.F64sInto(m.totals, "histogram totals")
+	if err := m.cal.readState(d); err != nil {
+		return err
+	}
+	m.last, m.settled = d.F64(), d.Bool()
+	for j := range m.modal {
+		m.modal[j] = d.Bool()
+		m.unvisited[j] = d.Int()
+	}
+	m.sample = d.F64sAppend(m.sample[:0], cap(m.sample), "histogram sample")
+	m.jumps = d.F64sAppend(m.jumps[:0], cap(m.jumps), "histogram sampled steps")
+	m.stride = d.Int()
+	d.F64sInto(m.still, "histogram still counts")
+	d.F64sInto(m.top, "histogram steps")
+	m.steps = d.Int()
+	d.F64sInto(m.prev, "histogram last sample")
+	d.F64sInto(m.lo, "reference period minimum")
+	d.F64sInto(m.hi, "reference period maximum")
+	d.F64sInto(m.from, "histogram start")
+	d.F64sInto(m.width, "histogram bin width")
+	if err := d.Err(); err != nil {
+		return err
+	}
+	bad := func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }
+	if m.stride < 0 || m.steps < 0 || slices.ContainsFunc(m.unvisited, func(n int) bool { return n < 0 }) || len(m.sample)%len(m.modal) != 0 || len(m.jumps) != len(m.sample) || bad(m.last) ||
+		slices.ContainsFunc(m.counts, bad) || slices.ContainsFunc(m.totals, bad) || slices.ContainsFunc(m.still, bad) ||
+		slices.ContainsFunc(m.top, bad) || slices.ContainsFunc(m.jumps, bad) || slices.ContainsFunc(m.sample, notFinite) || slices.ContainsFunc(m.prev, notFinite) ||
+		slices.ContainsFunc(m.lo, notFinite) || slices.ContainsFunc(m.hi, notFinite) ||
+		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) {
+		return errors.New("detector: value histogram state out of range")
+	}
+	return nil
+}
+
+// unseen reports whether some channel of means lies beyond the extremes
+// the period saw.
+func (m *marginal) unseen(means []float64) bool {
+	for j, v := range means {
+		if v < m.lo[j] || v > m.hi[j] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,188 @@
+package detector
+
+import (
+	"errors"
+	"math"
+	"slices"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// recurrence remembers the regimes that alerts covered, so that a regime
+// which comes back after the signal returned to its reference is taken as
+// one of the series' states rather than a fault: the off state of a duty
+// cycle longer than the reference period, a batch phase, a night shift.
+// When a new alert's first samples sit where an earlier alert's regime
+// sat, the reference starts again over a period as long as the cycle
+// between the two, so that it learns every state of it. A sustained fault
+// happens once and stays alerted; a fault that recurs is alerted twice
+// before it is learnt, which is why it can be turned off
+// (reference.recurrence: 0).
+type recurrence struct {
+	channels int
+	total    uint64 // samples the reference was shown
+
+	open   bool   // an alert is open
+	closed uint64 // the last sample of the last alert
+	start  uint64
+	sum    []float64 // raw values of the open alert's samples
+	sumSq  []float64 // and their squares
+	n      int
+
+	starts  []uint64  // the last closed episodes' first samples, oldest first
+	ends    []uint64  // their last samples
+	means   []float64 // and their mean raw values, channel-interleaved
+	spreads []float64 // and their deviations
+}
+
+const (
+	// recurrenceCheck is how many samples into an alert its regime is
+	// compared with earlier ones (two windows: past the transition).
+	recurrenceCheck = 64
+	// recurrenceKeep episodes are remembered.
+	recurrenceKeep = 4
+)
+
+func newRecurrence(channels int) *recurrence {
+	return &recurrence{channels: channels, sum: make([]float64, channels), sumSq: make([]float64, channels)}
+}
+
+// step folds in the newest sample x; holding says whether an alert is
+// open. level and spread give each channel's reference level and
+// deviation. It returns the cycle, in samples, from an earlier episode of
+// the same regime to the open one, or 0.
+func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) float64) int {
+	rc.total++
+	if !holding {
+		if rc.open {
+			rc.open, rc.closed = false, rc.total-1
+			if rc.n >= recurrenceCheck {
+				rc.remember()
+			}
+		}
+		return 0
+	}
+	if !rc.open {
+		rc.open, rc.start, rc.n = true, rc.total, 0
+		clear(rc.sum)
+		clear(rc.sumSq)
+	}
+	rc.n++
+	for j, v := range x {
+		rc.sum[j] += v
+		rc.sumSq[j] += float64(v * v)
+	}
+	if rc.n != recurrenceCheck {
+		return 0
+	}
+	c := rc.channels
+	for i := len(rc.starts) - 1; i >= 0; i-- {
+		// The signal must have been back for a while: an alert that
+		// flickers within one fault does not make it recur.
+		away := rc.start - rc.closed
+		if away < recurrenceCheck || away < (rc.ends[i]-rc.starts[i])/2 {
+			continue
+		}
+		if rc.matches(rc.means[i*c:(i+1)*c], rc.spreads[i*c:(i+1)*c], level, spread) {
+			return int(rc.start - rc.starts[i])
+		}
+	}
+	return 0
+}
+
+// remember keeps the closed episode's mean and spread.
+func (rc *recurrence) remember() {
+	c, inv := rc.channels, 1/float64(rc.n)
+	if len(rc.starts) == recurrenceKeep {
+		rc.starts, rc.ends = rc.starts[1:], rc.ends[1:]
+		rc.means, rc.spreads = rc.means[c:], rc.spreads[c:]
+	}
+	rc.starts = append(rc.starts, rc.start)
+	rc.ends = append(rc.ends, rc.total-1)
+	for j, s := range rc.sum {
+		m := s * inv
+		rc.means = append(rc.means, m)
+		rc.spreads = append(rc.spreads, math.Sqrt(max(0, rc.sumSq[j]*inv-float64(m*m))))
+	}
+}
+
+// matches reports whether the open episode's mean so far lies within a
+// quarter of the earlier episode's departure from the reference level, or
+// two of its own deviations, or a quarter of the reference deviation, of
+// the earlier episode's mean on every channel.
+func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int) float64) bool {
+	inv := 1 / float64(rc.n)
+	for j, e := range earlier {
+		tol := max(0.25*math.Abs(e-level(j)), 2*spreads[j], 0.25*spread(j))
+		if math.Abs(rc.sum[j]*inv-e) > tol {
+			return false
+		}
+	}
+	return true
+}
+
+// means writes the open episode's mean so far into dst.
+func (rc *recurrence) meansInto(dst []float64) {
+	for j, s := range rc.sum {
+		dst[j] = s / float64(rc.n)
+	}
+}
+
+// forget drops the remembered episodes and the open one (the reference
+// starts again).
+func (rc *recurrence) forget() {
+	if rc.open {
+		rc.open, rc.closed = false, rc.total
+	}
+	rc.starts, rc.ends = rc.starts[:0], rc.ends[:0]
+	rc.means, rc.spreads = rc.means[:0], rc.spreads[:0]
+}
+
+func (rc *recurrence) appendState(e *statecodec.Encoder) {
+	e.U64(rc.total)
+	e.U64(rc.closed)
+	e.Bool(rc.open)
+	e.U64(rc.start)
+	e.F64s(rc.sum)
+	e.F64s(rc.sumSq)
+	e.Int(rc.n)
+	e.Int(len(rc.starts))
+	for i, s := range rc.starts {
+		e.U64(s)
+		e.U64(rc.ends[i])
+	}
+	e.F64s(rc.means)
+	e.F64s(rc.spreads)
+}
+
+func (rc *recurrence) readState(d *statecodec.Decoder) error {
+	rc.total, rc.closed, rc.open, rc.start = d.U64(), d.U64(), d.Bool(), d.U64()
+	d.F64sInto(rc.sum, "recurrence sums")
+	d.F64sInto(rc.sumSq, "recurrence squares")
+	rc.n = d.Int()
+	k := d.Int()
+	if d.Err() == nil && (k < 0 || k > recurrenceKeep) {
+		return errors.New("detector: recurrence episodes out of range")
+	}
+	rc.starts, rc.ends = rc.starts[:0], rc.ends[:0]
+	for range k {
+		s, e := d.U64(), d.U64()
+		if e < s || e >= rc.total {
+			return errors.New("detector: recurrence episode out of range")
+		}
+		rc.starts, rc.ends = append(rc.starts, s), append(rc.ends, e)
+	}
+	rc.means = d.F64sAppend(rc.means[:0], k*rc.channels, "recurrence means")
+	rc.spreads = d.F64sAppend(rc.spreads[:0], k*rc.channels, "recurrence spreads")
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if rc.n < 0 || len(rc.means) != k*rc.channels || len(rc.spreads) != k*rc.channels || rc.start > rc.total || rc.closed > rc.total ||
+		slices.ContainsFunc(rc.sum, notFinite) || slices.ContainsFunc(rc.sumSq, notFinite) ||
+		slices.ContainsFunc(rc.means, notFinite) || slices.ContainsFunc(rc.spreads, notFinite) {
+		return errors.New("detector: recurrence state out of range")
+	}
+	return nil
+}
+
+func notFinite(v float64) bool { return !finite(v) }

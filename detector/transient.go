@@ -1,0 +1,84 @@
+package detector
+
+import (
+	"errors"
+	"math"
+	"slices"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// transient holds the reference's errors for the windows of an open alert
+// until it closes. An alert that ends within transientWindows windows was
+// a transient: its errors then join the calibration histories, so that a
+// rare but recurring pattern of normal data (a duty cycle's switching, a
+// batch starting) keeps its place in the tail. Left out, each such alert
+// narrows the tail and makes the next one likelier, until every one
+// alerts. A longer alert's errors stay out: a sustained fault must not
+// teach the tail that it is normal.
+type transient struct {
+	width int       // values per window: pooled error, channel errors, marginal statistic
+	buf   []float64 // windows × width
+	open  bool
+	over  bool // the alert outlasted the buffer
+}
+
+// transientWindows is the longest alert, in windows, taken as a transient:
+// two windows' length, the time a single unusual sample stays in view.
+const transientWindows = 64
+
+func newTransient(channels int) *transient {
+	w := 2 + channels
+	return &transient{width: w, buf: make([]float64, 0, transientWindows*w)}
+}
+
+// hold records the window just scored while an alert is open.
+func (t *transient) hold(r *reference) {
+	if !t.open {
+		t.open, t.over, t.buf = true, false, t.buf[:0]
+	}
+	if len(t.buf) == cap(t.buf) {
+		t.over = true
+		return
+	}
+	t.buf = append(t.buf, r.err)
+	t.buf = append(t.buf, r.chErr...)
+	t.buf = append(t.buf, r.marg.last)
+}
+
+// release ends the alert: a transient's errors are accepted.
+func (t *transient) release(r *reference) {
+	t.open = false
+	if t.over {
+		return
+	}
+	rows := float64(len(r.vec) / len(r.chErr))
+	for w := t.buf; len(w) > 0; w = w[t.width:] {
+		r.cal.accept(w[0])
+		for j, cc := range r.chCal {
+			cc.accept(math.Sqrt(w[1+j] / rows))
+		}
+		if r.marg.active() {
+			r.marg.cal.accept(w[t.width-1])
+		}
+	}
+	t.buf = t.buf[:0]
+}
+
+func (t *transient) appendState(e *statecodec.Encoder) {
+	e.Bool(t.open)
+	e.Bool(t.over)
+	e.F64s(t.buf)
+}
+
+func (t *transient) readState(d *statecodec.Decoder) error {
+	t.open, t.over = d.Bool(), d.Bool()
+	t.buf = d.F64sAppend(t.buf[:0], cap(t.buf), "transient alert errors")
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if len(t.buf)%t.width != 0 || slices.ContainsFunc(t.buf, func(v float64) bool { return !(v >= 0) || !finite(v) }) {
+		return errors.New("detector: transient alert state out of range")
+	}
+	return nil
+}
