@@ -41,12 +41,18 @@ type DriftConfig struct {
 	// it is taken off every sample and the reference starts again, so a
 	// daily cycle longer than Horizon does not hide a drift.
 	Seasonal bool `yaml:"seasonal"`
+	// States looks, over the first reference, for a channel that switches
+	// between two separate states (a motor's on and off, as the reference
+	// model's value histogram does); if one is found, each sample's state
+	// mean is taken off it and the reference starts again, so that a drift
+	// of both states is not lost in the swing between them.
+	States bool `yaml:"states"`
 }
 
 // DefaultDriftConfig returns the defaults.
 func DefaultDriftConfig() DriftConfig {
 	return DriftConfig{Enabled: true, Reference: 4000, Horizon: 1000, Slack: 3, Threshold: 150,
-		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}, Seasonal: true}
+		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}, Seasonal: true, States: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -152,7 +158,12 @@ type driftMonitor struct {
 	onset                          int64
 	onsetN                         int
 
-	season *season // nil without Seasonal
+	season *season   // nil without Seasonal
+	states *marginal // nil without States
+	// slowStates: some channel switches between states too slowly for the
+	// slow averages, and has its state taken off (xs).
+	slowStates bool
+	xs         []float64
 }
 
 func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
@@ -167,6 +178,9 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 	}
 	if cfg.Seasonal {
 		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
+	}
+	if cfg.States {
+		m.states, m.xs = newMarginal(DefaultTailConfig(), channels, windowSize), make([]float64, channels)
 	}
 	return m
 }
@@ -200,6 +214,20 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			out = m.closeNow(t, "rebaseline")
 		}
 		m.restartReference()
+	}
+	if m.states != nil {
+		switch {
+		case !m.states.settled:
+			m.states.observe(x, m.n+1, m.cfg.Reference)
+		case m.slowStates:
+			for j, v := range x {
+				m.xs[j] = v
+				if m.slowState(j) {
+					m.xs[j] = v - m.states.state(j, v)
+				}
+			}
+			x = m.xs
+		}
 	}
 	m.n++
 	m.seen++
@@ -242,6 +270,9 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		}
 	}
 	if !monitoring {
+		if m.states != nil && !m.states.settled && m.n == m.cfg.Reference {
+			m.settleStates()
+		}
 		return out
 	}
 	score := best / (best + m.cfg.Threshold)
@@ -260,6 +291,31 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		}
 	}
 	return out
+}
+
+// settleStates decides, at the end of the first reference, which channels
+// switch between states; with any, the reference starts again on the
+// samples with their state's mean taken off.
+func (m *driftMonitor) settleStates() {
+	k := float64(m.n)
+	m.states.settle(func(j int) float64 { return m.ch[j].refMean },
+		func(j int) float64 { return max(math.Sqrt(m.ch[j].refM2/max(1, k-1)), 1e-12) })
+	for j := range m.ch {
+		m.slowStates = m.slowStates || m.slowState(j)
+	}
+	if m.slowStates {
+		// The slow averages start again too: they hold the swing between
+		// the states, which would pass for a departure.
+		m.restartReference()
+		m.seen = 0
+	}
+}
+
+// slowState reports whether channel j switches between states more
+// slowly than once every half horizon: faster switching the slow averages
+// smooth out already.
+func (m *driftMonitor) slowState(j int) bool {
+	return m.states.modal[j] && m.states.switches[j] < 2/float64(m.cfg.Horizon)
 }
 
 // recentHorizon is the time constant of the recent level, in samples.

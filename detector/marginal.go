@@ -44,6 +44,12 @@ type marginal struct {
 	// lo and hi are each channel's extremes over the period; from and
 	// width place its bins (normalised units).
 	lo, hi, from, width []float64
+	// split is, per modal channel, the raw value between its two states
+	// (the middle of the gap); below and above are the states' means.
+	split, below, above []float64
+	// switches is, per channel, the share of the period's steps that
+	// jumped half a deviation (sampled).
+	switches []float64
 }
 
 const (
@@ -87,7 +93,9 @@ func newMarginal(cfg TailConfig, channels, rows int) *marginal {
 		jumps: make([]float64, 0, channels*marginalSample),
 		lo:    make([]float64, channels), hi: make([]float64, channels),
 		from: make([]float64, channels), width: make([]float64, channels),
-		cal: cal}
+		split: make([]float64, channels), below: make([]float64, channels), above: make([]float64, channels),
+		switches: make([]float64, channels),
+		cal:      cal}
 }
 
 // bin maps channel j's normalised value v to its bin, or -1 beyond the
@@ -169,18 +177,22 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 			}
 		}
 		total := m.totals[j]
+		m.switches[j] = float64(sampledBig) / max(total, 1)
 		if total == 0 || m.still[j] > marginalStill*float64(m.steps) || big < marginalMinJumps ||
 			float64(sampledBig) > marginalMaxJumpShare*total {
 			continue
 		}
 		var below float64
 		run := 0
-		for _, n := range m.counts[j*marginalBins : (j+1)*marginalBins] {
+		for b, n := range m.counts[j*marginalBins : (j+1)*marginalBins] {
 			if n < marginalEmpty*total {
 				run++
 			} else {
 				if run >= gap && below >= 0.2*total && total-below >= 0.2*total {
 					m.modal[j] = true
+					// The middle of the gap, in raw units.
+					g := m.from[j] + (float64(b)-float64(run)/2)*m.width[j]
+					m.split[j] = mean(j) + g*spread(j)
 					break
 				}
 				run = 0
@@ -188,7 +200,35 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 			below += n
 		}
 	}
+	m.stateMeans(c)
 	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+}
+
+// stateMeans sets each modal channel's mean value below and above its
+// split from the period's sample.
+func (m *marginal) stateMeans(c int) {
+	for j := range m.modal {
+		if !m.modal[j] {
+			continue
+		}
+		var lo, hi, nlo, nhi float64
+		for i := j; i < len(m.sample); i += c {
+			if v := m.sample[i]; v < m.split[j] {
+				lo, nlo = lo+v, nlo+1
+			} else {
+				hi, nhi = hi+v, nhi+1
+			}
+		}
+		m.below[j], m.above[j] = lo/max(nlo, 1), hi/max(nhi, 1)
+	}
+}
+
+// state returns the mean of the state v is in, on channel j (modal only).
+func (m *marginal) state(j int, v float64) float64 {
+	if v < m.split[j] {
+		return m.below[j]
+	}
+	return m.above[j]
 }
 
 // statistic is the share of the window's samples in levels normal data
@@ -245,7 +285,7 @@ func (m *marginal) learn(vec []float64, c int) {
 func (m *marginal) reset() {
 	m.settled, m.steps, m.last = false, 0, 0
 	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
-	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top} {
+	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches} {
 		clear(s)
 	}
 	clear(m.modal)
@@ -276,6 +316,10 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.hi)
 	e.F64s(m.from)
 	e.F64s(m.width)
+	e.F64s(m.split)
+	e.F64s(m.below)
+	e.F64s(m.above)
+	e.F64s(m.switches)
 }
 
 func (m *marginal) readState(d *statecodec.Decoder) error {
@@ -300,6 +344,10 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.hi, "reference period maximum")
 	d.F64sInto(m.from, "histogram start")
 	d.F64sInto(m.width, "histogram bin width")
+	d.F64sInto(m.split, "state split")
+	d.F64sInto(m.below, "lower state mean")
+	d.F64sInto(m.above, "upper state mean")
+	d.F64sInto(m.switches, "state switch rate")
 	if err := d.Err(); err != nil {
 		return err
 	}
@@ -308,7 +356,9 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 		slices.ContainsFunc(m.counts, bad) || slices.ContainsFunc(m.totals, bad) || slices.ContainsFunc(m.still, bad) ||
 		slices.ContainsFunc(m.top, bad) || slices.ContainsFunc(m.jumps, bad) || slices.ContainsFunc(m.sample, notFinite) || slices.ContainsFunc(m.prev, notFinite) ||
 		slices.ContainsFunc(m.lo, notFinite) || slices.ContainsFunc(m.hi, notFinite) ||
-		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) {
+		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) ||
+		slices.ContainsFunc(m.split, notFinite) || slices.ContainsFunc(m.below, notFinite) || slices.ContainsFunc(m.above, notFinite) ||
+		slices.ContainsFunc(m.switches, bad) {
 		return errors.New("detector: value histogram state out of range")
 	}
 	return nil

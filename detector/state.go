@@ -231,6 +231,10 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 	if m.season != nil {
 		m.season.appendState(e)
 	}
+	if m.states != nil {
+		m.states.appendState(e)
+		e.Bool(m.slowStates)
+	}
 }
 
 func (m *driftMonitor) readState(d *statecodec.Decoder) error {
@@ -283,7 +287,16 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 		return errors.New("detector: drift alert peak out of range")
 	}
 	if m.season != nil {
-		return m.season.readState(d)
+		if err := m.season.readState(d); err != nil {
+			return err
+		}
+	}
+	if m.states != nil {
+		if err := m.states.readState(d); err != nil {
+			return err
+		}
+		m.slowStates = d.Bool()
+		return d.Err()
 	}
 	return nil
 }

@@ -19,9 +19,10 @@ import (
 var (
 	Signals = []string{"seasonal", "duty", "oscillating", "noisy"}
 	// DriftSignals adds, for the drift corpus, a daily cycle sampled every
-	// minute: 1,440 samples a cycle, longer than the drift monitor's
+	// minute (1,440 samples a cycle) and a motor on a half-hour duty cycle
+	// sampled every second (1,800): both longer than the drift monitor's
 	// horizon.
-	DriftSignals = append(Signals[:len(Signals):len(Signals)], "daily")
+	DriftSignals = append(Signals[:len(Signals):len(Signals)], "daily", "longduty")
 	Faults       = []string{"none", "spike", "level_shift", "frequency", "shape", "noise_burst", "stuck"}
 )
 
@@ -342,10 +343,15 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 	if n < 10000 {
 		return nil, fmt.Errorf("synth: drift series need >= 10000 samples (got %d)", n)
 	}
-	if signal == "daily" {
+	switch signal {
+	case "daily":
 		// A cycle of 1,440 samples: its drift monitor first finds the
 		// cycle over one reference and then takes another without it.
 		n *= 2
+	case "longduty":
+		// The same for its two states, and the drift starts after both
+		// references.
+		n *= 3
 	}
 	rng := rand.New(rand.NewPCG(seed, hash("drift/"+signal+"/"+fault)))
 	g, err := newGenerator(signal, rng)
