@@ -223,7 +223,8 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			for j, v := range x {
 				m.xs[j] = v
 				if m.slowState(j) {
-					m.xs[j] = v - m.states.state(j, v)
+					mean, sd := m.states.state(j, v)
+					m.xs[j] = (v - mean) / sd
 				}
 			}
 			x = m.xs

@@ -47,8 +47,9 @@ type marginal struct {
 	// split is, per modal channel, the raw value between its two states
 	// (the middle of the gap); below and above are the states' means.
 	split, below, above []float64
+	belowSD, aboveSD    []float64
 	// switches is, per channel, the share of the period's steps that
-	// jumped half a deviation (sampled).
+	// jumped half a deviation.
 	switches []float64
 }
 
@@ -94,8 +95,8 @@ func newMarginal(cfg TailConfig, channels, rows int) *marginal {
 		lo:    make([]float64, channels), hi: make([]float64, channels),
 		from: make([]float64, channels), width: make([]float64, channels),
 		split: make([]float64, channels), below: make([]float64, channels), above: make([]float64, channels),
-		switches: make([]float64, channels),
-		cal:      cal}
+		switches: make([]float64, channels), belowSD: make([]float64, channels), aboveSD: make([]float64, channels),
+		cal: cal}
 }
 
 // bin maps channel j's normalised value v to its bin, or -1 beyond the
@@ -177,7 +178,12 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 			}
 		}
 		total := m.totals[j]
+		// Exact while the largest steps are not all jumps; otherwise the
+		// rate is high and the sample measures it well.
 		m.switches[j] = float64(sampledBig) / max(total, 1)
+		if big < marginalTop {
+			m.switches[j] = float64(big) / float64(max(m.steps, 1))
+		}
 		if total == 0 || m.still[j] > marginalStill*float64(m.steps) || big < marginalMinJumps ||
 			float64(sampledBig) > marginalMaxJumpShare*total {
 			continue
@@ -211,24 +217,30 @@ func (m *marginal) stateMeans(c int) {
 		if !m.modal[j] {
 			continue
 		}
-		var lo, hi, nlo, nhi float64
+		var lo, hi, lo2, hi2, nlo, nhi float64
 		for i := j; i < len(m.sample); i += c {
 			if v := m.sample[i]; v < m.split[j] {
-				lo, nlo = lo+v, nlo+1
+				lo, lo2, nlo = lo+v, lo2+float64(v*v), nlo+1
 			} else {
-				hi, nhi = hi+v, nhi+1
+				hi, hi2, nhi = hi+v, hi2+float64(v*v), nhi+1
 			}
 		}
 		m.below[j], m.above[j] = lo/max(nlo, 1), hi/max(nhi, 1)
+		// Floored at a thousandth of the gap between them, for a state
+		// that does not move at all.
+		floor := 1e-3*math.Abs(m.above[j]-m.below[j]) + 1e-12
+		m.belowSD[j] = max(math.Sqrt(max(0, lo2/max(nlo, 1)-float64(m.below[j]*m.below[j]))), floor)
+		m.aboveSD[j] = max(math.Sqrt(max(0, hi2/max(nhi, 1)-float64(m.above[j]*m.above[j]))), floor)
 	}
 }
 
-// state returns the mean of the state v is in, on channel j (modal only).
-func (m *marginal) state(j int, v float64) float64 {
+// state returns the mean and deviation of the state v is in, on channel
+// j (modal only).
+func (m *marginal) state(j int, v float64) (mean, sd float64) {
 	if v < m.split[j] {
-		return m.below[j]
+		return m.below[j], m.belowSD[j]
 	}
-	return m.above[j]
+	return m.above[j], m.aboveSD[j]
 }
 
 // statistic is the share of the window's samples in levels normal data
@@ -285,7 +297,7 @@ func (m *marginal) learn(vec []float64, c int) {
 func (m *marginal) reset() {
 	m.settled, m.steps, m.last = false, 0, 0
 	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
-	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches} {
+	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches, m.belowSD, m.aboveSD} {
 		clear(s)
 	}
 	clear(m.modal)
@@ -320,6 +332,8 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.below)
 	e.F64s(m.above)
 	e.F64s(m.switches)
+	e.F64s(m.belowSD)
+	e.F64s(m.aboveSD)
 }
 
 func (m *marginal) readState(d *statecodec.Decoder) error {
@@ -348,6 +362,8 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.below, "lower state mean")
 	d.F64sInto(m.above, "upper state mean")
 	d.F64sInto(m.switches, "state switch rate")
+	d.F64sInto(m.belowSD, "lower state deviation")
+	d.F64sInto(m.aboveSD, "upper state deviation")
 	if err := d.Err(); err != nil {
 		return err
 	}
@@ -358,7 +374,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 		slices.ContainsFunc(m.lo, notFinite) || slices.ContainsFunc(m.hi, notFinite) ||
 		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) ||
 		slices.ContainsFunc(m.split, notFinite) || slices.ContainsFunc(m.below, notFinite) || slices.ContainsFunc(m.above, notFinite) ||
-		slices.ContainsFunc(m.switches, bad) {
+		slices.ContainsFunc(m.switches, bad) || slices.ContainsFunc(m.belowSD, bad) || slices.ContainsFunc(m.aboveSD, bad) {
 		return errors.New("detector: value histogram state out of range")
 	}
 	return nil
