@@ -223,8 +223,10 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			for j, v := range x {
 				m.xs[j] = v
 				if m.slowState(j) {
+					// Bounded: a switch's own samples (an inrush between
+					// the states) must not decide the averages.
 					mean, sd := m.states.state(j, v)
-					m.xs[j] = (v - mean) / sd
+					m.xs[j] = max(-stateClip, min(stateClip, (v-mean)/sd))
 				}
 			}
 			x = m.xs
@@ -254,7 +256,7 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		c.prev, c.slowLevel, c.slowSpread = v, level, spread
 		c.recentLevel += float64(max(alpha, 1/float64(m.recentHorizon())) * (v - c.recentLevel))
 		if !monitoring {
-			m.learnReference(c, v, step)
+			m.learnReference(j, c, v, step)
 			continue
 		}
 		zl := (c.slowLevel - c.level) / c.levelSD
@@ -312,6 +314,10 @@ func (m *driftMonitor) settleStates() {
 	}
 }
 
+// stateClip bounds a slow-state sample's departure from its state, in the
+// state's deviations.
+const stateClip = 4
+
 // slowState reports whether channel j switches between states more
 // slowly than once every half horizon: faster switching the slow averages
 // smooth out already.
@@ -332,7 +338,7 @@ func (m *driftMonitor) restartReference() {
 }
 
 // learnReference accumulates the reference and freezes it once complete.
-func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
+func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64) {
 	k := float64(m.n)
 	d := v - c.refMean
 	c.refMean += d / k
@@ -395,6 +401,12 @@ func (m *driftMonitor) learnReference(c *driftChannel, v, step float64) {
 		float64(0.01*std)+float64(1e-6*math.Abs(c.level))+1e-12)
 	c.spreadSD = max(sd(c.bsM2, c.batches, m.batch, m.cfg.Horizon), direct(c.sSum, c.sSum2, c.sShift, c.spread),
 		float64(0.03*c.spread)+float64(1e-6*math.Abs(c.level))+1e-12)
+	if m.slowStates && m.slowState(j) {
+		// Each state's mean came from a sample of the first reference;
+		// the level, in state deviations, is known no better than that
+		// sample's error, whatever share of the time each state takes.
+		c.levelSD = max(c.levelSD, 1/math.Sqrt(max(1, m.states.stateN[j])))
+	}
 }
 
 // closeNow closes an open alert outside the state machine's own rules.

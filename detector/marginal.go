@@ -48,6 +48,7 @@ type marginal struct {
 	// (the middle of the gap); below and above are the states' means.
 	split, below, above []float64
 	belowSD, aboveSD    []float64
+	stateN              []float64 // the smaller state's count in the sample
 	// switches is, per channel, the share of the period's steps that
 	// jumped half a deviation.
 	switches []float64
@@ -96,7 +97,8 @@ func newMarginal(cfg TailConfig, channels, rows int) *marginal {
 		from: make([]float64, channels), width: make([]float64, channels),
 		split: make([]float64, channels), below: make([]float64, channels), above: make([]float64, channels),
 		switches: make([]float64, channels), belowSD: make([]float64, channels), aboveSD: make([]float64, channels),
-		cal: cal}
+		stateN: make([]float64, channels),
+		cal:    cal}
 }
 
 // bin maps channel j's normalised value v to its bin, or -1 beyond the
@@ -226,6 +228,7 @@ func (m *marginal) stateMeans(c int) {
 			}
 		}
 		m.below[j], m.above[j] = lo/max(nlo, 1), hi/max(nhi, 1)
+		m.stateN[j] = min(nlo, nhi)
 		// Floored at a thousandth of the gap between them, for a state
 		// that does not move at all.
 		floor := 1e-3*math.Abs(m.above[j]-m.below[j]) + 1e-12
@@ -297,7 +300,7 @@ func (m *marginal) learn(vec []float64, c int) {
 func (m *marginal) reset() {
 	m.settled, m.steps, m.last = false, 0, 0
 	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
-	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches, m.belowSD, m.aboveSD} {
+	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches, m.belowSD, m.aboveSD, m.stateN} {
 		clear(s)
 	}
 	clear(m.modal)
@@ -334,6 +337,7 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.switches)
 	e.F64s(m.belowSD)
 	e.F64s(m.aboveSD)
+	e.F64s(m.stateN)
 }
 
 func (m *marginal) readState(d *statecodec.Decoder) error {
@@ -364,6 +368,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.switches, "state switch rate")
 	d.F64sInto(m.belowSD, "lower state deviation")
 	d.F64sInto(m.aboveSD, "upper state deviation")
+	d.F64sInto(m.stateN, "state sample size")
 	if err := d.Err(); err != nil {
 		return err
 	}
@@ -374,7 +379,8 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 		slices.ContainsFunc(m.lo, notFinite) || slices.ContainsFunc(m.hi, notFinite) ||
 		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) ||
 		slices.ContainsFunc(m.split, notFinite) || slices.ContainsFunc(m.below, notFinite) || slices.ContainsFunc(m.above, notFinite) ||
-		slices.ContainsFunc(m.switches, bad) || slices.ContainsFunc(m.belowSD, bad) || slices.ContainsFunc(m.aboveSD, bad) {
+		slices.ContainsFunc(m.switches, bad) || slices.ContainsFunc(m.belowSD, bad) || slices.ContainsFunc(m.aboveSD, bad) ||
+		slices.ContainsFunc(m.stateN, bad) {
 		return errors.New("detector: value histogram state out of range")
 	}
 	return nil
