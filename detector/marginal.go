@@ -89,16 +89,15 @@ func newMarginal(cfg TailConfig, channels, rows int) *marginal {
 	// The tail is at least a sample's share wide: normal windows that never
 	// leave the visited levels must not make one stray sample an alarm.
 	cal.minScale = 1 / float64(rows)
-	return &marginal{counts: make([]float64, channels*marginalBins), totals: make([]float64, channels),
-		modal: make([]bool, channels), unvisited: make([]int, channels), still: make([]float64, channels), top: make([]float64, channels*marginalTop),
-		prev: make([]float64, channels), sample: make([]float64, 0, channels*marginalSample),
-		jumps: make([]float64, 0, channels*marginalSample),
-		lo:    make([]float64, channels), hi: make([]float64, channels),
-		from: make([]float64, channels), width: make([]float64, channels),
-		split: make([]float64, channels), below: make([]float64, channels), above: make([]float64, channels),
-		switches: make([]float64, channels), belowSD: make([]float64, channels), aboveSD: make([]float64, channels),
-		stateN: make([]float64, channels),
-		cal:    cal}
+	f := func() []float64 { return make([]float64, channels) }
+	return &marginal{
+		counts: make([]float64, channels*marginalBins), totals: f(), cal: cal,
+		modal: make([]bool, channels), unvisited: make([]int, channels),
+		sample: make([]float64, 0, channels*marginalSample), jumps: make([]float64, 0, channels*marginalSample),
+		still: f(), top: make([]float64, channels*marginalTop), prev: f(),
+		lo: f(), hi: f(), from: f(), width: f(),
+		split: f(), below: f(), above: f(), belowSD: f(), aboveSD: f(), stateN: f(), switches: f(),
+	}
 }
 
 // bin maps channel j's normalised value v to its bin, or -1 beyond the
@@ -157,7 +156,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 		// so that the bins resolve the states' own noise.
 		lo, hi := (m.lo[j]-mean(j))/spread(j), (m.hi[j]-mean(j))/spread(j)
 		pad := max(0.25*(hi-lo), marginalMinSpan)
-		m.from[j], m.width[j] = lo-pad, (hi-lo+2*pad)/marginalBins
+		m.from[j], m.width[j] = lo-pad, (hi-lo+float64(2*pad))/marginalBins
 	}
 	for i, v := range m.sample {
 		j := i % c
@@ -199,8 +198,8 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 				if run >= gap && below >= 0.2*total && total-below >= 0.2*total {
 					m.modal[j] = true
 					// The middle of the gap, in raw units.
-					g := m.from[j] + (float64(b)-float64(run)/2)*m.width[j]
-					m.split[j] = mean(j) + g*spread(j)
+					g := m.from[j] + float64((float64(b)-float64(run)/2)*m.width[j])
+					m.split[j] = mean(j) + float64(g*spread(j))
 					break
 				}
 				run = 0
@@ -231,7 +230,7 @@ func (m *marginal) stateMeans(c int) {
 		m.stateN[j] = min(nlo, nhi)
 		// Floored at a thousandth of the gap between them, for a state
 		// that does not move at all.
-		floor := 1e-3*math.Abs(m.above[j]-m.below[j]) + 1e-12
+		floor := float64(1e-3*math.Abs(m.above[j]-m.below[j])) + 1e-12
 		m.belowSD[j] = max(math.Sqrt(max(0, lo2/max(nlo, 1)-float64(m.below[j]*m.below[j]))), floor)
 		m.aboveSD[j] = max(math.Sqrt(max(0, hi2/max(nhi, 1)-float64(m.above[j]*m.above[j]))), floor)
 	}

@@ -102,7 +102,7 @@ func (rc *recurrence) remember() {
 	for j, s := range rc.sum {
 		m := s * inv
 		rc.means = append(rc.means, m)
-		rc.spreads = append(rc.spreads, math.Sqrt(max(0, rc.sumSq[j]*inv-float64(m*m))))
+		rc.spreads = append(rc.spreads, math.Sqrt(max(0, float64(rc.sumSq[j]*inv)-float64(m*m))))
 	}
 }
 
@@ -114,7 +114,7 @@ func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int
 	inv := 1 / float64(rc.n)
 	for j, e := range earlier {
 		tol := max(0.25*math.Abs(e-level(j)), 2*spreads[j], 0.25*spread(j))
-		if math.Abs(rc.sum[j]*inv-e) > tol {
+		if math.Abs(float64(rc.sum[j]*inv)-e) > tol {
 			return false
 		}
 	}
