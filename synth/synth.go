@@ -320,6 +320,11 @@ func WriteCorpus(dir string, series []*Series) error {
 	return os.WriteFile(filepath.Join(dir, "labels.json"), append(b, '\n'), 0o644)
 }
 
+// Units are the signals' sensor units.
+var Units = map[string]string{
+	"seasonal": "°C", "daily": "°C", "duty": "A", "longduty": "A", "oscillating": "mm/s", "noisy": "m³/h",
+}
+
 // NoiseStd is each signal's noise standard deviation (the on-state noise
 // for the duty cycle): the unit in which drift sizes are drawn.
 var NoiseStd = map[string]float64{"seasonal": 0.8, "daily": 0.8, "duty": 1.0, "oscillating": 0.3, "noisy": 2.0, "longduty": 1.0}

@@ -232,14 +232,14 @@ func (a *alertLog) print(p sink.Point) {
 			a.falses[p.Series]++
 			verdict = "  [false alarm]"
 		}
-		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s%s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p), verdict)
+		fmt.Printf("ALERT  %-7s %-24s opened at %s  score %.3f  %s%s\n", p.Kind, p.Series, ts, p.Score, explainPoint(p, a.unit(p.Series)), verdict)
 		return
 	default:
 		return
 	}
 	a.nOpen--
 	fmt.Printf("clear  %-7s %-24s closed at %s  peak %.3f after %s  %s\n", p.Kind, p.Series, ts, p.Peak,
-		time.Duration(p.Duration*1e9).Round(time.Second), explainPoint(p))
+		time.Duration(p.Duration*1e9).Round(time.Second), explainPoint(p, a.unit(p.Series)))
 }
 
 // delay is how long after the fault of s began time t is (negative: an
@@ -248,8 +248,21 @@ func delay(s *synth.Series, t int64) time.Duration {
 	return time.Duration(t - s.Times[s.Onset].UnixNano()).Round(time.Second)
 }
 
-// explainPoint renders an ae_alert point's explanation.
-func explainPoint(p sink.Point) string {
+// unit is the sensor unit of a demo series ("" for another series).
+func (a *alertLog) unit(series string) string {
+	if s := a.sensors[series]; s != nil {
+		return synth.Units[s.Signal]
+	}
+	return ""
+}
+
+// explainPoint renders an ae_alert point's explanation, with departures in
+// unit.
+func explainPoint(p sink.Point, unit string) string {
+	num := "%+.3g"
+	if unit != "" {
+		num += " " + unit
+	}
 	if p.Reason != "" {
 		return "by " + p.Reason
 	}
@@ -262,13 +275,13 @@ func explainPoint(p sink.Point) string {
 		case detector.Stuck:
 			return "stuck since " + time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04")
 		}
-		return fmt.Sprintf("%s by %+.3g", p.Statistic, p.Departure)
+		return fmt.Sprintf("%s by "+num, p.Statistic, p.Departure)
 	}
-	s := eval.Departure(p.Statistic, p.Departure, "%+.3g")
+	s := eval.Departure(p.Statistic, p.Departure, num)
 	if p.Kind == "drift" {
 		s += fmt.Sprintf(", spread x%.2f", p.Spread)
 		if p.Onset != 0 {
-			s += fmt.Sprintf(", since %s, %+.3g/h", time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04"), p.Rate)
+			s += fmt.Sprintf(", since %s, "+num+"/h", time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04"), p.Rate)
 		}
 	}
 	return s
