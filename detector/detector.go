@@ -453,11 +453,19 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		if s := r.season; s != nil {
 			add("reference: seasonal context", len(s.off)+c*(r.cfg.Season.Learn/s.block+1))
 		}
+		add("reference: value histogram and its tail", r.marg.floats())
+		add("reference: transient alerts", cap(r.trans.buf))
+		if rc := r.recur; rc != nil {
+			add("reference: recurring regimes", 2*c+(2+2*c)*recurrenceKeep)
+		}
 	}
 	if m := d.drift; m != nil {
 		add("drift monitor", (5+20)*c)
 		if s := m.season; s != nil {
 			add("drift monitor: seasonal context", c*(d.cfg.Drift.Reference/s.block+1)+len(s.off))
+		}
+		if m.states != nil {
+			add("drift monitor: states", m.states.floats())
 		}
 	}
 	if d.quality != nil {

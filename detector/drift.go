@@ -180,7 +180,7 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
 	}
 	if cfg.States {
-		m.states, m.xs = newMarginal(DefaultTailConfig(), channels, windowSize), make([]float64, channels)
+		m.states, m.xs = newMarginal(nil, channels, windowSize), make([]float64, channels)
 	}
 	return m
 }

@@ -94,7 +94,7 @@ func TestModalChannels(t *testing.T) {
 	}
 	want := map[string]bool{"duty cycle": true}
 	for name, f := range signals {
-		m := newMarginal(DefaultTailConfig(), 1, 32)
+		m := newMarginal(nil, 1, 32)
 		var sum, sq float64
 		for i := 1; i <= n; i++ {
 			v := f(i)

@@ -84,11 +84,17 @@ const (
 	marginalDiscount = 0.3
 )
 
-func newMarginal(cfg TailConfig, channels, rows int) *marginal {
-	cal := newTailCalibrator(cfg)
-	// The tail is at least a sample's share wide: normal windows that never
-	// leave the visited levels must not make one stray sample an alarm.
-	cal.minScale = 1 / float64(rows)
+// newMarginal returns a state finder for channels; with a tail (the
+// reference's), it also scores windows of rows samples on the histogram.
+func newMarginal(tail *TailConfig, channels, rows int) *marginal {
+	var cal *tailCalibrator
+	if tail != nil {
+		cal = newTailCalibrator(*tail)
+		// The tail is at least a sample's share wide: normal windows that
+		// never leave the visited levels must not make one stray sample an
+		// alarm.
+		cal.minScale = 1 / float64(rows)
+	}
 	f := func() []float64 { return make([]float64, channels) }
 	return &marginal{
 		counts: make([]float64, channels*marginalBins), totals: f(), cal: cal,
@@ -303,7 +309,19 @@ func (m *marginal) reset() {
 		clear(s)
 	}
 	clear(m.modal)
-	m.cal.reset()
+	if m.cal != nil {
+		m.cal.reset()
+	}
+}
+
+// floats is the memory it holds, in float64s (its tail model's history,
+// live and sorted copies included).
+func (m *marginal) floats() int {
+	n := len(m.counts) + cap(m.sample) + cap(m.jumps) + len(m.top) + len(m.modal)*17 // the per-channel slices
+	if m.cal != nil {
+		n += 3 * len(m.cal.hist)
+	}
+	return n
 }
 
 // active reports whether any channel is scored.
@@ -312,7 +330,9 @@ func (m *marginal) active() bool { return slices.Contains(m.modal, true) }
 func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.counts)
 	e.F64s(m.totals)
-	m.cal.appendState(e)
+	if m.cal != nil {
+		m.cal.appendState(e)
+	}
 	e.F64(m.last)
 	e.Bool(m.settled)
 	for j, b := range m.modal {
@@ -342,8 +362,10 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 func (m *marginal) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.counts, "histogram counts")
 	d.F64sInto(m.totals, "histogram totals")
-	if err := m.cal.readState(d); err != nil {
-		return err
+	if m.cal != nil {
+		if err := m.cal.readState(d); err != nil {
+			return err
+		}
 	}
 	m.last, m.settled = d.F64(), d.Bool()
 	for j := range m.modal {

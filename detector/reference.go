@@ -145,7 +145,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
-		marg: newMarginal(cfg.Tail, channels, wcfg.Size), period: cfg.Samples,
+		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
 		clip: wcfg.Clip, seed: seed, trans: newTransient(channels),
 	}
 	if cfg.Recurrence > 0 {
@@ -164,6 +164,15 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		r.anchors = mc.ReplaySize / 2
 	}
 	return r, nil
+}
+
+// marginalTail is the value histogram's tail model: the reference's,
+// over a quarter of its history (the statistic is a share of a window's
+// samples, a few dozen values).
+func marginalTail(t TailConfig) *TailConfig {
+	t.History = max(20, t.History/4)
+	t.Learning = min(t.Learning, t.History)
+	return &t
 }
 
 // observe folds an accepted sample taken at time t into the reference
