@@ -26,6 +26,10 @@
 // The reference takes a cycle longer than its window off what it sees
 // (season.go), found once over a series' first samples; the drift monitor
 // does the same with cycles longer than its horizon.
+// A channel that switches between separate states has them learnt as a
+// histogram of visited levels (marginal.go), and a regime beyond the
+// reference period that recurs restarts the period over its cycle
+// (recurrence.go).
 //
 // Quality checks (quality.go) are rules with an alert kind of their own,
 // apart from every score: a stuck or flat-lined channel and values beyond

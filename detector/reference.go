@@ -321,6 +321,8 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 }
 
+// recurUnseen reports whether the open alert's regime lies beyond what
+// the reference period saw on some channel.
 func (r *reference) recurUnseen() bool {
 	r.recur.meansInto(r.mean)
 	return r.marg.unseen(r.mean)
