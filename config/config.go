@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -41,6 +42,11 @@ type HTTPConfig struct {
 	// the port).
 	Pprof bool          `yaml:"pprof"`
 	TLS   HTTPTLSConfig `yaml:"tls"`
+	// ReadHeaderTimeout closes a connection whose request headers have not
+	// arrived in time (a slow or stalled client); IdleTimeout closes a
+	// keep-alive connection with no request for that long.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 }
 
 // HTTPTLSConfig serves the endpoint over TLS when both files are set.
@@ -78,6 +84,10 @@ func (c HTTPConfig) validate() error {
 		return fmt.Errorf("http.tls.cert_file and http.tls.key_file: set both or neither (got %q and %q)", c.TLS.CertFile, c.TLS.KeyFile)
 	case c.ProtectReads && c.Token == "" && c.TokenFile == "":
 		return errors.New("http.protect_reads: needs a token (AEWATCH_HTTP_TOKEN or http.token_file)")
+	case c.ReadHeaderTimeout < 100*time.Millisecond || c.ReadHeaderTimeout > time.Hour:
+		return fmt.Errorf("http.read_header_timeout: must be in [100ms, 1h] (got %v)", c.ReadHeaderTimeout)
+	case c.IdleTimeout < 100*time.Millisecond || c.IdleTimeout > 24*time.Hour:
+		return fmt.Errorf("http.idle_timeout: must be in [100ms, 24h] (got %v)", c.IdleTimeout)
 	}
 	return nil
 }
@@ -89,7 +99,7 @@ func Default() Config {
 		Kafka:      stream.DefaultKafkaConfig(),
 		Pipeline:   stream.DefaultPipelineConfig(),
 		Influx:     sink.DefaultConfig(),
-		HTTP:       HTTPConfig{Addr: "127.0.0.1:9464"},
+		HTTP:       HTTPConfig{Addr: "127.0.0.1:9464", ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute},
 		Checkpoint: stream.DefaultCheckpointConfig(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -1665,4 +1666,70 @@ func checkNoDeadLetterRight(t *testing.T, brokers string, influx *testsvc.Influx
 	if lines == 0 || lines > 2 || !strings.Contains(log, `"topic":"rejects"`) || !strings.Contains(log, "Authorization Failed") {
 		t.Errorf("no write right on the dead-letter topic: want one or two lines naming the topic and the refusal, got %d:\n%.3000s", lines, log)
 	}
+}
+
+// TestHTTPClosesSlowAndIdleClients: a client that never finishes its
+// request headers, and a keep-alive connection left idle, are both closed
+// by the service after http.read_header_timeout and http.idle_timeout,
+// so that such clients cannot hold connections open for good.
+func TestHTTPClosesSlowAndIdleClients(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	run := startRun(t, brokers, influx.URL, "g-http-timeouts",
+		"--set", "http.read_header_timeout=1s", "--set", "http.idle_timeout=1s")
+	addr := strings.TrimPrefix(run.http, "http://")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if resp, err := http.Get(run.http + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the endpoint never answered; stderr:\n%s", run.stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// closedWithin reports how long the server took to close c, reading
+	// (and discarding) whatever it sends first.
+	closedWithin := func(c net.Conn, limit time.Duration) time.Duration {
+		start := time.Now()
+		c.SetReadDeadline(start.Add(limit))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("the connection stayed open for %v: %v", limit, err)
+		}
+		return time.Since(start)
+	}
+
+	slow, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := io.WriteString(slow, "GET /healthz HTTP/1.1\r\nHost: aewatch\r\n"); err != nil { // no blank line: headers never end
+		t.Fatal(err)
+	}
+	took := closedWithin(slow, 10*time.Second)
+	t.Logf("unfinished headers: closed after %v", took.Round(10*time.Millisecond))
+
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if _, err := io.WriteString(idle, "GET /healthz HTTP/1.1\r\nHost: aewatch\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(idle)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	idle.SetReadDeadline(start.Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the idle keep-alive connection stayed open for 10s: %v", err)
+	}
+	t.Logf("idle keep-alive connection: closed after %v", time.Since(start).Round(10*time.Millisecond))
+	run.stop(t)
 }

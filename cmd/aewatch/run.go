@@ -269,8 +269,9 @@ func (s *service) run(ctx context.Context) error {
 		s.listener = ln
 		// Timeouts so that idle or slow clients cannot hold connections
 		// open for good; writes allow for /debug/pprof/profile's 30 s.
-		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second}
+		hc := s.cfg.HTTP
+		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: hc.ReadHeaderTimeout, ReadTimeout: hc.ReadHeaderTimeout + 5*time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: hc.IdleTimeout}
 		if tls := s.cfg.HTTP.TLS; tls.CertFile != "" {
 			if _, err := cryptotls.LoadX509KeyPair(tls.CertFile, tls.KeyFile); err != nil {
 				return fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
