@@ -182,6 +182,13 @@ func marginalTail(t TailConfig) *TailConfig {
 func (r *reference) observe(t int64, x []float64) {
 	if r.season != nil {
 		found, y := r.season.observe(t, x)
+		if found && r.marg.settled {
+			// A channel that switches between states keeps them to a
+			// cycle of its own that wanders; its states are learnt, and a
+			// profile smeared by the wander would blur them. A cycle of
+			// the clock (a shift's schedule) is kept.
+			found = r.season.drop(func(j int) bool { return !r.marg.modal[j] || r.season.onClock(j) }, x)
+		}
 		if found {
 			r.restart()
 		}

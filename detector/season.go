@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
@@ -237,6 +238,27 @@ func (s *season) offset(j int, t int64) float64 {
 		return 0
 	}
 	return s.profile[j][s.bin(float64(t-s.t0), s.cycle[j], s.period[j])]
+}
+
+// drop forgets the cycles of the channels keep refuses, just after
+// learning found them, and takes them off x's seasonal values again (the
+// sample observe returned). It reports whether a cycle is left.
+func (s *season) drop(keep func(j int) bool, x []float64) bool {
+	left := false
+	for j := range s.period {
+		if s.period[j] > 0 && !keep(j) {
+			s.period[j], s.cycle[j], s.profile[j] = 0, 0, nil
+			s.xs[j] = x[j]
+		}
+		left = left || s.period[j] > 0
+	}
+	s.longest = s.longestCycle()
+	return left
+}
+
+// onClock reports whether channel j's cycle is one of the clock's.
+func (s *season) onClock(j int) bool {
+	return slices.Contains(clockCycles, time.Duration(s.cycle[j]))
 }
 
 // longestCycle is the longest cycle found, in samples (0: none).
