@@ -142,3 +142,49 @@ func TestDutyCycleKeepsNoProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestLongCycleSnapshotResumesExactly: a snapshot taken before, during and
+// after the reference restarts over the motor's cycle, and while its
+// states are scored and its drift is measured, restores to the same
+// outputs bit for bit.
+func TestLongCycleSnapshotResumesExactly(t *testing.T) {
+	s, err := synth.GenerateDrift("longduty", "drift", 12000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := make([]int64, len(s.Times))
+	for i, tm := range s.Times {
+		ts[i] = tm.UnixNano()
+	}
+	xs := s.Values
+	cfg := DefaultConfig()
+	want := run(t, cfg, ts, xs)
+	for _, cut := range []int{1500, 2700, 3000, 5000, 9000, 20000, 30000} {
+		a, _ := New(cfg, 1)
+		x := []float64{0}
+		for i := 0; i < cut; i++ {
+			x[0] = xs[i]
+			a.Push(ts[i], x)
+		}
+		snap, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := New(cfg, 1)
+		if err := b.UnmarshalBinary(snap); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		for i := cut; i < len(xs); i++ {
+			x[0] = xs[i]
+			for _, r := range b.Push(ts[i], x) {
+				w := want[r.Seq]
+				if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Anomaly.Open != w.alert ||
+					math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert.Open != w.driftAlert ||
+					math.Float64bits(r.RefScore) != math.Float64bits(w.ref) {
+					t.Fatalf("cut %d: sample %d reference %v alert %v drift %v after restore, %v %v %v uninterrupted",
+						cut, r.Seq, r.RefScore, r.Anomaly.Open, r.Drift, w.ref, w.alert, w.drift)
+				}
+			}
+		}
+	}
+}

@@ -121,7 +121,7 @@ func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int
 	return true
 }
 
-// means writes the open episode's mean so far into dst.
+// meansInto writes the open episode's mean so far into dst.
 func (rc *recurrence) meansInto(dst []float64) {
 	for j, s := range rc.sum {
 		dst[j] = s / float64(rc.n)

@@ -430,9 +430,6 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 		return fmt.Errorf("detector: reference period %d out of range", r.period)
 	}
 	r.norm.SetWarmup(r.period)
-	if r.ae != nil && r.marg.settled {
-		r.ae.AnchorReplay(r.anchors)
-	}
 	if r.seen < 0 || r.meanN < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) ||
 		slices.ContainsFunc(r.meanSq, func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }) {
 		return errors.New("detector: reference state out of range")

@@ -19,6 +19,7 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 	e.F64s(a.replay)
 	e.Int(a.replayCount)
 	e.Int(a.replayNext)
+	e.Int(a.anchors)
 	rng, err := a.pcg.MarshalBinary()
 	if err != nil {
 		return err
@@ -37,7 +38,7 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	a.steps = d.Int()
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
 	d.F64sInto(a.replay, "replay")
-	a.replayCount, a.replayNext = d.Int(), d.Int()
+	a.replayCount, a.replayNext, a.anchors = d.Int(), d.Int(), d.Int()
 	rng := d.Bytes(64)
 	if err := d.Err(); err != nil {
 		return err
@@ -46,8 +47,9 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 		return fmt.Errorf("model state: Adam powers %v, %v outside [0, 1]", a.beta1Pow, a.beta2Pow)
 	}
 	if a.steps < 0 || a.replayCount < 0 || a.replayCount > a.cfg.ReplaySize || a.replayNext < 0 ||
-		(a.cfg.ReplaySize > 0 && a.replayNext >= a.cfg.ReplaySize) {
-		return fmt.Errorf("model state: steps %d, replay %d/%d out of range", a.steps, a.replayCount, a.replayNext)
+		(a.cfg.ReplaySize > 0 && a.replayNext >= a.cfg.ReplaySize) || a.anchors < 0 || a.anchors > a.replayCount ||
+		(a.anchors > 0 && a.replayNext < a.anchors) {
+		return fmt.Errorf("model state: steps %d, replay %d/%d (%d anchored) out of range", a.steps, a.replayCount, a.replayNext, a.anchors)
 	}
 	return a.pcg.UnmarshalBinary(rng)
 }
