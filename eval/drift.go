@@ -13,18 +13,22 @@ import (
 type DriftStats struct {
 	Files, Windows, Detected, Late int
 	FalseAlarms                    int
-	Monitored                      int       // samples tested for drift, over all channels
-	Delays                         []int     // samples from window start to the opening, detected windows
-	DelayShare                     []float64 // the same, as a share of the window's length
-	Missed                         []string  // files with a window not detected in time
-	Falsely                        []string  // files with a false alarm
+	// Unwatched counts the windows that end before the drift monitor had
+	// its reference (no drift can be alerted there).
+	Unwatched  int
+	Monitored  int       // samples tested for drift, over all channels
+	Delays     []int     // samples from window start to the opening, detected windows
+	DelayShare []float64 // the same, as a share of the window's length
+	Missed     []string  // files with a window not detected in time
+	Falsely    []string  // files with a false alarm
 	// OnsetErrors are, for detected windows, the estimated onset minus the
 	// window's start, in rows.
 	OnsetErrors []int
 }
 
-// AddDrift scores one file's drift alert openings against its windows.
-func (d *DriftStats) AddDrift(name string, times []int64, opened []DriftOpening, monitored int, wins []nab.Window) {
+// AddDrift scores one file's drift alert openings against its windows;
+// firstMonitored is the first row the monitor tested (-1: none).
+func (d *DriftStats) AddDrift(name string, times []int64, opened []DriftOpening, monitored, firstMonitored int, wins []nab.Window) {
 	d.Files++
 	d.Monitored += monitored
 	explained := make([]bool, len(opened)) // inside or after a window
@@ -32,6 +36,9 @@ func (d *DriftStats) AddDrift(name string, times []int64, opened []DriftOpening,
 		d.Windows++
 		start := sort.Search(len(times), func(k int) bool { return times[k] >= w.Start })
 		end := sort.Search(len(times), func(k int) bool { return times[k] > w.End })
+		if firstMonitored < 0 || end <= firstMonitored {
+			d.Unwatched++
+		}
 		first, late := -1, false // first: index in opened of the earliest opening inside
 		for i, o := range opened {
 			switch {

@@ -55,7 +55,7 @@ func driftStats(t *testing.T, inputs []Input, lab nab.Labels, cfg detector.Confi
 	var st DriftStats
 	for _, r := range results {
 		w, _ := lab.Lookup(r.Rel)
-		st.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, w)
+		st.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, r.FirstMonitored, w)
 	}
 	return st, results
 }
@@ -126,3 +126,19 @@ func TestDriftCorpus(t *testing.T) {
 }
 
 var driftSeed uint64 = 1
+
+// TestDriftUnwatchedWindows: a window that ends before the drift monitor
+// has its reference is counted as such, not silently as a miss.
+func TestDriftUnwatchedWindows(t *testing.T) {
+	times := make([]int64, 100)
+	for i := range times {
+		times[i] = int64(i)
+	}
+	wins := []nab.Window{{Start: 10, End: 20}, {Start: 60, End: 70}}
+	var st DriftStats
+	st.AddDrift("f", times, nil, 50, 50, wins)
+	st.AddDrift("g", times, nil, 0, -1, wins[:1])
+	if st.Windows != 3 || st.Unwatched != 2 {
+		t.Errorf("%d windows, %d unwatched; want 3 and 2 (the first of f, and g's, which the monitor never tested)", st.Windows, st.Unwatched)
+	}
+}

@@ -34,7 +34,9 @@ type Scored struct {
 	// Monitored counts samples, per channel, whose drift was tested (after
 	// the reference was complete).
 	Monitored int
-	Threshold float64
+	// FirstMonitored is the first row whose drift was tested (-1: none).
+	FirstMonitored int
+	Threshold      float64
 }
 
 // DriftOpening is a drift alert's opening: its row and, for the channel
@@ -55,7 +57,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
 		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
-		Threshold: cfg.Alert.Open,
+		Threshold: cfg.Alert.Open, FirstMonitored: -1,
 	}
 	names := f.ChannelNames()
 	for j := range s.Channel {
@@ -131,6 +133,9 @@ func (s *Scored) count(r detector.Result, names []string) {
 	}
 	if r.DriftReady {
 		s.Monitored++
+		if s.FirstMonitored < 0 || int(k) < s.FirstMonitored {
+			s.FirstMonitored = int(k)
+		}
 	}
 	add := func(kind string, o detector.Outcome) {
 		if o.Event == detector.NoEvent {

@@ -228,7 +228,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		}
 		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		st.Add(r.File.Times, r.Alert, wins)
-		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, wins)
+		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, r.FirstMonitored, wins)
 	}
 	if len(files) == 0 {
 		return errors.New("--labels: no scored file has labels")
@@ -257,7 +257,11 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		med, share := drift.MedianDelay()
 		timing = fmt.Sprintf("median delay %d samples (%.0f%% of the window), median onset error %d samples", med, 100*share, drift.MedianOnsetError())
 	}
-	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after), %s; %d opened outside any window, %.3f per 10k tested samples\n",
-		drift.Detected, drift.Windows, drift.Late, timing, drift.FalseAlarms, drift.FalseAlarmsPer10k())
+	unwatched := ""
+	if drift.Unwatched > 0 {
+		unwatched = fmt.Sprintf(", %d of them ending before the drift monitor had its reference", drift.Unwatched)
+	}
+	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after%s), %s; %d opened outside any window, %.3f per 10k tested samples\n",
+		drift.Detected, drift.Windows, drift.Late, unwatched, timing, drift.FalseAlarms, drift.FalseAlarmsPer10k())
 	return nil
 }
