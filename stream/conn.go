@@ -81,16 +81,21 @@ type Conn struct {
 	transport *kafka.Transport
 	// Insecure says that certificates are not verified (for a warning).
 	Insecure bool
+	// MaxWait is how long a fetch of the input waits for data
+	// (kafka.max_wait).
+	MaxWait time.Duration
 }
 
 // PlainConn connects to brokers without TLS or SASL (the embedded broker).
 func PlainConn(brokers []string) *Conn {
-	return &Conn{Brokers: brokers, dialer: &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}, transport: &kafka.Transport{}}
+	return &Conn{Brokers: brokers, dialer: &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true}, transport: &kafka.Transport{},
+		MaxWait: DefaultKafkaConfig().MaxWait}
 }
 
 // NewConn builds the connection settings of c, reading its files.
 func NewConn(c KafkaConfig) (*Conn, error) {
 	conn := PlainConn(c.Brokers)
+	conn.MaxWait = c.MaxWait
 	var tlsCfg *tls.Config
 	if c.TLS.Enabled {
 		var err error

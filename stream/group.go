@@ -148,7 +148,7 @@ type generationFetcher struct {
 func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic string, a kafka.PartitionAssignment,
 	start int64, errLog kafka.Logger, log *slog.Logger) {
 	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: a.ID,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000, ErrorLogger: errLog})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: conn.MaxWait, QueueCapacity: 1000, ErrorLogger: errLog})
 	defer r.Close()
 	off := a.Offset
 	if off < 0 {

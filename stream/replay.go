@@ -231,7 +231,7 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 		return nil
 	}
 	r := s.conn.Reader(kafka.ReaderConfig{Topic: rg.Topic, Partition: rg.Partition,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond, QueueCapacity: 1000})
+		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: s.conn.MaxWait, QueueCapacity: 1000})
 	defer r.Close()
 	if err := r.SetOffset(rg.Start); err != nil {
 		return fmt.Errorf("replay: %s/%d: set offset %d: %w", rg.Topic, rg.Partition, rg.Start, err)
