@@ -29,6 +29,9 @@ func longCycle(t *testing.T, cfg Config, fault string, seed uint64) (out []score
 // a period as long as the cycle and learns both. Without that the first
 // off state opened an alert that never closed (96% of the rows).
 func TestLongCycleIsLearnt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quality check over 120,000 samples (scripts/arm64-check.sh compares the same corpus's eval output instead)")
+	}
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled = false
 	for seed := uint64(1); seed <= 3; seed++ {
@@ -53,6 +56,9 @@ func TestLongCycleIsLearnt(t *testing.T) {
 // noise burst on either state are alerted by the reference's value
 // histogram, which the on-off swing hides from the window's error.
 func TestLongCycleFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quality check over 120,000 samples (scripts/arm64-check.sh compares the same corpus's eval output instead)")
+	}
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled = false
 	for _, fault := range []string{"level_shift", "noise_burst"} {
@@ -159,7 +165,11 @@ func TestLongCycleSnapshotResumesExactly(t *testing.T) {
 	xs := s.Values
 	cfg := DefaultConfig()
 	want := run(t, cfg, ts, xs)
-	for _, cut := range []int{1500, 2700, 3000, 5000, 9000, 20000, 30000} {
+	cuts := []int{1500, 2700, 3000, 5000, 9000, 20000, 30000}
+	if testing.Short() {
+		cuts = []int{3000, 9000, 30000} // during the restart, scoring states, measuring drift
+	}
+	for _, cut := range cuts {
 		a, _ := New(cfg, 1)
 		x := []float64{0}
 		for i := 0; i < cut; i++ {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The same bits on arm64 as on amd64, under Debian's qemu-user-static:
-# the golden, determinism and unit tests of the scoring packages run as
+# the golden, determinism and unit tests (short mode) of the scoring packages run as
 # arm64 binaries, and `aewatch eval` built for arm64 writes byte-identical
-# output to the amd64 build on generated files (and on NAB and SKAB files
-# when ../shared/datasets is beside the checkout). Installs
+# output to the amd64 build on generated files (the long duty cycle among
+# them) and on NAB and SKAB files
+# when ../shared/datasets is beside the checkout. Installs
 # qemu-user-static with apt-get when it is missing. Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ if ! command -v qemu-aarch64-static >/dev/null; then
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y qemu-user-static >/dev/null; }
 fi
 qemu=$(command -v qemu-aarch64-static)
-GOARCH=arm64 go test -exec "$qemu" ./model ./window ./internal/detmath ./detector
+GOARCH=arm64 go test -short -exec "$qemu" ./model ./window ./internal/detmath ./detector
 GOARCH=arm64 go test -exec "$qemu" ./eval -run 'TestGolden|TestContract|TestDeterministicBytes|TestPointStatsByHand'
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -21,7 +22,8 @@ go build -o "$tmp/amd64" ./cmd/aewatch
 GOARCH=arm64 go build -o "$tmp/arm64" ./cmd/aewatch
 "$tmp/amd64" generate --rows 4000 --variants 1 --out "$tmp/in/gen" >/dev/null
 "$tmp/amd64" generate --sustained --variants 1 --out "$tmp/in/sus" >/dev/null
-runs=("--out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus")
+"$tmp/amd64" generate --long-cycle --variants 1 --rows 12000 --out "$tmp/in/long" >/dev/null
+runs=("--out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long")
 shared=../shared/datasets
 if [ -d "$shared/nab/data" ]; then
   runs+=("--out OUT $shared/nab/data/realKnownCause $shared/nab/data/realTraffic")
