@@ -164,6 +164,11 @@ type driftMonitor struct {
 	// slow averages, and has its state taken off (xs).
 	slowStates bool
 	xs         []float64
+	// rawDep is, per slow-state channel, a recent average of each sample's
+	// departure from its state's mean in sensor units, and rawRef its
+	// mean over the reference: the drift's departure as the explanation
+	// gives it (the test's own units are the state's deviations).
+	rawDep, rawRef []float64
 }
 
 func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
@@ -181,6 +186,7 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 	}
 	if cfg.States {
 		m.states, m.xs = newMarginal(nil, channels, windowSize), make([]float64, channels)
+		m.rawDep, m.rawRef = make([]float64, channels), make([]float64, channels)
 	}
 	return m
 }
@@ -220,6 +226,10 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		case !m.states.settled:
 			m.states.observe(x, m.n+1, m.cfg.Reference)
 		case m.slowStates:
+			a := max(1/float64(m.cfg.Horizon), 1/float64(m.recentHorizon()))
+			if m.seen < m.recentHorizon() {
+				a = 1 / float64(m.seen+1)
+			}
 			for j, v := range x {
 				m.xs[j] = v
 				if m.slowState(j) {
@@ -227,6 +237,11 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 					// the states) must not decide the averages.
 					mean, sd := m.states.state(j, v)
 					m.xs[j] = max(-stateClip, min(stateClip, (v-mean)/sd))
+					// The explanation's departure, in sensor units.
+					m.rawDep[j] += float64(a * (v - mean - m.rawDep[j]))
+					if m.n < m.cfg.Reference {
+						m.rawRef[j] += (v - mean - m.rawRef[j]) / float64(m.n+1)
+					}
 				}
 			}
 			x = m.xs
@@ -453,6 +468,15 @@ func (m *driftMonitor) explain(t int64, worst int, reason string) *Explanation {
 		total += c.cusum[stat]
 		slowDep := c.slowLevel - c.level
 		m.departure[j] = c.recentLevel - c.level
+		if stat < spreadUp && m.slowStates && m.slowState(j) {
+			// From the state's deviations back to sensor units, and the
+			// rate with the same ratio.
+			raw := m.rawDep[j] - m.rawRef[j]
+			if d := m.departure[j]; math.Abs(d) > 1e-12 {
+				slowDep *= raw / d
+			}
+			m.departure[j] = raw
+		}
 		if stat >= spreadUp {
 			slowDep = c.slowSpread - c.spread
 			m.departure[j] = slowDep

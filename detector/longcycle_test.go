@@ -198,3 +198,40 @@ func TestLongCycleSnapshotResumesExactly(t *testing.T) {
 		}
 	}
 }
+
+// TestLongCycleDriftInSensorUnits: a step of 6 A in both states of a
+// motor drawing twice the current is alerted as drift, and the
+// explanation says about 6 A, though the monitor measures it in each
+// state's deviations (2 A on, 0.4 A off: 3 and, bounded, 4).
+func TestLongCycleDriftInSensorUnits(t *testing.T) {
+	s, err := synth.GenerateSustained("longduty", "none", 30000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from, size = 20000, 6.0
+	for i, v := range s.Values {
+		v *= 2
+		if i >= from {
+			v += size
+		}
+		for _, r := range d.Push(s.Times[i].UnixNano(), []float64{v}) {
+			if r.DriftAlert.Event != Opened {
+				continue
+			}
+			why := r.DriftAlert.Why
+			t.Logf("drift opened at %d: %s %+.2f, rate %+.2f/h", i, why.Statistic, why.Departure[0], why.Rate[0])
+			if i < from {
+				t.Fatalf("drift alert at %d, before the step", i)
+			}
+			if why.Statistic != "level" || why.Departure[0] < 0.75*size || why.Departure[0] > 1.25*size {
+				t.Errorf("explained as %s %+.2f, want level within 25%% of %+.1f (sensor units)", why.Statistic, why.Departure[0], size)
+			}
+			return
+		}
+	}
+	t.Fatal("the step was never alerted as drift")
+}

@@ -234,6 +234,8 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 	if m.states != nil {
 		m.states.appendState(e)
 		e.Bool(m.slowStates)
+		e.F64s(m.rawDep)
+		e.F64s(m.rawRef)
 	}
 }
 
@@ -296,7 +298,15 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 			return err
 		}
 		m.slowStates = d.Bool()
-		return d.Err()
+		d.F64sInto(m.rawDep, "drift departures in sensor units")
+		d.F64sInto(m.rawRef, "drift reference departures in sensor units")
+		if err := d.Err(); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(m.rawDep, notFinite) || slices.ContainsFunc(m.rawRef, notFinite) {
+			return errors.New("detector: drift departures not finite")
+		}
+		return nil
 	}
 	return nil
 }
