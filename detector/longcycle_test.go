@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -170,32 +171,7 @@ func TestLongCycleSnapshotResumesExactly(t *testing.T) {
 		cuts = []int{3000, 9000, 30000} // during the restart, scoring states, measuring drift
 	}
 	for _, cut := range cuts {
-		a, _ := New(cfg, 1)
-		x := []float64{0}
-		for i := 0; i < cut; i++ {
-			x[0] = xs[i]
-			a.Push(ts[i], x)
-		}
-		snap, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := New(cfg, 1)
-		if err := b.UnmarshalBinary(snap); err != nil {
-			t.Fatalf("cut %d: %v", cut, err)
-		}
-		for i := cut; i < len(xs); i++ {
-			x[0] = xs[i]
-			for _, r := range b.Push(ts[i], x) {
-				w := want[r.Seq]
-				if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Anomaly.Open != w.alert ||
-					math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert.Open != w.driftAlert ||
-					math.Float64bits(r.RefScore) != math.Float64bits(w.ref) {
-					t.Fatalf("cut %d: sample %d reference %v alert %v drift %v after restore, %v %v %v uninterrupted",
-						cut, r.Seq, r.RefScore, r.Anomaly.Open, r.Drift, w.ref, w.alert, w.drift)
-				}
-			}
-		}
+		resumesExactly(t, fmt.Sprintf("cut %d", cut), cfg, ts, xs, cut, want)
 	}
 }
 

@@ -305,7 +305,7 @@ func (m *marginal) learn(vec []float64, c int) {
 func (m *marginal) reset() {
 	m.settled, m.steps, m.last = false, 0, 0
 	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
-	for _, s := range [][]float64{m.counts, m.totals, m.still, m.top, m.split, m.below, m.above, m.switches, m.belowSD, m.aboveSD, m.stateN} {
+	for _, s := range append(m.nonNegative(), m.signed()...) {
 		clear(s)
 	}
 	clear(m.modal)
@@ -317,7 +317,10 @@ func (m *marginal) reset() {
 // floats is the memory it holds, in float64s (its tail model's history,
 // live and sorted copies included).
 func (m *marginal) floats() int {
-	n := len(m.counts) + cap(m.sample) + cap(m.jumps) + len(m.top) + len(m.modal)*17 // the per-channel slices
+	n := cap(m.sample) + cap(m.jumps) + 2*len(m.modal) // modal and unvisited
+	for _, s := range append(m.nonNegative(), m.signed()...) {
+		n += len(s)
+	}
 	if m.cal != nil {
 		n += 3 * len(m.cal.hist)
 	}
@@ -328,8 +331,6 @@ func (m *marginal) floats() int {
 func (m *marginal) active() bool { return slices.Contains(m.modal, true) }
 
 func (m *marginal) appendState(e *statecodec.Encoder) {
-	e.F64s(m.counts)
-	e.F64s(m.totals)
 	if m.cal != nil {
 		m.cal.appendState(e)
 	}
@@ -342,26 +343,13 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.sample)
 	e.F64s(m.jumps)
 	e.Int(m.stride)
-	e.F64s(m.still)
-	e.F64s(m.top)
 	e.Int(m.steps)
-	e.F64s(m.prev)
-	e.F64s(m.lo)
-	e.F64s(m.hi)
-	e.F64s(m.from)
-	e.F64s(m.width)
-	e.F64s(m.split)
-	e.F64s(m.below)
-	e.F64s(m.above)
-	e.F64s(m.switches)
-	e.F64s(m.belowSD)
-	e.F64s(m.aboveSD)
-	e.F64s(m.stateN)
+	for _, s := range append(m.nonNegative(), m.signed()...) {
+		e.F64s(s)
+	}
 }
 
 func (m *marginal) readState(d *statecodec.Decoder) error {
-	d.F64sInto(m.counts, "histogram counts")
-	d.F64sInto(m.totals, "histogram totals")
 	if m.cal != nil {
 		if err := m.cal.readState(d); err != nil {
 			return err
@@ -374,37 +362,38 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	}
 	m.sample = d.F64sAppend(m.sample[:0], cap(m.sample), "histogram sample")
 	m.jumps = d.F64sAppend(m.jumps[:0], cap(m.jumps), "histogram sampled steps")
-	m.stride = d.Int()
-	d.F64sInto(m.still, "histogram still counts")
-	d.F64sInto(m.top, "histogram steps")
-	m.steps = d.Int()
-	d.F64sInto(m.prev, "histogram last sample")
-	d.F64sInto(m.lo, "reference period minimum")
-	d.F64sInto(m.hi, "reference period maximum")
-	d.F64sInto(m.from, "histogram start")
-	d.F64sInto(m.width, "histogram bin width")
-	d.F64sInto(m.split, "state split")
-	d.F64sInto(m.below, "lower state mean")
-	d.F64sInto(m.above, "upper state mean")
-	d.F64sInto(m.switches, "state switch rate")
-	d.F64sInto(m.belowSD, "lower state deviation")
-	d.F64sInto(m.aboveSD, "upper state deviation")
-	d.F64sInto(m.stateN, "state sample size")
+	m.stride, m.steps = d.Int(), d.Int()
+	nonNegative, signed := m.nonNegative(), m.signed()
+	for _, s := range append(nonNegative, signed...) {
+		d.F64sInto(s, "value histogram state")
+	}
 	if err := d.Err(); err != nil {
 		return err
 	}
 	bad := func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }
-	if m.stride < 0 || m.steps < 0 || slices.ContainsFunc(m.unvisited, func(n int) bool { return n < 0 }) || len(m.sample)%len(m.modal) != 0 || len(m.jumps) != len(m.sample) || bad(m.last) ||
-		slices.ContainsFunc(m.counts, bad) || slices.ContainsFunc(m.totals, bad) || slices.ContainsFunc(m.still, bad) ||
-		slices.ContainsFunc(m.top, bad) || slices.ContainsFunc(m.jumps, bad) || slices.ContainsFunc(m.sample, notFinite) || slices.ContainsFunc(m.prev, notFinite) ||
-		slices.ContainsFunc(m.lo, notFinite) || slices.ContainsFunc(m.hi, notFinite) ||
-		slices.ContainsFunc(m.from, notFinite) || slices.ContainsFunc(m.width, bad) ||
-		slices.ContainsFunc(m.split, notFinite) || slices.ContainsFunc(m.below, notFinite) || slices.ContainsFunc(m.above, notFinite) ||
-		slices.ContainsFunc(m.switches, bad) || slices.ContainsFunc(m.belowSD, bad) || slices.ContainsFunc(m.aboveSD, bad) ||
-		slices.ContainsFunc(m.stateN, bad) {
+	out := m.stride < 0 || m.steps < 0 || bad(m.last) || len(m.sample)%len(m.modal) != 0 || len(m.jumps) != len(m.sample) ||
+		slices.ContainsFunc(m.unvisited, func(n int) bool { return n < 0 }) ||
+		slices.ContainsFunc(m.jumps, bad) || slices.ContainsFunc(m.sample, notFinite)
+	for _, s := range nonNegative {
+		out = out || slices.ContainsFunc(s, bad)
+	}
+	for _, s := range signed {
+		out = out || slices.ContainsFunc(s, notFinite)
+	}
+	if out {
 		return errors.New("detector: value histogram state out of range")
 	}
 	return nil
+}
+
+// nonNegative and signed list the fixed-length parts of the state: those
+// that hold counts, widths and deviations, and those that hold values.
+func (m *marginal) nonNegative() [][]float64 {
+	return [][]float64{m.counts, m.totals, m.still, m.top, m.width, m.switches, m.belowSD, m.aboveSD, m.stateN}
+}
+
+func (m *marginal) signed() [][]float64 {
+	return [][]float64{m.prev, m.lo, m.hi, m.from, m.split, m.below, m.above}
 }
 
 // unseen reports whether some channel of means lies beyond the extremes

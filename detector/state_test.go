@@ -3,6 +3,7 @@ package detector
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"testing"
@@ -29,34 +30,7 @@ func TestSnapshotResumesExactly(t *testing.T) {
 			cfg.Kind = k
 			cfg.Drift.Reference, cfg.Drift.Horizon = 1000, 100
 			want := run(t, cfg, ts, xs)
-
-			a, _ := New(cfg, 1)
-			x := []float64{0}
-			for i := 0; i < cut; i++ {
-				x[0] = xs[i]
-				a.Push(ts[i], x)
-			}
-			snap, err := a.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := New(cfg, 1)
-			if err := b.UnmarshalBinary(snap); err != nil {
-				t.Fatalf("%s cut %d: %v", k, cut, err)
-			}
-			for i := cut; i < len(xs); i++ {
-				x[0] = xs[i]
-				for _, r := range b.Push(ts[i], x) {
-					w := want[r.Seq]
-					if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Anomaly.Open != w.alert ||
-						math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert.Open != w.driftAlert ||
-						math.Float64bits(r.Evidence) != math.Float64bits(w.evidence) || math.Float64bits(r.RefScore) != math.Float64bits(w.ref) ||
-						r.Quality.Open != w.quality {
-						t.Fatalf("%s cut %d: sample %d scores %v/%v drift %v/%v after restore, %v/%v drift %v/%v uninterrupted",
-							k, cut, r.Seq, r.Score, r.Anomaly.Open, r.Drift, r.DriftAlert.Open, w.score, w.alert, w.drift, w.driftAlert)
-					}
-				}
-			}
+			resumesExactly(t, fmt.Sprintf("%s cut %d", k, cut), cfg, ts, xs, cut, want)
 		}
 	}
 }
@@ -120,4 +94,38 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 			}
 		}
 	})
+}
+
+// resumesExactly feeds xs[:cut] to a detector, restores a fresh one from
+// its snapshot and checks that it scores the rest as the uninterrupted run
+// want did, bit for bit.
+func resumesExactly(t *testing.T, name string, cfg Config, ts []int64, xs []float64, cut int, want []scored) {
+	t.Helper()
+	a, _ := New(cfg, 1)
+	x := []float64{0}
+	for i := 0; i < cut; i++ {
+		x[0] = xs[i]
+		a.Push(ts[i], x)
+	}
+	snap, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(cfg, 1)
+	if err := b.UnmarshalBinary(snap); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for i := cut; i < len(xs); i++ {
+		x[0] = xs[i]
+		for _, r := range b.Push(ts[i], x) {
+			w := want[r.Seq]
+			if math.Float64bits(r.Score) != math.Float64bits(w.score) || r.Anomaly.Open != w.alert ||
+				math.Float64bits(r.Drift) != math.Float64bits(w.drift) || r.DriftAlert.Open != w.driftAlert ||
+				math.Float64bits(r.Evidence) != math.Float64bits(w.evidence) || math.Float64bits(r.RefScore) != math.Float64bits(w.ref) ||
+				r.Quality.Open != w.quality {
+				t.Fatalf("%s: sample %d scores %v/%v reference %v drift %v/%v after restore, %v/%v reference %v drift %v/%v uninterrupted",
+					name, r.Seq, r.Score, r.Anomaly.Open, r.RefScore, r.Drift, r.DriftAlert.Open, w.score, w.alert, w.ref, w.drift, w.driftAlert)
+			}
+		}
+	}
 }
