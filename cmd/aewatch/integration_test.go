@@ -58,6 +58,9 @@ func startRun(t *testing.T, brokers, influxURL, group string, extra ...string) *
 			p.cmd.Process.Kill()
 			p.cmd.Wait()
 		}
+		if t.Failed() {
+			t.Logf("aewatch run (group %s) stderr:\n%s", group, p.stderr)
+		}
 	})
 	return p
 }
@@ -629,6 +632,9 @@ func waitAtLeast(t *testing.T, n int, timeout time.Duration, count func() int) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); count() < n && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
+	}
+	if got := count(); got < n {
+		t.Logf("waited %v for %d, have %d", timeout, n, got) // the caller's checks say what that means
 	}
 }
 
