@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/lograte"
 )
 
 // GroupConsumer runs a Pipeline per consumer-group generation, using
@@ -158,10 +160,29 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
 		return
 	}
+	limit := lograte.Limiter{Period: 30 * time.Second}
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
-			return
+			if ctx.Err() != nil {
+				return
+			}
+			// The reader hands a broker's error over once and goes on
+			// retrying by itself; returning here would end the whole
+			// generation (kafka-go stops it when any Start function
+			// returns), dropping every detector for one failed fetch.
+			if errLog != nil {
+				errLog.Printf("fetching a partition failed; retrying: %s/%d: %v", topic, a.ID, err)
+			}
+			if ok, held := limit.Allow(); ok {
+				log.Warn("fetching a partition failed; retrying", "topic", topic, "partition", a.ID, "err", err, "held_back", held)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(fetchRetryPause):
+			}
+			continue
 		}
 		select {
 		case f.msgs <- m:
@@ -170,6 +191,10 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		}
 	}
 }
+
+// fetchRetryPause spaces the fetches after an error, beside the reader's
+// own backoff, so that an error repeated at once cannot spin.
+const fetchRetryPause = 100 * time.Millisecond
 
 func (f *generationFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
 	select {

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -1738,4 +1739,73 @@ func TestHTTPClosesSlowAndIdleClients(t *testing.T) {
 	}
 	t.Logf("idle keep-alive connection: closed after %v", time.Since(start).Round(10*time.Millisecond))
 	run.stop(t)
+}
+
+// TestFetchErrorDoesNotStopAPartition: a broker that answers one fetch
+// per partition with an error (56, KAFKA_STORAGE_ERROR, as a broker with a
+// failing disk does) mid-stream. kafka-go's reader hands such an error to
+// the caller once and goes on retrying by itself; the partition must go on
+// being read (it stopped for the rest of the generation, silently), every
+// point equal eval, and the error logged.
+func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	cluster := testsvc.KafkaCluster(t, 2, []string{"sensors"})
+	const kafkaStorageError = 56
+	var failed sync.Map // partitions already answered with the error
+	cluster.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		inject := false
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				if rt.Topic != "sensors" || rp.FetchOffset < 300 {
+					return nil, nil, false
+				}
+				if _, done := failed.LoadOrStore(rp.Partition, true); done {
+					return nil, nil, false
+				}
+				inject = true
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kafkaStorageError
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, inject
+	})
+	brokers := cluster.ListenAddrs()[0]
+	files := writeSeries(t, 4, 1500)
+	total := expectedPoints(t, files)
+	run := startRun(t, brokers, influx.URL, "g-fetch-err")
+	// The second half arrives while the readers wait at the end of the
+	// first, so the error comes mid-stream.
+	produceFiles(t, brokers, files[:2]...)
+	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	waitAtLeast(t, expectedPoints(t, files[:2]), 60*time.Second, count)
+	produceFiles(t, brokers, files[2:]...)
+	waitAtLeast(t, total, 60*time.Second, count)
+	run.stop(t)
+	n := 0
+	failed.Range(func(any, any) bool { n++; return true })
+	if n == 0 {
+		t.Fatal("no fetch was answered with an error: the test tested nothing")
+	}
+	if !strings.Contains(run.stderr.String(), "fetching a partition failed") {
+		t.Errorf("the fetch error was not logged")
+	}
+	if gens := strings.Count(run.stderr.String(), `"msg":"generation started"`); gens != 1 {
+		t.Errorf("%d generations: a fetch error ended the group generation (want 1)", gens)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a fetch error")
+	}
+	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, kafkaStorageError, total)
 }

@@ -47,13 +47,20 @@ func Kafka(t testing.TB, partitions int32, topics ...string) string {
 // KafkaWith is Kafka with more kfake options (SASL, TLS, ACLs).
 func KafkaWith(t testing.TB, partitions int32, topics []string, opts ...kfake.Opt) string {
 	t.Helper()
+	return KafkaCluster(t, partitions, topics, opts...).ListenAddrs()[0]
+}
+
+// KafkaCluster is KafkaWith returning the cluster itself, whose control
+// functions let a test inject broker errors.
+func KafkaCluster(t testing.TB, partitions int32, topics []string, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
 	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, topics...), kfake.AllowAutoTopicCreation(),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(16 << 20)})}, opts...)...)
 	if err != nil {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	return c.ListenAddrs()[0]
+	return c
 }
 
 // KafkaServer is a kfake cluster that can be stopped and started again on
