@@ -132,8 +132,45 @@ func (headerBalancer) Balance(m kafka.Message, partitions ...int) int {
 
 // Load reads the whole topic (creating it, compacted, if it is missing) and
 // returns the newest checkpoint per key. Records that fail to decode are
-// logged and skipped: their series start fresh.
+// logged and skipped: their series start fresh. A failure the broker may
+// get over (a dropped connection, a broker error) is retried with backoff
+// for up to loadRetryFor; a refusal of access is returned at once.
 func (k *KafkaCheckpoints) Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error) {
+	wait, deadline := 200*time.Millisecond, time.Now().Add(loadRetryFor)
+	for attempt := 1; ; attempt++ {
+		out, err := k.load(ctx, keep)
+		if err == nil || ctx.Err() != nil || accessRefused(err) || time.Now().Add(wait).After(deadline) {
+			return out, err
+		}
+		if k.Log != nil {
+			k.Log.Warn("reading the checkpoints failed; retrying", "attempt", attempt, "backoff", wait.String(), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// loadRetryFor bounds the retries of Load: past it the error ends the run,
+// for a supervisor to restart it, rather than hold the group's generation.
+const loadRetryFor = 30 * time.Second
+
+// accessRefused reports whether err is Kafka refusing access, which no
+// retry cures.
+func accessRefused(err error) bool {
+	for _, e := range []kafka.Error{kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed,
+		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed, kafka.TransactionalIDAuthorizationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error) {
 	client := k.Conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
 	if err != nil {

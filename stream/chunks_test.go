@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
@@ -93,5 +96,58 @@ func TestAssembleRefusesMismatch(t *testing.T) {
 	}
 	if _, err := assemble(mf, raw[:1]); err == nil {
 		t.Error("a missing chunk was accepted")
+	}
+}
+
+// TestCheckpointLoadRetriesBrokerErrors: a broker that answers the first
+// fetch of the checkpoint topic with an error (56, KAFKA_STORAGE_ERROR):
+// Load retries and returns every checkpoint, where it used to return the
+// error and end `aewatch run`.
+func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	cluster := testsvc.KafkaCluster(t, 1, []string{"in"})
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{cluster.ListenAddrs()[0]}), Topic: "in-checkpoints", Partitions: 1, MaxBatchBytes: 1 << 20}
+	defer k.Close()
+	ctx := context.Background()
+	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	want := Checkpoint{Key: "s", Topic: "in", Partition: 0, Offset: 5, State: []byte("state")}
+	if err := k.Save(ctx, []Checkpoint{want}); err != nil {
+		t.Fatal(err)
+	}
+	var failed atomic.Int32
+	cluster.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.FetchRequest)
+		if len(req.Topics) == 0 || req.Topics[0].Topic != k.Topic {
+			cluster.KeepControl()
+			return nil, nil, false
+		}
+		failed.Add(1)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, 56
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true // handled once: the control is dropped
+	})
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatalf("Load after one failed fetch: %v", err)
+	}
+	if failed.Load() != 1 {
+		t.Fatalf("%d fetches of the checkpoint topic failed, want 1: the test tested nothing", failed.Load())
+	}
+	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
+		t.Errorf("loaded %+v, want %+v", g, want)
 	}
 }

@@ -1753,32 +1753,17 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 	}
 	influx := testsvc.StartInflux(t, "sensors")
 	cluster := testsvc.KafkaCluster(t, 2, []string{"sensors"})
-	const kafkaStorageError = 56
 	var failed sync.Map // partitions already answered with the error
 	cluster.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
 		req := kreq.(*kmsg.FetchRequest)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		inject := false
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				if rt.Topic != "sensors" || rp.FetchOffset < 300 {
-					return nil, nil, false
-				}
-				if _, done := failed.LoadOrStore(rp.Partition, true); done {
-					return nil, nil, false
-				}
-				inject = true
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kafkaStorageError
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
+		if !fetchesTopic(req, "sensors", 300) || len(req.Topics[0].Partitions) != 1 {
+			return nil, nil, false
 		}
-		return resp, nil, inject
+		if _, done := failed.LoadOrStore(req.Topics[0].Partitions[0].Partition, true); done {
+			return nil, nil, false
+		}
+		return fetchErrorResponse(req, kafkaStorageError), nil, true
 	})
 	brokers := cluster.ListenAddrs()[0]
 	files := writeSeries(t, 4, 1500)
