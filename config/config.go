@@ -182,5 +182,12 @@ func (c Config) Validate() error {
 	if err := c.Checkpoint.Validate(); err != nil {
 		return err
 	}
+	// A member rejoins a rebalance only once its drain (bounded by the
+	// shutdown timeout) is over; a rebalance that gives up on it sooner
+	// hands its partitions on before their checkpoints are saved.
+	if c.Kafka.RebalanceTimeout < c.Pipeline.ShutdownTimeout+5*time.Second {
+		return fmt.Errorf("kafka.rebalance_timeout: must be at least pipeline.shutdown_timeout+5s = %v (got %v)",
+			c.Pipeline.ShutdownTimeout+5*time.Second, c.Kafka.RebalanceTimeout)
+	}
 	return c.HTTP.validate()
 }

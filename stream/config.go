@@ -27,7 +27,11 @@ type KafkaConfig struct {
 	// RebalanceTimeout is how long a rebalance waits for members to
 	// rejoin. A member rejoins only after it has checkpointed, written and
 	// committed what it had, so the next owner of a partition never loads
-	// a checkpoint older than its state: keep it well above the drain time.
+	// a checkpoint older than its state: keep it above the drain time
+	// (pipeline.shutdown_timeout). It is also how long a rebalance can
+	// wait for a member that died while joining: with the broker in
+	// `aewatch broker`, 60s here stalled a group for a minute after a
+	// restart (cmd/aewatch TestChaos).
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
 	// DeadLetterTopic, if set, receives every rejected message with its
 	// reason in the aewatch-reason header.
@@ -78,7 +82,7 @@ type PipelineConfig struct {
 func DefaultKafkaConfig() KafkaConfig {
 	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json",
 		MaxMessageBytes: 1 << 20, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
-		SessionTimeout: 10 * time.Second, RebalanceTimeout: 60 * time.Second, StartOffset: "earliest"}
+		SessionTimeout: 10 * time.Second, RebalanceTimeout: 30 * time.Second, StartOffset: "earliest"}
 }
 
 // DefaultPipelineConfig returns the defaults.
