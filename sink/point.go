@@ -9,10 +9,30 @@ import (
 // Tag is a key/value pair on a point.
 type Tag struct{ Key, Value string }
 
-// Point is one scored sample of one channel (measurement ae_score); with
-// Event set, an alert opening or closing (measurement ae_alert) or an
-// operator's re-baseline (Event "rebaseline", measurement ae_rebaseline).
+// Measurement is which of aewatch's measurements a point belongs to.
+type Measurement uint8
+
+const (
+	ScoreMeasurement      Measurement = iota // ae_score: one scored sample of one channel
+	AlertMeasurement                         // ae_alert: an alert opening or closing
+	RebaselineMeasurement                    // ae_rebaseline: an operator's re-baseline
+)
+
+// String is the measurement's name in InfluxDB.
+func (m Measurement) String() string {
+	switch m {
+	case AlertMeasurement:
+		return "ae_alert"
+	case RebaselineMeasurement:
+		return "ae_rebaseline"
+	}
+	return "ae_score"
+}
+
+// Point is one point of a Measurement: a scored sample, an alert event or
+// a re-baseline; the fields each one carries are said beside them.
 type Point struct {
+	Measurement     Measurement
 	Series, Channel string
 	Tags            []Tag // the input's own tags
 	Time            int64 // event time, Unix nanoseconds
@@ -26,12 +46,12 @@ type Point struct {
 	DriftScore      float64
 	DriftAlert      bool
 	QualityAlert    bool
-	// Event is "" for ae_score points, "opened" or "closed" for ae_alert.
+	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
-	Kind     string  // alert kind, with Event: anomaly, drift or quality
+	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
 	Peak     float64 // with Event closed
 	Duration float64 // seconds, with Event closed
-	// Explanation, with Event: the channel's share of the evidence, its
+	// Explanation (ae_alert): the channel's share of the evidence, its
 	// departure in sensor units (also written as direction up or down) and
 	// what moved (value, level, spread; for quality the check the channel
 	// fails: stuck, above max, below min, or ""); for
@@ -53,16 +73,9 @@ var reservedTags = map[string]bool{"series": true, "channel": true, "run": true,
 // AppendLine appends p as one line of InfluxDB line protocol (no newline),
 // with extra tags (such as run) after the point's own.
 func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
-	switch p.Event {
-	case "":
-		dst = append(dst, "ae_score"...)
-	case "rebaseline":
-		dst = append(dst, "ae_rebaseline"...)
-	default:
-		dst = append(dst, "ae_alert"...)
-	}
+	dst = append(dst, p.Measurement.String()...)
 	dst = appendTag(dst, "channel", p.Channel)
-	if p.Event != "" && p.Event != "rebaseline" {
+	if p.Measurement == AlertMeasurement {
 		dst = appendTag(dst, "event", p.Event)
 		dst = appendTag(dst, "kind", p.Kind)
 	}
@@ -114,8 +127,8 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		dst = append(dst, fieldEscaper.Replace(v)...)
 		dst = append(dst, '"')
 	}
-	switch p.Event {
-	case "":
+	switch p.Measurement {
+	case ScoreMeasurement:
 		field("value", p.Value)
 		field("error", p.Error)
 		field("score", p.Score)
@@ -125,7 +138,7 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("drift_score", p.DriftScore)
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))
-	case "rebaseline":
+	case RebaselineMeasurement:
 		strField("source", p.Reason)
 		intField("accepted", 1)
 		dst = append(dst, ' ')

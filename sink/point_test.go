@@ -17,15 +17,15 @@ func TestAppendLine(t *testing.T) {
 	f(Point{Series: "pump,asset=p 7", Channel: "a=b", Tags: []Tag{{"site", "x,y"}, {"series", "clash"}}, Time: 5,
 		Value: 1, Error: math.NaN(), Score: 1, Threshold: 0.5, Alert: true}, []Tag{{"run", "r1"}},
 		`ae_score,channel=a\=b,site=x\,y,input_series=clash,run=r1,series=pump\,asset\=p\ 7 value=1,score=1,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=1i 5`)
-	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.9, Event: "closed", Kind: "anomaly", Peak: 0.97, Duration: 300},
+	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.9, Measurement: AlertMeasurement, Event: "closed", Kind: "anomaly", Peak: 0.97, Duration: 300},
 		nil, "ae_alert,channel=c,event=closed,kind=anomaly,series=s score=0.9,peak=0.97,duration_s=300,share=0,departure=0,alert=0i 9")
-	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.6, Alert: true, Event: "opened", Kind: "drift", Peak: 0.6,
+	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.6, Alert: true, Measurement: AlertMeasurement, Event: "opened", Kind: "drift", Peak: 0.6,
 		Share: 1, Departure: -2.5, Statistic: "level", Spread: 1.01, Onset: 3, Rate: -0.5},
 		nil, `ae_alert,channel=c,event=opened,kind=drift,series=s score=0.6,peak=0.6,duration_s=0,share=1,departure=-2.5,direction="down",statistic="level",spread_ratio=1.01,rate_per_h=-0.5,onset_ns=3i,alert=1i 9`)
-	f(Point{Series: "s", Channel: "flow", Time: 9, Score: 1, Alert: true, Event: "opened", Kind: "quality", Peak: 1,
+	f(Point{Series: "s", Channel: "flow", Time: 9, Score: 1, Alert: true, Measurement: AlertMeasurement, Event: "opened", Kind: "quality", Peak: 1,
 		Share: 1, Statistic: "stuck", Onset: 4},
 		nil, `ae_alert,channel=flow,event=opened,kind=quality,series=s score=1,peak=1,duration_s=0,share=1,departure=0,statistic="stuck",onset_ns=4i,alert=1i 9`)
-	f(Point{Series: "s", Channel: "c", Time: 9, Event: "rebaseline", Reason: `http "op" \ 1`},
+	f(Point{Series: "s", Channel: "c", Time: 9, Measurement: RebaselineMeasurement, Reason: `http "op" \ 1`},
 		nil, `ae_rebaseline,channel=c,series=s source="http \"op\" \\ 1",accepted=1i 9`)
 	// A value that needs all 17 digits survives exactly.
 	tenth := 0.1

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
 )
 
 // memoryEvictor keeps parked detectors in a map.
@@ -112,7 +113,7 @@ func evictEachPointOnce(t *testing.T, channels, maxSeries, n int) {
 	}
 	seen := map[key]int{}
 	for _, pt := range writer.pts {
-		if pt.Event != "" {
+		if pt.Measurement != sink.ScoreMeasurement {
 			continue
 		}
 		seen[key{pt.Series, pt.Channel, pt.Time}]++

@@ -35,7 +35,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 			if o.OnAlert != nil {
 				for _, pt := range j.batch {
-					if pt.Event != "" {
+					if pt.Measurement != sink.ScoreMeasurement {
 						o.OnAlert(pt)
 					}
 				}

@@ -57,7 +57,7 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 	}
 	for j, ch := range st.channels {
 		pt := sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time, Score: score, Alert: o.Open,
-			Event: o.Event.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
+			Measurement: sink.AlertMeasurement, Event: o.Event.String(), Kind: kind, Peak: peak, Duration: float64(dur) / 1e9}
 		if why != nil {
 			pt.Share, pt.Departure, pt.Statistic, pt.Reason = why.Share[j], why.Departure[j], why.Statistic, why.Reason
 			switch kind {

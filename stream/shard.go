@@ -160,7 +160,7 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 			continue
 		}
 		applied++
-		sh.pending.pts = append(sh.pending.pts, sink.Point{Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Event: "rebaseline", Reason: req.Source})
+		sh.pending.pts = append(sh.pending.pts, sink.Point{Measurement: sink.RebaselineMeasurement, Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Reason: req.Source})
 		st.lastOut = sh.emitted + 1
 		if p.o.Pipeline.Multivariate {
 			break

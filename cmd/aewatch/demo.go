@@ -180,7 +180,7 @@ func (c *countingWriter) WritePoints(ctx context.Context, pts []sink.Point) erro
 	}
 	n := 0
 	for i := range pts {
-		if pts[i].Event == "" {
+		if pts[i].Measurement == sink.ScoreMeasurement {
 			n++
 		}
 	}
@@ -214,10 +214,11 @@ func (a *alertLog) print(p sink.Point) {
 		a.caught, a.falses = map[string]int64{}, map[string]int{}
 	}
 	ts := time.Unix(0, p.Time).UTC().Format("2006-01-02 15:04:05")
-	switch p.Event {
-	case "rebaseline": // an operator's re-baseline, not an alert: no alert closes
+	if p.Measurement == sink.RebaselineMeasurement { // not an alert: no alert closes
 		fmt.Printf("rebaseline %-24s at %s  by %s\n", p.Series, ts, p.Reason)
 		return
+	}
+	switch p.Event {
 	case "closed":
 	case "opened":
 		a.nOpen++
