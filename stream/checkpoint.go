@@ -220,7 +220,14 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	}
 	bad := 0
 	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
+	if got := len(offs.Topics[k.Topic]); got != len(meta.Topics[0].Partitions) {
+		return nil, fmt.Errorf("checkpoints: list offsets: %d of %d partitions answered", got, len(meta.Topics[0].Partitions))
+	}
 	for _, po := range offs.Topics[k.Topic] {
+		if po.Error != nil {
+			// Skipping the partition would start its series fresh.
+			return nil, fmt.Errorf("checkpoints: list offsets of %s/%d: %w", k.Topic, po.Partition, po.Error)
+		}
 		if po.LastOffset <= po.FirstOffset {
 			continue
 		}

@@ -14,8 +14,12 @@ import (
 // The fetch stage: reading messages, decoding them into samples, checking
 // their times, and handing them to the shards in batches.
 
+// errRoundDue ends a fetch that waited until the next checkpoint round.
 var errRoundDue = errors.New("stream: checkpoint round due")
 
+// fetch returns the next message; with checkpoints, it waits no longer
+// than until the next round is due, so that an idle input is still
+// checkpointed and committed on the interval.
 func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time) (kafka.Message, error) {
 	if p.o.Checkpoints == nil {
 		return p.o.Reader.FetchMessage(ctx)
@@ -147,18 +151,26 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 	}
 }
 
+// handoffBatch is the most samples handed to a shard at once. While the
+// reader holds more messages, samples go over in batches, one channel
+// operation per batch instead of per sample; when it holds none, at once.
 const handoffBatch = 64
 
+// bufferedFetcher is a fetcher that can say how many messages it holds
+// ready; with one, the fetch loop batches its hand-over to the shards.
 type bufferedFetcher interface {
 	Buffered() int
 }
 
+// handoff is the fetch loop's side of the shard channels: the samples
+// batched for each shard, and the spent batches the shards hand back.
 type handoff struct {
 	shards  []chan []work
 	spent   []chan []work
 	pending [][]work
 }
 
+// send hands shard i its pending samples; false if drain ended first.
 func (h *handoff) send(drain context.Context, i int) bool {
 	if len(h.pending[i]) == 0 {
 		return true
@@ -177,6 +189,8 @@ func (h *handoff) send(drain context.Context, i int) bool {
 	return true
 }
 
+// sendAll hands every shard its pending samples; false if drain ended
+// first.
 func (h *handoff) sendAll(drain context.Context) bool {
 	for i := range h.shards {
 		if !h.send(drain, i) {
@@ -216,6 +230,9 @@ func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
 	return out, nil
 }
 
+// checkTimes rejects samples dated beyond pipeline.max_future after the
+// later of the record's time and now, or (with max_past set) beyond
+// max_past before the earlier.
 func checkTimes(samples []Sample, record, now time.Time, c PipelineConfig) error {
 	latest, earliest := now, now
 	if !record.IsZero() {

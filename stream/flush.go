@@ -12,10 +12,20 @@ import (
 // The flush stage: writing the shards' points in order, acknowledging
 // their messages, and committing offsets up to what is written.
 
+// idleFlush is how long the input must pause before a partial batch is
+// written ahead of its flush interval.
 const idleFlush = 20 * time.Millisecond
 
+// writeDepth is how many batches may be in flight to InfluxDB at once. With
+// one, the shards stalled on a full queue while each write was parsed: a
+// second lets the next batch fill while InfluxDB ingests the previous one.
 const writeDepth = 2
 
+// flushLoop batches points, writes them (up to writeDepth batches at a
+// time), acknowledges their messages and commits offsets, until outputs is
+// closed; then it flushes and commits a last time. Completions are taken in
+// batch order, so the acknowledged offsets and each shard's flushed
+// sequence only move forward.
 func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 	o := p.o
 	type job struct {
@@ -141,6 +151,11 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 	}
 }
 
+// commit commits, per partition, the offset below which every message's
+// points are acknowledged. A failed commit is logged and retried with the
+// next one (commits are idempotent); if the process stops first, the next
+// owner re-reads from the previous commit and, from the checkpoints,
+// writes the same points again.
 func (p *Pipeline) commit(ctx context.Context) {
 	offs := p.track.committable()
 	if len(offs) == 0 {

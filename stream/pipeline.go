@@ -318,23 +318,7 @@ func (e *UnwrittenError) Error() string {
 
 func (e *UnwrittenError) Unwrap() error { return e.Err }
 
-// errRoundDue ends a fetch that waited until the next checkpoint round.
-// fetch returns the next message; with checkpoints, it waits no longer
-// than until the next round is due, so that an idle input is still
-// checkpointed and committed on the interval.
-// handoffBatch is the most samples handed to a shard at once. While the
-// reader holds more messages, samples go over in batches, one channel
-// operation per batch instead of per sample; when it holds none, at once.
-// bufferedFetcher is a fetcher that can say how many messages it holds
-// ready; with one, the fetch loop batches its hand-over to the shards.
-// handoff is the fetch loop's side of the shard channels: the samples
-// batched for each shard, and the spent batches the shards hand back.
-// send hands shard i its pending samples; false if drain ended first.
-// sendAll hands every shard its pending samples; false if drain ended
-// first.
-// checkTimes rejects samples dated beyond pipeline.max_future after the
-// later of the record's time and now, or (with max_past set) beyond
-// max_past before the earlier.
+// known reports whether series matches one of kafka.series' patterns.
 func (p *Pipeline) known(series string) bool {
 	for _, pat := range p.o.Kafka.Series {
 		if ok, _ := path.Match(pat, series); ok {
@@ -344,6 +328,7 @@ func (p *Pipeline) known(series string) bool {
 	return false
 }
 
+// shardOf is the shard of n that owns series.
 func shardOf(series string, n int) int {
 	// FNV-1a, as hash/fnv computes it, without its allocation per sample.
 	h := uint32(2166136261)
@@ -354,49 +339,7 @@ func shardOf(series string, n int) int {
 	return int(h % uint32(n))
 }
 
-// seriesState is one detector and the channels it scores.
-// logEvery bounds how often a recurring per-sample problem is logged.
-// shard owns the detectors of the series routed to it.
-// snapshot checkpoints every detector of a shard at the round's offsets.
-// round takes a checkpoint round: every shard snapshots its detectors once
-// it has scored everything fetched so far; the checkpoints are written;
-// then offsets may be committed up to what they reflect.
-// snapshotRound takes the first half of a checkpoint round: a barrier in
-// every shard's queue and the snapshots the shards take when they reach
-// it. finish does the rest (wait until the points the snapshots reflect
-// are written, save them, move the commit limits); fetching may go on
-// meanwhile.
-// partMetrics are one input partition's metric children.
-// shardState is what one shard owns: its detectors, and the checkpoints of
-// its series not yet restored (each is dropped once used).
-// emit sends the pending output to the flush loop. Sent in the middle of a
-// sample, it may hold points without their message, which follows with
-// the next one. An urgent output has the flush loop write its batch at
-// once (even an empty one, to write what was sent before it).
-// keyOf returns, in the shard's scratch buffer, the key of the detector of
-// series and channel: the series alone for a multivariate detector, else
-// the series, a zero byte and the channel.
-// seriesOfKey is the series part of a detector key (see keyOf).
-// score scores sample s and appends its points to the shard's pending
-// output. The pending slice is read afresh after every state call: making
-// room for a detector may emit it.
-// push scores one sample of st's detector into the pending output and
-// notes which output holds the detector's newest points.
-// rebaseline applies an operator's request to the detectors of s's series
-// (all channels, or the one named) before s is scored, and records it.
-// covers reports whether the sample of message ref is already in the
-// detector's restored state.
-// state finds or makes the detector of key, restoring its checkpoint if
-// there is one; nil when the series bound is hit.
-// shardMax is one shard's share of pipeline.max_series.
-// evict parks the least recently used tenth of a full shard's detectors in
-// the checkpoint store, once the points they reflect are written, and
-// reports whether room was made. Without checkpoints nothing is evicted.
-// alertPoints appends one ae_alert point per channel for an alert event.
-// newDetector builds a fresh detector for a series, with the quality
-// limits that apply to its channels.
-// alertKinds are the kinds of alert a detector raises.
-// boolScore is 1 for true: a quality alert's score at its opening.
+// equalStrings reports whether a and b hold the same strings in order.
 func equalStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -408,19 +351,3 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
-
-// idleFlush is how long the input must pause before a partial batch is
-// written ahead of its flush interval.
-// writeDepth is how many batches may be in flight to InfluxDB at once. With
-// one, the shards stalled on a full queue while each write was parsed: a
-// second lets the next batch fill while InfluxDB ingests the previous one.
-// flushLoop batches points, writes them (up to writeDepth batches at a
-// time), acknowledges their messages and commits offsets, until outputs is
-// closed; then it flushes and commits a last time. Completions are taken in
-// batch order, so the acknowledged offsets and each shard's flushed
-// sequence only move forward.
-// commit commits, per partition, the offset below which every message's
-// points are acknowledged. A failed commit is logged and retried with the
-// next one (commits are idempotent); if the process stops first, the next
-// owner re-reads from the previous commit and, from the checkpoints,
-// writes the same points again.

@@ -11,6 +11,8 @@ import (
 
 // Points: what a scored sample and an alert event become for the sink.
 
+// push scores one sample of st's detector and appends its points (a
+// score point per channel, an alert point per event) to pts.
 func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point) []sink.Point {
 	m := p.o.Metrics
 	for _, r := range st.det.Push(t, x) {
@@ -75,8 +77,10 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 	return pts
 }
 
+// alertKinds are the kinds of alert a detector raises.
 var alertKinds = [...]string{"anomaly", "drift", "quality"}
 
+// boolScore is 1 for true: a quality alert's score at its opening.
 func boolScore(b bool) float64 {
 	if b {
 		return 1

@@ -13,6 +13,8 @@ import (
 // from its checkpoint where there is one) and evicting the least recently
 // used when pipeline.max_series is reached.
 
+// state finds or makes the detector of key, restoring its checkpoint if
+// there is one; nil when the series bound is hit.
 func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
 	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
 		st.lastUsed, st.lastOffset = sh.clock, ref.offset
@@ -83,8 +85,12 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	return st
 }
 
+// shardMax is one shard's share of pipeline.max_series.
 func (p *Pipeline) shardMax() int { return max(1, p.o.Pipeline.MaxSeries/p.o.Pipeline.Workers) }
 
+// evict parks the least recently used tenth of a full shard's detectors in
+// the checkpoint store, once the points they reflect are written, and
+// reports whether room was made. Without checkpoints nothing is evicted.
 func (p *Pipeline) evict(sh *shardState) bool {
 	ev, ok := p.o.Checkpoints.(Evictor)
 	if !ok || len(sh.dets) == 0 {
@@ -139,6 +145,8 @@ func (p *Pipeline) evict(sh *shardState) bool {
 	return freed > 0
 }
 
+// newDetector builds a fresh detector for a series, with the quality
+// limits that apply to its channels.
 func (p *Pipeline) newDetector(series string, channels []string) (*detector.Detector, error) {
 	d, err := detector.New(p.o.Detector, len(channels))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 // The checkpoint round: a barrier through every shard, the snapshots taken
 // there, and their saving once the points they reflect are written.
 
+// snapshot checkpoints every detector of a shard at the round's offsets.
 func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionKey]int64) []Checkpoint {
 	var cps []Checkpoint
 	for key, st := range dets {
@@ -25,6 +26,9 @@ func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionK
 	return cps
 }
 
+// round takes a checkpoint round: every shard snapshots its detectors once
+// it has scored everything fetched so far; the checkpoints are written;
+// then offsets may be committed up to what they reflect.
 func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[partitionKey]int64) error {
 	finish, err := p.snapshotRound(ctx, shards, last)
 	if err != nil {
@@ -33,6 +37,11 @@ func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[par
 	return finish(ctx)
 }
 
+// snapshotRound takes the first half of a checkpoint round: a barrier in
+// every shard's queue and the snapshots the shards take when they reach
+// it. finish does the rest (wait until the points the snapshots reflect
+// are written, save them, move the commit limits); fetching may go on
+// meanwhile.
 func (p *Pipeline) snapshotRound(ctx context.Context, shards []chan []work, last map[partitionKey]int64) (finish func(context.Context) error, err error) {
 	if len(last) == 0 {
 		return func(context.Context) error { return nil }, nil

@@ -12,6 +12,7 @@ import (
 // The shard stage: one goroutine per shard owns its detectors, scores the
 // samples routed to it and hands its points to the flush loop.
 
+// seriesState is one detector and the channels it scores.
 type seriesState struct {
 	det      *detector.Detector
 	series   string
@@ -27,8 +28,10 @@ type seriesState struct {
 	outOfOrder uint64 // samples dropped as not after the series' previous time
 }
 
+// logEvery bounds how often a recurring per-sample problem is logged.
 const logEvery = 10 * time.Second
 
+// shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
 		evicted: map[string]Locator{}, out: out, spent: p.spentOutputs}
@@ -61,11 +64,14 @@ func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan
 	}
 }
 
+// partMetrics are one input partition's metric children.
 type partMetrics struct {
 	messages prometheus.Counter
 	lag      prometheus.Gauge
 }
 
+// shardState is what one shard owns: its detectors, and the checkpoints of
+// its series not yet restored (each is dropped once used).
 type shardState struct {
 	id      int
 	dets    map[string]*seriesState
@@ -82,6 +88,10 @@ type shardState struct {
 	spent   <-chan output
 }
 
+// emit sends the pending output to the flush loop. Sent in the middle of a
+// sample, it may hold points without their message, which follows with
+// the next one. An urgent output has the flush loop write its batch at
+// once (even an empty one, to write what was sent before it).
 func (sh *shardState) emit(urgent bool) {
 	if len(sh.pending.refs) == 0 && len(sh.pending.pts) == 0 {
 		if urgent {
@@ -99,6 +109,9 @@ func (sh *shardState) emit(urgent bool) {
 	}
 }
 
+// keyOf returns, in the shard's scratch buffer, the key of the detector of
+// series and channel: the series alone for a multivariate detector, else
+// the series, a zero byte and the channel.
 func (sh *shardState) keyOf(series, channel string, multivariate bool) []byte {
 	sh.key = append(sh.key[:0], series...)
 	if !multivariate {
@@ -107,11 +120,15 @@ func (sh *shardState) keyOf(series, channel string, multivariate bool) []byte {
 	return sh.key
 }
 
+// seriesOfKey is the series part of a detector key (see keyOf).
 func seriesOfKey(key string) string {
 	series, _, _ := strings.Cut(key, "\x00")
 	return series
 }
 
+// score scores sample s and appends its points to the shard's pending
+// output. The pending slice is read afresh after every state call: making
+// room for a detector may emit it.
 func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 	if req, ok := p.o.Rebaselines.take(s.Series); ok {
 		p.rebaseline(dets, s, ref, req)
@@ -137,6 +154,8 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 	}
 }
 
+// push scores one sample of st's detector into the pending output and
+// notes which output holds the detector's newest points.
 func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 	n := len(sh.pending.pts)
 	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
@@ -145,6 +164,8 @@ func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 	}
 }
 
+// rebaseline applies an operator's request to the detectors of s's series
+// (all channels, or the one named) before s is scored, and records it.
 func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
 	applied := 0
 	for j, ch := range s.Channels {
@@ -177,6 +198,8 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		"source", req.Source, "requested", req.At.Format(time.RFC3339), "at_sample", time.Unix(0, s.Time).UTC().Format(time.RFC3339Nano))
 }
 
+// covers reports whether the sample of message ref is already in the
+// detector's restored state.
 func (st *seriesState) covers(ref msgRef) bool {
 	return ref.part == st.part && ref.offset <= st.skipUpTo
 }
