@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -149,5 +150,37 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	}
 	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
 		t.Errorf("loaded %+v, want %+v", g, want)
+	}
+	// ListOffsets answered with a partition error (6,
+	// NOT_LEADER_OR_FOLLOWER, as in a leader election): the partition was
+	// skipped as empty, and its series started fresh.
+	var refused atomic.Int32
+	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		refused.Add(1)
+		req := kreq.(*kmsg.ListOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition, sp.ErrorCode, sp.Timestamp, sp.Offset = rp.Partition, 6, rp.Timestamp, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	// And a dropped connection under the next one.
+	cluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+		refused.Add(1)
+		return nil, errors.New("connection dropped"), true
+	})
+	got, err = k.Load(ctx, nil)
+	if err != nil || refused.Load() < 2 {
+		t.Fatalf("Load after failed ListOffsets (%d failed): %v", refused.Load(), err)
+	}
+	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
+		t.Errorf("after failed ListOffsets: loaded %+v, want %+v", g, want)
 	}
 }
