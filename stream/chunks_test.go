@@ -127,19 +127,7 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 			return nil, nil, false
 		}
 		failed.Add(1)
-		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewFetchResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewFetchResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, 56
-				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true // handled once: the control is dropped
+		return testsvc.FetchError(req, 56), nil, true // handled once: the control is dropped
 	})
 	got, err := k.Load(ctx, nil)
 	if err != nil {

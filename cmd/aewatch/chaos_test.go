@@ -24,23 +24,6 @@ import (
 // broker with a failing disk answers a fetch with.
 const kafkaStorageError = 56
 
-// fetchErrorResponse answers every partition of a fetch with an error code.
-func fetchErrorResponse(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	for _, rt := range req.Topics {
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition, sp.ErrorCode = rp.Partition, code
-			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
-}
-
 // fetchesTopic reports whether a fetch asks for topic at offset from or
 // beyond on every partition it names.
 func fetchesTopic(req *kmsg.FetchRequest, topic string, from int64) bool {
@@ -120,7 +103,7 @@ func (c *chaos) install(cluster *kfake.Cluster) {
 		case u < c.drop+c.fetchErr:
 			if fr, ok := kreq.(*kmsg.FetchRequest); ok {
 				c.failures.Add(1)
-				return fetchErrorResponse(fr, kafkaStorageError), nil, true
+				return testsvc.FetchError(fr, kafkaStorageError), nil, true
 			}
 		}
 		return nil, nil, false

@@ -1763,7 +1763,7 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 		if _, done := failed.LoadOrStore(req.Topics[0].Partitions[0].Partition, true); done {
 			return nil, nil, false
 		}
-		return fetchErrorResponse(req, kafkaStorageError), nil, true
+		return testsvc.FetchError(req, kafkaStorageError), nil, true
 	})
 	brokers := cluster.ListenAddrs()[0]
 	files := writeSeries(t, 4, 1500)

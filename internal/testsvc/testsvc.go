@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Kafka starts a one-broker cluster with the topics (partitions each) and
@@ -61,6 +62,25 @@ func KafkaCluster(t testing.TB, partitions int32, topics []string, opts ...kfake
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// FetchError answers every partition of a fetch with a Kafka error code
+// (56, KAFKA_STORAGE_ERROR, is what a broker with a failing disk sends),
+// for a cluster's control function.
+func FetchError(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, code
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
 
 // KafkaServer is a kfake cluster that can be stopped and started again on
