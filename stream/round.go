@@ -21,6 +21,10 @@ func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionK
 			p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
 			continue
 		}
+		// A detector restored from a checkpoint further on than the
+		// messages re-read since covers them already: its snapshot says so,
+		// or a restore from it would take them again (as out of order).
+		off = max(off, st.skipUpTo)
 		cps = append(cps, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b})
 	}
 	return cps

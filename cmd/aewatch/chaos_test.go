@@ -160,10 +160,10 @@ func TestChaos(t *testing.T) {
 	const shutdown = 4 * time.Second
 	opts := []string{"--set", "checkpoint.interval=300ms", "--set", "kafka.session_timeout=6s",
 		"--set", "pipeline.shutdown_timeout=" + shutdown.String(), "--set", "influx.max_backoff=500ms", "--set", "kafka.rebalance_timeout=10s"}
-	var runs []*runProc
+	var runs, all []*runProc // live instances; every instance started
 	start := func() {
 		p := startRun(t, brokers, influx.URL, "g-chaos", opts...)
-		runs = append(runs, p)
+		runs, all = append(runs, p), append(all, p)
 	}
 	// sigterm requires an exit within the shutdown timeout and some slack;
 	// the exit code may say that samples were left for re-delivery.
@@ -275,6 +275,15 @@ func TestChaos(t *testing.T) {
 	}
 	if !atEnd(committed, ends) {
 		t.Errorf("committed offsets %v, want the partitions' ends %v", committed, ends)
+	}
+	// The input is in order: a sample taken as out of order was re-read
+	// into a state that already held it (a checkpoint's offset behind its
+	// state).
+	for _, p := range all {
+		if strings.Contains(p.stderr.String(), "sample not after its series' previous one") {
+			t.Errorf("an instance dropped samples as out of order: a restored state and its offset disagree")
+			break
+		}
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
