@@ -171,10 +171,10 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 			// retrying by itself; returning here would end the whole
 			// generation (kafka-go stops it when any Start function
 			// returns), dropping every detector for one failed fetch.
+			// Once: the error logger counts Kafka errors and logs them.
 			if errLog != nil {
 				errLog.Printf("fetching a partition failed; retrying: %s/%d: %v", topic, a.ID, err)
-			}
-			if ok, held := limit.Allow(); ok {
+			} else if ok, held := limit.Allow(); ok {
 				log.Warn("fetching a partition failed; retrying", "topic", topic, "partition", a.ID, "err", err, "held_back", held)
 			}
 			select {

@@ -79,6 +79,7 @@ func (c *chaos) traceGroup(kreq kmsg.Request) {
 	c.mu.Unlock()
 }
 
+// install puts c in front of every request cluster handles.
 func (c *chaos) install(cluster *kfake.Cluster) {
 	cluster.ControlKey(-1, func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		cluster.KeepControl()
@@ -117,9 +118,9 @@ func (c *chaos) install(cluster *kfake.Cluster) {
 // InfluxDB, SIGTERMs or SIGKILLs an instance and starts it again, or
 // starts or stops a second instance (a rebalance). Whatever happened, once
 // the faults stop every point equals eval, the committed offsets reach the
-// end of every partition, and every SIGTERM ended its instance within the
-// shutdown timeout. A new hang, loss or corruption on these paths fails
-// here before a user finds it.
+// end of every partition, every SIGTERM ended its instance within the
+// shutdown timeout and no sample was taken as out of order. A new hang,
+// loss or corruption on these paths fails here before a user finds it.
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
