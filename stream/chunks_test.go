@@ -127,7 +127,7 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 			return nil, nil, false
 		}
 		failed.Add(1)
-		return testsvc.FetchError(req, 56), nil, true // handled once: the control is dropped
+		return testsvc.FetchError(req, testsvc.KafkaStorageError), nil, true // handled once: the control is dropped
 	})
 	got, err := k.Load(ctx, nil)
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/aewatch/aewatch/internal/lograte"
 )
 
 // GroupConsumer runs a Pipeline per consumer-group generation, using
@@ -160,7 +158,6 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
 		return
 	}
-	limit := lograte.Limiter{Period: 30 * time.Second}
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -171,11 +168,11 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 			// retrying by itself; returning here would end the whole
 			// generation (kafka-go stops it when any Start function
 			// returns), dropping every detector for one failed fetch.
-			// Once: the error logger counts Kafka errors and logs them.
+			// The error logger, when set, counts Kafka errors as it logs them.
 			if errLog != nil {
 				errLog.Printf("fetching a partition failed; retrying: %s/%d: %v", topic, a.ID, err)
-			} else if ok, held := limit.Allow(); ok {
-				log.Warn("fetching a partition failed; retrying", "topic", topic, "partition", a.ID, "err", err, "held_back", held)
+			} else {
+				log.Warn("fetching a partition failed; retrying", "topic", topic, "partition", a.ID, "err", err)
 			}
 			select {
 			case <-ctx.Done():

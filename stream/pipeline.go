@@ -50,7 +50,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	Log          *slog.Logger
 	Metrics      *Metrics
-	// OnAlert, if set, sees every ae_alert point once it is written.
+	// OnAlert, if set, sees every ae_alert and ae_rebaseline point once it
+	// is written.
 	OnAlert func(sink.Point)
 	// OnFetch, if set, is told after each successful fetch (for readiness).
 	OnFetch func()

@@ -20,23 +20,6 @@ import (
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
 
-// kafkaStorageError is Kafka's error 56 (KAFKA_STORAGE_ERROR), what a
-// broker with a failing disk answers a fetch with.
-const kafkaStorageError = 56
-
-// fetchesTopic reports whether a fetch asks for topic at offset from or
-// beyond on every partition it names.
-func fetchesTopic(req *kmsg.FetchRequest, topic string, from int64) bool {
-	for _, rt := range req.Topics {
-		for _, rp := range rt.Partitions {
-			if rt.Topic != topic || rp.FetchOffset < from {
-				return false
-			}
-		}
-	}
-	return len(req.Topics) > 0
-}
-
 // groupState returns the group's state and its member count ("" when
 // the broker does not answer).
 func groupState(brokers, group string) (string, int) {
@@ -104,7 +87,7 @@ func (c *chaos) install(cluster *kfake.Cluster) {
 		case u < c.drop+c.fetchErr:
 			if fr, ok := kreq.(*kmsg.FetchRequest); ok {
 				c.failures.Add(1)
-				return testsvc.FetchError(fr, kafkaStorageError), nil, true
+				return testsvc.FetchError(fr, testsvc.KafkaStorageError), nil, true
 			}
 		}
 		return nil, nil, false

@@ -1741,6 +1741,19 @@ func TestHTTPClosesSlowAndIdleClients(t *testing.T) {
 	run.stop(t)
 }
 
+// fetchesTopic reports whether a fetch asks for topic at offset from or
+// beyond on every partition it names.
+func fetchesTopic(req *kmsg.FetchRequest, topic string, from int64) bool {
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if rt.Topic != topic || rp.FetchOffset < from {
+				return false
+			}
+		}
+	}
+	return len(req.Topics) > 0
+}
+
 // TestFetchErrorDoesNotStopAPartition: a broker that answers one fetch
 // per partition with an error (56, KAFKA_STORAGE_ERROR, as a broker with a
 // failing disk does) mid-stream. kafka-go's reader hands such an error to
@@ -1763,7 +1776,7 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 		if _, done := failed.LoadOrStore(req.Topics[0].Partitions[0].Partition, true); done {
 			return nil, nil, false
 		}
-		return testsvc.FetchError(req, kafkaStorageError), nil, true
+		return testsvc.FetchError(req, testsvc.KafkaStorageError), nil, true
 	})
 	brokers := cluster.ListenAddrs()[0]
 	files := writeSeries(t, 4, 1500)
@@ -1792,5 +1805,5 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a fetch error")
 	}
-	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, kafkaStorageError, total)
+	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, testsvc.KafkaStorageError, total)
 }

@@ -64,8 +64,11 @@ func KafkaCluster(t testing.TB, partitions int32, topics []string, opts ...kfake
 	return c
 }
 
-// FetchError answers every partition of a fetch with a Kafka error code
-// (56, KAFKA_STORAGE_ERROR, is what a broker with a failing disk sends),
+// KafkaStorageError is Kafka's error 56 (KAFKA_STORAGE_ERROR): what a
+// broker with a failing disk answers a fetch with.
+const KafkaStorageError = 56
+
+// FetchError answers every partition of a fetch with a Kafka error code,
 // for a cluster's control function.
 func FetchError(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
