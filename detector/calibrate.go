@@ -89,7 +89,11 @@ type calibrator struct {
 	cfg CalibrationConfig
 
 	errMean float64 // running mean of raw errors (scale)
-	seen    int
+	// floor bounds errors from below: the errors of a flat or perfectly
+	// predicted signal (rounding, 1e-10) are no scale, and measured
+	// against their own they made scores of 0.5 on a constant series.
+	floor float64
+	seen  int
 
 	avgRing []float64
 	avgSum  float64
@@ -113,8 +117,10 @@ type calibrator struct {
 	scratch         []float64
 }
 
-func newCalibrator(cfg CalibrationConfig) *calibrator {
-	return &calibrator{
+// newCalibrator returns a calibrator of errors whose squares below
+// floor*floor count as that (0: no floor).
+func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
+	c := &calibrator{
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
 		hist:      make([]float64, cfg.History),
@@ -122,7 +128,13 @@ func newCalibrator(cfg CalibrationConfig) *calibrator {
 		prevTail:  1,
 		prevAlert: 1,
 	}
+	c.floor = c.transform(floor * floor)
+	return c
 }
+
+// errorFloor is the smallest error that counts, in normalised units
+// (standard deviations of the signal): a thousandth of its spread.
+const errorFloor = 1e-3
 
 const (
 	redTail    = 1e-5 // tail probability of a top ("red") likelihood
@@ -133,12 +145,7 @@ const (
 // scale turns a non-negative error into a scale-free raw error: the error
 // over its own running mean (before this error).
 func (c *calibrator) scale(e float64) float64 {
-	switch c.cfg.Transform {
-	case "sqrt":
-		e = math.Sqrt(e)
-	case "log":
-		e = detmath.Log1p(e * 100)
-	}
+	e = max(c.transform(e), c.floor)
 	c.seen++
 	if c.seen == 1 {
 		c.errMean = e
@@ -150,6 +157,17 @@ func (c *calibrator) scale(e float64) float64 {
 	horizon := min(c.seen, c.cfg.ErrorHorizon)
 	c.errMean += (e - c.errMean) / float64(horizon)
 	return raw
+}
+
+// transform maps a squared error as Transform says.
+func (c *calibrator) transform(e float64) float64 {
+	switch c.cfg.Transform {
+	case "sqrt":
+		return math.Sqrt(e)
+	case "log":
+		return detmath.Log1p(e * 100)
+	}
+	return e
 }
 
 // update folds a raw error in and returns its calibrated score in [0,1]

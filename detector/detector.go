@@ -94,12 +94,16 @@ func New(cfg Config, channels int) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
+	floor := errorFloor
+	if cfg.Kind == Range {
+		floor = 0 // its error is a share of the span, not in normalised units
+	}
 	d := &Detector{
 		cfg:      cfg,
 		channels: channels,
 		win:      win,
 		norm:     norm,
-		cal:      newCalibrator(cfg.Calibration),
+		cal:      newCalibrator(cfg.Calibration, floor),
 		alert:    newAlertState(cfg.Alert),
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
@@ -124,7 +128,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 			return nil, err
 		}
 		if cfg.WindowScore {
-			d.calWin = newCalibrator(cfg.Calibration)
+			d.calWin = newCalibrator(cfg.Calibration, errorFloor)
 		}
 	}
 	if cfg.Reference.Enabled {

@@ -267,3 +267,30 @@ func BenchmarkPushInterleaved(b *testing.B) {
 		})
 	}
 }
+
+// A constant series has nothing to say: its errors are rounding, and
+// measured against their own scale they once scored 0.53 (NAB's
+// art_flatline, ten false positives). What remains is the error's fall
+// while the fresh network learns the constant, which the likelihood
+// reads as news (as Numenta's does) but well under alert.open.
+func TestFlatSeriesScoresNothing(t *testing.T) {
+	const n = 4000
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = 45
+	}
+	for _, kind := range Kinds {
+		cfg := DefaultConfig()
+		cfg.Kind = kind
+		worst := 0.0
+		for i, s := range run(t, cfg, times(n), xs) {
+			worst = max(worst, s.score)
+			if s.alert {
+				t.Fatalf("%s: sample %d of a constant series alerted (%+v)", kind, i, s)
+			}
+		}
+		if worst > 0.4 {
+			t.Errorf("%s: a constant series scored up to %.3f, want <= 0.4", kind, worst)
+		}
+	}
+}
