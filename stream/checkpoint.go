@@ -28,11 +28,14 @@ type CheckpointConfig struct {
 	// MaxBatchBytes bounds one produce request of checkpoints; it must not
 	// exceed the broker's message.max.bytes (1 MiB by default).
 	MaxBatchBytes int `yaml:"max_batch_bytes"`
+	// RoundBytes bounds the snapshots a round holds in memory at once: they
+	// are taken and written a batch at a time.
+	RoundBytes int64 `yaml:"round_bytes"`
 }
 
 // DefaultCheckpointConfig returns the defaults.
 func DefaultCheckpointConfig() CheckpointConfig {
-	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second, MaxBatchBytes: 1 << 20}
+	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second, MaxBatchBytes: 1 << 20, RoundBytes: DefaultRoundBytes}
 }
 
 // TopicFor returns the checkpoint topic of a consumer group.
@@ -50,6 +53,9 @@ func (c CheckpointConfig) Validate() error {
 	}
 	if c.Enabled && (c.MaxBatchBytes < 64<<10 || c.MaxBatchBytes > 1<<30) {
 		return fmt.Errorf("checkpoint.max_batch_bytes: must be in [65536, 1073741824] (got %d)", c.MaxBatchBytes)
+	}
+	if c.Enabled && (c.RoundBytes < 1<<20 || c.RoundBytes > 1<<40) {
+		return fmt.Errorf("checkpoint.round_bytes: must be in [1048576, 1099511627776] (got %d)", c.RoundBytes)
 	}
 	return nil
 }

@@ -24,8 +24,11 @@
 // goroutines and one flush goroutine (which keeps up to two writes in
 // flight, each in its own goroutine, and takes their completions in batch
 // order), at most one goroutine finishing a checkpoint round (waiting for
-// its writes, saving, moving the commit limits) beside the fetch loop, and
-// returns when all have stopped. Conn, Progress and the admission pacing
+// its writes, pulling the shards' snapshots a batch at a time over a
+// channel per shard and saving them, moving the commit limits) beside the
+// fetch loop, and returns when all have stopped. A round's held snapshots
+// are guarded by a mutex; a shard waits for room there, or until the round
+// ends. Conn, Progress and the admission pacing
 // of new detectors are safe for concurrent use.
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds

@@ -18,12 +18,15 @@ type Metrics struct {
 	Filtered          prometheus.Counter
 	Checkpoints       prometheus.Counter
 	CheckpointSeconds prometheus.Histogram
-	CheckpointErrors  prometheus.Counter
-	Restored          prometheus.Counter
-	DeadLettered      prometheus.Counter
-	Evicted           prometheus.Counter
-	AdmissionWaits    prometheus.Counter
-	Unparked          prometheus.Counter
+	// CheckpointRoundBytes is the most snapshot bytes the last round held
+	// at once (bounded by checkpoint.round_bytes).
+	CheckpointRoundBytes prometheus.Gauge
+	CheckpointErrors     prometheus.Counter
+	Restored             prometheus.Counter
+	DeadLettered         prometheus.Counter
+	Evicted              prometheus.Counter
+	AdmissionWaits       prometheus.Counter
+	Unparked             prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -55,6 +58,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Detector checkpoints written."}),
 		CheckpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_checkpoint_round_seconds",
 			Help: "Time to write one checkpoint round.", Buckets: prometheus.DefBuckets}),
+		CheckpointRoundBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_checkpoint_round_peak_bytes",
+			Help: "The most snapshot bytes the last checkpoint round held in memory at once."}),
 		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_checkpoint_restore_errors_total",
 			Help: "Checkpoints that failed to restore (their series started fresh)."}),
 		Restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_restored_total",
@@ -78,7 +83,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
 			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}
 	return m
 }

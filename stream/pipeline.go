@@ -66,6 +66,9 @@ type Options struct {
 	// are then committed no further than the last round.
 	Checkpoints        CheckpointStore
 	CheckpointInterval time.Duration
+	// CheckpointRoundBytes bounds the snapshots a round holds at once
+	// (default DefaultRoundBytes).
+	CheckpointRoundBytes int64
 	// DeadLetter, if set, receives every rejected message; its offset is
 	// committed only once the dead-letter topic has it.
 	DeadLetter DeadLetter
@@ -96,7 +99,10 @@ type Pipeline struct {
 	// in order.
 	flushed []atomic.Uint64
 	// wrote[i] is signalled when flushed[i] moves, for an eviction waiting.
-	wrote   []chan struct{}
+	wrote []chan struct{}
+	// pulls[i] carries a checkpoint round's requests for shard i's
+	// snapshots.
+	pulls   []chan pullRequest
 	live    atomic.Int64
 	open    [len(alertKinds)]atomic.Int64 // by alertKinds
 	restore []map[string]Checkpoint       // per shard, owned by that shard once Run has started
@@ -164,16 +170,11 @@ func New(o Options) (*Pipeline, error) {
 }
 
 type work struct {
-	s       Sample
-	ref     msgRef
-	barrier *barrier // a checkpoint round instead of a sample
-}
-
-// barrier asks a shard to snapshot its detectors: offsets are the last
-// fetched offset per partition, which every snapshot then reflects.
-type barrier struct {
-	offsets map[partitionKey]int64
-	reply   chan []Checkpoint
+	s   Sample
+	ref msgRef
+	// barrier, instead of a sample: from here on the shard's detectors owe
+	// this checkpoint round their snapshots (round.go).
+	barrier *checkpointRound
 }
 
 // output is what a shard scored from one batch of samples: their points,
@@ -230,8 +231,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
 	p.wrote = make([]chan struct{}, len(shards))
+	p.pulls = make([]chan pullRequest, len(shards))
 	for i := range p.wrote {
 		p.wrote[i] = make(chan struct{}, 1)
+		p.pulls[i] = make(chan pullRequest)
 	}
 	outputs := make(chan output, max(1, o.Pipeline.QueueSize/handoffBatch)) // outputs carry up to a batch each
 	// As many spent slices as the queue holds: while a write blocks the
@@ -245,7 +248,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func(id int, in <-chan []work, restore map[string]Checkpoint) {
 			defer wg.Done()
-			p.shard(id, in, spent[id], outputs, restore)
+			p.shard(id, in, p.pulls[id], spent[id], outputs, restore)
 		}(i, shards[i], p.restore[i])
 	}
 	flushErr := make(chan error, 1)

@@ -54,7 +54,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		return nil
 	}
 	p.o.Rebaselines.Seen(series)
-	st := &seriesState{det: d, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
+	st := &seriesState{det: d, key: key, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
 		lastOffset: ref.offset}
 	if cp, ok := sh.restore[key]; ok {
 		delete(sh.restore, key)
@@ -136,6 +136,9 @@ func (p *Pipeline) evict(sh *shardState) bool {
 			p.o.Log.Warn("eviction failed; the detector stays in memory", "series", st.series, "err", err)
 			continue
 		}
+		// Its parked record is newer than the round's snapshot would be,
+		// and the points it reflects are written: it stands in for it.
+		st.owed = nil
 		sh.evicted[key] = loc
 		delete(sh.dets, key)
 		freed++

@@ -2,37 +2,173 @@ package stream
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
-// The checkpoint round: a barrier through every shard, the snapshots taken
-// there, and their saving once the points they reflect are written.
+// The checkpoint round. A barrier goes through every shard's queue; when a
+// shard reaches it, each detector it holds owes the round its snapshot as
+// of that moment. The round's writer waits until the points the barrier
+// covers are written, then takes the snapshots from the shards a batch at
+// a time and saves them; a shard about to change a detector that still
+// owes snapshots it first. So a round holds at most about RoundBytes of
+// snapshots whatever the number of series, and fetching and scoring go on
+// while it runs.
 
-// snapshot checkpoints every detector of a shard at the round's offsets.
-func (p *Pipeline) snapshot(dets map[string]*seriesState, offsets map[partitionKey]int64) []Checkpoint {
-	var cps []Checkpoint
-	for key, st := range dets {
-		off, ok := offsets[st.part]
-		if !ok {
-			continue
-		}
-		b, err := st.det.MarshalBinary()
-		if err != nil {
-			p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
-			continue
-		}
-		// A detector restored from a checkpoint further on than the
-		// messages re-read since covers them already: its snapshot says so,
-		// or a restore from it would take them again (as out of order).
-		off = max(off, st.skipUpTo)
-		cps = append(cps, Checkpoint{Key: key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b})
+// DefaultRoundBytes bounds the snapshots a round holds when Options leave
+// it unset.
+const DefaultRoundBytes = 64 << 20
+
+// checkpointRound is one round in flight. Shards and the writer share it;
+// forced and held are guarded by mu, the rest is set before it is shared.
+type checkpointRound struct {
+	offsets map[partitionKey]int64
+	limit   int64         // bytes of snapshots held at once (about)
+	passed  chan struct{} // one per shard that reached the barrier
+	ended   chan struct{} // closed once the round is saved or has failed
+
+	mu     sync.Mutex
+	forced []Checkpoint  // taken by shards before changing an owed detector
+	held   int64         // bytes in forced
+	freed  chan struct{} // closed (and replaced) when forced is taken
+	full   chan struct{} // a shard waits for room (capacity 1)
+	peak   int64         // the most bytes held at once, forced and pulled
+}
+
+// pullRequest asks a shard for the next batch of snapshots it owes round.
+type pullRequest struct {
+	round *checkpointRound
+	reply chan pullReply // capacity 1: the shard never waits on it
+}
+
+type pullReply struct {
+	cps  []Checkpoint
+	done bool // the shard owes the round nothing more
+}
+
+// checkpointOf is st's checkpoint at the round's offsets (false: its
+// partition is not in the round, or it would not encode).
+func (p *Pipeline) checkpointOf(st *seriesState, offsets map[partitionKey]int64) (Checkpoint, bool) {
+	off, ok := offsets[st.part]
+	if !ok {
+		return Checkpoint{}, false
 	}
+	b, err := st.det.MarshalBinary()
+	if err != nil {
+		p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
+		return Checkpoint{}, false
+	}
+	// A detector restored from a checkpoint further on than the messages
+	// re-read since covers them already: its snapshot says so, or a
+	// restore from it would take them again (as out of order).
+	off = max(off, st.skipUpTo)
+	return Checkpoint{Key: st.key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b}, true
+}
+
+// owe marks every detector of the shard whose partition the round covers
+// as owing it a snapshot; an earlier round's debts lapse.
+func (sh *shardState) owe(r *checkpointRound) {
+	sh.round, sh.owed, sh.owedNext = r, sh.owed[:0], 0
+	for key, st := range sh.dets {
+		if _, ok := r.offsets[st.part]; ok {
+			st.owed = r
+			sh.owed = append(sh.owed, key)
+		}
+	}
+}
+
+// settle is called before st's detector changes: if it still owes the
+// shard's round a snapshot, the snapshot is taken now and held for the
+// round's writer (waiting while the round holds its limit).
+func (p *Pipeline) settle(st *seriesState) {
+	r := st.owed
+	if r == nil {
+		return
+	}
+	st.owed = nil
+	select {
+	case <-r.ended:
+		return
+	default:
+	}
+	if cp, ok := p.checkpointOf(st, r.offsets); ok {
+		r.hold(cp)
+	}
+}
+
+// pull answers a pull request with the next snapshots the shard owes, up
+// to half the round's limit in bytes.
+func (p *Pipeline) pull(sh *shardState, req pullRequest) {
+	r := req.round
+	var cps []Checkpoint
+	var size int64
+	for sh.round == r && sh.owedNext < len(sh.owed) && size < r.limit/2 {
+		st := sh.dets[sh.owed[sh.owedNext]]
+		sh.owedNext++
+		if st == nil || st.owed != r {
+			continue // parked, or snapshotted before it changed
+		}
+		st.owed = nil
+		if cp, ok := p.checkpointOf(st, r.offsets); ok {
+			cps = append(cps, cp)
+			size += int64(len(cp.State))
+		}
+	}
+	done := sh.round != r || sh.owedNext == len(sh.owed)
+	if done && sh.round == r {
+		sh.owed, sh.owedNext = nil, 0
+	}
+	r.note(size)
+	req.reply <- pullReply{cps: cps, done: done}
+}
+
+// hold keeps a snapshot a shard took for the writer. While the round holds
+// its limit the shard waits (it cannot change the detectors it owes
+// otherwise); if the round ends meanwhile the snapshot is dropped.
+func (r *checkpointRound) hold(cp Checkpoint) {
+	n := int64(len(cp.State))
+	for {
+		r.mu.Lock()
+		if r.held == 0 || r.held+n <= r.limit/2 {
+			r.forced = append(r.forced, cp)
+			r.held += n
+			r.peak = max(r.peak, r.held)
+			r.mu.Unlock()
+			return
+		}
+		freed := r.freed
+		r.mu.Unlock()
+		select {
+		case r.full <- struct{}{}:
+		default:
+		}
+		select {
+		case <-freed:
+		case <-r.ended:
+			return
+		}
+	}
+}
+
+// take hands the writer the snapshots shards held, and the room they took.
+func (r *checkpointRound) take() []Checkpoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cps := r.forced
+	r.forced, r.held = nil, 0
+	close(r.freed)
+	r.freed = make(chan struct{})
 	return cps
 }
 
-// round takes a checkpoint round: every shard snapshots its detectors once
-// it has scored everything fetched so far; the checkpoints are written;
-// then offsets may be committed up to what they reflect.
+// note records a pulled batch of size bytes, held beside the forced ones.
+func (r *checkpointRound) note(size int64) {
+	r.mu.Lock()
+	r.peak = max(r.peak, r.held+size)
+	r.mu.Unlock()
+}
+
+// round takes a whole checkpoint round (at shutdown).
 func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[partitionKey]int64) error {
 	finish, err := p.snapshotRound(ctx, shards, last)
 	if err != nil {
@@ -41,55 +177,114 @@ func (p *Pipeline) round(ctx context.Context, shards []chan []work, last map[par
 	return finish(ctx)
 }
 
-// snapshotRound takes the first half of a checkpoint round: a barrier in
-// every shard's queue and the snapshots the shards take when they reach
-// it. finish does the rest (wait until the points the snapshots reflect
-// are written, save them, move the commit limits); fetching may go on
-// meanwhile.
+// snapshotRound puts a barrier in every shard's queue and returns once
+// every shard has passed it. finish does the rest (wait until the points
+// the barrier covers are written, save the snapshots, move the commit
+// limits); fetching may go on meanwhile.
 func (p *Pipeline) snapshotRound(ctx context.Context, shards []chan []work, last map[partitionKey]int64) (finish func(context.Context) error, err error) {
 	if len(last) == 0 {
 		return func(context.Context) error { return nil }, nil
 	}
-	offsets := make(map[partitionKey]int64, len(last))
+	r := &checkpointRound{offsets: make(map[partitionKey]int64, len(last)), limit: p.roundBytes(),
+		passed: make(chan struct{}, len(shards)), ended: make(chan struct{}),
+		freed: make(chan struct{}), full: make(chan struct{}, 1)}
 	for k, v := range last {
-		offsets[k] = v
+		r.offsets[k] = v
 	}
-	b := &barrier{offsets: offsets, reply: make(chan []Checkpoint, len(shards))}
+	fail := func(err error) (func(context.Context) error, error) {
+		close(r.ended)
+		return nil, err
+	}
 	for _, sh := range shards {
 		select {
-		case sh <- []work{{barrier: b}}:
+		case sh <- []work{{barrier: r}}:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
-	var all []Checkpoint
 	for range shards {
 		select {
-		case cps := <-b.reply:
-			all = append(all, cps...)
+		case <-r.passed:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return fail(ctx.Err())
 		}
 	}
 	return func(ctx context.Context) error {
-		start := time.Now()
-		// A checkpoint may only be used once the points it reflects are
-		// written: a restart skips the messages it covers.
-		for !p.track.doneThrough(offsets) {
+		defer close(r.ended)
+		return p.saveRound(ctx, r)
+	}, nil
+}
+
+func (p *Pipeline) roundBytes() int64 {
+	if p.o.CheckpointRoundBytes > 0 {
+		return p.o.CheckpointRoundBytes
+	}
+	return DefaultRoundBytes
+}
+
+// saveRound waits until the points the round covers are written, saves
+// every snapshot the shards owe it, and moves the commit limits.
+func (p *Pipeline) saveRound(ctx context.Context, r *checkpointRound) error {
+	start := time.Now()
+	// A checkpoint may only be used once the points it reflects are
+	// written: a restart skips the messages it covers.
+	for !p.track.doneThrough(r.offsets) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	saved := 0
+	save := func(cps []Checkpoint) error {
+		if len(cps) == 0 {
+			return nil
+		}
+		if err := p.o.Checkpoints.Save(ctx, cps); err != nil {
+			return err
+		}
+		saved += len(cps)
+		return nil
+	}
+	done := make([]bool, len(p.pulls))
+	for left := len(done); ; {
+		if err := save(r.take()); err != nil {
+			return err
+		}
+		if left == 0 {
+			break
+		}
+		for i, pulls := range p.pulls {
+			if done[i] {
+				continue
+			}
+			req := pullRequest{round: r, reply: make(chan pullReply, 1)}
 			select {
+			case pulls <- req:
+			case <-r.full:
+				// A shard waits for room before it can take our request.
+				if err := save(r.take()); err != nil {
+					return err
+				}
+				continue
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(5 * time.Millisecond):
 			}
-		}
-		if len(all) > 0 {
-			if err := p.o.Checkpoints.Save(ctx, all); err != nil {
+			rep := <-req.reply
+			if err := save(rep.cps); err != nil {
 				return err
 			}
+			if rep.done {
+				done[i] = true
+				left--
+			}
 		}
-		p.o.Metrics.Checkpoints.Add(float64(len(all)))
-		p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
-		p.track.setLimits(offsets)
-		return nil
-	}, nil
+	}
+	p.o.Metrics.Checkpoints.Add(float64(saved))
+	p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
+	r.mu.Lock()
+	p.o.Metrics.CheckpointRoundBytes.Set(float64(r.peak))
+	r.mu.Unlock()
+	p.track.setLimits(r.offsets)
+	return nil
 }

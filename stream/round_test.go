@@ -1,7 +1,17 @@
 package stream
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
 )
@@ -17,16 +27,163 @@ func TestSnapshotCoversRestoredState(t *testing.T) {
 		t.Fatal(err)
 	}
 	part := partitionKey{"in", 3}
-	dets := map[string]*seriesState{
-		"restored": {det: d, series: "restored", part: part, skipUpTo: 100},
-		"fresh":    {det: d, series: "fresh", part: part, skipUpTo: -1},
-	}
 	p := &Pipeline{}
 	got := map[string]int64{}
-	for _, c := range p.snapshot(dets, map[partitionKey]int64{part: 50}) {
+	for _, st := range []*seriesState{
+		{det: d, key: "restored", series: "restored", part: part, skipUpTo: 100},
+		{det: d, key: "fresh", series: "fresh", part: part, skipUpTo: -1},
+	} {
+		c, ok := p.checkpointOf(st, map[partitionKey]int64{part: 50})
+		if !ok {
+			t.Fatalf("%s: no checkpoint", st.key)
+		}
 		got[c.Key] = c.Offset
 	}
 	if got["restored"] != 100 || got["fresh"] != 50 {
 		t.Errorf("checkpoint offsets %v, want restored 100 (its state's) and fresh 50 (the round's)", got)
 	}
+}
+
+// trickleFetcher serves its messages over about a second, and may be
+// asked again after the last (rounds end fetches on their interval).
+type trickleFetcher struct {
+	*listFetcher
+	once *sync.Once
+}
+
+func (f trickleFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	if f.next == len(f.msgs) {
+		f.once.Do(func() { close(f.allRead) })
+		<-ctx.Done()
+		return kafka.Message{}, ctx.Err()
+	}
+	if f.next%5 == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	f.next++
+	return f.msgs[f.next-1], nil
+}
+
+// recordingCheckpoints keeps every checkpoint saved, taking a while per
+// save so that scoring goes on during rounds.
+type recordingCheckpoints struct {
+	mu       sync.Mutex
+	saved    []Checkpoint
+	maxBatch int64 // the most state bytes in one Save
+	fetcher  *listFetcher
+	during   int // saves that began while messages were still being fetched
+}
+
+func (r *recordingCheckpoints) Load(context.Context, func(string, int) bool) (map[string]Checkpoint, error) {
+	return nil, nil
+}
+
+func (r *recordingCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
+	var n int64
+	for _, c := range cps {
+		n += int64(len(c.State))
+	}
+	r.mu.Lock()
+	r.saved = append(r.saved, cps...)
+	r.maxBatch = max(r.maxBatch, n)
+	select {
+	case <-r.fetcher.allRead:
+	default:
+		r.during++
+	}
+	r.mu.Unlock()
+	select {
+	case <-time.After(10 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// TestRoundStreamsSnapshotsAsOfItsBarrier: rounds run while 40 series keep
+// receiving samples, with room for only a few snapshots at once. Every
+// checkpoint saved is exactly the detector's state after the messages up
+// to its offset (replayed here from scratch), whether the round pulled it
+// or the shard took it before the series' next sample; and no round held
+// more than its bound.
+func TestRoundStreamsSnapshotsAsOfItsBarrier(t *testing.T) {
+	const series, samples = 40, 120
+	base := int64(1_700_000_000_000_000_000)
+	value := func(s, i int) float64 { return float64((s*7+i*3)%23) + float64(s) }
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	type sample struct {
+		offset int64
+		time   int64
+		v      float64
+	}
+	bySeries := map[string][]sample{}
+	for i := range samples {
+		for s := range series {
+			off, ts := int64(len(f.msgs)), base+int64(i)*1e9
+			name := fmt.Sprintf("s%d", s)
+			f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: off,
+				Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":%g}`, name, ts, value(s, i))})
+			bySeries[name] = append(bySeries[name], sample{off, ts, value(s, i)})
+		}
+	}
+	d, err := detector.New(detector.DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(4 * len(one)) // two snapshots pulled, two held, at a time
+	store := &recordingCheckpoints{fetcher: f}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers = 2
+	metrics := NewMetrics(prometheus.NewRegistry())
+	writer := &recordingWriter{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: trickleFetcher{f, &sync.Once{}}, Writer: writer,
+		BatchSize: 200, FlushInterval: 5 * time.Millisecond, Metrics: metrics,
+		Checkpoints: store, CheckpointInterval: 100 * time.Millisecond, CheckpointRoundBytes: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := series * (samples - 31)
+	if got := runUntilWritten(t, p, f, writer, want, time.Minute); got < want {
+		t.Fatalf("%d of %d points written", got, want)
+	}
+	if store.during == 0 {
+		t.Fatalf("no save while messages were still fetched (%d checkpoints): the test saw no round in flight", len(store.saved))
+	}
+	checked := 0
+	for _, cp := range store.saved {
+		name, _, _ := strings.Cut(cp.Key, "\x00")
+		d, err := detector.New(detector.DefaultConfig(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range bySeries[name] {
+			if s.offset > cp.Offset {
+				break
+			}
+			d.Push(s.time, []float64{s.v})
+		}
+		state, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(state, cp.State) {
+			t.Fatalf("checkpoint of %s at offset %d is not the state after the messages up to it", name, cp.Offset)
+		}
+		checked++
+	}
+	if checked < 2*series {
+		t.Fatalf("%d checkpoints saved, want at least two rounds of %d", checked, series)
+	}
+	if store.maxBatch > limit/2+int64(len(one)) {
+		t.Errorf("one save carried %d bytes of snapshots, over half the round's bound %d plus one", store.maxBatch, limit)
+	}
+	if peak := testutil.ToFloat64(metrics.CheckpointRoundBytes); peak > float64(limit+int64(len(one))) || peak == 0 {
+		t.Errorf("a round held up to %v bytes of snapshots, want (0, %d]", peak, limit+int64(len(one)))
+	}
+	t.Logf("%d checkpoints, %d saved while fetching; %d bytes per snapshot, bound %d", checked, store.during, len(one), limit)
 }

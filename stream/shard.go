@@ -15,6 +15,7 @@ import (
 // seriesState is one detector and the channels it scores.
 type seriesState struct {
 	det      *detector.Detector
+	key      string // the detector's key in its shard (keyOf)
 	series   string
 	channels []string
 	tags     []sink.Tag
@@ -26,23 +27,38 @@ type seriesState struct {
 	lastOut    uint64 // seq of the output holding the detector's newest points
 	lastOffset int64  // offset of the last message of the series in part, for eviction
 	outOfOrder uint64 // samples dropped as not after the series' previous time
+	// owed: the checkpoint round still owed this detector's snapshot as of
+	// its barrier (nil: none).
+	owed *checkpointRound
 }
 
 // logEvery bounds how often a recurring per-sample problem is logged.
 const logEvery = 10 * time.Second
 
 // shard owns the detectors of the series routed to it.
-func (p *Pipeline) shard(id int, in <-chan []work, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
+func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
 		evicted: map[string]Locator{}, out: out, spent: p.spentOutputs}
-	for batch := range in {
+	for {
+		var batch []work
+		select {
+		case req := <-pulls:
+			p.pull(dets, req)
+			continue
+		case b, ok := <-in:
+			if !ok {
+				return
+			}
+			batch = b
+		}
 		// One clock reading per sample: one sample's end starts the next.
 		start := time.Now()
 		for i := range batch {
 			w := &batch[i]
 			if w.barrier != nil {
 				dets.emit(false)
-				w.barrier.reply <- p.snapshot(dets.dets, w.barrier.offsets)
+				dets.owe(w.barrier)
+				w.barrier.passed <- struct{}{}
 				start = time.Now()
 				continue
 			}
@@ -86,6 +102,12 @@ type shardState struct {
 	pending output
 	out     chan<- output
 	spent   <-chan output
+	// round is the newest checkpoint round the shard passed; owed holds
+	// the keys of the detectors that owed it a snapshot then, owedNext
+	// the first not yet pulled.
+	round    *checkpointRound
+	owed     []string
+	owedNext int
 }
 
 // emit sends the pending output to the flush loop. Sent in the middle of a
@@ -157,6 +179,7 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 // push scores one sample of st's detector into the pending output and
 // notes which output holds the detector's newest points.
 func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
+	p.settle(st)
 	n := len(sh.pending.pts)
 	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
 	if len(sh.pending.pts) > n {
@@ -177,7 +200,11 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 			chans = s.Channels
 		}
 		st := p.state(sh, sh.keyOf(s.Series, ch, p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
-		if st == nil || !st.det.Rebaseline() {
+		if st == nil {
+			continue
+		}
+		p.settle(st)
+		if !st.det.Rebaseline() {
 			continue
 		}
 		applied++

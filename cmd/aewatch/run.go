@@ -243,10 +243,11 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval,
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
-		CheckpointInterval: cfg.Checkpoint.Interval,
-		DeadLetter:         dlq,
-		Rebaselines:        s.rebaselines,
-		Progress:           s.progress,
+		CheckpointInterval:   cfg.Checkpoint.Interval,
+		CheckpointRoundBytes: cfg.Checkpoint.RoundBytes,
+		DeadLetter:           dlq,
+		Rebaselines:          s.rebaselines,
+		Progress:             s.progress,
 	}
 	if ckpt != nil {
 		opts.Checkpoints = ckpt // a nil *KafkaCheckpoints must not become a non-nil interface
