@@ -100,7 +100,7 @@ type calibrator struct {
 	avgPos  int
 	avgN    int
 
-	hist     []float64
+	hist     []float32 // averages: float32 is precision enough, at half the bytes
 	histPos  int
 	histN    int
 	mean     float64
@@ -123,7 +123,7 @@ func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
 	c := &calibrator{
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
-		hist:      make([]float64, cfg.History),
+		hist:      make([]float32, cfg.History),
 		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History))+2)),
 		prevTail:  1,
 		prevAlert: 1,
@@ -187,7 +187,7 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 	if c.seen <= c.cfg.Settle {
 		return 0, 0
 	}
-	c.hist[c.histPos] = avg
+	c.hist[c.histPos] = float32(avg)
 	c.histPos = (c.histPos + 1) % len(c.hist)
 	c.histN = min(c.histN+1, len(c.hist))
 	c.sinceFit++
@@ -226,11 +226,12 @@ func (c *calibrator) fit() {
 	n := float64(c.histN)
 	var s float64
 	for _, v := range c.hist[:c.histN] {
-		s += v
+		s += float64(v)
 	}
 	mean := s / n
 	var ss float64
-	for _, v := range c.hist[:c.histN] {
+	for _, h := range c.hist[:c.histN] {
+		v := float64(h)
 		ss += float64((v - mean) * (v - mean))
 	}
 	c.mean = mean
@@ -243,8 +244,8 @@ func (c *calibrator) fit() {
 	k := max(1, int(c.cfg.AlertTail*n))
 	top := c.scratch[:0]
 	cut := mean + 2*c.std
-	for _, v := range c.hist[:c.histN] {
-		if v > cut {
+	for _, h := range c.hist[:c.histN] {
+		if v := float64(h); v > cut {
 			if len(top) == cap(top) {
 				top = nil
 				break
@@ -257,8 +258,8 @@ func (c *calibrator) fit() {
 		top = top[len(top)-k:]
 	} else {
 		top = c.scratch[:0]
-		for _, v := range c.hist[:c.histN] {
-			switch {
+		for _, h := range c.hist[:c.histN] {
+			switch v := float64(h); {
 			case len(top) <= k:
 				top = append(top, v)
 				siftUp(top, len(top)-1)

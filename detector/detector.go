@@ -444,7 +444,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		cals = 2
 	}
 	cc := d.cfg.Calibration
-	add("adapting calibration: history of averaged errors", cals*cc.History)
+	add("adapting calibration: history of averaged errors", cals*cc.History/2) // float32s
 	add("adapting calibration: moving average and tail scratch", cals*(cc.Average+4*(int(cc.AlertTail*float64(cc.History))+2)))
 	if r := d.ref; r != nil {
 		if r.ae != nil {
@@ -452,7 +452,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 				add("reference network: "+p.Name, p.Floats)
 			}
 		}
-		add("reference: tail models (history, sorted, fitted)", 3*len(r.cal.hist)*(1+len(r.chCal)))
+		add("reference: tail models (history, sorted, fitted)", 3*len(r.cal.hist)*(1+len(r.chCal))/2) // float32s
 		add("reference: window and per-channel state", len(r.vec)+5*c)
 		if s := r.season; s != nil {
 			add("reference: seasonal context", len(s.off)+c*(r.cfg.Season.Learn/s.block+1))

@@ -322,7 +322,7 @@ func (m *marginal) floats() int {
 		n += len(s)
 	}
 	if m.cal != nil {
-		n += 3 * len(m.cal.hist)
+		n += 3 * len(m.cal.hist) / 2 // float32s
 	}
 	return n
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 5 (version 4 had no value histogram or
+// Snapshot encoding, version 6 (version 5 held error histories as
+// float64, unwritten slots included; version 4 had no value histogram or
 // recurring regimes in the reference, version 3 no quality checks, version
 // 2 no reference model and version 1 no drift monitor; all are refused, so
 // such series start fresh, and the service logs it):
@@ -27,7 +28,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 5
+	snapshotVersion = 6
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -171,9 +172,8 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 	e.F64(c.avgSum)
 	e.Int(c.avgPos)
 	e.Int(c.avgN)
-	e.F64s(c.hist)
+	e.F32s(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
-	e.Int(c.histN)
 	e.F64(c.mean)
 	e.F64(c.std)
 	e.Int(c.sinceFit)
@@ -188,8 +188,9 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.errMean, c.seen = d.F64(), d.Int()
 	d.F64sInto(c.avgRing, "calibration average")
 	c.avgSum, c.avgPos, c.avgN = d.F64(), d.Int(), d.Int()
-	d.F64sInto(c.hist, "calibration history")
-	c.histPos, c.histN = d.Int(), d.Int()
+	c.histN = d.F32sPrefix(c.hist, "calibration history")
+	clear(c.hist[c.histN:])
+	c.histPos = d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
 	c.prevAlert, c.potAt, c.potScale = d.F64(), d.F64(), d.F64()
 	if !finite(c.potAt) || !finite(c.potScale) || c.potScale < 0 {
@@ -199,7 +200,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 		return err
 	}
 	if c.avgPos < 0 || c.avgPos >= len(c.avgRing) || c.avgN < 0 || c.avgN > len(c.avgRing) ||
-		c.histPos < 0 || c.histPos >= len(c.hist) || c.histN < 0 || c.histN > len(c.hist) {
+		c.histPos < 0 || c.histPos >= len(c.hist) || (c.histN < len(c.hist) && c.histPos != c.histN) {
 		return errors.New("detector: calibration state out of range")
 	}
 	return nil
@@ -333,26 +334,20 @@ func (a *alertState) readState(d *statecodec.Decoder) {
 }
 
 func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
-	e.F64s(c.hist)
+	e.F32s(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
-	e.Int(c.histN)
 	e.Int(c.sinceFit)
-	e.Int(len(c.sorted))
-	e.F64s(c.sorted)
+	e.F32s(c.sorted)
 	e.F64(c.threshold)
 	e.F64(c.scale)
 	e.Bool(c.fitted)
 }
 
 func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
-	d.F64sInto(c.hist, "tail history")
-	c.histPos, c.histN, c.sinceFit = d.Int(), d.Int(), d.Int()
-	n := d.Int()
-	if d.Err() == nil && (n < 0 || n > len(c.hist)) {
-		return fmt.Errorf("detector: tail calibration has %d sorted errors, history is %d", n, len(c.hist))
-	}
-	c.sorted = c.sorted[:max(n, 0)]
-	d.F64sInto(c.sorted, "tail sorted history")
+	c.histN = d.F32sPrefix(c.hist, "tail history")
+	clear(c.hist[c.histN:])
+	c.histPos, c.sinceFit = d.Int(), d.Int()
+	c.sorted = c.sorted[:d.F32sPrefix(c.sorted[:cap(c.sorted)], "tail sorted history")]
 	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()
 	if err := d.Err(); err != nil {
 		return err
@@ -361,7 +356,7 @@ func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
 		c.live = append(c.live[:0], c.hist[:c.histN]...)
 		slices.Sort(c.live)
 	}
-	if c.histPos < 0 || c.histPos >= len(c.hist) || c.histN < 0 || c.histN > len(c.hist) || c.sinceFit < 0 ||
+	if c.histPos < 0 || c.histPos >= len(c.hist) || (c.histN < len(c.hist) && c.histPos != c.histN) || c.sinceFit < 0 ||
 		(c.fitted && !(c.scale > 0)) || !slices.IsSorted(c.sorted) {
 		return errors.New("detector: tail calibration state out of range")
 	}

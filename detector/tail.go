@@ -55,13 +55,15 @@ func (c TailConfig) Validate(key string) error {
 type tailCalibrator struct {
 	cfg TailConfig
 
-	hist     []float64 // ring of accepted errors
+	// The histories hold float32: precision enough for a tail fitted to
+	// them, at half the bytes.
+	hist     []float32 // ring of accepted errors
 	histPos  int
 	histN    int
 	sinceFit int
 
-	live      []float64 // the history kept sorted as it changes
-	sorted    []float64 // history sorted at the last fit
+	live      []float32 // the history kept sorted as it changes
+	sorted    []float32 // history sorted at the last fit
 	threshold float64   // the Quantile of sorted
 	scale     float64   // mean excess over threshold (exponential tail)
 	fitted    bool
@@ -69,12 +71,13 @@ type tailCalibrator struct {
 }
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
-	return &tailCalibrator{cfg: cfg, hist: make([]float64, cfg.History),
-		live: make([]float64, 0, cfg.History), sorted: make([]float64, 0, cfg.History)}
+	return &tailCalibrator{cfg: cfg, hist: make([]float32, cfg.History),
+		live: make([]float32, 0, cfg.History), sorted: make([]float32, 0, cfg.History)}
 }
 
 // accept adds an error judged normal to the history.
-func (c *tailCalibrator) accept(e float64) {
+func (c *tailCalibrator) accept(e64 float64) {
+	e := float32(e64)
 	// Keeping a sorted copy up to date costs two moves of at most History
 	// values; sorting the history at every fit cost ~20 times as much.
 	if c.histN == len(c.hist) {
@@ -99,10 +102,10 @@ func (c *tailCalibrator) fit() {
 	c.sorted = append(c.sorted[:0], c.live...)
 	n := len(c.sorted)
 	k := min(int(c.cfg.Quantile*float64(n)), n-1)
-	c.threshold = c.sorted[k]
+	c.threshold = float64(c.sorted[k])
 	var sum float64
 	for _, v := range c.sorted[k+1:] {
-		sum += v - c.threshold
+		sum += float64(v) - c.threshold
 	}
 	excess := sum / float64(max(n-k-1, 1))
 	// A tail no wider than a small share of the threshold would make every
@@ -114,7 +117,7 @@ func (c *tailCalibrator) fit() {
 func (c *tailCalibrator) tail(e float64) float64 {
 	n := len(c.sorted)
 	if e <= c.threshold {
-		i, _ := slices.BinarySearch(c.sorted, e)
+		i, _ := slices.BinarySearch(c.sorted, float32(e))
 		return float64(n-i) / float64(n)
 	}
 	return (1 - c.cfg.Quantile) * detmath.Exp(-(e-c.threshold)/c.scale)

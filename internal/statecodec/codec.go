@@ -34,6 +34,14 @@ func (e *Encoder) F64s(v []float64) {
 		e.F64(x)
 	}
 }
+// F32s writes float32 values: histories that need no more precision,
+// at half the bytes.
+func (e *Encoder) F32s(v []float32) {
+	e.Int(len(v))
+	for _, x := range v {
+		e.Buf = binary.LittleEndian.AppendUint32(e.Buf, math.Float32bits(x))
+	}
+}
 func (e *Encoder) Bytes(v []byte) {
 	e.Int(len(v))
 	e.Buf = append(e.Buf, v...)
@@ -126,6 +134,28 @@ func (d *Decoder) F64sAppend(dst []float64, max int, what string) []float64 {
 		dst = append(dst, d.F64())
 	}
 	return dst
+}
+
+// F32sPrefix reads at most len(dst) float32 values into the start of dst
+// and returns how many there were; state never holds NaN or ±Inf.
+func (d *Decoder) F32sPrefix(dst []float32, what string) int {
+	n := d.Int()
+	if d.err == nil && (n < 0 || n > len(dst) || 4*n > len(d.b)) {
+		d.err = fmt.Errorf("statecodec: %s has %d values (max %d)", what, n, len(dst))
+	}
+	if d.err != nil {
+		return 0
+	}
+	for i := range n {
+		v := math.Float32frombits(binary.LittleEndian.Uint32(d.b[4*i:]))
+		if v != v || math.IsInf(float64(v), 0) {
+			d.err = errors.New("statecodec: non-finite value")
+			return 0
+		}
+		dst[i] = v
+	}
+	d.b = d.b[4*n:]
+	return n
 }
 
 // Bytes reads a length-prefixed byte string of at most max bytes.
