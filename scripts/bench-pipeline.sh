@@ -12,6 +12,7 @@
 # PROFILE_SECONDS), INFLUX_PROFILE=FILE one of influxd over the same
 # seconds, TRACE=FILE a 2 s runtime trace of aewatch run (go tool trace
 # -pprof=sync FILE); all from the first repetition.
+# CHECKPOINT_INTERVAL sets checkpoint.interval of the run (default 30s).
 # REPEAT=N measures eval and run N times in turn (each run with its own
 # group and database) and prints the medians: the machine's speed drifts,
 # so one pair is a noisy figure.
@@ -77,7 +78,8 @@ measure() {
   curl -sf -XPOST "http://127.0.0.1:$iport/query" --data-urlencode "q=CREATE DATABASE $db" >/dev/null
   start=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group "bench$rep" --influx-url "http://127.0.0.1:$iport" \
-    --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --set http.pprof=true --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
+    --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --set http.pprof=true --set checkpoint.interval="${CHECKPOINT_INTERVAL:-30s}" \
+    --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
   influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
   local prof_pid="" iprof_pid="" trace_pid=""
   if [ "$rep" = 1 ]; then
@@ -112,7 +114,13 @@ measure() {
     printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each when their histories are full = %.0f MB (pages not yet written are not resident)\n",
       hwm / 1024, live, per / 1024, live * per / 1048576 }'
   for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
-  kill "$run_pid" 2>/dev/null || true; wait "$run_pid" 2>/dev/null || true
+  # The stop runs a checkpoint round over every live detector: the peak
+  # through it, read until the process is gone.
+  kill "$run_pid" 2>/dev/null || true
+  local hwm=0 h
+  while h=$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status" 2>/dev/null) && [ -n "$h" ]; do hwm=$h; sleep 0.05; done
+  wait "$run_pid" 2>/dev/null || true
+  echo "aewatch run peak resident memory through the stop's checkpoint round: $((hwm / 1024)) MB"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'; }
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }

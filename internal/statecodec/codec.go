@@ -34,6 +34,7 @@ func (e *Encoder) F64s(v []float64) {
 		e.F64(x)
 	}
 }
+
 // F32s writes float32 values: histories that need no more precision,
 // at half the bytes.
 func (e *Encoder) F32s(v []float32) {
