@@ -48,7 +48,14 @@ func (d *Detector) fingerprint() uint64 {
 // a detector with the same configuration and feeding both the same samples
 // gives bit-identical results.
 func (d *Detector) MarshalBinary() ([]byte, error) {
-	e := &statecodec.Encoder{Buf: make([]byte, 0, d.MemoryBytes())}
+	return d.AppendBinary(make([]byte, 0, d.MemoryBytes()))
+}
+
+// AppendBinary appends the snapshot MarshalBinary returns to b, so that a
+// caller can reuse its buffers.
+func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	e := &statecodec.Encoder{Buf: b}
 	e.Buf = append(e.Buf, snapshotMagic...)
 	e.Buf = binary.LittleEndian.AppendUint16(e.Buf, snapshotVersion)
 	e.U64(d.fingerprint())
@@ -88,7 +95,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	if d.quality != nil {
 		d.quality.appendState(e)
 	}
-	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf, castagnoli))
+	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf[start:], castagnoli))
 	return e.Buf, nil
 }
 

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -68,18 +70,45 @@ type Checkpoint struct {
 	Partition int
 	Offset    int64
 	State     []byte
+	// record, when set, is the checkpoint already encoded (State is a view
+	// of its end): a round encodes the state in place, in a reused buffer.
+	record []byte
 }
 
 const checkpointMagic = "AEWC"
 
-func encodeCheckpoint(c Checkpoint) []byte {
-	e := &statecodec.Encoder{Buf: []byte(checkpointMagic)}
+// appendCheckpointHeader appends what precedes a checkpoint's state.
+func appendCheckpointHeader(b []byte, c Checkpoint) []byte {
+	e := &statecodec.Encoder{Buf: append(b, checkpointMagic...)}
 	e.U64(1) // version
-	e.Bytes([]byte(c.Topic))
+	e.Int(len(c.Topic))
+	e.Buf = append(e.Buf, c.Topic...)
 	e.Int(c.Partition)
 	e.I64(c.Offset)
+	return e.Buf
+}
+
+func encodeCheckpoint(c Checkpoint) []byte {
+	if c.record != nil {
+		return c.record
+	}
+	e := &statecodec.Encoder{Buf: appendCheckpointHeader(make([]byte, 0, 64+len(c.Topic)+len(c.State)), c)}
 	e.Bytes(c.State)
 	return e.Buf
+}
+
+// encodeDetector fills c with the state of d, encoded after c's header in
+// b (reused: its contents are overwritten).
+func encodeDetector(b []byte, c Checkpoint, d *detector.Detector) (Checkpoint, error) {
+	b = appendCheckpointHeader(b[:0], c)
+	at := len(b)
+	b, err := d.AppendBinary(binary.LittleEndian.AppendUint64(b, 0)) // the state's length, set below
+	if err != nil {
+		return c, err
+	}
+	binary.LittleEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+	c.record, c.State = b, b[at+8:]
+	return c, nil
 }
 
 func decodeCheckpoint(key string, b []byte) (Checkpoint, error) {
@@ -102,6 +131,7 @@ type CheckpointStore interface {
 	// Load returns the newest checkpoint per key of the input partitions
 	// keep accepts (all, if keep is nil).
 	Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error)
+	// Save writes cps; their bytes are reused once it returns.
 	Save(ctx context.Context, cps []Checkpoint) error
 }
 

@@ -102,10 +102,12 @@ type Pipeline struct {
 	wrote []chan struct{}
 	// pulls[i] carries a checkpoint round's requests for shard i's
 	// snapshots.
-	pulls   []chan pullRequest
-	live    atomic.Int64
-	open    [len(alertKinds)]atomic.Int64 // by alertKinds
-	restore []map[string]Checkpoint       // per shard, owned by that shard once Run has started
+	pulls []chan pullRequest
+	// spareRecords holds written checkpoints' buffers for the next ones.
+	spareRecords chan []byte
+	live         atomic.Int64
+	open         [len(alertKinds)]atomic.Int64 // by alertKinds
+	restore      []map[string]Checkpoint       // per shard, owned by that shard once Run has started
 	// spentOutputs: the flush loop hands emptied outputs back to the
 	// shards, which would otherwise allocate their slices per batch.
 	spentOutputs chan output
@@ -232,6 +234,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.flushed = make([]atomic.Uint64, len(shards))
 	p.wrote = make([]chan struct{}, len(shards))
 	p.pulls = make([]chan pullRequest, len(shards))
+	p.spareRecords = make(chan []byte, p.spareRecordCount())
 	for i := range p.wrote {
 		p.wrote[i] = make(chan struct{}, 1)
 		p.pulls[i] = make(chan pullRequest)

@@ -46,23 +46,48 @@ type pullReply struct {
 	done bool // the shard owes the round nothing more
 }
 
-// checkpointOf is st's checkpoint at the round's offsets (false: its
-// partition is not in the round, or it would not encode).
+// checkpointOf is st's checkpoint at the round's offsets, encoded in a
+// spare buffer (false: its partition is not in the round, or it would not
+// encode).
 func (p *Pipeline) checkpointOf(st *seriesState, offsets map[partitionKey]int64) (Checkpoint, bool) {
 	off, ok := offsets[st.part]
 	if !ok {
-		return Checkpoint{}, false
-	}
-	b, err := st.det.MarshalBinary()
-	if err != nil {
-		p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
 		return Checkpoint{}, false
 	}
 	// A detector restored from a checkpoint further on than the messages
 	// re-read since covers them already: its snapshot says so, or a
 	// restore from it would take them again (as out of order).
 	off = max(off, st.skipUpTo)
-	return Checkpoint{Key: st.key, Topic: st.part.topic, Partition: st.part.partition, Offset: off, State: b}, true
+	var buf []byte
+	select {
+	case buf = <-p.spareRecords:
+	default:
+		buf = make([]byte, 0, st.det.MemoryBytes()+256)
+	}
+	cp, err := encodeDetector(buf, Checkpoint{Key: st.key, Topic: st.part.topic, Partition: st.part.partition, Offset: off}, st.det)
+	if err != nil {
+		p.o.Log.Error("snapshot failed", "series", st.series, "err", err)
+		return Checkpoint{}, false
+	}
+	return cp, true
+}
+
+// spareRecordCount bounds the buffers kept between rounds for reuse: a
+// round's snapshots are garbage once written, and with thousands of series
+// the collector let them pile up to gigabytes before it ran.
+func (p *Pipeline) spareRecordCount() int { return max(4, int(p.roundBytes()/(256<<10))) }
+
+// recycle returns the buffers of written checkpoints for reuse.
+func (p *Pipeline) recycle(cps []Checkpoint) {
+	for _, c := range cps {
+		if c.record == nil {
+			continue
+		}
+		select {
+		case p.spareRecords <- c.record[:0]:
+		default:
+		}
+	}
 }
 
 // owe marks every detector of the shard whose partition the round covers
@@ -244,6 +269,7 @@ func (p *Pipeline) saveRound(ctx context.Context, r *checkpointRound) error {
 			return err
 		}
 		saved += len(cps)
+		p.recycle(cps)
 		return nil
 	}
 	done := make([]bool, len(p.pulls))

@@ -84,7 +84,9 @@ func (r *recordingCheckpoints) Save(ctx context.Context, cps []Checkpoint) error
 		n += int64(len(c.State))
 	}
 	r.mu.Lock()
-	r.saved = append(r.saved, cps...)
+	for _, c := range cps { // their bytes are reused once Save returns
+		r.saved = append(r.saved, Checkpoint{Key: c.Key, Offset: c.Offset, State: bytes.Clone(c.State)})
+	}
 	r.maxBatch = max(r.maxBatch, n)
 	select {
 	case <-r.fetcher.allRead:
@@ -186,4 +188,33 @@ func TestRoundStreamsSnapshotsAsOfItsBarrier(t *testing.T) {
 		t.Errorf("a round held up to %v bytes of snapshots, want (0, %d]", peak, limit+int64(len(one)))
 	}
 	t.Logf("%d checkpoints, %d saved while fetching; %d bytes per snapshot, bound %d", checked, store.during, len(one), limit)
+}
+
+// TestEncodedInPlaceIsTheSameRecord: a checkpoint a round encodes in a
+// reused buffer is byte for byte the record of the detector's snapshot.
+func TestEncodedInPlaceIsTheSameRecord(t *testing.T) {
+	d, err := detector.New(detector.DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		d.Push(int64(i+1)*1e9, []float64{float64(i % 13)})
+	}
+	state, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Checkpoint{Key: "s\x00value", Topic: "sensors", Partition: 7, Offset: 499}
+	want := encodeCheckpoint(Checkpoint{Key: c.Key, Topic: c.Topic, Partition: c.Partition, Offset: c.Offset, State: state})
+	got, err := encodeDetector([]byte("left over from the last record"), c, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.record, want) || !bytes.Equal(got.State, state) {
+		t.Fatalf("in-place record differs from the encoded snapshot (%d vs %d bytes)", len(got.record), len(want))
+	}
+	back, err := decodeCheckpoint(c.Key, got.record)
+	if err != nil || back.Offset != c.Offset || !bytes.Equal(back.State, state) {
+		t.Fatalf("record does not decode back: %v", err)
+	}
 }
