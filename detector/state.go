@@ -12,8 +12,8 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 6 (version 5 held error histories as
-// float64, unwritten slots included; version 4 had no value histogram or
+// Snapshot encoding, version 6 (version 5 held error histories and the
+// networks' replay as float64, unwritten slots included; version 4 had no value histogram or
 // recurring regimes in the reference, version 3 no quality checks, version
 // 2 no reference model and version 1 no drift monitor; all are refused, so
 // such series start fresh, and the service logs it):

@@ -39,7 +39,7 @@ type Autoencoder struct {
 	passes       int
 	ones         []float64 // a bias's "input" in every pass
 
-	replay      []float64 // ReplaySize × n
+	replay      []float32 // ReplaySize × n: normalised windows, float32 is precision enough
 	replayCount int
 	replayNext  int
 	anchors     int // replay slots Learn leaves alone
@@ -70,7 +70,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		beta1Pow: 1,
 		beta2Pow: 1,
 		clean:    make([]float64, n),
-		replay:   make([]float64, cfg.ReplaySize*n),
+		replay:   make([]float32, cfg.ReplaySize*n),
 		pcg:      pcg,
 		rng:      rand.New(pcg),
 	}
@@ -173,7 +173,10 @@ func (a *Autoencoder) step(x []float64) float64 {
 	batch := 1
 	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
 		i := a.rng.IntN(a.replayCount)
-		a.accumulate(a.replay[i*a.n : (i+1)*a.n])
+		for j, v := range a.replay[i*a.n : (i+1)*a.n] {
+			a.clean[j] = float64(v) // accumulate reads its input from clean
+		}
+		a.accumulate(a.clean)
 		batch++
 	}
 	a.gradients()
@@ -187,7 +190,9 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 	if a.cfg.ReplaySize == 0 {
 		return
 	}
-	copy(a.replay[slot*a.n:(slot+1)*a.n], x)
+	for i, v := range x {
+		a.replay[slot*a.n+i] = float32(v)
+	}
 	if slot == a.replayNext {
 		if a.replayNext++; a.replayNext == a.cfg.ReplaySize {
 			a.replayNext = a.anchors
@@ -340,7 +345,8 @@ func (a *Autoencoder) Floats() int {
 	return n
 }
 
-// Part is one component of a network's memory, in float64 values.
+// Part is one component of a network's memory, in float64 values (or
+// their worth: the replay's float32s count half).
 type Part struct {
 	Name   string
 	Floats int
@@ -360,7 +366,7 @@ func (a *Autoencoder) FloatsByPart() []Part {
 		{"gradients", len(a.grads)},
 		{"optimiser moments", len(a.m) + len(a.v)},
 		{"averaged weights", len(a.avg)},
-		{"replay of normal windows", len(a.replay)},
+		{"replay of normal windows", len(a.replay) / 2}, // float32s
 		{"activations and scratch", work},
 	}
 }

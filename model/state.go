@@ -16,7 +16,7 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 	e.Int(a.steps)
 	e.F64(a.beta1Pow)
 	e.F64(a.beta2Pow)
-	e.F64s(a.replay)
+	e.F32s(a.replay[:a.replayCount*a.n]) // the slots not yet written are not kept
 	e.Int(a.replayCount)
 	e.Int(a.replayNext)
 	e.Int(a.anchors)
@@ -37,7 +37,8 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	d.F64sInto(a.avg, "averaged weights")
 	a.steps = d.Int()
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
-	d.F64sInto(a.replay, "replay")
+	kept := d.F32sPrefix(a.replay, "replay")
+	clear(a.replay[kept:])
 	a.replayCount, a.replayNext, a.anchors = d.Int(), d.Int(), d.Int()
 	rng := d.Bytes(64)
 	if err := d.Err(); err != nil {
@@ -46,7 +47,7 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	if !(a.beta1Pow >= 0 && a.beta1Pow <= 1 && a.beta2Pow >= 0 && a.beta2Pow <= 1) {
 		return fmt.Errorf("model state: Adam powers %v, %v outside [0, 1]", a.beta1Pow, a.beta2Pow)
 	}
-	if a.steps < 0 || a.replayCount < 0 || a.replayCount > a.cfg.ReplaySize || a.replayNext < 0 ||
+	if a.steps < 0 || a.replayCount < 0 || a.replayCount > a.cfg.ReplaySize || kept != a.replayCount*a.n || a.replayNext < 0 ||
 		(a.cfg.ReplaySize > 0 && a.replayNext >= a.cfg.ReplaySize) || a.anchors < 0 || a.anchors > a.replayCount ||
 		(a.anchors > 0 && a.replayNext < a.anchors) {
 		return fmt.Errorf("model state: steps %d, replay %d/%d (%d anchored) out of range", a.steps, a.replayCount, a.replayNext, a.anchors)
