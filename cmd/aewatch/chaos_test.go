@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
+	"github.com/aewatch/aewatch/sensorcsv"
 )
 
 // groupState returns the group's state and its member count ("" when
@@ -271,7 +272,7 @@ func TestChaos(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		got := influxScores(t, influx, SeriesName(file))
+		got := influxScores(t, influx, sensorcsv.SeriesName(file))
 		var missing []int
 		for i, ts := range order[31:] {
 			if _, ok := got[ts]; !ok {
@@ -279,7 +280,7 @@ func TestChaos(t *testing.T) {
 			}
 		}
 		if len(missing) > 0 {
-			t.Logf("%s: %d samples without a point, the first %v", SeriesName(file), len(missing), missing[:min(len(missing), 40)])
+			t.Logf("%s: %d samples without a point, the first %v", sensorcsv.SeriesName(file), len(missing), missing[:min(len(missing), 40)])
 		}
 		compareToEval(t, got, want, order, file+" under chaos")
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 	"github.com/aewatch/aewatch/sensorcsv"
+	"github.com/aewatch/aewatch/stream"
 	"github.com/aewatch/aewatch/synth"
 )
 
@@ -87,8 +88,8 @@ func fileMessages(t *testing.T, file string) []kafka.Message {
 	}
 	var msgs []kafka.Message
 	for k, ts := range f.Times {
-		v, _ := encodeRow("json", SeriesName(file), []string{"value"}, ts, f.Values[k])
-		msgs = append(msgs, kafka.Message{Key: []byte(SeriesName(file)), Value: v})
+		v, _ := stream.EncodeSample("json", sensorcsv.SeriesName(file), []string{"value"}, ts, f.Values[k])
+		msgs = append(msgs, kafka.Message{Key: []byte(sensorcsv.SeriesName(file)), Value: v})
 	}
 	return msgs
 }
@@ -257,7 +258,7 @@ func TestRunMatchesEval(t *testing.T) {
 	run := startRun(t, brokers, withPassword, "g1")
 	n := waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	run.stop(t)
-	series := SeriesName(file)
+	series := sensorcsv.SeriesName(file)
 	got := influxScores(t, influx, series)
 	const fill = 31 // window.size - 1: samples before the first full window
 	if len(got) != n || n != len(order)-fill {
@@ -319,7 +320,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	nBad := map[string]int{}
 	k, outOfOrder := 0, 0
 	for i, ts := range f.Times {
-		val, _ := encodeRow("json", "good-vib", []string{"value"}, ts, f.Values[i])
+		val, _ := stream.EncodeSample("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 		if i%97 == 5 {
 			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name", "channel_limit"}
@@ -333,7 +334,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			k++
 		}
 		if i%250 == 100 { // a well-formed sample from the past: dropped as out of order
-			val, _ := encodeRow("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
+			val, _ := stream.EncodeSample("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
 			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 			outOfOrder++
 		}
@@ -466,7 +467,7 @@ func TestSigtermLosesNothing(t *testing.T) {
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file)
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file)
 	}
 	t.Logf("%d points before SIGTERM; after the restart every series equals eval", before)
 }
@@ -558,7 +559,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after 3 kills")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" after 3 kills")
 		requireEvalFields(t, influx, file, "after kills")
 	}
 	t.Logf("3 kills over %d files: all %d points equal an uninterrupted run", len(files), total)
@@ -573,7 +574,7 @@ var evalFields = map[string]string{"value": "value", "error": "error", "score": 
 // file's series equals eval's column for that row (eval run with evalArgs).
 func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context string, evalArgs ...string) {
 	t.Helper()
-	series := SeriesName(file)
+	series := sensorcsv.SeriesName(file)
 	rows := influx.Rows("sensors", `SELECT * FROM ae_score WHERE "series" = '`+series+`'`)
 	if len(rows) == 0 {
 		t.Fatalf("%s: no ae_score points %s", series, context)
@@ -703,7 +704,7 @@ func TestInfluxOutage(t *testing.T) {
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after the outage")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" after the outage")
 	}
 	t.Logf("outage of %v: resident memory %.0f MB during it; every point present and equal to eval", outage, rss/1e6)
 }
@@ -805,7 +806,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" among hostile input")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" among hostile input")
 	}
 	t.Logf("%d messages (%d hostile): %v rejected by reason; good series equal eval", len(all), n, rejected)
 }
@@ -845,7 +846,7 @@ func TestRebalance(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		got := influxScores(t, influx, SeriesName(file))
+		got := influxScores(t, influx, sensorcsv.SeriesName(file))
 		if len(got) != len(order)-31 {
 			for i, ts := range order {
 				if _, ok := got[ts]; !ok && i >= 31 {
@@ -905,7 +906,7 @@ func TestEvictionChangesNothing(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" with eviction")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" with eviction")
 	}
 	t.Logf("%v evictions with max_series 4 for 6 series; all points equal eval", evicted)
 }
@@ -939,7 +940,7 @@ func TestKafkaOutage(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a broker outage")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" across a broker outage")
 	}
 	t.Logf("broker down 4s: /readyz %d, %v kafka errors; all %d points equal eval", ready, errs, total)
 }
@@ -982,7 +983,7 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 	again.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" after SIGTERM during an outage")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" after SIGTERM during an outage")
 	}
 }
 
@@ -1255,7 +1256,7 @@ func TestEvictionThrashIsSaid(t *testing.T) {
 	}
 	for _, file := range files[:5] {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" while eviction thrashes")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" while eviction thrashes")
 	}
 	t.Logf("%d samples of %d series with max_series 50 in %v (%.0f samples/s, this machine); %v detectors read back",
 		series*rows, series, took.Round(time.Millisecond), float64(series*rows)/took.Seconds(), readBack)
@@ -1295,7 +1296,7 @@ func TestRebalanceDuringOutage(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a rebalance during an outage")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" across a rebalance during an outage")
 	}
 }
 
@@ -1328,7 +1329,7 @@ func TestHTTPTLSAndToken(t *testing.T) {
 		}
 	})
 	waitAtLeast(t, 500-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
-	series := SeriesName(files[0])
+	series := sensorcsv.SeriesName(files[0])
 	env := func(token string) []string {
 		var out []string
 		for _, e := range os.Environ() {
@@ -1450,7 +1451,7 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" over TLS and SASL")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" over TLS and SASL")
 	}
 	replay := exec.Command(binary, "replay", "--brokers", brokers, "--topics", "sensors", "--from", "earliest", "--run", "secure",
 		"--influx-url", influx.URL, "--influx-bucket", "sensors/autogen", "--log-format", "text")
@@ -1461,7 +1462,7 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, replayScores(t, influx, SeriesName(file), "secure"), want, order, file+" replayed over TLS and SASL")
+		compareToEval(t, replayScores(t, influx, sensorcsv.SeriesName(file), "secure"), want, order, file+" replayed over TLS and SASL")
 	}
 	for _, secret := range []string{password, secretToken, httpToken, urlPassword} {
 		if strings.Contains(metrics+string(replayLog)+run.stderr.String(), secret) {
@@ -1803,7 +1804,7 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
-		compareToEval(t, influxScores(t, influx, SeriesName(file)), want, order, file+" across a fetch error")
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" across a fetch error")
 	}
 	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, testsvc.KafkaStorageError, total)
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,15 +95,12 @@ type producer struct {
 	bar    *bar
 }
 
-// SeriesName is the series a CSV file's rows belong to.
-func SeriesName(path string) string { return sensorcsv.SeriesName(path) }
-
 func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	f, err := sensorcsv.Read(path, nil)
 	if err != nil {
 		return 0, err
 	}
-	series := SeriesName(path)
+	series := sensorcsv.SeriesName(path)
 	names := f.ChannelNames()
 	msgs := make([]kafka.Message, 0, 1000)
 	// Paced sends go in chunks of about 10 ms worth of messages.
@@ -116,7 +111,7 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	start := time.Now()
 	sent := 0
 	for i, t := range f.Times {
-		val, ok := encodeRow(p.format, series, names, t, f.Values[i])
+		val, ok := stream.EncodeSample(p.format, series, names, t, f.Values[i])
 		if !ok {
 			continue // every value missing: nothing to send
 		}
@@ -150,49 +145,6 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	}
 	p.bar.done()
 	return sent, nil
-}
-
-// encodeRow renders one row; missing (NaN) values are left out.
-func encodeRow(format, series string, names []string, t int64, vals []float64) ([]byte, bool) {
-	if format == "line" {
-		var b []byte
-		b = append(b, strings.NewReplacer(",", `\,`, " ", `\ `).Replace(series)...)
-		first := true
-		for j, v := range vals {
-			if math.IsNaN(v) {
-				continue
-			}
-			if first {
-				b = append(b, ' ')
-			} else {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, strings.NewReplacer(",", `\,`, " ", `\ `, "=", `\=`).Replace(names[j])...)
-			b = append(b, '=')
-			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		}
-		if first {
-			return nil, false
-		}
-		b = append(b, ' ')
-		return strconv.AppendInt(b, t, 10), true
-	}
-	values := map[string]float64{}
-	for j, v := range vals {
-		if !math.IsNaN(v) {
-			values[names[j]] = v
-		}
-	}
-	if len(values) == 0 {
-		return nil, false
-	}
-	b, _ := json.Marshal(struct {
-		Series string             `json:"series"`
-		Time   int64              `json:"time"`
-		Values map[string]float64 `json:"values"`
-	}{series, t, values})
-	return b, true
 }
 
 // bar draws a progress bar when w is a terminal.

@@ -90,7 +90,7 @@ func TestReplay(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("replay: exit %d: %s", code, stderr)
 	}
-	series := SeriesName(file)
+	series := sensorcsv.SeriesName(file)
 	compareToEval(t, replayScores(t, influx, series, "r1"), wantTail, orderTail, "replay r1")
 	if after := groupOffsets(t, brokers, "live"); !reflect.DeepEqual(before, after) {
 		t.Fatalf("live group offsets changed: %v before, %v after", before, after)
