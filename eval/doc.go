@@ -2,8 +2,11 @@
 // aewatch (the eval subcommand). Each file is an independent run with fresh
 // detectors, scored through the same detector.Detector that the streaming
 // path uses, and written as a CSV with one output row per input row.
+// WriteReport renders a run as one self-contained HTML page with a figure
+// of each file's signal, alerts and scores (gonum/plot, SVG).
 //
 // Concurrency: Run scores files on a pool of goroutines, one file per
 // goroutine at a time; each file's detectors belong to that goroutine. The
 // Progress callback may be called from several goroutines at once.
+// WriteReport runs on the caller's goroutine.
 package eval

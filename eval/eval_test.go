@@ -237,3 +237,29 @@ func TestDiscover(t *testing.T) {
 		t.Fatal("missing path accepted")
 	}
 }
+
+// TestReportDownsampleKeepsSpikes: a long series is drawn from at most two
+// points per bucket, and a one-sample spike is among them.
+func TestReportDownsampleKeepsSpikes(t *testing.T) {
+	const n = 50_000
+	y := func(i int) float64 {
+		if i == 31_337 {
+			return 100
+		}
+		return float64(i%7) / 7
+	}
+	pts := downsample(n, func(i int) float64 { return float64(i) }, y)
+	if len(pts) > 2*reportPoints {
+		t.Fatalf("%d points drawn, want at most %d", len(pts), 2*reportPoints)
+	}
+	spike := false
+	for k, p := range pts {
+		spike = spike || p.Y == 100
+		if k > 0 && p.X <= pts[k-1].X {
+			t.Fatalf("points out of order at %d", k)
+		}
+	}
+	if !spike {
+		t.Error("the spike was lost")
+	}
+}

@@ -22,7 +22,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -36,6 +36,7 @@ func runEval(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	memory := fs.Bool("memory", false, "print the memory one detector holds, by component")
+	report := fs.String("report", "", "also write a self-contained HTML report (plots of every file's signal, alerts and scores) to `directory`/index.html")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -90,24 +91,36 @@ func runEval(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
+	var summary bytes.Buffer // the report shows what was printed
+	w := io.MultiWriter(os.Stdout, &summary)
+	printSummary(w, results, cfg.Detector, time.Since(start))
 	if *memory && len(results) > 0 {
 		channels := 1
 		if *multi {
 			channels = len(results[0].File.Channels)
 		}
-		if err := printMemory(os.Stdout, cfg.Detector, channels); err != nil {
+		if err := printMemory(w, cfg.Detector, channels); err != nil {
 			return err
 		}
 	}
 	if *labelCol != "" {
-		if err := printPointwise(os.Stdout, results, *labelCol, *skipRows); err != nil {
+		if err := printPointwise(w, results, *labelCol, *skipRows); err != nil {
 			return err
 		}
 	}
 	if lab != nil {
-		return printNAB(os.Stdout, results, lab, *out)
+		if err := printNAB(w, results, lab, *out); err != nil {
+			return err
+		}
 	}
+	if *report == "" {
+		return nil
+	}
+	title := fmt.Sprintf("aewatch eval: %s detector, seed %d, %d files", cfg.Detector.Kind, cfg.Detector.Seed, len(results))
+	if err := eval.WriteReport(*report, results, eval.ReportOptions{Title: title, Summary: summary.String(), Labels: lab, LabelColumn: *labelCol}); err != nil {
+		return err
+	}
+	fmt.Printf("report: %s\n", filepath.Join(*report, "index.html"))
 	return nil
 }
 
