@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/aewatch/aewatch/alerting"
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/creds"
 	"github.com/aewatch/aewatch/sink"
@@ -25,6 +26,7 @@ type Config struct {
 	Influx     sink.Config             `yaml:"influx"`
 	HTTP       HTTPConfig              `yaml:"http"`
 	Checkpoint stream.CheckpointConfig `yaml:"checkpoint"`
+	Alerting   alerting.Config         `yaml:"alerting"`
 }
 
 // HTTPConfig is the metrics and health endpoint.
@@ -101,6 +103,7 @@ func Default() Config {
 		Influx:     sink.DefaultConfig(),
 		HTTP:       HTTPConfig{Addr: "127.0.0.1:9464", ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute},
 		Checkpoint: stream.DefaultCheckpointConfig(),
+		Alerting:   alerting.DefaultConfig(),
 	}
 }
 
@@ -180,6 +183,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Checkpoint.Validate(); err != nil {
+		return err
+	}
+	if err := c.Alerting.Validate(); err != nil {
 		return err
 	}
 	// A member rejoins a rebalance only once its drain (bounded by the

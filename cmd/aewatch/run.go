@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/aewatch/aewatch/alerting"
 	"github.com/aewatch/aewatch/config"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream"
@@ -137,6 +138,7 @@ type service struct {
 	// writeError is InfluxDB's answer to the last failed write while
 	// writes fail (nil for writers that do not say).
 	writeError func() string
+	notifier   *alerting.Notifier // nil without webhooks
 }
 
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
@@ -151,6 +153,18 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		return nil, err
 	}
 	s.token = tok
+	if len(cfg.Alerting.Webhooks) > 0 {
+		if s.notifier, err = alerting.New(cfg.Alerting, log.With("component", "alerting"), s.reg); err != nil {
+			return nil, err
+		}
+		next := onAlert
+		onAlert = func(p sink.Point) {
+			s.notifier.Observe(p)
+			if next != nil {
+				next(p)
+			}
+		}
+	}
 	if writer == nil {
 		w, err := sink.New(cfg.Influx, nil, log.With("component", "sink"), sink.NewMetrics(s.reg), s.sinkOK.Store)
 		if err != nil {
@@ -290,6 +304,25 @@ func (s *service) run(ctx context.Context) error {
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.RedactedURL(), "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
 	go s.probeKafka(ctx)
+	if s.notifier != nil {
+		// Webhooks are posted until the pipeline has stopped and their
+		// queues are empty, or a few seconds more at most.
+		notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+		drained, notified := make(chan struct{}), make(chan struct{})
+		go func() { s.notifier.Run(notifyCtx, drained); close(notified) }()
+		defer func() {
+			close(drained)
+			t := time.NewTimer(min(5*time.Second, s.cfg.Pipeline.ShutdownTimeout/2))
+			defer t.Stop()
+			select {
+			case <-notified:
+			case <-t.C:
+				stopNotify()
+				<-notified
+			}
+			stopNotify()
+		}()
+	}
 	ran := make(chan error, 1)
 	go func() { ran <- s.group.Run(ctx) }()
 	var err error
