@@ -304,15 +304,21 @@ func (s *service) run(ctx context.Context) error {
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.RedactedURL(), "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
 	go s.probeKafka(ctx)
+	var stopAt time.Time // when ctx ended: the shutdown budget runs from there
 	if s.notifier != nil {
 		// Webhooks are posted until the pipeline has stopped and their
-		// queues are empty, or a few seconds more at most.
+		// queues are empty, for at most 5 s more and within the shutdown
+		// budget.
 		notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
 		drained, notified := make(chan struct{}), make(chan struct{})
 		go func() { s.notifier.Run(notifyCtx, drained); close(notified) }()
 		defer func() {
 			close(drained)
-			t := time.NewTimer(min(5*time.Second, s.cfg.Pipeline.ShutdownTimeout/2))
+			wait := 5 * time.Second
+			if !stopAt.IsZero() {
+				wait = max(0, min(wait, time.Until(stopAt.Add(s.cfg.Pipeline.ShutdownTimeout))))
+			}
+			t := time.NewTimer(wait)
 			defer t.Stop()
 			select {
 			case <-notified:
@@ -329,6 +335,7 @@ func (s *service) run(ctx context.Context) error {
 	select {
 	case err = <-ran:
 	case <-ctx.Done():
+		stopAt = time.Now()
 		// The pipeline bounds its own drain; this bounds everything else
 		// (a client that does not return) so that a stop always ends.
 		t := time.NewTimer(s.cfg.Pipeline.ShutdownTimeout)
