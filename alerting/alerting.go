@@ -117,6 +117,7 @@ type hook struct {
 
 	mu    sync.Mutex
 	queue []Alert
+	first uint64        // sequence number of queue[0]: a batch in flight may lose its head to a drop
 	wake  chan struct{} // capacity 1: something was queued
 
 	sent, failed, dropped prometheus.Counter
@@ -208,6 +209,7 @@ func (h *hook) push(a Alert, log *slog.Logger) {
 	h.mu.Lock()
 	if len(h.queue) >= h.limit {
 		h.queue = h.queue[1:]
+		h.first++
 		h.dropped.Inc()
 		if ok, held := h.dropLog.Allow(); ok && log != nil {
 			log.Warn("webhook queue full: the oldest alert event was dropped; the receiver is down or too slow",
@@ -259,6 +261,7 @@ func (n *Notifier) loop(ctx context.Context, h *hook, drained <-chan struct{}) {
 	for {
 		h.mu.Lock()
 		batch := slices.Clone(h.queue[:min(len(h.queue), maxBatch)])
+		end := h.first + uint64(len(batch)) // one past the batch's last event
 		h.mu.Unlock()
 		if len(batch) == 0 {
 			select {
@@ -273,7 +276,10 @@ func (n *Notifier) loop(ctx context.Context, h *hook, drained <-chan struct{}) {
 		err := n.post(ctx, h.url, batch)
 		if err == nil {
 			h.mu.Lock()
-			h.queue = h.queue[len(batch):]
+			// Drops while it was posted took events from the head: only
+			// what is left of the batch goes.
+			n := int(min(uint64(len(h.queue)), end-min(end, h.first)))
+			h.queue, h.first = h.queue[n:], h.first+uint64(n)
 			h.queued.Set(float64(len(h.queue)))
 			h.mu.Unlock()
 			h.sent.Add(float64(len(batch)))

@@ -213,3 +213,52 @@ func TestConfigErrorsNameFieldAndValue(t *testing.T) {
 		}
 	}
 }
+
+// TestDropDuringPostLosesNothingElse: events dropped from a full queue
+// while a batch is being posted do not take the events queued after them
+// with the batch.
+func TestDropDuringPostLosesNothingElse(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	first := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var batch []Alert
+		json.NewDecoder(req.Body).Decode(&batch)
+		mu.Lock()
+		wait := first
+		first = false
+		mu.Unlock()
+		if wait {
+			<-release // the first post hangs while the queue overflows
+		}
+		mu.Lock()
+		for _, a := range batch {
+			got = append(got, a.Labels["series"])
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.QueueSize = 2
+	cfg.Webhooks = []Webhook{{URL: srv.URL}}
+	n, err := New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx, nil)
+	n.Observe(alertPoint("a", "x", "anomaly", "opened", 1e9))
+	n.Observe(alertPoint("b", "x", "anomaly", "opened", 2e9))
+	waitFor(t, "the first post", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return !first })
+	n.Observe(alertPoint("c", "x", "anomaly", "opened", 3e9)) // drops a (being posted)
+	n.Observe(alertPoint("d", "x", "anomaly", "opened", 4e9)) // drops b (being posted)
+	close(release)
+	waitFor(t, "c and d", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 })
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(got, "") != "abcd" {
+		t.Fatalf("received %v, want a b (the batch in flight) then c d", got)
+	}
+}
