@@ -33,11 +33,15 @@ type CheckpointConfig struct {
 	// RoundBytes bounds the snapshots a round holds in memory at once: they
 	// are taken and written a batch at a time.
 	RoundBytes int64 `yaml:"round_bytes"`
+	// RestoreBytes bounds the states a start (or a rebalance) loads into
+	// memory; checkpoints beyond it are read when their series returns.
+	RestoreBytes int64 `yaml:"restore_bytes"`
 }
 
 // DefaultCheckpointConfig returns the defaults.
 func DefaultCheckpointConfig() CheckpointConfig {
-	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second, MaxBatchBytes: 1 << 20, RoundBytes: DefaultRoundBytes}
+	return CheckpointConfig{Enabled: true, Interval: 30 * time.Second, MaxBatchBytes: 1 << 20, RoundBytes: DefaultRoundBytes,
+		RestoreBytes: 512 << 20}
 }
 
 // TopicFor returns the checkpoint topic of a consumer group.
@@ -59,6 +63,9 @@ func (c CheckpointConfig) Validate() error {
 	if c.Enabled && (c.RoundBytes < 1<<20 || c.RoundBytes > 1<<40) {
 		return fmt.Errorf("checkpoint.round_bytes: must be in [1048576, 1099511627776] (got %d)", c.RoundBytes)
 	}
+	if c.Enabled && (c.RestoreBytes < 1<<20 || c.RestoreBytes > 1<<40) {
+		return fmt.Errorf("checkpoint.restore_bytes: must be in [1048576, 1099511627776] (got %d)", c.RestoreBytes)
+	}
 	return nil
 }
 
@@ -70,6 +77,10 @@ type Checkpoint struct {
 	Partition int
 	Offset    int64
 	State     []byte
+	// At, when State is nil, is where the checkpoint's record lies: Load
+	// leaves states beyond its memory bound in the topic, to be read
+	// (Evictor.Fetch) when their series returns.
+	At *Locator
 	// record, when set, is the checkpoint already encoded (State is a view
 	// of its end): a round encodes the state in place, in a reused buffer.
 	record []byte
@@ -144,10 +155,13 @@ type KafkaCheckpoints struct {
 	Partitions int
 	// MaxBatchBytes bounds one produce request (the broker's limit).
 	MaxBatchBytes int
-	Log           *slog.Logger
-	w             *kafka.Writer
-	mu            sync.Mutex
-	nparts        int // partitions of the checkpoint topic, once known
+	// RestoreBytes bounds the states Load holds; beyond it a checkpoint
+	// comes back as its Locator only (0: no bound).
+	RestoreBytes int64
+	Log          *slog.Logger
+	w            *kafka.Writer
+	mu           sync.Mutex
+	nparts       int // partitions of the checkpoint topic, once known
 }
 
 // partitionHeader carries the input partition, so that a checkpoint lands
@@ -254,11 +268,16 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: list offsets: %w", err)
 	}
-	bad := 0
-	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
 	if got := len(offs.Topics[k.Topic]); got != len(meta.Topics[0].Partitions) {
 		return nil, fmt.Errorf("checkpoints: list offsets: %d of %d partitions answered", got, len(meta.Topics[0].Partitions))
 	}
+	// Partitions are read in parallel: a key's records all lie in one.
+	l := &loading{out: out, keep: keep, limit: k.RestoreBytes}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(offs.Topics[k.Topic]))
+	sem := make(chan struct{}, loadParallel)
+	var wg sync.WaitGroup
 	for _, po := range offs.Topics[k.Topic] {
 		if po.Error != nil {
 			// Skipping the partition would start its series fresh.
@@ -267,40 +286,96 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 		if po.LastOffset <= po.FirstOffset {
 			continue
 		}
-		r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
-			MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
-		if err := r.SetOffset(po.FirstOffset); err != nil {
-			r.Close()
-			return nil, err
-		}
-		for {
-			m, err := r.FetchMessage(ctx)
-			if err != nil {
-				r.Close()
-				return nil, fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := k.loadPartition(ctx, po, l); err != nil {
+				errs <- err
+				cancel()
 			}
-			if len(m.Value) > 0 { // an empty value is a tombstone
-				c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
-				switch {
-				case err != nil:
-					bad++
-				case !complete: // a chunk, kept for its manifest
-				case keep == nil || keep(c.Topic, c.Partition):
-					out[c.Key] = c
-				default:
-					delete(out, c.Key) // moved to a partition not ours
-				}
-			}
-			if m.Offset >= po.LastOffset-1 {
-				break
-			}
-		}
-		r.Close()
+		}()
 	}
-	if bad > 0 && k.Log != nil {
-		k.Log.Warn("checkpoint records that failed to decode were skipped; their series start fresh", "records", bad)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	if l.bad > 0 && k.Log != nil {
+		k.Log.Warn("checkpoint records that failed to decode were skipped; their series start fresh", "records", l.bad)
+	}
+	if l.deferred > 0 && k.Log != nil {
+		k.Log.Info("checkpoints beyond checkpoint.restore_bytes stay in the topic until their series returns", "deferred", l.deferred)
 	}
 	return out, nil
+}
+
+// loadParallel is how many checkpoint partitions are read at once.
+const loadParallel = 4
+
+// loading is what the partitions' readers fill; mu guards it.
+type loading struct {
+	mu            sync.Mutex
+	out           map[string]Checkpoint
+	keep          func(topic string, partition int) bool
+	limit, held   int64
+	bad, deferred int
+}
+
+// add records the newest checkpoint of its key, as its locator only once
+// the states held reach the limit (a chunked one is always held: its
+// manifest does not say where its chunks lie).
+func (l *loading) add(c Checkpoint, at Locator, chunked bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if prev, ok := l.out[c.Key]; ok {
+		l.held -= int64(len(prev.State))
+		if prev.At != nil {
+			l.deferred--
+		}
+	}
+	if l.keep != nil && !l.keep(c.Topic, c.Partition) {
+		delete(l.out, c.Key) // moved to a partition not ours
+		return
+	}
+	if l.limit > 0 && l.held+int64(len(c.State)) > l.limit && !chunked {
+		c.State, c.At = nil, &at
+		l.deferred++
+	} else {
+		l.held += int64(len(c.State))
+	}
+	l.out[c.Key] = c
+}
+
+func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.PartitionOffsets, l *loading) error {
+	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
+		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	if err := r.SetOffset(po.FirstOffset); err != nil {
+		return err
+	}
+	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
+		}
+		if len(m.Value) > 0 { // an empty value is a tombstone
+			c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
+			switch {
+			case err != nil:
+				l.mu.Lock()
+				l.bad++
+				l.mu.Unlock()
+			case complete:
+				l.add(c, Locator{Partition: po.Partition, Offset: m.Offset}, hasMagic(m.Value, manifestMagic))
+			}
+		}
+		if m.Offset >= po.LastOffset-1 {
+			return nil
+		}
+	}
 }
 
 // Save writes a round of checkpoints, a bounded batch at a time, and

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"errors"
 	"math/rand/v2"
 	"sync/atomic"
@@ -170,5 +171,72 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	}
 	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
 		t.Errorf("after failed ListOffsets: loaded %+v, want %+v", g, want)
+	}
+}
+
+// TestLoadDefersBeyondRestoreBytes: with room for three states, Load holds
+// at most three (and the chunked one, whose manifest does not locate its
+// chunks) and returns the rest as where they lie; each is read back with Fetch as
+// the newest state of its key.
+func TestLoadDefersBeyondRestoreBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	brokers := testsvc.Kafka(t, 3, "in")
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{brokers}), Topic: "in-checkpoints", Partitions: 3, MaxBatchBytes: 1 << 20}
+	defer k.Close()
+	ctx := context.Background()
+	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	state := func(key string, n, version int) []byte {
+		return bytes.Repeat([]byte(fmt.Sprintf("%s/%d;", key, version)), n)[:n]
+	}
+	want := map[string]Checkpoint{}
+	for version := range 2 { // the newest wins, and only it counts against the bound
+		var cps []Checkpoint
+		for i := range 12 {
+			key := fmt.Sprintf("s%d", i)
+			c := Checkpoint{Key: key, Topic: "in", Partition: i % 3, Offset: int64(10*version + i), State: state(key, 100<<10, version)}
+			cps, want[key] = append(cps, c), c
+		}
+		if err := k.Save(ctx, cps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wide := Checkpoint{Key: "wide", Topic: "in", Partition: 0, Offset: 77, State: state("wide", 3<<20, 0)}
+	if err := k.Save(ctx, []Checkpoint{wide}); err != nil {
+		t.Fatal(err)
+	}
+	want["wide"] = wide
+	k.RestoreBytes = 3*(100<<10) + 1000
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, deferred := 0, 0 // bytes of the states held besides the wide one; locators
+	for key, w := range want {
+		g, ok := got[key]
+		if !ok {
+			t.Fatalf("%s: not loaded", key)
+		}
+		if g.State == nil {
+			if g.At == nil {
+				t.Fatalf("%s: neither state nor locator", key)
+			}
+			deferred++
+			if g, err = k.Fetch(ctx, key, *g.At); err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+		} else if key != "wide" {
+			held += len(g.State)
+		}
+		if g.Offset != w.Offset || !bytes.Equal(g.State, w.State) {
+			t.Errorf("%s: offset %d, %d bytes; want the newest, offset %d", key, g.Offset, len(g.State), w.Offset)
+		}
+	}
+	if got["wide"].State == nil || int64(held) > k.RestoreBytes || deferred < 9 {
+		t.Errorf("%d bytes held besides the wide one (held: %v), %d deferred; want at most %d bytes and the wide one, at least 9 deferred",
+			held, got["wide"].State != nil, deferred, k.RestoreBytes)
 	}
 }

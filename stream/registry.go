@@ -27,22 +27,17 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	}
 	if loc, ok := sh.evicted[key]; ok {
 		delete(sh.evicted, key)
-		if ev, ok := p.o.Checkpoints.(Evictor); ok {
-			ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
-			cp, err := ev.Fetch(ctx, key, loc)
-			cancel()
-			if err != nil {
-				p.o.Metrics.CheckpointErrors.Inc()
-				p.o.Log.Error("evicted detector could not be read back; the series starts fresh", "series", series, "err", err)
-			} else {
-				sh.restore[key] = cp
-				p.o.Metrics.Unparked.Inc()
-				if ok, held := p.thrashLog.Allow(); ok {
-					p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
-						"max_series", p.o.Pipeline.MaxSeries, "series", series, "read_back_since_last_line", held+1)
-				}
+		if p.readBack(sh, key, series, loc, "evicted detector") {
+			p.o.Metrics.Unparked.Inc()
+			if ok, held := p.thrashLog.Allow(); ok {
+				p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
+					"max_series", p.o.Pipeline.MaxSeries, "series", series, "read_back_since_last_line", held+1)
 			}
 		}
+	}
+	if loc, ok := sh.deferred[key]; ok {
+		delete(sh.deferred, key)
+		p.readBack(sh, key, series, loc, "checkpoint left in the topic at start")
 	}
 	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
 		p.o.Metrics.AdmissionWaits.Inc()
@@ -83,6 +78,25 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryBytes()))
 	return st
+}
+
+// readBack reads the checkpoint of key at loc into the shard's restores
+// and reports whether it could.
+func (p *Pipeline) readBack(sh *shardState, key, series string, loc Locator, what string) bool {
+	ev, ok := p.o.Checkpoints.(Evictor)
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(p.ioCtx, 30*time.Second)
+	cp, err := ev.Fetch(ctx, key, loc)
+	cancel()
+	if err != nil {
+		p.o.Metrics.CheckpointErrors.Inc()
+		p.o.Log.Error(what+" could not be read back; the series starts fresh", "series", series, "err", err)
+		return false
+	}
+	sh.restore[key] = cp
+	return true
 }
 
 // shardMax is one shard's share of pipeline.max_series.

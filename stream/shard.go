@@ -38,7 +38,13 @@ const logEvery = 10 * time.Second
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
-		evicted: map[string]Locator{}, out: out, spent: p.spentOutputs}
+		evicted: map[string]Locator{}, deferred: map[string]Locator{}, out: out, spent: p.spentOutputs}
+	for key, cp := range restore {
+		if cp.State == nil && cp.At != nil {
+			dets.deferred[key] = *cp.At
+			delete(restore, key)
+		}
+	}
 	for {
 		var batch []work
 		select {
@@ -92,11 +98,12 @@ type shardState struct {
 	id      int
 	dets    map[string]*seriesState
 	restore map[string]Checkpoint
-	// evicted: where the checkpoints of detectors evicted to make room lie.
-	evicted map[string]Locator
-	clock   uint64 // samples scored
-	emitted uint64 // outputs sent
-	key     []byte // scratch: the detector key being looked up
+	// evicted: where the checkpoints of detectors evicted to make room lie;
+	// deferred: those Load left in the topic (checkpoint.restore_bytes).
+	evicted, deferred map[string]Locator
+	clock             uint64 // samples scored
+	emitted           uint64 // outputs sent
+	key               []byte // scratch: the detector key being looked up
 	// pending: scored since the last emit; it goes to out at the end of
 	// each input batch and before anything waits on the flush loop.
 	pending output

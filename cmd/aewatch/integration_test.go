@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1807,4 +1808,41 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" across a fetch error")
 	}
 	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, testsvc.KafkaStorageError, total)
+}
+
+// TestRestoreBeyondMemoryBound: 12 series each score their first 2,000
+// samples; restarted with room for only a few detectors' states
+// (checkpoint.restore_bytes 1 MiB, about 2.4 MB of checkpoints), the rest
+// are read from the checkpoint topic as their series return with the
+// next 1,000 samples, and every series still equals eval.
+func TestRestoreBeyondMemoryBound(t *testing.T) {
+	influx, brokers := peers(t, 4, "sensors")
+	files := writeSeries(t, 12, 3000)
+	first, second := t.TempDir(), t.TempDir()
+	var firstParts, secondParts []string
+	for _, file := range files {
+		lines := strings.SplitAfter(mustRead(t, file), "\n")
+		a, b := filepath.Join(first, filepath.Base(file)), filepath.Join(second, filepath.Base(file))
+		os.WriteFile(a, []byte(strings.Join(lines[:2001], "")), 0o644)
+		os.WriteFile(b, []byte(lines[0]+strings.Join(lines[2001:], "")), 0o644)
+		firstParts, secondParts = append(firstParts, a), append(secondParts, b)
+	}
+	run := startRun(t, brokers, influx.URL, "g-restore")
+	produceFiles(t, brokers, firstParts...)
+	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	waitAtLeast(t, 12*(2000-31), time.Minute, count)
+	run.stop(t)
+	run = startRun(t, brokers, influx.URL, "g-restore", "--set", "checkpoint.restore_bytes=1048576")
+	produceFiles(t, brokers, secondParts...)
+	waitAtLeast(t, 12*(3000-31), time.Minute, count)
+	run.stop(t)
+	m := regexp.MustCompile(`stay in the topic until their series returns.*"deferred":(\d+)`).FindStringSubmatch(run.stderr.String())
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no checkpoint was left in the topic at the restart; stderr:\n%s", run.stderr)
+	}
+	for _, file := range files {
+		want, order := evalScores(t, file)
+		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" restored beyond the memory bound")
+	}
+	t.Logf("%s of 12 checkpoints read back as their series returned; every series equals eval", m[1])
 }
