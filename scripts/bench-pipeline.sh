@@ -16,6 +16,7 @@
 # REPEAT=N measures eval and run N times in turn (each run with its own
 # group and database) and prints the medians: the machine's speed drifts,
 # so one pair is a noisy figure.
+# RESTART=1 also restarts run in the first group and times the checkpoint load.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-100000}
@@ -137,3 +138,22 @@ rstart=$(date +%s.%N)
   --influx-url "http://127.0.0.1:$iport" --influx-bucket sensors1/autogen --log-format text 2> "$tmp/replay.log"
 rend=$(date +%s.%N)
 awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay --from earliest: %d points in %.2fs (%.0f samples/s, whole command)\n", n, e-s, n/(e-s) }'
+
+# RESTART=1: start `aewatch run` again in the first repetition's group,
+# which restores every detector's checkpoint, and print how long loading
+# took and the peak memory by then (checkpoint.restore_bytes bounds what is
+# held; the rest is read when a series returns).
+if [ -n "${RESTART:-}" ]; then
+  lstart=$(date +%s.%N)
+  "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench1 --influx-url "http://127.0.0.1:$iport" \
+    --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
+  for _ in $(seq 1200); do grep -q 'checkpoints loaded' "$tmp/restart.log" && break; sleep 0.05; done
+  lend=$(date +%s.%N)
+  hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$restart_pid/status")
+  loaded=$(grep -o 'checkpoints loaded.*detectors=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1)
+  deferred=$(grep -o 'deferred=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1)
+  awk -v s="$lstart" -v e="$lend" -v h="$hwm" -v n="${loaded:-0}" -v d="${deferred:-0}" 'BEGIN {
+    printf "restart: %d checkpoints loaded (%d of them left in the topic until their series returns) %.2fs after start; peak resident memory by then %.0f MB\n", n, d, e-s, h/1024 }'
+  grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
+  kill "$restart_pid" 2>/dev/null || true; wait "$restart_pid" 2>/dev/null || true
+fi
