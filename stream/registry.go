@@ -49,7 +49,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		return nil
 	}
 	p.o.Rebaselines.Seen(series)
-	st := &seriesState{det: d, key: key, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
+	st := &seriesState{det: d, key: key, dirty: true, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
 		lastOffset: ref.offset}
 	if cp, ok := sh.restore[key]; ok {
 		delete(sh.restore, key)
@@ -67,6 +67,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			st.det = d
 		default:
 			st.skipUpTo = cp.Offset
+			st.dirty = false // its checkpoint is its state
 			p.o.Metrics.Restored.Inc()
 		}
 	}

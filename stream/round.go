@@ -26,6 +26,7 @@ type checkpointRound struct {
 	limit   int64         // bytes of snapshots held at once (about)
 	passed  chan struct{} // one per shard that reached the barrier
 	ended   chan struct{} // closed once the round is saved or has failed
+	ok      bool          // the round was saved; read only once ended is closed
 
 	mu     sync.Mutex
 	forced []Checkpoint  // taken by shards before changing an owed detector
@@ -90,15 +91,31 @@ func (p *Pipeline) recycle(cps []Checkpoint) {
 	}
 }
 
-// owe marks every detector of the shard whose partition the round covers
-// as owing it a snapshot; an earlier round's debts lapse.
+// owe marks the detectors of the shard whose partition the round covers
+// as owing it a snapshot, except those unchanged since a round saved
+// theirs (that checkpoint is still their state); an earlier round's debts
+// lapse.
 func (sh *shardState) owe(r *checkpointRound) {
 	sh.round, sh.owed, sh.owedNext = r, sh.owed[:0], 0
 	for key, st := range sh.dets {
-		if _, ok := r.offsets[st.part]; ok {
-			st.owed = r
-			sh.owed = append(sh.owed, key)
+		if _, ok := r.offsets[st.part]; !ok {
+			continue
 		}
+		if !st.dirty && (st.savedIn == nil || st.savedIn.succeeded()) {
+			continue
+		}
+		st.owed, st.savedIn, st.dirty = r, r, false
+		sh.owed = append(sh.owed, key)
+	}
+}
+
+// succeeded reports whether the round ended saved.
+func (r *checkpointRound) succeeded() bool {
+	select {
+	case <-r.ended:
+		return r.ok
+	default:
+		return false
 	}
 }
 
@@ -106,6 +123,7 @@ func (sh *shardState) owe(r *checkpointRound) {
 // shard's round a snapshot, the snapshot is taken now and held for the
 // round's writer (waiting while the round holds its limit).
 func (p *Pipeline) settle(st *seriesState) {
+	st.dirty = true
 	r := st.owed
 	if r == nil {
 		return
@@ -312,5 +330,6 @@ func (p *Pipeline) saveRound(ctx context.Context, r *checkpointRound) error {
 	p.o.Metrics.CheckpointRoundBytes.Set(float64(r.peak))
 	r.mu.Unlock()
 	p.track.setLimits(r.offsets)
+	r.ok = true
 	return nil
 }

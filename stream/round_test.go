@@ -218,3 +218,55 @@ func TestEncodedInPlaceIsTheSameRecord(t *testing.T) {
 		t.Fatalf("record does not decode back: %v", err)
 	}
 }
+
+// TestRoundsSkipUnchangedDetectors: 20 series, then only one of them for
+// a while, with rounds every 100 ms. A round saves a detector only when it
+// changed since a round saved it: no series is saved twice with the same
+// state, and the idle ones are saved far fewer times than the busy one.
+func TestRoundsSkipUnchangedDetectors(t *testing.T) {
+	const series, shared, alone = 20, 60, 3000
+	base := int64(1_700_000_000_000_000_000)
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	add := func(s, i int) {
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: 0, Offset: int64(len(f.msgs)),
+			Value: fmt.Appendf(nil, `{"series":"s%d","time":%d,"value":%d}`, s, base+int64(i)*1e9, (s*7+i*3)%23)})
+	}
+	for i := range shared {
+		for s := range series {
+			add(s, i)
+		}
+	}
+	for i := shared; i < shared+alone; i++ {
+		add(0, i)
+	}
+	store := &recordingCheckpoints{fetcher: f}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers = 2
+	writer := &recordingWriter{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: trickleFetcher{f, &sync.Once{}}, Writer: writer,
+		BatchSize: 200, FlushInterval: 5 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry()),
+		Checkpoints: store, CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := series*(shared-31) + alone
+	if got := runUntilWritten(t, p, f, writer, want, time.Minute); got < want {
+		t.Fatalf("%d of %d points written", got, want)
+	}
+	last := map[string][]byte{}
+	saves := map[string]int{}
+	for _, cp := range store.saved {
+		if prev, ok := last[cp.Key]; ok && bytes.Equal(prev, cp.State) {
+			t.Fatalf("%q saved again unchanged (offset %d)", cp.Key, cp.Offset)
+		}
+		last[cp.Key] = cp.State
+		saves[cp.Key]++
+	}
+	busy, idle := saves["s0\x00value"], saves["s1\x00value"]
+	if len(saves) != series || busy < 4 || idle >= busy {
+		t.Fatalf("saves per series %v: want every series saved, the busy one in several rounds, the idle ones fewer times", saves)
+	}
+	t.Logf("the busy series saved %d times, an idle one %d", busy, idle)
+}

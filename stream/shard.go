@@ -28,8 +28,10 @@ type seriesState struct {
 	lastOffset int64  // offset of the last message of the series in part, for eviction
 	outOfOrder uint64 // samples dropped as not after the series' previous time
 	// owed: the checkpoint round still owed this detector's snapshot as of
-	// its barrier (nil: none).
-	owed *checkpointRound
+	// its barrier (nil: none); savedIn: the last round that took it; dirty:
+	// it changed since (a fresh detector has no checkpoint: dirty).
+	owed, savedIn *checkpointRound
+	dirty         bool
 }
 
 // logEvery bounds how often a recurring per-sample problem is logged.
