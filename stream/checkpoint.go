@@ -283,6 +283,8 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 			// Skipping the partition would start its series fresh.
 			return nil, fmt.Errorf("checkpoints: list offsets of %s/%d: %w", k.Topic, po.Partition, po.Error)
 		}
+	}
+	for _, po := range offs.Topics[k.Topic] {
 		if po.LastOffset <= po.FirstOffset {
 			continue
 		}
