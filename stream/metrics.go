@@ -4,12 +4,15 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts what a Pipeline does.
 type Metrics struct {
-	Messages          *prometheus.CounterVec
-	Rejected          *prometheus.CounterVec
-	SamplesDropped    *prometheus.CounterVec
-	Lag               *prometheus.GaugeVec
-	Windows           prometheus.Counter
-	ScoreLatency      prometheus.Histogram
+	Messages       *prometheus.CounterVec
+	Rejected       *prometheus.CounterVec
+	SamplesDropped *prometheus.CounterVec
+	Lag            *prometheus.GaugeVec
+	Windows        prometheus.Counter
+	ScoreLatency   prometheus.Histogram
+	// SampleLatency: from a message's fetch until every point scored from
+	// it is acknowledged by the sink.
+	SampleLatency     prometheus.Histogram
 	OpenAlerts        *prometheus.GaugeVec
 	Rebaselines       prometheus.Counter
 	LiveSeries        prometheus.Gauge
@@ -42,6 +45,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Messages behind the partition's high watermark at the last fetch."}, []string{"topic", "partition"}),
 		Windows: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_windows_scored_total",
 			Help: "Samples scored by a detector (one per channel in univariate mode)."}),
+		SampleLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_sample_latency_seconds",
+			Help:    "Time from a message's fetch until every point scored from it is acknowledged by InfluxDB.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to about 65 s
 		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
 			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
 		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift, quality)."}, []string{"kind"}),
@@ -81,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.OpenAlerts.WithLabelValues(kind).Set(0)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency,
+		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
 			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}

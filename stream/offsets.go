@@ -3,6 +3,7 @@ package stream
 import (
 	"slices"
 	"sync"
+	"time"
 )
 
 // partitionKey names a topic partition.
@@ -28,11 +29,16 @@ type tracker struct {
 	limited bool
 	limits  map[partitionKey]int64
 	sent    map[partitionKey]int64 // last offset handed out by committable
+	// latency, if set, is told how long each message with samples took
+	// from its fetch until every point scored from it was acknowledged.
+	latency func(time.Duration)
+	epoch   time.Time // monotonic origin of fetched
 }
 
 type partTrack struct {
 	queue     []int64 // fetched offsets in order, oldest first
 	pending   []int   // beside queue: samples not yet acknowledged
+	fetched   []int64 // beside queue: when fetched, nanoseconds since the tracker's epoch
 	head      int
 	committed int64 // highest offset known done (-1: none)
 }
@@ -45,7 +51,7 @@ func (p *partTrack) find(off int64) (int, bool) {
 }
 
 func newTracker() *tracker {
-	return &tracker{parts: map[partitionKey]*partTrack{}, limits: map[partitionKey]int64{}, sent: map[partitionKey]int64{}}
+	return &tracker{parts: map[partitionKey]*partTrack{}, limits: map[partitionKey]int64{}, sent: map[partitionKey]int64{}, epoch: time.Now()}
 }
 
 // doneThrough reports whether every message up to offsets is done.
@@ -78,15 +84,18 @@ func (t *tracker) add(ref msgRef, n int) {
 		p = &partTrack{committed: -1}
 		t.parts[ref.part] = p
 	}
+	now := int64(time.Since(t.epoch))
 	switch i, found := p.find(ref.offset); {
 	case found: // fetched again: the newer count stands
-		p.pending[i] = n
+		p.pending[i], p.fetched[i] = n, now
 	case i == len(p.queue):
 		p.queue = append(p.queue, ref.offset)
 		p.pending = append(p.pending, n)
+		p.fetched = append(p.fetched, now)
 	default: // out of order, which Kafka does not do within a partition
 		p.queue = slices.Insert(p.queue, i, ref.offset)
 		p.pending = slices.Insert(p.pending, i, n)
+		p.fetched = slices.Insert(p.fetched, i, now)
 	}
 	p.advance()
 }
@@ -95,10 +104,16 @@ func (t *tracker) add(ref msgRef, n int) {
 func (t *tracker) done(refs []msgRef) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var now int64
 	for _, r := range refs {
 		p := t.parts[r.part]
 		if i, ok := p.find(r.offset); ok {
-			p.pending[i]--
+			if p.pending[i]--; p.pending[i] == 0 && t.latency != nil {
+				if now == 0 {
+					now = int64(time.Since(t.epoch))
+				}
+				t.latency(time.Duration(now - p.fetched[i]))
+			}
 		}
 	}
 	for _, p := range t.parts {
@@ -130,6 +145,7 @@ func (p *partTrack) advance() {
 	if p.head > 1024 && p.head*2 > len(p.queue) {
 		p.queue = append(p.queue[:0], p.queue[p.head:]...)
 		p.pending = append(p.pending[:0], p.pending[p.head:]...)
+		p.fetched = append(p.fetched[:0], p.fetched[p.head:]...)
 		p.head = 0
 	}
 }

@@ -3,6 +3,7 @@ package stream
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestTrackerCommitsOnlyDonePrefixes: samples acknowledged in any order,
@@ -59,5 +60,35 @@ func TestTrackerCommitsOnlyDonePrefixes(t *testing.T) {
 	}
 	if got := tr.committable()[part]; got != msgs[len(msgs)-1].off {
 		t.Fatalf("committable %d, want the last offset %d", got, msgs[len(msgs)-1].off)
+	}
+}
+
+// TestTrackerTimesEachMessage: each message with samples is timed once,
+// when its last sample is acknowledged, from its fetch; messages without
+// samples are not timed; the times survive the queue's compaction.
+func TestTrackerTimesEachMessage(t *testing.T) {
+	tr := newTracker()
+	var got []time.Duration
+	tr.latency = func(d time.Duration) { got = append(got, d) }
+	part := partitionKey{"sensors", 0}
+	for off := range int64(3000) {
+		tr.add(msgRef{part, off}, int(off%3)) // every third message has no sample
+	}
+	time.Sleep(20 * time.Millisecond)
+	var refs []msgRef
+	for off := range int64(3000) {
+		for range off % 3 {
+			refs = append(refs, msgRef{part, off})
+		}
+	}
+	tr.done(refs[:len(refs)/2])
+	tr.done(refs[len(refs)/2:])
+	if len(got) != 2000 {
+		t.Fatalf("%d messages timed, want the 2000 with samples", len(got))
+	}
+	for _, d := range got {
+		if d < 20*time.Millisecond || d > time.Minute {
+			t.Fatalf("a message timed at %v, want at least the 20 ms it waited", d)
+		}
 	}
 }

@@ -161,6 +161,7 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
 		ioCtx: context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
+	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
