@@ -422,58 +422,65 @@ type MemoryPart struct {
 	Bytes int
 }
 
-// MemoryByPart splits MemoryBytes by what the bytes are for: the float64
-// slices that dominate, as allocated by New (histories are allocated in
-// full at once), plus a fixed allowance for headers and small fields.
+// MemoryByPart splits MemoryBytes by what the bytes are for: the slices
+// that dominate, as allocated by New (histories are allocated in full at
+// once), plus a fixed allowance for headers and small fields.
 func (d *Detector) MemoryByPart() []MemoryPart {
 	var parts []MemoryPart
-	add := func(name string, floats int) {
-		if floats > 0 {
-			parts = append(parts, MemoryPart{name, 8 * floats})
+	add := func(name string, bytes int) {
+		if bytes > 0 {
+			parts = append(parts, MemoryPart{name, bytes})
 		}
 	}
+	f64 := func(n int) int { return 8 * n }
 	c := d.channels
-	add("window, normaliser and buffers", len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf))
+	add("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
 	if d.ae != nil {
-		for _, p := range d.ae.FloatsByPart() {
-			add("adapting network: "+p.Name, p.Floats)
+		for _, p := range d.ae.BytesByPart() {
+			add("adapting network: "+p.Name, p.Bytes)
 		}
 	}
-	cals := 1
-	if d.calWin != nil {
-		cals = 2
+	var hist, scratch int
+	for _, cal := range []*calibrator{d.cal, d.calWin} {
+		if cal != nil {
+			hist += 4 * len(cal.hist)
+			scratch += f64(len(cal.avgRing) + cap(cal.scratch))
+		}
 	}
-	cc := d.cfg.Calibration
-	add("adapting calibration: history of averaged errors", cals*cc.History/2) // float32s
-	add("adapting calibration: moving average and tail scratch", cals*(cc.Average+4*(int(cc.AlertTail*float64(cc.History))+2)))
+	add("adapting calibration: history of averaged errors", hist)
+	add("adapting calibration: moving average and tail scratch", scratch)
 	if r := d.ref; r != nil {
 		if r.ae != nil {
-			for _, p := range r.ae.FloatsByPart() {
-				add("reference network: "+p.Name, p.Floats)
+			for _, p := range r.ae.BytesByPart() {
+				add("reference network: "+p.Name, p.Bytes)
 			}
 		}
-		add("reference: tail models (history, sorted, fitted)", 3*len(r.cal.hist)*(1+len(r.chCal))/2) // float32s
-		add("reference: window and per-channel state", len(r.vec)+5*c)
-		if s := r.season; s != nil {
-			add("reference: seasonal context", len(s.off)+c*(r.cfg.Season.Learn/s.block+1))
+		tails := r.cal.bytes()
+		for _, cc := range r.chCal {
+			tails += cc.bytes()
 		}
-		add("reference: value histogram and its tail", r.marg.floats())
-		add("reference: transient alerts", cap(r.trans.buf))
+		add("reference: tail models (history, sorted, fitted)", tails)
+		add("reference: window and per-channel state", f64(len(r.vec)+5*c))
+		if s := r.season; s != nil {
+			add("reference: seasonal context", f64(len(s.off)+c*(r.cfg.Season.Learn/s.block+1)))
+		}
+		add("reference: value histogram and its tail", r.marg.bytes())
+		add("reference: transient alerts", f64(cap(r.trans.buf)))
 		if rc := r.recur; rc != nil {
-			add("reference: recurring regimes", 2*c+(2+2*c)*recurrenceKeep)
+			add("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 		}
 	}
 	if m := d.drift; m != nil {
-		add("drift monitor", (5+20)*c)
+		add("drift monitor", f64((5+20)*c))
 		if s := m.season; s != nil {
-			add("drift monitor: seasonal context", c*(d.cfg.Drift.Reference/s.block+1)+len(s.off))
+			add("drift monitor: seasonal context", f64(c*(d.cfg.Drift.Reference/s.block+1)+len(s.off)))
 		}
 		if m.states != nil {
-			add("drift monitor: states", m.states.floats())
+			add("drift monitor: states", m.states.bytes())
 		}
 	}
 	if d.quality != nil {
-		add("quality checks", 15*c) // limits, runs, move averages and their explanation
+		add("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
 	}
 	return append(parts, MemoryPart{"headers and small fields", 1024})
 }

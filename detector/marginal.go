@@ -314,15 +314,15 @@ func (m *marginal) reset() {
 	}
 }
 
-// floats is the memory it holds, in float64s (its tail model's history,
-// live and sorted copies included).
-func (m *marginal) floats() int {
+// bytes is the memory it holds, its tail model included.
+func (m *marginal) bytes() int {
 	n := cap(m.sample) + cap(m.jumps) + 2*len(m.modal) // modal and unvisited
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		n += len(s)
 	}
+	n *= 8
 	if m.cal != nil {
-		n += 3 * len(m.cal.hist) / 2 // float32s
+		n += m.cal.bytes()
 	}
 	return n
 }

@@ -75,6 +75,9 @@ func newTailCalibrator(cfg TailConfig) *tailCalibrator {
 		live: make([]float32, 0, cfg.History), sorted: make([]float32, 0, cfg.History)}
 }
 
+// bytes is the memory of its histories (ring, live and fitted copies).
+func (c *tailCalibrator) bytes() int { return 4 * (cap(c.hist) + cap(c.live) + cap(c.sorted)) }
+
 // accept adds an error judged normal to the history.
 func (c *tailCalibrator) accept(e64 float64) {
 	e := float32(e64)

@@ -335,25 +335,14 @@ func (a *Autoencoder) checkLen(x []float64) {
 	}
 }
 
-// Floats counts the float64 values the network holds (weights, gradients,
-// optimiser moments, averages, activations, recorded passes, replay).
-func (a *Autoencoder) Floats() int {
-	n := 0
-	for _, p := range a.FloatsByPart() {
-		n += p.Floats
-	}
-	return n
-}
-
-// Part is one component of a network's memory, in float64 values (or
-// their worth: the replay's float32s count half).
+// Part is one component of a network's memory.
 type Part struct {
-	Name   string
-	Floats int
+	Name  string
+	Bytes int
 }
 
-// FloatsByPart splits Floats by what the values are for.
-func (a *Autoencoder) FloatsByPart() []Part {
+// BytesByPart is the memory the network holds, by what it is for.
+func (a *Autoencoder) BytesByPart() []Part {
 	work := len(a.clean) + len(a.ones)
 	for i := range a.act {
 		work += len(a.act[i]) + len(a.delta[i])
@@ -362,11 +351,11 @@ func (a *Autoencoder) FloatsByPart() []Part {
 		work += len(a.passD[l]) + len(a.passA[l])
 	}
 	return []Part{
-		{"weights", len(a.params)},
-		{"gradients", len(a.grads)},
-		{"optimiser moments", len(a.m) + len(a.v)},
-		{"averaged weights", len(a.avg)},
-		{"replay of normal windows", len(a.replay) / 2}, // float32s
-		{"activations and scratch", work},
+		{"weights", 8 * len(a.params)},
+		{"gradients", 8 * len(a.grads)},
+		{"optimiser moments", 8 * (len(a.m) + len(a.v))},
+		{"averaged weights", 8 * len(a.avg)},
+		{"replay of normal windows", 4 * len(a.replay)},
+		{"activations and scratch", 8 * work},
 	}
 }
