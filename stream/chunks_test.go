@@ -14,21 +14,29 @@ import (
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
 
+// checkpointTopic starts a broker with input topic "in" of the given
+// partitions and returns a store on its (created, empty) checkpoint topic.
+func checkpointTopic(t *testing.T, partitions int32) *KafkaCheckpoints {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	brokers := testsvc.Kafka(t, partitions, "in")
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{brokers}), Topic: "in-checkpoints", Partitions: int(partitions), MaxBatchBytes: 1 << 20}
+	t.Cleanup(func() { k.Close() })
+	if _, err := k.Load(context.Background(), nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	return k
+}
+
 // TestLargeCheckpoints against a Kafka-protocol broker: checkpoints of
 // several MB (a multivariate detector of many channels) are saved as
 // chunks under a 1 MiB record limit, loaded back equal beside small ones,
 // and an evicted one is fetched back equal.
 func TestLargeCheckpoints(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a broker")
-	}
-	brokers := testsvc.Kafka(t, 2, "in")
-	k := &KafkaCheckpoints{Conn: PlainConn([]string{brokers}), Topic: "in-checkpoints", Partitions: 2, MaxBatchBytes: 1 << 20}
-	defer k.Close()
+	k := checkpointTopic(t, 2)
 	ctx := context.Background()
-	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
-		t.Fatal(err)
-	}
 	r := rand.New(rand.NewPCG(1, 2))
 	state := func(n int) []byte {
 		b := make([]byte, n)
@@ -179,16 +187,8 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 // chunks) and returns the rest as where they lie; each is read back with Fetch as
 // the newest state of its key.
 func TestLoadDefersBeyondRestoreBytes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a broker")
-	}
-	brokers := testsvc.Kafka(t, 3, "in")
-	k := &KafkaCheckpoints{Conn: PlainConn([]string{brokers}), Topic: "in-checkpoints", Partitions: 3, MaxBatchBytes: 1 << 20}
-	defer k.Close()
+	k := checkpointTopic(t, 3)
 	ctx := context.Background()
-	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
-		t.Fatal(err)
-	}
 	state := func(key string, n, version int) []byte {
 		return bytes.Repeat([]byte(fmt.Sprintf("%s/%d;", key, version)), n)[:n]
 	}

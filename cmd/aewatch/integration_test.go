@@ -592,8 +592,9 @@ func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context strin
 	}
 }
 
-// evalRows returns eval's columns for evalFields by time.
-func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]float64 {
+// evalOutput runs eval on file and returns its output and the index of
+// each output column.
+func evalOutput(t *testing.T, file string, args ...string) (*sensorcsv.File, map[string]int) {
 	t.Helper()
 	out := t.TempDir()
 	if _, stderr, code := cli(t, append(append([]string{"eval", "--quiet", "--out", out}, args...), file)...); code != 0 {
@@ -607,6 +608,13 @@ func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]fl
 	for i, h := range f.Header {
 		col[h] = i
 	}
+	return f, col
+}
+
+// evalRows returns eval's columns for evalFields by time.
+func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]float64 {
+	t.Helper()
+	f, col := evalOutput(t, file, args...)
 	res := map[int64]map[string]float64{}
 	for i, row := range f.Rows {
 		m := map[string]float64{}

@@ -29,18 +29,7 @@ type alertEvent struct {
 // closings, anomaly, drift and quality, in row order.
 func evalAlertEvents(t *testing.T, file string) []alertEvent {
 	t.Helper()
-	out := t.TempDir()
-	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, file); code != 0 {
-		t.Fatalf("eval: %s", stderr)
-	}
-	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"alert_kind", "explanation"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range f.Header {
-		col[h] = i
-	}
+	f, col := evalOutput(t, file)
 	var evs []alertEvent
 	prev := map[string]bool{}
 	for i, row := range f.Rows {
