@@ -5,7 +5,9 @@
 // oscillation and a noisy flow. Faults include the in-range kinds a range
 // check cannot see (changed frequency or shape, noise bursts, a stuck
 // sensor) besides spikes and level shifts; fault-free controls are included.
-// Labels use NAB's combined_windows.json format.
+// Labels use NAB's combined_windows.json format. Inject writes the same
+// kinds of fault, and a decoupled channel, into files cut from a user's
+// recording of normal operation (inject.go).
 //
 // Everything is a pure function of the seed. Concurrency: functions are safe
 // for concurrent use.

@@ -45,6 +45,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runBroker(ctx, args[1:])
 	case "generate":
 		err = runGenerate(args[1:])
+	case "inject":
+		err = runInject(args[1:])
 	case "config":
 		err = runConfig(args[1:])
 	case "help", "-h", "--help":
@@ -80,6 +82,7 @@ commands:
   eval          score CSV files offline with the detector; optional NAB scoring
   broker        serve an in-memory Kafka-protocol broker (for trying aewatch; not durable)
   generate      write a labelled corpus of synthetic industrial signals with faults
+  inject        write labelled faults into copies of a recording of normal operation
   config check  validate a configuration file
   help          this text
 

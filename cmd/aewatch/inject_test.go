@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestInjectThenEval: inject reads a ';'-separated recording with a label
+// column to ignore, writes one file per fault and faults.json, and eval
+// scores the files against their anomaly column.
+func TestInjectThenEval(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "normal.csv")
+	var b strings.Builder
+	b.WriteString("datetime;flow;pressure;temp;batch\n")
+	for i := range 3000 {
+		x := float64(i)
+		fmt.Fprintf(&b, "2020-02-08 %02d:%02d:%02d;%.3f;%.3f;%.3f;b%d\n", 10+i/3600, i/60%60, i%60,
+			30+math.Sin(x/40)+0.1*math.Sin(x*1.7), 2-0.5*math.Sin(x/40)+0.05*math.Cos(x*2.3), 60+x/1000, i/500)
+	}
+	if err := os.WriteFile(rec, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, out := filepath.Join(dir, "data"), filepath.Join(dir, "out")
+	stdout, stderr, code := cli(t, "inject", "--rows", "1000", "--per-fault", "1", "--ignore", "batch", "--out", data, rec)
+	if code != 0 || !strings.Contains(stdout, "wrote 7 files and faults.json to") {
+		t.Fatalf("inject: exit %d: %s%s", code, stdout, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "faults.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faults []struct {
+		File       string
+		Fault      string
+		Channels   []string
+		Start, End int
+	}
+	if err := json.Unmarshal(raw, &faults); err != nil || len(faults) != 7 {
+		t.Fatalf("faults.json: %v, %d entries", err, len(faults))
+	}
+	for _, f := range faults {
+		text, err := os.ReadFile(filepath.Join(data, f.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+		if lines[0] != "datetime,flow,pressure,temp,anomaly" || len(lines) != 1001 {
+			t.Fatalf("%s: header %q, %d lines", f.File, lines[0], len(lines))
+		}
+		for i, line := range lines[1:] {
+			want := "0"
+			if i >= f.Start && i < f.End {
+				want = "1"
+			}
+			if !strings.HasSuffix(line, ","+want) {
+				t.Fatalf("%s: row %d is %q, want anomaly %s (regime [%d, %d))", f.File, i, line, want, f.Start, f.End)
+			}
+		}
+	}
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400", "--out", out, data)
+	if code != 0 || !strings.Contains(stdout, "point-wise vs anomaly (rows 400 on, 7 files): precision ") {
+		t.Fatalf("eval: exit %d: %s%s", code, stdout, stderr)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inject", "--out", data}, "--out DIR and one recording FILE are required"},
+		{[]string{"inject", "--ignore", "batch", "--rows", "2000", "--out", data, rec}, "normal.csv: the recording has 3000 rows; injecting files of 2000 rows needs at least 4000"},
+		{[]string{"inject", "--ignore", "batch", "--per-fault", "0", "--out", data, rec}, "files per fault: must be in [1, 100] (got 0)"},
+		{[]string{"inject", "--out", data, filepath.Join(dir, "absent.csv")}, "absent.csv: no such file or directory"},
+	} {
+		_, stderr, code := cli(t, c.args...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("aewatch %s: exit %d, stderr %q, want %q", strings.Join(c.args, " "), code, stderr, c.want)
+		}
+	}
+}

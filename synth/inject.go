@@ -1,0 +1,198 @@
+package synth
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// InjectFaults are the faults Inject writes into a normal recording. Sizes
+// are in each channel's standard deviation over the file's first
+// InjectTrain rows (the spread an operator knows as normal):
+//   - step: one channel shifted by 2-4 deviations;
+//   - ramp: one channel creeping to 3-6 deviations over the regime (a
+//     growing imbalance, a fouling sensor), back at its end;
+//   - noise: one channel with added noise of 1.5-3 deviations;
+//   - stuck: one channel holding its value at the regime's start;
+//   - oscillation: one channel with an added sine of 1.5-3 deviations and
+//     a period of 8-40 samples;
+//   - regime: two or three channels shifted together by 1.5-3 deviations
+//     each (a valve or load change seen by several sensors);
+//   - decouple: one channel replaced by its own recording from elsewhere,
+//     joined at the regime's start, so each channel alone looks normal and
+//     only its relation to the others is broken.
+var InjectFaults = []string{"step", "ramp", "noise", "stuck", "oscillation", "regime", "decouple"}
+
+// InjectTrain is the number of rows at the start of each injected file that
+// hold no fault (SKAB's training part).
+const InjectTrain = 400
+
+// Injected is one file cut from a normal recording, with one abnormal
+// regime.
+type Injected struct {
+	Name     string // "<fault>-<n>.csv"
+	Fault    string
+	From     int   // the first row of the recording the file holds
+	Channels []int // the channels the fault changes
+	// Start and End bound the abnormal regime, in rows of the file: rows
+	// Start..End-1 are abnormal.
+	Start, End int
+	Size       float64     // in channel deviations (0 for stuck and decouple)
+	Values     [][]float64 // rows × channels, the fault applied
+}
+
+// Inject cuts perFault files of rows rows from the recording values (rows ×
+// channels, as read) for each of InjectFaults and writes one abnormal
+// regime into each: starting between row InjectTrain+50 and 60% of the
+// file, lasting 25-40% of it and ending at least 50 rows before its end.
+// Channels whose training part is constant are never faulted. The result
+// is a pure function of its arguments.
+func Inject(values [][]float64, rows, perFault int, seed uint64) ([]*Injected, error) {
+	switch {
+	case rows < 2*InjectTrain:
+		return nil, fmt.Errorf("rows: must be >= %d (got %d)", 2*InjectTrain, rows)
+	case len(values) < 2*rows:
+		return nil, fmt.Errorf("the recording has %d rows; injecting files of %d rows needs at least %d", len(values), rows, 2*rows)
+	case perFault < 1 || perFault > 100:
+		return nil, fmt.Errorf("files per fault: must be in [1, 100] (got %d)", perFault)
+	case len(values[0]) == 0:
+		return nil, fmt.Errorf("the recording has no channels")
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x1a7ec7))
+	var out []*Injected
+	for _, fault := range InjectFaults {
+		for n := 0; n < perFault; n++ {
+			in, err := injectOne(values, rows, fault, rng)
+			if err != nil {
+				return nil, err
+			}
+			in.Name = fmt.Sprintf("%s-%d.csv", fault, n)
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Injected, error) {
+	c := len(values[0])
+	var from int
+	var std []float64
+	var live []int // channels whose training part varies
+	for try := 0; ; try++ {
+		from = rng.IntN(len(values) - rows + 1)
+		std, live = trainStd(values[from:from+InjectTrain]), live[:0]
+		for j, s := range std {
+			if s > 0 {
+				live = append(live, j)
+			}
+		}
+		if len(live) >= 1 && (fault != "regime" || len(live) >= 2) && (fault != "decouple" || c >= 2) {
+			break
+		}
+		if try == 100 {
+			return nil, fmt.Errorf("fault %s: no slice of %d rows has enough varying channels", fault, rows)
+		}
+	}
+	in := &Injected{Fault: fault, From: from, Values: make([][]float64, rows)}
+	for i := range in.Values {
+		in.Values[i] = slices.Clone(values[from+i])
+	}
+	in.Start = InjectTrain + 50 + rng.IntN(int(0.6*float64(rows))-InjectTrain-50+1)
+	length := int((0.25 + 0.15*rng.Float64()) * float64(rows))
+	in.End = min(in.Start+length, rows-50)
+	pick := func() int { return live[rng.IntN(len(live))] }
+	sign := func() float64 { return float64(1 - 2*rng.IntN(2)) }
+	between := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	regime := in.Values[in.Start:in.End]
+	switch fault {
+	case "step":
+		j := pick()
+		in.Channels, in.Size = []int{j}, between(2, 4)
+		shift := sign() * in.Size * std[j]
+		for _, row := range regime {
+			row[j] += shift
+		}
+	case "ramp":
+		j := pick()
+		in.Channels, in.Size = []int{j}, between(3, 6)
+		full := sign() * in.Size * std[j]
+		for i, row := range regime {
+			row[j] += full * float64(i+1) / float64(len(regime))
+		}
+	case "noise":
+		j := pick()
+		in.Channels, in.Size = []int{j}, between(1.5, 3)
+		for _, row := range regime {
+			row[j] += rng.NormFloat64() * in.Size * std[j]
+		}
+	case "stuck":
+		j := pick()
+		in.Channels = []int{j}
+		for _, row := range regime {
+			row[j] = regime[0][j]
+		}
+	case "oscillation":
+		j := pick()
+		in.Channels, in.Size = []int{j}, between(1.5, 3)
+		period, phase := between(8, 40), between(0, 2*math.Pi)
+		for i, row := range regime {
+			row[j] += in.Size * std[j] * math.Sin(2*math.Pi*float64(i)/period+phase)
+		}
+	case "regime":
+		k := min(len(live), 2+rng.IntN(2))
+		perm := rng.Perm(len(live))[:k]
+		in.Size = between(1.5, 3)
+		for _, p := range perm {
+			j := live[p]
+			in.Channels = append(in.Channels, j)
+			shift := sign() * in.Size * std[j]
+			for _, row := range regime {
+				row[j] += shift
+			}
+		}
+		slices.Sort(in.Channels)
+	case "decouple":
+		j := pick()
+		in.Channels = []int{j}
+		// A source at least a file away from this one, on either side.
+		n := len(regime)
+		var src int
+		for try := 0; ; try++ {
+			src = rng.IntN(len(values) - n + 1)
+			if src+n <= from || src >= from+rows || try == 1000 {
+				break
+			}
+		}
+		offset := regime[0][j] - values[src][j]
+		for i, row := range regime {
+			row[j] = values[src+i][j] + offset
+		}
+	default:
+		return nil, fmt.Errorf("fault %q: unknown (known: %v)", fault, InjectFaults)
+	}
+	return in, nil
+}
+
+// trainStd returns each channel's standard deviation over rows.
+func trainStd(rows [][]float64) []float64 {
+	c := len(rows[0])
+	mean, std := make([]float64, c), make([]float64, c)
+	for _, row := range rows {
+		for j, v := range row {
+			mean[j] += v
+		}
+	}
+	for j := range mean {
+		mean[j] /= float64(len(rows))
+	}
+	for _, row := range rows {
+		for j, v := range row {
+			std[j] += (v - mean[j]) * (v - mean[j])
+		}
+	}
+	for j := range std {
+		std[j] = math.Sqrt(std[j] / float64(len(rows)))
+	}
+	return std
+}
