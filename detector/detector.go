@@ -466,6 +466,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		}
 		add("reference: value histogram and its tail", r.marg.bytes())
 		add("reference: transient alerts", f64(cap(r.trans.buf)))
+		if r.still != nil {
+			add("reference: stillness tails", r.still.bytes())
+		}
 		if rc := r.recur; rc != nil {
 			add("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 		}

@@ -24,7 +24,7 @@ func longCycle(t *testing.T, cfg Config, fault string, seed uint64) (out []score
 	return run(t, cfg, ts, s.Values), s
 }
 
-// TestLongCycleIsLearnt: the reference period (300 samples) sees only the
+// TestLongCycleIsLearnt: the reference period (400 samples) sees only the
 // motor's on state. The first off state alerts, as any unseen state must;
 // when it comes back after the motor ran again, the reference starts over
 // a period as long as the cycle and learns both. Without that the first

@@ -209,3 +209,34 @@ func TestOneChannelOfManyFault(t *testing.T) {
 		t.Errorf("per-channel tails add nothing: %.2f with, %.2f without", perChannel, pooled)
 	}
 }
+
+// TestStuckSensorIsAnAnomaly: a sensor that holds its last value for 600
+// samples is alerted by the stillness test for most of that span (the
+// quality checks off, so it is the anomaly kind that does it); without the
+// test the held value, close to the level, looks perfectly normal.
+func TestStuckSensorIsAnAnomaly(t *testing.T) {
+	const n, from, to = 3000, 1500, 2100
+	// A noisy level (a flow, a pressure): held near its level, each window
+	// of the stuck span is as close to the reference as windows come.
+	r := rand.New(rand.NewPCG(3, 10))
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = 50 + r.NormFloat64()
+		if i >= from && i < to {
+			xs[i] = 50.2
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	out := run(t, cfg, times(n), xs)
+	with, after := coverage(out, from, to), coverage(out, to+150, n)
+	cfg.Reference.Stillness = false
+	without := coverage(run(t, cfg, times(n), xs), from, to)
+	t.Logf("alert covers %.2f of the stuck span with the stillness test, %.2f without; %.3f of the rows from 150 after", with, without, after)
+	if with < 0.7 || without > 0.5 {
+		t.Errorf("alert covers %.2f of a stuck span with the stillness test, %.2f without: want >= 0.7 and <= 0.5", with, without)
+	}
+	if after > 0.01 {
+		t.Errorf("alerts on %.3f of the rows from 150 after the sensor moves again, want <= 0.01", after)
+	}
+}

@@ -12,7 +12,8 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 6 (version 5 held error histories and the
+// Snapshot encoding, version 7 (version 6 had no stillness test in the
+// reference; version 5 held error histories and the
 // networks' replay as float64, unwritten slots included; version 4 had no value histogram or
 // recurring regimes in the reference, version 3 no quality checks, version
 // 2 no reference model and version 1 no drift monitor; all are refused, so
@@ -28,7 +29,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 6
+	snapshotVersion = 7
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -395,6 +396,11 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.recur != nil {
 		r.recur.appendState(e)
 	}
+	if r.still != nil {
+		for _, t := range r.still.tails {
+			t.appendState(e)
+		}
+	}
 	return nil
 }
 
@@ -433,6 +439,13 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	if r.recur != nil {
 		if err := r.recur.readState(d); err != nil {
 			return err
+		}
+	}
+	if r.still != nil {
+		for _, t := range r.still.tails {
+			if err := t.readState(d); err != nil {
+				return err
+			}
 		}
 	}
 	if err := d.Err(); err != nil {
