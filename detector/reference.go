@@ -43,7 +43,8 @@ type ReferenceConfig struct {
 	// (how far a window's mean strays from the level on normal data); 0
 	// keeps the level frozen. Beyond the gate the level follows with the
 	// much longer time constant FollowBeyond, so that a channel whose
-	// normal drift outran the gate once is not held away for good.
+	// normal drift outran the gate once is not held away for good, and not
+	// at all while an alert is open.
 	// A slow change of the normal (a temperature warming
 	// over hours) is followed, so it does not hold an alert open after a
 	// fault ends; a step beyond the gate is not, so a sustained fault
@@ -323,7 +324,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		}
 		return
 	}
-	r.follow()
+	r.follow(holding)
 	switch {
 	case holding:
 		r.trans.hold(r)
@@ -374,9 +375,10 @@ func (r *reference) channelMean(j int) float64 {
 	return m / float64(len(r.vec)/c)
 }
 
-// follow moves each channel's reference level towards the window's mean
-// where that mean is within the gate.
-func (r *reference) follow() {
+// follow moves each channel's reference level towards the window's mean:
+// quickly within the gate, slowly beyond it unless an alert is open
+// (holding).
+func (r *reference) follow(holding bool) {
 	if r.cfg.Follow == 0 || r.meanN == 0 {
 		return
 	}
@@ -394,6 +396,10 @@ func (r *reference) follow() {
 			// clip for as long as the regime lasts.
 		case math.Abs(m) < r.cfg.FollowGate*spread:
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
+		case holding:
+			// Beyond the gate while an alert is open: most likely the
+			// fault itself, and a level dragged towards it would hold
+			// the alert open after the signal returns.
 		default:
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
