@@ -33,6 +33,8 @@ type Config struct {
 	Drift       DriftConfig       `yaml:"drift"`
 	Reference   ReferenceConfig   `yaml:"reference"`
 	Quality     QualityConfig     `yaml:"quality"`
+	// Silences are maintenance windows (silence.go).
+	Silences []Silence `yaml:"silences"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
 	// this fraction of their range with score 1. 0 disables the check.
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
@@ -116,6 +118,9 @@ func (c Config) Validate(channels int) error {
 		if err := c.Quality.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := validateSilences(c.Silences); err != nil {
+		return err
 	}
 	switch {
 	case !(c.SpatialTolerance >= 0) || math.IsInf(c.SpatialTolerance, 0):

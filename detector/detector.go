@@ -43,6 +43,10 @@ type Result struct {
 	// values beyond operator-set limits. Like drift, it comes with every
 	// accepted sample.
 	Quality Outcome
+
+	// Silenced: the sample lies in a maintenance window; it was scored on
+	// the window's copy of the detector and its outcomes carry no event.
+	Silenced bool
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
@@ -63,6 +67,12 @@ type Detector struct {
 	ref      *reference      // nil when disabled
 	quality  *qualityMonitor // nil when disabled
 	why      Explanation     // the open anomaly alert's worst sample
+	// silences are the series' maintenance windows; shadow is the copy of
+	// the detector their samples are scored on while one lasts (nil
+	// outside), shadowBuf its snapshot buffer.
+	silences  []TimeRange
+	shadow    *Detector
+	shadowBuf []byte
 
 	seq      uint64
 	windows  uint64 // windows scored
@@ -160,6 +170,9 @@ func (d *Detector) SetLimits(lo, hi []float64) {
 		copy(d.quality.lo, lo)
 		copy(d.quality.hi, hi)
 	}
+	if d.shadow != nil {
+		d.shadow.SetLimits(lo, hi)
+	}
 }
 
 // QualityOpen reports whether a quality alert is open.
@@ -195,6 +208,12 @@ func (d *Detector) Rebaseline() bool {
 // filling the first window, Stride results when it completes a window, none
 // when it waits for the stride. The slice is valid until the next Push.
 func (d *Detector) Push(t int64, x []float64) []Result {
+	if len(d.silences) > 0 {
+		if d.silenced(t) {
+			return d.pushSilenced(t, x)
+		}
+		d.shadow = nil
+	}
 	seq := d.seq
 	d.seq++
 	st := d.win.Push(t, x)
@@ -484,6 +503,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	}
 	if d.quality != nil {
 		add("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
+	}
+	if d.shadow != nil {
+		add("maintenance window's copy of the detector", d.shadow.MemoryBytes())
 	}
 	return append(parts, MemoryPart{"headers and small fields", 1024})
 }

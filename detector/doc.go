@@ -31,6 +31,10 @@
 // reference period that recurs restarts the period over its cycle
 // (recurrence.go).
 //
+// Maintenance windows (silence.go) score their samples on a copy of the
+// detector taken at the window's first sample and drop it when the window
+// ends, so nothing learns from them and no alert opens in them.
+//
 // Quality checks (quality.go) are rules with an alert kind of their own,
 // apart from every score: a stuck or flat-lined channel and values beyond
 // operator-set limits. While a quality alert is open no model learns.

@@ -13,7 +13,7 @@ import (
 )
 
 // Snapshot encoding, version 7 (version 6 had no stillness test in the
-// reference; version 5 held error histories and the
+// reference and no maintenance window's copy; version 5 held error histories and the
 // networks' replay as float64, unwritten slots included; version 4 had no value histogram or
 // recurring regimes in the reference, version 3 no quality checks, version
 // 2 no reference model and version 1 no drift monitor; all are refused, so
@@ -23,7 +23,9 @@ import (
 //
 // The body is the window, normaliser, model (if any), calibrators, alert
 // state, the detector's own counters, the anomaly explanation and the drift
-// monitor, the reference model and the quality checks (each if enabled), in that order (statecodec:
+// monitor, the reference model and the quality checks (each if enabled),
+// then the maintenance window's copy (a snapshot of its own) if one is
+// open, in that order (statecodec:
 // little-endian; slices length-prefixed). The fingerprint hashes the
 // configuration and channel count: a snapshot only restores into a detector
 // built the same way, so a changed config starts fresh rather than wrong.
@@ -40,7 +42,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (d *Detector) fingerprint() uint64 {
 	h := fnv.New64a()
 	cfg := d.cfg
-	cfg.Quality.Limits = nil // set per series, kept out of the snapshot
+	cfg.Quality.Limits, cfg.Silences = nil, nil // set per series, kept out of the snapshot
 	fmt.Fprintf(h, "%d|%#v", d.channels, cfg)
 	return h.Sum64()
 }
@@ -95,6 +97,14 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	}
 	if d.quality != nil {
 		d.quality.appendState(e)
+	}
+	e.Bool(d.shadow != nil)
+	if d.shadow != nil {
+		var err error
+		if d.shadowBuf, err = d.shadow.AppendBinary(d.shadowBuf[:0]); err != nil {
+			return nil, err
+		}
+		e.Bytes(d.shadowBuf)
 	}
 	e.Buf = binary.LittleEndian.AppendUint32(e.Buf, crc32.Checksum(e.Buf[start:], castagnoli))
 	return e.Buf, nil
@@ -168,6 +178,14 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	if d.quality != nil {
 		if err := d.quality.readState(dec); err != nil {
 			return err
+		}
+	}
+	d.shadow = nil
+	if dec.Bool() {
+		if b := dec.Bytes(len(body)); dec.Err() == nil {
+			if err := d.restoreShadow(b); err != nil {
+				return fmt.Errorf("detector: maintenance window's copy: %w", err)
+			}
 		}
 	}
 	return dec.Done()

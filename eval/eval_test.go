@@ -119,7 +119,7 @@ func TestContract(t *testing.T) {
 	if len(outLines) != len(inLines) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
-	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,alert_score,drift_score,drift_alert,quality_alert,alert_kind,explanation," +
+	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,alert_score,drift_score,drift_alert,quality_alert,alert_kind,explanation,silenced," +
 		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
@@ -145,7 +145,7 @@ func TestContract(t *testing.T) {
 				t.Fatalf("line %d: %s %q not in [0,1]", i+1, name, f[k])
 			}
 		}
-		for k, name := range map[int]string{7: "drift_alert", 8: "quality_alert"} {
+		for k, name := range map[int]string{7: "drift_alert", 8: "quality_alert", 11: "silenced"} {
 			if f[k] != "0" && f[k] != "1" {
 				t.Fatalf("line %d: %s %q", i+1, name, f[k])
 			}

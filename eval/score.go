@@ -23,6 +23,7 @@ type Scored struct {
 	Drift      []float64   // drift_score per row: the largest over channels
 	DriftAlert []bool      // a drift alert is open at the row
 	Quality    []bool      // a quality alert is open at the row
+	Silenced   []bool      // the row lies in a maintenance window (detector.silences)
 	ChDrift    [][]float64 // per channel drift score (univariate) per row
 	Why        []string    // explanations of the alert events at the row
 	NonFinite  uint64
@@ -56,7 +57,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 	s := &Scored{
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
-		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
+		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), Silenced: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
 		Threshold: cfg.Alert.Open, FirstMonitored: -1,
 	}
 	names := f.ChannelNames()
@@ -71,12 +72,13 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
+		d.SetSilences(cfg.SilencesFor(f.Series()))
 		for i, t := range f.Times {
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
 				s.RefScore[k], s.AlertScore[k] = r.RefScore, r.AlertScore()
-				s.Drift[k], s.DriftAlert[k], s.Quality[k] = r.Drift, r.DriftAlert.Open, r.Quality.Open
+				s.Drift[k], s.DriftAlert[k], s.Quality[k], s.Silenced[k] = r.Drift, r.DriftAlert.Open, r.Quality.Open, r.Silenced
 				for j, e := range r.ChannelError {
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
@@ -95,6 +97,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
+		d.SetSilences(cfg.SilencesFor(f.Series()))
 		for i, t := range f.Times {
 			x[0] = f.Values[i][j]
 			for _, r := range d.Push(t, x) {
@@ -109,6 +112,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 				s.Drift[k] = max(s.Drift[k], r.Drift)
 				s.DriftAlert[k] = s.DriftAlert[k] || r.DriftAlert.Open
 				s.Quality[k] = s.Quality[k] || r.Quality.Open
+				s.Silenced[k] = s.Silenced[k] || r.Silenced
 				s.count(r, names[j:j+1])
 			}
 		}
@@ -223,13 +227,13 @@ func (s *Scored) addStats(d *detector.Detector) {
 // error, threshold, reference_score, alert_score, drift_score, drift_alert, quality_alert,
 // alert_kind (the kinds of alert open joined by "+": "", anomaly, drift,
 // quality, anomaly+drift, ...), explanation (alert
-// events at the row), then per channel score_<col>, error_<col> and
+// events at the row), silenced (1 in a maintenance window), then per channel score_<col>, error_<col> and
 // drift_score_<col> when the file has more than one channel.
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
-	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "alert_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation")
+	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "alert_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation", "silenced")
 	if len(names) > 1 {
 		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
 			for _, n := range names {
@@ -257,8 +261,12 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		if s.Quality[i] {
 			quality, kinds = "1", append(kinds, "quality")
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
-			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.AlertScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i])
+		silenced := "0"
+		if s.Silenced[i] {
+			silenced = "1"
+		}
+		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
+			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.AlertScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i], silenced)
 		if len(names) > 1 {
 			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
 				for j := range names {

@@ -46,6 +46,7 @@ type Point struct {
 	DriftScore      float64
 	DriftAlert      bool
 	QualityAlert    bool
+	Silenced        bool // in a maintenance window: scored, no alert, nothing learnt
 	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
 	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
@@ -138,6 +139,9 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("drift_score", p.DriftScore)
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))
+		if p.Silenced {
+			intField("silenced", 1) // only where true: most points never are
+		}
 	case RebaselineMeasurement:
 		strField("source", p.Reason)
 		intField("accepted", 1)

@@ -164,12 +164,13 @@ func (p *Pipeline) evict(sh *shardState) bool {
 }
 
 // newDetector builds a fresh detector for a series, with the quality
-// limits that apply to its channels.
+// limits that apply to its channels and its maintenance windows.
 func (p *Pipeline) newDetector(series string, channels []string) (*detector.Detector, error) {
 	d, err := detector.New(p.o.Detector, len(channels))
 	if err != nil {
 		return nil, err
 	}
 	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
+	d.SetSilences(p.o.Detector.SilencesFor(series))
 	return d, nil
 }

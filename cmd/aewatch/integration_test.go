@@ -569,7 +569,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 // evalFields are the ae_score fields and the eval columns they equal.
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
 	"alert": "alert", "reference_score": "reference_score", "alert_score": "alert_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
-	"quality_alert": "quality_alert"}
+	"quality_alert": "quality_alert", "silenced": "silenced"}
 
 // requireEvalFields checks that every field of every ae_score point of
 // file's series equals eval's column for that row (eval run with evalArgs).
@@ -584,9 +584,13 @@ func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context strin
 	for _, r := range rows {
 		ts, _ := r["time"].(json.Number).Int64()
 		for f := range evalFields {
-			got, _ := r[f].(json.Number).Float64()
+			n, ok := r[f].(json.Number)
+			if !ok && f != "silenced" { // written only where true
+				t.Fatalf("%s time %d: no field %s %s", series, ts, f, context)
+			}
+			got, _ := n.Float64()
 			if w := ref[ts][f]; got != w {
-				t.Fatalf("%s time %d field %s: %v %s, eval %v", series, ts, f, got, context, w)
+				t.Fatalf("%s time %d field %s: %v %s, eval %v\nrow %v\neval %v", series, ts, f, got, context, w, r, ref[ts])
 			}
 		}
 	}

@@ -1,0 +1,151 @@
+package detector
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/aewatch/aewatch/window"
+)
+
+// Silence is a maintenance window an operator sets: the samples of the
+// series its pattern matches whose event time lies in [From, To) are scored
+// and written, flagged silenced, but they open no alert and leave the
+// detector as it was before the window, so no model, calibration or
+// reference learns from them. A silence ends on its own at To.
+type Silence struct {
+	// Series is a path pattern of series names ("" or absent: every
+	// series), as for quality limits.
+	Series string `yaml:"series"`
+	From   string `yaml:"from"` // RFC 3339, e.g. 2024-03-01T08:00:00Z
+	To     string `yaml:"to"`
+	Reason string `yaml:"reason"` // for the record
+}
+
+// TimeRange is a half-open interval of event times, Unix nanoseconds.
+type TimeRange struct{ From, To int64 }
+
+const maxSilenceReason = 1024
+
+// bounds parses the window's ends.
+func (s Silence) bounds(i int) (TimeRange, error) {
+	from, err := time.Parse(time.RFC3339Nano, s.From)
+	if err != nil {
+		return TimeRange{}, fmt.Errorf("detector.silences[%d].from: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", i, s.From)
+	}
+	to, err := time.Parse(time.RFC3339Nano, s.To)
+	if err != nil {
+		return TimeRange{}, fmt.Errorf("detector.silences[%d].to: not an RFC 3339 time such as 2024-03-01T12:00:00Z (got %q)", i, s.To)
+	}
+	if !to.After(from) {
+		return TimeRange{}, fmt.Errorf("detector.silences[%d].to: must be after from=%s (got %s)", i, s.From, s.To)
+	}
+	return TimeRange{from.UnixNano(), to.UnixNano()}, nil
+}
+
+func validateSilences(ss []Silence) error {
+	for i, s := range ss {
+		if _, err := path.Match(s.Series, ""); err != nil {
+			return fmt.Errorf("detector.silences[%d].series: not a path pattern (got %q)", i, s.Series)
+		}
+		if len(s.Reason) > maxSilenceReason {
+			return fmt.Errorf("detector.silences[%d].reason: at most %d bytes (got %d)", i, maxSilenceReason, len(s.Reason))
+		}
+		if _, err := s.bounds(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SilencesFor resolves the maintenance windows of one series, sorted by
+// start (c must be valid).
+func (c Config) SilencesFor(series string) []TimeRange {
+	var out []TimeRange
+	for i, s := range c.Silences {
+		if ok, _ := path.Match(s.Series, series); s.Series != "" && !ok {
+			continue
+		}
+		if r, err := s.bounds(i); err == nil {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })
+	return out
+}
+
+// SetSilences sets the series' maintenance windows (Config.SilencesFor).
+// Like limits they are not part of a snapshot, so changing them keeps a
+// series' state.
+func (d *Detector) SetSilences(windows []TimeRange) {
+	d.silences = append(d.silences[:0], windows...)
+}
+
+// silenced reports whether event time t lies in a maintenance window.
+func (d *Detector) silenced(t int64) bool {
+	for _, w := range d.silences {
+		if t >= w.From && t < w.To {
+			return true
+		}
+	}
+	return false
+}
+
+// pushSilenced scores a sample of a maintenance window on the window's
+// copy of the detector, taken at its first sample, and reports the
+// detector's own alerts as they stand, without events.
+func (d *Detector) pushSilenced(t int64, x []float64) []Result {
+	if d.shadow == nil {
+		if err := d.startShadow(); err != nil {
+			// Only a detector that cannot snapshot itself gets here; the
+			// sample is then left out rather than learnt from.
+			res := d.unscored(d.nextSeq(), t, window.Filling, x)
+			res[0].Silenced = true
+			return res
+		}
+	}
+	d.seq++ // the copy numbers the sample; the detector skips the number
+	res := d.shadow.Push(t, x)
+	for i := range res {
+		r := &res[i]
+		r.Silenced = true
+		r.Anomaly = Outcome{Open: d.alert.open}
+		r.DriftAlert = Outcome{Open: d.DriftOpen()}
+		r.Quality = Outcome{Open: d.QualityOpen()}
+	}
+	return res
+}
+
+func (d *Detector) nextSeq() uint64 {
+	d.seq++
+	return d.seq - 1
+}
+
+// startShadow copies the detector, through its snapshot, into d.shadow.
+func (d *Detector) startShadow() error {
+	b, err := d.AppendBinary(d.shadowBuf[:0])
+	if err != nil {
+		return err
+	}
+	d.shadowBuf = b
+	return d.restoreShadow(b)
+}
+
+// restoreShadow builds d.shadow from snapshot b.
+func (d *Detector) restoreShadow(b []byte) error {
+	cfg := d.cfg
+	cfg.Silences = nil
+	sh, err := New(cfg, d.channels)
+	if err != nil {
+		return err
+	}
+	if err := sh.UnmarshalBinary(b); err != nil {
+		return err
+	}
+	if d.quality != nil {
+		sh.SetLimits(d.quality.lo, d.quality.hi)
+	}
+	d.shadow = sh
+	return nil
+}
