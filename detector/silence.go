@@ -17,10 +17,10 @@ import (
 type Silence struct {
 	// Series is a path pattern of series names ("" or absent: every
 	// series), as for quality limits.
-	Series string `yaml:"series"`
-	From   string `yaml:"from"` // RFC 3339, e.g. 2024-03-01T08:00:00Z
-	To     string `yaml:"to"`
-	Reason string `yaml:"reason"` // for the record
+	Series string `yaml:"series" json:"series"`
+	From   string `yaml:"from" json:"from"` // RFC 3339, e.g. 2024-03-01T08:00:00Z
+	To     string `yaml:"to" json:"to"`
+	Reason string `yaml:"reason" json:"reason"` // for the record
 }
 
 // TimeRange is a half-open interval of event times, Unix nanoseconds.
@@ -28,32 +28,39 @@ type TimeRange struct{ From, To int64 }
 
 const maxSilenceReason = 1024
 
-// bounds parses the window's ends.
-func (s Silence) bounds(i int) (TimeRange, error) {
+// Window parses the silence: its series pattern and ends. Errors name the
+// field and its value.
+func (s Silence) Window() (TimeRange, error) {
+	if _, err := path.Match(s.Series, ""); err != nil {
+		return TimeRange{}, fmt.Errorf("series: not a path pattern (got %q)", s.Series)
+	}
+	if len(s.Reason) > maxSilenceReason {
+		return TimeRange{}, fmt.Errorf("reason: at most %d bytes (got %d)", maxSilenceReason, len(s.Reason))
+	}
 	from, err := time.Parse(time.RFC3339Nano, s.From)
 	if err != nil {
-		return TimeRange{}, fmt.Errorf("detector.silences[%d].from: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", i, s.From)
+		return TimeRange{}, fmt.Errorf("from: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", s.From)
 	}
 	to, err := time.Parse(time.RFC3339Nano, s.To)
 	if err != nil {
-		return TimeRange{}, fmt.Errorf("detector.silences[%d].to: not an RFC 3339 time such as 2024-03-01T12:00:00Z (got %q)", i, s.To)
+		return TimeRange{}, fmt.Errorf("to: not an RFC 3339 time such as 2024-03-01T12:00:00Z (got %q)", s.To)
 	}
 	if !to.After(from) {
-		return TimeRange{}, fmt.Errorf("detector.silences[%d].to: must be after from=%s (got %s)", i, s.From, s.To)
+		return TimeRange{}, fmt.Errorf("to: must be after from=%s (got %s)", s.From, s.To)
 	}
 	return TimeRange{from.UnixNano(), to.UnixNano()}, nil
 }
 
+// Matches reports whether the silence's pattern matches series.
+func (s Silence) Matches(series string) bool {
+	ok, _ := path.Match(s.Series, series)
+	return s.Series == "" || ok
+}
+
 func validateSilences(ss []Silence) error {
 	for i, s := range ss {
-		if _, err := path.Match(s.Series, ""); err != nil {
-			return fmt.Errorf("detector.silences[%d].series: not a path pattern (got %q)", i, s.Series)
-		}
-		if len(s.Reason) > maxSilenceReason {
-			return fmt.Errorf("detector.silences[%d].reason: at most %d bytes (got %d)", i, maxSilenceReason, len(s.Reason))
-		}
-		if _, err := s.bounds(i); err != nil {
-			return err
+		if _, err := s.Window(); err != nil {
+			return fmt.Errorf("detector.silences[%d].%w", i, err)
 		}
 	}
 	return nil
@@ -63,16 +70,18 @@ func validateSilences(ss []Silence) error {
 // start (c must be valid).
 func (c Config) SilencesFor(series string) []TimeRange {
 	var out []TimeRange
-	for i, s := range c.Silences {
-		if ok, _ := path.Match(s.Series, series); s.Series != "" && !ok {
-			continue
-		}
-		if r, err := s.bounds(i); err == nil {
+	for _, s := range c.Silences {
+		if r, err := s.Window(); err == nil && s.Matches(series) {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })
+	SortWindows(out)
 	return out
+}
+
+// SortWindows sorts windows by start.
+func SortWindows(w []TimeRange) {
+	slices.SortFunc(w, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })
 }
 
 // SetSilences sets the series' maintenance windows (Config.SilencesFor).
@@ -80,6 +89,7 @@ func (c Config) SilencesFor(series string) []TimeRange {
 // series' state.
 func (d *Detector) SetSilences(windows []TimeRange) {
 	d.silences = append(d.silences[:0], windows...)
+	SortWindows(d.silences)
 }
 
 // silenced reports whether event time t lies in a maintenance window.

@@ -3,11 +3,13 @@ package stream
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,9 +161,11 @@ type KafkaCheckpoints struct {
 	// comes back as its Locator only (0: no bound).
 	RestoreBytes int64
 	Log          *slog.Logger
-	w            *kafka.Writer
-	mu           sync.Mutex
-	nparts       int // partitions of the checkpoint topic, once known
+	// Silences, if set, receives the maintenance windows Load reads back.
+	Silences *Silences
+	w        *kafka.Writer
+	mu       sync.Mutex
+	nparts   int // partitions of the checkpoint topic, once known
 }
 
 // partitionHeader carries the input partition, so that a checkpoint lands
@@ -363,7 +367,9 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 		if err != nil {
 			return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
 		}
-		if len(m.Value) > 0 { // an empty value is a tombstone
+		if id, ok := strings.CutPrefix(string(m.Key), silenceKeyPrefix); ok {
+			k.readSilence(id, m.Value)
+		} else if len(m.Value) > 0 { // an empty value is a tombstone
 			c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
 			switch {
 			case err != nil:
@@ -513,13 +519,17 @@ func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, er
 
 func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, value []byte) (Locator, error) {
 	client := k.Conn.Client(10 * time.Second)
+	var v kafka.Bytes // nil value: a tombstone
+	if value != nil {
+		v = kafka.NewBytes(value)
+	}
 	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
-		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: kafka.NewBytes(value)})})
+		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: v})})
 	if err == nil {
 		err = resp.Error
 	}
 	if err != nil {
-		return Locator{}, fmt.Errorf("checkpoints: evict %q: %w", key, err)
+		return Locator{}, fmt.Errorf("checkpoints: write %q: %w", key, err)
 	}
 	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
 }
@@ -630,4 +640,39 @@ func decodeRecord(key string, value []byte, chunks map[string][][]byte) (c Check
 // firstN returns the first n of cs (all of them if there are fewer).
 func firstN(cs [][]byte, n int) [][]byte {
 	return cs[:min(n, len(cs))]
+}
+
+// SaveSilence records a maintenance window set at run time (nil e: lifted)
+// in the checkpoint topic, so that every instance reads it back at its
+// next Load, after a restart or a rebalance.
+func (k *KafkaCheckpoints) SaveSilence(ctx context.Context, id string, e *SilenceEntry) error {
+	var value []byte // nil: a tombstone
+	if e != nil {
+		var err error
+		if value, err = json.Marshal(e); err != nil {
+			return err
+		}
+	}
+	_, err := k.produce(ctx, 0, silenceKeyPrefix+id, value)
+	return err
+}
+
+// readSilence applies one maintenance window's record to k.Silences.
+func (k *KafkaCheckpoints) readSilence(id string, value []byte) {
+	if k.Silences == nil {
+		return
+	}
+	if len(value) == 0 {
+		k.Silences.Remove(id)
+		return
+	}
+	var e SilenceEntry
+	err := json.Unmarshal(value, &e)
+	if err == nil {
+		e.ID = id
+		err = k.Silences.Add(e, time.Now())
+	}
+	if err != nil && k.Log != nil {
+		k.Log.Warn("a maintenance window's record in the checkpoint topic was skipped", "id", id, "err", err)
+	}
 }

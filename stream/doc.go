@@ -42,4 +42,7 @@
 // Operators' re-baseline requests (Rebaselines, safe for concurrent use)
 // wait in a mutex-guarded queue that the owning shard drains before it
 // scores the series' next sample, so a re-baseline lands in stream order.
+// Maintenance windows set at run time (Silences, safe for concurrent use)
+// are versioned: a shard re-reads them for a series when the version
+// moved since that series' last sample.
 package stream

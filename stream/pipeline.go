@@ -75,6 +75,9 @@ type Options struct {
 	// Rebaselines, if set, holds operators' re-baseline requests; each is
 	// applied before its series' next sample is scored.
 	Rebaselines *Rebaselines
+	// Silences, if set, holds maintenance windows set at run time, applied
+	// beside Detector.Silences.
+	Silences *Silences
 	// Progress, if set, is told of every acknowledged write.
 	Progress *Progress
 }

@@ -32,6 +32,7 @@ type seriesState struct {
 	// it changed since (a fresh detector has no checkpoint: dirty).
 	owed, savedIn *checkpointRound
 	dirty         bool
+	silences      uint64 // the version of Options.Silences the detector has
 }
 
 // logEvery bounds how often a recurring per-sample problem is logged.
@@ -189,6 +190,10 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 // notes which output holds the detector's newest points.
 func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 	p.settle(st)
+	if v := p.o.Silences.Version(); v != st.silences {
+		st.det.SetSilences(append(p.o.Detector.SilencesFor(st.series), p.o.Silences.For(st.series)...))
+		st.silences = v
+	}
 	n := len(sh.pending.pts)
 	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
 	if len(sh.pending.pts) > n {

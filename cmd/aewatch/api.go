@@ -77,6 +77,13 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	}))
 	mux.Handle("/rebaseline", s.authorized(http.HandlerFunc(s.handleRebaseline)))
+	mux.Handle("/silence", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			read(s.listSilences).ServeHTTP(w, r)
+			return
+		}
+		s.authorized(http.HandlerFunc(s.handleSilence)).ServeHTTP(w, r)
+	}))
 	return mux
 }
 
@@ -137,8 +144,110 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("re-baseline requested", "series", req.Series, "channel", req.Channel, "source", req.Source)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	json.NewEncoder(w).Encode(map[string]any{"series": req.Series, "channel": req.Channel,
+	writeJSON(w, http.StatusAccepted, map[string]any{"series": req.Series, "channel": req.Channel,
 		"status": "queued: applies at the series' next sample"})
+}
+
+// handleSilence sets or lifts a maintenance window:
+// POST /silence?series=PATTERN&from=T&to=T (or &for=DURATION from now)
+// [&reason=R&by=NAME&id=ID] answers 201 with the window as JSON;
+// DELETE /silence?id=ID lifts one. The window is stored in the checkpoint
+// topic, where every instance reads it back at its next restart or
+// rebalance; a running instance knows only the windows sent to it, so send
+// each to every instance (aewatch silence does).
+func (s *service) handleSilence(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	switch r.Method {
+	case http.MethodPost:
+	case http.MethodDelete:
+		id := q.Get("id")
+		if !s.silences.Remove(id) {
+			http.Error(w, fmt.Sprintf("silence: id %q: no such maintenance window", id), http.StatusNotFound)
+			return
+		}
+		stored := s.storeSilence(r, id, nil)
+		s.log.Info("maintenance window lifted", "id", id, "source", "http "+r.RemoteAddr)
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": "lifted", "stored": stored})
+		return
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		http.Error(w, "use POST /silence?series=PATTERN&from=T&to=T (or &for=2h), GET /silence, DELETE /silence?id=ID", http.StatusMethodNotAllowed)
+		return
+	}
+	now := time.Now().UTC()
+	e := stream.SilenceEntry{ID: q.Get("id"), By: q.Get("by"), Created: now}
+	e.Series, e.From, e.To, e.Reason = q.Get("series"), q.Get("from"), q.Get("to"), q.Get("reason")
+	if e.ID == "" {
+		e.ID = stream.NewSilenceID()
+	}
+	if e.By == "" {
+		e.By = "http " + r.RemoteAddr
+	}
+	if d := q.Get("for"); d != "" {
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur <= 0 || e.To != "" {
+			http.Error(w, fmt.Sprintf("silence: for: a positive duration such as 2h, instead of to (got %q, to %q)", d, e.To), http.StatusBadRequest)
+			return
+		}
+		if e.From == "" {
+			e.From = now.Format(time.RFC3339Nano)
+		}
+		from, err := time.Parse(time.RFC3339Nano, e.From)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("silence: from: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", e.From), http.StatusBadRequest)
+			return
+		}
+		e.To = from.Add(dur).Format(time.RFC3339Nano)
+	}
+	if err := s.silences.Add(e, now); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, stream.ErrTooManySilences) {
+			code = http.StatusServiceUnavailable
+		}
+		http.Error(w, "silence: "+err.Error(), code)
+		return
+	}
+	stored := s.storeSilence(r, e.ID, &e)
+	s.log.Info("maintenance window set", "id", e.ID, "series", e.Series, "from", e.From, "to", e.To, "reason", e.Reason, "by", e.By)
+	writeJSON(w, http.StatusCreated, map[string]any{"silence": e, "stored": stored})
+}
+
+// storeSilence writes a window (nil: lifted) to the checkpoint topic and
+// says whether it is stored there.
+func (s *service) storeSilence(r *http.Request, id string, e *stream.SilenceEntry) bool {
+	if s.ckpt == nil {
+		return false
+	}
+	if err := s.ckpt.SaveSilence(r.Context(), id, e); err != nil {
+		s.log.Warn("a maintenance window could not be stored in the checkpoint topic; it holds on this instance until it restarts", "id", id, "err", err)
+		return false
+	}
+	return true
+}
+
+// listSilences answers GET /silence: the maintenance windows set at run
+// time and in the configuration, with whether each is on now.
+func (s *service) listSilences(w http.ResponseWriter, _ *http.Request) {
+	type item struct {
+		stream.SilenceEntry
+		Source string `json:"source"` // "api" or "config"
+		Active bool   `json:"active"`
+	}
+	now := time.Now().UnixNano()
+	var out []item
+	for _, e := range s.silences.List() {
+		win, _ := e.Window()
+		out = append(out, item{e, "api", now >= win.From && now < win.To})
+	}
+	for _, c := range s.cfg.Detector.Silences {
+		win, _ := c.Window()
+		out = append(out, item{stream.SilenceEntry{Silence: c}, "config", now >= win.From && now < win.To})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
 }

@@ -12,7 +12,7 @@ import (
 // their usage on stdout and exit 0; a bad flag prints on stderr and exits 2.
 func TestHelpOnStdout(t *testing.T) {
 	for _, cmd := range [][]string{{"--help"}, {"help"}, {"run", "--help"}, {"replay", "--help"}, {"rebaseline", "--help"},
-		{"demo", "--help"}, {"eval", "--help"}, {"produce", "--help"}, {"broker", "--help"}, {"generate", "--help"}, {"inject", "--help"},
+		{"demo", "--help"}, {"eval", "--help"}, {"produce", "--help"}, {"broker", "--help"}, {"generate", "--help"}, {"inject", "--help"}, {"silence", "--help"},
 		{"config", "check", "--help"}, {"eval", "-h"}} {
 		stdout, stderr, code := cli(t, cmd...)
 		if code != 0 || !strings.Contains(stdout, "usage: aewatch") || stderr != "" {

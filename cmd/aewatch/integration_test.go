@@ -1314,7 +1314,7 @@ func TestRebalanceDuringOutage(t *testing.T) {
 }
 
 // TestHTTPTLSAndToken: the endpoint over TLS with a bearer token from
-// AEWATCH_HTTP_TOKEN. `aewatch rebaseline` without the token is refused
+// AEWATCH_HTTP_TOKEN. `aewatch rebaseline` (and `aewatch silence`) without the token is refused
 // (401, exit 1), with it accepted; a client that does not trust the CA is
 // refused; /debug/pprof is not served; the token never reaches the log.
 func TestHTTPTLSAndToken(t *testing.T) {
@@ -1355,8 +1355,8 @@ func TestHTTPTLSAndToken(t *testing.T) {
 		}
 		return out
 	}
-	rebaseline := func(token string, args ...string) (string, int) {
-		c := exec.Command(binary, append([]string{"rebaseline", "--addr", run.http}, args...)...)
+	operator := func(command, token string, args ...string) (string, int) {
+		c := exec.Command(binary, append([]string{command, "--addr", run.http}, args...)...)
 		c.Env = env(token)
 		out, err := c.CombinedOutput()
 		code := 0
@@ -1365,6 +1365,7 @@ func TestHTTPTLSAndToken(t *testing.T) {
 		}
 		return string(out), code
 	}
+	rebaseline := func(token string, args ...string) (string, int) { return operator("rebaseline", token, args...) }
 	if out, code := rebaseline("", "--ca-file", caFile, series); code != 1 || !strings.Contains(out, "401") {
 		t.Errorf("rebaseline without the token: exit %d: %s", code, out)
 	}
@@ -1376,6 +1377,13 @@ func TestHTTPTLSAndToken(t *testing.T) {
 	}
 	if out, code := rebaseline(httpToken, "--ca-file", caFile, series); code != 0 || !strings.Contains(out, "queued") {
 		t.Errorf("rebaseline with the token over TLS: exit %d: %s", code, out)
+	}
+	// Maintenance windows take the same token.
+	if out, code := operator("silence", "", "--ca-file", caFile, "--for", "1h", series); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("silence without the token: exit %d: %s", code, out)
+	}
+	if out, code := operator("silence", httpToken, "--ca-file", caFile, "--for", "1h", series); code != 0 || !strings.Contains(out, `"stored":true`) {
+		t.Errorf("silence with the token over TLS: exit %d: %s", code, out)
 	}
 	pool := x509.NewCertPool()
 	pemCA, _ := os.ReadFile(caFile)

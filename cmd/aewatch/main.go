@@ -41,6 +41,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runDemo(ctx, args[1:])
 	case "rebaseline":
 		err = runRebaseline(ctx, args[1:])
+	case "silence":
+		err = runSilence(ctx, args[1:])
 	case "broker":
 		err = runBroker(ctx, args[1:])
 	case "generate":
@@ -77,6 +79,7 @@ commands:
   run           the service: Kafka -> detector -> InfluxDB, with /metrics, /healthz, /readyz
   replay        re-score a time range of the topics' history, outside the live group
   rebaseline    accept a series' current behaviour as its new normal (drift reference), in running services
+  silence       set, list or lift maintenance windows in running services
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring

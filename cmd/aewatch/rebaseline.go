@@ -46,32 +46,14 @@ owns the series applies it.
 		fs.Usage()
 		return errors.New("name at least one SERIES")
 	}
-	token := os.Getenv("AEWATCH_HTTP_TOKEN")
-	if *tokenFile != "" {
-		var err error
-		if token, err = creds.Secret("--token-file", *tokenFile); err != nil {
-			return err
-		}
-	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	if *caFile != "" {
-		pool, err := creds.CAPool("--ca-file", *caFile)
-		if err != nil {
-			return err
-		}
-		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	client, token, bases, err := operatorClient(*addrs, *tokenFile, *caFile)
+	if err != nil {
+		return err
 	}
 	var failed []string
 	accepted := map[string]bool{}
 	var notHere []string
-	for _, base := range splitList(*addrs) {
-		if !strings.Contains(base, "://") {
-			base = "http://" + base
-		}
-		u, err := url.Parse(base)
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("--addr: not a URL (got %q)", base)
-		}
+	for _, u := range bases {
 		for _, s := range series {
 			q := url.Values{"series": {s}}
 			if *channel != "" {
@@ -117,4 +99,38 @@ owns the series applies it.
 		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// operatorClient is what the operator's commands need to reach the
+// services: their URLs from addrs (http.addr, comma-separated), an HTTP
+// client trusting the CA in caFile for https ones, and the bearer token
+// from tokenFile or $AEWATCH_HTTP_TOKEN.
+func operatorClient(addrs, tokenFile, caFile string) (*http.Client, string, []*url.URL, error) {
+	var bases []*url.URL
+	for _, base := range splitList(addrs) {
+		if !strings.Contains(base, "://") {
+			base = "http://" + base
+		}
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" {
+			return nil, "", nil, fmt.Errorf("--addr: not a URL (got %q)", base)
+		}
+		bases = append(bases, u)
+	}
+	token := os.Getenv("AEWATCH_HTTP_TOKEN")
+	if tokenFile != "" {
+		var err error
+		if token, err = creds.Secret("--token-file", tokenFile); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if caFile != "" {
+		pool, err := creds.CAPool("--ca-file", caFile)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
+	return client, token, bases, nil
 }

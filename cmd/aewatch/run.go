@@ -130,6 +130,8 @@ type service struct {
 	sinkOK      atomic.Bool
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
+	silences    *stream.Silences
+	ckpt        *stream.KafkaCheckpoints // nil without checkpoints
 	progress    *stream.Progress
 	conn        *stream.Conn // how every Kafka client connects
 	kafkaErr    atomic.Value // string: the metadata probe's last error
@@ -144,7 +146,8 @@ type service struct {
 // newService wires a pipeline. writer, if nil, is an InfluxDB writer from
 // cfg.Influx; onAlert sees alert points once written.
 func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
-	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(), progress: &stream.Progress{}}
+	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(),
+		silences: stream.NewSilences(), progress: &stream.Progress{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.kafkaOK.Store(true)
 	s.sinkOK.Store(true)
@@ -230,8 +233,9 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if cfg.Checkpoint.Enabled {
 		ckpt = &stream.KafkaCheckpoints{Conn: conn, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
 			Partitions: inputPartitions(conn, cfg.Kafka.Topics), MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes, RestoreBytes: cfg.Checkpoint.RestoreBytes,
-			Log: log.With("component", "checkpoints")}
+			Log: log.With("component", "checkpoints"), Silences: s.silences}
 		s.closeCkpt = func() { ckpt.Close() }
+		s.ckpt = ckpt
 	}
 	var dlq stream.DeadLetter
 	if cfg.Kafka.DeadLetterTopic != "" {
@@ -257,6 +261,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		CheckpointRoundBytes: cfg.Checkpoint.RoundBytes,
 		DeadLetter:           dlq,
 		Rebaselines:          s.rebaselines,
+		Silences:             s.silences,
 		Progress:             s.progress,
 	}
 	if ckpt != nil {

@@ -1,0 +1,154 @@
+package stream
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aewatch/aewatch/detector"
+)
+
+// MaxSilences bounds the maintenance windows set at run time; beyond it
+// the ones that ended longest ago make room, and if none has ended a new
+// one is refused.
+const MaxSilences = 10000
+
+// ErrTooManySilences: MaxSilences windows are set and none has ended.
+var ErrTooManySilences = errors.New("too many maintenance windows are set")
+
+// SilenceEntry is a maintenance window an operator set at run time.
+type SilenceEntry struct {
+	ID string `json:"id"`
+	detector.Silence
+	By      string    `json:"by"`
+	Created time.Time `json:"created"`
+}
+
+// Silences holds the maintenance windows set at run time (POST /silence,
+// aewatch silence, and those read back from the checkpoint topic), beside
+// the configured ones; each series' shard applies them to its detector at
+// the series' next sample after they change. Safe for concurrent use.
+type Silences struct {
+	mu      sync.Mutex
+	byID    map[string]SilenceEntry
+	version atomic.Uint64 // bumped at every change
+}
+
+// NewSilences returns an empty set.
+func NewSilences() *Silences { return &Silences{byID: map[string]SilenceEntry{}} }
+
+// NewSilenceID returns a fresh random identifier.
+func NewSilenceID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// validID: identifiers travel in URLs and record keys.
+func validID(id string) error {
+	if id == "" || len(id) > 64 || strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return fmt.Errorf("id: 1-64 letters, digits, '-' or '_' (got %q)", id)
+	}
+	return nil
+}
+
+// Add sets e, replacing a window of the same ID. Errors name the field
+// and its value.
+func (s *Silences) Add(e SilenceEntry, now time.Time) error {
+	if err := validID(e.ID); err != nil {
+		return err
+	}
+	if _, err := e.Window(); err != nil {
+		return err
+	}
+	if len(e.By) > 1024 {
+		return fmt.Errorf("by: at most 1024 bytes (got %d)", len(e.By))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[e.ID]; !ok && len(s.byID) >= MaxSilences && !s.dropEnded(now) {
+		return fmt.Errorf("%w (%d, none ended)", ErrTooManySilences, len(s.byID))
+	}
+	s.byID[e.ID] = e
+	s.version.Add(1)
+	return nil
+}
+
+// dropEnded removes the window that ended longest ago, if any (mu held).
+func (s *Silences) dropEnded(now time.Time) bool {
+	oldest, end := "", now.UnixNano()
+	for id, e := range s.byID {
+		if w, _ := e.Window(); w.To <= end {
+			oldest, end = id, w.To
+		}
+	}
+	if oldest == "" {
+		return false
+	}
+	delete(s.byID, oldest)
+	return true
+}
+
+// Remove lifts the window id; it reports whether one was set.
+func (s *Silences) Remove(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.byID[id]
+	if ok {
+		delete(s.byID, id)
+		s.version.Add(1)
+	}
+	return ok
+}
+
+// List returns the windows sorted by start.
+func (s *Silences) List() []SilenceEntry {
+	s.mu.Lock()
+	out := make([]SilenceEntry, 0, len(s.byID))
+	for _, e := range s.byID {
+		out = append(out, e)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b SilenceEntry) int {
+		wa, _ := a.Window()
+		wb, _ := b.Window()
+		if wa.From != wb.From {
+			return int(min(1, max(-1, wa.From-wb.From)))
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Version changes whenever the set does.
+func (s *Silences) Version() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.version.Load()
+}
+
+// For returns the windows set at run time that apply to series.
+func (s *Silences) For(series string) []detector.TimeRange {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []detector.TimeRange
+	for _, e := range s.byID {
+		if w, err := e.Window(); err == nil && e.Matches(series) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// silenceKeyPrefix marks a maintenance window's record in the checkpoint
+// topic; no detector key starts with a zero byte.
+const silenceKeyPrefix = "\x00silence\x00"
