@@ -3,10 +3,8 @@ package stream
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -460,150 +458,6 @@ func (k *KafkaCheckpoints) Close() error {
 	return nil
 }
 
-// Locator is where one evicted detector's checkpoint record lies.
-type Locator struct {
-	Partition int
-	Offset    int64
-}
-
-// Evictor is a CheckpointStore that can also park one detector's state and
-// read it back (eviction of idle series).
-type Evictor interface {
-	Evict(ctx context.Context, c Checkpoint) (Locator, error)
-	Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error)
-}
-
-func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.nparts > 0 {
-		return k.nparts, nil
-	}
-	client := k.Conn.Client(10 * time.Second)
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
-	if err != nil || len(meta.Topics) == 0 || len(meta.Topics[0].Partitions) == 0 {
-		return 0, fmt.Errorf("checkpoints: partitions of %s: %v", k.Topic, err)
-	}
-	k.nparts = len(meta.Topics[0].Partitions)
-	return k.nparts, nil
-}
-
-// Evict writes one checkpoint (as chunks and a manifest if it is over the
-// record limit) and returns where it landed. The record is the key's
-// newest, so compaction keeps it until the key is written again.
-func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, error) {
-	n, err := k.partitionsOf(ctx)
-	if err != nil {
-		return Locator{}, err
-	}
-	part := c.Partition % n
-	v := encodeCheckpoint(c)
-	limit := k.MaxBatchBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
-	if len(v)+len(c.Key)+recordOverhead <= limit {
-		return k.produce(ctx, part, c.Key, v)
-	}
-	parts := chunked(c.Key, v, limit)
-	mf := manifest{chunks: len(parts), length: len(v), crc: crc32Of(v)}
-	for i, p := range parts {
-		at, err := k.produce(ctx, part, chunkKey(c.Key, i), p)
-		if err != nil {
-			return Locator{}, err
-		}
-		mf.at = append(mf.at, at)
-	}
-	return k.produce(ctx, part, c.Key, encodeManifest(mf))
-}
-
-func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, value []byte) (Locator, error) {
-	client := k.Conn.Client(10 * time.Second)
-	var v kafka.Bytes // nil value: a tombstone
-	if value != nil {
-		v = kafka.NewBytes(value)
-	}
-	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
-		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: v})})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		return Locator{}, fmt.Errorf("checkpoints: write %q: %w", key, err)
-	}
-	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
-}
-
-// record reads the one record at l with a single fetch request (a
-// partition reader costs a connection and its MaxWait: 60 ms a record).
-func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message, error) {
-	client := k.Conn.Client(10 * time.Second)
-	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
-		// Kafka returns the first batch whole even when it is larger than
-		// MaxBytes: a small bound reads one record, not the rest of the log.
-		MinBytes: 1, MaxBytes: 1 << 16, MaxWait: 500 * time.Millisecond})
-	if err == nil {
-		err = resp.Error
-	}
-	if err != nil {
-		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, l.Partition, l.Offset, err)
-	}
-	for {
-		r, err := resp.Records.ReadRecord()
-		if err != nil {
-			return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
-		}
-		if r.Offset < l.Offset { // a batch may start before the offset asked for
-			continue
-		}
-		m := kafka.Message{Topic: k.Topic, Partition: l.Partition, Offset: r.Offset}
-		if r.Key != nil {
-			m.Key, _ = io.ReadAll(r.Key)
-		}
-		if r.Value != nil {
-			m.Value, _ = io.ReadAll(r.Value)
-		}
-		return m, nil
-	}
-}
-
-// Fetch reads back an evicted detector's checkpoint.
-func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error) {
-	m, err := k.record(ctx, at)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if string(m.Key) != key {
-		return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d holds %q, want %q", at.Partition, at.Offset, m.Key, key)
-	}
-	if !hasMagic(m.Value, manifestMagic) {
-		return decodeCheckpoint(key, m.Value)
-	}
-	mf, err := decodeManifest(m.Value)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if len(mf.at) != mf.chunks {
-		return Checkpoint{}, fmt.Errorf("checkpoints: manifest of %q locates %d of %d chunks", key, len(mf.at), mf.chunks)
-	}
-	parts := make([][]byte, mf.chunks)
-	for i, l := range mf.at {
-		cm, err := k.record(ctx, l)
-		if err != nil {
-			return Checkpoint{}, err
-		}
-		if string(cm.Key) != chunkKey(key, i) || !hasMagic(cm.Value, chunkMagic) {
-			return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d is not chunk %d of %q", l.Partition, l.Offset, i, key)
-		}
-		parts[i] = cm.Value[len(chunkMagic):]
-	}
-	v, err := assemble(mf, parts)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("checkpoints: %q: %w", key, err)
-	}
-	return decodeCheckpoint(key, v)
-}
-
 // decodeRecord decodes one record of the checkpoint topic: a checkpoint,
 // a manifest (assembled from the chunks read before it), or a chunk (kept
 // in chunks; complete is false).
@@ -640,39 +494,4 @@ func decodeRecord(key string, value []byte, chunks map[string][][]byte) (c Check
 // firstN returns the first n of cs (all of them if there are fewer).
 func firstN(cs [][]byte, n int) [][]byte {
 	return cs[:min(n, len(cs))]
-}
-
-// SaveSilence records a maintenance window set at run time (nil e: lifted)
-// in the checkpoint topic, so that every instance reads it back at its
-// next Load, after a restart or a rebalance.
-func (k *KafkaCheckpoints) SaveSilence(ctx context.Context, id string, e *SilenceEntry) error {
-	var value []byte // nil: a tombstone
-	if e != nil {
-		var err error
-		if value, err = json.Marshal(e); err != nil {
-			return err
-		}
-	}
-	_, err := k.produce(ctx, 0, silenceKeyPrefix+id, value)
-	return err
-}
-
-// readSilence applies one maintenance window's record to k.Silences.
-func (k *KafkaCheckpoints) readSilence(id string, value []byte) {
-	if k.Silences == nil {
-		return
-	}
-	if len(value) == 0 {
-		k.Silences.Remove(id)
-		return
-	}
-	var e SilenceEntry
-	err := json.Unmarshal(value, &e)
-	if err == nil {
-		e.ID = id
-		err = k.Silences.Add(e, time.Now())
-	}
-	if err != nil && k.Log != nil {
-		k.Log.Warn("a maintenance window's record in the checkpoint topic was skipped", "id", id, "err", err)
-	}
 }

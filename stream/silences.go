@@ -1,8 +1,10 @@
 package stream
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -152,3 +154,38 @@ func (s *Silences) For(series string) []detector.TimeRange {
 // silenceKeyPrefix marks a maintenance window's record in the checkpoint
 // topic; no detector key starts with a zero byte.
 const silenceKeyPrefix = "\x00silence\x00"
+
+// SaveSilence records a maintenance window set at run time (nil e: lifted)
+// in the checkpoint topic, so that every instance reads it back at its
+// next Load, after a restart or a rebalance.
+func (k *KafkaCheckpoints) SaveSilence(ctx context.Context, id string, e *SilenceEntry) error {
+	var value []byte // nil: a tombstone
+	if e != nil {
+		var err error
+		if value, err = json.Marshal(e); err != nil {
+			return err
+		}
+	}
+	_, err := k.produce(ctx, 0, silenceKeyPrefix+id, value)
+	return err
+}
+
+// readSilence applies one maintenance window's record to k.Silences.
+func (k *KafkaCheckpoints) readSilence(id string, value []byte) {
+	if k.Silences == nil {
+		return
+	}
+	if len(value) == 0 {
+		k.Silences.Remove(id)
+		return
+	}
+	var e SilenceEntry
+	err := json.Unmarshal(value, &e)
+	if err == nil {
+		e.ID = id
+		err = k.Silences.Add(e, time.Now())
+	}
+	if err != nil && k.Log != nil {
+		k.Log.Warn("a maintenance window's record in the checkpoint topic was skipped", "id", id, "err", err)
+	}
+}

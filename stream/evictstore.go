@@ -1,0 +1,157 @@
+package stream
+
+// Evicted detectors' checkpoints: one record (or chunks and a manifest)
+// written at once and read back by its locator when the series returns.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Locator is where one evicted detector's checkpoint record lies.
+type Locator struct {
+	Partition int
+	Offset    int64
+}
+
+// Evictor is a CheckpointStore that can also park one detector's state and
+// read it back (eviction of idle series).
+type Evictor interface {
+	Evict(ctx context.Context, c Checkpoint) (Locator, error)
+	Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error)
+}
+
+func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.nparts > 0 {
+		return k.nparts, nil
+	}
+	client := k.Conn.Client(10 * time.Second)
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{k.Topic}})
+	if err != nil || len(meta.Topics) == 0 || len(meta.Topics[0].Partitions) == 0 {
+		return 0, fmt.Errorf("checkpoints: partitions of %s: %v", k.Topic, err)
+	}
+	k.nparts = len(meta.Topics[0].Partitions)
+	return k.nparts, nil
+}
+
+// Evict writes one checkpoint (as chunks and a manifest if it is over the
+// record limit) and returns where it landed. The record is the key's
+// newest, so compaction keeps it until the key is written again.
+func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, error) {
+	n, err := k.partitionsOf(ctx)
+	if err != nil {
+		return Locator{}, err
+	}
+	part := c.Partition % n
+	v := encodeCheckpoint(c)
+	limit := k.MaxBatchBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if len(v)+len(c.Key)+recordOverhead <= limit {
+		return k.produce(ctx, part, c.Key, v)
+	}
+	parts := chunked(c.Key, v, limit)
+	mf := manifest{chunks: len(parts), length: len(v), crc: crc32Of(v)}
+	for i, p := range parts {
+		at, err := k.produce(ctx, part, chunkKey(c.Key, i), p)
+		if err != nil {
+			return Locator{}, err
+		}
+		mf.at = append(mf.at, at)
+	}
+	return k.produce(ctx, part, c.Key, encodeManifest(mf))
+}
+
+func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, value []byte) (Locator, error) {
+	client := k.Conn.Client(10 * time.Second)
+	var v kafka.Bytes // nil value: a tombstone
+	if value != nil {
+		v = kafka.NewBytes(value)
+	}
+	resp, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: k.Topic, Partition: part, RequiredAcks: kafka.RequireAll,
+		Records: kafka.NewRecordReader(kafka.Record{Key: kafka.NewBytes([]byte(key)), Value: v})})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return Locator{}, fmt.Errorf("checkpoints: write %q: %w", key, err)
+	}
+	return Locator{Partition: part, Offset: resp.BaseOffset}, nil
+}
+
+// record reads the one record at l with a single fetch request (a
+// partition reader costs a connection and its MaxWait: 60 ms a record).
+func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message, error) {
+	client := k.Conn.Client(10 * time.Second)
+	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
+		// Kafka returns the first batch whole even when it is larger than
+		// MaxBytes: a small bound reads one record, not the rest of the log.
+		MinBytes: 1, MaxBytes: 1 << 16, MaxWait: 500 * time.Millisecond})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, l.Partition, l.Offset, err)
+	}
+	for {
+		r, err := resp.Records.ReadRecord()
+		if err != nil {
+			return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
+		}
+		if r.Offset < l.Offset { // a batch may start before the offset asked for
+			continue
+		}
+		m := kafka.Message{Topic: k.Topic, Partition: l.Partition, Offset: r.Offset}
+		if r.Key != nil {
+			m.Key, _ = io.ReadAll(r.Key)
+		}
+		if r.Value != nil {
+			m.Value, _ = io.ReadAll(r.Value)
+		}
+		return m, nil
+	}
+}
+
+// Fetch reads back an evicted detector's checkpoint.
+func (k *KafkaCheckpoints) Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error) {
+	m, err := k.record(ctx, at)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if string(m.Key) != key {
+		return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d holds %q, want %q", at.Partition, at.Offset, m.Key, key)
+	}
+	if !hasMagic(m.Value, manifestMagic) {
+		return decodeCheckpoint(key, m.Value)
+	}
+	mf, err := decodeManifest(m.Value)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if len(mf.at) != mf.chunks {
+		return Checkpoint{}, fmt.Errorf("checkpoints: manifest of %q locates %d of %d chunks", key, len(mf.at), mf.chunks)
+	}
+	parts := make([][]byte, mf.chunks)
+	for i, l := range mf.at {
+		cm, err := k.record(ctx, l)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		if string(cm.Key) != chunkKey(key, i) || !hasMagic(cm.Value, chunkMagic) {
+			return Checkpoint{}, fmt.Errorf("checkpoints: record %d/%d is not chunk %d of %q", l.Partition, l.Offset, i, key)
+		}
+		parts[i] = cm.Value[len(chunkMagic):]
+	}
+	v, err := assemble(mf, parts)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoints: %q: %w", key, err)
+	}
+	return decodeCheckpoint(key, v)
+}
