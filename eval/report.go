@@ -114,6 +114,7 @@ func reportFile(r FileResult, o ReportOptions) (reportEntry, error) {
 	alerts := spansOf(func(i int) bool { return r.Alert[i] }, n)
 	drifts := spansOf(func(i int) bool { return r.DriftAlert[i] }, n)
 	quality := spansOf(func(i int) bool { return r.Quality[i] }, n)
+	silenced := spansOf(func(i int) bool { return r.Silenced[i] }, n)
 	for _, q := range quality {
 		e.Quality += q.to - q.from
 	}
@@ -192,6 +193,7 @@ func reportFile(r FileResult, o ReportOptions) (reportEntry, error) {
 	shade(sig, alerts, color.NRGBA{R: 230, G: 40, B: 40, A: 60}, "anomaly alert", lo+band, hi)
 	shade(sig, drifts, color.NRGBA{R: 240, G: 150, B: 20, A: 70}, "drift alert", lo+band, hi)
 	shade(sig, quality, color.NRGBA{R: 110, G: 110, B: 110, A: 70}, "quality alert", lo+band, hi)
+	shade(sig, silenced, color.NRGBA{R: 130, G: 60, B: 200, A: 150}, "maintenance window", hi-band, hi)
 	for j, l := range lines {
 		ln, err := plotter.NewLine(l)
 		if err != nil {
@@ -328,7 +330,7 @@ section { margin-top: 2em } img { display: block; max-width: 100% }
 {{end}}</table>
 {{range .Files}}<section id="{{.Name}}">
 <h2>{{.Name}}</h2>
-<p>{{.Start}} to {{.End}} (UTC), {{.Rows}} rows: red spans are anomaly alerts, orange drift alerts, grey quality alerts, the blue strip labelled spans.</p>
+<p>{{.Start}} to {{.End}} (UTC), {{.Rows}} rows: red spans are anomaly alerts, orange drift alerts, grey quality alerts, the blue strip labelled spans, the purple strip at the top maintenance windows.</p>
 <img class="figure" alt="{{.Name}}: signal and alerts" src="{{.Signal}}">
 <img class="figure" alt="{{.Name}}: scores and threshold" src="{{.Scores}}">
 </section>
