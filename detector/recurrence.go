@@ -14,10 +14,12 @@ import (
 // cycle longer than the reference period, a batch phase, a night shift.
 // When a new alert's first samples sit where an earlier alert's regime
 // sat, the reference starts again over a period as long as the cycle
-// between the two, so that it learns every state of it. A sustained fault
-// happens once and stays alerted; a fault that recurs is alerted twice
-// before it is learnt, which is why it can be turned off
-// (reference.recurrence: 0).
+// between the two, so that it learns every state of it, provided the
+// signal was back for no more than recurrenceAway times the earlier
+// regime's length: a fault that comes back after a long normal stretch (a
+// valve that sticks again hours later) is a fault every time. A fault that
+// comes back sooner is learnt at its second occurrence, which is why it
+// can be turned off (reference.recurrence: 0).
 type recurrence struct {
 	channels int
 	total    uint64 // samples the reference was shown
@@ -41,6 +43,11 @@ const (
 	recurrenceCheck = 64
 	// recurrenceKeep episodes are remembered.
 	recurrenceKeep = 4
+	// recurrenceAway bounds the normal stretch between two episodes, in
+	// multiples of the earlier one's length: a state of a cycle comes back
+	// after a stretch of the same order (a duty cycle's on and off), a
+	// fault that recurs after a long normal stretch is a fault again.
+	recurrenceAway = 4
 )
 
 func newRecurrence(channels int) *recurrence {
@@ -79,8 +86,8 @@ func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) fl
 	for i := len(rc.starts) - 1; i >= 0; i-- {
 		// The signal must have been back for a while: an alert that
 		// flickers within one fault does not make it recur.
-		away := rc.start - rc.closed
-		if away < recurrenceCheck || away < (rc.ends[i]-rc.starts[i])/2 {
+		away, lasted := rc.start-rc.closed, rc.ends[i]-rc.starts[i]+1
+		if away < recurrenceCheck || away < lasted/2 || away > recurrenceAway*lasted {
 			continue
 		}
 		if rc.matches(rc.means[i*c:(i+1)*c], rc.spreads[i*c:(i+1)*c], level, spread) {

@@ -240,3 +240,30 @@ func TestStuckSensorIsAnAnomaly(t *testing.T) {
 		t.Errorf("alerts on %.3f of the rows from 150 after the sensor moves again, want <= 0.01", after)
 	}
 }
+
+// TestRecurringFaultStaysAFault: the same level drop coming back after
+// long normal stretches (a valve that sticks again) is alerted for most
+// of each occurrence; it is not taken for a state of a cycle, which comes
+// back after a stretch of the same order as its own length.
+func TestRecurringFaultStaysAFault(t *testing.T) {
+	const n, length = 16000, 300
+	faults := []int{3000, 8000, 12500}
+	r := rand.New(rand.NewPCG(5, 10))
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = 50 + r.NormFloat64()
+		for _, f := range faults {
+			if i >= f && i < f+length {
+				xs[i] -= 5
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	out := run(t, cfg, times(n), xs)
+	for _, f := range faults {
+		if c := coverage(out, f, f+length); c < 0.7 {
+			t.Errorf("the drop at %d: alert covers %.2f of it, want >= 0.7", f, c)
+		}
+	}
+}

@@ -46,10 +46,10 @@ func (s *stillness) measure(vec []float64) {
 		var sum, sq float64
 		for i := j; i < len(vec); i += c {
 			sum += vec[i]
-			sq += vec[i] * vec[i]
+			sq += float64(vec[i] * vec[i]) // rounded: arm64 must not fuse it
 		}
 		m := sum / rows
-		s.sd[j] = math.Sqrt(max(0, sq/rows-m*m))
+		s.sd[j] = math.Sqrt(max(0, sq/rows-float64(m*m)))
 	}
 }
 

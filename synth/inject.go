@@ -99,32 +99,32 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 		in.Values[i] = slices.Clone(values[from+i])
 	}
 	in.Start = InjectTrain + 50 + rng.IntN(int(0.6*float64(rows))-InjectTrain-50+1)
-	length := int((0.25 + 0.15*rng.Float64()) * float64(rows))
+	length := int((0.25 + float64(0.15*rng.Float64())) * float64(rows))
 	in.End = min(in.Start+length, rows-50)
 	pick := func() int { return live[rng.IntN(len(live))] }
 	sign := func() float64 { return float64(1 - 2*rng.IntN(2)) }
-	between := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
+	between := func(lo, hi float64) float64 { return lo + float64((hi-lo)*rng.Float64()) }
 	regime := in.Values[in.Start:in.End]
 	switch fault {
 	case "step":
 		j := pick()
 		in.Channels, in.Size = []int{j}, between(2, 4)
-		shift := sign() * in.Size * std[j]
+		shift := float64(sign() * in.Size * std[j])
 		for _, row := range regime {
 			row[j] += shift
 		}
 	case "ramp":
 		j := pick()
 		in.Channels, in.Size = []int{j}, between(3, 6)
-		full := sign() * in.Size * std[j]
+		full := float64(sign() * in.Size * std[j])
 		for i, row := range regime {
-			row[j] += full * float64(i+1) / float64(len(regime))
+			row[j] += float64(full*float64(i+1)) / float64(len(regime))
 		}
 	case "noise":
 		j := pick()
 		in.Channels, in.Size = []int{j}, between(1.5, 3)
 		for _, row := range regime {
-			row[j] += rng.NormFloat64() * in.Size * std[j]
+			row[j] += float64(rng.NormFloat64() * in.Size * std[j])
 		}
 	case "stuck":
 		j := pick()
@@ -137,7 +137,7 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 		in.Channels, in.Size = []int{j}, between(1.5, 3)
 		period, phase := between(8, 40), between(0, 2*math.Pi)
 		for i, row := range regime {
-			row[j] += in.Size * std[j] * math.Sin(2*math.Pi*float64(i)/period+phase)
+			row[j] += float64(in.Size * std[j] * math.Sin(2*math.Pi*float64(i)/period+phase))
 		}
 	case "regime":
 		k := min(len(live), 2+rng.IntN(2))
@@ -146,7 +146,7 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 		for _, p := range perm {
 			j := live[p]
 			in.Channels = append(in.Channels, j)
-			shift := sign() * in.Size * std[j]
+			shift := float64(sign() * in.Size * std[j])
 			for _, row := range regime {
 				row[j] += shift
 			}
@@ -188,7 +188,7 @@ func trainStd(rows [][]float64) []float64 {
 	}
 	for _, row := range rows {
 		for j, v := range row {
-			std[j] += (v - mean[j]) * (v - mean[j])
+			std[j] += float64((v - mean[j]) * (v - mean[j])) // rounded: the same files on arm64
 		}
 	}
 	for j := range std {
