@@ -76,7 +76,8 @@ and follows the series' partitions. Times are RFC 3339
 	if err != nil {
 		return err
 	}
-	var failed []string
+	var failed, notHere []string
+	lifted := false
 	for _, u := range bases {
 		target := u.JoinPath("silence")
 		target.RawQuery = q.Encode()
@@ -91,11 +92,19 @@ and follows the series' partitions. Times are RFC 3339
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
+		if method == http.MethodDelete && resp.StatusCode == http.StatusNotFound { // set on another instance only
+			notHere = append(notHere, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, strings.TrimSpace(string(body))))
+			continue
+		}
+		lifted = lifted || method == http.MethodDelete
 		if resp.StatusCode/100 != 2 {
 			failed = append(failed, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, strings.TrimSpace(string(body))))
 			continue
 		}
 		fmt.Printf("%s: %s\n", u.Host, strings.TrimSpace(string(body)))
+	}
+	if method == http.MethodDelete && !lifted {
+		failed = append(failed, notHere...)
 	}
 	if len(failed) > 0 {
 		return errors.New(strings.Join(failed, "; "))
