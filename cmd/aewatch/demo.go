@@ -97,7 +97,7 @@ labelled corpus with eval's path instead and prints its NAB score.
 	fmt.Printf("aewatch demo: embedded Kafka broker at %s, topic \"sensors\" (4 partitions)\n", brokers[0])
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "sensors", Balancer: &kafka.Hash{},
 		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll}
-	p := producer{w: w, format: "json", bar: &bar{}}
+	p := producer{w: w, format: "json"}
 	total := 0
 	for _, f := range files {
 		n, err := p.sendFile(ctx, f)

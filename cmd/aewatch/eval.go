@@ -81,13 +81,13 @@ func runEval(ctx context.Context, args []string) error {
 	if *quiet {
 		progress = io.Discard
 	}
-	p := newProgress(progress, len(inputs))
+	p := newEvalProgress(progress, len(inputs))
 	start := time.Now()
 	results, err := eval.Run(ctx, inputs, eval.Options{
 		Detector: cfg.Detector, Multivariate: *multi, Ignore: ignored,
 		OutDir: *out, Progress: p.fileDone,
 	})
-	p.finish()
+	p.line.finish()
 	if err != nil {
 		return err
 	}
@@ -173,40 +173,26 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 	return nil
 }
 
-// progress prints files done and rows/s to stderr at most once a second.
-type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	total int
-	files int
-	rows  int
-	start time.Time
-	last  time.Time
+// evalProgress counts files and rows for the progress line.
+type evalProgress struct {
+	mu           sync.Mutex
+	line         *progressLine
+	total, files int
+	rows         int
+	start        time.Time
 }
 
-func newProgress(w io.Writer, total int) *progress {
-	now := time.Now()
-	return &progress{w: w, total: total, start: now, last: now}
+func newEvalProgress(w io.Writer, total int) *evalProgress {
+	return &evalProgress{line: newProgressLine(w, "eval", "files", time.Second, nil), total: total, start: time.Now()}
 }
 
-func (p *progress) fileDone(_ eval.Input, rows int) {
+func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.files++
 	p.rows += rows
-	if now := time.Now(); now.Sub(p.last) >= time.Second || p.files == p.total {
-		p.last = now
-		el := now.Sub(p.start).Seconds()
-		fmt.Fprintf(p.w, "\reval: %d/%d files, %d rows, %.0f rows/s   ", p.files, p.total, p.rows, float64(p.rows)/max(el, 1e-9))
-	}
-}
-
-func (p *progress) finish() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.files > 0 {
-		fmt.Fprintln(p.w)
-	}
+	rate := float64(p.rows) / max(time.Since(p.start).Seconds(), 1e-9)
+	p.line.show(int64(p.files), int64(p.total), fmt.Sprintf("%d rows, %.0f rows/s", p.rows, rate))
 }
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {

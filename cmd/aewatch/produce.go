@@ -5,10 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -74,7 +74,7 @@ in the past at once: use --record-time now for such topics.
 	if err != nil {
 		return err
 	}
-	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", bar: newBar(os.Stderr)}
+	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", progress: os.Stderr}
 	for _, in := range inputs {
 		f := in.Path
 		n, err := p.sendFile(ctx, f)
@@ -92,7 +92,8 @@ type producer struct {
 	format string
 	rate   float64
 	now    bool
-	bar    *bar
+	// progress, if set, shows each file's progress (a bar on a terminal).
+	progress io.Writer
 }
 
 func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
@@ -110,6 +111,11 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 	}
 	start := time.Now()
 	sent := 0
+	var bar *progressLine
+	if p.progress != nil {
+		bar = newProgressLine(p.progress, filepath.Base(path), "msgs", 0, nil)
+		defer bar.finish()
+	}
 	for i, t := range f.Times {
 		val, ok := stream.EncodeSample(p.format, series, names, t, f.Values[i])
 		if !ok {
@@ -126,7 +132,9 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 			}
 			sent += len(msgs)
 			msgs = msgs[:0]
-			p.bar.show(path, sent, len(f.Times), start)
+			if bar != nil {
+				bar.show(int64(sent), int64(len(f.Times)), fmt.Sprintf("%.0f msg/s", float64(sent)/max(time.Since(start).Seconds(), 1e-9)))
+			}
 		}
 		if p.rate > 0 && len(msgs) == 0 {
 			wait := time.Until(start.Add(time.Duration(float64(sent) / p.rate * float64(time.Second))))
@@ -143,35 +151,5 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 		}
 		sent += len(msgs)
 	}
-	p.bar.done()
 	return sent, nil
-}
-
-// bar draws a progress bar when w is a terminal.
-type bar struct {
-	w    *os.File
-	tty  bool
-	last time.Time
-}
-
-func newBar(w *os.File) *bar {
-	st, err := w.Stat()
-	return &bar{w: w, tty: err == nil && st.Mode()&os.ModeCharDevice != 0}
-}
-
-func (b *bar) show(name string, done, total int, start time.Time) {
-	if !b.tty || time.Since(b.last) < 100*time.Millisecond {
-		return
-	}
-	b.last = time.Now()
-	frac := float64(done) / float64(max(total, 1))
-	n := int(frac * 30)
-	rate := float64(done) / max(time.Since(start).Seconds(), 1e-9)
-	fmt.Fprintf(b.w, "\r%s [%s%s] %d/%d %.0f msg/s ", filepath.Base(name), strings.Repeat("#", n), strings.Repeat(".", 30-n), done, total, rate)
-}
-
-func (b *bar) done() {
-	if b.tty {
-		fmt.Fprint(b.w, "\r\033[K")
-	}
 }

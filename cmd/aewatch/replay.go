@@ -200,25 +200,18 @@ func replayInterval(fromText, toText string, now time.Time) (from, to time.Time,
 
 // replayProgress draws a bar on a terminal, or logs every 5 s otherwise.
 func replayProgress(src *stream.ReplaySource, log *slog.Logger) (stop func()) {
-	st, err := os.Stderr.Stat()
-	tty := err == nil && st.Mode()&os.ModeCharDevice != 0
+	line := newProgressLine(os.Stderr, "replay", "msgs", 5*time.Second, log)
 	quit := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
 	go func() {
 		defer close(finished)
-		every := 5 * time.Second
-		if tty {
-			every = 200 * time.Millisecond
-		}
-		t := time.NewTicker(every)
+		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {
 			case <-quit:
-				if tty {
-					fmt.Fprintln(os.Stderr)
-				}
+				line.finish()
 				return
 			case <-t.C:
 			}
@@ -231,13 +224,7 @@ func replayProgress(src *stream.ReplaySource, log *slog.Logger) (stop func()) {
 			}
 			rate := float64(d) / time.Since(start).Seconds()
 			eta := time.Duration(float64(n-d) / max(rate, 1e-9) * float64(time.Second)).Round(time.Second)
-			if tty {
-				frac := float64(d) / float64(max(n, 1))
-				fmt.Fprintf(os.Stderr, "\rreplay [%-30s] %d/%d msgs (partitions %s) %.0f msg/s ETA %s ",
-					strings.Repeat("#", int(frac*30)), d, n, strings.Join(parts, " "), rate, eta)
-			} else {
-				log.Info("replay progress", "messages", d, "total", n, "partitions", strings.Join(parts, " "), "rate", rate, "eta_s", eta.Seconds())
-			}
+			line.show(d, n, fmt.Sprintf("(partitions %s) %.0f msg/s ETA %s", strings.Join(parts, " "), rate, eta))
 		}
 	}()
 	return func() { close(quit); <-finished }
