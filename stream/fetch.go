@@ -80,7 +80,10 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 				} else {
 					fresh = false
 					done := make(chan error, 1)
-					go func() { done <- finish(ctx) }()
+					// Under drain, not ctx: a stop lets the round finish
+					// (within the drain's bound), so the final round need
+					// not save again what this one saved.
+					go func() { done <- finish(drain) }()
 					p.inflight = done
 				}
 			}

@@ -21,8 +21,8 @@ type Metrics struct {
 	Filtered          prometheus.Counter
 	Checkpoints       prometheus.Counter
 	CheckpointSeconds prometheus.Histogram
-	// CheckpointRoundBytes is the most snapshot bytes the last round held
-	// at once (bounded by checkpoint.round_bytes).
+	// CheckpointRoundBytes is the most snapshot bytes the last round that
+	// saved any held at once (bounded by checkpoint.round_bytes).
 	CheckpointRoundBytes prometheus.Gauge
 	CheckpointErrors     prometheus.Counter
 	Restored             prometheus.Counter

@@ -279,7 +279,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	last := map[partitionKey]int64{}
 	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
 	if p.inflight != nil {
-		<-p.inflight // a round of the fetch loop's: it ends with the fetch's context
+		<-p.inflight // a round of the fetch loop's: it finishes within the drain's bound
 		p.inflight = nil
 	}
 	if o.Checkpoints != nil && fetchErr == nil {

@@ -326,9 +326,11 @@ func (p *Pipeline) saveRound(ctx context.Context, r *checkpointRound) error {
 	}
 	p.o.Metrics.Checkpoints.Add(float64(saved))
 	p.o.Metrics.CheckpointSeconds.Observe(time.Since(start).Seconds())
-	r.mu.Lock()
-	p.o.Metrics.CheckpointRoundBytes.Set(float64(r.peak))
-	r.mu.Unlock()
+	if saved > 0 { // a round with nothing to save says nothing of the bound
+		r.mu.Lock()
+		p.o.Metrics.CheckpointRoundBytes.Set(float64(r.peak))
+		r.mu.Unlock()
+	}
 	p.track.setLimits(r.offsets)
 	r.ok = true
 	return nil
