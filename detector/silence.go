@@ -75,13 +75,8 @@ func (c Config) SilencesFor(series string) []TimeRange {
 			out = append(out, r)
 		}
 	}
-	SortWindows(out)
+	slices.SortFunc(out, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })
 	return out
-}
-
-// SortWindows sorts windows by start.
-func SortWindows(w []TimeRange) {
-	slices.SortFunc(w, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })
 }
 
 // SetSilences sets the series' maintenance windows (Config.SilencesFor).
@@ -89,7 +84,6 @@ func SortWindows(w []TimeRange) {
 // series' state.
 func (d *Detector) SetSilences(windows []TimeRange) {
 	d.silences = append(d.silences[:0], windows...)
-	SortWindows(d.silences)
 }
 
 // silenced reports whether event time t lies in a maintenance window.
@@ -110,7 +104,8 @@ func (d *Detector) pushSilenced(t int64, x []float64) []Result {
 		if err := d.startShadow(); err != nil {
 			// Only a detector that cannot snapshot itself gets here; the
 			// sample is then left out rather than learnt from.
-			res := d.unscored(d.nextSeq(), t, window.Filling, x)
+			res := d.unscored(d.seq, t, window.Filling, x)
+			d.seq++
 			res[0].Silenced = true
 			return res
 		}
@@ -125,11 +120,6 @@ func (d *Detector) pushSilenced(t int64, x []float64) []Result {
 		r.Quality = Outcome{Open: d.QualityOpen()}
 	}
 	return res
-}
-
-func (d *Detector) nextSeq() uint64 {
-	d.seq++
-	return d.seq - 1
 }
 
 // startShadow copies the detector, through its snapshot, into d.shadow.

@@ -38,12 +38,18 @@ type SilenceEntry struct {
 // the series' next sample after they change. Safe for concurrent use.
 type Silences struct {
 	mu      sync.Mutex
-	byID    map[string]SilenceEntry
+	byID    map[string]silence
 	version atomic.Uint64 // bumped at every change
 }
 
+// silence is an entry with its window, parsed once when it was added.
+type silence struct {
+	SilenceEntry
+	win detector.TimeRange
+}
+
 // NewSilences returns an empty set.
-func NewSilences() *Silences { return &Silences{byID: map[string]SilenceEntry{}} }
+func NewSilences() *Silences { return &Silences{byID: map[string]silence{}} }
 
 // NewSilenceID returns a fresh random identifier.
 func NewSilenceID() string {
@@ -68,7 +74,8 @@ func (s *Silences) Add(e SilenceEntry, now time.Time) error {
 	if err := validID(e.ID); err != nil {
 		return err
 	}
-	if _, err := e.Window(); err != nil {
+	win, err := e.Window()
+	if err != nil {
 		return err
 	}
 	if len(e.By) > 1024 {
@@ -79,7 +86,7 @@ func (s *Silences) Add(e SilenceEntry, now time.Time) error {
 	if _, ok := s.byID[e.ID]; !ok && len(s.byID) >= MaxSilences && !s.dropEnded(now) {
 		return fmt.Errorf("%w (%d, none ended)", ErrTooManySilences, len(s.byID))
 	}
-	s.byID[e.ID] = e
+	s.byID[e.ID] = silence{e, win}
 	s.version.Add(1)
 	return nil
 }
@@ -88,8 +95,8 @@ func (s *Silences) Add(e SilenceEntry, now time.Time) error {
 func (s *Silences) dropEnded(now time.Time) bool {
 	oldest, end := "", now.UnixNano()
 	for id, e := range s.byID {
-		if w, _ := e.Window(); w.To <= end {
-			oldest, end = id, w.To
+		if e.win.To <= end {
+			oldest, end = id, e.win.To
 		}
 	}
 	if oldest == "" {
@@ -114,19 +121,21 @@ func (s *Silences) Remove(id string) bool {
 // List returns the windows sorted by start.
 func (s *Silences) List() []SilenceEntry {
 	s.mu.Lock()
-	out := make([]SilenceEntry, 0, len(s.byID))
+	all := make([]silence, 0, len(s.byID))
 	for _, e := range s.byID {
-		out = append(out, e)
+		all = append(all, e)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b SilenceEntry) int {
-		wa, _ := a.Window()
-		wb, _ := b.Window()
-		if wa.From != wb.From {
-			return int(min(1, max(-1, wa.From-wb.From)))
+	slices.SortFunc(all, func(a, b silence) int {
+		if a.win.From != b.win.From {
+			return int(min(1, max(-1, a.win.From-b.win.From)))
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+	out := make([]SilenceEntry, len(all))
+	for i, e := range all {
+		out[i] = e.SilenceEntry
+	}
 	return out
 }
 
@@ -144,8 +153,8 @@ func (s *Silences) For(series string) []detector.TimeRange {
 	defer s.mu.Unlock()
 	var out []detector.TimeRange
 	for _, e := range s.byID {
-		if w, err := e.Window(); err == nil && e.Matches(series) {
-			out = append(out, w)
+		if e.Matches(series) {
+			out = append(out, e.win)
 		}
 	}
 	return out

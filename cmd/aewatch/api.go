@@ -192,12 +192,9 @@ func (s *service) handleSilence(w http.ResponseWriter, r *http.Request) {
 		if e.From == "" {
 			e.From = now.Format(time.RFC3339Nano)
 		}
-		from, err := time.Parse(time.RFC3339Nano, e.From)
-		if err != nil {
-			http.Error(w, fmt.Sprintf("silence: from: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", e.From), http.StatusBadRequest)
-			return
-		}
-		e.To = from.Add(dur).Format(time.RFC3339Nano)
+		if from, err := time.Parse(time.RFC3339Nano, e.From); err == nil {
+			e.To = from.Add(dur).Format(time.RFC3339Nano)
+		} // else Add names the bad from
 	}
 	if err := s.silences.Add(e, now); err != nil {
 		code := http.StatusBadRequest

@@ -64,27 +64,21 @@ owns the series applies it.
 			}
 			target := u.JoinPath("rebaseline")
 			target.RawQuery = q.Encode()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), nil)
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := client.Do(req)
+			resp, body, err := operatorCall(ctx, client, token, http.MethodPost, target)
 			if err != nil {
 				failed = append(failed, fmt.Sprintf("%s %s: %v", u.Host, s, err))
 				continue
 			}
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
 			if resp.StatusCode == http.StatusNotFound { // another instance may own it
-				notHere = append(notHere, fmt.Sprintf("%s %s: %s", u.Host, s, strings.TrimSpace(string(body))))
+				notHere = append(notHere, fmt.Sprintf("%s %s: %s", u.Host, s, body))
 				continue
 			}
 			if resp.StatusCode != http.StatusAccepted {
-				failed = append(failed, fmt.Sprintf("%s %s: %s: %s", u.Host, s, resp.Status, strings.TrimSpace(string(body))))
+				failed = append(failed, fmt.Sprintf("%s %s: %s: %s", u.Host, s, resp.Status, body))
 				continue
 			}
 			accepted[s] = true
-			fmt.Printf("%s: %s\n", u.Host, strings.TrimSpace(string(body)))
+			fmt.Printf("%s: %s\n", u.Host, body)
 		}
 	}
 	for _, s := range series {
@@ -133,4 +127,23 @@ func operatorClient(addrs, tokenFile, caFile string) (*http.Client, string, []*u
 		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	}
 	return client, token, bases, nil
+}
+
+// operatorCall sends one operator request with the bearer token and
+// returns the response with its body (trimmed, at most 1 MiB).
+func operatorCall(ctx context.Context, client *http.Client, token, method string, target *url.URL) (*http.Response, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, strings.TrimSpace(string(body)), nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -81,27 +80,21 @@ and follows the series' partitions. Times are RFC 3339
 	for _, u := range bases {
 		target := u.JoinPath("silence")
 		target.RawQuery = q.Encode()
-		req, _ := http.NewRequestWithContext(ctx, method, target.String(), nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := client.Do(req)
+		resp, body, err := operatorCall(ctx, client, token, method, target)
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", u.Host, err))
 			continue
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
 		if method == http.MethodDelete && resp.StatusCode == http.StatusNotFound { // set on another instance only
-			notHere = append(notHere, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, strings.TrimSpace(string(body))))
+			notHere = append(notHere, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, body))
 			continue
 		}
 		lifted = lifted || method == http.MethodDelete
 		if resp.StatusCode/100 != 2 {
-			failed = append(failed, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, strings.TrimSpace(string(body))))
+			failed = append(failed, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, body))
 			continue
 		}
-		fmt.Printf("%s: %s\n", u.Host, strings.TrimSpace(string(body)))
+		fmt.Printf("%s: %s\n", u.Host, body)
 	}
 	if method == http.MethodDelete && !lifted {
 		failed = append(failed, notHere...)
