@@ -48,6 +48,11 @@ const (
 	// after a stretch of the same order (a duty cycle's on and off), a
 	// fault that recurs after a long normal stretch is a fault again.
 	recurrenceAway = 4
+	// recurrenceDeparture: a channel whose episode mean lies beyond this
+	// many reference deviations of its level departs. Two episodes are one
+	// state only if the same channels depart, on the same sides: a false
+	// alarm on one channel followed by a fault on another is no cycle.
+	recurrenceDeparture = 1
 )
 
 func newRecurrence(channels int) *recurrence {
@@ -119,13 +124,28 @@ func (rc *recurrence) remember() {
 // the earlier episode's mean on every channel.
 func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int) float64) bool {
 	inv := 1 / float64(rc.n)
+	departs := false
 	for j, e := range earlier {
+		m := float64(rc.sum[j] * inv)
 		tol := max(0.25*math.Abs(e-level(j)), 2*spreads[j], 0.25*spread(j))
-		if math.Abs(float64(rc.sum[j]*inv)-e) > tol {
+		if math.Abs(m-e) > tol || departure(m, level(j), spread(j)) != departure(e, level(j), spread(j)) {
 			return false
 		}
+		departs = departs || departure(m, level(j), spread(j)) != 0
 	}
-	return true
+	return departs
+}
+
+// departure is the side (-1, 0 or 1) on which an episode's mean m lies
+// more than recurrenceDeparture reference deviations from the level.
+func departure(m, level, spread float64) int {
+	switch d := (m - level) / spread; {
+	case d > recurrenceDeparture:
+		return 1
+	case d < -recurrenceDeparture:
+		return -1
+	}
+	return 0
 }
 
 // meansInto writes the open episode's mean so far into dst.

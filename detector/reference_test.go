@@ -267,3 +267,41 @@ func TestRecurringFaultStaysAFault(t *testing.T) {
 		}
 	}
 }
+
+// A recurring regime must depart from the reference on the same channels,
+// on the same sides: an alert on one channel followed by one on another
+// (a false alarm, then a fault) is no cycle of states.
+func TestRecurrenceNeedsTheSameDeparture(t *testing.T) {
+	level := func(int) float64 { return 0 }
+	spread := func(int) float64 { return 1 }
+	// episode feeds an alert of length samples around values x, as noisy
+	// as a vibration channel (deviation 2), then a normal stretch of away
+	// samples, and returns the cycle step reported.
+	episode := func(rc *recurrence, x []float64, length, away int) int {
+		cycle := 0
+		for i := range length {
+			noise := float64(2 * (i%2*2 - 1))
+			cycle = max(cycle, rc.step(true, []float64{x[0] + noise, x[1] - noise}, level, spread))
+		}
+		for range away {
+			rc.step(false, []float64{0, 0}, level, spread)
+		}
+		return cycle
+	}
+	for _, tc := range []struct {
+		name        string
+		first, then []float64
+		recurs      bool
+	}{
+		{"same channel and side", []float64{3, 0}, []float64{3, 0}, true},
+		{"another channel", []float64{3, 0}, []float64{0, 3}, false},
+		{"the other side", []float64{3, 0}, []float64{-3, 0}, false},
+		{"no departure at all", []float64{0.2, 0}, []float64{0.2, 0}, false},
+	} {
+		rc := newRecurrence(2)
+		episode(rc, tc.first, 200, 300)
+		if got := episode(rc, tc.then, 100, 0) > 0; got != tc.recurs {
+			t.Errorf("%s: recurs %v, want %v", tc.name, got, tc.recurs)
+		}
+	}
+}
