@@ -90,9 +90,10 @@ func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) fl
 	c := rc.channels
 	for i := len(rc.starts) - 1; i >= 0; i-- {
 		// The signal must have been back for a while: an alert that
-		// flickers within one fault does not make it recur.
-		away, lasted := rc.start-rc.closed, rc.ends[i]-rc.starts[i]+1
-		if away < recurrenceCheck || away < lasted/2 || away > recurrenceAway*lasted {
+		// flickers within one fault does not make it recur. How long it
+		// was away counts from that episode's end, whatever alerted since.
+		back, away, lasted := rc.start-rc.closed, rc.start-rc.ends[i], rc.ends[i]-rc.starts[i]+1
+		if back < recurrenceCheck || away < lasted/2 || away > recurrenceAway*lasted {
 			continue
 		}
 		if rc.matches(rc.means[i*c:(i+1)*c], rc.spreads[i*c:(i+1)*c], level, spread) {
@@ -127,7 +128,7 @@ func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int
 	departs := false
 	for j, e := range earlier {
 		m := float64(rc.sum[j] * inv)
-		tol := max(0.25*math.Abs(e-level(j)), 2*spreads[j], 0.25*spread(j))
+		tol := max(0.25*math.Abs(e-level(j)), spreads[j], 0.25*spread(j))
 		if math.Abs(m-e) > tol || departure(m, level(j), spread(j)) != departure(e, level(j), spread(j)) {
 			return false
 		}
