@@ -33,6 +33,8 @@ type Config struct {
 	Drift       DriftConfig       `yaml:"drift"`
 	Reference   ReferenceConfig   `yaml:"reference"`
 	Quality     QualityConfig     `yaml:"quality"`
+	// Feedback sets what operators' verdicts on alerts teach (feedback.go).
+	Feedback FeedbackConfig `yaml:"feedback"`
 	// Silences are maintenance windows (silence.go).
 	Silences []Silence `yaml:"silences"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
@@ -71,6 +73,7 @@ func DefaultConfig() Config {
 		Drift:            DefaultDriftConfig(),
 		Reference:        DefaultReferenceConfig(),
 		Quality:          DefaultQualityConfig(),
+		Feedback:         DefaultFeedbackConfig(),
 		SpatialTolerance: 0,
 		MaskNewest:       true,
 		Residual:         true,
@@ -118,6 +121,9 @@ func (c Config) Validate(channels int) error {
 		if err := c.Quality.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.Feedback.Validate(); err != nil {
+		return err
 	}
 	if err := validateSilences(c.Silences); err != nil {
 		return err

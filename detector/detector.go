@@ -47,6 +47,10 @@ type Result struct {
 	// Silenced: the sample lies in a maintenance window; it was scored on
 	// the window's copy of the detector and its outcomes carry no event.
 	Silenced bool
+	// Tolerated: the alert score was high, but its departure is of a kind
+	// operators' false-positive verdicts taught to tolerate, so it counted
+	// as normal for the alert.
+	Tolerated bool
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
@@ -67,6 +71,7 @@ type Detector struct {
 	ref      *reference      // nil when disabled
 	quality  *qualityMonitor // nil when disabled
 	why      Explanation     // the open anomaly alert's worst sample
+	fb       *feedback
 	// silences are the series' maintenance windows; shadow is the copy of
 	// the detector their samples are scored on while one lasts (nil
 	// outside), shadowBuf its snapshot buffer.
@@ -124,6 +129,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		drift:    newDriftMonitor(cfg.Drift, cfg.Window.Size, channels),
 		quality:  newQualityMonitor(cfg.Quality, channels),
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
+		fb:       newFeedback(cfg.Feedback, channels),
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
 		mc := cfg.Model
@@ -366,13 +372,34 @@ func (d *Detector) scoreWindow() []Result {
 		if d.accepted-(n-1-k) > d.cfg.Warmup {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly
-			a.Event = d.alert.step(r.AlertScore(), ps.time)
-			if a.Event == Opened || (wasOpen && d.alert.open && r.AlertScore() > peak) {
+			stepScore := r.AlertScore()
+			var top int
+			var dep float64
+			if d.fb.any && stepScore >= d.cfg.Alert.Close || stepScore >= d.cfg.Alert.Open {
+				top = d.dominant(refScore > evidence, ch)
+				dep = x[top] - d.level(top)
+				if d.fb.tolerates(top, dep, ps.time) {
+					stepScore, r.Tolerated = 0, true
+				}
+			}
+			a.Event = d.alert.step(stepScore, ps.time)
+			if a.Event == Opened || (wasOpen && d.alert.open && stepScore > peak) {
 				if refScore > evidence {
 					d.ref.explain(&d.why, p, x)
 				} else {
 					d.explainAnomaly(recon, p, k, n, x, ch)
 				}
+			}
+			switch {
+			case a.Event == Opened:
+				d.fb.opened(ps.time, top, dep)
+				d.why.Tolerance, d.why.ToleranceChannel, d.why.Verdicts = d.fb.noteFor(top, dep, ps.time)
+			case d.alert.open:
+				if j := d.fb.openChannel(); j >= 0 {
+					d.fb.during(x[j] - d.level(j))
+				}
+			case a.Event == Closed:
+				d.fb.closed(ps.time, d.toleranceBound)
 			}
 			if a.Event == Closed && wasOpen {
 				a.Peak, a.Duration = d.alert.peak, ps.time-openedAt
@@ -395,6 +422,47 @@ func (d *Detector) scoreWindow() []Result {
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]
+}
+
+// dominant is the channel with the largest share of the sample's error:
+// the reference's (fromRef) or the adapting model's.
+func (d *Detector) dominant(fromRef bool, ch []float64) int {
+	errs := ch
+	if fromRef && d.ref != nil {
+		errs = d.ref.chErr
+	}
+	top := 0
+	for j, e := range errs {
+		if e > errs[top] {
+			top = j
+		}
+	}
+	return top
+}
+
+// level is channel j's level on normal data, from which feedback measures
+// departures: the reference's, or the adapting normalisation's.
+func (d *Detector) level(j int) float64 {
+	if d.ref != nil {
+		return d.ref.norm.Mean(j)
+	}
+	return d.norm.Mean(j)
+}
+
+// toleranceBound is the largest tolerance channel j may be taught.
+func (d *Detector) toleranceBound(j int) float64 {
+	spread := d.norm.Std(j)
+	if d.ref != nil {
+		spread = d.ref.norm.Std(j)
+	}
+	return float64(d.cfg.Feedback.MaxDeviations * spread)
+}
+
+// Feedback applies an operator's verdict v on the anomaly alert that
+// covered event time at, given when the series' sample at event time now
+// is next; see FeedbackOutcome.
+func (d *Detector) Feedback(at int64, v Verdict, now int64) FeedbackOutcome {
+	return d.fb.judge(at, v, now, d.toleranceBound)
 }
 
 // rangeDeparture is how far v lies outside channel j's running extremes,

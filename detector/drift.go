@@ -104,6 +104,13 @@ type Explanation struct {
 	Rate   []float64
 	// Reason is "rebaseline" when an operator closed the alert.
 	Reason string
+	// Anomaly only: the departure from its level that operators'
+	// false-positive verdicts (Verdicts of them) taught to tolerate on the
+	// opening departure's channel and side, in sensor units, signed as the
+	// departure (0: none).
+	Tolerance        float64
+	ToleranceChannel int
+	Verdicts         int
 	// Quality only: per channel, the check it fails (Stuck, Quantised, AboveMax,
 	// BelowMin) or "". Departure is then the value beyond the limit and
 	// Onset the start of the earliest stuck run.

@@ -12,7 +12,8 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 7 (version 6 had no stillness test in the
+// Snapshot encoding, version 8 (version 7 had no operators' verdicts;
+// version 6 had no stillness test in the
 // reference and no maintenance window's copy; version 5 held error histories and the
 // networks' replay as float64, unwritten slots included; version 4 had no value histogram or
 // recurring regimes in the reference, version 3 no quality checks, version
@@ -24,6 +25,7 @@ import (
 // The body is the window, normaliser, model (if any), calibrators, alert
 // state, the detector's own counters, the anomaly explanation and the drift
 // monitor, the reference model and the quality checks (each if enabled),
+// the recent alerts operators may judge and what their verdicts taught,
 // then the maintenance window's copy (a snapshot of its own) if one is
 // open, in that order (statecodec:
 // little-endian; slices length-prefixed). The fingerprint hashes the
@@ -31,7 +33,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 7
+	snapshotVersion = 8
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -87,6 +89,9 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.F64s(d.why.Share)
 	e.F64s(d.why.Departure)
 	e.Bool(d.why.Statistic == "reference")
+	e.F64(d.why.Tolerance)
+	e.Int(d.why.ToleranceChannel)
+	e.Int(d.why.Verdicts)
 	if d.drift != nil {
 		d.drift.appendState(e)
 	}
@@ -98,6 +103,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	if d.quality != nil {
 		d.quality.appendState(e)
 	}
+	d.fb.appendState(e)
 	e.Bool(d.shadow != nil)
 	if d.shadow != nil {
 		var err error
@@ -165,6 +171,10 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	if dec.Bool() {
 		d.why.Statistic = "reference"
 	}
+	d.why.Tolerance, d.why.ToleranceChannel, d.why.Verdicts = dec.F64(), dec.Int(), dec.Int()
+	if dec.Err() == nil && (!finite(d.why.Tolerance) || d.why.ToleranceChannel < 0 || d.why.ToleranceChannel >= d.channels || d.why.Verdicts < 0) {
+		return errors.New("detector: anomaly explanation's tolerance out of range")
+	}
 	if d.drift != nil {
 		if err := d.drift.readState(dec); err != nil {
 			return err
@@ -179,6 +189,9 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 		if err := d.quality.readState(dec); err != nil {
 			return err
 		}
+	}
+	if err := d.fb.readState(dec); err != nil {
+		return err
 	}
 	d.shadow = nil
 	if dec.Bool() {

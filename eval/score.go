@@ -198,6 +198,10 @@ func Explain(kind string, o detector.Outcome, channels []string) string {
 		}
 		return b.String()
 	}
+	if kind == "anomaly" && why.Tolerance != 0 && why.ToleranceChannel < len(channels) {
+		fmt.Fprintf(&b, " beyond the %+.4g from its level %s tolerates after %d false-positive verdicts",
+			why.Tolerance, channels[why.ToleranceChannel], why.Verdicts)
+	}
 	for j, name := range channels {
 		if j >= len(why.Share) {
 			break

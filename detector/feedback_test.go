@@ -1,0 +1,204 @@
+package detector
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// harmlessStream is 50 plus unit noise with a harmless bump of +6 for 150
+// samples every 2,500 (a cleaning cycle, too far apart to be learnt as a
+// state) and faults: drops of 6 and steps of 15 for 300 samples.
+func harmlessStream() (xs []float64, bumps, faults []int) {
+	const n = 40000
+	r := rand.New(rand.NewPCG(3, 7))
+	xs = make([]float64, n)
+	for i := range xs {
+		xs[i] = 50 + r.NormFloat64()
+	}
+	for b := 3000; b+150 < n; b += 2500 {
+		bumps = append(bumps, b)
+		for i := b; i < b+150; i++ {
+			xs[i] += 6
+		}
+	}
+	for _, f := range []struct{ at, size int }{{14200, -6}, {24200, 15}, {29200, 15}, {34200, -6}} {
+		faults = append(faults, f.at)
+		for i := f.at; i < f.at+300; i++ {
+			xs[i] += float64(f.size)
+		}
+	}
+	return xs, bumps, faults
+}
+
+// feedbackRun scores xs and, after each of the first verdicts alerts that
+// open within a bump closes, gives it a false-positive verdict. It returns
+// per sample whether the anomaly alert was open, and the outcomes.
+func feedbackRun(t *testing.T, xs []float64, bumps []int, verdicts int) ([]bool, []FeedbackOutcome) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBump := func(i int) bool {
+		for _, b := range bumps {
+			if i >= b && i < b+150 {
+				return true
+			}
+		}
+		return false
+	}
+	open := make([]bool, len(xs))
+	var outcomes []FeedbackOutcome
+	var opened, closedAt int64 = -1, -1
+	for i, x := range xs {
+		ts := int64(i) * int64(time.Second)
+		if closedAt >= 0 && len(outcomes) < verdicts {
+			o := d.Feedback(opened, FalsePositive, ts)
+			if !o.Applied {
+				t.Fatalf("verdict on the alert opened at %d: %s", opened/int64(time.Second), o.Reason)
+			}
+			outcomes = append(outcomes, o)
+			closedAt = -1
+		}
+		for _, r := range d.Push(ts, []float64{x}) {
+			k := int(r.Seq)
+			open[k] = r.Anomaly.Open
+			switch r.Anomaly.Event {
+			case Opened:
+				opened = -1
+				if inBump(k) {
+					opened = r.Time
+				}
+			case Closed:
+				if opened >= 0 {
+					closedAt = r.Time
+				}
+			}
+		}
+	}
+	return open, outcomes
+}
+
+// A false-positive verdict teaches its kind of departure: given on each of
+// the first (up to three) bumps that alert, a recurring harmless bump stops
+// alerting (issue bar: false alarms fall >= 80%), while drops (the other
+// side) and steps larger than the bump still alert.
+func TestFeedbackTeachesAHarmlessPattern(t *testing.T) {
+	xs, bumps, faults := harmlessStream()
+	alerted := func(open []bool, from, length int) bool {
+		for i := from; i < from+length; i++ {
+			if open[i] {
+				return true
+			}
+		}
+		return false
+	}
+	count := func(open []bool) (later int, caught int) {
+		for _, b := range bumps[4:] { // after the three verdicts' bumps (and one more to be sure they were given)
+			if alerted(open, b, 150) {
+				later++
+			}
+		}
+		for _, f := range faults {
+			if alerted(open, f, 300) {
+				caught++
+			} else {
+				t.Logf("fault at %d not alerted", f)
+			}
+		}
+		return later, caught
+	}
+	before, _ := feedbackRun(t, xs, bumps, 0)
+	after, outcomes := feedbackRun(t, xs, bumps, 3)
+	b, cb := count(before)
+	a, ca := count(after)
+	t.Logf("later bumps alerted: %d of %d without feedback, %d after %d false-positive verdicts (one per bump that alerted, up to three); faults caught %d and %d of %d",
+		b, len(bumps)-4, a, len(outcomes), cb, ca, len(faults))
+	for _, o := range outcomes {
+		t.Logf("verdict: alert %ds-%ds peak %.2f -> tolerance %.2f (%d verdicts)", o.Start/1e9, o.End/1e9, o.Peak, o.Tolerance, o.Verdicts)
+	}
+	if b < len(bumps)-5 {
+		t.Fatalf("without feedback only %d of %d later bumps alerted: the pattern is not a recurring false alarm", b, len(bumps)-4)
+	}
+	if float64(a) > 0.2*float64(b) {
+		t.Errorf("after the false-positive verdicts %d of %d later bumps still alert, want a fall of >= 80%%", a, b)
+	}
+	if ca != len(faults) {
+		t.Errorf("after feedback %d of %d faults alerted, want all", ca, len(faults))
+	}
+}
+
+// Verdicts name an alert by a time it covered; the same verdict twice
+// changes nothing, and what they taught survives a snapshot.
+func TestFeedbackVerdicts(t *testing.T) {
+	xs, bumps, _ := harmlessStream()
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := int64(time.Second)
+	first := int64(bumps[0]+50) * sec
+	for i, x := range xs[:bumps[0]+400] {
+		d.Push(int64(i)*sec, []float64{x})
+	}
+	now := int64(bumps[0]+400) * sec
+	if o := d.Feedback(int64(bumps[0]-500)*sec, FalsePositive, now); o.Applied || o.Reason == "" {
+		t.Errorf("verdict on a time no alert covered: %+v, want refused with a reason", o)
+	}
+	o := d.Feedback(first, TruePositive, now)
+	if !o.Applied || o.Tolerance != 0 || o.Side != 1 || o.Channel != 0 {
+		t.Fatalf("true positive: %+v, want recorded, no tolerance, channel 0 upwards", o)
+	}
+	o = d.Feedback(first, FalsePositive, now)
+	if !o.Applied || !(o.Tolerance > o.Peak) || o.Verdicts != 1 {
+		t.Fatalf("false positive after a true one: %+v, want a tolerance above the peak from 1 verdict", o)
+	}
+	if again := d.Feedback(first, FalsePositive, now); again.Applied || again.Verdicts != 1 {
+		t.Errorf("the same verdict twice: %+v, want not applied, still 1 verdict", again)
+	}
+	snap, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := New(cfg, 1)
+	if err := e.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	later := now + int64(cfg.Feedback.HalfLife)
+	if got, want := e.fb.at(0, 1, later), o.Tolerance/2; math.Abs(got-want) > 1e-9*want {
+		t.Errorf("restored tolerance one half-life later: %v, want %v", got, want)
+	}
+	for i, x := range xs[bumps[0]+400:] {
+		a, b := d.Push(int64(bumps[0]+400+i)*sec, []float64{x}), e.Push(int64(bumps[0]+400+i)*sec, []float64{x})
+		if a[0].Score != b[0].Score || a[0].Anomaly.Open != b[0].Anomaly.Open || a[0].Tolerated != b[0].Tolerated {
+			t.Fatalf("sample %d: restored detector differs", bumps[0]+400+i)
+		}
+	}
+}
+
+func TestFeedbackConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*FeedbackConfig)
+		want string
+	}{
+		{func(c *FeedbackConfig) { c.Margin = -1 }, "detector.feedback.margin"},
+		{func(c *FeedbackConfig) { c.MaxDeviations = 0 }, "detector.feedback.max_deviations"},
+		{func(c *FeedbackConfig) { c.HalfLife = time.Second }, "detector.feedback.half_life"},
+	} {
+		cfg := DefaultConfig()
+		tc.edit(&cfg.Feedback)
+		if err := cfg.Validate(1); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error naming %s", err, tc.want)
+		}
+	}
+	if _, err := ParseVerdict("maybe"); err == nil || !strings.Contains(err.Error(), `"maybe"`) {
+		t.Errorf("ParseVerdict(maybe): %v, want an error naming the value", err)
+	}
+}
