@@ -2,35 +2,21 @@ package detector
 
 import (
 	"math"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aewatch/aewatch/synth"
 )
 
-// harmlessStream is 50 plus unit noise with a harmless bump of +6 for 150
-// samples every 2,500 (a cleaning cycle, too far apart to be learnt as a
-// state) and faults: drops of 6 and steps of 15 for 300 samples.
-func harmlessStream() (xs []float64, bumps, faults []int) {
-	const n = 40000
-	r := rand.New(rand.NewPCG(3, 7))
-	xs = make([]float64, n)
-	for i := range xs {
-		xs[i] = 50 + r.NormFloat64()
+// harmlessStream is synth's recurring harmless bump with faults.
+func harmlessStream(t *testing.T, seed uint64) (xs []float64, bumps, faults []int) {
+	t.Helper()
+	r, err := synth.GenerateRecurring(40000, seed)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for b := 3000; b+150 < n; b += 2500 {
-		bumps = append(bumps, b)
-		for i := b; i < b+150; i++ {
-			xs[i] += 6
-		}
-	}
-	for _, f := range []struct{ at, size int }{{14200, -6}, {24200, 15}, {29200, 15}, {34200, -6}} {
-		faults = append(faults, f.at)
-		for i := f.at; i < f.at+300; i++ {
-			xs[i] += float64(f.size)
-		}
-	}
-	return xs, bumps, faults
+	return r.Values, r.Bumps, r.Faults
 }
 
 // feedbackRun scores xs and, after each of the first verdicts alerts that
@@ -46,7 +32,7 @@ func feedbackRun(t *testing.T, xs []float64, bumps []int, verdicts int) ([]bool,
 	}
 	inBump := func(i int) bool {
 		for _, b := range bumps {
-			if i >= b && i < b+150 {
+			if i >= b && i < b+synth.RecurringBumpLength {
 				return true
 			}
 		}
@@ -89,54 +75,56 @@ func feedbackRun(t *testing.T, xs []float64, bumps []int, verdicts int) ([]bool,
 // alerting (issue bar: false alarms fall >= 80%), while drops (the other
 // side) and steps larger than the bump still alert.
 func TestFeedbackTeachesAHarmlessPattern(t *testing.T) {
-	xs, bumps, faults := harmlessStream()
-	alerted := func(open []bool, from, length int) bool {
-		for i := from; i < from+length; i++ {
-			if open[i] {
-				return true
+	for seed := uint64(1); seed <= 3; seed++ {
+		xs, bumps, faults := harmlessStream(t, seed)
+		alerted := func(open []bool, from, length int) bool {
+			for i := from; i < from+length; i++ {
+				if open[i] {
+					return true
+				}
 			}
+			return false
 		}
-		return false
-	}
-	count := func(open []bool) (later int, caught int) {
-		for _, b := range bumps[4:] { // after the three verdicts' bumps (and one more to be sure they were given)
-			if alerted(open, b, 150) {
-				later++
+		count := func(open []bool) (later int, caught int) {
+			for _, b := range bumps[4:] { // after the verdicts' bumps (and one more to be sure they were given)
+				if alerted(open, b, synth.RecurringBumpLength) {
+					later++
+				}
 			}
-		}
-		for _, f := range faults {
-			if alerted(open, f, 300) {
-				caught++
-			} else {
-				t.Logf("fault at %d not alerted", f)
+			for _, f := range faults {
+				if alerted(open, f, synth.RecurringFaultLength) {
+					caught++
+				} else {
+					t.Logf("seed %d: fault at %d not alerted", seed, f)
+				}
 			}
+			return later, caught
 		}
-		return later, caught
-	}
-	before, _ := feedbackRun(t, xs, bumps, 0)
-	after, outcomes := feedbackRun(t, xs, bumps, 3)
-	b, cb := count(before)
-	a, ca := count(after)
-	t.Logf("later bumps alerted: %d of %d without feedback, %d after %d false-positive verdicts (one per bump that alerted, up to three); faults caught %d and %d of %d",
-		b, len(bumps)-4, a, len(outcomes), cb, ca, len(faults))
-	for _, o := range outcomes {
-		t.Logf("verdict: alert %ds-%ds peak %.2f -> tolerance %.2f (%d verdicts)", o.Start/1e9, o.End/1e9, o.Peak, o.Tolerance, o.Verdicts)
-	}
-	if b < len(bumps)-5 {
-		t.Fatalf("without feedback only %d of %d later bumps alerted: the pattern is not a recurring false alarm", b, len(bumps)-4)
-	}
-	if float64(a) > 0.2*float64(b) {
-		t.Errorf("after the false-positive verdicts %d of %d later bumps still alert, want a fall of >= 80%%", a, b)
-	}
-	if ca != len(faults) {
-		t.Errorf("after feedback %d of %d faults alerted, want all", ca, len(faults))
+		before, _ := feedbackRun(t, xs, bumps, 0)
+		after, outcomes := feedbackRun(t, xs, bumps, 3)
+		b, cb := count(before)
+		a, ca := count(after)
+		t.Logf("seed %d: later bumps alerted: %d of %d without feedback, %d after %d false-positive verdicts (one per bump that alerted, up to three); faults caught %d and %d of %d",
+			seed, b, len(bumps)-4, a, len(outcomes), cb, ca, len(faults))
+		for _, o := range outcomes {
+			t.Logf("seed %d: verdict: alert %ds-%ds peak %.2f -> tolerance %.2f (%d verdicts)", seed, o.Start/1e9, o.End/1e9, o.Peak, o.Tolerance, o.Verdicts)
+		}
+		if b < len(bumps)-5 {
+			t.Fatalf("seed %d: without feedback only %d of %d later bumps alerted: the pattern is not a recurring false alarm", seed, b, len(bumps)-4)
+		}
+		if float64(a) > 0.2*float64(b) {
+			t.Errorf("seed %d: after the false-positive verdicts %d of %d later bumps still alert, want a fall of >= 80%%", seed, a, b)
+		}
+		if ca != len(faults) {
+			t.Errorf("seed %d: after feedback %d of %d faults alerted, want all", seed, ca, len(faults))
+		}
 	}
 }
 
 // Verdicts name an alert by a time it covered; the same verdict twice
 // changes nothing, and what they taught survives a snapshot.
 func TestFeedbackVerdicts(t *testing.T) {
-	xs, bumps, _ := harmlessStream()
+	xs, bumps, _ := harmlessStream(t, 1)
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled = false
 	d, err := New(cfg, 1)

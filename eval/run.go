@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -79,6 +80,18 @@ type Options struct {
 	Workers      int // 0: GOMAXPROCS
 	// Progress, if set, is called after each file with its row count.
 	Progress func(in Input, rows int)
+	// Verdicts are operators' verdicts on alerts, as the service takes
+	// them (POST /feedback), for the files whose series they name.
+	Verdicts []Verdict
+}
+
+// Verdict is an operator's verdict on the anomaly alert of Series (and
+// Channel, "" for any) that covered At, applied when the file reaches
+// Given (zero: At).
+type Verdict struct {
+	Series, Channel string
+	At, Given       time.Time
+	Verdict         detector.Verdict
 }
 
 // FileResult is a finished file.
@@ -138,7 +151,13 @@ func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := ScoreFile(f, o.Detector, o.Multivariate)
+	var mine []Verdict
+	for _, v := range o.Verdicts {
+		if v.Series == f.Series() {
+			mine = append(mine, v)
+		}
+	}
+	s, err := ScoreFile(f, o.Detector, o.Multivariate, mine...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,8 +52,10 @@ type DriftOpening struct {
 }
 
 // ScoreFile runs fresh detectors over f: one per channel, or one for all
-// channels when multivariate.
-func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scored, error) {
+// channels when multivariate, applying verdicts (f's own) as the service
+// would: before the first row at or after each one's Given time, to the
+// channel named or else the first whose alert it names.
+func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdicts ...Verdict) (*Scored, error) {
 	n, c := len(f.Rows), len(f.Channels)
 	s := &Scored{
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
@@ -73,7 +76,9 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
+		fb := newVerdictFeed(verdicts)
 		for i, t := range f.Times {
+			fb.apply(s, i, t, d, names)
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
@@ -91,6 +96,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		return s, nil
 	}
 	x := make([]float64, 1)
+	fb := newVerdictFeed(verdicts)
 	for j := 0; j < c; j++ {
 		d, err := detector.New(cfg, 1)
 		if err != nil {
@@ -98,7 +104,9 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
+		fb.next = 0
 		for i, t := range f.Times {
+			fb.apply(s, i, t, d, names[j:j+1])
 			x[0] = f.Values[i][j]
 			for _, r := range d.Push(t, x) {
 				k := r.Seq
@@ -119,6 +127,45 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool) (*Scor
 		s.addStats(d)
 	}
 	return s, nil
+}
+
+// verdictFeed applies a file's verdicts in the order they were given.
+type verdictFeed struct {
+	vs      []Verdict
+	next    int
+	applied []bool // a verdict for any channel stops at the first that applies it
+}
+
+func newVerdictFeed(vs []Verdict) *verdictFeed {
+	vs = slices.Clone(vs)
+	for i := range vs {
+		if vs[i].Given.IsZero() {
+			vs[i].Given = vs[i].At
+		}
+	}
+	slices.SortStableFunc(vs, func(a, b Verdict) int { return a.Given.Compare(b.Given) })
+	return &verdictFeed{vs: vs, applied: make([]bool, len(vs))}
+}
+
+// apply gives d (of the channels names) the verdicts due
+// before row i at time t and notes their outcome in the row's explanation.
+func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, names []string) {
+	for ; fb.next < len(fb.vs) && fb.vs[fb.next].Given.UnixNano() <= t; fb.next++ {
+		v := fb.vs[fb.next]
+		if fb.applied[fb.next] || (v.Channel != "" && !slices.Contains(names, v.Channel)) {
+			continue
+		}
+		o := d.Feedback(v.At.UnixNano(), v.Verdict, t)
+		if !o.Applied {
+			continue
+		}
+		fb.applied[fb.next] = true
+		if s.Why[i] != "" {
+			s.Why[i] += "; "
+		}
+		s.Why[i] += fmt.Sprintf("feedback %s on the alert from %s: %s tolerates %+.4g from its level (%d false-positive verdicts)",
+			v.Verdict, time.Unix(0, o.Start).UTC().Format(time.RFC3339), names[o.Channel], float64(o.Side)*o.Tolerance, o.Verdicts)
+	}
 }
 
 func (s *Scored) count(r detector.Result, names []string) {

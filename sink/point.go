@@ -16,6 +16,7 @@ const (
 	ScoreMeasurement      Measurement = iota // ae_score: one scored sample of one channel
 	AlertMeasurement                         // ae_alert: an alert opening or closing
 	RebaselineMeasurement                    // ae_rebaseline: an operator's re-baseline
+	FeedbackMeasurement                      // ae_feedback: an operator's verdict on an alert
 )
 
 // String is the measurement's name in InfluxDB.
@@ -25,6 +26,8 @@ func (m Measurement) String() string {
 		return "ae_alert"
 	case RebaselineMeasurement:
 		return "ae_rebaseline"
+	case FeedbackMeasurement:
+		return "ae_feedback"
 	}
 	return "ae_score"
 }
@@ -58,7 +61,11 @@ type Point struct {
 	// fails: stuck, above max, below min, or ""); for
 	// drift also the spread ratio and rate per hour; for drift and stuck
 	// channels the estimated onset (Unix ns, 0: none); Reason says who closed it ("rebaseline"). For
-	// ae_rebaseline, Reason is the request's source.
+	// ae_rebaseline, Reason is the request's source. For ae_feedback,
+	// Event is the verdict, Alert whether it was applied, Reason the
+	// source or why it was not applied, Onset the judged alert's start,
+	// Peak its peak departure and Departure the tolerance taught (sensor
+	// units, signed).
 	Share, Departure float64
 	Statistic        string
 	Spread           float64
@@ -145,6 +152,17 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 	case RebaselineMeasurement:
 		strField("source", p.Reason)
 		intField("accepted", 1)
+		dst = append(dst, ' ')
+		return strconv.AppendInt(dst, p.Time, 10)
+	case FeedbackMeasurement:
+		strField("verdict", p.Event)
+		intField("applied", boolInt(p.Alert))
+		strField("reason", p.Reason)
+		if p.Onset != 0 {
+			intField("alert_start_ns", p.Onset)
+		}
+		field("peak", p.Peak)
+		field("tolerance", p.Departure)
 		dst = append(dst, ' ')
 		return strconv.AppendInt(dst, p.Time, 10)
 	default:

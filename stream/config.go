@@ -36,6 +36,9 @@ type KafkaConfig struct {
 	// DeadLetterTopic, if set, receives every rejected message with its
 	// reason in the aewatch-reason header.
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// FeedbackTopic, if set, carries operators' verdicts on alerts to every
+	// instance (FeedbackTopic); POST /feedback publishes to it.
+	FeedbackTopic string `yaml:"feedback_topic"`
 	// StartOffset is where a group with no committed offset starts:
 	// earliest or latest.
 	StartOffset string          `yaml:"start_offset"`

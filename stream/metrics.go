@@ -12,9 +12,12 @@ type Metrics struct {
 	ScoreLatency   prometheus.Histogram
 	// SampleLatency: from a message's fetch until every point scored from
 	// it is acknowledged by the sink.
-	SampleLatency     prometheus.Histogram
-	OpenAlerts        *prometheus.GaugeVec
-	Rebaselines       prometheus.Counter
+	SampleLatency prometheus.Histogram
+	OpenAlerts    *prometheus.GaugeVec
+	Rebaselines   prometheus.Counter
+	// Feedback counts operators' verdicts by verdict and whether they
+	// were applied to an alert.
+	Feedback          *prometheus.CounterVec
 	LiveSeries        prometheus.Gauge
 	SeriesBytes       prometheus.Gauge
 	Committed         *prometheus.GaugeVec
@@ -53,6 +56,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift, quality)."}, []string{"kind"}),
 		Rebaselines: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_rebaselines_total",
 			Help: "Operator re-baselines applied to a series."}),
+		Feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "aewatch_feedback_total",
+			Help: "Operators' verdicts on anomaly alerts, by verdict and whether one was applied to the alert it named."}, []string{"verdict", "applied"}),
 		LiveSeries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_live_series", Help: "Detectors in memory."}),
 		SeriesBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_series_memory_bytes",
 			Help: "Memory held by one detector (its buffers and model), in bytes."}),
@@ -88,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
-			m.OpenAlerts, m.Rebaselines, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
+			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}
 	return m

@@ -50,7 +50,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	Log          *slog.Logger
 	Metrics      *Metrics
-	// OnAlert, if set, sees every ae_alert and ae_rebaseline point once it
+	// OnAlert, if set, sees every point but ae_score (ae_alert,
+	// ae_rebaseline, ae_feedback) once it
 	// is written.
 	OnAlert func(sink.Point)
 	// OnFetch, if set, is told after each successful fetch (for readiness).
@@ -75,6 +76,9 @@ type Options struct {
 	// Rebaselines, if set, holds operators' re-baseline requests; each is
 	// applied before its series' next sample is scored.
 	Rebaselines *Rebaselines
+	// Feedbacks, if set, holds operators' verdicts on alerts; each is
+	// applied at its series' next sample.
+	Feedbacks *Feedbacks
 	// Silences, if set, holds maintenance windows set at run time, applied
 	// beside Detector.Silences.
 	Silences *Silences

@@ -165,6 +165,9 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 	if req, ok := p.o.Rebaselines.take(s.Series); ok {
 		p.rebaseline(dets, s, ref, req)
 	}
+	if rs := p.o.Feedbacks.take(s.Series); len(rs) > 0 {
+		p.feedback(dets, s, ref, rs)
+	}
 	if p.o.Pipeline.Multivariate {
 		st := p.state(dets, dets.keyOf(s.Series, "", true), s.Series, s.Channels, s.Tags, ref)
 		if st == nil || st.covers(ref) {

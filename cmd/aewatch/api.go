@@ -1,9 +1,11 @@
 package main
 
 // The HTTP API of run and demo: metrics, health, readiness, pprof and the
-// operator's re-baseline, behind the bearer token where configured.
+// operator's re-baseline, maintenance windows and verdicts on alerts, behind
+// the bearer token where configured.
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -77,6 +79,7 @@ func (s *service) handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	}))
 	mux.Handle("/rebaseline", s.authorized(http.HandlerFunc(s.handleRebaseline)))
+	mux.Handle("/feedback", s.authorized(http.HandlerFunc(s.handleFeedback)))
 	mux.Handle("/silence", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			read(s.listSilences).ServeHTTP(w, r)
@@ -146,6 +149,56 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("re-baseline requested", "series", req.Series, "channel", req.Channel, "source", req.Source)
 	writeJSON(w, http.StatusAccepted, map[string]any{"series": req.Series, "channel": req.Channel,
 		"status": "queued: applies at the series' next sample"})
+}
+
+// handleFeedback takes an operator's verdict on an anomaly alert:
+// POST /feedback?series=S&at=TIME&verdict=false_positive|true_positive
+// [&channel=C&by=NAME]. With kafka.feedback_topic the verdict is published
+// there, for every instance; without, this instance queues it. It answers
+// 202 with the verdict as JSON: the series' next sample applies it to the
+// alert that covered TIME, logged and written to ae_feedback.
+func (s *service) handleFeedback(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST /feedback?series=S&at=TIME&verdict=false_positive|true_positive[&channel=C]", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	req := stream.FeedbackRequest{Series: q.Get("series"), Channel: q.Get("channel"), Verdict: q.Get("verdict"),
+		Source: "http " + r.RemoteAddr, Given: time.Now()}
+	if by := q.Get("by"); by != "" {
+		req.Source = by + " via http " + r.RemoteAddr
+	}
+	at, err := time.Parse(time.RFC3339Nano, q.Get("at"))
+	if err != nil {
+		http.Error(w, fmt.Sprintf("feedback: at: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", q.Get("at")), http.StatusBadRequest)
+		return
+	}
+	req.At = at
+	if err := req.Validate(); err != nil {
+		http.Error(w, "feedback: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	where := "queued on this instance"
+	if s.feedbackTopic != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		if err := s.feedbackTopic.Publish(ctx, req); err != nil {
+			http.Error(w, "feedback: publishing to kafka.feedback_topic: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		where = "published to " + s.feedbackTopic.Topic
+	} else if err := s.feedbacks.Add(req, req.Given); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, stream.ErrTooManyFeedback) {
+			code = http.StatusServiceUnavailable
+		}
+		http.Error(w, "feedback: "+err.Error(), code)
+		return
+	}
+	s.log.Info("verdict received", "series", req.Series, "channel", req.Channel, "at", req.At.Format(time.RFC3339Nano),
+		"verdict", req.Verdict, "source", req.Source)
+	writeJSON(w, http.StatusAccepted, map[string]any{"feedback": req, "status": where + ": applies at the series' next sample"})
 }
 
 // handleSilence sets or lifts a maintenance window:

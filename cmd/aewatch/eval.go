@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,12 +18,13 @@ import (
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/eval"
 	"github.com/aewatch/aewatch/nab"
+	"github.com/aewatch/aewatch/stream"
 )
 
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -36,6 +38,7 @@ func runEval(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	memory := fs.Bool("memory", false, "print the memory one detector holds, by component")
+	feedbackFile := fs.String("feedback", "", "JSON `file`: a list of operators' verdicts on alerts, as POST /feedback and kafka.feedback_topic take them ({\"series\", \"channel\", \"at\", \"verdict\", \"given\"}; a file's series is its name without .csv), each applied when the file reaches its given time (default: at)")
 	report := fs.String("report", "", "also write a self-contained HTML report (plots of every file's signal, alerts and scores) to `directory`/index.html")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -73,6 +76,10 @@ func runEval(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	verdicts, err := loadVerdicts(*feedbackFile)
+	if err != nil {
+		return err
+	}
 	inputs, err := eval.Discover(paths)
 	if err != nil {
 		return err
@@ -85,7 +92,7 @@ func runEval(ctx context.Context, args []string) error {
 	start := time.Now()
 	results, err := eval.Run(ctx, inputs, eval.Options{
 		Detector: cfg.Detector, Multivariate: *multi, Ignore: ignored,
-		OutDir: *out, Progress: p.fileDone,
+		OutDir: *out, Progress: p.fileDone, Verdicts: verdicts,
 	})
 	p.line.finish()
 	if err != nil {
@@ -263,4 +270,29 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after%s), %s; %d opened outside any window, %.3f per 10k tested samples\n",
 		drift.Detected, drift.Windows, drift.Late, unwatched, timing, drift.FalseAlarms, drift.FalseAlarmsPer10k())
 	return nil
+}
+
+// loadVerdicts reads eval's --feedback file ("": none).
+func loadVerdicts(path string) ([]eval.Verdict, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--feedback: %w", err)
+	}
+	var reqs []json.RawMessage
+	if err := json.Unmarshal(b, &reqs); err != nil {
+		return nil, fmt.Errorf("--feedback %s: a JSON list of verdicts: %w", path, err)
+	}
+	out := make([]eval.Verdict, len(reqs))
+	for i, raw := range reqs {
+		r, err := stream.ParseFeedback(raw)
+		if err != nil {
+			return nil, fmt.Errorf("--feedback %s: verdict %d: %w", path, i+1, err)
+		}
+		v, _ := detector.ParseVerdict(r.Verdict)
+		out[i] = eval.Verdict{Series: r.Series, Channel: r.Channel, At: r.At, Given: r.Given, Verdict: v}
+	}
+	return out, nil
 }

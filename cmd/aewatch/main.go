@@ -43,6 +43,8 @@ func Main(ctx context.Context, args []string) int {
 		err = runRebaseline(ctx, args[1:])
 	case "silence":
 		err = runSilence(ctx, args[1:])
+	case "feedback":
+		err = runFeedback(ctx, args[1:])
 	case "broker":
 		err = runBroker(ctx, args[1:])
 	case "generate":
@@ -80,6 +82,7 @@ commands:
   replay        re-score a time range of the topics' history, outside the live group
   rebaseline    accept a series' current behaviour as its new normal (drift reference), in running services
   silence       set, list or lift maintenance windows in running services
+  feedback      judge an anomaly alert: a false positive stops its kind of departure alerting
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring

@@ -130,13 +130,17 @@ type service struct {
 	sinkOK      atomic.Bool
 	listener    net.Listener
 	rebaselines *stream.Rebaselines
-	silences    *stream.Silences
-	ckpt        *stream.KafkaCheckpoints // nil without checkpoints
-	progress    *stream.Progress
-	conn        *stream.Conn // how every Kafka client connects
-	kafkaErr    atomic.Value // string: the metadata probe's last error
-	clientErr   atomic.Value // string: the Kafka clients' last error (a refused login says more than the probe's EOF)
-	token       string       // http bearer token; "" when none is configured
+	feedbacks   *stream.Feedbacks
+	// feedbackTopic carries verdicts to every instance (nil without
+	// kafka.feedback_topic).
+	feedbackTopic *stream.FeedbackTopic
+	silences      *stream.Silences
+	ckpt          *stream.KafkaCheckpoints // nil without checkpoints
+	progress      *stream.Progress
+	conn          *stream.Conn // how every Kafka client connects
+	kafkaErr      atomic.Value // string: the metadata probe's last error
+	clientErr     atomic.Value // string: the Kafka clients' last error (a refused login says more than the probe's EOF)
+	token         string       // http bearer token; "" when none is configured
 	// writeError is InfluxDB's answer to the last failed write while
 	// writes fail (nil for writers that do not say).
 	writeError func() string
@@ -147,7 +151,7 @@ type service struct {
 // cfg.Influx; onAlert sees alert points once written.
 func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
 	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(),
-		silences: stream.NewSilences(), progress: &stream.Progress{}}
+		feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences(), progress: &stream.Progress{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.kafkaOK.Store(true)
 	s.sinkOK.Store(true)
@@ -237,6 +241,9 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		s.closeCkpt = func() { ckpt.Close() }
 		s.ckpt = ckpt
 	}
+	if cfg.Kafka.FeedbackTopic != "" {
+		s.feedbackTopic = &stream.FeedbackTopic{Conn: conn, Topic: cfg.Kafka.FeedbackTopic, Queue: s.feedbacks, Log: log.With("component", "feedback")}
+	}
 	var dlq stream.DeadLetter
 	if cfg.Kafka.DeadLetterTopic != "" {
 		w := stream.NewDeadLetterWriter(conn, cfg.Kafka.DeadLetterTopic)
@@ -261,6 +268,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		CheckpointRoundBytes: cfg.Checkpoint.RoundBytes,
 		DeadLetter:           dlq,
 		Rebaselines:          s.rebaselines,
+		Feedbacks:            s.feedbacks,
 		Silences:             s.silences,
 		Progress:             s.progress,
 	}
@@ -309,6 +317,12 @@ func (s *service) run(ctx context.Context) error {
 		"group", s.cfg.Kafka.Group, "influx_url", s.cfg.Influx.RedactedURL(), "influx_bucket", s.cfg.Influx.Bucket,
 		"http_addr", s.cfg.HTTP.Addr, "detector", s.cfg.Detector.Kind, "multivariate", s.cfg.Pipeline.Multivariate)
 	go s.probeKafka(ctx)
+	if s.feedbackTopic != nil {
+		feedbackCtx, stopFeedback := context.WithCancel(ctx)
+		readDone := make(chan struct{})
+		go func() { s.feedbackTopic.Run(feedbackCtx); close(readDone) }()
+		defer func() { stopFeedback(); <-readDone; s.feedbackTopic.Close() }()
+	}
 	var stopAt time.Time // when ctx ended: the shutdown budget runs from there
 	if s.notifier != nil {
 		// Webhooks are posted until the pipeline has stopped and their
