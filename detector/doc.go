@@ -35,6 +35,10 @@
 // detector taken at the window's first sample and drop it when the window
 // ends, so nothing learns from them and no alert opens in them.
 //
+// Operators' verdicts on anomaly alerts (feedback.go): a false positive
+// tolerates departures of its kind (channel and side) up to a little
+// beyond its peak, decaying with event time; a true positive is recorded.
+//
 // Quality checks (quality.go) are rules with an alert kind of their own,
 // apart from every score: a stuck or flat-lined channel and values beyond
 // operator-set limits. While a quality alert is open no model learns.

@@ -27,6 +27,11 @@ func TestAppendLine(t *testing.T) {
 		nil, `ae_alert,channel=flow,event=opened,kind=quality,series=s score=1,peak=1,duration_s=0,share=1,departure=0,statistic="stuck",onset_ns=4i,alert=1i 9`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Measurement: RebaselineMeasurement, Reason: `http "op" \ 1`},
 		nil, `ae_rebaseline,channel=c,series=s source="http \"op\" \\ 1",accepted=1i 9`)
+	f(Point{Series: "s", Channel: "c", Time: 9, Measurement: FeedbackMeasurement, Event: "false_positive", Alert: true, Reason: "op via http",
+		Onset: 5, Peak: 8.5, Departure: -10.6},
+		nil, `ae_feedback,channel=c,series=s verdict="false_positive",applied=1i,reason="op via http",alert_start_ns=5i,peak=8.5,tolerance=-10.6 9`)
+	f(Point{Series: "s", Time: 9, Measurement: FeedbackMeasurement, Event: "true_positive", Reason: "no recent anomaly alert of this detector covers that time"},
+		nil, `ae_feedback,series=s verdict="true_positive",applied=0i,reason="no recent anomaly alert of this detector covers that time",peak=0,tolerance=0 9`)
 	// A value that needs all 17 digits survives exactly.
 	tenth := 0.1
 	f(Point{Series: "s", Channel: "c", Time: 1, Value: tenth + 0.2, Error: 0, Score: 0, Threshold: 0.5},

@@ -16,7 +16,8 @@
 // restoring and evicting detectors), points.go (results and alert events
 // as points), flush.go (ordered writes, acknowledgements, commits),
 // round.go (checkpoint rounds), offsets.go (the offset tracker),
-// deadletter.go, rebaseline.go, admission.go, progress.go, group.go
+// deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go
+// (operators' verdicts), admission.go, progress.go, group.go
 // (consumer-group membership), checkpoint.go and chunks.go (the checkpoint
 // topic), replay.go, decode*.go (codecs), conn.go (Kafka clients).
 //
@@ -42,6 +43,9 @@
 // Operators' re-baseline requests (Rebaselines, safe for concurrent use)
 // wait in a mutex-guarded queue that the owning shard drains before it
 // scores the series' next sample, so a re-baseline lands in stream order.
+// Verdicts on alerts (Feedbacks, safe for concurrent use) wait the same
+// way; FeedbackTopic.Run reads them from kafka.feedback_topic on one
+// goroutine per partition until its context ends.
 // Maintenance windows set at run time (Silences, safe for concurrent use)
 // are versioned: a shard re-reads them for a series when the version
 // moved since that series' last sample.

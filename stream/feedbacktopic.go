@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -21,6 +22,8 @@ type FeedbackTopic struct {
 	Topic string
 	Queue *Feedbacks
 	Log   *slog.Logger
+	// Received, if set, counts the verdicts read and queued.
+	Received prometheus.Counter
 
 	once sync.Once
 	w    *kafka.Writer
@@ -107,6 +110,10 @@ func (f *FeedbackTopic) read(ctx context.Context, partition int) {
 		}
 		if err := f.Queue.Add(req, now); err != nil {
 			f.Log.Warn("a verdict from the feedback topic was dropped", "series", req.Series, "err", err)
+			continue
+		}
+		if f.Received != nil {
+			f.Received.Inc()
 		}
 	}
 }

@@ -1314,7 +1314,7 @@ func TestRebalanceDuringOutage(t *testing.T) {
 }
 
 // TestHTTPTLSAndToken: the endpoint over TLS with a bearer token from
-// AEWATCH_HTTP_TOKEN. `aewatch rebaseline` (and `aewatch silence`) without the token is refused
+// AEWATCH_HTTP_TOKEN. `aewatch rebaseline` (and `aewatch silence` and `aewatch feedback`) without the token is refused
 // (401, exit 1), with it accepted; a client that does not trust the CA is
 // refused; /debug/pprof is not served; the token never reaches the log.
 func TestHTTPTLSAndToken(t *testing.T) {
@@ -1384,6 +1384,14 @@ func TestHTTPTLSAndToken(t *testing.T) {
 	}
 	if out, code := operator("silence", httpToken, "--ca-file", caFile, "--for", "1h", series); code != 0 || !strings.Contains(out, `"stored":true`) {
 		t.Errorf("silence with the token over TLS: exit %d: %s", code, out)
+	}
+	// So do verdicts on alerts (queued here: no feedback topic).
+	verdict := []string{"--ca-file", caFile, "--at", "2024-03-01T00:00:00Z", "--false-positive", series}
+	if out, code := operator("feedback", "", verdict...); code != 1 || !strings.Contains(out, "401") {
+		t.Errorf("feedback without the token: exit %d: %s", code, out)
+	}
+	if out, code := operator("feedback", httpToken, verdict...); code != 0 || !strings.Contains(out, "queued on this instance") {
+		t.Errorf("feedback with the token over TLS: exit %d: %s", code, out)
 	}
 	pool := x509.NewCertPool()
 	pemCA, _ := os.ReadFile(caFile)

@@ -242,7 +242,11 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		s.ckpt = ckpt
 	}
 	if cfg.Kafka.FeedbackTopic != "" {
-		s.feedbackTopic = &stream.FeedbackTopic{Conn: conn, Topic: cfg.Kafka.FeedbackTopic, Queue: s.feedbacks, Log: log.With("component", "feedback")}
+		received := prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_feedback_received_total",
+			Help: "Verdicts read from kafka.feedback_topic and queued for their series."})
+		s.reg.MustRegister(received)
+		s.feedbackTopic = &stream.FeedbackTopic{Conn: conn, Topic: cfg.Kafka.FeedbackTopic, Queue: s.feedbacks,
+			Log: log.With("component", "feedback"), Received: received}
 	}
 	var dlq stream.DeadLetter
 	if cfg.Kafka.DeadLetterTopic != "" {
