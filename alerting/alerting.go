@@ -175,6 +175,9 @@ func AlertOf(p sink.Point, generatorURL string) Alert {
 		"description": fmt.Sprintf("%s: %s %+.4g from normal, %.0f%% of the evidence", summary, what, p.Departure, 100*p.Share),
 		"score":       strconv.FormatFloat(p.Score, 'g', 4, 64),
 	}
+	if p.Tolerated != 0 {
+		a.Annotations["feedback"] = fmt.Sprintf("beyond the %+.4g from its level that %d false-positive verdicts taught to tolerate", p.Tolerated, p.Verdicts)
+	}
 	if p.Event == "closed" {
 		a.StartsAt = at.Add(-time.Duration(p.Duration * float64(time.Second)))
 		a.EndsAt = &at

@@ -72,6 +72,12 @@ type Point struct {
 	Onset            int64
 	Rate             float64
 	Reason           string
+	// Tolerated (anomaly, on the channel it concerns): the departure from
+	// its level operators' false-positive verdicts (Verdicts of them)
+	// taught to tolerate on the opening departure's side, sensor units,
+	// signed; 0: none.
+	Tolerated float64
+	Verdicts  int
 }
 
 // reservedTags are aewatch's own tag keys; input tags of these names are
@@ -186,6 +192,10 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 			intField("onset_ns", p.Onset)
 		}
 		strField("reason", p.Reason)
+		if p.Tolerated != 0 {
+			field("tolerated", p.Tolerated)
+			intField("verdicts", int64(p.Verdicts))
+		}
 	}
 	intField("alert", boolInt(p.Alert))
 	dst = append(dst, ' ')

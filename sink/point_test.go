@@ -27,6 +27,9 @@ func TestAppendLine(t *testing.T) {
 		nil, `ae_alert,channel=flow,event=opened,kind=quality,series=s score=1,peak=1,duration_s=0,share=1,departure=0,statistic="stuck",onset_ns=4i,alert=1i 9`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Measurement: RebaselineMeasurement, Reason: `http "op" \ 1`},
 		nil, `ae_rebaseline,channel=c,series=s source="http \"op\" \\ 1",accepted=1i 9`)
+	f(Point{Series: "s", Channel: "c", Time: 9, Score: 1, Alert: true, Measurement: AlertMeasurement, Event: "opened", Kind: "anomaly", Peak: 1,
+		Share: 1, Departure: 12, Statistic: "reference", Tolerated: 10.5, Verdicts: 2},
+		nil, `ae_alert,channel=c,event=opened,kind=anomaly,series=s score=1,peak=1,duration_s=0,share=1,departure=12,direction="up",statistic="reference",tolerated=10.5,verdicts=2i,alert=1i 9`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Measurement: FeedbackMeasurement, Event: "false_positive", Alert: true, Reason: "op via http",
 		Onset: 5, Peak: 8.5, Departure: -10.6},
 		nil, `ae_feedback,channel=c,series=s verdict="false_positive",applied=1i,reason="op via http",alert_start_ns=5i,peak=8.5,tolerance=-10.6 9`)

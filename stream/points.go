@@ -70,6 +70,10 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 				if why.Failed[j] == detector.Stuck {
 					pt.Onset = why.Onset
 				}
+			case "anomaly":
+				if why.Tolerance != 0 && j == why.ToleranceChannel {
+					pt.Tolerated, pt.Verdicts = why.Tolerance, why.Verdicts
+				}
 			}
 		}
 		pts = append(pts, pt)

@@ -93,8 +93,15 @@ func TestFeedbackOverHTTP(t *testing.T) {
 		return false
 	}
 	faults := map[int]bool{}
+	explained := false
 	for _, a := range influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "event" = 'opened' AND "kind" = 'anomaly'`) {
 		ts, _ := a["time"].(json.Number).Int64()
+		// The step beyond the bump's size (the second fault) says what
+		// the verdict tolerates (decayed a little since).
+		if inAny(ts, r.Faults[1:2], synth.RecurringFaultLength) {
+			told, _ := a["tolerated"].(json.Number).Float64()
+			explained = told > 0.99*tol && told <= tol && a["verdicts"] == json.Number("1")
+		}
 		if ts > r.Times[split].UnixNano() && inAny(ts, r.Bumps, synth.RecurringBumpLength) {
 			t.Errorf("a later harmless bump alerted at %d after the false-positive verdict", ts)
 		}
@@ -106,6 +113,9 @@ func TestFeedbackOverHTTP(t *testing.T) {
 	}
 	if len(faults) != len(r.Faults) {
 		t.Errorf("faults alerted %v of %v", faults, r.Faults)
+	}
+	if !explained {
+		t.Errorf("the alert on the step beyond the tolerated bump does not carry tolerated (about %v) and verdicts=1", tol)
 	}
 
 	verdicts := filepath.Join(dir, "verdicts.json")
