@@ -148,15 +148,10 @@ func (p *Pipeline) feedback(sh *shardState, s *Sample, ref msgRef, rs []Feedback
 			if r.Channel != "" && ch != r.Channel {
 				continue
 			}
-			chans := s.Channels[j : j+1]
-			if p.o.Pipeline.Multivariate {
-				chans = s.Channels
-			}
-			st := p.state(sh, sh.keyOf(s.Series, ch, p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
+			st := p.operatorState(sh, s, j, ref)
 			if st == nil {
 				continue
 			}
-			p.settle(st)
 			last = st
 			o := st.det.Feedback(r.At.UnixNano(), v, s.Time)
 			pt.Tags, pt.Reason = st.tags, o.Reason

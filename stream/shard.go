@@ -204,6 +204,20 @@ func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 	}
 }
 
+// operatorState is the settled detector of s's series that holds channel
+// j, for an operator's request (nil if none can be had).
+func (p *Pipeline) operatorState(sh *shardState, s *Sample, j int, ref msgRef) *seriesState {
+	chans := s.Channels[j : j+1]
+	if p.o.Pipeline.Multivariate {
+		chans = s.Channels
+	}
+	st := p.state(sh, sh.keyOf(s.Series, s.Channels[j], p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
+	if st != nil {
+		p.settle(st)
+	}
+	return st
+}
+
 // rebaseline applies an operator's request to the detectors of s's series
 // (all channels, or the one named) before s is scored, and records it.
 func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
@@ -212,15 +226,10 @@ func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req Rebasel
 		if !req.wants(ch) {
 			continue
 		}
-		chans := s.Channels[j : j+1]
-		if p.o.Pipeline.Multivariate {
-			chans = s.Channels
-		}
-		st := p.state(sh, sh.keyOf(s.Series, ch, p.o.Pipeline.Multivariate), s.Series, chans, s.Tags, ref)
+		st := p.operatorState(sh, s, j, ref)
 		if st == nil {
 			continue
 		}
-		p.settle(st)
 		if !st.det.Rebaseline() {
 			continue
 		}
