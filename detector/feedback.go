@@ -83,6 +83,8 @@ type FeedbackOutcome struct {
 	Reason  string
 	// Repeated: the alert already had this verdict.
 	Repeated bool
+	// Found: a recent alert covered the time; the fields below describe it.
+	Found bool
 	// The alert it judged: its first and last sample times (End 0: still
 	// open), the channel and side (+1 above, -1 below its level) its
 	// departure was on, and the departure's peak, in sensor units.
@@ -237,7 +239,7 @@ func (f *feedback) judge(at int64, v Verdict, now int64, bound func(int) float64
 	}
 	a := &f.alerts[idx]
 	tl := &f.tols[sideIndex(a.channel, a.side)]
-	out := FeedbackOutcome{Start: a.start, End: a.end, Channel: a.channel, Side: a.side, Peak: a.peak}
+	out := FeedbackOutcome{Found: true, Start: a.start, End: a.end, Channel: a.channel, Side: a.side, Peak: a.peak}
 	if a.verdict == v {
 		out.Reason, out.Repeated = "already recorded", true
 		out.Tolerance, out.Verdicts = f.at(a.channel, a.side, now), tl.fp

@@ -155,7 +155,7 @@ func (p *Pipeline) feedback(sh *shardState, s *Sample, ref msgRef, rs []Feedback
 			last = st
 			o := st.det.Feedback(r.At.UnixNano(), v, s.Time)
 			pt.Tags, pt.Reason = st.tags, o.Reason
-			if o.Start != 0 {
+			if o.Found {
 				pt.Channel, pt.Onset, pt.Peak = st.channels[o.Channel], o.Start, o.Peak
 				pt.Departure = float64(o.Side) * o.Tolerance
 			}
