@@ -155,7 +155,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
-		clip: wcfg.Clip, seed: seed, trans: newTransient(channels),
+		clip: wcfg.Clip, seed: seed, trans: newTransient(channels, cfg.Stillness),
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)

@@ -17,7 +17,7 @@ import (
 // alerts. A longer alert's errors stay out: a sustained fault must not
 // teach the tail that it is normal.
 type transient struct {
-	width int       // values per window: pooled error, channel errors, marginal statistic
+	width int       // values per window: pooled error, channel errors, marginal statistic, channel spreads (with stillness)
 	buf   []float64 // windows × width
 	open  bool
 	over  bool // the alert outlasted the buffer
@@ -27,8 +27,11 @@ type transient struct {
 // two windows' length, the time a single unusual sample stays in view.
 const transientWindows = 64
 
-func newTransient(channels int) *transient {
+func newTransient(channels int, still bool) *transient {
 	w := 2 + channels
+	if still {
+		w += channels
+	}
 	return &transient{width: w, buf: make([]float64, 0, transientWindows*w)}
 }
 
@@ -44,6 +47,9 @@ func (t *transient) hold(r *reference) {
 	t.buf = append(t.buf, r.err)
 	t.buf = append(t.buf, r.chErr...)
 	t.buf = append(t.buf, r.marg.last)
+	if r.still != nil {
+		t.buf = append(t.buf, r.still.sd...)
+	}
 }
 
 // release ends the alert: a transient's errors are accepted.
@@ -58,8 +64,14 @@ func (t *transient) release(r *reference) {
 		for j, cc := range r.chCal {
 			cc.accept(math.Sqrt(w[1+j] / rows))
 		}
+		c := len(r.chErr)
 		if r.marg.active() {
-			r.marg.cal.accept(w[t.width-1])
+			r.marg.cal.accept(w[1+c])
+		}
+		if r.still != nil {
+			for j, tl := range r.still.tails {
+				tl.accept(1 / (w[2+c+j] + stillFloor))
+			}
 		}
 	}
 	t.buf = t.buf[:0]
