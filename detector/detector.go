@@ -375,7 +375,9 @@ func (d *Detector) scoreWindow() []Result {
 			stepScore := r.AlertScore()
 			var top int
 			var dep float64
-			if d.fb.any && stepScore >= d.cfg.Alert.Close || stepScore >= d.cfg.Alert.Open {
+			// The departure's channel and side: for a tolerance to judge,
+			// and for an alert about to open.
+			if d.fb.any && stepScore >= d.cfg.Alert.Close || !d.alert.open && stepScore >= d.cfg.Alert.Open {
 				top = d.dominant(refScore > evidence, ch)
 				dep = x[top] - d.level(top)
 				if d.fb.tolerates(top, dep, ps.time) {
@@ -440,22 +442,21 @@ func (d *Detector) dominant(fromRef bool, ch []float64) int {
 	return top
 }
 
-// level is channel j's level on normal data, from which feedback measures
-// departures: the reference's, or the adapting normalisation's.
-func (d *Detector) level(j int) float64 {
+// levels is the normalisation feedback measures departures against: the
+// reference's level on normal data, or the adapting one's.
+func (d *Detector) levels() *window.Normaliser {
 	if d.ref != nil {
-		return d.ref.norm.Mean(j)
+		return d.ref.norm
 	}
-	return d.norm.Mean(j)
+	return d.norm
 }
+
+// level is channel j's level on normal data.
+func (d *Detector) level(j int) float64 { return d.levels().Mean(j) }
 
 // toleranceBound is the largest tolerance channel j may be taught.
 func (d *Detector) toleranceBound(j int) float64 {
-	spread := d.norm.Std(j)
-	if d.ref != nil {
-		spread = d.ref.norm.Std(j)
-	}
-	return float64(d.cfg.Feedback.MaxDeviations * spread)
+	return float64(d.cfg.Feedback.MaxDeviations * d.levels().Std(j))
 }
 
 // Feedback applies an operator's verdict v on the anomaly alert that

@@ -113,9 +113,9 @@ type judgedAlert struct {
 
 // tolerance is what false positives taught about one kind of departure.
 type tolerance struct {
-	value  float64 // sensor units, as of since
-	since  int64
-	fp, tp int
+	value float64 // sensor units, as of since
+	since int64
+	fp    int // false positives that taught it (true ones are on the alerts and in ae_feedback)
 }
 
 // feedback holds the recent alerts and the tolerances per channel and side.
@@ -129,6 +129,14 @@ type feedback struct {
 
 func newFeedback(cfg FeedbackConfig, channels int) *feedback {
 	return &feedback{cfg: cfg, tols: make([]tolerance, 2*channels), open: -1}
+}
+
+// sideOf is the side of the level a departure dep lies on: +1 or -1.
+func sideOf(dep float64) int {
+	if dep < 0 {
+		return -1
+	}
+	return 1
 }
 
 func sideIndex(j, side int) int {
@@ -150,10 +158,7 @@ func (f *feedback) at(j, side int, t int64) float64 {
 
 // opened records a new alert departing on channel j by dep.
 func (f *feedback) opened(t int64, j int, dep float64) {
-	side := 1
-	if dep < 0 {
-		side = -1
-	}
+	side := sideOf(dep)
 	if len(f.alerts) == feedbackAlerts {
 		f.alerts = append(f.alerts[:0], f.alerts[1:]...)
 	}
@@ -198,10 +203,7 @@ func (f *feedback) tolerates(j int, dep float64, t int64) bool {
 	if !f.any {
 		return false
 	}
-	side := 1
-	if dep < 0 {
-		side = -1
-	}
+	side := sideOf(dep)
 	tol := f.at(j, side, t)
 	return tol > 0 && math.Abs(dep) <= tol
 }
@@ -210,10 +212,7 @@ func (f *feedback) tolerates(j int, dep float64, t int64) bool {
 // tolerance of its kind (signed as dep), the channel and the false
 // positives that taught it.
 func (f *feedback) noteFor(j int, dep float64, t int64) (float64, int, int) {
-	side := 1
-	if dep < 0 {
-		side = -1
-	}
+	side := sideOf(dep)
 	return float64(side) * f.at(j, side, t), j, f.tols[sideIndex(j, side)].fp
 }
 
@@ -245,18 +244,13 @@ func (f *feedback) judge(at int64, v Verdict, now int64, bound func(int) float64
 		out.Tolerance, out.Verdicts = f.at(a.channel, a.side, now), tl.fp
 		return out
 	}
-	switch a.verdict {
-	case FalsePositive:
+	if a.verdict == FalsePositive {
 		tl.fp--
-	case TruePositive:
-		tl.tp--
 	}
 	a.verdict = v
 	if v == FalsePositive {
 		tl.fp++
 		f.teach(a, now, bound(a.channel))
-	} else {
-		tl.tp++
 	}
 	out.Applied = true
 	out.Tolerance, out.Verdicts = f.at(a.channel, a.side, now), tl.fp
@@ -278,7 +272,6 @@ func (f *feedback) appendState(e *statecodec.Encoder) {
 		e.F64(tl.value)
 		e.I64(tl.since)
 		e.Int(tl.fp)
-		e.Int(tl.tp)
 	}
 }
 
@@ -299,8 +292,8 @@ func (f *feedback) readState(d *statecodec.Decoder) error {
 	f.any = false
 	for i := range f.tols {
 		tl := &f.tols[i]
-		tl.value, tl.since, tl.fp, tl.tp = d.F64(), d.I64(), d.Int(), d.Int()
-		if !(tl.value >= 0) || !finite(tl.value) || tl.fp < 0 || tl.tp < 0 {
+		tl.value, tl.since, tl.fp = d.F64(), d.I64(), d.Int()
+		if !(tl.value >= 0) || !finite(tl.value) || tl.fp < 0 {
 			return errors.New("detector: feedback tolerance out of range")
 		}
 		f.any = f.any || tl.value > 0

@@ -115,6 +115,15 @@ func (s *service) authorized(h http.Handler) http.Handler {
 	})
 }
 
+// requester says who sent an operator's request: the by parameter, if
+// given, and the client's address.
+func requester(r *http.Request) string {
+	if by := r.URL.Query().Get("by"); by != "" {
+		return by + " via http " + r.RemoteAddr
+	}
+	return "http " + r.RemoteAddr
+}
+
 // handleRebaseline takes an operator's request to accept a series' current
 // behaviour as its new normal: POST /rebaseline?series=S[&channel=C]. It
 // answers 202 with JSON once the request is queued (the series' next
@@ -131,10 +140,7 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := stream.RebaselineRequest{Series: r.URL.Query().Get("series"), Channel: r.URL.Query().Get("channel"),
-		Source: "http " + r.RemoteAddr, At: time.Now()}
-	if by := r.URL.Query().Get("by"); by != "" {
-		req.Source = by + " via http " + r.RemoteAddr
-	}
+		Source: requester(r), At: time.Now()}
 	if _, err := s.rebaselines.Request(req); err != nil {
 		code := http.StatusBadRequest
 		switch {
@@ -165,10 +171,7 @@ func (s *service) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	req := stream.FeedbackRequest{Series: q.Get("series"), Channel: q.Get("channel"), Verdict: q.Get("verdict"),
-		Source: "http " + r.RemoteAddr, Given: time.Now()}
-	if by := q.Get("by"); by != "" {
-		req.Source = by + " via http " + r.RemoteAddr
-	}
+		Source: requester(r), Given: time.Now()}
 	at, err := time.Parse(time.RFC3339Nano, q.Get("at"))
 	if err != nil {
 		http.Error(w, fmt.Sprintf("feedback: at: not an RFC 3339 time such as 2024-03-01T08:00:00Z (got %q)", q.Get("at")), http.StatusBadRequest)
