@@ -163,8 +163,10 @@ func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, na
 		if s.Why[i] != "" {
 			s.Why[i] += "; "
 		}
-		s.Why[i] += fmt.Sprintf("feedback %s on the alert from %s: %s tolerates %+.4g from its level (%d false-positive verdicts)",
-			v.Verdict, time.Unix(0, o.Start).UTC().Format(time.RFC3339), names[o.Channel], float64(o.Side)*o.Tolerance, o.Verdicts)
+		s.Why[i] += fmt.Sprintf("feedback %s on the alert from %s", v.Verdict, time.Unix(0, o.Start).UTC().Format(time.RFC3339))
+		if o.Tolerance > 0 {
+			s.Why[i] += fmt.Sprintf(": %s tolerates %+.4g from its level (%d false-positive verdicts)", names[o.Channel], float64(o.Side)*o.Tolerance, o.Verdicts)
+		}
 	}
 }
 
