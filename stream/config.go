@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"time"
+
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // KafkaConfig says where samples come from.
@@ -104,11 +106,11 @@ func (c KafkaConfig) Validate() error {
 			return fmt.Errorf("kafka.brokers[%d]: empty", i)
 		}
 	}
-	if _, err := DecoderFor(c.Format); err != nil {
+	if _, err := codec.DecoderFor(c.Format); err != nil {
 		return fmt.Errorf("kafka.format: %w", err)
 	}
 	for t, f := range c.TopicFormats {
-		if _, err := DecoderFor(f); err != nil {
+		if _, err := codec.DecoderFor(f); err != nil {
 			return fmt.Errorf("kafka.topic_formats[%s]: %w", t, err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/internal/lograte"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // DeadLetter receives rejected messages, unchanged, with headers saying
@@ -36,7 +37,7 @@ func deadLetterMessage(m kafka.Message, err error) kafka.Message {
 		detail = detail[:500]
 	}
 	return kafka.Message{Key: m.Key, Value: m.Value, Time: m.Time, Headers: append(append([]kafka.Header(nil), m.Headers...),
-		kafka.Header{Key: "aewatch-reason", Value: []byte(ReasonOf(err))},
+		kafka.Header{Key: "aewatch-reason", Value: []byte(codec.ReasonOf(err))},
 		kafka.Header{Key: "aewatch-detail", Value: []byte(detail)},
 		kafka.Header{Key: "aewatch-topic", Value: []byte(m.Topic)},
 		kafka.Header{Key: "aewatch-partition", Value: []byte(strconv.Itoa(m.Partition))},

@@ -1,9 +1,9 @@
-// Package stream owns aewatch's input: decoding sensor messages (JSON or
-// InfluxDB line protocol) from Kafka, routing each series to the shard
-// goroutine that owns its detectors, and committing input offsets only once
-// every point derived from the messages up to them has been acknowledged
-// by the sink (at-least-once in; with event-time points, effectively once
-// out).
+// Package stream owns aewatch's input: reading sensor messages from Kafka
+// (decoded by package codec: JSON or InfluxDB line protocol), routing each
+// series to the shard goroutine that owns its detectors, and committing
+// input offsets only once every point derived from the messages up to them
+// has been acknowledged by the sink (at-least-once in; with event-time
+// points, effectively once out).
 //
 // It also owns the Kafka side of state: checkpoints in a compacted topic
 // (chunked when larger than a record), parked detectors, the dead-letter
@@ -19,7 +19,7 @@
 // deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go
 // (operators' verdicts), admission.go, progress.go, group.go
 // (consumer-group membership), checkpoint.go and chunks.go (the checkpoint
-// topic), replay.go, decode*.go (codecs), conn.go (Kafka clients).
+// topic), replay.go, conn.go (Kafka clients).
 //
 // Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
 // goroutines and one flush goroutine (which keeps up to two writes in

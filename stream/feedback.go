@@ -10,6 +10,7 @@ import (
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // Bounds on the verdicts waiting for their series.
@@ -138,7 +139,7 @@ const alreadyRecorded = "already recorded"
 // feedback applies verdicts to the detectors of s's series (the channel
 // named, or each) before s is scored, and records each as an ae_feedback
 // point: applied to the alert it named, or why not.
-func (p *Pipeline) feedback(sh *shardState, s *Sample, ref msgRef, rs []FeedbackRequest) {
+func (p *Pipeline) feedback(sh *shardState, s *codec.Sample, ref msgRef, rs []FeedbackRequest) {
 	for _, r := range rs {
 		v, _ := detector.ParseVerdict(r.Verdict) // validated when queued
 		pt := sink.Point{Measurement: sink.FeedbackMeasurement, Series: s.Series, Channel: r.Channel, Time: s.Time, Event: r.Verdict,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // The fetch stage: reading messages, decoding them into samples, checking
@@ -35,7 +37,7 @@ func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time) (kafka.Messag
 
 func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[partitionKey]int64, dlq chan<- deadLetter) error {
 	o := p.o
-	var samples []Sample
+	var samples []codec.Sample
 	perPart := map[partitionKey]partMetrics{}
 	lastRound := time.Now()
 	fresh := false // messages fetched since the last round that succeeded
@@ -117,7 +119,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		}
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
-			o.Metrics.Rejected.WithLabelValues(string(ReasonOf(err))).Inc()
+			o.Metrics.Rejected.WithLabelValues(string(codec.ReasonOf(err))).Inc()
 			if dlq == nil {
 				p.track.add(ref, 0)
 				continue
@@ -203,13 +205,13 @@ func (h *handoff) sendAll(drain context.Context) bool {
 	return true
 }
 
-func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
+func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample, error) {
 	if len(msg.Value) > p.o.Kafka.MaxMessageBytes {
-		return dst, reject(ReasonTooLarge, "%d bytes > kafka.max_message_bytes %d", len(msg.Value), p.o.Kafka.MaxMessageBytes)
+		return dst, codec.Reject(codec.ReasonTooLarge, "%d bytes > kafka.max_message_bytes %d", len(msg.Value), p.o.Kafka.MaxMessageBytes)
 	}
 	dec := p.decoders[msg.Topic]
 	if dec == nil {
-		dec, _ = DecoderFor(p.o.Kafka.Format)
+		dec, _ = codec.DecoderFor(p.o.Kafka.Format)
 	}
 	out, err := dec(dst, msg.Value)
 	if err != nil {
@@ -218,13 +220,13 @@ func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
 	if len(p.o.Kafka.Series) > 0 {
 		for _, s := range out {
 			if !p.known(s.Series) {
-				return dst, reject(ReasonUnknownSeries, "series %q matches no kafka.series pattern", s.Series)
+				return dst, codec.Reject(codec.ReasonUnknownSeries, "series %q matches no kafka.series pattern", s.Series)
 			}
 		}
 	}
 	for _, s := range out[len(dst):] {
 		if len(s.Channels) > p.o.Pipeline.MaxChannels {
-			return dst, reject(ReasonChannelLimit, "series %q: %d channels, over pipeline.max_channels %d", s.Series, len(s.Channels), p.o.Pipeline.MaxChannels)
+			return dst, codec.Reject(codec.ReasonChannelLimit, "series %q: %d channels, over pipeline.max_channels %d", s.Series, len(s.Channels), p.o.Pipeline.MaxChannels)
 		}
 	}
 	if err := checkTimes(out[len(dst):], msg.Time, time.Now(), p.o.Pipeline); err != nil {
@@ -236,7 +238,7 @@ func (p *Pipeline) decode(dst []Sample, msg kafka.Message) ([]Sample, error) {
 // checkTimes rejects samples dated beyond pipeline.max_future after the
 // later of the record's time and now, or (with max_past set) beyond
 // max_past before the earlier.
-func checkTimes(samples []Sample, record, now time.Time, c PipelineConfig) error {
+func checkTimes(samples []codec.Sample, record, now time.Time, c PipelineConfig) error {
 	latest, earliest := now, now
 	if !record.IsZero() {
 		latest, earliest = later(record, now), earlier(record, now)
@@ -244,11 +246,11 @@ func checkTimes(samples []Sample, record, now time.Time, c PipelineConfig) error
 	for _, s := range samples {
 		t := time.Unix(0, s.Time)
 		if t.After(latest.Add(c.MaxFuture)) {
-			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_future=%v after the record's time and the clock (%s)",
+			return codec.Reject(codec.ReasonBadTime, "series %q: time %s is more than pipeline.max_future=%v after the record's time and the clock (%s)",
 				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxFuture, latest.UTC().Format(time.RFC3339))
 		}
 		if c.MaxPast > 0 && t.Before(earliest.Add(-c.MaxPast)) {
-			return reject(ReasonBadTime, "series %q: time %s is more than pipeline.max_past=%v before the record's time and the clock (%s)",
+			return codec.Reject(codec.ReasonBadTime, "series %q: time %s is more than pipeline.max_past=%v before the record's time and the clock (%s)",
 				s.Series, t.UTC().Format(time.RFC3339Nano), c.MaxPast, earliest.UTC().Format(time.RFC3339))
 		}
 	}

@@ -1,6 +1,9 @@
 package stream
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/aewatch/aewatch/stream/codec"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics counts what a Pipeline does.
 type Metrics struct {
@@ -84,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AdmissionWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_series_admission_waits_total",
 			Help: "New series whose detector waited for pipeline.new_series_per_second."}),
 	}
-	for _, r := range Reasons {
+	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
 		m.SamplesDropped.WithLabelValues(string(r))
 	}

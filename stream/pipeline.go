@@ -16,6 +16,7 @@ import (
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/lograte"
 	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // fetcher is what the pipeline needs of a Kafka reader.
@@ -58,7 +59,7 @@ type Options struct {
 	OnFetch func()
 	// Keep, if set, decides which decoded samples are scored; the others
 	// are skipped and counted as filtered (replay's time and series limits).
-	Keep func(*Sample) bool
+	Keep func(*codec.Sample) bool
 	// Assigned, if set, says which input partitions this pipeline owns;
 	// checkpoints of other partitions are not held.
 	Assigned func(topic string, partition int) bool
@@ -89,7 +90,7 @@ type Options struct {
 // Pipeline consumes, scores and writes.
 type Pipeline struct {
 	o        Options
-	decoders map[string]Decoder
+	decoders map[string]codec.Decoder
 	track    *tracker
 	admit    *admission // pacing of brand-new detectors
 	// inflight carries the result of the checkpoint round whose second
@@ -166,7 +167,7 @@ func New(o Options) (*Pipeline, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, decoders: map[string]Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
+	p := &Pipeline{o: o, decoders: map[string]codec.Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
 		ioCtx: context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {
@@ -174,13 +175,13 @@ func New(o Options) (*Pipeline, error) {
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
 			f = tf
 		}
-		p.decoders[t], _ = DecoderFor(f)
+		p.decoders[t], _ = codec.DecoderFor(f)
 	}
 	return p, nil
 }
 
 type work struct {
-	s   Sample
+	s   codec.Sample
 	ref msgRef
 	// barrier, instead of a sample: from here on the shard's detectors owe
 	// this checkpoint round their snapshots (round.go).

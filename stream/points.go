@@ -6,6 +6,7 @@ import (
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
 	"github.com/aewatch/aewatch/window"
 )
 
@@ -18,9 +19,9 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 	for _, r := range st.det.Push(t, x) {
 		switch r.Status {
 		case window.NonFinite:
-			m.SamplesDropped.WithLabelValues(string(ReasonNonFinite)).Inc()
+			m.SamplesDropped.WithLabelValues(string(codec.ReasonNonFinite)).Inc()
 		case window.OutOfOrder:
-			m.SamplesDropped.WithLabelValues(string(ReasonOutOfOrder)).Inc()
+			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++
 			if ok, held := p.outOfOrderLog.Allow(); ok {
 				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // The detector registry of a shard: creating a series' detector (restored
@@ -15,14 +16,14 @@ import (
 
 // state finds or makes the detector of key, restoring its checkpoint if
 // there is one; nil when the series bound is hit.
-func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []Tag, ref msgRef) *seriesState {
+func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []codec.Tag, ref msgRef) *seriesState {
 	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
 		st.lastUsed, st.lastOffset = sh.clock, ref.offset
 		return st
 	}
 	key := string(keyBytes)
 	if len(sh.dets) >= p.shardMax() && !p.evict(sh) {
-		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonSeriesLimit)).Inc()
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonSeriesLimit)).Inc()
 		return nil
 	}
 	if loc, ok := sh.evicted[key]; ok {
@@ -45,7 +46,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	d, err := p.newDetector(series, channels)
 	if err != nil {
 		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)
-		p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+		p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
 		return nil
 	}
 	p.o.Rebaselines.Seen(series)

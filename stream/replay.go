@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 // ReplayRange is one partition's part of a replay: offsets [Start, End).
@@ -65,7 +67,7 @@ func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[st
 		if f, ok := formats[t.Name]; ok {
 			format = f
 		}
-		dec, err := DecoderFor(format)
+		dec, err := codec.DecoderFor(format)
 		if err != nil {
 			return ReplayPlan{}, err
 		}
@@ -122,7 +124,7 @@ func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[st
 // stampedWithEventTime checks the records on both sides of the offset the
 // timestamp lookup found: each record's timestamp must be its sample's
 // event time (to the millisecond).
-func stampedWithEventTime(ctx context.Context, conn *Conn, dec Decoder, topic string, partition int, at int64, r ReplayRange) (bool, error) {
+func stampedWithEventTime(ctx context.Context, conn *Conn, dec codec.Decoder, topic string, partition int, at int64, r ReplayRange) (bool, error) {
 	for _, off := range []int64{at - 1, at} {
 		if off < r.Start || off >= r.End {
 			continue
@@ -142,7 +144,7 @@ func stampedWithEventTime(ctx context.Context, conn *Conn, dec Decoder, topic st
 	return true, nil
 }
 
-func eventTime(dec Decoder, m kafka.Message) (time.Time, bool) {
+func eventTime(dec codec.Decoder, m kafka.Message) (time.Time, bool) {
 	s, err := dec(nil, m.Value)
 	if err != nil || len(s) == 0 {
 		return time.Time{}, false
@@ -173,7 +175,7 @@ type ReplaySource struct {
 	conn  *Conn
 	plan  ReplayPlan
 	speed float64 // event-time speed-up; 0: as fast as possible
-	dec   map[string]Decoder
+	dec   map[string]codec.Decoder
 
 	msgs chan kafka.Message
 	errc chan error
@@ -182,14 +184,14 @@ type ReplaySource struct {
 
 // NewReplaySource prepares a source; Start starts its readers.
 func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
-	s := &ReplaySource{conn: conn, plan: plan, speed: speed, dec: map[string]Decoder{},
+	s := &ReplaySource{conn: conn, plan: plan, speed: speed, dec: map[string]codec.Decoder{},
 		msgs: make(chan kafka.Message, 1000), errc: make(chan error, 1), done: make([]atomic.Int64, len(plan.Ranges))}
 	for _, r := range plan.Ranges {
 		f := defaultFormat
 		if tf, ok := formats[r.Topic]; ok {
 			f = tf
 		}
-		s.dec[r.Topic], _ = DecoderFor(f)
+		s.dec[r.Topic], _ = codec.DecoderFor(f)
 	}
 	return s
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -161,7 +162,7 @@ func seriesOfKey(key string) string {
 // score scores sample s and appends its points to the shard's pending
 // output. The pending slice is read afresh after every state call: making
 // room for a detector may emit it.
-func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
+func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 	if req, ok := p.o.Rebaselines.take(s.Series); ok {
 		p.rebaseline(dets, s, ref, req)
 	}
@@ -174,7 +175,7 @@ func (p *Pipeline) score(dets *shardState, s *Sample, ref msgRef) {
 			return
 		}
 		if !equalStrings(st.channels, s.Channels) {
-			p.o.Metrics.SamplesDropped.WithLabelValues(string(ReasonChannels)).Inc()
+			p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
 			return
 		}
 		dets.push(p, st, s.Time, s.Values)
@@ -206,7 +207,7 @@ func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 
 // operatorState is the settled detector of s's series that holds channel
 // j, for an operator's request (nil if none can be had).
-func (p *Pipeline) operatorState(sh *shardState, s *Sample, j int, ref msgRef) *seriesState {
+func (p *Pipeline) operatorState(sh *shardState, s *codec.Sample, j int, ref msgRef) *seriesState {
 	chans := s.Channels[j : j+1]
 	if p.o.Pipeline.Multivariate {
 		chans = s.Channels
@@ -220,7 +221,7 @@ func (p *Pipeline) operatorState(sh *shardState, s *Sample, j int, ref msgRef) *
 
 // rebaseline applies an operator's request to the detectors of s's series
 // (all channels, or the one named) before s is scored, and records it.
-func (p *Pipeline) rebaseline(sh *shardState, s *Sample, ref msgRef, req RebaselineRequest) {
+func (p *Pipeline) rebaseline(sh *shardState, s *codec.Sample, ref msgRef, req RebaselineRequest) {
 	applied := 0
 	for j, ch := range s.Channels {
 		if !req.wants(ch) {

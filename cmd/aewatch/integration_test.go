@@ -33,7 +33,7 @@ import (
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 	"github.com/aewatch/aewatch/sensorcsv"
-	"github.com/aewatch/aewatch/stream"
+	"github.com/aewatch/aewatch/stream/codec"
 	"github.com/aewatch/aewatch/synth"
 )
 
@@ -89,7 +89,7 @@ func fileMessages(t *testing.T, file string) []kafka.Message {
 	}
 	var msgs []kafka.Message
 	for k, ts := range f.Times {
-		v, _ := stream.EncodeSample("json", sensorcsv.SeriesName(file), []string{"value"}, ts, f.Values[k])
+		v, _ := codec.EncodeSample("json", sensorcsv.SeriesName(file), []string{"value"}, ts, f.Values[k])
 		msgs = append(msgs, kafka.Message{Key: []byte(sensorcsv.SeriesName(file)), Value: v})
 	}
 	return msgs
@@ -321,7 +321,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	nBad := map[string]int{}
 	k, outOfOrder := 0, 0
 	for i, ts := range f.Times {
-		val, _ := stream.EncodeSample("json", "good-vib", []string{"value"}, ts, f.Values[i])
+		val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 		if i%97 == 5 {
 			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name", "channel_limit"}
@@ -335,7 +335,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			k++
 		}
 		if i%250 == 100 { // a well-formed sample from the past: dropped as out of order
-			val, _ := stream.EncodeSample("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
+			val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
 			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 			outOfOrder++
 		}

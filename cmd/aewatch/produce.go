@@ -17,6 +17,7 @@ import (
 	"github.com/aewatch/aewatch/eval"
 	"github.com/aewatch/aewatch/sensorcsv"
 	"github.com/aewatch/aewatch/stream"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 func runProduce(ctx context.Context, args []string) error {
@@ -117,7 +118,7 @@ func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
 		defer bar.finish()
 	}
 	for i, t := range f.Times {
-		val, ok := stream.EncodeSample(p.format, series, names, t, f.Values[i])
+		val, ok := codec.EncodeSample(p.format, series, names, t, f.Values[i])
 		if !ok {
 			continue // every value missing: nothing to send
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/aewatch/aewatch/sensorcsv"
 	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream"
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
 func runReplay(ctx context.Context, args []string) error {
@@ -119,7 +120,7 @@ and outcome go to the log, and its exit code says whether all was written.
 	if from.IsZero() {
 		fromNs = -1 << 63
 	}
-	keep := func(s *stream.Sample) bool {
+	keep := func(s *codec.Sample) bool {
 		if s.Time < fromNs || s.Time > toNs {
 			return false
 		}

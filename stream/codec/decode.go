@@ -1,4 +1,4 @@
-package stream
+package codec
 
 import (
 	"bytes"
@@ -55,7 +55,9 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string { return string(e.Reason) + ": " + e.Detail }
 
-func reject(r Reason, format string, args ...any) error {
+// Reject returns a DecodeError of reason r; the pipeline's own checks
+// (size, series, channels, times) reject with it too.
+func Reject(r Reason, format string, args ...any) error {
 	return &DecodeError{Reason: r, Detail: fmt.Sprintf(format, args...)}
 }
 
@@ -107,9 +109,9 @@ func decodeJSONSlow(dst []Sample, msg []byte) ([]Sample, error) {
 	if err := json.Unmarshal(msg, &js); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return dst, reject(ReasonWrongType, "field %q: got JSON %s", te.Field, te.Value)
+			return dst, Reject(ReasonWrongType, "field %q: got JSON %s", te.Field, te.Value)
 		}
-		return dst, reject(ReasonMalformed, "%v", err)
+		return dst, Reject(ReasonMalformed, "%v", err)
 	}
 	var f jsonFields
 	if js.Series != nil {
@@ -128,10 +130,10 @@ func decodeJSONSlow(dst []Sample, msg []byte) ([]Sample, error) {
 // buildJSONSample checks the fields of one message and appends its sample.
 func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	if !f.hasSeries || f.series == "" {
-		return dst, reject(ReasonMissingField, `field "series" is missing or empty`)
+		return dst, Reject(ReasonMissingField, `field "series" is missing or empty`)
 	}
 	if len(f.time) == 0 {
-		return dst, reject(ReasonMissingField, `field "time" is missing`)
+		return dst, Reject(ReasonMissingField, `field "time" is missing`)
 	}
 	t, err := jsonTime(f.time)
 	if err != nil {
@@ -141,7 +143,7 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	slices.SortFunc(s.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
 	switch {
 	case len(f.value) > 0 && f.valuesSet:
-		return dst, reject(ReasonWrongType, `fields "value" and "values" are both set`)
+		return dst, Reject(ReasonWrongType, `fields "value" and "values" are both set`)
 	case len(f.value) > 0:
 		v, err := jsonNumber("", "value", f.value)
 		if err != nil {
@@ -159,7 +161,7 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 			s.Channels[i], s.Values[i] = fv.key, v
 		}
 	default:
-		return dst, reject(ReasonMissingField, `field "value" or "values" is missing`)
+		return dst, Reject(ReasonMissingField, `field "value" or "values" is missing`)
 	}
 	if err := checkNames(&s); err != nil {
 		return dst, err
@@ -173,11 +175,11 @@ func jsonTime(raw []byte) (int64, error) {
 		if plainString(raw) {
 			str = string(raw[1 : len(raw)-1])
 		} else if err := json.Unmarshal(raw, &str); err != nil {
-			return 0, reject(ReasonMalformed, "field \"time\": %v", err)
+			return 0, Reject(ReasonMalformed, "field \"time\": %v", err)
 		}
 		t, err := time.Parse(time.RFC3339Nano, str)
 		if err != nil {
-			return 0, reject(ReasonWrongType, "field \"time\": %q is not RFC3339", str)
+			return 0, Reject(ReasonWrongType, "field \"time\": %q is not RFC3339", str)
 		}
 		if t.Before(minStorable) || t.After(maxStorable) { // UnixNano would wrap
 			return 0, badTime(str)
@@ -186,7 +188,7 @@ func jsonTime(raw []byte) (int64, error) {
 	}
 	n, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
-		return 0, reject(ReasonWrongType, "field \"time\": %s is not RFC3339 or integer Unix nanoseconds", raw)
+		return 0, Reject(ReasonWrongType, "field \"time\": %s is not RFC3339 or integer Unix nanoseconds", raw)
 	}
 	if n < minStorableNanos || n > maxStorableNanos {
 		return 0, badTime(string(raw))
@@ -205,7 +207,7 @@ const (
 var minStorable, maxStorable = time.Unix(0, minStorableNanos), time.Unix(0, maxStorableNanos)
 
 func badTime(v string) error {
-	return reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)",
+	return Reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)",
 		v, minStorable.UTC().Format(time.RFC3339), maxStorable.UTC().Format(time.RFC3339))
 }
 
@@ -221,11 +223,11 @@ func checkNames(s *Sample) error {
 	bad := func(what, name string) error {
 		switch {
 		case name == "":
-			return reject(ReasonBadName, "%s is empty", what)
+			return Reject(ReasonBadName, "%s is empty", what)
 		case strings.HasSuffix(name, `\`):
-			return reject(ReasonBadName, "%s %.60q ends in a backslash", what, name)
+			return Reject(ReasonBadName, "%s %.60q ends in a backslash", what, name)
 		case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-			return reject(ReasonBadName, "%s %.60q holds a control character", what, name)
+			return Reject(ReasonBadName, "%s %.60q holds a control character", what, name)
 		}
 		return nil
 	}
@@ -245,10 +247,10 @@ func checkNames(s *Sample) error {
 			return err
 		}
 		if reservedTagKeys[t.Key] {
-			return reject(ReasonBadName, "tag key %q is reserved by InfluxDB", t.Key)
+			return Reject(ReasonBadName, "tag key %q is reserved by InfluxDB", t.Key)
 		}
 		if i > 0 && s.Tags[i-1].Key == t.Key {
-			return reject(ReasonBadName, "tag key %q appears twice", t.Key)
+			return Reject(ReasonBadName, "tag key %q appears twice", t.Key)
 		}
 	}
 	return nil
@@ -258,14 +260,14 @@ func checkNames(s *Sample) error {
 // error, not for every message.
 func jsonNumber(prefix, key string, raw []byte) (float64, error) {
 	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
-		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
+		return 0, Reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
-		return 0, reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
+		return 0, Reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, reject(ReasonNonFinite, "field %q: %.40s is not finite", prefix+key, raw)
+		return 0, Reject(ReasonNonFinite, "field %q: %.40s is not finite", prefix+key, raw)
 	}
 	return v, nil
 }
@@ -295,7 +297,7 @@ func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
 		dst = append(dst, s)
 	}
 	if len(dst) == start {
-		return dst, reject(ReasonMalformed, "no line protocol line")
+		return dst, Reject(ReasonMalformed, "no line protocol line")
 	}
 	return dst, nil
 }
@@ -303,25 +305,25 @@ func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
 func decodeLine(line string) (Sample, error) {
 	key, rest, ok := cutUnescaped(line, ' ')
 	if !ok {
-		return Sample{}, reject(ReasonMalformed, "line %.60q: want measurement, fields and timestamp", line)
+		return Sample{}, Reject(ReasonMalformed, "line %.60q: want measurement, fields and timestamp", line)
 	}
 	fieldSet, ts, ok := cutUnescaped(rest, ' ')
 	if !ok || strings.TrimSpace(ts) == "" {
-		return Sample{}, reject(ReasonMissingField, "line %.60q: no timestamp", line)
+		return Sample{}, Reject(ReasonMissingField, "line %.60q: no timestamp", line)
 	}
 	t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 	if err != nil {
-		return Sample{}, reject(ReasonWrongType, "line %.60q: timestamp %q is not integer nanoseconds", line, ts)
+		return Sample{}, Reject(ReasonWrongType, "line %.60q: timestamp %q is not integer nanoseconds", line, ts)
 	}
 	parts := splitUnescaped(key, ',')
 	if parts[0] == "" {
-		return Sample{}, reject(ReasonMissingField, "line %.60q: empty measurement", line)
+		return Sample{}, Reject(ReasonMissingField, "line %.60q: empty measurement", line)
 	}
 	s := Sample{Time: t}
 	for _, p := range parts[1:] {
 		k, v, ok := cutUnescaped(p, '=')
 		if !ok || k == "" || v == "" {
-			return Sample{}, reject(ReasonMalformed, "line %.60q: bad tag %q", line, p)
+			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad tag %q", line, p)
 		}
 		s.Tags = append(s.Tags, Tag{unescape(k), unescape(v)})
 	}
@@ -335,7 +337,7 @@ func decodeLine(line string) (Sample, error) {
 	for _, f := range splitUnescaped(fieldSet, ',') {
 		k, v, ok := cutUnescaped(f, '=')
 		if !ok || k == "" || v == "" {
-			return Sample{}, reject(ReasonMalformed, "line %.60q: bad field %q", line, f)
+			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad field %q", line, f)
 		}
 		if v[0] == '"' || v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE" ||
 			v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE" {
@@ -346,16 +348,16 @@ func decodeLine(line string) (Sample, error) {
 		}
 		x, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return Sample{}, reject(ReasonWrongType, "line %.60q: field %q: %q is not a number", line, k, v)
+			return Sample{}, Reject(ReasonWrongType, "line %.60q: field %q: %q is not a number", line, k, v)
 		}
 		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return Sample{}, reject(ReasonNonFinite, "line %.60q: field %q is not finite", line, k)
+			return Sample{}, Reject(ReasonNonFinite, "line %.60q: field %q is not finite", line, k)
 		}
 		s.Channels = append(s.Channels, unescape(k))
 		s.Values = append(s.Values, x)
 	}
 	if len(s.Channels) == 0 {
-		return Sample{}, reject(ReasonMissingField, "line %.60q: no numeric field", line)
+		return Sample{}, Reject(ReasonMissingField, "line %.60q: no numeric field", line)
 	}
 	if t < minStorableNanos || t > maxStorableNanos {
 		return Sample{}, badTime(strings.TrimSpace(ts))

@@ -1,4 +1,4 @@
-package stream
+package codec
 
 // A fast path for the JSON messages aewatch sees almost always: one flat
 // object with the keys series, time, value or values, and tags, plain ASCII
