@@ -38,7 +38,7 @@ func points(n int, tag string) []Point {
 	pts := make([]Point, n)
 	for i := range pts {
 		pts[i] = Point{Series: "s", Channel: "c", Time: int64(i+1) * 1e9, Value: float64(i), Score: 0.1, Threshold: 0.5,
-			Tags: []Tag{{"note", tag}}}
+			Tags: []Tag{{Key: "note", Value: tag}}}
 	}
 	return pts
 }
@@ -64,7 +64,7 @@ func TestBodyLimitAndTooLarge(t *testing.T) {
 
 	in.Exec("CREATE DATABASE db2")
 	w, m, logs := realWriter(t, in, "db2/autogen", 1<<30) // the server's limit, not ours, decides
-	huge := Point{Series: "s", Channel: "c", Time: 5000e9, Score: 0.1, Tags: []Tag{{"note", strings.Repeat("y", 100<<10)}}}
+	huge := Point{Series: "s", Channel: "c", Time: 5000e9, Score: 0.1, Tags: []Tag{{Key: "note", Value: strings.Repeat("y", 100<<10)}}}
 	batch := append(points(1000, strings.Repeat("x", 200)), huge)
 	if err := w.WritePoints(context.Background(), batch); err != nil {
 		t.Fatal(err)

@@ -4,10 +4,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/aewatch/aewatch/stream/codec"
 )
 
-// Tag is a key/value pair on a point.
-type Tag struct{ Key, Value string }
+// Tag is a key/value pair on a point: the input's own tag type, so that a
+// message's tags pass to its points as they are.
+type Tag = codec.Tag
 
 // Measurement is which of aewatch's measurements a point belongs to.
 type Measurement uint8

@@ -14,8 +14,8 @@ func TestAppendLine(t *testing.T) {
 	}
 	f(Point{Series: "pump7", Channel: "temp", Time: 1709251200000000000, Value: 61.2, Error: 0.5, Score: 0.25, Threshold: 0.5},
 		nil, "ae_score,channel=temp,series=pump7 value=61.2,error=0.5,score=0.25,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=0i 1709251200000000000")
-	f(Point{Series: "pump,asset=p 7", Channel: "a=b", Tags: []Tag{{"site", "x,y"}, {"series", "clash"}}, Time: 5,
-		Value: 1, Error: math.NaN(), Score: 1, Threshold: 0.5, Alert: true}, []Tag{{"run", "r1"}},
+	f(Point{Series: "pump,asset=p 7", Channel: "a=b", Tags: []Tag{{Key: "site", Value: "x,y"}, {Key: "series", Value: "clash"}}, Time: 5,
+		Value: 1, Error: math.NaN(), Score: 1, Threshold: 0.5, Alert: true}, []Tag{{Key: "run", Value: "r1"}},
 		`ae_score,channel=a\=b,site=x\,y,input_series=clash,run=r1,series=pump\,asset\=p\ 7 value=1,score=1,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=1i 5`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.9, Measurement: AlertMeasurement, Event: "closed", Kind: "anomaly", Peak: 0.97, Duration: 300},
 		nil, "ae_alert,channel=c,event=closed,kind=anomaly,series=s score=0.9,peak=0.97,duration_s=300,share=0,departure=0,alert=0i 9")

@@ -38,7 +38,7 @@ func TestWriteRetriesThenSucceeds(t *testing.T) {
 	cfg.URL, cfg.Bucket, cfg.MaxBackoff = srv.URL, "db/rp", 20*time.Millisecond
 	m := NewMetrics(nil)
 	var healthy []bool
-	w, err := New(cfg, []Tag{{"run", "r1"}}, nil, m, func(ok bool) { healthy = append(healthy, ok) })
+	w, err := New(cfg, []Tag{{Key: "run", Value: "r1"}}, nil, m, func(ok bool) { healthy = append(healthy, ok) })
 	if err != nil {
 		t.Fatal(err)
 	}

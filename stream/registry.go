@@ -2,11 +2,11 @@ package stream
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/aewatch/aewatch/detector"
-	"github.com/aewatch/aewatch/sink"
 	"github.com/aewatch/aewatch/stream/codec"
 )
 
@@ -72,9 +72,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			p.o.Metrics.Restored.Inc()
 		}
 	}
-	for _, t := range tags {
-		st.tags = append(st.tags, sink.Tag{Key: t.Key, Value: t.Value})
-	}
+	st.tags = slices.Clone(tags) // the decode buffer's slice is reused
 	st.lastUsed = sh.clock
 	sh.dets[key] = st
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
