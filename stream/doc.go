@@ -21,13 +21,15 @@
 // (consumer-group membership), checkpoint.go and chunks.go (the checkpoint
 // topic), replay.go, conn.go (Kafka clients).
 //
-// Concurrency: Pipeline.Run starts one fetch goroutine, Workers shard
-// goroutines and one flush goroutine (which keeps up to two writes in
-// flight, each in its own goroutine, and takes their completions in batch
-// order), at most one goroutine finishing a checkpoint round (waiting for
-// its writes, pulling the shards' snapshots a batch at a time over a
-// channel per shard and saving them, moving the commit limits) beside the
-// fetch loop, and returns when all have stopped. A round's held snapshots
+// Concurrency: Pipeline.Run starts its stages in one WaitGroup and returns
+// when all have stopped: one fetch goroutine, Workers shard goroutines, one
+// flush goroutine (which keeps up to two writes in flight, each in its own
+// goroutine, and takes their completions in batch order), the dead-letter
+// sender and the drain timer; each stage closes what it feeds when it ends,
+// so a stop runs down the pipeline in order. At most one goroutine
+// finishes a checkpoint round (waiting for its writes, pulling the shards'
+// snapshots a batch at a time over a channel per shard and saving them,
+// moving the commit limits) beside the fetch loop. A round's held snapshots
 // are guarded by a mutex; a shard waits for room there, or until the round
 // ends. Conn, Progress and the admission pacing
 // of new detectors are safe for concurrent use.

@@ -200,21 +200,16 @@ type output struct {
 
 // Run consumes until ctx ends, then stops fetching, scores and writes what
 // it has fetched, commits, and returns. It returns nil after a clean stop.
+//
+// Every stage runs in one WaitGroup and closes what it feeds when it ends,
+// so a stop runs down the pipeline in order: fetch (and after it the
+// in-flight and the final checkpoint round) → dead letters → shards →
+// flush, and the drain timer ends with the flush.
 func (p *Pipeline) Run(ctx context.Context) error {
 	o := p.o
 	// Writes and the last commit outlive ctx by at most DrainTimeout.
 	writeCtx, cancelWrite := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWrite()
-	go func() {
-		<-ctx.Done()
-		t := time.NewTimer(o.DrainTimeout)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelWrite()
-		case <-writeCtx.Done():
-		}
-	}()
 
 	o.Progress.running(p.track)
 	p.ioCtx = writeCtx
@@ -252,48 +247,89 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// As many spent slices as the queue holds: while a write blocks the
 	// flush loop the queue fills, and on its release it empties at once.
 	p.spentOutputs = make(chan output, cap(outputs)+len(shards))
-	var wg sync.WaitGroup
 	for i := range shards {
 		// Bounded in samples: queue_size per stage, split over the shards.
 		shards[i] = make(chan []work, max(1, o.Pipeline.QueueSize/len(shards)/handoffBatch))
 		spent[i] = make(chan []work, cap(shards[i])+1) // all a full queue holds: see spentOutputs
-		wg.Add(1)
-		go func(id int, in <-chan []work, restore map[string]Checkpoint) {
-			defer wg.Done()
-			p.shard(id, in, p.pulls[id], spent[id], outputs, restore)
-		}(i, shards[i], p.restore[i])
 	}
-	flushErr := make(chan error, 1)
-	go func() {
-		flushErr <- p.flushLoop(writeCtx, outputs)
+
+	var stages sync.WaitGroup
+	var fetchErr, flushErr error
+	flushDone := make(chan struct{})
+	stages.Go(func() { // the drain timer
+		select {
+		case <-ctx.Done():
+		case <-flushDone:
+			return
+		}
+		t := time.NewTimer(o.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelWrite()
+		case <-flushDone:
+		}
+	})
+	stages.Go(func() {
+		defer close(flushDone)
+		flushErr = p.flushLoop(writeCtx, outputs)
 		// After a failed write nothing more is written: take the shards'
 		// outputs anyway, so that no shard blocks sending and the stop
 		// finishes; their messages stay unacknowledged, to be re-delivered.
 		for range outputs {
 		}
-	}()
-
+	})
+	var shardsRunning sync.WaitGroup
+	for i := range shards {
+		shardsRunning.Go(func() { p.shard(i, shards[i], p.pulls[i], spent[i], outputs, p.restore[i]) })
+	}
+	stages.Go(func() {
+		shardsRunning.Wait()
+		close(outputs)
+	})
 	var dlq chan deadLetter
 	dlqErr := make(chan error, 1)
 	if o.DeadLetter != nil {
 		dlq = make(chan deadLetter, o.Pipeline.QueueSize)
-		go func() { dlqErr <- p.deadLetterLoop(writeCtx, dlq) }()
+		stages.Go(func() { dlqErr <- p.deadLetterLoop(writeCtx, dlq) })
 	} else {
 		dlqErr <- nil
 	}
+	stages.Go(func() {
+		fetchErr = p.fetchStage(ctx, writeCtx, shards, spent, dlq, dlqErr)
+	})
+	stages.Wait()
+
+	err := flushErr
+	if fetchErr != nil {
+		err = fetchErr
+	}
+	if err != nil {
+		if msgs, samples := p.track.outstanding(); msgs > 0 {
+			return &UnwrittenError{Messages: msgs, Samples: samples, Err: err}
+		}
+	}
+	return err
+}
+
+// fetchStage fetches until ctx ends; then it lets the checkpoint round in
+// flight finish, takes the final round over what was fetched, and closes
+// the dead-letter queue and, once that has drained, the shards' inputs.
+// Its error is the fetch's, else the dead letters'.
+func (p *Pipeline) fetchStage(ctx, writeCtx context.Context, shards, spent []chan []work, dlq chan deadLetter, dlqErr <-chan error) error {
 	last := map[partitionKey]int64{}
 	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
 	if p.inflight != nil {
 		<-p.inflight // a round of the fetch loop's: it finishes within the drain's bound
 		p.inflight = nil
 	}
-	if o.Checkpoints != nil && fetchErr == nil {
+	if p.o.Checkpoints != nil && fetchErr == nil {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
 		if err := p.round(writeCtx, shards, last); err != nil {
 			// Offsets stay at the previous round, so a restart re-reads
 			// from there: consistent, only slower.
-			o.Log.Error("final checkpoint round failed; the next start resumes from the previous round", "err", err)
+			p.o.Log.Error("final checkpoint round failed; the next start resumes from the previous round", "err", err)
 		}
 	}
 	if dlq != nil {
@@ -305,18 +341,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	for _, s := range shards {
 		close(s)
 	}
-	wg.Wait()
-	close(outputs)
-	err := <-flushErr
-	if fetchErr != nil {
-		err = fetchErr
-	}
-	if err != nil {
-		if msgs, samples := p.track.outstanding(); msgs > 0 {
-			return &UnwrittenError{Messages: msgs, Samples: samples, Err: err}
-		}
-	}
-	return err
+	return fetchErr
 }
 
 // UnwrittenError: the pipeline stopped with fetched samples not written
