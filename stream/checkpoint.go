@@ -137,15 +137,6 @@ func decodeCheckpoint(key string, b []byte) (Checkpoint, error) {
 	return c, d.Done()
 }
 
-// CheckpointStore keeps the newest checkpoint per key.
-type CheckpointStore interface {
-	// Load returns the newest checkpoint per key of the input partitions
-	// keep accepts (all, if keep is nil).
-	Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error)
-	// Save writes cps; their bytes are reused once it returns.
-	Save(ctx context.Context, cps []Checkpoint) error
-}
-
 // KafkaCheckpoints stores checkpoints in a compacted topic.
 type KafkaCheckpoints struct {
 	Conn  *Conn

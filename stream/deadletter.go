@@ -11,13 +11,6 @@ import (
 	"github.com/aewatch/aewatch/stream/codec"
 )
 
-// DeadLetter receives rejected messages, unchanged, with headers saying
-// why and where from: aewatch-reason, aewatch-detail, aewatch-topic,
-// aewatch-partition, aewatch-offset.
-type DeadLetter interface {
-	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
-}
-
 // NewDeadLetterWriter returns a writer to a dead-letter topic that waits
 // for the broker's acknowledgement.
 func NewDeadLetterWriter(conn *Conn, topic string) *kafka.Writer {

@@ -18,13 +18,6 @@ type Locator struct {
 	Offset    int64
 }
 
-// Evictor is a CheckpointStore that can also park one detector's state and
-// read it back (eviction of idle series).
-type Evictor interface {
-	Evict(ctx context.Context, c Checkpoint) (Locator, error)
-	Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error)
-}
-
 func (k *KafkaCheckpoints) partitionsOf(ctx context.Context) (int, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()

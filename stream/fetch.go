@@ -161,12 +161,6 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 // operation per batch instead of per sample; when it holds none, at once.
 const handoffBatch = 64
 
-// bufferedFetcher is a fetcher that can say how many messages it holds
-// ready; with one, the fetch loop batches its hand-over to the shards.
-type bufferedFetcher interface {
-	Buffered() int
-}
-
 // handoff is the fetch loop's side of the shard channels: the samples
 // batched for each shard, and the spent batches the shards hand back.
 type handoff struct {

@@ -19,6 +19,8 @@ import (
 	"github.com/aewatch/aewatch/stream/codec"
 )
 
+// The interfaces the pipeline consumes, all here.
+
 // fetcher is what the pipeline needs of a Kafka reader.
 type fetcher interface {
 	FetchMessage(ctx context.Context) (kafka.Message, error)
@@ -31,6 +33,35 @@ var _ fetcher = (*kafka.Reader)(nil)
 // returns once every point is acknowledged.
 type PointWriter interface {
 	WritePoints(ctx context.Context, pts []sink.Point) error
+}
+
+// bufferedFetcher is a fetcher that can say how many messages it holds
+// ready; with one, the fetch loop batches its hand-over to the shards.
+type bufferedFetcher interface {
+	Buffered() int
+}
+
+// CheckpointStore keeps the newest checkpoint per key.
+type CheckpointStore interface {
+	// Load returns the newest checkpoint per key of the input partitions
+	// keep accepts (all, if keep is nil).
+	Load(ctx context.Context, keep func(topic string, partition int) bool) (map[string]Checkpoint, error)
+	// Save writes cps; their bytes are reused once it returns.
+	Save(ctx context.Context, cps []Checkpoint) error
+}
+
+// Evictor is a CheckpointStore that can also park one detector's state and
+// read it back (eviction of idle series).
+type Evictor interface {
+	Evict(ctx context.Context, c Checkpoint) (Locator, error)
+	Fetch(ctx context.Context, key string, at Locator) (Checkpoint, error)
+}
+
+// DeadLetter receives rejected messages, unchanged, with headers saying
+// why and where from: aewatch-reason, aewatch-detail, aewatch-topic,
+// aewatch-partition, aewatch-offset.
+type DeadLetter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
 // Options wire a Pipeline.
