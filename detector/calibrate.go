@@ -12,14 +12,20 @@ import (
 type CalibrationConfig struct {
 	// Average is the length of the short moving average of raw errors.
 	Average int `yaml:"average"`
-	// History is how many recent averages form the reference distribution.
+	// History is how many recent samples' averages form the reference
+	// distribution.
 	History int `yaml:"history"`
+	// HistoryStride keeps one average in this many in the history: the
+	// averages of neighbouring samples share all but a few of their
+	// errors, so the history spans History samples in History/HistoryStride
+	// values.
+	HistoryStride int `yaml:"history_stride"`
 	// Settle is how many raw errors only settle the error scale before any
 	// enters the reference history (early errors of a fresh model are wild
 	// and would inflate the reference spread for good).
 	Settle int `yaml:"settle"`
-	// Learning is how many averages the history holds before scores are
-	// non-zero.
+	// Learning is how many samples' averages the history spans before
+	// scores are non-zero.
 	Learning int `yaml:"learning"`
 	// Reestimate is how often, in samples, the distribution is re-fitted.
 	Reestimate int `yaml:"reestimate"`
@@ -48,7 +54,7 @@ type CalibrationConfig struct {
 
 // DefaultCalibrationConfig returns the defaults.
 func DefaultCalibrationConfig() CalibrationConfig {
-	return CalibrationConfig{Average: 20, History: 8640, Settle: 100, Learning: 200, Reestimate: 100,
+	return CalibrationConfig{Average: 20, History: 8640, HistoryStride: 4, Settle: 100, Learning: 200, Reestimate: 100,
 		MinStd: 0.05, ErrorHorizon: 1000, Transform: "sqrt", Cap: 5, AlertTail: 0.02}
 }
 
@@ -59,6 +65,8 @@ func (c CalibrationConfig) Validate() error {
 		return fmt.Errorf("detector.calibration.average: must be in [1, 10000] (got %d)", c.Average)
 	case c.History < 10 || c.History > 1<<20:
 		return fmt.Errorf("detector.calibration.history: must be in [10, 1048576] (got %d)", c.History)
+	case c.HistoryStride < 1 || c.HistoryStride > c.History/10:
+		return fmt.Errorf("detector.calibration.history_stride: must be in [1, history/10 = %d] (got %d)", c.History/10, c.HistoryStride)
 	case c.Settle < 0:
 		return fmt.Errorf("detector.calibration.settle: must be >= 0 (got %d)", c.Settle)
 	case c.Learning < 10:
@@ -123,8 +131,8 @@ func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
 	c := &calibrator{
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
-		hist:      make([]float32, cfg.History),
-		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History))+2)),
+		hist:      make([]float32, cfg.History/cfg.HistoryStride),
+		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History/cfg.HistoryStride))+2)),
 		prevTail:  1,
 		prevAlert: 1,
 	}
@@ -187,11 +195,13 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 	if c.seen <= c.cfg.Settle {
 		return 0, 0
 	}
-	c.hist[c.histPos] = float32(avg)
-	c.histPos = (c.histPos + 1) % len(c.hist)
-	c.histN = min(c.histN+1, len(c.hist))
+	if (c.seen-c.cfg.Settle-1)%c.cfg.HistoryStride == 0 {
+		c.hist[c.histPos] = float32(avg)
+		c.histPos = (c.histPos + 1) % len(c.hist)
+		c.histN = min(c.histN+1, len(c.hist))
+	}
 	c.sinceFit++
-	if c.histN < c.cfg.Learning {
+	if c.histN*c.cfg.HistoryStride < c.cfg.Learning {
 		return 0, 0
 	}
 	if !c.fitted || c.sinceFit >= c.cfg.Reestimate {
