@@ -15,7 +15,8 @@
 // shard.go (a shard's loop and its scoring), registry.go (creating,
 // restoring and evicting detectors), points.go (results and alert events
 // as points), flush.go (ordered writes, acknowledgements, commits),
-// round.go (checkpoint rounds), offsets.go (the offset tracker),
+// round.go (checkpoint rounds), carry.go (detectors kept across
+// consumer-group generations), offsets.go (the offset tracker),
 // deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go
 // (operators' verdicts), admission.go, progress.go, group.go
 // (consumer-group membership), checkpoint.go and chunks.go (the checkpoint

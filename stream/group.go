@@ -13,11 +13,13 @@ import (
 
 // GroupConsumer runs a Pipeline per consumer-group generation, using
 // kafka-go's ConsumerGroup API for the assignment events that the plain
-// Reader hides. At the start of a generation it loads the checkpoints, so
-// that a partition coming from another instance resumes from the state that
-// instance checkpointed; when the generation ends (a rebalance, or ctx), the
-// pipeline stops fetching, checkpoints, writes, commits through the
-// generation and drops its detectors before the member rejoins.
+// Reader hides. When a generation ends (a rebalance, or ctx), the pipeline
+// stops fetching, checkpoints, writes and commits through the generation
+// before the member rejoins. The next generation keeps in memory the
+// detectors of the partitions it still owns, where it resumes exactly
+// where they end (carry.go), and loads the checkpoints of the partitions
+// it gained, so that a partition coming from another instance resumes from
+// the state that instance checkpointed.
 type GroupConsumer struct {
 	// Options is the template of every generation's pipeline (Reader is
 	// set per generation).
@@ -50,6 +52,7 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 		}
 	}()
 	backoff := time.Second
+	var kept *carried // the previous generation's detectors
 	for {
 		gen, err := cg.Next(ctx)
 		if err != nil {
@@ -69,7 +72,7 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 			continue
 		}
 		backoff = time.Second
-		if err := g.generation(ctx, gen); err != nil {
+		if kept, err = g.generation(ctx, gen, kept); err != nil {
 			var unwritten *UnwrittenError
 			if ctx.Err() != nil || !errors.As(err, &unwritten) {
 				return err
@@ -88,12 +91,16 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 // maxJoinBackoff bounds the wait between attempts to join the group.
 const maxJoinBackoff = 30 * time.Second
 
-// generation runs one pipeline over the generation's partitions.
-func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) error {
+// generation runs one pipeline over the generation's partitions, keeping
+// what prev (the previous generation's) holds of those it still owns, and
+// returns what the next may keep.
+func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, prev *carried) (*carried, error) {
 	var parts []string
+	start := map[partitionKey]int64{}
 	for topic, as := range gen.Assignments {
 		for _, a := range as {
 			parts = append(parts, fmt.Sprintf("%s/%d@%d", topic, a.ID, a.Offset))
+			start[partitionKey{topic, a.ID}] = a.Offset
 		}
 	}
 	g.Log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
@@ -109,9 +116,10 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) e
 		}
 	}
 	o.Assigned = func(topic string, partition int) bool { return owned[partitionKey{topic, partition}] }
+	o.carried = prev.keep(gen.ID, start)
 	pipe, err := New(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	done := make(chan struct{})
 	// Held open until the pipeline has drained and committed, so that the
@@ -135,7 +143,10 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation) e
 	err = pipe.Run(runCtx)
 	close(done)
 	g.Log.Info("generation ended", "generation", gen.ID, "err", err)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return pipe.carry(gen.ID, start), nil
 }
 
 // generationFetcher serves one generation's partitions to a Pipeline and

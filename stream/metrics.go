@@ -32,6 +32,7 @@ type Metrics struct {
 	CheckpointRoundBytes prometheus.Gauge
 	CheckpointErrors     prometheus.Counter
 	Restored             prometheus.Counter
+	Kept                 prometheus.Counter
 	DeadLettered         prometheus.Counter
 	Evicted              prometheus.Counter
 	AdmissionWaits       prometheus.Counter
@@ -78,6 +79,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Checkpoints that failed to restore (their series started fresh)."}),
 		Restored: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_restored_total",
 			Help: "Detectors restored from a checkpoint."}),
+		Kept: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_kept_total",
+			Help: "Detectors kept in memory across a consumer-group rebalance, their partition staying with this instance (not restored)."}),
 		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_dead_lettered_total",
 			Help: "Rejected messages written to the dead-letter topic."}),
 		Evicted: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detectors_evicted_total",
@@ -97,7 +100,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}
 	return m
 }

@@ -116,6 +116,10 @@ type Options struct {
 	Silences *Silences
 	// Progress, if set, is told of every acknowledged write.
 	Progress *Progress
+
+	// carried: what the previous consumer-group generation's pipeline
+	// hands this one for the partitions it keeps (carry.go).
+	carried *carried
 }
 
 // Pipeline consumes, scores and writes.
@@ -150,6 +154,13 @@ type Pipeline struct {
 	// spentOutputs: the flush loop hands emptied outputs back to the
 	// shards, which would otherwise allocate their slices per batch.
 	spentOutputs chan output
+	// For the next generation (carry.go): each shard's state as it ended,
+	// the newest offset fetched per partition, and whether everything
+	// fetched was written and (with checkpoints) saved by the final round.
+	ended    []*shardState
+	fetched  map[partitionKey]int64
+	cleanEnd bool
+	finalOK  bool
 }
 
 // ValidateOptions checks everything but the Reader.
@@ -249,8 +260,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.restore[i] = map[string]Checkpoint{}
 	}
 	if o.Checkpoints != nil {
-		// Only the checkpoints of our own partitions are held.
-		cps, err := o.Checkpoints.Load(ctx, o.Assigned)
+		// Only the checkpoints of our own partitions are held, and of
+		// those only the partitions the previous generation did not hand
+		// over.
+		load := o.Assigned
+		if c := o.carried; c != nil {
+			load = func(topic string, partition int) bool {
+				return (o.Assigned == nil || o.Assigned(topic, partition)) && !c.owns(topic, partition)
+			}
+		}
+		cps, err := o.Checkpoints.Load(ctx, load)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped (a rebalance) before we began: nothing fetched, nothing to do
@@ -262,8 +281,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			o.Rebaselines.Seen(seriesOfKey(key)) // its operator may re-baseline it before its next sample
 		}
 		p.track.limited = true
-		o.Log.Info("checkpoints loaded", "detectors", len(cps))
+		kept := 0
+		if o.carried != nil {
+			kept = len(o.carried.next)
+		}
+		o.Log.Info("checkpoints loaded", "detectors", len(cps), "partitions_kept", kept)
 	}
+	p.ended = make([]*shardState, o.Pipeline.Workers)
 	shards := make([]chan []work, o.Pipeline.Workers)
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
@@ -335,6 +359,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if fetchErr != nil {
 		err = fetchErr
 	}
+	p.cleanEnd = err == nil && p.finalOK
 	if err != nil {
 		if msgs, samples := p.track.outstanding(); msgs > 0 {
 			return &UnwrittenError{Messages: msgs, Samples: samples, Err: err}
@@ -349,11 +374,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // Its error is the fetch's, else the dead letters'.
 func (p *Pipeline) fetchStage(ctx, writeCtx context.Context, shards, spent []chan []work, dlq chan deadLetter, dlqErr <-chan error) error {
 	last := map[partitionKey]int64{}
+	p.fetched = last
 	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
 	if p.inflight != nil {
 		<-p.inflight // a round of the fetch loop's: it finishes within the drain's bound
 		p.inflight = nil
 	}
+	p.finalOK = fetchErr == nil
 	if p.o.Checkpoints != nil && fetchErr == nil {
 		// Stopped fetching: checkpoint what was fetched, so that a restart
 		// resumes exactly here.
@@ -361,6 +388,7 @@ func (p *Pipeline) fetchStage(ctx, writeCtx context.Context, shards, spent []cha
 			// Offsets stay at the previous round, so a restart re-reads
 			// from there: consistent, only slower.
 			p.o.Log.Error("final checkpoint round failed; the next start resumes from the previous round", "err", err)
+			p.finalOK = false
 		}
 	}
 	if dlq != nil {

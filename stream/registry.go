@@ -26,9 +26,9 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonSeriesLimit)).Inc()
 		return nil
 	}
-	if loc, ok := sh.evicted[key]; ok {
+	if pk, ok := sh.evicted[key]; ok {
 		delete(sh.evicted, key)
-		if p.readBack(sh, key, series, loc, "evicted detector") {
+		if p.readBack(sh, key, series, pk.at, "evicted detector") {
 			p.o.Metrics.Unparked.Inc()
 			if ok, held := p.thrashLog.Allow(); ok {
 				p.o.Log.Warn("pipeline.max_series is below the series in use: parked detectors are read back as their series return; raise it or add instances",
@@ -36,9 +36,9 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			}
 		}
 	}
-	if loc, ok := sh.deferred[key]; ok {
+	if pk, ok := sh.deferred[key]; ok {
 		delete(sh.deferred, key)
-		p.readBack(sh, key, series, loc, "checkpoint left in the topic at start")
+		p.readBack(sh, key, series, pk.at, "checkpoint left in the topic at start")
 	}
 	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
 		p.o.Metrics.AdmissionWaits.Inc()
@@ -153,7 +153,7 @@ func (p *Pipeline) evict(sh *shardState) bool {
 		// Its parked record is newer than the round's snapshot would be,
 		// and the points it reflects are written: it stands in for it.
 		st.owed = nil
-		sh.evicted[key] = loc
+		sh.evicted[key] = parked{loc, st.part}
 		delete(sh.dets, key)
 		freed++
 		p.o.Metrics.Evicted.Inc()

@@ -42,13 +42,17 @@ const logEvery = 10 * time.Second
 // shard owns the detectors of the series routed to it.
 func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spent chan<- []work, out chan<- output, restore map[string]Checkpoint) {
 	dets := &shardState{id: id, dets: map[string]*seriesState{}, restore: restore,
-		evicted: map[string]Locator{}, deferred: map[string]Locator{}, out: out, spent: p.spentOutputs}
+		evicted: map[string]parked{}, deferred: map[string]parked{}, out: out, spent: p.spentOutputs}
+	if c := p.o.carried; c != nil {
+		c.handTo(dets, p)
+	}
 	for key, cp := range restore {
 		if cp.State == nil && cp.At != nil {
-			dets.deferred[key] = *cp.At
+			dets.deferred[key] = parked{*cp.At, partitionKey{cp.Topic, cp.Partition}}
 			delete(restore, key)
 		}
 	}
+	defer func() { p.ended[id] = dets }() // for the next generation (carry.go)
 	for {
 		var batch []work
 		select {
@@ -104,7 +108,7 @@ type shardState struct {
 	restore map[string]Checkpoint
 	// evicted: where the checkpoints of detectors evicted to make room lie;
 	// deferred: those Load left in the topic (checkpoint.restore_bytes).
-	evicted, deferred map[string]Locator
+	evicted, deferred map[string]parked
 	clock             uint64 // samples scored
 	emitted           uint64 // outputs sent
 	key               []byte // scratch: the detector key being looked up

@@ -852,10 +852,27 @@ func TestRebalance(t *testing.T) {
 	}
 	waitAtLeast(t, total, 90*time.Second, func() int { return count() })
 	waitStable(t, "ae_score points", count)
+	kept := a.metric(t, "aewatch_detectors_kept_total", "")
+	restored := a.metric(t, "aewatch_detectors_restored_total", "")
 	a.stop(t)
 	b.stop(t)
 	if mid >= total {
 		t.Fatalf("all points were written before the stop: the test did not rebalance mid-stream")
+	}
+	// The instance that stayed kept the detectors of the partitions it kept
+	// through both rebalances and restored only those of the partitions it
+	// gained (the 6 series' detectors at most once each, when b left).
+	if kept < 1 || restored > 6 {
+		t.Errorf("instance a: %v detectors kept across rebalances, %v restored; want some kept and at most the 6 series' restored once", kept, restored)
+	}
+	loads := 0
+	for _, line := range strings.Split(a.stderr.String(), "\n") {
+		if strings.Contains(line, `"msg":"checkpoints loaded"`) {
+			loads++
+			if loads > 1 && strings.Contains(line, `"partitions_kept":0`) {
+				t.Errorf("a rebalance of instance a kept no partition: %s", line)
+			}
+		}
 	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
@@ -877,7 +894,8 @@ func TestRebalance(t *testing.T) {
 		}
 		compareToEval(t, got, want, order, file+" across rebalances")
 	}
-	t.Logf("instance stopped at %d of %d points and restarted; all points equal eval", mid, total)
+	t.Logf("instance stopped at %d of %d points and restarted; the other kept %v detectors and restored %v over %d generations; all points equal eval",
+		mid, total, kept, restored, loads)
 }
 
 // TestEvictionChangesNothing bounds live detectors below the number of
