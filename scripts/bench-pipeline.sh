@@ -16,7 +16,9 @@
 # REPEAT=N measures eval and run N times in turn (each run with its own
 # group and database) and prints the medians: the machine's speed drifts,
 # so one pair is a noisy figure.
-# RESTART=1 also restarts run in the first group and times the checkpoint load.
+# RESTART=1 also restarts run in the first group and times the checkpoint load;
+# REBALANCE=1 has a second instance join that group and leave it, and times
+# the first one's loads (what it keeps, what it reads).
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-100000}
@@ -172,4 +174,43 @@ if [ -n "${RESTART:-}" ]; then
     printf "restart: %d checkpoints loaded (%d of them left in the topic until their series returns) %.2fs after start; peak resident memory by then %.0f MB\n", n, d, e-s, h/1024 }'
   grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
   kill "$restart_pid" 2>/dev/null || true; wait "$restart_pid" 2>/dev/null || true
+fi
+
+# REBALANCE=1: two instances in a new group. A starts alone, consumes the
+# whole topic (every detector live) and checkpoints; B joins (A keeps the
+# detectors of the partitions it still owns, B loads the others'
+# checkpoints); B stops (A keeps its own and loads only B's). Prints, per
+# generation of A, the partitions kept, the checkpoints loaded and the
+# seconds from the generation's start to its load's end, and the detectors
+# A kept in memory.
+if [ -n "${REBALANCE:-}" ]; then
+  bport=$(free_port)
+  runq() { exec "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench-reb --influx-url "http://127.0.0.1:$iport" \
+    --influx-bucket sensors1/autogen --http-addr "127.0.0.1:$1" --log-format text --set kafka.session_timeout=6s --set checkpoint.interval=1s; }
+  loads() { grep -c 'checkpoints loaded' "$1" || true; }
+  waitloads() { for _ in $(seq 2400); do [ "$(loads "$1")" -ge "$2" ] && return; sleep 0.05; done; echo "timed out waiting for load $2 in $1" >&2; }
+  metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'; }
+  runq "$hport" 2> "$tmp/a.log" & a_pid=$!; pids+=("$a_pid")
+  for _ in $(seq 2400); do [ "$(metric "$hport" aewatch_messages_total)" -ge "$((series * rows))" ] && break; sleep 0.05; done
+  sleep 2 # a checkpoint round after the last message
+  runq "$bport" 2> "$tmp/b.log" & b_pid=$!; pids+=("$b_pid")
+  waitloads "$tmp/a.log" 2; waitloads "$tmp/b.log" 1
+  kill -TERM "$b_pid"; wait "$b_pid" 2>/dev/null || true
+  waitloads "$tmp/a.log" 3
+  kept=$(metric "$hport" aewatch_detectors_kept_total)
+  kill -TERM "$a_pid"; wait "$a_pid" 2>/dev/null || true
+  echo "rebalance: instance A alone, then B joins, then B leaves (A's generations):"
+  grep -E 'msg="(generation started|checkpoints loaded)"' "$tmp/a.log" | python3 -c '
+import re, sys, datetime
+start = None
+for line in sys.stdin:
+    t = datetime.datetime.fromisoformat(re.search(r"time=(\S+)", line).group(1).replace("Z", "+00:00"))
+    if "generation started" in line:
+        start = t
+        continue
+    det = re.search(r"detectors=(\d+)", line).group(1)
+    kept = re.search(r"partitions_kept=(\d+)", line).group(1)
+    print("  partitions kept %s, checkpoints loaded %s, %.2fs after the generation started" % (kept, det, (t - start).total_seconds()))
+'
+  echo "  detectors A kept in memory across the rebalances: ${kept:-0} (aewatch_detectors_kept_total)"
 fi

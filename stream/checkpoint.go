@@ -144,6 +144,11 @@ type KafkaCheckpoints struct {
 	// Partitions is the input topics' partition count, used when the
 	// checkpoint topic has to be created.
 	Partitions int
+	// InputTopics, if set, lets Load skip the checkpoint partitions that
+	// hold no input partition it is asked for (a rebalance reads only what
+	// moved); partition 0, which also holds the maintenance windows, is
+	// always read.
+	InputTopics []string
 	// MaxBatchBytes bounds one produce request (the broker's limit).
 	MaxBatchBytes int
 	// RestoreBytes bounds the states Load holds; beyond it a checkpoint
@@ -277,8 +282,12 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 			return nil, fmt.Errorf("checkpoints: list offsets of %s/%d: %w", k.Topic, po.Partition, po.Error)
 		}
 	}
+	wanted, err := k.wantedPartitions(ctx, client, keep, len(meta.Topics[0].Partitions))
+	if err != nil {
+		return nil, err
+	}
 	for _, po := range offs.Topics[k.Topic] {
-		if po.LastOffset <= po.FirstOffset {
+		if po.LastOffset <= po.FirstOffset || (wanted != nil && !wanted[po.Partition]) {
 			continue
 		}
 		wg.Add(1)
@@ -304,6 +313,32 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 		k.Log.Info("checkpoints beyond checkpoint.restore_bytes stay in the topic until their series returns", "deferred", l.deferred)
 	}
 	return out, nil
+}
+
+// wantedPartitions returns the checkpoint partitions that may hold a
+// checkpoint of an input partition keep accepts, and partition 0 (nil: all,
+// without keep or InputTopics). The checkpoint of input partition p lies in
+// partition p mod n.
+func (k *KafkaCheckpoints) wantedPartitions(ctx context.Context, client *kafka.Client, keep func(string, int) bool, n int) (map[int]bool, error) {
+	if keep == nil || len(k.InputTopics) == 0 {
+		return nil, nil
+	}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: k.InputTopics})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: metadata of the input topics: %w", err)
+	}
+	wanted := map[int]bool{0: true}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("checkpoints: metadata of input topic %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			if keep(t.Name, p.ID) {
+				wanted[p.ID%n] = true
+			}
+		}
+	}
+	return wanted, nil
 }
 
 // loadParallel is how many checkpoint partitions are read at once.

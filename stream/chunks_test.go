@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
 
@@ -238,5 +241,52 @@ func TestLoadDefersBeyondRestoreBytes(t *testing.T) {
 	if got["wide"].State == nil || int64(held) > k.RestoreBytes || deferred < 9 {
 		t.Errorf("%d bytes held besides the wide one (held: %v), %d deferred; want at most %d bytes and the wide one, at least 9 deferred",
 			held, got["wide"].State != nil, deferred, k.RestoreBytes)
+	}
+}
+
+// TestLoadReadsOnlyWantedPartitions: knowing the input topics, Load reads
+// only the checkpoint partitions of the input partitions it is asked for,
+// and partition 0 for the maintenance windows: a record that does not
+// decode in another partition is never seen. Without them it reads all.
+func TestLoadReadsOnlyWantedPartitions(t *testing.T) {
+	k := checkpointTopic(t, 3)
+	ctx := context.Background()
+	var cps []Checkpoint
+	for i := range 6 {
+		cps = append(cps, Checkpoint{Key: fmt.Sprintf("s%d", i), Topic: "in", Partition: i % 3, Offset: int64(i), State: []byte{byte(i)}})
+	}
+	if err := k.Save(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.produce(ctx, 2, "junk", []byte("not a checkpoint")); err != nil {
+		t.Fatal(err)
+	}
+	window := &SilenceEntry{Silence: detector.Silence{Series: "s*", From: "2030-01-01T00:00:00Z", To: "2030-01-02T00:00:00Z"}}
+	if err := k.SaveSilence(ctx, "w1", window); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	k.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	k.Silences = NewSilences()
+	k.InputTopics = []string{"in"}
+	got, err := k.Load(ctx, func(_ string, p int) bool { return p == 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["s1"].State == nil || got["s4"].State == nil {
+		t.Errorf("loaded %v; want s1 and s4 (input partition 1) only", got)
+	}
+	if strings.Contains(logs.String(), "failed to decode") {
+		t.Errorf("partition 2 was read: %s", logs.String())
+	}
+	if len(k.Silences.List()) != 1 {
+		t.Errorf("maintenance windows read back: %v; want w1 from partition 0", k.Silences.List())
+	}
+	k.InputTopics = nil
+	if _, err := k.Load(ctx, func(_ string, p int) bool { return p == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "failed to decode") {
+		t.Error("without the input topics Load did not read partition 2")
 	}
 }

@@ -236,7 +236,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
 		ckpt = &stream.KafkaCheckpoints{Conn: conn, Topic: cfg.Checkpoint.TopicFor(cfg.Kafka.Group),
-			Partitions: inputPartitions(conn, cfg.Kafka.Topics), MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes, RestoreBytes: cfg.Checkpoint.RestoreBytes,
+			Partitions: inputPartitions(conn, cfg.Kafka.Topics), InputTopics: cfg.Kafka.Topics, MaxBatchBytes: cfg.Checkpoint.MaxBatchBytes, RestoreBytes: cfg.Checkpoint.RestoreBytes,
 			Log: log.With("component", "checkpoints"), Silences: s.silences}
 		s.closeCkpt = func() { ckpt.Close() }
 		s.ckpt = ckpt
