@@ -578,3 +578,17 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	}
 	return append(parts, MemoryPart{"headers and small fields", 1024})
 }
+
+// TrainingScratchBytes is the memory a training step of the detector's
+// networks borrows: held once per goroutine scoring at once, not per
+// detector, so it is not in MemoryBytes.
+func (d *Detector) TrainingScratchBytes() int {
+	n := 0
+	if d.ae != nil {
+		n = d.ae.ScratchBytes()
+	}
+	if d.ref != nil && d.ref.ae != nil {
+		n = max(n, d.ref.ae.ScratchBytes())
+	}
+	return n
+}

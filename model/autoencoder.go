@@ -3,15 +3,18 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
 type layer struct {
-	w, gw   blas64.General // out × in
-	b, gb   []float64
+	w       blas64.General // out × in
+	b       []float64
 	out, in int
+	off     int // where w starts in the flat parameters (b follows it)
 }
 
 // Autoencoder is a dense denoising autoencoder trained online.
@@ -23,21 +26,17 @@ type Autoencoder struct {
 
 	avg []float64 // Polyak average of params, with Average > 0
 
-	params, grads []float64 // all weights then biases, flat
-	m, v          []float64 // optimiser moments (v only for Adam)
-	steps         int
-	beta1Pow      float64
-	beta2Pow      float64
+	params   []float64 // all weights then biases, flat
+	m, v     []float64 // optimiser moments (v only for Adam)
+	steps    int
+	beta1Pow float64
+	beta2Pow float64
 
-	act   [][]float64 // act[0] input, act[len(layers)] output
-	delta [][]float64 // delta[l] is dLoss/dz at act[l]
-	clean []float64   // training target
+	act [][]float64 // act[0] input, act[len(layers)] output
 
-	// Per layer, each training pass's output gradient and input, from which
-	// gradients forms the weight gradients once per step.
-	passD, passA [][]float64
-	passes       int
-	ones         []float64 // a bias's "input" in every pass
+	// work lends a training step its scratch, shared by the networks of
+	// this shape: a step's scratch holds nothing once the step is over.
+	work *workPool
 
 	replay      []float32 // ReplaySize × n: normalised windows, float32 is precision enough
 	replayCount int
@@ -65,11 +64,9 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		cfg:      cfg,
 		n:        n,
 		params:   make([]float64, total),
-		grads:    make([]float64, total),
 		m:        make([]float64, total),
 		beta1Pow: 1,
 		beta2Pow: 1,
-		clean:    make([]float64, n),
 		replay:   make([]float32, cfg.ReplaySize*n),
 		pcg:      pcg,
 		rng:      rand.New(pcg),
@@ -80,12 +77,10 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	off := 0
 	for l := 1; l < len(sizes); l++ {
 		out, in := sizes[l], sizes[l-1]
-		ly := layer{out: out, in: in}
+		ly := layer{out: out, in: in, off: off}
 		ly.w = blas64.General{Rows: out, Cols: in, Stride: in, Data: a.params[off : off+out*in]}
-		ly.gw = blas64.General{Rows: out, Cols: in, Stride: in, Data: a.grads[off : off+out*in]}
 		off += out * in
 		ly.b = a.params[off : off+out]
-		ly.gb = a.grads[off : off+out]
 		off += out
 		// Glorot-uniform weights, zero biases.
 		lim := math.Sqrt(6 / float64(in+out))
@@ -111,18 +106,83 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	}
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
-		a.delta = append(a.delta, make([]float64, s))
 	}
-	maxPasses := cfg.ReplayBatch + 1
-	for _, ly := range a.layers {
-		a.passD = append(a.passD, make([]float64, maxPasses*ly.out))
-		a.passA = append(a.passA, make([]float64, maxPasses*ly.in))
-	}
-	a.ones = make([]float64, maxPasses)
-	for i := range a.ones {
-		a.ones[i] = 1
-	}
+	a.work = workPoolFor(sizes, cfg.ReplayBatch+1)
 	return a, nil
+}
+
+// scratch is what one training step works in.
+type scratch struct {
+	grads        []float64   // the step's gradient, laid out as the parameters
+	delta        [][]float64 // delta[l] is dLoss/dz at act[l]
+	clean        []float64   // a pass's training target
+	passD, passA [][]float64 // per layer, each pass's output gradient and input
+	passes       int
+	ones         []float64 // a bias's "input" in every pass
+}
+
+// workPool keeps the scratch of idle steps for networks of one shape. A
+// step takes one and gives it back, so scratch costs one per step running
+// at once (one per goroutine), not one per network: per detector that was
+// a third of a network's memory.
+type workPool struct {
+	mu        sync.Mutex
+	free      []*scratch
+	sizes     []int
+	maxPasses int
+}
+
+var workPools = struct {
+	mu    sync.Mutex
+	pools []*workPool
+}{}
+
+// workPoolFor returns the pool of networks of these layer sizes and passes
+// per step.
+func workPoolFor(sizes []int, maxPasses int) *workPool {
+	workPools.mu.Lock()
+	defer workPools.mu.Unlock()
+	for _, p := range workPools.pools {
+		if p.maxPasses == maxPasses && slices.Equal(p.sizes, sizes) {
+			return p
+		}
+	}
+	p := &workPool{sizes: slices.Clone(sizes), maxPasses: maxPasses}
+	workPools.pools = append(workPools.pools, p)
+	return p
+}
+
+func (p *workPool) get() *scratch {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		s := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return s
+	}
+	p.mu.Unlock()
+	total := 0
+	for l := 1; l < len(p.sizes); l++ {
+		total += p.sizes[l]*p.sizes[l-1] + p.sizes[l]
+	}
+	s := &scratch{grads: make([]float64, total), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses)}
+	for _, n := range p.sizes {
+		s.delta = append(s.delta, make([]float64, n))
+	}
+	for l := 1; l < len(p.sizes); l++ {
+		s.passD = append(s.passD, make([]float64, p.maxPasses*p.sizes[l]))
+		s.passA = append(s.passA, make([]float64, p.maxPasses*p.sizes[l-1]))
+	}
+	for i := range s.ones {
+		s.ones[i] = 1
+	}
+	return s
+}
+
+func (p *workPool) put(s *scratch) {
+	p.mu.Lock()
+	p.free = append(p.free, s)
+	p.mu.Unlock()
 }
 
 // Inputs returns the length of the vectors the network takes.
@@ -168,19 +228,21 @@ func (a *Autoencoder) LearnSampled(x []float64, n int, draw uint64) float64 {
 
 func (a *Autoencoder) step(x []float64) float64 {
 	a.checkLen(x)
-	a.passes = 0
-	loss := a.accumulate(x)
+	ws := a.work.get()
+	defer a.work.put(ws)
+	ws.passes = 0
+	loss := a.accumulate(ws, x)
 	batch := 1
 	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
 		i := a.rng.IntN(a.replayCount)
 		for j, v := range a.replay[i*a.n : (i+1)*a.n] {
-			a.clean[j] = float64(v) // accumulate reads its input from clean
+			ws.clean[j] = float64(v) // accumulate reads its input from clean
 		}
-		a.accumulate(a.clean)
+		a.accumulate(ws, ws.clean)
 		batch++
 	}
-	a.gradients()
-	a.update(1 / float64(batch))
+	a.gradients(ws)
+	a.update(ws.grads, 1/float64(batch))
 	return loss
 }
 
@@ -215,13 +277,13 @@ func (a *Autoencoder) AnchorReplay(k int) {
 
 // accumulate runs one corrupted training pass on x and records its
 // per-layer output gradients and inputs for gradients.
-func (a *Autoencoder) accumulate(x []float64) float64 {
-	copy(a.clean, x)
+func (a *Autoencoder) accumulate(ws *scratch, x []float64) float64 {
+	copy(ws.clean, x)
 	in := a.act[0]
 	a.corrupt(in, x)
 	clear(in[a.n-a.cfg.MaskTail:])
-	a.forward(a.layers, a.clean)
-	return a.backward(a.clean)
+	a.forward(a.layers, ws.clean)
+	return a.backward(ws, ws.clean)
 }
 
 // corrupt writes x to in with each value masked (set to 0) with
@@ -261,11 +323,11 @@ func (a *Autoencoder) forward(layers []layer, skip []float64) {
 	}
 }
 
-// backward adds the gradient of loss = mean((out-target)^2)/2 to a.grads and
-// returns mean((out-target)^2).
-func (a *Autoencoder) backward(target []float64) float64 {
+// backward records one pass's output gradients and inputs of loss =
+// mean((out-target)^2)/2 in ws and returns mean((out-target)^2).
+func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 	L := len(a.layers)
-	out, d := a.act[L], a.delta[L]
+	out, d := a.act[L], ws.delta[L]
 	inv := 1 / float64(a.n)
 	var sse float64
 	for i, y := range out {
@@ -273,17 +335,17 @@ func (a *Autoencoder) backward(target []float64) float64 {
 		sse += float64(e * e)
 		d[i] = e * inv
 	}
-	pass := a.passes
-	a.passes++
+	pass := ws.passes
+	ws.passes++
 	for l := L - 1; l >= 0; l-- {
 		ly := &a.layers[l]
-		dOut := a.delta[l+1]
-		copy(a.passD[l][pass*ly.out:], dOut)
-		copy(a.passA[l][pass*ly.in:], a.act[l])
+		dOut := ws.delta[l+1]
+		copy(ws.passD[l][pass*ly.out:], dOut)
+		copy(ws.passA[l][pass*ly.in:], a.act[l])
 		if l == 0 {
 			break
 		}
-		dIn := a.delta[l]
+		dIn := ws.delta[l]
 		clear(dIn)
 		mulAddRowsT(ly.w.Data, ly.out, ly.in, dOut, dIn)
 		for i, h := range a.act[l] {
@@ -293,22 +355,23 @@ func (a *Autoencoder) backward(target []float64) float64 {
 	return sse * inv
 }
 
-// gradients sums the recorded passes into a.grads: each layer's weight
+// gradients sums the recorded passes into ws.grads: each layer's weight
 // gradient is the sum of the passes' outer products, its bias gradient the
 // sum of their output gradients.
-func (a *Autoencoder) gradients() {
+func (a *Autoencoder) gradients(ws *scratch) {
 	for l := range a.layers {
 		ly := &a.layers[l]
-		rankSum(ly.gw.Data, ly.out, ly.in, a.passD[l], a.passA[l], a.passes)
+		gw := ws.grads[ly.off : ly.off+ly.out*ly.in]
+		gb := ws.grads[ly.off+ly.out*ly.in : ly.off+ly.out*ly.in+ly.out]
+		rankSum(gw, ly.out, ly.in, ws.passD[l], ws.passA[l], ws.passes)
 		// The bias gradient as a one-row sum, d = 1, so that it vectorises.
-		rankSum(ly.gb, 1, ly.out, a.ones, a.passD[l], a.passes)
+		rankSum(gb, 1, ly.out, ws.ones, ws.passD[l], ws.passes)
 	}
 }
 
-func (a *Autoencoder) update(scale float64) {
+func (a *Autoencoder) update(grads []float64, scale float64) {
 	lr, b1 := a.cfg.LearningRate, a.cfg.Momentum
 	a.steps++
-	grads := a.grads
 	params, m := a.params[:len(grads)], a.m[:len(grads)]
 	if a.v == nil {
 		for i, g := range grads {
@@ -341,21 +404,32 @@ type Part struct {
 	Bytes int
 }
 
-// BytesByPart is the memory the network holds, by what it is for.
+// BytesByPart is the memory the network holds, by what it is for. A
+// training step's gradients and scratch are not in it: they are lent for
+// the step (ScratchBytes, once per step running at once).
 func (a *Autoencoder) BytesByPart() []Part {
-	work := len(a.clean) + len(a.ones)
+	act := 0
 	for i := range a.act {
-		work += len(a.act[i]) + len(a.delta[i])
-	}
-	for l := range a.passD {
-		work += len(a.passD[l]) + len(a.passA[l])
+		act += len(a.act[i])
 	}
 	return []Part{
 		{"weights", 8 * len(a.params)},
-		{"gradients", 8 * len(a.grads)},
 		{"optimiser moments", 8 * (len(a.m) + len(a.v))},
 		{"averaged weights", 8 * len(a.avg)},
 		{"replay of normal windows", 4 * len(a.replay)},
-		{"activations and scratch", 8 * work},
+		{"activations", 8 * act},
 	}
+}
+
+// ScratchBytes is the memory one training step borrows (gradients and
+// per-pass buffers), held once per step running at once, not per network.
+func (a *Autoencoder) ScratchBytes() int {
+	n := len(a.params) + a.n
+	for _, s := range a.work.sizes {
+		n += s
+	}
+	for l := 1; l < len(a.work.sizes); l++ {
+		n += a.work.maxPasses * (a.work.sizes[l] + a.work.sizes[l-1])
+	}
+	return 8 * (n + a.work.maxPasses)
 }

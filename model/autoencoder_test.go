@@ -40,9 +40,10 @@ func TestGradient(t *testing.T) {
 				}
 				return s / float64(len(x)) / 2
 			}
-			a.passes = 0
-			a.accumulate(x)
-			a.gradients()
+			ws := a.work.get()
+			ws.passes = 0
+			a.accumulate(ws, x)
+			a.gradients(ws)
 			const h = 1e-6
 			worst := 0.0
 			for i := range a.params {
@@ -53,11 +54,11 @@ func TestGradient(t *testing.T) {
 				down := loss()
 				a.params[i] = p
 				num := (up - down) / (2 * h)
-				diff := math.Abs(num - a.grads[i])
-				rel := diff / math.Max(1e-8, math.Abs(num)+math.Abs(a.grads[i]))
+				diff := math.Abs(num - ws.grads[i])
+				rel := diff / math.Max(1e-8, math.Abs(num)+math.Abs(ws.grads[i]))
 				worst = math.Max(worst, rel)
 				if rel > 1e-5 && diff > 1e-9 {
-					t.Fatalf("param %d: analytic %g, numerical %g (rel %g)", i, a.grads[i], num, rel)
+					t.Fatalf("param %d: analytic %g, numerical %g (rel %g)", i, ws.grads[i], num, rel)
 				}
 			}
 			t.Logf("worst relative gradient error %.2g over %d parameters", worst, len(a.params))

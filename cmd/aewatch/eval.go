@@ -142,6 +142,9 @@ func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	for _, p := range d.MemoryByPart() {
 		fmt.Fprintf(w, "  %-56s %9.1f KB\n", p.Name, float64(p.Bytes)/1024)
 	}
+	if b := d.TrainingScratchBytes(); b > 0 {
+		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training scratch %.1f KB\n", float64(b)/1024)
+	}
 	return nil
 }
 
