@@ -5,8 +5,11 @@
 // The network maps a window of n values through tanh hidden layers down to a
 // small bottleneck and back to n linear outputs. Training corrupts the input
 // (Gaussian noise, masking) and measures the loss against the clean input;
-// scoring never corrupts. Every buffer is allocated in New, and Reconstruct
-// and Learn allocate nothing. Weights are laid out as gonum blas64.General
+// scoring never corrupts. Every buffer a network keeps is allocated in New;
+// a training step borrows its gradients and per-pass scratch from a pool
+// shared by the networks of its shape (allocated only while more steps run
+// at once than ever before), and Reconstruct and Learn allocate nothing
+// after that. Weights are laid out as gonum blas64.General
 // matrices; the dense products, tanh and the optimiser step run in small
 // kernels written for these layer sizes (AVX2 where the CPU has it, with
 // the same bits as their scalar forms), held to gonum's BLAS in the tests.
@@ -14,7 +17,8 @@
 // Given the same Config, seed and sequence of calls, an Autoencoder produces
 // bit-identical outputs: all randomness comes from its own PCG source.
 //
-// Concurrency: an Autoencoder belongs to one goroutine. Shape mismatches are
+// Concurrency: an Autoencoder belongs to one goroutine; the scratch pools
+// behind it are guarded by mutexes and serve every goroutine. Shape mismatches are
 // programmer errors and panic, as in gonum; inputs are validated upstream, at
 // the window.
 package model
