@@ -424,12 +424,13 @@ func (a *Autoencoder) BytesByPart() []Part {
 // ScratchBytes is the memory one training step borrows (gradients and
 // per-pass buffers), held once per step running at once, not per network.
 func (a *Autoencoder) ScratchBytes() int {
-	n := len(a.params) + a.n
-	for _, s := range a.work.sizes {
-		n += s
+	ws := a.work.get()
+	defer a.work.put(ws)
+	n := len(ws.grads) + len(ws.clean) + len(ws.ones)
+	for _, b := range [][][]float64{ws.delta, ws.passD, ws.passA} {
+		for _, v := range b {
+			n += len(v)
+		}
 	}
-	for l := 1; l < len(a.work.sizes); l++ {
-		n += a.work.maxPasses * (a.work.sizes[l] + a.work.sizes[l-1])
-	}
-	return 8 * (n + a.work.maxPasses)
+	return 8 * n
 }

@@ -25,11 +25,12 @@ type parked struct {
 	part partitionKey
 }
 
-// carry returns what the next generation may keep, once Run has returned
-// nil: nil after an unclean end. start holds the offsets the generation
+// carry returns what the next generation may keep; call it only once Run
+// has returned nil (everything fetched written and committed). Nil when
+// the final round did not save. start holds the offsets the generation
 // began at, for the partitions it fetched nothing from.
 func (p *Pipeline) carry(generation int32, start map[partitionKey]int64) *carried {
-	if !p.cleanEnd || len(p.ended) == 0 {
+	if !p.finalOK || len(p.ended) == 0 {
 		return nil
 	}
 	c := &carried{generation: generation, next: map[partitionKey]int64{}, shards: p.ended}

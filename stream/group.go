@@ -109,13 +109,10 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 	f := &generationFetcher{gen: gen, msgs: make(chan kafka.Message, 1000)}
 	o := g.Options
 	o.Reader = f
-	owned := map[partitionKey]bool{}
-	for topic, as := range gen.Assignments {
-		for _, a := range as {
-			owned[partitionKey{topic, a.ID}] = true
-		}
+	o.Assigned = func(topic string, partition int) bool {
+		_, owned := start[partitionKey{topic, partition}]
+		return owned
 	}
-	o.Assigned = func(topic string, partition int) bool { return owned[partitionKey{topic, partition}] }
 	o.carried = prev.keep(gen.ID, start)
 	pipe, err := New(o)
 	if err != nil {

@@ -155,12 +155,11 @@ type Pipeline struct {
 	// shards, which would otherwise allocate their slices per batch.
 	spentOutputs chan output
 	// For the next generation (carry.go): each shard's state as it ended,
-	// the newest offset fetched per partition, and whether everything
-	// fetched was written and (with checkpoints) saved by the final round.
-	ended    []*shardState
-	fetched  map[partitionKey]int64
-	cleanEnd bool
-	finalOK  bool
+	// the newest offset fetched per partition, and whether the fetch ended
+	// cleanly and (with checkpoints) the final round saved what it fetched.
+	ended   []*shardState
+	fetched map[partitionKey]int64
+	finalOK bool
 }
 
 // ValidateOptions checks everything but the Reader.
@@ -359,7 +358,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if fetchErr != nil {
 		err = fetchErr
 	}
-	p.cleanEnd = err == nil && p.finalOK
 	if err != nil {
 		if msgs, samples := p.track.outstanding(); msgs > 0 {
 			return &UnwrittenError{Messages: msgs, Samples: samples, Err: err}

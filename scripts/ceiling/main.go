@@ -222,7 +222,7 @@ func statistics(x [][]float64) map[string][]float64 {
 		spreadSD[j] = max(math.Sqrt(spreadSD[j]), 0.05)
 	}
 	raw := map[string][]float64{}
-	for _, name := range statNames[:5] {
+	for _, name := range []string{"level", "spread", "T2", "Q"} {
 		raw[name] = make([]float64, n)
 	}
 	for i := windowRows - 1; i < n; i++ {
@@ -230,7 +230,6 @@ func statistics(x [][]float64) map[string][]float64 {
 			raw["level"][i] = max(raw["level"][i], math.Abs(level[i][j])/levelSD[j])
 			raw["spread"][i] = max(raw["spread"][i], math.Abs(spread[i][j]-spreadMean[j])/spreadSD[j])
 		}
-		raw["level+spread"][i] = max(raw["level"][i], raw["spread"][i]) // rescaled below
 		for t := i - windowRows + 1; t <= i; t++ {
 			raw["T2"][i] += rowT2[t] / windowRows
 			raw["Q"][i] += rowQ[t] / windowRows
