@@ -263,7 +263,7 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
 	if d.drift == nil {
 		return
 	}
-	o := d.drift.push(t, x)
+	o := d.drift.push(t, x, r.Anomaly.Open, r.Quality.Open)
 	r.Drift = o.score
 	r.DriftAlert = Outcome{Open: d.drift.alert.open, Event: o.event, Peak: o.peak, Duration: o.duration, Why: o.why}
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference

@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/aewatch/aewatch/internal/detmath"
@@ -207,8 +208,14 @@ type driftOutcome struct {
 	why      *Explanation
 }
 
-// push folds one accepted sample at time t into the monitor.
-func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
+// push folds one accepted sample at time t into the monitor. Once the
+// reference is formed, a sample under a quality alert (qualityOpen: a
+// stuck sensor, a value beyond its limits) is left out altogether, and one
+// under an anomaly alert (anomalyOpen) is left out of the spread's
+// average and tests: noise, oscillation and a changed shape are the
+// anomaly path's business, not a drift, while a slow change of level goes
+// on being measured whatever else alerts.
+func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool) driftOutcome {
 	var out driftOutcome
 	if m.season != nil {
 		// A cycle no longer than the horizon is smoothed out by the slow
@@ -227,6 +234,10 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			out = m.closeNow(t, "rebaseline")
 		}
 		m.restartReference()
+	}
+	if qualityOpen && m.n >= m.cfg.Reference && out.event == NoEvent {
+		out.score = m.heldScore()
+		return out
 	}
 	if m.states != nil {
 		switch {
@@ -261,6 +272,7 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		alpha = 1 / float64(m.seen) // plain means until the slow averages have a horizon's worth
 	}
 	monitoring := m.n > m.cfg.Reference
+	holdSpread := monitoring && anomalyOpen
 	best, bestJ := 0.0, -1
 	for j, v := range x {
 		c := &m.ch[j]
@@ -269,7 +281,7 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 			step = math.Abs(v - c.prev)
 		}
 		level, spread := c.slowLevel+float64(alpha*(v-c.slowLevel)), c.slowSpread
-		if m.seen > 1 {
+		if m.seen > 1 && !holdSpread {
 			spread += float64(1 / float64(min(m.seen-1, m.cfg.Horizon)) * (step - c.slowSpread))
 		}
 		if math.IsInf(level-spread, 0) || math.IsNaN(level-spread) {
@@ -285,9 +297,11 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		zs := (c.slowSpread - c.spread) / c.spreadSD
 		first := m.n == m.cfg.Reference+1
 		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
-			c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
-			if z <= 0 || first {
-				c.since[s], c.sinceN[s] = t, m.seen
+			if s < 2 || !holdSpread {
+				c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
+				if z <= 0 || first {
+					c.since[s], c.sinceN[s] = t, m.seen
+				}
 			}
 			if c.cusum[s] > best {
 				best, bestJ = c.cusum[s], j
@@ -316,6 +330,15 @@ func (m *driftMonitor) push(t int64, x []float64) driftOutcome {
 		}
 	}
 	return out
+}
+
+// heldScore is the score the tests stand at, unchanged by a held sample.
+func (m *driftMonitor) heldScore() float64 {
+	best := 0.0
+	for j := range m.ch {
+		best = max(best, slices.Max(m.ch[j].cusum[:]))
+	}
+	return best / (best + m.cfg.Threshold)
 }
 
 // settleStates decides, at the end of the first reference, which channels
