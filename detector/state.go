@@ -33,7 +33,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 8
+	snapshotVersion = 9
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

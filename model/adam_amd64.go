@@ -8,10 +8,10 @@ var haveAVX2 = cpu.X86.HasAVX2
 // the first n (a multiple of 4) elements.
 //
 //go:noescape
-func adamAVX2(p, m, v, grad *float64, n int, k *adamConsts)
+func adamAVX2(p *float64, m, v *float32, grad *float64, n int, k *adamConsts)
 
 // adam is one Adam step (see adamGeneric), vectorised where the CPU can.
-func adam(p, m, v, g []float64, k *adamConsts) {
+func adam(p []float64, m, v []float32, g []float64, k *adamConsts) {
 	n := 0
 	if haveAVX2 && len(g) >= 4 {
 		n = len(g) &^ 3

@@ -1,8 +1,10 @@
 #include "textflag.h"
 
-// func adamAVX2(p, m, v, grad *float64, n int, k *adamConsts)
+// func adamAVX2(p *float64, m, v *float32, grad *float64, n int, k *adamConsts)
 // Per element, each operation rounded on its own as in adamGeneric:
 //   g *= scale; m = b1*m + c1*g; v = b2*v + (c2*g)*g; p -= (step*m) / (sqrt(v) + eps)
+// with m and v widened from float32 on load and rounded to float32 for
+// storage only (the step uses the unrounded values).
 TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
@@ -24,17 +26,19 @@ loop:
 	JGE  done
 	VMOVUPD (CX)(R8*8), Y0
 	VMULPD  Y8, Y0, Y0       // g *= scale
-	VMOVUPD (SI)(R8*8), Y1
+	VCVTPS2PD (SI)(R8*4), Y1 // m, widened
 	VMULPD  Y9, Y1, Y1       // b1*m
 	VMULPD  Y10, Y0, Y2      // c1*g
 	VADDPD  Y2, Y1, Y1       // m = b1*m + c1*g
-	VMOVUPD Y1, (SI)(R8*8)
-	VMOVUPD (DX)(R8*8), Y3
+	VCVTPD2PSY Y1, X2
+	VMOVUPS X2, (SI)(R8*4)   // stored rounded to float32
+	VCVTPS2PD (DX)(R8*4), Y3 // v, widened
 	VMULPD  Y11, Y3, Y3      // b2*v
 	VMULPD  Y12, Y0, Y4      // c2*g
 	VMULPD  Y0, Y4, Y4       // (c2*g)*g
 	VADDPD  Y4, Y3, Y3       // v = b2*v + c2*g*g
-	VMOVUPD Y3, (DX)(R8*8)
+	VCVTPD2PSY Y3, X4
+	VMOVUPS X4, (DX)(R8*4)
 	VSQRTPD Y3, Y5
 	VADDPD  Y14, Y5, Y5      // sqrt(v) + eps
 	VMULPD  Y13, Y1, Y6      // step*m

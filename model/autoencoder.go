@@ -26,8 +26,11 @@ type Autoencoder struct {
 
 	avg []float64 // Polyak average of params, with Average > 0
 
-	params   []float64 // all weights then biases, flat
-	m, v     []float64 // optimiser moments (v only for Adam)
+	params []float64 // all weights then biases, flat
+	// The optimiser moments (v only for Adam) are kept in float32: a
+	// moment is a running average of gradients, and its rounding moves a
+	// step by a relative 1e-7, at half the bytes.
+	m, v     []float32
 	steps    int
 	beta1Pow float64
 	beta2Pow float64
@@ -38,7 +41,7 @@ type Autoencoder struct {
 	// this shape: a step's scratch holds nothing once the step is over.
 	work *workPool
 
-	replay      []float32 // ReplaySize × n: normalised windows, float32 is precision enough
+	replay      []uint16 // ReplaySize × n: normalised windows as bfloat16 (toReplay)
 	replayCount int
 	replayNext  int
 	anchors     int // replay slots Learn leaves alone
@@ -64,15 +67,15 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		cfg:      cfg,
 		n:        n,
 		params:   make([]float64, total),
-		m:        make([]float64, total),
+		m:        make([]float32, total),
 		beta1Pow: 1,
 		beta2Pow: 1,
-		replay:   make([]float32, cfg.ReplaySize*n),
+		replay:   make([]uint16, cfg.ReplaySize*n),
 		pcg:      pcg,
 		rng:      rand.New(pcg),
 	}
 	if cfg.Optimizer == "adam" {
-		a.v = make([]float64, total)
+		a.v = make([]float32, total)
 	}
 	off := 0
 	for l := 1; l < len(sizes); l++ {
@@ -236,7 +239,7 @@ func (a *Autoencoder) step(x []float64) float64 {
 	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
 		i := a.rng.IntN(a.replayCount)
 		for j, v := range a.replay[i*a.n : (i+1)*a.n] {
-			ws.clean[j] = float64(v) // accumulate reads its input from clean
+			ws.clean[j] = fromReplay(v) // accumulate reads its input from clean
 		}
 		a.accumulate(ws, ws.clean)
 		batch++
@@ -253,7 +256,7 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 		return
 	}
 	for i, v := range x {
-		a.replay[slot*a.n+i] = float32(v)
+		a.replay[slot*a.n+i] = toReplay(v)
 	}
 	if slot == a.replayNext {
 		if a.replayNext++; a.replayNext == a.cfg.ReplaySize {
@@ -262,6 +265,20 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 	}
 	a.replayCount = min(a.replayCount+1, a.cfg.ReplaySize)
 }
+
+// toReplay rounds v to bfloat16 (float32's sign, exponent and top 7
+// mantissa bits), to nearest, ties to even: a replayed window is a
+// training input, to which training adds noise of 0.1 deviations
+// (NoiseStd) anyway; a relative error of at most 2^-8 is far below that,
+// at half float32's bytes.
+func toReplay(v float64) uint16 {
+	b := math.Float32bits(float32(v))
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// fromReplay widens a replayed value back.
+func fromReplay(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
 
 // AnchorReplay keeps the first k windows kept for replay (at most as many
 // as are kept) where they are: Learn then replaces the oldest of the
@@ -375,8 +392,9 @@ func (a *Autoencoder) update(grads []float64, scale float64) {
 	params, m := a.params[:len(grads)], a.m[:len(grads)]
 	if a.v == nil {
 		for i, g := range grads {
-			m[i] = float64(b1*m[i]) - float64(lr*g*scale)
-			params[i] += m[i]
+			mi := float64(b1*float64(m[i])) - float64(lr*g*scale)
+			m[i] = float32(mi)
+			params[i] += mi
 		}
 	} else {
 		b2 := a.cfg.Beta2
@@ -414,9 +432,9 @@ func (a *Autoencoder) BytesByPart() []Part {
 	}
 	return []Part{
 		{"weights", 8 * len(a.params)},
-		{"optimiser moments", 8 * (len(a.m) + len(a.v))},
+		{"optimiser moments", 4 * (len(a.m) + len(a.v))},
 		{"averaged weights", 8 * len(a.avg)},
-		{"replay of normal windows", 4 * len(a.replay)},
+		{"replay of normal windows", 2 * len(a.replay)},
 		{"activations", 8 * act},
 	}
 }

@@ -10,13 +10,13 @@ import (
 // moments, averaged weights, replay and random source.
 func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 	e.F64s(a.params)
-	e.F64s(a.m)
-	e.F64s(a.v)
+	e.F32s(a.m)
+	e.F32s(a.v)
 	e.F64s(a.avg)
 	e.Int(a.steps)
 	e.F64(a.beta1Pow)
 	e.F64(a.beta2Pow)
-	e.F32s(a.replay[:a.replayCount*a.n]) // the slots not yet written are not kept
+	e.U16s(a.replay[:a.replayCount*a.n]) // the slots not yet written are not kept
 	e.Int(a.replayCount)
 	e.Int(a.replayNext)
 	e.Int(a.anchors)
@@ -32,12 +32,17 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 // configuration.
 func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	d.F64sInto(a.params, "model weights")
-	d.F64sInto(a.m, "optimiser first moments")
-	d.F64sInto(a.v, "optimiser second moments")
+	d.F32sInto(a.m, "optimiser first moments")
+	d.F32sInto(a.v, "optimiser second moments")
 	d.F64sInto(a.avg, "averaged weights")
 	a.steps = d.Int()
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
-	kept := d.F32sPrefix(a.replay, "replay")
+	kept := d.U16sPrefix(a.replay, "replay")
+	for _, h := range a.replay[:kept] {
+		if h&0x7f80 == 0x7f80 { // all exponent bits: not a finite bfloat16
+			return fmt.Errorf("model state: replay holds a non-finite value (%#04x)", h)
+		}
+	}
 	clear(a.replay[kept:])
 	a.replayCount, a.replayNext, a.anchors = d.Int(), d.Int(), d.Int()
 	rng := d.Bytes(64)

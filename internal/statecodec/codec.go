@@ -43,6 +43,13 @@ func (e *Encoder) F32s(v []float32) {
 		e.Buf = binary.LittleEndian.AppendUint32(e.Buf, math.Float32bits(x))
 	}
 }
+// U16s writes 16-bit values (bfloat16 replays).
+func (e *Encoder) U16s(v []uint16) {
+	e.Int(len(v))
+	for _, x := range v {
+		e.Buf = binary.LittleEndian.AppendUint16(e.Buf, x)
+	}
+}
 func (e *Encoder) Bytes(v []byte) {
 	e.Int(len(v))
 	e.Buf = append(e.Buf, v...)
@@ -157,6 +164,30 @@ func (d *Decoder) F32sPrefix(dst []float32, what string) int {
 	}
 	d.b = d.b[4*n:]
 	return n
+}
+
+// U16sPrefix reads at most len(dst) 16-bit values into the start of dst
+// and returns how many there were.
+func (d *Decoder) U16sPrefix(dst []uint16, what string) int {
+	n := d.Int()
+	if d.err == nil && (n < 0 || n > len(dst) || 2*n > len(d.b)) {
+		d.err = fmt.Errorf("statecodec: %s has %d values (max %d)", what, n, len(dst))
+	}
+	if d.err != nil {
+		return 0
+	}
+	for i := range n {
+		dst[i] = binary.LittleEndian.Uint16(d.b[2*i:])
+	}
+	d.b = d.b[2*n:]
+	return n
+}
+
+// F32sInto reads a float32 slice that must have exactly len(dst) values.
+func (d *Decoder) F32sInto(dst []float32, what string) {
+	if n := d.F32sPrefix(dst, what); d.err == nil && n != len(dst) {
+		d.err = fmt.Errorf("statecodec: %s has %d values, want %d", what, n, len(dst))
+	}
 }
 
 // Bytes reads a length-prefixed byte string of at most max bytes.
