@@ -43,6 +43,7 @@ func (e *Encoder) F32s(v []float32) {
 		e.Buf = binary.LittleEndian.AppendUint32(e.Buf, math.Float32bits(x))
 	}
 }
+
 // U16s writes 16-bit values (bfloat16 replays).
 func (e *Encoder) U16s(v []uint16) {
 	e.Int(len(v))
