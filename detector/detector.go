@@ -547,7 +547,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		for _, cc := range r.chCal {
 			tails += cc.bytes()
 		}
-		add("reference: tail models (history, sorted, fitted)", tails)
+		add("reference: tail models (history and its sorted copy)", tails)
 		add("reference: window and per-channel state", f64(len(r.vec)+5*c))
 		if s := r.season; s != nil {
 			add("reference: seasonal context", f64(len(s.off)+c*(r.cfg.Season.Learn/s.block+1)))

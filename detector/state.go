@@ -376,7 +376,6 @@ func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
 	e.F32s(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
 	e.Int(c.sinceFit)
-	e.F32s(c.sorted)
 	e.F64(c.threshold)
 	e.F64(c.scale)
 	e.Bool(c.fitted)
@@ -386,7 +385,6 @@ func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
 	c.histN = d.F32sPrefix(c.hist, "tail history")
 	clear(c.hist[c.histN:])
 	c.histPos, c.sinceFit = d.Int(), d.Int()
-	c.sorted = c.sorted[:d.F32sPrefix(c.sorted[:cap(c.sorted)], "tail sorted history")]
 	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()
 	if err := d.Err(); err != nil {
 		return err
@@ -396,7 +394,7 @@ func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
 		slices.Sort(c.live)
 	}
 	if c.histPos < 0 || c.histPos >= len(c.hist) || (c.histN < len(c.hist) && c.histPos != c.histN) || c.sinceFit < 0 ||
-		(c.fitted && !(c.scale > 0)) || !slices.IsSorted(c.sorted) {
+		(c.fitted && (!(c.scale > 0) || c.histN == 0)) {
 		return errors.New("detector: tail calibration state out of range")
 	}
 	return nil

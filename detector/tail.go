@@ -63,20 +63,18 @@ type tailCalibrator struct {
 	sinceFit int
 
 	live      []float32 // the history kept sorted as it changes
-	sorted    []float32 // history sorted at the last fit
-	threshold float64   // the Quantile of sorted
+	threshold float64   // the Quantile of live at the last fit
 	scale     float64   // mean excess over threshold (exponential tail)
 	fitted    bool
 	minScale  float64 // floors scale, in the errors' units
 }
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
-	return &tailCalibrator{cfg: cfg, hist: make([]float32, cfg.History),
-		live: make([]float32, 0, cfg.History), sorted: make([]float32, 0, cfg.History)}
+	return &tailCalibrator{cfg: cfg, hist: make([]float32, cfg.History), live: make([]float32, 0, cfg.History)}
 }
 
-// bytes is the memory of its histories (ring, live and fitted copies).
-func (c *tailCalibrator) bytes() int { return 4 * (cap(c.hist) + cap(c.live) + cap(c.sorted)) }
+// bytes is the memory of its histories (ring and sorted copy).
+func (c *tailCalibrator) bytes() int { return 4 * (cap(c.hist) + cap(c.live)) }
 
 // accept adds an error judged normal to the history.
 func (c *tailCalibrator) accept(e64 float64) {
@@ -102,12 +100,11 @@ func (c *tailCalibrator) accept(e64 float64) {
 
 func (c *tailCalibrator) fit() {
 	c.fitted, c.sinceFit = true, 0
-	c.sorted = append(c.sorted[:0], c.live...)
-	n := len(c.sorted)
+	n := len(c.live)
 	k := min(int(c.cfg.Quantile*float64(n)), n-1)
-	c.threshold = float64(c.sorted[k])
+	c.threshold = float64(c.live[k])
 	var sum float64
-	for _, v := range c.sorted[k+1:] {
+	for _, v := range c.live[k+1:] {
 		sum += float64(v) - c.threshold
 	}
 	excess := sum / float64(max(n-k-1, 1))
@@ -116,11 +113,13 @@ func (c *tailCalibrator) fit() {
 	c.scale = max(excess, 0.05*math.Abs(c.threshold), c.minScale, 1e-12)
 }
 
-// tail returns the probability of an accepted error at least as large as e.
+// tail returns the probability of an accepted error at least as large as
+// e: below the fitted threshold the history's own share (as it is now:
+// one sorted copy serves both), beyond it the fitted tail's.
 func (c *tailCalibrator) tail(e float64) float64 {
-	n := len(c.sorted)
+	n := len(c.live)
 	if e <= c.threshold {
-		i, _ := slices.BinarySearch(c.sorted, float32(e))
+		i, _ := slices.BinarySearch(c.live, float32(e))
 		return float64(n-i) / float64(n)
 	}
 	return (1 - c.cfg.Quantile) * detmath.Exp(-(e-c.threshold)/c.scale)
@@ -148,6 +147,6 @@ func (c *tailCalibrator) score(e float64) float64 {
 // reset forgets the history.
 func (c *tailCalibrator) reset() {
 	c.histPos, c.histN, c.sinceFit = 0, 0, 0
-	c.live, c.sorted = c.live[:0], c.sorted[:0]
+	c.live = c.live[:0]
 	c.threshold, c.scale, c.fitted = 0, 0, false
 }
