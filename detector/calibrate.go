@@ -108,7 +108,7 @@ type calibrator struct {
 	avgPos  int
 	avgN    int
 
-	hist     []float32 // averages: float32 is precision enough, at half the bytes
+	hist     []uint16 // averages, as bfloat16 (detmath.BF16): a fit to thousands does not see their rounding
 	histPos  int
 	histN    int
 	mean     float64
@@ -131,7 +131,7 @@ func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
 	c := &calibrator{
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
-		hist:      make([]float32, cfg.History/cfg.HistoryStride),
+		hist:      make([]uint16, cfg.History/cfg.HistoryStride),
 		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History/cfg.HistoryStride))+2)),
 		prevTail:  1,
 		prevAlert: 1,
@@ -196,7 +196,7 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 		return 0, 0
 	}
 	if (c.seen-c.cfg.Settle-1)%c.cfg.HistoryStride == 0 {
-		c.hist[c.histPos] = float32(avg)
+		c.hist[c.histPos] = detmath.BF16(avg)
 		c.histPos = (c.histPos + 1) % len(c.hist)
 		c.histN = min(c.histN+1, len(c.hist))
 	}
@@ -236,12 +236,12 @@ func (c *calibrator) fit() {
 	n := float64(c.histN)
 	var s float64
 	for _, v := range c.hist[:c.histN] {
-		s += float64(v)
+		s += detmath.FromBF16(v)
 	}
 	mean := s / n
 	var ss float64
 	for _, h := range c.hist[:c.histN] {
-		v := float64(h)
+		v := detmath.FromBF16(h)
 		ss += float64((v - mean) * (v - mean))
 	}
 	c.mean = mean
@@ -255,7 +255,7 @@ func (c *calibrator) fit() {
 	top := c.scratch[:0]
 	cut := mean + 2*c.std
 	for _, h := range c.hist[:c.histN] {
-		if v := float64(h); v > cut {
+		if v := detmath.FromBF16(h); v > cut {
 			if len(top) == cap(top) {
 				top = nil
 				break
@@ -269,7 +269,7 @@ func (c *calibrator) fit() {
 	} else {
 		top = c.scratch[:0]
 		for _, h := range c.hist[:c.histN] {
-			switch v := float64(h); {
+			switch v := detmath.FromBF16(h); {
 			case len(top) <= k:
 				top = append(top, v)
 				siftUp(top, len(top)-1)

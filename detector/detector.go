@@ -531,7 +531,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	var hist, scratch int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {
 		if cal != nil {
-			hist += 4 * len(cal.hist)
+			hist += 2 * len(cal.hist)
 			scratch += f64(len(cal.avgRing) + cap(cal.scratch))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -211,7 +212,7 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 	e.F64(c.avgSum)
 	e.Int(c.avgPos)
 	e.Int(c.avgN)
-	e.F32s(c.hist[:c.histN]) // the rest is not yet written
+	e.U16s(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
 	e.F64(c.mean)
 	e.F64(c.std)
@@ -227,7 +228,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.errMean, c.seen = d.F64(), d.Int()
 	d.F64sInto(c.avgRing, "calibration average")
 	c.avgSum, c.avgPos, c.avgN = d.F64(), d.Int(), d.Int()
-	c.histN = d.F32sPrefix(c.hist, "calibration history")
+	c.histN = readBF16s(d, c.hist, "calibration history")
 	clear(c.hist[c.histN:])
 	c.histPos = d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
@@ -372,8 +373,21 @@ func (a *alertState) readState(d *statecodec.Decoder) {
 	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
 }
 
+// readBF16s reads at most len(dst) bfloat16 values, each finite and not
+// negative, into the start of dst and returns how many there were.
+func readBF16s(d *statecodec.Decoder, dst []uint16, what string) int {
+	n := d.U16sPrefix(dst, what)
+	for _, h := range dst[:n] {
+		if !detmath.FiniteBF16(h) || h&0x8000 != 0 {
+			d.Fail(fmt.Errorf("detector: %s holds %#04x, not a finite value >= 0", what, h))
+			return 0
+		}
+	}
+	return n
+}
+
 func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
-	e.F32s(c.hist[:c.histN]) // the rest is not yet written
+	e.U16s(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
 	e.Int(c.sinceFit)
 	e.F64(c.threshold)
@@ -382,7 +396,7 @@ func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
 }
 
 func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
-	c.histN = d.F32sPrefix(c.hist, "tail history")
+	c.histN = readBF16s(d, c.hist, "tail history")
 	clear(c.hist[c.histN:])
 	c.histPos, c.sinceFit = d.Int(), d.Int()
 	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
@@ -41,7 +43,9 @@ type Autoencoder struct {
 	// this shape: a step's scratch holds nothing once the step is over.
 	work *workPool
 
-	replay      []uint16 // ReplaySize × n: normalised windows as bfloat16 (toReplay)
+	// ReplaySize × n normalised windows, as bfloat16: a training input,
+	// to which training adds noise of 0.1 deviations (NoiseStd) anyway.
+	replay      []uint16
 	replayCount int
 	replayNext  int
 	anchors     int // replay slots Learn leaves alone
@@ -239,7 +243,7 @@ func (a *Autoencoder) step(x []float64) float64 {
 	for k := 0; k < a.cfg.ReplayBatch && a.replayCount > 0; k++ {
 		i := a.rng.IntN(a.replayCount)
 		for j, v := range a.replay[i*a.n : (i+1)*a.n] {
-			ws.clean[j] = fromReplay(v) // accumulate reads its input from clean
+			ws.clean[j] = detmath.FromBF16(v) // accumulate reads its input from clean
 		}
 		a.accumulate(ws, ws.clean)
 		batch++
@@ -256,7 +260,7 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 		return
 	}
 	for i, v := range x {
-		a.replay[slot*a.n+i] = toReplay(v)
+		a.replay[slot*a.n+i] = detmath.BF16(v)
 	}
 	if slot == a.replayNext {
 		if a.replayNext++; a.replayNext == a.cfg.ReplaySize {
@@ -265,20 +269,6 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 	}
 	a.replayCount = min(a.replayCount+1, a.cfg.ReplaySize)
 }
-
-// toReplay rounds v to bfloat16 (float32's sign, exponent and top 7
-// mantissa bits), to nearest, ties to even: a replayed window is a
-// training input, to which training adds noise of 0.1 deviations
-// (NoiseStd) anyway; a relative error of at most 2^-8 is far below that,
-// at half float32's bytes.
-func toReplay(v float64) uint16 {
-	b := math.Float32bits(float32(v))
-	b += 0x7fff + (b>>16)&1
-	return uint16(b >> 16)
-}
-
-// fromReplay widens a replayed value back.
-func fromReplay(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
 
 // AnchorReplay keeps the first k windows kept for replay (at most as many
 // as are kept) where they are: Learn then replaces the oldest of the

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -39,7 +40,7 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
 	kept := d.U16sPrefix(a.replay, "replay")
 	for _, h := range a.replay[:kept] {
-		if h&0x7f80 == 0x7f80 { // all exponent bits: not a finite bfloat16
+		if !detmath.FiniteBF16(h) {
 			return fmt.Errorf("model state: replay holds a non-finite value (%#04x)", h)
 		}
 	}

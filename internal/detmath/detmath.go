@@ -126,3 +126,21 @@ func Mix(x uint64) uint64 {
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
 }
+
+// BF16 rounds v to bfloat16 (float32's sign, exponent and top 7 mantissa
+// bits), to nearest, ties to even, within 2^-8 of v relative to its size:
+// the storage of values that are averaged, fitted or trained on, where
+// that is far below their own noise. For v >= 0 the results order as the
+// values do, so they sort and search as integers.
+func BF16(v float64) uint16 {
+	b := math.Float32bits(float32(v))
+	b += 0x7fff + (b>>16)&1
+	return uint16(b >> 16)
+}
+
+// FromBF16 widens a bfloat16 back.
+func FromBF16(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
+
+// FiniteBF16 reports whether h is a finite bfloat16 (a check on state
+// read back: not all exponent bits set).
+func FiniteBF16(h uint16) bool { return h&0x7f80 != 0x7f80 }

@@ -2,6 +2,7 @@ package detmath
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -65,5 +66,32 @@ func BenchmarkErfc(b *testing.B) {
 				erfc(x)
 			}
 		})
+	}
+}
+
+// TestBF16: a value stored as bfloat16 is, rounded to nearest with
+// ties to even, within 2^-8 of the value relative to its size.
+func TestBF16(t *testing.T) {
+	cases := []struct {
+		v    float64
+		want float64
+	}{
+		{1, 1}, {-2.5, -2.5}, {0, 0},
+		{1 + 1.0/256, 1},                  // a tie: down to the even mantissa
+		{1 + 3.0/256, 1 + 4.0/256},        // a tie: up to the even mantissa
+		{1 + 1.0/256 + 1e-6, 1 + 2.0/256}, // past the tie
+		{8, 8}, {-8, -8},
+	}
+	for _, c := range cases {
+		if got := FromBF16(BF16(c.v)); got != c.want {
+			t.Errorf("%v: stored as %v, want %v", c.v, got, c.want)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 10000 {
+		v := r.NormFloat64() * math.Pow(10, float64(r.IntN(8)-4))
+		if got := FromBF16(BF16(v)); math.Abs(got-v) > math.Abs(v)/256 {
+			t.Fatalf("%v: stored as %v, off by more than 2^-8 of it", v, got)
+		}
 	}
 }

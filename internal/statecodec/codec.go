@@ -93,6 +93,14 @@ func (d *Decoder) U64() uint64 {
 func (d *Decoder) I64() int64 { return int64(d.U64()) }
 func (d *Decoder) Int() int   { return int(int64(d.U64())) }
 
+// Fail records err as the decoder's error unless one came first: for a
+// caller's own checks of what it read.
+func (d *Decoder) Fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
 // F64 reads a float64; state never holds NaN or ±Inf, so they are errors.
 func (d *Decoder) F64() float64 {
 	v := math.Float64frombits(d.U64())
