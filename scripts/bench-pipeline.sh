@@ -16,7 +16,8 @@
 # REPEAT=N measures eval and run N times in turn (each run with its own
 # group and database) and prints the medians: the machine's speed drifts,
 # so one pair is a noisy figure.
-# RESTART=1 also restarts run in the first group and times the checkpoint load;
+# RESTART=1 also writes one more sample per series, restarts run in the
+# first group and times the checkpoint load and the first new point;
 # REBALANCE=1 has a second instance join that group and leave it, and times
 # the first one's loads (what it keeps, what it reads).
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
@@ -132,6 +133,15 @@ measure() {
         line = line sprintf(" p%g %.0f ms", qs[k] * 100, v * 1000)
       }
       print line " (" c[n] " messages)" }'
+  # Checkpoint rounds while the run went on (aewatch_checkpoint_round_seconds).
+  curl -sf "http://127.0.0.1:$hport/metrics" | awk '
+    /^aewatch_checkpoint_round_seconds_bucket/ { match($0, /le="[^"]*"/); k++; le[k] = substr($0, RSTART+4, RLENGTH-5); c[k] = $2 + 0 }
+    /^aewatch_checkpoint_round_seconds_sum/ { sum = $2 } /^aewatch_checkpoint_round_seconds_count/ { n = $2 + 0 }
+    /^aewatch_checkpoint_round_peak_bytes / { peak = $2 }
+    END {
+      if (n == 0) { print "checkpoint rounds during the run: none (checkpoint.interval longer than the run)"; exit }
+      for (i = 1; i <= k && c[i] < n; i++) {}  # the first bucket holding every round
+      printf "checkpoint rounds during the run: %d, mean %.2fs, the longest <= %ss; at most %.1f MB of snapshots held at once\n", n, sum / n, le[i], peak / 1048576 }'
   for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
   # The stop runs a checkpoint round over every live detector: the peak
   # through it, read until the process is gone.
@@ -162,14 +172,26 @@ awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay
 # took and the peak memory by then (checkpoint.restore_bytes bounds what is
 # held; the rest is read when a series returns).
 if [ -n "${RESTART:-}" ]; then
+  # One new sample per series, so the restarted run has points to write:
+  # each is scored on a detector restored from its checkpoint.
+  mkdir -p "$tmp/more"
+  for f in "$tmp"/data/*.csv; do
+    n=$(basename "$f" .csv); i=${n#sensor}
+    s=${signals[$((i % 4))]}; fa=${faults[$((i / 4 % 7))]}
+    sed -n "1p;$((rows + 2))p" "$tmp/gen/$s/${s}_$fa.csv" > "$tmp/more/$n.csv"
+  done
+  "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/more" 2>/dev/null
   lstart=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench1 --influx-url "http://127.0.0.1:$iport" \
     --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
+  read -r rfirst_ns _ rend_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$series")
+  awk -v s="$lstart" -v f="$rfirst_ns" -v e="$rend_ns" -v n="$series" 'BEGIN {
+    printf "restart: the first new point written %.2fs after start, all %d (one per series) %.2fs after start\n", f/1e9 - s, n, e/1e9 - s }'
   for _ in $(seq 1200); do grep -q 'checkpoints loaded' "$tmp/restart.log" && break; sleep 0.05; done
   lend=$(date +%s.%N)
   hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$restart_pid/status")
   loaded=$(grep -o 'checkpoints loaded.*detectors=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1)
-  deferred=$(grep -o 'deferred=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1)
+  deferred=$(grep -o 'deferred=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1 || true)
   awk -v s="$lstart" -v e="$lend" -v h="$hwm" -v n="${loaded:-0}" -v d="${deferred:-0}" 'BEGIN {
     printf "restart: %d checkpoints loaded (%d of them left in the topic until their series returns) %.2fs after start; peak resident memory by then %.0f MB\n", n, d, e-s, h/1024 }'
   grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
