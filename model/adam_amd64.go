@@ -8,10 +8,10 @@ var haveAVX2 = cpu.X86.HasAVX2
 // the first n (a multiple of 4) elements.
 //
 //go:noescape
-func adamAVX2(p *float64, m, v *float32, grad *float64, n int, k *adamConsts)
+func adamAVX2(p, m, v *float32, grad *float64, n int, k *adamConsts)
 
 // adam is one Adam step (see adamGeneric), vectorised where the CPU can.
-func adam(p []float64, m, v []float32, g []float64, k *adamConsts) {
+func adam(p, m, v []float32, g []float64, k *adamConsts) {
 	n := 0
 	if haveAVX2 && len(g) >= 4 {
 		n = len(g) &^ 3
@@ -25,10 +25,10 @@ func adam(p []float64, m, v []float32, g []float64, k *adamConsts) {
 // first n (a multiple of 4) elements.
 //
 //go:noescape
-func averageAVX2(avg, p *float64, n int, rate float64)
+func averageAVX2(avg, p *float32, n int, rate float64)
 
 // average moves avg towards p by rate (see averageGeneric).
-func average(avg, p []float64, rate float64) {
+func average(avg, p []float32, rate float64) {
 	n := 0
 	if haveAVX2 && len(p) >= 4 {
 		n = len(p) &^ 3

@@ -1,10 +1,10 @@
 #include "textflag.h"
 
-// func adamAVX2(p *float64, m, v *float32, grad *float64, n int, k *adamConsts)
+// func adamAVX2(p, m, v *float32, grad *float64, n int, k *adamConsts)
 // Per element, each operation rounded on its own as in adamGeneric:
 //   g *= scale; m = b1*m + c1*g; v = b2*v + (c2*g)*g; p -= (step*m) / (sqrt(v) + eps)
-// with m and v widened from float32 on load and rounded to float32 for
-// storage only (the step uses the unrounded values).
+// with p, m and v widened from float32 on load and rounded to float32 for
+// storage only (the step uses the unrounded moments).
 TEXT ·adamAVX2(SB), NOSPLIT, $0-48
 	MOVQ p+0(FP), DI
 	MOVQ m+8(FP), SI
@@ -43,9 +43,10 @@ loop:
 	VADDPD  Y14, Y5, Y5      // sqrt(v) + eps
 	VMULPD  Y13, Y1, Y6      // step*m
 	VDIVPD  Y5, Y6, Y6       // (step*m) / (sqrt(v) + eps)
-	VMOVUPD (DI)(R8*8), Y7
+	VCVTPS2PD (DI)(R8*4), Y7 // p, widened
 	VSUBPD  Y6, Y7, Y7       // p -= ...
-	VMOVUPD Y7, (DI)(R8*8)
+	VCVTPD2PSY Y7, X7
+	VMOVUPS X7, (DI)(R8*4)
 	ADDQ    $4, R8
 	JMP     loop
 
@@ -53,8 +54,9 @@ done:
 	VZEROUPPER
 	RET
 
-// func averageAVX2(avg, p *float64, n int, rate float64)
-// Per element, as in averageGeneric: avg = avg + rate*(p - avg)
+// func averageAVX2(avg, p *float32, n int, rate float64)
+// Per element, as in averageGeneric: avg = avg + rate*(p - avg), in
+// float64, rounded to float32 for storage.
 TEXT ·averageAVX2(SB), NOSPLIT, $0-32
 	MOVQ avg+0(FP), DI
 	MOVQ p+8(FP), SI
@@ -65,12 +67,13 @@ TEXT ·averageAVX2(SB), NOSPLIT, $0-32
 avgloop:
 	CMPQ R8, BX
 	JGE  avgdone
-	VMOVUPD (DI)(R8*8), Y0
-	VMOVUPD (SI)(R8*8), Y1
+	VCVTPS2PD (DI)(R8*4), Y0
+	VCVTPS2PD (SI)(R8*4), Y1
 	VSUBPD  Y0, Y1, Y1       // p - avg
 	VMULPD  Y8, Y1, Y1       // rate*(p - avg)
 	VADDPD  Y1, Y0, Y0       // avg + ...
-	VMOVUPD Y0, (DI)(R8*8)
+	VCVTPD2PSY Y0, X0
+	VMOVUPS X0, (DI)(R8*4)
 	ADDQ    $4, R8
 	JMP     avgloop
 

@@ -3,7 +3,7 @@
 package model
 
 // adam is one Adam step (see adamGeneric).
-func adam(p []float64, m, v []float32, g []float64, k *adamConsts) { adamGeneric(p, m, v, g, k) }
+func adam(p, m, v []float32, g []float64, k *adamConsts) { adamGeneric(p, m, v, g, k) }
 
 // average moves avg towards p by rate (see averageGeneric).
-func average(avg, p []float64, rate float64) { averageGeneric(avg, p, rate) }
+func average(avg, p []float32, rate float64) { averageGeneric(avg, p, rate) }

@@ -13,19 +13,19 @@ func TestAdamKernelMatchesGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	k := &adamConsts{scale: 1.0 / 3, b1: 0.9, c1: 1 - 0.9, b2: 0.999, c2: 1 - 0.999, step: 0.003 * math.Sqrt(1-0.998) / (1 - 0.81), eps: 1e-8}
 	for n := 0; n <= 41; n++ {
-		p, m, v, g := make([]float64, n), make([]float32, n), make([]float32, n), make([]float64, n)
+		p, m, v, g := make([]float32, n), make([]float32, n), make([]float32, n), make([]float64, n)
 		for i := range g {
-			p[i], m[i], v[i] = r.NormFloat64(), float32(r.NormFloat64()*0.1), float32(r.Float64()*0.01)
+			p[i], m[i], v[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*0.1), float32(r.Float64()*0.01)
 			g[i] = r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
 			if i%7 == 3 {
 				g[i] = 0
 			}
 		}
-		p2, m2, v2 := append([]float64(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
+		p2, m2, v2 := append([]float32(nil), p...), append([]float32(nil), m...), append([]float32(nil), v...)
 		adam(p, m, v, g, k)
 		adamGeneric(p2, m2, v2, g, k)
 		for i := range g {
-			if math.Float64bits(p[i]) != math.Float64bits(p2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) ||
+			if math.Float32bits(p[i]) != math.Float32bits(p2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) ||
 				math.Float32bits(v[i]) != math.Float32bits(v2[i]) {
 				t.Fatalf("n %d, element %d: kernel %v %v %v, generic %v %v %v", n, i, p[i], m[i], v[i], p2[i], m2[i], v2[i])
 			}
@@ -36,15 +36,15 @@ func TestAdamKernelMatchesGeneric(t *testing.T) {
 func TestAverageKernelMatchesGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n <= 41; n++ {
-		avg, p := make([]float64, n), make([]float64, n)
+		avg, p := make([]float32, n), make([]float32, n)
 		for i := range p {
-			avg[i], p[i] = r.NormFloat64(), r.NormFloat64()*math.Pow(10, float64(r.IntN(20)-10))
+			avg[i], p[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*math.Pow(10, float64(r.IntN(20)-10)))
 		}
-		avg2 := append([]float64(nil), avg...)
+		avg2 := append([]float32(nil), avg...)
 		average(avg, p, 1.0/97)
 		averageGeneric(avg2, p, 1.0/97)
 		for i := range p {
-			if math.Float64bits(avg[i]) != math.Float64bits(avg2[i]) {
+			if math.Float32bits(avg[i]) != math.Float32bits(avg2[i]) {
 				t.Fatalf("n %d, element %d: kernel %v, generic %v", n, i, avg[i], avg2[i])
 			}
 		}
@@ -53,7 +53,7 @@ func TestAverageKernelMatchesGeneric(t *testing.T) {
 
 func BenchmarkAdam(b *testing.B) {
 	const n = 1154 // the default network's parameters
-	p, m, v, g := make([]float64, n), make([]float32, n), make([]float32, n), make([]float64, n)
+	p, m, v, g := make([]float32, n), make([]float32, n), make([]float32, n), make([]float64, n)
 	for i := range g {
 		g[i], v[i] = float64(i%13)-6, 1
 	}

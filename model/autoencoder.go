@@ -6,15 +6,13 @@ import (
 	"slices"
 	"sync"
 
-	"gonum.org/v1/gonum/blas/blas64"
-
 	"github.com/aewatch/aewatch/internal/detmath"
 )
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
 type layer struct {
-	w       blas64.General // out × in
-	b       []float64
+	w       []float32 // out × in, row-major
+	b       []float32
 	out, in int
 	off     int // where w starts in the flat parameters (b follows it)
 }
@@ -26,9 +24,14 @@ type Autoencoder struct {
 	layers []layer
 	scorer []layer // the layers Reconstruct uses: layers, or views of avg
 
-	avg []float64 // Polyak average of params, with Average > 0
+	avg []float32 // Polyak average of params, with Average > 0
 
-	params []float64 // all weights then biases, flat
+	// The weights and their average are kept in float32 and every product
+	// and sum is taken in float64 (the kernels widen four at a time): a
+	// step moves a weight by about LearningRate, far above float32's
+	// rounding of it, and the network's output is averaged and calibrated
+	// long before a last bit would show.
+	params []float32 // all weights then biases, flat
 	// The optimiser moments (v only for Adam) are kept in float32: a
 	// moment is a running average of gradients, and its rounding moves a
 	// step by a relative 1e-7, at half the bytes.
@@ -70,7 +73,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	a := &Autoencoder{
 		cfg:      cfg,
 		n:        n,
-		params:   make([]float64, total),
+		params:   make([]float32, total),
 		m:        make([]float32, total),
 		beta1Pow: 1,
 		beta2Pow: 1,
@@ -85,26 +88,26 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	for l := 1; l < len(sizes); l++ {
 		out, in := sizes[l], sizes[l-1]
 		ly := layer{out: out, in: in, off: off}
-		ly.w = blas64.General{Rows: out, Cols: in, Stride: in, Data: a.params[off : off+out*in]}
+		ly.w = a.params[off : off+out*in]
 		off += out * in
 		ly.b = a.params[off : off+out]
 		off += out
 		// Glorot-uniform weights, zero biases.
 		lim := math.Sqrt(6 / float64(in+out))
-		for i := range ly.w.Data {
+		for i := range ly.w {
 			u := float64(a.rng.Float64()) // rounded here: no fusing into what follows
-			ly.w.Data[i] = (float64(2*u) - 1) * lim
+			ly.w[i] = float32((float64(2*u) - 1) * lim)
 		}
 		a.layers = append(a.layers, ly)
 	}
 	a.scorer = a.layers
 	if cfg.Average > 0 {
-		a.avg = append([]float64(nil), a.params...)
+		a.avg = append([]float32(nil), a.params...)
 		a.scorer = make([]layer, len(a.layers))
 		off := 0
 		for l, ly := range a.layers {
 			sl := ly
-			sl.w.Data = a.avg[off : off+ly.out*ly.in]
+			sl.w = a.avg[off : off+ly.out*ly.in]
 			off += ly.out * ly.in
 			sl.b = a.avg[off : off+ly.out]
 			off += ly.out
@@ -315,8 +318,10 @@ func (a *Autoencoder) forward(layers []layer, skip []float64) {
 	for l := range layers {
 		ly := &layers[l]
 		out := a.act[l+1]
-		copy(out, ly.b)
-		mulAddRows(ly.w.Data, ly.out, ly.in, a.act[l], out)
+		for i, b := range ly.b {
+			out[i] = float64(b)
+		}
+		mulAddRows(ly.w, ly.out, ly.in, a.act[l], out)
 		if l != last {
 			tanhInPlace(out)
 		}
@@ -354,7 +359,7 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 		}
 		dIn := ws.delta[l]
 		clear(dIn)
-		mulAddRowsT(ly.w.Data, ly.out, ly.in, dOut, dIn)
+		mulAddRowsT(ly.w, ly.out, ly.in, dOut, dIn)
 		for i, h := range a.act[l] {
 			dIn[i] *= 1 - float64(h*h)
 		}
@@ -384,7 +389,7 @@ func (a *Autoencoder) update(grads []float64, scale float64) {
 		for i, g := range grads {
 			mi := float64(b1*float64(m[i])) - float64(lr*g*scale)
 			m[i] = float32(mi)
-			params[i] += mi
+			params[i] = float32(float64(params[i]) + mi)
 		}
 	} else {
 		b2 := a.cfg.Beta2
@@ -421,9 +426,9 @@ func (a *Autoencoder) BytesByPart() []Part {
 		act += len(a.act[i])
 	}
 	return []Part{
-		{"weights", 8 * len(a.params)},
+		{"weights", 4 * len(a.params)},
 		{"optimiser moments", 4 * (len(a.m) + len(a.v))},
-		{"averaged weights", 8 * len(a.avg)},
+		{"averaged weights", 4 * len(a.avg)},
 		{"replay of normal windows", 2 * len(a.replay)},
 		{"activations", 8 * act},
 	}

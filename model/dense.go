@@ -10,24 +10,24 @@ package model
 // mulAddRowsGeneric adds w·x to y for the rows×cols row-major matrix w.
 // With cols a multiple of 4 each row's dot product is kept in four partial
 // sums (elements j mod 4) combined as (s0+s2)+(s1+s3), the kernel's order.
-func mulAddRowsGeneric(w []float64, rows, cols int, x, y []float64) {
+func mulAddRowsGeneric(w []float32, rows, cols int, x, y []float64) {
 	x = x[:cols]
 	for i := range rows {
 		row := w[i*cols : (i+1)*cols]
 		if cols%4 != 0 {
 			var s float64
 			for j, v := range row {
-				s += float64(v * x[j])
+				s += float64(float64(v) * x[j])
 			}
 			y[i] += s
 			continue
 		}
 		var s0, s1, s2, s3 float64
 		for j := 0; j < cols; j += 4 {
-			s0 += float64(row[j] * x[j])
-			s1 += float64(row[j+1] * x[j+1])
-			s2 += float64(row[j+2] * x[j+2])
-			s3 += float64(row[j+3] * x[j+3])
+			s0 += float64(float64(row[j]) * x[j])
+			s1 += float64(float64(row[j+1]) * x[j+1])
+			s2 += float64(float64(row[j+2]) * x[j+2])
+			s3 += float64(float64(row[j+3]) * x[j+3])
 		}
 		y[i] += (s0 + s2) + (s1 + s3)
 	}
@@ -35,12 +35,12 @@ func mulAddRowsGeneric(w []float64, rows, cols int, x, y []float64) {
 
 // mulAddRowsTGeneric adds wᵀ·d to y, row by row: y += d[i]·w[i,:] for i in
 // order (the input gradient of a layer whose output gradient is d).
-func mulAddRowsTGeneric(w []float64, rows, cols int, d, y []float64) {
+func mulAddRowsTGeneric(w []float32, rows, cols int, d, y []float64) {
 	y = y[:cols]
 	for i := range rows {
 		di := d[i]
 		for j, v := range w[i*cols : (i+1)*cols] {
-			y[j] += float64(di * v)
+			y[j] += float64(di * float64(v))
 		}
 	}
 }

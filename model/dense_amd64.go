@@ -1,16 +1,16 @@
 package model
 
 //go:noescape
-func mulAddRowsAVX2(w *float64, rows, cols int, x, y *float64)
+func mulAddRowsAVX2(w *float32, rows, cols int, x, y *float64)
 
 //go:noescape
-func mulAddRowsTAVX2(w *float64, rows, cols int, d, y *float64)
+func mulAddRowsTAVX2(w *float32, rows, cols int, d, y *float64)
 
 //go:noescape
 func rankSumAVX2(sum *float64, rows, cols int, d, a *float64, k int)
 
 // mulAddRows adds w·x to y (see mulAddRowsGeneric).
-func mulAddRows(w []float64, rows, cols int, x, y []float64) {
+func mulAddRows(w []float32, rows, cols int, x, y []float64) {
 	if !haveAVX2 || cols%4 != 0 || rows == 0 {
 		mulAddRowsGeneric(w, rows, cols, x, y)
 		return
@@ -20,7 +20,7 @@ func mulAddRows(w []float64, rows, cols int, x, y []float64) {
 }
 
 // mulAddRowsT adds wᵀ·d to y (see mulAddRowsTGeneric).
-func mulAddRowsT(w []float64, rows, cols int, d, y []float64) {
+func mulAddRowsT(w []float32, rows, cols int, d, y []float64) {
 	if !haveAVX2 || cols%4 != 0 || rows == 0 {
 		mulAddRowsTGeneric(w, rows, cols, d, y)
 		return

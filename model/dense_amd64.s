@@ -1,9 +1,10 @@
 #include "textflag.h"
 
-// func mulAddRowsAVX2(w *float64, rows, cols int, x, y *float64)
-// For each row i: four partial sums s += w[i,j:j+4]*x[j:j+4] (multiply,
-// then add), then y[i] += (s0+s2)+(s1+s3). Four rows at a time share the
-// loads of x; the rows left over go one at a time.
+// func mulAddRowsAVX2(w *float32, rows, cols int, x, y *float64)
+// For each row i: four partial sums s += w[i,j:j+4]*x[j:j+4] (the weights
+// widened to float64, multiply, then add), then y[i] += (s0+s2)+(s1+s3).
+// Four rows at a time share the loads of x; the rows left over go one at
+// a time.
 TEXT ·mulAddRowsAVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), CX
@@ -11,7 +12,7 @@ TEXT ·mulAddRowsAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+24(FP), R9
 	MOVQ y+32(FP), DI
 	MOVQ DX, R13
-	SHLQ $3, R13             // a row of w, in bytes
+	SHLQ $2, R13             // a row of w, in bytes
 	XORQ R10, R10            // row
 
 mul4:
@@ -32,13 +33,17 @@ mul4col:
 	CMPQ    R8, DX
 	JGE     mul4sum
 	VMOVUPD (R9)(R8*8), Y4
-	VMULPD  (SI)(R8*8), Y4, Y5
+	VCVTPS2PD (SI)(R8*4), Y5
+	VMULPD  Y5, Y4, Y5
 	VADDPD  Y5, Y0, Y0
-	VMULPD  (BX)(R8*8), Y4, Y6
+	VCVTPS2PD (BX)(R8*4), Y6
+	VMULPD  Y6, Y4, Y6
 	VADDPD  Y6, Y1, Y1
-	VMULPD  (R12)(R8*8), Y4, Y7
+	VCVTPS2PD (R12)(R8*4), Y7
+	VMULPD  Y7, Y4, Y7
 	VADDPD  Y7, Y2, Y2
-	VMULPD  (R14)(R8*8), Y4, Y8
+	VCVTPS2PD (R14)(R8*4), Y8
+	VMULPD  Y8, Y4, Y8
 	VADDPD  Y8, Y3, Y3
 	ADDQ    $4, R8
 	JMP     mul4col
@@ -73,7 +78,7 @@ mulrow:
 mulcol:
 	CMPQ    R8, DX
 	JGE     mulsum
-	VMOVUPD (SI)(R8*8), Y1
+	VCVTPS2PD (SI)(R8*4), Y1
 	VMULPD  (R9)(R8*8), Y1, Y1
 	VADDPD  Y1, Y0, Y0
 	ADDQ    $4, R8
@@ -86,7 +91,7 @@ mulsum:
 	VADDSD       X1, X0, X0      // (s0+s2)+(s1+s3)
 	VADDSD       (DI)(R10*8), X0, X0
 	VMOVSD       X0, (DI)(R10*8)
-	LEAQ         (SI)(DX*8), SI
+	LEAQ         (SI)(DX*4), SI
 	INCQ         R10
 	JMP          mulrow
 
@@ -94,9 +99,10 @@ muldone:
 	VZEROUPPER
 	RET
 
-// func mulAddRowsTAVX2(w *float64, rows, cols int, d, y *float64)
-// y += d[i]*w[i,:] for each row i in order (multiply, then add), sixteen
-// columns of y at a time held in registers, then four at a time.
+// func mulAddRowsTAVX2(w *float32, rows, cols int, d, y *float64)
+// y += d[i]*w[i,:] for each row i in order (the weights widened to
+// float64, multiply, then add), sixteen columns of y at a time held in
+// registers, then four at a time.
 TEXT ·mulAddRowsTAVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ rows+8(FP), CX
@@ -104,7 +110,7 @@ TEXT ·mulAddRowsTAVX2(SB), NOSPLIT, $0-40
 	MOVQ d+24(FP), R11
 	MOVQ y+32(FP), DI
 	MOVQ DX, R13
-	SHLQ $3, R13             // a row of w, in bytes
+	SHLQ $2, R13             // a row of w, in bytes
 	XORQ R8, R8              // first column of the chunk
 
 tchunk:
@@ -117,20 +123,24 @@ tchunk:
 	VMOVUPD 32(R12), Y1
 	VMOVUPD 64(R12), Y2
 	VMOVUPD 96(R12), Y3
-	LEAQ (SI)(R8*8), BX
+	LEAQ (SI)(R8*4), BX
 	XORQ R10, R10
 
 trow4:
 	CMPQ R10, CX
 	JGE  trow4done
 	VBROADCASTSD (R11)(R10*8), Y4
-	VMULPD 0(BX), Y4, Y5
+	VCVTPS2PD 0(BX), Y5
+	VMULPD Y5, Y4, Y5
 	VADDPD Y5, Y0, Y0
-	VMULPD 32(BX), Y4, Y6
+	VCVTPS2PD 16(BX), Y6
+	VMULPD Y6, Y4, Y6
 	VADDPD Y6, Y1, Y1
-	VMULPD 64(BX), Y4, Y7
+	VCVTPS2PD 32(BX), Y7
+	VMULPD Y7, Y4, Y7
 	VADDPD Y7, Y2, Y2
-	VMULPD 96(BX), Y4, Y8
+	VCVTPS2PD 48(BX), Y8
+	VMULPD Y8, Y4, Y8
 	VADDPD Y8, Y3, Y3
 	ADDQ R13, BX
 	INCQ R10
@@ -149,14 +159,15 @@ tsingle:
 	JGE  tdone
 	LEAQ (DI)(R8*8), R12
 	VMOVUPD (R12), Y0
-	LEAQ (SI)(R8*8), BX
+	LEAQ (SI)(R8*4), BX
 	XORQ R10, R10
 
 trow1:
 	CMPQ R10, CX
 	JGE  trow1done
 	VBROADCASTSD (R11)(R10*8), Y4
-	VMULPD (BX), Y4, Y5
+	VCVTPS2PD (BX), Y5
+	VMULPD Y5, Y4, Y5
 	VADDPD Y5, Y0, Y0
 	ADDQ R13, BX
 	INCQ R10

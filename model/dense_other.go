@@ -3,10 +3,10 @@
 package model
 
 // mulAddRows adds w·x to y (see mulAddRowsGeneric).
-func mulAddRows(w []float64, rows, cols int, x, y []float64) { mulAddRowsGeneric(w, rows, cols, x, y) }
+func mulAddRows(w []float32, rows, cols int, x, y []float64) { mulAddRowsGeneric(w, rows, cols, x, y) }
 
 // mulAddRowsT adds wᵀ·d to y (see mulAddRowsTGeneric).
-func mulAddRowsT(w []float64, rows, cols int, d, y []float64) {
+func mulAddRowsT(w []float32, rows, cols int, d, y []float64) {
 	mulAddRowsTGeneric(w, rows, cols, d, y)
 }
 

@@ -20,6 +20,18 @@ func randomSlice(r *rand.Rand, n int) []float64 {
 	return s
 }
 
+// randomWeights is randomSlice rounded to float32, as weights are kept;
+// wide is the same values as float64, for gonum.
+func randomWeights(r *rand.Rand, n int) (w []float32, wide []float64) {
+	wide = randomSlice(r, n)
+	w = make([]float32, n)
+	for i, v := range wide {
+		w[i] = float32(v)
+		wide[i] = float64(w[i])
+	}
+	return w, wide
+}
+
 func sameBits(t *testing.T, what string, got, want []float64) {
 	t.Helper()
 	for i := range got {
@@ -38,18 +50,19 @@ func TestDenseKernelsMatchGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for rows := 1; rows <= 9; rows++ {
 		for cols := 1; cols <= 36; cols++ {
-			w, x, y := randomSlice(r, rows*cols), randomSlice(r, cols), randomSlice(r, rows)
+			w, wide := randomWeights(r, rows*cols)
+			x, y := randomSlice(r, cols), randomSlice(r, rows)
 			got, want := append([]float64(nil), y...), append([]float64(nil), y...)
 			mulAddRows(w, rows, cols, x, got)
 			mulAddRowsGeneric(w, rows, cols, x, want)
 			sameBits(t, "mulAddRows", got, want)
 			ref := append([]float64(nil), y...)
-			W := blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: w}
+			W := blas64.General{Rows: rows, Cols: cols, Stride: cols, Data: wide}
 			blas64.Gemv(blas.NoTrans, 1, W, vec(x), 1, vec(ref))
 			for i := range rows {
 				mag := math.Abs(y[i])
 				for j := range cols {
-					mag += math.Abs(w[i*cols+j] * x[j])
+					mag += math.Abs(wide[i*cols+j] * x[j])
 				}
 				if math.Abs(got[i]-ref[i]) > 1e-14*mag {
 					t.Fatalf("%dx%d row %d: %v, gonum %v", rows, cols, i, got[i], ref[i])
@@ -91,7 +104,8 @@ func TestDenseKernelsMatchGeneric(t *testing.T) {
 func BenchmarkDense(b *testing.B) {
 	r := rand.New(rand.NewPCG(9, 10))
 	const rows, cols = 16, 32 // the default network's first layer
-	w, x, y := randomSlice(r, rows*cols), randomSlice(r, cols), make([]float64, rows)
+	w, _ := randomWeights(r, rows*cols)
+	x, y := randomSlice(r, cols), make([]float64, rows)
 	d, dIn := randomSlice(r, rows), make([]float64, cols)
 	const passes = 3
 	ds, as, g := randomSlice(r, passes*rows), randomSlice(r, passes*cols), make([]float64, rows*cols)

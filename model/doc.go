@@ -9,10 +9,13 @@
 // a training step borrows its gradients and per-pass scratch from a pool
 // shared by the networks of its shape (allocated only while more steps run
 // at once than ever before), and Reconstruct and Learn allocate nothing
-// after that. Weights are laid out as gonum blas64.General
-// matrices; the dense products, tanh and the optimiser step run in small
-// kernels written for these layer sizes (AVX2 where the CPU has it, with
-// the same bits as their scalar forms), held to gonum's BLAS in the tests.
+// after that. Weights, their average, the optimiser moments and the replay
+// are stored narrow (float32, the replay bfloat16) and every product and
+// sum is taken in float64; weights are laid out row-major, as gonum's
+// blas64.General. The dense products, tanh and the optimiser step run in
+// small kernels written for these layer sizes (AVX2 where the CPU has it,
+// with the same bits as their scalar forms), held to gonum's BLAS in the
+// tests.
 //
 // Given the same Config, seed and sequence of calls, an Autoencoder produces
 // bit-identical outputs: all randomness comes from its own PCG source.

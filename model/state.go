@@ -10,10 +10,10 @@ import (
 // AppendState writes the network's complete state: weights, optimiser
 // moments, averaged weights, replay and random source.
 func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
-	e.F64s(a.params)
+	e.F32s(a.params)
 	e.F32s(a.m)
 	e.F32s(a.v)
-	e.F64s(a.avg)
+	e.F32s(a.avg)
 	e.Int(a.steps)
 	e.F64(a.beta1Pow)
 	e.F64(a.beta2Pow)
@@ -32,10 +32,10 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 // ReadState restores what AppendState wrote into a network of the same
 // configuration.
 func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
-	d.F64sInto(a.params, "model weights")
+	d.F32sInto(a.params, "model weights")
 	d.F32sInto(a.m, "optimiser first moments")
 	d.F32sInto(a.v, "optimiser second moments")
-	d.F64sInto(a.avg, "averaged weights")
+	d.F32sInto(a.avg, "averaged weights")
 	a.steps = d.Int()
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
 	kept := d.U16sPrefix(a.replay, "replay")
