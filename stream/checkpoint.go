@@ -147,7 +147,8 @@ type KafkaCheckpoints struct {
 	// InputTopics, if set, lets Load skip the checkpoint partitions that
 	// hold no input partition it is asked for (a rebalance reads only what
 	// moved); partition 0, which also holds the maintenance windows, is
-	// always read.
+	// always read, and only for those when none of its checkpoints is
+	// wanted.
 	InputTopics []string
 	// MaxBatchBytes bounds one produce request (the broker's limit).
 	MaxBatchBytes int
@@ -287,7 +288,11 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 		return nil, err
 	}
 	for _, po := range offs.Topics[k.Topic] {
-		if po.LastOffset <= po.FirstOffset || (wanted != nil && !wanted[po.Partition]) {
+		checkpoints, read := wanted[po.Partition]
+		if wanted == nil {
+			checkpoints, read = true, true
+		}
+		if po.LastOffset <= po.FirstOffset || !read {
 			continue
 		}
 		wg.Add(1)
@@ -295,7 +300,7 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := k.loadPartition(ctx, po, l); err != nil {
+			if err := k.loadPartition(ctx, po, l, checkpoints); err != nil {
 				errs <- err
 				cancel()
 			}
@@ -315,9 +320,10 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	return out, nil
 }
 
-// wantedPartitions returns the checkpoint partitions that may hold a
-// checkpoint of an input partition keep accepts, and partition 0 (nil: all,
-// without keep or InputTopics). The checkpoint of input partition p lies in
+// wantedPartitions returns the checkpoint partitions to read (nil: all,
+// without keep or InputTopics), each true when it may hold a checkpoint of
+// an input partition keep accepts; partition 0 is always there, for the
+// maintenance windows. The checkpoint of input partition p lies in
 // partition p mod n.
 func (k *KafkaCheckpoints) wantedPartitions(ctx context.Context, client *kafka.Client, keep func(string, int) bool, n int) (map[int]bool, error) {
 	if keep == nil || len(k.InputTopics) == 0 {
@@ -327,7 +333,7 @@ func (k *KafkaCheckpoints) wantedPartitions(ctx context.Context, client *kafka.C
 	if err != nil {
 		return nil, fmt.Errorf("checkpoints: metadata of the input topics: %w", err)
 	}
-	wanted := map[int]bool{0: true}
+	wanted := map[int]bool{0: false}
 	for _, t := range meta.Topics {
 		if t.Error != nil {
 			return nil, fmt.Errorf("checkpoints: metadata of input topic %s: %w", t.Name, t.Error)
@@ -378,7 +384,9 @@ func (l *loading) add(c Checkpoint, at Locator, chunked bool) {
 	l.out[c.Key] = c
 }
 
-func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.PartitionOffsets, l *loading) error {
+// loadPartition reads one partition: its maintenance windows, and its
+// checkpoints unless checkpoints is false (they are then not decoded).
+func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.PartitionOffsets, l *loading, checkpoints bool) error {
 	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
@@ -393,7 +401,7 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 		}
 		if id, ok := strings.CutPrefix(string(m.Key), silenceKeyPrefix); ok {
 			k.readSilence(id, m.Value)
-		} else if len(m.Value) > 0 { // an empty value is a tombstone
+		} else if checkpoints && len(m.Value) > 0 { // an empty value is a tombstone
 			c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
 			switch {
 			case err != nil:
