@@ -19,7 +19,9 @@
 // slow averages of each channel's level and spread with a reference taken
 // over the series' first samples and frozen until Rebaseline, with CUSUM
 // tests and an alert state machine of its own: a departure the adapting
-// model learns as normal is still alerted, as kind drift. Every alert event
+// model learns as normal is still alerted, as kind drift. What the other
+// kinds alert is theirs: samples under a quality alert stay out of the
+// drift tests, and under an anomaly alert out of the spread's. Every alert event
 // carries an Explanation (channel shares, departure in sensor units, and
 // for drift the onset and rate).
 //
