@@ -1856,14 +1856,17 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, testsvc.KafkaStorageError, total)
 }
 
-// TestRestoreBeyondMemoryBound: 12 series each score their first 2,000
-// samples; restarted with room for only a few detectors' states
-// (checkpoint.restore_bytes 1 MiB, about 2.4 MB of checkpoints), the rest
+// TestRestoreBeyondMemoryBound: 24 series each score their first 2,000
+// samples; restarted with room for only some detectors' states
+// (checkpoint.restore_bytes 1 MiB; 9 of the 24 were left over when a
+// detector took about 100 KB), the rest
 // are read from the checkpoint topic as their series return with the
 // next 1,000 samples, and every series still equals eval.
 func TestRestoreBeyondMemoryBound(t *testing.T) {
 	influx, brokers := peers(t, 4, "sensors")
-	files := writeSeries(t, 12, 3000)
+	// Enough series that their checkpoints pass the smallest bound, 1 MiB.
+	const n = 24
+	files := writeSeries(t, n, 3000)
 	first, second := t.TempDir(), t.TempDir()
 	var firstParts, secondParts []string
 	for _, file := range files {
@@ -1876,11 +1879,11 @@ func TestRestoreBeyondMemoryBound(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-restore")
 	produceFiles(t, brokers, firstParts...)
 	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
-	waitAtLeast(t, 12*(2000-31), time.Minute, count)
+	waitAtLeast(t, n*(2000-31), time.Minute, count)
 	run.stop(t)
 	run = startRun(t, brokers, influx.URL, "g-restore", "--set", "checkpoint.restore_bytes=1048576")
 	produceFiles(t, brokers, secondParts...)
-	waitAtLeast(t, 12*(3000-31), time.Minute, count)
+	waitAtLeast(t, n*(3000-31), time.Minute, count)
 	run.stop(t)
 	m := regexp.MustCompile(`stay in the topic until their series returns.*"deferred":(\d+)`).FindStringSubmatch(run.stderr.String())
 	if m == nil || m[1] == "0" {
@@ -1890,5 +1893,5 @@ func TestRestoreBeyondMemoryBound(t *testing.T) {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" restored beyond the memory bound")
 	}
-	t.Logf("%s of 12 checkpoints read back as their series returned; every series equals eval", m[1])
+	t.Logf("%s of %d checkpoints read back as their series returned; every series equals eval", m[1], n)
 }
