@@ -44,7 +44,7 @@ func (e *Encoder) F32s(v []float32) {
 	}
 }
 
-// U16s writes 16-bit values (bfloat16 replays).
+// U16s writes 16-bit values (bfloat16 histories and replays).
 func (e *Encoder) U16s(v []uint16) {
 	e.Int(len(v))
 	for _, x := range v {
