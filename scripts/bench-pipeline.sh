@@ -172,10 +172,11 @@ rstart=$(date +%s.%N)
 rend=$(date +%s.%N)
 awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay --from earliest: %d points in %.2fs (%.0f samples/s, whole command)\n", n, e-s, n/(e-s) }'
 
-# RESTART=1: start `aewatch run` again in the first repetition's group,
-# which restores every detector's checkpoint, and print how long loading
-# took and the peak memory by then (checkpoint.restore_bytes bounds what is
-# held; the rest is read when a series returns).
+# RESTART=1: write one more sample per series, start `aewatch run` again in
+# the first repetition's group, which restores every detector's checkpoint,
+# and print how long loading took, when the first and the last new point
+# were written and the peak memory by then (checkpoint.restore_bytes bounds
+# what is held; the rest is read when a series returns).
 if [ -n "${RESTART:-}" ]; then
   # One new sample per series, so the restarted run has points to write:
   # each is scored on a detector restored from its checkpoint.
