@@ -147,6 +147,14 @@ measure() {
       if (n == 0) { print "checkpoint rounds: none ended within two minutes of the last point"; exit }
       for (i = 1; i <= k && c[i] < n; i++) {}  # the first bucket holding every round
       printf "checkpoint rounds by the last point and the first after it: %d, mean %.2fs, the longest <= %ss; at most %.1f MB of snapshots held at once\n", n, sum / n, le[i], peak / 1048576 }'
+  # How long each round paused fetching (until every shard passed its barrier).
+  curl -sf "http://127.0.0.1:$hport/metrics" | awk '
+    /^aewatch_checkpoint_barrier_seconds_bucket/ { match($0, /le="[^"]*"/); k++; le[k] = substr($0, RSTART+4, RLENGTH-5); c[k] = $2 + 0 }
+    /^aewatch_checkpoint_barrier_seconds_sum/ { sum = $2 } /^aewatch_checkpoint_barrier_seconds_count/ { n = $2 + 0 }
+    END {
+      if (n == 0) exit
+      for (i = 1; i <= k && c[i] < n; i++) {}
+      printf "fetching paused at each round barrier: mean %.3fs, the longest <= %ss\n", sum / n, le[i] }'
   for p in $prof_pid $iprof_pid $trace_pid; do wait "$p"; done
   # The stop runs a checkpoint round over every live detector: the peak
   # through it, read until the process is gone.

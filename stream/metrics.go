@@ -27,6 +27,10 @@ type Metrics struct {
 	Filtered          prometheus.Counter
 	Checkpoints       prometheus.Counter
 	CheckpointSeconds prometheus.Histogram
+	// CheckpointBarrierSeconds is how long each round's first half kept
+	// the fetch loop waiting: until every shard has reached the round's
+	// barrier (the rest of a round runs while fetching goes on).
+	CheckpointBarrierSeconds prometheus.Histogram
 	// CheckpointRoundBytes is the most snapshot bytes the last round that
 	// saved any held at once (bounded by checkpoint.round_bytes).
 	CheckpointRoundBytes prometheus.Gauge
@@ -73,6 +77,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Detector checkpoints written."}),
 		CheckpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_checkpoint_round_seconds",
 			Help: "Time to write one checkpoint round.", Buckets: prometheus.DefBuckets}),
+		CheckpointBarrierSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_checkpoint_barrier_seconds",
+			Help:    "Time fetching paused at each checkpoint round, until every shard reached the round's barrier.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to about 65 s
 		CheckpointRoundBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_checkpoint_round_peak_bytes",
 			Help: "The most snapshot bytes the last checkpoint round held in memory at once."}),
 		CheckpointErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_checkpoint_restore_errors_total",
@@ -100,7 +107,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
 	}
 	return m
 }

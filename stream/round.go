@@ -238,6 +238,7 @@ func (p *Pipeline) snapshotRound(ctx context.Context, shards []chan []work, last
 		close(r.ended)
 		return nil, err
 	}
+	start := time.Now()
 	for _, sh := range shards {
 		select {
 		case sh <- []work{{barrier: r}}:
@@ -252,6 +253,7 @@ func (p *Pipeline) snapshotRound(ctx context.Context, shards []chan []work, last
 			return fail(ctx.Err())
 		}
 	}
+	p.o.Metrics.CheckpointBarrierSeconds.Observe(time.Since(start).Seconds())
 	return func(ctx context.Context) error {
 		defer close(r.ended)
 		return p.saveRound(ctx, r)

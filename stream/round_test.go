@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
@@ -187,6 +188,12 @@ func TestRoundStreamsSnapshotsAsOfItsBarrier(t *testing.T) {
 	if peak := testutil.ToFloat64(metrics.CheckpointRoundBytes); peak > float64(limit+int64(len(one))) || peak == 0 {
 		t.Errorf("a round held up to %v bytes of snapshots, want (0, %d]", peak, limit+int64(len(one)))
 	}
+	if n := testutil.CollectAndCount(metrics.CheckpointBarrierSeconds); n != 1 {
+		t.Errorf("the barrier histogram exports %d series, want 1", n)
+	}
+	if rounds := histogramCount(t, metrics.CheckpointBarrierSeconds); rounds < 2 {
+		t.Errorf("%d rounds' barrier waits observed, want one per round (at least 2)", rounds)
+	}
 	t.Logf("%d checkpoints, %d saved while fetching; %d bytes per snapshot, bound %d", checked, store.during, len(one), limit)
 }
 
@@ -269,4 +276,14 @@ func TestRoundsSkipUnchangedDetectors(t *testing.T) {
 		t.Fatalf("saves per series %v: want every series saved, the busy one in several rounds, the idle ones fewer times", saves)
 	}
 	t.Logf("the busy series saved %d times, an idle one %d", busy, idle)
+}
+
+// histogramCount is how many observations h holds.
+func histogramCount(t *testing.T, h prometheus.Histogram) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
 }
