@@ -65,10 +65,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	}
 	cfg.Hidden = append([]int(nil), cfg.Hidden...)
 	sizes := append(append([]int{n}, cfg.Hidden...), n)
-	total := 0
-	for l := 1; l < len(sizes); l++ {
-		total += sizes[l]*sizes[l-1] + sizes[l]
-	}
+	total := paramCount(sizes)
 	pcg := rand.NewPCG(seed, 0x6165776174636821) // "aewatch!"
 	a := &Autoencoder{
 		cfg:      cfg,
@@ -121,6 +118,16 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	return a, nil
 }
 
+// paramCount is how many weights and biases dense layers of these sizes
+// (inputs first) hold.
+func paramCount(sizes []int) int {
+	total := 0
+	for l := 1; l < len(sizes); l++ {
+		total += sizes[l]*sizes[l-1] + sizes[l]
+	}
+	return total
+}
+
 // scratch is what one training step works in.
 type scratch struct {
 	grads        []float64   // the step's gradient, laid out as the parameters
@@ -171,11 +178,7 @@ func (p *workPool) get() *scratch {
 		return s
 	}
 	p.mu.Unlock()
-	total := 0
-	for l := 1; l < len(p.sizes); l++ {
-		total += p.sizes[l]*p.sizes[l-1] + p.sizes[l]
-	}
-	s := &scratch{grads: make([]float64, total), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses)}
+	s := &scratch{grads: make([]float64, paramCount(p.sizes)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses)}
 	for _, n := range p.sizes {
 		s.delta = append(s.delta, make([]float64, n))
 	}

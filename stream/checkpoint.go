@@ -289,9 +289,6 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	}
 	for _, po := range offs.Topics[k.Topic] {
 		checkpoints, read := wanted[po.Partition]
-		if wanted == nil {
-			checkpoints, read = true, true
-		}
 		if po.LastOffset <= po.FirstOffset || !read {
 			continue
 		}
@@ -320,14 +317,18 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	return out, nil
 }
 
-// wantedPartitions returns the checkpoint partitions to read (nil: all,
-// without keep or InputTopics), each true when it may hold a checkpoint of
-// an input partition keep accepts; partition 0 is always there, for the
-// maintenance windows. The checkpoint of input partition p lies in
-// partition p mod n.
+// wantedPartitions returns which of the n checkpoint partitions to read,
+// each true when it may hold a checkpoint of an input partition keep
+// accepts (all of them, without keep or InputTopics); partition 0 is
+// always there, for the maintenance windows. The checkpoint of input
+// partition p lies in partition p mod n.
 func (k *KafkaCheckpoints) wantedPartitions(ctx context.Context, client *kafka.Client, keep func(string, int) bool, n int) (map[int]bool, error) {
 	if keep == nil || len(k.InputTopics) == 0 {
-		return nil, nil
+		all := make(map[int]bool, n)
+		for p := range n {
+			all[p] = true
+		}
+		return all, nil
 	}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: k.InputTopics})
 	if err != nil {
