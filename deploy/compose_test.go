@@ -223,9 +223,57 @@ func TestComposeMatchesConfig(t *testing.T) {
 			t.Errorf("dashboard lacks %s", want)
 		}
 	}
-	for _, field := range []string{"value", "score", "threshold", "error"} {
+	for _, field := range []string{"value", "score", "threshold", "error", "yhat", "yhat_lower", "yhat_upper"} {
 		if !strings.Contains(text, `r._field == \"`+field+`\"`) {
 			t.Errorf("dashboard plots no %s", field)
 		}
 	}
+	if !drawsBand(dash) {
+		t.Error("no dashboard panel fills from yhat_upper down to yhat_lower: the band is not drawn")
+	}
+}
+
+// drawsBand reports whether a panel of the dashboard plots yhat_lower and
+// yhat_upper and fills the space between them (Grafana's fillBelowTo).
+func drawsBand(dash map[string]any) bool {
+	var d struct {
+		Panels []struct {
+			Targets []struct {
+				Query string `json:"query"`
+			} `json:"targets"`
+			FieldConfig struct {
+				Overrides []struct {
+					Matcher struct {
+						ID, Options string
+					} `json:"matcher"`
+					Properties []struct {
+						ID    string `json:"id"`
+						Value any    `json:"value"`
+					} `json:"properties"`
+				} `json:"overrides"`
+			} `json:"fieldConfig"`
+		} `json:"panels"`
+	}
+	b, _ := json.Marshal(dash)
+	if json.Unmarshal(b, &d) != nil {
+		return false
+	}
+	for _, p := range d.Panels {
+		var queries strings.Builder
+		for _, t := range p.Targets {
+			queries.WriteString(t.Query)
+		}
+		q := queries.String()
+		if !strings.Contains(q, `r._field == "yhat_lower"`) || !strings.Contains(q, `r._field == "yhat_upper"`) {
+			continue
+		}
+		for _, o := range p.FieldConfig.Overrides {
+			for _, prop := range o.Properties {
+				if o.Matcher.ID == "byName" && o.Matcher.Options == "yhat_upper" && prop.ID == "custom.fillBelowTo" && prop.Value == "yhat_lower" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -21,7 +21,13 @@ type Result struct {
 	// detector's buffers, valid until the next Push).
 	Error        float64
 	ChannelError []float64
-	Score        float64 // calibrated anomaly score in [0,1]
+	// Expected is each channel's expected value of the sample in sensor
+	// units (the autoencoder's prediction, or the control's), and Lower and
+	// Upper the values at which the sample's Score would reach Threshold,
+	// everything else equal (band.go; infinite where none would). They
+	// alias the detector's buffers like ChannelError; NaN when not Scored.
+	Expected, Lower, Upper []float64
+	Score                  float64 // calibrated anomaly score in [0,1]
 	// Evidence is the adapting model's evidence for the alert in [0,1]:
 	// the same error as Score, its tail modelled from the series' own
 	// peaks rather than a normal's.
@@ -89,6 +95,10 @@ type Detector struct {
 	pending  []pendingSample
 	results  []Result
 	chErrBuf []float64 // Stride×channels
+	bandBuf  []float64 // 3×Stride×channels: Expected, Lower, Upper
+	// The tail probability that scores Alert.Open, and the error
+	// average's deviation with that tail (band.go).
+	tailOpen, zOpen float64
 }
 
 type pendingSample struct {
@@ -126,10 +136,15 @@ func New(cfg Config, channels int) (*Detector, error) {
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
+		bandBuf:  make([]float64, 3*cfg.Window.Stride*channels),
 		drift:    newDriftMonitor(cfg.Drift, cfg.Window.Size, channels),
 		quality:  newQualityMonitor(cfg.Quality, channels),
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 		fb:       newFeedback(cfg.Feedback, channels),
+	}
+	d.tailOpen, d.zOpen = tailForScore(cfg.Alert.Open)
+	if cfg.Calibration.Instant {
+		d.cal.inst = newInstantTail()
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
 		mc := cfg.Model
@@ -157,7 +172,9 @@ func New(cfg Config, channels int) (*Detector, error) {
 		}
 	}
 	for i := range d.results {
-		d.results[i].ChannelError = d.chErrBuf[i*channels : (i+1)*channels]
+		r, b := &d.results[i], d.bandBuf[3*i*channels:]
+		r.ChannelError = d.chErrBuf[i*channels : (i+1)*channels]
+		r.Expected, r.Lower, r.Upper = b[:channels], b[channels:2*channels], b[2*channels:3*channels]
 	}
 	return d, nil
 }
@@ -247,9 +264,12 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 
 func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) []Result {
 	r := &d.results[0]
-	ch := r.ChannelError
+	ch, ex, lo, hi := r.ChannelError, r.Expected, r.Lower, r.Upper
 	clear(ch)
-	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Threshold: d.cfg.Alert.Open,
+	for j := range ex {
+		ex[j], lo[j], hi[j] = math.NaN(), math.NaN(), math.NaN()
+	}
+	*r = Result{Seq: seq, Time: t, Status: st, Values: x, ChannelError: ch, Expected: ex, Lower: lo, Upper: hi, Threshold: d.cfg.Alert.Open,
 		Anomaly: Outcome{Open: d.alert.open}, DriftAlert: Outcome{Open: d.DriftOpen()}, Quality: Outcome{Open: d.QualityOpen()}}
 	return d.results[:1]
 }
@@ -273,24 +293,28 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
 // source's expected value, in sensor units) of the k-th new sample at
 // window position p.
 func (d *Detector) explainAnomaly(recon []float64, p, k, n int, x []float64, ch []float64) {
-	c := d.channels
 	var total float64
 	for j := range ch {
 		d.why.Share[j] = ch[j]
 		total += ch[j]
-		var expected float64
-		switch d.cfg.Kind {
-		case Autoencoder, Frozen:
-			expected = float64(recon[p*c+j]*d.norm.Std(j)) + d.norm.Mean(j)
-		case Persistence:
-			expected = d.win.Newest(n - k)[j]
-		case Range:
-			expected = math.Max(d.minVal[j], math.Min(d.maxVal[j], x[j]))
-		}
-		d.why.Departure[j] = x[j] - expected
+		d.why.Departure[j] = x[j] - d.expected(recon, p, k, n, x, j)
 	}
 	d.why.Statistic = "value"
 	normaliseShares(d.why.Share, total)
+}
+
+// expected is channel j's expected value, in sensor units, of the k-th of
+// n new samples (x) at window position p: the network's reconstruction,
+// the previous sample (persistence) or the value held within the running
+// extremes (range).
+func (d *Detector) expected(recon []float64, p, k, n int, x []float64, j int) float64 {
+	switch d.cfg.Kind {
+	case Autoencoder, Frozen:
+		return float64(recon[p*d.channels+j]*d.norm.Std(j)) + d.norm.Mean(j)
+	case Persistence:
+		return d.win.Newest(n - k)[j]
+	}
+	return math.Max(d.minVal[j], math.Min(d.maxVal[j], x[j]))
 }
 
 // observe folds an accepted sample into the extremes and, unless it was
@@ -358,18 +382,30 @@ func (d *Detector) scoreWindow() []Result {
 			sum += e
 		}
 		e := sum / float64(c)
+		warm := d.accepted-(n-1-k) > d.cfg.Warmup
+		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
+		for j := 0; j < c; j++ {
+			var pred float64 // the expected value, normalised
+			switch d.cfg.Kind {
+			case Autoencoder, Frozen:
+				pred = recon[p*c+j]
+			case Persistence:
+				pred = d.vec[(p-1)*c+j]
+			}
+			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, sum-ch[j], winScore >= d.cfg.Alert.Open, warm)
+		}
 		score, evidence := d.cal.update(d.cal.scale(e))
 		score, evidence = max(score, winScore), max(evidence, winEvidence)
 		if d.spatial(x) {
 			score, evidence = 1, 1
 		}
-		if d.accepted-(n-1-k) <= d.cfg.Warmup {
+		if !warm {
 			score, evidence = 0, 0
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
-		if d.accepted-(n-1-k) > d.cfg.Warmup {
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
+		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly
 			stepScore := r.AlertScore()

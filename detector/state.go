@@ -13,7 +13,9 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// Snapshot encoding, version 8 (version 7 had no operators' verdicts;
+// Snapshot encoding, version 10 (version 9 had no single-sample tail in
+// the calibration; version 8 held the networks' weights, moments and
+// error histories wider; version 7 had no operators' verdicts;
 // version 6 had no stillness test in the
 // reference and no maintenance window's copy; version 5 held error histories and the
 // networks' replay as float64, unwritten slots included; version 4 had no value histogram or
@@ -34,7 +36,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 9
+	snapshotVersion = 10
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -222,6 +224,13 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 	e.F64(c.prevAlert)
 	e.F64(c.potAt)
 	e.F64(c.potScale)
+	if t := c.inst; t != nil {
+		e.F64(t.at)
+		e.F64(t.excess)
+		e.Int(t.n)
+		e.Int(t.peaks)
+		e.F64(t.prev)
+	}
 }
 
 func (c *calibrator) readState(d *statecodec.Decoder) error {
@@ -235,6 +244,12 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.prevAlert, c.potAt, c.potScale = d.F64(), d.F64(), d.F64()
 	if !finite(c.potAt) || !finite(c.potScale) || c.potScale < 0 {
 		return errors.New("detector: calibration tail out of range")
+	}
+	if t := c.inst; t != nil {
+		t.at, t.excess, t.n, t.peaks, t.prev = d.F64(), d.F64(), d.Int(), d.Int(), d.F64()
+		if !finite(t.at) || !finite(t.excess) || t.excess < 0 || t.n < 0 || t.peaks < 0 || t.peaks > t.n {
+			return errors.New("detector: calibration's single-sample tail out of range")
+		}
 	}
 	if err := d.Err(); err != nil {
 		return err

@@ -120,7 +120,8 @@ func TestContract(t *testing.T) {
 		t.Fatalf("%d output lines for %d input lines", len(outLines), len(inLines))
 	}
 	wantHeader := inLines[0] + ",anomaly_score,alert,error,threshold,reference_score,alert_score,drift_score,drift_alert,quality_alert,alert_kind,explanation,silenced," +
-		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature"
+		"score_vibration,score_temperature,error_vibration,error_temperature,drift_score_vibration,drift_score_temperature," +
+		"yhat_vibration,yhat_temperature,yhat_lower_vibration,yhat_lower_temperature,yhat_upper_vibration,yhat_upper_temperature"
 	if outLines[0] != wantHeader {
 		t.Fatalf("header %q, want %q", outLines[0], wantHeader)
 	}
@@ -161,6 +162,18 @@ func TestContract(t *testing.T) {
 		}
 		if want := strings.Join(kinds, "+"); f[9] != want {
 			t.Fatalf("line %d: alert_kind %q with alert %s, drift_alert %s, quality_alert %s", i+1, f[9], f[1], f[7], f[8])
+		}
+		// Each channel's band is empty before the row is scored, and holds
+		// its expected value after.
+		for j := range 2 {
+			yhat, lo, hi := f[18+j], f[20+j], f[22+j]
+			if yhat == "" && lo == "" && hi == "" {
+				continue
+			}
+			var y, l, h float64
+			if _, err := fmt.Sscan(yhat+" "+lo+" "+hi, &y, &l, &h); err != nil || !(l <= y && y <= h) {
+				t.Fatalf("line %d channel %d: yhat %q, yhat_lower %q, yhat_upper %q: want yhat_lower <= yhat <= yhat_upper", i+1, j, yhat, lo, hi)
+			}
 		}
 		// The alert opens when alert_score reaches the threshold.
 		if a, _ := strconv.ParseFloat(f[5], 64); f[1] == "1" && prevAlert == "0" && a < 0.5 {

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -26,11 +27,15 @@ type Scored struct {
 	Quality    []bool      // a quality alert is open at the row
 	Silenced   []bool      // the row lies in a maintenance window (detector.silences)
 	ChDrift    [][]float64 // per channel drift score (univariate) per row
-	Why        []string    // explanations of the alert events at the row
-	NonFinite  uint64
-	OutOfOrder uint64
-	Gaps       uint64
-	Alerts     int // anomaly alerts opened
+	// Expected, Lower and Upper are per channel per row: the expected value
+	// and the band of values that keep the score below the threshold
+	// (detector.Result); NaN where the row was not scored.
+	Expected, Lower, Upper [][]float64
+	Why                    []string // explanations of the alert events at the row
+	NonFinite              uint64
+	OutOfOrder             uint64
+	Gaps                   uint64
+	Alerts                 int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -61,6 +66,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
 		Channel: make([][]float64, c), ChannelErr: make([][]float64, c),
 		Drift: make([]float64, n), DriftAlert: make([]bool, n), Quality: make([]bool, n), Silenced: make([]bool, n), ChDrift: make([][]float64, c), Why: make([]string, n),
+		Expected: make([][]float64, c), Lower: make([][]float64, c), Upper: make([][]float64, c),
 		Threshold: cfg.Alert.Open, FirstMonitored: -1,
 	}
 	names := f.ChannelNames()
@@ -68,6 +74,12 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		s.Channel[j] = make([]float64, n)
 		s.ChannelErr[j] = make([]float64, n)
 		s.ChDrift[j] = make([]float64, n)
+		for _, col := range [][][]float64{s.Expected, s.Lower, s.Upper} {
+			col[j] = make([]float64, n)
+			for i := range col[j] {
+				col[j][i] = math.NaN()
+			}
+		}
 	}
 	if multivariate {
 		d, err := detector.New(cfg, c)
@@ -88,6 +100,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
 					s.ChDrift[j][k] = r.Drift
+					s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[j], r.Lower[j], r.Upper[j]
 				}
 				s.count(r, names)
 			}
@@ -111,6 +124,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 			for _, r := range d.Push(t, x) {
 				k := r.Seq
 				s.Channel[j][k], s.ChannelErr[j][k], s.ChDrift[j][k] = r.Score, r.Error, r.Drift
+				s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[0], r.Lower[0], r.Upper[0]
 				if j == 0 || r.Score > s.Score[k] {
 					s.Score[k], s.Error[k] = r.Score, r.Error
 				}
@@ -281,18 +295,24 @@ func (s *Scored) addStats(d *detector.Detector) {
 // alert_kind (the kinds of alert open joined by "+": "", anomaly, drift,
 // quality, anomaly+drift, ...), explanation (alert
 // events at the row), silenced (1 in a maintenance window), then per channel score_<col>, error_<col> and
-// drift_score_<col> when the file has more than one channel.
+// drift_score_<col> when the file has more than one channel, and the
+// expected value and its band: yhat, yhat_lower and yhat_upper (per channel
+// yhat_<col>, yhat_lower_<col> and yhat_upper_<col> when more than one;
+// empty before the row is scored, ±Inf where no value would reach the
+// threshold).
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
 	header = append(header, "anomaly_score", "alert", "error", "threshold", "reference_score", "alert_score", "drift_score", "drift_alert", "quality_alert", "alert_kind", "explanation", "silenced")
 	if len(names) > 1 {
-		for _, prefix := range []string{"score_", "error_", "drift_score_"} {
+		for _, prefix := range []string{"score_", "error_", "drift_score_", "yhat_", "yhat_lower_", "yhat_upper_"} {
 			for _, n := range names {
 				header = append(header, prefix+n)
 			}
 		}
+	} else {
+		header = append(header, "yhat", "yhat_lower", "yhat_upper")
 	}
 	sensorcsv.Join(buf, header)
 	buf.WriteByte('\n')
@@ -320,11 +340,15 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		}
 		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
 			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.AlertScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i], silenced)
+		cols := [][][]float64{s.Expected, s.Lower, s.Upper}
 		if len(names) > 1 {
-			for _, col := range [][][]float64{s.Channel, s.ChannelErr, s.ChDrift} {
-				for j := range names {
-					buf.WriteByte(',')
-					buf.WriteString(sensorcsv.FormatFloat(col[j][i]))
+			cols = [][][]float64{s.Channel, s.ChannelErr, s.ChDrift, s.Expected, s.Lower, s.Upper}
+		}
+		for _, col := range cols {
+			for j := range names {
+				buf.WriteByte(',')
+				if v := col[j][i]; !math.IsNaN(v) {
+					buf.WriteString(sensorcsv.FormatFloat(v))
 				}
 			}
 		}

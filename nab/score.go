@@ -290,3 +290,18 @@ func ratio(a, b int) float64 {
 	}
 	return float64(a) / float64(b)
 }
+
+// NormalRows marks the rows NAB scores as normal: after probation and
+// outside every window.
+func NormalRows(times []int64, wins []Window) []bool {
+	out := make([]bool, len(times))
+	for i := ProbationLength(len(times)); i < len(times); i++ {
+		out[i] = true
+	}
+	for _, r := range windowRows(times, wins) {
+		for i := r[0]; i <= r[1]; i++ {
+			out[i] = false
+		}
+	}
+	return out
+}

@@ -53,6 +53,10 @@ type Point struct {
 	DriftAlert      bool
 	QualityAlert    bool
 	Silenced        bool // in a maintenance window: scored, no alert, nothing learnt
+	// Yhat is the channel's expected value (ae_score), YhatLower and
+	// YhatUpper the values at which the score would reach the threshold;
+	// each is left out where NaN or infinite (no value would).
+	Yhat, YhatLower, YhatUpper float64
 	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
 	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
@@ -153,6 +157,9 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("reference_score", p.RefScore)
 		field("alert_score", p.AlertScore)
 		field("drift_score", p.DriftScore)
+		field("yhat", p.Yhat)
+		field("yhat_lower", p.YhatLower)
+		field("yhat_upper", p.YhatUpper)
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))
 		if p.Silenced {

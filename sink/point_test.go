@@ -13,10 +13,10 @@ func TestAppendLine(t *testing.T) {
 		}
 	}
 	f(Point{Series: "pump7", Channel: "temp", Time: 1709251200000000000, Value: 61.2, Error: 0.5, Score: 0.25, Threshold: 0.5},
-		nil, "ae_score,channel=temp,series=pump7 value=61.2,error=0.5,score=0.25,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=0i 1709251200000000000")
+		nil, "ae_score,channel=temp,series=pump7 value=61.2,error=0.5,score=0.25,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,yhat=0,yhat_lower=0,yhat_upper=0,drift_alert=0i,quality_alert=0i,alert=0i 1709251200000000000")
 	f(Point{Series: "pump,asset=p 7", Channel: "a=b", Tags: []Tag{{Key: "site", Value: "x,y"}, {Key: "series", Value: "clash"}}, Time: 5,
 		Value: 1, Error: math.NaN(), Score: 1, Threshold: 0.5, Alert: true}, []Tag{{Key: "run", Value: "r1"}},
-		`ae_score,channel=a\=b,site=x\,y,input_series=clash,run=r1,series=pump\,asset\=p\ 7 value=1,score=1,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=1i 5`)
+		`ae_score,channel=a\=b,site=x\,y,input_series=clash,run=r1,series=pump\,asset\=p\ 7 value=1,score=1,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,yhat=0,yhat_lower=0,yhat_upper=0,drift_alert=0i,quality_alert=0i,alert=1i 5`)
 	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.9, Measurement: AlertMeasurement, Event: "closed", Kind: "anomaly", Peak: 0.97, Duration: 300},
 		nil, "ae_alert,channel=c,event=closed,kind=anomaly,series=s score=0.9,peak=0.97,duration_s=300,share=0,departure=0,alert=0i 9")
 	f(Point{Series: "s", Channel: "c", Time: 9, Score: 0.6, Alert: true, Measurement: AlertMeasurement, Event: "opened", Kind: "drift", Peak: 0.6,
@@ -35,10 +35,13 @@ func TestAppendLine(t *testing.T) {
 		nil, `ae_feedback,channel=c,series=s verdict="false_positive",applied=1i,reason="op via http",alert_start_ns=5i,peak=8.5,tolerance=-10.6 9`)
 	f(Point{Series: "s", Time: 9, Measurement: FeedbackMeasurement, Event: "true_positive", Reason: "no recent anomaly alert of this detector covers that time"},
 		nil, `ae_feedback,series=s verdict="true_positive",applied=0i,reason="no recent anomaly alert of this detector covers that time",peak=0,tolerance=0 9`)
+	// The band's sides that no value reaches are left out.
+	f(Point{Series: "s", Channel: "c", Time: 2, Value: 7, Threshold: 0.5, Yhat: 6.5, YhatLower: 4.25, YhatUpper: math.Inf(1)},
+		nil, "ae_score,channel=c,series=s value=7,error=0,score=0,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,yhat=6.5,yhat_lower=4.25,drift_alert=0i,quality_alert=0i,alert=0i 2")
 	// A value that needs all 17 digits survives exactly.
 	tenth := 0.1
 	f(Point{Series: "s", Channel: "c", Time: 1, Value: tenth + 0.2, Error: 0, Score: 0, Threshold: 0.5},
-		nil, "ae_score,channel=c,series=s value=0.30000000000000004,error=0,score=0,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,drift_alert=0i,quality_alert=0i,alert=0i 1")
+		nil, "ae_score,channel=c,series=s value=0.30000000000000004,error=0,score=0,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,yhat=0,yhat_lower=0,yhat_upper=0,drift_alert=0i,quality_alert=0i,alert=0i 1")
 }
 
 func TestConfigValidate(t *testing.T) {

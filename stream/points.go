@@ -33,7 +33,8 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			for j, ch := range st.channels {
 				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
 					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Anomaly.Open,
-					DriftScore: r.Drift, DriftAlert: r.DriftAlert.Open, QualityAlert: r.Quality.Open, Silenced: r.Silenced})
+					DriftScore: r.Drift, DriftAlert: r.DriftAlert.Open, QualityAlert: r.Quality.Open, Silenced: r.Silenced,
+					Yhat: r.Expected[j], YhatLower: r.Lower[j], YhatUpper: r.Upper[j]})
 			}
 			pts = p.alertPoints(st, &r, "anomaly", r.Anomaly, r.AlertScore(), pts)
 		}

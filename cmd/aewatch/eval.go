@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -148,16 +149,29 @@ func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	return nil
 }
 
+// printBand prints how often the expected-value band held the value on
+// the rows described.
+func printBand(w io.Writer, b eval.BandStats, rows string) {
+	fmt.Fprintf(w, "band: value within [yhat_lower, yhat_upper] on %.2f%% of %d scored %s (finite on both sides on %.2f%%)\n",
+		100*b.Coverage(), b.Rows, rows, 100*b.FiniteShare())
+}
+
 // printPointwise prints the point-wise scores of alert against the label
 // column, pooled over files from row skip on.
 func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int) error {
 	var p, q eval.PointStats // alert; alert or quality_alert
+	var band eval.BandStats
 	quality := 0
 	for _, r := range results {
 		labels, err := r.LabelColumn(col)
 		if err != nil {
 			return err
 		}
+		normal := make([]bool, len(labels))
+		for i := skip; i < len(labels); i++ {
+			normal[i] = !labels[i]
+		}
+		band.Add(r.Scored, normal)
 		either := make([]bool, len(r.Score))
 		for i := range either {
 			either[i] = r.Alert[i] || r.Quality[i]
@@ -180,6 +194,7 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 		fmt.Fprintf(w, "alert or quality_alert: precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f\n", q.Precision(), q.Recall(), q.F1(), q.FAR(), q.MAR())
 		spans("alert or quality_alert", &q)
 	}
+	printBand(w, band, "normal rows "+strconv.Itoa(skip)+" on")
 	return nil
 }
 
@@ -229,6 +244,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	var files []nab.File
 	var st nab.AlertStats
 	var drift eval.DriftStats
+	var band eval.BandStats
 	for _, r := range results {
 		wins, ok := lab.Lookup(r.Rel)
 		if !ok {
@@ -237,6 +253,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		}
 		files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		st.Add(r.File.Times, r.Alert, wins)
+		band.Add(r.Scored, nab.NormalRows(r.File.Times, wins))
 		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, r.FirstMonitored, wins)
 	}
 	if len(files) == 0 {
@@ -259,6 +276,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
 	in, outside := st.RatesPer10k()
 	fmt.Fprintf(w, "anomaly alerts opened per 10k samples: %.2f inside windows, %.2f outside\n", in, outside)
+	printBand(w, band, "rows outside windows after probation")
 	// Delays are measured only where a drift alert opened in a window; with
 	// none, there is nothing to print but that.
 	timing := "no delay to measure"

@@ -569,7 +569,17 @@ func TestKill9ChangesNothing(t *testing.T) {
 // evalFields are the ae_score fields and the eval columns they equal.
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
 	"alert": "alert", "reference_score": "reference_score", "alert_score": "alert_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
-	"quality_alert": "quality_alert", "silenced": "silenced"}
+	"quality_alert": "quality_alert", "silenced": "silenced", "yhat": "yhat", "yhat_lower": "yhat_lower", "yhat_upper": "yhat_upper"}
+
+// sparseFields are written only where they hold: silenced where true, the
+// band where finite (eval writes it empty before scoring, ±Inf where no
+// value would reach the threshold).
+var sparseFields = map[string]func(eval float64) bool{
+	"silenced":   func(v float64) bool { return v == 0 },
+	"yhat":       func(v float64) bool { return math.IsNaN(v) },
+	"yhat_lower": func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) },
+	"yhat_upper": func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) },
+}
 
 // requireEvalFields checks that every field of every ae_score point of
 // file's series equals eval's column for that row (eval run with evalArgs).
@@ -585,11 +595,14 @@ func requireEvalFields(t *testing.T, influx *testsvc.Influx, file, context strin
 		ts, _ := r["time"].(json.Number).Int64()
 		for f := range evalFields {
 			n, ok := r[f].(json.Number)
-			if !ok && f != "silenced" { // written only where true
-				t.Fatalf("%s time %d: no field %s %s", series, ts, f, context)
+			w := ref[ts][f]
+			if !ok {
+				if absent, sparse := sparseFields[f]; !sparse || !absent(w) {
+					t.Fatalf("%s time %d: no field %s %s (eval %v)", series, ts, f, context, w)
+				}
+				continue
 			}
-			got, _ := n.Float64()
-			if w := ref[ts][f]; got != w {
+			if got, _ := n.Float64(); got != w {
 				t.Fatalf("%s time %d field %s: %v %s, eval %v\nrow %v\neval %v", series, ts, f, got, context, w, r, ref[ts])
 			}
 		}
@@ -623,7 +636,10 @@ func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]fl
 	for i, row := range f.Rows {
 		m := map[string]float64{}
 		for name, c := range evalFields {
-			m[name], _ = strconv.ParseFloat(row[col[c]], 64)
+			m[name] = math.NaN() // an empty cell
+			if cell := row[col[c]]; cell != "" {
+				m[name], _ = strconv.ParseFloat(cell, 64)
+			}
 		}
 		if _, dup := res[f.Times[i]]; !dup {
 			res[f.Times[i]] = m
