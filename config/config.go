@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -27,6 +28,7 @@ type Config struct {
 	HTTP       HTTPConfig              `yaml:"http"`
 	Checkpoint stream.CheckpointConfig `yaml:"checkpoint"`
 	Alerting   alerting.Config         `yaml:"alerting"`
+	Output     sink.OutputConfig       `yaml:"output"`
 }
 
 // HTTPConfig is the metrics and health endpoint.
@@ -188,6 +190,9 @@ func (c Config) Validate() error {
 	if err := c.Alerting.Validate(); err != nil {
 		return err
 	}
+	if err := c.validateOutput(); err != nil {
+		return err
+	}
 	// A member rejoins a rebalance only once its drain (bounded by the
 	// shutdown timeout) is over; a rebalance that gives up on it sooner
 	// hands its partitions on before their checkpoints are saved.
@@ -196,4 +201,19 @@ func (c Config) Validate() error {
 			c.Pipeline.ShutdownTimeout+5*time.Second, c.Kafka.RebalanceTimeout)
 	}
 	return c.HTTP.validate()
+}
+
+// validateOutput checks that the optional outputs can be had from the
+// detector configured.
+func (c Config) validateOutput() error {
+	if !c.Output.Latent {
+		return nil
+	}
+	if k := c.Detector.Kind; k != detector.Autoencoder && k != detector.Frozen {
+		return fmt.Errorf("output.latent: needs a network, detector.kind autoencoder or frozen (got %s)", k)
+	}
+	if b := slices.Min(c.Detector.Model.Hidden); b > sink.MaxCode {
+		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.hidden %v)", sink.MaxCode, c.Detector.Model.Hidden)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package detector
 
 import (
 	"math"
+	"slices"
 
 	"github.com/aewatch/aewatch/model"
 	"github.com/aewatch/aewatch/window"
@@ -27,7 +28,12 @@ type Result struct {
 	// everything else equal (band.go; infinite where none would). They
 	// alias the detector's buffers like ChannelError; NaN when not Scored.
 	Expected, Lower, Upper []float64
-	Score                  float64 // calibrated anomaly score in [0,1]
+	// Code is the adapting network's bottleneck code of the sample's
+	// window (nil for the controls without a network, and when not
+	// Scored); it aliases the detector's buffer, shared by a stride's
+	// results.
+	Code  []float64
+	Score float64 // calibrated anomaly score in [0,1]
 	// Evidence is the adapting model's evidence for the alert in [0,1]:
 	// the same error as Score, its tail modelled from the series' own
 	// peaks rather than a normal's.
@@ -96,6 +102,7 @@ type Detector struct {
 	results  []Result
 	chErrBuf []float64 // Stride×channels
 	bandBuf  []float64 // 3×Stride×channels: Expected, Lower, Upper
+	code     []float64 // the last window's bottleneck code (nil without a network)
 	// The tail probability that scores Alert.Open, and the error
 	// average's deviation with that tail (band.go).
 	tailOpen, zOpen float64
@@ -158,6 +165,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.code = make([]float64, slices.Min(mc.Hidden))
 		if cfg.WindowScore {
 			d.calWin = newCalibrator(cfg.Calibration, errorFloor)
 		}
@@ -178,6 +186,10 @@ func New(cfg Config, channels int) (*Detector, error) {
 	}
 	return d, nil
 }
+
+// CodeLen is the length of Result.Code: the bottleneck's size, 0 without a
+// network.
+func (d *Detector) CodeLen() int { return len(d.code) }
 
 // Channels returns the number of values per sample.
 func (d *Detector) Channels() int { return d.channels }
@@ -341,6 +353,7 @@ func (d *Detector) scoreWindow() []Result {
 	var recon []float64
 	if d.ae != nil {
 		recon = d.ae.Reconstruct(d.vec)
+		copy(d.code, d.ae.Code())
 	}
 	winScore, winEvidence := 0.0, 0.0
 	if d.calWin != nil {
@@ -404,7 +417,7 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly

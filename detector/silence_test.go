@@ -32,7 +32,7 @@ func runSilenced(t *testing.T, cfg Config, windows []TimeRange, ts []int64, xs [
 func kept(r Result) Result {
 	r.Values, r.ChannelError, r.Anomaly.Why, r.DriftAlert.Why, r.Quality.Why = nil, nil, nil, nil, nil
 	if r.Scored {
-		r.Expected, r.Lower, r.Upper = slices.Clone(r.Expected), slices.Clone(r.Lower), slices.Clone(r.Upper)
+		r.Expected, r.Lower, r.Upper, r.Code = slices.Clone(r.Expected), slices.Clone(r.Lower), slices.Clone(r.Upper), slices.Clone(r.Code)
 	} else {
 		r.Expected, r.Lower, r.Upper = nil, nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -274,5 +275,54 @@ func TestReportDownsampleKeepsSpikes(t *testing.T) {
 	}
 	if !spike {
 		t.Error("the spike was lost")
+	}
+}
+
+// TestLatentColumns: with Latent, eval writes each row's bottleneck code
+// after the other columns, z0, z1 for one detector, z0_<col>, z1_<col>
+// per channel otherwise; empty until the row is scored, then tanh
+// activations in [-1, 1].
+func TestLatentColumns(t *testing.T) {
+	in := filepath.Join("testdata", "input.csv")
+	inputs, err := Discover([]string{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, multivariate := range []bool{true, false} {
+		out := t.TempDir()
+		if _, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), Multivariate: multivariate,
+			Latent: true, Ignore: []string{"shift"}, OutDir: out}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, inputs[0].Rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		header := strings.Split(lines[0], ",")
+		want := []string{"z0_vibration", "z1_vibration", "z0_temperature", "z1_temperature"}
+		if multivariate {
+			want = []string{"z0", "z1"}
+		}
+		if got := header[len(header)-len(want):]; !slices.Equal(got, want) {
+			t.Fatalf("multivariate %v: last columns %v, want %v", multivariate, got, want)
+		}
+		scored := 0
+		for i, line := range lines[1:] {
+			f := strings.Split(line, ",")
+			for _, cell := range f[len(f)-len(want):] {
+				if cell == "" {
+					continue
+				}
+				z, err := strconv.ParseFloat(cell, 64)
+				if err != nil || z < -1 || z > 1 {
+					t.Fatalf("multivariate %v line %d: code %q not in [-1, 1]", multivariate, i+2, cell)
+				}
+				scored++
+			}
+		}
+		if scored < len(want)*(len(lines)-100) {
+			t.Fatalf("multivariate %v: %d code values for %d rows", multivariate, scored, len(lines)-1)
+		}
 	}
 }

@@ -75,9 +75,12 @@ func Discover(paths []string) ([]Input, error) {
 type Options struct {
 	Detector     detector.Config
 	Multivariate bool
-	Ignore       []string
-	OutDir       string
-	Workers      int // 0: GOMAXPROCS
+	// Latent writes each row's bottleneck code as columns z0, z1, ...
+	// (output.latent).
+	Latent  bool
+	Ignore  []string
+	OutDir  string
+	Workers int // 0: GOMAXPROCS
 	// Progress, if set, is called after each file with its row count.
 	Progress func(in Input, rows int)
 	// Verdicts are operators' verdicts on alerts, as the service takes
@@ -161,6 +164,7 @@ func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Latent = o.Latent
 	buf.Reset()
 	s.WriteCSV(buf)
 	out := filepath.Join(o.OutDir, in.Rel)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,11 +32,18 @@ type Scored struct {
 	// and the band of values that keep the score below the threshold
 	// (detector.Result); NaN where the row was not scored.
 	Expected, Lower, Upper [][]float64
-	Why                    []string // explanations of the alert events at the row
-	NonFinite              uint64
-	OutOfOrder             uint64
-	Gaps                   uint64
-	Alerts                 int // anomaly alerts opened
+	// Code holds each detector's bottleneck codes (one detector per
+	// channel, or one with --multivariate), CodeLen values per row, NaN
+	// where the row was not scored; nil without a network. Latent has
+	// WriteCSV write them.
+	Code       [][]float64
+	CodeLen    int
+	Latent     bool
+	Why        []string // explanations of the alert events at the row
+	NonFinite  uint64
+	OutOfOrder uint64
+	Gaps       uint64
+	Alerts     int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -88,11 +96,13 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
+		code := s.codeOf(d)
 		fb := newVerdictFeed(verdicts)
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names)
 			for _, r := range d.Push(t, f.Values[i]) {
 				k := r.Seq
+				s.keepCode(code, int(k), &r)
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
 				s.RefScore[k], s.AlertScore[k] = r.RefScore, r.AlertScore()
 				s.Drift[k], s.DriftAlert[k], s.Quality[k], s.Silenced[k] = r.Drift, r.DriftAlert.Open, r.Quality.Open, r.Silenced
@@ -117,12 +127,14 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
+		code := s.codeOf(d)
 		fb.next = 0
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
 			x[0] = f.Values[i][j]
 			for _, r := range d.Push(t, x) {
 				k := r.Seq
+				s.keepCode(code, int(k), &r)
 				s.Channel[j][k], s.ChannelErr[j][k], s.ChDrift[j][k] = r.Score, r.Error, r.Drift
 				s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[0], r.Lower[0], r.Upper[0]
 				if j == 0 || r.Score > s.Score[k] {
@@ -141,6 +153,29 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		s.addStats(d)
 	}
 	return s, nil
+}
+
+// codeOf adds a column block for detector d's codes (NaN until scored)
+// and returns it; nil when d has no network.
+func (s *Scored) codeOf(d *detector.Detector) []float64 {
+	k := d.CodeLen()
+	if k == 0 {
+		return nil
+	}
+	s.CodeLen = k
+	c := make([]float64, k*len(s.Score))
+	for i := range c {
+		c[i] = math.NaN()
+	}
+	s.Code = append(s.Code, c)
+	return c
+}
+
+// keepCode records r's code at row k of block code.
+func (s *Scored) keepCode(code []float64, k int, r *detector.Result) {
+	if code != nil && r.Scored {
+		copy(code[k*s.CodeLen:(k+1)*s.CodeLen], r.Code)
+	}
 }
 
 // verdictFeed applies a file's verdicts in the order they were given.
@@ -299,7 +334,8 @@ func (s *Scored) addStats(d *detector.Detector) {
 // expected value and its band: yhat, yhat_lower and yhat_upper (per channel
 // yhat_<col>, yhat_lower_<col> and yhat_upper_<col> when more than one;
 // empty before the row is scored, ±Inf where no value would reach the
-// threshold).
+// threshold); with Latent, the bottleneck code z0, z1, ... (z0_<col>, ...
+// with one detector per channel).
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
@@ -313,6 +349,17 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		}
 	} else {
 		header = append(header, "yhat", "yhat_lower", "yhat_upper")
+	}
+	if s.Latent {
+		for b := range s.Code {
+			for i := range s.CodeLen {
+				h := "z" + strconv.Itoa(i)
+				if len(s.Code) > 1 {
+					h += "_" + names[b] // one detector per channel
+				}
+				header = append(header, h)
+			}
+		}
 	}
 	sensorcsv.Join(buf, header)
 	buf.WriteByte('\n')
@@ -346,12 +393,24 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		}
 		for _, col := range cols {
 			for j := range names {
-				buf.WriteByte(',')
-				if v := col[j][i]; !math.IsNaN(v) {
-					buf.WriteString(sensorcsv.FormatFloat(v))
+				writeCell(buf, col[j][i])
+			}
+		}
+		if s.Latent {
+			for _, code := range s.Code {
+				for _, v := range code[i*s.CodeLen : (i+1)*s.CodeLen] {
+					writeCell(buf, v)
 				}
 			}
 		}
 		buf.WriteByte('\n')
+	}
+}
+
+// writeCell writes a comma and v, nothing for NaN (no value).
+func writeCell(buf *bytes.Buffer, v float64) {
+	buf.WriteByte(',')
+	if !math.IsNaN(v) {
+		buf.WriteString(sensorcsv.FormatFloat(v))
 	}
 }

@@ -201,6 +201,13 @@ func (p *workPool) put(s *scratch) {
 // Inputs returns the length of the vectors the network takes.
 func (a *Autoencoder) Inputs() int { return a.n }
 
+// Code returns the bottleneck's activations (the smallest hidden layer,
+// the first of equals) from the last Reconstruct: the window's code. The
+// slice is owned by a and valid until its next call.
+func (a *Autoencoder) Code() []float64 {
+	return a.act[1+slices.Index(a.cfg.Hidden, slices.Min(a.cfg.Hidden))]
+}
+
 // Reconstruct runs x through the network without corruption and returns the
 // output. The slice is owned by a and valid until its next call.
 func (a *Autoencoder) Reconstruct(x []float64) []float64 {

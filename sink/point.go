@@ -57,6 +57,10 @@ type Point struct {
 	// YhatUpper the values at which the score would reach the threshold;
 	// each is left out where NaN or infinite (no value would).
 	Yhat, YhatLower, YhatUpper float64
+	// Code is the bottleneck code of the sample's window (ae_score, with
+	// output.latent), written as fields z0 .. z<CodeLen-1>.
+	Code    [MaxCode]float64
+	CodeLen uint8
 	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
 	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
@@ -86,6 +90,24 @@ type Point struct {
 	Tolerated float64
 	Verdicts  int
 }
+
+// OutputConfig chooses optional fields of ae_score.
+type OutputConfig struct {
+	// Latent writes each scored sample's bottleneck code as fields z0, z1,
+	// ... (for clustering operating regimes or feeding other models).
+	Latent bool `yaml:"latent"`
+}
+
+// MaxCode is the largest bottleneck output.latent writes.
+const MaxCode = 8
+
+// codeFields are the code's field names.
+var codeFields = func() (f [MaxCode]string) {
+	for i := range f {
+		f[i] = "z" + strconv.Itoa(i)
+	}
+	return f
+}()
 
 // reservedTags are aewatch's own tag keys; input tags of these names are
 // written with an "input_" prefix so that they cannot overwrite them.
@@ -160,6 +182,9 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("yhat", p.Yhat)
 		field("yhat_lower", p.YhatLower)
 		field("yhat_upper", p.YhatUpper)
+		for i, z := range p.Code[:p.CodeLen] {
+			field(codeFields[i], z)
+		}
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))
 		if p.Silenced {

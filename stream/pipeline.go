@@ -69,6 +69,7 @@ type Options struct {
 	Kafka    KafkaConfig
 	Pipeline PipelineConfig
 	Detector detector.Config
+	Output   sink.OutputConfig
 	Reader   fetcher
 	Writer   PointWriter
 	// BatchSize and FlushInterval bound how long points wait for a write:

@@ -92,7 +92,7 @@ func runEval(ctx context.Context, args []string) error {
 	p := newEvalProgress(progress, len(inputs))
 	start := time.Now()
 	results, err := eval.Run(ctx, inputs, eval.Options{
-		Detector: cfg.Detector, Multivariate: *multi, Ignore: ignored,
+		Detector: cfg.Detector, Latent: cfg.Output.Latent, Multivariate: *multi, Ignore: ignored,
 		OutDir: *out, Progress: p.fileDone, Verdicts: verdicts,
 	})
 	p.line.finish()

@@ -569,7 +569,8 @@ func TestKill9ChangesNothing(t *testing.T) {
 // evalFields are the ae_score fields and the eval columns they equal.
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
 	"alert": "alert", "reference_score": "reference_score", "alert_score": "alert_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
-	"quality_alert": "quality_alert", "silenced": "silenced", "yhat": "yhat", "yhat_lower": "yhat_lower", "yhat_upper": "yhat_upper"}
+	"quality_alert": "quality_alert", "silenced": "silenced", "yhat": "yhat", "yhat_lower": "yhat_lower", "yhat_upper": "yhat_upper",
+	"z0": "z0", "z1": "z1"}
 
 // sparseFields are written only where they hold: silenced where true, the
 // band where finite (eval writes it empty before scoring, ±Inf where no
@@ -579,6 +580,8 @@ var sparseFields = map[string]func(eval float64) bool{
 	"yhat":       func(v float64) bool { return math.IsNaN(v) },
 	"yhat_lower": func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) },
 	"yhat_upper": func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) },
+	"z0":         func(v float64) bool { return math.IsNaN(v) }, // with output.latent only
+	"z1":         func(v float64) bool { return math.IsNaN(v) },
 }
 
 // requireEvalFields checks that every field of every ae_score point of
@@ -636,9 +639,9 @@ func evalRows(t *testing.T, file string, args ...string) map[int64]map[string]fl
 	for i, row := range f.Rows {
 		m := map[string]float64{}
 		for name, c := range evalFields {
-			m[name] = math.NaN() // an empty cell
-			if cell := row[col[c]]; cell != "" {
-				m[name], _ = strconv.ParseFloat(cell, 64)
+			m[name] = math.NaN() // an empty cell, or no such column
+			if at, ok := col[c]; ok && row[at] != "" {
+				m[name], _ = strconv.ParseFloat(row[at], 64)
 			}
 		}
 		if _, dup := res[f.Times[i]]; !dup {

@@ -134,7 +134,7 @@ and outcome go to the log, and its exit code says whether all was written.
 		}
 		return false
 	}
-	pipe, err := stream.New(stream.Options{Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector,
+	pipe, err := stream.New(stream.Options{Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Output: cfg.Output,
 		Reader: src, Writer: writer, BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval,
 		Log: log.With("component", "replay"), Keep: keep})
 	if err != nil {

@@ -264,7 +264,7 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 		}
 	}
 	opts := stream.Options{
-		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Writer: writer,
+		Kafka: cfg.Kafka, Pipeline: cfg.Pipeline, Detector: cfg.Detector, Output: cfg.Output, Writer: writer,
 		BatchSize: cfg.Influx.BatchSize, FlushInterval: cfg.Influx.FlushInterval,
 		Log: log.With("component", "pipeline"), Metrics: stream.NewMetrics(s.reg),
 		OnAlert: onAlert, OnFetch: func() { s.kafkaOK.Store(true) },
