@@ -40,7 +40,8 @@ type Autoencoder struct {
 	beta1Pow float64
 	beta2Pow float64
 
-	act [][]float64 // act[0] input, act[len(layers)] output
+	act  [][]float64 // act[0] input, act[len(layers)] output
+	code int         // act[code] is the bottleneck (the smallest hidden layer, the first of equals)
 
 	// work lends a training step its scratch, shared by the networks of
 	// this shape: a step's scratch holds nothing once the step is over.
@@ -114,6 +115,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
 	}
+	a.code = 1 + slices.Index(cfg.Hidden, slices.Min(cfg.Hidden))
 	a.work = workPoolFor(sizes, cfg.ReplayBatch+1)
 	return a, nil
 }
@@ -204,9 +206,7 @@ func (a *Autoencoder) Inputs() int { return a.n }
 // Code returns the bottleneck's activations (the smallest hidden layer,
 // the first of equals) from the last Reconstruct: the window's code. The
 // slice is owned by a and valid until its next call.
-func (a *Autoencoder) Code() []float64 {
-	return a.act[1+slices.Index(a.cfg.Hidden, slices.Min(a.cfg.Hidden))]
-}
+func (a *Autoencoder) Code() []float64 { return a.act[a.code] }
 
 // Reconstruct runs x through the network without corruption and returns the
 // output. The slice is owned by a and valid until its next call.
@@ -370,6 +370,13 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 		dIn := ws.delta[l]
 		clear(dIn)
 		mulAddRowsT(ly.w, ly.out, ly.in, dOut, dIn)
+		if l == a.code && a.cfg.Variant == "sparse" {
+			// The penalty Sparsity × mean |code|.
+			g := a.cfg.Sparsity / float64(len(dIn))
+			for i, h := range a.act[l] {
+				dIn[i] += math.Copysign(g, h)
+			}
+		}
 		for i, h := range a.act[l] {
 			dIn[i] *= 1 - float64(h*h)
 		}

@@ -32,6 +32,11 @@ type Config struct {
 	ReplaySize int `yaml:"replay_size"`
 	// ReplayBatch is how many replayed windows join each training step.
 	ReplayBatch int `yaml:"replay_batch"`
+	// Variant is "denoising" (the default; "" too) or "sparse": the denoising
+	// network with an L1 penalty of weight Sparsity on the bottleneck's
+	// activations, so that a window's code uses few active units.
+	Variant  string  `yaml:"variant"`
+	Sparsity float64 `yaml:"sparsity"`
 	// MaskTail is how many trailing inputs are always hidden (set to 0) from
 	// the network, in scoring and in training, so that their outputs are
 	// predictions from the rest of the window. Set by the detector.
@@ -56,6 +61,8 @@ func DefaultConfig() Config {
 		ReplaySize:   128,
 		ReplayBatch:  2,
 		Average:      100,
+		Variant:      "denoising",
+		Sparsity:     0.01,
 	}
 }
 
@@ -102,6 +109,10 @@ func (c Config) Validate(inputs int) error {
 		return fmt.Errorf("model: mask tail must be in [0, %d) (got %d)", inputs, c.MaskTail)
 	case c.TailSkip < 0 || (c.TailSkip > 0 && c.MaskTail+c.TailSkip > inputs):
 		return fmt.Errorf("model: tail skip must be in [0, inputs-mask tail] (got %d)", c.TailSkip)
+	case c.Variant != "denoising" && c.Variant != "sparse" && c.Variant != "":
+		return fmt.Errorf("model.variant: must be denoising or sparse (got %q)", c.Variant)
+	case !(c.Sparsity >= 0 && c.Sparsity <= 10):
+		return fmt.Errorf("model.sparsity: must be in [0, 10] (got %v)", c.Sparsity)
 	case c.ReplayBatch > 0 && c.ReplaySize == 0:
 		return fmt.Errorf("model.replay_batch: needs model.replay_size > 0 (got replay_batch %d)", c.ReplayBatch)
 	}

@@ -16,7 +16,8 @@ import (
 // TestSilenceThroughRun: a sustained fault inside a maintenance window
 // (config detector.silences), streamed through `aewatch run`, is written
 // flagged silenced and opens no alert; every ae_score field, silenced
-// included, equals eval's with the same config.
+// included, equals eval's with the same config (the sparse variant's
+// network: the variants keep eval's bits too).
 func TestSilenceThroughRun(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	s, err := synth.GenerateSustained("noisy", "level_shift", 6000, 1)
@@ -28,7 +29,7 @@ func TestSilenceThroughRun(t *testing.T) {
 	file := writeRows(t, s, t.TempDir(), name, 0, len(s.Values))
 	from, to := s.Times[s.Onset], s.Times[s.End].Add(time.Second)
 	cfg := filepath.Join(t.TempDir(), "silence.yaml")
-	body := fmt.Sprintf("detector:\n  silences:\n    - series: \"pump*\"\n      from: %s\n      to: %s\n      reason: valve maintenance\n",
+	body := fmt.Sprintf("detector:\n  model:\n    variant: sparse\n  silences:\n    - series: \"pump*\"\n      from: %s\n      to: %s\n      reason: valve maintenance\n",
 		from.Format(time.RFC3339), to.Format(time.RFC3339))
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
