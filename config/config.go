@@ -212,8 +212,11 @@ func (c Config) validateOutput() error {
 	if k := c.Detector.Kind; k != detector.Autoencoder && k != detector.Frozen {
 		return fmt.Errorf("output.latent: needs a network, detector.kind autoencoder or frozen (got %s)", k)
 	}
-	if b := slices.Min(c.Detector.Model.Hidden); b > sink.MaxCode {
-		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.hidden %v)", sink.MaxCode, c.Detector.Model.Hidden)
+	if m := c.Detector.Model; m.Bottleneck == "auto" && m.AutoMax > sink.MaxCode {
+		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.auto_max %d)", sink.MaxCode, m.AutoMax)
+	}
+	if m := c.Detector.Model; m.Bottleneck != "auto" && slices.Min(m.Hidden) > sink.MaxCode {
+		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.hidden %v)", sink.MaxCode, m.Hidden)
 	}
 	return nil
 }

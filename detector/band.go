@@ -78,14 +78,7 @@ func (c *calibrator) errorReaching(tail, z float64) float64 {
 	case raw <= c.floor/scale:
 		return 0
 	}
-	t := float64(raw * scale) // the transformed error
-	switch c.cfg.Transform {
-	case "sqrt":
-		return float64(t * t)
-	case "log":
-		return (detmath.Exp(t) - 1) / 100
-	}
-	return t
+	return c.untransform(float64(raw * scale))
 }
 
 // band sets r's expected value (expected, sensor units) and band for

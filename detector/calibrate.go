@@ -172,6 +172,23 @@ func (c *calibrator) scale(e float64) float64 {
 	return raw
 }
 
+// rescale multiplies the running error scale for squared errors that
+// became ratio times as large: what the transform makes of that ratio.
+func (c *calibrator) rescale(ratio float64) {
+	c.errMean = max(c.transform(float64(ratio*c.untransform(c.errMean))), c.floor)
+}
+
+// untransform is transform's inverse.
+func (c *calibrator) untransform(t float64) float64 {
+	switch c.cfg.Transform {
+	case "sqrt":
+		return float64(t * t)
+	case "log":
+		return (detmath.Exp(t) - 1) / 100
+	}
+	return t
+}
+
 // transform maps a squared error as Transform says.
 func (c *calibrator) transform(e float64) float64 {
 	switch c.cfg.Transform {

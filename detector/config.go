@@ -103,6 +103,9 @@ func (c Config) Validate(channels int) error {
 			return fmt.Errorf("detector.%w", err)
 		}
 	}
+	if c.Model.Bottleneck == "auto" && c.Kind != Autoencoder {
+		return fmt.Errorf("detector.model.bottleneck: auto needs a network that trains, detector.kind autoencoder (got %s)", c.Kind)
+	}
 	if err := c.Calibration.Validate(); err != nil {
 		return err
 	}

@@ -32,8 +32,11 @@ type Result struct {
 	// window (nil for the controls without a network, and when not
 	// Scored); it aliases the detector's buffer, shared by a stride's
 	// results.
-	Code  []float64
-	Score float64 // calibrated anomaly score in [0,1]
+	Code []float64
+	// Bottleneck is the size model.bottleneck: auto chose, on the sample
+	// at which it chose it; 0 on every other.
+	Bottleneck int
+	Score      float64 // calibrated anomaly score in [0,1]
 	// Evidence is the adapting model's evidence for the alert in [0,1]:
 	// the same error as Score, its tail modelled from the series' own
 	// peaks rather than a normal's.
@@ -103,6 +106,12 @@ type Detector struct {
 	chErrBuf []float64 // Stride×channels
 	bandBuf  []float64 // 3×Stride×channels: Expected, Lower, Upper
 	code     []float64 // the last window's bottleneck code (nil without a network)
+	// With model.bottleneck: auto, search holds the candidates until
+	// warm-up ends (nil after), chosen the size then kept, and netCfg the
+	// adapting network's configuration, to rebuild the chosen one.
+	search *bottleneckSearch
+	chosen int
+	netCfg model.Config
 	// The tail probability that scores Alert.Open, and the error
 	// average's deviation with that tail (band.go).
 	tailOpen, zOpen float64
@@ -161,11 +170,16 @@ func New(cfg Config, channels int) (*Detector, error) {
 				mc.TailSkip = channels
 			}
 		}
-		d.ae, err = model.New(mc, cfg.Window.Size*channels, cfg.Seed)
-		if err != nil {
+		d.netCfg = mc
+		if mc.Bottleneck == "auto" {
+			if d.search, err = newBottleneckSearch(mc, cfg.Window.Size*channels, cfg.Seed); err != nil {
+				return nil, err
+			}
+			d.ae = d.search.nets[d.configuredBottleneck()-1]
+		} else if d.ae, err = model.New(mc, cfg.Window.Size*channels, cfg.Seed); err != nil {
 			return nil, err
 		}
-		d.code = make([]float64, slices.Min(mc.Hidden))
+		d.code = make([]float64, len(d.ae.Code()))
 		if cfg.WindowScore {
 			d.calWin = newCalibrator(cfg.Calibration, errorFloor)
 		}
@@ -187,9 +201,17 @@ func New(cfg Config, channels int) (*Detector, error) {
 	return d, nil
 }
 
-// CodeLen is the length of Result.Code: the bottleneck's size, 0 without a
-// network.
-func (d *Detector) CodeLen() int { return len(d.code) }
+// MaxCodeLen is the longest Result.Code can be: the bottleneck's size (the
+// largest candidate's with model.bottleneck: auto), 0 without a network.
+func (d *Detector) MaxCodeLen() int {
+	if d.netCfg.Bottleneck == "auto" {
+		return d.netCfg.AutoMax
+	}
+	return len(d.code)
+}
+
+// Config returns the detector's configuration.
+func (d *Detector) Config() Config { return d.cfg }
 
 // Channels returns the number of values per sample.
 func (d *Detector) Channels() int { return d.channels }
@@ -469,11 +491,52 @@ func (d *Detector) scoreWindow() []Result {
 	if d.ref != nil {
 		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen(), d.alert.open, d.win.Newest(0))
 	}
-	if d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && d.windows%uint64(d.cfg.LearnEvery) == 0 {
+	learn := d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && d.windows%uint64(d.cfg.LearnEvery) == 0
+	switch {
+	case d.search != nil:
+		d.search.step(d.vec, learn, d.accepted > d.netCfg.AutoSamples/2)
+		if d.accepted >= d.netCfg.AutoSamples {
+			d.endSearch()
+			d.results[n-1].Bottleneck = d.chosen
+		}
+	case learn:
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]
 }
+
+// configuredBottleneck is the candidate that scores while the bottleneck
+// search lasts: the configured size, within the candidates'.
+func (d *Detector) configuredBottleneck() int {
+	return min(slices.Min(d.netCfg.Hidden), d.netCfg.AutoMax)
+}
+
+// endSearch keeps the bottleneck the search chose. The calibration's
+// histories are of scale-free errors (each over the running mean error),
+// so they stay; the running means are scaled by the ratio of the chosen
+// network's held-back error to the one that scored meanwhile, so that the
+// chosen network's first errors are measured on their own scale.
+func (d *Detector) endSearch() {
+	s, was := d.search, d.configuredBottleneck()
+	k := s.choose(d.netCfg.AutoImprovement)
+	if k == 0 {
+		k = was
+	}
+	if k != was && s.errSum[was-1] > 0 {
+		ratio := s.errSum[k-1] / s.errSum[was-1]
+		for _, c := range []*calibrator{d.cal, d.calWin} {
+			if c != nil {
+				c.rescale(ratio)
+			}
+		}
+	}
+	d.ae, d.chosen, d.search = s.nets[k-1], k, nil
+	d.code = make([]float64, k)
+}
+
+// ChosenBottleneck is the bottleneck model.bottleneck: auto chose (0 while
+// it searches or when the size is fixed).
+func (d *Detector) ChosenBottleneck() int { return d.chosen }
 
 // dominant is the channel with the largest share of the sample's error:
 // the reference's (fromRef) or the adapting model's.
@@ -576,6 +639,17 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		for _, p := range d.ae.BytesByPart() {
 			add("adapting network: "+p.Name, p.Bytes)
 		}
+	}
+	if d.search != nil {
+		var b int
+		for _, a := range d.search.nets {
+			if a != d.ae {
+				for _, p := range a.BytesByPart() {
+					b += p.Bytes
+				}
+			}
+		}
+		add("bottleneck search's other candidates (warm-up only)", b)
 	}
 	var hist, scratch int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/statecodec"
+	"github.com/aewatch/aewatch/model"
 )
 
 // Snapshot encoding, version 10 (version 9 had no single-sample tail in
@@ -69,7 +70,15 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.U64(d.fingerprint())
 	d.win.AppendState(e)
 	d.norm.AppendState(e)
-	if d.ae != nil {
+	if d.netCfg.Bottleneck == "auto" {
+		e.Int(d.chosen)
+	}
+	switch {
+	case d.search != nil:
+		if err := d.search.appendState(e); err != nil {
+			return nil, err
+		}
+	case d.ae != nil:
 		if err := d.ae.AppendState(e); err != nil {
 			return nil, err
 		}
@@ -143,7 +152,17 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	if err := d.norm.ReadState(dec); err != nil {
 		return err
 	}
-	if d.ae != nil {
+	if d.netCfg.Bottleneck == "auto" {
+		if err := d.readBottleneck(dec); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.search != nil:
+		if err := d.search.readState(dec); err != nil {
+			return err
+		}
+	case d.ae != nil:
 		if err := d.ae.ReadState(dec); err != nil {
 			return err
 		}
@@ -516,6 +535,34 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	if r.seen < 0 || r.meanN < 0 || !(r.cusum >= 0 && r.cusum <= 2*r.cfg.Evidence) ||
 		slices.ContainsFunc(r.meanSq, func(v float64) bool { return !(v >= 0 && v <= math.MaxFloat64) }) {
 		return errors.New("detector: reference state out of range")
+	}
+	return nil
+}
+
+// readBottleneck reads the size model.bottleneck: auto chose (0: still
+// searching) and shapes the detector for it: the candidates while it
+// searches, the chosen network after.
+func (d *Detector) readBottleneck(dec *statecodec.Decoder) error {
+	k := dec.Int()
+	switch {
+	case dec.Err() != nil:
+		return dec.Err()
+	case k < 0 || k > d.netCfg.AutoMax:
+		return fmt.Errorf("detector: snapshot's bottleneck %d outside [0, %d]", k, d.netCfg.AutoMax)
+	case k == 0 && d.search == nil:
+		var err error
+		if d.search, err = newBottleneckSearch(d.netCfg, len(d.vec), d.cfg.Seed); err != nil {
+			return err
+		}
+		d.ae, d.chosen = d.search.nets[d.configuredBottleneck()-1], 0
+		d.code = make([]float64, len(d.ae.Code()))
+	case k > 0 && k != d.chosen:
+		a, err := model.New(d.netCfg.WithBottleneck(k), len(d.vec), d.cfg.Seed)
+		if err != nil {
+			return err
+		}
+		d.ae, d.search, d.chosen = a, nil, k
+		d.code = make([]float64, k)
 	}
 	return nil
 }

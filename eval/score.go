@@ -36,14 +36,17 @@ type Scored struct {
 	// channel, or one with --multivariate), CodeLen values per row, NaN
 	// where the row was not scored; nil without a network. Latent has
 	// WriteCSV write them.
-	Code       [][]float64
-	CodeLen    int
-	Latent     bool
-	Why        []string // explanations of the alert events at the row
-	NonFinite  uint64
-	OutOfOrder uint64
-	Gaps       uint64
-	Alerts     int // anomaly alerts opened
+	Code    [][]float64
+	CodeLen int
+	Latent  bool
+	// Bottlenecks are the sizes model.bottleneck: auto chose, one per
+	// detector (0: the search had not ended); nil with a fixed size.
+	Bottlenecks []int
+	Why         []string // explanations of the alert events at the row
+	NonFinite   uint64
+	OutOfOrder  uint64
+	Gaps        uint64
+	Alerts      int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -158,7 +161,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 // codeOf adds a column block for detector d's codes (NaN until scored)
 // and returns it; nil when d has no network.
 func (s *Scored) codeOf(d *detector.Detector) []float64 {
-	k := d.CodeLen()
+	k := d.MaxCodeLen()
 	if k == 0 {
 		return nil
 	}
@@ -174,7 +177,7 @@ func (s *Scored) codeOf(d *detector.Detector) []float64 {
 // keepCode records r's code at row k of block code.
 func (s *Scored) keepCode(code []float64, k int, r *detector.Result) {
 	if code != nil && r.Scored {
-		copy(code[k*s.CodeLen:(k+1)*s.CodeLen], r.Code)
+		copy(code[k*s.CodeLen:(k+1)*s.CodeLen], r.Code) // a smaller chosen bottleneck leaves the rest NaN
 	}
 }
 
@@ -319,6 +322,9 @@ func Explain(kind string, o detector.Outcome, channels []string) string {
 }
 
 func (s *Scored) addStats(d *detector.Detector) {
+	if d.Config().Model.Bottleneck == "auto" {
+		s.Bottlenecks = append(s.Bottlenecks, d.ChosenBottleneck())
+	}
 	st := d.WindowStats()
 	s.NonFinite += st.NonFinite
 	s.OutOfOrder += st.OutOfOrder

@@ -37,6 +37,17 @@ type Config struct {
 	// activations, so that a window's code uses few active units.
 	Variant  string  `yaml:"variant"`
 	Sparsity float64 `yaml:"sparsity"`
+	// Bottleneck is "fixed" (the smallest of Hidden; "" too) or "auto":
+	// the detector then chooses the adapting network's bottleneck during
+	// warm-up, the smallest of 1 .. AutoMax units beyond which one more
+	// unit lowers the error on held-back windows by less than the share
+	// AutoImprovement.
+	Bottleneck      string  `yaml:"bottleneck"`
+	AutoMax         int     `yaml:"auto_max"`
+	AutoImprovement float64 `yaml:"auto_improvement"`
+	// AutoSamples is how many samples the search lasts: the candidates
+	// train on the first half and are compared over the second.
+	AutoSamples int `yaml:"auto_samples"`
 	// MaskTail is how many trailing inputs are always hidden (set to 0) from
 	// the network, in scoring and in training, so that their outputs are
 	// predictions from the rest of the window. Set by the detector.
@@ -51,18 +62,22 @@ type Config struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Hidden:       []int{16, 2, 16},
-		Optimizer:    "adam",
-		LearningRate: 0.003,
-		Momentum:     0.9,
-		Beta2:        0.999,
-		NoiseStd:     0.1,
-		MaskProb:     0.05,
-		ReplaySize:   128,
-		ReplayBatch:  2,
-		Average:      100,
-		Variant:      "denoising",
-		Sparsity:     0.01,
+		Hidden:          []int{16, 2, 16},
+		Optimizer:       "adam",
+		LearningRate:    0.003,
+		Momentum:        0.9,
+		Beta2:           0.999,
+		NoiseStd:        0.1,
+		MaskProb:        0.05,
+		ReplaySize:      128,
+		ReplayBatch:     2,
+		Average:         100,
+		Variant:         "denoising",
+		Sparsity:        0.01,
+		Bottleneck:      "fixed",
+		AutoMax:         6,
+		AutoImprovement: 0.1,
+		AutoSamples:     1000,
 	}
 }
 
@@ -113,8 +128,26 @@ func (c Config) Validate(inputs int) error {
 		return fmt.Errorf("model.variant: must be denoising or sparse (got %q)", c.Variant)
 	case !(c.Sparsity >= 0 && c.Sparsity <= 10):
 		return fmt.Errorf("model.sparsity: must be in [0, 10] (got %v)", c.Sparsity)
+	case c.Bottleneck != "fixed" && c.Bottleneck != "auto" && c.Bottleneck != "":
+		return fmt.Errorf("model.bottleneck: must be fixed or auto (got %q)", c.Bottleneck)
+	case c.Bottleneck == "auto" && (c.AutoMax < 2 || 2*c.AutoMax > inputs):
+		return fmt.Errorf("model.auto_max: must be in [2, %d], half the window's %d values (got %d)", inputs/2, inputs, c.AutoMax)
+	case c.Bottleneck == "auto" && slices.ContainsFunc(c.Hidden, func(h int) bool { return h != slices.Min(c.Hidden) && h < c.AutoMax }):
+		return fmt.Errorf("model.auto_max: %d would make another hidden layer than the bottleneck the smallest (hidden %v)", c.AutoMax, c.Hidden)
+	case c.Bottleneck == "auto" && !(c.AutoImprovement > 0 && c.AutoImprovement < 1):
+		return fmt.Errorf("model.auto_improvement: must be in (0, 1) (got %v)", c.AutoImprovement)
+	case c.Bottleneck == "auto" && (c.AutoSamples < 100 || c.AutoSamples > 1e6):
+		return fmt.Errorf("model.auto_samples: must be in [100, 1000000] (got %d)", c.AutoSamples)
 	case c.ReplayBatch > 0 && c.ReplaySize == 0:
 		return fmt.Errorf("model.replay_batch: needs model.replay_size > 0 (got replay_batch %d)", c.ReplayBatch)
 	}
 	return nil
+}
+
+// WithBottleneck returns c with its bottleneck (the smallest hidden layer,
+// the first of equals) set to k units.
+func (c Config) WithBottleneck(k int) Config {
+	c.Hidden = slices.Clone(c.Hidden)
+	c.Hidden[slices.Index(c.Hidden, slices.Min(c.Hidden))] = k
+	return c
 }

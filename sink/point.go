@@ -61,6 +61,9 @@ type Point struct {
 	// output.latent), written as fields z0 .. z<CodeLen-1>.
 	Code    [MaxCode]float64
 	CodeLen uint8
+	// Bottleneck is the size model.bottleneck: auto chose, on the one
+	// point of the sample at which it chose it (field bottleneck).
+	Bottleneck uint8
 	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
 	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
@@ -184,6 +187,9 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		field("yhat_upper", p.YhatUpper)
 		for i, z := range p.Code[:p.CodeLen] {
 			field(codeFields[i], z)
+		}
+		if p.Bottleneck > 0 {
+			intField("bottleneck", int64(p.Bottleneck))
 		}
 		intField("drift_alert", boolInt(p.DriftAlert))
 		intField("quality_alert", boolInt(p.QualityAlert))

@@ -35,10 +35,14 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Anomaly.Open,
 					DriftScore: r.Drift, DriftAlert: r.DriftAlert.Open, QualityAlert: r.Quality.Open, Silenced: r.Silenced,
 					Yhat: r.Expected[j], YhatLower: r.Lower[j], YhatUpper: r.Upper[j]})
+				pt := &pts[len(pts)-1]
 				if p.o.Output.Latent {
-					pt := &pts[len(pts)-1]
 					pt.CodeLen = uint8(copy(pt.Code[:], r.Code))
 				}
+				pt.Bottleneck = uint8(r.Bottleneck)
+			}
+			if r.Bottleneck > 0 {
+				p.o.Log.Info("bottleneck chosen", "series", st.series, "units", r.Bottleneck)
 			}
 			pts = p.alertPoints(st, &r, "anomaly", r.Anomaly, r.AlertScore(), pts)
 		}

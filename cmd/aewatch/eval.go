@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,6 +103,11 @@ func runEval(ctx context.Context, args []string) error {
 	var summary bytes.Buffer // the report shows what was printed
 	w := io.MultiWriter(os.Stdout, &summary)
 	printSummary(w, results, cfg.Detector, time.Since(start))
+	if cfg.Detector.Model.Bottleneck == "auto" {
+		if err := printBottlenecks(w, results, *out, *multi); err != nil {
+			return err
+		}
+	}
 	if *memory && len(results) > 0 {
 		channels := 1
 		if *multi {
@@ -146,6 +152,39 @@ func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	if b := d.TrainingScratchBytes(); b > 0 {
 		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training scratch %.1f KB\n", float64(b)/1024)
 	}
+	return nil
+}
+
+// printBottlenecks prints how often model.bottleneck: auto chose each
+// size and writes each file's choice, per detector, to
+// outDir/bottleneck.csv.
+func printBottlenecks(w io.Writer, results []eval.FileResult, outDir string, multivariate bool) error {
+	var byFile bytes.Buffer
+	byFile.WriteString("file,channel,bottleneck\n")
+	count := map[int]int{}
+	for _, r := range results {
+		names := r.File.ChannelNames()
+		for j, k := range r.Bottlenecks {
+			ch := "all"
+			if !multivariate {
+				ch = names[j]
+			}
+			fmt.Fprintf(&byFile, "%s,%s,%d\n", r.Rel, ch, k)
+			count[k]++
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "bottleneck.csv"), byFile.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(w, "bottleneck chosen (model.bottleneck: auto; per file in bottleneck.csv):")
+	for _, k := range slices.Sorted(maps.Keys(count)) {
+		if k == 0 {
+			fmt.Fprintf(w, " none yet (series shorter than the search) %d,", count[k])
+			continue
+		}
+		fmt.Fprintf(w, " %d unit(s) %d,", k, count[k])
+	}
+	fmt.Fprintln(w)
 	return nil
 }
 

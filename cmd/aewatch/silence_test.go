@@ -17,7 +17,8 @@ import (
 // (config detector.silences), streamed through `aewatch run`, is written
 // flagged silenced and opens no alert; every ae_score field, silenced
 // included, equals eval's with the same config (the sparse variant's
-// network: the variants keep eval's bits too).
+// network, its bottleneck chosen by model.bottleneck: auto: the variants
+// keep eval's bits too, and the choice is written once, as eval reports it).
 func TestSilenceThroughRun(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	s, err := synth.GenerateSustained("noisy", "level_shift", 6000, 1)
@@ -29,7 +30,7 @@ func TestSilenceThroughRun(t *testing.T) {
 	file := writeRows(t, s, t.TempDir(), name, 0, len(s.Values))
 	from, to := s.Times[s.Onset], s.Times[s.End].Add(time.Second)
 	cfg := filepath.Join(t.TempDir(), "silence.yaml")
-	body := fmt.Sprintf("detector:\n  model:\n    variant: sparse\n  silences:\n    - series: \"pump*\"\n      from: %s\n      to: %s\n      reason: valve maintenance\n",
+	body := fmt.Sprintf("detector:\n  model:\n    variant: sparse\n    bottleneck: auto\n  silences:\n    - series: \"pump*\"\n      from: %s\n      to: %s\n      reason: valve maintenance\n",
 		from.Format(time.RFC3339), to.Format(time.RFC3339))
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -40,6 +41,18 @@ func TestSilenceThroughRun(t *testing.T) {
 	requireEvalFields(t, influx, file, "from run", "--config", cfg)
 	run.stop(t)
 
+	chosen := influx.Rows("sensors", `SELECT bottleneck FROM ae_score WHERE bottleneck > 0`)
+	evalDir := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--config", cfg, "--out", evalDir, file); code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	csv, err := os.ReadFile(filepath.Join(evalDir, "bottleneck.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chosen) != 1 || !strings.HasSuffix(strings.TrimSpace(string(csv)), ","+string(chosen[0]["bottleneck"].(json.Number))) {
+		t.Errorf("bottleneck written %v; eval's choice:\n%s", chosen, csv)
+	}
 	silenced := influx.Count("sensors", "SELECT count(silenced) FROM ae_score")
 	if want := s.End - s.Onset + 1; silenced != want {
 		t.Errorf("%d ae_score points flagged silenced, want the window's %d", silenced, want)
