@@ -215,8 +215,12 @@ func (c Config) validateOutput() error {
 	if m := c.Detector.Model; m.Bottleneck == "auto" && m.AutoMax > sink.MaxCode {
 		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.auto_max %d)", sink.MaxCode, m.AutoMax)
 	}
-	if m := c.Detector.Model; m.Bottleneck != "auto" && slices.Min(m.Hidden) > sink.MaxCode {
-		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.hidden %v)", sink.MaxCode, m.Hidden)
+	m, key := c.Detector.Model, "hidden"
+	if c.Pipeline.Multivariate && len(m.MultivariateHidden) > 0 {
+		m, key = m.ForChannels(2), "multivariate_hidden"
+	}
+	if m.Bottleneck != "auto" && slices.Min(m.Hidden) > sink.MaxCode {
+		return fmt.Errorf("output.latent: writes bottlenecks of at most %d units (got detector.model.%s %v)", sink.MaxCode, key, m.Hidden)
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.%w", err)
 	}
 	if c.Kind == Autoencoder || c.Kind == Frozen {
-		if err := c.Model.Validate(c.Window.Size * channels); err != nil {
+		if err := c.Model.ForChannels(channels).Validate(c.Window.Size * channels); err != nil {
 			return fmt.Errorf("detector.%w", err)
 		}
 	}

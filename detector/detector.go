@@ -163,7 +163,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		d.cal.inst = newInstantTail()
 	}
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
-		mc := cfg.Model
+		mc := cfg.Model.ForChannels(channels)
 		if cfg.MaskNewest {
 			mc.MaskTail = cfg.Window.Stride * channels
 			if cfg.Residual {
@@ -187,7 +187,8 @@ func New(cfg Config, channels int) (*Detector, error) {
 	if cfg.Reference.Enabled {
 		var mc *model.Config
 		if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
-			mc = &cfg.Model
+			m := cfg.Model.ForChannels(channels)
+			mc = &m
 		}
 		if d.ref, err = newReference(cfg.Reference, cfg.Window, channels, mc, cfg.Seed, cfg.Kind == Autoencoder); err != nil {
 			return nil, err

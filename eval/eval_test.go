@@ -279,7 +279,8 @@ func TestReportDownsampleKeepsSpikes(t *testing.T) {
 }
 
 // TestLatentColumns: with Latent, eval writes each row's bottleneck code
-// after the other columns, z0, z1 for one detector, z0_<col>, z1_<col>
+// after the other columns, z0, z1, z2 for one detector over both channels
+// (its code is model.multivariate_hidden's 3 units), z0_<col>, z1_<col>
 // per channel otherwise; empty until the row is scored, then tanh
 // activations in [-1, 1].
 func TestLatentColumns(t *testing.T) {
@@ -302,7 +303,7 @@ func TestLatentColumns(t *testing.T) {
 		header := strings.Split(lines[0], ",")
 		want := []string{"z0_vibration", "z1_vibration", "z0_temperature", "z1_temperature"}
 		if multivariate {
-			want = []string{"z0", "z1"}
+			want = []string{"z0", "z1", "z2"} // model.multivariate_hidden: a code of 3
 		}
 		if got := header[len(header)-len(want):]; !slices.Equal(got, want) {
 			t.Fatalf("multivariate %v: last columns %v, want %v", multivariate, got, want)

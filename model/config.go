@@ -11,6 +11,10 @@ type Config struct {
 	// Hidden lists the hidden layer sizes from the input side, e.g. [16, 4, 16]
 	// for a 32-16-4-16-32 network. The smallest is the bottleneck.
 	Hidden []int `yaml:"hidden"`
+	// MultivariateHidden replaces Hidden for a network over more than one
+	// channel (empty: Hidden): eight channels' window is eight times the
+	// values a code must describe.
+	MultivariateHidden []int `yaml:"multivariate_hidden"`
 	// Optimizer is "adam" or "momentum" (SGD with momentum).
 	Optimizer    string  `yaml:"optimizer"`
 	LearningRate float64 `yaml:"learning_rate"`
@@ -62,22 +66,23 @@ type Config struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Hidden:          []int{16, 2, 16},
-		Optimizer:       "adam",
-		LearningRate:    0.003,
-		Momentum:        0.9,
-		Beta2:           0.999,
-		NoiseStd:        0.1,
-		MaskProb:        0.05,
-		ReplaySize:      128,
-		ReplayBatch:     2,
-		Average:         100,
-		Variant:         "denoising",
-		Sparsity:        0.01,
-		Bottleneck:      "fixed",
-		AutoMax:         6,
-		AutoImprovement: 0.1,
-		AutoSamples:     1000,
+		Hidden:             []int{16, 2, 16},
+		MultivariateHidden: []int{16, 3, 16},
+		Optimizer:          "adam",
+		LearningRate:       0.003,
+		Momentum:           0.9,
+		Beta2:              0.999,
+		NoiseStd:           0.1,
+		MaskProb:           0.05,
+		ReplaySize:         128,
+		ReplayBatch:        2,
+		Average:            100,
+		Variant:            "denoising",
+		Sparsity:           0.01,
+		Bottleneck:         "fixed",
+		AutoMax:            6,
+		AutoImprovement:    0.1,
+		AutoSamples:        1000,
 	}
 }
 
@@ -87,16 +92,14 @@ func (c Config) Validate(inputs int) error {
 	if inputs < 2 {
 		return fmt.Errorf("model: inputs must be >= 2 (got %d)", inputs)
 	}
-	if len(c.Hidden) == 0 {
-		return fmt.Errorf("model.hidden: must list at least one layer (got %v)", c.Hidden)
+	if err := validateLayers("model.hidden", c.Hidden, inputs); err != nil {
+		return err
 	}
-	for i, h := range c.Hidden {
-		if h < 1 || h > 4096 {
-			return fmt.Errorf("model.hidden[%d]: must be in [1, 4096] (got %d)", i, h)
+	// A network over two channels or more has twice the inputs at least.
+	if len(c.MultivariateHidden) > 0 {
+		if err := validateLayers("model.multivariate_hidden", c.MultivariateHidden, 2*inputs); err != nil {
+			return err
 		}
-	}
-	if b := slices.Min(c.Hidden); 2*b > inputs {
-		return fmt.Errorf("model.hidden: bottleneck %d must be at most half the window's %d values, or the network learns the identity (got %v)", b, inputs, c.Hidden)
 	}
 	switch c.Optimizer {
 	case "adam", "momentum":
@@ -149,5 +152,31 @@ func (c Config) Validate(inputs int) error {
 func (c Config) WithBottleneck(k int) Config {
 	c.Hidden = slices.Clone(c.Hidden)
 	c.Hidden[slices.Index(c.Hidden, slices.Min(c.Hidden))] = k
+	return c
+}
+
+// validateLayers checks hidden layer sizes (key names them) for a network
+// of at most that many inputs.
+func validateLayers(key string, hidden []int, inputs int) error {
+	if len(hidden) == 0 {
+		return fmt.Errorf("%s: must list at least one layer (got %v)", key, hidden)
+	}
+	for i, h := range hidden {
+		if h < 1 || h > 4096 {
+			return fmt.Errorf("%s[%d]: must be in [1, 4096] (got %d)", key, i, h)
+		}
+	}
+	if b := slices.Min(hidden); 2*b > inputs {
+		return fmt.Errorf("%s: bottleneck %d must be at most half the window's %d values, or the network learns the identity (got %v)", key, b, inputs, hidden)
+	}
+	return nil
+}
+
+// ForChannels returns c as a network over that many channels uses it:
+// with MultivariateHidden as its Hidden beyond one channel.
+func (c Config) ForChannels(channels int) Config {
+	if channels > 1 && len(c.MultivariateHidden) > 0 {
+		c.Hidden = c.MultivariateHidden
+	}
 	return c
 }
