@@ -83,11 +83,12 @@ func (c *calibrator) errorReaching(tail, z float64) float64 {
 
 // band sets r's expected value (expected, sensor units) and band for
 // channel j. pred is the expected value on the normalised scale (AE,
-// frozen, persistence), eHi
-// the sample's error that reaches the threshold (errorReaching), others
-// the other channels' errors summed, collapsed whether the score reaches
-// it whatever the value, warm whether the sample is past warm-up (scored
-// at all).
+// frozen, persistence), eHi the sample's error that reaches the threshold
+// (errorReaching), others the part of the error that does not depend on
+// the value (the other channels' errors summed, and channel j's variance
+// over the variational variant's draws), collapsed whether the score
+// reaches it whatever the value, warm whether the sample is past warm-up
+// (scored at all).
 func (d *Detector) band(r *Result, j int, expected, pred, eHi, others float64, collapsed, warm bool) {
 	c := float64(d.channels)
 	var lower, upper float64

@@ -18,10 +18,14 @@ func TestBandEdgesAreWhereTheScoreReachesOpen(t *testing.T) {
 	for _, tc := range []struct {
 		kind     Kind
 		channels int
-	}{{Autoencoder, 1}, {Autoencoder, 2}, {Frozen, 1}, {Persistence, 1}, {Range, 1}} {
-		t.Run(string(tc.kind)+"/"+string(rune('0'+tc.channels)), func(t *testing.T) {
+		variant  string
+	}{{Autoencoder, 1, ""}, {Autoencoder, 2, ""}, {Frozen, 1, ""}, {Persistence, 1, ""}, {Range, 1, ""}, {Autoencoder, 1, "variational"}} {
+		t.Run(string(tc.kind)+"/"+string(rune('0'+tc.channels))+tc.variant, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Kind, cfg.Drift.Enabled, cfg.Quality.Enabled = tc.kind, false, false
+			if tc.variant != "" {
+				cfg.Model.Variant = tc.variant
+			}
 			d, err := New(cfg, tc.channels)
 			if err != nil {
 				t.Fatal(err)

@@ -373,9 +373,10 @@ func (d *Detector) scoreWindow() []Result {
 	c, size := d.channels, d.cfg.Window.Size
 	n := len(d.pending)
 	d.win.Values(d.vec, d.norm)
-	var recon []float64
+	var recon, reconVar []float64
 	if d.ae != nil {
 		recon = d.ae.Reconstruct(d.vec)
+		reconVar = d.ae.ReconVar() // nil but for the variational variant
 		copy(d.code, d.ae.Code())
 	}
 	winScore, winEvidence := 0.0, 0.0
@@ -388,6 +389,9 @@ func (d *Detector) scoreWindow() []Result {
 		for i := 0; i < visible; i++ {
 			diff := recon[i] - d.vec[i]
 			sse += float64(diff * diff)
+		}
+		for _, v := range reconVar[:min(visible, len(reconVar))] {
+			sse += v // the variational variant's expected squared error
 		}
 		winScore, winEvidence = d.calWin.update(d.calWin.scale(sse / float64(visible)))
 	}
@@ -408,6 +412,9 @@ func (d *Detector) scoreWindow() []Result {
 			case Autoencoder, Frozen:
 				diff := recon[p*c+j] - d.vec[p*c+j]
 				e = diff * diff
+				if reconVar != nil {
+					e += reconVar[p*c+j]
+				}
 			case Persistence:
 				diff := d.vec[p*c+j] - d.vec[(p-1)*c+j]
 				e = diff * diff
@@ -421,14 +428,17 @@ func (d *Detector) scoreWindow() []Result {
 		warm := d.accepted-(n-1-k) > d.cfg.Warmup
 		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
 		for j := 0; j < c; j++ {
-			var pred float64 // the expected value, normalised
+			var pred, spread float64 // the expected value, normalised; the variance about it
 			switch d.cfg.Kind {
 			case Autoencoder, Frozen:
 				pred = recon[p*c+j]
+				if reconVar != nil {
+					spread = reconVar[p*c+j]
+				}
 			case Persistence:
 				pred = d.vec[(p-1)*c+j]
 			}
-			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, sum-ch[j], winScore >= d.cfg.Alert.Open, warm)
+			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, sum-ch[j]+spread, winScore >= d.cfg.Alert.Open, warm)
 		}
 		score, evidence := d.cal.update(d.cal.scale(e))
 		score, evidence = max(score, winScore), max(evidence, winEvidence)

@@ -244,6 +244,9 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			d := r.recon[i] - v
 			r.chErr[i%c] += float64(d * d)
 		}
+		for i, v := range r.ae.ReconVar() { // the variational variant's expected error
+			r.chErr[i%c] += v
+		}
 	} else {
 		for i, v := range r.vec {
 			r.chErr[i%c] += float64(v * v)

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestSnapshotResumesExactly: for every kind (and the sparse variant), a detector restored from a
+// TestSnapshotResumesExactly: for every kind (and the sparse and variational variants), a detector restored from a
 // snapshot taken mid-stream scores the rest of the stream bit for bit as
 // the uninterrupted one, alert state and random source included.
 func TestSnapshotResumesExactly(t *testing.T) {
@@ -33,10 +33,12 @@ func TestSnapshotResumesExactly(t *testing.T) {
 			resumesExactly(t, fmt.Sprintf("%s cut %d", k, cut), cfg, ts, xs, cut, want)
 		}
 	}
-	for _, cut := range []int{400, 1700} {
-		cfg := DefaultConfig()
-		cfg.Model.Variant = "sparse"
-		resumesExactly(t, fmt.Sprintf("sparse variant cut %d", cut), cfg, ts, xs, cut, run(t, cfg, ts, xs))
+	for _, variant := range []string{"sparse", "variational"} {
+		for _, cut := range []int{400, 1700} {
+			cfg := DefaultConfig()
+			cfg.Model.Variant = variant
+			resumesExactly(t, fmt.Sprintf("%s variant cut %d", variant, cut), cfg, ts, xs, cut, run(t, cfg, ts, xs))
+		}
 	}
 }
 

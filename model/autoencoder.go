@@ -43,6 +43,17 @@ type Autoencoder struct {
 	act  [][]float64 // act[0] input, act[len(layers)] output
 	code int         // act[code] is the bottleneck (the smallest hidden layer, the first of equals)
 
+	// The variational variant (vae): act[code] holds the code drawn,
+	// padded with zeros to twice its length, as the decoder's input; head
+	// holds the encoder's means and log-variances of the last pass, eps
+	// the standard normal draws that made the code, and reconVar the
+	// variance of Reconstruct's outputs over its draws.
+	vae      bool
+	head     []float64
+	eps      []float64
+	reconSum []float64
+	reconVar []float64
+
 	// work lends a training step its scratch, shared by the networks of
 	// this shape: a step's scratch holds nothing once the step is over.
 	work *workPool
@@ -66,6 +77,12 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	}
 	cfg.Hidden = append([]int(nil), cfg.Hidden...)
 	sizes := append(append([]int{n}, cfg.Hidden...), n)
+	code := 1 + slices.Index(cfg.Hidden, slices.Min(cfg.Hidden))
+	k := sizes[code]
+	vae := cfg.Variant == "variational"
+	if vae {
+		sizes[code] = 2 * k // the encoder's head: means, then log-variances
+	}
 	total := paramCount(sizes)
 	pcg := rand.NewPCG(seed, 0x6165776174636821) // "aewatch!"
 	a := &Autoencoder{
@@ -115,7 +132,12 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
 	}
-	a.code = 1 + slices.Index(cfg.Hidden, slices.Min(cfg.Hidden))
+	a.code = code
+	if vae {
+		a.vae = true
+		a.head, a.eps = make([]float64, 2*k), make([]float64, k)
+		a.reconSum, a.reconVar = make([]float64, n), make([]float64, n)
+	}
 	a.work = workPoolFor(sizes, cfg.ReplayBatch+1)
 	return a, nil
 }
@@ -204,18 +226,65 @@ func (p *workPool) put(s *scratch) {
 func (a *Autoencoder) Inputs() int { return a.n }
 
 // Code returns the bottleneck's activations (the smallest hidden layer,
-// the first of equals) from the last Reconstruct: the window's code. The
-// slice is owned by a and valid until its next call.
-func (a *Autoencoder) Code() []float64 { return a.act[a.code] }
+// the first of equals; the variational variant's latent means) from the
+// last Reconstruct: the window's code. The slice is owned by a and valid
+// until its next call.
+func (a *Autoencoder) Code() []float64 {
+	if a.vae {
+		return a.head[:len(a.eps)]
+	}
+	return a.act[a.code]
+}
+
+// ReconVar returns, for the variational variant, each output's variance
+// over the codes the last Reconstruct drew (nil for the others): the
+// expected squared error is (output - input)² plus it.
+func (a *Autoencoder) ReconVar() []float64 { return a.reconVar }
 
 // Reconstruct runs x through the network without corruption and returns the
-// output. The slice is owned by a and valid until its next call.
+// output (the variational variant's mean over Draws codes drawn). The
+// slice is owned by a and valid until its next call.
 func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 	a.checkLen(x)
 	copy(a.act[0], x)
 	clear(a.act[0][a.n-a.cfg.MaskTail:])
-	a.forward(a.scorer, x)
-	return a.act[len(a.layers)]
+	if !a.vae {
+		a.forward(a.scorer, x, 0, len(a.scorer))
+		return a.act[len(a.layers)]
+	}
+	a.forward(a.scorer, x, 0, a.code)
+	copy(a.head, a.act[a.code])
+	out := a.act[len(a.layers)]
+	clear(a.reconSum)
+	clear(a.reconVar) // the sum of squares until the end
+	for range a.cfg.Draws {
+		a.drawCode()
+		a.forward(a.scorer, x, a.code, len(a.scorer))
+		for i, y := range out {
+			a.reconSum[i] += y
+			a.reconVar[i] += float64(y * y)
+		}
+	}
+	inv := 1 / float64(a.cfg.Draws)
+	for i := range out {
+		m := a.reconSum[i] * inv
+		out[i] = m
+		a.reconVar[i] = max(0, float64(a.reconVar[i]*inv)-float64(m*m))
+	}
+	return out
+}
+
+// drawCode draws a latent code from the encoder's head (copied from
+// act[code] once the encoder has run) into act[code], keeping the draws
+// for backward.
+func (a *Autoencoder) drawCode() {
+	k := len(a.eps)
+	z := a.act[a.code]
+	for i := range k {
+		a.eps[i] = gaussian(a.pcg.Uint64())
+		z[i] = a.head[i] + float64(detmath.Exp(0.5*a.head[k+i])*a.eps[i])
+	}
+	clear(z[k:])
 }
 
 // Learn takes one optimiser step on x (corrupted; loss against clean x) plus
@@ -302,7 +371,14 @@ func (a *Autoencoder) accumulate(ws *scratch, x []float64) float64 {
 	in := a.act[0]
 	a.corrupt(in, x)
 	clear(in[a.n-a.cfg.MaskTail:])
-	a.forward(a.layers, ws.clean)
+	if a.vae {
+		a.forward(a.layers, ws.clean, 0, a.code)
+		copy(a.head, a.act[a.code])
+		a.drawCode()
+		a.forward(a.layers, ws.clean, a.code, len(a.layers))
+	} else {
+		a.forward(a.layers, ws.clean, 0, len(a.layers))
+	}
 	return a.backward(ws, ws.clean)
 }
 
@@ -320,21 +396,25 @@ func (a *Autoencoder) corrupt(in, x []float64) {
 	}
 }
 
-// forward runs the network on act[0]; masked outputs with TailSkip add the
-// last visible values of skip (the clean input, also while training, so the
-// network learns residuals over what it will see when scoring).
-func (a *Autoencoder) forward(layers []layer, skip []float64) {
+// forward runs layers from .. to-1 on act[from]; masked outputs with
+// TailSkip add the last visible values of skip (the clean input, also
+// while training, so the network learns residuals over what it will see
+// when scoring). The variational encoder's head stays linear.
+func (a *Autoencoder) forward(layers []layer, skip []float64, from, to int) {
 	last := len(layers) - 1
-	for l := range layers {
+	for l := from; l < to; l++ {
 		ly := &layers[l]
 		out := a.act[l+1]
 		for i, b := range ly.b {
 			out[i] = float64(b)
 		}
 		mulAddRows(ly.w, ly.out, ly.in, a.act[l], out)
-		if l != last {
+		if l != last && !(a.vae && l+1 == a.code) {
 			tanhInPlace(out)
 		}
+	}
+	if to != len(layers) {
+		return
 	}
 	if c := a.cfg.TailSkip; c > 0 {
 		out, in := a.act[last+1], skip
@@ -370,6 +450,10 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 		dIn := ws.delta[l]
 		clear(dIn)
 		mulAddRowsT(ly.w, ly.out, ly.in, dOut, dIn)
+		if l == a.code && a.vae {
+			a.reparameterise(dIn)
+			continue
+		}
 		if l == a.code && a.cfg.Variant == "sparse" {
 			// The penalty Sparsity × mean |code|.
 			g := a.cfg.Sparsity / float64(len(dIn))
@@ -382,6 +466,21 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 		}
 	}
 	return sse * inv
+}
+
+// reparameterise turns d, the loss's gradient at the code drawn (its
+// first half), into its gradient at the encoder's head, means then
+// log-variances, adding Beta times the KL divergence's per value of the
+// window (the reconstruction loss is a mean over them too).
+func (a *Autoencoder) reparameterise(d []float64) {
+	k := len(a.eps)
+	kl := a.cfg.Beta / float64(a.n)
+	for i := range k {
+		mu, lv := a.head[i], a.head[k+i]
+		dz, sigma := d[i], detmath.Exp(0.5*lv)
+		d[i] = dz + float64(kl*mu)
+		d[k+i] = float64(float64(dz*a.eps[i])*float64(0.5*sigma)) + float64(kl*float64(0.5*(float64(sigma*sigma)-1)))
+	}
 }
 
 // gradients sums the recorded passes into ws.grads: each layer's weight

@@ -3,6 +3,7 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -22,19 +23,23 @@ func TestGradient(t *testing.T) {
 		name           string
 		maskTail, skip int
 		variant        string
-	}{{"plain", 0, 0, "denoising"}, {"masked", 2, 0, "denoising"}, {"masked-residual", 2, 2, "denoising"}, {"sparse", 2, 2, "sparse"}} {
+	}{{"plain", 0, 0, "denoising"}, {"masked", 2, 0, "denoising"}, {"masked-residual", 2, 2, "denoising"}, {"sparse", 2, 2, "sparse"},
+		{"variational", 2, 2, "variational"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Hidden = []int{7, 3, 5}
 			cfg.NoiseStd, cfg.MaskProb, cfg.Average = 0, 0, 0
 			cfg.MaskTail, cfg.TailSkip = tc.maskTail, tc.skip
-			cfg.Variant, cfg.Sparsity = tc.variant, 0.3
+			cfg.Variant, cfg.Sparsity, cfg.Beta = tc.variant, 0.3, 0.3
 			a, err := New(cfg, 12, 42)
 			if err != nil {
 				t.Fatal(err)
 			}
 			x := testInput(12, 0.7)
 			loss := func() float64 {
+				if tc.variant == "variational" {
+					return vaeLoss(a, x)
+				}
 				out := a.Reconstruct(x)
 				var s float64
 				for i, y := range out {
@@ -52,7 +57,7 @@ func TestGradient(t *testing.T) {
 			}
 			ws := a.work.get()
 			ws.passes = 0
-			a.accumulate(ws, x)
+			a.accumulate(ws, x) // the variational variant's draws stay in a.eps for vaeLoss
 			a.gradients(ws)
 			// Weights are float32: the step is what the rounding left of h.
 			const h = 1e-3
@@ -337,5 +342,80 @@ func TestSparseCodesAreSmaller(t *testing.T) {
 	t.Logf("mean |code|: denoising %.3f, sparse %.3f", dense, sparse)
 	if sparse > dense/2 {
 		t.Errorf("mean |code| %.3f with the sparse penalty, %.3f without: want at most half", sparse, dense)
+	}
+}
+
+// vaeLoss is the variational variant's training loss on x with the draws
+// of the last pass (a.eps): mean squared error / 2 plus Beta times the KL
+// divergence per value.
+func vaeLoss(a *Autoencoder, x []float64) float64 {
+	copy(a.act[0], x)
+	clear(a.act[0][a.n-a.cfg.MaskTail:])
+	a.forward(a.layers, x, 0, a.code)
+	k := len(a.eps)
+	head := a.act[a.code]
+	var kl float64
+	z := make([]float64, 2*k)
+	for i := range k {
+		mu, lv := head[i], head[k+i]
+		z[i] = mu + math.Exp(0.5*lv)*a.eps[i]
+		kl += 0.5 * (mu*mu + math.Exp(lv) - lv - 1)
+	}
+	copy(head, z)
+	a.forward(a.layers, x, a.code, len(a.layers))
+	var s float64
+	for i, y := range a.act[len(a.layers)] {
+		s += (y - x[i]) * (y - x[i])
+	}
+	n := float64(len(x))
+	return s/n/2 + a.cfg.Beta*kl/n
+}
+
+// TestVariationalScoresExpectedError: the variational variant's
+// Reconstruct draws several codes, and its mean output's squared error
+// plus ReconVar (the expected squared error over the draws) falls with
+// training to under a quarter of the untrained network's, the variance
+// over draws staying positive; its code is the encoder's latent means.
+func TestVariationalScoresExpectedError(t *testing.T) {
+	expected := func(steps int) (mse, spread float64) {
+		cfg := DefaultConfig()
+		cfg.Variant = "variational"
+		a, err := New(cfg, 32, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range steps {
+			a.Learn(testInput(32, float64(i)*0.37))
+		}
+		for j := range 20 {
+			x := testInput(32, float64(j)*0.77)
+			out := a.Reconstruct(x)
+			if len(a.ReconVar()) != 32 || len(a.Code()) != 2 {
+				t.Fatalf("ReconVar %d values, Code %d", len(a.ReconVar()), len(a.Code()))
+			}
+			for i := range out {
+				mse += (out[i] - x[i]) * (out[i] - x[i])
+				spread += a.ReconVar()[i]
+			}
+		}
+		return mse / 640, spread / 640
+	}
+	m0, v0 := expected(0)
+	m1, v1 := expected(2000)
+	t.Logf("expected squared error: untrained %.4f + %.4f, after 2000 steps %.4f + %.4f (mean's error + variance over draws)", m0, v0, m1, v1)
+	if !(v1 > 0) || m1+v1 > (m0+v0)/20 || m1+v1 > 0.01 {
+		t.Errorf("after training %.4f + %.4f, untrained %.4f + %.4f: want a positive variance, under a twentieth and under 0.01", m1, v1, m0, v0)
+	}
+	// Every draw starts from the encoder's own head: the code is its means.
+	cfg := DefaultConfig()
+	cfg.Variant, cfg.Average = "variational", 0
+	a, _ := New(cfg, 32, 3)
+	x := testInput(32, 0.4)
+	a.Reconstruct(x)
+	got := slices.Clone(a.Code())
+	copy(a.act[0], x)
+	a.forward(a.layers, x, 0, a.code)
+	if want := a.act[a.code][:2]; !slices.Equal(got, want) {
+		t.Errorf("code %v after Reconstruct, encoder means %v", got, want)
 	}
 }

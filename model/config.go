@@ -36,11 +36,19 @@ type Config struct {
 	ReplaySize int `yaml:"replay_size"`
 	// ReplayBatch is how many replayed windows join each training step.
 	ReplayBatch int `yaml:"replay_batch"`
-	// Variant is "denoising" (the default; "" too) or "sparse": the denoising
+	// Variant is "denoising" (the default; "" too), "sparse": the denoising
 	// network with an L1 penalty of weight Sparsity on the bottleneck's
-	// activations, so that a window's code uses few active units.
+	// activations, so that a window's code uses few active units, or
+	// "variational": the bottleneck becomes an encoder of each latent
+	// unit's mean and log-variance, a latent code is drawn from them
+	// (reparameterised), training adds Beta times the KL divergence from a
+	// standard normal, and a window's error is its expected squared error
+	// over Draws codes drawn (the reconstruction probability of a unit-
+	// variance Gaussian decoder, up to constants), as Donut scores.
 	Variant  string  `yaml:"variant"`
 	Sparsity float64 `yaml:"sparsity"`
+	Beta     float64 `yaml:"beta"`
+	Draws    int     `yaml:"draws"`
 	// Bottleneck is "fixed" (the smallest of Hidden; "" too) or "auto":
 	// the detector then chooses the adapting network's bottleneck during
 	// warm-up, the smallest of 1 .. AutoMax units beyond which one more
@@ -79,6 +87,8 @@ func DefaultConfig() Config {
 		Average:            100,
 		Variant:            "denoising",
 		Sparsity:           0.01,
+		Beta:               0.01,
+		Draws:              4,
 		Bottleneck:         "fixed",
 		AutoMax:            6,
 		AutoImprovement:    0.1,
@@ -127,8 +137,12 @@ func (c Config) Validate(inputs int) error {
 		return fmt.Errorf("model: mask tail must be in [0, %d) (got %d)", inputs, c.MaskTail)
 	case c.TailSkip < 0 || (c.TailSkip > 0 && c.MaskTail+c.TailSkip > inputs):
 		return fmt.Errorf("model: tail skip must be in [0, inputs-mask tail] (got %d)", c.TailSkip)
-	case c.Variant != "denoising" && c.Variant != "sparse" && c.Variant != "":
-		return fmt.Errorf("model.variant: must be denoising or sparse (got %q)", c.Variant)
+	case c.Variant != "denoising" && c.Variant != "sparse" && c.Variant != "variational" && c.Variant != "":
+		return fmt.Errorf("model.variant: must be denoising, sparse or variational (got %q)", c.Variant)
+	case !(c.Beta >= 0 && c.Beta <= 100):
+		return fmt.Errorf("model.beta: must be in [0, 100] (got %v)", c.Beta)
+	case c.Variant == "variational" && (c.Draws < 1 || c.Draws > 64):
+		return fmt.Errorf("model.draws: must be in [1, 64] (got %d)", c.Draws)
 	case !(c.Sparsity >= 0 && c.Sparsity <= 10):
 		return fmt.Errorf("model.sparsity: must be in [0, 10] (got %v)", c.Sparsity)
 	case c.Bottleneck != "fixed" && c.Bottleneck != "auto" && c.Bottleneck != "":

@@ -16,7 +16,8 @@ import (
 // a value beyond an operator's limit (config detector.quality.limits)
 // raises one saying "above max" by how much; the anomaly kind stays the
 // model's; every ae_score field, quality_alert and the bottleneck code
-// (output.latent) included, equals eval's with the same config.
+// (output.latent) included, equals eval's with the same config (with the
+// variational variant, whose draws come from the network's own source).
 func TestQualityAlerts(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	s, err := synth.Generate("noisy", "stuck", 4000, 2)
@@ -31,7 +32,7 @@ func TestQualityAlerts(t *testing.T) {
 	}
 	limit := hi - 0.5 // the normal signal's highest values pass it
 	cfg := filepath.Join(t.TempDir(), "limits.yaml")
-	body := "detector:\n  quality:\n    limits:\n      - series: \"pump*\"\n        channel: value\n        max: " + strconv.FormatFloat(limit, 'g', -1, 64) + "\n" +
+	body := "detector:\n  model:\n    variant: variational\n  quality:\n    limits:\n      - series: \"pump*\"\n        channel: value\n        max: " + strconv.FormatFloat(limit, 'g', -1, 64) + "\n" +
 		"output:\n  latent: true\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
