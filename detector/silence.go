@@ -115,6 +115,7 @@ func (d *Detector) pushSilenced(t int64, x []float64) []Result {
 	for i := range res {
 		r := &res[i]
 		r.Silenced = true
+		r.Bottleneck = 0 // a choice the copy makes goes with it; the detector makes its own
 		r.Anomaly = Outcome{Open: d.alert.open}
 		r.DriftAlert = Outcome{Open: d.DriftOpen()}
 		r.Quality = Outcome{Open: d.QualityOpen()}
