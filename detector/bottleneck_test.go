@@ -37,6 +37,9 @@ func autoConfig() Config {
 // sinusoids, seeds 1-3), and reports its choice once, on the sample that
 // ends the search.
 func TestAutoBottleneckGrowsWithComponents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a quality measurement over 18 series: skipped in short mode")
+	}
 	cfg := autoConfig()
 	mean := make([]float64, 7)
 	for c := 1; c <= 6; c++ {
