@@ -18,9 +18,9 @@ import (
 // can score too; the band describes only the outer edge.
 //
 // Where no value of the sample can reach the threshold (during warm-up and
-// calibration learning, or when one sample cannot move the error average
-// far enough, as calibration.cap and calibration.average bound its share),
-// the side is infinite. Where every value reaches it (the window's own
+// calibration learning, or where even a value at the normalisation's clip
+// would not score: a spiky series whose own errors are that wild), the
+// side is infinite. Where every value reaches it (the window's own
 // score or the other channels' errors are past it already), the band
 // collapses onto the expected value.
 

@@ -33,6 +33,13 @@
 // reference period that recurs restarts the period over its cycle
 // (recurrence.go).
 //
+// Each scored sample carries, per channel, the source's expected value and
+// the band of values that would keep its score below the alert threshold,
+// the calibration inverted (band.go); the calibration also scores each
+// error unaveraged, so that one wild sample can reach the threshold. With
+// model.bottleneck: auto, candidates of several bottleneck sizes train side
+// by side over a series' first samples and one is kept (bottleneck.go).
+//
 // Maintenance windows (silence.go) score their samples on a copy of the
 // detector taken at the window's first sample and drop it when the window
 // ends, so nothing learns from them and no alert opens in them.

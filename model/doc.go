@@ -5,7 +5,11 @@
 // The network maps a window of n values through tanh hidden layers down to a
 // small bottleneck and back to n linear outputs. Training corrupts the input
 // (Gaussian noise, masking) and measures the loss against the clean input;
-// scoring never corrupts. Every buffer a network keeps is allocated in New;
+// scoring never corrupts. Config.Variant adds to that denoising network a
+// sparsity penalty on the bottleneck (sparse) or makes the bottleneck an
+// encoder of latent means and log-variances with reparameterised draws
+// and a KL term (variational), whose Reconstruct averages several draws
+// and reports their variance (ReconVar). Every buffer a network keeps is allocated in New;
 // a training step borrows its gradients and per-pass scratch from a pool
 // shared by the networks of its shape (allocated only while more steps run
 // at once than ever before), and Reconstruct and Learn allocate nothing
