@@ -172,10 +172,9 @@ func New(cfg Config, channels int) (*Detector, error) {
 		}
 		d.netCfg = mc
 		if mc.Bottleneck == "auto" {
-			if d.search, err = newBottleneckSearch(mc, cfg.Window.Size*channels, cfg.Seed); err != nil {
+			if err := d.startSearch(); err != nil {
 				return nil, err
 			}
-			d.ae = d.search.nets[d.configuredBottleneck()-1]
 		} else if d.ae, err = model.New(mc, cfg.Window.Size*channels, cfg.Seed); err != nil {
 			return nil, err
 		}
@@ -324,15 +323,14 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference
 }
 
-// explainAnomaly records channel shares and departures (value minus the
-// source's expected value, in sensor units) of the k-th new sample at
-// window position p.
-func (d *Detector) explainAnomaly(recon []float64, p, k, n int, x []float64, ch []float64) {
+// explainAnomaly records the channel shares and departures (value minus
+// the source's expected value, in sensor units) of r, a scored sample.
+func (d *Detector) explainAnomaly(r *Result) {
 	var total float64
-	for j := range ch {
-		d.why.Share[j] = ch[j]
-		total += ch[j]
-		d.why.Departure[j] = x[j] - d.expected(recon, p, k, n, x, j)
+	for j, e := range r.ChannelError {
+		d.why.Share[j] = e
+		total += e
+		d.why.Departure[j] = r.Values[j] - r.Expected[j]
 	}
 	d.why.Statistic = "value"
 	normaliseShares(d.why.Share, total)
@@ -471,7 +469,7 @@ func (d *Detector) scoreWindow() []Result {
 				if refScore > evidence {
 					d.ref.explain(&d.why, p, x)
 				} else {
-					d.explainAnomaly(recon, p, k, n, x, ch)
+					d.explainAnomaly(r)
 				}
 			}
 			switch {
@@ -514,6 +512,19 @@ func (d *Detector) scoreWindow() []Result {
 		d.ae.Learn(d.vec)
 	}
 	return d.results[:n]
+}
+
+// startSearch starts the bottleneck search afresh: its candidates, the
+// one of the configured size scoring.
+func (d *Detector) startSearch() error {
+	s, err := newBottleneckSearch(d.netCfg, len(d.vec), d.cfg.Seed)
+	if err != nil {
+		return err
+	}
+	d.search, d.chosen = s, 0
+	d.ae = s.nets[d.configuredBottleneck()-1]
+	d.code = make([]float64, len(d.ae.Code()))
+	return nil
 }
 
 // configuredBottleneck is the candidate that scores while the bottleneck

@@ -550,12 +550,7 @@ func (d *Detector) readBottleneck(dec *statecodec.Decoder) error {
 	case k < 0 || k > d.netCfg.AutoMax:
 		return fmt.Errorf("detector: snapshot's bottleneck %d outside [0, %d]", k, d.netCfg.AutoMax)
 	case k == 0 && d.search == nil:
-		var err error
-		if d.search, err = newBottleneckSearch(d.netCfg, len(d.vec), d.cfg.Seed); err != nil {
-			return err
-		}
-		d.ae, d.chosen = d.search.nets[d.configuredBottleneck()-1], 0
-		d.code = make([]float64, len(d.ae.Code()))
+		return d.startSearch()
 	case k > 0 && k != d.chosen:
 		a, err := model.New(d.netCfg.WithBottleneck(k), len(d.vec), d.cfg.Seed)
 		if err != nil {

@@ -160,11 +160,10 @@ func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
 			mine = append(mine, v)
 		}
 	}
-	s, err := ScoreFile(f, o.Detector, o.Multivariate, mine...)
+	s, err := ScoreFile(f, o.Detector, o.Multivariate, o.Latent, mine...)
 	if err != nil {
 		return nil, err
 	}
-	s.Latent = o.Latent
 	buf.Reset()
 	s.WriteCSV(buf)
 	out := filepath.Join(o.OutDir, in.Rel)

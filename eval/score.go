@@ -34,11 +34,10 @@ type Scored struct {
 	Expected, Lower, Upper [][]float64
 	// Code holds each detector's bottleneck codes (one detector per
 	// channel, or one with --multivariate), CodeLen values per row, NaN
-	// where the row was not scored; nil without a network. Latent has
-	// WriteCSV write them.
+	// where the row was not scored; nil unless asked for (latent) and
+	// without a network. WriteCSV writes them when there are any.
 	Code    [][]float64
 	CodeLen int
-	Latent  bool
 	// Bottlenecks are the sizes model.bottleneck: auto chose, one per
 	// detector (0: the search had not ended); nil with a fixed size.
 	Bottlenecks []int
@@ -70,8 +69,9 @@ type DriftOpening struct {
 // ScoreFile runs fresh detectors over f: one per channel, or one for all
 // channels when multivariate, applying verdicts (f's own) as the service
 // would: before the first row at or after each one's Given time, to the
-// channel named or else the first whose alert it names.
-func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdicts ...Verdict) (*Scored, error) {
+// channel named or else the first whose alert it names; with latent it
+// keeps each row's bottleneck code.
+func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool, verdicts ...Verdict) (*Scored, error) {
 	n, c := len(f.Rows), len(f.Channels)
 	s := &Scored{
 		File: f, Score: make([]float64, n), RefScore: make([]float64, n), AlertScore: make([]float64, n), Alert: make([]bool, n), Error: make([]float64, n),
@@ -99,7 +99,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
-		code := s.codeOf(d)
+		code := s.codeOf(d, latent)
 		fb := newVerdictFeed(verdicts)
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names)
@@ -130,7 +130,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
-		code := s.codeOf(d)
+		code := s.codeOf(d, latent)
 		fb.next = 0
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
@@ -159,10 +159,10 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate bool, verdic
 }
 
 // codeOf adds a column block for detector d's codes (NaN until scored)
-// and returns it; nil when d has no network.
-func (s *Scored) codeOf(d *detector.Detector) []float64 {
+// and returns it; nil unless latent and d has a network.
+func (s *Scored) codeOf(d *detector.Detector, latent bool) []float64 {
 	k := d.MaxCodeLen()
-	if k == 0 {
+	if k == 0 || !latent {
 		return nil
 	}
 	s.CodeLen = k
@@ -340,7 +340,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 // expected value and its band: yhat, yhat_lower and yhat_upper (per channel
 // yhat_<col>, yhat_lower_<col> and yhat_upper_<col> when more than one;
 // empty before the row is scored, ±Inf where no value would reach the
-// threshold); with Latent, the bottleneck code z0, z1, ... (z0_<col>, ...
+// threshold); with codes, the bottleneck code z0, z1, ... (z0_<col>, ...
 // with one detector per channel).
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
@@ -356,7 +356,7 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	} else {
 		header = append(header, "yhat", "yhat_lower", "yhat_upper")
 	}
-	if s.Latent {
+	if s.Code != nil {
 		for b := range s.Code {
 			for i := range s.CodeLen {
 				h := "z" + strconv.Itoa(i)
@@ -402,7 +402,7 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 				writeCell(buf, col[j][i])
 			}
 		}
-		if s.Latent {
+		if s.Code != nil {
 			for _, code := range s.Code {
 				for _, v := range code[i*s.CodeLen : (i+1)*s.CodeLen] {
 					writeCell(buf, v)
