@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/grow"
 )
 
 // CalibrationConfig sets the anomaly-likelihood calibration that turns raw
@@ -113,7 +114,7 @@ type calibrator struct {
 	avgPos  int
 	avgN    int
 
-	hist     []uint16 // averages, as bfloat16 (detmath.BF16): a fit to thousands does not see their rounding
+	hist     []uint16 // averages, as bfloat16 (detmath.BF16): a fit to thousands does not see their rounding; a ring of histLen, grown as it fills
 	histPos  int
 	histN    int
 	mean     float64
@@ -138,14 +139,19 @@ func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
 	c := &calibrator{
 		cfg:       cfg,
 		avgRing:   make([]float64, cfg.Average),
-		hist:      make([]uint16, cfg.History/cfg.HistoryStride),
-		scratch:   make([]float64, 0, 4*(int(cfg.AlertTail*float64(cfg.History/cfg.HistoryStride))+2)),
 		prevTail:  1,
 		prevAlert: 1,
 	}
 	c.floor = c.transform(floor * floor)
 	return c
 }
+
+// histLen is the length of the history's ring.
+func (c *calibrator) histLen() int { return c.cfg.History / c.cfg.HistoryStride }
+
+// scratchLen is the capacity of fit's scratch: four times the tail's
+// share of a full history.
+func (c *calibrator) scratchLen() int { return 4 * (int(c.cfg.AlertTail*float64(c.histLen())) + 2) }
 
 // errorFloor is the smallest error that counts, in normalised units
 // (standard deviations of the signal): a thousandth of its spread.
@@ -225,9 +231,10 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 		return 0, 0
 	}
 	if (c.seen-c.cfg.Settle-1)%c.cfg.HistoryStride == 0 {
+		c.hist = grow.To(c.hist, c.histPos+1, c.histLen())
 		c.hist[c.histPos] = detmath.BF16(avg)
-		c.histPos = (c.histPos + 1) % len(c.hist)
-		c.histN = min(c.histN+1, len(c.hist))
+		c.histPos = (c.histPos + 1) % c.histLen()
+		c.histN = min(c.histN+1, c.histLen())
 	}
 	c.sinceFit++
 	if c.histN*c.cfg.HistoryStride < c.cfg.Learning {
@@ -281,6 +288,9 @@ func (c *calibrator) fit() {
 	// for the scratch, a min-heap of the k+1 largest over the whole
 	// history finds it. Both give the same value.
 	k := max(1, int(c.cfg.AlertTail*n))
+	if c.scratch == nil {
+		c.scratch = make([]float64, 0, c.scratchLen())
+	}
 	top := c.scratch[:0]
 	cut := mean + 2*c.std
 	for _, h := range c.hist[:c.histN] {

@@ -628,8 +628,10 @@ func (d *Detector) spatial(x []float64) bool {
 	return false
 }
 
-// MemoryBytes estimates the memory the detector holds: its window, model,
-// calibration history and buffers (the float64 slices that dominate).
+// MemoryBytes estimates the memory the detector holds now: its window,
+// model, calibration histories and buffers (the slices that dominate).
+// Histories are allocated as they fill, so a young detector holds less
+// than one that has seen its histories' length (MemoryByPart's Full).
 func (d *Detector) MemoryBytes() int {
 	n := 0
 	for _, p := range d.MemoryByPart() {
@@ -638,90 +640,97 @@ func (d *Detector) MemoryBytes() int {
 	return n
 }
 
-// MemoryPart is one component of a detector's memory.
+// MemoryPart is one component of a detector's memory: the bytes it holds
+// now, and the most it holds once every history has filled.
 type MemoryPart struct {
-	Name  string
-	Bytes int
+	Name        string
+	Bytes, Full int
 }
 
 // MemoryByPart splits MemoryBytes by what the bytes are for: the slices
-// that dominate, as allocated by New (histories are allocated in full at
-// once), plus a fixed allowance for headers and small fields.
+// that dominate, plus a fixed allowance for headers and small fields.
 func (d *Detector) MemoryByPart() []MemoryPart {
 	var parts []MemoryPart
-	add := func(name string, bytes int) {
-		if bytes > 0 {
-			parts = append(parts, MemoryPart{name, bytes})
+	add := func(name string, now, full int) {
+		if full > 0 {
+			parts = append(parts, MemoryPart{name, now, full})
 		}
 	}
+	fixed := func(name string, b int) { add(name, b, b) }
 	f64 := func(n int) int { return 8 * n }
 	c := d.channels
-	add("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
-	if d.ae != nil {
-		for _, p := range d.ae.BytesByPart() {
-			add("adapting network: "+p.Name, p.Bytes)
+	fixed("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
+	network := func(prefix string, a *model.Autoencoder) {
+		for _, p := range a.BytesByPart() {
+			add(prefix+p.Name, p.Bytes, p.Full)
 		}
 	}
+	if d.ae != nil {
+		network("adapting network: ", d.ae)
+	}
 	if d.search != nil {
-		var b int
+		var now, full int
 		for _, a := range d.search.nets {
 			if a != d.ae {
 				for _, p := range a.BytesByPart() {
-					b += p.Bytes
+					now, full = now+p.Bytes, full+p.Full
 				}
 			}
 		}
-		add("bottleneck search's other candidates (warm-up only)", b)
+		add("bottleneck search's other candidates (warm-up only)", now, now)
 	}
-	var hist, scratch int
+	var hist, histFull, scratch, scratchFull int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {
 		if cal != nil {
-			hist += 2 * len(cal.hist)
+			hist, histFull = hist+2*cap(cal.hist), histFull+2*cal.histLen()
 			scratch += f64(len(cal.avgRing) + cap(cal.scratch))
+			scratchFull += f64(len(cal.avgRing) + cal.scratchLen())
 		}
 	}
-	add("adapting calibration: history of averaged errors", hist)
-	add("adapting calibration: moving average and tail scratch", scratch)
+	add("adapting calibration: history of averaged errors", hist, histFull)
+	add("adapting calibration: moving average and tail scratch", scratch, scratchFull)
 	if r := d.ref; r != nil {
 		if r.ae != nil {
-			for _, p := range r.ae.BytesByPart() {
-				add("reference network: "+p.Name, p.Bytes)
-			}
+			network("reference network: ", r.ae)
 		}
-		tails := r.cal.bytes()
+		tails, tailsFull := r.cal.bytes(), r.cal.fullBytes()
 		for _, cc := range r.chCal {
-			tails += cc.bytes()
+			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
 		}
-		add("reference: tail models (history and its sorted copy)", tails)
-		add("reference: window and per-channel state", f64(len(r.vec)+5*c))
+		add("reference: tail models (history and its sorted copy)", tails, tailsFull)
+		fixed("reference: window and per-channel state", f64(len(r.vec)+5*c))
 		if s := r.season; s != nil {
-			add("reference: seasonal context", f64(len(s.off)+c*(r.cfg.Season.Learn/s.block+1)))
+			add("reference: seasonal context", s.bytes(), s.fullBytes())
 		}
-		add("reference: value histogram and its tail", r.marg.bytes())
-		add("reference: transient alerts", f64(cap(r.trans.buf)))
+		add("reference: value histogram and its tail", r.marg.bytes(), r.marg.fullBytes())
+		add("reference: transient alerts", f64(cap(r.trans.buf)), f64(transientWindows*r.trans.width))
 		if r.still != nil {
-			add("reference: stillness tails", r.still.bytes())
+			add("reference: stillness tails", r.still.bytes(), r.still.fullBytes())
 		}
 		if rc := r.recur; rc != nil {
-			add("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
+			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 		}
 	}
 	if m := d.drift; m != nil {
-		add("drift monitor", f64((5+20)*c))
+		fixed("drift monitor", f64((5+20)*c))
 		if s := m.season; s != nil {
-			add("drift monitor: seasonal context", f64(c*(d.cfg.Drift.Reference/s.block+1)+len(s.off)))
+			add("drift monitor: seasonal context", s.bytes(), s.fullBytes())
 		}
 		if m.states != nil {
-			add("drift monitor: states", m.states.bytes())
+			add("drift monitor: states", m.states.bytes(), m.states.fullBytes())
 		}
 	}
 	if d.quality != nil {
-		add("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
+		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
 	}
 	if d.shadow != nil {
-		add("maintenance window's copy of the detector", d.shadow.MemoryBytes())
+		var now, full int
+		for _, p := range d.shadow.MemoryByPart() {
+			now, full = now+p.Bytes, full+p.Full
+		}
+		add("maintenance window's copy of the detector", now, full)
 	}
-	return append(parts, MemoryPart{"headers and small fields", 1024})
+	return append(parts, MemoryPart{"headers and small fields", 1024, 1024})
 }
 
 // TrainingScratchBytes is the memory a training step of the detector's

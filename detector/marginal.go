@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/grow"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -99,7 +100,6 @@ func newMarginal(tail *TailConfig, channels, rows int) *marginal {
 	return &marginal{
 		counts: make([]float64, channels*marginalBins), totals: f(), cal: cal,
 		modal: make([]bool, channels), unvisited: make([]int, channels),
-		sample: make([]float64, 0, channels*marginalSample), jumps: make([]float64, 0, channels*marginalSample),
 		still: f(), top: make([]float64, channels*marginalTop), prev: f(),
 		lo: f(), hi: f(), from: f(), width: f(),
 		split: f(), below: f(), above: f(), belowSD: f(), aboveSD: f(), stateN: f(), switches: f(),
@@ -121,7 +121,7 @@ func (m *marginal) bin(j int, v float64) int {
 func (m *marginal) observe(y []float64, n, period int) {
 	if n == 1 {
 		m.stride = (period + marginalSample - 1) / marginalSample
-		m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+		m.sample, m.jumps = nil, nil
 		copy(m.lo, y)
 		copy(m.hi, y)
 	} else {
@@ -142,10 +142,10 @@ func (m *marginal) observe(y []float64, n, period int) {
 	// Every stride-th sample on average, at random: a cycle whose length
 	// is a multiple of the stride must not always be sampled in the same
 	// phase.
-	if n > 1 && detmath.Mix(uint64(n))%uint64(m.stride) == 0 && len(m.sample) < cap(m.sample) {
-		m.sample = append(m.sample, y...)
+	if lim := len(y) * marginalSample; n > 1 && detmath.Mix(uint64(n))%uint64(m.stride) == 0 && len(m.sample) < lim {
+		m.sample = grow.Append(m.sample, lim, y...)
 		for j, v := range y {
-			m.jumps = append(m.jumps, math.Abs(v-m.prev[j]))
+			m.jumps = grow.Append(m.jumps, lim, math.Abs(v-m.prev[j]))
 		}
 	}
 	copy(m.prev, y)
@@ -214,7 +214,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 		}
 	}
 	m.stateMeans(c)
-	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+	m.sample, m.jumps = nil, nil // needed again only if the reference period restarts
 }
 
 // stateMeans sets each modal channel's mean value below and above its
@@ -304,7 +304,7 @@ func (m *marginal) learn(vec []float64, c int) {
 // reset starts a new reference period.
 func (m *marginal) reset() {
 	m.settled, m.steps, m.last = false, 0, 0
-	m.sample, m.jumps = m.sample[:0], m.jumps[:0]
+	m.sample, m.jumps = nil, nil
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		clear(s)
 	}
@@ -315,6 +315,16 @@ func (m *marginal) reset() {
 }
 
 // bytes is the memory it holds, its tail model included.
+// fullBytes is what bytes comes to during a reference period, with its
+// sample full.
+func (m *marginal) fullBytes() int {
+	n := m.bytes() + 8*(2*len(m.modal)*marginalSample-cap(m.sample)-cap(m.jumps))
+	if m.cal != nil {
+		n += m.cal.fullBytes() - m.cal.bytes()
+	}
+	return n
+}
+
 func (m *marginal) bytes() int {
 	n := cap(m.sample) + cap(m.jumps) + 2*len(m.modal) // modal and unvisited
 	for _, s := range append(m.nonNegative(), m.signed()...) {
@@ -360,8 +370,8 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 		m.modal[j] = d.Bool()
 		m.unvisited[j] = d.Int()
 	}
-	m.sample = d.F64sAppend(m.sample[:0], cap(m.sample), "histogram sample")
-	m.jumps = d.F64sAppend(m.jumps[:0], cap(m.jumps), "histogram sampled steps")
+	m.sample = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sample")
+	m.jumps = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sampled steps")
 	m.stride, m.steps = d.Int(), d.Int()
 	nonNegative, signed := m.nonNegative(), m.signed()
 	for _, s := range append(nonNegative, signed...) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/aewatch/aewatch/internal/grow"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -77,12 +78,26 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
 		sum: make([]float64, channels), period: make([]int, channels), cycle: make([]float64, channels),
 		off: make([]float64, size*channels), xs: make([]float64, channels)}
-	for range channels {
-		s.blocks = append(s.blocks, make([]float64, 0, cfg.Learn/s.block+1))
-		s.profile = append(s.profile, nil)
-	}
+	s.blocks, s.profile = make([][]float64, channels), make([][]float64, channels)
 	return s
 }
+
+// blocksLen is how many block means a channel's learning holds at most.
+func (s *season) blocksLen() int { return s.cfg.Learn/s.block + 1 }
+
+// bytes is the memory it holds: the window's offsets, and per channel the
+// block means while it learns, then the cycle's profile.
+func (s *season) bytes() int {
+	n := len(s.off)
+	for j := range s.blocks {
+		n += cap(s.blocks[j]) + cap(s.profile[j])
+	}
+	return 8 * n
+}
+
+// fullBytes is the most it holds: the offsets and every channel's block
+// means at the end of its learning (a profile is shorter).
+func (s *season) fullBytes() int { return 8 * (len(s.off) + len(s.blocks)*s.blocksLen()) }
 
 // observe takes an accepted sample at time t. It reports whether the
 // learning has just ended with a cycle found on some channel, and returns
@@ -109,7 +124,7 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	for j, v := range x {
 		s.sum[j] += v
 		if s.n%s.block == 0 {
-			s.blocks[j] = append(s.blocks[j], s.sum[j]/float64(s.block))
+			s.blocks[j] = grow.Append(s.blocks[j], s.blocksLen(), s.sum[j]/float64(s.block))
 			s.sum[j] = 0
 		}
 	}
@@ -299,7 +314,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	s.n, s.t0, s.tLast, s.maxStep = d.Int(), d.I64(), d.I64(), d.I64()
 	d.F64sInto(s.sum, "season block sums")
 	s.done, s.dt = d.Bool(), d.F64()
-	maxLen := s.cfg.Learn/s.block + 1
+	maxLen := s.blocksLen()
 	for j := range s.period {
 		s.period[j], s.cycle[j] = d.Int(), d.F64()
 		if s.period[j] < 0 || s.period[j] > maxLen || !(s.cycle[j] >= 0) || (s.period[j] > 0) != (s.cycle[j] > 0) {
@@ -309,7 +324,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 		if len(s.profile[j]) != s.period[j] {
 			return errors.New("detector: season profile does not match its cycle")
 		}
-		s.blocks[j] = d.F64sAppend(s.blocks[j][:0], maxLen, "season blocks")
+		s.blocks[j] = d.F64sAppend(nil, maxLen, "season blocks")
 	}
 	d.F64sInto(s.off, "season offsets")
 	s.pos = d.Int()

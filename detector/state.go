@@ -256,8 +256,8 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.errMean, c.seen = d.F64(), d.Int()
 	d.F64sInto(c.avgRing, "calibration average")
 	c.avgSum, c.avgPos, c.avgN = d.F64(), d.Int(), d.Int()
-	c.histN = readBF16s(d, c.hist, "calibration history")
-	clear(c.hist[c.histN:])
+	c.hist = readBF16s(d, c.histLen(), "calibration history")
+	c.histN = len(c.hist)
 	c.histPos = d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
 	c.prevAlert, c.potAt, c.potScale = d.F64(), d.F64(), d.F64()
@@ -274,7 +274,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 		return err
 	}
 	if c.avgPos < 0 || c.avgPos >= len(c.avgRing) || c.avgN < 0 || c.avgN > len(c.avgRing) ||
-		c.histPos < 0 || c.histPos >= len(c.hist) || (c.histN < len(c.hist) && c.histPos != c.histN) {
+		c.histPos < 0 || c.histPos >= c.histLen() || (c.histN < c.histLen() && c.histPos != c.histN) {
 		return errors.New("detector: calibration state out of range")
 	}
 	return nil
@@ -407,17 +407,17 @@ func (a *alertState) readState(d *statecodec.Decoder) {
 	a.peak, a.openedAt, a.length = d.F64(), d.I64(), d.Int()
 }
 
-// readBF16s reads at most len(dst) bfloat16 values, each finite and not
-// negative, into the start of dst and returns how many there were.
-func readBF16s(d *statecodec.Decoder, dst []uint16, what string) int {
-	n := d.U16sPrefix(dst, what)
-	for _, h := range dst[:n] {
+// readBF16s reads at most max bfloat16 values, each finite and not
+// negative, into a slice of exactly their number.
+func readBF16s(d *statecodec.Decoder, max int, what string) []uint16 {
+	v := d.U16sUpTo(max, what)
+	for _, h := range v {
 		if !detmath.FiniteBF16(h) || h&0x8000 != 0 {
 			d.Fail(fmt.Errorf("detector: %s holds %#04x, not a finite value >= 0", what, h))
-			return 0
+			return nil
 		}
 	}
-	return n
+	return v
 }
 
 func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
@@ -430,18 +430,16 @@ func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
 }
 
 func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
-	c.histN = readBF16s(d, c.hist, "tail history")
-	clear(c.hist[c.histN:])
+	c.hist = readBF16s(d, c.cfg.History, "tail history")
+	c.histN = len(c.hist)
 	c.histPos, c.sinceFit = d.Int(), d.Int()
 	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if c.histN >= 0 && c.histN <= len(c.hist) {
-		c.live = append(c.live[:0], c.hist[:c.histN]...)
-		slices.Sort(c.live)
-	}
-	if c.histPos < 0 || c.histPos >= len(c.hist) || (c.histN < len(c.hist) && c.histPos != c.histN) || c.sinceFit < 0 ||
+	c.live = slices.Clone(c.hist)
+	slices.Sort(c.live)
+	if c.histPos < 0 || c.histPos >= c.cfg.History || (c.histN < c.cfg.History && c.histPos != c.histN) || c.sinceFit < 0 ||
 		(c.fitted && (!(c.scale > 0) || c.histN == 0)) {
 		return errors.New("detector: tail calibration state out of range")
 	}

@@ -81,6 +81,16 @@ func (s *stillness) reset() {
 	}
 }
 
+// fullBytes is what bytes comes to with full tail histories.
+func (s *stillness) fullBytes() int {
+	n := 8 * len(s.sd)
+	for _, t := range s.tails {
+		n += t.fullBytes()
+	}
+	return n
+}
+
+// bytes is the memory it holds: the spreads and the tails' histories.
 func (s *stillness) bytes() int {
 	n := 8 * len(s.sd)
 	for _, t := range s.tails {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/grow"
 )
 
 // TailConfig sets a peaks-over-threshold calibration: the score of an
@@ -59,7 +60,7 @@ type tailCalibrator struct {
 	// thousands of errors does not see their 2^-8 rounding, at a quarter
 	// of float64's bytes. Errors are never negative, so the values sort
 	// as integers.
-	hist     []uint16 // ring of accepted errors
+	hist     []uint16 // ring of accepted errors, History long, grown as it fills
 	histPos  int
 	histN    int
 	sinceFit int
@@ -72,28 +73,32 @@ type tailCalibrator struct {
 }
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
-	return &tailCalibrator{cfg: cfg, hist: make([]uint16, cfg.History), live: make([]uint16, 0, cfg.History)}
+	return &tailCalibrator{cfg: cfg}
 }
 
 // bytes is the memory of its histories (ring and sorted copy).
 func (c *tailCalibrator) bytes() int { return 2 * (cap(c.hist) + cap(c.live)) }
+
+// fullBytes is what bytes comes to once the histories are full.
+func (c *tailCalibrator) fullBytes() int { return 4 * c.cfg.History }
 
 // accept adds an error judged normal (never negative) to the history.
 func (c *tailCalibrator) accept(e64 float64) {
 	e := detmath.BF16(max(e64, 0))
 	// Keeping a sorted copy up to date costs two moves of at most History
 	// values; sorting the history at every fit cost ~20 times as much.
-	if c.histN == len(c.hist) {
+	if c.histN == c.cfg.History {
 		i, _ := slices.BinarySearch(c.live, c.hist[c.histPos])
 		c.live = slices.Delete(c.live, i, i+1)
 	}
 	j, _ := slices.BinarySearch(c.live, e)
-	c.live = slices.Insert(c.live, j, e)
+	c.live = slices.Insert(grow.Room(c.live, c.cfg.History), j, e)
+	c.hist = grow.To(c.hist, c.histPos+1, c.cfg.History)
 	c.hist[c.histPos] = e
-	if c.histPos++; c.histPos == len(c.hist) {
+	if c.histPos++; c.histPos == c.cfg.History {
 		c.histPos = 0
 	}
-	c.histN = min(c.histN+1, len(c.hist))
+	c.histN = min(c.histN+1, c.cfg.History)
 	c.sinceFit++
 	if c.histN >= c.cfg.Learning && (!c.fitted || c.sinceFit >= c.cfg.Refit) {
 		c.fit()

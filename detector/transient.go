@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/aewatch/aewatch/internal/grow"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
@@ -18,7 +19,7 @@ import (
 // teach the tail that it is normal.
 type transient struct {
 	width int       // values per window: pooled error, channel errors, marginal statistic, channel spreads (with stillness)
-	buf   []float64 // windows × width
+	buf   []float64 // windows × width, allocated while an alert is open
 	open  bool
 	over  bool // the alert outlasted the buffer
 }
@@ -32,7 +33,7 @@ func newTransient(channels int, still bool) *transient {
 	if still {
 		w += channels
 	}
-	return &transient{width: w, buf: make([]float64, 0, transientWindows*w)}
+	return &transient{width: w}
 }
 
 // hold records the window just scored while an alert is open.
@@ -40,15 +41,16 @@ func (t *transient) hold(r *reference) {
 	if !t.open {
 		t.open, t.over, t.buf = true, false, t.buf[:0]
 	}
-	if len(t.buf) == cap(t.buf) {
+	lim := transientWindows * t.width
+	if len(t.buf) == lim {
 		t.over = true
 		return
 	}
-	t.buf = append(t.buf, r.err)
-	t.buf = append(t.buf, r.chErr...)
-	t.buf = append(t.buf, r.marg.last)
+	t.buf = grow.Append(t.buf, lim, r.err)
+	t.buf = grow.Append(t.buf, lim, r.chErr...)
+	t.buf = grow.Append(t.buf, lim, r.marg.last)
 	if r.still != nil {
-		t.buf = append(t.buf, r.still.sd...)
+		t.buf = grow.Append(t.buf, lim, r.still.sd...)
 	}
 }
 
@@ -56,6 +58,7 @@ func (t *transient) hold(r *reference) {
 func (t *transient) release(r *reference) {
 	t.open = false
 	if t.over {
+		t.buf = nil
 		return
 	}
 	rows := float64(len(r.vec) / len(r.chErr))
@@ -74,7 +77,7 @@ func (t *transient) release(r *reference) {
 			}
 		}
 	}
-	t.buf = t.buf[:0]
+	t.buf = nil
 }
 
 func (t *transient) appendState(e *statecodec.Encoder) {
@@ -85,7 +88,7 @@ func (t *transient) appendState(e *statecodec.Encoder) {
 
 func (t *transient) readState(d *statecodec.Decoder) error {
 	t.open, t.over = d.Bool(), d.Bool()
-	t.buf = d.F64sAppend(t.buf[:0], cap(t.buf), "transient alert errors")
+	t.buf = d.F64sAppend(nil, transientWindows*t.width, "transient alert errors")
 	if err := d.Err(); err != nil {
 		return err
 	}

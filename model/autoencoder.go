@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/grow"
 )
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
@@ -58,8 +59,9 @@ type Autoencoder struct {
 	// this shape: a step's scratch holds nothing once the step is over.
 	work *workPool
 
-	// ReplaySize × n normalised windows, as bfloat16: a training input,
-	// to which training adds noise of 0.1 deviations (NoiseStd) anyway.
+	// Up to ReplaySize × n normalised windows, as bfloat16: a training
+	// input, to which training adds noise of 0.1 deviations (NoiseStd)
+	// anyway. It grows as windows are kept (internal/grow).
 	replay      []uint16
 	replayCount int
 	replayNext  int
@@ -92,7 +94,6 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		m:        make([]float32, total),
 		beta1Pow: 1,
 		beta2Pow: 1,
-		replay:   make([]uint16, cfg.ReplaySize*n),
 		pcg:      pcg,
 		rng:      rand.New(pcg),
 	}
@@ -341,6 +342,7 @@ func (a *Autoencoder) keep(x []float64, slot int) {
 	if a.cfg.ReplaySize == 0 {
 		return
 	}
+	a.replay = grow.To(a.replay, (slot+1)*a.n, a.cfg.ReplaySize*a.n)
 	for i, v := range x {
 		a.replay[slot*a.n+i] = detmath.BF16(v)
 	}
@@ -527,10 +529,11 @@ func (a *Autoencoder) checkLen(x []float64) {
 	}
 }
 
-// Part is one component of a network's memory.
+// Part is one component of a network's memory: what it holds now, and
+// once the replay is full.
 type Part struct {
-	Name  string
-	Bytes int
+	Name        string
+	Bytes, Full int
 }
 
 // BytesByPart is the memory the network holds, by what it is for. A
@@ -541,12 +544,13 @@ func (a *Autoencoder) BytesByPart() []Part {
 	for i := range a.act {
 		act += len(a.act[i])
 	}
+	fixed := func(name string, b int) Part { return Part{name, b, b} }
 	return []Part{
-		{"weights", 4 * len(a.params)},
-		{"optimiser moments", 4 * (len(a.m) + len(a.v))},
-		{"averaged weights", 4 * len(a.avg)},
-		{"replay of normal windows", 2 * len(a.replay)},
-		{"activations", 8 * act},
+		fixed("weights", 4*len(a.params)),
+		fixed("optimiser moments", 4*(len(a.m)+len(a.v))),
+		fixed("averaged weights", 4*len(a.avg)),
+		{"replay of normal windows", 2 * cap(a.replay), 2 * a.cfg.ReplaySize * a.n},
+		fixed("activations", 8*act),
 	}
 }
 

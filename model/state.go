@@ -38,13 +38,13 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	d.F32sInto(a.avg, "averaged weights")
 	a.steps = d.Int()
 	a.beta1Pow, a.beta2Pow = d.F64(), d.F64()
-	kept := d.U16sPrefix(a.replay, "replay")
-	for _, h := range a.replay[:kept] {
+	a.replay = d.U16sUpTo(a.cfg.ReplaySize*a.n, "replay")
+	kept := len(a.replay)
+	for _, h := range a.replay {
 		if !detmath.FiniteBF16(h) {
 			return fmt.Errorf("model state: replay holds a non-finite value (%#04x)", h)
 		}
 	}
-	clear(a.replay[kept:])
 	a.replayCount, a.replayNext, a.anchors = d.Int(), d.Int(), d.Int()
 	rng := d.Bytes(64)
 	if err := d.Err(); err != nil {

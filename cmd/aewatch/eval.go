@@ -139,15 +139,22 @@ func runEval(ctx context.Context, args []string) error {
 }
 
 // printMemory prints the memory of one detector of the given channels, by
-// component, as allocated when it is built (its histories in full).
+// component: as built, and once its histories have filled (the most it
+// holds; histories are allocated as they fill).
 func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	d, err := detector.New(cfg, channels)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB\n", channels, cfg.Kind, float64(d.MemoryBytes())/1024)
-	for _, p := range d.MemoryByPart() {
-		fmt.Fprintf(w, "  %-56s %9.1f KB\n", p.Name, float64(p.Bytes)/1024)
+	parts := d.MemoryByPart()
+	var full int
+	for _, p := range parts {
+		full += p.Full
+	}
+	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB once its histories are full, %.1f KB as built\n",
+		channels, cfg.Kind, float64(full)/1024, float64(d.MemoryBytes())/1024)
+	for _, p := range parts {
+		fmt.Fprintf(w, "  %-56s %9.1f KB %9.1f KB\n", p.Name, float64(p.Full)/1024, float64(p.Bytes)/1024)
 	}
 	if b := d.TrainingScratchBytes(); b > 0 {
 		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training scratch %.1f KB\n", float64(b)/1024)

@@ -175,21 +175,23 @@ func (d *Decoder) F32sPrefix(dst []float32, what string) int {
 	return n
 }
 
-// U16sPrefix reads at most len(dst) 16-bit values into the start of dst
-// and returns how many there were.
-func (d *Decoder) U16sPrefix(dst []uint16, what string) int {
+// U16sUpTo reads at most max 16-bit values into a new slice of exactly
+// their number (nil for none), so that a restored history holds what was
+// written and no more.
+func (d *Decoder) U16sUpTo(max int, what string) []uint16 {
 	n := d.Int()
-	if d.err == nil && (n < 0 || n > len(dst) || 2*n > len(d.b)) {
-		d.err = fmt.Errorf("statecodec: %s has %d values (max %d)", what, n, len(dst))
+	if d.err == nil && (n < 0 || n > max || 2*n > len(d.b)) {
+		d.err = fmt.Errorf("statecodec: %s has %d values (max %d)", what, n, max)
 	}
-	if d.err != nil {
-		return 0
+	if d.err != nil || n == 0 {
+		return nil
 	}
-	for i := range n {
+	dst := make([]uint16, n)
+	for i := range dst {
 		dst[i] = binary.LittleEndian.Uint16(d.b[2*i:])
 	}
 	d.b = d.b[2*n:]
-	return n
+	return dst
 }
 
 // F32sInto reads a float32 slice that must have exactly len(dst) values.
