@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/grow"
@@ -126,9 +127,8 @@ type calibrator struct {
 	prevAlert float64 // the same for the alert's evidence
 
 	// The alert's tail: its threshold (the history's 1-AlertTail
-	// quantile) and the mean excess over it; scratch for the selection.
+	// quantile) and the mean excess over it.
 	potAt, potScale float64
-	scratch         []float64
 
 	inst *instantTail // the score's single-sample track; nil for the window's calibrator
 }
@@ -148,6 +148,11 @@ func newCalibrator(cfg CalibrationConfig, floor float64) *calibrator {
 
 // histLen is the length of the history's ring.
 func (c *calibrator) histLen() int { return c.cfg.History / c.cfg.HistoryStride }
+
+// fitScratch lends fit its selection buffer: the buffer holds nothing
+// between fits, so there is one per fit running at once, not one per
+// series.
+var fitScratch sync.Pool
 
 // scratchLen is the capacity of fit's scratch: four times the tail's
 // share of a full history.
@@ -288,10 +293,14 @@ func (c *calibrator) fit() {
 	// for the scratch, a min-heap of the k+1 largest over the whole
 	// history finds it. Both give the same value.
 	k := max(1, int(c.cfg.AlertTail*n))
-	if c.scratch == nil {
-		c.scratch = make([]float64, 0, c.scratchLen())
+	lent, _ := fitScratch.Get().(*[]float64)
+	if lent == nil || cap(*lent) < c.scratchLen() {
+		lent = new([]float64)
+		*lent = make([]float64, 0, c.scratchLen())
 	}
-	top := c.scratch[:0]
+	defer fitScratch.Put(lent)
+	scratch := (*lent)[:0:c.scratchLen()]
+	top := scratch
 	cut := mean + 2*c.std
 	for _, h := range c.hist[:c.histN] {
 		if v := detmath.FromBF16(h); v > cut {
@@ -306,7 +315,7 @@ func (c *calibrator) fit() {
 		c.potAt = selectKth(top, len(top)-k-1)
 		top = top[len(top)-k:]
 	} else {
-		top = c.scratch[:0]
+		top = scratch
 		for _, h := range c.hist[:c.histN] {
 			switch v := detmath.FromBF16(h); {
 			case len(top) <= k:

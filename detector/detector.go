@@ -640,6 +640,16 @@ func (d *Detector) MemoryBytes() int {
 	return n
 }
 
+// MemoryFullBytes is the most the detector holds: MemoryBytes once its
+// histories have filled.
+func (d *Detector) MemoryFullBytes() int {
+	n := 0
+	for _, p := range d.MemoryByPart() {
+		n += p.Full
+	}
+	return n
+}
+
 // MemoryPart is one component of a detector's memory: the bytes it holds
 // now, and the most it holds once every history has filled.
 type MemoryPart struct {
@@ -679,16 +689,15 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		}
 		add("bottleneck search's other candidates (warm-up only)", now, now)
 	}
-	var hist, histFull, scratch, scratchFull int
+	var hist, histFull, avg int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {
 		if cal != nil {
 			hist, histFull = hist+2*cap(cal.hist), histFull+2*cal.histLen()
-			scratch += f64(len(cal.avgRing) + cap(cal.scratch))
-			scratchFull += f64(len(cal.avgRing) + cal.scratchLen())
+			avg += f64(len(cal.avgRing))
 		}
 	}
 	add("adapting calibration: history of averaged errors", hist, histFull)
-	add("adapting calibration: moving average and tail scratch", scratch, scratchFull)
+	fixed("adapting calibration: moving averages", avg)
 	if r := d.ref; r != nil {
 		if r.ae != nil {
 			network("reference network: ", r.ae)
@@ -734,12 +743,15 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 }
 
 // TrainingScratchBytes is the memory a training step of the detector's
-// networks borrows: held once per goroutine scoring at once, not per
-// detector, so it is not in MemoryBytes.
+// networks, or a fit of its calibration, borrows: held once per goroutine
+// scoring at once, not per detector, so it is not in MemoryBytes.
 func (d *Detector) TrainingScratchBytes() int {
 	n := 0
+	if d.cal != nil {
+		n = 8 * d.cal.scratchLen()
+	}
 	if d.ae != nil {
-		n = d.ae.ScratchBytes()
+		n = max(n, d.ae.ScratchBytes())
 	}
 	if d.ref != nil && d.ref.ae != nil {
 		n = max(n, d.ref.ae.ScratchBytes())

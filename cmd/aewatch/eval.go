@@ -146,18 +146,13 @@ func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	if err != nil {
 		return err
 	}
-	parts := d.MemoryByPart()
-	var full int
-	for _, p := range parts {
-		full += p.Full
-	}
 	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB once its histories are full, %.1f KB as built\n",
-		channels, cfg.Kind, float64(full)/1024, float64(d.MemoryBytes())/1024)
-	for _, p := range parts {
+		channels, cfg.Kind, float64(d.MemoryFullBytes())/1024, float64(d.MemoryBytes())/1024)
+	for _, p := range d.MemoryByPart() {
 		fmt.Fprintf(w, "  %-56s %9.1f KB %9.1f KB\n", p.Name, float64(p.Full)/1024, float64(p.Bytes)/1024)
 	}
 	if b := d.TrainingScratchBytes(); b > 0 {
-		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training scratch %.1f KB\n", float64(b)/1024)
+		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training and calibration scratch %.1f KB\n", float64(b)/1024)
 	}
 	return nil
 }
