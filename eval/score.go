@@ -41,11 +41,14 @@ type Scored struct {
 	// Bottlenecks are the sizes model.bottleneck: auto chose, one per
 	// detector (0: the search had not ended); nil with a fixed size.
 	Bottlenecks []int
-	Why         []string // explanations of the alert events at the row
-	NonFinite   uint64
-	OutOfOrder  uint64
-	Gaps        uint64
-	Alerts      int // anomaly alerts opened
+	// HeldBytes is the memory each detector held at the end of the file
+	// (detector.MemoryBytes; its histories grow as they fill).
+	HeldBytes  []int
+	Why        []string // explanations of the alert events at the row
+	NonFinite  uint64
+	OutOfOrder uint64
+	Gaps       uint64
+	Alerts     int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -325,6 +328,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 	if d.Config().Model.Bottleneck == "auto" {
 		s.Bottlenecks = append(s.Bottlenecks, d.ChosenBottleneck())
 	}
+	s.HeldBytes = append(s.HeldBytes, d.MemoryBytes())
 	st := d.WindowStats()
 	s.NonFinite += st.NonFinite
 	s.OutOfOrder += st.OutOfOrder

@@ -116,6 +116,7 @@ func runEval(ctx context.Context, args []string) error {
 		if err := printMemory(w, cfg.Detector, channels); err != nil {
 			return err
 		}
+		printHeld(w, results)
 	}
 	if *labelCol != "" {
 		if err := printPointwise(w, results, *labelCol, *skipRows); err != nil {
@@ -155,6 +156,20 @@ func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training and calibration scratch %.1f KB\n", float64(b)/1024)
 	}
 	return nil
+}
+
+// printHeld prints what the detectors held at the end of their files:
+// measured, where printMemory's figures are what one holds new and at most.
+func printHeld(w io.Writer, results []eval.FileResult) {
+	var sum, most, n int
+	for _, r := range results {
+		for _, b := range r.HeldBytes {
+			sum, most, n = sum+b, max(most, b), n+1
+		}
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "held by the %d detectors at the end of their files: mean %.1f KB, at most %.1f KB\n", n, float64(sum)/float64(n)/1024, float64(most)/1024)
+	}
 }
 
 // printBottlenecks prints how often model.bottleneck: auto chose each

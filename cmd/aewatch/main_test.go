@@ -102,6 +102,12 @@ func TestGenerateThenEval(t *testing.T) {
 	if full < 90 || math.Abs(sumFull-full) > 1 || math.Abs(sumBuilt-built) > 1 || !(built > 0 && built < full/2) {
 		t.Errorf("memory: full %v KB (components %v), as built %v KB (components %v):\n%s", full, sumFull, built, sumBuilt, stdout)
 	}
+	// What the file's detector held at its end lies between the two.
+	var held float64
+	_, line, _ := strings.Cut(stdout, "held by the 1 detectors")
+	if _, err := fmt.Sscanf(line, " at the end of their files: mean %f KB", &held); err != nil || !(held > built && held <= full) {
+		t.Errorf("memory held at the end: %v KB (%v), want in (%v, %v]:\n%s", held, err, built, full, stdout)
+	}
 }
 
 // TestEvalPointwise runs eval on a ';'-separated file with per-row labels,
