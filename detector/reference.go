@@ -63,12 +63,16 @@ type ReferenceConfig struct {
 	// that alerted, ended and came back restarts the reference period to
 	// cover the cycle (recurrence.go); 0 turns it off.
 	Recurrence int `yaml:"recurrence"`
+	// ReplaySize is how many normal windows the reference network keeps
+	// for replay (model.replay_size is the adapting network's): half of
+	// them an even sample of the reference period, kept for good.
+	ReplaySize int `yaml:"replay_size"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true}
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, ReplaySize: 128}
 }
 
 // Validate names the first invalid field and its value.
@@ -88,6 +92,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
 	case c.Recurrence != 0 && (c.Recurrence < c.Samples || c.Recurrence > 1e8):
 		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
+	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
+		return fmt.Errorf("detector.reference.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
@@ -169,6 +175,12 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		}
 	}
 	if mc != nil {
+		m := *mc
+		m.ReplaySize = cfg.ReplaySize
+		if m.ReplaySize == 0 {
+			m.ReplayBatch = 0 // nothing to replay
+		}
+		mc = &m
 		// Another stream of weights than the adapting model's.
 		if r.ae, err = model.New(*mc, len(r.vec), seed^0x7265666572656e63); err != nil {
 			return nil, err

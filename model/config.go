@@ -33,6 +33,9 @@ type Config struct {
 	// MaskProb is the probability that a training input is set to zero.
 	MaskProb float64 `yaml:"mask_prob"`
 	// ReplaySize is how many recent normal windows are kept for replay.
+	// The adapting network keeps few (24): on NAB it then follows a
+	// changed normal sooner (docs/quality.md); the reference network keeps
+	// its own number (detector.reference.replay_size).
 	ReplaySize int `yaml:"replay_size"`
 	// ReplayBatch is how many replayed windows join each training step.
 	ReplayBatch int `yaml:"replay_batch"`
@@ -82,7 +85,7 @@ func DefaultConfig() Config {
 		Beta2:              0.999,
 		NoiseStd:           0.1,
 		MaskProb:           0.05,
-		ReplaySize:         128,
+		ReplaySize:         24,
 		ReplayBatch:        2,
 		Average:            100,
 		Variant:            "denoising",
