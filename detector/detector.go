@@ -687,7 +687,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 				}
 			}
 		}
-		add("bottleneck search's other candidates (warm-up only)", now, now)
+		add("bottleneck search's other candidates (warm-up only)", now, full)
 	}
 	var hist, histFull, avg int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {

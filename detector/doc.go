@@ -56,7 +56,15 @@
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.
 //
+// Memory: histories (replays, calibration and tail histories, a
+// reference period's sample, seasonal block means) are allocated as they
+// fill, doubling up to their length, and the period-only ones are freed
+// when their period ends: a young series holds less than half of what a
+// full one does (MemoryByPart).
+//
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
-// clock, starts no goroutines and allocates nothing per sample after New
-// (the seasonal context allocates its profile once, when its learning ends).
+// clock and starts no goroutines; once its histories are full it
+// allocates nothing per sample (the seasonal context allocates its
+// profile once, when its learning ends; a calibration fit borrows its
+// scratch from a pool shared by every detector).
 package detector
