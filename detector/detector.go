@@ -733,11 +733,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
 	}
 	if d.shadow != nil {
-		var now, full int
-		for _, p := range d.shadow.MemoryByPart() {
-			now, full = now+p.Bytes, full+p.Full
-		}
-		add("maintenance window's copy of the detector", now, full)
+		add("maintenance window's copy of the detector", d.shadow.MemoryBytes(), d.shadow.MemoryFullBytes())
 	}
 	return append(parts, MemoryPart{"headers and small fields", 1024, 1024})
 }

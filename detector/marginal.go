@@ -314,7 +314,6 @@ func (m *marginal) reset() {
 	}
 }
 
-// bytes is the memory it holds, its tail model included.
 // fullBytes is what bytes comes to during a reference period, with its
 // sample full.
 func (m *marginal) fullBytes() int {
@@ -325,6 +324,7 @@ func (m *marginal) fullBytes() int {
 	return n
 }
 
+// bytes is the memory it holds, its tail model included.
 func (m *marginal) bytes() int {
 	n := cap(m.sample) + cap(m.jumps) + 2*len(m.modal) // modal and unvisited
 	for _, s := range append(m.nonNegative(), m.signed()...) {
