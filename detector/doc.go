@@ -46,7 +46,8 @@
 //
 // Operators' verdicts on anomaly alerts (feedback.go): a false positive
 // tolerates departures of its kind (channel and side) up to a little
-// beyond its peak, decaying with event time; a true positive is recorded.
+// beyond its peak, decaying with event time; a true positive lowers its
+// kind's tolerance below its own peak.
 //
 // Quality checks (quality.go) are rules with an alert kind of their own,
 // apart from every score: a stuck or flat-lined channel and values beyond

@@ -20,7 +20,9 @@ const (
 	// peak stop alerting, a tolerance that decays with FeedbackConfig's
 	// half-life.
 	FalsePositive
-	// TruePositive: the alert was right; recorded.
+	// TruePositive: the alert was right. Its kind's tolerance drops below
+	// its peak (departures that large must alert), and to nothing when it
+	// was the only false positive that taught it (a corrected verdict).
 	TruePositive
 )
 
@@ -197,6 +199,20 @@ func (f *feedback) teach(a *judgedAlert, t int64, bound float64) {
 	f.any = true
 }
 
+// unteach lowers the tolerance of a's kind below its peak, by the margin
+// teach adds, or clears it when no false positive is left to teach it.
+func (f *feedback) unteach(a *judgedAlert, t int64) {
+	tl := &f.tols[sideIndex(a.channel, a.side)]
+	if tl.value == 0 {
+		return
+	}
+	tl.value = min(f.at(a.channel, a.side, t), a.peak/(1+f.cfg.Margin))
+	tl.since = t
+	if tl.fp == 0 {
+		tl.value = 0
+	}
+}
+
 // tolerates reports whether a departure dep of channel j at t is within
 // what false positives taught.
 func (f *feedback) tolerates(j int, dep float64, t int64) bool {
@@ -248,9 +264,12 @@ func (f *feedback) judge(at int64, v Verdict, now int64, bound func(int) float64
 		tl.fp--
 	}
 	a.verdict = v
-	if v == FalsePositive {
+	switch v {
+	case FalsePositive:
 		tl.fp++
 		f.teach(a, now, bound(a.channel))
+	case TruePositive:
+		f.unteach(a, now)
 	}
 	out.Applied = true
 	out.Tolerance, out.Verdicts = f.at(a.channel, a.side, now), tl.fp

@@ -190,3 +190,38 @@ func TestFeedbackConfigErrors(t *testing.T) {
 		t.Errorf("ParseVerdict(maybe): %v, want an error naming the value", err)
 	}
 }
+
+// A true positive says departures of its size matter: corrected from a
+// false positive, it takes back the tolerance that verdict taught; on
+// another alert of a taught kind, the tolerance drops below its peak.
+func TestFeedbackTruePositiveLowersTheTolerance(t *testing.T) {
+	cfg := DefaultFeedbackConfig()
+	f := newFeedback(cfg, 1)
+	bound := func(int) float64 { return 1e9 }
+	alert := func(start, end int64, peak float64) {
+		f.opened(start, 0, 1)
+		f.during(peak)
+		f.closed(end, bound)
+	}
+	alert(100, 200, 4)
+	if o := f.judge(150, FalsePositive, 300, bound); !o.Applied || o.Tolerance != 4*(1+cfg.Margin) {
+		t.Fatalf("false positive: %+v, want a tolerance of %v", o, 4*(1+cfg.Margin))
+	}
+	if o := f.judge(150, TruePositive, 300, bound); !o.Applied || o.Tolerance != 0 || o.Verdicts != 0 {
+		t.Fatalf("corrected to a true positive: %+v, want no tolerance, no false positives", o)
+	}
+	if f.tolerates(0, 3, 400) {
+		t.Error("a departure of 3 is still tolerated after the correction")
+	}
+
+	alert(1000, 1100, 6)
+	f.judge(1050, FalsePositive, 1200, bound)
+	alert(2000, 2100, 5) // a departure of the taught kind, judged real
+	o := f.judge(2050, TruePositive, 2200, bound)
+	if want := 5 / (1 + cfg.Margin); !o.Applied || o.Tolerance != want || o.Verdicts != 1 {
+		t.Fatalf("true positive of a taught kind: %+v, want the tolerance lowered to %v with 1 false positive left", o, want)
+	}
+	if f.tolerates(0, 4.5, 2300) || !f.tolerates(0, 3.5, 2300) {
+		t.Errorf("after the true positive of peak 5: 4.5 tolerated %v (want false), 3.5 %v (want true)", f.tolerates(0, 4.5, 2300), f.tolerates(0, 3.5, 2300))
+	}
+}

@@ -24,8 +24,10 @@ alert's opening time). A false positive teaches the series' detector to
 tolerate departures of that kind (the alert's channel, on its side of the
 level) up to a little beyond the alert's peak, a tolerance that halves every
 detector.feedback.half_life; later alerts of that kind say what is tolerated.
-A true positive is recorded. Either is applied at the series' next sample,
-logged, and written to InfluxDB (measurement ae_feedback).
+A true positive lowers that kind's tolerance below its own peak (and takes
+it back when it corrects the only false positive). Either is applied at the
+series' next sample, logged, and written to InfluxDB (measurement
+ae_feedback).
 With kafka.feedback_topic set, one instance in --addr is enough; without,
 name every instance of the group: the one that owns the series applies it.
 
