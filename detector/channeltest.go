@@ -6,15 +6,29 @@ import (
 	"github.com/aewatch/aewatch/internal/detmath"
 )
 
-// stillness tests each channel's spread within a window against the spreads
-// of windows accepted as normal, on the low side: a stuck or frozen sensor
-// takes a window's spread to nothing, and such a window is one the
-// reconstruction and the level find perfectly normal. (The high side, a
-// noise burst or an oscillation, is in the reconstruction error already;
-// tested here too it alerted 29% of SKAB's fault-free rows.)
-type stillness struct {
-	tails []*tailCalibrator // of 1/(spread+stillFloor), per channel
-	sd    []float64         // the last window's spread per channel, reference units
+// channelTest tests a statistic of each channel's part of a window against
+// the same statistic of windows accepted as normal, on its upper tail (a
+// peaks-over-threshold model per channel). The reference runs two:
+//
+//   - stillness: a stuck or frozen sensor takes a window's spread to
+//     nothing, and such a window is one the reconstruction and the level
+//     find perfectly normal. The statistic is the inverse spread. (The high
+//     side of the spread, a noise burst or an oscillation, alerted 29% of
+//     SKAB's fault-free rows.)
+//   - roughness: a hunting control loop, a noise burst or a cavitating pump
+//     moves the signal faster from sample to sample than normal, which a
+//     reconstruction fitted to the window's slower shape barely sees. The
+//     statistic is the root mean square of the window's first differences
+//     without its two largest, so that one spike (which the reconstruction
+//     sees) does not count.
+type channelTest struct {
+	name  string            // stillness or roughness
+	tails []*tailCalibrator // per channel
+	stat  []float64         // the last window's statistic per channel
+	// discount decades are taken off the evidence: a window's statistic
+	// is noisy, and its tail is fitted on heavily overlapping windows.
+	discount float64
+	measure  func(vec, stat []float64)
 }
 
 const (
@@ -22,14 +36,24 @@ const (
 	// that a channel which often sits still (a quantised flow) has a
 	// finite inverse spread whose tail learns that stillness.
 	stillFloor = 0.02
-	// stillDiscount decades are taken off the evidence: the spread of a
-	// window is a noisy statistic, and its tail is fitted on heavily
-	// overlapping windows (SKAB valve1 F1 0.752 without it, 0.807 with).
+	// stillDiscount: SKAB valve1 F1 0.752 without it, 0.807 with.
 	stillDiscount = 2
+	// roughDiscount: at 1.5 a hunting loop of 1.5 noise deviations on a
+	// slowly wandering flow was learnt away (TestHuntingLoopIsAnAnomaly;
+	// others tried in docs/quality.md).
+	roughDiscount = 1
 )
 
-func newStillness(cfg TailConfig, channels int) *stillness {
-	s := &stillness{sd: make([]float64, channels)}
+func newStillness(cfg TailConfig, channels int) *channelTest {
+	return newChannelTest("stillness", cfg, channels, stillDiscount, measureStillness)
+}
+
+func newRoughness(cfg TailConfig, channels int) *channelTest {
+	return newChannelTest("roughness", cfg, channels, roughDiscount, measureRoughness)
+}
+
+func newChannelTest(name string, cfg TailConfig, channels int, discount float64, measure func(vec, stat []float64)) *channelTest {
+	s := &channelTest{name: name, stat: make([]float64, channels), discount: discount, measure: measure}
 	t := marginalTail(cfg)
 	for range channels {
 		s.tails = append(s.tails, newTailCalibrator(*t))
@@ -37,10 +61,10 @@ func newStillness(cfg TailConfig, channels int) *stillness {
 	return s
 }
 
-// measure takes each channel's spread over the window vec (samples ×
-// channels).
-func (s *stillness) measure(vec []float64) {
-	c := len(s.sd)
+// measureStillness sets stat to each channel's inverse spread over the
+// window vec (samples × channels).
+func measureStillness(vec, stat []float64) {
+	c := len(stat)
 	rows := float64(len(vec) / c)
 	for j := range c {
 		var sum, sq float64
@@ -49,52 +73,72 @@ func (s *stillness) measure(vec []float64) {
 			sq += float64(vec[i] * vec[i]) // rounded: arm64 must not fuse it
 		}
 		m := sum / rows
-		s.sd[j] = math.Sqrt(max(0, sq/rows-float64(m*m)))
+		stat[j] = 1 / (math.Sqrt(max(0, sq/rows-float64(m*m))) + stillFloor)
 	}
 }
 
-// decades is the stillest channel's evidence, less log10(channels) decades
-// for taking the most unusual of that many and stillDiscount; 0 until
-// the tails are fitted. Channels with states (modal) are left out: there
-// a window's spread says where it meets a switch.
-func (s *stillness) decades(modal []bool) float64 {
-	off := detmath.Log10(float64(len(s.sd))) + stillDiscount
+// measureRoughness sets stat to each channel's root mean square first
+// difference over the window vec, its two largest left out.
+func measureRoughness(vec, stat []float64) {
+	c := len(stat)
+	n := float64(len(vec)/c - 3)
+	for j := range c {
+		var sq, top1, top2 float64
+		for i := j + c; i < len(vec); i += c {
+			d := vec[i] - vec[i-c]
+			d2 := float64(d * d)
+			sq += d2
+			switch {
+			case d2 > top1:
+				top1, top2 = d2, top1
+			case d2 > top2:
+				top2 = d2
+			}
+		}
+		stat[j] = math.Sqrt(max(0, sq-top1-top2) / n)
+	}
+}
+
+// decades is the most unusual channel's evidence, less log10(channels)
+// decades for taking the most unusual of that many and the discount; 0
+// until the tails are fitted. Channels with states (modal) are left out:
+// there a window's spread and movement say where it meets a switch.
+func (s *channelTest) decades(modal []bool) float64 {
+	off := detmath.Log10(float64(len(s.stat))) + s.discount
 	var d float64
-	for j, v := range s.sd {
+	for j, v := range s.stat {
 		if !modal[j] && s.tails[j].fitted {
-			d = max(d, s.tails[j].decades(1/(v+stillFloor))-off)
+			d = max(d, s.tails[j].decades(v)-off)
 		}
 	}
 	return d
 }
 
-// accept adds the last window's spreads to the tails.
-func (s *stillness) accept() {
-	for j, v := range s.sd {
-		s.tails[j].accept(1 / (v + stillFloor))
+// accept adds the last window's statistics to the tails.
+func (s *channelTest) accept() { s.acceptValues(s.stat) }
+
+// acceptValues adds one window's statistics (as stat holds them).
+func (s *channelTest) acceptValues(stat []float64) {
+	for j, v := range stat {
+		s.tails[j].accept(v)
 	}
 }
 
-func (s *stillness) reset() {
+func (s *channelTest) reset() {
 	for _, t := range s.tails {
 		t.reset()
 	}
 }
 
-// fullBytes is what bytes comes to with full tail histories.
-func (s *stillness) fullBytes() int {
-	n := 8 * len(s.sd)
-	for _, t := range s.tails {
-		n += t.fullBytes()
-	}
-	return n
-}
+// bytes is the memory it holds: the statistics and the tails' histories;
+// fullBytes the same once the histories are full.
+func (s *channelTest) bytes() int     { return s.sum((*tailCalibrator).bytes) }
+func (s *channelTest) fullBytes() int { return s.sum((*tailCalibrator).fullBytes) }
 
-// bytes is the memory it holds: the spreads and the tails' histories.
-func (s *stillness) bytes() int {
-	n := 8 * len(s.sd)
+func (s *channelTest) sum(tail func(*tailCalibrator) int) int {
+	n := 8 * len(s.stat)
 	for _, t := range s.tails {
-		n += t.bytes()
+		n += tail(t)
 	}
 	return n
 }

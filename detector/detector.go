@@ -713,8 +713,8 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		}
 		add("reference: value histogram and its tail", r.marg.bytes(), r.marg.fullBytes())
 		add("reference: transient alerts", f64(cap(r.trans.buf)), f64(transientWindows*r.trans.width))
-		if r.still != nil {
-			add("reference: stillness tails", r.still.bytes(), r.still.fullBytes())
+		for _, t := range r.tests {
+			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
 		}
 		if rc := r.recur; rc != nil {
 			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))

@@ -57,8 +57,12 @@ type ReferenceConfig struct {
 	Season SeasonConfig `yaml:"season"`
 	// Stillness adds a test of each channel's spread within a window
 	// against normal windows': a stuck sensor takes it to nothing
-	// (stillness.go).
+	// (channeltest.go).
 	Stillness bool `yaml:"stillness"`
+	// Roughness adds a test of each channel's movement from sample to
+	// sample within a window against normal windows': a hunting loop or a
+	// noise burst raises it (channeltest.go).
+	Roughness bool `yaml:"roughness"`
 	// Recurrence is the longest cycle, in samples, over which a regime
 	// that alerted, ended and came back restarts the reference period to
 	// cover the cycle (recurrence.go); 0 turns it off.
@@ -72,7 +76,7 @@ type ReferenceConfig struct {
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, ReplaySize: 128}
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, ReplaySize: 128}
 }
 
 // Validate names the first invalid field and its value.
@@ -137,12 +141,12 @@ type reference struct {
 	// period is the current reference period: Samples, or the cycle a
 	// recurring regime showed.
 	period  int
-	recur   *recurrence // nil: off
-	clip    float64     // the window's clip, normalised units
-	seed    uint64      // for the replay's reservoir sampling
-	anchors int         // replay slots kept from the period once it is over
-	trans   *transient  // an open alert's errors, for the tails if it proves a transient
-	still   *stillness  // nil: off
+	recur   *recurrence    // nil: off
+	clip    float64        // the window's clip, normalised units
+	seed    uint64         // for the replay's reservoir sampling
+	anchors int            // replay slots kept from the period once it is over
+	trans   *transient     // an open alert's errors, for the tails if it proves a transient
+	tests   []*channelTest // stillness and roughness, those on, in that order (snapshots and the transient buffer keep it)
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -161,13 +165,16 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
-		clip: wcfg.Clip, seed: seed, trans: newTransient(channels, cfg.Stillness),
+		clip: wcfg.Clip, seed: seed, trans: newTransient(channels, cfg.Stillness, cfg.Roughness),
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
 	}
 	if cfg.Stillness {
-		r.still = newStillness(cfg.Tail, channels)
+		r.tests = append(r.tests, newStillness(cfg.Tail, channels))
+	}
+	if cfg.Roughness {
+		r.tests = append(r.tests, newRoughness(cfg.Tail, channels))
 	}
 	if channels > 1 {
 		for range channels {
@@ -268,8 +275,8 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		sse += e
 	}
 	r.err = math.Sqrt(sse / float64(len(r.vec)))
-	if r.still != nil {
-		r.still.measure(r.vec)
+	for _, t := range r.tests {
+		t.measure(r.vec, t.stat)
 	}
 	if r.learning() || !r.cal.fitted {
 		return 0
@@ -297,8 +304,8 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			}
 		}
 	}
-	if r.still != nil {
-		decades = max(decades, r.still.decades(r.marg.modal))
+	for _, t := range r.tests {
+		decades = max(decades, t.decades(r.marg.modal))
 	}
 	r.cusum = min(2*r.cfg.Evidence, max(0, r.cusum+decades-r.cfg.Slack))
 	instant := r.cal.scoreOf(decades)
@@ -371,8 +378,8 @@ func (r *reference) recurUnseen() bool {
 // acceptChannels adds the last window's channel errors (root mean
 // squares, like the pooled error) to the channels' tail models.
 func (r *reference) acceptChannels() {
-	if r.still != nil {
-		r.still.accept()
+	for _, t := range r.tests {
+		t.accept()
 	}
 	rows := float64(len(r.vec) / len(r.chErr))
 	for j, cc := range r.chCal {
@@ -439,8 +446,8 @@ func (r *reference) restart() {
 	for _, cc := range r.chCal {
 		cc.reset()
 	}
-	if r.still != nil {
-		r.still.reset()
+	for _, t := range r.tests {
+		t.reset()
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/aewatch/aewatch/synth"
 )
 
 // shifted is signal's oscillation without the burst, with a level shift of
@@ -238,6 +240,57 @@ func TestStuckSensorIsAnAnomaly(t *testing.T) {
 	}
 	if after > 0.01 {
 		t.Errorf("alerts on %.3f of the rows from 150 after the sensor moves again, want <= 0.01", after)
+	}
+}
+
+// TestHuntingLoopIsAnAnomaly: a control loop that starts hunting (a fast
+// oscillation of 1.5 noise deviations on a flow whose noise wanders
+// slowly, synth's sustained "frequency" fault on the noisy signal) is
+// alerted by the roughness test for most of its span; without it the
+// reconstruction, fitted to the windows' slow shape, soon takes it for
+// normal.
+func TestHuntingLoopIsAnAnomaly(t *testing.T) {
+	for seed := uint64(1); seed <= 2; seed++ {
+		s, err := synth.GenerateSustained("noisy", "frequency", 6000, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+		n, from, to := len(s.Values), s.Onset, s.End+1
+		out := run(t, cfg, times(n), s.Values)
+		with, before := coverage(out, from, to), coverage(out, cfg.Warmup, from)
+		cfg.Reference.Roughness = false
+		without := coverage(run(t, cfg, times(n), s.Values), from, to)
+		t.Logf("seed %d: alert covers %.2f of the hunting with the roughness test, %.2f without; %.3f of the rows before", seed, with, without, before)
+		if with < 0.7 || without > 0.5 {
+			t.Errorf("seed %d: alert covers %.2f of the hunting with the roughness test, %.2f without: want >= 0.7 and <= 0.5", seed, with, without)
+		}
+		if before > 0.02 {
+			t.Errorf("seed %d: alerts on %.3f of the rows before the hunting, want <= 0.02", seed, before)
+		}
+	}
+}
+
+// TestRoughnessLeavesOutASpike: one wild sample moves a window's
+// roughness statistic by nothing (its two steps are left out), a fast
+// oscillation by much.
+func TestRoughnessLeavesOutASpike(t *testing.T) {
+	const size = 32
+	base, spiked, hunting := make([]float64, size), make([]float64, size), make([]float64, size)
+	for i := range base {
+		base[i] = 0.1 * float64(i%3)
+		spiked[i], hunting[i] = base[i], base[i]+math.Sin(2*math.Pi*float64(i)/8)
+	}
+	spiked[20] += 10
+	stat := func(v []float64) float64 {
+		s := []float64{0}
+		measureRoughness(v, s)
+		return s[0]
+	}
+	b, sp, h := stat(base), stat(spiked), stat(hunting)
+	if sp > 1.2*b || h < 3*b {
+		t.Errorf("roughness: %.3f normal, %.3f with a spike (want within 20%%), %.3f hunting (want 3 times)", b, sp, h)
 	}
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 10 (version 9 had no single-sample tail in
+// Snapshot encoding, version 11 (version 10 had no roughness test in the
+// reference and held an open alert's window spreads rather than their
+// inverse; version 9 had no single-sample tail in
 // the calibration; version 8 held the networks' weights, moments and
 // error histories wider; version 7 had no operators' verdicts;
 // version 6 had no stillness test in the
@@ -37,7 +39,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 10
+	snapshotVersion = 11
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -471,8 +473,8 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.recur != nil {
 		r.recur.appendState(e)
 	}
-	if r.still != nil {
-		for _, t := range r.still.tails {
+	for _, ct := range r.tests {
+		for _, t := range ct.tails {
 			t.appendState(e)
 		}
 	}
@@ -516,8 +518,8 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 			return err
 		}
 	}
-	if r.still != nil {
-		for _, t := range r.still.tails {
+	for _, ct := range r.tests {
+		for _, t := range ct.tails {
 			if err := t.readState(d); err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@ import (
 // alerts. A longer alert's errors stay out: a sustained fault must not
 // teach the tail that it is normal.
 type transient struct {
-	width int       // values per window: pooled error, channel errors, marginal statistic, channel spreads (with stillness)
+	width int       // values per window: pooled error, channel errors, marginal statistic, each channel test's statistics
 	buf   []float64 // windows × width, allocated while an alert is open
 	open  bool
 	over  bool // the alert outlasted the buffer
@@ -28,10 +28,12 @@ type transient struct {
 // two windows' length, the time a single unusual sample stays in view.
 const transientWindows = 64
 
-func newTransient(channels int, still bool) *transient {
+func newTransient(channels int, stillness, roughness bool) *transient {
 	w := 2 + channels
-	if still {
-		w += channels
+	for _, on := range []bool{stillness, roughness} {
+		if on {
+			w += channels
+		}
 	}
 	return &transient{width: w}
 }
@@ -49,8 +51,8 @@ func (t *transient) hold(r *reference) {
 	t.buf = grow.Append(t.buf, lim, r.err)
 	t.buf = grow.Append(t.buf, lim, r.chErr...)
 	t.buf = grow.Append(t.buf, lim, r.marg.last)
-	if r.still != nil {
-		t.buf = grow.Append(t.buf, lim, r.still.sd...)
+	for _, ct := range r.tests {
+		t.buf = grow.Append(t.buf, lim, ct.stat...)
 	}
 }
 
@@ -71,10 +73,8 @@ func (t *transient) release(r *reference) {
 		if r.marg.active() {
 			r.marg.cal.accept(w[1+c])
 		}
-		if r.still != nil {
-			for j, tl := range r.still.tails {
-				tl.accept(1 / (w[2+c+j] + stillFloor))
-			}
+		for k, ct := range r.tests {
+			ct.acceptValues(w[2+c+k*c : 2+c+(k+1)*c])
 		}
 	}
 	t.buf = nil
