@@ -58,23 +58,27 @@ cpu() { awk '{ printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"' }' "/proc/$1/
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$iport/ping" >/dev/null && break; sleep 0.2; done
 
 "$tmp/aewatch" generate --rows "$(( rows > 500 ? rows : 500 ))" --variants 1 --out "$tmp/gen" >/dev/null
-mkdir -p "$tmp/data"
 signals=(seasonal duty oscillating noisy); faults=(none spike level_shift frequency shape noise_burst stuck)
-# One awk for every file (a process per file took over an hour for 100,000
-# here): file i gets the header and first rows samples of signal i % 4 with
-# fault i / 4 % 7.
 templates=()
 for f in "${faults[@]}"; do for s in "${signals[@]}"; do templates+=("$tmp/gen/$s/${s}_$f.csv"); done; done
-awk -v series="$series" -v rows="$rows" -v out="$tmp/data" '
-  FNR == 1 { t++ }
-  FNR <= rows + 1 { line[t, FNR] = $0 }
-  END {
-    for (i = 0; i < series; i++) {
-      k = (int(i / 4) % 7) * 4 + i % 4 + 1; p = out "/sensor" i ".csv"
-      for (r = 1; r <= rows + 1; r++) print line[k, r] > p
-      close(p)
-    }
-  }' "${templates[@]}"
+# series_files DIR FROM TO: DIR/sensor<i>.csv for every series i, the header
+# and samples FROM..TO of signal i % 4 with fault i / 4 % 7. One awk for
+# every file: a process per file took over an hour for 100,000 here.
+series_files() {
+  mkdir -p "$1"
+  awk -v series="$series" -v from="$2" -v to="$3" -v out="$1" '
+    FNR == 1 { t++ }
+    FNR <= to + 1 { line[t, FNR] = $0 }
+    END {
+      for (i = 0; i < series; i++) {
+        k = (int(i / 4) % 7) * 4 + i % 4 + 1; p = out "/sensor" i ".csv"
+        print line[k, 1] > p
+        for (r = from + 1; r <= to + 1; r++) print line[k, r] > p
+        close(p)
+      }
+    }' "${templates[@]}"
+}
+series_files "$tmp/data" 1 "$rows"
 total=$((series * rows))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $series series x $rows rows = $total samples"
 "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/data" 2>/dev/null
@@ -199,12 +203,7 @@ awk -v s="$rstart" -v e="$rend" -v n="$expected" 'BEGIN { printf "aewatch replay
 if [ -n "${RESTART:-}" ]; then
   # One new sample per series, so the restarted run has points to write:
   # each is scored on a detector restored from its checkpoint.
-  mkdir -p "$tmp/more"
-  for f in "$tmp"/data/*.csv; do
-    n=$(basename "$f" .csv); i=${n#sensor}
-    s=${signals[$((i % 4))]}; fa=${faults[$((i / 4 % 7))]}
-    sed -n "1p;$((rows + 2))p" "$tmp/gen/$s/${s}_$fa.csv" > "$tmp/more/$n.csv"
-  done
+  series_files "$tmp/more" $((rows + 1)) $((rows + 1))
   "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/more" 2>/dev/null
   lstart=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench1 --influx-url "http://127.0.0.1:$iport" \
