@@ -81,7 +81,7 @@ func measureStillness(vec, stat []float64) {
 // difference over the window vec, its two largest left out.
 func measureRoughness(vec, stat []float64) {
 	c := len(stat)
-	n := float64(len(vec)/c - 3)
+	n := float64(len(vec)/c - 3) // >= 1: a window holds at least 4 samples
 	for j := range c {
 		var sq, top1, top2 float64
 		for i := j + c; i < len(vec); i += c {
