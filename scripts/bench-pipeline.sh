@@ -20,6 +20,7 @@
 # first group and times the checkpoint load and the first new point;
 # REBALANCE=1 has a second instance join that group and leave it, and times
 # the first one's loads (what it keeps, what it reads).
+# RUN_SET="key=value ..." adds --set key=value to every aewatch run.
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-100000}
@@ -27,6 +28,8 @@ cached="$(go env GOCACHE)/aewatch-influxd-1.8.10/influxd"
 influxd=${AEWATCH_TEST_INFLUXD:-$(command -v influxd || echo "$cached")}
 [ -x "$influxd" ] || { echo "need influxd: set AEWATCH_TEST_INFLUXD (see README)" >&2; exit 1; }
 tmp=$(mktemp -d)
+run_set=()
+for kv in ${RUN_SET:-}; do run_set+=(--set "$kv"); done
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -98,7 +101,7 @@ measure() {
   start=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group "bench$rep" --influx-url "http://127.0.0.1:$iport" \
     --influx-bucket "$db/autogen" --http-addr 127.0.0.1:$hport --set http.pprof=true --set checkpoint.interval="${CHECKPOINT_INTERVAL:-30s}" \
-    --log-format text 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
+    --log-format text "${run_set[@]}" 2> "$tmp/run.log" & run_pid=$!; pids+=("$run_pid")
   influx_cpu0=$(cpu "$influxd_pid"); broker_cpu0=$(cpu "$broker_pid")
   local prof_pid="" iprof_pid="" trace_pid=""
   if [ "$rep" = 1 ]; then
@@ -207,7 +210,7 @@ if [ -n "${RESTART:-}" ]; then
   "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/more" 2>/dev/null
   lstart=$(date +%s.%N)
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench1 --influx-url "http://127.0.0.1:$iport" \
-    --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --log-format text 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
+    --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --log-format text "${run_set[@]}" 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
   for _ in $(seq 1200); do grep -q 'checkpoints loaded' "$tmp/restart.log" && break; sleep 0.05; done
   lend=$(date +%s.%N)
   read -r rfirst_ns _ rend_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$series")
@@ -216,6 +219,9 @@ if [ -n "${RESTART:-}" ]; then
   deferred=$(grep -o 'deferred=[0-9]*' "$tmp/restart.log" | grep -o '[0-9]*$' | head -1 || true)
   awk -v s="$lstart" -v e="$lend" -v h="$hwm" -v n="${loaded:-0}" -v d="${deferred:-0}" 'BEGIN {
     printf "restart: %d checkpoints loaded (%d of them left in the topic until their series returns) %.2fs after start; peak resident memory by the last new point %.0f MB\n", n, d, e-s, h/1024 }'
+  if [ "${loaded:-0}" -lt "$series" ]; then
+    echo "restart: only ${loaded:-0} of $series series had a checkpoint (the stop's round cut short by pipeline.shutdown_timeout?): the others re-read their input from the last round's offsets, so the points below are not all new ones"
+  fi
   awk -v s="$lstart" -v f="$rfirst_ns" -v e="$rend_ns" -v n="$series" 'BEGIN {
     printf "restart: the first new point written %.2fs after start, all %d (one per series, checkpoints left in the topic read as their series return) %.2fs after start\n", f/1e9 - s, n, e/1e9 - s }'
   grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
@@ -232,7 +238,7 @@ fi
 if [ -n "${REBALANCE:-}" ]; then
   bport=$(free_port)
   runq() { exec "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench-reb --influx-url "http://127.0.0.1:$iport" \
-    --influx-bucket sensors1/autogen --http-addr "127.0.0.1:$1" --log-format text --set kafka.session_timeout=6s --set checkpoint.interval=1s; }
+    --influx-bucket sensors1/autogen --http-addr "127.0.0.1:$1" --log-format text --set kafka.session_timeout=6s --set checkpoint.interval=1s "${run_set[@]}"; }
   loads() { grep -c 'checkpoints loaded' "$1" || true; }
   waitloads() { for _ in $(seq 2400); do [ "$(loads "$1")" -ge "$2" ] && return; sleep 0.05; done; echo "timed out waiting for load $2 in $1" >&2; }
   metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'; }

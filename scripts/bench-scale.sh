@@ -16,4 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RESTART=1 REBALANCE=1 CHECKPOINT_INTERVAL=${CHECKPOINT_INTERVAL:-5s}
+# A stop's checkpoint round covers every live detector: at 100,000 series it
+# outlasts the default 10 s, and a round cut short leaves series to re-read.
+export RUN_SET=${RUN_SET:-"pipeline.shutdown_timeout=180s kafka.rebalance_timeout=190s"}
 exec scripts/bench-pipeline.sh "${1:-100000}" "${2:-50}"
