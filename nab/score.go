@@ -221,15 +221,10 @@ type AlertStats struct {
 func (a *AlertStats) Add(times []int64, alert []bool, wins []Window) {
 	prob := ProbationLength(len(times))
 	ranges := windowRows(times, wins)
-	inWin := make([]bool, len(times))
+	inWin := markRows(len(times), ranges)
 	for _, r := range ranges {
 		a.Windows++
-		found := false
-		for i := r[0]; i <= r[1]; i++ {
-			inWin[i] = true
-			found = found || alert[i]
-		}
-		if found {
+		if slices.Contains(alert[r[0]:r[1]+1], true) {
 			a.Found++
 		}
 	}
@@ -294,13 +289,19 @@ func ratio(a, b int) float64 {
 // NormalRows marks the rows NAB scores as normal: after probation and
 // outside every window.
 func NormalRows(times []int64, wins []Window) []bool {
-	out := make([]bool, len(times))
-	for i := ProbationLength(len(times)); i < len(times); i++ {
-		out[i] = true
+	out, prob := markRows(len(times), windowRows(times, wins)), ProbationLength(len(times))
+	for i := range out {
+		out[i] = i >= prob && !out[i]
 	}
-	for _, r := range windowRows(times, wins) {
+	return out
+}
+
+// markRows marks the n rows that lie in one of the ranges (windowRows).
+func markRows(n int, ranges [][2]int) []bool {
+	out := make([]bool, n)
+	for _, r := range ranges {
 		for i := r[0]; i <= r[1]; i++ {
-			out[i] = false
+			out[i] = true
 		}
 	}
 	return out
