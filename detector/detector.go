@@ -350,6 +350,24 @@ func (d *Detector) expected(recon []float64, p, k, n int, x []float64, j int) fl
 	return math.Max(d.minVal[j], math.Min(d.maxVal[j], x[j]))
 }
 
+// prediction is channel j's expected value at window position p,
+// normalised, and the variance about it (the variational variant's
+// spread over its draws); ok is false for the range control, which
+// predicts nothing (its error is a departure from the running extremes).
+func (d *Detector) prediction(recon, reconVar []float64, p, j int) (pred, spread float64, ok bool) {
+	i := p*d.channels + j
+	switch d.cfg.Kind {
+	case Autoencoder, Frozen:
+		if reconVar != nil {
+			spread = reconVar[i]
+		}
+		return recon[i], spread, true
+	case Persistence:
+		return d.vec[i-d.channels], 0, true
+	}
+	return 0, 0, false
+}
+
 // observe folds an accepted sample into the extremes and, unless it was
 // judged anomalous, into the normaliser.
 func (d *Detector) observe(x []float64, normal bool) {
@@ -406,17 +424,10 @@ func (d *Detector) scoreWindow() []Result {
 		var sum float64
 		for j := 0; j < c; j++ {
 			var e float64
-			switch d.cfg.Kind {
-			case Autoencoder, Frozen:
-				diff := recon[p*c+j] - d.vec[p*c+j]
-				e = diff * diff
-				if reconVar != nil {
-					e += reconVar[p*c+j]
-				}
-			case Persistence:
-				diff := d.vec[p*c+j] - d.vec[(p-1)*c+j]
-				e = diff * diff
-			case Range:
+			if pred, spread, ok := d.prediction(recon, reconVar, p, j); ok {
+				diff := pred - d.vec[p*c+j]
+				e = float64(diff*diff) + spread
+			} else {
 				e = d.rangeDeparture(j, x[j])
 			}
 			ch[j] = e
@@ -426,16 +437,7 @@ func (d *Detector) scoreWindow() []Result {
 		warm := d.accepted-(n-1-k) > d.cfg.Warmup
 		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
 		for j := 0; j < c; j++ {
-			var pred, spread float64 // the expected value, normalised; the variance about it
-			switch d.cfg.Kind {
-			case Autoencoder, Frozen:
-				pred = recon[p*c+j]
-				if reconVar != nil {
-					spread = reconVar[p*c+j]
-				}
-			case Persistence:
-				pred = d.vec[(p-1)*c+j]
-			}
+			pred, spread, _ := d.prediction(recon, reconVar, p, j)
 			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, sum-ch[j]+spread, winScore >= d.cfg.Alert.Open, warm)
 		}
 		score, evidence := d.cal.update(d.cal.scale(e))
