@@ -165,7 +165,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
-		clip: wcfg.Clip, seed: seed, trans: newTransient(channels, cfg.Stillness, cfg.Roughness),
+		clip: wcfg.Clip, seed: seed,
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
@@ -176,6 +176,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	if cfg.Roughness {
 		r.tests = append(r.tests, newRoughness(cfg.Tail, channels))
 	}
+	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {
 		for range channels {
 			r.chCal = append(r.chCal, newTailCalibrator(cfg.Tail))

@@ -28,14 +28,10 @@ type transient struct {
 // two windows' length, the time a single unusual sample stays in view.
 const transientWindows = 64
 
-func newTransient(channels int, stillness, roughness bool) *transient {
-	w := 2 + channels
-	for _, on := range []bool{stillness, roughness} {
-		if on {
-			w += channels
-		}
-	}
-	return &transient{width: w}
+// newTransient holds, per window, the pooled error, the channels' errors,
+// the marginal statistic and the channels' statistic of each of tests.
+func newTransient(channels, tests int) *transient {
+	return &transient{width: 2 + channels*(1+tests)}
 }
 
 // hold records the window just scored while an alert is open.

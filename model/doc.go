@@ -9,15 +9,15 @@
 // sparsity penalty on the bottleneck (sparse) or makes the bottleneck an
 // encoder of latent means and log-variances with reparameterised draws
 // and a KL term (variational), whose Reconstruct averages several draws
-// and reports their variance (ReconVar). Every buffer a network keeps is allocated in New
-// but the replay, which grows as windows are kept, doubling up to its
-// size (internal/grow); a training step borrows its gradients and
-// per-pass scratch from a pool shared by the networks of its shape
-// (allocated only while more steps run at once than ever before), and
-// Reconstruct and Learn allocate nothing once the replay is full. Weights, their average, the optimiser moments and the replay
-// are stored narrow (float32, the replay bfloat16) and every product and
-// sum is taken in float64; weights are laid out row-major, as gonum's
-// blas64.General. The dense products, tanh and the optimiser step run in
+// and reports their variance (ReconVar). Every buffer a network keeps is
+// allocated in New but the replay, which grows as windows are kept,
+// doubling up to its size (internal/grow); a training step borrows its
+// gradients and per-pass scratch from a pool shared by the networks of its
+// shape (allocated only while more steps run at once than ever before), and
+// Reconstruct and Learn allocate nothing once the replay is full. Weights,
+// their average, the optimiser moments and the replay are stored narrow
+// (float32, the replay bfloat16) and every product and sum is taken in
+// float64; weights are laid out row-major, as gonum's blas64.General. The dense products, tanh and the optimiser step run in
 // small kernels written for these layer sizes (AVX2 where the CPU has it,
 // with the same bits as their scalar forms), held to gonum's BLAS in the
 // tests.

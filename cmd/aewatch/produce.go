@@ -78,36 +78,32 @@ in the past at once: use --record-time now for such topics. Without
 		return err
 	}
 	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", progress: os.Stderr}
-	if *rate > 0 || len(inputs) == 1 {
-		for _, in := range inputs {
-			n, err := p.sendFile(ctx, in.Path)
-			if err != nil {
-				return conn.Explain(ctx, err)
-			}
-			fmt.Fprintf(os.Stderr, "%s: %d messages to %s\n", in.Path, n, *topic)
-		}
-		return nil
-	}
 	// Unpaced, several files at once: each write waits for its batch's
 	// acknowledgement, so one file at a time spent most of its time
 	// waiting (100,000 files of 50 rows took ten minutes). A file is one
-	// series, and its messages keep their order.
-	p.progress = nil
-	return conn.Explain(ctx, p.sendFiles(ctx, inputs, *topic))
+	// series, and its messages keep their order. Paced, or one file: one
+	// at a time, with its progress bar.
+	atOnce := produceFilesAtOnce
+	if *rate > 0 || len(inputs) == 1 {
+		atOnce = 1
+	} else {
+		p.progress = nil
+	}
+	return conn.Explain(ctx, p.sendFiles(ctx, inputs, *topic, atOnce))
 }
 
 // produceFilesAtOnce is how many files an unpaced produce sends at once.
 const produceFilesAtOnce = 16
 
-// sendFiles sends every input, produceFilesAtOnce at a time, and returns
-// the first error (the others stop at their next write).
-func (p *producer) sendFiles(ctx context.Context, inputs []eval.Input, topic string) error {
+// sendFiles sends every input, atOnce at a time (in input order), and
+// returns the first error (the others stop at their next write).
+func (p *producer) sendFiles(ctx context.Context, inputs []eval.Input, topic string, atOnce int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	next := make(chan string)
 	var wg sync.WaitGroup
 	var mu sync.Mutex // serialises the lines on stderr
-	for range min(produceFilesAtOnce, len(inputs)) {
+	for range min(atOnce, len(inputs)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
