@@ -104,14 +104,19 @@ func measureRoughness(vec, stat []float64) {
 // until the tails are fitted. Channels with states (modal) are left out:
 // there a window's spread and movement say where it meets a switch.
 func (s *channelTest) decades(modal []bool) float64 {
-	off := detmath.Log10(float64(len(s.stat))) + s.discount
 	var d float64
-	for j, v := range s.stat {
-		if !modal[j] && s.tails[j].fitted {
-			d = max(d, s.tails[j].decades(v)-off)
-		}
+	for j := range s.stat {
+		d = max(d, s.channelDecades(j, modal))
 	}
 	return d
+}
+
+// channelDecades is channel j's evidence as decades counts it.
+func (s *channelTest) channelDecades(j int, modal []bool) float64 {
+	if modal[j] || !s.tails[j].fitted {
+		return 0
+	}
+	return s.tails[j].decades(s.stat[j]) - detmath.Log10(float64(len(s.stat))) - s.discount
 }
 
 // accept adds the last window's statistics to the tails.

@@ -709,7 +709,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
 		}
 		add("reference: tail models (history and its sorted copy)", tails, tailsFull)
-		fixed("reference: window and per-channel state", f64(len(r.vec)+5*c))
+		fixed("reference: window and per-channel state", f64(len(r.vec)+6*c)+c)
 		if s := r.season; s != nil {
 			add("reference: seasonal context", s.bytes(), s.fullBytes())
 		}

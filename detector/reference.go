@@ -44,7 +44,8 @@ type ReferenceConfig struct {
 	// keeps the level frozen. Beyond the gate the level follows with the
 	// much longer time constant FollowBeyond, so that a channel whose
 	// normal drift outran the gate once is not held away for good, and not
-	// at all while an alert is open.
+	// at all while an alert it is part of is open (a channel the alert
+	// does not involve follows as within the gate).
 	// A slow change of the normal (a temperature warming
 	// over hours) is followed, so it does not hold an alert open after a
 	// fault ends; a step beyond the gate is not, so a sustained fault
@@ -147,7 +148,22 @@ type reference struct {
 	anchors int            // replay slots kept from the period once it is over
 	trans   *transient     // an open alert's errors, for the tails if it proves a transient
 	tests   []*channelTest // stillness and roughness, those on, in that order (snapshots and the transient buffer keep it)
+	// chEvidence is each channel's own evidence in the last window, in
+	// decades: its error's and its tests'.
+	chEvidence []float64
+	// held marks the channels whose level stays where it was while an
+	// alert is open: those with evidence beyond Slack in the window it
+	// opened on (all if none had); heldSet says they are chosen.
+	held    []bool
+	heldSet bool
 }
+
+// heldJoin is the evidence, in decades, with which a channel joins an open
+// alert's held set: what scores 0.5 at the default tail.decades of 8, a
+// channel that would open an alert on its own. A lower bar (Slack) let
+// nearly every channel in over a long alert by chance, and with them
+// their normal drift.
+const heldJoin = 4
 
 // minMeanSpread floors a channel's window-mean spread, in reference
 // deviations, so that a flat or strongly averaged channel can still follow.
@@ -165,7 +181,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
-		clip: wcfg.Clip, seed: seed,
+		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels),
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
@@ -297,16 +313,22 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			decades = max(decades, r.marg.cal.decades(st)-marginalDiscount)
 		}
 	}
+	clear(r.chEvidence)
 	if r.chCal != nil {
 		rows, many := float64(len(r.vec)/c), detmath.Log10(float64(c))
 		for j, cc := range r.chCal {
 			if cc.fitted {
-				decades = max(decades, cc.decades(math.Sqrt(r.chErr[j]/rows))-many)
+				r.chEvidence[j] = cc.decades(math.Sqrt(r.chErr[j]/rows)) - many
 			}
 		}
 	}
 	for _, t := range r.tests {
-		decades = max(decades, t.decades(r.marg.modal))
+		for j := range r.chEvidence {
+			r.chEvidence[j] = max(r.chEvidence[j], t.channelDecades(j, r.marg.modal))
+		}
+	}
+	for _, d := range r.chEvidence {
+		decades = max(decades, d)
 	}
 	r.cusum = min(2*r.cfg.Evidence, max(0, r.cusum+decades-r.cfg.Slack))
 	instant := r.cal.scoreOf(decades)
@@ -406,6 +428,7 @@ func (r *reference) follow(holding bool) {
 		return
 	}
 	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
+	r.chooseHeld(holding)
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
@@ -419,12 +442,44 @@ func (r *reference) follow(holding bool) {
 			// clip for as long as the regime lasts.
 		case math.Abs(m) < r.cfg.FollowGate*spread:
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
+		case holding && !r.held[j]:
+			// Not part of the open alert: followed as within the gate, or
+			// a slow drift while another channel's fault lasts (a
+			// temperature warming) would hold the alert open after it.
+			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding:
 			// Beyond the gate while an alert is open: most likely the
 			// fault itself, and a level dragged towards it would hold
 			// the alert open after the signal returns.
 		default:
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
+		}
+	}
+}
+
+// chooseHeld keeps, while an alert is open, the set of channels whose
+// level it holds: those with their own evidence beyond Slack in the window
+// it opened on (all if none had: the pooled error or the adapting model
+// opened it), joined later by any whose evidence reaches heldJoin.
+func (r *reference) chooseHeld(holding bool) {
+	switch {
+	case !holding:
+		r.heldSet = false
+	case !r.heldSet:
+		r.heldSet = true
+		found := false
+		for j, d := range r.chEvidence {
+			r.held[j] = d > r.cfg.Slack
+			found = found || r.held[j]
+		}
+		if !found {
+			for j := range r.held {
+				r.held[j] = true
+			}
+		}
+	default:
+		for j, d := range r.chEvidence {
+			r.held[j] = r.held[j] || d >= heldJoin
 		}
 	}
 }

@@ -358,3 +358,49 @@ func TestRecurrenceNeedsTheSameDeparture(t *testing.T) {
 		}
 	}
 }
+
+// TestDriftElsewhereDoesNotHoldAnAlert: while a step on one channel holds
+// an alert open, another channel's slow drift (followed when no alert is
+// open) goes on being followed, so the alert closes soon after the step
+// ends instead of holding on the drift.
+func TestDriftElsewhereDoesNotHoldAnAlert(t *testing.T) {
+	const n, c, from, to = 3000, 4, 1500, 1900
+	rows := make([][]float64, c)
+	for j := range rows {
+		rows[j] = shifted(n, from, to, map[bool]float64{true: 3}[j == 2], uint64(20+j))
+	}
+	for i := 1000; i < n; i++ {
+		rows[0][i] += 0.008 * float64(i-1000) // the lag of following it nears the gate
+	}
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	d, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := make([]bool, n)
+	x := make([]float64, c)
+	for i := range n {
+		for j := range c {
+			x[j] = rows[j][i]
+		}
+		for _, r := range d.Push(int64(i+1)*1e9, x) {
+			open[r.Seq] = r.Anomaly.Open
+		}
+	}
+	share := func(a, b int) float64 {
+		k := 0
+		for _, o := range open[a:b] {
+			if o {
+				k++
+			}
+		}
+		return float64(k) / float64(b-a)
+	}
+	// A window holds the step for 32 samples after it ends; closing takes 10.
+	during, after, before := share(from, to), share(to+cfg.Window.Size+cfg.Alert.CloseAfter, n), share(cfg.Warmup, from)
+	t.Logf("alert open on %.2f of the step, %.2f of the rows after it, %.2f before", during, after, before)
+	if during < 0.7 || after > 0.05 || before > 0.02 {
+		t.Errorf("alert open on %.2f of the step (want >= 0.7), %.2f after it (want <= 0.05), %.2f before (want <= 0.02)", during, after, before)
+	}
+}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 11 (version 10 had no roughness test in the
+// Snapshot encoding, version 12 (version 11 had no set of channels an open
+// alert holds; version 10 had no roughness test in the
 // reference and held an open alert's window spreads rather than their
 // inverse; version 9 had no single-sample tail in
 // the calibration; version 8 held the networks' weights, moments and
@@ -39,7 +40,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 11
+	snapshotVersion = 12
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -478,6 +479,10 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 			t.appendState(e)
 		}
 	}
+	e.Bool(r.heldSet)
+	for _, h := range r.held {
+		e.Bool(h)
+	}
 	return nil
 }
 
@@ -524,6 +529,10 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 				return err
 			}
 		}
+	}
+	r.heldSet = d.Bool()
+	for j := range r.held {
+		r.held[j] = d.Bool()
 	}
 	if err := d.Err(); err != nil {
 		return err
