@@ -252,7 +252,7 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 	alert := gauss // below the mean: a sudden drop in error, on the normal's tail
 	switch {
 	case avg > c.potAt:
-		alert = c.cfg.AlertTail * detmath.Exp(-(avg-c.potAt)/c.potScale)
+		alert = peaksTail(c.cfg.AlertTail, c.potAt, c.potScale, avg)
 	case avg > c.mean:
 		alert = max(gauss, c.cfg.AlertTail) // monotone up to the threshold
 	}
@@ -456,7 +456,7 @@ func (t *instantTail) tail(raw float64) float64 {
 	if raw <= t.at {
 		return 1
 	}
-	return (1 - instantQuantile) * detmath.Exp(-(raw-t.at)/max(t.excess, 1e-12))
+	return peaksTail(1-instantQuantile, t.at, max(t.excess, 1e-12), raw)
 }
 
 // reaching is the smallest raw error whose discounted tail probability is
@@ -469,5 +469,5 @@ func (t *instantTail) reaching(p float64) float64 {
 	if p >= 1-instantQuantile {
 		return t.at
 	}
-	return t.at + float64(max(t.excess, 1e-12)*detmath.Log((1-instantQuantile)/p))
+	return peaksReaching(1-instantQuantile, t.at, max(t.excess, 1e-12), p)
 }

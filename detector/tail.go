@@ -120,6 +120,16 @@ func (c *tailCalibrator) fit() {
 	c.scale = max(excess, 0.05*math.Abs(c.threshold), c.minScale, 1e-12)
 }
 
+// peaksTail is the tail probability of x beyond a peaks-over-threshold
+// model with an exponential tail (the generalised Pareto's shape 0): q of
+// the values exceed at, and the excess decays with scale. Every tail model
+// here has this form; they differ in how they estimate at and scale.
+func peaksTail(q, at, scale, x float64) float64 { return q * detmath.Exp(-(x-at)/scale) }
+
+// peaksReaching is peaksTail's inverse: the x whose tail probability is p
+// (p < q).
+func peaksReaching(q, at, scale, p float64) float64 { return at + float64(scale*detmath.Log(q/p)) }
+
 // tail returns the probability of an accepted error at least as large as
 // e: below the fitted threshold the history's own share (as it is now:
 // one sorted copy serves both), beyond it the fitted tail's.
@@ -129,7 +139,7 @@ func (c *tailCalibrator) tail(e float64) float64 {
 		i, _ := slices.BinarySearch(c.live, detmath.BF16(max(e, 0)))
 		return float64(n-i) / float64(n)
 	}
-	return (1 - c.cfg.Quantile) * detmath.Exp(-(e-c.threshold)/c.scale)
+	return peaksTail(1-c.cfg.Quantile, c.threshold, c.scale, e)
 }
 
 // decades is -log10 of e's tail probability (needs a fit).
