@@ -567,7 +567,7 @@ func (d *Detector) ChosenBottleneck() int { return d.chosen }
 func (d *Detector) dominant(fromRef bool, ch []float64) int {
 	errs := ch
 	if fromRef && d.ref != nil {
-		errs = d.ref.chErr
+		errs = d.ref.channelWeights()
 	}
 	top := 0
 	for j, e := range errs {
@@ -709,7 +709,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
 		}
 		add("reference: tail models (history and its sorted copy)", tails, tailsFull)
-		fixed("reference: window and per-channel state", f64(len(r.vec)+6*c)+c)
+		fixed("reference: window and per-channel state", f64(len(r.vec)+7*c)+c)
 		if s := r.season; s != nil {
 			add("reference: seasonal context", s.bytes(), s.fullBytes())
 		}

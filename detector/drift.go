@@ -88,7 +88,9 @@ const (
 // channel and alias the detector's buffers (valid until the next Push).
 type Explanation struct {
 	// Share is each channel's part of the evidence: of the reconstruction
-	// error (anomaly) or of the CUSUM statistic (drift). It sums to 1.
+	// error (anomaly), of the channels' own evidence when the reference
+	// found some channel unusual on its own (anomaly), or of the CUSUM
+	// statistic (drift). It sums to 1.
 	Share []float64
 	// Departure is, in the sensor's units, value minus expected value
 	// (anomaly, at the alert's worst sample), or the slow level (or spread:

@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/model"
@@ -156,6 +157,7 @@ type reference struct {
 	// opened on (all if none had); heldSet says they are chosen.
 	held    []bool
 	heldSet bool
+	weights []float64 // channelWeights' scratch
 }
 
 // heldJoin is the evidence, in decades, with which a channel joins an open
@@ -181,7 +183,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
-		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels),
+		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
@@ -507,16 +509,31 @@ func (r *reference) restart() {
 	}
 }
 
+// channelWeights is how much of the last window's evidence each channel
+// carries: its own evidence in decades (its error's tail, stillness,
+// roughness) when some channel's is beyond Slack, else its part of the
+// window's reference error. A stuck flow among noisy channels carries the
+// evidence with a sliver of the error.
+func (r *reference) channelWeights() []float64 {
+	if slices.Max(r.chEvidence) <= r.cfg.Slack {
+		return r.chErr
+	}
+	for j, d := range r.chEvidence {
+		r.weights[j] = max(0, d)
+	}
+	return r.weights
+}
+
 // explain records, for the sample at window position p with raw values x,
-// each channel's share of the window's reference error and its departure
-// from what the reference expects there, in sensor units (the reference
-// mean for the model-free controls).
+// each channel's share of the window's evidence (channelWeights) and its
+// departure from what the reference expects there, in sensor units (the
+// reference mean for the model-free controls).
 func (r *reference) explain(why *Explanation, p int, x []float64) {
 	c := len(r.chErr)
 	var total float64
-	for j := range c {
-		why.Share[j] = r.chErr[j]
-		total += r.chErr[j]
+	for j, w := range r.channelWeights() {
+		why.Share[j] = w
+		total += w
 		expected := r.norm.Mean(j)
 		if r.season != nil && r.season.done {
 			expected += r.season.windowOffsets(p, c)[j]

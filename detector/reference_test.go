@@ -3,6 +3,7 @@ package detector
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/aewatch/aewatch/synth"
@@ -402,5 +403,43 @@ func TestDriftElsewhereDoesNotHoldAnAlert(t *testing.T) {
 	t.Logf("alert open on %.2f of the step, %.2f of the rows after it, %.2f before", during, after, before)
 	if during < 0.7 || after > 0.05 || before > 0.02 {
 		t.Errorf("alert open on %.2f of the step (want >= 0.7), %.2f after it (want <= 0.05), %.2f before (want <= 0.02)", during, after, before)
+	}
+}
+
+// TestExplanationNamesTheStuckChannel: when one channel of several gets
+// stuck, the alert's explanation gives that channel the largest share,
+// though a noisier channel holds most of the window's reconstruction
+// error: the shares follow each channel's own evidence.
+func TestExplanationNamesTheStuckChannel(t *testing.T) {
+	const n, c, from, to, stuck = 3000, 4, 1500, 2100, 1
+	r := rand.New(rand.NewPCG(7, 11))
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	d, err := New(cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float64, c)
+	opened := 0
+	for i := range n {
+		for j := range c {
+			x[j] = 10*float64(j) + float64(1+j)*r.NormFloat64()
+		}
+		if i >= from && i < to {
+			x[stuck] = 10
+		}
+		for _, res := range d.Push(int64(i+1)*1e9, x) {
+			if res.Anomaly.Event != Opened || res.Seq < from || res.Seq >= to {
+				continue
+			}
+			opened++
+			share := res.Anomaly.Why.Share
+			if top := slices.Index(share, slices.Max(share)); top != stuck {
+				t.Errorf("alert opened at %d: shares %.2f, the largest not the stuck channel %d's", res.Seq, share, stuck)
+			}
+		}
+	}
+	if opened == 0 {
+		t.Fatal("no alert opened on the stuck channel")
 	}
 }
