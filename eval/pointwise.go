@@ -3,7 +3,8 @@ package eval
 import (
 	"fmt"
 	"slices"
-	"strconv"
+
+	"github.com/aewatch/aewatch/sensorcsv"
 )
 
 // PointStats scores per-row labels against per-row alerts, pooled point by
@@ -32,7 +33,7 @@ func (s *Scored) LabelColumn(name string) ([]bool, error) {
 	}
 	out := make([]bool, len(f.Rows))
 	for i, row := range f.Rows {
-		v, err := strconv.ParseFloat(row[col], 64)
+		v, err := sensorcsv.ParseNumber(row[col], f.Sep)
 		if err != nil || v != v {
 			return nil, fmt.Errorf("%s: row %d, column %q: label must be a number, 0 for normal (got %q)", f.Path, i+1, name, row[col])
 		}

@@ -56,6 +56,7 @@ func TestLabelColumn(t *testing.T) {
 		t.Errorf("missing column: got %v", err)
 	}
 	f.Rows = f.Rows[:2]
+	f.Rows[0][2] = "0,0" // a decimal comma, as a ';' file may write it
 	got, err := s.LabelColumn("anomaly")
 	if err != nil || got[0] || !got[1] {
 		t.Errorf("labels %v, %v; want [false true]", got, err)

@@ -95,7 +95,10 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 }
 
 func (f *File) setHeader(text string, ignore []string) error {
-	f.Header = splitFields(text, f.Sep)
+	var err error
+	if f.Header, err = splitFields(text, f.Sep); err != nil {
+		return err
+	}
 	if len(f.Header) < 2 {
 		return fmt.Errorf("header %q: want a timestamp column and at least one channel", text)
 	}
@@ -124,7 +127,10 @@ func (f *File) setHeader(text string, ignore []string) error {
 }
 
 func (f *File) addRow(text string, line int) error {
-	fields := splitFields(text, f.Sep)
+	fields, err := splitFields(text, f.Sep)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
 	if len(fields) != len(f.Header) {
 		return fmt.Errorf("line %d: want %d fields (got %d)", line, len(f.Header), len(fields))
 	}
@@ -139,7 +145,7 @@ func (f *File) addRow(text string, line int) error {
 			vals[k] = math.NaN()
 			continue
 		}
-		v, err := strconv.ParseFloat(s, 64)
+		v, err := ParseNumber(s, f.Sep)
 		if err != nil {
 			return fmt.Errorf("line %d, column %d (%s): not a number: %q", line, c+1, f.Header[c], s)
 		}
@@ -161,62 +167,148 @@ func detectSep(header string) byte {
 	return ','
 }
 
-// splitFields splits on sep and trims surrounding spaces. Sensor CSVs do
-// not quote; a quoted field keeps its quotes and fails to parse as a number.
-func splitFields(s string, sep byte) []string {
-	parts := strings.Split(s, string(sep))
-	for i, p := range parts {
-		parts[i] = strings.TrimSpace(p)
+// splitFields splits a line on sep and trims the spaces around each field.
+// A field may be quoted, as spreadsheets and pandas write them: "..." holds
+// separators, and "" inside stands for one quote.
+func splitFields(s string, sep byte) ([]string, error) {
+	if !strings.Contains(s, `"`) {
+		parts := strings.Split(s, string(sep))
+		for i, p := range parts {
+			parts[i] = strings.TrimSpace(p)
+		}
+		return parts, nil
 	}
-	return parts
+	var parts []string
+	for {
+		s = strings.TrimLeft(s, " \t")
+		var field string
+		if strings.HasPrefix(s, `"`) {
+			var b strings.Builder
+			i := 1
+			for {
+				j := strings.IndexByte(s[i:], '"')
+				if j < 0 {
+					return nil, fmt.Errorf("field %d: quote not closed", len(parts)+1)
+				}
+				b.WriteString(s[i : i+j])
+				i += j + 1
+				if i < len(s) && s[i] == '"' { // "" is one quote
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			field, s = b.String(), strings.TrimLeft(s[i:], " \t")
+			if s != "" && s[0] != sep {
+				return nil, fmt.Errorf("field %d: text after its closing quote", len(parts)+1)
+			}
+		} else {
+			end := strings.IndexByte(s, sep)
+			if end < 0 {
+				end = len(s)
+			}
+			field, s = strings.TrimSpace(s[:end]), s[end:]
+		}
+		parts = append(parts, field)
+		if s == "" {
+			return parts, nil
+		}
+		s = s[1:] // the separator
+	}
 }
 
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"}
+// ParseNumber reads a numeric field of a file separated by sep. In a
+// ';'-separated file a comma is the decimal mark, as the spreadsheets that
+// write such files use it ("1,5"; "1.234,5" with dots grouping
+// thousands).
+func ParseNumber(s string, sep byte) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil || sep != ';' || strings.Count(s, ",") != 1 {
+		return v, err
+	}
+	whole, frac, _ := strings.Cut(s, ",")
+	if strings.Contains(frac, ".") {
+		return 0, err
+	}
+	return strconv.ParseFloat(strings.ReplaceAll(whole, ".", "")+"."+frac, 64)
+}
 
-// ParseTime reads a timestamp as RFC3339, "2006-01-02 15:04:05[.fff]" (UTC)
-// or Unix seconds (integer or decimal).
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04", "2006-01-02T15:04",
+	"2006/01/02 15:04:05.999999999", "2006/01/02 15:04", "02.01.2006 15:04:05.999999999", "02.01.2006 15:04",
+	"2006-01-02"}
+
+// timeFormats names the timestamps ParseTime reads, for its errors.
+const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zone, "T" or "/"), "02.01.2006 15:04[:05]", "2006-01-02", or Unix seconds (milliseconds, microseconds or nanoseconds from 1e11, 1e14 or 1e17)`
+
+// ParseTime reads a timestamp: RFC3339; "2006-01-02 15:04:05[.fff]" in
+// UTC, or with a zone, or with "T", "/" or without seconds; "02.01.2006
+// 15:04[:05]"; a date; or Unix time, in seconds (integer or decimal) or,
+// for integers too large to be seconds of this era, in milliseconds (from
+// 1e11), microseconds (1e14) or nanoseconds (1e17).
 func ParseTime(s string) (int64, error) {
 	if s == "" {
 		return 0, errors.New("empty timestamp")
 	}
-	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:T ") {
-		return parseUnixSeconds(s)
+	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:T /") && strings.Count(s, ".") <= 1 {
+		return parseUnix(s)
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UnixNano(), nil
 		}
 	}
-	return 0, fmt.Errorf("bad timestamp %q: want RFC3339, \"2006-01-02 15:04:05\" or Unix seconds", s)
+	return 0, fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
 }
 
-func parseUnixSeconds(s string) (int64, error) {
-	bad := fmt.Errorf("bad timestamp %q: want RFC3339, \"2006-01-02 15:04:05\" or Unix seconds", s)
+func parseUnix(s string) (int64, error) {
+	bad := fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
 	whole, frac, _ := strings.Cut(s, ".")
-	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || sec > math.MaxInt64/1_000_000_000-1 {
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return 0, bad
+	}
+	digits := 9 // of a nanosecond in the unit
+	switch {
+	case n >= 1e17:
+		digits = 0
+	case n >= 1e14:
+		digits = 3
+	case n >= 1e11:
+		digits = 6
+	}
+	unit := int64(math.Pow10(digits))
+	if n > math.MaxInt64/unit-1 {
 		return 0, bad
 	}
 	ns := int64(0)
 	if frac != "" {
-		if len(frac) > 9 || strings.Trim(frac, "0123456789") != "" {
+		if len(frac) > digits || strings.Trim(frac, "0123456789") != "" {
 			return 0, bad
 		}
-		n, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
-		ns = n
+		ns, _ = strconv.ParseInt((frac + "000000000")[:digits], 10, 64)
 	}
-	return sec*1e9 + ns, nil
+	return n*unit + ns, nil
 }
 
 // FormatFloat writes x in the shortest form that reads back exactly.
 func FormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
-// Join writes fields as one CSV line (without the line end).
+// Join writes fields as one comma-separated line (without the line end),
+// quoting a field that holds a comma or a quote (a decimal comma read
+// from a ';'-separated file, a quoted label).
 func Join(buf *bytes.Buffer, fields []string) {
 	for i, s := range fields {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.WriteString(s)
+		if !strings.ContainsAny(s, `,"`) {
+			buf.WriteString(s)
+			continue
+		}
+		buf.WriteByte('"')
+		buf.WriteString(strings.ReplaceAll(s, `"`, `""`))
+		buf.WriteByte('"')
 	}
 }

@@ -1,6 +1,7 @@
 package sensorcsv
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"testing"
@@ -37,6 +38,12 @@ func TestParseErrors(t *testing.T) {
 	f := func(in string, ignore []string, want string) {
 		t.Helper()
 		_, err := Parse(strings.NewReader(in), ignore)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v, want no error", in, err)
+			}
+			return
+		}
 		if err == nil || err.Error() != want {
 			t.Errorf("got %v, want %q", err, want)
 		}
@@ -47,8 +54,14 @@ func TestParseErrors(t *testing.T) {
 	f("t,a\n", []string{"b"}, `line 1: --ignore or --label-column: no column named "b"`)
 	f("t,a\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,x1\n", nil, `line 3, column 2 (a): not a number: "x1"`)
 	f("t,a\n2024-03-01 00:00:00,1,2\n", nil, "line 2: want 2 fields (got 3)")
-	f("t,a\nyesterday,1\n", nil, `line 2, column 1 (t): bad timestamp "yesterday": want RFC3339, "2006-01-02 15:04:05" or Unix seconds`)
-	f("t,a\n12.3.4,1\n", nil, `line 2, column 1 (t): bad timestamp "12.3.4": want RFC3339, "2006-01-02 15:04:05" or Unix seconds`)
+	f("t,a\nyesterday,1\n", nil, `line 2, column 1 (t): bad timestamp "yesterday": `+timeFormats)
+	f("t,a\n12.3.4,1\n", nil, `line 2, column 1 (t): bad timestamp "12.3.4": `+timeFormats)
+	f("t,a\n1709251200.1234567,1\n", nil, "")
+	f("t,a\n\"2024-03-01 00:00:00,1\n", nil, `line 2: field 1: quote not closed`)
+	f("t,a\n\"2024-03-01 00:00:00\"x,1\n", nil, `line 2: field 1: text after its closing quote`)
+	f("t;a\n2024-03-01 00:00:00;1,5,0\n", nil, `line 2, column 2 (a): not a number: "1,5,0"`)
+	f("t;a\n2024-03-01 00:00:00;1,5.0\n", nil, `line 2, column 2 (a): not a number: "1,5.0"`)
+	f("t,a\n1709251200000.1234567,1\n", nil, `line 2, column 1 (t): bad timestamp "1709251200000.1234567": `+timeFormats)
 }
 
 func FuzzParse(f *testing.F) {
@@ -89,8 +102,76 @@ func TestParseSemicolons(t *testing.T) {
 	if f.Values[1][1] != 0.382638 || f.Rows[1][3] != "1.0" {
 		t.Errorf("row 1: values %v, fields %v", f.Values[1], f.Rows[1])
 	}
-	if _, err := Parse(strings.NewReader("t;a\n2020-03-09 10:14:33;1,5\n"), nil); err == nil ||
-		!strings.Contains(err.Error(), `column 2 (a): not a number: "1,5"`) {
-		t.Errorf("decimal comma: got %v, want an error naming column 2 and the value", err)
+}
+
+// TestParseAsSpreadsheetsWrite reads a ';' file with decimal commas (dots
+// grouping thousands) and quoted fields, as spreadsheets in most of Europe
+// export them, and a ',' file quoted as pandas writes it.
+func TestParseAsSpreadsheetsWrite(t *testing.T) {
+	in := "\"Zeit\";\"Druck; bar\";Temp;Status\r\n" +
+		"\"01.03.2024 08:00:00\";1,5;-0,25;\"ok\"\r\n" +
+		"01.03.2024 08:00:01; \"1.234,5\" ;20;\"said \"\"hi\"\"\"\r\n"
+	f, err := Parse(strings.NewReader(in), []string{"Status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.ChannelNames(); len(got) != 2 || got[0] != "Druck; bar" || got[1] != "Temp" {
+		t.Fatalf("channels %q, want [Druck; bar Temp]", got)
+	}
+	if f.Values[0][0] != 1.5 || f.Values[0][1] != -0.25 || f.Values[1][0] != 1234.5 || f.Values[1][1] != 20 {
+		t.Errorf("values %v, want [[1.5 -0.25] [1234.5 20]]", f.Values)
+	}
+	if want := int64(1709280000e9); f.Times[0] != want || f.Times[1] != want+1e9 {
+		t.Errorf("times %v, want %d and one second later", f.Times, want)
+	}
+	if f.Rows[1][3] != `said "hi"` {
+		t.Errorf("quoted field %q, want %q", f.Rows[1][3], `said "hi"`)
+	}
+	var b bytes.Buffer
+	Join(&b, f.Rows[1])
+	if got, want := b.String(), `01.03.2024 08:00:01,"1.234,5",20,"said ""hi"""`; got != want {
+		t.Errorf("Join: %s, want %s", got, want)
+	}
+	back, err := Parse(strings.NewReader("t,a,b,s\n"+b.String()+"\n"), []string{"a", "s"})
+	if err != nil || back.Rows[0][1] != "1.234,5" || back.Rows[0][3] != `said "hi"` {
+		t.Errorf("Join's line read back: %v, %q", err, back.Rows)
+	}
+	pandas := "\"timestamp\",\"value\"\n\"2024-03-01 08:00:00\",\"1.5\"\n"
+	if p, err := Parse(strings.NewReader(pandas), nil); err != nil || p.Values[0][0] != 1.5 {
+		t.Errorf("quoted ',' file: %v", err)
+	}
+	if _, err := Parse(strings.NewReader("t,a\n2024-03-01 00:00:00,1,5\n"), nil); err == nil {
+		t.Error("a decimal comma in a ',' file: want an error (it splits the field)")
+	}
+}
+
+// TestParseTime reads the timestamps exports write.
+func TestParseTime(t *testing.T) {
+	const at = int64(1709280000e9) // 2024-03-01 08:00:00 UTC
+	for s, want := range map[string]int64{
+		"2024-03-01T08:00:00Z":      at,
+		"2024-03-01T09:00:00+01:00": at,
+		"2024-03-01 09:00:00+01:00": at,
+		"2024-03-01 08:00:00.25":    at + 25e7,
+		"2024-03-01 08:00":          at,
+		"2024-03-01T08:00":          at,
+		"2024/03/01 08:00:00":       at,
+		"2024/03/01 08:00":          at,
+		"01.03.2024 08:00:00":       at,
+		"01.03.2024 08:00":          at,
+		"2024-03-01":                at - 8*3600e9,
+		"1709280000":                at,
+		"1709280000.5":              at + 5e8,
+		"1709280000000":             at,
+		"1709280000123":             at + 123e6,
+		"1709280000000.5":           at + 5e5,
+		"1709280000000000":          at,
+		"1709280000000000000":       at,
+		"1709280000000000001":       at + 1,
+	} {
+		got, err := ParseTime(s)
+		if err != nil || got != want {
+			t.Errorf("ParseTime(%q) = %d, %v; want %d", s, got, err, want)
+		}
 	}
 }
