@@ -2,8 +2,8 @@
 // produce take: a header row, a timestamp column first (RFC3339,
 // "2006-01-02 15:04:05[.fff]" and its common variants, a date, or Unix
 // seconds, milliseconds, microseconds or nanoseconds: ParseTime), then
-// numeric channels, separated by ',' or ';' (told from the header; in a
-// ';' file a comma is the decimal mark). Fields may be quoted; LF and CRLF
+// numeric channels, separated by ',', ';' or tabs (told from the header;
+// in ';' and tab files a comma is the decimal mark). Fields may be quoted; LF and CRLF
 // line ends and a byte-order mark all work. A malformed row is an error
 // naming the file, line and column; an empty field or "NaN" is a missing
 // value, kept as NaN so that the detector can count it.

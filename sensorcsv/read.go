@@ -23,7 +23,8 @@ type File struct {
 	Times    []int64    // Unix nanoseconds, one per row
 	Channels []int      // column indexes read as channels
 	Values   [][]float64
-	// Sep is the field separator, ',' or ';', detected from the header.
+	// Sep is the field separator, ',', ';' or a tab, detected from the
+	// header.
 	Sep byte
 }
 
@@ -157,11 +158,16 @@ func (f *File) addRow(text string, line int) error {
 	return nil
 }
 
-// detectSep picks the header's separator: ';' when it has more semicolons
-// than commas (SKAB and many European exports, where ',' may be a decimal
-// mark), else ','.
+// detectSep picks the header's separator: a tab when it has more tabs than
+// commas and semicolons (a spreadsheet's "text" export), ';' when it has
+// more semicolons than commas (SKAB and many European exports, where ','
+// may be a decimal mark), else ','.
 func detectSep(header string) byte {
-	if strings.Count(header, ";") > strings.Count(header, ",") {
+	commas, semis, tabs := strings.Count(header, ","), strings.Count(header, ";"), strings.Count(header, "\t")
+	switch {
+	case tabs > commas && tabs > semis:
+		return '\t'
+	case semis > commas:
 		return ';'
 	}
 	return ','
@@ -178,9 +184,13 @@ func splitFields(s string, sep byte) ([]string, error) {
 		}
 		return parts, nil
 	}
+	blank := " \t" // around a field; a tab only where it does not separate
+	if sep == '\t' {
+		blank = " "
+	}
 	var parts []string
 	for {
-		s = strings.TrimLeft(s, " \t")
+		s = strings.TrimLeft(s, blank)
 		var field string
 		if strings.HasPrefix(s, `"`) {
 			var b strings.Builder
@@ -199,7 +209,7 @@ func splitFields(s string, sep byte) ([]string, error) {
 				}
 				break
 			}
-			field, s = b.String(), strings.TrimLeft(s[i:], " \t")
+			field, s = b.String(), strings.TrimLeft(s[i:], blank)
 			if s != "" && s[0] != sep {
 				return nil, fmt.Errorf("field %d: text after its closing quote", len(parts)+1)
 			}
@@ -208,7 +218,7 @@ func splitFields(s string, sep byte) ([]string, error) {
 			if end < 0 {
 				end = len(s)
 			}
-			field, s = strings.TrimSpace(s[:end]), s[end:]
+			field, s = strings.Trim(s[:end], blank), s[end:]
 		}
 		parts = append(parts, field)
 		if s == "" {
@@ -218,13 +228,13 @@ func splitFields(s string, sep byte) ([]string, error) {
 	}
 }
 
-// ParseNumber reads a numeric field of a file separated by sep. In a
-// ';'-separated file a comma is the decimal mark, as the spreadsheets that
-// write such files use it ("1,5"; "1.234,5" with dots grouping
+// ParseNumber reads a numeric field of a file separated by sep. In a file
+// separated by ';' or tabs a comma is the decimal mark, as the spreadsheets
+// that write such files use it ("1,5"; "1.234,5" with dots grouping
 // thousands).
 func ParseNumber(s string, sep byte) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
-	if err == nil || sep != ';' || strings.Count(s, ",") != 1 {
+	if err == nil || sep == ',' || strings.Count(s, ",") != 1 {
 		return v, err
 	}
 	whole, frac, _ := strings.Cut(s, ",")

@@ -140,6 +140,14 @@ func TestParseAsSpreadsheetsWrite(t *testing.T) {
 	if p, err := Parse(strings.NewReader(pandas), nil); err != nil || p.Values[0][0] != 1.5 {
 		t.Errorf("quoted ',' file: %v", err)
 	}
+	tsv := "Zeit\tDruck\tText\n01.03.2024 08:00\t1,5\t\"a\tb\"\n01.03.2024 08:01\t\t\n"
+	if p, err := Parse(strings.NewReader(tsv), []string{"Text"}); err != nil || p.Sep != '\t' || p.Values[0][0] != 1.5 ||
+		p.Rows[0][2] != "a\tb" || !math.IsNaN(p.Values[1][0]) || p.Rows[1][2] != "" {
+		t.Errorf("tab-separated: %v", err)
+		if p != nil {
+			t.Errorf("separator %q, values %v, rows %q", p.Sep, p.Values, p.Rows)
+		}
+	}
 	if _, err := Parse(strings.NewReader("t,a\n2024-03-01 00:00:00,1,5\n"), nil); err == nil {
 		t.Error("a decimal comma in a ',' file: want an error (it splits the field)")
 	}
