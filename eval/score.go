@@ -395,8 +395,18 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 		if s.Silenced[i] {
 			silenced = "1"
 		}
-		fmt.Fprintf(buf, ",%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s", sensorcsv.FormatFloat(s.Score[i]), alert, sensorcsv.FormatFloat(s.Error[i]), thr,
-			sensorcsv.FormatFloat(s.RefScore[i]), sensorcsv.FormatFloat(s.AlertScore[i]), sensorcsv.FormatFloat(s.Drift[i]), drift, quality, strings.Join(kinds, "+"), s.Why[i], silenced)
+		writeFloat(buf, s.Score[i])
+		writeText(buf, alert)
+		writeFloat(buf, s.Error[i])
+		writeText(buf, thr)
+		writeFloat(buf, s.RefScore[i])
+		writeFloat(buf, s.AlertScore[i])
+		writeFloat(buf, s.Drift[i])
+		writeText(buf, drift)
+		writeText(buf, quality)
+		writeText(buf, strings.Join(kinds, "+"))
+		writeText(buf, s.Why[i])
+		writeText(buf, silenced)
 		cols := [][][]float64{s.Expected, s.Lower, s.Upper}
 		if len(names) > 1 {
 			cols = [][][]float64{s.Channel, s.ChannelErr, s.ChDrift, s.Expected, s.Lower, s.Upper}
@@ -419,8 +429,22 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 
 // writeCell writes a comma and v, nothing for NaN (no value).
 func writeCell(buf *bytes.Buffer, v float64) {
-	buf.WriteByte(',')
-	if !math.IsNaN(v) {
-		buf.WriteString(sensorcsv.FormatFloat(v))
+	if math.IsNaN(v) {
+		buf.WriteByte(',')
+		return
 	}
+	writeFloat(buf, v)
+}
+
+// writeFloat writes a comma and v as sensorcsv.FormatFloat does, without a
+// string in between (eval writes a dozen numbers a row).
+func writeFloat(buf *bytes.Buffer, v float64) {
+	buf.WriteByte(',')
+	buf.Write(strconv.AppendFloat(buf.AvailableBuffer(), v, 'g', -1, 64))
+}
+
+// writeText writes a comma and s.
+func writeText(buf *bytes.Buffer, s string) {
+	buf.WriteByte(',')
+	buf.WriteString(s)
 }
