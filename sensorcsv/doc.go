@@ -1,7 +1,8 @@
 // Package sensorcsv reads and writes the CSV files that aewatch eval and
 // produce take: a header row, a timestamp column first (RFC3339,
 // "2006-01-02 15:04:05[.fff]" and its common variants, a date, or Unix
-// seconds, milliseconds, microseconds or nanoseconds: ParseTime), then
+// seconds, milliseconds, microseconds or nanoseconds: ParseTime; or a date
+// and a time of day in the first two columns), then
 // numeric channels, separated by ',', ';' or tabs (told from the header;
 // in ';' and tab files a comma is the decimal mark). Fields may be quoted; LF and CRLF
 // line ends and a byte-order mark all work. A malformed row is an error

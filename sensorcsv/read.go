@@ -26,6 +26,10 @@ type File struct {
 	// Sep is the field separator, ',', ';' or a tab, detected from the
 	// header.
 	Sep byte
+	// TimeColumns is how many columns the timestamp takes: 2 when the first
+	// data row has a date in the first and a time of day in the second, as
+	// historians and SCADA exports write it; else 1.
+	TimeColumns int
 }
 
 // ChannelNames returns the header names of the channel columns.
@@ -135,7 +139,16 @@ func (f *File) addRow(text string, line int) error {
 	if len(fields) != len(f.Header) {
 		return fmt.Errorf("line %d: want %d fields (got %d)", line, len(f.Header), len(fields))
 	}
-	t, err := ParseTime(fields[0])
+	if f.TimeColumns == 0 {
+		if err := f.detectTimeColumns(fields); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+	stamp := fields[0]
+	if f.TimeColumns == 2 {
+		stamp += " " + fields[1]
+	}
+	t, err := ParseTime(stamp)
 	if err != nil {
 		return fmt.Errorf("line %d, column 1 (%s): %w", line, f.Header[0], err)
 	}
@@ -156,6 +169,40 @@ func (f *File) addRow(text string, line int) error {
 	f.Times = append(f.Times, t)
 	f.Values = append(f.Values, vals)
 	return nil
+}
+
+// detectTimeColumns tells from the first data row whether the timestamp
+// is a date and a time of day in two columns; the second is then not a
+// channel.
+func (f *File) detectTimeColumns(fields []string) error {
+	f.TimeColumns = 1
+	if len(fields) < 3 || !isDate(fields[0]) || !isTimeOfDay(fields[1]) {
+		return nil
+	}
+	f.TimeColumns = 2
+	f.Channels = slices.DeleteFunc(f.Channels, func(c int) bool { return c == 1 })
+	if len(f.Channels) == 0 {
+		return errors.New("no channel columns left after the date and time columns")
+	}
+	return nil
+}
+
+func isDate(s string) bool {
+	for _, layout := range []string{"2006-01-02", "02.01.2006", "2006/01/02"} {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func isTimeOfDay(s string) bool {
+	for _, layout := range []string{"15:04:05.999999999", "15:04"} {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // detectSep picks the header's separator: a tab when it has more tabs than

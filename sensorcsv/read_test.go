@@ -183,3 +183,29 @@ func TestParseTime(t *testing.T) {
 		}
 	}
 }
+
+// TestParseDateAndTimeColumns reads a historian's export: the date and the
+// time of day in two columns, which make one timestamp and no channel.
+func TestParseDateAndTimeColumns(t *testing.T) {
+	in := "Datum;Uhrzeit;Druck;Temp\n01.03.2024;08:00:00;1,5;20\n01.03.2024;08:00:01.5;1,6;21\n"
+	f, err := Parse(strings.NewReader(in), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.TimeColumns != 2 {
+		t.Errorf("time columns %d, want 2", f.TimeColumns)
+	}
+	if got := f.ChannelNames(); len(got) != 2 || got[0] != "Druck" || got[1] != "Temp" {
+		t.Errorf("channels %q, want [Druck Temp]", got)
+	}
+	if want := int64(1709280000e9); f.Times[0] != want || f.Times[1] != want+15e8 {
+		t.Errorf("times %v, want %d and 1.5 s later", f.Times, want)
+	}
+	if _, err := Parse(strings.NewReader("d,t\n2024-03-01,08:00\n"), nil); err == nil {
+		t.Error("a date and a time with no channel: want an error")
+	}
+	one, err := Parse(strings.NewReader("d,x\n2024-03-01,08\n2024-03-02,09\n"), nil)
+	if err != nil || one.TimeColumns != 1 || one.Values[1][0] != 9 {
+		t.Errorf("a date and a number: %v, time columns %d", err, one.TimeColumns)
+	}
+}
