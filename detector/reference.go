@@ -490,6 +490,7 @@ func (r *reference) chooseHeld(holding bool) {
 // history are learnt afresh; the network keeps its weights and learns on.
 func (r *reference) restart() {
 	r.seen, r.cusum, r.meanN = 0, 0, 0
+	r.heldSet = false // the levels are learnt afresh: an open alert chooses again
 	clear(r.meanSq)
 	r.norm.Reset()
 	r.norm.SetWarmup(r.period)
