@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sensorcsv"
 	"github.com/aewatch/aewatch/synth"
 )
 
@@ -325,5 +326,45 @@ func TestLatentColumns(t *testing.T) {
 		if scored < len(want)*(len(lines)-100) {
 			t.Fatalf("multivariate %v: %d code values for %d rows", multivariate, scored, len(lines)-1)
 		}
+	}
+}
+
+// TestOutputReadsBack: a ';' file with decimal commas and a channel whose
+// name holds a comma is scored into a ',' file that reads back with every
+// row as wide as its header, explanations naming that channel included.
+func TestOutputReadsBack(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("Zeit;\"Druck, bar\";Temp\n")
+	for i := range 1500 {
+		p := 1.5 + 0.01*math.Sin(float64(i)/7)
+		if i >= 1000 && i < 1200 {
+			p += 0.5
+		}
+		fmt.Fprintf(&in, "2024-03-01 %02d:%02d:%02d;%s;%s\n", i/3600, i/60%60, i%60,
+			strings.Replace(strconv.FormatFloat(p, 'f', 4, 64), ".", ",", 1), strings.Replace(strconv.FormatFloat(20+0.1*math.Cos(float64(i)/5), 'f', 3, 64), ".", ",", 1))
+	}
+	dir, out := t.TempDir(), t.TempDir()
+	p := filepath.Join(dir, "pump.csv")
+	if err := os.WriteFile(p, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs, _ := Discover([]string{p})
+	res, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), Multivariate: true, OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	explained := false
+	for _, w := range res[0].Why {
+		explained = explained || strings.Contains(w, "Druck, bar")
+	}
+	if !explained {
+		t.Error("no explanation names the channel Druck, bar: the test does not test the quoting")
+	}
+	back, err := sensorcsv.Read(filepath.Join(out, "pump.csv"), []string{"Druck, bar", "Temp", "explanation", "alert_kind"})
+	if err != nil {
+		t.Fatalf("the output does not read back: %v", err)
+	}
+	if len(back.Rows) != 1500 || !strings.HasPrefix(back.Rows[1100][1], "2,") {
+		t.Errorf("rows %d, row 1100's pressure %q", len(back.Rows), back.Rows[1100][1])
 	}
 }

@@ -273,7 +273,8 @@ func Departure(statistic string, v float64, format string) string {
 	return statistic + " " + d
 }
 
-// Explain renders an alert event in one line without commas, as eval's
+// Explain renders an alert event in one line (commas only inside channel
+// names; the CSV quotes such a cell), as eval's
 // explanation column prints it.
 func Explain(kind string, o detector.Outcome, channels []string) string {
 	var b strings.Builder
@@ -443,8 +444,9 @@ func writeFloat(buf *bytes.Buffer, v float64) {
 	buf.Write(strconv.AppendFloat(buf.AvailableBuffer(), v, 'g', -1, 64))
 }
 
-// writeText writes a comma and s.
+// writeText writes a comma and s, quoted if it must be (an explanation
+// naming a channel with a comma in its name).
 func writeText(buf *bytes.Buffer, s string) {
 	buf.WriteByte(',')
-	buf.WriteString(s)
+	sensorcsv.WriteField(buf, s)
 }

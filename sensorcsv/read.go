@@ -353,19 +353,25 @@ func parseUnix(s string) (int64, error) {
 func FormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
 // Join writes fields as one comma-separated line (without the line end),
-// quoting a field that holds a comma or a quote (a decimal comma read
-// from a ';'-separated file, a quoted label).
+// each as WriteField does.
 func Join(buf *bytes.Buffer, fields []string) {
 	for i, s := range fields {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		if !strings.ContainsAny(s, `,"`) {
-			buf.WriteString(s)
-			continue
-		}
-		buf.WriteByte('"')
-		buf.WriteString(strings.ReplaceAll(s, `"`, `""`))
-		buf.WriteByte('"')
+		WriteField(buf, s)
 	}
+}
+
+// WriteField writes one field of a comma-separated line, quoted if it holds
+// a comma or a quote (a decimal comma read from a ';'-separated file, a
+// column name with a comma in it).
+func WriteField(buf *bytes.Buffer, s string) {
+	if !strings.ContainsAny(s, `,"`) {
+		buf.WriteString(s)
+		return
+	}
+	buf.WriteByte('"')
+	buf.WriteString(strings.ReplaceAll(s, `"`, `""`))
+	buf.WriteByte('"')
 }
