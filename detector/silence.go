@@ -68,11 +68,34 @@ func validateSilences(ss []Silence) error {
 
 // SilencesFor resolves the maintenance windows of one series, sorted by
 // start (c must be valid).
-func (c Config) SilencesFor(series string) []TimeRange {
-	var out []TimeRange
+func (c Config) SilencesFor(series string) []TimeRange { return c.ParseSilences().For(series) }
+
+// ParsedSilences are a configuration's maintenance windows parsed once, for
+// a caller that resolves them for many series.
+type ParsedSilences []parsedSilence
+
+type parsedSilence struct {
+	Silence
+	window TimeRange
+}
+
+// ParseSilences parses c's maintenance windows (c must be valid).
+func (c Config) ParseSilences() ParsedSilences {
+	var out ParsedSilences
 	for _, s := range c.Silences {
-		if r, err := s.Window(); err == nil && s.Matches(series) {
-			out = append(out, r)
+		if r, err := s.Window(); err == nil {
+			out = append(out, parsedSilence{s, r})
+		}
+	}
+	return out
+}
+
+// For resolves the maintenance windows of one series, sorted by start.
+func (p ParsedSilences) For(series string) []TimeRange {
+	var out []TimeRange
+	for _, s := range p {
+		if s.Matches(series) {
+			out = append(out, s.window)
 		}
 	}
 	slices.SortFunc(out, func(a, b TimeRange) int { return int(min(1, max(-1, a.From-b.From))) })

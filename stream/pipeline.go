@@ -129,6 +129,9 @@ type Pipeline struct {
 	decoders map[string]codec.Decoder
 	track    *tracker
 	admit    *admission // pacing of brand-new detectors
+	// configSilences are the configuration's maintenance windows, parsed
+	// once for every series' detector.
+	configSilences detector.ParsedSilences
 	// inflight carries the result of the checkpoint round whose second
 	// half runs beside the fetch loop (nil when none does).
 	inflight chan error
@@ -210,7 +213,8 @@ func New(o Options) (*Pipeline, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	p := &Pipeline{o: o, decoders: map[string]codec.Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
-		ioCtx: context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
+		configSilences: o.Detector.ParseSilences(),
+		ioCtx:          context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format

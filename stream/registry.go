@@ -170,6 +170,6 @@ func (p *Pipeline) newDetector(series string, channels []string) (*detector.Dete
 		return nil, err
 	}
 	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
-	d.SetSilences(p.o.Detector.SilencesFor(series))
+	d.SetSilences(p.configSilences.For(series))
 	return d, nil
 }

@@ -199,7 +199,7 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
 	p.settle(st)
 	if v := p.o.Silences.Version(); v != st.silences {
-		st.det.SetSilences(append(p.o.Detector.SilencesFor(st.series), p.o.Silences.For(st.series)...))
+		st.det.SetSilences(append(p.configSilences.For(st.series), p.o.Silences.For(st.series)...))
 		st.silences = v
 	}
 	n := len(sh.pending.pts)
