@@ -160,13 +160,6 @@ type reference struct {
 	weights []float64 // channelWeights' scratch
 }
 
-// heldJoin is the evidence, in decades, with which a channel joins an open
-// alert's held set: what scores 0.5 at the default tail.decades of 8, a
-// channel that would open an alert on its own. A lower bar (Slack) let
-// nearly every channel in over a long alert by chance, and with them
-// their normal drift.
-const heldJoin = 4
-
 // minMeanSpread floors a channel's window-mean spread, in reference
 // deviations, so that a flat or strongly averaged channel can still follow.
 const minMeanSpread = 0.05
@@ -462,8 +455,12 @@ func (r *reference) follow(holding bool) {
 // chooseHeld keeps, while an alert is open, the set of channels whose
 // level it holds: those with their own evidence beyond Slack in the window
 // it opened on (all if none had: the pooled error or the adapting model
-// opened it), joined later by any whose evidence reaches heldJoin.
+// opened it), joined later by any whose evidence scores 0.5 (the default
+// alert.open), a channel that would open an alert on its own. Joining at
+// Slack let nearly every channel in over a long alert by chance, and with
+// them their normal drift.
 func (r *reference) chooseHeld(holding bool) {
+	join := r.cfg.Tail.Decades / 2
 	switch {
 	case !holding:
 		r.heldSet = false
@@ -481,7 +478,7 @@ func (r *reference) chooseHeld(holding bool) {
 		}
 	default:
 		for j, d := range r.chEvidence {
-			r.held[j] = r.held[j] || d >= heldJoin
+			r.held[j] = r.held[j] || d >= join
 		}
 	}
 }
