@@ -379,27 +379,18 @@ func TestDriftElsewhereDoesNotHoldAnAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := make([]bool, n)
+	out := make([]scored, n)
 	x := make([]float64, c)
 	for i := range n {
 		for j := range c {
 			x[j] = rows[j][i]
 		}
 		for _, r := range d.Push(int64(i+1)*1e9, x) {
-			open[r.Seq] = r.Anomaly.Open
+			out[r.Seq].alert = r.Anomaly.Open
 		}
-	}
-	share := func(a, b int) float64 {
-		k := 0
-		for _, o := range open[a:b] {
-			if o {
-				k++
-			}
-		}
-		return float64(k) / float64(b-a)
 	}
 	// A window holds the step for 32 samples after it ends; closing takes 10.
-	during, after, before := share(from, to), share(to+cfg.Window.Size+cfg.Alert.CloseAfter, n), share(cfg.Warmup, from)
+	during, after, before := coverage(out, from, to), coverage(out, to+cfg.Window.Size+cfg.Alert.CloseAfter, n), coverage(out, cfg.Warmup, from)
 	t.Logf("alert open on %.2f of the step, %.2f of the rows after it, %.2f before", during, after, before)
 	if during < 0.7 || after > 0.05 || before > 0.02 {
 		t.Errorf("alert open on %.2f of the step (want >= 0.7), %.2f after it (want <= 0.05), %.2f before (want <= 0.02)", during, after, before)

@@ -10,10 +10,10 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/internal/parallel"
 	"github.com/aewatch/aewatch/sensorcsv"
 )
 
@@ -110,40 +110,20 @@ func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	results := make([]FileResult, len(inputs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf bytes.Buffer
-			for i := range next {
-				s, err := runOne(inputs[i], o, &buf)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				results[i] = FileResult{inputs[i], s}
-				if o.Progress != nil {
-					o.Progress(inputs[i], len(s.Score))
-				}
-			}
-		}()
-	}
-feed:
-	for i := range inputs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+	bufs := make([]bytes.Buffer, workers) // one output buffer per worker, reused
+	err := parallel.Each(ctx, len(inputs), workers, func(_ context.Context, w, i int) error {
+		s, err := runOne(inputs[i], o, &bufs[w])
+		if err != nil {
+			return err
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+		results[i] = FileResult{inputs[i], s}
+		if o.Progress != nil {
+			o.Progress(inputs[i], len(s.Score))
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return results, nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aewatch/aewatch/config"
 	"github.com/aewatch/aewatch/eval"
+	"github.com/aewatch/aewatch/internal/parallel"
 	"github.com/aewatch/aewatch/sensorcsv"
 	"github.com/aewatch/aewatch/stream"
 	"github.com/aewatch/aewatch/stream/codec"
@@ -98,38 +99,17 @@ const produceFilesAtOnce = 16
 // sendFiles sends every input, atOnce at a time (in input order), and
 // returns the first error (the others stop at their next write).
 func (p *producer) sendFiles(ctx context.Context, inputs []eval.Input, topic string, atOnce int) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan string)
-	var wg sync.WaitGroup
 	var mu sync.Mutex // serialises the lines on stderr
-	for range min(atOnce, len(inputs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for path := range next {
-				n, err := p.sendFile(ctx, path)
-				if err != nil {
-					cancel(err)
-					return
-				}
-				mu.Lock()
-				fmt.Fprintf(os.Stderr, "%s: %d messages to %s\n", path, n, topic)
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, in := range inputs {
-		select {
-		case next <- in.Path:
-		case <-ctx.Done():
-			break feed
+	return parallel.Each(ctx, len(inputs), atOnce, func(ctx context.Context, _, i int) error {
+		n, err := p.sendFile(ctx, inputs[i].Path)
+		if err != nil {
+			return err
 		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
+		mu.Lock()
+		fmt.Fprintf(os.Stderr, "%s: %d messages to %s\n", inputs[i].Path, n, topic)
+		mu.Unlock()
+		return nil
+	})
 }
 
 // producer sends sensor CSV rows as Kafka messages.
