@@ -280,7 +280,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	}
 	d.accepted++
 	if d.ref != nil {
-		d.ref.observe(t, x)
+		d.ref.observe(t, x, d.alert.open)
 	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {

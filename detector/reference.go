@@ -158,6 +158,9 @@ type reference struct {
 	held    []bool
 	heldSet bool
 	weights []float64 // channelWeights' scratch
+	// seasonPending: the seasonal context found a cycle while an alert was
+	// open; the reference goes on without it until the alert closes.
+	seasonPending bool
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -219,10 +222,12 @@ func marginalTail(t TailConfig) *TailConfig {
 }
 
 // observe folds an accepted sample taken at time t into the reference
-// normalisation while the reference period lasts. When the seasonal
-// context has just found a cycle, the reference period starts again on
-// the signal without it.
-func (r *reference) observe(t int64, x []float64) {
+// normalisation while the reference period lasts; holding says whether an
+// alert is open. When the seasonal context has just found a cycle, the
+// reference period starts again on the signal without it, once no alert
+// is open: a period restarted inside a fault would learn the fault as the
+// normal.
+func (r *reference) observe(t int64, x []float64, holding bool) {
 	if r.season != nil {
 		found, y := r.season.observe(t, x)
 		if found && r.marg.settled {
@@ -232,10 +237,14 @@ func (r *reference) observe(t int64, x []float64) {
 			// the clock (a shift's schedule) is kept.
 			found = r.season.drop(func(j int) bool { return !r.marg.modal[j] || r.season.onClock(j) }, x)
 		}
-		if found {
+		r.seasonPending = r.seasonPending || found
+		if r.seasonPending && !holding {
+			r.seasonPending = false
 			r.restart()
 		}
-		x = y
+		if !r.seasonPending {
+			x = y
+		}
 	}
 	r.seen++
 	if r.seen <= r.period {
@@ -251,7 +260,7 @@ func (r *reference) learning() bool { return r.seen <= r.period }
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
 	c := len(r.chErr)
-	if r.season != nil && r.season.done {
+	if r.season != nil && r.season.done && !r.seasonPending {
 		// The cycle comes off before normalising and clipping.
 		size, clip := len(r.vec)/c, win.Config().Clip
 		for j := range c {

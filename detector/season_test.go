@@ -1,6 +1,8 @@
 package detector
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/aewatch/aewatch/synth"
@@ -56,5 +58,43 @@ func TestSeasonNeedsEvenSampling(t *testing.T) {
 	}
 	if p := d.ref.season.period[0]; p != 0 {
 		t.Errorf("cycle of %d blocks found across a day's gap", p)
+	}
+}
+
+// TestCycleFoundDuringAFault: a cycle found while an alert is open
+// restarts the reference period only once the alert closes; restarted
+// inside the fault, the period would learn the fault as the normal and
+// the alert would close with the fault still on.
+func TestCycleFoundDuringAFault(t *testing.T) {
+	const n, from, to, period = 3200, 1960, 2600, 288 // a day at 5 minutes
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	cfg.Reference.Follow = 0 // the fault is not followed away either
+	xs := make([]float64, n)
+	r := rand.New(rand.NewPCG(7, 1))
+	for i := range xs {
+		xs[i] = 50 + 5*math.Sin(2*math.Pi*float64(i)/period) + 0.3*r.NormFloat64()
+		if i >= from && i < to {
+			xs[i] += 15 // beyond the cycle's range: alerted before the cycle is known
+		}
+	}
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]scored, n)
+	for i, x := range xs {
+		for _, res := range d.Push(int64(i+1)*300e9, []float64{x}) {
+			out[res.Seq].alert = res.Anomaly.Open
+		}
+	}
+	if d.ref.season.period[0] == 0 {
+		t.Fatalf("no cycle found in a sine of %d samples", period)
+	}
+	found := cfg.Reference.Season.Learn
+	during, after := coverage(out, found, to), coverage(out, to+cfg.Window.Size+cfg.Alert.CloseAfter, n)
+	t.Logf("alert open on %.2f of the fault after the cycle was found, %.2f of the rows after the fault", during, after)
+	if during < 0.95 || after > 0.05 {
+		t.Errorf("alert open on %.2f of the fault after the cycle was found (want >= 0.95), %.2f after it (want <= 0.05)", during, after)
 	}
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 12 (version 11 had no set of channels an open
+// Snapshot encoding, version 13 (version 12 had no seasonal restart put
+// off while an alert is open; version 11 had no set of channels an open
 // alert holds; version 10 had no roughness test in the
 // reference and held an open alert's window spreads rather than their
 // inverse; version 9 had no single-sample tail in
@@ -40,7 +41,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 12
+	snapshotVersion = 13
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -483,6 +484,7 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	for _, h := range r.held {
 		e.Bool(h)
 	}
+	e.Bool(r.seasonPending)
 	return nil
 }
 
@@ -534,6 +536,7 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	for j := range r.held {
 		r.held[j] = d.Bool()
 	}
+	r.seasonPending = d.Bool()
 	if err := d.Err(); err != nil {
 		return err
 	}
