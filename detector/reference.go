@@ -54,6 +54,15 @@ type ReferenceConfig struct {
 	Follow       int     `yaml:"follow"`
 	FollowGate   float64 `yaml:"follow_gate"`
 	FollowBeyond int     `yaml:"follow_beyond"`
+	// FollowEvidence: within the gate, a channel whose own evidence in the
+	// window (its error's tail, stillness, roughness; the pooled evidence
+	// with one channel) is beyond this many decades is followed only while
+	// it moves as a drift does: a significant trend within the window,
+	// leaving the level with no more than twice the lag the follow itself
+	// gives. A step, or a channel that breaks its relation to the others,
+	// is not followed away; 0 follows within the gate whatever the
+	// evidence.
+	FollowEvidence float64 `yaml:"follow_evidence"`
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
@@ -77,7 +86,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, ReplaySize: 128}
 }
 
@@ -100,6 +109,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
 	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
 		return fmt.Errorf("detector.reference.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
+	case !(c.FollowEvidence >= 0 && c.FollowEvidence <= 100):
+		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
@@ -161,6 +172,7 @@ type reference struct {
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
+	decades       float64 // the last window's evidence, for following one channel
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -334,6 +346,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	for _, d := range r.chEvidence {
 		decades = max(decades, d)
 	}
+	r.decades = decades
 	r.cusum = min(2*r.cfg.Evidence, max(0, r.cusum+decades-r.cfg.Slack))
 	instant := r.cal.scoreOf(decades)
 	if !holding || r.cfg.Evidence == 0 {
@@ -444,7 +457,7 @@ func (r *reference) follow(holding bool) {
 			// Wholly clipped: the mean does not measure how far the level
 			// moved, and following it would drag the level towards the
 			// clip for as long as the regime lasts.
-		case math.Abs(m) < r.cfg.FollowGate*spread:
+		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding && !r.held[j]:
 			// Not part of the open alert: followed as within the gate, or
@@ -459,6 +472,66 @@ func (r *reference) follow(holding bool) {
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
+}
+
+// evidenceOf is channel j's own evidence in the last window, in decades:
+// the pooled evidence with one channel.
+func (r *reference) evidenceOf(j int) float64 {
+	if len(r.chEvidence) == 1 {
+		return r.decades
+	}
+	return r.chEvidence[j]
+}
+
+// Bars of drifting: a trend of at least driftTrendSE standard errors
+// (SKAB's thermocouple drifts in bursts; a lower bar lets a step pass
+// while it crosses the window, as a ramp), and a departure of at most
+// driftLagTimes the lag that following such a trend leaves.
+const (
+	driftTrendSE  = 6
+	driftLagTimes = 2
+)
+
+// drifting reports whether channel j, m from its level (reference units),
+// moves as a drift that the level is following: what the model leaves of
+// it in the window trends away from the level, significantly, and m is no
+// more than the lag that trend gives the follow.
+func (r *reference) drifting(j int, m float64) bool {
+	b, se := r.channelTrend(j)
+	return math.Abs(b) > driftTrendSE*se && b*m > 0 && math.Abs(m) < driftLagTimes*math.Abs(b)*float64(r.cfg.Follow)
+}
+
+// channelTrend returns the least-squares slope, per sample, of what the
+// reference network leaves of channel j in the window (the window itself
+// without a network: a cycle the network knows is no trend), and its
+// standard error.
+func (r *reference) channelTrend(j int) (slope, se float64) {
+	c := len(r.chErr)
+	n := len(r.vec) / c
+	at := func(q int) float64 {
+		if r.ae != nil {
+			return r.vec[q*c+j] - r.recon[q*c+j]
+		}
+		return r.vec[q*c+j]
+	}
+	mid := float64(n-1) / 2
+	var mean, sxx, sxy float64
+	for q := range n {
+		mean += at(q)
+	}
+	mean /= float64(n)
+	for q := range n {
+		d := float64(q) - mid
+		sxx += float64(d * d)
+		sxy += float64(d * (at(q) - mean))
+	}
+	slope = sxy / sxx
+	var rss float64
+	for q := range n {
+		e := at(q) - mean - float64(slope*(float64(q)-mid))
+		rss += float64(e * e)
+	}
+	return slope, math.Sqrt(rss / float64(n-2) / sxx)
 }
 
 // chooseHeld keeps, while an alert is open, the set of channels whose

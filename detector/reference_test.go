@@ -434,3 +434,41 @@ func TestExplanationNamesTheStuckChannel(t *testing.T) {
 		t.Fatal("no alert opened on the stuck channel")
 	}
 }
+
+// TestBrokenRelationIsNotFollowed: two channels that move together (b =
+// 2a on a cycle as wide as b's own range) and a step of b that breaks the
+// relation while b stays within its range: the window's mean stays within
+// the follow gate, so only the channel's own evidence keeps its level from
+// following the step away.
+func TestBrokenRelationIsNotFollowed(t *testing.T) {
+	const n, from, to = 4000, 2800, 3100
+	coverages := func(followEvidence float64) (during, after float64) {
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+		cfg.Reference.Season.Learn = 0 // the network sees the cycle in its window
+		cfg.Reference.FollowEvidence = followEvidence
+		d, err := New(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(3, 3))
+		out := make([]scored, n)
+		for i := range n {
+			a := math.Sin(float64(i)/20) + 0.1*r.NormFloat64()
+			b := 2*a + 0.1*r.NormFloat64()
+			if i >= from && i < to {
+				b += 1.5
+			}
+			for _, res := range d.Push(int64(i+1)*1e9, []float64{a, b, 5 + r.NormFloat64()}) {
+				out[res.Seq].alert = res.Anomaly.Open
+			}
+		}
+		return coverage(out, from+cfg.Window.Size, to), coverage(out, to+cfg.Window.Size+cfg.Alert.CloseAfter, n)
+	}
+	during, after := coverages(DefaultReferenceConfig().FollowEvidence)
+	followed, _ := coverages(0)
+	t.Logf("alert open on %.2f of the broken relation (%.2f when followed whatever the evidence), %.2f of the rows after it", during, followed, after)
+	if during < 0.9 || after > 0.05 || followed > 0.7 {
+		t.Errorf("alert open on %.2f of the broken relation (want >= 0.9), %.2f after it (want <= 0.05), %.2f when followed whatever the evidence (want <= 0.7: the test no longer tests the rule)", during, after, followed)
+	}
+}
