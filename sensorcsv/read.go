@@ -155,7 +155,7 @@ func (f *File) addRow(text string, line int) error {
 	vals := make([]float64, len(f.Channels))
 	for k, c := range f.Channels {
 		s := fields[c]
-		if s == "" {
+		if Missing(s) {
 			vals[k] = math.NaN()
 			continue
 		}
@@ -273,6 +273,25 @@ func splitFields(s string, sep byte) ([]string, error) {
 		}
 		s = s[1:] // the separator
 	}
+}
+
+// missingMarks are what exports write for a value they do not have:
+// pandas and R (NaN, NA, <NA>, None, null), spreadsheets (#N/A, N/A),
+// historians (a dash, "nil").
+var missingMarks = []string{"NA", "N/A", "#N/A", "<NA>", "NULL", "None", "nil", "-", "--"}
+
+// Missing reports whether a numeric field holds no value: empty or one of
+// the missing marks, in any case (NaN reads as a number already).
+func Missing(s string) bool {
+	if s == "" {
+		return true
+	}
+	for _, m := range missingMarks {
+		if strings.EqualFold(s, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseNumber reads a numeric field of a file separated by sep. In a file

@@ -2,6 +2,7 @@ package sensorcsv
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -207,5 +208,29 @@ func TestParseDateAndTimeColumns(t *testing.T) {
 	one, err := Parse(strings.NewReader("d,x\n2024-03-01,08\n2024-03-02,09\n"), nil)
 	if err != nil || one.TimeColumns != 1 || one.Values[1][0] != 9 {
 		t.Errorf("a date and a number: %v, time columns %d", err, one.TimeColumns)
+	}
+}
+
+// TestParseMissingMarks: what pandas, R, spreadsheets and historians write
+// for a value they lack reads as missing (NaN, a rejected sample), not as
+// an error that stops the file; a word that is no such mark still does.
+func TestParseMissingMarks(t *testing.T) {
+	marks := []string{"", "NaN", "nan", "NA", "n/a", "N/A", "#N/A", "<NA>", "null", "NULL", "None", "nil", "-", "--"}
+	var in strings.Builder
+	in.WriteString("timestamp,a,b\n")
+	for i, m := range marks {
+		fmt.Fprintf(&in, "%d,%s,%d\n", 1709251200+60*i, m, i)
+	}
+	f, err := Parse(strings.NewReader(in.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range marks {
+		if !math.IsNaN(f.Values[i][0]) || f.Values[i][1] != float64(i) {
+			t.Errorf("%q: read %v, want [NaN %d]", m, f.Values[i], i)
+		}
+	}
+	if _, err := Parse(strings.NewReader("timestamp,a\n1709251200,offline\n"), nil); err == nil || !strings.Contains(err.Error(), `"offline"`) {
+		t.Errorf(`"offline": error %v, want one naming the field`, err)
 	}
 }
