@@ -217,10 +217,15 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 	// there as many cycles later as the learning allows; a duty cycle
 	// whose length wanders is not, and its mean profile would be wrong
 	// where the phase has wandered off.
-	if best == 0 || best*s.block < s.size || acf(2*best) < s.cfg.MinACF || acf(len(d)/2/best*best) < s.cfg.MinACF {
+	if best == 0 || best*s.block < s.size {
 		return 0, 0, nil
 	}
-	cycle := snapCycle(float64(float64(best*s.block) * s.dt))
+	blocks := s.refine(acf, best, len(d))
+	at := func(cycles int) int { return int(math.Round(float64(cycles) * blocks)) }
+	if acf(at(2)) < s.cfg.MinACF || acf(at(len(d)/2/best)) < s.cfg.MinACF {
+		return 0, 0, nil
+	}
+	cycle := snapCycle(float64(blocks * float64(s.block) * s.dt))
 	profile := make([]float64, best)
 	counts := make([]int, best)
 	for i, x := range d {
@@ -235,6 +240,30 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 		}
 	}
 	return best, cycle, profile
+}
+
+// refine returns the cycle, in blocks, to a fraction of a block: the
+// autocorrelation's peak near as many cycles as half the n block means
+// hold, placed between blocks by a parabola through it and its neighbours,
+// over that many cycles. A profile's phase drifts by the cycle's error
+// every cycle; a whole number of blocks is off by up to half a block.
+func (s *season) refine(acf func(int) float64, best, n int) float64 {
+	m := n / 2 / best
+	if m < 2 {
+		return float64(best)
+	}
+	peak := m * best
+	for lag := max(peak-best/2, 2); lag <= min(peak+best/2, n-2); lag++ {
+		if acf(lag) > acf(peak) {
+			peak = lag
+		}
+	}
+	a, b, c := acf(peak-1), acf(peak), acf(peak+1)
+	shift := 0.0
+	if den := a - 2*b + c; den < 0 {
+		shift = max(-0.5, min(0.5, float64(0.5*(a-c))/den))
+	}
+	return (float64(peak) + shift) / float64(m)
 }
 
 // bin is the profile bin of a moment since ns after the first sample, for

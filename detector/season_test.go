@@ -98,3 +98,22 @@ func TestCycleFoundDuringAFault(t *testing.T) {
 		t.Errorf("alert open on %.2f of the fault after the cycle was found (want >= 0.95), %.2f after it (want <= 0.05)", during, after)
 	}
 }
+
+// TestCycleToAFractionOfABlock: a machine's cycle that is no whole number
+// of block means is found to within 0.3%; taken to the nearest block
+// (4 samples here), its profile's phase drifted by up to 2 samples a
+// cycle.
+func TestCycleToAFractionOfABlock(t *testing.T) {
+	for _, period := range []float64{40 * math.Pi, 90.3, 201.7} {
+		s := newSeason(DefaultSeasonConfig(), 32, 1)
+		r := rand.New(rand.NewPCG(5, 5))
+		for i := range DefaultSeasonConfig().Learn {
+			s.observe(int64(i)*1e9, []float64{math.Sin(2*math.Pi*float64(i)/period) + 0.1*r.NormFloat64()})
+		}
+		got := s.cycle[0] / 1e9
+		t.Logf("cycle of %.2f samples found as %.2f", period, got)
+		if math.Abs(got-period) > 0.003*period {
+			t.Errorf("cycle of %.2f samples found as %.2f (want within 0.3%%)", period, got)
+		}
+	}
+}
