@@ -718,6 +718,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		for _, t := range r.tests {
 			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
 		}
+		if r.rel != nil {
+			add("reference: channel relations and their tails", r.rel.bytes(), r.rel.fullBytes())
+		}
 		if rc := r.recur; rc != nil {
 			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 		}

@@ -63,6 +63,11 @@ type ReferenceConfig struct {
 	// is not followed away; 0 follows within the gate whatever the
 	// evidence.
 	FollowEvidence float64 `yaml:"follow_evidence"`
+	// RelationR2: with several channels, each channel of every window row
+	// is also reconstructed from the row's other channels (relation.go),
+	// where that relation explains at least this share of the channel's
+	// variance and held on data it was not fitted on; 0 turns it off.
+	RelationR2 float64 `yaml:"relation_r2"`
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
@@ -86,7 +91,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, ReplaySize: 128}
 }
 
@@ -109,6 +114,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
 	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
 		return fmt.Errorf("detector.reference.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
+	case !(c.RelationR2 >= 0 && c.RelationR2 < 1):
+		return fmt.Errorf("detector.reference.relation_r2: must be 0 (off) or in (0, 1) (got %v)", c.RelationR2)
 	case !(c.FollowEvidence >= 0 && c.FollowEvidence <= 100):
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
@@ -172,7 +179,8 @@ type reference struct {
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
-	decades       float64 // the last window's evidence, for following one channel
+	decades       float64   // the last window's evidence, for following one channel
+	rel           *relation // nil: one channel, off, or no trained network
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -206,6 +214,10 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	if channels > 1 {
 		for range channels {
 			r.chCal = append(r.chCal, newTailCalibrator(cfg.Tail))
+		}
+		// A learned model, as the network is: the controls go without.
+		if cfg.RelationR2 > 0 && mc != nil && train {
+			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels)
 		}
 	}
 	if mc != nil {
@@ -338,6 +350,10 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			}
 		}
 	}
+	if r.rel != nil && r.rel.active {
+		r.rel.measure(r.vec)
+		r.rel.evidence(r.chEvidence)
+	}
 	for _, t := range r.tests {
 		for j := range r.chEvidence {
 			r.chEvidence[j] = max(r.chEvidence[j], t.channelDecades(j, r.marg.modal))
@@ -369,6 +385,9 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		}
 	}
 	if r.learning() {
+		if r.rel != nil {
+			r.rel.learn(r.vec, r.seen, r.period)
+		}
 		if r.seen > r.period/2 {
 			r.cal.accept(r.err)
 			r.acceptChannels()
@@ -420,6 +439,9 @@ func (r *reference) recurUnseen() bool {
 func (r *reference) acceptChannels() {
 	for _, t := range r.tests {
 		t.accept()
+	}
+	if r.rel != nil && r.rel.active && !r.learning() {
+		r.rel.accept()
 	}
 	rows := float64(len(r.vec) / len(r.chErr))
 	for j, cc := range r.chCal {
@@ -586,6 +608,9 @@ func (r *reference) restart() {
 	}
 	for _, t := range r.tests {
 		t.reset()
+	}
+	if r.rel != nil {
+		r.rel.reset()
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 13 (version 12 had no seasonal restart put
-// off while an alert is open; version 11 had no set of channels an open
+// Snapshot encoding, version 14 (version 13 had no channel relations;
+// version 12 had no seasonal restart put off while an alert is open; version 11 had no set of channels an open
 // alert holds; version 10 had no roughness test in the
 // reference and held an open alert's window spreads rather than their
 // inverse; version 9 had no single-sample tail in
@@ -41,7 +41,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 13
+	snapshotVersion = 14
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -485,6 +485,9 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 		e.Bool(h)
 	}
 	e.Bool(r.seasonPending)
+	if r.rel != nil {
+		r.rel.appendState(e)
+	}
 	return nil
 }
 
@@ -537,6 +540,11 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 		r.held[j] = d.Bool()
 	}
 	r.seasonPending = d.Bool()
+	if r.rel != nil {
+		if err := r.rel.readState(d); err != nil {
+			return err
+		}
+	}
 	if err := d.Err(); err != nil {
 		return err
 	}
