@@ -351,6 +351,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		}
 	}
 	if r.rel != nil && r.rel.active {
+		r.rel.follow(r.norm.Mean, r.norm.Std)
 		r.rel.measure(r.vec)
 		r.rel.evidence(r.chEvidence)
 	}
@@ -386,7 +387,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 	if r.learning() {
 		if r.rel != nil {
-			r.rel.learn(r.vec, r.seen, r.period)
+			r.rel.learn(r.vec, r.seen, r.period, r.norm.Mean)
 		}
 		if r.seen > r.period/2 {
 			r.cal.accept(r.err)
@@ -468,6 +469,9 @@ func (r *reference) follow(holding bool) {
 	}
 	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
 	r.chooseHeld(holding)
+	if r.rel != nil && r.rel.active {
+		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.Follow)
+	}
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)

@@ -182,6 +182,7 @@ func TestOneChannelOfManyFault(t *testing.T) {
 	cover := func(pooledOnly bool) float64 {
 		cfg := DefaultConfig()
 		cfg.Drift.Enabled = false
+		cfg.Reference.RelationR2 = 0 // the channels share one cycle: their relation would see the shift too
 		d, err := New(cfg, c)
 		if err != nil {
 			t.Fatal(err)
@@ -375,6 +376,9 @@ func TestDriftElsewhereDoesNotHoldAnAlert(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	// The channels share one cycle, so the drift breaks channel 0's relation
+	// to the others, which is an anomaly of its own (relation_test.go).
+	cfg.Reference.RelationR2 = 0
 	d, err := New(cfg, c)
 	if err != nil {
 		t.Fatal(err)
@@ -447,6 +451,7 @@ func TestBrokenRelationIsNotFollowed(t *testing.T) {
 		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
 		cfg.Reference.Season.Learn = 0 // the network sees the cycle in its window
 		cfg.Reference.FollowEvidence = followEvidence
+		cfg.Reference.RelationR2 = 0 // the network's evidence alone: the relations see the step anyway
 		d, err := New(cfg, 3)
 		if err != nil {
 			t.Fatal(err)

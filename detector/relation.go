@@ -43,10 +43,22 @@ type relation struct {
 	nB    int
 	// The fit in use: each channel's mean and the inverse covariance.
 	mean, prec []float64
-	related    []bool
-	active     bool // after the period, some channel related
-	err        []float64
-	cal        []*tailCalibrator
+	// level is each channel's reference level (the normaliser's mean) at
+	// the fit; shift is how far it has followed the channel since, in
+	// reference deviations: the relation is between the values, and a
+	// level followed on one channel but held on another (an open alert
+	// holds a channel's) must not read as a broken relation.
+	level, shift []float64
+	// offset is each related channel's standardised residual's level,
+	// which follows a slow change of the relation as a channel's level
+	// follows a slow change of the channel (reference.follow's rule);
+	// zMean and trend are the last window's, from it.
+	offset, zMean  []float64
+	trend, trendSE []float64
+	related        []bool
+	active         bool // after the period, some channel related
+	err            []float64
+	cal            []*tailCalibrator
 }
 
 // relationHeldOut bounds a relation's mean squared standardised residual
@@ -56,7 +68,8 @@ const relationHeldOut = 2
 
 func newRelation(r2 float64, t TailConfig, c int) *relation {
 	rel := &relation{r2: r2, c: c, sum: make([]float64, c), cross: make([]float64, c*c), zSq: make([]float64, c),
-		mean: make([]float64, c), prec: make([]float64, c*c), related: make([]bool, c), err: make([]float64, c)}
+		mean: make([]float64, c), prec: make([]float64, c*c), level: make([]float64, c), shift: make([]float64, c),
+		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), related: make([]bool, c), err: make([]float64, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -64,8 +77,8 @@ func newRelation(r2 float64, t TailConfig, c int) *relation {
 }
 
 // learn takes the newest row of an accepted window of the reference
-// period, the seen-th of period samples.
-func (rel *relation) learn(vec []float64, seen, period int) {
+// period, the seen-th of period samples; level is the normaliser's mean.
+func (rel *relation) learn(vec []float64, seen, period int, level func(int) float64) {
 	c := rel.c
 	row := vec[len(vec)-c:]
 	if seen > period/2 {
@@ -103,6 +116,15 @@ func (rel *relation) learn(vec []float64, seen, period int) {
 		v := rel.variance(j)
 		rel.related[j] = held[j] && v > 0 && 1-1/float64(v*rel.prec[j*c+j]) >= rel.r2
 		rel.active = rel.active || rel.related[j]
+		rel.level[j] = level(j)
+	}
+}
+
+// follow takes each channel's level and spread now, before a window is
+// measured.
+func (rel *relation) follow(level, spread func(int) float64) {
+	for j := range rel.shift {
+		rel.shift[j] = (level(j) - rel.level[j]) / spread(j)
 	}
 }
 
@@ -140,28 +162,59 @@ func (rel *relation) standardised(row []float64, j int) float64 {
 	c := rel.c
 	var z float64
 	for k, v := range row {
-		z += float64(rel.prec[j*c+k] * (v - rel.mean[k]))
+		z += float64(rel.prec[j*c+k] * (v + rel.shift[k] - rel.mean[k]))
 	}
 	return z / math.Sqrt(rel.prec[j*c+j])
 }
 
-// measure sets err: each related channel's root mean square standardised
-// residual over the window's rows.
+// measure sets, for each related channel, err (the root mean square of
+// its standardised residual less its offset over the window's rows) and
+// zMean, trend and trendSE (that departure's mean, least-squares slope
+// per row and the slope's standard error).
 func (rel *relation) measure(vec []float64) {
 	c := rel.c
-	clear(rel.err)
 	rows := len(vec) / c
+	mid := float64(rows-1) / 2
+	var sxx float64
 	for q := range rows {
-		row := vec[q*c : (q+1)*c]
-		for j, on := range rel.related {
-			if on {
-				z := rel.standardised(row, j)
-				rel.err[j] += float64(z * z)
-			}
-		}
+		sxx += float64((float64(q) - mid) * (float64(q) - mid))
 	}
-	for j := range rel.err {
-		rel.err[j] = math.Sqrt(rel.err[j] / float64(rows))
+	for j, on := range rel.related {
+		if !on {
+			continue
+		}
+		var sq, sum, sxy float64
+		for q := range rows {
+			z := rel.standardised(vec[q*c:(q+1)*c], j) - rel.offset[j]
+			sq += float64(z * z)
+			sum += z
+			sxy += float64((float64(q) - mid) * z)
+		}
+		mean, slope := sum/float64(rows), sxy/sxx
+		// The residual sum of squares of the line through the departures.
+		rss := max(0, sq-float64(float64(rows)*mean*mean)-float64(slope*sxy))
+		rel.err[j] = math.Sqrt(sq / float64(rows))
+		rel.zMean[j], rel.trend[j] = mean, slope
+		rel.trendSE[j] = math.Sqrt(rss / float64(rows-2) / sxx)
+	}
+}
+
+// followOffsets moves each related channel's offset towards its window's
+// mean departure, with time constant follow, while the channel's evidence
+// is at most quiet decades or its departure trends as a drift does (the
+// rule reference.follow applies to levels): a slow change of a relation
+// (a sensor ageing against its peers) is followed, a step is not.
+func (rel *relation) followOffsets(chEvidence []float64, quiet float64, follow int) {
+	a := 1 / float64(follow)
+	for j, on := range rel.related {
+		if !on {
+			continue
+		}
+		m, b := rel.zMean[j], rel.trend[j]
+		drifting := math.Abs(b) > driftTrendSE*rel.trendSE[j] && b*m > 0 && math.Abs(m) < driftLagTimes*math.Abs(b)*float64(follow)
+		if quiet == 0 || chEvidence[j] <= quiet || drifting {
+			rel.offset[j] += float64(a * m)
+		}
 	}
 }
 
@@ -192,6 +245,8 @@ func (rel *relation) reset() {
 	clear(rel.cross)
 	clear(rel.zSq)
 	clear(rel.related)
+	clear(rel.shift)
+	clear(rel.offset)
 	for _, cc := range rel.cal {
 		cc.reset()
 	}
@@ -199,7 +254,8 @@ func (rel *relation) reset() {
 
 // bytes is the memory it holds; fullBytes once its tails are full.
 func (rel *relation) bytes() int {
-	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.err))
+	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) +
+		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.err))
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}
@@ -223,6 +279,8 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 	e.Int(rel.nB)
 	e.F64s(rel.mean)
 	e.F64s(rel.prec)
+	e.F64s(rel.level)
+	e.F64s(rel.offset)
 	for _, on := range rel.related {
 		e.Bool(on)
 	}
@@ -241,6 +299,8 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	rel.nB = d.Int()
 	d.F64sInto(rel.mean, "relation means")
 	d.F64sInto(rel.prec, "relation precision")
+	d.F64sInto(rel.level, "relation levels")
+	d.F64sInto(rel.offset, "relation offsets")
 	for j := range rel.related {
 		rel.related[j] = d.Bool()
 	}

@@ -5,27 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/aewatch/aewatch/synth"
 	"gonum.org/v1/gonum/mat"
 )
-
-// wandering returns n rows of three channels: a and b = 2a follow one
-// operating point that wanders (an AR(0.95) process), c is noise; b is
-// stepped by size over [from, to), which breaks its relation to a while
-// it stays within its own range.
-func wandering(n, from, to int, size float64, seed uint64) [][]float64 {
-	r := rand.New(rand.NewPCG(seed, 9))
-	rows := make([][]float64, n)
-	u := 0.0
-	for i := range rows {
-		u = float64(0.95*u) + 0.3*r.NormFloat64()
-		a, b := u+0.05*r.NormFloat64(), float64(2*u)+0.05*r.NormFloat64()
-		if i >= from && i < to {
-			b += size
-		}
-		rows[i] = []float64{a, b, 5 + r.NormFloat64()}
-	}
-	return rows
-}
 
 func runRows(t *testing.T, cfg Config, rows [][]float64) []scored {
 	t.Helper()
@@ -42,25 +24,29 @@ func runRows(t *testing.T, cfg Config, rows [][]float64) []scored {
 	return out
 }
 
-// TestRelationBreakOnAWanderingPoint: a step of b of nine deviations of
-// its relation to a (a quarter of its own range) is alerted throughout
-// with the relations, and not at all by the window network alone, whose
-// error is the wandering point's shape.
+// TestRelationBreakOnAWanderingPoint: on a pump whose load wanders
+// (synth.GenerateRelated), pressure or current reading off by 8-12
+// deviations of its noise, within its own range, is alerted throughout
+// with the relations and not at all by the window network alone, whose
+// error is the wandering load's shape.
 func TestRelationBreakOnAWanderingPoint(t *testing.T) {
-	const n, from, to = 3000, 1500, 2100
 	for _, seed := range []uint64{1, 2, 3} {
-		rows := wandering(n, from, to, 1.0, seed)
+		f, err := synth.GenerateRelated("offset", 3000, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cfg := DefaultConfig()
 		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
-		out := runRows(t, cfg, rows)
-		during, after := coverage(out, from+cfg.Window.Size, to), coverage(out, to+2*cfg.Window.Size+cfg.Alert.CloseAfter, n)
-		before := coverage(out, cfg.Reference.Samples, from)
+		out := runRows(t, cfg, f.Values)
+		w, n := cfg.Window.Size, len(f.Values)
+		during, after, before := coverage(out, f.Start+w, f.End), coverage(out, f.End+2*w+cfg.Alert.CloseAfter, n), coverage(out, cfg.Reference.Samples, f.Start)
 		cfg.Reference.RelationR2 = 0
-		plain := runRows(t, cfg, rows)
-		without, beforeWithout := coverage(plain, from+cfg.Window.Size, to), coverage(plain, cfg.Reference.Samples, from)
-		t.Logf("seed %d: alert open on %.2f of the break (%.2f without relations), %.2f before it (%.2f without), %.2f after it", seed, during, without, before, beforeWithout, after)
-		if during < 0.9 || before > beforeWithout+0.01 || after > 0.1 || without > 0.1 {
-			t.Errorf("seed %d: alert open on %.2f of the break (want >= 0.9), %.2f before (want <= %.2f, as without relations), %.2f after (want <= 0.1), %.2f without relations (want <= 0.1: the test no longer tests them)",
+		plain := runRows(t, cfg, f.Values)
+		without, beforeWithout := coverage(plain, f.Start+w, f.End), coverage(plain, cfg.Reference.Samples, f.Start)
+		t.Logf("seed %d: %s off by %+.2f: alert open on %.2f of it (%.2f without relations), %.2f before it (%.2f without), %.2f after it",
+			seed, synth.RelatedChannels[f.Channel], f.Size, during, without, before, beforeWithout, after)
+		if during < 0.9 || before > beforeWithout+0.01 || after > 0.05 || without > 0.1 {
+			t.Errorf("seed %d: alert open on %.2f of the offset (want >= 0.9), %.2f before (want <= %.2f, as without relations), %.2f after (want <= 0.05), %.2f without relations (want <= 0.1: the test no longer tests them)",
 				seed, during, before, beforeWithout+0.01, after, without)
 		}
 	}
@@ -91,11 +77,12 @@ func TestRelationNotUsedWhereItDoesNotHold(t *testing.T) {
 // period, after the relations are fitted, during the break), a detector
 // with relations scores the rest bit for bit as the uninterrupted one.
 func TestRelationSnapshotResumes(t *testing.T) {
-	rows := wandering(2400, 1500, 2100, 1.0, 1)
+	f, _ := synth.GenerateRelated("offset", 3000, 1)
+	rows := f.Values[:f.End+300]
 	cfg := DefaultConfig()
 	want := runRows(t, cfg, rows)
-	for _, cut := range []int{150, 700, 1700} {
-		a, _ := New(cfg, 3)
+	for _, cut := range []int{150, 700, f.Start + 100} {
+		a, _ := New(cfg, len(rows[0]))
 		for i := range cut {
 			a.Push(int64(i+1)*1e9, rows[i])
 		}
@@ -106,7 +93,7 @@ func TestRelationSnapshotResumes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := New(cfg, 3)
+		b, _ := New(cfg, len(rows[0]))
 		if err := b.UnmarshalBinary(snap); err != nil {
 			t.Fatalf("cut %d: %v", cut, err)
 		}

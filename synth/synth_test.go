@@ -3,6 +3,7 @@ package synth
 import (
 	"bytes"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -57,5 +58,37 @@ func TestInRangeFaults(t *testing.T) {
 func TestUnknownSignal(t *testing.T) {
 	if _, err := Generate("pressure", "none", 100, 1); err == nil {
 		t.Fatal("unknown signal accepted")
+	}
+}
+
+// TestGenerateRelated: the same seed gives the same file; the offset lies
+// within the channel's own range over the file (only its relation shows
+// it) and the labels cover it exactly.
+func TestGenerateRelated(t *testing.T) {
+	a, err := GenerateRelated("offset", 3000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := GenerateRelated("offset", 3000, 7)
+	if !bytes.Equal(a.CSV(), b.CSV()) {
+		t.Fatal("same seed, different files")
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, row := range a.Values {
+		if i < a.Start || i >= a.End {
+			lo, hi = min(lo, row[a.Channel]), max(hi, row[a.Channel])
+		}
+	}
+	if r := math.Abs(a.Size) / (hi - lo); r > 0.3 {
+		t.Errorf("offset %.2f is %.2f of the channel's range: not within it", a.Size, r)
+	}
+	lines := strings.Split(strings.TrimSpace(string(a.CSV())), "\n")
+	for i, l := range lines[1:] {
+		if want := i >= a.Start && i < a.End; strings.HasSuffix(l, ",1") != want {
+			t.Fatalf("row %d labelled %v, want %v", i, !want, want)
+		}
+	}
+	if _, err := GenerateRelated("leak", 3000, 1); err == nil {
+		t.Error("an unknown fault generated")
 	}
 }

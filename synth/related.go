@@ -1,0 +1,133 @@
+package synth
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// RelatedChannels are the channels of a pump whose load wanders: flow,
+// discharge pressure and motor current follow the load (each a linear
+// function of it, with its own noise); bearing temperature and vibration
+// do not.
+var RelatedChannels = []string{"flow", "pressure", "current", "temperature", "vibration"}
+
+// relatedLoad maps the load u to each channel, plus the channel's noise
+// standard deviation: value = base + gain*u + noise.
+var relatedLoad = [][3]float64{ // base, gain, noise
+	{50, 10, 0.5},  // flow, m³/h
+	{3, 0.8, 0.04}, // pressure, bar
+	{20, 4, 0.2},   // current, A
+	{60, 0, 1},     // temperature, °C
+	{1, 0, 0.1},    // vibration, mm/s
+}
+
+// RelatedStep is the sampling interval of the related corpus.
+const RelatedStep = 10 * time.Second
+
+// Related is one file of the related corpus: rows × RelatedChannels.
+type Related struct {
+	Name   string // "<fault>_<n>.csv"
+	Fault  string // "offset" or "none"
+	Times  []time.Time
+	Values [][]float64
+	// Start and End bound the fault: rows Start..End-1 (0, 0 without).
+	Start, End int
+	Channel    int     // the channel offset (-1 without)
+	Size       float64 // the offset in sensor units
+}
+
+// GenerateRelated returns n rows (n >= 1000) of a pump whose load wanders
+// (an AR(0.95) process of unit spread); with fault "offset", pressure or
+// current reads high or low by 8-12 deviations of its own noise (a
+// quarter to a half of its spread over the load's swings: within its
+// normal range) from between 45% and 60% of the rows, for 20% of them: a
+// sensor whose calibration slipped, which only its relation to the other
+// two shows.
+func GenerateRelated(fault string, n int, seed uint64) (*Related, error) {
+	if fault != "offset" && fault != "none" {
+		return nil, fmt.Errorf("fault %q: unknown (known: offset, none)", fault)
+	}
+	if n < 1000 {
+		return nil, fmt.Errorf("rows: must be >= 1000 (got %d)", n)
+	}
+	rng := rand.New(rand.NewPCG(seed, hash("related/"+fault)))
+	r := &Related{Name: fault + ".csv", Fault: fault, Times: make([]time.Time, n), Values: make([][]float64, n), Channel: -1}
+	if fault == "offset" {
+		r.Start = int(float64(n) * (0.45 + float64(0.15*rng.Float64())))
+		r.End = r.Start + n/5
+		r.Channel = 1 + rng.IntN(2)
+		r.Size = float64(float64(1-2*rng.IntN(2)) * (8 + float64(4*rng.Float64())) * relatedLoad[r.Channel][2])
+	}
+	u := 0.0
+	for i := range n {
+		u = float64(0.95*u) + float64(0.31*rng.NormFloat64())
+		row := make([]float64, len(relatedLoad))
+		for j, l := range relatedLoad {
+			row[j] = l[0] + float64(l[1]*u) + float64(l[2]*rng.NormFloat64())
+		}
+		if i >= r.Start && i < r.End {
+			row[r.Channel] += r.Size
+		}
+		r.Times[i], r.Values[i] = Start.Add(time.Duration(i)*RelatedStep), row
+	}
+	return r, nil
+}
+
+// RelatedCorpus returns variants files with an offset and as many
+// without, n rows each; variant v is drawn with seed+v.
+func RelatedCorpus(n, variants int, seed uint64) ([]*Related, error) {
+	var out []*Related
+	for v := range variants {
+		for _, f := range []string{"offset", "none"} {
+			r, err := GenerateRelated(f, n, seed+uint64(v))
+			if err != nil {
+				return nil, err
+			}
+			r.Name = fmt.Sprintf("%s_%d.csv", f, v+1)
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// CSV renders the file in the eval input format, with a per-row
+// "anomaly" column for eval --label-column.
+func (r *Related) CSV() []byte {
+	var b bytes.Buffer
+	b.WriteString("timestamp")
+	for _, c := range RelatedChannels {
+		b.WriteString("," + c)
+	}
+	b.WriteString(",anomaly\n")
+	for i, t := range r.Times {
+		b.WriteString(t.Format("2006-01-02 15:04:05"))
+		for _, v := range r.Values[i] {
+			b.WriteByte(',')
+			b.WriteString(strconv.FormatFloat(v, 'f', 4, 64))
+		}
+		if i >= r.Start && i < r.End {
+			b.WriteString(",1\n")
+		} else {
+			b.WriteString(",0\n")
+		}
+	}
+	return b.Bytes()
+}
+
+// WriteRelated writes the files under dir.
+func WriteRelated(dir string, files []*Related) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, r := range files {
+		if err := os.WriteFile(filepath.Join(dir, r.Name), r.CSV(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
