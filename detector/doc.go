@@ -31,7 +31,9 @@
 // A channel that switches between separate states has them learnt as a
 // histogram of visited levels (marginal.go), and a regime beyond the
 // reference period that recurs restarts the period over its cycle
-// (recurrence.go).
+// (recurrence.go). With several channels, each window row's channel is
+// also reconstructed from the row's others where that relation is strong
+// and held on data it was not fitted on (relation.go).
 //
 // Each scored sample carries, per channel, the source's expected value and
 // the band of values that would keep its score below the alert threshold,

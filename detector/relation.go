@@ -17,9 +17,9 @@ import (
 // while a row's channels still predict each other to within their noise.
 //
 // A relation is only used where it held: fitted on the first half of the
-// reference period, it must explain at least R2 of a channel's variance
-// and predict the second half to within twice the variance the fit
-// implies; the model is then fitted on the whole period. On SKAB's pump
+// reference period, it must predict the second half to within twice the
+// variance the fit implies, and, fitted on the whole period (the fit in
+// use), explain at least R2 of the channel's variance. On SKAB's pump
 // no channel passes (the most any explains of another over 400 rows is
 // half, and the relations of slow drifts do not last), so it costs nothing
 // there.
