@@ -148,7 +148,7 @@ type KafkaCheckpoints struct {
 	// hold no input partition it is asked for (a rebalance reads only what
 	// moved); partition 0, which also holds the maintenance windows, is
 	// always read, and only for those when none of its checkpoints is
-	// wanted.
+	// wanted (then from where the last Load left them).
 	InputTopics []string
 	// MaxBatchBytes bounds one produce request (the broker's limit).
 	MaxBatchBytes int
@@ -161,6 +161,14 @@ type KafkaCheckpoints struct {
 	w        *kafka.Writer
 	mu       sync.Mutex
 	nparts   int // partitions of the checkpoint topic, once known
+	// windowsRead: Silences holds partition 0's maintenance windows up to
+	// this offset, so a Load that wants none of partition 0's checkpoints
+	// (a rebalance that kept it elsewhere) reads only what came since;
+	// windowsInto is the Silences it read them into.
+	windowsRead int64
+	windowsInto *Silences
+	// part0Records counts the records the last Load read from partition 0.
+	part0Records int
 }
 
 // partitionHeader carries the input partition, so that a checkpoint lands
@@ -287,6 +295,7 @@ func (k *KafkaCheckpoints) load(ctx context.Context, keep func(topic string, par
 	if err != nil {
 		return nil, err
 	}
+	k.part0Records = 0
 	for _, po := range offs.Topics[k.Topic] {
 		checkpoints, read := wanted[po.Partition]
 		if po.LastOffset <= po.FirstOffset || !read {
@@ -386,12 +395,22 @@ func (l *loading) add(c Checkpoint, at Locator, chunked bool) {
 }
 
 // loadPartition reads one partition: its maintenance windows, and its
-// checkpoints unless checkpoints is false (they are then not decoded).
+// checkpoints unless checkpoints is false (they are then not decoded, and
+// partition 0 is read from where the last Load left its windows).
 func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.PartitionOffsets, l *loading, checkpoints bool) error {
+	from := po.FirstOffset
+	if po.Partition == 0 {
+		if !checkpoints && k.Silences != nil && k.windowsInto == k.Silences && k.windowsRead <= po.LastOffset {
+			from = max(from, k.windowsRead)
+		}
+		if from >= po.LastOffset {
+			return nil
+		}
+	}
 	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
 		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
-	if err := r.SetOffset(po.FirstOffset); err != nil {
+	if err := r.SetOffset(from); err != nil {
 		return err
 	}
 	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
@@ -399,6 +418,9 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
 			return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
+		}
+		if po.Partition == 0 {
+			k.part0Records++
 		}
 		if id, ok := strings.CutPrefix(string(m.Key), silenceKeyPrefix); ok {
 			k.readSilence(id, m.Value)
@@ -414,6 +436,9 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 			}
 		}
 		if m.Offset >= po.LastOffset-1 {
+			if po.Partition == 0 {
+				k.windowsRead, k.windowsInto = po.LastOffset, k.Silences
+			}
 			return nil
 		}
 	}

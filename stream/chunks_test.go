@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -293,5 +294,65 @@ func TestLoadReadsOnlyWantedPartitions(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "failed to decode") {
 		t.Error("without the input topics Load did not read partition 2")
+	}
+}
+
+// TestLoadReadsOnlyNewWindows: a Load that wants none of partition 0's
+// checkpoints (a rebalance that kept it elsewhere) reads partition 0 only
+// from where the last Load left its maintenance windows, and still sees
+// the windows set and ended since; a Load into other Silences, or one that
+// wants its checkpoints, reads it whole.
+func TestLoadReadsOnlyNewWindows(t *testing.T) {
+	k := checkpointTopic(t, 2)
+	ctx := context.Background()
+	var cps []Checkpoint
+	for i := range 20 {
+		cps = append(cps, Checkpoint{Key: fmt.Sprintf("s%d", i), Topic: "in", Partition: i % 2, Offset: int64(i), State: []byte{byte(i)}})
+	}
+	if err := k.Save(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	window := func(series string) *SilenceEntry {
+		return &SilenceEntry{Silence: detector.Silence{Series: series, From: "2030-01-01T00:00:00Z", To: "2030-01-02T00:00:00Z"}}
+	}
+	if err := k.SaveSilence(ctx, "w1", window("a*")); err != nil {
+		t.Fatal(err)
+	}
+	k.Silences, k.InputTopics = NewSilences(), []string{"in"}
+	partition1 := func(_ string, p int) bool { return p == 1 }
+	if _, err := k.Load(ctx, partition1); err != nil {
+		t.Fatal(err)
+	}
+	whole := k.part0Records
+	if whole != 11 || len(k.Silences.List()) != 1 {
+		t.Fatalf("first load read %d records of partition 0 (want 10 checkpoints and a window), windows %v", whole, k.Silences.List())
+	}
+	if err := k.SaveSilence(ctx, "w2", window("b*")); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SaveSilence(ctx, "w1", nil); err != nil { // w1 ended early
+		t.Fatal(err)
+	}
+	if _, err := k.Load(ctx, partition1); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() (out []string) {
+		for _, w := range k.Silences.List() {
+			out = append(out, w.ID)
+		}
+		return out
+	}
+	if k.part0Records != 2 || !slices.Equal(ids(), []string{"w2"}) {
+		t.Errorf("second load read %d records of partition 0 (want the 2 written since), windows %v (want w2)", k.part0Records, ids())
+	}
+	if _, err := k.Load(ctx, partition1); err != nil || k.part0Records != 0 {
+		t.Errorf("a load with nothing new read %d records of partition 0 (%v)", k.part0Records, err)
+	}
+	k.Silences = NewSilences()
+	if _, err := k.Load(ctx, partition1); err != nil || k.part0Records != 13 || !slices.Equal(ids(), []string{"w2"}) {
+		t.Errorf("a load into new Silences read %d records (want 13), windows %v (%v)", k.part0Records, ids(), err)
+	}
+	if _, err := k.Load(ctx, func(string, int) bool { return true }); err != nil || k.part0Records != 13 {
+		t.Errorf("a load wanting partition 0's checkpoints read %d records of it (want 13; %v)", k.part0Records, err)
 	}
 }
