@@ -15,8 +15,9 @@ import (
 )
 
 // Snapshot encoding, version 14 (version 13 had no channel relations;
-// version 12 had no seasonal restart put off while an alert is open; version 11 had no set of channels an open
-// alert holds; version 10 had no roughness test in the
+// version 12 had no seasonal restart put off while an alert is open;
+// version 11 had no set of channels an open alert holds; version 10 had
+// no roughness test in the
 // reference and held an open alert's window spreads rather than their
 // inverse; version 9 had no single-sample tail in
 // the calibration; version 8 held the networks' weights, moments and
