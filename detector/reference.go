@@ -323,6 +323,9 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	for _, t := range r.tests {
 		t.measure(r.vec, t.stat)
 	}
+	if r.rel != nil && !r.rel.done && !r.learning() {
+		r.rel.finish(r.norm.Mean)
+	}
 	if r.learning() || !r.cal.fitted {
 		return 0
 	}
@@ -387,7 +390,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 	if r.learning() {
 		if r.rel != nil {
-			r.rel.learn(r.vec, r.seen, r.period, r.norm.Mean)
+			r.rel.learn(r.vec, r.seen, r.period)
 		}
 		if r.seen > r.period/2 {
 			r.cal.accept(r.err)

@@ -56,6 +56,7 @@ type relation struct {
 	offset, zMean  []float64
 	trend, trendSE []float64
 	related        []bool
+	done           bool // the period is over and judged
 	active         bool // after the period, some channel related
 	err            []float64
 	cal            []*tailCalibrator
@@ -77,8 +78,8 @@ func newRelation(r2 float64, t TailConfig, c int) *relation {
 }
 
 // learn takes the newest row of an accepted window of the reference
-// period, the seen-th of period samples; level is the normaliser's mean.
-func (rel *relation) learn(vec []float64, seen, period int, level func(int) float64) {
+// period, the seen-th of period samples.
+func (rel *relation) learn(vec []float64, seen, period int) {
 	c := rel.c
 	row := vec[len(vec)-c:]
 	if seen > period/2 {
@@ -100,11 +101,17 @@ func (rel *relation) learn(vec []float64, seen, period int, level func(int) floa
 		}
 	}
 	rel.n++
-	if seen < period || !rel.probe || rel.nB == 0 {
+}
+
+// finish ends the reference period (at the first window after it, whatever
+// the window's stride): each relation is judged on the held-out half, then
+// fitted on the whole period; level is the normaliser's mean.
+func (rel *relation) finish(level func(int) float64) {
+	rel.done = true
+	if !rel.probe || rel.nB == 0 {
 		return
 	}
-	// The period is over: judge each relation on the held-out half, then
-	// fit on the whole period.
+	c := rel.c
 	held := make([]bool, c)
 	for j := range c {
 		held[j] = rel.zSq[j]/float64(rel.nB) <= relationHeldOut
@@ -240,7 +247,7 @@ func (rel *relation) accept() {
 
 // reset forgets everything: a new reference period.
 func (rel *relation) reset() {
-	rel.n, rel.nB, rel.probe, rel.active = 0, 0, false, false
+	rel.n, rel.nB, rel.probe, rel.done, rel.active = 0, 0, false, false, false
 	clear(rel.sum)
 	clear(rel.cross)
 	clear(rel.zSq)
@@ -284,6 +291,7 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 	for _, on := range rel.related {
 		e.Bool(on)
 	}
+	e.Bool(rel.done)
 	e.Bool(rel.active)
 	for _, cc := range rel.cal {
 		cc.appendState(e)
@@ -304,6 +312,7 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	for j := range rel.related {
 		rel.related[j] = d.Bool()
 	}
+	rel.done = d.Bool()
 	rel.active = d.Bool()
 	for _, cc := range rel.cal {
 		if err := cc.readState(d); err != nil {

@@ -145,3 +145,29 @@ func TestInvertSPD(t *testing.T) {
 		t.Error("an indefinite matrix inverted")
 	}
 }
+
+// TestRelationWithAStride: with windows every 3 samples the reference
+// period ends between two windows; the relations are still judged and
+// used.
+func TestRelationWithAStride(t *testing.T) {
+	f, _ := synth.GenerateRelated("offset", 3000, 2)
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	cfg.Window.Stride = 3
+	d, err := New(cfg, len(f.Values[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]scored, len(f.Values))
+	for i, x := range f.Values {
+		for _, r := range d.Push(int64(i+1)*1e9, x) {
+			out[r.Seq] = scored{alert: r.Anomaly.Open, seen: true}
+		}
+	}
+	if !d.ref.rel.active {
+		t.Fatal("no relation in use with a stride of 3")
+	}
+	if c := coverage(out, f.Start+cfg.Window.Size, f.End); c < 0.9 {
+		t.Errorf("alert open on %.2f of the offset with a stride of 3 (want >= 0.9)", c)
+	}
+}
