@@ -180,6 +180,7 @@ type reference struct {
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
 	decades       float64   // the last window's evidence, for following one channel
+	trendBuf      []float64 // drifting's scratch: one channel's window
 	rel           *relation // nil: one channel, off, or no trained network
 }
 
@@ -200,6 +201,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
+		trendBuf: make([]float64, wcfg.Size),
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
@@ -217,7 +219,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		}
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {
-			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels)
+			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size)
 		}
 	}
 	if mc != nil {
@@ -522,45 +524,52 @@ const (
 )
 
 // drifting reports whether channel j, m from its level (reference units),
-// moves as a drift that the level is following: what the model leaves of
-// it in the window trends away from the level, significantly, and m is no
-// more than the lag that trend gives the follow.
+// moves as a drift that the level is following, by what the model leaves
+// of it in the window (the window itself without a network: a cycle the
+// network knows is no trend).
 func (r *reference) drifting(j int, m float64) bool {
-	b, se := r.channelTrend(j)
-	return math.Abs(b) > driftTrendSE*se && b*m > 0 && math.Abs(m) < driftLagTimes*math.Abs(b)*float64(r.cfg.Follow)
+	c := len(r.chErr)
+	for q := range r.trendBuf {
+		r.trendBuf[q] = r.vec[q*c+j]
+		if r.ae != nil {
+			r.trendBuf[q] -= r.recon[q*c+j]
+		}
+	}
+	_, slope, se := lineFit(r.trendBuf)
+	return driftsAway(m, slope, se, r.cfg.Follow)
 }
 
-// channelTrend returns the least-squares slope, per sample, of what the
-// reference network leaves of channel j in the window (the window itself
-// without a network: a cycle the network knows is no trend), and its
-// standard error.
-func (r *reference) channelTrend(j int) (slope, se float64) {
-	c := len(r.chErr)
-	n := len(r.vec) / c
-	at := func(q int) float64 {
-		if r.ae != nil {
-			return r.vec[q*c+j] - r.recon[q*c+j]
-		}
-		return r.vec[q*c+j]
-	}
+// driftsAway reports whether a departure m from a followed level, whose
+// window trends by slope per row (standard error se), moves as a drift
+// that following with time constant follow keeps up with: the trend is
+// significant, away from the level, and m is no more than the lag it
+// gives the follow.
+func driftsAway(m, slope, se float64, follow int) bool {
+	return math.Abs(slope) > driftTrendSE*se && slope*m > 0 && math.Abs(m) < driftLagTimes*math.Abs(slope)*float64(follow)
+}
+
+// lineFit returns the mean of ys (one value per window row), the
+// least-squares slope per row and the slope's standard error.
+func lineFit(ys []float64) (mean, slope, se float64) {
+	n := len(ys)
 	mid := float64(n-1) / 2
-	var mean, sxx, sxy float64
-	for q := range n {
-		mean += at(q)
+	for _, y := range ys {
+		mean += y
 	}
 	mean /= float64(n)
-	for q := range n {
+	var sxx, sxy float64
+	for q, y := range ys {
 		d := float64(q) - mid
 		sxx += float64(d * d)
-		sxy += float64(d * (at(q) - mean))
+		sxy += float64(d * (y - mean))
 	}
 	slope = sxy / sxx
 	var rss float64
-	for q := range n {
-		e := at(q) - mean - float64(slope*(float64(q)-mid))
+	for q, y := range ys {
+		e := y - mean - float64(slope*(float64(q)-mid))
 		rss += float64(e * e)
 	}
-	return slope, math.Sqrt(rss / float64(n-2) / sxx)
+	return mean, slope, math.Sqrt(rss / float64(n-2) / sxx)
 }
 
 // chooseHeld keeps, while an alert is open, the set of channels whose

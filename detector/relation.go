@@ -55,6 +55,7 @@ type relation struct {
 	// zMean and trend are the last window's, from it.
 	offset, zMean  []float64
 	trend, trendSE []float64
+	zs             []float64 // measure's scratch: one channel's departures over the window's rows
 	related        []bool
 	done           bool // the period is over and judged
 	active         bool // after the period, some channel related
@@ -67,10 +68,10 @@ type relation struct {
 // second half breaks is a slow co-drift, not physics.
 const relationHeldOut = 2
 
-func newRelation(r2 float64, t TailConfig, c int) *relation {
+func newRelation(r2 float64, t TailConfig, c, rows int) *relation {
 	rel := &relation{r2: r2, c: c, sum: make([]float64, c), cross: make([]float64, c*c), zSq: make([]float64, c),
 		mean: make([]float64, c), prec: make([]float64, c*c), level: make([]float64, c), shift: make([]float64, c),
-		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), related: make([]bool, c), err: make([]float64, c)}
+		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, rows), related: make([]bool, c), err: make([]float64, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -176,51 +177,34 @@ func (rel *relation) standardised(row []float64, j int) float64 {
 
 // measure sets, for each related channel, err (the root mean square of
 // its standardised residual less its offset over the window's rows) and
-// zMean, trend and trendSE (that departure's mean, least-squares slope
-// per row and the slope's standard error).
+// zMean, trend and trendSE (that departure's line over the rows: lineFit).
 func (rel *relation) measure(vec []float64) {
 	c := rel.c
-	rows := len(vec) / c
-	mid := float64(rows-1) / 2
-	var sxx float64
-	for q := range rows {
-		sxx += float64((float64(q) - mid) * (float64(q) - mid))
-	}
 	for j, on := range rel.related {
 		if !on {
 			continue
 		}
-		var sq, sum, sxy float64
-		for q := range rows {
+		var sq float64
+		for q := range rel.zs {
 			z := rel.standardised(vec[q*c:(q+1)*c], j) - rel.offset[j]
+			rel.zs[q] = z
 			sq += float64(z * z)
-			sum += z
-			sxy += float64((float64(q) - mid) * z)
 		}
-		mean, slope := sum/float64(rows), sxy/sxx
-		// The residual sum of squares of the line through the departures.
-		rss := max(0, sq-float64(float64(rows)*mean*mean)-float64(slope*sxy))
-		rel.err[j] = math.Sqrt(sq / float64(rows))
-		rel.zMean[j], rel.trend[j] = mean, slope
-		rel.trendSE[j] = math.Sqrt(rss / float64(rows-2) / sxx)
+		rel.err[j] = math.Sqrt(sq / float64(len(rel.zs)))
+		rel.zMean[j], rel.trend[j], rel.trendSE[j] = lineFit(rel.zs)
 	}
 }
 
 // followOffsets moves each related channel's offset towards its window's
 // mean departure, with time constant follow, while the channel's evidence
-// is at most quiet decades or its departure trends as a drift does (the
-// rule reference.follow applies to levels): a slow change of a relation
-// (a sensor ageing against its peers) is followed, a step is not.
+// is at most quiet decades or its departure drifts away (the rule
+// reference.follow applies to levels): a slow change of a relation (a
+// sensor ageing against its peers) is followed, a step is not.
 func (rel *relation) followOffsets(chEvidence []float64, quiet float64, follow int) {
 	a := 1 / float64(follow)
 	for j, on := range rel.related {
-		if !on {
-			continue
-		}
-		m, b := rel.zMean[j], rel.trend[j]
-		drifting := math.Abs(b) > driftTrendSE*rel.trendSE[j] && b*m > 0 && math.Abs(m) < driftLagTimes*math.Abs(b)*float64(follow)
-		if quiet == 0 || chEvidence[j] <= quiet || drifting {
-			rel.offset[j] += float64(a * m)
+		if on && (quiet == 0 || chEvidence[j] <= quiet || driftsAway(rel.zMean[j], rel.trend[j], rel.trendSE[j], follow)) {
+			rel.offset[j] += float64(a * rel.zMean[j])
 		}
 	}
 }
@@ -262,7 +246,7 @@ func (rel *relation) reset() {
 // bytes is the memory it holds; fullBytes once its tails are full.
 func (rel *relation) bytes() int {
 	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) +
-		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.err))
+		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err))
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}

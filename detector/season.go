@@ -253,12 +253,13 @@ func (s *season) refine(acf func(int) float64, best, n int) float64 {
 		return float64(best)
 	}
 	peak := m * best
+	b := acf(peak)
 	for lag := max(peak-best/2, 2); lag <= min(peak+best/2, n-2); lag++ {
-		if acf(lag) > acf(peak) {
-			peak = lag
+		if r := acf(lag); r > b {
+			peak, b = lag, r
 		}
 	}
-	a, b, c := acf(peak-1), acf(peak), acf(peak+1)
+	a, c := acf(peak-1), acf(peak+1)
 	shift := 0.0
 	if den := a - 2*b + c; den < 0 {
 		shift = max(-0.5, min(0.5, float64(0.5*(a-c))/den))
