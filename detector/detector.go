@@ -275,7 +275,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	d.seq++
 	st := d.win.Push(t, x)
 	switch st {
-	case window.NonFinite, window.OutOfOrder:
+	case window.NonFinite, window.OutOfRange, window.OutOfOrder:
 		return d.unscored(seq, t, st, x)
 	}
 	d.accepted++

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 14 (version 13 had no channel relations;
+// Snapshot encoding, version 15 (version 14 had no count of samples out of
+// range in the window nor wild-value runs in the normalisers; version 13 had no channel relations;
 // version 12 had no seasonal restart put off while an alert is open;
 // version 11 had no set of channels an open alert holds; version 10 had
 // no roughness test in the
@@ -42,7 +43,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 14
+	snapshotVersion = 15
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

@@ -46,6 +46,7 @@ type Scored struct {
 	HeldBytes  []int
 	Why        []string // explanations of the alert events at the row
 	NonFinite  uint64
+	OutOfRange uint64 // beyond ±detector.window.max_abs
 	OutOfOrder uint64
 	Gaps       uint64
 	Alerts     int // anomaly alerts opened
@@ -332,6 +333,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 	s.HeldBytes = append(s.HeldBytes, d.MemoryBytes())
 	st := d.WindowStats()
 	s.NonFinite += st.NonFinite
+	s.OutOfRange += st.OutOfRange
 	s.OutOfOrder += st.OutOfOrder
 	s.Gaps += st.Gaps
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
@@ -218,9 +219,15 @@ func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample
 			}
 		}
 	}
+	maxAbs := p.o.Detector.Window.MaxAbs
 	for _, s := range out[len(dst):] {
 		if len(s.Channels) > p.o.Pipeline.MaxChannels {
 			return dst, codec.Reject(codec.ReasonChannelLimit, "series %q: %d channels, over pipeline.max_channels %d", s.Series, len(s.Channels), p.o.Pipeline.MaxChannels)
+		}
+		for j, v := range s.Values {
+			if math.Abs(v) > maxAbs {
+				return dst, codec.Reject(codec.ReasonOutOfRange, "series %q, channel %q: %g is beyond ±detector.window.max_abs=%g (a transmitter's bad-value mark?)", s.Series, s.Channels[j], v, maxAbs)
+			}
 		}
 	}
 	if err := checkTimes(out[len(dst):], msg.Time, time.Now(), p.o.Pipeline); err != nil {

@@ -25,11 +25,16 @@ type Config struct {
 	// Clip bounds normalised values to [-Clip, Clip] so one wild value
 	// cannot saturate the model.
 	Clip float64 `yaml:"clip"`
+	// MaxAbs rejects a sample with a value beyond ±MaxAbs as out of range:
+	// transmitters and historians mark bad readings with sentinels such as
+	// 9.9e37 or float32's largest value, and one of those folded into a
+	// warming-up normaliser ruins the series' detector for good.
+	MaxAbs float64 `yaml:"max_abs"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
-	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8}
+	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8, MaxAbs: 1e15}
 }
 
 // Validate reports the first invalid field, naming it and its value.
@@ -47,6 +52,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("window.norm_horizon: must be >= 1 (got %d)", c.NormHorizon)
 	case !(c.Clip > 0) || c.Clip > 1e6:
 		return fmt.Errorf("window.clip: must be in (0, 1e6] (got %v)", c.Clip)
+	case !(c.MaxAbs > 0) || c.MaxAbs > 1e300:
+		return fmt.Errorf("window.max_abs: must be in (0, 1e300] (got %v)", c.MaxAbs)
 	}
 	return nil
 }

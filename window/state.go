@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -14,7 +15,7 @@ func (w *Window) AppendState(e *statecodec.Encoder) {
 	e.Int(w.pending)
 	e.I64(w.lastTime)
 	e.Bool(w.started)
-	for _, v := range []uint64{w.stats.Accepted, w.stats.Windows, w.stats.NonFinite, w.stats.OutOfOrder, w.stats.Gaps} {
+	for _, v := range []uint64{w.stats.Accepted, w.stats.Windows, w.stats.NonFinite, w.stats.OutOfOrder, w.stats.Gaps, w.stats.OutOfRange} {
 		e.U64(v)
 	}
 }
@@ -24,7 +25,7 @@ func (w *Window) ReadState(d *statecodec.Decoder) error {
 	d.F64sInto(w.raw, "window ring")
 	w.head, w.filled, w.pending = d.Int(), d.Int(), d.Int()
 	w.lastTime, w.started = d.I64(), d.Bool()
-	for _, p := range []*uint64{&w.stats.Accepted, &w.stats.Windows, &w.stats.NonFinite, &w.stats.OutOfOrder, &w.stats.Gaps} {
+	for _, p := range []*uint64{&w.stats.Accepted, &w.stats.Windows, &w.stats.NonFinite, &w.stats.OutOfOrder, &w.stats.Gaps, &w.stats.OutOfRange} {
 		*p = d.U64()
 	}
 	if err := d.Err(); err != nil {
@@ -42,6 +43,9 @@ func (n *Normaliser) AppendState(e *statecodec.Encoder) {
 	e.Int(n.n)
 	e.F64s(n.mean)
 	e.F64s(n.m2)
+	for _, w := range n.wild {
+		e.Int(w)
+	}
 }
 
 // ReadState restores what AppendState wrote.
@@ -49,8 +53,11 @@ func (n *Normaliser) ReadState(d *statecodec.Decoder) error {
 	n.n = d.Int()
 	d.F64sInto(n.mean, "normaliser mean")
 	d.F64sInto(n.m2, "normaliser variance")
-	if n.n < 0 {
-		return fmt.Errorf("normaliser state: count %d", n.n)
+	for j := range n.wild {
+		n.wild[j] = d.Int()
+	}
+	if n.n < 0 || slices.ContainsFunc(n.wild, func(w int) bool { return w < 0 || w > wildRun }) {
+		return fmt.Errorf("normaliser state: count %d, wild runs %v", n.n, n.wild)
 	}
 	return d.Err()
 }

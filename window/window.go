@@ -14,6 +14,8 @@ const (
 	NonFinite
 	// OutOfOrder: the timestamp was not after the previous one; nothing was stored.
 	OutOfOrder
+	// OutOfRange: a value was beyond ±Config.MaxAbs; nothing was stored.
+	OutOfRange
 )
 
 func (s Status) String() string {
@@ -26,6 +28,8 @@ func (s Status) String() string {
 		return "non_finite"
 	case OutOfOrder:
 		return "out_of_order"
+	case OutOfRange:
+		return "out_of_range"
 	}
 	return "unknown"
 }
@@ -37,6 +41,7 @@ type Stats struct {
 	NonFinite  uint64 // samples rejected for a NaN or ±Inf value
 	OutOfOrder uint64 // samples rejected for a timestamp not after the previous one
 	Gaps       uint64 // restarts caused by a step larger than MaxGap
+	OutOfRange uint64 // samples rejected for a value beyond ±MaxAbs
 }
 
 // Window is a ring buffer of the last Size samples of one series.
@@ -76,6 +81,12 @@ func (w *Window) Push(t int64, x []float64) Status {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			w.stats.NonFinite++
 			return NonFinite
+		}
+	}
+	for _, v := range x {
+		if math.Abs(v) > w.cfg.MaxAbs {
+			w.stats.OutOfRange++
+			return OutOfRange
 		}
 	}
 	if w.started && t <= w.lastTime {

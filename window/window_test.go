@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
 func newTestWindow(t *testing.T, mut func(*Config)) *Window {
@@ -50,14 +52,16 @@ func TestWindowRejects(t *testing.T) {
 	f(10, []float64{1, 1}, Filling)
 	f(11, []float64{math.NaN(), 1}, NonFinite)
 	f(11, []float64{1, math.Inf(-1)}, NonFinite)
+	f(11, []float64{9.9e37, 1}, OutOfRange) // a transmitter's bad-value mark
+	f(11, []float64{1, -1e16}, OutOfRange)
 	f(10, []float64{1, 1}, OutOfOrder) // same time as the last accepted
 	f(9, []float64{1, 1}, OutOfOrder)
 	f(11, []float64{2, 2}, Filling)
 	f(12, []float64{3, 3}, Filling)
 	f(13, []float64{4, 4}, Ready)
 	st := w.Stats()
-	if st.NonFinite != 2 || st.OutOfOrder != 2 || st.Accepted != 4 {
-		t.Fatalf("stats %+v: want 2 non-finite, 2 out of order, 4 accepted", st)
+	if st.NonFinite != 2 || st.OutOfRange != 2 || st.OutOfOrder != 2 || st.Accepted != 4 {
+		t.Fatalf("stats %+v: want 2 non-finite, 2 out of range, 2 out of order, 4 accepted", st)
 	}
 	// Rejected samples never reached the ring.
 	for back, want := range []float64{4, 3, 2, 1} {
@@ -130,6 +134,51 @@ func TestNormaliserConstantSignal(t *testing.T) {
 	}
 }
 
+// TestNormaliserIgnoresAGlitch: one wild value in the warm-up (a register
+// read as 1e10) counts as the mean, where folded in it set the spread of
+// a signal of unit spread to a hundred million; a change of level that
+// lasts (a motor starting) is still learnt.
+func TestNormaliserIgnoresAGlitch(t *testing.T) {
+	run := func(at int, glitch float64, after float64) *Normaliser {
+		n, err := NewNormaliser(DefaultConfig(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 400 {
+			v := 10 + math.Sin(float64(i))
+			switch {
+			case i == at:
+				v = glitch
+			case i > at && after != 0:
+				v = after + math.Sin(float64(i))
+			}
+			n.Observe([]float64{v})
+		}
+		return n
+	}
+	clean := run(-1, 0, 0)
+	for _, at := range []int{20, 100, 149, 300} {
+		n := run(at, 1e10, 0)
+		if m, sd := n.Mean(0), n.Std(0); math.Abs(m-clean.Mean(0)) > 0.05 || math.Abs(sd/clean.Std(0)-1) > 0.05 {
+			t.Errorf("glitch at %d: mean %v, std %v; without it %v, %v", at, m, sd, clean.Mean(0), clean.Std(0))
+		}
+	}
+	// From constant (the spread at its floor) to a new level: learnt.
+	n := run(50, 5e4, 5e4)
+	if m := n.Mean(0); m < 1e4 {
+		t.Errorf("a lasting change of level to 5e4 at 50: mean %v", m)
+	}
+	// A wild run's length survives a snapshot.
+	n = run(-1, 0, 0)
+	n.Observe([]float64{1e12})
+	var e statecodec.Encoder
+	n.AppendState(&e)
+	m, _ := NewNormaliser(DefaultConfig(), 1)
+	if err := m.ReadState(statecodec.NewDecoder(e.Buf)); err != nil || m.wild[0] != 1 {
+		t.Fatalf("restored wild run %v (err %v), want 1", m.wild, err)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	f := func(mut func(*Config), want string) {
 		t.Helper()
@@ -143,6 +192,7 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Stride = 40 }, "window.stride: must be in [1, window.size=32] (got 40)")
 	f(func(c *Config) { c.MaxGap = -time.Second }, "window.max_gap: must be >= 0 (got -1s)")
 	f(func(c *Config) { c.Clip = math.NaN() }, "window.clip: must be in (0, 1e6] (got NaN)")
+	f(func(c *Config) { c.MaxAbs = 0 }, "window.max_abs: must be in (0, 1e300] (got 0)")
 }
 
 func TestPushAllocatesNothing(t *testing.T) {

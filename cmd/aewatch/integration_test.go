@@ -314,6 +314,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"bad_name": {`{"series":"good-vib\\","time":1,"value":1}`, `{"series":"good-vib","time":1,"value":1,"tags":{"time":"x"}}`,
 			`{"series":"good-vib","time":1,"value":1,"tags":{"site":"a\\"}}`, `{"series":"good-vib","time":1,"values":{"":1}}`},
 		"channel_limit": {wideMessage(300)},
+		// Bad-value marks of transmitters and historians: in a warming-up
+		// normaliser one set the series' spread for good.
+		"out_of_range": {`{"series":"good-vib","time":1,"value":9.9e37}`, `{"series":"good-vib","time":1,"values":{"value":-3.4e38}}`},
 	}
 	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
@@ -324,7 +327,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 		if i%97 == 5 {
-			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name", "channel_limit"}
+			reasons := []string{"malformed", "wrong_type", "missing_field", "unknown_series", "too_large", "bad_time", "bad_name", "channel_limit", "out_of_range"}
 			r := reasons[k%len(reasons)]
 			if r == "too_large" && nBad[r] > 1 {
 				r = "malformed"

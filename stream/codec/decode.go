@@ -41,11 +41,12 @@ const (
 	ReasonBadTime       Reason = "bad_time"       // outside InfluxDB's range, or pipeline.max_future/max_past
 	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
 	ReasonChannelLimit  Reason = "channel_limit"  // more channels than pipeline.max_channels
+	ReasonOutOfRange    Reason = "out_of_range"   // beyond ±detector.window.max_abs (a bad-value sentinel)
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {
