@@ -99,6 +99,9 @@ type Detector struct {
 	accepted int
 	minVal   []float64 // running extremes per channel, raw units
 	maxVal   []float64
+	// wildRun counts, while the models learn, the isolated wild values in
+	// a row held back (see holdBackWild).
+	wildRun int
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -273,6 +276,9 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	}
 	seq := d.seq
 	d.seq++
+	if d.holdBackWild(x) {
+		return d.unscored(seq, t, window.Wild, x)
+	}
 	st := d.win.Push(t, x)
 	switch st {
 	case window.NonFinite, window.OutOfRange, window.OutOfOrder:
@@ -294,6 +300,28 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 		return nil // full, waiting for the stride
 	}
 	return d.scoreWindow()
+}
+
+// holdBackWild reports whether x holds a wild value (window.Normaliser's
+// IsWild: a glitch such as a register read as 1e10) to hold back: while
+// the models learn (warm-up, the reference period) nothing scores it, and
+// stored it would sit in the normalisers' moments and in the windows the
+// networks, tails and histograms learn from. A run of WildRun wild values
+// is a change of level (a motor starting): its third and later values go
+// in. Afterwards wild values are scored and alerted like any other.
+func (d *Detector) holdBackWild(x []float64) bool {
+	if d.accepted > d.cfg.Warmup && (d.ref == nil || !d.ref.learning()) {
+		d.wildRun = 0
+		return false
+	}
+	for j, v := range x {
+		if math.Abs(v) <= d.cfg.Window.MaxAbs && d.norm.IsWild(j, v) { // NaN and beyond max_abs: the window's
+			d.wildRun++
+			return d.wildRun < window.WildRun
+		}
+	}
+	d.wildRun = 0
+	return false
 }
 
 func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) []Result {

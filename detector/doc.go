@@ -56,8 +56,8 @@
 // operator-set limits. While a quality alert is open no model learns.
 //
 // Nothing poisons a model: rejected samples (NaN, ±Inf, beyond
-// window.max_abs, out of order) are never stored, an isolated wild value
-// counts as the mean in the normalisers (window.Normaliser), and neither
+// window.max_abs, out of order) are never stored, nor is an isolated wild
+// value while the models learn (holdBackWild), and neither
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.
 //

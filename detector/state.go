@@ -15,7 +15,7 @@ import (
 )
 
 // Snapshot encoding, version 15 (version 14 had no count of samples out of
-// range in the window nor wild-value runs in the normalisers; version 13 had no channel relations;
+// range in the window nor a run of wild values held back; version 13 had no channel relations;
 // version 12 had no seasonal restart put off while an alert is open;
 // version 11 had no set of channels an open alert holds; version 10 had
 // no roughness test in the
@@ -99,6 +99,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.U64(d.windows)
 	e.F64s(d.minVal)
 	e.F64s(d.maxVal)
+	e.Int(d.wildRun)
 	e.Int(len(d.pending))
 	for _, p := range d.pending {
 		e.U64(p.seq)
@@ -185,6 +186,10 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	d.seq, d.accepted, d.windows = dec.U64(), dec.Int(), dec.U64()
 	dec.F64sInto(d.minVal, "running minimum")
 	dec.F64sInto(d.maxVal, "running maximum")
+	d.wildRun = dec.Int()
+	if dec.Err() == nil && d.wildRun < 0 {
+		return fmt.Errorf("detector: snapshot's run of wild values %d is negative", d.wildRun)
+	}
 	n := dec.Int()
 	if dec.Err() == nil && (n < 0 || n > d.cfg.Window.Stride) {
 		return fmt.Errorf("detector: snapshot has %d pending samples, stride is %d", n, d.cfg.Window.Stride)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sensorcsv"
+	"github.com/aewatch/aewatch/window"
 )
 
 // Scored is one file's outcome.
@@ -47,6 +48,7 @@ type Scored struct {
 	Why        []string // explanations of the alert events at the row
 	NonFinite  uint64
 	OutOfRange uint64 // beyond ±detector.window.max_abs
+	Wild       uint64 // isolated wild values held back while the models learned
 	OutOfOrder uint64
 	Gaps       uint64
 	Alerts     int // anomaly alerts opened
@@ -228,6 +230,9 @@ func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, na
 
 func (s *Scored) count(r detector.Result, names []string) {
 	k := r.Seq
+	if r.Status == window.Wild {
+		s.Wild++
+	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++
 	}

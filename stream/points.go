@@ -22,6 +22,8 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonNonFinite)).Inc()
 		case window.OutOfRange: // decode rejects these first; a guard
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfRange)).Inc()
+		case window.Wild:
+			m.SamplesDropped.WithLabelValues(string(codec.ReasonWild)).Inc()
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++

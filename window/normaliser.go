@@ -9,24 +9,25 @@ import (
 // the first NormWarmup samples, exponential forgetting with time constant
 // NormHorizon afterwards. Apply maps a value to (v-mean)/std.
 //
-// An isolated wild value (a glitch: more than wildDevs deviations from the
-// mean, once wildAfter samples are in) counts as the mean: folded in, one
-// such value would set the spread for the rest of a warm-up whose moments
-// are then frozen. The wildRun-th wild value in a row is a change of level
-// (a motor starting) and is folded in, as every one after it.
+// IsWild tells a glitch (a register read as 1e10) from a value: folded into
+// a warm-up whose moments are then frozen, one would set the spread for
+// good. Its owner decides what to do with one (detector.Detector holds
+// isolated ones back while its models learn).
 type Normaliser struct {
 	warmup int
 	alpha  float64
 	n      int
 	mean   []float64
 	m2     []float64 // sum of squared deviations during warm-up, variance after
-	wild   []int     // per channel, wild values in a row just before
 }
 
+// A wild value lies more than wildDevs deviations from the mean, once
+// wildAfter samples are in; WildRun of them in a row are a change of level
+// (a motor starting), not a glitch.
 const (
 	wildAfter = 16
 	wildDevs  = 1000
-	wildRun   = 3
+	WildRun   = 3
 )
 
 func errChannels(c int) error {
@@ -46,7 +47,6 @@ func NewNormaliser(cfg Config, channels int) (*Normaliser, error) {
 		alpha:  1 / float64(cfg.NormHorizon),
 		mean:   make([]float64, channels),
 		m2:     make([]float64, channels),
-		wild:   make([]int, channels),
 	}, nil
 }
 
@@ -55,7 +55,6 @@ func (n *Normaliser) Observe(x []float64) {
 	n.n++
 	if n.n <= n.warmup {
 		for j, v := range x {
-			v = n.tame(j, v)
 			d := v - n.mean[j]
 			n.mean[j] += d / float64(n.n)
 			n.m2[j] += float64(d * (v - n.mean[j]))
@@ -69,29 +68,17 @@ func (n *Normaliser) Observe(x []float64) {
 	}
 	a := n.alpha
 	for j, v := range x {
-		d := n.tame(j, v) - n.mean[j]
+		d := v - n.mean[j]
 		n.mean[j] += float64(a * d)
 		n.m2[j] = (1 - a) * (n.m2[j] + float64(a*d*d))
 	}
 }
 
-// tame returns channel j's value v as the moments take it: the mean for
-// an isolated wild value. Call it with n.n already counting v.
-func (n *Normaliser) tame(j int, v float64) float64 {
-	if n.n <= wildAfter {
-		return v
-	}
-	d := v - n.mean[j]
-	sd := n.std(j, n.n-1)
-	if !(math.Abs(d) > float64(wildDevs*sd)) {
-		n.wild[j] = 0
-		return v
-	}
-	n.wild[j]++
-	if n.wild[j] >= wildRun {
-		return v
-	}
-	return n.mean[j]
+// IsWild reports whether v, as channel j's next value, would be a wild
+// one: more than wildDevs deviations from the mean, once wildAfter samples
+// are in.
+func (n *Normaliser) IsWild(j int, v float64) bool {
+	return n.n >= wildAfter && math.Abs(v-n.mean[j]) > float64(wildDevs*n.Std(j))
 }
 
 // Reset forgets every sample observed.
@@ -99,7 +86,6 @@ func (n *Normaliser) Reset() {
 	n.n = 0
 	clear(n.mean)
 	clear(n.m2)
-	clear(n.wild)
 }
 
 // SetWarmup sets how many samples the exact moments cover; call it after
@@ -123,17 +109,13 @@ func (n *Normaliser) Mean(j int) float64 { return n.mean[j] }
 
 // Std returns channel j's running standard deviation, floored so that a
 // constant signal still maps to finite values.
-func (n *Normaliser) Std(j int) float64 { return n.std(j, n.n) }
-
-// std is channel j's standard deviation after count samples: count is
-// n.n, or one less while Observe folds a sample in.
-func (n *Normaliser) std(j, count int) float64 {
+func (n *Normaliser) Std(j int) float64 {
 	var v float64
 	switch {
-	case count < 2:
+	case n.n < 2:
 		v = 0
-	case count < n.warmup:
-		v = n.m2[j] / float64(count-1)
+	case n.n < n.warmup:
+		v = n.m2[j] / float64(n.n-1)
 	default:
 		v = n.m2[j]
 	}

@@ -2,7 +2,6 @@ package window
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -43,9 +42,6 @@ func (n *Normaliser) AppendState(e *statecodec.Encoder) {
 	e.Int(n.n)
 	e.F64s(n.mean)
 	e.F64s(n.m2)
-	for _, w := range n.wild {
-		e.Int(w)
-	}
 }
 
 // ReadState restores what AppendState wrote.
@@ -53,11 +49,8 @@ func (n *Normaliser) ReadState(d *statecodec.Decoder) error {
 	n.n = d.Int()
 	d.F64sInto(n.mean, "normaliser mean")
 	d.F64sInto(n.m2, "normaliser variance")
-	for j := range n.wild {
-		n.wild[j] = d.Int()
-	}
-	if n.n < 0 || slices.ContainsFunc(n.wild, func(w int) bool { return w < 0 || w > wildRun }) {
-		return fmt.Errorf("normaliser state: count %d, wild runs %v", n.n, n.wild)
+	if n.n < 0 {
+		return fmt.Errorf("normaliser state: count %d", n.n)
 	}
 	return d.Err()
 }

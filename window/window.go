@@ -16,6 +16,9 @@ const (
 	OutOfOrder
 	// OutOfRange: a value was beyond ±Config.MaxAbs; nothing was stored.
 	OutOfRange
+	// Wild: the window's owner held back an isolated wild value (see
+	// Normaliser.IsWild) while its models learn; nothing was stored.
+	Wild
 )
 
 func (s Status) String() string {
@@ -30,6 +33,8 @@ func (s Status) String() string {
 		return "out_of_order"
 	case OutOfRange:
 		return "out_of_range"
+	case Wild:
+		return "wild"
 	}
 	return "unknown"
 }

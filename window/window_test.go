@@ -4,8 +4,6 @@ import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
 func newTestWindow(t *testing.T, mut func(*Config)) *Window {
@@ -134,48 +132,26 @@ func TestNormaliserConstantSignal(t *testing.T) {
 	}
 }
 
-// TestNormaliserIgnoresAGlitch: one wild value in the warm-up (a register
-// read as 1e10) counts as the mean, where folded in it set the spread of
-// a signal of unit spread to a hundred million; a change of level that
-// lasts (a motor starting) is still learnt.
-func TestNormaliserIgnoresAGlitch(t *testing.T) {
-	run := func(at int, glitch float64, after float64) *Normaliser {
-		n, err := NewNormaliser(DefaultConfig(), 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range 400 {
-			v := 10 + math.Sin(float64(i))
-			switch {
-			case i == at:
-				v = glitch
-			case i > at && after != 0:
-				v = after + math.Sin(float64(i))
-			}
-			n.Observe([]float64{v})
-		}
-		return n
+// TestNormaliserIsWild: a register read as 1e10 on a signal of unit
+// spread is wild, a value 50 deviations out is not; nothing is wild before
+// the moments have samples enough to judge, and judging changes nothing.
+func TestNormaliserIsWild(t *testing.T) {
+	n, err := NewNormaliser(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	clean := run(-1, 0, 0)
-	for _, at := range []int{20, 100, 149, 300} {
-		n := run(at, 1e10, 0)
-		if m, sd := n.Mean(0), n.Std(0); math.Abs(m-clean.Mean(0)) > 0.05 || math.Abs(sd/clean.Std(0)-1) > 0.05 {
-			t.Errorf("glitch at %d: mean %v, std %v; without it %v, %v", at, m, sd, clean.Mean(0), clean.Std(0))
+	for i := range 400 {
+		if i < wildAfter && n.IsWild(0, 1e10) {
+			t.Fatalf("wild after %d samples", i)
 		}
+		n.Observe([]float64{10 + math.Sin(float64(i))})
 	}
-	// From constant (the spread at its floor) to a new level: learnt.
-	n := run(50, 5e4, 5e4)
-	if m := n.Mean(0); m < 1e4 {
-		t.Errorf("a lasting change of level to 5e4 at 50: mean %v", m)
+	m, sd := n.Mean(0), n.Std(0)
+	if !n.IsWild(0, 1e10) || !n.IsWild(0, -1e4) || n.IsWild(0, 10+50*sd) {
+		t.Fatalf("wild: 1e10 %v, -1e4 %v, 50 deviations %v", n.IsWild(0, 1e10), n.IsWild(0, -1e4), n.IsWild(0, 10+50*sd))
 	}
-	// A wild run's length survives a snapshot.
-	n = run(-1, 0, 0)
-	n.Observe([]float64{1e12})
-	var e statecodec.Encoder
-	n.AppendState(&e)
-	m, _ := NewNormaliser(DefaultConfig(), 1)
-	if err := m.ReadState(statecodec.NewDecoder(e.Buf)); err != nil || m.wild[0] != 1 {
-		t.Fatalf("restored wild run %v (err %v), want 1", m.wild, err)
+	if n.Mean(0) != m || n.Std(0) != sd {
+		t.Fatal("IsWild changed the moments")
 	}
 }
 

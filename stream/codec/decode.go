@@ -42,11 +42,12 @@ const (
 	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
 	ReasonChannelLimit  Reason = "channel_limit"  // more channels than pipeline.max_channels
 	ReasonOutOfRange    Reason = "out_of_range"   // beyond ±detector.window.max_abs (a bad-value sentinel)
+	ReasonWild          Reason = "wild"           // a sample: an isolated glitch held back while its series' models learn
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange, ReasonWild}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {
