@@ -168,6 +168,52 @@ func TestGlitchInTheReferencePeriod(t *testing.T) {
 	}
 }
 
+// TestSpreadFloorAndOffset: with window.spread_floor 0 a signal alerts
+// alike at any offset; with the default floor (0.1% of the level) a
+// channel whose variation is below it, here a cycle of spread 7 at 1e6
+// with a step of 8 for 400 samples, is seen through the floor, and its
+// step mostly missed.
+func TestSpreadFloorAndOffset(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	xs := make([]float64, 5000)
+	for i := range xs {
+		xs[i] = 10*math.Sin(2*math.Pi*float64(i)/50) + r.NormFloat64()
+		if i >= 3000 && i < 3400 {
+			xs[i] += 8
+		}
+	}
+	alerts := func(floor, offset float64) (out []bool, inStep int) {
+		cfg := DefaultConfig()
+		cfg.Window.SpreadFloor = floor
+		ys := make([]float64, len(xs))
+		for i, x := range xs {
+			ys[i] = x + offset
+		}
+		out = make([]bool, len(xs))
+		for i, r := range run(t, cfg, times(len(ys)), ys) {
+			out[i] = r.alert
+			if r.alert && i >= 3000 && i < 3400 {
+				inStep++
+			}
+		}
+		return out, inStep
+	}
+	base, step := alerts(0, 0)
+	shifted, shiftedStep := alerts(0, 1e6)
+	n := 0
+	for i := range base {
+		if base[i] != shifted[i] {
+			n++
+		}
+	}
+	if n > len(xs)/100 || step < 200 {
+		t.Errorf("spread_floor 0: %d of %d rows alert otherwise at offset 1e6; the step alerted on %d and %d of 400 rows", n, len(xs), step, shiftedStep)
+	}
+	if _, floored := alerts(DefaultConfig().Window.SpreadFloor, 1e6); floored > step/2 {
+		t.Errorf("default spread_floor at offset 1e6: the step alerted on %d of 400 rows (%d without the floor): is the floor still a share of the level?", floored, step)
+	}
+}
+
 func TestWarmupAndDetection(t *testing.T) {
 	xs := signal(4000, 4)
 	cfg := DefaultConfig()

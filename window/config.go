@@ -30,11 +30,18 @@ type Config struct {
 	// 9.9e37 or float32's largest value, and one of those folded into a
 	// warming-up normaliser ruins the series' detector for good.
 	MaxAbs float64 `yaml:"max_abs"`
+	// SpreadFloor floors each channel's standard deviation at this share of
+	// its level (|mean|), so that a constant channel still maps to finite
+	// values and a change below it reads as small: a temperature at 90
+	// wandering by 0.1 is not a fault. A channel whose normal variation is
+	// below it (grid frequency 50 ± 0.01 Hz, absolute pressure in Pa) is
+	// seen through the floor and needs a lower one.
+	SpreadFloor float64 `yaml:"spread_floor"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
-	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8, MaxAbs: 1e15}
+	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8, MaxAbs: 1e15, SpreadFloor: 1e-3}
 }
 
 // Validate reports the first invalid field, naming it and its value.
@@ -54,6 +61,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("window.clip: must be in (0, 1e6] (got %v)", c.Clip)
 	case !(c.MaxAbs > 0) || c.MaxAbs > 1e300:
 		return fmt.Errorf("window.max_abs: must be in (0, 1e300] (got %v)", c.MaxAbs)
+	case !(c.SpreadFloor >= 0 && c.SpreadFloor <= 1):
+		return fmt.Errorf("window.spread_floor: must be in [0, 1] (got %v)", c.SpreadFloor)
 	}
 	return nil
 }

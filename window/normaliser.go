@@ -16,6 +16,7 @@ import (
 type Normaliser struct {
 	warmup int
 	alpha  float64
+	floor  float64 // Config.SpreadFloor
 	n      int
 	mean   []float64
 	m2     []float64 // sum of squared deviations during warm-up, variance after
@@ -45,6 +46,7 @@ func NewNormaliser(cfg Config, channels int) (*Normaliser, error) {
 	return &Normaliser{
 		warmup: cfg.NormWarmup,
 		alpha:  1 / float64(cfg.NormHorizon),
+		floor:  cfg.SpreadFloor,
 		mean:   make([]float64, channels),
 		m2:     make([]float64, channels),
 	}, nil
@@ -107,8 +109,9 @@ func (n *Normaliser) Apply(j int, v float64) float64 {
 // Mean returns channel j's running mean.
 func (n *Normaliser) Mean(j int) float64 { return n.mean[j] }
 
-// Std returns channel j's running standard deviation, floored so that a
-// constant signal still maps to finite values.
+// Std returns channel j's running standard deviation, floored at
+// Config.SpreadFloor of its level (and 1e-9) so that a constant signal
+// still maps to finite values.
 func (n *Normaliser) Std(j int) float64 {
 	var v float64
 	switch {
@@ -119,6 +122,6 @@ func (n *Normaliser) Std(j int) float64 {
 	default:
 		v = n.m2[j]
 	}
-	floor := float64(1e-3*math.Abs(n.mean[j])) + 1e-9
+	floor := float64(n.floor*math.Abs(n.mean[j])) + 1e-9
 	return math.Max(math.Sqrt(v), floor)
 }

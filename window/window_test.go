@@ -169,6 +169,7 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.MaxGap = -time.Second }, "window.max_gap: must be >= 0 (got -1s)")
 	f(func(c *Config) { c.Clip = math.NaN() }, "window.clip: must be in (0, 1e6] (got NaN)")
 	f(func(c *Config) { c.MaxAbs = 0 }, "window.max_abs: must be in (0, 1e300] (got 0)")
+	f(func(c *Config) { c.SpreadFloor = -1 }, "window.spread_floor: must be in [0, 1] (got -1)")
 }
 
 func TestPushAllocatesNothing(t *testing.T) {
