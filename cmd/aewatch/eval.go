@@ -294,6 +294,15 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order; wild values held back while learning: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, wild, gaps)
+	for _, r := range results {
+		// A file whose first column is no time (a value column, or one
+		// in a format read as Unix seconds) loses most rows as out of
+		// order; say which column was taken for the time.
+		if n, detectors := len(r.Score), max(1, len(r.HeldBytes)); r.OutOfOrder*10 > uint64(n*detectors) {
+			fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
+				r.Rel, r.OutOfOrder/uint64(detectors), n, r.File.Header[0])
+		}
+	}
 }
 
 // printNAB prints the NAB profiles and alert F1, and writes each file's part

@@ -182,6 +182,41 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
+// TestEvalWarnsOfANonTimeColumn: a file without a time column has its
+// first column read as Unix seconds; most rows fall out of order, and eval
+// names the column it took. Glitches and bad-value marks are counted.
+func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("flow,pressure\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "%.3f,%.3f\n", 10+math.Sin(float64(i)), 3+math.Cos(float64(i)))
+	}
+	file := filepath.Join(dir, "no-time.csv")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "out"), file)
+	if code != 0 || !strings.Contains(stdout, `rows out of order in column "flow", taken as the time`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want a warning naming column flow", code, stdout, stderr)
+	}
+	b.Reset()
+	b.WriteString("timestamp,value\n")
+	for i := range 300 {
+		v := fmt.Sprintf("%.3f", 10+math.Sin(float64(i)))
+		switch i {
+		case 100:
+			v = "1e10" // a glitch while the models learn: held back
+		case 200:
+			v = "9.9e37" // a bad-value mark: rejected
+		}
+		fmt.Fprintf(&b, "%d,%s\n", 1700000000+60*i, v)
+	}
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "out2"), file)
+	if code != 0 || !strings.Contains(stdout, "1 beyond ±window.max_abs, 0 out of order; wild values held back while learning: 1;") || strings.Contains(stdout, "warning") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
 func TestConfigCheckExample(t *testing.T) {
 	for _, name := range []string{"example.yaml", "secure.example.yaml"} {
 		stdout, stderr, code := cli(t, "config", "check", filepath.Join("..", "..", "config", name))
