@@ -302,6 +302,12 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 			fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
 				r.Rel, r.OutOfOrder/uint64(detectors), n, r.File.Header[0])
 		}
+		// One detector over several channels rejects a row missing any of
+		// them: tags sampled at different rates leave most rows short.
+		if n := len(r.Score); len(r.HeldBytes) == 1 && len(r.File.Channels) > 1 && r.NonFinite*2 > uint64(n) {
+			fmt.Fprintf(w, "warning: %s: %d of %d rows left unscored, a channel's value missing or not finite in each: without --multivariate each channel is scored on the rows it has\n",
+				r.Rel, r.NonFinite, n)
+		}
 	}
 }
 

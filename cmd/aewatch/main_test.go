@@ -184,7 +184,8 @@ func TestEvalErrors(t *testing.T) {
 
 // TestEvalWarnsOfANonTimeColumn: a file without a time column has its
 // first column read as Unix seconds; most rows fall out of order, and eval
-// names the column it took. Glitches and bad-value marks are counted.
+// names the column it took. Glitches and bad-value marks are counted, and
+// a multivariate file whose rows mostly miss a channel is named.
 func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 	dir := t.TempDir()
 	var b strings.Builder
@@ -214,6 +215,22 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 	stdout, stderr, code = cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "out2"), file)
 	if code != 0 || !strings.Contains(stdout, "1 beyond ±window.max_abs, 0 out of order; wild values held back while learning: 1;") || strings.Contains(stdout, "warning") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	// A tag sampled every fifth row: one detector over both channels
+	// scores a fifth of the rows, and says so.
+	b.Reset()
+	b.WriteString("timestamp,flow,temperature\n")
+	for i := range 300 {
+		temp := ""
+		if i%5 == 0 {
+			temp = fmt.Sprintf("%.2f", 60+math.Cos(float64(i)/20))
+		}
+		fmt.Fprintf(&b, "%d,%.3f,%s\n", 1700000000+60*i, 10+math.Sin(float64(i)), temp)
+	}
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out3"), file)
+	if code != 0 || !strings.Contains(stdout, "240 of 300 rows left unscored") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want a warning of 240 rows unscored", code, stdout, stderr)
 	}
 }
 
