@@ -308,7 +308,9 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 // stored it would sit in the normalisers' moments and in the windows the
 // networks, tails and histograms learn from. A run of WildRun wild values
 // is a change of level (a motor starting): its third and later values go
-// in. Afterwards wild values are scored and alerted like any other.
+// in. If fewer samples than a run went in before it, they were the odd
+// ones (a glitch as a series' first sample): the detector starts afresh.
+// Afterwards wild values are scored and alerted like any other.
 func (d *Detector) holdBackWild(x []float64) bool {
 	if d.accepted > d.cfg.Warmup && (d.ref == nil || !d.ref.learning()) {
 		d.wildRun = 0
@@ -317,11 +319,36 @@ func (d *Detector) holdBackWild(x []float64) bool {
 	for j, v := range x {
 		if math.Abs(v) <= d.cfg.Window.MaxAbs && d.norm.IsWild(j, v) { // NaN and beyond max_abs: the window's
 			d.wildRun++
-			return d.wildRun < window.WildRun
+			if d.wildRun < window.WildRun {
+				return true
+			}
+			if d.accepted < window.WildRun {
+				d.startAfresh()
+			}
+			return false
 		}
 	}
 	d.wildRun = 0
 	return false
+}
+
+// startAfresh makes d a new detector of its configuration that has seen
+// nothing, keeping what is not learnt from samples: the sequence, the
+// window's counts and last time, operators' limits, maintenance windows
+// and verdicts.
+func (d *Detector) startAfresh() {
+	fresh, err := New(d.cfg, d.channels)
+	if err != nil {
+		return // cannot happen: d was built from the same configuration
+	}
+	fresh.seq, fresh.win = d.seq, d.win
+	fresh.win.Restart()
+	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb = d.silences, d.shadow, d.shadowBuf, d.fb
+	if d.quality != nil {
+		copy(fresh.quality.lo, d.quality.lo)
+		copy(fresh.quality.hi, d.quality.hi)
+	}
+	*d = *fresh
 }
 
 func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) []Result {

@@ -22,13 +22,14 @@ type Normaliser struct {
 	m2     []float64 // sum of squared deviations during warm-up, variance after
 }
 
-// A wild value lies more than wildDevs deviations from the mean, once
-// wildAfter samples are in; WildRun of them in a row are a change of level
-// (a motor starting), not a glitch.
+// A wild value lies more than wildDevs deviations from the mean (see
+// IsWild); WildRun of them in a row are a change of level (a motor
+// starting), not a glitch.
 const (
-	wildAfter = 16
-	wildDevs  = 1000
-	WildRun   = 3
+	wildAfter      = 16
+	wildDevs       = 1000
+	earlyWildRatio = 1e6 // before wildAfter: a first value near 0 of a signal around 0 is no scale
+	WildRun        = 3
 )
 
 func errChannels(c int) error {
@@ -77,10 +78,23 @@ func (n *Normaliser) Observe(x []float64) {
 }
 
 // IsWild reports whether v, as channel j's next value, would be a wild
-// one: more than wildDevs deviations from the mean, once wildAfter samples
-// are in.
+// one. Once wildAfter samples are in: more than wildDevs deviations from
+// the mean. Before, the spread of a few samples says little (a quantised
+// channel's first values are equal), so only magnitudes are compared: v
+// is wild if it lies earlyWildRatio times the smaller of |v| and
+// |mean| + spread from the mean (a first sample of 1e10 makes a second of
+// 10 wild, as a first of 10 makes a second of 1e10); a channel that has
+// been exactly 0 has no scale, and nothing is wild after it.
 func (n *Normaliser) IsWild(j int, v float64) bool {
-	return n.n >= wildAfter && math.Abs(v-n.mean[j]) > float64(wildDevs*n.Std(j))
+	d := math.Abs(v - n.mean[j])
+	switch {
+	case n.n == 0:
+		return false
+	case n.n < wildAfter:
+		scale := min(float64(math.Abs(n.mean[j])+math.Sqrt(n.variance(j))), math.Abs(v))
+		return scale > 0 && d > float64(earlyWildRatio*scale)
+	}
+	return d > float64(wildDevs*n.Std(j))
 }
 
 // Reset forgets every sample observed.
@@ -113,15 +127,17 @@ func (n *Normaliser) Mean(j int) float64 { return n.mean[j] }
 // Config.SpreadFloor of its level (and 1e-9) so that a constant signal
 // still maps to finite values.
 func (n *Normaliser) Std(j int) float64 {
-	var v float64
+	floor := float64(n.floor*math.Abs(n.mean[j])) + 1e-9
+	return math.Max(math.Sqrt(n.variance(j)), floor)
+}
+
+// variance is channel j's running variance, unfloored.
+func (n *Normaliser) variance(j int) float64 {
 	switch {
 	case n.n < 2:
-		v = 0
+		return 0
 	case n.n < n.warmup:
-		v = n.m2[j] / float64(n.n-1)
-	default:
-		v = n.m2[j]
+		return n.m2[j] / float64(n.n-1)
 	}
-	floor := float64(n.floor*math.Abs(n.mean[j])) + 1e-9
-	return math.Max(math.Sqrt(v), floor)
+	return n.m2[j]
 }

@@ -133,17 +133,42 @@ func TestNormaliserConstantSignal(t *testing.T) {
 }
 
 // TestNormaliserIsWild: a register read as 1e10 on a signal of unit
-// spread is wild, a value 50 deviations out is not; nothing is wild before
-// the moments have samples enough to judge, and judging changes nothing.
+// spread is wild, a value 50 deviations out is not, and judging changes
+// nothing. Before the moments have samples enough, magnitudes decide: a
+// first sample of 1e10 makes a second of 10 wild and the other way round,
+// a quantised channel's step is not wild, and after exact zeros nothing
+// is.
 func TestNormaliserIsWild(t *testing.T) {
-	n, err := NewNormaliser(DefaultConfig(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 400 {
-		if i < wildAfter && n.IsWild(0, 1e10) {
-			t.Fatalf("wild after %d samples", i)
+	newN := func(first ...float64) *Normaliser {
+		n, err := NewNormaliser(DefaultConfig(), 1)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, v := range first {
+			n.Observe([]float64{v})
+		}
+		return n
+	}
+	for _, c := range []struct {
+		first []float64
+		v     float64
+		wild  bool
+	}{
+		{nil, 1e10, false},
+		{[]float64{1e10}, 10, true},
+		{[]float64{10}, 1e10, true},
+		{[]float64{10, 10.5, 9.8}, 1e10, true},
+		{[]float64{0.054, 0.054, 0.054, 0.054}, -0.27, false},
+		{[]float64{0, 0, 0}, 2.4, false},
+		{[]float64{0.001}, 1.5, false}, // a signal around 0 that began near it
+		{[]float64{10, 10.5, 9.8}, 200, false},
+	} {
+		if got := newN(c.first...).IsWild(0, c.v); got != c.wild {
+			t.Errorf("after %v: IsWild(%v) = %v, want %v", c.first, c.v, got, c.wild)
+		}
+	}
+	n := newN()
+	for i := range 400 {
 		n.Observe([]float64{10 + math.Sin(float64(i))})
 	}
 	m, sd := n.Mean(0), n.Std(0)
