@@ -219,6 +219,10 @@ func (d *Detector) Config() Config { return d.cfg }
 // Channels returns the number of values per sample.
 func (d *Detector) Channels() int { return d.channels }
 
+// LastTime is the time of the series' newest accepted sample: a later
+// sample must come after it (out of order otherwise).
+func (d *Detector) LastTime() int64 { return d.win.LastTime() }
+
 // WindowStats returns the window's counters (accepted, rejected, gaps).
 func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
 

@@ -28,8 +28,13 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++
 			if ok, held := p.outOfOrderLog.Allow(); ok {
+				// The newest time says whether one sample dated ahead (a
+				// clock glitch within pipeline.max_future) is what the
+				// series waits for.
+				newest := st.det.LastTime()
 				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
-					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
+					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, newest).UTC().Format(time.RFC3339Nano),
+					"behind", time.Duration(newest-t).String(), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
 			}
 		}
 		if r.Scored {

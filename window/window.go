@@ -123,6 +123,10 @@ func (w *Window) Push(t int64, x []float64) Status {
 	return Filling
 }
 
+// LastTime is the time of the newest sample stored (0 before any): a
+// sample must come after it.
+func (w *Window) LastTime() int64 { return w.lastTime }
+
 // Restart empties the ring (after a gap, or on request). Counters and the
 // last timestamp are kept, so ordering checks continue across the restart.
 func (w *Window) Restart() {

@@ -58,6 +58,9 @@ func TestWindowRejects(t *testing.T) {
 	f(12, []float64{3, 3}, Filling)
 	f(13, []float64{4, 4}, Ready)
 	st := w.Stats()
+	if w.LastTime() != 13 {
+		t.Fatalf("LastTime %d, want 13: rejected samples moved it", w.LastTime())
+	}
 	if st.NonFinite != 2 || st.OutOfRange != 2 || st.OutOfOrder != 2 || st.Accepted != 4 {
 		t.Fatalf("stats %+v: want 2 non-finite, 2 out of range, 2 out of order, 4 accepted", st)
 	}
