@@ -99,9 +99,11 @@ type Detector struct {
 	accepted int
 	minVal   []float64 // running extremes per channel, raw units
 	maxVal   []float64
-	// wildRun counts, while the models learn, the isolated wild values in
-	// a row held back (see holdBackWild).
+	// wildRun counts the wild values in a row, wild marks the channels of
+	// the last sample that were (see holdBackWild).
 	wildRun int
+	wild    []bool
+	wildDep []float64 // heldBack's scratch: the wild values' departures
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -151,6 +153,8 @@ func New(cfg Config, channels int) (*Detector, error) {
 		alert:    newAlertState(cfg.Alert),
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
+		wild:     make([]bool, channels),
+		wildDep:  make([]float64, channels),
 		vec:      make([]float64, cfg.Window.Size*channels),
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
@@ -281,7 +285,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	seq := d.seq
 	d.seq++
 	if d.holdBackWild(x) {
-		return d.unscored(seq, t, window.Wild, x)
+		return d.heldBack(seq, t, x)
 	}
 	st := d.win.Push(t, x)
 	switch st {
@@ -307,33 +311,48 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 }
 
 // holdBackWild reports whether x holds a wild value (window.Normaliser's
-// IsWild: a glitch such as a register read as 1e10) to hold back: while
-// the models learn (warm-up, the reference period) nothing scores it, and
-// stored it would sit in the normalisers' moments and in the windows the
-// networks, tails and histograms learn from. A run of WildRun wild values
-// is a change of level (a motor starting): its third and later values go
-// in. If fewer samples than a run went in before it, they were the odd
-// ones (a glitch as a series' first sample): the detector starts afresh.
-// Afterwards wild values are scored and alerted like any other.
+// IsWild: a glitch such as a register read as 1e10) to hold back from
+// every model. Stored, it would sit in the windows the networks, the
+// calibrations, the reference's tails and the seasonal context learn
+// from (while the models learn, in the normalisers' moments too): one
+// glitch in a seasonal signal after its learning left a step 1,000
+// samples later unalerted. A held-back sample is a data-quality event
+// (Glitch). A run of WildRun wild values is a change of level (a motor
+// starting): its third and later values go in. If fewer samples than a
+// run went in before it, they were the odd ones (a glitch as a series'
+// first sample): the detector starts afresh. It marks the wild channels
+// in d.wild.
 func (d *Detector) holdBackWild(x []float64) bool {
-	if d.accepted > d.cfg.Warmup && (d.ref == nil || !d.ref.learning()) {
+	any := false
+	for j, v := range x {
+		d.wild[j] = math.Abs(v) <= d.cfg.Window.MaxAbs && d.norm.IsWild(j, v) // NaN and beyond max_abs: the window's
+		any = any || d.wild[j]
+	}
+	if !any {
 		d.wildRun = 0
 		return false
 	}
-	for j, v := range x {
-		if math.Abs(v) <= d.cfg.Window.MaxAbs && d.norm.IsWild(j, v) { // NaN and beyond max_abs: the window's
-			d.wildRun++
-			if d.wildRun < window.WildRun {
-				return true
-			}
-			if d.accepted < window.WildRun {
-				d.startAfresh()
-			}
-			return false
-		}
+	d.wildRun++
+	if d.wildRun < window.WildRun {
+		return true
 	}
-	d.wildRun = 0
+	if d.accepted < window.WildRun {
+		d.startAfresh()
+	}
 	return false
+}
+
+// heldBack returns the result of a sample held back as wild: unscored, a
+// quality event.
+func (d *Detector) heldBack(seq uint64, t int64, x []float64) []Result {
+	res := d.unscored(seq, t, window.Wild, x)
+	if d.quality != nil {
+		for j, v := range x {
+			d.wildDep[j] = v - d.norm.Mean(j)
+		}
+		res[0].Quality = d.quality.glitch(t, d.wild, d.wildDep)
+	}
+	return res
 }
 
 // startAfresh makes d a new detector of its configuration that has seen

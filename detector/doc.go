@@ -57,7 +57,7 @@
 //
 // Nothing poisons a model: rejected samples (NaN, ±Inf, beyond
 // window.max_abs, out of order) are never stored, nor is an isolated wild
-// value while the models learn (holdBackWild), and neither
+// value (holdBackWild: a quality event instead), and neither
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.
 //

@@ -129,6 +129,7 @@ const (
 	Quantised = "quantised"
 	AboveMax  = "above max"
 	BelowMin  = "below min"
+	Glitch    = "glitch" // an isolated wild value (Detector.holdBackWild), kept out of every model
 )
 
 // qualityMonitor runs the checks of one series. Its state is per channel
@@ -226,6 +227,33 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 		return Outcome{Event: Closed, Peak: 1, Duration: t - m.openedAt, Why: m.explain(x)}
 	}
 	return Outcome{Open: m.open}
+}
+
+// glitch reports a sample at time t whose channels marked wild hold
+// isolated wild values, departure from their running means: it opens the
+// alert (the next sample's checks close it) and changes no statistic, as
+// the sample reaches no model.
+func (m *qualityMonitor) glitch(t int64, wild []bool, departure []float64) Outcome {
+	w := &m.why
+	n := 0
+	for j := range wild {
+		w.Failed[j], w.Share[j], w.Departure[j] = "", 0, 0
+		if wild[j] {
+			w.Failed[j], w.Departure[j] = Glitch, departure[j]
+			n++
+		}
+	}
+	for j := range wild {
+		if wild[j] {
+			w.Share[j] = 1 / float64(n)
+		}
+	}
+	w.Onset = 0
+	if m.open {
+		return Outcome{Open: true}
+	}
+	m.open, m.openedAt = true, t
+	return Outcome{Open: true, Event: Opened, Why: w}
 }
 
 // The exponential averages' weights: of a sample in the share of still

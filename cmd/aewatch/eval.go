@@ -292,7 +292,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	}
 	fmt.Fprintf(w, "detector %s seed %d: %d files, %d rows in %.2fs (%.0f rows/s)\n",
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order; wild values held back while learning: %d; gaps: %d\n",
+	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order; wild values held back: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, wild, gaps)
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one
