@@ -103,7 +103,6 @@ type Detector struct {
 	// the last sample that were (see holdBackWild).
 	wildRun int
 	wild    []bool
-	wildDep []float64 // heldBack's scratch: the wild values' departures
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -154,7 +153,6 @@ func New(cfg Config, channels int) (*Detector, error) {
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
 		wild:     make([]bool, channels),
-		wildDep:  make([]float64, channels),
 		vec:      make([]float64, cfg.Window.Size*channels),
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
@@ -347,10 +345,7 @@ func (d *Detector) holdBackWild(x []float64) bool {
 func (d *Detector) heldBack(seq uint64, t int64, x []float64) []Result {
 	res := d.unscored(seq, t, window.Wild, x)
 	if d.quality != nil {
-		for j, v := range x {
-			d.wildDep[j] = v - d.norm.Mean(j)
-		}
-		res[0].Quality = d.quality.glitch(t, d.wild, d.wildDep)
+		res[0].Quality = d.quality.glitch(t, x, d.wild, d.norm.Mean)
 	}
 	return res
 }

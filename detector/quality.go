@@ -229,17 +229,17 @@ func (m *qualityMonitor) push(t int64, x []float64) Outcome {
 	return Outcome{Open: m.open}
 }
 
-// glitch reports a sample at time t whose channels marked wild hold
-// isolated wild values, departure from their running means: it opens the
-// alert (the next sample's checks close it) and changes no statistic, as
-// the sample reaches no model.
-func (m *qualityMonitor) glitch(t int64, wild []bool, departure []float64) Outcome {
+// glitch reports a sample x at time t whose channels marked wild hold
+// isolated wild values, each departing from its running mean: it opens
+// the alert (the next sample's checks close it) and changes no statistic,
+// as the sample reaches no model.
+func (m *qualityMonitor) glitch(t int64, x []float64, wild []bool, mean func(int) float64) Outcome {
 	w := &m.why
 	n := 0
 	for j := range wild {
 		w.Failed[j], w.Share[j], w.Departure[j] = "", 0, 0
 		if wild[j] {
-			w.Failed[j], w.Departure[j] = Glitch, departure[j]
+			w.Failed[j], w.Departure[j] = Glitch, x[j]-mean(j)
 			n++
 		}
 	}

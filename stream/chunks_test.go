@@ -253,13 +253,7 @@ func TestLoadDefersBeyondRestoreBytes(t *testing.T) {
 func TestLoadReadsOnlyWantedPartitions(t *testing.T) {
 	k := checkpointTopic(t, 3)
 	ctx := context.Background()
-	var cps []Checkpoint
-	for i := range 6 {
-		cps = append(cps, Checkpoint{Key: fmt.Sprintf("s%d", i), Topic: "in", Partition: i % 3, Offset: int64(i), State: []byte{byte(i)}})
-	}
-	if err := k.Save(ctx, cps); err != nil {
-		t.Fatal(err)
-	}
+	saveSpread(t, k, 6, 3)
 	// Undecodable records in partition 2 (not wanted) and in partition 0
 	// (read only for the maintenance windows): neither is decoded.
 	for _, p := range []int{2, 0} {
@@ -305,13 +299,7 @@ func TestLoadReadsOnlyWantedPartitions(t *testing.T) {
 func TestLoadReadsOnlyNewWindows(t *testing.T) {
 	k := checkpointTopic(t, 2)
 	ctx := context.Background()
-	var cps []Checkpoint
-	for i := range 20 {
-		cps = append(cps, Checkpoint{Key: fmt.Sprintf("s%d", i), Topic: "in", Partition: i % 2, Offset: int64(i), State: []byte{byte(i)}})
-	}
-	if err := k.Save(ctx, cps); err != nil {
-		t.Fatal(err)
-	}
+	saveSpread(t, k, 20, 2)
 	window := func(series string) *SilenceEntry {
 		return &SilenceEntry{Silence: detector.Silence{Series: series, From: "2030-01-01T00:00:00Z", To: "2030-01-02T00:00:00Z"}}
 	}
@@ -354,5 +342,18 @@ func TestLoadReadsOnlyNewWindows(t *testing.T) {
 	}
 	if _, err := k.Load(ctx, func(string, int) bool { return true }); err != nil || k.part0Records != 13 {
 		t.Errorf("a load wanting partition 0's checkpoints read %d records of it (want 13; %v)", k.part0Records, err)
+	}
+}
+
+// saveSpread saves checkpoints of n series s0, s1, ... of input topic
+// "in", series i in input partition i % parts.
+func saveSpread(t *testing.T, k *KafkaCheckpoints, n, parts int) {
+	t.Helper()
+	var cps []Checkpoint
+	for i := range n {
+		cps = append(cps, Checkpoint{Key: fmt.Sprintf("s%d", i), Topic: "in", Partition: i % parts, Offset: int64(i), State: []byte{byte(i)}})
+	}
+	if err := k.Save(context.Background(), cps); err != nil {
+		t.Fatal(err)
 	}
 }
