@@ -79,6 +79,11 @@ type ReferenceConfig struct {
 	// sample within a window against normal windows': a hunting loop or a
 	// noise burst raises it (channeltest.go).
 	Roughness bool `yaml:"roughness"`
+	// Swing adds a test of each channel's spread about the window's own
+	// trend line against normal windows': an oscillation too slow for the
+	// roughness test, or a vibration growing, raises it while the level
+	// and the trend stay where they were (channeltest.go).
+	Swing bool `yaml:"swing"`
 	// Recurrence is the longest cycle, in samples, over which a regime
 	// that alerted, ended and came back restarts the reference period to
 	// cover the cycle (recurrence.go); 0 turns it off.
@@ -92,7 +97,7 @@ type ReferenceConfig struct {
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, ReplaySize: 128}
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ReplaySize: 128}
 }
 
 // Validate names the first invalid field and its value.
@@ -166,7 +171,7 @@ type reference struct {
 	seed    uint64         // for the replay's reservoir sampling
 	anchors int            // replay slots kept from the period once it is over
 	trans   *transient     // an open alert's errors, for the tails if it proves a transient
-	tests   []*channelTest // stillness and roughness, those on, in that order (snapshots and the transient buffer keep it)
+	tests   []*channelTest // stillness, roughness and swing, those on, in that order (snapshots and the transient buffer keep it)
 	// chEvidence is each channel's own evidence in the last window, in
 	// decades: its error's and its tests'.
 	chEvidence []float64
@@ -211,6 +216,9 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	}
 	if cfg.Roughness {
 		r.tests = append(r.tests, newRoughness(cfg.Tail, channels))
+	}
+	if cfg.Swing {
+		r.tests = append(r.tests, newSwing(cfg.Tail, channels))
 	}
 	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {

@@ -296,6 +296,26 @@ func TestRoughnessLeavesOutASpike(t *testing.T) {
 	}
 }
 
+// TestSwingLeavesOutATrend: a level moving steadily across the window
+// moves its swing statistic by nothing, an oscillation by much.
+func TestSwingLeavesOutATrend(t *testing.T) {
+	const size = 32
+	base, trending, swinging := make([]float64, size), make([]float64, size), make([]float64, size)
+	for i := range base {
+		base[i] = 0.1 * float64(i%3)
+		trending[i], swinging[i] = base[i]+0.2*float64(i), base[i]+math.Sin(2*math.Pi*float64(i)/30)
+	}
+	stat := func(v []float64) float64 {
+		s := []float64{0}
+		measureSwing(v, s)
+		return s[0]
+	}
+	b, tr, sw := stat(base), stat(trending), stat(swinging)
+	if math.Abs(tr-b) > 1e-9 || sw < 3*b {
+		t.Errorf("swing: %.3f normal, %.3f trending (want the same), %.3f oscillating (want 3 times)", b, tr, sw)
+	}
+}
+
 // TestRecurringFaultStaysAFault: the same level drop coming back after
 // long normal stretches (a valve that sticks again) is alerted for most
 // of each occurrence; it is not taken for a state of a cycle, which comes

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 15 (version 14 had no count of samples out of
+// Snapshot encoding, version 16 (version 15 had no swing test in the
+// reference; version 14 had no count of samples out of
 // range in the window nor a run of wild values held back; version 13 had no channel relations;
 // version 12 had no seasonal restart put off while an alert is open;
 // version 11 had no set of channels an open alert holds; version 10 had
@@ -43,7 +44,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 15
+	snapshotVersion = 16
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
