@@ -103,6 +103,13 @@ type Detector struct {
 	// the last sample that were (see holdBackWild).
 	wildRun int
 	wild    []bool
+	// ahead holds a sample dated far ahead of its series until the next
+	// tells a gap from a clock glitch (window.Config.HoldAhead); released
+	// keeps the held sample's results while the next is pushed; noHold
+	// marks a maintenance window's copy, whose detector holds for it.
+	ahead    heldAhead
+	released []Result
+	noHold   bool
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -153,6 +160,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		minVal:   make([]float64, channels),
 		maxVal:   make([]float64, channels),
 		wild:     make([]bool, channels),
+		ahead:    heldAhead{x: make([]float64, channels)},
 		vec:      make([]float64, cfg.Window.Size*channels),
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
@@ -272,8 +280,86 @@ func (d *Detector) Rebaseline() bool {
 // Push feeds one sample (one value per channel; copied) at event time t and
 // returns the results it completes: one for a rejected sample or one still
 // filling the first window, Stride results when it completes a window, none
-// when it waits for the stride. The slice is valid until the next Push.
+// when it waits for the stride or holds a sample dated far ahead (whose
+// results come with the next sample's, before them, or from Flush). The
+// slice is valid until the next Push.
 func (d *Detector) Push(t int64, x []float64) []Result {
+	if d.ahead.held {
+		return d.resolveAhead(t, x)
+	}
+	if d.jumpsAhead(t) {
+		d.ahead.held, d.ahead.t = true, t
+		copy(d.ahead.x, x)
+		return nil
+	}
+	return d.push(t, x)
+}
+
+// heldAhead is a sample dated far ahead of its series, held.
+type heldAhead struct {
+	held bool
+	t    int64
+	x    []float64
+}
+
+// jumpsAhead reports whether a sample at t lies more than HoldAhead
+// typical steps after the series' newest.
+func (d *Detector) jumpsAhead(t int64) bool {
+	f, step := d.cfg.Window.HoldAhead, d.win.TypicalStep()
+	return f > 0 && step > 0 && !d.noHold && float64(t-d.win.LastTime()) > float64(f*step)
+}
+
+// resolveAhead settles the held sample with the next, at t: a sample at or
+// after it says the series moved on, and the held one goes in as it came
+// (so it does when the next is out of order anyway); one strictly between
+// the series' newest and it says it was dated ahead, and it is dropped
+// (Ahead). Then the next sample is pushed.
+func (d *Detector) resolveAhead(t int64, x []float64) []Result {
+	d.ahead.held = false
+	var first []Result
+	if t >= d.ahead.t || t <= d.win.LastTime() {
+		first = d.push(d.ahead.t, d.ahead.x)
+	} else {
+		first = d.unscored(d.seq, d.ahead.t, window.Ahead, d.ahead.x)
+		d.seq++
+	}
+	d.released = d.released[:0]
+	for _, r := range first {
+		d.released = append(d.released, r.clone())
+	}
+	return append(d.released, d.Push(t, x)...)
+}
+
+// Flush returns the results of a sample still held as dated ahead, as if
+// the series had moved on after it (the end of a file), and nil if none is.
+func (d *Detector) Flush() []Result {
+	if !d.ahead.held {
+		return nil
+	}
+	d.ahead.held = false
+	return d.push(d.ahead.t, d.ahead.x)
+}
+
+// clone returns r with its slices and explanations copied: the detector
+// reuses them for the next sample.
+func (r Result) clone() Result {
+	r.Values = slices.Clone(r.Values)
+	r.ChannelError = slices.Clone(r.ChannelError)
+	r.Expected, r.Lower, r.Upper = slices.Clone(r.Expected), slices.Clone(r.Lower), slices.Clone(r.Upper)
+	r.Code = slices.Clone(r.Code)
+	for _, o := range []*Outcome{&r.Anomaly, &r.DriftAlert, &r.Quality} {
+		if o.Why != nil {
+			w := *o.Why
+			w.Share, w.Departure, w.Spread, w.Rate = slices.Clone(w.Share), slices.Clone(w.Departure), slices.Clone(w.Spread), slices.Clone(w.Rate)
+			w.Failed = slices.Clone(w.Failed)
+			o.Why = &w
+		}
+	}
+	return r
+}
+
+// push is Push without the hold of samples dated ahead.
+func (d *Detector) push(t int64, x []float64) []Result {
 	if len(d.silences) > 0 {
 		if d.silenced(t) {
 			return d.pushSilenced(t, x)
@@ -361,7 +447,7 @@ func (d *Detector) startAfresh() {
 	}
 	fresh.seq, fresh.win = d.seq, d.win
 	fresh.win.Restart()
-	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb = d.silences, d.shadow, d.shadowBuf, d.fb
+	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb, fresh.noHold = d.silences, d.shadow, d.shadowBuf, d.fb, d.noHold
 	if d.quality != nil {
 		copy(fresh.quality.lo, d.quality.lo)
 		copy(fresh.quality.hi, d.quality.hi)

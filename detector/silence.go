@@ -170,6 +170,7 @@ func (d *Detector) restoreShadow(b []byte) error {
 	if d.quality != nil {
 		sh.SetLimits(d.quality.lo, d.quality.hi)
 	}
+	sh.noHold = true // d held what it had to before the copy sees it
 	d.shadow = sh
 	return nil
 }

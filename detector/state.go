@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 16 (version 15 had no swing test in the
+// Snapshot encoding, version 17 (version 16 had no sample held as dated
+// ahead nor the window's typical step; version 15 had no swing test in the
 // reference; version 14 had no count of samples out of
 // range in the window nor a run of wild values held back; version 13 had no channel relations;
 // version 12 had no seasonal restart put off while an alert is open;
@@ -44,7 +45,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 16
+	snapshotVersion = 17
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -101,6 +102,9 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.F64s(d.minVal)
 	e.F64s(d.maxVal)
 	e.Int(d.wildRun)
+	e.Bool(d.ahead.held)
+	e.I64(d.ahead.t)
+	e.F64s(d.ahead.x)
 	e.Int(len(d.pending))
 	for _, p := range d.pending {
 		e.U64(p.seq)
@@ -191,6 +195,8 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	if dec.Err() == nil && d.wildRun < 0 {
 		return fmt.Errorf("detector: snapshot's run of wild values %d is negative", d.wildRun)
 	}
+	d.ahead.held, d.ahead.t = dec.Bool(), dec.I64()
+	dec.F64sInto(d.ahead.x, "sample held as dated ahead")
 	n := dec.Int()
 	if dec.Err() == nil && (n < 0 || n > d.cfg.Window.Stride) {
 		return fmt.Errorf("detector: snapshot has %d pending samples, stride is %d", n, d.cfg.Window.Stride)

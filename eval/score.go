@@ -50,6 +50,7 @@ type Scored struct {
 	OutOfRange uint64 // beyond ±detector.window.max_abs
 	Wild       uint64 // isolated wild values held back while the models learned
 	OutOfOrder uint64
+	TimeJumps  uint64 // samples dated far ahead of their series that the next showed to be clock glitches
 	Gaps       uint64
 	Alerts     int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
@@ -107,9 +108,8 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		d.SetSilences(cfg.SilencesFor(f.Series()))
 		code := s.codeOf(d, latent)
 		fb := newVerdictFeed(verdicts)
-		for i, t := range f.Times {
-			fb.apply(s, i, t, d, names)
-			for _, r := range d.Push(t, f.Values[i]) {
+		keep := func(results []detector.Result) {
+			for _, r := range results {
 				k := r.Seq
 				s.keepCode(code, int(k), &r)
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
@@ -124,6 +124,11 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.count(r, names)
 			}
 		}
+		for i, t := range f.Times {
+			fb.apply(s, i, t, d, names)
+			keep(d.Push(t, f.Values[i]))
+		}
+		keep(d.Flush())
 		s.addStats(d)
 		return s, nil
 	}
@@ -138,10 +143,8 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		d.SetSilences(cfg.SilencesFor(f.Series()))
 		code := s.codeOf(d, latent)
 		fb.next = 0
-		for i, t := range f.Times {
-			fb.apply(s, i, t, d, names[j:j+1])
-			x[0] = f.Values[i][j]
-			for _, r := range d.Push(t, x) {
+		keep := func(results []detector.Result) {
+			for _, r := range results {
 				k := r.Seq
 				s.keepCode(code, int(k), &r)
 				s.Channel[j][k], s.ChannelErr[j][k], s.ChDrift[j][k] = r.Score, r.Error, r.Drift
@@ -159,6 +162,12 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.count(r, names[j:j+1])
 			}
 		}
+		for i, t := range f.Times {
+			fb.apply(s, i, t, d, names[j:j+1])
+			x[0] = f.Values[i][j]
+			keep(d.Push(t, x))
+		}
+		keep(d.Flush())
 		s.addStats(d)
 	}
 	return s, nil
@@ -230,8 +239,11 @@ func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, na
 
 func (s *Scored) count(r detector.Result, names []string) {
 	k := r.Seq
-	if r.Status == window.Wild {
+	switch r.Status {
+	case window.Wild:
 		s.Wild++
+	case window.Ahead:
+		s.TimeJumps++
 	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++

@@ -24,6 +24,13 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfRange)).Inc()
 		case window.Wild:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonWild)).Inc()
+		case window.Ahead:
+			m.SamplesDropped.WithLabelValues(string(codec.ReasonTimeJump)).Inc()
+			if ok, held := p.outOfOrderLog.Allow(); ok {
+				p.o.Log.Warn("sample dated far ahead of its series, and the next came between the two: a clock glitch; dropped", "series", st.series,
+					"time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, st.det.LastTime()).UTC().Format(time.RFC3339Nano),
+					"others_since_last_line", held)
+			}
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++

@@ -37,11 +37,19 @@ type Config struct {
 	// below it (grid frequency 50 ± 0.01 Hz, absolute pressure in Pa) is
 	// seen through the floor and needs a lower one.
 	SpreadFloor float64 `yaml:"spread_floor"`
+	// HoldAhead: a sample dated more than HoldAhead times the series'
+	// typical step after its newest is held until the next sample. If that
+	// comes after it, the series moved on (a gap) and both go in; if it
+	// comes between the two, the held one was dated ahead (a device's
+	// clock glitch) and is dropped, where otherwise every sample after it
+	// would be dropped as out of order until time caught up with it. The
+	// cost is one sample's delay after a gap; 0 turns the hold off.
+	HoldAhead float64 `yaml:"hold_ahead"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
-	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8, MaxAbs: 1e15, SpreadFloor: 1e-3}
+	return Config{Size: 32, Stride: 1, NormWarmup: 150, NormHorizon: 5000, Clip: 8, MaxAbs: 1e15, SpreadFloor: 1e-3, HoldAhead: 10}
 }
 
 // Validate reports the first invalid field, naming it and its value.
@@ -63,6 +71,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("window.max_abs: must be in (0, 1e300] (got %v)", c.MaxAbs)
 	case !(c.SpreadFloor >= 0 && c.SpreadFloor <= 1):
 		return fmt.Errorf("window.spread_floor: must be in [0, 1] (got %v)", c.SpreadFloor)
+	case c.HoldAhead != 0 && !(c.HoldAhead >= 2 && c.HoldAhead <= 1e9):
+		return fmt.Errorf("window.hold_ahead: must be 0 (off) or in [2, 1e9] steps (got %v)", c.HoldAhead)
 	}
 	return nil
 }

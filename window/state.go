@@ -2,6 +2,7 @@ package window
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -14,6 +15,7 @@ func (w *Window) AppendState(e *statecodec.Encoder) {
 	e.Int(w.pending)
 	e.I64(w.lastTime)
 	e.Bool(w.started)
+	e.F64(w.step)
 	for _, v := range []uint64{w.stats.Accepted, w.stats.Windows, w.stats.NonFinite, w.stats.OutOfOrder, w.stats.Gaps, w.stats.OutOfRange} {
 		e.U64(v)
 	}
@@ -23,7 +25,7 @@ func (w *Window) AppendState(e *statecodec.Encoder) {
 func (w *Window) ReadState(d *statecodec.Decoder) error {
 	d.F64sInto(w.raw, "window ring")
 	w.head, w.filled, w.pending = d.Int(), d.Int(), d.Int()
-	w.lastTime, w.started = d.I64(), d.Bool()
+	w.lastTime, w.started, w.step = d.I64(), d.Bool(), d.F64()
 	for _, p := range []*uint64{&w.stats.Accepted, &w.stats.Windows, &w.stats.NonFinite, &w.stats.OutOfOrder, &w.stats.Gaps, &w.stats.OutOfRange} {
 		*p = d.U64()
 	}
@@ -31,6 +33,9 @@ func (w *Window) ReadState(d *statecodec.Decoder) error {
 		return err
 	}
 	size := w.cfg.Size
+	if !(w.step >= 0 && w.step <= math.MaxInt64) {
+		return fmt.Errorf("window state: typical step %v", w.step)
+	}
 	if w.head < 0 || w.head >= size || w.filled < 0 || w.filled > size || w.pending < 0 || w.pending > size {
 		return fmt.Errorf("window state: head %d, filled %d, pending %d out of range for size %d", w.head, w.filled, w.pending, size)
 	}

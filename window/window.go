@@ -19,6 +19,10 @@ const (
 	// Wild: the window's owner held back an isolated wild value (see
 	// Normaliser.IsWild) while its models learn; nothing was stored.
 	Wild
+	// Ahead: the window's owner held a sample dated far ahead of its series
+	// (Config.HoldAhead) and the next sample came between the two: a clock
+	// glitch, dropped; nothing was stored.
+	Ahead
 )
 
 func (s Status) String() string {
@@ -35,6 +39,8 @@ func (s Status) String() string {
 		return "out_of_range"
 	case Wild:
 		return "wild"
+	case Ahead:
+		return "time_jump"
 	}
 	return "unknown"
 }
@@ -60,6 +66,10 @@ type Window struct {
 	lastTime int64
 	started  bool
 	stats    Stats
+	// step is the series' typical step between samples, nanoseconds: an
+	// average of the steps, each capped at stepCap times it so that gaps
+	// do not count (0 before two samples).
+	step float64
 
 	mean, std []float64 // per channel, scratch for Values
 }
@@ -102,6 +112,14 @@ func (w *Window) Push(t int64, x []float64) Status {
 		w.stats.Gaps++
 		w.Restart()
 	}
+	if w.started {
+		d := float64(t - w.lastTime)
+		if w.step == 0 {
+			w.step = d
+		} else {
+			w.step += (min(d, stepCap*w.step) - w.step) / stepHorizon
+		}
+	}
 	w.started = true
 	w.lastTime = t
 	w.stats.Accepted++
@@ -122,6 +140,17 @@ func (w *Window) Push(t int64, x []float64) Status {
 	}
 	return Filling
 }
+
+// Typical steps: each step counts up to stepCap times the average, which
+// forgets with a time constant of stepHorizon steps.
+const (
+	stepCap     = 4
+	stepHorizon = 16
+)
+
+// TypicalStep is the series' typical step between samples in nanoseconds
+// (0 before two samples were stored).
+func (w *Window) TypicalStep() float64 { return w.step }
 
 // LastTime is the time of the newest sample stored (0 before any): a
 // sample must come after it.

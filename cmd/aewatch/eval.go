@@ -278,7 +278,7 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, outOfOrder, gaps uint64
+	var nonFinite, outOfRange, wild, outOfOrder, timeJumps, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -288,12 +288,13 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		outOfRange += r.OutOfRange
 		wild += r.Wild
 		outOfOrder += r.OutOfOrder
+		timeJumps += r.TimeJumps
 		gaps += r.Gaps
 	}
 	fmt.Fprintf(w, "detector %s seed %d: %d files, %d rows in %.2fs (%.0f rows/s)\n",
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
-	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order; wild values held back: %d; gaps: %d\n",
-		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, wild, gaps)
+	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order, %d dated ahead (clock glitches); wild values held back: %d; gaps: %d\n",
+		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one
 		// in a format read as Unix seconds) loses most rows as out of

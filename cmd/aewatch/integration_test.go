@@ -322,7 +322,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	defer w.Close()
 	var msgs []kafka.Message
 	nBad := map[string]int{}
-	k, outOfOrder := 0, 0
+	k, outOfOrder, timeJumps := 0, 0, 0
 	for i, ts := range f.Times {
 		val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, ts, f.Values[i])
 		msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
@@ -341,6 +341,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 			val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, f.Times[0]-1e9, []float64{1})
 			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
 			outOfOrder++
+		}
+		if i%250 == 180 { // one dated 50 steps ahead (a clock glitch): dropped, not the 50 after it
+			val, _ := codec.EncodeSample("json", "good-vib", []string{"value"}, f.Times[i]+50*(f.Times[1]-f.Times[0]), []float64{f.Values[i][0]})
+			msgs = append(msgs, kafka.Message{Key: []byte("good-vib"), Value: val})
+			timeJumps++
 		}
 	}
 	// A series whose tags InfluxDB refuses (a series key over 64 KB): its
@@ -367,6 +372,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	if got := run.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`); int(got) != outOfOrder {
 		t.Errorf("out of order: /metrics says %v, sent %d", got, outOfOrder)
+	}
+	if got := run.metric(t, "aewatch_samples_rejected_total", `reason="time_jump"`); int(got) != timeJumps {
+		t.Errorf("dated ahead: /metrics says %v, sent %d", got, timeJumps)
 	}
 	if got := run.metric(t, "aewatch_points_rejected_by_influx_total", ""); int(got) != bigTagSamples-31 {
 		t.Errorf("points InfluxDB refused: /metrics says %v, want the %d of series good-tags", got, bigTagSamples-31)

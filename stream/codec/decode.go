@@ -42,12 +42,13 @@ const (
 	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
 	ReasonChannelLimit  Reason = "channel_limit"  // more channels than pipeline.max_channels
 	ReasonOutOfRange    Reason = "out_of_range"   // beyond ±detector.window.max_abs (a bad-value sentinel)
-	ReasonWild          Reason = "wild"           // a sample: an isolated glitch held back while its series' models learn
+	ReasonWild          Reason = "wild"           // a sample: an isolated glitch held back from its series' models
+	ReasonTimeJump      Reason = "time_jump"      // a sample dated far ahead of its series, the next sample between the two (a clock glitch)
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange, ReasonWild}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange, ReasonWild, ReasonTimeJump}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {
