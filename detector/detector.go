@@ -330,6 +330,9 @@ func (d *Detector) resolveAhead(t int64, x []float64) []Result {
 	return append(d.released, d.Push(t, x)...)
 }
 
+// HoldsAhead reports whether a sample dated far ahead waits for the next.
+func (d *Detector) HoldsAhead() bool { return d.ahead.held }
+
 // Flush returns the results of a sample still held as dated ahead, as if
 // the series had moved on after it (the end of a file), and nil if none is.
 func (d *Detector) Flush() []Result {

@@ -94,8 +94,12 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		}
 		msg, err := p.fetch(ctx, lastRound)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, io.EOF) {
-				return nil // stopped, or a bounded source (replay) is done
+			if ctx.Err() != nil {
+				return nil // stopped
+			}
+			if errors.Is(err, io.EOF) {
+				p.sourceDone = true // a bounded source (replay) is done
+				return nil
 			}
 			if errors.Is(err, errRoundDue) {
 				continue // idle input: the round still runs on its interval

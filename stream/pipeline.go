@@ -164,6 +164,9 @@ type Pipeline struct {
 	ended   []*shardState
 	fetched map[partitionKey]int64
 	finalOK bool
+	// sourceDone: the fetch loop ended because a bounded source (replay)
+	// was exhausted; written before the shards' inputs close, read after.
+	sourceDone bool
 }
 
 // ValidateOptions checks everything but the Reader.

@@ -15,8 +15,13 @@ import (
 // push scores one sample of st's detector and appends its points (a
 // score point per channel, an alert point per event) to pts.
 func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point) []sink.Point {
+	return p.points(st, st.det.Push(t, x), pts)
+}
+
+// points appends the points of st's detector's results to pts.
+func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink.Point) []sink.Point {
 	m := p.o.Metrics
-	for _, r := range st.det.Push(t, x) {
+	for _, r := range results {
 		switch r.Status {
 		case window.NonFinite:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonNonFinite)).Inc()
@@ -40,8 +45,8 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 				// series waits for.
 				newest := st.det.LastTime()
 				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
-					"time", time.Unix(0, t).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, newest).UTC().Format(time.RFC3339Nano),
-					"behind", time.Duration(newest-t).String(), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
+					"time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, newest).UTC().Format(time.RFC3339Nano),
+					"behind", time.Duration(newest-r.Time).String(), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
 			}
 		}
 		if r.Scored {

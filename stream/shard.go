@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +63,9 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 			continue
 		case b, ok := <-in:
 			if !ok {
+				if p.sourceDone {
+					p.flushHeld(dets)
+				}
 				return
 			}
 			batch = b
@@ -92,6 +97,25 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 			}
 		}
 	}
+}
+
+// flushHeld writes the samples the shard's detectors hold as dated ahead
+// once a bounded source is done: no next sample will settle them, and
+// eval takes them as it does at the end of a file (detector.Flush).
+func (p *Pipeline) flushHeld(sh *shardState) {
+	for _, key := range slices.Sorted(maps.Keys(sh.dets)) {
+		st := sh.dets[key]
+		if !st.det.HoldsAhead() {
+			continue
+		}
+		p.settle(st)
+		n := len(sh.pending.pts)
+		sh.pending.pts = p.points(st, st.det.Flush(), sh.pending.pts)
+		if len(sh.pending.pts) > n {
+			st.lastOut = sh.emitted + 1
+		}
+	}
+	sh.emit(false)
 }
 
 // partMetrics are one input partition's metric children.
