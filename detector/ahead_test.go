@@ -132,3 +132,20 @@ func TestSnapshotWhileHoldingAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHoldInASilence: during a maintenance window the detector's own
+// window stops at the silence's start; samples then go to its copy, whose
+// newest time is the one a sample dated ahead is measured from, so none is
+// held (one result per push) and the first sample after the window is not
+// taken for a jump either.
+func TestNoHoldInASilence(t *testing.T) {
+	const n, from, to = 2000, 1000, 1300
+	ts, xs := times(n), signal(n, 4)
+	d, _ := New(DefaultConfig(), 1)
+	d.SetSilences([]TimeRange{{ts[from], ts[to]}})
+	for i := range xs {
+		if res := d.Push(ts[i], []float64{xs[i]}); len(res) != 1 || res[0].Seq != uint64(i) {
+			t.Fatalf("sample %d: %d results (want one, its own)", i, len(res))
+		}
+	}
+}

@@ -231,7 +231,16 @@ func (d *Detector) Channels() int { return d.channels }
 
 // LastTime is the time of the series' newest accepted sample: a later
 // sample must come after it (out of order otherwise).
-func (d *Detector) LastTime() int64 { return d.win.LastTime() }
+func (d *Detector) LastTime() int64 { return d.liveWindow().LastTime() }
+
+// liveWindow is the window samples go to: while a maintenance window
+// lasts, its copy's (the detector's own stops at the silence's start).
+func (d *Detector) liveWindow() *window.Window {
+	if d.shadow != nil {
+		return d.shadow.win
+	}
+	return d.win
+}
 
 // WindowStats returns the window's counters (accepted, rejected, gaps).
 func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
@@ -305,8 +314,9 @@ type heldAhead struct {
 // jumpsAhead reports whether a sample at t lies more than HoldAhead
 // typical steps after the series' newest.
 func (d *Detector) jumpsAhead(t int64) bool {
-	f, step := d.cfg.Window.HoldAhead, d.win.TypicalStep()
-	return f > 0 && step > 0 && !d.noHold && float64(t-d.win.LastTime()) > float64(f*step)
+	w := d.liveWindow()
+	f, step := d.cfg.Window.HoldAhead, w.TypicalStep()
+	return f > 0 && step > 0 && !d.noHold && float64(t-w.LastTime()) > float64(f*step)
 }
 
 // resolveAhead settles the held sample with the next, at t: a sample at or
@@ -317,7 +327,7 @@ func (d *Detector) jumpsAhead(t int64) bool {
 func (d *Detector) resolveAhead(t int64, x []float64) []Result {
 	d.ahead.held = false
 	var first []Result
-	if t >= d.ahead.t || t <= d.win.LastTime() {
+	if t >= d.ahead.t || t <= d.LastTime() {
 		first = d.push(d.ahead.t, d.ahead.x)
 	} else {
 		first = d.unscored(d.seq, d.ahead.t, window.Ahead, d.ahead.x)
