@@ -39,7 +39,7 @@ type Config struct {
 	SpreadFloor float64 `yaml:"spread_floor"`
 	// HoldAhead: a sample dated more than HoldAhead times the series'
 	// typical step after its newest is held until the next sample. If that
-	// comes after it, the series moved on (a gap) and both go in; if it
+	// comes at or after it, the series moved on (a gap) and both go in; if it
 	// comes between the two, the held one was dated ahead (a device's
 	// clock glitch) and is dropped, where otherwise every sample after it
 	// would be dropped as out of order until time caught up with it. The

@@ -17,7 +17,7 @@ const (
 	// OutOfRange: a value was beyond ±Config.MaxAbs; nothing was stored.
 	OutOfRange
 	// Wild: the window's owner held back an isolated wild value (see
-	// Normaliser.IsWild) while its models learn; nothing was stored.
+	// Normaliser.IsWild); nothing was stored.
 	Wild
 	// Ahead: the window's owner held a sample dated far ahead of its series
 	// (Config.HoldAhead) and the next sample came between the two: a clock
