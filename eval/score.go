@@ -48,7 +48,7 @@ type Scored struct {
 	Why        []string // explanations of the alert events at the row
 	NonFinite  uint64
 	OutOfRange uint64 // beyond ±detector.window.max_abs
-	Wild       uint64 // isolated wild values held back while the models learned
+	Wild       uint64 // isolated wild values held back from the models
 	OutOfOrder uint64
 	TimeJumps  uint64 // samples dated far ahead of their series that the next showed to be clock glitches
 	Gaps       uint64
