@@ -1077,12 +1077,21 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 		t.Errorf("%d log lines about the missing database in about 5 s, want 1 (then one per 30 s):\n%s", n, run.stderr)
 	}
 
+	// The demo, stopped as a user would (Ctrl-C), says why nothing was
+	// written and leaves no temporary files behind.
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
+	tmp := t.TempDir()
 	demo := exec.CommandContext(ctx, binary, "demo", "--rows", "600", "--influx-url", influx.URL, "--influx-bucket", "nodb/autogen")
+	demo.Env = append(os.Environ(), "TMPDIR="+tmp)
+	demo.Cancel = func() error { return demo.Process.Signal(os.Interrupt) }
+	demo.WaitDelay = 10 * time.Second
 	out, _ := demo.CombinedOutput()
 	if !strings.Contains(string(out), "InfluxDB refuses the writes") || !strings.Contains(string(out), "database not found") {
 		t.Errorf("demo's progress does not say why nothing is written:\n%s", out)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("the demo left %s in its temporary directory after Ctrl-C", left[0].Name())
 	}
 }
 
