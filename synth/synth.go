@@ -131,7 +131,9 @@ type generator struct {
 	cycle  int     // duty: position in the current cycle
 	cycLen int
 	onLen  int
-	lo, hi float64 // normal range, for spikes
+	// shortCycling: the current duty cycle is a fault's short one.
+	shortCycling bool
+	lo, hi       float64 // normal range, for spikes
 }
 
 func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
@@ -199,8 +201,11 @@ func (g *generator) next(i int, fault string) float64 {
 		if fault == "frequency" {
 			period = period * 5 / 12 // short cycling
 		}
-		if g.cycle >= g.cycLen {
+		// Short cycling starts and ends with the fault: the run under way
+		// is cut there, so the labels and the faulty runs coincide.
+		if shortCycling := fault == "frequency"; g.cycle >= g.cycLen || shortCycling != g.shortCycling {
 			g.newCycle(period)
+			g.shortCycling = shortCycling
 		}
 		c := g.cycle
 		g.cycle++
