@@ -896,6 +896,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		if rc := r.recur; rc != nil {
 			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 		}
+		if r.runs != nil {
+			fixed("reference: run lengths", 3*c+f64(5*c)) // state, partial, short; run, shortest and counts
+		}
 	}
 	if m := d.drift; m != nil {
 		fixed("drift monitor", f64((5+20)*c))

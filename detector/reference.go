@@ -84,6 +84,12 @@ type ReferenceConfig struct {
 	// roughness test, or a vibration growing, raises it while the level
 	// and the trend stay where they were (channeltest.go).
 	Swing bool `yaml:"swing"`
+	// ShortRuns: on a channel with states (a motor's on and off), a run of
+	// a state shorter than this share of the shortest of the normal runs
+	// of that state is anomalous, and so are the runs after it until one
+	// outlasts the bar (a compressor short-cycling; runs.go); 0 turns it
+	// off.
+	ShortRuns float64 `yaml:"short_runs"`
 	// Recurrence is the longest cycle, in samples, over which a regime
 	// that alerted, ended and came back restarts the reference period to
 	// cover the cycle (recurrence.go); 0 turns it off.
@@ -97,7 +103,7 @@ type ReferenceConfig struct {
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ReplaySize: 128}
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128}
 }
 
 // Validate names the first invalid field and its value.
@@ -111,6 +117,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.slack: must be in [0, 20] (got %v)", c.Slack)
 	case !(c.Evidence >= 0 && c.Evidence <= 1e6):
 		return fmt.Errorf("detector.reference.evidence: must be 0 (off) or in (0, 1e6] (got %v)", c.Evidence)
+	case c.ShortRuns != 0 && !(c.ShortRuns > 0 && c.ShortRuns < 1):
+		return fmt.Errorf("detector.reference.short_runs: must be 0 (off) or in (0, 1) (got %v)", c.ShortRuns)
 	case c.Follow < 0 || c.Follow > 1e9:
 		return fmt.Errorf("detector.reference.follow: must be in [0, 1e9] samples (got %d)", c.Follow)
 	case c.Follow > 0 && (c.FollowBeyond < c.Follow || c.FollowBeyond > 1e9):
@@ -167,6 +175,7 @@ type reference struct {
 	// recurring regime showed.
 	period  int
 	recur   *recurrence    // nil: off
+	runs    *runLengths    // nil: off
 	clip    float64        // the window's clip, normalised units
 	seed    uint64         // for the replay's reservoir sampling
 	anchors int            // replay slots kept from the period once it is over
@@ -210,6 +219,9 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
+	}
+	if cfg.ShortRuns > 0 {
+		r.runs = newRunLengths(cfg.ShortRuns, channels)
 	}
 	if cfg.Stillness {
 		r.tests = append(r.tests, newStillness(cfg.Tail, channels))
@@ -284,6 +296,8 @@ func (r *reference) observe(t int64, x []float64, holding bool) {
 	if r.seen <= r.period {
 		r.norm.Observe(x)
 		r.marg.observe(x, r.seen, r.period)
+	} else if r.runs != nil && r.marg.settled {
+		r.runs.step(x, r.marg, !holding)
 	}
 }
 
@@ -371,6 +385,13 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	for _, t := range r.tests {
 		for j := range r.chEvidence {
 			r.chEvidence[j] = max(r.chEvidence[j], t.channelDecades(j, r.marg.modal))
+		}
+	}
+	if r.runs != nil {
+		for j, short := range r.runs.short {
+			if short {
+				r.chEvidence[j] = max(r.chEvidence[j], r.cfg.Tail.Decades)
+			}
 		}
 	}
 	for _, d := range r.chEvidence {
@@ -627,6 +648,9 @@ func (r *reference) restart() {
 	}
 	r.cal.reset()
 	r.marg.reset()
+	if r.runs != nil {
+		r.runs.reset()
+	}
 	for _, cc := range r.chCal {
 		cc.reset()
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 17 (version 16 had no sample held as dated
+// Snapshot encoding, version 18 (version 17 had no run lengths of
+// channels with states; version 16 had no sample held as dated
 // ahead nor the window's typical step; version 15 had no swing test in the
 // reference; version 14 had no count of samples out of
 // range in the window nor a run of wild values held back; version 13 had no channel relations;
@@ -45,7 +46,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 17
+	snapshotVersion = 18
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -489,6 +490,9 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.recur != nil {
 		r.recur.appendState(e)
 	}
+	if r.runs != nil {
+		r.runs.appendState(e)
+	}
 	for _, ct := range r.tests {
 		for _, t := range ct.tails {
 			t.appendState(e)
@@ -539,6 +543,11 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	}
 	if r.recur != nil {
 		if err := r.recur.readState(d); err != nil {
+			return err
+		}
+	}
+	if r.runs != nil {
+		if err := r.runs.readState(d); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,131 @@
+package detector
+
+import (
+	"fmt"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// runLengths follows, on each channel with states (marginal.modal: a
+// motor's on and off), how long the signal stays in each state, and finds
+// runs cut short: a compressor or pump short-cycling, a valve hunting
+// between its positions. Every window then holds normal levels and normal
+// switches, so neither the reconstruction nor the value histogram sees
+// it; only the runs are short.
+//
+// A completed run of a state shorter than ShortRuns times the shortest of
+// at least runsToLearn normal runs of that state marks its channel short;
+// the mark stays while the runs after it stay that short, and goes once a
+// run outlasts the bar. Runs complete while no alert is open teach the
+// normal; the run under way when tracking began is not a whole run.
+type runLengths struct {
+	bar      float64
+	state    []int8   // per channel: 0 below the split, 1 above, -1 not yet known
+	run      []int    // samples in the current state
+	partial  []bool   // the current run began before tracking did
+	shortest [][2]int // per channel and state: the shortest normal run
+	count    [][2]int // normal runs seen, per channel and state
+	short    []bool
+}
+
+// runsToLearn normal runs of a state arm the test for it.
+const runsToLearn = 4
+
+// runHysteresis: a switch needs the value a quarter of the way past the
+// split towards the other state's mean, so noise at the split is no run.
+const runHysteresis = 0.25
+
+func newRunLengths(bar float64, channels int) *runLengths {
+	r := &runLengths{bar: bar, state: make([]int8, channels), run: make([]int, channels), partial: make([]bool, channels),
+		shortest: make([][2]int, channels), count: make([][2]int, channels), short: make([]bool, channels)}
+	r.reset()
+	return r
+}
+
+func (r *runLengths) reset() {
+	for j := range r.state {
+		r.state[j], r.run[j], r.partial[j], r.short[j] = -1, 0, false, false
+		r.shortest[j], r.count[j] = [2]int{}, [2]int{}
+	}
+}
+
+// step follows one sample x (raw units) on the modal channels of m; learn
+// says a run completing now may teach the normal.
+func (r *runLengths) step(x []float64, m *marginal, learn bool) {
+	for j, v := range x {
+		if !m.modal[j] {
+			continue
+		}
+		h := float64(runHysteresis * (m.above[j] - m.below[j]))
+		s := r.state[j]
+		switch {
+		case v > m.split[j]+h:
+			s = 1
+		case v < m.split[j]-h:
+			s = 0
+		}
+		switch {
+		case s < 0: // not yet past either bar
+		case r.state[j] < 0:
+			r.state[j], r.run[j], r.partial[j] = s, 1, true
+		case s == r.state[j]:
+			r.run[j]++
+			if r.short[j] && float64(r.run[j]) > float64(r.bar*float64(r.shortest[j][s])) {
+				r.short[j] = false // this run outlasts the bar: the cycling is normal again
+			}
+		default:
+			r.complete(j, learn)
+			r.state[j], r.run[j], r.partial[j] = s, 1, false
+		}
+	}
+}
+
+// complete judges channel j's run that just ended.
+func (r *runLengths) complete(j int, learn bool) {
+	if r.partial[j] {
+		return
+	}
+	o, n := r.state[j], r.run[j]
+	if r.count[j][o] >= runsToLearn && float64(n) < float64(r.bar*float64(r.shortest[j][o])) {
+		r.short[j] = true
+		return
+	}
+	r.short[j] = false
+	if learn {
+		if r.count[j][o] == 0 || n < r.shortest[j][o] {
+			r.shortest[j][o] = n
+		}
+		r.count[j][o]++
+	}
+}
+
+func (r *runLengths) appendState(e *statecodec.Encoder) {
+	for j := range r.state {
+		e.Int(int(r.state[j]))
+		e.Int(r.run[j])
+		e.Bool(r.partial[j])
+		e.Bool(r.short[j])
+		for s := range 2 {
+			e.Int(r.shortest[j][s])
+			e.Int(r.count[j][s])
+		}
+	}
+}
+
+func (r *runLengths) readState(d *statecodec.Decoder) error {
+	for j := range r.state {
+		st := d.Int()
+		r.run[j], r.partial[j], r.short[j] = d.Int(), d.Bool(), d.Bool()
+		for s := range 2 {
+			r.shortest[j][s], r.count[j][s] = d.Int(), d.Int()
+		}
+		if err := d.Err(); err != nil {
+			return err
+		}
+		if st < -1 || st > 1 || r.run[j] < 0 || r.shortest[j][0] < 0 || r.shortest[j][1] < 0 || r.count[j][0] < 0 || r.count[j][1] < 0 {
+			return fmt.Errorf("run lengths of channel %d: state %d, run %d, shortest %v, count %v", j, st, r.run[j], r.shortest[j], r.count[j])
+		}
+		r.state[j] = int8(st)
+	}
+	return nil
+}
