@@ -28,8 +28,11 @@
 // The reference takes a cycle longer than its window off what it sees
 // (season.go), found once over a series' first samples; the drift monitor
 // does the same with cycles longer than its horizon.
-// A channel that switches between separate states has them learnt as a
-// histogram of visited levels (marginal.go), and a regime beyond the
+// Model-free tests of each channel's part of a window against normal
+// windows' add their evidence (channeltest.go: stillness, roughness,
+// swing). A channel that switches between separate states has them learnt
+// as a histogram of visited levels (marginal.go) and the lengths of its
+// runs followed (runs.go: short cycling), and a regime beyond the
 // reference period that recurs restarts the period over its cycle
 // (recurrence.go). With several channels, each window row's channel is
 // also reconstructed from the row's others where that relation is strong
@@ -57,7 +60,9 @@
 //
 // Nothing poisons a model: rejected samples (NaN, ±Inf, beyond
 // window.max_abs, out of order) are never stored, nor is an isolated wild
-// value (holdBackWild: a quality event instead), and neither
+// value (holdBackWild: a quality event instead) or a sample dated far
+// ahead that the next shows to be a clock glitch (Push holds it until
+// then: window.Config.HoldAhead), and neither
 // the normaliser nor the network learns from a window scored at or above
 // the learning threshold or while an alert is open.
 //
