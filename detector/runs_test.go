@@ -41,6 +41,9 @@ func shortCycling(n, on, off, from, to int, short float64, seed uint64) (xs []fl
 // it, the alert staying open over most of the short cycling, and add no
 // alert on the normal cycles around it.
 func TestShortCyclingIsAnAnomaly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores 24,000 samples four times")
+	}
 	const n, on, off = 24000, 600, 400
 	for seed := uint64(1); seed <= 2; seed++ {
 		xs, from, to := shortCycling(n, on, off, 14000, 16400, 0.4, seed)

@@ -15,8 +15,8 @@ if ! command -v qemu-aarch64-static >/dev/null; then
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y qemu-user-static >/dev/null; }
 fi
 qemu=$(command -v qemu-aarch64-static)
-GOARCH=arm64 go test -short -exec "$qemu" ./model ./window ./internal/detmath ./detector
-GOARCH=arm64 go test -exec "$qemu" ./eval -run 'TestGolden|TestContract|TestDeterministicBytes|TestPointStatsByHand'
+GOARCH=arm64 go test -short -timeout 30m -exec "$qemu" ./model ./window ./internal/detmath ./detector # under qemu the detector's tests take about 10 min
+GOARCH=arm64 go test -timeout 30m -exec "$qemu" ./eval -run 'TestGolden|TestContract|TestDeterministicBytes|TestPointStatsByHand'
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/amd64" ./cmd/aewatch
