@@ -99,19 +99,12 @@ func measureRoughness(vec, stat []float64) {
 	c := len(stat)
 	n := float64(len(vec)/c - 3) // >= 1: a window holds at least 4 samples
 	for j := range c {
-		var sq, top1, top2 float64
+		var sq sumLessTwoLargest
 		for i := j + c; i < len(vec); i += c {
 			d := vec[i] - vec[i-c]
-			d2 := float64(d * d)
-			sq += d2
-			switch {
-			case d2 > top1:
-				top1, top2 = d2, top1
-			case d2 > top2:
-				top2 = d2
-			}
+			sq.add(float64(d * d))
 		}
-		stat[j] = math.Sqrt(max(0, sq-top1-top2) / n)
+		stat[j] = math.Sqrt(sq.value() / n)
 	}
 }
 
@@ -134,21 +127,30 @@ func measureSwing(vec, stat []float64) {
 			sxy += float64((float64(q) - mid) * y)
 		}
 		mean, slope := sum/float64(rows), sxy/sxx
-		var sq, top1, top2 float64
+		var sq sumLessTwoLargest
 		for q := range rows {
 			e := vec[q*c+j] - mean - float64(slope*(float64(q)-mid))
-			e2 := float64(e * e)
-			sq += e2
-			switch {
-			case e2 > top1:
-				top1, top2 = e2, top1
-			case e2 > top2:
-				top2 = e2
-			}
+			sq.add(float64(e * e))
 		}
-		stat[j] = math.Sqrt(max(0, sq-top1-top2) / float64(rows-2))
+		stat[j] = math.Sqrt(sq.value() / float64(rows-2))
 	}
 }
+
+// sumLessTwoLargest sums non-negative values without the two largest, so
+// that one spike (its two steps, or its departure) does not count.
+type sumLessTwoLargest struct{ sum, top1, top2 float64 }
+
+func (s *sumLessTwoLargest) add(v float64) {
+	s.sum += v
+	switch {
+	case v > s.top1:
+		s.top1, s.top2 = v, s.top1
+	case v > s.top2:
+		s.top2 = v
+	}
+}
+
+func (s *sumLessTwoLargest) value() float64 { return max(0, s.sum-s.top1-s.top2) }
 
 // decades is the most unusual channel's evidence, less log10(channels)
 // decades for taking the most unusual of that many and the discount; 0
