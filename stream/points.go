@@ -40,9 +40,9 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++
 			if ok, held := p.outOfOrderLog.Allow(); ok {
-				// The newest time says whether one sample dated ahead (a
-				// clock glitch within pipeline.max_future) is what the
-				// series waits for.
+				// The newest time says whether samples dated ahead (a
+				// glitch of several in a row, or a clock stepped back)
+				// are what the series waits for.
 				newest := st.det.LastTime()
 				p.o.Log.Warn("sample not after its series' previous one; dropped", "series", st.series,
 					"time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, newest).UTC().Format(time.RFC3339Nano),
