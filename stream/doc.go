@@ -15,7 +15,8 @@
 // shard.go (a shard's loop and its scoring), registry.go (creating,
 // restoring and evicting detectors), points.go (results and alert events
 // as points), flush.go (ordered writes, acknowledgements, commits),
-// round.go (checkpoint rounds), carry.go (detectors kept across
+// round.go (checkpoint rounds), fairness.go (per-partition queues, shard
+// backlogs and pauses), carry.go (detectors kept across
 // consumer-group generations), offsets.go (the offset tracker),
 // deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go
 // (operators' verdicts), admission.go, progress.go, group.go
@@ -41,7 +42,10 @@
 // one at a time when it holds none), and a shard sends the points of each
 // batch to the flush goroutine as one output.
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
-// stops fetching. The offset tracker is the only state shared across
+// stops fetching. A busy shard does not stop the others (fairness.go): the
+// fetch loop keeps a bounded backlog per shard and pauses the partitions
+// that fill it; the readers' messages wait in one queue per partition,
+// taken in turn. The offset tracker is the only state shared across
 // goroutines and is guarded by a mutex; counters are Prometheus metrics.
 // Operators' re-baseline requests (Rebaselines, safe for concurrent use)
 // wait in a mutex-guarded queue that the owning shard drains before it

@@ -17,21 +17,43 @@ import (
 // The fetch stage: reading messages, decoding them into samples, checking
 // their times, and handing them to the shards in batches.
 
-// errRoundDue ends a fetch that waited until the next checkpoint round.
-var errRoundDue = errors.New("stream: checkpoint round due")
+// errRoundDue ends a fetch that waited until the next checkpoint round;
+// errShardRoom one that a shard with a backlog woke by taking a batch.
+var (
+	errRoundDue  = errors.New("stream: checkpoint round due")
+	errShardRoom = errors.New("stream: a shard took a batch")
+)
 
 // fetch returns the next message; with checkpoints, it waits no longer
 // than until the next round is due, so that an idle input is still
-// checkpointed and committed on the interval.
-func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time) (kafka.Message, error) {
-	if p.o.Checkpoints == nil {
-		return p.o.Reader.FetchMessage(ctx)
+// checkpointed and committed on the interval, and with wake set, no longer
+// than until wake is told (a shard has room for its backlog).
+func (p *Pipeline) fetch(ctx context.Context, lastRound time.Time, wake <-chan struct{}) (kafka.Message, error) {
+	fctx := ctx
+	if p.o.Checkpoints != nil {
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithDeadlineCause(fctx, lastRound.Add(p.o.CheckpointInterval), errRoundDue)
+		defer cancel()
 	}
-	fctx, cancel := context.WithDeadlineCause(ctx, lastRound.Add(p.o.CheckpointInterval), errRoundDue)
-	defer cancel()
+	if wake != nil {
+		wctx, cancel := context.WithCancelCause(fctx)
+		defer cancel(nil)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-wake:
+				cancel(errShardRoom)
+			case <-stop:
+			}
+		}()
+		fctx = wctx
+	}
 	msg, err := p.o.Reader.FetchMessage(fctx)
-	if err != nil && ctx.Err() == nil && context.Cause(fctx) == errRoundDue {
-		return msg, errRoundDue
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(fctx); cause == errRoundDue || cause == errShardRoom {
+			return msg, cause
+		}
 	}
 	return msg, err
 }
@@ -42,17 +64,24 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 	perPart := map[partitionKey]partMetrics{}
 	lastRound := time.Now()
 	fresh := false // messages fetched since the last round that succeeded
-	h.pending = make([][]work, len(h.shards))
+	var gate *partitionQueues
+	if pf, ok := o.Reader.(pausableFetcher); ok && !o.waitForBusyShards {
+		gate = pf.partitions()
+	}
+	h.init(gate, o.Metrics)
 	buffered, _ := o.Reader.(bufferedFetcher)
 	// Samples fetched are handed over even when ctx ends (drain bounds the
 	// wait): a checkpoint round at shutdown covers every fetched offset.
 	defer h.sendAll(drain)
 	for {
-		// Hand over what is batched before the fetch could block.
+		// Hand over what is batched before the fetch could block; while
+		// a backlog waits, hand over what its shard has room for.
 		if buffered == nil || buffered.Buffered() == 0 {
-			if !h.sendAll(drain) {
+			if !h.offerAll(drain) {
 				return nil
 			}
+		} else if h.backlogged() {
+			h.offerBacklogs()
 		}
 		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {
 			if !h.sendAll(drain) {
@@ -92,7 +121,11 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			}
 			lastRound = time.Now()
 		}
-		msg, err := p.fetch(ctx, lastRound)
+		var wake <-chan struct{}
+		if (buffered == nil || buffered.Buffered() == 0) && h.backlogged() {
+			wake = h.room // the fetch may block: wake for the shard's room
+		}
+		msg, err := p.fetch(ctx, lastRound, wake)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped
@@ -101,8 +134,8 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 				p.sourceDone = true // a bounded source (replay) is done
 				return nil
 			}
-			if errors.Is(err, errRoundDue) {
-				continue // idle input: the round still runs on its interval
+			if errors.Is(err, errRoundDue) || errors.Is(err, errShardRoom) {
+				continue // idle input: the round still runs on its interval; or a shard has room
 			}
 			return fmt.Errorf("stream: fetch: %w", err)
 		}
@@ -151,8 +184,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		p.track.add(ref, len(samples))
 		for _, s := range samples {
 			i := shardOf(s.Series, len(h.shards))
-			h.pending[i] = append(h.pending[i], work{s: s, ref: ref})
-			if len(h.pending[i]) >= handoffBatch && !h.send(drain, i) {
+			if !h.add(drain, i, work{s: s, ref: ref}) {
 				// Stopping: what was not handed over is not acknowledged,
 				// so its offset is never committed and it is re-read.
 				return nil
@@ -165,44 +197,6 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 // reader holds more messages, samples go over in batches, one channel
 // operation per batch instead of per sample; when it holds none, at once.
 const handoffBatch = 64
-
-// handoff is the fetch loop's side of the shard channels: the samples
-// batched for each shard, and the spent batches the shards hand back.
-type handoff struct {
-	shards  []chan []work
-	spent   []chan []work
-	pending [][]work
-}
-
-// send hands shard i its pending samples; false if drain ended first.
-func (h *handoff) send(drain context.Context, i int) bool {
-	if len(h.pending[i]) == 0 {
-		return true
-	}
-	select {
-	case h.shards[i] <- h.pending[i]:
-	case <-drain.Done():
-		return false
-	}
-	select {
-	case b := <-h.spent[i]:
-		h.pending[i] = b[:0]
-	default:
-		h.pending[i] = make([]work, 0, handoffBatch)
-	}
-	return true
-}
-
-// sendAll hands every shard its pending samples; false if drain ended
-// first.
-func (h *handoff) sendAll(drain context.Context) bool {
-	for i := range h.shards {
-		if !h.send(drain, i) {
-			return false
-		}
-	}
-	return true
-}
 
 func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample, error) {
 	if len(msg.Value) > p.o.Kafka.MaxMessageBytes {

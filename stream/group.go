@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -106,7 +107,14 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 	g.Log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	f := &generationFetcher{gen: gen, msgs: make(chan kafka.Message, 1000)}
+	var keys []partitionKey
+	for k := range start {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, comparePartitions)
+	// As many messages as one queue of 1000 held before, split over the
+	// partitions (each at least 16).
+	f := &generationFetcher{gen: gen, queues: newPartitionQueues(keys, max(16, 1000/max(1, len(keys))))}
 	o := g.Options
 	o.Reader = f
 	o.Assigned = func(topic string, partition int) bool {
@@ -149,8 +157,11 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 // generationFetcher serves one generation's partitions to a Pipeline and
 // commits through the generation.
 type generationFetcher struct {
-	gen  *kafka.Generation
-	msgs chan kafka.Message
+	gen *kafka.Generation
+	// queues: one per partition, served in turn; a partition behind a
+	// busy shard is paused there (fairness.go). Its readers never end
+	// before the generation does, so it never reports io.EOF.
+	queues *partitionQueues
 }
 
 func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic string, a kafka.PartitionAssignment,
@@ -189,9 +200,7 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 			}
 			continue
 		}
-		select {
-		case f.msgs <- m:
-		case <-ctx.Done():
+		if f.queues.push(ctx, partitionKey{topic, a.ID}, m) != nil {
 			return
 		}
 	}
@@ -202,16 +211,13 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 const fetchRetryPause = 100 * time.Millisecond
 
 func (f *generationFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	select {
-	case m := <-f.msgs:
-		return m, nil
-	case <-ctx.Done():
-		return kafka.Message{}, ctx.Err()
-	}
+	return f.queues.fetch(ctx)
 }
 
 // Buffered says how many fetched messages wait to be taken.
-func (f *generationFetcher) Buffered() int { return len(f.msgs) }
+func (f *generationFetcher) Buffered() int { return f.queues.buffered() }
+
+func (f *generationFetcher) partitions() *partitionQueues { return f.queues }
 
 // CommitMessages commits, per partition, the offset after each message.
 func (f *generationFetcher) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
@@ -228,4 +234,5 @@ func (f *generationFetcher) CommitMessages(_ context.Context, msgs ...kafka.Mess
 var (
 	_ fetcher         = (*generationFetcher)(nil)
 	_ bufferedFetcher = (*generationFetcher)(nil)
+	_ pausableFetcher = (*generationFetcher)(nil)
 )

@@ -40,7 +40,11 @@ type Metrics struct {
 	DeadLettered         prometheus.Counter
 	Evicted              prometheus.Counter
 	AdmissionWaits       prometheus.Counter
-	Unparked             prometheus.Counter
+	// PartitionPauses counts input partitions paused behind a busy shard;
+	// PausedPartitions is how many are paused now (fairness.go).
+	PartitionPauses  prometheus.Counter
+	PausedPartitions prometheus.Gauge
+	Unparked         prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -96,6 +100,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Parked (evicted) detectors read back from the checkpoint topic as their series returned; a rate near the sample rate means pipeline.max_series thrashes."}),
 		AdmissionWaits: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_series_admission_waits_total",
 			Help: "New series whose detector waited for pipeline.new_series_per_second."}),
+		PartitionPauses: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_partition_pauses_total",
+			Help: "Input partitions paused because a shard behind a busy series had a full backlog of their samples (the other partitions kept flowing)."}),
+		PausedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_partitions_paused",
+			Help: "Input partitions paused now behind a busy shard."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -107,7 +115,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
-			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked)
+			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
+			m.PartitionPauses, m.PausedPartitions)
 	}
 	return m
 }

@@ -121,6 +121,9 @@ type Options struct {
 	// carried: what the previous consumer-group generation's pipeline
 	// hands this one for the partitions it keeps (carry.go).
 	carried *carried
+	// waitForBusyShards: the fetch loop waits for a shard whose backlog is
+	// full instead of pausing its partitions (BenchmarkSkew's baseline).
+	waitForBusyShards bool
 }
 
 // Pipeline consumes, scores and writes.
@@ -164,6 +167,9 @@ type Pipeline struct {
 	ended   []*shardState
 	fetched map[partitionKey]int64
 	finalOK bool
+	// room: a shard took a batch from its queue (fairness.go: the fetch
+	// loop waits on it while a backlog waits).
+	room chan struct{}
 	// sourceDone: the fetch loop ended because a bounded source (replay)
 	// was exhausted; written before the shards' inputs close, read after.
 	sourceDone bool
@@ -295,6 +301,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		o.Log.Info("checkpoints loaded", "detectors", len(cps), "partitions_kept", kept)
 	}
 	p.ended = make([]*shardState, o.Pipeline.Workers)
+	p.room = make(chan struct{}, 1)
 	shards := make([]chan []work, o.Pipeline.Workers)
 	spent := make([]chan []work, len(shards)) // handed-over batches, back for reuse
 	p.flushed = make([]atomic.Uint64, len(shards))
@@ -381,7 +388,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 func (p *Pipeline) fetchStage(ctx, writeCtx context.Context, shards, spent []chan []work, dlq chan deadLetter, dlqErr <-chan error) error {
 	last := map[partitionKey]int64{}
 	p.fetched = last
-	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent}, last, dlq)
+	fetchErr := p.fetchLoop(ctx, writeCtx, &handoff{shards: shards, spent: spent, room: p.room}, last, dlq)
 	if p.inflight != nil {
 		<-p.inflight // a round of the fetch loop's: it finishes within the drain's bound
 		p.inflight = nil

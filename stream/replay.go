@@ -3,9 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -177,15 +175,20 @@ type ReplaySource struct {
 	speed float64 // event-time speed-up; 0: as fast as possible
 	dec   map[string]codec.Decoder
 
-	msgs chan kafka.Message
-	errc chan error
-	done []atomic.Int64 // messages read per range
+	// queues: one per partition, served in turn; a partition behind a
+	// busy shard is paused there (fairness.go).
+	queues *partitionQueues
+	done   []atomic.Int64 // messages read per range
 }
 
 // NewReplaySource prepares a source; Start starts its readers.
 func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
+	var keys []partitionKey
+	for _, r := range plan.Ranges {
+		keys = append(keys, partitionKey{r.Topic, r.Partition})
+	}
 	s := &ReplaySource{conn: conn, plan: plan, speed: speed, dec: map[string]codec.Decoder{},
-		msgs: make(chan kafka.Message, 1000), errc: make(chan error, 1), done: make([]atomic.Int64, len(plan.Ranges))}
+		queues: newPartitionQueues(keys, max(16, 1000/max(1, len(keys)))), done: make([]atomic.Int64, len(plan.Ranges))}
 	for _, r := range plan.Ranges {
 		f := defaultFormat
 		if tf, ok := formats[r.Topic]; ok {
@@ -208,23 +211,15 @@ func (s *ReplaySource) Progress() (done, total []int64) {
 // Start starts one reader goroutine per range; they stop at their end
 // offsets or when ctx ends.
 func (s *ReplaySource) Start(ctx context.Context) {
-	var wg sync.WaitGroup
 	for i := range s.plan.Ranges {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			if err := s.readRange(ctx, i); err != nil && ctx.Err() == nil {
-				select {
-				case s.errc <- err:
-				default:
-				}
+		go func() {
+			err := s.readRange(ctx, i)
+			if ctx.Err() != nil {
+				err = nil
 			}
-		}(i)
+			s.queues.ended(err)
+		}()
 	}
-	go func() {
-		wg.Wait()
-		close(s.msgs)
-	}()
 }
 
 func (s *ReplaySource) readRange(ctx context.Context, i int) error {
@@ -264,10 +259,8 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 				}
 			}
 		}
-		select {
-		case s.msgs <- m:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.queues.push(ctx, partitionKey{rg.Topic, rg.Partition}, m); err != nil {
+			return err
 		}
 		s.done[i].Add(1)
 		if m.Offset >= rg.End-1 {
@@ -276,31 +269,21 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 	}
 }
 
-// FetchMessage returns the next message of any partition, io.EOF once all
-// ranges are read, or a reader's error.
+// FetchMessage returns the next message of the partitions in turn, io.EOF
+// once all ranges are read, or a reader's error.
 func (s *ReplaySource) FetchMessage(ctx context.Context) (kafka.Message, error) {
-	select {
-	case m, ok := <-s.msgs:
-		if !ok {
-			select {
-			case err := <-s.errc:
-				return kafka.Message{}, err
-			default:
-			}
-			return kafka.Message{}, io.EOF
-		}
-		return m, nil
-	case err := <-s.errc:
-		return kafka.Message{}, err
-	case <-ctx.Done():
-		return kafka.Message{}, ctx.Err()
-	}
+	return s.queues.fetch(ctx)
 }
 
 // Buffered says how many read messages wait to be taken.
-func (s *ReplaySource) Buffered() int { return len(s.msgs) }
+func (s *ReplaySource) Buffered() int { return s.queues.buffered() }
+
+func (s *ReplaySource) partitions() *partitionQueues { return s.queues }
 
 // CommitMessages does nothing: a replay never touches group offsets.
 func (s *ReplaySource) CommitMessages(context.Context, ...kafka.Message) error { return nil }
 
-var _ fetcher = (*ReplaySource)(nil)
+var (
+	_ fetcher         = (*ReplaySource)(nil)
+	_ pausableFetcher = (*ReplaySource)(nil)
+)

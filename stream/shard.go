@@ -69,6 +69,10 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 				return
 			}
 			batch = b
+			select { // a backlog may wait for this room (fairness.go)
+			case p.room <- struct{}{}:
+			default:
+			}
 		}
 		// One clock reading per sample: one sample's end starts the next.
 		start := time.Now()

@@ -1,0 +1,148 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+)
+
+// partitionedFetcher serves each partition's messages from a goroutine of
+// its own through partitionQueues, as the group's and the replay's readers
+// do, and counts what each partition handed over.
+type partitionedFetcher struct {
+	queues *partitionQueues
+	served []atomic.Int64 // messages taken by the fetch loop, per partition
+}
+
+func newPartitionedFetcher(ctx context.Context, parts [][]kafka.Message, limit int) *partitionedFetcher {
+	var keys []partitionKey
+	for _, ms := range parts {
+		keys = append(keys, partitionKey{ms[0].Topic, ms[0].Partition})
+	}
+	f := &partitionedFetcher{queues: newPartitionQueues(keys, limit), served: make([]atomic.Int64, len(parts))}
+	for _, ms := range parts {
+		go func() {
+			for _, m := range ms {
+				if f.queues.push(ctx, partitionKey{m.Topic, m.Partition}, m) != nil {
+					return
+				}
+			}
+		}()
+	}
+	return f
+}
+
+func (f *partitionedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	m, err := f.queues.fetch(ctx)
+	if err == nil {
+		f.served[m.Partition].Add(1)
+	}
+	return m, err
+}
+
+func (f *partitionedFetcher) Buffered() int                                          { return f.queues.buffered() }
+func (f *partitionedFetcher) CommitMessages(context.Context, ...kafka.Message) error { return nil }
+func (f *partitionedFetcher) partitions() *partitionQueues                           { return f.queues }
+
+// TestBusySeriesDoesNotStarveTheOthers: partition 0 carries a burst of
+// 5,000 samples of one series whose shard takes nothing until the test
+// lets it; partition 1 carries 300 samples of other series, owned by the
+// other shard. Every one of those reaches its shard while the busy shard
+// is still stuck (waiting for it, the fetch loop would hand over none and
+// the test would time out), partition 0 is paused with at most twice the
+// busy queue's samples held beside it, and once the busy shard takes its
+// samples, they all arrive in offset order and the partition resumes,
+// with the reader idle (the loop wakes on the shard's room, not on a
+// message).
+func TestBusySeriesDoesNotStarveTheOthers(t *testing.T) {
+	const shards, hotN, coldN = 2, 5000, 300
+	hot := "hot"
+	var cold []string
+	for k := 0; len(cold) < 5; k++ {
+		if s := fmt.Sprintf("cold-%d", k); shardOf(s, shards) != shardOf(hot, shards) {
+			cold = append(cold, s)
+		}
+	}
+	msg := func(part, off int, series string) kafka.Message {
+		return kafka.Message{Topic: "sensors", Partition: part, Offset: int64(off),
+			Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":1}`, series, (off+1)*int(time.Second))}
+	}
+	var parts [2][]kafka.Message
+	for i := range hotN {
+		parts[0] = append(parts[0], msg(0, i, hot))
+	}
+	for i := range coldN {
+		parts[1] = append(parts[1], msg(1, i, cold[i%len(cold)]))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newPartitionedFetcher(ctx, parts[:], 10)
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics, kcfg.Series = []string{"127.0.0.1:9092"}, []string{"sensors"}, []string{"hot", "cold-*"}
+	m := NewMetrics(prometheus.NewRegistry())
+	p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f,
+		Writer: &recordingWriter{}, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := make(chan struct{}, 1)
+	h := &handoff{shards: make([]chan []work, shards), spent: make([]chan []work, shards), room: room}
+	for i := range shards {
+		h.shards[i], h.spent[i] = make(chan []work, 2), make(chan []work, 3)
+	}
+	hotShard, coldShard := shardOf(hot, shards), 1-shardOf(hot, shards)
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- p.fetchLoop(ctx, context.Background(), h, map[partitionKey]int64{}, nil) }()
+
+	takeInOrder(t, h.shards[coldShard], nil, coldN, "the other series, while one shard is busy (a fetch loop that waits for it hands over none)")
+	high := 2 * handoffBatch // the busy shard's queue
+	if n := testutil.ToFloat64(m.PartitionPauses); n < 1 {
+		t.Errorf("partition pauses: %v, want at least 1", n)
+	}
+	if n := testutil.ToFloat64(m.PausedPartitions); n != 1 {
+		t.Errorf("paused partitions while the shard is busy: %v, want 1", n)
+	}
+	// The shard's queue, and its backlog up to twice that.
+	if n := f.served[0].Load(); n > int64(high+2*high) {
+		t.Errorf("partition 0 handed over %d messages while its shard took none: not bounded by the backlog", n)
+	}
+
+	takeInOrder(t, h.shards[hotShard], room, hotN, "the busy series, once its shard takes them")
+	if n := testutil.ToFloat64(m.PausedPartitions); n != 0 {
+		t.Errorf("paused partitions once the busy shard caught up: %v, want 0", n)
+	}
+	cancel()
+	if err := <-loopDone; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// takeInOrder takes n samples from a shard's queue, telling room after each
+// batch as a shard does, and checks that they come in offset order.
+func takeInOrder(t *testing.T, queue <-chan []work, room chan struct{}, n int, what string) {
+	t.Helper()
+	var got []int64
+	for len(got) < n {
+		select {
+		case batch := <-queue:
+			if room != nil {
+				tell(room)
+			}
+			for _, w := range batch {
+				if w.ref.offset != int64(len(got)) {
+					t.Fatalf("%s: sample %d has offset %d", what, len(got), w.ref.offset)
+				}
+				got = append(got, w.ref.offset)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: %d of %d samples handed over", what, len(got), n)
+		}
+	}
+}
