@@ -137,22 +137,25 @@ measure() {
   awk -v hwm="$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status")" -v per="$per" -v live="$live" 'BEGIN {
     printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each when their histories are full = %.0f MB (pages not yet written are not resident)\n",
       hwm / 1024, live, per / 1024, live * per / 1048576 }'
-  # Latency from a message's fetch to its points' acknowledgement, from the
-  # histogram (linear within a bucket).
-  curl -sf "http://127.0.0.1:$hport/metrics" | awk '
-    /^aewatch_sample_latency_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART+4, RLENGTH-5); n++; b[n] = (le == "+Inf" ? 1e9 : le) + 0; c[n] = $2 + 0 }
-    END {
-      if (n == 0 || c[n] == 0) { print "sample latency: no histogram"; exit }
-      split("0.5 0.99", qs, " ")
-      line = "sample latency (fetch to acknowledged write):"
-      for (k = 1; k <= 2; k++) {
-        want = qs[k] * c[n]; lo = 0; prev = 0
-        for (i = 1; i <= n; i++) { if (c[i] >= want) break; lo = b[i]; prev = c[i] }
-        hi = (i > n || b[i] >= 1e9) ? lo : b[i]
-        v = (c[i] > prev) ? lo + (hi - lo) * (want - prev) / (c[i] - prev) : hi
-        line = line sprintf(" p%g %.0f ms", qs[k] * 100, v * 1000)
-      }
-      print line " (" c[n] " messages)" }'
+  # Latency from a message's fetch, and from its record's timestamp, to its
+  # points' acknowledgement, from the histograms (linear within a bucket).
+  for h in "aewatch_sample_latency_seconds:sample latency (fetch to acknowledged write)" \
+           "aewatch_record_age_seconds:record age (Kafka timestamp to acknowledged write; the backlog produced before the run counts)"; do
+    curl -sf "http://127.0.0.1:$hport/metrics" | awk -v metric="${h%%:*}_bucket" -v title="${h#*:}" '
+      index($0, metric) == 1 { match($0, /le="[^"]*"/); le = substr($0, RSTART+4, RLENGTH-5); n++; b[n] = (le == "+Inf" ? 1e9 : le) + 0; c[n] = $2 + 0 }
+      END {
+        if (n == 0 || c[n] == 0) { print title ": no histogram"; exit }
+        split("0.5 0.99", qs, " ")
+        line = title ":"
+        for (k = 1; k <= 2; k++) {
+          want = qs[k] * c[n]; lo = 0; prev = 0
+          for (i = 1; i <= n; i++) { if (c[i] >= want) break; lo = b[i]; prev = c[i] }
+          hi = (i > n || b[i] >= 1e9) ? lo : b[i]
+          v = (c[i] > prev) ? lo + (hi - lo) * (want - prev) / (c[i] - prev) : hi
+          line = line sprintf(" p%g %.0f ms", qs[k] * 100, v * 1000)
+        }
+        print line " (" c[n] " messages)" }'
+  done
   # Checkpoint rounds while the run went on (aewatch_checkpoint_round_seconds):
   # waits (up to two minutes) for the first to end when none has.
   for _ in $(seq 240); do

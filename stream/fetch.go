@@ -159,10 +159,10 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		if err != nil {
 			o.Metrics.Rejected.WithLabelValues(string(codec.ReasonOf(err))).Inc()
 			if dlq == nil {
-				p.track.add(ref, 0)
+				p.track.add(ref, 0, 0)
 				continue
 			}
-			p.track.add(ref, 1)
+			p.track.add(ref, 1, 0)
 			select {
 			case dlq <- deadLetter{deadLetterMessage(msg, err), ref}:
 			case <-ctx.Done():
@@ -181,7 +181,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			}
 			samples = kept
 		}
-		p.track.add(ref, len(samples))
+		p.track.add(ref, len(samples), stampOf(msg))
 		for _, s := range samples {
 			i := shardOf(s.Series, len(h.shards))
 			if !h.add(drain, i, work{s: s, ref: ref}) {
@@ -268,4 +268,12 @@ func earlier(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// stampOf is msg's record timestamp in Unix nanoseconds, 0 if it has none.
+func stampOf(msg kafka.Message) int64 {
+	if msg.Time.IsZero() || msg.Time.Unix() <= 0 {
+		return 0
+	}
+	return msg.Time.UnixNano()
 }

@@ -14,10 +14,11 @@ type Metrics struct {
 	Windows        prometheus.Counter
 	ScoreLatency   prometheus.Histogram
 	// SampleLatency: from a message's fetch until every point scored from
-	// it is acknowledged by the sink.
-	SampleLatency prometheus.Histogram
-	OpenAlerts    *prometheus.GaugeVec
-	Rebaselines   prometheus.Counter
+	// it is acknowledged by the sink; RecordAge: from its record's
+	// timestamp, so the wait in Kafka (lag, a busy partition) counts too.
+	SampleLatency, RecordAge prometheus.Histogram
+	OpenAlerts               *prometheus.GaugeVec
+	Rebaselines              prometheus.Counter
 	// Feedback counts operators' verdicts by verdict and whether they
 	// were applied to an alert.
 	Feedback          *prometheus.CounterVec
@@ -63,6 +64,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SampleLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_sample_latency_seconds",
 			Help:    "Time from a message's fetch until every point scored from it is acknowledged by InfluxDB.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to about 65 s
+		RecordAge: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_record_age_seconds",
+			Help:    "Time from a message's Kafka record timestamp (its producer's clock, or the broker's with LogAppendTime) until every point scored from it is acknowledged by InfluxDB: the wait in Kafka included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 22)}), // 1 ms to about 35 min
 		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
 			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
 		OpenAlerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_open_alerts", Help: "Alerts open now, by kind (anomaly, drift, quality)."}, []string{"kind"}),
@@ -113,7 +117,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.OpenAlerts.WithLabelValues(kind).Set(0)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency,
+		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
 			m.PartitionPauses, m.PausedPartitions)

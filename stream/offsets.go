@@ -30,15 +30,18 @@ type tracker struct {
 	limits  map[partitionKey]int64
 	sent    map[partitionKey]int64 // last offset handed out by committable
 	// latency, if set, is told how long each message with samples took
-	// from its fetch until every point scored from it was acknowledged.
-	latency func(time.Duration)
-	epoch   time.Time // monotonic origin of fetched
+	// from its fetch until every point scored from it was acknowledged;
+	// age, if set, how long from its record's timestamp (the wait in
+	// Kafka included; records without one are not told).
+	latency, age func(time.Duration)
+	epoch        time.Time // monotonic origin of fetched
 }
 
 type partTrack struct {
 	queue     []int64 // fetched offsets in order, oldest first
 	pending   []int   // beside queue: samples not yet acknowledged
 	fetched   []int64 // beside queue: when fetched, nanoseconds since the tracker's epoch
+	stamped   []int64 // beside queue: the record's timestamp, Unix nanoseconds (0: none)
 	head      int
 	committed int64 // highest offset known done (-1: none)
 }
@@ -75,8 +78,9 @@ func (t *tracker) setLimits(offsets map[partitionKey]int64) {
 	}
 }
 
-// add records a fetched message with n samples in flight (0: done now).
-func (t *tracker) add(ref msgRef, n int) {
+// add records a fetched message with n samples in flight (0: done now),
+// its record stamped at Unix nanoseconds stamp (0: no timestamp).
+func (t *tracker) add(ref msgRef, n int, stamp int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.parts[ref.part]
@@ -87,15 +91,17 @@ func (t *tracker) add(ref msgRef, n int) {
 	now := int64(time.Since(t.epoch))
 	switch i, found := p.find(ref.offset); {
 	case found: // fetched again: the newer count stands
-		p.pending[i], p.fetched[i] = n, now
+		p.pending[i], p.fetched[i], p.stamped[i] = n, now, stamp
 	case i == len(p.queue):
 		p.queue = append(p.queue, ref.offset)
 		p.pending = append(p.pending, n)
 		p.fetched = append(p.fetched, now)
+		p.stamped = append(p.stamped, stamp)
 	default: // out of order, which Kafka does not do within a partition
 		p.queue = slices.Insert(p.queue, i, ref.offset)
 		p.pending = slices.Insert(p.pending, i, n)
 		p.fetched = slices.Insert(p.fetched, i, now)
+		p.stamped = slices.Insert(p.stamped, i, stamp)
 	}
 	p.advance()
 }
@@ -104,15 +110,23 @@ func (t *tracker) add(ref msgRef, n int) {
 func (t *tracker) done(refs []msgRef) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var now int64
+	var now, wall int64
 	for _, r := range refs {
 		p := t.parts[r.part]
 		if i, ok := p.find(r.offset); ok {
-			if p.pending[i]--; p.pending[i] == 0 && t.latency != nil {
-				if now == 0 {
-					now = int64(time.Since(t.epoch))
-				}
+			if p.pending[i]--; p.pending[i] != 0 {
+				continue
+			}
+			if now == 0 {
+				at := time.Now()
+				now, wall = int64(at.Sub(t.epoch)), at.UnixNano()
+			}
+			if t.latency != nil {
 				t.latency(time.Duration(now - p.fetched[i]))
+			}
+			if t.age != nil && p.stamped[i] != 0 {
+				// A producer's clock ahead of ours reads as no wait.
+				t.age(time.Duration(max(0, wall-p.stamped[i])))
 			}
 		}
 	}
@@ -146,6 +160,7 @@ func (p *partTrack) advance() {
 		p.queue = append(p.queue[:0], p.queue[p.head:]...)
 		p.pending = append(p.pending[:0], p.pending[p.head:]...)
 		p.fetched = append(p.fetched[:0], p.fetched[p.head:]...)
+		p.stamped = append(p.stamped[:0], p.stamped[p.head:]...)
 		p.head = 0
 	}
 }

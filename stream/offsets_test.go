@@ -24,9 +24,9 @@ func TestTrackerCommitsOnlyDonePrefixes(t *testing.T) {
 		off += 1 + int64(r.IntN(3)) // compaction leaves gaps
 		n := r.IntN(3)              // 0: nothing to write
 		msgs = append(msgs, msg{off, n})
-		tr.add(msgRef{part, off}, n)
+		tr.add(msgRef{part, off}, n, 0)
 	}
-	tr.add(msgRef{part, msgs[10].off}, msgs[10].left) // fetched again
+	tr.add(msgRef{part, msgs[10].off}, msgs[10].left, 0) // fetched again
 	// Acknowledge every sample, in random order, checking the commit point
 	// after each batch.
 	var refs []msgRef
@@ -64,15 +64,23 @@ func TestTrackerCommitsOnlyDonePrefixes(t *testing.T) {
 }
 
 // TestTrackerTimesEachMessage: each message with samples is timed once,
-// when its last sample is acknowledged, from its fetch; messages without
-// samples are not timed; the times survive the queue's compaction.
+// when its last sample is acknowledged, from its fetch and from its
+// record's timestamp (an hour before the fetch here; a record without one
+// is not aged); messages without samples are not timed; the times survive
+// the queue's compaction.
 func TestTrackerTimesEachMessage(t *testing.T) {
 	tr := newTracker()
-	var got []time.Duration
+	var got, ages []time.Duration
 	tr.latency = func(d time.Duration) { got = append(got, d) }
+	tr.age = func(d time.Duration) { ages = append(ages, d) }
 	part := partitionKey{"sensors", 0}
+	hourAgo := time.Now().Add(-time.Hour).UnixNano()
 	for off := range int64(3000) {
-		tr.add(msgRef{part, off}, int(off%3)) // every third message has no sample
+		stamp := hourAgo
+		if off == 1 {
+			stamp = 0
+		}
+		tr.add(msgRef{part, off}, int(off%3), stamp) // every third message has no sample
 	}
 	time.Sleep(20 * time.Millisecond)
 	var refs []msgRef
@@ -89,6 +97,14 @@ func TestTrackerTimesEachMessage(t *testing.T) {
 	for _, d := range got {
 		if d < 20*time.Millisecond || d > time.Minute {
 			t.Fatalf("a message timed at %v, want at least the 20 ms it waited", d)
+		}
+	}
+	if len(ages) != 1999 {
+		t.Fatalf("%d messages aged, want the 1999 with samples and a timestamp", len(ages))
+	}
+	for _, d := range ages {
+		if d < time.Hour || d > time.Hour+time.Minute {
+			t.Fatalf("a record aged %v, want the hour since its timestamp and the wait", d)
 		}
 	}
 }

@@ -225,6 +225,7 @@ func New(o Options) (*Pipeline, error) {
 		configSilences: o.Detector.ParseSilences(),
 		ioCtx:          context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}}
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
+	p.track.age = func(d time.Duration) { o.Metrics.RecordAge.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {
 		f := o.Kafka.Format
 		if tf, ok := o.Kafka.TopicFormats[t]; ok {
