@@ -41,6 +41,7 @@ type partitionQueues struct {
 	byKey map[partitionKey]*partitionQueue
 	next  int   // the partition served next, in turn
 	avail int   // messages in queues not paused
+	held  int   // messages in all queues
 	open  int   // readers not ended
 	err   error // a reader's failure, returned by fetch at once
 }
@@ -92,6 +93,7 @@ func (q *partitionQueues) push(ctx context.Context, k partitionKey, m kafka.Mess
 		q.mu.Lock()
 		if pq.len() < q.limit {
 			pq.msgs = append(pq.msgs, m)
+			q.held++
 			if !pq.paused {
 				q.avail++
 			}
@@ -122,7 +124,7 @@ func (q *partitionQueues) ended(err error) {
 
 // take returns the next message of the partitions in turn, skipping
 // paused and empty ones; done reports that every reader has ended and
-// every queue not paused is empty.
+// every queue is empty.
 func (q *partitionQueues) take() (m kafka.Message, ok, done bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -141,12 +143,15 @@ func (q *partitionQueues) take() (m kafka.Message, ok, done bool, err error) {
 				pq.msgs, pq.head = pq.msgs[:0], 0
 			}
 			q.avail--
+			q.held--
 			q.next = (q.next + i + 1) % len(q.parts)
 			tell(pq.room)
 			return m, true, false, nil
 		}
 	}
-	return m, false, q.open == 0, nil
+	// A paused queue's messages still count: its partition resumes once
+	// its shard has room, and a bounded source is not done before.
+	return m, false, q.open == 0 && q.held == 0, nil
 }
 
 // fetch waits for the next message; a reader's error, or io.EOF once

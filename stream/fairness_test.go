@@ -2,7 +2,9 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,5 +146,62 @@ func takeInOrder(t *testing.T, queue <-chan []work, room chan struct{}, n int, w
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%s: %d of %d samples handed over", what, len(got), n)
 		}
+	}
+}
+
+// TestPartitionQueuesTakeInTurn: messages are taken one partition after
+// another; a paused partition's are skipped but still held, so a bounded
+// source whose readers have all ended is not done until they are taken
+// after its resume; a reader's error is returned at once.
+func TestPartitionQueuesTakeInTurn(t *testing.T) {
+	a, b := partitionKey{"in", 0}, partitionKey{"in", 1}
+	q := newPartitionQueues([]partitionKey{a, b}, 10)
+	ctx := context.Background()
+	for i := range 3 {
+		for _, k := range []partitionKey{a, b} {
+			if err := q.push(ctx, k, kafka.Message{Topic: k.topic, Partition: k.partition, Offset: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q.ended(nil)
+	q.ended(nil)
+	var order []string
+	take := func() {
+		m, err := q.fetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		order = append(order, fmt.Sprintf("%d@%d", m.Partition, m.Offset))
+	}
+	take()
+	take()
+	q.pause(a)
+	if n := q.buffered(); n != 2 {
+		t.Errorf("buffered with partition 0 paused: %d, want partition 1's 2", n)
+	}
+	take()
+	take()
+	if _, ok, done, _ := q.take(); ok || done {
+		t.Fatalf("with only a paused partition's messages left: took %v, done %v; want neither", ok, done)
+	}
+	q.resume(a)
+	take()
+	take()
+	if got := fmt.Sprint(order); got != "[0@0 1@0 1@1 1@2 0@1 0@2]" {
+		t.Errorf("taken in order %s", got)
+	}
+	if _, err := q.fetch(ctx); err != io.EOF {
+		t.Errorf("every reader ended, every queue empty: %v, want io.EOF", err)
+	}
+
+	q = newPartitionQueues([]partitionKey{a, b}, 10)
+	if err := q.push(ctx, a, kafka.Message{}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	q.ended(boom)
+	if _, err := q.fetch(ctx); err != boom {
+		t.Errorf("after a reader's error: %v, want it", err)
 	}
 }
