@@ -13,15 +13,15 @@
 // One stage per file: pipeline.go (options, Run: starting and joining the
 // stages), fetch.go (reading, decoding, time checks, hand-off to shards),
 // shard.go (a shard's loop and its scoring), registry.go (creating,
-// restoring and evicting detectors), points.go (results and alert events
-// as points), flush.go (ordered writes, acknowledgements, commits),
-// round.go (checkpoint rounds), fairness.go (per-partition queues, shard
-// backlogs and pauses), carry.go (detectors kept across
-// consumer-group generations), offsets.go (the offset tracker),
-// deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go
-// (operators' verdicts), admission.go, progress.go, group.go
-// (consumer-group membership), checkpoint.go and chunks.go (the checkpoint
-// topic), replay.go, conn.go (Kafka clients).
+// restoring and evicting detectors), points.go (results and alert events as
+// points), flush.go (ordered writes, acknowledgements, commits), round.go
+// (checkpoint rounds), fairness.go (per-partition queues, shard backlogs and
+// pauses), admit.go (new series waiting for admission), carry.go (detectors
+// kept across consumer-group generations), offsets.go (the offset tracker),
+// deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go (operators'
+// verdicts), admission.go, progress.go, group.go (consumer-group
+// membership), checkpoint.go and chunks.go (the checkpoint topic),
+// replay.go, conn.go (Kafka clients).
 //
 // Concurrency: Pipeline.Run starts its stages in one WaitGroup and returns
 // when all have stopped: one fetch goroutine, Workers shard goroutines, one
@@ -33,8 +33,8 @@
 // snapshots a batch at a time over a channel per shard and saving them,
 // moving the commit limits) beside the fetch loop. A round's held snapshots
 // are guarded by a mutex; a shard waits for room there, or until the round
-// ends. Conn, Progress and the admission pacing
-// of new detectors are safe for concurrent use.
+// ends. Conn, Progress, the admission pacing of new detectors and the
+// readers' per-partition queues are safe for concurrent use.
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
 // them in partition order, so each series' samples are scored in order
@@ -44,9 +44,11 @@
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
 // stops fetching. A busy shard does not stop the others (fairness.go): the
 // fetch loop keeps a bounded backlog per shard and pauses the partitions
-// that fill it; the readers' messages wait in one queue per partition,
-// taken in turn. The offset tracker is the only state shared across
-// goroutines and is guarded by a mutex; counters are Prometheus metrics.
+// that fill it; the readers' messages wait in one queue per partition, taken
+// in turn. A shard sets aside the samples of new series waiting for their
+// admission and goes on with the others (admit.go). The offset tracker is
+// the only state shared across goroutines and is guarded by a mutex;
+// counters are Prometheus metrics.
 // Operators' re-baseline requests (Rebaselines, safe for concurrent use)
 // wait in a mutex-guarded queue that the owning shard drains before it
 // scores the series' next sample, so a re-baseline lands in stream order.

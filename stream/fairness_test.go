@@ -205,3 +205,76 @@ func TestPartitionQueuesTakeInTurn(t *testing.T) {
 		t.Errorf("after a reader's error: %v, want it", err)
 	}
 }
+
+// TestNewSeriesBurstDoesNotStarveTheOthers: one shard, a live series, then
+// a burst of 300 brand-new series at 100 admissions a second (a burst of
+// 100, then two seconds' pacing), then more samples of the live series.
+// Those are scored and written while the new series still wait for their
+// admission (a shard that slept for each admission wrote them only after
+// the last); the new series are all admitted in the end, and every
+// message is acknowledged.
+func TestNewSeriesBurstDoesNotStarveTheOthers(t *testing.T) {
+	const burst, warm, after = 300, 40, 40
+	var msgs []kafka.Message
+	add := func(series string, at int) {
+		msgs = append(msgs, kafka.Message{Topic: "sensors", Offset: int64(len(msgs)),
+			Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":%d}`, series, int64(1_700_000_000)*1e9+int64(at)*1e9, at%7)})
+	}
+	for i := range warm {
+		add("live", i)
+	}
+	for k := range burst {
+		add(fmt.Sprintf("new-%03d", k), warm)
+	}
+	for i := range after {
+		add("live", warm+i)
+	}
+	f := &listFetcher{msgs: msgs, allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers, pcfg.NewSeriesPerSecond = 1, 100
+	m := NewMetrics(prometheus.NewRegistry())
+	writer := &recordingWriter{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		FlushInterval: 10 * time.Millisecond, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	livePoints := warm + after - 31
+	deadline := time.Now().Add(30 * time.Second)
+	for writer.count() < livePoints && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := writer.count(); n < livePoints {
+		t.Fatalf("%d of the live series' %d points written in 30 s", n, livePoints)
+	}
+	if n := testutil.ToFloat64(m.LiveSeries); n >= burst+1 {
+		t.Errorf("the live series' points were written only once all %v detectors were admitted: it waited for the burst", n)
+	}
+	for testutil.ToFloat64(m.LiveSeries) < burst+1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := testutil.ToFloat64(m.LiveSeries); n != burst+1 {
+		t.Fatalf("%v detectors in the end, want %d", n, burst+1)
+	}
+	if n := testutil.ToFloat64(m.AdmissionWaits); n < burst/2 {
+		t.Errorf("%v new series waited for admission, want most of the %d beyond the first second's", n, burst-100)
+	}
+	for time.Now().Before(deadline) {
+		if c := p.track.committable()[partitionKey{"sensors", 0}]; c == int64(len(msgs)-1) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if msgs, samples := p.track.outstanding(); msgs != 0 {
+		t.Errorf("%d messages (%d samples) not acknowledged", msgs, samples)
+	}
+}

@@ -40,9 +40,6 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		delete(sh.deferred, key)
 		p.readBack(sh, key, series, pk.at, "checkpoint left in the topic at start")
 	}
-	if _, restoring := sh.restore[key]; !restoring && p.admit.wait() {
-		p.o.Metrics.AdmissionWaits.Inc()
-	}
 	d, err := p.newDetector(series, channels)
 	if err != nil {
 		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)

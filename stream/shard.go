@@ -55,17 +55,32 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 		}
 	}
 	defer func() { p.ended[id] = dets }() // for the next generation (carry.go)
+	defer func() {
+		if t := dets.admission.timer; t != nil {
+			t.Stop()
+		}
+	}()
+	// Beyond its queue's worth of samples set aside for their admission a
+	// shard waits for them.
+	setAsideMax := max(handoffBatch, cap(in)*handoffBatch)
 	for {
 		var batch []work
 		select {
 		case req := <-pulls:
 			p.pull(dets, req)
 			continue
+		case <-dets.admission.due:
+			dets.admission.due = nil
+			dets.armAdmission(p.admitWaiting(dets, false, 0))
+			dets.emit(false)
+			continue
 		case b, ok := <-in:
 			if !ok {
+				p.admitWaiting(dets, true, 0)
 				if p.sourceDone {
 					p.flushHeld(dets)
 				}
+				dets.emit(false)
 				return
 			}
 			batch = b
@@ -74,11 +89,16 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 			default:
 			}
 		}
+		if len(dets.admission.samples) > 0 {
+			p.admitWaiting(dets, false, 0) // the earlier arrivals first
+		}
 		// One clock reading per sample: one sample's end starts the next.
 		start := time.Now()
 		for i := range batch {
 			w := &batch[i]
 			if w.barrier != nil {
+				// The round covers every sample fetched before it.
+				p.admitWaiting(dets, true, 0)
 				dets.emit(false)
 				dets.owe(w.barrier)
 				w.barrier.passed <- struct{}{}
@@ -86,12 +106,19 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 				continue
 			}
 			dets.clock++
+			if p.setAside(dets, w) {
+				continue // its message is acknowledged once it is scored
+			}
 			p.score(dets, &w.s, w.ref)
 			dets.pending.refs = append(dets.pending.refs, w.ref)
 			end := time.Now()
 			p.o.Metrics.ScoreLatency.Observe(end.Sub(start).Seconds())
 			start = end
 		}
+		if len(dets.admission.samples) > setAsideMax {
+			p.admitWaiting(dets, true, setAsideMax)
+		}
+		dets.armAdmission(p.admitWaiting(dets, false, 0))
 		dets.emit(false) // one channel operation per batch, not per sample
 		if cap(batch) == handoffBatch {
 			clear(batch) // drop the samples' references
@@ -151,6 +178,8 @@ type shardState struct {
 	round    *checkpointRound
 	owed     []string
 	owedNext int
+	// admission: samples of new series waiting for their admission (admit.go).
+	admission admissionWait
 }
 
 // emit sends the pending output to the flush loop. Sent in the middle of a
