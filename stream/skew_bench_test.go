@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/aewatch/aewatch/detector"
@@ -26,16 +28,27 @@ import (
 // "fair" the loop pauses the busy partition and goes on (fairness.go), in
 // "wait" it waits for the busy shard, as before.
 //
-//	go test -run '^$' -bench Skew -benchtime 1x ./stream
+// In "new-series" partition 0 gets instead, once the other series are
+// live, one sample each of skewNewSeries series never seen, admitted at
+// skewAdmissions a second (pipeline.new_series_per_second): the other
+// series' latency from then on, and how long until every new one is
+// admitted.
+//
+//	go test -run '^$' -bench Skew -benchtime 1x -benchmem ./stream
 func BenchmarkSkew(b *testing.B) {
 	if testing.Short() {
 		b.Skip("needs a broker")
 	}
-	brokers := testsvc.Kafka(b, 4, "skew-fair", "skew-wait")
-	for _, mode := range []string{"fair", "wait"} {
+	modes := []string{"fair", "wait", "new-series"}
+	var topics []string
+	for _, m := range modes {
+		topics = append(topics, "skew-"+m)
+	}
+	brokers := testsvc.Kafka(b, 4, topics...)
+	for _, mode := range modes {
 		b.Run(mode, func(b *testing.B) {
 			for range b.N {
-				skewRun(b, brokers, "skew-"+mode, mode == "wait")
+				skewRun(b, brokers, "skew-"+mode, mode)
 			}
 		})
 	}
@@ -46,6 +59,9 @@ const (
 	skewCold  = 12
 	skewEvery = 5 * time.Millisecond
 	skewLines = 500
+
+	skewNewSeries  = 5_000
+	skewAdmissions = 500
 )
 
 // skewBalancer puts the busy series on partition 0, the others on 1-3.
@@ -64,6 +80,7 @@ type latencyWriter struct {
 	mu                sync.Mutex
 	cold, coldSharing []time.Duration
 	hotLeft           int
+	from              int64 // cold points stamped before are not counted (Unix ns)
 	hotStarted        bool
 	hotDone           time.Time
 	shards, busyShard int
@@ -85,6 +102,9 @@ func (w *latencyWriter) WritePoints(_ context.Context, pts []sink.Point) error {
 			}
 			continue
 		}
+		if p.Time < w.from {
+			continue
+		}
 		if shardOf(p.Series, w.shards) == w.busyShard {
 			w.coldSharing = append(w.coldSharing, now.Sub(time.Unix(0, p.Time)))
 		} else {
@@ -100,7 +120,7 @@ func (w *latencyWriter) hot() (started bool, done time.Time, finished bool) {
 	return w.hotStarted, w.hotDone, w.hotLeft <= 0
 }
 
-func skewRun(b *testing.B, brokers, topic string, wait bool) {
+func skewRun(b *testing.B, brokers, topic, mode string) {
 	b.StopTimer()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -110,29 +130,49 @@ func skewRun(b *testing.B, brokers, topic string, wait bool) {
 	// The backlog in messages of skewLines samples (line protocol), as a
 	// gateway batching a device's history sends it: the in-process broker
 	// would spend more on single-sample messages than aewatch does.
-	start := time.Now().Add(-skewBurst * time.Second)
+	newSeries := mode == "new-series"
+	n := skewBurst
+	if newSeries {
+		n = skewNewSeries
+	}
+	start := time.Now().Add(-time.Duration(n) * time.Second)
 	var burst []kafka.Message
 	var lines []byte
-	for i := range skewBurst {
-		lines = fmt.Appendf(lines, "hot value=%d %d\n", i%17, start.Add(time.Duration(i)*time.Second).UnixNano())
-		if (i+1)%skewLines == 0 || i == skewBurst-1 {
+	for i := range n {
+		at := start.Add(time.Duration(i) * time.Second).UnixNano()
+		if newSeries {
+			lines = fmt.Appendf(lines, "new-%05d value=%d %d\n", i, i%17, at)
+		} else {
+			lines = fmt.Appendf(lines, "hot value=%d %d\n", i%17, at)
+		}
+		if (i+1)%skewLines == 0 || i == n-1 {
 			burst = append(burst, kafka.Message{Key: []byte("hot"), Value: lines})
 			lines = nil
 		}
 	}
-	if err := prod.WriteMessages(ctx, burst...); err != nil {
-		b.Fatal(err)
-	}
 	const workers = 2
 	w := &latencyWriter{hotLeft: skewBurst - 31, shards: workers, busyShard: shardOf("hot", workers)}
+	if newSeries {
+		// Sent once the other series are live, and counted from then on.
+		w.from = math.MaxInt64
+	} else {
+		if err := prod.WriteMessages(ctx, burst...); err != nil {
+			b.Fatal(err)
+		}
+		burst = nil
+	}
 	kcfg := DefaultKafkaConfig()
 	kcfg.Brokers, kcfg.Topics, kcfg.Series, kcfg.Group = []string{brokers}, []string{topic}, []string{"*"}, topic
 	kcfg.MaxWait, kcfg.Format = 10*time.Millisecond, "line"
 	pcfg := DefaultPipelineConfig()
 	pcfg.Workers = workers
+	if newSeries {
+		pcfg.NewSeriesPerSecond = skewAdmissions
+	}
+	m := NewMetrics(prometheus.NewRegistry())
 	g := &GroupConsumer{
 		Options: Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Writer: w,
-			FlushInterval: 10 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry()), waitForBusyShards: wait},
+			FlushInterval: 10 * time.Millisecond, Metrics: m, waitForBusyShards: mode == "wait"},
 		Group: kafka.ConsumerGroupConfig{ID: topic, Brokers: []string{brokers}, Topics: []string{topic}, StartOffset: kafka.FirstOffset,
 			SessionTimeout: 10 * time.Second, RebalanceTimeout: 10 * time.Second, HeartbeatInterval: time.Second, JoinGroupBackoff: time.Second},
 		Conn: PlainConn([]string{brokers}),
@@ -144,13 +184,29 @@ func skewRun(b *testing.B, brokers, topic string, wait bool) {
 	began := time.Now()
 	go func() { runDone <- g.Run(ctx) }()
 	// The other series, from the backlog's first point written (the group
-	// has formed) until its last and a second after.
+	// has formed; with new series, the first detector) until its last (every
+	// new series admitted) and a second after.
+	started := func() bool {
+		if newSeries {
+			return true
+		}
+		ok, _, _ := w.hot()
+		return ok
+	}
+	finished := func() (time.Time, bool) {
+		if newSeries {
+			return time.Now(), testutil.ToFloat64(m.LiveSeries) >= skewNewSeries+skewCold
+		}
+		_, t, ok := w.hot()
+		return t, ok
+	}
 	tick := time.NewTicker(skewEvery)
 	defer tick.Stop()
 	var hotDone time.Time
+produce:
 	for n := 0; ; n++ {
 		<-tick.C
-		if started, _, _ := w.hot(); !started {
+		if !started() {
 			n--
 			continue
 		}
@@ -163,12 +219,24 @@ func skewRun(b *testing.B, brokers, topic string, wait bool) {
 		if err := prod.WriteMessages(ctx, msgs...); err != nil {
 			b.Fatal(err)
 		}
-		if hotDone.IsZero() {
-			if _, t, ok := w.hot(); ok {
+		if newSeries && burst != nil && testutil.ToFloat64(m.LiveSeries) >= skewCold {
+			w.mu.Lock()
+			w.from = time.Now().UnixNano()
+			w.mu.Unlock()
+			if err := prod.WriteMessages(ctx, burst...); err != nil {
+				b.Fatal(err)
+			}
+			burst = nil
+			began = time.Now()
+		}
+		switch {
+		case burst != nil: // the new series are not sent yet
+		case hotDone.IsZero():
+			if t, ok := finished(); ok {
 				hotDone = t
 			}
-		} else if time.Since(hotDone) > time.Second {
-			break
+		case time.Since(hotDone) > time.Second:
+			break produce
 		}
 		if time.Since(began) > 5*time.Minute {
 			b.Fatal("the backlog was not written within 5 minutes")
