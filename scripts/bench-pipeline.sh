@@ -140,7 +140,7 @@ measure() {
   # Latency from a message's fetch, and from its record's timestamp, to its
   # points' acknowledgement, from the histograms (linear within a bucket).
   for h in "aewatch_sample_latency_seconds:sample latency (fetch to acknowledged write)" \
-           "aewatch_record_age_seconds:record age (Kafka timestamp to acknowledged write; the backlog produced before the run counts)"; do
+           "aewatch_record_age_seconds:record age (Kafka timestamp to acknowledged write; aewatch produce stamps records with their event time, so here the data's age)"; do
     curl -sf "http://127.0.0.1:$hport/metrics" | awk -v metric="${h%%:*}_bucket" -v title="${h#*:}" '
       index($0, metric) == 1 { match($0, /le="[^"]*"/); le = substr($0, RSTART+4, RLENGTH-5); n++; b[n] = (le == "+Inf" ? 1e9 : le) + 0; c[n] = $2 + 0 }
       END {
@@ -150,8 +150,8 @@ measure() {
         for (k = 1; k <= 2; k++) {
           want = qs[k] * c[n]; lo = 0; prev = 0
           for (i = 1; i <= n; i++) { if (c[i] >= want) break; lo = b[i]; prev = c[i] }
-          hi = (i > n || b[i] >= 1e9) ? lo : b[i]
-          v = (c[i] > prev) ? lo + (hi - lo) * (want - prev) / (c[i] - prev) : hi
+          if (i > n || b[i] >= 1e9) { line = line sprintf(" p%g beyond %.0f ms", qs[k] * 100, lo * 1000); continue }
+          v = (c[i] > prev) ? lo + (b[i] - lo) * (want - prev) / (c[i] - prev) : b[i]
           line = line sprintf(" p%g %.0f ms", qs[k] * 100, v * 1000)
         }
         print line " (" c[n] " messages)" }'

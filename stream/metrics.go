@@ -65,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a message's fetch until every point scored from it is acknowledged by InfluxDB.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17)}), // 1 ms to about 65 s
 		RecordAge: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_record_age_seconds",
-			Help:    "Time from a message's Kafka record timestamp (its producer's clock, or the broker's with LogAppendTime) until every point scored from it is acknowledged by InfluxDB: the wait in Kafka included.",
+			Help:    "Time from a message's Kafka record timestamp until every point scored from it is acknowledged by InfluxDB: the wait in Kafka included. The timestamp is the producer's send time, the broker's with LogAppendTime, or the event time where producers stamp records with it (aewatch produce without --now): then this is the data's age.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 22)}), // 1 ms to about 35 min
 		ScoreLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "aewatch_score_seconds",
 			Help: "Time to score one decoded sample (all its channels).", Buckets: prometheus.ExponentialBuckets(1e-6, 4, 10)}),
