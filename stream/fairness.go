@@ -361,6 +361,16 @@ func (h *handoff) release(i int) {
 	b.paused = b.paused[:0]
 }
 
+// forgetPauses takes the partitions still paused off the gauge when the
+// fetch loop ends (a stop cut short, a generation's end): the readers end
+// with it, and the next generation counts its own.
+func (h *handoff) forgetPauses() {
+	for range h.pausedBy {
+		h.metrics.PausedPartitions.Dec()
+	}
+	clear(h.pausedBy)
+}
+
 // offerBacklogs hands each shard as much of its backlog as its queue takes
 // now, without waiting.
 func (h *handoff) offerBacklogs() {

@@ -297,3 +297,31 @@ func TestNewSeriesBurstDoesNotStarveTheOthers(t *testing.T) {
 		t.Errorf("%d messages (%d samples) not acknowledged", msgs, samples)
 	}
 }
+
+// TestPausesForgottenWhenTheLoopEnds: a loop that ends with a partition
+// paused (its stop's hand-over cut short) takes it off the gauge; the next
+// generation's loop counts its own.
+func TestPausesForgottenWhenTheLoopEnds(t *testing.T) {
+	part := partitionKey{"in", 0}
+	m := NewMetrics(prometheus.NewRegistry())
+	q := newPartitionQueues([]partitionKey{part}, 4)
+	h := &handoff{shards: []chan []work{make(chan []work)}, spent: []chan []work{make(chan []work, 1)}}
+	h.init(q, m) // a queue of no batches: its backlog pauses beyond one batch
+	for i := range 2 * handoffBatch {
+		if !h.add(context.Background(), 0, work{ref: msgRef{part, int64(i)}}) {
+			t.Fatal("the hand-over waited for a shard below twice its bound")
+		}
+	}
+	if !q.isPaused(part) || testutil.ToFloat64(m.PausedPartitions) != 1 {
+		t.Fatalf("paused %v, gauge %v: want the partition paused and counted", q.isPaused(part), testutil.ToFloat64(m.PausedPartitions))
+	}
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	if h.sendAll(stopped) {
+		t.Fatal("handed over to a shard that takes nothing")
+	}
+	h.forgetPauses()
+	if n := testutil.ToFloat64(m.PausedPartitions); n != 0 {
+		t.Errorf("gauge after the loop ended: %v, want 0", n)
+	}
+}

@@ -69,6 +69,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		gate = pf.partitions()
 	}
 	h.init(gate, o.Metrics)
+	defer h.forgetPauses() // after the hand-over below
 	buffered, _ := o.Reader.(bufferedFetcher)
 	// Samples fetched are handed over even when ctx ends (drain bounds the
 	// wait): a checkpoint round at shutdown covers every fetched offset.
