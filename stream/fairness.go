@@ -139,8 +139,15 @@ func (q *partitionQueues) take() (m kafka.Message, ok, done bool, err error) {
 			}
 			m = pq.msgs[pq.head]
 			pq.msgs[pq.head] = kafka.Message{}
-			if pq.head++; pq.head == len(pq.msgs) {
+			switch pq.head++; {
+			case pq.head == len(pq.msgs):
 				pq.msgs, pq.head = pq.msgs[:0], 0
+			case pq.head >= q.limit:
+				// A queue that never empties (a steady flow) must not
+				// grow its array behind the head: at most twice the limit.
+				n := copy(pq.msgs, pq.msgs[pq.head:])
+				clear(pq.msgs[n:])
+				pq.msgs, pq.head = pq.msgs[:n], 0
 			}
 			q.avail--
 			q.held--

@@ -171,7 +171,8 @@ func takeInOrder(t *testing.T, queue <-chan []work, room chan struct{}, n int, w
 // TestPartitionQueuesTakeInTurn: messages are taken one partition after
 // another; a paused partition's are skipped but still held, so a bounded
 // source whose readers have all ended is not done until they are taken
-// after its resume; a reader's error is returned at once.
+// after its resume; a queue that never empties does not grow; a reader's
+// error is returned at once.
 func TestPartitionQueuesTakeInTurn(t *testing.T) {
 	a, b := partitionKey{"in", 0}, partitionKey{"in", 1}
 	q := newPartitionQueues([]partitionKey{a, b}, 10)
@@ -212,6 +213,22 @@ func TestPartitionQueuesTakeInTurn(t *testing.T) {
 	}
 	if _, err := q.fetch(ctx); err != io.EOF {
 		t.Errorf("every reader ended, every queue empty: %v, want io.EOF", err)
+	}
+
+	// A queue that never empties stays within twice its limit.
+	q = newPartitionQueues([]partitionKey{a}, 10)
+	for i := range 10_000 {
+		if err := q.push(ctx, a, kafka.Message{Offset: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if m, _ := q.fetch(ctx); m.Offset != int64(i-1) {
+				t.Fatalf("took offset %d, want %d", m.Offset, i-1)
+			}
+		}
+	}
+	if c := cap(q.byKey[a].msgs); c > 2*10+8 {
+		t.Errorf("a queue of limit 10 kept always one message holds an array of %d", c)
 	}
 
 	q = newPartitionQueues([]partitionKey{a, b}, 10)
