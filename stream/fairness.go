@@ -79,6 +79,8 @@ func comparePartitions(a, b partitionKey) int {
 	return a.partition - b.partition
 }
 
+// tell signals c (capacity 1) without waiting: a signal already pending
+// stands for this one.
 func tell(c chan struct{}) {
 	select {
 	case c <- struct{}{}:

@@ -81,7 +81,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			if !h.offerAll(drain) {
 				return nil
 			}
-		} else if h.backlogged() {
+		} else {
 			h.offerBacklogs()
 		}
 		if o.Checkpoints != nil && time.Since(lastRound) >= o.CheckpointInterval {

@@ -55,10 +55,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			for i, seq := range j.newest {
 				if seq > 0 {
 					p.flushed[i].Store(seq)
-					select {
-					case p.wrote[i] <- struct{}{}:
-					default:
-					}
+					tell(p.wrote[i])
 				}
 			}
 			select {

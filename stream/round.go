@@ -181,10 +181,7 @@ func (r *checkpointRound) hold(cp Checkpoint) {
 		}
 		freed := r.freed
 		r.mu.Unlock()
-		select {
-		case r.full <- struct{}{}:
-		default:
-		}
+		tell(r.full)
 		select {
 		case <-freed:
 		case <-r.ended:

@@ -84,10 +84,7 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 				return
 			}
 			batch = b
-			select { // a backlog may wait for this room (fairness.go)
-			case p.room <- struct{}{}:
-			default:
-			}
+			tell(p.room) // a backlog may wait for this room (fairness.go)
 		}
 		if len(dets.admission.samples) > 0 {
 			p.admitWaiting(dets, false, 0) // the earlier arrivals first
