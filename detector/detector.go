@@ -836,7 +836,7 @@ type MemoryPart struct {
 func (d *Detector) MemoryByPart() []MemoryPart {
 	var parts []MemoryPart
 	add := func(name string, now, full int) {
-		if full > 0 {
+		if now > 0 || full > 0 {
 			parts = append(parts, MemoryPart{name, now, full})
 		}
 	}
@@ -844,19 +844,19 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	f64 := func(n int) int { return 8 * n }
 	c := d.channels
 	fixed("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
-	network := func(prefix string, a *model.Autoencoder) {
-		for _, p := range a.BytesByPart() {
+	network := func(prefix string, a *model.Autoencoder, frozen bool) {
+		for _, p := range a.BytesByPart(frozen) {
 			add(prefix+p.Name, p.Bytes, p.Full)
 		}
 	}
 	if d.ae != nil {
-		network("adapting network: ", d.ae)
+		network("adapting network: ", d.ae, false)
 	}
 	if d.search != nil {
 		var now, full int
 		for _, a := range d.search.nets {
 			if a != d.ae {
-				for _, p := range a.BytesByPart() {
+				for _, p := range a.BytesByPart(false) {
 					now, full = now+p.Bytes, full+p.Full
 				}
 			}
@@ -874,7 +874,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	fixed("adapting calibration: moving averages", avg)
 	if r := d.ref; r != nil {
 		if r.ae != nil {
-			network("reference network: ", r.ae)
+			network("reference network: ", r.ae, r.freezes())
 		}
 		tails, tailsFull := r.cal.bytes(), r.cal.fullBytes()
 		for _, cc := range r.chCal {

@@ -20,8 +20,11 @@ type ReferenceConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Samples is the reference period, in accepted samples.
 	Samples int `yaml:"samples"`
-	// LearnEvery: after the reference period, the reference learns from
-	// every n-th window it accepts as normal.
+	// LearnEvery: after the reference period, the reference network learns
+	// from every n-th window it accepts as normal; 0 freezes it when the
+	// period and the seasonal search (season.learn) are over, dropping its
+	// optimiser state, averaged weights and replay (it learns again only
+	// if a new period begins).
 	LearnEvery int        `yaml:"learn_every"`
 	Tail       TailConfig `yaml:"tail"`
 	// Slack and Evidence set a CUSUM over the windows' evidence, in decades
@@ -102,7 +105,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 4, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128}
 }
 
@@ -111,8 +114,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 	switch {
 	case c.Samples < windowSize+20:
 		return fmt.Errorf("detector.reference.samples: must be >= window.size+20 = %d (got %d)", windowSize+20, c.Samples)
-	case c.LearnEvery < 1 || c.LearnEvery > 1000:
-		return fmt.Errorf("detector.reference.learn_every: must be in [1, 1000] (got %d)", c.LearnEvery)
+	case c.LearnEvery < 0 || c.LearnEvery > 1000:
+		return fmt.Errorf("detector.reference.learn_every: must be 0 (frozen after its period) or in [1, 1000] (got %d)", c.LearnEvery)
 	case !(c.Slack >= 0 && c.Slack <= 20):
 		return fmt.Errorf("detector.reference.slack: must be in [0, 20] (got %v)", c.Slack)
 	case !(c.Evidence >= 0 && c.Evidence <= 1e6):
@@ -440,6 +443,12 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		}
 		return
 	}
+	if r.freezes() && !r.ae.Frozen() && (r.season == nil || r.season.done) && !r.seasonPending {
+		// Only once the seasonal search is over: a cycle found restarts
+		// the period, and a network thawed then would learn it again from
+		// fresh moments and an empty replay.
+		r.ae.Freeze()
+	}
 	r.follow(holding)
 	switch {
 	case holding:
@@ -457,9 +466,16 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		r.marg.learn(r.vec, len(r.chErr))
 	}
 	r.windows++
-	if r.ae != nil && r.train && r.windows%uint64(r.cfg.LearnEvery) == 0 {
+	if r.ae != nil && r.train && r.cfg.LearnEvery > 0 && r.windows%uint64(r.cfg.LearnEvery) == 0 {
 		r.ae.Learn(r.vec)
 	}
+}
+
+// freezes reports whether the reference network is frozen once its period
+// and the seasonal search end: with learn_every 0, and always for a
+// network that never learns (the frozen control's).
+func (r *reference) freezes() bool {
+	return r.ae != nil && (r.cfg.LearnEvery == 0 || !r.train)
 }
 
 // recurUnseen reports whether the open alert's regime lies beyond what
@@ -640,7 +656,8 @@ func (r *reference) restart() {
 	clear(r.meanSq)
 	r.norm.Reset()
 	r.norm.SetWarmup(r.period)
-	if r.ae != nil {
+	if r.ae != nil && r.train {
+		r.ae.Thaw()
 		r.ae.AnchorReplay(0)
 	}
 	if r.recur != nil {

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 18 (version 17 had no run lengths of
+// Snapshot encoding, version 19 (version 18 had no frozen networks: every
+// network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
 // ahead nor the window's typical step; version 15 had no swing test in the
 // reference; version 14 had no count of samples out of
@@ -46,7 +47,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 18
+	snapshotVersion = 19
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

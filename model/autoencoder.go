@@ -36,7 +36,10 @@ type Autoencoder struct {
 	// The optimiser moments (v only for Adam) are kept in float32: a
 	// moment is a running average of gradients, and its rounding moves a
 	// step by a relative 1e-7, at half the bytes.
-	m, v     []float32
+	m, v []float32
+	// frozen: the network scores with params for good and holds nothing
+	// for training (no moments, average or replay) until Thaw.
+	frozen   bool
 	steps    int
 	beta1Pow float64
 	beta2Pow float64
@@ -116,20 +119,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		}
 		a.layers = append(a.layers, ly)
 	}
-	a.scorer = a.layers
-	if cfg.Average > 0 {
-		a.avg = append([]float32(nil), a.params...)
-		a.scorer = make([]layer, len(a.layers))
-		off := 0
-		for l, ly := range a.layers {
-			sl := ly
-			sl.w = a.avg[off : off+ly.out*ly.in]
-			off += ly.out * ly.in
-			sl.b = a.avg[off : off+ly.out]
-			off += ly.out
-			a.scorer[l] = sl
-		}
-	}
+	a.averageParams()
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
 	}
@@ -142,6 +132,62 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	a.work = workPoolFor(sizes, cfg.ReplayBatch+1)
 	return a, nil
 }
+
+// averageParams starts the scoring weights' average at the weights (with
+// Average > 0) and points the scorer at it.
+func (a *Autoencoder) averageParams() {
+	a.scorer = a.layers
+	if a.cfg.Average == 0 {
+		return
+	}
+	a.avg = append([]float32(nil), a.params...)
+	a.scorer = make([]layer, len(a.layers))
+	off := 0
+	for l, ly := range a.layers {
+		sl := ly
+		sl.w = a.avg[off : off+ly.out*ly.in]
+		off += ly.out * ly.in
+		sl.b = a.avg[off : off+ly.out]
+		off += ly.out
+		a.scorer[l] = sl
+	}
+}
+
+// Freeze keeps the network scoring as it does now, for good, and drops
+// what only training needs: the optimiser moments, the replay and the
+// averaged weights, which become the weights. Reconstruct's outputs do not
+// change; Learn panics until Thaw.
+func (a *Autoencoder) Freeze() {
+	if a.frozen {
+		return
+	}
+	if a.avg != nil {
+		copy(a.params, a.avg)
+	}
+	a.scorer = a.layers
+	a.m, a.v, a.avg, a.replay = nil, nil, nil, nil
+	a.replayCount, a.replayNext, a.anchors = 0, 0, 0
+	a.frozen = true
+}
+
+// Thaw lets a frozen network learn again from its weights, as a new one
+// learns from its initial ones: moments at zero, the average at the
+// weights, an empty replay.
+func (a *Autoencoder) Thaw() {
+	if !a.frozen {
+		return
+	}
+	a.m = make([]float32, len(a.params))
+	if a.cfg.Optimizer == "adam" {
+		a.v = make([]float32, len(a.params))
+	}
+	a.steps, a.beta1Pow, a.beta2Pow = 0, 1, 1
+	a.averageParams()
+	a.frozen = false
+}
+
+// Frozen reports whether the network was frozen (and not thawed since).
+func (a *Autoencoder) Frozen() bool { return a.frozen }
 
 // paramCount is how many weights and biases dense layers of these sizes
 // (inputs first) hold.
@@ -318,6 +364,9 @@ func (a *Autoencoder) LearnSampled(x []float64, n int, draw uint64) float64 {
 
 func (a *Autoencoder) step(x []float64) float64 {
 	a.checkLen(x)
+	if a.frozen {
+		panic("model: Learn on a frozen network")
+	}
 	ws := a.work.get()
 	defer a.work.put(ws)
 	ws.passes = 0
@@ -536,20 +585,35 @@ type Part struct {
 	Bytes, Full int
 }
 
-// BytesByPart is the memory the network holds, by what it is for. A
-// training step's gradients and scratch are not in it: they are lent for
-// the step (ScratchBytes, once per step running at once).
-func (a *Autoencoder) BytesByPart() []Part {
+// BytesByPart is the memory the network holds, by what it is for, and
+// what it comes to once the replay is full (frozen says it will be frozen
+// by then). A training step's gradients and scratch are not in it: they
+// are lent for the step (ScratchBytes, once per step running at once).
+func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 	act := 0
 	for i := range a.act {
 		act += len(a.act[i])
 	}
 	fixed := func(name string, b int) Part { return Part{name, b, b} }
+	training := func(name string, b, full int) Part {
+		if frozen || a.frozen {
+			full = 0
+		}
+		return Part{name, b, full}
+	}
+	moments := len(a.params)
+	if a.cfg.Optimizer == "adam" {
+		moments *= 2
+	}
+	avg := 0
+	if a.cfg.Average > 0 {
+		avg = len(a.params)
+	}
 	return []Part{
 		fixed("weights", 4*len(a.params)),
-		fixed("optimiser moments", 4*(len(a.m)+len(a.v))),
-		fixed("averaged weights", 4*len(a.avg)),
-		{"replay of normal windows", 2 * cap(a.replay), 2 * a.cfg.ReplaySize * a.n},
+		training("optimiser moments", 4*(len(a.m)+len(a.v)), 4*moments),
+		training("averaged weights", 4*len(a.avg), 4*avg),
+		training("replay of normal windows", 2*cap(a.replay), 2*a.cfg.ReplaySize*a.n),
 		fixed("activations", 8*act),
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
 func testInput(n int, phase float64) []float64 {
@@ -418,4 +420,70 @@ func TestVariationalScoresExpectedError(t *testing.T) {
 	if want := a.act[a.code][:2]; !slices.Equal(got, want) {
 		t.Errorf("code %v after Reconstruct, encoder means %v", got, want)
 	}
+}
+
+// TestFreezeKeepsScoringAndThaws: a frozen network reconstructs bit for
+// bit as it did before, holds no training state, survives a state round
+// trip frozen, refuses to learn, and learns again once thawed.
+func TestFreezeKeepsScoringAndThaws(t *testing.T) {
+	a, err := New(DefaultConfig(), 32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := 0; step < 300; step++ {
+		a.Learn(testInput(32, float64(step)*0.1))
+	}
+	x := testInput(32, 1.7)
+	before := slices.Clone(a.Reconstruct(x))
+	a.Freeze()
+	if !a.Frozen() {
+		t.Fatal("not frozen")
+	}
+	if got := a.Reconstruct(x); !slices.Equal(got, before) {
+		t.Fatalf("frozen reconstruction %v, want %v", got[:3], before[:3])
+	}
+	for _, p := range a.BytesByPart(false) {
+		if p.Name != "weights" && p.Name != "activations" && (p.Bytes != 0 || p.Full != 0) {
+			t.Errorf("frozen network holds %s: %d bytes now, %d full", p.Name, p.Bytes, p.Full)
+		}
+	}
+
+	var e statecodec.Encoder
+	if err := a.AppendState(&e); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(DefaultConfig(), 32, 99)
+	if err := b.ReadState(statecodec.NewDecoder(e.Buf)); err != nil {
+		t.Fatal(err)
+	}
+	if !b.Frozen() || !slices.Equal(b.Reconstruct(x), before) {
+		t.Fatal("restored frozen network differs")
+	}
+
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Learn on a frozen network did not panic")
+			}
+		}()
+		a.Learn(x)
+	}()
+
+	a.Thaw()
+	far := testInput(32, 40)
+	start := mse(a.Reconstruct(far), far)
+	for range 300 {
+		a.Learn(far)
+	}
+	if end := mse(a.Reconstruct(far), far); !(end < start/2) {
+		t.Fatalf("thawed network did not learn: error %v -> %v", start, end)
+	}
+}
+
+func mse(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += (a[i] - b[i]) * (a[i] - b[i])
+	}
+	return s / float64(len(a))
 }

@@ -8,9 +8,14 @@ import (
 )
 
 // AppendState writes the network's complete state: weights, optimiser
-// moments, averaged weights, replay and random source.
+// moments, averaged weights, replay and random source (a frozen network's
+// weights and random source only).
 func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
+	e.Bool(a.frozen)
 	e.F32s(a.params)
+	if a.frozen {
+		return a.appendRand(e)
+	}
 	e.F32s(a.m)
 	e.F32s(a.v)
 	e.F32s(a.avg)
@@ -21,6 +26,10 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 	e.Int(a.replayCount)
 	e.Int(a.replayNext)
 	e.Int(a.anchors)
+	return a.appendRand(e)
+}
+
+func (a *Autoencoder) appendRand(e *statecodec.Encoder) error {
 	rng, err := a.pcg.MarshalBinary()
 	if err != nil {
 		return err
@@ -32,7 +41,19 @@ func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 // ReadState restores what AppendState wrote into a network of the same
 // configuration.
 func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
+	if d.Bool() {
+		a.Freeze()
+	} else {
+		a.Thaw()
+	}
 	d.F32sInto(a.params, "model weights")
+	if a.frozen {
+		rng := d.Bytes(64)
+		if err := d.Err(); err != nil {
+			return err
+		}
+		return a.pcg.UnmarshalBinary(rng)
+	}
 	d.F32sInto(a.m, "optimiser first moments")
 	d.F32sInto(a.v, "optimiser second moments")
 	d.F32sInto(a.avg, "averaged weights")

@@ -1,0 +1,50 @@
+package detector
+
+import "testing"
+
+// TestReferenceFreezesAfterItsPeriod: with reference.learn_every 0 (the
+// default) the reference network drops its optimiser state, averaged
+// weights and replay when its period and the seasonal search end, and the detector's memory falls
+// by as much; with learn_every 4 it keeps them.
+func TestReferenceFreezesAfterItsPeriod(t *testing.T) {
+	training := func(d *Detector) int {
+		n := 0
+		for _, p := range d.MemoryByPart() {
+			switch p.Name {
+			case "reference network: optimiser moments", "reference network: averaged weights", "reference network: replay of normal windows":
+				n += p.Bytes
+			}
+		}
+		return n
+	}
+	xs := signal(2600, 5)
+	for _, every := range []int{0, 4} {
+		cfg := DefaultConfig()
+		cfg.Reference.LearnEvery = every
+		d, err := New(cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var during, freed, fell int
+		for i, v := range xs {
+			held, mem := training(d), d.MemoryBytes()
+			d.Push(int64(i+1), []float64{v})
+			if i == 300 {
+				during = training(d)
+			}
+			if held > 0 && training(d) == 0 {
+				freed, fell = held, mem-d.MemoryBytes()
+			}
+		}
+		after := training(d)
+		if during == 0 {
+			t.Fatalf("learn_every %d: no training state during the period", every)
+		}
+		switch {
+		case every == 0 && (after != 0 || freed < during || fell < freed/2):
+			t.Errorf("learn_every 0: %d bytes of training state after the period; %d freed at once, the detector's memory fell by %d", after, freed, fell)
+		case every == 4 && after < during:
+			t.Errorf("learn_every 4: training state %d bytes after the period, %d during it", after, during)
+		}
+	}
+}
