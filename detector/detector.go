@@ -805,7 +805,8 @@ func (d *Detector) spatial(x []float64) bool {
 // MemoryBytes estimates the memory the detector holds now: its window,
 // model, calibration histories and buffers (the slices that dominate).
 // Histories are allocated as they fill, so a young detector holds less
-// than one that has seen its histories' length (MemoryByPart's Full).
+// than one that has seen its histories' length (MemoryByPart's Full and
+// Peak).
 func (d *Detector) MemoryBytes() int {
 	n := 0
 	for _, p := range d.MemoryByPart() {
@@ -814,8 +815,8 @@ func (d *Detector) MemoryBytes() int {
 	return n
 }
 
-// MemoryFullBytes is the most the detector holds: MemoryBytes once its
-// histories have filled.
+// MemoryFullBytes is what the detector holds once its histories have
+// filled and its reference network is frozen (a long-running series).
 func (d *Detector) MemoryFullBytes() int {
 	n := 0
 	for _, p := range d.MemoryByPart() {
@@ -824,29 +825,42 @@ func (d *Detector) MemoryFullBytes() int {
 	return n
 }
 
+// MemoryPeakBytes bounds what the detector holds at any time: every part
+// at its largest, the reference network's training state before its
+// freeze included.
+func (d *Detector) MemoryPeakBytes() int {
+	n := 0
+	for _, p := range d.MemoryByPart() {
+		n += p.Peak
+	}
+	return n
+}
+
 // MemoryPart is one component of a detector's memory: the bytes it holds
-// now, and the most it holds once every history has filled.
+// now, once every history has filled, and the most it holds at any time
+// (Full, or before a freeze dropped it).
 type MemoryPart struct {
-	Name        string
-	Bytes, Full int
+	Name              string
+	Bytes, Full, Peak int
 }
 
 // MemoryByPart splits MemoryBytes by what the bytes are for: the slices
 // that dominate, plus a fixed allowance for headers and small fields.
 func (d *Detector) MemoryByPart() []MemoryPart {
 	var parts []MemoryPart
-	add := func(name string, now, full int) {
-		if now > 0 || full > 0 {
-			parts = append(parts, MemoryPart{name, now, full})
+	addPeak := func(name string, now, full, peak int) {
+		if now > 0 || peak > 0 {
+			parts = append(parts, MemoryPart{name, now, full, peak})
 		}
 	}
+	add := func(name string, now, full int) { addPeak(name, now, full, full) }
 	fixed := func(name string, b int) { add(name, b, b) }
 	f64 := func(n int) int { return 8 * n }
 	c := d.channels
 	fixed("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
 	network := func(prefix string, a *model.Autoencoder, frozen bool) {
 		for _, p := range a.BytesByPart(frozen) {
-			add(prefix+p.Name, p.Bytes, p.Full)
+			addPeak(prefix+p.Name, p.Bytes, p.Full, p.Peak)
 		}
 	}
 	if d.ae != nil {
@@ -913,9 +927,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
 	}
 	if d.shadow != nil {
-		add("maintenance window's copy of the detector", d.shadow.MemoryBytes(), d.shadow.MemoryFullBytes())
+		addPeak("maintenance window's copy of the detector", d.shadow.MemoryBytes(), d.shadow.MemoryFullBytes(), d.shadow.MemoryPeakBytes())
 	}
-	return append(parts, MemoryPart{"headers and small fields", 1024, 1024})
+	return append(parts, MemoryPart{"headers and small fields", 1024, 1024, 1024})
 }
 
 // TrainingScratchBytes is the memory a training step of the detector's

@@ -70,7 +70,10 @@
 // reference period's sample, seasonal block means) are allocated as they
 // fill, doubling up to their length, and the period-only ones are freed
 // when their period ends: a young series holds less than half of what a
-// full one does (MemoryByPart).
+// full one does (MemoryByPart). The reference network drops its training
+// state (moments, averaged weights, replay) once its period and the
+// seasonal search are over (reference.learn_every 0), and takes it up
+// again when a new period begins.
 //
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
 // clock and starts no goroutines; once its histories are full it

@@ -578,11 +578,12 @@ func (a *Autoencoder) checkLen(x []float64) {
 	}
 }
 
-// Part is one component of a network's memory: what it holds now, and
-// once the replay is full.
+// Part is one component of a network's memory: what it holds now, once
+// the replay is full, and the most it holds at any time (Full, or before
+// a freeze dropped it).
 type Part struct {
-	Name        string
-	Bytes, Full int
+	Name              string
+	Bytes, Full, Peak int
 }
 
 // BytesByPart is the memory the network holds, by what it is for, and
@@ -594,12 +595,13 @@ func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 	for i := range a.act {
 		act += len(a.act[i])
 	}
-	fixed := func(name string, b int) Part { return Part{name, b, b} }
+	fixed := func(name string, b int) Part { return Part{name, b, b, b} }
 	training := func(name string, b, full int) Part {
+		peak := full
 		if frozen || a.frozen {
 			full = 0
 		}
-		return Part{name, b, full}
+		return Part{name, b, full, peak}
 	}
 	moments := len(a.params)
 	if a.cfg.Optimizer == "adam" {

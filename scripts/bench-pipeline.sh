@@ -130,12 +130,12 @@ measure() {
   echo "bar (end to end >= half of min(reader, eval), and >= 100000): from start $ratio of min, after the first write $ratio_first"
   echo "CPU seconds during the run: aewatch run $run_cpu, influxd $influx_cpu, broker $broker_cpu"
   ratios+=("$ratio"); ratios_first+=("$ratio_first"); rates+=("$rate")
-  # Peak resident memory, and the detectors' size once their calibration
-  # histories are full (aewatch_series_memory_bytes).
+  # Peak resident memory, and the most a detector holds at any time
+  # (aewatch_series_memory_bytes).
   per=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_series_memory_bytes / { print $2 }')
   live=$(curl -sf "http://127.0.0.1:$hport/metrics" | awk '/^aewatch_live_series / { print $2 }')
   awk -v hwm="$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status")" -v per="$per" -v live="$live" 'BEGIN {
-    printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each when their histories are full = %.0f MB (pages not yet written are not resident)\n",
+    printf "aewatch run peak resident memory %.0f MB; %d live detectors x %.0f KB each at most = %.0f MB (pages not yet written are not resident)\n",
       hwm / 1024, live, per / 1024, live * per / 1048576 }'
   # Latency from a message's fetch, and from its record's timestamp, to its
   # points' acknowledgement, from the histograms (linear within a bucket).

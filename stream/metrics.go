@@ -76,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Operators' verdicts on anomaly alerts, by verdict and whether one was applied to the alert it named."}, []string{"verdict", "applied"}),
 		LiveSeries: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_live_series", Help: "Detectors in memory."}),
 		SeriesBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_series_memory_bytes",
-			Help: "Memory one detector (its buffers and model) holds once its histories have filled, in bytes; a young one holds less."}),
+			Help: "The most memory one detector (its buffers and models) holds at any time, every history full, in bytes; a young one, or one whose reference network is frozen, holds less."}),
 		Committed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aewatch_committed_offset",
 			Help: "Last offset committed (all points up to it acknowledged)."}, []string{"topic", "partition"}),
 		Filtered: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_filtered_total",

@@ -73,7 +73,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	st.lastUsed = sh.clock
 	sh.dets[key] = st
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
-	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryFullBytes()))
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 	return st
 }
 

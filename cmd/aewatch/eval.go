@@ -140,17 +140,19 @@ func runEval(ctx context.Context, args []string) error {
 }
 
 // printMemory prints the memory of one detector of the given channels, by
-// component: as built, and once its histories have filled (the most it
-// holds; histories are allocated as they fill).
+// component: once its histories have filled and its reference network is
+// frozen, as built, and the most it holds at any time (histories are
+// allocated as they fill).
 func printMemory(w io.Writer, cfg detector.Config, channels int) error {
 	d, err := detector.New(cfg, channels)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB once its histories are full, %.1f KB as built\n",
-		channels, cfg.Kind, float64(d.MemoryFullBytes())/1024, float64(d.MemoryBytes())/1024)
+	fmt.Fprintf(w, "memory of one detector (%d channel(s), %s): %.1f KB once its histories are full, %.1f KB as built, at most %.1f KB at any time\n",
+		channels, cfg.Kind, float64(d.MemoryFullBytes())/1024, float64(d.MemoryBytes())/1024, float64(d.MemoryPeakBytes())/1024)
+	fmt.Fprintf(w, "  %-56s %12s %12s %12s\n", "", "full", "as built", "at most")
 	for _, p := range d.MemoryByPart() {
-		fmt.Fprintf(w, "  %-56s %9.1f KB %9.1f KB\n", p.Name, float64(p.Full)/1024, float64(p.Bytes)/1024)
+		fmt.Fprintf(w, "  %-56s %9.1f KB %9.1f KB %9.1f KB\n", p.Name, float64(p.Full)/1024, float64(p.Bytes)/1024, float64(p.Peak)/1024)
 	}
 	if b := d.TrainingScratchBytes(); b > 0 {
 		fmt.Fprintf(w, "besides, once per goroutine scoring at once (not per detector): training and calibration scratch %.1f KB\n", float64(b)/1024)
