@@ -897,9 +897,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		add("reference: tail models (history and its sorted copy)", tails, tailsFull)
 		fixed("reference: window and per-channel state", f64(len(r.vec)+7*c)+c)
 		if s := r.season; s != nil {
-			add("reference: seasonal context", s.bytes(), s.fullBytes())
+			addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
 		}
-		add("reference: value histogram and its tail", r.marg.bytes(), r.marg.fullBytes())
+		addPeak("reference: value histogram and its tail", r.marg.bytes(), r.marg.steadyBytes(), r.marg.fullBytes())
 		add("reference: transient alerts", f64(cap(r.trans.buf)), f64(transientWindows*r.trans.width))
 		for _, t := range r.tests {
 			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
@@ -917,10 +917,10 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	if m := d.drift; m != nil {
 		fixed("drift monitor", f64((5+20)*c))
 		if s := m.season; s != nil {
-			add("drift monitor: seasonal context", s.bytes(), s.fullBytes())
+			addPeak("drift monitor: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
 		}
 		if m.states != nil {
-			add("drift monitor: states", m.states.bytes(), m.states.fullBytes())
+			addPeak("drift monitor: states", m.states.bytes(), m.states.steadyBytes(), m.states.fullBytes())
 		}
 	}
 	if d.quality != nil {

@@ -314,6 +314,16 @@ func (m *marginal) reset() {
 	}
 }
 
+// steadyBytes is what bytes comes to after a reference period, its tail
+// full: the period's sample is freed when the period ends.
+func (m *marginal) steadyBytes() int {
+	n := m.bytes() - 8*(cap(m.sample)+cap(m.jumps))
+	if m.cal != nil {
+		n += m.cal.fullBytes() - m.cal.bytes()
+	}
+	return n
+}
+
 // fullBytes is what bytes comes to during a reference period, with its
 // sample full.
 func (m *marginal) fullBytes() int {

@@ -99,6 +99,11 @@ func (s *season) bytes() int {
 // means at the end of its learning (a profile is shorter).
 func (s *season) fullBytes() int { return 8 * (len(s.off) + len(s.blocks)*s.blocksLen()) }
 
+// steadyBytes bounds what it holds once its learning is over: the offsets
+// and every channel's profile, a cycle being at most half the block means
+// (findCycle).
+func (s *season) steadyBytes() int { return 8 * (len(s.off) + len(s.blocks)*(s.blocksLen()/2)) }
+
 // observe takes an accepted sample at time t. It reports whether the
 // learning has just ended with a cycle found on some channel, and returns
 // the sample without its channels' cycles: x itself while learning, else
