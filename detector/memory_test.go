@@ -4,8 +4,8 @@ import "testing"
 
 // TestReferenceFreezesAfterItsPeriod: with reference.learn_every 0 (the
 // default) the reference network drops its optimiser state, averaged
-// weights and replay when its period and the seasonal search end, and the detector's memory falls
-// by as much; with learn_every 4 it keeps them.
+// weights and replay when its period and the seasonal search end, and the
+// detector's memory falls by as much; with learn_every 4 it keeps them.
 func TestReferenceFreezesAfterItsPeriod(t *testing.T) {
 	training := func(d *Detector) int {
 		n := 0

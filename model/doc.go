@@ -22,6 +22,10 @@
 // with the same bits as their scalar forms), held to gonum's BLAS in the
 // tests.
 //
+// Freeze keeps a network scoring as it does and drops its training state
+// (moments, averaged weights, which become its weights, and replay); Thaw
+// takes training up again from its weights with fresh moments.
+//
 // Given the same Config, seed and sequence of calls, an Autoencoder produces
 // bit-identical outputs: all randomness comes from its own PCG source.
 //
