@@ -807,10 +807,13 @@ func (d *Detector) spatial(x []float64) bool {
 // Histories are allocated as they fill, so a young detector holds less
 // than one that has seen its histories' length (MemoryByPart's Full and
 // Peak).
-func (d *Detector) MemoryBytes() int {
+func (d *Detector) MemoryBytes() int { return d.memorySum(func(p MemoryPart) int { return p.Bytes }) }
+
+// memorySum adds one figure of every part of MemoryByPart.
+func (d *Detector) memorySum(figure func(MemoryPart) int) int {
 	n := 0
 	for _, p := range d.MemoryByPart() {
-		n += p.Bytes
+		n += figure(p)
 	}
 	return n
 }
@@ -818,22 +821,14 @@ func (d *Detector) MemoryBytes() int {
 // MemoryFullBytes is what the detector holds once its histories have
 // filled and its reference network is frozen (a long-running series).
 func (d *Detector) MemoryFullBytes() int {
-	n := 0
-	for _, p := range d.MemoryByPart() {
-		n += p.Full
-	}
-	return n
+	return d.memorySum(func(p MemoryPart) int { return p.Full })
 }
 
 // MemoryPeakBytes bounds what the detector holds at any time: every part
 // at its largest, the reference network's training state before its
 // freeze included.
 func (d *Detector) MemoryPeakBytes() int {
-	n := 0
-	for _, p := range d.MemoryByPart() {
-		n += p.Peak
-	}
-	return n
+	return d.memorySum(func(p MemoryPart) int { return p.Peak })
 }
 
 // MemoryPart is one component of a detector's memory: the bytes it holds
