@@ -3,6 +3,7 @@ package synth
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -32,14 +33,19 @@ const RelatedStep = 10 * time.Second
 // Related is one file of the related corpus: rows × RelatedChannels.
 type Related struct {
 	Name   string // "<fault>_<n>.csv"
-	Fault  string // "offset" or "none"
+	Fault  string // "offset", "lag" or "none"
 	Times  []time.Time
 	Values [][]float64
 	// Start and End bound the fault: rows Start..End-1 (0, 0 without).
 	Start, End int
-	Channel    int     // the channel offset (-1 without)
-	Size       float64 // the offset in sensor units
+	Channel    int     // the channel offset or lagged (-1 without)
+	Size       float64 // the offset in sensor units, or the added lag in samples
 }
+
+// relatedLag is each channel's delay behind the load, in cycles:
+// flow follows it at once, pressure an eighth of a cycle later, current a
+// quarter.
+var relatedLag = []float64{0, 0.125, 0.25, 0, 0}
 
 // GenerateRelated returns n rows (n >= 1000) of a pump whose load wanders
 // (an AR(0.95) process of unit spread); with fault "offset", pressure or
@@ -49,28 +55,83 @@ type Related struct {
 // sensor whose calibration slipped, which only its relation to the other
 // two shows.
 func GenerateRelated(fault string, n int, seed uint64) (*Related, error) {
-	if fault != "offset" && fault != "none" {
-		return nil, fmt.Errorf("fault %q: unknown (known: offset, none)", fault)
+	return generateRelated(fault, n, 0, seed)
+}
+
+// GenerateCyclicRelated is GenerateRelated for a pump on a stroke cycle
+// of cycle samples (8 to 1000): the load also swings by 1.2 of its
+// wander's spread in a sine, and flow, pressure and current follow the
+// load with their own delays (relatedLag, a transport delay), so each
+// window holds a phase of the cycle as well as a level, and no row's
+// channels are a linear function of each other. Fault "lag" delays
+// pressure or current by a further quarter cycle for a fifth of the
+// rows: its values and range are unchanged, only its timing against the
+// others shows the fault.
+func GenerateCyclicRelated(fault string, n, cycle int, seed uint64) (*Related, error) {
+	if cycle < 8 || cycle > 1000 {
+		return nil, fmt.Errorf("cycle: must be in [8, 1000] samples (got %d)", cycle)
+	}
+	return generateRelated(fault, n, cycle, seed)
+}
+
+func generateRelated(fault string, n, cycle int, seed uint64) (*Related, error) {
+	known, stream := "offset, none", "related/"
+	if cycle > 0 {
+		known, stream = "offset, lag, none", "related-cycle/"
+	}
+	if fault != "offset" && fault != "none" && (cycle == 0 || fault != "lag") {
+		return nil, fmt.Errorf("fault %q: unknown (known: %s)", fault, known)
 	}
 	if n < 1000 {
 		return nil, fmt.Errorf("rows: must be >= 1000 (got %d)", n)
 	}
-	rng := rand.New(rand.NewPCG(seed, hash("related/"+fault)))
+	rng := rand.New(rand.NewPCG(seed, hash(stream+fault)))
 	r := &Related{Name: fault + ".csv", Fault: fault, Times: make([]time.Time, n), Values: make([][]float64, n), Channel: -1}
-	if fault == "offset" {
+	if fault != "none" {
 		r.Start = int(float64(n) * (0.45 + float64(0.15*rng.Float64())))
 		r.End = r.Start + n/5
 		r.Channel = 1 + rng.IntN(2)
 		r.Size = float64(float64(1-2*rng.IntN(2)) * (8 + float64(4*rng.Float64())) * relatedLoad[r.Channel][2])
+		if fault == "lag" {
+			r.Size = float64(cycle) / 4
+		}
+	}
+	// The load over the rows and, with a cycle, the half cycle before
+	// them that the lagged channels still see.
+	early := 0
+	if cycle > 0 {
+		early = cycle / 2
+	}
+	load := make([]float64, early+n)
+	phase := 0.0
+	if cycle > 0 {
+		phase = rng.Float64()
 	}
 	u := 0.0
-	for i := range n {
+	// Each row draws its load and then its noise, as the corpus without a
+	// cycle always has (the same seed gives the same files).
+	next := func(k int) {
 		u = float64(0.95*u) + float64(0.31*rng.NormFloat64())
+		load[k] = u
+		if cycle > 0 {
+			load[k] += 1.2 * math.Sin(2*math.Pi*(float64(k)/float64(cycle)+phase))
+		}
+	}
+	for k := range early {
+		next(k)
+	}
+	for i := range n {
+		next(early + i)
+		faulty := i >= r.Start && i < r.End
 		row := make([]float64, len(relatedLoad))
 		for j, l := range relatedLoad {
-			row[j] = l[0] + float64(l[1]*u) + float64(l[2]*rng.NormFloat64())
+			delay := relatedLag[j] * float64(cycle)
+			if faulty && fault == "lag" && j == r.Channel {
+				delay += r.Size
+			}
+			row[j] = l[0] + float64(l[1]*load[early+i-int(math.Round(delay))]) + float64(l[2]*rng.NormFloat64())
 		}
-		if i >= r.Start && i < r.End {
+		if faulty && fault == "offset" {
 			row[r.Channel] += r.Size
 		}
 		r.Times[i], r.Values[i] = Start.Add(time.Duration(i)*RelatedStep), row
@@ -78,13 +139,25 @@ func GenerateRelated(fault string, n int, seed uint64) (*Related, error) {
 	return r, nil
 }
 
-// RelatedCorpus returns variants files with an offset and as many
-// without, n rows each; variant v is drawn with seed+v.
-func RelatedCorpus(n, variants int, seed uint64) ([]*Related, error) {
+// RelatedCorpus returns variants files of each fault and as many without,
+// n rows each; variant v is drawn with seed+v. With cycle > 0 the pump
+// runs on a stroke cycle of that many samples (GenerateCyclicRelated)
+// and the faults are offsets and lags; without, offsets.
+func RelatedCorpus(n, cycle, variants int, seed uint64) ([]*Related, error) {
+	faults := []string{"offset", "none"}
+	if cycle > 0 {
+		faults = []string{"offset", "lag", "none"}
+	}
 	var out []*Related
 	for v := range variants {
-		for _, f := range []string{"offset", "none"} {
-			r, err := GenerateRelated(f, n, seed+uint64(v))
+		for _, f := range faults {
+			var r *Related
+			var err error
+			if cycle > 0 {
+				r, err = GenerateCyclicRelated(f, n, cycle, seed+uint64(v))
+			} else {
+				r, err = GenerateRelated(f, n, seed+uint64(v))
+			}
 			if err != nil {
 				return nil, err
 			}

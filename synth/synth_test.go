@@ -92,3 +92,59 @@ func TestGenerateRelated(t *testing.T) {
 		t.Error("an unknown fault generated")
 	}
 }
+
+// TestGenerateCyclicRelated: pressure or current delayed by a further
+// quarter cycle keeps its range (only its timing against flow shows the
+// fault): flow's best match in it moves by the added delay.
+func TestGenerateCyclicRelated(t *testing.T) {
+	const cycle = 40
+	r, err := GenerateCyclicRelated("lag", 3000, cycle, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The delay of the channel behind flow that fits best over rows a..b.
+	bestLag := func(a, b int) int {
+		best, lag := math.Inf(-1), 0
+		for k := range cycle {
+			var s float64
+			for i := a + cycle; i < b; i++ {
+				s += (r.Values[i-k][0] - 50) * (r.Values[i][r.Channel] - relatedLoad[r.Channel][0])
+			}
+			if s > best {
+				best, lag = s, k
+			}
+		}
+		return lag
+	}
+	normal, late := bestLag(400, r.Start), bestLag(r.Start, r.End)
+	want := int(math.Round(relatedLag[r.Channel] * cycle))
+	if normal != want || late != want+cycle/4 {
+		t.Errorf("%s lags flow by %d samples before the fault and %d during it, want %d and %d",
+			RelatedChannels[r.Channel], normal, late, want, want+cycle/4)
+	}
+	spread := func(a, b int) float64 {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, row := range r.Values[a:b] {
+			lo, hi = min(lo, row[r.Channel]), max(hi, row[r.Channel])
+		}
+		return hi - lo
+	}
+	if s, f := spread(0, r.Start), spread(r.Start, r.End); f > 1.1*s {
+		t.Errorf("the delayed channel spans %.2f during the fault against %.2f before it: beyond its range", f, s)
+	}
+	for _, c := range []struct {
+		fault string
+		cycle int
+		want  string
+	}{
+		{"lag", 4, "cycle: must be in [8, 1000] samples (got 4)"},
+		{"leak", cycle, `fault "leak": unknown (known: offset, lag, none)`},
+	} {
+		if _, err := GenerateCyclicRelated(c.fault, 3000, c.cycle, 1); err == nil || err.Error() != c.want {
+			t.Errorf("got %v, want %q", err, c.want)
+		}
+	}
+	if _, err := GenerateRelated("lag", 3000, 1); err == nil {
+		t.Error("a lag generated without a cycle")
+	}
+}
