@@ -119,6 +119,11 @@ func (c Config) Validate(channels int) error {
 		if err := c.Reference.Validate(c.Window.Size); err != nil {
 			return err
 		}
+		if channels > 1 && len(c.Reference.MultivariateHidden) > 0 {
+			if err := model.ValidateLayers("detector.reference.multivariate_hidden", c.Reference.MultivariateHidden, c.Window.Size*channels); err != nil {
+				return err
+			}
+		}
 	}
 	if c.Quality.Enabled {
 		if err := c.Quality.Validate(); err != nil {

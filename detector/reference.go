@@ -101,12 +101,20 @@ type ReferenceConfig struct {
 	// for replay (model.replay_size is the adapting network's): half of
 	// them an even sample of the reference period, kept for good.
 	ReplaySize int `yaml:"replay_size"`
+	// MultivariateHidden replaces the reference network's hidden layers
+	// over more than one channel (model.multivariate_hidden sets the
+	// adapting network's, and the reference's when this is empty). One
+	// unit by default: a code that can follow one channel's level as a
+	// direction of its own reconstructs that channel's level shift
+	// (docs/quality.md, "a one-unit code for the reference network").
+	MultivariateHidden []int `yaml:"multivariate_hidden"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128}
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
+		MultivariateHidden: []int{16, 1, 16}}
 }
 
 // Validate names the first invalid field and its value.

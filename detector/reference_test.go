@@ -472,6 +472,10 @@ func TestBrokenRelationIsNotFollowed(t *testing.T) {
 		cfg.Reference.Season.Learn = 0 // the network sees the cycle in its window
 		cfg.Reference.FollowEvidence = followEvidence
 		cfg.Reference.RelationR2 = 0 // the network's evidence alone: the relations see the step anyway
+		// Three units, as the adapting network: one cannot hold the
+		// cycle's phase within the window, and its evidence on b's step
+		// is then too weak (0.60 of it) for the rule to show.
+		cfg.Reference.MultivariateHidden = []int{16, 3, 16}
 		d, err := New(cfg, 3)
 		if err != nil {
 			t.Fatal(err)
@@ -495,5 +499,35 @@ func TestBrokenRelationIsNotFollowed(t *testing.T) {
 	t.Logf("alert open on %.2f of the broken relation (%.2f when followed whatever the evidence), %.2f of the rows after it", during, followed, after)
 	if during < 0.9 || after > 0.05 || followed > 0.7 {
 		t.Errorf("alert open on %.2f of the broken relation (want >= 0.9), %.2f after it (want <= 0.05), %.2f when followed whatever the evidence (want <= 0.7: the test no longer tests the rule)", during, after, followed)
+	}
+}
+
+// TestReferenceCodeOverChannels: the reference network takes
+// reference.multivariate_hidden over several channels (one unit by
+// default), model.multivariate_hidden when that is empty, and the
+// model's layers over one channel.
+func TestReferenceCodeOverChannels(t *testing.T) {
+	code := func(mut func(*Config), channels int) int {
+		t.Helper()
+		cfg := DefaultConfig()
+		mut(&cfg)
+		d, err := New(cfg, channels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(d.ref.ae.Code())
+	}
+	def := DefaultConfig()
+	for _, c := range []struct {
+		mut            func(*Config)
+		channels, want int
+	}{
+		{func(*Config) {}, 3, 1},
+		{func(c *Config) { c.Reference.MultivariateHidden = nil }, 3, slices.Min(def.Model.MultivariateHidden)},
+		{func(*Config) {}, 1, slices.Min(def.Model.Hidden)},
+	} {
+		if got := code(c.mut, c.channels); got != c.want {
+			t.Errorf("%d channels: a code of %d units, want %d", c.channels, got, c.want)
+		}
 	}
 }

@@ -105,12 +105,12 @@ func (c Config) Validate(inputs int) error {
 	if inputs < 2 {
 		return fmt.Errorf("model: inputs must be >= 2 (got %d)", inputs)
 	}
-	if err := validateLayers("model.hidden", c.Hidden, inputs); err != nil {
+	if err := ValidateLayers("model.hidden", c.Hidden, inputs); err != nil {
 		return err
 	}
 	// A network over two channels or more has twice the inputs at least.
 	if len(c.MultivariateHidden) > 0 {
-		if err := validateLayers("model.multivariate_hidden", c.MultivariateHidden, 2*inputs); err != nil {
+		if err := ValidateLayers("model.multivariate_hidden", c.MultivariateHidden, 2*inputs); err != nil {
 			return err
 		}
 	}
@@ -172,9 +172,9 @@ func (c Config) WithBottleneck(k int) Config {
 	return c
 }
 
-// validateLayers checks hidden layer sizes (key names them) for a network
+// ValidateLayers checks hidden layer sizes (key names them) for a network
 // of at most that many inputs.
-func validateLayers(key string, hidden []int, inputs int) error {
+func ValidateLayers(key string, hidden []int, inputs int) error {
 	if len(hidden) == 0 {
 		return fmt.Errorf("%s: must list at least one layer (got %v)", key, hidden)
 	}
