@@ -903,7 +903,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
 		}
 		if r.rel != nil {
-			add("reference: channel relations and their tails", r.rel.bytes(), r.rel.fullBytes())
+			addPeak("reference: channel relations and their tails", r.rel.bytes(), r.rel.steadyBytes(), r.rel.peakBytes())
 		}
 		if rc := r.recur; rc != nil {
 			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))

@@ -67,10 +67,17 @@ type ReferenceConfig struct {
 	// evidence.
 	FollowEvidence float64 `yaml:"follow_evidence"`
 	// RelationR2: with several channels, each channel of every window row
-	// is also reconstructed from the row's other channels (relation.go),
+	// is also reconstructed from the row's other channels (relation.go; a
+	// relation's offset follows as a level does, at follow_beyond),
 	// where that relation explains at least this share of the channel's
 	// variance and held on data it was not fitted on; 0 turns it off.
 	RelationR2 float64 `yaml:"relation_r2"`
+	// RelationLags: each channel is also reconstructed from the other
+	// channels' values this many rows earlier (a transport delay: a
+	// pressure that follows a flow through a pipe), in increasing order;
+	// those beyond half the window are left out, and a period too short to
+	// fit them all takes fewer, evenly across the list (relationLags).
+	RelationLags []int `yaml:"relation_lags"`
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
@@ -114,7 +121,7 @@ type ReferenceConfig struct {
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
-		MultivariateHidden: []int{16, 1, 16}}
+		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}}
 }
 
 // Validate names the first invalid field and its value.
@@ -144,6 +151,11 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
+	}
+	for i, l := range c.RelationLags {
+		if l < 1 || l > 1e4 || (i > 0 && l <= c.RelationLags[i-1]) {
+			return fmt.Errorf("detector.reference.relation_lags[%d]: must be in [1, 10000] and above the lag before it (got %v)", i, c.RelationLags)
+		}
 	}
 	if err := c.Season.Validate(windowSize); err != nil {
 		return err
@@ -250,7 +262,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		}
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {
-			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size)
+			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size, cfg.Samples, wcfg.Stride, cfg.RelationLags)
 		}
 	}
 	if mc != nil {
@@ -528,7 +540,7 @@ func (r *reference) follow(holding bool) {
 	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
 	r.chooseHeld(holding)
 	if r.rel != nil && r.rel.active {
-		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.Follow)
+		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.FollowBeyond)
 	}
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))

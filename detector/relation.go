@@ -1,20 +1,25 @@
 package detector
 
 import (
+	"errors"
 	"math"
+	"slices"
+	"sort"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
 // relation reconstructs each channel of every window row from the row's
-// other channels: the closed form of a linear autoencoder trained to fill
-// in one masked channel at a time (each channel's least-squares regression
-// on the others, from the rows' covariance). The window network spends its
-// small code on the window's shape over time; where the channels follow
-// one operating point that wanders, that shape is hard to reconstruct and
-// a step that breaks their relation adds little to an error already large,
-// while a row's channels still predict each other to within their noise.
+// other channels, and from their values some rows earlier (lags: a
+// transport delay): the closed form of a linear autoencoder trained to
+// fill in one masked channel at a time (each channel's least-squares
+// regression on the others, from the covariance of the rows with their
+// lags). The window network spends its small code on the window's shape
+// over time; where the channels follow one operating point that wanders,
+// that shape is hard to reconstruct and a step that breaks their relation
+// adds little to an error already large, while a row's channels still
+// predict each other to within their noise.
 //
 // A relation is only used where it held: fitted on the first half of the
 // reference period, it must predict the second half to within twice the
@@ -31,6 +36,14 @@ import (
 type relation struct {
 	r2 float64 // the share of variance a channel's relation must explain
 	c  int
+	// lags: besides the row's other channels, each channel is reconstructed
+	// from the others' values this many rows earlier (a transport delay);
+	// d = c×(1+len(lags)) values make up a row with its lags, never the
+	// channel's own earlier values (those would forecast it, and follow a
+	// step).
+	lags []int
+	d    int
+	u    []float64 // a row with its lags (scratch)
 	// Accumulated over the reference period: rows, the sum of each
 	// channel and of each product of two (reference units).
 	n          int
@@ -41,7 +54,9 @@ type relation struct {
 	probe bool
 	zSq   []float64
 	nB    int
-	// The fit in use: each channel's mean and the inverse covariance.
+	// The fit in use: each value's mean, and for each channel the row of
+	// the inverse covariance of it and what reconstructs it (d values, 0
+	// for its own lags).
 	mean, prec []float64
 	// level is each channel's reference level (the normaliser's mean) at
 	// the fit; shift is how far it has followed the channel since, in
@@ -68,21 +83,43 @@ type relation struct {
 // second half breaks is a slow co-drift, not physics.
 const relationHeldOut = 2
 
-func newRelation(r2 float64, t TailConfig, c, rows int) *relation {
-	rel := &relation{r2: r2, c: c, sum: make([]float64, c), cross: make([]float64, c*c), zSq: make([]float64, c),
-		mean: make([]float64, c), prec: make([]float64, c*c), level: make([]float64, c), shift: make([]float64, c),
-		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, rows), related: make([]bool, c), err: make([]float64, c)}
+func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []int) *relation {
+	lags = relationLags(lags, c, rows, period, stride)
+	d := c * (1 + len(lags))
+	rel := &relation{r2: r2, c: c, lags: lags, d: d, u: make([]float64, d), zSq: make([]float64, c),
+		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c),
+		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
+	rel.reset()
 	return rel
+}
+
+// relationLags is those of lags within half a window of rows, as many as a
+// reference period of period samples can fit: the probe needs four rows
+// per value of a row with its lags over half the rows learnt, one a
+// window (every stride samples once the first window is full), so
+// c×(1+lags) stays within (period-rows)/(8×stride). Fewer are taken
+// evenly across the list, the longest kept.
+func relationLags(lags []int, c, rows, period, stride int) []int {
+	lags = lags[:sort.SearchInts(lags, rows/2+1)]
+	n := min(len(lags), max(0, (period-rows)/(8*c*stride)-1))
+	if n == len(lags) {
+		return lags
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = lags[int(math.Round(float64((i+1)*len(lags))/float64(n)))-1]
+	}
+	return out
 }
 
 // learn takes the newest row of an accepted window of the reference
 // period, the seen-th of period samples.
 func (rel *relation) learn(vec []float64, seen, period int) {
-	c := rel.c
-	row := vec[len(vec)-c:]
+	c, d := rel.c, rel.d
+	row := rel.row(vec, len(vec)/c-1, false)
 	if seen > period/2 {
 		if !rel.probe {
 			rel.probe = rel.fit()
@@ -98,10 +135,38 @@ func (rel *relation) learn(vec []float64, seen, period int) {
 	for j, v := range row {
 		rel.sum[j] += v
 		for k, w := range row {
-			rel.cross[j*c+k] += float64(v * w)
+			rel.cross[j*d+k] += float64(v * w)
 		}
 	}
 	rel.n++
+}
+
+// maxLag is the longest of the lags (0 without).
+func (rel *relation) maxLag() int {
+	m := 0
+	for _, l := range rel.lags {
+		m = max(m, l)
+	}
+	return m
+}
+
+// row returns window row q with its lags (rel.u); shifted adds each
+// channel's followed level.
+func (rel *relation) row(vec []float64, q int, shifted bool) []float64 {
+	c := rel.c
+	for i := -1; i < len(rel.lags); i++ {
+		qq, at := q, (i+1)*c
+		if i >= 0 {
+			qq -= rel.lags[i]
+		}
+		copy(rel.u[at:at+c], vec[qq*c:(qq+1)*c])
+		if shifted {
+			for k := range c {
+				rel.u[at+k] += rel.shift[k]
+			}
+		}
+	}
+	return rel.u
 }
 
 // finish ends the reference period (at the first window after it, whatever
@@ -109,6 +174,8 @@ func (rel *relation) learn(vec []float64, seen, period int) {
 // fitted on the whole period; level is the normaliser's mean.
 func (rel *relation) finish(level func(int) float64) {
 	rel.done = true
+	// The sums are the period's: a new one starts them afresh (reset).
+	defer func() { rel.sum, rel.cross = nil, nil }()
 	if !rel.probe || rel.nB == 0 {
 		return
 	}
@@ -122,7 +189,7 @@ func (rel *relation) finish(level func(int) float64) {
 	}
 	for j := range c {
 		v := rel.variance(j)
-		rel.related[j] = held[j] && v > 0 && 1-1/float64(v*rel.prec[j*c+j]) >= rel.r2
+		rel.related[j] = held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
 		rel.active = rel.active || rel.related[j]
 		rel.level[j] = level(j)
 	}
@@ -139,59 +206,88 @@ func (rel *relation) follow(level, spread func(int) float64) {
 // variance is channel j's variance over the rows accumulated.
 func (rel *relation) variance(j int) float64 {
 	m := rel.sum[j] / float64(rel.n)
-	return rel.cross[j*rel.c+j]/float64(rel.n) - float64(m*m)
+	return rel.cross[j*rel.d+j]/float64(rel.n) - float64(m*m)
 }
 
 // fit takes the mean and inverse covariance of the rows accumulated; false
 // if there are too few or the covariance is singular.
 func (rel *relation) fit() bool {
-	c := rel.c
-	if rel.n < 4*c {
+	c, d := rel.c, rel.d
+	if rel.n < 4*d {
 		return false
 	}
-	for j := range c {
+	for j := range d {
 		rel.mean[j] = rel.sum[j] / float64(rel.n)
 	}
-	cov := make([]float64, c*c)
+	// For channel j: the covariance of it and every value but its own
+	// lags, inverted; its row is j's.
+	idx := make([]int, 0, d)
 	for j := range c {
-		for k := range c {
-			cov[j*c+k] = rel.cross[j*c+k]/float64(rel.n) - float64(rel.mean[j]*rel.mean[k])
+		idx = idx[:0]
+		for k := range d {
+			if k == j || k%c != j {
+				idx = append(idx, k)
+			}
 		}
-		// A ridge of a thousandth: a channel that another copies exactly
-		// would otherwise make the covariance singular.
-		cov[j*c+j] = float64(cov[j*c+j]*1.001) + 1e-12
+		m := len(idx)
+		cov, inv := make([]float64, m*m), make([]float64, m*m)
+		for a, ka := range idx {
+			for b, kb := range idx {
+				cov[a*m+b] = rel.cross[ka*d+kb]/float64(rel.n) - float64(rel.mean[ka]*rel.mean[kb])
+			}
+			// A ridge of a thousandth: a channel that another copies exactly
+			// would otherwise make the covariance singular.
+			cov[a*m+a] = float64(cov[a*m+a]*1.001) + 1e-12
+		}
+		if !invertSPD(cov, inv, m) {
+			return false
+		}
+		row := rel.prec[j*d : (j+1)*d]
+		clear(row)
+		at := slices.Index(idx, j)
+		for b, kb := range idx {
+			row[kb] = inv[at*m+b]
+		}
 	}
-	return invertSPD(cov, rel.prec, c)
+	return true
 }
 
 // standardised is channel j's residual given the row's other channels,
 // over its standard deviation given them.
 func (rel *relation) standardised(row []float64, j int) float64 {
-	c := rel.c
+	d := rel.d
 	var z float64
 	for k, v := range row {
-		z += float64(rel.prec[j*c+k] * (v + rel.shift[k] - rel.mean[k]))
+		z += float64(rel.prec[j*d+k] * (v - rel.mean[k]))
 	}
-	return z / math.Sqrt(rel.prec[j*c+j])
+	return z / math.Sqrt(rel.prec[j*d+j])
 }
 
 // measure sets, for each related channel, err (the root mean square of
 // its standardised residual less its offset over the window's rows) and
 // zMean, trend and trendSE (that departure's line over the rows: lineFit).
 func (rel *relation) measure(vec []float64) {
-	c := rel.c
+	c, from := rel.c, rel.maxLag()
+	rows := len(vec)/c - from
+	for q := range rows {
+		row := rel.row(vec, from+q, true)
+		for j, on := range rel.related {
+			if on {
+				rel.zs[j*rows+q] = rel.standardised(row, j) - rel.offset[j]
+			}
+		}
+	}
 	for j, on := range rel.related {
 		if !on {
 			continue
 		}
+		zs := rel.zs[j*rows : (j+1)*rows]
 		var sq float64
-		for q := range rel.zs {
-			z := rel.standardised(vec[q*c:(q+1)*c], j) - rel.offset[j]
-			rel.zs[q] = z
+		for _, z := range zs {
 			sq += float64(z * z)
 		}
-		rel.err[j] = math.Sqrt(sq / float64(len(rel.zs)))
-		rel.zMean[j], rel.trend[j], rel.trendSE[j] = lineFit(rel.zs)
+		rel.err[j] = math.Sqrt(sq / float64(rows))
+		rel.zMean[j], rel.trend[j], rel.trendSE[j] = lineFit(zs)
 	}
 }
 
@@ -199,7 +295,10 @@ func (rel *relation) measure(vec []float64) {
 // mean departure, with time constant follow, while the channel's evidence
 // is at most quiet decades or its departure drifts away (the rule
 // reference.follow applies to levels): a slow change of a relation (a
-// sensor ageing against its peers) is followed, a step is not.
+// sensor ageing against its peers) is followed, a step is not. The
+// reference follows them with follow_beyond's time constant: at follow's,
+// an offset the evidence did not reach alerting on was followed within
+// its fault, and the relation then alerted once the fault ended.
 func (rel *relation) followOffsets(chEvidence []float64, quiet float64, follow int) {
 	a := 1 / float64(follow)
 	for j, on := range rel.related {
@@ -232,8 +331,7 @@ func (rel *relation) accept() {
 // reset forgets everything: a new reference period.
 func (rel *relation) reset() {
 	rel.n, rel.nB, rel.probe, rel.done, rel.active = 0, 0, false, false, false
-	clear(rel.sum)
-	clear(rel.cross)
+	rel.sum, rel.cross = make([]float64, rel.d), make([]float64, rel.d*rel.d)
 	clear(rel.zSq)
 	clear(rel.related)
 	clear(rel.shift)
@@ -243,22 +341,28 @@ func (rel *relation) reset() {
 	}
 }
 
-// bytes is the memory it holds; fullBytes once its tails are full.
+// bytes is the memory it holds now; steadyBytes once its period is over
+// (its sums freed) and its tails full; peakBytes the most, its sums and
+// full tails at once.
 func (rel *relation) bytes() int {
 	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) +
-		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err))
+		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err) + len(rel.u))
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}
-	return n + len(rel.related)
+	return n + len(rel.related) + 8*len(rel.lags)
 }
 
-func (rel *relation) fullBytes() int {
-	n := rel.bytes()
+func (rel *relation) steadyBytes() int {
+	n := rel.bytes() - 8*(len(rel.sum)+len(rel.cross))
 	for _, cc := range rel.cal {
 		n += cc.fullBytes() - cc.bytes()
 	}
 	return n
+}
+
+func (rel *relation) peakBytes() int {
+	return rel.steadyBytes() + 8*(rel.d+rel.d*rel.d)
 }
 
 func (rel *relation) appendState(e *statecodec.Encoder) {
@@ -284,8 +388,9 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 
 func (rel *relation) readState(d *statecodec.Decoder) error {
 	rel.n = d.Int()
-	d.F64sInto(rel.sum, "relation sums")
-	d.F64sInto(rel.cross, "relation products")
+	// Empty once the period is over.
+	rel.sum = d.F64sAppend(rel.sum[:0], rel.d, "relation sums")
+	rel.cross = d.F64sAppend(rel.cross[:0], rel.d*rel.d, "relation products")
 	rel.probe = d.Bool()
 	d.F64sInto(rel.zSq, "relation held-out residuals")
 	rel.nB = d.Int()
@@ -298,6 +403,13 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	}
 	rel.done = d.Bool()
 	rel.active = d.Bool()
+	want := rel.d // the period's sums, freed once it is over
+	if rel.done {
+		want = 0
+	}
+	if d.Err() == nil && (len(rel.sum) != want || len(rel.cross) != want*want) {
+		return errors.New("detector: relation sums do not match the period's state")
+	}
 	for _, cc := range rel.cal {
 		if err := cc.readState(d); err != nil {
 			return err

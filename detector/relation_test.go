@@ -3,6 +3,7 @@ package detector
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/aewatch/aewatch/synth"
@@ -169,5 +170,57 @@ func TestRelationWithAStride(t *testing.T) {
 	}
 	if c := coverage(out, f.Start+cfg.Window.Size, f.End); c < 0.9 {
 		t.Errorf("alert open on %.2f of the offset with a stride of 3 (want >= 0.9)", c)
+	}
+}
+
+// TestRelationThroughADelay: on a pump on a stroke cycle whose pressure
+// and current follow the load through transport delays
+// (synth.GenerateCyclicRelated), no row's channels are a linear function
+// of each other; with the others' earlier values the relations still
+// hold, and a quarter-cycle lag or an offset of one channel is alerted
+// throughout, where without them nothing is.
+func TestRelationThroughADelay(t *testing.T) {
+	for _, c := range []struct {
+		fault string
+		cycle int
+		seed  uint64
+	}{{"lag", 24, 1}, {"offset", 24, 2}, {"lag", 64, 3}, {"offset", 64, 1}} {
+		f, err := synth.GenerateCyclicRelated(c.fault, 3000, c.cycle, c.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+		w := cfg.Window.Size
+		out := runRows(t, cfg, f.Values)
+		during, before := coverage(out, f.Start+w, f.End), coverage(out, cfg.Reference.Samples, f.Start)
+		cfg.Reference.RelationLags = nil
+		without := coverage(runRows(t, cfg, f.Values), f.Start+w, f.End)
+		t.Logf("%s, cycle %d: %s alerted on %.2f of it (%.2f without lags), %.2f of the rows before it",
+			c.fault, c.cycle, synth.RelatedChannels[f.Channel], during, without, before)
+		if during < 0.9 || before > 0.05 || without > 0.1 {
+			t.Errorf("%s, cycle %d: alert open on %.2f of the fault (want >= 0.9), %.2f before it (want <= 0.05), %.2f without lags (want <= 0.1: the test no longer tests them)",
+				c.fault, c.cycle, during, before, without)
+		}
+	}
+}
+
+// TestRelationLags: lags beyond half the window are left out, and a
+// period too short for the rest takes fewer, evenly, the longest kept.
+func TestRelationLags(t *testing.T) {
+	lags := []int{1, 2, 3, 4, 6, 8, 12, 16}
+	for _, c := range []struct {
+		channels, rows, period, stride int
+		want                           []int
+	}{
+		{5, 32, 400, 1, lags},
+		{5, 16, 400, 1, []int{1, 2, 3, 4, 6, 8}},
+		{8, 32, 400, 1, []int{2, 4, 8, 16}},
+		{5, 32, 400, 3, []int{4, 16}},
+		{50, 32, 400, 1, []int{}},
+	} {
+		if got := relationLags(lags, c.channels, c.rows, c.period, c.stride); !slices.Equal(got, c.want) {
+			t.Errorf("%d channels, window %d, period %d, stride %d: lags %v, want %v", c.channels, c.rows, c.period, c.stride, got, c.want)
+		}
 	}
 }
