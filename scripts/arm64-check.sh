@@ -2,8 +2,9 @@
 # The same bits on arm64 as on amd64, under Debian's qemu-user-static:
 # the golden, determinism and unit tests (short mode) of the scoring packages run as
 # arm64 binaries, and `aewatch eval` built for arm64 writes byte-identical
-# output to the amd64 build on generated files (the long duty cycle and
-# the related sensors, whose relations invert a covariance, among them) and
+# output to the amd64 build on generated files (the long duty cycle, the
+# related sensors, whose relations invert a covariance, and the pump on a
+# stroke cycle, whose relations take lags, among them) and
 # on NAB and SKAB files
 # when ../shared/datasets is beside the checkout. Installs
 # qemu-user-static with apt-get when it is missing. Run by .ci/run.
@@ -25,8 +26,9 @@ GOARCH=arm64 go build -o "$tmp/arm64" ./cmd/aewatch
 "$tmp/amd64" generate --sustained --variants 1 --out "$tmp/in/sus" >/dev/null
 "$tmp/amd64" generate --long-cycle --variants 1 --rows 12000 --out "$tmp/in/long" >/dev/null
 "$tmp/amd64" generate --relations --variants 1 --out "$tmp/in/rel" >/dev/null
+"$tmp/amd64" generate --relations --cycle 24 --variants 1 --out "$tmp/in/stroke" >/dev/null
 runs=("--out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long"
-  "--multivariate --ignore anomaly --out OUT $tmp/in/rel")
+  "--multivariate --ignore anomaly --out OUT $tmp/in/rel" "--multivariate --ignore anomaly --out OUT $tmp/in/stroke")
 shared=../shared/datasets
 if [ -d "$shared/nab/data" ]; then
   runs+=("--out OUT $shared/nab/data/realKnownCause $shared/nab/data/realTraffic")
