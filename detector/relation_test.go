@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -222,5 +223,38 @@ func TestRelationLags(t *testing.T) {
 		if got := relationLags(lags, c.channels, c.rows, c.period, c.stride); !slices.Equal(got, c.want) {
 			t.Errorf("%d channels, window %d, period %d, stride %d: lags %v, want %v", c.channels, c.rows, c.period, c.stride, got, c.want)
 		}
+	}
+}
+
+// BenchmarkPushRelated feeds a detector over the five channels of the
+// pump on a stroke cycle, its relations in use, with and without their
+// lags: a sample's cost once the reference period is over.
+func BenchmarkPushRelated(b *testing.B) {
+	f, err := synth.GenerateCyclicRelated("none", 3000, 40, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, lags := range [][]int{DefaultReferenceConfig().RelationLags, nil} {
+		b.Run(fmt.Sprintf("lags=%v", lags), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Reference.RelationLags = lags
+			d, err := New(cfg, len(f.Values[0]))
+			if err != nil {
+				b.Fatal(err)
+			}
+			const warm = 1000
+			for i := range warm {
+				d.Push(int64(i+1)*1e9, f.Values[i])
+			}
+			if !d.ref.rel.active {
+				b.Fatal("no relation in use")
+			}
+			b.ReportAllocs()
+			i := warm
+			for b.Loop() {
+				d.Push(int64(i+1)*1e9, f.Values[warm+i%(len(f.Values)-warm)])
+				i++
+			}
+		})
 	}
 }
