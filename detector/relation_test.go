@@ -227,10 +227,10 @@ func TestRelationLags(t *testing.T) {
 }
 
 // BenchmarkPushRelated feeds a detector over the five channels of the
-// pump on a stroke cycle, its relations in use, with and without their
+// pump whose load wanders, its relations in use, with and without their
 // lags: a sample's cost once the reference period is over.
 func BenchmarkPushRelated(b *testing.B) {
-	f, err := synth.GenerateCyclicRelated("none", 3000, 40, 1)
+	f, err := synth.GenerateRelated("none", 3000, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
