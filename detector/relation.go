@@ -3,7 +3,6 @@ package detector
 import (
 	"errors"
 	"math"
-	"slices"
 	"sort"
 
 	"github.com/aewatch/aewatch/internal/detmath"
@@ -141,13 +140,12 @@ func (rel *relation) learn(vec []float64, seen, period int) {
 	rel.n++
 }
 
-// maxLag is the longest of the lags (0 without).
+// maxLag is the longest of the lags, the last (0 without).
 func (rel *relation) maxLag() int {
-	m := 0
-	for _, l := range rel.lags {
-		m = max(m, l)
+	if len(rel.lags) == 0 {
+		return 0
 	}
-	return m
+	return rel.lags[len(rel.lags)-1]
 }
 
 // row returns window row q with its lags (rel.u); shifted adds each
@@ -242,11 +240,11 @@ func (rel *relation) fit() bool {
 		if !invertSPD(cov, inv, m) {
 			return false
 		}
+		// Every value of the row itself is kept, so j comes j-th.
 		row := rel.prec[j*d : (j+1)*d]
 		clear(row)
-		at := slices.Index(idx, j)
 		for b, kb := range idx {
-			row[kb] = inv[at*m+b]
+			row[kb] = inv[j*m+b]
 		}
 	}
 	return true
