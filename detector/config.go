@@ -35,6 +35,8 @@ type Config struct {
 	Quality     QualityConfig     `yaml:"quality"`
 	// Feedback sets what operators' verdicts on alerts teach (feedback.go).
 	Feedback FeedbackConfig `yaml:"feedback"`
+	// Denoise sets the denoised output (denoise.go).
+	Denoise DenoiseConfig `yaml:"denoise"`
 	// Silences are maintenance windows (silence.go).
 	Silences []Silence `yaml:"silences"`
 	// SpatialTolerance flags a value beyond the running min/max by more than
@@ -74,6 +76,7 @@ func DefaultConfig() Config {
 		Reference:        DefaultReferenceConfig(),
 		Quality:          DefaultQualityConfig(),
 		Feedback:         DefaultFeedbackConfig(),
+		Denoise:          DefaultDenoiseConfig(),
 		SpatialTolerance: 0,
 		MaskNewest:       true,
 		Residual:         true,
@@ -131,6 +134,9 @@ func (c Config) Validate(channels int) error {
 		}
 	}
 	if err := c.Feedback.Validate(); err != nil {
+		return err
+	}
+	if err := c.Denoise.Validate(); err != nil {
 		return err
 	}
 	if err := validateSilences(c.Silences); err != nil {

@@ -85,6 +85,7 @@ type Detector struct {
 	drift    *driftMonitor   // nil when disabled
 	ref      *reference      // nil when disabled
 	quality  *qualityMonitor // nil when disabled
+	den      *denoiser       // nil when disabled
 	why      Explanation     // the open anomaly alert's worst sample
 	fb       *feedback
 	// silences are the series' maintenance windows; shadow is the copy of
@@ -170,6 +171,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		quality:  newQualityMonitor(cfg.Quality, channels),
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 		fb:       newFeedback(cfg.Feedback, channels),
+		den:      newDenoiser(cfg.Denoise, channels),
 	}
 	d.tailOpen, d.zOpen = tailForScore(cfg.Alert.Open)
 	if cfg.Calibration.Instant {
@@ -296,6 +298,9 @@ func (d *Detector) Rebaseline() bool {
 // results come with the next sample's, before them, or from Flush). The
 // slice is valid until the next Push.
 func (d *Detector) Push(t int64, x []float64) []Result {
+	if d.den != nil {
+		d.den.out = d.den.out[:0]
+	}
 	if d.ahead.held {
 		return d.resolveAhead(t, x)
 	}
@@ -343,12 +348,39 @@ func (d *Detector) resolveAhead(t int64, x []float64) []Result {
 	return append(d.released, d.Push(t, x)...)
 }
 
+// Denoised returns the denoised values the last Push or Flush completed
+// (detector.denoise: each sample's, denoise.delay accepted samples after
+// it; none while the denoiser learns, in maintenance windows, or when
+// disabled). The slice and its values are valid until the next Push.
+func (d *Detector) Denoised() []DenoisedSample {
+	if d.den == nil {
+		return nil
+	}
+	return d.den.out
+}
+
+// hasStates reports whether channel j switches between separate states,
+// as the reference period (or else the drift monitor's) found; false
+// while neither has decided.
+func (d *Detector) hasStates(j int) bool {
+	if d.ref != nil && d.ref.marg.settled {
+		return d.ref.marg.modal[j]
+	}
+	if d.drift != nil && d.drift.states != nil && d.drift.states.settled {
+		return d.drift.states.modal[j]
+	}
+	return false
+}
+
 // HoldsAhead reports whether a sample dated far ahead waits for the next.
 func (d *Detector) HoldsAhead() bool { return d.ahead.held }
 
 // Flush returns the results of a sample still held as dated ahead, as if
 // the series had moved on after it (the end of a file), and nil if none is.
 func (d *Detector) Flush() []Result {
+	if d.den != nil {
+		d.den.out = d.den.out[:0]
+	}
 	if !d.ahead.held {
 		return nil
 	}
@@ -395,6 +427,9 @@ func (d *Detector) push(t int64, x []float64) []Result {
 	d.accepted++
 	if d.ref != nil {
 		d.ref.observe(t, x, d.alert.open)
+	}
+	if d.den != nil {
+		d.den.observe(seq, t, x, d.hasStates)
 	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {
@@ -923,6 +958,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	}
 	if d.quality != nil {
 		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
+	}
+	if d.den != nil {
+		addPeak("denoiser", d.den.bytes(), d.den.fullBytes(), d.den.peakBytes())
 	}
 	if d.shadow != nil {
 		addPeak("maintenance window's copy of the detector", d.shadow.MemoryBytes(), d.shadow.MemoryFullBytes(), d.shadow.MemoryPeakBytes())

@@ -331,6 +331,10 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Reference.MultivariateHidden = []int{60} }, 3, "detector.reference.multivariate_hidden: bottleneck 60 must be at most half the window's 96 values, or the network learns the identity (got [60])")
 	f(func(c *Config) { c.Reference.RelationLags = []int{2, 2} }, 3, "detector.reference.relation_lags[1]: must be in [1, 10000] and above the lag before it (got [2 2])")
 	f(func(c *Config) { c.Reference.RelationLags = []int{0} }, 3, "detector.reference.relation_lags[0]: must be in [1, 10000] and above the lag before it (got [0])")
+	f(func(c *Config) { c.Denoise.Enabled, c.Denoise.Delay = true, 64 }, 1, "detector.denoise.delay: must be in [0, detector.denoise.window-1=63] (got 64)")
+	f(func(c *Config) { c.Denoise.Enabled, c.Denoise.Components = true, 0 }, 1, "detector.denoise.components: must be in [1, detector.denoise.window-1=63] (got 0)")
+	f(func(c *Config) { c.Denoise.Enabled, c.Denoise.Learn = true, 100 }, 1, "detector.denoise.learn: must be in [2*detector.denoise.window=128, 1048576] (got 100)")
+	f(func(c *Config) { c.Denoise.Enabled, c.Denoise.Window = true, 2 }, 1, "detector.denoise.window: must be in [4, 512] (got 2)")
 	f(func(c *Config) {}, 0, "detector: channels must be >= 1 (got 0)")
 }
 

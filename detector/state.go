@@ -14,7 +14,7 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 19 (version 18 had no frozen networks: every
+// Snapshot encoding, version 20 (version 19 had no denoiser; version 18 had no frozen networks: every
 // network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
 // ahead nor the window's typical step; version 15 had no swing test in the
@@ -47,7 +47,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 19
+	snapshotVersion = 20
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -130,6 +130,9 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 		d.quality.appendState(e)
 	}
 	d.fb.appendState(e)
+	if d.den != nil {
+		d.den.appendState(e)
+	}
 	e.Bool(d.shadow != nil)
 	if d.shadow != nil {
 		var err error
@@ -234,6 +237,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	}
 	if err := d.fb.readState(dec); err != nil {
 		return err
+	}
+	if d.den != nil {
+		if err := d.den.readState(dec); err != nil {
+			return err
+		}
 	}
 	d.shadow = nil
 	if dec.Bool() {

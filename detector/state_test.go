@@ -76,7 +76,8 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 	cfg.Window.Size = 8
 	cfg.Model.Hidden = []int{4, 2, 4}
 	cfg.Calibration.History = 50
-	cfg.Drift.Reference, cfg.Drift.Horizon = 100, 20 // monitoring by the snapshot
+	cfg.Drift.Reference, cfg.Drift.Horizon = 100, 20                                           // monitoring by the snapshot
+	cfg.Denoise = DenoiseConfig{Enabled: true, Window: 8, Delay: 4, Components: 2, Learn: 100} // fitted by the snapshot
 	a, _ := New(cfg, 1)
 	for i := 0; i < 300; i++ {
 		a.Push(int64(i+1), []float64{math.Sin(float64(i))})
@@ -97,6 +98,11 @@ func FuzzUnmarshalSnapshot(f *testing.F) {
 			for _, r := range d.Push(int64(1e12+i), []float64{1}) {
 				if math.IsNaN(r.Score) || r.Score < 0 || r.Score > 1 || !(r.Drift >= 0 && r.Drift < 1) {
 					t.Fatalf("score %v, drift %v after restore", r.Score, r.Drift)
+				}
+			}
+			for _, o := range d.Denoised() {
+				if !finite(o.Values[0]) {
+					t.Fatalf("denoised %v after restore", o.Values[0])
 				}
 			}
 		}

@@ -42,6 +42,10 @@ type Scored struct {
 	// Bottlenecks are the sizes model.bottleneck: auto chose, one per
 	// detector (0: the search had not ended); nil with a fixed size.
 	Bottlenecks []int
+	// Denoised is per channel per row the denoised value (detector.denoise;
+	// NaN where none was given: while the denoiser learned, in the last
+	// denoise.delay rows); nil when disabled.
+	Denoised [][]float64
 	// HeldBytes is the memory each detector held at the end of the file
 	// (detector.MemoryBytes; its histories grow as they fill).
 	HeldBytes  []int
@@ -88,6 +92,15 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		Threshold: cfg.Alert.Open, FirstMonitored: -1,
 	}
 	names := f.ChannelNames()
+	if cfg.Denoise.Enabled {
+		s.Denoised = make([][]float64, c)
+		for j := range s.Denoised {
+			s.Denoised[j] = make([]float64, n)
+			for i := range s.Denoised[j] {
+				s.Denoised[j][i] = math.NaN()
+			}
+		}
+	}
 	for j := range s.Channel {
 		s.Channel[j] = make([]float64, n)
 		s.ChannelErr[j] = make([]float64, n)
@@ -123,6 +136,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				}
 				s.count(r, names)
 			}
+			s.keepDenoised(d, 0)
 		}
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names)
@@ -161,6 +175,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.Silenced[k] = s.Silenced[k] || r.Silenced
 				s.count(r, names[j:j+1])
 			}
+			s.keepDenoised(d, j)
 		}
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
@@ -171,6 +186,16 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		s.addStats(d)
 	}
 	return s, nil
+}
+
+// keepDenoised stores the denoised values d's last Push gave, its channels
+// from column first on.
+func (s *Scored) keepDenoised(d *detector.Detector, first int) {
+	for _, o := range d.Denoised() {
+		for j, v := range o.Values {
+			s.Denoised[first+j][o.Seq] = v
+		}
+	}
 }
 
 // codeOf adds a column block for detector d's codes (NaN until scored)
@@ -365,7 +390,8 @@ func (s *Scored) addStats(d *detector.Detector) {
 // yhat_<col>, yhat_lower_<col> and yhat_upper_<col> when more than one;
 // empty before the row is scored, ±Inf where no value would reach the
 // threshold); with codes, the bottleneck code z0, z1, ... (z0_<col>, ...
-// with one detector per channel).
+// with one detector per channel); with detector.denoise, denoised
+// (denoised_<col> when more than one channel).
 func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 	f := s.File
 	names := f.ChannelNames()
@@ -389,6 +415,15 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 				}
 				header = append(header, h)
 			}
+		}
+	}
+	if s.Denoised != nil {
+		if len(names) > 1 {
+			for _, n := range names {
+				header = append(header, "denoised_"+n)
+			}
+		} else {
+			header = append(header, "denoised")
 		}
 	}
 	sensorcsv.Join(buf, header)
@@ -442,6 +477,9 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 					writeCell(buf, v)
 				}
 			}
+		}
+		for _, col := range s.Denoised {
+			writeCell(buf, col[i])
 		}
 		buf.WriteByte('\n')
 	}

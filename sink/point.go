@@ -20,7 +20,14 @@ const (
 	AlertMeasurement                         // ae_alert: an alert opening or closing
 	RebaselineMeasurement                    // ae_rebaseline: an operator's re-baseline
 	FeedbackMeasurement                      // ae_feedback: an operator's verdict on an alert
+	// DenoisedMeasurement is a partial ae_score point: only the field
+	// denoised, written denoise.delay samples after the sample's own point
+	// and merged into it by InfluxDB (same series, tags and time).
+	DenoisedMeasurement
 )
+
+// Scored reports whether m's points are ae_score's.
+func (m Measurement) Scored() bool { return m == ScoreMeasurement || m == DenoisedMeasurement }
 
 // String is the measurement's name in InfluxDB.
 func (m Measurement) String() string {
@@ -64,6 +71,8 @@ type Point struct {
 	// Bottleneck is the size model.bottleneck: auto chose, on the one
 	// point of the sample at which it chose it (field bottleneck).
 	Bottleneck uint8
+	// Denoised is the sample's denoised value (DenoisedMeasurement).
+	Denoised float64
 	// Event is "opened" or "closed" (ae_alert only).
 	Event    string
 	Kind     string  // alert kind (ae_alert): anomaly, drift or quality
@@ -119,6 +128,7 @@ var reservedTags = map[string]bool{"series": true, "channel": true, "run": true,
 // AppendLine appends p as one line of InfluxDB line protocol (no newline),
 // with extra tags (such as run) after the point's own.
 func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
+	start := len(dst)
 	dst = append(dst, p.Measurement.String()...)
 	dst = appendTag(dst, "channel", p.Channel)
 	if p.Measurement == AlertMeasurement {
@@ -196,6 +206,13 @@ func AppendLine(dst []byte, p *Point, extra []Tag) []byte {
 		if p.Silenced {
 			intField("silenced", 1) // only where true: most points never are
 		}
+	case DenoisedMeasurement:
+		field("denoised", p.Denoised)
+		if first {
+			return dst[:start] // a value that is not finite: no line at all
+		}
+		dst = append(dst, ' ')
+		return strconv.AppendInt(dst, p.Time, 10)
 	case RebaselineMeasurement:
 		strField("source", p.Reason)
 		intField("accepted", 1)

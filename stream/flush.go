@@ -45,7 +45,7 @@ func (p *Pipeline) flushLoop(ctx context.Context, outputs <-chan output) error {
 			}
 			if o.OnAlert != nil {
 				for _, pt := range j.batch {
-					if pt.Measurement != sink.ScoreMeasurement {
+					if !pt.Measurement.Scored() {
 						o.OnAlert(pt)
 					}
 				}

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -69,6 +70,14 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 		}
 		pts = p.alertPoints(st, &r, "drift", r.DriftAlert, r.Drift, pts)
 		pts = p.alertPoints(st, &r, "quality", r.Quality, boolScore(r.Quality.Open), pts)
+	}
+	// The denoised values of earlier samples, into their ae_score points.
+	for _, o := range st.det.Denoised() {
+		for j, ch := range st.channels {
+			if v := o.Values[j]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+				pts = append(pts, sink.Point{Measurement: sink.DenoisedMeasurement, Series: st.series, Channel: ch, Tags: st.tags, Time: o.Time, Denoised: v})
+			}
+		}
 	}
 	return pts
 }

@@ -53,6 +53,9 @@ type Series struct {
 	// Labelled adds a per-row label column "anomaly" (1 from Onset to End)
 	// to the CSV.
 	Labelled bool
+	// Clean is each value without its noise term (Generate only): what a
+	// denoiser should recover, outside the fault.
+	Clean []float64
 }
 
 // Steps are the sampling intervals of the signals; Start is the first
@@ -118,19 +121,22 @@ func Generate(signal, fault string, n int, seed uint64) (*Series, error) {
 		}
 		s.Times = append(s.Times, Start.Add(time.Duration(i)*Steps[signal]))
 		s.Values = append(s.Values, v)
+		s.Clean = append(s.Clean, v-g.noiseTerm)
 	}
 	return s, nil
 }
 
 // generator draws one signal; fault is "" outside the fault interval.
 type generator struct {
-	kind   string
-	rng    *rand.Rand
-	ar     float64 // AR(1) noise state
-	phase  float64 // oscillator phase, radians
-	cycle  int     // duty: position in the current cycle
-	cycLen int
-	onLen  int
+	kind string
+	rng  *rand.Rand
+	ar   float64 // AR(1) noise state
+	// noiseTerm is the noise in the last value next returned.
+	noiseTerm float64
+	phase     float64 // oscillator phase, radians
+	cycle     int     // duty: position in the current cycle
+	cycLen    int
+	onLen     int
 	// shortCycling: the current duty cycle is a fault's short one.
 	shortCycling bool
 	lo, hi       float64 // normal range, for spikes
@@ -188,7 +194,8 @@ func (g *generator) next(i int, fault string) float64 {
 		if fault == "shape" {
 			sign = -1 // the daily profile inverts (a control schedule gone wrong)
 		}
-		v := 60 + 9*math.Sin(day) + sign*3*math.Sin(2*day+0.7) + g.noise(0.7, 0.8*noiseMul)
+		g.noiseTerm = g.noise(0.7, 0.8*noiseMul)
+		v := 60 + 9*math.Sin(day) + sign*3*math.Sin(2*day+0.7) + g.noiseTerm
 		if fault == "frequency" {
 			v += 3 * math.Sin(2*math.Pi*float64(i)/10) // a hunting control loop
 		}
@@ -210,15 +217,18 @@ func (g *generator) next(i int, fault string) float64 {
 		c := g.cycle
 		g.cycle++
 		var v float64
+		g.noiseTerm = 0
 		switch {
 		case c < g.onLen && fault == "shape":
 			v = 24 + 16*float64(c)/float64(g.onLen) // current creeps up through each run
 		case c == 0:
 			v = 20 // inrush ramp
 		case c < g.onLen:
-			v = 38 + 1.0*g.rng.NormFloat64()*noiseMul
+			g.noiseTerm = 1.0 * g.rng.NormFloat64() * noiseMul
+			v = 38 + g.noiseTerm
 		default:
-			v = 0.5 + 0.2*g.rng.NormFloat64()*noiseMul
+			g.noiseTerm = 0.2 * g.rng.NormFloat64() * noiseMul
+			v = 0.5 + g.noiseTerm
 		}
 		return v + shift
 	case "oscillating": // vibration velocity
@@ -231,9 +241,11 @@ func (g *generator) next(i int, fault string) float64 {
 		if fault == "shape" {
 			w = 0.8 * math.Copysign(1, w) // clipping: sine turns square
 		}
-		return 5 + 3*w + 0.3*noiseMul*g.rng.NormFloat64() + shift
+		g.noiseTerm = 0.3 * noiseMul * g.rng.NormFloat64()
+		return 5 + 3*w + g.noiseTerm + shift
 	default: // noisy flow
-		v := 100 + 1.5*math.Sin(day) + g.noise(0.9, 2*noiseMul)
+		g.noiseTerm = g.noise(0.9, 2*noiseMul)
+		v := 100 + 1.5*math.Sin(day) + g.noiseTerm
 		switch fault {
 		case "frequency":
 			v += 3 * math.Sin(2*math.Pi*float64(i)/8) // valve hunting

@@ -581,7 +581,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 var evalFields = map[string]string{"value": "value", "error": "error", "score": "anomaly_score", "threshold": "threshold",
 	"alert": "alert", "reference_score": "reference_score", "alert_score": "alert_score", "drift_score": "drift_score", "drift_alert": "drift_alert",
 	"quality_alert": "quality_alert", "silenced": "silenced", "yhat": "yhat", "yhat_lower": "yhat_lower", "yhat_upper": "yhat_upper",
-	"z0": "z0", "z1": "z1"}
+	"z0": "z0", "z1": "z1", "denoised": "denoised"}
 
 // sparseFields are written only where they hold: silenced where true, the
 // band where finite (eval writes it empty before scoring, ±Inf where no
@@ -593,6 +593,7 @@ var sparseFields = map[string]func(eval float64) bool{
 	"yhat_upper": func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) },
 	"z0":         func(v float64) bool { return math.IsNaN(v) }, // with output.latent only
 	"z1":         func(v float64) bool { return math.IsNaN(v) },
+	"denoised":   func(v float64) bool { return math.IsNaN(v) }, // with detector.denoise only, denoise.delay samples late
 }
 
 // requireEvalFields checks that every field of every ae_score point of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,9 +16,11 @@ import (
 // run`, raises an ae_alert of kind quality saying "stuck" and since when;
 // a value beyond an operator's limit (config detector.quality.limits)
 // raises one saying "above max" by how much; the anomaly kind stays the
-// model's; every ae_score field, quality_alert and the bottleneck code
-// (output.latent) included, equals eval's with the same config (with the
-// variational variant, whose draws come from the network's own source).
+// model's; every ae_score field, quality_alert, the bottleneck code
+// (output.latent) and the denoised value (detector.denoise, written
+// denoise.delay samples late into the sample's point) included, equals
+// eval's with the same config (with the variational variant, whose draws
+// come from the network's own source).
 func TestQualityAlerts(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	s, err := synth.Generate("noisy", "stuck", 4000, 2)
@@ -32,7 +35,7 @@ func TestQualityAlerts(t *testing.T) {
 	}
 	limit := hi - 0.5 // the normal signal's highest values pass it
 	cfg := filepath.Join(t.TempDir(), "limits.yaml")
-	body := "detector:\n  model:\n    variant: variational\n  quality:\n    limits:\n      - series: \"pump*\"\n        channel: value\n        max: " + strconv.FormatFloat(limit, 'g', -1, 64) + "\n" +
+	body := "detector:\n  denoise:\n    enabled: true\n  model:\n    variant: variational\n  quality:\n    limits:\n      - series: \"pump*\"\n        channel: value\n        max: " + strconv.FormatFloat(limit, 'g', -1, 64) + "\n" +
 		"output:\n  latent: true\n"
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
@@ -41,6 +44,15 @@ func TestQualityAlerts(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-quality", "--config", cfg)
 	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
 	requireEvalFields(t, influx, file, "from run", "--config", cfg)
+	denoised := 0
+	for _, r := range evalRows(t, file, "--config", cfg) {
+		if !math.IsNaN(r["denoised"]) {
+			denoised++
+		}
+	}
+	if got := influx.Count("sensors", "SELECT count(denoised) FROM ae_score"); got != denoised || denoised < len(s.Values)-600 {
+		t.Errorf("%d denoised values written, eval has %d of %d rows", got, denoised, len(s.Values))
+	}
 	open := run.metric(t, "aewatch_open_alerts", `kind="quality"`)
 	run.stop(t)
 
