@@ -69,6 +69,11 @@ const denoiseIterations = 300
 // signal the code cannot hold, not noise to smooth away.
 const denoiseGuard = 4
 
+// denoiseStateGuard is the same for a value and its state's level, in
+// deviations estimated from one run (a few dozen samples: wider, so
+// that the noise's own tail is smoothed and an inrush is not).
+const denoiseStateGuard = 8
+
 // denoiser is the linear denoising autoencoder (singular spectrum
 // analysis): over its first Learn samples it estimates each channel's
 // autocovariance up to Window-1 lags, whose Toeplitz matrix is the
@@ -76,9 +81,12 @@ const denoiseGuard = 4
 // matrix's leading eigenvectors (the optimal linear autoencoder of the
 // windows), found once. Each window is then projected onto them, and a
 // sample's denoised value is the mean of its reconstructions in the
-// Delay+1 newest windows that hold it. Channels with states (a motor's
-// on and off) pass through unchanged: a window code smears each switch
-// over the window, however small the noise on each state.
+// Delay+1 newest windows that hold it. A window code smears a switch
+// between states (a motor's on and off) over the window, however small
+// the noise on each state: on a channel with states a sample's value is
+// instead the mean of its run in that state within the window (values
+// beyond three deviations of the run's median left out), the state's
+// level.
 type denoiser struct {
 	cfg      DenoiseConfig
 	channels int
@@ -103,6 +111,10 @@ type denoiser struct {
 	basis  []float64 // per channel Window x Components, row-major
 	guard  []float64 // per channel: the largest |value - denoised| smoothed
 	pass   []bool    // per channel: passed through
+	// split is, per channel with states, the value between them (NaN on
+	// the others).
+	split []float64
+	run   []float64 // scratch: a run's values, then their deviations
 
 	out  []DenoisedSample // results of the last push (at most one)
 	buf  []float64
@@ -120,14 +132,15 @@ func newDenoiser(cfg DenoiseConfig, channels int) *denoiser {
 		ring: f(cfg.Window * channels),
 		seqs: make([]uint64, slots), times: make([]int64, slots), sums: f(slots * channels), count: make([]int, slots),
 		origin: f(channels), s1: f(channels), prod: f(channels * cfg.Window),
-		out: make([]DenoisedSample, 0, 1), buf: f(channels), code: f(cfg.Components),
+		out: make([]DenoisedSample, 0, 1), buf: f(channels), code: f(cfg.Components), run: f(2 * cfg.Window),
 	}
 }
 
-// observe takes an accepted sample; modal says which channels have states
-// (asked only at the fit). It appends the sample Delay back, once done,
-// to d.out, which the detector empties at each Push.
-func (d *denoiser) observe(seq uint64, t int64, x []float64, modal func(j int) bool) {
+// observe takes an accepted sample; states gives a channel's value
+// between its states, ok false for a channel without (asked only at the
+// fit). It appends the sample Delay back, once done, to d.out, which the
+// detector empties at each Push.
+func (d *denoiser) observe(seq uint64, t int64, x []float64, states func(j int) (split float64, ok bool)) {
 	L, c := d.cfg.Window, d.channels
 	pos := d.n % L
 	copy(d.ring[pos*c:(pos+1)*c], x)
@@ -138,7 +151,7 @@ func (d *denoiser) observe(seq uint64, t int64, x []float64, modal func(j int) b
 	if !d.fitted {
 		d.learn(x)
 		if d.n == d.cfg.Learn {
-			d.fit(modal)
+			d.fit(states)
 		}
 		return
 	}
@@ -161,9 +174,17 @@ func (d *denoiser) observe(seq uint64, t int64, x []float64, modal func(j int) b
 	}
 	vals := d.buf[at : at+c]
 	for j := range c {
-		v := d.sums[old*c+j] / float64(k)
-		if d.pass[j] || math.Abs(v-raw[j]) > d.guard[j] {
+		var v float64
+		switch {
+		case !math.IsNaN(d.split[j]):
+			v = d.stateLevel(j, d.n-1-d.cfg.Delay)
+		case d.pass[j]:
 			v = raw[j]
+		default:
+			v = d.sums[old*c+j] / float64(k)
+			if math.Abs(v-raw[j]) > d.guard[j] {
+				v = raw[j]
+			}
 		}
 		vals[j] = v
 	}
@@ -189,9 +210,10 @@ func (d *denoiser) learn(x []float64) {
 }
 
 // fit finds each channel's code from its autocovariance.
-func (d *denoiser) fit(modal func(j int) bool) {
+func (d *denoiser) fit(states func(j int) (float64, bool)) {
 	L, c, k := d.cfg.Window, d.channels, d.cfg.Components
 	d.mean, d.basis, d.guard, d.pass = make([]float64, c), make([]float64, c*L*k), make([]float64, c), make([]bool, c)
+	d.split = make([]float64, c)
 	toeplitz := make([]float64, L*L)
 	acov := make([]float64, L)
 	for j := range c {
@@ -200,7 +222,12 @@ func (d *denoiser) fit(modal func(j int) bool) {
 		for lag := range L {
 			acov[lag] = d.prod[j*L+lag]/float64(d.n-lag) - float64(m*m)
 		}
-		if !(acov[0] > 0) || modal(j) {
+		d.split[j] = math.NaN()
+		if split, ok := states(j); ok {
+			d.split[j], d.pass[j] = split, true
+			continue
+		}
+		if !(acov[0] > 0) {
 			d.pass[j] = true
 			continue
 		}
@@ -218,6 +245,60 @@ func (d *denoiser) fit(modal func(j int) bool) {
 	}
 	d.fitted = true
 	d.s1, d.prod, d.origin = nil, nil, nil
+}
+
+// stateLevel is sample s's level in its state on channel j: the mean of
+// its run in that state among the Window newest samples, values beyond
+// three deviations (the run's median absolute deviation) of its median
+// left out; s's own value if it lies beyond denoiseStateGuard (an
+// inrush, a spike).
+func (d *denoiser) stateLevel(j, s int) float64 {
+	L, c := d.cfg.Window, d.channels
+	at := func(i int) float64 { return d.ring[(i%L)*c+j] }
+	x := at(s)
+	high := x >= d.split[j]
+	from, to := s, s
+	for from > d.n-L && (at(from-1) >= d.split[j]) == high {
+		from--
+	}
+	for to < d.n-1 && (at(to+1) >= d.split[j]) == high {
+		to++
+	}
+	vals := d.run[:0]
+	for i := from; i <= to; i++ {
+		vals = append(vals, at(i))
+	}
+	med := median(vals)
+	devs := d.run[len(vals):len(vals)]
+	for _, v := range vals {
+		devs = append(devs, math.Abs(v-med))
+	}
+	sd := 1.4826 * median(devs)
+	if math.Abs(x-med) > denoiseStateGuard*sd {
+		return x
+	}
+	sum, n := 0.0, 0
+	for _, v := range vals {
+		if math.Abs(v-med) <= 3*sd {
+			sum, n = sum+v, n+1
+		}
+	}
+	return sum / float64(n)
+}
+
+// median sorts v (insertion sort: at most a window's values, no
+// allocation) and returns its median.
+func median(v []float64) float64 {
+	for i := 1; i < len(v); i++ {
+		for k := i; k > 0 && v[k] < v[k-1]; k-- {
+			v[k], v[k-1] = v[k-1], v[k]
+		}
+	}
+	m := len(v) / 2
+	if len(v)%2 == 1 {
+		return v[m]
+	}
+	return (v[m-1] + v[m]) / 2
 }
 
 func abs(v int) int {
@@ -357,19 +438,19 @@ func orthonormalise(q []float64, n, k int) {
 // bytes is the memory its slices hold.
 func (d *denoiser) bytes() int {
 	return 8*(len(d.ring)+len(d.seqs)+len(d.times)+len(d.sums)+len(d.count)+len(d.origin)+len(d.s1)+len(d.prod)+
-		len(d.mean)+len(d.basis)+len(d.guard)+len(d.buf)+len(d.code)) + len(d.pass)
+		len(d.mean)+len(d.basis)+len(d.guard)+len(d.buf)+len(d.code)+len(d.split)+len(d.run)) + len(d.pass)
 }
 
 // fullBytes is what it holds once fitted; peakBytes while it learns
 // (besides the fit's scratch, freed at once).
 func (d *denoiser) fullBytes() int {
 	c, L, k, slots := d.channels, d.cfg.Window, d.cfg.Components, len(d.seqs)
-	return 8*(L*c+3*slots+slots*c+c+c*L*k+2*c+k) + c
+	return 8*(L*c+3*slots+slots*c+c+c*L*k+3*c+k+2*L) + c
 }
 
 func (d *denoiser) peakBytes() int {
 	c, L, k, slots := d.channels, d.cfg.Window, d.cfg.Components, len(d.seqs)
-	return max(d.fullBytes(), 8*(L*c+3*slots+slots*c+3*c+c*L+c+k))
+	return max(d.fullBytes(), 8*(L*c+3*slots+slots*c+3*c+c*L+c+k+2*L))
 }
 
 func (d *denoiser) appendState(e *statecodec.Encoder) {
@@ -394,6 +475,18 @@ func (d *denoiser) appendState(e *statecodec.Encoder) {
 	for _, p := range d.pass {
 		e.Bool(p)
 	}
+	for _, v := range d.split {
+		e.Bool(!math.IsNaN(v))
+		e.F64(zeroNaN(v))
+	}
+}
+
+// zeroNaN is v, or 0 for NaN (the snapshot's floats are finite).
+func zeroNaN(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
 }
 
 func (d *denoiser) readState(dec *statecodec.Decoder) error {
@@ -419,16 +512,24 @@ func (d *denoiser) readState(dec *statecodec.Decoder) error {
 		dec.F64sInto(d.origin, "denoiser's origin")
 		dec.F64sInto(d.s1, "denoiser's sums")
 		dec.F64sInto(d.prod, "denoiser's products")
-		d.mean, d.basis, d.guard, d.pass = nil, nil, nil, nil
+		d.mean, d.basis, d.guard, d.pass, d.split = nil, nil, nil, nil, nil
 		return dec.Err()
 	}
 	d.origin, d.s1, d.prod = nil, nil, nil
 	d.mean, d.basis, d.guard, d.pass = make([]float64, c), make([]float64, c*L*k), make([]float64, c), make([]bool, c)
+	d.split = make([]float64, c)
 	dec.F64sInto(d.mean, "denoiser's means")
 	dec.F64sInto(d.basis, "denoiser's code")
 	dec.F64sInto(d.guard, "denoiser's guards")
 	for j := range d.pass {
 		d.pass[j] = dec.Bool()
+	}
+	for j := range d.split {
+		has, v := dec.Bool(), dec.F64()
+		d.split[j] = math.NaN()
+		if has {
+			d.split[j] = v
+		}
 	}
 	if err := dec.Err(); err != nil {
 		return err
@@ -443,6 +544,11 @@ func (d *denoiser) readState(dec *statecodec.Decoder) error {
 			if !finite(v) {
 				return errors.New("detector: snapshot's denoiser holds a value that is not finite")
 			}
+		}
+	}
+	for j, v := range d.split {
+		if !math.IsNaN(v) && !d.pass[j] {
+			return fmt.Errorf("detector: snapshot's denoiser splits channel %d's states at %v but smooths it", j, v)
 		}
 	}
 	for _, v := range d.basis {

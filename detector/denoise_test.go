@@ -109,9 +109,10 @@ func TestDenoiserKeepsSpikes(t *testing.T) {
 	}
 }
 
-// TestDenoiserPassesStates: a channel with states (a motor's on and off)
-// passes through unchanged.
-func TestDenoiserPassesStates(t *testing.T) {
+// TestDenoiserFollowsStates: on a channel with states (a motor's on and
+// off) a sample's value is its state's level around it, and the inrush
+// sample at each start, far from it, passes through.
+func TestDenoiserFollowsStates(t *testing.T) {
 	s, err := synth.Generate("duty", "none", 3000, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -120,54 +121,76 @@ func TestDenoiserPassesStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var inrush, kept, on, off int
 	for i, v := range s.Values {
 		d.Push(s.Times[i].UnixNano(), []float64{v})
 		for _, o := range d.Denoised() {
-			n++
-			if o.Values[0] != s.Values[o.Seq] {
-				t.Fatalf("sample %d: denoised %v, raw %v: a channel with states should pass through", o.Seq, o.Values[0], s.Values[o.Seq])
+			raw, got := s.Values[o.Seq], o.Values[0]
+			switch {
+			case s.Clean[o.Seq] == 20: // the inrush
+				inrush++
+				if got == raw {
+					kept++
+				}
+			case raw > 19:
+				on++
+				if math.Abs(got-38) > 1 {
+					t.Fatalf("sample %d in the on state (38, noise 1): denoised %v, raw %v", o.Seq, got, raw)
+				}
+			default:
+				off++
+				if math.Abs(got-0.5) > 0.2 {
+					t.Fatalf("sample %d in the off state (0.5, noise 0.2): denoised %v, raw %v", o.Seq, got, raw)
+				}
 			}
 		}
 	}
-	if n == 0 {
-		t.Fatal("nothing denoised")
+	if inrush == 0 || kept != inrush || on == 0 || off == 0 {
+		t.Fatalf("%d inrush samples (%d passed through), %d on, %d off", inrush, kept, on, off)
 	}
 }
 
 // TestDenoiserSnapshot: a detector restored from a snapshot mid-learning
-// and after the fit denoises bit for bit as the one that ran through.
+// and after the fit denoises bit for bit as the one that ran through, on
+// a signal the code smooths and on one with states.
 func TestDenoiserSnapshot(t *testing.T) {
 	cfg := denoiseConfig()
-	cfg.Denoise.Learn = 400
-	s, err := synth.Generate("oscillating", "none", 2000, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	push := func(d *Detector, i int) []float64 {
-		d.Push(s.Times[i].UnixNano(), s.Values[i:i+1])
-		var out []float64
-		for _, o := range d.Denoised() {
-			out = append(out, float64(o.Seq), o.Values[0])
-		}
-		return out
-	}
-	for _, cut := range []int{200, 1200} {
-		a, _ := New(cfg, 1)
-		for i := range cut {
-			push(a, i)
-		}
-		snap, err := a.MarshalBinary()
+	for _, signal := range []string{"oscillating", "duty"} {
+		s, err := synth.Generate(signal, "none", 2000, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := New(cfg, 1)
-		if err := b.UnmarshalBinary(snap); err != nil {
-			t.Fatalf("cut %d: %v", cut, err)
+		push := func(d *Detector, i int) []float64 {
+			d.Push(s.Times[i].UnixNano(), s.Values[i:i+1])
+			var out []float64
+			for _, o := range d.Denoised() {
+				out = append(out, float64(o.Seq), o.Values[0])
+			}
+			return out
 		}
-		for i := cut; i < len(s.Values); i++ {
-			if x, y := push(a, i), push(b, i); !slices.Equal(x, y) {
-				t.Fatalf("cut %d, sample %d: denoised %v, restored %v", cut, i, x, y)
+		for _, cut := range []int{300, 1200} {
+			a, _ := New(cfg, 1)
+			for i := range cut {
+				push(a, i)
+			}
+			snap, err := a.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := New(cfg, 1)
+			if err := b.UnmarshalBinary(snap); err != nil {
+				t.Fatalf("%s cut %d: %v", signal, cut, err)
+			}
+			denoised := 0
+			for i := cut; i < len(s.Values); i++ {
+				x, y := push(a, i), push(b, i)
+				if !slices.Equal(x, y) {
+					t.Fatalf("%s cut %d, sample %d: denoised %v, restored %v", signal, cut, i, x, y)
+				}
+				denoised += len(x) / 2
+			}
+			if denoised == 0 {
+				t.Fatalf("%s cut %d: nothing denoised", signal, cut)
 			}
 		}
 	}

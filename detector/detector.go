@@ -359,17 +359,20 @@ func (d *Detector) Denoised() []DenoisedSample {
 	return d.den.out
 }
 
-// hasStates reports whether channel j switches between separate states,
-// as the reference period (or else the drift monitor's) found; false
-// while neither has decided.
-func (d *Detector) hasStates(j int) bool {
-	if d.ref != nil && d.ref.marg.settled {
-		return d.ref.marg.modal[j]
+// stateSplit returns the value between channel j's two states, ok false
+// if it has none or neither the reference period nor the drift monitor's
+// has decided yet.
+func (d *Detector) stateSplit(j int) (split float64, ok bool) {
+	m := (*marginal)(nil)
+	switch {
+	case d.ref != nil && d.ref.marg.settled:
+		m = d.ref.marg
+	case d.drift != nil && d.drift.states != nil && d.drift.states.settled:
+		m = d.drift.states
+	default:
+		return 0, false
 	}
-	if d.drift != nil && d.drift.states != nil && d.drift.states.settled {
-		return d.drift.states.modal[j]
-	}
-	return false
+	return m.split[j], m.modal[j]
 }
 
 // HoldsAhead reports whether a sample dated far ahead waits for the next.
@@ -429,7 +432,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		d.ref.observe(t, x, d.alert.open)
 	}
 	if d.den != nil {
-		d.den.observe(seq, t, x, d.hasStates)
+		d.den.observe(seq, t, x, d.stateSplit)
 	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {

@@ -20,6 +20,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -151,7 +152,9 @@ type Influx struct {
 	bin  string
 	conf string
 	cmd  *exec.Cmd
-	t    testing.TB
+	// exited closes when cmd's process has ended (its Wait returned).
+	exited chan struct{}
+	t      testing.TB
 }
 
 // InfluxBinary finds influxd, or skips (fails under
@@ -207,15 +210,19 @@ func StartInflux(t testing.TB, db string) *Influx {
 func StartInfluxWithBodyLimit(t testing.TB, db string, maxBody int) *Influx {
 	t.Helper()
 	in := &Influx{dir: t.TempDir(), bin: InfluxBinary(t), t: t}
-	addr := FreeAddr(t)
-	rpc := FreeAddr(t)
-	in.URL = "http://" + addr
 	in.conf = filepath.Join(in.dir, "influxd.conf")
 	bodyLimit := ""
 	if maxBody > 0 {
 		bodyLimit = fmt.Sprintf("  max-body-size = %d\n", maxBody)
 	}
-	conf := fmt.Sprintf(`reporting-disabled = true
+	// A free port can be taken between FreeAddr and influxd's bind (by
+	// another test package's server): a server that exits before it
+	// answers gets fresh ports, twice.
+	for attempt := 1; ; attempt++ {
+		addr := FreeAddr(t)
+		rpc := FreeAddr(t)
+		in.URL = "http://" + addr
+		conf := fmt.Sprintf(`reporting-disabled = true
 bind-address = %q
 [meta]
   dir = %q
@@ -230,39 +237,80 @@ bind-address = %q
 %s[monitor]
   store-enabled = false
 `, rpc, filepath.Join(in.dir, "meta"), filepath.Join(in.dir, "data"), filepath.Join(in.dir, "wal"), addr, bodyLimit)
-	if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
+		if err := os.WriteFile(in.conf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := in.start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("influxd, attempt %d: %v; again on other ports", attempt, err)
 	}
-	in.Start()
 	t.Cleanup(in.Stop)
 	in.Exec("CREATE DATABASE " + db)
 	return in
 }
 
+// errExited: influxd ended before it answered.
+var errExited = errors.New("influxd exited before answering /ping")
+
 // Start (re)starts the server on the same data directory and waits for it.
 func (in *Influx) Start() {
-	t := in.t
-	t.Helper()
-	log, err := os.OpenFile(filepath.Join(in.dir, "influxd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
+	in.t.Helper()
+	if err := in.start(); err != nil {
+		in.t.Fatal(err)
 	}
+}
+
+func (in *Influx) start() error {
+	logPath := filepath.Join(in.dir, "influxd.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close() // the child holds its own descriptor
 	in.cmd = exec.Command(in.bin, "-config", in.conf)
 	in.cmd.Stdout, in.cmd.Stderr = log, log
 	if err := in.cmd.Start(); err != nil {
-		t.Fatalf("influxd: %v", err)
+		return fmt.Errorf("influxd: %v", err)
 	}
+	in.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) {
+		cmd.Wait()
+		close(exited)
+	}(in.cmd, in.exited)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
+		select {
+		case <-in.exited:
+			in.cmd = nil
+			return fmt.Errorf("%w: %s", errExited, logTail(logPath))
+		default:
+		}
 		if resp, err := http.Get(in.URL + "/ping"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 204 {
-				return
+				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("influxd did not answer /ping within 30s (log in %s)", in.dir)
+	return fmt.Errorf("influxd did not answer /ping within 30s: %s", logTail(logPath))
+}
+
+// logTail is the end of the server's log, for a failure's message.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return "log ends:\n" + string(b)
 }
 
 // Stop stops the server (data stays), paused or not.
@@ -270,7 +318,7 @@ func (in *Influx) Stop() {
 	if in.cmd != nil && in.cmd.Process != nil {
 		in.Resume()
 		in.cmd.Process.Kill()
-		in.cmd.Wait()
+		<-in.exited
 		in.cmd = nil
 	}
 }
