@@ -109,16 +109,16 @@ type denoiser struct {
 	fitted bool
 	mean   []float64 // per channel
 	basis  []float64 // per channel Window x Components, row-major
-	guard  []float64 // per channel: the largest |value - denoised| smoothed
+	guard  []float64 // per channel: how far a value may lie from its reconstruction
 	pass   []bool    // per channel: passed through
 	// split is, per channel with states, the value between them (NaN on
 	// the others).
 	split []float64
 	run   []float64 // scratch: a run's values, then their deviations
 
-	out  []DenoisedSample // results of the last push (at most one)
-	buf  []float64
-	code []float64 // a window's code, Components long
+	out  []DenoisedSample // the samples the last Push completed (one, or two with a held one)
+	buf  []float64        // their values
+	code []float64        // a window's code, Components long
 }
 
 func newDenoiser(cfg DenoiseConfig, channels int) *denoiser {

@@ -41,6 +41,11 @@ func TestAppendLine(t *testing.T) {
 	// The bottleneck code, with output.latent.
 	f(Point{Series: "s", Channel: "c", Time: 3, Value: 7, Threshold: 0.5, Yhat: 7, YhatLower: 6, YhatUpper: 8, Code: [MaxCode]float64{0.25, -0.5}, CodeLen: 2},
 		nil, "ae_score,channel=c,series=s value=7,error=0,score=0,threshold=0.5,reference_score=0,alert_score=0,drift_score=0,yhat=7,yhat_lower=6,yhat_upper=8,z0=0.25,z1=-0.5,drift_alert=0i,quality_alert=0i,alert=0i 3")
+	// A denoised value goes into its sample's ae_score point: the same
+	// tags and time, only its own field.
+	f(Point{Series: "s", Channel: "c", Tags: []Tag{{Key: "site", Value: "x"}}, Time: 3, Measurement: DenoisedMeasurement, Denoised: 6.75}, []Tag{{Key: "run", Value: "r1"}},
+		"ae_score,channel=c,site=x,run=r1,series=s denoised=6.75 3")
+	f(Point{Series: "s", Channel: "c", Time: 3, Measurement: DenoisedMeasurement, Denoised: math.NaN()}, nil, "")
 	// A value that needs all 17 digits survives exactly.
 	tenth := 0.1
 	f(Point{Series: "s", Channel: "c", Time: 1, Value: tenth + 0.2, Error: 0, Score: 0, Threshold: 0.5},
