@@ -45,6 +45,12 @@
 // model.bottleneck: auto, candidates of several bottleneck sizes train side
 // by side over a series' first samples and one is kept (bottleneck.go).
 //
+// With detector.denoise, each channel's samples also pass through a
+// linear denoising autoencoder of its windows (denoise.go: singular
+// spectrum analysis, fitted once over a series' first samples; a channel
+// with states takes its run's level), whose values come denoise.delay
+// samples late through Denoised.
+//
 // Maintenance windows (silence.go) score their samples on a copy of the
 // detector taken at the window's first sample and drop it when the window
 // ends, so nothing learns from them and no alert opens in them.
