@@ -240,7 +240,7 @@ func (d *denoiser) fit(states func(j int) (float64, bool)) {
 		kept := leadingSubspace(toeplitz, q, L, k)
 		// The variance left out, per sample, is what the code takes for
 		// noise; the guard is a few of its deviations.
-		rest := max(0, float64(L)*acov[0]-kept) / float64(L)
+		rest := max(0, float64(float64(L)*acov[0])-kept) / float64(L)
 		d.guard[j] = denoiseGuard * math.Sqrt(rest)
 	}
 	d.fitted = true
@@ -348,13 +348,16 @@ func (d *denoiser) reconstruct() {
 
 // leadingSubspace writes into q (n x k, row-major) an orthonormal basis of
 // the k leading eigenvectors of the symmetric matrix a (n x n) by subspace
-// iteration from cosine vectors, and returns the sum of their eigenvalues
-// (the variance the subspace holds). Every product is rounded on its own
-// (no fused multiply-add), so every CPU finds the same basis.
+// iteration from the powers 1, x, x², ... of the window's position, and
+// returns the sum of their eigenvalues (the variance the subspace holds).
+// Every product is rounded on its own (no fused multiply-add) and no
+// library function is called, so every CPU finds the same basis.
 func leadingSubspace(a, q []float64, n, k int) float64 {
-	for i := range k {
-		for r := range n {
-			q[r*k+i] = math.Cos(math.Pi * float64(i) * (float64(r) + 0.5) / float64(n))
+	for r := range n {
+		x, p := (float64(r)+0.5)/float64(n)-0.5, 1.0
+		for i := range k {
+			q[r*k+i] = p
+			p = float64(p * x)
 		}
 	}
 	orthonormalise(q, n, k)

@@ -3,9 +3,9 @@
 # the golden, determinism and unit tests (short mode) of the scoring packages run as
 # arm64 binaries, and `aewatch eval` built for arm64 writes byte-identical
 # output to the amd64 build on generated files (the long duty cycle, the
-# related sensors, whose relations invert a covariance, and the pump on a
-# stroke cycle, whose relations take lags, among them) and
-# on NAB and SKAB files
+# related sensors, whose relations invert a covariance, the pump on a
+# stroke cycle, whose relations take lags, and the denoised output, whose
+# code comes from a subspace iteration, among them) and on NAB and SKAB files
 # when ../shared/datasets is beside the checkout. Installs
 # qemu-user-static with apt-get when it is missing. Run by .ci/run.
 set -euo pipefail
@@ -27,7 +27,8 @@ GOARCH=arm64 go build -o "$tmp/arm64" ./cmd/aewatch
 "$tmp/amd64" generate --long-cycle --variants 1 --rows 12000 --out "$tmp/in/long" >/dev/null
 "$tmp/amd64" generate --relations --variants 1 --out "$tmp/in/rel" >/dev/null
 "$tmp/amd64" generate --relations --cycle 24 --variants 1 --out "$tmp/in/stroke" >/dev/null
-runs=("--out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long"
+printf 'detector:\n  denoise:\n    enabled: true\n' > "$tmp/denoise.yaml"
+runs=("--out OUT $tmp/in/gen" "--config $tmp/denoise.yaml --out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long"
   "--multivariate --ignore anomaly --out OUT $tmp/in/rel" "--multivariate --ignore anomaly --out OUT $tmp/in/stroke")
 shared=../shared/datasets
 if [ -d "$shared/nab/data" ]; then
