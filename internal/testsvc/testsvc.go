@@ -215,6 +215,7 @@ func StartInfluxWithBodyLimit(t testing.TB, db string, maxBody int) *Influx {
 	if maxBody > 0 {
 		bodyLimit = fmt.Sprintf("  max-body-size = %d\n", maxBody)
 	}
+	t.Cleanup(in.Stop) // also a server left waiting by a failed start
 	// A free port can be taken between FreeAddr and influxd's bind (by
 	// another test package's server): a server that exits before it
 	// answers gets fresh ports, twice.
@@ -249,7 +250,6 @@ bind-address = %q
 		}
 		t.Logf("influxd, attempt %d: %v; again on other ports", attempt, err)
 	}
-	t.Cleanup(in.Stop)
 	in.Exec("CREATE DATABASE " + db)
 	return in
 }
