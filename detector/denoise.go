@@ -84,9 +84,8 @@ const denoiseStateGuard = 8
 // Delay+1 newest windows that hold it. A window code smears a switch
 // between states (a motor's on and off) over the window, however small
 // the noise on each state: on a channel with states a sample's value is
-// instead the mean of its run in that state within the window (values
-// beyond three deviations of the run's median left out), the state's
-// level.
+// instead the mean of its run in that state within the window, values
+// beyond three deviations of the level near it left out.
 type denoiser struct {
 	cfg      DenoiseConfig
 	channels int
@@ -247,11 +246,15 @@ func (d *denoiser) fit(states func(j int) (float64, bool)) {
 	d.s1, d.prod, d.origin = nil, nil, nil
 }
 
-// stateLevel is sample s's level in its state on channel j: the mean of
-// its run in that state among the Window newest samples, values beyond
-// three deviations (the run's median absolute deviation) of its median
-// left out; s's own value if it lies beyond denoiseStateGuard (an
-// inrush, a spike).
+// stateLevel is sample s's level in its state on channel j. Its run in
+// that state among the Window newest samples is where the level can come
+// from; the level is the mean of the run's samples within three noise
+// deviations of the median of the nine nearest s, taken again about that
+// mean (a state may step
+// between sub-levels: a motor's current settling, a daily profile's
+// shoulders), the deviation taken from the run's steps between
+// neighbours (which a sub-level's step barely moves). s's own value if it
+// lies beyond denoiseStateGuard deviations (an inrush, a spike).
 func (d *denoiser) stateLevel(j, s int) float64 {
 	L, c := d.cfg.Window, d.channels
 	at := func(i int) float64 { return d.ring[(i%L)*c+j] }
@@ -264,26 +267,36 @@ func (d *denoiser) stateLevel(j, s int) float64 {
 	for to < d.n-1 && (at(to+1) >= d.split[j]) == high {
 		to++
 	}
-	vals := d.run[:0]
-	for i := from; i <= to; i++ {
-		vals = append(vals, at(i))
+	steps := d.run[:0]
+	for i := from + 1; i <= to; i++ {
+		steps = append(steps, math.Abs(at(i)-at(i-1)))
 	}
-	med := median(vals)
-	devs := d.run[len(vals):len(vals)]
-	for _, v := range vals {
-		devs = append(devs, math.Abs(v-med))
+	sd := 0.0
+	if len(steps) > 0 {
+		sd = 1.4826 * median(steps) / math.Sqrt2 // a step holds two samples' noise
 	}
-	sd := 1.4826 * median(devs)
-	if math.Abs(x-med) > denoiseStateGuard*sd {
+	near := d.run[:0]
+	for i := max(from, s-4); i <= min(to, s+4); i++ {
+		near = append(near, at(i))
+	}
+	level := median(near)
+	if math.Abs(x-level) > denoiseStateGuard*sd {
 		return x
 	}
-	sum, n := 0.0, 0
-	for _, v := range vals {
-		if math.Abs(v-med) <= 3*sd {
-			sum, n = sum+v, n+1
+	// Twice: the first mean corrects the nine samples' own noise, which a
+	// band about their median would otherwise cut one side of.
+	for range 2 {
+		sum, n := 0.0, 0
+		for i := from; i <= to; i++ {
+			if v := at(i); math.Abs(v-level) <= 3*sd {
+				sum, n = sum+v, n+1
+			}
+		}
+		if n > 0 {
+			level = sum / float64(n)
 		}
 	}
-	return sum / float64(n)
+	return level
 }
 
 // median sorts v (insertion sort: at most a window's values, no
