@@ -113,7 +113,7 @@ type denoiser struct {
 	// split is, per channel with states, the value between them (NaN on
 	// the others).
 	split []float64
-	run   []float64 // scratch: a run's values, then their deviations
+	run   []float64 // scratch: a run's steps, then the samples nearest one
 
 	out  []DenoisedSample // the samples the last Push completed (one, or two with a held one)
 	buf  []float64        // their values
@@ -131,7 +131,7 @@ func newDenoiser(cfg DenoiseConfig, channels int) *denoiser {
 		ring: f(cfg.Window * channels),
 		seqs: make([]uint64, slots), times: make([]int64, slots), sums: f(slots * channels), count: make([]int, slots),
 		origin: f(channels), s1: f(channels), prod: f(channels * cfg.Window),
-		out: make([]DenoisedSample, 0, 1), buf: f(channels), code: f(cfg.Components), run: f(2 * cfg.Window),
+		out: make([]DenoisedSample, 0, 1), buf: f(channels), code: f(cfg.Components), run: f(cfg.Window),
 	}
 }
 
@@ -154,10 +154,7 @@ func (d *denoiser) observe(seq uint64, t int64, x []float64, states func(j int) 
 		}
 		return
 	}
-	d.reconstruct()
-	if d.n <= d.cfg.Delay {
-		return
-	}
+	d.reconstruct() // after the fit, n > Learn > Delay: a sample Delay back exists
 	// The sample Delay back is done.
 	old := (d.n - 1 - d.cfg.Delay) % len(d.seqs)
 	raw := d.ring[((d.n-1-d.cfg.Delay)%L)*c:]
@@ -325,12 +322,9 @@ func abs(v int) int {
 // and adds the reconstruction to the pending samples' sums.
 func (d *denoiser) reconstruct() {
 	L, c, k := d.cfg.Window, d.channels, d.cfg.Components
-	if d.n < L {
-		return
-	}
 	code := d.code
-	newest := d.n - 1
-	pending := min(d.cfg.Delay+1, d.n)
+	newest := d.n - 1 // after the fit: the ring is full
+	pending := d.cfg.Delay + 1
 	for j := range c {
 		if d.pass[j] {
 			continue
@@ -461,12 +455,12 @@ func (d *denoiser) bytes() int {
 // (besides the fit's scratch, freed at once).
 func (d *denoiser) fullBytes() int {
 	c, L, k, slots := d.channels, d.cfg.Window, d.cfg.Components, len(d.seqs)
-	return 8*(L*c+3*slots+slots*c+c+c*L*k+3*c+k+2*L) + c
+	return 8*(L*c+3*slots+slots*c+c+c*L*k+3*c+k+L) + c
 }
 
 func (d *denoiser) peakBytes() int {
 	c, L, k, slots := d.channels, d.cfg.Window, d.cfg.Components, len(d.seqs)
-	return max(d.fullBytes(), 8*(L*c+3*slots+slots*c+3*c+c*L+c+k+2*L))
+	return max(d.fullBytes(), 8*(L*c+3*slots+slots*c+3*c+c*L+c+k+L))
 }
 
 func (d *denoiser) appendState(e *statecodec.Encoder) {

@@ -363,7 +363,7 @@ func (d *Detector) Denoised() []DenoisedSample {
 // if it has none or neither the reference period nor the drift monitor's
 // has decided yet.
 func (d *Detector) stateSplit(j int) (split float64, ok bool) {
-	m := (*marginal)(nil)
+	var m *marginal
 	switch {
 	case d.ref != nil && d.ref.marg.settled:
 		m = d.ref.marg
