@@ -23,6 +23,9 @@
 # RUN_SET="key=value ..." adds --set key=value to every aewatch run.
 # REPLAY=0 skips the replay (at 100,000 series the embedded broker's copy
 # of the checkpoints and a second set of detectors may not both fit).
+# BROKER_ON_DISK=1 has the embedded broker keep its records in segment
+# files (aewatch broker --data-dir) instead of in its memory; COMPACT_EVERY
+# sets its --compact-every (default 10m).
 # usage: scripts/bench-pipeline.sh [SERIES] [ROWS]   (default 8 series x 100000 rows)
 set -euo pipefail
 series=${1:-8}; rows=${2:-100000}
@@ -40,8 +43,13 @@ go build -o "$tmp/drain" ./scripts/drain
 go build -o "$tmp/pointwait" ./scripts/pointwait
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kport=$(free_port); iport=$(free_port); rport=$(free_port); hport=$(free_port)
-"$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 > "$tmp/broker.log" & pids+=($!)
+broker_args=(--compact-every "${COMPACT_EVERY:-10m}")
+[ -z "${BROKER_ON_DISK:-}" ] || broker_args+=(--data-dir "$tmp/kafka")
+"$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 "${broker_args[@]}" > "$tmp/broker.log" & pids+=($!)
 broker_pid=$!
+broker_memory() {
+  awk -v what="$1" '/VmRSS/ { rss = $2 } /VmHWM/ { hwm = $2 } END { printf "embedded broker %s: resident %.0f MB, peak %.0f MB\n", what, rss / 1024, hwm / 1024 }' "/proc/$broker_pid/status"
+}
 cat > "$tmp/influxd.conf" <<CONF
 reporting-disabled = true
 bind-address = "127.0.0.1:$rport"
@@ -186,6 +194,7 @@ measure() {
   while h=$(awk '/VmHWM/ { print $2 }' "/proc/$run_pid/status" 2>/dev/null) && [ -n "$h" ]; do hwm=$h; sleep 0.05; done
   wait "$run_pid" 2>/dev/null || true
   echo "aewatch run peak resident memory through the stop's checkpoint round: $((hwm / 1024)) MB"
+  broker_memory "after the run's stop"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2) }'; }
 range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
@@ -235,6 +244,7 @@ if [ -n "${RESTART:-}" ]; then
   awk -v s="$lstart" -v f="$rfirst_ns" -v e="$rend_ns" -v n="$series" 'BEGIN {
     printf "restart: the first new point written %.2fs after start, all %d (one per series, checkpoints left in the topic read as their series return) %.2fs after start\n", f/1e9 - s, n, e/1e9 - s }'
   grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
+  broker_memory "by the restart's last new point"
   kill "$restart_pid" 2>/dev/null || true; wait "$restart_pid" 2>/dev/null || true
 fi
 

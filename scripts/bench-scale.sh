@@ -15,7 +15,7 @@
 # usage: scripts/bench-scale.sh [SERIES] [SAMPLES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export RESTART=1 REBALANCE=1 CHECKPOINT_INTERVAL=${CHECKPOINT_INTERVAL:-5s}
+export RESTART=1 REBALANCE=1 CHECKPOINT_INTERVAL=${CHECKPOINT_INTERVAL:-5s} BROKER_ON_DISK=${BROKER_ON_DISK:-1}
 # A stop's checkpoint round covers every live detector: at 100,000 series it
 # outlasts the default 10 s, and a round cut short leaves series to re-read.
 export RUN_SET=${RUN_SET:-"pipeline.shutdown_timeout=180s kafka.rebalance_timeout=190s"}

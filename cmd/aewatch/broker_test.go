@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
+	"github.com/segmentio/kafka-go"
+)
+
+// startBrokerCLI runs `aewatch broker` with args and returns once it
+// listens; t's cleanup interrupts it if the test has not.
+func startBrokerCLI(t *testing.T, addr string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"broker", "--addr", addr}, args...)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopBrokerCLI(cmd) })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if !strings.HasPrefix(line, "broker listening") {
+		t.Fatalf("broker: first line %q (%v)", line, err)
+	}
+	return cmd
+}
+
+func stopBrokerCLI(cmd *exec.Cmd) {
+	if cmd.ProcessState == nil {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}
+}
+
+// readPartition returns key=value of every record of topic's partition 0
+// up to its end.
+func readPartition(t *testing.T, addr, topic string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := conn.ReadLastOffset()
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	var got []string
+	for {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("%s: after %v: %v", topic, got, err)
+		}
+		got = append(got, string(m.Key)+"="+string(m.Value))
+		if m.Offset >= last-1 {
+			return got
+		}
+	}
+}
+
+// TestBrokerDataDirAndCompaction: with --data-dir the broker's records
+// survive its restart, and a compacted topic (as aewatch's checkpoints are)
+// keeps only each key's newest record once --compact-every has passed, so
+// the embedded broker holds one checkpoint per series, as Kafka would.
+func TestBrokerDataDirAndCompaction(t *testing.T) {
+	addr, dir := testsvc.FreeAddr(t), t.TempDir()
+	broker := startBrokerCLI(t, addr, "--topics", "sensors", "--partitions", "1", "--data-dir", dir, "--compact-every", "1s")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = conn.CreateTopics(kafka.TopicConfig{Topic: "state", NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}})
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(topic string, kv ...string) {
+		w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		defer w.Close()
+		for i := 0; i < len(kv); i += 2 { // one batch each: compaction always keeps the last batch
+			if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(kv[i]), Value: []byte(kv[i+1])}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("sensors", "s1", "1.5", "s2", "2.5", "s1", "3.5")
+	write("state", "a", "1", "b", "1", "a", "2", "c", "1")
+	want := "[b=1 a=2 c=1]"
+	deadline := time.Now().Add(15 * time.Second)
+	for got := fmt.Sprint(readPartition(t, addr, "state")); got != want; got = fmt.Sprint(readPartition(t, addr, "state")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("compacted topic holds %s, want %s", got, want)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	stopBrokerCLI(broker)
+	startBrokerCLI(t, addr, "--topics", "sensors", "--partitions", "1", "--data-dir", dir)
+	if got := fmt.Sprint(readPartition(t, addr, "sensors")); got != "[s1=1.5 s2=2.5 s1=3.5]" {
+		t.Fatalf("after a restart on its data dir the broker holds %s", got)
+	}
+	if got := fmt.Sprint(readPartition(t, addr, "state")); got != want {
+		t.Fatalf("after a restart the compacted topic holds %s, want %s", got, want)
+	}
+}
+
+func TestBrokerRejectsBadFlags(t *testing.T) {
+	_, stderr, code := cli(t, "broker", "--compact-every", "10ms")
+	if code == 0 || !strings.Contains(stderr, "--compact-every") || !strings.Contains(stderr, "10ms") {
+		t.Fatalf("exit %d, stderr %q: want an error naming --compact-every and 10ms", code, stderr)
+	}
+}
