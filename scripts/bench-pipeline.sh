@@ -227,10 +227,17 @@ if [ -n "${RESTART:-}" ]; then
   # each is scored on a detector restored from its checkpoint.
   series_files "$tmp/more" $((rows + 1)) $((rows + 1))
   "$tmp/aewatch" produce --brokers 127.0.0.1:$kport --topic sensors "$tmp/more" 2>/dev/null
-  lstart=$(date +%s.%N)
+  lstart=$(date +%s.%N); broker_cpu0=$(cpu "$broker_pid")
   "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench1 --influx-url "http://127.0.0.1:$iport" \
-    --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --log-format text "${run_set[@]}" 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
-  for _ in $(seq 1200); do grep -q 'checkpoints loaded' "$tmp/restart.log" && break; sleep 0.05; done
+    --influx-bucket sensors1/autogen --http-addr 127.0.0.1:$hport --set http.pprof=true --log-format text "${run_set[@]}" 2> "$tmp/restart.log" & restart_pid=$!; pids+=("$restart_pid")
+  rprof_pid=""
+  if [ -n "${RESTART_PROFILE:-}" ]; then
+    # A CPU profile of the restarted run's first RESTART_PROFILE_SECONDS (default 60).
+    (for _ in $(seq 200); do curl -sf "http://127.0.0.1:$hport/metrics" >/dev/null && break; sleep 0.05; done
+     curl -s "http://127.0.0.1:$hport/debug/pprof/profile?seconds=${RESTART_PROFILE_SECONDS:-60}" -o "$RESTART_PROFILE") & rprof_pid=$!
+  fi
+  # Up to ten minutes for the load (the polls are cheap).
+  for _ in $(seq 12000); do grep -q 'checkpoints loaded' "$tmp/restart.log" && break; sleep 0.05; done
   lend=$(date +%s.%N)
   read -r rfirst_ns _ rend_ns < <("$tmp/pointwait" --metrics "http://127.0.0.1:$hport/metrics" --points "$series")
   hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$restart_pid/status")
@@ -245,6 +252,8 @@ if [ -n "${RESTART:-}" ]; then
     printf "restart: the first new point written %.2fs after start, all %d (one per series, checkpoints left in the topic read as their series return) %.2fs after start\n", f/1e9 - s, n, e/1e9 - s }'
   grep -E 'msg="(generation started|checkpoints loaded|checkpoints beyond)' "$tmp/restart.log" | head -4 | sed 's/^/  /'
   broker_memory "by the restart's last new point"
+  echo "restart: CPU seconds by the last new point: aewatch run $(cpu "$restart_pid"), broker $(since "$broker_cpu0" "$(cpu "$broker_pid")")"
+  [ -z "$rprof_pid" ] || wait "$rprof_pid"
   kill "$restart_pid" 2>/dev/null || true; wait "$restart_pid" 2>/dev/null || true
 fi
 

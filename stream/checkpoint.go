@@ -407,8 +407,12 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 			return nil
 		}
 	}
+	// Fetches of two produce batches: a batch is never larger than
+	// batchLimit, and much larger fetches cost a broker that builds them
+	// in memory more than they save (kfake with a data dir: a 64 MiB fetch
+	// read 20,000 checkpoints of 50 KB 5 times slower than a 1 MiB one).
 	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
-		MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
+		MinBytes: 1, MaxBytes: 2 * k.batchLimit(), MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	if err := r.SetOffset(from); err != nil {
 		return err
@@ -444,13 +448,18 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 	}
 }
 
+// batchLimit is the most one produce request of checkpoints carries.
+func (k *KafkaCheckpoints) batchLimit() int {
+	if k.MaxBatchBytes <= 0 {
+		return 1 << 20
+	}
+	return k.MaxBatchBytes
+}
+
 // Save writes a round of checkpoints, a bounded batch at a time, and
 // returns once Kafka has them all.
 func (k *KafkaCheckpoints) Save(ctx context.Context, cps []Checkpoint) error {
-	limit := k.MaxBatchBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
+	limit := k.batchLimit()
 	if k.w == nil {
 		k.w = k.Conn.Writer(&kafka.Writer{Topic: k.Topic, Balancer: headerBalancer{},
 			RequiredAcks: kafka.RequireAll, BatchSize: 1000, BatchBytes: int64(limit), BatchTimeout: time.Millisecond})

@@ -28,7 +28,7 @@ func runBroker(ctx context.Context, args []string) error {
 	topics := fs.String("topics", "sensors", "comma-separated topics to create")
 	partitions := fs.Int("partitions", 4, "partitions per topic")
 	dataDir := fs.String("data-dir", "", "keep records in segment files under `DIR` (and reload them on a restart) instead of in memory")
-	compactEvery := fs.Duration("compact-every", time.Minute, "how often compacted topics (aewatch's checkpoints) drop records whose key was written again")
+	compactEvery := fs.Duration("compact-every", 10*time.Minute, "how often compacted topics (aewatch's checkpoints) drop records whose key was written again (a pass rewrites them and pauses the broker meanwhile)")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
