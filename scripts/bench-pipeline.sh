@@ -48,7 +48,9 @@ broker_args=(--compact-every "${COMPACT_EVERY:-10m}")
 "$tmp/aewatch" broker --addr 127.0.0.1:$kport --topics sensors --partitions 4 "${broker_args[@]}" > "$tmp/broker.log" & pids+=($!)
 broker_pid=$!
 broker_memory() {
-  awk -v what="$1" '/VmRSS/ { rss = $2 } /VmHWM/ { hwm = $2 } END { printf "embedded broker %s: resident %.0f MB, peak %.0f MB\n", what, rss / 1024, hwm / 1024 }' "/proc/$broker_pid/status"
+  local disk=""
+  [ -z "${BROKER_ON_DISK:-}" ] || disk="; $(du -sm "$tmp/kafka" | cut -f1) MB on disk"
+  awk -v what="$1" -v disk="$disk" '/VmRSS/ { rss = $2 } /VmHWM/ { hwm = $2 } END { printf "embedded broker %s: resident %.0f MB, peak %.0f MB%s\n", what, rss / 1024, hwm / 1024, disk }' "/proc/$broker_pid/status"
 }
 cat > "$tmp/influxd.conf" <<CONF
 reporting-disabled = true

@@ -7,11 +7,11 @@
 # the restart's checkpoint load and first new point, and a rebalance with
 # two instances (what the staying one kept and loaded): scripts/bench-pipeline.sh
 # with RESTART=1 REBALANCE=1.
-# Memory: the detectors (aewatch eval --memory prints one's size), the
-# checkpoints the embedded broker holds in its own memory, and two
-# instances at once during the rebalance; 100,000 series need more than
-# this project's CI machines hold today (docs/performance.md has the
-# figures per size).
+# The embedded broker keeps its records on disk (BROKER_ON_DISK=1, in the
+# run's temporary directory; the script prints its size), so memory is
+# the detectors' (aewatch eval --memory prints one's size; set
+# pipeline.max_series in RUN_SET to bound them) and two instances' at once
+# during the rebalance (docs/performance.md has the figures per size).
 # usage: scripts/bench-scale.sh [SERIES] [SAMPLES]
 set -euo pipefail
 cd "$(dirname "$0")/.."

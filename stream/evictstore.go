@@ -43,10 +43,7 @@ func (k *KafkaCheckpoints) Evict(ctx context.Context, c Checkpoint) (Locator, er
 	}
 	part := c.Partition % n
 	v := encodeCheckpoint(c)
-	limit := k.MaxBatchBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
+	limit := k.batchLimit()
 	if len(v)+len(c.Key)+recordOverhead <= limit {
 		return k.produce(ctx, part, c.Key, v)
 	}
