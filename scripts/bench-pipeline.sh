@@ -271,13 +271,18 @@ if [ -n "${REBALANCE:-}" ]; then
   runq() { exec "$tmp/aewatch" run --brokers 127.0.0.1:$kport --topics sensors --group bench-reb --influx-url "http://127.0.0.1:$iport" \
     --influx-bucket sensors1/autogen --http-addr "127.0.0.1:$1" --log-format text --set kafka.session_timeout=6s --set checkpoint.interval=1s "${run_set[@]}"; }
   loads() { grep -c 'checkpoints loaded' "$1" || true; }
-  waitloads() { for _ in $(seq 2400); do [ "$(loads "$1")" -ge "$2" ] && return; sleep 0.05; done; echo "timed out waiting for load $2 in $1" >&2; }
+  # Waits of up to ten minutes: at 100,000 series A alone takes minutes.
+  waitloads() {
+    for _ in $(seq 12000); do [ "$(loads "$1")" -ge "$2" ] && return; sleep 0.05; done
+    echo "rebalance: timed out waiting for load $2 in $(basename "$1"); its generations and loads:"
+    grep -E 'msg="(generation started|checkpoints loaded)"' "$1" | sed 's/^/  /'
+  }
   metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%d", s }'; }
   runq "$hport" 2> "$tmp/a.log" & a_pid=$!; pids+=("$a_pid")
-  for _ in $(seq 2400); do [ "$(metric "$hport" aewatch_messages_total)" -ge "$((series * rows))" ] && break; sleep 0.05; done
+  for _ in $(seq 12000); do [ "$(metric "$hport" aewatch_messages_total)" -ge "$((series * rows))" ] && break; sleep 0.05; done
   # A checkpoint round that began after the last message, and ended.
   rounds=$(metric "$hport" aewatch_checkpoint_round_seconds_count)
-  for _ in $(seq 2400); do [ "$(metric "$hport" aewatch_checkpoint_round_seconds_count)" -ge "$((rounds + 2))" ] && break; sleep 0.05; done
+  for _ in $(seq 12000); do [ "$(metric "$hport" aewatch_checkpoint_round_seconds_count)" -ge "$((rounds + 2))" ] && break; sleep 0.05; done
   runq "$bport" 2> "$tmp/b.log" & b_pid=$!; pids+=("$b_pid")
   waitloads "$tmp/a.log" 2; waitloads "$tmp/b.log" 1
   kill -TERM "$b_pid"; wait "$b_pid" 2>/dev/null || true
