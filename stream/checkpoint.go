@@ -161,6 +161,9 @@ type KafkaCheckpoints struct {
 	w        *kafka.Writer
 	mu       sync.Mutex
 	nparts   int // partitions of the checkpoint topic, once known
+	// readAhead keeps what read-backs of checkpoints fetched beside the
+	// record they wanted.
+	readAhead readAhead
 	// windowsRead: Silences holds partition 0's maintenance windows up to
 	// this offset, so a Load that wants none of partition 0's checkpoints
 	// (a rebalance that kept it elsewhere) reads only what came since;

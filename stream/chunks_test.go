@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
@@ -355,5 +357,71 @@ func saveSpread(t *testing.T, k *KafkaCheckpoints, n, parts int) {
 	}
 	if err := k.Save(context.Background(), cps); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadBackUsesItsBatch: checkpoints read back in the order a round
+// wrote them come mostly from the batch the first read fetched, and each
+// equals what was saved, in that order and in reverse.
+func TestReadBackUsesItsBatch(t *testing.T) {
+	k := checkpointTopic(t, 1)
+	ctx := context.Background()
+	var cps []Checkpoint
+	for i := range 40 {
+		key := fmt.Sprintf("s%02d", i)
+		cps = append(cps, Checkpoint{Key: key, Topic: "in", Partition: 0, Offset: int64(i), State: bytes.Repeat([]byte(key), 5000)})
+	}
+	if err := k.Save(ctx, cps); err != nil {
+		t.Fatal(err)
+	}
+	k.RestoreBytes = 1
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []string{"written", "reversed"} {
+		k.readAhead = readAhead{}
+		for i := range cps {
+			c := cps[i]
+			if order == "reversed" {
+				c = cps[len(cps)-1-i]
+			}
+			at := got[c.Key].At
+			if at == nil {
+				t.Fatalf("%s: not deferred", c.Key)
+			}
+			back, err := k.Fetch(ctx, c.Key, *at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Key != c.Key || !bytes.Equal(back.State, c.State) {
+				t.Fatalf("%s order: %s read back as %s, %d bytes", order, c.Key, back.Key, len(back.State))
+			}
+		}
+		if hits := k.readAhead.hits; order == "written" && hits < 30 {
+			t.Errorf("read in the order written, %d of 40 came from a batch already fetched; want >= 30", hits)
+		}
+	}
+}
+
+// TestReadAheadBound: beyond its byte bound the oldest kept records go
+// first; a record is handed out once.
+func TestReadAheadBound(t *testing.T) {
+	var a readAhead
+	msg := func(off int64) kafka.Message {
+		return kafka.Message{Partition: 1, Offset: off, Value: make([]byte, 100)}
+	}
+	a.keep([]kafka.Message{msg(1), msg(2), msg(3)}, 250)
+	if _, ok := a.take(Locator{1, 1}); ok {
+		t.Error("the oldest record is still kept beyond the bound")
+	}
+	if _, ok := a.take(Locator{1, 3}); !ok {
+		t.Error("the newest record was dropped")
+	}
+	if _, ok := a.take(Locator{1, 3}); ok {
+		t.Error("a record was handed out twice")
+	}
+	if a.bytes != 100 {
+		t.Errorf("%d bytes counted, want 100", a.bytes)
 	}
 }

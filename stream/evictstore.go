@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -78,11 +79,18 @@ func (k *KafkaCheckpoints) produce(ctx context.Context, part int, key string, va
 
 // record reads the one record at l with a single fetch request (a
 // partition reader costs a connection and its MaxWait: 60 ms a record).
+// The fetch brings the whole batch holding it (a round writes about 20
+// checkpoints a batch, in the order their series were last seen, which is
+// about the order they return in): the batch's other records are kept,
+// up to four batches' bytes, for the reads that follow.
 func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message, error) {
+	if m, ok := k.readAhead.take(l); ok {
+		return m, nil
+	}
 	client := k.Conn.Client(10 * time.Second)
 	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
 		// Kafka returns the first batch whole even when it is larger than
-		// MaxBytes: a small bound reads one record, not the rest of the log.
+		// MaxBytes: a small bound reads one batch, not the rest of the log.
 		MinBytes: 1, MaxBytes: 1 << 16, MaxWait: 500 * time.Millisecond})
 	if err == nil {
 		err = resp.Error
@@ -90,13 +98,15 @@ func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, l.Partition, l.Offset, err)
 	}
+	var found *kafka.Message
+	var others []kafka.Message
 	for {
 		r, err := resp.Records.ReadRecord()
 		if err != nil {
-			return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
-		}
-		if r.Offset < l.Offset { // a batch may start before the offset asked for
-			continue
+			if found == nil {
+				return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
+			}
+			break // the end of what was fetched
 		}
 		m := kafka.Message{Topic: k.Topic, Partition: l.Partition, Offset: r.Offset}
 		if r.Key != nil {
@@ -105,7 +115,64 @@ func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message
 		if r.Value != nil {
 			m.Value, _ = io.ReadAll(r.Value)
 		}
-		return m, nil
+		if found == nil && r.Offset >= l.Offset { // the first at or after l: compaction may have removed l's
+			found = &m
+		} else {
+			others = append(others, m)
+		}
+	}
+	k.readAhead.keep(others, 4*k.batchLimit())
+	return *found, nil
+}
+
+// readAhead holds records a read-back fetched beside the one it wanted,
+// by locator, oldest dropped first beyond a byte bound; a record is
+// handed out once. Records at an offset never change, so a kept one is
+// never stale.
+type readAhead struct {
+	mu    sync.Mutex
+	byLoc map[Locator]kafka.Message
+	order []Locator // insertion order; may name records already taken
+	bytes int
+	hits  int // reads it answered
+}
+
+func (a *readAhead) take(l Locator) (kafka.Message, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.byLoc[l]
+	if ok {
+		delete(a.byLoc, l)
+		a.bytes -= len(m.Key) + len(m.Value)
+		a.hits++
+	}
+	return m, ok
+}
+
+func (a *readAhead) keep(ms []kafka.Message, limit int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byLoc == nil {
+		a.byLoc = map[Locator]kafka.Message{}
+	}
+	for _, m := range ms {
+		l := Locator{Partition: m.Partition, Offset: m.Offset}
+		if _, ok := a.byLoc[l]; ok {
+			continue
+		}
+		a.byLoc[l] = m
+		a.order = append(a.order, l)
+		a.bytes += len(m.Key) + len(m.Value)
+	}
+	for a.bytes > limit && len(a.order) > 0 {
+		if m, ok := a.byLoc[a.order[0]]; ok {
+			delete(a.byLoc, a.order[0])
+			a.bytes -= len(m.Key) + len(m.Value)
+		}
+		a.order = a.order[1:]
+	}
+	if len(a.byLoc) == 0 {
+		a.order = a.order[:0]
 	}
 }
 

@@ -1,7 +1,9 @@
 package stream
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -106,6 +108,26 @@ func (sh *shardState) owe(r *checkpointRound) {
 		}
 		st.owed, st.savedIn, st.dirty = r, r, false
 		sh.owed = append(sh.owed, key)
+	}
+	// In the order their series were last seen in each partition: about
+	// the order they return in after a restart, so a checkpoint read back
+	// brings its successors in the same batch (readAhead).
+	type seen struct {
+		part   partitionKey
+		offset int64
+		key    string
+	}
+	order := make([]seen, len(sh.owed))
+	for i, key := range sh.owed {
+		st := sh.dets[key]
+		order[i] = seen{st.part, st.lastOffset, key}
+	}
+	slices.SortFunc(order, func(a, b seen) int {
+		return cmp.Or(cmp.Compare(a.part.topic, b.part.topic), cmp.Compare(a.part.partition, b.part.partition),
+			cmp.Compare(a.offset, b.offset), cmp.Compare(a.key, b.key))
+	})
+	for i, o := range order {
+		sh.owed[i] = o.key
 	}
 }
 
