@@ -34,7 +34,9 @@
 // moving the commit limits) beside the fetch loop. A round's held snapshots
 // are guarded by a mutex; a shard waits for room there, or until the round
 // ends. Conn, Progress, the admission pacing of new detectors and the
-// readers' per-partition queues are safe for concurrent use.
+// readers' per-partition queues are safe for concurrent use, and so are a
+// KafkaCheckpoints' read-backs (shards read parked states at once; the
+// records a read-back fetched beside its own wait under a mutex).
 // Each shard owns its detectors outright (no locks on models); series are
 // assigned to shards by a hash of their name, and one fetch goroutine feeds
 // them in partition order, so each series' samples are scored in order
