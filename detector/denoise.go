@@ -247,11 +247,11 @@ func (d *denoiser) fit(states func(j int) (float64, bool)) {
 // that state among the Window newest samples is where the level can come
 // from; the level is the mean of the run's samples within three noise
 // deviations of the median of the nine nearest s, taken again about that
-// mean (a state may step
-// between sub-levels: a motor's current settling, a daily profile's
-// shoulders), the deviation taken from the run's steps between
-// neighbours (which a sub-level's step barely moves). s's own value if it
-// lies beyond denoiseStateGuard deviations (an inrush, a spike).
+// mean (a state may step between sub-levels: a motor's current settling,
+// a daily profile's shoulders), the deviation taken from the run's steps
+// between neighbours (which a sub-level's step barely moves). s's own
+// value if it lies beyond denoiseStateGuard deviations (an inrush, a
+// spike).
 func (d *denoiser) stateLevel(j, s int) float64 {
 	L, c := d.cfg.Window, d.channels
 	at := func(i int) float64 { return d.ring[(i%L)*c+j] }

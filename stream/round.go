@@ -98,17 +98,6 @@ func (p *Pipeline) recycle(cps []Checkpoint) {
 // theirs (that checkpoint is still their state); an earlier round's debts
 // lapse.
 func (sh *shardState) owe(r *checkpointRound) {
-	sh.round, sh.owed, sh.owedNext = r, sh.owed[:0], 0
-	for key, st := range sh.dets {
-		if _, ok := r.offsets[st.part]; !ok {
-			continue
-		}
-		if !st.dirty && (st.savedIn == nil || st.savedIn.succeeded()) {
-			continue
-		}
-		st.owed, st.savedIn, st.dirty = r, r, false
-		sh.owed = append(sh.owed, key)
-	}
 	// In the order their series were last seen in each partition: about
 	// the order they return in after a restart, so a checkpoint read back
 	// brings its successors in the same batch (readAhead).
@@ -117,17 +106,24 @@ func (sh *shardState) owe(r *checkpointRound) {
 		offset int64
 		key    string
 	}
-	order := make([]seen, len(sh.owed))
-	for i, key := range sh.owed {
-		st := sh.dets[key]
-		order[i] = seen{st.part, st.lastOffset, key}
+	var order []seen
+	for key, st := range sh.dets {
+		if _, ok := r.offsets[st.part]; !ok {
+			continue
+		}
+		if !st.dirty && (st.savedIn == nil || st.savedIn.succeeded()) {
+			continue
+		}
+		st.owed, st.savedIn, st.dirty = r, r, false
+		order = append(order, seen{st.part, st.lastOffset, key})
 	}
 	slices.SortFunc(order, func(a, b seen) int {
 		return cmp.Or(cmp.Compare(a.part.topic, b.part.topic), cmp.Compare(a.part.partition, b.part.partition),
 			cmp.Compare(a.offset, b.offset), cmp.Compare(a.key, b.key))
 	})
-	for i, o := range order {
-		sh.owed[i] = o.key
+	sh.round, sh.owed, sh.owedNext = r, sh.owed[:0], 0
+	for _, o := range order {
+		sh.owed = append(sh.owed, o.key)
 	}
 }
 
