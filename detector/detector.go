@@ -930,7 +930,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 		for _, cc := range r.chCal {
 			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
 		}
-		add("reference: tail models (history and its sorted copy)", tails, tailsFull)
+		add("reference: tail models (history and ranks)", tails, tailsFull)
 		fixed("reference: window and per-channel state", f64(len(r.vec)+7*c)+c)
 		if s := r.season; s != nil {
 			addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
@@ -982,8 +982,11 @@ func (d *Detector) TrainingScratchBytes() int {
 	if d.ae != nil {
 		n = max(n, d.ae.ScratchBytes())
 	}
-	if d.ref != nil && d.ref.ae != nil {
-		n = max(n, d.ref.ae.ScratchBytes())
+	if d.ref != nil {
+		if d.ref.ae != nil {
+			n = max(n, d.ref.ae.ScratchBytes())
+		}
+		n = max(n, 2*2*d.ref.cal.cfg.History) // sortBF16s's two buffers
 	}
 	return n
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 20 (version 19 had no denoiser; version 18 had no frozen networks: every
+// Snapshot encoding, version 21 (version 20 held tail models' sorted
+// history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
 // network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
 // ahead nor the window's typical step; version 15 had no swing test in the
@@ -47,7 +48,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 20
+	snapshotVersion = 21
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -455,6 +456,9 @@ func (c *tailCalibrator) appendState(e *statecodec.Encoder) {
 	e.F64(c.threshold)
 	e.F64(c.scale)
 	e.Bool(c.fitted)
+	e.U16s(c.below)
+	e.Int(c.belowN)
+	e.Int(c.belowK)
 }
 
 func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
@@ -462,13 +466,14 @@ func (c *tailCalibrator) readState(d *statecodec.Decoder) error {
 	c.histN = len(c.hist)
 	c.histPos, c.sinceFit = d.Int(), d.Int()
 	c.threshold, c.scale, c.fitted = d.F64(), d.F64(), d.Bool()
+	c.below = readBF16s(d, tailRanks+1, "tail ranks")
+	c.belowN, c.belowK = d.Int(), d.Int()
 	if err := d.Err(); err != nil {
 		return err
 	}
-	c.live = slices.Clone(c.hist)
-	slices.Sort(c.live)
 	if c.histPos < 0 || c.histPos >= c.cfg.History || (c.histN < c.cfg.History && c.histPos != c.histN) || c.sinceFit < 0 ||
-		(c.fitted && (!(c.scale > 0) || c.histN == 0)) {
+		(c.fitted && (!(c.scale > 0) || c.histN == 0 || len(c.below) != tailRanks+1 || c.belowN < 1 || c.belowN > c.cfg.History ||
+			c.belowK < 0 || c.belowK >= c.belowN || !slices.IsSorted(c.below))) {
 		return errors.New("detector: tail calibration state out of range")
 	}
 	return nil

@@ -1,9 +1,11 @@
 package detector
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/grow"
@@ -56,7 +58,7 @@ func (c TailConfig) Validate(key string) error {
 type tailCalibrator struct {
 	cfg TailConfig
 
-	// The histories hold bfloat16 (detmath.BF16): a tail fitted to
+	// The history holds bfloat16 (detmath.BF16): a tail fitted to
 	// thousands of errors does not see their 2^-8 rounding, at a quarter
 	// of float64's bytes. Errors are never negative, so the values sort
 	// as integers.
@@ -65,36 +67,37 @@ type tailCalibrator struct {
 	histN    int
 	sinceFit int
 
-	live      []uint16 // the history kept sorted as it changes
-	threshold float64  // the Quantile of live at the last fit
-	scale     float64  // mean excess over threshold (exponential tail)
-	fitted    bool
-	minScale  float64 // floors scale, in the errors' units
+	// below is the body of the distribution under the threshold as of the
+	// last fit: the sorted history's values at tailRanks+1 evenly spaced
+	// ranks from its smallest to the threshold's (rank belowK of belowN);
+	// tail interpolates ranks between them. A sorted copy of the whole
+	// history, kept up to date, would cost as much memory again as the
+	// ring (issue 17), for scores of at most a decade.
+	below          []uint16
+	belowN, belowK int
+	threshold      float64 // the Quantile of the history at the last fit
+	scale          float64 // mean excess over threshold (exponential tail)
+	fitted         bool
+	minScale       float64 // floors scale, in the errors' units
 }
+
+// tailRanks is how many rank intervals below describes.
+const tailRanks = 64
 
 func newTailCalibrator(cfg TailConfig) *tailCalibrator {
 	return &tailCalibrator{cfg: cfg}
 }
 
-// bytes is the memory of its histories (ring and sorted copy).
-func (c *tailCalibrator) bytes() int { return 2 * (cap(c.hist) + cap(c.live)) }
+// bytes is the memory of its history and the body's ranks.
+func (c *tailCalibrator) bytes() int { return 2 * (cap(c.hist) + cap(c.below)) }
 
-// fullBytes is what bytes comes to once the histories are full.
-func (c *tailCalibrator) fullBytes() int { return 4 * c.cfg.History }
+// fullBytes is what bytes comes to once the history is full.
+func (c *tailCalibrator) fullBytes() int { return 2 * (c.cfg.History + tailRanks + 1) }
 
 // accept adds an error judged normal (never negative) to the history.
 func (c *tailCalibrator) accept(e64 float64) {
-	e := detmath.BF16(max(e64, 0))
-	// Keeping a sorted copy up to date costs two moves of at most History
-	// values; sorting the history at every fit cost ~20 times as much.
-	if c.histN == c.cfg.History {
-		i, _ := slices.BinarySearch(c.live, c.hist[c.histPos])
-		c.live = slices.Delete(c.live, i, i+1)
-	}
-	j, _ := slices.BinarySearch(c.live, e)
-	c.live = slices.Insert(grow.Room(c.live, c.cfg.History), j, e)
 	c.hist = grow.To(c.hist, c.histPos+1, c.cfg.History)
-	c.hist[c.histPos] = e
+	c.hist[c.histPos] = detmath.BF16(max(e64, 0))
 	if c.histPos++; c.histPos == c.cfg.History {
 		c.histPos = 0
 	}
@@ -105,19 +108,63 @@ func (c *tailCalibrator) accept(e64 float64) {
 	}
 }
 
+// sortScratch lends fit two buffers for sorting the history: they hold
+// nothing between fits, so there is one pair per fit running at once.
+var sortScratch sync.Pool
+
 func (c *tailCalibrator) fit() {
 	c.fitted, c.sinceFit = true, 0
-	n := len(c.live)
+	lent, _ := sortScratch.Get().(*[2][]uint16)
+	if lent == nil {
+		lent = new([2][]uint16)
+	}
+	defer sortScratch.Put(lent)
+	sorted := sortBF16s(lent, c.hist[:c.histN])
+	n := len(sorted)
 	k := min(int(c.cfg.Quantile*float64(n)), n-1)
-	c.threshold = detmath.FromBF16(c.live[k])
+	c.threshold = detmath.FromBF16(sorted[k])
 	var sum float64
-	for _, v := range c.live[k+1:] {
+	for _, v := range sorted[k+1:] {
 		sum += detmath.FromBF16(v) - c.threshold
 	}
 	excess := sum / float64(max(n-k-1, 1))
 	// A tail no wider than a small share of the threshold would make every
 	// rounding difference an alarm.
 	c.scale = max(excess, 0.05*math.Abs(c.threshold), c.minScale, 1e-12)
+	c.below = grow.To(c.below, tailRanks+1, tailRanks+1)
+	for j := range c.below {
+		c.below[j] = sorted[j*k/tailRanks]
+	}
+	c.belowN, c.belowK = n, k
+}
+
+// sortBF16s sorts a copy of values (bfloat16 >= 0, which order as their
+// bits) in two byte-wise counting passes, in lent's buffers.
+func sortBF16s(lent *[2][]uint16, values []uint16) []uint16 {
+	n := len(values)
+	for i := range lent {
+		if cap(lent[i]) < n {
+			lent[i] = make([]uint16, n)
+		}
+		lent[i] = lent[i][:n]
+	}
+	src, dst := values, lent[0]
+	for pass, shift := 0, uint(0); pass < 2; pass, shift = pass+1, shift+8 {
+		var at [257]int
+		for _, v := range src {
+			at[(v>>shift)&0xff+1]++
+		}
+		for b := 1; b < len(at); b++ {
+			at[b] += at[b-1]
+		}
+		for _, v := range src {
+			b := (v >> shift) & 0xff
+			dst[at[b]] = v
+			at[b]++
+		}
+		src, dst = dst, lent[1]
+	}
+	return src
 }
 
 // peaksTail is the tail probability of x beyond a peaks-over-threshold
@@ -131,15 +178,23 @@ func peaksTail(q, at, scale, x float64) float64 { return q * detmath.Exp(-(x-at)
 func peaksReaching(q, at, scale, p float64) float64 { return at + float64(scale*detmath.Log(q/p)) }
 
 // tail returns the probability of an accepted error at least as large as
-// e: below the fitted threshold the history's own share (as it is now:
-// one sorted copy serves both), beyond it the fitted tail's.
+// e: below the fitted threshold the history's own share as of the last
+// fit (its rank interpolated between the body's stored ranks), beyond it
+// the fitted tail's.
 func (c *tailCalibrator) tail(e float64) float64 {
-	n := len(c.live)
-	if e <= c.threshold {
-		i, _ := slices.BinarySearch(c.live, detmath.BF16(max(e, 0)))
-		return float64(n-i) / float64(n)
+	if e > c.threshold {
+		return peaksTail(1-c.cfg.Quantile, c.threshold, c.scale, e)
 	}
-	return peaksTail(1-c.cfg.Quantile, c.threshold, c.scale, e)
+	// The first stored value >= e; the rank of the first history value
+	// >= e lies between the previous stored rank and its.
+	j, _ := slices.BinarySearchFunc(c.below, e, func(v uint16, e float64) int { return cmp.Compare(detmath.FromBF16(v), e) })
+	if j == 0 {
+		return 1
+	}
+	lo, hi := detmath.FromBF16(c.below[j-1]), detmath.FromBF16(c.below[j])
+	rLo, rHi := (j-1)*c.belowK/tailRanks, j*c.belowK/tailRanks
+	rank := float64(rLo+1) + float64(rHi-rLo-1)*(e-lo)/(hi-lo)
+	return (float64(c.belowN) - rank) / float64(c.belowN)
 }
 
 // decades is -log10 of e's tail probability (needs a fit).
@@ -164,6 +219,6 @@ func (c *tailCalibrator) score(e float64) float64 {
 // reset forgets the history.
 func (c *tailCalibrator) reset() {
 	c.histPos, c.histN, c.sinceFit = 0, 0, 0
-	c.live = c.live[:0]
+	c.below, c.belowN, c.belowK = c.below[:0], 0, 0
 	c.threshold, c.scale, c.fitted = 0, 0, false
 }
