@@ -173,11 +173,8 @@ func (s *channelTest) channelDecades(j int, modal []bool) float64 {
 }
 
 // accept adds the last window's statistics to the tails.
-func (s *channelTest) accept() { s.acceptValues(s.stat) }
-
-// acceptValues adds one window's statistics (as stat holds them).
-func (s *channelTest) acceptValues(stat []float64) {
-	for j, v := range stat {
+func (s *channelTest) accept() {
+	for j, v := range s.stat {
 		s.tails[j].accept(v)
 	}
 }

@@ -936,7 +936,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 			addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
 		}
 		addPeak("reference: value histogram and its tail", r.marg.bytes(), r.marg.steadyBytes(), r.marg.fullBytes())
-		add("reference: transient alerts", f64(cap(r.trans.buf)), f64(transientWindows*r.trans.width))
+		add("reference: transient alerts", 2*cap(r.trans.buf), 2*transientWindows*r.trans.width)
 		for _, t := range r.tests {
 			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
 		}

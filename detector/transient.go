@@ -3,8 +3,8 @@ package detector
 import (
 	"errors"
 	"math"
-	"slices"
 
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/grow"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -18,8 +18,10 @@ import (
 // alerts. A longer alert's errors stay out: a sustained fault must not
 // teach the tail that it is normal.
 type transient struct {
-	width int       // values per window: pooled error, channel errors, marginal statistic, each channel test's statistics
-	buf   []float64 // windows × width, allocated while an alert is open
+	width int // values per window: pooled error, channel errors, marginal statistic, each channel test's statistics
+	// buf holds windows × width values as the tail models will store them
+	// (bfloat16 of what each accepts), allocated while an alert is open.
+	buf  []uint16
 	open  bool
 	over  bool // the alert outlasted the buffer
 }
@@ -44,11 +46,17 @@ func (t *transient) hold(r *reference) {
 		t.over = true
 		return
 	}
-	t.buf = grow.Append(t.buf, lim, r.err)
-	t.buf = grow.Append(t.buf, lim, r.chErr...)
-	t.buf = grow.Append(t.buf, lim, r.marg.last)
+	keep := func(v float64) { t.buf = grow.Append(t.buf, lim, detmath.BF16(max(v, 0))) }
+	keep(r.err)
+	rows := float64(len(r.vec) / len(r.chErr))
+	for _, e := range r.chErr {
+		keep(math.Sqrt(e / rows))
+	}
+	keep(r.marg.last)
 	for _, ct := range r.tests {
-		t.buf = grow.Append(t.buf, lim, ct.stat...)
+		for _, v := range ct.stat {
+			keep(v)
+		}
 	}
 }
 
@@ -59,18 +67,19 @@ func (t *transient) release(r *reference) {
 		t.buf = nil
 		return
 	}
-	rows := float64(len(r.vec) / len(r.chErr))
+	c := len(r.chErr)
 	for w := t.buf; len(w) > 0; w = w[t.width:] {
-		r.cal.accept(w[0])
+		r.cal.accept(detmath.FromBF16(w[0]))
 		for j, cc := range r.chCal {
-			cc.accept(math.Sqrt(w[1+j] / rows))
+			cc.accept(detmath.FromBF16(w[1+j]))
 		}
-		c := len(r.chErr)
 		if r.marg.active() {
-			r.marg.cal.accept(w[1+c])
+			r.marg.cal.accept(detmath.FromBF16(w[1+c]))
 		}
 		for k, ct := range r.tests {
-			ct.acceptValues(w[2+c+k*c : 2+c+(k+1)*c])
+			for j, v := range w[2+c+k*c : 2+c+(k+1)*c] {
+				ct.tails[j].accept(detmath.FromBF16(v))
+			}
 		}
 	}
 	t.buf = nil
@@ -79,16 +88,16 @@ func (t *transient) release(r *reference) {
 func (t *transient) appendState(e *statecodec.Encoder) {
 	e.Bool(t.open)
 	e.Bool(t.over)
-	e.F64s(t.buf)
+	e.U16s(t.buf)
 }
 
 func (t *transient) readState(d *statecodec.Decoder) error {
 	t.open, t.over = d.Bool(), d.Bool()
-	t.buf = d.F64sAppend(nil, transientWindows*t.width, "transient alert errors")
+	t.buf = readBF16s(d, transientWindows*t.width, "transient alert errors")
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if len(t.buf)%t.width != 0 || slices.ContainsFunc(t.buf, func(v float64) bool { return !(v >= 0) || !finite(v) }) {
+	if len(t.buf)%t.width != 0 {
 		return errors.New("detector: transient alert state out of range")
 	}
 	return nil
