@@ -22,8 +22,8 @@ type transient struct {
 	// buf holds windows × width values as the tail models will store them
 	// (bfloat16 of what each accepts), allocated while an alert is open.
 	buf  []uint16
-	open  bool
-	over  bool // the alert outlasted the buffer
+	open bool
+	over bool // the alert outlasted the buffer
 }
 
 // transientWindows is the longest alert, in windows, taken as a transient:
