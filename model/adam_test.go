@@ -3,7 +3,10 @@ package model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
 // TestAdamKernelMatchesGeneric: the vectorised step gives the generic
@@ -73,5 +76,70 @@ func benchKernel(b *testing.B, prefix string, kernel, generic func()) {
 				c.f()
 			}
 		})
+	}
+}
+
+// TestFactoredMomentsOfRankOneGradients: where a layer's squared
+// gradients are an outer product (g_ij = a_i b_j), the factored second
+// moments are exact, so a first step of Adam with factored moments moves
+// every weight as Adam does (to float32's rounding); the biases always do.
+func TestFactoredMomentsOfRankOneGradients(t *testing.T) {
+	newNet := func(opt string) *Autoencoder {
+		cfg := DefaultConfig()
+		cfg.Optimizer = opt
+		a, err := New(cfg, 8, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	full, factored := newNet("adam"), newNet("adam_factored")
+	if len(factored.v) >= len(full.v) {
+		t.Fatalf("factored second moments %d long, Adam's %d", len(factored.v), len(full.v))
+	}
+	grads := make([]float64, len(full.params))
+	for _, ly := range full.layers {
+		for o := range ly.out {
+			for i := range ly.in {
+				grads[ly.off+o*ly.in+i] = 0.01 * float64(o+1) * float64(i%3+1) * math.Pow(-1, float64(o+i))
+			}
+			grads[ly.off+ly.out*ly.in+o] = 0.02 * float64(o%4+1)
+		}
+	}
+	before := slices.Clone(full.params)
+	full.update(grads, 1)
+	factored.update(grads, 1)
+	for i := range before {
+		moved, want := float64(factored.params[i]-before[i]), float64(full.params[i]-before[i])
+		if math.Abs(moved-want) > 1e-6*math.Abs(want)+1e-7 {
+			t.Fatalf("parameter %d moved by %g with factored moments, by %g with Adam's", i, moved, want)
+		}
+	}
+}
+
+// TestFactoredStateRoundTrip: a network with factored moments restored
+// from its snapshot trains on to the same bits as the original.
+func TestFactoredStateRoundTrip(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Optimizer = "adam_factored"
+	a, _ := New(cfg, 32, 3)
+	for step := range 200 {
+		a.Learn(testInput(32, float64(step)*0.1))
+	}
+	var e statecodec.Encoder
+	if err := a.AppendState(&e); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(cfg, 32, 99)
+	if err := b.ReadState(statecodec.NewDecoder(e.Buf)); err != nil {
+		t.Fatal(err)
+	}
+	for step := range 100 {
+		a.Learn(testInput(32, float64(step)*0.3))
+		b.Learn(testInput(32, float64(step)*0.3))
+	}
+	x := testInput(32, 2.2)
+	if !slices.Equal(a.Reconstruct(x), b.Reconstruct(x)) {
+		t.Fatal("restored network trained to different outputs")
 	}
 }

@@ -100,9 +100,6 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		pcg:      pcg,
 		rng:      rand.New(pcg),
 	}
-	if cfg.Optimizer == "adam" {
-		a.v = make([]float32, total)
-	}
 	off := 0
 	for l := 1; l < len(sizes); l++ {
 		out, in := sizes[l], sizes[l-1]
@@ -119,6 +116,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		}
 		a.layers = append(a.layers, ly)
 	}
+	a.v = a.newSecondMoments()
 	a.averageParams()
 	for _, s := range sizes {
 		a.act = append(a.act, make([]float64, s))
@@ -178,12 +176,84 @@ func (a *Autoencoder) Thaw() {
 		return
 	}
 	a.m = make([]float32, len(a.params))
-	if a.cfg.Optimizer == "adam" {
-		a.v = make([]float32, len(a.params))
-	}
+	a.v = a.newSecondMoments()
 	a.steps, a.beta1Pow, a.beta2Pow = 0, 1, 1
 	a.averageParams()
 	a.frozen = false
+}
+
+// secondMomentsLen is how many second moments the optimiser keeps: one
+// per parameter for Adam; for Adam with factored moments, per layer one
+// per row and one per column of its weights and one per bias.
+func (a *Autoencoder) secondMomentsLen() int {
+	switch a.cfg.Optimizer {
+	case "adam":
+		return len(a.params)
+	case "adam_factored":
+		n := 0
+		for _, ly := range a.layers {
+			n += 2*ly.out + ly.in
+		}
+		return n
+	}
+	return 0
+}
+
+func (a *Autoencoder) newSecondMoments() []float32 {
+	if n := a.secondMomentsLen(); n > 0 {
+		return make([]float32, n)
+	}
+	return nil
+}
+
+// adamFactored is one step of Adam whose second moments of a layer's
+// weights are factored as Adafactor's are (Shazeer and Stern, ICML 2018):
+// a running mean of the squared gradients per row and per column, the
+// moment of a weight their product over the rows' mean. Biases keep one
+// each. Every product is rounded on its own (explicit conversions: no
+// fused multiply-add), so that every CPU gives the same bits.
+func (a *Autoencoder) adamFactored(grads []float64, k *adamConsts) {
+	v := a.v
+	for l := range a.layers {
+		ly := &a.layers[l]
+		out, in := ly.out, ly.in
+		rows, cols, vb := v[:out], v[out:out+in], v[out+in:2*out+in]
+		v = v[2*out+in:]
+		gw := grads[ly.off : ly.off+out*in]
+		var rowSum float64
+		for o := range out {
+			var sq float64
+			for _, g := range gw[o*in : (o+1)*in] {
+				g = float64(g * k.scale)
+				sq += float64(g * g)
+			}
+			rows[o] = float32(float64(k.b2*float64(rows[o])) + float64(k.c2*sq)/float64(in))
+			rowSum += float64(rows[o])
+		}
+		for i := range in {
+			var sq float64
+			for o := range out {
+				g := float64(gw[o*in+i] * k.scale)
+				sq += float64(g * g)
+			}
+			cols[i] = float32(float64(k.b2*float64(cols[i])) + float64(k.c2*sq)/float64(out))
+		}
+		rowMean := rowSum / float64(out)
+		p, m := ly.w, a.m[ly.off:ly.off+out*in]
+		for o := range out {
+			r := float64(rows[o]) / (rowMean + 1e-30)
+			for i, g := range gw[o*in : (o+1)*in] {
+				j := o*in + i
+				g = float64(g * k.scale)
+				mi := float64(k.b1*float64(m[j])) + float64(k.c1*g)
+				m[j] = float32(mi)
+				vi := float64(r * float64(cols[i]))
+				p[j] = float32(float64(p[j]) - float64(k.step*mi)/(math.Sqrt(vi)+k.eps))
+			}
+		}
+		b := ly.off + out*in
+		adamGeneric(ly.b, a.m[b:b+out], vb, grads[b:b+out], k)
+	}
 }
 
 // Frozen reports whether the network was frozen (and not thawed since).
@@ -563,7 +633,12 @@ func (a *Autoencoder) update(grads []float64, scale float64) {
 		a.beta1Pow = float64(a.beta1Pow * b1)
 		a.beta2Pow = float64(a.beta2Pow * b2)
 		step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
-		adam(params, m, a.v, grads, &adamConsts{scale: scale, b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: step, eps: 1e-8})
+		k := &adamConsts{scale: scale, b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: step, eps: 1e-8}
+		if a.cfg.Optimizer == "adam_factored" {
+			a.adamFactored(grads, k)
+		} else {
+			adam(params, m, a.v, grads, k)
+		}
 	}
 	// The scoring weights follow the trained ones; early on the horizon is
 	// the step count, so the average is not biased towards the init.
@@ -603,10 +678,7 @@ func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 		}
 		return Part{name, b, full, peak}
 	}
-	moments := len(a.params)
-	if a.cfg.Optimizer == "adam" {
-		moments *= 2
-	}
+	moments := len(a.params) + a.secondMomentsLen()
 	avg := 0
 	if a.cfg.Average > 0 {
 		avg = len(a.params)

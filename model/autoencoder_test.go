@@ -85,7 +85,7 @@ func TestGradient(t *testing.T) {
 }
 
 func TestLearnReducesError(t *testing.T) {
-	for _, opt := range []string{"adam", "momentum"} {
+	for _, opt := range []string{"adam", "adam_factored", "momentum"} {
 		cfg := DefaultConfig()
 		cfg.Optimizer = opt
 		if opt == "momentum" {
@@ -166,7 +166,7 @@ func TestValidate(t *testing.T) {
 	}
 	f(func(c *Config) { c.Hidden = []int{24, 18, 24} }, "model.hidden: bottleneck 18 must be at most half the window's 32 values, or the network learns the identity (got [24 18 24])")
 	f(func(c *Config) { c.Hidden = nil }, "model.hidden: must list at least one layer (got [])")
-	f(func(c *Config) { c.Optimizer = "rmsprop" }, `model.optimizer: must be adam or momentum (got "rmsprop")`)
+	f(func(c *Config) { c.Optimizer = "rmsprop" }, `model.optimizer: must be adam, adam_factored or momentum (got "rmsprop")`)
 	f(func(c *Config) { c.LearningRate = math.NaN() }, "model.learning_rate: must be in (0, 1] (got NaN)")
 	f(func(c *Config) { c.MaskProb = 1 }, "model.mask_prob: must be in [0, 1) (got 1)")
 	f(func(c *Config) { c.ReplaySize = 0 }, "model.replay_batch: needs model.replay_size > 0 (got replay_batch 2)")

@@ -15,7 +15,9 @@ type Config struct {
 	// channel (empty: Hidden): eight channels' window is eight times the
 	// values a code must describe.
 	MultivariateHidden []int `yaml:"multivariate_hidden"`
-	// Optimizer is "adam" or "momentum" (SGD with momentum).
+	// Optimizer is "adam", "adam_factored" (Adam with a layer's second
+	// moments factored into rows and columns, as Adafactor's: a network's
+	// moments in about half the memory) or "momentum" (SGD with momentum).
 	Optimizer    string  `yaml:"optimizer"`
 	LearningRate float64 `yaml:"learning_rate"`
 	// Average, when > 0, scores with an exponential moving average of the
@@ -115,9 +117,9 @@ func (c Config) Validate(inputs int) error {
 		}
 	}
 	switch c.Optimizer {
-	case "adam", "momentum":
+	case "adam", "adam_factored", "momentum":
 	default:
-		return fmt.Errorf("model.optimizer: must be adam or momentum (got %q)", c.Optimizer)
+		return fmt.Errorf("model.optimizer: must be adam, adam_factored or momentum (got %q)", c.Optimizer)
 	}
 	switch {
 	case !(c.LearningRate > 0 && c.LearningRate <= 1):
