@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -216,15 +217,29 @@ func TestDeterministicBytes(t *testing.T) {
 	}
 }
 
+// TestMalformedRowNamesFileLineColumn: a malformed row fails its file,
+// named with line and column; the other files are scored and written.
 func TestMalformedRowNamesFileLineColumn(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "bad.csv")
 	os.WriteFile(p, []byte("timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,oops\n"), 0o644)
-	inputs, _ := Discover([]string{p})
-	_, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: t.TempDir()})
+	os.WriteFile(filepath.Join(dir, "good.csv"), []byte("timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,2\n"), 0o644)
+	inputs, _ := Discover([]string{dir})
+	out := t.TempDir()
+	results, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: out})
 	want := p + `: line 3, column 2 (value): not a number: "oops"`
-	if err == nil || err.Error() != want {
-		t.Fatalf("got %v, want %q", err, want)
+	var failed *FileErrors
+	if !errors.As(err, &failed) || len(failed.Errs) != 1 || failed.Errs[0].Error() != want || failed.Files != 2 {
+		t.Fatalf("got %v, want one of 2 files failed with %q", err, want)
+	}
+	if len(results) != 1 || results[0].Rel != "good.csv" || len(results[0].Score) != 2 {
+		t.Fatalf("results %+v: want good.csv's 2 rows", results)
+	}
+	if _, err := os.Stat(filepath.Join(out, "good.csv")); err != nil {
+		t.Fatalf("good.csv's output: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "bad.csv")); !os.IsNotExist(err) {
+		t.Fatalf("bad.csv has an output (%v)", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -103,17 +104,39 @@ type FileResult struct {
 	*Scored
 }
 
+// FileErrors lists the inputs Run could not read or score (a malformed
+// row, a file that is not sensor CSV, a configuration the file's channels
+// do not fit), each error naming its file. Run scores the other inputs.
+type FileErrors struct {
+	Errs  []error
+	Files int // inputs in the run
+}
+
+func (e *FileErrors) Error() string {
+	return fmt.Sprintf("%d of %d files could not be scored: %v", len(e.Errs), e.Files, errors.Join(e.Errs...))
+}
+
+func (e *FileErrors) Unwrap() []error { return e.Errs }
+
 // Run scores every input and writes each output file. Results keep the
-// order of inputs. The first error stops the run.
+// order of inputs. An input that cannot be read or scored does not stop
+// the others: Run returns the results of the rest with a *FileErrors. Any
+// other error (writing an output, ctx ending) stops the run.
 func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	results := make([]FileResult, len(inputs))
+	inputErrs := make([]error, len(inputs))
 	bufs := make([]bytes.Buffer, workers) // one output buffer per worker, reused
 	err := parallel.Each(ctx, len(inputs), workers, func(_ context.Context, w, i int) error {
 		s, err := runOne(inputs[i], o, &bufs[w])
+		var bad *inputError
+		if errors.As(err, &bad) {
+			inputErrs[i] = bad.err
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -126,13 +149,31 @@ func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results, nil
+	failed := &FileErrors{Files: len(inputs)}
+	scored := results[:0]
+	for i, r := range results {
+		if inputErrs[i] != nil {
+			failed.Errs = append(failed.Errs, inputErrs[i])
+		} else {
+			scored = append(scored, r)
+		}
+	}
+	if len(failed.Errs) > 0 {
+		return scored, failed
+	}
+	return scored, nil
 }
+
+// inputError marks an error of the input itself, as opposed to one of
+// writing the output.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
 
 func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
 	f, err := sensorcsv.Read(in.Path, o.Ignore)
 	if err != nil {
-		return nil, err
+		return nil, &inputError{err}
 	}
 	var mine []Verdict
 	for _, v := range o.Verdicts {
@@ -142,7 +183,7 @@ func runOne(in Input, o Options, buf *bytes.Buffer) (*Scored, error) {
 	}
 	s, err := ScoreFile(f, o.Detector, o.Multivariate, o.Latent, mine...)
 	if err != nil {
-		return nil, err
+		return nil, &inputError{err} // it names the file
 	}
 	buf.Reset()
 	s.WriteCSV(buf)

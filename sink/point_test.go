@@ -63,6 +63,7 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 	f(func(c *Config) { c.URL = "localhost:8086" }, `influx.url: want http(s)://host:port (got "localhost:8086")`)
+	f(func(c *Config) { c.URL = "not a url" }, `influx.url: want http(s)://host:port (got "not a url")`)
 	f(func(c *Config) { c.Bucket = "" }, `influx.bucket: required with influx.url (got "")`)
 	f(func(c *Config) { c.Token, c.TokenFile = "a", "b" }, "influx.token and influx.token_file: set one, not both")
 	f(func(c *Config) { c.BatchSize = 0 }, "influx.batch_size: must be in [1, 1000000] (got 0)")

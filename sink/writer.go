@@ -80,6 +80,9 @@ func DefaultConfig() Config {
 // its scheme and an @.
 func (c Config) RedactedURL() string {
 	if u, err := url.Parse(c.URL); err == nil {
+		if _, secret := u.User.Password(); !secret {
+			return c.URL // as written: Redacted would re-escape it
+		}
 		return u.Redacted()
 	}
 	if at := strings.LastIndexByte(c.URL, '@'); at >= 0 {

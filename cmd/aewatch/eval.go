@@ -97,12 +97,28 @@ func runEval(ctx context.Context, args []string) error {
 		OutDir: *out, Progress: p.fileDone, Verdicts: verdicts,
 	})
 	p.line.finish()
-	if err != nil {
+	// A file that cannot be scored is named on stderr; the others are
+	// scored and written, but a score over the whole corpus (NAB,
+	// point-wise) would silently be over part of it, so it is left out and
+	// the command fails once the rest is done.
+	var failed *eval.FileErrors
+	if errors.As(err, &failed) {
+		for _, e := range failed.Errs {
+			fmt.Fprintf(os.Stderr, "aewatch eval: %v\n", e)
+		}
+		if len(results) == 0 {
+			return fmt.Errorf("none of the %d files could be scored", failed.Files)
+		}
+	} else if err != nil {
 		return err
 	}
 	var summary bytes.Buffer // the report shows what was printed
 	w := io.MultiWriter(os.Stdout, &summary)
 	printSummary(w, results, cfg.Detector, time.Since(start))
+	if failed != nil && (*labelCol != "" || lab != nil) {
+		fmt.Fprintf(w, "corpus scores left out: %d of %d files could not be scored (stderr names them)\n", len(failed.Errs), failed.Files)
+		*labelCol, lab = "", nil
+	}
 	if cfg.Detector.Model.Bottleneck == "auto" {
 		if err := printBottlenecks(w, results, *out, *multi); err != nil {
 			return err
@@ -129,14 +145,23 @@ func runEval(ctx context.Context, args []string) error {
 		}
 	}
 	if *report == "" {
-		return nil
+		return scoredAll(failed)
 	}
 	title := fmt.Sprintf("aewatch eval: %s detector, seed %d, %d files", cfg.Detector.Kind, cfg.Detector.Seed, len(results))
 	if err := eval.WriteReport(*report, results, eval.ReportOptions{Title: title, Summary: summary.String(), Labels: lab, LabelColumn: *labelCol}); err != nil {
 		return err
 	}
 	fmt.Printf("report: %s\n", filepath.Join(*report, "index.html"))
-	return nil
+	return scoredAll(failed)
+}
+
+// scoredAll is the command's outcome once the files that could be scored
+// are: an error if some could not.
+func scoredAll(failed *eval.FileErrors) error {
+	if failed == nil {
+		return nil
+	}
+	return fmt.Errorf("%d of %d files could not be scored (named above)", len(failed.Errs), failed.Files)
 }
 
 // printMemory prints the memory of one detector of the given channels, by

@@ -86,7 +86,7 @@ commands:
   produce       send CSV files to a Kafka topic, one message per row
   demo          generate faulty sensor signals, score them, print the alerts (no services)
   eval          score CSV files offline with the detector; optional NAB scoring
-  broker        serve an in-memory Kafka-protocol broker (for trying aewatch; not durable)
+  broker        serve a Kafka-protocol broker for trying aewatch (in memory, or on disk with --data-dir)
   generate      write a labelled corpus of synthetic industrial signals with faults
   inject        write labelled faults into copies of a recording of normal operation
   config check  validate a configuration file

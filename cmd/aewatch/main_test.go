@@ -186,6 +186,37 @@ func TestEvalErrors(t *testing.T) {
 	}
 }
 
+// TestEvalScoresTheOtherFiles: a file with a malformed row is named on
+// stderr with its line and column and the command fails, but the other
+// files are scored and written; corpus scores, which would be over part
+// of the corpus, are left out.
+func TestEvalScoresTheOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.Mkdir(in, 0o755)
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "2024-03-01 %02d:%02d:00,%.3f\n", i/60, i%60, math.Sin(float64(i)/5))
+	}
+	os.WriteFile(filepath.Join(in, "good.csv"), []byte(b.String()), 0o644)
+	bad := filepath.Join(in, "bad.csv")
+	os.WriteFile(bad, []byte("timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:01:00,1,2\n"), 0o644)
+	labels := filepath.Join(dir, "labels.json")
+	os.WriteFile(labels, []byte(`{"good.csv": [], "bad.csv": []}`), 0o644)
+	out := filepath.Join(dir, "out")
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--labels", labels, "--out", out, in)
+	if code != 1 || !strings.Contains(stderr, bad+": line 3: want 2 fields (got 3)") || !strings.Contains(stderr, "1 of 2 files could not be scored") {
+		t.Fatalf("exit %d, stderr %q: want exit 1 naming bad.csv's line 3", code, stderr)
+	}
+	if !strings.Contains(stdout, "1 files, 200 rows") || !strings.Contains(stdout, "corpus scores left out") || strings.Contains(stdout, "NAB (") {
+		t.Errorf("stdout %q: want good.csv's summary and no NAB score", stdout)
+	}
+	if data, err := os.ReadFile(filepath.Join(out, "good.csv")); err != nil || strings.Count(string(data), "\n") != 201 {
+		t.Errorf("good.csv's output: %v, %d lines", err, strings.Count(string(data), "\n"))
+	}
+}
+
 // TestEvalWarnsOfANonTimeColumn: a file without a time column has its
 // first column read as Unix seconds; most rows fall out of order, and eval
 // names the column it took. Glitches and bad-value marks are counted, and

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -78,6 +79,9 @@ in the past at once: use --record-time now for such topics. Without
 	if err != nil {
 		return err
 	}
+	if err := checkFiles(ctx, inputs); err != nil {
+		return err
+	}
 	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", progress: os.Stderr}
 	// Unpaced, several files at once: each write waits for its batch's
 	// acknowledgement, so one file at a time spent most of its time
@@ -91,6 +95,24 @@ in the past at once: use --record-time now for such topics. Without
 		p.progress = nil
 	}
 	return conn.Explain(ctx, p.sendFiles(ctx, inputs, *topic, atOnce))
+}
+
+// checkFiles reads every input before any is sent: a malformed file found
+// halfway would leave the topic with part of the files (and a second run
+// would send that part twice). It names every file that does not read.
+func checkFiles(ctx context.Context, inputs []eval.Input) error {
+	errs := make([]error, len(inputs))
+	err := parallel.Each(ctx, len(inputs), runtime.GOMAXPROCS(0), func(_ context.Context, _, i int) error {
+		_, errs[i] = sensorcsv.Read(inputs[i].Path, nil)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nothing sent: %w", err)
+	}
+	return nil
 }
 
 // produceFilesAtOnce is how many files an unpaced produce sends at once.
