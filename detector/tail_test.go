@@ -10,9 +10,10 @@ import (
 )
 
 // TestTailBodyFromRanks checks the body of a tail model read from its
-// stored ranks against the history's exact share at the same fit: equal at
-// a stored rank the value first holds, within half a rank interval elsewhere, never rising
-// with the error; and the sort the fit uses against slices.Sort.
+// stored ranks against the history's exact share at the same fit: equal
+// at a stored rank the value first holds, within half a rank interval
+// elsewhere, never rising with the error; and the sort the fit uses
+// against slices.Sort.
 func TestTailBodyFromRanks(t *testing.T) {
 	cfg := DefaultTailConfig()
 	c := newTailCalibrator(cfg)

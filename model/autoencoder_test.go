@@ -142,15 +142,17 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestNoAllocations(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Hidden = []int{32, 8, 32}
-	a, err := New(cfg, 64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := testInput(64, 0)
-	if n := testing.AllocsPerRun(100, func() { a.Reconstruct(x); a.Learn(x) }); n != 0 {
-		t.Fatalf("Reconstruct+Learn allocated %v times per run, want 0", n)
+	for _, opt := range []string{"adam", "adam_factored"} {
+		cfg := DefaultConfig()
+		cfg.Hidden, cfg.Optimizer = []int{32, 8, 32}, opt
+		a, err := New(cfg, 64, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := testInput(64, 0)
+		if n := testing.AllocsPerRun(100, func() { a.Reconstruct(x); a.Learn(x) }); n != 0 {
+			t.Fatalf("%s: Reconstruct+Learn allocated %v times per run, want 0", opt, n)
+		}
 	}
 }
 
