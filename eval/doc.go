@@ -1,7 +1,9 @@
 // Package eval runs the detector over sensor CSV files: the offline path of
 // aewatch (the eval subcommand). Each file is an independent run with fresh
 // detectors, scored through the same detector.Detector that the streaming
-// path uses, and written as a CSV with one output row per input row.
+// path uses, and written as a CSV with one output row per input row. A
+// file that cannot be read or scored is reported (FileErrors) without
+// stopping the others.
 // WriteReport renders a run as one self-contained HTML page with a figure
 // of each file's signal, alerts and scores (gonum/plot, SVG).
 //
