@@ -4,8 +4,9 @@
 # arm64 binaries, and `aewatch eval` built for arm64 writes byte-identical
 # output to the amd64 build on generated files (the long duty cycle, the
 # related sensors, whose relations invert a covariance, the pump on a
-# stroke cycle, whose relations take lags, and the denoised output, whose
-# code comes from a subspace iteration, among them) and on NAB and SKAB files
+# stroke cycle, whose relations take lags, the denoised output, whose
+# code comes from a subspace iteration, and Adam with factored moments,
+# among them) and on NAB and SKAB files
 # when ../shared/datasets is beside the checkout. Installs
 # qemu-user-static with apt-get when it is missing. Run by .ci/run.
 set -euo pipefail
@@ -28,7 +29,8 @@ GOARCH=arm64 go build -o "$tmp/arm64" ./cmd/aewatch
 "$tmp/amd64" generate --relations --variants 1 --out "$tmp/in/rel" >/dev/null
 "$tmp/amd64" generate --relations --cycle 24 --variants 1 --out "$tmp/in/stroke" >/dev/null
 printf 'detector:\n  denoise:\n    enabled: true\n' > "$tmp/denoise.yaml"
-runs=("--out OUT $tmp/in/gen" "--config $tmp/denoise.yaml --out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long"
+printf 'detector:\n  model:\n    optimizer: adam_factored\n' > "$tmp/factored.yaml"
+runs=("--out OUT $tmp/in/gen" "--config $tmp/denoise.yaml --out OUT $tmp/in/gen" "--config $tmp/factored.yaml --out OUT $tmp/in/gen" "--ignore anomaly --out OUT $tmp/in/sus" "--ignore anomaly --out OUT $tmp/in/long"
   "--multivariate --ignore anomaly --out OUT $tmp/in/rel" "--multivariate --ignore anomaly --out OUT $tmp/in/stroke")
 shared=../shared/datasets
 if [ -d "$shared/nab/data" ]; then
