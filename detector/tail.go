@@ -94,10 +94,17 @@ func (c *tailCalibrator) bytes() int { return 2 * (cap(c.hist) + cap(c.below)) }
 // fullBytes is what bytes comes to once the history is full.
 func (c *tailCalibrator) fullBytes() int { return 2 * (c.cfg.History + tailRanks + 1) }
 
+// tailValue is how a tail model stores an error: bfloat16, never below 0.
+func tailValue(e float64) uint16 { return detmath.BF16(max(e, 0)) }
+
 // accept adds an error judged normal (never negative) to the history.
-func (c *tailCalibrator) accept(e64 float64) {
+func (c *tailCalibrator) accept(e float64) { c.acceptStored(tailValue(e)) }
+
+// acceptStored is accept of an error already in its stored form
+// (tailValue), as an open alert's buffer keeps them.
+func (c *tailCalibrator) acceptStored(h uint16) {
 	c.hist = grow.To(c.hist, c.histPos+1, c.cfg.History)
-	c.hist[c.histPos] = detmath.BF16(max(e64, 0))
+	c.hist[c.histPos] = h
 	if c.histPos++; c.histPos == c.cfg.History {
 		c.histPos = 0
 	}

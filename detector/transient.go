@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 
-	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/grow"
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -19,8 +18,8 @@ import (
 // teach the tail that it is normal.
 type transient struct {
 	width int // values per window: pooled error, channel errors, marginal statistic, each channel test's statistics
-	// buf holds windows × width values as the tail models will store them
-	// (bfloat16 of what each accepts), allocated while an alert is open.
+	// buf holds windows × width values as the tail models store them
+	// (tailValue), allocated while an alert is open.
 	buf  []uint16
 	open bool
 	over bool // the alert outlasted the buffer
@@ -46,7 +45,7 @@ func (t *transient) hold(r *reference) {
 		t.over = true
 		return
 	}
-	keep := func(v float64) { t.buf = grow.Append(t.buf, lim, detmath.BF16(max(v, 0))) }
+	keep := func(v float64) { t.buf = grow.Append(t.buf, lim, tailValue(v)) }
 	keep(r.err)
 	rows := float64(len(r.vec) / len(r.chErr))
 	for _, e := range r.chErr {
@@ -69,16 +68,16 @@ func (t *transient) release(r *reference) {
 	}
 	c := len(r.chErr)
 	for w := t.buf; len(w) > 0; w = w[t.width:] {
-		r.cal.accept(detmath.FromBF16(w[0]))
+		r.cal.acceptStored(w[0])
 		for j, cc := range r.chCal {
-			cc.accept(detmath.FromBF16(w[1+j]))
+			cc.acceptStored(w[1+j])
 		}
 		if r.marg.active() {
-			r.marg.cal.accept(detmath.FromBF16(w[1+c]))
+			r.marg.cal.acceptStored(w[1+c])
 		}
 		for k, ct := range r.tests {
-			for j, v := range w[2+c+k*c : 2+c+(k+1)*c] {
-				ct.tails[j].accept(detmath.FromBF16(v))
+			for j, h := range w[2+c+k*c : 2+c+(k+1)*c] {
+				ct.tails[j].acceptStored(h)
 			}
 		}
 	}
