@@ -25,6 +25,21 @@ func adamGeneric(p, m, v []float32, g []float64, k *adamConsts) {
 	}
 }
 
+// adamFactoredRowGeneric is adamFactored's step over one row of a layer's
+// weights p with first moments m and gradients g: the second moment of
+// weight i is r*cols[i], r being the row's factor. The vector kernel
+// repeats these operations in this order.
+func adamFactoredRowGeneric(p, m, cols []float32, g []float64, r float64, k *adamConsts) {
+	p, m, cols = p[:len(g)], m[:len(g)], cols[:len(g)]
+	for i, gi := range g {
+		gi *= k.scale
+		mi := float64(k.b1*float64(m[i])) + float64(k.c1*gi)
+		m[i] = float32(mi)
+		vi := r * float64(cols[i])
+		p[i] = float32(float64(p[i]) - k.step*mi/(math.Sqrt(vi)+k.eps))
+	}
+}
+
 // averageGeneric moves avg towards p by rate: the Polyak average of the
 // weights. The vector kernel repeats these operations in this order.
 func averageGeneric(avg, p []float32, rate float64) {

@@ -54,6 +54,53 @@ done:
 	VZEROUPPER
 	RET
 
+// func adamFactoredRowAVX2(p, m, cols *float32, grad *float64, n int, k *adamConsts, r float64)
+// Per element, each operation rounded on its own as in
+// adamFactoredRowGeneric:
+//   g *= scale; m = b1*m + c1*g; v = r*col; p -= (step*m) / (sqrt(v) + eps)
+TEXT ·adamFactoredRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ p+0(FP), DI
+	MOVQ m+8(FP), SI
+	MOVQ cols+16(FP), DX
+	MOVQ grad+24(FP), CX
+	MOVQ n+32(FP), BX
+	MOVQ k+40(FP), AX
+	VBROADCASTSD 0(AX), Y8   // scale
+	VBROADCASTSD 8(AX), Y9   // b1
+	VBROADCASTSD 16(AX), Y10 // c1
+	VBROADCASTSD 40(AX), Y13 // step
+	VBROADCASTSD 48(AX), Y14 // eps
+	VBROADCASTSD r+48(FP), Y11
+	XORQ R8, R8
+
+rowloop:
+	CMPQ R8, BX
+	JGE  rowdone
+	VMOVUPD (CX)(R8*8), Y0
+	VMULPD  Y8, Y0, Y0       // g *= scale
+	VCVTPS2PD (SI)(R8*4), Y1 // m, widened
+	VMULPD  Y9, Y1, Y1       // b1*m
+	VMULPD  Y10, Y0, Y2      // c1*g
+	VADDPD  Y2, Y1, Y1       // m = b1*m + c1*g
+	VCVTPD2PSY Y1, X2
+	VMOVUPS X2, (SI)(R8*4)   // stored rounded to float32
+	VCVTPS2PD (DX)(R8*4), Y3 // col, widened
+	VMULPD  Y11, Y3, Y3      // v = r*col
+	VSQRTPD Y3, Y5
+	VADDPD  Y14, Y5, Y5      // sqrt(v) + eps
+	VMULPD  Y13, Y1, Y6      // step*m
+	VDIVPD  Y5, Y6, Y6       // (step*m) / (sqrt(v) + eps)
+	VCVTPS2PD (DI)(R8*4), Y7 // p, widened
+	VSUBPD  Y6, Y7, Y7       // p -= ...
+	VCVTPD2PSY Y7, X7
+	VMOVUPS X7, (DI)(R8*4)
+	ADDQ    $4, R8
+	JMP     rowloop
+
+rowdone:
+	VZEROUPPER
+	RET
+
 // func averageAVX2(avg, p *float32, n int, rate float64)
 // Per element, as in averageGeneric: avg = avg + rate*(p - avg), in
 // float64, rounded to float32 for storage.

@@ -36,6 +36,30 @@ func TestAdamKernelMatchesGeneric(t *testing.T) {
 	}
 }
 
+func TestFactoredRowKernelMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	k := &adamConsts{scale: 0.5, b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, step: 3e-3, eps: 1e-8}
+	for n := 0; n <= 41; n++ {
+		p, m, cols, g := make([]float32, n), make([]float32, n), make([]float32, n), make([]float64, n)
+		for i := range g {
+			p[i], m[i], cols[i] = float32(r.NormFloat64()), float32(r.NormFloat64()*0.1), float32(r.Float64()*0.01)
+			g[i] = r.NormFloat64() * math.Pow(10, float64(r.IntN(40)-20))
+			if i%7 == 3 {
+				g[i], cols[i] = 0, 0
+			}
+		}
+		rowFactor := r.Float64() * 3
+		p2, m2 := slices.Clone(p), slices.Clone(m)
+		adamFactoredRow(p, m, cols, g, rowFactor, k)
+		adamFactoredRowGeneric(p2, m2, cols, g, rowFactor, k)
+		for i := range g {
+			if math.Float32bits(p[i]) != math.Float32bits(p2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) {
+				t.Fatalf("n %d, element %d: kernel %v %v, generic %v %v", n, i, p[i], m[i], p2[i], m2[i])
+			}
+		}
+	}
+}
+
 func TestAverageKernelMatchesGeneric(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n <= 41; n++ {
@@ -107,8 +131,9 @@ func TestFactoredMomentsOfRankOneGradients(t *testing.T) {
 		}
 	}
 	before := slices.Clone(full.params)
-	full.update(grads, 1)
-	factored.update(grads, 1)
+	colSq := make([]float64, len(grads)) // room for any layer's columns
+	full.update(grads, colSq, 1)
+	factored.update(grads, colSq, 1)
 	for i := range before {
 		moved, want := float64(factored.params[i]-before[i]), float64(full.params[i]-before[i])
 		if math.Abs(moved-want) > 1e-6*math.Abs(want)+1e-7 {

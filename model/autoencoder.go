@@ -212,7 +212,7 @@ func (a *Autoencoder) newSecondMoments() []float32 {
 // moment of a weight their product over the rows' mean. Biases keep one
 // each. Every product is rounded on its own (explicit conversions: no
 // fused multiply-add), so that every CPU gives the same bits.
-func (a *Autoencoder) adamFactored(grads []float64, k *adamConsts) {
+func (a *Autoencoder) adamFactored(grads, colSq []float64, k *adamConsts) {
 	v := a.v
 	for l := range a.layers {
 		ly := &a.layers[l]
@@ -220,36 +220,30 @@ func (a *Autoencoder) adamFactored(grads []float64, k *adamConsts) {
 		rows, cols, vb := v[:out], v[out:out+in], v[out+in:2*out+in]
 		v = v[2*out+in:]
 		gw := grads[ly.off : ly.off+out*in]
+		// One pass gathers both sums of squares; each column's is summed
+		// over the rows in order, as a pass down the column would.
+		cs := colSq[:in]
+		clear(cs)
 		var rowSum float64
 		for o := range out {
 			var sq float64
-			for _, g := range gw[o*in : (o+1)*in] {
+			for i, g := range gw[o*in : (o+1)*in] {
 				g = float64(g * k.scale)
-				sq += float64(g * g)
+				g2 := float64(g * g)
+				sq += g2
+				cs[i] += g2
 			}
 			rows[o] = float32(float64(k.b2*float64(rows[o])) + float64(k.c2*sq)/float64(in))
 			rowSum += float64(rows[o])
 		}
-		for i := range in {
-			var sq float64
-			for o := range out {
-				g := float64(gw[o*in+i] * k.scale)
-				sq += float64(g * g)
-			}
+		for i, sq := range cs {
 			cols[i] = float32(float64(k.b2*float64(cols[i])) + float64(k.c2*sq)/float64(out))
 		}
 		rowMean := rowSum / float64(out)
 		p, m := ly.w, a.m[ly.off:ly.off+out*in]
 		for o := range out {
 			r := float64(rows[o]) / (rowMean + 1e-30)
-			for i, g := range gw[o*in : (o+1)*in] {
-				j := o*in + i
-				g = float64(g * k.scale)
-				mi := float64(k.b1*float64(m[j])) + float64(k.c1*g)
-				m[j] = float32(mi)
-				vi := float64(r * float64(cols[i]))
-				p[j] = float32(float64(p[j]) - float64(k.step*mi)/(math.Sqrt(vi)+k.eps))
-			}
+			adamFactoredRow(p[o*in:(o+1)*in], m[o*in:(o+1)*in], cols, gw[o*in:(o+1)*in], r, k)
 		}
 		b := ly.off + out*in
 		adamGeneric(ly.b, a.m[b:b+out], vb, grads[b:b+out], k)
@@ -277,6 +271,7 @@ type scratch struct {
 	passD, passA [][]float64 // per layer, each pass's output gradient and input
 	passes       int
 	ones         []float64 // a bias's "input" in every pass
+	colSq        []float64 // adam_factored: a layer's squared gradients summed by column
 }
 
 // workPool keeps the scratch of idle steps for networks of one shape. A
@@ -319,7 +314,8 @@ func (p *workPool) get() *scratch {
 		return s
 	}
 	p.mu.Unlock()
-	s := &scratch{grads: make([]float64, paramCount(p.sizes)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses)}
+	s := &scratch{grads: make([]float64, paramCount(p.sizes)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses),
+		colSq: make([]float64, slices.Max(p.sizes))}
 	for _, n := range p.sizes {
 		s.delta = append(s.delta, make([]float64, n))
 	}
@@ -451,7 +447,7 @@ func (a *Autoencoder) step(x []float64) float64 {
 		batch++
 	}
 	a.gradients(ws)
-	a.update(ws.grads, 1/float64(batch))
+	a.update(ws.grads, ws.colSq, 1/float64(batch))
 	return loss
 }
 
@@ -618,7 +614,7 @@ func (a *Autoencoder) gradients(ws *scratch) {
 	}
 }
 
-func (a *Autoencoder) update(grads []float64, scale float64) {
+func (a *Autoencoder) update(grads, colSq []float64, scale float64) {
 	lr, b1 := a.cfg.LearningRate, a.cfg.Momentum
 	a.steps++
 	params, m := a.params[:len(grads)], a.m[:len(grads)]
@@ -635,7 +631,7 @@ func (a *Autoencoder) update(grads []float64, scale float64) {
 		step := lr * math.Sqrt(1-a.beta2Pow) / (1 - a.beta1Pow)
 		k := &adamConsts{scale: scale, b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: step, eps: 1e-8}
 		if a.cfg.Optimizer == "adam_factored" {
-			a.adamFactored(grads, k)
+			a.adamFactored(grads, colSq, k)
 		} else {
 			adam(params, m, a.v, grads, k)
 		}
@@ -697,7 +693,7 @@ func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 func (a *Autoencoder) ScratchBytes() int {
 	ws := a.work.get()
 	defer a.work.put(ws)
-	n := len(ws.grads) + len(ws.clean) + len(ws.ones)
+	n := len(ws.grads) + len(ws.clean) + len(ws.ones) + len(ws.colSq)
 	for _, b := range [][][]float64{ws.delta, ws.passD, ws.passA} {
 		for _, v := range b {
 			n += len(v)

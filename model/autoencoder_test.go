@@ -207,6 +207,23 @@ func BenchmarkStepDefault(b *testing.B) {
 	}
 }
 
+// BenchmarkStepFactored is BenchmarkStepDefault with Adam's second
+// moments factored (model.optimizer: adam_factored).
+func BenchmarkStepFactored(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Optimizer = "adam_factored"
+	a, err := New(cfg, 32, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := testInput(32, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Reconstruct(x)
+		a.Learn(x)
+	}
+}
+
 // TestAverage checks the Polyak-averaged scoring weights: a horizon of one
 // step tracks the trained weights exactly; a long one lags behind them.
 func TestAverage(t *testing.T) {
