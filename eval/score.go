@@ -54,9 +54,12 @@ type Scored struct {
 	OutOfRange uint64 // beyond ±detector.window.max_abs
 	Wild       uint64 // isolated wild values held back from the models
 	OutOfOrder uint64
-	TimeJumps  uint64 // samples dated far ahead of their series that the next showed to be clock glitches
-	Gaps       uint64
-	Alerts     int // anomaly alerts opened
+	// OutOfOrderRows is the most samples one detector (channel) dropped as
+	// out of order: rows, where OutOfOrder counts them once per channel.
+	OutOfOrderRows uint64
+	TimeJumps      uint64 // samples dated far ahead of their series that the next showed to be clock glitches
+	Gaps           uint64
+	Alerts         int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -377,6 +380,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 	s.NonFinite += st.NonFinite
 	s.OutOfRange += st.OutOfRange
 	s.OutOfOrder += st.OutOfOrder
+	s.OutOfOrderRows = max(s.OutOfOrderRows, st.OutOfOrder)
 	s.Gaps += st.Gaps
 }
 

@@ -326,9 +326,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		// A file whose first column is no time (a value column, or one
 		// in a format read as Unix seconds) loses most rows as out of
 		// order; say which column was taken for the time.
-		if n, detectors := len(r.Score), max(1, len(r.HeldBytes)); r.OutOfOrder*10 > uint64(n*detectors) {
+		if n := len(r.Score); r.OutOfOrderRows*10 > uint64(n) {
 			fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
-				r.Rel, r.OutOfOrder/uint64(detectors), n, r.File.Header[0])
+				r.Rel, r.OutOfOrderRows, n, r.File.Header[0])
 		}
 		// One detector over several channels rejects a row missing any of
 		// them: tags sampled at different rates leave most rows short.

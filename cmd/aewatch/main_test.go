@@ -234,6 +234,19 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `rows out of order in column "flow", taken as the time`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q: want a warning naming column flow", code, stdout, stderr)
 	}
+	// Rows are counted once however many channels they hold, a channel
+	// left empty included (its detector rejects them as missing).
+	b.Reset()
+	b.WriteString("timestamp,flow,spare\n")
+	for i := 300; i > 0; i-- {
+		fmt.Fprintf(&b, "%d,%.3f,\n", 1_700_000_000+60*i, 10+math.Sin(float64(i)))
+	}
+	file = filepath.Join(dir, "backwards.csv")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "out"), file)
+	if code != 0 || !strings.Contains(stdout, `backwards.csv: 299 of 300 rows out of order in column "timestamp"`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 299 of 300 rows out of order", code, stdout, stderr)
+	}
 	b.Reset()
 	b.WriteString("timestamp,value\n")
 	for i := range 300 {
