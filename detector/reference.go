@@ -225,6 +225,13 @@ type reference struct {
 // deviations, so that a flat or strongly averaged channel can still follow.
 const minMeanSpread = 0.05
 
+// minSpreadScale floors the tail scale of the reference's window errors,
+// which are in spreads (pooled and per channel): window.spread_floor
+// declares variation under a spread of no interest, and a tail a hundredth
+// of one wide would still make it an alarm (a step of 8 on a level of 1e6,
+// under the floor's spread of 1000, scored 30 decades).
+const minSpreadScale = 0.01
+
 func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
 	wcfg.NormWarmup = cfg.Samples
 	norm, err := window.NewNormaliser(wcfg, channels)
@@ -240,6 +247,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
 		trendBuf: make([]float64, wcfg.Size),
 	}
+	r.cal.minScale = minSpreadScale
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
 	}
@@ -258,7 +266,9 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {
 		for range channels {
-			r.chCal = append(r.chCal, newTailCalibrator(cfg.Tail))
+			cc := newTailCalibrator(cfg.Tail)
+			cc.minScale = minSpreadScale
+			r.chCal = append(r.chCal, cc)
 		}
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {
