@@ -248,28 +248,36 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 }
 
 // refine returns the cycle, in blocks, to a fraction of a block: the
-// autocorrelation's peak near as many cycles as half the n block means
-// hold, placed between blocks by a parabola through it and its neighbours,
-// over that many cycles. A profile's phase drifts by the cycle's error
-// every cycle; a whole number of blocks is off by up to half a block.
+// autocorrelation's peak near 2, 4, 8, ... cycles, up to as many as half
+// the n block means hold, each placed between blocks by a parabola through
+// it and its neighbours and divided by its cycles. Each step looks within
+// a quarter cycle of where the last step's cycle puts the peak: one jump
+// straight to many cycles, from a whole number of blocks, lands on a
+// neighbouring cycle's peak once the error times the cycles passes half a
+// cycle (12.5 blocks, taken as 13, counted 20 cycles as 19: 5% off). A
+// profile's phase drifts by the cycle's error every cycle.
 func (s *season) refine(acf func(int) float64, best, n int) float64 {
-	m := n / 2 / best
-	if m < 2 {
-		return float64(best)
-	}
-	peak := m * best
-	b := acf(peak)
-	for lag := max(peak-best/2, 2); lag <= min(peak+best/2, n-2); lag++ {
-		if r := acf(lag); r > b {
-			peak, b = lag, r
+	cycle, most := float64(best), n/2/best
+	for m := 2; m <= most; m = min(2*m, most) {
+		guess := int(math.Round(float64(m) * cycle))
+		reach := max(1, int(cycle/4))
+		peak, b := guess, acf(guess)
+		for lag := max(guess-reach, 2); lag <= min(guess+reach, n-2); lag++ {
+			if r := acf(lag); r > b {
+				peak, b = lag, r
+			}
+		}
+		a, c := acf(peak-1), acf(peak+1)
+		shift := 0.0
+		if den := a - 2*b + c; den < 0 {
+			shift = max(-0.5, min(0.5, float64(0.5*(a-c))/den))
+		}
+		cycle = (float64(peak) + shift) / float64(m)
+		if m == most {
+			break
 		}
 	}
-	a, c := acf(peak-1), acf(peak+1)
-	shift := 0.0
-	if den := a - 2*b + c; den < 0 {
-		shift = max(-0.5, min(0.5, float64(0.5*(a-c))/den))
-	}
-	return (float64(peak) + shift) / float64(m)
+	return cycle
 }
 
 // bin is the profile bin of a moment since ns after the first sample, for
