@@ -227,9 +227,9 @@ const minMeanSpread = 0.05
 
 // minSpreadScale floors the tail scale of the reference's window errors,
 // which are in spreads (pooled and per channel): window.spread_floor
-// declares variation under a spread of no interest, and a tail a hundredth
-// of one wide would still make it an alarm (a step of 8 on a level of 1e6,
-// under the floor's spread of 1000, scored 30 decades).
+// declares variation under a spread of no interest, and a tail fitted to
+// that variation's own scale made it an alarm all the same (a step of 8 on
+// a level of 1e6, under the floor's spread of 1000, scored 30 decades).
 const minSpreadScale = 0.01
 
 func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
