@@ -118,3 +118,19 @@ func TestCycleToAFractionOfABlock(t *testing.T) {
 		}
 	}
 }
+
+// TestMachineCycleNearTheHour: a machine's cycle of 58 or 61.3 minutes,
+// sampled every minute, is its own, not the hour (a profile an hour long
+// slides out of phase); one within 0.5% of the hour is the hour.
+func TestMachineCycleNearTheHour(t *testing.T) {
+	for _, c := range []struct{ period, want float64 }{{58, 58}, {61.3, 61.3}, {60.2, 60}} {
+		s := newSeason(DefaultSeasonConfig(), 32, 1)
+		r := rand.New(rand.NewPCG(1, 9))
+		for i := range DefaultSeasonConfig().Learn {
+			s.observe(int64(i)*60e9, []float64{10*math.Sin(2*math.Pi*float64(i)/c.period) + r.NormFloat64()})
+		}
+		if got := s.cycle[0] / 60e9; math.Abs(got-c.want) > 0.003*c.want {
+			t.Errorf("a cycle of %.1f minutes found as %.2f (want %.1f)", c.period, got, c.want)
+		}
+	}
+}
