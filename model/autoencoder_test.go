@@ -180,43 +180,29 @@ func BenchmarkStep(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Hidden = []int{32, 8, 32}
 	cfg.ReplayBatch = 0
-	a, err := New(cfg, 64, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := testInput(64, 0)
-	b.ReportAllocs()
-	for b.Loop() {
-		a.Reconstruct(x)
-		a.Learn(x)
-	}
+	benchStep(b, cfg, 64)
 }
 
 // BenchmarkStepDefault is the default network (32-16-4-16-32) with its
 // default replay batch, as the detector runs it.
-func BenchmarkStepDefault(b *testing.B) {
-	a, err := New(DefaultConfig(), 32, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := testInput(32, 0)
-	b.ReportAllocs()
-	for b.Loop() {
-		a.Reconstruct(x)
-		a.Learn(x)
-	}
-}
+func BenchmarkStepDefault(b *testing.B) { benchStep(b, DefaultConfig(), 32) }
 
 // BenchmarkStepFactored is BenchmarkStepDefault with Adam's second
 // moments factored (model.optimizer: adam_factored).
 func BenchmarkStepFactored(b *testing.B) {
 	cfg := DefaultConfig()
 	cfg.Optimizer = "adam_factored"
-	a, err := New(cfg, 32, 1)
+	benchStep(b, cfg, 32)
+}
+
+// benchStep times Reconstruct and Learn of one window on a network of cfg
+// over n inputs.
+func benchStep(b *testing.B, cfg Config, n int) {
+	a, err := New(cfg, n, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	x := testInput(32, 0)
+	x := testInput(n, 0)
 	b.ReportAllocs()
 	for b.Loop() {
 		a.Reconstruct(x)
