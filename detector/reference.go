@@ -232,6 +232,13 @@ const minMeanSpread = 0.05
 // a level of 1e6, under the floor's spread of 1000, scored 30 decades).
 const minSpreadScale = 0.01
 
+// newSpreadTail is a tail model of window errors measured in spreads.
+func newSpreadTail(cfg TailConfig) *tailCalibrator {
+	c := newTailCalibrator(cfg)
+	c.minScale = minSpreadScale
+	return c
+}
+
 func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
 	wcfg.NormWarmup = cfg.Samples
 	norm, err := window.NewNormaliser(wcfg, channels)
@@ -239,7 +246,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		return nil, err
 	}
 	r := &reference{
-		cfg: cfg, norm: norm, train: train, cal: newTailCalibrator(cfg.Tail),
+		cfg: cfg, norm: norm, train: train, cal: newSpreadTail(cfg.Tail),
 		vec: make([]float64, wcfg.Size*channels), chErr: make([]float64, channels),
 		meanSq: make([]float64, channels), season: newSeason(cfg.Season, wcfg.Size, channels),
 		mean: make([]float64, channels), std: make([]float64, channels),
@@ -247,7 +254,6 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
 		trendBuf: make([]float64, wcfg.Size),
 	}
-	r.cal.minScale = minSpreadScale
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
 	}
@@ -266,9 +272,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {
 		for range channels {
-			cc := newTailCalibrator(cfg.Tail)
-			cc.minScale = minSpreadScale
-			r.chCal = append(r.chCal, cc)
+			r.chCal = append(r.chCal, newSpreadTail(cfg.Tail))
 		}
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {

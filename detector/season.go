@@ -265,26 +265,31 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 // profile's phase drifts by the cycle's error every cycle.
 func (s *season) refine(acf func(int) float64, best, n int) float64 {
 	cycle, most := float64(best), n/2/best
-	for m := 2; m <= most; m = min(2*m, most) {
-		guess := int(math.Round(float64(m) * cycle))
-		reach := max(1, int(cycle/4))
-		peak, b := guess, acf(guess)
-		for lag := max(guess-reach, 2); lag <= min(guess+reach, n-2); lag++ {
-			if r := acf(lag); r > b {
-				peak, b = lag, r
-			}
-		}
-		a, c := acf(peak-1), acf(peak+1)
-		shift := 0.0
-		if den := a - 2*b + c; den < 0 {
-			shift = max(-0.5, min(0.5, float64(0.5*(a-c))/den))
-		}
-		cycle = (float64(peak) + shift) / float64(m)
-		if m == most {
-			break
+	if most < 2 {
+		return cycle
+	}
+	for m := 2; ; m = min(2*m, most) {
+		cycle = peakNear(acf, int(math.Round(float64(m)*cycle)), max(1, int(cycle/4)), n) / float64(m)
+		if m >= most {
+			return cycle
 		}
 	}
-	return cycle
+}
+
+// peakNear is the lag of acf's highest value within reach of guess (over
+// lags 2..n-2), placed between lags by a parabola through its neighbours.
+func peakNear(acf func(int) float64, guess, reach, n int) float64 {
+	peak, b := guess, acf(guess)
+	for lag := max(guess-reach, 2); lag <= min(guess+reach, n-2); lag++ {
+		if r := acf(lag); r > b {
+			peak, b = lag, r
+		}
+	}
+	a, c := acf(peak-1), acf(peak+1)
+	if den := a - 2*b + c; den < 0 {
+		return float64(peak) + max(-0.5, min(0.5, float64(0.5*(a-c))/den))
+	}
+	return float64(peak)
 }
 
 // bin is the profile bin of a moment since ns after the first sample, for
