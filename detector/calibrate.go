@@ -61,7 +61,7 @@ type CalibrationConfig struct {
 
 // DefaultCalibrationConfig returns the defaults.
 func DefaultCalibrationConfig() CalibrationConfig {
-	return CalibrationConfig{Average: 20, History: 8640, HistoryStride: 4, Settle: 100, Learning: 200, Reestimate: 100,
+	return CalibrationConfig{Average: 20, History: 4320, HistoryStride: 4, Settle: 100, Learning: 200, Reestimate: 100,
 		MinStd: 0.05, ErrorHorizon: 1000, Transform: "sqrt", Cap: 5, AlertTail: 0.1, Instant: true}
 }
 
