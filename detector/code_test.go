@@ -13,7 +13,9 @@ import (
 // told apart: the nearest code of the first visits to each code of a
 // regime's second visit is, for most samples, one of the same regime.
 // (A code traces the cycle's phase, so a regime's codes form a loop, not
-// a point: their mean says nothing.)
+// a point: their mean says nothing.) Untied, as docs/quality.md advises for
+// codes: tied, segment 3's share was 0.57-0.77 over seeds 1-6 (untied
+// 0.99-1.00).
 func TestSimilarRegimesGiveNearbyCodes(t *testing.T) {
 	const seg = 800
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -26,7 +28,9 @@ func TestSimilarRegimesGiveNearbyCodes(t *testing.T) {
 		}
 		xs[i] += 0.2 * rng.NormFloat64()
 	}
-	d, err := New(DefaultConfig(), 1)
+	cfg := DefaultConfig()
+	cfg.Model.Tied = false
+	d, err := New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,6 +126,9 @@ func (c Config) Validate(channels int) error {
 			if err := model.ValidateLayers("detector.reference.multivariate_hidden", c.Reference.MultivariateHidden, c.Window.Size*channels); err != nil {
 				return err
 			}
+			if c.Model.MultivariateTied && !model.ReadsBothWays(c.Reference.MultivariateHidden) {
+				return fmt.Errorf("detector.reference.multivariate_hidden: %v does not read the same both ways, as detector.model.multivariate_tied needs", c.Reference.MultivariateHidden)
+			}
 		}
 	}
 	if c.Quality.Enabled {

@@ -124,10 +124,10 @@ func TestFactoredMomentsOfRankOneGradients(t *testing.T) {
 	grads := make([]float64, len(full.params))
 	for _, ly := range full.layers {
 		for o := range ly.out {
-			for i := range ly.in {
+			for i := range ly.weights() / ly.out {
 				grads[ly.off+o*ly.in+i] = 0.01 * float64(o+1) * float64(i%3+1) * math.Pow(-1, float64(o+i))
 			}
-			grads[ly.off+ly.out*ly.in+o] = 0.02 * float64(o%4+1)
+			grads[ly.off+ly.weights()+o] = 0.02 * float64(o%4+1)
 		}
 	}
 	before := slices.Clone(full.params)

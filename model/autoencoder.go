@@ -12,11 +12,17 @@ import (
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
 type layer struct {
-	w       []float32 // out × in, row-major
+	w       []float32 // out × in, row-major; nil for a tied layer
 	b       []float32
 	out, in int
 	off     int // where w starts in the flat parameters (b follows it)
+	// mirror is, for a decoder layer tied to an encoder layer, that
+	// layer's index: its weights are the mirror's transposed. -1 otherwise.
+	mirror int
 }
+
+// weights is how many weights of the flat parameters the layer holds.
+func (ly *layer) weights() int { return len(ly.w) }
 
 // Autoencoder is a dense denoising autoencoder trained online.
 type Autoencoder struct {
@@ -88,7 +94,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	if vae {
 		sizes[code] = 2 * k // the encoder's head: means, then log-variances
 	}
-	total := paramCount(sizes)
+	total := paramCount(sizes, cfg.Tied)
 	pcg := rand.NewPCG(seed, 0x6165776174636821) // "aewatch!"
 	a := &Autoencoder{
 		cfg:      cfg,
@@ -100,12 +106,14 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 		pcg:      pcg,
 		rng:      rand.New(pcg),
 	}
-	off := 0
+	off, L := 0, len(sizes)-1
 	for l := 1; l < len(sizes); l++ {
 		out, in := sizes[l], sizes[l-1]
-		ly := layer{out: out, in: in, off: off}
-		ly.w = a.params[off : off+out*in]
-		off += out * in
+		ly := layer{out: out, in: in, off: off, mirror: mirrorOf(l-1, L, cfg.Tied)}
+		if ly.mirror < 0 {
+			ly.w = a.params[off : off+out*in]
+			off += out * in
+		}
 		ly.b = a.params[off : off+out]
 		off += out
 		// Glorot-uniform weights, zero biases.
@@ -143,8 +151,10 @@ func (a *Autoencoder) averageParams() {
 	off := 0
 	for l, ly := range a.layers {
 		sl := ly
-		sl.w = a.avg[off : off+ly.out*ly.in]
-		off += ly.out * ly.in
+		if ly.w != nil {
+			sl.w = a.avg[off : off+ly.out*ly.in]
+			off += ly.out * ly.in
+		}
 		sl.b = a.avg[off : off+ly.out]
 		off += ly.out
 		a.scorer[l] = sl
@@ -192,7 +202,10 @@ func (a *Autoencoder) secondMomentsLen() int {
 	case "adam_factored":
 		n := 0
 		for _, ly := range a.layers {
-			n += 2*ly.out + ly.in
+			n += ly.out
+			if ly.w != nil {
+				n += ly.out + ly.in
+			}
 		}
 		return n
 	}
@@ -217,6 +230,11 @@ func (a *Autoencoder) adamFactored(grads, colSq []float64, k *adamConsts) {
 	for l := range a.layers {
 		ly := &a.layers[l]
 		out, in := ly.out, ly.in
+		if ly.w == nil {
+			adamGeneric(ly.b, a.m[ly.off:ly.off+out], v[:out], grads[ly.off:ly.off+out], k)
+			v = v[out:]
+			continue
+		}
 		rows, cols, vb := v[:out], v[out:out+in], v[out+in:2*out+in]
 		v = v[2*out+in:]
 		gw := grads[ly.off : ly.off+out*in]
@@ -253,12 +271,24 @@ func (a *Autoencoder) adamFactored(grads, colSq []float64, k *adamConsts) {
 // Frozen reports whether the network was frozen (and not thawed since).
 func (a *Autoencoder) Frozen() bool { return a.frozen }
 
+// mirrorOf is the encoder layer whose weights, transposed, are layer's
+// (0-based, of layers), or -1.
+func mirrorOf(layer, layers int, tied bool) int {
+	if !tied || layer < layers/2 {
+		return -1
+	}
+	return layers - 1 - layer
+}
+
 // paramCount is how many weights and biases dense layers of these sizes
-// (inputs first) hold.
-func paramCount(sizes []int) int {
-	total := 0
+// (inputs first) hold; tied, the decoder's layers hold biases only.
+func paramCount(sizes []int, tied bool) int {
+	total, L := 0, len(sizes)-1
 	for l := 1; l < len(sizes); l++ {
-		total += sizes[l]*sizes[l-1] + sizes[l]
+		if mirrorOf(l-1, L, tied) < 0 {
+			total += sizes[l-1] * sizes[l]
+		}
+		total += sizes[l]
 	}
 	return total
 }
@@ -272,6 +302,7 @@ type scratch struct {
 	passes       int
 	ones         []float64 // a bias's "input" in every pass
 	colSq        []float64 // adam_factored: a layer's squared gradients summed by column
+	tied         []float64 // a tied layer's weight gradient before it joins its mirror's
 }
 
 // workPool keeps the scratch of idle steps for networks of one shape. A
@@ -314,8 +345,11 @@ func (p *workPool) get() *scratch {
 		return s
 	}
 	p.mu.Unlock()
-	s := &scratch{grads: make([]float64, paramCount(p.sizes)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses),
+	s := &scratch{grads: make([]float64, paramCount(p.sizes, false)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses),
 		colSq: make([]float64, slices.Max(p.sizes))}
+	for l := 1; l < len(p.sizes); l++ {
+		s.tied = make([]float64, max(len(s.tied), p.sizes[l-1]*p.sizes[l]))
+	}
 	for _, n := range p.sizes {
 		s.delta = append(s.delta, make([]float64, n))
 	}
@@ -447,7 +481,7 @@ func (a *Autoencoder) step(x []float64) float64 {
 		batch++
 	}
 	a.gradients(ws)
-	a.update(ws.grads, ws.colSq, 1/float64(batch))
+	a.update(ws.grads[:len(a.params)], ws.colSq, 1/float64(batch))
 	return loss
 }
 
@@ -525,7 +559,13 @@ func (a *Autoencoder) forward(layers []layer, skip []float64, from, to int) {
 		for i, b := range ly.b {
 			out[i] = float64(b)
 		}
-		mulAddRows(ly.w, ly.out, ly.in, a.act[l], out)
+		if m := ly.mirror; m >= 0 {
+			// The mirror's first ly.in rows: all of them, but for the
+			// variational encoder's head (means, then log-variances).
+			mulAddRowsT(layers[m].w[:ly.in*ly.out], ly.in, ly.out, a.act[l], out)
+		} else {
+			mulAddRows(ly.w, ly.out, ly.in, a.act[l], out)
+		}
 		if l != last && !(a.vae && l+1 == a.code) {
 			tanhInPlace(out)
 		}
@@ -566,7 +606,11 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 		}
 		dIn := ws.delta[l]
 		clear(dIn)
-		mulAddRowsT(ly.w, ly.out, ly.in, dOut, dIn)
+		if m := ly.mirror; m >= 0 {
+			mulAddRows(a.layers[m].w[:ly.in*ly.out], ly.in, ly.out, dOut, dIn)
+		} else {
+			mulAddRowsT(ly.w, ly.out, ly.in, dOut, dIn)
+		}
 		if l == a.code && a.vae {
 			a.reparameterise(dIn)
 			continue
@@ -606,9 +650,20 @@ func (a *Autoencoder) reparameterise(d []float64) {
 func (a *Autoencoder) gradients(ws *scratch) {
 	for l := range a.layers {
 		ly := &a.layers[l]
-		gw := ws.grads[ly.off : ly.off+ly.out*ly.in]
-		gb := ws.grads[ly.off+ly.out*ly.in : ly.off+ly.out*ly.in+ly.out]
-		rankSum(gw, ly.out, ly.in, ws.passD[l], ws.passA[l], ws.passes)
+		nw := ly.weights()
+		gb := ws.grads[ly.off+nw : ly.off+nw+ly.out]
+		if m := ly.mirror; m >= 0 {
+			// A tied layer's weight gradient is its mirror's, transposed:
+			// added to the mirror's (earlier layers are summed first).
+			off := a.layers[m].off
+			g := ws.tied[:ly.in*ly.out]
+			rankSum(g, ly.in, ly.out, ws.passA[l], ws.passD[l], ws.passes)
+			for i, v := range ws.grads[off : off+len(g)] {
+				ws.grads[off+i] = v + g[i]
+			}
+		} else {
+			rankSum(ws.grads[ly.off:ly.off+nw], ly.out, ly.in, ws.passD[l], ws.passA[l], ws.passes)
+		}
 		// The bias gradient as a one-row sum, d = 1, so that it vectorises.
 		rankSum(gb, 1, ly.out, ws.ones, ws.passD[l], ws.passes)
 	}

@@ -20,6 +20,10 @@ type Config struct {
 	// moments in about half the memory) or "momentum" (SGD with momentum).
 	Optimizer    string  `yaml:"optimizer"`
 	LearningRate float64 `yaml:"learning_rate"`
+	// MultivariateLearningRate replaces LearningRate for a network over
+	// more than one channel (untied by default, MultivariateTied); 0:
+	// LearningRate.
+	MultivariateLearningRate float64 `yaml:"multivariate_learning_rate"`
 	// Average, when > 0, scores with an exponential moving average of the
 	// trained weights over about this many steps (Polyak averaging): the
 	// scoring model is steadier and slower to absorb an anomaly than the
@@ -65,6 +69,17 @@ type Config struct {
 	// AutoSamples is how many samples the search lasts: the candidates
 	// train on the first half and are compared over the second.
 	AutoSamples int `yaml:"auto_samples"`
+	// Tied makes each decoder layer use its mirrored encoder layer's
+	// weights, transposed (Vincent et al.'s denoising autoencoders do):
+	// half the weights, optimiser moments and averages to hold. Needs
+	// hidden layers that read the same both ways. The variational
+	// variant's decoder takes the rows of its encoder's means.
+	Tied bool `yaml:"tied"`
+	// MultivariateTied replaces Tied for a network over more than one
+	// channel. Off by default: tied, the network over eight channels
+	// opened no alert on a shift of one channel by 10 noise deviations
+	// that it otherwise finds (docs/quality.md).
+	MultivariateTied bool `yaml:"multivariate_tied"`
 	// MaskTail is how many trailing inputs are always hidden (set to 0) from
 	// the network, in scoring and in training, so that their outputs are
 	// predictions from the rest of the window. Set by the detector.
@@ -79,25 +94,27 @@ type Config struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Hidden:             []int{16, 2, 16},
-		MultivariateHidden: []int{16, 3, 16},
-		Optimizer:          "adam",
-		LearningRate:       0.003,
-		Momentum:           0.9,
-		Beta2:              0.999,
-		NoiseStd:           0.1,
-		MaskProb:           0.05,
-		ReplaySize:         24,
-		ReplayBatch:        2,
-		Average:            100,
-		Variant:            "denoising",
-		Sparsity:           0.01,
-		Beta:               0.01,
-		Draws:              4,
-		Bottleneck:         "fixed",
-		AutoMax:            6,
-		AutoImprovement:    0.1,
-		AutoSamples:        1000,
+		Hidden:                   []int{16, 2, 16},
+		MultivariateHidden:       []int{16, 3, 16},
+		Tied:                     true,
+		Optimizer:                "adam",
+		LearningRate:             0.002,
+		MultivariateLearningRate: 0.003,
+		Momentum:                 0.9,
+		Beta2:                    0.999,
+		NoiseStd:                 0.1,
+		MaskProb:                 0.05,
+		ReplaySize:               24,
+		ReplayBatch:              2,
+		Average:                  100,
+		Variant:                  "denoising",
+		Sparsity:                 0.01,
+		Beta:                     0.01,
+		Draws:                    4,
+		Bottleneck:               "fixed",
+		AutoMax:                  6,
+		AutoImprovement:          0.1,
+		AutoSamples:              1000,
 	}
 }
 
@@ -124,6 +141,8 @@ func (c Config) Validate(inputs int) error {
 	switch {
 	case !(c.LearningRate > 0 && c.LearningRate <= 1):
 		return fmt.Errorf("model.learning_rate: must be in (0, 1] (got %v)", c.LearningRate)
+	case !(c.MultivariateLearningRate >= 0 && c.MultivariateLearningRate <= 1):
+		return fmt.Errorf("model.multivariate_learning_rate: must be in [0, 1] (got %v)", c.MultivariateLearningRate)
 	case c.Average < 0:
 		return fmt.Errorf("model.average: must be >= 0 (got %d)", c.Average)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
@@ -160,6 +179,10 @@ func (c Config) Validate(inputs int) error {
 		return fmt.Errorf("model.auto_improvement: must be in (0, 1) (got %v)", c.AutoImprovement)
 	case c.Bottleneck == "auto" && (c.AutoSamples < 100 || c.AutoSamples > 1e6):
 		return fmt.Errorf("model.auto_samples: must be in [100, 1000000] (got %d)", c.AutoSamples)
+	case c.Tied && !ReadsBothWays(c.Hidden):
+		return fmt.Errorf("model.hidden: %v does not read the same both ways, as model.tied needs (or set model.tied: false)", c.Hidden)
+	case c.MultivariateTied && !ReadsBothWays(c.MultivariateHidden):
+		return fmt.Errorf("model.multivariate_hidden: %v does not read the same both ways, as model.multivariate_tied needs", c.MultivariateHidden)
 	case c.ReplayBatch > 0 && c.ReplaySize == 0:
 		return fmt.Errorf("model.replay_batch: needs model.replay_size > 0 (got replay_batch %d)", c.ReplayBatch)
 	}
@@ -194,8 +217,25 @@ func ValidateLayers(key string, hidden []int, inputs int) error {
 // ForChannels returns c as a network over that many channels uses it:
 // with MultivariateHidden as its Hidden beyond one channel.
 func (c Config) ForChannels(channels int) Config {
-	if channels > 1 && len(c.MultivariateHidden) > 0 {
-		c.Hidden = c.MultivariateHidden
+	if channels > 1 {
+		if len(c.MultivariateHidden) > 0 {
+			c.Hidden = c.MultivariateHidden
+		}
+		c.Tied = c.MultivariateTied
+		if c.MultivariateLearningRate > 0 {
+			c.LearningRate = c.MultivariateLearningRate
+		}
 	}
 	return c
+}
+
+// ReadsBothWays reports whether layer sizes read the same both ways, as
+// tied layers need.
+func ReadsBothWays(xs []int) bool {
+	for i := range len(xs) / 2 {
+		if xs[i] != xs[len(xs)-1-i] {
+			return false
+		}
+	}
+	return true
 }
