@@ -63,7 +63,7 @@ type season struct {
 	dt      float64     // mean sampling interval, ns
 	period  []int       // per channel, profile bins (the cycle in blocks); 0: no cycle
 	cycle   []float64   // per channel, the cycle in ns
-	profile [][]float64 // per channel, offset from the mean per bin of the cycle
+	profile [][]float32 // per channel, offset from the mean per bin of the cycle (float32: a millionth of it is far below any noise)
 
 	off     []float64 // ring of the window's samples' offsets, size × channels
 	pos     int       // ring slot of the next sample
@@ -78,7 +78,7 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
 		sum: make([]float64, channels), period: make([]int, channels), cycle: make([]float64, channels),
 		off: make([]float64, size*channels), xs: make([]float64, channels)}
-	s.blocks, s.profile = make([][]float64, channels), make([][]float64, channels)
+	s.blocks, s.profile = make([][]float64, channels), make([][]float32, channels)
 	return s
 }
 
@@ -88,11 +88,11 @@ func (s *season) blocksLen() int { return s.cfg.Learn/s.block + 1 }
 // bytes is the memory it holds: the window's offsets, and per channel the
 // block means while it learns, then the cycle's profile.
 func (s *season) bytes() int {
-	n := len(s.off)
+	n := 8 * len(s.off)
 	for j := range s.blocks {
-		n += cap(s.blocks[j]) + cap(s.profile[j])
+		n += 8*cap(s.blocks[j]) + 4*cap(s.profile[j])
 	}
-	return 8 * n
+	return n
 }
 
 // fullBytes is the most it holds: the offsets and every channel's block
@@ -102,7 +102,7 @@ func (s *season) fullBytes() int { return 8 * (len(s.off) + len(s.blocks)*s.bloc
 // steadyBytes bounds what it holds once its learning is over: the offsets
 // and every channel's profile, a cycle being at most half the block means
 // (findCycle).
-func (s *season) steadyBytes() int { return 8 * (len(s.off) + len(s.blocks)*(s.blocksLen()/2)) }
+func (s *season) steadyBytes() int { return 8*len(s.off) + 4*len(s.blocks)*(s.blocksLen()/2) }
 
 // observe takes an accepted sample at time t. It reports whether the
 // learning has just ended with a cycle found on some channel, and returns
@@ -143,7 +143,9 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	even := float64(s.maxStep) <= 5*s.dt
 	for j := range s.blocks {
 		if even {
-			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
+			var profile []float64
+			s.period[j], s.cycle[j], profile = s.findCycle(s.blocks[j])
+			s.profile[j] = narrow(profile)
 			found = found || s.period[j] > 0
 		}
 		s.blocks[j] = nil
@@ -307,7 +309,7 @@ func (s *season) offset(j int, t int64) float64 {
 	if s.period[j] == 0 {
 		return 0
 	}
-	return s.profile[j][s.bin(float64(t-s.t0), s.cycle[j], s.period[j])]
+	return float64(s.profile[j][s.bin(float64(t-s.t0), s.cycle[j], s.period[j])])
 }
 
 // drop forgets the cycles of the channels keep refuses, just after
@@ -358,7 +360,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 	for j := range s.period {
 		e.Int(s.period[j])
 		e.F64(s.cycle[j])
-		e.F64s(s.profile[j])
+		e.F32s(s.profile[j])
 		e.F64s(s.blocks[j])
 	}
 	e.F64s(s.off)
@@ -375,10 +377,11 @@ func (s *season) readState(d *statecodec.Decoder) error {
 		if s.period[j] < 0 || s.period[j] > maxLen || !(s.cycle[j] >= 0) || (s.period[j] > 0) != (s.cycle[j] > 0) {
 			return errors.New("detector: season state out of range")
 		}
-		s.profile[j] = d.F64sAppend(nil, s.period[j], "season profile")
-		if len(s.profile[j]) != s.period[j] {
-			return errors.New("detector: season profile does not match its cycle")
+		s.profile[j] = nil
+		if s.period[j] > 0 {
+			s.profile[j] = make([]float32, s.period[j])
 		}
+		d.F32sInto(s.profile[j], "season profile")
 		s.blocks[j] = d.F64sAppend(nil, maxLen, "season blocks")
 	}
 	d.F64sInto(s.off, "season offsets")
@@ -390,7 +393,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {
-		if !finite(s.cycle[j]) || !allFinite(s.profile[j]) || !allFinite(s.blocks[j]) {
+		if !finite(s.cycle[j]) || !allFinite32(s.profile[j]) || !allFinite(s.blocks[j]) {
 			return errors.New("detector: season state not finite")
 		}
 	}
@@ -402,6 +405,27 @@ func (s *season) readState(d *statecodec.Decoder) error {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// narrow rounds v to float32 (nil for nil).
+func narrow(v []float64) []float32 {
+	if v == nil {
+		return nil
+	}
+	n := make([]float32, len(v))
+	for i, x := range v {
+		n[i] = float32(x)
+	}
+	return n
+}
+
+func allFinite32(v []float32) bool {
+	for _, x := range v {
+		if !finite(float64(x)) {
+			return false
+		}
+	}
+	return true
+}
 
 func allFinite(v []float64) bool {
 	for _, x := range v {

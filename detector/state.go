@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 21 (version 20 held tail models' sorted
+// Snapshot encoding, version 22 (version 21 held seasonal profiles as
+// float64; version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
 // network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
@@ -48,7 +49,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 21
+	snapshotVersion = 22
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
