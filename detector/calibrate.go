@@ -115,7 +115,7 @@ type calibrator struct {
 	avgPos  int
 	avgN    int
 
-	hist     []uint16 // averages, as bfloat16 (detmath.BF16): a fit to thousands does not see their rounding; a ring of histLen, grown as it fills
+	hist     []uint8 // averages as logCode: a fit to a thousand does not see their rounding; a ring of histLen, grown as it fills
 	histPos  int
 	histN    int
 	mean     float64
@@ -157,6 +157,38 @@ var fitScratch sync.Pool
 // scratchLen is the capacity of fit's scratch: four times the tail's
 // share of a full history.
 func (c *calibrator) scratchLen() int { return 4 * (int(c.cfg.AlertTail*float64(c.histLen())) + 2) }
+
+// logValue is what each byte of the calibration's history stands for: 0,
+// then 16 steps an octave (at most 2.2% from the value coded) up to 64,
+// above which nothing averaged under the default cap of 5 reaches; from
+// 0.0011 down, an average counts as 0.0011 or 0, far below any tail.
+var logValue = func() (t [256]float64) {
+	for k := 1; k < 256; k++ {
+		t[k] = 64 * detmath.Exp(float64(k-255)/16*math.Ln2)
+	}
+	return t
+}()
+
+// logCode is the byte whose logValue is nearest v's on a log scale
+// (comparisons only, so every CPU gives the same byte).
+func logCode(v float64) uint8 {
+	if !(v >= logValue[1]*logHalfStep) {
+		return 0
+	}
+	lo, hi := 1, 255 // the code is in [lo, hi]
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if v >= logValue[mid]*logHalfStep {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return uint8(lo)
+}
+
+// logHalfStep is half a step of logValue, 2^(-1/32).
+var logHalfStep = detmath.Exp(-math.Ln2 / 32)
 
 // errorFloor is the smallest error that counts, in normalised units
 // (standard deviations of the signal): a thousandth of its spread.
@@ -237,7 +269,7 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 	}
 	if (c.seen-c.cfg.Settle-1)%c.cfg.HistoryStride == 0 {
 		c.hist = grow.To(c.hist, c.histPos+1, c.histLen())
-		c.hist[c.histPos] = detmath.BF16(avg)
+		c.hist[c.histPos] = logCode(avg)
 		c.histPos = (c.histPos + 1) % c.histLen()
 		c.histN = min(c.histN+1, c.histLen())
 	}
@@ -277,12 +309,12 @@ func (c *calibrator) fit() {
 	n := float64(c.histN)
 	var s float64
 	for _, v := range c.hist[:c.histN] {
-		s += detmath.FromBF16(v)
+		s += logValue[v]
 	}
 	mean := s / n
 	var ss float64
 	for _, h := range c.hist[:c.histN] {
-		v := detmath.FromBF16(h)
+		v := logValue[h]
 		ss += float64((v - mean) * (v - mean))
 	}
 	c.mean = mean
@@ -303,7 +335,7 @@ func (c *calibrator) fit() {
 	top := scratch
 	cut := mean + 2*c.std
 	for _, h := range c.hist[:c.histN] {
-		if v := detmath.FromBF16(h); v > cut {
+		if v := logValue[h]; v > cut {
 			if len(top) == cap(top) {
 				top = nil
 				break
@@ -317,7 +349,7 @@ func (c *calibrator) fit() {
 	} else {
 		top = scratch
 		for _, h := range c.hist[:c.histN] {
-			switch v := detmath.FromBF16(h); {
+			switch v := logValue[h]; {
 			case len(top) <= k:
 				top = append(top, v)
 				siftUp(top, len(top)-1)

@@ -916,7 +916,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	var hist, histFull, avg int
 	for _, cal := range []*calibrator{d.cal, d.calWin} {
 		if cal != nil {
-			hist, histFull = hist+2*cap(cal.hist), histFull+2*cal.histLen()
+			hist, histFull = hist+cap(cal.hist), histFull+cal.histLen()
 			avg += f64(len(cal.avgRing))
 		}
 	}

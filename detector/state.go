@@ -14,8 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 22 (version 21 held seasonal profiles as
-// float64; version 20 held tail models' sorted
+// Snapshot encoding, version 23 (version 22 held the calibration's
+// history as bfloat16; version 21 held seasonal profiles as float64;
+// version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
 // network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
@@ -49,7 +50,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 22
+	snapshotVersion = 23
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -263,7 +264,7 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 	e.F64(c.avgSum)
 	e.Int(c.avgPos)
 	e.Int(c.avgN)
-	e.U16s(c.hist[:c.histN]) // the rest is not yet written
+	e.Bytes(c.hist[:c.histN]) // the rest is not yet written
 	e.Int(c.histPos)
 	e.F64(c.mean)
 	e.F64(c.std)
@@ -286,7 +287,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.errMean, c.seen = d.F64(), d.Int()
 	d.F64sInto(c.avgRing, "calibration average")
 	c.avgSum, c.avgPos, c.avgN = d.F64(), d.Int(), d.Int()
-	c.hist = readBF16s(d, c.histLen(), "calibration history")
+	c.hist = d.Bytes(c.histLen())
 	c.histN = len(c.hist)
 	c.histPos = d.Int()
 	c.mean, c.std, c.sinceFit, c.fitted, c.prevTail = d.F64(), d.F64(), d.Int(), d.Bool(), d.F64()
