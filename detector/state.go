@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 23 (version 22 held the calibration's
+// Snapshot encoding, version 24 (version 23 held frozen networks'
+// weights as float32; version 22 held the calibration's
 // history as bfloat16; version 21 held seasonal profiles as float64;
 // version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
@@ -50,7 +51,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 23
+	snapshotVersion = 24
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

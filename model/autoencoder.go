@@ -22,7 +22,28 @@ type layer struct {
 }
 
 // weights is how many weights of the flat parameters the layer holds.
-func (ly *layer) weights() int { return len(ly.w) }
+func (ly *layer) weights() int {
+	if ly.mirror >= 0 {
+		return 0
+	}
+	return ly.out * ly.in
+}
+
+// bind sets dst's layers to src's, their weights and biases views of
+// params (laid out as the network's flat parameters).
+func bind(dst, src []layer, params []float32) {
+	for l, ly := range src {
+		nw := ly.weights()
+		ly.w, ly.b = nil, nil
+		if params != nil {
+			if nw > 0 {
+				ly.w = params[ly.off : ly.off+nw]
+			}
+			ly.b = params[ly.off+nw : ly.off+nw+ly.out]
+		}
+		dst[l] = ly
+	}
+}
 
 // Autoencoder is a dense denoising autoencoder trained online.
 type Autoencoder struct {
@@ -38,7 +59,12 @@ type Autoencoder struct {
 	// step moves a weight by about LearningRate, far above float32's
 	// rounding of it, and the network's output is averaged and calibrated
 	// long before a last bit would show.
-	params []float32 // all weights then biases, flat
+	params []float32 // all weights then biases, flat; nil while frozen
+	// packed holds a frozen network's parameters as bfloat16
+	// (detmath.BF16): a network that no longer learns needs no more than
+	// the precision of its reconstructions, and Reconstruct widens them
+	// into borrowed scratch. nil while it learns.
+	packed []uint16
 	// The optimiser moments (v only for Adam) are kept in float32: a
 	// moment is a running average of gradients, and its rounding moves a
 	// step by a relative 1e-7, at half the bytes.
@@ -148,23 +174,14 @@ func (a *Autoencoder) averageParams() {
 	}
 	a.avg = append([]float32(nil), a.params...)
 	a.scorer = make([]layer, len(a.layers))
-	off := 0
-	for l, ly := range a.layers {
-		sl := ly
-		if ly.w != nil {
-			sl.w = a.avg[off : off+ly.out*ly.in]
-			off += ly.out * ly.in
-		}
-		sl.b = a.avg[off : off+ly.out]
-		off += ly.out
-		a.scorer[l] = sl
-	}
+	bind(a.scorer, a.layers, a.avg)
 }
 
 // Freeze keeps the network scoring as it does now, for good, and drops
 // what only training needs: the optimiser moments, the replay and the
-// averaged weights, which become the weights. Reconstruct's outputs do not
-// change; Learn panics until Thaw.
+// averaged weights, which become the weights, held as bfloat16 (packed).
+// Reconstruct's outputs change only by that rounding; Learn panics until
+// Thaw.
 func (a *Autoencoder) Freeze() {
 	if a.frozen {
 		return
@@ -172,6 +189,12 @@ func (a *Autoencoder) Freeze() {
 	if a.avg != nil {
 		copy(a.params, a.avg)
 	}
+	a.packed = make([]uint16, len(a.params))
+	for i, p := range a.params {
+		a.packed[i] = detmath.BF16(float64(p))
+	}
+	a.params = nil
+	bind(a.layers, a.layers, nil)
 	a.scorer = a.layers
 	a.m, a.v, a.avg, a.replay = nil, nil, nil, nil
 	a.replayCount, a.replayNext, a.anchors = 0, 0, 0
@@ -185,6 +208,12 @@ func (a *Autoencoder) Thaw() {
 	if !a.frozen {
 		return
 	}
+	a.params = make([]float32, len(a.packed))
+	for i, h := range a.packed {
+		a.params[i] = float32(detmath.FromBF16(h))
+	}
+	a.packed = nil
+	bind(a.layers, a.layers, a.params)
 	a.m = make([]float32, len(a.params))
 	a.v = a.newSecondMoments()
 	a.steps, a.beta1Pow, a.beta2Pow = 0, 1, 1
@@ -192,13 +221,16 @@ func (a *Autoencoder) Thaw() {
 	a.frozen = false
 }
 
+// paramLen is how many weights and biases the network has.
+func (a *Autoencoder) paramLen() int { return len(a.params) + len(a.packed) }
+
 // secondMomentsLen is how many second moments the optimiser keeps: one
 // per parameter for Adam; for Adam with factored moments, per layer one
 // per row and one per column of its weights and one per bias.
 func (a *Autoencoder) secondMomentsLen() int {
 	switch a.cfg.Optimizer {
 	case "adam":
-		return len(a.params)
+		return a.paramLen()
 	case "adam_factored":
 		n := 0
 		for _, ly := range a.layers {
@@ -303,6 +335,10 @@ type scratch struct {
 	ones         []float64 // a bias's "input" in every pass
 	colSq        []float64 // adam_factored: a layer's squared gradients summed by column
 	tied         []float64 // a tied layer's weight gradient before it joins its mirror's
+	// A frozen network's weights widened from bfloat16 for one
+	// Reconstruct, and its layers over them.
+	weights []float32
+	layers  []layer
 }
 
 // workPool keeps the scratch of idle steps for networks of one shape. A
@@ -336,6 +372,17 @@ func workPoolFor(sizes []int, maxPasses int) *workPool {
 	return p
 }
 
+// unpack widens packed into s's weights and returns layers like these
+// over them.
+func (s *scratch) unpack(layers []layer, packed []uint16) []layer {
+	w := s.weights[:len(packed)]
+	for i, h := range packed {
+		w[i] = math.Float32frombits(uint32(h) << 16)
+	}
+	bind(s.layers, layers, w)
+	return s.layers
+}
+
 func (p *workPool) get() *scratch {
 	p.mu.Lock()
 	if n := len(p.free); n > 0 {
@@ -350,6 +397,7 @@ func (p *workPool) get() *scratch {
 	for l := 1; l < len(p.sizes); l++ {
 		s.tied = make([]float64, max(len(s.tied), p.sizes[l-1]*p.sizes[l]))
 	}
+	s.weights, s.layers = make([]float32, len(s.grads)), make([]layer, len(p.sizes)-1)
 	for _, n := range p.sizes {
 		s.delta = append(s.delta, make([]float64, n))
 	}
@@ -393,20 +441,26 @@ func (a *Autoencoder) ReconVar() []float64 { return a.reconVar }
 // slice is owned by a and valid until its next call.
 func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 	a.checkLen(x)
+	layers := a.scorer
+	if a.packed != nil {
+		ws := a.work.get()
+		defer a.work.put(ws)
+		layers = ws.unpack(a.layers, a.packed)
+	}
 	copy(a.act[0], x)
 	clear(a.act[0][a.n-a.cfg.MaskTail:])
 	if !a.vae {
-		a.forward(a.scorer, x, 0, len(a.scorer))
+		a.forward(layers, x, 0, len(layers))
 		return a.act[len(a.layers)]
 	}
-	a.forward(a.scorer, x, 0, a.code)
+	a.forward(layers, x, 0, a.code)
 	copy(a.head, a.act[a.code])
 	out := a.act[len(a.layers)]
 	clear(a.reconSum)
 	clear(a.reconVar) // the sum of squares until the end
 	for range a.cfg.Draws {
 		a.drawCode()
-		a.forward(a.scorer, x, a.code, len(a.scorer))
+		a.forward(layers, x, a.code, len(layers))
 		for i, y := range out {
 			a.reconSum[i] += y
 			a.reconVar[i] += float64(y * y)
@@ -729,13 +783,22 @@ func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 		}
 		return Part{name, b, full, peak}
 	}
-	moments := len(a.params) + a.secondMomentsLen()
+	n := a.paramLen()
+	moments := n + a.secondMomentsLen()
 	avg := 0
 	if a.cfg.Average > 0 {
-		avg = len(a.params)
+		avg = n
+	}
+	// Frozen, the weights are bfloat16.
+	weights := Part{"weights", 4 * n, 4 * n, 4 * n}
+	switch {
+	case a.frozen:
+		weights.Bytes, weights.Full = 2*n, 2*n
+	case frozen:
+		weights.Full = 2 * n
 	}
 	return []Part{
-		fixed("weights", 4*len(a.params)),
+		weights,
 		training("optimiser moments", 4*(len(a.m)+len(a.v)), 4*moments),
 		training("averaged weights", 4*len(a.avg), 4*avg),
 		training("replay of normal windows", 2*cap(a.replay), 2*a.cfg.ReplaySize*a.n),
@@ -754,5 +817,5 @@ func (a *Autoencoder) ScratchBytes() int {
 			n += len(v)
 		}
 	}
-	return 8 * n
+	return 8*n + 4*len(ws.weights)
 }

@@ -455,8 +455,16 @@ func TestFreezeKeepsScoringAndThaws(t *testing.T) {
 	if !a.Frozen() {
 		t.Fatal("not frozen")
 	}
-	if got := a.Reconstruct(x); !slices.Equal(got, before) {
-		t.Fatalf("frozen reconstruction %v, want %v", got[:3], before[:3])
+	// Only the weights' rounding to bfloat16 moves the output: by at most
+	// a few thousandths of the input's scale.
+	frozen := slices.Clone(a.Reconstruct(x))
+	worst := 0.0
+	for i := range frozen {
+		worst = max(worst, math.Abs(frozen[i]-before[i]))
+	}
+	t.Logf("frozen reconstruction moved by at most %.2g", worst)
+	if worst == 0 || worst > 0.02 {
+		t.Fatalf("frozen reconstruction moved by %g, want (0, 0.02]", worst)
 	}
 	for _, p := range a.BytesByPart(false) {
 		if p.Name != "weights" && p.Name != "activations" && (p.Bytes != 0 || p.Full != 0) {
@@ -472,7 +480,7 @@ func TestFreezeKeepsScoringAndThaws(t *testing.T) {
 	if err := b.ReadState(statecodec.NewDecoder(e.Buf)); err != nil {
 		t.Fatal(err)
 	}
-	if !b.Frozen() || !slices.Equal(b.Reconstruct(x), before) {
+	if !b.Frozen() || !slices.Equal(b.Reconstruct(x), frozen) {
 		t.Fatal("restored frozen network differs")
 	}
 

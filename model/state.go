@@ -12,10 +12,11 @@ import (
 // weights and random source only).
 func (a *Autoencoder) AppendState(e *statecodec.Encoder) error {
 	e.Bool(a.frozen)
-	e.F32s(a.params)
 	if a.frozen {
+		e.U16s(a.packed)
 		return a.appendRand(e)
 	}
+	e.F32s(a.params)
 	e.F32s(a.m)
 	e.F32s(a.v)
 	e.F32s(a.avg)
@@ -46,14 +47,24 @@ func (a *Autoencoder) ReadState(d *statecodec.Decoder) error {
 	} else {
 		a.Thaw()
 	}
-	d.F32sInto(a.params, "model weights")
 	if a.frozen {
+		packed := d.U16sUpTo(len(a.packed), "model weights")
+		if d.Err() == nil && len(packed) != len(a.packed) {
+			return fmt.Errorf("model state: %d weights, want %d", len(packed), len(a.packed))
+		}
+		for _, h := range packed {
+			if !detmath.FiniteBF16(h) {
+				return fmt.Errorf("model state: a weight is not finite (%#04x)", h)
+			}
+		}
+		copy(a.packed, packed)
 		rng := d.Bytes(64)
 		if err := d.Err(); err != nil {
 			return err
 		}
 		return a.pcg.UnmarshalBinary(rng)
 	}
+	d.F32sInto(a.params, "model weights")
 	d.F32sInto(a.m, "optimiser first moments")
 	d.F32sInto(a.v, "optimiser second moments")
 	d.F32sInto(a.avg, "averaged weights")
