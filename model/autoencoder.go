@@ -76,8 +76,13 @@ type Autoencoder struct {
 	beta1Pow float64
 	beta2Pow float64
 
-	act  [][]float64 // act[0] input, act[len(layers)] output
-	code int         // act[code] is the bottleneck (the smallest hidden layer, the first of equals)
+	// act is the activations, act[0] input, act[len(layers)] output: the
+	// borrowed scratch's during a call (borrow), nil between calls, so a
+	// network holds only what a call leaves for its caller: out and code.
+	act     [][]float64
+	out     []float64 // Reconstruct's output
+	codeOut []float64 // the last Reconstruct's code (not the variational variant's: head)
+	code    int       // act[code] is the bottleneck (the smallest hidden layer, the first of equals)
 
 	// The variational variant (vae): act[code] holds the code drawn,
 	// padded with zeros to twice its length, as the decoder's input; head
@@ -152,9 +157,7 @@ func New(cfg Config, n int, seed uint64) (*Autoencoder, error) {
 	}
 	a.v = a.newSecondMoments()
 	a.averageParams()
-	for _, s := range sizes {
-		a.act = append(a.act, make([]float64, s))
-	}
+	a.out, a.codeOut = make([]float64, n), make([]float64, sizes[code])
 	a.code = code
 	if vae {
 		a.vae = true
@@ -339,6 +342,7 @@ type scratch struct {
 	// Reconstruct, and its layers over them.
 	weights []float32
 	layers  []layer
+	act     [][]float64 // the network's activations for the call
 }
 
 // workPool keeps the scratch of idle steps for networks of one shape. A
@@ -399,6 +403,9 @@ func (p *workPool) get() *scratch {
 	}
 	s.weights, s.layers = make([]float32, len(s.grads)), make([]layer, len(p.sizes)-1)
 	for _, n := range p.sizes {
+		s.act = append(s.act, make([]float64, n))
+	}
+	for _, n := range p.sizes {
 		s.delta = append(s.delta, make([]float64, n))
 	}
 	for l := 1; l < len(p.sizes); l++ {
@@ -428,7 +435,7 @@ func (a *Autoencoder) Code() []float64 {
 	if a.vae {
 		return a.head[:len(a.eps)]
 	}
-	return a.act[a.code]
+	return a.codeOut
 }
 
 // ReconVar returns, for the variational variant, each output's variance
@@ -441,38 +448,52 @@ func (a *Autoencoder) ReconVar() []float64 { return a.reconVar }
 // slice is owned by a and valid until its next call.
 func (a *Autoencoder) Reconstruct(x []float64) []float64 {
 	a.checkLen(x)
+	ws := a.borrow()
+	defer a.release(ws)
 	layers := a.scorer
 	if a.packed != nil {
-		ws := a.work.get()
-		defer a.work.put(ws)
 		layers = ws.unpack(a.layers, a.packed)
 	}
 	copy(a.act[0], x)
 	clear(a.act[0][a.n-a.cfg.MaskTail:])
 	if !a.vae {
 		a.forward(layers, x, 0, len(layers))
-		return a.act[len(a.layers)]
+		copy(a.codeOut, a.act[a.code])
+		copy(a.out, a.act[len(a.layers)])
+		return a.out
 	}
 	a.forward(layers, x, 0, a.code)
 	copy(a.head, a.act[a.code])
-	out := a.act[len(a.layers)]
 	clear(a.reconSum)
 	clear(a.reconVar) // the sum of squares until the end
 	for range a.cfg.Draws {
 		a.drawCode()
 		a.forward(layers, x, a.code, len(layers))
-		for i, y := range out {
+		for i, y := range a.act[len(a.layers)] {
 			a.reconSum[i] += y
 			a.reconVar[i] += float64(y * y)
 		}
 	}
 	inv := 1 / float64(a.cfg.Draws)
-	for i := range out {
+	for i := range a.out {
 		m := a.reconSum[i] * inv
-		out[i] = m
+		a.out[i] = m
 		a.reconVar[i] = max(0, float64(a.reconVar[i]*inv)-float64(m*m))
 	}
-	return out
+	return a.out
+}
+
+// borrow lends the network a scratch for one call, its activations
+// included; release gives it back.
+func (a *Autoencoder) borrow() *scratch {
+	ws := a.work.get()
+	a.act = ws.act
+	return ws
+}
+
+func (a *Autoencoder) release(ws *scratch) {
+	a.act = nil
+	a.work.put(ws)
 }
 
 // drawCode draws a latent code from the encoder's head (copied from
@@ -521,8 +542,8 @@ func (a *Autoencoder) step(x []float64) float64 {
 	if a.frozen {
 		panic("model: Learn on a frozen network")
 	}
-	ws := a.work.get()
-	defer a.work.put(ws)
+	ws := a.borrow()
+	defer a.release(ws)
 	ws.passes = 0
 	loss := a.accumulate(ws, x)
 	batch := 1
@@ -771,10 +792,9 @@ type Part struct {
 // by then). A training step's gradients and scratch are not in it: they
 // are lent for the step (ScratchBytes, once per step running at once).
 func (a *Autoencoder) BytesByPart(frozen bool) []Part {
-	act := 0
-	for i := range a.act {
-		act += len(a.act[i])
-	}
+	// What calls leave for the caller: the output, the code and the
+	// variational variant's draws.
+	act := len(a.out) + len(a.codeOut) + len(a.head) + len(a.eps) + len(a.reconSum) + len(a.reconVar)
 	fixed := func(name string, b int) Part { return Part{name, b, b, b} }
 	training := func(name string, b, full int) Part {
 		peak := full
@@ -812,7 +832,7 @@ func (a *Autoencoder) ScratchBytes() int {
 	ws := a.work.get()
 	defer a.work.put(ws)
 	n := len(ws.grads) + len(ws.clean) + len(ws.ones) + len(ws.colSq)
-	for _, b := range [][][]float64{ws.delta, ws.passD, ws.passA} {
+	for _, b := range [][][]float64{ws.delta, ws.passD, ws.passA, ws.act} {
 		for _, v := range b {
 			n += len(v)
 		}

@@ -63,10 +63,11 @@ func TestGradient(t *testing.T) {
 				}
 				return s
 			}
-			ws := a.work.get()
+			ws := a.borrow()
 			ws.passes = 0
 			a.accumulate(ws, x) // the variational variant's draws stay in a.eps for vaeLoss
 			a.gradients(ws)
+			a.act = nil // ws's gradients stay ours: Reconstruct borrows another
 			// Weights are float32: the step is what the rounding left of h.
 			// A tied weight acts twice, so the loss curves more along it and
 			// central differences need a shorter step.
@@ -367,6 +368,8 @@ func TestSparseCodesAreSmaller(t *testing.T) {
 // of the last pass (a.eps): mean squared error / 2 plus Beta times the KL
 // divergence per value.
 func vaeLoss(a *Autoencoder, x []float64) float64 {
+	ws := a.borrow()
+	defer a.release(ws)
 	copy(a.act[0], x)
 	clear(a.act[0][a.n-a.cfg.MaskTail:])
 	a.forward(a.layers, x, 0, a.code)
@@ -431,6 +434,8 @@ func TestVariationalScoresExpectedError(t *testing.T) {
 	x := testInput(32, 0.4)
 	a.Reconstruct(x)
 	got := slices.Clone(a.Code())
+	ws := a.borrow()
+	defer a.release(ws)
 	copy(a.act[0], x)
 	a.forward(a.layers, x, 0, a.code)
 	if want := a.act[a.code][:2]; !slices.Equal(got, want) {
