@@ -19,7 +19,7 @@ import (
 // the motor only passed through. A unimodal channel's levels are the
 // reference error's job.
 type marginal struct {
-	counts []float64 // channel-major, marginalBins per channel
+	counts []float32 // channel-major, marginalBins per channel (halved now and then: exact for ten halvings, a 2^-10 of a count after)
 	totals []float64 // per channel
 	cal    *tailCalibrator
 	last   float64 // the last window's statistic
@@ -98,7 +98,7 @@ func newMarginal(tail *TailConfig, channels, rows int) *marginal {
 	}
 	f := func() []float64 { return make([]float64, channels) }
 	return &marginal{
-		counts: make([]float64, channels*marginalBins), totals: f(), cal: cal,
+		counts: make([]float32, channels*marginalBins), totals: f(), cal: cal,
 		modal: make([]bool, channels), unvisited: make([]int, channels),
 		still: f(), top: make([]float64, channels*marginalTop), prev: f(),
 		lo: f(), hi: f(), from: f(), width: f(),
@@ -198,7 +198,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 		var below float64
 		run := 0
 		for b, n := range m.counts[j*marginalBins : (j+1)*marginalBins] {
-			if n < marginalEmpty*total {
+			if float64(n) < marginalEmpty*total {
 				run++
 			} else {
 				if run >= gap && below >= 0.2*total && total-below >= 0.2*total {
@@ -210,7 +210,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 				}
 				run = 0
 			}
-			below += n
+			below += float64(n)
 		}
 	}
 	m.stateMeans(c)
@@ -266,7 +266,7 @@ func (m *marginal) statistic(vec []float64, c int) float64 {
 		counts, floor := m.counts[j*marginalBins:(j+1)*marginalBins], max(marginalEmpty*m.totals[j], marginalMinCount)
 		unvisited := 0
 		for q := range rows {
-			if b := m.bin(j, vec[q*c+j]); b < 0 || counts[b] < floor {
+			if b := m.bin(j, vec[q*c+j]); b < 0 || float64(counts[b]) < floor {
 				unvisited++
 			}
 		}
@@ -308,6 +308,7 @@ func (m *marginal) reset() {
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		clear(s)
 	}
+	clear(m.counts)
 	clear(m.modal)
 	if m.cal != nil {
 		m.cal.reset()
@@ -340,7 +341,7 @@ func (m *marginal) bytes() int {
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		n += len(s)
 	}
-	n *= 8
+	n = 8*n + 4*len(m.counts)
 	if m.cal != nil {
 		n += m.cal.bytes()
 	}
@@ -364,6 +365,7 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.F64s(m.jumps)
 	e.Int(m.stride)
 	e.Int(m.steps)
+	e.F32s(m.counts)
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		e.F64s(s)
 	}
@@ -383,6 +385,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	m.sample = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sample")
 	m.jumps = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sampled steps")
 	m.stride, m.steps = d.Int(), d.Int()
+	d.F32sInto(m.counts, "value histogram counts")
 	nonNegative, signed := m.nonNegative(), m.signed()
 	for _, s := range append(nonNegative, signed...) {
 		d.F64sInto(s, "value histogram state")
@@ -397,6 +400,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	for _, s := range nonNegative {
 		out = out || slices.ContainsFunc(s, bad)
 	}
+	out = out || slices.ContainsFunc(m.counts, func(n float32) bool { return bad(float64(n)) })
 	for _, s := range signed {
 		out = out || slices.ContainsFunc(s, notFinite)
 	}
@@ -409,7 +413,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 // nonNegative and signed list the fixed-length parts of the state: those
 // that hold counts, widths and deviations, and those that hold values.
 func (m *marginal) nonNegative() [][]float64 {
-	return [][]float64{m.counts, m.totals, m.still, m.top, m.width, m.switches, m.belowSD, m.aboveSD, m.stateN}
+	return [][]float64{m.totals, m.still, m.top, m.width, m.switches, m.belowSD, m.aboveSD, m.stateN}
 }
 
 func (m *marginal) signed() [][]float64 {

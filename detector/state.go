@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 24 (version 23 held frozen networks'
+// Snapshot encoding, version 25 (version 24 held the value histogram's
+// counts as float64; version 23 held frozen networks'
 // weights as float32; version 22 held the calibration's
 // history as bfloat16; version 21 held seasonal profiles as float64;
 // version 20 held tail models' sorted
@@ -51,7 +52,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 24
+	snapshotVersion = 25
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
