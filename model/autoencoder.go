@@ -12,7 +12,7 @@ import (
 
 // layer is one dense layer; its slices alias the Autoencoder's flat buffers.
 type layer struct {
-	w       []float32 // out × in, row-major; nil for a tied layer
+	w       []float32 // out × in, row-major; nil for a tied layer, and while frozen (packed)
 	b       []float32
 	out, in int
 	off     int // where w starts in the flat parameters (b follows it)
@@ -238,7 +238,7 @@ func (a *Autoencoder) secondMomentsLen() int {
 		n := 0
 		for _, ly := range a.layers {
 			n += ly.out
-			if ly.w != nil {
+			if ly.weights() > 0 {
 				n += ly.out + ly.in
 			}
 		}
@@ -265,7 +265,7 @@ func (a *Autoencoder) adamFactored(grads, colSq []float64, k *adamConsts) {
 	for l := range a.layers {
 		ly := &a.layers[l]
 		out, in := ly.out, ly.in
-		if ly.w == nil {
+		if ly.weights() == 0 {
 			adamGeneric(ly.b, a.m[ly.off:ly.off+out], v[:out], grads[ly.off:ly.off+out], k)
 			v = v[out:]
 			continue
@@ -831,7 +831,7 @@ func (a *Autoencoder) BytesByPart(frozen bool) []Part {
 func (a *Autoencoder) ScratchBytes() int {
 	ws := a.work.get()
 	defer a.work.put(ws)
-	n := len(ws.grads) + len(ws.clean) + len(ws.ones) + len(ws.colSq)
+	n := len(ws.grads) + len(ws.clean) + len(ws.ones) + len(ws.colSq) + len(ws.tied)
 	for _, b := range [][][]float64{ws.delta, ws.passD, ws.passA, ws.act} {
 		for _, v := range b {
 			n += len(v)

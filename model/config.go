@@ -215,7 +215,8 @@ func ValidateLayers(key string, hidden []int, inputs int) error {
 }
 
 // ForChannels returns c as a network over that many channels uses it:
-// with MultivariateHidden as its Hidden beyond one channel.
+// beyond one channel, with MultivariateHidden, MultivariateTied and
+// MultivariateLearningRate (if set) as its Hidden, Tied and LearningRate.
 func (c Config) ForChannels(channels int) Config {
 	if channels > 1 {
 		if len(c.MultivariateHidden) > 0 {
