@@ -9,12 +9,15 @@
 // sparsity penalty on the bottleneck (sparse) or makes the bottleneck an
 // encoder of latent means and log-variances with reparameterised draws
 // and a KL term (variational), whose Reconstruct averages several draws
-// and reports their variance (ReconVar). Every buffer a network keeps is
+// and reports their variance (ReconVar). Config.Tied makes each decoder
+// layer its mirrored encoder layer's weights, transposed: half the
+// parameters to train and hold. Every buffer a network keeps is
 // allocated in New but the replay, which grows as windows are kept,
-// doubling up to its size (internal/grow); a training step borrows its
-// gradients and per-pass scratch from a pool shared by the networks of its
-// shape (allocated only while more steps run at once than ever before), and
-// Reconstruct and Learn allocate nothing once the replay is full. Weights,
+// doubling up to its size (internal/grow); a call (a training step or a
+// reconstruction) borrows its activations, gradients and per-pass scratch
+// from a pool shared by the networks of its shape (allocated only while
+// more calls run at once than ever before), and keeps only its output and
+// code; Reconstruct and Learn allocate nothing once the replay is full. Weights,
 // their average, the optimiser moments and the replay are stored narrow
 // (float32, the replay bfloat16) and every product and sum is taken in
 // float64; weights are laid out row-major, as gonum's blas64.General. The dense products, tanh and the optimiser step run in
@@ -22,9 +25,10 @@
 // with the same bits as their scalar forms), held to gonum's BLAS in the
 // tests.
 //
-// Freeze keeps a network scoring as it does and drops its training state
-// (moments, averaged weights, which become its weights, and replay); Thaw
-// takes training up again from its weights with fresh moments.
+// Freeze keeps a network scoring as it does, to the rounding of its weights
+// to bfloat16, and drops its training state (moments, averaged weights,
+// which become its weights, and replay); Thaw takes training up again
+// from its weights with fresh moments.
 //
 // Given the same Config, seed and sequence of calls, an Autoencoder produces
 // bit-identical outputs: all randomness comes from its own PCG source.
