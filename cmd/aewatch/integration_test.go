@@ -1926,16 +1926,16 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 	t.Logf("%d partitions had a fetch answered with error %d; all %d points equal eval", n, testsvc.KafkaStorageError, total)
 }
 
-// TestRestoreBeyondMemoryBound: 24 series each score their first 2,000
+// TestRestoreBeyondMemoryBound: 40 series each score their first 2,000
 // samples; restarted with room for only some detectors' states
-// (checkpoint.restore_bytes 1 MiB; 9 of the 24 were left over when a
-// detector took about 100 KB), the rest
+// (checkpoint.restore_bytes 1 MiB; 9 of the 40 were left over with
+// snapshots of about 35 KB), the rest
 // are read from the checkpoint topic as their series return with the
 // next 1,000 samples, and every series still equals eval.
 func TestRestoreBeyondMemoryBound(t *testing.T) {
 	influx, brokers := peers(t, 4, "sensors")
 	// Enough series that their checkpoints pass the smallest bound, 1 MiB.
-	const n = 24
+	const n = 40 // a snapshot of 3,000 samples is about 35 KB
 	files := writeSeries(t, n, 3000)
 	first, second := t.TempDir(), t.TempDir()
 	var firstParts, secondParts []string
