@@ -169,16 +169,26 @@ var logValue = func() (t [256]float64) {
 	return t
 }()
 
+// logFrom is where each code's cell begins: half a step (2^(-1/32)) below
+// its logValue.
+var logFrom = func() (t [256]float64) {
+	half := detmath.Exp(-math.Ln2 / 32)
+	for k := 1; k < 256; k++ {
+		t[k] = logValue[k] * half
+	}
+	return t
+}()
+
 // logCode is the byte whose logValue is nearest v's on a log scale
 // (comparisons only, so every CPU gives the same byte).
 func logCode(v float64) uint8 {
-	if !(v >= logValue[1]*logHalfStep) {
+	if !(v >= logFrom[1]) {
 		return 0
 	}
 	lo, hi := 1, 255 // the code is in [lo, hi]
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		if v >= logValue[mid]*logHalfStep {
+		if v >= logFrom[mid] {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -186,9 +196,6 @@ func logCode(v float64) uint8 {
 	}
 	return uint8(lo)
 }
-
-// logHalfStep is half a step of logValue, 2^(-1/32).
-var logHalfStep = detmath.Exp(-math.Ln2 / 32)
 
 // errorFloor is the smallest error that counts, in normalised units
 // (standard deviations of the signal): a thousandth of its spread.

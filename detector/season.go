@@ -143,9 +143,7 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	even := float64(s.maxStep) <= 5*s.dt
 	for j := range s.blocks {
 		if even {
-			var profile []float64
-			s.period[j], s.cycle[j], profile = s.findCycle(s.blocks[j])
-			s.profile[j] = narrow(profile)
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
 			found = found || s.period[j] > 0
 		}
 		s.blocks[j] = nil
@@ -183,7 +181,7 @@ func snapCycle(c float64) float64 {
 // findCycle returns the cycle of block means b, in blocks and in ns, and
 // the mean profile over one cycle (offsets from the overall mean, one bin
 // per block of the cycle), or zeros and nil.
-func (s *season) findCycle(b []float64) (int, float64, []float64) {
+func (s *season) findCycle(b []float64) (int, float64, []float32) {
 	// Without its linear trend: a ramp correlates with itself at every lag.
 	n := float64(len(b))
 	var mean, slope, sxx float64
@@ -240,17 +238,17 @@ func (s *season) findCycle(b []float64) (int, float64, []float64) {
 		return 0, 0, nil
 	}
 	cycle := snapCycle(float64(blocks * float64(s.block) * s.dt))
-	profile := make([]float64, best)
-	counts := make([]int, best)
+	sums, counts := make([]float64, best), make([]int, best)
 	for i, x := range d {
 		mid := (float64(i*s.block) + float64(float64(s.block-1)/2)) * s.dt
 		k := s.bin(mid, cycle, best)
-		profile[k] += x
+		sums[k] += x
 		counts[k]++
 	}
-	for k := range profile {
+	profile := make([]float32, best)
+	for k, sum := range sums {
 		if counts[k] > 0 {
-			profile[k] /= float64(counts[k])
+			profile[k] = float32(sum / float64(counts[k]))
 		}
 	}
 	return best, cycle, profile
@@ -377,10 +375,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 		if s.period[j] < 0 || s.period[j] > maxLen || !(s.cycle[j] >= 0) || (s.period[j] > 0) != (s.cycle[j] > 0) {
 			return errors.New("detector: season state out of range")
 		}
-		s.profile[j] = nil
-		if s.period[j] > 0 {
-			s.profile[j] = make([]float32, s.period[j])
-		}
+		s.profile[j] = make([]float32, s.period[j])
 		d.F32sInto(s.profile[j], "season profile")
 		s.blocks[j] = d.F64sAppend(nil, maxLen, "season blocks")
 	}
@@ -393,7 +388,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {
-		if !finite(s.cycle[j]) || !allFinite32(s.profile[j]) || !allFinite(s.blocks[j]) {
+		if !finite(s.cycle[j]) || !allFinite(s.profile[j]) || !allFinite(s.blocks[j]) {
 			return errors.New("detector: season state not finite")
 		}
 	}
@@ -406,30 +401,9 @@ func (s *season) readState(d *statecodec.Decoder) error {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// narrow rounds v to float32 (nil for nil).
-func narrow(v []float64) []float32 {
-	if v == nil {
-		return nil
-	}
-	n := make([]float32, len(v))
-	for i, x := range v {
-		n[i] = float32(x)
-	}
-	return n
-}
-
-func allFinite32(v []float32) bool {
+func allFinite[T float32 | float64](v []T) bool {
 	for _, x := range v {
 		if !finite(float64(x)) {
-			return false
-		}
-	}
-	return true
-}
-
-func allFinite(v []float64) bool {
-	for _, x := range v {
-		if !finite(x) {
 			return false
 		}
 	}

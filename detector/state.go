@@ -14,11 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 25 (version 24 held the value histogram's
-// counts as float64; version 23 held frozen networks'
-// weights as float32; version 22 held the calibration's
-// history as bfloat16; version 21 held seasonal profiles as float64;
-// version 20 held tail models' sorted
+// Snapshot encoding, version 22 (version 21 held seasonal profiles, value
+// histogram counts and frozen networks' weights wider, and the
+// calibration's history as bfloat16; version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
 // network held its optimiser state; version 17 had no run lengths of
 // channels with states; version 16 had no sample held as dated
@@ -52,7 +50,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 25
+	snapshotVersion = 22
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
