@@ -1,5 +1,6 @@
 // Package sensorcsv reads and writes the CSV files that aewatch eval and
-// produce take: a header row, a timestamp column first (RFC3339,
+// produce take: a header row, a timestamp column first (after a row index,
+// if any, as pandas writes one, which is dropped) (RFC3339,
 // "2006-01-02 15:04:05[.fff]" and its common variants, a date, or Unix
 // seconds, milliseconds, microseconds or nanoseconds: ParseTime; or a date
 // and a time of day in the first two columns), then

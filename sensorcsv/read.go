@@ -30,6 +30,11 @@ type File struct {
 	// data row has a date in the first and a time of day in the second, as
 	// historians and SCADA exports write it; else 1.
 	TimeColumns int
+	// RowIndex is whether the file's first column is a row number before
+	// the timestamp, as pandas writes a frame's index (an unnamed first
+	// column, or whole numbers next to a date): it is left out of Header
+	// and Rows.
+	RowIndex bool
 }
 
 // ChannelNames returns the header names of the channel columns.
@@ -72,21 +77,45 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 	sc.Buffer(make([]byte, 64*1024), 16<<20)
 	f := &File{}
 	line := 0
+	var header []string
+	headed := false
 	for sc.Scan() {
 		line++
 		text := strings.TrimSuffix(sc.Text(), "\r")
 		if line == 1 {
 			text = strings.TrimPrefix(text, "\ufeff")
 			f.Sep = detectSep(text)
-			if err := f.setHeader(text, ignore); err != nil {
+			var err error
+			if header, err = splitFields(text, f.Sep); err != nil {
 				return nil, fmt.Errorf("line 1: %w", err)
+			}
+			if len(header) < 2 {
+				return nil, fmt.Errorf("line 1: header %q: want a timestamp column and at least one channel", text)
 			}
 			continue
 		}
 		if text == "" {
 			continue
 		}
-		if err := f.addRow(text, line); err != nil {
+		fields, err := splitFields(text, f.Sep)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if !headed {
+			// The header is read once the first row shows whether a row
+			// index comes before the timestamp.
+			headed = true
+			if f.RowIndex = isRowIndex(header, fields); f.RowIndex {
+				header = header[1:]
+			}
+			if err := f.setHeader(header, ignore); err != nil {
+				return nil, fmt.Errorf("line 1: %w", err)
+			}
+		}
+		if f.RowIndex && len(fields) > 0 {
+			fields = fields[1:]
+		}
+		if err := f.addRow(fields, line); err != nil {
 			return nil, err
 		}
 	}
@@ -96,24 +125,49 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 	if line == 0 {
 		return nil, errors.New("empty file: want a header row")
 	}
+	if !headed {
+		if err := f.setHeader(header, ignore); err != nil {
+			return nil, fmt.Errorf("line 1: %w", err)
+		}
+	}
 	return f, nil
 }
 
-func (f *File) setHeader(text string, ignore []string) error {
-	var err error
-	if f.Header, err = splitFields(text, f.Sep); err != nil {
-		return err
+// isRowIndex reports whether the first column is a row number ahead of the
+// timestamp, as pandas' to_csv writes a frame's index: unnamed in the
+// header, or named (a file pandas read and wrote again: "Unnamed: 0") but
+// holding a whole number in a row whose second field is a date or a
+// date-time, and a column for it and a channel to follow.
+func isRowIndex(header, first []string) bool {
+	if len(header) < 3 {
+		return false
 	}
-	if len(f.Header) < 2 {
-		return fmt.Errorf("header %q: want a timestamp column and at least one channel", text)
+	if header[0] == "" {
+		return true
 	}
+	if len(first) != len(header) {
+		return false
+	}
+	if _, err := strconv.ParseUint(first[0], 10, 64); err != nil {
+		return false
+	}
+	second := first[1]
+	if second == "" || strings.Trim(second, "0123456789.") == "" {
+		return false // a number: Unix time or a value, not a date
+	}
+	_, err := ParseTime(second)
+	return err == nil
+}
+
+func (f *File) setHeader(header, ignore []string) error {
+	f.Header = header
 	seen := map[string]bool{}
 	for i, h := range f.Header {
 		if h == "" {
-			return fmt.Errorf("header column %d: empty name", i+1)
+			return fmt.Errorf("header column %d: empty name", f.column(i))
 		}
 		if seen[h] {
-			return fmt.Errorf("header column %d: duplicate name %q", i+1, h)
+			return fmt.Errorf("header column %d: duplicate name %q", f.column(i), h)
 		}
 		seen[h] = true
 		if i > 0 && !slices.Contains(ignore, h) {
@@ -131,13 +185,18 @@ func (f *File) setHeader(text string, ignore []string) error {
 	return nil
 }
 
-func (f *File) addRow(text string, line int) error {
-	fields, err := splitFields(text, f.Sep)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", line, err)
+// column is the file's column number (from 1) of Header[i].
+func (f *File) column(i int) int {
+	if f.RowIndex {
+		return i + 2
 	}
+	return i + 1
+}
+
+func (f *File) addRow(fields []string, line int) error {
 	if len(fields) != len(f.Header) {
-		return fmt.Errorf("line %d: want %d fields (got %d)", line, len(f.Header), len(fields))
+		extra := f.column(0) - 1
+		return fmt.Errorf("line %d: want %d fields (got %d)", line, len(f.Header)+extra, len(fields)+extra)
 	}
 	if f.TimeColumns == 0 {
 		if err := f.detectTimeColumns(fields); err != nil {
@@ -150,7 +209,7 @@ func (f *File) addRow(text string, line int) error {
 	}
 	t, err := ParseTime(stamp)
 	if err != nil {
-		return fmt.Errorf("line %d, column 1 (%s): %w", line, f.Header[0], err)
+		return fmt.Errorf("line %d, column %d (%s): %w", line, f.column(0), f.Header[0], err)
 	}
 	vals := make([]float64, len(f.Channels))
 	for k, c := range f.Channels {
@@ -161,7 +220,7 @@ func (f *File) addRow(text string, line int) error {
 		}
 		v, err := ParseNumber(s, f.Sep)
 		if err != nil {
-			return fmt.Errorf("line %d, column %d (%s): not a number: %q", line, c+1, f.Header[c], s)
+			return fmt.Errorf("line %d, column %d (%s): not a number: %q", line, f.column(c), f.Header[c], s)
 		}
 		vals[k] = v
 	}

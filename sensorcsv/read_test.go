@@ -65,6 +65,47 @@ func TestParseErrors(t *testing.T) {
 	f("t,a\n1709251200000.1234567,1\n", nil, `line 2, column 1 (t): bad timestamp "1709251200000.1234567": `+timeFormats)
 }
 
+// TestParseRowIndex reads files as pandas' to_csv writes them by default:
+// the frame's index first, unnamed (or "Unnamed: 0" once read and written
+// again), before the timestamp. The index is neither the time nor a
+// channel, and errors still name the file's own column numbers.
+func TestParseRowIndex(t *testing.T) {
+	for _, in := range []string{
+		",timestamp,a,b\n0,2024-03-01 00:00:00,1,2\n1,2024-03-01 00:00:01,3,4\n",
+		"Unnamed: 0,timestamp,a,b\n0,2024-03-01T00:00:00Z,1,2\n1,2024-03-01T00:00:01Z,3,4\n",
+	} {
+		f, err := Parse(strings.NewReader(in), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if !f.RowIndex || f.Header[0] != "timestamp" || len(f.Rows[1]) != 3 || f.Rows[1][1] != "3" {
+			t.Errorf("%q: row index %v, header %v, rows %v", in, f.RowIndex, f.Header, f.Rows)
+		}
+		if got := f.ChannelNames(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+			t.Errorf("%q: channels %v, want [a b]", in, got)
+		}
+		if f.Times[1]-f.Times[0] != 1e9 || f.Values[1][1] != 4 {
+			t.Errorf("%q: times %v, values %v", in, f.Times, f.Values)
+		}
+	}
+	// Unix seconds first, then numbers: the first column is the time.
+	f, err := Parse(strings.NewReader("t,a,b\n1709251200,5,6\n"), nil)
+	if err != nil || f.RowIndex || len(f.Channels) != 2 {
+		t.Errorf("Unix time first: %v, row index %v, channels %v", err, f != nil && f.RowIndex, f)
+	}
+	for in, want := range map[string]string{
+		",t,a\n0,2024-03-01 00:00:00,x\n":   `line 2, column 3 (a): not a number: "x"`,
+		",t,a\n0,2024-03-01 00:00:00,1,2\n": "line 2: want 3 fields (got 4)",
+		",t,a\n0,yesterday,1\n":             `line 2, column 2 (t): bad timestamp "yesterday": ` + timeFormats,
+		",t,t\n0,2024-03-01 00:00:00,1\n":   `line 1: header column 3: duplicate name "t"`,
+		",t,a\n":                            "line 1: header column 1: empty name",
+	} {
+		if _, err := Parse(strings.NewReader(in), nil); err == nil || err.Error() != want {
+			t.Errorf("%q: got %v, want %q", in, err, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add("timestamp,value\n2024-03-01 00:00:00,1\n")
 	f.Add("t,a,b\r\n1709251200,1,NaN\r\n1709251500.25,,3\r\n")
