@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/aewatch/aewatch/sensorcsv"
 )
@@ -23,8 +24,9 @@ type PointStats struct {
 }
 
 // LabelColumn returns the row labels of column name in s's file: a label is
-// true for a number other than 0 ("1", "1.0"). It names the file, line and
-// value of anything else.
+// true for a number other than 0 ("1", "1.0") or "true" in any case, as
+// pandas writes booleans ("True"); false for 0 or "false". It names the
+// file, line and value of anything else.
 func (s *Scored) LabelColumn(name string) ([]bool, error) {
 	f := s.File
 	col := slices.Index(f.Header, name)
@@ -33,11 +35,17 @@ func (s *Scored) LabelColumn(name string) ([]bool, error) {
 	}
 	out := make([]bool, len(f.Rows))
 	for i, row := range f.Rows {
-		v, err := sensorcsv.ParseNumber(row[col], f.Sep)
-		if err != nil || v != v {
-			return nil, fmt.Errorf("%s: row %d, column %q: label must be a number, 0 for normal (got %q)", f.Path, i+1, name, row[col])
+		switch field := row[col]; {
+		case strings.EqualFold(field, "true"):
+			out[i] = true
+		case strings.EqualFold(field, "false"):
+		default:
+			v, err := sensorcsv.ParseNumber(field, f.Sep)
+			if err != nil || v != v {
+				return nil, fmt.Errorf("%s: row %d, column %q: label must be a number (0 for normal) or true/false (got %q)", f.Path, i+1, name, field)
+			}
+			out[i] = v != 0
 		}
-		out[i] = v != 0
 	}
 	return out, nil
 }

@@ -49,7 +49,7 @@ func TestLabelColumn(t *testing.T) {
 	f.Path = "in.csv"
 	s := &Scored{File: f}
 	_, err = s.LabelColumn("anomaly")
-	if err == nil || err.Error() != `in.csv: row 3, column "anomaly": label must be a number, 0 for normal (got "yes")` {
+	if err == nil || err.Error() != `in.csv: row 3, column "anomaly": label must be a number (0 for normal) or true/false (got "yes")` {
 		t.Errorf("got %v", err)
 	}
 	if _, err := s.LabelColumn("label"); err == nil || !strings.Contains(err.Error(), `no column named "label"`) {
@@ -60,5 +60,9 @@ func TestLabelColumn(t *testing.T) {
 	got, err := s.LabelColumn("anomaly")
 	if err != nil || got[0] || !got[1] {
 		t.Errorf("labels %v, %v; want [false true]", got, err)
+	}
+	f.Rows[0][2], f.Rows[1][2] = "True", "FALSE" // as pandas writes booleans
+	if got, err = s.LabelColumn("anomaly"); err != nil || !got[0] || got[1] {
+		t.Errorf("labels %v, %v; want [true false]", got, err)
 	}
 }

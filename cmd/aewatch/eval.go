@@ -35,7 +35,7 @@ func runEval(ctx context.Context, args []string) error {
 	multi := fs.Bool("multivariate", false, "score all channels of a file as one multivariate series")
 	ignore := fs.String("ignore", "", "comma-separated `columns` to copy to the output without scoring")
 	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
-	labelCol := fs.String("label-column", "", "per-row label `column` (0 normal, else abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
+	labelCol := fs.String("label-column", "", "per-row label `column` (0 or false normal, another number or true abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
 	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
