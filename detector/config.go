@@ -58,6 +58,12 @@ type Config struct {
 	// error over the whole (unmasked) window, which sees unfamiliar levels
 	// and shapes; the sample's score is the larger of the two.
 	WindowScore bool `yaml:"window_score"`
+	// WindowScoreHalfLife weighs the whole-window error towards the newest
+	// samples: a sample this many positions older counts half as much
+	// (0: every position alike). A sample unlike the network's expectation
+	// then moves the score as it enters the window rather than a
+	// window-length's share of it, and stops moving it before it leaves.
+	WindowScoreHalfLife float64 `yaml:"window_score_half_life"`
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
@@ -66,24 +72,25 @@ type Config struct {
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
-		Kind:             Autoencoder,
-		Seed:             1,
-		Window:           window.DefaultConfig(),
-		Model:            model.DefaultConfig(),
-		Calibration:      DefaultCalibrationConfig(),
-		Alert:            DefaultAlertConfig(),
-		Drift:            DefaultDriftConfig(),
-		Reference:        DefaultReferenceConfig(),
-		Quality:          DefaultQualityConfig(),
-		Feedback:         DefaultFeedbackConfig(),
-		Denoise:          DefaultDenoiseConfig(),
-		SpatialTolerance: 0,
-		MaskNewest:       true,
-		Residual:         true,
-		WindowScore:      true,
-		LearnBelow:       0.5,
-		LearnEvery:       1,
-		Warmup:           300,
+		Kind:                Autoencoder,
+		Seed:                1,
+		Window:              window.DefaultConfig(),
+		Model:               model.DefaultConfig(),
+		Calibration:         DefaultCalibrationConfig(),
+		Alert:               DefaultAlertConfig(),
+		Drift:               DefaultDriftConfig(),
+		Reference:           DefaultReferenceConfig(),
+		Quality:             DefaultQualityConfig(),
+		Feedback:            DefaultFeedbackConfig(),
+		Denoise:             DefaultDenoiseConfig(),
+		SpatialTolerance:    0,
+		MaskNewest:          true,
+		Residual:            true,
+		WindowScore:         true,
+		WindowScoreHalfLife: 4,
+		LearnBelow:          0.5,
+		LearnEvery:          1,
+		Warmup:              300,
 	}
 }
 
@@ -148,6 +155,8 @@ func (c Config) Validate(channels int) error {
 	switch {
 	case !(c.SpatialTolerance >= 0) || math.IsInf(c.SpatialTolerance, 0):
 		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
+	case !(c.WindowScoreHalfLife >= 0 && c.WindowScoreHalfLife <= 1e6):
+		return fmt.Errorf("detector.window_score_half_life: must be in [0, 1e6] samples (got %v)", c.WindowScoreHalfLife)
 	case !(c.LearnBelow > 0 && c.LearnBelow <= 1):
 		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
 	case c.Residual && !c.MaskNewest:

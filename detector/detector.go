@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/model"
 	"github.com/aewatch/aewatch/window"
 )
@@ -81,6 +82,9 @@ type Detector struct {
 	ae       *model.Autoencoder
 	cal      *calibrator
 	calWin   *calibrator // whole-window error, with WindowScore
+	// winDecay is the whole-window error's weight from one position to the
+	// one before it (WindowScoreHalfLife; 1: every position alike).
+	winDecay float64
 	alert    alertState
 	drift    *driftMonitor   // nil when disabled
 	ref      *reference      // nil when disabled
@@ -196,6 +200,10 @@ func New(cfg Config, channels int) (*Detector, error) {
 		d.code = make([]float64, len(d.ae.Code()))
 		if cfg.WindowScore {
 			d.calWin = newCalibrator(cfg.Calibration, errorFloor)
+			d.winDecay = 1
+			if hl := cfg.WindowScoreHalfLife; hl > 0 {
+				d.winDecay = detmath.Exp(-math.Ln2 / hl)
+			}
 		}
 	}
 	if cfg.Reference.Enabled {
@@ -598,6 +606,28 @@ func (d *Detector) observe(x []float64, normal bool) {
 	}
 }
 
+// windowError is the mean squared reconstruction error over the window
+// positions in vec (c values each, oldest first), weighted by decay per
+// position back from the newest, which weighs 1. reconVar, if not nil,
+// adds the variational variant's expected squared error.
+func windowError(recon, reconVar, vec []float64, c int, decay float64) float64 {
+	var sse, weights float64
+	w := 1.0
+	for p := len(vec)/c - 1; p >= 0; p-- {
+		for i := p * c; i < (p+1)*c; i++ {
+			diff := recon[i] - vec[i]
+			e := float64(diff * diff)
+			if i < len(reconVar) {
+				e += reconVar[i]
+			}
+			sse += float64(w * e)
+		}
+		weights += w
+		w = float64(w * decay)
+	}
+	return sse / float64(weights*float64(c))
+}
+
 func (d *Detector) scoreWindow() []Result {
 	c, size := d.channels, d.cfg.Window.Size
 	n := len(d.pending)
@@ -614,15 +644,7 @@ func (d *Detector) scoreWindow() []Result {
 		if d.cfg.MaskNewest {
 			visible -= n * c
 		}
-		var sse float64
-		for i := 0; i < visible; i++ {
-			diff := recon[i] - d.vec[i]
-			sse += float64(diff * diff)
-		}
-		for _, v := range reconVar[:min(visible, len(reconVar))] {
-			sse += v // the variational variant's expected squared error
-		}
-		winScore, winEvidence = d.calWin.update(d.calWin.scale(sse / float64(visible)))
+		winScore, winEvidence = d.calWin.update(d.calWin.scale(windowError(recon, reconVar, d.vec[:visible], c, d.winDecay)))
 	}
 	refScore := 0.0
 	if d.ref != nil {

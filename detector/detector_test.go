@@ -2,6 +2,7 @@ package detector
 
 import (
 	"fmt"
+	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/window"
 	"math"
 	"math/rand/v2"
@@ -415,4 +416,42 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestWindowError checks the whole-window error's weights: alike with a
+// decay of 1, halving every half-life back from the newest visible
+// position otherwise, and normalised so that an error the same at every
+// position is that error.
+func TestWindowError(t *testing.T) {
+	const c, positions = 2, 32
+	vec := make([]float64, c*positions)
+	recon := make([]float64, len(vec))
+	for i := range recon {
+		recon[i] = 3 // every squared error 9
+	}
+	quarter := detmath.Exp(-math.Ln2 / 4)
+	for _, decay := range []float64{1, quarter} {
+		if got := windowError(recon, nil, vec, c, decay); math.Abs(got-9) > 1e-12 {
+			t.Errorf("decay %v: a squared error of 9 everywhere gives %v", decay, got)
+		}
+	}
+	// One position's error alone: its weight over all the weights.
+	one := func(p int, decay float64) float64 {
+		clear(recon)
+		recon[p*c] = 1
+		return windowError(recon, nil, vec, c, decay)
+	}
+	if a, b := one(31, 1), one(0, 1); a != b || math.Abs(a-1.0/(c*positions)) > 1e-15 {
+		t.Errorf("decay 1: newest %v, oldest %v; want both 1/%d", a, b, c*positions)
+	}
+	if r := one(31, quarter) / one(15, quarter); math.Abs(r-16) > 1e-9 {
+		t.Errorf("half-life 4: the newest position weighs %v times one 16 older, want 16", r)
+	}
+	// The variational variant's expected squared error adds at its position's weight.
+	clear(recon)
+	spread := make([]float64, len(vec))
+	spread[31*c+1] = 2
+	if got, want := windowError(recon, spread, vec, c, quarter), one(31, quarter)*2; math.Abs(got-want) > 1e-15 {
+		t.Errorf("expected squared error 2 at the newest position: %v, want %v", got, want)
+	}
 }
