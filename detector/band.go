@@ -13,7 +13,8 @@ import (
 // the calibration in force before the sample, with two simplifications said
 // here rather than hidden in the numbers: a refit that the sample itself
 // triggers (one sample in calibration.reestimate) is not foreseen, nor is
-// the lowering of a top score right after another (a repeated red). The
+// the lowering of a top score right after another (a repeated red) or
+// within detector.episode_gap of one (the same episode). The
 // Gaussian's lower tail (an error average falling far below its normal)
 // can score too; the band describes only the outer edge.
 //

@@ -12,7 +12,7 @@ import (
 // reaches it outside, for every kind and for two channels (the other
 // channel's error counts towards the sample's). Samples where the band
 // says it is inexact (a refit the sample triggers, a red right after a
-// red, the error average's lower tail) are left out; they are counted so
+// red or within a score episode, the error average's lower tail) are left out; they are counted so
 // that the test cannot pass on nothing.
 func TestBandEdgesAreWhereTheScoreReachesOpen(t *testing.T) {
 	for _, tc := range []struct {
@@ -53,8 +53,9 @@ func TestBandEdgesAreWhereTheScoreReachesOpen(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				inEpisode := d.episodeEnd > 0 && d.seq < d.episodeEnd+uint64(cfg.EpisodeGap)
 				exact := d.cal.sinceFit+1 < cfg.Calibration.Reestimate && d.cal.prevTail > redTail &&
-					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open
+					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open && !inEpisode
 				res := d.Push(ts, x)
 				if len(res) != 1 || !res[0].Scored {
 					t.Fatalf("sample %d: not scored", i)
@@ -132,6 +133,46 @@ func TestOneWildSampleReachesTheThreshold(t *testing.T) {
 		t.Logf("instant %v: score at the wild sample %.3f (peak over 5 samples %.3f)", instant, got[at].score, peak)
 		if reached := got[at].score >= cfg.Alert.Open; reached != instant {
 			t.Errorf("instant %v: score %.3f at the wild sample; want it at or above %v only with the single-sample track", instant, got[at].score, cfg.Alert.Open)
+		}
+	}
+}
+
+// TestEpisodeGapReportsOnce: two wild samples 10 apart are one episode,
+// reported by the first one's score; the second's is shown lowered to
+// the repeat score, where with episode_gap 0 it reaches alert.open too. A
+// third, well after the episode, is reported again. The alert's evidence
+// and the alert itself are the same either way.
+func TestEpisodeGapReportsOnce(t *testing.T) {
+	const n = 2400
+	rng := rand.New(rand.NewPCG(5, 6))
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = 50 + 5*math.Sin(2*math.Pi*float64(i)/40) + 0.3*rng.NormFloat64()
+	}
+	spikes := []int{2000, 2010, 2200}
+	for k, at := range spikes {
+		xs[at] += float64(6 + 6*(k/2)) // the last larger: the single-sample tail has learnt two
+	}
+	cfg := DefaultConfig()
+	episodes := run(t, cfg, times(n), xs)
+	cfg.EpisodeGap = 0
+	each := run(t, cfg, times(n), xs)
+	for _, at := range spikes {
+		if each[at].score < cfg.Alert.Open {
+			t.Fatalf("episode_gap 0: wild sample %d scores %.3f, below %v: the test needs each to reach it", at, each[at].score, cfg.Alert.Open)
+		}
+	}
+	if episodes[2000].score < cfg.Alert.Open || episodes[2200].score < cfg.Alert.Open {
+		t.Errorf("episode_gap 32: the first and the later wild sample score %.3f and %.3f; want both at or above %v",
+			episodes[2000].score, episodes[2200].score, cfg.Alert.Open)
+	}
+	if got := episodes[2010].score; got != repeatScore {
+		t.Errorf("episode_gap 32: the wild sample 10 after the first scores %v; want the repeat score %v", got, repeatScore)
+	}
+	for i := range episodes {
+		e, a := episodes[i], each[i]
+		if e.evidence != a.evidence || e.alert != a.alert || e.score > a.score || (e.score != a.score && e.score != repeatScore) {
+			t.Fatalf("sample %d: with episodes score %v evidence %v alert %v; without %v %v %v", i, e.score, e.evidence, e.alert, a.score, a.evidence, a.alert)
 		}
 	}
 }

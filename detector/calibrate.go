@@ -207,6 +207,9 @@ const (
 	logFloor   = 1e-10
 )
 
+// repeatScore is the score of yellowTail: what a repeated red shows.
+var repeatScore = detmath.Log(yellowTail+logFloor) / detmath.Log(logFloor)
+
 // scale turns a non-negative error into a scale-free raw error: the error
 // over its own running mean (before this error); update caps it for the
 // average.

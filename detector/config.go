@@ -64,6 +64,14 @@ type Config struct {
 	// then moves the score as it enters the window rather than a
 	// window-length's share of it, and stops moving it before it leaves.
 	WindowScoreHalfLife float64 `yaml:"window_score_half_life"`
+	// EpisodeGap: a score at or above Alert.Open within this many samples
+	// of the last one that reached it belongs to the same episode and is
+	// shown lowered to the likelihood's "yellow" (0.4), as a red right
+	// after a red already is; each such sample extends the episode.
+	// A score then reports an episode once, not each of its samples. It
+	// changes what Result.Score shows, not what the alert, the bands or
+	// the learning step on. 0: only the likelihood's own rule.
+	EpisodeGap int `yaml:"episode_gap"`
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
@@ -88,6 +96,7 @@ func DefaultConfig() Config {
 		Residual:            true,
 		WindowScore:         true,
 		WindowScoreHalfLife: 4,
+		EpisodeGap:          32,
 		LearnBelow:          0.5,
 		LearnEvery:          1,
 		Warmup:              300,
@@ -157,6 +166,8 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
 	case !(c.WindowScoreHalfLife >= 0 && c.WindowScoreHalfLife <= 1e6):
 		return fmt.Errorf("detector.window_score_half_life: must be in [0, 1e6] samples (got %v)", c.WindowScoreHalfLife)
+	case c.EpisodeGap < 0 || c.EpisodeGap > 1e6:
+		return fmt.Errorf("detector.episode_gap: must be in [0, 1000000] samples (got %d)", c.EpisodeGap)
 	case !(c.LearnBelow > 0 && c.LearnBelow <= 1):
 		return fmt.Errorf("detector.learn_below: must be in (0, 1] (got %v)", c.LearnBelow)
 	case c.Residual && !c.MaskNewest:

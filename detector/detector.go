@@ -85,13 +85,16 @@ type Detector struct {
 	// winDecay is the whole-window error's weight from one position to the
 	// one before it (WindowScoreHalfLife; 1: every position alike).
 	winDecay float64
-	alert    alertState
-	drift    *driftMonitor   // nil when disabled
-	ref      *reference      // nil when disabled
-	quality  *qualityMonitor // nil when disabled
-	den      *denoiser       // nil when disabled
-	why      Explanation     // the open anomaly alert's worst sample
-	fb       *feedback
+	// episodeEnd is one past the sequence number of the last sample whose
+	// score reached Alert.Open (0: none yet), for EpisodeGap.
+	episodeEnd uint64
+	alert      alertState
+	drift      *driftMonitor   // nil when disabled
+	ref        *reference      // nil when disabled
+	quality    *qualityMonitor // nil when disabled
+	den        *denoiser       // nil when disabled
+	why        Explanation     // the open anomaly alert's worst sample
+	fb         *feedback
 	// silences are the series' maintenance windows; shadow is the copy of
 	// the detector their samples are scored on while one lasts (nil
 	// outside), shadowBuf its snapshot buffer.
@@ -606,6 +609,20 @@ func (d *Detector) observe(x []float64, normal bool) {
 	}
 }
 
+// shown is the score Result.Score reports for the sample numbered seq:
+// lowered to repeatScore where it repeats an episode (EpisodeGap).
+func (d *Detector) shown(score float64, seq uint64) float64 {
+	if d.cfg.EpisodeGap == 0 || score < d.cfg.Alert.Open {
+		return score
+	}
+	repeat := d.episodeEnd > 0 && seq < d.episodeEnd+uint64(d.cfg.EpisodeGap)
+	d.episodeEnd = seq + 1
+	if repeat {
+		return min(score, repeatScore)
+	}
+	return score
+}
+
 // windowError is the mean squared reconstruction error over the window
 // positions in vec (c values each, oldest first), weighted by decay per
 // position back from the newest, which weighs 1. reconVar, if not nil,
@@ -685,7 +702,7 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: score, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly

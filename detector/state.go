@@ -50,7 +50,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 22
+	snapshotVersion = 23
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -107,6 +107,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.F64s(d.minVal)
 	e.F64s(d.maxVal)
 	e.Int(d.wildRun)
+	e.U64(d.episodeEnd)
 	e.Bool(d.ahead.held)
 	e.I64(d.ahead.t)
 	e.F64s(d.ahead.x)
@@ -202,6 +203,10 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	d.wildRun = dec.Int()
 	if dec.Err() == nil && d.wildRun < 0 {
 		return fmt.Errorf("detector: snapshot's run of wild values %d is negative", d.wildRun)
+	}
+	d.episodeEnd = dec.U64()
+	if dec.Err() == nil && d.episodeEnd > d.seq {
+		return fmt.Errorf("detector: snapshot's score episode ends at sample %d, after its newest (%d)", d.episodeEnd, d.seq)
 	}
 	d.ahead.held, d.ahead.t = dec.Bool(), dec.I64()
 	dec.F64sInto(d.ahead.x, "sample held as dated ahead")
