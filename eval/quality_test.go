@@ -51,11 +51,12 @@ func datasetDir(env, name string) string {
 }
 
 // TestSyntheticAutoencoderEarnsItsKeep is the bar on the project's own
-// corpus: the autoencoder beats the best control by at least 8 NAB points
+// corpus: the autoencoder beats the best control by at least 9 NAB points
 // (3-seed means; measured 23.8 when the reference model came in, 10.65
 // before tied weights halved the network's memory, 9.96 after, 8.62 with
-// the calibration's history in bytes; the bar is 5) on signals
-// with in-range faults.
+// the calibration's history in bytes, 10.40 with the window's error
+// weighted towards its newest samples and one report per score episode;
+// the bar is 5) on signals with in-range faults.
 func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores an 84-file corpus with four detectors over three seeds")
@@ -73,16 +74,17 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 		}
 	}
 	t.Logf("autoencoder %.2f, best control %s %.2f, margin %.2f", ae, bestKind, best, ae-best)
-	if ae < best+8 {
-		t.Fatalf("autoencoder %.2f does not beat the best control (%s, %.2f) by 8 points", ae, bestKind, best)
+	if ae < best+9 {
+		t.Fatalf("autoencoder %.2f does not beat the best control (%s, %.2f) by 9 points", ae, bestKind, best)
 	}
 }
 
 // TestNAB guards the Numenta Anomaly Benchmark figures of the default
-// configuration (heuristic limit rule off): a 3-seed mean of at least 43 on
-// the standard profile (45.06 measured), above the persistence control by
-// 15, and no control more than 2 points above the autoencoder. The issue's
-// bar (68) is not met yet: docs/quality.md. It needs the corpus
+// configuration (heuristic limit rule off): a 3-seed mean of at least 52 on
+// the standard profile (54.44 measured), and every control at least 2
+// points below the autoencoder (the bar; the frozen network 51.01
+// measured), persistence at least 15. The bar for the score
+// itself (68) is not met yet: docs/quality.md. It needs the corpus
 // (../shared/datasets/nab or $AEWATCH_TEST_NAB_DIR) and skips without it.
 func TestNAB(t *testing.T) {
 	if testing.Short() {
@@ -101,13 +103,13 @@ func TestNAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	ae := meanStandard(t, inputs, lab, detector.Autoencoder, seeds)
-	if ae < 43 {
-		t.Errorf("autoencoder NAB standard %.2f, want >= 43", ae)
+	if ae < 52 {
+		t.Errorf("autoencoder NAB standard %.2f, want >= 52", ae)
 	}
 	for _, k := range detector.Kinds[1:] {
 		s := meanStandard(t, inputs, lab, k, seeds)
-		if s > ae+2 {
-			t.Errorf("control %s scores %.2f, more than 2 above the autoencoder's %.2f", k, s, ae)
+		if s > ae-2 {
+			t.Errorf("control %s scores %.2f, less than 2 below the autoencoder's %.2f", k, s, ae)
 		}
 		if k == detector.Persistence && s > ae-15 {
 			t.Errorf("persistence scores %.2f, within 15 of the autoencoder's %.2f", s, ae)
@@ -118,8 +120,8 @@ func TestNAB(t *testing.T) {
 // TestSKABValve1 is the point-wise bar on real multivariate data: SKAB's
 // valve1 files as they are (';'-separated, label columns ignored), one
 // multivariate detector per file streaming from row 0, scored on rows 400
-// onward as SKAB does. 3-seed mean F1 of alert at least 0.73 (0.745
-// measured; alerting on every row scores 0.698; the bar is 0.78).
+// onward as SKAB does. 3-seed mean F1 of alert at least 0.78, the issue's
+// bar (0.860 measured; alerting on every row scores 0.698).
 // It needs ../shared/datasets/skab-valve1 (or $AEWATCH_TEST_SKAB_DIR) and
 // skips without it.
 func TestSKABValve1(t *testing.T) {
