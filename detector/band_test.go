@@ -53,9 +53,8 @@ func TestBandEdgesAreWhereTheScoreReachesOpen(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				inEpisode := d.episodeEnd > 0 && d.seq < d.episodeEnd+uint64(cfg.EpisodeGap)
 				exact := d.cal.sinceFit+1 < cfg.Calibration.Reestimate && d.cal.prevTail > redTail &&
-					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open && !inEpisode
+					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open && !d.inEpisode(d.seq)
 				res := d.Push(ts, x)
 				if len(res) != 1 || !res[0].Scored {
 					t.Fatalf("sample %d: not scored", i)

@@ -615,12 +615,18 @@ func (d *Detector) shown(score float64, seq uint64) float64 {
 	if d.cfg.EpisodeGap == 0 || score < d.cfg.Alert.Open {
 		return score
 	}
-	repeat := d.episodeEnd > 0 && seq < d.episodeEnd+uint64(d.cfg.EpisodeGap)
+	repeat := d.inEpisode(seq)
 	d.episodeEnd = seq + 1
 	if repeat {
 		return min(score, repeatScore)
 	}
 	return score
+}
+
+// inEpisode reports whether a score reaching Alert.Open on the sample
+// numbered seq would repeat the last episode's (EpisodeGap).
+func (d *Detector) inEpisode(seq uint64) bool {
+	return d.episodeEnd > 0 && seq < d.episodeEnd+uint64(d.cfg.EpisodeGap)
 }
 
 // windowError is the mean squared reconstruction error over the window

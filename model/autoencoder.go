@@ -212,9 +212,7 @@ func (a *Autoencoder) Thaw() {
 		return
 	}
 	a.params = make([]float32, len(a.packed))
-	for i, h := range a.packed {
-		a.params[i] = float32(detmath.FromBF16(h))
-	}
+	widen(a.params, a.packed)
 	a.packed = nil
 	bind(a.layers, a.layers, a.params)
 	a.m = make([]float32, len(a.params))
@@ -380,11 +378,16 @@ func workPoolFor(sizes []int, maxPasses int) *workPool {
 // over them.
 func (s *scratch) unpack(layers []layer, packed []uint16) []layer {
 	w := s.weights[:len(packed)]
-	for i, h := range packed {
-		w[i] = math.Float32frombits(uint32(h) << 16)
-	}
+	widen(w, packed)
 	bind(s.layers, layers, w)
 	return s.layers
+}
+
+// widen sets dst to packed's bfloat16 weights as float32.
+func widen(dst []float32, packed []uint16) {
+	for i, h := range packed {
+		dst[i] = detmath.FromBF16To32(h)
+	}
 }
 
 func (p *workPool) get() *scratch {
@@ -398,9 +401,11 @@ func (p *workPool) get() *scratch {
 	p.mu.Unlock()
 	s := &scratch{grads: make([]float64, paramCount(p.sizes, false)), clean: make([]float64, p.sizes[0]), ones: make([]float64, p.maxPasses),
 		colSq: make([]float64, slices.Max(p.sizes))}
+	largest := 0 // layer's weights
 	for l := 1; l < len(p.sizes); l++ {
-		s.tied = make([]float64, max(len(s.tied), p.sizes[l-1]*p.sizes[l]))
+		largest = max(largest, p.sizes[l-1]*p.sizes[l])
 	}
+	s.tied = make([]float64, largest)
 	s.weights, s.layers = make([]float32, len(s.grads)), make([]layer, len(p.sizes)-1)
 	for _, n := range p.sizes {
 		s.act = append(s.act, make([]float64, n))

@@ -139,7 +139,11 @@ func BF16(v float64) uint16 {
 }
 
 // FromBF16 widens a bfloat16 back.
-func FromBF16(h uint16) float64 { return float64(math.Float32frombits(uint32(h) << 16)) }
+func FromBF16(h uint16) float64 { return float64(FromBF16To32(h)) }
+
+// FromBF16To32 widens a bfloat16 to float32, exactly: FromBF16 without
+// the float64.
+func FromBF16To32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
 // FiniteBF16 reports whether h is a finite bfloat16 (a check on state
 // read back: not all exponent bits set).
