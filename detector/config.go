@@ -72,6 +72,8 @@ type Config struct {
 	// changes what Result.Score shows, not what the alert, the bands or
 	// the learning step on. 0: only the likelihood's own rule.
 	EpisodeGap int `yaml:"episode_gap"`
+	// Coarse scores the series at a longer time scale too (coarse.go).
+	Coarse CoarseConfig `yaml:"coarse"`
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
@@ -97,6 +99,7 @@ func DefaultConfig() Config {
 		WindowScore:         true,
 		WindowScoreHalfLife: 4,
 		EpisodeGap:          32,
+		Coarse:              DefaultCoarseConfig(),
 		LearnBelow:          0.5,
 		LearnEvery:          1,
 		Warmup:              300,
@@ -126,6 +129,9 @@ func (c Config) Validate(channels int) error {
 		return fmt.Errorf("detector.model.bottleneck: auto needs a network that trains, detector.kind autoencoder (got %s)", c.Kind)
 	}
 	if err := c.Calibration.Validate(); err != nil {
+		return err
+	}
+	if err := c.Coarse.Validate(); err != nil {
 		return err
 	}
 	if err := c.Alert.Validate(); err != nil {

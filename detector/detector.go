@@ -82,6 +82,7 @@ type Detector struct {
 	ae       *model.Autoencoder
 	cal      *calibrator
 	calWin   *calibrator // whole-window error, with WindowScore
+	coarse   *coarse     // the coarse track; nil when disabled
 	// winDecay is the whole-window error's weight from one position to the
 	// one before it (WindowScoreHalfLife; 1: every position alike).
 	winDecay float64
@@ -208,6 +209,9 @@ func New(cfg Config, channels int) (*Detector, error) {
 				d.winDecay = detmath.Exp(-math.Ln2 / hl)
 			}
 		}
+	}
+	if d.coarse, err = newCoarse(cfg.Coarse, cfg.Kind, channels, cfg.Model, cfg.Seed); err != nil {
+		return nil, err
 	}
 	if cfg.Reference.Enabled {
 		var mc *model.Config
@@ -700,6 +704,12 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		score, evidence := d.cal.update(d.cal.scale(e))
 		score, evidence = max(score, winScore), max(evidence, winEvidence)
+		if d.coarse != nil {
+			learn := d.cfg.Kind == Autoencoder && !d.alert.open && !d.QualityOpen()
+			if cs, ok := d.coarse.push(d.vec[p*c:(p+1)*c], learn, d.cfg.LearnBelow); ok {
+				score = max(score, cs)
+			}
+		}
 		if d.spatial(x) {
 			score, evidence = 1, 1
 		}
@@ -1006,6 +1016,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	}
 	if d.quality != nil {
 		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
+	}
+	if k := d.coarse; k != nil {
+		add("coarse track", k.bytes(), k.fullBytes())
 	}
 	if d.den != nil {
 		addPeak("denoiser", d.den.bytes(), d.den.fullBytes(), d.den.peakBytes())

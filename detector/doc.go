@@ -25,6 +25,12 @@
 // carries an Explanation (channel shares, departure in sensor units, and
 // for drift the onset and rate).
 //
+// A coarse track (coarse.go) scores the series at a longer time scale:
+// means over blocks of samples, a window of them reconstructed by a small
+// network of its own (for the controls, their own rule on the same block
+// means) and calibrated on its own history; the sample's score is the
+// larger of the two scales.
+//
 // The reference takes a cycle longer than its window off what it sees
 // (season.go), found once over a series' first samples; the drift monitor
 // does the same with cycles longer than its horizon.

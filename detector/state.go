@@ -14,7 +14,7 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 22 (version 21 held seasonal profiles, value
+// Snapshot encoding, version 24 (version 23 had no coarse track; version 22 had no score episode; version 21 held seasonal profiles, value
 // histogram counts and frozen networks' weights wider, and the
 // calibration's history as bfloat16; version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
@@ -39,7 +39,8 @@ import (
 //
 //	"AEWD" | version u16 | config fingerprint u64 | body | CRC-32C (Castagnoli) of all before it
 //
-// The body is the window, normaliser, model (if any), calibrators, alert
+// The body is the window, normaliser, model (if any), calibrators, the
+// coarse track (if enabled), alert
 // state, the detector's own counters, the anomaly explanation and the drift
 // monitor, the reference model and the quality checks (each if enabled),
 // the recent alerts operators may judge and what their verdicts taught,
@@ -50,7 +51,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 23
+	snapshotVersion = 24
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -99,6 +100,11 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	d.cal.appendState(e)
 	if d.calWin != nil {
 		d.calWin.appendState(e)
+	}
+	if d.coarse != nil {
+		if err := d.coarse.appendState(e); err != nil {
+			return nil, err
+		}
 	}
 	d.alert.appendState(e)
 	e.U64(d.seq)
@@ -193,6 +199,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	}
 	if d.calWin != nil {
 		if err := d.calWin.readState(dec); err != nil {
+			return err
+		}
+	}
+	if d.coarse != nil {
+		if err := d.coarse.readState(dec); err != nil {
 			return err
 		}
 	}

@@ -51,11 +51,12 @@ func datasetDir(env, name string) string {
 }
 
 // TestSyntheticAutoencoderEarnsItsKeep is the bar on the project's own
-// corpus: the autoencoder beats the best control by at least 9 NAB points
+// corpus: the autoencoder beats the best control by at least 6 NAB points
 // (3-seed means; measured 23.8 when the reference model came in, 10.65
 // before tied weights halved the network's memory, 9.96 after, 8.62 with
 // the calibration's history in bytes, 10.40 with the window's error
-// weighted towards its newest samples and one report per score episode;
+// weighted towards its newest samples and one report per score episode,
+// 6.93 once every kind scores block means too, persistence gaining most;
 // the bar is 5) on signals with in-range faults.
 func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 	if testing.Short() {
@@ -74,16 +75,16 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 		}
 	}
 	t.Logf("autoencoder %.2f, best control %s %.2f, margin %.2f", ae, bestKind, best, ae-best)
-	if ae < best+9 {
-		t.Fatalf("autoencoder %.2f does not beat the best control (%s, %.2f) by 9 points", ae, bestKind, best)
+	if ae < best+6 {
+		t.Fatalf("autoencoder %.2f does not beat the best control (%s, %.2f) by 6 points", ae, bestKind, best)
 	}
 }
 
 // TestNAB guards the Numenta Anomaly Benchmark figures of the default
-// configuration (heuristic limit rule off): a 3-seed mean of at least 52 on
-// the standard profile (54.44 measured), and every control at least 2
-// points below the autoencoder (the bar; the frozen network 51.01
-// measured), persistence at least 15. The bar for the score
+// configuration (heuristic limit rule off): a 3-seed mean of at least 56 on
+// the standard profile (58.17 measured), and every control at least 2
+// points below the autoencoder (the bar; the frozen network 54.79
+// measured), persistence at least 10 (44.08). The bar for the score
 // itself (68) is not met yet: docs/quality.md. It needs the corpus
 // (../shared/datasets/nab or $AEWATCH_TEST_NAB_DIR) and skips without it.
 func TestNAB(t *testing.T) {
@@ -103,16 +104,16 @@ func TestNAB(t *testing.T) {
 		t.Fatal(err)
 	}
 	ae := meanStandard(t, inputs, lab, detector.Autoencoder, seeds)
-	if ae < 52 {
-		t.Errorf("autoencoder NAB standard %.2f, want >= 52", ae)
+	if ae < 56 {
+		t.Errorf("autoencoder NAB standard %.2f, want >= 56", ae)
 	}
 	for _, k := range detector.Kinds[1:] {
 		s := meanStandard(t, inputs, lab, k, seeds)
 		if s > ae-2 {
 			t.Errorf("control %s scores %.2f, less than 2 below the autoencoder's %.2f", k, s, ae)
 		}
-		if k == detector.Persistence && s > ae-15 {
-			t.Errorf("persistence scores %.2f, within 15 of the autoencoder's %.2f", s, ae)
+		if k == detector.Persistence && s > ae-10 {
+			t.Errorf("persistence scores %.2f, within 10 of the autoencoder's %.2f", s, ae)
 		}
 	}
 }
