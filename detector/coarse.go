@@ -26,7 +26,9 @@ type CoarseConfig struct {
 	Block int `yaml:"block"`
 	// Size is how many block means the coarse window holds.
 	Size int `yaml:"size"`
-	// Code is the coarse network's bottleneck per channel.
+	// Code is the coarse network's bottleneck, whatever the channels: kept
+	// small, as the adapting network's is, so that it does not learn to
+	// reconstruct a departure too.
 	Code int `yaml:"code"`
 	// HalfLife weighs the coarse window's error towards its newest block
 	// means, in blocks, as WindowScoreHalfLife does in samples.
@@ -102,7 +104,7 @@ func newCoarse(cfg CoarseConfig, kind Kind, channels int, base model.Config, see
 		return k, nil
 	}
 	mc := base
-	mc.Hidden, mc.MultivariateHidden = []int{cfg.Code * channels}, nil
+	mc.Hidden, mc.MultivariateHidden = []int{cfg.Code}, nil
 	mc.Tied, mc.Optimizer, mc.LearningRate = true, "momentum", cfg.LearningRate
 	mc.ReplaySize, mc.ReplayBatch, mc.Average = 0, 0, 0
 	mc.Variant, mc.Bottleneck, mc.MaskTail, mc.TailSkip = "denoising", "fixed", 0, 0
