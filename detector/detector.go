@@ -26,7 +26,8 @@ type Result struct {
 	// Expected is each channel's expected value of the sample in sensor
 	// units (the autoencoder's prediction, or the control's), and Lower and
 	// Upper the values at which the sample's Score would reach Threshold,
-	// everything else equal (band.go; infinite where none would). They
+	// everything else equal (band.go; infinite where none would), on the
+	// sample's own time scale: the coarse track is left out. They
 	// alias the detector's buffers like ChannelError; NaN when not Scored.
 	Expected, Lower, Upper []float64
 	// Code is the adapting network's bottleneck code of the sample's
