@@ -216,6 +216,18 @@ func (k *coarse) readState(d *statecodec.Decoder) error {
 	if k.n < 0 || k.n >= k.cfg.Block || k.filled < 0 || k.filled > k.cfg.Size {
 		return errors.New("detector: coarse track state out of range")
 	}
+	for _, v := range k.means {
+		if !finite(float64(v)) {
+			return errors.New("detector: coarse track's block means not finite")
+		}
+	}
+	for _, s := range [][]float64{k.sum, k.lo, k.hi} {
+		for _, v := range s {
+			if !finite(v) {
+				return errors.New("detector: coarse track's sums or extremes not finite")
+			}
+		}
+	}
 	if k.ae != nil {
 		if err := k.ae.ReadState(d); err != nil {
 			return err
