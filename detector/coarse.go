@@ -81,7 +81,7 @@ type coarse struct {
 	sum      []float64 // per channel, the current block's sum
 	means    []float32 // Size×channels block means, oldest row first
 	filled   int       // rows written, at most Size
-	decay    float64
+	decay    float64   // the error's weight from one block mean to the one before it
 	ae       *model.Autoencoder // autoencoder and frozen only
 	lo, hi   []float64          // range only: the block means' running extremes
 	cal      *calibrator
@@ -164,7 +164,8 @@ func (k *coarse) push(x []float64, learn bool, learnBelow float64) (float64, boo
 // series.
 var coarseScratch sync.Pool
 
-// error is the coarse window vec's raw error; newest is its newest row.
+// error is the coarse window vec's raw error; newest is its newest row,
+// which range then folds into its extremes.
 func (k *coarse) error(vec []float64, newest []float32) float64 {
 	c := k.channels
 	switch k.kind {
