@@ -77,11 +77,11 @@ type coarse struct {
 	cfg      CoarseConfig
 	kind     Kind
 	channels int
-	n        int       // samples in the current block
-	sum      []float64 // per channel, the current block's sum
-	means    []float32 // Size×channels block means, oldest row first
-	filled   int       // rows written, at most Size
-	decay    float64   // the error's weight from one block mean to the one before it
+	n        int                // samples in the current block
+	sum      []float64          // per channel, the current block's sum
+	means    []float32          // Size×channels block means, oldest row first
+	filled   int                // rows written, at most Size
+	decay    float64            // the error's weight from one block mean to the one before it
 	ae       *model.Autoencoder // autoencoder and frozen only
 	lo, hi   []float64          // range only: the block means' running extremes
 	cal      *calibrator
