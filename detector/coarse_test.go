@@ -25,12 +25,13 @@ func smallShift(n, from, span int, shift float64, seed uint64) []float64 {
 // above open.
 func coarseScores(t *testing.T, kind Kind, x []float64, from, to int, open float64) (in float64, falseReds int) {
 	t.Helper()
-	k, err := newCoarse(DefaultCoarseConfig(), kind, 1, DefaultConfig().Model, 1)
+	cfg := DefaultConfig()
+	k, err := newCoarse(cfg.Coarse, kind, 1, cfg.Model, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, v := range x {
-		s, ok := k.push([]float64{v - 10}, kind == Autoencoder, DefaultConfig().LearnBelow)
+		s, ok := k.push([]float64{v - 10}, kind == Autoencoder, cfg.LearnBelow)
 		switch {
 		case !ok:
 		case i >= from && i < to:
