@@ -115,13 +115,23 @@ type ReferenceConfig struct {
 	// direction of its own reconstructs that channel's level shift
 	// (docs/quality.md, "a one-unit code for the reference network").
 	MultivariateHidden []int `yaml:"multivariate_hidden"`
+	// LinearCode leaves the reference network's bottleneck linear over one
+	// channel, and MultivariateLinearCode over several. With tanh, half a
+	// channel's window codes sat at ±1, so the network reconstructed each
+	// window as one of a few prototypes and scored a window between them
+	// (a new operating level, a wider swing) as far from every one;
+	// linear, the code follows such a window by degree. Over several
+	// channels the one-unit code keeps its tanh: linear there, SKAB's
+	// figures fell a little (docs/quality.md).
+	LinearCode             bool `yaml:"linear_code"`
+	MultivariateLinearCode bool `yaml:"multivariate_linear_code"`
 }
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
-		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}}
+		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, LinearCode: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -282,6 +292,10 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	if mc != nil {
 		m := *mc
 		m.ReplaySize = cfg.ReplaySize
+		m.LinearCode = cfg.LinearCode
+		if channels > 1 {
+			m.LinearCode = cfg.MultivariateLinearCode
+		}
 		if m.ReplaySize == 0 {
 			m.ReplayBatch = 0 // nothing to replay
 		}

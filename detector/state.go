@@ -51,7 +51,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 24
+	snapshotVersion = 25
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

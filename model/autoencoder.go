@@ -646,7 +646,7 @@ func (a *Autoencoder) forward(layers []layer, skip []float64, from, to int) {
 		} else {
 			mulAddRows(ly.w, ly.out, ly.in, a.act[l], out)
 		}
-		if l != last && !(a.vae && l+1 == a.code) {
+		if l != last && !((a.vae || a.cfg.LinearCode) && l+1 == a.code) {
 			tanhInPlace(out)
 		}
 	}
@@ -701,6 +701,9 @@ func (a *Autoencoder) backward(ws *scratch, target []float64) float64 {
 			for i, h := range a.act[l] {
 				dIn[i] += math.Copysign(g, h)
 			}
+		}
+		if l == a.code && a.cfg.LinearCode {
+			continue
 		}
 		for i, h := range a.act[l] {
 			dIn[i] *= 1 - float64(h*h)

@@ -25,11 +25,13 @@ func TestGradient(t *testing.T) {
 		name           string
 		maskTail, skip int
 		variant        string
-		tied           bool
-	}{{"plain", 0, 0, "denoising", false}, {"masked", 2, 0, "denoising", false}, {"masked-residual", 2, 2, "denoising", false},
-		{"sparse", 2, 2, "sparse", false}, {"variational", 2, 2, "variational", false},
-		{"tied", 0, 0, "denoising", true}, {"tied-masked-residual", 2, 2, "denoising", true}, {"tied-sparse", 2, 2, "sparse", true},
-		{"tied-variational", 2, 2, "variational", true}} {
+		tied, linear   bool
+	}{{"plain", 0, 0, "denoising", false, false}, {"masked", 2, 0, "denoising", false, false}, {"masked-residual", 2, 2, "denoising", false, false},
+		{"sparse", 2, 2, "sparse", false, false}, {"variational", 2, 2, "variational", false, false},
+		{"tied", 0, 0, "denoising", true, false}, {"tied-masked-residual", 2, 2, "denoising", true, false}, {"tied-sparse", 2, 2, "sparse", true, false},
+		{"tied-variational", 2, 2, "variational", true, false},
+		{"linear-code", 2, 2, "denoising", false, true}, {"tied-linear-code", 0, 0, "denoising", true, true},
+		{"tied-sparse-linear-code", 2, 2, "sparse", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Hidden = []int{7, 3, 5}
@@ -39,6 +41,7 @@ func TestGradient(t *testing.T) {
 			cfg.NoiseStd, cfg.MaskProb, cfg.Average = 0, 0, 0
 			cfg.MaskTail, cfg.TailSkip = tc.maskTail, tc.skip
 			cfg.Variant, cfg.Sparsity, cfg.Beta = tc.variant, 0.3, 0.3
+			cfg.LinearCode = tc.linear
 			a, err := New(cfg, 12, 42)
 			if err != nil {
 				t.Fatal(err)
@@ -515,4 +518,50 @@ func mse(a, b []float64) float64 {
 		s += (a[i] - b[i]) * (a[i] - b[i])
 	}
 	return s / float64(len(a))
+}
+
+// TestLinearCodeFollowsByDegree: trained on windows at levels spread over
+// several deviations, a tanh bottleneck sits at ±1 on most of them, so
+// windows at different levels share a code; a linear bottleneck (the
+// reference network's, detector.reference.linear_code) keeps the level in
+// its code by degree and reconstructs those windows far better.
+func TestLinearCodeFollowsByDegree(t *testing.T) {
+	window := func(level, phase float64, out []float64) {
+		for i := range out {
+			out[i] = level + 0.5*math.Sin(phase+float64(i)*0.4)
+		}
+	}
+	measure := func(linear bool) (saturated, mse float64) {
+		cfg := DefaultConfig()
+		cfg.Hidden, cfg.Tied, cfg.LinearCode = []int{16, 2, 16}, true, linear
+		a, err := New(cfg, 32, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float64, 32)
+		for i := range 6000 {
+			window(3*math.Sin(float64(i)*0.61), float64(i)*1.3, x)
+			a.Learn(x)
+		}
+		const windows = 400
+		for i := range windows {
+			window(-3+6*float64(i)/(windows-1), float64(i)*0.77, x)
+			out := a.Reconstruct(x)
+			for _, z := range a.Code() {
+				if math.Abs(z) > 0.95 {
+					saturated += 1.0 / float64(windows*len(a.Code()))
+				}
+			}
+			for k, v := range out {
+				mse += (v - x[k]) * (v - x[k]) / float64(len(x)*windows)
+			}
+		}
+		return saturated, mse
+	}
+	tanhSat, tanhErr := measure(false)
+	_, linErr := measure(true)
+	t.Logf("tanh code: %.0f%% of its values beyond ±0.95; reconstruction error %.3f, linear code %.3f", 100*tanhSat, tanhErr, linErr)
+	if linErr > tanhErr/2 {
+		t.Errorf("the linear code reconstructs windows at spread levels with error %.3f, the tanh one %.3f: want at most half", linErr, tanhErr)
+	}
 }

@@ -89,6 +89,12 @@ type Config struct {
 	// channel (a skip connection), so the network starts from persistence
 	// and learns what persistence misses. Set by the detector.
 	TailSkip int `yaml:"-"`
+	// LinearCode leaves the bottleneck's units linear (no tanh): a code
+	// that varies by degree, as a principal component's does, instead of
+	// saturating at ±1. Set by the detector for the reference network
+	// (detector.reference.linear_code); the variational variant's code
+	// (its latent means) is linear either way.
+	LinearCode bool `yaml:"-"`
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
