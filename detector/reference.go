@@ -116,13 +116,12 @@ type ReferenceConfig struct {
 	// (docs/quality.md, "a one-unit code for the reference network").
 	MultivariateHidden []int `yaml:"multivariate_hidden"`
 	// LinearCode leaves the reference network's bottleneck linear over one
-	// channel, and MultivariateLinearCode over several. With tanh, half a
-	// channel's window codes sat at ±1, so the network reconstructed each
-	// window as one of a few prototypes and scored a window between them
-	// (a new operating level, a wider swing) as far from every one;
-	// linear, the code follows such a window by degree. Over several
-	// channels the one-unit code keeps its tanh: linear there, SKAB's
-	// figures fell a little (docs/quality.md).
+	// channel, and MultivariateLinearCode over several. With tanh, its two
+	// code units sat near ±1 on most windows (the synthetic noisy flow's),
+	// so it rebuilt a window as one of a few prototypes; linear, the code
+	// follows a window by degree. Over several channels the one-unit code
+	// keeps its tanh: linear there, SKAB's figures fell a little
+	// (docs/quality.md).
 	LinearCode             bool `yaml:"linear_code"`
 	MultivariateLinearCode bool `yaml:"multivariate_linear_code"`
 }
