@@ -245,7 +245,7 @@ func TestChaos(t *testing.T) {
 	}
 	c.on.Store(false)
 	settle()
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, total, 90*time.Second, count)
 	waitStable(t, "ae_score points", count)
 	ends := topicEnds(t, brokers, 4)

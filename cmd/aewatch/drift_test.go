@@ -47,7 +47,7 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 	rest := writeRows(t, s, filepath.Join(t.TempDir(), "b"), name, cut, len(s.Values))
 	produceFiles(t, brokers, first)
 	run := startRun(t, brokers, influx.URL, "g-drift")
-	waitAtLeast(t, cut-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, cut-31, 60*time.Second, scoreCount(influx))
 	requireEvalFields(t, influx, first, "from run")
 
 	opened := influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'drift' AND "event" = 'opened'`)
@@ -90,7 +90,7 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 	}
 
 	produceFiles(t, brokers, rest)
-	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, len(s.Values)-31, 60*time.Second, scoreCount(influx))
 	rb := influx.Rows("sensors", `SELECT * FROM ae_rebaseline`)
 	if len(rb) != 1 || !strings.Contains(rb[0]["source"].(string), "tester") || rb[0]["series"] != name {
 		t.Fatalf("ae_rebaseline points %v, want one from tester for %s", rb, name)

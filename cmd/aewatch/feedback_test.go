@@ -32,7 +32,7 @@ func TestFeedbackOverHTTP(t *testing.T) {
 	whole := writeRows(t, r.Series, filepath.Join(dir, "c"), name, 0, len(r.Values))
 	produceFiles(t, brokers, first)
 	run := startRun(t, brokers, influx.URL, "g-feedback", "--set", "kafka.feedback_topic="+topic)
-	waitAtLeast(t, split-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, split-31, 60*time.Second, scoreCount(influx))
 
 	var at int64
 	for _, a := range influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "event" = 'opened' AND "kind" = 'anomaly'`) {
@@ -68,7 +68,7 @@ func TestFeedbackOverHTTP(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	produceFiles(t, brokers, rest)
-	waitAtLeast(t, len(r.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, len(r.Values)-31, 60*time.Second, scoreCount(influx))
 	run.stop(t)
 
 	fb := influx.Rows("sensors", "SELECT * FROM ae_feedback")

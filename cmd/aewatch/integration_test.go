@@ -116,13 +116,8 @@ func (p *runProc) stop(t *testing.T) {
 func (p *runProc) terminate(t *testing.T) error {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
+	exited, err := p.waitExit(10 * time.Second)
+	if !exited {
 		t.Fatalf("aewatch run did not exit within 10s of SIGTERM; stderr:\n%s", p.stderr)
 	}
 	if strings.Contains(p.stderr.String(), secretToken) {
@@ -134,19 +129,46 @@ func (p *runProc) terminate(t *testing.T) error {
 	return err
 }
 
+// waitExit waits up to timeout for the run to exit; if it has not by then,
+// it is killed and exited is false.
+func (p *runProc) waitExit(timeout time.Duration) (exited bool, err error) {
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err = <-done:
+		return true, err
+	case <-time.After(timeout):
+		p.cmd.Process.Kill()
+		<-done
+		return false, nil
+	}
+}
+
+// scrape returns the lines of the run's /metrics.
+func (p *runProc) scrape() ([]string, error) {
+	resp, err := http.Get(p.http + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
+
 // metric returns the sum of the samples of a metric whose labels contain
 // match.
 func (p *runProc) metric(t *testing.T, name, match string) float64 {
 	t.Helper()
-	resp, err := http.Get(p.http + "/metrics")
+	lines, err := p.scrape()
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
 	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range lines {
 		if !strings.HasPrefix(line, name) || !strings.Contains(line, match) {
 			continue
 		}
@@ -261,7 +283,7 @@ func TestRunMatchesEval(t *testing.T) {
 	// must not reach the log either.
 	withPassword := strings.Replace(influx.URL, "://", "://admin:"+urlPassword+"@", 1)
 	run := startRun(t, brokers, withPassword, "g1")
-	n := waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	n := waitStable(t, "ae_score points", scoreCount(influx))
 	run.stop(t)
 	series := sensorcsv.SeriesName(file)
 	got := influxScores(t, influx, series)
@@ -368,7 +390,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 	run := startRun(t, brokers, influx.URL, "g-bad", "--set", "kafka.series=good-*", "--set", "kafka.dead_letter_topic=rejected",
 		"--set", "checkpoint.interval=1s")
-	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitStable(t, "ae_score points", scoreCount(influx))
 	for r, n := range nBad {
 		if got := run.metric(t, "aewatch_messages_rejected_total", `reason="`+r+`"`); int(got) != n {
 			t.Errorf("rejected %s: /metrics says %v, sent %d (messages %v)", r, got, n, run.metric(t, "aewatch_messages_total", ""))
@@ -481,7 +503,7 @@ func TestSigtermLosesNothing(t *testing.T) {
 	run = startRun(t, brokers, influx.URL, "g-term")
 	// The count is already high: stability alone could be read before the
 	// new run has joined its group and written anything.
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, 3*(8000-31), 60*time.Second, count)
 	waitStable(t, "ae_score points", count)
 	run.stop(t)
@@ -579,7 +601,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-kill", slow...)
 	// The killed members hold their partitions until the session timeout.
 	started := time.Now()
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	if got := waitAtLeast(t, total, 60*time.Second, count); got < total {
 		run.diagnose(t)
 		t.Fatalf("after 3 kills the last run stopped at %d of %d points (its stacks and metrics above and below)", got, total)
@@ -690,6 +712,11 @@ func produceFiles(t *testing.T, brokers string, args ...string) {
 	}
 }
 
+// scoreCount counts the ae_score points InfluxDB holds, for the waits.
+func scoreCount(influx *testsvc.Influx) func() int {
+	return func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+}
+
 // waitAtLeast polls count until it reaches n. It gives up once the count
 // has not moved for stall (the service is stuck, not slow: on a loaded CI
 // machine a run may take minutes where it takes seconds here), and after
@@ -717,26 +744,17 @@ const maxWait = 5 * time.Minute
 // and, from SIGQUIT, every goroutine's stack (the run ends with it).
 func (p *runProc) diagnose(t *testing.T) {
 	t.Helper()
-	if resp, err := http.Get(p.http + "/metrics"); err == nil {
+	if lines, err := p.scrape(); err == nil {
 		var b strings.Builder
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "aewatch_") && !strings.Contains(line, "_bucket{") {
+		for _, line := range lines {
+			if strings.HasPrefix(line, "aewatch_") && !strings.Contains(line, "_bucket{") {
 				b.WriteString(line + "\n")
 			}
 		}
-		resp.Body.Close()
 		t.Logf("metrics of the run:\n%s", b.String())
 	}
 	p.cmd.Process.Signal(syscall.SIGQUIT)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
+	p.waitExit(10 * time.Second)
 }
 
 // httpGet returns the status code of a GET.
@@ -887,7 +905,7 @@ func TestHostileInput(t *testing.T) {
 	for run.metric(t, "aewatch_messages_total", "") < float64(len(all)) && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
-	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitStable(t, "ae_score points", scoreCount(influx))
 	consumed := run.metric(t, "aewatch_messages_total", "")
 	rejected := run.metric(t, "aewatch_messages_rejected_total", "")
 	run.stop(t)
@@ -926,7 +944,7 @@ func TestRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer producer.Process.Kill()
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, total/2, 60*time.Second, func() int { return count() })
 	b.stop(t)
 	first := b
@@ -1037,7 +1055,7 @@ func TestEvictionChangesNothing(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-evict", "--set", "pipeline.max_series=4", "--set", "pipeline.workers=2",
 		"--set", "influx.flush_interval=20ms")
 	total := 6 * (3000 - 31)
-	waitAtLeast(t, total, 90*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, total, 90*time.Second, scoreCount(influx))
 	evicted := run.metric(t, "aewatch_detectors_evicted_total", "")
 	live := run.metric(t, "aewatch_live_series", "")
 	run.stop(t)
@@ -1065,7 +1083,7 @@ func TestKafkaOutage(t *testing.T) {
 	total := expectedPoints(t, files)
 	run := startRun(t, kafkaSrv.Addr, influx.URL, "g-kout", "--set", "checkpoint.interval=300ms",
 		"--set", "kafka.session_timeout=6s", "--set", "pipeline.queue_size=100", "--set", "influx.batch_size=200")
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, total/4, 60*time.Second, func() int { return count() })
 	kafkaSrv.Stop()
 	time.Sleep(4 * time.Second)
@@ -1094,7 +1112,7 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 	files := writeSeries(t, 3, 6000)
 	run := startRun(t, brokers, influx.URL, "g-sigterm-outage", "--set", "influx.max_backoff=500ms", "--set", "pipeline.queue_size=512")
 	produceFiles(t, brokers, files[:1]...)
-	waitAtLeast(t, 1000, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, 1000, 60*time.Second, scoreCount(influx))
 	influx.Pause()
 	produceFiles(t, brokers, files[1:]...)
 	time.Sleep(2 * time.Second) // fetched and scored, stuck in a write
@@ -1119,7 +1137,7 @@ func TestSigtermDuringInfluxOutage(t *testing.T) {
 	influx.Resume()
 	again := startRun(t, brokers, influx.URL, "g-sigterm-outage")
 	total := 3 * (6000 - 31)
-	waitAtLeast(t, total, 90*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, total, 90*time.Second, scoreCount(influx))
 	again.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
@@ -1200,7 +1218,7 @@ func TestIdleTopicIsCommitted(t *testing.T) {
 	files := writeSeries(t, 4, 2000)
 	run := startRun(t, brokers, influx.URL, "g-idle", "--set", "checkpoint.interval=2s")
 	produceFiles(t, brokers, files...)
-	waitAtLeast(t, 4*(2000-31), 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, 4*(2000-31), 60*time.Second, scoreCount(influx))
 	written := time.Now()
 	ends := topicEnds(t, brokers, 4)
 	var got map[int]int64
@@ -1224,7 +1242,7 @@ func TestStuckPipelineIsUnhealthy(t *testing.T) {
 	files := writeSeries(t, 2, 1500)
 	run := startRun(t, brokers, influx.URL, "g-stuck", "--set", "pipeline.stall_timeout=2s", "--set", "influx.timeout=1s")
 	produceFiles(t, brokers, files[:1]...)
-	waitAtLeast(t, 1000, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, 1000, 60*time.Second, scoreCount(influx))
 	if code, _ := httpGet(run.http + "/healthz"); code != 200 {
 		t.Fatalf("/healthz %d while writing, want 200", code)
 	}
@@ -1395,7 +1413,7 @@ func TestEvictionThrashIsSaid(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-thrash", "--set", "pipeline.max_series=50", "--set", "pipeline.workers=2",
 		"--set", "influx.flush_interval=20ms")
 	total := series * (rows - 31)
-	waitAtLeast(t, total, 120*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, total, 120*time.Second, scoreCount(influx))
 	took := time.Since(start)
 	readBack := run.metric(t, "aewatch_detectors_read_back_total", "")
 	run.stop(t)
@@ -1424,7 +1442,7 @@ func TestRebalanceDuringOutage(t *testing.T) {
 		"--set", "influx.max_backoff=500ms"}
 	a := startRun(t, brokers, influx.URL, "g-reb-out", opts...)
 	produceFiles(t, brokers, files[:2]...)
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, 1000, 60*time.Second, count)
 	influx.Pause()
 	produceFiles(t, brokers, files[2:]...)
@@ -1477,7 +1495,7 @@ func TestHTTPTLSAndToken(t *testing.T) {
 			cmd.Wait()
 		}
 	})
-	waitAtLeast(t, 500-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, 500-31, 60*time.Second, scoreCount(influx))
 	series := sensorcsv.SeriesName(files[0])
 	env := func(token string) []string {
 		var out []string
@@ -1606,7 +1624,7 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 		return p
 	}
 	run := start(password, "g-secure")
-	waitAtLeast(t, 2*(800-31), 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, 2*(800-31), 60*time.Second, scoreCount(influx))
 	metrics := ""
 	if resp, err := http.Get(run.http + "/metrics"); err == nil {
 		b, _ := io.ReadAll(resp.Body)
@@ -1951,7 +1969,7 @@ func TestFetchErrorDoesNotStopAPartition(t *testing.T) {
 	// The second half arrives while the readers wait at the end of the
 	// first, so the error comes mid-stream.
 	produceFiles(t, brokers, files[:2]...)
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, expectedPoints(t, files[:2]), 60*time.Second, count)
 	produceFiles(t, brokers, files[2:]...)
 	waitAtLeast(t, total, 60*time.Second, count)
@@ -1996,7 +2014,7 @@ func TestRestoreBeyondMemoryBound(t *testing.T) {
 	}
 	run := startRun(t, brokers, influx.URL, "g-restore")
 	produceFiles(t, brokers, firstParts...)
-	count := func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") }
+	count := scoreCount(influx)
 	waitAtLeast(t, n*(2000-31), time.Minute, count)
 	run.stop(t)
 	run = startRun(t, brokers, influx.URL, "g-restore", "--set", "checkpoint.restore_bytes=1048576")

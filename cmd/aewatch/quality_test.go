@@ -42,7 +42,7 @@ func TestQualityAlerts(t *testing.T) {
 	}
 	produceFiles(t, brokers, file)
 	run := startRun(t, brokers, influx.URL, "g-quality", "--config", cfg)
-	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, len(s.Values)-31, 60*time.Second, scoreCount(influx))
 	requireEvalFields(t, influx, file, "from run", "--config", cfg)
 	denoised := 0
 	for _, r := range evalRows(t, file, "--config", cfg) {

@@ -79,7 +79,7 @@ func TestReplay(t *testing.T) {
 	file := testFile(t)
 	produceFiles(t, brokers, file)
 	live := startRun(t, brokers, influx.URL, "live")
-	waitStable(t, "live points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitStable(t, "live points", scoreCount(influx))
 	before := groupOffsets(t, brokers, "live")
 
 	f, _ := sensorcsv.Read(file, nil)

@@ -37,7 +37,7 @@ func TestSilenceThroughRun(t *testing.T) {
 	}
 	produceFiles(t, brokers, file)
 	run := startRun(t, brokers, influx.URL, "g-silence", "--config", cfg)
-	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, len(s.Values)-31, 60*time.Second, scoreCount(influx))
 	requireEvalFields(t, influx, file, "from run", "--config", cfg)
 	run.stop(t)
 
@@ -93,7 +93,7 @@ func TestSilenceOverHTTP(t *testing.T) {
 	after := writeRows(t, s, t.TempDir(), name, s.Onset, len(s.Values))
 	produceFiles(t, brokers, before)
 	run := startRun(t, brokers, influx.URL, "g-silence-http")
-	waitAtLeast(t, s.Onset-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, s.Onset-31, 60*time.Second, scoreCount(influx))
 
 	if _, stderr, code := cli(t, "silence", "--addr", run.http, "pump*"); code != 1 || !strings.Contains(stderr, "give one of --for and --to") {
 		t.Errorf("silence without an end: exit %d, %s", code, stderr)
@@ -117,7 +117,7 @@ func TestSilenceOverHTTP(t *testing.T) {
 		t.Fatalf("silence answered %q (%v)", out, err)
 	}
 	produceFiles(t, brokers, after)
-	waitAtLeast(t, len(s.Values)-31, 60*time.Second, func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitAtLeast(t, len(s.Values)-31, 60*time.Second, scoreCount(influx))
 	run.stop(t)
 	if got, want := influx.Count("sensors", "SELECT count(silenced) FROM ae_score"), s.End-s.Onset+1; got != want {
 		t.Errorf("%d points flagged silenced, want the window's %d", got, want)

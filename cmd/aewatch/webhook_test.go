@@ -110,7 +110,7 @@ func TestWebhookAcrossRestartAndOutage(t *testing.T) {
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	waitStable(t, "ae_score points", func() int { return influx.Count("sensors", "SELECT count(score) FROM ae_score") })
+	waitStable(t, "ae_score points", scoreCount(influx))
 	for deadline := time.Now().Add(30 * time.Second); queued(run)() > 0 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
