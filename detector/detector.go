@@ -217,10 +217,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 	if cfg.Reference.Enabled {
 		var mc *model.Config
 		if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
-			m := cfg.Model.ForChannels(channels)
-			if channels > 1 && len(cfg.Reference.MultivariateHidden) > 0 {
-				m.Hidden = cfg.Reference.MultivariateHidden
-			}
+			m := cfg.Reference.network(cfg.Model, channels)
 			mc = &m
 		}
 		if d.ref, err = newReference(cfg.Reference, cfg.Window, channels, mc, cfg.Seed, cfg.Kind == Autoencoder); err != nil {

@@ -291,10 +291,6 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 	if mc != nil {
 		m := *mc
 		m.ReplaySize = cfg.ReplaySize
-		m.LinearCode = cfg.LinearCode
-		if channels > 1 {
-			m.LinearCode = cfg.MultivariateLinearCode
-		}
 		if m.ReplaySize == 0 {
 			m.ReplayBatch = 0 // nothing to replay
 		}
@@ -306,6 +302,22 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		r.anchors = mc.ReplaySize / 2
 	}
 	return r, nil
+}
+
+// network is the reference network's model configuration over that many
+// channels: the adapting network's, with the reference's own layers and
+// code over several channels (MultivariateHidden, MultivariateLinearCode)
+// and its code over one (LinearCode).
+func (c ReferenceConfig) network(base model.Config, channels int) model.Config {
+	m := base.ForChannels(channels)
+	m.LinearCode = c.LinearCode
+	if channels > 1 {
+		if len(c.MultivariateHidden) > 0 {
+			m.Hidden = c.MultivariateHidden
+		}
+		m.LinearCode = c.MultivariateLinearCode
+	}
+	return m
 }
 
 // marginalTail is the value histogram's tail model: the reference's,
