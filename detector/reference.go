@@ -57,6 +57,16 @@ type ReferenceConfig struct {
 	Follow       int     `yaml:"follow"`
 	FollowGate   float64 `yaml:"follow_gate"`
 	FollowBeyond int     `yaml:"follow_beyond"`
+	// HoldLimit is how many samples an open alert holds its channels'
+	// levels where they were; beyond it they follow again, as a channel
+	// the alert does not involve does. A steady new level (an operator's
+	// setpoint change on a controlled variable, a sensor that recovers to
+	// a value its process drifted to meanwhile) then becomes the normal and
+	// the alert closes, while a departure in shape, roughness or stillness
+	// keeps it open. Below it a sustained fault keeps scoring (the
+	// synthetic corpus's regimes last up to 1,191 samples); 0 holds until
+	// the signal returns or an operator re-baselines.
+	HoldLimit int `yaml:"hold_limit"`
 	// FollowEvidence: within the gate, a channel whose own evidence in the
 	// window (its error's tail, stillness, roughness; the pooled evidence
 	// with one channel) is beyond this many decades is followed only while
@@ -128,7 +138,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, FollowEvidence: 5, RelationR2: 0.9,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, LinearCode: true}
 }
@@ -150,6 +160,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow: must be in [0, 1e9] samples (got %d)", c.Follow)
 	case c.Follow > 0 && (c.FollowBeyond < c.Follow || c.FollowBeyond > 1e9):
 		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
+	case c.HoldLimit < 0 || c.HoldLimit > 1e9:
+		return fmt.Errorf("detector.reference.hold_limit: must be 0 (hold until the signal returns) or in [1, 1e9] samples (got %d)", c.HoldLimit)
 	case c.Recurrence != 0 && (c.Recurrence < c.Samples || c.Recurrence > 1e8):
 		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
 	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
@@ -221,7 +233,10 @@ type reference struct {
 	// opened on (all if none had); heldSet says they are chosen.
 	held    []bool
 	heldSet bool
-	weights []float64 // channelWeights' scratch
+	// heldFor counts the windows an open alert has held levels for;
+	// holdWindows is HoldLimit in windows (0: no limit).
+	heldFor, holdWindows int
+	weights              []float64 // channelWeights' scratch
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
@@ -262,6 +277,9 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
 		trendBuf: make([]float64, wcfg.Size),
+	}
+	if cfg.HoldLimit > 0 {
+		r.holdWindows = (cfg.HoldLimit + wcfg.Stride - 1) / wcfg.Stride
 	}
 	if cfg.Recurrence > 0 {
 		r.recur = newRecurrence(channels)
@@ -682,12 +700,20 @@ func lineFit(ys []float64) (mean, slope, se float64) {
 // opened it), joined later by any whose evidence scores 0.5 (the default
 // alert.open), a channel that would open an alert on its own. Joining at
 // Slack let nearly every channel in over a long alert by chance, and with
-// them their normal drift.
+// them their normal drift. Once the alert has held them for HoldLimit
+// samples, none is held.
 func (r *reference) chooseHeld(holding bool) {
 	join := r.cfg.Tail.Decades / 2
+	if holding {
+		r.heldFor++
+	} else {
+		r.heldFor = 0
+	}
 	switch {
 	case !holding:
 		r.heldSet = false
+	case r.holdWindows > 0 && r.heldFor > r.holdWindows:
+		clear(r.held)
 	case !r.heldSet:
 		r.heldSet = true
 		found := false

@@ -531,3 +531,41 @@ func TestReferenceCodeOverChannels(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldLimitAcceptsASteadyNewLevel: a level that moves for good (a
+// setpoint changed) is alerted for at least hold_limit samples and then
+// becomes the normal, where without the limit the alert never closes; a
+// departure in texture (a noise burst) stays alerted past the limit.
+func TestHoldLimitAcceptsASteadyNewLevel(t *testing.T) {
+	const n, from = 5000, 1500
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled = false
+	limit := cfg.Reference.HoldLimit
+	level := shifted(n, from, n, 2, 3)
+	out := run(t, cfg, times(n), level)
+	held := coverage(out, from+50, from+limit)
+	late := coverage(out, from+limit+1000, n)
+	cfg.Reference.HoldLimit = 0
+	unlimited := coverage(run(t, cfg, times(n), level), from+limit+1000, n)
+	t.Logf("new level alerted on %.2f of its first %d samples, %.2f of the rows 1000 after the limit (%.2f without a limit)", held, limit, late, unlimited)
+	if held < 0.9 {
+		t.Errorf("new level alerted on %.2f of its first %d samples, want >= 0.9: the limit cut a sustained fault short", held, limit)
+	}
+	if late > 0 {
+		t.Errorf("new level still alerted on %.2f of the rows from 1000 after the limit, want none", late)
+	}
+	if unlimited < 0.9 {
+		t.Errorf("without a limit the new level is alerted on %.2f of the late rows, want >= 0.9: the test no longer shows the hold", unlimited)
+	}
+
+	r := rand.New(rand.NewPCG(4, 10))
+	noisy := shifted(n, 0, 0, 0, 4)
+	for i := from; i < n; i++ {
+		noisy[i] += 2 * r.NormFloat64()
+	}
+	cfg.Reference.HoldLimit = limit
+	out = run(t, cfg, times(n), noisy)
+	if c := coverage(out, from+limit+1000, n); c < 0.9 {
+		t.Errorf("a noise burst past the hold limit alerted on %.2f of its late rows, want >= 0.9", c)
+	}
+}

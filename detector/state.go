@@ -14,7 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 24 (version 23 had no coarse track; version 22 had no score episode; version 21 held seasonal profiles, value
+// Snapshot encoding, version 26 (version 25 had no count of how long an
+// open alert has held its channels' levels; version 24 had a tanh code in
+// the reference network over one channel; version 23 had no coarse track; version 22 had no score episode; version 21 held seasonal profiles, value
 // histogram counts and frozen networks' weights wider, and the
 // calibration's history as bfloat16; version 20 held tail models' sorted
 // history rather than its ranks as of the last fit; version 19 had no denoiser; version 18 had no frozen networks: every
@@ -51,7 +53,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 25
+	snapshotVersion = 26
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -534,6 +536,7 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	for _, h := range r.held {
 		e.Bool(h)
 	}
+	e.Int(r.heldFor)
 	e.Bool(r.seasonPending)
 	if r.rel != nil {
 		r.rel.appendState(e)
@@ -593,6 +596,9 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	r.heldSet = d.Bool()
 	for j := range r.held {
 		r.held[j] = d.Bool()
+	}
+	if r.heldFor = d.Int(); r.heldFor < 0 {
+		d.Fail(fmt.Errorf("detector: snapshot holds a negative hold count %d", r.heldFor))
 	}
 	r.seasonPending = d.Bool()
 	if r.rel != nil {
