@@ -14,8 +14,9 @@ import (
 // adapting autoencoder. It learns the series' normal behaviour over its
 // first Samples accepted samples (its normalisation is frozen then), and
 // afterwards only from windows it accepts as normal, so a sustained fault
-// keeps scoring until the signal returns or an operator re-baselines,
-// where the adapting model would learn it away within tens of samples.
+// keeps scoring until the signal returns or an operator re-baselines (a
+// departure of level alone for at most HoldLimit samples), where the
+// adapting model would learn it away within tens of samples.
 type ReferenceConfig struct {
 	Enabled bool `yaml:"enabled"`
 	// Samples is the reference period, in accepted samples.
