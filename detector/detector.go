@@ -742,6 +742,7 @@ func (d *Detector) scoreWindow() []Result {
 			}
 			switch {
 			case a.Event == Opened:
+				d.why.Reason = ""
 				d.fb.opened(ps.time, top, dep)
 				d.why.Tolerance, d.why.ToleranceChannel, d.why.Verdicts = d.fb.noteFor(top, dep, ps.time)
 			case d.alert.open:
@@ -753,6 +754,9 @@ func (d *Detector) scoreWindow() []Result {
 			}
 			if a.Event == Closed && wasOpen {
 				a.Peak, a.Duration = d.alert.peak, ps.time-openedAt
+				if d.ref != nil && d.ref.holdLimitReached() {
+					d.why.Reason = ReasonHoldLimit
+				}
 			}
 			if a.Event != NoEvent {
 				a.Why = &d.why

@@ -28,6 +28,7 @@ type scored struct {
 	score, drift, evidence, ref float64
 	alert, driftAlert, quality  bool
 	seen                        bool
+	closedBy                    string // an anomaly alert's closing reason, "-" for none
 }
 
 func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
@@ -47,6 +48,12 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 			}
 			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Anomaly.Open,
 				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, seen: true}
+			if r.Anomaly.Event == Closed {
+				out[r.Seq].closedBy = "-"
+				if r.Anomaly.Why != nil && r.Anomaly.Why.Reason != "" {
+					out[r.Seq].closedBy = r.Anomaly.Why.Reason
+				}
+			}
 		}
 	}
 	return out

@@ -105,7 +105,9 @@ type Explanation struct {
 	Spread []float64
 	Onset  int64
 	Rate   []float64
-	// Reason is "rebaseline" when an operator closed the alert.
+	// Reason is "rebaseline" when an operator closed the (drift) alert,
+	// and ReasonHoldLimit when an anomaly alert closed because the level
+	// it held became the normal (reference.hold_limit).
 	Reason string
 	// Anomaly only: the departure from its level that operators'
 	// false-positive verdicts (Verdicts of them) taught to tolerate on the

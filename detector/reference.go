@@ -713,7 +713,7 @@ func (r *reference) chooseHeld(holding bool) {
 	switch {
 	case !holding:
 		r.heldSet = false
-	case r.holdWindows > 0 && r.heldFor > r.holdWindows:
+	case r.holdLimitReached():
 		clear(r.held)
 	case !r.heldSet:
 		r.heldSet = true
@@ -732,6 +732,16 @@ func (r *reference) chooseHeld(holding bool) {
 			r.held[j] = r.held[j] || d >= join
 		}
 	}
+}
+
+// ReasonHoldLimit is Explanation.Reason of an anomaly alert that closed
+// once the levels it held had become the normal.
+const ReasonHoldLimit = "hold_limit"
+
+// holdLimitReached reports whether the open alert has held its channels'
+// levels for HoldLimit samples, so that they follow again.
+func (r *reference) holdLimitReached() bool {
+	return r.holdWindows > 0 && r.heldFor > r.holdWindows
 }
 
 // restart begins a new reference period: the normalisation and the error

@@ -61,6 +61,21 @@ func TestSustainedFaultStaysAlerted(t *testing.T) {
 	if before > 0.06 || after > 0.01 {
 		t.Errorf("alerts on %.3f of the normal rows before and %.3f from 150 after the shift, want <= 0.06 and <= 0.01", before, after)
 	}
+	if reasons := closeReasons(out); slices.Contains(reasons, ReasonHoldLimit) {
+		t.Errorf("alerts closed with reasons %q: a shift shorter than the hold limit closed by it", reasons)
+	}
+}
+
+// closeReasons lists the closing reasons of out's anomaly alerts, "-"
+// for none.
+func closeReasons(out []scored) []string {
+	var reasons []string
+	for _, o := range out {
+		if o.closedBy != "" {
+			reasons = append(reasons, o.closedBy)
+		}
+	}
+	return reasons
 }
 
 // TestRebaselineClosesSustainedAlert: an operator accepting the shifted
@@ -556,6 +571,9 @@ func TestHoldLimitAcceptsASteadyNewLevel(t *testing.T) {
 	}
 	if unlimited < 0.9 {
 		t.Errorf("without a limit the new level is alerted on %.2f of the late rows, want >= 0.9: the test no longer shows the hold", unlimited)
+	}
+	if reasons := closeReasons(out); !slices.Contains(reasons, ReasonHoldLimit) {
+		t.Errorf("alerts closed with reasons %q, want one closed by %q", reasons, ReasonHoldLimit)
 	}
 
 	r := rand.New(rand.NewPCG(4, 10))
