@@ -106,8 +106,8 @@ type Explanation struct {
 	Onset  int64
 	Rate   []float64
 	// Reason is "rebaseline" when an operator closed the (drift) alert,
-	// and ReasonHoldLimit when an anomaly alert closed because the level
-	// it held became the normal (reference.hold_limit).
+	// and ReasonHoldLimit when an anomaly alert closed after the levels
+	// it held followed again (reference.hold_limit).
 	Reason string
 	// Anomaly only: the departure from its level that operators'
 	// false-positive verdicts (Verdicts of them) taught to tolerate on the

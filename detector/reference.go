@@ -735,7 +735,7 @@ func (r *reference) chooseHeld(holding bool) {
 }
 
 // ReasonHoldLimit is Explanation.Reason of an anomaly alert that closed
-// once the levels it held had become the normal.
+// after HoldLimit had passed: the levels it held followed again.
 const ReasonHoldLimit = "hold_limit"
 
 // holdLimitReached reports whether the open alert has held its channels'
