@@ -945,7 +945,7 @@ func TestRebalance(t *testing.T) {
 	}
 	defer producer.Process.Kill()
 	count := scoreCount(influx)
-	waitAtLeast(t, total/2, 60*time.Second, func() int { return count() })
+	waitAtLeast(t, total/2, 60*time.Second, count)
 	b.stop(t)
 	first := b
 	mid := count()
@@ -954,7 +954,7 @@ func TestRebalance(t *testing.T) {
 	if err := producer.Wait(); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
-	waitAtLeast(t, total, 90*time.Second, func() int { return count() })
+	waitAtLeast(t, total, 90*time.Second, count)
 	waitStable(t, "ae_score points", count)
 	kept := a.metric(t, "aewatch_detectors_kept_total", "")
 	restored := a.metric(t, "aewatch_detectors_restored_total", "")
@@ -1084,13 +1084,13 @@ func TestKafkaOutage(t *testing.T) {
 	run := startRun(t, kafkaSrv.Addr, influx.URL, "g-kout", "--set", "checkpoint.interval=300ms",
 		"--set", "kafka.session_timeout=6s", "--set", "pipeline.queue_size=100", "--set", "influx.batch_size=200")
 	count := scoreCount(influx)
-	waitAtLeast(t, total/4, 60*time.Second, func() int { return count() })
+	waitAtLeast(t, total/4, 60*time.Second, count)
 	kafkaSrv.Stop()
 	time.Sleep(4 * time.Second)
 	ready, _ := httpGet(run.http + "/readyz")
 	errs := run.metric(t, "aewatch_kafka_errors_total", "")
 	kafkaSrv.Start()
-	waitAtLeast(t, total, 90*time.Second, func() int { return count() })
+	waitAtLeast(t, total, 90*time.Second, count)
 	waitStable(t, "ae_score points", count)
 	run.stop(t)
 	if ready != 503 || errs < 1 {
@@ -1625,12 +1625,8 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	}
 	run := start(password, "g-secure")
 	waitAtLeast(t, 2*(800-31), 60*time.Second, scoreCount(influx))
-	metrics := ""
-	if resp, err := http.Get(run.http + "/metrics"); err == nil {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		metrics = string(b)
-	}
+	lines, _ := run.scrape()
+	metrics := strings.Join(lines, "\n")
 	run.stop(t)
 	for _, file := range files {
 		want, order := evalScores(t, file)
