@@ -85,6 +85,7 @@ type coarse struct {
 	ae       *model.Autoencoder // autoencoder and frozen only
 	lo, hi   []float64          // range only: the block means' running extremes
 	cal      *calibrator
+	context  []bool // Detector.context: left out of the error
 }
 
 func newCoarse(cfg CoarseConfig, kind Kind, channels int, base model.Config, seed uint64) (*coarse, error) {
@@ -170,18 +171,24 @@ func (k *coarse) error(vec []float64, newest []float32) float64 {
 	c := k.channels
 	switch k.kind {
 	case Persistence:
-		return windowError(vec[:len(vec)-c], nil, vec[c:], c, k.decay)
+		return windowError(vec[:len(vec)-c], nil, vec[c:], c, k.decay, k.context)
 	case Range:
 		var e float64
+		scored := c
 		for j, v := range newest {
 			x := float64(v)
+			if isContext(k.context, j) {
+				k.lo[j], k.hi[j] = math.Min(k.lo[j], x), math.Max(k.hi[j], x)
+				scored--
+				continue
+			}
 			span := k.hi[j] - k.lo[j] + 1e-12
 			e += math.Max(0, math.Max(x-k.hi[j], k.lo[j]-x)) / span
 			k.lo[j], k.hi[j] = math.Min(k.lo[j], x), math.Max(k.hi[j], x)
 		}
-		return e / float64(c)
+		return e / float64(scored)
 	}
-	return windowError(k.ae.Reconstruct(vec), nil, vec, c, k.decay)
+	return windowError(k.ae.Reconstruct(vec), nil, vec, c, k.decay, k.context)
 }
 
 func (k *coarse) appendState(e *statecodec.Encoder) error {

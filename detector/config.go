@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/aewatch/aewatch/model"
 	"github.com/aewatch/aewatch/window"
@@ -77,6 +78,30 @@ type Config struct {
 	// Warmup is how many accepted samples a series sees before any score is
 	// non-zero or any alert opens.
 	Warmup int `yaml:"warmup"`
+	// Context names the channels that are inputs to the process rather
+	// than measurements of it (a controlled variable's setpoint, a valve's
+	// command, a load demand): with several channels the models see them,
+	// but they are never alerted on themselves, and a channel whose
+	// relation to the others holds (reference.relation_r2) has its level
+	// judged by that relation, so an operator's setpoint change that the
+	// process follows is normal while the same move without it is not.
+	// Alone (one detector per channel) a context channel is not scored.
+	Context []string `yaml:"context"`
+}
+
+// ContextFor marks which of channels are context channels (Context); nil
+// when none is.
+func (c Config) ContextFor(channels []string) []bool {
+	var mask []bool
+	for j, name := range channels {
+		if slices.Contains(c.Context, name) {
+			if mask == nil {
+				mask = make([]bool, len(channels))
+			}
+			mask[j] = true
+		}
+	}
+	return mask
 }
 
 // DefaultConfig returns the configuration used when nothing is set.
@@ -116,6 +141,11 @@ func (c Config) Validate(channels int) error {
 	}
 	if channels < 1 {
 		return fmt.Errorf("detector: channels must be >= 1 (got %d)", channels)
+	}
+	for i, name := range c.Context {
+		if name == "" || slices.Contains(c.Context[:i], name) {
+			return fmt.Errorf("detector.context[%d]: must name a channel once (got %q)", i, name)
+		}
 	}
 	if err := c.Window.Validate(); err != nil {
 		return fmt.Errorf("detector.%w", err)

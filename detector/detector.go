@@ -136,6 +136,8 @@ type Detector struct {
 	// The tail probability that scores Alert.Open, and the error
 	// average's deviation with that tail (band.go).
 	tailOpen, zOpen float64
+	// context marks the context channels (SetContext; nil: none).
+	context []bool
 }
 
 type pendingSample struct {
@@ -275,6 +277,35 @@ func (d *Detector) SetLimits(lo, hi []float64) {
 		d.shadow.SetLimits(lo, hi)
 	}
 }
+
+// SetContext marks the channels that are context (Config.ContextFor; nil:
+// none), before the first sample and before a snapshot is restored. Like
+// the limits it is not part of a snapshot: it follows the configuration
+// (a snapshot taken with other context channels does not restore).
+func (d *Detector) SetContext(mask []bool) {
+	if !slices.Contains(mask, true) {
+		mask = nil
+	}
+	d.context = mask
+	if d.ref != nil {
+		d.ref.setContext(mask)
+	}
+	if d.quality != nil {
+		d.quality.context = mask
+	}
+	if d.drift != nil {
+		d.drift.context = mask
+	}
+	if d.coarse != nil {
+		d.coarse.context = mask
+	}
+	if d.shadow != nil {
+		d.shadow.SetContext(mask)
+	}
+}
+
+// isContext reports whether mask (Detector.context) marks channel j.
+func isContext(mask []bool, j int) bool { return mask != nil && mask[j] }
 
 // QualityOpen reports whether a quality alert is open.
 func (d *Detector) QualityOpen() bool { return d.quality != nil && d.quality.open }
@@ -634,12 +665,22 @@ func (d *Detector) inEpisode(seq uint64) bool {
 // windowError is the mean squared reconstruction error over the window
 // positions in vec (c values each, oldest first), weighted by decay per
 // position back from the newest, which weighs 1. reconVar, if not nil,
-// adds the variational variant's expected squared error.
-func windowError(recon, reconVar, vec []float64, c int, decay float64) float64 {
+// adds the variational variant's expected squared error. Context channels
+// (isContext) are left out.
+func windowError(recon, reconVar, vec []float64, c int, decay float64, context []bool) float64 {
 	var sse, weights float64
 	w := 1.0
+	scored := c
+	for _, on := range context {
+		if on {
+			scored--
+		}
+	}
 	for p := len(vec)/c - 1; p >= 0; p-- {
 		for i := p * c; i < (p+1)*c; i++ {
+			if isContext(context, i-p*c) {
+				continue
+			}
 			diff := recon[i] - vec[i]
 			e := float64(diff * diff)
 			if i < len(reconVar) {
@@ -650,7 +691,7 @@ func windowError(recon, reconVar, vec []float64, c int, decay float64) float64 {
 		weights += w
 		w = float64(w * decay)
 	}
-	return sse / float64(weights*float64(c))
+	return sse / float64(weights*float64(scored))
 }
 
 func (d *Detector) scoreWindow() []Result {
@@ -669,7 +710,7 @@ func (d *Detector) scoreWindow() []Result {
 		if d.cfg.MaskNewest {
 			visible -= n * c
 		}
-		winScore, winEvidence = d.calWin.update(d.calWin.scale(windowError(recon, reconVar, d.vec[:visible], c, d.winDecay)))
+		winScore, winEvidence = d.calWin.update(d.calWin.scale(windowError(recon, reconVar, d.vec[:visible], c, d.winDecay, d.context)))
 	}
 	refScore := 0.0
 	if d.ref != nil {
@@ -691,14 +732,20 @@ func (d *Detector) scoreWindow() []Result {
 				e = d.rangeDeparture(j, x[j])
 			}
 			ch[j] = e
-			sum += e
+			if !isContext(d.context, j) {
+				sum += e
+			}
 		}
-		e := sum / float64(c)
+		e := sum / float64(d.scoredChannels())
 		warm := d.accepted-(n-1-k) > d.cfg.Warmup
 		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
 		for j := 0; j < c; j++ {
 			pred, spread, _ := d.prediction(recon, reconVar, p, j)
-			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, sum-ch[j]+spread, winScore >= d.cfg.Alert.Open, warm)
+			others := sum
+			if !isContext(d.context, j) {
+				others -= ch[j]
+			}
+			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, others+spread, winScore >= d.cfg.Alert.Open, warm)
 		}
 		score, evidence := d.cal.update(d.cal.scale(e))
 		score, evidence = max(score, winScore), max(evidence, winEvidence)
@@ -839,13 +886,24 @@ func (d *Detector) dominant(fromRef bool, ch []float64) int {
 	if fromRef && d.ref != nil {
 		errs = d.ref.channelWeights()
 	}
-	top := 0
+	top := -1
 	for j, e := range errs {
-		if e > errs[top] {
+		if !isContext(d.context, j) && (top < 0 || e > errs[top]) {
 			top = j
 		}
 	}
 	return top
+}
+
+// scoredChannels is how many channels are not context.
+func (d *Detector) scoredChannels() int {
+	n := d.channels
+	for _, on := range d.context {
+		if on {
+			n--
+		}
+	}
+	return n
 }
 
 // levels is the normalisation feedback measures departures against: the

@@ -438,7 +438,7 @@ func TestWindowError(t *testing.T) {
 	}
 	quarter := detmath.Exp(-math.Ln2 / 4)
 	for _, decay := range []float64{1, quarter} {
-		if got := windowError(recon, nil, vec, c, decay); math.Abs(got-9) > 1e-12 {
+		if got := windowError(recon, nil, vec, c, decay, nil); math.Abs(got-9) > 1e-12 {
 			t.Errorf("decay %v: a squared error of 9 everywhere gives %v", decay, got)
 		}
 	}
@@ -446,7 +446,7 @@ func TestWindowError(t *testing.T) {
 	one := func(p int, decay float64) float64 {
 		clear(recon)
 		recon[p*c] = 1
-		return windowError(recon, nil, vec, c, decay)
+		return windowError(recon, nil, vec, c, decay, nil)
 	}
 	if a, b := one(31, 1), one(0, 1); a != b || math.Abs(a-1.0/(c*positions)) > 1e-15 {
 		t.Errorf("decay 1: newest %v, oldest %v; want both 1/%d", a, b, c*positions)
@@ -458,7 +458,7 @@ func TestWindowError(t *testing.T) {
 	clear(recon)
 	spread := make([]float64, len(vec))
 	spread[31*c+1] = 2
-	if got, want := windowError(recon, spread, vec, c, quarter), one(31, quarter)*2; math.Abs(got-want) > 1e-15 {
+	if got, want := windowError(recon, spread, vec, c, quarter, nil), one(31, quarter)*2; math.Abs(got-want) > 1e-15 {
 		t.Errorf("expected squared error 2 at the newest position: %v, want %v", got, want)
 	}
 }

@@ -158,6 +158,7 @@ type driftChannel struct {
 // driftMonitor is a series' drift test and alert.
 type driftMonitor struct {
 	cfg        DriftConfig
+	context    []bool // Detector.context: never drifts (its sums stay 0)
 	batch      int
 	n          int // accepted samples since the start or the last re-baseline
 	seen       int // accepted samples ever
@@ -301,7 +302,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool)
 		zs := (c.slowSpread - c.spread) / c.spreadSD
 		first := m.n == m.cfg.Reference+1
 		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
-			if s < 2 || !holdSpread {
+			if (s < 2 || !holdSpread) && !isContext(m.context, j) {
 				c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
 				if z <= 0 || first {
 					c.since[s], c.sinceN[s] = t, m.seen

@@ -135,8 +135,9 @@ const (
 // qualityMonitor runs the checks of one series. Its state is per channel
 // except the alert.
 type qualityMonitor struct {
-	cfg    QualityConfig
-	lo, hi []float64 // limits, ±Inf where none (set by SetLimits, not snapshotted)
+	cfg     QualityConfig
+	lo, hi  []float64 // limits, ±Inf where none (set by SetLimits, not snapshotted)
+	context []bool    // Detector.context: only the limits apply (not snapshotted)
 
 	n       int       // accepted samples
 	prev    []float64 // the previous sample, for the typical step
@@ -309,6 +310,9 @@ func (m *qualityMonitor) failed(j int, v float64) string {
 		return AboveMax
 	case v < m.lo[j]:
 		return BelowMin
+	case isContext(m.context, j):
+		// An input such as a setpoint holds still by design.
+		return ""
 	case !m.learning() && m.stepSum[j] > 0 &&
 		m.run[j] >= max(m.cfg.StuckSamples, int(math.Ceil(m.cfg.StuckFactor*float64(m.longest[j])))):
 		return Stuck

@@ -244,6 +244,12 @@ type reference struct {
 	decades       float64   // the last window's evidence, for following one channel
 	trendBuf      []float64 // drifting's scratch: one channel's window
 	rel           *relation // nil: one channel, off, or no trained network
+	// context marks the context channels (Detector.SetContext; nil: none).
+	// With them the relation reads the window unclipped (relVec): an input
+	// the period saw still reads as tens of its deviations once it moves.
+	context []bool
+	relVec  []float64
+	win     *window.Window // the window scored last, for relRows
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -304,7 +310,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		}
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {
-			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size, cfg.Samples, wcfg.Stride, cfg.RelationLags)
+			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size, cfg.Samples, wcfg.Stride, cfg.RelationLags, nil)
 		}
 	}
 	if mc != nil {
@@ -389,6 +395,7 @@ func (r *reference) learning() bool { return r.seen <= r.period }
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
 	c := len(r.chErr)
+	r.win = win
 	if r.season != nil && r.season.done && !r.seasonPending {
 		// The cycle comes off before normalising and clipping.
 		size, clip := len(r.vec)/c, win.Config().Clip
@@ -421,15 +428,32 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			r.chErr[i%c] += float64(v * v)
 		}
 	}
-	for _, e := range r.chErr {
+	// The network's error leaves out the channels the relation judges (the
+	// inputs and, with them, what they drive): a setpoint's step and the
+	// process settling on it are a shape the network need not know.
+	scored := len(r.vec)
+	for j, e := range r.chErr {
+		if r.levelByRelation(j) {
+			scored -= len(r.vec) / c
+			continue
+		}
 		sse += e
 	}
-	r.err = math.Sqrt(sse / float64(len(r.vec)))
+	r.err = 0
+	if scored > 0 {
+		r.err = math.Sqrt(sse / float64(scored))
+	}
 	for _, t := range r.tests {
 		t.measure(r.vec, t.stat)
 	}
 	if r.rel != nil && !r.rel.done && !r.learning() {
-		r.rel.finish(r.norm.Mean)
+		r.rel.finish(r.norm.Mean, r.norm.Std)
+	}
+	if r.rel != nil {
+		if r.rel.done && (r.rel.active || r.rel.rolling) {
+			r.rel.follow(r.norm.Mean, r.norm.Std)
+		}
+		r.rel.advance(r.relRows())
 	}
 	if r.learning() || !r.cal.fitted {
 		return 0
@@ -444,6 +468,13 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			r.ae.AnchorReplay(r.anchors)
 		}
 	}
+	if r.context != nil && r.marg.settled {
+		for j := range r.marg.modal {
+			// Their levels are the relation's to judge (a channel is
+			// related only after the period, with context channels).
+			r.marg.modal[j] = r.marg.modal[j] && !r.levelByRelation(j)
+		}
+	}
 	if r.marg.active() {
 		if st := r.marg.statistic(r.vec, c); r.marg.cal.fitted {
 			decades = max(decades, r.marg.cal.decades(st)-marginalDiscount)
@@ -453,14 +484,13 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	if r.chCal != nil {
 		rows, many := float64(len(r.vec)/c), detmath.Log10(float64(c))
 		for j, cc := range r.chCal {
-			if cc.fitted {
+			if cc.fitted && !r.levelByRelation(j) {
 				r.chEvidence[j] = cc.decades(math.Sqrt(r.chErr[j]/rows)) - many
 			}
 		}
 	}
 	if r.rel != nil && r.rel.active {
-		r.rel.follow(r.norm.Mean, r.norm.Std)
-		r.rel.measure(r.vec)
+		r.rel.measure(r.relRows())
 		r.rel.evidence(r.chEvidence)
 	}
 	for _, t := range r.tests {
@@ -475,7 +505,11 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			}
 		}
 	}
-	for _, d := range r.chEvidence {
+	for j, d := range r.chEvidence {
+		if isContext(r.context, j) {
+			r.chEvidence[j] = 0
+			continue
+		}
 		decades = max(decades, d)
 	}
 	r.decades = decades
@@ -502,7 +536,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 	if r.learning() {
 		if r.rel != nil {
-			r.rel.learn(r.vec, r.seen, r.period)
+			r.rel.learn(r.relRows(), r.seen, r.period)
 		}
 		if r.seen > r.period/2 {
 			r.cal.accept(r.err)
@@ -526,6 +560,13 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		// the period, and a network thawed then would learn it again from
 		// fresh moments and an empty replay.
 		r.ae.Freeze()
+	}
+	if r.rel != nil && r.rel.rolling && r.rel.done && (!holding || !r.rel.active) {
+		// Until some channel is related, alert or not: what the inputs
+		// drive is learnt when they move, and their moves are what alerts
+		// until then. Afterwards not while an alert is open: a fault is
+		// not learnt into the fit.
+		r.rel.learnOn(r.relRows())
 	}
 	r.follow(holding)
 	switch {
@@ -598,12 +639,19 @@ func (r *reference) follow(holding bool) {
 	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
 	r.chooseHeld(holding)
 	if r.rel != nil && r.rel.active {
-		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.FollowBeyond)
+		var held []bool
+		if holding {
+			held = r.held
+		}
+		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.FollowBeyond, held)
 	}
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
 		switch {
+		case r.levelByRelation(j):
+			// At once: the network sees its shape, the relation its level.
+			r.norm.MoveMean(j, float64(m*r.norm.Std(j)))
 		case r.marg.modal[j]:
 			// A window's mean is the state the channel is in, not its
 			// level; the histogram follows what it is shown instead.
@@ -626,6 +674,60 @@ func (r *reference) follow(holding bool) {
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
+}
+
+// setContext marks the context channels: the relation then learns on
+// after the period.
+func (r *reference) setContext(mask []bool) {
+	r.context = mask
+	r.relVec = nil
+	if mask != nil {
+		r.relVec = make([]float64, len(r.vec))
+		// No cycle is taken off: what moves the process is in its inputs,
+		// and an input held for a while reads as a cycle it does not have
+		// (a setpoint moved every 300 samples or so showed one of 230).
+		r.season = nil
+	}
+	if r.rel != nil {
+		old := r.rel
+		r.rel = newRelation(old.r2, r.cfg.Tail, old.c, len(r.vec)/old.c, r.cfg.Samples, old.stride, r.cfg.RelationLags, mask)
+		r.rel.rolling, r.rel.refit = mask != nil, max(1, r.cfg.Samples/2)
+	}
+}
+
+// relRows is the window the relation reads: the network's, or with
+// context channels the values as they are, unclipped and with no cycle
+// taken off (a relation holds between the values; a profile that goes on
+// learning would move them under it).
+func (r *reference) relRows() []float64 {
+	if r.context == nil {
+		return r.vec
+	}
+	c := len(r.chErr)
+	size := len(r.vec) / c
+	for j := range c {
+		r.mean[j], r.std[j] = r.norm.Mean(j), r.norm.Std(j)
+		if r.rel.frame() {
+			r.mean[j], r.std[j] = r.rel.level[j], r.rel.scale[j]
+		}
+	}
+	for q := range size {
+		x := r.win.Newest(size - 1 - q)
+		for j := range c {
+			r.relVec[q*c+j] = (x[j] - r.mean[j]) / r.std[j]
+		}
+	}
+	return r.relVec
+}
+
+// levelByRelation reports whether channel j's level follows at once, left
+// to the relation to judge: a context channel, and with context channels
+// one whose relation to the others holds.
+func (r *reference) levelByRelation(j int) bool {
+	if r.context == nil {
+		return false
+	}
+	return r.context[j] || r.rel != nil && r.rel.active && r.rel.related[j]
 }
 
 // evidenceOf is channel j's own evidence in the last window, in decades:
@@ -782,7 +884,16 @@ func (r *reference) restart() {
 // evidence with a sliver of the error.
 func (r *reference) channelWeights() []float64 {
 	if slices.Max(r.chEvidence) <= r.cfg.Slack {
-		return r.chErr
+		if r.context == nil {
+			return r.chErr
+		}
+		for j, e := range r.chErr {
+			r.weights[j] = e
+			if isContext(r.context, j) {
+				r.weights[j] = 0
+			}
+		}
+		return r.weights
 	}
 	for j, d := range r.chEvidence {
 		r.weights[j] = max(0, d)

@@ -3,6 +3,7 @@ package detector
 import (
 	"errors"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/aewatch/aewatch/internal/detmath"
@@ -43,6 +44,16 @@ type relation struct {
 	lags []int
 	d    int
 	u    []float64 // a row with its lags (scratch)
+	// With context channels (inputs), each is also taken through
+	// first-order lags of contextLags' time constants, so that a process's
+	// own dynamics (a controlled variable settling on its setpoint) are in
+	// the relation: ctx lists the context channels, filt holds each one's
+	// filtered values at the newest row (len(ctx)×len(contextLags), in
+	// the fit's frame) and ring the same for every row of the window,
+	// oldest first.
+	ctx        []int
+	filt, ring []float64
+	stride     int
 	// Accumulated over the reference period: rows, the sum of each
 	// channel and of each product of two (reference units).
 	n          int
@@ -63,6 +74,11 @@ type relation struct {
 	// level followed on one channel but held on another (an open alert
 	// holds a channel's) must not read as a broken relation.
 	level, shift []float64
+	// scale: a rolling relation reads each channel as (value -
+	// level)/scale, both fixed at the period's end (relation.frame): the
+	// normaliser's spread has a floor proportional to its level, which
+	// moves with the level it follows.
+	scale []float64
 	// offset is each related channel's standardised residual's level,
 	// which follows a slow change of the relation as a channel's level
 	// follows a slow change of the channel (reference.follow's rule);
@@ -73,8 +89,18 @@ type relation struct {
 	related        []bool
 	done           bool // the period is over and judged
 	active         bool // after the period, some channel related
-	err            []float64
-	cal            []*tailCalibrator
+	// rolling: with context channels the relation goes on learning after
+	// the period (an operator's input moves when it moves, not when the
+	// period happens to be on): from every row until it relates a process
+	// channel (until then the inputs' moves are what alerts), then from
+	// the rows no alert holds. It is fitted again every refit rows (half
+	// the period, as the period's own probe), its last fit the probe of
+	// the rows since; a channel it related stays related. Context channels
+	// are never related themselves.
+	rolling         bool
+	refit, sinceFit int
+	err             []float64
+	cal             []*tailCalibrator
 }
 
 // relationHeldOut bounds a relation's mean squared standardised residual
@@ -82,11 +108,25 @@ type relation struct {
 // second half breaks is a slow co-drift, not physics.
 const relationHeldOut = 2
 
-func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []int) *relation {
+// contextLags are the time constants, in samples, of the first-order lags
+// each context channel is taken through: a process settling within a few
+// samples up to a few hundred is a sum of them.
+var contextLags = [...]float64{4, 16, 64}
+
+// newRelation returns the relation of c channels, context marking those
+// that are inputs (nil: none).
+func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []int, context []bool) *relation {
 	lags = relationLags(lags, c, rows, period, stride)
-	d := c * (1 + len(lags))
+	var ctx []int
+	for j, on := range context {
+		if on {
+			ctx = append(ctx, j)
+		}
+	}
+	d := c*(1+len(lags)) + len(ctx)*len(contextLags)
 	rel := &relation{r2: r2, c: c, lags: lags, d: d, u: make([]float64, d), zSq: make([]float64, c),
-		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c),
+		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
+		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
 		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
@@ -148,8 +188,8 @@ func (rel *relation) maxLag() int {
 	return rel.lags[len(rel.lags)-1]
 }
 
-// row returns window row q with its lags (rel.u); shifted adds each
-// channel's followed level.
+// row returns window row q with its lags (rel.u) and the context channels'
+// filtered values there; shifted adds each channel's followed level.
 func (rel *relation) row(vec []float64, q int, shifted bool) []float64 {
 	c := rel.c
 	for i := -1; i < len(rel.lags); i++ {
@@ -164,16 +204,66 @@ func (rel *relation) row(vec []float64, q int, shifted bool) []float64 {
 			}
 		}
 	}
+	if f := len(rel.filt); f > 0 {
+		copy(rel.u[c*(1+len(rel.lags)):], rel.ring[q*f:(q+1)*f])
+	}
 	return rel.u
+}
+
+// advance takes the window's new rows (stride of them) through the
+// context channels' filters, in the fit's frame (the followed levels
+// added back), and moves the window's filtered rows along.
+func (rel *relation) advance(vec []float64) {
+	f := len(rel.filt)
+	if f == 0 {
+		return
+	}
+	c, rows := rel.c, len(vec)/rel.c
+	n := min(rel.stride, rows)
+	copy(rel.ring, rel.ring[n*f:])
+	for q := rows - n; q < rows; q++ {
+		for i, j := range rel.ctx {
+			v := vec[q*c+j] + rel.shift[j]
+			for l, tc := range contextLags {
+				y := &rel.filt[i*len(contextLags)+l]
+				*y += float64((v - *y) / tc)
+			}
+		}
+		copy(rel.ring[q*f:(q+1)*f], rel.filt)
+	}
+}
+
+// owner is the channel whose values value k of a row holds (its lags and
+// filtered values included).
+func (rel *relation) owner(k int) int {
+	base := rel.c * (1 + len(rel.lags))
+	if k < base {
+		return k % rel.c
+	}
+	return rel.ctx[(k-base)/len(contextLags)]
 }
 
 // finish ends the reference period (at the first window after it, whatever
 // the window's stride): each relation is judged on the held-out half, then
-// fitted on the whole period; level is the normaliser's mean.
-func (rel *relation) finish(level func(int) float64) {
+// fitted on the whole period; level is the normaliser's mean. A rolling
+// relation instead learns on from nothing (learnOn).
+func (rel *relation) finish(level, spread func(int) float64) {
 	rel.done = true
-	// The sums are the period's: a new one starts them afresh (reset).
-	defer func() { rel.sum, rel.cross = nil, nil }()
+	if rel.rolling {
+		// It learns on from nothing, in the frame the period ends with:
+		// the period's own rows were in a normalisation still forming.
+		for j := range rel.level {
+			rel.level[j], rel.scale[j] = level(j), spread(j)
+		}
+		rel.n, rel.nB, rel.probe = 0, 0, false
+		clear(rel.sum)
+		clear(rel.cross)
+		clear(rel.zSq)
+		return
+	} else {
+		// The sums are the period's: a new one starts them afresh (reset).
+		defer func() { rel.sum, rel.cross = nil, nil }()
+	}
 	if !rel.probe || rel.nB == 0 {
 		return
 	}
@@ -193,9 +283,62 @@ func (rel *relation) finish(level func(int) float64) {
 	}
 }
 
+// learnOn takes the newest row of a window after the period (rolling):
+// its residuals under the last fit, then the sums; every refit rows the
+// relation is fitted again, and a channel it did not relate yet is judged
+// again.
+func (rel *relation) learnOn(vec []float64) {
+	c, d := rel.c, rel.d
+	row := rel.row(vec, len(vec)/c-1, true)
+	if rel.probe {
+		for j := range c {
+			z := rel.standardised(row, j)
+			rel.zSq[j] += float64(z * z)
+		}
+		rel.nB++
+	}
+	for j, v := range row {
+		rel.sum[j] += v
+		for k, w := range row {
+			rel.cross[j*d+k] += float64(v * w)
+		}
+	}
+	rel.n++
+	if rel.sinceFit++; rel.sinceFit < rel.refit {
+		return
+	}
+	rel.sinceFit = 0
+	held := make([]bool, c)
+	for j := range c {
+		held[j] = rel.nB > 0 && rel.zSq[j]/float64(rel.nB) <= relationHeldOut
+	}
+	clear(rel.zSq)
+	rel.nB = 0
+	if rel.probe = rel.fit(); !rel.probe {
+		return
+	}
+	for j := range c {
+		if slices.Contains(rel.ctx, j) {
+			continue // an input: what it is related to is not its business
+		}
+		// Once it held, it stays: a fault that breaks it is what it is for.
+		v := rel.variance(j)
+		rel.related[j] = rel.related[j] || held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
+		rel.active = rel.active || rel.related[j]
+	}
+}
+
+// frame reports whether the relation reads values in its own frame
+// (rolling, once the period is over): level and scale then convert.
+func (rel *relation) frame() bool { return rel.rolling && rel.done }
+
 // follow takes each channel's level and spread now, before a window is
-// measured.
+// measured; a rolling relation reads values in its own frame, with no
+// shift.
 func (rel *relation) follow(level, spread func(int) float64) {
+	if rel.rolling {
+		return
+	}
 	for j := range rel.shift {
 		rel.shift[j] = (level(j) - rel.level[j]) / spread(j)
 	}
@@ -223,7 +366,7 @@ func (rel *relation) fit() bool {
 	for j := range c {
 		idx = idx[:0]
 		for k := range d {
-			if k == j || k%c != j {
+			if k == j || rel.owner(k) != j {
 				idx = append(idx, k)
 			}
 		}
@@ -297,9 +440,18 @@ func (rel *relation) measure(vec []float64) {
 // reference follows them with follow_beyond's time constant: at follow's,
 // an offset the evidence did not reach alerting on was followed within
 // its fault, and the relation then alerted once the fault ended.
-func (rel *relation) followOffsets(chEvidence []float64, quiet float64, follow int) {
+//
+// held marks the channels an open alert holds: a rolling relation (with
+// context channels) does not follow them, as a channel's level is not
+// followed beyond its gate (a process value stuck while its setpoint moves
+// trends against it, and a relation followed through the fault then
+// alerts after it).
+func (rel *relation) followOffsets(chEvidence []float64, quiet float64, follow int, held []bool) {
 	a := 1 / float64(follow)
 	for j, on := range rel.related {
+		if rel.rolling && held != nil && held[j] {
+			continue
+		}
 		if on && (quiet == 0 || chEvidence[j] <= quiet || driftsAway(rel.zMean[j], rel.trend[j], rel.trendSE[j], follow)) {
 			rel.offset[j] += float64(a * rel.zMean[j])
 		}
@@ -328,7 +480,9 @@ func (rel *relation) accept() {
 
 // reset forgets everything: a new reference period.
 func (rel *relation) reset() {
-	rel.n, rel.nB, rel.probe, rel.done, rel.active = 0, 0, false, false, false
+	rel.n, rel.nB, rel.probe, rel.done, rel.active, rel.sinceFit = 0, 0, false, false, false, 0
+	clear(rel.filt)
+	clear(rel.ring)
 	rel.sum, rel.cross = make([]float64, rel.d), make([]float64, rel.d*rel.d)
 	clear(rel.zSq)
 	clear(rel.related)
@@ -343,8 +497,8 @@ func (rel *relation) reset() {
 // (its sums freed) and its tails full; peakBytes the most, its sums and
 // full tails at once.
 func (rel *relation) bytes() int {
-	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) +
-		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err) + len(rel.u))
+	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) + len(rel.scale) +
+		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err) + len(rel.u) + len(rel.filt) + len(rel.ring))
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}
@@ -352,7 +506,10 @@ func (rel *relation) bytes() int {
 }
 
 func (rel *relation) steadyBytes() int {
-	n := rel.bytes() - 8*(len(rel.sum)+len(rel.cross))
+	n := rel.bytes()
+	if !rel.rolling {
+		n -= 8 * (len(rel.sum) + len(rel.cross))
+	}
 	for _, cc := range rel.cal {
 		n += cc.fullBytes() - cc.bytes()
 	}
@@ -360,6 +517,9 @@ func (rel *relation) steadyBytes() int {
 }
 
 func (rel *relation) peakBytes() int {
+	if rel.rolling {
+		return rel.steadyBytes()
+	}
 	return rel.steadyBytes() + 8*(rel.d+rel.d*rel.d)
 }
 
@@ -373,12 +533,16 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 	e.F64s(rel.mean)
 	e.F64s(rel.prec)
 	e.F64s(rel.level)
+	e.F64s(rel.scale)
 	e.F64s(rel.offset)
 	for _, on := range rel.related {
 		e.Bool(on)
 	}
 	e.Bool(rel.done)
 	e.Bool(rel.active)
+	e.Int(rel.sinceFit)
+	e.F64s(rel.filt)
+	e.F64s(rel.ring)
 	for _, cc := range rel.cal {
 		cc.appendState(e)
 	}
@@ -395,14 +559,18 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	d.F64sInto(rel.mean, "relation means")
 	d.F64sInto(rel.prec, "relation precision")
 	d.F64sInto(rel.level, "relation levels")
+	d.F64sInto(rel.scale, "relation scales")
 	d.F64sInto(rel.offset, "relation offsets")
 	for j := range rel.related {
 		rel.related[j] = d.Bool()
 	}
 	rel.done = d.Bool()
 	rel.active = d.Bool()
-	want := rel.d // the period's sums, freed once it is over
-	if rel.done {
+	rel.sinceFit = d.Int()
+	d.F64sInto(rel.filt, "relation context filters")
+	d.F64sInto(rel.ring, "relation context filters' rows")
+	want := rel.d // the period's sums, freed once it is over unless rolling
+	if rel.done && !rel.rolling {
 		want = 0
 	}
 	if d.Err() == nil && (len(rel.sum) != want || len(rel.cross) != want*want) {

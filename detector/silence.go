@@ -164,6 +164,7 @@ func (d *Detector) restoreShadow(b []byte) error {
 	if err != nil {
 		return err
 	}
+	sh.SetContext(d.context) // before the state: it decides what the relation keeps
 	if err := sh.UnmarshalBinary(b); err != nil {
 		return err
 	}

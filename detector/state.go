@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 26 (version 25 had no count of how long an
+// Snapshot encoding, version 27 (version 26 had no context channels'
+// filters nor a relation that learns on after its period; version 25 had no count of how long an
 // open alert has held its channels' levels; version 24 had a tanh code in
 // the reference network over one channel; version 23 had no coarse track; version 22 had no score episode; version 21 held seasonal profiles, value
 // histogram counts and frozen networks' weights wider, and the
@@ -53,7 +54,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 26
+	snapshotVersion = 27
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

@@ -115,12 +115,17 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 			}
 		}
 	}
+	context := cfg.ContextFor(names)
+	if context != nil && !slices.Contains(context, false) {
+		return nil, fmt.Errorf("%s: detector.context names every channel (%s): nothing would be scored", f.Path, strings.Join(names, ", "))
+	}
 	if multivariate {
 		d, err := detector.New(cfg, c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
+		d.SetContext(context)
 		d.SetSilences(cfg.SilencesFor(f.Series()))
 		code := s.codeOf(d, latent)
 		fb := newVerdictFeed(verdicts)
@@ -151,7 +156,11 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 	}
 	x := make([]float64, 1)
 	fb := newVerdictFeed(verdicts)
+	firstScored := max(0, slices.Index(context, false))
 	for j := 0; j < c; j++ {
+		if context != nil && context[j] {
+			continue // an input alone: nothing to judge it against
+		}
 		d, err := detector.New(cfg, 1)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
@@ -166,7 +175,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.keepCode(code, int(k), &r)
 				s.Channel[j][k], s.ChannelErr[j][k], s.ChDrift[j][k] = r.Score, r.Error, r.Drift
 				s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[0], r.Lower[0], r.Upper[0]
-				if j == 0 || r.Score > s.Score[k] {
+				if j == firstScored || r.Score > s.Score[k] {
 					s.Score[k], s.Error[k] = r.Score, r.Error
 				}
 				s.Alert[k] = s.Alert[k] || r.Anomaly.Open

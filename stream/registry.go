@@ -2,8 +2,10 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aewatch/aewatch/detector"
@@ -160,13 +162,19 @@ func (p *Pipeline) evict(sh *shardState) bool {
 }
 
 // newDetector builds a fresh detector for a series, with the quality
-// limits that apply to its channels and its maintenance windows.
+// limits and context channels that apply to its channels and its
+// maintenance windows.
 func (p *Pipeline) newDetector(series string, channels []string) (*detector.Detector, error) {
 	d, err := detector.New(p.o.Detector, len(channels))
 	if err != nil {
 		return nil, err
 	}
+	inputs := p.o.Detector.ContextFor(channels)
+	if inputs != nil && !slices.Contains(inputs, false) {
+		return nil, fmt.Errorf("detector.context names every channel of %q (%s): nothing would be scored", series, strings.Join(channels, ", "))
+	}
 	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
+	d.SetContext(inputs)
 	d.SetSilences(p.configSilences.For(series))
 	return d, nil
 }

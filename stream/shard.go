@@ -240,6 +240,9 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		return
 	}
 	for j, ch := range s.Channels {
+		if slices.Contains(p.o.Detector.Context, ch) {
+			continue // an input alone: nothing to judge it against
+		}
 		st := p.state(dets, dets.keyOf(s.Series, ch, false), s.Series, s.Channels[j:j+1], s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			continue

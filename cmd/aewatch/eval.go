@@ -26,7 +26,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--context COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -34,6 +34,7 @@ func runEval(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 0, "random seed (default: detector.seed, 1)")
 	multi := fs.Bool("multivariate", false, "score all channels of a file as one multivariate series")
 	ignore := fs.String("ignore", "", "comma-separated `columns` to copy to the output without scoring")
+	context := fs.String("context", "", "comma-separated context `columns` (inputs such as setpoints: seen by the models, never alerted on; added to detector.context)")
 	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
 	labelCol := fs.String("label-column", "", "per-row label `column` (0 or false normal, another number or true abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
 	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
@@ -61,6 +62,11 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	if set["seed"] {
 		cfg.Detector.Seed = *seed
+	}
+	for _, col := range splitList(*context) {
+		if !slices.Contains(cfg.Detector.Context, col) {
+			cfg.Detector.Context = append(cfg.Detector.Context, col)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return err

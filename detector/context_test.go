@@ -1,0 +1,86 @@
+package detector
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// controlled is a process value following its setpoint through a first-order
+// lag of 20 samples, with noise 0.5: the setpoint moves among 90-110 about
+// every 300 samples; from offsetAt on the process value reads 4 high (a
+// sensor offset the setpoint does not explain).
+func controlled(n, offsetAt int, seed uint64) (pv, sp []float64) {
+	r := rand.New(rand.NewPCG(seed, seed))
+	pv, sp = make([]float64, n), make([]float64, n)
+	level, y := 100.0, 100.0
+	for i := range n {
+		if r.Float64() < 1.0/300 {
+			level = 90 + 5*float64(r.IntN(5))
+		}
+		y += (level - y) / 20
+		sp[i], pv[i] = level, y+0.5*r.NormFloat64()
+		if i >= offsetAt {
+			pv[i] += 4
+		}
+	}
+	return pv, sp
+}
+
+// TestContextSetpointMovesAreNormal: with its setpoint as a context
+// channel, a controlled variable's setpoint moves are not alerted once the
+// relation has been learnt, and an offset of the process value is; the
+// setpoint itself never carries an alert, not even the quality checks'
+// (it holds still by design). Without the context the same moves are
+// alerted for much longer.
+func TestContextSetpointMovesAreNormal(t *testing.T) {
+	const n, offsetAt, learnt = 9000, 8000, 3000
+	for _, seed := range []uint64{1, 2, 3} {
+		pv, sp := controlled(n, offsetAt, seed)
+		run := func(context []bool) (normal, fault float64, spCarried bool) {
+			t.Helper()
+			cfg := DefaultConfig()
+			d, err := New(cfg, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.SetContext(context)
+			out := make([]scored, n)
+			for i := range n {
+				for _, res := range d.Push(int64(i+1)*1e9, []float64{pv[i], sp[i]}) {
+					out[res.Seq].alert = res.Anomaly.Open || res.Quality.Open
+					for _, o := range []Outcome{res.Anomaly, res.Quality} {
+						if o.Event == Opened && o.Why != nil && o.Why.Share[1] > o.Why.Share[0] {
+							spCarried = true
+						}
+					}
+				}
+			}
+			return coverage(out, learnt, offsetAt), coverage(out, offsetAt+cfg.Window.Size, n), spCarried
+		}
+		normal, fault, spCarried := run([]bool{false, true})
+		bare, _, _ := run(nil)
+		t.Logf("seed %d: context: setpoint moves' rows alerted %.3f, offset %.2f; without: %.3f", seed, normal, fault, bare)
+		if normal > 0.05 || fault < 0.9 || spCarried || bare < 2*normal+0.05 {
+			t.Errorf("seed %d: rows alerted with context %.3f (want <= 0.05), offset covered %.2f (want >= 0.9), setpoint carried an alert %v (want false), without context %.3f (want well above)",
+				seed, normal, fault, spCarried, bare)
+		}
+	}
+}
+
+// TestContextFor marks the configured channels by name, and nothing when
+// none is present.
+func TestContextFor(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Context = []string{"sp", "command"}
+	if got := cfg.ContextFor([]string{"pv", "sp", "flow"}); !slices.Equal(got, []bool{false, true, false}) {
+		t.Errorf("ContextFor = %v", got)
+	}
+	if got := cfg.ContextFor([]string{"pv", "flow"}); got != nil {
+		t.Errorf("ContextFor without a context channel = %v, want nil", got)
+	}
+	cfg.Context = []string{"sp", "sp"}
+	if err := cfg.Validate(2); err == nil {
+		t.Error("a context channel named twice validates")
+	}
+}
