@@ -128,6 +128,7 @@ func DefaultConfig() Config {
 		LearnBelow:          0.5,
 		LearnEvery:          1,
 		Warmup:              300,
+		Context:             []string{},
 	}
 }
 

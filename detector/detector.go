@@ -1046,7 +1046,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
 		}
 		add("reference: tail models (history and ranks)", tails, tailsFull)
-		fixed("reference: window and per-channel state", f64(len(r.vec)+7*c)+c)
+		fixed("reference: window and per-channel state", f64(len(r.vec)+len(r.relVec)+7*c)+c)
 		if s := r.season; s != nil {
 			addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -2026,4 +2027,104 @@ func TestRestoreBeyondMemoryBound(t *testing.T) {
 		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" restored beyond the memory bound")
 	}
 	t.Logf("%s of %d checkpoints read back as their series returned; every series equals eval", m[1], n)
+}
+
+// controlledFile writes a controlled variable pv following its setpoint sp
+// through a first-order lag of 20 samples (noise 0.5), the setpoint moving
+// among 90-110 about every 300 samples, and pv reading 4 high over its
+// last 300 rows.
+func controlledFile(t *testing.T, rows int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("time,pv,sp\n")
+	r := rand.New(rand.NewPCG(20, 300))
+	level, y := 100.0, 100.0
+	for i := range rows {
+		if r.Float64() < 1.0/300 {
+			level = 90 + 5*float64(r.IntN(5))
+		}
+		y += (level - y) / 20
+		pv := y + 0.5*r.NormFloat64()
+		if i >= rows-300 {
+			pv += 4
+		}
+		fmt.Fprintf(&b, "%s,%.4f,%.1f\n", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), pv, level)
+	}
+	file := filepath.Join(t.TempDir(), "loop.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestContextRunMatchesEval: a controlled variable with its setpoint as a
+// context channel (detector.context), scored by `aewatch run` and
+// restarted from its checkpoint once the relation learns on after its
+// period: every point's alert evidence equals eval's bit for bit, the
+// offset at the end is alerted, and no alert gives the setpoint a share.
+func TestContextRunMatchesEval(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const rows, cut = 3000, 1700
+	file := controlledFile(t, rows)
+	head, rest := filepath.Join(t.TempDir(), "loop.csv"), filepath.Join(t.TempDir(), "loop.csv")
+	lines := strings.SplitAfter(strings.TrimSuffix(mustRead(t, file), "\n"), "\n")
+	os.WriteFile(head, []byte(strings.Join(lines[:1+cut], "")), 0o644)
+	os.WriteFile(rest, []byte(lines[0]+strings.Join(lines[1+cut:], "")+"\n"), 0o644)
+	out := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--context", "sp", "--out", out, file); code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	scored, err := csv.NewReader(strings.NewReader(mustRead(t, filepath.Join(out, "loop.csv")))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]float64{}
+	col, alertCol := slices.Index(scored[0], "alert_score"), slices.Index(scored[0], "alert")
+	alerted := 0
+	for i, row := range scored[1:] {
+		at, err := time.Parse(time.RFC3339, row[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[at.UnixNano()], _ = strconv.ParseFloat(row[col], 64)
+		if i >= rows-300+32 && row[alertCol] == "1" {
+			alerted++
+		}
+	}
+	if alerted < 250 {
+		t.Errorf("eval alerts %d of the offset's last 268 rows, want most", alerted)
+	}
+	opts := []string{"--set", "pipeline.multivariate=true", "--set", "detector.context=sp", "--set", "checkpoint.interval=1s"}
+	count := func() int {
+		return influx.Count("sensors", `SELECT count(alert_score) FROM ae_score WHERE "channel" = 'pv'`)
+	}
+	produceFiles(t, brokers, head)
+	run := startRun(t, brokers, influx.URL, "g-context", opts...)
+	waitAtLeast(t, cut-31, 60*time.Second, count)
+	time.Sleep(2500 * time.Millisecond) // a checkpoint of the state at the cut
+	run.stop(t)
+	produceFiles(t, brokers, rest)
+	again := startRun(t, brokers, influx.URL, "g-context", opts...)
+	waitAtLeast(t, rows-31, 60*time.Second, count)
+	again.stop(t)
+	got := map[int64]float64{}
+	for _, r := range influx.Rows("sensors", `SELECT alert_score FROM ae_score WHERE "channel" = 'pv'`) {
+		ts, _ := r["time"].(json.Number).Int64()
+		got[ts], _ = r["alert_score"].(json.Number).Float64()
+	}
+	if len(got) != rows-31 {
+		t.Fatalf("%d points for channel pv, want %d", len(got), rows-31)
+	}
+	for ts, g := range got {
+		if math.Float64bits(g) != math.Float64bits(want[ts]) {
+			t.Fatalf("time %d: alert evidence %v from the service, eval %v", ts, g, want[ts])
+		}
+	}
+	// An alert has a point per channel, with the channel's share of it.
+	if n := influx.Count("sensors", `SELECT count(share) FROM ae_alert WHERE "channel" = 'sp' AND share > 0`); n != 0 {
+		t.Errorf("%d alert points give the setpoint a share, want none", n)
+	}
+	if n := influx.Count("sensors", `SELECT count(share) FROM ae_alert WHERE "channel" = 'pv' AND share > 0`); n == 0 {
+		t.Error("no alert point gives pv a share")
+	}
 }

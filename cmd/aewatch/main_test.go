@@ -176,6 +176,7 @@ func TestEvalErrors(t *testing.T) {
 		{[]string{"eval", "--out", dir, "--config", cfg, good}, 1, "detector.window.stride: must be in [1, window.size=32] (got 0)"},
 		{[]string{"eval", good}, 1, "--out DIR and at least one PATH are required"},
 		{[]string{"eval", "--out", dir, "--ignore", "value", good}, 1, "no channel columns left after --ignore"},
+		{[]string{"eval", "--out", dir, "--multivariate", "--context", "value", good}, 1, good + ": detector.context names every channel (value): nothing would be scored"},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"config", "check", cfg}, 1, "detector.window.stride"},
 	} {
