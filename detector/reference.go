@@ -249,7 +249,6 @@ type reference struct {
 	// the period saw still reads as tens of its deviations once it moves.
 	context []bool
 	relVec  []float64
-	win     *window.Window // the window scored last, for relRows
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -395,7 +394,6 @@ func (r *reference) learning() bool { return r.seen <= r.period }
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
 	c := len(r.chErr)
-	r.win = win
 	if r.season != nil && r.season.done && !r.seasonPending {
 		// The cycle comes off before normalising and clipping.
 		size, clip := len(r.vec)/c, win.Config().Clip
@@ -452,6 +450,9 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	if r.rel != nil {
 		if r.rel.done && (r.rel.active || r.rel.rolling) {
 			r.rel.follow(r.norm.Mean, r.norm.Std)
+		}
+		if r.context != nil {
+			r.fillRelRows(win)
 		}
 		r.rel.advance(r.relRows())
 	}
@@ -696,28 +697,31 @@ func (r *reference) setContext(mask []bool) {
 }
 
 // relRows is the window the relation reads: the network's, or with
-// context channels the values as they are, unclipped and with no cycle
-// taken off (a relation holds between the values; a profile that goes on
-// learning would move them under it).
+// context channels the values as they are (fillRelRows), unclipped and
+// with no cycle taken off (a relation holds between the values; a profile
+// that goes on learning would move them under it).
 func (r *reference) relRows() []float64 {
 	if r.context == nil {
 		return r.vec
 	}
+	return r.relVec
+}
+
+// fillRelRows reads the window win for relRows, once a window: in the
+// normaliser's units during the period, in the relation's own frame after
+// it (relation.frame).
+func (r *reference) fillRelRows(win *window.Window) {
 	c := len(r.chErr)
 	size := len(r.vec) / c
 	for j := range c {
-		r.mean[j], r.std[j] = r.norm.Mean(j), r.norm.Std(j)
+		mean, std := r.norm.Mean(j), r.norm.Std(j)
 		if r.rel.frame() {
-			r.mean[j], r.std[j] = r.rel.level[j], r.rel.scale[j]
+			mean, std = r.rel.level[j], r.rel.scale[j]
+		}
+		for q := range size {
+			r.relVec[q*c+j] = (win.Newest(size - 1 - q)[j] - mean) / std
 		}
 	}
-	for q := range size {
-		x := r.win.Newest(size - 1 - q)
-		for j := range c {
-			r.relVec[q*c+j] = (x[j] - r.mean[j]) / r.std[j]
-		}
-	}
-	return r.relVec
 }
 
 // levelByRelation reports whether channel j's level follows at once, left
