@@ -30,12 +30,14 @@ var relatedLoad = [][3]float64{ // base, gain, noise
 // RelatedStep is the sampling interval of the related corpus.
 const RelatedStep = 10 * time.Second
 
-// Related is one file of the related corpus: rows × RelatedChannels.
+// Related is one file of the related corpus: rows × RelatedChannels (or
+// the controlled corpus: rows × ControlledChannels).
 type Related struct {
-	Name   string // "<fault>_<n>.csv"
-	Fault  string // "offset", "lag" or "none"
-	Times  []time.Time
-	Values [][]float64
+	Name     string   // "<fault>_<n>.csv"
+	Fault    string   // "offset", "lag" or "none"
+	Channels []string // the columns' names: RelatedChannels if nil
+	Times    []time.Time
+	Values   [][]float64
 	// Start and End bound the fault: rows Start..End-1 (0, 0 without).
 	Start, End int
 	Channel    int     // the channel offset or lagged (-1 without)
@@ -173,7 +175,11 @@ func RelatedCorpus(n, cycle, variants int, seed uint64) ([]*Related, error) {
 func (r *Related) CSV() []byte {
 	var b bytes.Buffer
 	b.WriteString("timestamp")
-	for _, c := range RelatedChannels {
+	channels := r.Channels
+	if channels == nil {
+		channels = RelatedChannels
+	}
+	for _, c := range channels {
 		b.WriteString("," + c)
 	}
 	b.WriteString(",anomaly\n")

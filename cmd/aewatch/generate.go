@@ -11,7 +11,7 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained | --long-cycle | --relations [--cycle N]] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\nWith --long-cycle: the same faults on a motor current with a half-hour duty cycle sampled every\nsecond, 30,000 rows per file.\nWith --relations: a pump whose load wanders (flow, pressure and current follow it; temperature\nand vibration do not), with pressure or current offset by 8-12 deviations of its noise for a fifth\nof the file (within its range: only its relation to the others shows it) and fault-free controls,\n3,000 rows per file, with a per-row \"anomaly\" column; eval them with --multivariate.\nWith --relations --cycle N: the same pump on a stroke cycle of N samples that flow, pressure and\ncurrent follow with their own lags, with offsets and with lags (pressure or current a quarter\ncycle late: only its phase against the others shows it) and fault-free controls.\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained | --long-cycle | --relations [--cycle N] | --controlled] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\nWith --long-cycle: the same faults on a motor current with a half-hour duty cycle sampled every\nsecond, 30,000 rows per file.\nWith --relations: a pump whose load wanders (flow, pressure and current follow it; temperature\nand vibration do not), with pressure or current offset by 8-12 deviations of its noise for a fifth\nof the file (within its range: only its relation to the others shows it) and fault-free controls,\n3,000 rows per file, with a per-row \"anomaly\" column; eval them with --multivariate.\nWith --relations --cycle N: the same pump on a stroke cycle of N samples that flow, pressure and\ncurrent follow with their own lags, with offsets and with lags (pressure or current a quarter\ncycle late: only its phase against the others shows it) and fault-free controls.\nWith --controlled: a controlled variable pv following its setpoint sp (moved every 300 samples or\nso) through a first-order lag, with one fault on pv per file (offset, stuck, noise, ramp,\noscillation, spikes) and fault-free controls, 5,000 rows per file, with a per-row \"anomaly\"\ncolumn; eval them with --multivariate --context sp.\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
@@ -23,6 +23,7 @@ func runGenerate(args []string) error {
 	longCycle := fs.Bool("long-cycle", false, "write the sustained-fault corpus of a half-hour duty cycle sampled every second instead")
 	relations := fs.Bool("relations", false, "write the corpus of sensors related through a wandering load instead")
 	cycle := fs.Int("cycle", 0, "with --relations: the pump's stroke cycle in samples (0: none)")
+	controlled := fs.Bool("controlled", false, "write the corpus of a controlled variable and its setpoint instead")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -30,8 +31,8 @@ func runGenerate(args []string) error {
 		fs.Usage()
 		return errors.New("--out DIR is required")
 	}
-	if b2i(*drift)+b2i(*sustained)+b2i(*longCycle)+b2i(*relations) > 1 {
-		return errors.New("--drift, --sustained, --long-cycle and --relations: choose one corpus")
+	if b2i(*drift)+b2i(*sustained)+b2i(*longCycle)+b2i(*relations)+b2i(*controlled) > 1 {
+		return errors.New("--drift, --sustained, --long-cycle, --relations and --controlled: choose one corpus")
 	}
 	if flagSet(fs, "cycle") && !*relations {
 		return errors.New("--cycle: only with --relations")
@@ -41,6 +42,9 @@ func runGenerate(args []string) error {
 	}
 	if *relations && !flagSet(fs, "rows") {
 		*rows = 3000
+	}
+	if *controlled && !flagSet(fs, "rows") {
+		*rows = 5000
 	}
 	if *drift && !flagSet(fs, "rows") {
 		*rows = 12000
@@ -66,8 +70,17 @@ func runGenerate(args []string) error {
 	if *variants < 1 || *variants > 100 {
 		return fmt.Errorf("--variants: must be in [1, 100] (got %d)", *variants)
 	}
-	if *relations {
-		files, err := synth.RelatedCorpus(*rows, *cycle, *variants, *seed)
+	if *controlled && *rows < 1000 {
+		return fmt.Errorf("--rows: must be >= 1000 with --controlled (got %d)", *rows)
+	}
+	if *relations || *controlled {
+		var files []*synth.Related
+		var err error
+		if *controlled {
+			files, err = synth.ControlledCorpus(*rows, *variants, *seed)
+		} else {
+			files, err = synth.RelatedCorpus(*rows, *cycle, *variants, *seed)
+		}
 		if err != nil {
 			return err
 		}
