@@ -680,6 +680,9 @@ func (r *reference) follow(holding bool) {
 // setContext marks the context channels: the relation then learns on
 // after the period.
 func (r *reference) setContext(mask []bool) {
+	if mask == nil && r.context == nil {
+		return
+	}
 	r.context = mask
 	r.relVec = nil
 	if mask != nil {
