@@ -91,7 +91,12 @@ func (c *calibrator) errorReaching(tail, z float64) float64 {
 // reaches it whatever the value, warm whether the sample is past warm-up
 // (scored at all).
 func (d *Detector) band(r *Result, j int, expected, pred, eHi, others float64, collapsed, warm bool) {
-	c := float64(d.channels)
+	if isContext(d.context, j) {
+		// No value of an input moves the score.
+		r.Expected[j], r.Lower[j], r.Upper[j] = expected, math.Inf(-1), math.Inf(1)
+		return
+	}
+	c := float64(d.scored)
 	var lower, upper float64
 	// need is channel j's own error (its share of the mean over channels)
 	// at which the sample's error reaches eHi.

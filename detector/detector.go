@@ -136,8 +136,10 @@ type Detector struct {
 	// The tail probability that scores Alert.Open, and the error
 	// average's deviation with that tail (band.go).
 	tailOpen, zOpen float64
-	// context marks the context channels (SetContext; nil: none).
+	// context marks the context channels (SetContext; nil: none), scored
+	// counts the others.
 	context []bool
+	scored  int
 }
 
 type pendingSample struct {
@@ -165,6 +167,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 	d := &Detector{
 		cfg:      cfg,
 		channels: channels,
+		scored:   channels,
 		win:      win,
 		norm:     norm,
 		cal:      newCalibrator(cfg.Calibration, floor),
@@ -286,7 +289,7 @@ func (d *Detector) SetContext(mask []bool) {
 	if !slices.Contains(mask, true) {
 		mask = nil
 	}
-	d.context = mask
+	d.context, d.scored = mask, scoredOf(d.channels, mask)
 	if d.ref != nil {
 		d.ref.setContext(mask)
 	}
@@ -306,6 +309,16 @@ func (d *Detector) SetContext(mask []bool) {
 
 // isContext reports whether mask (Detector.context) marks channel j.
 func isContext(mask []bool, j int) bool { return mask != nil && mask[j] }
+
+// scoredOf is how many of c channels mask does not mark as context.
+func scoredOf(c int, mask []bool) int {
+	for _, on := range mask {
+		if on {
+			c--
+		}
+	}
+	return c
+}
 
 // QualityOpen reports whether a quality alert is open.
 func (d *Detector) QualityOpen() bool { return d.quality != nil && d.quality.open }
@@ -670,12 +683,7 @@ func (d *Detector) inEpisode(seq uint64) bool {
 func windowError(recon, reconVar, vec []float64, c int, decay float64, context []bool) float64 {
 	var sse, weights float64
 	w := 1.0
-	scored := c
-	for _, on := range context {
-		if on {
-			scored--
-		}
-	}
+	scored := scoredOf(c, context)
 	for p := len(vec)/c - 1; p >= 0; p-- {
 		for i := p * c; i < (p+1)*c; i++ {
 			if isContext(context, i-p*c) {
@@ -736,7 +744,7 @@ func (d *Detector) scoreWindow() []Result {
 				sum += e
 			}
 		}
-		e := sum / float64(d.scoredChannels())
+		e := sum / float64(d.scored)
 		warm := d.accepted-(n-1-k) > d.cfg.Warmup
 		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
 		for j := 0; j < c; j++ {
@@ -893,17 +901,6 @@ func (d *Detector) dominant(fromRef bool, ch []float64) int {
 		}
 	}
 	return top
-}
-
-// scoredChannels is how many channels are not context.
-func (d *Detector) scoredChannels() int {
-	n := d.channels
-	for _, on := range d.context {
-		if on {
-			n--
-		}
-	}
-	return n
 }
 
 // levels is the normalisation feedback measures departures against: the
