@@ -44,6 +44,13 @@
 // also reconstructed from the row's others where that relation is strong
 // and held on data it was not fitted on (relation.go).
 //
+// Context channels (SetContext, Config.Context) are inputs to the process,
+// such as setpoints: every model sees them, no error, test, quality check
+// or drift counts them, and no alert gives them a share. With them the
+// relation learns on after the reference period, through first-order lags
+// of the inputs, and the channels it relates have their levels judged by
+// it alone, so a process value following its setpoint is normal.
+//
 // Each scored sample carries, per channel, the source's expected value and
 // the band of values that would keep its score below the alert threshold,
 // the calibration inverted (band.go); the calibration also scores each
