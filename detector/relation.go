@@ -211,8 +211,9 @@ func (rel *relation) row(vec []float64, q int, shifted bool) []float64 {
 }
 
 // advance takes the window's new rows (stride of them) through the
-// context channels' filters, in the fit's frame (the followed levels
-// added back), and moves the window's filtered rows along.
+// context channels' filters, in the frame the relation reads (its own,
+// or the followed levels added back), and moves the window's filtered
+// rows along.
 func (rel *relation) advance(vec []float64) {
 	f := len(rel.filt)
 	if f == 0 {
@@ -260,10 +261,9 @@ func (rel *relation) finish(level, spread func(int) float64) {
 		clear(rel.cross)
 		clear(rel.zSq)
 		return
-	} else {
-		// The sums are the period's: a new one starts them afresh (reset).
-		defer func() { rel.sum, rel.cross = nil, nil }()
 	}
+	// The sums are the period's: a new one starts them afresh (reset).
+	defer func() { rel.sum, rel.cross = nil, nil }()
 	if !rel.probe || rel.nB == 0 {
 		return
 	}
