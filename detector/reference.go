@@ -451,7 +451,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		if r.rel.done && (r.rel.active || r.rel.rolling) {
 			r.rel.follow(r.norm.Mean, r.norm.Std)
 		}
-		if r.context != nil {
+		if r.relVec != nil {
 			r.fillRelRows(win)
 		}
 		r.rel.advance(r.relRows())
@@ -704,7 +704,7 @@ func (r *reference) setContext(mask []bool) {
 // with no cycle taken off (a relation holds between the values; a profile
 // that goes on learning would move them under it).
 func (r *reference) relRows() []float64 {
-	if r.context == nil {
+	if r.relVec == nil {
 		return r.vec
 	}
 	return r.relVec
