@@ -84,3 +84,38 @@ func TestContextFor(t *testing.T) {
 		t.Error("a context channel named twice validates")
 	}
 }
+
+// TestContextDriftAgainstTheSetpoint: with its setpoint as a context
+// channel, a controlled variable whose sensor drifts by 6 (12 noise
+// deviations) over 10,000 samples is alerted as drift before the ramp
+// ends, while its moves with the setpoint never are: the drift monitor
+// reads the value against what the setpoint explains of it.
+func TestContextDriftAgainstTheSetpoint(t *testing.T) {
+	const n, from, to = 24000, 12000, 22000
+	for _, seed := range []uint64{1, 2, 3} {
+		pv, sp := controlled(n, n, seed)
+		for i := from; i < to; i++ {
+			pv[i] += 6 * float64(i-from) / float64(to-from)
+		}
+		d, err := New(DefaultConfig(), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.SetContext([]bool{false, true})
+		first, before := -1, 0
+		for i := range n {
+			for _, res := range d.Push(int64(i+1)*6e10, []float64{pv[i], sp[i]}) {
+				if res.DriftAlert.Open && res.Seq < from {
+					before++
+				}
+				if res.DriftAlert.Event == Opened && first < 0 && res.Seq >= from {
+					first = int(res.Seq)
+				}
+			}
+		}
+		t.Logf("seed %d: drift opened at %d (ramp %d-%d), rows under a drift alert before it %d", seed, first, from, to, before)
+		if first < 0 || first >= to || before > 0 {
+			t.Errorf("seed %d: drift opened at %d, want within the ramp %d-%d; %d rows alerted as drift before it, want none", seed, first, from, to, before)
+		}
+	}
+}

@@ -140,6 +140,7 @@ type Detector struct {
 	// counts the others.
 	context []bool
 	scored  int
+	driftX  []float64 // driftInputs' scratch
 }
 
 type pendingSample struct {
@@ -496,7 +497,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		d.observe(x, true)
 		d.pending = d.pending[:0]
 		res := d.unscored(seq, t, st, x)
-		d.pushMonitors(&res[0], t, x)
+		d.pushMonitors(&res[0], t, x, -1)
 		return res
 	}
 	if st == window.Filling {
@@ -580,17 +581,43 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 
 // pushMonitors feeds an accepted sample to the quality checks and the
 // drift monitor and records their outcomes in r.
-func (d *Detector) pushMonitors(r *Result, t int64, x []float64) {
+func (d *Detector) pushMonitors(r *Result, t int64, x []float64, p int) {
 	if d.quality != nil {
 		r.Quality = d.quality.push(t, x)
 	}
 	if d.drift == nil {
 		return
 	}
-	o := d.drift.push(t, x, r.Anomaly.Open, r.Quality.Open)
+	o := d.drift.push(t, d.driftInputs(x, p), r.Anomaly.Open, r.Quality.Open)
 	r.Drift = o.score
 	r.DriftAlert = Outcome{Open: d.drift.alert.open, Event: o.event, Peak: o.peak, Duration: o.duration, Why: o.why}
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference
+}
+
+// driftInputs is what the drift monitor reads of sample x, at window
+// position p (-1 before the window is full): with context channels, a channel the relation judges as its
+// level at the relation's fit plus its residual, so that it drifts only
+// against its inputs (a process value moving with its setpoint does not);
+// x itself otherwise. The first sample after a channel is related starts
+// the drift reference again.
+func (d *Detector) driftInputs(x []float64, p int) []float64 {
+	ref := d.ref
+	if p < 0 || ref == nil || ref.context == nil || ref.rel == nil || !ref.relMeasured {
+		return x
+	}
+	rel := ref.rel
+	d.driftX = append(d.driftX[:0], x...)
+	for j, on := range rel.related {
+		if !on || isContext(d.context, j) {
+			continue
+		}
+		d.driftX[j] = rel.level[j] + rel.residual(j, p)
+		if rel.switched[j] {
+			rel.switched[j] = false
+			d.drift.rebase(j, d.driftX[j])
+		}
+	}
+	return d.driftX
 }
 
 // explainAnomaly records the channel shares and departures (value minus
@@ -818,7 +845,7 @@ func (d *Detector) scoreWindow() []Result {
 			}
 		}
 		r.Anomaly.Open = d.alert.open
-		d.pushMonitors(r, ps.time, x)
+		d.pushMonitors(r, ps.time, x, p)
 		worst = max(worst, score)
 		d.observe(x, score < d.cfg.LearnBelow && !d.QualityOpen())
 	}

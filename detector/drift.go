@@ -387,6 +387,18 @@ func (m *driftMonitor) restartReference() {
 	}
 }
 
+// rebase starts the reference again with channel j now read as v (its
+// level against its inputs, Detector.driftInputs): its averages start at
+// v, and it no longer counts as a channel with states.
+func (m *driftMonitor) rebase(j int, v float64) {
+	m.restartReference()
+	c := &m.ch[j]
+	c.prev, c.slowLevel, c.recentLevel = v, v, v
+	if m.states != nil {
+		m.states.modal[j] = false
+	}
+}
+
 // learnReference accumulates the reference and freezes it once complete.
 func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64) {
 	k := float64(m.n)

@@ -249,6 +249,8 @@ type reference struct {
 	// the period saw still reads as tens of its deviations once it moves.
 	context []bool
 	relVec  []float64
+	// relMeasured: the relation measured the last window scored.
+	relMeasured bool
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -394,6 +396,7 @@ func (r *reference) learning() bool { return r.seen <= r.period }
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
 	c := len(r.chErr)
+	r.relMeasured = false
 	if r.season != nil && r.season.done && !r.seasonPending {
 		// The cycle comes off before normalising and clipping.
 		size, clip := len(r.vec)/c, win.Config().Clip
@@ -493,6 +496,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	if r.rel != nil && r.rel.active {
 		r.rel.measure(r.relRows())
 		r.rel.evidence(r.chEvidence)
+		r.relMeasured = true
 	}
 	for _, t := range r.tests {
 		for j := range r.chEvidence {

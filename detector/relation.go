@@ -99,8 +99,13 @@ type relation struct {
 	// are never related themselves.
 	rolling         bool
 	refit, sinceFit int
-	err             []float64
-	cal             []*tailCalibrator
+	// switched marks the channels a rolling relation has just related,
+	// until the drift monitor takes them over (Detector.driftInputs).
+	switched []bool
+	// zRows is how many of the window's rows measure took.
+	zRows int
+	err   []float64
+	cal   []*tailCalibrator
 }
 
 // relationHeldOut bounds a relation's mean squared standardised residual
@@ -127,7 +132,7 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 	rel := &relation{r2: r2, c: c, lags: lags, d: d, u: make([]float64, d), zSq: make([]float64, c),
 		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
 		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
-		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c)}
+		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -323,7 +328,9 @@ func (rel *relation) learnOn(vec []float64) {
 		}
 		// Once it held, it stays: a fault that breaks it is what it is for.
 		v := rel.variance(j)
-		rel.related[j] = rel.related[j] || held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
+		if !rel.related[j] && held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2 {
+			rel.related[j], rel.switched[j] = true, true
+		}
 		rel.active = rel.active || rel.related[j]
 	}
 }
@@ -410,6 +417,7 @@ func (rel *relation) standardised(row []float64, j int) float64 {
 func (rel *relation) measure(vec []float64) {
 	c, from := rel.c, rel.maxLag()
 	rows := len(vec)/c - from
+	rel.zRows = rows
 	for q := range rows {
 		row := rel.row(vec, from+q, true)
 		for j, on := range rel.related {
@@ -430,6 +438,14 @@ func (rel *relation) measure(vec []float64) {
 		rel.err[j] = math.Sqrt(sq / float64(rows))
 		rel.zMean[j], rel.trend[j], rel.trendSE[j] = lineFit(zs)
 	}
+}
+
+// residual is related channel j's residual at window row q (as measure
+// last saw it, its offset not taken off), in its sensor's units: what
+// the relation does not explain of it.
+func (rel *relation) residual(j, q int) float64 {
+	z := rel.zs[j*rel.zRows+q-rel.maxLag()] + rel.offset[j]
+	return float64(z*rel.scale[j]) / math.Sqrt(rel.prec[j*rel.d+j])
 }
 
 // followOffsets moves each related channel's offset towards its window's
@@ -486,6 +502,7 @@ func (rel *relation) reset() {
 	rel.sum, rel.cross = make([]float64, rel.d), make([]float64, rel.d*rel.d)
 	clear(rel.zSq)
 	clear(rel.related)
+	clear(rel.switched)
 	clear(rel.shift)
 	clear(rel.offset)
 	for _, cc := range rel.cal {
@@ -497,8 +514,8 @@ func (rel *relation) reset() {
 // (its sums freed) and its tails full; peakBytes the most, its sums and
 // full tails at once.
 func (rel *relation) bytes() int {
-	n := 8 * (len(rel.sum) + len(rel.cross) + len(rel.zSq) + len(rel.mean) + len(rel.prec) + len(rel.level) + len(rel.shift) + len(rel.scale) +
-		len(rel.offset) + len(rel.zMean) + len(rel.trend) + len(rel.trendSE) + len(rel.zs) + len(rel.err) + len(rel.u) + len(rel.filt) + len(rel.ring))
+	n := 8*(len(rel.sum)+len(rel.cross)+len(rel.zSq)+len(rel.mean)+len(rel.prec)+len(rel.level)+len(rel.shift)+len(rel.scale)+
+		len(rel.offset)+len(rel.zMean)+len(rel.trend)+len(rel.trendSE)+len(rel.zs)+len(rel.err)+len(rel.u)+len(rel.filt)+len(rel.ring)) + len(rel.switched)
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}
@@ -541,6 +558,9 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 	e.Bool(rel.done)
 	e.Bool(rel.active)
 	e.Int(rel.sinceFit)
+	for _, on := range rel.switched {
+		e.Bool(on)
+	}
 	e.F64s(rel.filt)
 	e.F64s(rel.ring)
 	for _, cc := range rel.cal {
@@ -567,6 +587,9 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	rel.done = d.Bool()
 	rel.active = d.Bool()
 	rel.sinceFit = d.Int()
+	for j := range rel.switched {
+		rel.switched[j] = d.Bool()
+	}
 	d.F64sInto(rel.filt, "relation context filters")
 	d.F64sInto(rel.ring, "relation context filters' rows")
 	want := rel.d // the period's sums, freed once it is over unless rolling
