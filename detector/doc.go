@@ -49,7 +49,8 @@
 // or drift counts them, and no alert gives them a share. With them the
 // relation learns on after the reference period, through first-order lags
 // of the inputs, and the channels it relates have their levels judged by
-// it alone, so a process value following its setpoint is normal.
+// it alone, so a process value following its setpoint is normal; the
+// drift monitor then reads them against their inputs too.
 //
 // Each scored sample carries, per channel, the source's expected value and
 // the band of values that would keep its score below the alert threshold,
