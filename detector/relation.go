@@ -442,9 +442,10 @@ func (rel *relation) measure(vec []float64) {
 
 // residual is related channel j's residual at window row q (as measure
 // last saw it, its offset not taken off), in its sensor's units: what
-// the relation does not explain of it.
+// the relation does not explain of it. A row before the longest lag (a
+// stride of more than half the window) takes the first row measured.
 func (rel *relation) residual(j, q int) float64 {
-	z := rel.zs[j*rel.zRows+q-rel.maxLag()] + rel.offset[j]
+	z := rel.zs[j*rel.zRows+max(q, rel.maxLag())-rel.maxLag()] + rel.offset[j]
 	return float64(z*rel.scale[j]) / math.Sqrt(rel.prec[j*rel.d+j])
 }
 
