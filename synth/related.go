@@ -34,7 +34,7 @@ const RelatedStep = 10 * time.Second
 // the controlled corpus: rows × ControlledChannels).
 type Related struct {
 	Name     string   // "<fault>_<n>.csv"
-	Fault    string   // "offset", "lag" or "none"
+	Fault    string   // "offset", "lag" or "none" (the controlled corpus: ControlledFaults)
 	Channels []string // the columns' names: RelatedChannels if nil
 	Times    []time.Time
 	Values   [][]float64
