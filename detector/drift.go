@@ -106,8 +106,10 @@ type Explanation struct {
 	Onset  int64
 	Rate   []float64
 	// Reason is "rebaseline" when an operator closed the (drift) alert,
-	// and ReasonHoldLimit when an anomaly alert closed after the levels
-	// it held followed again (reference.hold_limit).
+	// ReasonRelation when a drift alert closed because a channel came to
+	// be read against its inputs (Detector.driftInputs), and
+	// ReasonHoldLimit when an anomaly alert closed after the levels it
+	// held followed again (reference.hold_limit).
 	Reason string
 	// Anomaly only: the departure from its level that operators'
 	// false-positive verdicts (Verdicts of them) taught to tolerate on the
@@ -165,6 +167,7 @@ type driftMonitor struct {
 	ch         []driftChannel
 	alert      alertState
 	rebaseline bool // requested; applied at the next sample
+	rebased    bool // ... by rebase, which the next sample follows at once (not snapshotted)
 
 	why                            Explanation
 	share, departure, spread, rate []float64 // explanation buffers
@@ -235,8 +238,12 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool)
 	}
 	if m.rebaseline {
 		m.rebaseline = false
+		why := "rebaseline"
+		if m.rebased {
+			m.rebased, why = false, ReasonRelation
+		}
 		if m.alert.open { // explained by the reference it departed from
-			out = m.closeNow(t, "rebaseline")
+			out = m.closeNow(t, why)
 		}
 		m.restartReference()
 	}
@@ -387,11 +394,16 @@ func (m *driftMonitor) restartReference() {
 	}
 }
 
-// rebase starts the reference again with channel j now read as v (its
-// level against its inputs, Detector.driftInputs): its averages start at
-// v, and it no longer counts as a channel with states.
+// ReasonRelation is Explanation.Reason of a drift alert closed because a
+// channel came to be read against its inputs: its reference starts again.
+const ReasonRelation = "relation"
+
+// rebase starts the reference again at the next sample, with channel j
+// now read as v (its level against its inputs, Detector.driftInputs):
+// its averages start at v, and it no longer counts as a channel with
+// states.
 func (m *driftMonitor) rebase(j int, v float64) {
-	m.restartReference()
+	m.rebaseline, m.rebased = true, true
 	c := &m.ch[j]
 	c.prev, c.slowLevel, c.recentLevel = v, v, v
 	if m.states != nil {
