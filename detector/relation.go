@@ -94,9 +94,10 @@ type relation struct {
 	// period happens to be on): from every row until it relates a process
 	// channel (until then the inputs' moves are what alerts), then from
 	// the rows no alert holds. It is fitted again every refit rows (half
-	// the period, as the period's own probe), its last fit the probe of
-	// the rows since; a channel it related stays related. Context channels
-	// are never related themselves.
+	// the period, as the period's own probe; half that until it relates a
+	// channel), its last fit the probe of the rows since; a channel it
+	// related stays related. Context channels are never related
+	// themselves.
 	rolling         bool
 	refit, sinceFit int
 	// switched marks the channels a rolling relation has just related,
@@ -309,7 +310,13 @@ func (rel *relation) learnOn(vec []float64) {
 		}
 	}
 	rel.n++
-	if rel.sinceFit++; rel.sinceFit < rel.refit {
+	refit := rel.refit
+	if !rel.active {
+		// Sooner while nothing is related: each input move alerts until
+		// then.
+		refit = max(1, refit/2)
+	}
+	if rel.sinceFit++; rel.sinceFit < refit {
 		return
 	}
 	rel.sinceFit = 0
