@@ -163,20 +163,25 @@ func relationLags(lags []int, c, rows, period, stride int) []int {
 // learn takes the newest row of an accepted window of the reference
 // period, the seen-th of period samples.
 func (rel *relation) learn(vec []float64, seen, period int) {
-	c, d := rel.c, rel.d
-	row := rel.row(vec, len(vec)/c-1, false)
-	if seen > period/2 {
-		if !rel.probe {
-			rel.probe = rel.fit()
-		}
-		if rel.probe {
-			for j := range c {
-				z := rel.standardised(row, j)
-				rel.zSq[j] += float64(z * z)
-			}
-			rel.nB++
-		}
+	row := rel.row(vec, len(vec)/rel.c-1, false)
+	probing := seen > period/2
+	if probing && !rel.probe {
+		rel.probe = rel.fit()
 	}
+	rel.take(row, probing)
+}
+
+// take adds row to the sums, after its residuals under the probe's fit
+// when probing and there is one.
+func (rel *relation) take(row []float64, probing bool) {
+	if probing && rel.probe {
+		for j := range rel.c {
+			z := rel.standardised(row, j)
+			rel.zSq[j] += float64(z * z)
+		}
+		rel.nB++
+	}
+	d := rel.d
 	for j, v := range row {
 		rel.sum[j] += v
 		for k, w := range row {
@@ -184,6 +189,23 @@ func (rel *relation) learn(vec []float64, seen, period int) {
 		}
 	}
 	rel.n++
+}
+
+// heldOut reports, per channel, whether the rows probed since the last
+// fit kept its standardised residual within relationHeldOut.
+func (rel *relation) heldOut() []bool {
+	held := make([]bool, rel.c)
+	for j := range held {
+		held[j] = rel.nB > 0 && rel.zSq[j]/float64(rel.nB) <= relationHeldOut
+	}
+	return held
+}
+
+// explains reports whether the fit in use explains at least r2 of
+// channel j's variance.
+func (rel *relation) explains(j int) bool {
+	v := rel.variance(j)
+	return v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
 }
 
 // maxLag is the longest of the lags, the last (0 without).
@@ -273,17 +295,12 @@ func (rel *relation) finish(level, spread func(int) float64) {
 	if !rel.probe || rel.nB == 0 {
 		return
 	}
-	c := rel.c
-	held := make([]bool, c)
-	for j := range c {
-		held[j] = rel.zSq[j]/float64(rel.nB) <= relationHeldOut
-	}
+	held := rel.heldOut()
 	if !rel.fit() {
 		return
 	}
-	for j := range c {
-		v := rel.variance(j)
-		rel.related[j] = held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
+	for j := range rel.c {
+		rel.related[j] = held[j] && rel.explains(j)
 		rel.active = rel.active || rel.related[j]
 		rel.level[j] = level(j)
 	}
@@ -294,22 +311,7 @@ func (rel *relation) finish(level, spread func(int) float64) {
 // relation is fitted again, and a channel it did not relate yet is judged
 // again.
 func (rel *relation) learnOn(vec []float64) {
-	c, d := rel.c, rel.d
-	row := rel.row(vec, len(vec)/c-1, true)
-	if rel.probe {
-		for j := range c {
-			z := rel.standardised(row, j)
-			rel.zSq[j] += float64(z * z)
-		}
-		rel.nB++
-	}
-	for j, v := range row {
-		rel.sum[j] += v
-		for k, w := range row {
-			rel.cross[j*d+k] += float64(v * w)
-		}
-	}
-	rel.n++
+	rel.take(rel.row(vec, len(vec)/rel.c-1, true), true)
 	refit := rel.refit
 	if !rel.active {
 		// Sooner while nothing is related: each input move alerts until
@@ -320,22 +322,18 @@ func (rel *relation) learnOn(vec []float64) {
 		return
 	}
 	rel.sinceFit = 0
-	held := make([]bool, c)
-	for j := range c {
-		held[j] = rel.nB > 0 && rel.zSq[j]/float64(rel.nB) <= relationHeldOut
-	}
+	held := rel.heldOut()
 	clear(rel.zSq)
 	rel.nB = 0
 	if rel.probe = rel.fit(); !rel.probe {
 		return
 	}
-	for j := range c {
+	for j := range rel.c {
 		if slices.Contains(rel.ctx, j) {
 			continue // an input: what it is related to is not its business
 		}
 		// Once it held, it stays: a fault that breaks it is what it is for.
-		v := rel.variance(j)
-		if !rel.related[j] && held[j] && v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2 {
+		if !rel.related[j] && held[j] && rel.explains(j) {
 			rel.related[j], rel.switched[j] = true, true
 		}
 		rel.active = rel.active || rel.related[j]
