@@ -660,10 +660,12 @@ func (r *reference) follow(holding bool) {
 		case r.marg.modal[j]:
 			// A window's mean is the state the channel is in, not its
 			// level; the histogram follows what it is shown instead.
-		case math.Abs(m) >= r.clip:
+		case math.Abs(m) >= r.clip && holding && !r.holdLimitReached():
 			// Wholly clipped: the mean does not measure how far the level
 			// moved, and following it would drag the level towards the
-			// clip for as long as the regime lasts.
+			// clip for as long as the regime lasts. Past the hold limit it
+			// is followed as any level is (at most a clip a step): a level
+			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding && !r.held[j]:

@@ -576,6 +576,19 @@ func TestHoldLimitAcceptsASteadyNewLevel(t *testing.T) {
 		t.Errorf("alerts closed with reasons %q, want one closed by %q", reasons, ReasonHoldLimit)
 	}
 
+	// A level beyond the window's clip (every value of the window more
+	// than window.clip reference spreads away) is followed too once the
+	// limit has passed: its window mean does not say how far it moved, so
+	// it was never followed and its alert never closed.
+	far := shifted(n, from, n, 60, 3)
+	cfg.Reference.HoldLimit = limit
+	out = run(t, cfg, times(n), far)
+	held, late = coverage(out, from+50, from+limit), coverage(out, from+limit+1000, n)
+	t.Logf("a level 60 away (%.0f reference spreads) alerted on %.2f of its first %d samples, %.2f of the rows 1000 after the limit", 60/(5/math.Sqrt2), held, limit, late)
+	if held < 0.9 || late > 0 {
+		t.Errorf("a level beyond the clip alerted on %.2f of its first %d samples (want >= 0.9) and %.2f of the rows from 1000 after the limit (want none)", held, limit, late)
+	}
+
 	r := rand.New(rand.NewPCG(4, 10))
 	noisy := shifted(n, 0, 0, 0, 4)
 	for i := from; i < n; i++ {
