@@ -595,14 +595,15 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64, p int) {
 }
 
 // driftInputs is what the drift monitor reads of sample x, at window
-// position p (-1 before the window is full): with context channels, a
-// channel the relation judges as its level at the relation's fit plus its
-// residual, so that it drifts only against its inputs (a process value
-// moving with its setpoint does not); x itself otherwise. The first
-// sample after a channel is related starts the drift reference again.
+// position p (-1 before the window is full): where the relation learns on
+// after the period, a channel it judges as its level at the relation's fit
+// plus its residual, so that it drifts only against its inputs (a process
+// value moving with its setpoint, or with a load that drives its peers,
+// does not); x itself otherwise. The first sample after a channel is
+// related starts the drift reference again.
 func (d *Detector) driftInputs(x []float64, p int) []float64 {
 	ref := d.ref
-	if p < 0 || ref == nil || ref.context == nil || ref.rel == nil || !ref.relMeasured {
+	if p < 0 || ref == nil || ref.rel == nil || !ref.rel.rolling || !ref.relMeasured {
 		return x
 	}
 	rel := ref.rel

@@ -42,15 +42,19 @@
 // reference period that recurs restarts the period over its cycle
 // (recurrence.go). With several channels, each window row's channel is
 // also reconstructed from the row's others where that relation is strong
-// and held on data it was not fitted on (relation.go).
+// and held on data it was not fitted on (relation.go). It learns on after
+// the reference period (reference.relation_learn_on) and relates a channel
+// once its relation has held on a run of refits (a load that wanders
+// further than the period saw); a related channel's level is then the
+// relation's to judge, and the drift monitor reads it against the others.
 //
 // Context channels (SetContext, Config.Context) are inputs to the process,
 // such as setpoints: every model sees them, no error, test, quality check
 // or drift counts them, and no alert gives them a share. With them the
-// relation learns on after the reference period, through first-order lags
-// of the inputs, and the channels it relates have their levels judged by
-// it alone, so a process value following its setpoint is normal; the
-// drift monitor then reads them against their inputs too.
+// relation learns on from the reference period's end, in a frame of its
+// own and through first-order lags of the inputs, and relates a channel
+// the first time its relation holds, so a process value following its
+// setpoint is normal.
 //
 // Each scored sample carries, per channel, the source's expected value and
 // the band of values that would keep its score below the alert threshold,

@@ -89,6 +89,23 @@ type ReferenceConfig struct {
 	// those beyond half the window are left out, and a period too short to
 	// fit them all takes fewer, evenly across the list (relationLags).
 	RelationLags []int `yaml:"relation_lags"`
+	// RelationLearnOn: the relation goes on learning after the reference
+	// period, as it does with context channels: from every row until it
+	// relates a channel, then from the rows no alert holds, refitted every
+	// half period (every quarter until it relates a channel). A channel
+	// the period did not relate is related once its relation has held on
+	// RelationHolds refits in a row; one the period related stays related.
+	// A related channel's level follows at once and is judged by the
+	// relation, and the drift monitor reads it against the others. Where
+	// one operating point wanders further than the period saw (a load, a
+	// throughput), the channels it drives are then judged against each
+	// other instead of against their levels.
+	RelationLearnOn bool `yaml:"relation_learn_on"`
+	// RelationHolds is that run of refits: a co-drift of two warming
+	// temperatures (SKAB's fault-free recording) held on ten and broke
+	// thousands of samples later. With context channels one is enough:
+	// what the inputs drive is the relation's to learn.
+	RelationHolds int `yaml:"relation_holds"`
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
@@ -141,7 +158,7 @@ type ReferenceConfig struct {
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
-		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, LinearCode: true}
+		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 20, LinearCode: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -169,6 +186,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
 	case !(c.RelationR2 >= 0 && c.RelationR2 < 1):
 		return fmt.Errorf("detector.reference.relation_r2: must be 0 (off) or in (0, 1) (got %v)", c.RelationR2)
+	case c.RelationHolds < 1 || c.RelationHolds > 1e6:
+		return fmt.Errorf("detector.reference.relation_holds: must be in [1, 1e6] refits (got %d)", c.RelationHolds)
 	case !(c.FollowEvidence >= 0 && c.FollowEvidence <= 100):
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
@@ -312,6 +331,7 @@ func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *mod
 		// A learned model, as the network is: the controls go without.
 		if cfg.RelationR2 > 0 && mc != nil && train {
 			r.rel = newRelation(cfg.RelationR2, cfg.Tail, channels, wcfg.Size, cfg.Samples, wcfg.Stride, cfg.RelationLags, nil)
+			r.buildRelation()
 		}
 	}
 	if mc != nil {
@@ -472,7 +492,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			r.ae.AnchorReplay(r.anchors)
 		}
 	}
-	if r.context != nil && r.marg.settled {
+	if r.rel != nil && r.rel.rolling && r.marg.settled {
 		for j := range r.marg.modal {
 			// Their levels are the relation's to judge (a channel is
 			// related only after the period, with context channels).
@@ -690,19 +710,34 @@ func (r *reference) setContext(mask []bool) {
 		return
 	}
 	r.context = mask
-	r.relVec = nil
 	if mask != nil {
-		r.relVec = make([]float64, len(r.vec))
 		// No cycle is taken off: what moves the process is in its inputs,
 		// and an input held for a while reads as a cycle it does not have
 		// (a setpoint moved every 300 samples or so showed one of 230).
 		r.season = nil
 	}
-	if r.rel != nil {
-		old := r.rel
-		r.rel = newRelation(old.r2, r.cfg.Tail, old.c, len(r.vec)/old.c, r.cfg.Samples, old.stride, r.cfg.RelationLags, mask)
-		r.rel.rolling, r.rel.refit = mask != nil, max(1, r.cfg.Samples/2)
+	r.buildRelation()
+}
+
+// buildRelation builds the relation afresh for the context channels and
+// RelationLearnOn; with context channels it reads the window unclipped
+// (relVec).
+func (r *reference) buildRelation() {
+	r.relVec = nil
+	if r.rel == nil {
+		return
 	}
+	old := r.rel
+	r.rel = newRelation(old.r2, r.cfg.Tail, old.c, len(r.vec)/old.c, r.cfg.Samples, old.stride, r.cfg.RelationLags, r.context)
+	if r.context == nil && !r.cfg.RelationLearnOn {
+		return
+	}
+	r.rel.rolling, r.rel.refit = true, max(1, r.cfg.Samples/2)
+	if r.context == nil {
+		r.rel.keepPeriod, r.rel.holds = true, r.cfg.RelationHolds
+		return
+	}
+	r.relVec = make([]float64, len(r.vec))
 }
 
 // relRows is the window the relation reads: the network's, or with
@@ -734,13 +769,10 @@ func (r *reference) fillRelRows(win *window.Window) {
 }
 
 // levelByRelation reports whether channel j's level follows at once, left
-// to the relation to judge: a context channel, and with context channels
-// one whose relation to the others holds.
+// to the relation to judge: a context channel, and one whose relation to
+// the others holds where the relation learns on after the period.
 func (r *reference) levelByRelation(j int) bool {
-	if r.context == nil {
-		return false
-	}
-	return r.context[j] || r.rel != nil && r.rel.active && r.rel.related[j]
+	return isContext(r.context, j) || r.rel != nil && r.rel.rolling && r.rel.active && r.rel.related[j]
 }
 
 // evidenceOf is channel j's own evidence in the last window, in decades:

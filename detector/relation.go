@@ -27,7 +27,8 @@ import (
 // use), explain at least R2 of the channel's variance. On SKAB's pump
 // no channel passes (the most any explains of another over 400 rows is
 // half, and the relations of slow drifts do not last), so it costs nothing
-// there.
+// there. Learning on after the period (rolling), a channel is judged again
+// at each refit, on the rows since the last.
 //
 // Each related channel's evidence is the root mean square, over the
 // window's rows, of its standardised residual (the residual over its
@@ -89,17 +90,27 @@ type relation struct {
 	related        []bool
 	done           bool // the period is over and judged
 	active         bool // after the period, some channel related
-	// rolling: with context channels the relation goes on learning after
-	// the period (an operator's input moves when it moves, not when the
-	// period happens to be on): from every row until it relates a process
-	// channel (until then the inputs' moves are what alerts), then from
-	// the rows no alert holds. It is fitted again every refit rows (half
+	// rolling: the relation goes on learning after the period (an
+	// operator's input moves when it moves, and a load wanders when it
+	// does, not when the period happens to be on): from every row until it
+	// relates a channel (until then the inputs' moves are what alerts),
+	// then from the rows no alert holds. It is fitted again every refit rows (half
 	// the period, as the period's own probe; half that until it relates a
 	// channel), its last fit the probe of the rows since; a channel it
 	// related stays related. Context channels are never related
 	// themselves.
 	rolling         bool
 	refit, sinceFit int
+	// keepPeriod (learning on without context channels): the period is
+	// judged as a relation that stops learning judges it, what it related
+	// stays related, and the sums go on from the period's, read as the
+	// period read them (the reference's window with its followed levels
+	// added back; no frame of its own). holds is how many refits in a row
+	// a channel's relation must hold before it is related afterwards (1
+	// with context channels), heldRuns each channel's count so far.
+	keepPeriod bool
+	holds      int
+	heldRuns   []int
 	// switched marks the channels a rolling relation has just related,
 	// until the drift monitor takes them over (Detector.driftInputs).
 	switched []bool
@@ -133,7 +144,8 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 	rel := &relation{r2: r2, c: c, lags: lags, d: d, u: make([]float64, d), zSq: make([]float64, c),
 		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
 		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
-		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c)}
+		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c),
+		holds: 1, heldRuns: make([]int, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -275,9 +287,18 @@ func (rel *relation) owner(k int) int {
 // finish ends the reference period (at the first window after it, whatever
 // the window's stride): each relation is judged on the held-out half, then
 // fitted on the whole period; level is the normaliser's mean. A rolling
-// relation instead learns on from nothing (learnOn).
+// relation then learns on (learnOn): with context channels from nothing.
 func (rel *relation) finish(level, spread func(int) float64) {
 	rel.done = true
+	if rel.keepPeriod {
+		rel.probe = rel.judgePeriod(level)
+		for j := range rel.scale {
+			rel.scale[j] = spread(j)
+		}
+		rel.nB = 0
+		clear(rel.zSq)
+		return
+	}
 	if rel.rolling {
 		// It learns on from nothing, in the frame the period ends with:
 		// the period's own rows were in a normalisation still forming.
@@ -292,18 +313,26 @@ func (rel *relation) finish(level, spread func(int) float64) {
 	}
 	// The sums are the period's: a new one starts them afresh (reset).
 	defer func() { rel.sum, rel.cross = nil, nil }()
+	rel.judgePeriod(level)
+}
+
+// judgePeriod relates the channels whose fit on the period's first half
+// held on its second and whose fit on the whole period explains enough;
+// false if there was no fit to judge.
+func (rel *relation) judgePeriod(level func(int) float64) bool {
 	if !rel.probe || rel.nB == 0 {
-		return
+		return false
 	}
 	held := rel.heldOut()
 	if !rel.fit() {
-		return
+		return false
 	}
 	for j := range rel.c {
 		rel.related[j] = held[j] && rel.explains(j)
 		rel.active = rel.active || rel.related[j]
 		rel.level[j] = level(j)
 	}
+	return true
 }
 
 // learnOn takes the newest row of a window after the period (rolling):
@@ -332,8 +361,12 @@ func (rel *relation) learnOn(vec []float64) {
 		if slices.Contains(rel.ctx, j) {
 			continue // an input: what it is related to is not its business
 		}
+		rel.heldRuns[j]++
+		if !held[j] {
+			rel.heldRuns[j] = 0
+		}
 		// Once it held, it stays: a fault that breaks it is what it is for.
-		if !rel.related[j] && held[j] && rel.explains(j) {
+		if !rel.related[j] && rel.heldRuns[j] >= rel.holds && rel.explains(j) {
 			rel.related[j], rel.switched[j] = true, true
 		}
 		rel.active = rel.active || rel.related[j]
@@ -341,14 +374,15 @@ func (rel *relation) learnOn(vec []float64) {
 }
 
 // frame reports whether the relation reads values in its own frame
-// (rolling, once the period is over): level and scale then convert.
-func (rel *relation) frame() bool { return rel.rolling && rel.done }
+// (rolling with context channels, once the period is over): level and
+// scale then convert.
+func (rel *relation) frame() bool { return rel.rolling && !rel.keepPeriod && rel.done }
 
 // follow takes each channel's level and spread now, before a window is
 // measured; a rolling relation reads values in its own frame, with no
 // shift.
 func (rel *relation) follow(level, spread func(int) float64) {
-	if rel.rolling {
+	if rel.frame() {
 		return
 	}
 	for j := range rel.shift {
@@ -509,6 +543,7 @@ func (rel *relation) reset() {
 	clear(rel.zSq)
 	clear(rel.related)
 	clear(rel.switched)
+	clear(rel.heldRuns)
 	clear(rel.shift)
 	clear(rel.offset)
 	for _, cc := range rel.cal {
@@ -521,7 +556,7 @@ func (rel *relation) reset() {
 // full tails at once.
 func (rel *relation) bytes() int {
 	n := 8*(len(rel.sum)+len(rel.cross)+len(rel.zSq)+len(rel.mean)+len(rel.prec)+len(rel.level)+len(rel.shift)+len(rel.scale)+
-		len(rel.offset)+len(rel.zMean)+len(rel.trend)+len(rel.trendSE)+len(rel.zs)+len(rel.err)+len(rel.u)+len(rel.filt)+len(rel.ring)) + len(rel.switched)
+		len(rel.offset)+len(rel.zMean)+len(rel.trend)+len(rel.trendSE)+len(rel.zs)+len(rel.err)+len(rel.u)+len(rel.filt)+len(rel.ring)+len(rel.heldRuns)) + len(rel.switched)
 	for _, cc := range rel.cal {
 		n += cc.bytes()
 	}
@@ -567,6 +602,9 @@ func (rel *relation) appendState(e *statecodec.Encoder) {
 	for _, on := range rel.switched {
 		e.Bool(on)
 	}
+	for _, n := range rel.heldRuns {
+		e.Int(n)
+	}
 	e.F64s(rel.filt)
 	e.F64s(rel.ring)
 	for _, cc := range rel.cal {
@@ -595,6 +633,9 @@ func (rel *relation) readState(d *statecodec.Decoder) error {
 	rel.sinceFit = d.Int()
 	for j := range rel.switched {
 		rel.switched[j] = d.Bool()
+	}
+	for j := range rel.heldRuns {
+		rel.heldRuns[j] = d.Int()
 	}
 	d.F64sInto(rel.filt, "relation context filters")
 	d.F64sInto(rel.ring, "relation context filters' rows")

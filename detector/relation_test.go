@@ -258,3 +258,72 @@ func BenchmarkPushRelated(b *testing.B) {
 		})
 	}
 }
+
+// drivenPlant is n rows of c channels that one load drives, the load a
+// random walk that goes far beyond what a reference period of a few
+// hundred samples sees (a throughput, a plant's output): each channel
+// follows it through a gain and a first-order lag of its own (1-40
+// samples), with a slow wander of its own and noise. Channel faulty reads
+// off by offset of its noise deviations over rows from..to-1.
+func drivenPlant(n, c int, seed uint64, faulty, from, to int, offset float64) [][]float64 {
+	r := rand.New(rand.NewPCG(seed, 21))
+	gain, lag, own, noise := make([]float64, c), make([]float64, c), make([]float64, c), make([]float64, c)
+	for j := range c {
+		gain[j] = (0.5 + 2.5*r.Float64()) * float64(1-2*r.IntN(2))
+		lag[j] = 1 + 39*r.Float64()
+		own[j] = 0.03 * r.Float64()
+		noise[j] = 0.1 + 0.4*r.Float64()
+	}
+	var load float64
+	lagged, wander := make([]float64, c), make([]float64, c)
+	rows := make([][]float64, n)
+	for i := range rows {
+		load += 0.02 * r.NormFloat64()
+		row := make([]float64, c)
+		for j := range row {
+			lagged[j] += (load - lagged[j]) / lag[j]
+			wander[j] = 0.995*wander[j] + own[j]*r.NormFloat64()
+			row[j] = 10*float64(j+1) + gain[j]*lagged[j] + wander[j] + noise[j]*r.NormFloat64()
+			if j == faulty && i >= from && i < to {
+				row[j] += offset * noise[j]
+			}
+		}
+		rows[i] = row
+	}
+	return rows
+}
+
+// TestRelationLearnsOnADrivenPlant: over the reference period the load
+// hardly moves, so no relation explains enough there; learnt on, the
+// channels are related once the load has moved, and an offset of 6 noise
+// deviations on one of them late in the series is alerted throughout, with
+// fewer false alerts before it than the levels alone give (the load takes
+// each channel's level far beyond the period's).
+func TestRelationLearnsOnADrivenPlant(t *testing.T) {
+	const n, from, to = 20000, 12000, 13500
+	seeds := []uint64{1, 2, 3, 4}
+	var during, before, duringPlain, beforePlain float64
+	for _, seed := range seeds {
+		rows := drivenPlant(n, 6, seed, 2, from, to, 6)
+		cfg := DefaultConfig()
+		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+		out := runRows(t, cfg, rows)
+		w, k := cfg.Window.Size, float64(len(seeds))
+		on, normal := coverage(out, from+w, to), coverage(out, cfg.Reference.Samples, from)
+		cfg.Reference.RelationLearnOn = false
+		plain := runRows(t, cfg, rows)
+		onPlain, normalPlain := coverage(plain, from+w, to), coverage(plain, cfg.Reference.Samples, from)
+		t.Logf("seed %d: offset alerted on %.2f of its rows (%.2f not learning on), normal rows before it on %.3f (%.3f)", seed, on, onPlain, normal, normalPlain)
+		if on < 0.9 {
+			t.Errorf("seed %d: offset alerted on %.2f of its rows, want >= 0.9", seed, on)
+		}
+		during, before, duringPlain, beforePlain = during+on/k, before+normal/k, duringPlain+onPlain/k, beforePlain+normalPlain/k
+	}
+	t.Logf("means: offset %.2f (%.2f not learning on), normal rows %.3f (%.3f)", during, duringPlain, before, beforePlain)
+	if before > beforePlain {
+		t.Errorf("normal rows alerted on %.3f learning on, %.3f not: want no more", before, beforePlain)
+	}
+	if duringPlain > 0.9 {
+		t.Errorf("not learning on, the offsets are alerted on %.2f of their rows: the test no longer needs the relation", duringPlain)
+	}
+}

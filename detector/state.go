@@ -14,8 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 27 (version 26 had no context channels'
-// filters nor a relation that learns on after its period; version 25 had no count of how long an
+// Snapshot encoding, version 28 (version 27 had no count of the refits in
+// a row on which each channel's relation held; version 26 had no context
+// channels' filters nor a relation that learns on after its period; version 25 had no count of how long an
 // open alert has held its channels' levels; version 24 had a tanh code in
 // the reference network over one channel; version 23 had no coarse track; version 22 had no score episode; version 21 held seasonal profiles, value
 // histogram counts and frozen networks' weights wider, and the
@@ -54,7 +55,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 27
+	snapshotVersion = 28
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
