@@ -494,8 +494,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	}
 	if r.rel != nil && r.rel.rolling && r.marg.settled {
 		for j := range r.marg.modal {
-			// Their levels are the relation's to judge (a channel is
-			// related only after the period, with context channels).
+			// Their levels are the relation's to judge.
 			r.marg.modal[j] = r.marg.modal[j] && !r.levelByRelation(j)
 		}
 	}

@@ -292,8 +292,8 @@ func (rel *relation) finish(level, spread func(int) float64) {
 	rel.done = true
 	if rel.keepPeriod {
 		rel.probe = rel.judgePeriod(level)
-		for j := range rel.scale {
-			rel.scale[j] = spread(j)
+		for j := range rel.level {
+			rel.level[j], rel.scale[j] = level(j), spread(j)
 		}
 		rel.nB = 0
 		clear(rel.zSq)
