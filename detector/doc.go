@@ -102,6 +102,7 @@
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
 // clock and starts no goroutines; once its histories are full it
 // allocates nothing per sample (the seasonal context allocates its
-// profile once, when its learning ends; a calibration fit borrows its
-// scratch from a pool shared by every detector).
+// profile once, when its learning ends; a calibration fit and a
+// relation's refit borrow their scratch from pools shared by every
+// detector).
 package detector

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/internal/statecodec"
@@ -114,6 +115,7 @@ type relation struct {
 	// switched marks the channels a rolling relation has just related,
 	// until the drift monitor takes them over (Detector.driftInputs).
 	switched []bool
+	held     []bool // heldOut's scratch
 	// zRows is how many of the window's rows measure took.
 	zRows int
 	err   []float64
@@ -145,7 +147,7 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
 		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
 		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c),
-		holds: 1, heldRuns: make([]int, c)}
+		holds: 1, heldRuns: make([]int, c), held: make([]bool, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -206,7 +208,7 @@ func (rel *relation) take(row []float64, probing bool) {
 // heldOut reports, per channel, whether the rows probed since the last
 // fit kept its standardised residual within relationHeldOut.
 func (rel *relation) heldOut() []bool {
-	held := make([]bool, rel.c)
+	held := rel.held
 	for j := range held {
 		held[j] = rel.nB > 0 && rel.zSq[j]/float64(rel.nB) <= relationHeldOut
 	}
@@ -408,7 +410,12 @@ func (rel *relation) fit() bool {
 	}
 	// For channel j: the covariance of it and every value but its own
 	// lags, inverted; its row is j's.
-	idx := make([]int, 0, d)
+	sc, _ := relationScratch.Get().(*relationFit)
+	if sc == nil {
+		sc = new(relationFit)
+	}
+	defer relationScratch.Put(sc)
+	idx := sc.idx[:0]
 	for j := range c {
 		idx = idx[:0]
 		for k := range d {
@@ -416,8 +423,12 @@ func (rel *relation) fit() bool {
 				idx = append(idx, k)
 			}
 		}
+		sc.idx = idx
 		m := len(idx)
-		cov, inv := make([]float64, m*m), make([]float64, m*m)
+		if cap(sc.cov) < m*m {
+			sc.cov, sc.inv = make([]float64, m*m), make([]float64, m*m)
+		}
+		cov, inv := sc.cov[:m*m], sc.inv[:m*m]
 		for a, ka := range idx {
 			for b, kb := range idx {
 				cov[a*m+b] = rel.cross[ka*d+kb]/float64(rel.n) - float64(rel.mean[ka]*rel.mean[kb])
@@ -437,6 +448,16 @@ func (rel *relation) fit() bool {
 		}
 	}
 	return true
+}
+
+// relationScratch lends fit its buffers: they hold nothing between fits,
+// so there is one set per fit running at once, not one per series (a
+// relation learning on refits every few hundred samples).
+var relationScratch sync.Pool
+
+type relationFit struct {
+	idx      []int
+	cov, inv []float64
 }
 
 // standardised is channel j's residual given the row's other channels,
@@ -678,8 +699,8 @@ func invertSPD(a, inv []float64, n int) bool {
 			a[i*n+j] = s / d
 		}
 	}
-	// inv = L⁻ᵀ L⁻¹, column by column: solve L y = e_col, then Lᵀ x = y.
-	y := make([]float64, n)
+	// inv = L⁻ᵀ L⁻¹, column by column: solve L y = e_col, then Lᵀ x = y,
+	// y held in the column itself (x[i] replaces y[i] once it is read).
 	for col := range n {
 		for i := range n {
 			s := 0.0
@@ -687,12 +708,12 @@ func invertSPD(a, inv []float64, n int) bool {
 				s = 1
 			}
 			for k := range i {
-				s -= float64(a[i*n+k] * y[k])
+				s -= float64(a[i*n+k] * inv[k*n+col])
 			}
-			y[i] = s / a[i*n+i]
+			inv[i*n+col] = s / a[i*n+i]
 		}
 		for i := n - 1; i >= 0; i-- {
-			s := y[i]
+			s := inv[i*n+col]
 			for k := i + 1; k < n; k++ {
 				s -= float64(a[k*n+i] * inv[k*n+col])
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"testing"
 
@@ -325,5 +326,34 @@ func TestRelationLearnsOnADrivenPlant(t *testing.T) {
 	}
 	if duringPlain > 0.9 {
 		t.Errorf("not learning on, the offsets are alerted on %.2f of their rows: the test no longer needs the relation", duringPlain)
+	}
+}
+
+// TestRelationRefitAllocatesNothing: a relation learning on refits every
+// few hundred samples; the refit borrows its buffers from a pool, as the
+// calibration's fit does (a garbage collection may empty it: none runs
+// while allocations are counted).
+func TestRelationRefitAllocatesNothing(t *testing.T) {
+	rows := drivenPlant(3000, 3, 1, 0, 0, 0, 0)
+	d, err := New(DefaultConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range rows {
+		d.Push(int64(i+1)*1e9, x)
+	}
+	rel := d.ref.rel
+	if !rel.rolling || !rel.done {
+		t.Fatal("the relation does not learn on after its period")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	allocs := testing.AllocsPerRun(20, func() {
+		rel.heldOut()
+		if !rel.fit() {
+			t.Fatal("no fit")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per refit, want none", allocs)
 	}
 }

@@ -120,6 +120,18 @@ func TestNAB(t *testing.T) {
 	}
 }
 
+// skabInputs is SKAB's files under data/part (../shared/datasets/skab-valve1
+// or $AEWATCH_TEST_SKAB_DIR); the test skips without them.
+func skabInputs(t *testing.T, part string) []Input {
+	t.Helper()
+	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
+	inputs, err := Discover([]string{filepath.Join(dir, "data", part)})
+	if err != nil {
+		t.Skipf("SKAB's %s not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", part, dir, err)
+	}
+	return inputs
+}
+
 // TestSKABValve1 is the point-wise bar on real multivariate data: SKAB's
 // valve1 files as they are (';'-separated, label columns ignored), one
 // multivariate detector per file streaming from row 0, scored on rows 400
@@ -131,11 +143,7 @@ func TestSKABValve1(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores SKAB valve1 over three seeds")
 	}
-	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
-	inputs, err := Discover([]string{filepath.Join(dir, "data", "valve1")})
-	if err != nil {
-		t.Skipf("SKAB valve1 not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", dir, err)
-	}
+	inputs := skabInputs(t, "valve1")
 	var f1 float64
 	for _, seed := range seeds {
 		cfg := detector.DefaultConfig()
@@ -173,11 +181,7 @@ func TestRelationHoldsKeepSKABsCoDriftOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores SKAB's anomaly-free file three times")
 	}
-	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
-	inputs, err := Discover([]string{filepath.Join(dir, "data", "anomaly-free")})
-	if err != nil {
-		t.Skipf("SKAB anomaly-free file not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", dir, err)
-	}
+	inputs := skabInputs(t, "anomaly-free")
 	alerted := func(change func(*detector.Config)) []bool {
 		cfg := detector.DefaultConfig()
 		change(&cfg)
@@ -216,11 +220,7 @@ func TestSKABAnomalyFree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores SKAB's anomaly-free file over three seeds")
 	}
-	dir := datasetDir("AEWATCH_TEST_SKAB_DIR", "skab-valve1")
-	inputs, err := Discover([]string{filepath.Join(dir, "data", "anomaly-free")})
-	if err != nil {
-		t.Skipf("SKAB anomaly-free file not found at %s (set AEWATCH_TEST_SKAB_DIR): %v", dir, err)
-	}
+	inputs := skabInputs(t, "anomaly-free")
 	var alerted float64
 	for _, seed := range seeds {
 		cfg := detector.DefaultConfig()
