@@ -106,6 +106,13 @@ type ReferenceConfig struct {
 	// thousands of samples later. With context channels one is enough:
 	// what the inputs drive is the relation's to learn.
 	RelationHolds int `yaml:"relation_holds"`
+	// RelationLearnOnR2 is the share of a channel's variance its relation
+	// must explain to relate it after the period, in place of RelationR2:
+	// a fit that held out of sample on RelationHolds refits is trusted
+	// further than one judged on the period's second half. A channel with
+	// a wander of its own beside what the load drives is then judged
+	// against the others rather than against a level the load moves.
+	RelationLearnOnR2 float64 `yaml:"relation_learn_on_r2"`
 	// Season gives the reference the phase of a cycle longer than its
 	// window (season.go).
 	Season SeasonConfig `yaml:"season"`
@@ -158,7 +165,7 @@ type ReferenceConfig struct {
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
-		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 20, LinearCode: true}
+		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -188,6 +195,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.relation_r2: must be 0 (off) or in (0, 1) (got %v)", c.RelationR2)
 	case c.RelationHolds < 1 || c.RelationHolds > 1e6:
 		return fmt.Errorf("detector.reference.relation_holds: must be in [1, 1e6] refits (got %d)", c.RelationHolds)
+	case !(c.RelationLearnOnR2 > 0 && c.RelationLearnOnR2 < 1):
+		return fmt.Errorf("detector.reference.relation_learn_on_r2: must be in (0, 1) (got %v)", c.RelationLearnOnR2)
 	case !(c.FollowEvidence >= 0 && c.FollowEvidence <= 100):
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
@@ -733,7 +742,7 @@ func (r *reference) buildRelation() {
 	}
 	r.rel.rolling, r.rel.refit = true, max(1, r.cfg.Samples/2)
 	if r.context == nil {
-		r.rel.keepPeriod, r.rel.holds = true, r.cfg.RelationHolds
+		r.rel.keepPeriod, r.rel.holds, r.rel.r2On = true, r.cfg.RelationHolds, r.cfg.RelationLearnOnR2
 		return
 	}
 	r.relVec = make([]float64, len(r.vec))

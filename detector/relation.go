@@ -108,9 +108,11 @@ type relation struct {
 	// period read them (the reference's window with its followed levels
 	// added back; no frame of its own). holds is how many refits in a row
 	// a channel's relation must hold before it is related afterwards (1
-	// with context channels), heldRuns each channel's count so far.
+	// with context channels), heldRuns each channel's count so far; r2On
+	// is the share it must then explain (r2 with context channels).
 	keepPeriod bool
 	holds      int
+	r2On       float64
 	heldRuns   []int
 	// switched marks the channels a rolling relation has just related,
 	// until the drift monitor takes them over (Detector.driftInputs).
@@ -147,7 +149,7 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
 		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
 		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c),
-		holds: 1, heldRuns: make([]int, c), held: make([]bool, c)}
+		holds: 1, r2On: r2, heldRuns: make([]int, c), held: make([]bool, c)}
 	for range c {
 		rel.cal = append(rel.cal, newTailCalibrator(*marginalTail(t))) // the channel tests' length
 	}
@@ -217,9 +219,9 @@ func (rel *relation) heldOut() []bool {
 
 // explains reports whether the fit in use explains at least r2 of
 // channel j's variance.
-func (rel *relation) explains(j int) bool {
+func (rel *relation) explains(j int, r2 float64) bool {
 	v := rel.variance(j)
-	return v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= rel.r2
+	return v > 0 && 1-1/float64(v*rel.prec[j*rel.d+j]) >= r2
 }
 
 // maxLag is the longest of the lags, the last (0 without).
@@ -330,7 +332,7 @@ func (rel *relation) judgePeriod(level func(int) float64) bool {
 		return false
 	}
 	for j := range rel.c {
-		rel.related[j] = held[j] && rel.explains(j)
+		rel.related[j] = held[j] && rel.explains(j, rel.r2)
 		rel.active = rel.active || rel.related[j]
 		rel.level[j] = level(j)
 	}
@@ -368,7 +370,7 @@ func (rel *relation) learnOn(vec []float64) {
 			rel.heldRuns[j] = 0
 		}
 		// Once it held, it stays: a fault that breaks it is what it is for.
-		if !rel.related[j] && rel.heldRuns[j] >= rel.holds && rel.explains(j) {
+		if !rel.related[j] && rel.heldRuns[j] >= rel.holds && rel.explains(j, rel.r2On) {
 			rel.related[j], rel.switched[j] = true, true
 		}
 		rel.active = rel.active || rel.related[j]
