@@ -14,6 +14,13 @@ import (
 
 func runRows(t *testing.T, cfg Config, rows [][]float64) []scored {
 	t.Helper()
+	_, out := runDetector(t, cfg, rows)
+	return out
+}
+
+// runDetector is runRows that also returns the detector, for its state.
+func runDetector(t *testing.T, cfg Config, rows [][]float64) (*Detector, []scored) {
+	t.Helper()
 	d, err := New(cfg, len(rows[0]))
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +31,7 @@ func runRows(t *testing.T, cfg Config, rows [][]float64) []scored {
 			out[r.Seq] = scored{ref: r.RefScore, alert: r.Anomaly.Open, seen: true}
 		}
 	}
-	return out
+	return d, out
 }
 
 // TestRelationBreakOnAWanderingPoint: on a pump whose load wanders
@@ -387,16 +394,7 @@ func TestRelationLearnOnR2RelatesAPartlyExplainedChannel(t *testing.T) {
 		}
 		cfg := DefaultConfig()
 		cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
-		d, err := New(cfg, len(rows[0]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := make([]scored, n)
-		for i, x := range rows {
-			for _, r := range d.Push(int64(i+1)*1e9, x) {
-				out[r.Seq] = scored{alert: r.Anomaly.Open}
-			}
-		}
+		d, out := runDetector(t, cfg, rows)
 		on, before := coverage(out, from+cfg.Window.Size, to), coverage(out, cfg.Reference.Samples, from)
 		if d.ref.rel.related[j] {
 			related++
