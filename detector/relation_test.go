@@ -341,14 +341,7 @@ func TestRelationLearnsOnADrivenPlant(t *testing.T) {
 // calibration's fit does (a garbage collection may empty it: none runs
 // while allocations are counted).
 func TestRelationRefitAllocatesNothing(t *testing.T) {
-	rows := drivenPlant(3000, 3, 1, 0, 0, 0, 0)
-	d, err := New(DefaultConfig(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, x := range rows {
-		d.Push(int64(i+1)*1e9, x)
-	}
+	d, _ := runDetector(t, DefaultConfig(), drivenPlant(3000, 3, 1, 0, 0, 0, 0))
 	rel := d.ref.rel
 	if !rel.rolling || !rel.done {
 		t.Fatal("the relation does not learn on after its period")
