@@ -139,7 +139,7 @@ func newDenoiser(cfg DenoiseConfig, channels int) *denoiser {
 // between its states, ok false for a channel without (asked only at the
 // fit). It appends the sample Delay back, once done, to d.out, which the
 // detector empties at each Push.
-func (d *denoiser) observe(seq uint64, t int64, x []float64, states func(j int) (split float64, ok bool)) {
+func (d *denoiser) observe(seq uint64, t int64, x []float64, states func(j int) (split float64, ok bool), learn bool) {
 	L, c := d.cfg.Window, d.channels
 	pos := d.n % L
 	copy(d.ring[pos*c:(pos+1)*c], x)
@@ -148,7 +148,9 @@ func (d *denoiser) observe(seq uint64, t int64, x []float64, states func(j int) 
 	clear(d.sums[slot*c : (slot+1)*c])
 	d.n++
 	if !d.fitted {
-		d.learn(x)
+		if learn {
+			d.learn(x)
+		}
 		if d.n == d.cfg.Learn {
 			d.fit(states)
 		}

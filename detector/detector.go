@@ -68,6 +68,10 @@ type Result struct {
 	// operators' false-positive verdicts taught to tolerate, so it counted
 	// as normal for the alert.
 	Tolerated bool
+	// Missing marks the channels whose values the sample lacked (NaN),
+	// filled from their newest values (missing.go); nil when none was.
+	// It aliases the detector's buffers like ChannelError.
+	Missing []bool
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
@@ -141,6 +145,8 @@ type Detector struct {
 	context []bool
 	scored  int
 	driftX  []float64 // driftInputs' scratch
+	// miss fills and masks missing values (nil with one channel).
+	miss *missingValues
 }
 
 type pendingSample struct {
@@ -187,6 +193,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		why:      Explanation{Share: make([]float64, channels), Departure: make([]float64, channels), Statistic: "value"},
 		fb:       newFeedback(cfg.Feedback, channels),
 		den:      newDenoiser(cfg.Denoise, channels),
+		miss:     newMissingValues(cfg.Window.Size, cfg.Window.Stride, channels),
 	}
 	d.tailOpen, d.zOpen = tailForScore(cfg.Alert.Open)
 	if cfg.Calibration.Instant {
@@ -456,6 +463,7 @@ func (r Result) clone() Result {
 	r.ChannelError = slices.Clone(r.ChannelError)
 	r.Expected, r.Lower, r.Upper = slices.Clone(r.Expected), slices.Clone(r.Lower), slices.Clone(r.Upper)
 	r.Code = slices.Clone(r.Code)
+	r.Missing = slices.Clone(r.Missing)
 	for _, o := range []*Outcome{&r.Anomaly, &r.DriftAlert, &r.Quality} {
 		if o.Why != nil {
 			w := *o.Why
@@ -477,6 +485,13 @@ func (d *Detector) push(t int64, x []float64) []Result {
 	}
 	seq := d.seq
 	d.seq++
+	if d.miss != nil {
+		var newest []float64
+		if d.win.Len() > 0 {
+			newest = d.win.Newest(0)
+		}
+		x = d.miss.fill(x, newest)
+	}
 	if d.holdBackWild(x) {
 		return d.heldBack(seq, t, x)
 	}
@@ -486,17 +501,23 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		return d.unscored(seq, t, st, x)
 	}
 	d.accepted++
+	if d.miss != nil {
+		d.miss.accept(d.accepted)
+	}
+	masked := d.miss.windowMasked()
 	if d.ref != nil {
+		d.ref.missing = masked
 		d.ref.observe(t, x, d.alert.open)
 	}
 	if d.den != nil {
-		d.den.observe(seq, t, x, d.stateSplit)
+		d.den.observe(seq, t, x, d.stateSplit, masked == nil)
 	}
 	d.pending = append(d.pending, pendingSample{seq, t})
 	if st == window.Filling && !d.win.Full() {
-		d.observe(x, true)
+		d.observe(x, masked == nil)
 		d.pending = d.pending[:0]
 		res := d.unscored(seq, t, st, x)
+		res[0].Missing = d.miss.filledAt(d.accepted)
 		d.pushMonitors(&res[0], t, x, -1)
 		return res
 	}
@@ -583,12 +604,12 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 // drift monitor and records their outcomes in r.
 func (d *Detector) pushMonitors(r *Result, t int64, x []float64, p int) {
 	if d.quality != nil {
-		r.Quality = d.quality.push(t, x)
+		r.Quality = d.quality.push(t, x, r.Missing)
 	}
 	if d.drift == nil {
 		return
 	}
-	o := d.drift.push(t, d.driftInputs(x, p), r.Anomaly.Open, r.Quality.Open)
+	o := d.drift.push(t, d.driftInputs(x, p), r.Anomaly.Open, r.Quality.Open, r.Missing)
 	r.Drift = o.score
 	r.DriftAlert = Outcome{Open: d.drift.alert.open, Event: o.event, Peak: o.peak, Duration: o.duration, Why: o.why}
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference
@@ -740,13 +761,17 @@ func (d *Detector) scoreWindow() []Result {
 		reconVar = d.ae.ReconVar() // nil but for the variational variant
 		copy(d.code, d.ae.Code())
 	}
+	// Channels with a filled value in the window are left out of the
+	// errors (missing.go), as context channels are.
+	errMask, scored := d.miss.errorMask(d.context, d.scored)
+	partial := d.miss.windowMasked() != nil
 	winScore, winEvidence := 0.0, 0.0
-	if d.calWin != nil {
+	if d.calWin != nil && scored > 0 {
 		visible := len(d.vec)
 		if d.cfg.MaskNewest {
 			visible -= n * c
 		}
-		winScore, winEvidence = d.calWin.update(d.calWin.scale(windowError(recon, reconVar, d.vec[:visible], c, d.winDecay, d.context)))
+		winScore, winEvidence = d.calWin.update(d.calWin.scale(windowError(recon, reconVar, d.vec[:visible], c, d.winDecay, errMask)))
 	}
 	refScore := 0.0
 	if d.ref != nil {
@@ -767,18 +792,21 @@ func (d *Detector) scoreWindow() []Result {
 			} else {
 				e = d.rangeDeparture(j, x[j])
 			}
+			if isContext(errMask, j) && !isContext(d.context, j) {
+				e = 0 // masked: not judged
+			}
 			ch[j] = e
-			if !isContext(d.context, j) {
+			if !isContext(errMask, j) {
 				sum += e
 			}
 		}
-		e := sum / float64(d.scored)
+		e := sum / float64(max(scored, 1))
 		warm := d.accepted-(n-1-k) > d.cfg.Warmup
 		eHi := d.cal.errorReaching(d.tailOpen, d.zOpen)
 		for j := 0; j < c; j++ {
 			pred, spread, _ := d.prediction(recon, reconVar, p, j)
 			others := sum
-			if !isContext(d.context, j) {
+			if !isContext(errMask, j) {
 				others -= ch[j]
 			}
 			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, others+spread, winScore >= d.cfg.Alert.Open, warm)
@@ -786,7 +814,7 @@ func (d *Detector) scoreWindow() []Result {
 		score, evidence := d.cal.update(d.cal.scale(e))
 		score, evidence = max(score, winScore), max(evidence, winEvidence)
 		if d.coarse != nil {
-			learn := d.cfg.Kind == Autoencoder && !d.alert.open && !d.QualityOpen()
+			learn := d.cfg.Kind == Autoencoder && !d.alert.open && !d.QualityOpen() && !partial
 			if cs, ok := d.coarse.push(d.vec[p*c:(p+1)*c], learn, d.cfg.LearnBelow); ok {
 				score = max(score, cs)
 			}
@@ -799,7 +827,8 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open}
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
+			Missing: d.miss.filledAt(d.accepted - (n - 1 - k))}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly
@@ -814,6 +843,11 @@ func (d *Detector) scoreWindow() []Result {
 				if d.fb.tolerates(top, dep, ps.time) {
 					stepScore, r.Tolerated = 0, true
 				}
+			}
+			if d.alert.open && d.missingHeld() {
+				// Its channel is not judged while missing: the alert's end
+				// cannot be told, so it stays open.
+				stepScore = max(stepScore, d.cfg.Alert.Close)
 			}
 			a.Event = d.alert.step(stepScore, ps.time)
 			if a.Event == Opened || (wasOpen && d.alert.open && stepScore > peak) {
@@ -848,14 +882,14 @@ func (d *Detector) scoreWindow() []Result {
 		r.Anomaly.Open = d.alert.open
 		d.pushMonitors(r, ps.time, x, p)
 		worst = max(worst, score)
-		d.observe(x, score < d.cfg.LearnBelow && !d.QualityOpen())
+		d.observe(x, score < d.cfg.LearnBelow && !d.QualityOpen() && !partial)
 	}
 	d.pending = d.pending[:0]
 	d.windows++
 	if d.ref != nil {
-		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen(), d.alert.open, d.win.Newest(0))
+		d.ref.update(refScore < d.cfg.LearnBelow && !d.alert.open && !d.QualityOpen() && !partial, d.alert.open, d.win.Newest(0))
 	}
-	learn := d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && d.windows%uint64(d.cfg.LearnEvery) == 0
+	learn := d.cfg.Kind == Autoencoder && worst < d.cfg.LearnBelow && !d.QualityOpen() && !partial && d.windows%uint64(d.cfg.LearnEvery) == 0
 	switch {
 	case d.search != nil:
 		d.search.step(d.vec, learn, d.accepted > d.netCfg.AutoSamples/2)

@@ -48,6 +48,12 @@
 // further than the period saw); a related channel's level is then the
 // relation's to judge, and the drift monitor reads it against the others.
 //
+// A sample of several channels that lacks some values (NaN) is scored on
+// the others (missing.go): each missing value is filled with its
+// channel's newest, and while the window holds a filled value that channel
+// is masked as a context channel's errors are, nothing learns, and an open
+// alert that holds it stays open.
+//
 // Context channels (SetContext, Config.Context) are inputs to the process,
 // such as setpoints: every model sees them, no error, test, quality check
 // or drift counts them, and no alert gives them a share. With them the
@@ -83,7 +89,8 @@
 // operator-set limits. While a quality alert is open no model learns.
 //
 // Nothing poisons a model: rejected samples (NaN, ±Inf, beyond
-// window.max_abs, out of order) are never stored, nor is an isolated wild
+// window.max_abs, out of order) are never stored, a filled value is never
+// learnt from, nor is an isolated wild
 // value (holdBackWild: a quality event instead) or a sample dated far
 // ahead that the next shows to be a clock glitch (Push holds it until
 // then: window.Config.HoldAhead), and neither

@@ -222,9 +222,14 @@ type driftOutcome struct {
 // under an anomaly alert (anomalyOpen) is left out of the spread's
 // average and tests: noise, oscillation and a changed shape are the
 // anomaly path's business, not a drift, while a slow change of level goes
-// on being measured whatever else alerts.
-func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool) driftOutcome {
+// on being measured whatever else alerts. A sample with channels filled
+// (missing.go; nil: none) is left out of the reference while it forms;
+// once it is formed, those channels' tests hold: a dropout is no drift.
+func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool, filled []bool) driftOutcome {
 	var out driftOutcome
+	if filled != nil && m.n < m.cfg.Reference && !m.rebaseline {
+		return out // the reference is formed of samples whole
+	}
 	if m.season != nil {
 		// A cycle no longer than the horizon is smoothed out by the slow
 		// averages already; a longer one is taken off.
@@ -288,6 +293,14 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool)
 	best, bestJ := 0.0, -1
 	for j, v := range x {
 		c := &m.ch[j]
+		if monitoring && isContext(filled, j) {
+			for _, held := range c.cusum {
+				if held > best {
+					best, bestJ = held, j
+				}
+			}
+			continue
+		}
 		step := 0.0
 		if m.seen > 1 {
 			step = math.Abs(v - c.prev)

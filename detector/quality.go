@@ -181,11 +181,17 @@ func newQualityMonitor(cfg QualityConfig, channels int) *qualityMonitor {
 // learning reports whether the checks still learn the series.
 func (m *qualityMonitor) learning() bool { return m.n <= m.cfg.Learn }
 
-// push checks one accepted sample taken at time t.
-func (m *qualityMonitor) push(t int64, x []float64) Outcome {
+// push checks one accepted sample taken at time t; the channels filled
+// marks (missing.go; nil: none) are left as they stood.
+func (m *qualityMonitor) push(t int64, x []float64, filled []bool) Outcome {
 	m.n++
 	failing := false
 	for j, v := range x {
+		if isContext(filled, j) && m.n > 1 {
+			// A filled value is the last one again: no stillness.
+			failing = failing || m.failed(j, m.prev[j]) != ""
+			continue
+		}
 		if m.n == 1 {
 			m.anchor[j], m.run[j], m.since[j] = v, 1, t
 			m.prev[j] = v

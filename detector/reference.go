@@ -279,6 +279,10 @@ type reference struct {
 	relVec  []float64
 	// relMeasured: the relation measured the last window scored.
 	relMeasured bool
+	// missing marks the channels with a filled value in the window
+	// (missing.go; nil: none): left out of the errors and the evidence,
+	// not followed, and the window is not learnt from.
+	missing []bool
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -391,6 +395,9 @@ func marginalTail(t TailConfig) *TailConfig {
 // is open: a period restarted inside a fault would learn the fault as the
 // normal.
 func (r *reference) observe(t int64, x []float64, holding bool) {
+	if r.missing != nil {
+		return // filled values teach nothing, nor count towards the period
+	}
 	if r.season != nil {
 		found, y := r.season.observe(t, x)
 		if found && r.marg.settled {
@@ -463,7 +470,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 	// process settling on it are a shape the network need not know.
 	scored := len(r.vec)
 	for j, e := range r.chErr {
-		if r.levelByRelation(j) {
+		if r.levelByRelation(j) || isContext(r.missing, j) {
 			scored -= len(r.vec) / c
 			continue
 		}
@@ -480,7 +487,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		r.rel.finish(r.norm.Mean, r.norm.Std)
 	}
 	if r.rel != nil {
-		if r.rel.done && (r.rel.active || r.rel.rolling) {
+		if r.rel.done && (r.rel.active || r.rel.rolling) && r.missing == nil {
 			r.rel.follow(r.norm.Mean, r.norm.Std)
 		}
 		if r.relVec != nil {
@@ -521,7 +528,8 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 			}
 		}
 	}
-	if r.rel != nil && r.rel.active {
+	if r.rel != nil && r.rel.active && r.missing == nil {
+		// A filled input would pass for its outputs' departure.
 		r.rel.measure(r.relRows())
 		r.rel.evidence(r.chEvidence)
 		r.relMeasured = true
@@ -539,7 +547,7 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 		}
 	}
 	for j, d := range r.chEvidence {
-		if isContext(r.context, j) {
+		if isContext(r.context, j) || isContext(r.missing, j) {
 			r.chEvidence[j] = 0
 			continue
 		}
@@ -568,6 +576,9 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		}
 	}
 	if r.learning() {
+		if r.missing != nil {
+			return // no learning from a window with filled values
+		}
 		if r.rel != nil {
 			r.rel.learn(r.relRows(), r.seen, r.period)
 		}
@@ -594,7 +605,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		// fresh moments and an empty replay.
 		r.ae.Freeze()
 	}
-	if r.rel != nil && r.rel.rolling && r.rel.done && (!holding || !r.rel.active) {
+	if r.rel != nil && r.rel.rolling && r.rel.done && (!holding || !r.rel.active) && r.missing == nil {
 		// Until some channel is related, alert or not: what the inputs
 		// drive is learnt when they move, and their moves are what alerts
 		// until then. Afterwards not while an alert is open: a fault is
@@ -603,8 +614,9 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 	r.follow(holding)
 	switch {
-	case holding:
+	case holding && r.missing == nil: // filled values are no transient's errors
 		r.trans.hold(r)
+	case holding:
 	case r.trans.open:
 		r.trans.release(r)
 	}
@@ -682,6 +694,8 @@ func (r *reference) follow(holding bool) {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
 		switch {
+		case isContext(r.missing, j):
+			// A filled value is not where the level went.
 		case r.levelByRelation(j):
 			// At once: the network sees its shape, the relation its level.
 			r.norm.MoveMean(j, float64(m*r.norm.Std(j)))

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 28 (version 27 had no count of the refits in
+// Snapshot encoding, version 29 (version 28 had no channels filled for
+// missing values; version 27 had no count of the refits in
 // a row on which each channel's relation held; version 26 had no context
 // channels' filters nor a relation that learns on after its period; version 25 had no count of how long an
 // open alert has held its channels' levels; version 24 had a tanh code in
@@ -55,7 +56,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 28
+	snapshotVersion = 29
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -125,6 +126,9 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	for _, p := range d.pending {
 		e.U64(p.seq)
 		e.I64(p.time)
+	}
+	if d.miss != nil {
+		d.miss.appendState(e)
 	}
 	e.F64s(d.why.Share)
 	e.F64s(d.why.Departure)
@@ -232,6 +236,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	d.pending = d.pending[:0]
 	for i := 0; i < n; i++ {
 		d.pending = append(d.pending, pendingSample{seq: dec.U64(), time: dec.I64()})
+	}
+	if d.miss != nil {
+		if err := d.miss.readState(dec); err != nil {
+			return err
+		}
 	}
 	dec.F64sInto(d.why.Share, "anomaly shares")
 	dec.F64sInto(d.why.Departure, "anomaly departures")

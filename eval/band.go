@@ -14,7 +14,7 @@ func (b *BandStats) Add(s *Scored, normal []bool) {
 	for j := range s.Expected {
 		for i, ok := range normal {
 			lo, hi := s.Lower[j][i], s.Upper[j][i]
-			if !ok || math.IsNaN(lo) {
+			if !ok || math.IsNaN(lo) || math.IsNaN(s.File.Values[i][j]) { // a missing value has no band to be in
 				continue
 			}
 			b.Rows++

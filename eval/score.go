@@ -53,7 +53,10 @@ type Scored struct {
 	NonFinite  uint64
 	OutOfRange uint64 // beyond ±detector.window.max_abs
 	Wild       uint64 // isolated wild values held back from the models
-	OutOfOrder uint64
+	// Filled counts the missing values of rows scored on their other
+	// channels (detector.Result.Missing), FilledRows those rows.
+	Filled, FilledRows uint64
+	OutOfOrder         uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
@@ -281,6 +284,14 @@ func (s *Scored) count(r detector.Result, names []string) {
 		s.Wild++
 	case window.Ahead:
 		s.TimeJumps++
+	}
+	if r.Missing != nil {
+		s.FilledRows++
+		for _, m := range r.Missing {
+			if m {
+				s.Filled++
+			}
+		}
 	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++

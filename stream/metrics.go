@@ -46,6 +46,9 @@ type Metrics struct {
 	PartitionPauses  prometheus.Counter
 	PausedPartitions prometheus.Gauge
 	Unparked         prometheus.Counter
+	// ValuesFilled counts the channels multivariate samples lacked, each
+	// filled for its detector while the others were scored.
+	ValuesFilled prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -108,6 +111,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions paused because a shard behind a busy series had a full backlog of their samples (the other partitions kept flowing)."}),
 		PausedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_partitions_paused",
 			Help: "Input partitions paused now behind a busy shard."}),
+		ValuesFilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_values_filled_total",
+			Help: "Channels a multivariate sample lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -120,7 +125,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled)
 	}
 	return m
 }

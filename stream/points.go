@@ -53,6 +53,9 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 		if r.Scored {
 			m.Windows.Inc()
 			for j, ch := range st.channels {
+				if r.Missing != nil && r.Missing[j] {
+					continue // no value, nothing to write
+				}
 				pts = append(pts, sink.Point{Series: st.series, Channel: ch, Tags: st.tags, Time: r.Time,
 					Value: r.Values[j], Error: r.ChannelError[j], Score: r.Score, RefScore: r.RefScore, AlertScore: r.AlertScore(), Threshold: r.Threshold, Alert: r.Anomaly.Open,
 					DriftScore: r.Drift, DriftAlert: r.DriftAlert.Open, QualityAlert: r.Quality.Open, Silenced: r.Silenced,

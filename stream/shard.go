@@ -2,6 +2,7 @@ package stream
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -177,6 +178,7 @@ type shardState struct {
 	owedNext int
 	// admission: samples of new series waiting for their admission (admit.go).
 	admission admissionWait
+	aligned   []float64 // scratch: a multivariate sample in its detector's channel order
 }
 
 // emit sends the pending output to the flush loop. Sent in the middle of a
@@ -232,11 +234,16 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		if st == nil || st.covers(ref) {
 			return
 		}
+		x := s.Values
 		if !equalStrings(st.channels, s.Channels) {
-			p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
-			return
+			var missing int
+			if x, missing = dets.align(st.channels, s); x == nil {
+				p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
+				return
+			}
+			p.o.Metrics.ValuesFilled.Add(float64(missing))
 		}
-		dets.push(p, st, s.Time, s.Values)
+		dets.push(p, st, s.Time, x)
 		return
 	}
 	for j, ch := range s.Channels {
@@ -249,6 +256,27 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		}
 		dets.push(p, st, s.Time, s.Values[j:j+1])
 	}
+}
+
+// align returns s's values in the order of channels, NaN for those s
+// lacks (the detector fills them: detector/missing.go), with how many it
+// lacks; nil if s has a channel not among them (the channel set is the
+// series' first sample's).
+func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
+	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))
+	found := 0
+	for _, ch := range channels {
+		v := math.NaN()
+		if k := slices.Index(s.Channels, ch); k >= 0 {
+			v = s.Values[k]
+			found++
+		}
+		sh.aligned = append(sh.aligned, v)
+	}
+	if found < len(s.Channels) {
+		return nil, 0
+	}
+	return sh.aligned, len(channels) - found
 }
 
 // push scores one sample of st's detector into the pending output and

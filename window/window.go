@@ -162,6 +162,9 @@ func (w *Window) Restart() {
 	w.head, w.filled, w.pending = 0, 0, 0
 }
 
+// Len is how many samples the ring holds.
+func (w *Window) Len() int { return w.filled }
+
 // Full reports whether the ring holds Size samples.
 func (w *Window) Full() bool { return w.filled == w.cfg.Size }
 

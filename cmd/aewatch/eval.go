@@ -311,7 +311,7 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, outOfOrder, timeJumps, gaps uint64
+	var nonFinite, outOfRange, wild, filled, outOfOrder, timeJumps, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -320,6 +320,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		nonFinite += r.NonFinite
 		outOfRange += r.OutOfRange
 		wild += r.Wild
+		filled += r.Filled
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -328,6 +329,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order, %d dated ahead (clock glitches); wild values held back: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
+	if filled > 0 {
+		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels)\n", filled)
+	}
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one
 		// in a format read as Unix seconds) loses most rows as out of
@@ -341,6 +345,12 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		if n := len(r.Score); len(r.HeldBytes) == 1 && len(r.File.Channels) > 1 && r.NonFinite*2 > uint64(n) {
 			fmt.Fprintf(w, "warning: %s: %d of %d rows left unscored, a channel's value missing or not finite in each: without --multivariate each channel is scored on the rows it has\n",
 				r.Rel, r.NonFinite, n)
+		}
+		// A filled value masks its channel for a window and stops the
+		// models learning: a dropout, not a channel sampled more slowly.
+		if n := len(r.Score); r.FilledRows*2 > uint64(n) {
+			fmt.Fprintf(w, "warning: %s: %d of %d rows lack a channel's value (filled, that channel not judged and nothing learnt while a window holds one): tags sampled at different rates leave most rows short; without --multivariate each channel is scored on the rows it has\n",
+				r.Rel, r.FilledRows, n)
 		}
 	}
 }

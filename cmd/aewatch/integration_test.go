@@ -1366,6 +1366,63 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	}
 }
 
+// TestMultivariateDropoutMatchesEval: a multivariate series whose third
+// channel drops out for 40 rows. produce sends those rows without it; the
+// service scores them on the other two, bit for bit as eval does, and
+// writes no point for the channel that was missing.
+func TestMultivariateDropoutMatchesEval(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const rows, from, to = 600, 300, 340
+	var b strings.Builder
+	b.WriteString("time,flow,pressure,temp\n")
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := range rows {
+		base := math.Sin(2 * math.Pi * float64(i) / 60)
+		temp := fmt.Sprintf("%.3f", 60+0.2*r.NormFloat64())
+		if i >= from && i < to {
+			temp = ""
+		}
+		fmt.Fprintf(&b, "%s,%.3f,%.3f,%s\n", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+			100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64(), temp)
+	}
+	file := filepath.Join(t.TempDir(), "pump.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file)
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("missing values filled: %d ", to-from)) {
+		t.Fatalf("eval: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	f, err := sensorcsv.Read(filepath.Join(out, "pump.csv"), []string{"alert_kind", "explanation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]float64{}
+	col := slices.Index(f.Header, "anomaly_score")
+	for i, row := range f.Rows {
+		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
+	}
+	produceFiles(t, brokers, file)
+	run := startRun(t, brokers, influx.URL, "g-dropout", "--set", "pipeline.multivariate=true")
+	waitAtLeast(t, rows-31, 60*time.Second, func() int {
+		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
+	})
+	run.stop(t)
+	got := scoresWhere(t, influx, `"channel" = 'flow'`)
+	if len(got) != rows-31 {
+		t.Fatalf("%d points for flow, want one a row from the first full window, %d", len(got), rows-31)
+	}
+	for ts, g := range got {
+		if math.Float64bits(g) != math.Float64bits(want[ts]) {
+			t.Fatalf("time %d: score %v, eval %v", ts, g, want[ts])
+		}
+	}
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != rows-31-(to-from) {
+		t.Errorf("%d points for temp, want %d: none while it was missing", n, rows-31-(to-from))
+	}
+}
+
 // atEnd reports whether the committed offsets reach each partition's end
 // (an empty partition has no commit).
 func atEnd(committed, ends map[int]int64) bool {

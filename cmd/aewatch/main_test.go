@@ -270,20 +270,40 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	// A tag sampled every fifth row: one detector over both channels
-	// scores a fifth of the rows, and says so.
+	// scores every row, fills the tag's blanks and says that this is no
+	// dropout; rows with no value at all are rejected.
 	b.Reset()
 	b.WriteString("timestamp,flow,temperature\n")
 	for i := range 300 {
-		temp := ""
+		temp, flow := "", fmt.Sprintf("%.3f", 10+math.Sin(float64(i)))
 		if i%5 == 0 {
 			temp = fmt.Sprintf("%.2f", 60+math.Cos(float64(i)/20))
+		}
+		if i == 151 {
+			flow = "NA"
+		}
+		fmt.Fprintf(&b, "%d,%s,%s\n", 1700000000+60*i, flow, temp)
+	}
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out3"), file)
+	if code != 0 || !strings.Contains(stdout, "rejected samples: 1 non-finite") || !strings.Contains(stdout, "missing values filled: 239 ") ||
+		!strings.Contains(stdout, "239 of 300 rows lack a channel's value") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 239 values filled, 1 row rejected and a warning of tags at different rates", code, stdout, stderr)
+	}
+	// A transmitter that drops out for 20 rows: filled, no warning.
+	b.Reset()
+	b.WriteString("timestamp,flow,temperature\n")
+	for i := range 300 {
+		temp := fmt.Sprintf("%.2f", 60+math.Cos(float64(i)/20))
+		if i >= 200 && i < 220 {
+			temp = ""
 		}
 		fmt.Fprintf(&b, "%d,%.3f,%s\n", 1700000000+60*i, 10+math.Sin(float64(i)), temp)
 	}
 	os.WriteFile(file, []byte(b.String()), 0o644)
-	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out3"), file)
-	if code != 0 || !strings.Contains(stdout, "240 of 300 rows left unscored") {
-		t.Fatalf("exit %d, stdout %q, stderr %q: want a warning of 240 rows unscored", code, stdout, stderr)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out4"), file)
+	if code != 0 || !strings.Contains(stdout, "rejected samples: 0 non-finite") || !strings.Contains(stdout, "missing values filled: 20 ") || strings.Contains(stdout, "warning") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 20 values filled and no warning", code, stdout, stderr)
 	}
 }
 

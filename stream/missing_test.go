@@ -1,0 +1,71 @@
+package stream
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
+	"github.com/aewatch/aewatch/stream/codec"
+)
+
+// TestMultivariateMessageLackingAChannel: a multivariate series' message
+// that lacks one of its channels (a transmitter that dropped out) is
+// scored on the others, writes no point for the one it lacks and counts
+// it as filled; one with a channel the series does not have is refused.
+func TestMultivariateMessageLackingAChannel(t *testing.T) {
+	const n, window, lackFrom, lackTo, extra = 100, 32, 50, 70, 80
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, 100+i%7, 50+i%5)
+		if i < lackFrom || i >= lackTo {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		if i == extra {
+			msg += `,"d":1`
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers, pcfg.Multivariate = 1, true
+	metrics := NewMetrics(prometheus.NewRegistry())
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
+		Log: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored := n - (window - 1) - 1 // the message with a channel too many is refused
+	lacking := lackTo - lackFrom
+	want := 3*scored - lacking
+	runUntilWritten(t, p, f, writer, want, time.Minute)
+	perChannel := map[string]int{}
+	lackingC := 0
+	for _, pt := range writer.pts {
+		if pt.Measurement != sink.ScoreMeasurement {
+			continue
+		}
+		perChannel[pt.Channel]++
+		if at := pt.Time/1e9 - 1_700_000_000; pt.Channel == "c" && at >= lackFrom && at < lackTo {
+			lackingC++
+		}
+	}
+	if perChannel["a"] != scored || perChannel["b"] != scored || perChannel["c"] != scored-lacking || lackingC != 0 {
+		t.Errorf("points per channel %v (%d of c while it lacked), want %d for a and b, %d for c", perChannel, lackingC, scored, scored-lacking)
+	}
+	if got := testutil.ToFloat64(metrics.ValuesFilled); got != float64(lacking) {
+		t.Errorf("%v values filled, want %d", got, lacking)
+	}
+	if got := testutil.ToFloat64(metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels))); got != 1 {
+		t.Errorf("%v samples refused for their channels, want 1", got)
+	}
+}
