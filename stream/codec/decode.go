@@ -144,6 +144,13 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	}
 	s := Sample{Series: f.series, Time: t, Tags: f.tags}
 	slices.SortFunc(s.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	// A channel's null is a missing value (as pandas' to_json writes NaN):
+	// the message carries its other channels.
+	if len(f.values) > 0 {
+		if f.values = slices.DeleteFunc(f.values, func(v rawField) bool { return string(v.raw) == "null" }); len(f.values) == 0 {
+			return dst, Reject(ReasonMissingField, `field "values": every channel is null`)
+		}
+	}
 	switch {
 	case len(f.value) > 0 && f.valuesSet:
 		return dst, Reject(ReasonWrongType, `fields "value" and "values" are both set`)

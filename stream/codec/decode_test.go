@@ -23,6 +23,9 @@ func TestDecodeJSON(t *testing.T) {
 	f(`{"series":"pump7","time":1709251200000000001,"values":{"temp":61.2,"pressure":5.02},"tags":{"site":"a"}}`,
 		Sample{Series: "pump7", Tags: []Tag{{"site", "a"}}, Time: 1709251200000000001,
 			Channels: []string{"pressure", "temp"}, Values: []float64{5.02, 61.2}})
+	// A channel's null is a missing value: the others are carried.
+	f(`{"series":"pump7","time":1,"values":{"temp":null,"pressure":5.02}}`,
+		Sample{Series: "pump7", Time: 1, Channels: []string{"pressure"}, Values: []float64{5.02}})
 }
 
 func TestDecodeJSONRejects(t *testing.T) {
@@ -45,6 +48,8 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"series":"p","time":1.5,"value":1}`, ReasonWrongType, `"time"`)
 	f(`{"series":"p","time":1,"value":1e999}`, ReasonWrongType, `"value"`)
 	f(`{"series":"p","time":1,"value":1,"values":{"a":1}}`, ReasonWrongType, "both")
+	f(`{"series":"p","time":1,"values":{"a":null,"b":null}}`, ReasonMissingField, "every channel is null")
+	f(`{"series":"p","time":1,"value":null}`, ReasonWrongType, `"value"`)
 	// Times InfluxDB cannot store (1677 would wrap to 2261 in UnixNano).
 	f(`{"series":"p","time":"1677-01-01T00:00:00Z","value":1}`, ReasonBadTime, "1677-09-21")
 	f(`{"series":"p","time":"2263-01-01T00:00:00Z","value":1}`, ReasonBadTime, "outside the times InfluxDB can store")
@@ -144,6 +149,7 @@ func FuzzDecodeJSONFastMatches(f *testing.F) {
 		`{"Series":"p","time":1,"value":1}`, `{"series":"p\u0041","time":1,"value":1}`, `{"series":"p","time":1,"values":{}}`,
 		`{"series":"p","time":01,"value":1}`, `{"series":"","time":1,"value":1e999}`, `{"series":"p","time":"x","values":{"a":1,"a":2}}`,
 		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
+		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`,
 	} {
 		f.Add([]byte(m))
 	}
