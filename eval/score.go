@@ -53,10 +53,9 @@ type Scored struct {
 	NonFinite  uint64
 	OutOfRange uint64 // beyond ±detector.window.max_abs
 	Wild       uint64 // isolated wild values held back from the models
-	// Filled counts the missing values of rows scored on their other
-	// channels (detector.Result.Missing), FilledRows those rows.
-	Filled, FilledRows uint64
-	OutOfOrder         uint64
+	Filled     uint64 // missing values of rows scored on their other channels (detector.Result.Missing)
+	FilledRows uint64 // those rows
+	OutOfOrder uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
