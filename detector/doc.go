@@ -89,13 +89,13 @@
 // operator-set limits. While a quality alert is open no model learns.
 //
 // Nothing poisons a model: rejected samples (NaN, ±Inf, beyond
-// window.max_abs, out of order) are never stored, a filled value is never
-// learnt from, nor is an isolated wild
+// window.max_abs, out of order) are never stored, nor is an isolated wild
 // value (holdBackWild: a quality event instead) or a sample dated far
 // ahead that the next shows to be a clock glitch (Push holds it until
 // then: window.Config.HoldAhead), and neither
 // the normaliser nor the network learns from a window scored at or above
-// the learning threshold or while an alert is open.
+// the learning threshold, while an alert is open, or holding a filled
+// missing value (missing.go).
 //
 // Memory: histories (replays, calibration and tail histories, a
 // reference period's sample, seasonal block means) are allocated as they
