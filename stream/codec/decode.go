@@ -154,6 +154,8 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	switch {
 	case len(f.value) > 0 && f.valuesSet:
 		return dst, Reject(ReasonWrongType, `fields "value" and "values" are both set`)
+	case string(f.value) == "null":
+		return dst, Reject(ReasonMissingField, `field "value" is null`) // a missing value: nothing to score
 	case len(f.value) > 0:
 		v, err := jsonNumber("", "value", f.value)
 		if err != nil {

@@ -49,7 +49,7 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"series":"p","time":1,"value":1e999}`, ReasonWrongType, `"value"`)
 	f(`{"series":"p","time":1,"value":1,"values":{"a":1}}`, ReasonWrongType, "both")
 	f(`{"series":"p","time":1,"values":{"a":null,"b":null}}`, ReasonMissingField, "every channel is null")
-	f(`{"series":"p","time":1,"value":null}`, ReasonWrongType, `"value"`)
+	f(`{"series":"p","time":1,"value":null}`, ReasonMissingField, `"value" is null`)
 	// Times InfluxDB cannot store (1677 would wrap to 2261 in UnixNano).
 	f(`{"series":"p","time":"1677-01-01T00:00:00Z","value":1}`, ReasonBadTime, "1677-09-21")
 	f(`{"series":"p","time":"2263-01-01T00:00:00Z","value":1}`, ReasonBadTime, "outside the times InfluxDB can store")
@@ -149,7 +149,7 @@ func FuzzDecodeJSONFastMatches(f *testing.F) {
 		`{"Series":"p","time":1,"value":1}`, `{"series":"p\u0041","time":1,"value":1}`, `{"series":"p","time":1,"values":{}}`,
 		`{"series":"p","time":01,"value":1}`, `{"series":"","time":1,"value":1e999}`, `{"series":"p","time":"x","values":{"a":1,"a":2}}`,
 		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
-		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`,
+		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`, `{"series":"p","time":1,"value":null}`,
 	} {
 		f.Add([]byte(m))
 	}
