@@ -485,13 +485,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 	}
 	seq := d.seq
 	d.seq++
-	if d.miss != nil {
-		var newest []float64
-		if d.win.Len() > 0 {
-			newest = d.win.Newest(0)
-		}
-		x = d.miss.fill(x, newest)
-	}
+	x = d.miss.fill(x, d.win)
 	if d.holdBackWild(x) {
 		return d.heldBack(seq, t, x)
 	}
@@ -501,9 +495,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		return d.unscored(seq, t, st, x)
 	}
 	d.accepted++
-	if d.miss != nil {
-		d.miss.accept(d.accepted)
-	}
+	d.miss.accept(d.accepted)
 	masked := d.miss.windowMasked()
 	if d.ref != nil {
 		d.ref.missing = masked

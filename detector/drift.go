@@ -294,11 +294,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 	for j, v := range x {
 		c := &m.ch[j]
 		if monitoring && isContext(filled, j) {
-			for _, held := range c.cusum {
-				if held > best {
-					best, bestJ = held, j
-				}
-			}
+			best, bestJ = c.strongest(j, best, bestJ) // its tests hold
 			continue
 		}
 		step := 0.0
@@ -328,10 +324,8 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 					c.since[s], c.sinceN[s] = t, m.seen
 				}
 			}
-			if c.cusum[s] > best {
-				best, bestJ = c.cusum[s], j
-			}
 		}
+		best, bestJ = c.strongest(j, best, bestJ)
 	}
 	if !monitoring {
 		if m.states != nil && !m.states.settled && m.n == m.cfg.Reference {
@@ -355,6 +349,17 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		}
 	}
 	return out
+}
+
+// strongest returns the larger of best (channel bestJ's) and channel j's
+// largest statistic, with its channel; ties keep the earlier.
+func (c *driftChannel) strongest(j int, best float64, bestJ int) (float64, int) {
+	for _, v := range c.cusum {
+		if v > best {
+			best, bestJ = v, j
+		}
+	}
+	return best, bestJ
 }
 
 // heldScore is the score the tests stand at, unchanged by a held sample.

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
+	"github.com/aewatch/aewatch/window"
 )
 
 // missingValues lets a sample of several channels with some values missing
@@ -50,10 +51,13 @@ func newMissingValues(size, stride, channels int) *missingValues {
 		errMask: make([]bool, channels)}
 }
 
-// fill returns x with its missing values filled from newest (the window's
-// newest sample, nil if it holds none), marking them in m.missing; x
-// itself when none is missing, all are, or there is nothing to fill from.
-func (m *missingValues) fill(x, newest []float64) []float64 {
+// fill returns x with its missing values filled from the window's newest
+// sample, marking them in m.missing; x itself when none is missing, all
+// are, the window holds nothing to fill from, or m is nil (one channel).
+func (m *missingValues) fill(x []float64, win *window.Window) []float64 {
+	if m == nil {
+		return x
+	}
 	n := 0
 	for j, v := range x {
 		m.missing[j] = math.IsNaN(v)
@@ -61,10 +65,11 @@ func (m *missingValues) fill(x, newest []float64) []float64 {
 			n++
 		}
 	}
-	if n == 0 || n == len(x) || newest == nil {
+	if n == 0 || n == len(x) || win.Len() == 0 {
 		clear(m.missing)
 		return x
 	}
+	newest := win.Newest(0)
 	for j, v := range x {
 		m.buf[j] = v
 		if m.missing[j] {
@@ -77,20 +82,30 @@ func (m *missingValues) fill(x, newest []float64) []float64 {
 // accept records the sample just accepted (number accepted, from 1): its
 // filled channels and the window's masks.
 func (m *missingValues) accept(accepted int) {
+	if m == nil {
+		return
+	}
 	c := len(m.gap)
 	slot := (accepted - 1) % m.stride
 	copy(m.filled[slot*c:(slot+1)*c], m.missing)
-	m.any = false
 	for j := range m.gap {
 		if m.missing[j] {
 			m.gap[j] = m.size
 		} else if m.gap[j] > 0 {
 			m.gap[j]--
 		}
-		m.masked[j] = m.gap[j] > 0
-		m.any = m.any || m.masked[j]
 	}
 	clear(m.missing)
+	m.setMasks()
+}
+
+// setMasks derives masked and any from the gaps.
+func (m *missingValues) setMasks() {
+	m.any = false
+	for j, g := range m.gap {
+		m.masked[j] = g > 0
+		m.any = m.any || m.masked[j]
+	}
 }
 
 // filledAt returns the channels filled in the sample accepted as number
@@ -141,18 +156,16 @@ func (m *missingValues) appendState(e *statecodec.Encoder) {
 }
 
 func (m *missingValues) readState(d *statecodec.Decoder) error {
-	m.any = false
 	for j := range m.gap {
 		m.gap[j] = d.Int()
 		if d.Err() == nil && (m.gap[j] < 0 || m.gap[j] > m.size) {
 			return fmt.Errorf("detector: snapshot's gap of filled values %d is outside [0, %d]", m.gap[j], m.size)
 		}
-		m.masked[j] = m.gap[j] > 0
-		m.any = m.any || m.masked[j]
 	}
 	for i := range m.filled {
 		m.filled[i] = d.Bool()
 	}
+	m.setMasks()
 	return d.Err()
 }
 

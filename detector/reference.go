@@ -614,9 +614,10 @@ func (r *reference) update(normal, holding bool, x []float64) {
 	}
 	r.follow(holding)
 	switch {
-	case holding && r.missing == nil: // filled values are no transient's errors
-		r.trans.hold(r)
 	case holding:
+		if r.missing == nil { // filled values are no transient's errors
+			r.trans.hold(r)
+		}
 	case r.trans.open:
 		r.trans.release(r)
 	}
