@@ -72,6 +72,9 @@ type Result struct {
 	// filled from their newest values (missing.go); nil when none was.
 	// It aliases the detector's buffers like ChannelError.
 	Missing []bool
+	// Held marks those of them held as a slower tag's newest reading
+	// (scored and learnt from as data) rather than masked; nil when none.
+	Held []bool
 }
 
 // AlertScore is the evidence the anomaly alert steps on: the larger of the
@@ -463,7 +466,7 @@ func (r Result) clone() Result {
 	r.ChannelError = slices.Clone(r.ChannelError)
 	r.Expected, r.Lower, r.Upper = slices.Clone(r.Expected), slices.Clone(r.Lower), slices.Clone(r.Upper)
 	r.Code = slices.Clone(r.Code)
-	r.Missing = slices.Clone(r.Missing)
+	r.Missing, r.Held = slices.Clone(r.Missing), slices.Clone(r.Held)
 	for _, o := range []*Outcome{&r.Anomaly, &r.DriftAlert, &r.Quality} {
 		if o.Why != nil {
 			w := *o.Why
@@ -509,7 +512,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		d.observe(x, masked == nil)
 		d.pending = d.pending[:0]
 		res := d.unscored(seq, t, st, x)
-		res[0].Missing = d.miss.filledAt(d.accepted)
+		res[0].Missing, res[0].Held = d.miss.filledAt(d.accepted), d.miss.heldAt(d.accepted)
 		d.pushMonitors(&res[0], t, x, -1)
 		return res
 	}
@@ -820,7 +823,7 @@ func (d *Detector) scoreWindow() []Result {
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
 			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
-			Missing: d.miss.filledAt(d.accepted - (n - 1 - k))}
+			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k))}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly

@@ -52,7 +52,9 @@
 // the others (missing.go): each missing value is filled with its
 // channel's newest, and while the window holds a filled value that channel
 // is masked as a context channel's errors are, nothing learns, and an open
-// alert that holds it stays open.
+// alert that holds it stays open. A channel sampled more slowly at a
+// steady cadence is held at its newest reading between readings instead,
+// and judged as any other.
 //
 // Context channels (SetContext, Config.Context) are inputs to the process,
 // such as setpoints: every model sees them, no error, test, quality check

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 29 (version 28 had no channels filled for
+// Snapshot encoding, version 30 (version 29 had no cadences of channels
+// sampled more slowly; version 28 had no channels filled for
 // missing values; version 27 had no count of the refits in
 // a row on which each channel's relation held; version 26 had no context
 // channels' filters nor a relation that learns on after its period; version 25 had no count of how long an
@@ -56,7 +57,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 29
+	snapshotVersion = 30
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

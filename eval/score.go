@@ -55,6 +55,8 @@ type Scored struct {
 	Wild       uint64 // isolated wild values held back from the models
 	Filled     uint64 // missing values of rows scored on their other channels (detector.Result.Missing)
 	FilledRows uint64 // those rows
+	Held       uint64 // of Filled, those held as a slower tag's reading (detector.Result.Held)
+	MaskedRows uint64 // rows with a filled value not held: its channel masked
 	OutOfOrder uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
@@ -286,10 +288,19 @@ func (s *Scored) count(r detector.Result, names []string) {
 	}
 	if r.Missing != nil {
 		s.FilledRows++
-		for _, m := range r.Missing {
+		masked := false
+		for j, m := range r.Missing {
+			held := r.Held != nil && r.Held[j]
 			if m {
 				s.Filled++
+				masked = masked || !held
 			}
+			if held {
+				s.Held++
+			}
+		}
+		if masked {
+			s.MaskedRows++
 		}
 	}
 	if r.Anomaly.Event == detector.Opened {

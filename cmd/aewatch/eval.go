@@ -311,7 +311,7 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, filled, outOfOrder, timeJumps, gaps uint64
+	var nonFinite, outOfRange, wild, filled, held, outOfOrder, timeJumps, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -321,6 +321,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		outOfRange += r.OutOfRange
 		wild += r.Wild
 		filled += r.Filled
+		held += r.Held
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -330,7 +331,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order, %d dated ahead (clock glitches); wild values held back: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
 	if filled > 0 {
-		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels)\n", filled)
+		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels), %d of them held as a slower tag's newest reading\n", filled, held)
 	}
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one
@@ -347,10 +348,12 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 				r.Rel, r.NonFinite, n)
 		}
 		// A filled value masks its channel for a window and stops the
-		// models learning: a dropout, not a channel sampled more slowly.
-		if n := len(r.Score); r.FilledRows*2 > uint64(n) {
-			fmt.Fprintf(w, "warning: %s: %d of %d rows lack a channel's value (filled, that channel not judged and nothing learnt while a window holds one): tags sampled at different rates leave most rows short; without --multivariate each channel is scored on the rows it has\n",
-				r.Rel, r.FilledRows, n)
+		// models learning: a dropout. A channel sampled more slowly at a
+		// steady cadence is held instead; one whose gaps are irregular or
+		// long stays masked most of the time.
+		if n := len(r.Score); r.MaskedRows*2 > uint64(n) {
+			fmt.Fprintf(w, "warning: %s: %d of %d rows lack a channel's value that could not be held (filled, that channel not judged and nothing learnt while a window holds one): tags sampled at irregular or slow rates leave most rows short; without --multivariate each channel is scored on the rows it has\n",
+				r.Rel, r.MaskedRows, n)
 		}
 	}
 }

@@ -270,25 +270,36 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	// A tag sampled every fifth row: one detector over both channels
-	// scores every row, fills the tag's blanks and says that this is no
-	// dropout; rows with no value at all are rejected.
-	b.Reset()
-	b.WriteString("timestamp,flow,temperature\n")
-	for i := range 300 {
-		temp, flow := "", fmt.Sprintf("%.3f", 10+math.Sin(float64(i)))
-		if i%5 == 0 {
-			temp = fmt.Sprintf("%.2f", 60+math.Cos(float64(i)/20))
+	// scores every row and fills the tag's blanks; once its cadence shows
+	// (eight gaps) they are held as its newest reading, so no warning.
+	// One sampled every twentieth row leaves windows with too few of its
+	// readings: masked, and warned of. Rows with no value are rejected.
+	tagEvery := func(every int) {
+		b.Reset()
+		b.WriteString("timestamp,flow,temperature\n")
+		for i := range 300 {
+			temp, flow := "", fmt.Sprintf("%.3f", 10+math.Sin(float64(i)))
+			if i%every == 0 {
+				temp = fmt.Sprintf("%.2f", 60+math.Cos(float64(i)/20))
+			}
+			if i == 151 {
+				flow = "NA"
+			}
+			fmt.Fprintf(&b, "%d,%s,%s\n", 1700000000+60*i, flow, temp)
 		}
-		if i == 151 {
-			flow = "NA"
-		}
-		fmt.Fprintf(&b, "%d,%s,%s\n", 1700000000+60*i, flow, temp)
+		os.WriteFile(file, []byte(b.String()), 0o644)
 	}
-	os.WriteFile(file, []byte(b.String()), 0o644)
+	tagEvery(5)
 	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out3"), file)
-	if code != 0 || !strings.Contains(stdout, "rejected samples: 1 non-finite") || !strings.Contains(stdout, "missing values filled: 239 ") ||
-		!strings.Contains(stdout, "239 of 300 rows lack a channel's value") {
-		t.Fatalf("exit %d, stdout %q, stderr %q: want 239 values filled, 1 row rejected and a warning of tags at different rates", code, stdout, stderr)
+	if code != 0 || !strings.Contains(stdout, "rejected samples: 1 non-finite") ||
+		!strings.Contains(stdout, "missing values filled: 239 (rows scored on their other channels), 207 of them held") || strings.Contains(stdout, "warning") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 239 values filled, 207 held, 1 row rejected and no warning", code, stdout, stderr)
+	}
+	tagEvery(20)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "out3"), file)
+	if code != 0 || !strings.Contains(stdout, "missing values filled: 284 (rows scored on their other channels), 0 of them held") ||
+		!strings.Contains(stdout, "284 of 300 rows lack a channel's value that could not be held") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 284 values filled, none held, and a warning of tags at slow rates", code, stdout, stderr)
 	}
 	// A transmitter that drops out for 20 rows: filled, no warning.
 	b.Reset()
