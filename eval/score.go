@@ -124,12 +124,31 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		return nil, fmt.Errorf("%s: detector.context names every channel (%s): nothing would be scored", f.Path, strings.Join(names, ", "))
 	}
 	if multivariate {
+		// The detector's inputs are the channels sorted by name, as the
+		// service lays a series' channels out (codec.Sample), so that
+		// eval and a replay of the file agree bit for bit whatever the
+		// columns' order; col maps them back.
+		col := make([]int, c)
+		for j := range col {
+			col[j] = j
+		}
+		slices.SortStableFunc(col, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+		sorted, sortedContext := make([]string, c), []bool(nil)
+		for p, j := range col {
+			sorted[p] = names[j]
+		}
+		if context != nil {
+			sortedContext = make([]bool, c)
+			for p, j := range col {
+				sortedContext[p] = context[j]
+			}
+		}
 		d, err := detector.New(cfg, c)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
-		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names))
-		d.SetContext(context)
+		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), sorted))
+		d.SetContext(sortedContext)
 		d.SetSilences(cfg.SilencesFor(f.Series()))
 		code := s.codeOf(d, latent)
 		fb := newVerdictFeed(verdicts)
@@ -140,19 +159,24 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.Score[k], s.Alert[k], s.Error[k] = r.Score, r.Anomaly.Open, r.Error
 				s.RefScore[k], s.AlertScore[k] = r.RefScore, r.AlertScore()
 				s.Drift[k], s.DriftAlert[k], s.Quality[k], s.Silenced[k] = r.Drift, r.DriftAlert.Open, r.Quality.Open, r.Silenced
-				for j, e := range r.ChannelError {
+				for p, e := range r.ChannelError {
+					j := col[p]
 					s.Channel[j][k] = r.Score
 					s.ChannelErr[j][k] = e
 					s.ChDrift[j][k] = r.Drift
-					s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[j], r.Lower[j], r.Upper[j]
+					s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[p], r.Lower[p], r.Upper[p]
 				}
-				s.count(r, names)
+				s.count(r, sorted)
 			}
-			s.keepDenoised(d, 0)
+			s.keepDenoised(d, col)
 		}
+		x := make([]float64, c)
 		for i, t := range f.Times {
-			fb.apply(s, i, t, d, names)
-			keep(d.Push(t, f.Values[i]))
+			fb.apply(s, i, t, d, sorted)
+			for p, j := range col {
+				x[p] = f.Values[i][j]
+			}
+			keep(d.Push(t, x))
 		}
 		keep(d.Flush())
 		s.addStats(d)
@@ -173,6 +197,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		d.SetSilences(cfg.SilencesFor(f.Series()))
 		code := s.codeOf(d, latent)
 		fb.next = 0
+		only := []int{j}
 		keep := func(results []detector.Result) {
 			for _, r := range results {
 				k := r.Seq
@@ -191,7 +216,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.Silenced[k] = s.Silenced[k] || r.Silenced
 				s.count(r, names[j:j+1])
 			}
-			s.keepDenoised(d, j)
+			s.keepDenoised(d, only)
 		}
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
@@ -204,12 +229,12 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 	return s, nil
 }
 
-// keepDenoised stores the denoised values d's last Push gave, its channels
-// from column first on.
-func (s *Scored) keepDenoised(d *detector.Detector, first int) {
+// keepDenoised stores the denoised values d's last Push gave, its channel
+// p in column col[p].
+func (s *Scored) keepDenoised(d *detector.Detector, col []int) {
 	for _, o := range d.Denoised() {
-		for j, v := range o.Values {
-			s.Denoised[first+j][o.Seq] = v
+		for p, v := range o.Values {
+			s.Denoised[col[p]][o.Seq] = v
 		}
 	}
 }

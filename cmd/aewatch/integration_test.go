@@ -1367,23 +1367,33 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 }
 
 // TestMultivariateDropoutMatchesEval: a multivariate series whose third
-// channel drops out for 40 rows. produce sends those rows without it; the
-// service scores them on the other two, bit for bit as eval does, and
-// writes no point for the channel that was missing.
+// channel drops out for 40 rows and whose fourth is sent every fourth row
+// (a slower tag, held between its readings). produce sends the rows
+// without the values they lack; the service scores them on the others,
+// bit for bit as eval does, and writes no point for a channel a message
+// lacked.
 func TestMultivariateDropoutMatchesEval(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	const rows, from, to = 600, 300, 340
 	var b strings.Builder
-	b.WriteString("time,flow,pressure,temp\n")
+	b.WriteString("time,flow,pressure,temp,level\n")
 	r := rand.New(rand.NewPCG(3, 3))
+	levelMissing := 0
 	for i := range rows {
 		base := math.Sin(2 * math.Pi * float64(i) / 60)
 		temp := fmt.Sprintf("%.3f", 60+0.2*r.NormFloat64())
 		if i >= from && i < to {
 			temp = ""
 		}
-		fmt.Fprintf(&b, "%s,%.3f,%.3f,%s\n", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
-			100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64(), temp)
+		level := fmt.Sprintf("%.3f", 50+2*base+0.1*r.NormFloat64())
+		if i%4 != 0 {
+			level = ""
+			if i >= 31 {
+				levelMissing++
+			}
+		}
+		fmt.Fprintf(&b, "%s,%.3f,%.3f,%s,%s\n", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+			100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64(), temp, level)
 	}
 	file := filepath.Join(t.TempDir(), "pump.csv")
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
@@ -1391,7 +1401,7 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 	}
 	out := t.TempDir()
 	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file)
-	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("missing values filled: %d ", to-from)) {
+	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("missing values filled: %d ", to-from+rows*3/4)) || strings.Contains(stdout, " 0 of them held") {
 		t.Fatalf("eval: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	f, err := sensorcsv.Read(filepath.Join(out, "pump.csv"), []string{"alert_kind", "explanation"})
@@ -1420,6 +1430,9 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 	}
 	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != rows-31-(to-from) {
 		t.Errorf("%d points for temp, want %d: none while it was missing", n, rows-31-(to-from))
+	}
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'level'`); n != rows-31-levelMissing {
+		t.Errorf("%d points for level, want %d: one a reading", n, rows-31-levelMissing)
 	}
 }
 

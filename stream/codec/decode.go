@@ -18,11 +18,15 @@ type Tag struct{ Key, Value string }
 // Sample is one decoded measurement: a series at one event time with one or
 // more named channels.
 type Sample struct {
-	Series   string
-	Tags     []Tag // sorted by key
-	Time     int64 // event time, Unix nanoseconds
+	Series string
+	Tags   []Tag // sorted by key
+	Time   int64 // event time, Unix nanoseconds
+	// Channels are sorted by name, whatever order the message wrote them
+	// in: a multivariate detector's inputs are laid out in that order, so
+	// it is the same for JSON (whose objects have none) and line protocol,
+	// and the same as eval's.
 	Channels []string
-	Values   []float64
+	Values   []float64 // Values[j] is channel Channels[j]'s
 }
 
 // Reason classifies a rejected message; each has its own counter.
@@ -371,6 +375,7 @@ func decodeLine(line string) (Sample, error) {
 	if len(s.Channels) == 0 {
 		return Sample{}, Reject(ReasonMissingField, "line %.60q: no numeric field", line)
 	}
+	sortChannels(&s)
 	if t < minStorableNanos || t > maxStorableNanos {
 		return Sample{}, badTime(strings.TrimSpace(ts))
 	}
@@ -378,6 +383,17 @@ func decodeLine(line string) (Sample, error) {
 		return Sample{}, err
 	}
 	return s, nil
+}
+
+// sortChannels sorts s's channels by name, their values with them (an
+// insertion sort: a sample holds a few).
+func sortChannels(s *Sample) {
+	for i := 1; i < len(s.Channels); i++ {
+		for j := i; j > 0 && s.Channels[j] < s.Channels[j-1]; j-- {
+			s.Channels[j], s.Channels[j-1] = s.Channels[j-1], s.Channels[j]
+			s.Values[j], s.Values[j-1] = s.Values[j-1], s.Values[j]
+		}
+	}
 }
 
 // cutUnescaped cuts s at the first sep that is not backslash-escaped and

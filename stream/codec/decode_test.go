@@ -74,7 +74,7 @@ func TestDecodeLine(t *testing.T) {
 	}
 	want := []Sample{
 		{Series: "pump,asset=p7,site=a", Tags: []Tag{{"asset", "p7"}, {"site", "a"}}, Time: 1709251200000000000,
-			Channels: []string{"temp", "pressure"}, Values: []float64{61.2, 5}},
+			Channels: []string{"pressure", "temp"}, Values: []float64{5, 61.2}}, // sorted by name, as JSON's
 		{Series: "flow meter,site=b", Tags: []Tag{{"site", "b"}}, Time: 2, Channels: []string{"v"}, Values: []float64{1}},
 	}
 	if !reflect.DeepEqual(got, want) {
