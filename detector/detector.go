@@ -433,8 +433,8 @@ func (d *Detector) Denoised() []DenoisedSample {
 func (d *Detector) stateSplit(j int) (split float64, ok bool) {
 	var m *marginal
 	switch {
-	case d.ref != nil && d.ref.marg.settled:
-		m = d.ref.marg
+	case d.ref != nil && d.ref.scoring().marg.settled:
+		m = d.ref.scoring().marg
 	case d.drift != nil && d.drift.states != nil && d.drift.states.settled:
 		m = d.drift.states
 	default:
@@ -847,7 +847,7 @@ func (d *Detector) scoreWindow() []Result {
 			a.Event = d.alert.step(stepScore, ps.time)
 			if a.Event == Opened || (wasOpen && d.alert.open && stepScore > peak) {
 				if refScore > evidence {
-					d.ref.explain(&d.why, p, x)
+					d.ref.scoring().explain(&d.why, p, x)
 				} else {
 					d.explainAnomaly(r)
 				}
@@ -866,7 +866,7 @@ func (d *Detector) scoreWindow() []Result {
 			}
 			if a.Event == Closed && wasOpen {
 				a.Peak, a.Duration = d.alert.peak, ps.time-openedAt
-				if d.ref != nil && d.ref.holdLimitReached() {
+				if d.ref != nil && d.ref.scoring().holdLimitReached() {
 					d.why.Reason = ReasonHoldLimit
 				}
 			}
@@ -949,7 +949,7 @@ func (d *Detector) ChosenBottleneck() int { return d.chosen }
 func (d *Detector) dominant(fromRef bool, ch []float64) int {
 	errs := ch
 	if fromRef && d.ref != nil {
-		errs = d.ref.channelWeights()
+		errs = d.ref.scoring().channelWeights()
 	}
 	top := -1
 	for j, e := range errs {
@@ -964,7 +964,7 @@ func (d *Detector) dominant(fromRef bool, ch []float64) int {
 // reference's level on normal data, or the adapting one's.
 func (d *Detector) levels() *window.Normaliser {
 	if d.ref != nil {
-		return d.ref.norm
+		return d.ref.scoring().norm
 	}
 	return d.norm
 }
@@ -1052,22 +1052,10 @@ type MemoryPart struct {
 // MemoryByPart splits MemoryBytes by what the bytes are for: the slices
 // that dominate, plus a fixed allowance for headers and small fields.
 func (d *Detector) MemoryByPart() []MemoryPart {
-	var parts []MemoryPart
-	addPeak := func(name string, now, full, peak int) {
-		if now > 0 || peak > 0 {
-			parts = append(parts, MemoryPart{name, now, full, peak})
-		}
-	}
-	add := func(name string, now, full int) { addPeak(name, now, full, full) }
-	fixed := func(name string, b int) { add(name, b, b) }
-	f64 := func(n int) int { return 8 * n }
+	var parts partList
+	addPeak, add, fixed, network := parts.addPeak, parts.add, parts.fixed, parts.network
 	c := d.channels
 	fixed("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
-	network := func(prefix string, a *model.Autoencoder, frozen bool) {
-		for _, p := range a.BytesByPart(frozen) {
-			addPeak(prefix+p.Name, p.Bytes, p.Full, p.Peak)
-		}
-	}
 	if d.ae != nil {
 		network("adapting network: ", d.ae, false)
 	}
@@ -1092,32 +1080,26 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	add("adapting calibration: history of averaged errors", hist, histFull)
 	fixed("adapting calibration: moving averages", avg)
 	if r := d.ref; r != nil {
-		if r.ae != nil {
-			network("reference network: ", r.ae, r.freezes())
+		own := r.memoryParts(c)
+		parts.list = append(parts.list, own...)
+		// A copy of the reference scores while its period restarts for a
+		// cycle the seasonal context finds: at most the reference once
+		// full, its network frozen if it freezes.
+		var prev, peak int
+		if r.prev != nil {
+			for _, p := range r.prev.memoryParts(c) {
+				prev += p.Bytes
+			}
 		}
-		tails, tailsFull := r.cal.bytes(), r.cal.fullBytes()
-		for _, cc := range r.chCal {
-			tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
+		if r.prev != nil || (r.season != nil && !r.season.done) || r.seasonPending {
+			for _, p := range own {
+				peak += p.Full
+				if !r.freezes() {
+					peak += p.Peak - p.Full
+				}
+			}
 		}
-		add("reference: tail models (history and ranks)", tails, tailsFull)
-		fixed("reference: window and per-channel state", f64(len(r.vec)+len(r.relVec)+7*c)+c)
-		if s := r.season; s != nil {
-			addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
-		}
-		addPeak("reference: value histogram and its tail", r.marg.bytes(), r.marg.steadyBytes(), r.marg.fullBytes())
-		add("reference: transient alerts", 2*cap(r.trans.buf), 2*transientWindows*r.trans.width)
-		for _, t := range r.tests {
-			add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
-		}
-		if r.rel != nil {
-			addPeak("reference: channel relations and their tails", r.rel.bytes(), r.rel.steadyBytes(), r.rel.peakBytes())
-		}
-		if rc := r.recur; rc != nil {
-			fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
-		}
-		if r.runs != nil {
-			fixed("reference: run lengths", 3*c+f64(5*c)) // state, partial, short; run, shortest and counts
-		}
+		addPeak("reference kept while its period restarts for a cycle", prev, 0, max(prev, peak))
 	}
 	if m := d.drift; m != nil {
 		fixed("drift monitor", f64((5+20)*c))
@@ -1140,8 +1122,35 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	if d.shadow != nil {
 		addPeak("maintenance window's copy of the detector", d.shadow.MemoryBytes(), d.shadow.MemoryFullBytes(), d.shadow.MemoryPeakBytes())
 	}
-	return append(parts, MemoryPart{"headers and small fields", 1024, 1024, 1024})
+	return append(parts.list, MemoryPart{"headers and small fields", 1024, 1024, 1024})
 }
+
+// partList collects MemoryParts.
+type partList struct{ list []MemoryPart }
+
+// addPeak adds a part holding now bytes, full once its histories have
+// filled and peak at most; none if it holds nothing and never will.
+func (l *partList) addPeak(name string, now, full, peak int) {
+	if now > 0 || peak > 0 {
+		l.list = append(l.list, MemoryPart{name, now, full, peak})
+	}
+}
+
+// add adds a part that is at its largest once full.
+func (l *partList) add(name string, now, full int) { l.addPeak(name, now, full, full) }
+
+// fixed adds a part whose size does not change.
+func (l *partList) fixed(name string, b int) { l.add(name, b, b) }
+
+// network adds a network's parts, each name after prefix.
+func (l *partList) network(prefix string, a *model.Autoencoder, frozen bool) {
+	for _, p := range a.BytesByPart(frozen) {
+		l.addPeak(prefix+p.Name, p.Bytes, p.Full, p.Peak)
+	}
+}
+
+// f64 is the bytes of n float64s.
+func f64(n int) int { return 8 * n }
 
 // TrainingScratchBytes is the memory a training step of the detector's
 // networks, or a fit of its calibration, borrows: held once per goroutine
@@ -1161,4 +1170,38 @@ func (d *Detector) TrainingScratchBytes() int {
 		n = max(n, 2*2*d.ref.cal.cfg.History) // sortBF16s's two buffers
 	}
 	return n
+}
+
+// memoryParts are the reference's parts of Detector.MemoryByPart, for c
+// channels.
+func (r *reference) memoryParts(c int) []MemoryPart {
+	var parts partList
+	addPeak, add, fixed, network := parts.addPeak, parts.add, parts.fixed, parts.network
+	if r.ae != nil {
+		network("reference network: ", r.ae, r.freezes())
+	}
+	tails, tailsFull := r.cal.bytes(), r.cal.fullBytes()
+	for _, cc := range r.chCal {
+		tails, tailsFull = tails+cc.bytes(), tailsFull+cc.fullBytes()
+	}
+	add("reference: tail models (history and ranks)", tails, tailsFull)
+	fixed("reference: window and per-channel state", f64(len(r.vec)+len(r.relVec)+7*c)+c)
+	if s := r.season; s != nil {
+		addPeak("reference: seasonal context", s.bytes(), s.steadyBytes(), s.fullBytes())
+	}
+	addPeak("reference: value histogram and its tail", r.marg.bytes(), r.marg.steadyBytes(), r.marg.fullBytes())
+	add("reference: transient alerts", 2*cap(r.trans.buf), 2*transientWindows*r.trans.width)
+	for _, t := range r.tests {
+		add("reference: "+t.name+" tails", t.bytes(), t.fullBytes())
+	}
+	if r.rel != nil {
+		addPeak("reference: channel relations and their tails", r.rel.bytes(), r.rel.steadyBytes(), r.rel.peakBytes())
+	}
+	if rc := r.recur; rc != nil {
+		fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
+	}
+	if r.runs != nil {
+		fixed("reference: run lengths", 3*c+f64(5*c)) // state, partial, short; run, shortest and counts
+	}
+	return parts.list
 }

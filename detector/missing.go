@@ -293,11 +293,11 @@ func (d *Detector) missingHeld() bool {
 	if masked == nil {
 		return false
 	}
-	if d.ref == nil || !d.ref.heldSet {
+	if d.ref == nil || !d.ref.scoring().heldSet {
 		return true
 	}
 	for j, m := range masked {
-		if m && d.ref.held[j] {
+		if m && d.ref.scoring().held[j] {
 			return true
 		}
 	}

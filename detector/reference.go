@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/aewatch/aewatch/internal/detmath"
+	"github.com/aewatch/aewatch/internal/statecodec"
 	"github.com/aewatch/aewatch/model"
 	"github.com/aewatch/aewatch/window"
 )
@@ -283,6 +284,14 @@ type reference struct {
 	// (missing.go; nil: none): left out of the errors and the evidence,
 	// not followed, and the window is not learnt from.
 	missing []bool
+	// spawn builds a fresh reference like this one.
+	spawn func() (*reference, error)
+	// prev is the reference as it stood when the seasonal context found a
+	// cycle and the period restarted on the signal without it: until the
+	// new period is over it scores, explains and holds in its place, so
+	// that the restart leaves no period unjudged. It reads the signal
+	// with its cycles, as it learnt it, and restarts no more.
+	prev *reference
 }
 
 // minMeanSpread floors a channel's window-mean spread, in reference
@@ -304,6 +313,15 @@ func newSpreadTail(cfg TailConfig) *tailCalibrator {
 }
 
 func newReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
+	r, err := buildReference(cfg, wcfg, channels, mc, seed, train)
+	if err != nil {
+		return nil, err
+	}
+	r.spawn = func() (*reference, error) { return buildReference(cfg, wcfg, channels, mc, seed, train) }
+	return r, nil
+}
+
+func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *model.Config, seed uint64, train bool) (*reference, error) {
 	wcfg.NormWarmup = cfg.Samples
 	norm, err := window.NewNormaliser(wcfg, channels)
 	if err != nil {
@@ -395,6 +413,10 @@ func marginalTail(t TailConfig) *TailConfig {
 // is open: a period restarted inside a fault would learn the fault as the
 // normal.
 func (r *reference) observe(t int64, x []float64, holding bool) {
+	if r.prev != nil {
+		r.prev.missing = r.missing
+		r.prev.observe(t, x, holding)
+	}
 	if r.missing != nil {
 		return // filled values teach nothing, nor count towards the period
 	}
@@ -410,7 +432,11 @@ func (r *reference) observe(t int64, x []float64, holding bool) {
 		r.seasonPending = r.seasonPending || found
 		if r.seasonPending && !holding {
 			r.seasonPending = false
+			prev := r.retire()
 			r.restart()
+			if r.prev = prev; prev != nil {
+				prev.observe(t, x, holding) // as r would have without the restart
+			}
 		}
 		if !r.seasonPending {
 			x = y
@@ -431,6 +457,52 @@ func (r *reference) learning() bool { return r.seen <= r.period }
 // score returns the window's calibrated reference score; holding says
 // whether an alert is open, which the CUSUM may then hold.
 func (r *reference) score(win *window.Window, holding bool) float64 {
+	own := r.scoreOwn(win, holding)
+	if r.prev == nil {
+		return own
+	}
+	if r.learning() {
+		return r.prev.score(win, holding)
+	}
+	r.prev = nil // the new period is over
+	return own
+}
+
+// scoring is the reference whose score, explanation and held channels
+// stand: prev while the period restarted for a cycle learns.
+func (r *reference) scoring() *reference {
+	if r.prev != nil {
+		return r.prev
+	}
+	return r
+}
+
+// retire returns a copy of r to score while its period restarts (prev),
+// nil if it cannot be made: it reads the signal as r did before the
+// restart, without a seasonal context, and restarts no more.
+func (r *reference) retire() *reference {
+	p, err := r.spawn()
+	if err != nil {
+		return nil
+	}
+	p.setContext(r.context)
+	var e statecodec.Encoder
+	if r.appendState(&e) != nil || p.readState(statecodec.NewDecoder(e.Buf)) != nil {
+		return nil
+	}
+	p.retired()
+	if p.ae != nil && p.freezes() {
+		p.ae.Freeze() // as r would have now that the seasonal search is over
+	}
+	return p
+}
+
+// retired turns a fresh or copied reference into a predecessor (prev).
+func (r *reference) retired() {
+	r.season, r.recur, r.spawn, r.seasonPending = nil, nil, nil, false
+}
+
+func (r *reference) scoreOwn(win *window.Window, holding bool) float64 {
 	c := len(r.chErr)
 	r.relMeasured = false
 	if r.season != nil && r.season.done && !r.seasonPending {
@@ -565,6 +637,9 @@ func (r *reference) score(win *window.Window, holding bool) float64 {
 // update learns from the window just scored: always during the reference
 // period, afterwards only when normal says it was accepted as normal.
 func (r *reference) update(normal, holding bool, x []float64) {
+	if r.prev != nil {
+		r.prev.update(normal, holding, x)
+	}
 	if r.recur != nil && !r.learning() {
 		cycle := r.recur.step(holding, x, r.norm.Mean, r.norm.Std)
 		// Only a regime the period never saw restarts it: one it saw and
@@ -917,6 +992,7 @@ func (r *reference) holdLimitReached() bool {
 // restart begins a new reference period: the normalisation and the error
 // history are learnt afresh; the network keeps its weights and learns on.
 func (r *reference) restart() {
+	r.prev = nil
 	r.seen, r.cusum, r.meanN = 0, 0, 0
 	r.heldSet = false // the levels are learnt afresh: an open alert chooses again
 	clear(r.meanSq)

@@ -600,3 +600,82 @@ func TestHoldLimitAcceptsASteadyNewLevel(t *testing.T) {
 		t.Errorf("a noise burst past the hold limit alerted on %.2f of its late rows, want >= 0.9", c)
 	}
 }
+
+// cycledRows is three noisy channels with cycles of 157 and 628 samples,
+// 3,000 rows; with step the third reads 5 high (10 deviations) on rows
+// [2100, 2250), inside the reference period that restarts once the
+// seasonal context has found the cycles (about row 2000).
+func cycledRows(seed uint64, step bool) [][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	rows := make([][]float64, 3000)
+	for i := range rows {
+		c0 := 10 + math.Sin(float64(i)/25) + 0.2*rng.NormFloat64()
+		c1 := 5 + 0.5*math.Sin(float64(i)/25) + 0.3*rng.NormFloat64()
+		c2 := 20 + math.Sin(float64(i)/100) + 0.5*rng.NormFloat64()
+		if step && i >= 2100 && i < 2250 {
+			c2 += 5
+		}
+		rows[i] = []float64{c0, c1, c2}
+	}
+	return rows
+}
+
+// TestSeasonalRestartKeepsScoring: when the seasonal context finds a
+// cycle, the reference period restarts on the signal without it, and the
+// reference as it stood scores until the new period is over: a step in
+// those 400 samples is alerted on at least 70% of its rows (118 of 118 on
+// seeds 1-3; 30, 31 and 44 while the restart left the reference silent),
+// no alert opens on the fault-free series from shortly before the restart
+// on, and a snapshot taken inside the restarted period resumes bit for bit.
+func TestSeasonalRestartKeepsScoring(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		cfg := DefaultConfig()
+		cfg.Seed = seed
+		for _, step := range []bool{false, true} {
+			d, err := New(cfg, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alerted, opened, kept := 0, 0, false
+			var snap []byte
+			want := map[uint64]float64{}
+			for i, x := range cycledRows(seed, step) {
+				for _, r := range d.Push(int64(i+1)*1e9, x) {
+					want[r.Seq] = r.AlertScore()
+					if r.Seq >= 2132 && r.Seq < 2250 && r.Anomaly.Open {
+						alerted++
+					}
+					if r.Seq >= 1900 && r.Anomaly.Event == Opened {
+						opened++
+					}
+				}
+				if i == 2150 {
+					kept = d.ref.prev != nil && d.ref.learning()
+					if snap, err = d.AppendBinary(nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !kept || d.ref.prev != nil {
+				t.Fatalf("seed %d: the reference before the restart kept at row 2150: %v, still kept at the end: %v", seed, kept, d.ref.prev != nil)
+			}
+			switch {
+			case step && alerted < 118*7/10:
+				t.Errorf("seed %d: a step inside the restarted period alerted on %d of 118 rows", seed, alerted)
+			case !step && opened > 0:
+				t.Errorf("seed %d: %d alerts opened on the fault-free series from row 1900 on", seed, opened)
+			}
+			b, _ := New(cfg, 3)
+			if err := b.UnmarshalBinary(snap); err != nil {
+				t.Fatal(err)
+			}
+			for i, x := range cycledRows(seed, step)[2151:] {
+				for _, r := range b.Push(int64(i+2152)*1e9, x) {
+					if math.Float64bits(r.AlertScore()) != math.Float64bits(want[r.Seq]) {
+						t.Fatalf("seed %d: row %d: alert score %v after the restore, %v uninterrupted", seed, r.Seq, r.AlertScore(), want[r.Seq])
+					}
+				}
+			}
+		}
+	}
+}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 30 (version 29 had no cadences of channels
+// Snapshot encoding, version 31 (version 30 had no reference kept to score
+// while the period restarts for a cycle found; version 29 had no cadences of channels
 // sampled more slowly; version 28 had no channels filled for
 // missing values; version 27 had no count of the refits in
 // a row on which each channel's relation held; version 26 had no context
@@ -57,7 +58,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 30
+	snapshotVersion = 31
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -553,6 +554,10 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.rel != nil {
 		r.rel.appendState(e)
 	}
+	e.Bool(r.prev != nil)
+	if r.prev != nil {
+		return r.prev.appendState(e)
+	}
 	return nil
 }
 
@@ -617,6 +622,22 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 		if err := r.rel.readState(d); err != nil {
 			return err
 		}
+	}
+	r.prev = nil
+	if d.Bool() {
+		if r.spawn == nil || !r.learning() {
+			return errors.New("detector: snapshot holds a reference before a restart where none can be")
+		}
+		p, err := r.spawn()
+		if err != nil {
+			return err
+		}
+		p.setContext(r.context)
+		p.retired()
+		if err := p.readState(d); err != nil {
+			return err
+		}
+		r.prev = p
 	}
 	if err := d.Err(); err != nil {
 		return err
