@@ -223,7 +223,7 @@ const slowStepFrom, slowStepTo, slowGapFrom, slowGapTo = 2600, 2750, 2850, 2910
 // short gaps), so they are judged and learnt: every row from the window's
 // end is scored, a step on the slow channel is alerted on at least 70% of
 // its rows (masked, it could not be), alerts of any kind cover at most 5%
-// of the fault-free rows before the dropout (73, 45 and 90 of 2,550 on
+// of the fault-free rows before the dropout (73, 60 and 115 of 2,550 on
 // seeds 1-3; the same series read on every row, none), and a dropout
 // longer than twice the cadence's gaps masks the channel again until
 // eight short gaps have passed.

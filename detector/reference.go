@@ -418,7 +418,13 @@ func (r *reference) observe(t int64, x []float64, holding bool) {
 		r.prev.observe(t, x, holding)
 	}
 	if r.missing != nil {
-		return // filled values teach nothing, nor count towards the period
+		// Filled values teach nothing, nor count towards the period; a
+		// learnt cycle's offsets still move on with the window, or every
+		// channel would be read out of phase from here on.
+		if r.season != nil && r.season.done {
+			r.season.observe(t, x)
+		}
+		return
 	}
 	if r.season != nil {
 		found, y := r.season.observe(t, x)

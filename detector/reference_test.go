@@ -679,3 +679,35 @@ func TestSeasonalRestartKeepsScoring(t *testing.T) {
 		}
 	}
 }
+
+// TestDropoutKeepsTheCyclesInPhase: a channel that drops out for 100 rows
+// after the seasonal context has found the cycles leaves the others'
+// cycles in phase: the reference's offsets move on with the window while
+// it skips the filled samples. Before, they stood still, every channel was
+// read a little more out of phase with each filled row, and an alert
+// opened 13-18 rows into the dropout on seeds 1-3.
+func TestDropoutKeepsTheCyclesInPhase(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		cfg := DefaultConfig()
+		cfg.Seed = seed
+		d, err := New(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, x := range cycledRows(seed, false) {
+			if i >= 2600 && i < 2700 {
+				x[2] = math.NaN()
+			}
+			for _, r := range d.Push(int64(i+1)*1e9, x) {
+				for _, o := range []Outcome{r.Anomaly, r.DriftAlert, r.Quality} {
+					if o.Event == Opened && r.Seq >= 2600 && r.Seq < 2700 {
+						t.Errorf("seed %d: an alert opened at row %d, inside the dropout", seed, r.Seq)
+					}
+				}
+			}
+		}
+		if d.ref.season == nil || !d.ref.season.done || !slices.ContainsFunc(d.ref.season.period, func(p int) bool { return p > 0 }) {
+			t.Fatalf("seed %d: the seasonal context found no cycle", seed)
+		}
+	}
+}
