@@ -3,6 +3,7 @@ package codec
 import (
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,7 +119,8 @@ func FuzzDecodeLine(f *testing.F) {
 }
 
 // checkDecoded: a decoder either rejects with a reason or yields samples
-// with a series, matching channels and values, and finite values only.
+// with a series, matching channels (sorted by name) and values, and finite
+// values only.
 func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
 	out, err := dec(nil, msg)
 	if err != nil {
@@ -128,7 +130,7 @@ func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
 		return
 	}
 	for _, s := range out {
-		if s.Series == "" || len(s.Channels) == 0 || len(s.Channels) != len(s.Values) {
+		if s.Series == "" || len(s.Channels) == 0 || len(s.Channels) != len(s.Values) || !slices.IsSorted(s.Channels) {
 			t.Fatalf("bad sample %+v", s)
 		}
 		for _, v := range s.Values {
