@@ -385,8 +385,10 @@ func decodeLine(line string) (Sample, error) {
 	return s, nil
 }
 
-// sortChannels sorts s's channels by name, their values with them (an
-// insertion sort: a sample holds a few).
+// sortChannels sorts s's channels by name, their values with them (a
+// stable insertion sort: a sample holds a few), and keeps the last value
+// of a field written twice, as InfluxDB does (and encoding/json for a
+// repeated key): twice, it would be scored twice at one time.
 func sortChannels(s *Sample) {
 	for i := 1; i < len(s.Channels); i++ {
 		for j := i; j > 0 && s.Channels[j] < s.Channels[j-1]; j-- {
@@ -394,6 +396,16 @@ func sortChannels(s *Sample) {
 			s.Values[j], s.Values[j-1] = s.Values[j-1], s.Values[j]
 		}
 	}
+	n := 0
+	for i, ch := range s.Channels {
+		if n > 0 && s.Channels[n-1] == ch {
+			s.Values[n-1] = s.Values[i]
+			continue
+		}
+		s.Channels[n], s.Values[n] = ch, s.Values[i]
+		n++
+	}
+	s.Channels, s.Values = s.Channels[:n], s.Values[:n]
 }
 
 // cutUnescaped cuts s at the first sep that is not backslash-escaped and

@@ -69,14 +69,14 @@ func TestDecodeJSONRejects(t *testing.T) {
 }
 
 func TestDecodeLine(t *testing.T) {
-	got, err := DecodeLine(nil, []byte("pump,site=a,asset=p7 temp=61.2,pressure=5i,state=\"on\",ok=t 1709251200000000000\n\nflow\\ meter,site=b v=1 2\n"))
+	got, err := DecodeLine(nil, []byte("pump,site=a,asset=p7 temp=61.2,pressure=5i,state=\"on\",ok=t 1709251200000000000\n\nflow\\ meter,site=b v=1,v=4 2\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Sample{
 		{Series: "pump,asset=p7,site=a", Tags: []Tag{{"asset", "p7"}, {"site", "a"}}, Time: 1709251200000000000,
 			Channels: []string{"pressure", "temp"}, Values: []float64{5, 61.2}}, // sorted by name, as JSON's
-		{Series: "flow meter,site=b", Tags: []Tag{{"site", "b"}}, Time: 2, Channels: []string{"v"}, Values: []float64{1}},
+		{Series: "flow meter,site=b", Tags: []Tag{{"site", "b"}}, Time: 2, Channels: []string{"v"}, Values: []float64{4}}, // a field twice: the last, as InfluxDB
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
@@ -119,8 +119,8 @@ func FuzzDecodeLine(f *testing.F) {
 }
 
 // checkDecoded: a decoder either rejects with a reason or yields samples
-// with a series, matching channels (sorted by name) and values, and finite
-// values only.
+// with a series, matching channels (sorted by name, each once) and values,
+// and finite values only.
 func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
 	out, err := dec(nil, msg)
 	if err != nil {
@@ -130,7 +130,8 @@ func checkDecoded(t *testing.T, dec Decoder, msg []byte) {
 		return
 	}
 	for _, s := range out {
-		if s.Series == "" || len(s.Channels) == 0 || len(s.Channels) != len(s.Values) || !slices.IsSorted(s.Channels) {
+		if s.Series == "" || len(s.Channels) == 0 || len(s.Channels) != len(s.Values) || !slices.IsSorted(s.Channels) ||
+			len(slices.Compact(slices.Clone(s.Channels))) != len(s.Channels) {
 			t.Fatalf("bad sample %+v", s)
 		}
 		for _, v := range s.Values {
