@@ -127,6 +127,8 @@ type Detector struct {
 	ahead    heldAhead
 	released []Result
 	noHold   bool
+	// assembled keeps a held row's results (assemble.go).
+	assembled []Result
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -362,13 +364,22 @@ func (d *Detector) Rebaseline() bool {
 // Push feeds one sample (one value per channel; copied) at event time t and
 // returns the results it completes: one for a rejected sample or one still
 // filling the first window, Stride results when it completes a window, none
-// when it waits for the stride or holds a sample dated far ahead (whose
-// results come with the next sample's, before them, or from Flush). The
-// slice is valid until the next Push.
+// when it waits for the stride or holds a sample dated far ahead or a row
+// lacking values (whose results come with the next sample's, before them,
+// or from Flush). The slice is valid until the next Push.
 func (d *Detector) Push(t int64, x []float64) []Result {
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}
+	if d.miss != nil {
+		return d.assemble(t, x)
+	}
+	return d.pushTimed(t, x)
+}
+
+// pushTimed is Push once a row is whole or goes in as it is: it holds a
+// sample dated far ahead.
+func (d *Detector) pushTimed(t int64, x []float64) []Result {
 	if d.ahead.held {
 		return d.resolveAhead(t, x)
 	}
@@ -413,7 +424,7 @@ func (d *Detector) resolveAhead(t int64, x []float64) []Result {
 	for _, r := range first {
 		d.released = append(d.released, r.clone())
 	}
-	return append(d.released, d.Push(t, x)...)
+	return append(d.released, d.pushTimed(t, x)...)
 }
 
 // Denoised returns the denoised values the last Push or Flush completed
@@ -443,20 +454,26 @@ func (d *Detector) stateSplit(j int) (split float64, ok bool) {
 	return m.split[j], m.modal[j]
 }
 
-// HoldsAhead reports whether a sample dated far ahead waits for the next.
-func (d *Detector) HoldsAhead() bool { return d.ahead.held }
+// Holds reports whether a sample waits for the next: one dated far ahead,
+// or a row lacking values (assemble.go).
+func (d *Detector) Holds() bool { return d.ahead.held || (d.miss != nil && d.miss.row.held) }
 
-// Flush returns the results of a sample still held as dated ahead, as if
-// the series had moved on after it (the end of a file), and nil if none is.
+// Flush returns the results of the samples still held, a row lacking
+// values and one dated ahead, as if the series had moved on after them
+// (the end of a file), and nil if none is.
 func (d *Detector) Flush() []Result {
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}
+	var first []Result
+	if d.miss != nil && d.miss.row.held {
+		first = d.releaseRow()
+	}
 	if !d.ahead.held {
-		return nil
+		return first
 	}
 	d.ahead.held = false
-	return d.push(d.ahead.t, d.ahead.x)
+	return append(first, d.push(d.ahead.t, d.ahead.x)...)
 }
 
 // clone returns r with its slices and explanations copied: the detector

@@ -57,6 +57,8 @@ type missingValues struct {
 	// held any sample, to fill the first.
 	first []float64
 	seen  []bool
+	// row is a row lacking values held for the next (assemble.go).
+	row heldRow
 	// scratch: the sample with its missing values filled, and the
 	// channels missing in the sample being pushed.
 	buf     []float64
@@ -72,7 +74,7 @@ func newMissingValues(size, stride, channels int) *missingValues {
 		filled: make([]bool, stride*channels), held: make([]bool, stride*channels), buf: make([]float64, channels),
 		missing: make([]bool, channels), errMask: make([]bool, channels),
 		run: make([]int, channels), streak: make([]int, channels), habit: make([]int, channels),
-		first: make([]float64, channels), seen: make([]bool, channels)}
+		first: make([]float64, channels), seen: make([]bool, channels), row: heldRow{x: make([]float64, channels)}}
 }
 
 // cadenceGaps is how many short gaps in a row make a channel's missing
@@ -262,6 +264,13 @@ func (m *missingValues) appendState(e *statecodec.Encoder) {
 		e.Bool(m.seen[j])
 		e.F64(m.first[j])
 	}
+	e.Bool(m.row.held)
+	e.I64(m.row.t)
+	for _, v := range m.row.x {
+		e.Bool(math.IsNaN(v)) // a value it lacks
+		e.F64(zeroNaN(v))
+	}
+	e.Int(m.row.merged)
 }
 
 func (m *missingValues) readState(d *statecodec.Decoder) error {
@@ -281,6 +290,17 @@ func (m *missingValues) readState(d *statecodec.Decoder) error {
 		if d.Err() == nil && (m.run[j] < 0 || m.streak[j] < 0 || m.streak[j] > cadenceGaps || m.habit[j] < 0 || m.habit[j] > m.shortGap()) {
 			return fmt.Errorf("detector: snapshot's cadence of missing values (run %d, streak %d, habit %d) is out of range", m.run[j], m.streak[j], m.habit[j])
 		}
+	}
+	m.row.held, m.row.t = d.Bool(), d.I64()
+	for j := range m.row.x {
+		lacks, v := d.Bool(), d.F64()
+		if m.row.x[j] = v; lacks {
+			m.row.x[j] = math.NaN()
+		}
+	}
+	m.row.merged = d.Int()
+	if d.Err() == nil && (m.row.merged < 0 || m.row.merged > 0 && !m.row.held) {
+		return fmt.Errorf("detector: snapshot's held row has %d messages merged into it", m.row.merged)
 	}
 	m.setMasks()
 	return d.Err()

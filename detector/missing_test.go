@@ -135,20 +135,23 @@ func TestMissingValuesResumeExactly(t *testing.T) {
 
 // TestMissingValuesRejectedWhenNothingToFill: a row with every value
 // missing, or one lacking a channel that has had no value yet, is rejected
-// as before; once each channel has had one, even in rows of their own, a
-// row is filled from them. One channel has nothing to fill from.
+// as before (a row lacking values once the next has come: it is held for
+// one at its time); once each channel has had one, even in rows of their
+// own, a row is filled from them. One channel has nothing to fill from.
 func TestMissingValuesRejectedWhenNothingToFill(t *testing.T) {
 	d, err := New(DefaultConfig(), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	nan := math.NaN()
-	for i, x := range [][]float64{{1, nan}, {nan, nan}} {
-		if r := d.Push(int64(i+1)*1e9, x); len(r) != 1 || r[0].Status != window.NonFinite {
-			t.Errorf("row %v: status %v, want non-finite", x, r[0].Status)
-		}
+	if r := d.Push(1e9, []float64{1, nan}); len(r) != 0 {
+		t.Fatalf("row [1 NaN]: %+v, want it held for the next", r)
 	}
-	if r := d.Push(3e9, []float64{nan, 2}); len(r) != 1 || r[0].Status != window.Filling || !slices.Equal(r[0].Missing, []bool{true, false}) || r[0].Values[0] != 1 {
+	if r := d.Push(2e9, []float64{nan, nan}); len(r) != 2 || r[0].Status != window.NonFinite || r[1].Status != window.NonFinite {
+		t.Errorf("rows [1 NaN] and [NaN NaN]: %+v, want both non-finite", r)
+	}
+	d.Push(3e9, []float64{nan, 2})
+	if r := d.Flush(); len(r) != 1 || r[0].Status != window.Filling || !slices.Equal(r[0].Missing, []bool{true, false}) || r[0].Values[0] != 1 {
 		t.Errorf("row [NaN 2] after [1 NaN]: %+v, want accepted with channel 0 filled from 1", r)
 	}
 	one, _ := New(DefaultConfig(), 1)
@@ -269,6 +272,67 @@ func TestSlowTagHeldBetweenReadings(t *testing.T) {
 			case step && float64(alerted) < 0.7*float64(slowStepTo-slowStepFrom-cfg.Window.Size):
 				t.Errorf("seed %d: a step on the slow channel alerted on %d of %d rows",
 					seed, alerted, slowStepTo-slowStepFrom-cfg.Window.Size)
+			}
+		}
+	}
+}
+
+// TestRowsMergedAtOneTime: a series of three channels sent one channel a
+// message, the three at each row's time, scores as the whole rows do, bit
+// for bit, each merged message answered by a Merged result after its row;
+// a snapshot taken between the messages of one time resumes bit for bit.
+func TestRowsMergedAtOneTime(t *testing.T) {
+	rows := missingRows(1, true)[:1500]
+	cfg := DefaultConfig()
+	whole, _ := New(cfg, 3)
+	var want []Result
+	for i, x := range rows {
+		for _, r := range whole.Push(int64(i+1)*1e9, x) {
+			want = append(want, r.clone())
+		}
+	}
+	split := func(d *Detector, from, to int, first int) (got []Result, merged int) {
+		nan := math.NaN()
+		for i := from; i < to; i++ {
+			for j := first; j < 3; j++ {
+				x := []float64{nan, nan, nan}
+				x[j] = rows[i][j]
+				for _, r := range d.Push(int64(i+1)*1e9, x) {
+					if r.Status == window.Merged {
+						merged++
+						continue
+					}
+					got = append(got, r.clone())
+				}
+			}
+			first = 0
+		}
+		return got, merged
+	}
+	parts, _ := New(cfg, 3)
+	parts.Push(1e9, rows[0]) // the first row whole: every channel has a value to fill from
+	got, _ := split(parts, 1, 700, 0)
+	x := []float64{rows[700][0], math.NaN(), math.NaN()}
+	parts.Push(701e9, x)
+	snap, err := parts.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, _ := New(cfg, 3)
+	if err := resumed.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*Detector{parts, resumed} {
+		rest, merged := split(d, 700, len(rows), 1)
+		rest = append(rest, d.Flush()...)
+		all := append(slices.Clone(got), rest...)
+		if len(all) != len(want)-1 || merged != 2*(len(rows)-700) {
+			t.Fatalf("%d results and %d merged, want %d and %d", len(all), merged, len(want)-1, 2*(len(rows)-700))
+		}
+		for k, r := range all {
+			w := want[k+1]
+			if math.Float64bits(r.Score) != math.Float64bits(w.Score) || r.Anomaly.Open != w.Anomaly.Open || r.Missing != nil || r.Time != w.Time {
+				t.Fatalf("row at %d: score %v alert %v missing %v, whole rows gave %v %v", r.Time, r.Score, r.Anomaly.Open, r.Missing, w.Score, w.Anomaly.Open)
 			}
 		}
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 31 (version 30 had no reference kept to score
+// Snapshot encoding, version 32 (version 31 had no row held for the next
+// at its time; version 30 had no reference kept to score
 // while the period restarts for a cycle found; version 29 had no cadences of channels
 // sampled more slowly; version 28 had no channels filled for
 // missing values; version 27 had no count of the refits in
@@ -58,7 +59,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 31
+	snapshotVersion = 32
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.

@@ -57,6 +57,7 @@ type Scored struct {
 	FilledRows uint64 // those rows
 	Held       uint64 // of Filled, those held as a slower tag's reading (detector.Result.Held)
 	MaskedRows uint64 // rows with a filled value not held: its channel masked
+	Merged     uint64 // rows merged into the row before at the same time, which lacked their values
 	OutOfOrder uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
@@ -310,6 +311,8 @@ func (s *Scored) count(r detector.Result, names []string) {
 		s.Wild++
 	case window.Ahead:
 		s.TimeJumps++
+	case window.Merged:
+		s.Merged++
 	}
 	if r.Missing != nil {
 		s.FilledRows++

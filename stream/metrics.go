@@ -47,8 +47,12 @@ type Metrics struct {
 	PausedPartitions prometheus.Gauge
 	Unparked         prometheus.Counter
 	// ValuesFilled counts the channels multivariate samples lacked, each
-	// filled for its detector while the others were scored.
+	// filled for its detector while the others were scored (unless a
+	// message at the same time brought it: MessagesMerged).
 	ValuesFilled prometheus.Counter
+	// MessagesMerged counts multivariate messages merged into their
+	// series' previous one at the same time, which lacked their channels.
+	MessagesMerged prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -112,7 +116,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PausedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_partitions_paused",
 			Help: "Input partitions paused now behind a busy shard."}),
 		ValuesFilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_values_filled_total",
-			Help: "Channels a multivariate sample lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored."}),
+			Help: "Channels a multivariate message lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored; unless a message at the same time brought it (aewatch_messages_merged_total)."}),
+		MessagesMerged: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_merged_total",
+			Help: "Multivariate messages merged into their series' previous one at the same time, which lacked their channels (a series sent one channel a message)."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -125,7 +131,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged)
 	}
 	return m
 }

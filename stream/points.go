@@ -37,6 +37,8 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 					"time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, st.det.LastTime()).UTC().Format(time.RFC3339Nano),
 					"others_since_last_line", held)
 			}
+		case window.Merged:
+			m.MessagesMerged.Inc()
 		case window.OutOfOrder:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonOutOfOrder)).Inc()
 			st.outOfOrder++

@@ -134,7 +134,7 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 func (p *Pipeline) flushHeld(sh *shardState) {
 	for _, key := range slices.Sorted(maps.Keys(sh.dets)) {
 		st := sh.dets[key]
-		if !st.det.HoldsAhead() {
+		if !st.det.Holds() {
 			continue
 		}
 		p.settle(st)

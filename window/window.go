@@ -23,6 +23,10 @@ const (
 	// (Config.HoldAhead) and the next sample came between the two: a clock
 	// glitch, dropped; nothing was stored.
 	Ahead
+	// Merged: the sample's values went into the row before it at the same
+	// time, which lacked them (a series sent one channel a message); its
+	// owner scored them with that row.
+	Merged
 )
 
 func (s Status) String() string {
@@ -41,6 +45,8 @@ func (s Status) String() string {
 		return "wild"
 	case Ahead:
 		return "time_jump"
+	case Merged:
+		return "merged"
 	}
 	return "unknown"
 }

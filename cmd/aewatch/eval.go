@@ -311,7 +311,7 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, filled, held, outOfOrder, timeJumps, gaps uint64
+	var nonFinite, outOfRange, wild, filled, held, merged, outOfOrder, timeJumps, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -322,6 +322,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		wild += r.Wild
 		filled += r.Filled
 		held += r.Held
+		merged += r.Merged
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -332,6 +333,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
 	if filled > 0 {
 		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels), %d of them held as a slower tag's newest reading\n", filled, held)
+	}
+	if merged > 0 {
+		fmt.Fprintf(w, "rows merged into the row before at the same time, which lacked their values: %d\n", merged)
 	}
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one

@@ -318,6 +318,25 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 	}
 }
 
+// TestEvalMergesRowsAtOneTime: a log written one channel a line, both
+// lines of a time alike, is scored as whole rows: none is filled or
+// dropped as out of order, and the summary counts the merged lines.
+func TestEvalMergesRowsAtOneTime(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("timestamp,flow,temperature\n")
+	for i := range 300 {
+		ts := 1700000000 + 60*i
+		fmt.Fprintf(&b, "%d,%.3f,\n%d,,%.2f\n", ts, 10+math.Sin(float64(i)), ts, 60+math.Cos(float64(i)/20))
+	}
+	file := filepath.Join(t.TempDir(), "split.csv")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(t.TempDir(), "out"), file)
+	if code != 0 || !strings.Contains(stdout, "rows merged into the row before at the same time, which lacked their values: 300") ||
+		!strings.Contains(stdout, "rejected samples: 0 non-finite, 0 beyond ±window.max_abs, 0 out of order") || strings.Contains(stdout, "missing values filled") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 300 rows merged, none filled or rejected", code, stdout, stderr)
+	}
+}
+
 func TestConfigCheckExample(t *testing.T) {
 	for _, name := range []string{"example.yaml", "secure.example.yaml"} {
 		stdout, stderr, code := cli(t, "config", "check", filepath.Join("..", "..", "config", name))

@@ -1,0 +1,83 @@
+package detector
+
+import (
+	"math"
+
+	"github.com/aewatch/aewatch/window"
+)
+
+// A series of several channels may come as one message per channel, or
+// per few, at one time (a gateway publishing each tag as it reads it).
+// Each would be a row of its own: the first scored with the others
+// filled, the rest dropped as not after it. So a row that lacks values is
+// held until the next: one at the same time fills in what it carries (the
+// later value wins), and the row goes in once it is whole or the series
+// moves on. A row that lacks nothing goes in at once, as before. The
+// messages merged into a held row come out after it, as Merged results
+// of their own, so that every message has one.
+
+// heldRow is a row of a multivariate series that lacks values, held for
+// the next at the same time (assemble.go).
+type heldRow struct {
+	held   bool
+	t      int64
+	x      []float64
+	merged int // messages merged into it
+}
+
+// partial reports whether x lacks some of its values but not all.
+func partial(x []float64) bool {
+	n := 0
+	for _, v := range x {
+		if math.IsNaN(v) {
+			n++
+		}
+	}
+	return n > 0 && n < len(x)
+}
+
+// assemble is Push for a series of several channels: it merges a row at
+// the held row's time into it, and holds a row that lacks values.
+func (d *Detector) assemble(t int64, x []float64) []Result {
+	row := &d.miss.row
+	if row.held && t == row.t {
+		for j, v := range x {
+			if !math.IsNaN(v) {
+				row.x[j] = v
+			}
+		}
+		row.merged++
+		if partial(row.x) {
+			return nil
+		}
+		return d.releaseRow()
+	}
+	var first []Result
+	if row.held {
+		first = d.releaseRow()
+	}
+	if partial(x) {
+		row.held, row.t, row.merged = true, t, 0
+		copy(row.x, x)
+		return first
+	}
+	return append(first, d.pushTimed(t, x)...)
+}
+
+// releaseRow pushes the held row and returns its results (copies, valid
+// until the next Push), then a Merged one for each message merged into it.
+func (d *Detector) releaseRow() []Result {
+	row := &d.miss.row
+	row.held = false
+	d.assembled = d.assembled[:0]
+	for _, r := range d.pushTimed(row.t, row.x) {
+		d.assembled = append(d.assembled, r.clone())
+	}
+	for range row.merged {
+		r := d.unscored(d.seq, row.t, window.Merged, row.x)
+		d.seq++
+		d.assembled = append(d.assembled, r[0].clone())
+	}
+	row.merged = 0
+	return d.assembled
+}
