@@ -371,7 +371,7 @@ func (d *Detector) Push(t int64, x []float64) []Result {
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}
-	if d.miss != nil {
+	if d.miss != nil && !d.noHold { // a maintenance window's copy gets its rows assembled
 		return d.assemble(t, x)
 	}
 	return d.pushTimed(t, x)

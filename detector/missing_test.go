@@ -337,3 +337,28 @@ func TestRowsMergedAtOneTime(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowTagInMaintenanceWindow: rows lacking a slower tag's values in a
+// maintenance window are scored on its copy as they come, one result a
+// row, none lost when the window ends.
+func TestSlowTagInMaintenanceWindow(t *testing.T) {
+	d, err := New(DefaultConfig(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetSilences([]TimeRange{{From: 1001e9, To: 1201e9}})
+	silenced, results := 0, 0
+	rows := slowTagRows(1, false)[:1500]
+	for i, x := range rows {
+		for _, r := range d.Push(int64(i+1)*1e9, x) {
+			results++
+			if r.Silenced {
+				silenced++
+			}
+		}
+	}
+	results += len(d.Flush())
+	if silenced != 200 || results != len(rows) {
+		t.Errorf("%d results silenced, %d in all: want 200 and %d", silenced, results, len(rows))
+	}
+}
