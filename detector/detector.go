@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -129,6 +130,8 @@ type Detector struct {
 	noHold   bool
 	// assembled keeps a held row's results (assemble.go).
 	assembled []Result
+	// names are the channels' names (SetChannelNames; nil: not set).
+	names []string
 
 	vec      []float64 // normalised window, Size×channels
 	pending  []pendingSample
@@ -292,6 +295,18 @@ func (d *Detector) SetLimits(lo, hi []float64) {
 	if d.shadow != nil {
 		d.shadow.SetLimits(lo, hi)
 	}
+}
+
+// SetChannelNames records the channels' names, one per channel, in the
+// snapshot (SnapshotChannelNames), so that a series whose messages may
+// lack channels is restored with the channels it had. Scoring does not
+// read them.
+func (d *Detector) SetChannelNames(names []string) error {
+	if len(names) != d.channels {
+		return fmt.Errorf("detector: %d channel names for %d channels", len(names), d.channels)
+	}
+	d.names = slices.Clone(names)
+	return nil
 }
 
 // SetContext marks the channels that are context (Config.ContextFor; nil:
@@ -592,7 +607,7 @@ func (d *Detector) startAfresh() {
 	}
 	fresh.seq, fresh.win = d.seq, d.win
 	fresh.win.Restart()
-	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb, fresh.noHold = d.silences, d.shadow, d.shadowBuf, d.fb, d.noHold
+	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb, fresh.noHold, fresh.names = d.silences, d.shadow, d.shadowBuf, d.fb, d.noHold, d.names
 	if d.quality != nil {
 		copy(fresh.quality.lo, d.quality.lo)
 		copy(fresh.quality.hi, d.quality.hi)

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 32 (version 31 had no row held for the next
+// Snapshot encoding, version 33 (version 32 had no channel names; version
+// 31 had no row held for the next
 // at its time; version 30 had no reference kept to score
 // while the period restarts for a cycle found; version 29 had no cadences of channels
 // sampled more slowly; version 28 had no channels filled for
@@ -45,7 +46,7 @@ import (
 // 2 no reference model and version 1 no drift monitor; all are refused, so
 // such series start fresh, and the service logs it):
 //
-//	"AEWD" | version u16 | config fingerprint u64 | body | CRC-32C (Castagnoli) of all before it
+//	"AEWD" | version u16 | config fingerprint u64 | channel names | body | CRC-32C (Castagnoli) of all before it
 //
 // The body is the window, normaliser, model (if any), calibrators, the
 // coarse track (if enabled), alert
@@ -59,7 +60,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 32
+	snapshotVersion = 33
 )
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
@@ -90,6 +91,10 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.Buf = append(e.Buf, snapshotMagic...)
 	e.Buf = binary.LittleEndian.AppendUint16(e.Buf, snapshotVersion)
 	e.U64(d.fingerprint())
+	e.Int(len(d.names))
+	for _, n := range d.names {
+		e.Bytes([]byte(n))
+	}
 	d.win.AppendState(e)
 	d.norm.AppendState(e)
 	if d.netCfg.Bottleneck == "auto" {
@@ -166,6 +171,44 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	return e.Buf, nil
 }
 
+// maxChannelName bounds a channel name read from a snapshot.
+const maxChannelName = 1 << 10
+
+// readChannelNames reads the snapshot's channel names: none, or one for
+// each of channels (any count when channels < 0).
+func readChannelNames(dec *statecodec.Decoder, channels int) ([]string, error) {
+	n := dec.Int()
+	if dec.Err() == nil && (n < 0 || n > maxSnapshotChannels || channels >= 0 && n != 0 && n != channels) {
+		return nil, fmt.Errorf("detector: snapshot names %d channels, want none or %d", n, channels)
+	}
+	if n == 0 {
+		return nil, dec.Err()
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = string(dec.Bytes(maxChannelName))
+	}
+	return names, dec.Err()
+}
+
+// maxSnapshotChannels bounds the channel names a snapshot may hold.
+const maxSnapshotChannels = 1 << 16
+
+// SnapshotChannelNames returns the channel names a snapshot keeps
+// (SetChannelNames; nil if none were set), without restoring it: what a
+// detector to restore it into must be built for.
+func SnapshotChannelNames(b []byte) ([]string, error) {
+	if len(b) < len(snapshotMagic)+2+8+4 || string(b[:4]) != snapshotMagic {
+		return nil, errors.New("detector: not a detector snapshot")
+	}
+	if v := binary.LittleEndian.Uint16(b[4:]); v != snapshotVersion {
+		return nil, fmt.Errorf("detector: snapshot version %d, this build reads %d", v, snapshotVersion)
+	}
+	dec := statecodec.NewDecoder(b[6 : len(b)-4])
+	dec.U64() // fingerprint
+	return readChannelNames(dec, -1)
+}
+
 // UnmarshalBinary restores a snapshot into d, which must have been built
 // with the configuration and channel count of the snapshotted detector. On
 // any error d is left unusable: build a fresh one.
@@ -184,6 +227,11 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	if dec.U64() != d.fingerprint() {
 		return ErrSnapshotMismatch
 	}
+	names, err := readChannelNames(dec, d.channels)
+	if err != nil {
+		return err
+	}
+	d.names = names
 	if err := d.win.ReadState(dec); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -140,5 +141,35 @@ func resumesExactly(t *testing.T, name string, cfg Config, ts []int64, xs []floa
 					name, r.Seq, r.Score, r.Anomaly.Open, r.RefScore, r.Drift, r.DriftAlert.Open, w.score, w.alert, w.ref, w.drift, w.driftAlert)
 			}
 		}
+	}
+}
+
+// TestSnapshotChannelNames: a snapshot keeps the channel names it was
+// given, readable without restoring it, and restores them; a name list of
+// the wrong length is refused.
+func TestSnapshotChannelNames(t *testing.T) {
+	d, _ := New(DefaultConfig(), 2)
+	if err := d.SetChannelNames([]string{"flow"}); err == nil {
+		t.Error("one name for two channels accepted")
+	}
+	snap, _ := d.MarshalBinary()
+	if names, err := SnapshotChannelNames(snap); err != nil || names != nil {
+		t.Errorf("no names set: got %v, %v", names, err)
+	}
+	if err := d.SetChannelNames([]string{"flow", "pressure"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Push(1e9, []float64{1, 2})
+	snap, _ = d.MarshalBinary()
+	names, err := SnapshotChannelNames(snap)
+	if err != nil || !slices.Equal(names, []string{"flow", "pressure"}) {
+		t.Fatalf("names %v, %v", names, err)
+	}
+	r, _ := New(DefaultConfig(), 2)
+	if err := r.UnmarshalBinary(snap); err != nil || !slices.Equal(r.names, names) {
+		t.Fatalf("restored names %v, %v", r.names, err)
+	}
+	if _, err := SnapshotChannelNames(snap[:10]); err == nil {
+		t.Error("a cut snapshot read")
 	}
 }

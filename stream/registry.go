@@ -42,6 +42,13 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		delete(sh.deferred, key)
 		p.readBack(sh, key, series, pk.at, "checkpoint left in the topic at start")
 	}
+	if cp, ok := sh.restore[key]; ok && p.o.Pipeline.Multivariate {
+		// The channels the series had, not the ones its message carries:
+		// a message may lack some.
+		if names, err := detector.SnapshotChannelNames(cp.State); err == nil && len(names) > 0 {
+			channels = names
+		}
+	}
 	d, err := p.newDetector(series, channels)
 	if err != nil {
 		p.o.Log.Error("cannot build detector", "series", series, "channels", len(channels), "err", err)
@@ -50,8 +57,9 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	}
 	p.o.Rebaselines.Seen(series)
 	st := &seriesState{det: d, key: key, dirty: true, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
-		lastOffset: ref.offset}
+		lastOffset: ref.offset, first: &firstRow{}}
 	if cp, ok := sh.restore[key]; ok {
+		st.first = nil
 		delete(sh.restore, key)
 		err := d.UnmarshalBinary(cp.State)
 		switch {
@@ -176,5 +184,10 @@ func (p *Pipeline) newDetector(series string, channels []string) (*detector.Dete
 	d.SetLimits(p.o.Detector.Quality.LimitsFor(series, channels))
 	d.SetContext(inputs)
 	d.SetSilences(p.configSilences.For(series))
+	if p.o.Pipeline.Multivariate {
+		if err := d.SetChannelNames(channels); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }

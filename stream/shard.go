@@ -37,6 +37,34 @@ type seriesState struct {
 	owed, savedIn *checkpointRound
 	dirty         bool
 	silences      uint64 // the version of Options.Silences the detector has
+	// first gathers a new multivariate series' messages at its first time
+	// (nil once a later one came, or for a restored series): widen.
+	first *firstRow
+}
+
+// firstRow is a multivariate series' values at its first time.
+type firstRow struct {
+	t        int64
+	channels []string
+	values   []float64
+}
+
+// add merges s into the first row and reports whether s is of its time.
+func (f *firstRow) add(s *codec.Sample) bool {
+	if len(f.channels) == 0 {
+		f.t = s.Time
+	}
+	if s.Time != f.t {
+		return false
+	}
+	for j, ch := range s.Channels {
+		if k := slices.Index(f.channels, ch); k >= 0 {
+			f.values[k] = s.Values[j]
+		} else {
+			f.channels, f.values = append(f.channels, ch), append(f.values, s.Values[j])
+		}
+	}
+	return true
 }
 
 // logEvery bounds how often a recurring per-sample problem is logged.
@@ -234,10 +262,17 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		if st == nil || st.covers(ref) {
 			return
 		}
+		if st.first != nil && !st.first.add(s) {
+			st.first = nil
+		}
 		x := s.Values
 		if !equalStrings(st.channels, s.Channels) {
 			var missing int
-			if x, missing = dets.align(st.channels, s); x == nil {
+			if x, missing = dets.align(st.channels, s); x == nil && st.first != nil && p.widen(st) {
+				dets.push(p, st, st.first.t, st.first.values)
+				return
+			}
+			if x == nil {
 				p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
 				return
 			}
@@ -262,6 +297,39 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 // lacks (the detector fills them: detector/missing.go), with how many it
 // lacks; nil if s has a channel not among them (the channel set is the
 // series' first sample's).
+// widen gives a new multivariate series a detector for every channel its
+// messages at its first time carried, when one brings a channel beyond
+// its first message's (a gateway sending one channel a message): the
+// detector built for the first starts afresh, having written nothing yet,
+// and the caller pushes the first row whole, as eval reads it. A channel
+// beyond the set at a later time is rejected (channels). It reports
+// whether it did.
+func (p *Pipeline) widen(st *seriesState) bool {
+	f := st.first
+	if len(f.channels) > p.o.Pipeline.MaxChannels {
+		return false
+	}
+	order := make([]int, len(f.channels))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(f.channels[a], f.channels[b]) })
+	channels, values := make([]string, len(order)), make([]float64, len(order))
+	for k, o := range order { // by name, as the decoders sort a message's
+		channels[k], values[k] = f.channels[o], f.values[o]
+	}
+	d, err := p.newDetector(st.series, channels)
+	if err != nil {
+		return false
+	}
+	p.o.Log.Info("series widened: its messages at its first time carry channels its first did not; its detector starts afresh with them all",
+		"series", st.series, "channels", channels)
+	f.channels, f.values = channels, values
+	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
+	return true
+}
+
 func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
 	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))
 	found := 0

@@ -1438,15 +1438,16 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 
 // TestChannelPerMessageMatchesEval: a multivariate series sent one
 // channel a message, both at each row's time (a gateway publishing each
-// tag as it reads it), after a first message with every channel (the
-// series' channel set is its first message's, as a birth message gives
-// it). The service merges the messages of a time into one row and scores
-// it bit for bit as eval scores the file's whole rows; before, the second
-// message of each time was dropped as not after the first, and the second
-// channel was never read.
+// tag as it reads it), from its first row on. The service widens the
+// series to the channels of its first time, merges the messages of each
+// time into one row, and keeps the channel set over a restart (the
+// checkpoint names it, though the first message after it carries one
+// channel): the scores are bit for bit eval's of the file's whole rows.
+// Before, the series was its first message's one channel, and the other's
+// messages were rejected.
 func TestChannelPerMessageMatchesEval(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
-	const rows = 400
+	const rows, cut = 400, 200
 	var b strings.Builder
 	b.WriteString("time,flow,pressure\n")
 	r := rand.New(rand.NewPCG(5, 5))
@@ -1472,30 +1473,40 @@ func TestChannelPerMessageMatchesEval(t *testing.T) {
 	var msgs []kafka.Message
 	for i, row := range f.Rows {
 		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
-		if i == 0 {
-			val, _ := codec.EncodeSample("json", "pump", []string{"flow", "pressure"}, f.Times[i], f.Values[i][:2])
-			msgs = append(msgs, kafka.Message{Key: []byte("pump"), Value: val})
-			continue
-		}
-		for j, ch := range []string{"flow", "pressure"} {
-			val, _ := codec.EncodeSample("json", "pump", []string{ch}, f.Times[i], f.Values[i][j:j+1])
+		for j, ch := range []string{"pressure", "flow"} { // not in name order either
+			val, _ := codec.EncodeSample("json", "pump", []string{ch}, f.Times[i], f.Values[i][1-j:2-j])
 			msgs = append(msgs, kafka.Message{Key: []byte("pump"), Value: val})
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
-		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
-	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
-		t.Fatal(err)
+	write := func(msgs []kafka.Message) {
+		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+			BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
 	}
-	w.Close()
-	run := startRun(t, brokers, influx.URL, "g-per-channel", "--set", "pipeline.multivariate=true")
-	waitAtLeast(t, rows-31, 60*time.Second, func() int {
+	count := func() int {
 		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'pressure'`)
-	})
-	merged, dropped := run.metric(t, "aewatch_messages_merged_total", ""), run.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`)
+	}
+	opts := []string{"--set", "pipeline.multivariate=true", "--set", "checkpoint.interval=1s"}
+	write(msgs[:2*cut])
+	run := startRun(t, brokers, influx.URL, "g-per-channel", opts...)
+	waitAtLeast(t, cut-31, 60*time.Second, count)
+	ends := topicEnds(t, brokers, 1)
+	for start := time.Now(); time.Since(start) < 10*time.Second && !atEnd(groupOffsets(t, brokers, "g-per-channel"), ends); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	merged := run.metric(t, "aewatch_messages_merged_total", "")
 	run.stop(t)
-	if merged != rows-1 || dropped != 0 {
-		t.Errorf("%v messages merged, %v rejected as out of order: want %d and 0", merged, dropped, rows-1)
+	write(msgs[2*cut:])
+	again := startRun(t, brokers, influx.URL, "g-per-channel", opts...)
+	waitAtLeast(t, rows-31, 60*time.Second, count)
+	merged += again.metric(t, "aewatch_messages_merged_total", "")
+	rejected := again.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`) + again.metric(t, "aewatch_samples_rejected_total", `reason="channels"`)
+	again.stop(t)
+	if merged != rows-1 || rejected != 0 {
+		t.Errorf("%v messages merged, %v rejected after the restart: want %d (the first time's second message widens the series) and 0", merged, rejected, rows-1)
 	}
 	got := scoresWhere(t, influx, `"channel" = 'flow'`)
 	if len(got) != rows-31 {
