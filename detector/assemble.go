@@ -10,11 +10,13 @@ import (
 // per few, at one time (a gateway publishing each tag as it reads it).
 // Each would be a row of its own: the first scored with the others
 // filled, the rest dropped as not after it. So a row that lacks values is
-// held until the next: one at the same time fills in what it carries (the
-// later value wins), and the row goes in once it is whole or the series
-// moves on. A row that lacks nothing goes in at once, as before. The
-// messages merged into a held row come out after it, as Merged results
-// of their own, so that every message has one.
+// held until the next: one at the same time that carries only values the
+// row lacks fills them in, and the row goes in once it is whole or the
+// series moves on. One that repeats a value the row has is no part of it
+// (a clock that stands still): the row goes in, and the repeat is
+// dropped as not after it, as before. A row that lacks nothing goes in at
+// once. The messages merged into a held row come out after it, as Merged
+// results of their own, so that every message has one.
 
 // heldRow is a row of a multivariate series that lacks values, held for
 // the next at the same time (assemble.go).
@@ -36,11 +38,26 @@ func partial(x []float64) bool {
 	return n > 0 && n < len(x)
 }
 
+// completes reports whether x carries values and only ones row lacks.
+func completes(row, x []float64) bool {
+	n := 0
+	for j, v := range x {
+		if !math.IsNaN(v) {
+			if !math.IsNaN(row[j]) {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
 // assemble is Push for a series of several channels: it merges a row at
-// the held row's time into it, and holds a row that lacks values.
+// the held row's time that completes it into it, and holds a row that
+// lacks values.
 func (d *Detector) assemble(t int64, x []float64) []Result {
 	row := &d.miss.row
-	if row.held && t == row.t {
+	if row.held && t == row.t && completes(row.x, x) {
 		for j, v := range x {
 			if !math.IsNaN(v) {
 				row.x[j] = v

@@ -362,3 +362,26 @@ func TestSlowTagInMaintenanceWindow(t *testing.T) {
 		t.Errorf("%d results silenced, %d in all: want 200 and %d", silenced, results, len(rows))
 	}
 }
+
+// TestRepeatAtOneTimeIsNoMerge: a message at the held row's time that
+// repeats a value the row has (a clock standing still) is no part of it:
+// the row goes in, and the repeat is rejected as out of order, as before.
+func TestRepeatAtOneTimeIsNoMerge(t *testing.T) {
+	d, err := New(DefaultConfig(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	d.Push(1e9, []float64{1, 2})
+	if r := d.Push(2e9, []float64{3, nan}); len(r) != 0 {
+		t.Fatalf("a row lacking a value: %+v, want it held", r)
+	}
+	r := d.Push(2e9, []float64{4, nan})
+	if len(r) != 1 || r[0].Status != window.Filling || r[0].Values[0] != 3 {
+		t.Fatalf("a repeat at the held row's time: %+v, want the row in as it was", r)
+	}
+	r = d.Push(3e9, []float64{5, 6}) // the repeat, held in turn, goes in now
+	if len(r) != 2 || r[0].Status != window.OutOfOrder || r[0].Time != 2e9 || r[1].Status != window.Filling {
+		t.Fatalf("after the repeat: %+v, want it out of order, then the next row", r)
+	}
+}

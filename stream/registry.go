@@ -57,7 +57,10 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	}
 	p.o.Rebaselines.Seen(series)
 	st := &seriesState{det: d, key: key, dirty: true, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
-		lastOffset: ref.offset, first: &firstRow{}}
+		lastOffset: ref.offset}
+	if p.o.Pipeline.Multivariate {
+		st.first = &firstRow{}
+	}
 	if cp, ok := sh.restore[key]; ok {
 		st.first = nil
 		delete(sh.restore, key)

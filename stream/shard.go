@@ -293,10 +293,6 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 	}
 }
 
-// align returns s's values in the order of channels, NaN for those s
-// lacks (the detector fills them: detector/missing.go), with how many it
-// lacks; nil if s has a channel not among them (the channel set is the
-// series' first sample's).
 // widen gives a new multivariate series a detector for every channel its
 // messages at its first time carried, when one brings a channel beyond
 // its first message's (a gateway sending one channel a message): the
@@ -330,6 +326,10 @@ func (p *Pipeline) widen(st *seriesState) bool {
 	return true
 }
 
+// align returns s's values in the order of channels, NaN for those s
+// lacks (the detector fills them: detector/missing.go), with how many it
+// lacks; nil if s has a channel not among them (the series' set: the
+// channels of its first time, widen).
 func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
 	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))
 	found := 0
