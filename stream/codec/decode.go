@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -385,16 +386,13 @@ func decodeLine(line string) (Sample, error) {
 	return s, nil
 }
 
-// sortChannels sorts s's channels by name, their values with them (a
-// stable insertion sort: a sample holds a few), and keeps the last value
-// of a field written twice, as InfluxDB does (and encoding/json for a
+// sortChannels sorts s's channels by name, their values with them (stable,
+// so that of a field written twice the last stays last), and keeps the
+// last value of such a field, as InfluxDB does (and encoding/json for a
 // repeated key): twice, it would be scored twice at one time.
 func sortChannels(s *Sample) {
-	for i := 1; i < len(s.Channels); i++ {
-		for j := i; j > 0 && s.Channels[j] < s.Channels[j-1]; j-- {
-			s.Channels[j], s.Channels[j-1] = s.Channels[j-1], s.Channels[j]
-			s.Values[j], s.Values[j-1] = s.Values[j-1], s.Values[j]
-		}
+	if !slices.IsSorted(s.Channels) {
+		sort.Stable(channelsByName{s})
 	}
 	n := 0
 	for i, ch := range s.Channels {
@@ -406,6 +404,16 @@ func sortChannels(s *Sample) {
 		n++
 	}
 	s.Channels, s.Values = s.Channels[:n], s.Values[:n]
+}
+
+// channelsByName sorts a sample's channels and values together.
+type channelsByName struct{ s *Sample }
+
+func (c channelsByName) Len() int           { return len(c.s.Channels) }
+func (c channelsByName) Less(i, j int) bool { return c.s.Channels[i] < c.s.Channels[j] }
+func (c channelsByName) Swap(i, j int) {
+	c.s.Channels[i], c.s.Channels[j] = c.s.Channels[j], c.s.Channels[i]
+	c.s.Values[i], c.s.Values[j] = c.s.Values[j], c.s.Values[i]
 }
 
 // cutUnescaped cuts s at the first sep that is not backslash-escaped and
