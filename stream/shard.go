@@ -329,22 +329,23 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // align returns s's values in the order of channels, NaN for those s
 // lacks (the detector fills them: detector/missing.go), with how many it
 // lacks; nil if s has a channel not among them (the series' set: the
-// channels of its first time, widen).
+// channels of its first time, widen). Both are sorted by name (the
+// decoders sort a message's), so one pass lines them up.
 func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
 	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))
-	found := 0
+	k := 0 // s's next channel: both lists are sorted by name, each name once
 	for _, ch := range channels {
 		v := math.NaN()
-		if k := slices.Index(s.Channels, ch); k >= 0 {
+		if k < len(s.Channels) && s.Channels[k] == ch {
 			v = s.Values[k]
-			found++
+			k++
 		}
 		sh.aligned = append(sh.aligned, v)
 	}
-	if found < len(s.Channels) {
+	if k < len(s.Channels) {
 		return nil, 0
 	}
-	return sh.aligned, len(channels) - found
+	return sh.aligned, len(channels) - k
 }
 
 // push scores one sample of st's detector into the pending output and
