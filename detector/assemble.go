@@ -21,9 +21,12 @@ import (
 // heldRow is a row of a multivariate series that lacks values, held for
 // the next at the same time (assemble.go).
 type heldRow struct {
-	held   bool
-	t      int64
-	x      []float64
+	held bool
+	t    int64
+	x    []float64
+	// spare takes the next row while the results of the one released
+	// before it, which alias x, are still the caller's.
+	spare  []float64
 	merged int // messages merged into it
 }
 
@@ -67,27 +70,35 @@ func (d *Detector) assemble(t int64, x []float64) []Result {
 		if partial(row.x) {
 			return nil
 		}
-		return d.releaseRow()
+		return d.releaseRow(false)
 	}
+	hold := partial(x)
 	var first []Result
 	if row.held {
-		first = d.releaseRow()
+		first = d.releaseRow(!hold)
 	}
-	if partial(x) {
+	if hold {
 		row.held, row.t, row.merged = true, t, 0
+		row.x, row.spare = row.spare, row.x
 		copy(row.x, x)
 		return first
 	}
 	return append(first, d.pushTimed(t, x)...)
 }
 
-// releaseRow pushes the held row and returns its results (copies, valid
-// until the next Push), then a Merged one for each message merged into it.
-func (d *Detector) releaseRow() []Result {
+// releaseRow pushes the held row and returns its results, then a Merged
+// one for each message merged into it; copies (valid until the next Push)
+// when those or, with more, the caller's next push would reuse the
+// detector's buffers, which the row's own results otherwise stay in.
+func (d *Detector) releaseRow(more bool) []Result {
 	row := &d.miss.row
 	row.held = false
+	res := d.pushTimed(row.t, row.x)
+	if !more && row.merged == 0 {
+		return res
+	}
 	d.assembled = d.assembled[:0]
-	for _, r := range d.pushTimed(row.t, row.x) {
+	for _, r := range res {
 		d.assembled = append(d.assembled, r.clone())
 	}
 	for range row.merged {

@@ -482,7 +482,7 @@ func (d *Detector) Flush() []Result {
 	}
 	var first []Result
 	if d.miss != nil && d.miss.row.held {
-		first = d.releaseRow()
+		first = d.releaseRow(d.ahead.held)
 	}
 	if !d.ahead.held {
 		return first

@@ -74,7 +74,7 @@ func newMissingValues(size, stride, channels int) *missingValues {
 		filled: make([]bool, stride*channels), held: make([]bool, stride*channels), buf: make([]float64, channels),
 		missing: make([]bool, channels), errMask: make([]bool, channels),
 		run: make([]int, channels), streak: make([]int, channels), habit: make([]int, channels),
-		first: make([]float64, channels), seen: make([]bool, channels), row: heldRow{x: make([]float64, channels)}}
+		first: make([]float64, channels), seen: make([]bool, channels), row: heldRow{x: make([]float64, channels), spare: make([]float64, channels)}}
 }
 
 // cadenceGaps is how many short gaps in a row make a channel's missing
