@@ -17,18 +17,26 @@ func missingRows(seed uint64, step bool) [][]float64 {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	rows := make([][]float64, 2600)
 	for i := range rows {
-		c0 := 10 + math.Sin(float64(i)/25) + 0.2*rng.NormFloat64()
-		c1 := 5 + 0.5*math.Sin(float64(i)/25) + 0.3*rng.NormFloat64()
-		c2 := 20 + 0.5*rng.NormFloat64()
+		rows[i] = noisyChannels(rng, i, false)
 		if step && i >= stepFrom && i < stepTo {
-			c0 += 5
+			rows[i][0] += 5
 		}
 		if i >= gapFrom && i < gapTo {
-			c2 = math.NaN()
+			rows[i][2] = math.NaN()
 		}
-		rows[i] = []float64{c0, c1, c2}
 	}
 	return rows
+}
+
+// noisyChannels is row i of three noisy channels: two on a cycle of 157
+// samples, the third level, or with slowCycle on one of 628.
+func noisyChannels(rng *rand.Rand, i int, slowCycle bool) []float64 {
+	c0 := 10 + math.Sin(float64(i)/25) + 0.2*rng.NormFloat64()
+	c1 := 5 + 0.5*math.Sin(float64(i)/25) + 0.3*rng.NormFloat64()
+	if slowCycle {
+		return []float64{c0, c1, 20 + math.Sin(float64(i)/100) + 0.5*rng.NormFloat64()}
+	}
+	return []float64{c0, c1, 20 + 0.5*rng.NormFloat64()}
 }
 
 const gapFrom, gapTo, stepFrom, stepTo = 2000, 2300, 2100, 2250
@@ -199,19 +207,16 @@ func slowTagRows(seed uint64, step bool) [][]float64 {
 	rows := make([][]float64, 3100)
 	nan := math.NaN()
 	for i := range rows {
-		c0 := 10 + math.Sin(float64(i)/25) + 0.2*rng.NormFloat64()
-		c1 := 5 + 0.5*math.Sin(float64(i)/25) + 0.3*rng.NormFloat64()
-		c2 := 20 + 0.5*rng.NormFloat64()
+		rows[i] = noisyChannels(rng, i, false)
 		if step && i >= slowStepFrom && i < slowStepTo {
-			c2 += 5
+			rows[i][2] += 5
 		}
 		if i%4 != 1 {
-			c1 = nan
+			rows[i][1] = nan
 		}
 		if i%5 != 0 || i >= slowGapFrom && i < slowGapTo {
-			c2 = nan
+			rows[i][2] = nan
 		}
-		rows[i] = []float64{c0, c1, c2}
 	}
 	return rows
 }

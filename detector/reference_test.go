@@ -609,13 +609,10 @@ func cycledRows(seed uint64, step bool) [][]float64 {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	rows := make([][]float64, 3000)
 	for i := range rows {
-		c0 := 10 + math.Sin(float64(i)/25) + 0.2*rng.NormFloat64()
-		c1 := 5 + 0.5*math.Sin(float64(i)/25) + 0.3*rng.NormFloat64()
-		c2 := 20 + math.Sin(float64(i)/100) + 0.5*rng.NormFloat64()
+		rows[i] = noisyChannels(rng, i, true)
 		if step && i >= 2100 && i < 2250 {
-			c2 += 5
+			rows[i][2] += 5
 		}
-		rows[i] = []float64{c0, c1, c2}
 	}
 	return rows
 }
