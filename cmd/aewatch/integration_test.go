@@ -1318,19 +1318,7 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	lines := strings.SplitAfter(strings.TrimSuffix(mustRead(t, file), "\n"), "\n")
 	os.WriteFile(head, []byte(strings.Join(lines[:1+cut], "")), 0o644)
 	os.WriteFile(rest, []byte(lines[0]+strings.Join(lines[1+cut:], "")+"\n"), 0o644)
-	out := t.TempDir()
-	if _, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file); code != 0 {
-		t.Fatalf("eval: %s", stderr)
-	}
-	want := map[int64]float64{}
-	f, err := sensorcsv.Read(filepath.Join(out, "wide.csv"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := slices.Index(f.Header, "anomaly_score")
-	for i, row := range f.Rows {
-		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
-	}
+	_, _, want := multivariateEval(t, file)
 	opts := []string{"--set", "pipeline.multivariate=true", "--set", "checkpoint.interval=2s"}
 	produceFiles(t, brokers, head)
 	run := startRun(t, brokers, influx.URL, "g-wide", opts...)
@@ -1355,15 +1343,7 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	again := startRun(t, brokers, influx.URL, "g-wide", opts...)
 	waitAtLeast(t, 1200-31, 60*time.Second, count)
 	again.stop(t)
-	scores := scoresWhere(t, influx, `"channel" = 'c00'`)
-	if len(scores) != 1200-31 {
-		t.Fatalf("%d points for channel c00, want %d", len(scores), 1200-31)
-	}
-	for ts, g := range scores {
-		if math.Float64bits(g) != math.Float64bits(want[ts]) {
-			t.Fatalf("time %d: score %v after a restart, eval %v", ts, g, want[ts])
-		}
-	}
+	sameAsEval(t, scoresWhere(t, influx, `"channel" = 'c00'`), want, 1200-31, "channel c00 after a restart")
 }
 
 // TestMultivariateDropoutMatchesEval: a multivariate series whose third
@@ -1399,19 +1379,9 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file)
-	if code != 0 || !strings.Contains(stdout, fmt.Sprintf("missing values filled: %d ", to-from+rows*3/4-1)) || strings.Contains(stdout, " 0 of them held") {
-		t.Fatalf("eval: exit %d, stdout %q, stderr %q", code, stdout, stderr)
-	}
-	f, err := sensorcsv.Read(filepath.Join(out, "pump.csv"), []string{"alert_kind", "explanation"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int64]float64{}
-	col := slices.Index(f.Header, "anomaly_score")
-	for i, row := range f.Rows {
-		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
+	stdout, _, want := multivariateEval(t, file)
+	if !strings.Contains(stdout, fmt.Sprintf("missing values filled: %d ", to-from+rows*3/4-1)) || strings.Contains(stdout, " 0 of them held") {
+		t.Fatalf("eval: stdout %q", stdout)
 	}
 	produceFiles(t, brokers, file)
 	run := startRun(t, brokers, influx.URL, "g-dropout", "--set", "pipeline.multivariate=true")
@@ -1419,15 +1389,7 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
 	})
 	run.stop(t)
-	got := scoresWhere(t, influx, `"channel" = 'flow'`)
-	if len(got) != rows-31 {
-		t.Fatalf("%d points for flow, want one a row from the first full window, %d", len(got), rows-31)
-	}
-	for ts, g := range got {
-		if math.Float64bits(g) != math.Float64bits(want[ts]) {
-			t.Fatalf("time %d: score %v, eval %v", ts, g, want[ts])
-		}
-	}
+	sameAsEval(t, scoresWhere(t, influx, `"channel" = 'flow'`), want, rows-31, "flow, a point a row from the first full window")
 	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != rows-31-(to-from) {
 		t.Errorf("%d points for temp, want %d: none while it was missing", n, rows-31-(to-from))
 	}
@@ -1460,19 +1422,9 @@ func TestChannelPerMessageMatchesEval(t *testing.T) {
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
-	if _, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file); code != 0 {
-		t.Fatalf("eval: %s", stderr)
-	}
-	f, err := sensorcsv.Read(filepath.Join(out, "pump.csv"), []string{"alert_kind", "explanation"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int64]float64{}
-	col := slices.Index(f.Header, "anomaly_score")
+	_, f, want := multivariateEval(t, file)
 	var msgs []kafka.Message
-	for i, row := range f.Rows {
-		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
+	for i := range f.Rows {
 		for j, ch := range []string{"pressure", "flow"} { // not in name order either
 			val, _ := codec.EncodeSample("json", "pump", []string{ch}, f.Times[i], f.Values[i][1-j:2-j])
 			msgs = append(msgs, kafka.Message{Key: []byte("pump"), Value: val})
@@ -1508,13 +1460,39 @@ func TestChannelPerMessageMatchesEval(t *testing.T) {
 	if merged != rows-1 || rejected != 0 {
 		t.Errorf("%v messages merged, %v rejected after the restart: want %d (the first time's second message widens the series) and 0", merged, rejected, rows-1)
 	}
-	got := scoresWhere(t, influx, `"channel" = 'flow'`)
-	if len(got) != rows-31 {
-		t.Fatalf("%d points for flow, want %d", len(got), rows-31)
+	sameAsEval(t, scoresWhere(t, influx, `"channel" = 'flow'`), want, rows-31, "flow")
+}
+
+// multivariateEval runs eval --multivariate on file and returns what it
+// printed, its output file and the anomaly score of each time.
+func multivariateEval(t *testing.T, file string) (string, *sensorcsv.File, map[int64]float64) {
+	t.Helper()
+	out := t.TempDir()
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", out, file)
+	if code != 0 {
+		t.Fatalf("eval: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	f, err := sensorcsv.Read(filepath.Join(out, filepath.Base(file)), []string{"alert_kind", "explanation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int64]float64{}
+	col := slices.Index(f.Header, "anomaly_score")
+	for i, row := range f.Rows {
+		want[f.Times[i]], _ = strconv.ParseFloat(row[col], 64)
+	}
+	return stdout, f, want
+}
+
+// sameAsEval fails unless got holds n scores, each eval's bit for bit.
+func sameAsEval(t *testing.T, got, want map[int64]float64, n int, what string) {
+	t.Helper()
+	if len(got) != n {
+		t.Fatalf("%s: %d points, want %d", what, len(got), n)
 	}
 	for ts, g := range got {
 		if math.Float64bits(g) != math.Float64bits(want[ts]) {
-			t.Fatalf("time %d: score %v, eval %v", ts, g, want[ts])
+			t.Fatalf("%s: time %d: score %v, eval %v", what, ts, g, want[ts])
 		}
 	}
 }
