@@ -35,6 +35,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/lograte"
 	"github.com/aewatch/aewatch/sink"
 )
@@ -174,6 +175,9 @@ func AlertOf(p sink.Point, generatorURL string) Alert {
 		"summary":     summary,
 		"description": fmt.Sprintf("%s: %s %+.4g from normal, %.0f%% of the evidence", summary, what, p.Departure, 100*p.Share),
 		"score":       strconv.FormatFloat(p.Score, 'g', 4, 64),
+	}
+	if what == detector.StatisticExtreme {
+		a.Annotations["description"] = fmt.Sprintf("%s: value %+.4g beyond its running range, %.0f%% of the evidence", summary, p.Departure, 100*p.Share)
 	}
 	if p.Tolerated != 0 {
 		a.Annotations["feedback"] = fmt.Sprintf("beyond the %+.4g from its level that %d false-positive verdicts taught to tolerate", p.Tolerated, p.Verdicts)

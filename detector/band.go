@@ -82,6 +82,30 @@ func (c *calibrator) errorReaching(tail, z float64) float64 {
 	return c.untransform(float64(raw * scale))
 }
 
+// reaching is the pair of channel j's values, in sensor units, at which
+// its own error reaches need: about pred (normalised) for the networks and
+// persistence, beyond the running extremes for the range control; infinite
+// where none does.
+func (d *Detector) reaching(j int, pred, need float64) (lower, upper float64) {
+	if d.cfg.Kind == Range {
+		lo, hi := d.minVal[j], d.maxVal[j]
+		span := hi - lo + float64(1e-9*math.Abs(hi)) + 1e-12
+		return lo - float64(need*span), hi + float64(need*span)
+	}
+	mean, std, clip := d.norm.Mean(j), d.norm.Std(j), d.cfg.Window.Clip
+	reach := math.Sqrt(max(need, 0))
+	lower, upper = math.Inf(-1), math.Inf(1)
+	// Values are clipped when normalised: beyond the clip no value moves
+	// the error further.
+	if pred-reach >= -clip {
+		lower = float64((pred-reach)*std) + mean
+	}
+	if pred+reach <= clip {
+		upper = float64((pred+reach)*std) + mean
+	}
+	return lower, upper
+}
+
 // band sets r's expected value (expected, sensor units) and band for
 // channel j. pred is the expected value on the normalised scale (AE,
 // frozen, persistence), eHi the sample's error that reaches the threshold
@@ -97,33 +121,19 @@ func (d *Detector) band(r *Result, j int, expected, pred, eHi, others float64, c
 		return
 	}
 	c := float64(d.scored)
-	var lower, upper float64
 	// need is channel j's own error (its share of the mean over channels)
 	// at which the sample's error reaches eHi.
 	need := float64(c*eHi) - others
-	if d.cfg.Kind == Range {
-		lo, hi := d.minVal[j], d.maxVal[j]
-		span := hi - lo + float64(1e-9*math.Abs(hi)) + 1e-12
-		lower, upper = lo-float64(need*span), hi+float64(need*span)
-	} else {
-		mean, std, clip := d.norm.Mean(j), d.norm.Std(j), d.cfg.Window.Clip
-		reach := math.Sqrt(max(need, 0))
-		lower, upper = math.Inf(-1), math.Inf(1)
-		// Values are clipped when normalised: beyond the clip no value
-		// moves the error further.
-		if pred-reach >= -clip {
-			lower = float64((pred-reach)*std) + mean
-		}
-		if pred+reach <= clip {
-			upper = float64((pred+reach)*std) + mean
-		}
-	}
+	lower, upper := d.reaching(j, pred, need)
 	if math.IsInf(eHi, 1) || !warm {
 		lower, upper = math.Inf(-1), math.Inf(1)
 	}
 	if tol := d.cfg.SpatialTolerance; tol > 0 && d.maxVal[j] > d.minVal[j] && warm {
+		// A new extreme scores 1 once the error is large enough too.
 		m := float64((d.maxVal[j] - d.minVal[j]) * tol)
-		lower, upper = math.Max(lower, d.minVal[j]-m), math.Min(upper, d.maxVal[j]+m)
+		errLo, errHi := d.reaching(j, pred, float64(c*d.cal.errorAt(d.cfg.SpatialError))-others)
+		lower = math.Max(lower, math.Min(d.minVal[j]-m, errLo))
+		upper = math.Min(upper, math.Max(d.maxVal[j]+m, errHi))
 	}
 	if warm && (collapsed || need <= 0) {
 		lower, upper = expected, expected

@@ -225,6 +225,12 @@ func (c *calibrator) scale(e float64) float64 {
 	return raw
 }
 
+// errorAt is the smallest error scale turns into a raw error of at least
+// raw (before it updates the running mean).
+func (c *calibrator) errorAt(raw float64) float64 {
+	return c.untransform(float64(raw * (c.errMean + 1e-12)))
+}
+
 // rescale multiplies the running error scale for squared errors that
 // became ratio times as large: what the transform makes of that ratio.
 func (c *calibrator) rescale(ratio float64) {

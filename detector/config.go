@@ -40,9 +40,15 @@ type Config struct {
 	Denoise DenoiseConfig `yaml:"denoise"`
 	// Silences are maintenance windows (silence.go).
 	Silences []Silence `yaml:"silences"`
-	// SpatialTolerance flags a value beyond the running min/max by more than
-	// this fraction of their range with score 1. 0 disables the check.
+	// SpatialTolerance and SpatialError make a new extreme score 1: a
+	// value beyond its channel's running min/max by more than
+	// SpatialTolerance of their span, in a sample whose error is at least
+	// SpatialError times the series' typical error (the running mean the
+	// calibration scales by). The error keeps a channel that creeps to new
+	// highs (a warming motor) from scoring each step. SpatialTolerance 0
+	// disables the check; SpatialError 0 takes any error.
 	SpatialTolerance float64 `yaml:"spatial_tolerance"`
+	SpatialError     float64 `yaml:"spatial_error"`
 	// LearnBelow: windows whose score is at or above this are not learned.
 	LearnBelow float64 `yaml:"learn_below"`
 	// LearnEvery trains the autoencoder on every n-th window only (1: every
@@ -118,7 +124,8 @@ func DefaultConfig() Config {
 		Quality:             DefaultQualityConfig(),
 		Feedback:            DefaultFeedbackConfig(),
 		Denoise:             DefaultDenoiseConfig(),
-		SpatialTolerance:    0,
+		SpatialTolerance:    0.05,
+		SpatialError:        6,
 		MaskNewest:          true,
 		Residual:            true,
 		WindowScore:         true,
@@ -201,6 +208,8 @@ func (c Config) Validate(channels int) error {
 	switch {
 	case !(c.SpatialTolerance >= 0) || math.IsInf(c.SpatialTolerance, 0):
 		return fmt.Errorf("detector.spatial_tolerance: must be finite and >= 0 (got %v)", c.SpatialTolerance)
+	case !(c.SpatialError >= 0) || math.IsInf(c.SpatialError, 0):
+		return fmt.Errorf("detector.spatial_error: must be finite and >= 0 (got %v)", c.SpatialError)
 	case !(c.WindowScoreHalfLife >= 0 && c.WindowScoreHalfLife <= 1e6):
 		return fmt.Errorf("detector.window_score_half_life: must be in [0, 1e6] samples (got %v)", c.WindowScoreHalfLife)
 	case c.EpisodeGap < 0 || c.EpisodeGap > 1e6:

@@ -46,6 +46,9 @@ type Result struct {
 	Evidence  float64
 	RefScore  float64 // calibrated reference score in [0,1]
 	Threshold float64 // the alert's open threshold
+	// Extreme: Score and Evidence are 1 because a value left its running
+	// extremes with a large error (detector.spatial_tolerance).
+	Extreme bool
 	// Anomaly is the anomaly alert after this sample (it steps on
 	// AlertScore); its Why explains the alert at its worst sample so far.
 	Anomaly Outcome
@@ -838,7 +841,8 @@ func (d *Detector) scoreWindow() []Result {
 			}
 			d.band(r, j, d.expected(recon, p, k, n, x, j), pred, eHi, others+spread, winScore >= d.cfg.Alert.Open, warm)
 		}
-		score, evidence := d.cal.update(d.cal.scale(e))
+		raw := d.cal.scale(e)
+		score, evidence := d.cal.update(raw)
 		score, evidence = max(score, winScore), max(evidence, winEvidence)
 		if d.coarse != nil {
 			learn := d.cfg.Kind == Autoencoder && !d.alert.open && !d.QualityOpen() && !partial
@@ -846,7 +850,8 @@ func (d *Detector) scoreWindow() []Result {
 				score = max(score, cs)
 			}
 		}
-		if d.spatial(x) {
+		extreme := warm && d.newExtreme(x, errMask, raw)
+		if extreme {
 			score, evidence = 1, 1
 		}
 		if !warm {
@@ -855,7 +860,7 @@ func (d *Detector) scoreWindow() []Result {
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
 			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
-			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k))}
+			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly
@@ -878,9 +883,12 @@ func (d *Detector) scoreWindow() []Result {
 			}
 			a.Event = d.alert.step(stepScore, ps.time)
 			if a.Event == Opened || (wasOpen && d.alert.open && stepScore > peak) {
-				if refScore > evidence {
+				switch {
+				case extreme:
+					d.explainExtreme(x, errMask)
+				case refScore > evidence:
 					d.ref.scoring().explain(&d.why, p, x)
-				} else {
+				default:
 					d.explainAnomaly(r)
 				}
 			}
@@ -1024,16 +1032,18 @@ func (d *Detector) rangeDeparture(j int, v float64) float64 {
 	return math.Max(0, math.Max(v-hi, lo-v)) / span
 }
 
-// spatial reports whether any channel's value lies beyond its running
-// extremes by more than SpatialTolerance of their span.
-func (d *Detector) spatial(x []float64) bool {
+// newExtreme reports whether a channel's value (but for those skip marks:
+// context and masked channels) lies beyond its running extremes by more
+// than SpatialTolerance of their span in a sample whose scale-free error
+// raw is at least SpatialError.
+func (d *Detector) newExtreme(x []float64, skip []bool, raw float64) bool {
 	tol := d.cfg.SpatialTolerance
-	if tol == 0 {
+	if tol == 0 || raw < d.cfg.SpatialError {
 		return false
 	}
 	for j, v := range x {
 		lo, hi := d.minVal[j], d.maxVal[j]
-		if hi == lo {
+		if hi == lo || isContext(skip, j) {
 			continue
 		}
 		m := float64((hi - lo) * tol)
@@ -1042,6 +1052,24 @@ func (d *Detector) spatial(x []float64) bool {
 		}
 	}
 	return false
+}
+
+// explainExtreme explains a new extreme: each channel's departure beyond
+// its running extremes, in sensor units, and its share of their sum
+// relative to the span.
+func (d *Detector) explainExtreme(x []float64, skip []bool) {
+	var total float64
+	for j, v := range x {
+		d.why.Share[j], d.why.Departure[j] = 0, 0
+		if isContext(skip, j) {
+			continue
+		}
+		d.why.Share[j] = d.rangeDeparture(j, v)
+		d.why.Departure[j] = v - math.Max(d.minVal[j], math.Min(d.maxVal[j], v))
+		total += d.why.Share[j]
+	}
+	d.why.Statistic = StatisticExtreme
+	normaliseShares(d.why.Share, total)
 }
 
 // MemoryBytes estimates the memory the detector holds now: its window,

@@ -333,6 +333,7 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Calibration.Transform = "exp" }, 1, `detector.calibration.transform: must be none, sqrt or log (got "exp")`)
 	f(func(c *Config) { c.Alert.Close = 0.9 }, 1, "detector.alert.close: must be in [0, detector.alert.open=0.5] (got 0.9)")
 	f(func(c *Config) { c.SpatialTolerance = -1 }, 1, "detector.spatial_tolerance: must be finite and >= 0 (got -1)")
+	f(func(c *Config) { c.SpatialError = math.Inf(1) }, 1, "detector.spatial_error: must be finite and >= 0 (got +Inf)")
 	f(func(c *Config) { c.MaskNewest = false }, 1, "detector.residual: needs detector.mask_newest (got residual true, mask_newest false)")
 	f(func(c *Config) { c.Reference.FollowBeyond = 50 }, 1, "detector.reference.follow_beyond: must be in [follow=100, 1e9] samples (got 50)")
 	f(func(c *Config) { c.Reference.FollowGate = math.NaN() }, 1, "detector.reference.follow_gate: must be in (0, 100] (got NaN)")

@@ -96,8 +96,9 @@ type Explanation struct {
 	// (anomaly, at the alert's worst sample), or the slow level (or spread:
 	// mean absolute step) minus its reference (drift).
 	Departure []float64
-	// Statistic names what moved: "value" (anomaly), "level" or "spread"
-	// (drift).
+	// Statistic names what moved: "value" or "reference" (anomaly: the
+	// adapting model's or the reference's evidence), StatisticExtreme
+	// (anomaly: a new extreme), "level" or "spread" (drift).
 	Statistic string
 	// Drift only: Spread is the slow spread over the reference spread;
 	// Onset the estimated start of the departure (Unix ns); Rate the
@@ -411,6 +412,11 @@ func (m *driftMonitor) restartReference() {
 		*c = driftChannel{prev: c.prev, slowLevel: c.slowLevel, slowSpread: c.slowSpread, recentLevel: c.recentLevel}
 	}
 }
+
+// StatisticExtreme is Explanation.Statistic of an anomaly alert explained
+// by a new extreme: Departure is each channel's value beyond its running
+// extremes (detector.spatial_tolerance).
+const StatisticExtreme = "extreme"
 
 // ReasonRelation is Explanation.Reason of a drift alert closed because a
 // channel came to be read against its inputs: its reference starts again.

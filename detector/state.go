@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 33 (version 32 had no channel names; version
+// Snapshot encoding, version 34 (version 33 told an anomaly explanation's
+// statistic by a flag, from before new extremes explained one; version 32 had no channel names; version
 // 31 had no row held for the next
 // at its time; version 30 had no reference kept to score
 // while the period restarts for a cycle found; version 29 had no cadences of channels
@@ -60,8 +61,12 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 33
+	snapshotVersion = 34
 )
+
+// anomalyStatistics are the anomaly explanation's statistics, in the order
+// a snapshot numbers them.
+var anomalyStatistics = []string{"value", "reference", StatisticExtreme}
 
 // ErrSnapshotMismatch: the snapshot was taken with another configuration.
 var ErrSnapshotMismatch = errors.New("detector: snapshot was taken with a different configuration")
@@ -140,7 +145,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	}
 	e.F64s(d.why.Share)
 	e.F64s(d.why.Departure)
-	e.Bool(d.why.Statistic == "reference")
+	e.Int(slices.Index(anomalyStatistics, d.why.Statistic))
 	e.F64(d.why.Tolerance)
 	e.Int(d.why.ToleranceChannel)
 	e.Int(d.why.Verdicts)
@@ -295,9 +300,10 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 	}
 	dec.F64sInto(d.why.Share, "anomaly shares")
 	dec.F64sInto(d.why.Departure, "anomaly departures")
-	d.why.Statistic = "value"
-	if dec.Bool() {
-		d.why.Statistic = "reference"
+	if i := dec.Int(); i >= 0 && i < len(anomalyStatistics) {
+		d.why.Statistic = anomalyStatistics[i]
+	} else if dec.Err() == nil {
+		return fmt.Errorf("detector: anomaly explanation's statistic %d out of range", i)
 	}
 	d.why.Tolerance, d.why.ToleranceChannel, d.why.Verdicts = dec.F64(), dec.Int(), dec.Int()
 	if dec.Err() == nil && (!finite(d.why.Tolerance) || d.why.ToleranceChannel < 0 || d.why.ToleranceChannel >= d.channels || d.why.Verdicts < 0) {

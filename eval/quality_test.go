@@ -13,13 +13,18 @@ import (
 )
 
 // meanStandard scores a corpus with one detector kind over seeds and returns
-// the mean standard-profile NAB score.
-func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Kind, seeds []uint64) float64 {
+// the mean standard-profile NAB score. limits false turns the new-extreme
+// limit rule off (detector.spatial_tolerance 0), as the comparison
+// of the autoencoder with its controls has it.
+func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Kind, limits bool, seeds []uint64) float64 {
 	t.Helper()
 	var sum float64
 	for _, seed := range seeds {
 		cfg := detector.DefaultConfig()
 		cfg.Kind, cfg.Seed = kind, seed
+		if !limits {
+			cfg.SpatialTolerance = 0
+		}
 		results, err := Run(context.Background(), inputs, Options{Detector: cfg, OutDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -33,7 +38,7 @@ func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Ki
 			files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: w})
 		}
 		s := nab.Score(files, nab.Profiles[0]).Score
-		t.Logf("%-12s seed %d: standard %.2f", kind, seed, s)
+		t.Logf("%-12s seed %d, limit rule %-5v: standard %.2f", kind, seed, limits, s)
 		sum += s
 	}
 	return sum / float64(len(seeds))
@@ -51,7 +56,8 @@ func datasetDir(env, name string) string {
 }
 
 // TestSyntheticAutoencoderEarnsItsKeep is the bar on the project's own
-// corpus: the autoencoder beats the best control by at least 6 NAB points
+// corpus: with the new-extreme limit rule off in all of them, the
+// autoencoder beats the best control by at least 6 NAB points
 // (3-seed means; measured 23.8 when the reference model came in, 10.65
 // before tied weights halved the network's memory, 9.96 after, 8.62 with
 // the calibration's history in bytes, 10.40 with the window's error
@@ -68,10 +74,10 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 		t.Fatal(err)
 	}
 	inputs, lab := writeCorpus(t, series)
-	ae := meanStandard(t, inputs, lab, detector.Autoencoder, seeds)
+	ae := meanStandard(t, inputs, lab, detector.Autoencoder, false, seeds)
 	best, bestKind := 0.0, detector.Kind("")
 	for _, k := range detector.Kinds[1:] {
-		if s := meanStandard(t, inputs, lab, k, seeds); s > best {
+		if s := meanStandard(t, inputs, lab, k, false, seeds); s > best {
 			best, bestKind = s, k
 		}
 	}
@@ -81,13 +87,15 @@ func TestSyntheticAutoencoderEarnsItsKeep(t *testing.T) {
 	}
 }
 
-// TestNAB guards the Numenta Anomaly Benchmark figures of the default
-// configuration (heuristic limit rule off): a 3-seed mean of at least 56 on
-// the standard profile (58.11 measured), and every control at least 2
-// points below the autoencoder (the bar; the frozen network 54.79
-// measured), persistence at least 10 (44.08). The bar for the score
-// itself (68) is not met yet: docs/quality.md. It needs the corpus
-// (../shared/datasets/nab or $AEWATCH_TEST_NAB_DIR) and skips without it.
+// TestNAB guards the Numenta Anomaly Benchmark figures: the default
+// configuration's 3-seed mean on the standard profile at least 63 (65.26
+// measured; 58.11 with the new-extreme limit rule off), and, with that rule
+// off in all of them as the comparison has it, every control at
+// least 2 points below the autoencoder (the bar; the frozen network
+// 54.79 against 58.11 measured), persistence at least 10 (44.08). The
+// issue's bar for the score itself (68) is not met yet: docs/quality.md. It
+// needs the corpus (../shared/datasets/nab or $AEWATCH_TEST_NAB_DIR) and
+// skips without it.
 func TestNAB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores NAB with four detectors over three seeds")
@@ -104,12 +112,12 @@ func TestNAB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ae := meanStandard(t, inputs, lab, detector.Autoencoder, seeds)
-	if ae < 56 {
-		t.Errorf("autoencoder NAB standard %.2f, want >= 56", ae)
+	if ae := meanStandard(t, inputs, lab, detector.Autoencoder, true, seeds); ae < 63 {
+		t.Errorf("autoencoder NAB standard %.2f, want >= 63", ae)
 	}
+	ae := meanStandard(t, inputs, lab, detector.Autoencoder, false, seeds)
 	for _, k := range detector.Kinds[1:] {
-		s := meanStandard(t, inputs, lab, k, seeds)
+		s := meanStandard(t, inputs, lab, k, false, seeds)
 		if s > ae-2 {
 			t.Errorf("control %s scores %.2f, less than 2 below the autoencoder's %.2f", k, s, ae)
 		}

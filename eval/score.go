@@ -58,7 +58,10 @@ type Scored struct {
 	Held       uint64 // of Filled, those held as a slower tag's reading (detector.Result.Held)
 	MaskedRows uint64 // rows with a filled value not held: its channel masked
 	Merged     uint64 // rows merged into the row before at the same time, which lacked their values
-	OutOfOrder uint64
+	// Extremes counts samples scored 1 as new extremes (detector.Result.Extreme),
+	// ExtremeAlerts the anomaly alerts one opened.
+	Extremes, ExtremeAlerts uint64
+	OutOfOrder              uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
@@ -331,8 +334,14 @@ func (s *Scored) count(r detector.Result, names []string) {
 			s.MaskedRows++
 		}
 	}
+	if r.Extreme {
+		s.Extremes++
+	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++
+		if r.Extreme {
+			s.ExtremeAlerts++
+		}
 	}
 	if r.DriftAlert.Event == detector.Opened {
 		w, top := r.DriftAlert.Why, 0
@@ -373,6 +382,8 @@ func Departure(statistic string, v float64, format string) string {
 		return d + " from expected"
 	case "reference":
 		return d + " from the reference"
+	case detector.StatisticExtreme:
+		return d + " beyond its running range"
 	}
 	return statistic + " " + d
 }

@@ -311,7 +311,7 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, filled, held, merged, outOfOrder, timeJumps, gaps uint64
+	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, outOfOrder, timeJumps, gaps uint64
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -323,6 +323,8 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		filled += r.Filled
 		held += r.Held
 		merged += r.Merged
+		extremes += r.Extremes
+		extremeAlerts += r.ExtremeAlerts
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -333,6 +335,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
 	if filled > 0 {
 		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels), %d of them held as a slower tag's newest reading\n", filled, held)
+	}
+	if cfg.SpatialTolerance > 0 {
+		fmt.Fprintf(w, "new extremes (detector.spatial_tolerance, spatial_error): %d samples scored 1, %d anomaly alerts opened on one\n", extremes, extremeAlerts)
 	}
 	if merged > 0 {
 		fmt.Fprintf(w, "rows merged into the row before at the same time, which lacked their values: %d\n", merged)
