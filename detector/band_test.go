@@ -54,7 +54,7 @@ func TestBandEdgesAreWhereTheScoreReachesOpen(t *testing.T) {
 					t.Fatal(err)
 				}
 				exact := d.cal.sinceFit+1 < cfg.Calibration.Reestimate && d.cal.prevTail > redTail &&
-					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open && !d.inEpisode(d.seq)
+					(d.cal.inst == nil || d.cal.inst.prev > redTail) && !d.alert.open && !d.inEpisode(uint64(d.accepted+1))
 				res := d.Push(ts, x)
 				if len(res) != 1 || !res[0].Scored {
 					t.Fatalf("sample %d: not scored", i)

@@ -98,7 +98,7 @@ type Detector struct {
 	// winDecay is the whole-window error's weight from one position to the
 	// one before it (WindowScoreHalfLife; 1: every position alike).
 	winDecay float64
-	// episodeEnd is one past the sequence number of the last sample whose
+	// episodeEnd is one past the number of the last accepted sample whose
 	// score reached Alert.Open (0: none yet), for EpisodeGap.
 	episodeEnd uint64
 	alert      alertState
@@ -411,9 +411,10 @@ func (d *Detector) pushTimed(t int64, x []float64) []Result {
 
 // heldAhead is a sample dated far ahead of its series, held.
 type heldAhead struct {
-	held bool
-	t    int64
-	x    []float64
+	held   bool
+	t      int64
+	x      []float64
+	merged int // messages merged into it as a row, whose results follow its own
 }
 
 // jumpsAhead reports whether a sample at t lies more than HoldAhead
@@ -430,19 +431,33 @@ func (d *Detector) jumpsAhead(t int64) bool {
 // the series' newest and it says it was dated ahead, and it is dropped
 // (Ahead). Then the next sample is pushed.
 func (d *Detector) resolveAhead(t int64, x []float64) []Result {
+	first := d.settleAhead(t < d.ahead.t && t > d.LastTime())
+	return append(first, d.pushTimed(t, x)...)
+}
+
+// settleAhead returns (copied) the results of the sample held as dated
+// ahead, pushed or, if dropped, as Ahead, then a Merged one for each
+// message merged into it as a row (releaseRow), after it as they came.
+func (d *Detector) settleAhead(dropped bool) []Result {
 	d.ahead.held = false
 	var first []Result
-	if t >= d.ahead.t || t <= d.LastTime() {
-		first = d.push(d.ahead.t, d.ahead.x)
-	} else {
+	if dropped {
 		first = d.unscored(d.seq, d.ahead.t, window.Ahead, d.ahead.x)
 		d.seq++
+	} else {
+		first = d.push(d.ahead.t, d.ahead.x)
 	}
 	d.released = d.released[:0]
 	for _, r := range first {
 		d.released = append(d.released, r.clone())
 	}
-	return append(d.released, d.pushTimed(t, x)...)
+	for range d.ahead.merged {
+		r := d.unscored(d.seq, d.ahead.t, window.Merged, d.ahead.x)
+		d.seq++
+		d.released = append(d.released, r[0].clone())
+	}
+	d.ahead.merged = 0
+	return d.released
 }
 
 // Denoised returns the denoised values the last Push or Flush completed
@@ -490,8 +505,7 @@ func (d *Detector) Flush() []Result {
 	if !d.ahead.held {
 		return first
 	}
-	d.ahead.held = false
-	return append(first, d.push(d.ahead.t, d.ahead.x)...)
+	return append(first, d.settleAhead(false)...)
 }
 
 // clone returns r with its slices and explanations copied: the detector
@@ -734,24 +748,27 @@ func (d *Detector) observe(x []float64, normal bool) {
 	}
 }
 
-// shown is the score Result.Score reports for the sample numbered seq:
-// lowered to repeatScore where it repeats an episode (EpisodeGap).
-func (d *Detector) shown(score float64, seq uint64) float64 {
+// shown is the score Result.Score reports for the accepted sample
+// numbered n: lowered to repeatScore where it repeats an episode
+// (EpisodeGap). Accepted samples, not sequence numbers, measure the gap:
+// rejected samples and messages merged into a row are no samples of the
+// series' own time scale.
+func (d *Detector) shown(score float64, n uint64) float64 {
 	if d.cfg.EpisodeGap == 0 || score < d.cfg.Alert.Open {
 		return score
 	}
-	repeat := d.inEpisode(seq)
-	d.episodeEnd = seq + 1
+	repeat := d.inEpisode(n)
+	d.episodeEnd = n + 1
 	if repeat {
 		return min(score, repeatScore)
 	}
 	return score
 }
 
-// inEpisode reports whether a score reaching Alert.Open on the sample
-// numbered seq would repeat the last episode's (EpisodeGap).
-func (d *Detector) inEpisode(seq uint64) bool {
-	return d.episodeEnd > 0 && seq < d.episodeEnd+uint64(d.cfg.EpisodeGap)
+// inEpisode reports whether a score reaching Alert.Open on the accepted
+// sample numbered n would repeat the last episode's (EpisodeGap).
+func (d *Detector) inEpisode(n uint64) bool {
+	return d.episodeEnd > 0 && n < d.episodeEnd+uint64(d.cfg.EpisodeGap)
 }
 
 // windowError is the mean squared reconstruction error over the window
@@ -859,7 +876,7 @@ func (d *Detector) scoreWindow() []Result {
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, ps.seq), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(score, uint64(d.accepted-(n-1-k))), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
 			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak

@@ -55,7 +55,8 @@
 // alert that holds it stays open. A channel sampled more slowly at a
 // steady cadence is held at its newest reading between readings instead,
 // and judged as any other. A row lacking values waits for the next: one
-// at the same time is merged into it (assemble.go).
+// carrying only values it lacks, at its time or less than half a typical
+// step after the newest merged into it, is merged into it (assemble.go).
 //
 // Context channels (SetContext, Config.Context) are inputs to the process,
 // such as setpoints: every model sees them, no error, test, quality check

@@ -266,6 +266,7 @@ func (m *missingValues) appendState(e *statecodec.Encoder) {
 	}
 	e.Bool(m.row.held)
 	e.I64(m.row.t)
+	e.I64(m.row.last)
 	for _, v := range m.row.x {
 		e.Bool(math.IsNaN(v)) // a value it lacks
 		e.F64(zeroNaN(v))
@@ -291,7 +292,10 @@ func (m *missingValues) readState(d *statecodec.Decoder) error {
 			return fmt.Errorf("detector: snapshot's cadence of missing values (run %d, streak %d, habit %d) is out of range", m.run[j], m.streak[j], m.habit[j])
 		}
 	}
-	m.row.held, m.row.t = d.Bool(), d.I64()
+	m.row.held, m.row.t, m.row.last = d.Bool(), d.I64(), d.I64()
+	if d.Err() == nil && m.row.held && m.row.last < m.row.t {
+		return fmt.Errorf("detector: snapshot's held row has its newest message at %d, before its time %d", m.row.last, m.row.t)
+	}
 	for j := range m.row.x {
 		lacks, v := d.Bool(), d.F64()
 		if m.row.x[j] = v; lacks {

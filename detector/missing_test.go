@@ -343,6 +343,94 @@ func TestRowsMergedAtOneTime(t *testing.T) {
 	}
 }
 
+// TestRowsStampedApart: three channels sent one a message, each stamped
+// when it was read, 300 ms apart on a 1 s step (the last 600 ms after the
+// row's first: chained, each less than half a step after the one before),
+// score as whole rows at their first message's time, bit for bit, from the
+// series' first row on (no step known yet), through a jump of 60 s (a row
+// held as dated ahead, whose merged messages' results still follow its
+// own), through two bumps 20 rows apart (one score episode, its length
+// counted in rows, not messages) and across a snapshot taken between two
+// messages of a row. A message 0.6 of a step after the row's newest
+// starts a row of its own.
+func TestRowsStampedApart(t *testing.T) {
+	rows := missingRows(2, true)[:1500]
+	for i := range 6 { // two bumps within a score episode (episode_gap), counted in rows
+		rows[900+i][0] += 6
+		rows[920+i][0] += 6
+	}
+	at := func(i int) int64 {
+		if i > 1000 {
+			return int64(i+61) * 1e9
+		}
+		return int64(i+1) * 1e9
+	}
+	rowAt := map[int64]int{}
+	for i := range rows {
+		rowAt[at(i)] = i
+	}
+	cfg := DefaultConfig()
+	whole, _ := New(cfg, 3)
+	var want []Result
+	for i, x := range rows {
+		for _, r := range whole.Push(at(i), x) {
+			want = append(want, r.clone())
+		}
+	}
+	apart := func(d *Detector, from, to, first int) (got []Result, merged int) {
+		nan := math.NaN()
+		for i := from; i < to; i++ {
+			for j := first; j < 3; j++ {
+				x := []float64{nan, nan, nan}
+				x[j] = rows[i][j]
+				for _, r := range d.Push(at(i)+int64(j)*300e6, x) {
+					if r.Status == window.Merged {
+						merged++
+						continue
+					}
+					if k := rowAt[r.Time]; r.Seq != uint64(3*k) {
+						t.Fatalf("row %d: numbered %d, want %d: its messages' results out of order", k, r.Seq, 3*k)
+					}
+					got = append(got, r.clone())
+				}
+			}
+			first = 0
+		}
+		return got, merged
+	}
+	d, _ := New(cfg, 3)
+	got, merged := apart(d, 0, 700, 0)
+	d.Push(at(700), []float64{rows[700][0], math.NaN(), math.NaN()})
+	snap, err := d.AppendBinary(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resumed, _ := New(cfg, 3)
+	if err := resumed.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*Detector{d, resumed} {
+		rest, more := apart(d, 700, len(rows), 1)
+		rest = append(rest, d.Flush()...)
+		all := append(slices.Clone(got), rest...)
+		if len(all) != len(want) || merged+more != 2*len(rows) {
+			t.Fatalf("%d results and %d merged, want %d and %d", len(all), merged+more, len(want), 2*len(rows))
+		}
+		for k, r := range all {
+			w := want[k]
+			if math.Float64bits(r.Score) != math.Float64bits(w.Score) || r.Anomaly.Open != w.Anomaly.Open || r.Missing != nil || r.Time != w.Time {
+				t.Fatalf("row at %d: score %v alert %v missing %v, whole rows gave %v %v", r.Time, r.Score, r.Anomaly.Open, r.Missing, w.Score, w.Anomaly.Open)
+			}
+		}
+	}
+
+	next := at(len(rows))
+	d.Push(next, []float64{1, math.NaN(), math.NaN()})
+	if res := d.Push(next+600e6, []float64{math.NaN(), 2, math.NaN()}); len(res) != 1 || res[0].Status == window.Merged || res[0].Missing == nil {
+		t.Fatalf("a message 0.6 of a step after the row's: %d results (%+v), want the row gone in alone, lacking values", len(res), res)
+	}
+}
+
 // TestSlowTagInMaintenanceWindow: rows lacking a slower tag's values in a
 // maintenance window are scored on its copy as they come, one result a
 // row, none lost when the window ends.

@@ -14,7 +14,10 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 34 (version 33 told an anomaly explanation's
+// Snapshot encoding, version 35 (version 34 merged into a held row only
+// messages at its time, gave the messages merged into a row held as dated
+// ahead their results before the row's, and counted a score episode in
+// sequence numbers; version 33 told an anomaly explanation's
 // statistic by a flag, from before new extremes explained one; version 32 had no channel names; version
 // 31 had no row held for the next
 // at its time; version 30 had no reference kept to score
@@ -61,7 +64,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 34
+	snapshotVersion = 35
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -135,6 +138,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.Bool(d.ahead.held)
 	e.I64(d.ahead.t)
 	e.F64s(d.ahead.x)
+	e.Int(d.ahead.merged)
 	e.Int(len(d.pending))
 	for _, p := range d.pending {
 		e.U64(p.seq)
@@ -280,11 +284,14 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("detector: snapshot's run of wild values %d is negative", d.wildRun)
 	}
 	d.episodeEnd = dec.U64()
-	if dec.Err() == nil && d.episodeEnd > d.seq {
-		return fmt.Errorf("detector: snapshot's score episode ends at sample %d, after its newest (%d)", d.episodeEnd, d.seq)
+	if dec.Err() == nil && d.episodeEnd > uint64(d.accepted)+1 {
+		return fmt.Errorf("detector: snapshot's score episode ends at accepted sample %d, after its newest (%d)", d.episodeEnd, d.accepted)
 	}
 	d.ahead.held, d.ahead.t = dec.Bool(), dec.I64()
 	dec.F64sInto(d.ahead.x, "sample held as dated ahead")
+	if d.ahead.merged = dec.Int(); dec.Err() == nil && (d.ahead.merged < 0 || d.ahead.merged > 0 && !d.ahead.held) {
+		return fmt.Errorf("detector: snapshot's sample held as dated ahead has %d messages merged into it", d.ahead.merged)
+	}
 	n := dec.Int()
 	if dec.Err() == nil && (n < 0 || n > d.cfg.Window.Stride) {
 		return fmt.Errorf("detector: snapshot has %d pending samples, stride is %d", n, d.cfg.Window.Stride)

@@ -57,7 +57,7 @@ type Scored struct {
 	FilledRows uint64 // those rows
 	Held       uint64 // of Filled, those held as a slower tag's reading (detector.Result.Held)
 	MaskedRows uint64 // rows with a filled value not held: its channel masked
-	Merged     uint64 // rows merged into the row before at the same time, which lacked their values
+	Merged     uint64 // rows merged into the row before (detector/assemble.go), which lacked their values
 	// Extremes counts samples scored 1 as new extremes (detector.Result.Extreme),
 	// ExtremeAlerts the anomaly alerts one opened.
 	Extremes, ExtremeAlerts uint64

@@ -48,10 +48,11 @@ type Metrics struct {
 	Unparked         prometheus.Counter
 	// ValuesFilled counts the channels multivariate samples lacked, each
 	// filled for its detector while the others were scored (unless a
-	// message at the same time brought it: MessagesMerged).
+	// message of the same row brought it: MessagesMerged).
 	ValuesFilled prometheus.Counter
 	// MessagesMerged counts multivariate messages merged into their
-	// series' previous one at the same time, which lacked their channels.
+	// series' previous one, which lacked their channels, at its time or
+	// less than half a typical step after it (detector/assemble.go).
 	MessagesMerged prometheus.Counter
 }
 
@@ -116,9 +117,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PausedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "aewatch_partitions_paused",
 			Help: "Input partitions paused now behind a busy shard."}),
 		ValuesFilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_values_filled_total",
-			Help: "Channels a multivariate message lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored; unless a message at the same time brought it (aewatch_messages_merged_total)."}),
+			Help: "Channels a multivariate message lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored; unless a message of the same row brought it (aewatch_messages_merged_total)."}),
 		MessagesMerged: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_merged_total",
-			Help: "Multivariate messages merged into their series' previous one at the same time, which lacked their channels (a series sent one channel a message)."}),
+			Help: "Multivariate messages merged into their series' previous one, which lacked their channels, at its time or less than half a typical step after it (a series sent one channel a message)."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))

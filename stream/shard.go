@@ -37,26 +37,30 @@ type seriesState struct {
 	owed, savedIn *checkpointRound
 	dirty         bool
 	silences      uint64 // the version of Options.Silences the detector has
-	// first gathers a new multivariate series' messages at its first time
+	// first gathers a new multivariate series' messages of its first row
 	// (nil once a later one came, or for a restored series): widen.
 	first *firstRow
 }
 
-// firstRow is a multivariate series' values at its first time.
+// firstRow is a multivariate series' values at its first time, and in
+// the messages after it that carry only channels it lacks: channels
+// stamped when each was read, a little apart (the detector merges such
+// messages into one row the same way: detector/assemble.go).
 type firstRow struct {
-	t        int64
+	t, last  int64 // its time, and the newest message's merged into it
 	channels []string
 	values   []float64
 }
 
-// add merges s into the first row and reports whether s is of its time.
+// add merges s into the first row and reports whether s is of it.
 func (f *firstRow) add(s *codec.Sample) bool {
 	if len(f.channels) == 0 {
-		f.t = s.Time
+		f.t, f.last = s.Time, s.Time
 	}
-	if s.Time != f.t {
+	if s.Time != f.t && (s.Time < f.last || slices.ContainsFunc(s.Channels, func(ch string) bool { return slices.Contains(f.channels, ch) })) {
 		return false
 	}
+	f.last = max(f.last, s.Time)
 	for j, ch := range s.Channels {
 		if k := slices.Index(f.channels, ch); k >= 0 {
 			f.values[k] = s.Values[j]
@@ -294,7 +298,7 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 }
 
 // widen gives a new multivariate series a detector for every channel its
-// messages at its first time carried, when one brings a channel beyond
+// messages of its first row (firstRow) carried, when one brings a channel beyond
 // its first message's (a gateway sending one channel a message): the
 // detector built for the first starts afresh, having written nothing yet,
 // and the caller pushes the first row whole, as eval reads it. A channel
@@ -318,7 +322,7 @@ func (p *Pipeline) widen(st *seriesState) bool {
 	if err != nil {
 		return false
 	}
-	p.o.Log.Info("series widened: its messages at its first time carry channels its first did not; its detector starts afresh with them all",
+	p.o.Log.Info("series widened: the messages of its first row carry channels its first did not; its detector starts afresh with them all",
 		"series", st.series, "channels", channels)
 	f.channels, f.values = channels, values
 	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
@@ -329,7 +333,7 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // align returns s's values in the order of channels, NaN for those s
 // lacks (the detector fills them: detector/missing.go), with how many it
 // lacks; nil if s has a channel not among them (the series' set: the
-// channels of its first time, widen). Both are sorted by name (the
+// channels of its first row, widen). Both are sorted by name (the
 // decoders sort a message's), so one pass lines them up.
 func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
 	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))

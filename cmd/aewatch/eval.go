@@ -340,7 +340,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		fmt.Fprintf(w, "new extremes (detector.spatial_tolerance, spatial_error): %d samples scored 1, %d anomaly alerts opened on one\n", extremes, extremeAlerts)
 	}
 	if merged > 0 {
-		fmt.Fprintf(w, "rows merged into the row before at the same time, which lacked their values: %d\n", merged)
+		fmt.Fprintf(w, "rows merged into the row before (at its time or within half a typical step), which lacked their values: %d\n", merged)
 	}
 	for _, r := range results {
 		// A file whose first column is no time (a value column, or one

@@ -1399,37 +1399,58 @@ func TestMultivariateDropoutMatchesEval(t *testing.T) {
 }
 
 // TestChannelPerMessageMatchesEval: a multivariate series sent one
-// channel a message, both at each row's time (a gateway publishing each
-// tag as it reads it), from its first row on. The service widens the
-// series to the channels of its first time, merges the messages of each
-// time into one row, and keeps the channel set over a restart (the
-// checkpoint names it, though the first message after it carries one
-// channel): the scores are bit for bit eval's of the file's whole rows.
-// Before, the series was its first message's one channel, and the other's
-// messages were rejected.
+// channel a message, from its first row on: both at each row's time (a
+// gateway publishing each tag as it reads it), or the second stamped 20 s
+// after the first on a 1-minute step (each tag stamped when it was read).
+// The service widens the series to the channels of its first row, merges
+// the messages of each row into one at its first's time, and keeps the
+// channel set over a restart (the checkpoint names it, though the first
+// message after it carries one channel): the scores are bit for bit
+// eval's of the file as the messages have it (whole rows, or a row a
+// message at its own time). Before, the series was its first message's
+// one channel, and the other's messages were rejected; stamped apart, each
+// message was a row of its own, the other channel filled.
 func TestChannelPerMessageMatchesEval(t *testing.T) {
+	for _, apart := range []time.Duration{0, 20 * time.Second} {
+		t.Run(fmt.Sprintf("apart %v", apart), func(t *testing.T) { channelPerMessage(t, apart) })
+	}
+}
+
+func channelPerMessage(t *testing.T, apart time.Duration) {
 	influx, brokers := peers(t, 1, "sensors")
 	const rows, cut = 400, 200
 	var b strings.Builder
 	b.WriteString("time,flow,pressure\n")
 	r := rand.New(rand.NewPCG(5, 5))
+	var msgs []kafka.Message
 	for i := range rows {
+		at := synth.Start.Add(time.Duration(i) * time.Minute)
 		base := math.Sin(2 * math.Pi * float64(i) / 60)
-		fmt.Fprintf(&b, "%s,%.3f,%.3f\n", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
-			100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
+		flow, pressure := thousandths(100+5*base+0.3*r.NormFloat64()), thousandths(3+0.2*base+0.02*r.NormFloat64())
+		if apart == 0 {
+			fmt.Fprintf(&b, "%s,%.3f,%.3f\n", at.Format(time.RFC3339), flow, pressure)
+		} else {
+			fmt.Fprintf(&b, "%s,%.3f,\n%s,,%.3f\n", at.Format(time.RFC3339), flow, at.Add(apart).Format(time.RFC3339), pressure)
+		}
+		for _, m := range []struct {
+			channel string
+			at      time.Time
+			value   float64
+		}{{"pressure", at, pressure}, {"flow", at, flow}} { // not in name order either
+			if apart > 0 && m.channel == "pressure" {
+				continue
+			}
+			msgs = append(msgs, channelMessage(t, m.channel, m.at, m.value))
+		}
+		if apart > 0 {
+			msgs = append(msgs, channelMessage(t, "pressure", at.Add(apart), pressure))
+		}
 	}
 	file := filepath.Join(t.TempDir(), "pump.csv")
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, f, want := multivariateEval(t, file)
-	var msgs []kafka.Message
-	for i := range f.Rows {
-		for j, ch := range []string{"pressure", "flow"} { // not in name order either
-			val, _ := codec.EncodeSample("json", "pump", []string{ch}, f.Times[i], f.Values[i][1-j:2-j])
-			msgs = append(msgs, kafka.Message{Key: []byte("pump"), Value: val})
-		}
-	}
+	_, _, want := multivariateEval(t, file)
 	write := func(msgs []kafka.Message) {
 		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
 			BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
@@ -1458,9 +1479,25 @@ func TestChannelPerMessageMatchesEval(t *testing.T) {
 	rejected := again.metric(t, "aewatch_samples_rejected_total", `reason="out_of_order"`) + again.metric(t, "aewatch_samples_rejected_total", `reason="channels"`)
 	again.stop(t)
 	if merged != rows-1 || rejected != 0 {
-		t.Errorf("%v messages merged, %v rejected after the restart: want %d (the first time's second message widens the series) and 0", merged, rejected, rows-1)
+		t.Errorf("%v messages merged, %v rejected after the restart: want %d (the first row's second message widens the series) and 0", merged, rejected, rows-1)
 	}
 	sameAsEval(t, scoresWhere(t, influx, `"channel" = 'flow'`), want, rows-31, "flow")
+}
+
+// thousandths is v as a file written with three decimals holds it.
+func thousandths(v float64) float64 {
+	v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'f', 3, 64), 64)
+	return v
+}
+
+// channelMessage is one channel's value at a time, as produce sends it.
+func channelMessage(t *testing.T, channel string, at time.Time, v float64) kafka.Message {
+	t.Helper()
+	val, ok := codec.EncodeSample("json", "pump", []string{channel}, at.UnixNano(), []float64{v})
+	if !ok {
+		t.Fatalf("%s at %v: %v encodes as nothing", channel, at, v)
+	}
+	return kafka.Message{Key: []byte("pump"), Value: val}
 }
 
 // multivariateEval runs eval --multivariate on file and returns what it

@@ -331,7 +331,7 @@ func TestEvalMergesRowsAtOneTime(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "split.csv")
 	os.WriteFile(file, []byte(b.String()), 0o644)
 	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(t.TempDir(), "out"), file)
-	if code != 0 || !strings.Contains(stdout, "rows merged into the row before at the same time, which lacked their values: 300") ||
+	if code != 0 || !strings.Contains(stdout, "rows merged into the row before (at its time or within half a typical step), which lacked their values: 300") ||
 		!strings.Contains(stdout, "rejected samples: 0 non-finite, 0 beyond ±window.max_abs, 0 out of order") || strings.Contains(stdout, "missing values filled") {
 		t.Fatalf("exit %d, stdout %q, stderr %q: want 300 rows merged, none filled or rejected", code, stdout, stderr)
 	}
