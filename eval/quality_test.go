@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,13 +19,23 @@ import (
 // of the autoencoder with its controls has it.
 func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Kind, limits bool, seeds []uint64) float64 {
 	t.Helper()
-	var sum float64
-	for _, seed := range seeds {
-		cfg := detector.DefaultConfig()
-		cfg.Kind, cfg.Seed = kind, seed
+	return meanStandardOf(t, inputs, lab, func(cfg *detector.Config) {
+		cfg.Kind = kind
 		if !limits {
 			cfg.SpatialTolerance = 0
 		}
+	}, fmt.Sprintf("%-12s limit rule %-5v", kind, limits), seeds)
+}
+
+// meanStandardOf is meanStandard of the default configuration as set
+// changes it (named what in the log).
+func meanStandardOf(t *testing.T, inputs []Input, lab nab.Labels, set func(*detector.Config), what string, seeds []uint64) float64 {
+	t.Helper()
+	var sum float64
+	for _, seed := range seeds {
+		cfg := detector.DefaultConfig()
+		set(&cfg)
+		cfg.Seed = seed
 		results, err := Run(context.Background(), inputs, Options{Detector: cfg, OutDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -38,7 +49,7 @@ func meanStandard(t *testing.T, inputs []Input, lab nab.Labels, kind detector.Ki
 			files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: w})
 		}
 		s := nab.Score(files, nab.Profiles[0]).Score
-		t.Logf("%-12s seed %d, limit rule %-5v: standard %.2f", kind, seed, limits, s)
+		t.Logf("%s seed %d: standard %.2f", what, seed, s)
 		sum += s
 	}
 	return sum / float64(len(seeds))
@@ -100,6 +111,26 @@ func TestNAB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores NAB with four detectors over three seeds")
 	}
+	inputs, lab := nabCorpus(t)
+	if ae := meanStandard(t, inputs, lab, detector.Autoencoder, true, seeds); ae < 63 {
+		t.Errorf("autoencoder NAB standard %.2f, want >= 63", ae)
+	}
+	ae := meanStandard(t, inputs, lab, detector.Autoencoder, false, seeds)
+	for _, k := range detector.Kinds[1:] {
+		s := meanStandard(t, inputs, lab, k, false, seeds)
+		if s > ae-2 {
+			t.Errorf("control %s scores %.2f, less than 2 below the autoencoder's %.2f", k, s, ae)
+		}
+		if k == detector.Persistence && s > ae-10 {
+			t.Errorf("persistence scores %.2f, within 10 of the autoencoder's %.2f", s, ae)
+		}
+	}
+}
+
+// nabCorpus is NAB's files and labels (../shared/datasets/nab or
+// $AEWATCH_TEST_NAB_DIR); the test skips without them.
+func nabCorpus(t *testing.T) ([]Input, nab.Labels) {
+	t.Helper()
 	dir := datasetDir("AEWATCH_TEST_NAB_DIR", "nab")
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Skipf("NAB corpus not found at %s (set AEWATCH_TEST_NAB_DIR): %v", dir, err)
@@ -112,17 +143,23 @@ func TestNAB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ae := meanStandard(t, inputs, lab, detector.Autoencoder, true, seeds); ae < 63 {
-		t.Errorf("autoencoder NAB standard %.2f, want >= 63", ae)
+	return inputs, lab
+}
+
+// TestNABVariants is issue 16's bar for the model variants: each at least
+// 60 on NAB's standard profile, 3-seed means of the default configuration
+// but for the variant (sparse 65.50 and variational 64.24 measured; 58.13
+// and 57.42 with the new-extreme limit rule off). It needs the corpus and
+// skips without it.
+func TestNABVariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scores NAB with two variants over three seeds")
 	}
-	ae := meanStandard(t, inputs, lab, detector.Autoencoder, false, seeds)
-	for _, k := range detector.Kinds[1:] {
-		s := meanStandard(t, inputs, lab, k, false, seeds)
-		if s > ae-2 {
-			t.Errorf("control %s scores %.2f, less than 2 below the autoencoder's %.2f", k, s, ae)
-		}
-		if k == detector.Persistence && s > ae-10 {
-			t.Errorf("persistence scores %.2f, within 10 of the autoencoder's %.2f", s, ae)
+	inputs, lab := nabCorpus(t)
+	for _, v := range []string{"sparse", "variational"} {
+		s := meanStandardOf(t, inputs, lab, func(cfg *detector.Config) { cfg.Model.Variant = v }, v, seeds)
+		if s < 60 {
+			t.Errorf("variant %s: NAB standard %.2f, want >= 60", v, s)
 		}
 	}
 }
