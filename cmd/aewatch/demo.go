@@ -320,6 +320,10 @@ func (a *alertLog) summary(took time.Duration, scored int64) {
 		falses += a.falses[n]
 		fmt.Printf("%-24s %-12s %-18s %-34s %d\n", n, s.Fault, onset, verdict, a.falses[n])
 	}
-	fmt.Printf("\n%d of %d faults caught; %d false alarms (alerts opened outside any fault's span)\n", caught, faults, falses)
+	alarms := "false alarms"
+	if falses == 1 {
+		alarms = "false alarm"
+	}
+	fmt.Printf("\n%d of %d faults caught; %d %s (alerts opened outside any fault's span)\n", caught, faults, falses, alarms)
 	fmt.Println("(a fault's span runs from its labelled window, which opens a little before the fault as in NAB, to the fault's end)")
 }

@@ -357,7 +357,7 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(stdout+stderr, "WARN") {
 		t.Errorf("a healthy demo run printed a warning:\n%s\n%s", stdout, stderr)
 	}
-	for _, want := range []string{"embedded Kafka broker", "ALERT  ", "15752 samples scored", "duty-stuck", "[caught the ", " faults caught; ", "false alarms"} {
+	for _, want := range []string{"embedded Kafka broker", "ALERT  ", "15752 samples scored", "duty-stuck", "[caught the ", " faults caught; ", "false alarm"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
