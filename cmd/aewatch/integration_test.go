@@ -1432,16 +1432,10 @@ func channelPerMessage(t *testing.T, apart time.Duration) {
 		} else {
 			fmt.Fprintf(&b, "%s,%.3f,\n%s,,%.3f\n", at.Format(time.RFC3339), flow, at.Add(apart).Format(time.RFC3339), pressure)
 		}
-		for _, m := range []struct {
-			channel string
-			at      time.Time
-			value   float64
-		}{{"pressure", at, pressure}, {"flow", at, flow}} { // not in name order either
-			if apart > 0 && m.channel == "pressure" {
-				continue
-			}
-			msgs = append(msgs, channelMessage(t, m.channel, m.at, m.value))
+		if apart == 0 { // pressure first: not in name order either
+			msgs = append(msgs, channelMessage(t, "pressure", at, pressure))
 		}
+		msgs = append(msgs, channelMessage(t, "flow", at, flow))
 		if apart > 0 {
 			msgs = append(msgs, channelMessage(t, "pressure", at.Add(apart), pressure))
 		}
