@@ -710,7 +710,7 @@ func (d *Detector) expected(recon []float64, p, k, n int, x []float64, j int) fl
 	case Persistence:
 		return d.win.Newest(n - k)[j]
 	}
-	return math.Max(d.minVal[j], math.Min(d.maxVal[j], x[j]))
+	return d.inRange(j, x[j])
 }
 
 // prediction is channel j's expected value at window position p,
@@ -1041,6 +1041,11 @@ func (d *Detector) Feedback(at int64, v Verdict, now int64) FeedbackOutcome {
 	return d.fb.judge(at, v, now, d.toleranceBound)
 }
 
+// inRange is v held within channel j's running extremes.
+func (d *Detector) inRange(j int, v float64) float64 {
+	return math.Max(d.minVal[j], math.Min(d.maxVal[j], v))
+}
+
 // rangeDeparture is how far v lies outside channel j's running extremes,
 // relative to their span.
 func (d *Detector) rangeDeparture(j int, v float64) float64 {
@@ -1082,7 +1087,7 @@ func (d *Detector) explainExtreme(x []float64, skip []bool) {
 			continue
 		}
 		d.why.Share[j] = d.rangeDeparture(j, v)
-		d.why.Departure[j] = v - math.Max(d.minVal[j], math.Min(d.maxVal[j], v))
+		d.why.Departure[j] = v - d.inRange(j, v)
 		total += d.why.Share[j]
 	}
 	d.why.Statistic = StatisticExtreme

@@ -296,27 +296,10 @@ func TestRowsMergedAtOneTime(t *testing.T) {
 			want = append(want, r.clone())
 		}
 	}
-	split := func(d *Detector, from, to int, first int) (got []Result, merged int) {
-		nan := math.NaN()
-		for i := from; i < to; i++ {
-			for j := first; j < 3; j++ {
-				x := []float64{nan, nan, nan}
-				x[j] = rows[i][j]
-				for _, r := range d.Push(int64(i+1)*1e9, x) {
-					if r.Status == window.Merged {
-						merged++
-						continue
-					}
-					got = append(got, r.clone())
-				}
-			}
-			first = 0
-		}
-		return got, merged
-	}
+	sameTime := func(i, _ int) int64 { return int64(i+1) * 1e9 }
 	parts, _ := New(cfg, 3)
 	parts.Push(1e9, rows[0]) // the first row whole: every channel has a value to fill from
-	got, _ := split(parts, 1, 700, 0)
+	got, _ := oneAMessage(parts, rows, 1, 700, 0, sameTime)
 	x := []float64{rows[700][0], math.NaN(), math.NaN()}
 	parts.Push(701e9, x)
 	snap, err := parts.AppendBinary(nil)
@@ -328,17 +311,46 @@ func TestRowsMergedAtOneTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []*Detector{parts, resumed} {
-		rest, merged := split(d, 700, len(rows), 1)
+		rest, merged := oneAMessage(d, rows, 700, len(rows), 1, sameTime)
 		rest = append(rest, d.Flush()...)
 		all := append(slices.Clone(got), rest...)
 		if len(all) != len(want)-1 || merged != 2*(len(rows)-700) {
 			t.Fatalf("%d results and %d merged, want %d and %d", len(all), merged, len(want)-1, 2*(len(rows)-700))
 		}
-		for k, r := range all {
-			w := want[k+1]
-			if math.Float64bits(r.Score) != math.Float64bits(w.Score) || r.Anomaly.Open != w.Anomaly.Open || r.Missing != nil || r.Time != w.Time {
-				t.Fatalf("row at %d: score %v alert %v missing %v, whole rows gave %v %v", r.Time, r.Score, r.Anomaly.Open, r.Missing, w.Score, w.Anomaly.Open)
+		sameAsWholeRows(t, all, want[1:])
+	}
+}
+
+// oneAMessage pushes rows [from, to) to d one channel a message, channel
+// j of row i at at(i, j), starting at channel first of row from; it
+// returns the results but the Merged ones, which it counts.
+func oneAMessage(d *Detector, rows [][]float64, from, to, first int, at func(i, j int) int64) (got []Result, merged int) {
+	nan := math.NaN()
+	for i := from; i < to; i++ {
+		for j := first; j < len(rows[i]); j++ {
+			x := slices.Repeat([]float64{nan}, len(rows[i]))
+			x[j] = rows[i][j]
+			for _, r := range d.Push(at(i, j), x) {
+				if r.Status == window.Merged {
+					merged++
+					continue
+				}
+				got = append(got, r.clone())
 			}
+		}
+		first = 0
+	}
+	return got, merged
+}
+
+// sameAsWholeRows fails unless each of got has the score, alert and time
+// of the same row of want, scored whole, and no missing value.
+func sameAsWholeRows(t *testing.T, got, want []Result) {
+	t.Helper()
+	for k, r := range got {
+		w := want[k]
+		if math.Float64bits(r.Score) != math.Float64bits(w.Score) || r.Anomaly.Open != w.Anomaly.Open || r.Missing != nil || r.Time != w.Time {
+			t.Fatalf("row at %d: score %v alert %v missing %v, whole rows gave %v %v", r.Time, r.Score, r.Anomaly.Open, r.Missing, w.Score, w.Anomaly.Open)
 		}
 	}
 }
@@ -377,29 +389,17 @@ func TestRowsStampedApart(t *testing.T) {
 			want = append(want, r.clone())
 		}
 	}
-	apart := func(d *Detector, from, to, first int) (got []Result, merged int) {
-		nan := math.NaN()
-		for i := from; i < to; i++ {
-			for j := first; j < 3; j++ {
-				x := []float64{nan, nan, nan}
-				x[j] = rows[i][j]
-				for _, r := range d.Push(at(i)+int64(j)*300e6, x) {
-					if r.Status == window.Merged {
-						merged++
-						continue
-					}
-					if k := rowAt[r.Time]; r.Seq != uint64(3*k) {
-						t.Fatalf("row %d: numbered %d, want %d: its messages' results out of order", k, r.Seq, 3*k)
-					}
-					got = append(got, r.clone())
-				}
+	apart := func(i, j int) int64 { return at(i) + int64(j)*300e6 }
+	inOrder := func(got []Result) {
+		for _, r := range got {
+			if k := rowAt[r.Time]; r.Seq != uint64(3*k) {
+				t.Fatalf("row %d: numbered %d, want %d: its messages' results out of order", k, r.Seq, 3*k)
 			}
-			first = 0
 		}
-		return got, merged
 	}
 	d, _ := New(cfg, 3)
-	got, merged := apart(d, 0, 700, 0)
+	got, merged := oneAMessage(d, rows, 0, 700, 0, apart)
+	inOrder(got)
 	d.Push(at(700), []float64{rows[700][0], math.NaN(), math.NaN()})
 	snap, err := d.AppendBinary(nil)
 	if err != nil {
@@ -410,18 +410,14 @@ func TestRowsStampedApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []*Detector{d, resumed} {
-		rest, more := apart(d, 700, len(rows), 1)
+		rest, more := oneAMessage(d, rows, 700, len(rows), 1, apart)
+		inOrder(rest)
 		rest = append(rest, d.Flush()...)
 		all := append(slices.Clone(got), rest...)
 		if len(all) != len(want) || merged+more != 2*len(rows) {
 			t.Fatalf("%d results and %d merged, want %d and %d", len(all), merged+more, len(want), 2*len(rows))
 		}
-		for k, r := range all {
-			w := want[k]
-			if math.Float64bits(r.Score) != math.Float64bits(w.Score) || r.Anomaly.Open != w.Anomaly.Open || r.Missing != nil || r.Time != w.Time {
-				t.Fatalf("row at %d: score %v alert %v missing %v, whole rows gave %v %v", r.Time, r.Score, r.Anomaly.Open, r.Missing, w.Score, w.Anomaly.Open)
-			}
-		}
+		sameAsWholeRows(t, all, want)
 	}
 
 	next := at(len(rows))
