@@ -483,6 +483,13 @@ func (r *reference) scoring() *reference {
 	return r
 }
 
+// phased reports whether the reference that scores reads the signal by
+// the phase of a cycle it found.
+func (r *reference) phased() bool {
+	s := r.scoring()
+	return s.season != nil && s.season.done && !s.seasonPending && s.season.longest > 0
+}
+
 // retire returns a copy of r to score while its period restarts (prev),
 // nil if it cannot be made: it reads the signal as r did before the
 // restart, without a seasonal context, and restarts no more.

@@ -27,10 +27,17 @@ type SeasonConfig struct {
 	// MinACF is the autocorrelation of block means that a cycle needs at
 	// one, two and as many cycles as half the learning holds.
 	MinACF float64 `yaml:"min_acf"`
+	// Score makes the reference's score also the anomaly score (the
+	// larger of the two) of a series whose cycle it reads by phase: a day
+	// that lacks its peak, or has it an hour late, is a shape the
+	// adapting network's window (and the coarse track's) cannot tell
+	// from another phase of the cycle, and only the reference judges it.
+	// The alert opens on the reference's score either way.
+	Score bool `yaml:"score"`
 }
 
 // DefaultSeasonConfig returns the defaults.
-func DefaultSeasonConfig() SeasonConfig { return SeasonConfig{Learn: 2000, MinACF: 0.6} }
+func DefaultSeasonConfig() SeasonConfig { return SeasonConfig{Learn: 2000, MinACF: 0.6, Score: true} }
 
 // Validate names the first invalid field and its value.
 func (c SeasonConfig) Validate(windowSize int) error {

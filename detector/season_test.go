@@ -134,3 +134,60 @@ func TestMachineCycleNearTheHour(t *testing.T) {
 		}
 	}
 }
+
+// TestPhasedReferenceScores: on a daily cycle sampled every 5 minutes, a
+// day without its peak is a shape only the reference, which reads the
+// cycle by phase, can judge. With season.score the anomaly score shows
+// the reference's verdict within that day; without it the adapting
+// model's score alone stays below alert.open. Alerts, evidence and the
+// reference's score are the same either way (the adapting model learns
+// by its own score), and no other day scores that high.
+func TestPhasedReferenceScores(t *testing.T) {
+	const day = 288
+	const n, from = 12 * day, 9 * day
+	for _, seed := range []uint64{1, 2, 3} {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		ts, xs := make([]int64, n), make([]float64, n)
+		for i := range xs {
+			cycle := 10 * math.Sin(2*math.Pi*float64(i)/day)
+			if i >= from && i < from+day {
+				cycle = min(cycle, 0)
+			}
+			ts[i], xs[i] = int64(i+1)*300e9, 50+cycle+0.2*rng.NormFloat64()
+		}
+		cfg := DefaultConfig()
+		on := run(t, cfg, ts, xs)
+		cfg.Reference.Season.Score = false
+		off := run(t, cfg, ts, xs)
+		peak := func(out []scored, lo, hi int) (p float64) {
+			for _, o := range out[lo:hi] {
+				p = max(p, o.score)
+			}
+			return p
+		}
+		reaching := func(out []scored) (k int) {
+			for i, o := range out {
+				if o.score >= cfg.Alert.Open && (i < from || i >= from+day) {
+					k++
+				}
+			}
+			return k
+		}
+		t.Logf("seed %d: peak score in the day %.2f with the reference's, %.2f without; other samples reaching %.1f: %d, %d",
+			seed, peak(on, from, from+day), peak(off, from, from+day), cfg.Alert.Open, reaching(on), reaching(off))
+		if peak(on, from, from+day) < cfg.Alert.Open || peak(off, from, from+day) >= cfg.Alert.Open {
+			t.Errorf("seed %d: the day without its peak scores %.2f with the reference's score shown, %.2f without (want >= %.1f, below)",
+				seed, peak(on, from, from+day), peak(off, from, from+day), cfg.Alert.Open)
+		}
+		if k, k0 := reaching(on), reaching(off); k > k0 {
+			t.Errorf("seed %d: %d samples outside the fault reach %.1f with the reference's score shown, %d without", seed, k, cfg.Alert.Open, k0)
+		}
+		for i := range on {
+			a, b := on[i], off[i]
+			a.score, b.score = 0, 0
+			if a != b {
+				t.Fatalf("seed %d, sample %d: %+v with the reference's score shown, %+v without", seed, i, on[i], off[i])
+			}
+		}
+	}
+}
