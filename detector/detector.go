@@ -875,14 +875,14 @@ func (d *Detector) scoreWindow() []Result {
 		if !warm {
 			score, evidence = 0, 0
 		}
-		shown := score
+		reported := score
 		if phased {
-			// Shown only: the adapting network learns by its own score.
-			shown = max(score, refScore)
+			// Reported only: the adapting network learns by its own score.
+			reported = max(score, refScore)
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(shown, uint64(d.accepted-(n-1-k))), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(reported, uint64(d.accepted-(n-1-k))), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
 			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
