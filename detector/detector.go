@@ -49,6 +49,10 @@ type Result struct {
 	// Extreme: Score and Evidence are 1 because a value left its running
 	// extremes with a large error (detector.spatial_tolerance).
 	Extreme bool
+	// Phased: Score is the reference's, above the adapting model's, on a
+	// series whose cycle the reference reads by phase
+	// (detector.reference.season.score).
+	Phased bool
 	// Anomaly is the anomaly alert after this sample (it steps on
 	// AlertScore); its Why explains the alert at its worst sample so far.
 	Anomaly Outcome
@@ -875,15 +879,15 @@ func (d *Detector) scoreWindow() []Result {
 		if !warm {
 			score, evidence = 0, 0
 		}
-		reported := score
-		if phased {
-			// Reported only: the adapting network learns by its own score.
-			reported = max(score, refScore)
+		// Reported only: the adapting network learns by its own score.
+		reported, byPhase := score, phased && refScore > score
+		if byPhase {
+			reported = refScore
 		}
 		ps := d.pending[k]
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
 			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(reported, uint64(d.accepted-(n-1-k))), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
-			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme}
+			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme, Phased: byPhase}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly

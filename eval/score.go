@@ -61,7 +61,10 @@ type Scored struct {
 	// Extremes counts samples scored 1 as new extremes (detector.Result.Extreme),
 	// ExtremeAlerts the anomaly alerts one opened.
 	Extremes, ExtremeAlerts uint64
-	OutOfOrder              uint64
+	// Phased counts samples whose score is the reference's, read by the
+	// phase of a cycle (detector.Result.Phased).
+	Phased     uint64
+	OutOfOrder uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
@@ -336,6 +339,9 @@ func (s *Scored) count(r detector.Result, names []string) {
 	}
 	if r.Extreme {
 		s.Extremes++
+	}
+	if r.Phased {
+		s.Phased++
 	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++

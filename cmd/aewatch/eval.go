@@ -311,7 +311,8 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, outOfOrder, timeJumps, gaps uint64
+	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, phased, outOfOrder, timeJumps, gaps uint64
+	var phasedFiles int
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -325,6 +326,10 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		merged += r.Merged
 		extremes += r.Extremes
 		extremeAlerts += r.ExtremeAlerts
+		phased += r.Phased
+		if r.Phased > 0 {
+			phasedFiles++
+		}
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -338,6 +343,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	}
 	if cfg.SpatialTolerance > 0 {
 		fmt.Fprintf(w, "new extremes (detector.spatial_tolerance, spatial_error): %d samples scored 1, %d anomaly alerts opened on one\n", extremes, extremeAlerts)
+	}
+	if cfg.Reference.Enabled && cfg.Reference.Season.Score {
+		fmt.Fprintf(w, "scores the reference gave, reading a cycle by phase (detector.reference.season.score): %d samples in %d files\n", phased, phasedFiles)
 	}
 	if merged > 0 {
 		fmt.Fprintf(w, "rows merged into the row before (at its time or within half a typical step), which lacked their values: %d\n", merged)
