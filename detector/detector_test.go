@@ -27,6 +27,7 @@ func signal(n int, seed uint64) []float64 {
 type scored struct {
 	score, drift, evidence, ref float64
 	alert, driftAlert, quality  bool
+	phased                      bool // the score is the reference's, read by phase
 	seen                        bool
 	closedBy                    string // an anomaly alert's closing reason, "-" for none
 }
@@ -47,7 +48,7 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 				t.Fatalf("sample %d: two results", r.Seq)
 			}
 			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Anomaly.Open,
-				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, seen: true}
+				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, phased: r.Phased, seen: true}
 			if r.Anomaly.Event == Closed {
 				out[r.Seq].closedBy = "-"
 				if r.Anomaly.Why != nil && r.Anomaly.Why.Reason != "" {

@@ -182,12 +182,25 @@ func TestPhasedReferenceScores(t *testing.T) {
 		if k, k0 := reaching(on), reaching(off); k > k0 {
 			t.Errorf("seed %d: %d samples outside the fault reach %.1f with the reference's score shown, %d without", seed, k, cfg.Alert.Open, k0)
 		}
+		phased := 0
 		for i := range on {
+			if on[i].phased {
+				phased++
+				if on[i].score != on[i].ref && on[i].score != min(on[i].ref, repeatScore) {
+					t.Fatalf("seed %d, sample %d: marked as the reference's score, %v, where the reference scores %v (a repeat in its episode %v)", seed, i, on[i].score, on[i].ref, repeatScore)
+				}
+			}
 			a, b := on[i], off[i]
-			a.score, b.score = 0, 0
+			if b.phased {
+				t.Fatalf("seed %d, sample %d: marked as the reference's score with season.score off", seed, i)
+			}
+			a.score, a.phased, b.score = 0, false, 0
 			if a != b {
 				t.Fatalf("seed %d, sample %d: %+v with the reference's score shown, %+v without", seed, i, on[i], off[i])
 			}
+		}
+		if phased == 0 {
+			t.Errorf("seed %d: no sample marked as scored by the reference", seed)
 		}
 	}
 }
