@@ -79,6 +79,9 @@ type Config struct {
 	// changes what Result.Score shows, not what the alert, the bands or
 	// the learning step on. 0: only the likelihood's own rule.
 	EpisodeGap int `yaml:"episode_gap"`
+	// DailyRepeat shows a score that recurs at the same time of day as a
+	// repeat (daily.go).
+	DailyRepeat DailyRepeatConfig `yaml:"daily_repeat"`
 	// Coarse scores the series at a longer time scale too (coarse.go).
 	Coarse CoarseConfig `yaml:"coarse"`
 	// Warmup is how many accepted samples a series sees before any score is
@@ -131,6 +134,7 @@ func DefaultConfig() Config {
 		WindowScore:         true,
 		WindowScoreHalfLife: 4,
 		EpisodeGap:          32,
+		DailyRepeat:         DefaultDailyRepeatConfig(),
 		Coarse:              DefaultCoarseConfig(),
 		LearnBelow:          0.5,
 		LearnEvery:          1,
@@ -170,6 +174,9 @@ func (c Config) Validate(channels int) error {
 		return err
 	}
 	if err := c.Coarse.Validate(); err != nil {
+		return err
+	}
+	if err := c.DailyRepeat.Validate(); err != nil {
 		return err
 	}
 	if err := c.Alert.Validate(); err != nil {

@@ -53,6 +53,10 @@ type Result struct {
 	// series whose cycle the reference reads by phase
 	// (detector.reference.season.score).
 	Phased bool
+	// DailyRepeat: Score reached alert.open but is shown as a repeat, the
+	// score having reached it near the same time of day on enough of the
+	// days before (detector.daily_repeat).
+	DailyRepeat bool
 	// Anomaly is the anomaly alert after this sample (it steps on
 	// AlertScore); its Why explains the alert at its worst sample so far.
 	Anomaly Outcome
@@ -105,6 +109,7 @@ type Detector struct {
 	// episodeEnd is one past the number of the last accepted sample whose
 	// score reached Alert.Open (0: none yet), for EpisodeGap.
 	episodeEnd uint64
+	daily      *dailyRepeats // scores by time of day; nil when off
 	alert      alertState
 	drift      *driftMonitor   // nil when disabled
 	ref        *reference      // nil when disabled
@@ -209,6 +214,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		fb:       newFeedback(cfg.Feedback, channels),
 		den:      newDenoiser(cfg.Denoise, channels),
 		miss:     newMissingValues(cfg.Window.Size, cfg.Window.Stride, channels),
+		daily:    newDailyRepeats(cfg.DailyRepeat),
 	}
 	d.tailOpen, d.zOpen = tailForScore(cfg.Alert.Open)
 	if cfg.Calibration.Instant {
@@ -769,6 +775,22 @@ func (d *Detector) shown(score float64, n uint64) float64 {
 	return score
 }
 
+// repeatsDaily notes a score reported at time t and returns what to show in
+// place of shown: a repeat's score where one reaching Alert.Open recurs at
+// this time of day (detector.daily_repeat), and whether it does.
+func (d *Detector) repeatsDaily(t int64, reported, shown float64) (float64, bool) {
+	b := binOf(t)
+	d.daily.advance(b)
+	recurs := shown >= d.cfg.Alert.Open && d.daily.recurs(b)
+	if reported >= d.cfg.Alert.Open {
+		d.daily.mark(b)
+	}
+	if recurs {
+		return repeatScore, true
+	}
+	return shown, false
+}
+
 // inEpisode reports whether a score reaching Alert.Open on the accepted
 // sample numbered n would repeat the last episode's (EpisodeGap).
 func (d *Detector) inEpisode(n uint64) bool {
@@ -885,9 +907,14 @@ func (d *Detector) scoreWindow() []Result {
 			reported = refScore
 		}
 		ps := d.pending[k]
+		shown := d.shown(reported, uint64(d.accepted-(n-1-k)))
+		recurring := false
+		if d.daily != nil && warm {
+			shown, recurring = d.repeatsDaily(ps.time, reported, shown)
+		}
 		*r = Result{Seq: ps.seq, Time: ps.time, Status: window.Ready, Values: x, Scored: true, Error: e,
-			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: d.shown(reported, uint64(d.accepted-(n-1-k))), Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
-			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme, Phased: byPhase}
+			ChannelError: ch, Expected: r.Expected, Lower: r.Lower, Upper: r.Upper, Code: d.code, Score: shown, Evidence: evidence, RefScore: refScore, Threshold: d.cfg.Alert.Open,
+			Missing: d.miss.filledAt(d.accepted - (n - 1 - k)), Held: d.miss.heldAt(d.accepted - (n - 1 - k)), Extreme: extreme, Phased: byPhase, DailyRepeat: recurring}
 		if warm {
 			openedAt, wasOpen, peak := d.alert.openedAt, d.alert.open, d.alert.peak
 			a := &r.Anomaly
@@ -1171,6 +1198,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	}
 	add("adapting calibration: history of averaged errors", hist, histFull)
 	fixed("adapting calibration: moving averages", avg)
+	if d.daily != nil {
+		fixed("scores by time of day (daily_repeat)", f64(len(d.daily.bits)))
+	}
 	if r := d.ref; r != nil {
 		own := r.memoryParts(c)
 		parts.list = append(parts.list, own...)

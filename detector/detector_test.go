@@ -28,6 +28,7 @@ type scored struct {
 	score, drift, evidence, ref float64
 	alert, driftAlert, quality  bool
 	phased                      bool // the score is the reference's, read by phase
+	dailyRepeat                 bool // the score is shown as a repeat of the same time of day
 	seen                        bool
 	closedBy                    string // an anomaly alert's closing reason, "-" for none
 }
@@ -48,7 +49,7 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 				t.Fatalf("sample %d: two results", r.Seq)
 			}
 			out[r.Seq] = scored{score: r.Score, drift: r.Drift, evidence: r.Evidence, ref: r.RefScore, alert: r.Anomaly.Open,
-				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, phased: r.Phased, seen: true}
+				driftAlert: r.DriftAlert.Open, quality: r.Quality.Open, phased: r.Phased, dailyRepeat: r.DailyRepeat, seen: true}
 			if r.Anomaly.Event == Closed {
 				out[r.Seq].closedBy = "-"
 				if r.Anomaly.Why != nil && r.Anomaly.Why.Reason != "" {

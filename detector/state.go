@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 35 (version 34 merged into a held row only
+// Snapshot encoding, version 36 (version 35 had no scores by time of
+// day (detector.daily_repeat); version 34 merged into a held row only
 // messages at its time, gave the messages merged into a row held as dated
 // ahead their results before the row's, and counted a score episode in
 // sequence numbers; version 33 told an anomaly explanation's
@@ -64,7 +65,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 35
+	snapshotVersion = 36
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -135,6 +136,9 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	e.F64s(d.maxVal)
 	e.Int(d.wildRun)
 	e.U64(d.episodeEnd)
+	if d.daily != nil {
+		d.daily.appendState(e)
+	}
 	e.Bool(d.ahead.held)
 	e.I64(d.ahead.t)
 	e.F64s(d.ahead.x)
@@ -284,6 +288,9 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("detector: snapshot's run of wild values %d is negative", d.wildRun)
 	}
 	d.episodeEnd = dec.U64()
+	if d.daily != nil {
+		d.daily.readState(dec)
+	}
 	if dec.Err() == nil && d.episodeEnd > uint64(d.accepted)+1 {
 		return fmt.Errorf("detector: snapshot's score episode ends at accepted sample %d, after its newest (%d)", d.episodeEnd, d.accepted)
 	}

@@ -63,8 +63,12 @@ type Scored struct {
 	Extremes, ExtremeAlerts uint64
 	// Phased counts samples whose score is the reference's, read by the
 	// phase of a cycle (detector.Result.Phased).
-	Phased     uint64
-	OutOfOrder uint64
+	Phased uint64
+	// DailyRepeats counts scores reaching the alert threshold shown as
+	// repeats, having reached it at the same time of day before
+	// (detector.Result.DailyRepeat).
+	DailyRepeats uint64
+	OutOfOrder   uint64
 	// OutOfOrderRows is the most samples one detector (channel) dropped as
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
@@ -342,6 +346,9 @@ func (s *Scored) count(r detector.Result, names []string) {
 	}
 	if r.Phased {
 		s.Phased++
+	}
+	if r.DailyRepeat {
+		s.DailyRepeats++
 	}
 	if r.Anomaly.Event == detector.Opened {
 		s.Alerts++

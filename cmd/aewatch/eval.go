@@ -311,8 +311,8 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
-	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, phased, outOfOrder, timeJumps, gaps uint64
-	var phasedFiles int
+	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, phased, dailyRepeats, outOfOrder, timeJumps, gaps uint64
+	var phasedFiles, dailyFiles int
 	for _, r := range results {
 		rows += len(r.Score)
 		alerts += r.Alerts
@@ -330,6 +330,10 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		if r.Phased > 0 {
 			phasedFiles++
 		}
+		dailyRepeats += r.DailyRepeats
+		if r.DailyRepeats > 0 {
+			dailyFiles++
+		}
 		outOfOrder += r.OutOfOrder
 		timeJumps += r.TimeJumps
 		gaps += r.Gaps
@@ -346,6 +350,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	}
 	if cfg.Reference.Enabled && cfg.Reference.Season.Score {
 		fmt.Fprintf(w, "scores the reference gave, reading a cycle by phase (detector.reference.season.score): %d samples in %d files\n", phased, phasedFiles)
+	}
+	if cfg.DailyRepeat.Days > 0 {
+		fmt.Fprintf(w, "scores shown as repeats, having reached the alert threshold near the same time of day before (detector.daily_repeat): %d samples in %d files\n", dailyRepeats, dailyFiles)
 	}
 	if merged > 0 {
 		fmt.Fprintf(w, "rows merged into the row before (at its time or within half a typical step), which lacked their values: %d\n", merged)
