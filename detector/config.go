@@ -138,7 +138,7 @@ func DefaultConfig() Config {
 		Coarse:              DefaultCoarseConfig(),
 		LearnBelow:          0.5,
 		LearnEvery:          1,
-		Warmup:              300,
+		Warmup:              200,
 		Context:             []string{},
 	}
 }
