@@ -52,7 +52,8 @@ func tailForScore(s float64) (tail, z float64) {
 
 // errorReaching is the smallest error (as scale takes it: squared, before
 // the transform) whose score would reach the tail probability tail (the
-// averaged Gaussian's at deviation z, the single-sample track's at tail)
+// averaged score's, whose normal tail has it at deviation z, or the
+// single-sample track's)
 // if it were the next one folded in: +Inf when no error can, 0 when any
 // does.
 func (c *calibrator) errorReaching(tail, z float64) float64 {
@@ -66,7 +67,7 @@ func (c *calibrator) errorReaching(tail, z float64) float64 {
 		n++
 	}
 	scale := c.errMean + 1e-12
-	raw := float64((c.mean+float64(z*c.std))*float64(n)) - sum
+	raw := float64(c.averageReaching(tail, z)*float64(n)) - sum
 	if c.cfg.Cap > 0 && raw > c.cfg.Cap {
 		raw = math.Inf(1) // the cap keeps any one error from moving the average that far
 	}

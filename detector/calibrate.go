@@ -52,6 +52,15 @@ type CalibrationConfig struct {
 	// tail normal data reached the alert threshold 30 times as often as
 	// it says (docs/quality.md).
 	AlertTail float64 `yaml:"alert_tail"`
+	// ScoreTail is the weight of that peaks-over-threshold tail in the
+	// sample's score: its tail probability is the geometric mean of the
+	// normal's, weighted 1-ScoreTail, and the peaks', weighted ScoreTail
+	// (0: the normal's alone). On a heavy-tailed series the normal reads
+	// the series' ordinary bursts as rarer than they are, the peaks'
+	// tail reads them as the series' own; the normal ranks a change
+	// sooner (docs/quality.md). The whole window's score keeps the
+	// normal's.
+	ScoreTail float64 `yaml:"score_tail"`
 	// Instant adds a score of each error on its own, unaveraged, from a
 	// streaming peaks-over-threshold tail (instantTail): the score is the
 	// larger of the two, so a single wild sample can reach the alert
@@ -62,7 +71,7 @@ type CalibrationConfig struct {
 // DefaultCalibrationConfig returns the defaults.
 func DefaultCalibrationConfig() CalibrationConfig {
 	return CalibrationConfig{Average: 20, History: 4320, HistoryStride: 4, Settle: 100, Learning: 200, Reestimate: 100,
-		MinStd: 0.05, ErrorHorizon: 1000, Transform: "sqrt", Cap: 5, AlertTail: 0.1, Instant: true}
+		MinStd: 0.05, ErrorHorizon: 1000, Transform: "sqrt", Cap: 5, AlertTail: 0.1, ScoreTail: 0.5, Instant: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -88,6 +97,8 @@ func (c CalibrationConfig) Validate() error {
 		return fmt.Errorf("detector.calibration.cap: must be finite and >= 0 (got %v)", c.Cap)
 	case !(c.AlertTail > 0 && c.AlertTail <= 0.5):
 		return fmt.Errorf("detector.calibration.alert_tail: must be in (0, 0.5] (got %v)", c.AlertTail)
+	case !(c.ScoreTail >= 0 && c.ScoreTail <= 1):
+		return fmt.Errorf("detector.calibration.score_tail: must be in [0, 1] (got %v)", c.ScoreTail)
 	case c.ErrorHorizon < 1:
 		return fmt.Errorf("detector.calibration.error_horizon: must be >= 1 (got %d)", c.ErrorHorizon)
 	}
@@ -131,6 +142,13 @@ type calibrator struct {
 	potAt, potScale float64
 
 	inst *instantTail // the score's single-sample track; nil for the window's calibrator
+	// scoreTail is ScoreTail for the sample's calibrator, 0 for the
+	// window's and the coarse track's.
+	scoreTail float64
+	// The average whose score's tail is reachTail, as of the last fit
+	// (averageReaching); not valid after a fit or a restore.
+	reachAvg, reachTail float64
+	reachValid          bool
 }
 
 // newCalibrator returns a calibrator of errors whose squares below
@@ -297,14 +315,60 @@ func (c *calibrator) update(raw float64) (score, evidence float64) {
 		c.fit()
 	}
 	gauss := c.tail(avg)
-	alert := gauss // below the mean: a sudden drop in error, on the normal's tail
+	alert := c.peaks(avg, gauss)
+	return max(likelihoodScore(c.scoreTailOf(gauss, alert), &c.prevTail), instant), likelihoodScore(alert, &c.prevAlert)
+}
+
+// peaks is the alert's tail probability of the average avg, whose
+// normal tail is gauss.
+func (c *calibrator) peaks(avg, gauss float64) float64 {
 	switch {
 	case avg > c.potAt:
-		alert = peaksTail(c.cfg.AlertTail, c.potAt, c.potScale, avg)
+		return peaksTail(c.cfg.AlertTail, c.potAt, c.potScale, avg)
 	case avg > c.mean:
-		alert = max(gauss, c.cfg.AlertTail) // monotone up to the threshold
+		return max(gauss, c.cfg.AlertTail) // monotone up to the threshold
 	}
-	return max(likelihoodScore(gauss, &c.prevTail), instant), likelihoodScore(alert, &c.prevAlert)
+	return gauss // below the mean: a sudden drop in error, on the normal's tail
+}
+
+// averageReaching is the smallest average above the mean whose score's
+// tail probability (scoreTailOf) is at most tail, for a tail below
+// AlertTail; z is the normal's deviation with that tail. It lies between
+// the normal's and the peaks' own answers, where bisection finds it; the
+// answer holds until the next fit.
+func (c *calibrator) averageReaching(tail, z float64) float64 {
+	normal := c.mean + float64(z*c.std)
+	if c.scoreTail == 0 || !(tail < c.cfg.AlertTail) {
+		return normal
+	}
+	if c.reachValid && c.reachTail == tail {
+		return c.reachAvg
+	}
+	peaks := peaksReaching(c.cfg.AlertTail, c.potAt, c.potScale, tail)
+	lo, hi := min(normal, peaks), max(normal, peaks)
+	for range 60 {
+		mid := (lo + hi) / 2
+		if c.scoreTailOf(c.tail(mid), c.peaks(mid, c.tail(mid))) > tail {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	c.reachAvg, c.reachTail, c.reachValid = hi, tail, true
+	return hi
+}
+
+// scoreTailOf is the score's tail probability: the geometric mean of the
+// normal's tail gauss and the peaks' tail peaks, weighted by scoreTail.
+func (c *calibrator) scoreTailOf(gauss, peaks float64) float64 {
+	switch c.scoreTail {
+	case 0:
+		return gauss
+	case 1:
+		return peaks
+	}
+	const tiny = 1e-300 // a tail that underflowed: the mean stays finite
+	return detmath.Exp((1-c.scoreTail)*detmath.Log(max(gauss, tiny)) + c.scoreTail*detmath.Log(max(peaks, tiny)))
 }
 
 // likelihoodScore maps a tail probability to [0,1] on a log scale; a red
@@ -321,7 +385,7 @@ func likelihoodScore(tail float64, prev *float64) float64 {
 }
 
 func (c *calibrator) fit() {
-	c.fitted, c.sinceFit = true, 0
+	c.fitted, c.sinceFit, c.reachValid = true, 0, false
 	n := float64(c.histN)
 	var s float64
 	for _, v := range c.hist[:c.histN] {

@@ -220,6 +220,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 	if cfg.Calibration.Instant {
 		d.cal.inst = newInstantTail()
 	}
+	d.cal.scoreTail = cfg.Calibration.ScoreTail
 	if cfg.Kind == Autoencoder || cfg.Kind == Frozen {
 		mc := cfg.Model.ForChannels(channels)
 		if cfg.MaskNewest {

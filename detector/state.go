@@ -385,6 +385,7 @@ func (c *calibrator) appendState(e *statecodec.Encoder) {
 
 func (c *calibrator) readState(d *statecodec.Decoder) error {
 	c.errMean, c.seen = d.F64(), d.Int()
+	c.reachValid = false
 	d.F64sInto(c.avgRing, "calibration average")
 	c.avgSum, c.avgPos, c.avgN = d.F64(), d.Int(), d.Int()
 	c.hist = d.Bytes(c.histLen())
