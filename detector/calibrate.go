@@ -332,10 +332,11 @@ func (c *calibrator) peaks(avg, gauss float64) float64 {
 }
 
 // averageReaching is the smallest average above the mean whose score's
-// tail probability (scoreTailOf) is at most tail, for a tail below
-// AlertTail; z is the normal's deviation with that tail. It lies between
-// the normal's and the peaks' own answers, where bisection finds it; the
-// answer holds until the next fit.
+// tail probability (scoreTailOf) is at most tail; z is the normal's
+// deviation with that tail. Below AlertTail it lies between the normal's
+// and the peaks' own answers, where bisection finds it, once a fit; at or
+// above it the peaks' tail at the normal's answer is the normal's, and so
+// is the answer.
 func (c *calibrator) averageReaching(tail, z float64) float64 {
 	normal := c.mean + float64(z*c.std)
 	if c.scoreTail == 0 || !(tail < c.cfg.AlertTail) {
@@ -348,7 +349,7 @@ func (c *calibrator) averageReaching(tail, z float64) float64 {
 	lo, hi := min(normal, peaks), max(normal, peaks)
 	for range 60 {
 		mid := (lo + hi) / 2
-		if c.scoreTailOf(c.tail(mid), c.peaks(mid, c.tail(mid))) > tail {
+		if g := c.tail(mid); c.scoreTailOf(g, c.peaks(mid, g)) > tail {
 			lo = mid
 		} else {
 			hi = mid

@@ -88,17 +88,24 @@ func binOf(t int64) int64 {
 	return b
 }
 
-func (r *dailyRepeats) pos(b int64) (word int, mask uint64) {
+// index is bin b's place in the ring.
+func (r *dailyRepeats) index(b int64) int64 {
 	p := b % r.ring
 	if p < 0 {
 		p += r.ring
 	}
+	return p
+}
+
+// pos is bin b's word in the ring and its bit there.
+func (r *dailyRepeats) pos(b int64) (word int, mask uint64) {
+	p := r.index(b)
 	return int(p / 64), 1 << uint(p%64)
 }
 
 // advance moves the ring on to bin b, clearing the bins it passes over:
-// they held bins further back than any query reaches. A sample dated before the newest
-// (samples in order never are) moves nothing.
+// they held bins further back than any query reaches. A sample dated
+// before the newest (samples in order never are) moves nothing.
 func (r *dailyRepeats) advance(b int64) {
 	switch {
 	case !r.seen:
@@ -142,14 +149,10 @@ func (r *dailyRepeats) recurs(b int64) bool {
 func (r *dailyRepeats) anyIn(from, to int64) bool {
 	from = max(from, r.last-r.ring+1)
 	for b := from; b <= to; {
-		w, _ := r.pos(b)
-		p := b % r.ring
-		if p < 0 {
-			p += r.ring
-		}
-		// The rest of word w from bin b on, up to bin to and the ring's end.
+		p := r.index(b)
+		// The rest of p's word from bin b on, up to bin to and the ring's end.
 		n := min(64-p%64, to-b+1, r.ring-p)
-		word := r.bits[w] >> uint(p%64)
+		word := r.bits[p/64] >> uint(p%64)
 		if n < 64 {
 			word &= 1<<uint(n) - 1
 		}
