@@ -48,6 +48,9 @@ func (c DailyRepeatConfig) Validate() error {
 		return fmt.Errorf("detector.daily_repeat.min_days: must be in [1, days = %d] (got %d)", c.Days, c.MinDays)
 	case c.Tolerance < dailyBin || c.Tolerance > 6*time.Hour:
 		return fmt.Errorf("detector.daily_repeat.tolerance: must be in [10m, 6h] (got %v)", c.Tolerance)
+	case c.Tolerance%dailyBin != 0:
+		// Times of day are kept in steps of dailyBin: 15m would act as 10m.
+		return fmt.Errorf("detector.daily_repeat.tolerance: must be a multiple of 10m (got %v)", c.Tolerance)
 	}
 	return nil
 }

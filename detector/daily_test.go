@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,6 +58,10 @@ func TestDailyRepeatsRing(t *testing.T) {
 	}
 	if newDailyRepeats(DailyRepeatConfig{}) != nil {
 		t.Error("days: 0 keeps a memory")
+	}
+	bad := DailyRepeatConfig{Days: 3, MinDays: 2, Tolerance: 15 * time.Minute}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "detector.daily_repeat.tolerance") || !strings.Contains(err.Error(), "15m0s") {
+		t.Errorf("tolerance 15m, between the 10-minute steps: %v, want an error naming the field and the value", err)
 	}
 }
 
