@@ -17,7 +17,12 @@ if ! command -v qemu-aarch64-static >/dev/null; then
     { $sudo apt-get update >/dev/null && $sudo apt-get install -y qemu-user-static >/dev/null; }
 fi
 qemu=$(command -v qemu-aarch64-static)
-GOARCH=arm64 go test -short -timeout 60m -exec "$qemu" ./model ./window ./internal/detmath ./detector # under qemu the detector's tests take 10-30 min, longer on a busy machine
+# Under qemu the detector's tests took 10-30 min, longer on a busy machine;
+# its two slowest (19 of 42 s on amd64: seeds of a 20,000-row driven plant
+# whose relations learn on) run on amd64 only: on arm64 the relations' fits
+# are covered bit for bit by the related-sensor and stroke-cycle evals below.
+slow_on_qemu='^(TestRelationLearnOnR2RelatesAPartlyExplainedChannel|TestRelationLearnsOnADrivenPlant)$'
+GOARCH=arm64 go test -short -timeout 60m -exec "$qemu" -skip "$slow_on_qemu" ./model ./window ./internal/detmath ./detector
 GOARCH=arm64 go test -timeout 30m -exec "$qemu" ./eval -run 'TestGolden|TestContract|TestDeterministicBytes|TestPointStatsByHand'
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
