@@ -605,6 +605,7 @@ func TestKill9ChangesNothing(t *testing.T) {
 	count := scoreCount(influx)
 	if got := waitAtLeast(t, total, 60*time.Second, count); got < total {
 		run.diagnose(t)
+		logMissing(t, influx, files)
 		t.Fatalf("after 3 kills the last run stopped at %d of %d points (its stacks and metrics above and below)", got, total)
 	}
 	t.Logf("the last run wrote the rest in %v", time.Since(started).Round(time.Millisecond))
@@ -616,6 +617,35 @@ func TestKill9ChangesNothing(t *testing.T) {
 		requireEvalFields(t, influx, file, "after kills", "--config", cfg)
 	}
 	t.Logf("3 kills over %d files: all %d points equal an uninterrupted run", len(files), total)
+}
+
+// logMissing logs, per file, which samples have no ae_score point: how
+// many, and the runs of missing sample indices (a stalled run's shortfall
+// says which series and where in it).
+func logMissing(t *testing.T, influx *testsvc.Influx, files []string) {
+	t.Helper()
+	for _, file := range files {
+		_, order := evalScores(t, file)
+		got := influxScores(t, influx, sensorcsv.SeriesName(file))
+		var runs []string
+		from := -1 // the first sample of the current run without a point
+		for i := 31; i < len(order); i++ {
+			if _, ok := got[order[i]]; !ok {
+				if from < 0 {
+					from = i
+				}
+				continue
+			}
+			if from >= 0 {
+				runs = append(runs, fmt.Sprintf("%d-%d", from, i-1))
+				from = -1
+			}
+		}
+		if from >= 0 {
+			runs = append(runs, fmt.Sprintf("%d-%d", from, len(order)-1))
+		}
+		t.Logf("%s: %d of %d points; samples without one: %v", sensorcsv.SeriesName(file), len(got), len(order)-31, runs)
+	}
 }
 
 // evalFields are the ae_score fields and the eval columns they equal.
