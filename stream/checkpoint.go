@@ -416,14 +416,19 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 	// read 20,000 checkpoints of 50 KB 5 times slower than a 1 MiB one).
 	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
 		MinBytes: 1, MaxBytes: 2 * k.batchLimit(), MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer closeWithin(r, readerCloseWait, k.Log, fmt.Sprintf("closing the checkpoint reader of %s/%d", k.Topic, po.Partition))
 	if err := r.SetOffset(from); err != nil {
 		return err
 	}
 	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
 	for {
-		m, err := r.FetchMessage(ctx)
+		fctx, cancel := context.WithTimeout(ctx, checkpointReadStall)
+		m, err := r.FetchMessage(fctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && fctx.Err() != nil {
+				err = fmt.Errorf("no record for %v before offset %d, where the partition ended when the load began", checkpointReadStall, po.LastOffset)
+			}
 			return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
 		}
 		if po.Partition == 0 {
@@ -450,6 +455,11 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 		}
 	}
 }
+
+// checkpointReadStall bounds the wait for a checkpoint record while a
+// partition is read up to where it ended: past it the load fails (and is
+// retried, then ends the run) rather than hold the generation for ever.
+var checkpointReadStall = 30 * time.Second
 
 // batchLimit is the most one produce request of checkpoints carries.
 func (k *KafkaCheckpoints) batchLimit() int {

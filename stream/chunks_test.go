@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -186,6 +187,78 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
 		t.Errorf("after failed ListOffsets: loaded %+v, want %+v", g, want)
 	}
+}
+
+// TestCheckpointLoadEndsAStalledRead: a broker whose ListOffsets puts the
+// checkpoint partition's end 5 records beyond its last (records it never
+// serves): the read waits checkpointReadStall for them, fails, and the
+// retry, told the real end, loads the checkpoint, where the load used to
+// wait for ever and hold the generation.
+func TestCheckpointLoadEndsAStalledRead(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	defer func(d time.Duration) { checkpointReadStall = d }(checkpointReadStall)
+	checkpointReadStall = 300 * time.Millisecond
+	cluster := testsvc.KafkaCluster(t, 1, []string{"in"})
+	var logged bytes.Buffer
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{cluster.ListenAddrs()[0]}), Topic: "in-checkpoints", Partitions: 1, MaxBatchBytes: 1 << 20,
+		Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	defer k.Close()
+	ctx := context.Background()
+	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	want := Checkpoint{Key: "s", Topic: "in", Partition: 0, Offset: 5, State: []byte("state")}
+	if err := k.Save(ctx, []Checkpoint{want}); err != nil {
+		t.Fatal(err)
+	}
+	var stretched atomic.Int32
+	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ListOffsetsRequest)
+		asksEnd := false
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				asksEnd = asksEnd || rp.Timestamp == -1
+			}
+		}
+		if !asksEnd { // the first offsets come in a request of their own
+			cluster.KeepControl()
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition, sp.Timestamp, sp.Offset = rp.Partition, rp.Timestamp, 0
+				if rp.Timestamp == -1 { // one record saved, and 5 that never come
+					sp.Offset = 6
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		stretched.Add(1)
+		cluster.DropControl() // once: the retry is told the real end
+		return resp, nil, true
+	})
+	start := time.Now()
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatalf("Load after a stalled read: %v\n%s", err, logged.String())
+	}
+	if stretched.Load() != 1 {
+		t.Fatalf("%d ListOffsets stretched, want 1: the test tested nothing", stretched.Load())
+	}
+	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
+		t.Errorf("loaded %+v, want %+v", g, want)
+	}
+	if !strings.Contains(logged.String(), "no record for 300ms before offset 6") {
+		t.Errorf("the stall is not in the log:\n%s", logged.String())
+	}
+	t.Logf("loaded after a stalled read in %v", time.Since(start).Round(time.Millisecond))
 }
 
 // TestLoadDefersBeyondRestoreBytes: with room for three states, Load holds

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -180,4 +181,28 @@ func (c *Conn) Explain(ctx context.Context, err error) error {
 	}
 	conn.Close()
 	return err
+}
+
+// readerCloseWait bounds how long closing a Kafka reader may hold its
+// caller. kafka-go's Reader.Close waits for the fetch in flight, for up to
+// the reader's MaxWait (kafka-go #428, #1353); under load a checkpoint
+// reader's Close was seen blocked for over 40 s on a read in flight, which
+// held the checkpoint load, and with it the generation, the whole time.
+const readerCloseWait = 5 * time.Second
+
+// closeWithin closes c, giving up after wait: c's Close then goes on in
+// the background, and log (if not nil) says so. It reports whether c
+// closed in time.
+func closeWithin(c io.Closer, wait time.Duration, log *slog.Logger, what string) bool {
+	closed := make(chan struct{})
+	go func() { c.Close(); close(closed) }()
+	select {
+	case <-closed:
+		return true
+	case <-time.After(wait):
+		if log != nil {
+			log.Warn(what+" is taking long; left to finish in the background", "waited", wait.String())
+		}
+		return false
+	}
 }

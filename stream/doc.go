@@ -57,6 +57,10 @@
 // Verdicts on alerts (Feedbacks, safe for concurrent use) wait the same
 // way; FeedbackTopic.Run reads them from kafka.feedback_topic on one
 // goroutine per partition until its context ends.
+// Closing a Kafka reader or leaving the group is bounded (closeWithin):
+// kafka-go's Close waits for a fetch in flight, and past the bound it
+// finishes on its own goroutine; a checkpoint load that waits too long for
+// a record fails and is retried rather than hold its generation.
 // Maintenance windows set at run time (Silences, safe for concurrent use)
 // are versioned: a shard re-reads them for a series when the version
 // moved since that series' last sample.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -85,7 +86,7 @@ func (f *FeedbackTopic) Run(ctx context.Context) {
 // read queues the verdicts of one partition.
 func (f *FeedbackTopic) read(ctx context.Context, partition int) {
 	r := f.Conn.Reader(kafka.ReaderConfig{Topic: f.Topic, Partition: partition, MaxWait: time.Second})
-	defer r.Close()
+	defer closeWithin(r, readerCloseWait, f.Log, fmt.Sprintf("closing the feedback reader of %s/%d", f.Topic, partition))
 	for {
 		m, err := r.ReadMessage(ctx)
 		if err != nil {

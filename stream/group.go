@@ -43,15 +43,8 @@ func (g *GroupConsumer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream: consumer group: %w", err)
 	}
-	defer func() {
-		closed := make(chan struct{})
-		go func() { cg.Close(); close(closed) }()
-		select { // leaving the group can hang in a rebalance (kafka-go #1248): bound it
-		case <-closed:
-		case <-time.After(2 * time.Second):
-			g.Log.Warn("leaving the consumer group took over 2s; giving up on it")
-		}
-	}()
+	// Leaving the group can hang in a rebalance (kafka-go #1248): bounded.
+	defer closeWithin(cg, 2*time.Second, g.Log, "leaving the consumer group")
 	backoff := time.Second
 	var kept *carried // the previous generation's detectors
 	for {
@@ -168,7 +161,8 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 	start int64, errLog kafka.Logger, log *slog.Logger) {
 	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: a.ID,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: conn.MaxWait, QueueCapacity: 1000, ErrorLogger: errLog})
-	defer r.Close()
+	// Bounded: the generation ends only once every partition's reader has.
+	defer closeWithin(r, readerCloseWait, log, fmt.Sprintf("closing the reader of %s/%d", topic, a.ID))
 	off := a.Offset
 	if off < 0 {
 		off = start

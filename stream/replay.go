@@ -152,7 +152,7 @@ func eventTime(dec codec.Decoder, m kafka.Message) (time.Time, bool) {
 
 func readOne(ctx context.Context, conn *Conn, topic string, partition int, off int64) (kafka.Message, error) {
 	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer closeWithin(r, readerCloseWait, nil, "")
 	if err := r.SetOffset(off); err != nil {
 		return kafka.Message{}, err
 	}
@@ -229,7 +229,7 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 	}
 	r := s.conn.Reader(kafka.ReaderConfig{Topic: rg.Topic, Partition: rg.Partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: s.conn.MaxWait, QueueCapacity: 1000})
-	defer r.Close()
+	defer closeWithin(r, readerCloseWait, nil, "")
 	if err := r.SetOffset(rg.Start); err != nil {
 		return fmt.Errorf("replay: %s/%d: set offset %d: %w", rg.Topic, rg.Partition, rg.Start, err)
 	}
