@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/segmentio/kafka-go"
@@ -116,6 +117,43 @@ func TestAssembleRefusesMismatch(t *testing.T) {
 	}
 }
 
+// oneCheckpointSaved starts a broker with input topic "in" (one
+// partition) and returns it, a store on its checkpoint topic logging to
+// log (nil: none), and the one checkpoint saved there.
+func oneCheckpointSaved(t *testing.T, log *slog.Logger) (*kfake.Cluster, *KafkaCheckpoints, Checkpoint) {
+	t.Helper()
+	cluster := testsvc.KafkaCluster(t, 1, []string{"in"})
+	k := &KafkaCheckpoints{Conn: PlainConn([]string{cluster.ListenAddrs()[0]}), Topic: "in-checkpoints", Partitions: 1, MaxBatchBytes: 1 << 20, Log: log}
+	t.Cleanup(func() { k.Close() })
+	ctx := context.Background()
+	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
+		t.Fatal(err)
+	}
+	cp := Checkpoint{Key: "s", Topic: "in", Partition: 0, Offset: 5, State: []byte("state")}
+	if err := k.Save(ctx, []Checkpoint{cp}); err != nil {
+		t.Fatal(err)
+	}
+	return cluster, k, cp
+}
+
+// listOffsetsAnswer answers every partition req asks about with the offset
+// and error code answer gives for the timestamp it asks (-1: the end).
+func listOffsetsAnswer(req *kmsg.ListOffsetsRequest, answer func(timestamp int64) (offset int64, code int16)) *kmsg.ListOffsetsResponse {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition, sp.Timestamp = rp.Partition, rp.Timestamp
+			sp.Offset, sp.ErrorCode = answer(rp.Timestamp)
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
 // TestCheckpointLoadRetriesBrokerErrors: a broker that answers the first
 // fetch of the checkpoint topic with an error (56, KAFKA_STORAGE_ERROR):
 // Load retries and returns every checkpoint, where it used to return the
@@ -124,17 +162,8 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a broker")
 	}
-	cluster := testsvc.KafkaCluster(t, 1, []string{"in"})
-	k := &KafkaCheckpoints{Conn: PlainConn([]string{cluster.ListenAddrs()[0]}), Topic: "in-checkpoints", Partitions: 1, MaxBatchBytes: 1 << 20}
-	defer k.Close()
+	cluster, k, want := oneCheckpointSaved(t, nil)
 	ctx := context.Background()
-	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
-		t.Fatal(err)
-	}
-	want := Checkpoint{Key: "s", Topic: "in", Partition: 0, Offset: 5, State: []byte("state")}
-	if err := k.Save(ctx, []Checkpoint{want}); err != nil {
-		t.Fatal(err)
-	}
 	var failed atomic.Int32
 	cluster.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		req := kreq.(*kmsg.FetchRequest)
@@ -161,19 +190,7 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	var refused atomic.Int32
 	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		refused.Add(1)
-		req := kreq.(*kmsg.ListOffsetsRequest)
-		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewListOffsetsResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewListOffsetsResponseTopicPartition()
-				sp.Partition, sp.ErrorCode, sp.Timestamp, sp.Offset = rp.Partition, 6, rp.Timestamp, -1
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return listOffsetsAnswer(kreq.(*kmsg.ListOffsetsRequest), func(int64) (int64, int16) { return -1, 6 }), nil, true
 	})
 	// And a dropped connection under the next one.
 	cluster.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -200,19 +217,9 @@ func TestCheckpointLoadEndsAStalledRead(t *testing.T) {
 	}
 	defer func(d time.Duration) { checkpointReadStall = d }(checkpointReadStall)
 	checkpointReadStall = 300 * time.Millisecond
-	cluster := testsvc.KafkaCluster(t, 1, []string{"in"})
 	var logged bytes.Buffer
-	k := &KafkaCheckpoints{Conn: PlainConn([]string{cluster.ListenAddrs()[0]}), Topic: "in-checkpoints", Partitions: 1, MaxBatchBytes: 1 << 20,
-		Log: slog.New(slog.NewTextHandler(&logged, nil))}
-	defer k.Close()
+	cluster, k, want := oneCheckpointSaved(t, slog.New(slog.NewTextHandler(&logged, nil)))
 	ctx := context.Background()
-	if _, err := k.Load(ctx, nil); err != nil { // creates the topic
-		t.Fatal(err)
-	}
-	want := Checkpoint{Key: "s", Topic: "in", Partition: 0, Offset: 5, State: []byte("state")}
-	if err := k.Save(ctx, []Checkpoint{want}); err != nil {
-		t.Fatal(err)
-	}
 	var stretched atomic.Int32
 	cluster.ControlKey(int16(kmsg.ListOffsets), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		req := kreq.(*kmsg.ListOffsetsRequest)
@@ -226,23 +233,14 @@ func TestCheckpointLoadEndsAStalledRead(t *testing.T) {
 			cluster.KeepControl()
 			return nil, nil, false
 		}
-		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
-		for _, rt := range req.Topics {
-			st := kmsg.NewListOffsetsResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewListOffsetsResponseTopicPartition()
-				sp.Partition, sp.Timestamp, sp.Offset = rp.Partition, rp.Timestamp, 0
-				if rp.Timestamp == -1 { // one record saved, and 5 that never come
-					sp.Offset = 6
-				}
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
 		stretched.Add(1)
 		cluster.DropControl() // once: the retry is told the real end
-		return resp, nil, true
+		return listOffsetsAnswer(req, func(timestamp int64) (int64, int16) {
+			if timestamp == -1 { // one record saved, and 5 that never come
+				return 6, 0
+			}
+			return 0, 0
+		}), nil, true
 	})
 	start := time.Now()
 	got, err := k.Load(ctx, nil)
