@@ -78,6 +78,16 @@ type ReferenceConfig struct {
 	// is not followed away; 0 follows within the gate whatever the
 	// evidence.
 	FollowEvidence float64 `yaml:"follow_evidence"`
+	// FollowTrend: while an open alert holds a channel beyond the gate,
+	// the channel's last FollowTrend window means, one a window's length
+	// apart, are fitted by a line and by a single step; where the line
+	// fits better and rises or falls significantly, the channel moved as a
+	// drift and its level follows as within the gate (leveltrend.go). A
+	// slow change of the normal that outran the gate during an alert (a
+	// vibration level creeping up, a process warming while a sensor was
+	// stuck) then no longer holds the alert open to the hold limit, while
+	// a step stays held. 0 turns it off.
+	FollowTrend int `yaml:"follow_trend"`
 	// RelationR2: with several channels, each channel of every window row
 	// is also reconstructed from the row's other channels (relation.go; a
 	// relation's offset follows as a level does, at follow_beyond),
@@ -164,7 +174,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, RelationR2: 0.9,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
@@ -200,6 +210,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.relation_learn_on_r2: must be in (0, 1) (got %v)", c.RelationLearnOnR2)
 	case !(c.FollowEvidence >= 0 && c.FollowEvidence <= 100):
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
+	case c.FollowTrend != 0 && (c.FollowTrend < 4 || c.FollowTrend > 1e5):
+		return fmt.Errorf("detector.reference.follow_trend: must be 0 (off) or in [4, 100000] window means (got %d)", c.FollowTrend)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
@@ -270,9 +282,10 @@ type reference struct {
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
-	decades       float64   // the last window's evidence, for following one channel
-	trendBuf      []float64 // drifting's scratch: one channel's window
-	rel           *relation // nil: one channel, off, or no trained network
+	decades       float64     // the last window's evidence, for following one channel
+	trend         *levelTrend // nil: FollowTrend off
+	trendBuf      []float64   // drifting's scratch: one channel's window
+	rel           *relation   // nil: one channel, off, or no trained network
 	// context marks the context channels (Detector.SetContext; nil: none).
 	// With them the relation reads the window unclipped (relVec): an input
 	// the period saw still reads as tens of its deviations once it moves.
@@ -335,6 +348,9 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
 		trendBuf: make([]float64, wcfg.Size),
+	}
+	if cfg.FollowTrend > 0 && cfg.Follow > 0 {
+		r.trend = newLevelTrend(cfg.FollowTrend, wcfg.Size, channels)
 	}
 	if cfg.HoldLimit > 0 {
 		r.holdWindows = (cfg.HoldLimit + wcfg.Stride - 1) / wcfg.Stride
@@ -772,6 +788,9 @@ func (r *reference) follow(holding bool) {
 	}
 	a, beyond := 1/float64(r.cfg.Follow), 1/float64(r.cfg.FollowBeyond)
 	r.chooseHeld(holding)
+	if r.trend != nil {
+		r.trend.step(r)
+	}
 	if r.rel != nil && r.rel.active {
 		var held []bool
 		if holding {
@@ -803,6 +822,11 @@ func (r *reference) follow(holding bool) {
 			// Not part of the open alert: followed as within the gate, or
 			// a slow drift while another channel's fault lasts (a
 			// temperature warming) would hold the alert open after it.
+			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
+		case holding && r.trend != nil && r.trend.drifts[j]:
+			// Beyond the gate, but it got there as a drift does, not as
+			// a step: the normal moving, which a held level would leave
+			// stale.
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding:
 			// Beyond the gate while an alert is open: most likely the
@@ -1031,6 +1055,9 @@ func (r *reference) restart() {
 	}
 	if r.rel != nil {
 		r.rel.reset()
+	}
+	if r.trend != nil {
+		r.trend.reset()
 	}
 }
 

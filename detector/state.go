@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 36 (version 35 had no scores by time of
+// Snapshot encoding, version 37 (version 36 had no window means kept to
+// tell a held channel's drift from a step; version 35 had no scores by time of
 // day (detector.daily_repeat); version 34 merged into a held row only
 // messages at its time, gave the messages merged into a row held as dated
 // ahead their results before the row's, and counted a score episode in
@@ -65,7 +66,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 36
+	snapshotVersion = 37
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -624,6 +625,9 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 	if r.rel != nil {
 		r.rel.appendState(e)
 	}
+	if r.trend != nil {
+		r.trend.appendState(e)
+	}
 	e.Bool(r.prev != nil)
 	if r.prev != nil {
 		return r.prev.appendState(e)
@@ -690,6 +694,11 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	r.seasonPending = d.Bool()
 	if r.rel != nil {
 		if err := r.rel.readState(d); err != nil {
+			return err
+		}
+	}
+	if r.trend != nil {
+		if err := r.trend.readState(d); err != nil {
 			return err
 		}
 	}

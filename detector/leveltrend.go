@@ -1,0 +1,141 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/aewatch/aewatch/internal/statecodec"
+)
+
+// trendSE is how many standard errors a channel's line over its block
+// means must rise or fall by for levelTrend to call it a drift: below it
+// the means wander about a level, which a drift they are not.
+const trendSE = 4
+
+// levelTrend keeps each channel's recent window means, one every window's
+// length (a block), and says of each channel whether they moved as a
+// drift: a line fits them better than any single step does, and its slope
+// is significant. The reference follows such a channel while an alert
+// holds it beyond the gate (ReferenceConfig.FollowTrend): a slow change of
+// the normal (a vibration level or a temperature that creeps up through a
+// shift) is not held stale until the hold limit, a step fault is held.
+type levelTrend struct {
+	size   int       // samples a block spans: the window's length
+	blocks int       // block means kept per channel
+	tick   int       // samples since the last block mean
+	n      int       // block means held, at most blocks
+	means  []float64 // per channel, its block means oldest first (channel-major)
+	drifts []bool    // per channel, the verdict on the means held
+	buf    []float64 // driftShaped's scratch
+}
+
+func newLevelTrend(blocks, size, channels int) *levelTrend {
+	return &levelTrend{size: size, blocks: blocks, means: make([]float64, blocks*channels), drifts: make([]bool, channels), buf: make([]float64, blocks)}
+}
+
+// step counts a sample; at a block's end it adds each channel's window
+// mean in its own units (a level that followed meanwhile does not move
+// them) and judges the channels again. A channel filled for a missing
+// value keeps its last mean.
+func (t *levelTrend) step(r *reference) {
+	if t.tick++; t.tick < t.size {
+		return
+	}
+	t.tick = 0
+	for j := range t.drifts {
+		ms := t.means[j*t.blocks : (j+1)*t.blocks]
+		m := r.norm.Mean(j) + r.channelMean(j)*r.norm.Std(j)
+		if isContext(r.missing, j) && t.n > 0 {
+			m = ms[min(t.n, t.blocks)-1]
+		}
+		if t.n == t.blocks {
+			copy(ms, ms[1:])
+			ms[t.blocks-1] = m
+		} else {
+			ms[t.n] = m
+		}
+	}
+	t.n = min(t.n+1, t.blocks)
+	for j := range t.drifts {
+		t.drifts[j] = t.n == t.blocks && t.driftShaped(t.means[j*t.blocks:(j+1)*t.blocks])
+	}
+}
+
+// driftShaped reports whether ys moved as a drift: their least-squares
+// line is significant (trendSE) and leaves less of them unexplained than
+// the best single step between two levels does.
+func (t *levelTrend) driftShaped(ys []float64) bool {
+	n := len(ys)
+	origin := ys[0] // both fits are scale-free: read them near the data
+	shifted := t.buf
+	for q, y := range ys {
+		shifted[q] = y - origin
+	}
+	mean, slope, se := lineFit(shifted)
+	if !(math.Abs(slope) >= trendSE*se) {
+		return false
+	}
+	mid := float64(n-1) / 2
+	var lineRSS float64
+	for q, y := range shifted {
+		e := y - mean - slope*(float64(q)-mid)
+		lineRSS += e * e
+	}
+	return lineRSS < bestStepRSS(shifted)
+}
+
+// bestStepRSS is the least sum of squares about two levels, the first for
+// ys[:k] and the second for ys[k:], over the breaks k with at least two
+// values on each side.
+func bestStepRSS(ys []float64) float64 {
+	n := len(ys)
+	var total, totalSq float64
+	for _, y := range ys {
+		total += y
+		totalSq += y * y
+	}
+	best := math.Inf(1)
+	var head float64
+	for k := 1; k <= n-2; k++ {
+		head += ys[k-1]
+		if k < 2 {
+			continue
+		}
+		tail := total - head
+		// The sum of squares about each side's mean, from the sums.
+		rss := totalSq - head*head/float64(k) - tail*tail/float64(n-k)
+		best = min(best, rss)
+	}
+	return best
+}
+
+// reset forgets the means: a new reference period learns the levels afresh.
+func (t *levelTrend) reset() {
+	t.tick, t.n = 0, 0
+	clear(t.means)
+	clear(t.drifts)
+}
+
+func (t *levelTrend) appendState(e *statecodec.Encoder) {
+	e.Int(t.tick)
+	e.Int(t.n)
+	e.F64s(t.means)
+	for _, d := range t.drifts {
+		e.Bool(d)
+	}
+}
+
+func (t *levelTrend) readState(d *statecodec.Decoder) error {
+	t.tick, t.n = d.Int(), d.Int()
+	d.F64sInto(t.means, "reference level trend")
+	for j := range t.drifts {
+		t.drifts[j] = d.Bool()
+	}
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if t.tick < 0 || t.tick >= t.size || t.n < 0 || t.n > t.blocks {
+		return fmt.Errorf("detector: snapshot's level trend out of range (tick %d of %d, %d of %d block means)", t.tick, t.size, t.n, t.blocks)
+	}
+	return nil
+}
