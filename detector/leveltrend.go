@@ -7,10 +7,19 @@ import (
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
 
-// trendSE is how many standard errors a channel's line over its block
-// means must rise or fall by for levelTrend to call it a drift: below it
-// the means wander about a level, which a drift they are not.
-const trendSE = 4
+// Bars of a drift: the line over a channel's block means rises or falls
+// by at least trendSE standard errors (below it the means wander about a
+// level), and a step added to the line explains less than stepOnTrendF
+// (its F over the line's residual, at the best break): a step followed by
+// a wander the same way fits a line nearly as well as it fits a step
+// (0.89 of its sum of squares on a generated level shift of -13 whose
+// alert the line alone let go), but the step on top of the line stands
+// out. Holding a drift a little longer costs a late alert; following a
+// step away costs the fault.
+const (
+	trendSE      = 4
+	stepOnTrendF = 10
+)
 
 // levelTrend keeps each channel's recent window means, one every window's
 // length (a block), and says of each channel whether they moved as a
@@ -62,26 +71,56 @@ func (t *levelTrend) step(r *reference) {
 }
 
 // driftShaped reports whether ys moved as a drift: their least-squares
-// line is significant (trendSE) and leaves less of them unexplained than
-// the best single step between two levels does.
+// line is significant (trendSE), leaves less of them unexplained than the
+// best single step between two levels does, and has no step on top of it
+// (stepOnTrendF).
 func (t *levelTrend) driftShaped(ys []float64) bool {
 	n := len(ys)
 	origin := ys[0] // both fits are scale-free: read them near the data
-	shifted := t.buf
+	resid := t.buf
 	for q, y := range ys {
-		shifted[q] = y - origin
+		resid[q] = y - origin
 	}
-	mean, slope, se := lineFit(shifted)
+	stepRSS := bestStepRSS(resid)
+	mean, slope, se := lineFit(resid)
 	if !(math.Abs(slope) >= trendSE*se) {
 		return false
 	}
 	mid := float64(n-1) / 2
 	var lineRSS float64
-	for q, y := range shifted {
-		e := y - mean - slope*(float64(q)-mid)
-		lineRSS += e * e
+	for q := range resid {
+		resid[q] -= mean + slope*(float64(q)-mid)
+		lineRSS += resid[q] * resid[q]
 	}
-	return lineRSS < bestStepRSS(shifted)
+	return lineRSS < stepRSS && stepOnTrend(resid, lineRSS) < stepOnTrendF
+}
+
+// stepOnTrend is the largest F, over the breaks k, of a step at k added to
+// a line whose residuals are resid (summing to lineRSS): by Frisch-Waugh,
+// the step's gain is (the residuals' sum from k)² over what of the step
+// the line does not explain.
+func stepOnTrend(resid []float64, lineRSS float64) float64 {
+	n := len(resid)
+	mid := float64(n-1) / 2
+	sxx := float64(n*(n*n-1)) / 12 // Σ (q-mid)²
+	var best, tail, sxy float64
+	for k := n - 1; k >= 1; k-- {
+		tail += resid[k]
+		sxy += float64(k) - mid
+		m := float64(n - k)
+		beta := sxy / sxx
+		unexplained := m - m*m/float64(n) - beta*beta*sxx
+		if unexplained <= 0 {
+			continue
+		}
+		gain := tail * tail / unexplained
+		rest := lineRSS - gain
+		if rest <= 0 {
+			return math.Inf(1)
+		}
+		best = max(best, gain/(rest/float64(n-3)))
+	}
+	return best
 }
 
 // bestStepRSS is the least sum of squares about two levels, the first for

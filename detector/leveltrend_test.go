@@ -4,10 +4,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // TestDriftShapedTellsADriftFromAStep: block means that rise steadily are
-// a drift; ones that jump once, or wander about a level, are not.
+// mostly a drift; ones that jump once, jump and wander on the same way, or
+// wander about a level, are not.
 func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 12
@@ -23,6 +26,12 @@ func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 		{"a step late", func(q int) float64 { return 1000 + 4*float64(q/(n-3)) }, false},
 		{"a level", func(int) float64 { return 1000 }, false},
 	}
+	// A level shift of -13 on slow noise, its ring of means from a
+	// generated sustained corpus (generate --sustained --seed 7,
+	// noisy_level_shift_1): a step, then a wander the same way.
+	if ys := []float64{100.62, 99.24, 98.37, 98.51, 100.03, 92.22, 87.07, 87.71, 85.80, 84.03, 82.93, 83.28}; tr.driftShaped(ys) {
+		t.Errorf("a step followed by a wander the same way called a drift: %v", ys)
+	}
 	for _, c := range cases {
 		hits := 0
 		const draws = 200
@@ -37,7 +46,10 @@ func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 		}
 		share := float64(hits) / draws
 		t.Logf("%s: called a drift in %.2f of %d draws", c.name, share, draws)
-		if c.drift && share < 0.95 || !c.drift && share > 0.05 {
+		// The step-on-trend bar holds back about one steady drift's means
+		// in ten (the best of eleven breaks often explains a little); the
+		// next block's means are judged again.
+		if c.drift && share < 0.8 || !c.drift && share > 0.05 {
 			t.Errorf("%s: called a drift in %.2f of %d draws, want %v", c.name, share, draws, c.drift)
 		}
 	}
@@ -54,6 +66,57 @@ func TestBestStepRSSIsTheLeastOverBreaks(t *testing.T) {
 	if got := bestStepRSS(ys); math.Abs(got-want) > 1e-9 {
 		t.Errorf("bestStepRSS = %v, want %v", got, want)
 	}
+}
+
+// TestStepOnTrendIsTheFitsF: stepOnTrend gives, at its best break, the F
+// of a line-and-step least-squares fit over the line alone, as a direct
+// fit of both gives it.
+func TestStepOnTrendIsTheFitsF(t *testing.T) {
+	ys := []float64{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8}
+	n := len(ys)
+	lineRSS := leastSquaresRSS(t, ys, 0)
+	want := 0.0
+	for k := 1; k < n; k++ {
+		rss := leastSquaresRSS(t, ys, k)
+		want = max(want, (lineRSS-rss)/(rss/float64(n-3)))
+	}
+	mean, slope, _ := lineFit(ys)
+	resid := make([]float64, n)
+	for q, y := range ys {
+		resid[q] = y - mean - slope*(float64(q)-float64(n-1)/2)
+	}
+	if got := stepOnTrend(resid, lineRSS); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("stepOnTrend = %v, want %v", got, want)
+	}
+}
+
+// leastSquaresRSS fits ys by a line, and with k > 0 a step at k too,
+// through gonum, and returns the residual sum of squares.
+func leastSquaresRSS(t *testing.T, ys []float64, k int) float64 {
+	cols := 2
+	if k > 0 {
+		cols = 3
+	}
+	x := mat.NewDense(len(ys), cols, nil)
+	for q := range ys {
+		x.Set(q, 0, 1)
+		x.Set(q, 1, float64(q))
+		if k > 0 && q >= k {
+			x.Set(q, 2, 1)
+		}
+	}
+	var beta mat.Dense
+	if err := beta.Solve(x, mat.NewVecDense(len(ys), ys)); err != nil {
+		t.Fatal(err)
+	}
+	var fit mat.VecDense
+	fit.MulVec(x, beta.ColView(0))
+	var rss float64
+	for q, y := range ys {
+		e := y - fit.AtVec(q)
+		rss += e * e
+	}
+	return rss
 }
 
 func sumSqAbout(ys []float64) float64 {
@@ -74,7 +137,7 @@ func sumSqAbout(ys []float64) float64 {
 // the level, the creep carries the channel beyond the gate, so once the
 // step ends its level is stale. With follow_trend the creep is followed
 // again once the step has left the block means and the alert closes; held,
-// it stayed open to the hold limit. The step itself stays alerted.
+// it stays open to the hold limit. The step itself stays alerted.
 func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 	const n, from, to = 4000, 1500, 1700
 	xs := shifted(n, from, to, 3, 5)
@@ -83,16 +146,20 @@ func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	// From when the step has left the block means and the line has held
+	// for a while (the step on top of it stands out until then), to the
+	// hold limit.
+	lateFrom, lateTo := to+800, from+cfg.Reference.HoldLimit
 	out := run(t, cfg, times(n), xs)
-	during, after := coverage(out, from, to), coverage(out, to+600, n)
+	during, after := coverage(out, from, to), coverage(out, lateFrom, lateTo)
 	cfg.Reference.FollowTrend = 0
-	heldAfter := coverage(run(t, cfg, times(n), xs), to+600, n)
-	t.Logf("step alerted on %.2f of its rows; from 600 after it %.2f of the rows alerted, %.2f without follow_trend", during, after, heldAfter)
-	if during < 0.9 || after > 0.05 {
-		t.Errorf("step alerted on %.2f of its rows (want >= 0.9), %.2f of the rows from 600 after it (want <= 0.05)", during, after)
+	heldAfter := coverage(run(t, cfg, times(n), xs), lateFrom, lateTo)
+	t.Logf("step alerted on %.2f of its rows; rows %d-%d alerted on %.2f, %.2f without follow_trend", during, lateFrom, lateTo, after, heldAfter)
+	if during < 0.9 || after > 0 {
+		t.Errorf("step alerted on %.2f of its rows (want >= 0.9), rows %d-%d on %.2f (want none)", during, lateFrom, lateTo, after)
 	}
-	if heldAfter < 0.5 {
-		t.Errorf("without follow_trend %.2f of the rows from 600 after the step alerted, want >= 0.5: the test no longer shows a stale held level", heldAfter)
+	if heldAfter < 0.9 {
+		t.Errorf("without follow_trend rows %d-%d alerted on %.2f, want >= 0.9: the test no longer shows a stale held level", lateFrom, lateTo, heldAfter)
 	}
 
 	// Restored mid-block during the step, the detector scores the rest as

@@ -81,8 +81,9 @@ type ReferenceConfig struct {
 	// FollowTrend: while an open alert holds a channel beyond the gate,
 	// the channel's last FollowTrend window means, one a window's length
 	// apart, are fitted by a line and by a single step; where the line
-	// fits better and rises or falls significantly, the channel moved as a
-	// drift and its level follows as within the gate (leveltrend.go). A
+	// fits better, rises or falls significantly and has no step on top of
+	// it, the channel moved as a drift and its level follows as within the
+	// gate (leveltrend.go). A
 	// slow change of the normal that outran the gate during an alert (a
 	// vibration level creeping up, a process warming while a sensor was
 	// stuck) then no longer holds the alert open to the hold limit, while
