@@ -1320,6 +1320,9 @@ func (r *reference) memoryParts(c int) []MemoryPart {
 	if r.rel != nil {
 		addPeak("reference: channel relations and their tails", r.rel.bytes(), r.rel.steadyBytes(), r.rel.peakBytes())
 	}
+	if t := r.trend; t != nil {
+		fixed("reference: level trend (window means)", f64(len(t.means)+len(t.buf))+len(t.drifts))
+	}
 	if rc := r.recur; rc != nil {
 		fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 	}
