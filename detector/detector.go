@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/aewatch/aewatch/internal/detmath"
 	"github.com/aewatch/aewatch/model"
@@ -145,7 +146,7 @@ type Detector struct {
 	// names are the channels' names (SetChannelNames; nil: not set).
 	names []string
 
-	vec      []float64 // normalised window, Size×channels
+	vec      []float64 // normalised window, Size×channels: borrowed while a window is scored (windowScratch)
 	pending  []pendingSample
 	results  []Result
 	chErrBuf []float64 // Stride×channels
@@ -203,7 +204,6 @@ func New(cfg Config, channels int) (*Detector, error) {
 		maxVal:   make([]float64, channels),
 		wild:     make([]bool, channels),
 		ahead:    heldAhead{x: make([]float64, channels)},
-		vec:      make([]float64, cfg.Window.Size*channels),
 		pending:  make([]pendingSample, 0, cfg.Window.Stride),
 		results:  make([]Result, cfg.Window.Stride),
 		chErrBuf: make([]float64, cfg.Window.Stride*channels),
@@ -825,7 +825,31 @@ func windowError(recon, reconVar, vec []float64, c int, decay float64, context [
 	return sse / float64(weights*float64(scored))
 }
 
+// windowScratch lends scoreWindow the normalised window: it is filled and
+// used up within one window's scoring, so a detector need not hold one
+// between windows (a goroutine holds one while it scores).
+var windowScratch sync.Pool
+
 func (d *Detector) scoreWindow() []Result {
+	buf, _ := windowScratch.Get().(*[]float64)
+	if buf == nil {
+		buf = new([]float64)
+	}
+	if n := d.vecLen(); cap(*buf) < n {
+		*buf = make([]float64, n)
+	}
+	d.vec = (*buf)[:d.vecLen()]
+	defer func() {
+		d.vec = nil
+		windowScratch.Put(buf)
+	}()
+	return d.scoreWindowInto()
+}
+
+// vecLen is the normalised window's length: Size×channels.
+func (d *Detector) vecLen() int { return d.cfg.Window.Size * d.channels }
+
+func (d *Detector) scoreWindowInto() []Result {
 	c, size := d.channels, d.cfg.Window.Size
 	n := len(d.pending)
 	d.win.Values(d.vec, d.norm)
@@ -996,7 +1020,7 @@ func (d *Detector) scoreWindow() []Result {
 // startSearch starts the bottleneck search afresh: its candidates, the
 // one of the configured size scoring.
 func (d *Detector) startSearch() error {
-	s, err := newBottleneckSearch(d.netCfg, len(d.vec), d.cfg.Seed)
+	s, err := newBottleneckSearch(d.netCfg, d.vecLen(), d.cfg.Seed)
 	if err != nil {
 		return err
 	}
@@ -1175,7 +1199,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	var parts partList
 	addPeak, add, fixed, network := parts.addPeak, parts.add, parts.fixed, parts.network
 	c := d.channels
-	fixed("window, normaliser and buffers", f64(len(d.vec)+2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
+	fixed("window, normaliser and buffers", f64(2*d.cfg.Window.Size*c+6*c+len(d.chErrBuf)))
 	if d.ae != nil {
 		network("adapting network: ", d.ae, false)
 	}
@@ -1276,9 +1300,16 @@ func (l *partList) network(prefix string, a *model.Autoencoder, frozen bool) {
 func f64(n int) int { return 8 * n }
 
 // TrainingScratchBytes is the memory a training step of the detector's
-// networks, or a fit of its calibration, borrows: held once per goroutine
-// scoring at once, not per detector, so it is not in MemoryBytes.
+// networks, or a fit of its calibration, borrows, with the normalised
+// window it scores: held once per goroutine scoring at once, not per
+// detector, so it is not in MemoryBytes.
 func (d *Detector) TrainingScratchBytes() int {
+	return f64(d.vecLen()) + d.stepScratchBytes()
+}
+
+// stepScratchBytes is the largest of what a training step or a fit
+// borrows.
+func (d *Detector) stepScratchBytes() int {
 	n := 0
 	if d.cal != nil {
 		n = 8 * d.cal.scratchLen()

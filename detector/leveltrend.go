@@ -53,7 +53,7 @@ func (t *levelTrend) step(r *reference) {
 	t.tick = 0
 	for j := range t.drifts {
 		ms := t.means[j*t.blocks : (j+1)*t.blocks]
-		m := r.norm.Mean(j) + r.channelMean(j)*r.norm.Std(j)
+		m := r.norm.Mean(j) + float64(r.channelMean(j)*r.norm.Std(j)) // rounded: arm64 must not fuse it
 		if isContext(r.missing, j) && t.n > 0 {
 			m = ms[min(t.n, t.blocks)-1]
 		}
@@ -89,8 +89,8 @@ func (t *levelTrend) driftShaped(ys []float64) bool {
 	mid := float64(n-1) / 2
 	var lineRSS float64
 	for q := range resid {
-		resid[q] -= mean + slope*(float64(q)-mid)
-		lineRSS += resid[q] * resid[q]
+		resid[q] -= mean + float64(slope*(float64(q)-mid)) // rounded: arm64 must not fuse it
+		lineRSS += float64(resid[q] * resid[q])
 	}
 	return lineRSS < stepRSS && stepOnTrend(resid, lineRSS) < stepOnTrendF
 }
@@ -109,11 +109,11 @@ func stepOnTrend(resid []float64, lineRSS float64) float64 {
 		sxy += float64(k) - mid
 		m := float64(n - k)
 		beta := sxy / sxx
-		unexplained := m - m*m/float64(n) - beta*beta*sxx
+		unexplained := m - float64(m*m)/float64(n) - float64(beta*beta*sxx)
 		if unexplained <= 0 {
 			continue
 		}
-		gain := tail * tail / unexplained
+		gain := float64(tail*tail) / unexplained
 		rest := lineRSS - gain
 		if rest <= 0 {
 			return math.Inf(1)
@@ -131,7 +131,7 @@ func bestStepRSS(ys []float64) float64 {
 	var total, totalSq float64
 	for _, y := range ys {
 		total += y
-		totalSq += y * y
+		totalSq += float64(y * y)
 	}
 	best := math.Inf(1)
 	var head float64
@@ -142,7 +142,7 @@ func bestStepRSS(ys []float64) float64 {
 		}
 		tail := total - head
 		// The sum of squares about each side's mean, from the sums.
-		rss := totalSq - head*head/float64(k) - tail*tail/float64(n-k)
+		rss := totalSq - float64(head*head)/float64(k) - float64(tail*tail)/float64(n-k)
 		best = min(best, rss)
 	}
 	return best

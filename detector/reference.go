@@ -285,7 +285,6 @@ type reference struct {
 	seasonPending bool
 	decades       float64     // the last window's evidence, for following one channel
 	trend         *levelTrend // nil: FollowTrend off
-	trendBuf      []float64   // drifting's scratch: one channel's window
 	rel           *relation   // nil: one channel, off, or no trained network
 	// context marks the context channels (Detector.SetContext; nil: none).
 	// With them the relation reads the window unclipped (relVec): an input
@@ -348,7 +347,6 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 		mean: make([]float64, channels), std: make([]float64, channels),
 		marg: newMarginal(marginalTail(cfg.Tail), channels, wcfg.Size), period: cfg.Samples,
 		clip: wcfg.Clip, seed: seed, chEvidence: make([]float64, channels), held: make([]bool, channels), weights: make([]float64, channels),
-		trendBuf: make([]float64, wcfg.Size),
 	}
 	if cfg.FollowTrend > 0 && cfg.Follow > 0 {
 		r.trend = newLevelTrend(cfg.FollowTrend, wcfg.Size, channels)
@@ -935,13 +933,12 @@ const (
 // network knows is no trend).
 func (r *reference) drifting(j int, m float64) bool {
 	c := len(r.chErr)
-	for q := range r.trendBuf {
-		r.trendBuf[q] = r.vec[q*c+j]
+	_, slope, se := lineFitOf(len(r.vec)/c, func(q int) float64 {
 		if r.ae != nil {
-			r.trendBuf[q] -= r.recon[q*c+j]
+			return r.vec[q*c+j] - r.recon[q*c+j]
 		}
-	}
-	_, slope, se := lineFit(r.trendBuf)
+		return r.vec[q*c+j]
+	})
 	return driftsAway(m, slope, se, r.cfg.Follow)
 }
 
@@ -957,22 +954,27 @@ func driftsAway(m, slope, se float64, follow int) bool {
 // lineFit returns the mean of ys (one value per window row), the
 // least-squares slope per row and the slope's standard error.
 func lineFit(ys []float64) (mean, slope, se float64) {
-	n := len(ys)
+	return lineFitOf(len(ys), func(q int) float64 { return ys[q] })
+}
+
+// lineFitOf is lineFit of the n values y(0), ..., y(n-1), read three
+// times, so that a strided or computed series needs no copy.
+func lineFitOf(n int, y func(q int) float64) (mean, slope, se float64) {
 	mid := float64(n-1) / 2
-	for _, y := range ys {
-		mean += y
+	for q := range n {
+		mean += y(q)
 	}
 	mean /= float64(n)
 	var sxx, sxy float64
-	for q, y := range ys {
+	for q := range n {
 		d := float64(q) - mid
 		sxx += float64(d * d)
-		sxy += float64(d * (y - mean))
+		sxy += float64(d * (y(q) - mean))
 	}
 	slope = sxy / sxx
 	var rss float64
-	for q, y := range ys {
-		e := y - mean - float64(slope*(float64(q)-mid))
+	for q := range n {
+		e := y(q) - mean - float64(slope*(float64(q)-mid))
 		rss += float64(e * e)
 	}
 	return mean, slope, math.Sqrt(rss / float64(n-2) / sxx)

@@ -745,7 +745,7 @@ func (d *Detector) readBottleneck(dec *statecodec.Decoder) error {
 	case k == 0 && d.search == nil:
 		return d.startSearch()
 	case k > 0 && k != d.chosen:
-		a, err := model.New(d.netCfg.WithBottleneck(k), len(d.vec), d.cfg.Seed)
+		a, err := model.New(d.netCfg.WithBottleneck(k), d.vecLen(), d.cfg.Seed)
 		if err != nil {
 			return err
 		}
