@@ -3,6 +3,7 @@ package detector
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/aewatch/aewatch/internal/statecodec"
 )
@@ -23,8 +24,8 @@ const (
 
 // levelTrend keeps each channel's recent window means, one every window's
 // length (a block), and says of each channel whether they moved as a
-// drift: a line fits them better than any single step does, and its slope
-// is significant. The reference follows such a channel while an alert
+// drift: a line fits them better than any single step does, its slope is
+// significant and no step stands on it. The reference follows such a channel while an alert
 // holds it beyond the gate (ReferenceConfig.FollowTrend): a slow change of
 // the normal (a vibration level or a temperature that creeps up through a
 // shift) is not held stale until the hold limit, a step fault is held.
@@ -175,6 +176,9 @@ func (t *levelTrend) readState(d *statecodec.Decoder) error {
 	}
 	if t.tick < 0 || t.tick >= t.size || t.n < 0 || t.n > t.blocks {
 		return fmt.Errorf("detector: snapshot's level trend out of range (tick %d of %d, %d of %d block means)", t.tick, t.size, t.n, t.blocks)
+	}
+	if i := slices.IndexFunc(t.means, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }); i >= 0 {
+		return fmt.Errorf("detector: snapshot's level trend holds a non-finite block mean %v", t.means[i])
 	}
 	return nil
 }

@@ -83,11 +83,10 @@ type ReferenceConfig struct {
 	// apart, are fitted by a line and by a single step; where the line
 	// fits better, rises or falls significantly and has no step on top of
 	// it, the channel moved as a drift and its level follows as within the
-	// gate (leveltrend.go). A
-	// slow change of the normal that outran the gate during an alert (a
-	// vibration level creeping up, a process warming while a sensor was
-	// stuck) then no longer holds the alert open to the hold limit, while
-	// a step stays held. 0 turns it off.
+	// gate (leveltrend.go). A slow change of the normal that outran the
+	// gate during an alert (a vibration level creeping up, a process
+	// warming while a sensor was stuck) then no longer holds the alert
+	// open to the hold limit, while a step stays held. 0 turns it off.
 	FollowTrend int `yaml:"follow_trend"`
 	// RelationR2: with several channels, each channel of every window row
 	// is also reconstructed from the row's other channels (relation.go; a
