@@ -130,6 +130,18 @@ func (p *PointStats) F1() float64 {
 	return float64(p.TP) / d
 }
 
+// EveryRowF1 is the F1 of alerting on every scored row, by the same
+// formula: the control any alert must beat (P / (P + N/2), P the
+// labelled rows and N the others).
+func (p *PointStats) EveryRowF1() float64 {
+	pos, neg := p.TP+p.FN, p.FP+p.TN
+	d := float64(pos) + float64(neg)/2
+	if d == 0 {
+		return 0
+	}
+	return float64(pos) / d
+}
+
 // FAR is the false-alarm rate FP / (FP + TN).
 func (p *PointStats) FAR() float64 { return ratio(p.FP, p.FP+p.TN) }
 

@@ -29,6 +29,8 @@ func TestPointStatsByHand(t *testing.T) {
 	near("recall", p.Recall(), 2.0/3)
 	near("FAR", p.FAR(), 0.5)
 	near("MAR", p.MAR(), 1.0/3)
+	// Every row alerted: TP 3, FP 4, FN 0.
+	near("F1 of alerting on every row", p.EveryRowF1(), 3/(3+2.0))
 	// Positives score 0.2, 0.2, 0.7; negatives 0.8, 0.1, 0.3, 0.6. Pairs won:
 	// 0.2 beats 0.1 (x2), 0.7 beats 0.1, 0.3, 0.6: 5 of 12.
 	near("AUC", p.AUC(), 5.0/12)

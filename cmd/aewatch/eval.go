@@ -273,6 +273,7 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 	}
 	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %.3f\n",
 		col, skip, len(results), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
+	fmt.Fprintf(w, "alerting on every row instead: F1 %.3f (%d of %d rows labelled), the control any alert must beat\n", p.EveryRowF1(), p.TP+p.FN, p.TP+p.FP+p.FN+p.TN)
 	spans := func(name string, s *eval.PointStats) {
 		n, median := s.Covered(0.7)
 		fmt.Fprintf(w, "%s vs labelled spans: %d of %d covered for >= 70%% of their rows (median coverage %.2f); %.2f alerts opened per 10k normal rows\n",

@@ -152,6 +152,10 @@ func TestEvalPointwise(t *testing.T) {
 	if r < 0.7 || f1 < 0.7 {
 		t.Errorf("a 10-sigma level shift for 300 rows: recall %.3f F1 %.3f, want >= 0.7", r, f1)
 	}
+	// The control beside it: alerting on every row, 300 labelled of 800.
+	if want := "alerting on every row instead: F1 0.545 (300 of 800 rows labelled)"; !strings.Contains(stdout, want) {
+		t.Errorf("no %q in the summary:\n%s", want, stdout)
+	}
 	_, stderr, code = cli(t, "eval", "--label-column", "nope", "--out", filepath.Join(dir, "out2"), in)
 	if code != 1 || !strings.Contains(stderr, `--ignore or --label-column: no column named "nope"`) {
 		t.Errorf("unknown label column: exit %d, %q", code, stderr)
