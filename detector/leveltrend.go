@@ -25,38 +25,37 @@ const (
 // levelTrend keeps each channel's recent window means, one every window's
 // length (a block), and says of each channel whether they moved as a
 // drift: a line fits them better than any single step does, its slope is
-// significant and no step stands on it. The reference follows such a channel while an alert
-// holds it beyond the gate (ReferenceConfig.FollowTrend): a slow change of
-// the normal (a vibration level or a temperature that creeps up through a
-// shift) is not held stale until the hold limit, a step fault is held.
+// significant and no step stands on it. The reference follows such a
+// channel while an alert holds it beyond the gate
+// (ReferenceConfig.FollowTrend): a slow change of the normal (a vibration
+// level or a temperature that creeps up through a shift) is not held stale
+// until the hold limit, a step fault is held.
 type levelTrend struct {
 	size   int       // samples a block spans: the window's length
 	blocks int       // block means kept per channel
 	tick   int       // samples since the last block mean
 	n      int       // block means held, at most blocks
 	means  []float64 // per channel, its block means oldest first (channel-major)
-	drifts []bool    // per channel, the verdict on the means held
 	buf    []float64 // driftShaped's scratch
 }
 
 func newLevelTrend(blocks, size, channels int) *levelTrend {
-	return &levelTrend{size: size, blocks: blocks, means: make([]float64, blocks*channels), drifts: make([]bool, channels), buf: make([]float64, blocks)}
+	return &levelTrend{size: size, blocks: blocks, means: make([]float64, blocks*channels), buf: make([]float64, blocks)}
 }
 
 // step counts a sample; at a block's end it adds each channel's window
 // mean in its own units (a level that followed meanwhile does not move
-// them) and judges the channels again. A channel filled for a missing
-// value keeps its last mean.
+// them). A channel filled for a missing value keeps its last mean.
 func (t *levelTrend) step(r *reference) {
 	if t.tick++; t.tick < t.size {
 		return
 	}
 	t.tick = 0
-	for j := range t.drifts {
-		ms := t.means[j*t.blocks : (j+1)*t.blocks]
+	for j := range len(t.means) / t.blocks {
+		ms := t.channel(j)
 		m := r.norm.Mean(j) + float64(r.channelMean(j)*r.norm.Std(j)) // rounded: arm64 must not fuse it
 		if isContext(r.missing, j) && t.n > 0 {
-			m = ms[min(t.n, t.blocks)-1]
+			m = ms[t.n-1]
 		}
 		if t.n == t.blocks {
 			copy(ms, ms[1:])
@@ -66,9 +65,16 @@ func (t *levelTrend) step(r *reference) {
 		}
 	}
 	t.n = min(t.n+1, t.blocks)
-	for j := range t.drifts {
-		t.drifts[j] = t.n == t.blocks && t.driftShaped(t.means[j*t.blocks:(j+1)*t.blocks])
-	}
+}
+
+// channel is channel j's block means, oldest first.
+func (t *levelTrend) channel(j int) []float64 { return t.means[j*t.blocks : (j+1)*t.blocks] }
+
+// drifted reports whether channel j's block means, once there are all of
+// them, moved as a drift (driftShaped). It is read only while an alert
+// holds the channel beyond the gate, so it is judged then, not kept.
+func (t *levelTrend) drifted(j int) bool {
+	return t.n == t.blocks && t.driftShaped(t.channel(j))
 }
 
 // driftShaped reports whether ys moved as a drift: their least-squares
@@ -82,11 +88,11 @@ func (t *levelTrend) driftShaped(ys []float64) bool {
 	for q, y := range ys {
 		resid[q] = y - origin
 	}
-	stepRSS := bestStepRSS(resid)
 	mean, slope, se := lineFit(resid)
 	if !(math.Abs(slope) >= trendSE*se) {
 		return false
 	}
+	stepRSS := bestStepRSS(resid)
 	mid := float64(n-1) / 2
 	var lineRSS float64
 	for q := range resid {
@@ -153,24 +159,17 @@ func bestStepRSS(ys []float64) float64 {
 func (t *levelTrend) reset() {
 	t.tick, t.n = 0, 0
 	clear(t.means)
-	clear(t.drifts)
 }
 
 func (t *levelTrend) appendState(e *statecodec.Encoder) {
 	e.Int(t.tick)
 	e.Int(t.n)
 	e.F64s(t.means)
-	for _, d := range t.drifts {
-		e.Bool(d)
-	}
 }
 
 func (t *levelTrend) readState(d *statecodec.Decoder) error {
 	t.tick, t.n = d.Int(), d.Int()
 	d.F64sInto(t.means, "reference level trend")
-	for j := range t.drifts {
-		t.drifts[j] = d.Bool()
-	}
 	if err := d.Err(); err != nil {
 		return err
 	}

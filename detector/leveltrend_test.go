@@ -163,7 +163,7 @@ func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 	}
 
 	// Restored mid-block during the step, the detector scores the rest as
-	// the uninterrupted one: the block means and verdicts are in the
+	// the uninterrupted one: the block means are in the
 	// snapshot.
 	cfg.Reference.FollowTrend = DefaultReferenceConfig().FollowTrend
 	ts := times(n)

@@ -816,15 +816,12 @@ func (r *reference) follow(holding bool) {
 			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
-		case holding && !r.held[j]:
-			// Not part of the open alert: followed as within the gate, or
-			// a slow drift while another channel's fault lasts (a
-			// temperature warming) would hold the alert open after it.
-			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
-		case holding && r.trend != nil && r.trend.drifts[j]:
-			// Beyond the gate, but it got there as a drift does, not as
-			// a step: the normal moving, which a held level would leave
-			// stale.
+		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j)):
+			// Not part of the open alert, or got beyond the gate as a
+			// drift does rather than as a step: followed as within the
+			// gate, or a slow drift (a temperature warming while another
+			// channel's fault lasts, or while this one's) would hold the
+			// alert open after the fault on a stale level.
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding:
 			// Beyond the gate while an alert is open: most likely the
