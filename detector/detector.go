@@ -1352,7 +1352,7 @@ func (r *reference) memoryParts(c int) []MemoryPart {
 		addPeak("reference: channel relations and their tails", r.rel.bytes(), r.rel.steadyBytes(), r.rel.peakBytes())
 	}
 	if t := r.trend; t != nil {
-		fixed("reference: level trend (window means)", f64(len(t.means)+len(t.buf)))
+		fixed("reference: level trend (window means)", f64(len(t.means)))
 	}
 	if rc := r.recur; rc != nil {
 		fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))

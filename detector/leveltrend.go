@@ -36,11 +36,14 @@ type levelTrend struct {
 	tick   int       // samples since the last block mean
 	n      int       // block means held, at most blocks
 	means  []float64 // per channel, its block means oldest first (channel-major)
-	buf    []float64 // driftShaped's scratch
 }
 
+// stackBlocks is the most block means driftShaped fits on the stack; more
+// (a follow_trend set that high) take a buffer per call.
+const stackBlocks = 64
+
 func newLevelTrend(blocks, size, channels int) *levelTrend {
-	return &levelTrend{size: size, blocks: blocks, means: make([]float64, blocks*channels), buf: make([]float64, blocks)}
+	return &levelTrend{size: size, blocks: blocks, means: make([]float64, blocks*channels)}
 }
 
 // step counts a sample; at a block's end it adds each channel's window
@@ -74,17 +77,22 @@ func (t *levelTrend) channel(j int) []float64 { return t.means[j*t.blocks : (j+1
 // them, moved as a drift (driftShaped). It is read only while an alert
 // holds the channel beyond the gate, so it is judged then, not kept.
 func (t *levelTrend) drifted(j int) bool {
-	return t.n == t.blocks && t.driftShaped(t.channel(j))
+	return t.n == t.blocks && driftShaped(t.channel(j))
 }
 
 // driftShaped reports whether ys moved as a drift: their least-squares
 // line is significant (trendSE), leaves less of them unexplained than the
 // best single step between two levels does, and has no step on top of it
 // (stepOnTrendF).
-func (t *levelTrend) driftShaped(ys []float64) bool {
+func driftShaped(ys []float64) bool {
 	n := len(ys)
 	origin := ys[0] // both fits are scale-free: read them near the data
-	resid := t.buf
+	var local [stackBlocks]float64
+	resid := local[:0]
+	if n > stackBlocks {
+		resid = make([]float64, 0, n)
+	}
+	resid = resid[:n]
 	for q, y := range ys {
 		resid[q] = y - origin
 	}

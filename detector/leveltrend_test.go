@@ -14,7 +14,6 @@ import (
 func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const n = 12
-	tr := newLevelTrend(n, 32, 1)
 	cases := []struct {
 		name  string
 		mean  func(q int) float64
@@ -29,8 +28,23 @@ func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 	// A level shift of -13 on slow noise, its ring of means from a
 	// generated sustained corpus (generate --sustained --seed 7,
 	// noisy_level_shift_1): a step, then a wander the same way.
-	if ys := []float64{100.62, 99.24, 98.37, 98.51, 100.03, 92.22, 87.07, 87.71, 85.80, 84.03, 82.93, 83.28}; tr.driftShaped(ys) {
+	if ys := []float64{100.62, 99.24, 98.37, 98.51, 100.03, 92.22, 87.07, 87.71, 85.80, 84.03, 82.93, 83.28}; driftShaped(ys) {
 		t.Errorf("a step followed by a wander the same way called a drift: %v", ys)
+	}
+	// More means than driftShaped fits on the stack: the same verdicts.
+	rl := rand.New(rand.NewPCG(3, 4))
+	long := make([]float64, stackBlocks+36)
+	for q := range long {
+		long[q] = 1000 + 0.5*float64(q) + 0.2*rl.NormFloat64()
+	}
+	if !driftShaped(long) {
+		t.Errorf("a steady rise over %d means not called a drift", len(long))
+	}
+	for q := range long {
+		long[q] = 1000 + 4*float64(q/(len(long)/2)) + 0.2*rl.NormFloat64()
+	}
+	if driftShaped(long) {
+		t.Errorf("a step over %d means called a drift", len(long))
 	}
 	for _, c := range cases {
 		hits := 0
@@ -40,7 +54,7 @@ func TestDriftShapedTellsADriftFromAStep(t *testing.T) {
 			for q := range ys {
 				ys[q] = c.mean(q) + 0.2*r.NormFloat64()
 			}
-			if tr.driftShaped(ys) {
+			if driftShaped(ys) {
 				hits++
 			}
 		}
