@@ -5,10 +5,12 @@
 // file that cannot be read or scored is reported (FileErrors) without
 // stopping the others.
 // WriteReport renders a run as one self-contained HTML page with a figure
-// of each file's signal, alerts and scores (gonum/plot, SVG).
+// of each file's signal, alerts and scores (gonum/plot, SVG). PointStats
+// scores per-row labels pooled over files; ComparePairedF1 compares two
+// runs' alerts on the same files with a paired bootstrap over files.
 //
 // Concurrency: Run scores files on a pool of goroutines, one file per
 // goroutine at a time; each file's detectors belong to that goroutine. The
 // Progress callback may be called from several goroutines at once.
-// WriteReport runs on the caller's goroutine.
+// WriteReport and ComparePairedF1 run on the caller's goroutine.
 package eval

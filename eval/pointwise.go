@@ -69,17 +69,9 @@ func (p *PointStats) Add(labels, alert []bool, score []float64, skip int) {
 			p.FalseOpens++
 		}
 	}
+	c := CountRows(labels, alert, skip)
+	p.TP, p.FP, p.FN, p.TN = p.TP+c.TP, p.FP+c.FP, p.FN+c.FN, p.TN+c.TN
 	for i := skip; i < len(labels); i++ {
-		switch {
-		case labels[i] && alert[i]:
-			p.TP++
-		case labels[i]:
-			p.FN++
-		case alert[i]:
-			p.FP++
-		default:
-			p.TN++
-		}
 		p.scores = append(p.scores, score[i])
 		p.labels = append(p.labels, labels[i])
 	}

@@ -26,7 +26,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--context COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--context COL,COL] [--labels FILE] [--label-column COL [--skip-rows N] [--versus KIND,KIND]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -38,6 +38,7 @@ func runEval(ctx context.Context, args []string) error {
 	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
 	labelCol := fs.String("label-column", "", "per-row label `column` (0 or false normal, another number or true abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
 	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
+	versus := fs.String("versus", "", "with --label-column: also run these detector `kinds` (comma-separated: frozen, persistence, range, autoencoder) on the same files with the same configuration (outputs in DIR/versus-KIND), and print each one's F1 beside this run's with a 95% interval of the difference from a paired bootstrap over files; alerting on every row too")
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	memory := fs.Bool("memory", false, "print the memory one detector holds, by component")
@@ -74,6 +75,10 @@ func runEval(ctx context.Context, args []string) error {
 	if *skipRows < 0 {
 		return fmt.Errorf("--skip-rows: must be >= 0 (got %d)", *skipRows)
 	}
+	controls, err := parseVersus(*versus, *labelCol, cfg.Detector.Kind)
+	if err != nil {
+		return err
+	}
 	ignored := splitList(*ignore)
 	if *labelCol != "" && !slices.Contains(ignored, *labelCol) {
 		ignored = append(ignored, *labelCol)
@@ -98,10 +103,11 @@ func runEval(ctx context.Context, args []string) error {
 	}
 	p := newEvalProgress(progress, len(inputs))
 	start := time.Now()
-	results, err := eval.Run(ctx, inputs, eval.Options{
+	opts := eval.Options{
 		Detector: cfg.Detector, Latent: cfg.Output.Latent, Multivariate: *multi, Ignore: ignored,
 		OutDir: *out, Progress: p.fileDone, Verdicts: verdicts,
-	})
+	}
+	results, err := eval.Run(ctx, inputs, opts)
 	p.line.finish()
 	// A file that cannot be scored is named on stderr; the others are
 	// scored and written, but a score over the whole corpus (NAB,
@@ -143,6 +149,11 @@ func runEval(ctx context.Context, args []string) error {
 	if *labelCol != "" {
 		if err := printPointwise(w, results, *labelCol, *skipRows); err != nil {
 			return err
+		}
+		if len(controls) > 0 {
+			if err := printVersus(ctx, w, progress, inputs, opts, results, controls, *labelCol, *skipRows); err != nil {
+				return err
+			}
 		}
 	}
 	if lab != nil {
@@ -461,4 +472,96 @@ func loadVerdicts(path string) ([]eval.Verdict, error) {
 		out[i] = eval.Verdict{Series: r.Series, Channel: r.Channel, At: r.At, Given: r.Given, Verdict: v}
 	}
 	return out, nil
+}
+
+// parseVersus checks --versus: detector kinds other than the one
+// evaluated, with per-row labels to compare them on.
+func parseVersus(list, labelCol string, kind detector.Kind) ([]detector.Kind, error) {
+	if list == "" {
+		return nil, nil
+	}
+	if labelCol == "" {
+		return nil, fmt.Errorf("--versus %s: needs --label-column (per-row labels to compare the alerts on)", list)
+	}
+	var kinds []detector.Kind
+	for _, name := range splitList(list) {
+		k := detector.Kind(name)
+		switch {
+		case !slices.Contains(detector.Kinds, k):
+			return nil, fmt.Errorf("--versus: %q is not a detector kind (autoencoder, frozen, persistence, range)", name)
+		case k == kind:
+			return nil, fmt.Errorf("--versus: %q is the detector evaluated (--detector or detector.kind)", name)
+		case !slices.Contains(kinds, k):
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds, nil
+}
+
+// versusResamples and versusSeed fix the paired bootstrap: the same files,
+// the same interval.
+const (
+	versusResamples = 2000
+	versusSeed      = 1
+)
+
+// printVersus runs each control kind on the inputs with the run's options
+// and prints its pooled F1 against the run's, and alerting on every row's,
+// each with a 95% interval of the difference from a paired bootstrap over
+// files.
+func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input, opts eval.Options, results []eval.FileResult, controls []detector.Kind, col string, skip int) error {
+	counts := func(rs []eval.FileResult) ([]eval.Counts, error) {
+		out := make([]eval.Counts, len(rs))
+		for i, r := range rs {
+			labels, err := r.LabelColumn(col)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = eval.CountRows(labels, r.Alert, skip)
+		}
+		return out, nil
+	}
+	mine, err := counts(results)
+	if err != nil {
+		return err
+	}
+	line := func(name string, theirs []eval.Counts) error {
+		p, err := eval.ComparePairedF1(mine, theirs, versusResamples, versusSeed)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "versus %s: F1 %.3f against %.3f, difference %+.3f, 95%% interval %+.3f to %+.3f (paired bootstrap over %d files, %d resamples; ahead in %.0f%% of them): %s\n",
+			name, p.A, p.B, p.Diff, p.Low, p.High, p.Files, p.Resamples, 100*p.Ahead, p.Verdict())
+		return nil
+	}
+	every := make([]eval.Counts, len(mine))
+	for i, c := range mine {
+		every[i] = c.EveryRow()
+	}
+	if err := line("alerting on every row", every); err != nil {
+		return err
+	}
+	for _, k := range controls {
+		o := opts
+		o.Detector.Kind = k
+		o.OutDir = filepath.Join(opts.OutDir, "versus-"+string(k))
+		p := newEvalProgress(progress, len(inputs))
+		o.Progress = p.fileDone
+		theirs, err := eval.Run(ctx, inputs, o)
+		p.line.finish()
+		if err != nil {
+			return fmt.Errorf("--versus %s: %w", k, err)
+		}
+		if len(theirs) != len(results) {
+			return fmt.Errorf("--versus %s: scored %d files of the run's %d", k, len(theirs), len(results))
+		}
+		tc, err := counts(theirs)
+		if err != nil {
+			return err
+		}
+		if err := line(string(k), tc); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -162,6 +162,89 @@ func TestEvalPointwise(t *testing.T) {
 	}
 }
 
+// TestEvalVersus: --versus runs the controls on the same files and prints
+// each one's pooled F1 beside the run's, with the paired interval; the F1s
+// are those the controls' own runs print.
+func TestEvalVersus(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	start := time.Date(2020, 3, 9, 10, 0, 0, 0, time.UTC)
+	for f, shift := range []float64{4, 1.5, 0.8} {
+		var b strings.Builder
+		b.WriteString("datetime;flow;pressure;anomaly\n")
+		for i := range 1000 {
+			flow, label := 32+0.4*math.Sin(float64(i)*0.7+float64(f))+0.2*math.Sin(float64(i)*2.3), 0
+			if i >= 600 && i < 850 {
+				flow, label = flow-shift, 1
+			}
+			fmt.Fprintf(&b, "%s;%.4f;%.4f;%d\n", start.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05"),
+				flow, 0.1+0.05*math.Cos(float64(i)*0.3), label)
+		}
+		os.WriteFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)), []byte(b.String()), 0o644)
+	}
+	f1Of := func(stdout string) float64 {
+		t.Helper()
+		var f1 float64
+		line := stdout[strings.Index(stdout, "point-wise"):]
+		if _, err := fmt.Sscanf(line[strings.Index(line, "F1"):], "F1 %f", &f1); err != nil {
+			t.Fatalf("parsing %q: %v", line, err)
+		}
+		return f1
+	}
+	args := []string{"eval", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400"}
+	stdout, stderr, code := cli(t, append(args, "--versus", "persistence,range", "--out", filepath.Join(dir, "out"), data)...)
+	if code != 0 {
+		t.Fatalf("eval --versus: exit %d: %s", code, stderr)
+	}
+	mine := f1Of(stdout)
+	for _, name := range []string{"alerting on every row", "persistence", "range"} {
+		at := strings.Index(stdout, "versus "+name+":")
+		if at < 0 {
+			t.Fatalf("no line for %s:\n%s", name, stdout)
+		}
+		var a, b, diff, lo, hi, ahead float64
+		var files, resamples int
+		if _, err := fmt.Sscanf(stdout[at+len("versus "+name+":"):], " F1 %f against %f, difference %f, 95%% interval %f to %f (paired bootstrap over %d files, %d resamples; ahead in %f%%",
+			&a, &b, &diff, &lo, &hi, &files, &resamples, &ahead); err != nil {
+			t.Fatalf("parsing the line for %s: %v\n%s", name, err, stdout[at:])
+		}
+		if a != mine || files != 3 || resamples != 2000 || !(lo <= diff && diff <= hi) || math.Abs(a-b-diff) > 0.0015 {
+			t.Errorf("%s: F1 %v against %v (the run's %v), difference %v in [%v, %v], %d files, %d resamples", name, a, b, mine, diff, lo, hi, files, resamples)
+		}
+		if name == "alerting on every row" {
+			if want := 250.0 / (250 + 350.0/2); math.Abs(b-want) > 0.0005 {
+				t.Errorf("every row: F1 %v, want %.3f", b, want)
+			}
+			continue
+		}
+		// The control's own run prints the same F1, and --versus left
+		// its outputs beside the run's.
+		own, stderr, code := cli(t, append(args, "--detector", name, "--out", filepath.Join(dir, "own-"+name), data)...)
+		if code != 0 {
+			t.Fatalf("eval --detector %s: exit %d: %s", name, code, stderr)
+		}
+		if f := f1Of(own); math.Abs(f-b) > 0.0005 {
+			t.Errorf("%s: F1 %v beside the run, %v on its own", name, b, f)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "out", "versus-"+name, "f0.csv")); err != nil {
+			t.Errorf("%s's outputs: %v", name, err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"eval", "--versus", "frozen", "--out", dir, data}, "--versus frozen: needs --label-column"},
+		{append(args, "--versus", "lstm", "--out", dir, data), `--versus: "lstm" is not a detector kind`},
+		{append(args, "--versus", "autoencoder", "--out", dir, data), `--versus: "autoencoder" is the detector evaluated`},
+	} {
+		if _, stderr, code := cli(t, c.args...); code != 1 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
 func TestEvalErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.csv")

@@ -1,0 +1,149 @@
+package eval
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+func TestCountRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var pooled PointStats
+	var sum, want Counts
+	for range 20 {
+		n := 50 + r.IntN(200)
+		labels, alert, score := make([]bool, n), make([]bool, n), make([]float64, n)
+		for i := range labels {
+			labels[i], alert[i], score[i] = r.IntN(3) == 0, r.IntN(2) == 0, r.Float64()
+			if i < 10 {
+				continue
+			}
+			switch {
+			case labels[i] && alert[i]:
+				want.TP++
+			case labels[i]:
+				want.FN++
+			case alert[i]:
+				want.FP++
+			default:
+				want.TN++
+			}
+		}
+		pooled.Add(labels, alert, score, 10)
+		sum.add(CountRows(labels, alert, 10))
+	}
+	if sum != want {
+		t.Fatalf("counts %+v, want %+v", sum, want)
+	}
+	if sum.F1() != pooled.F1() || sum.F1() != float64(want.TP)/(float64(want.TP)+float64(want.FP+want.FN)/2) {
+		t.Errorf("F1 %v, PointStats %v", sum.F1(), pooled.F1())
+	}
+	if e := sum.EveryRow(); e.F1() != pooled.EveryRowF1() || e.TP != want.TP+want.FN || e.FP != want.FP+want.TN {
+		t.Errorf("every row %+v, F1 %v, PointStats %v", e, e.F1(), pooled.EveryRowF1())
+	}
+}
+
+// pairedFiles draws n files' counts for two alerts on the same rows: each
+// file has its own share of labelled rows and its own difficulty (an offset
+// of both alerts' recall and false-alarm rate: files differ more than rows
+// do), and each alert a little noise of its own on top.
+func pairedFiles(r *rand.Rand, n int, recallA, recallB, far float64) (a, b []Counts) {
+	a, b = make([]Counts, n), make([]Counts, n)
+	for i := range n {
+		rows := 600 + r.IntN(400)
+		pos := int(float64(rows) * (0.2 + 0.4*r.Float64()))
+		hard, wander := 0.25*r.NormFloat64(), 0.15*r.NormFloat64()
+		one := func(recall float64) Counts {
+			rec := min(1, max(0, recall+hard+0.08*r.NormFloat64()))
+			fa := min(1, max(0, far+wander+0.05*r.NormFloat64()))
+			tp, fp := int(rec*float64(pos)), int(fa*float64(rows-pos))
+			return Counts{TP: tp, FN: pos - tp, FP: fp, TN: rows - pos - fp}
+		}
+		a[i], b[i] = one(recallA), one(recallB)
+	}
+	return a, b
+}
+
+func TestPairedF1(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	a, _ := pairedFiles(r, 30, 0.7, 0.7, 0.2)
+	same, err := ComparePairedF1(a, a, 500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Diff != 0 || same.Low != 0 || same.High != 0 || same.Ahead != 0 || same.Verdict() != "not separable" {
+		t.Errorf("an alert against itself: %+v, %s", same, same.Verdict())
+	}
+	// Better on every file: fewer false alarms at the same recall.
+	b := make([]Counts, len(a))
+	for i, c := range a {
+		moved := c.FP / 2
+		b[i] = Counts{TP: c.TP, FN: c.FN, FP: c.FP - moved, TN: c.TN + moved}
+	}
+	lead, err := ComparePairedF1(b, a, 500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lead.Diff <= 0 || lead.Low <= 0 || lead.Ahead != 1 || lead.Verdict() != "ahead" {
+		t.Errorf("half the false alarms on every file: %+v, %s", lead, lead.Verdict())
+	}
+	var pooled Counts
+	for _, c := range b {
+		pooled.add(c)
+	}
+	if lead.A != pooled.F1() {
+		t.Errorf("A's F1 %v, pooled %v", lead.A, pooled.F1())
+	}
+	back, _ := ComparePairedF1(a, b, 500, 1)
+	if back.Verdict() != "behind" || math.Abs(back.Diff+lead.Diff) > 1e-15 {
+		t.Errorf("the same the other way round: %+v, %s", back, back.Verdict())
+	}
+	again, _ := ComparePairedF1(a, b, 500, 1)
+	if again != back {
+		t.Errorf("same seed, different result: %+v, %+v", again, back)
+	}
+	for _, c := range []struct {
+		a, b []Counts
+		n    int
+		want string
+	}{
+		{a, a[:3], 500, "different numbers of files"},
+		{nil, nil, 500, "no files"},
+		{a, a, 10, "at least 40 resamples"},
+	} {
+		if _, err := ComparePairedF1(c.a, c.b, c.n, 1); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want an error with %q, got %v", c.want, err)
+		}
+	}
+}
+
+// TestPairedF1IntervalCovers: for two alerts equally good on average, the
+// 95% interval holds 0 in most draws of the files; for one whose recall is
+// higher by 0.05, it leaves 0 out in most.
+func TestPairedF1IntervalCovers(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	const trials = 200
+	holds, separates := 0, 0
+	for trial := range trials {
+		a, b := pairedFiles(r, 60, 0.65, 0.65, 0.25)
+		p, err := ComparePairedF1(a, b, 1000, uint64(trial))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Low <= 0 && 0 <= p.High {
+			holds++
+		}
+		better, worse := pairedFiles(r, 60, 0.70, 0.65, 0.25)
+		if q, _ := ComparePairedF1(better, worse, 1000, uint64(trial)); q.Low > 0 {
+			separates++
+		}
+	}
+	t.Logf("equal alerts: 0 within the interval in %d of %d draws; recall higher by 0.05: ahead in %d", holds, trials, separates)
+	if holds < trials*88/100 {
+		t.Errorf("equal alerts: 0 within the 95%% interval in only %d of %d draws", holds, trials)
+	}
+	if separates < trials*80/100 {
+		t.Errorf("recall higher by 0.05: called ahead in only %d of %d draws", separates, trials)
+	}
+}
