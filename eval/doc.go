@@ -6,11 +6,12 @@
 // stopping the others.
 // WriteReport renders a run as one self-contained HTML page with a figure
 // of each file's signal, alerts and scores (gonum/plot, SVG). PointStats
-// scores per-row labels pooled over files; ComparePairedF1 compares two
-// runs' alerts on the same files with a paired bootstrap over files.
+// scores per-row labels pooled over files; ComparePairedF1 and
+// ComparePairedNAB compare two runs on the same files with a paired
+// bootstrap over files.
 //
 // Concurrency: Run scores files on a pool of goroutines, one file per
 // goroutine at a time; each file's detectors belong to that goroutine. The
 // Progress callback may be called from several goroutines at once.
-// WriteReport and ComparePairedF1 run on the caller's goroutine.
+// WriteReport and the comparisons run on the caller's goroutine.
 package eval

@@ -2,8 +2,11 @@ package eval
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/aewatch/aewatch/nab"
 )
 
 // Counts are one file's point-wise counts of an alert against per-row
@@ -41,24 +44,24 @@ func (c Counts) F1() float64 {
 	return p.F1()
 }
 
-// PairedF1 compares two alerts scored on the same files by their F1s
+// Paired compares two detectors scored on the same files by a statistic
 // pooled over the files: A's and B's, A's less B's, and a 95% interval of
 // that difference from a paired bootstrap over files (files drawn with
-// replacement, both alerts' counts of a file drawn together). Files, not
+// replacement, both detectors' parts of a file drawn together). Files, not
 // rows, are drawn: a file's rows share its alerts, its faults and its
 // wander, so rows are far from independent, and an interval over rows
 // would claim differences that one more file could undo.
-type PairedF1 struct {
+type Paired struct {
 	A, B, Diff float64
 	Low, High  float64 // the 2.5% and 97.5% points of the resampled differences
-	Ahead      float64 // share of resamples in which A's F1 is above B's
+	Ahead      float64 // share of resamples in which A's statistic is above B's
 	Files      int
 	Resamples  int
 }
 
 // Verdict reads the interval: "ahead" or "behind" when it leaves out 0,
 // "not separable" when it holds it.
-func (p PairedF1) Verdict() string {
+func (p Paired) Verdict() string {
 	switch {
 	case p.Low > 0:
 		return "ahead"
@@ -68,36 +71,30 @@ func (p PairedF1) Verdict() string {
 	return "not separable"
 }
 
-// ComparePairedF1 is the paired bootstrap of PairedF1 over files whose
-// counts are a[i] and b[i], with resamples draws from a generator seeded
-// with seed (the same seed, the same interval).
-func ComparePairedF1(a, b []Counts, resamples int, seed uint64) (PairedF1, error) {
+// pairedBootstrap draws resamples of files 0..files-1 with replacement
+// from a generator seeded with seed (the same seed, the same interval);
+// pooled returns both detectors' statistics over the files drawn, a file
+// as often as it was drawn (nil: all once).
+func pairedBootstrap(files, resamples int, seed uint64, pooled func(draw []int) (a, b float64)) (Paired, error) {
 	switch {
-	case len(a) != len(b):
-		return PairedF1{}, errors.New("paired F1: the two alerts were counted on different numbers of files")
-	case len(a) == 0:
-		return PairedF1{}, errors.New("paired F1: no files")
+	case files == 0:
+		return Paired{}, errors.New("paired comparison: no files")
 	case resamples < 40:
-		return PairedF1{}, errors.New("paired F1: at least 40 resamples are needed for a 95% interval")
+		return Paired{}, errors.New("paired comparison: at least 40 resamples are needed for a 95% interval")
 	}
-	var ta, tb Counts
-	for i := range a {
-		ta.add(a[i])
-		tb.add(b[i])
-	}
-	out := PairedF1{A: ta.F1(), B: tb.F1(), Files: len(a), Resamples: resamples}
+	out := Paired{Files: files, Resamples: resamples}
+	out.A, out.B = pooled(nil)
 	out.Diff = out.A - out.B
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	draw := make([]int, files)
 	diffs := make([]float64, resamples)
 	ahead := 0
 	for r := range diffs {
-		var sa, sb Counts
-		for range a {
-			i := rng.IntN(len(a))
-			sa.add(a[i])
-			sb.add(b[i])
+		for i := range draw {
+			draw[i] = rng.IntN(files)
 		}
-		diffs[r] = sa.F1() - sb.F1()
+		a, b := pooled(draw)
+		diffs[r] = a - b
 		if diffs[r] > 0 {
 			ahead++
 		}
@@ -107,4 +104,60 @@ func ComparePairedF1(a, b []Counts, resamples int, seed uint64) (PairedF1, error
 	out.High = diffs[int(0.975*float64(resamples))-1]
 	out.Ahead = float64(ahead) / float64(resamples)
 	return out, nil
+}
+
+// each calls f with every file drawn (draw nil: every file once).
+func each(files int, draw []int, f func(i int)) {
+	if draw == nil {
+		for i := range files {
+			f(i)
+		}
+		return
+	}
+	for _, i := range draw {
+		f(i)
+	}
+}
+
+// ComparePairedF1 compares two alerts by their F1s pooled over files whose
+// counts are a[i] and b[i].
+func ComparePairedF1(a, b []Counts, resamples int, seed uint64) (Paired, error) {
+	if len(a) != len(b) {
+		return Paired{}, errors.New("paired F1: the two alerts were counted on different numbers of files")
+	}
+	return pairedBootstrap(len(a), resamples, seed, func(draw []int) (float64, float64) {
+		var sa, sb Counts
+		each(len(a), draw, func(i int) {
+			sa.add(a[i])
+			sb.add(b[i])
+		})
+		return sa.F1(), sb.F1()
+	})
+}
+
+// ComparePairedNAB compares two detectors by their NAB scores under
+// profile p over the same files, each file's part taken at the threshold
+// its detector's nab.Score chose over the whole corpus (a and b, file by
+// file in the same order): the interval leaves out how the threshold
+// would move with the files drawn, so it is a little narrower than one
+// that chose it again in each resample.
+func ComparePairedNAB(a, b []nab.FileScore, p nab.Profile, resamples int, seed uint64) (Paired, error) {
+	if len(a) != len(b) {
+		return Paired{}, errors.New("paired NAB: the two detectors were scored on different numbers of files")
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Windows != b[i].Windows {
+			return Paired{}, fmt.Errorf("paired NAB: file %d is %s (%d windows) for one detector and %s (%d) for the other", i, a[i].Name, a[i].Windows, b[i].Name, b[i].Windows)
+		}
+	}
+	return pairedBootstrap(len(a), resamples, seed, func(draw []int) (float64, float64) {
+		var rawA, rawB float64
+		windows := 0
+		each(len(a), draw, func(i int) {
+			rawA += a[i].Raw
+			rawB += b[i].Raw
+			windows += a[i].Windows
+		})
+		return nab.Normalised(rawA, windows, p), nab.Normalised(rawB, windows, p)
+	})
 }

@@ -1,10 +1,13 @@
 package eval
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/aewatch/aewatch/nab"
 )
 
 func TestCountRows(t *testing.T) {
@@ -145,5 +148,53 @@ func TestPairedF1IntervalCovers(t *testing.T) {
 	}
 	if separates < trials*80/100 {
 		t.Errorf("recall higher by 0.05: called ahead in only %d of %d draws", separates, trials)
+	}
+}
+
+// TestPairedNAB: over the whole corpus the comparison's scores are
+// nab.Score's own; a detector that finds every window early is ahead of
+// one that finds half of them late.
+func TestPairedNAB(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	var early, late []nab.File
+	for f := range 24 {
+		times := make([]int64, 1000)
+		for i := range times {
+			times[i] = int64(i) * 60e9
+		}
+		start := 300 + r.IntN(500)
+		wins := []nab.Window{{Start: times[start], End: times[start+80]}}
+		a, b := make([]float64, 1000), make([]float64, 1000)
+		for i := range a {
+			a[i], b[i] = 0.3*r.Float64(), 0.3*r.Float64()
+		}
+		a[start+5] = 0.9
+		if f%2 == 0 {
+			b[start+70] = 0.9
+		}
+		name := fmt.Sprintf("f%d.csv", f)
+		early = append(early, nab.File{Name: name, Times: times, Scores: a, Windows: wins})
+		late = append(late, nab.File{Name: name, Times: times, Scores: b, Windows: wins})
+	}
+	for _, p := range nab.Profiles {
+		ra, rb := nab.Score(early, p), nab.Score(late, p)
+		got, err := ComparePairedNAB(ra.Files, rb.Files, p, 1000, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got.A-ra.Score) > 1e-9 || math.Abs(got.B-rb.Score) > 1e-9 {
+			t.Errorf("%s: %v and %v, nab.Score %v and %v", p.Name, got.A, got.B, ra.Score, rb.Score)
+		}
+		if got.Verdict() != "ahead" || got.Low <= 0 {
+			t.Errorf("%s: every window found early against half found late: %+v", p.Name, got)
+		}
+	}
+	ra, rb := nab.Score(early, nab.Profiles[0]), nab.Score(late[1:], nab.Profiles[0])
+	if _, err := ComparePairedNAB(ra.Files, rb.Files, nab.Profiles[0], 1000, 1); err == nil || !strings.Contains(err.Error(), "different numbers of files") {
+		t.Errorf("files missing on one side: %v", err)
+	}
+	rb = nab.Score(append(late[1:], late[0]), nab.Profiles[0])
+	if _, err := ComparePairedNAB(ra.Files, rb.Files, nab.Profiles[0], 1000, 1); err == nil || !strings.Contains(err.Error(), "file 0 is f0.csv") {
+		t.Errorf("files in another order: %v", err)
 	}
 }

@@ -148,15 +148,21 @@ func Score(files []File, p Profile) Result {
 	if cur := total + fp; cur > bestScore {
 		bestScore, bestThr = cur, thr
 	}
-	null := -p.FN * float64(nWin)
-	perfect := p.TP * float64(nWin)
-	norm := 0.0
-	if perfect != null {
-		norm = 100 * (bestScore - null) / (perfect - null)
-	}
-	res := Result{Profile: p.Name, Score: norm, Raw: bestScore, Threshold: bestThr, Windows: nWin}
+	res := Result{Profile: p.Name, Score: Normalised(bestScore, nWin, p), Raw: bestScore, Threshold: bestThr, Windows: nWin}
 	res.Files = fileScores(files, pts, owner, bestThr, p)
 	return res
+}
+
+// Normalised is NAB's normalised score of a raw score over files with
+// windows labelled windows in all: the null detector (no detection) 0, a
+// perfect one (each window found at its start, nothing else) 100.
+func Normalised(raw float64, windows int, p Profile) float64 {
+	null := -p.FN * float64(windows)
+	perfect := p.TP * float64(windows)
+	if perfect == null {
+		return 0
+	}
+	return 100 * (raw - null) / (perfect - null)
 }
 
 // fileScores splits the corpus score at threshold thr by file.

@@ -38,7 +38,7 @@ func runEval(ctx context.Context, args []string) error {
 	labels := fs.String("labels", "", "NAB combined_windows.json `file`: print NAB scores and alert F1")
 	labelCol := fs.String("label-column", "", "per-row label `column` (0 or false normal, another number or true abnormal; not scored): print point-wise precision, recall, F1, false- and missed-alarm rates of alert, pooled over files")
 	skipRows := fs.Int("skip-rows", 0, "with --label-column: leave the first `N` rows of each file out of the point-wise scores")
-	versus := fs.String("versus", "", "with --label-column: also run these detector `kinds` (comma-separated: frozen, persistence, range, autoencoder) on the same files with the same configuration (outputs in DIR/versus-KIND), and print each one's F1 beside this run's with a 95% interval of the difference from a paired bootstrap over files; alerting on every row too")
+	versus := fs.String("versus", "", "with --label-column or --labels: also run these detector `kinds` (comma-separated: frozen, persistence, range, autoencoder) on the same files with the same configuration (outputs in DIR/versus-KIND), and print each one's point-wise F1 (and alerting on every row's) or NAB scores beside this run's, with a 95% interval of the difference from a paired bootstrap over files")
 	out := fs.String("out", "", "output `directory` (required)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	memory := fs.Bool("memory", false, "print the memory one detector holds, by component")
@@ -75,7 +75,7 @@ func runEval(ctx context.Context, args []string) error {
 	if *skipRows < 0 {
 		return fmt.Errorf("--skip-rows: must be >= 0 (got %d)", *skipRows)
 	}
-	controls, err := parseVersus(*versus, *labelCol, cfg.Detector.Kind)
+	controls, err := parseVersus(*versus, *labelCol != "" || *labels != "", cfg.Detector.Kind)
 	if err != nil {
 		return err
 	}
@@ -150,14 +150,14 @@ func runEval(ctx context.Context, args []string) error {
 		if err := printPointwise(w, results, *labelCol, *skipRows); err != nil {
 			return err
 		}
-		if len(controls) > 0 {
-			if err := printVersus(ctx, w, progress, inputs, opts, results, controls, *labelCol, *skipRows); err != nil {
-				return err
-			}
-		}
 	}
 	if lab != nil {
 		if err := printNAB(w, results, lab, *out); err != nil {
+			return err
+		}
+	}
+	if len(controls) > 0 && (*labelCol != "" || lab != nil) {
+		if err := printVersus(ctx, w, progress, inputs, opts, results, controls, versusLabels{*labelCol, *skipRows, lab}); err != nil {
 			return err
 		}
 	}
@@ -476,12 +476,12 @@ func loadVerdicts(path string) ([]eval.Verdict, error) {
 
 // parseVersus checks --versus: detector kinds other than the one
 // evaluated, with per-row labels to compare them on.
-func parseVersus(list, labelCol string, kind detector.Kind) ([]detector.Kind, error) {
+func parseVersus(list string, labelled bool, kind detector.Kind) ([]detector.Kind, error) {
 	if list == "" {
 		return nil, nil
 	}
-	if labelCol == "" {
-		return nil, fmt.Errorf("--versus %s: needs --label-column (per-row labels to compare the alerts on)", list)
+	if !labelled {
+		return nil, fmt.Errorf("--versus %s: needs --label-column or --labels (labels to compare the detectors on)", list)
 	}
 	var kinds []detector.Kind
 	for _, name := range splitList(list) {
@@ -505,41 +505,72 @@ const (
 	versusSeed      = 1
 )
 
+// versusLabels are the labels --versus compares on: a per-row label
+// column (col, "" for none) from row skip on, NAB's windows (nil for none),
+// or both.
+type versusLabels struct {
+	col  string
+	skip int
+	nab  nab.Labels
+}
+
+// versusLine prints one paired comparison.
+func versusLine(w io.Writer, name, stat string, p eval.Paired, digits int, how string) {
+	fmt.Fprintf(w, "versus %s: %s %.*f against %.*f, difference %+.*f, 95%% interval %+.*f to %+.*f (paired bootstrap over %d files, %d resamples%s; ahead in %.0f%% of them): %s\n",
+		name, stat, digits, p.A, digits, p.B, digits, p.Diff, digits, p.Low, digits, p.High, p.Files, p.Resamples, how, 100*p.Ahead, p.Verdict())
+}
+
+// nabFileScores scores the labelled files of a run by NAB's rules, a
+// Result per profile, files in the run's order (unlabelled ones left out).
+func nabFileScores(results []eval.FileResult, lab nab.Labels) []nab.Result {
+	var files []nab.File
+	for _, r := range results {
+		if wins, ok := lab.Lookup(r.Rel); ok {
+			files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
+		}
+	}
+	out := make([]nab.Result, len(nab.Profiles))
+	for i, p := range nab.Profiles {
+		out[i] = nab.Score(files, p)
+	}
+	return out
+}
+
 // printVersus runs each control kind on the inputs with the run's options
-// and prints its pooled F1 against the run's, and alerting on every row's,
-// each with a 95% interval of the difference from a paired bootstrap over
-// files.
-func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input, opts eval.Options, results []eval.FileResult, controls []detector.Kind, col string, skip int) error {
+// and prints, beside the run's, its pooled point-wise F1 (and alerting on
+// every row's, first) or its NAB scores, each with a 95% interval of the
+// difference from a paired bootstrap over files.
+func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input, opts eval.Options, results []eval.FileResult, controls []detector.Kind, by versusLabels) error {
 	counts := func(rs []eval.FileResult) ([]eval.Counts, error) {
 		out := make([]eval.Counts, len(rs))
 		for i, r := range rs {
-			labels, err := r.LabelColumn(col)
+			labels, err := r.LabelColumn(by.col)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = eval.CountRows(labels, r.Alert, skip)
+			out[i] = eval.CountRows(labels, r.Alert, by.skip)
 		}
 		return out, nil
 	}
-	mine, err := counts(results)
-	if err != nil {
-		return err
-	}
-	line := func(name string, theirs []eval.Counts) error {
-		p, err := eval.ComparePairedF1(mine, theirs, versusResamples, versusSeed)
+	var mine []eval.Counts
+	if by.col != "" {
+		var err error
+		if mine, err = counts(results); err != nil {
+			return err
+		}
+		every := make([]eval.Counts, len(mine))
+		for i, c := range mine {
+			every[i] = c.EveryRow()
+		}
+		p, err := eval.ComparePairedF1(mine, every, versusResamples, versusSeed)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "versus %s: F1 %.3f against %.3f, difference %+.3f, 95%% interval %+.3f to %+.3f (paired bootstrap over %d files, %d resamples; ahead in %.0f%% of them): %s\n",
-			name, p.A, p.B, p.Diff, p.Low, p.High, p.Files, p.Resamples, 100*p.Ahead, p.Verdict())
-		return nil
+		versusLine(w, "alerting on every row", "F1", p, 3, "")
 	}
-	every := make([]eval.Counts, len(mine))
-	for i, c := range mine {
-		every[i] = c.EveryRow()
-	}
-	if err := line("alerting on every row", every); err != nil {
-		return err
+	var myNAB []nab.Result
+	if by.nab != nil {
+		myNAB = nabFileScores(results, by.nab)
 	}
 	for _, k := range controls {
 		o := opts
@@ -555,12 +586,25 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 		if len(theirs) != len(results) {
 			return fmt.Errorf("--versus %s: scored %d files of the run's %d", k, len(theirs), len(results))
 		}
-		tc, err := counts(theirs)
-		if err != nil {
-			return err
+		if by.col != "" {
+			tc, err := counts(theirs)
+			if err != nil {
+				return err
+			}
+			p, err := eval.ComparePairedF1(mine, tc, versusResamples, versusSeed)
+			if err != nil {
+				return err
+			}
+			versusLine(w, string(k), "F1", p, 3, "")
 		}
-		if err := line(string(k), tc); err != nil {
-			return err
+		if by.nab != nil {
+			for i, res := range nabFileScores(theirs, by.nab) {
+				p, err := eval.ComparePairedNAB(myNAB[i].Files, res.Files, nab.Profiles[i], versusResamples, versusSeed)
+				if err != nil {
+					return err
+				}
+				versusLine(w, string(k), "NAB "+nab.Profiles[i].Name, p, 2, ", each one's threshold as chosen over all the files")
+			}
 		}
 	}
 	return nil

@@ -235,13 +235,57 @@ func TestEvalVersus(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"eval", "--versus", "frozen", "--out", dir, data}, "--versus frozen: needs --label-column"},
+		{[]string{"eval", "--versus", "frozen", "--out", dir, data}, "--versus frozen: needs --label-column or --labels"},
 		{append(args, "--versus", "lstm", "--out", dir, data), `--versus: "lstm" is not a detector kind`},
 		{append(args, "--versus", "autoencoder", "--out", dir, data), `--versus: "autoencoder" is the detector evaluated`},
 	} {
 		if _, stderr, code := cli(t, c.args...); code != 1 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// TestEvalVersusNAB: with --labels, --versus prints each NAB profile's
+// score of the run and of the control beside each other, the scores each
+// run prints of itself.
+func TestEvalVersusNAB(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if _, stderr, code := cli(t, "generate", "--rows", "1500", "--variants", "1", "--out", data); code != 0 {
+		t.Fatalf("generate: exit %d: %s", code, stderr)
+	}
+	labels := filepath.Join(data, "labels.json")
+	nabScores := func(stdout string) map[string]string {
+		t.Helper()
+		line := stdout[strings.Index(stdout, "NAB (28 files):"):]
+		line = line[:strings.Index(line, "\n")]
+		out := map[string]string{}
+		for _, p := range []string{"standard", "reward_low_FP_rate", "reward_low_FN_rate"} {
+			var v string
+			if _, err := fmt.Sscanf(line[strings.Index(line, " "+p+" ")+len(p)+2:], "%s", &v); err != nil {
+				t.Fatalf("parsing %q: %v", line, err)
+			}
+			out[p] = v
+		}
+		return out
+	}
+	stdout, stderr, code := cli(t, "eval", "--labels", labels, "--versus", "persistence", "--out", filepath.Join(dir, "out"), data)
+	if code != 0 {
+		t.Fatalf("eval --versus: exit %d: %s", code, stderr)
+	}
+	own, stderr, code := cli(t, "eval", "--labels", labels, "--detector", "persistence", "--out", filepath.Join(dir, "own"), data)
+	if code != 0 {
+		t.Fatalf("eval --detector persistence: exit %d: %s", code, stderr)
+	}
+	mine, theirs := nabScores(stdout), nabScores(own)
+	for p := range mine {
+		want := fmt.Sprintf("versus persistence: NAB %s %s against %s, difference ", p, mine[p], theirs[p])
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "alerting on every row") {
+		t.Errorf("a row-wise comparison without --label-column:\n%s", stdout)
 	}
 }
 
