@@ -495,6 +495,9 @@ func parseVersus(list string, labelled bool, kind detector.Kind) ([]detector.Kin
 			kinds = append(kinds, k)
 		}
 	}
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("--versus: no detector kind in %q", list)
+	}
 	return kinds, nil
 }
 

@@ -238,6 +238,7 @@ func TestEvalVersus(t *testing.T) {
 		{[]string{"eval", "--versus", "frozen", "--out", dir, data}, "--versus frozen: needs --label-column or --labels"},
 		{append(args, "--versus", "lstm", "--out", dir, data), `--versus: "lstm" is not a detector kind`},
 		{append(args, "--versus", "autoencoder", "--out", dir, data), `--versus: "autoencoder" is the detector evaluated`},
+		{append(args, "--versus", " , ", "--out", dir, data), `--versus: no detector kind in " , "`},
 	} {
 		if _, stderr, code := cli(t, c.args...); code != 1 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.args, code, stderr, c.want)
