@@ -446,6 +446,30 @@ func (c *calibrator) fit() {
 		excess += v - c.potAt
 	}
 	c.potScale = max(excess/float64(max(1, len(top))), float64(c.cfg.MinStd*math.Abs(mean))+1e-12)
+	c.potScale *= youngTailWidening(len(top), int(c.cfg.AlertTail*float64(c.histLen())))
+}
+
+// youngTailZ is the standard normal's 90% point.
+const youngTailZ = 1.2816
+
+// youngTailWidening is how much wider than its fit the alert's tail is
+// read when k excesses gave it and a full history gives full: the upper
+// 90% bound of an exponential mean from k excesses over that from full
+// (1 once the history is full). A young history's tail, fitted on a few
+// excesses, reads narrow as often as wide, and a narrow one opens alerts
+// on the first wider error: one detector per channel on SKAB's valve1
+// opened them on normal rows just as the calibration began to score.
+func youngTailWidening(k, full int) float64 {
+	return upperMean(k) / upperMean(max(k, full))
+}
+
+// upperMean is the upper 90% bound of an exponential mean from k values,
+// as a multiple of their mean: 2k over χ²(2k)'s lower 10% point, by
+// Wilson and Hilferty's cube root approximation (within 2% from k = 3).
+func upperMean(k int) float64 {
+	kf := float64(max(k, 1))
+	w := 1 - 1/(9*kf) - youngTailZ/(3*math.Sqrt(kf))
+	return 1 / float64(float64(w*w)*w)
 }
 
 // selectKth reorders v so that v[k] is its k-th smallest value (from 0),
