@@ -588,12 +588,18 @@ func (t *instantTail) score(raw float64) float64 {
 	return s
 }
 
+// scale is the tail's exponential scale: the mean excess, widened while
+// few peaks gave it (youngTailWidening).
+func (t *instantTail) scale() float64 {
+	return max(t.excess, 1e-12) * youngTailWidening(t.peaks, instantPeaks)
+}
+
 // tail is raw's upper tail probability; 1 at or below the threshold.
 func (t *instantTail) tail(raw float64) float64 {
 	if raw <= t.at {
 		return 1
 	}
-	return peaksTail(1-instantQuantile, t.at, max(t.excess, 1e-12), raw)
+	return peaksTail(1-instantQuantile, t.at, t.scale(), raw)
 }
 
 // reaching is the smallest raw error whose discounted tail probability is
@@ -606,5 +612,5 @@ func (t *instantTail) reaching(p float64) float64 {
 	if p >= 1-instantQuantile {
 		return t.at
 	}
-	return peaksReaching(1-instantQuantile, t.at, max(t.excess, 1e-12), p)
+	return peaksReaching(1-instantQuantile, t.at, t.scale(), p)
 }

@@ -89,3 +89,29 @@ func TestYoungTailHoldsBackEarlyAlerts(t *testing.T) {
 		t.Errorf("%d young samples reach the alert's threshold (want at most 130; 178 without the widening), %d full ones (want at most 8)", young, full)
 	}
 }
+
+// TestInstantTailWidensWhileYoung: the instant tail's scale is its mean
+// excess widened by youngTailWidening until it has instantPeaks peaks.
+func TestInstantTailWidensWhileYoung(t *testing.T) {
+	tail := newInstantTail()
+	rng := rand.New(rand.NewPCG(3, 3))
+	sawYoung, sawFull := false, false
+	for range 20000 {
+		tail.score(rng.ExpFloat64())
+		if tail.peaks == 0 {
+			continue
+		}
+		want := tail.excess * youngTailWidening(tail.peaks, instantPeaks)
+		if got := tail.scale(); got != want {
+			t.Fatalf("%d peaks: scale %v, want %v", tail.peaks, got, want)
+		}
+		if tail.peaks < instantPeaks {
+			sawYoung = sawYoung || tail.scale() > tail.excess
+		} else {
+			sawFull = sawFull || tail.scale() == tail.excess
+		}
+	}
+	if !sawYoung || !sawFull {
+		t.Errorf("widened while young: %v; as fitted once full: %v", sawYoung, sawFull)
+	}
+}
