@@ -460,7 +460,10 @@ const youngTailZ = 1.2816
 // on the first wider error: one detector per channel on SKAB's valve1
 // opened them on normal rows just as the calibration began to score.
 func youngTailWidening(k, full int) float64 {
-	return upperMean(k) / upperMean(max(k, full))
+	if k >= full {
+		return 1 // the instant tail asks on every sample
+	}
+	return upperMean(k) / upperMean(full)
 }
 
 // upperMean is the upper 90% bound of an exponential mean from k values,
