@@ -452,13 +452,14 @@ func (c *calibrator) fit() {
 // youngTailZ is the standard normal's 90% point.
 const youngTailZ = 1.2816
 
-// youngTailWidening is how much wider than its fit the alert's tail is
-// read when k excesses gave it and a full history gives full: the upper
-// 90% bound of an exponential mean from k excesses over that from full
-// (1 once the history is full). A young history's tail, fitted on a few
-// excesses, reads narrow as often as wide, and a narrow one opens alerts
-// on the first wider error: one detector per channel on SKAB's valve1
-// opened them on normal rows just as the calibration began to score.
+// youngTailWidening is how much wider than its fit an exponential tail
+// (the alert's, the instant one's) is read when k excesses gave it and a
+// full history gives full: the upper 90% bound of an exponential mean
+// from k excesses over that from full (1 once the history is full). A
+// young history's tail, fitted on a few excesses, reads narrow as often as
+// wide, and a narrow one opens alerts on the first wider error: one
+// detector per channel on SKAB's valve1 opened them on normal rows just
+// as the calibration began to score.
 func youngTailWidening(k, full int) float64 {
 	if k >= full {
 		return 1 // the instant tail asks on every sample

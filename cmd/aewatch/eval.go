@@ -26,7 +26,7 @@ import (
 func runEval(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--context COL,COL] [--labels FILE] [--label-column COL [--skip-rows N] [--versus KIND,KIND]] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch eval [--config FILE] [--detector KIND] [--seed N] [--multivariate] [--ignore COL,COL] [--context COL,COL] [--labels FILE] [--label-column COL [--skip-rows N]] [--versus KIND,KIND] [--memory] [--report DIR] [--feedback FILE] --out DIR PATH...\n\n")
 		fs.PrintDefaults()
 	}
 	cfgPath := fs.String("config", "", "YAML configuration `file` (defaults apply to unset keys)")
@@ -475,7 +475,7 @@ func loadVerdicts(path string) ([]eval.Verdict, error) {
 }
 
 // parseVersus checks --versus: detector kinds other than the one
-// evaluated, with per-row labels to compare them on.
+// evaluated, with labels (per-row or NAB's windows) to compare them on.
 func parseVersus(list string, labelled bool, kind detector.Kind) ([]detector.Kind, error) {
 	if list == "" {
 		return nil, nil
