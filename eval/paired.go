@@ -9,8 +9,8 @@ import (
 	"github.com/aewatch/aewatch/nab"
 )
 
-// Counts are one file's point-wise counts of an alert against per-row
-// labels.
+// Counts are point-wise counts of an alert against per-row labels: one
+// file's, or pooled over files (PointStats).
 type Counts struct{ TP, FP, FN, TN int }
 
 // CountRows counts rows skip onward of one file.
@@ -38,10 +38,13 @@ func (c *Counts) add(o Counts) {
 	c.TP, c.FP, c.FN, c.TN = c.TP+o.TP, c.FP+o.FP, c.FN+o.FN, c.TN+o.TN
 }
 
-// F1 is TP / (TP + (FP + FN) / 2), as PointStats.F1.
+// F1 is TP / (TP + (FP + FN) / 2), as SKAB computes it.
 func (c Counts) F1() float64 {
-	p := PointStats{TP: c.TP, FP: c.FP, FN: c.FN, TN: c.TN}
-	return p.F1()
+	d := float64(c.TP) + float64(float64(c.FP+c.FN)/2)
+	if d == 0 {
+		return 0
+	}
+	return float64(c.TP) / d
 }
 
 // Paired compares two detectors scored on the same files by a statistic

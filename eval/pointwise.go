@@ -12,7 +12,7 @@ import (
 // point over files as SKAB's leaderboard does: every row after the skipped
 // head of each file counts once.
 type PointStats struct {
-	TP, FP, FN, TN int
+	Counts
 	// Coverage holds, per labelled span (a run of abnormal rows), the share
 	// of its scored rows under an alert.
 	Coverage []float64
@@ -69,8 +69,7 @@ func (p *PointStats) Add(labels, alert []bool, score []float64, skip int) {
 			p.FalseOpens++
 		}
 	}
-	c := CountRows(labels, alert, skip)
-	p.TP, p.FP, p.FN, p.TN = p.TP+c.TP, p.FP+c.FP, p.FN+c.FN, p.TN+c.TN
+	p.add(CountRows(labels, alert, skip))
 	for i := skip; i < len(labels); i++ {
 		p.scores = append(p.scores, score[i])
 		p.labels = append(p.labels, labels[i])
@@ -113,26 +112,9 @@ func (p *PointStats) Precision() float64 { return ratio(p.TP, p.TP+p.FP) }
 // Recall is TP / (TP + FN).
 func (p *PointStats) Recall() float64 { return ratio(p.TP, p.TP+p.FN) }
 
-// F1 is TP / (TP + (FP + FN) / 2), as SKAB computes it.
-func (p *PointStats) F1() float64 {
-	d := float64(p.TP) + float64(float64(p.FP+p.FN)/2)
-	if d == 0 {
-		return 0
-	}
-	return float64(p.TP) / d
-}
-
-// EveryRowF1 is the F1 of alerting on every scored row, by the same
-// formula: the control any alert must beat (P / (P + N/2), P the
-// labelled rows and N the others).
-func (p *PointStats) EveryRowF1() float64 {
-	pos, neg := p.TP+p.FN, p.FP+p.TN
-	d := float64(pos) + float64(neg)/2
-	if d == 0 {
-		return 0
-	}
-	return float64(pos) / d
-}
+// EveryRowF1 is the F1 of alerting on every scored row: the control any
+// alert must beat (P / (P + N/2), P the labelled rows and N the others).
+func (p *PointStats) EveryRowF1() float64 { return p.EveryRow().F1() }
 
 // FAR is the false-alarm rate FP / (FP + TN).
 func (p *PointStats) FAR() float64 { return ratio(p.FP, p.FP+p.TN) }
