@@ -71,7 +71,7 @@ func runOfflineDemo(ctx context.Context, out *string, seed *uint64) error {
 	}
 	fmt.Println()
 	printSummary(os.Stdout, results, cfg.Detector, time.Since(start))
-	if err := printNAB(os.Stdout, results, lab, dir); err != nil {
+	if _, err := printNAB(os.Stdout, results, lab, dir); err != nil {
 		return err
 	}
 	if *out != "" {

@@ -151,13 +151,14 @@ func runEval(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	var nabScores []nab.Result
 	if lab != nil {
-		if err := printNAB(w, results, lab, *out); err != nil {
+		if nabScores, err = printNAB(w, results, lab, *out); err != nil {
 			return err
 		}
 	}
 	if len(controls) > 0 && (*labelCol != "" || lab != nil) {
-		if err := printVersus(ctx, w, progress, inputs, opts, results, controls, versusLabels{*labelCol, *skipRows, lab}); err != nil {
+		if err := printVersus(ctx, w, progress, inputs, opts, results, controls, versusLabels{*labelCol, *skipRows, lab, nabScores}); err != nil {
 			return err
 		}
 	}
@@ -394,9 +395,10 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	}
 }
 
-// printNAB prints the NAB profiles and alert F1, and writes each file's part
-// of the standard-profile score to outDir/nab_files.csv.
-func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir string) error {
+// printNAB prints the NAB profiles and alert F1, writes each file's part
+// of each profile's score to outDir/nab_files.csv, and returns the
+// profiles' results (nab.Profiles' order).
+func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir string) ([]nab.Result, error) {
 	var files []nab.File
 	var st nab.AlertStats
 	var drift eval.DriftStats
@@ -413,20 +415,20 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 		drift.AddDrift(r.Rel, r.File.Times, r.DriftOpenings, r.Monitored, r.FirstMonitored, wins)
 	}
 	if len(files) == 0 {
-		return errors.New("--labels: no scored file has labels")
+		return nil, errors.New("--labels: no scored file has labels")
 	}
 	fmt.Fprintf(w, "NAB (%d files):", len(files))
 	var byFile bytes.Buffer
 	byFile.WriteString("profile,file,raw,windows,found,false_positives\n")
-	for _, p := range nab.Profiles {
-		res := nab.Score(files, p)
+	scores := nabScoresOf(files)
+	for _, res := range scores {
 		fmt.Fprintf(w, " %s %.2f (threshold %.4g)", res.Profile, res.Score, res.Threshold)
 		for _, f := range res.Files {
-			fmt.Fprintf(&byFile, "%s,%s,%.4f,%d,%d,%d\n", p.Name, f.Name, f.Raw, f.Windows, f.Found, f.FalsePos)
+			fmt.Fprintf(&byFile, "%s,%s,%.4f,%d,%d,%d\n", res.Profile, f.Name, f.Raw, f.Windows, f.Found, f.FalsePos)
 		}
 	}
 	if err := os.WriteFile(filepath.Join(outDir, "nab_files.csv"), byFile.Bytes(), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(w, "\nalert vs windows: precision %.3f recall %.3f F1 %.3f (%d of %d windows found; of the %[7]d alerts after NAB's probation, the first 15%% of each file, %[6]d in a window)\n",
 		st.Precision(), st.Recall(), st.F1(), st.Found, st.Windows, st.TrueEps, st.Episodes)
@@ -446,7 +448,7 @@ func printNAB(w io.Writer, results []eval.FileResult, lab nab.Labels, outDir str
 	}
 	fmt.Fprintf(w, "drift alerts vs windows: %d of %d windows with a drift alert opened inside (%d only after%s), %s; %d opened outside any window, %.3f per 10k tested samples\n",
 		drift.Detected, drift.Windows, drift.Late, unwatched, timing, drift.FalseAlarms, drift.FalseAlarmsPer10k())
-	return nil
+	return scores, nil
 }
 
 // loadVerdicts reads eval's --feedback file ("": none).
@@ -509,12 +511,13 @@ const (
 )
 
 // versusLabels are the labels --versus compares on: a per-row label
-// column (col, "" for none) from row skip on, NAB's windows (nil for none),
-// or both.
+// column (col, "" for none) from row skip on, NAB's windows (nil for none)
+// with the run's own NAB results (printNAB's), or both.
 type versusLabels struct {
-	col  string
-	skip int
-	nab  nab.Labels
+	col    string
+	skip   int
+	nab    nab.Labels
+	scored []nab.Result
 }
 
 // versusLine prints one paired comparison.
@@ -523,8 +526,8 @@ func versusLine(w io.Writer, name, stat string, p eval.Paired, digits int, how s
 		name, stat, digits, p.A, digits, p.B, digits, p.Diff, digits, p.Low, digits, p.High, p.Files, p.Resamples, how, 100*p.Ahead, p.Verdict())
 }
 
-// nabFileScores scores the labelled files of a run by NAB's rules, a
-// Result per profile, files in the run's order (unlabelled ones left out).
+// nabFileScores scores the labelled files of a run by NAB's rules, files
+// in the run's order (unlabelled ones left out).
 func nabFileScores(results []eval.FileResult, lab nab.Labels) []nab.Result {
 	var files []nab.File
 	for _, r := range results {
@@ -532,6 +535,12 @@ func nabFileScores(results []eval.FileResult, lab nab.Labels) []nab.Result {
 			files = append(files, nab.File{Name: r.Rel, Times: r.File.Times, Scores: r.Score, Windows: wins})
 		}
 	}
+	return nabScoresOf(files)
+}
+
+// nabScoresOf is each NAB profile's result over files, in nab.Profiles'
+// order.
+func nabScoresOf(files []nab.File) []nab.Result {
 	out := make([]nab.Result, len(nab.Profiles))
 	for i, p := range nab.Profiles {
 		out[i] = nab.Score(files, p)
@@ -571,10 +580,6 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 		}
 		versusLine(w, "alerting on every row", "F1", p, 3, "")
 	}
-	var myNAB []nab.Result
-	if by.nab != nil {
-		myNAB = nabFileScores(results, by.nab)
-	}
 	for _, k := range controls {
 		o := opts
 		o.Detector.Kind = k
@@ -602,7 +607,7 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 		}
 		if by.nab != nil {
 			for i, res := range nabFileScores(theirs, by.nab) {
-				p, err := eval.ComparePairedNAB(myNAB[i].Files, res.Files, nab.Profiles[i], versusResamples, versusSeed)
+				p, err := eval.ComparePairedNAB(by.scored[i].Files, res.Files, nab.Profiles[i], versusResamples, versusSeed)
 				if err != nil {
 					return err
 				}
