@@ -6,8 +6,9 @@
 // check cannot see (changed frequency or shape, noise bursts, a stuck
 // sensor) besides spikes and level shifts; fault-free controls are included.
 // Labels use NAB's combined_windows.json format. Inject writes the same
-// kinds of fault, and a decoupled channel, into files cut from a user's
-// recording of normal operation (inject.go).
+// kinds of fault, a decoupled channel and, when asked, a growth on two
+// correlated channels into files cut from a user's recording of normal
+// operation (inject.go).
 //
 // Everything is a pure function of the seed. Concurrency: functions are safe
 // for concurrent use.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // InjectFaults are the faults Inject writes into a normal recording. Sizes
@@ -22,7 +23,32 @@ import (
 //   - decouple: one channel replaced by its own recording from elsewhere,
 //     joined at the regime's start, so each channel alone looks normal and
 //     only its relation to the others is broken.
+//
+// Inject writes these unless told otherwise (the --faults of
+// aewatch inject).
 var InjectFaults = []string{"step", "ramp", "noise", "stuck", "oscillation", "regime", "decouple"}
+
+// GrowthFault is a fault Inject writes only when asked for by name: one
+// channel and the one its training part correlates with most rise together
+// (each on the side the correlation gives) by 4-12 deviations, as a step,
+// a linear ramp or an exponential growth (InjectShapes), back at the
+// regime's end. A growing rotor imbalance seen by two vibration sensors
+// is one; its sizes lie beyond what a plant's recording wanders by itself
+// within a file, where the other faults' do not (docs/quality.md).
+const GrowthFault = "growth"
+
+// InjectShapes are the growth fault's shapes.
+var InjectShapes = []string{"step", "linear", "exponential"}
+
+// CheckFaults names the first fault Inject cannot write.
+func CheckFaults(faults []string) error {
+	for _, f := range faults {
+		if f != GrowthFault && !slices.Contains(InjectFaults, f) {
+			return fmt.Errorf("fault %q: unknown (known: %s, %s)", f, strings.Join(InjectFaults, ", "), GrowthFault)
+		}
+	}
+	return nil
+}
 
 // InjectTrain is the number of rows at the start of each injected file that
 // hold no fault (SKAB's training part).
@@ -39,16 +65,23 @@ type Injected struct {
 	// Start..End-1 are abnormal.
 	Start, End int
 	Size       float64     // in channel deviations (0 for stuck and decouple)
+	Shape      string      // the growth fault's (InjectShapes), else ""
 	Values     [][]float64 // rows × channels, the fault applied
 }
 
 // Inject cuts perFault files of rows rows from the recording values (rows ×
-// channels, as read) for each of InjectFaults and writes one abnormal
-// regime into each: starting between row InjectTrain+50 and 60% of the
-// file, lasting 25-40% of it and ending at least 50 rows before its end.
-// Channels whose training part is constant are never faulted. The result
-// is a pure function of its arguments.
-func Inject(values [][]float64, rows, perFault int, seed uint64) ([]*Injected, error) {
+// channels, as read) for each of faults (InjectFaults if none) and writes
+// one abnormal regime into each: starting between row InjectTrain+50 and
+// 60% of the file, lasting 25-40% of it and ending at least 50 rows before
+// its end. Channels whose training part is constant are never faulted.
+// The result is a pure function of its arguments.
+func Inject(values [][]float64, rows, perFault int, seed uint64, faults ...string) ([]*Injected, error) {
+	if len(faults) == 0 {
+		faults = InjectFaults
+	}
+	if err := CheckFaults(faults); err != nil {
+		return nil, err
+	}
 	switch {
 	case rows < 2*InjectTrain:
 		return nil, fmt.Errorf("rows: must be >= %d (got %d)", 2*InjectTrain, rows)
@@ -61,7 +94,7 @@ func Inject(values [][]float64, rows, perFault int, seed uint64) ([]*Injected, e
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x1a7ec7))
 	var out []*Injected
-	for _, fault := range InjectFaults {
+	for _, fault := range faults {
 		for n := 0; n < perFault; n++ {
 			in, err := injectOne(values, rows, fault, rng)
 			if err != nil {
@@ -87,7 +120,7 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 				live = append(live, j)
 			}
 		}
-		if len(live) >= 1 && (fault != "regime" || len(live) >= 2) && (fault != "decouple" || c >= 2) {
+		if len(live) >= 1 && (fault != "regime" && fault != GrowthFault || len(live) >= 2) && (fault != "decouple" || c >= 2) {
 			break
 		}
 		if try == 100 {
@@ -152,6 +185,22 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 			}
 		}
 		slices.Sort(in.Channels)
+	case GrowthFault:
+		j := pick()
+		k, r := mostCorrelated(values[from:from+InjectTrain], j, live)
+		in.Channels, in.Size, in.Shape = []int{j, k}, between(4, 12), InjectShapes[rng.IntN(len(InjectShapes))]
+		side := sign()
+		sides := map[int]float64{j: side, k: side}
+		if r < 0 {
+			sides[k] = -side
+		}
+		for i, row := range regime {
+			g := growthAt(in.Shape, float64(i+1)/float64(len(regime)))
+			for _, ch := range in.Channels {
+				row[ch] += float64(sides[ch] * in.Size * std[ch] * g)
+			}
+		}
+		slices.Sort(in.Channels)
 	case "decouple":
 		j := pick()
 		in.Channels = []int{j}
@@ -172,6 +221,55 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 		return nil, fmt.Errorf("fault %q: unknown (known: %v)", fault, InjectFaults)
 	}
 	return in, nil
+}
+
+// growthAt is how far a growth of the shape has come at x in (0, 1] of
+// its regime, from 0 to 1.
+func growthAt(shape string, x float64) float64 {
+	switch shape {
+	case "linear":
+		return x
+	case "exponential":
+		return float64(math.Expm1(3*x)) / math.Expm1(3)
+	}
+	return 1
+}
+
+// mostCorrelated returns the channel of live other than j whose values
+// over rows correlate most with j's, and the correlation.
+func mostCorrelated(rows [][]float64, j int, live []int) (int, float64) {
+	best, bestR := -1, 0.0
+	for _, k := range live {
+		if k == j {
+			continue
+		}
+		if r := correlation(rows, j, k); best < 0 || math.Abs(r) > math.Abs(bestR) {
+			best, bestR = k, r
+		}
+	}
+	return best, bestR
+}
+
+// correlation is Pearson's correlation of channels j and k over rows.
+func correlation(rows [][]float64, j, k int) float64 {
+	n := float64(len(rows))
+	var mj, mk float64
+	for _, row := range rows {
+		mj += row[j]
+		mk += row[k]
+	}
+	mj, mk = mj/n, mk/n
+	var sjk, sjj, skk float64
+	for _, row := range rows {
+		dj, dk := row[j]-mj, row[k]-mk
+		sjk += float64(dj * dk) // rounded: the same files on arm64
+		sjj += float64(dj * dj)
+		skk += float64(dk * dk)
+	}
+	if sjj == 0 || skk == 0 {
+		return 0
+	}
+	return sjk / math.Sqrt(float64(sjj*skk))
 }
 
 // trainStd returns each channel's standard deviation over rows.

@@ -108,3 +108,72 @@ func TestInjectRejects(t *testing.T) {
 		t.Errorf("a constant recording: got %v", err)
 	}
 }
+
+// A growth moves a channel and the one it correlates with most, each on
+// the side the correlation gives, by its size at the regime's end, in its
+// shape; nothing else.
+func TestInjectGrowth(t *testing.T) {
+	rec := recording(6000)
+	files, err := Inject(rec, 1150, 12, 3, GrowthFault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string]int{}
+	for _, in := range files {
+		if in.Fault != GrowthFault || len(in.Channels) != 2 || slices.Contains(in.Channels, 3) || in.Size < 4 || in.Size > 12 {
+			t.Fatalf("%s: fault %s, channels %v, size %v", in.Name, in.Fault, in.Channels, in.Size)
+		}
+		shapes[in.Shape]++
+		std := trainStd(rec[in.From : in.From+InjectTrain])
+		var last [2]float64 // each channel's change on the regime's last row
+		for i, row := range in.Values {
+			for q, j := range in.Channels {
+				d := row[j] - rec[in.From+i][j]
+				if (i < in.Start || i >= in.End) && d != 0 {
+					t.Fatalf("%s: row %d outside the regime changed", in.Name, i)
+				}
+				if i == in.End-1 {
+					last[q] = d / std[j]
+				}
+			}
+		}
+		for q := range last {
+			if math.Abs(math.Abs(last[q])-in.Size) > 1e-6 {
+				t.Errorf("%s: channel %d ends %.4f deviations away, want %.4f", in.Name, in.Channels[q], last[q], in.Size)
+			}
+		}
+		// Channels 0 and 1 move against each other in the recording.
+		if in.Channels[0] == 0 && in.Channels[1] == 1 && last[0]*last[1] > 0 {
+			t.Errorf("%s: anticorrelated channels moved to one side (%v)", in.Name, last)
+		}
+		j, mid := in.Channels[0], (in.Start+in.End)/2
+		at := func(i int) float64 { return math.Abs(in.Values[i][j]-rec[in.From+i][j]) / std[j] / in.Size }
+		switch in.Shape {
+		case "step":
+			if math.Abs(at(in.Start)-1) > 1e-6 || math.Abs(at(mid)-1) > 1e-6 {
+				t.Errorf("%s: a step at %.3f and %.3f of its size", in.Name, at(in.Start), at(mid))
+			}
+		case "linear":
+			if math.Abs(at(mid)-0.5) > 0.01 {
+				t.Errorf("%s: a linear growth at %.3f of its size halfway", in.Name, at(mid))
+			}
+		case "exponential":
+			if want := math.Expm1(1.5) / math.Expm1(3); math.Abs(at(mid)-want) > 0.01 {
+				t.Errorf("%s: an exponential growth at %.3f of its size halfway, want %.3f", in.Name, at(mid), want)
+			}
+		default:
+			t.Errorf("%s: shape %q", in.Name, in.Shape)
+		}
+	}
+	if len(shapes) != len(InjectShapes) {
+		t.Errorf("shapes drawn: %v", shapes)
+	}
+	all, _ := Inject(rec, 1150, 2, 4)
+	named, _ := Inject(rec, 1150, 2, 4, InjectFaults...)
+	if !reflect.DeepEqual(all, named) {
+		t.Error("the default faults named are not the default")
+	}
+	if _, err := Inject(rec, 1150, 2, 4, "step", "leak"); err == nil || !strings.Contains(err.Error(), `fault "leak": unknown`) {
+		t.Errorf("an unknown fault: got %v", err)
+	}
+}

@@ -18,16 +18,18 @@ import (
 func runInject(args []string) error {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), `usage: aewatch inject [--rows N] [--per-fault N] [--seed N] [--ignore COL,COL] --out DIR FILE
+		fmt.Fprintf(fs.Output(), `usage: aewatch inject [--rows N] [--per-fault N] [--seed N] [--faults F,F] [--ignore COL,COL] --out DIR FILE
 
 Cuts files from a recording of normal operation (a CSV as eval reads it) and
 writes one abnormal regime into each, with a per-row "anomaly" column for
 eval --label-column: measure a detector on your own plant's normal data
 before trusting it. Faults (sizes in each channel's deviation over the
-file's first %d rows, which stay fault-free): %s.
-DIR/faults.json lists each file's fault, channels, rows and size.
+file's first %d rows, which stay fault-free): %s by default; %s
+(two correlated channels rising together by 4-12 deviations as a step, a
+linear ramp or an exponential growth: a growing imbalance) when named.
+DIR/faults.json lists each file's fault, channels, rows, size and shape.
 
-`, synth.InjectTrain, strings.Join(synth.InjectFaults, ", "))
+`, synth.InjectTrain, strings.Join(synth.InjectFaults, ", "), synth.GrowthFault)
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
@@ -35,6 +37,7 @@ DIR/faults.json lists each file's fault, channels, rows and size.
 	perFault := fs.Int("per-fault", 3, "files per fault")
 	seed := fs.Uint64("seed", 1, "random seed")
 	ignore := fs.String("ignore", "", "comma-separated `columns` not to read (labels, identifiers)")
+	faults := fs.String("faults", "", "comma-separated `faults` to write (default: "+strings.Join(synth.InjectFaults, ",")+")")
 	paths, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -43,11 +46,18 @@ DIR/faults.json lists each file's fault, channels, rows and size.
 		fs.Usage()
 		return errors.New("--out DIR and one recording FILE are required")
 	}
+	kinds := splitList(*faults)
+	if *faults != "" && len(kinds) == 0 {
+		return fmt.Errorf("--faults: no fault named (got %q)", *faults)
+	}
+	if err := synth.CheckFaults(kinds); err != nil {
+		return fmt.Errorf("--faults: %w", err)
+	}
 	f, err := sensorcsv.Read(paths[0], splitList(*ignore))
 	if err != nil {
 		return err
 	}
-	files, err := synth.Inject(f.Values, *rows, *perFault, *seed)
+	files, err := synth.Inject(f.Values, *rows, *perFault, *seed, kinds...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", paths[0], err)
 	}
@@ -69,6 +79,7 @@ DIR/faults.json lists each file's fault, channels, rows and size.
 		Start    int      `json:"start"`    // first abnormal row of the file
 		End      int      `json:"end"`      // first normal row after the regime
 		Size     float64  `json:"size"`     // in channel deviations
+		Shape    string   `json:"shape,omitempty"`
 	}
 	var manifest []faultEntry
 	for _, in := range files {
@@ -95,7 +106,7 @@ DIR/faults.json lists each file's fault, channels, rows and size.
 		for i, j := range in.Channels {
 			chans[i] = names[j]
 		}
-		manifest = append(manifest, faultEntry{in.Name, in.Fault, chans, in.From, in.Start, in.End, math.Round(in.Size*100) / 100})
+		manifest = append(manifest, faultEntry{in.Name, in.Fault, chans, in.From, in.Start, in.End, math.Round(in.Size*100) / 100, in.Shape})
 	}
 	mb, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {

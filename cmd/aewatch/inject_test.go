@@ -68,6 +68,25 @@ func TestInjectThenEval(t *testing.T) {
 		t.Fatalf("eval: exit %d: %s%s", code, stdout, stderr)
 	}
 
+	growth := filepath.Join(dir, "growth")
+	stdout, stderr, code = cli(t, "inject", "--rows", "1000", "--per-fault", "2", "--faults", "growth, step", "--ignore", "batch", "--out", growth, rec)
+	if code != 0 || !strings.Contains(stdout, "wrote 4 files and faults.json to") {
+		t.Fatalf("inject --faults: exit %d: %s%s", code, stdout, stderr)
+	}
+	raw, err = os.ReadFile(filepath.Join(growth, "faults.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []struct{ File, Fault, Shape string }
+	if err := json.Unmarshal(raw, &named); err != nil || len(named) != 4 {
+		t.Fatalf("faults.json: %v, %d entries", err, len(named))
+	}
+	for i, f := range named {
+		if want := []string{"growth", "growth", "step", "step"}[i]; f.Fault != want || f.File != fmt.Sprintf("%s-%d.csv", want, i%2) || (f.Shape != "") != (want == "growth") {
+			t.Errorf("entry %d: %+v, want a %s", i, f, want)
+		}
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
@@ -76,6 +95,8 @@ func TestInjectThenEval(t *testing.T) {
 		{[]string{"inject", "--ignore", "batch", "--rows", "2000", "--out", data, rec}, "normal.csv: the recording has 3000 rows; injecting files of 2000 rows needs at least 4000"},
 		{[]string{"inject", "--ignore", "batch", "--per-fault", "0", "--out", data, rec}, "files per fault: must be in [1, 100] (got 0)"},
 		{[]string{"inject", "--out", data, filepath.Join(dir, "absent.csv")}, "absent.csv: no such file or directory"},
+		{[]string{"inject", "--faults", "growth,leak", "--out", data, rec}, `--faults: fault "leak": unknown (known: step, ramp, noise, stuck, oscillation, regime, decouple, growth)`},
+		{[]string{"inject", "--faults", " , ", "--out", data, rec}, `--faults: no fault named (got " , ")`},
 	} {
 		_, stderr, code := cli(t, c.args...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
