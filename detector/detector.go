@@ -1354,6 +1354,9 @@ func (r *reference) memoryParts(c int) []MemoryPart {
 	if t := r.trend; t != nil {
 		fixed("reference: level trend (window means)", f64(len(t.means)))
 	}
+	if r.peak != nil {
+		fixed("reference: departures an open alert reached (follow_return)", f64(len(r.peak)+len(r.back)))
+	}
 	if rc := r.recur; rc != nil {
 		fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 	}

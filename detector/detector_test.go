@@ -339,6 +339,7 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.MaskNewest = false }, 1, "detector.residual: needs detector.mask_newest (got residual true, mask_newest false)")
 	f(func(c *Config) { c.Reference.FollowBeyond = 50 }, 1, "detector.reference.follow_beyond: must be in [follow=100, 1e9] samples (got 50)")
 	f(func(c *Config) { c.Reference.FollowGate = math.NaN() }, 1, "detector.reference.follow_gate: must be in (0, 100] (got NaN)")
+	f(func(c *Config) { c.Reference.FollowReturn = -8 }, 1, "detector.reference.follow_return: must be 0 (off) or in [1, 1000000] samples (got -8)")
 	f(func(c *Config) { c.Reference.MultivariateHidden = []int{60} }, 3, "detector.reference.multivariate_hidden: bottleneck 60 must be at most half the window's 96 values, or the network learns the identity (got [60])")
 	f(func(c *Config) { c.Reference.RelationLags = []int{2, 2} }, 3, "detector.reference.relation_lags[1]: must be in [1, 10000] and above the lag before it (got [2 2])")
 	f(func(c *Config) { c.Reference.RelationHolds = 0 }, 3, "detector.reference.relation_holds: must be in [1, 1e6] refits (got 0)")

@@ -88,6 +88,21 @@ type ReferenceConfig struct {
 	// warming while a sensor was stuck) then no longer holds the alert
 	// open to the hold limit, while a step stays held. 0 turns it off.
 	FollowTrend int `yaml:"follow_trend"`
+	// FollowReturn: a channel an open alert holds beyond the gate whose
+	// window mean comes back within half of its largest departure in the
+	// alert, or past its held level to the other side, for this many
+	// samples in a row has returned from the fault: its level follows five
+	// times as fast as within the gate. The normal goes on moving while a
+	// fault holds the level (SKAB's accelerometers wander three deviations
+	// in 300 rows), and a slow onset is followed as a drift until the fault
+	// outruns the gate, so the level the alert held was stale and kept it
+	// open for hundreds of rows after the fault. Not on a channel with a
+	// cycle found (a stuck sensor on a cycle crosses its level with the
+	// cycle), nor while the relation is in use (a load that moves the
+	// channels carries a faulty one back towards its level as well); a
+	// dip of an oscillating departure shorter than this is no return. 0
+	// turns it off.
+	FollowReturn int `yaml:"follow_return"`
 	// RelationR2: with several channels, each channel of every window row
 	// is also reconstructed from the row's other channels (relation.go; a
 	// relation's offset follows as a level does, at follow_beyond),
@@ -174,7 +189,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, RelationR2: 0.9,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, FollowReturn: 8, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
@@ -212,6 +227,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case c.FollowTrend != 0 && (c.FollowTrend < 4 || c.FollowTrend > 1e5):
 		return fmt.Errorf("detector.reference.follow_trend: must be 0 (off) or in [4, 100000] window means (got %d)", c.FollowTrend)
+	case c.FollowReturn < 0 || c.FollowReturn > 1e6:
+		return fmt.Errorf("detector.reference.follow_return: must be 0 (off) or in [1, 1000000] samples (got %d)", c.FollowReturn)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
 		return fmt.Errorf("detector.reference.follow_gate: must be in (0, 100] (got %v)", c.FollowGate)
 	}
@@ -278,7 +295,14 @@ type reference struct {
 	// heldFor counts the windows an open alert has held levels for;
 	// holdWindows is HoldLimit in windows (0: no limit).
 	heldFor, holdWindows int
-	weights              []float64 // channelWeights' scratch
+	// peak is each channel's largest departure in the open alert, in
+	// window-mean spreads from its level, signed: once beyond the gate,
+	// on that side. back counts the windows in a row the channel has been
+	// back from it (FollowReturn, returnWindows of them; nil: off).
+	peak          []float64
+	back          []int
+	returnWindows int
+	weights       []float64 // channelWeights' scratch
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
@@ -349,6 +373,10 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 	}
 	if cfg.FollowTrend > 0 && cfg.Follow > 0 {
 		r.trend = newLevelTrend(cfg.FollowTrend, wcfg.Size, channels)
+	}
+	if cfg.FollowReturn > 0 && cfg.Follow > 0 {
+		r.peak, r.back = make([]float64, channels), make([]int, channels)
+		r.returnWindows = (cfg.FollowReturn + wcfg.Stride - 1) / wcfg.Stride
 	}
 	if cfg.HoldLimit > 0 {
 		r.holdWindows = (cfg.HoldLimit + wcfg.Stride - 1) / wcfg.Stride
@@ -799,6 +827,7 @@ func (r *reference) follow(holding bool) {
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
+		returned := r.returned(j, float64(m/spread), holding)
 		switch {
 		case isContext(r.missing, j):
 			// A filled value is not where the level went.
@@ -816,6 +845,8 @@ func (r *reference) follow(holding bool) {
 			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
+		case returned:
+			r.norm.MoveMean(j, float64(returnSpeedup*a*m*r.norm.Std(j)))
 		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j)):
 			// Not part of the open alert, or got beyond the gate as a
 			// drift does rather than as a step: followed as within the
@@ -831,6 +862,38 @@ func (r *reference) follow(holding bool) {
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
+}
+
+// returnSpeedup: a channel back from its fault (FollowReturn) follows this
+// many times as fast as within the gate.
+const returnSpeedup = 5
+
+// returned tracks channel j's departure d (in window-mean spreads from its
+// level) through an open alert (holding) and reports whether the channel,
+// held beyond the gate, has been back for FollowReturn samples in a row:
+// within half of the alert's largest departure, or past the level to its
+// other side. Never on a channel with a cycle, nor with the relation in
+// use (ReferenceConfig.FollowReturn).
+func (r *reference) returned(j int, d float64, holding bool) bool {
+	if r.peak == nil {
+		return false
+	}
+	p := r.peak[j]
+	switch {
+	case !holding:
+		r.peak[j], r.back[j] = 0, 0
+		return false
+	case math.Abs(d) > math.Abs(p) && (math.Abs(p) < r.cfg.FollowGate || d*p > 0):
+		r.peak[j], p = d, d
+	}
+	cyclic := r.season != nil && r.season.done && r.season.period[j] > 0
+	driven := r.rel != nil && r.rel.active
+	if !r.held[j] || cyclic || driven || math.Abs(p) < r.cfg.FollowGate || math.Abs(d) >= 0.5*math.Abs(p) && d*p > 0 {
+		r.back[j] = 0
+		return false
+	}
+	r.back[j]++
+	return r.back[j] >= r.returnWindows
 }
 
 // setContext marks the context channels: the relation then learns on
@@ -1032,6 +1095,8 @@ func (r *reference) restart() {
 	r.seen, r.cusum, r.meanN = 0, 0, 0
 	r.heldSet = false // the levels are learnt afresh: an open alert chooses again
 	clear(r.meanSq)
+	clear(r.peak) // departures from the old levels
+	clear(r.back)
 	r.norm.Reset()
 	r.norm.SetWarmup(r.period)
 	if r.ae != nil && r.train {

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 37 (version 36 had no window means kept to
+// Snapshot encoding, version 38 (version 37 had no departures an open
+// alert's channels reached, to tell when one is back; version 36 had no window means kept to
 // tell a held channel's drift from a step; version 35 had no scores by time of
 // day (detector.daily_repeat); version 34 merged into a held row only
 // messages at its time, gave the messages merged into a row held as dated
@@ -66,7 +67,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 37
+	snapshotVersion = 38
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -621,6 +622,12 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 		e.Bool(h)
 	}
 	e.Int(r.heldFor)
+	if r.peak != nil {
+		e.F64s(r.peak)
+		for _, b := range r.back {
+			e.Int(b)
+		}
+	}
 	e.Bool(r.seasonPending)
 	if r.rel != nil {
 		r.rel.appendState(e)
@@ -690,6 +697,14 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	}
 	if r.heldFor = d.Int(); r.heldFor < 0 {
 		d.Fail(fmt.Errorf("detector: snapshot holds a negative hold count %d", r.heldFor))
+	}
+	if r.peak != nil {
+		d.F64sInto(r.peak, "reference departures in an open alert")
+		for j := range r.back {
+			if r.back[j] = d.Int(); r.back[j] < 0 {
+				d.Fail(fmt.Errorf("detector: snapshot holds a negative count of windows back from a fault %d", r.back[j]))
+			}
+		}
 	}
 	r.seasonPending = d.Bool()
 	if r.rel != nil {
