@@ -190,14 +190,14 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 		k, r := mostCorrelated(values[from:from+InjectTrain], j, live)
 		in.Channels, in.Size, in.Shape = []int{j, k}, between(4, 12), InjectShapes[rng.IntN(len(InjectShapes))]
 		side := sign()
-		sides := map[int]float64{j: side, k: side}
+		sides := [2]float64{side, side} // in.Channels' order
 		if r < 0 {
-			sides[k] = -side
+			sides[1] = -side
 		}
 		for i, row := range regime {
 			g := growthAt(in.Shape, float64(i+1)/float64(len(regime)))
-			for _, ch := range in.Channels {
-				row[ch] += float64(sides[ch] * in.Size * std[ch] * g)
+			for q, ch := range in.Channels {
+				row[ch] += float64(sides[q] * in.Size * std[ch] * g)
 			}
 		}
 		slices.Sort(in.Channels)
