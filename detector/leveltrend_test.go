@@ -150,9 +150,9 @@ func sumSqAbout(ys []float64) float64 {
 // level followed within the gate) has a step fault; while the alert holds
 // the level, the creep carries the channel beyond the gate, so once the
 // step ends its level is stale. With follow_trend the creep is followed
-// again once the step has left the block means and the alert closes; held
-// (follow_trend and follow_return off), it stays open to the hold limit.
-// The step itself stays alerted.
+// again once the step has left the block means and the alert closes; held,
+// it stays open to the hold limit. The step itself stays alerted.
+// follow_return, which would end it too, is off.
 func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 	const n, from, to = 4000, 1500, 1700
 	xs := shifted(n, from, to, 3, 5)
@@ -161,26 +161,27 @@ func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	cfg.Reference.FollowReturn = 0
 	// From when the step has left the block means and the line has held
 	// for a while (the step on top of it stands out until then), to the
 	// hold limit.
 	lateFrom, lateTo := to+800, from+cfg.Reference.HoldLimit
 	out := run(t, cfg, times(n), xs)
 	during, after := coverage(out, from, to), coverage(out, lateFrom, lateTo)
-	cfg.Reference.FollowTrend, cfg.Reference.FollowReturn = 0, 0
+	cfg.Reference.FollowTrend = 0
 	heldAfter := coverage(run(t, cfg, times(n), xs), lateFrom, lateTo)
-	t.Logf("step alerted on %.2f of its rows; rows %d-%d alerted on %.2f, %.2f without follow_trend and follow_return", during, lateFrom, lateTo, after, heldAfter)
+	t.Logf("step alerted on %.2f of its rows; rows %d-%d alerted on %.2f, %.2f without follow_trend", during, lateFrom, lateTo, after, heldAfter)
 	if during < 0.9 || after > 0 {
 		t.Errorf("step alerted on %.2f of its rows (want >= 0.9), rows %d-%d on %.2f (want none)", during, lateFrom, lateTo, after)
 	}
 	if heldAfter < 0.9 {
-		t.Errorf("without follow_trend and follow_return rows %d-%d alerted on %.2f, want >= 0.9: the test no longer shows a stale held level", lateFrom, lateTo, heldAfter)
+		t.Errorf("without follow_trend rows %d-%d alerted on %.2f, want >= 0.9: the test no longer shows a stale held level", lateFrom, lateTo, heldAfter)
 	}
 
 	// Restored mid-block during the step, the detector scores the rest as
 	// the uninterrupted one: the block means are in the
 	// snapshot.
-	cfg.Reference.FollowTrend, cfg.Reference.FollowReturn = DefaultReferenceConfig().FollowTrend, DefaultReferenceConfig().FollowReturn
+	cfg.Reference.FollowTrend = DefaultReferenceConfig().FollowTrend
 	ts := times(n)
 	for _, cut := range []int{from + 45, to + 17} {
 		a, _ := New(cfg, 1)
