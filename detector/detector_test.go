@@ -61,6 +61,28 @@ func run(t *testing.T, cfg Config, ts []int64, xs []float64) []scored {
 	return out
 }
 
+// resumesUninterrupted restores a's snapshot into a fresh detector of cfg
+// and checks that it scores samples cut on of the univariate series xs as
+// run did uninterrupted (out): reference score and alert alike.
+func resumesUninterrupted(t *testing.T, cfg Config, a *Detector, cut int, ts []int64, xs []float64, out []scored) {
+	t.Helper()
+	snap, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(cfg, 1)
+	if err := b.UnmarshalBinary(snap); err != nil {
+		t.Fatalf("cut %d: %v", cut, err)
+	}
+	for i := cut; i < len(xs); i++ {
+		for _, r := range b.Push(ts[i], xs[i:i+1]) {
+			if w := out[r.Seq]; math.Float64bits(r.RefScore) != math.Float64bits(w.ref) || r.Anomaly.Open != w.alert {
+				t.Fatalf("cut %d: sample %d reference %v alert %v after restore, %v %v uninterrupted", cut, r.Seq, r.RefScore, r.Anomaly.Open, w.ref, w.alert)
+			}
+		}
+	}
+}
+
 func times(n int) []int64 {
 	ts := make([]int64, n)
 	for i := range ts {

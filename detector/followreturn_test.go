@@ -1,7 +1,6 @@
 package detector
 
 import (
-	"math"
 	"slices"
 	"testing"
 )
@@ -54,21 +53,7 @@ func TestHeldLevelFollowsOnceTheSignalIsBack(t *testing.T) {
 	if cut < 0 {
 		t.Fatal("the channel was never counted back short of a return")
 	}
-	snap, err := a.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := New(cfg, 1)
-	if err := b.UnmarshalBinary(snap); err != nil {
-		t.Fatalf("cut %d: %v", cut, err)
-	}
-	for i := cut; i < n; i++ {
-		for _, r := range b.Push(ts[i], xs[i:i+1]) {
-			if w := out[r.Seq]; math.Float64bits(r.RefScore) != math.Float64bits(w.ref) || r.Anomaly.Open != w.alert {
-				t.Fatalf("cut %d: sample %d reference %v alert %v after restore, %v %v uninterrupted", cut, r.Seq, r.RefScore, r.Anomaly.Open, w.ref, w.alert)
-			}
-		}
-	}
+	resumesUninterrupted(t, cfg, a, cut, ts, xs, out)
 }
 
 // TestReturnNeedsWindowsInARow: a held channel is back once its window

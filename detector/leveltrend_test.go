@@ -191,20 +191,6 @@ func TestDriftAfterAFaultIsNotHeld(t *testing.T) {
 		if a.ref.trend.n != a.ref.trend.blocks || a.ref.trend.tick == 0 {
 			t.Fatalf("cut %d: %d of %d block means, tick %d: the cut tests no full trend mid-block", cut, a.ref.trend.n, a.ref.trend.blocks, a.ref.trend.tick)
 		}
-		snap, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := New(cfg, 1)
-		if err := b.UnmarshalBinary(snap); err != nil {
-			t.Fatalf("cut %d: %v", cut, err)
-		}
-		for i := cut; i < n; i++ {
-			for _, r := range b.Push(ts[i], xs[i:i+1]) {
-				if w := out[r.Seq]; math.Float64bits(r.RefScore) != math.Float64bits(w.ref) || r.Anomaly.Open != w.alert {
-					t.Fatalf("cut %d: sample %d reference %v alert %v after restore, %v %v uninterrupted", cut, r.Seq, r.RefScore, r.Anomaly.Open, w.ref, w.alert)
-				}
-			}
-		}
+		resumesUninterrupted(t, cfg, a, cut, ts, xs, out)
 	}
 }

@@ -827,7 +827,7 @@ func (r *reference) follow(holding bool) {
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
-		returned := r.returned(j, float64(m/spread), holding)
+		returned := r.returned(j, m/spread, holding)
 		switch {
 		case isContext(r.missing, j):
 			// A filled value is not where the level went.
