@@ -155,6 +155,12 @@ type ReferenceConfig struct {
 	// roughness test, or a vibration growing, raises it while the level
 	// and the trend stay where they were (channeltest.go).
 	Swing bool `yaml:"swing"`
+	// Level adds, over several channels, a test of each channel's window
+	// mean against normal windows' (channeltest.go). The network's one-unit
+	// code reconstructs a departure along the period's own co-movement (two
+	// vibration levels rising together) as well as it does the normal; the
+	// level sees it. With one channel the network's error is the channel's.
+	Level bool `yaml:"level"`
 	// ShortRuns: on a channel with states (a motor's on and off), a run of
 	// a state shorter than this share of the shortest of the normal runs
 	// of that state is anomalous, and so are the runs after it until one
@@ -190,7 +196,7 @@ type ReferenceConfig struct {
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, FollowReturn: 8, RelationR2: 0.9,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, ShortRuns: 0.6, ReplaySize: 128,
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, Level: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
 
@@ -283,7 +289,7 @@ type reference struct {
 	seed    uint64         // for the replay's reservoir sampling
 	anchors int            // replay slots kept from the period once it is over
 	trans   *transient     // an open alert's errors, for the tails if it proves a transient
-	tests   []*channelTest // stillness, roughness and swing, those on, in that order (snapshots and the transient buffer keep it)
+	tests   []*channelTest // stillness, roughness, swing and level, those on, in that order (snapshots and the transient buffer keep it)
 	// chEvidence is each channel's own evidence in the last window, in
 	// decades: its error's and its tests'.
 	chEvidence []float64
@@ -395,6 +401,9 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 	}
 	if cfg.Swing {
 		r.tests = append(r.tests, newSwing(cfg.Tail, channels))
+	}
+	if cfg.Level && channels > 1 {
+		r.tests = append(r.tests, newLevel(cfg.Tail, channels))
 	}
 	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {
