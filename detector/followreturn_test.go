@@ -56,6 +56,38 @@ func TestHeldLevelFollowsOnceTheSignalIsBack(t *testing.T) {
 	resumesUninterrupted(t, cfg, a, cut, ts, xs, out)
 }
 
+// TestReturnBeyondTheClipFollows: a fault beyond the window's clip ends as
+// the plant steps the other way by as much, so the channel comes back past
+// the level the alert held, wholly clipped on that side too. It has
+// returned all the same: its level follows and the alert closes, where
+// the clip's own rule (a clipped mean does not say how far the level
+// moved) held it stale to the hold limit.
+func TestReturnBeyondTheClipFollows(t *testing.T) {
+	const n, from, to = 4000, 1500, 2100
+	xs := shifted(n, from, to, -45, 7)
+	for i := to; i < n; i++ {
+		xs[i] += 45 // 13 of the channel's deviations: beyond the clip (8) either way
+	}
+	cfg := DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	lateFrom, lateTo := to+300, from+cfg.Reference.HoldLimit
+	out := run(t, cfg, times(n), xs)
+	during, after := coverage(out, from, to), coverage(out, lateFrom, lateTo)
+	cfg.Reference.FollowReturn = 0
+	held := run(t, cfg, times(n), xs)
+	heldAfter := coverage(held, lateFrom, lateTo)
+	t.Logf("fault alerted on %.2f of its rows, rows %d-%d on %.2f (%.2f without follow_return)", during, lateFrom, lateTo, after, heldAfter)
+	if during < 0.9 {
+		t.Errorf("fault alerted on %.2f of its rows, want >= 0.9", during)
+	}
+	if after > 0.05 {
+		t.Errorf("rows %d-%d alerted on %.2f, want <= 0.05: the channel back beyond the clip was not followed", lateFrom, lateTo, after)
+	}
+	if heldAfter < 0.9 {
+		t.Errorf("without follow_return rows %d-%d alerted on %.2f, want >= 0.9: the test no longer shows a clipped stale level", lateFrom, lateTo, heldAfter)
+	}
+}
+
 // TestReturnNeedsWindowsInARow: a held channel is back once its window
 // mean has been within half of the alert's largest departure, or past its
 // level to the other side, for follow_return windows in a row: a shorter

@@ -92,7 +92,9 @@ type ReferenceConfig struct {
 	// window mean comes back within half of its largest departure in the
 	// alert, or past its held level to the other side, for this many
 	// samples in a row has returned from the fault: its level follows five
-	// times as fast as within the gate. The normal goes on moving while a
+	// times as fast as within the gate, wholly clipped or not (a channel
+	// that warmed on under the fault comes back past its level by more
+	// than the clip). The normal goes on moving while a
 	// fault holds the level (SKAB's accelerometers wander three deviations
 	// in 300 rows), and a slow onset is followed as a drift until the fault
 	// outruns the gate, so the level the alert held was stale and kept it
@@ -846,6 +848,12 @@ func (r *reference) follow(holding bool) {
 		case r.marg.modal[j]:
 			// A window's mean is the state the channel is in, not its
 			// level; the histogram follows what it is shown instead.
+		case returned:
+			// Before the clip's case: a channel back past its level may
+			// be wholly clipped on the other side (a temperature that
+			// warmed on under the fault), and its level would stay stale
+			// to the hold limit.
+			r.norm.MoveMean(j, float64(returnSpeedup*a*m*r.norm.Std(j)))
 		case math.Abs(m) >= r.clip && holding && !r.holdLimitReached():
 			// Wholly clipped: the mean does not measure how far the level
 			// moved, and following it would drag the level towards the
@@ -854,8 +862,6 @@ func (r *reference) follow(holding bool) {
 			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
-		case returned:
-			r.norm.MoveMean(j, float64(returnSpeedup*a*m*r.norm.Std(j)))
 		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j)):
 			// Not part of the open alert, or got beyond the gate as a
 			// drift does rather than as a step: followed as within the
