@@ -148,8 +148,8 @@ func TestSwingFindsInjectedOscillations(t *testing.T) {
 // reference's level test than without it, on two injection seeds: the
 // level follows a slow growth's onset within its gate, and the network's
 // one-unit code reconstructs a departure along the channels' own
-// co-movement (measured: recall 0.48 and 0.44 without, 0.55 and 0.52
-// with; normal rows alerted 0.42 and 0.45 without, 0.46 and 0.47 with).
+// co-movement (measured: recall 0.51 and 0.45 without, 0.58 and 0.52
+// with; normal rows alerted 0.42 and 0.45 without, 0.44 and 0.46 with).
 func TestLevelFindsSlowGrowths(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores SKAB-injected files twice")
