@@ -18,13 +18,9 @@ func TestHeldLevelFollowsOnceTheSignalIsBack(t *testing.T) {
 	for i := 1800; i < n; i++ {
 		xs[i] += 1.5
 	}
-	cfg := DefaultConfig()
-	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	cfg, out, held := returnRuns(t, xs)
 	lateFrom, lateTo := to+200, from+cfg.Reference.HoldLimit
-	out := run(t, cfg, times(n), xs)
 	during, after := coverage(out, from, to), coverage(out, lateFrom, lateTo)
-	cfg.Reference.FollowReturn = 0
-	held := run(t, cfg, times(n), xs)
 	heldDuring, heldAfter := coverage(held, from, to), coverage(held, lateFrom, lateTo)
 	t.Logf("fault alerted on %.2f of its rows (%.2f without follow_return), rows %d-%d on %.2f (%.2f)", during, heldDuring, lateFrom, lateTo, after, heldAfter)
 	if during < 0.9 || heldDuring < 0.9 {
@@ -39,7 +35,6 @@ func TestHeldLevelFollowsOnceTheSignalIsBack(t *testing.T) {
 
 	// Restored while the channel is counted back, the detector scores the
 	// rest as the uninterrupted one: the count is in the snapshot.
-	cfg.Reference.FollowReturn = DefaultReferenceConfig().FollowReturn
 	ts := times(n)
 	a, _ := New(cfg, 1)
 	cut := -1
@@ -68,13 +63,9 @@ func TestReturnBeyondTheClipFollows(t *testing.T) {
 	for i := to; i < n; i++ {
 		xs[i] += 45 // 13 of the channel's deviations: beyond the clip (8) either way
 	}
-	cfg := DefaultConfig()
-	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	cfg, out, held := returnRuns(t, xs)
 	lateFrom, lateTo := to+300, from+cfg.Reference.HoldLimit
-	out := run(t, cfg, times(n), xs)
 	during, after := coverage(out, from, to), coverage(out, lateFrom, lateTo)
-	cfg.Reference.FollowReturn = 0
-	held := run(t, cfg, times(n), xs)
 	heldAfter := coverage(held, lateFrom, lateTo)
 	t.Logf("fault alerted on %.2f of its rows, rows %d-%d on %.2f (%.2f without follow_return)", during, lateFrom, lateTo, after, heldAfter)
 	if during < 0.9 {
@@ -86,6 +77,17 @@ func TestReturnBeyondTheClipFollows(t *testing.T) {
 	if heldAfter < 0.9 {
 		t.Errorf("without follow_return rows %d-%d alerted on %.2f, want >= 0.9: the test no longer shows a clipped stale level", lateFrom, lateTo, heldAfter)
 	}
+}
+
+// returnRuns scores xs with follow_return as the default has it (out, with
+// that config) and off (held), drift and quality checks off in both.
+func returnRuns(t *testing.T, xs []float64) (cfg Config, out, held []scored) {
+	t.Helper()
+	cfg = DefaultConfig()
+	cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+	off := cfg
+	off.Reference.FollowReturn = 0
+	return cfg, run(t, cfg, times(len(xs)), xs), run(t, off, times(len(xs)), xs)
 }
 
 // TestReturnNeedsWindowsInARow: a held channel is back once its window
