@@ -5,7 +5,7 @@
 # detector seeds, next to alerting on every row; then, for the
 # autoencoder's first run, recall per fault and the false-alarm rate before
 # and after the regime.
-# usage: scripts/inject-study.sh RECORDING.csv [eval flags, e.g. --ignore COL]
+# usage: scripts/inject-study.sh RECORDING.csv [inject flags, e.g. --ignore COL, --faults growth,none]
 #   (CORPUS_SEEDS="1 2 3", SEEDS="1 2 3", KINDS="autoencoder frozen persistence range",
 #    CONFIG=FILE for a configuration file)
 # SKAB's fault-free recording:
@@ -43,6 +43,6 @@ for f in "$tmp/o-$first-$cs1-$s1"/*.csv; do
   awk -F, -v n="$(basename "$f")" 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
     { r = NR - 2; y = $h["anomaly"] > 0; a = $h["alert"] > 0
       if (y) { seen = 1; p++; tp += a } else if (r >= 400) { if (!seen) { nb++; fb += a } else { na++; fa += a } } }
-    END { split(n, q, "-"); print q[1], tp, p, fb, nb, fa, na }' "$f"
+    END { split(n, q, "-"); print q[1], tp + 0, p + 0, fb + 0, nb + 0, fa + 0, na + 0 }' "$f"
 done | awk '{ k = $1; tp[k] += $2; p[k] += $3; fb[k] += $4; nb[k] += $5; fa[k] += $6; na[k] += $7 }
-  END { for (k in tp) printf "  %-12s recall %.2f  FAR before %.2f  after %.2f\n", k, tp[k] / p[k], fb[k] / nb[k], fa[k] / na[k] }' | sort
+  END { for (k in tp) printf "  %-12s recall %.2f  FAR before %.2f  after %.2f\n", k, p[k] ? tp[k] / p[k] : 0, nb[k] ? fb[k] / nb[k] : 0, na[k] ? fa[k] / na[k] : 0 }' | sort

@@ -37,14 +37,20 @@ var InjectFaults = []string{"step", "ramp", "noise", "stuck", "oscillation", "re
 // within a file, where the other faults' do not (docs/quality.md).
 const GrowthFault = "growth"
 
+// NoFault is the "fault" of a cut left as it was recorded, written only
+// when named: its rows are all normal, so a detector's alerts on it are
+// the false alarms it would raise on the plant's own normal operation
+// (faults.json gives it no channels and an empty regime at row 0).
+const NoFault = "none"
+
 // InjectShapes are the growth fault's shapes.
 var InjectShapes = []string{"step", "linear", "exponential"}
 
 // CheckFaults names the first fault Inject cannot write.
 func CheckFaults(faults []string) error {
 	for _, f := range faults {
-		if f != GrowthFault && !slices.Contains(InjectFaults, f) {
-			return fmt.Errorf("fault %q: unknown (known: %s, %s)", f, strings.Join(InjectFaults, ", "), GrowthFault)
+		if f != GrowthFault && f != NoFault && !slices.Contains(InjectFaults, f) {
+			return fmt.Errorf("fault %q: unknown (known: %s, %s, %s)", f, strings.Join(InjectFaults, ", "), GrowthFault, NoFault)
 		}
 	}
 	return nil
@@ -55,7 +61,7 @@ func CheckFaults(faults []string) error {
 const InjectTrain = 400
 
 // Injected is one file cut from a normal recording, with one abnormal
-// regime.
+// regime (none for NoFault).
 type Injected struct {
 	Name     string // "<fault>-<n>.csv"
 	Fault    string
@@ -73,8 +79,8 @@ type Injected struct {
 // channels, as read) for each of faults (InjectFaults if none) and writes
 // one abnormal regime into each: starting between row InjectTrain+50 and
 // 60% of the file, lasting 25-40% of it and ending at least 50 rows before
-// its end. Channels whose training part is constant are never faulted.
-// The result is a pure function of its arguments.
+// its end (NoFault: none). Channels whose training part is constant are
+// never faulted. The result is a pure function of its arguments.
 func Inject(values [][]float64, rows, perFault int, seed uint64, faults ...string) ([]*Injected, error) {
 	if len(faults) == 0 {
 		faults = InjectFaults
@@ -139,6 +145,8 @@ func injectOne(values [][]float64, rows int, fault string, rng *rand.Rand) (*Inj
 	between := func(lo, hi float64) float64 { return lo + float64((hi-lo)*rng.Float64()) }
 	regime := in.Values[in.Start:in.End]
 	switch fault {
+	case NoFault:
+		in.Start, in.End = 0, 0
 	case "step":
 		j := pick()
 		in.Channels, in.Size = []int{j}, between(2, 4)

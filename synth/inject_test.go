@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -175,5 +176,28 @@ func TestInjectGrowth(t *testing.T) {
 	}
 	if _, err := Inject(rec, 1150, 2, 4, "step", "leak"); err == nil || !strings.Contains(err.Error(), `fault "leak": unknown`) {
 		t.Errorf("an unknown fault: got %v", err)
+	}
+}
+
+// A cut with no fault is the recording as it was, with no regime, drawn
+// from where the other cuts are.
+func TestInjectNone(t *testing.T) {
+	rec := recording(6000)
+	files, err := Inject(rec, 1150, 5, 2, NoFault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := map[int]bool{}
+	for n, in := range files {
+		if in.Name != fmt.Sprintf("none-%d.csv", n) || in.Fault != NoFault || in.Start != 0 || in.End != 0 || len(in.Channels) != 0 || in.Size != 0 {
+			t.Fatalf("%s: fault %s, regime [%d, %d), channels %v, size %v", in.Name, in.Fault, in.Start, in.End, in.Channels, in.Size)
+		}
+		if !reflect.DeepEqual(in.Values, rec[in.From:in.From+1150]) {
+			t.Fatalf("%s: differs from the recording's rows %d on", in.Name, in.From)
+		}
+		from[in.From] = true
+	}
+	if len(from) < 2 {
+		t.Errorf("every cut from row %v", from)
 	}
 }

@@ -26,10 +26,12 @@ eval --label-column: measure a detector on your own plant's normal data
 before trusting it. Faults (sizes in each channel's deviation over the
 file's first %d rows, which stay fault-free): %s by default; %s
 (two correlated channels rising together by 4-12 deviations as a step, a
-linear ramp or an exponential growth: a growing imbalance) when named.
-DIR/faults.json lists each file's fault, channels, rows, size and shape.
+linear ramp or an exponential growth: a growing imbalance) and %s (the cut
+as recorded, every row normal: the false alarms of your normal operation)
+when named. DIR/faults.json lists each file's fault, channels, rows, size
+and shape.
 
-`, synth.InjectTrain, strings.Join(synth.InjectFaults, ", "), synth.GrowthFault)
+`, synth.InjectTrain, strings.Join(synth.InjectFaults, ", "), synth.GrowthFault, synth.NoFault)
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -87,6 +88,29 @@ func TestInjectThenEval(t *testing.T) {
 		}
 	}
 
+	// Cuts left as recorded: every row normal, so eval counts only false
+	// alarms.
+	normal := filepath.Join(dir, "normal")
+	stdout, stderr, code = cli(t, "inject", "--rows", "1000", "--per-fault", "2", "--faults", "none", "--ignore", "batch", "--out", normal, rec)
+	if code != 0 || !strings.Contains(stdout, "wrote 2 files and faults.json to") {
+		t.Fatalf("inject --faults none: exit %d: %s%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"none-0.csv", "none-1.csv"} {
+		text, err := os.ReadFile(filepath.Join(normal, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")[1:] {
+			if !strings.HasSuffix(line, ",0") {
+				t.Fatalf("%s: row %d is %q, want anomaly 0", name, i, line)
+			}
+		}
+	}
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400", "--out", filepath.Join(dir, "normal-out"), normal)
+	if code != 0 || !regexp.MustCompile(`point-wise vs anomaly \(rows 400 on, 2 files\): .* \(TP 0 FP \d+ FN 0 TN \d+\)`).MatchString(stdout) {
+		t.Fatalf("eval of the fault-free cuts: exit %d: %s%s", code, stdout, stderr)
+	}
+
 	for _, c := range []struct {
 		args []string
 		want string
@@ -95,7 +119,7 @@ func TestInjectThenEval(t *testing.T) {
 		{[]string{"inject", "--ignore", "batch", "--rows", "2000", "--out", data, rec}, "normal.csv: the recording has 3000 rows; injecting files of 2000 rows needs at least 4000"},
 		{[]string{"inject", "--ignore", "batch", "--per-fault", "0", "--out", data, rec}, "files per fault: must be in [1, 100] (got 0)"},
 		{[]string{"inject", "--out", data, filepath.Join(dir, "absent.csv")}, "absent.csv: no such file or directory"},
-		{[]string{"inject", "--faults", "growth,leak", "--out", data, rec}, `--faults: fault "leak": unknown (known: step, ramp, noise, stuck, oscillation, regime, decouple, growth)`},
+		{[]string{"inject", "--faults", "growth,leak", "--out", data, rec}, `--faults: fault "leak": unknown (known: step, ramp, noise, stuck, oscillation, regime, decouple, growth, none)`},
 		{[]string{"inject", "--faults", " , ", "--out", data, rec}, `--faults: no fault named (got " , ")`},
 	} {
 		_, stderr, code := cli(t, c.args...)
