@@ -38,6 +38,9 @@ func (c *Counts) add(o Counts) {
 	c.TP, c.FP, c.FN, c.TN = c.TP+o.TP, c.FP+o.FP, c.FN+o.FN, c.TN+o.TN
 }
 
+// FAR is the false-alarm rate FP / (FP + TN).
+func (c Counts) FAR() float64 { return ratio(c.FP, c.FP+c.TN) }
+
 // F1 is TP / (TP + (FP + FN) / 2), as SKAB computes it.
 func (c Counts) F1() float64 {
 	d := float64(c.TP) + float64(float64(c.FP+c.FN)/2)
@@ -57,18 +60,25 @@ func (c Counts) F1() float64 {
 type Paired struct {
 	A, B, Diff float64
 	Low, High  float64 // the 2.5% and 97.5% points of the resampled differences
-	Ahead      float64 // share of resamples in which A's statistic is above B's
-	Files      int
-	Resamples  int
+	// Ahead is the share of resamples in which A's statistic is better
+	// than B's: above it, or below it when LowerIsBetter.
+	Ahead         float64
+	LowerIsBetter bool // a rate of false alarms
+	Files         int
+	Resamples     int
 }
 
 // Verdict reads the interval: "ahead" or "behind" when it leaves out 0,
 // "not separable" when it holds it.
 func (p Paired) Verdict() string {
+	low, high := p.Low, p.High
+	if p.LowerIsBetter {
+		low, high = -p.High, -p.Low
+	}
 	switch {
-	case p.Low > 0:
+	case low > 0:
 		return "ahead"
-	case p.High < 0:
+	case high < 0:
 		return "behind"
 	}
 	return "not separable"
@@ -78,14 +88,14 @@ func (p Paired) Verdict() string {
 // from a generator seeded with seed (the same seed, the same interval);
 // pooled returns both detectors' statistics over the files drawn, a file
 // as often as it was drawn (nil: all once).
-func pairedBootstrap(files, resamples int, seed uint64, pooled func(draw []int) (a, b float64)) (Paired, error) {
+func pairedBootstrap(files, resamples int, seed uint64, lowerIsBetter bool, pooled func(draw []int) (a, b float64)) (Paired, error) {
 	switch {
 	case files == 0:
 		return Paired{}, errors.New("paired comparison: no files")
 	case resamples < 40:
 		return Paired{}, errors.New("paired comparison: at least 40 resamples are needed for a 95% interval")
 	}
-	out := Paired{Files: files, Resamples: resamples}
+	out := Paired{Files: files, Resamples: resamples, LowerIsBetter: lowerIsBetter}
 	out.A, out.B = pooled(nil)
 	out.Diff = out.A - out.B
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
@@ -98,7 +108,7 @@ func pairedBootstrap(files, resamples int, seed uint64, pooled func(draw []int) 
 		}
 		a, b := pooled(draw)
 		diffs[r] = a - b
-		if diffs[r] > 0 {
+		if diffs[r] > 0 && !lowerIsBetter || diffs[r] < 0 && lowerIsBetter {
 			ahead++
 		}
 	}
@@ -128,14 +138,31 @@ func ComparePairedF1(a, b []Counts, resamples int, seed uint64) (Paired, error) 
 	if len(a) != len(b) {
 		return Paired{}, errors.New("paired F1: the two alerts were counted on different numbers of files")
 	}
-	return pairedBootstrap(len(a), resamples, seed, func(draw []int) (float64, float64) {
+	return pairedBootstrap(len(a), resamples, seed, false, pooledCounts(a, b, Counts.F1))
+}
+
+// ComparePairedFAR compares two alerts by their false-alarm rates pooled
+// over files whose counts are a[i] and b[i]: on files with no labelled row
+// (a plant's normal operation) F1 says nothing, and the lower rate is
+// ahead.
+func ComparePairedFAR(a, b []Counts, resamples int, seed uint64) (Paired, error) {
+	if len(a) != len(b) {
+		return Paired{}, errors.New("paired false-alarm rate: the two alerts were counted on different numbers of files")
+	}
+	return pairedBootstrap(len(a), resamples, seed, true, pooledCounts(a, b, Counts.FAR))
+}
+
+// pooledCounts is pairedBootstrap's pooled for stat of counts pooled over
+// the files drawn.
+func pooledCounts(a, b []Counts, stat func(Counts) float64) func(draw []int) (float64, float64) {
+	return func(draw []int) (float64, float64) {
 		var sa, sb Counts
 		each(len(a), draw, func(i int) {
 			sa.add(a[i])
 			sb.add(b[i])
 		})
-		return sa.F1(), sb.F1()
-	})
+		return stat(sa), stat(sb)
+	}
 }
 
 // ComparePairedNAB compares two detectors by their NAB scores under
@@ -153,7 +180,7 @@ func ComparePairedNAB(a, b []nab.FileScore, p nab.Profile, resamples int, seed u
 			return Paired{}, fmt.Errorf("paired NAB: file %d is %s (%d windows) for one detector and %s (%d) for the other", i, a[i].Name, a[i].Windows, b[i].Name, b[i].Windows)
 		}
 	}
-	return pairedBootstrap(len(a), resamples, seed, func(draw []int) (float64, float64) {
+	return pairedBootstrap(len(a), resamples, seed, false, func(draw []int) (float64, float64) {
 		var rawA, rawB float64
 		windows := 0
 		each(len(a), draw, func(i int) {

@@ -121,6 +121,43 @@ func TestPairedF1(t *testing.T) {
 	}
 }
 
+// TestPairedFAR: on normal operation alone the lower false-alarm rate is
+// ahead, and the rates are the pooled ones.
+func TestPairedFAR(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	noisy := make([]Counts, 25)
+	for i := range noisy {
+		rows := 700 + r.IntN(300)
+		fp := int(float64(rows) * (0.1 + 0.2*r.Float64()))
+		noisy[i] = Counts{FP: fp, TN: rows - fp}
+	}
+	quiet := make([]Counts, len(noisy))
+	var pooled Counts
+	for i, c := range noisy {
+		moved := c.FP / 3
+		quiet[i] = Counts{FP: c.FP - moved, TN: c.TN + moved}
+		pooled.add(quiet[i])
+	}
+	lead, err := ComparePairedFAR(quiet, noisy, 500, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lead.LowerIsBetter || lead.A != pooled.FAR() || lead.Diff >= 0 || lead.High >= 0 || lead.Ahead != 1 || lead.Verdict() != "ahead" {
+		t.Errorf("a third fewer false alarms on every file: %+v, %s (pooled rate %v)", lead, lead.Verdict(), pooled.FAR())
+	}
+	back, _ := ComparePairedFAR(noisy, quiet, 500, 1)
+	if back.Verdict() != "behind" || back.Ahead != 0 || math.Abs(back.Diff+lead.Diff) > 1e-15 {
+		t.Errorf("the same the other way round: %+v, %s", back, back.Verdict())
+	}
+	same, _ := ComparePairedFAR(noisy, noisy, 500, 1)
+	if same.Diff != 0 || same.Verdict() != "not separable" {
+		t.Errorf("an alert against itself: %+v, %s", same, same.Verdict())
+	}
+	if _, err := ComparePairedFAR(noisy, noisy[:3], 500, 1); err == nil || !strings.Contains(err.Error(), "different numbers of files") {
+		t.Errorf("different numbers of files: got %v", err)
+	}
+}
+
 // TestPairedF1IntervalCovers: for two alerts equally good on average, the
 // 95% interval holds 0 in most draws of the files; for one whose recall is
 // higher by 0.05, it leaves 0 out in most.

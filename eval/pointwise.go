@@ -116,9 +116,6 @@ func (p *PointStats) Recall() float64 { return ratio(p.TP, p.TP+p.FN) }
 // alert must beat (P / (P + N/2), P the labelled rows and N the others).
 func (p *PointStats) EveryRowF1() float64 { return p.EveryRow().F1() }
 
-// FAR is the false-alarm rate FP / (FP + TN).
-func (p *PointStats) FAR() float64 { return ratio(p.FP, p.FP+p.TN) }
-
 // MAR is the missed-alarm rate FN / (FN + TP).
 func (p *PointStats) MAR() float64 { return ratio(p.FN, p.FN+p.TP) }
 

@@ -550,8 +550,9 @@ func nabScoresOf(files []nab.File) []nab.Result {
 
 // printVersus runs each control kind on the inputs with the run's options
 // and prints, beside the run's, its pooled point-wise F1 (and alerting on
-// every row's, first) or its NAB scores, each with a 95% interval of the
-// difference from a paired bootstrap over files.
+// every row's, first; its false-alarm rate where no scored row is
+// labelled) or its NAB scores, each with a 95% interval of the difference
+// from a paired bootstrap over files.
 func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input, opts eval.Options, results []eval.FileResult, controls []detector.Kind, by versusLabels) error {
 	counts := func(rs []eval.FileResult) ([]eval.Counts, error) {
 		out := make([]eval.Counts, len(rs))
@@ -565,20 +566,29 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 		return out, nil
 	}
 	var mine []eval.Counts
+	compare, stat := eval.ComparePairedF1, "F1"
 	if by.col != "" {
 		var err error
 		if mine, err = counts(results); err != nil {
 			return err
 		}
+		var pooled eval.Counts
 		every := make([]eval.Counts, len(mine))
 		for i, c := range mine {
 			every[i] = c.EveryRow()
+			pooled.TP, pooled.FN = pooled.TP+c.TP, pooled.FN+c.FN
 		}
-		p, err := eval.ComparePairedF1(mine, every, versusResamples, versusSeed)
-		if err != nil {
-			return err
+		if pooled.TP+pooled.FN == 0 {
+			// Normal operation only: F1 is 0 for every alert.
+			compare, stat = eval.ComparePairedFAR, "false-alarm rate"
+			fmt.Fprintf(w, "no scored row is labelled in %s: the controls are compared by their false-alarm rates, the lower ahead\n", by.col)
+		} else {
+			p, err := eval.ComparePairedF1(mine, every, versusResamples, versusSeed)
+			if err != nil {
+				return err
+			}
+			versusLine(w, "alerting on every row", "F1", p, 3, "")
 		}
-		versusLine(w, "alerting on every row", "F1", p, 3, "")
 	}
 	for _, k := range controls {
 		o := opts
@@ -599,11 +609,11 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 			if err != nil {
 				return err
 			}
-			p, err := eval.ComparePairedF1(mine, tc, versusResamples, versusSeed)
+			p, err := compare(mine, tc, versusResamples, versusSeed)
 			if err != nil {
 				return err
 			}
-			versusLine(w, string(k), "F1", p, 3, "")
+			versusLine(w, string(k), stat, p, 3, "")
 		}
 		if by.nab != nil {
 			for i, res := range nabFileScores(theirs, by.nab) {

@@ -231,6 +231,41 @@ func TestEvalVersus(t *testing.T) {
 			t.Errorf("%s's outputs: %v", name, err)
 		}
 	}
+	// Files of normal operation only: F1 is 0 for every alert, so the
+	// controls are compared by their false-alarm rates.
+	normal := filepath.Join(dir, "normal")
+	os.MkdirAll(normal, 0o755)
+	for f := range 3 {
+		text, _ := os.ReadFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)))
+		os.WriteFile(filepath.Join(normal, fmt.Sprintf("f%d.csv", f)), []byte(strings.ReplaceAll(string(text), ";1\n", ";0\n")), 0o644)
+	}
+	farOf := func(stdout string) float64 {
+		t.Helper()
+		var far float64
+		line := stdout[strings.Index(stdout, "point-wise"):]
+		if _, err := fmt.Sscanf(line[strings.Index(line, "FAR"):], "FAR %f", &far); err != nil {
+			t.Fatalf("parsing %q: %v", line, err)
+		}
+		return far
+	}
+	stdout, stderr, code = cli(t, append(args, "--versus", "range", "--out", filepath.Join(dir, "normal-out"), normal)...)
+	if code != 0 || !strings.Contains(stdout, "no scored row is labelled in anomaly: the controls are compared by their false-alarm rates, the lower ahead") || strings.Contains(stdout, "versus alerting on every row") {
+		t.Fatalf("eval --versus on normal files: exit %d: %s%s", code, stdout, stderr)
+	}
+	at := strings.Index(stdout, "versus range:")
+	var a, b, diff, lo, hi, ahead float64
+	var files, resamples int
+	if _, err := fmt.Sscanf(stdout[at+len("versus range:"):], " false-alarm rate %f against %f, difference %f, 95%% interval %f to %f (paired bootstrap over %d files, %d resamples; ahead in %f%%",
+		&a, &b, &diff, &lo, &hi, &files, &resamples, &ahead); err != nil {
+		t.Fatalf("parsing the line for range: %v\n%s", err, stdout[at:])
+	}
+	own, stderr, code := cli(t, append(args, "--detector", "range", "--out", filepath.Join(dir, "normal-range"), normal)...)
+	if code != 0 {
+		t.Fatalf("eval --detector range: exit %d: %s", code, stderr)
+	}
+	if a != farOf(stdout) || math.Abs(b-farOf(own)) > 0.0005 || files != 3 || !(lo <= diff && diff <= hi) {
+		t.Errorf("range on normal files: rate %v against %v (the run's %v, range's own %v), difference %v in [%v, %v], %d files", a, b, farOf(stdout), farOf(own), diff, lo, hi, files)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
