@@ -183,15 +183,17 @@ func TestEvalVersus(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)), []byte(b.String()), 0o644)
 	}
-	f1Of := func(stdout string) float64 {
+	// pointWise reads a figure (F1, FAR) of eval's point-wise line.
+	pointWise := func(stdout, figure string) float64 {
 		t.Helper()
-		var f1 float64
+		var v float64
 		line := stdout[strings.Index(stdout, "point-wise"):]
-		if _, err := fmt.Sscanf(line[strings.Index(line, "F1"):], "F1 %f", &f1); err != nil {
+		if _, err := fmt.Sscanf(line[strings.Index(line, figure+" "):], figure+" %f", &v); err != nil {
 			t.Fatalf("parsing %q: %v", line, err)
 		}
-		return f1
+		return v
 	}
+	f1Of := func(stdout string) float64 { return pointWise(stdout, "F1") }
 	args := []string{"eval", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400"}
 	stdout, stderr, code := cli(t, append(args, "--versus", "persistence,range", "--out", filepath.Join(dir, "out"), data)...)
 	if code != 0 {
@@ -239,15 +241,7 @@ func TestEvalVersus(t *testing.T) {
 		text, _ := os.ReadFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)))
 		os.WriteFile(filepath.Join(normal, fmt.Sprintf("f%d.csv", f)), []byte(strings.ReplaceAll(string(text), ";1\n", ";0\n")), 0o644)
 	}
-	farOf := func(stdout string) float64 {
-		t.Helper()
-		var far float64
-		line := stdout[strings.Index(stdout, "point-wise"):]
-		if _, err := fmt.Sscanf(line[strings.Index(line, "FAR"):], "FAR %f", &far); err != nil {
-			t.Fatalf("parsing %q: %v", line, err)
-		}
-		return far
-	}
+	farOf := func(stdout string) float64 { return pointWise(stdout, "FAR") }
 	stdout, stderr, code = cli(t, append(args, "--versus", "range", "--out", filepath.Join(dir, "normal-out"), normal)...)
 	if code != 0 || !strings.Contains(stdout, "no scored row is labelled in anomaly: the controls are compared by their false-alarm rates, the lower ahead") || strings.Contains(stdout, "versus alerting on every row") {
 		t.Fatalf("eval --versus on normal files: exit %d: %s%s", code, stdout, stderr)
