@@ -231,16 +231,24 @@ func pointwise(t *testing.T, out, data string, flags ...string) (recall, far flo
 	t.Helper()
 	args := append([]string{"eval", "--quiet", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400", "--out", out}, flags...)
 	stdout, stderr, code := cli(t, append(args, data)...)
-	i := strings.Index(stdout, "point-wise")
-	if code != 0 || i < 0 {
+	if code != 0 || !strings.Contains(stdout, "point-wise") {
 		t.Fatalf("eval: exit %d: %s%s", code, stdout, stderr)
 	}
-	line := stdout[i:]
-	if _, err := fmt.Sscanf(line[strings.Index(line, "recall"):], "recall %f", &recall); err != nil {
+	return pointFigure(t, stdout, "recall"), pointFigure(t, stdout, "FAR")
+}
+
+// pointFigure reads a figure (F1, recall, FAR) of eval's point-wise line
+// in stdout.
+func pointFigure(t *testing.T, stdout, figure string) float64 {
+	t.Helper()
+	line := stdout[max(0, strings.Index(stdout, "point-wise")):]
+	var v float64
+	at := strings.Index(line, figure+" ")
+	if at < 0 {
+		t.Fatalf("no %s in %q", figure, line)
+	}
+	if _, err := fmt.Sscanf(line[at:], figure+" %f", &v); err != nil {
 		t.Fatalf("%v in %q", err, line)
 	}
-	if _, err := fmt.Sscanf(line[strings.Index(line, "FAR"):], "FAR %f", &far); err != nil {
-		t.Fatalf("%v in %q", err, line)
-	}
-	return recall, far
+	return v
 }

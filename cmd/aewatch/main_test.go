@@ -183,17 +183,7 @@ func TestEvalVersus(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)), []byte(b.String()), 0o644)
 	}
-	// pointWise reads a figure (F1, FAR) of eval's point-wise line.
-	pointWise := func(stdout, figure string) float64 {
-		t.Helper()
-		var v float64
-		line := stdout[strings.Index(stdout, "point-wise"):]
-		if _, err := fmt.Sscanf(line[strings.Index(line, figure+" "):], figure+" %f", &v); err != nil {
-			t.Fatalf("parsing %q: %v", line, err)
-		}
-		return v
-	}
-	f1Of := func(stdout string) float64 { return pointWise(stdout, "F1") }
+	f1Of := func(stdout string) float64 { return pointFigure(t, stdout, "F1") }
 	args := []string{"eval", "--multivariate", "--label-column", "anomaly", "--skip-rows", "400"}
 	stdout, stderr, code := cli(t, append(args, "--versus", "persistence,range", "--out", filepath.Join(dir, "out"), data)...)
 	if code != 0 {
@@ -241,7 +231,7 @@ func TestEvalVersus(t *testing.T) {
 		text, _ := os.ReadFile(filepath.Join(data, fmt.Sprintf("f%d.csv", f)))
 		os.WriteFile(filepath.Join(normal, fmt.Sprintf("f%d.csv", f)), []byte(strings.ReplaceAll(string(text), ";1\n", ";0\n")), 0o644)
 	}
-	farOf := func(stdout string) float64 { return pointWise(stdout, "FAR") }
+	farOf := func(stdout string) float64 { return pointFigure(t, stdout, "FAR") }
 	stdout, stderr, code = cli(t, append(args, "--versus", "range", "--out", filepath.Join(dir, "normal-out"), normal)...)
 	if code != 0 || !strings.Contains(stdout, "no scored row is labelled in anomaly: the controls are compared by their false-alarm rates, the lower ahead") || strings.Contains(stdout, "versus alerting on every row") {
 		t.Fatalf("eval --versus on normal files: exit %d: %s%s", code, stdout, stderr)
