@@ -572,17 +572,19 @@ func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input
 		if mine, err = counts(results); err != nil {
 			return err
 		}
-		var pooled eval.Counts
-		every := make([]eval.Counts, len(mine))
-		for i, c := range mine {
-			every[i] = c.EveryRow()
-			pooled.TP, pooled.FN = pooled.TP+c.TP, pooled.FN+c.FN
+		labelled := 0
+		for _, c := range mine {
+			labelled += c.TP + c.FN
 		}
-		if pooled.TP+pooled.FN == 0 {
+		if labelled == 0 {
 			// Normal operation only: F1 is 0 for every alert.
 			compare, stat = eval.ComparePairedFAR, "false-alarm rate"
 			fmt.Fprintf(w, "no scored row is labelled in %s: the controls are compared by their false-alarm rates, the lower ahead\n", by.col)
 		} else {
+			every := make([]eval.Counts, len(mine))
+			for i, c := range mine {
+				every[i] = c.EveryRow()
+			}
 			p, err := eval.ComparePairedF1(mine, every, versusResamples, versusSeed)
 			if err != nil {
 				return err
