@@ -163,6 +163,14 @@ type ReferenceConfig struct {
 	// vibration levels rising together) as well as it does the normal; the
 	// level sees it. With one channel the network's error is the channel's.
 	Level bool `yaml:"level"`
+	// Slope adds, over several channels, a test of each channel's trend
+	// across the window against normal windows' (channeltest.go): a
+	// channel driven faster than it ever moves normally, whose level the
+	// follow tracks and whose ramp the network reconstructs (a motor
+	// heating under a closed valve, SKAB valve1). With one channel it
+	// moved nothing on NAB (70.12 against 70.09) and would take a
+	// univariate detector past 32 KB.
+	Slope bool `yaml:"slope"`
 	// ShortRuns: on a channel with states (a motor's on and off), a run of
 	// a state shorter than this share of the shortest of the normal runs
 	// of that state is anomalous, and so are the runs after it until one
@@ -198,7 +206,7 @@ type ReferenceConfig struct {
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
 	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, FollowReturn: 8, RelationR2: 0.9,
-		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, Level: true, ShortRuns: 0.6, ReplaySize: 128,
+		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, Level: true, Slope: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
 
@@ -406,6 +414,9 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 	}
 	if cfg.Level && channels > 1 {
 		r.tests = append(r.tests, newLevel(cfg.Tail, channels))
+	}
+	if cfg.Slope && channels > 1 {
+		r.tests = append(r.tests, newSlope(cfg.Tail, channels))
 	}
 	r.trans = newTransient(channels, len(r.tests))
 	if channels > 1 {
@@ -674,6 +685,9 @@ func (r *reference) scoreOwn(win *window.Window, holding bool) float64 {
 	}
 	for _, t := range r.tests {
 		for j := range r.chEvidence {
+			if t.movesByRelation && r.levelByRelation(j) {
+				continue
+			}
 			r.chEvidence[j] = max(r.chEvidence[j], t.channelDecades(j, r.marg.modal))
 		}
 	}

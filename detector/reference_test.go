@@ -332,6 +332,81 @@ func TestSwingLeavesOutATrend(t *testing.T) {
 	}
 }
 
+// TestSlopeLeavesOutALevel: a window's offset from the level moves its
+// slope statistic by nothing, a ramp by its rate.
+func TestSlopeLeavesOutALevel(t *testing.T) {
+	const size = 32
+	base, offset, ramp := make([]float64, size), make([]float64, size), make([]float64, size)
+	for i := range base {
+		base[i] = 0.1 * float64(i%3)
+		offset[i], ramp[i] = base[i]+5, base[i]+0.2*float64(i)
+	}
+	stat := func(v []float64) float64 {
+		s := []float64{0}
+		measureSlope(v, s)
+		return s[0]
+	}
+	b, o, r := stat(base), stat(offset), stat(ramp)
+	if math.Abs(o-b) > 1e-9 || math.Abs(r-b-0.2) > 1e-9 {
+		t.Errorf("slope: %.4f normal, %.4f offset by 5 (want the same), %.4f with a ramp of 0.2 a sample (want 0.2 more)", b, o, r)
+	}
+}
+
+// TestSlopeFindsAHeatingFasterThanItsCycle: a temperature on a cycle of
+// 600 samples (its steepest 0.005 a sample) heats at 0.015 a sample for
+// 150 samples and cools back as fast, beside two channels that wander on
+// their own. Its level stays within what the follow tracks and its ramp
+// is a shape the reconstruction knows, so without the slope test the
+// heating is all but missed; with it most of it is alerted, and normal
+// operation before it is alerted no more than without.
+func TestSlopeFindsAHeatingFasterThanItsCycle(t *testing.T) {
+	const n, c, from, to = 3000, 3, 2000, 2300
+	for seed := uint64(1); seed <= 3; seed++ {
+		r := rand.New(rand.NewPCG(seed, 11))
+		rows := make([][]float64, n)
+		var flow, vib float64
+		for i := range rows {
+			flow, vib = 0.98*flow+0.3*r.NormFloat64(), 0.9*vib+r.NormFloat64()
+			temp := 50 + 0.5*math.Sin(2*math.Pi*float64(i)/600) + 0.02*r.NormFloat64()
+			if i >= from && i < to {
+				temp += 0.015 * float64(min(i-from, to-i))
+			}
+			rows[i] = []float64{temp, 30 + flow, 1 + 0.1*vib}
+		}
+		alerted := func(slope bool) (fault, before float64) {
+			cfg := DefaultConfig()
+			cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
+			cfg.Reference.Slope = slope
+			d, err := New(cfg, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var inFault, ahead int
+			for i, x := range rows {
+				for _, res := range d.Push(int64(i+1)*1e9, x) {
+					switch {
+					case !res.Anomaly.Open:
+					case res.Seq >= from && res.Seq < to:
+						inFault++
+					case res.Seq >= uint64(cfg.Warmup) && res.Seq < from:
+						ahead++
+					}
+				}
+			}
+			return float64(inFault) / (to - from), float64(ahead) / float64(from-cfg.Warmup)
+		}
+		with, beforeWith := alerted(true)
+		without, beforeWithout := alerted(false)
+		t.Logf("seed %d: alert covers %.2f of the heating with the slope test, %.2f without; %.3f / %.3f of the rows before it", seed, with, without, beforeWith, beforeWithout)
+		if with < 0.7 || without > 0.3 {
+			t.Errorf("seed %d: alert covers %.2f of the heating with the slope test, %.2f without: want >= 0.7 and <= 0.3", seed, with, without)
+		}
+		if beforeWith > beforeWithout {
+			t.Errorf("seed %d: the slope test alerts %.3f of the rows before the heating, %.3f without it", seed, beforeWith, beforeWithout)
+		}
+	}
+}
+
 // TestRecurringFaultStaysAFault: the same level drop coming back after
 // long normal stretches (a valve that sticks again) is alerted for most
 // of each occurrence; it is not taken for a state of a cycle, which comes

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 39 (version 38 had no level test over several
+// Snapshot encoding, version 40 (version 39 had no slope test over several
+// channels; version 38 had no level test over several
 // channels; version 37 had no departures an open
 // alert's channels reached, to tell when one is back; version 36 had no window means kept to
 // tell a held channel's drift from a step; version 35 had no scores by time of
@@ -68,7 +69,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 39
+	snapshotVersion = 40
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
