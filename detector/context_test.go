@@ -85,6 +85,40 @@ func TestContextFor(t *testing.T) {
 	}
 }
 
+// TestSlopeLeavesSetpointMovesToTheRelation: a controlled variable moves
+// as fast as its loop drives it when its setpoint moves, faster than it
+// ever moves between moves. Its level is the relation's to judge, and so
+// are its moves: with the setpoint as context the slope test alerts no
+// more of its normal rows than without the test.
+func TestSlopeLeavesSetpointMovesToTheRelation(t *testing.T) {
+	const n, learnt = 9000, 3000
+	for _, seed := range []uint64{1, 2, 3} {
+		pv, sp := controlled(n, n, seed)
+		run := func(slope bool) float64 {
+			t.Helper()
+			cfg := DefaultConfig()
+			cfg.Reference.Slope = slope
+			d, err := New(cfg, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.SetContext([]bool{false, true})
+			out := make([]scored, n)
+			for i := range n {
+				for _, res := range d.Push(int64(i+1)*1e9, []float64{pv[i], sp[i]}) {
+					out[res.Seq].alert = res.Anomaly.Open
+				}
+			}
+			return coverage(out, learnt, n)
+		}
+		with, without := run(true), run(false)
+		t.Logf("seed %d: rows alerted with the slope test %.4f, without %.4f", seed, with, without)
+		if with > without+0.002 {
+			t.Errorf("seed %d: the slope test alerts %.4f of the normal rows, %.4f without it", seed, with, without)
+		}
+	}
+}
+
 // TestContextDriftAgainstTheSetpoint: with its setpoint as a context
 // channel, a controlled variable whose sensor drifts by 6 (12 noise
 // deviations) over 10,000 samples is alerted as drift before the ramp
