@@ -165,14 +165,10 @@ func measureSwing(vec, stat []float64) {
 }
 
 // windowAxis is the middle of a window's sample positions 0..rows-1 and
-// their sum of squares about it: the least-squares line's axis.
+// their sum of squares about it, Σ (q-mid)² (exact: the summed squares
+// of halves were), the least-squares line's axis.
 func windowAxis(rows int) (mid, sxx float64) {
-	mid = float64(rows-1) / 2
-	for q := range rows {
-		d := float64(q) - mid
-		sxx += float64(d * d) // rounded: arm64 must not fuse it
-	}
-	return mid, sxx
+	return float64(rows-1) / 2, float64(rows*(rows*rows-1)) / 12
 }
 
 // measureLevel sets stat to each channel's absolute mean over the window
