@@ -264,6 +264,69 @@ func TestSpreadFloorAndOffset(t *testing.T) {
 	}
 }
 
+// TestUnitChangeAlertsAlike: a change of units (mA for A, kPa for Pa, strain in microstrain) scales
+// a channel, and every statistic the detector keeps is in the channel's own
+// spreads, so its alerts must not move with it: one absolute constant among
+// them (a floor, a tolerance, a step) would make detection depend on the
+// unit a plant happens to log in.
+func TestUnitChangeAlertsAlike(t *testing.T) {
+	const n, c, from, to = 3000, 3, 2000, 2300
+	r := rand.New(rand.NewPCG(5, 13))
+	rows := make([][]float64, n)
+	var flow, vib float64
+	for i := range rows {
+		flow, vib = 0.98*flow+0.3*r.NormFloat64(), 0.9*vib+r.NormFloat64()
+		temp := 50 + 0.5*math.Sin(2*math.Pi*float64(i)/600) + 0.02*r.NormFloat64()
+		if i >= from && i < to {
+			flow += 3
+		}
+		rows[i] = []float64{temp, 30 + flow, 1 + 0.1*vib}
+	}
+	kinds := func(scale []float64) (out []uint8, inFault int) {
+		d, err := New(DefaultConfig(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = make([]uint8, n)
+		x := make([]float64, c)
+		for i, row := range rows {
+			for j, v := range row {
+				x[j] = v * scale[j]
+			}
+			for _, res := range d.Push(int64(i+1)*1e9, x) {
+				out[res.Seq] = b2u(res.Anomaly.Open) | b2u(res.DriftAlert.Open)<<1 | b2u(res.Quality.Open)<<2
+				if res.Anomaly.Open && res.Seq >= from && res.Seq < to {
+					inFault++
+				}
+			}
+		}
+		return out, inFault
+	}
+	base, fault := kinds([]float64{1, 1, 1})
+	if fault < (to-from)*7/10 {
+		t.Fatalf("the flow's step alerted on %d of %d rows in its own units, want >= 70%%", fault, to-from)
+	}
+	for _, scale := range [][]float64{{1e3, 1e3, 1e3}, {1e-6, 1e-6, 1e-6}, {1e6, 1e-6, 1}} {
+		got, scaledFault := kinds(scale)
+		differ := 0
+		for i := range base {
+			if got[i] != base[i] {
+				differ++
+			}
+		}
+		if differ > n/200 {
+			t.Errorf("channels scaled by %v: %d of %d rows alert otherwise than in their own units (the step %d and %d of %d rows)", scale, differ, n, fault, scaledFault, to-from)
+		}
+	}
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func TestWarmupAndDetection(t *testing.T) {
 	xs := signal(4000, 4)
 	cfg := DefaultConfig()
