@@ -216,19 +216,11 @@ func (s *sumLessTwoLargest) add(v float64) {
 
 func (s *sumLessTwoLargest) value() float64 { return max(0, s.sum-s.top1-s.top2) }
 
-// decades is the most unusual channel's evidence, less log10(channels)
-// decades for taking the most unusual of that many and the discount; 0
-// until the tails are fitted. Channels with states (modal) are left out:
-// there a window's spread and movement say where it meets a switch.
-func (s *channelTest) decades(modal []bool) float64 {
-	var d float64
-	for j := range s.stat {
-		d = max(d, s.channelDecades(j, modal))
-	}
-	return d
-}
-
-// channelDecades is channel j's evidence as decades counts it.
+// channelDecades is channel j's evidence: its tail's decades, less
+// log10(channels) for taking the most unusual of that many and the
+// discount; 0 until its tail is fitted. Channels with states (modal) are
+// left out: there a window's spread and movement say where it meets a
+// switch.
 func (s *channelTest) channelDecades(j int, modal []bool) float64 {
 	if modal[j] || !s.tails[j].fitted {
 		return 0
