@@ -26,7 +26,7 @@ import (
 func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] PATH...
+		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] [--ignore COLS] PATH...
 
 Sends CSV files (the eval input format; directories are searched for
 *.csv) to Kafka: one message per row with
@@ -34,7 +34,9 @@ all its channels, keyed by series (the file name without extension).
 Records are stamped with the sample's event time, so that replay can find
 history by time; a broker with time-based retention deletes history stamped
 in the past at once: use --record-time now for such topics. Without
---rate, 16 files are sent at once (each file's rows in order).
+--rate, 16 files are sent at once (each file's rows in order). Columns
+in --ignore (labels, identifiers, text) are not sent, as eval --ignore
+does not score them.
 
 `)
 		fs.PrintDefaults()
@@ -45,6 +47,7 @@ in the past at once: use --record-time now for such topics. Without
 	rate := fs.Float64("rate", 0, "messages per second (0: as fast as possible)")
 	recordTime := fs.String("record-time", "event", "record timestamp: event (the sample's time) or now")
 	cfgPath := fs.String("config", "", "YAML configuration `file` whose kafka.tls and kafka.sasl keys apply (AEWATCH_KAFKA_* too)")
+	ignoreList := fs.String("ignore", "", "comma-separated `columns` not to send (labels, identifiers)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -79,10 +82,11 @@ in the past at once: use --record-time now for such topics. Without
 	if err != nil {
 		return err
 	}
-	if err := checkFiles(ctx, inputs); err != nil {
+	ignore := splitList(*ignoreList)
+	if err := checkFiles(ctx, inputs, ignore); err != nil {
 		return err
 	}
-	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", progress: os.Stderr}
+	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", ignore: ignore, progress: os.Stderr}
 	// Unpaced, several files at once: each write waits for its batch's
 	// acknowledgement, so one file at a time spent most of its time
 	// waiting (100,000 files of 50 rows took ten minutes). A file is one
@@ -103,10 +107,10 @@ in the past at once: use --record-time now for such topics. Without
 // What it parses is dropped and sent files are read again: holding every
 // parsed file until it is sent would hold the whole input (100,000 files)
 // in memory, where a second read holds only the files being sent.
-func checkFiles(ctx context.Context, inputs []eval.Input) error {
+func checkFiles(ctx context.Context, inputs []eval.Input, ignore []string) error {
 	errs := make([]error, len(inputs))
 	err := parallel.Each(ctx, len(inputs), runtime.GOMAXPROCS(0), func(_ context.Context, _, i int) error {
-		_, errs[i] = sensorcsv.Read(inputs[i].Path, nil)
+		_, errs[i] = sensorcsv.Read(inputs[i].Path, ignore)
 		return nil
 	})
 	if err != nil {
@@ -143,12 +147,13 @@ type producer struct {
 	format string
 	rate   float64
 	now    bool
+	ignore []string // columns not sent
 	// progress, if set, shows each file's progress (a bar on a terminal).
 	progress io.Writer
 }
 
 func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
-	f, err := sensorcsv.Read(path, nil)
+	f, err := sensorcsv.Read(path, p.ignore)
 	if err != nil {
 		return 0, err
 	}

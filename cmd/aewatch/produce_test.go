@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,5 +44,28 @@ func TestProduceChecksEveryFileFirst(t *testing.T) {
 		if end != 0 {
 			t.Errorf("partition %d holds %d messages, want none", p, end)
 		}
+	}
+}
+
+// TestProduceIgnoresColumns: a file's label and text columns named in
+// --ignore are not sent, as eval --ignore does not score them: a label
+// sent as a channel would be an input the service learns from.
+func TestProduceIgnoresColumns(t *testing.T) {
+	brokers := testsvc.Kafka(t, 1, "sensors")
+	p := filepath.Join(t.TempDir(), "pump.csv")
+	os.WriteFile(p, []byte("timestamp;flow;anomaly;status\n"+
+		"2024-03-01 00:00:00;1,5;0;OK\n"+
+		"2024-03-01 00:00:01;1,75;1;check valve\n"), 0o644)
+	if _, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", "--format", "line", "--ignore", "anomaly,status", p); code != 0 {
+		t.Fatalf("produce --ignore anomaly,status: exit %d, stderr %q", code, stderr)
+	}
+	got := readPartition(t, brokers, "sensors")
+	want := []string{"pump=pump flow=1.5 1709251200000000000", "pump=pump flow=1.75 1709251201000000000"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	_, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", p)
+	if code != 1 || !strings.Contains(stderr, `column 4 (status): not a number: "OK"`) {
+		t.Errorf("produce without --ignore: exit %d, stderr %q; want exit 1 naming the status column", code, stderr)
 	}
 }
