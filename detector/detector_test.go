@@ -294,7 +294,7 @@ func TestUnitChangeAlertsAlike(t *testing.T) {
 				x[j] = v * scale[j]
 			}
 			for _, res := range d.Push(int64(i+1)*1e9, x) {
-				out[res.Seq] = b2u(res.Anomaly.Open) | b2u(res.DriftAlert.Open)<<1 | b2u(res.Quality.Open)<<2
+				out[res.Seq] = uint8(b2i(res.Anomaly.Open) | b2i(res.DriftAlert.Open)<<1 | b2i(res.Quality.Open)<<2)
 				if res.Anomaly.Open && res.Seq >= from && res.Seq < to {
 					inFault++
 				}
@@ -318,13 +318,6 @@ func TestUnitChangeAlertsAlike(t *testing.T) {
 			t.Errorf("channels scaled by %v: %d of %d rows alert otherwise than in their own units (the step %d and %d of %d rows)", scale, differ, n, fault, scaledFault, to-from)
 		}
 	}
-}
-
-func b2u(b bool) uint8 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func TestWarmupAndDetection(t *testing.T) {
