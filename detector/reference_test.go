@@ -362,17 +362,11 @@ func TestSlopeLeavesOutALevel(t *testing.T) {
 func TestSlopeFindsAHeatingFasterThanItsCycle(t *testing.T) {
 	const n, c, from, to = 3000, 3, 2000, 2300
 	for seed := uint64(1); seed <= 3; seed++ {
-		r := rand.New(rand.NewPCG(seed, 11))
-		rows := make([][]float64, n)
-		var flow, vib float64
-		for i := range rows {
-			flow, vib = 0.98*flow+0.3*r.NormFloat64(), 0.9*vib+r.NormFloat64()
-			temp := 50 + 0.5*math.Sin(2*math.Pi*float64(i)/600) + 0.02*r.NormFloat64()
+		rows := machineRows(rand.New(rand.NewPCG(seed, 11)), n, func(i int, row []float64) {
 			if i >= from && i < to {
-				temp += 0.015 * float64(min(i-from, to-i))
+				row[0] += 0.015 * float64(min(i-from, to-i))
 			}
-			rows[i] = []float64{temp, 30 + flow, 1 + 0.1*vib}
-		}
+		})
 		alerted := func(slope bool) (fault, before float64) {
 			cfg := DefaultConfig()
 			cfg.Drift.Enabled, cfg.Quality.Enabled = false, false
