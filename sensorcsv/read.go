@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // File is a parsed sensor CSV.
@@ -220,6 +221,12 @@ func (f *File) addRow(fields []string, line int) error {
 		}
 		v, err := ParseNumber(s, f.Sep)
 		if err != nil {
+			if len(f.Rows) == 0 && strings.IndexFunc(s, unicode.IsLetter) >= 0 {
+				// Words in the first row: most likely a column of text (a
+				// status, a label, an identifier) rather than one bad
+				// value.
+				return fmt.Errorf("line %d, column %d (%s): not a number: %q (a text column? --ignore %s leaves it out)", line, f.column(c), f.Header[c], s, f.Header[c])
+			}
 			return fmt.Errorf("line %d, column %d (%s): not a number: %q", line, f.column(c), f.Header[c], s)
 		}
 		vals[k] = v

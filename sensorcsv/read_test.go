@@ -94,7 +94,7 @@ func TestParseRowIndex(t *testing.T) {
 		t.Errorf("Unix time first: %v, row index %v, channels %v", err, f != nil && f.RowIndex, f)
 	}
 	for in, want := range map[string]string{
-		",t,a\n0,2024-03-01 00:00:00,x\n":   `line 2, column 3 (a): not a number: "x"`,
+		",t,a\n0,2024-03-01 00:00:00,x\n":   `line 2, column 3 (a): not a number: "x" (a text column? --ignore a leaves it out)`,
 		",t,a\n0,2024-03-01 00:00:00,1,2\n": "line 2: want 3 fields (got 4)",
 		",t,a\n0,yesterday,1\n":             `line 2, column 2 (t): bad timestamp "yesterday": ` + timeFormats,
 		",t,t\n0,2024-03-01 00:00:00,1\n":   `line 1: header column 3: duplicate name "t"`,
