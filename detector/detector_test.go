@@ -279,11 +279,11 @@ func machineRows(r *rand.Rand, n int, fault func(i int, row []float64)) [][]floa
 	return rows
 }
 
-// TestUnitChangeAlertsAlike: a change of units (mA for A, kPa for Pa, strain in microstrain) scales
-// a channel, and every statistic the detector keeps is in the channel's own
-// spreads, so its alerts must not move with it: one absolute constant among
-// them (a floor, a tolerance, a step) would make detection depend on the
-// unit a plant happens to log in.
+// TestUnitChangeAlertsAlike: a change of units (mA for A, kPa for Pa,
+// microstrain for strain) scales a channel, and every statistic the
+// detector keeps is in the channel's own spreads, so its alerts must not
+// move with it: one absolute constant among them (a floor, a tolerance, a
+// step) would make detection depend on the unit a plant happens to log in.
 func TestUnitChangeAlertsAlike(t *testing.T) {
 	const n, c, from, to = 3000, 3, 2000, 2300
 	rows := machineRows(rand.New(rand.NewPCG(5, 13)), n, func(i int, row []float64) {

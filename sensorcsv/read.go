@@ -221,13 +221,13 @@ func (f *File) addRow(fields []string, line int) error {
 		}
 		v, err := ParseNumber(s, f.Sep)
 		if err != nil {
+			var hint string
 			if len(f.Rows) == 0 && strings.IndexFunc(s, unicode.IsLetter) >= 0 {
 				// Words in the first row: most likely a column of text (a
-				// status, a label, an identifier) rather than one bad
-				// value.
-				return fmt.Errorf("line %d, column %d (%s): not a number: %q (a text column? --ignore %s leaves it out)", line, f.column(c), f.Header[c], s, f.Header[c])
+				// status, a label, an identifier), not one bad value.
+				hint = fmt.Sprintf(" (a text column? --ignore %s leaves it out)", f.Header[c])
 			}
-			return fmt.Errorf("line %d, column %d (%s): not a number: %q", line, f.column(c), f.Header[c], s)
+			return fmt.Errorf("line %d, column %d (%s): not a number: %q%s", line, f.column(c), f.Header[c], s, hint)
 		}
 		vals[k] = v
 	}
