@@ -36,6 +36,9 @@ type File struct {
 	// column, or whole numbers next to a date): it is left out of Header
 	// and Rows.
 	RowIndex bool
+	// layout is 1 + the index in timeLayouts of the layout that read the
+	// last timestamp (0: none), tried first on the next.
+	layout int
 }
 
 // ChannelNames returns the header names of the channel columns.
@@ -208,7 +211,7 @@ func (f *File) addRow(fields []string, line int) error {
 	if f.TimeColumns == 2 {
 		stamp += " " + fields[1]
 	}
-	t, err := ParseTime(stamp)
+	t, err := f.parseTime(stamp)
 	if err != nil {
 		return fmt.Errorf("line %d, column %d (%s): %w", line, f.column(0), f.Header[0], err)
 	}
@@ -390,18 +393,42 @@ const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zo
 // for integers too large to be seconds of this era, in milliseconds (from
 // 1e11), microseconds (1e14) or nanoseconds (1e17).
 func ParseTime(s string) (int64, error) {
+	t, _, err := parseTime(s)
+	return t, err
+}
+
+// parseTime is ParseTime that also returns 1 + the index of the layout
+// that read s (0 for Unix time).
+func parseTime(s string) (int64, int, error) {
 	if s == "" {
-		return 0, errors.New("empty timestamp")
+		return 0, 0, errors.New("empty timestamp")
 	}
 	if c := s[0]; c >= '0' && c <= '9' && !strings.ContainsAny(s, "-:T /") && strings.Count(s, ".") <= 1 {
-		return parseUnix(s)
+		t, err := parseUnix(s)
+		return t, 0, err
 	}
-	for _, layout := range timeLayouts {
+	for k, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
+			return t.UnixNano(), k + 1, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
+}
+
+// parseTime reads a row's timestamp as ParseTime does, trying first the
+// layout that read the row before: a file keeps to one, and each layout
+// tried before it fails with an error value (on NAB's timestamps,
+// RFC 3339 on every row). No two layouts read the same text, so the order
+// changes no result.
+func (f *File) parseTime(s string) (int64, error) {
+	if f.layout > 0 {
+		if t, err := time.Parse(timeLayouts[f.layout-1], s); err == nil {
 			return t.UnixNano(), nil
 		}
 	}
-	return 0, fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
+	t, k, err := parseTime(s)
+	f.layout = k
+	return t, err
 }
 
 func parseUnix(s string) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseFormats(t *testing.T) {
@@ -222,6 +223,37 @@ func TestParseTime(t *testing.T) {
 		got, err := ParseTime(s)
 		if err != nil || got != want {
 			t.Errorf("ParseTime(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+}
+
+// TestTimeLayoutsReadDisjointTexts: a file tries first the layout that
+// read its row before (File.parseTime), which gives ParseTime's results
+// only while no text reads under two layouts.
+func TestTimeLayoutsReadDisjointTexts(t *testing.T) {
+	texts := []string{"2024-03-01T08:00:00Z", "2024-03-01T08:00:00.25Z", "2024-03-01T09:00:00+01:00",
+		"2024-03-01 08:00:00", "2024-03-01 08:00:00.25", "2024-03-01T08:00:00", "2024-03-01T08:00:00.5",
+		"2024-03-01 09:00:00+01:00", "2024-03-01 08:00:00Z", "2024-03-01 08:00", "2024-03-01T08:00",
+		"2024/03/01 08:00:00", "2024/03/01 08:00:00.5", "2024/03/01 08:00", "01.03.2024 08:00:00",
+		"01.03.2024 08:00:00.5", "01.03.2024 08:00", "2024-03-01"}
+	for _, s := range texts {
+		var read []string
+		for _, layout := range timeLayouts {
+			if _, err := time.Parse(layout, s); err == nil {
+				read = append(read, layout)
+			}
+		}
+		if len(read) != 1 {
+			t.Errorf("%q reads under %d layouts %q, want exactly one", s, len(read), read)
+		}
+	}
+	// A file whose rows change layout reads each as ParseTime does.
+	var f File
+	for _, s := range append(texts, "1709280000", "2024-03-01 08:00:00") {
+		got, err := f.parseTime(s)
+		want, wantErr := ParseTime(s)
+		if got != want || (err == nil) != (wantErr == nil) {
+			t.Errorf("after the rows before it, %q reads as %d (%v), ParseTime %d (%v)", s, got, err, want, wantErr)
 		}
 	}
 }
