@@ -15,9 +15,11 @@
 // allocated in New but the replay, which grows as windows are kept,
 // doubling up to its size (internal/grow); a call (a training step or a
 // reconstruction) borrows its activations, gradients and per-pass scratch
-// from a pool shared by the networks of its shape (allocated only while
-// more calls run at once than ever before), and keeps only its output and
-// code; Reconstruct and Learn allocate nothing once the replay is full. Weights,
+// from a pool shared by the networks of its shape (a sync.Pool: allocated
+// only while more calls run at once than it holds, and again after the
+// garbage collector drops idle ones), and keeps only its output and code;
+// Reconstruct and Learn allocate nothing once the replay is full, as long
+// as the pool keeps its scratch. Weights,
 // their average, the optimiser moments and the replay are stored narrow
 // (float32, the replay bfloat16) and every product and sum is taken in
 // float64; weights are laid out row-major, as gonum's blas64.General. The dense products, tanh and the optimiser step run in
@@ -34,7 +36,8 @@
 // bit-identical outputs: all randomness comes from its own PCG source.
 //
 // Concurrency: an Autoencoder belongs to one goroutine; the scratch pools
-// behind it are guarded by mutexes and serve every goroutine. Shape mismatches are
+// behind it (sync.Pools, the list of them behind a mutex) serve every
+// goroutine. Shape mismatches are
 // programmer errors and panic, as in gonum; inputs are validated upstream, at
 // the window.
 package model
