@@ -91,7 +91,7 @@ func TestBrokerDataDirAndCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(topic string, kv ...string) {
-		w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+		w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(addr), Topic: topic, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 		defer w.Close()
 		for i := 0; i < len(kv); i += 2 { // one batch each: compaction always keeps the last batch
 			if err := w.WriteMessages(ctx, kafka.Message{Key: []byte(kv[i]), Value: []byte(kv[i+1])}); err != nil {

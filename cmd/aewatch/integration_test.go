@@ -345,7 +345,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		// normaliser one set the series' spread for good.
 		"out_of_range": {`{"series":"good-vib","time":1,"value":9.9e37}`, `{"series":"good-vib","time":1,"values":{"value":-3.4e38}}`},
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
+	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchBytes: 8 << 20, BatchSize: 1, RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	var msgs []kafka.Message
 	nBad := map[string]int{}
@@ -923,7 +923,7 @@ func TestHostileInput(t *testing.T) {
 			all = append(all, hostile(len(all)))
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
 		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	for i := 0; i < len(all); i += 1000 {
 		if err := w.WriteMessages(context.Background(), all[i:min(i+1000, len(all))]...); err != nil {
@@ -1077,7 +1077,7 @@ func TestEvictionChangesNothing(t *testing.T) {
 			all = append(all, m[start:start+250]...)
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
 		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	if err := w.WriteMessages(context.Background(), all...); err != nil {
 		t.Fatal(err)
@@ -1222,6 +1222,13 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 		t.Errorf("the demo left %s in its temporary directory after Ctrl-C", left[0].Name())
 	}
 }
+
+// ownTransport is a kafka-go transport for one test writer. The default
+// one is shared by the whole process and keeps each address's metadata for
+// seconds: a broker of an earlier test whose port a later one reused made a
+// writer send to partitions the new broker does not have ("topic partition
+// not found", seen once in CI).
+func ownTransport() *kafka.Transport { return &kafka.Transport{} }
 
 // topicEnds returns the end offset of each partition of topic sensors.
 func topicEnds(t *testing.T, brokers string, partitions int) map[int]int64 {
@@ -1476,7 +1483,7 @@ func channelPerMessage(t *testing.T, apart time.Duration) {
 	}
 	_, _, want := multivariateEval(t, file)
 	write := func(msgs []kafka.Message) {
-		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+		w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
 			BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 		if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 			t.Fatal(err)
@@ -1596,7 +1603,7 @@ func TestEvictionThrashIsSaid(t *testing.T) {
 			all = append(all, m[i])
 		}
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
+	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000,
 		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
 	if err := w.WriteMessages(context.Background(), all...); err != nil {
 		t.Fatal(err)
