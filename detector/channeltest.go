@@ -46,7 +46,10 @@ type channelTest struct {
 	// discount decades are taken off the evidence: a window's statistic
 	// is noisy, and its tail is fitted on heavily overlapping windows.
 	discount float64
-	measure  func(vec, stat []float64)
+	// choiceDecades, log10(channels), is taken off too: a window's most
+	// unusual of that many channels is that much less unusual.
+	choiceDecades float64
+	measure       func(vec, stat []float64)
 	// movesByRelation: a channel the relation judges (driven by the
 	// context, it moves when they move it) is left out.
 	movesByRelation bool
@@ -102,7 +105,8 @@ func newSlope(cfg TailConfig, channels int) *channelTest {
 }
 
 func newChannelTest(name string, cfg TailConfig, channels int, discount float64, measure func(vec, stat []float64)) *channelTest {
-	s := &channelTest{name: name, stat: make([]float64, channels), discount: discount, measure: measure}
+	s := &channelTest{name: name, stat: make([]float64, channels), discount: discount, measure: measure,
+		choiceDecades: detmath.Log10(float64(channels))}
 	t := marginalTail(cfg)
 	for range channels {
 		s.tails = append(s.tails, newTailCalibrator(*t))
@@ -217,15 +221,14 @@ func (s *sumLessTwoLargest) add(v float64) {
 func (s *sumLessTwoLargest) value() float64 { return max(0, s.sum-s.top1-s.top2) }
 
 // channelDecades is channel j's evidence: its tail's decades, less
-// log10(channels) for taking the most unusual of that many and the
-// discount; 0 until its tail is fitted. Channels with states (modal) are
+// choiceDecades and the discount; 0 until its tail is fitted. Channels with states (modal) are
 // left out: there a window's spread and movement say where it meets a
 // switch.
 func (s *channelTest) channelDecades(j int, modal []bool) float64 {
 	if modal[j] || !s.tails[j].fitted {
 		return 0
 	}
-	return s.tails[j].decades(s.stat[j]) - detmath.Log10(float64(len(s.stat))) - s.discount
+	return s.tails[j].decades(s.stat[j]) - s.choiceDecades - s.discount
 }
 
 // accept adds the last window's statistics to the tails.
