@@ -24,7 +24,9 @@ import (
 // groupState returns the group's state and its member count ("" when
 // the broker does not answer).
 func groupState(brokers, group string) (string, int) {
-	c := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 5 * time.Second}
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 5 * time.Second, Transport: tr}
 	resp, err := c.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 	if err != nil || len(resp.Groups) == 0 || resp.Groups[0].Error != nil {
 		return "", 0

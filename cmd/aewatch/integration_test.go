@@ -1223,7 +1223,8 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 	}
 }
 
-// ownTransport is a kafka-go transport for one test writer. The default
+// ownTransport is a kafka-go transport for one test writer or one helper's
+// request (whose caller closes its idle connections). The default
 // one is shared by the whole process and keeps each address's metadata for
 // seconds: a broker of an earlier test whose port a later one reused made a
 // writer send to partitions the new broker does not have ("topic partition

@@ -19,7 +19,9 @@ import (
 // groupOffsets returns the committed offsets of a group on topic sensors.
 func groupOffsets(t *testing.T, brokers, group string) map[int]int64 {
 	t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(brokers)}
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
 	resp, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group,
 		Topics: map[string][]int{"sensors": {0, 1, 2, 3}}})
 	if err != nil {
