@@ -233,9 +233,16 @@ func badTime(v string) error {
 // tags of those names are written with an "input_" prefix (sink).
 var reservedTagKeys = map[string]bool{"time": true, "_measurement": true, "_field": true}
 
+// maxKeyNameBytes bounds a sample's names that go into one point's series
+// key (its series, a channel, every tag key and value): InfluxDB refuses a
+// key over 65,535 bytes (then every point of the series, each logged), line
+// protocol's escaping can double a name, and aewatch adds tags of its own.
+const maxKeyNameBytes = 16 << 10
+
 // checkNames rejects a sample with a name InfluxDB cannot store: empty, a
 // control character, or a trailing backslash (it escapes the separator
-// after it in line protocol); and tag keys InfluxDB reserves.
+// after it in line protocol); tag keys InfluxDB reserves; and names too
+// long for a point's key.
 func checkNames(s *Sample) error {
 	bad := func(what, name string) error {
 		switch {
@@ -270,7 +277,25 @@ func checkNames(s *Sample) error {
 			return Reject(ReasonBadName, "tag key %q appears twice", t.Key)
 		}
 	}
+	if n := keyNameBytes(s); n > maxKeyNameBytes {
+		return Reject(ReasonBadName, "series %.60q: its series, channel and tag names take %d bytes, over the %d a point's key may hold", s.Series, n, maxKeyNameBytes)
+	}
 	return nil
+}
+
+// keyNameBytes is the bytes of s's names in its largest point key: the
+// series, its longest channel and its tags.
+func keyNameBytes(s *Sample) int {
+	n := len(s.Series)
+	longest := 0
+	for _, c := range s.Channels {
+		longest = max(longest, len(c))
+	}
+	n += longest
+	for _, t := range s.Tags {
+		n += len(t.Key) + len(t.Value)
+	}
+	return n
 }
 
 // jsonNumber parses field prefix+key; the name is joined only for an

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -66,6 +67,14 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"series":"p","time":1,"value":1,"tags":{"site":"a\\"}}`, ReasonBadName, "backslash")
 	f(`{"series":"p","time":1,"value":1,"tags":{"time":"x"}}`, ReasonBadName, `tag key "time" is reserved`)
 	f(`{"series":"p","time":1,"value":1,"tags":{"_field":"x"}}`, ReasonBadName, "reserved")
+	// Names too long for a point's key: InfluxDB would refuse every point.
+	long := strings.Repeat("z", maxKeyNameBytes)
+	f(`{"series":"`+long+`","time":1,"value":1}`, ReasonBadName, fmt.Sprintf("take %d bytes, over the %d", maxKeyNameBytes+5, maxKeyNameBytes))
+	f(`{"series":"p","time":1,"value":1,"tags":{"k":"`+long+`"}}`, ReasonBadName, `series "p": its series, channel and tag names`)
+	f(`{"series":"p","time":1,"values":{"`+long+`":1}}`, ReasonBadName, "over the")
+	if _, err := DecodeJSON(nil, []byte(`{"series":"p","time":1,"values":{"`+long[:maxKeyNameBytes-1]+`":1,"b":2}}`)); err != nil {
+		t.Errorf("a key of %d bytes: %v", maxKeyNameBytes, err)
+	}
 }
 
 func TestDecodeLine(t *testing.T) {
@@ -103,6 +112,7 @@ func TestDecodeLineRejects(t *testing.T) {
 	f(`pump,site=a\\ temp=1 1`, ReasonBadName)
 	f("pump,time=x temp=1 1", ReasonBadName)
 	f("pump,site=a,site=b temp=1 1", ReasonBadName)
+	f("pump,site="+strings.Repeat("a", maxKeyNameBytes)+" temp=1 1", ReasonBadName)
 }
 
 func FuzzDecodeJSON(f *testing.F) {
