@@ -59,15 +59,36 @@ func scaledSigmoid(pos float64) float64 {
 	return 2/(1+detmath.Exp(5*pos)) - 1
 }
 
+// point is a scored row after probation.
 type point struct {
-	score  float64
-	weight float64 // the row's sweep score under the profile
-	window int     // global window index, or -1 outside windows
+	score float64
+	// shape is the row's sweep score before the profile's weights: the
+	// scaled sigmoid of its place in its window or after the one before,
+	// 0 before the first window.
+	shape  float64
+	window int  // global window index, or -1 outside windows
+	before bool // outside windows, before the file's first
+}
+
+// weight is the row's sweep score under profile p.
+func (pt *point) weight(p Profile, maxTP float64) float64 {
+	switch {
+	case pt.window >= 0:
+		return pt.shape * p.TP / maxTP
+	case pt.before:
+		return -p.FP
+	}
+	return pt.shape * p.FP
 }
 
 // Score optimises one threshold for the profile over all files and returns
 // the normalised score at that threshold.
-func Score(files []File, p Profile) Result {
+func Score(files []File, p Profile) Result { return ScoreAll(files, []Profile{p})[0] }
+
+// ScoreAll is Score for each profile, in their order: the rows' places
+// and their order by score are the same under every profile, and are
+// taken once.
+func ScoreAll(files []File, profiles []Profile) []Result {
 	rows := 0
 	for _, f := range files {
 		rows += len(f.Scores)
@@ -75,7 +96,6 @@ func Score(files []File, p Profile) Result {
 	pts := make([]point, 0, rows)
 	owner := make([]int, 0, rows) // file index of each point
 	nWin := 0
-	maxTP := scaledSigmoid(-1)
 	for fi, f := range files {
 		prob := ProbationLength(len(f.Times))
 		ranges := windowRows(f.Times, f.Windows)
@@ -85,31 +105,31 @@ func Score(files []File, p Profile) Result {
 				prevRight, prevWidth = ranges[cur][1], float64(ranges[cur][1]-ranges[cur][0]+1)
 				cur++
 			}
+			if i < prob {
+				continue
+			}
 			pt := point{score: s, window: -1}
 			if cur < len(ranges) && i >= ranges[cur][0] {
 				width := float64(ranges[cur][1] - ranges[cur][0] + 1)
-				pos := -float64(ranges[cur][1]-i+1) / width
-				pt.weight = scaledSigmoid(pos) * p.TP / maxTP
+				pt.shape = scaledSigmoid(-float64(ranges[cur][1]-i+1) / width)
 				pt.window = nWin + cur
 			} else if prevRight < 0 {
-				pt.weight = -p.FP
+				pt.before = true
 			} else {
-				pt.weight = scaledSigmoid(math.Abs(float64(prevRight-i))/(prevWidth-1)) * p.FP
+				pt.shape = scaledSigmoid(math.Abs(float64(prevRight-i)) / (prevWidth - 1))
 			}
-			if i >= prob {
-				pts = append(pts, pt)
-				owner = append(owner, fi)
-			}
+			pts = append(pts, pt)
+			owner = append(owner, fi)
 		}
 		nWin += len(f.Windows)
 	}
-	order := make([]int, len(pts))
+	order := make([]int32, len(pts))
 	for i := range order {
-		order[i] = i
+		order[i] = int32(i)
 	}
 	// Highest score first, ties in row order (as a stable sort would leave
 	// them, at a fraction of its cost).
-	slices.SortFunc(order, func(a, b int) int {
+	slices.SortFunc(order, func(a, b int32) int {
 		switch {
 		case pts[a].score > pts[b].score:
 			return -1
@@ -118,19 +138,37 @@ func Score(files []File, p Profile) Result {
 		}
 		return cmp.Compare(a, b)
 	})
+	out := make([]Result, len(profiles))
+	weights := make([]float64, len(pts))
 	best := make([]float64, nWin)
+	maxTP := scaledSigmoid(-1)
+	for i, p := range profiles {
+		for k := range pts {
+			weights[k] = pts[k].weight(p, maxTP)
+		}
+		bestScore, bestThr := sweep(pts, weights, order, best, p)
+		out[i] = Result{Profile: p.Name, Score: Normalised(bestScore, nWin, p), Raw: bestScore, Threshold: bestThr, Windows: nWin}
+		out[i].Files = fileScores(files, pts, weights, owner, bestThr, p)
+	}
+	return out
+}
+
+// sweep lowers the threshold through the points' scores in order and
+// returns the best raw score and the threshold it was reached at; best is
+// scratch, a slot per window.
+func sweep(pts []point, weights []float64, order []int32, best []float64, p Profile) (bestScore, bestThr float64) {
 	for i := range best {
 		best[i] = math.Inf(-1)
 	}
 	// Every window starts as a false negative; a window's part becomes the
 	// best (earliest) detection in it.
-	total := -p.FN * float64(nWin)
+	total := -p.FN * float64(len(best))
 	fp := 0.0
 	winPart := func(w int) float64 { return math.Max(-p.FN, best[w]) }
-	bestScore, bestThr := total, 1.1
+	bestScore, bestThr = total, 1.1
 	thr := 1.1
 	for _, k := range order {
-		pt := pts[k]
+		pt := &pts[k]
 		if pt.score != thr {
 			if cur := total + fp; cur > bestScore {
 				bestScore, bestThr = cur, thr
@@ -138,19 +176,17 @@ func Score(files []File, p Profile) Result {
 			thr = pt.score
 		}
 		if pt.window < 0 {
-			fp += pt.weight
+			fp += weights[k]
 			continue
 		}
 		before := winPart(pt.window)
-		best[pt.window] = math.Max(best[pt.window], pt.weight)
+		best[pt.window] = math.Max(best[pt.window], weights[k])
 		total += winPart(pt.window) - before
 	}
 	if cur := total + fp; cur > bestScore {
 		bestScore, bestThr = cur, thr
 	}
-	res := Result{Profile: p.Name, Score: Normalised(bestScore, nWin, p), Raw: bestScore, Threshold: bestThr, Windows: nWin}
-	res.Files = fileScores(files, pts, owner, bestThr, p)
-	return res
+	return bestScore, bestThr
 }
 
 // Normalised is NAB's normalised score of a raw score over files with
@@ -166,7 +202,7 @@ func Normalised(raw float64, windows int, p Profile) float64 {
 }
 
 // fileScores splits the corpus score at threshold thr by file.
-func fileScores(files []File, pts []point, owner []int, thr float64, p Profile) []FileScore {
+func fileScores(files []File, pts []point, weights []float64, owner []int, thr float64, p Profile) []FileScore {
 	out := make([]FileScore, len(files))
 	winBase := make([]int, len(files))
 	n := 0
@@ -183,18 +219,18 @@ func fileScores(files []File, pts []point, owner []int, thr float64, p Profile) 
 		if pt.score < thr {
 			continue
 		}
-		fs := &out[owner[k]]
+		fs, w := &out[owner[k]], weights[k]
 		if pt.window < 0 {
-			fs.Raw += pt.weight
+			fs.Raw += w
 			fs.FalsePos++
 			continue
 		}
 		if best[pt.window] == -p.FN {
 			fs.Found++
 		}
-		if pt.weight > best[pt.window] {
-			fs.Raw += pt.weight - best[pt.window]
-			best[pt.window] = pt.weight
+		if w > best[pt.window] {
+			fs.Raw += w - best[pt.window]
+			best[pt.window] = w
 		}
 	}
 	return out

@@ -1,8 +1,11 @@
 package nab
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
+	"reflect"
 	"path/filepath"
 	"testing"
 )
@@ -48,6 +51,31 @@ func TestScoreByHand(t *testing.T) {
 	fp := (2/(1+math.Exp(5*21.0/9)) - 1) * 0.11
 	if want := 100 * (tp + fp + 1) / 2; math.Abs(res.Score-want) > 1e-9 || res.Threshold != 0.7 {
 		t.Errorf("score %v at %v, want %v at 0.7", res.Score, res.Threshold, want)
+	}
+}
+
+// TestScoreAllIsScoreOfEach: the profiles share the rows' order and the
+// scratch of the sweeps, and each comes out as it does alone.
+func TestScoreAllIsScoreOfEach(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var files []File
+	for n := range 3 {
+		ts := minutes(600 + 100*n)
+		scores := make([]float64, len(ts))
+		for i := range scores {
+			scores[i] = math.Round(rng.Float64()*50) / 50 // ties
+		}
+		files = append(files, File{Name: fmt.Sprint(n), Times: ts, Scores: scores,
+			Windows: []Window{{ts[200], ts[239]}, {ts[400+50*n], ts[459+50*n]}}})
+	}
+	all := ScoreAll(files, Profiles)
+	for i, p := range Profiles {
+		if one := Score(files, p); !reflect.DeepEqual(all[i], one) {
+			t.Errorf("%s: ScoreAll %+v, Score %+v", p.Name, all[i], one)
+		}
+	}
+	if all[0].Threshold == all[1].Threshold && all[0].Raw == all[1].Raw {
+		t.Errorf("the standard and low-FP profiles agree on %+v: the test does not tell them apart", all[0])
 	}
 }
 

@@ -540,13 +540,7 @@ func nabFileScores(results []eval.FileResult, lab nab.Labels) []nab.Result {
 
 // nabScoresOf is each NAB profile's result over files, in nab.Profiles'
 // order.
-func nabScoresOf(files []nab.File) []nab.Result {
-	out := make([]nab.Result, len(nab.Profiles))
-	for i, p := range nab.Profiles {
-		out[i] = nab.Score(files, p)
-	}
-	return out
-}
+func nabScoresOf(files []nab.File) []nab.Result { return nab.ScoreAll(files, nab.Profiles) }
 
 // printVersus runs each control kind on the inputs with the run's options
 // and prints, beside the run's, its pooled point-wise F1 (and alerting on
