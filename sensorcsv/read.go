@@ -94,7 +94,7 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 				return nil, fmt.Errorf("line 1: %w", err)
 			}
 			if len(header) < 2 {
-				return nil, fmt.Errorf("line 1: header %q: want a timestamp column and at least one channel", text)
+				return nil, fmt.Errorf("line 1: header %.80q: want a timestamp column and at least one channel", text)
 			}
 			continue
 		}
@@ -171,7 +171,7 @@ func (f *File) setHeader(header, ignore []string) error {
 			return fmt.Errorf("header column %d: empty name", f.column(i))
 		}
 		if seen[h] {
-			return fmt.Errorf("header column %d: duplicate name %q", f.column(i), h)
+			return fmt.Errorf("header column %d: duplicate name %.60q", f.column(i), h)
 		}
 		seen[h] = true
 		if i > 0 && !slices.Contains(ignore, h) {
@@ -213,7 +213,7 @@ func (f *File) addRow(fields []string, line int) error {
 	}
 	t, err := f.parseTime(stamp)
 	if err != nil {
-		return fmt.Errorf("line %d, column %d (%s): %w", line, f.column(0), f.Header[0], err)
+		return fmt.Errorf("line %d, column %d (%.60s): %w", line, f.column(0), f.Header[0], err)
 	}
 	vals := make([]float64, len(f.Channels))
 	for k, c := range f.Channels {
@@ -230,7 +230,7 @@ func (f *File) addRow(fields []string, line int) error {
 				// status, a label, an identifier), not one bad value.
 				hint = fmt.Sprintf(" (a text column? --ignore %s leaves it out)", f.Header[c])
 			}
-			return fmt.Errorf("line %d, column %d (%s): not a number: %q%s", line, f.column(c), f.Header[c], s, hint)
+			return fmt.Errorf("line %d, column %d (%.60s): not a number: %.40q%s", line, f.column(c), f.Header[c], s, hint)
 		}
 		vals[k] = v
 	}
@@ -367,8 +367,11 @@ func Missing(s string) bool {
 // separated by ';' or tabs a comma is the decimal mark, as the spreadsheets
 // that write such files use it ("1,5"; "1.234,5" with dots grouping
 // thousands).
+//
+// A number beyond float64's range reads as what it rounds to: ±Inf (a
+// non-finite value, as "inf" is) or ±0.
 func ParseNumber(s string, sep byte) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
+	v, err := parseFloat(s)
 	if err == nil || sep == ',' || strings.Count(s, ",") != 1 {
 		return v, err
 	}
@@ -376,7 +379,15 @@ func ParseNumber(s string, sep byte) (float64, error) {
 	if strings.Contains(frac, ".") {
 		return 0, err
 	}
-	return strconv.ParseFloat(strings.ReplaceAll(whole, ".", "")+"."+frac, 64)
+	return parseFloat(strings.ReplaceAll(whole, ".", "") + "." + frac)
+}
+
+func parseFloat(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return v, nil
+	}
+	return v, err
 }
 
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
@@ -412,7 +423,7 @@ func parseTime(s string) (int64, int, error) {
 			return t.UnixNano(), k + 1, nil
 		}
 	}
-	return 0, 0, fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
+	return 0, 0, fmt.Errorf("bad timestamp %.40q: %s", s, timeFormats)
 }
 
 // parseTime reads a row's timestamp as ParseTime does, trying first the
@@ -432,7 +443,7 @@ func (f *File) parseTime(s string) (int64, error) {
 }
 
 func parseUnix(s string) (int64, error) {
-	bad := fmt.Errorf("bad timestamp %q: %s", s, timeFormats)
+	bad := fmt.Errorf("bad timestamp %.40q: %s", s, timeFormats)
 	whole, frac, _ := strings.Cut(s, ".")
 	n, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil {

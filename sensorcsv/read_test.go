@@ -64,6 +64,21 @@ func TestParseErrors(t *testing.T) {
 	f("t;a\n2024-03-01 00:00:00;1,5,0\n", nil, `line 2, column 2 (a): not a number: "1,5,0"`)
 	f("t;a\n2024-03-01 00:00:00;1,5.0\n", nil, `line 2, column 2 (a): not a number: "1,5.0"`)
 	f("t,a\n1709251200000.1234567,1\n", nil, `line 2, column 1 (t): bad timestamp "1709251200000.1234567": `+timeFormats)
+	// A long text is cut in the message: a 2 MB field is not echoed.
+	f("t,a\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,"+strings.Repeat("1x", 1e6)+"\n", nil, `line 3, column 2 (a): not a number: "`+strings.Repeat("1x", 20)+`"`)
+}
+
+// TestParseBeyondRange: a number beyond float64's range is read as what it
+// rounds to, ±Inf (a non-finite value, as "inf" is) or 0, not refused as
+// no number (with a hint that it is a text column).
+func TestParseBeyondRange(t *testing.T) {
+	f, err := Parse(strings.NewReader("t;a;b\n1709251200;1e999;-1e999\n1709251260;1e-999;1,5e999\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Values; !math.IsInf(got[0][0], 1) || !math.IsInf(got[0][1], -1) || got[1][0] != 0 || !math.IsInf(got[1][1], 1) {
+		t.Errorf("read %v, want [[+Inf -Inf] [0 +Inf]]", got)
+	}
 }
 
 // TestParseRowIndex reads files as pandas' to_csv writes them by default:

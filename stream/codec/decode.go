@@ -196,7 +196,7 @@ func jsonTime(raw []byte) (int64, error) {
 		}
 		t, err := time.Parse(time.RFC3339Nano, str)
 		if err != nil {
-			return 0, Reject(ReasonWrongType, "field \"time\": %q is not RFC3339", str)
+			return 0, Reject(ReasonWrongType, "field \"time\": %.40q is not RFC3339", str)
 		}
 		if t.Before(minStorable) || t.After(maxStorable) { // UnixNano would wrap
 			return 0, badTime(str)
@@ -271,10 +271,10 @@ func checkNames(s *Sample) error {
 			return err
 		}
 		if reservedTagKeys[t.Key] {
-			return Reject(ReasonBadName, "tag key %q is reserved by InfluxDB", t.Key)
+			return Reject(ReasonBadName, "tag key %.60q is reserved by InfluxDB", t.Key)
 		}
 		if i > 0 && s.Tags[i-1].Key == t.Key {
-			return Reject(ReasonBadName, "tag key %q appears twice", t.Key)
+			return Reject(ReasonBadName, "tag key %.60q appears twice", t.Key)
 		}
 	}
 	if n := keyNameBytes(s); n > maxKeyNameBytes {
@@ -302,16 +302,27 @@ func keyNameBytes(s *Sample) int {
 // error, not for every message.
 func jsonNumber(prefix, key string, raw []byte) (float64, error) {
 	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
-		return 0, Reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
+		return 0, Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
 	}
-	v, err := strconv.ParseFloat(string(raw), 64)
+	v, err := parseFloat(string(raw))
 	if err != nil {
-		return 0, Reject(ReasonWrongType, "field %q: %.40s is not a number", prefix+key, raw)
+		return 0, Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, Reject(ReasonNonFinite, "field %q: %.40s is not finite", prefix+key, raw)
+		return 0, Reject(ReasonNonFinite, "field %.60q: %.40s is not finite", prefix+key, raw)
 	}
 	return v, nil
+}
+
+// parseFloat is strconv.ParseFloat with a number beyond float64's range
+// read as what it rounds to, ±Inf (then rejected as not finite) or ±0,
+// not as a text that is no number.
+func parseFloat(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return v, nil
+	}
+	return v, err
 }
 
 // DecodeLine reads InfluxDB line protocol, one sample per line, as
@@ -355,7 +366,7 @@ func decodeLine(line string) (Sample, error) {
 	}
 	t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
 	if err != nil {
-		return Sample{}, Reject(ReasonWrongType, "line %.60q: timestamp %q is not integer nanoseconds", line, ts)
+		return Sample{}, Reject(ReasonWrongType, "line %.60q: timestamp %.40q is not integer nanoseconds", line, ts)
 	}
 	parts := splitUnescaped(key, ',')
 	if parts[0] == "" {
@@ -365,7 +376,7 @@ func decodeLine(line string) (Sample, error) {
 	for _, p := range parts[1:] {
 		k, v, ok := cutUnescaped(p, '=')
 		if !ok || k == "" || v == "" {
-			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad tag %q", line, p)
+			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad tag %.60q", line, p)
 		}
 		s.Tags = append(s.Tags, Tag{unescape(k), unescape(v)})
 	}
@@ -379,7 +390,7 @@ func decodeLine(line string) (Sample, error) {
 	for _, f := range splitUnescaped(fieldSet, ',') {
 		k, v, ok := cutUnescaped(f, '=')
 		if !ok || k == "" || v == "" {
-			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad field %q", line, f)
+			return Sample{}, Reject(ReasonMalformed, "line %.60q: bad field %.60q", line, f)
 		}
 		if v[0] == '"' || v == "t" || v == "T" || v == "true" || v == "True" || v == "TRUE" ||
 			v == "f" || v == "F" || v == "false" || v == "False" || v == "FALSE" {
@@ -388,12 +399,12 @@ func decodeLine(line string) (Sample, error) {
 		if last := v[len(v)-1]; last == 'i' || last == 'u' {
 			v = v[:len(v)-1]
 		}
-		x, err := strconv.ParseFloat(v, 64)
+		x, err := parseFloat(v)
 		if err != nil {
-			return Sample{}, Reject(ReasonWrongType, "line %.60q: field %q: %q is not a number", line, k, v)
+			return Sample{}, Reject(ReasonWrongType, "line %.60q: field %.60q: %.40q is not a number", line, k, v)
 		}
 		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return Sample{}, Reject(ReasonNonFinite, "line %.60q: field %q is not finite", line, k)
+			return Sample{}, Reject(ReasonNonFinite, "line %.60q: field %.60q is not finite", line, k)
 		}
 		s.Channels = append(s.Channels, unescape(k))
 		s.Values = append(s.Values, x)

@@ -48,7 +48,14 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"series":7,"time":1,"value":1}`, ReasonWrongType, `"series"`)
 	f(`{"series":"p","time":"yesterday","value":1}`, ReasonWrongType, `"time"`)
 	f(`{"series":"p","time":1.5,"value":1}`, ReasonWrongType, `"time"`)
-	f(`{"series":"p","time":1,"value":1e999}`, ReasonWrongType, `"value"`)
+	// A number beyond float64's range is a number, and not finite.
+	f(`{"series":"p","time":1,"value":1e999}`, ReasonNonFinite, `field "value": 1e999 is not finite`)
+	f(`{"series":"p","time":1,"values":{"a":-1e999}}`, ReasonNonFinite, `"values.a"`)
+	// Long texts are cut in the detail, which the dead-letter header and
+	// the logs carry.
+	if _, err := DecodeJSON(nil, []byte(`{"series":"p","time":1,"values":{"`+strings.Repeat("k", 5000)+`":"x"}}`)); err == nil || len(err.Error()) > 200 {
+		t.Errorf("a 5,000-byte channel name: the error is %d bytes, want a clear one of at most 200: %.300v", len(fmt.Sprint(err)), err)
+	}
 	f(`{"series":"p","time":1,"value":1,"values":{"a":1}}`, ReasonWrongType, "both")
 	f(`{"series":"p","time":1,"values":{"a":null,"b":null}}`, ReasonMissingField, "every channel is null")
 	f(`{"series":"p","time":1,"value":null}`, ReasonMissingField, `"value" is null`)
@@ -108,6 +115,7 @@ func TestDecodeLineRejects(t *testing.T) {
 	f("pump state=\"on\" 1", ReasonMissingField)
 	f("pump,site temp=1 1", ReasonMalformed)
 	f("pump temp=NaN 1", ReasonNonFinite)
+	f("pump temp=1e999 1", ReasonNonFinite)
 	f("pump temp=1 9223372036854775807", ReasonBadTime)
 	f(`pump,site=a\\ temp=1 1`, ReasonBadName)
 	f("pump,time=x temp=1 1", ReasonBadName)
