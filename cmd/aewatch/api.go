@@ -10,9 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,10 +118,25 @@ func (s *service) authorized(h http.Handler) http.Handler {
 	})
 }
 
+// params parses a request's parameters (the URL's, and a POST's form
+// body) and refuses a name not in known: a misspelt channel would
+// otherwise widen a re-baseline or a verdict to the whole series.
+func params(r *http.Request, known ...string) (url.Values, error) {
+	if err := r.ParseForm(); err != nil {
+		return nil, fmt.Errorf("parameters: %w", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Form)) {
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("unknown parameter %.60q (known: %s)", k, strings.Join(known, ", "))
+		}
+	}
+	return r.Form, nil
+}
+
 // requester says who sent an operator's request: the by parameter, if
 // given, and the client's address.
 func requester(r *http.Request) string {
-	if by := r.URL.Query().Get("by"); by != "" {
+	if by := r.FormValue("by"); by != "" {
 		return by + " via http " + r.RemoteAddr
 	}
 	return "http " + r.RemoteAddr
@@ -139,7 +157,12 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "detector.drift.enabled is false: there is no drift reference to re-baseline", http.StatusConflict)
 		return
 	}
-	req := stream.RebaselineRequest{Series: r.URL.Query().Get("series"), Channel: r.URL.Query().Get("channel"),
+	q, err := params(r, "series", "channel", "by")
+	if err != nil {
+		http.Error(w, "rebaseline: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	req := stream.RebaselineRequest{Series: q.Get("series"), Channel: q.Get("channel"),
 		Source: requester(r), At: time.Now()}
 	if _, err := s.rebaselines.Request(req); err != nil {
 		code := http.StatusBadRequest
@@ -169,7 +192,11 @@ func (s *service) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use POST /feedback?series=S&at=TIME&verdict=false_positive|true_positive[&channel=C]", http.StatusMethodNotAllowed)
 		return
 	}
-	q := r.URL.Query()
+	q, err := params(r, "series", "channel", "at", "verdict", "by")
+	if err != nil {
+		http.Error(w, "feedback: "+err.Error(), http.StatusBadRequest)
+		return
+	}
 	req := stream.FeedbackRequest{Series: q.Get("series"), Channel: q.Get("channel"), Verdict: q.Get("verdict"),
 		Source: requester(r), Given: time.Now()}
 	at, err := time.Parse(time.RFC3339Nano, q.Get("at"))
@@ -212,10 +239,23 @@ func (s *service) handleFeedback(w http.ResponseWriter, r *http.Request) {
 // rebalance; a running instance knows only the windows sent to it, so send
 // each to every instance (aewatch silence does).
 func (s *service) handleSilence(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	var known []string
 	switch r.Method {
 	case http.MethodPost:
+		known = []string{"series", "from", "to", "for", "reason", "by", "id"}
 	case http.MethodDelete:
+		known = []string{"id"}
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		http.Error(w, "use POST /silence?series=PATTERN&from=T&to=T (or &for=2h), GET /silence, DELETE /silence?id=ID", http.StatusMethodNotAllowed)
+		return
+	}
+	q, err := params(r, known...)
+	if err != nil {
+		http.Error(w, "silence: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if r.Method == http.MethodDelete {
 		id := q.Get("id")
 		if !s.silences.Remove(id) {
 			http.Error(w, fmt.Sprintf("silence: id %q: no such maintenance window", id), http.StatusNotFound)
@@ -224,10 +264,6 @@ func (s *service) handleSilence(w http.ResponseWriter, r *http.Request) {
 		stored := s.storeSilence(r, id, nil)
 		s.log.Info("maintenance window lifted", "id", id, "source", "http "+r.RemoteAddr)
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "status": "lifted", "stored": stored})
-		return
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		http.Error(w, "use POST /silence?series=PATTERN&from=T&to=T (or &for=2h), GET /silence, DELETE /silence?id=ID", http.StatusMethodNotAllowed)
 		return
 	}
 	now := time.Now().UTC()

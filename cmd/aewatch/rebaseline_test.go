@@ -114,3 +114,45 @@ func TestHTTPAuth(t *testing.T) {
 		t.Errorf("GET /debug/pprof/ with http.pprof and the token: %d, want 200", code)
 	}
 }
+
+// TestAPIRefusesUnknownParameters: a misspelt parameter is a 400 naming it,
+// not a request carried out without it (a re-baseline or a verdict of the
+// whole series where one channel was meant); a form body is read as the
+// query is.
+func TestAPIRefusesUnknownParameters(t *testing.T) {
+	s := &service{cfg: config.Default(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		rebaselines: stream.NewRebaselines(), feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences()}
+	s.rebaselines.Seen("pump7")
+	do := func(method, target, form string) (int, string) {
+		var req *http.Request
+		if form != "" {
+			req = httptest.NewRequest(method, target, strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			req = httptest.NewRequest(method, target, nil)
+		}
+		rec := httptest.NewRecorder()
+		s.handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, c := range []struct{ method, target, form, want string }{
+		{http.MethodPost, "/rebaseline?series=pump7&chanel=temp", "", `rebaseline: unknown parameter "chanel" (known: series, channel, by)`},
+		{http.MethodPost, "/rebaseline", "series=pump7&chanel=temp", `unknown parameter "chanel"`},
+		{http.MethodPost, "/feedback?series=pump7&at=2024-03-01T00:00:00Z&verdit=false_positive", "", `feedback: unknown parameter "verdit"`},
+		{http.MethodPost, "/silence?series=pump7&until=2030-01-01T00:00:00Z", "", `silence: unknown parameter "until" (known: series, from, to, for, reason, by, id)`},
+		{http.MethodDelete, "/silence?id=x&series=pump7", "", `silence: unknown parameter "series" (known: id)`},
+	} {
+		if code, body := do(c.method, c.target, c.form); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s %s: %d %q, want 400 with %q", c.method, c.target, c.form, code, body, c.want)
+		}
+	}
+	if n := len(s.silences.List()); n != 0 {
+		t.Errorf("%d maintenance windows set by refused requests", n)
+	}
+	if code, body := do(http.MethodPost, "/rebaseline", "series=pump7&channel=temp"); code != http.StatusAccepted || !strings.Contains(body, `"channel":"temp"`) {
+		t.Errorf("POST /rebaseline with a form body: %d %s, want 202 for channel temp", code, body)
+	}
+	if code, body := do(http.MethodPost, "/silence", "series=pump7&for=1h&by=ops"); code != http.StatusCreated || len(s.silences.List()) != 1 {
+		t.Errorf("POST /silence with a form body: %d %s, want 201 and one window", code, body)
+	}
+}
