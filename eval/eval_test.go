@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -381,5 +382,45 @@ func TestOutputReadsBack(t *testing.T) {
 	}
 	if len(back.Rows) != 1500 || !strings.HasPrefix(back.Rows[1100][1], "2,") {
 		t.Errorf("rows %d, row 1100's pressure %q", len(back.Rows), back.Rows[1100][1])
+	}
+}
+
+// TestOutputStreamsWhole: a file's output, streamed to disk through a
+// worker's buffer reused from file to file (each output over 1 MiB, four
+// buffers' worth), is the scored file's CSV byte for byte.
+func TestOutputStreamsWhole(t *testing.T) {
+	dir := t.TempDir()
+	for i, fault := range []string{"spike", "level_shift"} {
+		s, err := synth.Generate("seasonal", fault, 12000, uint64(i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, fault+".csv"), s.CSV(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inputs, err := Discover([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := detector.DefaultConfig()
+	cfg.Kind = detector.Range
+	out := t.TempDir()
+	results, err := Run(context.Background(), inputs, Options{Detector: cfg, OutDir: out, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		var want bytes.Buffer
+		w := bufio.NewWriter(&want)
+		r.WriteCSV(w)
+		w.Flush()
+		got, err := os.ReadFile(filepath.Join(out, r.Rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Len() < 1<<20 || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s: %d bytes written, want its CSV's %d (at least 1 MiB)", r.Rel, len(got), want.Len())
+		}
 	}
 }

@@ -1,7 +1,7 @@
 package eval
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"math"
 	"slices"
@@ -478,7 +478,7 @@ func (s *Scored) addStats(d *detector.Detector) {
 // threshold); with codes, the bottleneck code z0, z1, ... (z0_<col>, ...
 // with one detector per channel); with detector.denoise, denoised
 // (denoised_<col> when more than one channel).
-func (s *Scored) WriteCSV(buf *bytes.Buffer) {
+func (s *Scored) WriteCSV(buf *bufio.Writer) {
 	f := s.File
 	names := f.ChannelNames()
 	header := append([]string(nil), f.Header...)
@@ -572,7 +572,7 @@ func (s *Scored) WriteCSV(buf *bytes.Buffer) {
 }
 
 // writeCell writes a comma and v, nothing for NaN (no value).
-func writeCell(buf *bytes.Buffer, v float64) {
+func writeCell(buf *bufio.Writer, v float64) {
 	if math.IsNaN(v) {
 		buf.WriteByte(',')
 		return
@@ -582,14 +582,14 @@ func writeCell(buf *bytes.Buffer, v float64) {
 
 // writeFloat writes a comma and v as sensorcsv.FormatFloat does, without a
 // string in between (eval writes a dozen numbers a row).
-func writeFloat(buf *bytes.Buffer, v float64) {
+func writeFloat(buf *bufio.Writer, v float64) {
 	buf.WriteByte(',')
 	buf.Write(strconv.AppendFloat(buf.AvailableBuffer(), v, 'g', -1, 64))
 }
 
 // writeText writes a comma and s, quoted if it must be (an explanation
 // naming a channel with a comma in its name).
-func writeText(buf *bytes.Buffer, s string) {
+func writeText(buf *bufio.Writer, s string) {
 	buf.WriteByte(',')
 	sensorcsv.WriteField(buf, s)
 }

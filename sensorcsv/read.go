@@ -2,7 +2,6 @@ package sensorcsv
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -475,9 +474,16 @@ func parseUnix(s string) (int64, error) {
 // FormatFloat writes x in the shortest form that reads back exactly.
 func FormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
+// TextWriter is what Join and WriteField write to: a *bytes.Buffer, or a
+// *bufio.Writer that streams a large file's lines to disk.
+type TextWriter interface {
+	io.StringWriter
+	io.ByteWriter
+}
+
 // Join writes fields as one comma-separated line (without the line end),
 // each as WriteField does.
-func Join(buf *bytes.Buffer, fields []string) {
+func Join(buf TextWriter, fields []string) {
 	for i, s := range fields {
 		if i > 0 {
 			buf.WriteByte(',')
@@ -489,7 +495,7 @@ func Join(buf *bytes.Buffer, fields []string) {
 // WriteField writes one field of a comma-separated line, quoted if it holds
 // a comma or a quote (a decimal comma read from a ';'-separated file, a
 // column name with a comma in it).
-func WriteField(buf *bytes.Buffer, s string) {
+func WriteField(buf TextWriter, s string) {
 	if !strings.ContainsAny(s, `,"`) {
 		buf.WriteString(s)
 		return
