@@ -339,7 +339,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			`{"series":"good-vib","time":9223372036854775807,"value":1}`},
 		// Lines InfluxDB refuses: on 2.x they took their whole batch with them.
 		"bad_name": {`{"series":"good-vib\\","time":1,"value":1}`, `{"series":"good-vib","time":1,"value":1,"tags":{"time":"x"}}`,
-			`{"series":"good-vib","time":1,"value":1,"tags":{"site":"a\\"}}`, `{"series":"good-vib","time":1,"values":{"":1}}`},
+			`{"series":"good-vib","time":1,"value":1,"tags":{"site":"a\\"}}`, `{"series":"good-vib","time":1,"values":{"":1}}`,
+			`{"series":"good-vib","time":1,"value":1,"tags":{"k":"` + strings.Repeat("t", 70<<10) + `"}}`}, // a series key over 64 KB
 		"channel_limit": {wideMessage(300)},
 		// Bad-value marks of transmitters and historians: in a warming-up
 		// normaliser one set the series' spread for good.
@@ -375,12 +376,24 @@ func TestBadInputChangesNothing(t *testing.T) {
 			timeJumps++
 		}
 	}
-	// A series whose tags InfluxDB refuses (a series key over 64 KB): its
-	// points are isolated and dropped, the others' batches go through.
-	const bigTagSamples = 40
-	for i := range bigTagSamples {
-		val := fmt.Sprintf(`{"series":"good-tags","time":%d,"value":%d,"tags":{"k":"%s"}}`, f.Times[i], i, strings.Repeat("t", 70<<10))
-		msgs = append(msgs, kafka.Message{Key: []byte("good-tags"), Value: []byte(val)})
+	// A series whose points InfluxDB refuses: their shard (2020's first
+	// week) already holds ae_score's score as a string, so each is a field
+	// type conflict. They are isolated and dropped, the others' batches go
+	// through.
+	const refusedSamples = 40
+	refusedFrom := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	influx.Exec("CREATE DATABASE sensors")
+	resp, err := http.Post(influx.URL+"/write?db=sensors&rp=autogen", "text/plain",
+		strings.NewReader(fmt.Sprintf("ae_score,series=elsewhere,channel=value score=\"text\" %d\n", refusedFrom)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Body.Close(); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("writing the conflicting point: HTTP %d", resp.StatusCode)
+	}
+	for i := range refusedSamples {
+		val := fmt.Sprintf(`{"series":"good-refused","time":%d,"value":%d}`, refusedFrom+int64(i)*1e9, i)
+		msgs = append(msgs, kafka.Message{Key: []byte("good-refused"), Value: []byte(val)})
 	}
 	for len(msgs) > 0 {
 		n := min(len(msgs), 500)
@@ -403,8 +416,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if got := run.metric(t, "aewatch_samples_rejected_total", `reason="time_jump"`); int(got) != timeJumps {
 		t.Errorf("dated ahead: /metrics says %v, sent %d", got, timeJumps)
 	}
-	if got := run.metric(t, "aewatch_points_rejected_by_influx_total", ""); int(got) != bigTagSamples-31 {
-		t.Errorf("points InfluxDB refused: /metrics says %v, want the %d of series good-tags", got, bigTagSamples-31)
+	if got := run.metric(t, "aewatch_points_rejected_by_influx_total", ""); int(got) != refusedSamples-31 {
+		t.Errorf("points InfluxDB refused: /metrics says %v, want the %d of series good-refused", got, refusedSamples-31)
 	}
 	ends := topicEnds(t, brokers, 2)
 	var committed map[int]int64
@@ -452,7 +465,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		r.Close()
 	}
 	// Points InfluxDB refused go there too.
-	wantDead := map[string]int{"influx_refused": bigTagSamples - 31}
+	wantDead := map[string]int{"influx_refused": refusedSamples - 31}
 	for r, n := range nBad {
 		wantDead[r] = n
 	}
