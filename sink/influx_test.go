@@ -129,19 +129,19 @@ func TestMissingDatabaseIsSaid(t *testing.T) {
 }
 
 // TestEnsureBucket18 against a real InfluxDB 1.8: influx.create_bucket
-// creates the database of bucket "database/retention-policy", and points
-// written then land in it.
+// creates the database of bucket "database/retention-policy", says so the
+// first time only, and points written then land in it.
 func TestEnsureBucket18(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs influxd")
 	}
 	in := testsvc.StartInflux(t, "db")
 	w, _, _ := realWriter(t, in, "fresh/autogen", 0)
-	if _, err := w.EnsureBucket(context.Background()); err != nil {
-		t.Fatal(err)
+	if created, err := w.EnsureBucket(context.Background()); err != nil || !created {
+		t.Fatalf("a missing database: created %v, err %v", created, err)
 	}
-	if _, err := w.EnsureBucket(context.Background()); err != nil {
-		t.Fatalf("a second call on an existing database: %v", err)
+	if created, err := w.EnsureBucket(context.Background()); err != nil || created {
+		t.Fatalf("a second call on an existing database: created %v, err %v", created, err)
 	}
 	if err := w.WritePoints(context.Background(), points(5, "ok")); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -215,33 +216,31 @@ func New(cfg Config, extra []Tag, log *slog.Logger, m *Metrics, healthy func(boo
 }
 
 // EnsureBucket creates the bucket (2.x) or database (1.8: bucket
-// "database/retention-policy") if it is missing. created is true when a
-// 2.x bucket was created; 1.8's CREATE DATABASE does not say.
+// "database/retention-policy") if it is missing; created says whether it
+// did.
 func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
 	if db, _, ok := strings.Cut(w.cfg.Bucket, "/"); ok {
-		// InfluxDB 1.8: CREATE DATABASE is idempotent; the token is
-		// "user:password" when authentication is on.
-		tok, err := w.cfg.token()
-		if err != nil {
+		// InfluxDB 1.8, whose CREATE DATABASE does not say whether the
+		// database was new: SHOW DATABASES first.
+		var shown struct {
+			Results []struct{ Series []struct{ Values [][]any } }
+		}
+		if err := w.query18(ctx, "SHOW DATABASES", &shown); err != nil {
 			return false, err
 		}
-		q := url.Values{"q": {"CREATE DATABASE " + strconv.Quote(db)}}
-		if user, pass, ok := strings.Cut(tok, ":"); ok {
-			q.Set("u", user)
-			q.Set("p", pass)
+		for _, r := range shown.Results {
+			for _, sr := range r.Series {
+				for _, v := range sr.Values {
+					if len(v) > 0 && v[0] == db {
+						return false, nil
+					}
+				}
+			}
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(w.cfg.URL, "/")+"/query", strings.NewReader(q.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := w.http.Do(req)
-		if err != nil {
-			return false, fmt.Errorf("influx.create_bucket: CREATE DATABASE %s: %w", db, err)
+		if err := w.query18(ctx, "CREATE DATABASE "+strconv.Quote(db), nil); err != nil {
+			return false, err
 		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
-			return false, fmt.Errorf("influx.create_bucket: CREATE DATABASE %s: HTTP %d: %s", db, resp.StatusCode, strings.TrimSpace(string(body)))
-		}
-		return false, nil
+		return true, nil
 	}
 	buckets := w.client.BucketsAPI()
 	if _, err := buckets.FindBucketByName(ctx, w.cfg.Bucket); err == nil {
@@ -255,6 +254,38 @@ func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
 		return false, fmt.Errorf("influx.create_bucket: bucket %q: %w", w.cfg.Bucket, err)
 	}
 	return true, nil
+}
+
+// query18 runs an InfluxQL statement on InfluxDB 1.8 (the token is
+// "user:password" when authentication is on) and decodes its answer into
+// out, if not nil.
+func (w *Writer) query18(ctx context.Context, statement string, out any) error {
+	tok, err := w.cfg.token()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"q": {statement}}
+	if user, pass, ok := strings.Cut(tok, ":"); ok {
+		q.Set("u", user)
+		q.Set("p", pass)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(w.cfg.URL, "/")+"/query", strings.NewReader(q.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("influx.create_bucket: %s: %w", statement, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 || strings.Contains(string(body), `"error"`) {
+		return fmt.Errorf("influx.create_bucket: %s: HTTP %d: %.500s", statement, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("influx.create_bucket: %s: the answer is not InfluxDB's JSON: %w", statement, err)
+		}
+	}
+	return nil
 }
 
 // Close releases the client.
