@@ -75,6 +75,9 @@ does not score them.
 	if err != nil {
 		return err
 	}
+	if err := conn.CheckBrokers(ctx); err != nil {
+		return err
+	}
 	w := conn.Writer(&kafka.Writer{Topic: *topic, Balancer: &kafka.Hash{},
 		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll, AllowAutoTopicCreation: true})
 	defer w.Close()

@@ -28,6 +28,25 @@ func TestProduceManyFilesToNoBroker(t *testing.T) {
 	}
 }
 
+// TestWrongPortIsNamed: produce, replay and run pointed at a web server's
+// port (a stand-in answering as nginx does) fail at once naming the
+// address; before, produce spun a core in kafka-go reading the answer as
+// a response of a gigabyte, until killed.
+func TestWrongPortIsNamed(t *testing.T) {
+	web := testsvc.Answering(t, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	files := writeSeries(t, 1, 50)
+	want := "kafka.brokers: " + web + " answered in HTTP, not a Kafka broker"
+	for _, args := range [][]string{
+		append([]string{"produce", "--brokers", web, "--topic", "sensors"}, files...),
+		{"replay", "--brokers", web, "--topics", "sensors", "--from", "earliest", "--influx-url", "http://127.0.0.1:1", "--influx-bucket", "s/autogen"},
+		{"run", "--brokers", web, "--topics", "sensors", "--group", "g", "--influx-url", "http://127.0.0.1:1", "--influx-bucket", "s/autogen"},
+	} {
+		if _, stderr, code := cli(t, args...); code != 1 || !strings.Contains(stderr, want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 with %q", args[0], code, stderr, want)
+		}
+	}
+}
+
 // TestProduceChecksEveryFileFirst: one malformed file among good ones is
 // named with its line, and nothing is sent: the topic does not keep part
 // of the files for a second run to send twice.

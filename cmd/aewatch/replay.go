@@ -89,6 +89,9 @@ and outcome go to the log, and its exit code says whether all was written.
 	if err != nil {
 		return err
 	}
+	if err := conn.CheckBrokers(ctx); err != nil {
+		return err
+	}
 	plan, err := stream.PlanReplay(ctx, conn, cfg.Kafka.Topics, cfg.Kafka.TopicFormats, cfg.Kafka.Format, from, log)
 	if err != nil {
 		return err

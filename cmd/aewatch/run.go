@@ -108,11 +108,25 @@ func runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkBrokers(ctx, cfg.Kafka); err != nil {
+		return err
+	}
 	svc, err := newService(cfg, log, nil, nil)
 	if err != nil {
 		return err
 	}
 	return svc.run(ctx)
+}
+
+// checkBrokers fails when a broker address answers, but not as Kafka
+// (stream.Conn.CheckBrokers): a wrong port is a configuration error, which
+// retrying would only hide behind the clients' errors.
+func checkBrokers(ctx context.Context, c stream.KafkaConfig) error {
+	conn, err := stream.NewConn(c)
+	if err != nil {
+		return err
+	}
+	return conn.CheckBrokers(ctx)
 }
 
 // service is one running pipeline with its reader, writer and endpoint.

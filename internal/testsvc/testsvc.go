@@ -433,3 +433,31 @@ func WriteCert(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("cert.pem", "CERTIFICATE", leafDER), write("key.pem", "EC PRIVATE KEY", keyDER)
 }
+
+// Answering is a TCP server that answers a connection's first bytes with
+// reply and closes it, as a web server answers a Kafka request: a stand-in
+// for a wrong port. It returns its address.
+func Answering(t testing.TB, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64)
+				if _, err := c.Read(buf); err == nil {
+					c.Write([]byte(reply))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
