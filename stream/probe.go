@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -15,23 +17,82 @@ import (
 // ErrNotKafka marks a broker address whose server answered, but not in the
 // Kafka protocol: a web server's port, or TLS where kafka.tls is off. No
 // retry cures it; kafka-go reads such an answer as a response of gigabytes
-// (produce spun a core for as long as it was left running).
+// (produce spun a core for as long as it was left running;
+// segmentio/kafka-go#1439).
 var ErrNotKafka = errors.New("not a Kafka broker")
+
+// ErrUnreachableAdvertised marks a broker the cluster advertises (its
+// advertised.listeners) that cannot be reached from here, while the
+// bootstrap addresses can: clients are sent to it for its partitions.
+var ErrUnreachableAdvertised = errors.New("advertised broker unreachable")
 
 // probeTimeout bounds each broker's probe.
 const probeTimeout = 5 * time.Second
 
 // CheckBrokers asks every broker for its API versions, the first request
-// a Kafka client sends (allowed before SASL), and returns an ErrNotKafka
-// error naming each address that answered otherwise: HTTP, a TLS record
-// while kafka.tls is off, or a size no Kafka response has. A broker that
+// a Kafka client sends (allowed before SASL): first the configured
+// addresses, then the brokers the cluster's metadata advertises, where the
+// clients go next. It returns an ErrNotKafka error naming each address
+// that answered otherwise (HTTP, a TLS record while kafka.tls is off, a
+// size no Kafka response has), and an ErrUnreachableAdvertised one for an
+// advertised broker it cannot connect to. A configured address that
 // cannot be reached, closes the connection or fails the TLS handshake is
 // not judged here: the clients retry or report it themselves.
 func (c *Conn) CheckBrokers(ctx context.Context) error {
-	errs := make([]error, len(c.Brokers))
+	tlsCfg := c.transport.TLS
+	if err := probeAll(ctx, c.Brokers, tlsCfg, false); err != nil {
+		return err
+	}
+	advertised := c.advertised(ctx)
+	advertised = slices.DeleteFunc(advertised, func(a string) bool { return slices.Contains(c.Brokers, a) })
+	return probeAll(ctx, advertised, tlsCfg, true)
+}
+
+// advertised returns the broker addresses the first configured broker that
+// answers lists in its metadata (nil if none answers). It reads them over
+// kafka-go's Conn, whose reads fail on a non-Kafka answer rather than spin.
+func (c *Conn) advertised(ctx context.Context) []string {
+	for _, addr := range c.Brokers {
+		dctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		conn, err := c.dialer.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err != nil {
+			continue
+		}
+		conn.SetDeadline(time.Now().Add(probeTimeout))
+		brokers, err := conn.Brokers()
+		conn.Close()
+		if err != nil {
+			continue
+		}
+		var out []string
+		for _, b := range brokers {
+			out = append(out, net.JoinHostPort(b.Host, strconv.Itoa(b.Port)))
+		}
+		return out
+	}
+	return nil
+}
+
+// probeAll probes addrs at once; an unreachable address counts only when
+// the addresses are the cluster's advertised ones.
+func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertised bool) error {
+	errs := make([]error, len(addrs))
 	var wg sync.WaitGroup
-	for i, addr := range c.Brokers {
-		wg.Go(func() { errs[i] = probeBroker(ctx, addr, c.transport.TLS) })
+	for i, addr := range addrs {
+		wg.Go(func() {
+			err := probeBroker(ctx, addr, tlsCfg)
+			switch {
+			case err == nil:
+			case !advertised && errors.Is(err, ErrNotKafka):
+				errs[i] = fmt.Errorf("kafka.brokers: %s %w", addr, err)
+			case errors.Is(err, ErrNotKafka):
+				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
+			case advertised:
+				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which cannot be reached from here (%w: %v); the brokers' advertised.listeners must be addresses clients reach",
+					addr, ErrUnreachableAdvertised, err)
+			}
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
@@ -41,12 +102,15 @@ func (c *Conn) CheckBrokers(ctx context.Context) error {
 // client id "aewatch", with its size first.
 var apiVersionsV0 = []byte{0, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 1, 0, 7, 'a', 'e', 'w', 'a', 't', 'c', 'h'}
 
+// probeBroker returns nil when addr answers the request as Kafka, closes
+// the connection or fails the TLS handshake; an ErrNotKafka error when it
+// answers otherwise; and the dial's error when it cannot be reached.
 func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil
+		return err
 	}
 	defer raw.Close()
 	deadline, _ := ctx.Deadline()
@@ -73,13 +137,13 @@ func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 	}
 	switch size := binary.BigEndian.Uint32(head[:4]); {
 	case string(head[:4]) == "HTTP":
-		return fmt.Errorf("kafka.brokers: %s answered in HTTP, %w (the port of a web server, a REST proxy or a schema registry?)", addr, ErrNotKafka)
+		return fmt.Errorf("answered in HTTP, %w (the port of a web server, a REST proxy or a schema registry?)", ErrNotKafka)
 	case tlsCfg == nil && (head[0] == 0x15 || head[0] == 0x16):
-		return fmt.Errorf("kafka.brokers: %s answered with a TLS record, %w without TLS (set kafka.tls.enabled)", addr, ErrNotKafka)
+		return fmt.Errorf("answered with a TLS record, %w without TLS (set kafka.tls.enabled)", ErrNotKafka)
 	case size < 4 || size > 1<<24:
-		return fmt.Errorf("kafka.brokers: %s answered % x..., %w (a response of %d bytes)", addr, head[:4], ErrNotKafka, size)
+		return fmt.Errorf("answered % x..., %w (a response of %d bytes)", head[:4], ErrNotKafka, size)
 	case err == nil && binary.BigEndian.Uint32(head[4:]) != 1:
-		return fmt.Errorf("kafka.brokers: %s answered for correlation id %d, not the 1 asked for: %w", addr, binary.BigEndian.Uint32(head[4:]), ErrNotKafka)
+		return fmt.Errorf("answered for correlation id %d, not the 1 asked for: %w", binary.BigEndian.Uint32(head[4:]), ErrNotKafka)
 	}
 	return nil
 }

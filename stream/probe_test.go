@@ -48,24 +48,52 @@ func TestCheckBrokers(t *testing.T) {
 		}
 		return conn
 	}
+	// Brokers whose metadata sends clients elsewhere (advertised.listeners):
+	// to the web server, and to an address nothing listens on.
+	misadvertised := func(to string) string {
+		var real string
+		testsvc.KafkaCluster(t, 1, []string{"sensors"}, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			ln, err := net.Listen(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			real = ln.Addr().String()
+			fake, _ := net.ResolveTCPAddr("tcp", to)
+			return advertisedAs{ln, fake}, nil
+		}))
+		return real
+	}
+	toWeb, toNobody := misadvertised(web), misadvertised(nobody)
 	for _, c := range []struct {
 		name string
 		conn *Conn
+		is   error  // the sentinel the error wraps
 		want string // "" for no error
 	}{
-		{"plain broker", PlainConn([]string{plainBroker}), ""},
-		{"TLS and SASL broker", secure(tlsBroker), ""},
-		{"nothing listening", PlainConn([]string{nobody}), ""},
-		{"TLS broker without TLS, closing", PlainConn([]string{tlsBroker}), ""},
-		{"HTTP server", PlainConn([]string{plainBroker, web}), web + " answered in HTTP, not a Kafka broker"},
-		{"TLS alert", PlainConn([]string{tlsAlert}), tlsAlert + " answered with a TLS record, not a Kafka broker without TLS (set kafka.tls.enabled)"},
+		{"advertising a web server", PlainConn([]string{toWeb}), ErrNotKafka, "kafka.brokers: the cluster advertises a broker at " + web + ", which answered in HTTP, not a Kafka broker"},
+		{"advertising an address nothing listens on", PlainConn([]string{toNobody}), ErrUnreachableAdvertised, "the cluster advertises a broker at " + nobody + ", which cannot be reached from here (advertised broker unreachable: dial tcp " + nobody},
+		{"plain broker", PlainConn([]string{plainBroker}), nil, ""},
+		{"TLS and SASL broker", secure(tlsBroker), nil, ""},
+		{"nothing listening", PlainConn([]string{nobody}), nil, ""},
+		{"TLS broker without TLS, closing", PlainConn([]string{tlsBroker}), nil, ""},
+		{"HTTP server", PlainConn([]string{plainBroker, web}), ErrNotKafka, web + " answered in HTTP, not a Kafka broker"},
+		{"TLS alert", PlainConn([]string{tlsAlert}), ErrNotKafka, tlsAlert + " answered with a TLS record, not a Kafka broker without TLS (set kafka.tls.enabled)"},
 	} {
 		err := c.conn.CheckBrokers(ctx)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v, want no error", c.name, err)
-		case c.want != "" && (!errors.Is(err, ErrNotKafka) || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s: %v, want ErrNotKafka with %q", c.name, err, c.want)
+		case c.want != "" && (!errors.Is(err, c.is) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %v with %q", c.name, err, c.is, c.want)
 		}
 	}
 }
+
+// advertisedAs is a listener that gives its address as addr, which kfake
+// then advertises in its metadata.
+type advertisedAs struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l advertisedAs) Addr() net.Addr { return l.addr }

@@ -108,8 +108,10 @@ func runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBrokers(ctx, cfg.Kafka); err != nil {
+	if err := checkBrokers(ctx, cfg.Kafka); errors.Is(err, stream.ErrNotKafka) {
 		return err
+	} else if err != nil {
+		log.Warn("a broker the cluster advertises cannot be reached; its partitions wait until it can", "err", err)
 	}
 	svc, err := newService(cfg, log, nil, nil)
 	if err != nil {
@@ -118,9 +120,10 @@ func runRun(ctx context.Context, args []string) error {
 	return svc.run(ctx)
 }
 
-// checkBrokers fails when a broker address answers, but not as Kafka
-// (stream.Conn.CheckBrokers): a wrong port is a configuration error, which
-// retrying would only hide behind the clients' errors.
+// checkBrokers probes the brokers (stream.Conn.CheckBrokers). run fails
+// when one answers, but not as Kafka: a wrong port is a configuration
+// error, which retrying would only hide behind the clients' errors; an
+// advertised broker it cannot reach may be down for now, and is logged.
 func checkBrokers(ctx context.Context, c stream.KafkaConfig) error {
 	conn, err := stream.NewConn(c)
 	if err != nil {
