@@ -8,7 +8,7 @@
 // It also owns the Kafka side of state: checkpoints in a compacted topic
 // (chunked when larger than a record), parked detectors, the dead-letter
 // topic, replay of history, and how every Kafka client connects (Conn:
-// TLS and SASL).
+// TLS and SASL; CheckBrokers, a probe that the brokers speak Kafka).
 //
 // One stage per file: pipeline.go (options, Run: starting and joining the
 // stages), fetch.go (reading, decoding, time checks, hand-off to shards),
@@ -21,7 +21,7 @@
 // deadletter.go, rebaseline.go, feedback.go and feedbacktopic.go (operators'
 // verdicts), admission.go, progress.go, group.go (consumer-group
 // membership), checkpoint.go and chunks.go (the checkpoint topic),
-// replay.go, conn.go (Kafka clients).
+// replay.go, conn.go (Kafka clients), probe.go (the brokers' probe).
 //
 // Concurrency: Pipeline.Run starts its stages in one WaitGroup and returns
 // when all have stopped: one fetch goroutine, Workers shard goroutines, one
