@@ -74,10 +74,13 @@ func Read(path string, ignore []string) (*File, error) {
 	return f, nil
 }
 
+// maxLineBytes bounds a line of a sensor CSV.
+const maxLineBytes = 16 << 20
+
 // Parse reads a sensor CSV from r.
 func Parse(r io.Reader, ignore []string) (*File, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16<<20)
+	sc.Buffer(make([]byte, 64*1024), maxLineBytes)
 	f := &File{}
 	line := 0
 	var header []string
@@ -122,7 +125,9 @@ func Parse(r io.Reader, ignore []string) (*File, error) {
 			return nil, err
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("line %d: longer than %d MiB: not a sensor CSV file?", line+1, maxLineBytes>>20)
+	} else if err != nil {
 		return nil, fmt.Errorf("line %d: %w", line+1, err)
 	}
 	if line == 0 {

@@ -64,6 +64,7 @@ func TestParseErrors(t *testing.T) {
 	f("t;a\n2024-03-01 00:00:00;1,5,0\n", nil, `line 2, column 2 (a): not a number: "1,5,0"`)
 	f("t;a\n2024-03-01 00:00:00;1,5.0\n", nil, `line 2, column 2 (a): not a number: "1,5.0"`)
 	f("t,a\n1709251200000.1234567,1\n", nil, `line 2, column 1 (t): bad timestamp "1709251200000.1234567": `+timeFormats)
+	f("t,a\n"+strings.Repeat("1", 17<<20), nil, "line 2: longer than 16 MiB: not a sensor CSV file?")
 	// A long text is cut in the message: a 2 MB field is not echoed.
 	f("t,a\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,"+strings.Repeat("1x", 1e6)+"\n", nil, `line 3, column 2 (a): not a number: "`+strings.Repeat("1x", 20)+`"`)
 }
