@@ -246,7 +246,7 @@ func TestMalformedRowNamesFileLineColumn(t *testing.T) {
 
 func TestDiscover(t *testing.T) {
 	dir := t.TempDir()
-	for _, p := range []string{"b/x.csv", "a/y.CSV", "a/notes.txt", "z.csv"} {
+	for _, p := range []string{"b/x.csv", "a/y.CSV", "a/notes.txt", "z.csv", "c/w.csv.gz", "c/notes.txt.gz"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), nil, 0o644)
 	}
@@ -258,8 +258,15 @@ func TestDiscover(t *testing.T) {
 	for _, in := range got {
 		rels = append(rels, filepath.ToSlash(in.Rel))
 	}
-	if strings.Join(rels, " ") != "a/y.CSV b/x.csv z.csv" {
+	if strings.Join(rels, " ") != "a/y.CSV b/x.csv c/w.csv z.csv" {
 		t.Fatalf("found %v", rels)
+	}
+	if got[2].Path != filepath.Join(dir, "c/w.csv.gz") {
+		t.Errorf("c/w.csv's path %s, want the .gz file's", got[2].Path)
+	}
+	os.WriteFile(filepath.Join(dir, "b/x.csv.gz"), nil, 0o644)
+	if _, err := Discover([]string{dir}); err == nil || !strings.Contains(err.Error(), "would both write b/x.csv") {
+		t.Errorf("x.csv beside x.csv.gz: %v, want an error naming both", err)
 	}
 	if _, err := Discover([]string{dir, filepath.Join(dir, "z.csv")}); err == nil {
 		t.Fatal("two inputs writing z.csv accepted")

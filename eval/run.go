@@ -26,7 +26,8 @@ type Input struct {
 }
 
 // Discover expands PATH arguments: files as given, directories searched
-// recursively for *.csv, in lexical order.
+// recursively for *.csv and *.csv.gz, in lexical order. An input's Rel is
+// without ".gz": its output is plain CSV, and labels name it so.
 func Discover(paths []string) ([]Input, error) {
 	var out []Input
 	for _, p := range paths {
@@ -35,7 +36,7 @@ func Discover(paths []string) ([]Input, error) {
 			return nil, err
 		}
 		if !st.IsDir() {
-			out = append(out, Input{Path: p, Rel: filepath.Base(p)})
+			out = append(out, Input{Path: p, Rel: sensorcsv.TrimGzip(filepath.Base(p))})
 			continue
 		}
 		var found []Input
@@ -43,21 +44,21 @@ func Discover(paths []string) ([]Input, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() || !strings.EqualFold(filepath.Ext(path), ".csv") {
+			if d.IsDir() || !strings.EqualFold(filepath.Ext(sensorcsv.TrimGzip(path)), ".csv") {
 				return nil
 			}
 			rel, err := filepath.Rel(p, path)
 			if err != nil {
 				return err
 			}
-			found = append(found, Input{Path: path, Rel: rel})
+			found = append(found, Input{Path: path, Rel: sensorcsv.TrimGzip(rel)})
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("%s: no *.csv files found", p)
+			return nil, fmt.Errorf("%s: no *.csv or *.csv.gz files found", p)
 		}
 		sort.Slice(found, func(i, j int) bool { return found[i].Rel < found[j].Rel })
 		out = append(out, found...)

@@ -2,6 +2,7 @@ package sensorcsv
 
 import (
 	"bufio"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -53,20 +54,41 @@ func (f *File) ChannelNames() []string {
 // extension, as aewatch produce keys them and eval names them.
 func (f *File) Series() string { return SeriesName(f.Path) }
 
-// SeriesName is the series the rows of the file at path belong to.
+// SeriesName is the series the rows of the file at path belong to (of
+// "pump7.csv.gz", pump7).
 func SeriesName(path string) string {
-	return strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	name := TrimGzip(filepath.Base(path))
+	return strings.TrimSuffix(name, filepath.Ext(name))
 }
 
-// Read parses the CSV at path. Columns named in ignore are kept as text and
-// not parsed; every other column after the first is a channel.
+// TrimGzip is name without a ".gz" ending.
+func TrimGzip(name string) string {
+	if n := len(name) - len(".gz"); n > 0 && strings.EqualFold(name[n:], ".gz") {
+		return name[:n]
+	}
+	return name
+}
+
+// Read parses the CSV at path, gzip-compressed or not (told by its first
+// bytes). Columns named in ignore are kept as text and not parsed; every
+// other column after the first is a channel.
 func Read(path string, ignore []string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	f, err := Parse(fh, ignore)
+	br := bufio.NewReader(fh)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	f, err := Parse(r, ignore)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

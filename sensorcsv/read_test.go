@@ -2,8 +2,12 @@ package sensorcsv
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -321,5 +325,37 @@ func TestParseMissingMarks(t *testing.T) {
 	}
 	if _, err := Parse(strings.NewReader("timestamp,a\n1709251200,offline\n"), nil); err == nil || !strings.Contains(err.Error(), `"offline"`) {
 		t.Errorf(`"offline": error %v, want one naming the field`, err)
+	}
+}
+
+// TestReadGzip: a gzip-compressed file (told by its first bytes) reads as
+// the plain one does, and names its series without ".csv.gz".
+func TestReadGzip(t *testing.T) {
+	text := "timestamp;a;b\n2024-03-01 00:00:00;1,5;2\n2024-03-01 00:01:00;3;4\n"
+	dir := t.TempDir()
+	plain, zipped := filepath.Join(dir, "pump7.csv"), filepath.Join(dir, "pump7.csv.gz")
+	os.WriteFile(plain, []byte(text), 0o644)
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write([]byte(text))
+	zw.Close()
+	os.WriteFile(zipped, z.Bytes(), 0o644)
+	want, err := Read(plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(zipped, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Path = plain; !reflect.DeepEqual(got, want) {
+		t.Errorf("gzip read %+v, want %+v", got, want)
+	}
+	if s := SeriesName(zipped); s != "pump7" {
+		t.Errorf("series of %s: %q, want pump7", zipped, s)
+	}
+	os.WriteFile(zipped, z.Bytes()[:z.Len()/2], 0o644)
+	if _, err := Read(zipped, nil); err == nil || !strings.Contains(err.Error(), zipped) {
+		t.Errorf("a truncated gzip file: %v, want an error naming it", err)
 	}
 }
