@@ -430,13 +430,13 @@ const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zo
 // for integers too large to be seconds of this era, in milliseconds (from
 // 1e11), microseconds (1e14) or nanoseconds (1e17).
 func ParseTime(s string) (int64, error) {
-	t, _, err := parseTime(s)
+	t, _, err := parseTimeLayout(s)
 	return t, err
 }
 
-// parseTime is ParseTime that also returns 1 + the index of the layout
-// that read s (0 for Unix time).
-func parseTime(s string) (int64, int, error) {
+// parseTimeLayout is ParseTime that also returns 1 + the index of the
+// layout that read s (0 for Unix time).
+func parseTimeLayout(s string) (int64, int, error) {
 	if s == "" {
 		return 0, 0, errors.New("empty timestamp")
 	}
@@ -463,7 +463,7 @@ func (f *File) parseTime(s string) (int64, error) {
 			return t.UnixNano(), nil
 		}
 	}
-	t, k, err := parseTime(s)
+	t, k, err := parseTimeLayout(s)
 	f.layout = k
 	return t, err
 }
