@@ -502,10 +502,19 @@ func (r *reference) observe(t int64, x []float64, holding bool) {
 		r.seasonPending = r.seasonPending || found
 		if r.seasonPending && !holding {
 			r.seasonPending = false
-			prev := r.retire()
-			r.restart()
-			if r.prev = prev; prev != nil {
-				prev.observe(t, x, holding) // as r would have without the restart
+			if r.learning() {
+				// A period still on (restarted for a recurring regime) has
+				// not finished learning, so it cannot stand in: whatever
+				// stands in for it already goes on doing so.
+				standing := r.prev
+				r.restart()
+				r.prev = standing
+			} else {
+				prev := r.retire()
+				r.restart()
+				if r.prev = prev; prev != nil {
+					prev.observe(t, x, holding) // as r would have without the restart
+				}
 			}
 		}
 		if !r.seasonPending {

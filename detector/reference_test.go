@@ -778,3 +778,28 @@ func TestDropoutKeepsTheCyclesInPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestCycleFoundWhileARestartedPeriodLearns: a plain noisy cycle of 900
+// samples whose first excursions are taken for a recurring regime restarts
+// the reference period, and the seasonal search then finds the cycle while
+// that period is still learning. Nothing had finished learning to stand in
+// for it, yet a copy was kept, frozen, and taught: the detector panicked
+// (found on a motor temperature's daily-like cycle).
+func TestCycleFoundWhileARestartedPeriodLearns(t *testing.T) {
+	const n, period = 3000, 900
+	for seed := uint64(1); seed <= 12; seed++ {
+		r := rand.New(rand.NewPCG(seed, 3))
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = 50 + 5*math.Sin(2*math.Pi*float64(i)/period) + 0.3*r.NormFloat64()
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("noise seed %d: panic %v", seed, p)
+				}
+			}()
+			run(t, DefaultConfig(), times(n), xs)
+		}()
+	}
+}

@@ -733,6 +733,9 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 		if err := p.readState(d); err != nil {
 			return err
 		}
+		if p.learning() {
+			return errors.New("detector: snapshot holds a reference before a restart that had not finished its period")
+		}
 		r.prev = p
 	}
 	if err := d.Err(); err != nil {
