@@ -145,6 +145,12 @@ type Detector struct {
 	assembled []Result
 	// names are the channels' names (SetChannelNames; nil: not set).
 	names []string
+	// fault is the newest fault met (fault.go), faults how many;
+	// faultPending and faultResults are its scratch.
+	fault        *Fault
+	faults       int
+	faultPending []pendingSample
+	faultResults []Result
 
 	vec      []float64 // normalised window, Size×channels: borrowed while a window is scored (windowScratch)
 	pending  []pendingSample
@@ -396,7 +402,8 @@ func (d *Detector) Rebaseline() bool {
 // when it waits for the stride or holds a sample dated far ahead or a row
 // lacking values (whose results come with the next sample's, before them,
 // or from Flush). The slice is valid until the next Push.
-func (d *Detector) Push(t int64, x []float64) []Result {
+func (d *Detector) Push(t int64, x []float64) (res []Result) {
+	defer d.recoverFault(d.owing(), t, true, &res)
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}
@@ -505,7 +512,8 @@ func (d *Detector) Holds() bool { return d.ahead.held || (d.miss != nil && d.mis
 // Flush returns the results of the samples still held, a row lacking
 // values and one dated ahead, as if the series had moved on after them
 // (the end of a file), and nil if none is.
-func (d *Detector) Flush() []Result {
+func (d *Detector) Flush() (res []Result) {
+	defer d.recoverFault(d.owing(), d.LastTime(), false, &res)
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}
@@ -635,6 +643,7 @@ func (d *Detector) startAfresh() {
 	}
 	fresh.seq, fresh.win = d.seq, d.win
 	fresh.win.Restart()
+	fresh.SetContext(d.context)
 	fresh.silences, fresh.shadow, fresh.shadowBuf, fresh.fb, fresh.noHold, fresh.names = d.silences, d.shadow, d.shadowBuf, d.fb, d.noHold, d.names
 	if d.quality != nil {
 		copy(fresh.quality.lo, d.quality.lo)

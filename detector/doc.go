@@ -110,6 +110,10 @@
 // seasonal search are over (reference.learn_every 0), and takes it up
 // again when a new period begins.
 //
+// A fault in the detector's own code on a sample (a panic) is contained by
+// Push and Flush (fault.go): the detector starts afresh, the samples it
+// owed results for come out Failed, and LastFault says what happened.
+//
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
 // clock and starts no goroutines; once its histories are full it
 // allocates nothing per sample (the seasonal context allocates its

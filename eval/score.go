@@ -73,8 +73,12 @@ type Scored struct {
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
 	TimeJumps      uint64 // samples dated far ahead of their series that the next showed to be clock glitches
-	Gaps           uint64
-	Alerts         int // anomaly alerts opened
+	// Faults are the faults of the detectors' own code (detector.Fault),
+	// FaultRows the samples left unscored by them (a bug in aewatch).
+	Faults    []*detector.Fault
+	FaultRows uint64
+	Gaps      uint64
+	Alerts    int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -178,6 +182,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 					s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[p], r.Lower[p], r.Upper[p]
 				}
 				s.count(r, sorted)
+				s.noteFault(d, r)
 			}
 			s.keepDenoised(d, col)
 		}
@@ -226,6 +231,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.Quality[k] = s.Quality[k] || r.Quality.Open
 				s.Silenced[k] = s.Silenced[k] || r.Silenced
 				s.count(r, names[j:j+1])
+				s.noteFault(d, r)
 			}
 			s.keepDenoised(d, only)
 		}
@@ -314,6 +320,13 @@ func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, na
 	}
 }
 
+// noteFault keeps the fault d met on r's sample, if it met one there.
+func (s *Scored) noteFault(d *detector.Detector, r detector.Result) {
+	if f := d.LastFault(); r.Status == window.Failed && f != nil && f.Seq == r.Seq {
+		s.Faults = append(s.Faults, f)
+	}
+}
+
 func (s *Scored) count(r detector.Result, names []string) {
 	k := r.Seq
 	switch r.Status {
@@ -323,6 +336,8 @@ func (s *Scored) count(r detector.Result, names []string) {
 		s.TimeJumps++
 	case window.Merged:
 		s.Merged++
+	case window.Failed:
+		s.FaultRows++
 	}
 	if r.Missing != nil {
 		s.FilledRows++

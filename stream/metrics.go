@@ -54,6 +54,9 @@ type Metrics struct {
 	// series' previous one, which lacked their channels, at its time or
 	// less than half a typical step after it (detector/assemble.go).
 	MessagesMerged prometheus.Counter
+	// DetectorFaults counts faults of a detector's own code on a sample
+	// (detector.Fault): the series' detector started afresh.
+	DetectorFaults prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -120,6 +123,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Channels a multivariate message lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored; unless a message of the same row brought it (aewatch_messages_merged_total)."}),
 		MessagesMerged: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_merged_total",
 			Help: "Multivariate messages merged into their series' previous one, which lacked their channels, at its time or less than half a typical step after it (a series sent one channel a message)."}),
+		DetectorFaults: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detector_faults_total",
+			Help: "Faults of a detector's own code on a sample (a bug in aewatch, logged with its stack): the series' detector started afresh, its unscored samples counted in aewatch_samples_rejected_total{reason=\"detector_fault\"}."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -132,7 +137,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults)
 	}
 	return m
 }

@@ -37,6 +37,13 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 					"time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "series_newest", time.Unix(0, st.det.LastTime()).UTC().Format(time.RFC3339Nano),
 					"others_since_last_line", held)
 			}
+		case window.Failed:
+			m.SamplesDropped.WithLabelValues(string(codec.ReasonDetectorFault)).Inc()
+			if f := st.det.LastFault(); f != nil && f.Seq == r.Seq {
+				m.DetectorFaults.Inc()
+				p.o.Log.Error("the series' detector failed on a sample (a bug in aewatch: please report it with this line); it starts afresh, the samples it owed results for are dropped",
+					"series", st.series, "time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "fault", f.Panic, "stack", f.Stack)
+			}
 		case window.Merged:
 			m.MessagesMerged.Inc()
 		case window.OutOfOrder:

@@ -27,6 +27,10 @@ const (
 	// time, which lacked them (a series sent one channel a message); its
 	// owner scored them with that row.
 	Merged
+	// Failed: the window's owner failed on the sample, or failed before
+	// the sample's window was scored (a fault in its code); it started
+	// afresh, and the sample was not scored.
+	Failed
 )
 
 func (s Status) String() string {
@@ -47,6 +51,8 @@ func (s Status) String() string {
 		return "time_jump"
 	case Merged:
 		return "merged"
+	case Failed:
+		return "detector_fault"
 	}
 	return "unknown"
 }

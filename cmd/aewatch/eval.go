@@ -371,6 +371,11 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		fmt.Fprintf(w, "rows merged into the row before (at its time or within half a typical step), which lacked their values: %d\n", merged)
 	}
 	for _, r := range results {
+		if len(r.Faults) > 0 {
+			f := r.Faults[0]
+			fmt.Fprintf(w, "warning: %s: a detector failed %d times (a bug in aewatch: please report it with this line and the stack below), each time starting afresh; %d rows left unscored; first on data row %d (%s): %s\n%s",
+				r.Rel, len(r.Faults), r.FaultRows, f.Seq+1, time.Unix(0, f.Time).UTC().Format(time.RFC3339Nano), f.Panic, f.Stack)
+		}
 		// A file whose first column is no time (a value column, or one
 		// in a format read as Unix seconds) loses most rows as out of
 		// order; say which column was taken for the time.

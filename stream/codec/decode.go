@@ -49,11 +49,12 @@ const (
 	ReasonOutOfRange    Reason = "out_of_range"   // beyond ±detector.window.max_abs (a bad-value sentinel)
 	ReasonWild          Reason = "wild"           // a sample: an isolated glitch held back from its series' models
 	ReasonTimeJump      Reason = "time_jump"      // a sample dated far ahead of its series, the next sample between the two (a clock glitch)
+	ReasonDetectorFault Reason = "detector_fault" // a sample its detector failed on, or owed a result when it did (a bug in aewatch)
 )
 
 // Reasons lists every reason, for pre-registering counters.
 var Reasons = []Reason{ReasonMalformed, ReasonMissingField, ReasonWrongType, ReasonNonFinite,
-	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange, ReasonWild, ReasonTimeJump}
+	ReasonTooLarge, ReasonUnknownSeries, ReasonSeriesLimit, ReasonOutOfOrder, ReasonChannels, ReasonBadTime, ReasonBadName, ReasonChannelLimit, ReasonOutOfRange, ReasonWild, ReasonTimeJump, ReasonDetectorFault}
 
 // DecodeError says why a message was rejected.
 type DecodeError struct {

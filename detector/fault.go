@@ -1,0 +1,96 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"runtime/debug"
+
+	"github.com/aewatch/aewatch/window"
+)
+
+// A fault in the detector's own code on some sample (a panic: an index out
+// of range, a model taught while frozen) must not stop a service that
+// scores thousands of series, nor come back on every restart as the
+// sample is read again from the committed offset. Push and Flush contain
+// it: the detector starts afresh as a new detector of its configuration
+// (startAfresh), the samples whose results it owed come out as Failed,
+// and Fault says what happened. Eval and the service run the same code, so
+// they stay alike after a fault too.
+
+// Fault is a failure of the detector's code on a sample.
+type Fault struct {
+	Seq   uint64 // the sample that met it
+	Time  int64
+	Panic string // the panic's value
+	Stack string // where it happened
+}
+
+func (f *Fault) Error() string {
+	return fmt.Sprintf("detector fault on sample %d: %s", f.Seq, f.Panic)
+}
+
+// LastFault returns the newest fault the detector met (nil: none), and
+// Faults how many it met.
+func (d *Detector) LastFault() *Fault { return d.fault }
+
+// Faults returns how many faults the detector met since it was built or
+// restored.
+func (d *Detector) Faults() int { return d.faults }
+
+// owed is what the detector owes results for when a call begins: the
+// samples in the window waiting for the stride, and the sequence numbers
+// the held messages (a sample dated ahead, a row lacking values, and the
+// messages merged into either) will take.
+type owed struct {
+	seq     uint64 // the next sequence number
+	unnamed uint64 // messages held without one yet
+}
+
+func (d *Detector) owing() owed {
+	o := owed{seq: d.seq}
+	if d.ahead.held {
+		o.unnamed += 1 + uint64(d.ahead.merged)
+	}
+	if d.miss != nil && d.miss.row.held {
+		o.unnamed += 1 + uint64(d.miss.row.merged)
+	}
+	d.faultPending = append(d.faultPending[:0], d.pending...)
+	return o
+}
+
+// recoverFault is deferred by Push and Flush: after a panic it makes d a
+// fresh detector and sets *res to a Failed result for each sample the
+// call owed one: those waiting for the stride, then every message from
+// o.seq on, the call's own (unless it was Flush) among them.
+func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	next := o.seq + o.unnamed
+	if pushed {
+		next++
+	}
+	fault := &Fault{Seq: next - 1, Time: t, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
+	faults, waiting, buf := d.faults+1, d.faultPending, d.faultResults
+	d.startAfresh()
+	d.shadow = nil // it may be what failed; a maintenance window still on copies the fresh detector
+	d.seq, d.fault, d.faults, d.faultPending = next, fault, faults, waiting[:0]
+	out := buf[:0]
+	failed := func(seq uint64, t int64) {
+		r := Result{Seq: seq, Time: t, Status: window.Failed, Threshold: d.cfg.Alert.Open, ChannelError: make([]float64, d.channels),
+			Expected: make([]float64, d.channels), Lower: make([]float64, d.channels), Upper: make([]float64, d.channels)}
+		for j := range d.channels {
+			r.Expected[j], r.Lower[j], r.Upper[j] = math.NaN(), math.NaN(), math.NaN()
+		}
+		out = append(out, r)
+	}
+	for _, s := range waiting {
+		failed(s.seq, s.time)
+	}
+	for s := o.seq; s < next; s++ {
+		failed(s, t)
+	}
+	d.faultResults = out
+	*res = out
+}
