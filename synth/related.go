@@ -144,8 +144,10 @@ func generateRelated(fault string, n, cycle int, seed uint64) (*Related, error) 
 // RelatedCorpus returns variants files of each fault and as many without,
 // n rows each; variant v is drawn with seed+v. With cycle > 0 the pump
 // runs on a stroke cycle of that many samples (GenerateCyclicRelated)
-// and the faults are offsets and lags; without, offsets.
-func RelatedCorpus(n, cycle, variants int, seed uint64) ([]*Related, error) {
+// and the faults are offsets and lags; with sensors > 0 the files are of
+// a plant of that many sensors (GeneratePlant); otherwise, offsets of
+// the pump.
+func RelatedCorpus(n, cycle, sensors, variants int, seed uint64) ([]*Related, error) {
 	faults := []string{"offset", "none"}
 	if cycle > 0 {
 		faults = []string{"offset", "lag", "none"}
@@ -155,9 +157,12 @@ func RelatedCorpus(n, cycle, variants int, seed uint64) ([]*Related, error) {
 		for _, f := range faults {
 			var r *Related
 			var err error
-			if cycle > 0 {
+			switch {
+			case sensors > 0:
+				r, err = GeneratePlant(f, n, sensors, seed+uint64(v))
+			case cycle > 0:
 				r, err = GenerateCyclicRelated(f, n, cycle, seed+uint64(v))
-			} else {
+			default:
 				r, err = GenerateRelated(f, n, seed+uint64(v))
 			}
 			if err != nil {
@@ -209,4 +214,82 @@ func WriteRelated(dir string, files []*Related) error {
 		}
 	}
 	return nil
+}
+
+// GeneratePlant returns n rows (n >= 1000) of a plant of sensors (6 to
+// 256) that three loads drive (AR(0.98) processes of unit spread): each
+// of four in five sensors is a level plus a mix of the loads (5 to 15
+// times its own noise) plus its noise; the fifth wander on their own
+// (an AR(0.98) of their own, as large). With fault "offset" one
+// load-driven sensor reads high or low by 8-12 deviations of its noise
+// from between 45% and 60% of the rows, for 20% of them: within its
+// normal range, only its relation to the many others shows it, as a
+// transmitter whose calibration slipped among a unit's dozens.
+func GeneratePlant(fault string, n, sensors int, seed uint64) (*Related, error) {
+	if fault != "offset" && fault != "none" {
+		return nil, fmt.Errorf("fault %q: unknown (known: offset, none)", fault)
+	}
+	if n < 1000 {
+		return nil, fmt.Errorf("rows: must be >= 1000 (got %d)", n)
+	}
+	if sensors < 6 || sensors > 256 {
+		return nil, fmt.Errorf("sensors: must be in [6, 256] (got %d)", sensors)
+	}
+	rng := rand.New(rand.NewPCG(seed, hash(fmt.Sprintf("plant/%d/%s", sensors, fault))))
+	const loads, phi = 3, 0.98
+	innovation := math.Sqrt(1 - phi*phi)
+	base, noise, own := make([]float64, sensors), make([]float64, sensors), make([]bool, sensors)
+	gain := make([][loads]float64, sensors)
+	var driven []int
+	for j := range sensors {
+		base[j] = 10 + 90*rng.Float64()
+		noise[j] = base[j] * (0.005 + 0.015*rng.Float64())
+		own[j] = j%5 == 4
+		if own[j] {
+			continue
+		}
+		driven = append(driven, j)
+		size, norm := noise[j]*(5+10*rng.Float64()), 0.0
+		for k := range loads {
+			gain[j][k] = rng.NormFloat64()
+			norm += gain[j][k] * gain[j][k]
+		}
+		for k := range loads {
+			gain[j][k] *= size / math.Sqrt(norm)
+		}
+	}
+	channels := make([]string, sensors)
+	for j := range channels {
+		channels[j] = fmt.Sprintf("s%03d", j+1)
+	}
+	r := &Related{Name: fault + ".csv", Fault: fault, Channels: channels, Times: make([]time.Time, n), Values: make([][]float64, n), Channel: -1}
+	if fault == "offset" {
+		r.Start = int(float64(n) * (0.45 + 0.15*rng.Float64()))
+		r.End = r.Start + n/5
+		r.Channel = driven[rng.IntN(len(driven))]
+		r.Size = float64(1-2*rng.IntN(2)) * (8 + 4*rng.Float64()) * noise[r.Channel]
+	}
+	u, wander := make([]float64, loads), make([]float64, sensors)
+	for i := range n {
+		for k := range u {
+			u[k] = phi*u[k] + innovation*rng.NormFloat64()
+		}
+		row := make([]float64, sensors)
+		for j := range row {
+			row[j] = base[j] + noise[j]*rng.NormFloat64()
+			if own[j] {
+				wander[j] = phi*wander[j] + innovation*rng.NormFloat64()
+				row[j] += 10 * noise[j] * wander[j]
+				continue
+			}
+			for k := range u {
+				row[j] += gain[j][k] * u[k]
+			}
+		}
+		if i >= r.Start && i < r.End {
+			row[r.Channel] += r.Size
+		}
+		r.Times[i], r.Values[i] = Start.Add(time.Duration(i)*RelatedStep), row
+	}
+	return r, nil
 }

@@ -93,6 +93,50 @@ func TestGenerateRelated(t *testing.T) {
 	}
 }
 
+// TestGeneratePlant: the same seed gives the same file; the offset sensor
+// is one the loads drive, its offset within its own range over the file;
+// the labels cover the offset exactly; bad arguments are refused by name.
+func TestGeneratePlant(t *testing.T) {
+	a, err := GeneratePlant("offset", 3000, 20, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := GeneratePlant("offset", 3000, 20, 7)
+	if !bytes.Equal(a.CSV(), b.CSV()) {
+		t.Fatal("same seed, different files")
+	}
+	if len(a.Channels) != 20 || len(a.Values[0]) != 20 || a.Channel%5 == 4 {
+		t.Fatalf("%d channels, %d values, sensor %d offset: want 20, 20 and a driven sensor", len(a.Channels), len(a.Values[0]), a.Channel)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, row := range a.Values {
+		if i < a.Start || i >= a.End {
+			lo, hi = min(lo, row[a.Channel]), max(hi, row[a.Channel])
+		}
+	}
+	if r := math.Abs(a.Size) / (hi - lo); r > 0.3 {
+		t.Errorf("offset %.2f is %.2f of the sensor's range: not within it", a.Size, r)
+	}
+	lines := strings.Split(strings.TrimSpace(string(a.CSV())), "\n")
+	for i, l := range lines[1:] {
+		if want := i >= a.Start && i < a.End; strings.HasSuffix(l, ",1") != want {
+			t.Fatalf("row %d labelled %v, want %v", i, !want, want)
+		}
+	}
+	if n, err := GeneratePlant("none", 3000, 20, 7); err != nil || n.Start != n.End {
+		t.Fatalf("fault-free plant: %v, fault rows %d-%d", err, n.Start, n.End)
+	}
+	for _, bad := range []struct {
+		fault   string
+		rows, n int
+		want    string
+	}{{"leak", 3000, 20, `fault "leak"`}, {"offset", 999, 20, "rows"}, {"offset", 3000, 5, "sensors"}, {"offset", 3000, 257, "sensors"}} {
+		if _, err := GeneratePlant(bad.fault, bad.rows, bad.n, 1); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("GeneratePlant(%q, %d, %d): %v, want an error naming %s", bad.fault, bad.rows, bad.n, err, bad.want)
+		}
+	}
+}
+
 // TestGenerateCyclicRelated: pressure or current delayed by a further
 // quarter cycle keeps its range (only its timing against flow shows the
 // fault): flow's best match in it moves by the added delay.

@@ -11,7 +11,7 @@ import (
 func runGenerate(args []string) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained | --long-cycle | --relations [--cycle N] | --controlled] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\nWith --long-cycle: the same faults on a motor current with a half-hour duty cycle sampled every\nsecond, 30,000 rows per file.\nWith --relations: a pump whose load wanders (flow, pressure and current follow it; temperature\nand vibration do not), with pressure or current offset by 8-12 deviations of its noise for a fifth\nof the file (within its range: only its relation to the others shows it) and fault-free controls,\n3,000 rows per file, with a per-row \"anomaly\" column; eval them with --multivariate.\nWith --relations --cycle N: the same pump on a stroke cycle of N samples that flow, pressure and\ncurrent follow with their own lags, with offsets and with lags (pressure or current a quarter\ncycle late: only its phase against the others shows it) and fault-free controls.\nWith --controlled: a controlled variable pv following its setpoint sp (moved every 300 samples or\nso) through a first-order lag, with one fault on pv per file (offset, stuck, noise, ramp,\noscillation, spikes) and fault-free controls, 5,000 rows per file, with a per-row \"anomaly\"\ncolumn; eval them with --multivariate --context sp.\n\n")
+		fmt.Fprint(fs.Output(), "usage: aewatch generate [--drift | --sustained | --long-cycle | --relations [--cycle N | --sensors N] | --controlled] [--rows N] [--variants N] [--seed N] --out DIR\n\nWrites a labelled corpus of industrial sensor signals with faults (CSV files and labels.json).\nWith --drift: slow drifts (ramps of 3-6 noise standard deviations over 2,000-5,000 samples,\nlabelled from ramp start to ramp end) and fault-free controls, 12,000 rows per file.\nWith --sustained: abnormal regimes of 400-1,200 samples (level shifts of 4-8 noise standard\ndeviations, changed frequency or shape, noise bursts, stuck sensors) that end, and fault-free\ncontrols, 6,000 rows per file, with a per-row \"anomaly\" column for eval --label-column.\nWith --long-cycle: the same faults on a motor current with a half-hour duty cycle sampled every\nsecond, 30,000 rows per file.\nWith --relations: a pump whose load wanders (flow, pressure and current follow it; temperature\nand vibration do not), with pressure or current offset by 8-12 deviations of its noise for a fifth\nof the file (within its range: only its relation to the others shows it) and fault-free controls,\n3,000 rows per file, with a per-row \"anomaly\" column; eval them with --multivariate.\nWith --relations --cycle N: the same pump on a stroke cycle of N samples that flow, pressure and\ncurrent follow with their own lags, with offsets and with lags (pressure or current a quarter\ncycle late: only its phase against the others shows it) and fault-free controls.\nWith --relations --sensors N: a plant of N sensors, four in five driven by three wandering loads\n(the fifth wander on their own), with one driven sensor offset by 8-12 deviations of its noise\nfor a fifth of the file (only its relation to the many others shows it) and fault-free controls.\nWith --controlled: a controlled variable pv following its setpoint sp (moved every 300 samples or\nso) through a first-order lag, with one fault on pv per file (offset, stuck, noise, ramp,\noscillation, spikes) and fault-free controls, 5,000 rows per file, with a per-row \"anomaly\"\ncolumn; eval them with --multivariate --context sp.\n\n")
 		fs.PrintDefaults()
 	}
 	out := fs.String("out", "", "output `directory` (required)")
@@ -23,6 +23,7 @@ func runGenerate(args []string) error {
 	longCycle := fs.Bool("long-cycle", false, "write the sustained-fault corpus of a half-hour duty cycle sampled every second instead")
 	relations := fs.Bool("relations", false, "write the corpus of sensors related through a wandering load instead")
 	cycle := fs.Int("cycle", 0, "with --relations: the pump's stroke cycle in samples (0: none)")
+	sensors := fs.Int("sensors", 0, "with --relations: a plant of this many sensors (6 to 256) driven by three loads in place of the pump (0: the pump)")
 	controlled := fs.Bool("controlled", false, "write the corpus of a controlled variable and its setpoint instead")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return err
@@ -36,6 +37,12 @@ func runGenerate(args []string) error {
 	}
 	if flagSet(fs, "cycle") && !*relations {
 		return errors.New("--cycle: only with --relations")
+	}
+	if flagSet(fs, "sensors") && (!*relations || *cycle != 0) {
+		return errors.New("--sensors: only with --relations, without --cycle")
+	}
+	if *sensors != 0 && (*sensors < 6 || *sensors > 256) {
+		return fmt.Errorf("--sensors: must be 0 or in [6, 256] (got %d)", *sensors)
 	}
 	if *cycle != 0 && (*cycle < 8 || *cycle > 1000) {
 		return fmt.Errorf("--cycle: must be 0 or in [8, 1000] samples (got %d)", *cycle)
@@ -79,7 +86,7 @@ func runGenerate(args []string) error {
 		if *controlled {
 			files, err = synth.ControlledCorpus(*rows, *variants, *seed)
 		} else {
-			files, err = synth.RelatedCorpus(*rows, *cycle, *variants, *seed)
+			files, err = synth.RelatedCorpus(*rows, *cycle, *sensors, *variants, *seed)
 		}
 		if err != nil {
 			return err

@@ -548,3 +548,37 @@ func TestControlledCorpusWithContext(t *testing.T) {
 		t.Errorf("network with context %.3f, want >= 0.5 and 0.25 above persistence with context (%.3f) and itself without (%.3f)", net, persistence, bare)
 	}
 }
+
+// TestGeneratePlantCorpus: `generate --relations --sensors N` writes a
+// plant of N sensor columns (an offset file and a fault-free one per
+// variant); --sensors out of range or without --relations is refused by
+// name.
+func TestGeneratePlantCorpus(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := cli(t, "generate", "--relations", "--sensors", "24", "--variants", "1", "--rows", "1000", "--out", dir); code != 0 {
+		t.Fatalf("generate: %s", stderr)
+	}
+	for _, name := range []string{"offset_1.csv", "none_1.csv"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := strings.SplitN(string(raw), "\n", 2)[0]
+		if cols := strings.Split(header, ","); len(cols) != 26 || cols[1] != "s001" || cols[24] != "s024" || cols[25] != "anomaly" {
+			t.Errorf("%s: header %q, want timestamp, s001..s024, anomaly", name, header)
+		}
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--relations", "--sensors", "300"}, "--sensors: must be 0 or in [6, 256] (got 300)"},
+		{[]string{"--sensors", "24"}, "--sensors: only with --relations, without --cycle"},
+		{[]string{"--relations", "--cycle", "40", "--sensors", "24"}, "--sensors: only with --relations, without --cycle"},
+	} {
+		_, stderr, code := cli(t, append(append([]string{"generate"}, bad.args...), "--out", filepath.Join(dir, "bad"))...)
+		if code == 0 || !strings.Contains(stderr, bad.want) {
+			t.Errorf("generate %v: exit %d, %q: want a failure saying %q", bad.args, code, stderr, bad.want)
+		}
+	}
+}
