@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"cmp"
 	"errors"
 	"math"
 	"slices"
@@ -29,7 +30,9 @@ import (
 // no channel passes (the most any explains of another over 400 rows is
 // half, and the relations of slow drifts do not last), so it costs nothing
 // there. Learning on after the period (rolling), a channel is judged again
-// at each refit, on the rows since the last.
+// at each refit, on the rows since the last. Of many channels (a plant's
+// dozens of sensors) each is reconstructed from the relationPartners
+// values it correlates with most over the rows fitted.
 //
 // Each related channel's evidence is the root mean square, over the
 // window's rows, of its standardised residual (the residual over its
@@ -38,6 +41,11 @@ import (
 type relation struct {
 	r2 float64 // the share of variance a channel's relation must explain
 	c  int
+	// partners bounds the values a channel is reconstructed from: of
+	// more (many channels, or lags), those it correlates with most
+	// (relationPartners, within relationLags' bound of what a period's
+	// rows fit).
+	partners int
 	// lags: besides the row's other channels, each channel is reconstructed
 	// from the others' values this many rows earlier (a transport delay);
 	// d = c×(1+len(lags)) values make up a row with its lags, never the
@@ -145,7 +153,7 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 		}
 	}
 	d := c*(1+len(lags)) + len(ctx)*len(contextLags)
-	rel := &relation{r2: r2, c: c, lags: lags, d: d, u: make([]float64, d), zSq: make([]float64, c),
+	rel := &relation{r2: r2, c: c, lags: lags, d: d, partners: min(relationPartners, max(4, (period-rows)/(8*stride)-1)), u: make([]float64, d), zSq: make([]float64, c),
 		ctx: ctx, filt: make([]float64, len(ctx)*len(contextLags)), ring: make([]float64, rows*len(ctx)*len(contextLags)), stride: stride,
 		mean: make([]float64, d), prec: make([]float64, c*d), level: make([]float64, c), shift: make([]float64, c), scale: make([]float64, c),
 		offset: make([]float64, c), zMean: make([]float64, c), trend: make([]float64, c), trendSE: make([]float64, c), zs: make([]float64, c*rows), related: make([]bool, c), err: make([]float64, c), switched: make([]bool, c),
@@ -156,6 +164,14 @@ func newRelation(r2 float64, t TailConfig, c, rows, period, stride int, lags []i
 	rel.reset()
 	return rel
 }
+
+// relationPartners is how many values at most reconstruct a channel: a
+// plant's sensor relates to a few others (its loop's, its unit's), and a
+// regression on dozens fitted on the 200 rows of half a reference period
+// learns their noise, fails its held-out half and relates nothing (a
+// plant of 48 or 96 sensors driven by three loads: a sensor's offset was
+// missed); 8 lost the pump's lagged relations (a stroke cycle).
+const relationPartners = 16
 
 // relationLags is those of lags within half a window of rows, as many as a
 // reference period of period samples can fit: the probe needs four rows
@@ -404,28 +420,31 @@ func (rel *relation) variance(j int) float64 {
 // if there are too few or the covariance is singular.
 func (rel *relation) fit() bool {
 	c, d := rel.c, rel.d
-	if rel.n < 4*d {
+	if rel.n < 4*min(d, rel.partners+1) { // four rows a value fitted
 		return false
 	}
 	for j := range d {
 		rel.mean[j] = rel.sum[j] / float64(rel.n)
 	}
 	// For channel j: the covariance of it and every value but its own
-	// lags, inverted; its row is j's.
+	// lags (or the partners of them it correlates with most), inverted;
+	// its row is j's.
 	sc, _ := relationScratch.Get().(*relationFit)
 	if sc == nil {
 		sc = new(relationFit)
 	}
 	defer relationScratch.Put(sc)
-	idx := sc.idx[:0]
 	for j := range c {
-		idx = idx[:0]
+		idx := sc.idx[:0]
 		for k := range d {
 			if k == j || rel.owner(k) != j {
 				idx = append(idx, k)
 			}
 		}
 		sc.idx = idx
+		if len(idx) > rel.partners+1 {
+			idx = rel.closest(j, idx, sc)
+		}
 		m := len(idx)
 		if cap(sc.cov) < m*m {
 			sc.cov, sc.inv = make([]float64, m*m), make([]float64, m*m)
@@ -442,14 +461,49 @@ func (rel *relation) fit() bool {
 		if !invertSPD(cov, inv, m) {
 			return false
 		}
-		// Every value of the row itself is kept, so j comes j-th.
+		pj := slices.Index(idx, j)
 		row := rel.prec[j*d : (j+1)*d]
 		clear(row)
 		for b, kb := range idx {
-			row[kb] = inv[j*m+b]
+			row[kb] = inv[pj*m+b]
 		}
 	}
 	return true
+}
+
+// closest keeps of idx (which holds j) j and the rel.partners values
+// most correlated with it, in idx's order.
+func (rel *relation) closest(j int, idx []int, sc *relationFit) []int {
+	d, n := rel.d, float64(rel.n)
+	cov := func(a, b int) float64 { return rel.cross[a*d+b]/n - float64(rel.mean[a]*rel.mean[b]) }
+	vj := cov(j, j)
+	sc.corr = sc.corr[:0]
+	for _, k := range idx {
+		r := 0.0
+		if vk := cov(k, k); k != j && vj > 0 && vk > 0 {
+			r = math.Abs(cov(j, k)) / math.Sqrt(vj*vk)
+		}
+		sc.corr = append(sc.corr, r)
+	}
+	order := sc.order[:0]
+	for i := range idx {
+		order = append(order, i)
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sc.corr[b], sc.corr[a]) })
+	sc.order = order
+	keep := sc.keep[:0]
+	keep = append(keep, j)
+	for _, i := range order {
+		if len(keep) > rel.partners {
+			break
+		}
+		if idx[i] != j {
+			keep = append(keep, idx[i])
+		}
+	}
+	slices.Sort(keep)
+	sc.keep = keep
+	return keep
 }
 
 // relationScratch lends fit its buffers: they hold nothing between fits,
@@ -460,6 +514,9 @@ var relationScratch sync.Pool
 type relationFit struct {
 	idx      []int
 	cov, inv []float64
+	// closest's
+	corr        []float64
+	order, keep []int
 }
 
 // standardised is channel j's residual given the row's other channels,
