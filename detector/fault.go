@@ -29,8 +29,7 @@ func (f *Fault) Error() string {
 	return fmt.Sprintf("detector fault on sample %d: %s", f.Seq, f.Panic)
 }
 
-// LastFault returns the newest fault the detector met (nil: none), and
-// Faults how many it met.
+// LastFault returns the newest fault the detector met (nil: none).
 func (d *Detector) LastFault() *Fault { return d.fault }
 
 // Faults returns how many faults the detector met since it was built or
