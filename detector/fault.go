@@ -14,8 +14,8 @@ import (
 // sample is read again from the committed offset. Push and Flush contain
 // it: the detector starts afresh as a new detector of its configuration
 // (startAfresh), the samples whose results it owed come out as Failed,
-// and Fault says what happened. Eval and the service run the same code, so
-// they stay alike after a fault too.
+// and LastFault says what happened. Eval and the service run the same
+// code, so they stay alike after a fault too.
 
 // Fault is a failure of the detector's code on a sample.
 type Fault struct {
@@ -23,10 +23,6 @@ type Fault struct {
 	Time  int64
 	Panic string // the panic's value
 	Stack string // where it happened
-}
-
-func (f *Fault) Error() string {
-	return fmt.Sprintf("detector fault on sample %d: %s", f.Seq, f.Panic)
 }
 
 // LastFault returns the newest fault the detector met (nil: none).

@@ -44,7 +44,7 @@ func TestFaultIsContained(t *testing.T) {
 			}
 			res := d.Push(ts[i], xs[i:i+1])
 			if i < at && d.LastFault() != nil {
-				t.Fatalf("stride %d: a fault at sample %d before any was provoked: %v", stride, i, d.LastFault())
+				t.Fatalf("stride %d: a fault at sample %d before any was provoked: %s", stride, i, d.LastFault().Panic)
 			}
 			for _, r := range res {
 				results[r.Seq]++
@@ -68,7 +68,7 @@ func TestFaultIsContained(t *testing.T) {
 		}
 		f := d.LastFault()
 		if d.Faults() != 1 || f == nil || !strings.Contains(f.Panic, "frozen") || !strings.Contains(f.Stack, "LearnSampled") {
-			t.Fatalf("stride %d: faults %d, last %v: want one, the frozen network's, with its stack", stride, d.Faults(), f)
+			t.Fatalf("stride %d: faults %d, last %+v: want one, the frozen network's, with its stack", stride, d.Faults(), f)
 		}
 		// The fault struck when a window was learnt from: at the provoked
 		// sample with stride 1, at the stride's next window otherwise,
