@@ -17,6 +17,11 @@ import (
 // and LastFault says what happened. Eval and the service run the same
 // code, so they stay alike after a fault too.
 
+// containFaults is false in this package's tests (TestMain), so that a
+// fault fails whichever test meets it; the tests of containment turn it
+// on.
+var containFaults = true
+
 // Fault is a failure of the detector's code on a sample.
 type Fault struct {
 	Seq   uint64 // the sample that met it
@@ -61,6 +66,9 @@ func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
 	p := recover()
 	if p == nil {
 		return
+	}
+	if !containFaults {
+		panic(p) // from here, the panicking frames are still on the stack
 	}
 	next := o.seq + o.unnamed
 	if pushed {

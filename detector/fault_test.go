@@ -2,11 +2,23 @@ package detector
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aewatch/aewatch/window"
 )
+
+func TestMain(m *testing.M) {
+	containFaults = false
+	os.Exit(m.Run())
+}
+
+// containing turns containment on for the test that calls it.
+func containing(t *testing.T) {
+	containFaults = true
+	t.Cleanup(func() { containFaults = false })
+}
 
 // provokeFault breaks d as a bug would: its reference network is frozen
 // while its period still learns, so the next window it learns from
@@ -25,6 +37,7 @@ func provokeFault(t *testing.T, d *Detector) {
 // is reported once, and scoring goes on; with a stride the samples waiting
 // for it are owed too.
 func TestFaultIsContained(t *testing.T) {
+	containing(t)
 	const n, at = 1500, 200
 	xs := signal(n, 1)
 	ts := times(n)
@@ -98,6 +111,7 @@ func TestFaultIsContained(t *testing.T) {
 // messages merged into them are held leaves no message without its one
 // result, and sequence numbers go on as the messages came.
 func TestFaultOwesHeldMessages(t *testing.T) {
+	containing(t)
 	const rows, at = 900, 300
 	d, err := New(DefaultConfig(), 2)
 	if err != nil {
