@@ -61,18 +61,11 @@ func TestUnknownSignal(t *testing.T) {
 	}
 }
 
-// TestGenerateRelated: the same seed gives the same file; the offset lies
-// within the channel's own range over the file (only its relation shows
-// it) and the labels cover it exactly.
-func TestGenerateRelated(t *testing.T) {
-	a, err := GenerateRelated("offset", 3000, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := GenerateRelated("offset", 3000, 7)
-	if !bytes.Equal(a.CSV(), b.CSV()) {
-		t.Fatal("same seed, different files")
-	}
+// offsetWithinRange checks that a's offset is within its channel's range
+// over the rows without it (only its relation shows it) and that the
+// labels cover it exactly.
+func offsetWithinRange(t *testing.T, a *Related) {
+	t.Helper()
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, row := range a.Values {
 		if i < a.Start || i >= a.End {
@@ -88,6 +81,21 @@ func TestGenerateRelated(t *testing.T) {
 			t.Fatalf("row %d labelled %v, want %v", i, !want, want)
 		}
 	}
+}
+
+// TestGenerateRelated: the same seed gives the same file; the offset lies
+// within the channel's own range over the file (only its relation shows
+// it) and the labels cover it exactly.
+func TestGenerateRelated(t *testing.T) {
+	a, err := GenerateRelated("offset", 3000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := GenerateRelated("offset", 3000, 7)
+	if !bytes.Equal(a.CSV(), b.CSV()) {
+		t.Fatal("same seed, different files")
+	}
+	offsetWithinRange(t, a)
 	if _, err := GenerateRelated("leak", 3000, 1); err == nil {
 		t.Error("an unknown fault generated")
 	}
@@ -108,21 +116,7 @@ func TestGeneratePlant(t *testing.T) {
 	if len(a.Channels) != 20 || len(a.Values[0]) != 20 || a.Channel%5 == 4 {
 		t.Fatalf("%d channels, %d values, sensor %d offset: want 20, 20 and a driven sensor", len(a.Channels), len(a.Values[0]), a.Channel)
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i, row := range a.Values {
-		if i < a.Start || i >= a.End {
-			lo, hi = min(lo, row[a.Channel]), max(hi, row[a.Channel])
-		}
-	}
-	if r := math.Abs(a.Size) / (hi - lo); r > 0.3 {
-		t.Errorf("offset %.2f is %.2f of the sensor's range: not within it", a.Size, r)
-	}
-	lines := strings.Split(strings.TrimSpace(string(a.CSV())), "\n")
-	for i, l := range lines[1:] {
-		if want := i >= a.Start && i < a.End; strings.HasSuffix(l, ",1") != want {
-			t.Fatalf("row %d labelled %v, want %v", i, !want, want)
-		}
-	}
+	offsetWithinRange(t, a)
 	if n, err := GeneratePlant("none", 3000, 20, 7); err != nil || n.Start != n.End {
 		t.Fatalf("fault-free plant: %v, fault rows %d-%d", err, n.Start, n.End)
 	}
