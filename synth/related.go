@@ -220,7 +220,9 @@ func WriteRelated(dir string, files []*Related) error {
 // 256) that three loads drive (AR(0.98) processes of unit spread): each
 // of four in five sensors is a level plus a mix of the loads (5 to 15
 // times its own noise) plus its noise; the fifth wander on their own
-// (an AR(0.98) of their own, as large). With fault "offset" one
+// (an AR(0.98) of their own, 10 times their noise). Every product is
+// rounded before it is added, so that no CPU fuses it: the same files
+// on every one. With fault "offset" one
 // load-driven sensor reads high or low by 8-12 deviations of its noise
 // from between 45% and 60% of the rows, for 20% of them: within its
 // normal range, only its relation to the many others shows it, as a
@@ -242,17 +244,17 @@ func GeneratePlant(fault string, n, sensors int, seed uint64) (*Related, error) 
 	gain := make([][loads]float64, sensors)
 	var driven []int
 	for j := range sensors {
-		base[j] = 10 + 90*rng.Float64()
-		noise[j] = base[j] * (0.005 + 0.015*rng.Float64())
+		base[j] = 10 + float64(90*rng.Float64())
+		noise[j] = base[j] * (0.005 + float64(0.015*rng.Float64()))
 		own[j] = j%5 == 4
 		if own[j] {
 			continue
 		}
 		driven = append(driven, j)
-		size, norm := noise[j]*(5+10*rng.Float64()), 0.0
+		size, norm := noise[j]*(5+float64(10*rng.Float64())), 0.0
 		for k := range loads {
 			gain[j][k] = rng.NormFloat64()
-			norm += gain[j][k] * gain[j][k]
+			norm += float64(gain[j][k] * gain[j][k])
 		}
 		for k := range loads {
 			gain[j][k] *= size / math.Sqrt(norm)
@@ -264,26 +266,26 @@ func GeneratePlant(fault string, n, sensors int, seed uint64) (*Related, error) 
 	}
 	r := &Related{Name: fault + ".csv", Fault: fault, Channels: channels, Times: make([]time.Time, n), Values: make([][]float64, n), Channel: -1}
 	if fault == "offset" {
-		r.Start = int(float64(n) * (0.45 + 0.15*rng.Float64()))
+		r.Start = int(float64(n) * (0.45 + float64(0.15*rng.Float64())))
 		r.End = r.Start + n/5
 		r.Channel = driven[rng.IntN(len(driven))]
-		r.Size = float64(1-2*rng.IntN(2)) * (8 + 4*rng.Float64()) * noise[r.Channel]
+		r.Size = float64(1-2*rng.IntN(2)) * (8 + float64(4*rng.Float64())) * noise[r.Channel]
 	}
 	u, wander := make([]float64, loads), make([]float64, sensors)
 	for i := range n {
 		for k := range u {
-			u[k] = phi*u[k] + innovation*rng.NormFloat64()
+			u[k] = float64(phi*u[k]) + float64(innovation*rng.NormFloat64())
 		}
 		row := make([]float64, sensors)
 		for j := range row {
-			row[j] = base[j] + noise[j]*rng.NormFloat64()
+			row[j] = base[j] + float64(noise[j]*rng.NormFloat64())
 			if own[j] {
-				wander[j] = phi*wander[j] + innovation*rng.NormFloat64()
-				row[j] += 10 * noise[j] * wander[j]
+				wander[j] = float64(phi*wander[j]) + float64(innovation*rng.NormFloat64())
+				row[j] += float64(10 * noise[j] * wander[j])
 				continue
 			}
 			for k := range u {
-				row[j] += gain[j][k] * u[k]
+				row[j] += float64(gain[j][k] * u[k])
 			}
 		}
 		if i >= r.Start && i < r.End {
