@@ -146,11 +146,10 @@ type Detector struct {
 	// names are the channels' names (SetChannelNames; nil: not set).
 	names []string
 	// fault is the newest fault met (fault.go), faults how many;
-	// faultPending and faultResults are its scratch.
+	// faultPending is the samples waiting for the stride as a call began.
 	fault        *Fault
 	faults       int
 	faultPending []pendingSample
-	faultResults []Result
 
 	vec      []float64 // normalised window, Size×channels: borrowed while a window is scored (windowScratch)
 	pending  []pendingSample

@@ -2,7 +2,6 @@ package detector
 
 import (
 	"fmt"
-	"math"
 	"runtime/debug"
 
 	"github.com/aewatch/aewatch/window"
@@ -75,25 +74,17 @@ func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
 		next++
 	}
 	fault := &Fault{Seq: next - 1, Time: t, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
-	faults, waiting, buf := d.faults+1, d.faultPending, d.faultResults
+	faults, waiting := d.faults+1, d.faultPending
 	d.startAfresh()
 	d.shadow = nil // it may be what failed; a maintenance window still on copies the fresh detector
 	d.seq, d.fault, d.faults, d.faultPending = next, fault, faults, waiting[:0]
-	out := buf[:0]
-	failed := func(seq uint64, t int64) {
-		r := Result{Seq: seq, Time: t, Status: window.Failed, Threshold: d.cfg.Alert.Open, ChannelError: make([]float64, d.channels),
-			Expected: make([]float64, d.channels), Lower: make([]float64, d.channels), Upper: make([]float64, d.channels)}
-		for j := range d.channels {
-			r.Expected[j], r.Lower[j], r.Upper[j] = math.NaN(), math.NaN(), math.NaN()
-		}
-		out = append(out, r)
-	}
+	// Faults are rare: each result is a copy of unscored's, not a buffer kept.
+	out := make([]Result, 0, len(waiting)+int(next-o.seq))
 	for _, s := range waiting {
-		failed(s.seq, s.time)
+		out = append(out, d.unscored(s.seq, s.time, window.Failed, nil)[0].clone())
 	}
 	for s := o.seq; s < next; s++ {
-		failed(s, t)
+		out = append(out, d.unscored(s, t, window.Failed, nil)[0].clone())
 	}
-	d.faultResults = out
 	*res = out
 }
