@@ -145,11 +145,13 @@ type Detector struct {
 	assembled []Result
 	// names are the channels' names (SetChannelNames; nil: not set).
 	names []string
-	// fault is the newest fault met (fault.go), faults how many;
-	// faultPending is the samples waiting for the stride as a call began.
-	fault        *Fault
-	faults       int
-	faultPending []pendingSample
+	// fault is the newest fault met (fault.go), faults how many,
+	// untakenFaults how many since TakeFault; faultPending is the samples
+	// waiting for the stride as a call began.
+	fault         *Fault
+	faults        int
+	untakenFaults int
+	faultPending  []pendingSample
 
 	vec      []float64 // normalised window, Size×channels: borrowed while a window is scored (windowScratch)
 	pending  []pendingSample

@@ -23,14 +23,29 @@ var containFaults = true
 
 // Fault is a failure of the detector's code on a sample.
 type Fault struct {
-	Seq   uint64 // the sample that met it
+	Seq   uint64 // the sample that met it; at Flush with nothing owed, the next sample's number
 	Time  int64
+	Owed  int    // the Failed results it gave
+	Flush bool   // met in Flush (the end of a file, a series idle)
 	Panic string // the panic's value
 	Stack string // where it happened
 }
 
 // LastFault returns the newest fault the detector met (nil: none).
 func (d *Detector) LastFault() *Fault { return d.fault }
+
+// TakeFault returns the newest fault met since the last TakeFault and how
+// many were met since (nil, 0: none). The service and eval call it after
+// every Push and Flush, so that each fault is reported once, a fault that
+// owed no result (in Flush, with nothing held) too.
+func (d *Detector) TakeFault() (*Fault, int) {
+	n := d.untakenFaults
+	if n == 0 {
+		return nil, 0
+	}
+	d.untakenFaults = 0
+	return d.fault, n
+}
 
 // Faults returns how many faults the detector met since it was built or
 // restored.
@@ -73,11 +88,15 @@ func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
 	if pushed {
 		next++
 	}
-	fault := &Fault{Seq: next - 1, Time: t, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
-	faults, waiting := d.faults+1, d.faultPending
+	waiting := d.faultPending
+	fault := &Fault{Seq: next, Time: t, Owed: len(waiting) + int(next-o.seq), Flush: !pushed, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
+	if next > o.seq {
+		fault.Seq = next - 1 // the newest sample owed
+	}
+	faults, untaken := d.faults+1, d.untakenFaults+1
 	d.startAfresh()
 	d.shadow = nil // it may be what failed; a maintenance window still on copies the fresh detector
-	d.seq, d.fault, d.faults, d.faultPending = next, fault, faults, waiting[:0]
+	d.seq, d.fault, d.faults, d.untakenFaults, d.faultPending = next, fault, faults, untaken, waiting[:0]
 	// Faults are rare: each result is a copy of unscored's, not a buffer kept.
 	out := make([]Result, 0, len(waiting)+int(next-o.seq))
 	for _, s := range waiting {

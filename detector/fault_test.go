@@ -50,6 +50,7 @@ func TestFaultIsContained(t *testing.T) {
 		}
 		results := make([]int, n)
 		var failed []uint64
+		var taken []*Fault
 		scoredAfter := 0
 		for i := range xs {
 			if i == at {
@@ -58,6 +59,12 @@ func TestFaultIsContained(t *testing.T) {
 			res := d.Push(ts[i], xs[i:i+1])
 			if i < at && d.LastFault() != nil {
 				t.Fatalf("stride %d: a fault at sample %d before any was provoked: %s", stride, i, d.LastFault().Panic)
+			}
+			if f, n := d.TakeFault(); n > 0 {
+				taken = append(taken, f)
+				if n != 1 || f.Flush {
+					t.Errorf("stride %d: sample %d: %d faults taken at once, in Flush %v: want 1, in Push", stride, i, n, f.Flush)
+				}
 			}
 			for _, r := range res {
 				results[r.Seq]++
@@ -97,8 +104,11 @@ func TestFaultIsContained(t *testing.T) {
 				want = append(want, s)
 			}
 		}
-		if f.Seq != want[len(want)-1] || len(failed) != len(want) || failed[0] != want[0] {
-			t.Errorf("stride %d: fault on sample %d, failed results %v: want %v", stride, f.Seq, failed, want)
+		if f.Seq != want[len(want)-1] || f.Owed != len(want) || len(failed) != len(want) || failed[0] != want[0] {
+			t.Errorf("stride %d: fault on sample %d owing %d, failed results %v: want %v", stride, f.Seq, f.Owed, failed, want)
+		}
+		if len(taken) != 1 || taken[0] != f {
+			t.Errorf("stride %d: faults taken %v: want the one fault, once", stride, taken)
 		}
 		if scoredAfter < n-at-400 {
 			t.Errorf("stride %d: %d samples scored 200 after the fault: the fresh detector does not go on", stride, scoredAfter)

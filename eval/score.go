@@ -73,12 +73,15 @@ type Scored struct {
 	// out of order: rows, where OutOfOrder counts them once per channel.
 	OutOfOrderRows uint64
 	TimeJumps      uint64 // samples dated far ahead of their series that the next showed to be clock glitches
-	// Faults are the faults of the detectors' own code (detector.Fault),
-	// FaultRows the samples left unscored by them (a bug in aewatch).
-	Faults    []*detector.Fault
-	FaultRows uint64
-	Gaps      uint64
-	Alerts    int // anomaly alerts opened
+	// Faults are the faults of the detectors' own code (detector.Fault;
+	// FaultCount of them, a Push's silenced copy and the detector both
+	// failing counting two), FaultRows the samples left unscored by them
+	// (a bug in aewatch).
+	Faults     []*detector.Fault
+	FaultCount int
+	FaultRows  uint64
+	Gaps       uint64
+	Alerts     int // anomaly alerts opened
 	// DriftOpenings are the drift alerts opened (each channel's in row order).
 	DriftOpenings []DriftOpening
 	// Monitored counts samples, per channel, whose drift was tested (after
@@ -182,8 +185,8 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 					s.Expected[j][k], s.Lower[j][k], s.Upper[j][k] = r.Expected[p], r.Lower[p], r.Upper[p]
 				}
 				s.count(r, sorted)
-				s.noteFault(d, r)
 			}
+			s.noteFaults(d)
 			s.keepDenoised(d, col)
 		}
 		x := make([]float64, c)
@@ -231,8 +234,8 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 				s.Quality[k] = s.Quality[k] || r.Quality.Open
 				s.Silenced[k] = s.Silenced[k] || r.Silenced
 				s.count(r, names[j:j+1])
-				s.noteFault(d, r)
 			}
+			s.noteFaults(d)
 			s.keepDenoised(d, only)
 		}
 		for i, t := range f.Times {
@@ -320,10 +323,11 @@ func (fb *verdictFeed) apply(s *Scored, i int, t int64, d *detector.Detector, na
 	}
 }
 
-// noteFault keeps the fault d met on r's sample, if it met one there.
-func (s *Scored) noteFault(d *detector.Detector, r detector.Result) {
-	if f := d.LastFault(); r.Status == window.Failed && f != nil && f.Seq == r.Seq {
+// noteFaults keeps the faults d met in its last Push or Flush.
+func (s *Scored) noteFaults(d *detector.Detector) {
+	if f, n := d.TakeFault(); n > 0 {
 		s.Faults = append(s.Faults, f)
+		s.FaultCount += n
 	}
 }
 

@@ -22,6 +22,12 @@ func (p *Pipeline) push(st *seriesState, t int64, x []float64, pts []sink.Point)
 // points appends the points of st's detector's results to pts.
 func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink.Point) []sink.Point {
 	m := p.o.Metrics
+	if f, n := st.det.TakeFault(); n > 0 {
+		m.DetectorFaults.Add(float64(n))
+		p.o.Log.Error("the series' detector failed (a bug in aewatch: please report it with this line); it starts afresh, the samples it owed results for are dropped",
+			"series", st.series, "time", time.Unix(0, f.Time).UTC().Format(time.RFC3339Nano), "at_flush", f.Flush, "samples_dropped", f.Owed,
+			"faults", n, "fault", f.Panic, "stack", f.Stack)
+	}
 	for _, r := range results {
 		switch r.Status {
 		case window.NonFinite:
@@ -39,11 +45,6 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 			}
 		case window.Failed:
 			m.SamplesDropped.WithLabelValues(string(codec.ReasonDetectorFault)).Inc()
-			if f := st.det.LastFault(); f != nil && f.Seq == r.Seq {
-				m.DetectorFaults.Inc()
-				p.o.Log.Error("the series' detector failed on a sample (a bug in aewatch: please report it with this line); it starts afresh, the samples it owed results for are dropped",
-					"series", st.series, "time", time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), "fault", f.Panic, "stack", f.Stack)
-			}
 		case window.Merged:
 			m.MessagesMerged.Inc()
 		case window.OutOfOrder:

@@ -372,9 +372,12 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 	}
 	for _, r := range results {
 		if len(r.Faults) > 0 {
-			f := r.Faults[0]
-			fmt.Fprintf(w, "warning: %s: a detector failed %d times (a bug in aewatch: please report it with this line and the stack below), each time starting afresh; %d rows left unscored; first on data row %d (%s): %s\n%s",
-				r.Rel, len(r.Faults), r.FaultRows, f.Seq+1, time.Unix(0, f.Time).UTC().Format(time.RFC3339Nano), f.Panic, f.Stack)
+			f, where := r.Faults[0], "at the file's end"
+			if f.Owed > 0 {
+				where = fmt.Sprintf("on data row %d", f.Seq+1)
+			}
+			fmt.Fprintf(w, "warning: %s: a detector failed %d times (a bug in aewatch: please report it with this line and the stack below), each time starting afresh; %d rows left unscored; first %s (%s): %s\n%s",
+				r.Rel, r.FaultCount, r.FaultRows, where, time.Unix(0, f.Time).UTC().Format(time.RFC3339Nano), f.Panic, f.Stack)
 		}
 		// A file whose first column is no time (a value column, or one
 		// in a format read as Unix seconds) loses most rows as out of
