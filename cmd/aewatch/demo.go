@@ -130,7 +130,7 @@ labelled corpus with eval's path instead and prints its NAB score.
 		fmt.Printf("writing ae_score and ae_alert to %s, bucket %s\n\n", cfg.Influx.RedactedURL(), *bucket)
 	}
 	alerts := &alertLog{sensors: sensors}
-	svc, err := newService(cfg, log, counter, alerts.print)
+	svc, err := newService(cfg, log, nil, counter, alerts.print)
 	if err != nil {
 		return err
 	}

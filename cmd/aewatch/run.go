@@ -108,28 +108,26 @@ func runRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkBrokers(ctx, cfg.Kafka); errors.Is(err, stream.ErrNotKafka) {
+	// One Conn for the probe and the service: its files (a SASL
+	// password, certificates) are read once, and cannot change between.
+	conn, err := stream.NewConn(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	// A broker that answers, but not as Kafka, is a configuration error
+	// (a wrong port), which retrying would only hide behind the clients'
+	// errors; a silent broker or an advertised one out of reach may be
+	// stalled or down for now.
+	if err := conn.CheckBrokers(ctx); errors.Is(err, stream.ErrNotKafka) {
 		return err
 	} else if err != nil {
-		log.Warn("a broker the cluster advertises cannot be reached; its partitions wait until it can", "err", err)
+		log.Warn("a broker did not answer the probe; the clients retry it, and partitions it leads wait", "err", err)
 	}
-	svc, err := newService(cfg, log, nil, nil)
+	svc, err := newService(cfg, log, conn, nil, nil)
 	if err != nil {
 		return err
 	}
 	return svc.run(ctx)
-}
-
-// checkBrokers probes the brokers (stream.Conn.CheckBrokers). run fails
-// when one answers, but not as Kafka: a wrong port is a configuration
-// error, which retrying would only hide behind the clients' errors; an
-// advertised broker it cannot reach may be down for now, and is logged.
-func checkBrokers(ctx context.Context, c stream.KafkaConfig) error {
-	conn, err := stream.NewConn(c)
-	if err != nil {
-		return err
-	}
-	return conn.CheckBrokers(ctx)
 }
 
 // service is one running pipeline with its reader, writer and endpoint.
@@ -164,9 +162,9 @@ type service struct {
 	notifier   *alerting.Notifier // nil without webhooks
 }
 
-// newService wires a pipeline. writer, if nil, is an InfluxDB writer from
-// cfg.Influx; onAlert sees alert points once written.
-func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
+// newService wires a pipeline. conn, if nil, is built from cfg.Kafka;
+// writer, if nil, is an InfluxDB writer from cfg.Influx; onAlert sees alert points once written.
+func newService(cfg config.Config, log *slog.Logger, conn *stream.Conn, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
 	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(),
 		feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences(), progress: &stream.Progress{}}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -206,9 +204,10 @@ func newService(cfg config.Config, log *slog.Logger, writer stream.PointWriter, 
 	if cfg.Kafka.StartOffset == "latest" {
 		start = kafka.LastOffset
 	}
-	conn, err := stream.NewConn(cfg.Kafka)
-	if err != nil {
-		return nil, err
+	if conn == nil {
+		if conn, err = stream.NewConn(cfg.Kafka); err != nil {
+			return nil, err
+		}
 	}
 	s.conn = conn
 	if conn.Insecure {
