@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,6 +27,12 @@ var ErrNotKafka = errors.New("not a Kafka broker")
 // bootstrap addresses can: clients are sent to it for its partitions.
 var ErrUnreachableAdvertised = errors.New("advertised broker unreachable")
 
+// ErrSilent marks a broker address that took the connection but answered
+// nothing, within probeTimeout, to a request every Kafka broker answers at
+// once: the port of a service that waits for something else, or a broker
+// stalled. The clients would time out on it again and again.
+var ErrSilent = errors.New("answered nothing")
+
 // probeTimeout bounds each broker's probe.
 const probeTimeout = 5 * time.Second
 
@@ -34,10 +41,12 @@ const probeTimeout = 5 * time.Second
 // addresses, then the brokers the cluster's metadata advertises, where the
 // clients go next. It returns an ErrNotKafka error naming each address
 // that answered otherwise (HTTP, a TLS record while kafka.tls is off, a
-// size no Kafka response has), and an ErrUnreachableAdvertised one for an
-// advertised broker it cannot connect to. A configured address that
-// cannot be reached, closes the connection or fails the TLS handshake is
-// not judged here: the clients retry or report it themselves.
+// size no Kafka response has), an ErrSilent one for an address that takes
+// the connection and answers nothing, and an ErrUnreachableAdvertised one
+// for an advertised broker it cannot connect to. A configured address
+// that cannot be reached, closes the connection or fails the TLS
+// handshake is not judged here: the clients retry or report it
+// themselves.
 func (c *Conn) CheckBrokers(ctx context.Context) error {
 	tlsCfg := c.transport.TLS
 	if err := probeAll(ctx, c.Brokers, tlsCfg, false); err != nil {
@@ -88,6 +97,10 @@ func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertise
 				errs[i] = fmt.Errorf("kafka.brokers: %s %w", addr, err)
 			case errors.Is(err, ErrNotKafka):
 				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
+			case !advertised && errors.Is(err, ErrSilent):
+				errs[i] = fmt.Errorf("kafka.brokers: %s %w (a stalled broker, or the port of another service?)", addr, err)
+			case errors.Is(err, ErrSilent):
+				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
 			case advertised:
 				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which cannot be reached from here (%w: %v); the brokers' advertised.listeners must be addresses clients reach",
 					addr, ErrUnreachableAdvertised, err)
@@ -99,8 +112,11 @@ func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertise
 }
 
 // apiVersionsV0 is an ApiVersions request, version 0, correlation id 1,
-// client id "aewatch", with its size first.
-var apiVersionsV0 = []byte{0, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 1, 0, 7, 'a', 'e', 'w', 'a', 't', 'c', 'h'}
+// client id "aewatch", with its size first; then a line's end, which a
+// server reading lines (Go's net/http, Python's, Redis) waits for before
+// it answers, and a Kafka broker takes for the start of a next request
+// it never gets (it answers the first meanwhile).
+var apiVersionsV0 = []byte{0, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 1, 0, 7, 'a', 'e', 'w', 'a', 't', 'c', 'h', '\r', '\n'}
 
 // probeBroker returns nil when addr answers the request as Kafka, closes
 // the connection or fails the TLS handshake; an ErrNotKafka error when it
@@ -132,8 +148,11 @@ func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 	}
 	var head [8]byte // the size, then the correlation id
 	n, err := io.ReadFull(conn, head[:])
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w in %s to an ApiVersions request, which a Kafka broker answers at once", ErrSilent, probeTimeout)
+	}
 	if n < 4 {
-		return nil // closed or silent
+		return nil // closed
 	}
 	switch size := binary.BigEndian.Uint32(head[:4]); {
 	case string(head[:4]) == "HTTP":

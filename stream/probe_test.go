@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -17,7 +20,8 @@ import (
 // pass, as do an address nothing listens on and a TLS broker asked
 // without TLS that closes the connection (the clients retry or report
 // those); a server answering in HTTP (as nginx and Jetty answer a binary
-// request at once) or with a TLS alert is named as not Kafka.
+// request at once, and Go's server at the line's end) or with a TLS alert
+// is named as not Kafka, one answering nothing as silent.
 func TestCheckBrokers(t *testing.T) {
 	ctx := context.Background()
 	plainBroker := testsvc.Kafka(t, 1, "sensors")
@@ -29,6 +33,12 @@ func TestCheckBrokers(t *testing.T) {
 	tlsBroker := testsvc.KafkaWith(t, 1, []string{"sensors"}, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}),
 		kfake.EnableSASL(), kfake.Superuser("PLAIN", "aewatch", "pw"))
 	web := testsvc.Answering(t, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	// Go's own HTTP server (Prometheus's, an exporter's) reads a line
+	// before it answers.
+	goWeb := httptest.NewServer(http.NotFoundHandler())
+	defer goWeb.Close()
+	goWebAddr := strings.TrimPrefix(goWeb.URL, "http://")
+	silent := silentListener(t)
 	tlsAlert := testsvc.Answering(t, "\x15\x03\x03\x00\x02\x02\x46") // fatal: protocol_version
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,6 +88,8 @@ func TestCheckBrokers(t *testing.T) {
 		{"TLS broker without TLS, closing", PlainConn([]string{tlsBroker}), nil, ""},
 		{"HTTP server", PlainConn([]string{plainBroker, web}), ErrNotKafka, web + " answered in HTTP, not a Kafka broker"},
 		{"TLS alert", PlainConn([]string{tlsAlert}), ErrNotKafka, tlsAlert + " answered with a TLS record, not a Kafka broker without TLS (set kafka.tls.enabled)"},
+		{"Go's HTTP server", PlainConn([]string{goWebAddr}), ErrNotKafka, goWebAddr + " answered in HTTP, not a Kafka broker"},
+		{"silent server", PlainConn([]string{plainBroker, silent}), ErrSilent, "kafka.brokers: " + silent + " answered nothing in 5s to an ApiVersions request"},
 	} {
 		err := c.conn.CheckBrokers(ctx)
 		switch {
@@ -87,6 +99,29 @@ func TestCheckBrokers(t *testing.T) {
 			t.Errorf("%s: %v, want %v with %q", c.name, err, c.is, c.want)
 		}
 	}
+}
+
+// silentListener returns the address of a server that takes connections,
+// reads and never answers.
+func silentListener(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // advertisedAs is a listener that gives its address as addr, which kfake
