@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,19 @@ import (
 type Input struct {
 	Path string
 	Rel  string
+	// once is the content of an input named on its own that can be read
+	// only once (a pipe, as a shell's <(zcat x.csv.gz) or /dev/stdin
+	// gives), read by Discover: eval's controls (--versus) and produce's
+	// check read an input again.
+	once []byte
+}
+
+// Read parses the input.
+func (in Input) Read(ignore []string) (*sensorcsv.File, error) {
+	if in.once != nil {
+		return sensorcsv.ReadFrom(bytes.NewReader(in.once), in.Path, ignore)
+	}
+	return sensorcsv.Read(in.Path, ignore)
 }
 
 // Discover expands PATH arguments: files as given, directories searched
@@ -36,7 +50,13 @@ func Discover(paths []string) ([]Input, error) {
 			return nil, err
 		}
 		if !st.IsDir() {
-			out = append(out, Input{Path: p, Rel: sensorcsv.TrimGzip(filepath.Base(p))})
+			in := Input{Path: p, Rel: sensorcsv.TrimGzip(filepath.Base(p))}
+			if !st.Mode().IsRegular() {
+				if in.once, err = os.ReadFile(p); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, in)
 			continue
 		}
 		var found []Input
@@ -46,6 +66,17 @@ func Discover(paths []string) ([]Input, error) {
 			}
 			if d.IsDir() || !strings.EqualFold(filepath.Ext(sensorcsv.TrimGzip(path)), ".csv") {
 				return nil
+			}
+			if !d.Type().IsRegular() {
+				// A pipe or a device opened for reading would wait for a
+				// writer for ever; a link to a file is read as the file.
+				st, err := os.Stat(path)
+				if err != nil {
+					return err
+				}
+				if !st.Mode().IsRegular() {
+					return fmt.Errorf("%s: %s, not a file; name it on its own to read it once", path, fileKind(st.Mode()))
+				}
 			}
 			rel, err := filepath.Rel(p, path)
 			if err != nil {
@@ -71,6 +102,19 @@ func Discover(paths []string) ([]Input, error) {
 		seen[in.Rel] = in.Path
 	}
 	return out, nil
+}
+
+// fileKind names what m says a path is, when it is not a file.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "irregular"
 }
 
 // Options configure a Run.
@@ -177,7 +221,7 @@ type inputError struct{ err error }
 func (e *inputError) Error() string { return e.err.Error() }
 
 func runOne(in Input, o Options, buf *bufio.Writer) (*Scored, error) {
-	f, err := sensorcsv.Read(in.Path, o.Ignore)
+	f, err := in.Read(o.Ignore)
 	if err != nil {
 		return nil, &inputError{err}
 	}

@@ -78,7 +78,13 @@ func Read(path string, ignore []string) (*File, error) {
 		return nil, err
 	}
 	defer fh.Close()
-	br := bufio.NewReader(fh)
+	return ReadFrom(fh, path, ignore)
+}
+
+// ReadFrom parses the sensor CSV that r gives, gzip-compressed or not, as
+// Read does the file at path.
+func ReadFrom(in io.Reader, path string, ignore []string) (*File, error) {
+	br := bufio.NewReader(in)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)

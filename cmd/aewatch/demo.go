@@ -100,7 +100,7 @@ labelled corpus with eval's path instead and prints its NAB score.
 	p := producer{w: w, format: "json"}
 	total := 0
 	for _, f := range files {
-		n, err := p.sendFile(ctx, f)
+		n, err := p.sendFile(ctx, eval.Input{Path: f})
 		if err != nil {
 			w.Close()
 			return err

@@ -113,7 +113,7 @@ does not score them.
 func checkFiles(ctx context.Context, inputs []eval.Input, ignore []string) error {
 	errs := make([]error, len(inputs))
 	err := parallel.Each(ctx, len(inputs), runtime.GOMAXPROCS(0), func(_ context.Context, _, i int) error {
-		_, errs[i] = sensorcsv.Read(inputs[i].Path, ignore)
+		_, errs[i] = inputs[i].Read(ignore)
 		return nil
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ const produceFilesAtOnce = 16
 func (p *producer) sendFiles(ctx context.Context, inputs []eval.Input, topic string, atOnce int) error {
 	var mu sync.Mutex // serialises the lines on stderr
 	return parallel.Each(ctx, len(inputs), atOnce, func(ctx context.Context, _, i int) error {
-		n, err := p.sendFile(ctx, inputs[i].Path)
+		n, err := p.sendFile(ctx, inputs[i])
 		if err != nil {
 			return err
 		}
@@ -155,11 +155,12 @@ type producer struct {
 	progress io.Writer
 }
 
-func (p *producer) sendFile(ctx context.Context, path string) (int, error) {
-	f, err := sensorcsv.Read(path, p.ignore)
+func (p *producer) sendFile(ctx context.Context, in eval.Input) (int, error) {
+	f, err := in.Read(p.ignore)
 	if err != nil {
 		return 0, err
 	}
+	path := in.Path
 	series := sensorcsv.SeriesName(path)
 	names := f.ChannelNames()
 	msgs := make([]kafka.Message, 0, 1000)
