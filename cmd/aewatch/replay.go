@@ -151,17 +151,23 @@ and outcome go to the log, and its exit code says whether all was written.
 	stopProgress := replayProgress(src, log)
 	err = pipe.Run(ctx)
 	stopProgress()
-	if err != nil {
+	done, total := src.Progress()
+	var n, of int64
+	for i := range done {
+		n, of = n+done[i], of+total[i]
+	}
+	// A replay commits no offsets: what was not written is written by
+	// replaying the range again (points are idempotent), and the exit
+	// code says that it must be.
+	var unwritten *stream.UnwrittenError
+	switch {
+	case errors.As(err, &unwritten):
+		return fmt.Errorf("replay (run %s) incomplete: %d samples of %d messages scored but not written (%v); replay the range again, points already written are rewritten unchanged",
+			*runName, unwritten.Samples, unwritten.Messages, unwritten.Err)
+	case err != nil:
 		return err
-	}
-	if ctx.Err() != nil {
-		log.Warn("replay interrupted; what was read is written", "run", *runName)
-		return nil
-	}
-	done, _ := src.Progress()
-	var n int64
-	for _, d := range done {
-		n += d
+	case ctx.Err() != nil:
+		return fmt.Errorf("replay (run %s) interrupted after %d of %d messages; what was read is written; replay the range again to finish it", *runName, n, of)
 	}
 	log.Info("replay done", "run", *runName, "messages", n, "seconds", time.Since(start).Seconds())
 	return nil

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -185,5 +189,20 @@ func TestReplayErrors(t *testing.T) {
 	}
 	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "run" = 'paced'`); n != 1000-31 {
 		t.Errorf("paced replay wrote %d points, want %d", n, 1000-31)
+	}
+	// Interrupted (at 60x, the range takes 1000 s), a replay has not done
+	// what it was asked: its exit code says so, as its README promises.
+	cmd := exec.Command(binary, append(base, "--topics", "sensors", "--from", "earliest", "--speed", "60", "--run", "stopped", "--log-format", "text")...)
+	var stderrBuf bytes.Buffer
+	cmd.Stderr = &stderrBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(stderrBuf.String(), "replay (run stopped) interrupted after") {
+		t.Errorf("interrupted replay: %v, stderr %q; want a failure saying it was interrupted", err, stderrBuf.String())
 	}
 }
