@@ -431,6 +431,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Reference.MultivariateHidden = []int{60} }, 3, "detector.reference.multivariate_hidden: bottleneck 60 must be at most half the window's 96 values, or the network learns the identity (got [60])")
 	f(func(c *Config) { c.Reference.RelationLags = []int{2, 2} }, 3, "detector.reference.relation_lags[1]: must be in [1, 10000] and above the lag before it (got [2 2])")
 	f(func(c *Config) { c.Reference.RelationHolds = 0 }, 3, "detector.reference.relation_holds: must be in [1, 1e6] refits (got 0)")
+	f(func(c *Config) { c.Reference.Samples = 1e9 }, 1, "detector.reference.recurrence (20000) must be 0 (off) or at least detector.reference.samples (1000000000)")
+	f(func(c *Config) { c.Reference.Recurrence = -5 }, 1, "detector.reference.recurrence: must be 0 (off) or in [detector.reference.samples, 1e8] (got -5)")
 	f(func(c *Config) { c.Reference.RelationLearnOnR2 = 1 }, 3, "detector.reference.relation_learn_on_r2: must be in (0, 1) (got 1)")
 	f(func(c *Config) { c.Reference.RelationLags = []int{0} }, 3, "detector.reference.relation_lags[0]: must be in [1, 10000] and above the lag before it (got [0])")
 	f(func(c *Config) { c.Denoise.Enabled, c.Denoise.Delay = true, 64 }, 1, "detector.denoise.delay: must be in [0, detector.denoise.window-1=63] (got 64)")

@@ -229,8 +229,11 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_beyond: must be in [follow=%d, 1e9] samples (got %d)", c.Follow, c.FollowBeyond)
 	case c.HoldLimit < 0 || c.HoldLimit > 1e9:
 		return fmt.Errorf("detector.reference.hold_limit: must be 0 (hold until the signal returns) or in [1, 1e9] samples (got %d)", c.HoldLimit)
-	case c.Recurrence != 0 && (c.Recurrence < c.Samples || c.Recurrence > 1e8):
-		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [samples=%d, 1e8] (got %d)", c.Samples, c.Recurrence)
+	case c.Recurrence != 0 && (c.Recurrence < 0 || c.Recurrence > 1e8):
+		return fmt.Errorf("detector.reference.recurrence: must be 0 (off) or in [detector.reference.samples, 1e8] (got %d)", c.Recurrence)
+	case c.Recurrence != 0 && c.Recurrence < c.Samples:
+		// Either may be the one just set: both named, with their values.
+		return fmt.Errorf("detector.reference.recurrence (%d) must be 0 (off) or at least detector.reference.samples (%d)", c.Recurrence, c.Samples)
 	case c.ReplaySize < 0 || c.ReplaySize > 1<<16:
 		return fmt.Errorf("detector.reference.replay_size: must be in [0, 65536] (got %d)", c.ReplaySize)
 	case !(c.RelationR2 >= 0 && c.RelationR2 < 1):
