@@ -26,14 +26,15 @@ type Input struct {
 	Rel  string
 	// once is the content of an input named on its own that can be read
 	// only once (a pipe, as a shell's <(zcat x.csv.gz) or /dev/stdin
-	// gives), read by Discover: eval's controls (--versus) and produce's
-	// check read an input again.
-	once []byte
+	// gives), read by Discover (readOnce): eval's controls (--versus) and
+	// produce's check read an input again.
+	once     []byte
+	readOnce bool
 }
 
 // Read parses the input.
 func (in Input) Read(ignore []string) (*sensorcsv.File, error) {
-	if in.once != nil {
+	if in.readOnce {
 		return sensorcsv.ReadFrom(bytes.NewReader(in.once), in.Path, ignore)
 	}
 	return sensorcsv.Read(in.Path, ignore)
@@ -55,6 +56,7 @@ func Discover(paths []string) ([]Input, error) {
 				if in.once, err = os.ReadFile(p); err != nil {
 					return nil, err
 				}
+				in.readOnce = true
 			}
 			out = append(out, in)
 			continue

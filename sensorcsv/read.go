@@ -81,7 +81,7 @@ func Read(path string, ignore []string) (*File, error) {
 	return ReadFrom(fh, path, ignore)
 }
 
-// ReadFrom parses the sensor CSV that r gives, gzip-compressed or not, as
+// ReadFrom parses the sensor CSV that in gives, gzip-compressed or not, as
 // Read does the file at path.
 func ReadFrom(in io.Reader, path string, ignore []string) (*File, error) {
 	br := bufio.NewReader(in)
