@@ -26,7 +26,7 @@ import (
 func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] [--ignore COLS] PATH...
+		fmt.Fprint(fs.Output(), `usage: aewatch produce --brokers B --topic T [--format json|line] [--rate N] [--record-time event|now] [--ignore COLS] [--series NAME] PATH...
 
 Sends CSV files (the eval input format; directories are searched for
 *.csv) to Kafka: one message per row with
@@ -48,6 +48,7 @@ does not score them.
 	recordTime := fs.String("record-time", "event", "record timestamp: event (the sample's time) or now")
 	cfgPath := fs.String("config", "", "YAML configuration `file` whose kafka.tls and kafka.sasl keys apply (AEWATCH_KAFKA_* too)")
 	ignoreList := fs.String("ignore", "", "comma-separated `columns` not to send (labels, identifiers)")
+	seriesName := fs.String("series", "", "the `series` of a single PATH (default: its file name without extension; a pipe such as <(zcat pump7.csv.gz) is named after /dev/fd/63)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -62,6 +63,8 @@ does not score them.
 		return fmt.Errorf("--record-time: must be event or now (got %q)", *recordTime)
 	case *rate < 0 || math.IsNaN(*rate):
 		return fmt.Errorf("--rate: must be >= 0 (got %v)", *rate)
+	case *seriesName != "" && len(files) != 1:
+		return fmt.Errorf("--series: names the series of one PATH (got %q and %d PATHs)", *seriesName, len(files))
 	}
 	cfg, err := config.LoadOrEnv(*cfgPath)
 	if err != nil {
@@ -89,7 +92,10 @@ does not score them.
 	if err := checkFiles(ctx, inputs, ignore); err != nil {
 		return err
 	}
-	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", ignore: ignore, progress: os.Stderr}
+	if *seriesName != "" && len(inputs) != 1 {
+		return fmt.Errorf("--series: names the series of one file (got %q and %d files in %s)", *seriesName, len(inputs), files[0])
+	}
+	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", ignore: ignore, series: *seriesName, progress: os.Stderr}
 	// Unpaced, several files at once: each write waits for its batch's
 	// acknowledgement, so one file at a time spent most of its time
 	// waiting (100,000 files of 50 rows took ten minutes). A file is one
@@ -151,6 +157,7 @@ type producer struct {
 	rate   float64
 	now    bool
 	ignore []string // columns not sent
+	series string   // the series of the one input ("": each file's name)
 	// progress, if set, shows each file's progress (a bar on a terminal).
 	progress io.Writer
 }
@@ -162,6 +169,9 @@ func (p *producer) sendFile(ctx context.Context, in eval.Input) (int, error) {
 	}
 	path := in.Path
 	series := sensorcsv.SeriesName(path)
+	if p.series != "" {
+		series = p.series
+	}
 	names := f.ChannelNames()
 	msgs := make([]kafka.Message, 0, 1000)
 	// Paced sends go in chunks of about 10 ms worth of messages.

@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,5 +87,27 @@ func TestProduceIgnoresColumns(t *testing.T) {
 	_, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", p)
 	if code != 1 || !strings.Contains(stderr, `column 4 (status): not a number: "OK"`) {
 		t.Errorf("produce without --ignore: exit %d, stderr %q; want exit 1 naming the status column", code, stderr)
+	}
+}
+
+// TestProducePipeNamedBySeries: a file given as a pipe (here stdin, as
+// `zcat pump9.csv.gz | aewatch produce ... /dev/stdin`) is read once,
+// checked and sent whole, under the series --series names; --series with
+// several files is refused.
+func TestProducePipeNamedBySeries(t *testing.T) {
+	brokers := testsvc.Kafka(t, 1, "sensors")
+	cmd := exec.Command(binary, "produce", "--brokers", brokers, "--topic", "sensors", "--format", "line", "--series", "pump9", "/dev/stdin")
+	cmd.Stdin = strings.NewReader("timestamp,flow\n2024-03-01 00:00:00,1.5\n2024-03-01 00:00:01,1.75\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("produce --series pump9 /dev/stdin: %v: %s", err, out)
+	}
+	got := readPartition(t, brokers, "sensors")
+	want := []string{"pump9=pump9 flow=1.5 1709251200000000000", "pump9=pump9 flow=1.75 1709251201000000000"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+	_, stderr, code := cli(t, "produce", "--brokers", brokers, "--topic", "sensors", "--series", "pump9", "a.csv", "b.csv")
+	if code != 1 || !strings.Contains(stderr, `--series: names the series of one PATH (got "pump9" and 2 PATHs)`) {
+		t.Errorf("--series with two files: exit %d, stderr %q", code, stderr)
 	}
 }
