@@ -163,7 +163,8 @@ type service struct {
 }
 
 // newService wires a pipeline. conn, if nil, is built from cfg.Kafka;
-// writer, if nil, is an InfluxDB writer from cfg.Influx; onAlert sees alert points once written.
+// writer, if nil, is an InfluxDB writer from cfg.Influx; onAlert sees
+// alert points once written.
 func newService(cfg config.Config, log *slog.Logger, conn *stream.Conn, writer stream.PointWriter, onAlert func(sink.Point)) (*service, error) {
 	s := &service{cfg: cfg, log: log, reg: prometheus.NewRegistry(), rebaselines: stream.NewRebaselines(),
 		feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences(), progress: &stream.Progress{}}
