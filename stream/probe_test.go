@@ -38,8 +38,8 @@ func TestCheckBrokers(t *testing.T) {
 	goWeb := httptest.NewServer(http.NotFoundHandler())
 	defer goWeb.Close()
 	goWebAddr := strings.TrimPrefix(goWeb.URL, "http://")
-	silent := silentListener(t)
-	tlsAlert := testsvc.Answering(t, "\x15\x03\x03\x00\x02\x02\x46") // fatal: protocol_version
+	silent := testsvc.Serving(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // reads, never answers
+	tlsAlert := testsvc.Answering(t, "\x15\x03\x03\x00\x02\x02\x46")          // fatal: protocol_version
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -99,29 +99,6 @@ func TestCheckBrokers(t *testing.T) {
 			t.Errorf("%s: %v, want %v with %q", c.name, err, c.is, c.want)
 		}
 	}
-}
-
-// silentListener returns the address of a server that takes connections,
-// reads and never answers.
-func silentListener(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 // advertisedAs is a listener that gives its address as addr, which kfake

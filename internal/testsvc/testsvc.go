@@ -439,6 +439,18 @@ func WriteCert(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 // for a wrong port. It returns its address.
 func Answering(t testing.TB, reply string) string {
 	t.Helper()
+	return Serving(t, func(c net.Conn) {
+		buf := make([]byte, 64)
+		if _, err := c.Read(buf); err == nil {
+			c.Write([]byte(reply))
+		}
+	})
+}
+
+// Serving is a TCP server that hands each connection to handle and closes
+// it when handle returns. It returns its address.
+func Serving(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -452,10 +464,7 @@ func Answering(t testing.TB, reply string) string {
 			}
 			go func() {
 				defer c.Close()
-				buf := make([]byte, 64)
-				if _, err := c.Read(buf); err == nil {
-					c.Write([]byte(reply))
-				}
+				handle(c)
 			}()
 		}
 	}()
