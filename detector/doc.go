@@ -112,7 +112,7 @@
 //
 // A fault in the detector's own code on a sample (a panic) is contained by
 // Push and Flush (fault.go): the detector starts afresh, the samples it
-// owed results for come out Failed, and LastFault says what happened.
+// owed results for come out Failed, and TakeFault hands each fault over once.
 //
 // Concurrency: a Detector belongs to one goroutine. It does no I/O, reads no
 // clock and starts no goroutines; once its histories are full it

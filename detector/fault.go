@@ -13,7 +13,7 @@ import (
 // sample is read again from the committed offset. Push and Flush contain
 // it: the detector starts afresh as a new detector of its configuration
 // (startAfresh), the samples whose results it owed come out as Failed,
-// and LastFault says what happened. Eval and the service run the same
+// and TakeFault hands the fault over, once, to be reported. Eval and the service run the same
 // code, so they stay alike after a fault too.
 
 // containFaults is false in this package's tests (TestMain), so that a
