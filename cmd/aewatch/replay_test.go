@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -193,16 +193,26 @@ func TestReplayErrors(t *testing.T) {
 	// Interrupted (at 60x, the range takes 1000 s), a replay has not done
 	// what it was asked: its exit code says so, as its README promises.
 	cmd := exec.Command(binary, append(base, "--topics", "sensors", "--from", "earliest", "--speed", "60", "--run", "stopped", "--log-format", "text")...)
-	var stderrBuf bytes.Buffer
-	cmd.Stderr = &stderrBuf
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
+	var log strings.Builder
+	stop := time.AfterFunc(time.Minute, func() { cmd.Process.Signal(syscall.SIGINT) }) // if no progress line ever shows
+	defer stop.Stop()
+	lines := bufio.NewScanner(errPipe)
+	for lines.Scan() { // interrupted once it is under way, not while it plans
+		log.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "replay progress") {
+			cmd.Process.Signal(syscall.SIGINT)
+		}
+	}
+	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(stderrBuf.String(), "replay (run stopped) interrupted after") {
-		t.Errorf("interrupted replay: %v, stderr %q; want a failure saying it was interrupted", err, stderrBuf.String())
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(log.String(), "replay (run stopped) interrupted after") {
+		t.Errorf("interrupted replay: %v, stderr %q; want a failure saying it was interrupted", err, log.String())
 	}
 }
