@@ -218,6 +218,30 @@ func TestDeterministicBytes(t *testing.T) {
 	}
 }
 
+// TestOutputOverInputRefused: --out the inputs' own directory (or a link
+// to it) would write each output over its input; Run refuses before
+// writing anything, and the inputs stay as they were.
+func TestOutputOverInputRefused(t *testing.T) {
+	dir := t.TempDir()
+	const csv = "timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,2\n"
+	os.WriteFile(filepath.Join(dir, "a.csv"), []byte(csv), 0o644)
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	inputs, _ := Discover([]string{dir})
+	for _, out := range []string{dir, link} {
+		_, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: out})
+		want := "--out " + out + ": the output " + filepath.Join(out, "a.csv") + " would overwrite the input " + filepath.Join(dir, "a.csv")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--out %s: %v, want %q", out, err, want)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "a.csv")); string(b) != csv {
+			t.Fatalf("--out %s: the input was changed: %q", out, b)
+		}
+	}
+}
+
 // TestMalformedRowNamesFileLineColumn: a malformed row fails its file,
 // named with line and column; the other files are scored and written.
 func TestMalformedRowNamesFileLineColumn(t *testing.T) {

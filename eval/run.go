@@ -170,6 +170,9 @@ func (e *FileErrors) Unwrap() []error { return e.Errs }
 // the others: Run returns the results of the rest with a *FileErrors. Any
 // other error (writing an output, ctx ending) stops the run.
 func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
+	if err := checkOutputs(inputs, o.OutDir); err != nil {
+		return nil, err
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -214,6 +217,29 @@ func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
 		return scored, failed
 	}
 	return scored, nil
+}
+
+// checkOutputs refuses to run when an output would be written over one of
+// the inputs (--out the inputs' own directory): the data being scored
+// would be lost. Paths are compared with links resolved.
+func checkOutputs(inputs []Input, outDir string) error {
+	in := make(map[string]string, len(inputs))
+	for _, x := range inputs {
+		if p, err := filepath.EvalSymlinks(x.Path); err == nil {
+			in[p] = x.Path
+		}
+	}
+	for _, x := range inputs {
+		out := filepath.Join(outDir, x.Rel)
+		p, err := filepath.EvalSymlinks(out)
+		if err != nil {
+			continue // not there yet: nothing to overwrite
+		}
+		if src, ok := in[p]; ok {
+			return fmt.Errorf("--out %s: the output %s would overwrite the input %s; write the outputs to another directory", outDir, out, src)
+		}
+	}
+	return nil
 }
 
 // inputError marks an error of the input itself, as opposed to one of
