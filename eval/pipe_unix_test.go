@@ -14,7 +14,7 @@ import (
 // name rather than opened (which waits for a writer for ever); one named
 // on its own (a shell's <(zcat x.csv.gz)) is read once and can then be
 // read as often as eval's controls and produce's check read an input; a
-// link to a file in a directory is read as the file.
+// device is refused; a link to a file in a directory is read as the file.
 func TestDiscoverPipes(t *testing.T) {
 	dir := t.TempDir()
 	const csv = "time,v\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n"
@@ -44,6 +44,9 @@ func TestDiscoverPipes(t *testing.T) {
 	ins, err := Discover([]string{pipe})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("a named pipe on its own: %v, %v", ins, err)
+	}
+	if _, err := Discover([]string{"/dev/null"}); err == nil || !strings.Contains(err.Error(), "/dev/null: a device, not a file or a pipe") {
+		t.Errorf("a device on its own: %v, want it refused (/dev/zero would be read until memory ran out)", err)
 	}
 	for read := range 2 {
 		f, err := ins[0].Read(nil)

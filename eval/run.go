@@ -52,11 +52,15 @@ func Discover(paths []string) ([]Input, error) {
 		}
 		if !st.IsDir() {
 			in := Input{Path: p, Rel: sensorcsv.TrimGzip(filepath.Base(p))}
-			if !st.Mode().IsRegular() {
+			switch {
+			case st.Mode()&fs.ModeNamedPipe != 0:
 				if in.once, err = os.ReadFile(p); err != nil {
 					return nil, err
 				}
 				in.readOnce = true
+			case !st.Mode().IsRegular():
+				// /dev/zero would be read until memory ran out.
+				return nil, fmt.Errorf("%s: %s, not a file or a pipe", p, fileKind(st.Mode()))
 			}
 			out = append(out, in)
 			continue
