@@ -219,7 +219,7 @@ func TestDeterministicBytes(t *testing.T) {
 }
 
 // TestOutputOverInputRefused: --out the inputs' own directory (or a link
-// to it) would write each output over its input; Run refuses before
+// to it, or "." there) would write each output over its input; Run refuses before
 // writing anything, and the inputs stay as they were.
 func TestOutputOverInputRefused(t *testing.T) {
 	dir := t.TempDir()
@@ -239,6 +239,12 @@ func TestOutputOverInputRefused(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(dir, "a.csv")); string(b) != csv {
 			t.Fatalf("--out %s: the input was changed: %q", out, b)
 		}
+	}
+	// The input named by its absolute path, the output directory by a
+	// relative one.
+	t.Chdir(dir)
+	if _, err := Run(context.Background(), inputs, Options{Detector: detector.DefaultConfig(), OutDir: "."}); err == nil || !strings.Contains(err.Error(), "would overwrite the input") {
+		t.Errorf("--out . in the inputs' directory: %v, want it refused", err)
 	}
 }
 

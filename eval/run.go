@@ -227,16 +227,23 @@ func Run(ctx context.Context, inputs []Input, o Options) ([]FileResult, error) {
 // the inputs (--out the inputs' own directory): the data being scored
 // would be lost. Paths are compared with links resolved.
 func checkOutputs(inputs []Input, outDir string) error {
+	resolved := func(path string) (string, bool) {
+		p, err := filepath.EvalSymlinks(path)
+		if err == nil {
+			p, err = filepath.Abs(p)
+		}
+		return p, err == nil
+	}
 	in := make(map[string]string, len(inputs))
 	for _, x := range inputs {
-		if p, err := filepath.EvalSymlinks(x.Path); err == nil {
+		if p, ok := resolved(x.Path); ok {
 			in[p] = x.Path
 		}
 	}
 	for _, x := range inputs {
 		out := filepath.Join(outDir, x.Rel)
-		p, err := filepath.EvalSymlinks(out)
-		if err != nil {
+		p, ok := resolved(out)
+		if !ok {
 			continue // not there yet: nothing to overwrite
 		}
 		if src, ok := in[p]; ok {
