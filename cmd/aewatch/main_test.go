@@ -315,6 +315,7 @@ func TestEvalErrors(t *testing.T) {
 	os.WriteFile(good, []byte("timestamp,value\n2024-03-01 00:00:00,1\n"), 0o644)
 	bad := filepath.Join(dir, "bad.csv")
 	os.WriteFile(bad, []byte("timestamp,value\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,x\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
 	cfg := filepath.Join(dir, "c.yaml")
 	os.WriteFile(cfg, []byte("detector:\n  window:\n    stride: 0\n"), 0o644)
 	for _, c := range []struct {
@@ -322,12 +323,13 @@ func TestEvalErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"eval", "--out", dir, "--detector", "lstm", good}, 1, `detector.kind: must be one of autoencoder, frozen, persistence, range (got "lstm")`},
-		{[]string{"eval", "--out", dir, bad}, 1, bad + `: line 3, column 2 (value): not a number: "x"`},
-		{[]string{"eval", "--out", dir, "--config", cfg, good}, 1, "detector.window.stride: must be in [1, window.size=32] (got 0)"},
+		{[]string{"eval", "--out", out, "--detector", "lstm", good}, 1, `detector.kind: must be one of autoencoder, frozen, persistence, range (got "lstm")`},
+		{[]string{"eval", "--out", out, bad}, 1, bad + `: line 3, column 2 (value): not a number: "x"`},
+		{[]string{"eval", "--out", out, "--config", cfg, good}, 1, "detector.window.stride: must be in [1, window.size=32] (got 0)"},
 		{[]string{"eval", good}, 1, "--out DIR and at least one PATH are required"},
-		{[]string{"eval", "--out", dir, "--ignore", "value", good}, 1, "no channel columns left after --ignore"},
-		{[]string{"eval", "--out", dir, "--multivariate", "--context", "value", good}, 1, good + ": detector.context names every channel (value): nothing would be scored"},
+		{[]string{"eval", "--out", out, "--ignore", "value", good}, 1, "no channel columns left after --ignore"},
+		{[]string{"eval", "--out", out, "--multivariate", "--context", "value", good}, 1, good + ": detector.context names every channel (value): nothing would be scored"},
+		{[]string{"eval", "--out", dir, good}, 1, "--out " + dir + ": the output " + good + " would overwrite the input " + good},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"config", "check", cfg}, 1, "detector.window.stride"},
 	} {
