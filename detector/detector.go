@@ -145,11 +145,10 @@ type Detector struct {
 	assembled []Result
 	// names are the channels' names (SetChannelNames; nil: not set).
 	names []string
-	// fault is the newest fault met (fault.go), faults how many,
-	// untakenFaults how many since TakeFault; faultPending is the samples
-	// waiting for the stride as a call began.
+	// fault is the newest fault met (fault.go), untakenFaults how many
+	// since TakeFault; faultPending is the samples waiting for the stride
+	// as a call began.
 	fault         *Fault
-	faults        int
 	untakenFaults int
 	faultPending  []pendingSample
 

@@ -13,8 +13,8 @@ import (
 // sample is read again from the committed offset. Push and Flush contain
 // it: the detector starts afresh as a new detector of its configuration
 // (startAfresh), the samples whose results it owed come out as Failed,
-// and TakeFault hands the fault over, once, to be reported. Eval and the service run the same
-// code, so they stay alike after a fault too.
+// and TakeFault hands the fault over, once, to be reported. Eval and the
+// service run the same code, so they stay alike after a fault too.
 
 // containFaults is false in this package's tests (TestMain), so that a
 // fault fails whichever test meets it; the tests of containment turn it
@@ -46,10 +46,6 @@ func (d *Detector) TakeFault() (*Fault, int) {
 	d.untakenFaults = 0
 	return d.fault, n
 }
-
-// Faults returns how many faults the detector met since it was built or
-// restored.
-func (d *Detector) Faults() int { return d.faults }
 
 // owed is what the detector owes results for when a call begins: the
 // samples in the window waiting for the stride, and the sequence numbers
@@ -88,15 +84,14 @@ func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
 	if pushed {
 		next++
 	}
-	waiting := d.faultPending
-	fault := &Fault{Seq: next, Time: t, Owed: len(waiting) + int(next-o.seq), Flush: !pushed, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
+	fault := &Fault{Seq: next, Time: t, Flush: !pushed, Panic: fmt.Sprint(p), Stack: string(debug.Stack())}
 	if next > o.seq {
 		fault.Seq = next - 1 // the newest sample owed
 	}
-	faults, untaken := d.faults+1, d.untakenFaults+1
+	waiting, untaken := d.faultPending, d.untakenFaults+1
 	d.startAfresh()
 	d.shadow = nil // it may be what failed; a maintenance window still on copies the fresh detector
-	d.seq, d.fault, d.faults, d.untakenFaults, d.faultPending = next, fault, faults, untaken, waiting[:0]
+	d.seq, d.fault, d.untakenFaults, d.faultPending = next, fault, untaken, waiting[:0]
 	// Faults are rare: each result is a copy of unscored's, not a buffer kept.
 	out := make([]Result, 0, len(waiting)+int(next-o.seq))
 	for _, s := range waiting {
@@ -105,5 +100,6 @@ func (d *Detector) recoverFault(o owed, t int64, pushed bool, res *[]Result) {
 	for s := o.seq; s < next; s++ {
 		out = append(out, d.unscored(s, t, window.Failed, nil)[0].clone())
 	}
+	fault.Owed = len(out)
 	*res = out
 }

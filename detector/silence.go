@@ -136,8 +136,7 @@ func (d *Detector) pushSilenced(t int64, x []float64) []Result {
 	d.seq++ // the copy numbers the sample; the detector skips the number
 	res := d.shadow.Push(t, x)
 	if f, n := d.shadow.TakeFault(); n > 0 { // the copy started afresh; the fault is the detector's to report
-		d.shadow.fault, d.fault = nil, f
-		d.faults += n
+		d.fault = f
 		d.untakenFaults += n
 	}
 	for i := range res {
