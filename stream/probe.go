@@ -93,14 +93,12 @@ func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertise
 			err := probeBroker(ctx, addr, tlsCfg)
 			switch {
 			case err == nil:
-			case !advertised && errors.Is(err, ErrNotKafka):
-				errs[i] = fmt.Errorf("kafka.brokers: %s %w", addr, err)
+			case advertised && (errors.Is(err, ErrNotKafka) || errors.Is(err, ErrSilent)):
+				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
 			case errors.Is(err, ErrNotKafka):
-				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
-			case !advertised && errors.Is(err, ErrSilent):
-				errs[i] = fmt.Errorf("kafka.brokers: %s %w (a stalled broker, or the port of another service?)", addr, err)
+				errs[i] = fmt.Errorf("kafka.brokers: %s %w", addr, err)
 			case errors.Is(err, ErrSilent):
-				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which %w", addr, err)
+				errs[i] = fmt.Errorf("kafka.brokers: %s %w (a stalled broker, or the port of another service?)", addr, err)
 			case advertised:
 				errs[i] = fmt.Errorf("kafka.brokers: the cluster advertises a broker at %s, which cannot be reached from here (%w: %v); the brokers' advertised.listeners must be addresses clients reach",
 					addr, ErrUnreachableAdvertised, err)
