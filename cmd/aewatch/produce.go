@@ -88,12 +88,12 @@ does not score them.
 	if err != nil {
 		return err
 	}
+	if *seriesName != "" && len(inputs) != 1 {
+		return fmt.Errorf("--series: names the series of one file (got %q and %d files in %s)", *seriesName, len(inputs), files[0])
+	}
 	ignore := splitList(*ignoreList)
 	if err := checkFiles(ctx, inputs, ignore); err != nil {
 		return err
-	}
-	if *seriesName != "" && len(inputs) != 1 {
-		return fmt.Errorf("--series: names the series of one file (got %q and %d files in %s)", *seriesName, len(inputs), files[0])
 	}
 	p := producer{w: w, format: *format, rate: *rate, now: *recordTime == "now", ignore: ignore, series: *seriesName, progress: os.Stderr}
 	// Unpaced, several files at once: each write waits for its batch's
