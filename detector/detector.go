@@ -151,6 +151,7 @@ type Detector struct {
 	fault         *Fault
 	untakenFaults int
 	faultPending  []pendingSample
+	failAt        int64 // FailAt's time (0: none)
 
 	vec      []float64 // normalised window, Size×channels: borrowed while a window is scored (windowScratch)
 	pending  []pendingSample
@@ -404,6 +405,9 @@ func (d *Detector) Rebaseline() bool {
 // or from Flush). The slice is valid until the next Push.
 func (d *Detector) Push(t int64, x []float64) (res []Result) {
 	defer d.recoverFault(d.owing(), t, true, &res)
+	if d.failAt != 0 && t >= d.failAt {
+		panic(fmt.Sprintf("detector: the failure FailAt(%d) asked for", d.failAt))
+	}
 	if d.den != nil {
 		d.den.out = d.den.out[:0]
 	}

@@ -31,6 +31,14 @@ type Fault struct {
 	Stack string // where it happened
 }
 
+// FailAt makes the Push of the first sample stamped t or later fail, once,
+// as a bug in the detector's code would (a panic inside the call), for the
+// tests of what its callers do with a fault (the service's log line,
+// metrics and dropped samples; eval's warning), which have no other way to
+// meet one. The detector that starts afresh does not keep it; 0 turns it
+// off.
+func (d *Detector) FailAt(t int64) { d.failAt = t }
+
 // LastFault returns the newest fault the detector met (nil: none).
 func (d *Detector) LastFault() *Fault { return d.fault }
 

@@ -124,6 +124,9 @@ type Options struct {
 	// waitForBusyShards: the fetch loop waits for a shard whose backlog is
 	// full instead of pausing its partitions (BenchmarkSkew's baseline).
 	waitForBusyShards bool
+	// detectorBuilt, if set, sees each detector newDetector builds, on its
+	// shard's goroutine (the tests' way to make one fail: detector.FailAt).
+	detectorBuilt func(series string, d *detector.Detector)
 }
 
 // Pipeline consumes, scores and writes.

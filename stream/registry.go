@@ -192,5 +192,8 @@ func (p *Pipeline) newDetector(series string, channels []string) (*detector.Dete
 			return nil, err
 		}
 	}
+	if p.o.detectorBuilt != nil {
+		p.o.detectorBuilt(series, d)
+	}
 	return d, nil
 }
