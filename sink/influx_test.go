@@ -149,6 +149,11 @@ func TestEnsureBucket18(t *testing.T) {
 	if got := in.Count("fresh", "SELECT count(score) FROM ae_score"); got != 5 {
 		t.Fatalf("%d points in the created database, want 5", got)
 	}
+	// A 2.x bucket's name on 1.8: the error says what 1.8 wants.
+	w2, _, _ := realWriter(t, in, "other", 0)
+	if _, err := w2.EnsureBucket(context.Background()); err == nil || !strings.Contains(err.Error(), `"other/autogen"`) {
+		t.Fatalf("bucket \"other\" on InfluxDB 1.8: err %v, want one naming \"other/autogen\"", err)
+	}
 }
 
 // TestInfluxOverTLS: influxd behind a TLS-terminating proxy whose

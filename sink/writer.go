@@ -248,12 +248,32 @@ func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
 	}
 	org, err := w.client.OrganizationsAPI().FindOrganizationByName(ctx, w.cfg.Org)
 	if err != nil {
+		if w.lacksV2API(ctx) {
+			return false, fmt.Errorf("influx.create_bucket: %s has no InfluxDB 2.x API (no /api/v2/orgs): on InfluxDB 1.8, influx.bucket is \"database/retention-policy\" (%q for the default policy), not %q",
+				w.cfg.URL, w.cfg.Bucket+"/autogen", w.cfg.Bucket)
+		}
 		return false, fmt.Errorf("influx.create_bucket: organization %q (influx.org): %w", w.cfg.Org, err)
 	}
 	if _, err := buckets.CreateBucketWithName(ctx, org, w.cfg.Bucket); err != nil {
 		return false, fmt.Errorf("influx.create_bucket: bucket %q: %w", w.cfg.Bucket, err)
 	}
 	return true, nil
+}
+
+// lacksV2API reports whether the server has no /api/v2/orgs at all (a
+// plain 404, as InfluxDB 1.x answers), rather than no such organization
+// (a 404 in JSON, as 2.x answers).
+func (w *Writer) lacksV2API(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/api/v2/orgs?limit=1", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusNotFound && !strings.Contains(resp.Header.Get("Content-Type"), "json")
 }
 
 // query18 runs an InfluxQL statement on InfluxDB 1.8 (the token is
