@@ -159,6 +159,13 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
 			o.Metrics.Rejected.WithLabelValues(string(codec.ReasonOf(err))).Inc()
+			// The error names the field and its value: without a
+			// dead-letter topic, these lines are where an operator sees
+			// what a producer sends wrong.
+			if ok, held := p.rejectLog.Allow(); ok {
+				o.Log.Warn("message rejected", "reason", codec.ReasonOf(err), "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
+					"err", err, "others_since_last_line", held)
+			}
 			if dlq == nil {
 				p.track.add(ref, 0, 0)
 				continue

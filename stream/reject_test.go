@@ -1,0 +1,65 @@
+package stream
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/stream/codec"
+)
+
+// TestRejectedMessageLogged: a rejected message is counted by reason and,
+// without a dead-letter topic, logged with its reason, place and the
+// error that names the field and its value, at most once per logEvery
+// (the next line says how many were held back); the series' other
+// messages are scored.
+func TestRejectedMessageLogged(t *testing.T) {
+	const n, window = 100, 32
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i),
+			Value: fmt.Appendf(nil, `{"series":"a","time":%d,"value":%d}`, int64(1_700_000_000+i)*1e9, 100+i%7)})
+	}
+	f.msgs = append(f.msgs,
+		kafka.Message{Topic: "sensors", Offset: n, Value: []byte(`{"series":"a","time":1800000000000000000,"value":"high"}`)},
+		kafka.Message{Topic: "sensors", Offset: n + 1, Value: []byte(`{"series":"a",`)})
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	metrics := NewMetrics(prometheus.NewRegistry())
+	logs := &lockedBuffer{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := runUntilWritten(t, p, f, writer, n-(window-1), time.Minute), n-(window-1); got != want {
+		t.Fatalf("%d points written, want %d", got, want)
+	}
+	for reason, want := range map[codec.Reason]float64{codec.ReasonWrongType: 1, codec.ReasonMalformed: 1} {
+		if got := testutil.ToFloat64(metrics.Rejected.WithLabelValues(string(reason))); got != want {
+			t.Errorf("messages rejected for %s: %v, want %v", reason, got, want)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "message rejected") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d lines of rejected messages within %s, want 1:\n%s", len(lines), logEvery, logs.String())
+	}
+	for _, want := range []string{"level=WARN", "reason=wrong_type", "topic=sensors", fmt.Sprintf("offset=%d", n), `value`, `high`, "others_since_last_line=0"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("the rejected message's line lacks %q: %s", want, lines[0])
+		}
+	}
+}
