@@ -57,6 +57,10 @@ type Metrics struct {
 	// DetectorFaults counts faults of a detector's own code on a sample
 	// (detector.Fault): the series' detector started afresh.
 	DetectorFaults prometheus.Counter
+	// SplitSeries counts samples of a series that came on another
+	// partition than its detector's first: a producer that does not key
+	// messages by series.
+	SplitSeries prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -125,6 +129,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Multivariate messages merged into their series' previous one, which lacked their channels, at its time or less than half a typical step after it (a series sent one channel a message)."}),
 		DetectorFaults: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detector_faults_total",
 			Help: "Faults of a detector's own code on a sample (a bug in aewatch, logged with its stack): the series' detector started afresh, its unscored samples counted in aewatch_samples_rejected_total{reason=\"detector_fault\"}."}),
+		SplitSeries: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_on_other_partition_total",
+			Help: "Samples of a series that came on another partition than its detector's first (logged): producers must key messages by series, or a series' samples lose their order across partitions."}),
 	}
 	for _, r := range codec.Reasons {
 		m.Rejected.WithLabelValues(string(r))
@@ -137,7 +143,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries)
 	}
 	return m
 }

@@ -20,7 +20,12 @@ import (
 // there is one; nil when the series bound is hit.
 func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channels []string, tags []codec.Tag, ref msgRef) *seriesState {
 	if st, ok := sh.dets[string(keyBytes)]; ok { // no allocation for the lookup
-		st.lastUsed, st.lastOffset = sh.clock, ref.offset
+		st.lastUsed = sh.clock
+		if ref.part == st.part {
+			st.lastOffset = ref.offset
+		} else {
+			p.splitSeries(st, ref)
+		}
 		return st
 	}
 	key := string(keyBytes)
@@ -170,6 +175,22 @@ func (p *Pipeline) evict(sh *shardState) bool {
 		p.o.Metrics.LiveSeries.Set(float64(p.live.Add(-1)))
 	}
 	return freed > 0
+}
+
+// splitSeries reports a sample of st's series that came on another
+// partition than its detector's (design invariant 5 broken by the
+// producer). The detector stays with its partition, whose offsets its
+// checkpoints and evictions name; the samples of both go on to it, and
+// those that arrive out of order across the two are dropped as such.
+func (p *Pipeline) splitSeries(st *seriesState, ref msgRef) {
+	p.o.Metrics.SplitSeries.Inc()
+	if ok, held := p.splitLog.Allow(); ok {
+		p.o.Log.Warn("a series arrives on more than one partition: producers must key messages by series, so that its samples keep their order "+
+			"(Telegraf's Kafka output: routing_tag or routing_key; kafka-go's Writer: Balancer: &kafka.Hash{}); "+
+			"after partitions were added to the topic, a series that moved comes on its new partition from then on, and its detector moves to it, starting fresh, at the next restart",
+			"series", st.series, "topic", ref.part.topic, "partition", ref.part.partition,
+			"detector_topic", st.part.topic, "detector_partition", st.part.partition, "others_since_last_line", held)
+	}
 }
 
 // newDetector builds a fresh detector for a series, with the quality

@@ -63,3 +63,54 @@ func TestRejectedMessageLogged(t *testing.T) {
 		}
 	}
 }
+
+// TestSeriesOnTwoPartitions: a series whose messages come on two
+// partitions (a producer that does not key by series) is counted and
+// logged once per logEvery, naming both partitions; its detector stays on
+// the first, and a series on one partition is not counted.
+func TestSeriesOnTwoPartitions(t *testing.T) {
+	const n = 60
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	offsets := [2]int64{}
+	for i := range n {
+		part := i % 2 // series a alternates; b stays on partition 1
+		for _, series := range []string{"a", "b"} {
+			if series == "b" {
+				part = 1
+			}
+			f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Partition: part, Offset: offsets[part],
+				Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":%d}`, series, int64(1_700_000_000+i)*1e9, 100+i%7)})
+			offsets[part]++
+		}
+	}
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers = 1
+	metrics := NewMetrics(prometheus.NewRegistry())
+	logs := &lockedBuffer{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntilWritten(t, p, f, writer, 2*(n-31), time.Minute)
+	if got := testutil.ToFloat64(metrics.SplitSeries); got != n/2 {
+		t.Errorf("aewatch_samples_on_other_partition_total %v, want %d (a's messages on partition 1)", got, n/2)
+	}
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "more than one partition") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d lines of a series on two partitions within %s, want 1:\n%s", len(lines), logEvery, logs.String())
+	}
+	for _, want := range []string{"level=WARN", "series=a", "partition=1", "detector_partition=0", "key messages by series"} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("the line lacks %q: %s", want, lines[0])
+		}
+	}
+}
