@@ -132,6 +132,14 @@ func (c Config) token() (string, error) {
 	return creds.Secret("influx.token_file", c.TokenFile)
 }
 
+// CheckFiles reads the files the configuration names (the token, the TLS
+// certificates and key), as New does, without connecting.
+func (c Config) CheckFiles() error {
+	_, tokErr := c.token()
+	_, tlsErr := c.TLS.tlsConfig()
+	return errors.Join(tokErr, tlsErr)
+}
+
 // Metrics counts what a Writer does.
 type Metrics struct {
 	Points  prometheus.Counter

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/aewatch/aewatch/config"
+	"github.com/aewatch/aewatch/stream"
 )
 
-const configUsage = "usage: aewatch config check FILE\n\nValidates a configuration file: every key known, every value of the right kind and\nin range; prints \"FILE: ok\" or the first error, naming its key path and line.\n"
+const configUsage = "usage: aewatch config check FILE\n\nValidates a configuration file: every key known, every value of the right kind and\nin range, every file it names (secrets, certificates, keys) readable; prints\n\"FILE: ok\" or the error, naming its key path and line or file.\n"
 
 func runConfig(args []string) error {
 	if len(args) > 0 && (args[len(args)-1] == "-h" || args[len(args)-1] == "--help" || args[len(args)-1] == "-help") {
@@ -18,9 +21,29 @@ func runConfig(args []string) error {
 		fmt.Fprint(os.Stderr, configUsage)
 		return errUsage
 	}
-	if _, err := config.Load(args[1]); err != nil {
+	cfg, err := config.Load(args[1])
+	if err != nil {
 		return err
+	}
+	if err := checkConfigFiles(cfg); err != nil {
+		return fmt.Errorf("%s: %w", args[1], err)
 	}
 	fmt.Printf("%s: ok\n", args[1])
 	return nil
+}
+
+// checkConfigFiles reads every file cfg names (secrets, certificates, keys), as
+// run does at its start, without connecting anywhere: a path that is
+// wrong, unreadable or holds no certificate fails the check, not the
+// service's start.
+func checkConfigFiles(cfg config.Config) error {
+	_, kafkaErr := stream.NewConn(cfg.Kafka)
+	_, httpErr := cfg.HTTP.BearerToken()
+	var tlsErr error
+	if c := cfg.HTTP.TLS; c.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+			tlsErr = fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
+		}
+	}
+	return errors.Join(kafkaErr, cfg.Influx.CheckFiles(), httpErr, tlsErr)
 }
