@@ -102,6 +102,10 @@ type DriftOpening struct {
 	Statistic string
 }
 
+// testHookDetectorBuilt, if set, sees each detector ScoreFile builds (the
+// tests' way to make one fail: detector.FailAt).
+var testHookDetectorBuilt func(*detector.Detector)
+
 // ScoreFile runs fresh detectors over f: one per channel, or one for all
 // channels when multivariate, applying verdicts (f's own) as the service
 // would: before the first row at or after each one's Given time, to the
@@ -165,6 +169,9 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
 		}
+		if testHookDetectorBuilt != nil {
+			testHookDetectorBuilt(d)
+		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), sorted))
 		d.SetContext(sortedContext)
 		d.SetSilences(cfg.SilencesFor(f.Series()))
@@ -211,6 +218,9 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		d, err := detector.New(cfg, 1)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		if testHookDetectorBuilt != nil {
+			testHookDetectorBuilt(d)
 		}
 		d.SetLimits(cfg.Quality.LimitsFor(f.Series(), names[j:j+1]))
 		d.SetSilences(cfg.SilencesFor(f.Series()))
