@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -196,5 +198,43 @@ func TestInfluxOverTLS(t *testing.T) {
 	defer cancel()
 	if err := untrusting.WritePoints(ctx, points(5, "ok")); err == nil || !strings.Contains(untrusting.LastError(), "certificate") {
 		t.Errorf("write to an untrusted certificate: %v (last error %q), want a certificate error", err, untrusting.LastError())
+	}
+}
+
+// TestProbe: a real InfluxDB 1.8 answers the probe with its version; a web
+// server that is not InfluxDB is ErrNotInflux, naming what it answered; an
+// address nothing listens on is an error, but not ErrNotInflux.
+func TestProbe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs influxd")
+	}
+	in := testsvc.StartInflux(t, "db")
+	w, _, _ := realWriter(t, in, "db/autogen", 0)
+	if v, err := w.Probe(context.Background()); err != nil || v == "" {
+		t.Fatalf("InfluxDB 1.8: version %q, err %v", v, err)
+	}
+	web := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/html")
+		rw.Write([]byte("<html>Grafana</html>"))
+	}))
+	defer web.Close()
+	for _, c := range []struct {
+		url     string
+		notOurs bool
+	}{{web.URL, true}, {"http://" + testsvc.FreeAddr(t), false}} {
+		cfg := DefaultConfig()
+		cfg.URL, cfg.Bucket = c.url, "db/autogen"
+		w, err := New(cfg, nil, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.Probe(context.Background())
+		w.Close()
+		if err == nil || errors.Is(err, ErrNotInflux) != c.notOurs || !strings.Contains(err.Error(), c.url) {
+			t.Errorf("%s: err %v, want one naming the URL, ErrNotInflux %v", c.url, err, c.notOurs)
+		}
+		if c.notOurs && !strings.Contains(err.Error(), "HTTP 200 (text/html)") {
+			t.Errorf("%s: err %v, want it to say what answered", c.url, err)
+		}
 	}
 }

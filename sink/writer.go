@@ -268,6 +268,34 @@ func (w *Writer) EnsureBucket(ctx context.Context) (created bool, err error) {
 	return true, nil
 }
 
+// ErrNotInflux marks a URL whose server answered /ping, but not as InfluxDB
+// does: the address of another service (Grafana, a proxy's page).
+var ErrNotInflux = errors.New("not InfluxDB")
+
+// Probe asks the server's /ping, which InfluxDB 1.8 and 2.x answer with
+// their version in X-Influxdb-Version, and returns that version. Its error
+// says the server could not be reached (it may be down for now) or, as
+// ErrNotInflux, that it answered otherwise.
+func (w *Writer) Probe(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/ping", nil)
+	if err != nil {
+		return "", fmt.Errorf("influx.url: %w", err)
+	}
+	resp, err := w.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("influx.url: %s: %w", w.cfg.RedactedURL(), err)
+	}
+	resp.Body.Close()
+	v := resp.Header.Get("X-Influxdb-Version")
+	if v == "" {
+		return "", fmt.Errorf("influx.url: %s answered /ping with HTTP %d (%s) and no X-Influxdb-Version: %w (the address of another service?)",
+			w.cfg.RedactedURL(), resp.StatusCode, resp.Header.Get("Content-Type"), ErrNotInflux)
+	}
+	return v, nil
+}
+
 // lacksV2API reports whether the server has no /api/v2/orgs at all (a
 // plain 404, as InfluxDB 1.x answers), rather than no such organization
 // (a 404 in JSON, as 2.x answers).

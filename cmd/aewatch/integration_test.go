@@ -863,6 +863,9 @@ func TestInfluxOutage(t *testing.T) {
 		t.Errorf("/readyz answered %d after the outage, want 200", code)
 	}
 	run.stop(t)
+	if !strings.Contains(run.stderr.String(), `"msg":"InfluxDB answered"`) {
+		t.Errorf("the service's start did not log InfluxDB's answer to its probe")
+	}
 	for _, file := range files {
 		want, order := evalScores(t, file)
 		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" after the outage")

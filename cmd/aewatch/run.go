@@ -194,6 +194,16 @@ func newService(cfg config.Config, log *slog.Logger, conn *stream.Conn, writer s
 			return nil, err
 		}
 		writer, s.closeW, s.writeError = w, w.Close, w.LastError
+		// Writes are retried until InfluxDB answers, so say at the start
+		// where the URL leads nowhere, or to another service; beside the
+		// start, not holding it up (a stalled server takes the probe's 5 s).
+		go func() {
+			if version, err := w.Probe(context.Background()); err != nil {
+				log.Warn("no InfluxDB answered at influx.url; writes are retried until one does", "err", err)
+			} else {
+				log.Info("InfluxDB answered", "url", cfg.Influx.RedactedURL(), "version", version)
+			}
+		}()
 		if cfg.Influx.CreateBucket {
 			if err := ensureBucket(w, cfg.Influx, log); err != nil {
 				return nil, err
