@@ -73,12 +73,18 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		switch {
 		case err != nil:
 			p.o.Metrics.CheckpointErrors.Inc()
-			p.o.Log.Warn("checkpoint does not restore; the series starts fresh", "series", series, "err", err)
+			// A changed detector configuration makes every series' checkpoint
+			// not restore: one line per period, not one per series.
+			if ok, held := p.restoreLog.Allow(); ok {
+				p.o.Log.Warn("checkpoint does not restore; the series starts fresh", "series", series, "err", err, "others_since_last_line", held)
+			}
 			d, _ = p.newDetector(series, channels)
 			st.det = d
 		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
-			p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
-				"checkpoint_partition", cp.Partition, "partition", ref.part.partition)
+			if ok, held := p.restoreLog.Allow(); ok {
+				p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
+					"checkpoint_partition", cp.Partition, "partition", ref.part.partition, "others_since_last_line", held)
+			}
 			d, _ = p.newDetector(series, channels)
 			st.det = d
 		default:
