@@ -81,6 +81,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			d, _ = p.newDetector(series, channels)
 			st.det = d
 		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
+			p.o.Metrics.CheckpointErrors.Inc()
 			if ok, held := p.restoreLog.Allow(); ok {
 				p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
 					"checkpoint_partition", cp.Partition, "partition", ref.part.partition, "others_since_last_line", held)
