@@ -164,7 +164,7 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 			// what a producer sends wrong.
 			if ok, held := p.rejectLog.Allow(); ok {
 				o.Log.Warn("message rejected", "reason", codec.ReasonOf(err), "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
-					"err", err, "others_since_last_line", held)
+					"err", err, "message_start", string(msg.Value[:min(len(msg.Value), 120)]), "others_since_last_line", held)
 			}
 			if dlq == nil {
 				p.track.add(ref, 0, 0)

@@ -57,7 +57,7 @@ func TestRejectedMessageLogged(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("%d lines of rejected messages within %s, want 1:\n%s", len(lines), logEvery, logs.String())
 	}
-	for _, want := range []string{"level=WARN", "reason=wrong_type", "topic=sensors", fmt.Sprintf("offset=%d", n), `value`, `high`, "others_since_last_line=0"} {
+	for _, want := range []string{"level=WARN", "reason=wrong_type", "topic=sensors", fmt.Sprintf("offset=%d", n), `value`, `high`, `message_start="{\"series\":\"a\",\"time\"`, "others_since_last_line=0"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("the rejected message's line lacks %q: %s", want, lines[0])
 		}
