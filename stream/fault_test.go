@@ -85,12 +85,7 @@ func TestDetectorFaultInTheService(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.SamplesDropped.WithLabelValues(string(codec.ReasonDetectorFault))); got != 1 {
 		t.Errorf("samples dropped for detector_fault: %v, want 1", got)
 	}
-	var faultLines []string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "detector failed") {
-			faultLines = append(faultLines, l)
-		}
-	}
+	faultLines := logLines(logs, "detector failed")
 	wantTime := time.Unix(base+failOn, 0).UTC().Format(time.RFC3339Nano)
 	if len(faultLines) != 1 {
 		t.Fatalf("%d log lines of a failed detector, want 1:\n%s", len(faultLines), logs.String())

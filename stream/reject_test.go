@@ -48,12 +48,7 @@ func TestRejectedMessageLogged(t *testing.T) {
 			t.Errorf("messages rejected for %s: %v, want %v", reason, got, want)
 		}
 	}
-	var lines []string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "message rejected") {
-			lines = append(lines, l)
-		}
-	}
+	lines := logLines(logs, "message rejected")
 	if len(lines) != 1 {
 		t.Fatalf("%d lines of rejected messages within %s, want 1:\n%s", len(lines), logEvery, logs.String())
 	}
@@ -99,12 +94,7 @@ func TestSeriesOnTwoPartitions(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.SplitSeries); got != n/2 {
 		t.Errorf("aewatch_samples_on_other_partition_total %v, want %d (a's messages on partition 1)", got, n/2)
 	}
-	var lines []string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "more than one partition") {
-			lines = append(lines, l)
-		}
-	}
+	lines := logLines(logs, "more than one partition")
 	if len(lines) != 1 {
 		t.Fatalf("%d lines of a series on two partitions within %s, want 1:\n%s", len(lines), logEvery, logs.String())
 	}
@@ -113,4 +103,15 @@ func TestSeriesOnTwoPartitions(t *testing.T) {
 			t.Errorf("the line lacks %q: %s", want, lines[0])
 		}
 	}
+}
+
+// logLines returns the lines of logs that contain msg.
+func logLines(logs *lockedBuffer, msg string) []string {
+	var lines []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, msg) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
