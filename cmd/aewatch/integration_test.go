@@ -802,6 +802,17 @@ func (p *runProc) diagnose(t *testing.T) {
 }
 
 // httpGet returns the status code of a GET.
+// httpBody is the body of a GET of url.
+func httpBody(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
 func httpGet(url string) (int, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -871,6 +882,41 @@ func TestInfluxOutage(t *testing.T) {
 		compareToEval(t, influxScores(t, influx, sensorcsv.SeriesName(file)), want, order, file+" after the outage")
 	}
 	t.Logf("outage of %v: resident memory %.0f MB during it; every point present and equal to eval", outage, rss/1e6)
+}
+
+// TestCreateBucketWaitsForInflux: with influx.create_bucket, an InfluxDB
+// that does not listen yet when the service starts (started beside it) is
+// waited for, with a warning, and the database is created once it
+// answers; points then land in it.
+func TestCreateBucketWaitsForInflux(t *testing.T) {
+	influx, brokers := peers(t, 2, "sensors")
+	influx.Stop()
+	run := startRun(t, brokers, influx.URL, "g-wait", "--set", "influx.create_bucket=true", "--influx-bucket", "fresh/autogen")
+	time.Sleep(2 * time.Second)
+	influx.Start()
+	files := writeSeries(t, 1, 200)
+	if out, err := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("produce: %v: %s", err, out)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) { // the database, before counting in it
+		if body, err := httpBody(influx.URL + "/query?q=SHOW+DATABASES"); err == nil && strings.Contains(body, `"fresh"`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for influx.Count("fresh", "SELECT count(score) FROM ae_score") < 200-31 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	run.stop(t)
+	if got := influx.Count("fresh", "SELECT count(score) FROM ae_score"); got != 200-31 {
+		t.Errorf("%d points in the database created once InfluxDB answered, want %d", got, 200-31)
+	}
+	for _, want := range []string{"InfluxDB does not answer yet; retrying", `"created":true`} {
+		if !strings.Contains(run.stderr.String(), want) {
+			t.Errorf("the service's log lacks %q:\n%s", want, run.stderr)
+		}
+	}
 }
 
 // TestHostileInput interleaves random and mutated messages (10k; set

@@ -413,16 +413,32 @@ func (s *service) run(ctx context.Context) error {
 	return nil
 }
 
+// bucketWait bounds how long ensureBucket waits for InfluxDB to answer.
+const bucketWait = 30 * time.Second
+
 // ensureBucket creates influx.bucket if it is missing (influx.create_bucket).
+// InfluxDB started beside aewatch (a compose file, a pod) may not listen
+// yet: an error of the network (refused, timed out) is retried for up to
+// bucketWait; an answer, even a refusal, is not.
 func ensureBucket(w *sink.Writer, cfg sink.Config, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), bucketWait)
 	defer cancel()
-	created, err := w.EnsureBucket(ctx)
-	if err != nil {
-		return err
+	for backoff := 250 * time.Millisecond; ; backoff = min(2*backoff, 4*time.Second) {
+		created, err := w.EnsureBucket(ctx)
+		if err == nil {
+			log.Info("influx.create_bucket: the bucket exists", "bucket", cfg.Bucket, "created", created)
+			return nil
+		}
+		if netErr := net.Error(nil); !errors.As(err, &netErr) {
+			return err
+		}
+		log.Warn("influx.create_bucket: InfluxDB does not answer yet; retrying", "err", err, "retry_in", backoff.String())
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return fmt.Errorf("%w (InfluxDB did not answer for %s)", err, bucketWait)
+		}
 	}
-	log.Info("influx.create_bucket: the bucket exists", "bucket", cfg.Bucket, "created", created)
-	return nil
 }
 
 func truncateDetail(s string) string {
