@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,17 @@ type HTTPConfig struct {
 type HTTPTLSConfig struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
+}
+
+// Check loads the certificate and key, when set, as serving them does.
+func (c HTTPTLSConfig) Check() error {
+	if c.CertFile == "" {
+		return nil
+	}
+	if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
+		return fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
+	}
+	return nil
 }
 
 // BearerToken returns the configured token (read from TokenFile if set),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -39,11 +38,5 @@ func runConfig(args []string) error {
 func checkConfigFiles(cfg config.Config) error {
 	_, kafkaErr := stream.NewConn(cfg.Kafka)
 	_, httpErr := cfg.HTTP.BearerToken()
-	var tlsErr error
-	if c := cfg.HTTP.TLS; c.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile); err != nil {
-			tlsErr = fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
-		}
-	}
-	return errors.Join(kafkaErr, cfg.Influx.CheckFiles(), httpErr, tlsErr)
+	return errors.Join(kafkaErr, cfg.Influx.CheckFiles(), httpErr, cfg.HTTP.TLS.Check())
 }

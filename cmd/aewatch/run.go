@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	cryptotls "crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -328,8 +327,8 @@ func (s *service) run(ctx context.Context) error {
 		srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: hc.ReadHeaderTimeout, ReadTimeout: hc.ReadHeaderTimeout + 5*time.Second,
 			WriteTimeout: 60 * time.Second, IdleTimeout: hc.IdleTimeout}
 		if tls := s.cfg.HTTP.TLS; tls.CertFile != "" {
-			if _, err := cryptotls.LoadX509KeyPair(tls.CertFile, tls.KeyFile); err != nil {
-				return fmt.Errorf("http.tls.cert_file, http.tls.key_file: %w", err)
+			if err := tls.Check(); err != nil {
+				return err
 			}
 			go srv.ServeTLS(ln, tls.CertFile, tls.KeyFile)
 		} else {
