@@ -279,19 +279,14 @@ var ErrNotInflux = errors.New("not InfluxDB")
 func (w *Writer) Probe(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/ping", nil)
-	if err != nil {
-		return "", fmt.Errorf("influx.url: %w", err)
-	}
-	resp, err := w.http.Do(req)
+	status, header, err := w.get(ctx, "/ping")
 	if err != nil {
 		return "", fmt.Errorf("influx.url: %s: %w", w.cfg.RedactedURL(), err)
 	}
-	resp.Body.Close()
-	v := resp.Header.Get("X-Influxdb-Version")
+	v := header.Get("X-Influxdb-Version")
 	if v == "" {
 		return "", fmt.Errorf("influx.url: %s answered /ping with HTTP %d (%s) and no X-Influxdb-Version: %w (the address of another service?)",
-			w.cfg.RedactedURL(), resp.StatusCode, resp.Header.Get("Content-Type"), ErrNotInflux)
+			w.cfg.RedactedURL(), status, header.Get("Content-Type"), ErrNotInflux)
 	}
 	return v, nil
 }
@@ -300,16 +295,22 @@ func (w *Writer) Probe(ctx context.Context) (string, error) {
 // plain 404, as InfluxDB 1.x answers), rather than no such organization
 // (a 404 in JSON, as 2.x answers).
 func (w *Writer) lacksV2API(ctx context.Context) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+"/api/v2/orgs?limit=1", nil)
+	status, header, err := w.get(ctx, "/api/v2/orgs?limit=1")
+	return err == nil && status == http.StatusNotFound && !strings.Contains(header.Get("Content-Type"), "json")
+}
+
+// get asks the server for path, whose body it does not need.
+func (w *Writer) get(ctx context.Context, path string) (int, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(w.cfg.URL, "/")+path, nil)
 	if err != nil {
-		return false
+		return 0, nil, err
 	}
 	resp, err := w.http.Do(req)
 	if err != nil {
-		return false
+		return 0, nil, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusNotFound && !strings.Contains(resp.Header.Get("Content-Type"), "json")
+	return resp.StatusCode, resp.Header, nil
 }
 
 // query18 runs an InfluxQL statement on InfluxDB 1.8 (the token is
