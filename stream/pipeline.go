@@ -144,8 +144,9 @@ type Pipeline struct {
 	// ioCtx bounds the shards' own Kafka I/O (parking and reading back
 	// detectors): it ends when the writes' drain time is up after a stop.
 	ioCtx context.Context
-	// outOfOrderLog and thrashLog bound the log of out-of-order samples
-	// and of detectors read back after eviction.
+	// These bound the log of out-of-order samples, detectors read back
+	// after eviction, rejected messages, series on a second partition and
+	// checkpoints that do not restore: one line per logEvery each.
 	outOfOrderLog, thrashLog, rejectLog, splitLog, restoreLog lograte.Limiter
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed

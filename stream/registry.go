@@ -70,8 +70,10 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		st.first = nil
 		delete(sh.restore, key)
 		err := d.UnmarshalBinary(cp.State)
-		switch {
-		case err != nil:
+		if err == nil && (cp.Topic != ref.part.topic || cp.Partition != ref.part.partition) {
+			err = fmt.Errorf("checkpoint is from partition %s/%d, the series comes on %s/%d", cp.Topic, cp.Partition, ref.part.topic, ref.part.partition)
+		}
+		if err != nil {
 			p.o.Metrics.CheckpointErrors.Inc()
 			// A changed detector configuration makes every series' checkpoint
 			// not restore: one line per period, not one per series.
@@ -80,15 +82,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			}
 			d, _ = p.newDetector(series, channels)
 			st.det = d
-		case cp.Topic != ref.part.topic || cp.Partition != ref.part.partition:
-			p.o.Metrics.CheckpointErrors.Inc()
-			if ok, held := p.restoreLog.Allow(); ok {
-				p.o.Log.Warn("checkpoint is from another partition; the series starts fresh", "series", series,
-					"checkpoint_partition", cp.Partition, "partition", ref.part.partition, "others_since_last_line", held)
-			}
-			d, _ = p.newDetector(series, channels)
-			st.det = d
-		default:
+		} else {
 			st.skipUpTo = cp.Offset
 			st.dirty = false // its checkpoint is its state
 			p.o.Metrics.Restored.Inc()
