@@ -1335,6 +1335,40 @@ func TestIdleTopicIsCommitted(t *testing.T) {
 	run.stop(t)
 }
 
+// TestCompressedBatches: producers compress their batches (Telegraf's
+// compression_codec, librdkafka's compression.type); a series sent in
+// each of Kafka's four codecs is scored exactly as eval scores its file.
+func TestCompressedBatches(t *testing.T) {
+	influx, brokers := peers(t, 2, "sensors")
+	codecs := []kafka.Compression{kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd}
+	files := writeSeries(t, len(codecs), 300)
+	for i, c := range codecs {
+		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, Compression: c, BatchSize: 100}
+		if err := w.WriteMessages(context.Background(), fileMessages(t, files[i])...); err != nil {
+			t.Fatalf("writing with %s: %v", c, err)
+		}
+		w.Close()
+	}
+	run := startRun(t, brokers, influx.URL, "g-compressed")
+	const fill = 31 // window.size - 1
+	waitAtLeast(t, len(codecs)*(300-fill), 60*time.Second, scoreCount(influx))
+	run.stop(t)
+	for i, c := range codecs {
+		want, order := evalScores(t, files[i])
+		got := influxScores(t, influx, sensorcsv.SeriesName(files[i]))
+		if len(got) != len(order)-fill {
+			t.Errorf("%s: %d points, want %d", c, len(got), len(order)-fill)
+			continue
+		}
+		for ts, g := range got {
+			if math.Float64bits(g) != math.Float64bits(want[ts]) {
+				t.Errorf("%s: at %d run wrote score %v, eval %v", c, ts, g, want[ts])
+				break
+			}
+		}
+	}
+}
+
 // TestStuckPipelineIsUnhealthy: with InfluxDB frozen, fetched samples wait
 // and nothing is written: after pipeline.stall_timeout /healthz says the
 // pipeline is stuck (503), and once writes go through again it is ok.
