@@ -17,6 +17,9 @@ type KafkaConfig struct {
 	Format string `yaml:"format"`
 	// TopicFormats overrides Format per topic.
 	TopicFormats map[string]string `yaml:"topic_formats"`
+	// TimeUnit is what a message's integer time counts: ns, us, ms or s
+	// (empty: ns), in every topic.
+	TimeUnit string `yaml:"time_unit"`
 	// Series, if set, lists the series (path.Match patterns) to score;
 	// messages of other series are rejected as unknown_series.
 	Series          []string      `yaml:"series"`
@@ -85,7 +88,7 @@ type PipelineConfig struct {
 
 // DefaultKafkaConfig returns the defaults.
 func DefaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json",
+	return KafkaConfig{Brokers: []string{"localhost:9092"}, Group: "aewatch", Format: "json", TimeUnit: "ns",
 		MaxMessageBytes: 1 << 20, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
 		SessionTimeout: 10 * time.Second, RebalanceTimeout: 30 * time.Second, StartOffset: "earliest"}
 }
@@ -106,11 +109,14 @@ func (c KafkaConfig) Validate() error {
 			return fmt.Errorf("kafka.brokers[%d]: empty", i)
 		}
 	}
-	if _, err := codec.DecoderFor(c.Format); err != nil {
+	if _, err := codec.ParseTimeUnit(c.TimeUnit); err != nil {
+		return fmt.Errorf("kafka.time_unit: %w", err)
+	}
+	if _, err := codec.DecoderFor(c.Format, codec.Nanosecond); err != nil {
 		return fmt.Errorf("kafka.format: %w", err)
 	}
 	for t, f := range c.TopicFormats {
-		if _, err := codec.DecoderFor(f); err != nil {
+		if _, err := codec.DecoderFor(f, codec.Nanosecond); err != nil {
 			return fmt.Errorf("kafka.topic_formats[%s]: %w", t, err)
 		}
 	}
@@ -175,4 +181,18 @@ func (c PipelineConfig) Validate() error {
 		return fmt.Errorf("pipeline.shutdown_timeout: must be in [1s, 1h] (got %v)", c.ShutdownTimeout)
 	}
 	return nil
+}
+
+// Decoder returns the decoder of topic's messages: its format
+// (kafka.topic_formats, else kafka.format) with kafka.time_unit.
+func (c KafkaConfig) Decoder(topic string) (codec.Decoder, error) {
+	f := c.Format
+	if tf, ok := c.TopicFormats[topic]; ok {
+		f = tf
+	}
+	unit, err := codec.ParseTimeUnit(c.TimeUnit)
+	if err != nil {
+		return nil, fmt.Errorf("kafka.time_unit: %w", err)
+	}
+	return codec.DecoderFor(f, unit)
 }

@@ -82,7 +82,7 @@ func TestBusySeriesDoesNotStarveTheOthers(t *testing.T) {
 	}
 	msg := func(part, off int, series string) kafka.Message {
 		return kafka.Message{Topic: "sensors", Partition: part, Offset: int64(off),
-			Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":1}`, series, (off+1)*int(time.Second))}
+			Value: fmt.Appendf(nil, `{"series":%q,"time":%d,"value":1}`, series, int64(1_700_000_000+off+1)*1e9)}
 	}
 	var parts [2][]kafka.Message
 	for i := range hotN {

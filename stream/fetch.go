@@ -212,7 +212,7 @@ func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample
 	}
 	dec := p.decoders[msg.Topic]
 	if dec == nil {
-		dec, _ = codec.DecoderFor(p.o.Kafka.Format)
+		dec, _ = p.o.Kafka.Decoder(msg.Topic) // validated in New
 	}
 	out, err := dec(dst, msg.Value)
 	if err != nil {

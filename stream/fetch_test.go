@@ -48,11 +48,11 @@ func TestCheckTimes(t *testing.T) {
 func TestFetchStageAlone(t *testing.T) {
 	f := &listFetcher{allRead: make(chan struct{})}
 	for i, v := range []string{
-		`{"series":"a","time":1000000000,"value":1}`,
-		`{"series":"a","time":`,                       // malformed
-		`{"series":"zz","time":1000000000,"value":1}`, // no kafka.series pattern
-		`{"series":"b","time":1000000000,"value":2}`,
-		`{"series":"a","time":2000000000,"value":3}`,
+		`{"series":"a","time":1700000001000000000,"value":1}`,
+		`{"series":"a","time":`,                                // malformed
+		`{"series":"zz","time":1700000001000000000,"value":1}`, // no kafka.series pattern
+		`{"series":"b","time":1700000001000000000,"value":2}`,
+		`{"series":"a","time":1700000002000000000,"value":3}`,
 	} {
 		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(v)})
 	}

@@ -232,11 +232,11 @@ func New(o Options) (*Pipeline, error) {
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	p.track.age = func(d time.Duration) { o.Metrics.RecordAge.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {
-		f := o.Kafka.Format
-		if tf, ok := o.Kafka.TopicFormats[t]; ok {
-			f = tf
+		dec, err := o.Kafka.Decoder(t)
+		if err != nil {
+			return nil, err
 		}
-		p.decoders[t], _ = codec.DecoderFor(f)
+		p.decoders[t] = dec
 	}
 	return p, nil
 }

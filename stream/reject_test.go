@@ -115,3 +115,45 @@ func logLines(logs *lockedBuffer, msg string) []string {
 	}
 	return lines
 }
+
+// TestTimeUnitSeconds: with kafka.time_unit s, a producer's Unix seconds
+// are scored at their times; with the default ns, the same messages are
+// rejected as bad_time, the log naming the setting.
+func TestTimeUnitSeconds(t *testing.T) {
+	const n, window = 60, 32
+	for _, unit := range []string{"s", "ns"} {
+		f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+		for i := range n {
+			f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i),
+				Value: fmt.Appendf(nil, `{"series":"a","time":%d,"value":%d}`, 1_700_000_000+i, 100+i%7)})
+		}
+		writer := &recordingWriter{}
+		kcfg := DefaultKafkaConfig()
+		kcfg.Brokers, kcfg.Topics, kcfg.TimeUnit = []string{"127.0.0.1:9092"}, []string{"sensors"}, unit
+		metrics := NewMetrics(prometheus.NewRegistry())
+		logs := &lockedBuffer{}
+		p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+			BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if unit == "ns" {
+			runUntilWritten(t, p, f, writer, 0, 0)
+			if got := testutil.ToFloat64(metrics.Rejected.WithLabelValues(string(codec.ReasonBadTime))); got != n {
+				t.Errorf("in ns: %v messages rejected as bad_time, want %d", got, n)
+			}
+			if lines := logLines(logs, "message rejected"); len(lines) != 1 || !strings.Contains(lines[0], "kafka.time_unit: s") {
+				t.Errorf("in ns: rejected lines %q, want one naming kafka.time_unit: s", lines)
+			}
+			continue
+		}
+		if got := runUntilWritten(t, p, f, writer, n-(window-1), time.Minute); got != n-(window-1) {
+			t.Fatalf("in s: %d points written, want %d", got, n-(window-1))
+		}
+		for i, pt := range writer.pts {
+			if want := int64(1_700_000_000+window-1+i) * 1e9; pt.Time != want {
+				t.Fatalf("in s: point %d at %d, want %d", i, pt.Time, want)
+			}
+		}
+	}
+}

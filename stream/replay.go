@@ -46,8 +46,8 @@ func (p ReplayPlan) Messages() int64 {
 // ends now. It checks that records are stamped with their samples' event
 // time; where they are not, that partition is read from its oldest record
 // and filtered, and the log says so. A zero from means the oldest record.
-func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[string]string, defaultFormat string,
-	from time.Time, log *slog.Logger) (ReplayPlan, error) {
+func PlanReplay(ctx context.Context, conn *Conn, kcfg KafkaConfig, from time.Time, log *slog.Logger) (ReplayPlan, error) {
+	topics := kcfg.Topics
 	client := conn.Client(10 * time.Second)
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
@@ -61,11 +61,7 @@ func PlanReplay(ctx context.Context, conn *Conn, topics []string, formats map[st
 		if len(t.Partitions) == 0 {
 			return ReplayPlan{}, fmt.Errorf("replay: topic %q: no partitions (does it exist?)", t.Name)
 		}
-		format := defaultFormat
-		if f, ok := formats[t.Name]; ok {
-			format = f
-		}
-		dec, err := codec.DecoderFor(format)
+		dec, err := kcfg.Decoder(t.Name)
 		if err != nil {
 			return ReplayPlan{}, err
 		}
@@ -182,7 +178,7 @@ type ReplaySource struct {
 }
 
 // NewReplaySource prepares a source; Start starts its readers.
-func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, formats map[string]string, defaultFormat string) *ReplaySource {
+func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, kcfg KafkaConfig) *ReplaySource {
 	var keys []partitionKey
 	for _, r := range plan.Ranges {
 		keys = append(keys, partitionKey{r.Topic, r.Partition})
@@ -190,11 +186,7 @@ func NewReplaySource(conn *Conn, plan ReplayPlan, speed float64, formats map[str
 	s := &ReplaySource{conn: conn, plan: plan, speed: speed, dec: map[string]codec.Decoder{},
 		queues: newPartitionQueues(keys, max(16, 1000/max(1, len(keys)))), done: make([]atomic.Int64, len(plan.Ranges))}
 	for _, r := range plan.Ranges {
-		f := defaultFormat
-		if tf, ok := formats[r.Topic]; ok {
-			f = tf
-		}
-		s.dec[r.Topic], _ = codec.DecoderFor(f)
+		s.dec[r.Topic], _ = kcfg.Decoder(r.Topic) // PlanReplay made each
 	}
 	return s
 }

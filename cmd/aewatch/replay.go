@@ -92,7 +92,7 @@ and outcome go to the log, and its exit code says whether all was written.
 	if err := conn.CheckBrokers(ctx); err != nil {
 		return err
 	}
-	plan, err := stream.PlanReplay(ctx, conn, cfg.Kafka.Topics, cfg.Kafka.TopicFormats, cfg.Kafka.Format, from, log)
+	plan, err := stream.PlanReplay(ctx, conn, cfg.Kafka, from, log)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ and outcome go to the log, and its exit code says whether all was written.
 			return err
 		}
 	}
-	src := stream.NewReplaySource(conn, plan, speed, cfg.Kafka.TopicFormats, cfg.Kafka.Format)
+	src := stream.NewReplaySource(conn, plan, speed, cfg.Kafka)
 	fromNs, toNs := from.UnixNano(), to.UnixNano()
 	if from.IsZero() {
 		fromNs = -1 << 63

@@ -82,13 +82,20 @@ func ReasonOf(err error) Reason {
 // Decoder turns one message value into samples, appended to dst.
 type Decoder func(dst []Sample, msg []byte) ([]Sample, error)
 
-// DecoderFor returns the decoder of a format name ("json" or "line").
-func DecoderFor(format string) (Decoder, error) {
+// DecoderFor returns the decoder of a format name ("json" or "line")
+// whose integer times count unit.
+func DecoderFor(format string, unit TimeUnit) (Decoder, error) {
 	switch format {
 	case "json":
-		return DecodeJSON, nil
+		if unit == Nanosecond {
+			return DecodeJSON, nil
+		}
+		return func(dst []Sample, msg []byte) ([]Sample, error) { return decodeJSON(dst, msg, unit) }, nil
 	case "line":
-		return DecodeLine, nil
+		if unit == Nanosecond {
+			return DecodeLine, nil
+		}
+		return func(dst []Sample, msg []byte) ([]Sample, error) { return decodeLine(dst, msg, unit) }, nil
 	}
 	return nil, fmt.Errorf("unknown format %q (want json or line)", format)
 }
@@ -103,17 +110,20 @@ type jsonSample struct {
 
 // DecodeJSON reads {"series":S,"time":T,"value":V} or
 // {"series":S,"time":T,"values":{"ch":V,...}}, with T in RFC3339 or Unix
-// nanoseconds and an optional "tags" object of strings.
-func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) {
+// nanoseconds (DecoderFor: another unit) and an optional "tags" object of
+// strings.
+func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) { return decodeJSON(dst, msg, Nanosecond) }
+
+func decodeJSON(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
 	var f jsonFields
 	if !scanJSON(msg, &f) {
-		return decodeJSONSlow(dst, msg)
+		return decodeJSONSlow(dst, msg, unit)
 	}
-	return buildJSONSample(dst, &f)
+	return buildJSONSample(dst, &f, unit)
 }
 
-// decodeJSONSlow is DecodeJSON through encoding/json, for every message.
-func decodeJSONSlow(dst []Sample, msg []byte) ([]Sample, error) {
+// decodeJSONSlow is decodeJSON through encoding/json, for every message.
+func decodeJSONSlow(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
 	var js jsonSample
 	if err := json.Unmarshal(msg, &js); err != nil {
 		var te *json.UnmarshalTypeError
@@ -133,18 +143,18 @@ func decodeJSONSlow(dst []Sample, msg []byte) ([]Sample, error) {
 	for k, v := range js.Tags {
 		f.tags = append(f.tags, Tag{k, v})
 	}
-	return buildJSONSample(dst, &f)
+	return buildJSONSample(dst, &f, unit)
 }
 
 // buildJSONSample checks the fields of one message and appends its sample.
-func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
+func buildJSONSample(dst []Sample, f *jsonFields, unit TimeUnit) ([]Sample, error) {
 	if !f.hasSeries || f.series == "" {
 		return dst, Reject(ReasonMissingField, `field "series" is missing or empty`)
 	}
 	if len(f.time) == 0 {
 		return dst, Reject(ReasonMissingField, `field "time" is missing`)
 	}
-	t, err := jsonTime(f.time)
+	t, err := jsonTime(f.time, unit)
 	if err != nil {
 		return dst, err
 	}
@@ -187,7 +197,7 @@ func buildJSONSample(dst []Sample, f *jsonFields) ([]Sample, error) {
 	return append(dst, s), nil
 }
 
-func jsonTime(raw []byte) (int64, error) {
+func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 	if raw[0] == '"' {
 		var str string
 		if plainString(raw) {
@@ -204,14 +214,7 @@ func jsonTime(raw []byte) (int64, error) {
 		}
 		return t.UnixNano(), nil
 	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return 0, Reject(ReasonWrongType, "field \"time\": %s is not RFC3339 or integer Unix nanoseconds", raw)
-	}
-	if n < minStorableNanos || n > maxStorableNanos {
-		return 0, badTime(string(raw))
-	}
-	return n, nil
+	return unitTime(string(raw), unit, "")
 }
 
 // InfluxDB stores times in [MinInt64+2, MaxInt64-1] nanoseconds
@@ -225,8 +228,7 @@ const (
 var minStorable, maxStorable = time.Unix(0, minStorableNanos), time.Unix(0, maxStorableNanos)
 
 func badTime(v string) error {
-	return Reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)",
-		v, minStorable.UTC().Format(time.RFC3339), maxStorable.UTC().Format(time.RFC3339))
+	return Reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)", v, storableFrom(), storableTo())
 }
 
 // reservedTagKeys are tag keys InfluxDB refuses or gives a meaning of its
@@ -330,8 +332,10 @@ func parseFloat(s string) (float64, error) {
 // Telegraf's Kafka output writes it. The series is the measurement and its
 // sorted tags ("pump,asset=p7,site=a"); numeric fields are channels
 // (integers with an i or u suffix too; strings and booleans are skipped);
-// the timestamp is required, in nanoseconds.
-func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
+// the timestamp is required, in nanoseconds (DecoderFor: another unit).
+func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) { return decodeLine(dst, msg, Nanosecond) }
+
+func decodeLine(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
 	start := len(dst)
 	for len(msg) > 0 {
 		var line []byte
@@ -344,7 +348,7 @@ func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		s, err := decodeLine(string(line))
+		s, err := decodeLineOf(string(line), unit)
 		if err != nil {
 			return dst[:start], err
 		}
@@ -356,7 +360,7 @@ func DecodeLine(dst []Sample, msg []byte) ([]Sample, error) {
 	return dst, nil
 }
 
-func decodeLine(line string) (Sample, error) {
+func decodeLineOf(line string, unit TimeUnit) (Sample, error) {
 	key, rest, ok := cutUnescaped(line, ' ')
 	if !ok {
 		return Sample{}, Reject(ReasonMalformed, "line %.60q: want measurement, fields and timestamp", line)
@@ -365,9 +369,9 @@ func decodeLine(line string) (Sample, error) {
 	if !ok || strings.TrimSpace(ts) == "" {
 		return Sample{}, Reject(ReasonMissingField, "line %.60q: no timestamp", line)
 	}
-	t, err := strconv.ParseInt(strings.TrimSpace(ts), 10, 64)
+	t, err := unitTime(strings.TrimSpace(ts), unit, line)
 	if err != nil {
-		return Sample{}, Reject(ReasonWrongType, "line %.60q: timestamp %.40q is not integer nanoseconds", line, ts)
+		return Sample{}, err
 	}
 	parts := splitUnescaped(key, ',')
 	if parts[0] == "" {
@@ -414,9 +418,6 @@ func decodeLine(line string) (Sample, error) {
 		return Sample{}, Reject(ReasonMissingField, "line %.60q: no numeric field", line)
 	}
 	sortChannels(&s)
-	if t < minStorableNanos || t > maxStorableNanos {
-		return Sample{}, badTime(strings.TrimSpace(ts))
-	}
 	if err := checkNames(&s); err != nil {
 		return Sample{}, err
 	}

@@ -171,17 +171,20 @@ func FuzzDecodeJSONFastMatches(f *testing.F) {
 		`{"series":"p","time":01,"value":1}`, `{"series":"","time":1,"value":1e999}`, `{"series":"p","time":"x","values":{"a":1,"a":2}}`,
 		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
 		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`, `{"series":"p","time":1,"value":null}`,
+		`{"series":"p","time":1709251200,"value":1}`, `{"series":"p","time":1709251200.25,"value":1}`, `{"series":"p","time":1e300,"value":1}`,
 	} {
 		f.Add([]byte(m))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		got, gerr := DecodeJSON(nil, msg)
-		want, werr := decodeJSONSlow(nil, msg)
-		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
-			t.Fatalf("%q: error %v, encoding/json alone %v", msg, gerr, werr)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: %+v, encoding/json alone %+v", msg, got, want)
+		for _, unit := range []TimeUnit{Nanosecond, Second} {
+			got, gerr := decodeJSON(nil, msg, unit)
+			want, werr := decodeJSONSlow(nil, msg, unit)
+			if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+				t.Fatalf("%q (%s): error %v, encoding/json alone %v", msg, unit, gerr, werr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q (%s): %+v, encoding/json alone %+v", msg, unit, got, want)
+			}
 		}
 	})
 }
@@ -205,7 +208,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		dec  Decoder
-	}{{"fast", DecodeJSON}, {"encoding-json", decodeJSONSlow}} {
+	}{{"fast", DecodeJSON}, {"encoding-json", func(dst []Sample, msg []byte) ([]Sample, error) { return decodeJSONSlow(dst, msg, Nanosecond) }}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			var dst []Sample
@@ -213,5 +216,80 @@ func BenchmarkDecodeJSON(b *testing.B) {
 				dst, _ = c.dec(dst[:0], msg)
 			}
 		})
+	}
+}
+
+// TestTimeUnits: integer times count kafka.time_unit; in nanoseconds, a
+// time of this century only in a coarser unit is refused naming that unit
+// (a producer's seconds would land in 1970), while small integers pass.
+func TestTimeUnits(t *testing.T) {
+	decode := func(format string, unit TimeUnit, msg string) (int64, error) {
+		t.Helper()
+		dec, err := DecoderFor(format, unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dec(nil, []byte(msg))
+		if err != nil {
+			return 0, err
+		}
+		return got[0].Time, nil
+	}
+	const march = 1709251200 // 2024-03-01T00:00:00Z in seconds
+	for _, c := range []struct {
+		format string
+		unit   TimeUnit
+		msg    string
+		want   int64
+	}{
+		{"json", Nanosecond, `{"series":"p","time":1,"value":1}`, 1},
+		{"json", Nanosecond, `{"series":"p","time":1709251200000000000,"value":1}`, march * 1e9},
+		{"json", Second, `{"series":"p","time":1709251200,"value":1}`, march * 1e9},
+		{"json", Second, `{"series":"p","time":1709251200.25,"value":1}`, march*1e9 + 25e7},
+		{"json", Second, `{"series":"p","time":-1.5,"value":1}`, -15e8},
+		{"json", Second, `{"series":"p","time":1.7092512e9,"value":1}`, march * 1e9},
+		{"json", Second, `{"series":"p","time":"2024-03-01T00:00:00Z","value":1}`, march * 1e9},
+		{"json", Millisecond, `{"series":"p","time":1709251200123,"value":1}`, march*1e9 + 123e6},
+		{"json", Microsecond, `{"series":"p","time":1709251200123456,"value":1}`, march*1e9 + 123456e3},
+		{"line", Second, "pump v=1 1709251200", march * 1e9},
+		{"line", Nanosecond, "pump v=1 1709251200000000000", march * 1e9},
+	} {
+		got, err := decode(c.format, c.unit, c.msg)
+		if err != nil || got != c.want {
+			t.Errorf("%s in %s: %s: time %d, %v; want %d", c.format, c.unit, c.msg, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		format string
+		unit   TimeUnit
+		msg    string
+		reason Reason
+		says   []string
+	}{
+		{"json", Nanosecond, `{"series":"p","time":1709251200,"value":1}`, ReasonBadTime,
+			[]string{`field "time"`, "1970-01-01T00:00:01.7092512Z", "as seconds it is 2024-03-01T00:00:00Z", "kafka.time_unit: s"}},
+		{"json", Nanosecond, `{"series":"p","time":1709251200000,"value":1}`, ReasonBadTime, []string{"as milliseconds", "kafka.time_unit: ms"}},
+		{"json", Nanosecond, `{"series":"p","time":1709251200000000,"value":1}`, ReasonBadTime, []string{"as microseconds", "kafka.time_unit: us"}},
+		{"line", Nanosecond, "pump v=1 1709251200", ReasonBadTime, []string{"line", "timestamp", "kafka.time_unit: s"}},
+		{"json", Nanosecond, `{"series":"p","time":1709251200.5,"value":1}`, ReasonWrongType, []string{"integer Unix nanoseconds"}},
+		{"json", Second, `{"series":"p","time":1e300,"value":1}`, ReasonBadTime, []string{"1e300 seconds", "kafka.time_unit is s"}},
+		{"json", Second, `{"series":"p","time":1709251200000000000,"value":1}`, ReasonBadTime, []string{"outside the times InfluxDB can store"}},
+		{"json", Second, `{"series":"p","time":"soon","value":1}`, ReasonWrongType, []string{"not RFC3339"}},
+		{"line", Second, "pump v=1 1709251200.5", ReasonWrongType, []string{"not an integer"}},
+		{"line", Millisecond, "pump v=1 x", ReasonWrongType, []string{"not an integer", "kafka.time_unit ms"}},
+	} {
+		_, err := decode(c.format, c.unit, c.msg)
+		if ReasonOf(err) != c.reason {
+			t.Errorf("%s in %s: %s: %v, want %s", c.format, c.unit, c.msg, err, c.reason)
+			continue
+		}
+		for _, s := range c.says {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s in %s: %s: error %q lacks %q", c.format, c.unit, c.msg, err, s)
+			}
+		}
+	}
+	if _, err := ParseTimeUnit("sec"); err == nil || !strings.Contains(err.Error(), `"sec"`) {
+		t.Errorf("ParseTimeUnit(sec): %v", err)
 	}
 }

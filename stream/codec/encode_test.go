@@ -16,7 +16,7 @@ func TestEncodeSampleRoundTrips(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: nothing encoded", format)
 		}
-		dec, err := DecoderFor(format)
+		dec, err := DecoderFor(format, Nanosecond)
 		if err != nil {
 			t.Fatal(err)
 		}
