@@ -115,6 +115,9 @@ type jsonSample struct {
 func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) { return decodeJSON(dst, msg, Nanosecond) }
 
 func decodeJSON(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
+	if isJSONArray(msg) {
+		return decodeJSONArray(dst, msg, unit, decodeJSON)
+	}
 	var f jsonFields
 	if !scanJSON(msg, &f) {
 		return decodeJSONSlow(dst, msg, unit)
@@ -124,6 +127,9 @@ func decodeJSON(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
 
 // decodeJSONSlow is decodeJSON through encoding/json, for every message.
 func decodeJSONSlow(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
+	if isJSONArray(msg) {
+		return decodeJSONArray(dst, msg, unit, decodeJSONSlow)
+	}
 	var js jsonSample
 	if err := json.Unmarshal(msg, &js); err != nil {
 		var te *json.UnmarshalTypeError
@@ -144,6 +150,46 @@ func decodeJSONSlow(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
 		f.tags = append(f.tags, Tag{k, v})
 	}
 	return buildJSONSample(dst, &f, unit)
+}
+
+// isJSONArray reports whether msg is a JSON array: a batch of samples.
+func isJSONArray(msg []byte) bool {
+	for _, b := range msg {
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return b == '['
+	}
+	return false
+}
+
+// decodeJSONArray decodes a batch, an array of sample objects, each with
+// one; a bad one rejects the whole message, as a bad line does a line
+// protocol message, its error saying which.
+func decodeJSONArray(dst []Sample, msg []byte, unit TimeUnit, one func([]Sample, []byte, TimeUnit) ([]Sample, error)) ([]Sample, error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(msg, &elems); err != nil {
+		return dst, Reject(ReasonMalformed, "%v", err)
+	}
+	if len(elems) == 0 {
+		return dst, Reject(ReasonMissingField, "an empty array: no sample")
+	}
+	start := len(dst)
+	for i, e := range elems {
+		if isJSONArray(e) {
+			return dst[:start], Reject(ReasonWrongType, "sample %d of %d: an array in an array", i+1, len(elems))
+		}
+		var err error
+		if dst, err = one(dst, e, unit); err != nil {
+			detail := err.Error()
+			if de, ok := errors.AsType[*DecodeError](err); ok {
+				detail = de.Detail
+			}
+			return dst[:start], Reject(ReasonOf(err), "sample %d of %d: %s", i+1, len(elems), detail)
+		}
+	}
+	return dst, nil
 }
 
 // buildJSONSample checks the fields of one message and appends its sample.
@@ -207,6 +253,9 @@ func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 		}
 		t, err := time.Parse(time.RFC3339Nano, str)
 		if err != nil {
+			if zoneless(str) {
+				return 0, Reject(ReasonWrongType, "field \"time\": %.40q has no time zone: send RFC3339 with its zone (2024-03-01T00:00:00Z, or +01:00 for an offset)", str)
+			}
 			return 0, Reject(ReasonWrongType, "field \"time\": %.40q is not RFC3339", str)
 		}
 		if t.Before(minStorable) || t.After(maxStorable) { // UnixNano would wrap
@@ -215,6 +264,17 @@ func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 		return t.UnixNano(), nil
 	}
 	return unitTime(string(raw), unit, "")
+}
+
+// zoneless reports whether s is a date and time without a zone, which
+// could be any of them.
+func zoneless(s string) bool {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+		if _, err := time.Parse(layout, s); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // InfluxDB stores times in [MinInt64+2, MaxInt64-1] nanoseconds

@@ -172,6 +172,7 @@ func FuzzDecodeJSONFastMatches(f *testing.F) {
 		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
 		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`, `{"series":"p","time":1,"value":null}`,
 		`{"series":"p","time":1709251200,"value":1}`, `{"series":"p","time":1709251200.25,"value":1}`, `{"series":"p","time":1e300,"value":1}`,
+		` [{"series":"p","time":1,"value":1},{"series":"q","time":2,"values":{"a":1}}]`, `[{"series":"p","time":1,"value":1},{"time":2}]`, `[]`, `[[1]]`, `[1]`,
 	} {
 		f.Add([]byte(m))
 	}
@@ -291,5 +292,38 @@ func TestTimeUnits(t *testing.T) {
 	}
 	if _, err := ParseTimeUnit("sec"); err == nil || !strings.Contains(err.Error(), `"sec"`) {
 		t.Errorf("ParseTimeUnit(sec): %v", err)
+	}
+}
+
+// TestJSONBatch: a JSON array of samples is a batch, each element decoded
+// as a message of its own is; a bad element rejects the message whole,
+// naming it, as a bad line rejects a line protocol message.
+func TestJSONBatch(t *testing.T) {
+	got, err := DecodeJSON(nil, []byte(` [{"series":"p","time":"2024-03-01T00:00:00Z","value":1},
+		{"series":"q","time":"2024-03-01T00:00:01Z","values":{"b":2,"a":3}}]`))
+	if err != nil || len(got) != 2 || got[0].Series != "p" || got[1].Series != "q" || fmt.Sprint(got[1].Channels, got[1].Values) != "[a b] [3 2]" {
+		t.Fatalf("batch of two: %+v, %v", got, err)
+	}
+	for msg, want := range map[string]struct {
+		reason Reason
+		says   string
+	}{
+		`[{"series":"p","time":1,"value":1},{"series":"p","time":2,"value":"high"}]`: {ReasonWrongType, `sample 2 of 2: field "value": "high" is not a number`},
+		`[{"series":"p","time":1,"value":1},{"time":2,"value":1}]`:                   {ReasonMissingField, `sample 2 of 2: field "series"`},
+		`[]`:                                  {ReasonMissingField, "an empty array"},
+		`[[1]]`:                               {ReasonWrongType, "sample 1 of 1: an array in an array"},
+		`[{"series":"p","time":1,"value":1},`: {ReasonMalformed, ""},
+	} {
+		dst := []Sample{{Series: "earlier"}}
+		out, err := DecodeJSON(dst, []byte(msg))
+		if ReasonOf(err) != want.reason || !strings.Contains(fmt.Sprint(err), want.says) {
+			t.Errorf("%s: %v, want %s saying %q", msg, err, want.reason, want.says)
+		}
+		if len(out) != 1 {
+			t.Errorf("%s: %d samples left in dst, want the 1 it held", msg, len(out))
+		}
+	}
+	if _, err := DecodeJSON(nil, []byte(`{"series":"p","time":"2024-03-01 00:00:00","value":1}`)); !strings.Contains(fmt.Sprint(err), "has no time zone") {
+		t.Errorf("a time without a zone: %v, want it said", err)
 	}
 }
