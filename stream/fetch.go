@@ -210,6 +210,9 @@ func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample
 	if len(msg.Value) > p.o.Kafka.MaxMessageBytes {
 		return dst, codec.Reject(codec.ReasonTooLarge, "%d bytes > kafka.max_message_bytes %d", len(msg.Value), p.o.Kafka.MaxMessageBytes)
 	}
+	if len(msg.Value) == 0 {
+		return dst, codec.Reject(codec.ReasonMalformed, "an empty message (a tombstone, or a producer that sent no value)")
+	}
 	dec := p.decoders[msg.Topic]
 	if dec == nil {
 		dec, _ = p.o.Kafka.Decoder(msg.Topic) // validated in New

@@ -29,7 +29,8 @@ func TestRejectedMessageLogged(t *testing.T) {
 	}
 	f.msgs = append(f.msgs,
 		kafka.Message{Topic: "sensors", Offset: n, Value: []byte(`{"series":"a","time":1800000000000000000,"value":"high"}`)},
-		kafka.Message{Topic: "sensors", Offset: n + 1, Value: []byte(`{"series":"a",`)})
+		kafka.Message{Topic: "sensors", Offset: n + 1, Value: []byte(`{"series":"a",`)},
+		kafka.Message{Topic: "sensors", Offset: n + 2}) // a tombstone
 	writer := &recordingWriter{}
 	kcfg := DefaultKafkaConfig()
 	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
@@ -43,10 +44,13 @@ func TestRejectedMessageLogged(t *testing.T) {
 	if got, want := runUntilWritten(t, p, f, writer, n-(window-1), time.Minute), n-(window-1); got != want {
 		t.Fatalf("%d points written, want %d", got, want)
 	}
-	for reason, want := range map[codec.Reason]float64{codec.ReasonWrongType: 1, codec.ReasonMalformed: 1} {
+	for reason, want := range map[codec.Reason]float64{codec.ReasonWrongType: 1, codec.ReasonMalformed: 2} {
 		if got := testutil.ToFloat64(metrics.Rejected.WithLabelValues(string(reason))); got != want {
 			t.Errorf("messages rejected for %s: %v, want %v", reason, got, want)
 		}
+	}
+	if _, err := p.decode(nil, kafka.Message{Topic: "sensors"}); !strings.Contains(fmt.Sprint(err), "an empty message") {
+		t.Errorf("a tombstone: %v, want it called an empty message", err)
 	}
 	lines := logLines(logs, "message rejected")
 	if len(lines) != 1 {
