@@ -251,6 +251,11 @@ func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 		} else if err := json.Unmarshal(raw, &str); err != nil {
 			return 0, Reject(ReasonMalformed, "field \"time\": %v", err)
 		}
+		if digits := strings.TrimPrefix(str, "-"); digits != "" && strings.TrimLeft(digits, "0123456789") == "" {
+			// An integer sent as a string, as JavaScript producers send
+			// nanoseconds beyond its numbers' 53 bits.
+			return unitTime(str, unit, "")
+		}
 		t, err := time.Parse(time.RFC3339Nano, str)
 		if err != nil {
 			if zoneless(str) {

@@ -172,7 +172,7 @@ func FuzzDecodeJSONFastMatches(f *testing.F) {
 		`{"series":"p","time":1,"value":1,"extra":[1]}`, `{"series":"p","time":null,"value":1}`, `{"series":"p","time":1,"value":-}`,
 		`{"series":"p","time":1,"values":{"a":null,"b":2}}`, `{"series":"p","time":1,"values":{"a":null}}`, `{"series":"p","time":1,"value":null}`,
 		`{"series":"p","time":1709251200,"value":1}`, `{"series":"p","time":1709251200.25,"value":1}`, `{"series":"p","time":1e300,"value":1}`,
-		` [{"series":"p","time":1,"value":1},{"series":"q","time":2,"values":{"a":1}}]`, `[{"series":"p","time":1,"value":1},{"time":2}]`, `[]`, `[[1]]`, `[1]`,
+		` [{"series":"p","time":1,"value":1},{"series":"q","time":2,"values":{"a":1}}]`, `{"series":"p","time":"-12","value":1}`, `[{"series":"p","time":1,"value":1},{"time":2}]`, `[]`, `[[1]]`, `[1]`,
 	} {
 		f.Add([]byte(m))
 	}
@@ -245,6 +245,8 @@ func TestTimeUnits(t *testing.T) {
 	}{
 		{"json", Nanosecond, `{"series":"p","time":1,"value":1}`, 1},
 		{"json", Nanosecond, `{"series":"p","time":1709251200000000000,"value":1}`, march * 1e9},
+		{"json", Nanosecond, `{"series":"p","time":"1709251200000000001","value":1}`, march*1e9 + 1},
+		{"json", Millisecond, `{"series":"p","time":"1709251200123","value":1}`, march*1e9 + 123e6},
 		{"json", Second, `{"series":"p","time":1709251200,"value":1}`, march * 1e9},
 		{"json", Second, `{"series":"p","time":1709251200.25,"value":1}`, march*1e9 + 25e7},
 		{"json", Second, `{"series":"p","time":-1.5,"value":1}`, -15e8},
@@ -270,6 +272,7 @@ func TestTimeUnits(t *testing.T) {
 		{"json", Nanosecond, `{"series":"p","time":1709251200,"value":1}`, ReasonBadTime,
 			[]string{`field "time"`, "1970-01-01T00:00:01.7092512Z", "as seconds it is 2024-03-01T00:00:00Z", "kafka.time_unit: s"}},
 		{"json", Nanosecond, `{"series":"p","time":1709251200000,"value":1}`, ReasonBadTime, []string{"as milliseconds", "kafka.time_unit: ms"}},
+		{"json", Nanosecond, `{"series":"p","time":"1709251200000","value":1}`, ReasonBadTime, []string{"as milliseconds", "kafka.time_unit: ms"}},
 		{"json", Nanosecond, `{"series":"p","time":1709251200000000,"value":1}`, ReasonBadTime, []string{"as microseconds", "kafka.time_unit: us"}},
 		{"line", Nanosecond, "pump v=1 1709251200", ReasonBadTime, []string{"line", "timestamp", "kafka.time_unit: s"}},
 		{"json", Nanosecond, `{"series":"p","time":1709251200.5,"value":1}`, ReasonWrongType, []string{"integer Unix nanoseconds"}},
