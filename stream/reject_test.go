@@ -31,16 +31,7 @@ func TestRejectedMessageLogged(t *testing.T) {
 		kafka.Message{Topic: "sensors", Offset: n, Value: []byte(`{"series":"a","time":1800000000000000000,"value":"high"}`)},
 		kafka.Message{Topic: "sensors", Offset: n + 1, Value: []byte(`{"series":"a",`)},
 		kafka.Message{Topic: "sensors", Offset: n + 2}) // a tombstone
-	writer := &recordingWriter{}
-	kcfg := DefaultKafkaConfig()
-	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
-	metrics := NewMetrics(prometheus.NewRegistry())
-	logs := &lockedBuffer{}
-	p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
-		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, writer, metrics, logs := loggedPipeline(t, f, func(*KafkaConfig, *PipelineConfig) {})
 	if got, want := runUntilWritten(t, p, f, writer, n-(window-1), time.Minute), n-(window-1); got != want {
 		t.Fatalf("%d points written, want %d", got, want)
 	}
@@ -82,18 +73,7 @@ func TestSeriesOnTwoPartitions(t *testing.T) {
 			offsets[part]++
 		}
 	}
-	writer := &recordingWriter{}
-	kcfg := DefaultKafkaConfig()
-	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
-	pcfg := DefaultPipelineConfig()
-	pcfg.Workers = 1
-	metrics := NewMetrics(prometheus.NewRegistry())
-	logs := &lockedBuffer{}
-	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
-		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, writer, metrics, logs := loggedPipeline(t, f, func(_ *KafkaConfig, pcfg *PipelineConfig) { pcfg.Workers = 1 })
 	runUntilWritten(t, p, f, writer, 2*(n-31), time.Minute)
 	if got := testutil.ToFloat64(metrics.SplitSeries); got != n/2 {
 		t.Errorf("aewatch_samples_on_other_partition_total %v, want %d (a's messages on partition 1)", got, n/2)
@@ -107,6 +87,22 @@ func TestSeriesOnTwoPartitions(t *testing.T) {
 			t.Errorf("the line lacks %q: %s", want, lines[0])
 		}
 	}
+}
+
+// loggedPipeline builds a pipeline over f, with the defaults as set, that
+// writes to a recordingWriter and logs as text.
+func loggedPipeline(t *testing.T, f *listFetcher, set func(*KafkaConfig, *PipelineConfig)) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
+	t.Helper()
+	writer, metrics, logs := &recordingWriter{}, NewMetrics(prometheus.NewRegistry()), &lockedBuffer{}
+	kcfg, pcfg := DefaultKafkaConfig(), DefaultPipelineConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	set(&kcfg, &pcfg)
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, writer, metrics, logs
 }
 
 // logLines returns the lines of logs that contain msg.
@@ -131,16 +127,7 @@ func TestTimeUnitSeconds(t *testing.T) {
 			f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i),
 				Value: fmt.Appendf(nil, `{"series":"a","time":%d,"value":%d}`, 1_700_000_000+i, 100+i%7)})
 		}
-		writer := &recordingWriter{}
-		kcfg := DefaultKafkaConfig()
-		kcfg.Brokers, kcfg.Topics, kcfg.TimeUnit = []string{"127.0.0.1:9092"}, []string{"sensors"}, unit
-		metrics := NewMetrics(prometheus.NewRegistry())
-		logs := &lockedBuffer{}
-		p, err := New(Options{Kafka: kcfg, Pipeline: DefaultPipelineConfig(), Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
-			BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics, Log: slog.New(slog.NewTextHandler(logs, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, writer, metrics, logs := loggedPipeline(t, f, func(kcfg *KafkaConfig, _ *PipelineConfig) { kcfg.TimeUnit = unit })
 		if unit == "ns" {
 			runUntilWritten(t, p, f, writer, 0, 0)
 			if got := testutil.ToFloat64(metrics.Rejected.WithLabelValues(string(codec.ReasonBadTime))); got != n {
