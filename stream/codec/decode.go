@@ -264,7 +264,7 @@ func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 			return 0, Reject(ReasonWrongType, "field \"time\": %.40q is not RFC3339", str)
 		}
 		if t.Before(minStorable) || t.After(maxStorable) { // UnixNano would wrap
-			return 0, badTime(str)
+			return 0, outsideStorable(timeWhere(""), str)
 		}
 		return t.UnixNano(), nil
 	}
@@ -291,10 +291,6 @@ const (
 )
 
 var minStorable, maxStorable = time.Unix(0, minStorableNanos), time.Unix(0, maxStorableNanos)
-
-func badTime(v string) error {
-	return Reject(ReasonBadTime, "field \"time\": %.40s is outside the times InfluxDB can store (%s to %s)", v, storableFrom(), storableTo())
-}
 
 // reservedTagKeys are tag keys InfluxDB refuses or gives a meaning of its
 // own; aewatch's own tag keys (series, channel, ...) are not here: input

@@ -88,19 +88,12 @@ func unitTime(v string, unit TimeUnit, line string) (int64, error) {
 		return n * int64(unit), nil
 	}
 	if n < minStorableNanos || n > maxStorableNanos {
-		if line != "" {
-			return 0, Reject(ReasonBadTime, "line %.60q: timestamp %.40s is outside the times InfluxDB can store (%s to %s)", line, v, storableFrom(), storableTo())
-		}
-		return 0, badTime(v)
+		return 0, outsideStorable(timeWhere(line), v)
 	}
 	for _, u := range timeUnitNames[1:] {
 		if n >= plausibleFrom/int64(u.unit) && n < plausibleTo/int64(u.unit) {
-			where := `field "time"`
-			if line != "" {
-				where = fmt.Sprintf("line %.60q: timestamp", line)
-			}
 			return 0, Reject(ReasonBadTime, "%s: %d read as Unix nanoseconds is %s; as %s it is %s: set kafka.time_unit: %s, or send nanoseconds",
-				where, n, time.Unix(0, n).UTC().Format(time.RFC3339Nano), unitWord(u.unit), time.Unix(0, n*int64(u.unit)).UTC().Format(time.RFC3339Nano), u.name)
+				timeWhere(line), n, time.Unix(0, n).UTC().Format(time.RFC3339Nano), unitWord(u.unit), time.Unix(0, n*int64(u.unit)).UTC().Format(time.RFC3339Nano), u.name)
 		}
 	}
 	return n, nil
@@ -143,12 +136,22 @@ func unitWord(u TimeUnit) string {
 }
 
 func unitBadTime(v string, unit TimeUnit, line string) error {
-	where := `field "time"`
-	if line != "" {
-		where = fmt.Sprintf("line %.60q: timestamp", line)
-	}
 	return Reject(ReasonBadTime, "%s: %.40s %s is outside the times InfluxDB can store (%s to %s; kafka.time_unit is %s)",
-		where, v, unitWord(unit), storableFrom(), storableTo(), unit)
+		timeWhere(line), v, unitWord(unit), storableFrom(), storableTo(), unit)
+}
+
+// timeWhere names where a time came from: the line protocol line, or
+// (line empty) the JSON field.
+func timeWhere(line string) string {
+	if line != "" {
+		return fmt.Sprintf("line %.60q: timestamp", line)
+	}
+	return `field "time"`
+}
+
+// outsideStorable rejects a time v (from where) that InfluxDB cannot store.
+func outsideStorable(where, v string) error {
+	return Reject(ReasonBadTime, "%s: %.40s is outside the times InfluxDB can store (%s to %s)", where, v, storableFrom(), storableTo())
 }
 
 func storableFrom() string { return minStorable.UTC().Format(time.RFC3339) }
