@@ -268,7 +268,7 @@ func jsonTime(raw []byte, unit TimeUnit) (int64, error) {
 		}
 		return t.UnixNano(), nil
 	}
-	return unitTime(string(raw), unit, "")
+	return unitTime(raw, unit, "")
 }
 
 // zoneless reports whether s is a date and time without a zone, which

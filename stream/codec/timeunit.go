@@ -52,15 +52,33 @@ func (u TimeUnit) String() string {
 // nanoseconds: 1970, within seconds to weeks of the epoch.
 var plausibleFrom, plausibleTo = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
-// unitTime reads an integer time v counting unit (with a unit coarser than
+// unitTime reads an integer time raw counting unit (with a unit coarser than
 // nanoseconds, a fraction too: Python's time.time()) as Unix nanoseconds.
 // line names the line protocol line it came from; empty, the JSON field.
 // In nanoseconds, a time that is of this century only in a coarser unit
 // is refused, naming the unit: taken as it is, a producer's seconds would
 // be written to 1970 and every Grafana panel would show nothing.
-func unitTime(v string, unit TimeUnit, line string) (int64, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil && unit != Nanosecond && line == "" { // line protocol's are integers
+func unitTime[T string | []byte](raw T, unit TimeUnit, line string) (int64, error) {
+	n, err := strconv.ParseInt(string(raw), 10, 64) // no copy: raw does not escape here
+	if err == nil {
+		if unit != Nanosecond && n <= maxStorableNanos/int64(unit) && n >= minStorableNanos/int64(unit) {
+			return n * int64(unit), nil
+		}
+		if _, coarse := coarserUnit(n); unit == Nanosecond && n >= minStorableNanos && n <= maxStorableNanos && !coarse {
+			return n, nil
+		}
+	}
+	v := string(raw) // copied off the common path: the errors keep it
+	switch {
+	case err == nil && unit != Nanosecond:
+		return 0, unitBadTime(v, unit, line)
+	case err == nil && (n < minStorableNanos || n > maxStorableNanos):
+		return 0, outsideStorable(timeWhere(line), v)
+	case err == nil:
+		u, _ := coarserUnit(n)
+		return 0, Reject(ReasonBadTime, "%s: %d read as Unix nanoseconds is %s; as %s it is %s: set kafka.time_unit: %s, or send nanoseconds",
+			timeWhere(line), n, time.Unix(0, n).UTC().Format(time.RFC3339Nano), unitWord(u), time.Unix(0, n*int64(u)).UTC().Format(time.RFC3339Nano), u)
+	case unit != Nanosecond && line == "": // a JSON number with a fraction; line protocol's are integers
 		if t, ok := decimalTime(v, unit); ok {
 			return t, nil
 		}
@@ -72,32 +90,36 @@ func unitTime(v string, unit TimeUnit, line string) (int64, error) {
 			return int64(ns), nil
 		}
 	}
-	if err != nil {
-		if line != "" {
-			return 0, Reject(ReasonWrongType, "line %.60q: timestamp %.40q is not an integer (kafka.time_unit %s)", line, v, unit)
-		}
-		if unit != Nanosecond {
-			return 0, Reject(ReasonWrongType, "field \"time\": %.40s is not RFC3339 or a number of Unix %s (kafka.time_unit)", v, unitWord(unit))
-		}
-		return 0, Reject(ReasonWrongType, "field \"time\": %.40s is not RFC3339 or integer Unix nanoseconds", v)
+	switch {
+	case line != "":
+		return 0, Reject(ReasonWrongType, "line %.60q: timestamp %.40q is not an integer (kafka.time_unit %s)", line, v, unit)
+	case unit != Nanosecond:
+		return 0, Reject(ReasonWrongType, "field \"time\": %.40s is not RFC3339 or a number of Unix %s (kafka.time_unit)", v, unitWord(unit))
 	}
-	if unit != Nanosecond {
-		if n > maxStorableNanos/int64(unit) || n < minStorableNanos/int64(unit) {
-			return 0, unitBadTime(v, unit, line)
-		}
-		return n * int64(unit), nil
-	}
-	if n < minStorableNanos || n > maxStorableNanos {
-		return 0, outsideStorable(timeWhere(line), v)
-	}
-	for _, u := range timeUnitNames[1:] {
-		if n >= plausibleFrom/int64(u.unit) && n < plausibleTo/int64(u.unit) {
-			return 0, Reject(ReasonBadTime, "%s: %d read as Unix nanoseconds is %s; as %s it is %s: set kafka.time_unit: %s, or send nanoseconds",
-				timeWhere(line), n, time.Unix(0, n).UTC().Format(time.RFC3339Nano), unitWord(u.unit), time.Unix(0, n*int64(u.unit)).UTC().Format(time.RFC3339Nano), u.name)
-		}
-	}
-	return n, nil
+	return 0, Reject(ReasonWrongType, "field \"time\": %.40s is not RFC3339 or integer Unix nanoseconds", v)
 }
+
+// coarserUnit is the unit coarser than nanoseconds in which n is a time
+// of this century, if there is one.
+func coarserUnit(n int64) (TimeUnit, bool) {
+	for _, b := range coarseBounds {
+		if n >= b.from && n < b.to {
+			return b.unit, true
+		}
+	}
+	return 0, false
+}
+
+// coarseBounds are this century's Unix times in each coarser unit.
+var coarseBounds = func() (bs [3]struct {
+	unit     TimeUnit
+	from, to int64
+}) {
+	for i, u := range []TimeUnit{Microsecond, Millisecond, Second} {
+		bs[i].unit, bs[i].from, bs[i].to = u, plausibleFrom/int64(u), plausibleTo/int64(u)
+	}
+	return bs
+}()
 
 // decimalTime reads a plain decimal v ("1709251200.25") counting unit as
 // nanoseconds exactly, where float64 would be off by up to 128 ns;
