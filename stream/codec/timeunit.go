@@ -48,8 +48,9 @@ func (u TimeUnit) String() string {
 	return strconv.FormatInt(int64(u), 10) + "ns"
 }
 
-// Times of the years a sensor's sample in a coarser unit lands in, read as
-// nanoseconds: 1970, within seconds to weeks of the epoch.
+// This century, 2000-2100, in Unix nanoseconds: an integer that falls in
+// it when read in a coarser unit, and in 1970 (seconds to weeks after the
+// epoch) when read in nanoseconds, is a producer's unit mistaken.
 var plausibleFrom, plausibleTo = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano(), time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
 // unitTime reads an integer time raw counting unit (with a unit coarser than
