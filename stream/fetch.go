@@ -215,7 +215,7 @@ func (p *Pipeline) decode(dst []codec.Sample, msg kafka.Message) ([]codec.Sample
 	}
 	dec := p.decoders[msg.Topic]
 	if dec == nil {
-		dec, _ = p.o.Kafka.Decoder(msg.Topic) // validated in New
+		dec = p.defaultDecoder
 	}
 	out, err := dec(dst, msg.Value)
 	if err != nil {

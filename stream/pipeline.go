@@ -133,8 +133,11 @@ type Options struct {
 type Pipeline struct {
 	o        Options
 	decoders map[string]codec.Decoder
-	track    *tracker
-	admit    *admission // pacing of brand-new detectors
+	// defaultDecoder decodes a topic decoders lacks (kafka.format), made
+	// once in New as the others are.
+	defaultDecoder codec.Decoder
+	track          *tracker
+	admit          *admission // pacing of brand-new detectors
 	// configSilences are the configuration's maintenance windows, parsed
 	// once for every series' detector.
 	configSilences detector.ParsedSilences
@@ -238,6 +241,7 @@ func New(o Options) (*Pipeline, error) {
 		}
 		p.decoders[t] = dec
 	}
+	p.defaultDecoder, _ = o.Kafka.Decoder("") // no topic's name: kafka.format
 	return p, nil
 }
 

@@ -801,7 +801,6 @@ func (p *runProc) diagnose(t *testing.T) {
 	p.waitExit(10 * time.Second)
 }
 
-// httpGet returns the status code of a GET.
 // httpBody is the body of a GET of url.
 func httpBody(url string) (string, error) {
 	resp, err := http.Get(url)
@@ -813,6 +812,7 @@ func httpBody(url string) (string, error) {
 	return string(b), err
 }
 
+// httpGet returns the status code of a GET.
 func httpGet(url string) (int, error) {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -894,10 +894,7 @@ func TestCreateBucketWaitsForInflux(t *testing.T) {
 	run := startRun(t, brokers, influx.URL, "g-wait", "--set", "influx.create_bucket=true", "--influx-bucket", "fresh/autogen")
 	time.Sleep(2 * time.Second)
 	influx.Start()
-	files := writeSeries(t, 1, 200)
-	if out, err := exec.Command(binary, append([]string{"produce", "--brokers", brokers, "--topic", "sensors"}, files...)...).CombinedOutput(); err != nil {
-		t.Fatalf("produce: %v: %s", err, out)
-	}
+	produceFiles(t, brokers, writeSeries(t, 1, 200)...)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) { // the database, before counting in it
 		if body, err := httpBody(influx.URL + "/query?q=SHOW+DATABASES"); err == nil && strings.Contains(body, `"fresh"`) {
