@@ -111,7 +111,8 @@ type jsonSample struct {
 // DecodeJSON reads {"series":S,"time":T,"value":V} or
 // {"series":S,"time":T,"values":{"ch":V,...}}, with T in RFC3339 or Unix
 // nanoseconds (DecoderFor: another unit) and an optional "tags" object of
-// strings.
+// strings. A value may be a string holding a number; texts and booleans
+// in "values" are skipped (jsonNumber).
 func DecodeJSON(dst []Sample, msg []byte) ([]Sample, error) { return decodeJSON(dst, msg, Nanosecond) }
 
 func decodeJSON(dst []Sample, msg []byte, unit TimeUnit) ([]Sample, error) {
@@ -219,20 +220,31 @@ func buildJSONSample(dst []Sample, f *jsonFields, unit TimeUnit) ([]Sample, erro
 	case string(f.value) == "null":
 		return dst, Reject(ReasonMissingField, `field "value" is null`) // a missing value: nothing to score
 	case len(f.value) > 0:
-		v, err := jsonNumber("", "value", f.value)
+		v, text, err := jsonNumber("", "value", f.value)
 		if err != nil {
 			return dst, err
+		}
+		if text {
+			return dst, notANumber("", "value", f.value)
 		}
 		s.Channels, s.Values = []string{"value"}, []float64{v}
 	case len(f.values) > 0:
 		slices.SortFunc(f.values, func(a, b rawField) int { return strings.Compare(a.key, b.key) })
-		s.Channels, s.Values = make([]string, len(f.values)), make([]float64, len(f.values))
-		for i, fv := range f.values {
-			v, err := jsonNumber("values.", fv.key, fv.raw)
+		s.Channels, s.Values = make([]string, 0, len(f.values)), make([]float64, 0, len(f.values))
+		for _, fv := range f.values {
+			v, text, err := jsonNumber("values.", fv.key, fv.raw)
 			if err != nil {
 				return dst, err
 			}
-			s.Channels[i], s.Values[i] = fv.key, v
+			if !text {
+				s.Channels, s.Values = append(s.Channels, fv.key), append(s.Values, v)
+			}
+		}
+		if len(s.Channels) == 0 {
+			// Texts and booleans are not signals (a status beside the
+			// readings is skipped, as line protocol's are), but a message
+			// of nothing else has nothing to score.
+			return dst, Reject(ReasonMissingField, `field "values": no number in it (%.60q is %.40s)`, "values."+f.values[0].key, f.values[0].raw)
 		}
 	default:
 		return dst, Reject(ReasonMissingField, `field "value" or "values" is missing`)
@@ -362,20 +374,40 @@ func keyNameBytes(s *Sample) int {
 	return n
 }
 
-// jsonNumber parses field prefix+key; the name is joined only for an
-// error, not for every message.
-func jsonNumber(prefix, key string, raw []byte) (float64, error) {
-	if len(raw) == 0 || raw[0] == '"' || raw[0] == '{' || raw[0] == '[' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' {
-		return 0, Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
+// jsonNumber parses field prefix+key: a number, or a string holding one
+// (as gateways that send every reading as text do). text reports a
+// string holding no number, or a boolean: no signal. The name is joined
+// only for an error, not for every message.
+func jsonNumber(prefix, key string, raw []byte) (v float64, text bool, err error) {
+	if len(raw) == 0 || raw[0] == '{' || raw[0] == '[' || raw[0] == 'n' {
+		return 0, false, notANumber(prefix, key, raw)
 	}
-	v, err := parseFloat(string(raw))
-	if err != nil {
-		return 0, Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
+	switch raw[0] {
+	case 't', 'f':
+		return 0, true, nil
+	case '"':
+		var num string
+		if plainString(raw) {
+			num = string(raw[1 : len(raw)-1])
+		} else if json.Unmarshal(raw, &num) != nil {
+			return 0, false, notANumber(prefix, key, raw)
+		}
+		if v, err = parseFloat(num); err != nil {
+			return 0, true, nil
+		}
+	default:
+		if v, err = parseFloat(string(raw)); err != nil {
+			return 0, false, notANumber(prefix, key, raw)
+		}
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, Reject(ReasonNonFinite, "field %.60q: %.40s is not finite", prefix+key, raw)
+		return 0, false, Reject(ReasonNonFinite, "field %.60q: %.40s is not finite", prefix+key, raw)
 	}
-	return v, nil
+	return v, false, nil
+}
+
+func notANumber(prefix, key string, raw []byte) error {
+	return Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
 }
 
 // parseFloat is strconv.ParseFloat with a number beyond float64's range

@@ -28,6 +28,15 @@ func TestDecodeJSON(t *testing.T) {
 	// A channel's null is a missing value: the others are carried.
 	f(`{"series":"pump7","time":1,"values":{"temp":null,"pressure":5.02}}`,
 		Sample{Series: "pump7", Time: 1, Channels: []string{"pressure"}, Values: []float64{5.02}})
+	// A status text or a flag beside the readings is no signal and is
+	// skipped, as line protocol's strings and booleans are; a reading sent
+	// as text, as some gateways send every one, is read as its number.
+	f(`{"series":"pump7","time":1,"values":{"temp":"61.2","state":"RUNNING","on":true,"note":"\u00e9t\u00e9","pressure":5.02,"level":" 3"}}`,
+		Sample{Series: "pump7", Time: 1, Channels: []string{"pressure", "temp"}, Values: []float64{5.02, 61.2}})
+	f(`{"series":"pump7","time":1,"value":"-1.5e2"}`,
+		Sample{Series: "pump7", Time: 1, Channels: []string{"value"}, Values: []float64{-150}})
+	f(`{"series":"pump7","time":1,"values":{"t\u0065mp":"6\u0031"}}`,
+		Sample{Series: "pump7", Time: 1, Channels: []string{"temp"}, Values: []float64{61}})
 }
 
 func TestDecodeJSONRejects(t *testing.T) {
@@ -43,8 +52,13 @@ func TestDecodeJSONRejects(t *testing.T) {
 	f(`{"time":1,"value":1}`, ReasonMissingField, `"series"`)
 	f(`{"series":"p","value":1}`, ReasonMissingField, `"time"`)
 	f(`{"series":"p","time":1}`, ReasonMissingField, `"value" or "values"`)
-	f(`{"series":"p","time":1,"value":"1.5"}`, ReasonWrongType, `"value"`)
-	f(`{"series":"p","time":1,"values":{"a":true}}`, ReasonWrongType, `"values.a"`)
+	f(`{"series":"p","time":1,"value":"high"}`, ReasonWrongType, `field "value": "high" is not a number`)
+	f(`{"series":"p","time":1,"value":true}`, ReasonWrongType, `field "value": true is not a number`)
+	f(`{"series":"p","time":1,"values":{"a":true,"b":"OK"}}`, ReasonMissingField, `field "values": no number in it ("values.a" is true)`)
+	f(`{"series":"p","time":1,"values":{"a":{"b":1}}}`, ReasonWrongType, `"values.a"`)
+	f(`{"series":"p","time":1,"values":{"a":1,"b":[1]}}`, ReasonWrongType, `field "values.b": [1] is not a number`)
+	f(`{"series":"p","time":1,"values":{"a":1,"b":"NaN"}}`, ReasonNonFinite, `field "values.b": "NaN" is not finite`)
+	f(`{"series":"p","time":1,"value":"-Infinity"}`, ReasonNonFinite, `"value"`)
 	f(`{"series":7,"time":1,"value":1}`, ReasonWrongType, `"series"`)
 	f(`{"series":"p","time":"yesterday","value":1}`, ReasonWrongType, `"time"`)
 	f(`{"series":"p","time":1.5,"value":1}`, ReasonWrongType, `"time"`)
