@@ -134,7 +134,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		for _, a := range as {
 			topic, a := topic, a
 			gen.Start(func(gctx context.Context) {
-				f.readPartition(gctx, g.Conn, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log)
+				f.readPartition(gctx, g.Conn, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log, g.Options.Metrics)
 			})
 		}
 	}
@@ -158,7 +158,7 @@ type generationFetcher struct {
 }
 
 func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic string, a kafka.PartitionAssignment,
-	start int64, errLog kafka.Logger, log *slog.Logger) {
+	start int64, errLog kafka.Logger, log *slog.Logger, m *Metrics) {
 	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: a.ID,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: conn.MaxWait, QueueCapacity: 1000, ErrorLogger: errLog})
 	// Bounded: the generation ends only once every partition's reader has.
@@ -166,6 +166,8 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 	off := a.Offset
 	if off < 0 {
 		off = start
+	} else {
+		reportExpired(ctx, conn, topic, a.ID, off, log, m)
 	}
 	if err := r.SetOffset(off); err != nil {
 		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
@@ -199,6 +201,34 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		}
 	}
 }
+
+// reportExpired logs, and counts, the messages of a partition that the
+// broker deleted (retention, or records deleted by hand) between the
+// group's committed offset and the partition's log start: the reader
+// resumes at the log start without a word, and a series' gap in the
+// points would be the only sign of what was lost while aewatch was down.
+func reportExpired(ctx context.Context, conn *Conn, topic string, partition int, committed int64, log *slog.Logger, m *Metrics) {
+	ctx, cancel := context.WithTimeout(ctx, expiredCheckWait)
+	defer cancel()
+	offs, err := conn.Client(expiredCheckWait).ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition)}}})
+	if err != nil || len(offs.Topics[topic]) != 1 || offs.Topics[topic][0].Error != nil {
+		return // the reader meets the same trouble and reports it
+	}
+	first := offs.Topics[topic][0].FirstOffset
+	if first <= committed {
+		return
+	}
+	log.Warn("messages deleted by the broker before they were read: resuming at the partition's log start",
+		"topic", topic, "partition", partition, "committed_offset", committed, "log_start_offset", first,
+		"messages_lost", first-committed, "hint", "the topic's retention is shorter than this consumer's downtime")
+	if m != nil {
+		m.Expired.Add(float64(first - committed))
+	}
+}
+
+// expiredCheckWait bounds reportExpired's request.
+const expiredCheckWait = 10 * time.Second
 
 // fetchRetryPause spaces the fetches after an error, beside the reader's
 // own backoff, so that an error repeated at once cannot spin.

@@ -61,6 +61,9 @@ type Metrics struct {
 	// partition than its detector's first: a producer that does not key
 	// messages by series.
 	SplitSeries prometheus.Counter
+	// Expired counts input messages deleted by the broker before they
+	// were read (GroupConsumer, at a generation's start).
+	Expired prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -129,6 +132,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Multivariate messages merged into their series' previous one, which lacked their channels, at its time or less than half a typical step after it (a series sent one channel a message)."}),
 		DetectorFaults: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detector_faults_total",
 			Help: "Faults of a detector's own code on a sample (a bug in aewatch, logged with its stack): the series' detector started afresh, its unscored samples counted in aewatch_samples_rejected_total{reason=\"detector_fault\"}."}),
+		Expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_expired_total",
+			Help: "Input messages the broker deleted (retention) after the group's committed offset and before they were read (logged with the partition): the consumer was down longer than the topic keeps its messages."}),
 		SplitSeries: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_on_other_partition_total",
 			Help: "Samples of a series that came on another partition than its detector's first (logged): producers must key messages by series, or a series' samples lose their order across partitions."}),
 	}
@@ -143,7 +148,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries, m.Expired)
 	}
 	return m
 }

@@ -29,7 +29,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
@@ -2419,5 +2421,81 @@ func TestContextRunMatchesEval(t *testing.T) {
 	}
 	if n := influx.Count("sensors", `SELECT count(share) FROM ae_alert WHERE "channel" = 'pv' AND share > 0`); n == 0 {
 		t.Error("no alert point gives pv a share")
+	}
+}
+
+// TestExpiredMessagesAreSaid: while aewatch was down the broker deleted
+// messages it had not read (retention shorter than the downtime). kafka-go
+// resumes at the log start without a word; the run says so, with the
+// partition, the offsets and how many were lost, and counts them.
+func TestExpiredMessagesAreSaid(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	msgs := fileMessages(t, writeSeries(t, 1, 1000)[0])
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), msgs[:400]...); err != nil {
+		t.Fatal(err)
+	}
+	run := startRun(t, brokers, influx.URL, "g-expired", "--set", "checkpoint.interval=2s")
+	waitAtLeast(t, 400-31, 60*time.Second, scoreCount(influx))
+	for deadline := time.Now().Add(20 * time.Second); groupOffsets(t, brokers, "g-expired")[0] != 400; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset %d, want 400", groupOffsets(t, brokers, "g-expired")[0])
+		}
+	}
+	run.stop(t)
+	if err := w.WriteMessages(context.Background(), msgs[400:]...); err != nil {
+		t.Fatal(err)
+	}
+	deleteRecordsBefore(t, brokers, "sensors", 0, 650)
+
+	run = startRun(t, brokers, influx.URL, "g-expired", "--set", "checkpoint.interval=2s")
+	// The 350 messages from 650 on are scored (less a window's fill if
+	// the series starts afresh), the 250 before it lost.
+	waitAtLeast(t, 400-31+350-31, 60*time.Second, scoreCount(influx))
+	if got := run.metric(t, "aewatch_messages_expired_total", ""); got != 250 {
+		t.Errorf("aewatch_messages_expired_total %v, want 250", got)
+	}
+	run.stop(t)
+	want := []string{"messages deleted by the broker before they were read", `"partition":0`, `"committed_offset":400`, `"log_start_offset":650`, `"messages_lost":250`}
+	for _, line := range strings.Split(run.stderr.String(), "\n") {
+		if strings.Contains(line, want[0]) {
+			for _, w := range want[1:] {
+				if !strings.Contains(line, w) {
+					t.Errorf("the log line lacks %q: %s", w, line)
+				}
+			}
+			return
+		}
+	}
+	t.Errorf("no log line says %q:\n%s", want[0], run.stderr)
+}
+
+// deleteRecordsBefore deletes a partition's records before offset, as a
+// topic's retention does (kafka-go has no DeleteRecords).
+func deleteRecordsBefore(t *testing.T, brokers, topic string, partition int32, offset int64) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil || rp.LowWatermark != offset {
+				t.Fatalf("deleting %s/%d before %d: %v (log start %d)", topic, rp.Partition, offset, err, rp.LowWatermark)
+			}
+		}
 	}
 }
