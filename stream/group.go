@@ -115,6 +115,13 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		return owned
 	}
 	o.carried = prev.keep(gen.ID, start)
+	bounds := partitionBounds(ctx, g.Conn, keys)
+	if bounds != nil {
+		o.partitionEnds = make(map[partitionKey]int64, len(bounds))
+		for k, b := range bounds {
+			o.partitionEnds[k] = b.end
+		}
+	}
 	pipe, err := New(o)
 	if err != nil {
 		return nil, err
@@ -134,7 +141,8 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		for _, a := range as {
 			topic, a := topic, a
 			gen.Start(func(gctx context.Context) {
-				f.readPartition(gctx, g.Conn, topic, a, g.Group.StartOffset, g.ErrorLogger, g.Log, g.Options.Metrics)
+				b, known := bounds[partitionKey{topic, a.ID}]
+				f.readPartition(gctx, g.Conn, topic, a, g.Group.StartOffset, b, known, g.ErrorLogger, g.Log, g.Options.Metrics)
 			})
 		}
 	}
@@ -158,16 +166,32 @@ type generationFetcher struct {
 }
 
 func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic string, a kafka.PartitionAssignment,
-	start int64, errLog kafka.Logger, log *slog.Logger, m *Metrics) {
+	start int64, b logBounds, known bool, errLog kafka.Logger, log *slog.Logger, m *Metrics) {
 	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: a.ID,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: conn.MaxWait, QueueCapacity: 1000, ErrorLogger: errLog})
 	// Bounded: the generation ends only once every partition's reader has.
 	defer closeWithin(r, readerCloseWait, log, fmt.Sprintf("closing the reader of %s/%d", topic, a.ID))
 	off := a.Offset
+	switch {
+	case off < 0 || !known:
+	case off < b.start:
+		// The reader resumes at the log start without a word, and a
+		// series' gap in the points would be the only sign of what was
+		// lost while aewatch was down.
+		log.Warn("messages deleted by the broker before they were read: resuming at the partition's log start",
+			"topic", topic, "partition", a.ID, "committed_offset", off, "log_start_offset", b.start,
+			"messages_lost", b.start-off, "hint", "the topic's retention is shorter than this consumer's downtime")
+		if m != nil {
+			m.Expired.Add(float64(b.start - off))
+		}
+	case off > b.end:
+		// The reader would wait for the old offsets to come back.
+		log.Warn("committed offset past the partition's end: the topic was created again or truncated; reading it from kafka.start_offset",
+			"topic", topic, "partition", a.ID, "committed_offset", off, "partition_end", b.end, "start_offset", startOffsetName(start))
+		off = -1
+	}
 	if off < 0 {
 		off = start
-	} else {
-		reportExpired(ctx, conn, topic, a.ID, off, log, m)
 	}
 	if err := r.SetOffset(off); err != nil {
 		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
@@ -202,33 +226,45 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 	}
 }
 
-// reportExpired logs, and counts, the messages of a partition that the
-// broker deleted (retention, or records deleted by hand) between the
-// group's committed offset and the partition's log start: the reader
-// resumes at the log start without a word, and a series' gap in the
-// points would be the only sign of what was lost while aewatch was down.
-func reportExpired(ctx context.Context, conn *Conn, topic string, partition int, committed int64, log *slog.Logger, m *Metrics) {
-	ctx, cancel := context.WithTimeout(ctx, expiredCheckWait)
+// logBounds are a partition's log start and end offsets.
+type logBounds struct{ start, end int64 }
+
+// partitionBounds lists the partitions' log bounds in one request (nil if
+// the brokers do not answer: the checks that use them are then left out,
+// and the readers meet the same trouble and report it).
+func partitionBounds(ctx context.Context, conn *Conn, keys []partitionKey) map[partitionKey]logBounds {
+	ctx, cancel := context.WithTimeout(ctx, boundsWait)
 	defer cancel()
-	offs, err := conn.Client(expiredCheckWait).ListOffsets(ctx, &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition)}}})
-	if err != nil || len(offs.Topics[topic]) != 1 || offs.Topics[topic][0].Error != nil {
-		return // the reader meets the same trouble and reports it
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, k := range keys {
+		req.Topics[k.topic] = append(req.Topics[k.topic], kafka.FirstOffsetOf(k.partition), kafka.LastOffsetOf(k.partition))
 	}
-	first := offs.Topics[topic][0].FirstOffset
-	if first <= committed {
-		return
+	resp, err := conn.Client(boundsWait).ListOffsets(ctx, req)
+	if err != nil {
+		return nil
 	}
-	log.Warn("messages deleted by the broker before they were read: resuming at the partition's log start",
-		"topic", topic, "partition", partition, "committed_offset", committed, "log_start_offset", first,
-		"messages_lost", first-committed, "hint", "the topic's retention is shorter than this consumer's downtime")
-	if m != nil {
-		m.Expired.Add(float64(first - committed))
+	out := make(map[partitionKey]logBounds, len(keys))
+	for topic, ps := range resp.Topics {
+		for _, po := range ps {
+			if po.Error == nil {
+				out[partitionKey{topic, po.Partition}] = logBounds{po.FirstOffset, po.LastOffset}
+			}
+		}
 	}
+	return out
 }
 
-// expiredCheckWait bounds reportExpired's request.
-const expiredCheckWait = 10 * time.Second
+// boundsWait bounds partitionBounds' request.
+const boundsWait = 10 * time.Second
+
+// startOffsetName names a reader's start offset as kafka.start_offset
+// does.
+func startOffsetName(off int64) string {
+	if off == kafka.LastOffset {
+		return "latest"
+	}
+	return "earliest"
+}
 
 // fetchRetryPause spaces the fetches after an error, beside the reader's
 // own backoff, so that an error repeated at once cannot spin.

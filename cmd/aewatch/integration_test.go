@@ -2457,18 +2457,7 @@ func TestExpiredMessagesAreSaid(t *testing.T) {
 		t.Errorf("aewatch_messages_expired_total %v, want 250", got)
 	}
 	run.stop(t)
-	want := []string{"messages deleted by the broker before they were read", `"partition":0`, `"committed_offset":400`, `"log_start_offset":650`, `"messages_lost":250`}
-	for _, line := range strings.Split(run.stderr.String(), "\n") {
-		if strings.Contains(line, want[0]) {
-			for _, w := range want[1:] {
-				if !strings.Contains(line, w) {
-					t.Errorf("the log line lacks %q: %s", w, line)
-				}
-			}
-			return
-		}
-	}
-	t.Errorf("no log line says %q:\n%s", want[0], run.stderr)
+	requireLogLine(t, run, "messages deleted by the broker before they were read", `"partition":0`, `"committed_offset":400`, `"log_start_offset":650`, `"messages_lost":250`)
 }
 
 // deleteRecordsBefore deletes a partition's records before offset, as a
@@ -2498,4 +2487,102 @@ func deleteRecordsBefore(t *testing.T, brokers, topic string, partition int32, o
 			}
 		}
 	}
+}
+
+// TestRecreatedTopicIsRead: an operator deletes the input topic and
+// creates it again (to change its partitions, or to clear it), and the
+// producers go on. The new topic's offsets start again from 0, below the
+// group's committed offset and the series' checkpoints: the run must read
+// and score the new messages, not wait for the old offsets nor skip the
+// new ones as already in the checkpoints.
+func TestRecreatedTopicIsRead(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	msgs := fileMessages(t, writeSeries(t, 1, 1000)[0])
+	write := func(m []kafka.Message) {
+		t.Helper()
+		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
+		defer w.Close()
+		if err := w.WriteMessages(context.Background(), m...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(msgs[:600])
+	run := startRun(t, brokers, influx.URL, "g-recreated", "--set", "checkpoint.interval=2s")
+	waitAtLeast(t, 600-31, 60*time.Second, scoreCount(influx))
+	for deadline := time.Now().Add(20 * time.Second); groupOffsets(t, brokers, "g-recreated")[0] != 600; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset %d, want 600", groupOffsets(t, brokers, "g-recreated")[0])
+		}
+	}
+	run.stop(t)
+
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
+	if _, err := cl.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{"sensors"}}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "sensors", NumPartitions: 1, ReplicationFactor: 1}}})
+		if err == nil && resp.Errors["sensors"] == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("creating the topic again: %v %v", err, resp)
+		}
+	}
+	write(msgs[600:])
+
+	run = startRun(t, brokers, influx.URL, "g-recreated", "--set", "checkpoint.interval=2s")
+	got := waitAtLeast(t, 1000-31, 30*time.Second, scoreCount(influx))
+	run.stop(t)
+	if got != 1000-31 {
+		t.Errorf("%d points after the topic was created again, want %d (the 400 new messages scored)", got, 1000-31)
+	}
+	requireLogLine(t, run, "checkpoint reflects an offset past its partition's end", `"partition":0`, `"checkpoint_offset":599`, `"partition_end":400`)
+}
+
+// TestCommittedPastEndIsRead: a group's committed offset lies past its
+// partition's end (a broker that kept the offsets of a topic created
+// again, or a truncated log). kafka-go's reader would wait for those
+// offsets to come back; the run says so and reads from kafka.start_offset.
+func TestCommittedPastEndIsRead(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), fileMessages(t, writeSeries(t, 1, 300)[0])...); err != nil {
+		t.Fatal(err)
+	}
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
+	resp, err := cl.OffsetCommit(context.Background(), &kafka.OffsetCommitRequest{GroupID: "g-past", GenerationID: -1,
+		Topics: map[string][]kafka.OffsetCommit{"sensors": {{Partition: 0, Offset: 5000}}}})
+	if err != nil || resp.Topics["sensors"][0].Error != nil {
+		t.Fatalf("committing offset 5000: %v %+v", err, resp)
+	}
+	run := startRun(t, brokers, influx.URL, "g-past")
+	got := waitAtLeast(t, 300-31, 30*time.Second, scoreCount(influx))
+	run.stop(t)
+	if got != 300-31 {
+		t.Errorf("%d points, want %d", got, 300-31)
+	}
+	requireLogLine(t, run, "committed offset past the partition's end", `"partition":0`, `"committed_offset":5000`, `"partition_end":300`, `"start_offset":"earliest"`)
+}
+
+// requireLogLine requires a line of the run's log that holds msg and each
+// of fields.
+func requireLogLine(t *testing.T, run *runProc, msg string, fields ...string) {
+	t.Helper()
+	for _, line := range strings.Split(run.stderr.String(), "\n") {
+		if strings.Contains(line, msg) {
+			for _, f := range fields {
+				if !strings.Contains(line, f) {
+					t.Errorf("the log line lacks %s: %s", f, line)
+				}
+			}
+			return
+		}
+	}
+	t.Errorf("no log line says %q:\n%s", msg, run.stderr)
 }
