@@ -84,12 +84,15 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			st.det = d
 		} else {
 			st.skipUpTo = cp.Offset
-			if end, ok := p.o.partitionEnds[ref.part]; ok && cp.Offset >= end {
-				// Its offset lies past the partition's end: the topic was
-				// deleted and created again (or truncated), and its new
-				// messages, from offset 0, are none of those the state
-				// reflects. Samples not after the series' newest are still
-				// dropped as out of order.
+			if end, ok := p.o.partitionEnds[ref.part]; ok && cp.Offset >= end && ref.offset <= cp.Offset {
+				// Its offset lies past the partition's end when the
+				// generation began, and the series' message comes before
+				// it: the topic was deleted and created again (or
+				// truncated), and its new messages, from offset 0, are
+				// none of those the state reflects. (A detector parked
+				// later in the generation is read back for a message after
+				// its checkpoint.) Samples not after the series' newest
+				// are still dropped as out of order.
 				st.skipUpTo = -1
 				if ok, held := p.restoreLog.Allow(); ok {
 					p.o.Log.Warn("checkpoint reflects an offset past its partition's end: the topic was created again or truncated; the series keeps its state and reads the new messages",
