@@ -2586,3 +2586,50 @@ func requireLogLine(t *testing.T, run *runProc, msg string, fields ...string) {
 	}
 	t.Errorf("no log line says %q:\n%s", msg, run.stderr)
 }
+
+// TestAddedPartitionsAreRead: an operator adds partitions to the input
+// topic while the service runs (kafka-topics --alter --partitions), and
+// producers' keys move some series there. The group rebalances on its own
+// and the new partitions are read: before, nothing consumed them until
+// some member joined or left.
+func TestAddedPartitionsAreRead(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	files := writeSeries(t, 2, 300)
+	run := startRun(t, brokers, influx.URL, "g-grown")
+	write := func(file string, partition int) {
+		t.Helper()
+		tr := ownTransport() // the shared one's metadata would not know the new partition yet
+		defer tr.CloseIdleConnections()
+		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr,
+			Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition })}
+		defer w.Close()
+		if err := w.WriteMessages(context.Background(), fileMessages(t, file)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(files[0], 0)
+	waitAtLeast(t, 300-31, 60*time.Second, scoreCount(influx))
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
+	resp, err := cl.CreatePartitions(context.Background(), &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: "sensors", Count: 2}}})
+	if err != nil || resp.Errors["sensors"] != nil {
+		t.Fatalf("adding a partition: %v %+v", err, resp)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		meta, err := cl.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{"sensors"}})
+		if err == nil && len(meta.Topics) == 1 && len(meta.Topics[0].Partitions) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new partition does not appear: %v", err)
+		}
+	}
+	write(files[1], 1)
+	got := waitAtLeast(t, 2*(300-31), 30*time.Second, scoreCount(influx))
+	run.stop(t)
+	if got != 2*(300-31) {
+		t.Errorf("%d points, want %d: the series on the added partition is not read", got, 2*(300-31))
+	}
+}
