@@ -348,6 +348,9 @@ func (k *KafkaCheckpoints) wantedPartitions(ctx context.Context, client *kafka.C
 	}
 	wanted := map[int]bool{0: false}
 	for _, t := range meta.Topics {
+		if errors.Is(t.Error, kafka.UnknownTopicOrPartition) {
+			continue // not created yet: no partition of it is kept
+		}
 		if t.Error != nil {
 			return nil, fmt.Errorf("checkpoints: metadata of input topic %s: %w", t.Name, t.Error)
 		}

@@ -33,7 +33,17 @@ type GroupConsumer struct {
 	// ErrorLogger, if set, receives the partition readers' errors (the
 	// group's own go to Group.ErrorLogger).
 	ErrorLogger kafka.Logger
+	// PartitionWatch is how often the input topics' partition counts are
+	// checked; a change (partitions added, a topic created) ends the
+	// generation, so that the group rebalances over them (0:
+	// defaultPartitionWatch). kafka-go's own watcher ends a generation at
+	// once when a topic is missing, and the group then rejoins in a tight
+	// loop.
+	PartitionWatch time.Duration
 }
+
+// defaultPartitionWatch is GroupConsumer.PartitionWatch's default.
+const defaultPartitionWatch = 5 * time.Second
 
 // Run consumes until ctx ends, then leaves the group.
 func (g *GroupConsumer) Run(ctx context.Context) error {
@@ -98,6 +108,16 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		}
 	}
 	g.Log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
+	counts := g.partitionCounts(ctx)
+	for _, topic := range g.Group.Topics {
+		if n, ok := counts[topic]; ok && n == 0 {
+			g.Log.Warn("input topic does not exist: nothing is read from it until it is created",
+				"topic", topic, "checked_every", g.partitionWatch().String())
+		}
+	}
+	if len(start) == 0 {
+		return nil, g.standBy(ctx, gen, counts)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var keys []partitionKey
@@ -137,6 +157,9 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		}
 		<-done
 	})
+	if counts != nil {
+		gen.Start(func(gctx context.Context) { g.watchPartitions(gctx, counts) })
+	}
 	for topic, as := range gen.Assignments {
 		for _, a := range as {
 			topic, a := topic, a
@@ -153,6 +176,85 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		return nil, err
 	}
 	return pipe.carry(gen.ID, start), nil
+}
+
+// standBy holds a generation that gave this member no partition (more
+// members than partitions, or no input topic yet) until it ends. A
+// pipeline over no partition ends at once, and with it the generation:
+// the member rejoined, and every member's generation ended with it, about
+// once a second.
+func (g *GroupConsumer) standBy(ctx context.Context, gen *kafka.Generation, counts map[string]int) error {
+	g.Log.Info("no partition assigned: standing by until the group rebalances", "generation", gen.ID)
+	ended := make(chan struct{})
+	gen.Start(func(gctx context.Context) {
+		defer close(ended)
+		if counts != nil {
+			g.watchPartitions(gctx, counts)
+			return
+		}
+		<-gctx.Done()
+	})
+	select {
+	case <-ended:
+	case <-ctx.Done():
+	}
+	g.Log.Info("generation ended", "generation", gen.ID, "err", nil)
+	return nil
+}
+
+func (g *GroupConsumer) partitionWatch() time.Duration {
+	if g.PartitionWatch > 0 {
+		return g.PartitionWatch
+	}
+	return defaultPartitionWatch
+}
+
+// partitionCounts returns each input topic's partition count, 0 for a
+// topic that does not exist (nil if the brokers do not answer).
+func (g *GroupConsumer) partitionCounts(ctx context.Context) map[string]int {
+	ctx, cancel := context.WithTimeout(ctx, boundsWait)
+	defer cancel()
+	meta, err := g.Conn.Client(boundsWait).Metadata(ctx, &kafka.MetadataRequest{Topics: g.Group.Topics})
+	if err != nil {
+		return nil
+	}
+	counts := make(map[string]int, len(g.Group.Topics))
+	for _, t := range meta.Topics {
+		switch {
+		case t.Error == nil:
+			counts[t.Name] = len(t.Partitions)
+		case errors.Is(t.Error, kafka.UnknownTopicOrPartition):
+			counts[t.Name] = 0
+		default:
+			return nil // not known
+		}
+	}
+	return counts
+}
+
+// watchPartitions returns, ending the generation, once an input topic's
+// partition count differs from counts; until then it polls every
+// PartitionWatch, going on through errors.
+func (g *GroupConsumer) watchPartitions(ctx context.Context, counts map[string]int) {
+	tick := time.NewTicker(g.partitionWatch())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := g.partitionCounts(ctx)
+		if now == nil {
+			continue
+		}
+		for topic, n := range now {
+			if was, ok := counts[topic]; ok && n != was {
+				g.Log.Info("an input topic's partitions changed; rebalancing", "topic", topic, "partitions_before", was, "partitions", n)
+				return
+			}
+		}
+	}
 }
 
 // generationFetcher serves one generation's partitions to a Pipeline and

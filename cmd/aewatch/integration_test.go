@@ -2633,3 +2633,70 @@ func TestAddedPartitionsAreRead(t *testing.T) {
 		t.Errorf("%d points, want %d: the series on the added partition is not read", got, 2*(300-31))
 	}
 }
+
+// TestStandbyMemberDoesNotChurn: a second instance joins a group whose
+// topic has one partition (a standby, or scale-out past the partitions).
+// It gets no partition and stands by: before, its pipeline over nothing
+// ended at once, and the group rebalanced about once a second for as long
+// as both ran.
+func TestStandbyMemberDoesNotChurn(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	active := startRun(t, brokers, influx.URL, "g-standby")
+	time.Sleep(2 * time.Second)
+	standby := startRun(t, brokers, influx.URL, "g-standby")
+	time.Sleep(8 * time.Second)
+	produceFiles(t, brokers, writeSeries(t, 1, 300)...)
+	got := waitAtLeast(t, 300-31, 30*time.Second, scoreCount(influx))
+	active.stop(t)
+	standby.stop(t)
+	if got != 300-31 {
+		t.Errorf("%d points, want %d", got, 300-31)
+	}
+	for name, run := range map[string]*runProc{"first": active, "second": standby} {
+		// The first joins once alone and once with the second.
+		if n := strings.Count(run.stderr.String(), `"generation started"`); n > 2 {
+			t.Errorf("the %s instance went through %d generations in 10 s, want at most 2", name, n)
+		}
+	}
+	requireLogLine(t, standby, "no partition assigned: standing by")
+}
+
+// TestMissingTopicIsWaitedFor: the service starts before its input topic
+// exists (a broker with auto-creation off). It says so, stands by without
+// churning the group, and reads the topic once it is created.
+func TestMissingTopicIsWaitedFor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	influx := testsvc.StartInflux(t, "sensors")
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := c.ListenAddrs()[0]
+	run := startRun(t, brokers, influx.URL, "g-missing")
+	time.Sleep(4 * time.Second)
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	cl := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
+	resp, err := cl.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: "sensors", NumPartitions: 1, ReplicationFactor: 1}}})
+	if err != nil || resp.Errors["sensors"] != nil {
+		t.Fatalf("creating the topic: %v %+v", err, resp)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), fileMessages(t, writeSeries(t, 1, 300)[0])...); err != nil {
+		t.Fatal(err)
+	}
+	got := waitAtLeast(t, 300-31, 30*time.Second, scoreCount(influx))
+	run.stop(t)
+	if got != 300-31 {
+		t.Errorf("%d points once the topic was created, want %d", got, 300-31)
+	}
+	requireLogLine(t, run, "input topic does not exist", `"topic":"sensors"`)
+	// One generation without the topic, one with it.
+	if n := strings.Count(run.stderr.String(), `"generation started"`); n > 2 {
+		t.Errorf("%d generations, want at most 2", n)
+	}
+}

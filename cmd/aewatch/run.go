@@ -258,10 +258,6 @@ func newService(cfg config.Config, log *slog.Logger, conn *stream.Conn, writer s
 		HeartbeatInterval: max(cfg.Kafka.SessionTimeout/10, 100*time.Millisecond),
 		JoinGroupBackoff:  time.Second,
 		ErrorLogger:       errLog,
-		// Partitions added to an input topic are read: the group rebalances
-		// when a topic's partition count changes (checked every 5 s), not
-		// only when a member joins or leaves.
-		WatchPartitionChanges: true,
 	}
 	var ckpt *stream.KafkaCheckpoints
 	if cfg.Checkpoint.Enabled {
