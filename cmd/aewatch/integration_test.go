@@ -2658,7 +2658,11 @@ func TestStandbyMemberDoesNotChurn(t *testing.T) {
 			t.Errorf("the %s instance went through %d generations in 10 s, want at most 2", name, n)
 		}
 	}
-	requireLogLine(t, standby, "no partition assigned: standing by")
+	// Which of the two gets the partition is the assignor's choice.
+	if a, b := strings.Contains(active.stderr.String(), "no partition assigned: standing by"),
+		strings.Contains(standby.stderr.String(), "no partition assigned: standing by"); a == b {
+		t.Errorf("the first instance stood by: %v, the second: %v; want one of them", a, b)
+	}
 }
 
 // TestMissingTopicIsWaitedFor: the service starts before its input topic
