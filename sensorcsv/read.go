@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/aewatch/aewatch/internal/numtext"
 )
 
 // File is a parsed sensor CSV.
@@ -403,7 +405,7 @@ func Missing(s string) bool {
 // A number beyond float64's range reads as what it rounds to: ±Inf (a
 // non-finite value, as "inf" is) or ±0.
 func ParseNumber(s string, sep byte) (float64, error) {
-	v, err := parseFloat(s)
+	v, err := numtext.ParseFloat(s)
 	if err == nil || sep == ',' || strings.Count(s, ",") != 1 {
 		return v, err
 	}
@@ -411,15 +413,7 @@ func ParseNumber(s string, sep byte) (float64, error) {
 	if strings.Contains(frac, ".") {
 		return 0, err
 	}
-	return parseFloat(strings.ReplaceAll(whole, ".", "") + "." + frac)
-}
-
-func parseFloat(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if errors.Is(err, strconv.ErrRange) {
-		return v, nil
-	}
-	return v, err
+	return numtext.ParseFloat(strings.ReplaceAll(whole, ".", "") + "." + frac)
 }
 
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aewatch/aewatch/internal/numtext"
 )
 
 // Tag is one input tag, copied onto every point derived from the sample.
@@ -392,11 +394,11 @@ func jsonNumber(prefix, key string, raw []byte) (v float64, text bool, err error
 		} else if json.Unmarshal(raw, &num) != nil {
 			return 0, false, notANumber(prefix, key, raw)
 		}
-		if v, err = parseFloat(num); err != nil {
+		if v, err = numtext.ParseFloat(num); err != nil {
 			return 0, true, nil
 		}
 	default:
-		if v, err = parseFloat(string(raw)); err != nil {
+		if v, err = numtext.ParseFloat(string(raw)); err != nil {
 			return 0, false, notANumber(prefix, key, raw)
 		}
 	}
@@ -408,17 +410,6 @@ func jsonNumber(prefix, key string, raw []byte) (v float64, text bool, err error
 
 func notANumber(prefix, key string, raw []byte) error {
 	return Reject(ReasonWrongType, "field %.60q: %.40s is not a number", prefix+key, raw)
-}
-
-// parseFloat is strconv.ParseFloat with a number beyond float64's range
-// read as what it rounds to, ±Inf (then rejected as not finite) or ±0,
-// not as a text that is no number.
-func parseFloat(s string) (float64, error) {
-	v, err := strconv.ParseFloat(s, 64)
-	if errors.Is(err, strconv.ErrRange) {
-		return v, nil
-	}
-	return v, err
 }
 
 // DecodeLine reads InfluxDB line protocol, one sample per line, as
@@ -497,7 +488,7 @@ func decodeLineOf(line string, unit TimeUnit) (Sample, error) {
 		if last := v[len(v)-1]; last == 'i' || last == 'u' {
 			v = v[:len(v)-1]
 		}
-		x, err := parseFloat(v)
+		x, err := numtext.ParseFloat(v)
 		if err != nil {
 			return Sample{}, Reject(ReasonWrongType, "line %.60q: field %.60q: %.40q is not a number", line, k, v)
 		}
