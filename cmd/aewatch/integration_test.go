@@ -2431,25 +2431,12 @@ func TestContextRunMatchesEval(t *testing.T) {
 func TestExpiredMessagesAreSaid(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	msgs := fileMessages(t, writeSeries(t, 1, 1000)[0])
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
-	defer w.Close()
-	if err := w.WriteMessages(context.Background(), msgs[:400]...); err != nil {
-		t.Fatal(err)
-	}
-	run := startRun(t, brokers, influx.URL, "g-expired", "--set", "checkpoint.interval=2s")
-	waitAtLeast(t, 400-31, 60*time.Second, scoreCount(influx))
-	for deadline := time.Now().Add(20 * time.Second); groupOffsets(t, brokers, "g-expired")[0] != 400; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed offset %d, want 400", groupOffsets(t, brokers, "g-expired")[0])
-		}
-	}
-	run.stop(t)
-	if err := w.WriteMessages(context.Background(), msgs[400:]...); err != nil {
-		t.Fatal(err)
-	}
+	writeSensors(t, brokers, -1, msgs[:400])
+	runUntilCommitted(t, brokers, influx, "g-expired", 400)
+	writeSensors(t, brokers, -1, msgs[400:])
 	deleteRecordsBefore(t, brokers, "sensors", 0, 650)
 
-	run = startRun(t, brokers, influx.URL, "g-expired", "--set", "checkpoint.interval=2s")
+	run := startRun(t, brokers, influx.URL, "g-expired", "--set", "checkpoint.interval=2s")
 	// The 350 messages from 650 on are scored (less a window's fill if
 	// the series starts afresh), the 250 before it lost.
 	waitAtLeast(t, 400-31+350-31, 60*time.Second, scoreCount(influx))
@@ -2458,6 +2445,37 @@ func TestExpiredMessagesAreSaid(t *testing.T) {
 	}
 	run.stop(t)
 	requireLogLine(t, run, "messages deleted by the broker before they were read", `"partition":0`, `"committed_offset":400`, `"log_start_offset":650`, `"messages_lost":250`)
+}
+
+// writeSensors writes msgs to topic sensors through a transport of its own
+// (the shared one's metadata may not know a partition added a moment
+// ago), all to partition if it is >= 0.
+func writeSensors(t *testing.T, brokers string, partition int, msgs []kafka.Message) {
+	t.Helper()
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr}
+	if partition >= 0 {
+		w.Balancer = kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition })
+	}
+	defer w.Close()
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runUntilCommitted runs the service in group until the n messages on
+// partition 0 of sensors are scored and committed, then stops it.
+func runUntilCommitted(t *testing.T, brokers string, influx *testsvc.Influx, group string, n int) {
+	t.Helper()
+	run := startRun(t, brokers, influx.URL, group, "--set", "checkpoint.interval=2s")
+	waitAtLeast(t, n-31, 60*time.Second, scoreCount(influx))
+	for deadline := time.Now().Add(20 * time.Second); groupOffsets(t, brokers, group)[0] != int64(n); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset %d, want %d", groupOffsets(t, brokers, group)[0], n)
+		}
+	}
+	run.stop(t)
 }
 
 // deleteRecordsBefore deletes a partition's records before offset, as a
@@ -2498,23 +2516,8 @@ func deleteRecordsBefore(t *testing.T, brokers, topic string, partition int32, o
 func TestRecreatedTopicIsRead(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	msgs := fileMessages(t, writeSeries(t, 1, 1000)[0])
-	write := func(m []kafka.Message) {
-		t.Helper()
-		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
-		defer w.Close()
-		if err := w.WriteMessages(context.Background(), m...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(msgs[:600])
-	run := startRun(t, brokers, influx.URL, "g-recreated", "--set", "checkpoint.interval=2s")
-	waitAtLeast(t, 600-31, 60*time.Second, scoreCount(influx))
-	for deadline := time.Now().Add(20 * time.Second); groupOffsets(t, brokers, "g-recreated")[0] != 600; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed offset %d, want 600", groupOffsets(t, brokers, "g-recreated")[0])
-		}
-	}
-	run.stop(t)
+	writeSensors(t, brokers, -1, msgs[:600])
+	runUntilCommitted(t, brokers, influx, "g-recreated", 600)
 
 	tr := ownTransport()
 	defer tr.CloseIdleConnections()
@@ -2531,9 +2534,9 @@ func TestRecreatedTopicIsRead(t *testing.T) {
 			t.Fatalf("creating the topic again: %v %v", err, resp)
 		}
 	}
-	write(msgs[600:])
+	writeSensors(t, brokers, -1, msgs[600:])
 
-	run = startRun(t, brokers, influx.URL, "g-recreated", "--set", "checkpoint.interval=2s")
+	run := startRun(t, brokers, influx.URL, "g-recreated", "--set", "checkpoint.interval=2s")
 	got := waitAtLeast(t, 1000-31, 30*time.Second, scoreCount(influx))
 	run.stop(t)
 	if got != 1000-31 {
@@ -2548,11 +2551,7 @@ func TestRecreatedTopicIsRead(t *testing.T) {
 // offsets to come back; the run says so and reads from kafka.start_offset.
 func TestCommittedPastEndIsRead(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100}
-	defer w.Close()
-	if err := w.WriteMessages(context.Background(), fileMessages(t, writeSeries(t, 1, 300)[0])...); err != nil {
-		t.Fatal(err)
-	}
+	writeSensors(t, brokers, -1, fileMessages(t, writeSeries(t, 1, 300)[0]))
 	tr := ownTransport()
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(brokers), Transport: tr}
@@ -2596,18 +2595,7 @@ func TestAddedPartitionsAreRead(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
 	files := writeSeries(t, 2, 300)
 	run := startRun(t, brokers, influx.URL, "g-grown")
-	write := func(file string, partition int) {
-		t.Helper()
-		tr := ownTransport() // the shared one's metadata would not know the new partition yet
-		defer tr.CloseIdleConnections()
-		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr,
-			Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition })}
-		defer w.Close()
-		if err := w.WriteMessages(context.Background(), fileMessages(t, file)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(files[0], 0)
+	writeSensors(t, brokers, 0, fileMessages(t, files[0]))
 	waitAtLeast(t, 300-31, 60*time.Second, scoreCount(influx))
 	tr := ownTransport()
 	defer tr.CloseIdleConnections()
@@ -2626,7 +2614,7 @@ func TestAddedPartitionsAreRead(t *testing.T) {
 			t.Fatalf("the new partition does not appear: %v", err)
 		}
 	}
-	write(files[1], 1)
+	writeSensors(t, brokers, 1, fileMessages(t, files[1]))
 	got := waitAtLeast(t, 2*(300-31), 30*time.Second, scoreCount(influx))
 	run.stop(t)
 	if got != 2*(300-31) {
@@ -2688,11 +2676,7 @@ func TestMissingTopicIsWaitedFor(t *testing.T) {
 	if err != nil || resp.Errors["sensors"] != nil {
 		t.Fatalf("creating the topic: %v %+v", err, resp)
 	}
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr}
-	defer w.Close()
-	if err := w.WriteMessages(context.Background(), fileMessages(t, writeSeries(t, 1, 300)[0])...); err != nil {
-		t.Fatal(err)
-	}
+	writeSensors(t, brokers, -1, fileMessages(t, writeSeries(t, 1, 300)[0]))
 	got := waitAtLeast(t, 300-31, 30*time.Second, scoreCount(influx))
 	run.stop(t)
 	if got != 300-31 {
