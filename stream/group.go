@@ -116,7 +116,8 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		}
 	}
 	if len(start) == 0 {
-		return nil, g.standBy(ctx, gen, counts)
+		g.standBy(ctx, gen, counts)
+		return nil, nil
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -136,12 +137,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 	}
 	o.carried = prev.keep(gen.ID, start)
 	bounds := partitionBounds(ctx, g.Conn, keys)
-	if bounds != nil {
-		o.partitionEnds = make(map[partitionKey]int64, len(bounds))
-		for k, b := range bounds {
-			o.partitionEnds[k] = b.end
-		}
-	}
+	o.bounds = bounds
 	pipe, err := New(o)
 	if err != nil {
 		return nil, err
@@ -183,7 +179,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 // pipeline over no partition ends at once, and with it the generation:
 // the member rejoined, and every member's generation ended with it, about
 // once a second.
-func (g *GroupConsumer) standBy(ctx context.Context, gen *kafka.Generation, counts map[string]int) error {
+func (g *GroupConsumer) standBy(ctx context.Context, gen *kafka.Generation, counts map[string]int) {
 	g.Log.Info("no partition assigned: standing by until the group rebalances", "generation", gen.ID)
 	ended := make(chan struct{})
 	gen.Start(func(gctx context.Context) {
@@ -199,7 +195,6 @@ func (g *GroupConsumer) standBy(ctx context.Context, gen *kafka.Generation, coun
 	case <-ctx.Done():
 	}
 	g.Log.Info("generation ended", "generation", gen.ID, "err", nil)
-	return nil
 }
 
 func (g *GroupConsumer) partitionWatch() time.Duration {
@@ -212,9 +207,9 @@ func (g *GroupConsumer) partitionWatch() time.Duration {
 // partitionCounts returns each input topic's partition count, 0 for a
 // topic that does not exist (nil if the brokers do not answer).
 func (g *GroupConsumer) partitionCounts(ctx context.Context) map[string]int {
-	ctx, cancel := context.WithTimeout(ctx, boundsWait)
+	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
-	meta, err := g.Conn.Client(boundsWait).Metadata(ctx, &kafka.MetadataRequest{Topics: g.Group.Topics})
+	meta, err := g.Conn.Client(requestWait).Metadata(ctx, &kafka.MetadataRequest{Topics: g.Group.Topics})
 	if err != nil {
 		return nil
 	}
@@ -335,13 +330,13 @@ type logBounds struct{ start, end int64 }
 // the brokers do not answer: the checks that use them are then left out,
 // and the readers meet the same trouble and report it).
 func partitionBounds(ctx context.Context, conn *Conn, keys []partitionKey) map[partitionKey]logBounds {
-	ctx, cancel := context.WithTimeout(ctx, boundsWait)
+	ctx, cancel := context.WithTimeout(ctx, requestWait)
 	defer cancel()
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, k := range keys {
 		req.Topics[k.topic] = append(req.Topics[k.topic], kafka.FirstOffsetOf(k.partition), kafka.LastOffsetOf(k.partition))
 	}
-	resp, err := conn.Client(boundsWait).ListOffsets(ctx, req)
+	resp, err := conn.Client(requestWait).ListOffsets(ctx, req)
 	if err != nil {
 		return nil
 	}
@@ -356,8 +351,9 @@ func partitionBounds(ctx context.Context, conn *Conn, keys []partitionKey) map[p
 	return out
 }
 
-// boundsWait bounds partitionBounds' request.
-const boundsWait = 10 * time.Second
+// requestWait bounds the group's own requests (partitionBounds,
+// partitionCounts).
+const requestWait = 10 * time.Second
 
 // startOffsetName names a reader's start offset as kafka.start_offset
 // does.

@@ -121,11 +121,11 @@ type Options struct {
 	// carried: what the previous consumer-group generation's pipeline
 	// hands this one for the partitions it keeps (carry.go).
 	carried *carried
-	// partitionEnds: each assigned partition's end offset when the
+	// bounds: each assigned partition's log start and end when the
 	// consumer-group generation began (nil: not known). A checkpoint that
-	// reflects an offset at or past it is from an earlier incarnation of
-	// the topic (registry.go).
-	partitionEnds map[partitionKey]int64
+	// reflects an offset at or past the end is from an earlier
+	// incarnation of the topic (registry.go).
+	bounds map[partitionKey]logBounds
 	// waitForBusyShards: the fetch loop waits for a shard whose backlog is
 	// full instead of pausing its partitions (BenchmarkSkew's baseline).
 	waitForBusyShards bool

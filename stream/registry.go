@@ -84,7 +84,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 			st.det = d
 		} else {
 			st.skipUpTo = cp.Offset
-			if end, ok := p.o.partitionEnds[ref.part]; ok && cp.Offset >= end && ref.offset <= cp.Offset {
+			if b, ok := p.o.bounds[ref.part]; ok && cp.Offset >= b.end && ref.offset <= cp.Offset {
 				// Its offset lies past the partition's end when the
 				// generation began, and the series' message comes before
 				// it: the topic was deleted and created again (or
@@ -97,7 +97,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 				if ok, held := p.restoreLog.Allow(); ok {
 					p.o.Log.Warn("checkpoint reflects an offset past its partition's end: the topic was created again or truncated; the series keeps its state and reads the new messages",
 						"series", series, "topic", ref.part.topic, "partition", ref.part.partition,
-						"checkpoint_offset", cp.Offset, "partition_end", end, "others_since_last_line", held)
+						"checkpoint_offset", cp.Offset, "partition_end", b.end, "others_since_last_line", held)
 				}
 			}
 			st.dirty = false // its checkpoint is its state
