@@ -512,11 +512,18 @@ func LongCycleCorpus(n, variants int, seed uint64) ([]*Series, error) {
 }
 
 func sustainedCorpus(signals []string, n, variants int, seed uint64) ([]*Series, error) {
+	return numberedCorpus(GenerateSustained, signals, SustainedFaults, n, variants, seed)
+}
+
+// numberedCorpus draws variants of every signal with every fault from
+// generate, draw v with seed+v, each named with its draw's number.
+func numberedCorpus(generate func(signal, fault string, n int, seed uint64) (*Series, error),
+	signals, faults []string, n, variants int, seed uint64) ([]*Series, error) {
 	var out []*Series
 	for v := 0; v < variants; v++ {
 		for _, sig := range signals {
-			for _, f := range SustainedFaults {
-				s, err := GenerateSustained(sig, f, n, seed+uint64(v))
+			for _, f := range faults {
+				s, err := generate(sig, f, n, seed+uint64(v))
 				if err != nil {
 					return nil, err
 				}
