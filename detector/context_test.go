@@ -32,10 +32,14 @@ func controlled(n, offsetAt int, seed uint64) (pv, sp []float64) {
 // relation has been learnt, and an offset of the process value is; the
 // setpoint itself never carries an alert, not even the quality checks'
 // (it holds still by design). Without the context the same moves are
-// alerted for much longer.
+// alerted for much longer, over the seeds: on one of them the reference,
+// restarted until it saw the setpoint's levels (periodForStates), learns
+// its moves without being told.
 func TestContextSetpointMovesAreNormal(t *testing.T) {
 	const n, offsetAt, learnt = 9000, 8000, 3000
-	for _, seed := range []uint64{1, 2, 3} {
+	seeds := []uint64{1, 2, 3}
+	var normalSum, bareSum float64
+	for _, seed := range seeds {
 		pv, sp := controlled(n, offsetAt, seed)
 		run := func(context []bool) (normal, fault float64, spCarried bool) {
 			t.Helper()
@@ -61,10 +65,16 @@ func TestContextSetpointMovesAreNormal(t *testing.T) {
 		normal, fault, spCarried := run([]bool{false, true})
 		bare, _, _ := run(nil)
 		t.Logf("seed %d: context: setpoint moves' rows alerted %.3f, offset %.2f; without: %.3f", seed, normal, fault, bare)
-		if normal > 0.05 || fault < 0.9 || spCarried || bare < 2*normal+0.05 {
-			t.Errorf("seed %d: rows alerted with context %.3f (want <= 0.05), offset covered %.2f (want >= 0.9), setpoint carried an alert %v (want false), without context %.3f (want well above)",
-				seed, normal, fault, spCarried, bare)
+		if normal > 0.05 || fault < 0.9 || spCarried {
+			t.Errorf("seed %d: rows alerted with context %.3f (want <= 0.05), offset covered %.2f (want >= 0.9), setpoint carried an alert %v (want false)",
+				seed, normal, fault, spCarried)
 		}
+		normalSum += normal
+		bareSum += bare
+	}
+	normal, bare := normalSum/float64(len(seeds)), bareSum/float64(len(seeds))
+	if bare < 2*normal+0.05 {
+		t.Errorf("rows alerted over the seeds: %.3f with context, %.3f without (want well above)", normal, bare)
 	}
 }
 

@@ -38,7 +38,10 @@
 // windows' add their evidence (channeltest.go: stillness, roughness,
 // swing). A channel that switches between separate states has them learnt
 // as a histogram of visited levels (marginal.go) and the lengths of its
-// runs followed (runs.go: short cycling), and a regime beyond the
+// runs followed (runs.go: short cycling; for one that moves only by jumps
+// between levels it holds, a valve's positions, also the runs between its
+// jumps: hunting); a reference period that saw such a channel jump only a
+// few times starts again, long enough to see its levels, and a regime beyond the
 // reference period that recurs restarts the period over its cycle
 // (recurrence.go). With several channels, each window row's channel is
 // also reconstructed from the row's others where that relation is strong

@@ -101,16 +101,7 @@ func TestModalChannels(t *testing.T) {
 	}
 	want := map[string]bool{"duty cycle": true}
 	for name, f := range signals {
-		m := newMarginal(nil, 1, 32)
-		var sum, sq float64
-		for i := 1; i <= n; i++ {
-			v := f(i)
-			sum, sq = sum+v, sq+v*v
-			m.observe([]float64{v}, i, n)
-		}
-		mean := sum / n
-		std := math.Sqrt(sq/n - mean*mean)
-		m.settle(func(int) float64 { return mean }, func(int) float64 { return std })
+		m := settledMarginal(n, f)
 		if m.modal[0] != want[name] {
 			t.Errorf("%s: modal %v, want %v", name, m.modal[0], want[name])
 		}
@@ -247,4 +238,20 @@ func TestNoDriftOnStuckOrNoise(t *testing.T) {
 			}
 		}
 	}
+}
+
+// settledMarginal shows a one-channel marginal n samples of f (f(1) to
+// f(n)) as a reference period and settles it on their mean and deviation.
+func settledMarginal(n int, f func(i int) float64) *marginal {
+	m := newMarginal(nil, 1, 32)
+	var sum, sq float64
+	for i := 1; i <= n; i++ {
+		v := f(i)
+		sum, sq = sum+v, sq+v*v
+		m.observe([]float64{v}, i, n)
+	}
+	mean := sum / float64(n)
+	std := math.Sqrt(sq/float64(n) - mean*mean)
+	m.settle(func(int) float64 { return mean }, func(int) float64 { return std })
+	return m
 }

@@ -53,6 +53,9 @@ type marginal struct {
 	// switches is, per channel, the share of the period's steps that
 	// jumped half a deviation.
 	switches []float64
+	// stepwise: modal channels that moved only by jumps between levels
+	// they held (runs.go follows the runs between their jumps).
+	stepwise []bool
 }
 
 const (
@@ -67,12 +70,27 @@ const (
 	// deviation (bins each holding less than marginalEmpty of the values)
 	// has a fifth of the values on either side, at least marginalMinJumps
 	// steps of half a deviation went between them, and at most
-	// marginalMaxJumpShare of all steps did, with at most marginalStill of
-	// the samples equal to the one before.
+	// marginalMaxJumpShare of all steps did, and it is not quantised.
 	marginalEmpty        = 0.0025
 	marginalMinJumps     = 2
 	marginalMaxJumpShare = 0.1
-	marginalStill        = 0.2
+	// A channel is quantised when more than marginalStill of its samples
+	// equal the one before and it moves in steps of half a deviation,
+	// unless it holds one of at most marginalLevels levels on at least
+	// marginalHeld of its steps and they are not a lattice.
+	marginalStill  = 0.2
+	marginalHeld   = 0.9
+	marginalLevels = 8
+	// marginalFewJumps: a channel that jumped fewer times in the period
+	// has not shown all its states (periodForStates).
+	marginalFewJumps = 8
+	// marginalLongest: a period restarted for a channel's states
+	// (periodForStates) is at most this many reference periods long.
+	marginalLongest = 8
+	// marginalQuiet: a channel moves only by jumps when all but
+	// marginalQuietShare of its other steps are under this many deviations.
+	marginalQuiet      = 0.1
+	marginalQuietShare = 0.05
 	// A level is visited once it holds marginalEmpty of the values and at
 	// least marginalMinCount of them.
 	marginalMinCount = 2
@@ -99,7 +117,7 @@ func newMarginal(tail *TailConfig, channels, rows int) *marginal {
 	f := func() []float64 { return make([]float64, channels) }
 	return &marginal{
 		counts: make([]float32, channels*marginalBins), totals: f(), cal: cal,
-		modal: make([]bool, channels), unvisited: make([]int, channels),
+		modal: make([]bool, channels), stepwise: make([]bool, channels), unvisited: make([]int, channels),
 		still: f(), top: make([]float64, channels*marginalTop), prev: f(),
 		lo: f(), hi: f(), from: f(), width: f(),
 		split: f(), below: f(), above: f(), belowSD: f(), aboveSD: f(), stateN: f(), switches: f(),
@@ -191,7 +209,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 		if big < marginalTop {
 			m.switches[j] = float64(big) / float64(max(m.steps, 1))
 		}
-		if total == 0 || m.still[j] > marginalStill*float64(m.steps) || big < marginalMinJumps ||
+		if total == 0 || m.quantised(j, spread(j)) || big < marginalMinJumps ||
 			float64(sampledBig) > marginalMaxJumpShare*total {
 			continue
 		}
@@ -213,8 +231,108 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 			below += float64(n)
 		}
 	}
+	for j := range m.modal {
+		m.stepwise[j] = m.modal[j] && m.movesByJumps(j, spread(j))
+	}
 	m.stateMeans(c)
 	m.sample, m.jumps = nil, nil // needed again only if the reference period restarts
+}
+
+// quantised reports whether channel j moves like a transmitter whose
+// quantum is large against the signal's spread: it stood still on more
+// than marginalStill of the period's steps and moved by half a deviation
+// (spread) or more on most of the others, so its few levels are one
+// signal's, not states. A channel that holds one of a few levels which are
+// not one quantum apart (a valve's commanded positions, a mode, a
+// setpoint) has states however still it stands, as has one that wanders
+// in small steps around each level (a valve's position feedback).
+func (m *marginal) quantised(j int, spread float64) bool {
+	if m.still[j] <= marginalStill*float64(m.steps) {
+		return false
+	}
+	c := len(m.modal)
+	moved, big := 0, 0
+	for i := j; i < len(m.jumps); i += c {
+		if d := m.jumps[i]; d > 0 {
+			moved++
+			if d >= 0.5*spread {
+				big++
+			}
+		}
+	}
+	if 2*big < moved {
+		return false
+	}
+	if m.still[j] < marginalHeld*float64(m.steps) {
+		return true
+	}
+	levels := make([]float64, 0, marginalLevels+1)
+	for i := j; i < len(m.sample) && len(levels) <= marginalLevels; i += c {
+		if v := m.sample[i]; !slices.Contains(levels, v) {
+			levels = append(levels, v)
+		}
+	}
+	if len(levels) > marginalLevels {
+		return true
+	}
+	if len(levels) < 3 {
+		return false // two levels: no quantum to tell them by
+	}
+	slices.Sort(levels)
+	narrow, wide := math.Inf(1), 0.0
+	for i := 1; i < len(levels); i++ {
+		d := levels[i] - levels[i-1]
+		narrow, wide = min(narrow, d), max(wide, d)
+	}
+	return wide <= 1.5*narrow // a lattice: neighbours one quantum apart
+}
+
+// periodForStates returns, when some channel moved only by jumps between
+// levels it held (a valve's positions, a setpoint) and jumped fewer than
+// marginalFewJumps times in the period, a period long enough to expect
+// that many: until then its states are not all known. 0 otherwise.
+// spread gives each channel's deviation; the period's sample must be in.
+// Context channels are left out.
+func (m *marginal) periodForStates(period int, spread func(int) float64, context []bool) int {
+	want := 0
+	for j := range m.modal {
+		if isContext(context, j) {
+			continue // an input's moves are the operators' (a setpoint)
+		}
+		if n := m.jumpCount(j, spread(j)); n > 0 && n < marginalFewJumps && m.movesByJumps(j, spread(j)) {
+			want = max(want, period*marginalFewJumps/n)
+		}
+	}
+	return want
+}
+
+// jumpCount is how many of the period's steps on channel j were jumps of
+// half a deviation (spread) or more: exact up to marginalTop.
+func (m *marginal) jumpCount(j int, spread float64) int {
+	n := 0
+	for _, d := range m.top[j*marginalTop : (j+1)*marginalTop] {
+		if d >= 0.5*spread {
+			n++
+		}
+	}
+	return n
+}
+
+// movesByJumps reports whether channel j jumped at all and, between its
+// jumps, moved by less than marginalQuiet deviations (spread) on all but
+// marginalQuietShare of the period's sampled steps.
+func (m *marginal) movesByJumps(j int, spread float64) bool {
+	c := len(m.modal)
+	other, loud := 0, 0
+	for i := j; i < len(m.jumps); i += c {
+		if d := m.jumps[i]; d < 0.5*spread {
+			other++
+			if d >= marginalQuiet*spread {
+				loud++
+			}
+		}
+	}
+	return other > 0 && float64(loud) <= marginalQuietShare*float64(other) && m.jumpCount(j, spread) > 0
 }
 
 // stateMeans sets each modal channel's mean value below and above its
@@ -310,6 +428,7 @@ func (m *marginal) reset() {
 	}
 	clear(m.counts)
 	clear(m.modal)
+	clear(m.stepwise)
 	if m.cal != nil {
 		m.cal.reset()
 	}
@@ -337,7 +456,7 @@ func (m *marginal) fullBytes() int {
 
 // bytes is the memory it holds, its tail model included.
 func (m *marginal) bytes() int {
-	n := cap(m.sample) + cap(m.jumps) + 2*len(m.modal) // modal and unvisited
+	n := cap(m.sample) + cap(m.jumps) + 3*len(m.modal) // modal, stepwise and unvisited
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		n += len(s)
 	}
@@ -359,6 +478,7 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	e.Bool(m.settled)
 	for j, b := range m.modal {
 		e.Bool(b)
+		e.Bool(m.stepwise[j])
 		e.Int(m.unvisited[j])
 	}
 	e.F64s(m.sample)
@@ -379,7 +499,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	}
 	m.last, m.settled = d.F64(), d.Bool()
 	for j := range m.modal {
-		m.modal[j] = d.Bool()
+		m.modal[j], m.stepwise[j] = d.Bool(), d.Bool()
 		m.unvisited[j] = d.Int()
 	}
 	m.sample = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sample")

@@ -529,7 +529,7 @@ func (r *reference) observe(t int64, x []float64, holding bool) {
 		r.norm.Observe(x)
 		r.marg.observe(x, r.seen, r.period)
 	} else if r.runs != nil && r.marg.settled {
-		r.runs.step(x, r.marg, !holding)
+		r.runs.step(x, r.marg, r.norm.Std, !holding)
 	}
 }
 
@@ -661,6 +661,14 @@ func (r *reference) scoreOwn(win *window.Window, holding bool) float64 {
 	}
 	decades := r.cal.decades(r.err)
 	if !r.marg.settled {
+		if p := min(r.marg.periodForStates(r.period, r.norm.Std, r.context), marginalLongest*r.cfg.Samples); p > r.period {
+			// A channel held a few levels and jumped between them too
+			// rarely for the period to have shown them all: it starts
+			// again, long enough to.
+			r.period = p
+			r.restart()
+			return 0
+		}
 		r.marg.settle(r.norm.Mean, r.norm.Std)
 		if r.ae != nil {
 			// Half the replay stays a sample of the whole period, so that
@@ -704,8 +712,8 @@ func (r *reference) scoreOwn(win *window.Window, holding bool) float64 {
 		}
 	}
 	if r.runs != nil {
-		for j, short := range r.runs.short {
-			if short {
+		for j := range r.runs.short {
+			if r.runs.shortRuns(j) {
 				r.chEvidence[j] = max(r.chEvidence[j], r.cfg.Tail.Decades)
 			}
 		}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 40 (version 39 had no slope test over several
+// Snapshot encoding, version 41 (version 40 had no runs between the jumps
+// of channels that move only by jumps; version 39 had no slope test over several
 // channels; version 38 had no level test over several
 // channels; version 37 had no departures an open
 // alert's channels reached, to tell when one is back; version 36 had no window means kept to
@@ -69,7 +70,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 40
+	snapshotVersion = 41
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -741,7 +742,7 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if r.period < r.cfg.Samples || (r.period > r.cfg.Samples && r.period > r.cfg.Recurrence) {
+	if r.period < r.cfg.Samples || (r.period > r.cfg.Samples && r.period > max(r.cfg.Recurrence, marginalLongest*r.cfg.Samples)) {
 		return fmt.Errorf("detector: reference period %d out of range", r.period)
 	}
 	r.norm.SetWarmup(r.period)
