@@ -118,10 +118,16 @@ func (p *runProc) stop(t *testing.T) {
 // the secrets, and returns how it exited.
 func (p *runProc) terminate(t *testing.T) error {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	return p.signalStop(t, syscall.SIGTERM)
+}
+
+// signalStop is terminate with another signal.
+func (p *runProc) signalStop(t *testing.T, sig os.Signal) error {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
 	exited, err := p.waitExit(10 * time.Second)
 	if !exited {
-		t.Fatalf("aewatch run did not exit within 10s of SIGTERM; stderr:\n%s", p.stderr)
+		t.Fatalf("aewatch run did not exit within 10s of %v; stderr:\n%s", sig, p.stderr)
 	}
 	if strings.Contains(p.stderr.String(), secretToken) {
 		t.Fatal("the InfluxDB token appears in the log")
@@ -2504,6 +2510,24 @@ func deleteRecordsBefore(t *testing.T, brokers, topic string, partition int32, o
 				t.Fatalf("deleting %s/%d before %d: %v (log start %d)", topic, rp.Partition, offset, err, rp.LowWatermark)
 			}
 		}
+	}
+}
+
+// TestHangupStopsCleanly: a hangup (the terminal or SSH session that
+// started the run closing, or a service manager's reload) stops the run as
+// SIGTERM does: exit 0, everything scored and committed. It used to end
+// the process at once (the signal's default action), with exit status
+// "signal: hangup" and the last samples fetched but not committed.
+func TestHangupStopsCleanly(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	writeSensors(t, brokers, -1, fileMessages(t, writeSeries(t, 1, 600)[0]))
+	run := startRun(t, brokers, influx.URL, "g-hangup")
+	waitAtLeast(t, 600-31, 60*time.Second, scoreCount(influx))
+	if err := run.signalStop(t, syscall.SIGHUP); err != nil {
+		t.Fatalf("aewatch run exited with %v after SIGHUP; stderr:\n%s", err, run.stderr)
+	}
+	if got := groupOffsets(t, brokers, "g-hangup")[0]; got != 600 {
+		t.Fatalf("committed offset %d after SIGHUP, want 600", got)
 	}
 }
 

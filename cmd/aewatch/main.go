@@ -12,7 +12,10 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A hangup (the session that started it closing, a service manager's
+	// reload) stops it as SIGTERM does: its default action ends the
+	// process at once, the fetched samples neither written nor committed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// After the first signal, a second one ends the process at once (the
 	// default action), rather than waiting for the bounded stop.
 	context.AfterFunc(ctx, stop)
