@@ -661,10 +661,12 @@ func (r *reference) scoreOwn(win *window.Window, holding bool) float64 {
 	}
 	decades := r.cal.decades(r.err)
 	if !r.marg.settled {
-		if p := min(r.marg.periodForStates(r.period, r.norm.Std, r.context), marginalLongest*r.cfg.Samples); p > r.period {
+		if p := min(r.marg.periodForStates(r.period, r.norm.Std, r.context), marginalLongest*r.cfg.Samples); p > r.period && r.period == r.cfg.Samples {
 			// A channel held a few levels and jumped between them too
 			// rarely for the period to have shown them all: it starts
-			// again, long enough to.
+			// again, long enough to. Once: a chain of restarts, each
+			// counting only its own jumps, left the series unjudged for
+			// the sum of their periods.
 			r.period = p
 			r.restart()
 			return 0

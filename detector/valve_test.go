@@ -76,20 +76,23 @@ func TestStatesOfHeldLevels(t *testing.T) {
 	}
 }
 
-// TestPeriodRestartsForUnseenStates: a valve that moved twice in the
+// TestPeriodRestartsForUnseenStates: a valve that moved four times in the
 // reference period has not shown its positions; the period starts again,
-// long enough to expect eight moves. The same valve as a context channel
-// (an input the operators move) leaves the period as it is.
+// long enough to expect sixteen moves, once: three moves in the restarted
+// period start no third. The same valve as a context channel (an input
+// the operators move) leaves the period as it is.
 func TestPeriodRestartsForUnseenStates(t *testing.T) {
 	const period = 400
+	positions := []float64{37, 100, 0}
+	moves := []int{80, 160, 240, 320, 900, 1300, 1700} // four in the period, three after
 	valve := func(i int) float64 {
-		switch {
-		case i < 150:
-			return 37
-		case i < 300:
-			return 100
+		k := 0
+		for _, at := range moves {
+			if i >= at {
+				k++
+			}
 		}
-		return 0
+		return positions[k%3]
 	}
 	r := rand.New(rand.NewPCG(5, 5))
 	for _, context := range []bool{false, true} {
@@ -98,12 +101,16 @@ func TestPeriodRestartsForUnseenStates(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.SetContext([]bool{false, context})
-		for i := range period + 100 {
+		for i := range 3000 {
 			d.Push(int64(i+1)*60e9, []float64{50 + r.NormFloat64(), valve(i)})
+			if i == period+100 {
+				if want := 4 * period; !context && d.ref.period != want || context && d.ref.period != period {
+					t.Errorf("context %v: period %d samples after four moves in %d", context, d.ref.period, period)
+				}
+			}
 		}
-		got := d.ref.period
-		if want := 4 * period; !context && got != want || context && got != period {
-			t.Errorf("context %v: period %d samples after two moves in %d", context, got, period)
+		if d.ref.learning() || !context && d.ref.period != 4*period {
+			t.Errorf("context %v: after the restarted period: learning %v, period %d", context, d.ref.learning(), d.ref.period)
 		}
 	}
 }
