@@ -23,16 +23,16 @@ var (
 )
 
 const (
-	ValveMinHold, ValveMaxHold   = 15, 450 // samples held at a position
+	valveMinHold, valveMaxHold   = 15, 450 // samples held at a position
 	valveFaultMin, valveFaultMax = 100, 300
 )
 
 // GenerateValve returns one valve series of n samples (n >= 4000). Each
 // draw picks three or four positions, 0% and 100% among them; a fault
 // starts between 60% and 90% of the series (a valve moves a few times an
-// hour: its positions take thousands of samples to show) and lasts 100-300 samples
-// (hunting a third of that). Window and the CSV's "anomaly" column mark it
-// exactly.
+// hour: its positions take thousands of samples to show) and lasts
+// 100-300 samples (hunting a third of that). Window and the CSV's
+// "anomaly" column mark it exactly.
 func GenerateValve(signal, fault string, n int, seed uint64) (*Series, error) {
 	if !slices.Contains(ValveSignals, signal) {
 		return nil, fmt.Errorf("synth: valve signal must be one of %v (got %q)", ValveSignals, signal)
@@ -60,8 +60,8 @@ func GenerateValve(signal, fault string, n int, seed uint64) (*Series, error) {
 		s.End = s.Onset + length - 1
 		s.Window = [2]int{s.Onset, s.End}
 	}
-	// Stuck between the two positions the valve is at or moving to when
-	// the fault starts: halfway between two neighbours of the ladder.
+	// Stuck halfway between two neighbouring positions, drawn; hunting
+	// between the same two.
 	k := rng.IntN(len(positions) - 1)
 	between := math.Round((positions[k] + positions[k+1]) / 2)
 	huntPeriod := 2 + rng.IntN(3)
@@ -73,7 +73,7 @@ func GenerateValve(signal, fault string, n int, seed uint64) (*Series, error) {
 				next = positions[rng.IntN(len(positions))]
 			}
 			// Log-uniform holds: many short, some long.
-			at, left = next, int(ValveMinHold*math.Pow(ValveMaxHold/ValveMinHold, rng.Float64()))
+			at, left = next, int(valveMinHold*math.Pow(valveMaxHold/valveMinHold, rng.Float64()))
 		}
 		left--
 		v := at
