@@ -77,7 +77,8 @@ const (
 	// A channel is quantised when more than marginalStill of its samples
 	// equal the one before and it moves in steps of half a deviation,
 	// unless it holds one of at most marginalLevels levels on at least
-	// marginalHeld of its steps and they are not a lattice.
+	// marginalHeld of its steps and they are not a lattice walked one
+	// quantum at a time.
 	marginalStill  = 0.2
 	marginalHeld   = 0.9
 	marginalLevels = 8
@@ -243,9 +244,10 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 // than marginalStill of the period's steps and moved by half a deviation
 // (spread) or more on most of the others, so its few levels are one
 // signal's, not states. A channel that holds one of a few levels which are
-// not one quantum apart (a valve's commanded positions, a mode, a
-// setpoint) has states however still it stands, as has one that wanders
-// in small steps around each level (a valve's position feedback).
+// not one quantum apart, or that it leaves for levels beyond the next (a
+// valve's commanded positions, a mode, a setpoint), has states however
+// still it stands, as has one that wanders in small steps around each
+// level (a valve's position feedback).
 func (m *marginal) quantised(j int, spread float64) bool {
 	if m.still[j] <= marginalStill*float64(m.steps) {
 		return false
@@ -284,7 +286,10 @@ func (m *marginal) quantised(j int, spread float64) bool {
 		d := levels[i] - levels[i-1]
 		narrow, wide = min(narrow, d), max(wide, d)
 	}
-	return wide <= 1.5*narrow // a lattice: neighbours one quantum apart
+	// A lattice, neighbours one quantum apart, walked one quantum at a
+	// time: a valve at 0, 50 and 100% is a lattice too, but it goes from
+	// closed to open at once.
+	return wide <= 1.5*narrow && slices.Max(m.top[j*marginalTop:(j+1)*marginalTop]) <= 1.5*narrow
 }
 
 // periodForStates returns, when some channel moved only by jumps between

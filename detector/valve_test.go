@@ -52,22 +52,25 @@ func TestValvePositions(t *testing.T) {
 
 // TestStatesOfHeldLevels: a channel that stands still on most steps has
 // states when its few levels are far apart (a valve's positions, exact or
-// read in whole percent with noise), but not when they are one quantum
-// apart (a slowly moving temperature sent in whole degrees): that one's
-// next degree is no unknown state.
+// read in whole percent with noise) or, evenly spaced, are left for levels
+// beyond the next (shut to open), but not when they are one quantum apart
+// and walked one at a time (a slowly moving temperature sent in whole
+// degrees): that one's next degree is no unknown state.
 func TestStatesOfHeldLevels(t *testing.T) {
 	const n = 2000
 	r := rand.New(rand.NewPCG(4, 4))
 	positions := []float64{0, 37, 100}
-	hold := func(i int) float64 { return positions[(i/150)%3] } // 13 moves
+	hold := func(i int) float64 { return positions[(i/150)%3] }             // 13 moves
+	even := func(i int) float64 { return []float64{0, 100, 50}[(i/150)%3] } // shut, open, half: a lattice, left at once
 	signals := map[string]func(i int) float64{
-		"valve":              hold,
-		"quantised feedback": func(i int) float64 { return math.Round(hold(i) + 0.5*r.NormFloat64()) },
+		"valve":                    hold,
+		"valve at 0, 50 and 100 %": even,
+		"quantised feedback":       func(i int) float64 { return math.Round(hold(i) + 0.5*r.NormFloat64()) },
 		"temperature in whole degrees": func(i int) float64 {
 			return math.Round(20.3 + 1.4*math.Sin(2*math.Pi*float64(i)/1440) + 0.02*r.NormFloat64())
 		},
 	}
-	want := map[string]bool{"valve": true, "quantised feedback": true}
+	want := map[string]bool{"valve": true, "valve at 0, 50 and 100 %": true, "quantised feedback": true}
 	for name, f := range signals {
 		m := settledMarginal(n, f)
 		if m.modal[0] != want[name] || m.stepwise[0] != want[name] {
