@@ -192,12 +192,7 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 	}
 	for j := range m.modal {
 		gap := int(0.5 / m.width[j])
-		big, sampledBig := 0, 0
-		for _, d := range m.top[j*marginalTop : (j+1)*marginalTop] {
-			if d >= 0.5*spread(j) {
-				big++
-			}
-		}
+		big, sampledBig := m.jumpCount(j, spread(j)), 0
 		for i := j; i < len(m.jumps); i += c {
 			if m.jumps[i] >= 0.5*spread(j) {
 				sampledBig++
@@ -325,9 +320,10 @@ func (m *marginal) jumpCount(j int, spread float64) int {
 	return n
 }
 
-// movesByJumps reports whether channel j jumped at all and, between its
-// jumps, moved by less than marginalQuiet deviations (spread) on all but
-// marginalQuietShare of the period's sampled steps.
+// movesByJumps reports whether channel j, between its jumps, moved by
+// less than marginalQuiet deviations (spread) on all but
+// marginalQuietShare of the period's sampled steps (its callers know it
+// jumped).
 func (m *marginal) movesByJumps(j int, spread float64) bool {
 	c := len(m.modal)
 	other, loud := 0, 0
@@ -339,7 +335,7 @@ func (m *marginal) movesByJumps(j int, spread float64) bool {
 			}
 		}
 	}
-	return other > 0 && float64(loud) <= marginalQuietShare*float64(other) && m.jumpCount(j, spread) > 0
+	return other > 0 && float64(loud) <= marginalQuietShare*float64(other)
 }
 
 // stateMeans sets each modal channel's mean value below and above its

@@ -127,7 +127,7 @@ func (r *runLengths) stepHeld(j int, v, spread float64, learn bool) {
 	default:
 		n := r.held[j]
 		r.held[j] = 1
-		if r.heldCount[j] >= heldToLearn && float64(n) < r.bar*float64(r.heldShortest[j]) {
+		if r.cut(n, &r.heldShortest[j], &r.heldCount[j], heldToLearn, learn) {
 			// Two short runs in a row: a valve moved twice in quick
 			// succession is no hunting.
 			r.heldShort[j] = r.heldCut[j]
@@ -135,12 +135,6 @@ func (r *runLengths) stepHeld(j int, v, spread float64, learn bool) {
 			return
 		}
 		r.heldShort[j], r.heldCut[j] = false, false
-		if learn {
-			if r.heldCount[j] == 0 || n < r.heldShortest[j] {
-				r.heldShortest[j] = n
-			}
-			r.heldCount[j]++
-		}
 	}
 }
 
@@ -153,18 +147,24 @@ func (r *runLengths) complete(j int, learn bool) {
 	if r.partial[j] {
 		return
 	}
-	o, n := r.state[j], r.run[j]
-	if r.count[j][o] >= runsToLearn && float64(n) < float64(r.bar*float64(r.shortest[j][o])) {
-		r.short[j] = true
-		return
+	o := r.state[j]
+	r.short[j] = r.cut(r.run[j], &r.shortest[j][o], &r.count[j][o], runsToLearn, learn)
+}
+
+// cut reports whether a completed run of n samples is shorter than the bar
+// of the shortest of at least toLearn normal runs (count of them); one
+// that is not teaches the normal when learn says it may.
+func (r *runLengths) cut(n int, shortest, count *int, toLearn int, learn bool) bool {
+	if *count >= toLearn && float64(n) < float64(r.bar*float64(*shortest)) {
+		return true
 	}
-	r.short[j] = false
 	if learn {
-		if r.count[j][o] == 0 || n < r.shortest[j][o] {
-			r.shortest[j][o] = n
+		if *count == 0 || n < *shortest {
+			*shortest = n
 		}
-		r.count[j][o]++
+		*count++
 	}
+	return false
 }
 
 func (r *runLengths) appendState(e *statecodec.Encoder) {
