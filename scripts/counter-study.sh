@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# The counter corpus's figures docs/quality.md gives (scripts/corpus-study.sh).
+exec "$(dirname "$0")/corpus-study.sh" --counter "$@"
