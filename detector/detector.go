@@ -175,6 +175,8 @@ type Detector struct {
 	driftX  []float64 // driftInputs' scratch
 	// miss fills and masks missing values (nil with one channel).
 	miss *missingValues
+	// counters turns channels that count into their rises (counter.go).
+	counters *counters
 }
 
 type pendingSample struct {
@@ -222,6 +224,7 @@ func New(cfg Config, channels int) (*Detector, error) {
 		den:      newDenoiser(cfg.Denoise, channels),
 		miss:     newMissingValues(cfg.Window.Size, cfg.Window.Stride, channels),
 		daily:    newDailyRepeats(cfg.DailyRepeat),
+		counters: newCounters(channels, counterRing(cfg)),
 	}
 	d.tailOpen, d.zOpen = tailForScore(cfg.Alert.Open)
 	if cfg.Calibration.Instant {
@@ -304,6 +307,11 @@ func (d *Detector) liveWindow() *window.Window {
 
 // WindowStats returns the window's counters (accepted, rejected, gaps).
 func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
+
+// Counters reports which channels are judged on their rises, as counters
+// whose wraps and resets are unwrapped (counter.go). The slice is the
+// detector's: read it, do not keep it.
+func (d *Detector) Counters() []bool { return d.counters.counting }
 
 // SetLimits sets each channel's physical limits (QualityConfig.LimitsFor);
 // they are not part of a snapshot, so changing them keeps a series' state.
@@ -550,7 +558,8 @@ func (r Result) clone() Result {
 	return r
 }
 
-// push is Push without the hold of samples dated ahead.
+// push is Push without the hold of samples dated ahead: it gives pushRow
+// each counter's rises (counter.go) and its results the counters' values.
 func (d *Detector) push(t int64, x []float64) []Result {
 	if len(d.silences) > 0 {
 		if d.silenced(t) {
@@ -558,6 +567,31 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		}
 		d.shadow = nil
 	}
+	y := d.counters.risesOf(d.seq, x)
+	if !d.counters.active() {
+		return d.pushRow(t, y)
+	}
+	var owed []Result
+	if d.counters.restart {
+		owed = d.restartFor()
+	}
+	denoised := 0
+	if d.den != nil {
+		denoised = len(d.den.out)
+	}
+	res := d.pushRow(t, y)
+	d.counters.shownValues(res)
+	if d.den != nil {
+		d.counters.shownDenoised(d.den.out[denoised:])
+	}
+	if owed != nil {
+		return append(owed, res...)
+	}
+	return res
+}
+
+// pushRow is push on the row the detector sees.
+func (d *Detector) pushRow(t int64, x []float64) []Result {
 	seq := d.seq
 	d.seq++
 	x = d.miss.fill(x, d.win)
@@ -672,12 +706,20 @@ func (d *Detector) unscored(seq uint64, t int64, st window.Status, x []float64) 
 // drift monitor and records their outcomes in r.
 func (d *Detector) pushMonitors(r *Result, t int64, x []float64, p int) {
 	if d.quality != nil {
-		r.Quality = d.quality.push(t, x, r.Missing)
+		q := x
+		if d.counters.active() { // the limits are in the channel's own values
+			q = d.counters.rawScratch(r.Seq, x)
+		}
+		r.Quality = d.quality.push(t, q, r.Missing)
 	}
 	if d.drift == nil {
 		return
 	}
-	o := d.drift.push(t, d.driftInputs(x, p), r.Anomaly.Open, r.Quality.Open, r.Missing)
+	skip := r.Missing
+	if d.counters.active() {
+		skip = d.counters.still(x, skip)
+	}
+	o := d.drift.push(t, d.driftInputs(x, p), r.Anomaly.Open, r.Quality.Open, skip)
 	r.Drift = o.score
 	r.DriftAlert = Outcome{Open: d.drift.alert.open, Event: o.event, Peak: o.peak, Duration: o.duration, Why: o.why}
 	r.DriftReady = d.drift.n > d.drift.cfg.Reference
@@ -1273,6 +1315,9 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 	if d.quality != nil {
 		fixed("quality checks", f64(15*c)) // limits, runs, move averages and their explanation
 	}
+	fixed("counters", f64(10*c))
+	ring := f64(len(d.counters.ringRaw) + len(d.counters.ringBase))
+	addPeak("counters: newest samples (once a channel counts)", ring, ring, f64(2*counterRing(d.cfg)*c))
 	if k := d.coarse; k != nil {
 		add("coarse track", k.bytes(), k.fullBytes())
 	}

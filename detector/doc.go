@@ -51,6 +51,11 @@
 // further than the period saw); a related channel's level is then the
 // relation's to judge, and the drift monitor reads it against the others.
 //
+// A channel that counts (a totaliser, a meter: it never fell over its
+// first 256 steps but by a wrap, and rose on nine in ten) is seen as its
+// rises per sample from then on, the series started afresh, and its wraps
+// and resets are unwrapped (counter.go); results keep its own values.
+//
 // A sample of several channels that lacks some values (NaN) is scored on
 // the others (missing.go): each missing value is filled with its
 // channel's newest, and while the window holds a filled value that channel

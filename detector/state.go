@@ -14,7 +14,7 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 41 (version 40 had no runs between the jumps
+// Snapshot encoding, version 42 (version 41 unwrapped no counters; version 40 had no runs between the jumps
 // of channels that move only by jumps; version 39 had no slope test over several
 // channels; version 38 had no level test over several
 // channels; version 37 had no departures an open
@@ -70,7 +70,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 41
+	snapshotVersion = 42
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -156,6 +156,7 @@ func (d *Detector) AppendBinary(b []byte) ([]byte, error) {
 	if d.miss != nil {
 		d.miss.appendState(e)
 	}
+	d.counters.appendState(e)
 	e.F64s(d.why.Share)
 	e.F64s(d.why.Departure)
 	e.Int(slices.Index(anomalyStatistics, d.why.Statistic))
@@ -316,6 +317,9 @@ func (d *Detector) UnmarshalBinary(b []byte) error {
 		if err := d.miss.readState(dec); err != nil {
 			return err
 		}
+	}
+	if err := d.counters.readState(dec); err != nil {
+		return err
 	}
 	dec.F64sInto(d.why.Share, "anomaly shares")
 	dec.F64sInto(d.why.Departure, "anomaly departures")

@@ -64,6 +64,9 @@ type Scored struct {
 	// Phased counts samples whose score is the reference's, read by the
 	// phase of a cycle (detector.Result.Phased).
 	Phased uint64
+	// Counters counts the channels judged on their rises at the file's
+	// end (detector.Detector.Counters): counters, wraps unwrapped.
+	Counters int
 	// DailyRepeats counts scores reaching the alert threshold shown as
 	// repeats, having reached it at the same time of day before
 	// (detector.Result.DailyRepeat).
@@ -487,6 +490,11 @@ func (s *Scored) addStats(d *detector.Detector) {
 		s.Bottlenecks = append(s.Bottlenecks, d.ChosenBottleneck())
 	}
 	s.HeldBytes = append(s.HeldBytes, d.MemoryBytes())
+	for _, c := range d.Counters() {
+		if c {
+			s.Counters++
+		}
+	}
 	st := d.WindowStats()
 	s.NonFinite += st.NonFinite
 	s.OutOfRange += st.OutOfRange

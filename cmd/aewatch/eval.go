@@ -325,8 +325,12 @@ func (p *evalProgress) fileDone(_ eval.Input, rows int) {
 func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, took time.Duration) {
 	var rows, alerts, drifts, monitored int
 	var nonFinite, outOfRange, wild, filled, held, merged, extremes, extremeAlerts, phased, dailyRepeats, outOfOrder, timeJumps, gaps uint64
-	var phasedFiles, dailyFiles int
+	var phasedFiles, dailyFiles, counters, counterFiles int
 	for _, r := range results {
+		counters += r.Counters
+		if r.Counters > 0 {
+			counterFiles++
+		}
 		rows += len(r.Score)
 		alerts += r.Alerts
 		drifts += len(r.DriftOpenings)
@@ -355,6 +359,9 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order, %d dated ahead (clock glitches); wild values held back: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
+	if counters > 0 {
+		fmt.Fprintf(w, "counters judged on their rises from their first %d steps on, wraps and resets unwrapped: %d channels in %d files\n", detector.CounterWatch, counters, counterFiles)
+	}
 	if filled > 0 {
 		fmt.Fprintf(w, "missing values filled: %d (rows scored on their other channels), %d of them held as a slower tag's newest reading\n", filled, held)
 	}
