@@ -310,7 +310,7 @@ func (c *counters) rawScratch(seq uint64, y []float64) []float64 {
 func (d *Detector) restartFor() []Result {
 	c := d.counters
 	c.restart = false
-	var owed []Result
+	owed := []Result{}
 	for _, p := range d.pending {
 		r := d.unscored(p.seq, p.time, window.Filling, nil)[0]
 		r.Values = make([]float64, d.channels)

@@ -40,7 +40,11 @@ type Result struct {
 	// Bottleneck is the size model.bottleneck: auto chose, on the sample
 	// at which it chose it; 0 on every other.
 	Bottleneck int
-	Score      float64 // calibrated anomaly score in [0,1]
+	// CountersChanged: at this sample a channel was taken as a counter, or
+	// one taken was found none, and the detector started afresh
+	// (Detector.Counters says which are).
+	CountersChanged bool
+	Score           float64 // calibrated anomaly score in [0,1]
 	// Evidence is the adapting model's evidence for the alert in [0,1]:
 	// the same error as Score, its tail modelled from the series' own
 	// peaks rather than a normal's.
@@ -573,7 +577,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 	}
 	var owed []Result
 	if d.counters.restart {
-		owed = d.restartFor()
+		owed = d.restartFor() // never nil
 	}
 	denoised := 0
 	if d.den != nil {
@@ -584,10 +588,13 @@ func (d *Detector) push(t int64, x []float64) []Result {
 	if d.den != nil {
 		d.counters.shownDenoised(d.den.out[denoised:])
 	}
-	if owed != nil {
-		return append(owed, res...)
+	if owed == nil {
+		return res
 	}
-	return res
+	for i := range res { // a fresh detector's first sample has its result at once
+		res[i].CountersChanged = true
+	}
+	return append(owed, res...)
 }
 
 // pushRow is push on the row the detector sees.

@@ -60,6 +60,16 @@ func (p *Pipeline) points(st *seriesState, results []detector.Result, pts []sink
 					"behind", time.Duration(newest-r.Time).String(), "dropped_of_series", st.outOfOrder, "others_since_last_line", held)
 			}
 		}
+		if r.CountersChanged {
+			var counting []string
+			for j, c := range st.det.Counters() {
+				if c {
+					counting = append(counting, st.channels[j])
+				}
+			}
+			p.o.Log.Info("channels judged as counters, on their rises, wraps and resets unwrapped; the series' detector starts afresh",
+				"series", st.series, "counters", counting)
+		}
 		if r.Scored {
 			m.Windows.Inc()
 			for j, ch := range st.channels {
