@@ -317,6 +317,22 @@ func (d *Detector) WindowStats() window.Stats { return d.win.Stats() }
 // detector's: read it, do not keep it.
 func (d *Detector) Counters() []bool { return d.counters.counting }
 
+// MovesByJumps reports which channels, context channels left out, held
+// levels exactly and moved only by jumps between them over the reference
+// period (a valve's command, a setpoint: an input to the process, maybe,
+// better named as context); nil until the period is over, or without a
+// reference.
+func (d *Detector) MovesByJumps() []bool {
+	if d.ref == nil || !d.ref.marg.settled {
+		return nil
+	}
+	out := make([]bool, d.channels)
+	for j, b := range d.ref.marg.byJumps {
+		out[j] = b && !isContext(d.context, j)
+	}
+	return out
+}
+
 // SetLimits sets each channel's physical limits (QualityConfig.LimitsFor);
 // they are not part of a snapshot, so changing them keeps a series' state.
 // Without quality checks it does nothing.

@@ -56,6 +56,12 @@ type marginal struct {
 	// stepwise: modal channels that moved only by jumps between levels
 	// they held (runs.go follows the runs between their jumps).
 	stepwise []bool
+	// byJumps: channels, modal or not, that held levels exactly (still on
+	// marginalHeld of steps or more) and moved only by jumps between them,
+	// no quantised transmitter: a valve's command, a setpoint, an input
+	// whose level a relation may come to judge. A measured value that
+	// follows one, with its noise, is not still.
+	byJumps []bool
 }
 
 const (
@@ -118,7 +124,7 @@ func newMarginal(tail *TailConfig, channels, rows int) *marginal {
 	f := func() []float64 { return make([]float64, channels) }
 	return &marginal{
 		counts: make([]float32, channels*marginalBins), totals: f(), cal: cal,
-		modal: make([]bool, channels), stepwise: make([]bool, channels), unvisited: make([]int, channels),
+		modal: make([]bool, channels), stepwise: make([]bool, channels), byJumps: make([]bool, channels), unvisited: make([]int, channels),
 		still: f(), top: make([]float64, channels*marginalTop), prev: f(),
 		lo: f(), hi: f(), from: f(), width: f(),
 		split: f(), below: f(), above: f(), belowSD: f(), aboveSD: f(), stateN: f(), switches: f(),
@@ -228,7 +234,9 @@ func (m *marginal) settle(mean, spread func(int) float64) {
 		}
 	}
 	for j := range m.modal {
-		m.stepwise[j] = m.modal[j] && m.movesByJumps(j, spread(j))
+		byJumps := m.totals[j] > 0 && m.jumpCount(j, spread(j)) > 0 && m.movesByJumps(j, spread(j))
+		m.stepwise[j] = m.modal[j] && byJumps
+		m.byJumps[j] = byJumps && m.still[j] >= marginalHeld*float64(m.steps) && !m.quantised(j, spread(j))
 	}
 	m.stateMeans(c)
 	m.sample, m.jumps = nil, nil // needed again only if the reference period restarts
@@ -432,6 +440,7 @@ func (m *marginal) reset() {
 	clear(m.counts)
 	clear(m.modal)
 	clear(m.stepwise)
+	clear(m.byJumps)
 	if m.cal != nil {
 		m.cal.reset()
 	}
@@ -459,7 +468,7 @@ func (m *marginal) fullBytes() int {
 
 // bytes is the memory it holds, its tail model included.
 func (m *marginal) bytes() int {
-	n := cap(m.sample) + cap(m.jumps) + 3*len(m.modal) // modal, stepwise and unvisited
+	n := cap(m.sample) + cap(m.jumps) + 4*len(m.modal) // modal, stepwise, byJumps and unvisited
 	for _, s := range append(m.nonNegative(), m.signed()...) {
 		n += len(s)
 	}
@@ -482,6 +491,7 @@ func (m *marginal) appendState(e *statecodec.Encoder) {
 	for j, b := range m.modal {
 		e.Bool(b)
 		e.Bool(m.stepwise[j])
+		e.Bool(m.byJumps[j])
 		e.Int(m.unvisited[j])
 	}
 	e.F64s(m.sample)
@@ -502,7 +512,7 @@ func (m *marginal) readState(d *statecodec.Decoder) error {
 	}
 	m.last, m.settled = d.F64(), d.Bool()
 	for j := range m.modal {
-		m.modal[j], m.stepwise[j] = d.Bool(), d.Bool()
+		m.modal[j], m.stepwise[j], m.byJumps[j] = d.Bool(), d.Bool(), d.Bool()
 		m.unvisited[j] = d.Int()
 	}
 	m.sample = d.F64sAppend(nil, len(m.modal)*marginalSample, "histogram sample")

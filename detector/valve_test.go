@@ -3,6 +3,7 @@ package detector
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/aewatch/aewatch/synth"
@@ -181,4 +182,48 @@ func TestValveSurvivesSnapshot(t *testing.T) {
 			a.ref.period, a.ref.marg.stepwise[0], a.ref.runs.heldCount[0])
 	}
 	resumesUninterrupted(t, cfg, a, cut, ts, s.Values, out)
+}
+
+// TestInputsHeldExactly: a valve's command, held exactly at its positions,
+// is named as moving only by jumps; the flow it sets, which follows it
+// with noise, and a temperature sent in whole degrees are not; nor is the
+// command once it is a context channel. A snapshot keeps the finding.
+func TestInputsHeldExactly(t *testing.T) {
+	const n = 1500
+	r := rand.New(rand.NewPCG(6, 6))
+	positions := []float64{0, 40, 100}
+	cfg := DefaultConfig()
+	for _, context := range []bool{false, true} {
+		d, err := New(cfg, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if context {
+			d.SetContext([]bool{true, false, false})
+		}
+		if d.MovesByJumps() != nil {
+			t.Fatal("a finding before the reference period is over")
+		}
+		for i := range n {
+			valve := positions[(i/37)%3]
+			temp := math.Round(20.3 + 1.4*math.Sin(2*math.Pi*float64(i)/1440) + 0.02*r.NormFloat64())
+			d.Push(int64(i+1)*60e9, []float64{valve, 2*valve + 0.5*r.NormFloat64(), temp})
+		}
+		want := []bool{!context, false, false}
+		if got := d.MovesByJumps(); !slices.Equal(got, want) {
+			t.Errorf("context %v: moves by jumps %v, want %v", context, got, want)
+		}
+		snap, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := New(cfg, 3)
+		b.SetContext(d.context)
+		if err := b.UnmarshalBinary(snap); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.MovesByJumps(); !slices.Equal(got, want) {
+			t.Errorf("context %v: restored, moves by jumps %v, want %v", context, got, want)
+		}
+	}
 }

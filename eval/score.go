@@ -64,6 +64,12 @@ type Scored struct {
 	// Phased counts samples whose score is the reference's, read by the
 	// phase of a cycle (detector.Result.Phased).
 	Phased uint64
+	// MovesByJumps are the channels (file columns) of a detector over
+	// several that held levels exactly, moved only by jumps between them
+	// and are not context channels (detector.Detector.MovesByJumps): a
+	// valve's command or a setpoint that an operator or a controller sets
+	// is better named as context.
+	MovesByJumps []int
 	// Counters counts the channels judged on their rises at the file's
 	// end (detector.Detector.Counters): counters, wraps unwrapped.
 	Counters int
@@ -209,6 +215,11 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		}
 		keep(d.Flush())
 		s.addStats(d)
+		for p, b := range d.MovesByJumps() {
+			if b {
+				s.MovesByJumps = append(s.MovesByJumps, col[p])
+			}
+		}
 		return s, nil
 	}
 	x := make([]float64, 1)

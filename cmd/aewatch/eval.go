@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,6 +181,32 @@ func scoredAll(failed *eval.FileErrors) error {
 		return nil
 	}
 	return fmt.Errorf("%d of %d files could not be scored (named above)", len(failed.Errs), failed.Files)
+}
+
+// printMovesByJumps advises naming as context the channels of a detector
+// over several that held levels exactly and moved only by jumps between
+// them: a valve's command or a setpoint, set by an operator or a
+// controller, is an input; judged as a measurement, every move the
+// relation to it has not learnt is alerted.
+func printMovesByJumps(w io.Writer, results []eval.FileResult) {
+	var named []string
+	files := 0
+	for _, r := range results {
+		if len(r.MovesByJumps) > 0 {
+			files++
+		}
+		for _, j := range r.MovesByJumps {
+			named = append(named, r.Rel+":"+r.File.ChannelNames()[j])
+		}
+	}
+	if len(named) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "channels that held levels exactly and moved only by jumps between them, not named as context: %d in %d files (%s", len(named), files, strings.Join(named[:min(len(named), 5)], ", "))
+	if len(named) > 5 {
+		fmt.Fprintf(w, ", and %d more", len(named)-5)
+	}
+	fmt.Fprintln(w, "); if an operator or a controller sets them (a valve's command, a setpoint), name them with --context")
 }
 
 // printMemory prints the memory of one detector of the given channels, by
@@ -359,6 +386,7 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		cfg.Kind, cfg.Seed, len(results), rows, took.Seconds(), float64(rows)/max(took.Seconds(), 1e-9))
 	fmt.Fprintf(w, "alerts opened: %d anomaly, %d drift (%d samples tested for drift); rejected samples: %d non-finite, %d beyond ±window.max_abs, %d out of order, %d dated ahead (clock glitches); wild values held back: %d; gaps: %d\n",
 		alerts, drifts, monitored, nonFinite, outOfRange, outOfOrder, timeJumps, wild, gaps)
+	printMovesByJumps(w, results)
 	if counters > 0 {
 		fmt.Fprintf(w, "counters judged on their rises from their first %d steps on, wraps and resets unwrapped: %d channels in %d files\n", detector.CounterWatch, counters, counterFiles)
 	}

@@ -490,6 +490,49 @@ func TestEvalMergesRowsAtOneTime(t *testing.T) {
 	}
 }
 
+// TestEvalSaysWhatItFoundOfChannels: eval names a channel that held
+// levels exactly and moved only by jumps between them (a valve's command
+// beside the flow it sets, which follows it with its noise) and advises
+// --context, not once it is named so; and it counts a channel it judged
+// as a counter.
+func TestEvalSaysWhatItFoundOfChannels(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("timestamp,valve,flow\n")
+	positions := []float64{0, 40, 100}
+	for i := range 1500 {
+		valve := positions[(i/37)%3]
+		fmt.Fprintf(&b, "%d,%.0f,%.3f\n", 1700000000+60*i, valve, 2*valve+math.Sin(float64(i)*1.7))
+	}
+	valves := filepath.Join(dir, "valves")
+	os.Mkdir(valves, 0o755)
+	os.WriteFile(filepath.Join(valves, "plant.csv"), []byte(b.String()), 0o644)
+	const advice = "channels that held levels exactly and moved only by jumps between them, not named as context: 1 in 1 files (plant.csv:valve); if an operator"
+	stdout, stderr, code := cli(t, "eval", "--quiet", "--multivariate", "--out", filepath.Join(dir, "o1"), valves)
+	if code != 0 || !strings.Contains(stdout, advice) {
+		t.Errorf("exit %d, stdout %q, stderr %q: want the advice %q", code, stdout, stderr, advice)
+	}
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--multivariate", "--context", "valve", "--out", filepath.Join(dir, "o2"), valves)
+	if code != 0 || strings.Contains(stdout, "moved only by jumps") {
+		t.Errorf("with --context valve: exit %d, stdout %q, stderr %q: want no advice", code, stdout, stderr)
+	}
+
+	b.Reset()
+	b.WriteString("timestamp,count\n")
+	count := 60000
+	for i := range 1000 {
+		count = (count + 7 + i%5) % 65536
+		fmt.Fprintf(&b, "%d,%d\n", 1700000000+60*i, count)
+	}
+	counters := filepath.Join(dir, "counters")
+	os.Mkdir(counters, 0o755)
+	os.WriteFile(filepath.Join(counters, "meter.csv"), []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "o3"), counters)
+	if want := "counters judged on their rises from their first 256 steps on, wraps and resets unwrapped: 1 channels in 1 files"; code != 0 || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q: want %q", code, stdout, stderr, want)
+	}
+}
+
 // TestConfigCheckExample: the example configuration checks; the secure
 // one, whose secrets and certificates are at paths of a deployment, not
 // here, fails naming each file with its key, as run would fail at start.
