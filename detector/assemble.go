@@ -84,6 +84,7 @@ func (d *Detector) assemble(t int64, x []float64) []Result {
 	var first []Result
 	if row.held {
 		first = d.releaseRow(!hold)
+		row = &d.miss.row // the push may have started the detector afresh (restartFor)
 	}
 	if hold {
 		row.held, row.t, row.last, row.merged = true, t, t, 0
@@ -114,6 +115,8 @@ func (d *Detector) joins(t int64) bool {
 func (d *Detector) releaseRow(more bool) []Result {
 	row := &d.miss.row
 	row.held = false
+	// The released row's own (its merged messages): the push may have
+	// started the detector afresh (restartFor), whose row is another.
 	res := d.pushTimed(row.t, row.x)
 	if d.ahead.held {
 		// The row is the sample now held as dated ahead (any held before

@@ -304,9 +304,12 @@ func (c *counters) rawScratch(seq uint64, y []float64) []float64 {
 	return c.raw
 }
 
-// restartFor starts d afresh for the counters just found, keeping them;
-// it returns the results of the samples that waited for the stride,
-// unscored, as the first window's are.
+// restartFor starts d afresh for the counters just found, keeping them.
+// It runs in push, which no row lacking values and no sample dated ahead
+// is held across (each is released before its push; assemble takes the
+// row again after one). It returns the results of
+// the samples that waited for the stride, unscored, as the first window's
+// are.
 func (d *Detector) restartFor() []Result {
 	c := d.counters
 	c.restart = false

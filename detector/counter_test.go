@@ -271,3 +271,101 @@ func TestCounterBeyondFloat64(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterFoundWhileARowIsHeld: a meter's count beside a temperature
+// logged on one row in three, in a message of its own at the row's time,
+// so that rows lacking the temperature are held for the next message,
+// and merged with it, when the count is taken as a counter. Every message
+// has its result, once.
+func TestCounterFoundWhileARowIsHeld(t *testing.T) {
+	const n = 900
+	count := eventCounter(n, 1e9, 0, 0, 9)
+	for _, offset := range []int{0, 1, 2} {
+		d, err := New(DefaultConfig(), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := make([]int, 2*n)
+		keep := func(res []Result) {
+			for _, r := range res {
+				seen[r.Seq]++
+			}
+		}
+		msgs := 0
+		for i := range n {
+			temp := 60 + math.Sin(float64(i)/30)
+			if (i+offset)%3 != 0 {
+				keep(d.Push(int64(i+1)*60e9, []float64{count[i], math.NaN()}))
+				msgs++
+				continue
+			}
+			// A row of two messages at one time, merged.
+			keep(d.Push(int64(i+1)*60e9, []float64{count[i], math.NaN()}))
+			keep(d.Push(int64(i+1)*60e9, []float64{math.NaN(), temp}))
+			msgs += 2
+		}
+		keep(d.Flush())
+		var wrong []int
+		for i, k := range seen[:msgs] {
+			if k != 1 {
+				wrong = append(wrong, i, k)
+			}
+		}
+		if got := d.seq; got != uint64(msgs) {
+			t.Errorf("offset %d: %d messages numbered, %d pushed", offset, got, msgs)
+		}
+		if wrong != nil {
+			t.Fatalf("offset %d: messages and their count of results: %v", offset, wrong)
+		}
+		if !d.counters.counting[0] {
+			t.Fatalf("offset %d: no counter found: the test no longer tests one found while a row is held", offset)
+		}
+	}
+}
+
+// TestCounterFoundOnASampleHeldAhead: the sample on which a meter's count
+// is taken as a counter comes after a gap of 100 steps, so it is held as
+// dated ahead until the next tells a gap from a clock glitch, and it is a
+// row of two messages at one time, merged. Every message has its result,
+// once, at its own time.
+func TestCounterFoundOnASampleHeldAhead(t *testing.T) {
+	const n, gapAt = 600, CounterWatch
+	count := eventCounter(n, 1e9, 0, 0, 10)
+	d, err := New(DefaultConfig(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []int64
+	keep := func(res []Result) {
+		for _, r := range res {
+			if r.Seq >= uint64(len(times)) || r.Time != times[r.Seq] {
+				t.Fatalf("result of message %d at %d, of %d messages", r.Seq, r.Time, len(times))
+			}
+			times[r.Seq] = -1 // its result came
+		}
+	}
+	for i := range n {
+		ts := int64(i+1) * 60e9
+		if i >= gapAt {
+			ts += 100 * 60e9
+		}
+		temp := 60 + math.Sin(float64(i)/30)
+		if i == gapAt {
+			times = append(times, ts, ts)
+			keep(d.Push(ts, []float64{count[i], math.NaN()}))
+			keep(d.Push(ts, []float64{math.NaN(), temp}))
+			continue
+		}
+		times = append(times, ts)
+		keep(d.Push(ts, []float64{count[i], temp}))
+	}
+	keep(d.Flush())
+	for i, ts := range times {
+		if ts != -1 {
+			t.Fatalf("message %d (at %d) has no result", i, ts)
+		}
+	}
+	if !d.counters.counting[0] {
+		t.Fatal("no counter found: the test no longer tests one found on a sample held ahead")
+	}
+}

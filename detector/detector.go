@@ -490,23 +490,26 @@ func (d *Detector) resolveAhead(t int64, x []float64) []Result {
 // message merged into it as a row (releaseRow), after it as they came.
 func (d *Detector) settleAhead(dropped bool) []Result {
 	d.ahead.held = false
+	// The push may start the detector afresh (restartFor), with an ahead
+	// of its own: the held sample's merged messages are this one's.
+	held := d.ahead
+	d.ahead.merged = 0
 	var first []Result
 	if dropped {
-		first = d.unscored(d.seq, d.ahead.t, window.Ahead, d.ahead.x)
+		first = d.unscored(d.seq, held.t, window.Ahead, held.x)
 		d.seq++
 	} else {
-		first = d.push(d.ahead.t, d.ahead.x)
+		first = d.push(held.t, held.x)
 	}
 	d.released = d.released[:0]
 	for _, r := range first {
 		d.released = append(d.released, r.clone())
 	}
-	for range d.ahead.merged {
-		r := d.unscored(d.seq, d.ahead.t, window.Merged, d.ahead.x)
+	for range held.merged {
+		r := d.unscored(d.seq, held.t, window.Merged, held.x)
 		d.seq++
 		d.released = append(d.released, r[0].clone())
 	}
-	d.ahead.merged = 0
 	return d.released
 }
 
