@@ -213,16 +213,14 @@ func (c *counters) slot(seq uint64) (raw, base []float64) {
 }
 
 // rawOf fills dst with sample seq's values as they came, given y, what
-// the detector saw of it (nil: nothing): a value it lacked is the filled
-// rise on its base, as other channels show their filled values.
+// the detector saw of it: a value it lacked is the filled rise on its
+// base, as other channels show their filled values.
 func (c *counters) rawOf(seq uint64, y, dst []float64) {
 	raw, base := c.slot(seq)
 	for j := range dst {
 		switch {
-		case raw != nil && (finite(raw[j]) || y == nil):
+		case raw != nil && finite(raw[j]):
 			dst[j] = raw[j]
-		case y == nil:
-			dst[j] = math.NaN()
 		case base != nil:
 			dst[j] = y[j] + base[j]
 		case c.counting[j]:
@@ -314,10 +312,14 @@ func (d *Detector) restartFor() []Result {
 	c := d.counters
 	c.restart = false
 	owed := []Result{}
-	for _, p := range d.pending {
-		r := d.unscored(p.seq, p.time, window.Filling, nil)[0]
-		r.Values = make([]float64, d.channels)
-		c.rawOf(p.seq, nil, r.Values)
+	for k, p := range d.pending {
+		// Its values as they came: the ring's, or, pushed before any
+		// channel counted, the window's.
+		x := d.win.Newest(len(d.pending) - 1 - k)
+		if raw, _ := c.slot(p.seq); raw != nil {
+			x = raw
+		}
+		r := d.unscored(p.seq, p.time, window.Filling, x)[0]
 		owed = append(owed, r.clone())
 	}
 	d.startAfresh()

@@ -42,8 +42,16 @@ func pushCounter(t *testing.T, d *Detector, from int, ts []int64, xs []float64, 
 			if r.Scored && r.Seq > CounterWatch && !(math.Abs(e-xs[r.Seq]) < 2000 || math.Abs(e-xs[r.Seq-1]) < 2000) {
 				t.Fatalf("sample %d: expected %v, value %v", r.Seq, e, xs[r.Seq])
 			}
+			if out[r.Seq].seen {
+				t.Fatalf("sample %d: two results", r.Seq)
+			}
 			out[r.Seq] = scored{ref: r.RefScore, alert: r.Anomaly.Open, quality: r.Quality.Open, driftAlert: r.DriftAlert.Open, seen: true}
 			expected[r.Seq] = e
+		}
+	}
+	for i := from; i < len(xs)-d.cfg.Window.Stride; i++ { // the last stride's wait for a Flush
+		if !out[i].seen {
+			t.Fatalf("sample %d: no result", i)
 		}
 	}
 	return expected
@@ -78,6 +86,7 @@ func TestCounterWrapsAreNormal(t *testing.T) {
 		}
 		d = mustNew(t, cfg)
 		d.SetLimits([]float64{0}, []float64{9000})
+		out = make([]scored, n)
 		pushCounter(t, d, 0, ts, xs, out)
 		beyond := 0
 		for i, o := range out[CounterWatch:] {
@@ -136,13 +145,13 @@ func TestWhatIsNoCounter(t *testing.T) {
 	}
 }
 
-// TestCounterSurvivesSnapshot: with a stride of 4, a snapshot taken in
+// TestCounterSurvivesSnapshot: with a stride of 3, a snapshot taken in
 // the middle of a stride just after a wrap resumes bit for bit, values,
 // reference scores and alerts alike.
 func TestCounterSurvivesSnapshot(t *testing.T) {
 	const n = 3000
 	cfg := DefaultConfig()
-	cfg.Window.Stride = 4
+	cfg.Window.Stride = 3 // the counter is found with two samples waiting for the stride
 	ts := times(n)
 	xs := eventCounter(n, 10000, 0, 0, 5)
 	want := make([]scored, n)
