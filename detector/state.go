@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 42 (version 41 unwrapped no counters; version 40 had no runs between the jumps
+// Snapshot encoding, version 42 (version 41 turned no counters into their
+// rises and kept no finding of inputs held exactly; version 40 had no runs between the jumps
 // of channels that move only by jumps; version 39 had no slope test over several
 // channels; version 38 had no level test over several
 // channels; version 37 had no departures an open
