@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 	"time"
 )
 
@@ -29,21 +28,15 @@ const counterModulus = 10000
 // the series, and a fault starts between 60% and 90% and lasts 100-300
 // samples. Window and the CSV's "anomaly" column mark the fault exactly.
 func GenerateCounter(signal, fault string, n int, seed uint64) (*Series, error) {
-	if !slices.Contains(CounterSignals, signal) {
-		return nil, fmt.Errorf("synth: counter signal must be one of %v (got %q)", CounterSignals, signal)
-	}
-	if !slices.Contains(CounterFaults, fault) {
-		return nil, fmt.Errorf("synth: counter fault must be one of %v (got %q)", CounterFaults, fault)
-	}
-	if n < 4000 {
-		return nil, fmt.Errorf("synth: counter series need >= 4000 samples (got %d)", n)
+	if err := checkDraw("counter", CounterSignals, CounterFaults, signal, fault, n, 4000); err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, hash("counter/"+signal+"/"+fault)))
 	s := &Series{Name: fmt.Sprintf("%s/%s_%s.csv", signal, signal, fault), Signal: signal, Fault: fault,
 		Onset: -1, End: -1, Labelled: true}
 	if fault != "none" {
 		s.Onset = int(float64(n) * (0.6 + 0.3*rng.Float64()))
-		s.End = s.Onset + valveFaultMin + rng.IntN(valveFaultMax-valveFaultMin+1) - 1
+		s.End = s.Onset + lateFaultMin + rng.IntN(lateFaultMax-lateFaultMin+1) - 1
 		s.Window = [2]int{s.Onset, s.End}
 	}
 	reset := int(float64(n) * (0.25 + 0.25*rng.Float64()))

@@ -23,9 +23,24 @@ var (
 )
 
 const (
-	valveMinHold, valveMaxHold   = 15, 450 // samples held at a position
-	valveFaultMin, valveFaultMax = 100, 300
+	valveMinHold, valveMaxHold = 15, 450 // samples held at a position
+	// A valve's or a counter's fault lasts this many samples.
+	lateFaultMin, lateFaultMax = 100, 300
 )
+
+// checkDraw says what is wrong with a draw of a corpus of kind: its
+// signal or fault not among those given, or fewer than least samples.
+func checkDraw(kind string, signals, faults []string, signal, fault string, n, least int) error {
+	switch {
+	case !slices.Contains(signals, signal):
+		return fmt.Errorf("synth: %s signal must be one of %v (got %q)", kind, signals, signal)
+	case !slices.Contains(faults, fault):
+		return fmt.Errorf("synth: %s fault must be one of %v (got %q)", kind, faults, fault)
+	case n < least:
+		return fmt.Errorf("synth: %s series need >= %d samples (got %d)", kind, least, n)
+	}
+	return nil
+}
 
 // GenerateValve returns one valve series of n samples (n >= 4000). Each
 // draw picks three or four positions, 0% and 100% among them; a fault
@@ -34,14 +49,8 @@ const (
 // 100-300 samples (hunting a third of that). Window and the CSV's
 // "anomaly" column mark it exactly.
 func GenerateValve(signal, fault string, n int, seed uint64) (*Series, error) {
-	if !slices.Contains(ValveSignals, signal) {
-		return nil, fmt.Errorf("synth: valve signal must be one of %v (got %q)", ValveSignals, signal)
-	}
-	if !slices.Contains(ValveFaults, fault) {
-		return nil, fmt.Errorf("synth: valve fault must be one of %v (got %q)", ValveFaults, fault)
-	}
-	if n < 4000 {
-		return nil, fmt.Errorf("synth: valve series need >= 4000 samples (got %d)", n)
+	if err := checkDraw("valve", ValveSignals, ValveFaults, signal, fault, n, 4000); err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, hash("valve/"+signal+"/"+fault)))
 	positions := []float64{0, 100, float64(20 + rng.IntN(30))}
@@ -53,7 +62,7 @@ func GenerateValve(signal, fault string, n int, seed uint64) (*Series, error) {
 		Onset: -1, End: -1, Labelled: true}
 	if fault != "none" {
 		s.Onset = int(float64(n) * (0.6 + 0.3*rng.Float64()))
-		length := valveFaultMin + rng.IntN(valveFaultMax-valveFaultMin+1)
+		length := lateFaultMin + rng.IntN(lateFaultMax-lateFaultMin+1)
 		if fault == "hunting" {
 			length /= 3
 		}
