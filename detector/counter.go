@@ -212,11 +212,11 @@ func (c *counters) slot(seq uint64) (raw, base []float64) {
 	return c.ringRaw[s*c.channels : (s+1)*c.channels], c.ringBase[s*c.channels : (s+1)*c.channels]
 }
 
-// rawOf fills dst with sample seq's values as they came, given y, what
-// the detector saw of it: a value it lacked is the filled rise on its
-// base, as other channels show their filled values.
-func (c *counters) rawOf(seq uint64, y, dst []float64) {
-	raw, base := c.slot(seq)
+// rawOf fills dst with a sample's values as they came, given its slot
+// (nil: the ring no longer holds it) and y, what the detector saw of it:
+// a value it lacked is the filled rise on its base, as other channels
+// show their filled values.
+func (c *counters) rawOf(raw, base, y, dst []float64) {
 	for j := range dst {
 		switch {
 		case raw != nil && finite(raw[j]):
@@ -240,9 +240,9 @@ func (c *counters) shownValues(res []Result) {
 	for i := range res {
 		r := &res[i]
 		dst := c.shown[i*c.channels : (i+1)*c.channels]
-		c.rawOf(r.Seq, r.Values, dst)
+		raw, base := c.slot(r.Seq)
+		c.rawOf(raw, base, r.Values, dst)
 		r.Values = dst
-		_, base := c.slot(r.Seq)
 		for j := range r.Expected {
 			b := math.NaN()
 			if base != nil {
@@ -298,7 +298,8 @@ func (c *counters) still(y []float64, filled []bool) []bool {
 // rawScratch returns sample seq's values as they came (rawOf), given y,
 // what the detector saw of it, in a buffer valid until the next call.
 func (c *counters) rawScratch(seq uint64, y []float64) []float64 {
-	c.rawOf(seq, y, c.raw)
+	raw, base := c.slot(seq)
+	c.rawOf(raw, base, y, c.raw)
 	return c.raw
 }
 
