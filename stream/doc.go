@@ -12,6 +12,7 @@
 //
 // One stage per file: pipeline.go (options, Run: starting and joining the
 // stages), fetch.go (reading, decoding, time checks, hand-off to shards),
+// gaps.go (a partition's offset gaps read again once; transaction markers),
 // shard.go (a shard's loop and its scoring), registry.go (creating,
 // restoring and evicting detectors), points.go (results and alert events as
 // points), flush.go (ordered writes, acknowledgements, commits), round.go

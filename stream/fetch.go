@@ -156,6 +156,15 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		if msg.HighWaterMark > 0 {
 			pm.lag.Set(float64(msg.HighWaterMark - msg.Offset - 1))
 		}
+		if commit, ok := transactionMarker(msg); ok {
+			// A producer's transaction ended here: nothing to score.
+			p.track.add(ref, 0, 0)
+			o.Metrics.TransactionMarkers.Inc()
+			if !commit {
+				p.abortSeen(msg)
+			}
+			continue
+		}
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
 			o.Metrics.Rejected.WithLabelValues(string(codec.ReasonOf(err))).Inc()

@@ -294,8 +294,9 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		log.Error("cannot seek partition", "topic", topic, "partition", a.ID, "offset", off, "err", err)
 		return
 	}
+	gr := newGapCheckedReader(r, topic, a.ID, off, log, m)
 	for {
-		m, err := r.FetchMessage(ctx)
+		msg, err := gr.FetchMessage(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -317,7 +318,7 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 			}
 			continue
 		}
-		if f.queues.push(ctx, partitionKey{topic, a.ID}, m) != nil {
+		if f.queues.push(ctx, partitionKey{topic, a.ID}, msg) != nil {
 			return
 		}
 	}

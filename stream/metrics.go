@@ -64,6 +64,13 @@ type Metrics struct {
 	// Expired counts input messages deleted by the broker before they
 	// were read (GroupConsumer, at a generation's start).
 	Expired prometheus.Counter
+	// SkipsReread counts input offsets a Kafka reader skipped and handed
+	// over when read again (gaps.go); OffsetGaps, offsets the log has no
+	// message at (compaction).
+	SkipsReread, OffsetGaps prometheus.Counter
+	// TransactionMarkers counts the control records that end producers'
+	// transactions (not samples: acknowledged, not rejected).
+	TransactionMarkers prometheus.Counter
 }
 
 // NewMetrics registers the pipeline's metrics on reg.
@@ -134,6 +141,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Faults of a detector's own code on a sample (a bug in aewatch, logged with its stack): the series' detector started afresh, its unscored samples counted in aewatch_samples_rejected_total{reason=\"detector_fault\"}."}),
 		Expired: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_expired_total",
 			Help: "Input messages the broker deleted (retention) after the group's committed offset and before they were read (logged with the partition): the consumer was down longer than the topic keeps its messages."}),
+		SkipsReread: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_skipped_offsets_reread_total",
+			Help: "Input offsets a Kafka reader skipped and handed over when the gap was read again (logged): without the second read their points would have been missing."}),
+		OffsetGaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_offset_gaps_total",
+			Help: "Input offsets the log has no message at, confirmed by reading the gap again (compaction)."}),
+		TransactionMarkers: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_transaction_markers_total",
+			Help: "Control records ending transactional producers' transactions, read among the input messages and passed over (a producer's aborted transactions are logged: their records are scored as any others)."}),
 		SplitSeries: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_on_other_partition_total",
 			Help: "Samples of a series that came on another partition than its detector's first (logged): producers must key messages by series, or a series' samples lose their order across partitions."}),
 	}
@@ -148,7 +161,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries, m.Expired)
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries, m.Expired,
+			m.SkipsReread, m.OffsetGaps, m.TransactionMarkers)
 	}
 	return m
 }

@@ -143,6 +143,9 @@ type Pipeline struct {
 	defaultDecoder codec.Decoder
 	track          *tracker
 	admit          *admission // pacing of brand-new detectors
+	// aborts: the partitions on which an aborted transaction was logged
+	// (the fetch loop's).
+	aborts map[partitionKey]bool
 	// configSilences are the configuration's maintenance windows, parsed
 	// once for every series' detector.
 	configSilences detector.ParsedSilences

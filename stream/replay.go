@@ -170,6 +170,8 @@ type ReplaySource struct {
 	plan  ReplayPlan
 	speed float64 // event-time speed-up; 0: as fast as possible
 	dec   map[string]codec.Decoder
+	// Log takes the readers' skipped offsets read again (nil: not logged).
+	Log *slog.Logger
 
 	// queues: one per partition, served in turn; a partition behind a
 	// busy shard is paused there (fairness.go).
@@ -225,10 +227,11 @@ func (s *ReplaySource) readRange(ctx context.Context, i int) error {
 	if err := r.SetOffset(rg.Start); err != nil {
 		return fmt.Errorf("replay: %s/%d: set offset %d: %w", rg.Topic, rg.Partition, rg.Start, err)
 	}
+	gr := newGapCheckedReader(r, rg.Topic, rg.Partition, rg.Start, s.Log, nil)
 	var wallStart time.Time
 	var eventStart int64
 	for {
-		m, err := r.FetchMessage(ctx)
+		m, err := gr.FetchMessage(ctx)
 		if err != nil {
 			return fmt.Errorf("replay: %s/%d: %w", rg.Topic, rg.Partition, err)
 		}

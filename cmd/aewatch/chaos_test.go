@@ -251,12 +251,7 @@ func TestChaos(t *testing.T) {
 	waitAtLeast(t, total, 90*time.Second, count)
 	waitStable(t, "ae_score points", count)
 	ends := topicEnds(t, brokers, 4)
-	var committed map[int]int64
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if committed = groupOffsets(t, brokers, "g-chaos"); atEnd(committed, ends) {
-			break
-		}
-	}
+	committed := waitCommitted(t, brokers, "g-chaos", ends, 10*time.Second)
 	for _, p := range runs {
 		p.stop(t)
 	}

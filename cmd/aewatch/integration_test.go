@@ -428,12 +428,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Errorf("points InfluxDB refused: /metrics says %v, want the %d of series good-refused", got, refusedSamples-31)
 	}
 	ends := topicEnds(t, brokers, 2)
-	var committed map[int]int64
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if committed = groupOffsets(t, brokers, "g-bad"); atEnd(committed, ends) {
-			break
-		}
-	}
+	committed := waitCommitted(t, brokers, "g-bad", ends, 10*time.Second)
 	if !atEnd(committed, ends) {
 		t.Errorf("committed offsets %v, want the partitions' ends %v", committed, ends)
 	}
@@ -1467,13 +1462,7 @@ func TestWideMultivariateCheckpoints(t *testing.T) {
 	waitAtLeast(t, cut-31, 60*time.Second, count)
 	written := time.Now()
 	ends := topicEnds(t, brokers, 2)
-	var got map[int]int64
-	for time.Since(written) < 2*2*time.Second+2*time.Second {
-		if got = groupOffsets(t, brokers, "g-wide"); atEnd(got, ends) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	got := waitCommitted(t, brokers, "g-wide", ends, 2*2*time.Second+2*time.Second-time.Since(written))
 	if !atEnd(got, ends) {
 		t.Errorf("committed %v, want the ends %v within two checkpoint intervals", got, ends)
 	}
@@ -1600,9 +1589,7 @@ func channelPerMessage(t *testing.T, apart time.Duration) {
 	run := startRun(t, brokers, influx.URL, "g-per-channel", opts...)
 	waitAtLeast(t, cut-31, 60*time.Second, count)
 	ends := topicEnds(t, brokers, 1)
-	for start := time.Now(); time.Since(start) < 10*time.Second && !atEnd(groupOffsets(t, brokers, "g-per-channel"), ends); {
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitCommitted(t, brokers, "g-per-channel", ends, 10*time.Second)
 	merged := run.metric(t, "aewatch_messages_merged_total", "")
 	run.stop(t)
 	write(msgs[2*cut:])
@@ -1665,6 +1652,18 @@ func sameAsEval(t *testing.T, got, want map[int64]float64, n int, what string) {
 			t.Fatalf("%s: time %d: score %v, eval %v", what, ts, g, want[ts])
 		}
 	}
+}
+
+// waitCommitted polls group's committed offsets until they reach ends (or
+// within has passed) and returns the last it read.
+func waitCommitted(t *testing.T, brokers, group string, ends map[int]int64, within time.Duration) map[int]int64 {
+	t.Helper()
+	committed := groupOffsets(t, brokers, group)
+	for deadline := time.Now().Add(within); !atEnd(committed, ends) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		committed = groupOffsets(t, brokers, group)
+	}
+	return committed
 }
 
 // atEnd reports whether the committed offsets reach each partition's end

@@ -119,6 +119,7 @@ and outcome go to the log, and its exit code says whether all was written.
 		}
 	}
 	src := stream.NewReplaySource(conn, plan, speed, cfg.Kafka)
+	src.Log = log.With("component", "replay")
 	fromNs, toNs := from.UnixNano(), to.UnixNano()
 	if from.IsZero() {
 		fromNs = -1 << 63
