@@ -109,7 +109,7 @@ func TestGapCheckedReaderReadsSkippedMessagesAgain(t *testing.T) {
 
 func TestGapCheckedReaderPassesTheLogsOwnGaps(t *testing.T) {
 	m := NewMetrics(nil)
-	// Transaction markers at 10, 21 and 32; an aborted run 50-59.
+	// Compacted away: 10, 21, 32 and 50-59.
 	holes := []int64{10, 21, 32, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59}
 	r := &skippingReader{log: offsets(0, 100, holes...)}
 	got := readAll(t, newGapCheckedReader(r, "sensors", 0, 0, nil, m))

@@ -281,6 +281,7 @@ func (f *generationFetcher) readPartition(ctx context.Context, conn *Conn, topic
 		if m != nil {
 			m.Expired.Add(float64(b.start - off))
 		}
+		off = b.start // counted here, not again as an offset gap
 	case off > b.end:
 		// The reader would wait for the old offsets to come back.
 		log.Warn("committed offset past the partition's end: the topic was created again or truncated; reading it from kafka.start_offset",

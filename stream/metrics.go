@@ -66,7 +66,7 @@ type Metrics struct {
 	Expired prometheus.Counter
 	// SkipsReread counts input offsets a Kafka reader skipped and handed
 	// over when read again (gaps.go); OffsetGaps, offsets the log has no
-	// message at (compaction).
+	// message at (compaction, retention while behind).
 	SkipsReread, OffsetGaps prometheus.Counter
 	// TransactionMarkers counts the control records that end producers'
 	// transactions (not samples: acknowledged, not rejected).
@@ -144,7 +144,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SkipsReread: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_skipped_offsets_reread_total",
 			Help: "Input offsets a Kafka reader skipped and handed over when the gap was read again (logged): without the second read their points would have been missing."}),
 		OffsetGaps: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_offset_gaps_total",
-			Help: "Input offsets the log has no message at, confirmed by reading the gap again (compaction)."}),
+			Help: "Input offsets the log has no message at, confirmed by reading the gap again: compaction, or retention deleting messages the consumer had not reached."}),
 		TransactionMarkers: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_kafka_transaction_markers_total",
 			Help: "Control records ending transactional producers' transactions, read among the input messages and passed over (a producer's aborted transactions are logged: their records are scored as any others)."}),
 		SplitSeries: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_samples_on_other_partition_total",

@@ -2448,6 +2448,9 @@ func TestExpiredMessagesAreSaid(t *testing.T) {
 	if got := run.metric(t, "aewatch_messages_expired_total", ""); got != 250 {
 		t.Errorf("aewatch_messages_expired_total %v, want 250", got)
 	}
+	if got := run.metric(t, "aewatch_kafka_offset_gaps_total", ""); got != 0 {
+		t.Errorf("aewatch_kafka_offset_gaps_total %v, want 0: the expired messages are counted once, as expired", got)
+	}
 	run.stop(t)
 	requireLogLine(t, run, "messages deleted by the broker before they were read", `"partition":0`, `"committed_offset":400`, `"log_start_offset":650`, `"messages_lost":250`)
 }
