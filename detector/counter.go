@@ -25,6 +25,9 @@ import (
 // the stride get unscored results), and from then on the detector sees
 // the counter's rise since the sample before instead of its value, as a
 // rate; after a wrap it goes on from where it was, by its mean rise. A
+// rise over samples that did not come (a message lost, a row without the
+// counter) is spread over the typical steps it spans, so one lost sample
+// is no burst of twice the rate. A
 // stuck, racing or slowed counter shows in its rises; the drift monitor
 // leaves out the rises of 0 (a stuck counter is the quality checks', and
 // its first still samples would pull the slow averages). A counter that
@@ -51,20 +54,24 @@ type counters struct {
 	fell  []bool
 	rise  []float64
 	// counting marks the counters; offset is what wraps added to each
-	// one's values, last its newest value with the offset.
+	// one's values, last its newest value with the offset and lastTime
+	// that value's time.
 	counting []bool
 	offset   []float64
 	last     []float64
+	lastTime []int64
 	// restart says a channel was just taken as a counter: the detector
 	// starts afresh before the sample goes in.
 	restart bool
 	// From the first counter on, a ring of the newest samples (slot: seq
 	// mod len(ringSeq)): each one's sequence number, values as they came,
-	// and base, what turns a rise of it into a value (the value before it,
-	// in its own frame; 0 on other channels).
+	// base and span, what turn a rise per step of it into a value (the
+	// value before it, in its own frame, and the steps since; 0 and 1 on
+	// other channels).
 	ringSeq  []uint64
 	ringRaw  []float64
 	ringBase []float64
+	ringSpan []float64
 	// Scratch: the row the detector sees, the rows results are given.
 	view  []float64
 	shown []float64
@@ -99,7 +106,8 @@ func newCounters(channels, ringLen int) *counters {
 		steps: make([]int, channels), rises: make([]int, channels),
 		fell: make([]bool, channels), rise: make([]float64, channels),
 		counting: make([]bool, channels), offset: make([]float64, channels), last: make([]float64, channels),
-		view: make([]float64, channels), raw: make([]float64, channels),
+		lastTime: make([]int64, channels),
+		view:     make([]float64, channels), raw: make([]float64, channels),
 		ringSeq: make([]uint64, ringLen),
 	}
 	return c
@@ -108,23 +116,31 @@ func newCounters(channels, ringLen int) *counters {
 // active reports whether some channel is a counter.
 func (c *counters) active() bool { return c.ringRaw != nil }
 
-// risesOf returns what the detector sees of x, sample seq as it came: each
-// counter's rise since its value before (x itself while there is none).
-func (c *counters) risesOf(seq uint64, x []float64) []float64 {
+// risesOf returns what the detector sees of x, sample seq at time t as it
+// came, the series' typical step step (ns; 0: not known yet): each
+// counter's rise per step since its value before (x itself while there is
+// none).
+func (c *counters) risesOf(seq uint64, t int64, step float64, x []float64) []float64 {
 	if !c.learnt {
-		c.learn(x)
+		c.learn(t, x)
 	}
 	if !c.active() {
 		return x
 	}
 	s := int(seq % uint64(len(c.ringSeq)))
 	c.ringSeq[s] = seq
-	raw, base := c.ringRaw[s*c.channels:(s+1)*c.channels], c.ringBase[s*c.channels:(s+1)*c.channels]
+	n := c.channels
+	raw, base, span := c.ringRaw[s*n:(s+1)*n], c.ringBase[s*n:(s+1)*n], c.ringSpan[s*n:(s+1)*n]
 	copy(raw, x)
 	for j, v := range x {
-		c.view[j], base[j] = v, 0
+		c.view[j], base[j], span[j] = v, 0, 1
 		if !c.counting[j] {
 			continue
+		}
+		// The steps since the counter's value before: 1 but where samples
+		// did not come.
+		if step > 0 && c.lastTime[j] != 0 {
+			span[j] = max(1, math.Round(float64(t-c.lastTime[j])/step))
 		}
 		if !finite(v) {
 			base[j] = c.last[j] - c.offset[j]
@@ -132,7 +148,7 @@ func (c *counters) risesOf(seq uint64, x []float64) []float64 {
 		}
 		off := c.offset[j]
 		if p := c.prev[j]; v < p && wraps(p, v, c.rise[j]) {
-			off += p - v + c.rise[j]
+			off += p - v + span[j]*c.rise[j]
 		}
 		u := v + off
 		if v < c.prev[j] && off == c.offset[j] || !finite(off) || !finite(u-c.last[j]) {
@@ -141,15 +157,16 @@ func (c *counters) risesOf(seq uint64, x []float64) []float64 {
 			c.counting[j], c.restart = false, true
 			continue
 		}
-		c.prev[j], c.offset[j] = v, off
+		c.prev[j], c.offset[j], c.lastTime[j] = v, off, t
 		base[j] = c.last[j] - off
-		c.view[j], c.last[j] = u-c.last[j], u
+		c.view[j], c.last[j] = (u-c.last[j])/span[j], u
 	}
 	return c.view
 }
 
-// learn watches each channel's steps until CounterWatch of them decide it.
-func (c *counters) learn(x []float64) {
+// learn watches each channel's steps until CounterWatch of them decide it;
+// t is x's time.
+func (c *counters) learn(t int64, x []float64) {
 	decided := 0
 	for j, v := range x {
 		switch {
@@ -173,7 +190,7 @@ func (c *counters) learn(x []float64) {
 				continue // its newest value stays the one before x's, to rise from
 			}
 		}
-		c.seen[j], c.prev[j] = true, v
+		c.seen[j], c.prev[j], c.lastTime[j] = true, v, t
 	}
 	c.learnt = decided == len(x)
 }
@@ -194,37 +211,50 @@ func (c *counters) decide(j int) bool {
 	c.counting[j], c.last[j], c.restart = true, c.prev[j], true
 	if c.ringRaw == nil {
 		n := len(c.ringSeq)
-		c.ringRaw, c.ringBase = make([]float64, n*c.channels), make([]float64, n*c.channels)
+		c.ringRaw, c.ringBase, c.ringSpan = make([]float64, n*c.channels), make([]float64, n*c.channels), make([]float64, n*c.channels)
 		for s := range c.ringSeq {
 			c.ringSeq[s] = ^uint64(0) // no sample yet
+		}
+		for i := range c.ringSpan {
+			c.ringSpan[i] = 1
 		}
 	}
 	return true
 }
 
-// slot returns sample seq's values as they came and its base, nil if the
-// ring no longer holds it.
-func (c *counters) slot(seq uint64) (raw, base []float64) {
+// ringSlot is where the ring holds a sample: its values as they came,
+// base and span (nil if the ring no longer holds it).
+type ringSlot struct{ raw, base, span []float64 }
+
+// slot returns sample seq's slot in the ring.
+func (c *counters) slot(seq uint64) ringSlot {
 	s := int(seq % uint64(len(c.ringSeq)))
 	if c.ringSeq[s] != seq {
-		return nil, nil
+		return ringSlot{}
 	}
-	return c.ringRaw[s*c.channels : (s+1)*c.channels], c.ringBase[s*c.channels : (s+1)*c.channels]
+	n := c.channels
+	return ringSlot{c.ringRaw[s*n : (s+1)*n], c.ringBase[s*n : (s+1)*n], c.ringSpan[s*n : (s+1)*n]}
+}
+
+// value is the value of counter j that a rise per step y gives in slot
+// sl (NaN if the ring no longer holds it).
+func (sl ringSlot) value(j int, y float64) float64 {
+	if sl.base == nil {
+		return math.NaN()
+	}
+	return sl.base[j] + sl.span[j]*y
 }
 
 // rawOf fills dst with a sample's values as they came, given its slot
-// (nil: the ring no longer holds it) and y, what the detector saw of it:
-// a value it lacked is the filled rise on its base, as other channels
-// show their filled values.
-func (c *counters) rawOf(raw, base, y, dst []float64) {
+// and y, what the detector saw of it: a value it lacked is the filled rise
+// on its base, as other channels show their filled values.
+func (c *counters) rawOf(sl ringSlot, y, dst []float64) {
 	for j := range dst {
 		switch {
-		case raw != nil && finite(raw[j]):
-			dst[j] = raw[j]
-		case base != nil:
-			dst[j] = y[j] + base[j]
+		case sl.raw != nil && finite(sl.raw[j]):
+			dst[j] = sl.raw[j]
 		case c.counting[j]:
-			dst[j] = math.NaN() // a rise whose base is gone
+			dst[j] = sl.value(j, y[j]) // NaN: a rise whose base is gone
 		default:
 			dst[j] = y[j]
 		}
@@ -240,18 +270,14 @@ func (c *counters) shownValues(res []Result) {
 	for i := range res {
 		r := &res[i]
 		dst := c.shown[i*c.channels : (i+1)*c.channels]
-		raw, base := c.slot(r.Seq)
-		c.rawOf(raw, base, r.Values, dst)
+		sl := c.slot(r.Seq)
+		c.rawOf(sl, r.Values, dst)
 		r.Values = dst
 		for j := range r.Expected {
-			b := math.NaN()
-			if base != nil {
-				b = base[j]
-			}
 			if c.counting[j] {
-				r.Expected[j] += b
-				r.Lower[j] += b
-				r.Upper[j] += b
+				r.Expected[j] = sl.value(j, r.Expected[j])
+				r.Lower[j] = sl.value(j, r.Lower[j])
+				r.Upper[j] = sl.value(j, r.Upper[j])
 			}
 		}
 	}
@@ -261,14 +287,10 @@ func (c *counters) shownValues(res []Result) {
 // counter (NaN for a sample the ring no longer holds).
 func (c *counters) shownDenoised(out []DenoisedSample) {
 	for _, o := range out {
-		_, base := c.slot(o.Seq)
+		sl := c.slot(o.Seq)
 		for j := range o.Values {
-			switch {
-			case !c.counting[j]:
-			case base != nil:
-				o.Values[j] += base[j]
-			default:
-				o.Values[j] = math.NaN()
+			if c.counting[j] {
+				o.Values[j] = sl.value(j, o.Values[j])
 			}
 		}
 	}
@@ -298,8 +320,7 @@ func (c *counters) still(y []float64, filled []bool) []bool {
 // rawScratch returns sample seq's values as they came (rawOf), given y,
 // what the detector saw of it, in a buffer valid until the next call.
 func (c *counters) rawScratch(seq uint64, y []float64) []float64 {
-	raw, base := c.slot(seq)
-	c.rawOf(raw, base, y, c.raw)
+	c.rawOf(c.slot(seq), y, c.raw)
 	return c.raw
 }
 
@@ -317,8 +338,8 @@ func (d *Detector) restartFor() []Result {
 		// Its values as they came: the ring's, or, pushed before any
 		// channel counted, the window's.
 		x := d.win.Newest(len(d.pending) - 1 - k)
-		if raw, _ := c.slot(p.seq); raw != nil {
-			x = raw
+		if sl := c.slot(p.seq); sl.raw != nil {
+			x = sl.raw
 		}
 		r := d.unscored(p.seq, p.time, window.Filling, x)[0]
 		owed = append(owed, r.clone())
@@ -340,6 +361,7 @@ func (c *counters) appendState(e *statecodec.Encoder) {
 		e.Bool(c.counting[j])
 		e.F64(c.offset[j])
 		e.F64(c.last[j])
+		e.I64(c.lastTime[j])
 	}
 	e.Bool(c.active())
 	if !c.active() {
@@ -352,6 +374,7 @@ func (c *counters) appendState(e *statecodec.Encoder) {
 			e.Bool(math.IsNaN(v)) // a value the sample lacked
 			e.F64(zeroNaN(v))
 			e.F64(c.ringBase[s*c.channels+j])
+			e.F64(c.ringSpan[s*c.channels+j])
 		}
 	}
 }
@@ -361,17 +384,17 @@ func (c *counters) readState(d *statecodec.Decoder) error {
 	for j := range c.seen {
 		c.seen[j], c.prev[j], c.steps[j], c.rises[j] = d.Bool(), d.F64(), d.Int(), d.Int()
 		c.fell[j], c.rise[j], c.counting[j] = d.Bool(), d.F64(), d.Bool()
-		c.offset[j], c.last[j] = d.F64(), d.F64()
+		c.offset[j], c.last[j], c.lastTime[j] = d.F64(), d.F64(), d.I64()
 		if d.Err() == nil && (c.steps[j] < 0 || c.steps[j] > CounterWatch || c.rises[j] < 0 || c.rises[j] > c.steps[j]) {
 			return fmt.Errorf("detector: snapshot's counter steps (%d, %d rising) are out of range", c.steps[j], c.rises[j])
 		}
 	}
-	c.ringRaw, c.ringBase = nil, nil
+	c.ringRaw, c.ringBase, c.ringSpan = nil, nil, nil
 	if !d.Bool() {
 		return d.Err()
 	}
 	n := len(c.ringSeq)
-	c.ringRaw, c.ringBase = make([]float64, n*c.channels), make([]float64, n*c.channels)
+	c.ringRaw, c.ringBase, c.ringSpan = make([]float64, n*c.channels), make([]float64, n*c.channels), make([]float64, n*c.channels)
 	for s := range c.ringSeq {
 		c.ringSeq[s] = d.U64()
 		for j := range c.channels {
@@ -380,6 +403,9 @@ func (c *counters) readState(d *statecodec.Decoder) error {
 				v = math.NaN()
 			}
 			c.ringRaw[s*c.channels+j], c.ringBase[s*c.channels+j] = v, d.F64()
+			if c.ringSpan[s*c.channels+j] = d.F64(); d.Err() == nil && !(c.ringSpan[s*c.channels+j] >= 1) {
+				return fmt.Errorf("detector: snapshot's counter span %v is below 1", c.ringSpan[s*c.channels+j])
+			}
 		}
 	}
 	return d.Err()

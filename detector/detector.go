@@ -590,7 +590,7 @@ func (d *Detector) push(t int64, x []float64) []Result {
 		}
 		d.shadow = nil
 	}
-	y := d.counters.risesOf(d.seq, x)
+	y := d.counters.risesOf(d.seq, t, d.liveWindow().TypicalStep(), x)
 	if !d.counters.active() {
 		return d.pushRow(t, y)
 	}
