@@ -72,8 +72,10 @@ func TrimGzip(name string) string {
 }
 
 // Read parses the CSV at path, gzip-compressed or not (told by its first
-// bytes). Columns named in ignore are kept as text and not parsed; every
-// other column after the first is a channel.
+// bytes). Columns named in ignore are kept as text and not parsed (a name
+// the file lacks is no error: one file of a corpus may lack the label
+// columns of the others); every other column after the first is a
+// channel.
 func Read(path string, ignore []string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -210,11 +212,6 @@ func (f *File) setHeader(header, ignore []string) error {
 		seen[h] = true
 		if i > 0 && !slices.Contains(ignore, h) {
 			f.Channels = append(f.Channels, i)
-		}
-	}
-	for _, ig := range ignore {
-		if !seen[ig] {
-			return fmt.Errorf("--ignore or --label-column: no column named %q", ig)
 		}
 	}
 	if len(f.Channels) == 0 {

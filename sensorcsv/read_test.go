@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 	f("", nil, "empty file: want a header row")
 	f("timestamp\n", nil, `line 1: header "timestamp": want a timestamp column and at least one channel`)
 	f("t,a,a\n", nil, `line 1: header column 3: duplicate name "a"`)
-	f("t,a\n", []string{"b"}, `line 1: --ignore or --label-column: no column named "b"`)
+	f("t,a\nt,a\n", []string{"b"}, `line 2, column 1 (t): bad timestamp "t": `+timeFormats) // b is ignored, though the file lacks it
 	f("t,a\n2024-03-01 00:00:00,1\n2024-03-01 00:05:00,x1\n", nil, `line 3, column 2 (a): not a number: "x1"`)
 	f("t,a\n2024-03-01 00:00:00,1,2\n", nil, "line 2: want 2 fields (got 3)")
 	f("t,a\nyesterday,1\n", nil, `line 2, column 1 (t): bad timestamp "yesterday": `+timeFormats)

@@ -125,6 +125,9 @@ func runEval(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return err
 	}
+	if err := requireNamedColumns(results, splitList(*ignore), *labelCol); err != nil {
+		return err
+	}
 	var summary bytes.Buffer // the report shows what was printed
 	w := io.MultiWriter(os.Stdout, &summary)
 	printSummary(w, results, cfg.Detector, time.Since(start))
@@ -284,13 +287,57 @@ func printBand(w io.Writer, b eval.BandStats, rows string) {
 		100*b.Coverage(), b.Rows, rows, 100*b.FiniteShare())
 }
 
+// requireNamedColumns fails where a column named by --ignore or
+// --label-column is in none of the files scored (a misspelt name). A name
+// only some files lack is no error: SKAB's anomaly-free recording has no
+// label columns.
+func requireNamedColumns(results []eval.FileResult, ignore []string, labelCol string) error {
+	check := func(flag, name string) error {
+		for _, r := range results {
+			if slices.Contains(r.File.Header, name) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: no file has a column named %q (the first file's columns: %s)", flag, name, strings.Join(results[0].File.Header, ", "))
+	}
+	for _, name := range ignore {
+		if err := check("--ignore", name); err != nil {
+			return err
+		}
+	}
+	if labelCol == "" {
+		return nil
+	}
+	return check("--label-column", labelCol)
+}
+
+// unlabelled returns the names of the files without column col.
+func unlabelled(results []eval.FileResult, col string) []string {
+	var out []string
+	for _, r := range results {
+		if !slices.Contains(r.File.Header, col) {
+			out = append(out, r.Rel)
+		}
+	}
+	return out
+}
+
 // printPointwise prints the point-wise scores of alert against the label
-// column, pooled over files from row skip on.
+// column, pooled over files from row skip on; files without the column
+// are scored, named and left out.
 func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int) error {
 	var p, q eval.PointStats // alert; alert or quality_alert
 	var band eval.BandStats
 	quality := 0
+	if lacking := unlabelled(results, col); len(lacking) > 0 {
+		fmt.Fprintf(w, "files without column %s, scored but left out of the point-wise figures: %s\n", col, strings.Join(lacking, ", "))
+	}
+	files := 0
 	for _, r := range results {
+		if !slices.Contains(r.File.Header, col) {
+			continue
+		}
+		files++
 		labels, err := r.LabelColumn(col)
 		if err != nil {
 			return err
@@ -311,7 +358,7 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 		q.Add(labels, either, r.AlertScore, skip)
 	}
 	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %.3f\n",
-		col, skip, len(results), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
+		col, skip, files, p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
 	fmt.Fprintf(w, "alerting on every row instead: F1 %.3f (%d of %d rows labelled), the control any alert must beat\n", p.EveryRowF1(), p.TP+p.FN, p.TP+p.FP+p.FN+p.TN)
 	spans := func(name string, s *eval.PointStats) {
 		n, median := s.Covered(0.7)
@@ -591,14 +638,19 @@ func nabScoresOf(files []nab.File) []nab.Result { return nab.ScoreAll(files, nab
 // labelled) or its NAB scores, each with a 95% interval of the difference
 // from a paired bootstrap over files.
 func printVersus(ctx context.Context, w, progress io.Writer, inputs []eval.Input, opts eval.Options, results []eval.FileResult, controls []detector.Kind, by versusLabels) error {
+	// Pooled over the files with the label column (the same files, in
+	// the same order, in every kind's results).
 	counts := func(rs []eval.FileResult) ([]eval.Counts, error) {
-		out := make([]eval.Counts, len(rs))
-		for i, r := range rs {
+		var out []eval.Counts
+		for _, r := range rs {
+			if !slices.Contains(r.File.Header, by.col) {
+				continue
+			}
 			labels, err := r.LabelColumn(by.col)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = eval.CountRows(labels, r.Alert, by.skip)
+			out = append(out, eval.CountRows(labels, r.Alert, by.skip))
 		}
 		return out, nil
 	}

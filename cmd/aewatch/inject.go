@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -58,6 +59,11 @@ and shape.
 	f, err := sensorcsv.Read(paths[0], splitList(*ignore))
 	if err != nil {
 		return err
+	}
+	for _, name := range splitList(*ignore) {
+		if !slices.Contains(f.Header, name) {
+			return fmt.Errorf("--ignore: %s has no column named %q (its columns: %s)", paths[0], name, strings.Join(f.Header, ", "))
+		}
 	}
 	files, err := synth.Inject(f.Values, *rows, *perFault, *seed, kinds...)
 	if err != nil {

@@ -157,8 +157,45 @@ func TestEvalPointwise(t *testing.T) {
 		t.Errorf("no %q in the summary:\n%s", want, stdout)
 	}
 	_, stderr, code = cli(t, "eval", "--label-column", "nope", "--out", filepath.Join(dir, "out2"), in)
-	if code != 1 || !strings.Contains(stderr, `--ignore or --label-column: no column named "nope"`) {
+	if code != 1 || !strings.Contains(stderr, `--label-column: no file has a column named "nope"`) {
 		t.Errorf("unknown label column: exit %d, %q", code, stderr)
+	}
+
+	// Beside a recording without label columns, as SKAB's anomaly-free
+	// one: it is scored, named and left out of the point-wise figures,
+	// which stay those of the labelled file.
+	corpus := filepath.Join(dir, "corpus")
+	os.MkdirAll(corpus, 0o755)
+	os.WriteFile(filepath.Join(corpus, "valve.csv"), []byte(b.String()), 0o644)
+	var free strings.Builder
+	for _, line := range strings.SplitAfter(b.String(), "\r\n") {
+		if f := strings.Split(line, ";"); len(f) == 5 {
+			free.WriteString(strings.Join(f[:3], ";") + "\r\n")
+		}
+	}
+	os.WriteFile(filepath.Join(corpus, "anomaly-free.csv"), []byte(free.String()), 0o644)
+	both, stderr, code := cli(t, "eval", "--multivariate", "--ignore", "anomaly,changepoint", "--label-column", "anomaly",
+		"--skip-rows", "400", "--out", filepath.Join(dir, "out3"), corpus)
+	if code != 0 {
+		t.Fatalf("eval beside an unlabelled file: exit %d: %s", code, stderr)
+	}
+	if want := "files without column anomaly, scored but left out of the point-wise figures: anomaly-free.csv"; !strings.Contains(both, want) {
+		t.Errorf("no %q in the summary:\n%s", want, both)
+	}
+	pointwise := func(out string) string {
+		_, line, _ := strings.Cut(out, "point-wise vs anomaly")
+		line, _, _ = strings.Cut(line, "\n")
+		return line
+	}
+	if a, b := pointwise(stdout), pointwise(both); a == "" || a != b {
+		t.Errorf("point-wise figures beside the unlabelled file %q, alone %q", b, a)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out3", "anomaly-free.csv")); err != nil {
+		t.Errorf("the unlabelled file was not scored: %v", err)
+	}
+	_, stderr, code = cli(t, "eval", "--ignore", "anomaly,changepont", "--out", filepath.Join(dir, "out4"), corpus)
+	if code != 1 || !strings.Contains(stderr, `--ignore: no file has a column named "changepont"`) {
+		t.Errorf("misspelt --ignore: exit %d, %q", code, stderr)
 	}
 }
 
