@@ -55,7 +55,7 @@ type counters struct {
 	rise  []float64
 	// counting marks the counters; offset is what wraps added to each
 	// one's values, last its newest value with the offset and lastTime
-	// that value's time.
+	// that value's time (noTime before one).
 	counting []bool
 	offset   []float64
 	last     []float64
@@ -86,6 +86,9 @@ const CounterWatch = 256
 // counterDrop: a wrap falls by more than this many mean rises.
 const counterDrop = 16
 
+// noTime marks a time not known yet (0 is a time: the Unix epoch).
+const noTime = math.MinInt64
+
 // counterRing is how many of the newest samples counters keep: the most
 // a push gives results of, the denoiser's delay and a stride's.
 func counterRing(cfg Config) int {
@@ -109,6 +112,9 @@ func newCounters(channels, ringLen int) *counters {
 		lastTime: make([]int64, channels),
 		view:     make([]float64, channels), raw: make([]float64, channels),
 		ringSeq: make([]uint64, ringLen),
+	}
+	for j := range c.lastTime {
+		c.lastTime[j] = noTime
 	}
 	return c
 }
@@ -139,7 +145,7 @@ func (c *counters) risesOf(seq uint64, t int64, step float64, x []float64) []flo
 		}
 		// The steps since the counter's value before: 1 but where samples
 		// did not come.
-		if step > 0 && c.lastTime[j] != 0 {
+		if step > 0 && c.lastTime[j] != noTime {
 			span[j] = max(1, math.Round(float64(t-c.lastTime[j])/step))
 		}
 		if !finite(v) {

@@ -292,6 +292,9 @@ func printBand(w io.Writer, b eval.BandStats, rows string) {
 // only some files lack is no error: SKAB's anomaly-free recording has no
 // label columns.
 func requireNamedColumns(results []eval.FileResult, ignore []string, labelCol string) error {
+	if len(results) == 0 {
+		return nil
+	}
 	check := func(flag, name string) error {
 		for _, r := range results {
 			if slices.Contains(r.File.Header, name) {
