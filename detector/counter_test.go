@@ -167,14 +167,7 @@ func TestCounterSurvivesSnapshot(t *testing.T) {
 	if len(a.pending) == 0 || a.counters.offset[0] == 0 {
 		t.Fatalf("%d pending, offset %v at the cut: the test no longer tests them", len(a.pending), a.counters.offset[0])
 	}
-	snap, err := a.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := mustNew(t, cfg)
-	if err := b.UnmarshalBinary(snap); err != nil {
-		t.Fatal(err)
-	}
+	b := restored(t, a, cfg)
 	got := make([]scored, n)
 	gotExpected := pushCounter(t, b, cut, ts, xs, got)
 	for i := cut - len(a.pending); i < n; i++ {
@@ -194,6 +187,20 @@ func mustNew(t *testing.T, cfg Config) *Detector {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// restored returns a new detector of cfg restored from a's snapshot.
+func restored(t *testing.T, a *Detector, cfg Config) *Detector {
+	t.Helper()
+	snap, err := a.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustNew(t, cfg)
+	if err := b.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestCounterBesideOtherChannels: a meter's count beside a temperature,
@@ -447,14 +454,7 @@ func TestCounterLostSamples(t *testing.T) {
 		cut := afterLost[len(afterLost)/2] + 1
 		a := mustNew(t, cfg)
 		pushCounter(t, a, 0, ts[:cut], xs[:cut], make([]scored, len(xs)))
-		snap, err := a.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := mustNew(t, cfg)
-		if err := b.UnmarshalBinary(snap); err != nil {
-			t.Fatal(err)
-		}
+		b := restored(t, a, cfg)
 		got := make([]scored, len(xs))
 		gotExpected := pushCounter(t, b, cut, ts, xs, got)
 		for i := cut; i < len(xs); i++ {
