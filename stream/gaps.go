@@ -56,7 +56,8 @@ type partitionReader interface {
 
 // gapRereadLimit is how many gaps in a row the log confirms before a
 // partition's gaps are no longer read again: a compacted topic may have
-// one every few messages, and each costs a fetch.
+// one every few messages, and each costs a fetch (and the wait of the one
+// in flight: up to kafka.max_wait at the log's end).
 const gapRereadLimit = 64
 
 // maxRereads is how often one gap is read again while the reader skips

@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/internal/testsvc"
 )
 
 // skippingReader serves a log (the offsets it holds, ascending) and skips
@@ -77,6 +80,53 @@ func readAll(t *testing.T, g *gapCheckedReader) []int64 {
 			t.Fatal(err)
 		}
 		got = append(got, m.Offset)
+	}
+}
+
+// TestReaderReadsAgainFromAnEarlierOffset: what gapCheckedReader relies on
+// of kafka-go's Reader against a Kafka-protocol broker: sent back to an
+// offset it has handed over in the middle of a partition, it hands over
+// the messages from there again, in order, none of the old fetch's left.
+func TestReaderReadsAgainFromAnEarlierOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	brokers := testsvc.Kafka(t, 1, "in")
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "in", BatchSize: 50, BatchTimeout: 10 * time.Millisecond}
+	defer w.Close()
+	var msgs []kafka.Message
+	for i := range 200 {
+		msgs = append(msgs, kafka.Message{Value: []byte{byte(i)}})
+	}
+	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// A read again waits for the fetch in flight: at the log's end, up to
+	// MaxWait (kafka.max_wait, 250 ms by default; kafka-go's own is 10 s).
+	r := PlainConn([]string{brokers}).Reader(kafka.ReaderConfig{Topic: "in", Partition: 0, MinBytes: 1, MaxBytes: 1 << 20,
+		MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	next := func() int64 {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Offset
+	}
+	for want := int64(0); want < 120; want++ {
+		if got := next(); got != want {
+			t.Fatalf("offset %d, want %d", got, want)
+		}
+	}
+	if err := r.SetOffset(40); err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(40); want < 200; want++ {
+		if got := next(); got != want {
+			t.Fatalf("after SetOffset(40): offset %d, want %d", got, want)
+		}
 	}
 }
 
