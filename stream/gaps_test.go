@@ -92,7 +92,8 @@ func TestReaderReadsAgainFromAnEarlierOffset(t *testing.T) {
 		t.Skip("needs a broker")
 	}
 	brokers := testsvc.Kafka(t, 1, "in")
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "in", BatchSize: 50, BatchTimeout: 10 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "in", BatchSize: 50, BatchTimeout: 10 * time.Millisecond,
+		RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	var msgs []kafka.Message
 	for i := range 200 {

@@ -132,7 +132,8 @@ func TestChaos(t *testing.T) {
 	for _, f := range files {
 		msgs = append(msgs, fileMessages(t, f))
 	}
-	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000, BatchTimeout: time.Millisecond}
+	w := &kafka.Writer{Transport: ownTransport(), Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, BatchSize: 1000, BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll}
 	defer w.Close()
 	produceChunk := func(k int) {
 		var chunk []kafka.Message

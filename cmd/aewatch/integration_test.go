@@ -1343,7 +1343,8 @@ func TestCompressedBatches(t *testing.T) {
 	codecs := []kafka.Compression{kafka.Gzip, kafka.Snappy, kafka.Lz4, kafka.Zstd}
 	files := writeSeries(t, len(codecs), 300)
 	for i, c := range codecs {
-		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, Compression: c, BatchSize: 100}
+		w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", Balancer: &kafka.Hash{}, Compression: c, BatchSize: 100,
+			RequiredAcks: kafka.RequireAll}
 		if err := w.WriteMessages(context.Background(), fileMessages(t, files[i])...); err != nil {
 			t.Fatalf("writing with %s: %v", c, err)
 		}
@@ -2462,7 +2463,9 @@ func writeSensors(t *testing.T, brokers string, partition int, msgs []kafka.Mess
 	t.Helper()
 	tr := ownTransport()
 	defer tr.CloseIdleConnections()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr}
+	// Acknowledged (kafka-go's default asks for none): callers act on the
+	// offsets at once (deleteRecordsBefore).
+	w := &kafka.Writer{Addr: kafka.TCP(brokers), Topic: "sensors", BatchSize: 100, Transport: tr, RequiredAcks: kafka.RequireAll}
 	if partition >= 0 {
 		w.Balancer = kafka.BalancerFunc(func(kafka.Message, ...int) int { return partition })
 	}
