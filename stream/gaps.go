@@ -67,17 +67,16 @@ const maxRereads = 3
 // gapCheckedReader reads one partition through r and reads each offset gap
 // again once (see above). It belongs to one goroutine.
 type gapCheckedReader struct {
-	r           partitionReader
-	topic       string
-	partition   int
-	log         *slog.Logger // nil: skips are counted only
-	metrics     *Metrics     // nil: not counted
-	next        int64        // the offset expected next; -1 until a message came
-	rereadFrom  int64        // the first offset of the gap being read again; -1: none
-	rereadTo    int64        // the offset the reader handed over past it
-	rereads     int          // reads again of this gap
-	confirmed   int          // gaps in a row the log confirmed
-	rereadsDone bool         // past gapRereadLimit: gaps are only counted
+	r          partitionReader
+	topic      string
+	partition  int
+	log        *slog.Logger // nil: skips are counted only
+	metrics    *Metrics     // nil: not counted
+	next       int64        // the offset expected next; -1 until a message came
+	rereadFrom int64        // the first offset of the gap being read again; -1: none
+	rereadTo   int64        // the offset the reader handed over past it
+	rereads    int          // reads again of this gap
+	confirmed  int          // gaps in a row the log confirmed; from gapRereadLimit on, gaps are only counted
 }
 
 // newGapCheckedReader reads r from offset from (-1 if not known: the first
@@ -97,7 +96,7 @@ func (g *gapCheckedReader) FetchMessage(ctx context.Context) (kafka.Message, err
 		case g.next < 0 || m.Offset == g.next:
 		case m.Offset < g.next:
 			continue // handed over already (a reader cannot go back on its own)
-		case g.rereadFrom < 0 && !g.rereadsDone, g.rereadFrom >= 0 && m.Offset > g.rereadTo && g.rereads < maxRereads:
+		case g.rereadFrom < 0 && g.confirmed < gapRereadLimit, g.rereadFrom >= 0 && m.Offset > g.rereadTo && g.rereads < maxRereads:
 			// A gap, or a read-again that skipped what the first read
 			// handed over: read from the expected offset again.
 			if err := g.r.SetOffset(g.next); err != nil {
@@ -142,14 +141,11 @@ func (g *gapCheckedReader) gap(n int64) {
 	if g.metrics != nil {
 		g.metrics.OffsetGaps.Add(float64(n))
 	}
-	if g.rereadsDone {
+	if g.confirmed >= gapRereadLimit {
 		return
 	}
-	if g.confirmed++; g.confirmed >= gapRereadLimit {
-		g.rereadsDone = true
-		if g.log != nil {
-			g.log.Info("the partition's log has gaps in its offsets (compaction): gaps are no longer read again",
-				"topic", g.topic, "partition", g.partition, "gaps_confirmed", g.confirmed)
-		}
+	if g.confirmed++; g.confirmed == gapRereadLimit && g.log != nil {
+		g.log.Info("the partition's log has gaps in its offsets (compaction): gaps are no longer read again",
+			"topic", g.topic, "partition", g.partition, "gaps_confirmed", g.confirmed)
 	}
 }

@@ -314,17 +314,6 @@ func requireNamedColumns(results []eval.FileResult, ignore []string, labelCol st
 	return check("--label-column", labelCol)
 }
 
-// unlabelled returns the names of the files without column col.
-func unlabelled(results []eval.FileResult, col string) []string {
-	var out []string
-	for _, r := range results {
-		if !slices.Contains(r.File.Header, col) {
-			out = append(out, r.Rel)
-		}
-	}
-	return out
-}
-
 // printPointwise prints the point-wise scores of alert against the label
 // column, pooled over files from row skip on; files without the column
 // are scored, named and left out.
@@ -332,15 +321,12 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 	var p, q eval.PointStats // alert; alert or quality_alert
 	var band eval.BandStats
 	quality := 0
-	if lacking := unlabelled(results, col); len(lacking) > 0 {
-		fmt.Fprintf(w, "files without column %s, scored but left out of the point-wise figures: %s\n", col, strings.Join(lacking, ", "))
-	}
-	files := 0
+	var lacking []string // files without the column
 	for _, r := range results {
 		if !slices.Contains(r.File.Header, col) {
+			lacking = append(lacking, r.Rel)
 			continue
 		}
-		files++
 		labels, err := r.LabelColumn(col)
 		if err != nil {
 			return err
@@ -360,8 +346,11 @@ func printPointwise(w io.Writer, results []eval.FileResult, col string, skip int
 		p.Add(labels, r.Alert, r.AlertScore, skip)
 		q.Add(labels, either, r.AlertScore, skip)
 	}
+	if len(lacking) > 0 {
+		fmt.Fprintf(w, "files without column %s, scored but left out of the point-wise figures: %s\n", col, strings.Join(lacking, ", "))
+	}
 	fmt.Fprintf(w, "point-wise vs %s (rows %d on, %d files): precision %.3f recall %.3f F1 %.3f FAR %.3f MAR %.3f (TP %d FP %d FN %d TN %d) alert evidence ROC-AUC %.3f\n",
-		col, skip, files, p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
+		col, skip, len(results)-len(lacking), p.Precision(), p.Recall(), p.F1(), p.FAR(), p.MAR(), p.TP, p.FP, p.FN, p.TN, p.AUC())
 	fmt.Fprintf(w, "alerting on every row instead: F1 %.3f (%d of %d rows labelled), the control any alert must beat\n", p.EveryRowF1(), p.TP+p.FN, p.TP+p.FP+p.FN+p.TN)
 	spans := func(name string, s *eval.PointStats) {
 		n, median := s.Covered(0.7)
