@@ -1319,7 +1319,7 @@ func (d *Detector) MemoryByPart() []MemoryPart {
 				prev += p.Bytes
 			}
 		}
-		if r.prev != nil || (r.season != nil && !r.season.done) || r.seasonPending {
+		if r.prev != nil || (r.season != nil && r.season.searching()) || r.seasonPending {
 			for _, p := range own {
 				peak += p.Full
 				if !r.freezes() {

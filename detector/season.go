@@ -24,6 +24,14 @@ type SeasonConfig struct {
 	// Learn is how many accepted samples the cycle is found in; 0 turns
 	// seasonal context off.
 	Learn int `yaml:"learn"`
+	// LongLearn is how many accepted samples a second search runs over
+	// when the first found no cycle on any channel; it looks only for
+	// cycles longer than the first could see (Learn/2 samples up to
+	// LongLearn/2: a day sampled each minute). The reference's period
+	// is over and it freezes as if there were no second search; a cycle
+	// found restarts the period as the first search's does. 0 turns it
+	// off, as does Learn 0.
+	LongLearn int `yaml:"long_learn"`
 	// MinACF is the autocorrelation of block means that a cycle needs at
 	// one, two and as many cycles as half the learning holds.
 	MinACF float64 `yaml:"min_acf"`
@@ -37,13 +45,17 @@ type SeasonConfig struct {
 }
 
 // DefaultSeasonConfig returns the defaults.
-func DefaultSeasonConfig() SeasonConfig { return SeasonConfig{Learn: 2000, MinACF: 0.6, Score: true} }
+func DefaultSeasonConfig() SeasonConfig {
+	return SeasonConfig{Learn: 2000, LongLearn: 6000, MinACF: 0.6, Score: true}
+}
 
 // Validate names the first invalid field and its value.
 func (c SeasonConfig) Validate(windowSize int) error {
 	switch {
 	case c.Learn != 0 && (c.Learn < 8*windowSize || c.Learn > 1e6):
 		return fmt.Errorf("detector.reference.season.learn: must be 0 (off) or in [8 x window.size = %d, 1e6] (got %d)", 8*windowSize, c.Learn)
+	case c.Learn != 0 && c.LongLearn != 0 && (c.LongLearn < 2*c.Learn || c.LongLearn > 1e6):
+		return fmt.Errorf("detector.reference.season.long_learn: must be 0 (off) or in [2 x learn = %d, 1e6] (got %d)", 2*c.Learn, c.LongLearn)
 	case !(c.MinACF > 0 && c.MinACF < 1):
 		return fmt.Errorf("detector.reference.season.min_acf: must be in (0, 1) (got %v)", c.MinACF)
 	}
@@ -67,6 +79,7 @@ type season struct {
 	blocks  [][]float64 // per channel, block means while learning
 
 	done    bool
+	long    bool        // the second search (LongLearn) is on: blocks of longBlock samples
 	dt      float64     // mean sampling interval, ns
 	period  []int       // per channel, profile bins (the cycle in blocks); 0: no cycle
 	cycle   []float64   // per channel, the cycle in ns
@@ -89,8 +102,21 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 	return s
 }
 
+// longBlock is the samples per block mean of the second search: a
+// multiple of block, so that the first search's means merge into it.
+func (s *season) longBlock() int {
+	per := (s.cfg.LongLearn + maxBlocks - 1) / maxBlocks
+	return s.block * max(1, (per+s.block-1)/s.block)
+}
+
 // blocksLen is how many block means a channel's learning holds at most.
-func (s *season) blocksLen() int { return s.cfg.Learn/s.block + 1 }
+func (s *season) blocksLen() int {
+	n := s.cfg.Learn/s.block + 1
+	if s.cfg.LongLearn > 0 {
+		n = max(n, s.cfg.LongLearn/s.longBlock()+1)
+	}
+	return n
+}
 
 // bytes is the memory it holds: the window's offsets, and per channel the
 // block means while it learns, then the cycle's profile.
@@ -124,6 +150,14 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 			s.xs[j] = v - off[j]
 		}
 		s.pos = (s.pos + 1) % s.size
+		if s.long && s.observeLong(t, x) {
+			// As at the end of the first search: the window's offsets
+			// start with the next sample.
+			for j, v := range x {
+				s.xs[j] = v - s.offset(j, t)
+			}
+			return true, s.xs
+		}
 		return false, s.xs
 	}
 	if s.n == 0 {
@@ -150,16 +184,77 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	even := float64(s.maxStep) <= 5*s.dt
 	for j := range s.blocks {
 		if even {
-			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j])
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], s.block, s.size)
 			found = found || s.period[j] > 0
 		}
-		s.blocks[j] = nil
+	}
+	if s.long = even && !found && s.cfg.LongLearn > 0; s.long {
+		s.mergeBlocks()
+	} else {
+		clear(s.blocks)
 	}
 	s.longest = s.longestCycle()
 	for j, v := range x {
 		s.xs[j] = v - s.offset(j, t)
 	}
 	return found, s.xs
+}
+
+// searching reports whether a search for a cycle is still on.
+func (s *season) searching() bool { return !s.done || s.long }
+
+// mergeBlocks turns the first search's block means into the second's,
+// the means left over (and the samples not yet in a block) into the sums
+// of its next.
+func (s *season) mergeBlocks() {
+	k := s.longBlock() / s.block
+	for j, b := range s.blocks {
+		whole := len(b) / k * k
+		merged := make([]float64, 0, s.blocksLen())
+		for i := 0; i < whole; i += k {
+			var sum float64
+			for _, v := range b[i : i+k] {
+				sum += v
+			}
+			merged = append(merged, sum/float64(k))
+		}
+		for _, v := range b[whole:] {
+			s.sum[j] += v * float64(s.block)
+		}
+		s.blocks[j] = merged
+	}
+}
+
+// observeLong folds an accepted sample into the second search and reports
+// whether it has just ended with a cycle found on some channel.
+func (s *season) observeLong(t int64, x []float64) (found bool) {
+	s.maxStep = max(s.maxStep, t-s.tLast)
+	s.n++
+	s.tLast = t
+	block := s.longBlock()
+	for j, v := range x {
+		s.sum[j] += v
+		if s.n%block == 0 {
+			s.blocks[j] = grow.Append(s.blocks[j], s.blocksLen(), s.sum[j]/float64(block))
+			s.sum[j] = 0
+		}
+	}
+	even := float64(s.maxStep) <= 5*s.dt
+	if even && s.n < s.cfg.LongLearn {
+		return false
+	}
+	s.long = false
+	if even {
+		s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
+		for j := range s.blocks {
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], block, s.cfg.Learn/2)
+			found = found || s.period[j] > 0
+		}
+	}
+	clear(s.blocks)
+	clear(s.sum)
+	s.longest = s.longestCycle()
+	return found
 }
 
 // clockCycles are the cycles plants keep to the clock: shifts, parts of a
@@ -185,10 +280,11 @@ func snapCycle(c float64) float64 {
 	return c
 }
 
-// findCycle returns the cycle of block means b, in blocks and in ns, and
-// the mean profile over one cycle (offsets from the overall mean, one bin
-// per block of the cycle), or zeros and nil.
-func (s *season) findCycle(b []float64) (int, float64, []float32) {
+// findCycle returns the cycle of block means b, each of block samples, in
+// blocks and in ns, and the mean profile over one cycle (offsets from the
+// overall mean, one bin per block of the cycle), or zeros and nil; also
+// when the first peak is shorter than shortest samples.
+func (s *season) findCycle(b []float64, block, shortest int) (int, float64, []float32) {
 	// Without its linear trend: a ramp correlates with itself at every lag.
 	n := float64(len(b))
 	var mean, slope, sxx float64
@@ -236,7 +332,7 @@ func (s *season) findCycle(b []float64) (int, float64, []float32) {
 	// there as many cycles later as the learning allows; a duty cycle
 	// whose length wanders is not, and its mean profile would be wrong
 	// where the phase has wandered off.
-	if best == 0 || best*s.block < s.size {
+	if best == 0 || best*block < shortest {
 		return 0, 0, nil
 	}
 	blocks := s.refine(acf, best, len(d))
@@ -244,10 +340,10 @@ func (s *season) findCycle(b []float64) (int, float64, []float32) {
 	if acf(at(2)) < s.cfg.MinACF || acf(at(len(d)/2/best)) < s.cfg.MinACF {
 		return 0, 0, nil
 	}
-	cycle := snapCycle(float64(blocks * float64(s.block) * s.dt))
+	cycle := snapCycle(float64(blocks * float64(block) * s.dt))
 	sums, counts := make([]float64, best), make([]int, best)
 	for i, x := range d {
-		mid := (float64(i*s.block) + float64(float64(s.block-1)/2)) * s.dt
+		mid := (float64(i*block) + float64(float64(block-1)/2)) * s.dt
 		k := s.bin(mid, cycle, best)
 		sums[k] += x
 		counts[k]++
@@ -361,6 +457,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 	e.I64(s.maxStep)
 	e.F64s(s.sum)
 	e.Bool(s.done)
+	e.Bool(s.long)
 	e.F64(s.dt)
 	for j := range s.period {
 		e.Int(s.period[j])
@@ -375,7 +472,7 @@ func (s *season) appendState(e *statecodec.Encoder) {
 func (s *season) readState(d *statecodec.Decoder) error {
 	s.n, s.t0, s.tLast, s.maxStep = d.Int(), d.I64(), d.I64(), d.I64()
 	d.F64sInto(s.sum, "season block sums")
-	s.done, s.dt = d.Bool(), d.F64()
+	s.done, s.long, s.dt = d.Bool(), d.Bool(), d.F64()
 	maxLen := s.blocksLen()
 	for j := range s.period {
 		s.period[j], s.cycle[j] = d.Int(), d.F64()
@@ -391,7 +488,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 {
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.cfg.LongLearn == 0) {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {

@@ -72,7 +72,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 43
+	snapshotVersion = 44
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
