@@ -52,7 +52,8 @@ func TestReferenceFreezesAfterItsPeriod(t *testing.T) {
 // TestUnivariateDetectorWithin32KB holds issue 17's bar: a univariate
 // detector of the default configuration holds at most 32 KB once every
 // history is full, and what it holds after a long series (its periods
-// over, its histories filled) stays within that figure.
+// and its seasonal searches over, to season.long_learn, its histories
+// filled) stays within that figure.
 func TestUnivariateDetectorWithin32KB(t *testing.T) {
 	d, err := New(DefaultConfig(), 1)
 	if err != nil {
@@ -62,11 +63,12 @@ func TestUnivariateDetectorWithin32KB(t *testing.T) {
 	if full > 32<<10 {
 		t.Fatalf("a univariate detector holds %d bytes once full, want at most %d", full, 32<<10)
 	}
-	for i, v := range signal(12000, 7) {
+	n := DefaultConfig().Reference.Season.LongLearn + 2000
+	for i, v := range signal(n, 7) {
 		d.Push(int64(i+1)*1e9, []float64{v})
 	}
 	if held := d.MemoryBytes(); held > full {
-		t.Errorf("after 12,000 samples the detector holds %d bytes, more than the %d its histories come to when full", held, full)
+		t.Errorf("after %d samples the detector holds %d bytes, more than the %d its histories come to when full", n, held, full)
 	}
-	t.Logf("%d bytes once full, %d held after 12,000 samples", full, d.MemoryBytes())
+	t.Logf("%d bytes once full, %d held after %d samples", full, d.MemoryBytes(), n)
 }

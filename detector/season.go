@@ -24,13 +24,14 @@ type SeasonConfig struct {
 	// Learn is how many accepted samples the cycle is found in; 0 turns
 	// seasonal context off.
 	Learn int `yaml:"learn"`
-	// LongLearn is how many accepted samples a second search runs over
-	// when the first found no cycle on any channel; it looks only for
-	// cycles longer than the first could see (Learn/2 samples up to
-	// LongLearn/2: a day sampled each minute). The reference's period
-	// is over and it freezes as if there were no second search; a cycle
-	// found restarts the period as the first search's does. 0 turns it
-	// off, as does Learn 0.
+	// LongLearn is how far the search goes on where it found no cycle on
+	// any channel: it looks again each time the samples seen double (at
+	// 2, 4, 8, ... times Learn, up to LongLearn), its block means merged
+	// in pairs, so that each search holds as many as the first and sees
+	// cycles twice as long (a day sampled each minute at 4,000, each 10
+	// s at 32,000). The reference's period is over and it freezes as if
+	// there were no later search; a cycle found restarts the period as
+	// the first search's does. Below 2 x Learn it is off, as with Learn 0.
 	LongLearn int `yaml:"long_learn"`
 	// MinACF is the autocorrelation of block means that a cycle needs at
 	// one, two and as many cycles as half the learning holds.
@@ -46,7 +47,7 @@ type SeasonConfig struct {
 
 // DefaultSeasonConfig returns the defaults.
 func DefaultSeasonConfig() SeasonConfig {
-	return SeasonConfig{Learn: 2000, LongLearn: 6000, MinACF: 0.6, Score: true}
+	return SeasonConfig{Learn: 2000, LongLearn: 32000, MinACF: 0.6, Score: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -54,8 +55,8 @@ func (c SeasonConfig) Validate(windowSize int) error {
 	switch {
 	case c.Learn != 0 && (c.Learn < 8*windowSize || c.Learn > 1e6):
 		return fmt.Errorf("detector.reference.season.learn: must be 0 (off) or in [8 x window.size = %d, 1e6] (got %d)", 8*windowSize, c.Learn)
-	case c.Learn != 0 && c.LongLearn != 0 && (c.LongLearn < 2*c.Learn || c.LongLearn > 1e6):
-		return fmt.Errorf("detector.reference.season.long_learn: must be 0 (off) or in [2 x learn = %d, 1e6] (got %d)", 2*c.Learn, c.LongLearn)
+	case c.Learn != 0 && c.LongLearn != 0 && (c.LongLearn < 2*c.Learn || c.LongLearn > 1e8):
+		return fmt.Errorf("detector.reference.season.long_learn: must be 0 (off) or in [2 x learn = %d, 1e8] (got %d)", 2*c.Learn, c.LongLearn)
 	case !(c.MinACF > 0 && c.MinACF < 1):
 		return fmt.Errorf("detector.reference.season.min_acf: must be in (0, 1) (got %v)", c.MinACF)
 	}
@@ -76,10 +77,13 @@ type season struct {
 	tLast   int64 // time of the last
 	maxStep int64 // the longest interval between two of them
 	sum     []float64
-	blocks  [][]float64 // per channel, block means while learning
+	blocks  [][]float64  // per channel, block means while learning
+	origin  []float64    // per channel, the first sample, which the moments below are taken from
+	moments [][2]float64 // per channel, the sum and the sum of squares of the samples while learning
 
 	done    bool
-	long    bool        // the second search (LongLearn) is on: blocks of longBlock samples
+	long    bool // a later search (LongLearn) is on, with blocks of lblock samples
+	lblock  int
 	dt      float64     // mean sampling interval, ns
 	period  []int       // per channel, profile bins (the cycle in blocks); 0: no cycle
 	cycle   []float64   // per channel, the cycle in ns
@@ -96,27 +100,16 @@ func newSeason(cfg SeasonConfig, size, channels int) *season {
 		return nil
 	}
 	s := &season{cfg: cfg, size: size, block: max(1, (cfg.Learn+maxBlocks-1)/maxBlocks),
-		sum: make([]float64, channels), period: make([]int, channels), cycle: make([]float64, channels),
+		sum: make([]float64, channels), origin: make([]float64, channels), moments: make([][2]float64, channels),
+		period: make([]int, channels), cycle: make([]float64, channels),
 		off: make([]float64, size*channels), xs: make([]float64, channels)}
 	s.blocks, s.profile = make([][]float64, channels), make([][]float32, channels)
 	return s
 }
 
-// longBlock is the samples per block mean of the second search: a
-// multiple of block, so that the first search's means merge into it.
-func (s *season) longBlock() int {
-	per := (s.cfg.LongLearn + maxBlocks - 1) / maxBlocks
-	return s.block * max(1, (per+s.block-1)/s.block)
-}
-
-// blocksLen is how many block means a channel's learning holds at most.
-func (s *season) blocksLen() int {
-	n := s.cfg.Learn/s.block + 1
-	if s.cfg.LongLearn > 0 {
-		n = max(n, s.cfg.LongLearn/s.longBlock()+1)
-	}
-	return n
-}
+// blocksLen is how many block means a channel's learning holds at most
+// (a later search as many: its blocks are as much longer as it is).
+func (s *season) blocksLen() int { return s.cfg.Learn/s.block + 1 }
 
 // bytes is the memory it holds: the window's offsets, and per channel the
 // block means while it learns, then the cycle's profile.
@@ -160,20 +153,7 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 		}
 		return false, s.xs
 	}
-	if s.n == 0 {
-		s.t0 = t
-	} else {
-		s.maxStep = max(s.maxStep, t-s.tLast)
-	}
-	s.n++
-	s.tLast = t
-	for j, v := range x {
-		s.sum[j] += v
-		if s.n%s.block == 0 {
-			s.blocks[j] = grow.Append(s.blocks[j], s.blocksLen(), s.sum[j]/float64(s.block))
-			s.sum[j] = 0
-		}
-	}
+	s.take(t, x, s.block)
 	if s.n < s.cfg.Learn {
 		return false, x
 	}
@@ -184,12 +164,13 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	even := float64(s.maxStep) <= 5*s.dt
 	for j := range s.blocks {
 		if even {
-			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], s.block, s.size)
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], s.block, s.size, nil)
 			found = found || s.period[j] > 0
 		}
 	}
-	if s.long = even && !found && s.cfg.LongLearn > 0; s.long {
-		s.mergeBlocks()
+	if s.long = even && !found && s.cfg.LongLearn >= 2*s.cfg.Learn; s.long {
+		s.lblock = s.block
+		s.coarsen()
 	} else {
 		clear(s.blocks)
 	}
@@ -200,59 +181,73 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 	return found, s.xs
 }
 
-// searching reports whether a search for a cycle is still on.
-func (s *season) searching() bool { return !s.done || s.long }
-
-// mergeBlocks turns the first search's block means into the second's,
-// the means left over (and the samples not yet in a block) into the sums
-// of its next.
-func (s *season) mergeBlocks() {
-	k := s.longBlock() / s.block
-	for j, b := range s.blocks {
-		whole := len(b) / k * k
-		merged := make([]float64, 0, s.blocksLen())
-		for i := 0; i < whole; i += k {
-			var sum float64
-			for _, v := range b[i : i+k] {
-				sum += v
-			}
-			merged = append(merged, sum/float64(k))
-		}
-		for _, v := range b[whole:] {
-			s.sum[j] += v * float64(s.block)
-		}
-		s.blocks[j] = merged
+// take folds an accepted sample at time t into the search: its moments
+// and its means of block samples.
+func (s *season) take(t int64, x []float64, block int) {
+	if s.n == 0 {
+		s.t0 = t
+	} else {
+		s.maxStep = max(s.maxStep, t-s.tLast)
 	}
-}
-
-// observeLong folds an accepted sample into the second search and reports
-// whether it has just ended with a cycle found on some channel.
-func (s *season) observeLong(t int64, x []float64) (found bool) {
-	s.maxStep = max(s.maxStep, t-s.tLast)
 	s.n++
 	s.tLast = t
-	block := s.longBlock()
 	for j, v := range x {
+		s.addMoments(j, v)
 		s.sum[j] += v
 		if s.n%block == 0 {
 			s.blocks[j] = grow.Append(s.blocks[j], s.blocksLen(), s.sum[j]/float64(block))
 			s.sum[j] = 0
 		}
 	}
+}
+
+// searching reports whether a search for a cycle is still on.
+func (s *season) searching() bool { return !s.done || s.long }
+
+// coarsen doubles the block of the search: block means merge in pairs,
+// one left over (and the samples not yet in a block) into the sum of the
+// next.
+func (s *season) coarsen() {
+	for j, b := range s.blocks {
+		whole := len(b) / 2 * 2
+		for i := 0; i < whole; i += 2 {
+			b[i/2] = (b[i] + b[i+1]) / 2
+		}
+		if whole < len(b) {
+			s.sum[j] += b[whole] * float64(s.lblock)
+		}
+		s.blocks[j] = b[:whole/2]
+	}
+	s.lblock *= 2
+}
+
+// searchEnd is how many samples the search on holds when it looks.
+func (s *season) searchEnd() int { return s.cfg.Learn * (s.lblock / s.block) }
+
+// observeLong folds an accepted sample into the later searches and
+// reports whether one has just ended with a cycle found on some channel.
+func (s *season) observeLong(t int64, x []float64) (found bool) {
+	s.take(t, x, s.lblock)
 	even := float64(s.maxStep) <= 5*s.dt
-	if even && s.n < s.cfg.LongLearn {
+	if even && s.n < s.searchEnd() {
 		return false
 	}
-	s.long = false
 	if even {
+		// Only a cycle longer than a quarter of what the last search held:
+		// a shorter one it saw (and had it not taken it, it failed its
+		// tests there).
 		s.dt = float64(s.tLast-s.t0) / float64(max(1, s.n-1))
 		for j := range s.blocks {
-			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], block, s.cfg.Learn/2)
+			s.period[j], s.cycle[j], s.profile[j] = s.findCycle(s.blocks[j], s.lblock, s.searchEnd()/8, &s.moments[j])
 			found = found || s.period[j] > 0
 		}
 	}
-	clear(s.blocks)
-	clear(s.sum)
+	if s.long = even && !found && 2*s.searchEnd() <= s.cfg.LongLearn; s.long {
+		s.coarsen()
+	} else {
+		clear(s.blocks)
+		clear(s.sum)
+	}
 	s.longest = s.longestCycle()
 	return found
 }
@@ -283,8 +278,10 @@ func snapCycle(c float64) float64 {
 // findCycle returns the cycle of block means b, each of block samples, in
 // blocks and in ns, and the mean profile over one cycle (offsets from the
 // overall mean, one bin per block of the cycle), or zeros and nil; also
-// when the first peak is shorter than shortest samples.
-func (s *season) findCycle(b []float64, block, shortest int) (int, float64, []float32) {
+// when the first peak is shorter than shortest samples, or (moments, of
+// the samples, given) the profile is not smooth against the samples'
+// residual noise (smoothProfile).
+func (s *season) findCycle(b []float64, block, shortest int, moments *[2]float64) (int, float64, []float32) {
 	// Without its linear trend: a ramp correlates with itself at every lag.
 	n := float64(len(b))
 	var mean, slope, sxx float64
@@ -341,12 +338,13 @@ func (s *season) findCycle(b []float64, block, shortest int) (int, float64, []fl
 		return 0, 0, nil
 	}
 	cycle := snapCycle(float64(blocks * float64(block) * s.dt))
-	sums, counts := make([]float64, best), make([]int, best)
+	sums, counts, bins := make([]float64, best), make([]int, best), make([]int, len(d))
 	for i, x := range d {
 		mid := (float64(i*block) + float64(float64(block-1)/2)) * s.dt
 		k := s.bin(mid, cycle, best)
 		sums[k] += x
 		counts[k]++
+		bins[i] = k
 	}
 	profile := make([]float32, best)
 	for k, sum := range sums {
@@ -354,7 +352,68 @@ func (s *season) findCycle(b []float64, block, shortest int) (int, float64, []fl
 			profile[k] = float32(sum / float64(counts[k]))
 		}
 	}
+	if moments != nil && !smoothProfile(profile, counts, block, residualNoise(*moments, s.n, b, d, profile, bins)) {
+		return 0, 0, nil
+	}
 	return best, cycle, profile
+}
+
+// maxProfileJump is how far, in the samples' residual deviations, a
+// later search's profile may move between neighbouring bins beyond what
+// its own averaging error allows (two of its standard errors). Its bins
+// are as long as its blocks (32 samples at 16,000): a sharp edge inside
+// one (a cleaning cycle's bump) is smeared over it, the residual at every
+// edge reads as a departure of half the edge, and the reference's tail
+// learns those as normal (a drop of 7 deviations went unalerted). Seen:
+// 2.1-2.3 on such a bump of 6 deviations every 2,500 samples, at most 1.0
+// on daily cycles sampled each minute and every 20 s.
+const maxProfileJump = 1.5
+
+// smoothProfile reports whether no two neighbouring bins of profile (the
+// last next to the first), each the mean of counts block means of block
+// samples, differ by more than maxProfileJump times noise beyond their
+// averaging error.
+func smoothProfile(profile []float32, counts []int, block int, noise float64) bool {
+	for k, v := range profile {
+		next := (k + 1) % len(profile)
+		allow := 2 * noise * math.Sqrt(1/float64(block*max(1, counts[k]))+1/float64(block*max(1, counts[next])))
+		if math.Abs(float64(v-profile[next]))-allow > maxProfileJump*noise {
+			return false
+		}
+	}
+	return true
+}
+
+// addMoments folds channel j's sample v into its moments.
+func (s *season) addMoments(j int, v float64) {
+	if s.n == 1 {
+		s.origin[j] = v
+	}
+	d := v - s.origin[j]
+	s.moments[j][0] += d
+	s.moments[j][1] += float64(d * d) // rounded: arm64 must not fuse it
+}
+
+// residualNoise is the deviation per sample of the n samples whose block
+// means of block samples are b, about their line and the profile: their
+// variance less what the line and the profile explain (a wander counts in
+// it: an edge is measured against what the reference sees anyway).
+func residualNoise(m [2]float64, n int, b, d []float64, profile []float32, bins []int) float64 {
+	mean := m[0] / float64(n)
+	v := m[1]/float64(n) - float64(mean*mean)
+	var bm, bv, dv, pv float64
+	for _, x := range b {
+		bm += x
+	}
+	bm /= float64(len(b))
+	for i, x := range b {
+		bv += float64((x - bm) * (x - bm))
+		dv += float64(d[i] * d[i])
+		p := float64(profile[bins[i]])
+		pv += float64(p * p)
+	}
+	k := float64(len(b))
+	return math.Sqrt(max(0, v-(bv-dv)/k-pv/k))
 }
 
 // refine returns the cycle, in blocks, to a fraction of a block: the
@@ -456,8 +515,14 @@ func (s *season) appendState(e *statecodec.Encoder) {
 	e.I64(s.tLast)
 	e.I64(s.maxStep)
 	e.F64s(s.sum)
+	e.F64s(s.origin)
+	for _, m := range s.moments {
+		e.F64(m[0])
+		e.F64(m[1])
+	}
 	e.Bool(s.done)
 	e.Bool(s.long)
+	e.Int(s.lblock)
 	e.F64(s.dt)
 	for j := range s.period {
 		e.Int(s.period[j])
@@ -472,7 +537,11 @@ func (s *season) appendState(e *statecodec.Encoder) {
 func (s *season) readState(d *statecodec.Decoder) error {
 	s.n, s.t0, s.tLast, s.maxStep = d.Int(), d.I64(), d.I64(), d.I64()
 	d.F64sInto(s.sum, "season block sums")
-	s.done, s.long, s.dt = d.Bool(), d.Bool(), d.F64()
+	d.F64sInto(s.origin, "season origins")
+	for j := range s.moments {
+		s.moments[j] = [2]float64{d.F64(), d.F64()}
+	}
+	s.done, s.long, s.lblock, s.dt = d.Bool(), d.Bool(), d.Int(), d.F64()
 	maxLen := s.blocksLen()
 	for j := range s.period {
 		s.period[j], s.cycle[j] = d.Int(), d.F64()
@@ -488,7 +557,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.cfg.LongLearn == 0) {
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.lblock < 2*s.block || s.lblock%s.block != 0 || s.searchEnd() > s.cfg.LongLearn) {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {
@@ -496,7 +565,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 			return errors.New("detector: season state not finite")
 		}
 	}
-	if !allFinite(s.sum) || !allFinite(s.off) {
+	if !allFinite(s.sum) || !allFinite(s.off) || !allFinite(s.origin) || slices.ContainsFunc(s.moments, func(m [2]float64) bool { return !finite(m[0]) || !finite(m[1]) }) {
 		return errors.New("detector: season state not finite")
 	}
 	s.longest = s.longestCycle()
