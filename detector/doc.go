@@ -32,7 +32,8 @@
 // larger of the two scales.
 //
 // The reference takes a cycle longer than its window off what it sees
-// (season.go), found once over a series' first samples; the drift monitor
+// (season.go), found over a series' first samples (and, where none is,
+// looked for again each time the samples double); the drift monitor
 // does the same with cycles longer than its horizon.
 // Model-free tests of each channel's part of a window against normal
 // windows' add their evidence (channeltest.go: stillness, roughness,

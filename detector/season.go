@@ -557,7 +557,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.lblock < 2*s.block || s.lblock%s.block != 0 || s.searchEnd() > s.cfg.LongLearn) {
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.lblock < 2*s.block || s.lblock%s.block != 0 || s.lblock/s.block > s.cfg.LongLearn/s.cfg.Learn) {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {
