@@ -82,8 +82,7 @@ type season struct {
 	moments [][2]float64 // per channel, the sum and the sum of squares of the samples while learning
 
 	done    bool
-	long    bool // a later search (LongLearn) is on, with blocks of lblock samples
-	lblock  int
+	lblock  int         // a later search's samples per block mean; 0: none is on
 	dt      float64     // mean sampling interval, ns
 	period  []int       // per channel, profile bins (the cycle in blocks); 0: no cycle
 	cycle   []float64   // per channel, the cycle in ns
@@ -143,7 +142,7 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 			s.xs[j] = v - off[j]
 		}
 		s.pos = (s.pos + 1) % s.size
-		if s.long && s.observeLong(t, x) {
+		if s.lblock > 0 && s.observeLong(t, x) {
 			// As at the end of the first search: the window's offsets
 			// start with the next sample.
 			for j, v := range x {
@@ -168,7 +167,7 @@ func (s *season) observe(t int64, x []float64) (found bool, y []float64) {
 			found = found || s.period[j] > 0
 		}
 	}
-	if s.long = even && !found && s.cfg.LongLearn >= 2*s.cfg.Learn; s.long {
+	if even && !found && s.cfg.LongLearn >= 2*s.cfg.Learn {
 		s.lblock = s.block
 		s.coarsen()
 	} else {
@@ -202,7 +201,7 @@ func (s *season) take(t int64, x []float64, block int) {
 }
 
 // searching reports whether a search for a cycle is still on.
-func (s *season) searching() bool { return !s.done || s.long }
+func (s *season) searching() bool { return !s.done || s.lblock > 0 }
 
 // coarsen doubles the block of the search: block means merge in pairs,
 // one left over (and the samples not yet in a block) into the sum of the
@@ -242,9 +241,10 @@ func (s *season) observeLong(t int64, x []float64) (found bool) {
 			found = found || s.period[j] > 0
 		}
 	}
-	if s.long = even && !found && 2*s.searchEnd() <= s.cfg.LongLearn; s.long {
+	if even && !found && 2*s.searchEnd() <= s.cfg.LongLearn {
 		s.coarsen()
 	} else {
+		s.lblock = 0
 		clear(s.blocks)
 		clear(s.sum)
 	}
@@ -338,13 +338,12 @@ func (s *season) findCycle(b []float64, block, shortest int, moments *[2]float64
 		return 0, 0, nil
 	}
 	cycle := snapCycle(float64(blocks * float64(block) * s.dt))
-	sums, counts, bins := make([]float64, best), make([]int, best), make([]int, len(d))
+	sums, counts := make([]float64, best), make([]int, best)
 	for i, x := range d {
 		mid := (float64(i*block) + float64(float64(block-1)/2)) * s.dt
 		k := s.bin(mid, cycle, best)
 		sums[k] += x
 		counts[k]++
-		bins[i] = k
 	}
 	profile := make([]float32, best)
 	for k, sum := range sums {
@@ -352,7 +351,7 @@ func (s *season) findCycle(b []float64, block, shortest int, moments *[2]float64
 			profile[k] = float32(sum / float64(counts[k]))
 		}
 	}
-	if moments != nil && !smoothProfile(profile, counts, block, residualNoise(*moments, s.n, b, d, profile, bins)) {
+	if moments != nil && !smoothProfile(profile, counts, block, residualNoise(*moments, s.n, float64(slope*slope)*sxx/n, profile, counts)) {
 		return 0, 0, nil
 	}
 	return best, cycle, profile
@@ -394,26 +393,21 @@ func (s *season) addMoments(j int, v float64) {
 	s.moments[j][1] += float64(d * d) // rounded: arm64 must not fuse it
 }
 
-// residualNoise is the deviation per sample of the n samples whose block
-// means of block samples are b, about their line and the profile: their
-// variance less what the line and the profile explain (a wander counts in
-// it: an edge is measured against what the reference sees anyway).
-func residualNoise(m [2]float64, n int, b, d []float64, profile []float32, bins []int) float64 {
+// residualNoise is the deviation per sample of the n samples with moments
+// m about their line and the cycle's profile: their variance less the
+// line's (trendVar, per block mean) and the profile's, whose bins hold
+// counts block means each (a wander counts in it: an edge is measured
+// against what the reference sees anyway).
+func residualNoise(m [2]float64, n int, trendVar float64, profile []float32, counts []int) float64 {
 	mean := m[0] / float64(n)
 	v := m[1]/float64(n) - float64(mean*mean)
-	var bm, bv, dv, pv float64
-	for _, x := range b {
-		bm += x
+	var pv float64
+	blocks := 0
+	for k, p := range profile {
+		pv += float64(counts[k]) * float64(float64(p)*float64(p))
+		blocks += counts[k]
 	}
-	bm /= float64(len(b))
-	for i, x := range b {
-		bv += float64((x - bm) * (x - bm))
-		dv += float64(d[i] * d[i])
-		p := float64(profile[bins[i]])
-		pv += float64(p * p)
-	}
-	k := float64(len(b))
-	return math.Sqrt(max(0, v-(bv-dv)/k-pv/k))
+	return math.Sqrt(max(0, v-trendVar-pv/float64(blocks)))
 }
 
 // refine returns the cycle, in blocks, to a fraction of a block: the
@@ -521,7 +515,6 @@ func (s *season) appendState(e *statecodec.Encoder) {
 		e.F64(m[1])
 	}
 	e.Bool(s.done)
-	e.Bool(s.long)
 	e.Int(s.lblock)
 	e.F64(s.dt)
 	for j := range s.period {
@@ -541,7 +534,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	for j := range s.moments {
 		s.moments[j] = [2]float64{d.F64(), d.F64()}
 	}
-	s.done, s.long, s.lblock, s.dt = d.Bool(), d.Bool(), d.Int(), d.F64()
+	s.done, s.lblock, s.dt = d.Bool(), d.Int(), d.F64()
 	maxLen := s.blocksLen()
 	for j := range s.period {
 		s.period[j], s.cycle[j] = d.Int(), d.F64()
@@ -557,7 +550,7 @@ func (s *season) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.long && (!s.done || s.lblock < 2*s.block || s.lblock%s.block != 0 || s.lblock/s.block > s.cfg.LongLearn/s.cfg.Learn) {
+	if s.n < 0 || s.pos < 0 || s.pos >= s.size || !finite(s.dt) || s.dt < 0 || s.lblock < 0 || s.lblock > 0 && (!s.done || s.lblock < 2*s.block || s.lblock%s.block != 0 || s.lblock/s.block > s.cfg.LongLearn/s.cfg.Learn) {
 		return errors.New("detector: season state out of range")
 	}
 	for j := range s.period {
