@@ -34,7 +34,8 @@
 // The reference takes a cycle longer than its window off what it sees
 // (season.go), found over a series' first samples (and, where none is,
 // looked for again each time the samples double); the drift monitor
-// does the same with cycles longer than its horizon.
+// does the same with cycles longer than its horizon, its later searches
+// taking only a cycle that keeps to the clock (a day sampled every second).
 // Model-free tests of each channel's part of a window against normal
 // windows' add their evidence (channeltest.go: stillness, roughness,
 // swing). A channel that switches between separate states has them learnt

@@ -42,6 +42,16 @@ type DriftConfig struct {
 	// it is taken off every sample and the reference starts again, so a
 	// daily cycle longer than Horizon does not hide a drift.
 	Seasonal bool `yaml:"seasonal"`
+	// LongLearn: where that search found no cycle on any channel, it looks
+	// again each time the samples double, up to LongLearn (as the
+	// reference's season.long_learn does), and takes only a cycle that
+	// keeps to the clock (an hour, a shift, a day, a week: clockCycles,
+	// within clockSnapLater), since it holds only two to four of them. A
+	// day sampled every 10 s is found at 32,000 samples, every second at
+	// 256,000; until then the day's swing reads as a drift every day.
+	// A cycle found closes an open drift alert (by "cycle") and the
+	// reference starts again without it. 0 turns it off.
+	LongLearn int `yaml:"long_learn"`
 	// States looks, over the first reference, for a channel that switches
 	// between two separate states (a motor's on and off, as the reference
 	// model's value histogram does); if one is found, each sample's state
@@ -53,7 +63,7 @@ type DriftConfig struct {
 // DefaultDriftConfig returns the defaults.
 func DefaultDriftConfig() DriftConfig {
 	return DriftConfig{Enabled: true, Reference: 4000, Horizon: 1000, Slack: 3, Threshold: 150,
-		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}, Seasonal: true, States: true}
+		Alert: AlertConfig{Open: 0.5, Close: 0.3, CloseAfter: 50, MinGap: 500}, Seasonal: true, LongLearn: 256000, States: true}
 }
 
 // Validate names the first invalid field and its value.
@@ -71,6 +81,8 @@ func (c DriftConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.drift.slack: must be in [0, 1000] (got %v)", c.Slack)
 	case !(c.Threshold > 0) || c.Threshold > 1e9:
 		return fmt.Errorf("detector.drift.threshold: must be in (0, 1e9] (got %v)", c.Threshold)
+	case c.LongLearn != 0 && (c.LongLearn < 2*c.Reference || c.LongLearn > 1e8):
+		return fmt.Errorf("detector.drift.long_learn: must be 0 (off) or in [2 x detector.drift.reference = %d, 1e8] (got %d)", 2*c.Reference, c.LongLearn)
 	}
 	return c.Alert.validate("detector.drift.alert")
 }
@@ -199,7 +211,8 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 		spread: make([]float64, channels), rate: make([]float64, channels),
 	}
 	if cfg.Seasonal {
-		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
+		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, LongLearn: cfg.LongLearn, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
+		m.season.clockOnly = true
 	}
 	if cfg.States {
 		m.states, m.xs = newMarginal(nil, channels, windowSize), make([]float64, channels)
@@ -237,6 +250,10 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		found, y := m.season.observe(t, x)
 		if m.season.longest > float64(m.cfg.Horizon) {
 			if found {
+				if m.alert.open {
+					// Found by a later search: the departure was the cycle.
+					out = m.closeNow(t, ReasonCycle)
+				}
 				m.restartReference()
 			}
 			x = y
@@ -421,6 +438,11 @@ const StatisticExtreme = "extreme"
 // ReasonRelation is Explanation.Reason of a drift alert closed because a
 // channel came to be read against its inputs: its reference starts again.
 const ReasonRelation = "relation"
+
+// ReasonCycle is Explanation.Reason of a drift alert closed because a
+// later seasonal search found the cycle its departure was
+// (DriftConfig.LongLearn): the reference starts again without it.
+const ReasonCycle = "cycle"
 
 // rebase starts the reference again at the next sample, with channel j
 // now read as v (its level against its inputs, Detector.driftInputs):

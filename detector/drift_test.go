@@ -224,3 +224,69 @@ func TestDriftExplainsStepSize(t *testing.T) {
 		t.Errorf("explained as %s %+.3f, want level up by about %v", e.statistic, e.departure, size)
 	}
 }
+
+// TestDriftTakesADayFoundLate: a day sampled every 10 s is 8,640 samples,
+// beyond what the search over the drift reference (4,000) can see, so
+// its swing read as a drift every day. The later searches
+// (drift.long_learn) find it at 32,000 samples as the day: an open drift
+// alert closes by "cycle", none opens on the cycle after it, and a ramp
+// on top of the cycle is still alerted before it ends. A snapshot taken
+// during a later search resumes bit for bit.
+func TestDriftTakesADayFoundLate(t *testing.T) {
+	const day, n, found, rampAt, rampLen = 8640, 6 * 8640, 32000, 44000, 5000
+	r := rand.New(rand.NewPCG(9, 9))
+	ts, xs := make([]int64, n), make([]float64, n)
+	start := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for i := range xs {
+		ts[i] = start + int64(i)*int64(10*time.Second)
+		xs[i] = 60 + 3*math.Sin(2*math.Pi*float64(i)/day) + 0.2*r.NormFloat64()
+		if i >= rampAt {
+			xs[i] += 3 * math.Min(1, float64(i-rampAt+1)/rampLen)
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.Kind = Persistence // the drift monitor does not depend on the kind; this is fast
+	opensIn := func(evs []driftEvent, from, to int) (opens int) {
+		for _, e := range evs {
+			if e.ev == Opened && e.seq >= uint64(from) && e.seq < uint64(to) {
+				opens++
+			}
+		}
+		return opens
+	}
+
+	d := mustNew(t, cfg)
+	evs := pushAll(t, d, ts, xs, 0)
+	if got := time.Duration(d.drift.season.cycle[0]); got != 24*time.Hour {
+		t.Fatalf("the drift monitor's cycle is %v, want 24h", got)
+	}
+	byCycle := false
+	for _, e := range evs {
+		byCycle = byCycle || e.ev == Closed && e.reason == ReasonCycle && e.seq == found-1
+	}
+	if before := opensIn(evs, 0, found); before == 0 || !byCycle {
+		t.Errorf("%d drift alerts opened before the cycle was found, and one closed by %q as it was: %v (want some, and true)", before, ReasonCycle, byCycle)
+	}
+	if after := opensIn(evs, found, rampAt); after != 0 {
+		t.Errorf("%d drift alerts opened on the cycle after it was found, before the ramp (want 0)", after)
+	}
+	if ramp := opensIn(evs, rampAt, rampAt+rampLen); ramp == 0 {
+		t.Errorf("no drift alert opened on the ramp over the cycle (want one)")
+	}
+
+	off := cfg
+	off.Drift.LongLearn = 0
+	if after := opensIn(pushAll(t, mustNew(t, off), ts, xs, 0), found, rampAt); after == 0 {
+		t.Errorf("without the later searches no drift alert opened on the cycle between samples %d and %d: the test no longer tells them apart", found, rampAt)
+	}
+
+	a := mustNew(t, cfg)
+	pushAll(t, a, ts[:20000], xs[:20000], 0)
+	b := restored(t, a, cfg)
+	for i := 20000; i < 36000; i++ {
+		ra, rb := a.Push(ts[i], xs[i:i+1]), b.Push(ts[i], xs[i:i+1])
+		if len(ra) != len(rb) || len(ra) > 0 && (ra[0].Drift != rb[0].Drift || ra[0].Score != rb[0].Score) {
+			t.Fatalf("sample %d: the restored detector scores differently", i)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package detector
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 // TestReferenceFreezesAfterItsPeriod: with reference.learn_every 0 (the
 // default) the reference network drops its optimiser state, averaged
@@ -52,10 +55,12 @@ func TestReferenceFreezesAfterItsPeriod(t *testing.T) {
 // TestUnivariateDetectorWithin32KB holds issue 17's bar: a univariate
 // detector of the default configuration holds at most 32 KB once every
 // history is full, and what it holds after a long series (its periods
-// and its seasonal searches over, to season.long_learn, its histories
-// filled) stays within that figure.
+// and its seasonal searches over, to season.long_learn and
+// drift.long_learn, its histories filled) stays within that figure. Over
+// noise no search finds a cycle, so each goes on to its end.
 func TestUnivariateDetectorWithin32KB(t *testing.T) {
-	d, err := New(DefaultConfig(), 1)
+	cfg := DefaultConfig()
+	d, err := New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +68,16 @@ func TestUnivariateDetectorWithin32KB(t *testing.T) {
 	if full > 32<<10 {
 		t.Fatalf("a univariate detector holds %d bytes once full, want at most %d", full, 32<<10)
 	}
-	n := DefaultConfig().Reference.Season.LongLearn + 2000
-	for i, v := range signal(n, 7) {
-		d.Push(int64(i+1)*1e9, []float64{v})
+	n := max(cfg.Reference.Season.LongLearn, cfg.Drift.LongLearn) + 2000
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range n {
+		d.Push(int64(i+1)*1e9, []float64{50 + r.NormFloat64()})
+		if i == cfg.Drift.LongLearn/2 && !d.drift.season.searching() {
+			t.Fatalf("the drift monitor's seasonal search is over at sample %d, before drift.long_learn", i)
+		}
+	}
+	if d.drift.season.searching() || d.ref.season.searching() {
+		t.Fatalf("a seasonal search still runs after %d samples", n)
 	}
 	if held := d.MemoryBytes(); held > full {
 		t.Errorf("after %d samples the detector holds %d bytes, more than the %d its histories come to when full", n, held, full)

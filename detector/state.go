@@ -14,7 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 43 (version 42 spread no counter's rise over
+// Snapshot encoding, version 45 (version 44's drift monitor looked for a
+// cycle over its reference only; version 43 looked for none after the
+// first search; version 42 spread no counter's rise over
 // the steps it spans and kept no time of a counter's newest value; version 41 turned no counters into their
 // rises and kept no finding of inputs held exactly; version 40 had no runs between the jumps
 // of channels that move only by jumps; version 39 had no slope test over several
@@ -72,7 +74,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 44
+	snapshotVersion = 45
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order

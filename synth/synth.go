@@ -65,6 +65,18 @@ var Steps = map[string]time.Duration{
 	"longduty": time.Second,
 }
 
+// MinDayStep and MaxDayStep bound the "daily" drift signal's step
+// (DriftCorpusDayStep): at a second a series is 52 times n samples.
+const MinDayStep, MaxDayStep = time.Second, 5 * time.Minute
+
+// CheckDayStep says why step cannot be the "daily" drift signal's.
+func CheckDayStep(step time.Duration) error {
+	if step < MinDayStep || step > MaxDayStep || (24*time.Hour)%step != 0 {
+		return fmt.Errorf("must divide a day and be in [%v, %v] (got %v)", MinDayStep, MaxDayStep, step)
+	}
+	return nil
+}
+
 // DriftRamp is how many samples a drift fault takes to reach its full size.
 const DriftRamp = 1500
 
@@ -137,6 +149,7 @@ type generator struct {
 	cycle     int     // duty: position in the current cycle
 	cycLen    int
 	onLen     int
+	day       int // "daily": samples a day
 	// shortCycling: the current duty cycle is a fault's short one.
 	shortCycling bool
 	lo, hi       float64 // normal range, for spikes
@@ -146,7 +159,7 @@ func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
 	g := &generator{kind: kind, rng: rng}
 	switch kind {
 	case "seasonal", "daily":
-		g.lo, g.hi = 46, 74
+		g.lo, g.hi, g.day = 46, 74, int(24*time.Hour/Steps["daily"])
 	case "duty":
 		g.lo, g.hi = 0, 44
 		g.newCycle(48)
@@ -186,7 +199,7 @@ func (g *generator) next(i int, fault string) float64 {
 	}
 	day := 2 * math.Pi * float64(i) / 288
 	if g.kind == "daily" {
-		day = 2 * math.Pi * float64(i) / 1440
+		day = 2 * math.Pi * float64(i) / float64(g.day)
 	}
 	switch g.kind {
 	case "seasonal", "daily": // process temperature: daily cycle with a harmonic
@@ -359,6 +372,31 @@ const (
 // Window is the ramp; Size the drift in sensor units (signed). The "daily"
 // signal gets 2n samples.
 func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
+	return generateDrift(signal, fault, n, seed, Steps["daily"])
+}
+
+// driftSearch is how many samples aewatch's drift monitor looks for a
+// cycle over first (detector.drift.reference); each later search holds
+// twice as many as the one before.
+const driftSearch = 4000
+
+// dailyRows is how many times n samples a "daily" drift series sampled
+// every step holds: enough for the drift monitor's search to find the day
+// (holding two and a half of them), take its reference again without it
+// and have 2,000 samples to spare before the earliest drift (42% of the
+// series). A minute's day (1,440 samples) takes 2.
+func dailyRows(n int, step time.Duration) int {
+	day := int(24 * time.Hour / step)
+	found := driftSearch
+	for 2*found < 5*day {
+		found *= 2
+	}
+	return max(2, int(math.Ceil(float64(found+driftSearch+2000)/(0.42*float64(n)))))
+}
+
+// generateDrift is GenerateDrift with the "daily" signal sampled every
+// dayStep (a day of 24h/dayStep samples).
+func generateDrift(signal, fault string, n int, seed uint64, dayStep time.Duration) (*Series, error) {
 	if fault != "drift" && fault != "none" {
 		return nil, fmt.Errorf("synth: drift corpus fault must be drift or none (got %q)", fault)
 	}
@@ -369,7 +407,7 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 	case "daily":
 		// A cycle of 1,440 samples: its drift monitor first finds the
 		// cycle over one reference and then takes another without it.
-		n *= 2
+		n *= dailyRows(n, dayStep)
 	case "longduty":
 		// The same for its two states, and the drift starts after both
 		// references.
@@ -379,6 +417,10 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 	g, err := newGenerator(signal, rng)
 	if err != nil {
 		return nil, err
+	}
+	step := Steps[signal]
+	if signal == "daily" {
+		step, g.day = dayStep, int(24*time.Hour/dayStep)
 	}
 	s := &Series{Name: fmt.Sprintf("%s/%s_%s.csv", signal, signal, fault), Signal: signal, Fault: fault, Onset: -1, End: -1}
 	if fault == "drift" {
@@ -396,7 +438,7 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 		if s.Onset >= 0 && i >= s.Onset {
 			v += s.Size * math.Min(1, float64(i-s.Onset+1)/float64(s.End-s.Onset+1))
 		}
-		s.Times = append(s.Times, Start.Add(time.Duration(i)*Steps[signal]))
+		s.Times = append(s.Times, Start.Add(time.Duration(i)*step))
 		s.Values = append(s.Values, v)
 	}
 	return s, nil
@@ -405,11 +447,22 @@ func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 // DriftCorpus generates variants draws of every signal with a drift and
 // without a fault, n samples each, the way Corpus does.
 func DriftCorpus(n, variants int, seed uint64) ([]*Series, error) {
+	return DriftCorpusDayStep(n, variants, seed, Steps["daily"])
+}
+
+// DriftCorpusDayStep is DriftCorpus with the "daily" signal sampled every
+// dayStep (a divisor of a day, MinDayStep to MaxDayStep) instead of each
+// minute, its series as much longer as its drift monitor needs to find
+// the day first (dailyRows: at 10 s, 8 times n).
+func DriftCorpusDayStep(n, variants int, seed uint64, dayStep time.Duration) ([]*Series, error) {
+	if err := CheckDayStep(dayStep); err != nil {
+		return nil, fmt.Errorf("synth: the daily signal's step: %w", err)
+	}
 	var out []*Series
 	for v := 0; v < variants; v++ {
 		for _, sig := range DriftSignals {
 			for _, f := range []string{"drift", "none"} {
-				s, err := GenerateDrift(sig, f, n, seed+uint64(v))
+				s, err := generateDrift(sig, f, n, seed+uint64(v), dayStep)
 				if err != nil {
 					return nil, err
 				}

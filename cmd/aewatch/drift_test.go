@@ -116,3 +116,47 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerateDriftDayStep: --day-step samples the drift corpus's daily
+// signal at that interval, its files as much longer as the drift monitor
+// needs to find the day (eight times the rows at 10 s), the other signals
+// as without it; a step that does not divide a day, or the flag without
+// --drift, is refused by name.
+func TestGenerateDriftDayStep(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := cli(t, "generate", "--drift", "--day-step", "10s", "--variants", "1", "--out", dir); code != 0 {
+		t.Fatalf("generate --drift --day-step 10s: exit %d: %s", code, stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "daily", "daily_none_1.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if len(lines) != 1+8*12000 {
+		t.Errorf("daily file: %d rows, want %d", len(lines)-1, 8*12000)
+	}
+	first, _ := time.Parse(time.DateTime, strings.Split(lines[1], ",")[0])
+	second, _ := time.Parse(time.DateTime, strings.Split(lines[2], ",")[0])
+	if step := second.Sub(first); step != 10*time.Second {
+		t.Errorf("daily file: step %v, want 10s", step)
+	}
+	other, err := os.ReadFile(filepath.Join(dir, "noisy", "noisy_none_1.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(other), "\n"); n != 1+12000 {
+		t.Errorf("noisy file: %d lines, want %d", n, 1+12000)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--drift", "--day-step", "7s"}, "--day-step: must divide a day and be in [1s, 5m0s] (got 7s)"},
+		{[]string{"--day-step", "10s"}, "--day-step: only with --drift"},
+	} {
+		_, stderr, code := cli(t, append(append([]string{"generate"}, bad.args...), "--out", filepath.Join(dir, "bad"))...)
+		if code == 0 || !strings.Contains(stderr, bad.want) {
+			t.Errorf("generate %v: exit %d, %q: want a failure saying %q", bad.args, code, stderr, bad.want)
+		}
+	}
+}
