@@ -39,8 +39,9 @@ type DriftConfig struct {
 	// Seasonal looks for a cycle over the first reference (autocorrelation
 	// of block means, as the reference model's seasonal context does); if
 	// one longer than the window is found, each channel's mean profile over
-	// it is taken off every sample and the reference starts again, so a
-	// daily cycle longer than Horizon does not hide a drift.
+	// it is taken off every sample and the reference and the slow
+	// averages start again, so a daily cycle longer than Horizon does not
+	// hide a drift.
 	Seasonal bool `yaml:"seasonal"`
 	// LongLearn: where that search found no cycle on any channel, it looks
 	// again each time the samples double, up to LongLearn (as the
@@ -49,8 +50,9 @@ type DriftConfig struct {
 	// within clockSnapLater), since it holds only two to four of them. A
 	// day sampled every 10 s is found at 32,000 samples, every second at
 	// 256,000; until then the day's swing reads as a drift every day.
-	// A cycle found closes an open drift alert (by "cycle") and the
-	// reference starts again without it. 0 turns it off.
+	// A cycle found closes an open drift alert (by "cycle"), and the
+	// reference starts again without it, over a whole cycle where that is
+	// longer (reference). 0 turns it off.
 	LongLearn int `yaml:"long_learn"`
 	// States looks, over the first reference, for a channel that switches
 	// between two separate states (a motor's on and off, as the reference
@@ -241,7 +243,7 @@ type driftOutcome struct {
 // once it is formed, those channels' tests hold: a dropout is no drift.
 func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool, filled []bool) driftOutcome {
 	var out driftOutcome
-	if filled != nil && m.n < m.cfg.Reference && !m.rebaseline {
+	if filled != nil && m.n < m.reference() && !m.rebaseline {
 		return out // the reference is formed of samples whole
 	}
 	if m.season != nil {
@@ -254,7 +256,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 					// Found by a later search: the departure was the cycle.
 					out = m.closeNow(t, ReasonCycle)
 				}
-				m.restartReference()
+				m.restartAverages()
 			}
 			x = y
 		}
@@ -270,7 +272,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		}
 		m.restartReference()
 	}
-	if qualityOpen && m.n >= m.cfg.Reference && out.event == NoEvent {
+	if qualityOpen && m.n >= m.reference() && out.event == NoEvent {
 		out.score = m.heldScore()
 		return out
 	}
@@ -306,7 +308,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 	if m.seen <= m.cfg.Horizon {
 		alpha = 1 / float64(m.seen) // plain means until the slow averages have a horizon's worth
 	}
-	monitoring := m.n > m.cfg.Reference
+	monitoring := m.n > m.reference()
 	holdSpread := monitoring && anomalyOpen
 	best, bestJ := 0.0, -1
 	for j, v := range x {
@@ -334,7 +336,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		}
 		zl := (c.slowLevel - c.level) / c.levelSD
 		zs := (c.slowSpread - c.spread) / c.spreadSD
-		first := m.n == m.cfg.Reference+1
+		first := m.n == m.reference()+1
 		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
 			if (s < 2 || !holdSpread) && !isContext(m.context, j) {
 				c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
@@ -400,10 +402,7 @@ func (m *driftMonitor) settleStates() {
 		m.slowStates = m.slowStates || m.slowState(j)
 	}
 	if m.slowStates {
-		// The slow averages start again too: they hold the swing between
-		// the states, which would pass for a departure.
-		m.restartReference()
-		m.seen = 0
+		m.restartAverages()
 	}
 }
 
@@ -420,6 +419,26 @@ func (m *driftMonitor) slowState(j int) bool {
 
 // recentHorizon is the time constant of the recent level, in samples.
 func (m *driftMonitor) recentHorizon() int { return max(8, m.cfg.Horizon/40) }
+
+// reference is how many samples the reference takes: Reference, or a
+// whole cycle taken off where that is longer (a day sampled every 10 s),
+// so that what the profile leaves at every phase of the cycle is in the
+// slow averages' null spread.
+func (m *driftMonitor) reference() int {
+	if m.season != nil && m.season.longest > float64(m.cfg.Horizon) {
+		return max(m.cfg.Reference, int(math.Ceil(m.season.longest)))
+	}
+	return m.cfg.Reference
+}
+
+// restartAverages forgets the reference and starts the slow averages
+// again: they hold what the samples no longer carry (the swing between a
+// channel's states, a cycle now taken off), which would pass for a
+// departure and, in the new reference, for its null spread.
+func (m *driftMonitor) restartAverages() {
+	m.restartReference()
+	m.seen = 0
+}
 
 // restartReference forgets the reference; the slow averages go on.
 func (m *driftMonitor) restartReference() {
@@ -489,7 +508,7 @@ func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64) {
 		c.sSum += ds
 		c.sSum2 += float64(ds * ds)
 	}
-	if m.n < m.cfg.Reference {
+	if m.n < m.reference() {
 		return
 	}
 	// An EWMA of time constant H over a process whose long-run variance is

@@ -229,9 +229,10 @@ func TestDriftExplainsStepSize(t *testing.T) {
 // beyond what the search over the drift reference (4,000) can see, so
 // its swing read as a drift every day. The later searches
 // (drift.long_learn) find it at 32,000 samples as the day: an open drift
-// alert closes by "cycle", none opens on the cycle after it, and a ramp
-// on top of the cycle is still alerted before it ends. A snapshot taken
-// during a later search resumes bit for bit.
+// alert closes by "cycle", the reference is taken again over a day with
+// the slow averages started afresh, none opens on the cycle after it, and
+// a ramp of three noise deviations on top of the cycle is alerted before
+// it ends. A snapshot taken during a later search resumes bit for bit.
 func TestDriftTakesADayFoundLate(t *testing.T) {
 	const day, n, found, rampAt, rampLen = 8640, 6 * 8640, 32000, 44000, 5000
 	r := rand.New(rand.NewPCG(9, 9))
@@ -241,7 +242,7 @@ func TestDriftTakesADayFoundLate(t *testing.T) {
 		ts[i] = start + int64(i)*int64(10*time.Second)
 		xs[i] = 60 + 3*math.Sin(2*math.Pi*float64(i)/day) + 0.2*r.NormFloat64()
 		if i >= rampAt {
-			xs[i] += 3 * math.Min(1, float64(i-rampAt+1)/rampLen)
+			xs[i] += 0.6 * math.Min(1, float64(i-rampAt+1)/rampLen)
 		}
 	}
 	cfg := DefaultConfig()
@@ -259,6 +260,9 @@ func TestDriftTakesADayFoundLate(t *testing.T) {
 	evs := pushAll(t, d, ts, xs, 0)
 	if got := time.Duration(d.drift.season.cycle[0]); got != 24*time.Hour {
 		t.Fatalf("the drift monitor's cycle is %v, want 24h", got)
+	}
+	if got := d.drift.reference(); got != day {
+		t.Errorf("the drift reference takes %d samples once the day is found, want a day's %d", got, day)
 	}
 	byCycle := false
 	for _, e := range evs {

@@ -66,7 +66,7 @@ var Steps = map[string]time.Duration{
 }
 
 // MinDayStep and MaxDayStep bound the "daily" drift signal's step
-// (DriftCorpusDayStep): at a second a series is 52 times n samples.
+// (DriftCorpusDayStep): at a second, 12,000 rows become 828,000.
 const MinDayStep, MaxDayStep = time.Second, 5 * time.Minute
 
 // CheckDayStep says why step cannot be the "daily" drift signal's.
@@ -159,7 +159,10 @@ func newGenerator(kind string, rng *rand.Rand) (*generator, error) {
 	g := &generator{kind: kind, rng: rng}
 	switch kind {
 	case "seasonal", "daily":
-		g.lo, g.hi, g.day = 46, 74, int(24*time.Hour/Steps["daily"])
+		g.lo, g.hi = 46, 74
+		if kind == "daily" {
+			g.day = int(24 * time.Hour / Steps["daily"])
+		}
 	case "duty":
 		g.lo, g.hi = 0, 44
 		g.newCycle(48)
@@ -370,7 +373,7 @@ const (
 // DriftMinRamp..DriftMaxRamp samples and then holding, of DriftMinSize..
 // DriftMaxSize noise standard deviations up or down) or none ("none").
 // Window is the ramp; Size the drift in sensor units (signed). The "daily"
-// signal gets 2n samples.
+// signal, sampled each minute, gets 2n samples.
 func GenerateDrift(signal, fault string, n int, seed uint64) (*Series, error) {
 	return generateDrift(signal, fault, n, seed, Steps["daily"])
 }
@@ -383,15 +386,16 @@ const driftSearch = 4000
 // dailyRows is how many times n samples a "daily" drift series sampled
 // every step holds: enough for the drift monitor's search to find the day
 // (holding two and a half of them), take its reference again without it
-// and have 2,000 samples to spare before the earliest drift (42% of the
-// series). A minute's day (1,440 samples) takes 2.
+// (over the search's length or a day, the longer) and have 2,000 samples
+// to spare before the earliest drift (42% of the series). A minute's day
+// (1,440 samples) takes 2.
 func dailyRows(n int, step time.Duration) int {
 	day := int(24 * time.Hour / step)
 	found := driftSearch
 	for 2*found < 5*day {
 		found *= 2
 	}
-	return max(2, int(math.Ceil(float64(found+driftSearch+2000)/(0.42*float64(n)))))
+	return max(2, int(math.Ceil(float64(found+max(driftSearch, day)+2000)/(0.42*float64(n)))))
 }
 
 // generateDrift is GenerateDrift with the "daily" signal sampled every
@@ -405,8 +409,8 @@ func generateDrift(signal, fault string, n int, seed uint64, dayStep time.Durati
 	}
 	switch signal {
 	case "daily":
-		// A cycle of 1,440 samples: its drift monitor first finds the
-		// cycle over one reference and then takes another without it.
+		// A day of samples (1,440 at a minute): its drift monitor first
+		// finds the cycle and then takes another reference without it.
 		n *= dailyRows(n, dayStep)
 	case "longduty":
 		// The same for its two states, and the drift starts after both
@@ -453,7 +457,7 @@ func DriftCorpus(n, variants int, seed uint64) ([]*Series, error) {
 // DriftCorpusDayStep is DriftCorpus with the "daily" signal sampled every
 // dayStep (a divisor of a day, MinDayStep to MaxDayStep) instead of each
 // minute, its series as much longer as its drift monitor needs to find
-// the day first (dailyRows: at 10 s, 8 times n).
+// the day first (dailyRows: at 10 s, 9 times n).
 func DriftCorpusDayStep(n, variants int, seed uint64, dayStep time.Duration) ([]*Series, error) {
 	if err := CheckDayStep(dayStep); err != nil {
 		return nil, fmt.Errorf("synth: the daily signal's step: %w", err)

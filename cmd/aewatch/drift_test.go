@@ -119,9 +119,9 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 
 // TestGenerateDriftDayStep: --day-step samples the drift corpus's daily
 // signal at that interval, its files as much longer as the drift monitor
-// needs to find the day (eight times the rows at 10 s), the other signals
-// as without it; a step that does not divide a day, or the flag without
-// --drift, is refused by name.
+// needs to find the day and take its reference again (nine times the rows
+// at 10 s), the other signals as without it; a step that does not divide
+// a day, or the flag without --drift, is refused by name.
 func TestGenerateDriftDayStep(t *testing.T) {
 	dir := t.TempDir()
 	if _, stderr, code := cli(t, "generate", "--drift", "--day-step", "10s", "--variants", "1", "--out", dir); code != 0 {
@@ -132,8 +132,8 @@ func TestGenerateDriftDayStep(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-	if len(lines) != 1+8*12000 {
-		t.Errorf("daily file: %d rows, want %d", len(lines)-1, 8*12000)
+	if len(lines) != 1+9*12000 {
+		t.Errorf("daily file: %d rows, want %d", len(lines)-1, 9*12000)
 	}
 	first, _ := time.Parse(time.DateTime, strings.Split(lines[1], ",")[0])
 	second, _ := time.Parse(time.DateTime, strings.Split(lines[2], ",")[0])
