@@ -232,7 +232,8 @@ func TestDriftExplainsStepSize(t *testing.T) {
 // alert closes by "cycle", the reference is taken again over a day with
 // the slow averages started afresh, none opens on the cycle after it, and
 // a ramp of three noise deviations on top of the cycle is alerted before
-// it ends. A snapshot taken during a later search resumes bit for bit.
+// it ends. A snapshot taken during a later search, or during the
+// reference after it, resumes bit for bit.
 func TestDriftTakesADayFoundLate(t *testing.T) {
 	const day, n, found, rampAt, rampLen = 8640, 6 * 8640, 32000, 44000, 5000
 	r := rand.New(rand.NewPCG(9, 9))
@@ -284,13 +285,21 @@ func TestDriftTakesADayFoundLate(t *testing.T) {
 		t.Errorf("without the later searches no drift alert opened on the cycle between samples %d and %d: the test no longer tells them apart", found, rampAt)
 	}
 
+	// Restored during a later search, and during the day-long reference
+	// after it.
 	a := mustNew(t, cfg)
 	pushAll(t, a, ts[:20000], xs[:20000], 0)
-	b := restored(t, a, cfg)
-	for i := 20000; i < 36000; i++ {
-		ra, rb := a.Push(ts[i], xs[i:i+1]), b.Push(ts[i], xs[i:i+1])
-		if len(ra) != len(rb) || len(ra) > 0 && (ra[0].Drift != rb[0].Drift || ra[0].Score != rb[0].Score) {
-			t.Fatalf("sample %d: the restored detector scores differently", i)
+	restoredAt := map[int]*Detector{20000: restored(t, a, cfg)}
+	for i := 20000; i < rampAt+rampLen; i++ {
+		if i == found+day/2 {
+			restoredAt[i] = restored(t, a, cfg)
+		}
+		ra := a.Push(ts[i], xs[i:i+1])
+		for at, b := range restoredAt {
+			rb := b.Push(ts[i], xs[i:i+1])
+			if len(ra) != len(rb) || len(ra) > 0 && (ra[0].Drift != rb[0].Drift || ra[0].Score != rb[0].Score) {
+				t.Fatalf("sample %d: the detector restored at sample %d scores differently", i, at)
+			}
 		}
 	}
 }

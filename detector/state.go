@@ -501,9 +501,6 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 				return errors.New("detector: drift onset out of range")
 			}
 		}
-		if m.n > m.cfg.Reference && !(c.levelSD > 0 && c.spreadSD > 0) {
-			return errors.New("detector: drift reference spread not positive")
-		}
 	}
 	if !(a.peak >= 0 && a.peak <= 1) {
 		return errors.New("detector: drift alert peak out of range")
@@ -511,6 +508,12 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	if m.season != nil {
 		if err := m.season.readState(d); err != nil {
 			return err
+		}
+	}
+	for i := range m.ch {
+		// After the season: the reference is as long as its cycle.
+		if c := &m.ch[i]; m.n > m.reference() && !(c.levelSD > 0 && c.spreadSD > 0) {
+			return errors.New("detector: drift reference spread not positive")
 		}
 	}
 	if m.states != nil {
