@@ -272,7 +272,8 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		}
 		m.restartReference()
 	}
-	if qualityOpen && m.n >= m.reference() && out.event == NoEvent {
+	ref := m.reference() // as the season left it above
+	if qualityOpen && m.n >= ref && out.event == NoEvent {
 		out.score = m.heldScore()
 		return out
 	}
@@ -308,7 +309,8 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 	if m.seen <= m.cfg.Horizon {
 		alpha = 1 / float64(m.seen) // plain means until the slow averages have a horizon's worth
 	}
-	monitoring := m.n > m.reference()
+	monitoring := m.n > ref
+	first := m.n == ref+1
 	holdSpread := monitoring && anomalyOpen
 	best, bestJ := 0.0, -1
 	for j, v := range x {
@@ -331,12 +333,11 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 		c.prev, c.slowLevel, c.slowSpread = v, level, spread
 		c.recentLevel += float64(max(alpha, 1/float64(m.recentHorizon())) * (v - c.recentLevel))
 		if !monitoring {
-			m.learnReference(j, c, v, step)
+			m.learnReference(j, c, v, step, ref)
 			continue
 		}
 		zl := (c.slowLevel - c.level) / c.levelSD
 		zs := (c.slowSpread - c.spread) / c.spreadSD
-		first := m.n == m.reference()+1
 		for s, z := range [numDriftStats]float64{zl, -zl, zs, -zs} {
 			if (s < 2 || !holdSpread) && !isContext(m.context, j) {
 				c.cusum[s] = min(9*m.cfg.Threshold, max(0, c.cusum[s]+z-m.cfg.Slack))
@@ -476,8 +477,9 @@ func (m *driftMonitor) rebase(j int, v float64) {
 	}
 }
 
-// learnReference accumulates the reference and freezes it once complete.
-func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64) {
+// learnReference accumulates the reference, ref samples long, and freezes
+// it once complete.
+func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64, ref int) {
 	k := float64(m.n)
 	d := v - c.refMean
 	c.refMean += d / k
@@ -508,7 +510,7 @@ func (m *driftMonitor) learnReference(j int, c *driftChannel, v, step float64) {
 		c.sSum += ds
 		c.sSum2 += float64(ds * ds)
 	}
-	if m.n < m.reference() {
+	if m.n < ref {
 		return
 	}
 	// An EWMA of time constant H over a process whose long-run variance is

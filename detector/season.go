@@ -275,14 +275,15 @@ const clockSnap = 0.01
 // blocks), every 3 s 0.9% short.
 const clockSnapLater = 0.02
 
-// snapCycle returns the clock cycle within tol (a fraction) of c ns, or c.
-func snapCycle(c, tol float64) float64 {
+// snapCycle returns the clock cycle within tol (a fraction) of c ns and
+// true, or c and false.
+func snapCycle(c, tol float64) (float64, bool) {
 	for _, k := range clockCycles {
 		if math.Abs(c-float64(k)) <= float64(tol*float64(k)) {
-			return float64(k)
+			return float64(k), true
 		}
 	}
-	return c
+	return c, false
 }
 
 // findCycle returns the cycle of block means b, each of block samples, in
@@ -352,8 +353,8 @@ func (s *season) findCycle(b []float64, block, shortest int, moments *[2]float64
 	if later {
 		tol = clockSnapLater
 	}
-	cycle := snapCycle(float64(blocks*float64(block)*s.dt), tol)
-	if later && !slices.Contains(clockCycles, time.Duration(cycle)) {
+	cycle, onClock := snapCycle(float64(blocks*float64(block)*s.dt), tol)
+	if later && !onClock {
 		return 0, 0, nil
 	}
 	sums, counts := make([]float64, best), make([]int, best)
