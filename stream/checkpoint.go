@@ -417,44 +417,60 @@ func (k *KafkaCheckpoints) loadPartition(ctx context.Context, po kafka.Partition
 	// batchLimit, and much larger fetches cost a broker that builds them
 	// in memory more than they save (kfake with a data dir: a 64 MiB fetch
 	// read 20,000 checkpoints of 50 KB 5 times slower than a 1 MiB one).
-	r := k.Conn.Reader(kafka.ReaderConfig{Topic: k.Topic, Partition: po.Partition,
-		MinBytes: 1, MaxBytes: 2 * k.batchLimit(), MaxWait: 100 * time.Millisecond})
-	defer closeWithin(r, readerCloseWait, k.Log, fmt.Sprintf("closing the checkpoint reader of %s/%d", k.Topic, po.Partition))
-	if err := r.SetOffset(from); err != nil {
-		return err
-	}
+	// Fetch requests of our own, not a partition reader: a reader gives up
+	// on an answer slower than its MaxWait and redials, so a broker that
+	// answered in 300 ms never let the load finish.
 	chunks := map[string][][]byte{} // the newest chunks read so far, per checkpoint key
-	for {
-		fctx, cancel := context.WithTimeout(ctx, checkpointReadStall)
-		m, err := r.FetchMessage(fctx)
-		cancel()
+	lastRead := time.Now()
+	for off := from; off < po.LastOffset; {
+		batch, err := k.Conn.fetchBatch(ctx, k.Topic, po.Partition, off, 2*k.batchLimit())
 		if err != nil {
-			if ctx.Err() == nil && fctx.Err() != nil {
-				err = fmt.Errorf("no record for %v before offset %d, where the partition ended when the load began", checkpointReadStall, po.LastOffset)
-			}
-			return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, err)
+			return fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, po.Partition, off, err)
 		}
-		if po.Partition == 0 {
-			k.part0Records++
+		progressed := false
+		for _, m := range batch {
+			if m.Offset < off || m.Offset >= po.LastOffset {
+				continue
+			}
+			progressed, off = true, m.Offset+1
+			k.loadRecord(m, po.Partition, l, checkpoints, chunks)
 		}
-		if id, ok := strings.CutPrefix(string(m.Key), silenceKeyPrefix); ok {
-			k.readSilence(id, m.Value)
-		} else if checkpoints && len(m.Value) > 0 { // an empty value is a tombstone
-			c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
-			switch {
-			case err != nil:
-				l.mu.Lock()
-				l.bad++
-				l.mu.Unlock()
-			case complete:
-				l.add(c, Locator{Partition: po.Partition, Offset: m.Offset}, hasMagic(m.Value, manifestMagic))
+		if progressed {
+			lastRead = time.Now()
+		} else if time.Since(lastRead) > checkpointReadStall {
+			return fmt.Errorf("checkpoints: read %s/%d: no record for %v before offset %d, where the partition ended when the load began",
+				k.Topic, po.Partition, checkpointReadStall, po.LastOffset)
+		} else {
+			select { // an empty answer: the broker may answer the next at once
+			case <-ctx.Done():
+				return fmt.Errorf("checkpoints: read %s/%d: %w", k.Topic, po.Partition, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		if m.Offset >= po.LastOffset-1 {
-			if po.Partition == 0 {
-				k.windowsRead, k.windowsInto = po.LastOffset, k.Silences
-			}
-			return nil
+	}
+	if po.Partition == 0 {
+		k.windowsRead, k.windowsInto = po.LastOffset, k.Silences
+	}
+	return nil
+}
+
+// loadRecord takes one record of the checkpoint topic: a maintenance
+// window, or a checkpoint (or a chunk of one) when checkpoints is set.
+func (k *KafkaCheckpoints) loadRecord(m kafka.Message, partition int, l *loading, checkpoints bool, chunks map[string][][]byte) {
+	if partition == 0 {
+		k.part0Records++
+	}
+	if id, ok := strings.CutPrefix(string(m.Key), silenceKeyPrefix); ok {
+		k.readSilence(id, m.Value)
+	} else if checkpoints && len(m.Value) > 0 { // an empty value is a tombstone
+		c, complete, err := decodeRecord(string(m.Key), m.Value, chunks)
+		switch {
+		case err != nil:
+			l.mu.Lock()
+			l.bad++
+			l.mu.Unlock()
+		case complete:
+			l.add(c, Locator{Partition: partition, Offset: m.Offset}, hasMagic(m.Value, manifestMagic))
 		}
 	}
 }

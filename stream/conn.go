@@ -183,6 +183,43 @@ func (c *Conn) Explain(ctx context.Context, err error) error {
 	return err
 }
 
+// fetchBatch reads, with one fetch request, the batch holding offset off
+// of a partition and what follows it up to maxBytes, every record in
+// offset order (the batch's records before off included). Kafka returns
+// the first batch whole even when it is larger than maxBytes, so a small
+// bound reads one batch, not the rest of the log. Where a single record is
+// wanted this replaces a partition reader: a reader's fetch must answer
+// within its MaxWait or the reader redials, and under load a broker slower
+// than that kept a reader redialling past a 10 s deadline.
+func (c *Conn) fetchBatch(ctx context.Context, topic string, partition int, off int64, maxBytes int) ([]kafka.Message, error) {
+	resp, err := c.Client(fetchBatchTimeout).Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: off,
+		MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: 500 * time.Millisecond})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []kafka.Message
+	for {
+		r, err := resp.Records.ReadRecord()
+		if err != nil {
+			return out, nil // the end of what was fetched
+		}
+		m := kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, Time: r.Time, Headers: r.Headers}
+		if r.Key != nil {
+			m.Key, _ = io.ReadAll(r.Key)
+		}
+		if r.Value != nil {
+			m.Value, _ = io.ReadAll(r.Value)
+		}
+		out = append(out, m)
+	}
+}
+
+// fetchBatchTimeout bounds one fetchBatch request.
+const fetchBatchTimeout = 30 * time.Second
+
 // readerCloseWait bounds how long closing a Kafka reader may hold its
 // caller. kafka-go's Reader.Close waits for the fetch in flight, for up to
 // the reader's MaxWait (kafka-go #428, #1353); under load a checkpoint

@@ -6,7 +6,6 @@ package stream
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -87,39 +86,21 @@ func (k *KafkaCheckpoints) record(ctx context.Context, l Locator) (kafka.Message
 	if m, ok := k.readAhead.take(l); ok {
 		return m, nil
 	}
-	client := k.Conn.Client(10 * time.Second)
-	resp, err := client.Fetch(ctx, &kafka.FetchRequest{Topic: k.Topic, Partition: l.Partition, Offset: l.Offset,
-		// Kafka returns the first batch whole even when it is larger than
-		// MaxBytes: a small bound reads one batch, not the rest of the log.
-		MinBytes: 1, MaxBytes: 1 << 16, MaxWait: 500 * time.Millisecond})
-	if err == nil {
-		err = resp.Error
-	}
+	batch, err := k.Conn.fetchBatch(ctx, k.Topic, l.Partition, l.Offset, 1<<16)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: %w", k.Topic, l.Partition, l.Offset, err)
 	}
 	var found *kafka.Message
 	var others []kafka.Message
-	for {
-		r, err := resp.Records.ReadRecord()
-		if err != nil {
-			if found == nil {
-				return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%v)", k.Topic, l.Partition, l.Offset, err)
-			}
-			break // the end of what was fetched
-		}
-		m := kafka.Message{Topic: k.Topic, Partition: l.Partition, Offset: r.Offset}
-		if r.Key != nil {
-			m.Key, _ = io.ReadAll(r.Key)
-		}
-		if r.Value != nil {
-			m.Value, _ = io.ReadAll(r.Value)
-		}
-		if found == nil && r.Offset >= l.Offset { // the first at or after l: compaction may have removed l's
-			found = &m
+	for i, m := range batch {
+		if found == nil && m.Offset >= l.Offset { // the first at or after l: compaction may have removed l's
+			found = &batch[i]
 		} else {
 			others = append(others, m)
 		}
+	}
+	if found == nil {
+		return kafka.Message{}, fmt.Errorf("checkpoints: read %s/%d@%d: no such record (%d records fetched)", k.Topic, l.Partition, l.Offset, len(batch))
 	}
 	k.readAhead.keep(others, 4*k.batchLimit())
 	return *found, nil

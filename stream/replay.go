@@ -146,19 +146,19 @@ func eventTime(dec codec.Decoder, m kafka.Message) (time.Time, bool) {
 	return time.Unix(0, s[0].Time).UTC(), true
 }
 
+// readOne returns the record at off, or the first after it where
+// compaction removed it.
 func readOne(ctx context.Context, conn *Conn, topic string, partition int, off int64) (kafka.Message, error) {
-	r := conn.Reader(kafka.ReaderConfig{Topic: topic, Partition: partition, MinBytes: 1, MaxBytes: 64 << 20, MaxWait: 100 * time.Millisecond})
-	defer closeWithin(r, readerCloseWait, nil, "")
-	if err := r.SetOffset(off); err != nil {
-		return kafka.Message{}, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	m, err := r.ReadMessage(ctx)
+	batch, err := conn.fetchBatch(ctx, topic, partition, off, 1<<16)
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("replay: read %s/%d@%d: %w", topic, partition, off, err)
 	}
-	return m, nil
+	for _, m := range batch {
+		if m.Offset >= off {
+			return m, nil
+		}
+	}
+	return kafka.Message{}, fmt.Errorf("replay: read %s/%d@%d: no record at or after it (%d records fetched)", topic, partition, off, len(batch))
 }
 
 // ReplaySource reads the ranges of a plan with partition readers outside
