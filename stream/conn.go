@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -85,6 +86,8 @@ type Conn struct {
 	// MaxWait is how long a fetch of the input waits for data
 	// (kafka.max_wait).
 	MaxWait time.Duration
+	// slowestAnswer is the slowest broker answer CheckBrokers saw, in ns.
+	slowestAnswer atomic.Int64
 }
 
 // PlainConn connects to brokers without TLS or SASL (the embedded broker).

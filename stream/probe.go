@@ -49,12 +49,30 @@ const probeTimeout = 5 * time.Second
 // themselves.
 func (c *Conn) CheckBrokers(ctx context.Context) error {
 	tlsCfg := c.transport.TLS
-	if err := probeAll(ctx, c.Brokers, tlsCfg, false); err != nil {
+	slowest, err := probeAll(ctx, c.Brokers, tlsCfg, false)
+	c.slowestAnswer.Store(int64(slowest))
+	if err != nil {
 		return err
 	}
 	advertised := c.advertised(ctx)
 	advertised = slices.DeleteFunc(advertised, func(a string) bool { return slices.Contains(c.Brokers, a) })
-	return probeAll(ctx, advertised, tlsCfg, true)
+	slowest, err = probeAll(ctx, advertised, tlsCfg, true)
+	c.slowestAnswer.Store(max(c.slowestAnswer.Load(), int64(slowest)))
+	return err
+}
+
+// SlowBrokerWarning returns, when the slowest answer CheckBrokers saw is
+// over a quarter of maxWait, why that stalls fetches, and "" otherwise.
+// A kafka-go reader asks the broker to hold a fetch for new data for 3/4
+// of its MaxWait and drops an answer that comes after MaxWait, so with a
+// longer round trip every fetch of an idle partition fails and redials.
+func (c *Conn) SlowBrokerWarning(maxWait time.Duration) string {
+	slowest := time.Duration(c.slowestAnswer.Load())
+	if slowest <= maxWait/4 {
+		return ""
+	}
+	return fmt.Sprintf("a broker answered in %v, over a quarter of kafka.max_wait (%v): kafka-go drops a fetch answered later than max_wait and redials, "+
+		"so fetches of idle partitions will fail; set kafka.max_wait above %v", slowest.Round(time.Millisecond), maxWait, (4 * slowest).Round(100*time.Millisecond))
 }
 
 // advertised returns the broker addresses the first configured broker that
@@ -83,14 +101,17 @@ func (c *Conn) advertised(ctx context.Context) []string {
 	return nil
 }
 
-// probeAll probes addrs at once; an unreachable address counts only when
-// the addresses are the cluster's advertised ones.
-func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertised bool) error {
+// probeAll probes addrs at once and returns the slowest Kafka answer's
+// time; an unreachable address counts only when the addresses are the
+// cluster's advertised ones.
+func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertised bool) (time.Duration, error) {
 	errs := make([]error, len(addrs))
+	answers := make([]time.Duration, len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
 		wg.Go(func() {
-			err := probeBroker(ctx, addr, tlsCfg)
+			var err error
+			answers[i], err = probeBroker(ctx, addr, tlsCfg)
 			switch {
 			case err == nil:
 			case advertised && (errors.Is(err, ErrNotKafka) || errors.Is(err, ErrSilent)):
@@ -106,7 +127,7 @@ func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertise
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return slices.Max(append(answers, 0)), errors.Join(errs...)
 }
 
 // apiVersionsV0 is an ApiVersions request, version 0, correlation id 1,
@@ -116,15 +137,16 @@ func probeAll(ctx context.Context, addrs []string, tlsCfg *tls.Config, advertise
 // it never gets (it answers the first meanwhile).
 var apiVersionsV0 = []byte{0, 0, 0, 17, 0, 18, 0, 0, 0, 0, 0, 1, 0, 7, 'a', 'e', 'w', 'a', 't', 'c', 'h', '\r', '\n'}
 
-// probeBroker returns nil when addr answers the request as Kafka, closes
-// the connection or fails the TLS handshake; an ErrNotKafka error when it
-// answers otherwise; and the dial's error when it cannot be reached.
-func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) error {
+// probeBroker returns nil when addr answers the request as Kafka, with the
+// time the answer took, or closes the connection or fails the TLS
+// handshake; an ErrNotKafka error when it answers otherwise; and the
+// dial's error when it cannot be reached.
+func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer raw.Close()
 	deadline, _ := ctx.Deadline()
@@ -137,30 +159,32 @@ func probeBroker(ctx context.Context, addr string, tlsCfg *tls.Config) error {
 		}
 		tc := tls.Client(raw, cfg)
 		if tc.HandshakeContext(ctx) != nil {
-			return nil
+			return 0, nil
 		}
 		conn = tc
 	}
+	asked := time.Now()
 	if _, err := conn.Write(apiVersionsV0); err != nil {
-		return nil
+		return 0, nil
 	}
 	var head [8]byte // the size, then the correlation id
 	n, err := io.ReadFull(conn, head[:])
+	answer := time.Since(asked)
 	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w in %s to an ApiVersions request, which a Kafka broker answers at once", ErrSilent, probeTimeout)
+		return 0, fmt.Errorf("%w in %s to an ApiVersions request, which a Kafka broker answers at once", ErrSilent, probeTimeout)
 	}
 	if n < 4 {
-		return nil // closed
+		return 0, nil // closed
 	}
 	switch size := binary.BigEndian.Uint32(head[:4]); {
 	case string(head[:4]) == "HTTP":
-		return fmt.Errorf("answered in HTTP, %w (the port of a web server, a REST proxy or a schema registry?)", ErrNotKafka)
+		return 0, fmt.Errorf("answered in HTTP, %w (the port of a web server, a REST proxy or a schema registry?)", ErrNotKafka)
 	case tlsCfg == nil && (head[0] == 0x15 || head[0] == 0x16):
-		return fmt.Errorf("answered with a TLS record, %w without TLS (set kafka.tls.enabled)", ErrNotKafka)
+		return 0, fmt.Errorf("answered with a TLS record, %w without TLS (set kafka.tls.enabled)", ErrNotKafka)
 	case size < 4 || size > 1<<24:
-		return fmt.Errorf("answered % x..., %w (a response of %d bytes)", head[:4], ErrNotKafka, size)
+		return 0, fmt.Errorf("answered % x..., %w (a response of %d bytes)", head[:4], ErrNotKafka, size)
 	case err == nil && binary.BigEndian.Uint32(head[4:]) != 1:
-		return fmt.Errorf("answered for correlation id %d, not the 1 asked for: %w", binary.BigEndian.Uint32(head[4:]), ErrNotKafka)
+		return 0, fmt.Errorf("answered for correlation id %d, not the 1 asked for: %w", binary.BigEndian.Uint32(head[4:]), ErrNotKafka)
 	}
-	return nil
+	return answer, nil
 }

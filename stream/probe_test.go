@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/aewatch/aewatch/internal/testsvc"
 )
@@ -109,3 +111,33 @@ type advertisedAs struct {
 }
 
 func (l advertisedAs) Addr() net.Addr { return l.addr }
+
+// TestSlowBrokerWarning: a broker answering in 100 ms is named against the
+// default kafka.max_wait of 250 ms, whose idle fetches it would answer
+// after kafka-go gave up on them, and not against a max_wait of 1 s; a
+// broker answering at once is not named.
+func TestSlowBrokerWarning(t *testing.T) {
+	cluster := testsvc.KafkaCluster(t, 1, []string{"sensors"})
+	conn := PlainConn(cluster.ListenAddrs())
+	if err := conn.CheckBrokers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if w := conn.SlowBrokerWarning(250 * time.Millisecond); w != "" {
+		t.Errorf("a broker answering at once: %q", w)
+	}
+	cluster.ControlKey(int16(kmsg.ApiVersions), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		cluster.SleepControl(func() { time.Sleep(100 * time.Millisecond) })
+		return nil, nil, false
+	})
+	if err := conn.CheckBrokers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w := conn.SlowBrokerWarning(250 * time.Millisecond)
+	if !strings.Contains(w, "over a quarter of kafka.max_wait (250ms)") || !strings.Contains(w, "set kafka.max_wait above") {
+		t.Errorf("a broker answering in 100 ms, max_wait 250ms: %q", w)
+	}
+	if w := conn.SlowBrokerWarning(time.Second); w != "" {
+		t.Errorf("a broker answering in 100 ms, max_wait 1s: %q", w)
+	}
+}

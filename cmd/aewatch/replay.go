@@ -92,6 +92,9 @@ and outcome go to the log, and its exit code says whether all was written.
 	if err := conn.CheckBrokers(ctx); err != nil {
 		return err
 	}
+	if w := conn.SlowBrokerWarning(cfg.Kafka.MaxWait); w != "" {
+		log.Warn(w)
+	}
 	plan, err := stream.PlanReplay(ctx, conn, cfg.Kafka, from, log)
 	if err != nil {
 		return err

@@ -122,6 +122,9 @@ func runRun(ctx context.Context, args []string) error {
 	} else if err != nil {
 		log.Warn("a broker did not answer the probe; the clients retry it, and partitions it leads wait", "err", err)
 	}
+	if w := conn.SlowBrokerWarning(cfg.Kafka.MaxWait); w != "" {
+		log.Warn(w)
+	}
 	svc, err := newService(cfg, log, conn, nil, nil)
 	if err != nil {
 		return err
