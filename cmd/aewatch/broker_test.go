@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -45,30 +46,58 @@ func stopBrokerCLI(cmd *exec.Cmd) {
 // up to its end.
 func readPartition(t *testing.T, addr, topic string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := kafka.DialLeader(ctx, "tcp", addr, topic, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := conn.ReadLastOffset()
-	conn.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{addr}, Topic: topic, Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
 	var got []string
-	for {
-		m, err := r.ReadMessage(ctx)
-		if err != nil {
-			t.Fatalf("%s: after %v: %v", topic, got, err)
-		}
+	for _, m := range partitionRecords(t, addr, topic, 0) {
 		got = append(got, string(m.Key)+"="+string(m.Value))
-		if m.Offset >= last-1 {
-			return got
+	}
+	return got
+}
+
+// partitionRecords returns every record of a partition, from its oldest up
+// to where it ended when asked, read with fetch requests of its own: a
+// kafka-go reader drops an answer slower than its MaxWait and redials, and
+// under CI's load that ran out the deadlines of reads like these.
+func partitionRecords(t *testing.T, addr, topic string, partition int) []kafka.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tr := ownTransport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(addr), Transport: tr}
+	offs, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{
+		topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)}}})
+	if err != nil || len(offs.Topics[topic]) != 1 || offs.Topics[topic][0].Error != nil {
+		t.Fatalf("%s/%d: offsets: %v %+v", topic, partition, err, offs)
+	}
+	var out []kafka.Message
+	for off, end := offs.Topics[topic][0].FirstOffset, offs.Topics[topic][0].LastOffset; off < end; {
+		resp, err := c.Fetch(ctx, &kafka.FetchRequest{Topic: topic, Partition: partition, Offset: off,
+			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 500 * time.Millisecond})
+		if err == nil {
+			err = resp.Error
+		}
+		if err != nil {
+			t.Fatalf("%s/%d@%d: after %d records: %v", topic, partition, off, len(out), err)
+		}
+		for {
+			r, err := resp.Records.ReadRecord()
+			if err != nil {
+				break
+			}
+			if r.Offset < off || r.Offset >= end {
+				continue
+			}
+			m := kafka.Message{Topic: topic, Partition: partition, Offset: r.Offset, Time: r.Time, Headers: r.Headers}
+			if r.Key != nil {
+				m.Key, _ = io.ReadAll(r.Key)
+			}
+			if r.Value != nil {
+				m.Value, _ = io.ReadAll(r.Value)
+			}
+			out, off = append(out, m), r.Offset+1
 		}
 	}
+	return out
 }
 
 // TestBrokerDataDirAndCompaction: with --data-dir the broker's records
