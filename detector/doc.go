@@ -43,8 +43,9 @@
 // runs followed (runs.go: short cycling; for one that moves only by jumps
 // between levels it holds, a valve's positions, also the runs between its
 // jumps: hunting); a reference period that saw such a channel jump only a
-// few times starts again, long enough to see its levels, and a regime beyond the
-// reference period that recurs restarts the period over its cycle
+// few times starts again, long enough to see its levels, and a regime that
+// recurs restarts the period over its cycle, at its second visit where it
+// lies beyond the period's levels and at its third where it does not
 // (recurrence.go). With several channels, each window row's channel is
 // also reconstructed from the row's others where that relation is strong
 // and held on data it was not fitted on (relation.go). It learns on after

@@ -11,15 +11,20 @@ import (
 // recurrence remembers the regimes that alerts covered, so that a regime
 // which comes back after the signal returned to its reference is taken as
 // one of the series' states rather than a fault: the off state of a duty
-// cycle longer than the reference period, a batch phase, a night shift.
-// When a new alert's first samples sit where an earlier alert's regime
-// sat, the reference starts again over a period as long as the cycle
-// between the two, so that it learns every state of it, provided the
-// signal was back for no more than recurrenceAway times the earlier
-// regime's length: a fault that comes back after a long normal stretch (a
-// valve that sticks again hours later) is a fault every time. A fault that
-// comes back sooner is learnt at its second occurrence, which is why it
-// can be turned off (reference.recurrence: 0).
+// cycle longer than the reference period, a batch phase, a night shift, a
+// machine's stop and warm-up, a filter's reset. When a new alert's first
+// samples sit where an earlier alert's first samples sat, the reference
+// starts again over a period as long as the cycle between the two, so
+// that it learns every state of it, provided the signal was back for no
+// more than recurrenceAway times the earlier regime's length: a fault that
+// comes back after a long normal stretch (a valve that sticks again hours
+// later) is a fault every time. A fault that comes back sooner is learnt
+// at its second occurrence, or its third where the period saw its levels
+// (recurrenceSeenRepeats), which is why it can be turned off
+// (reference.recurrence: 0). Episodes are compared by their first
+// recurrenceCheck samples: a regime that evolves (a machine cooling after
+// its stop, a pressure building after a reset) has a mean over its whole
+// length that its next occurrence's beginning never matches.
 type recurrence struct {
 	channels int
 	total    uint64 // samples the reference was shown
@@ -27,14 +32,18 @@ type recurrence struct {
 	open   bool   // an alert is open
 	closed uint64 // the last sample of the last alert
 	start  uint64
-	sum    []float64 // raw values of the open alert's samples
+	sum    []float64 // raw values of the open alert's first recurrenceCheck samples
 	sumSq  []float64 // and their squares
-	n      int
+	n      int       // the open alert's samples
+	// openRepeats is how many occurrences before the open alert's regime
+	// had, counting back through matched episodes (0: none matched).
+	openRepeats int
 
 	starts  []uint64  // the last closed episodes' first samples, oldest first
 	ends    []uint64  // their last samples
 	means   []float64 // and their mean raw values, channel-interleaved
 	spreads []float64 // and their deviations
+	repeats []int     // and how many occurrences each repeated
 }
 
 const (
@@ -53,6 +62,13 @@ const (
 	// state only if the same channels depart, on the same sides: a false
 	// alarm on one channel followed by a fault on another is no cycle.
 	recurrenceDeparture = 1
+	// recurrenceSeenRepeats: a regime within the levels the period saw
+	// restarts it only when it repeats an episode that itself repeated
+	// one, each within recurrenceAway: a stop, a warm-up or a reset at
+	// the process's cadence is one of its states, where rare false alerts
+	// hours apart are not (with any recurring regime allowed, two of them
+	// restarted the period for 11,000 samples and hid a noise burst).
+	recurrenceSeenRepeats = 2
 )
 
 func newRecurrence(channels int) *recurrence {
@@ -62,8 +78,9 @@ func newRecurrence(channels int) *recurrence {
 // step folds in the newest sample x; holding says whether an alert is
 // open. level and spread give each channel's reference level and
 // deviation. It returns the cycle, in samples, from an earlier episode of
-// the same regime to the open one, or 0.
-func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) float64) int {
+// the same regime to the open one, with how many occurrences before the
+// open one the regime had (at least 1), or 0 and 0.
+func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) float64) (cycle, repeats int) {
 	rc.total++
 	if !holding {
 		if rc.open {
@@ -72,20 +89,22 @@ func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) fl
 				rc.remember()
 			}
 		}
-		return 0
+		return 0, 0
 	}
 	if !rc.open {
-		rc.open, rc.start, rc.n = true, rc.total, 0
+		rc.open, rc.start, rc.n, rc.openRepeats = true, rc.total, 0, 0
 		clear(rc.sum)
 		clear(rc.sumSq)
 	}
-	rc.n++
+	if rc.n++; rc.n > recurrenceCheck {
+		return 0, 0
+	}
 	for j, v := range x {
 		rc.sum[j] += v
 		rc.sumSq[j] += float64(v * v)
 	}
 	if rc.n != recurrenceCheck {
-		return 0
+		return 0, 0
 	}
 	c := rc.channels
 	for i := len(rc.starts) - 1; i >= 0; i-- {
@@ -97,21 +116,23 @@ func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) fl
 			continue
 		}
 		if rc.matches(rc.means[i*c:(i+1)*c], rc.spreads[i*c:(i+1)*c], level, spread) {
-			return int(rc.start - rc.starts[i])
+			rc.openRepeats = rc.repeats[i] + 1
+			return int(rc.start - rc.starts[i]), rc.openRepeats
 		}
 	}
-	return 0
+	return 0, 0
 }
 
-// remember keeps the closed episode's mean and spread.
+// remember keeps the closed episode's first samples' mean and spread.
 func (rc *recurrence) remember() {
-	c, inv := rc.channels, 1/float64(rc.n)
+	c, inv := rc.channels, 1/float64(recurrenceCheck)
 	if len(rc.starts) == recurrenceKeep {
-		rc.starts, rc.ends = rc.starts[1:], rc.ends[1:]
+		rc.starts, rc.ends, rc.repeats = rc.starts[1:], rc.ends[1:], rc.repeats[1:]
 		rc.means, rc.spreads = rc.means[c:], rc.spreads[c:]
 	}
 	rc.starts = append(rc.starts, rc.start)
 	rc.ends = append(rc.ends, rc.total-1)
+	rc.repeats = append(rc.repeats, rc.openRepeats)
 	for j, s := range rc.sum {
 		m := s * inv
 		rc.means = append(rc.means, m)
@@ -162,7 +183,7 @@ func (rc *recurrence) forget() {
 	if rc.open {
 		rc.open, rc.closed = false, rc.total
 	}
-	rc.starts, rc.ends = rc.starts[:0], rc.ends[:0]
+	rc.starts, rc.ends, rc.repeats = rc.starts[:0], rc.ends[:0], rc.repeats[:0]
 	rc.means, rc.spreads = rc.means[:0], rc.spreads[:0]
 }
 
@@ -174,10 +195,12 @@ func (rc *recurrence) appendState(e *statecodec.Encoder) {
 	e.F64s(rc.sum)
 	e.F64s(rc.sumSq)
 	e.Int(rc.n)
+	e.Int(rc.openRepeats)
 	e.Int(len(rc.starts))
 	for i, s := range rc.starts {
 		e.U64(s)
 		e.U64(rc.ends[i])
+		e.Int(rc.repeats[i])
 	}
 	e.F64s(rc.means)
 	e.F64s(rc.spreads)
@@ -187,18 +210,18 @@ func (rc *recurrence) readState(d *statecodec.Decoder) error {
 	rc.total, rc.closed, rc.open, rc.start = d.U64(), d.U64(), d.Bool(), d.U64()
 	d.F64sInto(rc.sum, "recurrence sums")
 	d.F64sInto(rc.sumSq, "recurrence squares")
-	rc.n = d.Int()
+	rc.n, rc.openRepeats = d.Int(), d.Int()
 	k := d.Int()
-	if d.Err() == nil && (k < 0 || k > recurrenceKeep) {
+	if d.Err() == nil && (k < 0 || k > recurrenceKeep || rc.openRepeats < 0 || rc.openRepeats > 1<<30) {
 		return errors.New("detector: recurrence episodes out of range")
 	}
-	rc.starts, rc.ends = rc.starts[:0], rc.ends[:0]
+	rc.starts, rc.ends, rc.repeats = rc.starts[:0], rc.ends[:0], rc.repeats[:0]
 	for range k {
-		s, e := d.U64(), d.U64()
-		if e < s || e >= rc.total {
+		s, e, rep := d.U64(), d.U64(), d.Int()
+		if e < s || e >= rc.total || rep < 0 || rep > 1<<30 {
 			return errors.New("detector: recurrence episode out of range")
 		}
-		rc.starts, rc.ends = append(rc.starts, s), append(rc.ends, e)
+		rc.starts, rc.ends, rc.repeats = append(rc.starts, s), append(rc.ends, e), append(rc.repeats, rep)
 	}
 	rc.means = d.F64sAppend(rc.means[:0], k*rc.channels, "recurrence means")
 	rc.spreads = d.F64sAppend(rc.spreads[:0], k*rc.channels, "recurrence spreads")

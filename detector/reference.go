@@ -178,8 +178,9 @@ type ReferenceConfig struct {
 	// off.
 	ShortRuns float64 `yaml:"short_runs"`
 	// Recurrence is the longest cycle, in samples, over which a regime
-	// that alerted, ended and came back restarts the reference period to
-	// cover the cycle (recurrence.go); 0 turns it off.
+	// that alerted, ended and came back (beyond the period's levels; within
+	// them, twice) restarts the reference period to cover the cycle
+	// (recurrence.go); 0 turns it off.
 	Recurrence int `yaml:"recurrence"`
 	// ReplaySize is how many normal windows the reference network keeps
 	// for replay (model.replay_size is the adapting network's): half of
@@ -743,10 +744,13 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		r.prev.update(normal, holding, x)
 	}
 	if r.recur != nil && !r.learning() {
-		cycle := r.recur.step(holding, x, r.norm.Mean, r.norm.Std)
-		// Only a regime the period never saw restarts it: one it saw and
-		// alerts on again is the model's business.
-		if cycle > 0 && cycle <= r.cfg.Recurrence && r.recurUnseen() {
+		cycle, repeats := r.recur.step(holding, x, r.norm.Mean, r.norm.Std)
+		// A regime the period never saw restarts it at once; one it saw
+		// at the regime's third occurrence (recurrenceSeenRepeats): the
+		// frozen network never learns a shape it alerted on, so a
+		// machine's stop and warm-up, seen again and again, held an
+		// alert over two fifths of its rows.
+		if cycle > 0 && cycle <= r.cfg.Recurrence && (repeats >= recurrenceSeenRepeats || r.recurUnseen()) {
 			r.period = max(r.cfg.Samples, cycle)
 			r.restart()
 			return

@@ -441,7 +441,8 @@ func TestRecurrenceNeedsTheSameDeparture(t *testing.T) {
 		cycle := 0
 		for i := range length {
 			noise := float64(2 * (i%2*2 - 1))
-			cycle = max(cycle, rc.step(true, []float64{x[0] + noise, x[1] - noise}, level, spread))
+			c, _ := rc.step(true, []float64{x[0] + noise, x[1] - noise}, level, spread)
+			cycle = max(cycle, c)
 		}
 		for range away {
 			rc.step(false, []float64{0, 0}, level, spread)

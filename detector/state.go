@@ -14,7 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 45 (version 44's drift monitor looked for a
+// Snapshot encoding, version 46 (version 45 compared recurring regimes by
+// their whole episodes' means and kept no count of their occurrences;
+// version 44's drift monitor looked for a
 // cycle over its reference only; version 43 looked for none after the
 // first search; version 42 spread no counter's rise over
 // the steps it spans and kept no time of a counter's newest value; version 41 turned no counters into their
@@ -74,7 +76,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 45
+	snapshotVersion = 46
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order

@@ -160,3 +160,29 @@ func TestGenerateDriftDayStep(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratePlantCycles: the real binary writes both fault-free plant
+// signals, with no labelled window, and refuses a second corpus flag.
+func TestGeneratePlantCycles(t *testing.T) {
+	dir := t.TempDir()
+	if _, stderr, code := cli(t, "generate", "--plant-cycles", "--variants", "1", "--rows", "3000", "--out", dir); code != 0 {
+		t.Fatalf("generate --plant-cycles: exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"start_stop/start_stop_none_1.csv", "filter_reset/filter_reset_none_1.csv"} {
+		raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(raw), "\n"); n != 1+3000 {
+			t.Errorf("%s: %d lines, want %d", name, n, 1+3000)
+		}
+	}
+	labels, err := os.ReadFile(filepath.Join(dir, "labels.json"))
+	if err != nil || !strings.Contains(string(labels), `"start_stop/start_stop_none_1.csv": []`) {
+		t.Errorf("labels.json: %s (%v), want no window", labels, err)
+	}
+	_, stderr, code := cli(t, "generate", "--plant-cycles", "--valve", "--out", dir)
+	if code == 0 || !strings.Contains(stderr, "--controlled and --plant-cycles: choose one corpus") {
+		t.Errorf("two corpora: exit %d: %s", code, stderr)
+	}
+}
