@@ -62,17 +62,35 @@ func (c *Conn) CheckBrokers(ctx context.Context) error {
 }
 
 // SlowBrokerWarning returns, when the slowest answer CheckBrokers saw is
-// over a quarter of maxWait, why that stalls fetches, and "" otherwise.
-// A kafka-go reader asks the broker to hold a fetch for new data for 3/4
-// of its MaxWait and drops an answer that comes after MaxWait, so with a
-// longer round trip every fetch of an idle partition fails and redials.
+// longer than a fetch's answer may take with kafka.max_wait at maxWait,
+// what that does and what to set, and "" otherwise.
 func (c *Conn) SlowBrokerWarning(maxWait time.Duration) string {
 	slowest := time.Duration(c.slowestAnswer.Load())
-	if slowest <= maxWait/4 {
+	if slowest <= fetchAnswerBudget(maxWait) {
 		return ""
 	}
-	return fmt.Sprintf("a broker answered in %v, over a quarter of kafka.max_wait (%v): kafka-go drops a fetch answered later than max_wait and redials, "+
-		"so fetches of idle partitions will fail; set kafka.max_wait above %v", slowest.Round(time.Millisecond), maxWait, (4 * slowest).Round(100*time.Millisecond))
+	advice := "set kafka.max_wait to at least " + (4 * slowest).Round(10*time.Millisecond).String()
+	if 4*slowest >= time.Second {
+		advice = "set kafka.max_wait to 1.5s or more, which leaves an answer 1 s"
+		if slowest >= time.Second {
+			advice = "no kafka.max_wait leaves an answer more than 1 s: run aewatch nearer the brokers"
+		}
+	}
+	return fmt.Sprintf("a broker answered in %v, longer than the %v kafka-go leaves a fetch's answer with kafka.max_wait %v: "+
+		"it drops a later answer and redials, so fetches of idle partitions will fail; %s",
+		slowest.Round(time.Millisecond), fetchAnswerBudget(maxWait), maxWait, advice)
+}
+
+// fetchAnswerBudget is how long a broker's answer may take before a
+// kafka-go reader with this MaxWait drops it: the reader's deadline is
+// MaxWait, and it asks the broker to hold the fetch for new data for all
+// of that but its estimate of the round trip, a quarter of MaxWait below
+// a second and a second above.
+func fetchAnswerBudget(maxWait time.Duration) time.Duration {
+	if maxWait < time.Second {
+		return maxWait / 4
+	}
+	return time.Second
 }
 
 // advertised returns the broker addresses the first configured broker that

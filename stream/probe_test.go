@@ -114,8 +114,9 @@ func (l advertisedAs) Addr() net.Addr { return l.addr }
 
 // TestSlowBrokerWarning: a broker answering in 100 ms is named against the
 // default kafka.max_wait of 250 ms, whose idle fetches it would answer
-// after kafka-go gave up on them, and not against a max_wait of 1 s; a
-// broker answering at once is not named.
+// after kafka-go gave up on them, and not against a max_wait of 1 s or
+// 2 s; one answering in 400 ms needs a max_wait over a second; a broker
+// answering at once is not named.
 func TestSlowBrokerWarning(t *testing.T) {
 	cluster := testsvc.KafkaCluster(t, 1, []string{"sensors"})
 	conn := PlainConn(cluster.ListenAddrs())
@@ -134,10 +135,21 @@ func TestSlowBrokerWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := conn.SlowBrokerWarning(250 * time.Millisecond)
-	if !strings.Contains(w, "over a quarter of kafka.max_wait (250ms)") || !strings.Contains(w, "set kafka.max_wait above") {
+	if !strings.Contains(w, "longer than the 62.5ms kafka-go leaves a fetch's answer with kafka.max_wait 250ms") ||
+		!strings.Contains(w, "set kafka.max_wait to at least 4") {
 		t.Errorf("a broker answering in 100 ms, max_wait 250ms: %q", w)
 	}
-	if w := conn.SlowBrokerWarning(time.Second); w != "" {
-		t.Errorf("a broker answering in 100 ms, max_wait 1s: %q", w)
+	for _, maxWait := range []time.Duration{time.Second, 2 * time.Second} {
+		if w := conn.SlowBrokerWarning(maxWait); w != "" {
+			t.Errorf("a broker answering in 100 ms, max_wait %v: %q", maxWait, w)
+		}
+	}
+	// An answer of 400 ms: no max_wait below a second leaves it time.
+	conn.slowestAnswer.Store(int64(400 * time.Millisecond))
+	if w := conn.SlowBrokerWarning(500 * time.Millisecond); !strings.Contains(w, "set kafka.max_wait to 1.5s or more") {
+		t.Errorf("a broker answering in 400 ms, max_wait 500ms: %q", w)
+	}
+	if w := conn.SlowBrokerWarning(2 * time.Second); w != "" {
+		t.Errorf("a broker answering in 400 ms, max_wait 2s: %q", w)
 	}
 }
