@@ -66,7 +66,7 @@ const (
 	// restarts it only when it repeats an episode that itself repeated
 	// one, each within recurrenceAway: a stop, a warm-up or a reset at
 	// the process's cadence is one of its states, where rare false alerts
-	// hours apart are not (with any recurring regime allowed, two of them
+	// hours apart are not (with any recurring regime allowed, they
 	// restarted the period for 11,000 samples and hid a noise burst).
 	recurrenceSeenRepeats = 2
 )
@@ -170,10 +170,11 @@ func departure(m, level, spread float64) int {
 	return 0
 }
 
-// meansInto writes the open episode's mean so far into dst.
+// meansInto writes the open episode's mean so far (of its first
+// recurrenceCheck samples) into dst.
 func (rc *recurrence) meansInto(dst []float64) {
 	for j, s := range rc.sum {
-		dst[j] = s / float64(rc.n)
+		dst[j] = s / float64(min(rc.n, recurrenceCheck))
 	}
 }
 

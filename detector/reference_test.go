@@ -467,6 +467,37 @@ func TestRecurrenceNeedsTheSameDeparture(t *testing.T) {
 	}
 }
 
+// TestRecurrenceMatchesEvolvingRegimes: an episode that falls and climbs
+// back over 600 samples (a cleaning, a machine's stop) matches the next
+// one by their first 64 samples, though their whole means differ, and
+// counts its occurrences: 1 at the second, 2 at the third.
+func TestRecurrenceMatchesEvolvingRegimes(t *testing.T) {
+	level := func(int) float64 { return 25 }
+	spread := func(int) float64 { return 1 }
+	rc := newRecurrence(1)
+	var cycles, repeats []int
+	for range 3 {
+		got := false
+		for i := range 600 { // from 10, climbing back towards the level
+			if c, r := rc.step(true, []float64{10 + 0.025*float64(i)}, level, spread); c > 0 {
+				cycles, repeats, got = append(cycles, c), append(repeats, r), true
+			}
+		}
+		if !got {
+			cycles, repeats = append(cycles, 0), append(repeats, 0)
+		}
+		for range 400 {
+			rc.step(false, []float64{25}, level, spread)
+		}
+	}
+	if want := []int{0, 1000, 1000}; !slices.Equal(cycles, want) {
+		t.Errorf("cycles %v, want %v", cycles, want)
+	}
+	if want := []int{0, 1, 2}; !slices.Equal(repeats, want) {
+		t.Errorf("occurrences before %v, want %v", repeats, want)
+	}
+}
+
 // TestDriftElsewhereDoesNotHoldAnAlert: while a step on one channel holds
 // an alert open, another channel's slow drift (followed when no alert is
 // open) goes on being followed, so the alert closes soon after the step
