@@ -225,9 +225,9 @@ const fetchBatchTimeout = 30 * time.Second
 
 // readerCloseWait bounds how long closing a Kafka reader may hold its
 // caller. kafka-go's Reader.Close waits for the fetch in flight, for up to
-// the reader's MaxWait (kafka-go #428, #1353); under load a checkpoint
-// reader's Close was seen blocked for over 40 s on a read in flight, which
-// held the checkpoint load, and with it the generation, the whole time.
+// the reader's MaxWait (kafka-go #428, #1353); under load the checkpoint
+// load's reader (it reads with fetchBatch now) was seen blocked in Close
+// for over 40 s on a read in flight, holding the generation that long.
 const readerCloseWait = 5 * time.Second
 
 // closeWithin closes c, giving up after wait: c's Close then goes on in

@@ -2,9 +2,10 @@ package synth
 
 import "testing"
 
-// TestPlantCycles: the start-stop temperature stops 50-200 samples at a
-// time and stays between its two targets; the filter is cleaned every
-// 1,300-1,700 samples, each time by more than 10.
+// TestPlantCycles: the start-stop temperature stays between its two
+// targets and cools by more than 10 within 20 samples of a stop; the
+// filter is cleaned every 1,300-1,700 samples, each time by more than 10;
+// an unknown signal is refused.
 func TestPlantCycles(t *testing.T) {
 	s, err := GeneratePlantCycle("start_stop", 20000, 1)
 	if err != nil {
