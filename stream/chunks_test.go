@@ -206,6 +206,29 @@ func TestCheckpointLoadRetriesBrokerErrors(t *testing.T) {
 	}
 }
 
+// TestCheckpointLoadWaitsForASlowBroker: a broker that answers every fetch
+// 300 ms late: the checkpoints load, where the load's partition reader
+// redialled on every answer until its 30 s stall limit ended the run.
+func TestCheckpointLoadWaitsForASlowBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a broker")
+	}
+	cluster, k, want := oneCheckpointSaved(t, nil)
+	slowed := slowFetches(cluster, 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got, err := k.Load(ctx, nil)
+	if err != nil {
+		t.Fatalf("Load against a slow broker: %v", err)
+	}
+	if slowed.Load() == 0 {
+		t.Fatal("no fetch was slowed: the test tested nothing")
+	}
+	if g := got["s"]; g.Offset != want.Offset || !bytes.Equal(g.State, want.State) {
+		t.Errorf("loaded %+v, want %+v", g, want)
+	}
+}
+
 // TestCheckpointLoadEndsAStalledRead: a broker whose ListOffsets puts the
 // checkpoint partition's end 5 records beyond its last (records it never
 // serves): the read waits checkpointReadStall for them, fails, and the

@@ -49,15 +49,15 @@ const probeTimeout = 5 * time.Second
 // themselves.
 func (c *Conn) CheckBrokers(ctx context.Context) error {
 	tlsCfg := c.transport.TLS
-	slowest, err := probeAll(ctx, c.Brokers, tlsCfg, false)
-	c.slowestAnswer.Store(int64(slowest))
+	configured, err := probeAll(ctx, c.Brokers, tlsCfg, false)
+	c.slowestAnswer.Store(int64(configured))
 	if err != nil {
 		return err
 	}
 	advertised := c.advertised(ctx)
 	advertised = slices.DeleteFunc(advertised, func(a string) bool { return slices.Contains(c.Brokers, a) })
-	slowest, err = probeAll(ctx, advertised, tlsCfg, true)
-	c.slowestAnswer.Store(max(c.slowestAnswer.Load(), int64(slowest)))
+	others, err := probeAll(ctx, advertised, tlsCfg, true)
+	c.slowestAnswer.Store(int64(max(configured, others)))
 	return err
 }
 
