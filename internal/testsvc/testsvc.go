@@ -22,6 +22,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -272,6 +273,10 @@ func (in *Influx) start() error {
 		return err
 	}
 	defer log.Close() // the child holds its own descriptor
+	logStart, err := log.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
 	in.cmd = exec.Command(in.bin, "-config", in.conf)
 	in.cmd.Stdout, in.cmd.Stderr = log, log
 	if err := in.cmd.Start(); err != nil {
@@ -290,15 +295,35 @@ func (in *Influx) start() error {
 			return fmt.Errorf("%w: %s", errExited, logTail(logPath))
 		default:
 		}
+		// Only once this server says it holds the port: another test
+		// package's influxd that took the port between FreeAddr and the
+		// bind answers /ping too, and a test then ran against it ("database
+		// not found"), while this one exited on the bind.
 		if resp, err := http.Get(in.URL + "/ping"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 204 {
+			if resp.StatusCode == 204 && in.listening(logPath, logStart) {
 				return nil
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("influxd did not answer /ping within 30s: %s", logTail(logPath))
+}
+
+// listening reports whether the server's log, from offset from on, says
+// it listens for HTTP on in.URL's address.
+func (in *Influx) listening(logPath string, from int64) bool {
+	b, err := os.ReadFile(logPath)
+	if err != nil || int64(len(b)) < from {
+		return false
+	}
+	addr := strings.TrimPrefix(in.URL, "http://")
+	for _, line := range strings.Split(string(b[from:]), "\n") {
+		if strings.Contains(line, `msg="Listening on HTTP"`) && strings.Contains(line, "addr="+addr+" ") {
+			return true
+		}
+	}
+	return false
 }
 
 // logTail is the end of the server's log, for a failure's message.
