@@ -14,17 +14,17 @@ import (
 // cycle longer than the reference period, a batch phase, a night shift, a
 // machine's stop and warm-up, a filter's reset. When a new alert's first
 // samples sit where an earlier alert's first samples sat, the reference
-// starts again over a period as long as the cycle between the two, so
-// that it learns every state of it, provided the signal was back for no
-// more than recurrenceAway times the earlier regime's length: a fault that
-// comes back after a long normal stretch (a valve that sticks again hours
-// later) is a fault every time. A fault that comes back sooner is learnt
-// at its second occurrence, or its third where the period saw its levels
-// (recurrenceSeenRepeats), which is why it can be turned off
-// (reference.recurrence: 0). Episodes are compared by their first
-// recurrenceCheck samples: a regime that evolves (a machine cooling after
-// its stop, a pressure building after a reset) has a mean over its whole
-// length that its next occurrence's beginning never matches.
+// starts again over a period a little longer than the cycle between the
+// two (recurrencePeriod), so that it learns every state of it, provided
+// the signal was back for no more than recurrenceAway times the earlier
+// regime's length: a fault that comes back after a long normal stretch (a
+// valve that sticks again hours later) is a fault every time. A fault that
+// comes back sooner is learnt at its second occurrence, or its third where
+// the period saw its levels (recurrenceSeenRepeats), which is why it can
+// be turned off (reference.recurrence: 0). Episodes are compared by their
+// first recurrenceCheck samples: a regime that evolves (a machine cooling
+// after its stop, a pressure building after a reset) has a mean over its
+// whole length that its next occurrence's beginning never matches.
 type recurrence struct {
 	channels int
 	total    uint64 // samples the reference was shown
@@ -70,6 +70,16 @@ const (
 	// restarted the period for 11,000 samples and hid a noise burst).
 	recurrenceSeenRepeats = 2
 )
+
+// recurrencePeriod is the reference period a regime recurring over cycle
+// samples restarts. It starts recurrenceCheck samples into an occurrence,
+// so a period of one cycle ends where the next occurrence begins, or
+// before it when the cadence wanders, and the frozen network never sees
+// the onset it alerted on: a filter's cleaning 1,400 samples apart then
+// held an alert for the rest of the file. A quarter cycle more takes in
+// the next onset on a cadence that wanders by as much; a longer period
+// leaves a fault in it unjudged for longer (docs/quality.md).
+func recurrencePeriod(cycle int) int { return cycle + cycle/4 }
 
 func newRecurrence(channels int) *recurrence {
 	return &recurrence{channels: channels, sum: make([]float64, channels), sumSq: make([]float64, channels)}

@@ -751,7 +751,7 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		// machine's stop and warm-up, seen again and again, held an
 		// alert over two fifths of its rows.
 		if cycle > 0 && cycle <= r.cfg.Recurrence && (repeats >= recurrenceSeenRepeats || r.recurUnseen()) {
-			r.period = max(r.cfg.Samples, cycle)
+			r.period = max(r.cfg.Samples, recurrencePeriod(cycle))
 			r.restart()
 			return
 		}

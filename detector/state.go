@@ -755,7 +755,7 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if r.period < r.cfg.Samples || (r.period > r.cfg.Samples && r.period > max(r.cfg.Recurrence, marginalLongest*r.cfg.Samples)) {
+	if r.period < r.cfg.Samples || (r.period > r.cfg.Samples && r.period > max(recurrencePeriod(r.cfg.Recurrence), marginalLongest*r.cfg.Samples)) {
 		return fmt.Errorf("detector: reference period %d out of range", r.period)
 	}
 	r.norm.SetWarmup(r.period)
