@@ -28,7 +28,9 @@ func TestPlanReplayWaitsForASlowBroker(t *testing.T) {
 	cluster := testsvc.KafkaCluster(t, 1, []string{"sensors"})
 	brokers := cluster.ListenAddrs()
 	conn := PlainConn(brokers)
-	w := conn.Writer(&kafka.Writer{Topic: "sensors", BatchSize: 1})
+	// Acknowledged by the broker: with kafka-go's default (no acks) the
+	// plan could list the offsets before the last records were appended.
+	w := conn.Writer(&kafka.Writer{Topic: "sensors", BatchSize: 1, RequiredAcks: kafka.RequireAll})
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var msgs []kafka.Message
 	for i := range 20 {
