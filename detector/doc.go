@@ -44,11 +44,12 @@
 // between levels it holds, a valve's positions, also the runs between its
 // jumps: hunting); a reference period that saw such a channel jump only a
 // few times starts again, long enough to see its levels, and a regime that
-// recurs restarts the period over its cycle and a quarter, at its second
-// visit where it lies beyond the period's levels and at its third where it
-// does not (recurrence.go). With several channels, each window row's channel is
-// also reconstructed from the row's others where that relation is strong
-// and held on data it was not fitted on (relation.go). It learns on after
+// recurs restarts the period over its cycle and on to the regime's next
+// onset, at its second visit where it lies beyond the period's levels and
+// at its third where it does not (recurrence.go). With several channels,
+// each window row's channel is also reconstructed from the row's others
+// where that relation is strong and held on data it was not fitted on
+// (relation.go). It learns on after
 // the reference period (reference.relation_learn_on) and relates a channel
 // once its relation has held on a run of refits (a load that wanders
 // further than the period saw); a related channel's level is then the

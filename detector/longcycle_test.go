@@ -27,8 +27,9 @@ func longCycle(t *testing.T, cfg Config, fault string, seed uint64) (out []score
 // TestLongCycleIsLearnt: the reference period (400 samples) sees only the
 // motor's on state. The first off state alerts, as any unseen state must;
 // when it comes back after the motor ran again, the reference starts over
-// a period of the cycle and a quarter and learns both. Without that the
-// first off state opened an alert that never closed (96% of the rows).
+// a period of the cycle, on to the next off state's onset, and learns
+// both. Without that the first off state opened an alert that never
+// closed (96% of the rows).
 func TestLongCycleIsLearnt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("quality check over 120,000 samples (scripts/arm64-check.sh compares the same corpus's eval output instead)")

@@ -14,8 +14,9 @@ import (
 // cycle longer than the reference period, a batch phase, a night shift, a
 // machine's stop and warm-up, a filter's reset. When a new alert's first
 // samples sit where an earlier alert's first samples sat, the reference
-// starts again over a period a little longer than the cycle between the
-// two (recurrencePeriod), so that it learns every state of it, provided
+// starts again over a period as long as the cycle between the two, and
+// on until the regime's onset has come round in it (seek), so that it
+// learns every state of it, provided
 // the signal was back for no more than recurrenceAway times the earlier
 // regime's length: a fault that comes back after a long normal stretch (a
 // valve that sticks again hours later) is a fault every time. A fault that
@@ -44,6 +45,17 @@ type recurrence struct {
 	means   []float64 // and their mean raw values, channel-interleaved
 	spreads []float64 // and their deviations
 	repeats []int     // and how many occurrences each repeated
+
+	// A period restarted for a regime seeks its onset (seek): the
+	// regime's first recurrenceCheck samples' mean and deviation, the
+	// current block's sums and count, whether a block away from the
+	// regime came, and the longest the period may grow to.
+	seeking                bool
+	left                   bool
+	onsetMean, onsetSpread []float64
+	blockSum               []float64
+	blockN                 int
+	limit                  int
 }
 
 const (
@@ -71,18 +83,13 @@ const (
 	recurrenceSeenRepeats = 2
 )
 
-// recurrencePeriod is the reference period a regime recurring over cycle
-// samples restarts. It starts recurrenceCheck samples into an occurrence,
-// so a period of one cycle ends where the next occurrence begins, or
-// before it when the cadence wanders, and the frozen network never sees
-// the onset it alerted on: a filter's cleaning 1,400 samples apart then
-// held an alert for the rest of the file. A quarter cycle more takes in
-// the next onset on a cadence that wanders by as much; a longer period
-// leaves a fault in it unjudged for longer (docs/quality.md).
-func recurrencePeriod(cycle int) int { return cycle + cycle/4 }
+// recurrencePeriod is the longest a period restarted for a regime that
+// recurs over cycle samples grows while it seeks the regime's onset.
+func recurrencePeriod(cycle int) int { return cycle + cycle/2 }
 
 func newRecurrence(channels int) *recurrence {
-	return &recurrence{channels: channels, sum: make([]float64, channels), sumSq: make([]float64, channels)}
+	return &recurrence{channels: channels, sum: make([]float64, channels), sumSq: make([]float64, channels),
+		onsetMean: make([]float64, channels), onsetSpread: make([]float64, channels), blockSum: make([]float64, channels)}
 }
 
 // step folds in the newest sample x; holding says whether an alert is
@@ -188,9 +195,59 @@ func (rc *recurrence) meansInto(dst []float64) {
 	}
 }
 
-// forget drops the remembered episodes and the open one (the reference
-// starts again).
+// aim has the period just restarted for the open episode's regime seek
+// its onset, growing to at most limit samples. A period of the cycle
+// alone starts recurrenceCheck samples into an occurrence and so ends
+// where the next one begins, or before it when the cadence wanders: the
+// frozen network never saw the onset it alerted on, and a filter's
+// cleaning 1,400 samples apart held an alert for the rest of the file.
+// Any fixed length lands at a chance phase of a wandering cadence
+// (docs/quality.md).
+func (rc *recurrence) aim(limit int) {
+	inv := 1 / float64(recurrenceCheck)
+	for j, s := range rc.sum {
+		m := s * inv
+		rc.onsetMean[j] = m
+		rc.onsetSpread[j] = math.Sqrt(max(0, float64(rc.sumSq[j]*inv)-float64(m*m)))
+	}
+	clear(rc.blockSum)
+	rc.seeking, rc.left, rc.blockN, rc.limit = true, false, 0, limit
+}
+
+// seek folds the restarted period's raw sample x into blocks of
+// recurrenceCheck samples; level and spread are the period's
+// normalisation so far. A block that sits where the regime's first
+// samples sat, after one that did not, is its onset come round: the
+// seeking ends there, the onset's first windows learnt.
+func (rc *recurrence) seek(x []float64, level, spread func(int) float64) {
+	for j, v := range x {
+		rc.blockSum[j] += v
+	}
+	if rc.blockN++; rc.blockN < recurrenceCheck {
+		return
+	}
+	inv, at := 1/float64(recurrenceCheck), true
+	for j, e := range rc.onsetMean {
+		tol := max(0.25*math.Abs(e-level(j)), rc.onsetSpread[j], 0.25*spread(j))
+		if math.Abs(float64(rc.blockSum[j]*inv)-e) > tol {
+			at = false
+			break
+		}
+	}
+	clear(rc.blockSum)
+	rc.blockN = 0
+	switch {
+	case !at:
+		rc.left = true
+	case rc.left:
+		rc.seeking = false
+	}
+}
+
+// forget drops the remembered episodes and the open one, and ends any
+// seeking (the reference starts again).
 func (rc *recurrence) forget() {
+	rc.seeking = false
 	if rc.open {
 		rc.open, rc.closed = false, rc.total
 	}
@@ -215,6 +272,13 @@ func (rc *recurrence) appendState(e *statecodec.Encoder) {
 	}
 	e.F64s(rc.means)
 	e.F64s(rc.spreads)
+	e.Bool(rc.seeking)
+	e.Bool(rc.left)
+	e.F64s(rc.onsetMean)
+	e.F64s(rc.onsetSpread)
+	e.F64s(rc.blockSum)
+	e.Int(rc.blockN)
+	e.Int(rc.limit)
 }
 
 func (rc *recurrence) readState(d *statecodec.Decoder) error {
@@ -236,8 +300,17 @@ func (rc *recurrence) readState(d *statecodec.Decoder) error {
 	}
 	rc.means = d.F64sAppend(rc.means[:0], k*rc.channels, "recurrence means")
 	rc.spreads = d.F64sAppend(rc.spreads[:0], k*rc.channels, "recurrence spreads")
+	rc.seeking, rc.left = d.Bool(), d.Bool()
+	d.F64sInto(rc.onsetMean, "recurrence onset means")
+	d.F64sInto(rc.onsetSpread, "recurrence onset spreads")
+	d.F64sInto(rc.blockSum, "recurrence block sums")
+	rc.blockN, rc.limit = d.Int(), d.Int()
 	if err := d.Err(); err != nil {
 		return err
+	}
+	if rc.blockN < 0 || rc.blockN >= recurrenceCheck || rc.limit < 0 || rc.limit > 1<<30 ||
+		slices.ContainsFunc(rc.onsetMean, notFinite) || slices.ContainsFunc(rc.onsetSpread, notFinite) || slices.ContainsFunc(rc.blockSum, notFinite) {
+		return errors.New("detector: recurrence onset out of range")
 	}
 	if rc.n < 0 || len(rc.means) != k*rc.channels || len(rc.spreads) != k*rc.channels || rc.start > rc.total || rc.closed > rc.total ||
 		slices.ContainsFunc(rc.sum, notFinite) || slices.ContainsFunc(rc.sumSq, notFinite) ||

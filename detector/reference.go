@@ -751,14 +751,25 @@ func (r *reference) update(normal, holding bool, x []float64) {
 		// machine's stop and warm-up, seen again and again, held an
 		// alert over two fifths of its rows.
 		if cycle > 0 && cycle <= r.cfg.Recurrence && (repeats >= recurrenceSeenRepeats || r.recurUnseen()) {
-			r.period = max(r.cfg.Samples, recurrencePeriod(cycle))
+			r.period = max(r.cfg.Samples, cycle)
 			r.restart()
+			r.recur.aim(max(r.cfg.Samples, recurrencePeriod(cycle)))
 			return
 		}
 	}
 	if r.learning() {
 		if r.missing != nil {
 			return // no learning from a window with filled values
+		}
+		if r.recur != nil && r.recur.seeking {
+			r.recur.seek(x, r.norm.Mean, r.norm.Std)
+			// Grown a sample at a time ahead of the normalisation, which
+			// settles its moments when its warm-up is reached (never
+			// after: they would be folded in again as sums).
+			if r.recur.seeking && r.seen >= r.period-1 && r.period < r.recur.limit && r.norm.Count() < r.period {
+				r.period++
+				r.norm.SetWarmup(r.period)
+			}
 		}
 		if r.rel != nil {
 			r.rel.learn(r.relRows(), r.seen, r.period)

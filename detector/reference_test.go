@@ -498,6 +498,36 @@ func TestRecurrenceMatchesEvolvingRegimes(t *testing.T) {
 	}
 }
 
+// TestRecurrenceSeeksTheOnset: a period restarted 64 samples into a
+// cleaning (from 10, climbing) seeks the next cleaning's onset: the
+// blocks still at the cleaning's level right after the restart do not
+// end it, the climb away does not, and the first whole block of the next
+// cleaning does.
+func TestRecurrenceSeeksTheOnset(t *testing.T) {
+	level := func(int) float64 { return 17 }
+	spread := func(int) float64 { return 4 }
+	rc := newRecurrence(1)
+	for i := range recurrenceCheck {
+		rc.step(true, []float64{10 + 0.01*float64(i)}, level, spread)
+	}
+	rc.aim(2000)
+	v, ended := 10.64, -1
+	for i := range 2000 {
+		if v += 0.01; i == 1400 {
+			v = 10 // the next cleaning
+		}
+		if rc.seek([]float64{v}, level, spread); !rc.seeking {
+			ended = i
+			break
+		}
+	}
+	// The blocks end at samples 63, 127, ...: the first wholly after 1,400
+	// ends at 1,471.
+	if ended != 1471 {
+		t.Errorf("seeking ended at sample %d, want 1471: the first whole block of the next cleaning", ended)
+	}
+}
+
 // TestDriftElsewhereDoesNotHoldAnAlert: while a step on one channel holds
 // an alert open, another channel's slow drift (followed when no alert is
 // open) goes on being followed, so the alert closes soon after the step

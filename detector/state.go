@@ -14,8 +14,9 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 46 (version 45 compared recurring regimes by
-// their whole episodes' means and kept no count of their occurrences;
+// Snapshot encoding, version 47 (version 46 kept no onset that a period
+// restarted for a recurring regime seeks; version 45 compared recurring
+// regimes by their whole episodes' means and kept no count of their occurrences;
 // version 44's drift monitor looked for a
 // cycle over its reference only; version 43 looked for none after the
 // first search; version 42 spread no counter's rise over
@@ -76,7 +77,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 46
+	snapshotVersion = 47
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
