@@ -16,16 +16,16 @@ import (
 // samples sit where an earlier alert's first samples sat, the reference
 // starts again over a period as long as the cycle between the two, and
 // on until the regime's onset has come round in it (seek), so that it
-// learns every state of it, provided
-// the signal was back for no more than recurrenceAway times the earlier
-// regime's length: a fault that comes back after a long normal stretch (a
-// valve that sticks again hours later) is a fault every time. A fault that
-// comes back sooner is learnt at its second occurrence, or its third where
-// the period saw its levels (recurrenceSeenRepeats), which is why it can
-// be turned off (reference.recurrence: 0). Episodes are compared by their
-// first recurrenceCheck samples: a regime that evolves (a machine cooling
-// after its stop, a pressure building after a reset) has a mean over its
-// whole length that its next occurrence's beginning never matches.
+// learns every state of it, provided the signal was back for no more than
+// recurrenceAway times the earlier regime's length: a fault that comes
+// back after a long normal stretch (a valve that sticks again hours later)
+// is a fault every time. A fault that comes back sooner is learnt at its
+// second occurrence, or its third where the period saw its levels
+// (recurrenceSeenRepeats), which is why it can be turned off
+// (reference.recurrence: 0). Episodes are compared by their first
+// recurrenceCheck samples: a regime that evolves (a machine cooling after
+// its stop, a pressure building after a reset) has a mean over its whole
+// length that its next occurrence's beginning never matches.
 type recurrence struct {
 	channels int
 	total    uint64 // samples the reference was shown
@@ -142,7 +142,7 @@ func (rc *recurrence) step(holding bool, x []float64, level, spread func(int) fl
 
 // remember keeps the closed episode's first samples' mean and spread.
 func (rc *recurrence) remember() {
-	c, inv := rc.channels, 1/float64(recurrenceCheck)
+	c := rc.channels
 	if len(rc.starts) == recurrenceKeep {
 		rc.starts, rc.ends, rc.repeats = rc.starts[1:], rc.ends[1:], rc.repeats[1:]
 		rc.means, rc.spreads = rc.means[c:], rc.spreads[c:]
@@ -150,11 +150,18 @@ func (rc *recurrence) remember() {
 	rc.starts = append(rc.starts, rc.start)
 	rc.ends = append(rc.ends, rc.total-1)
 	rc.repeats = append(rc.repeats, rc.openRepeats)
-	for j, s := range rc.sum {
-		m := s * inv
-		rc.means = append(rc.means, m)
-		rc.spreads = append(rc.spreads, math.Sqrt(max(0, float64(rc.sumSq[j]*inv)-float64(m*m))))
+	for j := range rc.sum {
+		m, sd := rc.opening(j)
+		rc.means, rc.spreads = append(rc.means, m), append(rc.spreads, sd)
 	}
+}
+
+// opening is channel j's mean and deviation over the open episode's first
+// recurrenceCheck samples, once it has them.
+func (rc *recurrence) opening(j int) (mean, sd float64) {
+	inv := 1 / float64(recurrenceCheck)
+	mean = rc.sum[j] * inv
+	return mean, math.Sqrt(max(0, float64(rc.sumSq[j]*inv)-float64(mean*mean)))
 }
 
 // matches reports whether the open episode's mean so far lies within a
@@ -204,11 +211,8 @@ func (rc *recurrence) meansInto(dst []float64) {
 // Any fixed length lands at a chance phase of a wandering cadence
 // (docs/quality.md).
 func (rc *recurrence) aim(limit int) {
-	inv := 1 / float64(recurrenceCheck)
-	for j, s := range rc.sum {
-		m := s * inv
-		rc.onsetMean[j] = m
-		rc.onsetSpread[j] = math.Sqrt(max(0, float64(rc.sumSq[j]*inv)-float64(m*m)))
+	for j := range rc.sum {
+		rc.onsetMean[j], rc.onsetSpread[j] = rc.opening(j)
 	}
 	clear(rc.blockSum)
 	rc.seeking, rc.left, rc.blockN, rc.limit = true, false, 0, limit
