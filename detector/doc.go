@@ -21,9 +21,10 @@
 // tests and an alert state machine of its own: a departure the adapting
 // model learns as normal is still alerted, as kind drift. What the other
 // kinds alert is theirs: samples under a quality alert stay out of the
-// drift tests, and under an anomaly alert out of the spread's. Every alert event
-// carries an Explanation (channel shares, departure in sensor units, and
-// for drift the onset and rate).
+// drift tests, and under an anomaly alert (and for an eighth of the
+// horizon after it) out of the spread's. Every alert event carries an
+// Explanation (channel shares, departure in sensor units, and for drift
+// the onset and rate).
 //
 // A coarse track (coarse.go) scores the series at a longer time scale:
 // means over blocks of samples, a window of them reconstructed by a small

@@ -182,7 +182,10 @@ type driftMonitor struct {
 	ch         []driftChannel
 	alert      alertState
 	rebaseline bool // requested; applied at the next sample
-	rebased    bool // ... by rebase, which the next sample follows at once (not snapshotted)
+	// sinceAnomaly counts the samples since an anomaly alert was last
+	// open, up to spreadHoldAfter: the spread stays held that long.
+	sinceAnomaly int
+	rebased      bool // ... by rebase, which the next sample follows at once (not snapshotted)
 
 	why                            Explanation
 	share, departure, spread, rate []float64 // explanation buffers
@@ -212,6 +215,7 @@ func newDriftMonitor(cfg DriftConfig, windowSize, channels int) *driftMonitor {
 		share: make([]float64, channels), departure: make([]float64, channels),
 		spread: make([]float64, channels), rate: make([]float64, channels),
 	}
+	m.sinceAnomaly = m.spreadHoldAfter()
 	if cfg.Seasonal {
 		m.season = newSeason(SeasonConfig{Learn: cfg.Reference, LongLearn: cfg.LongLearn, MinACF: DefaultSeasonConfig().MinACF}, windowSize, channels)
 		m.season.clockOnly = true
@@ -235,8 +239,8 @@ type driftOutcome struct {
 // push folds one accepted sample at time t into the monitor. Once the
 // reference is formed, a sample under a quality alert (qualityOpen: a
 // stuck sensor, a value beyond its limits) is left out altogether, and one
-// under an anomaly alert (anomalyOpen) is left out of the spread's
-// average and tests: noise, oscillation and a changed shape are the
+// under an anomaly alert (anomalyOpen), or soon after one closed
+// (spreadHoldAfter), is left out of the spread's average and tests: noise, oscillation and a changed shape are the
 // anomaly path's business, not a drift, while a slow change of level goes
 // on being measured whatever else alerts. A sample with channels filled
 // (missing.go; nil: none) is left out of the reference while it forms;
@@ -311,7 +315,12 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 	}
 	monitoring := m.n > ref
 	first := m.n == ref+1
-	holdSpread := monitoring && anomalyOpen
+	if anomalyOpen {
+		m.sinceAnomaly = 0
+	} else if m.sinceAnomaly < m.spreadHoldAfter() {
+		m.sinceAnomaly++
+	}
+	holdSpread := monitoring && m.sinceAnomaly < m.spreadHoldAfter()
 	best, bestJ := 0.0, -1
 	for j, v := range x {
 		c := &m.ch[j]
@@ -665,3 +674,10 @@ func normaliseShares(s []float64, total float64) {
 		}
 	}
 }
+
+// spreadHoldAfter is how many samples after an anomaly alert closes the
+// spread stays held: an alert closes on a fault's last samples once its
+// evidence falls below the close level (a noise burst fading), and the
+// slow spread read those as a drift (a burst on the long duty cycle,
+// covered 0.90 by its alert, opened one 51 samples after it).
+func (m *driftMonitor) spreadHoldAfter() int { return m.cfg.Horizon / 8 }

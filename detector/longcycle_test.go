@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/aewatch/aewatch/synth"
@@ -237,6 +238,43 @@ func TestNoDriftOnStuckOrNoise(t *testing.T) {
 			if drift >= 0 && alerted >= 0.5 {
 				t.Errorf("%s seed %d: drift alert at sample %d, though %.2f of the fault (%d-%d) was alerted as anomaly or quality", fault, seed, drift, alerted, s.Onset, s.End)
 			}
+		}
+	}
+}
+
+// TestNoDriftAfterABurst: a noise burst on the long duty cycle
+// (generate --long-cycle's longduty_noise_burst_3) whose anomaly alert
+// closes 67 samples before it ends. Those last samples moved the drift
+// monitor's slow spread, and a drift opened 51 samples after the burst;
+// the spread now stays held for a while after an anomaly alert closes
+// (spreadHoldAfter).
+func TestNoDriftAfterABurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quality check over 30,000 samples")
+	}
+	s, err := synth.GenerateSustained("longduty", "noise_burst", 30000, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, xs := make([]int64, len(s.Times)), make([]float64, len(s.Values))
+	for i, tm := range s.Times {
+		ts[i] = tm.UnixNano()
+		// As the corpus's CSV holds it (synth.WriteCorpus).
+		xs[i], _ = strconv.ParseFloat(strconv.FormatFloat(s.Values[i], 'f', 4, 64), 64)
+	}
+	out := run(t, DefaultConfig(), ts, xs)
+	last := -1
+	for i := s.Onset; i <= s.End; i++ {
+		if out[i].alert {
+			last = i
+		}
+	}
+	if c := coverage(out, s.Onset, s.End+1); c < 0.5 || last >= s.End-20 {
+		t.Fatalf("the burst (%d-%d) is covered %.2f, its alert last open at %d: the test no longer shows what it guards", s.Onset, s.End, c, last)
+	}
+	for i := s.Onset; i < min(len(out), s.End+2000); i++ {
+		if out[i].driftAlert {
+			t.Fatalf("drift alert at sample %d: the burst (%d-%d) was the anomaly alert's until %d", i, s.Onset, s.End, last)
 		}
 	}
 }

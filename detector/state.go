@@ -15,8 +15,9 @@ import (
 )
 
 // Snapshot encoding, version 47 (version 46 kept no onset that a period
-// restarted for a recurring regime seeks; version 45 compared recurring
-// regimes by their whole episodes' means and kept no count of their occurrences;
+// restarted for a recurring regime seeks, nor how long ago the drift
+// monitor saw an anomaly alert; version 45 compared recurring regimes by
+// their whole episodes' means and kept no count of their occurrences;
 // version 44's drift monitor looked for a
 // cycle over its reference only; version 43 looked for none after the
 // first search; version 42 spread no counter's rise over
@@ -431,6 +432,7 @@ func (c *calibrator) readState(d *statecodec.Decoder) error {
 func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 	e.Int(m.n)
 	e.Int(m.seen)
+	e.Int(m.sinceAnomaly)
 	e.Bool(m.rebaseline)
 	m.alert.appendState(e)
 	e.I64(m.onset)
@@ -463,7 +465,7 @@ func (m *driftMonitor) appendState(e *statecodec.Encoder) {
 }
 
 func (m *driftMonitor) readState(d *statecodec.Decoder) error {
-	m.n, m.seen, m.rebaseline = d.Int(), d.Int(), d.Bool()
+	m.n, m.seen, m.sinceAnomaly, m.rebaseline = d.Int(), d.Int(), d.Int(), d.Bool()
 	m.alert.readState(d)
 	a := &m.alert
 	m.onset, m.onsetN = d.I64(), d.Int()
@@ -484,7 +486,7 @@ func (m *driftMonitor) readState(d *statecodec.Decoder) error {
 	if err := d.Err(); err != nil {
 		return err
 	}
-	if m.n < 0 || m.seen < m.n || a.below < 0 || a.length < 0 {
+	if m.n < 0 || m.seen < m.n || m.sinceAnomaly < 0 || m.sinceAnomaly > m.spreadHoldAfter() || a.below < 0 || a.length < 0 {
 		return errors.New("detector: drift state out of range")
 	}
 	for i := range m.ch {
