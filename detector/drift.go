@@ -240,9 +240,10 @@ type driftOutcome struct {
 // reference is formed, a sample under a quality alert (qualityOpen: a
 // stuck sensor, a value beyond its limits) is left out altogether, and one
 // under an anomaly alert (anomalyOpen), or soon after one closed
-// (spreadHoldAfter), is left out of the spread's average and tests: noise, oscillation and a changed shape are the
-// anomaly path's business, not a drift, while a slow change of level goes
-// on being measured whatever else alerts. A sample with channels filled
+// (spreadHoldAfter), is left out of the spread's average and tests:
+// noise, oscillation and a changed shape are the anomaly path's business,
+// not a drift, while a slow change of level goes on being measured
+// whatever else alerts. A sample with channels filled
 // (missing.go; nil: none) is left out of the reference while it forms;
 // once it is formed, those channels' tests hold: a dropout is no drift.
 func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool, filled []bool) driftOutcome {
