@@ -677,8 +677,8 @@ func normaliseShares(s []float64, total float64) {
 }
 
 // spreadHoldAfter is how many samples after an anomaly alert closes the
-// spread stays held: an alert closes on a fault's last samples once its
-// evidence falls below the close level (a noise burst fading), and the
-// slow spread read those as a drift (a burst on the long duty cycle,
-// covered 0.90 by its alert, opened one 51 samples after it).
+// spread stays held: an alert can close on a fault's last samples, its
+// evidence below the close level, and the slow spread read those as a
+// drift (a burst on the long duty cycle, covered 0.90 by its alert,
+// opened one 51 samples after it).
 func (m *driftMonitor) spreadHoldAfter() int { return m.cfg.Horizon / 8 }
