@@ -166,20 +166,26 @@ func (rc *recurrence) opening(j int) (mean, sd float64) {
 
 // matches reports whether the open episode's mean so far lies within a
 // quarter of the earlier episode's departure from the reference level, or
-// two of its own deviations, or a quarter of the reference deviation, of
+// its own deviation, or a quarter of the reference deviation, of
 // the earlier episode's mean on every channel.
 func (rc *recurrence) matches(earlier, spreads []float64, level, spread func(int) float64) bool {
 	inv := 1 / float64(rc.n)
 	departs := false
 	for j, e := range earlier {
 		m := float64(rc.sum[j] * inv)
-		tol := max(0.25*math.Abs(e-level(j)), spreads[j], 0.25*spread(j))
-		if math.Abs(m-e) > tol || departure(m, level(j), spread(j)) != departure(e, level(j), spread(j)) {
+		if !near(m, e, spreads[j], level(j), spread(j)) || departure(m, level(j), spread(j)) != departure(e, level(j), spread(j)) {
 			return false
 		}
 		departs = departs || departure(m, level(j), spread(j)) != 0
 	}
 	return departs
+}
+
+// near reports whether mean m lies within a quarter of episode mean e's
+// departure from the reference level, or e's own deviation sd, or a
+// quarter of the reference deviation, of e.
+func near(m, e, sd, level, spread float64) bool {
+	return math.Abs(m-e) <= max(0.25*math.Abs(e-level), sd, 0.25*spread)
 }
 
 // departure is the side (-1, 0 or 1) on which an episode's mean m lies
@@ -232,8 +238,7 @@ func (rc *recurrence) seek(x []float64, level, spread func(int) float64) {
 	}
 	inv, at := 1/float64(recurrenceCheck), true
 	for j, e := range rc.onsetMean {
-		tol := max(0.25*math.Abs(e-level(j)), rc.onsetSpread[j], 0.25*spread(j))
-		if math.Abs(float64(rc.blockSum[j]*inv)-e) > tol {
+		if !near(float64(rc.blockSum[j]*inv), e, rc.onsetSpread[j], level(j), spread(j)) {
 			at = false
 			break
 		}
