@@ -1441,6 +1441,9 @@ func (r *reference) memoryParts(c int) []MemoryPart {
 	if r.peak != nil {
 		fixed("reference: departures an open alert reached (follow_return)", f64(len(r.peak)+len(r.back)))
 	}
+	if r.anchor != nil {
+		fixed("reference: anchors of the levels", f64(4*len(r.anchor))+len(r.letGo))
+	}
 	if rc := r.recur; rc != nil {
 		fixed("reference: recurring regimes", f64(2*c+(2+2*c)*recurrenceKeep))
 	}

@@ -105,6 +105,20 @@ type ReferenceConfig struct {
 	// dip of an oscillating departure shorter than this is no return. 0
 	// turns it off.
 	FollowReturn int `yaml:"follow_return"`
+	// Anchor: over this many samples after the reference period, each
+	// channel's window means are measured both from its followed level and
+	// from their own mean over the span. A channel that following brought
+	// a little closer to its level and no more (a flow's noise wandering
+	// about its setpoint: the level only chased the noise; anchorMinRatio,
+	// anchorMaxRatio) is stationary, not drifting or cycling: from then on
+	// its level follows within the gate with FollowBeyond's time constant,
+	// as beyond it, and is no longer carried on by FollowTrend or
+	// FollowReturn while an alert holds it, so that a sustained step
+	// inside the gate is not followed away within a few hundred samples.
+	// A level that strays beyond anchorSpreads from that mean after all,
+	// or an open alert that reaches the hold limit, lets the channel go:
+	// it follows as before. 0 turns it off.
+	Anchor int `yaml:"anchor"`
 	// RelationR2: with several channels, each channel of every window row
 	// is also reconstructed from the row's other channels (relation.go; a
 	// relation's offset follows as a level does, at follow_beyond),
@@ -206,7 +220,7 @@ type ReferenceConfig struct {
 
 // DefaultReferenceConfig returns the defaults.
 func DefaultReferenceConfig() ReferenceConfig {
-	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, FollowReturn: 8, RelationR2: 0.9,
+	return ReferenceConfig{Enabled: true, Samples: 400, LearnEvery: 0, Tail: DefaultTailConfig(), Slack: 1.5, Evidence: 0, Follow: 100, FollowGate: 5, FollowBeyond: 3000, HoldLimit: 1500, FollowEvidence: 5, FollowTrend: 12, FollowReturn: 8, Anchor: 2000, RelationR2: 0.9,
 		Season: DefaultSeasonConfig(), Recurrence: 20000, Stillness: true, Roughness: true, Swing: true, Level: true, Slope: true, ShortRuns: 0.6, ReplaySize: 128,
 		MultivariateHidden: []int{16, 1, 16}, RelationLags: []int{1, 2, 3, 4, 6, 8, 12, 16}, RelationLearnOn: true, RelationHolds: 40, RelationLearnOnR2: 0.7, LinearCode: true}
 }
@@ -247,6 +261,8 @@ func (c ReferenceConfig) Validate(windowSize int) error {
 		return fmt.Errorf("detector.reference.follow_evidence: must be 0 (off) or in (0, 100] decades (got %v)", c.FollowEvidence)
 	case c.FollowTrend != 0 && (c.FollowTrend < 4 || c.FollowTrend > 1e5):
 		return fmt.Errorf("detector.reference.follow_trend: must be 0 (off) or in [4, 100000] window means (got %d)", c.FollowTrend)
+	case c.Anchor < 0 || c.Anchor > 1e7:
+		return fmt.Errorf("detector.reference.anchor: must be 0 (off) or in [1, 10000000] samples (got %d)", c.Anchor)
 	case c.FollowReturn < 0 || c.FollowReturn > 1e6:
 		return fmt.Errorf("detector.reference.follow_return: must be 0 (off) or in [1, 1000000] samples (got %d)", c.FollowReturn)
 	case !(c.FollowGate > 0 && c.FollowGate <= 100):
@@ -322,7 +338,15 @@ type reference struct {
 	peak          []float64
 	back          []int
 	returnWindows int
-	weights       []float64 // channelWeights' scratch
+	// anchor is each channel's level where the reference period left it;
+	// over the anchorFor windows since the period (Anchor, anchorWindows
+	// of them; nil: off) meanSum and meanSqSum sum its window means from
+	// there and their squares, levelSq their squares from its followed
+	// level; letGo marks a channel let go for good.
+	anchor, meanSum, meanSqSum, levelSq []float64
+	letGo                               []bool
+	anchorFor, anchorWindows            int
+	weights                             []float64 // channelWeights' scratch
 	// seasonPending: the seasonal context found a cycle while an alert was
 	// open; the reference goes on without it until the alert closes.
 	seasonPending bool
@@ -397,6 +421,11 @@ func buildReference(cfg ReferenceConfig, wcfg window.Config, channels int, mc *m
 	if cfg.FollowReturn > 0 && cfg.Follow > 0 {
 		r.peak, r.back = make([]float64, channels), make([]int, channels)
 		r.returnWindows = (cfg.FollowReturn + wcfg.Stride - 1) / wcfg.Stride
+	}
+	if cfg.Anchor > 0 && cfg.Follow > 0 {
+		r.anchor, r.meanSum, r.meanSqSum, r.levelSq = make([]float64, channels), make([]float64, channels), make([]float64, channels), make([]float64, channels)
+		r.letGo = make([]bool, channels)
+		r.anchorWindows = (cfg.Anchor + wcfg.Stride - 1) / wcfg.Stride
 	}
 	if cfg.HoldLimit > 0 {
 		r.holdWindows = (cfg.HoldLimit + wcfg.Stride - 1) / wcfg.Stride
@@ -886,6 +915,7 @@ func (r *reference) follow(holding bool) {
 		}
 		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.FollowBeyond, held)
 	}
+	r.trackAnchor(holding)
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
@@ -899,12 +929,14 @@ func (r *reference) follow(holding bool) {
 		case r.marg.modal[j]:
 			// A window's mean is the state the channel is in, not its
 			// level; the histogram follows what it is shown instead.
-		case returned:
+		case returned && !r.anchored(j):
 			// Back from its fault: five times as fast as within the gate,
 			// and before the clip's case, since a channel back past its
 			// level may be wholly clipped on the other side (a
 			// temperature that warmed on under the fault), and its level
-			// would stay stale to the hold limit.
+			// would stay stale to the hold limit. An anchored channel's
+			// level is where it comes back to: its noise dipping to half
+			// a step carried the level onto the step.
 			r.norm.MoveMean(j, float64(returnSpeedup*a*m*r.norm.Std(j)))
 		case math.Abs(m) >= r.clip && holding && !r.holdLimitReached():
 			// Wholly clipped: the mean does not measure how far the level
@@ -913,13 +945,19 @@ func (r *reference) follow(holding bool) {
 			// is followed as any level is (at most a clip a step): a level
 			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
-			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
-		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j)):
+			rate := a
+			if r.anchored(j) {
+				rate = beyond // its window means' wander is no move of its level
+			}
+			r.norm.MoveMean(j, float64(rate*m*r.norm.Std(j)))
+		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j) && !r.anchored(j)):
 			// Not part of the open alert, or got beyond the gate as a
 			// drift does rather than as a step: followed as within the
 			// gate, or a slow drift (a temperature warming while another
 			// channel's fault lasts, or while this one's) would hold the
-			// alert open after the fault on a stale level.
+			// alert open after the fault on a stale level. Not an
+			// anchored channel's: its noise on a step reads as a trend,
+			// and a stationary channel that drifts is the fault.
 			r.norm.MoveMean(j, float64(a*m*r.norm.Std(j)))
 		case holding:
 			// Beyond the gate while an alert is open: most likely the
@@ -929,6 +967,96 @@ func (r *reference) follow(holding bool) {
 			r.norm.MoveMean(j, float64(beyond*m*r.norm.Std(j)))
 		}
 	}
+}
+
+// anchorSpreads is how far, in window-mean spreads, an anchored channel's
+// level may stray from its window means' mean over the anchor's span.
+const anchorSpreads = 2
+
+// The bounds of an anchored channel's window means' square departure
+// from their own mean over the anchor's span, as a multiple of that from
+// its followed level. A level following a stationary channel's window
+// means at time constant 100 lags their wander and takes a little of it:
+// 1.1 to 1.4 on stationary noise (the synthetic corpora's fault-free
+// stretches, NAB's steady series). A cycle longer than the period and a
+// random walk are followed, 3 and more; a sawtooth or a channel that
+// jumps between states is followed worse than not at all, under 1 (a
+// filter's pressure 0.39): holding either held alerts over a third of a
+// filter's rows.
+const (
+	anchorMinRatio = 1
+	anchorMaxRatio = 2
+)
+
+// trackAnchor measures each channel's window means from its level and
+// their spread about their own mean over the anchor's span (Anchor), the
+// mean then becoming the anchor and an anchored channel's level; a
+// channel is let go for good when its level strays beyond anchorSpreads
+// from it afterwards, or an open alert holds it to the hold limit.
+func (r *reference) trackAnchor(holding bool) {
+	if r.anchor == nil {
+		return
+	}
+	if r.anchorFor == 0 {
+		for j := range r.anchor {
+			r.anchor[j] = r.norm.Mean(j)
+		}
+		clear(r.meanSum)
+		clear(r.meanSqSum)
+		clear(r.levelSq)
+		clear(r.letGo)
+	}
+	counting := r.anchorFor < r.anchorWindows
+	r.anchorFor = min(r.anchorFor+1, r.anchorWindows)
+	for j, sq := range r.meanSq {
+		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
+		m, away := r.channelMean(j), (r.norm.Mean(j)-r.anchor[j])/r.norm.Std(j)
+		switch {
+		case counting:
+			r.levelSq[j] += float64(m * m)
+			r.meanSum[j] += m + away
+			r.meanSqSum[j] += float64((m + away) * (m + away))
+			if r.anchorFor == r.anchorWindows {
+				// The span's mean is where a stationary channel sits.
+				r.anchor[j] += float64(r.meanSum[j] / float64(r.anchorFor) * r.norm.Std(j))
+			}
+		case math.Abs(away) > anchorSpreads*spread:
+			r.letGo[j] = true
+		}
+		if holding && r.held[j] && r.holdLimitReached() {
+			r.letGo[j] = true
+		}
+	}
+	if counting && r.anchorFor == r.anchorWindows {
+		for j := range r.anchor {
+			if r.anchored(j) {
+				// From the level where the following left it, wherever
+				// the wander had taken it, a frozen offset of every window.
+				r.norm.MoveMean(j, r.anchor[j]-r.norm.Mean(j))
+			}
+		}
+	}
+}
+
+// anchored reports whether channel j is stationary (Anchor): measured
+// over anchorWindows since the period, following brought its window means
+// a little closer to the level and no more (anchorMinRatio,
+// anchorMaxRatio), and it was never let go. Never on a channel with a
+// cycle found, nor in a period restarted for a recurring regime or a
+// channel's states: their levels are not one level.
+func (r *reference) anchored(j int) bool {
+	if r.anchor == nil || r.anchorFor < r.anchorWindows || r.letGo[j] || r.period != r.cfg.Samples || r.season != nil && r.season.done && r.season.period[j] > 0 {
+		return false
+	}
+	ratio := r.spreadAboutMean(j) / r.levelSq[j] // NaN for a constant channel: not anchored
+	return ratio >= anchorMinRatio && ratio <= anchorMaxRatio
+}
+
+// spreadAboutMean is the sum of channel j's window means' square
+// departures from their own mean over the anchor's span.
+func (r *reference) spreadAboutMean(j int) float64 {
+	n := float64(r.anchorFor)
+	return r.meanSqSum[j] - float64(r.meanSum[j]*r.meanSum[j])/n
 }
 
 // returnSpeedup: a channel back from its fault (FollowReturn) follows this
@@ -1164,6 +1292,7 @@ func (r *reference) restart() {
 	clear(r.meanSq)
 	clear(r.peak) // departures from the old levels
 	clear(r.back)
+	r.anchorFor = 0 // the anchors are where the new period leaves the levels
 	r.norm.Reset()
 	r.norm.SetWarmup(r.period)
 	if r.ae != nil && r.train {

@@ -619,6 +619,7 @@ func TestBrokenRelationIsNotFollowed(t *testing.T) {
 		cfg.Reference.Season.Learn = 0 // the network sees the cycle in its window
 		cfg.Reference.FollowEvidence = followEvidence
 		cfg.Reference.RelationR2 = 0 // the network's evidence alone: the relations see the step anyway
+		cfg.Reference.Anchor = 0     // the rule alone: its channels are stationary, and anchored their levels hold either way
 		// Three units, as the adapting network: one cannot hold the
 		// cycle's phase within the window, and its evidence on b's step
 		// is then too weak (0.60 of it) for the rule to show.

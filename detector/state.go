@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 47 (version 46 kept no onset that a period
+// Snapshot encoding, version 48 (version 47 kept no anchors of the
+// reference's levels; version 46 kept no onset that a period
 // restarted for a recurring regime seeks, nor how long ago the drift
 // monitor saw an anomaly alert; version 45 compared recurring regimes by
 // their whole episodes' means and kept no count of their occurrences;
@@ -78,7 +79,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 47
+	snapshotVersion = 48
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order
@@ -647,6 +648,16 @@ func (r *reference) appendState(e *statecodec.Encoder) error {
 			e.Int(b)
 		}
 	}
+	if r.anchor != nil {
+		e.Int(r.anchorFor)
+		e.F64s(r.anchor)
+		e.F64s(r.meanSum)
+		e.F64s(r.meanSqSum)
+		e.F64s(r.levelSq)
+		for _, g := range r.letGo {
+			e.Bool(g)
+		}
+	}
 	e.Bool(r.seasonPending)
 	if r.rel != nil {
 		r.rel.appendState(e)
@@ -723,6 +734,18 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 			if r.back[j] = d.Int(); r.back[j] < 0 {
 				d.Fail(fmt.Errorf("detector: snapshot holds a negative count of windows back from a fault %d", r.back[j]))
 			}
+		}
+	}
+	if r.anchor != nil {
+		if r.anchorFor = d.Int(); r.anchorFor < 0 || r.anchorFor > r.anchorWindows {
+			d.Fail(fmt.Errorf("detector: snapshot holds %d windows followed since the period, want [0, %d]", r.anchorFor, r.anchorWindows))
+		}
+		d.F64sInto(r.anchor, "reference anchors")
+		d.F64sInto(r.meanSum, "reference window means since the period")
+		d.F64sInto(r.meanSqSum, "reference square window means since the period")
+		d.F64sInto(r.levelSq, "reference square departures from the levels")
+		for j := range r.letGo {
+			r.letGo[j] = d.Bool()
 		}
 	}
 	r.seasonPending = d.Bool()
