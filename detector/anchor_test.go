@@ -58,9 +58,9 @@ func TestStationaryLevelHoldsAStep(t *testing.T) {
 
 // TestAnchorOnlyStationaryChannels: after the anchor's span a stationary
 // channel is anchored; one whose level follows a load cycle longer than
-// the reference period (an energy meter's rate over a day of shifts), or
+// the reference period (an energy meter's rate following its load), or
 // wanders as a random walk does, is not: following brought their window
-// means much closer to the level than the anchor is, and holding their
+// means much nearer the level than to their own mean, and holding their
 // levels would alert on their own cycle.
 func TestAnchorOnlyStationaryChannels(t *testing.T) {
 	cfg := DefaultConfig()

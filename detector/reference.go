@@ -338,11 +338,12 @@ type reference struct {
 	peak          []float64
 	back          []int
 	returnWindows int
-	// anchor is each channel's level where the reference period left it;
-	// over the anchorFor windows since the period (Anchor, anchorWindows
-	// of them; nil: off) meanSum and meanSqSum sum its window means from
-	// there and their squares, levelSq their squares from its followed
-	// level; letGo marks a channel let go for good.
+	// anchor is each channel's level where the reference period left it,
+	// and once the anchor's span is over its window means' mean; over the
+	// anchorFor windows since the period (Anchor, anchorWindows of them;
+	// nil: off) meanSum and meanSqSum sum its window means from where the
+	// period left it and their squares, levelSq their squares from its
+	// followed level; letGo marks a channel let go for good.
 	anchor, meanSum, meanSqSum, levelSq []float64
 	letGo                               []bool
 	anchorFor, anchorWindows            int

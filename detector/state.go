@@ -747,6 +747,12 @@ func (r *reference) readState(d *statecodec.Decoder) error {
 		for j := range r.letGo {
 			r.letGo[j] = d.Bool()
 		}
+		for j := range r.anchor {
+			// An anchored level is set to its anchor.
+			if d.Err() == nil && (!finite(r.anchor[j]) || !finite(r.meanSum[j]) || !(r.meanSqSum[j] >= 0) || !(r.levelSq[j] >= 0) || math.IsInf(r.meanSqSum[j]+r.levelSq[j], 0)) {
+				d.Fail(fmt.Errorf("detector: snapshot holds a reference anchor of channel %d that is not finite", j))
+			}
+		}
 	}
 	r.seasonPending = d.Bool()
 	if r.rel != nil {
