@@ -916,10 +916,11 @@ func (r *reference) follow(holding bool) {
 		}
 		r.rel.followOffsets(r.chEvidence, r.cfg.FollowEvidence, r.cfg.FollowBeyond, held)
 	}
-	r.trackAnchor(holding)
+	counting := r.anchorWindow()
 	for j, sq := range r.meanSq {
 		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
 		m := r.channelMean(j)
+		anchored := r.trackAnchor(j, m, spread, holding, counting)
 		returned := r.returned(j, m/spread, holding)
 		switch {
 		case isContext(r.missing, j):
@@ -930,7 +931,7 @@ func (r *reference) follow(holding bool) {
 		case r.marg.modal[j]:
 			// A window's mean is the state the channel is in, not its
 			// level; the histogram follows what it is shown instead.
-		case returned && !r.anchored(j):
+		case returned && !anchored:
 			// Back from its fault: five times as fast as within the gate,
 			// and before the clip's case, since a channel back past its
 			// level may be wholly clipped on the other side (a
@@ -947,11 +948,11 @@ func (r *reference) follow(holding bool) {
 			// left beyond the clip for good held its alert open for good.
 		case math.Abs(m) < r.cfg.FollowGate*spread && (r.cfg.FollowEvidence == 0 || r.evidenceOf(j) <= r.cfg.FollowEvidence || r.drifting(j, m)):
 			rate := a
-			if r.anchored(j) {
+			if anchored {
 				rate = beyond // its window means' wander is no move of its level
 			}
 			r.norm.MoveMean(j, float64(rate*m*r.norm.Std(j)))
-		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j) && !r.anchored(j)):
+		case holding && (!r.held[j] || r.trend != nil && r.trend.drifted(j) && !anchored):
 			// Not part of the open alert, or got beyond the gate as a
 			// drift does rather than as a step: followed as within the
 			// gate, or a slow drift (a temperature warming while another
@@ -989,14 +990,12 @@ const (
 	anchorMaxRatio = 2
 )
 
-// trackAnchor measures each channel's window means from its level and
-// their spread about their own mean over the anchor's span (Anchor), the
-// mean then becoming the anchor and an anchored channel's level; a
-// channel is let go for good when its level strays beyond anchorSpreads
-// from it afterwards, or an open alert holds it to the hold limit.
-func (r *reference) trackAnchor(holding bool) {
+// anchorWindow begins a window's anchor measurement (Anchor): the first
+// window after the period sets the anchors. It reports whether the span
+// is still being measured (false with Anchor off).
+func (r *reference) anchorWindow() (counting bool) {
 	if r.anchor == nil {
-		return
+		return false
 	}
 	if r.anchorFor == 0 {
 		for j := range r.anchor {
@@ -1007,36 +1006,43 @@ func (r *reference) trackAnchor(holding bool) {
 		clear(r.levelSq)
 		clear(r.letGo)
 	}
-	counting := r.anchorFor < r.anchorWindows
+	counting = r.anchorFor < r.anchorWindows
 	r.anchorFor = min(r.anchorFor+1, r.anchorWindows)
-	for j, sq := range r.meanSq {
-		spread := max(minMeanSpread, math.Sqrt(sq/float64(r.meanN)))
-		m, away := r.channelMean(j), (r.norm.Mean(j)-r.anchor[j])/r.norm.Std(j)
-		switch {
-		case counting:
-			r.levelSq[j] += float64(m * m)
-			r.meanSum[j] += m + away
-			r.meanSqSum[j] += float64((m + away) * (m + away))
-			if r.anchorFor == r.anchorWindows {
-				// The span's mean is where a stationary channel sits.
-				r.anchor[j] += float64(r.meanSum[j] / float64(r.anchorFor) * r.norm.Std(j))
-			}
-		case math.Abs(away) > anchorSpreads*spread:
-			r.letGo[j] = true
-		}
-		if holding && r.held[j] && r.holdLimitReached() {
-			r.letGo[j] = true
-		}
+	return counting
+}
+
+// trackAnchor measures channel j's window mean m (reference units; spread
+// its window-mean spread) from its level and about the span's own mean,
+// the mean becoming its anchor, and an anchored channel's level, when the
+// span ends; the channel is let go for good when its level strays beyond
+// anchorSpreads from it afterwards, or an open alert holds it to the hold
+// limit. It reports whether the channel is anchored.
+func (r *reference) trackAnchor(j int, m, spread float64, holding, counting bool) bool {
+	if r.anchor == nil {
+		return false
+	}
+	away := (r.norm.Mean(j) - r.anchor[j]) / r.norm.Std(j)
+	switch {
+	case counting:
+		r.levelSq[j] += float64(m * m)
+		r.meanSum[j] += m + away
+		r.meanSqSum[j] += float64((m + away) * (m + away))
+	case math.Abs(away) > anchorSpreads*spread:
+		r.letGo[j] = true
+	}
+	if holding && r.held[j] && r.holdLimitReached() {
+		r.letGo[j] = true
 	}
 	if counting && r.anchorFor == r.anchorWindows {
-		for j := range r.anchor {
-			if r.anchored(j) {
-				// From the level where the following left it, wherever
-				// the wander had taken it, a frozen offset of every window.
-				r.norm.MoveMean(j, r.anchor[j]-r.norm.Mean(j))
-			}
+		// The span's mean is where a stationary channel sits.
+		r.anchor[j] += float64(r.meanSum[j] / float64(r.anchorFor) * r.norm.Std(j))
+		if r.anchored(j) {
+			// From the level where the following left it, wherever
+			// the wander had taken it, a frozen offset of every window.
+			r.norm.MoveMean(j, r.anchor[j]-r.norm.Mean(j))
 		}
 	}
+	return r.anchored(j)
 }
 
 // anchored reports whether channel j is stationary (Anchor): measured
