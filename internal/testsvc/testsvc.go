@@ -252,7 +252,26 @@ bind-address = %q
 		t.Logf("influxd, attempt %d: %v; again on other ports", attempt, err)
 	}
 	in.Exec("CREATE DATABASE " + db)
+	// A query for the database straight after once found it missing
+	// ("database not found", cmd/aewatch's TestExpiredMessagesAreSaid,
+	// CI 619): the test waits until the server lists it.
+	for deadline := time.Now().Add(10 * time.Second); !in.hasDatabase(db); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("influxd does not list database %s 10 s after CREATE DATABASE", db)
+		}
+	}
 	return in
+}
+
+// hasDatabase reports whether SHOW DATABASES lists db.
+func (in *Influx) hasDatabase(db string) bool {
+	in.t.Helper()
+	for _, row := range in.Rows("", "SHOW DATABASES") {
+		if row["name"] == db {
+			return true
+		}
+	}
+	return false
 }
 
 // errExited: influxd ended before it answered.
@@ -356,16 +375,27 @@ func (in *Influx) Pause() { in.cmd.Process.Signal(syscall.SIGSTOP) }
 // Resume continues a paused server (SIGCONT).
 func (in *Influx) Resume() { in.cmd.Process.Signal(syscall.SIGCONT) }
 
-// Exec runs an InfluxQL statement that returns no rows.
+// Exec runs an InfluxQL statement that returns no rows. InfluxDB answers
+// 200 to a statement that failed, with the error in the body: that fails
+// the test too.
 func (in *Influx) Exec(q string) {
 	in.t.Helper()
 	resp, err := http.PostForm(in.URL+"/query", url.Values{"q": {q}})
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		in.t.Fatalf("%s: HTTP %d", q, resp.StatusCode)
+	}
+	var out struct{ Results []struct{ Error string } }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		in.t.Fatalf("%s: %v", q, err)
+	}
+	for _, r := range out.Results {
+		if r.Error != "" {
+			in.t.Fatalf("%s: %s", q, r.Error)
+		}
 	}
 }
 
