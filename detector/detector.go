@@ -403,6 +403,14 @@ func (d *Detector) QualityOpen() bool { return d.quality != nil && d.quality.ope
 // AlertOpen reports whether an anomaly alert is open.
 func (d *Detector) AlertOpen() bool { return d.alert.open }
 
+// Warming reports whether the detector is still in its warm-up (at most
+// Config.Warmup samples accepted) with no alert of any kind open: what it
+// has written so far are scores of 0, so a detector started afresh in its
+// place (over more channels) loses nothing an operator has seen.
+func (d *Detector) Warming() bool {
+	return d.accepted <= d.cfg.Warmup && !d.AlertOpen() && !d.QualityOpen() && !d.DriftOpen()
+}
+
 // DriftOpen reports whether a drift alert is open.
 func (d *Detector) DriftOpen() bool { return d.drift != nil && d.drift.alert.open }
 

@@ -50,6 +50,10 @@ type Metrics struct {
 	// filled for its detector while the others were scored (unless a
 	// message of the same row brought it: MessagesMerged).
 	ValuesFilled prometheus.Counter
+	// ValuesLeftOut counts the values of multivariate messages on
+	// channels beyond their series' set, once its detector was warm: the
+	// set's channels were scored without them.
+	ValuesLeftOut prometheus.Counter
 	// MessagesMerged counts multivariate messages merged into their
 	// series' previous one, which lacked their channels, at its time or
 	// less than half a typical step after it (detector/assemble.go).
@@ -135,6 +139,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions paused now behind a busy shard."}),
 		ValuesFilled: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_values_filled_total",
 			Help: "Channels a multivariate message lacked: filled from the channel's newest value, that channel not judged while its window holds one, the others scored; unless a message of the same row brought it (aewatch_messages_merged_total)."}),
+		ValuesLeftOut: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_values_left_out_total",
+			Help: "Values of multivariate messages on channels beyond their series' set (its first row's, grown while its detector warmed up), left out while the set's channels were scored."}),
 		MessagesMerged: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_messages_merged_total",
 			Help: "Multivariate messages merged into their series' previous one, which lacked their channels, at its time or less than half a typical step after it (a series sent one channel a message)."}),
 		DetectorFaults: prometheus.NewCounter(prometheus.CounterOpts{Name: "aewatch_detector_faults_total",
@@ -161,7 +167,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.Messages, m.Rejected, m.SamplesDropped, m.Lag, m.Windows, m.ScoreLatency, m.SampleLatency, m.RecordAge,
 			m.OpenAlerts, m.Rebaselines, m.Feedback, m.LiveSeries, m.SeriesBytes, m.Committed, m.Filtered,
 			m.Checkpoints, m.CheckpointSeconds, m.CheckpointBarrierSeconds, m.CheckpointRoundBytes, m.CheckpointErrors, m.Restored, m.Kept, m.DeadLettered, m.Evicted, m.AdmissionWaits, m.Unparked,
-			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.MessagesMerged, m.DetectorFaults, m.SplitSeries, m.Expired,
+			m.PartitionPauses, m.PausedPartitions, m.ValuesFilled, m.ValuesLeftOut, m.MessagesMerged, m.DetectorFaults, m.SplitSeries, m.Expired,
 			m.SkipsReread, m.OffsetGaps, m.TransactionMarkers)
 	}
 	return m

@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,9 @@ import (
 // TestMultivariateMessageLackingAChannel: a multivariate series' message
 // that lacks one of its channels (a transmitter that dropped out) is
 // scored on the others, writes no point for the one it lacks and counts
-// it as filled; one with a channel the series does not have is refused.
+// it as filled; one with a channel the series does not have, once its
+// detector is warm, is scored on the series' channels, that value counted
+// as left out and logged.
 func TestMultivariateMessageLackingAChannel(t *testing.T) {
 	const n, window, lackFrom, lackTo, extra = 100, 32, 50, 70, 80
 	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
@@ -38,13 +41,16 @@ func TestMultivariateMessageLackingAChannel(t *testing.T) {
 	pcfg := DefaultPipelineConfig()
 	pcfg.Workers, pcfg.Multivariate = 1, true
 	metrics := NewMetrics(prometheus.NewRegistry())
-	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+	dcfg := detector.DefaultConfig()
+	dcfg.Warmup = extra / 2 // warm by the message with a channel too many
+	var logs lockedBuffer
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: dcfg, Reader: f, Writer: writer,
 		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
-		Log: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))})
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	scored := n - (window - 1) - 1 // the message with a channel too many is refused
+	scored := n - (window - 1)
 	lacking := lackTo - lackFrom
 	want := 3*scored - lacking
 	runUntilWritten(t, p, f, writer, want, time.Minute)
@@ -65,7 +71,64 @@ func TestMultivariateMessageLackingAChannel(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.ValuesFilled); got != float64(lacking) {
 		t.Errorf("%v values filled, want %d", got, lacking)
 	}
-	if got := testutil.ToFloat64(metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels))); got != 1 {
-		t.Errorf("%v samples refused for their channels, want 1", got)
+	if got := testutil.ToFloat64(metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels))); got != 0 {
+		t.Errorf("%v samples refused for their channels, want none", got)
+	}
+	if got := testutil.ToFloat64(metrics.ValuesLeftOut); got != 1 {
+		t.Errorf("%v values left out, want 1 (channel d)", got)
+	}
+	if !strings.Contains(logs.String(), `left_out=[d]`) {
+		t.Errorf("log %q does not name the channel left out", logs.String())
+	}
+}
+
+// TestMultivariateChannelTheFirstRowLacked: a channel a multivariate
+// series' first message lacked (a tag sent every few rows, a transmitter
+// that was out at the start) joins its set when it comes while the
+// detector warms up: the detector starts afresh over every channel, and
+// each is scored from then on. Refused, every message carrying it was
+// lost, the others' values with it.
+func TestMultivariateChannelTheFirstRowLacked(t *testing.T) {
+	const n, window = 100, 32
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, 100+i%7, 50+i%5)
+		if i > 0 {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers, pcfg.Multivariate = 1, true
+	metrics := NewMetrics(prometheus.NewRegistry())
+	var logs lockedBuffer
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored := n - 1 - (window - 1) // from the second message, the first to carry c
+	runUntilWritten(t, p, f, writer, 3*scored, time.Minute)
+	perChannel := map[string]int{}
+	for _, pt := range writer.pts {
+		if pt.Measurement == sink.ScoreMeasurement {
+			perChannel[pt.Channel]++
+		}
+	}
+	if perChannel["a"] != scored || perChannel["b"] != scored || perChannel["c"] != scored {
+		t.Errorf("points per channel %v, want %d for each of a, b and c", perChannel, scored)
+	}
+	if got := testutil.ToFloat64(metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels))); got != 0 {
+		t.Errorf("%v samples refused for their channels, want none", got)
+	}
+	if got := testutil.ToFloat64(metrics.ValuesLeftOut); got != 0 {
+		t.Errorf("%v values left out, want none", got)
+	}
+	if !strings.Contains(logs.String(), "series grown") {
+		t.Errorf("log %q does not say the series grew", logs.String())
 	}
 }

@@ -158,7 +158,7 @@ type Pipeline struct {
 	// These bound the log of out-of-order samples, detectors read back
 	// after eviction, rejected messages, series on a second partition and
 	// checkpoints that do not restore: one line per logEvery each.
-	outOfOrderLog, thrashLog, rejectLog, splitLog, restoreLog lograte.Limiter
+	outOfOrderLog, thrashLog, rejectLog, splitLog, restoreLog, channelsLog lograte.Limiter
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -238,7 +238,7 @@ func New(o Options) (*Pipeline, error) {
 	}
 	p := &Pipeline{o: o, decoders: map[string]codec.Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
 		configSilences: o.Detector.ParseSilences(),
-		ioCtx:          context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery},
+		ioCtx:          context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}, channelsLog: lograte.Limiter{Period: logEvery},
 		rejectLog: lograte.Limiter{Period: logEvery}, splitLog: lograte.Limiter{Period: logEvery}, restoreLog: lograte.Limiter{Period: logEvery}}
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	p.track.age = func(d time.Duration) { o.Metrics.RecordAge.Observe(d.Seconds()) }

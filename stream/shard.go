@@ -165,18 +165,23 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 // eval takes them as it does at the end of a file (detector.Flush).
 func (p *Pipeline) flushHeld(sh *shardState) {
 	for _, key := range slices.Sorted(maps.Keys(sh.dets)) {
-		st := sh.dets[key]
-		if !st.det.Holds() {
-			continue
-		}
-		p.settle(st)
-		n := len(sh.pending.pts)
-		sh.pending.pts = p.points(st, st.det.Flush(), sh.pending.pts)
-		if len(sh.pending.pts) > n {
-			st.lastOut = sh.emitted + 1
-		}
+		sh.flushOne(p, sh.dets[key])
 	}
 	sh.emit(false)
+}
+
+// flushOne adds the points of the sample st's detector holds (if any) to
+// the pending output.
+func (sh *shardState) flushOne(p *Pipeline, st *seriesState) {
+	if !st.det.Holds() {
+		return
+	}
+	p.settle(st)
+	n := len(sh.pending.pts)
+	sh.pending.pts = p.points(st, st.det.Flush(), sh.pending.pts)
+	if len(sh.pending.pts) > n {
+		st.lastOut = sh.emitted + 1
+	}
 }
 
 // partMetrics are one input partition's metric children.
@@ -271,16 +276,23 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		}
 		x := s.Values
 		if !equalStrings(st.channels, s.Channels) {
-			var missing int
-			if x, missing = dets.align(st.channels, s); x == nil && st.first != nil && p.widen(st) {
+			x, missing, beyond := dets.align(st.channels, s)
+			if beyond > 0 && st.first != nil && p.widen(st) {
 				dets.push(p, st, st.first.t, st.first.values)
 				return
 			}
-			if x == nil {
-				p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
-				return
+			if beyond > 0 && st.det.Warming() {
+				dets.flushOne(p, st) // a row it holds is written before it goes
+				if p.grow(st, s.Channels) {
+					x, missing, beyond = dets.align(st.channels, s)
+				}
+			}
+			if beyond > 0 {
+				p.leaveOut(st, s, beyond)
 			}
 			p.o.Metrics.ValuesFilled.Add(float64(missing))
+			dets.push(p, st, s.Time, x)
+			return
 		}
 		dets.push(p, st, s.Time, x)
 		return
@@ -302,8 +314,9 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 // its first message's (a gateway sending one channel a message): the
 // detector built for the first starts afresh, having written nothing yet,
 // and the caller pushes the first row whole, as eval reads it. A channel
-// beyond the set at a later time is rejected (channels). It reports
-// whether it did.
+// beyond the set at a later time grows it while the detector warms up
+// (grow), else its values are left out (leaveOut). It reports whether it
+// did.
 func (p *Pipeline) widen(st *seriesState) bool {
 	f := st.first
 	if len(f.channels) > p.o.Pipeline.MaxChannels {
@@ -330,26 +343,72 @@ func (p *Pipeline) widen(st *seriesState) bool {
 	return true
 }
 
+// grow gives st a detector started afresh over its channels and those of
+// channels beyond them, when a message brings a channel its series' first
+// row lacked (a tag sent every few rows, one whose transmitter dropped
+// out at the start) while its detector warms up (detector.Warming): left
+// out, the channel would never be judged. It reports whether it did.
+func (p *Pipeline) grow(st *seriesState, channels []string) bool {
+	union := slices.Clone(st.channels)
+	for _, ch := range channels {
+		if !slices.Contains(union, ch) {
+			union = append(union, ch)
+		}
+	}
+	slices.Sort(union) // by name, as the decoders sort a message's
+	if len(union) > p.o.Pipeline.MaxChannels {
+		return false
+	}
+	d, err := p.newDetector(st.series, union)
+	if err != nil {
+		return false
+	}
+	p.o.Log.Info("series grown: a message carries channels its first row lacked, within the detector's warm-up; its detector starts afresh with them all",
+		"series", st.series, "channels", union)
+	st.det, st.channels, st.dirty, st.silences = d, union, true, 0
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
+	return true
+}
+
+// leaveOut counts and logs the values of s on channels beyond st's set,
+// once its detector is warm: the sample is scored on the channels of the
+// set, so a tag added to a gateway's messages loses none of the others'.
+func (p *Pipeline) leaveOut(st *seriesState, s *codec.Sample, beyond int) {
+	p.o.Metrics.ValuesLeftOut.Add(float64(beyond))
+	if ok, held := p.channelsLog.Allow(); ok {
+		var extra []string
+		for _, ch := range s.Channels {
+			if !slices.Contains(st.channels, ch) {
+				extra = append(extra, ch)
+			}
+		}
+		p.o.Log.Warn("a message carries channels beyond its series' set (its first row's, kept in the checkpoint): their values are left out, the set's channels scored; a series takes a new channel only within its detector's warm-up",
+			"series", st.series, "left_out", extra, "channels", st.channels, "similar_since_last_line", held)
+	}
+}
+
 // align returns s's values in the order of channels, NaN for those s
 // lacks (the detector fills them: detector/missing.go), with how many it
-// lacks; nil if s has a channel not among them (the series' set: the
-// channels of its first row, widen). Both are sorted by name (the
-// decoders sort a message's), so one pass lines them up.
-func (sh *shardState) align(channels []string, s *codec.Sample) ([]float64, int) {
+// lacks and how many of its channels are not among them (the series'
+// set: the channels of its first row, widen and grow). Both are sorted
+// by name (the decoders sort a message's), so one pass lines them up.
+func (sh *shardState) align(channels []string, s *codec.Sample) (x []float64, missing, beyond int) {
 	sh.aligned = slices.Grow(sh.aligned[:0], len(channels))
 	k := 0 // s's next channel: both lists are sorted by name, each name once
 	for _, ch := range channels {
+		for ; k < len(s.Channels) && s.Channels[k] < ch; k++ {
+			beyond++
+		}
 		v := math.NaN()
 		if k < len(s.Channels) && s.Channels[k] == ch {
 			v = s.Values[k]
 			k++
+		} else {
+			missing++
 		}
 		sh.aligned = append(sh.aligned, v)
 	}
-	if k < len(s.Channels) {
-		return nil, 0
-	}
-	return sh.aligned, len(channels) - k
+	return sh.aligned, missing, beyond + len(s.Channels) - k
 }
 
 // push scores one sample of st's detector into the pending output and

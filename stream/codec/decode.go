@@ -44,7 +44,7 @@ const (
 	ReasonUnknownSeries Reason = "unknown_series" // not in kafka.series
 	ReasonSeriesLimit   Reason = "series_limit"   // a new series beyond pipeline.max_series
 	ReasonOutOfOrder    Reason = "out_of_order"   // not after the series' previous time
-	ReasonChannels      Reason = "channels"       // multivariate: channel set changed
+	ReasonChannels      Reason = "channels"       // multivariate: no detector fits the series' channels
 	ReasonBadTime       Reason = "bad_time"       // outside InfluxDB's range, or pipeline.max_future/max_past
 	ReasonBadName       Reason = "bad_name"       // a name or tag InfluxDB cannot store
 	ReasonChannelLimit  Reason = "channel_limit"  // more channels than pipeline.max_channels
