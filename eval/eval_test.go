@@ -461,3 +461,48 @@ func TestOutputStreamsWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyChannelLeftOut: with one detector over several channels, a
+// column with no value in any row (an export's column for a tag that was
+// not logged) is left out and named, and the others are scored as with
+// that column ignored, byte for byte. Kept, it had every row rejected.
+func TestEmptyChannelLeftOut(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("time,flow,spare,pressure\n")
+	for i := range 600 {
+		flow, pressure := 12+0.3*math.Sin(float64(i)/9), 3+0.05*math.Cos(float64(i)/13)
+		if i >= 400 && i < 450 {
+			flow += 2
+		}
+		fmt.Fprintf(&in, "%d,%.4f,,%.4f\n", 1_700_000_000+i, flow, pressure)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pump.csv")
+	if err := os.WriteFile(p, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs, _ := Discover([]string{p})
+	outs := map[bool][]byte{}
+	for _, ignore := range []bool{false, true} {
+		o := Options{Detector: detector.DefaultConfig(), Multivariate: true, OutDir: t.TempDir()}
+		if ignore {
+			o.Ignore = []string{"spare"}
+		}
+		res, err := Run(context.Background(), inputs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"spare"}; !ignore && !slices.Equal(res[0].LeftOut, want) {
+			t.Errorf("left out %q, want %q", res[0].LeftOut, want)
+		}
+		if !ignore && !slices.Contains(res[0].Alert, true) {
+			t.Error("no alert on the flow's step: the file's rows were not scored")
+		}
+		if outs[ignore], err = os.ReadFile(filepath.Join(o.OutDir, "pump.csv")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(outs[false], outs[true]) {
+		t.Error("the output with the empty channel left out differs from the one with it ignored")
+	}
+}

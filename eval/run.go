@@ -270,10 +270,15 @@ func runOne(in Input, o Options, buf *bufio.Writer) (*Scored, error) {
 			mine = append(mine, v)
 		}
 	}
+	var leftOut []string
+	if o.Multivariate {
+		leftOut = f.LeaveOutEmptyChannels()
+	}
 	s, err := ScoreFile(f, o.Detector, o.Multivariate, o.Latent, mine...)
 	if err != nil {
 		return nil, &inputError{err} // it names the file
 	}
+	s.LeftOut = leftOut
 	out := filepath.Join(o.OutDir, in.Rel)
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err

@@ -16,7 +16,10 @@ import (
 
 // Scored is one file's outcome.
 type Scored struct {
-	File       *sensorcsv.File
+	File *sensorcsv.File
+	// LeftOut names the channels with no value in any row, left out of
+	// the one detector over several channels (Options.Multivariate).
+	LeftOut    []string
 	Score      []float64   // anomaly_score per row
 	RefScore   []float64   // reference_score per row (the largest over channels)
 	AlertScore []float64   // alert_score per row: the evidence the alert steps on (the largest over channels)

@@ -52,6 +52,43 @@ func (f *File) ChannelNames() []string {
 	return out
 }
 
+// LeaveOutEmptyChannels makes every channel without a finite value in any
+// row a column kept as text, as --ignore does, and returns their names:
+// one detector over all channels would reject every row for the one that
+// never has a value (an export's column for a tag that was not logged).
+// It leaves every channel as it is, and returns nil, when none has a
+// value.
+func (f *File) LeaveOutEmptyChannels() []string {
+	var keep []int
+	for k := range f.Channels {
+		if slices.ContainsFunc(f.Values, func(row []float64) bool { return !math.IsNaN(row[k]) && !math.IsInf(row[k], 0) }) {
+			keep = append(keep, k)
+		}
+	}
+	if len(keep) == len(f.Channels) || len(keep) == 0 {
+		return nil
+	}
+	var left []string
+	for k, c := range f.Channels {
+		if !slices.Contains(keep, k) {
+			left = append(left, f.Header[c])
+		}
+	}
+	channels := make([]int, len(keep))
+	for i, k := range keep {
+		channels[i] = f.Channels[k]
+	}
+	for r, row := range f.Values {
+		kept := make([]float64, len(keep))
+		for i, k := range keep {
+			kept[i] = row[k]
+		}
+		f.Values[r] = kept
+	}
+	f.Channels = channels
+	return left
+}
+
 // Series is the series a file's rows belong to: the file name without
 // extension, as aewatch produce keys them and eval names them.
 func (f *File) Series() string { return SeriesName(f.Path) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,5 +358,37 @@ func TestReadGzip(t *testing.T) {
 	os.WriteFile(zipped, z.Bytes()[:z.Len()/2], 0o644)
 	if _, err := Read(zipped, nil); err == nil || !strings.Contains(err.Error(), zipped) {
 		t.Errorf("a truncated gzip file: %v, want an error naming it", err)
+	}
+}
+
+// TestLeaveOutEmptyChannels: channels without a finite value in any row
+// become text columns and are named; the others keep their values in
+// order; none is left out when every channel has one, nor when none does.
+func TestLeaveOutEmptyChannels(t *testing.T) {
+	f, err := Parse(strings.NewReader("t,a,b,c,d\n1,1,,NaN,4\n2,2,NA,inf,5\n3,,-,,6\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := f.LeaveOutEmptyChannels(); !slices.Equal(left, []string{"b", "c"}) {
+		t.Errorf("left out %q, want b and c", left)
+	}
+	if names := f.ChannelNames(); !slices.Equal(names, []string{"a", "d"}) {
+		t.Errorf("channels %q, want a and d", names)
+	}
+	if got := fmt.Sprint(f.Values); got != "[[1 4] [2 5] [NaN 6]]" {
+		t.Errorf("values %s", got)
+	}
+	if len(f.Rows[0]) != 5 {
+		t.Errorf("row %q: every column is kept as text", f.Rows[0])
+	}
+	if left := f.LeaveOutEmptyChannels(); left != nil {
+		t.Errorf("left out %q the second time, want none", left)
+	}
+	none, err := Parse(strings.NewReader("t,a,b\n1,,\n2,NaN,\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := none.LeaveOutEmptyChannels(); left != nil || len(none.Channels) != 2 {
+		t.Errorf("left out %q of channels without a value, want none", left)
 	}
 }

@@ -460,6 +460,10 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 			fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
 				r.Rel, r.OutOfOrderRows, n, r.File.Header[0])
 		}
+		if len(r.LeftOut) > 0 {
+			fmt.Fprintf(w, "warning: %s: no value in any row of %s: left out of the detector over the file's channels, as the service never sees them (--ignore %s says so)\n",
+				r.Rel, strings.Join(r.LeftOut, ", "), strings.Join(r.LeftOut, ","))
+		}
 		// One detector over several channels rejects a row missing any of
 		// them: tags sampled at different rates leave most rows short.
 		if n := len(r.Score); len(r.HeldBytes) == 1 && len(r.File.Channels) > 1 && r.NonFinite*2 > uint64(n) {
