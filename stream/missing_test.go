@@ -35,21 +35,9 @@ func TestMultivariateMessageLackingAChannel(t *testing.T) {
 		}
 		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
 	}
-	writer := &recordingWriter{}
-	kcfg := DefaultKafkaConfig()
-	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
-	pcfg := DefaultPipelineConfig()
-	pcfg.Workers, pcfg.Multivariate = 1, true
-	metrics := NewMetrics(prometheus.NewRegistry())
 	dcfg := detector.DefaultConfig()
 	dcfg.Warmup = extra / 2 // warm by the message with a channel too many
-	var logs lockedBuffer
-	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: dcfg, Reader: f, Writer: writer,
-		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, writer, metrics, logs := multivariatePipeline(t, f, dcfg)
 	scored := n - (window - 1)
 	lacking := lackTo - lackFrom
 	want := 3*scored - lacking
@@ -98,19 +86,7 @@ func TestMultivariateChannelTheFirstRowLacked(t *testing.T) {
 		}
 		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
 	}
-	writer := &recordingWriter{}
-	kcfg := DefaultKafkaConfig()
-	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
-	pcfg := DefaultPipelineConfig()
-	pcfg.Workers, pcfg.Multivariate = 1, true
-	metrics := NewMetrics(prometheus.NewRegistry())
-	var logs lockedBuffer
-	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: detector.DefaultConfig(), Reader: f, Writer: writer,
-		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
-		Log: slog.New(slog.NewTextHandler(&logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, writer, metrics, logs := multivariatePipeline(t, f, detector.DefaultConfig())
 	scored := n - 1 - (window - 1) // from the second message, the first to carry c
 	runUntilWritten(t, p, f, writer, 3*scored, time.Minute)
 	perChannel := map[string]int{}
@@ -131,4 +107,25 @@ func TestMultivariateChannelTheFirstRowLacked(t *testing.T) {
 	if !strings.Contains(logs.String(), "series grown") {
 		t.Errorf("log %q does not say the series grew", logs.String())
 	}
+}
+
+// multivariatePipeline is a one-shard pipeline scoring f's messages with
+// one detector of dcfg per series, recording its points, metrics and
+// logs.
+func multivariatePipeline(t *testing.T, f *listFetcher, dcfg detector.Config) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
+	t.Helper()
+	writer := &recordingWriter{}
+	kcfg := DefaultKafkaConfig()
+	kcfg.Brokers, kcfg.Topics = []string{"127.0.0.1:9092"}, []string{"sensors"}
+	pcfg := DefaultPipelineConfig()
+	pcfg.Workers, pcfg.Multivariate = 1, true
+	metrics := NewMetrics(prometheus.NewRegistry())
+	logs := &lockedBuffer{}
+	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: dcfg, Reader: f, Writer: writer,
+		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, writer, metrics, logs
 }
