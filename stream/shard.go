@@ -276,7 +276,8 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		}
 		x := s.Values
 		if !equalStrings(st.channels, s.Channels) {
-			x, missing, beyond := dets.align(st.channels, s)
+			var missing, beyond int
+			x, missing, beyond = dets.align(st.channels, s)
 			if beyond > 0 && st.first != nil && p.widen(st) {
 				dets.push(p, st, st.first.t, st.first.values)
 				return
@@ -291,8 +292,6 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 				p.leaveOut(st, s, beyond)
 			}
 			p.o.Metrics.ValuesFilled.Add(float64(missing))
-			dets.push(p, st, s.Time, x)
-			return
 		}
 		dets.push(p, st, s.Time, x)
 		return
