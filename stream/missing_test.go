@@ -109,6 +109,41 @@ func TestMultivariateChannelTheFirstRowLacked(t *testing.T) {
 	}
 }
 
+// TestGrowWritesTheHeldRow: a row lacking a channel, which the detector
+// holds for a message of the same row, is written before a message with a
+// channel beyond the set starts the detector afresh: none of its points
+// is lost.
+func TestGrowWritesTheHeldRow(t *testing.T) {
+	const n, window, lacking, grows = 100, 32, 60, 61
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d`, int64(1_700_000_000+i)*1e9, 100+i%7)
+		if i != lacking {
+			msg += fmt.Sprintf(`,"b":%d`, 50+i%5)
+		}
+		if i >= grows {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	p, writer, _, logs := multivariatePipeline(t, f, detector.DefaultConfig())
+	before := lacking + 1 - (window - 1) // rows the first detector scores, the held one included
+	after := n - grows - (window - 1)    // rows the grown one scores
+	runUntilWritten(t, p, f, writer, 2*before-1+3*after, time.Minute)
+	perChannel := map[string]int{}
+	for _, pt := range writer.pts {
+		if pt.Measurement == sink.ScoreMeasurement {
+			perChannel[pt.Channel]++
+		}
+	}
+	if perChannel["a"] != before+after || perChannel["b"] != before-1+after || perChannel["c"] != after {
+		t.Errorf("points per channel %v, want %d for a, %d for b (none for the row lacking it), %d for c", perChannel, before+after, before-1+after, after)
+	}
+	if !strings.Contains(logs.String(), "series grown") {
+		t.Errorf("log %q does not say the series grew", logs.String())
+	}
+}
+
 // multivariatePipeline is a one-shard pipeline scoring f's messages with
 // one detector of dcfg per series, recording its points, metrics and
 // logs.

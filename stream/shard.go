@@ -282,11 +282,8 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 				dets.push(p, st, st.first.t, st.first.values)
 				return
 			}
-			if beyond > 0 && st.det.Warming() {
-				dets.flushOne(p, st) // a row it holds is written before it goes
-				if p.grow(st, s.Channels) {
-					x, missing, beyond = dets.align(st.channels, s)
-				}
+			if beyond > 0 && st.det.Warming() && p.grow(dets, st, s.Channels) {
+				x, missing, beyond = dets.align(st.channels, s)
 			}
 			if beyond > 0 {
 				p.leaveOut(st, s, beyond)
@@ -346,8 +343,9 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // channels beyond them, when a message brings a channel its series' first
 // row lacked (a tag sent every few rows, one whose transmitter dropped
 // out at the start) while its detector warms up (detector.Warming): left
-// out, the channel would never be judged. It reports whether it did.
-func (p *Pipeline) grow(st *seriesState, channels []string) bool {
+// out, the channel would never be judged. A row the old detector holds is
+// written before it goes. It reports whether it did.
+func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool {
 	union := slices.Clone(st.channels)
 	for _, ch := range channels {
 		if !slices.Contains(union, ch) {
@@ -362,6 +360,7 @@ func (p *Pipeline) grow(st *seriesState, channels []string) bool {
 	if err != nil {
 		return false
 	}
+	sh.flushOne(p, st)
 	p.o.Log.Info("series grown: a message carries channels its first row lacked, within the detector's warm-up; its detector starts afresh with them all",
 		"series", st.series, "channels", union)
 	st.det, st.channels, st.dirty, st.silences = d, union, true, 0
