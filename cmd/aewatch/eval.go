@@ -457,8 +457,15 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 		// in a format read as Unix seconds) loses most rows as out of
 		// order; say which column was taken for the time.
 		if n := len(r.Score); r.OutOfOrderRows*10 > uint64(n) {
-			fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
-				r.Rel, r.OutOfOrderRows, n, r.File.Header[0])
+			// A time written coarser than the rows come (whole seconds
+			// for several rows a second) repeats: a different fault.
+			if repeats := repeatedTimes(r.File.Times); repeats*2 >= r.OutOfOrderRows {
+				fmt.Fprintf(w, "warning: %s: %d of %d rows out of order, %d of them at the time of the row before in column %q: is the time written coarser than the rows come? A series' samples need rising times\n",
+					r.Rel, r.OutOfOrderRows, n, repeats, r.File.Header[0])
+			} else {
+				fmt.Fprintf(w, "warning: %s: %d of %d rows out of order in column %q, taken as the time: is it the file's time column?\n",
+					r.Rel, r.OutOfOrderRows, n, r.File.Header[0])
+			}
 		}
 		if len(r.LeftOut) > 0 {
 			fmt.Fprintf(w, "warning: %s: no value in any row of %s: left out of the detector over the file's channels, as the service never sees them (--ignore %s says so)\n",
@@ -479,6 +486,17 @@ func printSummary(w io.Writer, results []eval.FileResult, cfg detector.Config, t
 				r.Rel, r.MaskedRows, n)
 		}
 	}
+}
+
+// repeatedTimes counts the rows whose time is the row before's.
+func repeatedTimes(times []int64) uint64 {
+	var n uint64
+	for i := 1; i < len(times); i++ {
+		if times[i] == times[i-1] {
+			n++
+		}
+	}
+	return n
 }
 
 // printNAB prints the NAB profiles and alert F1, writes each file's part

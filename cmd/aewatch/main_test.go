@@ -438,6 +438,19 @@ func TestEvalWarnsOfANonTimeColumn(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `backwards.csv: 299 of 300 rows out of order in column "timestamp"`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q: want 299 of 300 rows out of order", code, stdout, stderr)
 	}
+	// Two rows a second stamped in whole seconds: every second row repeats
+	// its time, which is said as such.
+	b.Reset()
+	b.WriteString("timestamp,flow\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "%d,%.3f\n", 1_700_000_000+i/2, 10+math.Sin(float64(i)/9))
+	}
+	file = filepath.Join(dir, "repeats.csv")
+	os.WriteFile(file, []byte(b.String()), 0o644)
+	stdout, stderr, code = cli(t, "eval", "--quiet", "--out", filepath.Join(dir, "out"), file)
+	if code != 0 || !strings.Contains(stdout, `repeats.csv: 150 of 300 rows out of order, 150 of them at the time of the row before in column "timestamp": is the time written coarser`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want the 150 repeated times named", code, stdout, stderr)
+	}
 	b.Reset()
 	b.WriteString("timestamp,value\n")
 	for i := range 300 {
