@@ -453,14 +453,15 @@ func ParseNumber(s string, sep byte) (float64, error) {
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999",
 	"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04", "2006-01-02T15:04",
 	"2006/01/02 15:04:05.999999999", "2006/01/02 15:04", "02.01.2006 15:04:05.999999999", "02.01.2006 15:04",
-	"2006-01-02"}
+	"2006-01-02", "1/2/2006 3:04:05.999999999 PM", "1/2/2006 3:04 PM"}
 
 // timeFormats names the timestamps ParseTime reads, for its errors.
-const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zone, "T" or "/"), "02.01.2006 15:04[:05]", "2006-01-02", or Unix seconds (milliseconds, microseconds or nanoseconds from 1e11, 1e14 or 1e17)`
+const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zone, "T" or "/"), "02.01.2006 15:04[:05]", "1/2/2006 3:04[:05] PM", "2006-01-02", or Unix seconds (milliseconds, microseconds or nanoseconds from 1e11, 1e14 or 1e17)`
 
 // ParseTime reads a timestamp: RFC3339; "2006-01-02 15:04:05[.fff]" in
 // UTC, or with a zone, or with "T", "/" or without seconds; "02.01.2006
-// 15:04[:05]"; a date; or Unix time, in seconds (integer or decimal) or,
+// 15:04[:05]"; "1/2/2006 3:04[:05] PM", month first as a US spreadsheet
+// writes it (its AM or PM tells it from a day-first date); a date; or Unix time, in seconds (integer or decimal) or,
 // for integers too large to be seconds of this era, in milliseconds (from
 // 1e11), microseconds (1e14) or nanoseconds (1e17).
 func ParseTime(s string) (int64, error) {
