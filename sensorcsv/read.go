@@ -461,9 +461,10 @@ const timeFormats = `want RFC3339, "2006-01-02 15:04[:05[.fff]]" (also with a zo
 // ParseTime reads a timestamp: RFC3339; "2006-01-02 15:04:05[.fff]" in
 // UTC, or with a zone, or with "T", "/" or without seconds; "02.01.2006
 // 15:04[:05]"; "1/2/2006 3:04[:05] PM", month first as a US spreadsheet
-// writes it (its AM or PM tells it from a day-first date); a date; or Unix time, in seconds (integer or decimal) or,
-// for integers too large to be seconds of this era, in milliseconds (from
-// 1e11), microseconds (1e14) or nanoseconds (1e17).
+// writes it (its AM or PM tells it from a day-first date); a date; or
+// Unix time, in seconds (integer or decimal) or, for integers too large
+// to be seconds of this era, in milliseconds (from 1e11), microseconds
+// (1e14) or nanoseconds (1e17).
 func ParseTime(s string) (int64, error) {
 	t, _, err := parseTimeLayout(s)
 	return t, err
