@@ -60,19 +60,16 @@ func (f *File) ChannelNames() []string {
 // value.
 func (f *File) LeaveOutEmptyChannels() []string {
 	var keep []int
-	for k := range f.Channels {
-		if slices.ContainsFunc(f.Values, func(row []float64) bool { return !math.IsNaN(row[k]) && !math.IsInf(row[k], 0) }) {
-			keep = append(keep, k)
-		}
-	}
-	if len(keep) == len(f.Channels) || len(keep) == 0 {
-		return nil
-	}
 	var left []string
 	for k, c := range f.Channels {
-		if !slices.Contains(keep, k) {
+		if slices.ContainsFunc(f.Values, func(row []float64) bool { return !math.IsNaN(row[k]) && !math.IsInf(row[k], 0) }) {
+			keep = append(keep, k)
+		} else {
 			left = append(left, f.Header[c])
 		}
+	}
+	if len(left) == 0 || len(keep) == 0 {
+		return nil
 	}
 	channels := make([]int, len(keep))
 	for i, k := range keep {

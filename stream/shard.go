@@ -334,8 +334,7 @@ func (p *Pipeline) widen(st *seriesState) bool {
 	p.o.Log.Info("series widened: the messages of its first row carry channels its first did not; its detector starts afresh with them all",
 		"series", st.series, "channels", channels)
 	f.channels, f.values = channels, values
-	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
-	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
+	p.replaceDetector(st, d, channels)
 	return true
 }
 
@@ -346,13 +345,9 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // out, the channel would never be judged. A row the old detector holds is
 // written before it goes. It reports whether it did.
 func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool {
-	union := slices.Clone(st.channels)
-	for _, ch := range channels {
-		if !slices.Contains(union, ch) {
-			union = append(union, ch)
-		}
-	}
+	union := append(slices.Clone(st.channels), channels...)
 	slices.Sort(union) // by name, as the decoders sort a message's
+	union = slices.Compact(union)
 	if len(union) > p.o.Pipeline.MaxChannels {
 		return false
 	}
@@ -363,9 +358,15 @@ func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool
 	sh.flushOne(p, st)
 	p.o.Log.Info("series grown: a message carries channels its first row lacked, within the detector's warm-up; its detector starts afresh with them all",
 		"series", st.series, "channels", union)
-	st.det, st.channels, st.dirty, st.silences = d, union, true, 0
-	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
+	p.replaceDetector(st, d, union)
 	return true
+}
+
+// replaceDetector puts d, started afresh over channels, in place of st's
+// detector: it has no checkpoint yet (dirty), and takes the silences anew.
+func (p *Pipeline) replaceDetector(st *seriesState, d *detector.Detector, channels []string) {
+	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
+	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 }
 
 // leaveOut counts and logs the values of s on channels beyond st's set,
