@@ -388,8 +388,27 @@ func (in *Influx) Exec(q string) {
 	if resp.StatusCode != 200 {
 		in.t.Fatalf("%s: HTTP %d", q, resp.StatusCode)
 	}
-	var out struct{ Results []struct{ Error string } }
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	in.results(resp, q)
+}
+
+// queryResult is one statement's part of a /query answer.
+type queryResult struct {
+	Error  string
+	Series []struct {
+		Columns []string
+		Values  [][]any
+	}
+}
+
+// results decodes the /query answer resp to q (numbers as json.Number),
+// failing the test on a statement's error: InfluxDB answers those with
+// HTTP 200.
+func (in *Influx) results(resp *http.Response, q string) []queryResult {
+	in.t.Helper()
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	var out struct{ Results []queryResult }
+	if err := dec.Decode(&out); err != nil {
 		in.t.Fatalf("%s: %v", q, err)
 	}
 	for _, r := range out.Results {
@@ -397,6 +416,7 @@ func (in *Influx) Exec(q string) {
 			in.t.Fatalf("%s: %s", q, r.Error)
 		}
 	}
+	return out.Results
 }
 
 // Rows runs an InfluxQL query on db and returns the rows of its first
@@ -408,28 +428,12 @@ func (in *Influx) Rows(db, q string) []map[string]any {
 		in.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	dec.UseNumber()
-	var out struct {
-		Results []struct {
-			Error  string
-			Series []struct {
-				Columns []string
-				Values  [][]any
-			}
-		}
-	}
-	if err := dec.Decode(&out); err != nil {
-		in.t.Fatal(err)
-	}
-	if len(out.Results) == 0 {
+	results := in.results(resp, q)
+	if len(results) == 0 {
 		return nil
 	}
-	if e := out.Results[0].Error; e != "" {
-		in.t.Fatalf("%s: %s", q, e)
-	}
 	var rows []map[string]any
-	for _, s := range out.Results[0].Series {
+	for _, s := range results[0].Series {
 		for _, v := range s.Values {
 			row := map[string]any{}
 			for i, c := range s.Columns {
