@@ -167,12 +167,14 @@ func (p *Pipeline) fetchLoop(ctx, drain context.Context, h *handoff, last map[pa
 		}
 		samples, err = p.decode(samples[:0], msg)
 		if err != nil {
-			o.Metrics.Rejected.WithLabelValues(string(codec.ReasonOf(err))).Inc()
+			reason := codec.ReasonOf(err)
+			o.Metrics.Rejected.WithLabelValues(string(reason)).Inc()
 			// The error names the field and its value: without a
 			// dead-letter topic, these lines are where an operator sees
-			// what a producer sends wrong.
-			if ok, held := p.rejectLog.Allow(); ok {
-				o.Log.Warn("message rejected", "reason", codec.ReasonOf(err), "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
+			// what a producer sends wrong. One line per reason and
+			// period, so that a burst of one does not hide another's.
+			if ok, held := p.rejectLog.Allow(string(reason)); ok {
+				o.Log.Warn("message rejected", "reason", reason, "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset,
 					"err", err, "message_start", string(msg.Value[:min(len(msg.Value), 120)]), "others_since_last_line", held)
 			}
 			if dlq == nil {

@@ -156,9 +156,11 @@ type Pipeline struct {
 	// detectors): it ends when the writes' drain time is up after a stop.
 	ioCtx context.Context
 	// These bound the log of out-of-order samples, detectors read back
-	// after eviction, rejected messages, series on a second partition and
-	// checkpoints that do not restore: one line per logEvery each.
-	outOfOrderLog, thrashLog, rejectLog, splitLog, restoreLog, channelsLog lograte.Limiter
+	// after eviction, series on a second partition, checkpoints that do
+	// not restore and values left out: one line per logEvery each;
+	// rejected messages one per logEvery for each reason.
+	outOfOrderLog, thrashLog, splitLog, restoreLog, channelsLog lograte.Limiter
+	rejectLog                                                   lograte.Keyed
 	// flushed[i] is how many of shard i's outputs are acknowledged (the
 	// seq of its newest flushed output); outputs of one shard are flushed
 	// in order.
@@ -239,7 +241,7 @@ func New(o Options) (*Pipeline, error) {
 	p := &Pipeline{o: o, decoders: map[string]codec.Decoder{}, track: newTracker(), admit: newAdmission(o.Pipeline.NewSeriesPerSecond),
 		configSilences: o.Detector.ParseSilences(),
 		ioCtx:          context.Background(), outOfOrderLog: lograte.Limiter{Period: logEvery}, thrashLog: lograte.Limiter{Period: logEvery}, channelsLog: lograte.Limiter{Period: logEvery},
-		rejectLog: lograte.Limiter{Period: logEvery}, splitLog: lograte.Limiter{Period: logEvery}, restoreLog: lograte.Limiter{Period: logEvery}}
+		rejectLog: lograte.Keyed{Period: logEvery}, splitLog: lograte.Limiter{Period: logEvery}, restoreLog: lograte.Limiter{Period: logEvery}}
 	p.track.latency = func(d time.Duration) { o.Metrics.SampleLatency.Observe(d.Seconds()) }
 	p.track.age = func(d time.Duration) { o.Metrics.RecordAge.Observe(d.Seconds()) }
 	for _, t := range o.Kafka.Topics {

@@ -18,8 +18,9 @@ import (
 // TestRejectedMessageLogged: a rejected message is counted by reason and,
 // without a dead-letter topic, logged with its reason, place and the
 // error that names the field and its value, at most once per logEvery
-// (the next line says how many were held back); the series' other
-// messages are scored.
+// for each reason (the next line says how many were held back), so that
+// the first malformed message after a wrongly typed one is logged too;
+// the series' other messages are scored.
 func TestRejectedMessageLogged(t *testing.T) {
 	const n, window = 100, 32
 	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
@@ -44,12 +45,18 @@ func TestRejectedMessageLogged(t *testing.T) {
 		t.Errorf("a tombstone: %v, want it called an empty message", err)
 	}
 	lines := logLines(logs, "message rejected")
-	if len(lines) != 1 {
-		t.Fatalf("%d lines of rejected messages within %s, want 1:\n%s", len(lines), logEvery, logs.String())
+	if len(lines) != 2 {
+		t.Fatalf("%d lines of rejected messages within %s, want 2 (one per reason):\n%s", len(lines), logEvery, logs.String())
 	}
 	for _, want := range []string{"level=WARN", "reason=wrong_type", "topic=sensors", fmt.Sprintf("offset=%d", n), `value`, `high`, `message_start="{\"series\":\"a\",\"time\"`, "others_since_last_line=0"} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("the rejected message's line lacks %q: %s", want, lines[0])
+		}
+	}
+	// The tombstone after it is malformed too: held back.
+	for _, want := range []string{"level=WARN", "reason=malformed", fmt.Sprintf("offset=%d", n+1), "others_since_last_line=0"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("the malformed message's line lacks %q: %s", want, lines[1])
 		}
 	}
 }
