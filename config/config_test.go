@@ -72,6 +72,16 @@ func TestEnvAndSet(t *testing.T) {
 	if err := c.Set("detector.model.hidden", "8,2,8"); err != nil || !reflect.DeepEqual(c.Detector.Model.Hidden, []int{8, 2, 8}) {
 		t.Fatalf("Set hidden: %v %v", err, c.Detector.Model.Hidden)
 	}
+	// A list as the YAML file writes it, from --set or the environment.
+	if err := c.Set("detector.model.hidden", "[16, 3, 16]"); err != nil || !reflect.DeepEqual(c.Detector.Model.Hidden, []int{16, 3, 16}) {
+		t.Fatalf("Set hidden in brackets: %v %v", err, c.Detector.Model.Hidden)
+	}
+	if err := c.FromEnv([]string{`AEWATCH_KAFKA_TOPICS=["sensors", 'plant']`}); err != nil || !reflect.DeepEqual(c.Kafka.Topics, []string{"sensors", "plant"}) {
+		t.Fatalf("topics in brackets, quoted: %v %q", err, c.Kafka.Topics)
+	}
+	if err := c.Set("detector.context", "[]"); err != nil || len(c.Detector.Context) != 0 {
+		t.Fatalf("an empty list: %v %q", err, c.Detector.Context)
+	}
 	f := func(err error, want string) {
 		t.Helper()
 		if err == nil || err.Error() != want {
@@ -83,6 +93,7 @@ func TestEnvAndSet(t *testing.T) {
 	f(c.Set("detectr.kind", "x"), "detectr.kind: no such key; did you mean detector.kind?")
 	f(c.FromEnv([]string{"AEWATCH_DETECTOR_SEED=-1"}), `environment AEWATCH_DETECTOR_SEED: detector.seed: not a non-negative integer (got "-1")`)
 	f(c.Set("kafka.max_wait", "soon"), `kafka.max_wait: not a duration (got "soon")`)
+	f(c.Set("detector.reference.relation_lags", "1, x"), `detector.reference.relation_lags: item 2, "x": not an integer (got "1, x")`)
 	f(c.Set("kafka", "x"), "kafka: not a single value")
 	f(c.Set("kafka.nope", "x"), "kafka.nope: no such key")
 }

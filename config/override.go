@@ -10,7 +10,8 @@ import (
 )
 
 // Set assigns one key ("kafka.brokers", "detector.model.learning_rate")
-// from its text form: lists are comma-separated, durations like "500ms".
+// from its text form: lists are comma-separated, bracketed or not (as
+// YAML writes them: [16, 2, 16]), durations like "500ms".
 func (c *Config) Set(key, value string) error {
 	f, err := field(reflect.ValueOf(c).Elem(), strings.Split(key, "."))
 	if err != nil {
@@ -140,16 +141,25 @@ func setText(f reflect.Value, s string) error {
 		}
 		f.SetFloat(x)
 	case reflect.Slice:
-		parts := strings.Split(s, ",")
+		// As the YAML file writes it too: [16, 2, 16], ["a", "b"].
+		t := strings.TrimSpace(s)
+		flow := len(t) >= 2 && t[0] == '[' && t[len(t)-1] == ']'
+		if flow {
+			t = t[1 : len(t)-1]
+		}
+		parts := strings.Split(t, ",")
 		out := reflect.MakeSlice(f.Type(), 0, len(parts))
-		for _, p := range parts {
+		for i, p := range parts {
 			p = strings.TrimSpace(p)
+			if flow && len(p) >= 2 && (p[0] == '"' || p[0] == '\'') && p[len(p)-1] == p[0] {
+				p = p[1 : len(p)-1]
+			}
 			if p == "" {
 				continue
 			}
 			e := reflect.New(f.Type().Elem()).Elem()
 			if err := setText(e, p); err != nil {
-				return err
+				return fmt.Errorf("item %d, %q: %w", i+1, p, err)
 			}
 			out = reflect.Append(out, e)
 		}
