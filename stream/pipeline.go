@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -311,7 +312,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		for key, cp := range cps {
 			p.restore[shardOf(seriesOfKey(key), o.Pipeline.Workers)][key] = cp
-			o.Rebaselines.Seen(seriesOfKey(key)) // its operator may re-baseline it before its next sample
+			// Its operator may re-baseline it before its next sample. A
+			// detector of several channels names them in its state, read
+			// when it is built: until then any channel is taken.
+			if series, channel, one := strings.Cut(key, "\x00"); one {
+				o.Rebaselines.Seen(series, channel)
+			} else {
+				o.Rebaselines.Seen(series)
+			}
 		}
 		p.track.limited = true
 		kept := 0

@@ -23,8 +23,16 @@ const (
 type Rebaselines struct {
 	mu      sync.Mutex
 	pending map[string]RebaselineRequest
-	n       atomic.Int64 // len(pending), read without the lock on every sample
-	known   sync.Map     // series seen by this process
+	n       atomic.Int64           // len(pending), read without the lock on every sample
+	known   map[string]*seenSeries // series seen by this process
+}
+
+// seenSeries is what this process knows of a series' channels.
+type seenSeries struct {
+	channels []string
+	// anyChannel: a checkpoint of several channels restored, not yet
+	// read; a request for any channel is taken.
+	anyChannel bool
 }
 
 // ErrTooManyRebaselines: MaxPendingRebaselines requests are waiting.
@@ -33,6 +41,10 @@ var ErrTooManyRebaselines = errors.New("too many re-baselines are waiting for th
 // ErrUnknownSeries: this process has neither seen a sample of the series
 // nor restored its checkpoint (misspelled, or owned by another instance).
 var ErrUnknownSeries = errors.New("no sample of this series seen by this instance")
+
+// ErrUnknownChannel: the series is known here, the channel is not one of
+// its (misspelled): the request would wait for a sample that never comes.
+var ErrUnknownChannel = errors.New("no sample of this channel seen by this instance")
 
 // RebaselineRequest is one operator request.
 type RebaselineRequest struct {
@@ -55,13 +67,14 @@ func (r *RebaselineRequest) ChannelList() string { return strings.Join(r.channel
 
 // NewRebaselines returns an empty queue.
 func NewRebaselines() *Rebaselines {
-	return &Rebaselines{pending: map[string]RebaselineRequest{}}
+	return &Rebaselines{pending: map[string]RebaselineRequest{}, known: map[string]*seenSeries{}}
 }
 
 // Request queues r for a series this process has seen (ErrUnknownSeries
 // otherwise: a series owned by another instance of the group is never seen
-// here). Requests for one series waiting together merge: their channels
-// add up, and a request for every channel covers all.
+// here) and, if r names a channel, for one of its channels
+// (ErrUnknownChannel). Requests for one series waiting together merge:
+// their channels add up, and a request for every channel covers all.
 func (q *Rebaselines) Request(r RebaselineRequest) (known bool, err error) {
 	switch {
 	case r.Series == "":
@@ -70,14 +83,18 @@ func (q *Rebaselines) Request(r RebaselineRequest) (known bool, err error) {
 		return false, fmt.Errorf("series, channel and source: at most %d bytes each (got %d, %d, %d)",
 			maxRebaselineField, len(r.Series), len(r.Channel), len(r.Source))
 	}
-	if _, known := q.known.Load(r.Series); !known {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seen, known := q.known[r.Series]
+	if !known {
 		return false, fmt.Errorf("series %q: %w (misspelled, owned by another instance, or silent since this one started)", r.Series, ErrUnknownSeries)
+	}
+	if r.Channel != "" && !seen.anyChannel && !slices.Contains(seen.channels, r.Channel) {
+		return false, fmt.Errorf("series %q, channel %q: %w (its channels here: %s)", r.Series, r.Channel, ErrUnknownChannel, strings.Join(seen.channels, ", "))
 	}
 	if r.Channel != "" {
 		r.channels = []string{r.Channel}
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	old, waiting := q.pending[r.Series]
 	if !waiting && len(q.pending) >= MaxPendingRebaselines {
 		return false, fmt.Errorf("%w (%d)", ErrTooManyRebaselines, len(q.pending))
@@ -124,10 +141,27 @@ func (q *Rebaselines) requeue(r RebaselineRequest) {
 	}
 }
 
-// Seen marks series as known to this process (a checkpoint of it was
-// restored, or a sample arrived); a nil queue (replay) ignores it.
-func (q *Rebaselines) Seen(series string) {
-	if q != nil {
-		q.known.LoadOrStore(series, struct{}{})
+// Seen marks series and its channels as known to this process (a
+// detector of them was built or carried over, or its checkpoint loaded);
+// no channels: a checkpoint of several channels not read yet, so that any
+// is taken until its detector is built. A nil queue (replay) ignores it.
+func (q *Rebaselines) Seen(series string, channels ...string) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seen := q.known[series]
+	if seen == nil {
+		seen = &seenSeries{}
+		q.known[series] = seen
+	}
+	// A detector built names them all: a restored one of several
+	// channels reads its set from its state.
+	seen.anyChannel = len(channels) == 0
+	for _, ch := range channels {
+		if !slices.Contains(seen.channels, ch) {
+			seen.channels = append(seen.channels, ch)
+		}
 	}
 }

@@ -67,3 +67,32 @@ func TestRebaselinesQueue(t *testing.T) {
 		t.Fatal("nil queue gave a request")
 	}
 }
+
+// TestRebaselineOfAnUnknownChannel: a request naming a channel the series
+// has not had here is refused at once (it would wait for a sample that
+// never comes), naming the channels it has; a series whose checkpoint of
+// several channels is loaded but not yet read takes any channel until its
+// detector names them.
+func TestRebaselineOfAnUnknownChannel(t *testing.T) {
+	q := NewRebaselines()
+	q.Seen("pump7", "temp")
+	q.Seen("pump7", "flow")
+	if _, err := q.Request(RebaselineRequest{Series: "pump7", Channel: "flow"}); err != nil {
+		t.Fatalf("a channel seen: %v", err)
+	}
+	_, err := q.Request(RebaselineRequest{Series: "pump7", Channel: "tmep"})
+	if !errors.Is(err, ErrUnknownChannel) || !strings.Contains(err.Error(), `"tmep"`) || !strings.Contains(err.Error(), "temp, flow") {
+		t.Fatalf("a misspelled channel: %v, want ErrUnknownChannel naming it and the series' channels", err)
+	}
+	if r, _ := q.take("pump7"); r.wants("tmep") {
+		t.Error("the refused channel was queued")
+	}
+	q.Seen("press3") // a checkpoint of several channels, loaded
+	if _, err := q.Request(RebaselineRequest{Series: "press3", Channel: "p_in"}); err != nil {
+		t.Fatalf("a loaded checkpoint's series: %v, want any channel taken", err)
+	}
+	q.Seen("press3", "p_in", "p_out") // its detector built from the checkpoint
+	if _, err := q.Request(RebaselineRequest{Series: "press3", Channel: "p_mid"}); !errors.Is(err, ErrUnknownChannel) {
+		t.Fatalf("a channel beyond the built detector's: %v, want ErrUnknownChannel", err)
+	}
+}

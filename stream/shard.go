@@ -366,6 +366,7 @@ func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool
 // detector: it has no checkpoint yet (dirty), and takes the silences anew.
 func (p *Pipeline) replaceDetector(st *seriesState, d *detector.Detector, channels []string) {
 	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
+	p.o.Rebaselines.Seen(st.series, channels...)
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 }
 

@@ -169,7 +169,7 @@ func (s *service) handleRebaseline(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, stream.ErrTooManyRebaselines):
 			code = http.StatusServiceUnavailable
-		case errors.Is(err, stream.ErrUnknownSeries):
+		case errors.Is(err, stream.ErrUnknownSeries), errors.Is(err, stream.ErrUnknownChannel):
 			code = http.StatusNotFound
 		}
 		http.Error(w, "rebaseline: "+err.Error(), code)

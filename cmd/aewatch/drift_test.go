@@ -84,6 +84,13 @@ func TestDriftAlertAndRebaseline(t *testing.T) {
 	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, name+"-typo"); code != 1 || !strings.Contains(stderr, "no instance in --addr has seen it") {
 		t.Errorf("rebaseline of a misspelled series: exit %d, stderr %q", code, stderr)
 	}
+	// So is a misspelled channel of a series it has seen: queued, it
+	// would wait for a sample that never comes. The answer names the
+	// series' channels.
+	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--channel", "valeu", name); code != 1 ||
+		!strings.Contains(stderr, `channel "valeu": no instance in --addr has seen it`) || !strings.Contains(stderr, "its channels here: value") {
+		t.Errorf("rebaseline of a misspelled channel: exit %d, stderr %q", code, stderr)
+	}
 	out, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--by", "tester", name)
 	if code != 0 || !strings.Contains(out, `"queued`) {
 		t.Fatalf("rebaseline: exit %d, stdout %q, stderr %q", code, out, stderr)

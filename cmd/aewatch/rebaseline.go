@@ -82,7 +82,11 @@ owns the series applies it.
 		}
 	}
 	for _, s := range series {
-		if !accepted[s] {
+		switch {
+		case accepted[s]:
+		case *channel != "":
+			failed = append(failed, fmt.Sprintf("series %q, channel %q: no instance in --addr has seen it", s, *channel))
+		default:
 			failed = append(failed, fmt.Sprintf("series %q: no instance in --addr has seen it", s))
 		}
 	}
