@@ -85,12 +85,8 @@ func (q *Rebaselines) Request(r RebaselineRequest) (known bool, err error) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	seen, known := q.known[r.Series]
-	if !known {
-		return false, fmt.Errorf("series %q: %w (misspelled, owned by another instance, or silent since this one started)", r.Series, ErrUnknownSeries)
-	}
-	if r.Channel != "" && !seen.anyChannel && !slices.Contains(seen.channels, r.Channel) {
-		return false, fmt.Errorf("series %q, channel %q: %w (its channels here: %s)", r.Series, r.Channel, ErrUnknownChannel, strings.Join(seen.channels, ", "))
+	if err := q.check(r.Series, r.Channel); err != nil {
+		return false, err
 	}
 	if r.Channel != "" {
 		r.channels = []string{r.Channel}
@@ -113,6 +109,28 @@ func (q *Rebaselines) Request(r RebaselineRequest) (known bool, err error) {
 	q.pending[r.Series] = r
 	q.n.Store(int64(len(q.pending)))
 	return true, nil
+}
+
+// Check reports whether this process has seen series and, unless
+// channel is "", that channel of it: ErrUnknownSeries or
+// ErrUnknownChannel, naming them, if not. An operator's request for
+// either would wait for a sample that never comes here.
+func (q *Rebaselines) Check(series, channel string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.check(series, channel)
+}
+
+// check is Check with mu held.
+func (q *Rebaselines) check(series, channel string) error {
+	seen, known := q.known[series]
+	if !known {
+		return fmt.Errorf("series %q: %w (misspelled, owned by another instance, or silent since this one started)", series, ErrUnknownSeries)
+	}
+	if channel != "" && !seen.anyChannel && !slices.Contains(seen.channels, channel) {
+		return fmt.Errorf("series %q, channel %q: %w (its channels here: %s)", series, channel, ErrUnknownChannel, strings.Join(seen.channels, ", "))
+	}
+	return nil
 }
 
 // take removes and returns the request for series, if any.

@@ -218,6 +218,11 @@ func (s *service) handleFeedback(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		where = "published to " + s.feedbackTopic.Topic
+	} else if err := s.rebaselines.Check(req.Series, req.Channel); err != nil {
+		// Queued here, it would wait for a sample that never comes (a
+		// misspelled name, or a series another instance owns).
+		http.Error(w, "feedback: "+err.Error(), http.StatusNotFound)
+		return
 	} else if err := s.feedbacks.Add(req, req.Given); err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, stream.ErrTooManyFeedback) {

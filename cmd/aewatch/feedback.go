@@ -29,7 +29,8 @@ it back when it corrects the only false positive). Either is applied at the
 series' next sample, logged, and written to InfluxDB (measurement
 ae_feedback).
 With kafka.feedback_topic set, one instance in --addr is enough; without,
-name every instance of the group: the one that owns the series applies it.
+name every instance of the group: the one that owns the series applies it,
+and the command fails when no instance has seen the series (or channel).
 
 `)
 		fs.PrintDefaults()
@@ -74,7 +75,7 @@ name every instance of the group: the one that owns the series applies it.
 	if *by != "" {
 		q.Set("by", *by)
 	}
-	var failed []string
+	var failed, notHere []string
 	accepted := 0
 	for _, u := range bases {
 		target := u.JoinPath("feedback")
@@ -83,6 +84,8 @@ name every instance of the group: the one that owns the series applies it.
 		switch {
 		case err != nil:
 			failed = append(failed, fmt.Sprintf("%s: %v", u.Host, err))
+		case resp.StatusCode == http.StatusNotFound: // another instance may own it
+			notHere = append(notHere, fmt.Sprintf("%s: %s", u.Host, body))
 		case resp.StatusCode != http.StatusAccepted:
 			failed = append(failed, fmt.Sprintf("%s: %s: %s", u.Host, resp.Status, body))
 		default:
@@ -91,7 +94,14 @@ name every instance of the group: the one that owns the series applies it.
 		}
 	}
 	if accepted == 0 {
-		return errors.New(strings.Join(failed, "; "))
+		switch {
+		case len(notHere) == 0:
+		case *channel != "":
+			failed = append(failed, fmt.Sprintf("series %q, channel %q: no instance in --addr has seen it", series[0], *channel))
+		default:
+			failed = append(failed, fmt.Sprintf("series %q: no instance in --addr has seen it", series[0]))
+		}
+		return errors.New(strings.Join(append(failed, notHere...), "; "))
 	}
 	for _, f := range failed {
 		fmt.Fprintln(os.Stderr, "aewatch feedback: "+f)

@@ -1846,6 +1846,16 @@ func TestHTTPTLSAndToken(t *testing.T) {
 	if out, code := operator("feedback", httpToken, verdict...); code != 0 || !strings.Contains(out, "queued on this instance") {
 		t.Errorf("feedback with the token over TLS: exit %d: %s", code, out)
 	}
+	// A misspelled series or channel is refused, not queued for a sample
+	// that never comes.
+	verdict[len(verdict)-1] = series + "-typo"
+	if out, code := operator("feedback", httpToken, verdict...); code != 1 || !strings.Contains(out, `series "`+series+`-typo": no instance in --addr has seen it`) {
+		t.Errorf("feedback for a misspelled series: exit %d: %s", code, out)
+	}
+	verdict = append(verdict[:len(verdict)-1], "--channel", "valeu", series)
+	if out, code := operator("feedback", httpToken, verdict...); code != 1 || !strings.Contains(out, `channel "valeu": no instance in --addr has seen it`) {
+		t.Errorf("feedback for a misspelled channel: exit %d: %s", code, out)
+	}
 	pool := x509.NewCertPool()
 	pemCA, _ := os.ReadFile(caFile)
 	pool.AppendCertsFromPEM(pemCA)

@@ -156,3 +156,29 @@ func TestAPIRefusesUnknownParameters(t *testing.T) {
 		t.Errorf("POST /silence with a form body: %d %s, want 201 and one window", code, body)
 	}
 }
+
+// TestVerdictForAnUnseenSeries: without a feedback topic, a verdict is
+// queued only for a series and channel this instance has seen: a
+// misspelled name is a 404 naming it, not a verdict waiting a day for a
+// sample that never comes.
+func TestVerdictForAnUnseenSeries(t *testing.T) {
+	s := &service{cfg: config.Default(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		rebaselines: stream.NewRebaselines(), feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences()}
+	s.rebaselines.Seen("pump7", "temp")
+	for _, c := range []struct {
+		query string
+		code  int
+		want  string
+	}{
+		{"series=pmup7", http.StatusNotFound, `series "pmup7": no sample of this series seen by this instance`},
+		{"series=pump7&channel=tmep", http.StatusNotFound, `channel "tmep": no sample of this channel seen by this instance (its channels here: temp)`},
+		{"series=pump7&channel=temp", http.StatusAccepted, "queued on this instance"},
+		{"series=pump7", http.StatusAccepted, "queued on this instance"},
+	} {
+		rec := httptest.NewRecorder()
+		s.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/feedback?at=2024-03-01T00:00:00Z&verdict=false_positive&"+c.query, nil))
+		if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("POST /feedback?%s: %d %q, want %d with %q", c.query, rec.Code, rec.Body.String(), c.code, c.want)
+		}
+	}
+}
