@@ -18,8 +18,9 @@ const (
 
 // Rebaselines queues operators' re-baseline requests until each series'
 // next sample, when the shard that owns it applies the request in stream
-// order. One queue outlives the consumer group's generations. Safe for
-// concurrent use.
+// order, and knows which series and channels this process has seen (Check:
+// verdicts ask it too). One queue outlives the consumer group's
+// generations. Safe for concurrent use.
 type Rebaselines struct {
 	mu      sync.Mutex
 	pending map[string]RebaselineRequest
