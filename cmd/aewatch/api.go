@@ -272,6 +272,12 @@ func (s *service) handleSilence(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UTC()
+	if !q.Has("series") {
+		// Left out, the pattern would be every series: a window that
+		// silences the whole plant must be asked for, not forgotten.
+		http.Error(w, "silence: series: required, a pattern of series names such as pump-* (got none; series= with no pattern silences every series)", http.StatusBadRequest)
+		return
+	}
 	e := stream.SilenceEntry{ID: q.Get("id"), By: q.Get("by"), Created: now}
 	e.Series, e.From, e.To, e.Reason = q.Get("series"), q.Get("from"), q.Get("to"), q.Get("reason")
 	if e.ID == "" {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +141,8 @@ func TestAPIRefusesUnknownParameters(t *testing.T) {
 		{http.MethodPost, "/rebaseline", "series=pump7&chanel=temp", `unknown parameter "chanel"`},
 		{http.MethodPost, "/feedback?series=pump7&at=2024-03-01T00:00:00Z&verdit=false_positive", "", `feedback: unknown parameter "verdit"`},
 		{http.MethodPost, "/silence?series=pump7&until=2030-01-01T00:00:00Z", "", `silence: unknown parameter "until" (known: series, from, to, for, reason, by, id)`},
+		// Left out, the pattern would silence every series.
+		{http.MethodPost, "/silence?for=1h&reason=pump7+service", "", `silence: series: required, a pattern of series names such as pump-* (got none; series= with no pattern silences every series)`},
 		{http.MethodDelete, "/silence?id=x&series=pump7", "", `silence: unknown parameter "series" (known: id)`},
 	} {
 		if code, body := do(c.method, c.target, c.form); code != http.StatusBadRequest || !strings.Contains(body, c.want) {
@@ -154,6 +157,11 @@ func TestAPIRefusesUnknownParameters(t *testing.T) {
 	}
 	if code, body := do(http.MethodPost, "/silence", "series=pump7&for=1h&by=ops"); code != http.StatusCreated || len(s.silences.List()) != 1 {
 		t.Errorf("POST /silence with a form body: %d %s, want 201 and one window", code, body)
+	}
+	code, body := do(http.MethodPost, "/silence?series=&for=1h&by=ops", "")
+	every := slices.IndexFunc(s.silences.List(), func(e stream.SilenceEntry) bool { return e.Matches("any-series") })
+	if code != http.StatusCreated || len(s.silences.List()) != 2 || every < 0 {
+		t.Errorf("POST /silence with series= asked for: %d %s, want 201 and a window on every series", code, body)
 	}
 }
 
