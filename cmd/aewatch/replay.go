@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -127,15 +128,22 @@ and outcome go to the log, and its exit code says whether all was written.
 	if from.IsZero() {
 		fromNs = -1 << 63
 	}
+	// What was kept, per --series pattern: a misspelled one replays
+	// nothing and must say so.
+	var kept atomic.Int64
+	matched := make([]atomic.Bool, len(series))
 	keep := func(s *codec.Sample) bool {
 		if s.Time < fromNs || s.Time > toNs {
 			return false
 		}
 		if len(series) == 0 {
+			kept.Add(1)
 			return true
 		}
-		for _, p := range series {
+		for i, p := range series {
 			if ok, _ := path.Match(p, s.Series); ok {
+				matched[i].Store(true)
+				kept.Add(1)
 				return true
 			}
 		}
@@ -173,7 +181,23 @@ and outcome go to the log, and its exit code says whether all was written.
 	case ctx.Err() != nil:
 		return fmt.Errorf("replay (run %s) interrupted after %d of %d messages; what was read is written; replay the range again to finish it", *runName, n, of)
 	}
-	log.Info("replay done", "run", *runName, "messages", n, "seconds", time.Since(start).Seconds())
+	var unmatched []string
+	for i, p := range series {
+		if !matched[i].Load() {
+			unmatched = append(unmatched, p)
+		}
+	}
+	if kept.Load() == 0 {
+		what := "no sample"
+		if len(series) > 0 {
+			what = fmt.Sprintf("no sample of --series %s", strings.Join(series, ","))
+		}
+		return fmt.Errorf("nothing replayed (run %s): %s in [%s, %s] among the %d messages read", *runName, what, fmtTime(from), fmtTime(to), n)
+	}
+	if len(unmatched) > 0 {
+		log.Warn("--series: no sample of these in the range; misspelled?", "series", unmatched, "from", fmtTime(from), "to", fmtTime(to))
+	}
+	log.Info("replay done", "run", *runName, "messages", n, "samples", kept.Load(), "seconds", time.Since(start).Seconds())
 	return nil
 }
 

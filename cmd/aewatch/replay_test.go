@@ -171,16 +171,24 @@ func TestReplayErrors(t *testing.T) {
 		{[]string{"--topics", "sensors", "--from", "yesterday"}, `--from: bad timestamp "yesterday"`},
 		{[]string{"--topics", "sensors"}, "--from: required"},
 		{[]string{"--topics", "sensors", "--from", "earliest", "--speed", "0"}, `--speed: must be max or a number > 0 (got "0")`},
+		// A misspelled series replays nothing: an error, not a success.
+		{[]string{"--topics", "sensors", "--from", "earliest", "--series", "pmup"}, "nothing replayed (run replay-"},
+		{[]string{"--topics", "sensors", "--from", "earliest", "--series", "pmup"}, "no sample of --series pmup in [earliest, "},
 	} {
 		_, stderr, code := cli(t, append(append([]string{}, base...), c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
 			t.Errorf("replay %v: exit %d, stderr %q; want an error containing %q", c.args, code, stderr, c.want)
 		}
 	}
+	// One of several patterns that matches nothing is named.
+	_, stderr, code := cli(t, append(base, "--topics", "sensors", "--from", "earliest", "--series", "pump,pmup", "--run", "named", "--log-format", "text")...)
+	if code != 0 || !strings.Contains(stderr, `no sample of these in the range; misspelled?" series=[pmup]`) || !strings.Contains(stderr, "samples=1000") {
+		t.Errorf("replay --series pump,pmup: exit %d, stderr %q; want pmup named and pump's 1000 samples", code, stderr)
+	}
 	// earliest with --speed paces event time: 1000 one-minute samples at
 	// 60000x real time take about a second.
 	start := time.Now()
-	_, stderr, code := cli(t, append(base, "--topics", "sensors", "--from", "earliest", "--speed", "60000", "--run", "paced")...)
+	_, stderr, code = cli(t, append(base, "--topics", "sensors", "--from", "earliest", "--speed", "60000", "--run", "paced")...)
 	if code != 0 {
 		t.Fatalf("paced replay: %s", stderr)
 	}
