@@ -311,11 +311,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		for key, cp := range cps {
-			p.restore[shardOf(seriesOfKey(key), o.Pipeline.Workers)][key] = cp
+			series, channel, one := strings.Cut(key, "\x00") // keyOf's layout
+			p.restore[shardOf(series, o.Pipeline.Workers)][key] = cp
 			// Its operator may re-baseline it before its next sample. A
 			// detector of several channels names them in its state, read
 			// when it is built: until then any channel is taken.
-			if series, channel, one := strings.Cut(key, "\x00"); one {
+			if one {
 				o.Rebaselines.Seen(series, channel)
 			} else {
 				o.Rebaselines.Seen(series)
