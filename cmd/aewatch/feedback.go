@@ -94,12 +94,8 @@ and the command fails when no instance has seen the series (or channel).
 		}
 	}
 	if accepted == 0 {
-		switch {
-		case len(notHere) == 0:
-		case *channel != "":
-			failed = append(failed, fmt.Sprintf("series %q, channel %q: no instance in --addr has seen it", series[0], *channel))
-		default:
-			failed = append(failed, fmt.Sprintf("series %q: no instance in --addr has seen it", series[0]))
+		if len(notHere) > 0 {
+			failed = append(failed, notSeen(series[0], *channel))
 		}
 		return errors.New(strings.Join(append(failed, notHere...), "; "))
 	}

@@ -82,12 +82,8 @@ owns the series applies it.
 		}
 	}
 	for _, s := range series {
-		switch {
-		case accepted[s]:
-		case *channel != "":
-			failed = append(failed, fmt.Sprintf("series %q, channel %q: no instance in --addr has seen it", s, *channel))
-		default:
-			failed = append(failed, fmt.Sprintf("series %q: no instance in --addr has seen it", s))
+		if !accepted[s] {
+			failed = append(failed, notSeen(s, *channel))
 		}
 	}
 	if len(failed) > 0 {
@@ -97,6 +93,15 @@ owns the series applies it.
 		return errors.New(strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// notSeen says that no instance an operator's command asked has seen
+// series (or its channel, if not "").
+func notSeen(series, channel string) string {
+	if channel != "" {
+		return fmt.Sprintf("series %q, channel %q: no instance in --addr has seen it", series, channel)
+	}
+	return fmt.Sprintf("series %q: no instance in --addr has seen it", series)
 }
 
 // operatorClient is what the operator's commands need to reach the
