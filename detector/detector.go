@@ -433,6 +433,32 @@ func (d *Detector) Rebaseline() bool {
 	return d.drift != nil || d.ref != nil
 }
 
+// CloseAlerts closes every alert open on d at time t with reason
+// ReasonRebaseline and returns the closings as one unscored result at t
+// (closed false: none was open). An operator's re-baseline that puts a
+// detector over more channels in d's place calls it: d's open alerts
+// would otherwise never close. d is not pushed after it.
+func (d *Detector) CloseAlerts(t int64) (r Result, closed bool) {
+	r.Seq, r.Time, r.Status = d.seq, t, window.Ready
+	if d.alert.open {
+		d.why.Reason = ReasonRebaseline
+		r.Anomaly = Outcome{Event: Closed, Peak: d.alert.peak, Duration: t - d.alert.openedAt, Why: &d.why}
+		d.alert.open, closed = false, true
+	}
+	if d.DriftOpen() {
+		o := d.drift.closeNow(t, ReasonRebaseline)
+		r.DriftAlert = Outcome{Event: Closed, Peak: o.peak, Duration: o.duration, Why: o.why}
+		closed = true
+	}
+	if d.QualityOpen() {
+		why := d.quality.explain(d.win.Newest(0))
+		why.Reason = ReasonRebaseline
+		r.Quality = Outcome{Event: Closed, Peak: 1, Duration: t - d.quality.openedAt, Why: why}
+		d.quality.open, closed = false, true
+	}
+	return r, closed
+}
+
 // Push feeds one sample (one value per channel; copied) at event time t and
 // returns the results it completes: one for a rejected sample or one still
 // filling the first window, Stride results when it completes a window, none

@@ -268,7 +268,7 @@ func (m *driftMonitor) push(t int64, x []float64, anomalyOpen, qualityOpen bool,
 	}
 	if m.rebaseline {
 		m.rebaseline = false
-		why := "rebaseline"
+		why := ReasonRebaseline
 		if m.rebased {
 			m.rebased, why = false, ReasonRelation
 		}
@@ -464,6 +464,10 @@ func (m *driftMonitor) restartReference() {
 // by a new extreme: Departure is each channel's value beyond its running
 // extremes (detector.spatial_tolerance).
 const StatisticExtreme = "extreme"
+
+// ReasonRebaseline is Explanation.Reason of an alert an operator's
+// re-baseline closed.
+const ReasonRebaseline = "rebaseline"
 
 // ReasonRelation is Explanation.Reason of a drift alert closed because a
 // channel came to be read against its inputs: its reference starts again.

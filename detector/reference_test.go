@@ -117,6 +117,78 @@ func TestRebaselineClosesSustainedAlert(t *testing.T) {
 	}
 }
 
+// TestCloseAlerts: the alerts open on a detector an operator's re-baseline
+// replaces (an anomaly alert on a sustained shift, a drift alert on a slow
+// ramp) are closed at the re-baseline's time, with reason rebaseline,
+// each with its peak and duration; none is left open, and a second call
+// closes nothing.
+func TestCloseAlerts(t *testing.T) {
+	cases := []struct {
+		name string
+		xs   []float64
+		cfg  Config
+		want string // the kind that must be open
+	}{
+		{"shift", shifted(2000, 1500, 2000, 2, 2), DefaultConfig(), "anomaly"},
+		{"ramp", ramp(9000, 3000, 1500, 2, 1), driftConfig(), "drift"},
+		{"stuck", stuckFrom(shifted(2000, 0, 0, 0, 3), 1500), DefaultConfig(), "quality"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := New(c.cfg, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(c.xs)
+			ts := times(n + 1)
+			openedAt := map[string]int64{}
+			for i := range n {
+				for _, r := range d.Push(ts[i], c.xs[i:i+1]) {
+					for kind, o := range map[string]Outcome{"anomaly": r.Anomaly, "drift": r.DriftAlert, "quality": r.Quality} {
+						if o.Event == Opened {
+							openedAt[kind] = r.Time
+						}
+					}
+				}
+			}
+			open := map[string]bool{"anomaly": d.AlertOpen(), "drift": d.DriftOpen(), "quality": d.QualityOpen()}
+			if !open[c.want] {
+				t.Fatalf("no %s alert open at the end (open: %v)", c.want, open)
+			}
+			r, closed := d.CloseAlerts(ts[n])
+			if !closed || r.Time != ts[n] || r.Scored {
+				t.Fatalf("closed %v, time %d, scored %v; want closed at %d, unscored", closed, r.Time, r.Scored, ts[n])
+			}
+			for kind, o := range map[string]Outcome{"anomaly": r.Anomaly, "drift": r.DriftAlert, "quality": r.Quality} {
+				switch {
+				case !open[kind] && o.Event != NoEvent:
+					t.Errorf("%s: event %v, but none was open", kind, o.Event)
+				case !open[kind]:
+				case o.Event != Closed || o.Open || o.Why == nil || o.Why.Reason != ReasonRebaseline:
+					t.Errorf("%s: event %v, open %v, explanation %+v; want closed with reason %q", kind, o.Event, o.Open, o.Why, ReasonRebaseline)
+				case o.Duration != ts[n]-openedAt[kind] || o.Peak <= 0:
+					t.Errorf("%s: duration %d, peak %v; want %d and the alert's peak", kind, o.Duration, o.Peak, ts[n]-openedAt[kind])
+				}
+			}
+			if d.AlertOpen() || d.DriftOpen() || d.QualityOpen() {
+				t.Error("an alert is still open after CloseAlerts")
+			}
+			if _, again := d.CloseAlerts(ts[n]); again {
+				t.Error("a second CloseAlerts closed something")
+			}
+		})
+	}
+}
+
+// stuckFrom returns xs with every value from at on held at xs[at]: a
+// flat-lined transmitter.
+func stuckFrom(xs []float64, at int) []float64 {
+	for i := at; i < len(xs); i++ {
+		xs[i] = xs[at]
+	}
+	return xs
+}
+
 func TestTailCalibrator(t *testing.T) {
 	c := newTailCalibrator(DefaultTailConfig())
 	r := rand.New(rand.NewPCG(1, 2))

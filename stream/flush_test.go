@@ -320,3 +320,15 @@ func TestFetchingGoesOnDuringARound(t *testing.T) {
 	}
 	t.Logf("%d messages fetched while a round was saving (%d rounds)", f.duringSaving.Load(), store.rounds.Load())
 }
+
+// hasScore reports whether a score point at time t was written.
+func (w *recordingWriter) hasScore(t int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, pt := range w.pts {
+		if pt.Measurement == sink.ScoreMeasurement && pt.Time == t {
+			return true
+		}
+	}
+	return false
+}

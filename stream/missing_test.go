@@ -146,8 +146,8 @@ func TestGrowWritesTheHeldRow(t *testing.T) {
 
 // multivariatePipeline is a one-shard pipeline scoring f's messages with
 // one detector of dcfg per series, recording its points, metrics and
-// logs.
-func multivariatePipeline(t *testing.T, f *listFetcher, dcfg detector.Config) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
+// logs; with, if given, sets more of its options.
+func multivariatePipeline(t *testing.T, f fetcher, dcfg detector.Config, with ...func(*Options)) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
 	t.Helper()
 	writer := &recordingWriter{}
 	kcfg := DefaultKafkaConfig()
@@ -156,9 +156,13 @@ func multivariatePipeline(t *testing.T, f *listFetcher, dcfg detector.Config) (*
 	pcfg.Workers, pcfg.Multivariate = 1, true
 	metrics := NewMetrics(prometheus.NewRegistry())
 	logs := &lockedBuffer{}
-	p, err := New(Options{Kafka: kcfg, Pipeline: pcfg, Detector: dcfg, Reader: f, Writer: writer,
+	o := Options{Kafka: kcfg, Pipeline: pcfg, Detector: dcfg, Reader: f, Writer: writer,
 		BatchSize: 50, FlushInterval: 10 * time.Millisecond, Metrics: metrics,
-		Log: slog.New(slog.NewTextHandler(logs, nil))})
+		Log: slog.New(slog.NewTextHandler(logs, nil))}
+	for _, set := range with {
+		set(&o)
+	}
+	p, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

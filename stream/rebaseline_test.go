@@ -1,10 +1,18 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/aewatch/aewatch/detector"
+	"github.com/aewatch/aewatch/sink"
 )
 
 func TestRebaselinesQueue(t *testing.T) {
@@ -94,5 +102,107 @@ func TestRebaselineOfAnUnknownChannel(t *testing.T) {
 	q.Seen("press3", "p_in", "p_out") // its detector built from the checkpoint
 	if _, err := q.Request(RebaselineRequest{Series: "press3", Channel: "p_mid"}); !errors.Is(err, ErrUnknownChannel) {
 		t.Fatalf("a channel beyond the built detector's: %v, want ErrUnknownChannel", err)
+	}
+}
+
+// hookedFetcher runs hook once, before it serves message at.
+type hookedFetcher struct {
+	*listFetcher
+	at   int
+	hook func()
+}
+
+// Buffered hands the samples fetched so far over to the shards before
+// message at, for hook to see them scored.
+func (f *hookedFetcher) Buffered() int {
+	if f.next == f.at {
+		return 0
+	}
+	return f.listFetcher.Buffered()
+}
+
+func (f *hookedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	if f.next == f.at {
+		f.hook()
+	}
+	return f.listFetcher.FetchMessage(ctx)
+}
+
+// TestRebaselineTakesInANewChannel: a channel that comes to a warm
+// multivariate series is left out until an operator re-baselines the
+// whole series; the sample that takes the request starts the series'
+// detector afresh over every channel, after closing the alert the old
+// detector held open (reason rebaseline), and the new channel is scored
+// from then on and known to later requests.
+func TestRebaselineTakesInANewChannel(t *testing.T) {
+	const n, window, newFrom, stepFrom, at = 700, 32, 500, 580, 590
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		a := 100 + i%7
+		if i >= stepFrom && i < at {
+			a += 1000 // a fault: the old detector's alert is open at the re-baseline
+		}
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, a, 50+i%5)
+		if i >= newFrom {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	dcfg := detector.DefaultConfig()
+	dcfg.Warmup = newFrom / 2 // warm when c comes: left out, not grown into
+	q := NewRebaselines()
+	var writer *recordingWriter
+	hf := &hookedFetcher{listFetcher: f, at: at, hook: func() {
+		// Every sample before at scored, so that at's takes the request.
+		deadline := time.Now().Add(time.Minute)
+		for !writer.hasScore(int64(1_700_000_000+at-1)*1e9) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := q.Request(RebaselineRequest{Series: "pump", Source: "test", At: time.Now()}); err != nil {
+			t.Errorf("request: %v", err)
+		}
+	}}
+	p, w, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
+	writer = w
+	before := at - (window - 1) // rows the old detector scores
+	after := n - at - (window - 1)
+	runUntilWritten(t, p, f, writer, 2*before+3*after, time.Minute)
+	perChannel := map[string]int{}
+	opened, closed := 0, 0
+	for _, pt := range writer.pts {
+		switch pt.Measurement {
+		case sink.ScoreMeasurement:
+			perChannel[pt.Channel]++
+		case sink.AlertMeasurement:
+			if pt.Kind != "anomaly" || pt.Channel != "a" {
+				continue
+			}
+			if pt.Event == "opened" {
+				opened++
+				continue
+			}
+			closed++
+			if pt.Time != int64(1_700_000_000+at)*1e9 || pt.Reason != detector.ReasonRebaseline {
+				t.Errorf("alert closed at %d with reason %q, want at the re-baseline's sample with reason %q", pt.Time, pt.Reason, detector.ReasonRebaseline)
+			}
+		}
+	}
+	if perChannel["a"] != before+after || perChannel["b"] != before+after || perChannel["c"] != after {
+		t.Errorf("points per channel %v, want %d for a and b, %d for c", perChannel, before+after, after)
+	}
+	if opened != 1 || closed != 1 {
+		t.Errorf("anomaly alerts opened %d, closed %d; want the fault's one, closed by the re-baseline", opened, closed)
+	}
+	if got := testutil.ToFloat64(metrics.ValuesLeftOut); got != at-newFrom {
+		t.Errorf("%v values left out, want %d (c until the re-baseline)", got, at-newFrom)
+	}
+	if got := testutil.ToFloat64(metrics.Rebaselines); got != 1 {
+		t.Errorf("%v re-baselines applied, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "series widened by a re-baseline") {
+		t.Errorf("log %q does not say the re-baseline widened the series", logs.String())
+	}
+	if err := q.Check("pump", "c"); err != nil {
+		t.Errorf("after the re-baseline: %v, want channel c known", err)
 	}
 }

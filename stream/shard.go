@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -345,13 +346,7 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // out, the channel would never be judged. A row the old detector holds is
 // written before it goes. It reports whether it did.
 func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool {
-	union := append(slices.Clone(st.channels), channels...)
-	slices.Sort(union) // by name, as the decoders sort a message's
-	union = slices.Compact(union)
-	if len(union) > p.o.Pipeline.MaxChannels {
-		return false
-	}
-	d, err := p.newDetector(st.series, union)
+	union, d, err := p.detectorOverUnion(st, channels)
 	if err != nil {
 		return false
 	}
@@ -360,6 +355,51 @@ func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool
 		"series", st.series, "channels", union)
 	p.replaceDetector(st, d, union)
 	return true
+}
+
+// takeIn gives st a detector started afresh over its channels and the
+// channels of s beyond them, at an operator's re-baseline of the whole
+// series: the one way a warm multivariate series takes a new channel
+// (outside a re-baseline its values are left out: leaveOut). A row the
+// old detector holds is written, then its open alerts closed with reason
+// rebaseline, before it goes. It reports whether it did.
+func (p *Pipeline) takeIn(sh *shardState, st *seriesState, s *codec.Sample) bool {
+	if _, _, beyond := sh.align(st.channels, s); beyond == 0 {
+		return false
+	}
+	before := st.channels
+	union, d, err := p.detectorOverUnion(st, s.Channels)
+	if err != nil {
+		p.o.Log.Warn("a re-baseline could not take in the series' new channels; it re-baselines the series on its channels",
+			"series", st.series, "channels", before, "error", err)
+		return false
+	}
+	sh.flushOne(p, st)
+	if r, closed := st.det.CloseAlerts(s.Time); closed {
+		for k, kind := range alertKinds {
+			o := [...]detector.Outcome{r.Anomaly, r.DriftAlert, r.Quality}[k]
+			sh.pending.pts = p.alertPoints(st, &r, kind, o, 0, sh.pending.pts)
+		}
+		st.lastOut = sh.emitted + 1
+	}
+	p.o.Log.Info("series widened by a re-baseline: its message carries channels beyond its set; its detector starts afresh with them all (its alerts closed, operators' verdicts on it dropped)",
+		"series", st.series, "channels", union, "before", before)
+	p.replaceDetector(st, d, union)
+	return true
+}
+
+// detectorOverUnion returns the union of st's channels and channels,
+// sorted by name as the decoders sort a message's, and a new detector over
+// it.
+func (p *Pipeline) detectorOverUnion(st *seriesState, channels []string) ([]string, *detector.Detector, error) {
+	union := append(slices.Clone(st.channels), channels...)
+	slices.Sort(union)
+	union = slices.Compact(union)
+	if len(union) > p.o.Pipeline.MaxChannels {
+		return nil, nil, fmt.Errorf("%d channels in all, beyond pipeline.max_channels (%d)", len(union), p.o.Pipeline.MaxChannels)
+	}
+	d, err := p.newDetector(st.series, union)
+	return union, d, err
 }
 
 // replaceDetector puts d, started afresh over channels, in place of st's
@@ -382,7 +422,7 @@ func (p *Pipeline) leaveOut(st *seriesState, s *codec.Sample, beyond int) {
 				extra = append(extra, ch)
 			}
 		}
-		p.o.Log.Warn("a message carries channels beyond its series' set (its first row's, kept in the checkpoint): their values are left out, the set's channels scored; a series takes a new channel only within its detector's warm-up",
+		p.o.Log.Warn("a message carries channels beyond its series' set (its first row's, kept in the checkpoint): their values are left out, the set's channels scored; a series takes a new channel within its detector's warm-up, or at a re-baseline of the whole series (aewatch rebaseline SERIES)",
 			"series", st.series, "left_out", extra, "channels", st.channels, "similar_since_last_line", held)
 	}
 }
@@ -452,7 +492,11 @@ func (p *Pipeline) rebaseline(sh *shardState, s *codec.Sample, ref msgRef, req R
 		if st == nil {
 			continue
 		}
-		if !st.det.Rebaseline() {
+		// A request for every channel of a warm multivariate series whose
+		// sample brings new ones takes them in; else the detector
+		// re-baselines itself.
+		widened := p.o.Pipeline.Multivariate && req.channels == nil && st.first == nil && !st.det.Warming() && p.takeIn(sh, st, s)
+		if !widened && !st.det.Rebaseline() {
 			continue
 		}
 		applied++
