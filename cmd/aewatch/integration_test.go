@@ -2724,3 +2724,71 @@ func TestMissingTopicIsWaitedFor(t *testing.T) {
 		t.Errorf("%d generations, want at most 2", n)
 	}
 }
+
+// TestNewChannelTakenInByRebaseline: a channel added to a warm
+// multivariate series' messages (a tag added to a gateway) is left out
+// and counted; the operator's re-baseline of the whole series takes it
+// in, and from the sample that takes the request on, every channel is
+// scored. A later request naming the new channel is known.
+func TestNewChannelTakenInByRebaseline(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const rows, added, rebaselined = 1000, 500, 550
+	r := rand.New(rand.NewPCG(7, 7))
+	part := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("time,flow,pressure")
+		if from >= added {
+			b.WriteString(",temp")
+		}
+		b.WriteString("\n")
+		for i := from; i < to; i++ {
+			base := math.Sin(2 * math.Pi * float64(i) / 60)
+			fmt.Fprintf(&b, "%s,%.3f,%.3f", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+				100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
+			if from >= added {
+				fmt.Fprintf(&b, ",%.3f", 60+0.2*r.NormFloat64())
+			}
+			b.WriteString("\n")
+		}
+		file := filepath.Join(t.TempDir(), "pump.csv")
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	flowPoints := func() int {
+		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
+	}
+	run := startRun(t, brokers, influx.URL, "g-takein", "--set", "pipeline.multivariate=true")
+	produceFiles(t, brokers, part(0, added))
+	produceFiles(t, brokers, part(added, rebaselined))
+	waitAtLeast(t, rebaselined-31, 60*time.Second, flowPoints)
+	if v := run.metric(t, "aewatch_values_left_out_total", ""); v != rebaselined-added {
+		t.Errorf("aewatch_values_left_out_total %v, want %d (temp before the re-baseline)", v, rebaselined-added)
+	}
+	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--channel", "temp", "pump"); code != 1 || !strings.Contains(stderr, "its channels here: flow, pressure") {
+		t.Errorf("rebaseline of the channel not yet taken in: exit %d, stderr %q", code, stderr)
+	}
+	if out, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--by", "tester", "pump"); code != 0 || !strings.Contains(out, `"queued`) {
+		t.Fatalf("rebaseline: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	produceFiles(t, brokers, part(rebaselined, rows))
+	before, after := rebaselined-31, rows-rebaselined-31 // the old detector's points, the new one's
+	waitAtLeast(t, before+after, 60*time.Second, flowPoints)
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != after {
+		t.Errorf("%d points for temp, want %d: every row from the re-baseline's first full window", n, after)
+	}
+	if n := flowPoints(); n != before+after {
+		t.Errorf("%d points for flow, want %d", n, before+after)
+	}
+	if rb := influx.Rows("sensors", `SELECT * FROM ae_rebaseline`); len(rb) != 1 || !strings.Contains(rb[0]["source"].(string), "tester") {
+		t.Errorf("ae_rebaseline points %v, want one from tester", rb)
+	}
+	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--channel", "temp", "pump"); code != 0 {
+		t.Errorf("rebaseline of the channel taken in: exit %d, stderr %q", code, stderr)
+	}
+	run.stop(t)
+	if !strings.Contains(run.stderr.String(), "series widened by a re-baseline") {
+		t.Error("the log does not say the re-baseline widened the series")
+	}
+}
