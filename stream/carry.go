@@ -97,7 +97,7 @@ func (c *carried) handTo(sh *shardState, p *Pipeline) {
 		}
 		st.lastUsed = 0
 		sh.dets[key] = st
-		p.o.Rebaselines.Seen(st.series, st.channels...)
+		p.o.Rebaselines.Seen(st.part.topic, st.part.partition, st.series, st.channels...)
 		p.o.Metrics.Kept.Inc()
 		p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
 	}

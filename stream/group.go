@@ -108,6 +108,7 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		}
 	}
 	g.Log.Info("generation started", "generation", gen.ID, "member", gen.MemberID, "partitions", parts)
+	g.forgetMoved(start)
 	counts := g.partitionCounts(ctx)
 	for _, topic := range g.Group.Topics {
 		if n, ok := counts[topic]; ok && n == 0 {
@@ -172,6 +173,22 @@ func (g *GroupConsumer) generation(ctx context.Context, gen *kafka.Generation, p
 		return nil, err
 	}
 	return pipe.carry(gen.ID, start), nil
+}
+
+// forgetMoved forgets, as a generation begins, the series of partitions
+// this member no longer owns (Rebaselines.Keep), and says which series'
+// waiting re-baselines that drops.
+func (g *GroupConsumer) forgetMoved(owned map[partitionKey]int64) {
+	dropped := g.Options.Rebaselines.Keep(func(topic string, partition int) bool {
+		_, ok := owned[partitionKey{topic, partition}]
+		return ok
+	})
+	if len(dropped) == 0 {
+		return
+	}
+	const named = 20
+	g.Log.Warn("re-baselines dropped: their series' partitions moved to another instance at this rebalance; send them again, to every instance",
+		"series", dropped[:min(named, len(dropped))], "dropped", len(dropped))
 }
 
 // standBy holds a generation that gave this member no partition (more

@@ -317,9 +317,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			// detector of several channels names them in its state, read
 			// when it is built: until then any channel is taken.
 			if one {
-				o.Rebaselines.Seen(series, channel)
+				o.Rebaselines.Seen(cp.Topic, cp.Partition, series, channel)
 			} else {
-				o.Rebaselines.Seen(series)
+				o.Rebaselines.Seen(cp.Topic, cp.Partition, series)
 			}
 		}
 		p.track.limited = true

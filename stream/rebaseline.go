@@ -18,18 +18,21 @@ const (
 
 // Rebaselines queues operators' re-baseline requests until each series'
 // next sample, when the shard that owns it applies the request in stream
-// order, and knows which series and channels this process has seen (Check:
-// verdicts ask it too). One queue outlives the consumer group's
+// order, and knows which series and channels this process has seen on
+// the partitions it owns (Check: verdicts ask it too; Keep forgets the
+// rest at a rebalance). One queue outlives the consumer group's
 // generations. Safe for concurrent use.
 type Rebaselines struct {
 	mu      sync.Mutex
 	pending map[string]RebaselineRequest
 	n       atomic.Int64           // len(pending), read without the lock on every sample
-	known   map[string]*seenSeries // series seen by this process
+	known   map[string]*seenSeries // series seen by this process, on partitions it owns
 }
 
-// seenSeries is what this process knows of a series' channels.
+// seenSeries is what this process knows of a series: its channels and
+// the input partition it was read from.
 type seenSeries struct {
+	part     partitionKey
 	channels []string
 	// anyChannel: a checkpoint of several channels restored, not yet
 	// read; a request for any channel is taken.
@@ -160,11 +163,12 @@ func (q *Rebaselines) requeue(r RebaselineRequest) {
 	}
 }
 
-// Seen marks series and its channels as known to this process (a
-// detector of them was built or carried over, or its checkpoint loaded);
-// no channels: a checkpoint of several channels not read yet, so that any
-// is taken until its detector is built. A nil queue (replay) ignores it.
-func (q *Rebaselines) Seen(series string, channels ...string) {
+// Seen marks series, read from topic's partition, and its channels as known
+// to this process (a detector of them was built or carried over, or its
+// checkpoint loaded); no channels: a checkpoint of several channels not
+// read yet, so that any is taken until its detector is built. A nil queue
+// (replay) ignores it.
+func (q *Rebaselines) Seen(topic string, partition int, series string, channels ...string) {
 	if q == nil {
 		return
 	}
@@ -175,6 +179,7 @@ func (q *Rebaselines) Seen(series string, channels ...string) {
 		seen = &seenSeries{}
 		q.known[series] = seen
 	}
+	seen.part = partitionKey{topic, partition}
 	// A detector built names them all: a restored one of several
 	// channels reads its set from its state.
 	seen.anyChannel = len(channels) == 0
@@ -183,4 +188,31 @@ func (q *Rebaselines) Seen(series string, channels ...string) {
 			seen.channels = append(seen.channels, ch)
 		}
 	}
+}
+
+// Keep forgets the series of every partition owned does not hold, as a
+// new generation of the consumer group begins: another instance reads
+// them now, so requests for them are refused here (this one's would wait
+// for samples that no longer come) and those waiting are dropped, lest
+// one apply long after, when a later rebalance brings the partition back.
+// It returns the series whose waiting requests it dropped.
+func (q *Rebaselines) Keep(owned func(topic string, partition int) bool) (dropped []string) {
+	if q == nil {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for series, seen := range q.known {
+		if owned(seen.part.topic, seen.part.partition) {
+			continue
+		}
+		delete(q.known, series)
+		if _, waiting := q.pending[series]; waiting {
+			delete(q.pending, series)
+			dropped = append(dropped, series)
+		}
+	}
+	q.n.Store(int64(len(q.pending)))
+	slices.Sort(dropped)
+	return dropped
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestRebaselinesQueue(t *testing.T) {
 	if _, err := q.Request(RebaselineRequest{Series: "misspelled"}); !errors.Is(err, ErrUnknownSeries) || !strings.Contains(err.Error(), `"misspelled"`) {
 		t.Fatalf("unknown series: %v, want ErrUnknownSeries naming it", err)
 	}
-	q.Seen("a")
+	q.Seen("sensors", 0, "a")
 	if known, err := q.Request(RebaselineRequest{Series: "a", Source: "first"}); !known || err != nil {
 		t.Fatalf("known %v, err %v", known, err)
 	}
@@ -60,17 +61,17 @@ func TestRebaselinesQueue(t *testing.T) {
 		t.Errorf("every channel then flow merged to %q, want every channel", r.ChannelList())
 	}
 	for i := 0; i < MaxPendingRebaselines; i++ {
-		q.Seen(fmt.Sprintf("s%d", i))
+		q.Seen("sensors", 0, fmt.Sprintf("s%d", i))
 		if _, err := q.Request(RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
 	}
-	q.Seen("one too many")
+	q.Seen("sensors", 0, "one too many")
 	if _, err := q.Request(RebaselineRequest{Series: "one too many"}); !errors.Is(err, ErrTooManyRebaselines) {
 		t.Fatalf("over the bound: %v", err)
 	}
 	var nilQueue *Rebaselines
-	nilQueue.Seen("x") // replay runs without a queue
+	nilQueue.Seen("sensors", 0, "x") // replay runs without a queue
 	if _, ok := nilQueue.take("x"); ok {
 		t.Fatal("nil queue gave a request")
 	}
@@ -83,8 +84,8 @@ func TestRebaselinesQueue(t *testing.T) {
 // detector names them.
 func TestRebaselineOfAnUnknownChannel(t *testing.T) {
 	q := NewRebaselines()
-	q.Seen("pump7", "temp")
-	q.Seen("pump7", "flow")
+	q.Seen("sensors", 0, "pump7", "temp")
+	q.Seen("sensors", 0, "pump7", "flow")
 	if _, err := q.Request(RebaselineRequest{Series: "pump7", Channel: "flow"}); err != nil {
 		t.Fatalf("a channel seen: %v", err)
 	}
@@ -95,11 +96,11 @@ func TestRebaselineOfAnUnknownChannel(t *testing.T) {
 	if r, _ := q.take("pump7"); r.wants("tmep") {
 		t.Error("the refused channel was queued")
 	}
-	q.Seen("press3") // a checkpoint of several channels, loaded
+	q.Seen("sensors", 0, "press3") // a checkpoint of several channels, loaded
 	if _, err := q.Request(RebaselineRequest{Series: "press3", Channel: "p_in"}); err != nil {
 		t.Fatalf("a loaded checkpoint's series: %v, want any channel taken", err)
 	}
-	q.Seen("press3", "p_in", "p_out") // its detector built from the checkpoint
+	q.Seen("sensors", 0, "press3", "p_in", "p_out") // its detector built from the checkpoint
 	if _, err := q.Request(RebaselineRequest{Series: "press3", Channel: "p_mid"}); !errors.Is(err, ErrUnknownChannel) {
 		t.Fatalf("a channel beyond the built detector's: %v, want ErrUnknownChannel", err)
 	}
@@ -204,5 +205,42 @@ func TestRebaselineTakesInANewChannel(t *testing.T) {
 	}
 	if err := q.Check("pump", "c"); err != nil {
 		t.Errorf("after the re-baseline: %v, want channel c known", err)
+	}
+}
+
+// TestRebaselinesKeep: at a rebalance the series of partitions no longer
+// owned are forgotten (a request for one is refused) and their waiting
+// requests dropped and named; the owned partitions' stay.
+func TestRebaselinesKeep(t *testing.T) {
+	q := NewRebaselines()
+	q.Seen("sensors", 0, "kept", "temp")
+	q.Seen("sensors", 1, "moved", "temp")
+	q.Seen("sensors", 1, "moved-idle")
+	for _, s := range []string{"kept", "moved"} {
+		if _, err := q.Request(RebaselineRequest{Series: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropped := q.Keep(func(topic string, partition int) bool { return topic == "sensors" && partition == 0 })
+	if !slices.Equal(dropped, []string{"moved"}) {
+		t.Errorf("dropped %v, want the waiting request of [moved]", dropped)
+	}
+	for _, s := range []string{"moved", "moved-idle"} {
+		if err := q.Check(s, ""); !errors.Is(err, ErrUnknownSeries) {
+			t.Errorf("%s after its partition moved: %v, want ErrUnknownSeries", s, err)
+		}
+	}
+	if _, ok := q.take("moved"); ok {
+		t.Error("the moved series' request is still waiting")
+	}
+	if _, ok := q.take("kept"); !ok {
+		t.Error("the kept series' request was dropped")
+	}
+	if err := q.Check("kept", "temp"); err != nil {
+		t.Errorf("kept series: %v", err)
+	}
+	var nilQueue *Rebaselines
+	if d := nilQueue.Keep(func(string, int) bool { return false }); d != nil {
+		t.Errorf("a nil queue dropped %v", d)
 	}
 }

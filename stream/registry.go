@@ -60,7 +60,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 		p.o.Metrics.SamplesDropped.WithLabelValues(string(codec.ReasonChannels)).Inc()
 		return nil
 	}
-	p.o.Rebaselines.Seen(series, channels...)
+	p.o.Rebaselines.Seen(ref.part.topic, ref.part.partition, series, channels...)
 	st := &seriesState{det: d, key: key, dirty: true, series: series, channels: append([]string(nil), channels...), part: ref.part, skipUpTo: -1,
 		lastOffset: ref.offset}
 	if p.o.Pipeline.Multivariate {

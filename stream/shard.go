@@ -406,7 +406,7 @@ func (p *Pipeline) detectorOverUnion(st *seriesState, channels []string) ([]stri
 // detector: it has no checkpoint yet (dirty), and takes the silences anew.
 func (p *Pipeline) replaceDetector(st *seriesState, d *detector.Detector, channels []string) {
 	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
-	p.o.Rebaselines.Seen(st.series, channels...)
+	p.o.Rebaselines.Seen(st.part.topic, st.part.partition, st.series, channels...)
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 }
 

@@ -2792,3 +2792,69 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 		t.Error("the log does not say the re-baseline widened the series")
 	}
 }
+
+// TestRebalanceForgetsMovedSeries: a re-baseline waiting on an instance
+// for a series whose partition then moves to another instance is
+// dropped there at the rebalance (logged, naming it), and that instance
+// refuses new requests for the series; the instance that gained it
+// takes them. Kept, the request would apply whenever a later rebalance
+// brought the partition back, maybe days later.
+func TestRebalanceForgetsMovedSeries(t *testing.T) {
+	influx, brokers := peers(t, 2, "sensors")
+	files := writeSeries(t, 8, 200)
+	var series []string
+	onPartition := map[int]int{}
+	for _, f := range files {
+		s := sensorcsv.SeriesName(f)
+		series = append(series, s)
+		onPartition[(&kafka.Hash{}).Balance(kafka.Message{Key: []byte(s)}, 0, 1)]++
+	}
+	if len(onPartition) != 2 {
+		t.Fatalf("series per partition %v: the test needs series on both", onPartition)
+	}
+	opts := []string{"--set", "checkpoint.interval=300ms", "--set", "kafka.session_timeout=6s"}
+	a := startRun(t, brokers, influx.URL, "g-moved", opts...)
+	produceFiles(t, brokers, files...)
+	waitAtLeast(t, expectedPoints(t, files), 60*time.Second, scoreCount(influx))
+	rebaseline := func(addr, s string) int { // 0: not listening yet
+		resp, err := http.Post(addr+"/rebaseline?series="+s, "", nil)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, s := range series {
+		if code := rebaseline(a.http, s); code != http.StatusAccepted {
+			t.Fatalf("re-baseline of %s on the only instance: %d, want 202", s, code)
+		}
+	}
+	b := startRun(t, brokers, influx.URL, "g-moved", opts...)
+	// Once the group has rebalanced, each series is known on the one
+	// instance that owns it.
+	deadline := time.Now().Add(90 * time.Second)
+	var onA, onB []string
+	for {
+		onA, onB = nil, nil
+		for _, s := range series {
+			if rebaseline(a.http, s) == http.StatusAccepted {
+				onA = append(onA, s)
+			}
+			if rebaseline(b.http, s) == http.StatusAccepted {
+				onB = append(onB, s)
+			}
+		}
+		if len(onA)+len(onB) == len(series) && len(onB) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(onA)+len(onB) != len(series) || len(onB) == 0 {
+		t.Fatalf("after the rebalance, instance a takes re-baselines of %v, b of %v; want each series on exactly one", onA, onB)
+	}
+	a.stop(t)
+	b.stop(t)
+	if !strings.Contains(a.stderr.String(), "re-baselines dropped") || !strings.Contains(a.stderr.String(), `"`+onB[0]+`"`) {
+		t.Errorf("instance a's log does not say it dropped the waiting re-baseline of %s", onB[0])
+	}
+}

@@ -35,7 +35,7 @@ func TestRebaselineEndpoint(t *testing.T) {
 		!strings.Contains(body, `"pump7"`) {
 		t.Errorf("POST for a series never seen: %d %s, want 404 naming it", code, body)
 	}
-	s.rebaselines.Seen("pump7")
+	s.rebaselines.Seen("sensors", 0, "pump7")
 	if code, body := do(s, http.MethodPost, "/rebaseline?series=pump7&channel=temp&by=ops"); code != http.StatusAccepted ||
 		!strings.Contains(body, `"series":"pump7"`) {
 		t.Errorf("POST: %d %s", code, body)
@@ -57,12 +57,12 @@ func TestRebaselineEndpoint(t *testing.T) {
 	}
 	full := newSvc(true)
 	for i := 0; i < stream.MaxPendingRebaselines; i++ {
-		full.rebaselines.Seen(fmt.Sprintf("s%d", i))
+		full.rebaselines.Seen("sensors", 0, fmt.Sprintf("s%d", i))
 		if _, err := full.rebaselines.Request(stream.RebaselineRequest{Series: fmt.Sprintf("s%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	full.rebaselines.Seen("one-more")
+	full.rebaselines.Seen("sensors", 0, "one-more")
 	if code, _ := do(full, http.MethodPost, "/rebaseline?series=one-more"); code != http.StatusServiceUnavailable {
 		t.Errorf("queue full: %d, want 503", code)
 	}
@@ -78,7 +78,7 @@ func TestHTTPAuth(t *testing.T) {
 		s := &service{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), rebaselines: stream.NewRebaselines(),
 			reg: prometheus.NewRegistry()}
 		s.token, _ = cfg.HTTP.BearerToken()
-		s.rebaselines.Seen("pump7")
+		s.rebaselines.Seen("sensors", 0, "pump7")
 		return s
 	}
 	do := func(s *service, method, target, token string) int {
@@ -123,7 +123,7 @@ func TestHTTPAuth(t *testing.T) {
 func TestAPIRefusesUnknownParameters(t *testing.T) {
 	s := &service{cfg: config.Default(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		rebaselines: stream.NewRebaselines(), feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences()}
-	s.rebaselines.Seen("pump7")
+	s.rebaselines.Seen("sensors", 0, "pump7")
 	do := func(method, target, form string) (int, string) {
 		var req *http.Request
 		if form != "" {
@@ -172,7 +172,7 @@ func TestAPIRefusesUnknownParameters(t *testing.T) {
 func TestVerdictForAnUnseenSeries(t *testing.T) {
 	s := &service{cfg: config.Default(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		rebaselines: stream.NewRebaselines(), feedbacks: stream.NewFeedbacks(), silences: stream.NewSilences()}
-	s.rebaselines.Seen("pump7", "temp")
+	s.rebaselines.Seen("sensors", 0, "pump7", "temp")
 	for _, c := range []struct {
 		query string
 		code  int
