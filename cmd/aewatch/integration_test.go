@@ -2732,7 +2732,7 @@ func TestMissingTopicIsWaitedFor(t *testing.T) {
 // scored. A later request naming the new channel is known.
 func TestNewChannelTakenInByRebaseline(t *testing.T) {
 	influx, brokers := peers(t, 1, "sensors")
-	const rows, added, rebaselined = 1000, 500, 550
+	const rows, added, rebaselined, more = 1000, 500, 550, 100
 	r := rand.New(rand.NewPCG(7, 7))
 	part := func(from, to int) string {
 		var b strings.Builder
@@ -2790,6 +2790,17 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 	run.stop(t)
 	if !strings.Contains(run.stderr.String(), "series widened by a re-baseline") {
 		t.Error("the log does not say the re-baseline widened the series")
+	}
+	// Restored with every channel: each new row is scored at once.
+	run = startRun(t, brokers, influx.URL, "g-takein", "--set", "pipeline.multivariate=true")
+	produceFiles(t, brokers, part(rows, rows+more))
+	waitAtLeast(t, before+after+more, 60*time.Second, flowPoints)
+	run.stop(t)
+	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != after+more {
+		t.Errorf("%d points for temp after the restart, want %d: the widened detector restored", n, after+more)
+	}
+	if strings.Contains(run.stderr.String(), "beyond its series' set") {
+		t.Error("after the restart, temp is left out again")
 	}
 }
 
