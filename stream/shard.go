@@ -376,10 +376,9 @@ func (p *Pipeline) takeIn(sh *shardState, st *seriesState, s *codec.Sample) bool
 	}
 	sh.flushOne(p, st)
 	if r, closed := st.det.CloseAlerts(s.Time); closed {
-		for k, kind := range alertKinds {
-			o := [...]detector.Outcome{r.Anomaly, r.DriftAlert, r.Quality}[k]
-			sh.pending.pts = p.alertPoints(st, &r, kind, o, 0, sh.pending.pts)
-		}
+		sh.pending.pts = p.alertPoints(st, &r, "anomaly", r.Anomaly, 0, sh.pending.pts)
+		sh.pending.pts = p.alertPoints(st, &r, "drift", r.DriftAlert, 0, sh.pending.pts)
+		sh.pending.pts = p.alertPoints(st, &r, "quality", r.Quality, 0, sh.pending.pts)
 		st.lastOut = sh.emitted + 1
 	}
 	p.o.Log.Info("series widened by a re-baseline: its message carries channels beyond its set; its detector starts afresh with them all (its alerts closed, operators' verdicts on it dropped)",
