@@ -433,10 +433,28 @@ func (d *Detector) Rebaseline() bool {
 	return d.drift != nil || d.ref != nil
 }
 
+// MissingChannels marks the channels the quality check now calls missing
+// (QualityConfig.MissingSamples); nil when it calls none so.
+func (d *Detector) MissingChannels() []bool {
+	if d.quality == nil {
+		return nil
+	}
+	var dead []bool
+	for j := range d.quality.gapRun {
+		if d.quality.missing(j) {
+			if dead == nil {
+				dead = make([]bool, len(d.quality.gapRun))
+			}
+			dead[j] = true
+		}
+	}
+	return dead
+}
+
 // CloseAlerts closes every alert open on d at time t with reason
 // ReasonRebaseline and returns the closings as one unscored result at t
 // (closed false: none was open). An operator's re-baseline that puts a
-// detector over more channels in d's place calls it: d's open alerts
+// detector over other channels in d's place calls it: d's open alerts
 // would otherwise never close. d is not pushed after it.
 func (d *Detector) CloseAlerts(t int64) (r Result, closed bool) {
 	r.Seq, r.Time, r.Status = d.seq, t, window.Ready
@@ -770,7 +788,7 @@ func (d *Detector) pushMonitors(r *Result, t int64, x []float64, p int) {
 		if d.counters.active() { // the limits are in the channel's own values
 			q = d.counters.rawScratch(r.Seq, x)
 		}
-		r.Quality = d.quality.push(t, q, r.Missing)
+		r.Quality = d.quality.push(t, q, r.Missing, r.Held)
 	}
 	if d.drift == nil {
 		return

@@ -1,6 +1,7 @@
 package detector
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -28,6 +29,20 @@ func missingRows(seed uint64, step bool) [][]float64 {
 	return rows
 }
 
+// missingOnly reports whether the quality alert event o is the missing
+// check's on channel j alone.
+func missingOnly(o Outcome, j int) bool {
+	if o.Why == nil {
+		return false
+	}
+	for k, f := range o.Why.Failed {
+		if (k == j) != (f == Missing) {
+			return false
+		}
+	}
+	return true
+}
+
 // noisyChannels is row i of three noisy channels: two on a cycle of 157
 // samples, the third level, or with slowCycle on one of 628.
 func noisyChannels(rng *rand.Rand, i int, slowCycle bool) []float64 {
@@ -43,9 +58,10 @@ const gapFrom, gapTo, stepFrom, stepTo = 2000, 2300, 2100, 2250
 
 // TestMissingValuesKeepTheOtherChannels: a channel that drops out of a
 // multivariate series for 300 samples costs the others nothing: every
-// row is scored, no alert of any kind opens for the dropout, and a step
-// on another channel during it is alerted on at least 70% of its rows. A
-// flat fill judged as a value would pass for a stuck sensor.
+// row is scored, no alert opens for the dropout but the quality check's
+// "missing" on that channel (a flat fill judged as a value would pass
+// for a stuck sensor), and a step on another channel during it is
+// alerted on at least 70% of its rows.
 func TestMissingValuesKeepTheOtherChannels(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		cfg := DefaultConfig()
@@ -56,7 +72,7 @@ func TestMissingValuesKeepTheOtherChannels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var opened []int
+			var opened, missingEvents []int
 			alerted := 0
 			for i, x := range missingRows(seed, step) {
 				for _, r := range d.Push(int64(i+1)*1e9, x) {
@@ -69,14 +85,20 @@ func TestMissingValuesKeepTheOtherChannels(t *testing.T) {
 						t.Fatalf("seed %d: row %d Missing %v, want channel 2 only inside the gap", seed, k, r.Missing)
 					}
 					for _, o := range []Outcome{r.Anomaly, r.DriftAlert, r.Quality} {
-						if o.Event == Opened && k >= gapFrom-cfg.Window.Size && k < gapTo+2*cfg.Window.Size {
+						if o.Event == Opened && k >= gapFrom-cfg.Window.Size && k < gapTo+2*cfg.Window.Size && !missingOnly(o, 2) {
 							opened = append(opened, k)
 						}
+					}
+					if o := r.Quality; o.Event == Opened && missingOnly(o, 2) || o.Event == Closed && len(missingEvents) == 1 {
+						missingEvents = append(missingEvents, k)
 					}
 					if k >= stepFrom+cfg.Window.Size && k < stepTo && r.Anomaly.Open {
 						alerted++
 					}
 				}
+			}
+			if want := []int{gapFrom + cfg.Quality.MissingSamples - 1, gapTo}; !slices.Equal(missingEvents, want) {
+				t.Errorf("seed %d: the missing check opened and closed at rows %v, want %v", seed, missingEvents, want)
 			}
 			switch {
 			case !step && len(opened) > 0:
@@ -472,5 +494,46 @@ func TestRepeatAtOneTimeIsNoMerge(t *testing.T) {
 	r = d.Push(3e9, []float64{5, 6}) // the repeat, held in turn, goes in now
 	if len(r) != 2 || r[0].Status != window.OutOfOrder || r[0].Time != 2e9 || r[1].Status != window.Filling {
 		t.Fatalf("after the repeat: %+v, want it out of order, then the next row", r)
+	}
+}
+
+// TestMissingChannel: the quality check calls a channel missing once its
+// values have been missing for missing_samples rows and twice its longest
+// gap while learning: a channel that missed 80 rows at a time then is not
+// missing 100 rows into a later gap, and is from its 160th row, explained
+// as missing since the gap began; the alert closes when values return. A
+// slower tag, held as its newest reading between its readings, never is.
+func TestMissingChannel(t *testing.T) {
+	const learnGap, shortFrom, longFrom, longTo = 80, 1500, 2000, 2500
+	cfg := DefaultConfig()
+	d, err := New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	var events []string
+	for i := range 3000 {
+		x := noisyChannels(rng, i, false)
+		if i < cfg.Quality.Learn && i%400 >= 400-learnGap || i >= shortFrom && i < shortFrom+100 || i >= longFrom && i < longTo {
+			x[2] = math.NaN()
+		}
+		if i%4 != 0 {
+			x[1] = math.NaN() // a slower tag: held between readings
+		}
+		for _, r := range d.Push(int64(i+1)*1e9, x) {
+			switch o := r.Quality; o.Event {
+			case Opened:
+				events = append(events, fmt.Sprintf("opened %d %q %d", r.Seq, o.Why.Failed, o.Why.Onset))
+			case Closed:
+				events = append(events, fmt.Sprintf("closed %d", r.Seq))
+			}
+		}
+	}
+	want := []string{
+		fmt.Sprintf("opened %d %q %d", longFrom+2*learnGap-1, []string{"", "", Missing}, int64(longFrom+1)*1e9),
+		fmt.Sprintf("closed %d", longTo),
+	}
+	if !slices.Equal(events, want) {
+		t.Errorf("quality events %q, want %q", events, want)
 	}
 }

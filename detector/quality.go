@@ -40,6 +40,11 @@ type QualityConfig struct {
 	// that reports in coarser steps than it did. 0 disables the check.
 	QuantisedStill float64 `yaml:"quantised_still"`
 	QuantisedJump  float64 `yaml:"quantised_jump"`
+	// A channel of a multivariate series is missing once its values have
+	// been missing (filled, not held as a slower tag's reading) for
+	// MissingSamples rows in a row and StuckFactor times its longest such
+	// gap while learning: a transmitter that died. 0 disables the check.
+	MissingSamples int `yaml:"missing_samples"`
 	// Limits are physical limits set by an operator, per series pattern
 	// and channel; a value beyond one opens a quality alert at once.
 	Limits []Limit `yaml:"limits"`
@@ -58,7 +63,7 @@ type Limit struct {
 // DefaultQualityConfig returns the defaults.
 func DefaultQualityConfig() QualityConfig {
 	return QualityConfig{Enabled: true, Learn: 1000, StuckSamples: 60, StuckFactor: 2, Stillness: 0.05,
-		QuantisedStill: 0.5, QuantisedJump: 3}
+		QuantisedStill: 0.5, QuantisedJump: 3, MissingSamples: 60}
 }
 
 // Validate names the first invalid field and its value.
@@ -76,6 +81,8 @@ func (c QualityConfig) Validate() error {
 		return fmt.Errorf("detector.quality.quantised_still: must be in [0, 1), 0 disables (got %v)", c.QuantisedStill)
 	case !(c.QuantisedJump >= 1 && c.QuantisedJump <= 1000):
 		return fmt.Errorf("detector.quality.quantised_jump: must be in [1, 1000] (got %v)", c.QuantisedJump)
+	case c.MissingSamples < 0 || c.MissingSamples > 1e8:
+		return fmt.Errorf("detector.quality.missing_samples: must be in [0, 1e8], 0 disables (got %d)", c.MissingSamples)
 	}
 	for i, l := range c.Limits {
 		key := fmt.Sprintf("detector.quality.limits[%d]", i)
@@ -129,7 +136,8 @@ const (
 	Quantised = "quantised"
 	AboveMax  = "above max"
 	BelowMin  = "below min"
-	Glitch    = "glitch" // an isolated wild value (Detector.holdBackWild), kept out of every model
+	Missing   = "missing" // a channel's values missing far longer than its gaps while learning
+	Glitch    = "glitch"  // an isolated wild value (Detector.holdBackWild), kept out of every model
 )
 
 // qualityMonitor runs the checks of one series. Its state is per channel
@@ -155,6 +163,11 @@ type qualityMonitor struct {
 	stillAvg      []float64
 	jumpAvg       []float64
 	quantised     []bool
+	// For the missing check: the rows in a row each channel has been
+	// missing (filled, not held), since when, and its longest such gap
+	// while learning.
+	gapRun, longestGap []int
+	gapSince           []int64
 
 	open     bool
 	openedAt int64
@@ -170,6 +183,7 @@ func newQualityMonitor(cfg QualityConfig, channels int) *qualityMonitor {
 		run: make([]int, channels), since: make([]int64, channels), longest: make([]int, channels),
 		stillN: make([]int, channels), jumpN: make([]int, channels), jumpSum: make([]float64, channels),
 		stillAvg: make([]float64, channels), jumpAvg: make([]float64, channels), quantised: make([]bool, channels),
+		gapRun: make([]int, channels), longestGap: make([]int, channels), gapSince: make([]int64, channels),
 		why: Explanation{Share: make([]float64, channels), Departure: make([]float64, channels),
 			Failed: make([]string, channels), Statistic: "quality"}}
 	for j := range m.lo {
@@ -182,11 +196,14 @@ func newQualityMonitor(cfg QualityConfig, channels int) *qualityMonitor {
 func (m *qualityMonitor) learning() bool { return m.n <= m.cfg.Learn }
 
 // push checks one accepted sample taken at time t; the channels filled
-// marks (missing.go; nil: none) are left as they stood.
-func (m *qualityMonitor) push(t int64, x []float64, filled []bool) Outcome {
+// marks (missing.go; nil: none) are left as they stood but for how long
+// they have been missing (those held marks, a slower tag's readings, are
+// not).
+func (m *qualityMonitor) push(t int64, x []float64, filled, held []bool) Outcome {
 	m.n++
 	failing := false
 	for j, v := range x {
+		m.countGap(j, t, isContext(filled, j) && !isContext(held, j))
 		if isContext(filled, j) && m.n > 1 {
 			// A filled value is the last one again: no stillness.
 			failing = failing || m.failed(j, m.prev[j]) != ""
@@ -304,6 +321,30 @@ func (m *qualityMonitor) trackMoves(j int, step float64, still bool) {
 	m.quantised[j] = m.stillAvg[j] >= stillAt && m.jumpAvg[j] >= jumpAt
 }
 
+// countGap counts channel j's sample at time t towards its current gap if
+// missing, else ends the gap (learnt as its longest while learning).
+func (m *qualityMonitor) countGap(j int, t int64, missing bool) {
+	switch {
+	case missing:
+		if m.gapRun[j] == 0 {
+			m.gapSince[j] = t
+		}
+		m.gapRun[j]++
+	case m.gapRun[j] > 0:
+		if m.learning() {
+			m.longestGap[j] = max(m.longestGap[j], m.gapRun[j])
+		}
+		m.gapRun[j] = 0
+	}
+}
+
+// missing reports whether channel j has been missing far longer than its
+// gaps while learning.
+func (m *qualityMonitor) missing(j int) bool {
+	return m.cfg.MissingSamples > 0 && !m.learning() &&
+		m.gapRun[j] >= max(m.cfg.MissingSamples, int(math.Ceil(m.cfg.StuckFactor*float64(m.longestGap[j]))))
+}
+
 // typicalStep is channel j's mean absolute change while learning (so far).
 func (m *qualityMonitor) typicalStep(j int) float64 {
 	return m.stepSum[j] / float64(max(1, min(m.n, m.cfg.Learn+1)-1))
@@ -312,6 +353,8 @@ func (m *qualityMonitor) typicalStep(j int) float64 {
 // failed names the check channel j fails with value v, or "".
 func (m *qualityMonitor) failed(j int, v float64) string {
 	switch {
+	case m.missing(j): // v is its last value again: no limit applies
+		return Missing
 	case v > m.hi[j]:
 		return AboveMax
 	case v < m.lo[j]:
@@ -331,7 +374,7 @@ func (m *qualityMonitor) failed(j int, v float64) string {
 // explain fills the explanation for the sample x: which channels fail and
 // how (all of them share the evidence equally), the departure beyond a
 // limit in sensor units, and for stuck channels the run's start as Onset
-// (the earliest, with several).
+// (the earliest, with several), as for a missing channel its gap's.
 func (m *qualityMonitor) explain(x []float64) *Explanation {
 	w, failing := &m.why, 0
 	w.Onset = 0
@@ -347,6 +390,10 @@ func (m *qualityMonitor) explain(x []float64) *Explanation {
 		case Stuck:
 			if w.Onset == 0 || m.since[j] < w.Onset {
 				w.Onset = m.since[j]
+			}
+		case Missing:
+			if w.Onset == 0 || m.gapSince[j] < w.Onset {
+				w.Onset = m.gapSince[j]
 			}
 		}
 		w.Share[j] = 1
@@ -370,6 +417,7 @@ func (m *qualityMonitor) restart() {
 	clear(m.jumpN)
 	clear(m.jumpSum)
 	clear(m.quantised)
+	clear(m.longestGap)
 }
 
 func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
@@ -384,6 +432,9 @@ func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
 		e.Int(m.stillN[j])
 		e.Int(m.jumpN[j])
 		e.Bool(m.quantised[j])
+		e.Int(m.gapRun[j])
+		e.Int(m.longestGap[j])
+		e.I64(m.gapSince[j])
 	}
 	e.F64s(m.jumpSum)
 	e.F64s(m.stillAvg)
@@ -400,7 +451,8 @@ func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
 	for j := range m.run {
 		m.run[j], m.since[j], m.longest[j] = d.Int(), d.I64(), d.Int()
 		m.stillN[j], m.jumpN[j], m.quantised[j] = d.Int(), d.Int(), d.Bool()
-		if m.run[j] < 0 || m.longest[j] < 0 || m.stillN[j] < 0 || m.jumpN[j] < 0 {
+		m.gapRun[j], m.longestGap[j], m.gapSince[j] = d.Int(), d.Int(), d.I64()
+		if m.run[j] < 0 || m.longest[j] < 0 || m.stillN[j] < 0 || m.jumpN[j] < 0 || m.gapRun[j] < 0 || m.longestGap[j] < 0 {
 			return errors.New("detector: quality state out of range")
 		}
 	}

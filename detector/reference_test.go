@@ -887,7 +887,8 @@ func TestSeasonalRestartKeepsScoring(t *testing.T) {
 // cycles in phase: the reference's offsets move on with the window while
 // it skips the filled samples. Before, they stood still, every channel was
 // read a little more out of phase with each filled row, and an alert
-// opened 13-18 rows into the dropout on seeds 1-3.
+// opened 13-18 rows into the dropout on seeds 1-3. (The quality check
+// calls the channel missing from its 60th row on.)
 func TestDropoutKeepsTheCyclesInPhase(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		cfg := DefaultConfig()
@@ -902,7 +903,7 @@ func TestDropoutKeepsTheCyclesInPhase(t *testing.T) {
 			}
 			for _, r := range d.Push(int64(i+1)*1e9, x) {
 				for _, o := range []Outcome{r.Anomaly, r.DriftAlert, r.Quality} {
-					if o.Event == Opened && r.Seq >= 2600 && r.Seq < 2700 {
+					if o.Event == Opened && r.Seq >= 2600 && r.Seq < 2700 && !missingOnly(o, 2) {
 						t.Errorf("seed %d: an alert opened at row %d, inside the dropout", seed, r.Seq)
 					}
 				}
