@@ -190,6 +190,18 @@ func (q *Rebaselines) Seen(topic string, partition int, series string, channels 
 	}
 }
 
+// SeenOnly is Seen for a multivariate series whose detector was built
+// anew over channels: they are all its channels now (one a re-baseline
+// let go of is no longer taken).
+func (q *Rebaselines) SeenOnly(topic string, partition int, series string, channels ...string) {
+	if q == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.known[series] = &seenSeries{part: partitionKey{topic, partition}, channels: slices.Clone(channels)}
+}
+
 // Keep forgets the series of every partition owned does not hold, as a
 // new generation of the consumer group begins: another instance reads
 // them now, so requests for them are refused here (this one's would wait

@@ -200,7 +200,7 @@ func TestRebaselineTakesInANewChannel(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.Rebaselines); got != 1 {
 		t.Errorf("%v re-baselines applied, want 1", got)
 	}
-	if !strings.Contains(logs.String(), "series widened by a re-baseline") {
+	if !strings.Contains(logs.String(), "series' channels changed by a re-baseline") {
 		t.Errorf("log %q does not say the re-baseline widened the series", logs.String())
 	}
 	if err := q.Check("pump", "c"); err != nil {
@@ -242,5 +242,68 @@ func TestRebaselinesKeep(t *testing.T) {
 	var nilQueue *Rebaselines
 	if d := nilQueue.Keep(func(string, int) bool { return false }); d != nil {
 		t.Errorf("a nil queue dropped %v", d)
+	}
+}
+
+// TestRebaselineLetsAMissingChannelGo: a channel that stops coming to a
+// warm multivariate series (a transmitter that died) is filled and
+// reported missing by the quality check; the operator's re-baseline of
+// the whole series closes that alert and starts the detector afresh
+// without it: nothing is filled from then on, a request naming it is
+// refused, and the others are scored throughout.
+func TestRebaselineLetsAMissingChannelGo(t *testing.T) {
+	const n, window, deadFrom, at = 700, 32, 300, 450
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, 100+i%7, 50+i%5)
+		if i < deadFrom {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	dcfg := detector.DefaultConfig()
+	dcfg.Warmup, dcfg.Quality.Learn = 100, 100 // the missing check on by the time c dies
+	q := NewRebaselines()
+	var writer *recordingWriter
+	hf := &hookedFetcher{listFetcher: f, at: at, hook: func() {
+		// A row lacking c waits for the next message: at-1's is written
+		// with at's, at-2's once at-1 has been scored.
+		deadline := time.Now().Add(time.Minute)
+		for !writer.hasScore(int64(1_700_000_000+at-2)*1e9) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := q.Request(RebaselineRequest{Series: "pump", Source: "test", At: time.Now()}); err != nil {
+			t.Errorf("request: %v", err)
+		}
+	}}
+	p, w, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
+	writer = w
+	before, after := at-(window-1), n-at-(window-1)
+	runUntilWritten(t, p, f, writer, 2*before+(deadFrom-(window-1))+2*after, time.Minute)
+	perChannel := map[string]int{}
+	var quality []string
+	for _, pt := range writer.pts {
+		switch {
+		case pt.Measurement == sink.ScoreMeasurement:
+			perChannel[pt.Channel]++
+		case pt.Measurement == sink.AlertMeasurement && pt.Kind == "quality" && pt.Channel == "c":
+			quality = append(quality, fmt.Sprintf("%s %d %s %s", pt.Event, pt.Time/1e9-1_700_000_000, pt.Statistic, pt.Reason))
+		}
+	}
+	if perChannel["a"] != before+after || perChannel["b"] != before+after || perChannel["c"] != deadFrom-(window-1) {
+		t.Errorf("points per channel %v, want %d for a and b, %d for c", perChannel, before+after, deadFrom-(window-1))
+	}
+	want := []string{fmt.Sprintf("opened %d missing ", deadFrom+dcfg.Quality.MissingSamples-1), fmt.Sprintf("closed %d missing rebaseline", at)}
+	if !slices.Equal(quality, want) {
+		t.Errorf("quality alert points of c %q, want %q", quality, want)
+	}
+	if got := testutil.ToFloat64(metrics.ValuesFilled); got != at-deadFrom {
+		t.Errorf("%v values filled, want %d (c until the re-baseline)", got, at-deadFrom)
+	}
+	if !strings.Contains(logs.String(), `dropped_missing=[c]`) {
+		t.Errorf("log %q does not name the channel let go", logs.String())
+	}
+	if err := q.Check("pump", "c"); !errors.Is(err, ErrUnknownChannel) {
+		t.Errorf("a request naming c after the re-baseline: %v, want ErrUnknownChannel", err)
 	}
 }

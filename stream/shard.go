@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -346,7 +347,7 @@ func (p *Pipeline) widen(st *seriesState) bool {
 // out, the channel would never be judged. A row the old detector holds is
 // written before it goes. It reports whether it did.
 func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool {
-	union, d, err := p.detectorOverUnion(st, channels)
+	union, d, err := p.detectorOver(st.series, append(slices.Clone(st.channels), channels...))
 	if err != nil {
 		return false
 	}
@@ -357,21 +358,36 @@ func (p *Pipeline) grow(sh *shardState, st *seriesState, channels []string) bool
 	return true
 }
 
-// takeIn gives st a detector started afresh over its channels and the
-// channels of s beyond them, at an operator's re-baseline of the whole
-// series: the one way a warm multivariate series takes a new channel
-// (outside a re-baseline its values are left out: leaveOut). A row the
-// old detector holds is written, then its open alerts closed with reason
-// rebaseline, before it goes. It reports whether it did.
-func (p *Pipeline) takeIn(sh *shardState, st *seriesState, s *codec.Sample) bool {
-	if _, _, beyond := sh.align(st.channels, s); beyond == 0 {
+// rechannel gives st a detector started afresh over the channels of its
+// set the quality check does not call missing (a transmitter that died)
+// and those with values in s beyond the set, at an operator's re-baseline
+// of the whole series: the one way a warm multivariate series takes a new
+// channel (outside a re-baseline its values are left out: leaveOut) or
+// lets a dead one go. A row the old detector holds is written, then its
+// open alerts closed with reason rebaseline, before it goes. It reports
+// whether it did: false when the set would not change.
+func (p *Pipeline) rechannel(sh *shardState, st *seriesState, s *codec.Sample) bool {
+	dead := st.det.MissingChannels()
+	var channels, dropped, added []string
+	for j, ch := range st.channels {
+		if dead != nil && dead[j] {
+			dropped = append(dropped, ch)
+		} else {
+			channels = append(channels, ch)
+		}
+	}
+	for k, ch := range s.Channels {
+		if !slices.Contains(st.channels, ch) && !math.IsNaN(s.Values[k]) {
+			added = append(added, ch)
+		}
+	}
+	if len(added) == 0 && len(dropped) == 0 {
 		return false
 	}
-	before := st.channels
-	union, d, err := p.detectorOverUnion(st, s.Channels)
+	channels, d, err := p.detectorOver(st.series, append(channels, added...))
 	if err != nil {
-		p.o.Log.Warn("a re-baseline could not take in the series' new channels; it re-baselines the series on its channels",
-			"series", st.series, "channels", before, "error", err)
+		p.o.Log.Warn("a re-baseline could not change the series' channels; it re-baselines the series on its channels",
+			"series", st.series, "channels", st.channels, "taken_in", added, "missing", dropped, "error", err)
 		return false
 	}
 	sh.flushOne(p, st)
@@ -381,31 +397,32 @@ func (p *Pipeline) takeIn(sh *shardState, st *seriesState, s *codec.Sample) bool
 		sh.pending.pts = p.alertPoints(st, &r, "quality", r.Quality, 0, sh.pending.pts)
 		st.lastOut = sh.emitted + 1
 	}
-	p.o.Log.Info("series widened by a re-baseline: its message carries channels beyond its set; its detector starts afresh with them all (its alerts closed, operators' verdicts on it dropped)",
-		"series", st.series, "channels", union, "before", before)
-	p.replaceDetector(st, d, union)
+	p.o.Log.Info("series' channels changed by a re-baseline: its detector starts afresh over them (its alerts closed, operators' verdicts on it dropped)",
+		"series", st.series, "channels", channels, "taken_in", added, "dropped_missing", dropped)
+	p.replaceDetector(st, d, channels)
 	return true
 }
 
-// detectorOverUnion returns the union of st's channels and channels,
-// sorted by name as the decoders sort a message's, and a new detector over
-// it.
-func (p *Pipeline) detectorOverUnion(st *seriesState, channels []string) ([]string, *detector.Detector, error) {
-	union := append(slices.Clone(st.channels), channels...)
-	slices.Sort(union)
-	union = slices.Compact(union)
-	if len(union) > p.o.Pipeline.MaxChannels {
-		return nil, nil, fmt.Errorf("%d channels in all, beyond pipeline.max_channels (%d)", len(union), p.o.Pipeline.MaxChannels)
+// detectorOver returns channels sorted by name, as the decoders sort a
+// message's, each once, and a new detector of series over them.
+func (p *Pipeline) detectorOver(series string, channels []string) ([]string, *detector.Detector, error) {
+	slices.Sort(channels)
+	channels = slices.Compact(channels)
+	switch {
+	case len(channels) == 0:
+		return nil, nil, errors.New("no channel would be left")
+	case len(channels) > p.o.Pipeline.MaxChannels:
+		return nil, nil, fmt.Errorf("%d channels in all, beyond pipeline.max_channels (%d)", len(channels), p.o.Pipeline.MaxChannels)
 	}
-	d, err := p.newDetector(st.series, union)
-	return union, d, err
+	d, err := p.newDetector(series, channels)
+	return channels, d, err
 }
 
 // replaceDetector puts d, started afresh over channels, in place of st's
 // detector: it has no checkpoint yet (dirty), and takes the silences anew.
 func (p *Pipeline) replaceDetector(st *seriesState, d *detector.Detector, channels []string) {
 	st.det, st.channels, st.dirty, st.silences = d, channels, true, 0
-	p.o.Rebaselines.Seen(st.part.topic, st.part.partition, st.series, channels...)
+	p.o.Rebaselines.SeenOnly(st.part.topic, st.part.partition, st.series, channels...)
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 }
 
@@ -492,10 +509,10 @@ func (p *Pipeline) rebaseline(sh *shardState, s *codec.Sample, ref msgRef, req R
 			continue
 		}
 		// A request for every channel of a warm multivariate series whose
-		// sample brings new ones takes them in; else the detector
-		// re-baselines itself.
-		widened := p.o.Pipeline.Multivariate && req.channels == nil && st.first == nil && !st.det.Warming() && p.takeIn(sh, st, s)
-		if !widened && !st.det.Rebaseline() {
+		// sample brings new ones, or that has a dead one, changes its
+		// channels; else the detector re-baselines itself.
+		rechanneled := p.o.Pipeline.Multivariate && req.channels == nil && st.first == nil && !st.det.Warming() && p.rechannel(sh, st, s)
+		if !rechanneled && !st.det.Rebaseline() {
 			continue
 		}
 		applied++

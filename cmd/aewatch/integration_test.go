@@ -2788,7 +2788,7 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 		t.Errorf("rebaseline of the channel taken in: exit %d, stderr %q", code, stderr)
 	}
 	run.stop(t)
-	if !strings.Contains(run.stderr.String(), "series widened by a re-baseline") {
+	if !strings.Contains(run.stderr.String(), "series' channels changed by a re-baseline") {
 		t.Error("the log does not say the re-baseline widened the series")
 	}
 	// Restored with every channel: each new row is scored at once.
