@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/sensorcsv"
@@ -504,5 +505,17 @@ func TestEmptyChannelLeftOut(t *testing.T) {
 	}
 	if !bytes.Equal(outs[false], outs[true]) {
 		t.Error("the output with the empty channel left out differs from the one with it ignored")
+	}
+}
+
+// TestExplainQuality: eval's explanation of a quality alert names each
+// failing channel's check, with the start of a stuck or missing run.
+func TestExplainQuality(t *testing.T) {
+	at := time.Date(2024, 3, 1, 8, 0, 0, 0, time.UTC).UnixNano()
+	o := detector.Outcome{Event: detector.Opened, Why: &detector.Explanation{Onset: at,
+		Failed: []string{"", detector.Missing, detector.Stuck, detector.AboveMax}, Departure: []float64{0, 0, 0, 2.5}}}
+	want := "quality opened: b missing since 2024-03-01T08:00:00Z: c stuck since 2024-03-01T08:00:00Z: d above max by +2.5"
+	if got := Explain("quality", o, []string{"a", "b", "c", "d"}); got != want {
+		t.Errorf("%q, want %q", got, want)
 	}
 }

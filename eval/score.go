@@ -469,8 +469,8 @@ func Explain(kind string, o detector.Outcome, channels []string) string {
 			case "":
 			case detector.Quantised:
 				fmt.Fprintf(&b, ": %s quantised", name)
-			case detector.Stuck:
-				fmt.Fprintf(&b, ": %s stuck since %s", name, time.Unix(0, why.Onset).UTC().Format(time.RFC3339))
+			case detector.Stuck, detector.Missing:
+				fmt.Fprintf(&b, ": %s %s since %s", name, f, time.Unix(0, why.Onset).UTC().Format(time.RFC3339))
 			default:
 				fmt.Fprintf(&b, ": %s %s by %+.4g", name, f, why.Departure[j])
 			}

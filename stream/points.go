@@ -130,7 +130,7 @@ func (p *Pipeline) alertPoints(st *seriesState, r *detector.Result, kind string,
 				pt.Spread, pt.Onset, pt.Rate = why.Spread[j], why.Onset, why.Rate[j]
 			case "quality":
 				pt.Statistic = why.Failed[j]
-				if why.Failed[j] == detector.Stuck {
+				if f := why.Failed[j]; f == detector.Stuck || f == detector.Missing {
 					pt.Onset = why.Onset
 				}
 			case "anomaly":

@@ -273,8 +273,8 @@ func explainPoint(p sink.Point, unit string) string {
 			return "all checks pass"
 		case detector.Quantised:
 			return "quantised: reports in coarser steps than it did"
-		case detector.Stuck:
-			return "stuck since " + time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04")
+		case detector.Stuck, detector.Missing:
+			return p.Statistic + " since " + time.Unix(0, p.Onset).UTC().Format("2006-01-02 15:04")
 		}
 		return fmt.Sprintf("%s by "+num, p.Statistic, p.Departure)
 	}

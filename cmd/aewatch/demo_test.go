@@ -39,6 +39,7 @@ func TestDemoExplainsInUnits(t *testing.T) {
 		{"temp", sink.Point{Kind: "anomaly", Statistic: "value", Departure: 1.86}, "+1.86 °C from expected"},
 		{"temp", sink.Point{Kind: "drift", Statistic: "level", Departure: -2, Spread: 1, Onset: 1, Rate: 0.5}, "level -2 °C, spread x1.00, since 1970-01-01 00:00, +0.5 °C/h"},
 		{"other", sink.Point{Kind: "anomaly", Statistic: "reference", Departure: 3}, "+3 from the reference"},
+		{"temp", sink.Point{Kind: "quality", Statistic: "missing", Onset: 60e9}, "missing since 1970-01-01 00:01"},
 	}
 	for _, c := range cases {
 		if got := explainPoint(c.p, a.unit(c.series)); got != c.want {

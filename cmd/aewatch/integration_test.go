@@ -2869,3 +2869,61 @@ func TestRebalanceForgetsMovedSeries(t *testing.T) {
 		t.Errorf("instance a's log does not say it dropped the waiting re-baseline of %s", onB[0])
 	}
 }
+
+// TestMissingChannelLetGoByRebaseline: a transmitter of a multivariate
+// series that dies opens a quality alert "missing" on its channel in
+// InfluxDB, with the gap's start as onset_ns; the operator's re-baseline
+// of the whole series closes it (reason rebaseline) and lets the channel
+// go: its values are no longer filled, and a request naming it is refused.
+func TestMissingChannelLetGoByRebaseline(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const dies, rebaselined, rows = 400, 550, 650
+	r := rand.New(rand.NewPCG(8, 8))
+	part := func(from, to int) string {
+		var b strings.Builder
+		b.WriteString("time,flow,pressure,temp\n")
+		for i := from; i < to; i++ {
+			base := math.Sin(2 * math.Pi * float64(i) / 60)
+			fmt.Fprintf(&b, "%s,%.3f,%.3f,", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+				100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
+			if i < dies {
+				fmt.Fprintf(&b, "%.3f", 60+0.2*r.NormFloat64())
+			}
+			b.WriteString("\n")
+		}
+		file := filepath.Join(t.TempDir(), "pump.csv")
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	flowPoints := func() int {
+		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
+	}
+	run := startRun(t, brokers, influx.URL, "g-missing", "--set", "pipeline.multivariate=true", "--set", "detector.quality.learn=100")
+	produceFiles(t, brokers, part(0, rebaselined))
+	waitAtLeast(t, rebaselined-1-31, 60*time.Second, flowPoints) // a row lacking temp waits for the next
+	opened := influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'quality' AND "event" = 'opened' AND "channel" = 'temp'`)
+	if len(opened) != 1 || opened[0]["statistic"] != "missing" {
+		t.Fatalf("quality alerts opened on temp: %v, want one, missing", opened)
+	}
+	if onset, _ := opened[0]["onset_ns"].(json.Number).Int64(); onset != synth.Start.Add(dies*time.Minute).UnixNano() {
+		t.Errorf("missing since %d, want the first row lacking temp (%d)", onset, synth.Start.Add(dies*time.Minute).UnixNano())
+	}
+	if out, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--by", "tester", "pump"); code != 0 || !strings.Contains(out, `"queued`) {
+		t.Fatalf("rebaseline: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	produceFiles(t, brokers, part(rebaselined, rows))
+	waitAtLeast(t, rebaselined-31+rows-rebaselined-31, 60*time.Second, flowPoints)
+	closed := influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'quality' AND "event" = 'closed' AND "channel" = 'temp'`)
+	if len(closed) != 1 || closed[0]["reason"] != "rebaseline" {
+		t.Errorf("quality alerts closed on temp: %v, want one, by rebaseline", closed)
+	}
+	if v := run.metric(t, "aewatch_values_filled_total", ""); v != rebaselined-dies {
+		t.Errorf("aewatch_values_filled_total %v, want %d: temp filled only until the re-baseline", v, rebaselined-dies)
+	}
+	if _, stderr, code := cli(t, "rebaseline", "--addr", run.http, "--channel", "temp", "pump"); code != 1 || !strings.Contains(stderr, "its channels here: flow, pressure") {
+		t.Errorf("rebaseline of the channel let go: exit %d, stderr %q", code, stderr)
+	}
+	run.stop(t)
+}
