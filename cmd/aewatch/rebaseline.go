@@ -23,12 +23,16 @@ func runRebaseline(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: aewatch rebaseline [--addr URL,...] [--channel C] [--by NAME] SERIES...
 
-Accepts each series' current behaviour as its new normal: the drift monitor of
-every running instance given in --addr takes a new reference from the series'
-next sample on, and an open drift alert closes with reason "rebaseline". The
-request is logged and written to InfluxDB (measurement ae_rebaseline).
-With several instances in one consumer group, name all of them: the one that
-owns the series applies it.
+Accepts each series' current behaviour as its new normal, from its next sample
+on: the drift monitor takes a new reference (an open drift alert closes with
+reason "rebaseline") and the reference model a new reference period (a
+sustained anomaly alert closes too). On a multivariate series a request
+without --channel also changes its channels: those its messages now carry
+beyond its set are taken in, those the quality check calls missing are let
+go, and its detector starts afresh over them. The request is logged and
+written to InfluxDB (measurement ae_rebaseline). With several instances in
+one consumer group, name all of them: the one that owns the series applies
+it; the exit status is 1 when no instance has seen a series (or channel).
 
 `)
 		fs.PrintDefaults()
