@@ -2735,30 +2735,9 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 	const rows, added, rebaselined, more = 1000, 500, 550, 100
 	r := rand.New(rand.NewPCG(7, 7))
 	part := func(from, to int) string {
-		var b strings.Builder
-		b.WriteString("time,flow,pressure")
-		if from >= added {
-			b.WriteString(",temp")
-		}
-		b.WriteString("\n")
-		for i := from; i < to; i++ {
-			base := math.Sin(2 * math.Pi * float64(i) / 60)
-			fmt.Fprintf(&b, "%s,%.3f,%.3f", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
-				100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
-			if from >= added {
-				fmt.Fprintf(&b, ",%.3f", 60+0.2*r.NormFloat64())
-			}
-			b.WriteString("\n")
-		}
-		file := filepath.Join(t.TempDir(), "pump.csv")
-		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return file
+		return pumpFile(t, r, from, to, from >= added, func(int) bool { return true })
 	}
-	flowPoints := func() int {
-		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
-	}
+	flowPoints := channelScores(influx, "flow")
 	run := startRun(t, brokers, influx.URL, "g-takein", "--set", "pipeline.multivariate=true")
 	produceFiles(t, brokers, part(0, added))
 	produceFiles(t, brokers, part(added, rebaselined))
@@ -2775,7 +2754,7 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 	produceFiles(t, brokers, part(rebaselined, rows))
 	before, after := rebaselined-31, rows-rebaselined-31 // the old detector's points, the new one's
 	waitAtLeast(t, before+after, 60*time.Second, flowPoints)
-	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != after {
+	if n := channelScores(influx, "temp")(); n != after {
 		t.Errorf("%d points for temp, want %d: every row from the re-baseline's first full window", n, after)
 	}
 	if n := flowPoints(); n != before+after {
@@ -2796,7 +2775,7 @@ func TestNewChannelTakenInByRebaseline(t *testing.T) {
 	produceFiles(t, brokers, part(rows, rows+more))
 	waitAtLeast(t, before+after+more, 60*time.Second, flowPoints)
 	run.stop(t)
-	if n := influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'temp'`); n != after+more {
+	if n := channelScores(influx, "temp")(); n != after+more {
 		t.Errorf("%d points for temp after the restart, want %d: the widened detector restored", n, after+more)
 	}
 	if strings.Contains(run.stderr.String(), "beyond its series' set") {
@@ -2880,26 +2859,9 @@ func TestMissingChannelLetGoByRebaseline(t *testing.T) {
 	const dies, rebaselined, rows = 400, 550, 650
 	r := rand.New(rand.NewPCG(8, 8))
 	part := func(from, to int) string {
-		var b strings.Builder
-		b.WriteString("time,flow,pressure,temp\n")
-		for i := from; i < to; i++ {
-			base := math.Sin(2 * math.Pi * float64(i) / 60)
-			fmt.Fprintf(&b, "%s,%.3f,%.3f,", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
-				100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
-			if i < dies {
-				fmt.Fprintf(&b, "%.3f", 60+0.2*r.NormFloat64())
-			}
-			b.WriteString("\n")
-		}
-		file := filepath.Join(t.TempDir(), "pump.csv")
-		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return file
+		return pumpFile(t, r, from, to, true, func(i int) bool { return i < dies })
 	}
-	flowPoints := func() int {
-		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = 'flow'`)
-	}
+	flowPoints := channelScores(influx, "flow")
 	run := startRun(t, brokers, influx.URL, "g-missing", "--set", "pipeline.multivariate=true", "--set", "detector.quality.learn=100")
 	produceFiles(t, brokers, part(0, rebaselined))
 	waitAtLeast(t, rebaselined-1-31, 60*time.Second, flowPoints) // a row lacking temp waits for the next
@@ -2926,4 +2888,42 @@ func TestMissingChannelLetGoByRebaseline(t *testing.T) {
 		t.Errorf("rebaseline of the channel let go: exit %d, stderr %q", code, stderr)
 	}
 	run.stop(t)
+}
+
+// pumpFile writes rows [from, to) of a pump, one a minute, as pump.csv in
+// a directory of its own: flow and pressure on a 60-row cycle with noise,
+// and with withTemp a temp column, its value on the rows hasTemp takes
+// (empty on the others).
+func pumpFile(t *testing.T, r *rand.Rand, from, to int, withTemp bool, hasTemp func(i int) bool) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("time,flow,pressure")
+	if withTemp {
+		b.WriteString(",temp")
+	}
+	b.WriteString("\n")
+	for i := from; i < to; i++ {
+		base := math.Sin(2 * math.Pi * float64(i) / 60)
+		fmt.Fprintf(&b, "%s,%.3f,%.3f", synth.Start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339),
+			100+5*base+0.3*r.NormFloat64(), 3+0.2*base+0.02*r.NormFloat64())
+		if withTemp {
+			b.WriteString(",")
+			if hasTemp(i) {
+				fmt.Fprintf(&b, "%.3f", 60+0.2*r.NormFloat64())
+			}
+		}
+		b.WriteString("\n")
+	}
+	file := filepath.Join(t.TempDir(), "pump.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// channelScores counts the ae_score points of one channel, for the waits.
+func channelScores(influx *testsvc.Influx, channel string) func() int {
+	return func() int {
+		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = '`+channel+`'`)
+	}
 }
