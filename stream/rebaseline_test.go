@@ -129,6 +129,22 @@ func (f *hookedFetcher) FetchMessage(ctx context.Context) (kafka.Message, error)
 	return f.listFetcher.FetchMessage(ctx)
 }
 
+// requestWhenScored returns a hook that waits until writer holds the
+// score of sample number scored of series pump (so that the samples up to
+// it have been through their shard, and the next one takes the request),
+// then asks for a re-baseline of every channel of pump.
+func requestWhenScored(t *testing.T, q *Rebaselines, writer *recordingWriter, scored int) func() {
+	return func() {
+		deadline := time.Now().Add(time.Minute)
+		for !writer.hasScore(int64(1_700_000_000+scored)*1e9) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if _, err := q.Request(RebaselineRequest{Series: "pump", Source: "test", At: time.Now()}); err != nil {
+			t.Errorf("request: %v", err)
+		}
+	}
+}
+
 // TestRebaselineTakesInANewChannel: a channel that comes to a warm
 // multivariate series is left out until an operator re-baselines the
 // whole series; the sample that takes the request starts the series'
@@ -152,19 +168,9 @@ func TestRebaselineTakesInANewChannel(t *testing.T) {
 	dcfg := detector.DefaultConfig()
 	dcfg.Warmup = newFrom / 2 // warm when c comes: left out, not grown into
 	q := NewRebaselines()
-	var writer *recordingWriter
-	hf := &hookedFetcher{listFetcher: f, at: at, hook: func() {
-		// Every sample before at scored, so that at's takes the request.
-		deadline := time.Now().Add(time.Minute)
-		for !writer.hasScore(int64(1_700_000_000+at-1)*1e9) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		if _, err := q.Request(RebaselineRequest{Series: "pump", Source: "test", At: time.Now()}); err != nil {
-			t.Errorf("request: %v", err)
-		}
-	}}
-	p, w, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
-	writer = w
+	hf := &hookedFetcher{listFetcher: f, at: at}
+	p, writer, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
+	hf.hook = requestWhenScored(t, q, writer, at-1)
 	before := at - (window - 1) // rows the old detector scores
 	after := n - at - (window - 1)
 	runUntilWritten(t, p, f, writer, 2*before+3*after, time.Minute)
@@ -264,20 +270,11 @@ func TestRebaselineLetsAMissingChannelGo(t *testing.T) {
 	dcfg := detector.DefaultConfig()
 	dcfg.Warmup, dcfg.Quality.Learn = 100, 100 // the missing check on by the time c dies
 	q := NewRebaselines()
-	var writer *recordingWriter
-	hf := &hookedFetcher{listFetcher: f, at: at, hook: func() {
-		// A row lacking c waits for the next message: at-1's is written
-		// with at's, at-2's once at-1 has been scored.
-		deadline := time.Now().Add(time.Minute)
-		for !writer.hasScore(int64(1_700_000_000+at-2)*1e9) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		if _, err := q.Request(RebaselineRequest{Series: "pump", Source: "test", At: time.Now()}); err != nil {
-			t.Errorf("request: %v", err)
-		}
-	}}
-	p, w, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
-	writer = w
+	hf := &hookedFetcher{listFetcher: f, at: at}
+	p, writer, metrics, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) { o.Rebaselines = q })
+	// A row lacking c waits for the next message: at-1's is written with
+	// at's, at-2's once at-1 has been through the shard.
+	hf.hook = requestWhenScored(t, q, writer, at-2)
 	before, after := at-(window-1), n-at-(window-1)
 	runUntilWritten(t, p, f, writer, 2*before+(deadFrom-(window-1))+2*after, time.Minute)
 	perChannel := map[string]int{}
