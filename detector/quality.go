@@ -340,9 +340,11 @@ func (m *qualityMonitor) countGap(j int, t int64, missing bool) {
 
 // missing reports whether channel j has been missing far longer than its
 // gaps while learning.
+// failed asks it of every channel at every sample: the run is compared
+// first, as it is 0 but in a gap.
 func (m *qualityMonitor) missing(j int) bool {
-	return m.cfg.MissingSamples > 0 && !m.learning() &&
-		m.gapRun[j] >= max(m.cfg.MissingSamples, int(math.Ceil(m.cfg.StuckFactor*float64(m.longestGap[j]))))
+	return m.cfg.MissingSamples > 0 && m.gapRun[j] >= m.cfg.MissingSamples && !m.learning() &&
+		m.gapRun[j] >= int(math.Ceil(m.cfg.StuckFactor*float64(m.longestGap[j])))
 }
 
 // typicalStep is channel j's mean absolute change while learning (so far).
