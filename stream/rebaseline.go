@@ -202,8 +202,8 @@ func (q *Rebaselines) SeenOnly(topic string, partition int, series string, chann
 	q.known[series] = &seenSeries{part: partitionKey{topic, partition}, channels: slices.Clone(channels)}
 }
 
-// Keep forgets the series of every partition owned does not hold, as a
-// new generation of the consumer group begins: another instance reads
+// Keep forgets the series of every partition for which owned is false, as
+// a new generation of the consumer group begins: another instance reads
 // them now, so requests for them are refused here (this one's would wait
 // for samples that no longer come) and those waiting are dropped, lest
 // one apply long after, when a later rebalance brings the partition back.
