@@ -433,6 +433,38 @@ func (d *Detector) Rebaseline() bool {
 	return d.drift != nil || d.ref != nil
 }
 
+// Absent tells a one-channel detector that its series' sample at time t
+// lacks its channel: the series sends several, each with a detector of its
+// own, and this one's stopped coming (a transmitter that died while its
+// gateway sends the others). The quality check missing counts such samples
+// as it counts a multivariate series' filled values. The result is
+// unscored (window.Absent) and carries the quality alert's outcome; during
+// a maintenance window, and on a detector of several channels, the sample
+// is only counted in the sequence.
+func (d *Detector) Absent(t int64) []Result {
+	seq := d.seq
+	d.seq++
+	x := absentValue[:]
+	if d.channels != 1 {
+		x = make([]float64, d.channels)
+		for j := range x {
+			x[j] = math.NaN()
+		}
+	}
+	res := d.unscored(seq, t, window.Absent, x)
+	if d.quality != nil && d.channels == 1 && !d.silenced(t) {
+		newest := d.LastTime()
+		if d.ahead.held { // a value after a gap is held until the next
+			newest = max(newest, d.ahead.t)
+		}
+		res[0].Quality = d.quality.absent(t, newest)
+	}
+	return res
+}
+
+// absentValue is an absent sample's value in its result (read only).
+var absentValue = [1]float64{math.NaN()}
+
 // MissingChannels marks the channels the quality check now calls missing
 // (QualityConfig.MissingSamples); nil when it calls none so.
 func (d *Detector) MissingChannels() []bool {

@@ -537,3 +537,60 @@ func TestMissingChannel(t *testing.T) {
 		t.Errorf("quality events %q, want %q", events, want)
 	}
 }
+
+// TestAbsentChannel: a one-channel detector told of its series' samples
+// that lack its channel (Absent) reports it missing as a multivariate
+// detector reports a filled channel: not 100 rows into a gap when it
+// missed 80 at a time while learning, and from the gap's 160th row, with
+// its first as onset, carried by a snapshot taken in the gap; closed when
+// values return. A second message at a gap row's time, or one at the time
+// of the channel's newest value, counts nothing.
+func TestAbsentChannel(t *testing.T) {
+	const learnGap, shortFrom, longFrom, longTo, snapAt = 80, 1500, 2000, 2500, 2050
+	cfg := DefaultConfig()
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	var events []string
+	note := func(res []Result) {
+		for _, r := range res {
+			switch o := r.Quality; o.Event {
+			case Opened:
+				events = append(events, fmt.Sprintf("opened %d %q %d", r.Time, o.Why.Failed, o.Why.Onset))
+			case Closed:
+				events = append(events, fmt.Sprintf("closed %d", r.Time))
+			}
+		}
+	}
+	for i := range 3000 {
+		at := int64(i+1) * 1e9
+		if i == snapAt {
+			b, err := d.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d, err = New(cfg, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.UnmarshalBinary(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i < cfg.Quality.Learn && i%400 >= 400-learnGap || i >= shortFrom && i < shortFrom+100 || i >= longFrom && i < longTo {
+			note(d.Absent(at))
+			note(d.Absent(at)) // the series' second message at this time
+			continue
+		}
+		note(d.Push(at, noisyChannels(rng, i, false)[2:]))
+		note(d.Absent(at)) // another channel's message at the same time
+	}
+	want := []string{
+		fmt.Sprintf("opened %d %q %d", int64(longFrom+2*learnGap)*1e9, []string{Missing}, int64(longFrom+1)*1e9),
+		fmt.Sprintf("closed %d", int64(longTo+1)*1e9),
+	}
+	if !slices.Equal(events, want) {
+		t.Errorf("quality events %q, want %q", events, want)
+	}
+}

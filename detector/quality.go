@@ -40,10 +40,12 @@ type QualityConfig struct {
 	// that reports in coarser steps than it did. 0 disables the check.
 	QuantisedStill float64 `yaml:"quantised_still"`
 	QuantisedJump  float64 `yaml:"quantised_jump"`
-	// A channel of a multivariate series is missing once its values have
-	// been missing (filled, not held as a slower tag's reading) for
-	// MissingSamples rows in a row and StuckFactor times its longest such
-	// gap while learning: a transmitter that died. 0 disables the check.
+	// A channel is missing once its values have been missing for
+	// MissingSamples rows of its series in a row and StuckFactor times its
+	// longest such gap while learning: a transmitter that died. On a
+	// multivariate series the rows are those filled (not held as a slower
+	// tag's reading); with a detector a channel, the series' samples that
+	// lack it (Detector.Absent). 0 disables the check.
 	MissingSamples int `yaml:"missing_samples"`
 	// Limits are physical limits set by an operator, per series pattern
 	// and channel; a value beyond one opens a quality alert at once.
@@ -168,6 +170,9 @@ type qualityMonitor struct {
 	// while learning.
 	gapRun, longestGap []int
 	gapSince           []int64
+	// absentAt is the newest time a one-channel detector was told its
+	// series' sample lacks the channel (absent): a row counts once.
+	absentAt int64
 
 	open     bool
 	openedAt int64
@@ -338,6 +343,25 @@ func (m *qualityMonitor) countGap(j int, t int64, missing bool) {
 	}
 }
 
+// absent counts towards the gap of a one-channel detector's channel a
+// sample of its series at time t that lacks it, the channel's newest value
+// being at newest: once per time after that value (a series that sends
+// each channel in a message of its own has messages without it at times
+// it has a value), and not before the first. It returns the alert's
+// outcome, opened once the channel is missing.
+func (m *qualityMonitor) absent(t, newest int64) Outcome {
+	if m.n == 0 || t <= max(newest, m.absentAt) {
+		return Outcome{Open: m.open}
+	}
+	m.absentAt = t
+	m.countGap(0, t, true)
+	if m.open || !m.missing(0) {
+		return Outcome{Open: m.open}
+	}
+	m.open, m.openedAt = true, t
+	return Outcome{Open: true, Event: Opened, Why: m.explain(m.prev)}
+}
+
 // missing reports whether channel j has been missing far longer than its
 // gaps while learning.
 // failed asks it of every channel at every sample: the run is compared
@@ -443,6 +467,7 @@ func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
 	e.F64s(m.jumpAvg)
 	e.Bool(m.open)
 	e.I64(m.openedAt)
+	e.I64(m.absentAt)
 }
 
 func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
@@ -462,6 +487,7 @@ func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.stillAvg, "quality still share")
 	d.F64sInto(m.jumpAvg, "quality move average")
 	m.open, m.openedAt = d.Bool(), d.I64()
+	m.absentAt = d.I64()
 	if err := d.Err(); err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 	"github.com/aewatch/aewatch/model"
 )
 
-// Snapshot encoding, version 49 (version 48 kept no gaps of missing
+// Snapshot encoding, version 50 (version 49 kept no time a one-channel
+// detector was last told its channel was absent; version 48 kept no gaps of missing
 // channels for the quality checks; version 47 kept no anchors of the
 // reference's levels; version 46 kept no onset that a period
 // restarted for a recurring regime seeks, nor how long ago the drift
@@ -80,7 +81,7 @@ import (
 // built the same way, so a changed config starts fresh rather than wrong.
 const (
 	snapshotMagic   = "AEWD"
-	snapshotVersion = 49
+	snapshotVersion = 50
 )
 
 // anomalyStatistics are the anomaly explanation's statistics, in the order

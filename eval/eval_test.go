@@ -519,3 +519,44 @@ func TestExplainQuality(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// TestEmptyCellsAreAbsent: without --multivariate, a column's empty cells
+// in rows that hold other values are its channel absent from the series'
+// samples, as a message without the field is to the service: 200 in a row
+// after learning open a quality alert `missing` at the 60th, explained
+// with the gap's first row, closed at the first value back; 200 rows
+// holding no value at all (no message would be sent) open nothing.
+func TestEmptyCellsAreAbsent(t *testing.T) {
+	const blankFrom, blankTo, gapFrom, gapTo = 1200, 1400, 1500, 1700
+	var in strings.Builder
+	in.WriteString("timestamp,a,b\n")
+	for i := range 2000 {
+		a, b := fmt.Sprintf("%.3f", math.Sin(float64(i)/9)), fmt.Sprintf("%.3f", 20+math.Cos(float64(i)/13))
+		switch {
+		case i >= blankFrom && i < blankTo:
+			a, b = "", ""
+		case i >= gapFrom && i < gapTo:
+			b = ""
+		}
+		fmt.Fprintf(&in, "%d,%s,%s\n", 1709251200+i, a, b)
+	}
+	f, err := sensorcsv.Parse(strings.NewReader(in.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ScoreFile(f, detector.DefaultConfig(), false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opensAt := gapFrom + detector.DefaultConfig().Quality.MissingSamples - 1
+	var open []int
+	for i, q := range s.Quality {
+		if q {
+			open = append(open, i)
+		}
+	}
+	since := "b missing since " + time.Unix(0, f.Times[gapFrom]).UTC().Format(time.RFC3339)
+	if len(open) != gapTo-opensAt || open[0] != opensAt || !strings.Contains(s.Why[opensAt], since) {
+		t.Errorf("quality alert on %d rows from %v (%q), want rows %d-%d, %s", len(open), open[:min(1, len(open))], s.Why[opensAt], opensAt, gapTo-1, since)
+	}
+}

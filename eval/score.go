@@ -268,12 +268,24 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
 			x[0] = f.Values[i][j]
+			if math.IsNaN(x[0]) && hasValue(f.Values[i]) {
+				// The row came without this channel, as a message
+				// lacking its field comes to the service.
+				keep(d.Absent(t))
+				continue
+			}
 			keep(d.Push(t, x))
 		}
 		keep(d.Flush())
 		s.addStats(d)
 	}
 	return s, nil
+}
+
+// hasValue reports whether a row holds a value of some channel: a row
+// holding none is no message the service would be sent.
+func hasValue(row []float64) bool {
+	return slices.ContainsFunc(row, func(v float64) bool { return !math.IsNaN(v) })
 }
 
 // keepDenoised stores the denoised values d's last Push gave, its channel

@@ -43,7 +43,9 @@
 // them in partition order, so each series' samples are scored in order
 // (in batches of up to 64 samples while the reader holds more messages,
 // one at a time when it holds none), and a shard sends the points of each
-// batch to the flush goroutine as one output.
+// batch to the flush goroutine as one output. With a detector a channel, a
+// sample also tells the detectors of its series' channels it lacks (the
+// same shard's, as series are hashed by name) that it came without them.
 // Channels between the stages are bounded (pipeline.queue_size): a slow sink
 // stops fetching. A busy shard does not stop the others (fairness.go): the
 // fetch loop keeps a bounded backlog per shard and pauses the partitions

@@ -107,6 +107,7 @@ func (p *Pipeline) state(sh *shardState, keyBytes []byte, series string, channel
 	st.tags = slices.Clone(tags) // the decode buffer's slice is reused
 	st.lastUsed = sh.clock
 	sh.dets[key] = st
+	sh.noteChannel(key)
 	p.o.Metrics.LiveSeries.Set(float64(p.live.Add(1)))
 	p.o.Metrics.SeriesBytes.Set(float64(d.MemoryPeakBytes()))
 	return st

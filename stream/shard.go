@@ -89,6 +89,9 @@ func (p *Pipeline) shard(id int, in <-chan []work, pulls <-chan pullRequest, spe
 			delete(restore, key)
 		}
 	}
+	if p.tellsAbsent() {
+		dets.indexChannels()
+	}
 	defer func() { p.ended[id] = dets }() // for the next generation (carry.go)
 	defer func() {
 		if t := dets.admission.timer; t != nil {
@@ -217,7 +220,12 @@ type shardState struct {
 	owedNext int
 	// admission: samples of new series waiting for their admission (admit.go).
 	admission admissionWait
-	aligned   []float64 // scratch: a multivariate sample in its detector's channel order
+	// channelsOf: per series, sorted, the channels with a detector of their
+	// own in the shard (live, to restore, parked), told when a sample of
+	// the series lacks them (absent); one whose detector went is dropped
+	// when next looked at. Nil with pipeline.multivariate.
+	channelsOf map[string][]string
+	aligned    []float64 // scratch: a multivariate sample in its detector's channel order
 }
 
 // emit sends the pending output to the flush loop. Sent in the middle of a
@@ -305,6 +313,91 @@ func (p *Pipeline) score(dets *shardState, s *codec.Sample, ref msgRef) {
 		}
 		dets.push(p, st, s.Time, s.Values[j:j+1])
 	}
+	if dets.channelsOf != nil {
+		p.absent(dets, s, ref)
+	}
+}
+
+// tellsAbsent reports whether the detectors of a series' channels are told
+// of its samples that lack their channel: one detector per channel, and
+// the quality check missing on.
+func (p *Pipeline) tellsAbsent() bool {
+	q := p.o.Detector.Quality
+	return !p.o.Pipeline.Multivariate && q.Enabled && q.MissingSamples > 0
+}
+
+// absent tells the detectors of s's series' channels that s lacks that
+// their channel is absent (detector.Absent), so that a transmitter whose
+// tag stopped while its gateway sends the others is reported missing, as
+// eval reports a column's empty cells in a row with values.
+func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
+	chans := sh.channelsOf[s.Series]
+	i, gone := 0, 0
+	for _, ch := range chans {
+		for i < len(s.Channels) && s.Channels[i] < ch {
+			i++
+		}
+		if i < len(s.Channels) && s.Channels[i] == ch {
+			continue
+		}
+		key := sh.keyOf(s.Series, ch, false)
+		var st *seriesState
+		switch _, live := sh.dets[string(key)]; {
+		case live:
+			st = p.state(sh, key, s.Series, nil, s.Tags, ref) // for its bookkeeping: last use, offset
+		case sh.holds(string(key)):
+			st = p.state(sh, key, s.Series, []string{ch}, s.Tags, ref) // restored or read back
+		default:
+			gone++
+			continue
+		}
+		if st == nil || st.covers(ref) {
+			continue
+		}
+		sh.ready(p, st)
+		sh.take(st, p.points(st, st.det.Absent(s.Time), sh.pending.pts))
+	}
+	if gone > 0 {
+		sh.channelsOf[s.Series] = slices.DeleteFunc(chans, func(ch string) bool { return !sh.holds(string(sh.keyOf(s.Series, ch, false))) })
+		if len(sh.channelsOf[s.Series]) == 0 {
+			delete(sh.channelsOf, s.Series)
+		}
+	}
+}
+
+// indexChannels fills channelsOf from the shard's detectors of one channel.
+func (sh *shardState) indexChannels() {
+	sh.channelsOf = map[string][]string{}
+	for _, keys := range []func(func(string) bool){maps.Keys(sh.dets), maps.Keys(sh.restore), maps.Keys(sh.evicted), maps.Keys(sh.deferred)} {
+		for key := range keys {
+			sh.noteChannel(key)
+		}
+	}
+}
+
+// noteChannel adds the channel of a one-channel detector's key to
+// channelsOf (if kept).
+func (sh *shardState) noteChannel(key string) {
+	if sh.channelsOf == nil {
+		return
+	}
+	series, ch, ok := strings.Cut(key, "\x00")
+	if !ok {
+		return
+	}
+	chans := sh.channelsOf[series]
+	if at, found := slices.BinarySearch(chans, ch); !found {
+		sh.channelsOf[series] = slices.Insert(chans, at, ch)
+	}
+}
+
+// holds reports whether the shard has the detector of key, in any form.
+func (sh *shardState) holds(key string) bool {
+	_, live := sh.dets[key]
+	_, restoring := sh.restore[key]
+	_, evicted := sh.evicted[key]
+	_, deferred := sh.deferred[key]
+	return live || restoring || evicted || deferred
 }
 
 // widen gives a new multivariate series a detector for every channel its
@@ -470,16 +563,27 @@ func (sh *shardState) align(channels []string, s *codec.Sample) (x []float64, mi
 // push scores one sample of st's detector into the pending output and
 // notes which output holds the detector's newest points.
 func (sh *shardState) push(p *Pipeline, st *seriesState, t int64, x []float64) {
+	sh.ready(p, st)
+	sh.take(st, p.push(st, t, x, sh.pending.pts))
+}
+
+// ready readies st's detector for a sample: its snapshot owed to a round
+// taken, its maintenance windows brought up to date.
+func (sh *shardState) ready(p *Pipeline, st *seriesState) {
 	p.settle(st)
 	if v := p.o.Silences.Version(); v != st.silences {
 		st.det.SetSilences(append(p.configSilences.For(st.series), p.o.Silences.For(st.series)...))
 		st.silences = v
 	}
-	n := len(sh.pending.pts)
-	sh.pending.pts = p.push(st, t, x, sh.pending.pts)
-	if len(sh.pending.pts) > n {
+}
+
+// take makes pts, the pending points with those of st's detector's
+// results appended, the pending output, noting that it holds st's newest.
+func (sh *shardState) take(st *seriesState, pts []sink.Point) {
+	if len(pts) > len(sh.pending.pts) {
 		st.lastOut = sh.emitted + 1
 	}
+	sh.pending.pts = pts
 }
 
 // operatorState is the settled detector of s's series that holds channel

@@ -31,6 +31,10 @@ const (
 	// the sample's window was scored (a fault in its code); it started
 	// afresh, and the sample was not scored.
 	Failed
+	// Absent: the window's owner was told that a sample of its series
+	// lacks its channel (the series' other channels came without it);
+	// nothing was stored.
+	Absent
 )
 
 func (s Status) String() string {
@@ -53,6 +57,8 @@ func (s Status) String() string {
 		return "merged"
 	case Failed:
 		return "detector_fault"
+	case Absent:
+		return "absent"
 	}
 	return "unknown"
 }

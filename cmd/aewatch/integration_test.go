@@ -34,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/aewatch/aewatch/detector"
 	"github.com/aewatch/aewatch/internal/testsvc"
 	"github.com/aewatch/aewatch/sensorcsv"
 	"github.com/aewatch/aewatch/stream/codec"
@@ -2925,5 +2926,73 @@ func pumpFile(t *testing.T, r *rand.Rand, from, to int, withTemp bool, hasTemp f
 func channelScores(influx *testsvc.Influx, channel string) func() int {
 	return func() int {
 		return influx.Count("sensors", `SELECT count(score) FROM ae_score WHERE "channel" = '`+channel+`'`)
+	}
+}
+
+// TestDeadTransmitterMatchesEval: one detector a channel (the default)
+// and a pump whose temp stops coming in its messages at row 1,100 (its
+// transmitter dead, the gateway sending flow and pressure) and comes back
+// at 1,300, the service restarted 30 rows into the gap: a quality alert
+// `missing` on temp opens at the gap's 60th row with its first row as
+// onset and closes when temp returns, on the rows where eval's of the
+// file (empty cells in rows with values) has it. Before, nothing was
+// raised: temp's detector heard nothing of the rows without it.
+func TestDeadTransmitterMatchesEval(t *testing.T) {
+	influx, brokers := peers(t, 1, "sensors")
+	const dies, restarted, back, rows = 1100, 1130, 1300, 1400
+	hasTemp := func(i int) bool { return i < dies || i >= back }
+	whole := pumpFile(t, rand.New(rand.NewPCG(9, 9)), 0, rows, true, hasTemp)
+	r := rand.New(rand.NewPCG(9, 9))
+	first, second := pumpFile(t, r, 0, restarted, true, hasTemp), pumpFile(t, r, restarted, rows, true, hasTemp)
+	flowPoints := channelScores(influx, "flow")
+	run := startRun(t, brokers, influx.URL, "g-dead")
+	produceFiles(t, brokers, first)
+	waitAtLeast(t, restarted-31, 60*time.Second, flowPoints)
+	run.stop(t)
+	run = startRun(t, brokers, influx.URL, "g-dead")
+	produceFiles(t, brokers, second)
+	waitAtLeast(t, rows-31, 60*time.Second, flowPoints)
+	run.stop(t)
+
+	rowTime := func(i int) int64 { return synth.Start.Add(time.Duration(i) * time.Minute).UnixNano() }
+	opensAt := dies + detector.DefaultConfig().Quality.MissingSamples - 1
+	var got []string
+	for _, p := range influx.Rows("sensors", `SELECT * FROM ae_alert WHERE "kind" = 'quality' AND "channel" = 'temp'`) {
+		var onset int64
+		if n, ok := p["onset_ns"].(json.Number); ok {
+			onset, _ = n.Int64()
+		}
+		statistic, _ := p["statistic"].(string) // none on a closing
+		got = append(got, fmt.Sprintf("%v %v %s onset %d", p["time"], p["event"], statistic, onset))
+	}
+	want := []string{fmt.Sprintf("%d opened missing onset %d", rowTime(opensAt), rowTime(dies)), fmt.Sprintf("%d closed  onset 0", rowTime(back))}
+	if !slices.Equal(got, want) {
+		t.Errorf("temp's quality points %q, want %q", got, want)
+	}
+
+	out := t.TempDir()
+	if _, stderr, code := cli(t, "eval", "--quiet", "--out", out, whole); code != 0 {
+		t.Fatalf("eval: %s", stderr)
+	}
+	f, err := os.Open(filepath.Join(out, "pump.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, why := slices.Index(recs[0], "quality_alert"), slices.Index(recs[0], "explanation")
+	var evalOpen []int
+	for i, rec := range recs[1:] {
+		if rec[q] == "1" {
+			evalOpen = append(evalOpen, i)
+		}
+	}
+	at := func(i int) string { return time.Unix(0, rowTime(i)).UTC().Format(time.RFC3339) }
+	if len(evalOpen) != back-opensAt || evalOpen[0] != opensAt || !strings.Contains(recs[1+opensAt][why], "temp missing since "+at(dies)) {
+		t.Errorf("eval's quality alert on %d rows from %v (%q), want rows %d-%d, temp missing since %s",
+			len(evalOpen), evalOpen[:min(1, len(evalOpen))], recs[1+opensAt][why], opensAt, back-1, at(dies))
 	}
 }
