@@ -462,6 +462,22 @@ func (d *Detector) Absent(t int64) []Result {
 	return res
 }
 
+// LetGo is an operator's re-baseline of a one-channel detector whose
+// channel the quality check calls missing: the transmitter is gone, and
+// its absence is the new normal. Every open alert closes at t with reason
+// rebaseline (as CloseAlerts closes them), and the samples that lack the
+// channel count no more until a value of it comes; a later gap counts
+// afresh. It reports false, changing nothing, if the channel is not
+// missing.
+func (d *Detector) LetGo(t int64) (Result, bool) {
+	if d.channels != 1 || d.quality == nil || !d.quality.missing(0) {
+		return Result{}, false
+	}
+	r, _ := d.CloseAlerts(t)
+	d.quality.gapRun[0], d.quality.released = 0, true
+	return r, true
+}
+
 // absentValue is an absent sample's value in its result (read only).
 var absentValue = [1]float64{math.NaN()}
 

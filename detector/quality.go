@@ -171,8 +171,11 @@ type qualityMonitor struct {
 	gapRun, longestGap []int
 	gapSince           []int64
 	// absentAt is the newest time a one-channel detector was told its
-	// series' sample lacks the channel (absent): a row counts once.
+	// series' sample lacks the channel (absent): a row counts once;
+	// released: an operator let the missing channel go, and absent
+	// samples count no more until a value comes.
 	absentAt int64
+	released bool
 
 	open     bool
 	openedAt int64
@@ -206,6 +209,7 @@ func (m *qualityMonitor) learning() bool { return m.n <= m.cfg.Learn }
 // not).
 func (m *qualityMonitor) push(t int64, x []float64, filled, held []bool) Outcome {
 	m.n++
+	m.released = false
 	failing := false
 	for j, v := range x {
 		m.countGap(j, t, isContext(filled, j) && !isContext(held, j))
@@ -277,7 +281,7 @@ func (m *qualityMonitor) glitch(t int64, x []float64, wild []bool, mean func(int
 			w.Share[j] = 1 / float64(n)
 		}
 	}
-	w.Onset = 0
+	w.Onset, w.Reason = 0, ""
 	if m.open {
 		return Outcome{Open: true}
 	}
@@ -350,7 +354,7 @@ func (m *qualityMonitor) countGap(j int, t int64, missing bool) {
 // it has a value), and not before the first. It returns the alert's
 // outcome, opened once the channel is missing.
 func (m *qualityMonitor) absent(t, newest int64) Outcome {
-	if m.n == 0 || t <= max(newest, m.absentAt) {
+	if m.n == 0 || m.released || t <= max(newest, m.absentAt) {
 		return Outcome{Open: m.open}
 	}
 	m.absentAt = t
@@ -403,7 +407,7 @@ func (m *qualityMonitor) failed(j int, v float64) string {
 // (the earliest, with several), as for a missing channel its gap's.
 func (m *qualityMonitor) explain(x []float64) *Explanation {
 	w, failing := &m.why, 0
-	w.Onset = 0
+	w.Onset, w.Reason = 0, "" // an operator's closing (CloseAlerts) sets Reason
 	for j, v := range x {
 		w.Failed[j], w.Share[j], w.Departure[j] = m.failed(j, v), 0, 0
 		switch w.Failed[j] {
@@ -468,6 +472,7 @@ func (m *qualityMonitor) appendState(e *statecodec.Encoder) {
 	e.Bool(m.open)
 	e.I64(m.openedAt)
 	e.I64(m.absentAt)
+	e.Bool(m.released)
 }
 
 func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
@@ -487,7 +492,7 @@ func (m *qualityMonitor) readState(d *statecodec.Decoder) error {
 	d.F64sInto(m.stillAvg, "quality still share")
 	d.F64sInto(m.jumpAvg, "quality move average")
 	m.open, m.openedAt = d.Bool(), d.I64()
-	m.absentAt = d.I64()
+	m.absentAt, m.released = d.I64(), d.Bool()
 	if err := d.Err(); err != nil {
 		return err
 	}

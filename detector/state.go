@@ -15,7 +15,8 @@ import (
 )
 
 // Snapshot encoding, version 50 (version 49 kept no time a one-channel
-// detector was last told its channel was absent; version 48 kept no gaps of missing
+// detector was last told its channel was absent, nor whether an operator
+// let it go; version 48 kept no gaps of missing
 // channels for the quality checks; version 47 kept no anchors of the
 // reference's levels; version 46 kept no onset that a period
 // restarted for a recurring regime seeks, nor how long ago the drift

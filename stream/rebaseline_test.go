@@ -259,14 +259,7 @@ func TestRebaselinesKeep(t *testing.T) {
 // refused, and the others are scored throughout.
 func TestRebaselineLetsAMissingChannelGo(t *testing.T) {
 	const n, window, deadFrom, at = 700, 32, 300, 450
-	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
-	for i := range n {
-		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, 100+i%7, 50+i%5)
-		if i < deadFrom {
-			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
-		}
-		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
-	}
+	f := pumpMessages(n, func(i int) bool { return i < deadFrom })
 	dcfg := detector.DefaultConfig()
 	dcfg.Warmup, dcfg.Quality.Learn = 100, 100 // the missing check on by the time c dies
 	q := NewRebaselines()
@@ -303,4 +296,67 @@ func TestRebaselineLetsAMissingChannelGo(t *testing.T) {
 	if err := q.Check("pump", "c"); !errors.Is(err, ErrUnknownChannel) {
 		t.Errorf("a request naming c after the re-baseline: %v, want ErrUnknownChannel", err)
 	}
+}
+
+// TestRebaselineLetsAMissingChannelGoPerChannel: with a detector a channel,
+// a channel that stops coming in its series' messages is reported missing
+// (the shard tells its detector of each sample without it); the operator's
+// re-baseline of the whole series closes that alert (reason rebaseline),
+// marks the channel re-baselined, and the samples without it open nothing
+// more; back for 50 samples and gone again, it is missing afresh (its
+// alert with no reason). The other channels are scored throughout.
+func TestRebaselineLetsAMissingChannelGoPerChannel(t *testing.T) {
+	const n, window, deadFrom, at, backFrom, deadAgain = 750, 32, 300, 450, 550, 600
+	f := pumpMessages(n, func(i int) bool { return i < deadFrom || i >= backFrom && i < deadAgain })
+	dcfg := detector.DefaultConfig()
+	dcfg.Warmup, dcfg.Quality.Learn = 100, 100 // the missing check on by the time c dies
+	q := NewRebaselines()
+	hf := &hookedFetcher{listFetcher: f, at: at}
+	p, writer, _, logs := multivariatePipeline(t, hf, dcfg, func(o *Options) {
+		o.Rebaselines, o.Pipeline.Multivariate = q, false
+	})
+	hf.hook = requestWhenScored(t, q, writer, at-1)
+	cPoints := deadFrom - (window - 1) + deadAgain - backFrom
+	runUntilWritten(t, p, f, writer, 2*(n-(window-1))+cPoints, time.Minute)
+	perChannel := map[string]int{}
+	var quality, rebaselined []string
+	for _, pt := range writer.pts {
+		switch {
+		case pt.Measurement == sink.ScoreMeasurement:
+			perChannel[pt.Channel]++
+		case pt.Measurement == sink.AlertMeasurement && pt.Kind == "quality":
+			quality = append(quality, fmt.Sprintf("%s %s %d %s %s", pt.Channel, pt.Event, pt.Time/1e9-1_700_000_000, pt.Statistic, pt.Reason))
+		case pt.Measurement == sink.RebaselineMeasurement:
+			rebaselined = append(rebaselined, fmt.Sprintf("%s %d", pt.Channel, pt.Time/1e9-1_700_000_000))
+		}
+	}
+	if perChannel["a"] != n-(window-1) || perChannel["b"] != n-(window-1) || perChannel["c"] != cPoints {
+		t.Errorf("points per channel %v, want %d for a and b, %d for c", perChannel, n-(window-1), cPoints)
+	}
+	want := []string{fmt.Sprintf("c opened %d missing ", deadFrom+dcfg.Quality.MissingSamples-1), fmt.Sprintf("c closed %d missing rebaseline", at),
+		fmt.Sprintf("c opened %d missing ", deadAgain+dcfg.Quality.MissingSamples-1)}
+	if !slices.Equal(quality, want) {
+		t.Errorf("quality alert points %q, want %q", quality, want)
+	}
+	slices.Sort(rebaselined)
+	if want := []string{fmt.Sprintf("a %d", at), fmt.Sprintf("b %d", at), fmt.Sprintf("c %d", at)}; !slices.Equal(rebaselined, want) {
+		t.Errorf("re-baseline points %q, want %q", rebaselined, want)
+	}
+	if !strings.Contains(logs.String(), "a missing channel let go by a re-baseline") {
+		t.Errorf("log %q does not say the channel was let go", logs.String())
+	}
+}
+
+// pumpMessages lists n messages of series pump, one a second, with
+// channels a and b and, on the samples hasC takes, c.
+func pumpMessages(n int, hasC func(i int) bool) *listFetcher {
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{"a":%d,"b":%d`, int64(1_700_000_000+i)*1e9, 100+i%7, 50+i%5)
+		if hasC(i) {
+			msg += fmt.Sprintf(`,"c":%d`, 10+i%3)
+		}
+		f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(i), Value: []byte(msg + "}}")})
+	}
+	return f
 }

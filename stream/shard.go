@@ -485,15 +485,52 @@ func (p *Pipeline) rechannel(sh *shardState, st *seriesState, s *codec.Sample) b
 	}
 	sh.flushOne(p, st)
 	if r, closed := st.det.CloseAlerts(s.Time); closed {
-		sh.pending.pts = p.alertPoints(st, &r, "anomaly", r.Anomaly, 0, sh.pending.pts)
-		sh.pending.pts = p.alertPoints(st, &r, "drift", r.DriftAlert, 0, sh.pending.pts)
-		sh.pending.pts = p.alertPoints(st, &r, "quality", r.Quality, 0, sh.pending.pts)
-		st.lastOut = sh.emitted + 1
+		sh.closePoints(p, st, &r)
 	}
 	p.o.Log.Info("series' channels changed by a re-baseline: its detector starts afresh over them (its alerts closed, operators' verdicts on it dropped)",
 		"series", st.series, "channels", channels, "taken_in", added, "dropped_missing", dropped)
 	p.replaceDetector(st, d, channels)
 	return true
+}
+
+// closePoints adds the points of the alerts of st's detector that r
+// closes (detector.CloseAlerts): the detector scores no sample then, so
+// each carries score 0.
+func (sh *shardState) closePoints(p *Pipeline, st *seriesState, r *detector.Result) {
+	sh.pending.pts = p.alertPoints(st, r, "anomaly", r.Anomaly, 0, sh.pending.pts)
+	sh.pending.pts = p.alertPoints(st, r, "drift", r.DriftAlert, 0, sh.pending.pts)
+	sh.pending.pts = p.alertPoints(st, r, "quality", r.Quality, 0, sh.pending.pts)
+	st.lastOut = sh.emitted + 1
+}
+
+// letGoMissing applies a re-baseline to the detectors of the channels of
+// s's series that s lacks and the quality check calls missing (one
+// detector a channel): their alerts close, and the samples without the
+// channel count no more until it returns (detector.LetGo). It returns how
+// many it let go.
+func (p *Pipeline) letGoMissing(sh *shardState, s *codec.Sample, ref msgRef, req RebaselineRequest) int {
+	n := 0
+	for _, ch := range sh.channelsOf[s.Series] {
+		key := sh.keyOf(s.Series, ch, false)
+		if !req.wants(ch) || slices.Contains(s.Channels, ch) || !sh.holds(string(key)) {
+			continue
+		}
+		st := p.state(sh, key, s.Series, []string{ch}, s.Tags, ref)
+		if st == nil {
+			continue
+		}
+		p.settle(st)
+		r, ok := st.det.LetGo(s.Time)
+		if !ok {
+			continue
+		}
+		sh.closePoints(p, st, &r)
+		sh.pending.pts = append(sh.pending.pts, sink.Point{Measurement: sink.RebaselineMeasurement, Series: s.Series, Channel: ch, Tags: st.tags, Time: s.Time, Reason: req.Source})
+		p.o.Log.Info("a missing channel let go by a re-baseline: its alerts closed, the samples without it count no more until it returns",
+			"series", s.Series, "channel", ch)
+		n++
+	}
+	return n
 }
 
 // detectorOver returns channels sorted by name, as the decoders sort a
@@ -625,6 +662,9 @@ func (p *Pipeline) rebaseline(sh *shardState, s *codec.Sample, ref msgRef, req R
 		if p.o.Pipeline.Multivariate {
 			break
 		}
+	}
+	if sh.channelsOf != nil {
+		applied += p.letGoMissing(sh, s, ref, req)
 	}
 	if applied == 0 {
 		// The named channel is not in this sample (or its detector is not

@@ -29,7 +29,9 @@ reason "rebaseline") and the reference model a new reference period (a
 sustained anomaly alert closes too). On a multivariate series a request
 without --channel also changes its channels: those its messages now carry
 beyond its set are taken in, those the quality check calls missing are let
-go, and its detector starts afresh over them. The request is logged and
+go, and its detector starts afresh over them. With a detector a channel,
+a channel the quality check calls missing is let go: its alerts close, and
+messages without it open nothing more until it returns. The request is logged and
 written to InfluxDB (measurement ae_rebaseline). With several instances in
 one consumer group, name all of them: the one that owns the series applies
 it; the exit status is 1 when no instance has seen a series (or channel).
