@@ -594,3 +594,63 @@ func TestAbsentChannel(t *testing.T) {
 		t.Errorf("quality events %q, want %q", events, want)
 	}
 }
+
+// TestLetGo: an operator's re-baseline of a one-channel detector whose
+// channel is missing closes its alert at once with reason rebaseline; the
+// release is carried by a snapshot, so 200 more samples without the
+// channel open nothing; back and gone again, it is missing afresh, its
+// alert with no reason. A channel not missing is not let go.
+func TestLetGo(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Quality.Learn = 100
+	d, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	var events []string
+	note := func(res []Result) {
+		for _, r := range res {
+			if o := r.Quality; o.Event != NoEvent {
+				events = append(events, fmt.Sprintf("%s %d %q", o.Event, r.Time/1e9, o.Why.Reason))
+			}
+		}
+	}
+	at := func(i int) int64 { return int64(i+1) * 1e9 }
+	for i := range 300 {
+		note(d.Push(at(i), noisyChannels(rng, i, false)[2:]))
+	}
+	if _, ok := d.LetGo(at(300)); ok {
+		t.Error("a channel with its values was let go")
+	}
+	for i := 300; i < 400; i++ {
+		note(d.Absent(at(i)))
+	}
+	r, ok := d.LetGo(at(400))
+	if !ok || r.Quality.Event != Closed || r.Quality.Why.Reason != ReasonRebaseline {
+		t.Fatalf("LetGo: %v, quality %+v", ok, r.Quality)
+	}
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err = New(cfg, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	for i := 400; i < 600; i++ {
+		note(d.Absent(at(i)))
+	}
+	for i := 600; i < 700; i++ {
+		note(d.Push(at(i), noisyChannels(rng, i, false)[2:]))
+	}
+	for i := 700; i < 800; i++ {
+		note(d.Absent(at(i)))
+	}
+	want := []string{`opened 360 ""`, `opened 760 ""`}
+	if !slices.Equal(events, want) {
+		t.Errorf("quality events %q, want %q", events, want)
+	}
+}
