@@ -220,7 +220,7 @@ func TestPartialBatchWrittenWhenInputPauses(t *testing.T) {
 // runUntilWritten runs p until f has served every message and writer holds
 // want points, or within has passed; it stops p and returns how many
 // points writer held before the stop (the stop flushes the rest).
-func runUntilWritten(t *testing.T, p *Pipeline, f *listFetcher, writer *recordingWriter, want int, within time.Duration) int {
+func runUntilWritten(t testing.TB, p *Pipeline, f *listFetcher, writer *recordingWriter, want int, within time.Duration) int {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

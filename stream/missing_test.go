@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestGrowWritesTheHeldRow(t *testing.T) {
 // multivariatePipeline is a one-shard pipeline scoring f's messages with
 // one detector of dcfg per series, recording its points, metrics and
 // logs; with, if given, sets more of its options.
-func multivariatePipeline(t *testing.T, f fetcher, dcfg detector.Config, with ...func(*Options)) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
+func multivariatePipeline(t testing.TB, f fetcher, dcfg detector.Config, with ...func(*Options)) (*Pipeline, *recordingWriter, *Metrics, *lockedBuffer) {
 	t.Helper()
 	writer := &recordingWriter{}
 	kcfg := DefaultKafkaConfig()
@@ -167,4 +168,37 @@ func multivariatePipeline(t *testing.T, f fetcher, dcfg detector.Config, with ..
 		t.Fatal(err)
 	}
 	return p, writer, metrics, logs
+}
+
+// TestChannelPerMessageMissing: with a detector a channel, a series sent
+// one channel a message whose channel c stops coming is reported missing
+// at the 60th row without it, as a series sent whole rows is: the
+// messages of a row that lack c count once, and those before c's own at
+// each time count nothing (a gap of one row while learning).
+func TestChannelPerMessageMissing(t *testing.T) {
+	const n, deadFrom = 500, 300
+	f := &listFetcher{allRead: make(chan struct{}), writer: &outOfOrderWriter{written: map[int64]bool{}}}
+	for i := range n {
+		for c, ch := range []string{"a", "b", "c"} {
+			if ch == "c" && i >= deadFrom {
+				continue
+			}
+			msg := fmt.Sprintf(`{"series":"pump","time":%d,"values":{%q:%d}}`, int64(1_700_000_000+i)*1e9, ch, 10*c+i%7)
+			f.msgs = append(f.msgs, kafka.Message{Topic: "sensors", Offset: int64(len(f.msgs)), Value: []byte(msg)})
+		}
+	}
+	dcfg := detector.DefaultConfig()
+	dcfg.Warmup, dcfg.Quality.Learn = 100, 100
+	p, writer, _, _ := multivariatePipeline(t, f, dcfg, func(o *Options) { o.Pipeline.Multivariate = false })
+	const window = 32
+	runUntilWritten(t, p, f, writer, 2*(n-(window-1))+deadFrom-(window-1), time.Minute)
+	var quality []string
+	for _, pt := range writer.pts {
+		if pt.Measurement == sink.AlertMeasurement && pt.Kind == "quality" {
+			quality = append(quality, fmt.Sprintf("%s %s %d %s onset %d", pt.Channel, pt.Event, pt.Time/1e9-1_700_000_000, pt.Statistic, pt.Onset/1e9-1_700_000_000))
+		}
+	}
+	if want := []string{fmt.Sprintf("c opened %d missing onset %d", deadFrom+dcfg.Quality.MissingSamples-1, deadFrom)}; !slices.Equal(quality, want) {
+		t.Errorf("quality alert points %q, want %q", quality, want)
+	}
 }

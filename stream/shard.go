@@ -220,11 +220,10 @@ type shardState struct {
 	owedNext int
 	// admission: samples of new series waiting for their admission (admit.go).
 	admission admissionWait
-	// channelsOf: per series, sorted, the channels with a detector of their
-	// own in the shard (live, to restore, parked), told when a sample of
-	// the series lacks them (absent); one whose detector went is dropped
-	// when next looked at. Nil with pipeline.multivariate.
-	channelsOf map[string][]string
+	// channelsOf: per series, the channels with a detector of their own in
+	// the shard (live, to restore, parked), told when a sample of the
+	// series lacks them (absent). Nil with pipeline.multivariate.
+	channelsOf map[string]*seriesChannels
 	aligned    []float64 // scratch: a multivariate sample in its detector's channel order
 }
 
@@ -326,14 +325,28 @@ func (p *Pipeline) tellsAbsent() bool {
 	return !p.o.Pipeline.Multivariate && q.Enabled && q.MissingSamples > 0
 }
 
+// seriesChannels is one series' entry in channelsOf.
+type seriesChannels struct {
+	names []string // sorted; one whose detector went is dropped when next looked at
+	// told is the newest time of a sample whose absent channels were told:
+	// the series' later messages at that time (a gateway that sends each
+	// channel in its own) tell nothing, as the detectors would count
+	// nothing (one row counts once).
+	told int64
+}
+
 // absent tells the detectors of s's series' channels that s lacks that
 // their channel is absent (detector.Absent), so that a transmitter whose
 // tag stopped while its gateway sends the others is reported missing, as
 // eval reports a column's empty cells in a row with values.
 func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
-	chans := sh.channelsOf[s.Series]
+	sc := sh.channelsOf[s.Series]
+	if sc == nil || s.Time <= sc.told {
+		return
+	}
+	sc.told = s.Time
 	i, gone := 0, 0
-	for _, ch := range chans {
+	for _, ch := range sc.names {
 		for i < len(s.Channels) && s.Channels[i] < ch {
 			i++
 		}
@@ -358,8 +371,8 @@ func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
 		sh.take(st, p.points(st, st.det.Absent(s.Time), sh.pending.pts))
 	}
 	if gone > 0 {
-		sh.channelsOf[s.Series] = slices.DeleteFunc(chans, func(ch string) bool { return !sh.holds(string(sh.keyOf(s.Series, ch, false))) })
-		if len(sh.channelsOf[s.Series]) == 0 {
+		sc.names = slices.DeleteFunc(sc.names, func(ch string) bool { return !sh.holds(string(sh.keyOf(s.Series, ch, false))) })
+		if len(sc.names) == 0 {
 			delete(sh.channelsOf, s.Series)
 		}
 	}
@@ -367,7 +380,7 @@ func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
 
 // indexChannels fills channelsOf from the shard's detectors of one channel.
 func (sh *shardState) indexChannels() {
-	sh.channelsOf = map[string][]string{}
+	sh.channelsOf = map[string]*seriesChannels{}
 	for _, keys := range []func(func(string) bool){maps.Keys(sh.dets), maps.Keys(sh.restore), maps.Keys(sh.evicted), maps.Keys(sh.deferred)} {
 		for key := range keys {
 			sh.noteChannel(key)
@@ -385,9 +398,13 @@ func (sh *shardState) noteChannel(key string) {
 	if !ok {
 		return
 	}
-	chans := sh.channelsOf[series]
-	if at, found := slices.BinarySearch(chans, ch); !found {
-		sh.channelsOf[series] = slices.Insert(chans, at, ch)
+	sc := sh.channelsOf[series]
+	if sc == nil {
+		sc = &seriesChannels{told: math.MinInt64}
+		sh.channelsOf[series] = sc
+	}
+	if at, found := slices.BinarySearch(sc.names, ch); !found {
+		sc.names = slices.Insert(sc.names, at, ch)
 	}
 }
 
@@ -509,8 +526,12 @@ func (sh *shardState) closePoints(p *Pipeline, st *seriesState, r *detector.Resu
 // channel count no more until it returns (detector.LetGo). It returns how
 // many it let go.
 func (p *Pipeline) letGoMissing(sh *shardState, s *codec.Sample, ref msgRef, req RebaselineRequest) int {
+	sc := sh.channelsOf[s.Series]
+	if sc == nil {
+		return 0
+	}
 	n := 0
-	for _, ch := range sh.channelsOf[s.Series] {
+	for _, ch := range sc.names {
 		key := sh.keyOf(s.Series, ch, false)
 		if !req.wants(ch) || slices.Contains(s.Channels, ch) || !sh.holds(string(key)) {
 			continue
