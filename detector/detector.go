@@ -437,13 +437,26 @@ func (d *Detector) Rebaseline() bool {
 // lacks its channel: the series sends several, each with a detector of its
 // own, and this one's stopped coming (a transmitter that died while its
 // gateway sends the others). The quality check missing counts such samples
-// as it counts a multivariate series' filled values. The result is
-// unscored (window.Absent) and carries the quality alert's outcome; during
-// a maintenance window, and on a detector of several channels, the sample
-// is only counted in the sequence.
-func (d *Detector) Absent(t int64) []Result {
+// as it counts a multivariate series' filled values. A sample held as
+// dated ahead is settled first, as the next sample would settle it: t
+// says whether the series moved on. The result is unscored
+// (window.Absent) and carries the quality alert's outcome; during a
+// maintenance window, and on a detector of several channels, the sample is
+// only numbered.
+func (d *Detector) Absent(t int64) (res []Result) {
+	defer d.recoverFault(d.owing(), t, true, &res)
+	if d.den != nil {
+		d.den.out = d.den.out[:0]
+	}
+	var settled []Result
+	if d.ahead.held {
+		settled = d.settleAhead(t < d.ahead.t && t > d.LastTime())
+	}
 	seq := d.seq
 	d.seq++
+	if d.shadow != nil {
+		d.shadow.seq++ // the maintenance window's copy numbers its samples as d does
+	}
 	x := absentValue[:]
 	if d.channels != 1 {
 		x = make([]float64, d.channels)
@@ -451,15 +464,14 @@ func (d *Detector) Absent(t int64) []Result {
 			x[j] = math.NaN()
 		}
 	}
-	res := d.unscored(seq, t, window.Absent, x)
+	res = d.unscored(seq, t, window.Absent, x)
 	if d.quality != nil && d.channels == 1 && !d.silenced(t) {
-		newest := d.LastTime()
-		if d.ahead.held { // a value after a gap is held until the next
-			newest = max(newest, d.ahead.t)
-		}
-		res[0].Quality = d.quality.absent(t, newest)
+		res[0].Quality = d.quality.absent(t, d.LastTime())
 	}
-	return res
+	if settled == nil {
+		return res
+	}
+	return append(settled, res...)
 }
 
 // LetGo is an operator's re-baseline of a one-channel detector whose

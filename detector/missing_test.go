@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aewatch/aewatch/window"
@@ -652,5 +653,40 @@ func TestLetGo(t *testing.T) {
 	want := []string{`opened 360 ""`, `opened 760 ""`}
 	if !slices.Equal(events, want) {
 		t.Errorf("quality events %q, want %q", events, want)
+	}
+}
+
+// TestAbsentSettlesASampleHeldAhead: a sample held as dated far ahead is
+// settled by the next sample without the channel as by the next with it,
+// and keeps its number: dropped when that sample lies between the series'
+// newest and it (a clock glitch), pushed when at or after it (the series
+// moved on); the absent sample's result follows it.
+func TestAbsentSettlesASampleHeldAhead(t *testing.T) {
+	d, err := New(DefaultConfig(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(6, 6))
+	for i := range 200 {
+		d.Push(int64(i+1)*1e9, noisyChannels(rng, i, false)[2:])
+	}
+	got := func(res []Result) (out []string) {
+		for _, r := range res {
+			out = append(out, fmt.Sprintf("%d %s %d", r.Seq, r.Status, r.Time/1e9))
+		}
+		return out
+	}
+	if res := d.Push(10_000e9, []float64{20}); len(res) != 0 {
+		t.Fatalf("a sample 9,800 steps ahead gave %q, want it held", got(res))
+	}
+	if res, want := got(d.Absent(201e9)), []string{"200 time_jump 10000", "201 absent 201"}; !slices.Equal(res, want) {
+		t.Errorf("absent between the newest and the held sample: %q, want %q", res, want)
+	}
+	if res := d.Push(500e9, []float64{20}); len(res) != 0 {
+		t.Fatalf("a sample 300 steps ahead gave %q, want it held", got(res))
+	}
+	res := got(d.Absent(600e9))
+	if len(res) != 2 || res[0] == "202 time_jump 500" || !strings.HasPrefix(res[0], "202 ") || res[1] != "203 absent 600" {
+		t.Errorf("absent after the held sample: %q, want it pushed as 202, then 203 absent", res)
 	}
 }

@@ -560,3 +560,42 @@ func TestEmptyCellsAreAbsent(t *testing.T) {
 		t.Errorf("quality alert on %d rows from %v (%q), want rows %d-%d, %s", len(open), open[:min(1, len(open))], s.Why[opensAt], opensAt, gapTo-1, since)
 	}
 }
+
+// TestEmptyCellsInMaintenanceWindow: a column's empty cells inside a
+// maintenance window leave every later result of its channel on its own
+// row: the window's copy of the detector numbers the rows it scores, and
+// the rows without the channel are numbered past in it too. Before, each
+// absent row put the copy's numbering one row behind, and its results
+// went to earlier rows.
+func TestEmptyCellsInMaintenanceWindow(t *testing.T) {
+	const start, silenceFrom, silenceTo, gapFrom, gapTo = 1709251200, 1000, 1200, 1050, 1100
+	var in strings.Builder
+	in.WriteString("timestamp,a,b\n")
+	for i := range 1400 {
+		b := fmt.Sprintf("%.3f", 20+math.Cos(float64(i)/13))
+		if i >= gapFrom && i < gapTo {
+			b = ""
+		}
+		fmt.Fprintf(&in, "%d,%.3f,%s\n", start+i, math.Sin(float64(i)/9), b)
+	}
+	f, err := sensorcsv.Parse(strings.NewReader(in.String()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := detector.DefaultConfig()
+	at := func(i int) string { return time.Unix(start+int64(i), 0).UTC().Format(time.RFC3339) }
+	cfg.Silences = []detector.Silence{{From: at(silenceFrom), To: at(silenceTo), Reason: "test"}}
+	s, err := ScoreFile(f, cfg, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrong []int
+	for k := 100; k < 1400; k++ {
+		if math.IsNaN(s.Expected[1][k]) != (k >= gapFrom && k < gapTo) {
+			wrong = append(wrong, k)
+		}
+	}
+	if len(wrong) > 0 {
+		t.Errorf("rows whose channel b's expected value is there but should not be, or the other way round: %d, from %d", len(wrong), wrong[0])
+	}
+}
