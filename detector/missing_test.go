@@ -549,10 +549,7 @@ func TestMissingChannel(t *testing.T) {
 func TestAbsentChannel(t *testing.T) {
 	const learnGap, shortFrom, longFrom, longTo, snapAt = 80, 1500, 2000, 2500, 2050
 	cfg := DefaultConfig()
-	d, err := New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	rng := rand.New(rand.NewPCG(4, 4))
 	var events []string
 	note := func(res []Result) {
@@ -568,16 +565,7 @@ func TestAbsentChannel(t *testing.T) {
 	for i := range 3000 {
 		at := int64(i+1) * 1e9
 		if i == snapAt {
-			b, err := d.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d, err = New(cfg, 1); err != nil {
-				t.Fatal(err)
-			}
-			if err := d.UnmarshalBinary(b); err != nil {
-				t.Fatal(err)
-			}
+			d = restored(t, d, cfg)
 		}
 		if i < cfg.Quality.Learn && i%400 >= 400-learnGap || i >= shortFrom && i < shortFrom+100 || i >= longFrom && i < longTo {
 			note(d.Absent(at))
@@ -604,10 +592,7 @@ func TestAbsentChannel(t *testing.T) {
 func TestLetGo(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Quality.Learn = 100
-	d, err := New(cfg, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, cfg)
 	rng := rand.New(rand.NewPCG(5, 5))
 	var events []string
 	note := func(res []Result) {
@@ -631,16 +616,7 @@ func TestLetGo(t *testing.T) {
 	if !ok || r.Quality.Event != Closed || r.Quality.Why.Reason != ReasonRebaseline {
 		t.Fatalf("LetGo: %v, quality %+v", ok, r.Quality)
 	}
-	b, err := d.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d, err = New(cfg, 1); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
+	d = restored(t, d, cfg)
 	for i := 400; i < 600; i++ {
 		note(d.Absent(at(i)))
 	}
@@ -662,10 +638,7 @@ func TestLetGo(t *testing.T) {
 // newest and it (a clock glitch), pushed when at or after it (the series
 // moved on); the absent sample's result follows it.
 func TestAbsentSettlesASampleHeldAhead(t *testing.T) {
-	d, err := New(DefaultConfig(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := mustNew(t, DefaultConfig())
 	rng := rand.New(rand.NewPCG(6, 6))
 	for i := range 200 {
 		d.Push(int64(i+1)*1e9, noisyChannels(rng, i, false)[2:])
