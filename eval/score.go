@@ -228,6 +228,12 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 	x := make([]float64, 1)
 	fb := newVerdictFeed(verdicts)
 	firstScored := max(0, slices.Index(context, false))
+	// A row with no value at all is no message the service would be sent;
+	// in the others, a channel's empty cell is that channel absent.
+	rowHasValue := make([]bool, n)
+	for i, row := range f.Values {
+		rowHasValue[i] = slices.ContainsFunc(row, func(v float64) bool { return !math.IsNaN(v) })
+	}
 	for j := 0; j < c; j++ {
 		if context != nil && context[j] {
 			continue // an input alone: nothing to judge it against
@@ -268,9 +274,7 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		for i, t := range f.Times {
 			fb.apply(s, i, t, d, names[j:j+1])
 			x[0] = f.Values[i][j]
-			if math.IsNaN(x[0]) && hasValue(f.Values[i]) {
-				// The row came without this channel, as a message
-				// lacking its field comes to the service.
+			if math.IsNaN(x[0]) && rowHasValue[i] {
 				keep(d.Absent(t))
 				continue
 			}
@@ -280,12 +284,6 @@ func ScoreFile(f *sensorcsv.File, cfg detector.Config, multivariate, latent bool
 		s.addStats(d)
 	}
 	return s, nil
-}
-
-// hasValue reports whether a row holds a value of some channel: a row
-// holding none is no message the service would be sent.
-func hasValue(row []float64) bool {
-	return slices.ContainsFunc(row, func(v float64) bool { return !math.IsNaN(v) })
 }
 
 // keepDenoised stores the denoised values d's last Push gave, its channel

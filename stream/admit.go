@@ -29,14 +29,7 @@ type admissionWait struct {
 func (p *Pipeline) newKeys(sh *shardState, s *codec.Sample) int {
 	n := 0
 	count := func(key []byte) {
-		if _, ok := sh.dets[string(key)]; ok {
-			return
-		}
-		k := string(key)
-		_, restoring := sh.restore[k]
-		_, evicted := sh.evicted[k]
-		_, deferred := sh.deferred[k]
-		if !restoring && !evicted && !deferred {
+		if !sh.holds(string(key)) {
 			n++
 		}
 	}

@@ -346,7 +346,7 @@ func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
 	}
 	sc.told = s.Time
 	i, gone := 0, 0
-	for _, ch := range sc.names {
+	for k, ch := range sc.names {
 		for i < len(s.Channels) && s.Channels[i] < ch {
 			i++
 		}
@@ -354,16 +354,11 @@ func (p *Pipeline) absent(sh *shardState, s *codec.Sample, ref msgRef) {
 			continue
 		}
 		key := sh.keyOf(s.Series, ch, false)
-		var st *seriesState
-		switch _, live := sh.dets[string(key)]; {
-		case live:
-			st = p.state(sh, key, s.Series, nil, s.Tags, ref) // for its bookkeeping: last use, offset
-		case sh.holds(string(key)):
-			st = p.state(sh, key, s.Series, []string{ch}, s.Tags, ref) // restored or read back
-		default:
+		if !sh.holds(string(key)) {
 			gone++
 			continue
 		}
+		st := p.state(sh, key, s.Series, sc.names[k:k+1:k+1], s.Tags, ref)
 		if st == nil || st.covers(ref) {
 			continue
 		}
@@ -408,13 +403,16 @@ func (sh *shardState) noteChannel(key string) {
 	}
 }
 
-// holds reports whether the shard has the detector of key, in any form.
+// holds reports whether the shard has the detector of key in any form:
+// live, to restore from a checkpoint, parked, or left in the topic.
 func (sh *shardState) holds(key string) bool {
-	_, live := sh.dets[key]
+	if _, live := sh.dets[key]; live {
+		return true
+	}
 	_, restoring := sh.restore[key]
 	_, evicted := sh.evicted[key]
 	_, deferred := sh.deferred[key]
-	return live || restoring || evicted || deferred
+	return restoring || evicted || deferred
 }
 
 // widen gives a new multivariate series a detector for every channel its
@@ -531,12 +529,12 @@ func (p *Pipeline) letGoMissing(sh *shardState, s *codec.Sample, ref msgRef, req
 		return 0
 	}
 	n := 0
-	for _, ch := range sc.names {
+	for k, ch := range sc.names {
 		key := sh.keyOf(s.Series, ch, false)
 		if !req.wants(ch) || slices.Contains(s.Channels, ch) || !sh.holds(string(key)) {
 			continue
 		}
-		st := p.state(sh, key, s.Series, []string{ch}, s.Tags, ref)
+		st := p.state(sh, key, s.Series, sc.names[k:k+1:k+1], s.Tags, ref)
 		if st == nil {
 			continue
 		}
